@@ -1,0 +1,47 @@
+#include "base/log.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace aoe {
+
+std::optional<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "error") return LogLevel::kError;
+  if (text == "warn" || text == "warning") return LogLevel::kWarn;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "debug") return LogLevel::kDebug;
+  return std::nullopt;
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "?";
+}
+
+Logger::Logger(LogLevel level)
+    : Logger(level, [](LogLevel, std::string_view line) {
+        std::string out(line);
+        out.push_back('\n');
+        std::fwrite(out.data(), 1, out.size(), stderr);
+      }) {}
+
+Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {}
+
+void Logger::Write(LogLevel level, std::string_view subject, std::string_view message) {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc{};
+  gmtime_r(&now.tv_sec, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::string line = fmt::format("{}.{:03d}Z {:<5} {}: {}", stamp, now.tv_nsec / 1000000,
+                                 LogLevelName(level), subject, message);
+  sink_(level, line);
+}
+
+}  // namespace aoe
