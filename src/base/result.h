@@ -67,7 +67,7 @@ class [[nodiscard]] Result<void> {
 // Propagates the error of a Result expression out of the current function.
 #define AOE_TRY(expr)                                       \
   do {                                                      \
-    if (auto aoe_try_r_ = (expr); !aoe_try_r_)              \
+    if (auto&& aoe_try_r_ = (expr); !aoe_try_r_)              \
       return ::aoe::Unexpected{aoe_try_r_.error()};         \
   } while (0)
 

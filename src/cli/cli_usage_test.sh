@@ -1,0 +1,119 @@
+#!/bin/sh
+# Usage test of the `aoe` binary: help and version exit 0 and document every option; bad
+# invocations exit 2 with exactly one line on stderr and nothing on stdout.
+#
+# Only argument parsing runs: every bad invocation fails before a socket or an image is opened,
+# so this needs no root and no network.
+#
+# Usage: cli_usage_test.sh PATH_TO_AOE
+set -u
+
+aoe=${1:?usage: $0 PATH_TO_AOE}
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect_ok NAME ARGS... : exit 0, output kept in $tmp/out for further checks.
+expect_ok() {
+  name=$1
+  shift
+  "$aoe" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "$name: exit $rc, want 0; stderr: $(cat "$tmp/err")"
+}
+
+# expect_mentions NAME WORD... : every WORD appears in $tmp/out.
+expect_mentions() {
+  name=$1
+  shift
+  for word in "$@"; do
+    grep -q -F -e "$word" "$tmp/out" || fail "$name: output does not mention '$word'"
+  done
+}
+
+# expect_usage_error NAME PATTERN ARGS... : exit 2, stdout empty, exactly one stderr line,
+# and that line matches the grep pattern.
+expect_usage_error() {
+  name=$1
+  pattern=$2
+  shift 2
+  "$aoe" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  lines=$(wc -l <"$tmp/err")
+  [ "$rc" -eq 2 ] || fail "$name: exit $rc, want 2"
+  [ "$lines" -eq 1 ] || fail "$name: $lines lines on stderr, want 1: $(cat "$tmp/err")"
+  [ -s "$tmp/out" ] && fail "$name: unexpected stdout: $(cat "$tmp/out")"
+  grep -q -e "$pattern" "$tmp/err" || fail "$name: stderr '$(cat "$tmp/err")' lacks '$pattern'"
+  echo "ok: $name: $(cat "$tmp/err")"
+}
+
+expect_ok "aoe --help" --help
+expect_mentions "aoe --help" serve --help --version
+expect_ok "aoe -h" -h
+expect_ok "aoe --version" --version
+expect_mentions "aoe --version" "aoe (aoekit) "
+expect_ok "aoe help serve" help serve
+expect_mentions "aoe help serve" "Usage: aoe serve"
+
+expect_ok "aoe serve --help" serve --help
+expect_mentions "aoe serve --help" "Usage: aoe serve" -i --interface --config --sync --direct \
+  --state-dir --log-level --bufcnt --no-announce EXPORT ro offset= length= mask= iface= \
+  Example
+expect_ok "aoe serve -h after other arguments" serve -i eth0 e0.0 -h
+
+cat >"$tmp/netboot.toml" <<'TOML'
+interfaces = ["eth0"]
+[netboot]
+TOML
+cat >"$tmp/typo.toml" <<'TOML'
+interfaces = ["eth0"]
+[[export]]
+target = "e0.1"
+pth = "/srv/disk.img"
+TOML
+
+expect_usage_error "no command" "aoe --help"
+expect_usage_error "unknown command" "unknown command 'sevre'" sevre
+expect_usage_error "unknown top-level option" "unknown option '--frob'" --frob
+expect_usage_error "unknown option" "^aoe serve: unknown option '--frob'" \
+  serve -i eth0 --frob e0.1=/srv/disk.img
+expect_usage_error "bad export spec" \
+  "^aoe serve: bad export 'e0.0'; expected eSHELF.SLOT=PATH, e.g. e0.1=/srv/disk.img$" \
+  serve -i eth0 e0.0
+expect_usage_error "bad export key" "unknown option 'rw'" serve -i eth0 e0.1=/srv/disk.img,rw
+expect_usage_error "bad MAC" "'02:00:00:00:00' is not a MAC address" \
+  serve -i eth0 e0.1=/srv/disk.img,mask=02:00:00:00:00
+expect_usage_error "broadcast shelf" "shelf 65535 is the broadcast address" \
+  serve -i eth0 e65535.0=/srv/disk.img
+expect_usage_error "duplicate export" "e0.1 is listed twice" \
+  serve -i eth0 e0.1=/srv/a.img e0.1=/srv/b.img
+expect_usage_error "--bufcnt 1" "--bufcnt must be at least 2" \
+  serve -i eth0 --bufcnt 1 e0.1=/srv/disk.img
+expect_usage_error "--bufcnt not a number" "--bufcnt 'many'" \
+  serve -i eth0 --bufcnt many e0.1=/srv/disk.img
+expect_usage_error "--log-level unknown" "--log-level 'loud'" \
+  serve -i eth0 --log-level loud e0.1=/srv/disk.img
+expect_usage_error "missing -i" "no interface given; add -i IFACE" serve e0.1=/srv/disk.img
+expect_usage_error "option without value" "--bufcnt" serve -i eth0 e0.1=/srv/disk.img --bufcnt
+expect_usage_error "export iface not served" "not among the served interfaces" \
+  serve -i eth0 e0.1=/srv/disk.img,iface=eth1
+expect_usage_error "unreadable config file" "cannot read config file $tmp/missing.toml" \
+  serve --config "$tmp/missing.toml"
+expect_usage_error "config file is a directory" "cannot read config file" serve --config "$tmp"
+expect_usage_error "config mixed with -i" "--interface cannot be combined with --config" \
+  serve --config "$tmp/typo.toml" -i eth0
+expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
+  serve --config "$tmp/typo.toml"
+expect_usage_error "config [netboot]" "netboot.toml:2: \[netboot\] is not supported yet" \
+  serve --config "$tmp/netboot.toml"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"

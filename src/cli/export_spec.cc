@@ -1,0 +1,146 @@
+#include "cli/export_spec.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <string>
+#include <vector>
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kExportExample = "e.g. e0.1=/srv/disk.img";
+constexpr std::string_view kKnownKeys =
+    "ro, offset=N, length=N, sync, direct, mask=MAC;MAC..., iface=NAME";
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// Parses the value of one key=value element into `e`. Returns an empty string or the reason
+// the element is wrong (without the "bad export" prefix, which the caller adds).
+std::string ApplyElement(std::string_view element, target::ExportOptions& e, bool& have_offset,
+                         bool& have_length) {
+  if (element.empty()) return "empty option between commas; remove the extra comma";
+  const size_t eq = element.find('=');
+  const std::string_view key = element.substr(0, eq);
+  const bool has_value = eq != std::string_view::npos;
+  const std::string_view value = has_value ? element.substr(eq + 1) : std::string_view{};
+
+  const bool is_flag = key == "ro" || key == "sync" || key == "direct";
+  if (is_flag) {
+    if (has_value) return fmt::format("'{}' takes no value; write ,{}", key, key);
+    if (key == "ro") e.read_only = true;
+    if (key == "sync") e.sync = true;
+    if (key == "direct") e.direct = true;
+    return {};
+  }
+  const bool is_valued = key == "offset" || key == "length" || key == "mask" || key == "iface";
+  if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
+  if (value.empty()) {
+    return fmt::format("'{}' needs a value, e.g. {}", key,
+                       key == "mask"    ? "mask=02:00:00:00:00:01"
+                       : key == "iface" ? "iface=eth0"
+                                        : fmt::format("{}=2048", key));
+  }
+
+  if (key == "offset" || key == "length") {
+    bool& seen = key == "offset" ? have_offset : have_length;
+    if (seen) return fmt::format("{} is given twice; give it once", key);
+    seen = true;
+    std::optional<uint64_t> sectors = ParseUnsigned(value);
+    if (!sectors) {
+      return fmt::format("{} '{}' is not a whole number of 512-byte sectors, e.g. {}=2048", key,
+                         value, key);
+    }
+    (key == "offset" ? e.offset_sectors : e.length_sectors) = *sectors;
+    return {};
+  }
+  if (key == "mask") {
+    // Repeating mask= appends, which spares the shell quoting that ';' needs.
+    for (std::string_view text : Split(value, ';')) {
+      std::optional<MacAddress> mac = MacAddress::Parse(text);
+      if (!mac) {
+        return fmt::format("'{}' is not a MAC address; write it as aa:bb:cc:dd:ee:ff", text);
+      }
+      e.mask.push_back(*mac);
+    }
+    return {};
+  }
+  // iface: repeatable, one interface per element.
+  e.interfaces.emplace_back(value);
+  return {};
+}
+
+}  // namespace
+
+std::optional<uint64_t> ParseUnsigned(std::string_view text) {
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  // from_chars accepts no '+' or spaces, but does accept nothing at all: refuse that here.
+  if (text.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+ParseResult<TargetAddress> ParseTargetAddress(std::string_view text) {
+  const auto bad = [&] {
+    return ParseError{
+        fmt::format("'{}' is not a target name; expected eSHELF.SLOT such as e0.1", text)};
+  };
+  if (text.size() < 4 || text[0] != 'e') return bad();
+  const size_t dot = text.find('.');
+  if (dot == std::string_view::npos) return bad();
+  std::optional<uint64_t> shelf = ParseUnsigned(text.substr(1, dot - 1));
+  std::optional<uint64_t> slot = ParseUnsigned(text.substr(dot + 1));
+  if (!shelf || !slot) return bad();
+  if (*shelf > UINT16_MAX) {
+    return ParseError{fmt::format("shelf {} in '{}' is out of range; use 0-65534", *shelf, text)};
+  }
+  if (*slot > UINT8_MAX) {
+    return ParseError{fmt::format("slot {} in '{}' is out of range; use 0-254", *slot, text)};
+  }
+  return TargetAddress{static_cast<uint16_t>(*shelf), static_cast<uint8_t>(*slot)};
+}
+
+ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool default_sync,
+                                                   bool default_direct) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string_view::npos) {
+    return ParseError{
+        fmt::format("bad export '{}'; expected eSHELF.SLOT=PATH, {}", spec, kExportExample)};
+  }
+  ParseResult<TargetAddress> address = ParseTargetAddress(spec.substr(0, eq));
+  if (!address) return ParseError{fmt::format("bad export '{}': {}", spec, address.error())};
+
+  target::ExportOptions e;
+  e.shelf = address->shelf;
+  e.slot = address->slot;
+  e.sync = default_sync;
+  e.direct = default_direct;
+
+  // The path ends at the first comma: paths with commas go in a config file instead.
+  std::vector<std::string_view> elements = Split(spec.substr(eq + 1), ',');
+  e.path = std::string(elements.front());
+  if (e.path.empty()) {
+    return ParseError{fmt::format("bad export '{}': no PATH after '='; {}", spec, kExportExample)};
+  }
+  bool have_offset = false;
+  bool have_length = false;
+  for (size_t i = 1; i < elements.size(); ++i) {
+    std::string problem = ApplyElement(elements[i], e, have_offset, have_length);
+    if (!problem.empty()) return ParseError{fmt::format("bad export '{}': {}", spec, problem)};
+  }
+  return e;
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,37 @@
+// Parsing of the pieces a person writes to name an export: the target name "e1.2" and the
+// command-line EXPORT argument of `aoe serve`:
+//
+//   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,sync][,direct][,mask=MAC;MAC...][,iface=NAME]
+//
+// The syntax of every key is documented in docs/configuration.md. Parsing checks only the
+// syntax and the ranges the types can hold; target::ValidateOptions checks the meaning
+// (broadcast addresses, duplicates, interfaces that are not served).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "cli/parse_result.h"
+#include "target/options.h"
+
+namespace aoe::cli {
+
+struct TargetAddress {
+  uint16_t shelf = 0;
+  uint8_t slot = 0;
+};
+
+// Parses "e<shelf>.<slot>" in decimal, e.g. "e1.2". The broadcast values (65535, 255) are
+// accepted here so that ValidateOptions can explain why they cannot be served.
+ParseResult<TargetAddress> ParseTargetAddress(std::string_view text);
+
+// Parses an unsigned decimal number with no sign, spaces or suffix.
+std::optional<uint64_t> ParseUnsigned(std::string_view text);
+
+// Parses one EXPORT argument. `sync` and `direct` start from the server-wide defaults given
+// here (--sync, --direct); the spec can only turn them on.
+ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool default_sync = false,
+                                                   bool default_direct = false);
+
+}  // namespace aoe::cli

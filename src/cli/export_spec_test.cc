@@ -1,0 +1,162 @@
+#include "cli/export_spec.h"
+
+#include <gtest/gtest.h>
+
+namespace aoe::cli {
+namespace {
+
+MacAddress Mac(std::string_view text) { return *MacAddress::Parse(text); }
+
+TEST(ParseTargetAddress, ParsesShelfAndSlot) {
+  ParseResult<TargetAddress> a = ParseTargetAddress("e12.3");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->shelf, 12);
+  EXPECT_EQ(a->slot, 3);
+}
+
+TEST(ParseTargetAddress, LeavesBroadcastValuesToValidation) {
+  ParseResult<TargetAddress> a = ParseTargetAddress("e65535.255");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->shelf, 65535);
+  EXPECT_EQ(a->slot, 255);
+}
+
+TEST(ParseTargetAddress, RejectsMalformedNames) {
+  for (std::string_view bad : {"", "e", "e1", "e1.", "e.1", "x1.2", "E1.2", "e1.2.3", "e-1.2",
+                               "e+1.2", "e1.2 ", "e 1.2"}) {
+    ParseResult<TargetAddress> a = ParseTargetAddress(bad);
+    ASSERT_FALSE(a) << bad;
+    EXPECT_EQ(a.error(),
+              "'" + std::string(bad) + "' is not a target name; expected eSHELF.SLOT such as e0.1");
+  }
+}
+
+TEST(ParseTargetAddress, RejectsOutOfRange) {
+  EXPECT_EQ(ParseTargetAddress("e65536.1").error(),
+            "shelf 65536 in 'e65536.1' is out of range; use 0-65534");
+  EXPECT_EQ(ParseTargetAddress("e1.256").error(),
+            "slot 256 in 'e1.256' is out of range; use 0-254");
+}
+
+TEST(ParseUnsigned, AcceptsOnlyPlainDecimal) {
+  EXPECT_EQ(ParseUnsigned("0"), 0u);
+  EXPECT_EQ(ParseUnsigned("18446744073709551615"), UINT64_MAX);
+  EXPECT_FALSE(ParseUnsigned(""));
+  EXPECT_FALSE(ParseUnsigned("-1"));
+  EXPECT_FALSE(ParseUnsigned("+1"));
+  EXPECT_FALSE(ParseUnsigned("1k"));
+  EXPECT_FALSE(ParseUnsigned("0x10"));
+  EXPECT_FALSE(ParseUnsigned("18446744073709551616"));
+}
+
+TEST(ParseExportSpec, PathOnlyGivesDefaults) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=/srv/disk.img");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ(e->shelf, 1);
+  EXPECT_EQ(e->slot, 2);
+  EXPECT_EQ(e->path, "/srv/disk.img");
+  EXPECT_FALSE(e->read_only);
+  EXPECT_EQ(e->offset_sectors, 0u);
+  EXPECT_EQ(e->length_sectors, 0u);
+  EXPECT_FALSE(e->sync);
+  EXPECT_FALSE(e->direct);
+  EXPECT_TRUE(e->mask.empty());
+  EXPECT_TRUE(e->interfaces.empty());
+}
+
+TEST(ParseExportSpec, EveryKey) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec(
+      "e0.1=/dev/sdb,ro,offset=2048,length=204800,sync,direct,"
+      "mask=02:00:00:00:00:01;02:00:00:00:00:02,mask=02:00:00:00:00:03,iface=eth0,iface=eth1");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ(e->path, "/dev/sdb");
+  EXPECT_TRUE(e->read_only);
+  EXPECT_EQ(e->offset_sectors, 2048u);
+  EXPECT_EQ(e->length_sectors, 204800u);
+  EXPECT_TRUE(e->sync);
+  EXPECT_TRUE(e->direct);
+  EXPECT_EQ(e->mask, (std::vector<MacAddress>{Mac("02:00:00:00:00:01"), Mac("02:00:00:00:00:02"),
+                                              Mac("02:00:00:00:00:03")}));
+  EXPECT_EQ(e->interfaces, (std::vector<std::string>{"eth0", "eth1"}));
+}
+
+TEST(ParseExportSpec, ServerDefaultsTurnOnSyncAndDirect) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a", true, true);
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_TRUE(e->sync);
+  EXPECT_TRUE(e->direct);
+}
+
+TEST(ParseExportSpec, PathMayContainEqualsSign) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/srv/a=b.img,ro");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ(e->path, "/srv/a=b.img");
+}
+
+struct BadSpec {
+  std::string_view spec;
+  std::string_view message;
+};
+
+class ParseExportSpecError : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(ParseExportSpecError, SaysWhatIsWrongAndHowToFixIt) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec(GetParam().spec);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(), GetParam().message);
+  EXPECT_EQ(e.error().find('\n'), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ParseExportSpecError,
+    ::testing::Values(
+        BadSpec{"e0.0", "bad export 'e0.0'; expected eSHELF.SLOT=PATH, e.g. e0.1=/srv/disk.img"},
+        BadSpec{"/srv/disk.img",
+                "bad export '/srv/disk.img'; expected eSHELF.SLOT=PATH, e.g. "
+                "e0.1=/srv/disk.img"},
+        BadSpec{"0.1=/a",
+                "bad export '0.1=/a': '0.1' is not a target name; expected "
+                "eSHELF.SLOT such as e0.1"},
+        BadSpec{"e1.256=/a",
+                "bad export 'e1.256=/a': slot 256 in 'e1.256' is out of range; use "
+                "0-254"},
+        BadSpec{"e0.1=", "bad export 'e0.1=': no PATH after '='; e.g. e0.1=/srv/disk.img"},
+        BadSpec{"e0.1=,ro", "bad export 'e0.1=,ro': no PATH after '='; e.g. e0.1=/srv/disk.img"},
+        BadSpec{"e0.1=/a,",
+                "bad export 'e0.1=/a,': empty option between commas; remove the "
+                "extra comma"},
+        BadSpec{"e0.1=/a,rw",
+                "bad export 'e0.1=/a,rw': unknown option 'rw'; use ro, offset=N, "
+                "length=N, sync, direct, mask=MAC;MAC..., iface=NAME"},
+        BadSpec{"e0.1=/a,ro=1", "bad export 'e0.1=/a,ro=1': 'ro' takes no value; write ,ro"},
+        BadSpec{"e0.1=/a,offset",
+                "bad export 'e0.1=/a,offset': 'offset' needs a value, e.g. "
+                "offset=2048"},
+        BadSpec{"e0.1=/a,length=",
+                "bad export 'e0.1=/a,length=': 'length' needs a value, e.g. "
+                "length=2048"},
+        BadSpec{"e0.1=/a,offset=1M",
+                "bad export 'e0.1=/a,offset=1M': offset '1M' is not a "
+                "whole number of 512-byte sectors, e.g. offset=2048"},
+        BadSpec{"e0.1=/a,length=-5",
+                "bad export 'e0.1=/a,length=-5': length '-5' is not a "
+                "whole number of 512-byte sectors, e.g. length=2048"},
+        BadSpec{"e0.1=/a,offset=1,offset=2",
+                "bad export 'e0.1=/a,offset=1,offset=2': offset is "
+                "given twice; give it once"},
+        BadSpec{"e0.1=/a,mask=zz",
+                "bad export 'e0.1=/a,mask=zz': 'zz' is not a MAC address; "
+                "write it as aa:bb:cc:dd:ee:ff"},
+        BadSpec{"e0.1=/a,mask=02:00:00:00:00:01;",
+                "bad export 'e0.1=/a,mask=02:00:00:00:00:01;': "
+                "'' is not a MAC address; write it as "
+                "aa:bb:cc:dd:ee:ff"},
+        BadSpec{"e0.1=/a,mask=",
+                "bad export 'e0.1=/a,mask=': 'mask' needs a value, e.g. "
+                "mask=02:00:00:00:00:01"},
+        BadSpec{"e0.1=/a,iface=",
+                "bad export 'e0.1=/a,iface=': 'iface' needs a value, e.g. "
+                "iface=eth0"}));
+
+}  // namespace
+}  // namespace aoe::cli

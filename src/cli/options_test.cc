@@ -1,0 +1,172 @@
+// Tests of target/options.cc (ValidateOptions, name, SameStorage). They live with the CLI
+// because the CLI is what turns these messages into a person's error output.
+#include "target/options.h"
+
+#include <gtest/gtest.h>
+
+namespace aoe::target {
+namespace {
+
+ExportOptions Export(uint16_t shelf, uint8_t slot, std::string path = "/srv/disk.img") {
+  ExportOptions e;
+  e.shelf = shelf;
+  e.slot = slot;
+  e.path = std::move(path);
+  return e;
+}
+
+ServerOptions Valid() {
+  ServerOptions o;
+  o.interfaces = {"veth0", "veth1"};
+  o.exports = {Export(0, 1), Export(0, 2)};
+  return o;
+}
+
+TEST(ExportOptions, NameIsShelfDotSlot) {
+  EXPECT_EQ(Export(1, 2).name(), "e1.2");
+  EXPECT_EQ(Export(65534, 254).name(), "e65534.254");
+}
+
+TEST(ExportOptions, SameStorageIgnoresMaskAndInterfaces) {
+  ExportOptions a = Export(0, 1);
+  ExportOptions b = a;
+  b.mask = {*MacAddress::Parse("02:00:00:00:00:01")};
+  b.interfaces = {"veth0"};
+  EXPECT_TRUE(a.SameStorage(b));
+}
+
+TEST(ExportOptions, SameStorageSeesEveryOpenOption) {
+  const ExportOptions a = Export(0, 1);
+  auto differs = [&](auto change) {
+    ExportOptions b = a;
+    change(b);
+    return !a.SameStorage(b);
+  };
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.path = "/other"; }));
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.read_only = true; }));
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.offset_sectors = 8; }));
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.length_sectors = 8; }));
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.sync = true; }));
+  EXPECT_TRUE(differs([](ExportOptions& b) { b.direct = true; }));
+}
+
+TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }
+
+TEST(ValidateOptions, AcceptsLargestUsableAddress) {
+  ServerOptions o = Valid();
+  o.exports = {Export(65534, 254)};
+  EXPECT_EQ(ValidateOptions(o), "");
+}
+
+TEST(ValidateOptions, NoInterface) {
+  ServerOptions o = Valid();
+  o.interfaces.clear();
+  EXPECT_EQ(ValidateOptions(o),
+            "no interface given; add -i IFACE (or interfaces = [\"IFACE\"] in the config file)");
+}
+
+TEST(ValidateOptions, InterfaceListedTwice) {
+  ServerOptions o = Valid();
+  o.interfaces = {"veth0", "veth0"};
+  EXPECT_EQ(ValidateOptions(o), "interface veth0 is listed twice; list each interface once");
+}
+
+TEST(ValidateOptions, InterfaceNameTooLong) {
+  ServerOptions o = Valid();
+  o.interfaces = {"a_very_long_interface"};
+  EXPECT_EQ(ValidateOptions(o),
+            "the interface list names interface 'a_very_long_interface', which is longer than 15 "
+            "characters; check the name with 'ip link'");
+}
+
+TEST(ValidateOptions, BufferCountBelowTwo) {
+  for (uint16_t count : std::initializer_list<uint16_t>{0, 1}) {
+    ServerOptions o = Valid();
+    o.buffer_count = count;
+    EXPECT_EQ(ValidateOptions(o),
+              "--bufcnt must be at least 2 (Linux sends nothing to a target advertising fewer); "
+              "use 2 or more (default 64)");
+  }
+  ServerOptions o = Valid();
+  o.buffer_count = 2;
+  EXPECT_EQ(ValidateOptions(o), "");
+}
+
+TEST(ValidateOptions, NoExport) {
+  ServerOptions o = Valid();
+  o.exports.clear();
+  EXPECT_EQ(ValidateOptions(o), "no export given; add one such as e0.1=/srv/disk.img");
+}
+
+TEST(ValidateOptions, DuplicateShelfSlot) {
+  ServerOptions o = Valid();
+  o.exports.push_back(Export(0, 1, "/srv/other.img"));
+  EXPECT_EQ(ValidateOptions(o), "export e0.1 is listed twice; give each export its own shelf.slot");
+}
+
+TEST(ValidateOptions, BroadcastShelf) {
+  ServerOptions o = Valid();
+  o.exports.push_back(Export(65535, 1));
+  EXPECT_EQ(ValidateOptions(o),
+            "export e65535.1: shelf 65535 is the broadcast address; use 0-65534");
+}
+
+TEST(ValidateOptions, BroadcastSlot) {
+  ServerOptions o = Valid();
+  o.exports.push_back(Export(3, 255));
+  EXPECT_EQ(ValidateOptions(o), "export e3.255: slot 255 is the broadcast address; use 0-254");
+}
+
+TEST(ValidateOptions, EmptyPath) {
+  ServerOptions o = Valid();
+  o.exports.push_back(Export(0, 9, ""));
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.9 has no path; give the image file or block device to serve");
+}
+
+TEST(ValidateOptions, ExportInterfaceNotServed) {
+  ServerOptions o = Valid();
+  o.exports[0].interfaces = {"veth1", "veth9"};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1 names interface veth9, which is not among the served interfaces (-i); "
+            "add -i veth9 or drop it from the export");
+}
+
+TEST(ValidateOptions, ExportInterfaceTwice) {
+  ServerOptions o = Valid();
+  o.exports[0].interfaces = {"veth1", "veth1"};
+  EXPECT_EQ(ValidateOptions(o), "export e0.1 lists interface veth1 twice; list it once");
+}
+
+TEST(ValidateOptions, MulticastMaskEntry) {
+  ServerOptions o = Valid();
+  o.exports[1].mask = {*MacAddress::Parse("02:00:00:00:00:01"), MacAddress::Broadcast()};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: mask entry ff:ff:ff:ff:ff:ff is not an initiator's address; list the "
+            "initiators' unicast MACs");
+}
+
+TEST(ValidateOptions, LengthBeyondLba48) {
+  ServerOptions o = Valid();
+  o.exports[0].length_sectors = (uint64_t{1} << 48) + 1;
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1: length 281474976710657 sectors is more than AoE can address (2^48); "
+            "use a smaller length");
+}
+
+TEST(ValidateOptions, OffsetOverflowsBytes) {
+  ServerOptions o = Valid();
+  o.exports[0].offset_sectors = UINT64_MAX / 512;
+  o.exports[0].length_sectors = 1;
+  EXPECT_EQ(ValidateOptions(o).rfind("export e0.1: offset ", 0), 0u) << ValidateOptions(o);
+}
+
+TEST(ValidateOptions, EmptyStateDir) {
+  ServerOptions o = Valid();
+  o.state_dir.clear();
+  EXPECT_EQ(ValidateOptions(o),
+            "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)");
+}
+
+}  // namespace
+}  // namespace aoe::target

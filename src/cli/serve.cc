@@ -1,0 +1,159 @@
+// `aoe serve`: runs the AoE target until SIGINT/SIGTERM, reloading --config on SIGHUP.
+//
+// Argument parsing lives in serve_args.cc; this file only wires the parsed options to a Server
+// and turns signals into stop and reload requests on the Server's own loop thread.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/log.h"
+#include "base/unique_fd.h"
+#include "cli/command.h"
+#include "cli/serve_args.h"
+#include "cli/serve_config.h"
+#include "target/server.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kSubject = "serve";
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Reacts to signals read from a signalfd. Runs on the Server's loop thread (through
+// Server::Watch), so it may call any Server method.
+class SignalHandler {
+ public:
+  SignalHandler(target::Server& server, Logger& log, const ServeArgs& args, int fd)
+      : server_(server), log_(log), args_(args), fd_(fd) {}
+
+  void OnReadable() {
+    signalfd_siginfo info{};
+    // The fd is non-blocking: drain every queued signal, then return to the loop.
+    while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      switch (info.ssi_signo) {
+        case SIGINT:
+        case SIGTERM:
+          Stop(static_cast<int>(info.ssi_signo));
+          break;
+        case SIGHUP:
+          Reload();
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+ private:
+  void Stop(int signal_number) {
+    if (stopping_) return;
+    stopping_ = true;
+    log_.Info(kSubject, "{}: stopping after the commands in flight (send it again to quit at once)",
+              signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    server_.RequestStop();
+    // A second SIGINT/SIGTERM then takes the default action, for when storage hangs.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  }
+
+  void Reload() {
+    if (args_.config_path.empty()) {
+      log_.Info(kSubject,
+                "SIGHUP: nothing to reload, started without --config; restart aoe "
+                "serve to change exports");
+      return;
+    }
+    ParseResult<ServeConfig> config = LoadServeConfigFile(args_.config_path);
+    if (!config) {
+      log_.Error(kSubject, "SIGHUP: not reloaded, still serving the previous configuration: {}",
+                 config.error());
+      return;
+    }
+    if (Result<void> applied = server_.Reconfigure(config->server); !applied) {
+      log_.Error(kSubject,
+                 "SIGHUP: could not apply {}, still serving the previous configuration: {}",
+                 args_.config_path, applied.error().message());
+      return;
+    }
+    log_.set_level(args_.log_level_override.value_or(config->log_level));
+    log_.Info(kSubject, "SIGHUP: reloaded {}: {} export(s) on {} interface(s)", args_.config_path,
+              config->server.exports.size(), config->server.interfaces.size());
+  }
+
+  target::Server& server_;
+  Logger& log_;
+  const ServeArgs& args_;
+  int fd_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int ServeMain(const std::vector<std::string>& arguments) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs(arguments);
+  if (!parsed) {
+    fmt::print(stderr, "aoe serve: {}\n", parsed.error());
+    return kExitUsage;
+  }
+  const ServeArgs& args = *parsed;
+  if (args.help) {
+    fmt::print("{}", *args.help);
+    return kExitOk;
+  }
+
+  // Block the signals before the Server exists, so that any thread it starts inherits the mask
+  // and the signals arrive only through the signalfd.
+  const sigset_t signals = HandledSignals();
+  if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
+    fmt::print(stderr, "aoe serve: cannot block signals: {}\n", std::strerror(err));
+    return kExitFailure;
+  }
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd) {
+    fmt::print(stderr, "aoe serve: cannot create a signalfd: {}\n", std::strerror(errno));
+    return kExitFailure;
+  }
+
+  Logger log(args.config.log_level);
+  Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
+  if (!server) {
+    fmt::print(stderr, "aoe serve: cannot start serving {} export(s) on {}: {}\n",
+               args.config.server.exports.size(), fmt::join(args.config.server.interfaces, ", "),
+               server.error().message());
+    return kExitFailure;
+  }
+  SignalHandler handler(**server, log, args, signal_fd.get());
+  (*server)->Watch(signal_fd.get(), [&handler] { handler.OnReadable(); });
+
+  // The Server logs its own summary when it stops.
+  Result<void> ran = (*server)->Run();
+  if (!ran) {
+    fmt::print(stderr, "aoe serve: stopped on an error: {}\n", ran.error().message());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace aoe::cli

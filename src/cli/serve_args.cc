@@ -1,0 +1,223 @@
+#include "cli/serve_args.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "cli/export_spec.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "Usage: aoe serve -i IFACE [-i IFACE ...] [OPTIONS] EXPORT...\n"
+    "       aoe serve --config FILE [--log-level LEVEL]\n";
+
+constexpr std::string_view kDescription =
+    "Serve image files or block devices to the network as ATA-over-Ethernet disks, like vblade,\n"
+    "with any number of exports and interfaces in one process.";
+
+constexpr std::string_view kFooter =
+    R"(EXPORT is eSHELF.SLOT=PATH[,KEY...]: shelf 0-65534, slot 0-254, and the image file or
+block device to serve (a PATH with a comma needs --config). KEYs:
+  ro            read-only; writes fail                  e0.1=/srv/disk.img,ro
+  offset=N      start N 512-byte sectors into PATH      e0.1=/dev/sdb,offset=2048
+  length=N      serve N sectors (default: to the end)   e0.1=/dev/sdb,length=204800
+  sync          write through (O_DSYNC)                 e0.1=/srv/disk.img,sync
+  direct        bypass the page cache (O_DIRECT)        e0.1=/dev/sdb,direct
+  mask=MAC;...  answer only these initiators (*)        e0.1=/a.img,mask=02:00:00:00:00:01
+  iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
+  (*) repeatable; mask= also takes a ';'-separated list, which the shell needs quoted
+
+Examples:
+  aoe serve -i eth0 e0.1=/srv/disk.img
+  aoe serve -i eth0 -i eth1 --sync e1.0=/dev/sdb e1.1=/srv/boot.img,ro
+  aoe serve --config /etc/aoekit/serve.toml
+
+SIGINT/SIGTERM stop after the commands in flight; SIGHUP re-reads --config.
+Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad arguments or config.
+See docs/configuration.md for the config file format.)";
+
+// Prints our usage lines, which show that the two forms exclude each other, then the
+// description; CLI11 would put the description first and generate a one-form usage line.
+class ServeFormatter : public CLI::Formatter {
+ public:
+  std::string make_description(const CLI::App*) const override { return ""; }
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return fmt::format("{}\n{}\n", kUsage, kDescription);
+  }
+};
+
+// What the command line said, before it is turned into ServeConfig.
+struct RawArgs {
+  std::vector<std::string> interfaces;
+  std::vector<std::string> exports;
+  std::string config_path;
+  bool sync = false;
+  bool direct = false;
+  bool no_announce = false;
+  std::string state_dir = target::ServerOptions().state_dir;
+  std::string log_level;
+  std::string bufcnt;
+};
+
+void DefineOptions(CLI::App& app, RawArgs& raw) {
+  app.formatter(std::make_shared<ServeFormatter>());
+  app.get_formatter()->column_width(28);
+  app.footer(std::string(kFooter));
+  app.set_help_flag("-h,--help", "Print this help and exit.");
+  // Unknown options are collected rather than thrown, so that we can word the message.
+  app.allow_extras();
+
+  // allow_extra_args(false): each -i takes exactly one value, so that "-i eth0 e0.1=/x" does not
+  // swallow the export as a second interface.
+  app.add_option("-i,--interface", raw.interfaces,
+                 "Ethernet interface to serve on; repeat for several (multipath).\n"
+                 "Example: -i eth0 -i eth1")
+      ->type_name("IFACE")
+      ->allow_extra_args(false);
+  app.add_option("--config", raw.config_path,
+                 "Read interfaces, exports and options from a TOML file instead of\n"
+                 "the command line; SIGHUP re-reads it. Only --log-level may be given\n"
+                 "with it. Example: --config /etc/aoekit/serve.toml")
+      ->type_name("FILE");
+  app.add_flag("--sync", raw.sync,
+               "Open every export with O_DSYNC: a write is on stable storage before\n"
+               "it is acknowledged (Linux never sends FLUSH). Example: --sync");
+  app.add_flag("--direct", raw.direct,
+               "Open every export with O_DIRECT, bypassing the page cache.\n"
+               "Example: --direct");
+  app.add_option("--state-dir", raw.state_dir,
+                 "Where config strings, mask lists and reservations survive restarts\n"
+                 "(default /var/lib/aoekit). Example: --state-dir /srv/aoe-state")
+      ->type_name("DIR");
+  app.add_option("--log-level", raw.log_level,
+                 "error, warn, info (default) or debug. With --config it overrides\n"
+                 "log_level. Example: --log-level debug")
+      ->type_name("LEVEL");
+  app.add_option("--bufcnt", raw.bufcnt,
+                 "Buffer count advertised to initiators, and commands kept in flight\n"
+                 "per interface: 2-65535 (default 64). Example: --bufcnt 128")
+      ->type_name("N");
+  app.add_flag("--no-announce", raw.no_announce,
+               "Do not broadcast each export at start; initiators then find it at\n"
+               "their next discovery (Linux: within 60 s). Example: --no-announce");
+  app.add_option("EXPORT", raw.exports,
+                 "eSHELF.SLOT=PATH[,KEY...], see below.\n"
+                 "Example: e0.1=/srv/disk.img,ro")
+      ->type_name("");
+}
+
+// CLI11 messages are usually one line, but not guaranteed to be.
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+ParseResult<LogLevel> ParseLevelOption(const std::string& text) {
+  std::optional<LogLevel> level = ParseLogLevel(text);
+  if (!level) {
+    return ParseError{fmt::format("--log-level '{}' is not one of error, warn, info, debug", text)};
+  }
+  return *level;
+}
+
+// The --config form: everything comes from the file, except --log-level.
+ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
+  // Each command-line option and what to write in the file instead.
+  constexpr std::pair<const char*, const char*> kFileOnly[] = {
+      {"--interface", "interfaces = [...]"},
+      {"--sync", "sync = true"},
+      {"--direct", "direct = true"},
+      {"--state-dir", "state_dir = \"DIR\""},
+      {"--bufcnt", "bufcnt = N"},
+      {"--no-announce", "announce = false"},
+  };
+  for (const auto& [option, key] : kFileOnly) {
+    if (app.count(option) > 0) {
+      return ParseError{fmt::format(
+          "{} cannot be combined with --config; write {} in the file instead", option, key)};
+    }
+  }
+  if (!raw.exports.empty()) {
+    return ParseError{
+        fmt::format("export '{}' cannot be combined with --config; add it to the "
+                    "file as an [[export]] section instead",
+                    raw.exports.front())};
+  }
+  ParseResult<ServeConfig> config = LoadServeConfigFile(raw.config_path);
+  if (!config) return ParseError{config.error()};
+  ServeArgs out;
+  out.config_path = raw.config_path;
+  out.config = std::move(*config);
+  if (!raw.log_level.empty()) {
+    ParseResult<LogLevel> level = ParseLevelOption(raw.log_level);
+    if (!level) return ParseError{level.error()};
+    out.log_level_override = *level;
+    out.config.log_level = *level;
+  }
+  return out;
+}
+
+ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
+  ServeArgs out;
+  target::ServerOptions& server = out.config.server;
+  if (!raw.log_level.empty()) {
+    ParseResult<LogLevel> level = ParseLevelOption(raw.log_level);
+    if (!level) return ParseError{level.error()};
+    out.config.log_level = *level;
+  }
+  if (!raw.bufcnt.empty()) {
+    std::optional<uint64_t> count = ParseUnsigned(raw.bufcnt);
+    if (!count || *count > UINT16_MAX) {
+      return ParseError{
+          fmt::format("--bufcnt '{}' is not a number from 2 to 65535; e.g. "
+                      "--bufcnt 64",
+                      raw.bufcnt)};
+    }
+    server.buffer_count = static_cast<uint16_t>(*count);
+  }
+  server.interfaces = raw.interfaces;
+  server.state_dir = raw.state_dir;
+  server.announce = !raw.no_announce;
+  for (const std::string& spec : raw.exports) {
+    ParseResult<target::ExportOptions> e = ParseExportSpec(spec, raw.sync, raw.direct);
+    if (!e) return ParseError{e.error()};
+    server.exports.push_back(std::move(*e));
+  }
+  if (std::string problem = target::ValidateOptions(server); !problem.empty()) {
+    return ParseError{std::move(problem)};
+  }
+  return out;
+}
+
+}  // namespace
+
+ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
+  CLI::App app("", "aoe serve");
+  RawArgs raw;
+  DefineOptions(app, raw);
+  try {
+    // CLI11 takes a vector in reverse order (it pops arguments off the back).
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    ServeArgs help;
+    help.help = app.help();
+    return help;
+  } catch (const CLI::ParseError& e) {
+    return ParseError{fmt::format("{}; see 'aoe serve --help'", OneLine(e.what()))};
+  }
+  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
+    return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};
+  }
+  if (app.count("--config") > 0) return FromConfigFile(app, raw);
+  return FromCommandLine(raw);
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,168 @@
+#include "cli/serve_args.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace aoe::cli {
+namespace {
+
+void ExpectError(const std::vector<std::string>& args, std::string_view message) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs(args);
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error(), message);
+  EXPECT_EQ(parsed.error().find('\n'), std::string::npos);
+}
+
+// A config file in the test's temporary directory, removed at the end of the test.
+class TempConfig {
+ public:
+  explicit TempConfig(std::string_view text)
+      : path_(::testing::TempDir() + "/aoe_serve_args_test.toml") {
+    std::ofstream(path_) << text;
+  }
+  ~TempConfig() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+constexpr std::string_view kConfig = R"(
+interfaces = ["veth0"]
+log_level = "warn"
+[[export]]
+target = "e0.1"
+path = "/srv/disk.img"
+)";
+
+TEST(ParseServeArgs, CommandLineForm) {
+  ParseResult<ServeArgs> parsed =
+      ParseServeArgs({"-i", "veth0", "--interface", "veth1", "e0.1=/a", "--sync",
+                      "e0.2=/b,ro,iface=veth1", "--direct", "--state-dir", "/tmp/st", "--log-level",
+                      "debug", "--bufcnt", "8", "--no-announce"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_FALSE(parsed->help);
+  EXPECT_TRUE(parsed->config_path.empty());
+  EXPECT_EQ(parsed->config.log_level, LogLevel::kDebug);
+  const target::ServerOptions& s = parsed->config.server;
+  EXPECT_EQ(s.interfaces, (std::vector<std::string>{"veth0", "veth1"}));
+  EXPECT_EQ(s.state_dir, "/tmp/st");
+  EXPECT_EQ(s.buffer_count, 8);
+  EXPECT_FALSE(s.announce);
+  ASSERT_EQ(s.exports.size(), 2u);
+  EXPECT_EQ(s.exports[0].name(), "e0.1");
+  EXPECT_TRUE(s.exports[0].sync) << "--sync applies to every export";
+  EXPECT_TRUE(s.exports[0].direct);
+  EXPECT_EQ(s.exports[1].path, "/b");
+  EXPECT_TRUE(s.exports[1].read_only);
+  EXPECT_EQ(s.exports[1].interfaces, std::vector<std::string>{"veth1"});
+}
+
+TEST(ParseServeArgs, Defaults) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  const target::ServerOptions& s = parsed->config.server;
+  EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
+  EXPECT_EQ(s.buffer_count, 64);
+  EXPECT_TRUE(s.announce);
+  EXPECT_EQ(parsed->config.log_level, LogLevel::kInfo);
+  EXPECT_FALSE(s.exports[0].sync);
+  EXPECT_FALSE(s.exports[0].direct);
+}
+
+TEST(ParseServeArgs, EqualsFormOfOptions) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"--interface=veth0", "--bufcnt=2", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config.server.buffer_count, 2);
+}
+
+TEST(ParseServeArgs, HelpWinsOverEverythingElse) {
+  for (const char* flag : {"-h", "--help"}) {
+    ParseResult<ServeArgs> parsed = ParseServeArgs({"e0.0", flag});
+    ASSERT_TRUE(parsed) << parsed.error();
+    ASSERT_TRUE(parsed->help);
+    for (std::string_view option :
+         {"-i", "--interface", "--config", "--sync", "--direct", "--state-dir", "--log-level",
+          "--bufcnt", "--no-announce", "EXPORT", "ro",
+          "offset=", "length=", "mask=", "iface=", "Usage: aoe serve"}) {
+      EXPECT_NE(parsed->help->find(option), std::string::npos) << option;
+    }
+  }
+}
+
+TEST(ParseServeArgs, ConfigForm) {
+  TempConfig file(kConfig);
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"--config", file.path()});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config_path, file.path());
+  EXPECT_EQ(parsed->config.log_level, LogLevel::kWarn);
+  EXPECT_FALSE(parsed->log_level_override);
+  EXPECT_EQ(parsed->config.server.exports.size(), 1u);
+}
+
+TEST(ParseServeArgs, LogLevelOverridesTheConfigFile) {
+  TempConfig file(kConfig);
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"--config", file.path(), "--log-level", "debug"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config.log_level, LogLevel::kDebug);
+  EXPECT_EQ(parsed->log_level_override, LogLevel::kDebug);
+}
+
+TEST(ParseServeArgs, ConfigDoesNotMixWithCommandLineSettings) {
+  TempConfig file(kConfig);
+  ExpectError({"--config", file.path(), "-i", "veth0"},
+              "--interface cannot be combined with --config; write interfaces = [...] in the "
+              "file instead");
+  ExpectError({"--config", file.path(), "--bufcnt", "8"},
+              "--bufcnt cannot be combined with --config; write bufcnt = N in the file instead");
+  ExpectError({"--config", file.path(), "--no-announce"},
+              "--no-announce cannot be combined with --config; write announce = false in the "
+              "file instead");
+  ExpectError({"--config", file.path(), "e0.2=/b"},
+              "export 'e0.2=/b' cannot be combined with --config; add it to the file as an "
+              "[[export]] section instead");
+}
+
+TEST(ParseServeArgs, Errors) {
+  ExpectError({"-i", "veth0", "--frobnicate", "e0.1=/a"},
+              "unknown option '--frobnicate'; see 'aoe serve --help'");
+  ExpectError({"-i", "veth0", "e0.0"},
+              "bad export 'e0.0'; expected eSHELF.SLOT=PATH, e.g. e0.1=/srv/disk.img");
+  ExpectError({"-i", "veth0", "e0.1=/a,mask=02:00:00:00:00"},
+              "bad export 'e0.1=/a,mask=02:00:00:00:00': '02:00:00:00:00' is not a MAC address; "
+              "write it as aa:bb:cc:dd:ee:ff");
+  ExpectError({"-i", "veth0", "--bufcnt", "1", "e0.1=/a"},
+              "--bufcnt must be at least 2 (Linux sends nothing to a target advertising fewer); "
+              "use 2 or more (default 64)");
+  ExpectError({"-i", "veth0", "--bufcnt", "lots", "e0.1=/a"},
+              "--bufcnt 'lots' is not a number from 2 to 65535; e.g. --bufcnt 64");
+  ExpectError({"-i", "veth0", "--bufcnt", "65536", "e0.1=/a"},
+              "--bufcnt '65536' is not a number from 2 to 65535; e.g. --bufcnt 64");
+  ExpectError({"-i", "veth0", "--log-level", "loud", "e0.1=/a"},
+              "--log-level 'loud' is not one of error, warn, info, debug");
+  ExpectError({"e0.1=/a"},
+              "no interface given; add -i IFACE (or interfaces = [\"IFACE\"] in the config file)");
+  ExpectError({"-i", "veth0"}, "no export given; add one such as e0.1=/srv/disk.img");
+  ExpectError({"-i", "veth0", "e0.1=/a", "e0.1=/b"},
+              "export e0.1 is listed twice; give each export its own shelf.slot");
+  ExpectError({"-i", "veth0", "e0.1=/a,iface=veth9"},
+              "export e0.1 names interface veth9, which is not among the served interfaces (-i); "
+              "add -i veth9 or drop it from the export");
+  ExpectError({"--config", "/nonexistent.toml"},
+              "cannot read config file /nonexistent.toml: No such file or directory; check the "
+              "path and its permissions");
+}
+
+TEST(ParseServeArgs, MissingOptionValueIsOneLine) {
+  for (const char* option : {"-i", "--bufcnt", "--config", "--state-dir", "--log-level"}) {
+    ParseResult<ServeArgs> parsed = ParseServeArgs({"e0.1=/a", option});
+    ASSERT_FALSE(parsed) << option;
+    EXPECT_EQ(parsed.error().find('\n'), std::string::npos) << parsed.error();
+    EXPECT_NE(parsed.error().find("see 'aoe serve --help'"), std::string::npos) << parsed.error();
+  }
+}
+
+}  // namespace
+}  // namespace aoe::cli

@@ -1,0 +1,304 @@
+#include "cli/serve_config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "cli/export_spec.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kTopLevelKeys =
+    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, [[export]]";
+constexpr std::string_view kExportKeys =
+    "target, path, read_only, offset, length, sync, direct, mask, interfaces";
+
+std::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// The keys of a table in the order they appear in the file: toml++ iterates in key order, and
+// the first mistake a person sees reported should be the first one in their file.
+std::vector<std::pair<std::string_view, const toml::node*>> KeysInFileOrder(
+    const toml::table& table) {
+  std::vector<std::pair<std::string_view, const toml::node*>> keys;
+  for (const auto& [key, node] : table) keys.emplace_back(key.str(), &node);
+  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.second->source().begin < b.second->source().begin;
+  });
+  return keys;
+}
+
+// Reads typed values out of one document and words every error with file:line.
+class TomlReader {
+ public:
+  explicit TomlReader(std::string_view source_name) : source_name_(source_name) {}
+
+  ParseError Error(const toml::node& at, std::string_view message) const {
+    return ParseError{fmt::format("{}:{}: {}", source_name_, at.source().begin.line, message)};
+  }
+  ParseError WrongType(const toml::node& node, std::string_view key, std::string_view want,
+                       std::string_view example) const {
+    return Error(node,
+                 fmt::format("{} must be {}, not {}; e.g. {}", key, want, TypeName(node), example));
+  }
+
+  std::optional<ParseError> Read(const toml::node& node, std::string_view key,
+                                 std::string& out) const {
+    const auto* value = node.as_string();
+    if (!value) return WrongType(node, key, "a string", fmt::format("{} = \"...\"", key));
+    out = value->get();
+    return std::nullopt;
+  }
+  std::optional<ParseError> Read(const toml::node& node, std::string_view key, bool& out) const {
+    const auto* value = node.as_boolean();
+    if (!value) return WrongType(node, key, "true or false", fmt::format("{} = true", key));
+    out = value->get();
+    return std::nullopt;
+  }
+  std::optional<ParseError> Read(const toml::node& node, std::string_view key,
+                                 uint64_t& out) const {
+    const auto* value = node.as_integer();
+    if (!value) return WrongType(node, key, "an integer", fmt::format("{} = 2048", key));
+    if (value->get() < 0) return Error(node, fmt::format("{} must not be negative", key));
+    out = static_cast<uint64_t>(value->get());
+    return std::nullopt;
+  }
+  std::optional<ParseError> Read(const toml::node& node, std::string_view key,
+                                 std::vector<std::string>& out) const {
+    const auto* array = node.as_array();
+    const std::string_view want = "an array of strings";
+    const std::string example = fmt::format("{} = [\"eth0\", \"eth1\"]", key);
+    if (!array) return WrongType(node, key, want, example);
+    out.clear();
+    for (const toml::node& element : *array) {
+      const auto* value = element.as_string();
+      if (!value)
+        return WrongType(element, fmt::format("each entry of {}", key), "a string", example);
+      out.push_back(value->get());
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string_view source_name_;
+};
+
+// Values of one [[export]] table before the server-wide defaults are applied.
+struct ExportTable {
+  target::ExportOptions options;
+  std::optional<bool> sync;
+  std::optional<bool> direct;
+};
+
+ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::table& table) {
+  ExportTable out;
+  target::ExportOptions& e = out.options;
+  bool have_target = false;
+  bool have_path = false;
+  for (const auto& [key, node_ptr] : KeysInFileOrder(table)) {
+    const toml::node& node = *node_ptr;
+    std::optional<ParseError> error;
+    if (key == "target") {
+      std::string text;
+      error = reader.Read(node, key, text);
+      if (!error) {
+        ParseResult<TargetAddress> address = ParseTargetAddress(text);
+        if (!address) return reader.Error(node, fmt::format("target {}", address.error()));
+        e.shelf = address->shelf;
+        e.slot = address->slot;
+        have_target = true;
+      }
+    } else if (key == "path") {
+      error = reader.Read(node, key, e.path);
+      have_path = true;
+    } else if (key == "read_only") {
+      error = reader.Read(node, key, e.read_only);
+    } else if (key == "offset") {
+      error = reader.Read(node, key, e.offset_sectors);
+    } else if (key == "length") {
+      error = reader.Read(node, key, e.length_sectors);
+    } else if (key == "sync" || key == "direct") {
+      bool value = false;
+      error = reader.Read(node, key, value);
+      (key == "sync" ? out.sync : out.direct) = value;
+    } else if (key == "interfaces") {
+      error = reader.Read(node, key, e.interfaces);
+    } else if (key == "mask") {
+      std::vector<std::string> texts;
+      error = reader.Read(node, key, texts);
+      for (size_t i = 0; !error && i < texts.size(); ++i) {
+        std::optional<MacAddress> mac = MacAddress::Parse(texts[i]);
+        if (!mac) {
+          return reader.Error(node, fmt::format("mask entry '{}' is not a MAC address; write it "
+                                                "as \"aa:bb:cc:dd:ee:ff\"",
+                                                texts[i]));
+        }
+        e.mask.push_back(*mac);
+      }
+    } else {
+      return reader.Error(
+          node, fmt::format("unknown key '{}' in [[export]]; known keys: {}", key, kExportKeys));
+    }
+    if (error) return std::move(*error);
+  }
+  if (!have_target) {
+    return reader.Error(table,
+                        "[[export]] has no target; add target = \"eSHELF.SLOT\", e.g. "
+                        "target = \"e0.1\"");
+  }
+  if (!have_path || e.path.empty()) {
+    return reader.Error(table, fmt::format("export {} has no path; add path = \"/srv/disk.img\" "
+                                           "(an image file or block device)",
+                                           e.name()));
+  }
+  return out;
+}
+
+ParseResult<std::string> ReadWholeFile(const std::string& path) {
+  const auto cannot = [&](int err) {
+    return ParseError{
+        fmt::format("cannot read config file {}: {}; check the path and its permissions", path,
+                    std::strerror(err))};
+  };
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) return cannot(errno);
+  std::string text;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+  // A directory opens fine and fails on the first read (EISDIR).
+  if (std::ferror(file.get())) return cannot(errno);
+  return text;
+}
+
+}  // namespace
+
+ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    // toml++ words its syntax errors well; only the location format is ours.
+    return ParseError{
+        fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description())};
+  }
+
+  const TomlReader reader(source_name);
+  ServeConfig config;
+  target::ServerOptions& server = config.server;
+  bool default_sync = false;
+  bool default_direct = false;
+  std::vector<ExportTable> exports;
+  for (const auto& [key, node_ptr] : KeysInFileOrder(root)) {
+    const toml::node& node = *node_ptr;
+    std::optional<ParseError> error;
+    if (key == "interfaces") {
+      error = reader.Read(node, key, server.interfaces);
+    } else if (key == "state_dir") {
+      error = reader.Read(node, key, server.state_dir);
+    } else if (key == "log_level") {
+      std::string level;
+      error = reader.Read(node, key, level);
+      if (!error) {
+        std::optional<LogLevel> parsed = ParseLogLevel(level);
+        if (!parsed) {
+          return reader.Error(node, fmt::format("log_level '{}' is not one of error, warn, info, "
+                                                "debug",
+                                                level));
+        }
+        config.log_level = *parsed;
+      }
+    } else if (key == "bufcnt") {
+      uint64_t count = 0;
+      error = reader.Read(node, key, count);
+      if (!error && count > UINT16_MAX) {
+        return reader.Error(
+            node, fmt::format("bufcnt {} is out of range; use 2-65535 (default 64)", count));
+      }
+      server.buffer_count = static_cast<uint16_t>(count);
+    } else if (key == "announce") {
+      error = reader.Read(node, key, server.announce);
+    } else if (key == "sync") {
+      error = reader.Read(node, key, default_sync);
+    } else if (key == "direct") {
+      error = reader.Read(node, key, default_direct);
+    } else if (key == "export") {
+      const toml::array* tables = node.as_array();
+      if (!tables || !tables->is_array_of_tables()) {
+        return reader.Error(node,
+                            "export must be a list of tables; write each export as an "
+                            "[[export]] section");
+      }
+      for (const toml::node& table : *tables) {
+        ParseResult<ExportTable> parsed = ParseExportTable(reader, *table.as_table());
+        if (!parsed) return ParseError{parsed.error()};
+        exports.push_back(std::move(*parsed));
+      }
+    } else if (key == "netboot") {
+      // Reserved for the network boot service, so that configs written for it fail loudly here
+      // instead of serving without it.
+      return reader.Error(node,
+                          "[netboot] is not supported yet by this aoekit version; remove "
+                          "the section to serve disks without network boot");
+    } else {
+      return reader.Error(node,
+                          fmt::format("unknown key '{}'; known keys: {}", key, kTopLevelKeys));
+    }
+    if (error) return std::move(*error);
+  }
+
+  // Defaults apply whatever order the file lists things in.
+  for (ExportTable& e : exports) {
+    e.options.sync = e.sync.value_or(default_sync);
+    e.options.direct = e.direct.value_or(default_direct);
+    server.exports.push_back(std::move(e.options));
+  }
+  return config;
+}
+
+ParseResult<ServeConfig> LoadServeConfigFile(const std::string& path) {
+  ParseResult<std::string> text = ReadWholeFile(path);
+  if (!text) return ParseError{text.error()};
+  ParseResult<ServeConfig> config = ParseServeToml(*text, path);
+  if (!config) return config;
+  if (std::string problem = target::ValidateOptions(config->server); !problem.empty()) {
+    return ParseError{fmt::format("{}: {}", path, problem)};
+  }
+  return config;
+}
+
+}  // namespace aoe::cli

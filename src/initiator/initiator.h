@@ -1,0 +1,324 @@
+// Initiator: the sans-I/O-style AoE initiator engine. It discovers targets, runs block I/O to
+// them with per-path windows, RTT-based retransmission and multipath, and performs the admin
+// commands (config string, MAC mask, reservations, raw frames). See README.md for the policies.
+//
+// It owns no threads and never blocks. The owner drives it:
+//   - watch fds() for readability and call OnReadable(fd) (or just Poll()),
+//   - call OnTimer() once clock.Now() reaches NextDeadline(),
+// and gets results through completion callbacks. Client (client.h) is the blocking facade that
+// does exactly this over an EventLoop.
+//
+// Callbacks run from inside OnReadable/OnTimer/Poll or a submit call, after the engine's state
+// is consistent; they may submit new work (it is queued and sent before the call returns) but
+// must not destroy the Initiator. Callbacks still pending when the Initiator is destroyed are
+// never called.
+//
+// Ownership: the ports and the clock are borrowed and must outlive the Initiator. Buffers passed
+// to Disk::Read/Write are borrowed until that request's callback has run.
+// Thread-safety: none; one thread makes all calls.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "initiator/error.h"
+#include "initiator/flow.h"
+#include "initiator/tags.h"
+#include "initiator/types.h"
+#include "net/port.h"
+#include "proto/config.h"
+#include "proto/mask.h"
+
+namespace aoe::initiator {
+
+struct InitiatorOptions {
+  // A frame that has had no reply for this long in total fails its I/O (and every other request
+  // on that disk) instead of retrying forever. Zero means retry forever (Linux aoe_deadsecs=0).
+  Duration dead_timeout = std::chrono::seconds(30);
+  // Upper bound on any path's window whatever the target's buffer count (Linux aoe_maxout).
+  uint32_t max_window = 64;
+  FlowOptions flow;
+  // A path whose frames time out this many times in a row is marked down.
+  uint32_t down_after_timeouts = 4;
+  // How often a down path is probed with a unicast config query.
+  Duration probe_interval = std::chrono::seconds(1);
+  // Frame slots (each with a preallocated frame buffer) per disk: an upper bound on frames in
+  // flight or waiting for retransmission.
+  size_t max_frames_per_disk = 256;
+  // Tag session id (bits 30..16); random per Initiator when unset. Tests pin it.
+  std::optional<uint16_t> tag_session;
+  Logger* logger = nullptr;  // optional; debug/warn lines about paths and retransmits
+};
+
+// Which exchange options an admin command uses.
+struct ExchangeOptions {
+  // How long to wait for the reply. For config tests (exact / prefix) silence is the "no match"
+  // answer, which surfaces as InitiatorErrc::kTimeout.
+  Duration timeout = std::chrono::seconds(1);
+  // The request is sent again (same tag) this often until the reply or the timeout.
+  Duration resend_interval = std::chrono::milliseconds(250);
+  // Restrict to one local port (index into the Initiator's ports). Default: a path of the
+  // target if it is known, else broadcast to the shelf.slot on every port.
+  std::optional<size_t> port;
+  // Send to this target MAC (default: the chosen path's MAC or broadcast).
+  std::optional<MacAddress> target_mac;
+};
+
+using IoCallback = std::function<void(Outcome<void>)>;
+using IdentifyCallback = std::function<void(Outcome<IdentifyData>)>;
+using FrameCallback = std::function<void(Outcome<std::vector<std::byte>>)>;
+
+class Initiator;
+
+// One shelf.slot: async block I/O over all its paths. Obtained from Initiator::disk(); owned by
+// the Initiator and valid as long as it.
+class Disk {
+ public:
+  Disk(const Disk&) = delete;
+  Disk& operator=(const Disk&) = delete;
+  ~Disk();
+
+  // `buffer.size()` must be a non-zero multiple of 512. The request is split into frames of
+  // info().sectors_per_frame sectors, always with LBA48 opcodes (READ/WRITE EXT) and the E flag.
+  void Read(uint64_t lba, ByteSpan buffer, IoCallback done);
+  void Write(uint64_t lba, ConstByteSpan data, IoCallback done);
+  // FLUSH CACHE EXT (0xEA).
+  void Flush(IoCallback done);
+  // IDENTIFY DEVICE (0xEC); also updates info().identify.
+  void Identify(IdentifyCallback done);
+
+  const TargetInfo& info() const { return info_; }
+  Address address() const { return info_.address; }
+  std::vector<PathStats> path_stats() const;
+  // Requests submitted and not yet completed.
+  size_t pending_requests() const { return requests_.size(); }
+
+ private:
+  friend class Initiator;
+
+  enum class Op : uint8_t { kRead, kWrite, kFlush, kIdentify };
+
+  struct Request {
+    Op op = Op::kRead;
+    uint64_t lba = 0;
+    uint64_t sectors = 0;     // total to transfer (1 page for IDENTIFY, 0 for FLUSH)
+    std::byte* data = nullptr;  // read destination or write source (caller-owned)
+    uint64_t framed = 0;      // sectors already put into frames
+    uint32_t frames_active = 0;
+    bool fully_framed = false;
+    std::optional<Error> error;
+    IoCallback done;
+    IdentifyCallback identify_done;
+    std::unique_ptr<std::array<std::byte, 512>> identify_page;
+    std::list<Request>::iterator self;
+  };
+
+  struct Path {
+    size_t port = 0;
+    MacAddress target_mac;
+    uint16_t buffer_count = 0;
+    uint8_t advertised_sectors = 2;
+    CongestionWindow window{1};
+    RttEstimator rtt;
+    uint32_t in_flight = 0;
+    uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0;
+    uint32_t consecutive_timeouts = 0;
+    bool up = true;
+    TimePoint next_probe{};
+    bool probe_pending = false;
+  };
+
+  // One transmission of a frame. A frame keeps its last few transmissions live so that a late
+  // reply to an earlier one still completes it (and still measures that path's RTT).
+  struct Transmission {
+    uint32_t tag = 0;
+    uint32_t path = 0;
+    TimePoint sent_at{};
+    uint64_t seq = 0;        // CongestionWindow sequence number on that path
+    bool counted = false;    // still counted in the path's in_flight (not timed out)
+  };
+  static constexpr size_t kMaxTransmissions = 4;
+
+  struct Frame {
+    enum class State : uint8_t { kFree, kInFlight, kAwaitingResend };
+    State state = State::kFree;
+    Request* request = nullptr;
+    uint64_t lba = 0;
+    uint8_t sectors = 0;
+    size_t data_offset = 0;   // bytes into the request's buffer
+    std::vector<std::byte> buffer;  // the encoded request, reused across transmissions
+    size_t length = 0;
+    std::array<Transmission, kMaxTransmissions> tx{};
+    size_t tx_count = 0;      // live transmissions, oldest first
+    TimePoint first_sent{};
+    TimePoint deadline{};     // retransmission deadline of the newest transmission
+    uint32_t retries = 0;
+    uint32_t paths_tried = 0; // bit i: sent on path i (i < 32)
+  };
+
+  Disk(Initiator& owner, uint16_t id, Address address);
+
+  void Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
+              IdentifyCallback identify_done);
+  // Sends as many frames (retransmissions first) as windows and frame slots allow.
+  void Pump();
+  std::optional<uint32_t> ChoosePath(std::optional<uint32_t> avoid) const;
+  Frame* AcquireFrameSlot();
+  void BuildFrame(Frame& f);
+  void Transmit(uint32_t slot, uint32_t path);
+  void OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& source,
+               ConstByteSpan frame);
+  void OnTimer(TimePoint now);
+  std::optional<TimePoint> NextDeadline() const;
+  void RetireTransmissions(Frame& f);
+  void FinishFrame(uint32_t slot, std::optional<Error> error);
+  void MaybeComplete(Request& r);
+  void FailAll(const Error& error);
+  void MarkPathUp(uint32_t path);
+  void MarkPathDown(uint32_t path);
+  void SendProbe(uint32_t path, TimePoint now);
+  void RecomputeSectorsPerFrame();
+  std::string PathName(uint32_t path) const;
+  std::string DescribeRange(const Frame& f) const;
+  Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;
+  Error AoeErrorFor(const Frame& f, proto::AoeError code) const;
+  PathInfo MakePathInfo(const Path& p) const;
+  // Registers or refreshes a path from a config reply.
+  void LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config);
+  std::optional<uint32_t> FindPath(size_t port, const MacAddress& mac) const;
+
+  Initiator& owner_;
+  uint16_t id_;
+  TargetInfo info_;
+  std::vector<Path> paths_;
+  std::vector<Frame> frames_;         // slots; grows up to max_frames_per_disk, never shrinks
+  std::vector<uint32_t> free_frames_;
+  std::deque<uint32_t> resend_queue_; // frame slots awaiting retransmission, oldest first
+  std::list<Request> requests_;       // all pending requests, submission order
+  std::deque<Request*> unframed_;     // requests with sectors not yet in a frame
+};
+
+class Initiator {
+ public:
+  Initiator(Clock& clock, std::vector<Port*> ports, InitiatorOptions options = {});
+  Initiator(const Initiator&) = delete;
+  Initiator& operator=(const Initiator&) = delete;
+  ~Initiator();
+
+  // --- Event-loop interface -------------------------------------------------------------
+  std::vector<int> fds() const;
+  // The earliest time OnTimer() has work; nullopt when nothing is waiting on time.
+  std::optional<TimePoint> NextDeadline() const;
+  // Drains the port with this fd. Returns the frames received.
+  size_t OnReadable(int fd);
+  // Handles every deadline at or before clock.Now(). Returns how many fired.
+  size_t OnTimer();
+  // OnReadable for every port, then OnTimer; never blocks. Returns frames + deadlines handled.
+  size_t Poll();
+
+  // --- Discovery --------------------------------------------------------------------------
+  // Broadcasts a Query Config (ccmd read) for `where` on every port and collects replies for
+  // `timeout`; then calls `done` with the addresses that answered (sorted). Replies keep
+  // updating the target table (targets(), disk()) whether or not anyone waits.
+  void Discover(Address where, Duration timeout, std::function<void(std::vector<Address>)> done);
+  std::vector<TargetInfo> targets() const;
+  // The disk for a discovered shelf.slot; nullptr if no config reply came from it yet.
+  Disk* disk(Address address);
+
+  // --- Admin commands (one exchange each; resent with the same tag until answered) ---------
+  void Config(Address address, proto::ConfigCommand command, std::string_view value,
+              const ExchangeOptions& options, std::function<void(Outcome<ConfigReply>)> done);
+  void ReadMask(Address address, const ExchangeOptions& options,
+                std::function<void(Outcome<MaskReply>)> done);
+  void EditMask(Address address, std::span<const proto::MaskDirective> directives,
+                const ExchangeOptions& options, std::function<void(Outcome<MaskReply>)> done);
+  // kRead ignores `macs`; kSet / kForceSet replace the list (an empty list releases).
+  void Reserve(Address address, proto::ReserveCommand command, std::span<const MacAddress> macs,
+               const ExchangeOptions& options, std::function<void(Outcome<ReserveReply>)> done);
+  // Sends `command` with argument bytes `arg` (what follows the 24-byte header) to `address`
+  // and returns the whole reply frame, error flag or not.
+  void Exchange(Address address, uint8_t command, ConstByteSpan arg,
+                const ExchangeOptions& options, FrameCallback done);
+  // Protocol tests: sends `frame` (a complete Ethernet frame, sent as is except that a zero
+  // source MAC is replaced by the port's MAC and short frames are padded to 60 bytes) on
+  // `port`, once, and returns the first reply with the same tag (and, unless the frame used a
+  // wildcard, the same shelf.slot) that arrives on that port within `timeout`.
+  void SendRaw(size_t port, ConstByteSpan frame, Duration timeout, FrameCallback done);
+
+  // --- Introspection ----------------------------------------------------------------------
+  const std::vector<Port*>& ports() const { return ports_; }
+  const TagTable& tags() const { return tags_; }
+  const InitiatorOptions& options() const { return options_; }
+  Clock& clock() const { return clock_; }
+  // Replies dropped because nothing was waiting for their tag (late, duplicate, foreign).
+  uint64_t unmatched_replies() const { return unmatched_replies_; }
+
+ private:
+  friend class Disk;
+
+  // Owner cookies stored in the TagTable: kind in bits 31..30.
+  static constexpr uint32_t kKindFrame = 1u << 30;     // | disk id << 16 | frame slot
+  static constexpr uint32_t kKindExchange = 2u << 30;  // | exchange slot
+
+  struct ExchangeState {
+    bool live = false;
+    bool ours = true;            // tag from our TagTable (false for SendRaw)
+    bool collect = false;        // discovery: keep every reply until the deadline
+    uint32_t tag = 0;
+    Address address;
+    uint8_t command = 0;
+    std::vector<std::byte> frame;
+    std::vector<size_t> ports;   // sent on these ports
+    MacAddress destination;
+    TimePoint deadline{};
+    TimePoint next_resend{};
+    Duration resend_interval{};
+    std::string what;            // for the timeout message: "config read", ...
+    std::function<void(size_t port, ConstByteSpan reply)> on_reply;  // collect mode
+    std::function<void(Outcome<std::vector<std::byte>>)> on_done;    // single mode result
+    std::function<void()> on_end;                                    // collect mode end
+  };
+
+  // Starts an exchange; returns its slot. `frame` is complete except for MACs and the tag.
+  uint32_t StartExchange(ExchangeState state);
+  void FinishExchange(uint32_t slot);
+  void SendExchange(ExchangeState& ex);
+  // The ports and destination to use for an admin command to `address`.
+  void RouteExchange(Address address, const ExchangeOptions& options, ExchangeState& ex) const;
+  std::vector<std::byte> NewFrame(Address address, uint8_t command, size_t arg_size) const;
+
+  void HandleFrame(size_t port, ConstByteSpan frame);
+  void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
+  Disk* GetOrCreateDisk(Address address);
+  void DrainCompletions();
+  void Defer(std::function<void()> fn);
+
+  Clock& clock_;
+  std::vector<Port*> ports_;
+  InitiatorOptions options_;
+  TagTable tags_;
+  std::map<Address, uint16_t> disk_ids_;
+  std::vector<std::unique_ptr<Disk>> disks_;  // by id
+  std::vector<ExchangeState> exchanges_;      // by slot
+  // Receive buffers, one batch per call, sized for the largest MTU of any port.
+  std::vector<std::byte> rx_storage_;
+  std::vector<RxSlot> rx_slots_;
+  // Callbacks are run after the state change that triggered them, outside any iteration.
+  std::vector<std::function<void()>> completions_;
+  bool draining_ = false;
+  uint64_t unmatched_replies_ = 0;
+};
+
+}  // namespace aoe::initiator

@@ -1,0 +1,108 @@
+// Plain value types shared by the initiator core (initiator.h) and its blocking facade
+// (client.h): target addresses, what discovery learned, per-path statistics, IDENTIFY data and
+// the decoded replies of the admin commands.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/mac_address.h"
+#include "proto/header.h"
+#include "proto/mask.h"
+
+namespace aoe::initiator {
+
+// shelf.slot, printed "e<shelf>.<slot>" as the Linux driver names devices.
+struct Address {
+  uint16_t shelf = proto::kWildcardShelf;
+  uint8_t slot = proto::kWildcardSlot;
+
+  bool is_wildcard() const {
+    return shelf == proto::kWildcardShelf || slot == proto::kWildcardSlot;
+  }
+  std::string ToString() const;  // "e0.1", "e*.*", "e5.*"
+  auto operator<=>(const Address&) const = default;
+};
+
+inline constexpr Address kAnyTarget{};
+
+// The disk identity read with ATA IDENTIFY DEVICE.
+struct IdentifyData {
+  uint64_t sector_count = 0;  // capacity in 512-byte sectors
+  std::string model;          // words 27-46
+  std::string serial;         // words 10-19
+  std::string firmware;       // words 23-26
+  std::array<std::byte, 512> page{};
+};
+
+// One way to reach a target: a local port and one of the target's MACs.
+struct PathInfo {
+  std::string port;               // local interface name
+  MacAddress local_mac;
+  MacAddress target_mac;
+  uint16_t buffer_count = 0;      // as advertised in this MAC's config reply
+  uint8_t advertised_sectors = 0; // scnt from the config reply, 0 already mapped to 2
+};
+
+// Everything discovery knows about one shelf.slot.
+struct TargetInfo {
+  Address address;
+  uint16_t buffer_count = 0;       // from the latest config reply
+  uint16_t firmware_version = 0;
+  // Sectors per ATA frame actually used: the minimum over all paths of the advertised count and
+  // (port MTU - 36) / 512, so that any frame may be retransmitted on any path.
+  uint8_t sectors_per_frame = 0;
+  std::string config_string;
+  std::vector<PathInfo> paths;
+  std::optional<IdentifyData> identify;  // filled by Client::Discover / Open
+};
+
+// Live per-path statistics, for `aoe show` and `aoe bench`.
+struct PathStats {
+  std::string port;
+  MacAddress local_mac;
+  MacAddress target_mac;
+  uint32_t window = 0;        // frames allowed in flight now
+  uint32_t window_limit = 0;  // min(target buffer count, max_window)
+  uint32_t ssthresh = 0;
+  uint32_t in_flight = 0;
+  uint64_t sent = 0;          // transmissions, retransmissions included
+  uint64_t retransmits = 0;   // transmissions of a frame that had timed out before
+  uint64_t timeouts = 0;
+  uint64_t replies = 0;
+  Duration rtt_avg{};         // smoothed RTT (0 before the first sample)
+  Duration rto{};
+  bool up = true;
+};
+
+// A decoded Query Config reply (any ccmd).
+struct ConfigReply {
+  std::string port;  // local interface it arrived on
+  MacAddress target_mac;
+  Address address;
+  uint16_t buffer_count = 0;
+  uint16_t firmware_version = 0;
+  uint8_t sector_count = 0;  // raw scnt byte (0 means 2)
+  uint8_t command = 0;       // ccmd echoed
+  std::string config_string;
+};
+
+// A decoded MAC Mask List reply.
+struct MaskReply {
+  proto::MaskError error = proto::MaskError::kOk;
+  uint8_t failed_index = 0;       // with an error: the index of the refused directive
+  std::vector<MacAddress> macs;   // the list after the command (on success)
+};
+
+// A decoded Reserve/Release reply.
+struct ReserveReply {
+  std::vector<MacAddress> macs;  // the reserve list after the command
+};
+
+}  // namespace aoe::initiator

@@ -1,0 +1,179 @@
+// MemoryWire and MemoryPort: an in-memory Ethernet segment, the test double for PacketPort
+// (style.md principle 2: tests swap the environment instead of mocking syscalls).
+//
+// A MemoryWire is one broadcast domain. Every MemoryPort attached to it sees a frame sent by
+// another port when the destination MAC is its own, broadcast or multicast, its link is up, the
+// frame fits its MTU, and its role filter (role_filter.h, the same rule as PacketPort's kernel
+// filter) accepts it. A port never sees its own frames. Delivery is synchronous: when Send()
+// returns, the frame is in the receivers' queues, so tests need no sleeps.
+//
+// The wire has a seeded fault injector (drop, duplicate, reorder) for deterministic loss tests:
+// the same seed and the same sequence of frames give the same faults on every run and platform.
+//
+// Each port's fd() is an eventfd that polls readable exactly while frames are queued, so a
+// MemoryPort can sit in the same EventLoop as real fds.
+//
+// Ownership: a MemoryPort attaches itself to a wire on creation and detaches in its destructor;
+// the wire must outlive its ports. Frames are copied into per-port queues (this fake allocates
+// per frame; it is not meant for the production data path).
+// Thread-safety: all methods of the wire and its ports are safe to call from several threads
+// (one mutex per wire), so a target and an initiator may run in different threads. As for every
+// Port, a single port should still be used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/mac_address.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "net/port.h"
+#include "net/role_filter.h"
+
+namespace aoe {
+
+class MemoryPort;
+
+// Fault probabilities are in [0, 1] and are decided per frame sent, in this order: drop, then
+// reorder (hold the frame back and deliver it right after the next frame sent on the wire), then
+// duplicate (deliver it twice). A frame is held back only when no other frame is being held.
+struct FaultConfig {
+  double drop_probability = 0;
+  double duplicate_probability = 0;
+  double reorder_probability = 0;
+  uint64_t seed = 1;
+};
+
+struct WireStats {
+  uint64_t frames_sent = 0;  // frames that reached the wire (after the sender's checks)
+  uint64_t dropped = 0;      // by the fault injector
+  uint64_t duplicated = 0;
+  uint64_t reordered = 0;
+};
+
+class MemoryWire {
+ public:
+  MemoryWire() = default;
+  MemoryWire(const MemoryWire&) = delete;
+  MemoryWire& operator=(const MemoryWire&) = delete;
+  ~MemoryWire();  // asserts that no port is still attached
+
+  // Replaces the fault configuration and reseeds the generator. A frame currently held back for
+  // reordering stays held.
+  void SetFaults(const FaultConfig& faults);
+  // Delivers a frame held back for reordering now, if any (e.g. at the end of a test when no
+  // further frame will push it out).
+  void FlushHeld();
+  WireStats stats() const;
+
+ private:
+  friend class MemoryPort;
+
+  struct Frame {
+    const MemoryPort* sender;
+    std::vector<std::byte> bytes;
+  };
+
+  void Attach(MemoryPort* port);
+  void Detach(MemoryPort* port);
+  // Runs a frame through the fault injector and delivers it. Caller holds mutex_.
+  void TransmitLocked(const MemoryPort* sender, ConstByteSpan frame);
+  void DeliverLocked(const MemoryPort* sender, ConstByteSpan frame);
+  // A deterministic draw in [0, 1), independent of the standard library's distributions.
+  double DrawLocked();
+
+  mutable std::mutex mutex_;
+  std::vector<MemoryPort*> ports_;
+  FaultConfig faults_;
+  std::mt19937_64 rng_{faults_.seed};
+  std::optional<Frame> held_;
+  WireStats stats_;
+};
+
+struct MemoryPortOptions {
+  std::string name = "mem0";
+  MacAddress mac;
+  PortRole role = PortRole::kTarget;
+  size_t mtu = 1500;
+  // Frames beyond this many queued are dropped and counted, like a full socket buffer.
+  size_t rx_queue_frames = 4096;
+};
+
+struct MemoryPortStats {
+  uint64_t tx_frames = 0;       // handed to the wire
+  uint64_t tx_oversize = 0;     // longer than mtu() + 14: dropped on send, like a real NIC
+  uint64_t tx_dropped = 0;      // link down, interface missing, or shorter than 14 bytes
+  uint64_t rx_frames = 0;       // queued for Receive()
+  uint64_t rx_filtered = 0;     // addressed to us but refused by the role filter
+  uint64_t rx_oversize = 0;     // longer than our mtu() + 14
+  uint64_t rx_overflow = 0;     // receive queue full
+};
+
+class MemoryPort final : public Port {
+ public:
+  using Options = MemoryPortOptions;
+
+  // Attaches a new port to `wire`. Fails only if no eventfd can be created.
+  static Result<std::unique_ptr<MemoryPort>> Create(MemoryWire& wire, Options options);
+
+  MemoryPort(const MemoryPort&) = delete;
+  MemoryPort& operator=(const MemoryPort&) = delete;
+  ~MemoryPort() override;
+
+  const std::string& name() const override { return name_; }
+  MacAddress mac() const override;
+  size_t mtu() const override;
+  bool link_up() const override;
+  // Returns ENODEV while the port simulates a missing interface, otherwise succeeds.
+  Result<void> Refresh() override;
+  int fd() const override { return event_fd_.get(); }
+  // Frames queued before the link went down or the interface went missing are still delivered.
+  Result<size_t> Receive(std::span<RxSlot> slots) override;
+  // Always accepts every frame (the wire never backs up); frames the sender cannot send are
+  // dropped and counted in stats(), matching PacketPort's silent drop while down or missing.
+  Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+
+  // Test controls. They take effect immediately (no Refresh() needed).
+  void set_mtu(size_t mtu);
+  void set_link_up(bool up);
+  void set_mac(MacAddress mac);
+  void set_role(PortRole role);
+  // Simulates the interface being deleted (false) and re-created (true). While missing the port
+  // behaves like PacketPort: link_up() false, Refresh() fails with ENODEV, Send() drops.
+  void set_present(bool present);
+
+  MemoryPortStats stats() const;
+  size_t queued_frames() const;
+
+ private:
+  friend class MemoryWire;
+
+  MemoryPort(MemoryWire& wire, Options options, UniqueFd event_fd);
+
+  // Called by the wire with its mutex held.
+  void OfferLocked(ConstByteSpan frame);
+  // Makes the eventfd's readability match whether frames are queued. Caller holds the mutex.
+  void SyncEventFdLocked();
+
+  MemoryWire& wire_;
+  const std::string name_;
+  UniqueFd event_fd_;
+  // Everything below is guarded by wire_.mutex_.
+  MacAddress mac_;
+  PortRole role_;
+  size_t mtu_;
+  size_t rx_queue_frames_;
+  bool link_up_ = true;
+  bool present_ = true;
+  bool event_fd_readable_ = false;
+  std::deque<std::vector<std::byte>> queue_;
+  MemoryPortStats stats_;
+};
+
+}  // namespace aoe

@@ -1,0 +1,383 @@
+// PacketPort against real kernel sockets: two private network namespaces joined by a veth pair.
+//
+// Needs root (skips otherwise). Nothing here touches the host's interfaces: the veth pair is
+// created inside the namespaces, and TearDown deletes the namespaces even when a test fails.
+
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "net/packet_port.h"
+#include "net/testing/netns.h"
+
+namespace aoe {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::NetNamespace;
+
+constexpr size_t kTagOffset = 20;
+constexpr milliseconds kWait(3000);
+// Any EtherType other than AoE's; 0x88B5 is reserved for local experiments.
+constexpr uint16_t kOtherEtherType = 0x88B5;
+
+std::vector<std::byte> Frame(MacAddress dst, MacAddress src, uint16_t ether_type, uint8_t ver_flags,
+                             uint32_t tag, size_t size = 60) {
+  std::vector<std::byte> frame(size);
+  dst.Store(frame, 0);
+  src.Store(frame, 6);
+  StoreBe16(frame, kEtherTypeOffset, ether_type);
+  if (size > kAoeVerFlagsOffset) StoreU8(frame, kAoeVerFlagsOffset, ver_flags);
+  if (size >= kTagOffset + 4) StoreBe32(frame, kTagOffset, tag);
+  // A recognisable payload so corruption or truncation shows.
+  for (size_t i = kTagOffset + 4; i < size; ++i) frame[i] = std::byte(i * 7);
+  return frame;
+}
+
+std::vector<std::byte> Request(const Port& from, MacAddress to, uint32_t tag, size_t size = 60) {
+  return Frame(to, from.mac(), kAoeEtherType, 0x10, tag, size);
+}
+std::vector<std::byte> Response(const Port& from, MacAddress to, uint32_t tag, size_t size = 60) {
+  return Frame(to, from.mac(), kAoeEtherType, 0x18, tag, size);
+}
+
+// Sends all frames, retrying briefly if the socket's queue is full.
+void SendAll(Port& port, const std::vector<std::vector<std::byte>>& frames) {
+  std::vector<ConstByteSpan> spans(frames.begin(), frames.end());
+  std::span<const ConstByteSpan> rest(spans);
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!rest.empty()) {
+    auto sent = port.Send(rest);
+    ASSERT_TRUE(sent) << sent.error().message();
+    rest = rest.subspan(*sent);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << rest.size() << " frames unsent";
+    if (!rest.empty()) std::this_thread::sleep_for(milliseconds(1));
+  }
+}
+
+struct Received {
+  std::vector<std::byte> bytes;
+  bool truncated;
+};
+
+// Receives until `count` frames arrived or `wait` passed, `batch` slots of `slot_bytes` at a time.
+std::vector<Received> ReceiveFrames(Port& port, size_t count, size_t slot_bytes = 9100,
+                                    size_t batch = 16, milliseconds wait = kWait) {
+  std::vector<Received> out;
+  std::vector<std::byte> storage(slot_bytes * batch);
+  std::vector<RxSlot> slots(batch);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{port.fd(), POLLIN, 0};
+    poll(&p, 1, 50);
+    for (size_t i = 0; i < batch; ++i) {
+      slots[i] = RxSlot{ByteSpan(storage).subspan(i * slot_bytes, slot_bytes)};
+    }
+    auto n = port.Receive(slots);
+    EXPECT_TRUE(n) << n.error().message();
+    if (!n) break;
+    for (size_t i = 0; i < *n; ++i) {
+      auto bytes = slots[i].buffer.first(slots[i].length);
+      out.push_back({{bytes.begin(), bytes.end()}, slots[i].truncated});
+    }
+  }
+  return out;
+}
+
+// Whatever arrives within a short grace period; for "nothing else arrived" checks. Frames on a
+// veth arrive in order, so after a marker frame was received anything earlier is already queued.
+std::vector<Received> ReceiveRest(Port& port) {
+  return ReceiveFrames(port, SIZE_MAX, 9100, 16, milliseconds(100));
+}
+
+uint32_t TagOf(const Received& r) { return LoadBe32(r.bytes, kTagOffset); }
+
+bool WaitForLink(Port& port, bool up) {
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (port.Refresh() && port.link_up() == up) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return false;
+}
+
+class PacketPortNetnsTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kIfA = "aoe-a";  // initiator side, in ns_a_
+  static constexpr const char* kIfB = "aoe-b";  // target side, in ns_b_
+
+  void SetUp() override {
+    if (std::string why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+    auto a = NetNamespace::Create();
+    ASSERT_TRUE(a);
+    ns_a_ = std::move(*a);
+    auto b = NetNamespace::Create();
+    ASSERT_TRUE(b);
+    ns_b_ = std::move(*b);
+    ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    initiator_ = OpenIn(*ns_a_, kIfA, PortRole::kInitiator);
+    target_ = OpenIn(*ns_b_, kIfB, PortRole::kTarget);
+    ASSERT_TRUE(initiator_ && target_);
+    ASSERT_TRUE(WaitForLink(*initiator_, true));
+    ASSERT_TRUE(WaitForLink(*target_, true));
+  }
+
+  void TearDown() override {
+    // Close the sockets first: a namespace lives on while a socket inside it is open.
+    initiator_.reset();
+    target_.reset();
+    for (std::optional<NetNamespace>* ns : {&ns_a_, &ns_b_}) {
+      if (*ns) {
+        EXPECT_TRUE((*ns)->Delete());
+      }
+      ns->reset();
+    }
+  }
+
+  // Opens a PacketPort inside `ns`; the socket stays there although the test runs outside.
+  static std::unique_ptr<PacketPort> OpenIn(const NetNamespace& ns, const std::string& ifname,
+                                            PortRole role) {
+    std::optional<Result<std::unique_ptr<PacketPort>>> opened;
+    auto entered = ns.Run([&] { opened = PacketPort::Open(ifname, {.role = role}); });
+    EXPECT_TRUE(entered) << entered.error().message();
+    if (!opened) return nullptr;
+    EXPECT_TRUE(*opened) << opened->error().message();
+    if (!*opened) return nullptr;
+    return std::move(**opened);
+  }
+
+  Result<std::unique_ptr<PacketPort>> TryOpenIn(const NetNamespace& ns, const std::string& ifname) {
+    Result<std::unique_ptr<PacketPort>> opened = Errno(EINVAL);
+    EXPECT_TRUE(ns.Run([&] { opened = PacketPort::Open(ifname); }));
+    return opened;
+  }
+
+  std::optional<NetNamespace> ns_a_;
+  std::optional<NetNamespace> ns_b_;
+  std::unique_ptr<PacketPort> initiator_;
+  std::unique_ptr<PacketPort> target_;
+};
+
+TEST_F(PacketPortNetnsTest, OpenReportsInterfaceAttributes) {
+  EXPECT_EQ(target_->name(), kIfB);
+  EXPECT_EQ(target_->mtu(), 1500u);
+  EXPECT_FALSE(target_->mac().is_zero());
+  EXPECT_NE(target_->mac(), initiator_->mac());
+  EXPECT_GE(target_->fd(), 0);
+  EXPECT_GT(target_->receive_buffer_bytes(), 1 << 20) << "root may force large buffers";
+}
+
+TEST_F(PacketPortNetnsTest, OpenUnknownInterfaceFailsWithNoSuchDevice) {
+  auto missing = TryOpenIn(*ns_a_, "nope0");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), std::errc::no_such_device);
+  auto too_long = TryOpenIn(*ns_a_, "a-name-longer-than-ifnamsiz");
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error(), std::errc::no_such_device);
+  // The host's interfaces are not visible from inside the namespace.
+  EXPECT_FALSE(TryOpenIn(*ns_a_, "eth0"));
+}
+
+TEST_F(PacketPortNetnsTest, OpenWithoutCapNetRawFailsWithPermissionDenied) {
+  // A forked child drops to an unprivileged uid (and with it all capabilities) before opening;
+  // it fails at socket() and never reaches an interface.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    auto port = PacketPort::Open("lo");
+    _exit(!port && port.error() == std::errc::operation_not_permitted ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "expected EPERM (2: could not drop privileges)";
+}
+
+TEST_F(PacketPortNetnsTest, HundredFramesEachWay) {
+  std::vector<std::vector<std::byte>> requests;
+  for (uint32_t tag = 0; tag < 100; ++tag) {
+    requests.push_back(Request(*initiator_, target_->mac(), tag, 60 + tag));
+  }
+  SendAll(*initiator_, requests);
+  auto at_target = ReceiveFrames(*target_, 100);
+  ASSERT_EQ(at_target.size(), 100u);
+  for (uint32_t tag = 0; tag < 100; ++tag) {
+    EXPECT_EQ(at_target[tag].bytes, requests[tag]) << "frame " << tag;
+    EXPECT_FALSE(at_target[tag].truncated);
+  }
+
+  std::vector<std::vector<std::byte>> responses;
+  for (uint32_t tag = 0; tag < 100; ++tag) {
+    responses.push_back(Response(*target_, initiator_->mac(), tag, 1060));
+  }
+  SendAll(*target_, responses);
+  auto at_initiator = ReceiveFrames(*initiator_, 100);
+  ASSERT_EQ(at_initiator.size(), 100u);
+  for (uint32_t tag = 0; tag < 100; ++tag) EXPECT_EQ(at_initiator[tag].bytes, responses[tag]);
+  EXPECT_TRUE(ReceiveRest(*target_).empty()) << "target must not see its own responses";
+}
+
+TEST_F(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
+  MacAddress to = target_->mac();
+  SendAll(*initiator_, {
+                           Response(*initiator_, to, 1),
+                           Frame(to, initiator_->mac(), kOtherEtherType, 0x10, 2),
+                           Frame(to, initiator_->mac(), kAoeEtherType, 0x10, 3, 14),  // no flags
+                           Response(*initiator_, MacAddress::Broadcast(), 4),
+                           Request(*initiator_, to, 5),
+                       });
+  auto got = ReceiveFrames(*target_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(TagOf(got[0]), 5u);
+  EXPECT_TRUE(ReceiveRest(*target_).empty());
+}
+
+TEST_F(PacketPortNetnsTest, InitiatorSeesOnlyAoeResponses) {
+  MacAddress to = initiator_->mac();
+  SendAll(*target_, {
+                        Request(*target_, to, 1),
+                        Frame(to, target_->mac(), kOtherEtherType, 0x18, 2),
+                        Request(*target_, MacAddress::Broadcast(), 3),
+                        Response(*target_, to, 4),
+                    });
+  auto got = ReceiveFrames(*initiator_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(TagOf(got[0]), 4u);
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
+TEST_F(PacketPortNetnsTest, PortDoesNotSeeItsOwnFrames) {
+  auto monitor = OpenIn(*ns_a_, kIfA, PortRole::kAny);
+  ASSERT_TRUE(monitor);
+  SendAll(*monitor, {Request(*monitor, MacAddress::Broadcast(), 1)});
+  ASSERT_EQ(ReceiveFrames(*target_, 1).size(), 1u);
+  EXPECT_TRUE(ReceiveRest(*monitor).empty());
+}
+
+TEST_F(PacketPortNetnsTest, JumboFramesAtMtu9000) {
+  ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " mtu 9000"));
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " mtu 9000"));
+  ASSERT_TRUE(initiator_->Refresh());
+  ASSERT_TRUE(target_->Refresh());
+  EXPECT_EQ(initiator_->mtu(), 9000u);
+  EXPECT_EQ(target_->mtu(), 9000u);
+
+  auto jumbo = Request(*initiator_, target_->mac(), 1, 9014);
+  SendAll(*initiator_, {jumbo});
+  auto got = ReceiveFrames(*target_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].bytes, jumbo);
+  EXPECT_FALSE(got[0].truncated);
+
+  // One byte over the MTU: the kernel refuses it; the port drops it like a NIC would and goes on
+  // with the rest of the batch.
+  auto too_big = Request(*initiator_, target_->mac(), 2, 9015);
+  auto after = Request(*initiator_, target_->mac(), 3);
+  SendAll(*initiator_, {too_big, after});
+  EXPECT_EQ(initiator_->tx_dropped(), 1u);
+  got = ReceiveFrames(*target_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(TagOf(got[0]), 3u);
+}
+
+TEST_F(PacketPortNetnsTest, TruncationIsReported) {
+  auto big = Request(*initiator_, target_->mac(), 1, 1000);
+  SendAll(*initiator_, {big, Request(*initiator_, target_->mac(), 2)});
+  auto got = ReceiveFrames(*target_, 2, /*slot_bytes=*/100);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(got[0].truncated);
+  ASSERT_EQ(got[0].bytes.size(), 100u);
+  EXPECT_TRUE(std::equal(got[0].bytes.begin(), got[0].bytes.end(), big.begin()));
+  EXPECT_FALSE(got[1].truncated);
+  EXPECT_EQ(got[1].bytes.size(), 60u);
+}
+
+TEST_F(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " mtu 4000"));
+  EXPECT_EQ(target_->mtu(), 1500u) << "cached until Refresh";
+  ASSERT_TRUE(target_->Refresh());
+  EXPECT_EQ(target_->mtu(), 4000u);
+
+  // Taking the peer down drops the target's carrier.
+  ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " down"));
+  EXPECT_TRUE(WaitForLink(*target_, false));
+  EXPECT_TRUE(WaitForLink(*initiator_, false));
+  // Sending on a down link drops silently instead of failing.
+  auto frame = Request(*initiator_, target_->mac(), 1);
+  auto sent = initiator_->Send(std::vector<ConstByteSpan>(3, frame));
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 3u);
+  EXPECT_EQ(initiator_->tx_dropped(), 3u);
+
+  ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " up"));
+  EXPECT_TRUE(WaitForLink(*target_, true));
+  EXPECT_TRUE(WaitForLink(*initiator_, true));
+  SendAll(*initiator_, {Request(*initiator_, target_->mac(), 2)});
+  auto got = ReceiveFrames(*target_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(TagOf(got[0]), 2u);
+}
+
+TEST_F(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
+  const int target_fd = target_->fd();
+  // Round 0 refreshes while the interface is missing; round 1 re-creates it before anyone
+  // notices, so only the changed binding tells Refresh to re-bind.
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round);
+    ASSERT_TRUE(ns_a_->Ip(std::string("link del ") + kIfA));  // removes both ends
+
+    // The pending ENETDOWN makes the fd readable once; Receive consumes it without failing,
+    // so an event loop does not spin on it.
+    std::array<std::byte, 100> buffer{};
+    RxSlot slot{buffer};
+    for (int i = 0; i < 3; ++i) {
+      auto n = target_->Receive(std::span(&slot, 1));
+      ASSERT_TRUE(n) << n.error().message();
+      EXPECT_EQ(*n, 0u);
+    }
+    pollfd p{target_->fd(), POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 0), 0) << "fd must not stay readable while the interface is gone";
+
+    if (round == 0) {
+      auto refreshed = target_->Refresh();
+      ASSERT_FALSE(refreshed);
+      EXPECT_EQ(refreshed.error(), std::errc::no_such_device);
+      EXPECT_FALSE(target_->link_up());
+      EXPECT_FALSE(initiator_->Refresh());
+      // While missing: Send drops and reports success, Receive returns nothing.
+      auto frame = Response(*target_, MacAddress::Broadcast(), 1);
+      auto sent = target_->Send(std::vector<ConstByteSpan>(5, frame));
+      ASSERT_TRUE(sent);
+      EXPECT_EQ(*sent, 5u);
+      auto n = target_->Receive(std::span(&slot, 1));
+      ASSERT_TRUE(n);
+      EXPECT_EQ(*n, 0u);
+    }
+
+    ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    ASSERT_TRUE(WaitForLink(*target_, true));
+    ASSERT_TRUE(WaitForLink(*initiator_, true));
+    EXPECT_EQ(target_->fd(), target_fd) << "re-bound, not re-opened";
+
+    std::vector<std::vector<std::byte>> requests, responses;
+    for (uint32_t tag = 0; tag < 10; ++tag) {
+      requests.push_back(Request(*initiator_, target_->mac(), tag));
+      responses.push_back(Response(*target_, initiator_->mac(), tag));
+    }
+    SendAll(*initiator_, requests);
+    EXPECT_EQ(ReceiveFrames(*target_, 10).size(), 10u);
+    SendAll(*target_, responses);
+    EXPECT_EQ(ReceiveFrames(*initiator_, 10).size(), 10u);
+  }
+}
+
+}  // namespace
+}  // namespace aoe

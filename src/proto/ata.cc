@@ -1,0 +1,35 @@
+#include "proto/ata.h"
+
+namespace aoe::proto {
+
+std::optional<AtaArg> DecodeAta(ConstByteSpan frame) {
+  if (frame.size() < kAtaHeaderSize) return std::nullopt;
+  AtaArg a;
+  a.aflags = LoadU8(frame, 24);
+  a.err_feature = LoadU8(frame, 25);
+  a.sector_count = LoadU8(frame, 26);
+  a.cmd_status = LoadU8(frame, 27);
+  for (size_t i = 0; i < 6; ++i) a.lba |= uint64_t{LoadU8(frame, 28 + i)} << (8 * i);
+  return a;
+}
+
+void EncodeAta(const AtaArg& a, ByteSpan frame) {
+  StoreU8(frame, 24, a.aflags);
+  StoreU8(frame, 25, a.err_feature);
+  StoreU8(frame, 26, a.sector_count);
+  StoreU8(frame, 27, a.cmd_status);
+  for (size_t i = 0; i < 6; ++i) StoreU8(frame, 28 + i, static_cast<uint8_t>(a.lba >> (8 * i)));
+  StoreU8(frame, 34, 0);
+  StoreU8(frame, 35, 0);
+}
+
+bool IsLba48Opcode(uint8_t opcode) {
+  return opcode == ata_op::kReadSectorsExt || opcode == ata_op::kWriteSectorsExt ||
+         opcode == ata_op::kFlushCacheExt;
+}
+
+uint64_t AddressedLba(const AtaArg& arg) {
+  return arg.lba & (IsLba48Opcode(arg.cmd_status) ? kLba48Mask : kLba28Mask);
+}
+
+}  // namespace aoe::proto

@@ -1,0 +1,55 @@
+// The ATA IDENTIFY DEVICE page (512 bytes of little-endian 16-bit words) that an AoE target
+// returns for opcode 0xEC, filled with the words real initiators read (aoe-protocol.md §2.6):
+// serial (10-19), firmware (23-26), model (27-46), capabilities, LBA28 capacity (60-61),
+// feature words 82-87 (LBA48, FLUSH CACHE, FLUSH CACHE EXT), LBA48 capacity (100-103), and
+// the legacy CHS geometry words (1, 3, 6, 54-58).
+//
+// Pure functions: no allocation, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+
+namespace aoe::proto {
+
+inline constexpr size_t kIdentifyPageSize = 512;
+
+// Cylinder/head/sector geometry reported in IDENTIFY words 1, 3, 6 and 54-58.
+struct ChsGeometry {
+  uint16_t heads = 255;
+  uint16_t sectors_per_track = 63;
+
+  auto operator<=>(const ChsGeometry&) const = default;
+};
+
+// Derives the geometry from an MBR (the first 512 bytes of the disk) the way the seed driver
+// (WinAoE) did: heads and sectors per track from the partition entries' CHS end fields. Returns
+// 255 heads / 63 sectors when there is no usable table (no 0x55AA signature, no partition, or
+// inconsistent CHS values). When entries disagree the first usable one wins. `mbr` may be
+// shorter than 512 bytes; then the default is returned.
+ChsGeometry GeometryFromMbr(ConstByteSpan mbr);
+
+struct IdentifyInfo {
+  uint64_t sector_count = 0;        // capacity in 512-byte sectors
+  std::string_view model;           // up to 40 characters, e.g. "aoekit e0.0"
+  std::string_view serial;          // up to 20 characters
+  std::string_view firmware;        // up to 8 characters
+  ChsGeometry geometry;
+  bool write_cache_flush = true;    // advertise FLUSH CACHE / FLUSH CACHE EXT (words 83/86)
+};
+
+// Writes the 512-byte page into `page` (which must be at least 512 bytes).
+void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page);
+
+// Reads an ATA string field (words [first_word, first_word + word_count)) back into text with
+// trailing spaces removed; used by initiators and tests.
+std::string ReadIdentifyString(ConstByteSpan page, size_t first_word, size_t word_count);
+
+// Capacity as an initiator reads it: words 100-103 when word 83 bit 10 (LBA48) is set, else
+// words 60-61.
+uint64_t ReadIdentifyCapacity(ConstByteSpan page);
+
+}  // namespace aoe::proto

@@ -1,0 +1,268 @@
+#include "storage/file_backend.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "base/unique_fd.h"
+#include "storage/storage_error.h"
+
+namespace aoe {
+namespace {
+
+// AoE addresses 512-byte sectors and the target aligns frame data to 4096 bytes, so O_DIRECT
+// works only when the file accepts that alignment.
+constexpr uint32_t kSectorBytes = 512;
+constexpr uint32_t kBufferAlignment = 4096;
+
+// Requests allocated up front; the pool grows (rarely, and never shrinks) beyond this when
+// more requests are in flight than ever before.
+constexpr size_t kInitialRequests = 64;
+
+class FileBackend final : public BlockBackend {
+ public:
+  FileBackend(IoEngine& engine, UniqueFd fd, std::string path, uint64_t size_bytes,
+              bool block_device, FileOptions options)
+      : engine_(engine),
+        fd_(std::move(fd)),
+        path_(std::move(path)),
+        size_bytes_(size_bytes),
+        block_device_(block_device),
+        options_(options) {
+    for (size_t i = 0; i < kInitialRequests; ++i) AddRequest();
+  }
+
+  ~FileBackend() override {
+    // A request in flight points at this backend; let it finish before the memory goes.
+    if (free_.size() != requests_.size()) engine_.Drain();
+  }
+
+  uint64_t size_bytes() const override { return size_bytes_; }
+  bool read_only() const override { return options_.read_only; }
+
+  std::string Describe() const override {
+    return fmt::format("{}({}{}{}{})", block_device_ ? "blockdev" : "file", path_,
+                       options_.read_only ? ",ro" : "", options_.direct ? ",direct" : "",
+                       options_.sync ? ",sync" : "");
+  }
+
+  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+    if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
+    if (into.empty()) return done->IoDone(0);
+    Request& r = Acquire(Op::kRead, offset_bytes, into.size(), done);
+    r.read_data = into.data();
+    Issue(r);
+  }
+
+  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override {
+    if (options_.read_only) return done->IoDone(-EROFS);
+    if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
+    if (from.empty()) return done->IoDone(0);
+    Request& r = Acquire(Op::kWrite, offset_bytes, from.size(), done);
+    r.write_data = from.data();
+    Issue(r);
+  }
+
+  void Flush(IoCallback* done) override {
+    // Nothing was written through a read-only fd, so there is nothing to make durable.
+    if (options_.read_only) return done->IoDone(0);
+    Issue(Acquire(Op::kFlush, 0, 0, done));
+  }
+
+ private:
+  enum class Op { kRead, kWrite, kFlush };
+
+  // One request in flight; its address is the io_uring user_data. Pooled, so the hot path
+  // allocates nothing.
+  struct Request final : IoCallback {
+    void IoDone(int64_t result) override { owner->Completed(*this, result); }
+
+    FileBackend* owner = nullptr;
+    IoCallback* done = nullptr;
+    Op op = Op::kRead;
+    uint64_t offset_bytes = 0;
+    std::byte* read_data = nullptr;
+    const std::byte* write_data = nullptr;
+    size_t length = 0;
+    size_t transferred = 0;
+    bool retried = false;  // a short transfer was already resubmitted once
+  };
+
+  bool Contains(uint64_t offset_bytes, size_t length) const {
+    return length <= size_bytes_ && offset_bytes <= size_bytes_ - length;
+  }
+
+  void AddRequest() {
+    requests_.push_back(std::make_unique<Request>());
+    requests_.back()->owner = this;
+    free_.reserve(requests_.size());
+    free_.push_back(requests_.back().get());
+  }
+
+  Request& Acquire(Op op, uint64_t offset_bytes, size_t length, IoCallback* done) {
+    if (free_.empty()) AddRequest();
+    Request& r = *free_.back();
+    free_.pop_back();
+    r.done = done;
+    r.op = op;
+    r.offset_bytes = offset_bytes;
+    r.read_data = nullptr;
+    r.write_data = nullptr;
+    r.length = length;
+    r.transferred = 0;
+    r.retried = false;
+    return r;
+  }
+
+  // Queues what is left of `r`.
+  void Issue(Request& r) {
+    const uint64_t at = r.offset_bytes + r.transferred;
+    const size_t left = r.length - r.transferred;
+    switch (r.op) {
+      case Op::kRead:
+        return engine_.QueueRead(fd_.get(), at, ByteSpan(r.read_data + r.transferred, left), &r);
+      case Op::kWrite:
+        return engine_.QueueWrite(fd_.get(), at, ConstByteSpan(r.write_data + r.transferred, left),
+                                  &r);
+      case Op::kFlush:
+        return engine_.QueueFdatasync(fd_.get(), &r);
+    }
+  }
+
+  void Completed(Request& r, int64_t result) {
+    if (r.op == Op::kFlush || result < 0) return Finish(r, result);
+    r.transferred += static_cast<size_t>(result);
+    if (r.transferred >= r.length) return Finish(r, static_cast<int64_t>(r.length));
+    // Short transfer. Within a fixed-size image this is rare (a signal, memory pressure), so
+    // try the remainder once; a second short answer means the image is shorter than it was
+    // at open or the device is failing.
+    if (r.retried) return Finish(r, -EIO);
+    r.retried = true;
+    Issue(r);
+  }
+
+  void Finish(Request& r, int64_t result) {
+    IoCallback* done = r.done;
+    // Free the slot first: the callback may start the next request at once.
+    free_.push_back(&r);
+    done->IoDone(result);
+  }
+
+  IoEngine& engine_;
+  UniqueFd fd_;
+  std::string path_;
+  uint64_t size_bytes_;
+  bool block_device_;
+  FileOptions options_;  // as in effect: `direct` is false after a fallback
+  std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
+  std::vector<Request*> free_;
+};
+
+// Why O_DIRECT cannot serve AoE's 512-byte sectors on `fd`, or nullopt if it can (or if the
+// kernel cannot tell us, in which case we trust the open that succeeded).
+std::optional<std::string> DirectIoObstacle(int fd, bool block_device) {
+  if (block_device) {
+    int logical_block_size = 0;
+    if (::ioctl(fd, BLKSSZGET, &logical_block_size) < 0) {
+      return fmt::format("cannot read the logical block size (BLKSSZGET): {}",
+                         std::error_code(errno, std::system_category()).message());
+    }
+    if (logical_block_size > static_cast<int>(kSectorBytes)) {
+      return fmt::format(
+          "the device's logical block size is {} bytes, larger than a {}-byte "
+          "AoE sector",
+          logical_block_size, kSectorBytes);
+    }
+    return std::nullopt;
+  }
+  // Linux 6.1+ reports the alignment a file needs for direct I/O.
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+      (stx.stx_mask & STATX_DIOALIGN) != 0) {
+    if (stx.stx_dio_offset_align == 0) return "the filesystem does not support direct I/O";
+    if (stx.stx_dio_offset_align > kSectorBytes) {
+      return fmt::format("the filesystem needs {}-byte aligned offsets for direct I/O",
+                         stx.stx_dio_offset_align);
+    }
+    if (stx.stx_dio_mem_align > kBufferAlignment) {
+      return fmt::format("the filesystem needs {}-byte aligned buffers for direct I/O",
+                         stx.stx_dio_mem_align);
+    }
+    return std::nullopt;
+  }
+  // tmpfs accepts O_DIRECT since Linux 6.6 but its pages live in memory anyway; say so rather
+  // than claim a cache bypass that does not happen.
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+    return "tmpfs has no direct I/O";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<OpenedBackend> OpenFileBackend(IoEngine& engine, const std::string& path,
+                                      FileOptions options) {
+  OpenedBackend opened;
+  // O_NONBLOCK only keeps open() from hanging on a FIFO; it is cleared below.
+  int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
+  if (options.sync) flags |= O_DSYNC;
+
+  UniqueFd fd(::open(path.c_str(), flags | (options.direct ? O_DIRECT : 0)));
+  if (!fd && options.direct && errno == EINVAL) {
+    // Filesystems without direct I/O refuse O_DIRECT at open with EINVAL. If a plain open
+    // fails too, its errno is the real problem.
+    fd = UniqueFd(::open(path.c_str(), flags));
+    if (fd) {
+      options.direct = false;
+      opened.warnings.push_back(
+          fmt::format("{}: the filesystem refuses O_DIRECT; using buffered I/O", path));
+    }
+  }
+  if (!fd) return Errno();
+
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return Errno();
+  const bool block_device = S_ISBLK(st.st_mode);
+  uint64_t size_bytes = 0;
+  if (S_ISDIR(st.st_mode)) return Errno(EISDIR);
+  if (block_device) {
+    if (::ioctl(fd.get(), BLKGETSIZE64, &size_bytes) < 0) return Errno();
+  } else if (S_ISREG(st.st_mode)) {
+    size_bytes = static_cast<uint64_t>(st.st_size);
+  } else {
+    return StorageError(StorageErrc::kNotFileOrBlockDevice);
+  }
+
+  if (options.direct) {
+    if (auto obstacle = DirectIoObstacle(fd.get(), block_device)) {
+      options.direct = false;
+      opened.warnings.push_back(
+          fmt::format("{}: O_DIRECT not used: {}; using buffered I/O", path, *obstacle));
+    }
+  }
+
+  // io_uring returns -EAGAIN instead of waiting on an O_NONBLOCK file (e.g. on a page-cache
+  // miss), so the flag must go; O_DIRECT goes too if it turned out to be unusable.
+  int fd_flags = ::fcntl(fd.get(), F_GETFL);
+  if (fd_flags < 0) return Errno();
+  fd_flags &= ~O_NONBLOCK;
+  if (!options.direct) fd_flags &= ~O_DIRECT;
+  if (::fcntl(fd.get(), F_SETFL, fd_flags) < 0) return Errno();
+
+  opened.backend =
+      std::make_unique<FileBackend>(engine, std::move(fd), path, size_bytes, block_device, options);
+  return opened;
+}
+
+}  // namespace aoe

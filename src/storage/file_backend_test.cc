@@ -1,0 +1,310 @@
+// What only the file backend does: open errors, read-only opens, O_DIRECT fallback, block
+// devices, short transfers.
+#include "storage/file_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "storage/storage_error.h"
+#include "storage/storage_test_util.h"
+
+namespace aoe {
+namespace {
+
+using testing_util::AlignedBuffer;
+using testing_util::Await;
+using testing_util::Completion;
+using testing_util::Pattern;
+using testing_util::TempFile;
+
+constexpr size_t kImageBytes = 1 << 20;
+
+class FileBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto engine = IoEngine::Create();
+    ASSERT_TRUE(engine) << engine.error().message();
+    engine_ = std::move(*engine);
+  }
+
+  std::unique_ptr<BlockBackend> Open(const std::string& path, FileOptions options = {}) {
+    auto opened = OpenFileBackend(*engine_, path, options);
+    EXPECT_TRUE(opened) << path << ": " << opened.error().message();
+    if (!opened) return nullptr;
+    EXPECT_TRUE(opened->warnings.empty()) << opened->warnings.front();
+    return std::move(opened->backend);
+  }
+  int64_t Read(BlockBackend& b, uint64_t offset, ByteSpan into) {
+    Completion c;
+    b.Read(offset, into, &c);
+    return Await(*engine_, c);
+  }
+  int64_t Write(BlockBackend& b, uint64_t offset, ConstByteSpan from) {
+    Completion c;
+    b.Write(offset, from, &c);
+    return Await(*engine_, c);
+  }
+  int64_t Flush(BlockBackend& b) {
+    Completion c;
+    b.Flush(&c);
+    return Await(*engine_, c);
+  }
+
+  std::unique_ptr<IoEngine> engine_;
+};
+
+TEST_F(FileBackendTest, MissingFileGivesEnoent) {
+  auto opened = OpenFileBackend(*engine_, "/nonexistent/aoe/image.img", {});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), std::errc::no_such_file_or_directory);
+  EXPECT_EQ(opened.error().message(), "No such file or directory");
+}
+
+TEST_F(FileBackendTest, MissingFileGivesEnoentEvenWithDirect) {
+  auto opened = OpenFileBackend(*engine_, "/nonexistent/aoe/image.img", {.direct = true});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), std::errc::no_such_file_or_directory);
+}
+
+TEST_F(FileBackendTest, DirectoryGivesEisdir) {
+  auto ro = OpenFileBackend(*engine_, ::testing::TempDir(), {.read_only = true});
+  ASSERT_FALSE(ro);
+  EXPECT_EQ(ro.error(), std::errc::is_a_directory);
+  auto rw = OpenFileBackend(*engine_, ::testing::TempDir(), {});
+  ASSERT_FALSE(rw);
+  EXPECT_EQ(rw.error(), std::errc::is_a_directory);
+}
+
+TEST_F(FileBackendTest, CharacterDeviceIsRefused) {
+  auto opened = OpenFileBackend(*engine_, "/dev/null", {});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), make_error_code(StorageErrc::kNotFileOrBlockDevice));
+  EXPECT_EQ(opened.error().message(), "not a regular file or block device");
+}
+
+TEST_F(FileBackendTest, FifoIsRefusedWithoutBlocking) {
+  std::string path = ::testing::TempDir() + "aoe_storage_test_fifo_" + std::to_string(getpid());
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto opened = OpenFileBackend(*engine_, path, {.read_only = true});
+  ::unlink(path.c_str());
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), make_error_code(StorageErrc::kNotFileOrBlockDevice));
+}
+
+TEST_F(FileBackendTest, UnreadableFileGivesEacces) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root bypasses file permissions";
+  TempFile file(Pattern(4096));
+  ASSERT_EQ(::chmod(file.path().c_str(), 0), 0);
+  auto opened = OpenFileBackend(*engine_, file.path(), {});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), std::errc::permission_denied);
+}
+
+// Returns the open flags of this process's fd for `path`, from /proc/self/fdinfo.
+int OpenFlagsOf(const std::string& path) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int flags = -1;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string link = std::string("/proc/self/fd/") + entry->d_name;
+    char target[4096];
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0 || std::string(target, static_cast<size_t>(n)) != path) continue;
+    std::ifstream info(std::string("/proc/self/fdinfo/") + entry->d_name);
+    std::string key;
+    while (info >> key) {
+      if (key == "flags:") {
+        info >> std::oct >> flags;
+        break;
+      }
+    }
+  }
+  ::closedir(dir);
+  return flags;
+}
+
+TEST_F(FileBackendTest, ReadOnlyRefusesWritesAndLeavesTheImageByteIdentical) {
+  TempFile file(Pattern(kImageBytes));
+  const std::vector<std::byte> before = file.Contents();
+  auto backend = Open(file.path(), {.read_only = true});
+  ASSERT_TRUE(backend);
+  EXPECT_TRUE(backend->read_only());
+  const int flags = OpenFlagsOf(file.path());
+  ASSERT_GE(flags, 0);
+  EXPECT_EQ(flags & O_ACCMODE, O_RDONLY) << "the image must be opened O_RDONLY";
+
+  AlignedBuffer data(4096, std::byte{0xff});
+  EXPECT_EQ(Write(*backend, 0, data.span()), -EROFS);
+  EXPECT_EQ(Write(*backend, kImageBytes - 4096, data.span()), -EROFS);
+  EXPECT_EQ(Flush(*backend), 0);
+  AlignedBuffer back(4096);
+  EXPECT_EQ(Read(*backend, 4096, back.span()), 4096);
+  backend.reset();
+  EXPECT_TRUE(file.Contents() == before);
+}
+
+TEST_F(FileBackendTest, DescribesPathAndMode) {
+  TempFile file(Pattern(4096));
+  auto backend = Open(file.path(), {.read_only = true, .sync = true});
+  ASSERT_TRUE(backend);
+  EXPECT_EQ(backend->Describe(), "file(" + file.path() + ",ro,sync)");
+}
+
+TEST_F(FileBackendTest, DirectOnTmpfsFallsBackToBufferedWithAWarning) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile file(Pattern(kImageBytes), "/dev/shm");
+  auto opened = OpenFileBackend(*engine_, file.path(), {.direct = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_EQ(opened->warnings.size(), 1u);
+  EXPECT_NE(opened->warnings[0].find("O_DIRECT"), std::string::npos) << opened->warnings[0];
+  EXPECT_NE(opened->warnings[0].find(file.path()), std::string::npos) << opened->warnings[0];
+  BlockBackend& backend = *opened->backend;
+  EXPECT_EQ(backend.Describe(), "file(" + file.path() + ")");
+  const int flags = OpenFlagsOf(file.path());
+  EXPECT_EQ(flags & O_DIRECT, 0);
+
+  // Buffered I/O accepts what O_DIRECT would refuse: unaligned offsets and buffers.
+  std::vector<std::byte> data(100, std::byte{0x42});
+  EXPECT_EQ(Write(backend, 3, data), 100);
+  std::vector<std::byte> back(100);
+  EXPECT_EQ(Read(backend, 3, back), 100);
+  EXPECT_EQ(back, data);
+}
+
+TEST_F(FileBackendTest, DirectOnADiskFilesystemStaysDirect) {
+  TempFile file(Pattern(kImageBytes));
+  auto opened = OpenFileBackend(*engine_, file.path(), {.direct = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  if (!opened->warnings.empty())
+    GTEST_SKIP() << "TempDir has no direct I/O: " << opened->warnings[0];
+  EXPECT_EQ(opened->backend->Describe(), "file(" + file.path() + ",direct)");
+  EXPECT_NE(OpenFlagsOf(file.path()) & O_DIRECT, 0);
+  EXPECT_EQ(OpenFlagsOf(file.path()) & O_NONBLOCK, 0) << "io_uring would return -EAGAIN";
+}
+
+TEST_F(FileBackendTest, ReadPastAShrunkenFileFailsWithEio) {
+  TempFile file(Pattern(kImageBytes));
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  // The size is fixed at open; someone truncating the image underneath must not produce
+  // garbage or a short success.
+  ASSERT_EQ(::truncate(file.path().c_str(), kImageBytes / 2), 0);
+  AlignedBuffer buf(8192);
+  EXPECT_EQ(Read(*backend, kImageBytes / 2 - 4096, buf.span()), -EIO);  // short, then empty
+  EXPECT_EQ(Read(*backend, kImageBytes - 8192, buf.span()), -EIO);      // empty twice
+  EXPECT_EQ(Read(*backend, 0, buf.span()), 8192);
+}
+
+TEST_F(FileBackendTest, DestroyingWithRequestsInFlightCompletesThemFirst) {
+  TempFile file(Pattern(kImageBytes));
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  std::vector<AlignedBuffer> bufs;
+  for (int i = 0; i < 16; ++i) bufs.emplace_back(4096);
+  std::vector<Completion> done(16);
+  for (size_t i = 0; i < 16; ++i) backend->Read(i * 4096, bufs[i].span(), &done[i]);
+  engine_->Submit();
+  backend.reset();
+  for (const Completion& c : done) EXPECT_EQ(c.result(), 4096);
+  EXPECT_EQ(engine_->in_flight(), 0u);
+}
+
+// ---- Block devices, through a loop device ----
+
+// Runs a shell command; returns its trimmed stdout, or nullopt if it failed.
+std::optional<std::string> Run(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::string out;
+  char chunk[256];
+  while (size_t n = std::fread(chunk, 1, sizeof chunk, pipe)) out.append(chunk, n);
+  if (::pclose(pipe) != 0) return std::nullopt;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// A loop device over a file, detached when the object dies.
+class LoopDevice {
+ public:
+  // Sets skip_reason() when this machine cannot attach one.
+  LoopDevice(const std::string& backing_file, unsigned sector_size) {
+    if (::geteuid() != 0) {
+      skip_reason_ = "needs root to attach a loop device";
+      return;
+    }
+    if (!Run("command -v losetup")) {
+      skip_reason_ = "losetup is not installed";
+      return;
+    }
+    auto dev = Run("losetup --find --show --sector-size " + std::to_string(sector_size) + " " +
+                   backing_file);
+    if (!dev || dev->empty()) {
+      skip_reason_ = "losetup could not attach a loop device (no /dev/loop-control access?)";
+      return;
+    }
+    device_ = *dev;
+  }
+  ~LoopDevice() {
+    if (!device_.empty()) Run("losetup -d " + device_);
+  }
+  const std::string& device() const { return device_; }
+  const std::string& skip_reason() const { return skip_reason_; }
+
+ private:
+  std::string device_;
+  std::string skip_reason_;
+};
+
+TEST_F(FileBackendTest, ServesABlockDevice) {
+  TempFile file(Pattern(kImageBytes));
+  std::vector<std::byte> expected = Pattern(kImageBytes);
+  {
+    LoopDevice loop(file.path(), 512);
+    if (!loop.skip_reason().empty()) GTEST_SKIP() << loop.skip_reason();
+    auto backend = Open(loop.device(), {.direct = true});
+    ASSERT_TRUE(backend);
+    EXPECT_EQ(backend->size_bytes(), kImageBytes) << "size from BLKGETSIZE64";
+    EXPECT_EQ(backend->Describe(), "blockdev(" + loop.device() + ",direct)");
+
+    AlignedBuffer back(8192);
+    ASSERT_EQ(Read(*backend, 8192, back.span()), 8192);
+    EXPECT_TRUE(back.vector() ==
+                std::vector<std::byte>(expected.begin() + 8192, expected.begin() + 16384));
+    AlignedBuffer data(4096, std::byte{0xab});
+    ASSERT_EQ(Write(*backend, 4096, data.span()), 4096);
+    ASSERT_EQ(Flush(*backend), 0);
+    std::fill(expected.begin() + 4096, expected.begin() + 8192, std::byte{0xab});
+  }
+  // Detached: the write reached the backing file.
+  EXPECT_TRUE(file.Contents() == expected);
+}
+
+TEST_F(FileBackendTest, DirectOnA4KnDeviceFallsBackWithAWarning) {
+  TempFile file(Pattern(kImageBytes));
+  LoopDevice loop(file.path(), 4096);
+  if (!loop.skip_reason().empty()) GTEST_SKIP() << loop.skip_reason();
+  auto opened = OpenFileBackend(*engine_, loop.device(), {.direct = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_EQ(opened->warnings.size(), 1u);
+  EXPECT_NE(opened->warnings[0].find("logical block size is 4096"), std::string::npos)
+      << opened->warnings[0];
+  // A 512-byte sector at an odd offset works through the page cache.
+  AlignedBuffer data(512, std::byte{0xcd});
+  EXPECT_EQ(Write(*opened->backend, 512, data.span()), 512);
+  AlignedBuffer back(512);
+  EXPECT_EQ(Read(*opened->backend, 512, back.span()), 512);
+  EXPECT_EQ(back.vector(), data.vector());
+  EXPECT_EQ(Flush(*opened->backend), 0);
+}
+
+}  // namespace
+}  // namespace aoe

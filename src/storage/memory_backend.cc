@@ -1,0 +1,40 @@
+#include "storage/memory_backend.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace aoe {
+
+MemoryBackend::MemoryBackend(size_t size_bytes, bool read_only)
+    : bytes_(size_bytes), read_only_(read_only) {}
+
+std::string MemoryBackend::Describe() const {
+  return fmt::format("memory(size={}{})", bytes_.size(), read_only_ ? ",ro" : "");
+}
+
+bool MemoryBackend::Contains(uint64_t offset_bytes, size_t length) const {
+  // Written so that no sum can overflow.
+  return length <= bytes_.size() && offset_bytes <= bytes_.size() - length;
+}
+
+void MemoryBackend::Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
+  if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
+  if (!into.empty()) std::memcpy(into.data(), bytes_.data() + offset_bytes, into.size());
+  done->IoDone(static_cast<int64_t>(into.size()));
+}
+
+void MemoryBackend::Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) {
+  if (read_only_) return done->IoDone(-EROFS);
+  if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
+  if (!from.empty()) std::memcpy(bytes_.data() + offset_bytes, from.data(), from.size());
+  done->IoDone(static_cast<int64_t>(from.size()));
+}
+
+void MemoryBackend::Flush(IoCallback* done) {
+  ++flush_count_;
+  done->IoDone(0);
+}
+
+}  // namespace aoe

@@ -1,0 +1,30 @@
+// ReadOnlyFilter: makes any backend read-only. Writes complete with -EROFS without reaching
+// the inner backend; reads pass through; flushes complete at once (nothing was written).
+//
+// Ownership: owns the inner backend. Thread-safety: that of the inner backend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/block_backend.h"
+
+namespace aoe {
+
+class ReadOnlyFilter final : public BlockBackend {
+ public:
+  explicit ReadOnlyFilter(std::unique_ptr<BlockBackend> inner);
+
+  uint64_t size_bytes() const override { return inner_->size_bytes(); }
+  bool read_only() const override { return true; }
+  std::string Describe() const override;
+
+  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override;
+  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override;
+  void Flush(IoCallback* done) override;
+
+ private:
+  std::unique_ptr<BlockBackend> inner_;
+};
+
+}  // namespace aoe

@@ -1,0 +1,72 @@
+// Command: one request frame in flight through the target, and the buffer its reply is built in.
+//
+// Commands live in a fixed pool (CommandPool) created at start-up, so serving a frame allocates
+// nothing. Each buffer is placed so that the data part of an ATA frame (offset 36) is 4096-byte
+// aligned, as O_DIRECT wants; reads land there and writes leave from there, with no copy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/bytes.h"
+#include "storage/block_backend.h"
+
+namespace aoe::target {
+
+class Export;
+class CommandOwner;
+
+// What a command is waiting for from storage.
+enum class PendingIo : uint8_t { kNone, kRead, kWrite, kFlush };
+
+class Command final : public IoCallback {
+ public:
+  // The whole buffer; the received frame is its first `length` bytes.
+  ByteSpan buffer;
+  size_t length = 0;          // bytes received, then bytes of the reply to send
+  size_t port_index = 0;      // port the request arrived on and the reply leaves from
+  std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes
+  PendingIo pending = PendingIo::kNone;
+  uint32_t io_bytes = 0;      // expected transfer size of the pending read/write
+  CommandOwner* owner = nullptr;
+
+  ByteSpan frame() { return buffer.first(length); }
+  void IoDone(int64_t result) override;
+};
+
+// Receives commands whose storage I/O finished (implemented by Target).
+class CommandOwner {
+ public:
+  virtual void Complete(Command& command, int64_t result) = 0;
+
+ protected:
+  ~CommandOwner() = default;
+};
+
+inline void Command::IoDone(int64_t result) { owner->Complete(*this, result); }
+
+// A fixed set of commands and their buffers.
+class CommandPool {
+ public:
+  // `frame_capacity`: the largest frame a buffer must hold (MTU + 14).
+  CommandPool(size_t count, size_t frame_capacity);
+  ~CommandPool();
+  CommandPool(const CommandPool&) = delete;
+  CommandPool& operator=(const CommandPool&) = delete;
+
+  Command* Take();              // nullptr when every command is in use
+  void Give(Command* command);  // returns a command to the pool
+  size_t free_count() const { return free_.size(); }
+  size_t size() const { return commands_.size(); }
+  size_t frame_capacity() const { return frame_capacity_; }
+
+ private:
+  std::byte* region_ = nullptr;
+  size_t frame_capacity_;
+  std::vector<Command> commands_;
+  std::vector<Command*> free_;
+};
+
+}  // namespace aoe::target

@@ -1,0 +1,67 @@
+// Export: one served disk (shelf.slot): its options, storage chain, IDENTIFY page and persistent
+// state (config string, mask list, reservation).
+//
+// Shared (std::shared_ptr) between the target's export table and the commands in flight on it,
+// so removing an export on reload never frees storage under a running I/O. Single-threaded.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "proto/identify.h"
+#include "storage/block_backend.h"
+#include "target/export_state.h"
+#include "target/options.h"
+
+namespace aoe::target {
+
+// Firmware version advertised in Query Config replies (major << 8 | minor).
+inline constexpr uint16_t kFirmwareVersion = 0x0001;
+
+class Export {
+ public:
+  // `mbr`: the first sector of the export (may be empty) for the IDENTIFY geometry.
+  Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, StateFile state_file,
+         ExportState state, std::string_view host_name, ConstByteSpan mbr);
+
+  const ExportOptions& options() const { return options_; }
+  const std::string& name() const { return name_; }
+  uint16_t shelf() const { return options_.shelf; }
+  uint8_t slot() const { return options_.slot; }
+  bool read_only() const { return backend_->read_only(); }
+  uint64_t sector_count() const { return sector_count_; }
+  BlockBackend& backend() { return *backend_; }
+
+  // Whether a frame addressed to (shelf, slot) is for this export; wildcards match.
+  bool Addressed(uint16_t shelf, uint8_t slot) const;
+  // Whether this export answers on the named interface.
+  bool ServesInterface(std::string_view interface_name) const;
+
+  ConstByteSpan identify_page() const { return identify_page_; }
+  // Re-derives the CHS geometry after sector 0 (the partition table) was written.
+  void UpdateGeometry(ConstByteSpan mbr);
+
+  ExportState& state() { return state_; }
+  const ExportState& state() const { return state_; }
+  // Persists state(); called after every change made over the wire.
+  Result<void> SaveState() const { return state_file_.Save(state_); }
+  const StateFile& state_file() const { return state_file_; }
+
+ private:
+  void BuildIdentify(ConstByteSpan mbr);
+
+  ExportOptions options_;
+  std::string name_;
+  std::unique_ptr<BlockBackend> backend_;
+  StateFile state_file_;
+  ExportState state_;
+  uint64_t sector_count_;
+  std::string model_;
+  std::string serial_;
+  std::array<std::byte, proto::kIdentifyPageSize> identify_page_{};
+};
+
+}  // namespace aoe::target

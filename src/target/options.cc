@@ -1,0 +1,132 @@
+#include "target/options.h"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <string_view>
+#include <utility>
+
+namespace aoe::target {
+
+namespace {
+
+constexpr uint16_t kBroadcastShelf = 0xFFFF;
+constexpr uint8_t kBroadcastSlot = 0xFF;
+// Linux starts a target at bufcnt/2 outstanding frames, so 0 or 1 means it never sends one.
+constexpr uint16_t kMinBufferCount = 2;
+// Linux interface names are at most IFNAMSIZ - 1 characters; a longer name can never match.
+constexpr size_t kMaxInterfaceNameSize = 15;
+// ATA LBA48 is the widest address an initiator can send.
+constexpr uint64_t kMaxAddressableSectors = uint64_t{1} << 48;
+constexpr uint64_t kSectorSize = 512;
+
+// One line about an interface name, or empty when it could be a real interface.
+std::string CheckInterfaceName(std::string_view name, std::string_view where) {
+  if (name.empty()) {
+    return fmt::format("{} has an empty interface name; name an interface such as eth0", where);
+  }
+  if (name.size() > kMaxInterfaceNameSize) {
+    return fmt::format(
+        "{} names interface '{}', which is longer than {} characters; "
+        "check the name with 'ip link'",
+        where, name, kMaxInterfaceNameSize);
+  }
+  return {};
+}
+
+std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>& served) {
+  const std::string name = e.name();
+  if (e.shelf == kBroadcastShelf) {
+    return fmt::format("export {}: shelf 65535 is the broadcast address; use 0-65534", name);
+  }
+  if (e.slot == kBroadcastSlot) {
+    return fmt::format("export {}: slot 255 is the broadcast address; use 0-254", name);
+  }
+  if (e.path.empty()) {
+    return fmt::format("export {} has no path; give the image file or block device to serve", name);
+  }
+  if (e.length_sectors > kMaxAddressableSectors) {
+    return fmt::format(
+        "export {}: length {} sectors is more than AoE can address (2^48); use a smaller length",
+        name, e.length_sectors);
+  }
+  // offset + length must stay a valid byte offset, or the storage layer would wrap around.
+  const uint64_t max_sectors = UINT64_MAX / kSectorSize;
+  if (e.offset_sectors > max_sectors || e.length_sectors > max_sectors - e.offset_sectors) {
+    return fmt::format(
+        "export {}: offset {} + length {} sectors is beyond any disk; "
+        "check the numbers (they count 512-byte sectors)",
+        name, e.offset_sectors, e.length_sectors);
+  }
+  for (const MacAddress& mac : e.mask) {
+    // Frames are never sent from a group address, so such an entry would lock everyone out.
+    if (mac.is_multicast() || mac.is_zero()) {
+      return fmt::format(
+          "export {}: mask entry {} is not an initiator's address; "
+          "list the initiators' unicast MACs",
+          name, mac.ToString());
+    }
+  }
+  std::set<std::string_view> seen;
+  for (const std::string& iface : e.interfaces) {
+    if (std::string bad = CheckInterfaceName(iface, "export " + name); !bad.empty()) return bad;
+    if (!seen.insert(iface).second) {
+      return fmt::format("export {} lists interface {} twice; list it once", name, iface);
+    }
+    if (!served.contains(iface)) {
+      return fmt::format(
+          "export {} names interface {}, which is not among the served interfaces (-i); "
+          "add -i {} or drop it from the export",
+          name, iface, iface);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string ExportOptions::name() const { return fmt::format("e{}.{}", shelf, slot); }
+
+bool ExportOptions::SameStorage(const ExportOptions& other) const {
+  // Mask and interfaces are applied in place; everything that decides how and what is opened
+  // needs a re-open.
+  return path == other.path && read_only == other.read_only &&
+         offset_sectors == other.offset_sectors && length_sectors == other.length_sectors &&
+         sync == other.sync && direct == other.direct;
+}
+
+std::string ValidateOptions(const ServerOptions& options) {
+  if (options.interfaces.empty()) {
+    return "no interface given; add -i IFACE (or interfaces = [\"IFACE\"] in the config file)";
+  }
+  std::set<std::string_view> served;
+  for (const std::string& iface : options.interfaces) {
+    if (std::string bad = CheckInterfaceName(iface, "the interface list"); !bad.empty()) return bad;
+    if (!served.insert(iface).second) {
+      return fmt::format("interface {} is listed twice; list each interface once", iface);
+    }
+  }
+  if (options.buffer_count < kMinBufferCount) {
+    return fmt::format(
+        "--bufcnt must be at least {} (Linux sends nothing to a target advertising fewer); "
+        "use 2 or more (default 64)",
+        kMinBufferCount);
+  }
+  if (options.state_dir.empty()) {
+    return "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)";
+  }
+  if (options.exports.empty()) {
+    return "no export given; add one such as e0.1=/srv/disk.img";
+  }
+  std::set<std::pair<uint16_t, uint8_t>> addresses;
+  for (const ExportOptions& e : options.exports) {
+    if (std::string bad = CheckExport(e, served); !bad.empty()) return bad;
+    if (!addresses.emplace(e.shelf, e.slot).second) {
+      return fmt::format("export {} is listed twice; give each export its own shelf.slot",
+                         e.name());
+    }
+  }
+  return {};
+}
+
+}  // namespace aoe::target

@@ -1,0 +1,50 @@
+// What `aoe serve` is asked to do: interfaces, exports and per-export options. Filled from the
+// command line or a TOML file by the CLI; consumed by Server. Plain values, no behaviour
+// beyond naming and validation helpers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/mac_address.h"
+
+namespace aoe::target {
+
+struct ExportOptions {
+  uint16_t shelf = 0;             // 0..65534 (0xFFFF is the wildcard)
+  uint8_t slot = 0;               // 0..254 (0xFF is the wildcard)
+  std::string path;               // image file or block device
+  bool read_only = false;
+  uint64_t offset_sectors = 0;    // start of the export inside `path`, in 512-byte sectors
+  uint64_t length_sectors = 0;    // 0: to the end of `path`
+  bool sync = false;              // write-through (O_DSYNC)
+  bool direct = false;            // O_DIRECT where the backing store allows it
+  std::vector<MacAddress> mask;   // initial MAC mask list; persisted state takes precedence
+  // Interfaces this export answers on; empty means every interface of the server.
+  std::vector<std::string> interfaces;
+
+  // "e<shelf>.<slot>", the name used in logs and state files.
+  std::string name() const;
+  // The parts of the options that need the export to be re-opened when they change (SIGHUP).
+  bool SameStorage(const ExportOptions& other) const;
+  bool operator==(const ExportOptions&) const = default;
+};
+
+struct ServerOptions {
+  std::vector<std::string> interfaces;
+  std::vector<ExportOptions> exports;
+  std::string state_dir = "/var/lib/aoekit";  // config strings, mask lists, reservations
+  // Advertised buffer count (Query Config) and the number of commands the server keeps in
+  // flight per interface. Never below 2: Linux starts at bufcnt/2 outstanding frames.
+  uint16_t buffer_count = 64;
+  // Whether to broadcast an unsolicited config announcement for each export on start.
+  bool announce = true;
+};
+
+// Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,
+// buffer count < 2, export interface not among the server's, no interface, ...). Returns an
+// empty string when fine, else one line saying what is wrong and how to fix it.
+std::string ValidateOptions(const ServerOptions& options);
+
+}  // namespace aoe::target

@@ -1,0 +1,503 @@
+#include "target/server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "net/event_loop.h"
+#include "net/packet_port.h"
+#include "proto/header.h"
+#include "storage/export_backend.h"
+#include "target/command.h"
+#include "target/export.h"
+#include "target/target.h"
+
+namespace aoe::target {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kHousekeepingInterval{1000};
+// Frames taken from a socket per readiness event before other fds get a turn.
+constexpr size_t kReceiveBatch = 64;
+constexpr size_t kMaxReceiveRounds = 8;
+// Receive buffers are sized for jumbo frames even when the links start at 1500, so that an MTU
+// raised at run time works without a restart.
+constexpr size_t kMinFrameCapacity = 9000 + proto::kEthernetHeaderSize;
+constexpr size_t kMaxFrameCapacity = 65535 + proto::kEthernetHeaderSize;
+
+std::string PortErrorText(const std::string& name, const std::error_code& ec) {
+  if (ec == std::errc::no_such_device) {
+    return fmt::format("no such interface '{}'; check the name with `ip link`", name);
+  }
+  if (ec == std::errc::operation_not_permitted || ec == std::errc::permission_denied) {
+    return fmt::format("opening interface {} needs root or the CAP_NET_RAW capability", name);
+  }
+  return fmt::format("cannot open interface {}: {}", name, ec.message());
+}
+
+Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log,
+                                       const std::string& name) {
+  auto port = env.open_port(name);
+  if (!port) log.Error(name, "{}", PortErrorText(name, port.error()));
+  return port;
+}
+
+// Waits for one storage request on the engine (start-up only, never on the data path).
+struct BlockingIo final : IoCallback {
+  int64_t result = 0;
+  void IoDone(int64_t r) override { result = r; }
+};
+
+class ServerImpl final : public Server, private Transmitter {
+ public:
+  ServerImpl(Logger& log, ServerOptions options, ServerEnvironment env,
+             std::unique_ptr<IoEngine> engine, EventLoop loop, size_t frame_capacity,
+             size_t command_count)
+      : log_(log),
+        options_(std::move(options)),
+        env_(std::move(env)),
+        engine_(std::move(engine)),
+        loop_(std::move(loop)),
+        pool_(command_count, frame_capacity),
+        target_(log_, stats_, *this, options_.buffer_count, frame_capacity) {
+    rx_slots_.resize(kReceiveBatch);
+    rx_commands_.resize(kReceiveBatch);
+    tx_queue_.reserve(command_count);
+    tx_frames_.reserve(command_count);
+  }
+
+  ~ServerImpl() override { engine_->Drain(); }
+
+  // Opens the interfaces not served yet (nothing is added if one fails).
+  Result<void> OpenPorts(const std::vector<std::string>& names) {
+    std::vector<std::unique_ptr<Port>> opened;
+    for (const auto& name : names) {
+      if (FindPort(name) != kNoPort) continue;
+      auto port = OpenPort(env_, log_, name);
+      AOE_TRY(port);
+      opened.push_back(std::move(*port));
+    }
+    for (auto& port : opened) AdoptPort(std::move(port));
+    return {};
+  }
+
+  void AdoptPort(std::unique_ptr<Port> port) {
+    log_.Info(port->name(), "serving on {} (mac {}, mtu {})", port->name(),
+              port->mac().ToString(), port->mtu());
+    if (port->mtu() + proto::kEthernetHeaderSize > pool_.frame_capacity()) {
+      log_.Warn(port->name(), "mtu {} exceeds the {}-byte frame buffers; larger frames are "
+                "dropped (restart to resize)", port->mtu(), pool_.frame_capacity());
+    }
+    ports_.push_back(PortEntry{std::move(port), -1, true});
+    Watch(ports_.size() - 1);
+  }
+
+  void StartWatchingStorage() { Watch(engine_->fd(), [this] { OnStorageReady(); }); }
+
+  // Opens every export in `wanted` (nothing is applied if one fails).
+  Result<std::vector<std::shared_ptr<Export>>> OpenExports(
+      const std::vector<ExportOptions>& wanted) {
+    std::vector<std::shared_ptr<Export>> opened;
+    for (const auto& options : wanted) {
+      auto e = OpenExport(options);
+      if (!e) return Unexpected{e.error()};
+      opened.push_back(std::move(*e));
+    }
+    return opened;
+  }
+
+  void AddExports(std::vector<std::shared_ptr<Export>> exports) {
+    for (auto& e : exports) {
+      log_.Info(e->name(), "exporting {} ({} sectors, {}{})", e->options().path,
+                e->sector_count(), e->read_only() ? "read-only" : "read-write",
+                e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
+      Export& added = *e;
+      target_.AddExport(std::move(e));
+      if (options_.announce) AnnounceEverywhere(added);
+    }
+    FlushTx();
+  }
+
+  // Server interface -------------------------------------------------------------------------
+
+  void Watch(int fd, std::function<void()> on_readable) override {
+    if (auto added = loop_.Add(fd, std::move(on_readable)); !added) {
+      log_.Error("server", "cannot watch fd {}: {}", fd, added.error().message());
+    }
+  }
+
+  Result<void> Run() override {
+    while (!stop_) Poll(kHousekeepingInterval);
+    Shutdown();
+    return {};
+  }
+
+  void RequestStop() override { stop_ = true; }
+
+  void Poll(milliseconds max_wait) override {
+    auto now = std::chrono::steady_clock::now();
+    auto until_housekeeping =
+        std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
+    auto wait = std::clamp(until_housekeeping, milliseconds(0), max_wait);
+    if (auto ran = loop_.RunOnce(wait); !ran) {
+      log_.Error("server", "event loop failed: {}", ran.error().message());
+    }
+    if (std::chrono::steady_clock::now() >= next_housekeeping_) Housekeeping();
+    ResumeReceiving();
+  }
+
+  Result<void> Reconfigure(const ServerOptions& options) override {
+    // Open everything new first, so a failure changes nothing.
+    std::vector<ExportOptions> to_open;
+    for (const auto& wanted : options.exports) {
+      Export* current = target_.FindExport(wanted.name());
+      if (current == nullptr || !(current->options() == wanted)) to_open.push_back(wanted);
+    }
+    AOE_TRY(OpenPorts(options.interfaces));
+    auto opened = OpenExports(to_open);
+    AOE_TRY(opened);
+
+    // Exports that vanished or changed leave the table; in-flight commands keep them alive.
+    std::vector<std::string> gone;
+    for (const auto& e : target_.exports()) {
+      auto it = std::find_if(options.exports.begin(), options.exports.end(),
+                             [&](const auto& w) { return w.name() == e->name(); });
+      if (it == options.exports.end() || !(*it == e->options())) gone.push_back(e->name());
+    }
+    for (const auto& name : gone) {
+      auto removed = target_.RemoveExport(name);
+      FlushExport(*removed);
+      log_.Info(name, "{}", std::find_if(options.exports.begin(), options.exports.end(),
+                                         [&](const auto& w) { return w.name() == name; }) ==
+                                    options.exports.end()
+                                ? "removed"
+                                : "re-opening with new options");
+    }
+    // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
+    // held by in-flight commands remain valid).
+    for (auto& entry : ports_) {
+      if (!entry.port) continue;
+      if (std::find(options.interfaces.begin(), options.interfaces.end(), entry.port->name()) ==
+          options.interfaces.end()) {
+        log_.Info(entry.port->name(), "no longer serving on {}", entry.port->name());
+        Unwatch(entry);
+        entry.port.reset();
+      }
+    }
+    if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir) {
+      log_.Warn("server", "bufcnt and state_dir changes take effect after a restart");
+    }
+    bool announce = options.announce;
+    options_.interfaces = options.interfaces;
+    options_.exports = options.exports;
+    options_.announce = announce;
+    AddExports(std::move(*opened));
+    return {};
+  }
+
+  Stats stats() const override { return stats_; }
+
+ private:
+  static constexpr size_t kNoPort = static_cast<size_t>(-1);
+
+  struct PortEntry {
+    std::unique_ptr<Port> port;  // null once the interface is no longer served
+    int watched_fd = -1;         // the fd registered with the loop, -1 if none
+    bool was_up = true;
+  };
+
+  size_t FindPort(const std::string& name) const {
+    for (size_t i = 0; i < ports_.size(); ++i)
+      if (ports_[i].port && ports_[i].port->name() == name) return i;
+    return kNoPort;
+  }
+
+  void Watch(size_t index) {
+    PortEntry& entry = ports_[index];
+    int fd = entry.port->fd();
+    if (fd < 0 || entry.watched_fd == fd) return;
+    Unwatch(entry);
+    if (loop_.Add(fd, [this, index] { OnPortReadable(index); })) entry.watched_fd = fd;
+  }
+
+  void Unwatch(PortEntry& entry) {
+    if (entry.watched_fd >= 0) (void)loop_.Remove(entry.watched_fd);
+    entry.watched_fd = -1;
+  }
+
+  Result<std::shared_ptr<Export>> OpenExport(const ExportOptions& options) {
+    const std::string name = options.name();
+    auto storage = env_.open_storage(*engine_, options);
+    if (!storage) {
+      log_.Error(name, "cannot open image {}: {}", options.path, storage.error().message());
+      return Unexpected{storage.error()};
+    }
+    for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
+
+    StateFile state_file(options_.state_dir, name);
+    auto loaded = state_file.Load();
+    if (!loaded) {
+      log_.Error(name, "cannot read state file {}: {}; fix or delete it", state_file.path(),
+                 loaded.error().message());
+      return Unexpected{loaded.error()};
+    }
+    ExportState state = std::move(loaded->state);
+    if (!loaded->found) {
+      state.mask = options.mask;  // the configured list seeds a new export's state
+      if (auto saved = state_file.Save(state); !saved) {
+        log_.Error(name, "cannot write state file {}: {}; check --state-dir", state_file.path(),
+                   saved.error().message());
+        return Unexpected{saved.error()};
+      }
+    }
+
+    // The first sector gives IDENTIFY's CHS geometry (from the partition table, if any).
+    std::vector<std::byte> mbr;
+    if (storage->backend->size_bytes() >= proto::kSectorSize) {
+      auto* sector = static_cast<std::byte*>(std::aligned_alloc(4096, 4096));
+      BlockingIo io;
+      storage->backend->Read(0, ByteSpan(sector, proto::kSectorSize), &io);
+      engine_->Drain();
+      if (io.result == static_cast<int64_t>(proto::kSectorSize)) {
+        mbr.assign(sector, sector + proto::kSectorSize);
+      }
+      std::free(sector);
+    }
+    return std::make_shared<Export>(options, std::move(storage->backend), std::move(state_file),
+                                    std::move(state), env_.host_name, mbr);
+  }
+
+  void AnnounceEverywhere(Export& e) {
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      const auto& port = ports_[i].port;
+      if (port && port->link_up() && e.ServesInterface(port->name())) target_.Announce(e, i);
+    }
+  }
+
+  // Receiving ------------------------------------------------------------------------------
+
+  void OnPortReadable(size_t index) {
+    Port* port = ports_[index].port.get();
+    if (port == nullptr) return;
+    for (size_t round = 0; round < kMaxReceiveRounds; ++round) {
+      size_t want = std::min(kReceiveBatch, pool_.free_count());
+      if (want == 0) {
+        PauseReceiving();
+        break;
+      }
+      for (size_t i = 0; i < want; ++i) {
+        rx_commands_[i] = pool_.Take();
+        rx_slots_[i] = RxSlot{rx_commands_[i]->buffer, 0, false};
+      }
+      auto received = port->Receive(std::span(rx_slots_.data(), want));
+      size_t n = received ? *received : 0;
+      if (!received) log_.Debug(port->name(), "receive failed: {}", received.error().message());
+      for (size_t i = 0; i < want; ++i) {
+        Command* command = rx_commands_[i];
+        if (i >= n) {
+          pool_.Give(command);
+        } else if (rx_slots_[i].truncated) {
+          ++stats_.dropped_truncated;
+          pool_.Give(command);
+        } else {
+          command->length = rx_slots_[i].length;
+          command->port_index = index;
+          command->owner = &target_;
+          target_.Handle(*command);
+        }
+      }
+      if (n < want) break;
+    }
+    FlushTx();
+    engine_->Submit();
+  }
+
+  void OnStorageReady() {
+    engine_->Reap();
+    FlushTx();
+  }
+
+  // With every buffer busy, stop watching the sockets (the kernel queues frames meanwhile)
+  // instead of spinning on readable fds we cannot serve.
+  void PauseReceiving() {
+    if (paused_) return;
+    paused_ = true;
+    for (auto& entry : ports_) Unwatch(entry);
+  }
+
+  void ResumeReceiving() {
+    if (!paused_ || pool_.free_count() < pool_.size() / 4) return;
+    paused_ = false;
+    for (size_t i = 0; i < ports_.size(); ++i)
+      if (ports_[i].port) Watch(i);
+  }
+
+  // Transmitter ------------------------------------------------------------------------------
+
+  void Transmit(Command& command) override { tx_queue_.push_back(&command); }
+  void Release(Command& command) override { pool_.Give(&command); }
+  Command* Acquire() override {
+    Command* command = pool_.Take();
+    if (command != nullptr) command->owner = &target_;
+    return command;
+  }
+  PortInfo PortAt(size_t index) const override {
+    const auto& port = ports_[index].port;
+    if (!port) return {};
+    return {port->name(), port->mac(), port->mtu()};
+  }
+
+  // Sends queued replies in one batch per port, then returns their buffers.
+  void FlushTx() {
+    if (tx_queue_.empty()) return;
+    for (size_t index = 0; index < ports_.size(); ++index) {
+      tx_frames_.clear();
+      for (Command* c : tx_queue_)
+        if (c->port_index == index) tx_frames_.push_back(c->frame());
+      if (tx_frames_.empty()) continue;
+      auto& port = ports_[index].port;
+      size_t sent = 0;
+      if (port) {
+        auto result = port->Send(tx_frames_);
+        sent = result ? *result : 0;
+      }
+      stats_.send_dropped += tx_frames_.size() - sent;
+    }
+    for (Command* c : tx_queue_) pool_.Give(c);
+    tx_queue_.clear();
+  }
+
+  // Housekeeping -----------------------------------------------------------------------------
+
+  // Follows MTU and link changes, re-binds interfaces that were deleted and re-created, and
+  // announces the exports again when a link comes (back) up.
+  void Housekeeping() {
+    next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
+    for (size_t i = 0; i < ports_.size(); ++i) {
+      PortEntry& entry = ports_[i];
+      if (!entry.port) continue;
+      size_t old_mtu = entry.port->mtu();
+      auto refreshed = entry.port->Refresh();
+      bool up = refreshed && entry.port->link_up();
+      if (entry.watched_fd != entry.port->fd()) {
+        Unwatch(entry);
+        if (!paused_) Watch(i);
+      }
+      if (up && entry.port->mtu() != old_mtu) {
+        log_.Info(entry.port->name(), "mtu changed from {} to {}", old_mtu, entry.port->mtu());
+      }
+      if (up && !entry.was_up) {
+        log_.Info(entry.port->name(), "link up; announcing exports");
+        for (const auto& e : target_.exports())
+          if (e->ServesInterface(entry.port->name())) target_.Announce(*e, i);
+      } else if (!up && entry.was_up) {
+        log_.Warn(entry.port->name(), "link down or interface gone ({}); waiting for it",
+                  refreshed ? "no carrier" : refreshed.error().message());
+      }
+      entry.was_up = up;
+    }
+    FlushTx();
+  }
+
+  // Shutdown ---------------------------------------------------------------------------------
+
+  void FlushExport(Export& e) {
+    BlockingIo io;
+    e.backend().Flush(&io);
+    engine_->Drain();
+    if (io.result < 0) {
+      log_.Error(e.name(), "flush failed: {}",
+                 std::system_category().message(static_cast<int>(-io.result)));
+    }
+  }
+
+  void Shutdown() {
+    for (auto& entry : ports_) Unwatch(entry);
+    engine_->Drain();  // in-flight commands complete and queue their replies
+    FlushTx();
+    for (const auto& e : target_.exports()) FlushExport(*e);
+    log_.Info("server", "stopped: {} ATA commands, {} bytes read, {} bytes written, {} flushes",
+              stats_.ata_commands, stats_.bytes_read, stats_.bytes_written, stats_.flushes);
+  }
+
+  Logger& log_;
+  ServerOptions options_;
+  ServerEnvironment env_;
+  Stats stats_;
+  std::unique_ptr<IoEngine> engine_;
+  EventLoop loop_;
+  CommandPool pool_;
+  Target target_;
+  std::vector<PortEntry> ports_;
+  std::vector<RxSlot> rx_slots_;
+  std::vector<Command*> rx_commands_;
+  std::vector<Command*> tx_queue_;
+  std::vector<ConstByteSpan> tx_frames_;
+  bool stop_ = false;
+  bool paused_ = false;
+  std::chrono::steady_clock::time_point next_housekeeping_ =
+      std::chrono::steady_clock::now() + kHousekeepingInterval;
+
+};
+
+}  // namespace
+
+ServerEnvironment RealEnvironment() {
+  ServerEnvironment env;
+  env.open_port = [](const std::string& name) -> Result<std::unique_ptr<Port>> {
+    auto port = PacketPort::Open(name, PacketPortOptions{});
+    if (!port) return Unexpected{port.error()};
+    return std::unique_ptr<Port>(std::move(*port));
+  };
+  env.open_storage = [](IoEngine& engine, const ExportOptions& e) {
+    return BuildExportBackend(engine, ExportStorageOptions{e.path, e.read_only, e.offset_sectors,
+                                                           e.length_sectors, e.sync, e.direct});
+  };
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) env.host_name = host;
+  return env;
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger& log,
+                                               ServerEnvironment environment) {
+  auto loop = EventLoop::Create();
+  if (!loop) {
+    log.Error("server", "cannot create the event loop: {}", loop.error().message());
+    return Unexpected{loop.error()};
+  }
+  size_t command_count = std::clamp<size_t>(
+      size_t{2} * options.buffer_count * std::max<size_t>(1, options.exports.size()), 256, 2048);
+  auto engine = IoEngine::Create(static_cast<unsigned>(std::min<size_t>(command_count, 1024)));
+  if (!engine) {
+    log.Error("server", "cannot set up io_uring: {} (is io_uring disabled by "
+              "kernel.io_uring_disabled?)", engine.error().message());
+    return Unexpected{engine.error()};
+  }
+  // The interfaces are opened first so the frame buffers fit the largest MTU.
+  std::vector<std::unique_ptr<Port>> ports;
+  size_t frame_capacity = kMinFrameCapacity;
+  for (const auto& name : options.interfaces) {
+    auto port = OpenPort(environment, log, name);
+    AOE_TRY(port);
+    frame_capacity = std::max(frame_capacity, (*port)->mtu() + proto::kEthernetHeaderSize);
+    ports.push_back(std::move(*port));
+  }
+  frame_capacity = std::min(frame_capacity, kMaxFrameCapacity);
+
+  auto server = std::make_unique<ServerImpl>(log, options, std::move(environment),
+                                             std::move(*engine), std::move(*loop), frame_capacity,
+                                             command_count);
+  server->StartWatchingStorage();
+  for (auto& port : ports) server->AdoptPort(std::move(port));
+  auto exports = server->OpenExports(options.exports);
+  AOE_TRY(exports);
+  server->AddExports(std::move(*exports));
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace aoe::target

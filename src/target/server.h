@@ -1,0 +1,67 @@
+// Server: the AoE target engine behind `aoe serve`.
+//
+// One thread runs everything: an epoll loop over the interfaces' packet sockets, the io_uring
+// completion eventfd and a housekeeping timer. Frames are received in batches into a fixed pool
+// of page-aligned command buffers; each request is answered in place in its own buffer (read
+// data lands directly after the 36-byte header, write data goes to disk straight from the
+// request), disk I/O is queued on io_uring with many commands in flight, and replies are sent
+// in batches as completions arrive. No heap allocation per frame.
+//
+// Ownership: the Server owns its ports, exports and I/O engine. Not thread-safe: call every
+// method from the thread that runs Run().
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/log.h"
+#include "base/result.h"
+#include "net/port.h"
+#include "storage/file_backend.h"
+#include "storage/io_engine.h"
+#include "target/options.h"
+#include "target/stats.h"
+
+namespace aoe::target {
+
+// How the server reaches the OS: real packet sockets and image files, or (in tests) memory
+// ports and memory disks.
+struct ServerEnvironment {
+  std::function<Result<std::unique_ptr<Port>>(const std::string& interface_name)> open_port;
+  std::function<Result<OpenedBackend>(IoEngine& engine, const ExportOptions& e)> open_storage;
+  std::string host_name;  // goes into each disk's IDENTIFY serial number, as vblade does
+};
+
+// Packet sockets (target role) and files or block devices.
+ServerEnvironment RealEnvironment();
+
+class Server {
+ public:
+  // Opens the interfaces, images and state files named in `options`. On failure the reason is
+  // logged as one actionable line (which interface or image, and what to do) and returned.
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger& log,
+                                                ServerEnvironment environment = RealEnvironment());
+  virtual ~Server() = default;
+
+  // Watches an extra fd from the loop (the CLI's signalfd).
+  virtual void Watch(int fd, std::function<void()> on_readable) = 0;
+
+  // Serves until RequestStop(); then finishes in-flight commands, flushes every export and
+  // returns.
+  virtual Result<void> Run() = 0;
+  virtual void RequestStop() = 0;
+  // One turn of the loop: waits up to max_wait for frames or completions and serves them.
+  // Run() is a loop over Poll(); tests call Poll() directly.
+  virtual void Poll(std::chrono::milliseconds max_wait) = 0;
+
+  // Applies new options (SIGHUP): adds new exports, removes vanished ones, re-opens exports
+  // whose storage options changed; exports that did not change keep serving undisturbed.
+  // Interfaces may be added or removed too. On error nothing is changed.
+  virtual Result<void> Reconfigure(const ServerOptions& options) = 0;
+
+  virtual Stats stats() const = 0;
+};
+
+}  // namespace aoe::target

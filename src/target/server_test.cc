@@ -1,0 +1,363 @@
+// Engine tests for the Server: reconfiguration, many commands in flight, per-class counters,
+// several interfaces and MTU changes. Same in-memory wire and disks as target_test.cc.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "target/testing/frames.h"
+#include "target/testing/harness.h"
+
+namespace aoe::target {
+namespace {
+
+using testkit::AtaRequest;
+using testkit::BuildAta;
+using testkit::BuildConfig;
+using testkit::BuildHeader;
+using testkit::BuildMask;
+using testkit::BuildReserve;
+using testkit::Frame;
+using testkit::Harness;
+using testkit::kHostA;
+using testkit::kHostB;
+using testkit::kSecondTargetMac;
+using testkit::kTargetMac;
+using testkit::Pattern;
+using testkit::Reply;
+
+constexpr size_t kSector = 512;
+constexpr uint8_t kRead48 = 0x24;
+constexpr uint8_t kWrite48 = 0x34;
+constexpr uint8_t kIdentify = 0xEC;
+
+Frame ReadRequest(uint16_t shelf, uint8_t slot, uint64_t lba, uint8_t count,
+                  uint32_t tag = 0x80000001, MacAddress from = kHostA) {
+  return BuildAta(Harness::To(shelf, slot, from, tag),
+                  {.aflags = 0x40, .sector_count = count, .opcode = kRead48, .lba = lba});
+}
+
+Frame IdentifyRequest(uint16_t shelf, uint8_t slot) {
+  return BuildAta(Harness::To(shelf, slot), {.sector_count = 1, .opcode = kIdentify});
+}
+
+Frame DiskBytes(MemoryBackend& disk, uint64_t offset, size_t size) {
+  auto bytes = disk.bytes().subspan(offset, size);
+  return Frame(bytes.begin(), bytes.end());
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  Harness h_;
+};
+
+TEST_F(ServerTest, CreateFailsWithActionableLogWhenImageIsMissing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().exports[0].path = "mem:missing";
+  auto started = h_.Start();
+  EXPECT_FALSE(started);
+  EXPECT_TRUE(h_.LogContains("cannot open image mem:missing"));
+}
+
+TEST_F(ServerTest, CreateFailsWhenInterfaceIsMissing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().interfaces = {"nosuch0"};
+  EXPECT_FALSE(h_.Start());
+  EXPECT_TRUE(h_.LogContains("no such interface 'nosuch0'"));
+}
+
+TEST_F(ServerTest, CreateFailsOnCorruptStateFile) {
+  h_.AddExport(1, 1, 64 * kSector);
+  {
+    std::FILE* f = std::fopen((h_.state_dir() + "/e1.1.json").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("{not json", f);
+    std::fclose(f);
+  }
+  EXPECT_FALSE(h_.Start());
+  EXPECT_TRUE(h_.LogContains("cannot read state file"));
+}
+
+TEST_F(ServerTest, ReconfigureAddsExport) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+
+  ServerOptions next = h_.options();
+  ExportOptions added;
+  added.shelf = 1;
+  added.slot = 2;
+  added.path = "mem:new";
+  h_.AddDisk(added.path, 32 * kSector);
+  next.exports.push_back(added);
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+
+  auto r = h_.Exchange(IdentifyRequest(1, 2));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), 0x40);
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+}
+
+TEST_F(ServerTest, ReconfigureRemovesExport) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.AddExport(1, 2, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  ASSERT_TRUE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+
+  ServerOptions next = h_.options();
+  next.exports.pop_back();
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+  EXPECT_GE(h_.counter(Harness::DiskPath(1, 2)).flushes(), 1u) << "a removed export is flushed";
+}
+
+TEST_F(ServerTest, ReconfigureLeavesUnchangedExportServing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.AddExport(1, 2, 64 * kSector);
+  std::memcpy(h_.disk(1, 1).bytes().data(), Pattern(2 * kSector, 1).data(), 2 * kSector);
+  ASSERT_TRUE(h_.Start());
+  ASSERT_TRUE(h_.Exchange(ReadRequest(1, 1, 0, 2)).has_value());
+  CountingBackend* before = &h_.counter(Harness::DiskPath(1, 1));
+
+  // A read waiting in the socket while the reload happens.
+  h_.Send(ReadRequest(1, 1, 0, 2, 0x80000042), h_.host_a());
+
+  ServerOptions next = h_.options();
+  next.exports.erase(next.exports.begin() + 1);  // remove e1.2
+  ExportOptions added;
+  added.shelf = 1;
+  added.slot = 3;
+  added.path = "mem:added";
+  h_.AddDisk(added.path, 32 * kSector);
+  next.exports.push_back(added);
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  EXPECT_EQ(&h_.counter(Harness::DiskPath(1, 1)), before) << "unchanged export not re-opened";
+
+  h_.Settle();
+  auto replies = h_.Collect(h_.host_a());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].tag(), 0x80000042u);
+  EXPECT_EQ(replies[0].status(), 0x40);
+  EXPECT_EQ(replies[0].ata_data(2 * kSector), Pattern(2 * kSector, 1));
+
+  auto r = h_.Exchange(ReadRequest(1, 1, 0, 2));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->ata_data(2 * kSector), Pattern(2 * kSector, 1));
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 3)).has_value());
+  EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+}
+
+TEST_F(ServerTest, ReconfigureKeepsStateOfUnchangedExport) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  ASSERT_TRUE(h_.Exchange(BuildConfig(Harness::To(1, 1), 4, "kept")).has_value());
+  ASSERT_TRUE(h_.server().Reconfigure(h_.options()));
+  auto r = h_.Exchange(BuildConfig(Harness::To(1, 1), 0, ""));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->config_string(), "kept");
+}
+
+TEST_F(ServerTest, ReconfigureWithChangedStorageOptionsReopensExport) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  ASSERT_TRUE(h_.Exchange(BuildConfig(Harness::To(1, 1), 4, "survives")).has_value());
+  ServerOptions next = h_.options();
+  next.exports[0].read_only = true;
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.aflags = 0x41, .sector_count = 1,
+                                                     .opcode = kWrite48,
+                                                     .data = Pattern(kSector, 2)}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), 0x41);
+  EXPECT_EQ(r->ata_error(), 0x04);
+  // The persistent state comes along to the re-opened export.
+  r = h_.Exchange(BuildConfig(Harness::To(1, 1), 0, ""));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->config_string(), "survives");
+}
+
+TEST_F(ServerTest, FailingReconfigureChangesNothing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.AddExport(1, 2, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+
+  ServerOptions next = h_.options();
+  next.exports.erase(next.exports.begin());  // would remove e1.1
+  ExportOptions missing;
+  missing.shelf = 1;
+  missing.slot = 9;
+  missing.path = "mem:missing";  // no such image
+  next.exports.push_back(missing);
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  EXPECT_TRUE(h_.LogContains("cannot open image mem:missing"));
+
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+  EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 9)).has_value());
+}
+
+TEST_F(ServerTest, BurstOfReadsIsAllAnsweredWithCorrectData) {
+  constexpr size_t kCount = 64;
+  h_.AddExport(1, 1, 256 * kSector);
+  MemoryBackend& disk = h_.disk(1, 1);
+  Frame content = Pattern(256 * kSector, 3);
+  std::memcpy(disk.bytes().data(), content.data(), content.size());
+  ASSERT_TRUE(h_.Start());
+
+  for (size_t i = 0; i < kCount; ++i) {
+    h_.Send(ReadRequest(1, 1, i * 2, 2, static_cast<uint32_t>(0x1000 + i)), h_.host_a());
+  }
+  h_.Settle();
+  auto replies = h_.Collect(h_.host_a());
+  ASSERT_EQ(replies.size(), kCount);
+  std::vector<bool> seen(kCount);
+  for (const Reply& r : replies) {
+    size_t i = r.tag() - 0x1000;
+    ASSERT_LT(i, kCount);
+    EXPECT_FALSE(seen[i]) << "duplicate reply for tag " << r.tag();
+    seen[i] = true;
+    EXPECT_EQ(r.status(), 0x40);
+    EXPECT_EQ(r.ata_data(2 * kSector), DiskBytes(disk, i * 2 * kSector, 2 * kSector));
+  }
+  EXPECT_EQ(h_.stats().bytes_read, kCount * 2 * kSector);
+}
+
+TEST_F(ServerTest, BurstLargerThanCommandPoolIsServedEventually) {
+  constexpr size_t kCount = 600;  // more than the pool's 256 commands
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  for (size_t i = 0; i < kCount; ++i) {
+    h_.Send(ReadRequest(1, 1, i % 60, 1, static_cast<uint32_t>(i)), h_.host_a());
+  }
+  h_.Settle();
+  EXPECT_EQ(h_.Collect(h_.host_a()).size(), kCount);
+}
+
+TEST_F(ServerTest, StatsCountDroppedClasses) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  h_.target_port().set_role(PortRole::kAny);
+  auto to = Harness::To(1, 1);
+
+  Frame identify = IdentifyRequest(1, 1);
+  h_.Exchange(Frame(identify.begin(), identify.begin() + 30));  // runt
+  h_.Exchange(IdentifyRequest(1, 5));                           // not for us
+  auto response = to;
+  response.ver_flags = 0x18;
+  h_.Exchange(BuildConfig(response, 0, ""));                    // response flag
+  auto old_version = to;
+  old_version.ver_flags = 0x20;
+  h_.Exchange(BuildConfig(old_version, 0, ""));                 // error 5
+  h_.Exchange(BuildHeader(to, 9, 60));                          // error 1
+  h_.Exchange(BuildConfig(to, 9, ""));                          // error 2
+  h_.Exchange(BuildConfig(to, 4, "x", uint16_t{2000}));         // bad config string
+  h_.Exchange(BuildReserve(to, 1, {kHostA}));
+  h_.Exchange(ReadRequest(1, 1, 0, 1, 1, kHostB), h_.host_b());  // reserved: error 6
+  h_.Exchange(BuildMask(to, 1, {{1, kHostA}}));
+  h_.Exchange(BuildConfig(Harness::To(1, 1, kHostB), 0, ""), h_.host_b());  // masked
+  h_.Exchange(ReadRequest(1, 1, 1000, 1));                      // IDNF
+
+  Stats s = h_.stats();
+  EXPECT_EQ(s.dropped_runt, 1u);
+  EXPECT_EQ(s.dropped_not_for_us, 1u);
+  EXPECT_EQ(s.dropped_response, 1u);
+  EXPECT_EQ(s.refused_bad_version, 1u);
+  EXPECT_EQ(s.refused_unknown_command, 1u);
+  EXPECT_EQ(s.refused_bad_argument, 1u);
+  EXPECT_EQ(s.dropped_bad_config, 1u);
+  EXPECT_EQ(s.refused_reserved, 1u);
+  EXPECT_EQ(s.dropped_masked, 1u);
+  EXPECT_EQ(s.ata_errors, 1u);
+  EXPECT_EQ(s.reserve_commands, 1u);
+  EXPECT_EQ(s.mask_commands, 1u);
+}
+
+TEST_F(ServerTest, OversizeFramesAreDroppedByThePort) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  // 1600 bytes is over the 1500-byte MTU of the target's port: it never reaches the target.
+  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.sector_count = 1, .opcode = kIdentify,
+                                                     .pad_to = 1600}));
+  EXPECT_FALSE(r.has_value());
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+}
+
+TEST_F(ServerTest, JumboMtuAllowsSeventeenSectorReads) {
+  h_.AddExport(1, 1, 64 * kSector);
+  Frame content = Pattern(17 * kSector, 4);
+  std::memcpy(h_.disk(1, 1).bytes().data(), content.data(), content.size());
+  ASSERT_TRUE(h_.Start());
+  auto r = h_.Exchange(ReadRequest(1, 1, 0, 17));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->error_flag()) << "17 sectors do not fit a 1500-byte MTU";
+
+  h_.target_port().set_mtu(9000);
+  r = h_.Exchange(ReadRequest(1, 1, 0, 17));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->error_flag());
+  EXPECT_EQ(r->status(), 0x40);
+  EXPECT_EQ(r->ata_data(17 * kSector), content);
+  r = h_.Exchange(ReadRequest(1, 1, 0, 18));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->error_flag());
+  EXPECT_EQ(r->error(), 2);
+}
+
+TEST_F(ServerTest, EachInterfaceAnswersWithItsOwnMac) {
+  h_.AddInterface("mem1", kSecondTargetMac);
+  h_.options().interfaces = {"mem0", "mem1"};
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  auto a = Harness::To(0xFFFF, 0xFF);
+  a.destination = MacAddress::Broadcast();
+  h_.Send(BuildConfig(a, 0, ""), h_.host_a());
+  h_.Settle();
+  auto replies = h_.Collect(h_.host_a());
+  ASSERT_EQ(replies.size(), 2u);
+  std::vector<MacAddress> sources = {replies[0].source(), replies[1].source()};
+  std::sort(sources.begin(), sources.end());
+  EXPECT_EQ(sources, (std::vector<MacAddress>{kTargetMac, kSecondTargetMac}));
+}
+
+TEST_F(ServerTest, ExportLimitedToOneInterfaceIgnoresTheOther) {
+  h_.AddInterface("mem1", kSecondTargetMac);
+  h_.options().interfaces = {"mem0", "mem1"};
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().exports[0].interfaces = {"mem1"};
+  ASSERT_TRUE(h_.Start());
+  auto a = Harness::To(1, 1);
+  a.destination = MacAddress::Broadcast();
+  h_.Send(BuildConfig(a, 0, ""), h_.host_a());
+  h_.Settle();
+  auto replies = h_.Collect(h_.host_a());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].source(), kSecondTargetMac);
+}
+
+TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  Frame data = Pattern(2 * kSector, 5);
+  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.aflags = 0x41, .sector_count = 2,
+                                                     .opcode = kWrite48, .lba = 10,
+                                                     .data = data}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), 0x40);
+  EXPECT_EQ(DiskBytes(h_.disk(1, 1), 10 * kSector, data.size()), data);
+  EXPECT_EQ(h_.stats().bytes_written, data.size());
+}
+
+TEST_F(ServerTest, DestroyingServerFlushesExports) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  uint64_t before = h_.disk(1, 1).flush_count();
+  h_.server().RequestStop();
+  ASSERT_TRUE(h_.server().Run());
+  EXPECT_GT(h_.disk(1, 1).flush_count(), before);
+}
+
+}  // namespace
+}  // namespace aoe::target

@@ -1,0 +1,476 @@
+#include "target/target.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "proto/ata.h"
+#include "proto/config.h"
+#include "proto/header.h"
+#include "proto/mask.h"
+
+namespace aoe::target {
+
+using proto::AoeError;
+
+namespace {
+
+// vblade holds 32 mask entries; we allow more, still small enough for any reply frame.
+constexpr size_t kMaxMaskEntries = 64;
+
+std::string SectorRange(const Command& c) {
+  auto a = proto::DecodeAta(c.buffer.first(std::max(c.length, proto::kAtaHeaderSize)));
+  uint64_t lba = a ? proto::AddressedLba(*a) : 0;
+  uint64_t count = a ? a->sector_count : 0;
+  return fmt::format("sectors {}-{}", lba, lba + (count ? count - 1 : 0));
+}
+
+}  // namespace
+
+Target::Target(Logger& log, Stats& stats, Transmitter& transmitter, uint16_t buffer_count,
+               size_t frame_capacity)
+    : log_(log),
+      stats_(stats),
+      tx_(transmitter),
+      buffer_count_(buffer_count),
+      frame_capacity_(frame_capacity) {}
+
+void Target::AddExport(std::shared_ptr<Export> e) { exports_.push_back(std::move(e)); }
+
+std::shared_ptr<Export> Target::RemoveExport(std::string_view name) {
+  auto it = std::find_if(exports_.begin(), exports_.end(),
+                         [&](const auto& e) { return e->name() == name; });
+  if (it == exports_.end()) return nullptr;
+  std::shared_ptr<Export> removed = std::move(*it);
+  exports_.erase(it);
+  return removed;
+}
+
+Export* Target::FindExport(std::string_view name) const {
+  for (const auto& e : exports_)
+    if (e->name() == name) return e.get();
+  return nullptr;
+}
+
+uint8_t Target::MaxSectors(const PortInfo& port) const {
+  size_t mtu = std::min(port.mtu, frame_capacity_ - proto::kEthernetHeaderSize);
+  return std::max<uint8_t>(1, proto::SectorsPerFrame(mtu));
+}
+
+void Target::Handle(Command& command) {
+  auto header = proto::DecodeHeader(command.frame());
+  if (!header) {
+    ++stats_.dropped_runt;
+    return tx_.Release(command);
+  }
+  if (header->is_response()) {
+    ++stats_.dropped_response;
+    return tx_.Release(command);
+  }
+  PortInfo port = tx_.PortAt(command.port_index);
+  auto matches = [&](const Export& e) {
+    return e.Addressed(header->shelf, header->slot) && e.ServesInterface(port.name);
+  };
+  // A wildcard request (broadcast discovery, WinAoE's broadcast IDENTIFY) is answered by every
+  // export it reaches, each in its own copy of the frame; the last one uses the original.
+  auto last = std::find_if(exports_.rbegin(), exports_.rend(),
+                           [&](const auto& e) { return matches(*e); });
+  if (last == exports_.rend()) {
+    ++stats_.dropped_not_for_us;
+    return tx_.Release(command);
+  }
+  for (auto it = exports_.begin(); it != last.base() - 1; ++it) {
+    if (!matches(**it)) continue;
+    Command* copy = tx_.Acquire();
+    if (copy == nullptr) break;  // out of buffers: the initiator will ask again
+    std::memcpy(copy->buffer.data(), command.buffer.data(), command.length);
+    copy->length = command.length;
+    copy->port_index = command.port_index;
+    copy->target = *it;
+    Serve(*copy, **it, port);
+  }
+  command.target = *last;
+  Serve(command, **last, port);
+}
+
+void Target::Serve(Command& command, Export& e, const PortInfo& port) {
+  ByteSpan frame = command.frame();
+  MacAddress requester = MacAddress::Load(frame, 6);
+  if (!e.state().MaskAllows(requester)) {
+    ++stats_.dropped_masked;
+    return tx_.Release(command);
+  }
+  uint8_t version = LoadU8(frame, 14) >> 4;
+  uint8_t aoe_command = LoadU8(frame, 19);
+  proto::MakeReplyHeader(frame, port.mac, e.shelf(), e.slot());
+  if (version != proto::kVersion) {
+    ++stats_.refused_bad_version;
+    return ReplyAoeError(command, AoeError::kUnsupportedVersion);
+  }
+  switch (static_cast<proto::Command>(aoe_command)) {
+    case proto::Command::kAta: return ServeAta(command, e, port, requester);
+    case proto::Command::kConfig: return ServeConfig(command, e, port);
+    case proto::Command::kMacMask: return ServeMask(command, e);
+    case proto::Command::kReserve: return ServeReserve(command, e, requester);
+  }
+  ++stats_.refused_unknown_command;
+  ReplyAoeError(command, AoeError::kUnrecognizedCommand);
+}
+
+void Target::Send(Command& command) {
+  if (command.length < proto::kMinFrameSize) {
+    std::memset(command.buffer.data() + command.length, 0, proto::kMinFrameSize - command.length);
+    command.length = proto::kMinFrameSize;
+  }
+  tx_.Transmit(command);
+}
+
+// An AoE-level error echoes the request body back, as vblade does.
+void Target::ReplyAoeError(Command& command, AoeError error) {
+  if (error == AoeError::kBadArgument) ++stats_.refused_bad_argument;
+  proto::SetError(command.frame(), error);
+  Send(command);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue ATA Command
+
+void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
+                      const MacAddress& requester) {
+  ByteSpan frame = command.frame();
+  auto ata = proto::DecodeAta(frame);
+  if (!ata) {
+    ++stats_.dropped_runt;
+    return tx_.Release(command);
+  }
+  ++stats_.ata_commands;
+  uint8_t opcode = ata->cmd_status;
+  // IDENTIFY stays open to everyone so other hosts can still see the disk (as vblade does).
+  if (opcode != proto::ata_op::kIdentifyDevice && !e.state().ReservationAllows(requester)) {
+    ++stats_.refused_reserved;
+    return ReplyAoeError(command, AoeError::kTargetReserved);
+  }
+  uint64_t lba = proto::AddressedLba(*ata);
+  uint8_t count = ata->sector_count;
+  auto in_range = [&] { return lba + count <= e.sector_count(); };
+
+  switch (opcode) {
+    case proto::ata_op::kIdentifyDevice: {
+      if (count != 1) return ReplyAoeError(command, AoeError::kBadArgument);
+      ConstByteSpan page = e.identify_page();
+      std::memcpy(command.buffer.data() + proto::kAtaHeaderSize, page.data(), page.size());
+      return FinishAta(command, proto::kAtaStatusReady, 0, page.size());
+    }
+    case proto::ata_op::kReadSectors:
+    case proto::ata_op::kReadSectorsExt: {
+      if (count > MaxSectors(port)) return ReplyAoeError(command, AoeError::kBadArgument);
+      // Sector count 0 means 0 here, not ATA's 256: nothing fits 128 KiB in a frame.
+      if (count == 0) return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+      if (!in_range()) {
+        return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
+                         proto::kAtaErrorIdNotFound, 0, count);
+      }
+      command.pending = PendingIo::kRead;
+      command.io_bytes = count * static_cast<uint32_t>(proto::kSectorSize);
+      return e.backend().Read(lba * proto::kSectorSize,
+                              command.buffer.subspan(proto::kAtaHeaderSize, command.io_bytes),
+                              &command);
+    }
+    case proto::ata_op::kWriteSectors:
+    case proto::ata_op::kWriteSectorsExt: {
+      if (count > MaxSectors(port)) return ReplyAoeError(command, AoeError::kBadArgument);
+      size_t bytes = count * proto::kSectorSize;
+      if (frame.size() - proto::kAtaHeaderSize < bytes) {
+        return ReplyAoeError(command, AoeError::kBadArgument);  // short payload
+      }
+      if (count == 0) return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+      if (e.read_only()) {
+        return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
+                         proto::kAtaErrorAbort, 0, count);
+      }
+      if (!in_range()) {
+        return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
+                         proto::kAtaErrorIdNotFound, 0, count);
+      }
+      command.pending = PendingIo::kWrite;
+      command.io_bytes = static_cast<uint32_t>(bytes);
+      return e.backend().Write(lba * proto::kSectorSize,
+                               command.buffer.subspan(proto::kAtaHeaderSize, bytes), &command);
+    }
+    case proto::ata_op::kFlushCache:
+    case proto::ata_op::kFlushCacheExt:
+      command.pending = PendingIo::kFlush;
+      return e.backend().Flush(&command);
+    case proto::ata_op::kCheckPowerMode:
+      // Sector count 0xFF: active or idle.
+      return FinishAta(command, proto::kAtaStatusReady, 0, 0, 0xFF);
+    default:
+      // Unsupported opcodes (SMART included) get ABRT in the ATA registers, never the AoE
+      // error flag: Linux would drop that reply and retransmit until it gives the disk up.
+      return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
+                       proto::kAtaErrorAbort, 0, count);
+  }
+}
+
+void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
+                       uint8_t sector_count) {
+  ByteSpan frame = command.buffer;
+  StoreU8(frame, 25, error);
+  StoreU8(frame, 26, sector_count);
+  StoreU8(frame, 27, status);
+  if (status & proto::kAtaStatusError) ++stats_.ata_errors;
+  command.length = proto::kAtaHeaderSize + data_bytes;
+  Send(command);
+}
+
+void Target::Complete(Command& command, int64_t result) {
+  Export& e = *command.target;
+  PendingIo pending = command.pending;
+  command.pending = PendingIo::kNone;
+  bool ok = result >= 0 && (pending == PendingIo::kFlush || result == command.io_bytes);
+  uint8_t count = LoadU8(command.buffer, 26);
+  if (!ok) {
+    std::string_view what = pending == PendingIo::kRead    ? "read"
+                            : pending == PendingIo::kWrite ? "write"
+                                                           : "flush";
+    log_.Warn(e.name(), "{} of {} failed: {}", what, SectorRange(command),
+              result < 0 ? std::system_category().message(static_cast<int>(-result))
+                         : fmt::format("short transfer of {} bytes", result));
+    // UNC tells the initiator the medium failed; ABRT covers writes and flushes.
+    uint8_t error = pending == PendingIo::kRead ? proto::kAtaErrorUncorrectable
+                                                : proto::kAtaErrorAbort;
+    return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError, error, 0,
+                     pending == PendingIo::kFlush ? 0 : count);
+  }
+  switch (pending) {
+    case PendingIo::kRead:
+      stats_.bytes_read += command.io_bytes;
+      return FinishAta(command, proto::kAtaStatusReady, 0, command.io_bytes);
+    case PendingIo::kWrite: {
+      stats_.bytes_written += command.io_bytes;
+      auto ata = proto::DecodeAta(command.buffer);
+      if (ata && proto::AddressedLba(*ata) == 0) {
+        // A new partition table: IDENTIFY's geometry follows it, as the seed driver's did.
+        e.UpdateGeometry(command.buffer.subspan(proto::kAtaHeaderSize, proto::kSectorSize));
+      }
+      return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+    }
+    case PendingIo::kFlush:
+      ++stats_.flushes;
+      return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+    case PendingIo::kNone:
+      break;
+  }
+  tx_.Release(command);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query Config Information
+
+size_t Target::WriteConfigReply(ByteSpan frame, Export& e, const PortInfo& port, uint8_t ccmd) {
+  const auto& current = e.state().config_string;
+  proto::ConfigArg reply;
+  reply.buffer_count = buffer_count_;
+  reply.firmware_version = kFirmwareVersion;
+  reply.sector_count = MaxSectors(port);
+  reply.aoe_version = proto::kVersion;
+  reply.command = ccmd;
+  reply.string = std::as_bytes(std::span(current));
+  return proto::EncodeConfig(reply, frame);
+}
+
+void Target::ServeConfig(Command& command, Export& e, const PortInfo& port) {
+  auto config = proto::DecodeConfig(command.frame());
+  if (!config) {
+    ++stats_.dropped_runt;
+    return tx_.Release(command);
+  }
+  ++stats_.config_commands;
+  auto& current = e.state().config_string;
+  auto request = std::span(reinterpret_cast<const uint8_t*>(config->string.data()),
+                           config->string.size());
+  auto matches = [&](size_t n) {
+    return std::equal(request.begin(), request.begin() + static_cast<ptrdiff_t>(n),
+                      current.begin());
+  };
+  // Strings that overrun the frame or the 1024-byte limit are dropped, as vblade does.
+  bool usable = config->string_complete && request.size() <= proto::kMaxConfigStringSize;
+  bool set_refused = false;
+
+  switch (static_cast<proto::ConfigCommand>(config->command)) {
+    case proto::ConfigCommand::kRead:
+      break;  // the request's string is ignored (aoeping sends 1024 filler bytes)
+    case proto::ConfigCommand::kTestExact:
+      if (!usable || request.size() != current.size() || !matches(request.size())) {
+        if (!usable) ++stats_.dropped_bad_config;
+        return tx_.Release(command);  // silence means "no match"
+      }
+      break;
+    case proto::ConfigCommand::kTestPrefix:
+      if (!usable || request.size() > current.size() || !matches(request.size())) {
+        if (!usable) ++stats_.dropped_bad_config;
+        return tx_.Release(command);
+      }
+      break;
+    case proto::ConfigCommand::kSetIfEmpty:
+      if (!usable) {
+        ++stats_.dropped_bad_config;
+        return tx_.Release(command);
+      }
+      if (current.empty()) {
+        current.assign(request.begin(), request.end());
+        if (!current.empty()) Persist(e);
+      } else if (request.size() != current.size() || !matches(request.size())) {
+        set_refused = true;  // a different string is already set: error 4, current string
+      }
+      break;
+    case proto::ConfigCommand::kForceSet:
+      if (!usable) {
+        ++stats_.dropped_bad_config;
+        return tx_.Release(command);
+      }
+      if (request.size() != current.size() || !matches(request.size())) {
+        current.assign(request.begin(), request.end());
+        Persist(e);
+      }
+      break;
+    default:
+      return ReplyAoeError(command, AoeError::kBadArgument);
+  }
+  command.length = WriteConfigReply(command.buffer, e, port, config->command);
+  if (set_refused) proto::SetError(command.buffer, AoeError::kConfigStringPresent);
+  Send(command);
+}
+
+// ---------------------------------------------------------------------------------------------
+// MAC Mask List and Reserve/Release
+
+void Target::ServeMask(Command& command, Export& e) {
+  auto mask = proto::DecodeMask(command.frame());
+  if (!mask) {
+    ++stats_.dropped_runt;
+    return tx_.Release(command);
+  }
+  ++stats_.mask_commands;
+  auto& list = e.state().mask;
+  switch (static_cast<proto::MaskCommand>(mask->command)) {
+    case proto::MaskCommand::kRead:
+      break;
+    case proto::MaskCommand::kEdit: {
+      if (!mask->directives_complete) return ReplyAoeError(command, AoeError::kBadArgument);
+      bool changed = false;
+      std::optional<std::pair<proto::MaskError, size_t>> failure;
+      // Directives apply in order; on the first failure processing stops and the earlier
+      // ones stay applied.
+      for (size_t i = 0; i < mask->available_directives() && !failure; ++i) {
+        proto::MaskDirective d = mask->DirectiveAt(i);
+        auto at = std::find(list.begin(), list.end(), d.mac);
+        switch (static_cast<proto::DirectiveCommand>(d.command)) {
+          case proto::DirectiveCommand::kNone:
+            break;
+          case proto::DirectiveCommand::kAdd:
+            if (at != list.end()) break;
+            if (list.size() >= kMaxMaskEntries) {
+              failure = {proto::MaskError::kListFull, i};
+              break;
+            }
+            list.push_back(d.mac);
+            changed = true;
+            break;
+          case proto::DirectiveCommand::kDelete:
+            if (at == list.end()) break;
+            list.erase(at);
+            changed = true;
+            break;
+          default:
+            failure = {proto::MaskError::kBadDirective, i};
+        }
+      }
+      if (changed) Persist(e);
+      if (failure) {
+        command.length = proto::EncodeMaskFailure(mask->command, failure->first,
+                                                  static_cast<uint8_t>(failure->second),
+                                                  command.buffer);
+        return Send(command);
+      }
+      break;
+    }
+    default:
+      return ReplyAoeError(command, AoeError::kBadArgument);
+  }
+  command.length = proto::EncodeMask(mask->command, proto::MaskError::kOk, list, command.buffer);
+  Send(command);
+}
+
+void Target::ServeReserve(Command& command, Export& e, const MacAddress& requester) {
+  auto reserve = proto::DecodeReserve(command.frame());
+  if (!reserve) {
+    ++stats_.dropped_runt;
+    return tx_.Release(command);
+  }
+  ++stats_.reserve_commands;
+  auto& list = e.state().reservation;
+  bool refused = false;
+  switch (static_cast<proto::ReserveCommand>(reserve->command)) {
+    case proto::ReserveCommand::kRead:
+      break;
+    case proto::ReserveCommand::kSet:
+    case proto::ReserveCommand::kForceSet: {
+      if (!reserve->macs_complete) return ReplyAoeError(command, AoeError::kBadArgument);
+      bool force = reserve->command == static_cast<uint8_t>(proto::ReserveCommand::kForceSet);
+      if (!force && !e.state().ReservationAllows(requester)) {
+        refused = true;  // held by someone else: error 6 with the current list
+        ++stats_.refused_reserved;
+        break;
+      }
+      std::vector<MacAddress> macs;
+      for (size_t i = 0; i < reserve->available_macs(); ++i) macs.push_back(reserve->MacAt(i));
+      if (macs != list) {
+        list = std::move(macs);
+        Persist(e);
+      }
+      break;
+    }
+    default:
+      return ReplyAoeError(command, AoeError::kBadArgument);
+  }
+  command.length = proto::EncodeReserve(reserve->command, list, command.buffer);
+  if (refused) proto::SetError(command.buffer, AoeError::kTargetReserved);
+  Send(command);
+}
+
+void Target::Persist(Export& e) {
+  if (auto saved = e.SaveState(); !saved) {
+    log_.Error(e.name(), "cannot save state to {}: {}; the change holds until restart",
+               e.state_file().path(), saved.error().message());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Announcements
+
+void Target::Announce(Export& e, size_t port_index) {
+  PortInfo port = tx_.PortAt(port_index);
+  auto send_to = [&](const MacAddress& destination) {
+    Command* command = tx_.Acquire();
+    if (command == nullptr) return;
+    command->port_index = port_index;
+    proto::Header h;
+    h.destination = destination;
+    h.source = port.mac;
+    h.flags = proto::kFlagResponse;
+    h.shelf = e.shelf();
+    h.slot = e.slot();
+    h.command = static_cast<uint8_t>(proto::Command::kConfig);
+    h.tag = 0;
+    proto::EncodeHeader(h, command->buffer);
+    command->length = WriteConfigReply(command->buffer, e, port, 0);
+    Send(*command);
+  };
+  if (e.state().mask.empty()) {
+    send_to(MacAddress::Broadcast());
+  } else {
+    for (const auto& mac : e.state().mask) send_to(mac);
+  }
+}
+
+}  // namespace aoe::target

@@ -1,0 +1,209 @@
+#include "target/testing/harness.h"
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "storage/read_only_filter.h"
+#include "storage/window_filter.h"
+
+namespace aoe::target::testkit {
+
+namespace {
+
+std::string MakeTempDir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "aoe_target_test.XXXXXX").string();
+  char* made = ::mkdtemp(pattern.data());
+  return made != nullptr ? std::string(made) : std::string();
+}
+
+}  // namespace
+
+Harness::Harness()
+    : state_dir_(MakeTempDir()),
+      log_(LogLevel::kDebug,
+           [this](LogLevel, std::string_view line) { log_lines_.emplace_back(line); }) {
+  const MacAddress host_macs[] = {kHostA, kHostB, kHostC};
+  const char* host_names[] = {"hostA", "hostB", "hostC"};
+  for (size_t i = 0; i < 3; ++i) {
+    MemoryPortOptions o;
+    o.name = host_names[i];
+    o.mac = host_macs[i];
+    o.role = PortRole::kInitiator;
+    o.mtu = 9000;  // large enough to receive any reply the target may send
+    auto port = MemoryPort::Create(wire_, o);
+    if (port) hosts_.push_back(std::move(*port));
+  }
+  interfaces_["mem0"] = InterfaceSpec{kTargetMac, 1500};
+  options_.interfaces = {"mem0"};
+  options_.state_dir = state_dir_;
+  options_.buffer_count = 16;
+  options_.announce = false;
+}
+
+Harness::~Harness() {
+  Stop();
+  hosts_.clear();
+  if (!state_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(state_dir_, ignored);
+  }
+}
+
+std::string Harness::DiskPath(uint16_t shelf, uint8_t slot) {
+  return "mem:e" + std::to_string(shelf) + "." + std::to_string(slot);
+}
+
+size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
+  ExportOptions e;
+  e.shelf = shelf;
+  e.slot = slot;
+  e.path = DiskPath(shelf, slot);
+  AddDisk(e.path, size_bytes);
+  options_.exports.push_back(e);
+  return options_.exports.size() - 1;
+}
+
+MemoryBackend& Harness::AddDisk(const std::string& path, size_t size_bytes) {
+  auto& slot = disks_[path];
+  slot = std::make_unique<MemoryBackend>(size_bytes);
+  return *slot;
+}
+
+MemoryBackend& Harness::disk(const std::string& path) { return *disks_.at(path); }
+CountingBackend& Harness::counter(const std::string& path) { return *counters_.at(path); }
+FaultFilter& Harness::faults(const std::string& path) { return *faults_.at(path); }
+
+void Harness::AddInterface(const std::string& name, MacAddress mac, size_t mtu) {
+  interfaces_[name] = InterfaceSpec{mac, mtu};
+}
+
+ServerEnvironment Harness::Environment() {
+  ServerEnvironment env;
+  env.host_name = "testhost";
+  env.open_port = [this](const std::string& name) -> Result<std::unique_ptr<Port>> {
+    auto spec = interfaces_.find(name);
+    if (spec == interfaces_.end()) return Errno(ENODEV);
+    MemoryPortOptions o;
+    o.name = name;
+    o.mac = spec->second.mac;
+    o.role = PortRole::kTarget;
+    o.mtu = spec->second.mtu;
+    auto port = MemoryPort::Create(wire_, o);
+    if (!port) return Unexpected{port.error()};
+    target_ports_[name] = port->get();
+    return std::unique_ptr<Port>(std::move(*port));
+  };
+  env.open_storage = [this](IoEngine&, const ExportOptions& e) -> Result<OpenedBackend> {
+    auto found = disks_.find(e.path);
+    if (found == disks_.end()) return Errno(ENOENT);
+    MemoryBackend& memory = *found->second;
+    auto counting = std::make_unique<CountingBackend>(memory);
+    CountingBackend* counter = counting.get();
+    std::unique_ptr<BlockBackend> chain = std::move(counting);
+    if (e.offset_sectors != 0 || e.length_sectors != 0) {
+      uint64_t offset = e.offset_sectors * 512;
+      uint64_t length = e.length_sectors != 0 ? e.length_sectors * 512
+                                              : memory.size_bytes() - std::min<uint64_t>(
+                                                                          offset,
+                                                                          memory.size_bytes());
+      auto window = WindowFilter::Create(std::move(chain), offset, length);
+      if (!window) return Unexpected{window.error()};
+      chain = std::move(*window);
+    }
+    auto fault = std::make_unique<FaultFilter>(std::move(chain));
+    FaultFilter* fault_filter = fault.get();
+    chain = std::move(fault);
+    if (e.read_only) chain = std::make_unique<ReadOnlyFilter>(std::move(chain));
+    counters_[e.path] = counter;
+    faults_[e.path] = fault_filter;
+    OpenedBackend opened;
+    opened.backend = std::move(chain);
+    return opened;
+  };
+  return env;
+}
+
+::testing::AssertionResult Harness::Start() {
+  auto server = Server::Create(options_, log_, Environment());
+  if (!server) {
+    return ::testing::AssertionFailure()
+           << "Server::Create failed: " << server.error().message() << "; log: "
+           << (log_lines_.empty() ? std::string("(empty)") : log_lines_.back());
+  }
+  server_ = std::move(*server);
+  return ::testing::AssertionSuccess();
+}
+
+void Harness::Stop() {
+  server_.reset();
+  target_ports_.clear();
+  counters_.clear();
+  faults_.clear();
+}
+
+::testing::AssertionResult Harness::Restart() {
+  Stop();
+  return Start();
+}
+
+MemoryPort& Harness::target_port(const std::string& name) { return *target_ports_.at(name); }
+
+Address Harness::To(uint16_t shelf, uint8_t slot, MacAddress from, uint32_t tag) {
+  Address a;
+  a.destination = kTargetMac;
+  a.source = from;
+  a.shelf = shelf;
+  a.slot = slot;
+  a.tag = tag;
+  return a;
+}
+
+void Harness::Send(const Frame& frame, MemoryPort& from) {
+  ConstByteSpan span(frame);
+  auto sent = from.Send(std::span<const ConstByteSpan>(&span, 1));
+  EXPECT_TRUE(sent.has_value());
+}
+
+void Harness::Settle() {
+  using std::chrono::milliseconds;
+  for (int round = 0; round < 500; ++round) {
+    bool waiting = false;
+    for (const auto& [name, port] : target_ports_) waiting |= port->queued_frames() > 0;
+    if (!waiting) break;
+    server_->Poll(milliseconds(10));
+  }
+  server_->Poll(milliseconds(0));
+}
+
+std::vector<Reply> Harness::Collect(MemoryPort& host) {
+  std::vector<Reply> replies;
+  for (;;) {
+    Frame buffer(65536);
+    RxSlot slot{ByteSpan(buffer), 0, false};
+    auto received = host.Receive(std::span<RxSlot>(&slot, 1));
+    if (!received || *received == 0) break;
+    buffer.resize(slot.length);
+    replies.emplace_back(std::move(buffer));
+  }
+  return replies;
+}
+
+std::optional<Reply> Harness::Exchange(const Frame& frame, MemoryPort& from) {
+  Send(frame, from);
+  Settle();
+  auto replies = Collect(from);
+  if (replies.empty()) return std::nullopt;
+  EXPECT_EQ(replies.size(), 1u) << "expected a single reply";
+  return std::move(replies.front());
+}
+
+bool Harness::LogContains(std::string_view text) const {
+  for (const auto& line : log_lines_)
+    if (line.find(text) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace aoe::target::testkit

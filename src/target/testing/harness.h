@@ -1,0 +1,153 @@
+// Harness: a Server on an in-memory Ethernet segment, driven the way a peer drives it.
+//
+// The harness owns a MemoryWire with three initiator hosts (A, B, C) and the memory disks the
+// exports are served from, so disks outlive a server restart. Its ServerEnvironment opens
+// MemoryPorts (role target) on the wire and builds each export's storage chain as
+//   read-only? <- fault <- window? <- counting <- memory disk (owned by the harness),
+// mirroring BuildExportBackend, so tests can inject faults, count flushes and inspect bytes.
+// The state directory is a fresh temporary directory, removed afterwards.
+//
+// Test-only; single-threaded.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "base/log.h"
+#include "net/memory_port.h"
+#include "storage/block_backend.h"
+#include "storage/fault_filter.h"
+#include "storage/memory_backend.h"
+#include "target/options.h"
+#include "target/server.h"
+#include "target/testing/frames.h"
+
+namespace aoe::target::testkit {
+
+inline constexpr MacAddress kTargetMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+inline constexpr MacAddress kSecondTargetMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+inline constexpr MacAddress kHostA{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0A}};
+inline constexpr MacAddress kHostB{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0B}};
+inline constexpr MacAddress kHostC{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0C}};
+
+// Forwards every request to a backend it does not own and counts them.
+class CountingBackend final : public BlockBackend {
+ public:
+  explicit CountingBackend(BlockBackend& inner) : inner_(inner) {}
+
+  uint64_t size_bytes() const override { return inner_.size_bytes(); }
+  bool read_only() const override { return inner_.read_only(); }
+  std::string Describe() const override { return "counting <- " + inner_.Describe(); }
+  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+    ++reads_;
+    inner_.Read(offset_bytes, into, done);
+  }
+  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override {
+    ++writes_;
+    inner_.Write(offset_bytes, from, done);
+  }
+  void Flush(IoCallback* done) override {
+    ++flushes_;
+    inner_.Flush(done);
+  }
+
+  uint64_t reads() const { return reads_; }
+  uint64_t writes() const { return writes_; }
+  uint64_t flushes() const { return flushes_; }
+
+ private:
+  BlockBackend& inner_;
+  uint64_t reads_ = 0;
+  uint64_t writes_ = 0;
+  uint64_t flushes_ = 0;
+};
+
+class Harness {
+ public:
+  Harness();
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  // Options the next Start() uses. Defaults: interface "mem0", the temporary state directory,
+  // buffer_count 16, announce off.
+  ServerOptions& options() { return options_; }
+  const std::string& state_dir() const { return state_dir_; }
+
+  // Adds an export of shelf.slot served from a new zero-filled memory disk of `size_bytes`
+  // (path "mem:e<shelf>.<slot>"). Returns its index in options().exports.
+  size_t AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes);
+  // Adds a memory disk without an export (for Reconfigure tests).
+  MemoryBackend& AddDisk(const std::string& path, size_t size_bytes);
+  // The memory disk behind `path`, and the counting and fault filters of its current chain.
+  MemoryBackend& disk(const std::string& path);
+  MemoryBackend& disk(uint16_t shelf, uint8_t slot) { return disk(DiskPath(shelf, slot)); }
+  CountingBackend& counter(const std::string& path);
+  FaultFilter& faults(const std::string& path);
+  static std::string DiskPath(uint16_t shelf, uint8_t slot);
+
+  // Target-side interfaces the environment can open (besides "mem0", MAC kTargetMac).
+  void AddInterface(const std::string& name, MacAddress mac, size_t mtu = 1500);
+
+  // Creates the server (Server::Create with the harness environment).
+  ::testing::AssertionResult Start();
+  void Stop();
+  ::testing::AssertionResult Restart();
+  Server& server() { return *server_; }
+  bool running() const { return server_ != nullptr; }
+  Stats stats() const { return server_->stats(); }
+
+  // The server's port for an interface (valid while the server runs).
+  MemoryPort& target_port(const std::string& name = "mem0");
+  MemoryPort& host_a() { return *hosts_[0]; }
+  MemoryPort& host_b() { return *hosts_[1]; }
+  MemoryPort& host_c() { return *hosts_[2]; }
+  MemoryWire& wire() { return wire_; }
+
+  // A request header from `from` to shelf.slot, unicast to the target's MAC.
+  static Address To(uint16_t shelf, uint8_t slot, MacAddress from = kHostA,
+                    uint32_t tag = 0x80000001);
+
+  void Send(const Frame& frame, MemoryPort& from);
+  // Polls the server until it has taken every frame waiting on its ports and answered them.
+  void Settle();
+  // Every frame waiting at `host`, oldest first.
+  std::vector<Reply> Collect(MemoryPort& host);
+  // Sends a request from `from` and returns the reply to it, if any. More than one reply is a
+  // test failure (use Send + Settle + Collect for fan-out).
+  std::optional<Reply> Exchange(const Frame& frame, MemoryPort& from);
+  std::optional<Reply> Exchange(const Frame& frame) { return Exchange(frame, host_a()); }
+
+  const std::vector<std::string>& log_lines() const { return log_lines_; }
+  bool LogContains(std::string_view text) const;
+
+ private:
+  struct InterfaceSpec {
+    MacAddress mac;
+    size_t mtu = 1500;
+  };
+
+  ServerEnvironment Environment();
+
+  std::string state_dir_;
+  std::vector<std::string> log_lines_;
+  Logger log_;
+  MemoryWire wire_;
+  std::vector<std::unique_ptr<MemoryPort>> hosts_;
+  std::map<std::string, std::unique_ptr<MemoryBackend>> disks_;
+  std::map<std::string, CountingBackend*> counters_;
+  std::map<std::string, FaultFilter*> faults_;
+  std::map<std::string, InterfaceSpec> interfaces_;
+  std::map<std::string, MemoryPort*> target_ports_;
+  ServerOptions options_;
+  std::unique_ptr<Server> server_;  // last: destroyed first, before the ports' wire
+};
+
+}  // namespace aoe::target::testkit

@@ -1,0 +1,554 @@
+// `aoe serve` over real packet sockets: the real binary runs in one network namespace, this test
+// is the initiator in another, joined by a veth pair at MTU 1500 and 9000. Every AoE command is
+// exercised with hand-built frames, and the image files are checked on disk.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/packet_port.h"
+#include "net/testing/netns.h"
+#include "proto/ata.h"
+#include "proto/config.h"
+#include "proto/header.h"
+#include "proto/identify.h"
+#include "proto/mask.h"
+
+namespace aoe {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Bytes = std::vector<std::byte>;
+
+constexpr uint16_t kShelf = 1;
+constexpr uint64_t kDiskSectors = 32768;     // e1.1: 16 MiB read-write
+constexpr uint64_t kRoSectors = 2048;        // e1.2: 1 MiB read-only
+constexpr uint64_t kWindowFileSectors = 8192;
+constexpr uint64_t kWindowOffset = 2048;     // e1.3: sectors 2048..6143 of a 4 MiB file
+constexpr uint64_t kWindowLength = 4096;
+
+Bytes RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) b = std::byte(rng() & 0xff);
+  return out;
+}
+
+Bytes ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), {});
+  Bytes out(chars.size());
+  std::memcpy(out.data(), chars.data(), chars.size());
+  return out;
+}
+
+void WriteFile(const fs::path& path, const Bytes& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+// One decoded reply.
+struct Reply {
+  Bytes frame;
+  proto::Header header;
+  uint8_t ata_status() const { return LoadU8(frame, 27); }
+  uint8_t ata_error() const { return LoadU8(frame, 25); }
+  ConstByteSpan data() const { return ConstByteSpan(frame).subspan(proto::kAtaHeaderSize); }
+};
+
+class ServeNetns : public ::testing::TestWithParam<size_t> {
+ protected:
+  void SetUp() override {
+    if (auto why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+    mtu_ = GetParam();
+    auto t = testing::NetNamespace::Create("aoes");
+    auto c = testing::NetNamespace::Create("aoec");
+    ASSERT_TRUE(t && c);
+    target_ns_.emplace(std::move(*t));
+    client_ns_.emplace(std::move(*c));
+    ASSERT_TRUE(testing::CreateVethPair(*target_ns_, "vt", *client_ns_, "vc", mtu_));
+
+    char tmpl[] = "/tmp/aoe-serve-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    disk_ = dir_ / "disk.img";
+    ro_ = dir_ / "ro.img";
+    window_file_ = dir_ / "window.img";
+    WriteFile(disk_, RandomBytes(kDiskSectors * 512, 1));
+    WriteFile(ro_, RandomBytes(kRoSectors * 512, 2));
+    WriteFile(window_file_, RandomBytes(kWindowFileSectors * 512, 3));
+
+    ASSERT_TRUE(client_ns_->Run([&] {
+      auto port = PacketPort::Open("vc", PacketPortOptions{.role = PortRole::kInitiator});
+      if (port) port_ = std::move(*port);
+    }));
+    ASSERT_TRUE(port_) << "cannot open the client packet socket";
+    StartServer(DefaultArgs());
+  }
+
+  void TearDown() override {
+    if (server_pid_ > 0) {
+      int status = StopServer();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "aoe serve did not exit 0 on SIGTERM; log:\n" << ServerLog();
+    }
+    port_.reset();
+    client_ns_.reset();
+    target_ns_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  std::vector<std::string> DefaultArgs() const {
+    return {"-i", "vt", "--state-dir", (dir_ / "state").string(), "--log-level", "debug",
+            "e1.1=" + disk_.string(), "e1.2=" + ro_.string() + ",ro",
+            "e1.3=" + window_file_.string() + ",offset=" + std::to_string(kWindowOffset) +
+                ",length=" + std::to_string(kWindowLength)};
+  }
+
+  void StartServer(const std::vector<std::string>& serve_args) {
+    std::vector<std::string> args = {"ip", "netns", "exec", target_ns_->name(), AOE_BINARY,
+                                     "serve"};
+    args.insert(args.end(), serve_args.begin(), serve_args.end());
+    std::string log = (dir_ / "serve.log").string();
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    server_pid_ = pid;
+    // Ready when e1.1 answers a config query (bounded: 10 s).
+    for (int i = 0; i < 100; ++i) {
+      if (Exchange(ConfigRequest(kShelf, 1, proto::ConfigCommand::kRead, ""), 100ms)) return;
+      int status = 0;
+      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
+        server_pid_ = -1;
+        FAIL() << "aoe serve exited early; log:\n" << ServerLog();
+      }
+    }
+    FAIL() << "aoe serve did not answer within 10 s; log:\n" << ServerLog();
+  }
+
+  // SIGTERM, then up to 10 s for a clean exit, then SIGKILL. Returns the wait status.
+  int StopServer() {
+    ::kill(server_pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
+        server_pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    ::kill(server_pid_, SIGKILL);
+    ::waitpid(server_pid_, &status, 0);
+    server_pid_ = -1;
+    return -1;
+  }
+
+  std::string ServerLog() const {
+    std::ifstream in(dir_ / "serve.log");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+  // Frame building --------------------------------------------------------------------------
+
+  Bytes Frame(uint16_t shelf, uint8_t slot, proto::Command command, size_t size,
+              std::optional<MacAddress> source = std::nullopt) {
+    Bytes frame(std::max(size, proto::kHeaderSize));
+    proto::Header h;
+    h.destination = MacAddress::Broadcast();
+    h.source = source.value_or(port_->mac());
+    h.shelf = shelf;
+    h.slot = slot;
+    h.command = static_cast<uint8_t>(command);
+    h.tag = 0x80000000u | next_tag_++;
+    proto::EncodeHeader(h, frame);
+    return frame;
+  }
+
+  Bytes AtaRequest(uint8_t slot, uint8_t opcode, uint64_t lba, uint8_t count,
+                   const Bytes& data = {}, std::optional<MacAddress> source = std::nullopt) {
+    Bytes frame = Frame(kShelf, slot, proto::Command::kAta, proto::kAtaHeaderSize + data.size(),
+                        source);
+    proto::AtaArg a;
+    a.aflags = proto::IsLba48Opcode(opcode) ? proto::kAtaFlagExtended : 0;
+    if (!data.empty()) a.aflags |= proto::kAtaFlagWrite;
+    a.sector_count = count;
+    a.cmd_status = opcode;
+    a.lba = lba;
+    proto::EncodeAta(a, frame);
+    if (!data.empty()) std::memcpy(frame.data() + proto::kAtaHeaderSize, data.data(), data.size());
+    return frame;
+  }
+
+  Bytes ConfigRequest(uint16_t shelf, uint8_t slot, proto::ConfigCommand ccmd,
+                      std::string_view text) {
+    Bytes frame = Frame(shelf, slot, proto::Command::kConfig, proto::kConfigHeaderSize + text.size());
+    proto::ConfigArg c;
+    c.command = static_cast<uint8_t>(ccmd);
+    c.string = std::as_bytes(std::span(text.data(), text.size()));
+    proto::EncodeConfig(c, frame);
+    return frame;
+  }
+
+  // Exchange ---------------------------------------------------------------------------------
+
+  // Sends `frame` and returns every reply carrying its tag that arrives within `wait`.
+  std::vector<Reply> ExchangeAll(const Bytes& frame, std::chrono::milliseconds wait) {
+    uint32_t tag = LoadBe32(frame, 20);
+    ConstByteSpan out(frame);
+    EXPECT_TRUE(port_->Send(std::span(&out, 1)));
+    std::vector<Reply> replies;
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    Bytes buffer(65536);
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{port_->fd(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      RxSlot slot{buffer, 0, false};
+      auto n = port_->Receive(std::span(&slot, 1));
+      if (!n || *n == 0) continue;
+      Bytes got(buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(slot.length));
+      auto header = proto::DecodeHeader(got);
+      if (!header || header->tag != tag) continue;
+      replies.push_back({std::move(got), *header});
+    }
+    return replies;
+  }
+
+  // Sends `frame` and returns the first reply with its tag, or nullopt after `wait`.
+  std::optional<Reply> Exchange(const Bytes& frame, std::chrono::milliseconds wait = 2s) {
+    uint32_t tag = LoadBe32(frame, 20);
+    ConstByteSpan out(frame);
+    if (!port_->Send(std::span(&out, 1))) return std::nullopt;
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    Bytes buffer(65536);
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{port_->fd(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      RxSlot slot{buffer, 0, false};
+      auto n = port_->Receive(std::span(&slot, 1));
+      if (!n || *n == 0) continue;
+      Bytes got(buffer.begin(), buffer.begin() + static_cast<ptrdiff_t>(slot.length));
+      auto header = proto::DecodeHeader(got);
+      if (header && header->tag == tag) return Reply{std::move(got), *header};
+    }
+  }
+
+  uint8_t MaxSectors() const { return proto::SectorsPerFrame(mtu_); }
+
+  size_t mtu_ = 1500;
+  std::optional<testing::NetNamespace> target_ns_;
+  std::optional<testing::NetNamespace> client_ns_;
+  std::unique_ptr<PacketPort> port_;
+  fs::path dir_, disk_, ro_, window_file_;
+  pid_t server_pid_ = -1;
+  uint32_t next_tag_ = 1;
+};
+
+const MacAddress kStranger = *MacAddress::Parse("02:00:5e:00:00:99");
+
+TEST_P(ServeNetns, BroadcastDiscoveryFindsEveryExport) {
+  auto replies = ExchangeAll(ConfigRequest(proto::kWildcardShelf, proto::kWildcardSlot,
+                                           proto::ConfigCommand::kRead, ""),
+                             500ms);
+  ASSERT_EQ(replies.size(), 3u);
+  std::vector<int> slots;
+  for (const auto& r : replies) {
+    EXPECT_EQ(r.header.version, 1);
+    EXPECT_TRUE(r.header.is_response());
+    EXPECT_FALSE(r.header.is_error());
+    EXPECT_EQ(r.header.shelf, kShelf);
+    EXPECT_GE(r.frame.size(), proto::kMinFrameSize);
+    auto c = proto::DecodeConfig(r.frame);
+    ASSERT_TRUE(c);
+    EXPECT_GE(c->buffer_count, 2);
+    EXPECT_EQ(c->sector_count, MaxSectors()) << "scnt must be (MTU-36)/512";
+    slots.push_back(r.header.slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  EXPECT_EQ(slots, (std::vector<int>{1, 2, 3}));
+}
+
+TEST_P(ServeNetns, IdentifyReportsCapacityAndAnswersWildcard) {
+  auto r = Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ata_status(), proto::kAtaStatusReady);
+  EXPECT_EQ(proto::ReadIdentifyCapacity(r->data()), kDiskSectors);
+  EXPECT_EQ(proto::ReadIdentifyCapacity(
+                Exchange(AtaRequest(3, proto::ata_op::kIdentifyDevice, 0, 1))->data()),
+            kWindowLength);
+
+  // WinAoE broadcasts IDENTIFY to shelf 0xFFFF slot 0xFF: every export answers with its own
+  // address.
+  Bytes wildcard = AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1);
+  StoreBe16(wildcard, 16, proto::kWildcardShelf);
+  StoreU8(wildcard, 18, proto::kWildcardSlot);
+  auto all = ExchangeAll(wildcard, 500ms);
+  EXPECT_EQ(all.size(), 3u);
+  for (const auto& reply : all) EXPECT_EQ(reply.header.shelf, kShelf);
+}
+
+TEST_P(ServeNetns, WritesAndReadsEveryFormAtFullFrameSize) {
+  uint8_t n = MaxSectors();
+  const uint64_t lbas[] = {0, 1, 12345, kDiskSectors - n};
+  for (uint64_t lba : lbas) {
+    Bytes data = RandomBytes(n * 512, static_cast<uint32_t>(lba + 7));
+    auto w = Exchange(AtaRequest(1, proto::ata_op::kWriteSectorsExt, lba, n, data));
+    ASSERT_TRUE(w) << "no reply to WRITE EXT at " << lba;
+    EXPECT_EQ(w->ata_status(), proto::kAtaStatusReady);
+    EXPECT_FALSE(w->header.is_error());
+
+    auto r48 = Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, lba, n));
+    ASSERT_TRUE(r48);
+    ASSERT_EQ(r48->data().size(), data.size());
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), r48->data().begin()));
+
+    // The 28-bit form as Linux sends it: device bits 0xE0 in the top nibble of lba3.
+    auto r28 = Exchange(AtaRequest(1, proto::ata_op::kReadSectors, lba | 0xE0000000ull, n));
+    ASSERT_TRUE(r28);
+    EXPECT_EQ(r28->ata_status(), proto::kAtaStatusReady);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), r28->data().begin()));
+  }
+  auto flush = Exchange(AtaRequest(1, proto::ata_op::kFlushCacheExt, 0, 0));
+  ASSERT_TRUE(flush);
+  EXPECT_EQ(flush->ata_status(), proto::kAtaStatusReady);
+
+  // After FLUSH the data is in the image file itself.
+  Bytes image = ReadFile(disk_);
+  Bytes expected = RandomBytes(n * 512, 12345 + 7);
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), image.begin() + 12345 * 512));
+}
+
+TEST_P(ServeNetns, RefusesBadRequestsTheWayInitiatorsExpect) {
+  // Past the end: ATA IDNF in the status registers, never the AoE error flag.
+  auto past = Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, kDiskSectors - 1, 2));
+  ASSERT_TRUE(past);
+  EXPECT_FALSE(past->header.is_error());
+  EXPECT_EQ(past->ata_status(), proto::kAtaStatusReady | proto::kAtaStatusError);
+  EXPECT_EQ(past->ata_error(), proto::kAtaErrorIdNotFound);
+
+  // More sectors than the advertised maximum: AoE error 2.
+  auto big = Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0,
+                                 static_cast<uint8_t>(MaxSectors() + 1)));
+  ASSERT_TRUE(big);
+  EXPECT_TRUE(big->header.is_error());
+  EXPECT_EQ(big->header.error, proto::AoeError::kBadArgument);
+
+  // A write whose payload is shorter than its sector count: AoE error 2, nothing written.
+  Bytes before = ReadFile(disk_);
+  Bytes short_write = AtaRequest(1, proto::ata_op::kWriteSectorsExt, 100, 2, RandomBytes(512, 9));
+  auto sw = Exchange(short_write);
+  ASSERT_TRUE(sw);
+  EXPECT_EQ(sw->header.error, proto::AoeError::kBadArgument);
+
+  // Unknown opcode (SMART): ABRT, no AoE error flag.
+  auto smart = Exchange(AtaRequest(1, proto::ata_op::kSmart, 0, 1));
+  ASSERT_TRUE(smart);
+  EXPECT_FALSE(smart->header.is_error());
+  EXPECT_EQ(smart->ata_error(), proto::kAtaErrorAbort);
+
+  // CHECK POWER MODE: active.
+  auto power = Exchange(AtaRequest(1, proto::ata_op::kCheckPowerMode, 0, 0));
+  ASSERT_TRUE(power);
+  EXPECT_EQ(LoadU8(power->frame, 26), 0xFF);
+
+  // Unknown AoE command: error 1. Wrong version: error 5.
+  auto unknown = Exchange(Frame(kShelf, 1, static_cast<proto::Command>(9), 60));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->header.error, proto::AoeError::kUnrecognizedCommand);
+  Bytes v2 = AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1);
+  StoreU8(v2, 14, 0x20);
+  auto bad_version = Exchange(v2);
+  ASSERT_TRUE(bad_version);
+  EXPECT_EQ(bad_version->header.error, proto::AoeError::kUnsupportedVersion);
+
+  // Runts and responses are ignored, and the server keeps serving.
+  Bytes runt = Frame(kShelf, 1, proto::Command::kAta, 30);
+  EXPECT_FALSE(Exchange(runt, 200ms));
+  Bytes response = AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1);
+  StoreU8(response, 14, 0x18);
+  EXPECT_FALSE(Exchange(response, 200ms));
+  EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1)));
+  EXPECT_EQ(ReadFile(disk_), before);
+}
+
+TEST_P(ServeNetns, ReadOnlyExportNeverChanges) {
+  Bytes before = ReadFile(ro_);
+  auto w = Exchange(AtaRequest(2, proto::ata_op::kWriteSectorsExt, 10, 1, RandomBytes(512, 4)));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->ata_status(), proto::kAtaStatusReady | proto::kAtaStatusError);
+  EXPECT_EQ(w->ata_error(), proto::kAtaErrorAbort);
+  auto r = Exchange(AtaRequest(2, proto::ata_op::kReadSectorsExt, 10, 1));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(std::equal(r->data().begin(), r->data().end(), before.begin() + 10 * 512));
+  EXPECT_EQ(ReadFile(ro_), before);
+}
+
+TEST_P(ServeNetns, WindowExportStaysInsideItsWindow) {
+  Bytes before = ReadFile(window_file_);
+  // Reads see the window's first sector at LBA 0.
+  auto r = Exchange(AtaRequest(3, proto::ata_op::kReadSectorsExt, 0, 1));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(std::equal(r->data().begin(), r->data().end(), before.begin() + kWindowOffset * 512));
+  // Writes at both ends of the window land inside it; one past the end is refused.
+  Bytes data = RandomBytes(512, 5);
+  EXPECT_EQ(Exchange(AtaRequest(3, proto::ata_op::kWriteSectorsExt, 0, 1, data))->ata_status(),
+            proto::kAtaStatusReady);
+  EXPECT_EQ(Exchange(AtaRequest(3, proto::ata_op::kWriteSectorsExt, kWindowLength - 1, 1, data))
+                ->ata_status(),
+            proto::kAtaStatusReady);
+  auto past = Exchange(AtaRequest(3, proto::ata_op::kWriteSectorsExt, kWindowLength, 1, data));
+  EXPECT_EQ(past->ata_error(), proto::kAtaErrorIdNotFound);
+  // A 28-bit LBA with high bits set is masked, never reaching past the window.
+  Exchange(AtaRequest(3, proto::ata_op::kWriteSectors, 0xEFFFFFFF, 1, data));
+  ASSERT_TRUE(Exchange(AtaRequest(3, proto::ata_op::kFlushCache, 0, 0)));
+
+  Bytes after = ReadFile(window_file_);
+  ASSERT_EQ(after.size(), before.size());
+  size_t lo = kWindowOffset * 512, hi = (kWindowOffset + kWindowLength) * 512;
+  EXPECT_TRUE(std::equal(before.begin(), before.begin() + lo, after.begin()));
+  EXPECT_TRUE(std::equal(before.begin() + hi, before.end(), after.begin() + hi));
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), after.begin() + lo));
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), after.begin() + hi - 512));
+}
+
+TEST_P(ServeNetns, ConfigStringCommandsAndPersistence) {
+  using CC = proto::ConfigCommand;
+  auto set = Exchange(ConfigRequest(kShelf, 1, CC::kSetIfEmpty, "owner=host-a"));
+  ASSERT_TRUE(set);
+  EXPECT_FALSE(set->header.is_error());
+  EXPECT_TRUE(Exchange(ConfigRequest(kShelf, 1, CC::kTestExact, "owner=host-a")));
+  EXPECT_FALSE(Exchange(ConfigRequest(kShelf, 1, CC::kTestExact, "owner=host"), 300ms));
+  EXPECT_TRUE(Exchange(ConfigRequest(kShelf, 1, CC::kTestPrefix, "owner=")));
+  EXPECT_FALSE(Exchange(ConfigRequest(kShelf, 1, CC::kTestPrefix, "other"), 300ms));
+  auto taken = Exchange(ConfigRequest(kShelf, 1, CC::kSetIfEmpty, "owner=host-b"));
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->header.error, proto::AoeError::kConfigStringPresent);
+  auto forced = Exchange(ConfigRequest(kShelf, 1, CC::kForceSet, "owner=host-b"));
+  ASSERT_TRUE(forced);
+  EXPECT_FALSE(forced->header.is_error());
+  // A string longer than 1024 bytes is dropped without a reply.
+  EXPECT_FALSE(Exchange(ConfigRequest(kShelf, 1, CC::kForceSet, std::string(1100, 'x')), 300ms));
+
+  // The string survives a restart.
+  ASSERT_EQ(StopServer(), 0);
+  StartServer(DefaultArgs());
+  auto read = Exchange(ConfigRequest(kShelf, 1, CC::kRead, ""));
+  ASSERT_TRUE(read);
+  auto c = proto::DecodeConfig(read->frame);
+  std::string text(reinterpret_cast<const char*>(c->string.data()), c->string.size());
+  EXPECT_EQ(text, "owner=host-b");
+}
+
+TEST_P(ServeNetns, MaskListHidesTheTargetFromOtherHosts) {
+  auto edit = [&](std::vector<proto::MaskDirective> directives) {
+    Bytes frame = Frame(kShelf, 1, proto::Command::kMacMask,
+                        proto::kMaskHeaderSize + directives.size() * proto::kMaskDirectiveSize);
+    proto::EncodeMaskDirectives(directives, frame);
+    return Exchange(frame);
+  };
+  auto added = edit({{static_cast<uint8_t>(proto::DirectiveCommand::kAdd), port_->mac()}});
+  ASSERT_TRUE(added);
+  auto m = proto::DecodeMask(added->frame);
+  ASSERT_EQ(m->directive_count, 1);
+  EXPECT_EQ(m->DirectiveAt(0).mac, port_->mac());
+
+  // A host not on the list gets no answer at all; we are still served.
+  EXPECT_FALSE(Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1, {}, kStranger), 300ms));
+  EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1)));
+
+  auto removed = edit({{static_cast<uint8_t>(proto::DirectiveCommand::kDelete), port_->mac()}});
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(proto::DecodeMask(removed->frame)->directive_count, 0);
+  EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1, {}, kStranger)));
+}
+
+TEST_P(ServeNetns, ReservationBlocksOtherHostsWrites) {
+  auto reserve = [&](proto::ReserveCommand rcmd, std::vector<MacAddress> macs,
+                     std::optional<MacAddress> source = std::nullopt) {
+    Bytes frame = Frame(kShelf, 1, proto::Command::kReserve,
+                        proto::kReserveHeaderSize + macs.size() * 6, source);
+    proto::EncodeReserve(static_cast<uint8_t>(rcmd), macs, frame);
+    return Exchange(frame);
+  };
+  ASSERT_TRUE(reserve(proto::ReserveCommand::kSet, {port_->mac()}));
+  Bytes before = ReadFile(disk_);
+  auto blocked = Exchange(
+      AtaRequest(1, proto::ata_op::kWriteSectorsExt, 50, 1, RandomBytes(512, 6), kStranger));
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->header.error, proto::AoeError::kTargetReserved);
+  auto steal = reserve(proto::ReserveCommand::kSet, {kStranger}, kStranger);
+  ASSERT_TRUE(steal);
+  EXPECT_EQ(steal->header.error, proto::AoeError::kTargetReserved);
+  EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1, {}, kStranger)));
+  ASSERT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kFlushCacheExt, 0, 0)));
+  EXPECT_EQ(ReadFile(disk_), before);
+
+  ASSERT_TRUE(reserve(proto::ReserveCommand::kSet, {}));  // release
+  auto allowed = Exchange(
+      AtaRequest(1, proto::ata_op::kWriteSectorsExt, 50, 1, RandomBytes(512, 6), kStranger));
+  ASSERT_TRUE(allowed);
+  EXPECT_FALSE(allowed->header.is_error());
+}
+
+TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
+  ASSERT_EQ(StopServer(), 0);
+  fs::path config = dir_ / "serve.toml";
+  auto write_config = [&](bool with_second) {
+    std::ofstream out(config, std::ios::trunc);
+    out << "interfaces = [\"vt\"]\nstate_dir = \"" << (dir_ / "state").string() << "\"\n"
+        << "[[export]]\ntarget = \"e1.1\"\npath = \"" << disk_.string() << "\"\n";
+    if (with_second) out << "[[export]]\ntarget = \"e1.2\"\npath = \"" << ro_.string() << "\"\nread_only = true\n";
+  };
+  write_config(false);
+  StartServer({"--config", config.string()});
+  auto discover = [&] {
+    return ExchangeAll(ConfigRequest(proto::kWildcardShelf, proto::kWildcardSlot,
+                                     proto::ConfigCommand::kRead, ""),
+                       500ms)
+        .size();
+  };
+  EXPECT_EQ(discover(), 1u);
+  write_config(true);
+  ::kill(server_pid_, SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(discover(), 2u);
+  write_config(false);
+  ::kill(server_pid_, SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(discover(), 1u);
+  EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, 1)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mtu, ServeNetns, ::testing::Values(1500, 9000),
+                         [](const auto& info) { return "mtu" + std::to_string(info.param); });
+
+}  // namespace
+}  // namespace aoe

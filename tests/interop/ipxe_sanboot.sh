@@ -1,0 +1,207 @@
+#!/bin/bash
+#
+# ipxe_sanboot.sh --target vblade|aoekit
+#
+# Interop test against iPXE's AoE initiator: a diskless BIOS boot from an
+# AoE disk, the way real machines boot from aoekit.
+#
+# QEMU (TCG) boots /usr/lib/ipxe/ipxe.lkrn as a "Linux kernel"; the initrd is
+# an iPXE script that does `sanboot aoe:e0.0`. iPXE discovers the target,
+# hooks the disk as BIOS drive 0x80 and boots its MBR. The MBR is a 512-byte
+# boot sector assembled at test time: it reads LBAs 1001..1003 through BIOS
+# INT 13h (extended read, AH=42h, drive number from DL) - i.e. through iPXE's
+# INT 13h emulation and AoE - and prints the NUL-terminated string found at
+# the start of LBA 1003 to COM1. That string is a random token written only
+# into the disk image, so seeing it on the serial console proves the data
+# came over AoE. The MBR then writes to QEMU's isa-debug-exit port, which
+# ends QEMU at once (and halts, should that port be absent).
+#
+# Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
+# Env: AOE_BIN, INTEROP_KEEP_TMP=1, INTEROP_PCAP=1, INTEROP_QEMU_TIMEOUT,
+#      IPXE_LKRN (default /usr/lib/ipxe/ipxe.lkrn).
+
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+usage() { echo "usage: $0 --target vblade|aoekit" >&2; exit 2; }
+
+TARGET=vblade
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --target) TARGET=${2:-}; shift 2 ;;
+        -h|--help) usage ;;
+        *) usage ;;
+    esac
+done
+[[ "$TARGET" == vblade || "$TARGET" == aoekit ]] || usage
+
+readonly IMAGE_MIB=8
+readonly READ_LBA=1001     # MBR reads READ_COUNT sectors from here ...
+readonly READ_COUNT=3
+readonly TOKEN_LBA=1003    # ... and prints the string at the start of this one
+IPXE_LKRN=${IPXE_LKRN:-/usr/lib/ipxe/ipxe.lkrn}
+
+interop_init
+interop_require_root_tools qemu-system-x86_64 as ld sha256sum
+interop_target_check "$TARGET"
+[[ -r "$IPXE_LKRN" ]] || interop_skip "no $IPXE_LKRN (install the ipxe package)"
+
+# ---------------------------------------------------------------------------
+# Boot sector (GNU as, 16-bit real mode, linked flat at 0x7c00)
+# ---------------------------------------------------------------------------
+MBR_SRC=$INTEROP_TMP/mbr.S
+cat >"$MBR_SRC" <<EOF
+    .code16
+    .text
+    .globl _start
+_start:
+    cli
+    xorw    %ax, %ax
+    movw    %ax, %ds
+    movw    %ax, %es
+    movw    %ax, %ss
+    movw    \$0x7c00, %sp
+    sti
+    movb    %dl, drive              # boot drive handed over by iPXE (0x80)
+
+    movw    \$msg_hello, %si
+    call    puts
+
+    # INT 13h AH=42h: extended read of ${READ_COUNT} sectors at LBA ${READ_LBA}
+    # into 0000:8000, described by the disk address packet below.
+    movb    \$0x42, %ah
+    movb    drive, %dl
+    movw    \$dap, %si
+    int     \$0x13
+    jc      read_failed
+
+    movw    \$0x8000 + (${TOKEN_LBA} - ${READ_LBA}) * 512, %si
+    call    puts                    # the token, read from the AoE disk
+    movw    \$msg_done, %si
+    call    puts
+    jmp     stop
+
+read_failed:
+    movw    \$msg_fail, %si
+    call    puts
+
+stop:
+    movb    \$0x10, %al             # QEMU isa-debug-exit: exit status 33
+    outb    %al, \$0xf4
+1:  cli
+    hlt
+    jmp     1b
+
+# puts: print the NUL-terminated string at DS:SI on COM1 (0x3f8) by polling
+# the line status register; no BIOS serial services needed.
+puts:
+    lodsb
+    testb   %al, %al
+    jz      3f
+    movb    %al, %bl
+    movw    \$0x3fd, %dx
+2:  inb     %dx, %al
+    testb   \$0x20, %al             # transmit holding register empty?
+    jz      2b
+    movw    \$0x3f8, %dx
+    movb    %bl, %al
+    outb    %al, %dx
+    jmp     puts
+3:  ret
+
+    .balign 4
+dap:
+    .byte   0x10, 0                 # packet size, reserved
+    .word   ${READ_COUNT}           # sectors
+    .word   0x8000, 0x0000          # buffer offset, segment
+    .quad   ${READ_LBA}             # starting LBA
+drive:
+    .byte   0
+msg_hello: .asciz "\r\nMBR: booted from AoE, reading LBA ${READ_LBA}+${READ_COUNT} via INT13h\r\nMBR: token="
+msg_done:  .asciz "\r\nMBR: done\r\n"
+msg_fail:  .asciz "\r\nMBR: INT13h read FAILED\r\n"
+
+    .org    510
+    .byte   0x55, 0xaa
+EOF
+as --32 -o "$INTEROP_TMP/mbr.o" "$MBR_SRC"
+ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o "$INTEROP_TMP/mbr.bin" "$INTEROP_TMP/mbr.o"
+[[ $(stat -c %s "$INTEROP_TMP/mbr.bin") -eq 512 ]] || interop_die "boot sector is not 512 bytes"
+[[ $(od -An -tx1 -j510 -N2 "$INTEROP_TMP/mbr.bin" | tr -d ' \n') == 55aa ]] || interop_die "boot sector lacks 55AA"
+
+# ---------------------------------------------------------------------------
+# Disk image: boot sector at LBA 0, token at TOKEN_LBA, pseudo-random rest.
+# ---------------------------------------------------------------------------
+IMAGE=$INTEROP_TMP/disk.img
+interop_make_image "$IMAGE" "$IMAGE_MIB"
+dd if="$INTEROP_TMP/mbr.bin" of="$IMAGE" conv=notrunc status=none
+TOKEN="AOEKIT-TOKEN-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\0' "$TOKEN" | dd of="$IMAGE" bs=512 seek="$TOKEN_LBA" conv=notrunc status=none
+grep -qa "$TOKEN" "$INTEROP_TMP/mbr.bin" && interop_die "token leaked into the boot sector"
+
+# The iPXE script, handed over as the lkrn's initrd. `ifopen` is required:
+# an aoe: URI has no interface, iPXE uses the last opened netdev.
+SCRIPT=$INTEROP_TMP/boot.ipxe
+cat >"$SCRIPT" <<'EOF'
+#!ipxe
+echo AOEKIT-IPXE-SCRIPT-STARTED
+ifopen net0
+sanboot aoe:e0.0
+echo AOEKIT-IPXE-SANBOOT-RETURNED
+EOF
+
+# ---------------------------------------------------------------------------
+# Network namespace, target, guest
+# ---------------------------------------------------------------------------
+interop_netns_create 1500
+interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_target_start "$TARGET" "$IMAGE"
+
+SERIAL=$INTEROP_TMP/serial.log
+start=$SECONDS
+qemu_rc=0
+# -m 256M matters: with little RAM (64M) this ipxe.lkrn relocates itself over
+# the initrd that QEMU placed at the top of RAM, and the script is then
+# mis-detected as a PXE NBP and never runs.
+# graphics=off makes SeaBIOS mirror the text console (iPXE's messages) to
+# the serial port, which makes failures diagnosable from the log.
+# Stop QEMU as soon as the MBR has spoken (in case the debug-exit is missing).
+INTEROP_QEMU_DONE_RE='MBR: (done|INT13h read FAILED)' \
+interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-120}" \
+    -m 256M -machine graphics=off \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+    -kernel "$IPXE_LKRN" -initrd "$SCRIPT" \
+    || qemu_rc=$?
+interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc; 33 = MBR debug-exit)"
+
+# ---------------------------------------------------------------------------
+# Verdict
+# ---------------------------------------------------------------------------
+# Strip CRs and ANSI escapes (SeaBIOS/iPXE console) for readable matching.
+LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g')
+
+grep -q 'AOEKIT-IPXE-SCRIPT-STARTED' <<<"$LOG" \
+    && interop_pass "iPXE ran the initrd script" \
+    || interop_fail "iPXE did not run the initrd script"
+grep -q 'MBR: booted from AoE' <<<"$LOG" \
+    && interop_pass "iPXE sanbooted the MBR from the AoE disk" \
+    || interop_fail "the MBR never ran (sanboot failed?)"
+grep -q 'MBR: INT13h read FAILED' <<<"$LOG" && interop_fail "INT 13h extended read failed"
+if grep -q "MBR: token=$TOKEN" <<<"$LOG"; then
+    interop_pass "MBR read the token from LBA $TOKEN_LBA over AoE ($TOKEN)"
+else
+    interop_fail "token $TOKEN not seen on the serial console"
+fi
+[[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
+
+if [[ $INTEROP_FAILED -ne 0 ]]; then
+    echo "---- serial log tail ($SERIAL) ----"
+    tail -n 30 <<<"$LOG"
+    echo "---- target log ----"
+    cat "$INTEROP_TARGET_LOG" || true
+    echo "FAIL: ipxe_sanboot target=$TARGET"
+    exit 1
+fi
+echo "PASS: ipxe_sanboot target=$TARGET ($(( SECONDS - start ))s guest)"
+exit 0
