@@ -83,10 +83,9 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, boo
 }  // namespace
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text) {
+  // from_chars takes no sign, space or base prefix, and fails on empty text and on overflow.
   uint64_t value = 0;
   const char* end = text.data() + text.size();
-  // from_chars accepts no '+' or spaces, but does accept nothing at all: refuse that here.
-  if (text.empty()) return std::nullopt;
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end) return std::nullopt;
   return value;

@@ -81,8 +81,8 @@ class SignalHandler {
   void Reload() {
     if (args_.config_path.empty()) {
       log_.Info(kSubject,
-                "SIGHUP: nothing to reload, started without --config; restart aoe "
-                "serve to change exports");
+                "SIGHUP: nothing to reload, started without --config; "
+                "restart aoe serve to change exports");
       return;
     }
     ParseResult<ServeConfig> config = LoadServeConfigFile(args_.config_path);

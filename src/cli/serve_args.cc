@@ -146,8 +146,8 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
   }
   if (!raw.exports.empty()) {
     return ParseError{
-        fmt::format("export '{}' cannot be combined with --config; add it to the "
-                    "file as an [[export]] section instead",
+        fmt::format("export '{}' cannot be combined with --config; "
+                    "add it to the file as an [[export]] section instead",
                     raw.exports.front())};
   }
   ParseResult<ServeConfig> config = LoadServeConfigFile(raw.config_path);
@@ -175,10 +175,8 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
   if (!raw.bufcnt.empty()) {
     std::optional<uint64_t> count = ParseUnsigned(raw.bufcnt);
     if (!count || *count > UINT16_MAX) {
-      return ParseError{
-          fmt::format("--bufcnt '{}' is not a number from 2 to 65535; e.g. "
-                      "--bufcnt 64",
-                      raw.bufcnt)};
+      return ParseError{fmt::format(
+          "--bufcnt '{}' is not a number from 2 to 65535; e.g. --bufcnt 64", raw.bufcnt)};
     }
     server.buffer_count = static_cast<uint16_t>(*count);
   }

@@ -105,8 +105,9 @@ class TomlReader {
     out.clear();
     for (const toml::node& element : *array) {
       const auto* value = element.as_string();
-      if (!value)
+      if (!value) {
         return WrongType(element, fmt::format("each entry of {}", key), "a string", example);
+      }
       out.push_back(value->get());
     }
     return std::nullopt;
@@ -162,8 +163,8 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       for (size_t i = 0; !error && i < texts.size(); ++i) {
         std::optional<MacAddress> mac = MacAddress::Parse(texts[i]);
         if (!mac) {
-          return reader.Error(node, fmt::format("mask entry '{}' is not a MAC address; write it "
-                                                "as \"aa:bb:cc:dd:ee:ff\"",
+          return reader.Error(node, fmt::format("mask entry '{}' is not a MAC address; "
+                                                "write it as \"aa:bb:cc:dd:ee:ff\"",
                                                 texts[i]));
         }
         e.mask.push_back(*mac);
@@ -236,9 +237,8 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
       if (!error) {
         std::optional<LogLevel> parsed = ParseLogLevel(level);
         if (!parsed) {
-          return reader.Error(node, fmt::format("log_level '{}' is not one of error, warn, info, "
-                                                "debug",
-                                                level));
+          return reader.Error(
+              node, fmt::format("log_level '{}' is not one of error, warn, info, debug", level));
         }
         config.log_level = *parsed;
       }

@@ -49,7 +49,7 @@ struct InitiatorOptions {
   Duration dead_timeout = std::chrono::seconds(30);
   // Upper bound on any path's window whatever the target's buffer count (Linux aoe_maxout).
   uint32_t max_window = 64;
-  FlowOptions flow;
+  FlowOptions flow{};
   // A path whose frames time out this many times in a row is marked down.
   uint32_t down_after_timeouts = 4;
   // How often a down path is probed with a unicast config query.
@@ -58,7 +58,7 @@ struct InitiatorOptions {
   // flight or waiting for retransmission.
   size_t max_frames_per_disk = 256;
   // Tag session id (bits 30..16); random per Initiator when unset. Tests pin it.
-  std::optional<uint16_t> tag_session;
+  std::optional<uint16_t> tag_session{};
   Logger* logger = nullptr;  // optional; debug/warn lines about paths and retransmits
 };
 
@@ -71,9 +71,9 @@ struct ExchangeOptions {
   Duration resend_interval = std::chrono::milliseconds(250);
   // Restrict to one local port (index into the Initiator's ports). Default: a path of the
   // target if it is known, else broadcast to the shelf.slot on every port.
-  std::optional<size_t> port;
+  std::optional<size_t> port{};
   // Send to this target MAC (default: the chosen path's MAC or broadcast).
-  std::optional<MacAddress> target_mac;
+  std::optional<MacAddress> target_mac{};
 };
 
 using IoCallback = std::function<void(Outcome<void>)>;
@@ -282,6 +282,7 @@ class Initiator {
     std::vector<std::byte> frame;
     std::vector<size_t> ports;   // sent on these ports
     MacAddress destination;
+    Duration timeout{};
     TimePoint deadline{};
     TimePoint next_resend{};
     Duration resend_interval{};
@@ -291,6 +292,8 @@ class Initiator {
     std::function<void()> on_end;                                    // collect mode end
   };
 
+  void AdminExchange(Address address, uint8_t command, ConstByteSpan arg,
+                     const ExchangeOptions& options, std::string what, FrameCallback done);
   // Starts an exchange; returns its slot. `frame` is complete except for MACs and the tag.
   uint32_t StartExchange(ExchangeState state);
   void FinishExchange(uint32_t slot);
@@ -302,7 +305,24 @@ class Initiator {
   void HandleFrame(size_t port, ConstByteSpan frame);
   void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
   Disk* GetOrCreateDisk(Address address);
+  // Runs queued callbacks unless called from inside another public call (see in_batch_).
   void DrainCompletions();
+  // RAII: marks a public call; the outermost one drains the completions at its end.
+  class Batch {
+   public:
+    explicit Batch(Initiator& i) : i_(i), outer_(!i.in_batch_) { i.in_batch_ = true; }
+    ~Batch() {
+      if (!outer_) return;
+      i_.in_batch_ = false;
+      i_.DrainCompletions();
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    Initiator& i_;
+    bool outer_;
+  };
   void Defer(std::function<void()> fn);
 
   Clock& clock_;
@@ -317,7 +337,9 @@ class Initiator {
   std::vector<RxSlot> rx_slots_;
   // Callbacks are run after the state change that triggered them, outside any iteration.
   std::vector<std::function<void()>> completions_;
-  bool draining_ = false;
+  // True while the engine is inside a public call (or running callbacks): completions queued
+  // meanwhile run once, at the end of the outermost call, never in the middle of an iteration.
+  bool in_batch_ = false;
   uint64_t unmatched_replies_ = 0;
 };
 

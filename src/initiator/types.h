@@ -83,7 +83,6 @@ struct PathStats {
 
 // A decoded Query Config reply (any ccmd).
 struct ConfigReply {
-  std::string port;  // local interface it arrived on
   MacAddress target_mac;
   Address address;
   uint16_t buffer_count = 0;

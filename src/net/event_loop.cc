@@ -41,12 +41,12 @@ Result<void> EventLoop::Remove(int fd) {
 }
 
 Result<size_t> EventLoop::RunOnce(std::chrono::milliseconds max_wait) {
-  int timeout_ms = max_wait.count() < 0
-                       ? -1
-                       : static_cast<int>(std::min<std::chrono::milliseconds::rep>(
-                             max_wait.count(), INT_MAX));
-  int ready = epoll_wait(epoll_fd_.get(), events_->data(), static_cast<int>(events_->size()),
-                         timeout_ms);
+  int timeout_ms =
+      max_wait.count() < 0
+          ? -1
+          : static_cast<int>(std::min<std::chrono::milliseconds::rep>(max_wait.count(), INT_MAX));
+  int ready =
+      epoll_wait(epoll_fd_.get(), events_->data(), static_cast<int>(events_->size()), timeout_ms);
   if (ready < 0) {
     if (errno == EINTR) return size_t{0};
     return Errno();

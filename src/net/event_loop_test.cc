@@ -39,9 +39,18 @@ TEST(EventLoop, DispatchesReadyFdsAndCountsThem) {
   EventLoop loop = EventLoop::Create().value();
   UniqueFd a = MakeEventFd(), b = MakeEventFd(), c = MakeEventFd();
   std::vector<int> called;
-  ASSERT_TRUE(loop.Add(a.get(), [&] { called.push_back(1); Consume(a); }));
-  ASSERT_TRUE(loop.Add(b.get(), [&] { called.push_back(2); Consume(b); }));
-  ASSERT_TRUE(loop.Add(c.get(), [&] { called.push_back(3); Consume(c); }));
+  ASSERT_TRUE(loop.Add(a.get(), [&] {
+    called.push_back(1);
+    Consume(a);
+  }));
+  ASSERT_TRUE(loop.Add(b.get(), [&] {
+    called.push_back(2);
+    Consume(b);
+  }));
+  ASSERT_TRUE(loop.Add(c.get(), [&] {
+    called.push_back(3);
+    Consume(c);
+  }));
   Signal(a);
   Signal(c);
   EXPECT_EQ(loop.RunOnce(milliseconds(100)).value(), 2u);
@@ -92,8 +101,14 @@ TEST(EventLoop, CallbackRemovingAnotherReadyFdSuppressesIt) {
   UniqueFd a = MakeEventFd(), b = MakeEventFd();
   int calls = 0;
   // Whichever runs first removes the other, so exactly one callback runs.
-  ASSERT_TRUE(loop.Add(a.get(), [&] { ++calls; (void)loop.Remove(b.get()); }));
-  ASSERT_TRUE(loop.Add(b.get(), [&] { ++calls; (void)loop.Remove(a.get()); }));
+  ASSERT_TRUE(loop.Add(a.get(), [&] {
+    ++calls;
+    (void)loop.Remove(b.get());
+  }));
+  ASSERT_TRUE(loop.Add(b.get(), [&] {
+    ++calls;
+    (void)loop.Remove(a.get());
+  }));
   Signal(a);
   Signal(b);
   EXPECT_EQ(loop.RunOnce(milliseconds(0)).value(), 1u);
@@ -108,10 +123,16 @@ TEST(EventLoop, FdReAddedDuringDispatchGetsNewCallbackOnly) {
     Consume(a);
     if (loop.Contains(b.get())) {
       (void)loop.Remove(b.get());
-      ASSERT_TRUE(loop.Add(b.get(), [&] { ++new_b; Consume(b); }));
+      ASSERT_TRUE(loop.Add(b.get(), [&] {
+        ++new_b;
+        Consume(b);
+      }));
     }
   }));
-  ASSERT_TRUE(loop.Add(b.get(), [&] { ++old_b; Consume(b); }));
+  ASSERT_TRUE(loop.Add(b.get(), [&] {
+    ++old_b;
+    Consume(b);
+  }));
   Signal(a);
   Signal(b);
   size_t first = loop.RunOnce(milliseconds(0)).value();
@@ -129,7 +150,10 @@ TEST(EventLoop, CallbackMayAddFds) {
   bool b_called = false;
   ASSERT_TRUE(loop.Add(a.get(), [&] {
     Consume(a);
-    ASSERT_TRUE(loop.Add(b.get(), [&] { b_called = true; Consume(b); }));
+    ASSERT_TRUE(loop.Add(b.get(), [&] {
+      b_called = true;
+      Consume(b);
+    }));
   }));
   Signal(a);
   Signal(b);

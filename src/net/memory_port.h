@@ -106,13 +106,13 @@ struct MemoryPortOptions {
 };
 
 struct MemoryPortStats {
-  uint64_t tx_frames = 0;       // handed to the wire
-  uint64_t tx_oversize = 0;     // longer than mtu() + 14: dropped on send, like a real NIC
-  uint64_t tx_dropped = 0;      // link down, interface missing, or shorter than 14 bytes
-  uint64_t rx_frames = 0;       // queued for Receive()
-  uint64_t rx_filtered = 0;     // addressed to us but refused by the role filter
-  uint64_t rx_oversize = 0;     // longer than our mtu() + 14
-  uint64_t rx_overflow = 0;     // receive queue full
+  uint64_t tx_frames = 0;    // handed to the wire
+  uint64_t tx_oversize = 0;  // longer than mtu() + 14: dropped on send, like a real NIC
+  uint64_t tx_dropped = 0;   // link down, interface missing, or shorter than 14 bytes
+  uint64_t rx_frames = 0;    // queued for Receive()
+  uint64_t rx_filtered = 0;  // addressed to us but refused by the role filter
+  uint64_t rx_oversize = 0;  // longer than our mtu() + 14
+  uint64_t rx_overflow = 0;  // receive queue full
 };
 
 class MemoryPort final : public Port {

@@ -1,7 +1,7 @@
 #include "net/memory_port.h"
 
-#include <poll.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <vector>
 

@@ -210,8 +210,8 @@ Result<size_t> PacketPort::Receive(std::span<RxSlot> slots) {
     msgs_[i].msg_hdr.msg_iovlen = 1;
     msgs_[i].msg_len = 0;
   }
-  int received = recvmmsg(fd_.get(), msgs_.data(), static_cast<unsigned>(count), MSG_DONTWAIT,
-                          nullptr);
+  int received =
+      recvmmsg(fd_.get(), msgs_.data(), static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
   if (received < 0) {
     int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ENOBUFS) return size_t{0};

@@ -3,11 +3,10 @@
 // Needs root (skips otherwise). Nothing here touches the host's interfaces: the veth pair is
 // created inside the namespaces, and TearDown deletes the namespaces even when a test fails.
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <optional>
@@ -98,6 +97,13 @@ std::vector<Received> ReceiveRest(Port& port) {
 }
 
 uint32_t TagOf(const Received& r) { return LoadBe32(r.bytes, kTagOffset); }
+
+// The interface's ifindex as text, read from the namespace's own sysfs.
+std::string IfIndexText(const NetNamespace& ns, const std::string& ifname) {
+  std::string text = ns.Exec("cat /sys/class/net/" + ifname + "/ifindex").output;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
 
 bool WaitForLink(Port& port, bool up) {
   auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -328,10 +334,12 @@ TEST_F(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
 
 TEST_F(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
   const int target_fd = target_->fd();
-  // Round 0 refreshes while the interface is missing; round 1 re-creates it before anyone
-  // notices, so only the changed binding tells Refresh to re-bind.
-  for (int round = 0; round < 2; ++round) {
+  // Round 0 refreshes while the interface is missing. Round 1 re-creates it before anyone
+  // notices, with a new ifindex. Round 2 re-creates the target's end with its old ifindex, so
+  // only the socket's lost binding tells Refresh to re-bind.
+  for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(round);
+    std::string old_ifindex = IfIndexText(*ns_b_, kIfB);
     ASSERT_TRUE(ns_a_->Ip(std::string("link del ") + kIfA));  // removes both ends
 
     // The pending ENETDOWN makes the fd readable once; Receive consumes it without failing,
@@ -362,7 +370,15 @@ TEST_F(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
       EXPECT_EQ(*n, 0u);
     }
 
-    ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    if (round < 2) {
+      ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    } else {
+      ASSERT_TRUE(ns_b_->Ip(std::string("link add ") + kIfB + " index " + old_ifindex +
+                            " type veth peer name " + kIfA + " netns " + ns_a_->name()));
+      ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " up"));
+      ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " up"));
+      EXPECT_EQ(IfIndexText(*ns_b_, kIfB), old_ifindex);
+    }
     ASSERT_TRUE(WaitForLink(*target_, true));
     ASSERT_TRUE(WaitForLink(*initiator_, true));
     EXPECT_EQ(target_->fd(), target_fd) << "re-bound, not re-opened";

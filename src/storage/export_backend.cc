@@ -22,7 +22,7 @@ Result<OpenedBackend> BuildExportBackend(IoEngine& engine, const ExportStorageOp
   auto opened = OpenFileBackend(
       engine, options.path,
       {.read_only = options.read_only, .sync = options.sync, .direct = options.direct});
-  AOE_TRY(opened);
+  if (!opened) return Unexpected{opened.error()};
   if (options.offset_sectors == 0 && options.length_sectors == 0) return opened;
 
   const uint64_t offset_bytes = options.offset_sectors * kSectorBytes;
@@ -31,7 +31,7 @@ Result<OpenedBackend> BuildExportBackend(IoEngine& engine, const ExportStorageOp
   const uint64_t length_bytes = options.length_sectors != 0 ? options.length_sectors * kSectorBytes
                                                             : image_bytes - offset_bytes;
   auto window = WindowFilter::Create(std::move(opened->backend), offset_bytes, length_bytes);
-  AOE_TRY(window);
+  if (!window) return Unexpected{window.error()};
   opened->backend = std::move(*window);
   return opened;
 }

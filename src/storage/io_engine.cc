@@ -30,8 +30,9 @@ Result<std::unique_ptr<IoEngine>> IoEngine::Create(unsigned queue_depth) {
   std::unique_ptr<IoEngine> engine(new IoEngine());
 
   io_uring_params params{};
-  params.flags = IORING_SETUP_CQSIZE;
-  params.cq_entries = queue_depth * kCqPerSq;
+  // CLAMP: a depth past the kernel's limits gets the largest ring instead of EINVAL.
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  params.cq_entries = queue_depth > UINT_MAX / kCqPerSq ? UINT_MAX : queue_depth * kCqPerSq;
   int r = io_uring_queue_init_params(queue_depth, engine->ring_.get(), &params);
   if (r < 0) return Errno(-r);
   engine->ring_ready_ = true;

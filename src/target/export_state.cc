@@ -102,6 +102,9 @@ Result<StateFile::Loaded> StateFile::Load() const {
   if (j.contains("mask") && !ParseMacList(j["mask"], s.mask)) {
     return Err(std::errc::illegal_byte_sequence);
   }
+  if (j.contains("configured_mask") && !ParseMacList(j["configured_mask"], s.configured_mask)) {
+    return Err(std::errc::illegal_byte_sequence);
+  }
   if (j.contains("reservation") && !ParseMacList(j["reservation"], s.reservation)) {
     return Err(std::errc::illegal_byte_sequence);
   }
@@ -116,6 +119,7 @@ Result<void> StateFile::Save(const ExportState& state) const {
   // Readable copy for administrators; the hex form is authoritative.
   j["config_string"] = std::string(state.config_string.begin(), state.config_string.end());
   j["mask"] = MacList(state.mask);
+  j["configured_mask"] = MacList(state.configured_mask);
   j["reservation"] = MacList(state.reservation);
   std::string text = j.dump(2, ' ', /*ensure_ascii=*/true,
                             nlohmann::json::error_handler_t::replace) + "\n";

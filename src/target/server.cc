@@ -158,9 +158,10 @@ class ServerImpl final : public Server, private Transmitter {
       Export* current = target_.FindExport(wanted.name());
       if (current == nullptr || !(current->options() == wanted)) to_open.push_back(wanted);
     }
-    AOE_TRY(OpenPorts(options.interfaces));
+    // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
     auto opened = OpenExports(to_open);
     AOE_TRY(opened);
+    AOE_TRY(OpenPorts(options.interfaces));
 
     // Exports that vanished or changed leave the table; in-flight commands keep them alive.
     std::vector<std::string> gone;
@@ -247,8 +248,11 @@ class ServerImpl final : public Server, private Transmitter {
       return Unexpected{loaded.error()};
     }
     ExportState state = std::move(loaded->state);
-    if (!loaded->found) {
-      state.mask = options.mask;  // the configured list seeds a new export's state
+    if (!loaded->found || state.configured_mask != options.mask) {
+      // A new export, or the configuration's mask list changed since it was last applied.
+      if (loaded->found) log_.Info(name, "mask list replaced by the configuration");
+      state.mask = options.mask;
+      state.configured_mask = options.mask;
       if (auto saved = state_file.Save(state); !saved) {
         log_.Error(name, "cannot write state file {}: {}; check --state-dir", state_file.path(),
                    saved.error().message());
@@ -421,8 +425,6 @@ class ServerImpl final : public Server, private Transmitter {
     engine_->Drain();  // in-flight commands complete and queue their replies
     FlushTx();
     for (const auto& e : target_.exports()) FlushExport(*e);
-    log_.Info("server", "stopped: {} ATA commands, {} bytes read, {} bytes written, {} flushes",
-              stats_.ata_commands, stats_.bytes_read, stats_.bytes_written, stats_.flushes);
   }
 
   Logger& log_;

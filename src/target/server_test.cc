@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "target/testing/frames.h"
@@ -13,12 +16,13 @@
 namespace aoe::target {
 namespace {
 
-using testkit::AtaRequest;
+using testkit::AtaOp;
 using testkit::BuildAta;
 using testkit::BuildConfig;
 using testkit::BuildHeader;
 using testkit::BuildMask;
 using testkit::BuildReserve;
+using testkit::CountingBackend;
 using testkit::Frame;
 using testkit::Harness;
 using testkit::kHostA;
@@ -36,11 +40,11 @@ constexpr uint8_t kIdentify = 0xEC;
 Frame ReadRequest(uint16_t shelf, uint8_t slot, uint64_t lba, uint8_t count,
                   uint32_t tag = 0x80000001, MacAddress from = kHostA) {
   return BuildAta(Harness::To(shelf, slot, from, tag),
-                  {.aflags = 0x40, .sector_count = count, .opcode = kRead48, .lba = lba});
+                  AtaOp(kRead48).Flags(0x40).Count(count).Lba(lba));
 }
 
 Frame IdentifyRequest(uint16_t shelf, uint8_t slot) {
-  return BuildAta(Harness::To(shelf, slot), {.sector_count = 1, .opcode = kIdentify});
+  return BuildAta(Harness::To(shelf, slot), AtaOp(kIdentify).Count(1));
 }
 
 Frame DiskBytes(MemoryBackend& disk, uint64_t offset, size_t size) {
@@ -71,6 +75,7 @@ TEST_F(ServerTest, CreateFailsWhenInterfaceIsMissing) {
 TEST_F(ServerTest, CreateFailsOnCorruptStateFile) {
   h_.AddExport(1, 1, 64 * kSector);
   {
+    std::filesystem::create_directories(h_.state_dir());
     std::FILE* f = std::fopen((h_.state_dir() + "/e1.1.json").c_str(), "w");
     ASSERT_NE(f, nullptr);
     std::fputs("{not json", f);
@@ -111,7 +116,7 @@ TEST_F(ServerTest, ReconfigureRemovesExport) {
   ASSERT_TRUE(h_.server().Reconfigure(next));
   EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
   EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
-  EXPECT_GE(h_.counter(Harness::DiskPath(1, 2)).flushes(), 1u) << "a removed export is flushed";
+  EXPECT_GE(h_.disk(1, 2).flush_count(), 1u) << "a removed export is flushed";
 }
 
 TEST_F(ServerTest, ReconfigureLeavesUnchangedExportServing) {
@@ -167,9 +172,8 @@ TEST_F(ServerTest, ReconfigureWithChangedStorageOptionsReopensExport) {
   ServerOptions next = h_.options();
   next.exports[0].read_only = true;
   ASSERT_TRUE(h_.server().Reconfigure(next));
-  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.aflags = 0x41, .sector_count = 1,
-                                                     .opcode = kWrite48,
-                                                     .data = Pattern(kSector, 2)}));
+  auto r = h_.Exchange(
+      BuildAta(Harness::To(1, 1), AtaOp(kWrite48).Flags(0x41).Count(1).Data(Pattern(kSector, 2))));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status(), 0x41);
   EXPECT_EQ(r->ata_error(), 0x04);
@@ -197,6 +201,61 @@ TEST_F(ServerTest, FailingReconfigureChangesNothing) {
   EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
   EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
   EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 9)).has_value());
+}
+
+// Replies to a broadcast config query from `host`, by source MAC.
+std::vector<MacAddress> DiscoverSources(Harness& h) {
+  auto a = Harness::To(0xFFFF, 0xFF);
+  a.destination = MacAddress::Broadcast();
+  h.Send(BuildConfig(a, 0, ""), h.host_a());
+  h.Settle();
+  std::vector<MacAddress> sources;
+  for (const auto& r : h.Collect(h.host_a())) sources.push_back(r.source());
+  std::sort(sources.begin(), sources.end());
+  return sources;
+}
+
+TEST_F(ServerTest, ReconfigureAddsAndRemovesInterfaces) {
+  h_.AddInterface("mem1", kSecondTargetMac);
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  EXPECT_EQ(DiscoverSources(h_), std::vector<MacAddress>{kTargetMac});
+
+  ServerOptions next = h_.options();
+  next.interfaces = {"mem0", "mem1"};
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  EXPECT_EQ(DiscoverSources(h_), (std::vector<MacAddress>{kTargetMac, kSecondTargetMac}));
+
+  next.interfaces = {"mem1"};
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  EXPECT_EQ(DiscoverSources(h_), std::vector<MacAddress>{kSecondTargetMac});
+}
+
+TEST_F(ServerTest, FailingReconfigureOpensNoNewInterface) {
+  h_.AddInterface("mem1", kSecondTargetMac);
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+
+  ServerOptions next = h_.options();
+  next.interfaces = {"mem0", "mem1"};
+  ExportOptions missing;
+  missing.shelf = 1;
+  missing.slot = 9;
+  missing.path = "mem:missing";
+  next.exports.push_back(missing);
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  EXPECT_EQ(DiscoverSources(h_), std::vector<MacAddress>{kTargetMac});
+}
+
+TEST_F(ServerTest, FailingReconfigureOnMissingInterfaceChangesNothing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+
+  ServerOptions next = h_.options();
+  next.interfaces = {"mem0", "nosuch0"};
+  next.exports.clear();
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
 }
 
 TEST_F(ServerTest, BurstOfReadsIsAllAnsweredWithCorrectData) {
@@ -236,6 +295,94 @@ TEST_F(ServerTest, BurstLargerThanCommandPoolIsServedEventually) {
   EXPECT_EQ(h_.Collect(h_.host_a()).size(), kCount);
 }
 
+Frame ReadFile(const std::string& path, uint64_t offset, size_t size) {
+  Frame out(size);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  EXPECT_NE(f, nullptr);
+  if (f == nullptr) return out;
+  std::fseek(f, static_cast<long>(offset), SEEK_SET);
+  EXPECT_EQ(std::fread(out.data(), 1, size, f), size);
+  std::fclose(f);
+  return out;
+}
+
+void WriteFile(const std::string& path, uint64_t offset, const Frame& data) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, static_cast<long>(offset), SEEK_SET);
+  EXPECT_EQ(std::fwrite(data.data(), 1, data.size(), f), data.size());
+  std::fclose(f);
+}
+
+TEST_F(ServerTest, FileBackedBurstOfReadsAndWritesIsServedThroughIoUring) {
+  constexpr size_t kCount = 64;
+  std::string image = h_.AddFileExport(1, 1, 256 * kSector);
+  WriteFile(image, 0, Pattern(128 * kSector, 6));
+  ASSERT_TRUE(h_.Start());
+  for (size_t i = 0; i < kCount; ++i) {
+    h_.Send(ReadRequest(1, 1, i * 2, 2, static_cast<uint32_t>(i)), h_.host_a());
+  }
+  for (size_t i = 0; i < kCount; ++i) {
+    h_.Send(BuildAta(Harness::To(1, 1, kHostB, static_cast<uint32_t>(i)),
+                     AtaOp(kWrite48).Flags(0x41).Count(1).Lba(128 + i).Data(
+                         Pattern(kSector, static_cast<uint8_t>(i)))),
+            h_.host_b());
+  }
+  auto reads = h_.Await(h_.host_a(), kCount);
+  auto writes = h_.Await(h_.host_b(), kCount);
+  ASSERT_EQ(reads.size(), kCount);
+  ASSERT_EQ(writes.size(), kCount);
+  Frame content = Pattern(128 * kSector, 6);
+  for (const Reply& r : reads) {
+    ASSERT_LT(r.tag(), kCount);
+    EXPECT_EQ(r.status(), 0x40);
+    EXPECT_EQ(r.ata_data(2 * kSector),
+              Frame(content.begin() + static_cast<ptrdiff_t>(r.tag() * 2 * kSector),
+                    content.begin() + static_cast<ptrdiff_t>((r.tag() + 1) * 2 * kSector)));
+  }
+  for (const Reply& r : writes) EXPECT_EQ(r.status(), 0x40);
+  for (size_t i = 0; i < kCount; ++i) {
+    EXPECT_EQ(ReadFile(image, (128 + i) * kSector, kSector),
+              Pattern(kSector, static_cast<uint8_t>(i)));
+  }
+}
+
+TEST_F(ServerTest, ReadInFlightCompletesAfterItsExportIsRemoved) {
+  std::string image = h_.AddFileExport(1, 1, 64 * kSector);
+  h_.AddExport(1, 2, 64 * kSector);
+  WriteFile(image, 0, Pattern(2 * kSector, 7));
+  ASSERT_TRUE(h_.Start());
+  // Received and queued on io_uring, not yet reaped.
+  h_.Send(ReadRequest(1, 1, 0, 2, 0x77), h_.host_a());
+  while (h_.target_port().queued_frames() > 0) h_.server().Poll(std::chrono::milliseconds(0));
+
+  ServerOptions next = h_.options();
+  next.exports.erase(next.exports.begin());
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+
+  auto replies = h_.Await(h_.host_a(), 1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].tag(), 0x77u);
+  EXPECT_EQ(replies[0].status(), 0x40);
+  EXPECT_EQ(replies[0].ata_data(2 * kSector), Pattern(2 * kSector, 7));
+  EXPECT_FALSE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 2)).has_value());
+}
+
+TEST_F(ServerTest, FileBackedReadOnlyExportRefusesWrites) {
+  std::string image = h_.AddFileExport(1, 1, 64 * kSector);
+  h_.options().exports[0].read_only = true;
+  ASSERT_TRUE(h_.Start());
+  h_.Send(BuildAta(Harness::To(1, 1),
+                   AtaOp(kWrite48).Flags(0x41).Count(1).Lba(0).Data(Pattern(kSector, 8))),
+          h_.host_a());
+  auto replies = h_.Await(h_.host_a(), 1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].status(), 0x41);
+  EXPECT_EQ(replies[0].ata_error(), 0x04);
+  EXPECT_EQ(ReadFile(image, 0, kSector), Frame(kSector));
+}
+
 TEST_F(ServerTest, StatsCountDroppedClasses) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
@@ -247,18 +394,18 @@ TEST_F(ServerTest, StatsCountDroppedClasses) {
   h_.Exchange(IdentifyRequest(1, 5));                           // not for us
   auto response = to;
   response.ver_flags = 0x18;
-  h_.Exchange(BuildConfig(response, 0, ""));                    // response flag
+  h_.Exchange(BuildConfig(response, 0, ""));  // response flag
   auto old_version = to;
   old_version.ver_flags = 0x20;
-  h_.Exchange(BuildConfig(old_version, 0, ""));                 // error 5
-  h_.Exchange(BuildHeader(to, 9, 60));                          // error 1
-  h_.Exchange(BuildConfig(to, 9, ""));                          // error 2
-  h_.Exchange(BuildConfig(to, 4, "x", uint16_t{2000}));         // bad config string
+  h_.Exchange(BuildConfig(old_version, 0, ""));          // error 5
+  h_.Exchange(BuildHeader(to, 9, 60));                   // error 1
+  h_.Exchange(BuildConfig(to, 9, ""));                   // error 2
+  h_.Exchange(BuildConfig(to, 4, "x", uint16_t{2000}));  // bad config string
   h_.Exchange(BuildReserve(to, 1, {kHostA}));
   h_.Exchange(ReadRequest(1, 1, 0, 1, 1, kHostB), h_.host_b());  // reserved: error 6
   h_.Exchange(BuildMask(to, 1, {{1, kHostA}}));
   h_.Exchange(BuildConfig(Harness::To(1, 1, kHostB), 0, ""), h_.host_b());  // masked
-  h_.Exchange(ReadRequest(1, 1, 1000, 1));                      // IDNF
+  h_.Exchange(ReadRequest(1, 1, 1000, 1));                                  // IDNF
 
   Stats s = h_.stats();
   EXPECT_EQ(s.dropped_runt, 1u);
@@ -279,8 +426,7 @@ TEST_F(ServerTest, OversizeFramesAreDroppedByThePort) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
   // 1600 bytes is over the 1500-byte MTU of the target's port: it never reaches the target.
-  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.sector_count = 1, .opcode = kIdentify,
-                                                     .pad_to = 1600}));
+  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), AtaOp(kIdentify).Count(1).PadTo(1600)));
   EXPECT_FALSE(r.has_value());
   EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
 }
@@ -341,9 +487,8 @@ TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
   Frame data = Pattern(2 * kSector, 5);
-  auto r = h_.Exchange(BuildAta(Harness::To(1, 1), {.aflags = 0x41, .sector_count = 2,
-                                                     .opcode = kWrite48, .lba = 10,
-                                                     .data = data}));
+  auto r = h_.Exchange(
+      BuildAta(Harness::To(1, 1), AtaOp(kWrite48).Flags(0x41).Count(2).Lba(10).Data(data)));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status(), 0x40);
   EXPECT_EQ(DiskBytes(h_.disk(1, 1), 10 * kSector, data.size()), data);

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@ namespace aoe::target {
 namespace {
 
 using testkit::Address;
+using testkit::AtaOp;
 using testkit::AtaRequest;
 using testkit::BuildAta;
 using testkit::BuildConfig;
@@ -98,32 +101,30 @@ class TargetFixture : public ::testing::Test {
     return h_.Exchange(BuildAta(To(from), request), HostFor(from));
   }
   std::optional<Reply> Identify(MacAddress from = kHostA) {
-    return AtaCmd({.sector_count = 1, .opcode = kIdentify, .lba = 0xA0000000}, from);
+    return AtaCmd(AtaOp(kIdentify).Count(1).Lba(0xA0000000), from);
   }
   std::optional<Reply> Read(uint64_t lba, uint8_t count, uint8_t opcode = kRead48,
                             MacAddress from = kHostA) {
     uint8_t aflags = opcode == kRead48 ? 0x40 : 0x00;
-    return AtaCmd({.aflags = aflags, .sector_count = count, .opcode = opcode, .lba = lba}, from);
+    return AtaCmd(AtaOp(opcode).Flags(aflags).Count(count).Lba(lba), from);
   }
   std::optional<Reply> Write(uint64_t lba, const Frame& data, uint8_t opcode = kWrite48,
                              MacAddress from = kHostA) {
     uint8_t aflags = static_cast<uint8_t>((opcode == kWrite48 ? 0x40 : 0x00) | 0x01);
     auto count = static_cast<uint8_t>(data.size() / kSector);
-    return AtaCmd({.aflags = aflags, .sector_count = count, .opcode = opcode, .lba = lba,
-                .data = data},
-               from);
+    return AtaCmd(AtaOp(opcode).Flags(aflags).Count(count).Lba(lba).Data(data), from);
   }
 
   std::optional<Reply> QueryConfig(uint8_t ccmd, std::string_view string = {},
-                              MacAddress from = kHostA) {
+                                   MacAddress from = kHostA) {
     return h_.Exchange(BuildConfig(To(from), ccmd, string), HostFor(from));
   }
   std::optional<Reply> MaskList(uint8_t mcmd, const std::vector<Directive>& directives = {},
-                            MacAddress from = kHostA) {
+                                MacAddress from = kHostA) {
     return h_.Exchange(BuildMask(To(from), mcmd, directives), HostFor(from));
   }
   std::optional<Reply> Reservation(uint8_t rcmd, const std::vector<MacAddress>& macs = {},
-                               MacAddress from = kHostA) {
+                                   MacAddress from = kHostA) {
     return h_.Exchange(BuildReserve(To(from), rcmd, macs), HostFor(from));
   }
 
@@ -168,10 +169,28 @@ TEST_F(Ata, IdentifyReturnsOnePageWithStatusReady) {
   EXPECT_GE(r->size(), 36u + 512u);
 }
 
+// ATA strings keep the first character of each pair in the high byte of the word.
+std::string IdentifyString(const Reply& r, size_t first_word, size_t words) {
+  std::string text;
+  for (size_t w = first_word; w < first_word + words; ++w) {
+    text.push_back(static_cast<char>(IdentifyWord(r, w) >> 8));
+    text.push_back(static_cast<char>(IdentifyWord(r, w) & 0xFF));
+  }
+  return text.substr(0, text.find_last_not_of(' ') + 1);
+}
+
+TEST_F(Ata, IdentifySerialNamesShelfSlotAndHost) {
+  StartServer();
+  auto r = Identify();
+  ExpectAtaOk(r);
+  EXPECT_EQ(IdentifyString(*r, 10, 10), "1.2:testhost");
+  EXPECT_EQ(IdentifyString(*r, 27, 20), "aoekit e1.2");
+}
+
 TEST_F(Ata, IdentifyWithSectorCountOtherThanOneIsBadArgument) {
   StartServer();
-  for (uint8_t count : {0, 2, 255}) {
-    auto r = AtaCmd({.sector_count = count, .opcode = kIdentify});
+  for (uint8_t count : std::initializer_list<uint8_t>{0, 2, 255}) {
+    auto r = AtaCmd(AtaOp(kIdentify).Count(count));
     ExpectAoeError(r, 2);
   }
 }
@@ -180,7 +199,7 @@ TEST_F(Ata, IdentifyToWildcardAddressIsAnsweredWithRealShelfAndSlot) {
   StartServer();
   Address a = Harness::To(0xFFFF, 0xFF);
   a.destination = MacAddress::Broadcast();
-  auto r = h_.Exchange(BuildAta(a, {.sector_count = 1, .opcode = kIdentify}));
+  auto r = h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1)));
   ExpectAtaOk(r);
   EXPECT_EQ(r->shelf(), kShelf);
   EXPECT_EQ(r->slot(), kSlot);
@@ -282,8 +301,7 @@ TEST_F(Ata, SectorCountAboveMtuLimitIsBadArgument) {
 TEST_F(Ata, WriteWithShortPayloadIsBadArgument) {
   StartServer();
   uint64_t before = Checksum(disk().bytes());
-  auto r = AtaCmd({.aflags = 0x41, .sector_count = 2, .opcode = kWrite48, .lba = 0,
-                .data = Pattern(kSector + 100, 9)});
+  auto r = AtaCmd(AtaOp(kWrite48).Flags(0x41).Count(2).Lba(0).Data(Pattern(kSector + 100, 9)));
   ExpectAoeError(r, 2);
   EXPECT_EQ(Checksum(disk().bytes()), before);
 }
@@ -295,7 +313,7 @@ TEST_F(Ata, ZeroSectorCountSucceedsWithoutData) {
   EXPECT_EQ(r->size(), 60u);
   EXPECT_EQ(r->ata_data(24), Frame(24)) << "no data, only padding";
   uint64_t before = Checksum(disk().bytes());
-  ExpectAtaOk(AtaCmd({.aflags = 0x41, .sector_count = 0, .opcode = kWrite48, .lba = 0}));
+  ExpectAtaOk(AtaCmd(AtaOp(kWrite48).Flags(0x41).Count(0).Lba(0)));
   EXPECT_EQ(Checksum(disk().bytes()), before);
 }
 
@@ -316,7 +334,7 @@ TEST_F(Ata, WriteToReadOnlyExportIsAbortedAndChangesNothing) {
 TEST_F(Ata, FlushCacheFlushesBackend) {
   StartServer();
   uint64_t flushes = h_.counter(path()).flushes();
-  ExpectAtaOk(AtaCmd({.opcode = kFlushCache}));
+  ExpectAtaOk(AtaCmd(AtaOp(kFlushCache)));
   EXPECT_EQ(h_.counter(path()).flushes(), flushes + 1);
   EXPECT_GE(disk().flush_count(), 1u);
 }
@@ -324,42 +342,45 @@ TEST_F(Ata, FlushCacheFlushesBackend) {
 TEST_F(Ata, FlushCacheExtFlushesBackend) {
   StartServer();
   uint64_t flushes = h_.counter(path()).flushes();
-  ExpectAtaOk(AtaCmd({.aflags = 0x40, .opcode = kFlushCacheExt}));
+  ExpectAtaOk(AtaCmd(AtaOp(kFlushCacheExt).Flags(0x40)));
   EXPECT_EQ(h_.counter(path()).flushes(), flushes + 1);
 }
 
 TEST_F(Ata, FailedFlushIsAbortedWithoutAoeError) {
   StartServer();
   h_.faults(path()).set_flush_error(EIO);
-  ExpectAtaError(AtaCmd({.opcode = kFlushCache}), kErrAbrt);
+  ExpectAtaError(AtaCmd(AtaOp(kFlushCache)), kErrAbrt);
 }
 
 TEST_F(Ata, CheckPowerModeReportsActive) {
   StartServer();
-  auto r = AtaCmd({.opcode = kCheckPowerMode});
+  auto r = AtaCmd(AtaOp(kCheckPowerMode));
   ExpectAtaOk(r);
   EXPECT_EQ(r->sector_count(), 0xFF);
 }
 
 TEST_F(Ata, SmartIsAbortedWithoutAoeError) {
   StartServer();
-  auto r = AtaCmd({.feature = 0xD0, .sector_count = 1, .opcode = kSmart, .lba = 0xC24F00});
+  auto r = AtaCmd(AtaOp(kSmart).Feature(0xD0).Count(1).Lba(0xC24F00));
   ExpectAtaError(r, kErrAbrt);
   EXPECT_EQ(r->size(), 60u) << "header-only reply";
 }
 
 TEST_F(Ata, UnknownOpcodeIsAbortedWithoutAoeError) {
   StartServer();
-  for (uint8_t opcode : {0xC8, 0x25, 0x00, 0xFF}) {
+  for (uint8_t opcode : std::initializer_list<uint8_t>{0xC8, 0x25, 0x00, 0xFF}) {
     SCOPED_TRACE(opcode);
-    ExpectAtaError(AtaCmd({.sector_count = 1, .opcode = opcode}), kErrAbrt);
+    ExpectAtaError(AtaCmd(AtaOp(opcode).Count(1)), kErrAbrt);
   }
 }
 
 TEST_F(Ata, ReadStorageErrorIsUncorrectableAndServingContinues) {
   Fill(disk(), 0, Pattern(kSector, 13));
   StartServer();
-  h_.faults(path()).AddRule({.first_sector = 10, .sector_count = 1});
+  FaultRule rule;
+  rule.first_sector = 10;
+  rule.sector_count = 1;
+  h_.faults(path()).AddRule(rule);
   ExpectAtaError(Read(9, 2), kErrUnc);
   EXPECT_TRUE(h_.LogContains("read of sectors 9-10 failed"));
   auto r = Read(0, 1);
@@ -369,7 +390,11 @@ TEST_F(Ata, ReadStorageErrorIsUncorrectableAndServingContinues) {
 
 TEST_F(Ata, WriteStorageErrorIsAbortedAndServingContinues) {
   StartServer();
-  h_.faults(path()).AddRule({.first_sector = 20, .sector_count = 1, .error = ENOSPC});
+  FaultRule rule;
+  rule.first_sector = 20;
+  rule.sector_count = 1;
+  rule.error = ENOSPC;
+  h_.faults(path()).AddRule(rule);
   ExpectAtaError(Write(20, Pattern(kSector, 14)), kErrAbrt);
   ExpectAtaOk(Write(21, Pattern(kSector, 15)));
   EXPECT_EQ(Region(disk(), 21 * kSector, kSector), Pattern(kSector, 15));
@@ -430,26 +455,23 @@ TEST_F(WindowExport, NoFrameChangesBytesOutsideWindow) {
     uint8_t opcode;
   };
   const Attempt attempts[] = {
-      {kLength, 1, kWrite48},
-      {kLength - 1, 2, kWrite48},
-      {kLength + kOffset, 1, kWrite48},
-      {0xFFFFFFFFFFFF, 1, kWrite48},
-      {0xFFFFFFFFFFFF, 2, kWrite48},
-      {0xFFFFFFFFFFF0, 2, kWrite48},
-      {0x0FFFFFFF, 2, kWrite28},
-      {kLength | (uint64_t{0xF0} << 24), 1, kWrite28},
+      {kLength, 1, kWrite48},           {kLength - 1, 2, kWrite48},
+      {kLength + kOffset, 1, kWrite48}, {0xFFFFFFFFFFFF, 1, kWrite48},
+      {0xFFFFFFFFFFFF, 2, kWrite48},    {0xFFFFFFFFFFF0, 2, kWrite48},
+      {0x0FFFFFFF, 2, kWrite28},        {kLength | (uint64_t{0xF0} << 24), 1, kWrite28},
       {uint64_t{1} << 40, 2, kWrite48},
   };
   for (const Attempt& a : attempts) {
     SCOPED_TRACE(a.lba);
-    auto r = AtaCmd({.aflags = 0x41, .sector_count = a.count, .opcode = a.opcode, .lba = a.lba,
-                  .data = Pattern(a.count * kSector, 22)});
+    auto r = AtaCmd(
+        AtaOp(a.opcode).Flags(0x41).Count(a.count).Lba(a.lba).Data(Pattern(a.count * kSector, 22)));
     ASSERT_TRUE(r.has_value());
     EXPECT_NE(r->status(), kStatusOk);
   }
   // Over-long counts and short payloads are refused before storage.
-  h_.Exchange(BuildAta(To(), {.aflags = 0x41, .sector_count = 255, .opcode = kWrite48,
-                              .lba = kLength - 1, .data = Pattern(2 * kSector, 23)}));
+  h_.Exchange(BuildAta(
+      To(),
+      AtaOp(kWrite48).Flags(0x41).Count(255).Lba(kLength - 1).Data(Pattern(2 * kSector, 23))));
   EXPECT_EQ(BeforeChecksum(), before);
   EXPECT_EQ(AfterChecksum(), after);
 }
@@ -465,9 +487,9 @@ TEST_F(Ata, WritingPartitionTableToLbaZeroUpdatesIdentifyGeometry) {
   Frame mbr(kSector);
   const size_t entry = 446;
   mbr[entry + 0] = std::byte{0x00};
-  mbr[entry + 1] = std::byte{1};   // start head
-  mbr[entry + 2] = std::byte{1};   // start sector
-  mbr[entry + 3] = std::byte{0};   // start cylinder
+  mbr[entry + 1] = std::byte{1};  // start head
+  mbr[entry + 2] = std::byte{1};  // start sector
+  mbr[entry + 3] = std::byte{0};  // start cylinder
   mbr[entry + 4] = std::byte{0x83};
   mbr[entry + 5] = std::byte{15};  // end head
   mbr[entry + 6] = std::byte{32};  // end sector (cylinder bits 8-9 zero)
@@ -538,13 +560,22 @@ TEST_F(Replies, EchoTagByteExact) {
   StartServer();
   for (uint32_t tag : {0x80000001u, 0x01000000u, 0x18AE0005u, 0xFFFFFFFFu, 0u}) {
     SCOPED_TRACE(tag);
-    Frame request = BuildAta(Harness::To(kShelf, kSlot, kHostA, tag),
-                             {.sector_count = 1, .opcode = kIdentify});
+    Frame request = BuildAta(Harness::To(kShelf, kSlot, kHostA, tag), AtaOp(kIdentify).Count(1));
     auto r = h_.Exchange(request);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->Slice(20, 4), Frame(request.begin() + 20, request.begin() + 24));
     EXPECT_EQ(r->tag(), tag);
   }
+}
+
+TEST_F(Replies, AtaReplyEchoesAflagsAndLba) {
+  StartServer();
+  auto r = AtaCmd(AtaOp(kRead48).Flags(0x40).Count(1).Lba(0x0102));
+  ExpectAtaOk(r);
+  EXPECT_EQ(r->aflags(), 0x40);
+  EXPECT_EQ(r->Slice(28, 6), (Frame{std::byte{0x02}, std::byte{0x01}, std::byte{0}, std::byte{0},
+                                    std::byte{0}, std::byte{0}}));
+  EXPECT_EQ(r->sector_count(), 0) << "no sectors left untransferred";
 }
 
 TEST_F(Replies, SwapMacsWithTargetPortMacAsSource) {
@@ -571,7 +602,7 @@ TEST_F(Replies, ArePaddedToAtLeastSixtyBytes) {
   auto reserve = Reservation(0);
   ASSERT_TRUE(reserve.has_value());
   EXPECT_EQ(reserve->size(), 60u);
-  auto power = AtaCmd({.opcode = kCheckPowerMode});
+  auto power = AtaCmd(AtaOp(kCheckPowerMode));
   ASSERT_TRUE(power.has_value());
   EXPECT_EQ(power->size(), 60u);
   EXPECT_EQ(power->Slice(36, 24), Frame(24));
@@ -579,12 +610,11 @@ TEST_F(Replies, ArePaddedToAtLeastSixtyBytes) {
 
 TEST_F(Replies, TrailingBytesAfterRequestAreIgnored) {
   StartServer();
-  auto r = h_.Exchange(BuildAta(To(), {.sector_count = 1, .opcode = kIdentify, .pad_to = 1024}));
+  auto r = h_.Exchange(BuildAta(To(), AtaOp(kIdentify).Count(1).PadTo(1024)));
   ExpectAtaOk(r);
   // Linux's probe: a READ whose request carries maxbcnt bytes of zeros.
   Fill(disk(), 0, Pattern(2 * kSector, 41));
-  r = h_.Exchange(BuildAta(To(), {.aflags = 0x40, .sector_count = 2, .opcode = kRead48,
-                                  .data = Frame(2 * kSector)}));
+  r = h_.Exchange(BuildAta(To(), AtaOp(kRead48).Flags(0x40).Count(2).Data(Frame(2 * kSector))));
   ExpectAtaOk(r);
   EXPECT_EQ(r->ata_data(2 * kSector), Pattern(2 * kSector, 41));
   // A config read padded to 60 bytes.
@@ -599,7 +629,7 @@ TEST_F(Replies, RequestsWithResponseFlagAreIgnored) {
   h_.target_port().set_role(PortRole::kAny);
   Address a = To();
   a.ver_flags = 0x18;
-  EXPECT_FALSE(h_.Exchange(BuildAta(a, {.sector_count = 1, .opcode = kIdentify})).has_value());
+  EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1))).has_value());
   EXPECT_FALSE(h_.Exchange(BuildConfig(a, 0, "")).has_value());
   EXPECT_EQ(h_.stats().dropped_response, 2u);
   EXPECT_TRUE(Identify().has_value());
@@ -607,7 +637,7 @@ TEST_F(Replies, RequestsWithResponseFlagAreIgnored) {
 
 TEST_F(Replies, RuntsAreDroppedAndCounted) {
   StartServer();
-  Frame full = BuildAta(To(), {.sector_count = 1, .opcode = kIdentify});
+  Frame full = BuildAta(To(), AtaOp(kIdentify).Count(1));
   // Shorter than the common header, shorter than the ATA header.
   for (size_t size : {15u, 20u, 23u, 24u, 30u, 35u}) {
     SCOPED_TRACE(size);
@@ -627,11 +657,11 @@ TEST_F(Replies, RuntsAreDroppedAndCounted) {
 
 TEST_F(Replies, UnsupportedVersionIsError5) {
   StartServer();
-  for (uint8_t ver_flags : {0x20, 0x00, 0xF0}) {
+  for (uint8_t ver_flags : std::initializer_list<uint8_t>{0x20, 0x00, 0xF0}) {
     SCOPED_TRACE(ver_flags);
     Address a = To();
     a.ver_flags = ver_flags;
-    auto r = h_.Exchange(BuildAta(a, {.sector_count = 1, .opcode = kIdentify}));
+    auto r = h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1)));
     ExpectAoeError(r, 5);
     EXPECT_EQ(r->shelf(), kShelf);
     EXPECT_EQ(r->slot(), kSlot);
@@ -641,7 +671,7 @@ TEST_F(Replies, UnsupportedVersionIsError5) {
 
 TEST_F(Replies, UnknownCommandIsError1WithBodyEchoed) {
   StartServer();
-  for (uint8_t command : {4, 7, 0xF0, 0xFF}) {
+  for (uint8_t command : std::initializer_list<uint8_t>{4, 7, 0xF0, 0xFF}) {
     SCOPED_TRACE(command);
     Frame request = BuildHeader(To(), command, 24);
     Frame body = Pattern(40, command);
@@ -655,12 +685,11 @@ TEST_F(Replies, UnknownCommandIsError1WithBodyEchoed) {
 
 TEST_F(Replies, FramesForAnotherShelfOrSlotGetNoReply) {
   StartServer();
-  for (auto [shelf, slot] : {std::pair<uint16_t, uint8_t>{kShelf, 3}, {2, kSlot}, {0xFFFF, 3},
-                             {0, 0xFF}}) {
+  for (auto [shelf, slot] :
+       {std::pair<uint16_t, uint8_t>{kShelf, 3}, {2, kSlot}, {0xFFFF, 3}, {0, 0xFF}}) {
     SCOPED_TRACE(testing::Message() << shelf << "." << int{slot});
-    EXPECT_FALSE(h_.Exchange(BuildAta(Harness::To(shelf, slot),
-                                      {.sector_count = 1, .opcode = kIdentify}))
-                     .has_value());
+    EXPECT_FALSE(
+        h_.Exchange(BuildAta(Harness::To(shelf, slot), AtaOp(kIdentify).Count(1))).has_value());
   }
   EXPECT_EQ(h_.stats().dropped_not_for_us, 4u);
 }
@@ -700,7 +729,7 @@ TEST_F(Config, ReadReturnsCurrentStringAndParameters) {
 }
 
 TEST_F(Config, BufferCountMatchesOptions) {
-  for (uint16_t count : {2, 64, 300}) {
+  for (uint16_t count : std::initializer_list<uint16_t>{2, 64, 300}) {
     SCOPED_TRACE(count);
     h_.options().buffer_count = count;
     ASSERT_TRUE(h_.Restart());
@@ -728,7 +757,7 @@ TEST_F(Config, SectorCountFollowsPortMtu) {
 
 TEST_F(Config, ReplyEchoesCcmd) {
   StartServer();
-  for (uint8_t ccmd : {0, 2, 3, 4}) {
+  for (uint8_t ccmd : std::initializer_list<uint8_t>{0, 2, 3, 4}) {
     SCOPED_TRACE(ccmd);
     auto r = QueryConfig(ccmd, "");
     ASSERT_TRUE(r.has_value());
@@ -856,7 +885,7 @@ TEST_F(Config, StringLongerThan1024IsDropped) {
   StartServer();
   ASSERT_TRUE(QueryConfig(4, "keep").has_value());
   Frame big = Pattern(1025, 51);
-  for (uint8_t ccmd : {1, 2, 3, 4}) {
+  for (uint8_t ccmd : std::initializer_list<uint8_t>{1, 2, 3, 4}) {
     SCOPED_TRACE(ccmd);
     EXPECT_FALSE(h_.Exchange(BuildConfig(To(), ccmd, big)).has_value());
   }
@@ -869,7 +898,7 @@ TEST_F(Config, StringLongerThan1024IsDropped) {
 TEST_F(Config, StringLongerThanFrameIsDropped) {
   StartServer();
   ASSERT_TRUE(QueryConfig(4, "keep").has_value());
-  for (uint8_t ccmd : {1, 2, 3, 4}) {
+  for (uint8_t ccmd : std::initializer_list<uint8_t>{1, 2, 3, 4}) {
     SCOPED_TRACE(ccmd);
     EXPECT_FALSE(h_.Exchange(BuildConfig(To(), ccmd, "short", uint16_t{100})).has_value());
   }
@@ -914,7 +943,7 @@ TEST_F(Config, BroadcastIdentifyGetsOneReplyPerExport) {
   StartServer();
   Address a = Harness::To(0xFFFF, 0xFF);
   a.destination = MacAddress::Broadcast();
-  h_.Send(BuildAta(a, {.sector_count = 1, .opcode = kIdentify}), h_.host_a());
+  h_.Send(BuildAta(a, AtaOp(kIdentify).Count(1)), h_.host_a());
   h_.Settle();
   auto replies = h_.Collect(h_.host_a());
   ASSERT_EQ(replies.size(), 2u);
@@ -948,8 +977,8 @@ std::vector<MacAddress> MacsOf(const Reply& r) {
 }
 
 MacAddress Numbered(size_t i) {
-  return MacAddress({0x02, 0x10, 0x00, 0x00, static_cast<uint8_t>(i >> 8),
-                     static_cast<uint8_t>(i)});
+  return MacAddress(
+      {0x02, 0x10, 0x00, 0x00, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)});
 }
 
 TEST_F(Mask, ReadOfEmptyListHasNoEntries) {
@@ -966,11 +995,11 @@ TEST_F(Mask, ReadOfEmptyListHasNoEntries) {
 TEST_F(Mask, EditAppliesDirectivesInOrderAndListsAllEntries) {
   StartServer();
   auto r = MaskList(1, {{kDirAdd, kHostA},
-                    {kDirAdd, kHostB},
-                    {kDirAdd, kHostC},
-                    {kDirDelete, kHostB},
-                    {kDirNone, kHostB},
-                    {kDirDelete, Numbered(1)}});  // absent: ignored
+                        {kDirAdd, kHostB},
+                        {kDirAdd, kHostC},
+                        {kDirDelete, kHostB},
+                        {kDirNone, kHostB},
+                        {kDirDelete, Numbered(1)}});  // absent: ignored
   ASSERT_TRUE(r.has_value());
   EXPECT_FALSE(r->error_flag());
   EXPECT_EQ(r->mcmd(), 1);
@@ -1026,7 +1055,7 @@ TEST_F(Mask, FullListIsMError3) {
 
 TEST_F(Mask, UnknownMcmdIsBadArgument) {
   StartServer();
-  for (uint8_t mcmd : {2, 3, 0xFF}) ExpectAoeError(MaskList(mcmd), 2);
+  for (uint8_t mcmd : std::initializer_list<uint8_t>{2, 3, 0xFF}) ExpectAoeError(MaskList(mcmd), 2);
 }
 
 TEST_F(Mask, NonEmptyListSilencesOtherHosts) {
@@ -1075,14 +1104,25 @@ TEST_F(Mask, OptionsMaskSeedsNewExport) {
   EXPECT_EQ(MacsOf(*r), std::vector<MacAddress>{kHostA});
 }
 
-TEST_F(Mask, PersistedListTakesPrecedenceOverOptions) {
+TEST_F(Mask, WireEditSurvivesRestartWithUnchangedConfiguration) {
   export_options().mask = {kHostA};
   StartServer();
   ASSERT_TRUE(MaskList(1, {{kDirAdd, kHostB}}).has_value());
-  export_options().mask = {kHostC};
   ASSERT_TRUE(h_.Restart());
-  EXPECT_FALSE(QueryConfig(0, "", kHostC).has_value());
+  EXPECT_TRUE(QueryConfig(0, "", kHostA).has_value());
   EXPECT_TRUE(QueryConfig(0, "", kHostB).has_value());
+  EXPECT_FALSE(QueryConfig(0, "", kHostC).has_value());
+}
+
+TEST_F(Mask, ChangedConfigurationReplacesTheSavedList) {
+  export_options().mask = {kHostA};
+  StartServer();
+  ASSERT_TRUE(MaskList(1, {{kDirAdd, kHostB}}).has_value());
+  export_options().mask = {kHostC};  // the administrator edits the configuration
+  ASSERT_TRUE(h_.Restart());
+  EXPECT_TRUE(QueryConfig(0, "", kHostC).has_value());
+  EXPECT_FALSE(QueryConfig(0, "", kHostB).has_value());
+  EXPECT_FALSE(QueryConfig(0, "", kHostA).has_value());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1175,7 +1215,8 @@ TEST_F(Reserve, OtherHostIoIsRefusedAndChangesNothing) {
 
 TEST_F(Reserve, UnknownRcmdIsBadArgument) {
   StartServer();
-  for (uint8_t rcmd : {3, 0x10, 0xFF}) ExpectAoeError(Reservation(rcmd, {kHostA}), 2);
+  for (uint8_t rcmd : std::initializer_list<uint8_t>{3, 0x10, 0xFF})
+    ExpectAoeError(Reservation(rcmd, {kHostA}), 2);
   auto r = Reservation(0);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->mac_count(), 0);

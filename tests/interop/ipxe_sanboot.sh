@@ -158,18 +158,25 @@ interop_netns_create 1500
 interop_pcap_start "$INTEROP_TMP/tap.pcap"
 interop_target_start "$TARGET" "$IMAGE"
 
-SERIAL=$INTEROP_TMP/serial.log
+SERIAL=$INTEROP_TMP/serial.log     # COM1: written only by our MBR
+CONSOLE=$INTEROP_TMP/console.log   # COM2: SeaBIOS + iPXE text console
+# SeaBIOS "sercon": mirror the BIOS text console (and so iPXE's messages) to
+# COM2 (port 0x2f8, as a 2-byte little-endian fw_cfg integer). It must not be
+# COM1: sercon flushes lazily and would interleave with the MBR's output.
+printf '\xf8\x02' >"$INTEROP_TMP/sercon-port"
 start=$SECONDS
 qemu_rc=0
 # -m 256M matters: with little RAM (64M) this ipxe.lkrn relocates itself over
 # the initrd that QEMU placed at the top of RAM, and the script is then
 # mis-detected as a PXE NBP and never runs.
-# graphics=off makes SeaBIOS mirror the text console (iPXE's messages) to
-# the serial port, which makes failures diagnosable from the log.
 # Stop QEMU as soon as the MBR has spoken (in case the debug-exit is missing).
 INTEROP_QEMU_DONE_RE='MBR: (done|INT13h read FAILED)' \
+INTEROP_QEMU_DONE_RE2='Could not open SAN device|No bootable device' \
+INTEROP_QEMU_DONE_LOG2=$CONSOLE \
 interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-120}" \
-    -m 256M -machine graphics=off \
+    -m 256M \
+    -serial "file:$CONSOLE" \
+    -fw_cfg "name=etc/sercon-port,file=$INTEROP_TMP/sercon-port" \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -kernel "$IPXE_LKRN" -initrd "$SCRIPT" \
     || qemu_rc=$?
@@ -179,14 +186,22 @@ interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc; 33 = MBR deb
 # Verdict
 # ---------------------------------------------------------------------------
 # Strip CRs and ANSI escapes (SeaBIOS/iPXE console) for readable matching.
-LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g')
+clean() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g'; }
+LOG=$(clean "$SERIAL")
+CONSOLE_LOG=$(clean "$CONSOLE")
 
-grep -q 'AOEKIT-IPXE-SCRIPT-STARTED' <<<"$LOG" \
-    && interop_pass "iPXE ran the initrd script" \
-    || interop_fail "iPXE did not run the initrd script"
-grep -q 'MBR: booted from AoE' <<<"$LOG" \
-    && interop_pass "iPXE sanbooted the MBR from the AoE disk" \
-    || interop_fail "the MBR never ran (sanboot failed?)"
+if grep -q 'AOEKIT-IPXE-SCRIPT-STARTED' <<<"$CONSOLE_LOG"; then
+    interop_pass "iPXE ran the initrd script"
+else
+    interop_fail "iPXE did not run the initrd script"
+fi
+if grep -q 'MBR: booted from AoE' <<<"$LOG"; then
+    interop_pass "iPXE sanbooted the MBR from the AoE disk"
+else
+    interop_fail "the MBR never ran (sanboot failed?)"
+    grep -q 'Could not open SAN device' <<<"$CONSOLE_LOG" \
+        && echo "  iPXE: $(grep -m1 'Could not open SAN device' <<<"$CONSOLE_LOG")"
+fi
 grep -q 'MBR: INT13h read FAILED' <<<"$LOG" && interop_fail "INT 13h extended read failed"
 if grep -q "MBR: token=$TOKEN" <<<"$LOG"; then
     interop_pass "MBR read the token from LBA $TOKEN_LBA over AoE ($TOKEN)"
@@ -196,8 +211,10 @@ fi
 [[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
 
 if [[ $INTEROP_FAILED -ne 0 ]]; then
-    echo "---- serial log tail ($SERIAL) ----"
-    tail -n 30 <<<"$LOG"
+    echo "---- BIOS/iPXE console tail ($CONSOLE) ----"
+    tail -n 25 <<<"$CONSOLE_LOG"
+    echo "---- MBR serial output ($SERIAL) ----"
+    tail -n 10 <<<"$LOG"
     echo "---- target log ----"
     cat "$INTEROP_TARGET_LOG" || true
     echo "FAIL: ipxe_sanboot target=$TARGET"

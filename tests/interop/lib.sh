@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# Globals set here (INTEROP_*) are read by the sourcing scripts.
+# shellcheck disable=SC2034
 #
 # Shared helpers for the aoekit interop tests (tests/interop/*.sh).
 #
@@ -70,6 +72,7 @@ interop_init() {
     trap 'exit 129' HUP
     INTEROP_TMP="$(mktemp -d /tmp/aoekit-interop.XXXXXX)"
     # Keep the temp dir when asked to (serial logs, pcaps) for debugging.
+    # shellcheck disable=SC2016  # expanded at cleanup time, on purpose
     interop_defer 'if [[ "${INTEROP_KEEP_TMP:-0}" == 1 ]]; then interop_log "kept $INTEROP_TMP"; else rm -rf "$INTEROP_TMP"; fi'
 }
 
@@ -91,7 +94,7 @@ interop_kill_pid() {
         [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]] && break
         sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
     wait "$pid" 2>/dev/null || true
     return 0
 }
@@ -176,6 +179,18 @@ interop_pcap_start() {
 # AoE target inside the namespace
 # ---------------------------------------------------------------------------
 
+# interop_aoe_bin: the aoekit binary to test. $AOE_BIN if set; otherwise
+# build/src/cli/aoe under the repo root, then the CMake preset build dirs
+# (build/release, build/debug). Prints the path (may not exist).
+interop_aoe_bin() {
+    local c
+    if [[ -n "${AOE_BIN:-}" ]]; then echo "$AOE_BIN"; return; fi
+    for c in build/src/cli/aoe build/release/src/cli/aoe build/debug/src/cli/aoe; do
+        if [[ -x "$INTEROP_REPO_ROOT/$c" ]]; then echo "$INTEROP_REPO_ROOT/$c"; return; fi
+    done
+    echo "$INTEROP_REPO_ROOT/build/src/cli/aoe"
+}
+
 # interop_target_check vblade|aoekit
 # Exit 77 early (before any setup) if the chosen target cannot be run.
 interop_target_check() {
@@ -184,8 +199,8 @@ interop_target_check() {
             command -v "${VBLADE_BIN:-vblade}" >/dev/null 2>&1 \
                 || interop_skip "vblade not installed" ;;
         aoekit)
-            [[ -x "${AOE_BIN:-$INTEROP_REPO_ROOT/build/src/cli/aoe}" ]] \
-                || interop_skip "aoekit binary not found at ${AOE_BIN:-$INTEROP_REPO_ROOT/build/src/cli/aoe} (build it or set AOE_BIN)" ;;
+            [[ -x "$(interop_aoe_bin)" ]] \
+                || interop_skip "aoekit binary not found at $(interop_aoe_bin) (build it or set AOE_BIN)" ;;
         *) interop_die "unknown target '$1' (want vblade or aoekit)" ;;
     esac
 }
@@ -196,7 +211,8 @@ interop_target_check() {
 # moments (Linux: module load, then every 60 s; iPXE: sanboot).
 #   vblade: vblade 0 0 TAP IMAGE            (shelf slot netif file)
 #   aoekit: $AOE_BIN serve -i TAP e0.0=IMAGE
-# AOE_BIN defaults to build/src/cli/aoe under the repository root.
+# AOE_BIN defaults to build/src/cli/aoe under the repository root (then the
+# preset dirs build/release, build/debug; see interop_aoe_bin).
 # Sets INTEROP_TARGET_PID (the `timeout` wrapper) and INTEROP_TARGET_LOG.
 interop_target_start() {
     local kind=$1 image=$2
@@ -204,7 +220,7 @@ interop_target_start() {
     interop_target_check "$kind"
     case "$kind" in
         vblade) cmd=("${VBLADE_BIN:-vblade}" 0 0 "$INTEROP_TAP" "$image") ;;
-        aoekit) cmd=("${AOE_BIN:-$INTEROP_REPO_ROOT/build/src/cli/aoe}" serve -i "$INTEROP_TAP" "e0.0=$image") ;;
+        aoekit) cmd=("$(interop_aoe_bin)" serve -i "$INTEROP_TAP" "e0.0=$image") ;;
     esac
     INTEROP_TARGET_LOG=$INTEROP_TMP/target.log
     interop_log "target: ${cmd[*]} (in netns $INTEROP_NS)"
@@ -328,7 +344,8 @@ interop_initramfs_pack() {
 # The caller adds -kernel/-initrd/-append/-m etc.
 # If INTEROP_QEMU_DONE_RE is set (an extended regex), QEMU is stopped as soon
 # as the serial log matches it (for guests that halt instead of powering off);
-# the return status is then 0.
+# the return status is then 0. INTEROP_QEMU_DONE_RE2 does the same for the
+# file INTEROP_QEMU_DONE_LOG2 (e.g. a second serial port).
 interop_qemu_run() {
     local log=$1 secs=$2 rc=0 done_early=0
     shift 2
@@ -341,7 +358,10 @@ interop_qemu_run() {
         -no-reboot           # guest reboot/panic => QEMU exits
         -serial "file:$log"
         -netdev "tap,id=n0,ifname=$INTEROP_TAP,script=no,downscript=no"
-        -device "e1000,netdev=n0,mac=52:54:00:a0:e0:01"
+        # romfile= : no iPXE option ROM on the NIC. Linux does not need it,
+        # and the iPXE test brings its own (ipxe.lkrn); without this, SeaBIOS
+        # falls through to the ROM's DHCP/PXE boot when a test fails.
+        -device "e1000,netdev=n0,mac=52:54:00:a0:e0:01,romfile="
         "$@"
     )
     interop_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${args[*]}"
@@ -349,10 +369,13 @@ interop_qemu_run() {
         qemu-system-x86_64 "${args[@]}" >"$INTEROP_TMP/qemu.out" 2>&1 &
     INTEROP_QEMU_PID=$!
     interop_defer "interop_kill_pid $INTEROP_QEMU_PID"
-    if [[ -n "${INTEROP_QEMU_DONE_RE:-}" ]]; then
+    if [[ -n "${INTEROP_QEMU_DONE_RE:-}${INTEROP_QEMU_DONE_RE2:-}" ]]; then
         # Bounded by the `timeout` above: the loop ends when QEMU does.
         while kill -0 "$INTEROP_QEMU_PID" 2>/dev/null; do
-            if grep -aqE "$INTEROP_QEMU_DONE_RE" "$log"; then
+            if { [[ -n "${INTEROP_QEMU_DONE_RE:-}" ]] \
+                   && grep -aqE "$INTEROP_QEMU_DONE_RE" "$log"; } \
+               || { [[ -n "${INTEROP_QEMU_DONE_RE2:-}" ]] \
+                   && grep -aqE "$INTEROP_QEMU_DONE_RE2" "$INTEROP_QEMU_DONE_LOG2" 2>/dev/null; }; then
                 done_early=1
                 interop_kill_pid "$INTEROP_QEMU_PID"
                 break

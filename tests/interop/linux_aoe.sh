@@ -38,7 +38,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ "$TARGET" == vblade || "$TARGET" == aoekit ]] || usage
-[[ "$MTU" =~ ^[0-9]+$ ]] && (( MTU >= 576 && MTU <= 9000 )) || usage
+[[ "$MTU" =~ ^[0-9]+$ ]] || usage
+(( MTU >= 576 && MTU <= 9000 )) || usage
 
 readonly IMAGE_MIB=64
 readonly PATTERN_SECTOR=12345      # deliberately not 8-sector (4 KiB) aligned
@@ -126,6 +127,8 @@ load() {
     done <"/lib/modules/$1.load"
 }
 
+# No IPv6 autoconfiguration chatter from the guest (keeps captures to AoE).
+echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null
 load e1000
 
 # The NIC: the first interface backed by a device (never hard-code its name).

@@ -161,8 +161,8 @@ Result<void> NetNamespace::Delete() {
   return RunChecked("ip netns del " + name);
 }
 
-Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a,
-                            const NetNamespace& b, const std::string& name_b, size_t mtu) {
+Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a, const NetNamespace& b,
+                            const std::string& name_b, size_t mtu) {
   if (!IsSafeName(name_a) || !IsSafeName(name_b) || name_a.size() > 15 || name_b.size() > 15) {
     return Errno(EINVAL);
   }

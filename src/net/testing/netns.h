@@ -88,7 +88,7 @@ class NetNamespace {
 
 // Creates a veth pair with end `name_a` in `a` and `name_b` in `b`, sets both MTUs and brings
 // both ends up. Interface names must be at most 15 characters.
-Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a,
-                            const NetNamespace& b, const std::string& name_b, size_t mtu = 1500);
+Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a, const NetNamespace& b,
+                            const std::string& name_b, size_t mtu = 1500);
 
 }  // namespace aoe::testing

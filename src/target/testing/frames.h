@@ -38,10 +38,41 @@ struct AtaRequest {
   uint8_t feature = 0;
   uint8_t sector_count = 0;
   uint8_t opcode = 0;
-  uint64_t lba = 0;        // the six LBA bytes, least significant first, exactly as sent
-  Frame data;              // appended after the 36-byte header
-  size_t pad_to = 0;       // zero bytes appended until the frame is this long
+  uint64_t lba = 0;   // the six LBA bytes, least significant first, exactly as sent
+  Frame data;         // appended after the 36-byte header
+  size_t pad_to = 0;  // zero bytes appended until the frame is this long
+
+  // Chainable setters: AtaOp(0x24).Flags(0x40).Count(2).Lba(100).
+  AtaRequest& Flags(uint8_t v) {
+    aflags = v;
+    return *this;
+  }
+  AtaRequest& Feature(uint8_t v) {
+    feature = v;
+    return *this;
+  }
+  AtaRequest& Count(uint8_t v) {
+    sector_count = v;
+    return *this;
+  }
+  AtaRequest& Lba(uint64_t v) {
+    lba = v;
+    return *this;
+  }
+  AtaRequest& Data(Frame v) {
+    data = std::move(v);
+    return *this;
+  }
+  AtaRequest& PadTo(size_t v) {
+    pad_to = v;
+    return *this;
+  }
 };
+inline AtaRequest AtaOp(uint8_t opcode) {
+  AtaRequest r;
+  r.opcode = opcode;
+  return r;
+}
 Frame BuildAta(const Address& address, const AtaRequest& request);
 
 // Query Config. `declared_length` overrides the length field (to lie about the string size).

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 
+#include "storage/file_backend.h"
 #include "storage/read_only_filter.h"
 #include "storage/window_filter.h"
 
@@ -21,8 +23,42 @@ std::string MakeTempDir() {
 
 }  // namespace
 
+// The server's view of a harness interface: forwards to a MemoryPort and tells the harness when
+// the server lets go of it (shutdown, or an interface dropped by Reconfigure).
+class Harness::ServedPort final : public Port {
+ public:
+  ServedPort(Harness& harness, std::unique_ptr<MemoryPort> port)
+      : harness_(harness), port_(std::move(port)) {}
+  ~ServedPort() override { harness_.PortClosed(port_.get()); }
+
+  const std::string& name() const override { return port_->name(); }
+  MacAddress mac() const override { return port_->mac(); }
+  size_t mtu() const override { return port_->mtu(); }
+  bool link_up() const override { return port_->link_up(); }
+  Result<void> Refresh() override { return port_->Refresh(); }
+  int fd() const override { return port_->fd(); }
+  Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
+  Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
+    return port_->Send(frames);
+  }
+
+ private:
+  Harness& harness_;
+  std::unique_ptr<MemoryPort> port_;
+};
+
+void Harness::PortClosed(const MemoryPort* port) {
+  for (auto it = target_ports_.begin(); it != target_ports_.end(); ++it) {
+    if (it->second == port) {
+      target_ports_.erase(it);
+      return;
+    }
+  }
+}
+
 Harness::Harness()
-    : state_dir_(MakeTempDir()),
+    : temp_dir_(MakeTempDir()),
+      state_dir_(temp_dir_.empty() ? std::string() : temp_dir_ + "/state"),
       log_(LogLevel::kDebug,
            [this](LogLevel, std::string_view line) { log_lines_.emplace_back(line); }) {
   const MacAddress host_macs[] = {kHostA, kHostB, kHostC};
@@ -46,9 +82,9 @@ Harness::Harness()
 Harness::~Harness() {
   Stop();
   hosts_.clear();
-  if (!state_dir_.empty()) {
+  if (!temp_dir_.empty()) {
     std::error_code ignored;
-    std::filesystem::remove_all(state_dir_, ignored);
+    std::filesystem::remove_all(temp_dir_, ignored);
   }
 }
 
@@ -64,6 +100,17 @@ size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   AddDisk(e.path, size_bytes);
   options_.exports.push_back(e);
   return options_.exports.size() - 1;
+}
+
+std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
+  ExportOptions e;
+  e.shelf = shelf;
+  e.slot = slot;
+  e.path = temp_dir_ + "/" + e.name() + ".img";
+  { std::ofstream create(e.path, std::ios::binary | std::ios::trunc); }
+  std::filesystem::resize_file(e.path, size_bytes);
+  options_.exports.push_back(e);
+  return e.path;
 }
 
 MemoryBackend& Harness::AddDisk(const std::string& path, size_t size_bytes) {
@@ -94,21 +141,24 @@ ServerEnvironment Harness::Environment() {
     auto port = MemoryPort::Create(wire_, o);
     if (!port) return Unexpected{port.error()};
     target_ports_[name] = port->get();
-    return std::unique_ptr<Port>(std::move(*port));
+    return std::unique_ptr<Port>(std::make_unique<ServedPort>(*this, std::move(*port)));
   };
-  env.open_storage = [this](IoEngine&, const ExportOptions& e) -> Result<OpenedBackend> {
+  env.open_storage = [this](IoEngine& engine, const ExportOptions& e) -> Result<OpenedBackend> {
     auto found = disks_.find(e.path);
-    if (found == disks_.end()) return Errno(ENOENT);
+    if (found == disks_.end()) {
+      // An image file (AddFileExport): the real io_uring backend, as `aoe serve` opens it.
+      if (e.path.rfind(temp_dir_ + "/", 0) != 0 || temp_dir_.empty()) return Errno(ENOENT);
+      return OpenFileBackend(engine, e.path, FileOptions{e.read_only, e.sync, e.direct});
+    }
     MemoryBackend& memory = *found->second;
     auto counting = std::make_unique<CountingBackend>(memory);
     CountingBackend* counter = counting.get();
     std::unique_ptr<BlockBackend> chain = std::move(counting);
     if (e.offset_sectors != 0 || e.length_sectors != 0) {
       uint64_t offset = e.offset_sectors * 512;
-      uint64_t length = e.length_sectors != 0 ? e.length_sectors * 512
-                                              : memory.size_bytes() - std::min<uint64_t>(
-                                                                          offset,
-                                                                          memory.size_bytes());
+      uint64_t length = e.length_sectors != 0
+                            ? e.length_sectors * 512
+                            : memory.size_bytes() - std::min<uint64_t>(offset, memory.size_bytes());
       auto window = WindowFilter::Create(std::move(chain), offset, length);
       if (!window) return Unexpected{window.error()};
       chain = std::move(*window);
@@ -130,8 +180,8 @@ ServerEnvironment Harness::Environment() {
   auto server = Server::Create(options_, log_, Environment());
   if (!server) {
     return ::testing::AssertionFailure()
-           << "Server::Create failed: " << server.error().message() << "; log: "
-           << (log_lines_.empty() ? std::string("(empty)") : log_lines_.back());
+           << "Server::Create failed: " << server.error().message()
+           << "; log: " << (log_lines_.empty() ? std::string("(empty)") : log_lines_.back());
   }
   server_ = std::move(*server);
   return ::testing::AssertionSuccess();
@@ -187,6 +237,17 @@ std::vector<Reply> Harness::Collect(MemoryPort& host) {
     if (!received || *received == 0) break;
     buffer.resize(slot.length);
     replies.emplace_back(std::move(buffer));
+  }
+  return replies;
+}
+
+std::vector<Reply> Harness::Await(MemoryPort& host, size_t count,
+                                  std::chrono::milliseconds timeout) {
+  std::vector<Reply> replies;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (replies.size() < count && std::chrono::steady_clock::now() < deadline) {
+    server_->Poll(std::chrono::milliseconds(10));
+    for (auto& r : Collect(host)) replies.push_back(std::move(r));
   }
   return replies;
 }

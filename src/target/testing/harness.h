@@ -5,10 +5,13 @@
 // MemoryPorts (role target) on the wire and builds each export's storage chain as
 //   read-only? <- fault <- window? <- counting <- memory disk (owned by the harness),
 // mirroring BuildExportBackend, so tests can inject faults, count flushes and inspect bytes.
-// The state directory is a fresh temporary directory, removed afterwards.
+// Image files (AddFileExport) and the state directory live in a fresh temporary directory,
+// removed afterwards.
 //
 // Test-only; single-threaded.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
@@ -17,8 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/log.h"
 #include "net/memory_port.h"
@@ -84,6 +85,10 @@ class Harness {
   // Adds an export of shelf.slot served from a new zero-filled memory disk of `size_bytes`
   // (path "mem:e<shelf>.<slot>"). Returns its index in options().exports.
   size_t AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes);
+  // Adds an export served from a zero-filled image file of `size_bytes` in the state
+  // directory's parent temp dir, through the real io_uring FileBackend, so storage requests
+  // are really in flight across Poll() calls. Returns the image's path (also the export path).
+  std::string AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes);
   // Adds a memory disk without an export (for Reconfigure tests).
   MemoryBackend& AddDisk(const std::string& path, size_t size_bytes);
   // The memory disk behind `path`, and the counting and fault filters of its current chain.
@@ -104,7 +109,7 @@ class Harness {
   bool running() const { return server_ != nullptr; }
   Stats stats() const { return server_->stats(); }
 
-  // The server's port for an interface (valid while the server runs).
+  // The server's port for an interface (valid while the server serves that interface).
   MemoryPort& target_port(const std::string& name = "mem0");
   MemoryPort& host_a() { return *hosts_[0]; }
   MemoryPort& host_b() { return *hosts_[1]; }
@@ -120,6 +125,9 @@ class Harness {
   void Settle();
   // Every frame waiting at `host`, oldest first.
   std::vector<Reply> Collect(MemoryPort& host);
+  // Polls the server until `count` frames wait at `host` (or `timeout` passes); returns them.
+  std::vector<Reply> Await(MemoryPort& host, size_t count,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Sends a request from `from` and returns the reply to it, if any. More than one reply is a
   // test failure (use Send + Settle + Collect for fan-out).
   std::optional<Reply> Exchange(const Frame& frame, MemoryPort& from);
@@ -134,9 +142,13 @@ class Harness {
     size_t mtu = 1500;
   };
 
-  ServerEnvironment Environment();
+  class ServedPort;
 
-  std::string state_dir_;
+  ServerEnvironment Environment();
+  void PortClosed(const MemoryPort* port);
+
+  std::string temp_dir_;   // images live here
+  std::string state_dir_;  // temp_dir_/state
   std::vector<std::string> log_lines_;
   Logger log_;
   MemoryWire wire_;

@@ -1,0 +1,288 @@
+#include "initiator/client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "net/packet_port.h"
+
+namespace aoe::initiator {
+
+// --- Client ----------------------------------------------------------------------------------
+
+Client::Client(std::vector<std::unique_ptr<Port>> owned_ports, std::unique_ptr<Clock> owned_clock,
+               std::vector<Port*> ports, Clock& clock, ClientOptions options)
+    : owned_ports_(std::move(owned_ports)),
+      owned_clock_(std::move(owned_clock)),
+      clock_(clock),
+      options_(std::move(options)),
+      initiator_(std::make_unique<Initiator>(clock, std::move(ports), options_.initiator)) {}
+
+Client::~Client() = default;
+
+Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& interfaces,
+                                              ClientOptions options) {
+  if (interfaces.empty()) {
+    return Error(InitiatorErrc::kNoPorts, "no network interface given");
+  }
+  std::vector<std::unique_ptr<Port>> owned;
+  std::vector<Port*> ports;
+  for (const std::string& name : interfaces) {
+    Result<std::unique_ptr<PacketPort>> port =
+        PacketPort::Open(name, PacketPortOptions{.role = PortRole::kInitiator});
+    if (!port) {
+      std::string why = port.error().message();
+      if (port.error() == std::errc::no_such_device) why = "no such interface";
+      if (port.error() == std::errc::operation_not_permitted ||
+          port.error() == std::errc::permission_denied) {
+        why = "needs root or CAP_NET_RAW";
+      }
+      return Error(port.error(), fmt::format("cannot open interface '{}': {}", name, why));
+    }
+    ports.push_back(port->get());
+    owned.push_back(std::move(*port));
+  }
+  auto clock = std::make_unique<SteadyClock>();
+  Clock& clock_ref = *clock;
+  std::unique_ptr<Client> client(
+      new Client(std::move(owned), std::move(clock), std::move(ports), clock_ref, std::move(options)));
+  if (auto r = client->RegisterFds(); !r) return r.error();
+  return client;
+}
+
+Outcome<std::unique_ptr<Client>> Client::Create(std::vector<Port*> ports, Clock& clock,
+                                                ClientOptions options) {
+  if (ports.empty()) return Error(InitiatorErrc::kNoPorts, "no network interface given");
+  std::unique_ptr<Client> client(new Client({}, nullptr, std::move(ports), clock, std::move(options)));
+  if (!client->options_.wait_hook) {
+    if (auto r = client->RegisterFds(); !r) return r.error();
+  }
+  return client;
+}
+
+Outcome<void> Client::RegisterFds() {
+  Result<EventLoop> loop = EventLoop::Create();
+  if (!loop) return Error(loop.error(), "cannot create the event loop: " + loop.error().message());
+  loop_.emplace(std::move(*loop));
+  for (int fd : initiator_->fds()) {
+    if (auto r = loop_->Add(fd, [this, fd] { initiator_->OnReadable(fd); }); !r) {
+      return Error(r.error(), "cannot watch a port: " + r.error().message());
+    }
+  }
+  return {};
+}
+
+bool Client::RunUntil(const std::function<bool()>& done, std::optional<TimePoint> give_up) {
+  while (true) {
+    initiator_->Poll();
+    if (done()) return true;
+    TimePoint now = clock_.Now();
+    if (give_up && now >= *give_up) return false;
+    std::optional<TimePoint> deadline = initiator_->NextDeadline();
+    if (give_up && (!deadline || *give_up < *deadline)) deadline = give_up;
+    if (options_.wait_hook || !loop_) {
+      if (options_.wait_hook) options_.wait_hook(deadline);
+      continue;
+    }
+    // Round up so that we never wake just before the deadline and spin.
+    std::chrono::milliseconds wait(1000);
+    if (deadline) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now);
+      wait = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+    }
+    (void)loop_->RunOnce(wait);  // EINTR and friends: just go round again
+  }
+}
+
+template <typename T, typename Start>
+Outcome<T> Client::Await(Start start) {
+  // Shared, so that a callback arriving after we stopped waiting writes to live memory.
+  auto result = std::make_shared<std::optional<Outcome<T>>>();
+  start([result](Outcome<T> r) { result->emplace(std::move(r)); });
+  RunUntil([&] { return result->has_value(); });
+  return std::move(**result);
+}
+
+Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, Address where) {
+  auto found = std::make_shared<std::optional<std::vector<Address>>>();
+  initiator_->Discover(where, timeout, [found](std::vector<Address> a) { *found = std::move(a); });
+  RunUntil([&] { return found->has_value(); });
+  auto pending = std::make_shared<size_t>(0);
+  for (Address a : **found) {
+    Disk* d = initiator_->disk(a);
+    if (d == nullptr) continue;
+    ++*pending;
+    d->Identify([pending](const Outcome<IdentifyData>&) { --*pending; });
+  }
+  RunUntil([&] { return *pending == 0; }, clock_.Now() + timeout);
+  std::vector<TargetInfo> out;
+  for (Address a : **found) {
+    if (Disk* d = initiator_->disk(a)) out.push_back(d->info());
+  }
+  return out;
+}
+
+Outcome<SyncDisk> Client::OpenDisk(Address address) {
+  if (address.is_wildcard()) {
+    return Error(InitiatorErrc::kInvalidArgument,
+                 fmt::format("{} is not a single disk: give shelf and slot", address.ToString()));
+  }
+  Disk* d = initiator_->disk(address);
+  if (d == nullptr) {
+    auto finished = std::make_shared<bool>(false);
+    initiator_->Discover(address, options_.open_timeout,
+                         [finished](std::vector<Address>) { *finished = true; });
+    RunUntil([&] { return *finished || initiator_->disk(address) != nullptr; });
+    d = initiator_->disk(address);
+  }
+  if (d == nullptr) {
+    std::string names;
+    for (const Port* p : initiator_->ports()) names += (names.empty() ? "" : ", ") + p->name();
+    return Error(InitiatorErrc::kNoSuchTarget,
+                 fmt::format("{} did not answer on {} within {} ms", address.ToString(), names,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 options_.open_timeout).count()));
+  }
+  SyncDisk disk(*this, *d);
+  if (!d->info().identify) {
+    if (auto id = disk.Identify(); !id) return id.error();
+  }
+  return disk;
+}
+
+Outcome<ConfigReply> Client::Config(Address address, proto::ConfigCommand command,
+                                    std::string_view value, const ExchangeOptions& options) {
+  return Await<ConfigReply>([&](auto cb) { initiator_->Config(address, command, value, options, cb); });
+}
+
+Outcome<MaskReply> Client::ReadMask(Address address, const ExchangeOptions& options) {
+  return Await<MaskReply>([&](auto cb) { initiator_->ReadMask(address, options, cb); });
+}
+
+Outcome<MaskReply> Client::EditMask(Address address, std::span<const proto::MaskDirective> directives,
+                                    const ExchangeOptions& options) {
+  return Await<MaskReply>([&](auto cb) { initiator_->EditMask(address, directives, options, cb); });
+}
+
+Outcome<ReserveReply> Client::Reserve(Address address, proto::ReserveCommand command,
+                                      std::span<const MacAddress> macs,
+                                      const ExchangeOptions& options) {
+  return Await<ReserveReply>(
+      [&](auto cb) { initiator_->Reserve(address, command, macs, options, cb); });
+}
+
+Outcome<ReserveReply> Client::ReserveForUs(Address address, bool force,
+                                           const ExchangeOptions& options) {
+  std::vector<MacAddress> macs = local_macs();
+  return Reserve(address, force ? proto::ReserveCommand::kForceSet : proto::ReserveCommand::kSet,
+                 macs, options);
+}
+
+Outcome<ReserveReply> Client::Release(Address address, const ExchangeOptions& options) {
+  return Reserve(address, proto::ReserveCommand::kSet, {}, options);
+}
+
+Outcome<std::vector<std::byte>> Client::Exchange(Address address, uint8_t command, ConstByteSpan arg,
+                                                 const ExchangeOptions& options) {
+  return Await<std::vector<std::byte>>(
+      [&](auto cb) { initiator_->Exchange(address, command, arg, options, cb); });
+}
+
+Outcome<std::vector<std::byte>> Client::SendRaw(size_t port, ConstByteSpan frame, Duration timeout) {
+  return Await<std::vector<std::byte>>(
+      [&](auto cb) { initiator_->SendRaw(port, frame, timeout, cb); });
+}
+
+std::vector<MacAddress> Client::local_macs() const {
+  std::vector<MacAddress> out;
+  for (const Port* p : initiator_->ports()) {
+    if (std::find(out.begin(), out.end(), p->mac()) == out.end()) out.push_back(p->mac());
+  }
+  return out;
+}
+
+std::optional<size_t> Client::PortIndex(std::string_view name) const {
+  const auto& ports = initiator_->ports();
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (ports[i]->name() == name) return i;
+  }
+  return std::nullopt;
+}
+
+// --- SyncDisk --------------------------------------------------------------------------------
+
+uint64_t SyncDisk::sector_count() const {
+  return disk_->info().identify ? disk_->info().identify->sector_count : 0;
+}
+
+// I/O waits for its callback however long it takes (bounded by the dead-target timeout): the
+// engine may write into `buffer` until then, so giving up early would be unsafe.
+Outcome<void> SyncDisk::Read(uint64_t lba, ByteSpan buffer) {
+  std::optional<Outcome<void>> result;
+  disk_->Read(lba, buffer, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+Outcome<void> SyncDisk::Write(uint64_t lba, ConstByteSpan data) {
+  std::optional<Outcome<void>> result;
+  disk_->Write(lba, data, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+Outcome<void> SyncDisk::Flush() {
+  std::optional<Outcome<void>> result;
+  disk_->Flush([&](Outcome<void> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+Outcome<IdentifyData> SyncDisk::Identify() {
+  std::optional<Outcome<IdentifyData>> result;
+  disk_->Identify([&](Outcome<IdentifyData> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
+}
+
+Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,
+                                 const std::function<Outcome<void>(const IoOp&)>& done) {
+  queue_depth = std::max<size_t>(queue_depth, 1);
+  size_t in_flight = 0;
+  uint64_t completed = 0;
+  bool exhausted = false;
+  std::optional<Error> first_error;
+  auto on_done = [&](const IoOp& op, Outcome<void> r) {
+    --in_flight;
+    ++completed;
+    if (first_error) return;
+    if (!r) {
+      first_error = r.error();
+    } else if (done) {
+      if (Outcome<void> c = done(op); !c) first_error = c.error();
+    }
+  };
+  while (true) {
+    while (!first_error && !exhausted && in_flight < queue_depth) {
+      std::optional<IoOp> op = next();
+      if (!op) {
+        exhausted = true;
+        break;
+      }
+      ++in_flight;
+      auto cb = [&on_done, op = *op](Outcome<void> r) { on_done(op, std::move(r)); };
+      switch (op->kind) {
+        case IoOp::Kind::kRead: disk_->Read(op->lba, op->buffer, cb); break;
+        case IoOp::Kind::kWrite: disk_->Write(op->lba, op->buffer, cb); break;
+        case IoOp::Kind::kFlush: disk_->Flush(cb); break;
+      }
+    }
+    if (in_flight == 0) break;
+    uint64_t before = completed;
+    client_->RunUntil([&] { return completed != before; });
+  }
+  if (first_error) return *first_error;
+  return {};
+}
+
+}  // namespace aoe::initiator

@@ -1,0 +1,645 @@
+// Initiator engine and Client facade over MemoryWires against FakeTargets, with a FakeClock:
+// retransmission, dead targets and path failover are tested without sleeping.
+#include "initiator/initiator.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "initiator/client.h"
+#include "initiator/testing/fake_target.h"
+#include "net/memory_port.h"
+#include "proto/ata.h"
+#include "proto/config.h"
+
+namespace aoe::initiator {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::FakeTarget;
+using testing::FakeTargetOptions;
+
+constexpr MacAddress kInitiatorMacA({0x02, 0, 0, 0, 0xA0, 0x01});
+constexpr MacAddress kInitiatorMacB({0x02, 0, 0, 0, 0xB0, 0x01});
+constexpr MacAddress kOtherHost({0x02, 0, 0, 0, 0xCC, 0x01});
+
+MacAddress TargetMac(uint8_t target, uint8_t wire) {
+  return MacAddress({0x02, 0, 0, 0x7, target, wire});
+}
+
+std::vector<std::byte> RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::byte> out(n);
+  for (auto& b : out) b = static_cast<std::byte>(rng());
+  return out;
+}
+
+// Two segments (wires A and B). The initiator has one port on each; every target has one port on
+// each, so each target is reachable over two paths.
+class InitiatorTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<MemoryPort> MakePort(MemoryWire& wire, std::string name, MacAddress mac,
+                                       PortRole role) {
+    return MemoryPort::Create(wire, {.name = std::move(name), .mac = mac, .role = role}).value();
+  }
+
+  // Adds target e<shelf>.<slot> with a port on wire A and (if `two_paths`) on wire B.
+  FakeTarget& AddTarget(FakeTargetOptions options, bool two_paths = true) {
+    auto index = static_cast<uint8_t>(targets_.size() + 1);
+    std::vector<Port*> ports;
+    target_ports_.push_back(MakePort(wire_a_, "ta", TargetMac(index, 0xA), PortRole::kTarget));
+    ports.push_back(target_ports_.back().get());
+    if (two_paths) {
+      target_ports_.push_back(MakePort(wire_b_, "tb", TargetMac(index, 0xB), PortRole::kTarget));
+      ports.push_back(target_ports_.back().get());
+    }
+    targets_.push_back(std::make_unique<FakeTarget>(std::move(options), std::move(ports)));
+    return *targets_.back();
+  }
+
+  // Serves the targets; when nothing is left to do, releases a frame held for reordering, and
+  // when even that does nothing, jumps the fake clock to the engine's next deadline.
+  void Wait(std::optional<TimePoint> deadline) {
+    size_t work = 0;
+    for (auto& t : targets_) work += t->Serve();
+    if (work > 0) {
+      clock_.Advance(std::chrono::microseconds(50));  // a little latency for the RTT
+      return;
+    }
+    uint64_t before = wire_a_.stats().reordered + wire_b_.stats().reordered;
+    wire_a_.FlushHeld();
+    wire_b_.FlushHeld();
+    for (auto& t : targets_) work += t->Serve();
+    if (work > 0) return;
+    (void)before;
+    if (deadline && *deadline > clock_.Now()) {
+      clock_.Advance(*deadline - clock_.Now());
+    } else {
+      clock_.Advance(milliseconds(1));
+    }
+  }
+
+  Client& MakeClient(InitiatorOptions options = {}, bool two_ports = true) {
+    init_port_a_ = MakePort(wire_a_, "i0", kInitiatorMacA, PortRole::kInitiator);
+    std::vector<Port*> ports{init_port_a_.get()};
+    if (two_ports) {
+      init_port_b_ = MakePort(wire_b_, "i1", kInitiatorMacB, PortRole::kInitiator);
+      ports.push_back(init_port_b_.get());
+    }
+    ClientOptions co;
+    options.tag_session = options.tag_session.value_or(0x2A);
+    co.initiator = options;
+    co.wait_hook = [this](std::optional<TimePoint> d) { Wait(d); };
+    client_ = Client::Create(ports, clock_, co).value();
+    return *client_;
+  }
+
+  SyncDisk Open(uint16_t shelf, uint8_t slot) {
+    Outcome<SyncDisk> d = client_->OpenDisk(shelf, slot);
+    EXPECT_TRUE(d) << d.error().message;
+    return *d;
+  }
+
+  FakeClock clock_;
+  MemoryWire wire_a_;
+  MemoryWire wire_b_;
+  std::vector<std::unique_ptr<MemoryPort>> target_ports_;
+  std::vector<std::unique_ptr<FakeTarget>> targets_;
+  std::unique_ptr<MemoryPort> init_port_a_;
+  std::unique_ptr<MemoryPort> init_port_b_;
+  std::unique_ptr<Client> client_;  // destroyed first (declared last)
+};
+
+TEST_F(InitiatorTest, DiscoversTwoTargetsWithTwoPathsEach) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 1000, .serial = "serial-1"});
+  FakeTarget& second = AddTarget({.shelf = 3, .slot = 7, .sectors = 5000, .model = "second"});
+  second.config_string() = "owned by test";
+  Client& client = MakeClient();
+
+  Outcome<std::vector<TargetInfo>> found = client.Discover(milliseconds(500));
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), 2u);
+  const TargetInfo& a = (*found)[0];
+  const TargetInfo& b = (*found)[1];
+  EXPECT_EQ(a.address, (Address{0, 1}));
+  EXPECT_EQ(b.address, (Address{3, 7}));
+  ASSERT_EQ(a.paths.size(), 2u);
+  ASSERT_EQ(b.paths.size(), 2u);
+  std::set<std::string> ports{a.paths[0].port, a.paths[1].port};
+  EXPECT_EQ(ports, (std::set<std::string>{"i0", "i1"}));
+  std::set<MacAddress> macs{a.paths[0].target_mac, a.paths[1].target_mac};
+  EXPECT_EQ(macs, (std::set<MacAddress>{TargetMac(1, 0xA), TargetMac(1, 0xB)}));
+  EXPECT_EQ(a.buffer_count, 16);
+  EXPECT_EQ(a.firmware_version, 0x4019);
+  EXPECT_EQ(a.sectors_per_frame, 2);  // (1500 - 36) / 512
+  EXPECT_EQ(b.config_string, "owned by test");
+  ASSERT_TRUE(a.identify.has_value());
+  ASSERT_TRUE(b.identify.has_value());
+  EXPECT_EQ(a.identify->sector_count, 1000u);
+  EXPECT_EQ(a.identify->serial, "serial-1");
+  EXPECT_EQ(b.identify->sector_count, 5000u);
+  EXPECT_EQ(b.identify->model, "second");
+}
+
+TEST_F(InitiatorTest, DiscoveryOfOneShelfSlotFindsOnlyThatTarget) {
+  AddTarget({.shelf = 0, .slot = 1});
+  AddTarget({.shelf = 0, .slot = 2});
+  Client& client = MakeClient();
+  Outcome<std::vector<TargetInfo>> found = client.Discover(milliseconds(200), Address{0, 2});
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].address, (Address{0, 2}));
+}
+
+TEST_F(InitiatorTest, SectorsPerFrameFollowTheAdvertisedCountAndTheSmallestMtu) {
+  AddTarget({.shelf = 1, .slot = 1, .max_sectors = 0});
+  MakeClient();
+  init_port_a_->set_mtu(9000);
+  init_port_b_->set_mtu(4200);
+  for (auto& p : target_ports_) p->set_mtu(9000);
+  SyncDisk disk = Open(1, 1);
+  // Target offers 17 sectors at MTU 9000, but port i1 carries only (4200 - 36) / 512 = 8.
+  EXPECT_EQ(disk.info().sectors_per_frame, 8);
+}
+
+TEST_F(InitiatorTest, OpenUnknownDiskFailsWithClearError) {
+  AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  Outcome<SyncDisk> d = client.OpenDisk(9, 9);
+  ASSERT_FALSE(d);
+  EXPECT_TRUE(d.error() == InitiatorErrc::kNoSuchTarget);
+  EXPECT_EQ(d.error().message, "e9.9 did not answer on i0, i1 within 2000 ms");
+}
+
+TEST_F(InitiatorTest, ReadWriteRoundTripOfSeveralMiBSplitIntoFrames) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 16384});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data = RandomBytes(4 << 20, 1);
+  ASSERT_TRUE(disk.Write(100, data));
+  EXPECT_EQ(target.stats().writes, (4u << 20) / 1024);  // 2 sectors per frame
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin() + 100 * 512));
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(100, back));
+  EXPECT_EQ(back, data);
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_EQ(target.stats().flushes, 1u);
+}
+
+TEST_F(InitiatorTest, OddSizedRequestsUseAShortLastFrame) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data = RandomBytes(5 * 512, 2);
+  ASSERT_TRUE(disk.Write(7, data));
+  EXPECT_EQ(target.stats().writes, 3u);
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(7, back));
+  EXPECT_EQ(back, data);
+}
+
+TEST_F(InitiatorTest, LoadIsSpreadOverBothPaths) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(2 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  uint64_t a = target.stats().per_port_requests[0];
+  uint64_t b = target.stats().per_port_requests[1];
+  EXPECT_GT(a, 256u);
+  EXPECT_GT(b, 256u);
+  std::vector<PathStats> paths = disk.path_stats();
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_GT(paths[0].sent, 0u);
+  EXPECT_GT(paths[1].sent, 0u);
+  EXPECT_EQ(paths[0].in_flight, 0u);
+  EXPECT_TRUE(paths[0].up && paths[1].up);
+}
+
+TEST_F(InitiatorTest, WindowGrowsToTheBufferCountAndCollapsesOnTimeout) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, /*two_paths=*/false);
+  Client& client = MakeClient({}, /*two_ports=*/false);
+  SyncDisk disk = Open(0, 1);
+  // bufcnt 16 / 2 = 8, plus one for the IDENTIFY reply (slow start).
+  EXPECT_EQ(disk.path_stats()[0].window, 9u);
+  std::vector<std::byte> buf(1 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  PathStats s = disk.path_stats()[0];
+  EXPECT_EQ(s.window, 16u);
+  EXPECT_EQ(s.window_limit, 16u);
+
+  target.set_silent(0, true);
+  std::optional<Outcome<void>> result;
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  ASSERT_TRUE(client.RunUntil([&] { return disk.path_stats()[0].timeouts > 0; }));
+  s = disk.path_stats()[0];
+  EXPECT_EQ(s.window, 1u);
+  EXPECT_EQ(s.ssthresh, 8u);  // halved once for the whole window of losses
+  target.set_silent(0, false);
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }));
+  EXPECT_TRUE(*result);
+  EXPECT_GT(disk.path_stats()[0].retransmits, 0u);
+}
+
+TEST_F(InitiatorTest, WindowNeverExceedsMaxWindowOption) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 4096, .buffer_count = 200}, false);
+  MakeClient({.max_window = 12}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(1 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_EQ(disk.path_stats()[0].window_limit, 12u);
+  EXPECT_EQ(disk.path_stats()[0].window, 12u);
+}
+
+class LossTest : public InitiatorTest, public ::testing::WithParamInterface<std::tuple<double, uint64_t>> {};
+
+TEST_P(LossTest, DataStaysCorrectUnderLoss) {
+  auto [loss, seed] = GetParam();
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  wire_a_.SetFaults({.drop_probability = loss, .seed = seed});
+  wire_b_.SetFaults({.drop_probability = loss, .seed = seed + 100});
+  std::vector<std::byte> data = RandomBytes(1 << 20, static_cast<uint32_t>(seed));
+  Outcome<void> w = disk.Write(0, data);
+  ASSERT_TRUE(w) << w.error().message;
+  std::vector<std::byte> back(data.size());
+  Outcome<void> r = disk.Read(0, back);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(back, data);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
+  uint64_t retransmits = 0;
+  for (const PathStats& p : disk.path_stats()) retransmits += p.retransmits;
+  EXPECT_GT(retransmits, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(FivePercentAndTwentyPercent, LossTest,
+                         ::testing::Values(std::make_tuple(0.05, 1), std::make_tuple(0.05, 2),
+                                           std::make_tuple(0.20, 3), std::make_tuple(0.20, 4)));
+
+TEST_F(InitiatorTest, DuplicateAndReorderedRepliesAreIgnored) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  wire_a_.SetFaults({.duplicate_probability = 0.3, .reorder_probability = 0.3, .seed = 11});
+  wire_b_.SetFaults({.duplicate_probability = 0.3, .reorder_probability = 0.3, .seed = 12});
+  std::vector<std::byte> data = RandomBytes(1 << 20, 5);
+  ASSERT_TRUE(disk.Write(0, data));
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(0, back));
+  EXPECT_EQ(back, data);
+  EXPECT_GT(wire_a_.stats().duplicated, 0u);
+  EXPECT_GT(wire_a_.stats().reordered, 0u);
+  EXPECT_GT(client_->initiator().unmatched_replies(), 0u);  // the duplicates
+}
+
+TEST_F(InitiatorTest, DeadTargetFailsTheIoWithTheDocumentedError) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  target.set_silent(0, true);
+  TimePoint start = clock_.Now();
+  std::vector<std::byte> buf(4096);
+  Outcome<void> r = disk.Read(0, buf);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == InitiatorErrc::kDeadTarget);
+  EXPECT_EQ(r.error().message, "no reply from e0.1 for 30 s on i0 (mac 02:00:00:07:01:0a)");
+  EXPECT_GE(clock_.Now() - start, seconds(30));
+  EXPECT_LT(clock_.Now() - start, seconds(35));
+  // The engine forgot every frame: nothing in flight, no request left.
+  EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+}
+
+TEST_F(InitiatorTest, DeadTimeoutIsConfigurable) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  MakeClient({.dead_timeout = seconds(5)});
+  SyncDisk disk = Open(0, 1);
+  target.set_silent(0, true);
+  target.set_silent(1, true);
+  std::vector<std::byte> buf(512);
+  Outcome<void> r = disk.Read(0, buf);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "no reply from e0.1 for 5 s on i0 (mac 02:00:00:07:01:0a), i1 (mac 02:00:00:07:01:0b)");
+}
+
+TEST_F(InitiatorTest, SilentPathFailsOverMarksDownAndComesBack) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  Client& client = MakeClient();
+  SyncDisk disk = Open(0, 1);
+  target.set_silent(0, true);  // the target's port on wire A stops answering
+  std::vector<std::byte> data = RandomBytes(1 << 20, 9);
+  Outcome<void> w = disk.Write(0, data);
+  ASSERT_TRUE(w) << w.error().message;
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(0, back));
+  EXPECT_EQ(back, data);
+  std::vector<PathStats> paths = disk.path_stats();
+  ASSERT_EQ(paths.size(), 2u);
+  size_t a = paths[0].port == "i0" ? 0 : 1;
+  EXPECT_FALSE(paths[a].up);
+  EXPECT_TRUE(paths[1 - a].up);
+  EXPECT_GT(paths[a].timeouts, 0u);
+  uint64_t sent_while_down = paths[a].sent;
+
+  // While down, the path gets no new data frames.
+  ASSERT_TRUE(disk.Read(0, back));
+  EXPECT_EQ(disk.path_stats()[a].sent, sent_while_down);
+
+  target.set_silent(0, false);
+  ASSERT_TRUE(client.RunUntil([&] { return disk.path_stats()[a].up; }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(disk.Read(0, back));
+  EXPECT_GT(disk.path_stats()[a].sent, sent_while_down);
+}
+
+TEST_F(InitiatorTest, ReservationErrorSurfacesClearly) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);  // IDENTIFY is exempt from reservations
+  target.reserve_list() = {kOtherHost};
+  std::vector<std::byte> buf(1024);
+  Outcome<void> r = disk.Read(10, buf);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == InitiatorErrc::kTargetReserved);
+  EXPECT_EQ(r.error().message,
+            "e0.1 refused READ of sectors 10-11: target reserved by another host (AoE error 6)");
+}
+
+TEST_F(InitiatorTest, AtaErrorNamesTheFailingSectorRange) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  target.set_bad_sector(21);
+  std::vector<std::byte> buf(8 * 512);
+  Outcome<void> r = disk.Read(16, buf);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == InitiatorErrc::kAtaError);
+  EXPECT_EQ(r.error().message,
+            "e0.1: READ of sectors 20-21 failed: ATA status 0x41, error 0x40 "
+            "(UNC: uncorrectable media error)");
+  // The failed request left nothing behind, and the disk still works.
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  for (const PathStats& p : disk.path_stats()) EXPECT_EQ(p.in_flight, 0u);
+  EXPECT_TRUE(disk.Read(0, buf));
+}
+
+TEST_F(InitiatorTest, RequestsBeyondTheEndFailBeforeSending) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 100});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  uint64_t before = target.stats().ata;
+  std::vector<std::byte> buf(1024);
+  Outcome<void> r = disk.Read(99, buf);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == InitiatorErrc::kOutOfRange);
+  EXPECT_EQ(r.error().message, "e0.1: READ of sectors 99-100 is beyond the end of the disk (100 sectors)");
+  EXPECT_EQ(target.stats().ata, before);
+  std::vector<std::byte> odd(100);
+  EXPECT_TRUE(disk.Read(0, odd).error() == InitiatorErrc::kInvalidArgument);
+}
+
+TEST_F(InitiatorTest, TagsHaveBit31AndOurSessionAndAreUniqueInFlight) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient({.tag_session = 0x1ABC});
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(2 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  const std::vector<uint32_t>& tags = target.ata_tags();
+  ASSERT_GT(tags.size(), 2000u);
+  std::set<uint32_t> unique(tags.begin(), tags.end());
+  EXPECT_EQ(unique.size(), tags.size());  // fewer than 65536 tags: every one distinct
+  for (uint32_t t : tags) {
+    ASSERT_NE(t & 0x8000'0000, 0u);
+    ASSERT_EQ((t >> 16) & 0x7FFF, 0x1ABCu);
+  }
+}
+
+TEST_F(InitiatorTest, PipelineKeepsQueueDepthRequestsInFlight) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data = RandomBytes(2 << 20, 3);
+  std::copy(data.begin(), data.end(), target.data().begin());
+  std::vector<std::byte> out(data.size());
+  constexpr size_t kChunk = 64 * 1024;
+  size_t next_offset = 0;
+  size_t done_bytes = 0;
+  Outcome<void> r = disk.Pipeline(
+      4,
+      [&]() -> std::optional<SyncDisk::IoOp> {
+        if (next_offset >= out.size()) return std::nullopt;
+        SyncDisk::IoOp op{.kind = SyncDisk::IoOp::Kind::kRead,
+                          .lba = next_offset / 512,
+                          .buffer = ByteSpan(out).subspan(next_offset, kChunk)};
+        next_offset += kChunk;
+        EXPECT_LE(disk.async().pending_requests(), 4u);
+        return op;
+      },
+      [&](const SyncDisk::IoOp& op) -> Outcome<void> {
+        done_bytes += op.buffer.size();
+        return {};
+      });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(done_bytes, out.size());
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(InitiatorTest, PipelineStopsAtTheFirstError) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  target.set_bad_sector(300);
+  std::vector<std::byte> out(1 << 20);
+  size_t next = 0;
+  Outcome<void> r = disk.Pipeline(
+      2,
+      [&]() -> std::optional<SyncDisk::IoOp> {
+        if (next >= out.size()) return std::nullopt;
+        SyncDisk::IoOp op{.lba = next / 512, .buffer = ByteSpan(out).subspan(next, 65536)};
+        next += 65536;
+        return op;
+      },
+      nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error() == InitiatorErrc::kAtaError);
+  EXPECT_LT(next, out.size());  // stopped submitting
+}
+
+// --- Admin commands ----------------------------------------------------------------------
+
+TEST_F(InitiatorTest, ConfigStringCommands) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  Address e01{0, 1};
+  Outcome<ConfigReply> set = client.Config(e01, proto::ConfigCommand::kSetIfEmpty, "host-a");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->config_string, "host-a");
+  EXPECT_EQ(target.config_string(), "host-a");
+  EXPECT_EQ(set->buffer_count, 16);
+
+  Outcome<ConfigReply> again = client.Config(e01, proto::ConfigCommand::kSetIfEmpty, "host-b");
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error() == InitiatorErrc::kAoeError);
+  EXPECT_EQ(again.error().message,
+            "e0.1 refused config set-if-empty: config string already set (AoE error 4): it is 'host-a'");
+
+  EXPECT_TRUE(client.Config(e01, proto::ConfigCommand::kTestExact, "host-a"));
+  EXPECT_TRUE(client.Config(e01, proto::ConfigCommand::kTestPrefix, "host"));
+  Outcome<ConfigReply> miss = client.Config(e01, proto::ConfigCommand::kTestExact, "host");
+  ASSERT_FALSE(miss);
+  EXPECT_TRUE(miss.error() == InitiatorErrc::kTimeout);
+  EXPECT_EQ(miss.error().message, "no reply from e0.1 to config test within 1 s");
+
+  ASSERT_TRUE(client.Config(e01, proto::ConfigCommand::kForceSet, "host-c"));
+  Outcome<ConfigReply> read = client.Config(e01, proto::ConfigCommand::kRead);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->config_string, "host-c");
+  EXPECT_EQ(read->address, e01);
+}
+
+TEST_F(InitiatorTest, ConfigRetriesWhenTheRequestIsLost) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  // 30% loss each way: one send succeeds with p = 0.49, four sends within the timeout with
+  // p = 0.93 (the seed makes the outcome fixed).
+  wire_a_.SetFaults({.drop_probability = 0.3, .seed = 3});
+  int ok = 0;
+  for (int i = 0; i < 10; ++i) ok += client.Config(Address{0, 1}, proto::ConfigCommand::kRead) ? 1 : 0;
+  EXPECT_GE(ok, 8);
+  EXPECT_GT(target.stats().config, 10u);
+}
+
+TEST_F(InitiatorTest, MaskReadAndEdit) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  Address e01{0, 1};
+  Outcome<MaskReply> empty = client.ReadMask(e01);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->macs.empty());
+  std::vector<proto::MaskDirective> add{{1, kInitiatorMacA}, {1, kInitiatorMacB}};
+  Outcome<MaskReply> edited = client.EditMask(e01, add);
+  ASSERT_TRUE(edited) << edited.error().message;
+  EXPECT_EQ(edited->macs, (std::vector<MacAddress>{kInitiatorMacA, kInitiatorMacB}));
+  EXPECT_EQ(target.mask_list().size(), 2u);
+  std::vector<proto::MaskDirective> bad{{2, kInitiatorMacB}, {7, kOtherHost}};
+  Outcome<MaskReply> refused = client.EditMask(e01, bad);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error() == InitiatorErrc::kMaskError);
+  EXPECT_EQ(refused.error().message, "e0.1 refused mask edit: directive 1 failed: bad directive");
+  EXPECT_EQ(target.mask_list(), (std::vector<MacAddress>{kInitiatorMacA}));
+}
+
+TEST_F(InitiatorTest, ReserveSetReadAndRelease) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  Address e01{0, 1};
+  Outcome<ReserveReply> set = client.ReserveForUs(e01);
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->macs, (std::vector<MacAddress>{kInitiatorMacA, kInitiatorMacB}));
+  Outcome<ReserveReply> read = client.Reserve(e01, proto::ReserveCommand::kRead, {});
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->macs.size(), 2u);
+  // I/O still works for us on both paths.
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(64 * 1024);
+  EXPECT_TRUE(disk.Read(0, buf));
+  ASSERT_TRUE(client.Release(e01));
+  EXPECT_TRUE(target.reserve_list().empty());
+
+  target.reserve_list() = {kOtherHost};
+  Outcome<ReserveReply> taken = client.ReserveForUs(e01);
+  ASSERT_FALSE(taken);
+  EXPECT_TRUE(taken.error() == InitiatorErrc::kTargetReserved);
+  ASSERT_TRUE(client.ReserveForUs(e01, /*force=*/true));
+  EXPECT_EQ(target.reserve_list().size(), 2u);
+}
+
+TEST_F(InitiatorTest, RawFrameGetsTheReplyWithTheSameTag) {
+  AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  std::vector<std::byte> frame(60);
+  proto::Header h;
+  h.destination = MacAddress::Broadcast();
+  h.shelf = 0;
+  h.slot = 1;
+  h.command = static_cast<uint8_t>(proto::Command::kAta);
+  h.tag = 0x8000'1234;  // a foreign tag is fine: raw exchanges match it by value
+  proto::EncodeHeader(h, frame);
+  proto::EncodeAta({.sector_count = 1, .cmd_status = proto::ata_op::kIdentifyDevice}, frame);
+  Outcome<std::vector<std::byte>> reply = client.SendRaw(0, frame, milliseconds(200));
+  ASSERT_TRUE(reply) << reply.error().message;
+  ASSERT_EQ(reply->size(), 36u + 512u);
+  EXPECT_EQ(LoadBe32(*reply, 20), 0x8000'1234u);
+  EXPECT_EQ(MacAddress::Load(*reply, 0), kInitiatorMacA);  // zero source was filled in
+
+  // An unknown command: the target answers with error 1, and the raw reply shows it.
+  std::vector<std::byte> arg(4);
+  Outcome<std::vector<std::byte>> unknown = client.Exchange(Address{0, 1}, 0x42, arg);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(LoadU8(*unknown, 14) & proto::kFlagError, proto::kFlagError);
+  EXPECT_EQ(LoadU8(*unknown, 15), 1);
+
+  h.shelf = 5;  // nobody answers
+  proto::EncodeHeader(h, frame);
+  Outcome<std::vector<std::byte>> none = client.SendRaw(0, frame, milliseconds(200));
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(none.error() == InitiatorErrc::kTimeout);
+}
+
+TEST_F(InitiatorTest, UnsolicitedAnnouncementTeachesATarget) {
+  MakeClient({}, false);
+  auto port = MakePort(wire_a_, "ann", TargetMac(9, 0xA), PortRole::kTarget);
+  std::vector<std::byte> frame(60);
+  proto::Header h;
+  h.destination = MacAddress::Broadcast();
+  h.source = port->mac();
+  h.flags = proto::kFlagResponse;
+  h.shelf = 4;
+  h.slot = 2;
+  h.command = static_cast<uint8_t>(proto::Command::kConfig);
+  h.tag = 0;
+  proto::EncodeHeader(h, frame);
+  proto::ConfigArg config;
+  config.buffer_count = 8;
+  config.sector_count = 2;
+  proto::EncodeConfig(config, frame);
+  ConstByteSpan bytes(frame);
+  ASSERT_TRUE(port->Send(std::span(&bytes, 1)));
+  client_->initiator().Poll();
+  Disk* d = client_->initiator().disk(Address{4, 2});
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->info().buffer_count, 8);
+  EXPECT_EQ(d->path_stats()[0].window, 4u);
+}
+
+TEST_F(InitiatorTest, RepliesFromWildcardAddressesAndOtherPortsAreIgnored) {
+  AddTarget({.shelf = 0, .slot = 1});
+  MakeClient();
+  ASSERT_TRUE(client_->OpenDisk(0, 1));
+  Initiator& init = client_->initiator();
+  uint64_t before = init.unmatched_replies();
+  // A reply claiming the wildcard shelf.
+  auto rogue = MakePort(wire_a_, "rogue", kOtherHost, PortRole::kTarget);
+  std::vector<std::byte> frame(60);
+  proto::Header h;
+  h.destination = kInitiatorMacA;
+  h.source = kOtherHost;
+  h.flags = proto::kFlagResponse;
+  h.shelf = 0xFFFF;
+  h.slot = 1;
+  h.tag = 0x8000'0000 | (0x2Au << 16) | 5;
+  proto::EncodeHeader(h, frame);
+  ConstByteSpan bytes(frame);
+  ASSERT_TRUE(rogue->Send(std::span(&bytes, 1)));
+  init.Poll();
+  EXPECT_EQ(init.unmatched_replies(), before + 1);
+  EXPECT_EQ(init.targets().size(), 1u);
+}
+
+}  // namespace
+}  // namespace aoe::initiator

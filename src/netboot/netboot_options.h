@@ -1,0 +1,37 @@
+// NetbootOptions: everything `aoe netboot` (or a [netboot] section of `aoe serve`) configures.
+// A plain struct; ValidateNetbootOptions checks what can be checked without the interface.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "netboot/boot_policy.h"
+#include "netboot/dhcp_responder.h"
+#include "netboot/ipv4.h"
+
+namespace aoe::netboot {
+
+struct NetbootOptions {
+  std::string interface_name;
+  DhcpMode mode = DhcpMode::kProxy;
+
+  // Full mode only.
+  std::optional<Ipv4Address> range_first;
+  std::optional<Ipv4Address> range_last;
+  std::optional<Ipv4Address> netmask;  // default: the interface's
+  std::optional<Ipv4Address> router;
+  uint32_t lease_seconds = 3600;
+  std::string lease_file;  // default: DefaultLeaseFile(interface_name)
+
+  std::string tftp_root = "/usr/lib/ipxe";  // Debian's ipxe package
+  BootFiles files;
+  BootTargets targets;
+};
+
+std::string DefaultLeaseFile(const std::string& interface_name);
+
+// Empty when usable; otherwise one line saying what is wrong and how to fix it.
+std::string ValidateNetbootOptions(const NetbootOptions& options);
+
+}  // namespace aoe::netboot
