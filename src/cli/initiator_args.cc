@@ -1,0 +1,238 @@
+#include "cli/initiator_args.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+#include "cli/command.h"
+#include "cli/export_spec.h"
+#include "initiator/error.h"
+#include "proto/mask.h"
+
+namespace aoe::cli {
+
+namespace {
+
+// Our usage lines and description first (CLI11 would print the description before a generated
+// one-form usage line), then CLI11's option list, then the footer.
+class InitiatorFormatter : public CLI::Formatter {
+ public:
+  explicit InitiatorFormatter(const CommandHelp& help)
+      : usage_(help.usage), description_(help.description) {}
+  std::string make_description(const CLI::App*) const override { return ""; }
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return fmt::format("{}\n{}\n", usage_, description_);
+  }
+
+ private:
+  std::string usage_;
+  std::string description_;
+};
+
+// CLI11 messages are usually one line, but not guaranteed to be.
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+void SetUpCommand(CLI::App& app, const CommandHelp& help) {
+  app.formatter(std::make_shared<InitiatorFormatter>(help));
+  app.get_formatter()->column_width(30);
+  app.footer(std::string(help.footer));
+  app.set_help_flag("-h,--help", "Print this help and exit.");
+  app.allow_extras();
+}
+
+void AddInterfaceOption(CLI::App& app, std::vector<std::string>& interfaces) {
+  // allow_extra_args(false): each -i takes exactly one value, so "-i veth0 e0.1" keeps e0.1.
+  app.add_option("-i,--interface", interfaces,
+                 "Ethernet interface to use; repeat for several (multipath).\n"
+                 "Example: -i veth0 -i veth1")
+      ->type_name("IFACE")
+      ->allow_extra_args(false);
+}
+
+std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
+                                const std::vector<std::string>& args) {
+  try {
+    // CLI11 takes a vector in reverse order (it pops arguments off the back).
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print("{}", app.help());
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return Fail(name, kExitUsage, fmt::format("{}; see 'aoe {} --help'", OneLine(e.what()), name));
+  }
+  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
+    const std::string& first = unknown.front();
+    if (first.starts_with('-')) {
+      return Fail(name, kExitUsage,
+                  fmt::format("unknown option '{}'; see 'aoe {} --help'", first, name));
+    }
+    return Fail(name, kExitUsage,
+                fmt::format("unexpected argument '{}'; see 'aoe {} --help'", first, name));
+  }
+  return std::nullopt;
+}
+
+int Fail(std::string_view name, int status, std::string_view message) {
+  fmt::print(stderr, "aoe {}: {}\n", name, message);
+  return status;
+}
+
+ParseResult<initiator::Address> ParseDiskName(std::string_view text) {
+  ParseResult<TargetAddress> a = ParseTargetAddress(text);
+  if (!a) return ParseError{a.error()};
+  if (a->shelf == proto::kWildcardShelf) {
+    return ParseError{fmt::format(
+        "shelf 65535 in '{}' is the broadcast address; name one disk such as e0.1", text)};
+  }
+  if (a->slot == proto::kWildcardSlot) {
+    return ParseError{fmt::format(
+        "slot 255 in '{}' is the broadcast address; name one disk such as e0.1", text)};
+  }
+  return initiator::Address{a->shelf, a->slot};
+}
+
+bool LooksLikeDiskName(std::string_view text) {
+  if (text.size() < 4 || text[0] != 'e') return false;
+  const size_t dot = text.find('.');
+  if (dot == std::string_view::npos || dot < 2 || dot + 1 == text.size()) return false;
+  auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return digits(text.substr(1, dot - 1)) && digits(text.substr(dot + 1));
+}
+
+ParseResult<Duration> ParseSeconds(std::string_view option, std::string_view text,
+                                   double max_seconds) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value) || value <= 0 ||
+      value > max_seconds) {
+    return ParseError{fmt::format("{} '{}' is not a number of seconds from 0.001 to {:g}; e.g. {} 2",
+                                  option, text, max_seconds, option)};
+  }
+  auto d = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(value));
+  if (d < std::chrono::milliseconds(1)) {
+    return ParseError{fmt::format("{} '{}' is shorter than a millisecond; e.g. {} 0.5", option,
+                                  text, option)};
+  }
+  return d;
+}
+
+ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text) {
+  const auto bad = [&] {
+    return ParseError{fmt::format(
+        "{} '{}' is not a size; write bytes with an optional K, M or G suffix, e.g. {} 64K",
+        option, text, option)};
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::optional<uint64_t> number = ParseUnsigned(text.substr(0, digits));
+  if (!number) return bad();
+  std::string_view suffix = text.substr(digits);
+  uint64_t unit = 1;
+  if (suffix.empty() || suffix == "B") {
+    unit = 1;
+  } else if (suffix == "k" || suffix == "K" || suffix == "KiB") {
+    unit = uint64_t{1} << 10;
+  } else if (suffix == "m" || suffix == "M" || suffix == "MiB") {
+    unit = uint64_t{1} << 20;
+  } else if (suffix == "g" || suffix == "G" || suffix == "GiB") {
+    unit = uint64_t{1} << 30;
+  } else if (suffix == "t" || suffix == "T" || suffix == "TiB") {
+    unit = uint64_t{1} << 40;
+  } else {
+    return bad();
+  }
+  if (*number > UINT64_MAX / unit) return bad();
+  return *number * unit;
+}
+
+ParseResult<MacAddress> ParseMac(std::string_view option, std::string_view text) {
+  std::optional<MacAddress> mac = MacAddress::Parse(text);
+  if (!mac) {
+    return ParseError{fmt::format("{} '{}' is not a MAC address; e.g. {} 02:00:00:00:00:01",
+                                  option, text, option)};
+  }
+  if (mac->is_multicast() || mac->is_zero()) {
+    return ParseError{fmt::format("{} '{}' is not a host's MAC address (broadcast, multicast or "
+                                  "zero); give a unicast MAC such as 02:00:00:00:00:01",
+                                  option, text)};
+  }
+  return *mac;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  size_t unit = 0;
+  double value = static_cast<double>(bytes);
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  if (unit == 0) return fmt::format("{} B", bytes);
+  // Whole numbers print without decimals ("256 MiB"), others with at most one ("1.5 GiB").
+  if (std::fabs(value - std::round(value)) < 0.05) {
+    return fmt::format("{:.0f} {}", value, kUnits[unit]);
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string HumanSeconds(Duration d) {
+  double seconds = std::chrono::duration<double>(d).count();
+  return fmt::format("{:g} s", seconds);
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string Milliseconds(Duration d) {
+  return fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(d).count());
+}
+
+initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
+    const std::vector<std::string>& interfaces, initiator::ClientOptions options) {
+  auto client = initiator::Client::Open(interfaces, std::move(options));
+  if (client) return client;
+  const initiator::Error& e = client.error();
+  std::string hint;
+  if (e.code == std::errc::no_such_device) {
+    hint = "; list the interfaces with 'ip link'";
+  } else if (e.code == std::errc::operation_not_permitted ||
+             e.code == std::errc::permission_denied) {
+    hint = "; run as root or give the binary CAP_NET_RAW (setcap cap_net_raw+ep)";
+  }
+  return initiator::Error(e.code, e.message + hint);
+}
+
+std::string ExplainError(initiator::Client& client, initiator::Address address,
+                         const initiator::Error& error) {
+  if (!(error == initiator::InitiatorErrc::kTargetReserved)) return error.message;
+  std::string holders = "?";
+  initiator::ExchangeOptions quick;
+  quick.timeout = std::chrono::seconds(1);
+  auto list = client.Reserve(address, proto::ReserveCommand::kRead, {}, quick);
+  if (list) {
+    std::vector<std::string> macs;
+    for (const MacAddress& m : list->macs) macs.push_back(m.ToString());
+    holders = JoinNames(macs);
+  }
+  return fmt::format("{}: target reserved by another host ({}); it must release it, or take it "
+                     "over with 'aoe reserve --force'",
+                     address.ToString(), holders);
+}
+
+}  // namespace aoe::cli
