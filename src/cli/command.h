@@ -20,5 +20,20 @@ inline constexpr int kExitUsage = 2;    // bad arguments or config; nothing was 
 using CommandMain = int (*)(const std::vector<std::string>& args);
 
 int ServeMain(const std::vector<std::string>& args);
+// The initiator side: scan.cc, ping.cc, cp.cc, bench.cc, admin.cc (config, mask, reserve, release).
+int ScanMain(const std::vector<std::string>& args);
+int PingMain(const std::vector<std::string>& args);
+int CpMain(const std::vector<std::string>& args);
+int BenchMain(const std::vector<std::string>& args);
+int ConfigMain(const std::vector<std::string>& args);
+int MaskMain(const std::vector<std::string>& args);
+int ReserveMain(const std::vector<std::string>& args);
+int ReleaseMain(const std::vector<std::string>& args);
+int NetbootMain(const std::vector<std::string>& args);
+
+// The FUSE mount of a disk: mount.cc, umount.cc, show.cc (machinery in src/os/).
+int MountMain(const std::vector<std::string>& args);
+int UmountMain(const std::vector<std::string>& args);
+int ShowMain(const std::vector<std::string>& args);
 
 }  // namespace aoe::cli

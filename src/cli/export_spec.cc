@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kExportExample = "e.g. e0.1=/srv/disk.img";
 constexpr std::string_view kKnownKeys =
-    "ro, offset=N, length=N, sync, direct, mask=MAC;MAC..., iface=NAME";
+    "ro, offset=N, length=N, sync, direct, mask=MAC;MAC..., iface=NAME, fail=FIRST-LAST";
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -43,12 +43,14 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, boo
     if (key == "direct") e.direct = true;
     return {};
   }
-  const bool is_valued = key == "offset" || key == "length" || key == "mask" || key == "iface";
+  const bool is_valued =
+      key == "offset" || key == "length" || key == "mask" || key == "iface" || key == "fail";
   if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
                        key == "mask"    ? "mask=02:00:00:00:00:01"
                        : key == "iface" ? "iface=eth0"
+                       : key == "fail"  ? "fail=100-199:write"
                                         : fmt::format("{}=2048", key));
   }
 
@@ -75,6 +77,13 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, boo
     }
     return {};
   }
+  if (key == "fail") {
+    // Repeatable: each element adds one range.
+    ParseResult<target::InjectedFault> fault = ParseInjectedFault(value);
+    if (!fault) return fault.error();
+    e.fail.push_back(*fault);
+    return {};
+  }
   // iface: repeatable, one interface per element.
   e.interfaces.emplace_back(value);
   return {};
@@ -89,6 +98,41 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ec != std::errc() || ptr != end) return std::nullopt;
   return value;
+}
+
+ParseResult<target::InjectedFault> ParseInjectedFault(std::string_view text) {
+  const auto bad = [&] {
+    return ParseError{fmt::format(
+        "fail '{}' is not a sector range; write FIRST-LAST[:read|:write], e.g. 100-199:write",
+        text)};
+  };
+  target::InjectedFault fault;
+  std::string_view range = text;
+  if (size_t colon = text.find(':'); colon != std::string_view::npos) {
+    range = text.substr(0, colon);
+    const std::string_view direction = text.substr(colon + 1);
+    if (direction == "read") {
+      fault.on_write = false;
+    } else if (direction == "write") {
+      fault.on_read = false;
+    } else {
+      return ParseError{fmt::format(
+          "fail '{}': '{}' is not a direction; write :read or :write (or nothing for both)",
+          text, direction)};
+    }
+  }
+  const size_t dash = range.find('-');
+  std::optional<uint64_t> first = ParseUnsigned(range.substr(0, dash));
+  std::optional<uint64_t> last =
+      dash == std::string_view::npos ? first : ParseUnsigned(range.substr(dash + 1));
+  if (!first || !last) return bad();
+  if (*first > *last) {
+    return ParseError{
+        fmt::format("fail '{}' ends before it starts; write FIRST-LAST with FIRST <= LAST", text)};
+  }
+  fault.first_sector = *first;
+  fault.last_sector = *last;
+  return fault;
 }
 
 ParseResult<TargetAddress> ParseTargetAddress(std::string_view text) {

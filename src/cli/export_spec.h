@@ -2,6 +2,7 @@
 // command-line EXPORT argument of `aoe serve`:
 //
 //   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,sync][,direct][,mask=MAC;MAC...][,iface=NAME]
+//                   [,fail=FIRST-LAST[:read|:write]]
 //
 // The syntax of every key is documented in docs/configuration.md. Parsing checks only the
 // syntax and the ranges the types can hold; target::ValidateOptions checks the meaning
@@ -28,6 +29,10 @@ ParseResult<TargetAddress> ParseTargetAddress(std::string_view text);
 
 // Parses an unsigned decimal number with no sign, spaces or suffix.
 std::optional<uint64_t> ParseUnsigned(std::string_view text);
+
+// Parses the value of fail= (also an entry of TOML's fail = [...]): "FIRST-LAST", a single
+// sector "N", optionally followed by ":read" or ":write" to fail only that direction.
+ParseResult<target::InjectedFault> ParseInjectedFault(std::string_view text);
 
 // Parses one EXPORT argument. `sync` and `direct` start from the server-wide defaults given
 // here (--sync, --direct); the spec can only turn them on.

@@ -127,7 +127,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "extra comma"},
         BadSpec{"e0.1=/a,rw",
                 "bad export 'e0.1=/a,rw': unknown option 'rw'; use ro, offset=N, "
-                "length=N, sync, direct, mask=MAC;MAC..., iface=NAME"},
+                "length=N, sync, direct, mask=MAC;MAC..., iface=NAME, fail=FIRST-LAST"},
         BadSpec{"e0.1=/a,ro=1", "bad export 'e0.1=/a,ro=1': 'ro' takes no value; write ,ro"},
         BadSpec{"e0.1=/a,offset",
                 "bad export 'e0.1=/a,offset': 'offset' needs a value, e.g. "
@@ -157,6 +157,61 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"e0.1=/a,iface=",
                 "bad export 'e0.1=/a,iface=': 'iface' needs a value, e.g. "
                 "iface=eth0"}));
+
+TEST(ParseInjectedFault, RangeSingleSectorAndDirection) {
+  ParseResult<target::InjectedFault> both = ParseInjectedFault("100-199");
+  ASSERT_TRUE(both) << both.error();
+  EXPECT_EQ(both->first_sector, 100u);
+  EXPECT_EQ(both->last_sector, 199u);
+  EXPECT_TRUE(both->on_read);
+  EXPECT_TRUE(both->on_write);
+
+  ParseResult<target::InjectedFault> one = ParseInjectedFault("7:read");
+  ASSERT_TRUE(one) << one.error();
+  EXPECT_EQ(one->first_sector, 7u);
+  EXPECT_EQ(one->last_sector, 7u);
+  EXPECT_TRUE(one->on_read);
+  EXPECT_FALSE(one->on_write);
+
+  ParseResult<target::InjectedFault> writes = ParseInjectedFault("0-0:write");
+  ASSERT_TRUE(writes) << writes.error();
+  EXPECT_FALSE(writes->on_read);
+  EXPECT_TRUE(writes->on_write);
+}
+
+TEST(ParseInjectedFault, RejectsMalformedRanges) {
+  for (std::string_view bad : {"", "-", "1-", "-2", "a-b", "1-2-3", "1 -2", "0x1-2", "1-2:"}) {
+    ParseResult<target::InjectedFault> f = ParseInjectedFault(bad);
+    ASSERT_FALSE(f) << bad;
+  }
+  EXPECT_EQ(ParseInjectedFault("a-b").error(),
+            "fail 'a-b' is not a sector range; write FIRST-LAST[:read|:write], e.g. "
+            "100-199:write");
+  EXPECT_EQ(ParseInjectedFault("5-1").error(),
+            "fail '5-1' ends before it starts; write FIRST-LAST with FIRST <= LAST");
+  EXPECT_EQ(ParseInjectedFault("1-2:both").error(),
+            "fail '1-2:both': 'both' is not a direction; write :read or :write (or nothing for "
+            "both)");
+}
+
+TEST(ParseExportSpec, FailIsRepeatable) {
+  ParseResult<target::ExportOptions> e =
+      ParseExportSpec("e0.1=/a.img,fail=100-199:write,fail=4096");
+  ASSERT_TRUE(e) << e.error();
+  ASSERT_EQ(e->fail.size(), 2u);
+  EXPECT_EQ(e->fail[0].ToString(), "100-199:write");
+  EXPECT_EQ(e->fail[1].ToString(), "4096-4096");
+}
+
+TEST(ParseExportSpec, BadFailNamesTheExport) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a.img,fail=x");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(),
+            "bad export 'e0.1=/a.img,fail=x': fail 'x' is not a sector range; write "
+            "FIRST-LAST[:read|:write], e.g. 100-199:write");
+  EXPECT_EQ(ParseExportSpec("e0.1=/a.img,fail").error(),
+            "bad export 'e0.1=/a.img,fail': 'fail' needs a value, e.g. fail=100-199:write");
+}
 
 }  // namespace
 }  // namespace aoe::cli

@@ -12,6 +12,8 @@
 #include "cli/command.h"
 #include "cli/export_spec.h"
 #include "initiator/error.h"
+#include "proto/ata.h"
+#include "proto/header.h"
 #include "proto/mask.h"
 
 namespace aoe::cli {
@@ -195,12 +197,55 @@ std::string HumanSeconds(Duration d) {
   return fmt::format("{:g} s", seconds);
 }
 
+std::string QuoteBytes(std::string_view bytes) {
+  std::string out = "\"";
+  for (char c : bytes) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 std::string JoinNames(const std::vector<std::string>& names) {
   return fmt::format("{}", fmt::join(names, ", "));
 }
 
 std::string Milliseconds(Duration d) {
   return fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(d).count());
+}
+
+nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const initiator::PathStats& p : paths) {
+    out.push_back({{"interface", p.port},
+                   {"local_mac", p.local_mac.ToString()},
+                   {"target_mac", p.target_mac.ToString()},
+                   {"up", p.up},
+                   {"sent", p.sent},
+                   {"replies", p.replies},
+                   {"retransmits", p.retransmits},
+                   {"timeouts", p.timeouts},
+                   {"window", p.window},
+                   {"rtt_ms", std::chrono::duration<double, std::milli>(p.rtt_avg).count()}});
+  }
+  return out;
+}
+
+void PrintPathStats(std::string_view name, const std::vector<initiator::PathStats>& paths) {
+  for (const initiator::PathStats& p : paths) {
+    fmt::print(stderr,
+               "aoe {}: path {} -> {}: {}, {} sent, {} replies, {} retransmits, {} timeouts, "
+               "rtt {} ms\n",
+               name, p.port, p.target_mac.ToString(), p.up ? "up" : "DOWN", p.sent, p.replies,
+               p.retransmits, p.timeouts, Milliseconds(p.rtt_avg));
+  }
 }
 
 initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
@@ -216,6 +261,28 @@ initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
     hint = "; run as root or give the binary CAP_NET_RAW (setcap cap_net_raw+ep)";
   }
   return initiator::Error(e.code, e.message + hint);
+}
+
+initiator::Outcome<void> FlushDisk(initiator::Client& client, initiator::SyncDisk& disk,
+                                   Duration timeout) {
+  initiator::Outcome<void> flushed = disk.Flush();
+  if (flushed || !(flushed.error() == initiator::InitiatorErrc::kAtaError)) return flushed;
+  // The engine only sends 0xEA; send 0xE7 as a raw ATA exchange (the 12 argument bytes).
+  std::array<std::byte, proto::kAtaHeaderSize> frame{};
+  proto::EncodeAta(proto::AtaArg{.cmd_status = proto::ata_op::kFlushCache}, frame);
+  initiator::ExchangeOptions options;
+  options.timeout = timeout;
+  options.resend_interval = std::chrono::seconds(1);  // a repeated flush is harmless
+  auto reply = client.Exchange(disk.address(), static_cast<uint8_t>(proto::Command::kAta),
+                               ConstByteSpan(frame).subspan(proto::kHeaderSize), options);
+  if (!reply) return flushed;
+  std::optional<proto::Header> header = proto::DecodeHeader(*reply);
+  std::optional<proto::AtaArg> ata = proto::DecodeAta(*reply);
+  if (!header || header->is_error() || !ata ||
+      (ata->cmd_status & (proto::kAtaStatusError | proto::kAtaStatusFault)) != 0) {
+    return flushed;
+  }
+  return {};
 }
 
 std::string ExplainError(initiator::Client& client, initiator::Address address,

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,14 +66,28 @@ ParseResult<MacAddress> ParseMac(std::string_view option, std::string_view text)
 std::string HumanBytes(uint64_t bytes);
 // A duration in seconds as a person writes it: "2 s", "0.5 s", "30 s".
 std::string HumanSeconds(Duration d);
+// Opaque bytes (a config string) in double quotes, with quotes, backslashes and anything
+// unprintable escaped, so that an odd string cannot garble a table or the terminal.
+std::string QuoteBytes(std::string_view bytes);
 // "veth0, veth1".
 std::string JoinNames(const std::vector<std::string>& names);
 // A duration in milliseconds with three decimals: "0.215".
 std::string Milliseconds(Duration d);
 
+// Per-path counters of a disk as a JSON array (for --json summaries), and as one line per path
+// on stderr prefixed "aoe NAME: " (for -v).
+nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths);
+void PrintPathStats(std::string_view name, const std::vector<initiator::PathStats>& paths);
+
 // Client::Open, with its error turned into one line a person can act on.
 initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
     const std::vector<std::string>& interfaces, initiator::ClientOptions options = {});
+
+// SyncDisk::Flush (FLUSH CACHE EXT, 0xEA), falling back to FLUSH CACHE (0xE7) when the target
+// aborts 0xEA: vblade implements only 0xE7 (aoe-protocol.md §7.12). `timeout` bounds the
+// fallback's wait. Returns the 0xEA error if the fallback fails too.
+initiator::Outcome<void> FlushDisk(initiator::Client& client, initiator::SyncDisk& disk,
+                                   Duration timeout);
 
 // For an error the target answered with "reserved": reads the reserve list and returns
 // "target reserved by another host (aa:bb:cc:dd:ee:ff); ..." with a hint. Otherwise returns

@@ -21,6 +21,18 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"serve", "serve image files or block devices as AoE disks (the target)", ServeMain},
+    {"scan", "list the AoE disks reachable through given interfaces", ScanMain},
+    {"ping", "measure round trips to an AoE disk (config query and IDENTIFY)", PingMain},
+    {"cp", "copy an AoE disk to a file or device, or back", CpMain},
+    {"bench", "measure an AoE disk's throughput, IOPS and latency", BenchMain},
+    {"config", "read, set or test a disk's config string", ConfigMain},
+    {"mask", "read or edit a disk's MAC mask list", MaskMain},
+    {"reserve", "reserve a disk for this host (or given MACs)", ReserveMain},
+    {"release", "release a disk's reservation", ReleaseMain},
+    {"netboot", "boot PXE clients from AoE disks (DHCP + TFTP + iPXE)", NetbootMain},
+    {"mount", "expose an AoE disk as a file through FUSE (for losetup)", MountMain},
+    {"umount", "flush and unmount a disk mounted with 'aoe mount'", UmountMain},
+    {"show", "list the disks mounted with 'aoe mount' and their paths", ShowMain},
 };
 
 void PrintHelp() {

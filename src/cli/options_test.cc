@@ -168,5 +168,34 @@ TEST(ValidateOptions, EmptyStateDir) {
             "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)");
 }
 
+TEST(ExportOptions, SameStorageSeesInjectedFaults) {
+  ExportOptions a = Export(0, 1);
+  ExportOptions b = a;
+  b.fail = {InjectedFault{.first_sector = 10, .last_sector = 19}};
+  EXPECT_FALSE(a.SameStorage(b)) << "fail= is part of the chain, so a change re-opens it";
+}
+
+TEST(InjectedFault, ToStringIsTheSpecSyntax) {
+  EXPECT_EQ((InjectedFault{.first_sector = 100, .last_sector = 199}).ToString(), "100-199");
+  EXPECT_EQ((InjectedFault{.first_sector = 5, .last_sector = 5, .on_write = false}).ToString(),
+            "5-5:read");
+  EXPECT_EQ((InjectedFault{.first_sector = 0, .last_sector = 9, .on_read = false}).ToString(),
+            "0-9:write");
+}
+
+TEST(ValidateOptions, InjectedFaultOutsideLba48) {
+  ServerOptions o = Valid();
+  o.exports[0].fail = {InjectedFault{.first_sector = 1, .last_sector = uint64_t{1} << 48}};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1: fail=1-281474976710656 is beyond any AoE disk (2^48 sectors)");
+}
+
+TEST(ValidateOptions, InjectedFaultBackwards) {
+  ServerOptions o = Valid();
+  o.exports[1].fail = {InjectedFault{.first_sector = 9, .last_sector = 1}};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: fail=9-1 ends before it starts; write FIRST-LAST with FIRST <= LAST");
+}
+
 }  // namespace
 }  // namespace aoe::target

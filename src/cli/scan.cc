@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -28,30 +27,12 @@ constexpr CommandHelp kHelp{
         "query, wait --timeout seconds for answers, then ask each target for its IDENTIFY\n"
         "data. One line per target: name, size, model, config string, the target's MACs and\n"
         "the local interfaces that reached it.",
-    .footer = R"(Examples:
+    .footer = R"txt(Examples:
   aoe scan -i veth0
   aoe scan -i enp3s0 -i enp4s0 --timeout 5
   aoe scan -i veth0 --json | jq '.[].target'
 
-Exit status: 0 targets found, 1 none answered or an interface failed, 2 bad arguments.)"};
-
-// Config strings are opaque bytes; show them quoted, with anything unprintable escaped, so
-// that an odd string cannot garble the table or the terminal.
-std::string Printable(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+Exit status: 0 targets found, 1 none answered or an interface failed, 2 bad arguments.)txt"};
 
 struct Row {
   std::string target, size, model, config, macs, interfaces;
@@ -62,7 +43,7 @@ Row MakeRow(const initiator::TargetInfo& t) {
   r.target = t.address.ToString();
   r.size = t.identify ? HumanBytes(t.identify->sector_count * 512) : "?";
   r.model = t.identify && !t.identify->model.empty() ? t.identify->model : "?";
-  r.config = Printable(t.config_string);
+  r.config = QuoteBytes(t.config_string);
   std::vector<std::string> macs;
   std::vector<std::string> ports;
   for (const initiator::PathInfo& p : t.paths) {

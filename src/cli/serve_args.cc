@@ -31,6 +31,8 @@ block device to serve (a PATH with a comma needs --config). KEYs:
   direct        bypass the page cache (O_DIRECT)        e0.1=/dev/sdb,direct
   mask=MAC;...  answer only these initiators (*)        e0.1=/a.img,mask=02:00:00:00:00:01
   iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
+  fail=A-B[:read|:write]  fail I/O to sectors A-B with EIO, a testing and drill aid (*)
+                                                        e0.1=/a.img,fail=100-199:write
   (*) repeatable; mask= also takes a ';'-separated list, which the shell needs quoted
 
 Examples:
@@ -63,6 +65,7 @@ struct RawArgs {
   std::string state_dir = target::ServerOptions().state_dir;
   std::string log_level;
   std::string bufcnt;
+  std::string user;
 };
 
 void DefineOptions(CLI::App& app, RawArgs& raw) {
@@ -103,6 +106,11 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "Buffer count advertised to initiators, and commands kept in flight\n"
                  "per interface: 2-65535 (default 64). Example: --bufcnt 128")
       ->type_name("N");
+  app.add_option("--user", raw.user,
+                 "After opening interfaces, images and state files, run as this user,\n"
+                 "keeping only CAP_NET_RAW (to re-open interfaces). Needs root.\n"
+                 "Example: --user aoe")
+      ->type_name("NAME");
   app.add_flag("--no-announce", raw.no_announce,
                "Do not broadcast each export at start; initiators then find it at\n"
                "their next discovery (Linux: within 60 s). Example: --no-announce");
@@ -137,6 +145,7 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
       {"--state-dir", "state_dir = \"DIR\""},
       {"--bufcnt", "bufcnt = N"},
       {"--no-announce", "announce = false"},
+      {"--user", "user = \"NAME\""},
   };
   for (const auto& [option, key] : kFileOnly) {
     if (app.count(option) > 0) {
@@ -180,6 +189,7 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
     }
     server.buffer_count = static_cast<uint16_t>(*count);
   }
+  out.config.user = raw.user;
   server.interfaces = raw.interfaces;
   server.state_dir = raw.state_dir;
   server.announce = !raw.no_announce;
@@ -213,6 +223,9 @@ ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
   }
   if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
     return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};
+  }
+  if (app.count("--user") > 0 && raw.user.empty()) {
+    return ParseError{"--user needs a user name, e.g. --user aoe"};
   }
   if (app.count("--config") > 0) return FromConfigFile(app, raw);
   return FromCommandLine(raw);

@@ -164,5 +164,17 @@ TEST(ParseServeArgs, MissingOptionValueIsOneLine) {
   }
 }
 
+TEST(ParseServeArgs, User) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--user", "aoe", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config.user, "aoe");
+  ExpectError({"-i", "veth0", "--user", "", "e0.1=/a"},
+              "--user needs a user name, e.g. --user aoe");
+  TempConfig config(kConfig);
+  ExpectError({"--config", config.path(), "--user", "aoe"},
+              "--user cannot be combined with --config; write user = \"NAME\" in the file "
+              "instead");
+}
+
 }  // namespace
 }  // namespace aoe::cli

@@ -19,9 +19,9 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, [[export]]";
+    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, user, [[export]]";
 constexpr std::string_view kExportKeys =
-    "target, path, read_only, offset, length, sync, direct, mask, interfaces";
+    "target, path, read_only, offset, length, sync, direct, mask, interfaces, fail";
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -169,6 +169,17 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
         }
         e.mask.push_back(*mac);
       }
+    } else if (key == "fail") {
+      if (!node.is_array()) {
+        return reader.WrongType(node, key, "an array of strings", "fail = [\"100-199:write\"]");
+      }
+      std::vector<std::string> texts;
+      error = reader.Read(node, key, texts);
+      for (size_t i = 0; !error && i < texts.size(); ++i) {
+        ParseResult<target::InjectedFault> fault = ParseInjectedFault(texts[i]);
+        if (!fault) return reader.Error(node, fault.error());
+        e.fail.push_back(*fault);
+      }
     } else {
       return reader.Error(
           node, fmt::format("unknown key '{}' in [[export]]; known keys: {}", key, kExportKeys));
@@ -252,6 +263,12 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
       server.buffer_count = static_cast<uint16_t>(count);
     } else if (key == "announce") {
       error = reader.Read(node, key, server.announce);
+    } else if (key == "user") {
+      error = reader.Read(node, key, config.user);
+      if (!error && config.user.empty()) {
+        return reader.Error(node, "user must name a user, e.g. user = \"aoe\"; remove the key "
+                                  "to keep running as the starting user");
+      }
     } else if (key == "sync") {
       error = reader.Read(node, key, default_sync);
     } else if (key == "direct") {

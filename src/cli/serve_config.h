@@ -18,6 +18,9 @@ namespace aoe::cli {
 struct ServeConfig {
   target::ServerOptions server;
   LogLevel log_level = LogLevel::kInfo;
+  // After opening its sockets, images and state files, `aoe serve` switches to this user
+  // (--user, `user = "..."`), keeping only CAP_NET_RAW; empty: keep the starting user.
+  std::string user;
 };
 
 // Parses TOML text. Checks the schema (keys, types, ranges) but not the meaning; see

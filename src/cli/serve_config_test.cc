@@ -114,7 +114,7 @@ TEST(ParseServeToml, ShippedExampleLoads) {
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, announce, sync, direct, [[export]]");
+              "log_level, bufcnt, announce, sync, direct, user, [[export]]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -125,14 +125,14 @@ path = "/a"
 readonly = true
 )",
               "serve.toml:5: unknown key 'readonly' in [[export]]; known keys: target, path, "
-              "read_only, offset, length, sync, direct, mask, interfaces");
+              "read_only, offset, length, sync, direct, mask, interfaces, fail");
 }
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, announce, sync, direct, [[export]]");
+              "bufcnt, announce, sync, direct, user, [[export]]");
 }
 
 TEST(ParseServeToml, WrongTypes) {
@@ -231,6 +231,48 @@ TEST(LoadServeConfigFile, ValidatesAndNamesTheFile) {
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error(),
             path + ": export e0.1 is listed twice; give each export its own shelf.slot");
+}
+
+TEST(ParseServeToml, FailAndUser) {
+  ParseResult<ServeConfig> config = ParseServeToml(R"(
+interfaces = ["veth0"]
+user = "aoe"
+[[export]]
+target = "e0.1"
+path = "/srv/disk.img"
+fail = ["100-199:write", "300"]
+)",
+                                                   "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  EXPECT_EQ(config->user, "aoe");
+  const auto& fail = config->server.exports.at(0).fail;
+  ASSERT_EQ(fail.size(), 2u);
+  EXPECT_EQ(fail[0].ToString(), "100-199:write");
+  EXPECT_EQ(fail[1].ToString(), "300-300");
+}
+
+TEST(ParseServeToml, BadFailAndUser) {
+  ExpectError(R"(
+interfaces = ["veth0"]
+[[export]]
+target = "e0.1"
+path = "/srv/disk.img"
+fail = ["1-2:sideways"]
+)",
+              "serve.toml:6: fail '1-2:sideways': 'sideways' is not a direction; write :read or "
+              ":write (or nothing for both)");
+  ExpectError(R"(
+interfaces = ["veth0"]
+[[export]]
+target = "e0.1"
+path = "/srv/disk.img"
+fail = "1-2"
+)",
+              "serve.toml:6: fail must be an array of strings, not a string; e.g. fail = "
+              "[\"100-199:write\"]");
+  ExpectError("user = \"\"\n",
+              "serve.toml:1: user must name a user, e.g. user = \"aoe\"; remove the key to keep "
+              "running as the starting user");
 }
 
 }  // namespace

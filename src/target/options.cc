@@ -67,6 +67,20 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
           name, mac.ToString());
     }
   }
+  for (const InjectedFault& f : e.fail) {
+    if (f.first_sector > f.last_sector) {
+      return fmt::format("export {}: fail={} ends before it starts; write FIRST-LAST with "
+                         "FIRST <= LAST",
+                         name, f.ToString());
+    }
+    if (f.last_sector >= kMaxAddressableSectors) {
+      return fmt::format("export {}: fail={} is beyond any AoE disk (2^48 sectors)", name,
+                         f.ToString());
+    }
+    if (!f.on_read && !f.on_write) {
+      return fmt::format("export {}: fail={} fails neither reads nor writes", name, f.ToString());
+    }
+  }
   std::set<std::string_view> seen;
   for (const std::string& iface : e.interfaces) {
     if (std::string bad = CheckInterfaceName(iface, "export " + name); !bad.empty()) return bad;
@@ -85,6 +99,13 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
 
 }  // namespace
 
+std::string InjectedFault::ToString() const {
+  std::string text = fmt::format("{}-{}", first_sector, last_sector);
+  if (on_read && !on_write) text += ":read";
+  if (on_write && !on_read) text += ":write";
+  return text;
+}
+
 std::string ExportOptions::name() const { return fmt::format("e{}.{}", shelf, slot); }
 
 bool ExportOptions::SameStorage(const ExportOptions& other) const {
@@ -92,7 +113,7 @@ bool ExportOptions::SameStorage(const ExportOptions& other) const {
   // needs a re-open.
   return path == other.path && read_only == other.read_only &&
          offset_sectors == other.offset_sectors && length_sectors == other.length_sectors &&
-         sync == other.sync && direct == other.direct;
+         sync == other.sync && direct == other.direct && fail == other.fail;
 }
 
 std::string ValidateOptions(const ServerOptions& options) {

@@ -11,6 +11,20 @@
 
 namespace aoe::target {
 
+// A sector range whose I/O the target fails on purpose with EIO (`fail=` in the export spec,
+// `fail = [...]` in TOML): a testing and drill aid for initiators' error handling, never for
+// production. Sectors are the export's own LBAs (after offset=).
+struct InjectedFault {
+  uint64_t first_sector = 0;
+  uint64_t last_sector = 0;  // inclusive
+  bool on_read = true;
+  bool on_write = true;
+
+  // "100-199", "100-199:read" or "100-199:write", as written in the spec.
+  std::string ToString() const;
+  bool operator==(const InjectedFault&) const = default;
+};
+
 struct ExportOptions {
   uint16_t shelf = 0;             // 0..65534 (0xFFFF is the wildcard)
   uint8_t slot = 0;               // 0..254 (0xFF is the wildcard)
@@ -23,6 +37,8 @@ struct ExportOptions {
   std::vector<MacAddress> mask;   // initial MAC mask list; persisted state takes precedence
   // Interfaces this export answers on; empty means every interface of the server.
   std::vector<std::string> interfaces;
+  // Sector ranges that fail with EIO (testing only); empty in production.
+  std::vector<InjectedFault> fail;
 
   // "e<shelf>.<slot>", the name used in logs and state files.
   std::string name() const;

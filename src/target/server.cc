@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -11,6 +12,7 @@
 #include "net/packet_port.h"
 #include "proto/header.h"
 #include "storage/export_backend.h"
+#include "storage/fault_filter.h"
 #include "target/command.h"
 #include "target/export.h"
 #include "target/target.h"
@@ -456,9 +458,28 @@ ServerEnvironment RealEnvironment() {
     if (!port) return Unexpected{port.error()};
     return std::unique_ptr<Port>(std::move(*port));
   };
-  env.open_storage = [](IoEngine& engine, const ExportOptions& e) {
-    return BuildExportBackend(engine, ExportStorageOptions{e.path, e.read_only, e.offset_sectors,
-                                                           e.length_sectors, e.sync, e.direct});
+  env.open_storage = [](IoEngine& engine, const ExportOptions& e) -> Result<OpenedBackend> {
+    auto opened = BuildExportBackend(engine, ExportStorageOptions{e.path, e.read_only,
+                                                                  e.offset_sectors,
+                                                                  e.length_sectors, e.sync,
+                                                                  e.direct});
+    if (!opened || e.fail.empty()) return opened;
+    // fail= wraps the whole chain, so its sectors are the LBAs the initiator sends.
+    std::vector<FaultRule> rules;
+    std::vector<std::string> ranges;
+    for (const InjectedFault& f : e.fail) {
+      rules.push_back(FaultRule{.first_sector = f.first_sector,
+                                .sector_count = f.last_sector - f.first_sector + 1,
+                                .on_read = f.on_read,
+                                .on_write = f.on_write,
+                                .error = EIO});
+      ranges.push_back(f.ToString());
+    }
+    opened->backend = std::make_unique<FaultFilter>(std::move(opened->backend), std::move(rules));
+    opened->warnings.push_back(fmt::format(
+        "fail={}: I/O to these sectors fails with EIO on purpose (a testing aid)",
+        fmt::join(ranges, ",")));
+    return opened;
   };
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) env.host_name = host;

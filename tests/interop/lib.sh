@@ -409,3 +409,52 @@ interop_make_image() {
         head -c "$(( mib * 1024 * 1024 ))" /dev/urandom >"$file"
     fi
 }
+
+# ---------------------------------------------------------------------------
+# Loop devices and mounts (disk images with partitions)
+# ---------------------------------------------------------------------------
+
+# interop_image_partition IMAGE [N] : prints "START_SECTOR SECTORS" of MBR/GPT
+# partition N (default 1) of a disk image file, read with sfdisk.
+interop_image_partition() {
+    local image=$1 n=${2:-1} line
+    line=$(sfdisk -d "$image" 2>/dev/null | grep -E '^[^ ]+ : ' | sed -n "${n}p") || true
+    [[ -n "$line" ]] || return 1
+    sed -n 's/.*start= *\([0-9]*\), *size= *\([0-9]*\).*/\1 \2/p' <<<"$line"
+}
+
+# interop_loop_attach FILE OFFSET_BYTES SIZE_BYTES [ro]
+# Attaches a loop device over a byte range of FILE (e.g. one partition of a
+# disk image; no partition scanning needed, which not every kernel or
+# container offers) and sets INTEROP_LOOP. Read-only with a 4th argument
+# "ro". Detached on exit (interop_loop_detach), unless already detached.
+interop_loop_attach() {
+    local file=$1 off=$2 size=$3 mode=${4:-rw} dev
+    local -a ro=()
+    [[ "$mode" == ro ]] && ro=(-r)
+    command -v losetup >/dev/null 2>&1 || interop_skip "missing prerequisite: losetup"
+    dev=$(losetup -f --show "${ro[@]}" -o "$off" --sizelimit "$size" "$file") \
+        || interop_die "losetup failed for $file (no free loop device?)"
+    INTEROP_LOOP=$dev
+    interop_defer "interop_loop_detach '$dev' '$(readlink -f "$file")'"
+}
+
+# interop_loop_detach DEV FILE : detaches DEV only if it is still backed by
+# FILE. After an early detach the kernel may hand the same loopN to somebody
+# else, whose device must not be touched by our cleanup.
+interop_loop_detach() {
+    local dev=$1 file=$2 backing
+    backing=$(cat "/sys/block/${dev#/dev/}/loop/backing_file" 2>/dev/null || true)
+    [[ -n "$backing" && "$backing" == "$file" ]] || return 0
+    losetup -d "$dev" 2>/dev/null || true
+}
+
+# interop_mount DEV DIR [MOUNT_OPTIONS...] : mounts DEV on DIR (created if
+# needed) and unmounts it on exit if still mounted.
+interop_mount() {
+    local dev=$1 dir=$2
+    shift 2
+    mkdir -p "$dir"
+    mount "$@" "$dev" "$dir" || interop_die "cannot mount $dev on $dir"
+    interop_defer "mountpoint -q '$dir' && umount '$dir'"
+}

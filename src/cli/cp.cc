@@ -1,0 +1,631 @@
+// `aoe cp`: copies between an AoE disk and a local file or block device, either way.
+//
+//   download (eX.Y -> file): all-zero 4 KiB blocks become holes in a fresh regular file (we
+//     seek over them instead of writing); the file gets its full size with ftruncate and is
+//     fsync'ed before cp returns.
+//   upload (file -> eX.Y): every byte is written, zeros included; holes of a sparse source are
+//     found with SEEK_DATA and sent from a zero buffer without reading them. The copy ends
+//     with FLUSH CACHE EXT, so the data is durable on the target when cp returns.
+//
+// Both directions keep --depth requests of 64 KiB in flight through SyncDisk::Pipeline; the
+// engine splits them into frames and spreads those over every path (trunking).
+// --verify reads both sides again afterwards and compares their SHA-256.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "base/log.h"
+#include "base/unique_fd.h"
+#include "cli/command.h"
+#include "cli/copy_plan.h"
+#include "cli/export_spec.h"
+#include "cli/initiator_args.h"
+#include "cli/progress.h"
+#include "cli/sha256.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kName = "cp";
+constexpr uint64_t kChunkSectors = 128;  // 64 KiB per request
+constexpr size_t kHoleBlock = 4096;      // granularity of holes in a downloaded file
+constexpr uint64_t kVerifyBatchSectors = 32768;  // 16 MiB read back, then hashed in order
+
+constexpr CommandHelp kHelp{
+    .name = kName,
+    .usage = "Usage: aoe cp -i IFACE [-i IFACE ...] [OPTIONS] SRC DST\n",
+    .description =
+        "Copy an AoE disk to a local file or block device, or a local file or block device to\n"
+        "an AoE disk. Exactly one of SRC and DST is a disk, eSHELF.SLOT; write ./e0.1 for a\n"
+        "local file of that name. Downloads leave all-zero blocks as holes in a new file;\n"
+        "uploads end with FLUSH CACHE EXT, so the data is durable when cp returns.",
+    .footer = R"txt(Examples:
+  aoe cp -i veth0 e0.1 disk.img                      download the whole disk
+  aoe cp -i veth0 -i veth1 disk.img e0.1 --verify    upload over two paths, check SHA-256
+  aoe cp -i veth0 part.img e0.1 --seek-sectors 2048  write part.img from sector 2048 on
+  aoe cp -i veth0 e0.1 mbr.bin --count-sectors 1     the first sector only
+
+The progress bar is shown only when stderr is a terminal. A request that gets no reply for
+--timeout seconds (default 30) fails the copy with the sector range and paths involved.
+Exit status: 0 copied, 1 failed (no reply, I/O error, sizes), 2 bad arguments.)txt"};
+
+struct CpArgs {
+  std::vector<std::string> interfaces;
+  std::vector<std::string> files;  // SRC DST
+  bool verify = false, no_progress = false, json = false, verbose = false;
+  std::string depth_text = "32", timeout_text = "30";
+  std::string skip_text, seek_text, count_text;
+};
+
+// One side of the copy that is a local file or device.
+struct Local {
+  std::string path;
+  UniqueFd fd;
+  bool regular = false;       // a regular file (else a block or character device)
+  uint64_t size_bytes = 0;    // for a source: its size
+  bool fresh = false;         // truncated by us: unwritten ranges read as zeros
+};
+
+std::string Errno(std::string_view what, const std::string& path) {
+  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+}
+
+ParseResult<Local> OpenSource(const std::string& path) {
+  Local l;
+  l.path = path;
+  l.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!l.fd) return ParseError{Errno("cannot open", path)};
+  struct stat st {};
+  if (fstat(l.fd.get(), &st) != 0) return ParseError{Errno("cannot stat", path)};
+  if (S_ISREG(st.st_mode)) {
+    l.regular = true;
+    l.size_bytes = static_cast<uint64_t>(st.st_size);
+  } else if (S_ISBLK(st.st_mode)) {
+    if (ioctl(l.fd.get(), BLKGETSIZE64, &l.size_bytes) != 0) {
+      return ParseError{Errno("cannot read the size of", path)};
+    }
+  } else {
+    return ParseError{fmt::format("{} is not a regular file or block device; cp needs to know "
+                                  "its size, so copy it to a file first",
+                                  path)};
+  }
+  return l;
+}
+
+// A regular file is created (mode 0666 less umask) and, unless we write into the middle of it
+// (--seek-sectors), truncated: then the ranges we skip read back as zeros.
+ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
+  Local l;
+  l.path = path;
+  struct stat st {};
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
+    return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
+  }
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  if (!exists || S_ISREG(st.st_mode)) {
+    l.regular = true;
+    if (truncate) flags |= O_TRUNC;
+  }
+  l.fd = UniqueFd(::open(path.c_str(), flags, 0666));
+  if (!l.fd) return ParseError{Errno("cannot open", path)};
+  l.fresh = l.regular && truncate;
+  if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    if (ioctl(l.fd.get(), BLKGETSIZE64, &l.size_bytes) != 0) {
+      return ParseError{Errno("cannot read the size of", path)};
+    }
+  }
+  return l;
+}
+
+bool PwriteAll(int fd, const std::byte* data, size_t length, uint64_t offset) {
+  while (length > 0) {
+    ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    length -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+// Reads up to `length` bytes; bytes past the end of the file are zero (the last sector of an
+// image whose size is not a multiple of 512).
+bool PreadPadded(int fd, std::byte* data, size_t length, uint64_t offset) {
+  size_t got = 0;
+  while (got < length) {
+    ssize_t n = ::pread(fd, data + got, length - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  std::memset(data + got, 0, length - got);
+  return true;
+}
+
+// Tells which ranges of a regular source file are holes, so that an upload sends zeros for
+// them without reading. Remembers the last hole found, so most chunks cost no system call.
+class HoleFinder {
+ public:
+  HoleFinder(int fd, bool enabled, uint64_t file_size)
+      : fd_(fd), enabled_(enabled), file_size_(file_size) {}
+
+  bool IsHole(uint64_t offset, uint64_t length) {
+    if (!enabled_) return false;
+    if (offset >= hole_begin_ && offset + length <= hole_end_) return true;
+    if (offset < checked_until_) return false;  // data begins here: read it
+    off_t data = ::lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+    if (data < 0) {
+      if (errno != ENXIO) {
+        enabled_ = false;  // no SEEK_DATA here: read everything
+        return false;
+      }
+      data = static_cast<off_t>(file_size_);  // only a hole up to the end
+    }
+    if (static_cast<uint64_t>(data) > offset) {
+      hole_begin_ = offset;
+      hole_end_ = static_cast<uint64_t>(data);
+      return offset + length <= hole_end_;
+    }
+    // Data starts at `offset`; ask again only after the next hole could begin.
+    off_t hole = ::lseek(fd_, static_cast<off_t>(offset), SEEK_HOLE);
+    checked_until_ = hole > 0 ? static_cast<uint64_t>(hole) : offset + length;
+    return false;
+  }
+
+ private:
+  int fd_;
+  bool enabled_;
+  uint64_t file_size_;
+  uint64_t hole_begin_ = 0, hole_end_ = 0;
+  uint64_t checked_until_ = 0;
+};
+
+// Per-buffer bookkeeping of the requests in flight, to name the sectors of a failed copy.
+struct InFlight {
+  bool busy = false;
+  uint64_t lba = 0;
+  uint64_t sectors = 0;
+};
+
+std::string DescribeFailure(std::string_view verb, const std::string& disk,
+                            const std::vector<InFlight>& slots,
+                            const std::vector<std::string>& interfaces,
+                            const std::string& engine_message) {
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const InFlight& s : slots) {
+    if (!s.busy) continue;
+    first = std::min(first, s.lba);
+    last = std::max(last, s.lba + s.sectors - 1);
+  }
+  std::string out = fmt::format("{} {}", verb, disk);
+  // The engine's message names the range of an ATA error; for the rest, name what was pending.
+  if (first != UINT64_MAX && engine_message.find("sectors") == std::string::npos) {
+    out += fmt::format(" sectors {}-{}", first, last);
+  }
+  out += fmt::format(" failed: {}", engine_message);
+  if (verb == "writing" && engine_message.find("ABRT") != std::string::npos) {
+    out += " (is the disk exported read-only?)";
+  }
+  bool names_ports = false;
+  for (const std::string& i : interfaces) {
+    names_ports = names_ports || engine_message.find(i) != std::string::npos;
+  }
+  if (!names_ports) out += fmt::format(" (interfaces tried: {})", JoinNames(interfaces));
+  return out;
+}
+
+// Everything the copy needs, set up by CpMain.
+struct Copy {
+  const CpArgs& args;
+  initiator::Client& client;
+  initiator::SyncDisk disk;
+  Local local;
+  CopyRange range;
+  bool download = true;
+  size_t depth = 32;
+  bool progress = false;
+  Duration timeout{};       // --timeout: also bounds the FLUSH CACHE fallback
+  uint64_t hole_bytes = 0;  // download: zeros skipped
+
+  const std::string& disk_name() const { return download ? args.files[0] : args.files[1]; }
+
+  std::optional<std::string> Download();
+  std::optional<std::string> Upload();
+  // SHA-256 of both sides over the copied range; returns the digest or an error.
+  ParseResult<std::string> Verify();
+};
+
+std::optional<std::string> Copy::Download() {
+  const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
+  std::vector<std::byte> pool(depth * chunk_bytes);
+  std::vector<InFlight> slots(depth);
+  std::vector<size_t> free_slots;
+  for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
+  uint64_t next_sector = 0, done_bytes = 0;
+  std::string write_error;
+  Progress bar(range.sectors * kSectorBytes, progress);
+
+  auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
+    if (next_sector >= range.sectors) return std::nullopt;
+    const size_t slot = free_slots.back();
+    free_slots.pop_back();
+    const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
+    slots[slot] = {true, range.src_sector + next_sector, sectors};
+    next_sector += sectors;
+    return initiator::SyncDisk::IoOp{
+        .kind = initiator::SyncDisk::IoOp::Kind::kRead,
+        .lba = slots[slot].lba,
+        .buffer = ByteSpan(pool).subspan(slot * chunk_bytes, sectors * kSectorBytes),
+        .cookie = slot};
+  };
+  auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
+    const uint64_t offset = (range.dst_sector + (op.lba - range.src_sector)) * kSectorBytes;
+    if (local.fresh) {
+      // A fresh file reads zeros wherever we do not write: leave zero blocks as holes.
+      size_t written = 0;
+      bool ok = true;
+      ForEachDataRun(op.buffer, kHoleBlock, [&](size_t off, size_t len) {
+        ok = ok && PwriteAll(local.fd.get(), op.buffer.data() + off, len, offset + off);
+        written += len;
+      });
+      hole_bytes += op.buffer.size() - written;
+      if (!ok) write_error = Errno("cannot write", local.path);
+    } else if (!PwriteAll(local.fd.get(), op.buffer.data(), op.buffer.size(), offset)) {
+      write_error = Errno("cannot write", local.path);
+    }
+    if (!write_error.empty()) {
+      return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
+    }
+    slots[op.cookie].busy = false;
+    free_slots.push_back(op.cookie);
+    done_bytes += op.buffer.size();
+    bar.Update(done_bytes);
+    return {};
+  };
+  auto result = disk.Pipeline(depth, next, done);
+  bar.Finish();
+  if (!write_error.empty()) return write_error;
+  if (!result) {
+    return DescribeFailure("reading", disk_name(), slots, args.interfaces,
+                           ExplainError(client, disk.address(), result.error()));
+  }
+  // The file must end where the copy ends even if its last blocks were holes.
+  if (local.regular) {
+    struct stat st {};
+    const uint64_t end = (range.dst_sector + range.sectors) * kSectorBytes;
+    if (fstat(local.fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) < end &&
+        ::ftruncate(local.fd.get(), static_cast<off_t>(end)) != 0) {
+      return Errno("cannot set the size of", local.path);
+    }
+  }
+  if (::fsync(local.fd.get()) != 0 && errno != EINVAL) return Errno("cannot fsync", local.path);
+  return std::nullopt;
+}
+
+std::optional<std::string> Copy::Upload() {
+  const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
+  std::vector<std::byte> pool(depth * chunk_bytes);
+  std::vector<std::byte> zeros(chunk_bytes);  // the source of every hole; never written to
+  std::vector<InFlight> slots(depth);
+  std::vector<size_t> free_slots;
+  for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
+  uint64_t next_sector = 0, done_bytes = 0;
+  std::string read_error;
+  HoleFinder holes(local.fd.get(), local.regular, local.size_bytes);
+  Progress bar(range.sectors * kSectorBytes, progress);
+
+  auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
+    if (next_sector >= range.sectors || !read_error.empty()) return std::nullopt;
+    const size_t slot = free_slots.back();
+    const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
+    const uint64_t offset = (range.src_sector + next_sector) * kSectorBytes;
+    const size_t bytes = sectors * kSectorBytes;
+    ByteSpan buffer;
+    if (holes.IsHole(offset, bytes)) {
+      buffer = ByteSpan(zeros).first(bytes);
+    } else {
+      buffer = ByteSpan(pool).subspan(slot * chunk_bytes, bytes);
+      if (!PreadPadded(local.fd.get(), buffer.data(), bytes, offset)) {
+        read_error = Errno("cannot read", local.path);
+        return std::nullopt;  // Pipeline then waits for the writes in flight and returns
+      }
+    }
+    free_slots.pop_back();
+    slots[slot] = {true, range.dst_sector + next_sector, sectors};
+    next_sector += sectors;
+    return initiator::SyncDisk::IoOp{.kind = initiator::SyncDisk::IoOp::Kind::kWrite,
+                                     .lba = slots[slot].lba,
+                                     .buffer = buffer,
+                                     .cookie = slot};
+  };
+  auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
+    slots[op.cookie].busy = false;
+    free_slots.push_back(op.cookie);
+    done_bytes += op.buffer.size();
+    bar.Update(done_bytes);
+    return {};
+  };
+  auto result = disk.Pipeline(depth, next, done);
+  bar.Finish();
+  if (!result) {
+    return DescribeFailure("writing", disk_name(), slots, args.interfaces,
+                           ExplainError(client, disk.address(), result.error()));
+  }
+  if (!read_error.empty()) return read_error;
+  // The target may cache writes (aoe serve without --sync, a disk's write cache): FLUSH CACHE
+  // EXT makes them durable before we say the copy is done.
+  if (auto flushed = FlushDisk(client, disk, timeout); !flushed) {
+    return fmt::format("the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
+                       "durable: {}",
+                       disk_name(), ExplainError(client, disk.address(), flushed.error()));
+  }
+  return std::nullopt;
+}
+
+ParseResult<std::string> Copy::Verify() {
+  const uint64_t disk_first = download ? range.src_sector : range.dst_sector;
+  const uint64_t local_first = download ? range.dst_sector : range.src_sector;
+  Progress bar(range.sectors * kSectorBytes * 2, progress);
+  uint64_t done_bytes = 0;
+
+  // The local side, read in order.
+  Sha256 local_sum;
+  {
+    std::vector<std::byte> buf(1 << 20);
+    for (uint64_t s = 0; s < range.sectors;) {
+      const uint64_t n = std::min<uint64_t>(buf.size() / kSectorBytes, range.sectors - s);
+      if (!PreadPadded(local.fd.get(), buf.data(), n * kSectorBytes,
+                       (local_first + s) * kSectorBytes)) {
+        return ParseError{Errno("cannot read back", local.path)};
+      }
+      local_sum.Update(ConstByteSpan(buf).first(n * kSectorBytes));
+      s += n;
+      done_bytes += n * kSectorBytes;
+      bar.Update(done_bytes);
+    }
+  }
+
+  // The disk side, read back in batches: requests complete out of order, but each lands at its
+  // place in the batch buffer, which is hashed once the whole batch is in.
+  Sha256 disk_sum;
+  std::vector<std::byte> batch(kVerifyBatchSectors * kSectorBytes);
+  std::vector<InFlight> slots(depth);
+  std::vector<size_t> free_slots;
+  for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
+  for (uint64_t b = 0; b < range.sectors;) {
+    const uint64_t batch_sectors = std::min(kVerifyBatchSectors, range.sectors - b);
+    uint64_t next_sector = 0;
+    auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
+      if (next_sector >= batch_sectors) return std::nullopt;
+      const size_t slot = free_slots.back();
+      free_slots.pop_back();
+      const uint64_t sectors = std::min(kChunkSectors, batch_sectors - next_sector);
+      slots[slot] = {true, disk_first + b + next_sector, sectors};
+      auto op = initiator::SyncDisk::IoOp{
+          .kind = initiator::SyncDisk::IoOp::Kind::kRead,
+          .lba = slots[slot].lba,
+          .buffer = ByteSpan(batch).subspan(next_sector * kSectorBytes, sectors * kSectorBytes),
+          .cookie = slot};
+      next_sector += sectors;
+      return op;
+    };
+    auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
+      slots[op.cookie].busy = false;
+      free_slots.push_back(op.cookie);
+      done_bytes += op.buffer.size();
+      bar.Update(done_bytes);
+      return {};
+    };
+    if (auto r = disk.Pipeline(depth, next, done); !r) {
+      bar.Finish();
+      return ParseError{DescribeFailure("reading back", disk_name(), slots, args.interfaces,
+                                        ExplainError(client, disk.address(), r.error()))};
+    }
+    disk_sum.Update(ConstByteSpan(batch).first(batch_sectors * kSectorBytes));
+    b += batch_sectors;
+  }
+  bar.Finish();
+  std::string local_hex = local_sum.HexFinal();
+  std::string disk_hex = disk_sum.HexFinal();
+  if (local_hex != disk_hex) {
+    return ParseError{fmt::format("verify failed: SHA-256 of {} is {} but {} reads back {}",
+                                  local.path, local_hex, disk_name(), disk_hex)};
+  }
+  return local_hex;
+}
+
+}  // namespace
+
+int CpMain(const std::vector<std::string>& arguments) {
+  CLI::App app("", "aoe cp");
+  SetUpCommand(app, kHelp);
+  CpArgs args;
+  AddInterfaceOption(app, args.interfaces);
+  app.add_flag("--verify", args.verify,
+               "Afterwards read both sides again and compare their SHA-256.\n"
+               "Example: --verify");
+  app.add_option("--depth", args.depth_text,
+                 "Requests of 64 KiB kept in flight, 1-1024 (default 32).\n"
+                 "Example: --depth 64")
+      ->type_name("N");
+  app.add_flag("--no-progress", args.no_progress,
+               "No progress bar, even on a terminal. Example: --no-progress");
+  app.add_option("--timeout", args.timeout_text,
+                 "Seconds without any reply to a request before the copy fails\n"
+                 "(dead target; default 30). Example: --timeout 5")
+      ->type_name("S");
+  app.add_option("--skip-sectors", args.skip_text,
+                 "Start N 512-byte sectors into SRC (default 0).\n"
+                 "Example: --skip-sectors 2048")
+      ->type_name("N");
+  app.add_option("--seek-sectors", args.seek_text,
+                 "Start writing N sectors into DST (default 0); a file is then not\n"
+                 "truncated. Example: --seek-sectors 2048")
+      ->type_name("N");
+  app.add_option("--count-sectors", args.count_text,
+                 "Copy N sectors (default: to the end of SRC).\n"
+                 "Example: --count-sectors 8192")
+      ->type_name("N");
+  app.add_flag("--json", args.json,
+               "Print a JSON summary on stdout (bytes, time, paths and their state).\n"
+               "Example: --json");
+  app.add_flag("-v,--verbose", args.verbose,
+               "Report path changes as they happen and each path's counters at the\n"
+               "end, on stderr. Example: -v");
+  app.add_option("SRC DST", args.files, "eSHELF.SLOT or a local path each.\nExample: e0.1 disk.img")
+      ->type_name("");
+  if (std::optional<int> status = ParseCommand(app, kName, arguments)) return *status;
+
+  std::optional<uint64_t> depth = ParseUnsigned(args.depth_text);
+  if (!depth || *depth == 0 || *depth > 1024) {
+    return Fail(kName, kExitUsage,
+                fmt::format("--depth '{}' is not a number from 1 to 1024; e.g. --depth 32",
+                            args.depth_text));
+  }
+  ParseResult<Duration> timeout = ParseSeconds("--timeout", args.timeout_text, 24 * 3600.0);
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  uint64_t sector_options[3] = {};
+  const std::pair<const char*, const std::string*> kSectorOptions[3] = {
+      {"--skip-sectors", &args.skip_text},
+      {"--seek-sectors", &args.seek_text},
+      {"--count-sectors", &args.count_text}};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& [option, text] = kSectorOptions[i];
+    if (app.count(option) == 0) continue;
+    std::optional<uint64_t> v = ParseUnsigned(*text);
+    if (!v || *v > (UINT64_MAX >> 10)) {
+      return Fail(kName, kExitUsage,
+                  fmt::format("{} '{}' is not a number of sectors; e.g. {} 2048", option, *text,
+                              option));
+    }
+    sector_options[i] = *v;
+  }
+  if (app.count("--count-sectors") > 0 && sector_options[2] == 0) {
+    return Fail(kName, kExitUsage, "--count-sectors 0 copies nothing; give at least 1");
+  }
+  if (args.files.size() != 2) {
+    return Fail(kName, kExitUsage,
+                fmt::format("expected SRC and DST, got {} argument(s); e.g. aoe cp -i IFACE e0.1 "
+                            "disk.img",
+                            args.files.size()));
+  }
+  const bool src_disk = LooksLikeDiskName(args.files[0]);
+  const bool dst_disk = LooksLikeDiskName(args.files[1]);
+  if (src_disk == dst_disk) {
+    return Fail(kName, kExitUsage,
+                src_disk ? "both SRC and DST are AoE disks; copy through a local file"
+                         : fmt::format("neither '{}' nor '{}' is an AoE disk; one of them must be "
+                                       "eSHELF.SLOT such as e0.1",
+                                       args.files[0], args.files[1]));
+  }
+  ParseResult<initiator::Address> address = ParseDiskName(args.files[src_disk ? 0 : 1]);
+  if (!address) return Fail(kName, kExitUsage, address.error());
+  if (args.interfaces.empty()) {
+    return Fail(kName, kExitUsage,
+                "no interface given; add -i IFACE for each interface that reaches the disk");
+  }
+  const std::string& local_path = args.files[src_disk ? 1 : 0];
+
+  // Open the local side first: a typo in a path should not cost a network round trip.
+  ParseResult<Local> local = src_disk ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
+                                      : OpenSource(local_path);
+  if (!local) return Fail(kName, kExitFailure, local.error());
+
+  Logger log(LogLevel::kInfo);
+  initiator::ClientOptions options;
+  options.initiator.dead_timeout = *timeout;
+  if (args.verbose) options.initiator.logger = &log;
+  auto client = OpenClient(args.interfaces, options);
+  if (!client) return Fail(kName, kExitFailure, client.error().message);
+  auto disk = (*client)->OpenDisk(*address);
+  if (!disk) {
+    return Fail(kName, kExitFailure, ExplainError(**client, *address, disk.error()));
+  }
+
+  CopyRequest request;
+  request.src_name = args.files[0];
+  request.dst_name = args.files[1];
+  if (src_disk) {
+    request.src_sectors = disk->sector_count();
+    if (!local->regular) request.dst_sectors = local->size_bytes / kSectorBytes;
+  } else {
+    request.src_sectors = (local->size_bytes + kSectorBytes - 1) / kSectorBytes;
+    request.dst_sectors = disk->sector_count();
+  }
+  request.skip = sector_options[0];
+  request.seek = sector_options[1];
+  if (app.count("--count-sectors") > 0) request.count = sector_options[2];
+  ParseResult<CopyRange> range = PlanCopy(request);
+  if (!range) return Fail(kName, kExitFailure, range.error());
+
+  Copy copy{.args = args,
+            .client = **client,
+            .disk = *disk,
+            .local = std::move(*local),
+            .range = *range,
+            .download = src_disk,
+            .depth = static_cast<size_t>(*depth),
+            .progress = !args.no_progress && StderrIsTerminal(),
+            .timeout = *timeout};
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> failed = src_disk ? copy.Download() : copy.Upload();
+  const Duration elapsed = std::chrono::steady_clock::now() - start;
+  if (failed) {
+    if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
+    return Fail(kName, kExitFailure, *failed);
+  }
+  const uint64_t bytes = range->sectors * kSectorBytes;
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  const double mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
+  std::string summary = fmt::format("{} ({} bytes) copied from {} to {} in {:.2f} s, {:.1f} MB/s",
+                                    HumanBytes(bytes), bytes, args.files[0], args.files[1],
+                                    seconds, mb_per_s);
+  if (src_disk && copy.hole_bytes > 0) {
+    summary += fmt::format("; {} of zeros left as holes", HumanBytes(copy.hole_bytes));
+  }
+  if (!src_disk) summary += "; flushed";
+  if (!args.json) fmt::print(stderr, "{}\n", summary);
+
+  std::optional<std::string> digest;
+  if (args.verify) {
+    ParseResult<std::string> v = copy.Verify();
+    if (!v) {
+      if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
+      return Fail(kName, kExitFailure, v.error());
+    }
+    digest = *v;
+    if (!args.json) fmt::print(stderr, "verified: both sides have SHA-256 {}\n", *digest);
+  }
+  if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
+  if (args.json) {
+    nlohmann::json j;
+    j["source"] = args.files[0];
+    j["destination"] = args.files[1];
+    j["direction"] = src_disk ? "download" : "upload";
+    j["bytes"] = bytes;
+    j["seconds"] = seconds;
+    j["mb_per_s"] = mb_per_s;
+    j["hole_bytes"] = copy.hole_bytes;
+    j["flushed"] = !src_disk;
+    j["verified"] = digest.has_value();
+    if (digest) j["sha256"] = *digest;
+    j["paths"] = PathStatsJson(copy.disk.path_stats());
+    fmt::print("{}\n", j.dump(2));
+  }
+  return kExitOk;
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,295 @@
+// `aoe netboot`: the PXE netboot service (DHCP full or proxy mode, TFTP) on one interface, until
+// SIGINT/SIGTERM. The service itself is netboot::NetbootService (src/netboot); this file only
+// turns arguments and an optional TOML file into NetbootOptions and runs an EventLoop.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/unique_fd.h"
+#include "cli/command.h"
+#include "net/event_loop.h"
+#include "netboot/lease_file.h"
+#include "netboot/netboot_config.h"
+#include "netboot/netboot_service.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "Usage: aoe netboot -i IFACE --proxy [OPTIONS]\n"
+    "       aoe netboot -i IFACE --range FROM-TO [OPTIONS]\n"
+    "       aoe netboot --config FILE [OPTIONS]\n";
+
+constexpr std::string_view kDescription =
+    "Boot PXE clients (BIOS or UEFI) from AoE disks: a built-in DHCP and TFTP service hands\n"
+    "them Debian's iPXE, then an iPXE script that runs `sanboot aoe:eX.Y`. Run `aoe serve` for\n"
+    "the disks themselves.";
+
+constexpr std::string_view kFooter =
+    R"(Modes:
+  --proxy        another DHCP server hands out addresses; aoe netboot only adds the boot
+                 information (ProxyDHCP, ports 67 and 4011), like dnsmasq's proxy mode
+  --range A-B    aoe netboot is the DHCP server of an isolated boot network
+
+Examples:
+  aoe netboot -i eth1 --proxy --boot e0.1
+  aoe netboot -i br0 --range 10.77.0.100-10.77.0.200 --router 10.77.0.1 --boot e0.1 \
+              --client 52:54:00:12:34:56=e0.2
+  aoe netboot --config /etc/aoekit/netboot.toml
+
+The interface needs an IPv4 address. Options on the command line override --config.
+Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad arguments or config.
+See docs/netboot.md.)";
+
+class NetbootFormatter : public CLI::Formatter {
+ public:
+  std::string make_description(const CLI::App*) const override { return ""; }
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return fmt::format("{}\n{}\n", kUsage, kDescription);
+  }
+};
+
+struct RawArgs {
+  std::string interface_name;
+  std::string config_path;
+  std::string boot;
+  std::vector<std::string> clients;
+  bool proxy = false;
+  std::string range;
+  std::string netmask;
+  std::string router;
+  uint32_t lease_seconds = 0;
+  std::string lease_file;
+  std::string tftp_root;
+  std::string bios_file;
+  std::string efi_file;
+  std::string log_level;
+};
+
+void DefineOptions(CLI::App& app, RawArgs& raw) {
+  app.formatter(std::make_shared<NetbootFormatter>());
+  app.get_formatter()->column_width(28);
+  app.footer(std::string(kFooter));
+  app.set_help_flag("-h,--help", "Print this help and exit.");
+  app.allow_extras();
+  app.add_option("-i,--interface", raw.interface_name,
+                 "Interface of the boot network; it needs an IPv4 address.\nExample: -i br0")
+      ->type_name("IFACE");
+  app.add_option("--config", raw.config_path,
+                 "Read settings from a TOML file (keys in docs/netboot.md).\n"
+                 "Example: --config /etc/aoekit/netboot.toml")
+      ->type_name("FILE");
+  app.add_option("--boot", raw.boot,
+                 "AoE target every client boots unless --client says otherwise.\n"
+                 "Example: --boot e0.1")
+      ->type_name("eX.Y");
+  app.add_option("--client", raw.clients,
+                 "AoE target of one client, by MAC; repeatable.\n"
+                 "Example: --client 52:54:00:12:34:56=e0.2")
+      ->type_name("MAC=eX.Y")
+      ->allow_extra_args(false);
+  app.add_flag("--proxy", raw.proxy,
+               "Proxy DHCP: leave addresses to the existing DHCP server.");
+  app.add_option("--range", raw.range,
+                 "Full DHCP: hand out addresses FROM-TO of the interface's subnet.\n"
+                 "Example: --range 10.77.0.100-10.77.0.200")
+      ->type_name("FROM-TO");
+  app.add_option("--netmask", raw.netmask,
+                 "Full DHCP: subnet mask for clients (default: the interface's).")
+      ->type_name("MASK");
+  app.add_option("--router", raw.router, "Full DHCP: default gateway for clients.")
+      ->type_name("ADDR");
+  app.add_option("--lease-time", raw.lease_seconds,
+                 "Full DHCP: lease time in seconds (default 3600).")
+      ->type_name("SECONDS");
+  app.add_option("--lease-file", raw.lease_file,
+                 "Full DHCP: where leases are kept (default\n"
+                 "/var/lib/aoekit/netboot-IFACE.leases).")
+      ->type_name("FILE");
+  app.add_option("--tftp-root", raw.tftp_root,
+                 "Directory served over TFTP (default /usr/lib/ipxe).")
+      ->type_name("DIR");
+  app.add_option("--bios-file", raw.bios_file,
+                 "First stage for BIOS PXE (default undionly.kpxe).")
+      ->type_name("NAME");
+  app.add_option("--efi-file", raw.efi_file,
+                 "First stage for UEFI PXE (default snponly.efi).")
+      ->type_name("NAME");
+  app.add_option("--log-level", raw.log_level, "error, warn, info (default) or debug.")
+      ->type_name("LEVEL");
+}
+
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+struct NetbootArgs {
+  std::optional<std::string> help;
+  netboot::NetbootOptions options;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Returns "" or one line of error (without the "aoe netboot: " prefix).
+std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& out) {
+  CLI::App app("", "aoe netboot");
+  RawArgs raw;
+  DefineOptions(app, raw);
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out.help = app.help();
+    return "";
+  } catch (const CLI::ParseError& e) {
+    return fmt::format("{}; see 'aoe netboot --help'", OneLine(e.what()));
+  }
+  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
+    return fmt::format("unknown option '{}'; see 'aoe netboot --help'", unknown.front());
+  }
+  netboot::NetbootOptions& o = out.options;
+  if (!raw.config_path.empty()) {
+    Result<std::string> text = netboot::ReadStateFile(raw.config_path);
+    if (!text || (text->empty() && access(raw.config_path.c_str(), R_OK) != 0)) {
+      return fmt::format("cannot read config file {}: {}", raw.config_path,
+                         text ? std::strerror(ENOENT) : text.error().message());
+    }
+    if (std::string e = netboot::ApplyNetbootTomlText(*text, raw.config_path, o); !e.empty()) {
+      return e;
+    }
+  }
+  if (!raw.interface_name.empty()) o.interface_name = raw.interface_name;
+  if (!raw.boot.empty()) {
+    o.targets.default_target = netboot::ParseAoeTarget(raw.boot);
+    if (!o.targets.default_target) {
+      return fmt::format("--boot '{}' is not an AoE target like e0.1 (shelf 0-65534, slot 0-254)",
+                         raw.boot);
+    }
+  }
+  for (const std::string& spec : raw.clients) {
+    size_t eq = spec.find('=');
+    std::optional<MacAddress> mac =
+        eq == std::string::npos ? std::nullopt : MacAddress::Parse(spec.substr(0, eq));
+    std::optional<netboot::AoeTarget> target =
+        eq == std::string::npos ? std::nullopt : netboot::ParseAoeTarget(spec.substr(eq + 1));
+    if (!mac || !target) {
+      return fmt::format("--client '{}' is not MAC=eX.Y, e.g. --client 52:54:00:12:34:56=e0.2",
+                         spec);
+    }
+    o.targets.by_mac[*mac] = *target;
+  }
+  if (raw.proxy && !raw.range.empty()) {
+    return "--proxy and --range exclude each other: --proxy when another DHCP server gives "
+           "addresses, --range when aoe netboot does";
+  }
+  if (raw.proxy) o.mode = netboot::DhcpMode::kProxy;
+  if (!raw.range.empty()) {
+    if (std::string e = netboot::ParseRange(raw.range, o); !e.empty()) return "--" + e;
+  }
+  if (!raw.proxy && raw.range.empty() && raw.config_path.empty()) {
+    return "choose a mode: --proxy (another DHCP server gives addresses) or --range FROM-TO "
+           "(aoe netboot is the DHCP server)";
+  }
+  auto address = [](const std::string& text, const char* option,
+                    std::optional<netboot::Ipv4Address>& into) -> std::string {
+    if (text.empty()) return "";
+    into = netboot::Ipv4Address::Parse(text);
+    if (!into) return fmt::format("{} '{}' is not an IPv4 address", option, text);
+    return "";
+  };
+  if (std::string e = address(raw.netmask, "--netmask", o.netmask); !e.empty()) return e;
+  if (std::string e = address(raw.router, "--router", o.router); !e.empty()) return e;
+  if (raw.lease_seconds != 0) o.lease_seconds = raw.lease_seconds;
+  if (!raw.lease_file.empty()) o.lease_file = raw.lease_file;
+  if (!raw.tftp_root.empty()) o.tftp_root = raw.tftp_root;
+  if (!raw.bios_file.empty()) o.files.bios = raw.bios_file;
+  if (!raw.efi_file.empty()) o.files.efi = raw.efi_file;
+  if (!raw.log_level.empty()) {
+    std::optional<LogLevel> level = ParseLogLevel(raw.log_level);
+    if (!level) {
+      return fmt::format("--log-level '{}' is not one of error, warn, info, debug",
+                         raw.log_level);
+    }
+    out.log_level = *level;
+  }
+  return netboot::ValidateNetbootOptions(o);
+}
+
+}  // namespace
+
+int NetbootMain(const std::vector<std::string>& arguments) {
+  NetbootArgs args;
+  if (std::string error = ParseNetbootArgs(arguments, args); !error.empty()) {
+    fmt::print(stderr, "aoe netboot: {}\n", error);
+    return kExitUsage;
+  }
+  if (args.help) {
+    fmt::print("{}", *args.help);
+    return kExitOk;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
+    fmt::print(stderr, "aoe netboot: cannot block signals: {}\n", std::strerror(err));
+    return kExitFailure;
+  }
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd) {
+    fmt::print(stderr, "aoe netboot: cannot create a signalfd: {}\n", std::strerror(errno));
+    return kExitFailure;
+  }
+  Result<EventLoop> loop = EventLoop::Create();
+  if (!loop) {
+    fmt::print(stderr, "aoe netboot: cannot create an event loop: {}\n", loop.error().message());
+    return kExitFailure;
+  }
+  Logger log(args.log_level);
+  SteadyClock clock;
+  std::string why;
+  Result<std::unique_ptr<netboot::NetbootService>> service =
+      netboot::NetbootService::Create(args.options, *loop, log, clock, why);
+  if (!service) {
+    fmt::print(stderr, "aoe netboot: {}\n", why);
+    return kExitFailure;
+  }
+  bool stop = false;
+  (void)loop->Add(signal_fd.get(), [&] {
+    signalfd_siginfo info{};
+    while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      log.Info("netboot", "{}: stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+      stop = true;
+    }
+  });
+  while (!stop) {
+    if (Result<size_t> ran = loop->RunOnce(std::chrono::milliseconds(-1)); !ran) {
+      fmt::print(stderr, "aoe netboot: event loop failed: {}\n", ran.error().message());
+      return kExitFailure;
+    }
+  }
+  netboot::NetbootStats stats = (*service)->stats();
+  log.Info("netboot", "stopped: {} DHCP message(s) received ({} malformed), {} replies, {} "
+           "file(s) sent over TFTP",
+           stats.dhcp_received, stats.dhcp_malformed, stats.dhcp_replies, stats.tftp_files_sent);
+  (void)loop->Remove(signal_fd.get());
+  return kExitOk;
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,167 @@
+// `aoe umount`: flushes and detaches a disk mounted by `aoe mount`, then waits for its daemon
+// to exit. It refuses (unless --lazy) while the file is in use, naming the loop device that
+// holds it, because detaching under a mounted filesystem would turn its I/O into errors.
+//
+// Only the mount at MOUNTPOINT and the daemon that published it are touched: other mounted
+// disks have their own daemons and never notice.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "cli/command.h"
+#include "cli/initiator_args.h"
+#include "os/mount_status.h"
+#include "os/mount_table.h"
+
+namespace aoe::cli {
+
+namespace {
+
+constexpr std::string_view kName = "umount";
+
+constexpr CommandHelp kHelp{
+    .name = kName,
+    .usage = "Usage: aoe umount MOUNTPOINT [--lazy] [--timeout S]\n",
+    .description =
+        "Unmount an AoE disk mounted with 'aoe mount': send FLUSH CACHE EXT so that everything\n"
+        "written is on the target's stable storage, detach the mount, and wait for the daemon\n"
+        "serving it to exit. Refuses while the file is in use (a loop device, an open file).",
+    .footer = R"(Examples:
+  aoe umount /mnt/aoe
+  umount /mnt/aoe/part1 && losetup -d /dev/loop0 && aoe umount /mnt/aoe
+  aoe umount --lazy /mnt/aoe
+
+Exit status: 0 flushed and unmounted, 1 refused or failed (busy, not an AoE mount, flush
+failed, daemon did not exit), 2 bad arguments.)"};
+
+// The disk name of an `aoe mount` source, "aoe:e0.1" -> "e0.1".
+std::string DiskOfSource(const std::string& source) {
+  constexpr std::string_view kPrefix = "aoe:";
+  return source.rfind(kPrefix, 0) == 0 ? source.substr(kPrefix.size()) : std::string();
+}
+
+std::string BusyMessage(const std::string& mountpoint, const std::string& file) {
+  std::vector<std::string> loops = os::LoopDevicesBackedBy(file);
+  if (!loops.empty()) {
+    return fmt::format(
+        "{} is in use by loop device {}; unmount its filesystems and run 'losetup -d {}' first "
+        "(or use --lazy)",
+        file, JoinNames(loops), loops.front());
+  }
+  return fmt::format(
+      "{} is busy: a process has a file open there (see 'fuser -vm {}'); close it first "
+      "(or use --lazy)",
+      mountpoint, mountpoint);
+}
+
+// Sends FLUSH CACHE EXT through the mount itself: fsync on the file reaches the daemon, which
+// answers only once the target has acknowledged the flush, and returns its error if not.
+std::optional<std::string> FlushThroughMount(const std::string& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    // ENOTCONN: the daemon is gone; there is nothing left to flush from this host.
+    if (errno == ENOTCONN) return std::nullopt;
+    return fmt::format("cannot open {} to flush it: {}", file, std::strerror(errno));
+  }
+  if (::fsync(fd.get()) != 0) {
+    return fmt::format("FLUSH CACHE EXT failed ({}); data written may not be on the target's "
+                       "stable storage",
+                       std::strerror(errno));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int UmountMain(const std::vector<std::string>& args) {
+  CLI::App app("", "aoe umount");
+  SetUpCommand(app, kHelp);
+  std::string mountpoint_text, timeout_text = "60";
+  bool lazy = false;
+  app.add_flag("--lazy", lazy,
+               "Detach now even if the file is in use (umount -l): users keep it\n"
+               "until they close it, then the daemon flushes and exits. Example: --lazy");
+  app.add_option("--timeout", timeout_text,
+                 "Seconds to wait for the daemon to finish and exit (default 60).\n"
+                 "Example: --timeout 120")
+      ->type_name("S");
+  app.add_option("MOUNTPOINT", mountpoint_text, "Where the disk is mounted. Example: /mnt/aoe")
+      ->type_name("");
+  if (std::optional<int> status = ParseCommand(app, kName, args)) return *status;
+  if (mountpoint_text.empty()) {
+    return Fail(kName, kExitUsage, "give the mount point, e.g. aoe umount /mnt/aoe");
+  }
+  ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 3600);
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+
+  const std::string mountpoint = os::NormalizePath(mountpoint_text);
+  std::optional<os::MountEntry> mount = os::FindMount(mountpoint);
+  if (!mount) {
+    return Fail(kName, kExitFailure, fmt::format("{} is not a mount point", mountpoint));
+  }
+  if (mount->fstype != os::kAoeFsType) {
+    return Fail(kName, kExitFailure,
+                fmt::format("{} is a {} mount, not an AoE disk mounted by 'aoe mount'; use "
+                            "umount(8) for it",
+                            mountpoint, mount->fstype));
+  }
+  const std::string disk = DiskOfSource(mount->source);
+  const std::string file = fmt::format("{}/{}", mountpoint == "/" ? "" : mountpoint, disk);
+
+  std::optional<os::MountStatus> daemon;
+  for (os::MountStatus& s : os::ReadStatuses(os::RunDirectory(), /*remove_stale=*/true)) {
+    if (s.mountpoint == mountpoint) daemon = std::move(s);
+  }
+
+  if (!lazy && !os::LoopDevicesBackedBy(file).empty()) {
+    return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
+  }
+  std::optional<std::string> flush_error = FlushThroughMount(file);
+
+  if (::umount2(mountpoint.c_str(), lazy ? MNT_DETACH : 0) != 0) {
+    const int err = errno;
+    if (err == EBUSY) return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
+    if (err == EPERM) {
+      return Fail(kName, kExitFailure,
+                  fmt::format("cannot unmount {}: {}; run as root (or 'fusermount3 -u {}' as "
+                              "the user who mounted it)",
+                              mountpoint, std::strerror(err), mountpoint));
+    }
+    return Fail(kName, kExitFailure,
+                fmt::format("cannot unmount {}: {}", mountpoint, std::strerror(err)));
+  }
+  if (flush_error) {
+    return Fail(kName, kExitFailure, fmt::format("unmounted {}, but {}{}", mountpoint,
+                                                 *flush_error,
+                                                 daemon && !daemon->log.empty()
+                                                     ? fmt::format(" (see {})", daemon->log)
+                                                     : ""));
+  }
+  if (lazy || !daemon) return kExitOk;
+
+  // The daemon finishes its requests, sends a last flush and removes its status file.
+  const auto give_up = std::chrono::steady_clock::now() + *timeout;
+  while (os::ProcessAlive(daemon->pid)) {
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return Fail(kName, kExitFailure,
+                  fmt::format("unmounted {}, but its daemon (pid {}) is still running after "
+                              "{}; it may be waiting for an unresponsive target (see {})",
+                              mountpoint, daemon->pid, HumanSeconds(*timeout),
+                              daemon->log.empty() ? "its log" : daemon->log));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return kExitOk;
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,84 @@
+#include "netboot/netboot_config.h"
+
+#include <gtest/gtest.h>
+
+namespace aoe::netboot {
+namespace {
+
+TEST(NetbootConfig, ParsesEveryKey) {
+  NetbootOptions o;
+  std::string error = ApplyNetbootTomlText(R"(
+interface = "br0"
+mode = "full"
+boot = "e0.1"
+range = "10.77.0.100-10.77.0.200"
+netmask = "255.255.255.0"
+router = "10.77.0.1"
+lease_time = 600
+lease_file = "/tmp/x.leases"
+tftp_root = "/srv/tftp"
+bios_file = "a.kpxe"
+efi_file = "b.efi"
+[clients]
+"52:54:00:12:34:56" = "e2.3"
+)",
+                                           "test.toml", o);
+  ASSERT_EQ(error, "");
+  EXPECT_EQ(o.interface_name, "br0");
+  EXPECT_EQ(o.mode, DhcpMode::kFull);
+  EXPECT_EQ(o.targets.default_target, (AoeTarget{0, 1}));
+  EXPECT_EQ(o.range_first->ToString(), "10.77.0.100");
+  EXPECT_EQ(o.range_last->ToString(), "10.77.0.200");
+  EXPECT_EQ(o.router->ToString(), "10.77.0.1");
+  EXPECT_EQ(o.lease_seconds, 600u);
+  EXPECT_EQ(o.lease_file, "/tmp/x.leases");
+  EXPECT_EQ(o.tftp_root, "/srv/tftp");
+  EXPECT_EQ(o.files.bios, "a.kpxe");
+  EXPECT_EQ(o.files.efi, "b.efi");
+  EXPECT_EQ(o.targets.by_mac.at(*MacAddress::Parse("52:54:00:12:34:56")), (AoeTarget{2, 3}));
+  EXPECT_EQ(ValidateNetbootOptions(o), "");
+}
+
+TEST(NetbootConfig, ErrorsNameTheKeyAndLine) {
+  NetbootOptions o;
+  EXPECT_EQ(ApplyNetbootTomlText("boot = \"e0.1\"\nbot = 1\n", "f.toml", o),
+            "f.toml:2: bot: unknown key; see docs/netboot.md for the netboot keys");
+  EXPECT_NE(ApplyNetbootTomlText("boot = \"x\"\n", "f.toml", o).find("f.toml:1: boot"),
+            std::string::npos);
+  EXPECT_NE(ApplyNetbootTomlText("[clients]\n\"zz\" = \"e0.1\"\n", "f.toml", o).find("clients.zz"),
+            std::string::npos);
+  EXPECT_NE(ApplyNetbootTomlText("mode = \"fast\"\n", "f.toml", o).find("full"),
+            std::string::npos);
+  EXPECT_NE(ApplyNetbootTomlText("lease_time = 5\n", "f.toml", o).find("at least 60"),
+            std::string::npos);
+  EXPECT_NE(ApplyNetbootTomlText("x = \n", "f.toml", o).find("f.toml:1"), std::string::npos);
+}
+
+TEST(NetbootConfig, ValidateExplainsMissingPieces) {
+  NetbootOptions o;
+  EXPECT_NE(ValidateNetbootOptions(o).find("-i"), std::string::npos);
+  o.interface_name = "br0";
+  EXPECT_NE(ValidateNetbootOptions(o).find("--boot"), std::string::npos);
+  o.targets.default_target = AoeTarget{0, 1};
+  EXPECT_EQ(ValidateNetbootOptions(o), "");
+  o.mode = DhcpMode::kFull;
+  EXPECT_NE(ValidateNetbootOptions(o).find("--range"), std::string::npos);
+  ASSERT_EQ(ParseRange("10.0.0.9-10.0.0.1", o), "");
+  EXPECT_NE(ValidateNetbootOptions(o).find("backwards"), std::string::npos);
+  EXPECT_NE(ParseRange("10.0.0.1", o), "");
+  o.mode = DhcpMode::kProxy;
+  EXPECT_NE(ValidateNetbootOptions(o).find("proxy mode"), std::string::npos);
+}
+
+TEST(Ipv4Address, ParsesOnlyDottedQuads) {
+  EXPECT_EQ(Ipv4Address::Parse("10.77.0.1"), Ipv4Address(0x0a4d0001));
+  EXPECT_EQ(Ipv4Address::Parse("255.255.255.255"), Ipv4Address::Broadcast());
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d", "1..2.3",
+                          "0001.2.3.4"}) {
+    EXPECT_FALSE(Ipv4Address::Parse(bad)) << bad;
+  }
+  EXPECT_EQ(Ipv4Address(0xc0a80101).ToString(), "192.168.1.1");
+}
+
+}  // namespace
+}  // namespace aoe::netboot

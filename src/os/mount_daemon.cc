@@ -1,0 +1,253 @@
+#include "os/mount_daemon.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "base/unique_fd.h"
+
+namespace aoe::os {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kStatusInterval{1000};
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+MountDaemon::MountDaemon(MountOptions options, Logger& log)
+    : options_(std::move(options)), log_(log) {}
+
+MountDaemon::~MountDaemon() = default;
+
+Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, Logger& log) {
+  std::unique_ptr<MountDaemon> d(new MountDaemon(std::move(options), log));
+  const std::string name = d->options_.address.ToString();
+
+  initiator::ClientOptions client_options;
+  client_options.open_timeout = d->options_.open_timeout;
+  client_options.initiator.logger = &log;
+  auto client = initiator::Client::Open(d->options_.interfaces, client_options);
+  if (!client) return client.error();
+  d->client_ = std::move(*client);
+
+  auto disk = d->client_->OpenDisk(d->options_.address);
+  if (!disk) return disk.error();
+  const uint64_t sectors = disk->sector_count();
+  if (sectors == 0) {
+    return Error(initiator::InitiatorErrc::kAtaError,
+                 fmt::format("{} reports a capacity of 0 sectors", name));
+  }
+  d->disk_ = &disk->async();
+  d->device_ = std::make_unique<AoeSectorDevice>(*d->disk_, sectors);
+  d->io_ = std::make_unique<ByteIo>(*d->device_);
+
+  // Blocked from now on, so a Ctrl-C after the mount exists is read by Run() and unmounts
+  // cleanly instead of killing the process and leaving a dead mount behind.
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  FuseDiskOptions fuse_options;
+  fuse_options.mountpoint = d->options_.mountpoint;
+  fuse_options.file_name = name;
+  fuse_options.source = "aoe:" + name;
+  auto fuse = FuseDisk::Mount(fuse_options, *d->io_, log);
+  if (!fuse) return fuse.error();
+  d->fuse_ = std::move(*fuse);
+
+  const initiator::TargetInfo& info = d->disk_->info();
+  MountStatus& s = d->status_;
+  s.disk = name;
+  s.mountpoint = d->options_.mountpoint;
+  s.file = d->options_.mountpoint == "/" ? "/" + name : d->options_.mountpoint + "/" + name;
+  s.log = d->options_.log_path;
+  s.size_bytes = d->io_->size_bytes();
+  if (info.identify) {
+    s.model = info.identify->model;
+    s.serial = info.identify->serial;
+  }
+  s.started_unix = std::time(nullptr);
+  log.Info(name, "mounted {} ({} sectors, model '{}') at {} over {}", s.file, sectors, s.model,
+           s.mountpoint, fmt::join(d->options_.interfaces, ", "));
+  return d;
+}
+
+void MountDaemon::Abandon() {
+  StopWatchingFuse();
+  if (fuse_) fuse_->DetachLazily();
+}
+
+void MountDaemon::StopWatchingFuse() {
+  if (fuse_watched_ && loop_) (void)loop_->Remove(fuse_->fd());
+  fuse_watched_ = false;
+}
+
+void MountDaemon::UpdateStatus() {
+  status_.pid = static_cast<int>(::getpid());
+  status_.state = stopping_ ? "stopping" : "serving";
+  status_.updated_unix = std::time(nullptr);
+  status_.in_flight = io_->running() + io_->waiting();
+  const ByteIo::Counters& c = io_->counters();
+  status_.reads = c.reads;
+  status_.writes = c.writes;
+  status_.flushes = c.flushes;
+  status_.errors = c.errors;
+  status_.bytes_read = c.bytes_read;
+  status_.bytes_written = c.bytes_written;
+  status_.paths.clear();
+  for (const initiator::PathStats& p : disk_->path_stats()) {
+    MountPathStatus out;
+    out.interface = p.port;
+    out.local_mac = p.local_mac.ToString();
+    out.target_mac = p.target_mac.ToString();
+    out.up = p.up;
+    out.in_flight = p.in_flight;
+    out.window = p.window;
+    out.sent = p.sent;
+    out.retransmits = p.retransmits;
+    out.timeouts = p.timeouts;
+    out.rtt_us = static_cast<uint64_t>(duration_cast<microseconds>(p.rtt_avg).count());
+    out.rto_us = static_cast<uint64_t>(duration_cast<microseconds>(p.rto).count());
+    status_.paths.push_back(std::move(out));
+  }
+}
+
+void MountDaemon::PublishStatus() {
+  UpdateStatus();
+  if (Result<void> r = WriteStatus(options_.run_dir, status_); !r) {
+    // Not fatal: the disk keeps working, only `aoe show` loses sight of it.
+    log_.Warn(status_.disk, "cannot write the status file in {}: {}", options_.run_dir,
+              r.error().message());
+  }
+}
+
+void MountDaemon::RequestStop(bool force) {
+  if (stopping_) return;
+  if (!force) {
+    // A plain umount fails with EBUSY while a loop device or a process holds the file, and
+    // then nothing is disturbed.
+    if (::umount2(options_.mountpoint.c_str(), 0) == 0) {
+      log_.Info(status_.disk, "unmounted {}", options_.mountpoint);
+      return;  // the session sees the unmount (ENODEV) and Run() stops
+    }
+    log_.Warn(status_.disk,
+              "cannot unmount {}: {}; still serving (detach loop devices and close the file, or "
+              "send the signal again to detach lazily)",
+              options_.mountpoint, std::strerror(errno));
+    return;
+  }
+  log_.Warn(status_.disk, "detaching {} lazily; open files will fail", options_.mountpoint);
+  StopWatchingFuse();
+  fuse_->DetachLazily();
+}
+
+void MountDaemon::HandleSignals(int fd) {
+  signalfd_siginfo info{};
+  while (::read(fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (info.ssi_signo == SIGHUP) {
+      if (options_.on_hangup) options_.on_hangup();
+      log_.Info(status_.disk, "SIGHUP: log reopened");
+      continue;
+    }
+    ++stop_requests_;
+    log_.Info(status_.disk, "{}: stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    RequestStop(/*force=*/stop_requests_ > 1);
+  }
+}
+
+Outcome<void> MountDaemon::Run(const std::function<void()>& on_ready) {
+  Result<EventLoop> loop = EventLoop::Create();
+  if (!loop) return Error(loop.error(), "cannot create the event loop: " + loop.error().message());
+  loop_.emplace(std::move(*loop));
+
+  const sigset_t signals = StopSignals();
+  UniqueFd signal_fd(::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd) {
+    std::error_code ec(errno, std::system_category());
+    return Error(ec, "cannot create a signalfd: " + ec.message());
+  }
+  initiator::Initiator& engine = client_->initiator();
+  auto add = [&](int fd, std::function<void()> fn) -> Outcome<void> {
+    if (Result<void> r = loop_->Add(fd, std::move(fn)); !r) {
+      return Error(r.error(), "cannot watch an fd: " + r.error().message());
+    }
+    return {};
+  };
+  if (auto r = add(signal_fd.get(), [this, fd = signal_fd.get()] { HandleSignals(fd); }); !r) {
+    return r;
+  }
+  for (int fd : engine.fds()) {
+    if (auto r = add(fd, [&engine, fd] { engine.OnReadable(fd); }); !r) return r;
+  }
+  if (auto r = add(fuse_->fd(), [this] { fuse_->OnReadable(); }); !r) return r;
+  fuse_watched_ = true;
+
+  PublishStatus();
+  if (on_ready) on_ready();
+
+  const std::string& name = status_.disk;
+  Clock& clock = engine.clock();
+  TimePoint next_status = clock.Now() + kStatusInterval;
+  bool final_flush_started = false;
+  std::optional<Outcome<void>> final_flush;
+  while (true) {
+    if (fuse_->exited() && !stopping_) {
+      stopping_ = true;
+      StopWatchingFuse();
+      log_.Info(name, "unmounted; finishing {} request(s) in flight", io_->running() +
+                io_->waiting());
+      PublishStatus();
+    }
+    if (stopping_ && io_->idle()) {
+      if (final_flush) break;
+      if (!final_flush_started) {
+        final_flush_started = true;
+        // The last writes may still sit in the target's write cache.
+        io_->Flush([&final_flush](Outcome<void> r) { final_flush.emplace(std::move(r)); });
+        continue;
+      }
+    }
+    TimePoint now = clock.Now();
+    if (std::optional<TimePoint> d = engine.NextDeadline(); d && *d <= now) engine.OnTimer();
+    if (now >= next_status) {
+      PublishStatus();
+      next_status = now + kStatusInterval;
+    }
+    TimePoint wake = next_status;
+    if (std::optional<TimePoint> d = engine.NextDeadline(); d && *d < wake) wake = *d;
+    // Round up, so we never wake just before the deadline and spin.
+    milliseconds wait = std::clamp(std::chrono::ceil<milliseconds>(wake - clock.Now()),
+                                   milliseconds(0), kStatusInterval);
+    (void)loop_->RunOnce(wait);  // EINTR: go round again
+  }
+  (void)RemoveStatus(options_.run_dir, name);
+  const ByteIo::Counters& c = io_->counters();
+  if (!*final_flush) {
+    log_.Error(name, "final FLUSH CACHE EXT failed: {}", final_flush->error().message);
+    return final_flush->error();
+  }
+  log_.Info(name, "stopped after {} reads, {} writes, {} flushes, {} errors", c.reads, c.writes,
+            c.flushes, c.errors);
+  return {};
+}
+
+}  // namespace aoe::os

@@ -1,0 +1,194 @@
+#include "os/mount_status.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/unique_fd.h"
+
+namespace aoe::os {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+json PathToJson(const MountPathStatus& p) {
+  return json{{"interface", p.interface}, {"local_mac", p.local_mac},
+              {"target_mac", p.target_mac}, {"state", p.up ? "up" : "down"},
+              {"in_flight", p.in_flight}, {"window", p.window},
+              {"sent", p.sent}, {"retransmits", p.retransmits},
+              {"timeouts", p.timeouts}, {"rtt_us", p.rtt_us},
+              {"rto_us", p.rto_us}};
+}
+
+MountPathStatus PathFromJson(const json& j) {
+  MountPathStatus p;
+  p.interface = j.at("interface").get<std::string>();
+  p.local_mac = j.value("local_mac", "");
+  p.target_mac = j.value("target_mac", "");
+  p.up = j.value("state", "up") == "up";
+  p.in_flight = j.value("in_flight", 0u);
+  p.window = j.value("window", 0u);
+  p.sent = j.value("sent", uint64_t{0});
+  p.retransmits = j.value("retransmits", uint64_t{0});
+  p.timeouts = j.value("timeouts", uint64_t{0});
+  p.rtt_us = j.value("rtt_us", uint64_t{0});
+  p.rto_us = j.value("rto_us", uint64_t{0});
+  return p;
+}
+
+}  // namespace
+
+std::string RunDirectory() {
+  if (const char* dir = std::getenv("AOE_RUN_DIR"); dir != nullptr && *dir != '\0') return dir;
+  if (geteuid() == 0) return "/run/aoekit/mounts";
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg != '\0') {
+    return fmt::format("{}/aoekit/mounts", xdg);
+  }
+  return fmt::format("/tmp/aoekit-{}/mounts", geteuid());
+}
+
+std::string StatusPath(const std::string& run_dir, const std::string& disk) {
+  return fmt::format("{}/{}.json", run_dir, disk);
+}
+
+nlohmann::json StatusToJson(const MountStatus& s) {
+  json paths = json::array();
+  for (const MountPathStatus& p : s.paths) paths.push_back(PathToJson(p));
+  return json{{"version", kFormatVersion},
+         {"pid", s.pid},
+         {"disk", s.disk},
+         {"mountpoint", s.mountpoint},
+         {"file", s.file},
+         {"log", s.log},
+         {"size_bytes", s.size_bytes},
+         {"model", s.model},
+         {"serial", s.serial},
+         {"state", s.state},
+         {"started_unix", s.started_unix},
+         {"updated_unix", s.updated_unix},
+         {"in_flight", s.in_flight},
+         {"reads", s.reads},
+         {"writes", s.writes},
+         {"flushes", s.flushes},
+         {"errors", s.errors},
+         {"bytes_read", s.bytes_read},
+         {"bytes_written", s.bytes_written},
+         {"paths", std::move(paths)}};
+}
+
+std::string ToJson(const MountStatus& s, int indent) { return StatusToJson(s).dump(indent); }
+
+Result<MountStatus> StatusFromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != kFormatVersion) {
+    return Err(std::errc::invalid_argument);
+  }
+  try {
+    MountStatus s;
+    s.pid = j.at("pid").get<int>();
+    s.disk = j.at("disk").get<std::string>();
+    s.mountpoint = j.at("mountpoint").get<std::string>();
+    s.file = j.value("file", "");
+    s.log = j.value("log", "");
+    s.size_bytes = j.value("size_bytes", uint64_t{0});
+    s.model = j.value("model", "");
+    s.serial = j.value("serial", "");
+    s.state = j.value("state", "");
+    s.started_unix = j.value("started_unix", int64_t{0});
+    s.updated_unix = j.value("updated_unix", int64_t{0});
+    s.in_flight = j.value("in_flight", uint64_t{0});
+    s.reads = j.value("reads", uint64_t{0});
+    s.writes = j.value("writes", uint64_t{0});
+    s.flushes = j.value("flushes", uint64_t{0});
+    s.errors = j.value("errors", uint64_t{0});
+    s.bytes_read = j.value("bytes_read", uint64_t{0});
+    s.bytes_written = j.value("bytes_written", uint64_t{0});
+    for (const json& p : j.value("paths", json::array())) s.paths.push_back(PathFromJson(p));
+    return s;
+  } catch (const json::exception&) {
+    // A file we did not write (or a future format): not ours to interpret.
+    return Err(std::errc::invalid_argument);
+  }
+}
+
+Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) return Unexpected{ec};
+  const std::string path = StatusPath(run_dir, status.disk);
+  const std::string temporary = fmt::format("{}.{}.tmp", path, status.pid);
+  {
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return Errno();
+    const std::string text = ToJson(status) + "\n";
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::unlink(temporary.c_str());
+        return Errno(err);
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temporary.c_str());
+    return Errno(err);
+  }
+  return {};
+}
+
+Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk) {
+  if (::unlink(StatusPath(run_dir, disk).c_str()) != 0 && errno != ENOENT) return Errno();
+  return {};
+}
+
+bool ProcessAlive(int pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie still answers kill(); its state letter is the field after "(comm)".
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no procfs: trust kill()
+  size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale) {
+  std::vector<MountStatus> out;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(run_dir, ec)) {
+    const fs::path& path = entry.path();
+    if (path.extension() != ".json") continue;
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    Result<MountStatus> status = StatusFromJson(text.str());
+    if (!status) continue;
+    if (!ProcessAlive(status->pid)) {
+      if (remove_stale) fs::remove(path, ec);
+      continue;
+    }
+    out.push_back(std::move(*status));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const MountStatus& a, const MountStatus& b) { return a.disk < b.disk; });
+  return out;
+}
+
+}  // namespace aoe::os

@@ -1,0 +1,78 @@
+// MountStatus: what one `aoe mount` daemon publishes about itself for `aoe show` and
+// `aoe umount`, as a JSON file in the run directory:
+//
+//   <run dir>/<disk>.json, e.g. /run/aoekit/mounts/e0.1.json
+//
+// The daemon rewrites it (write to a temporary name, then rename, so readers never see half a
+// file) every second and removes it when it exits. A file whose pid is gone was left by a daemon
+// that was killed; readers skip it and may delete it.
+//
+// The run directory is $AOE_RUN_DIR if set (tests use this to stay apart from real mounts),
+// else /run/aoekit/mounts for root and $XDG_RUNTIME_DIR/aoekit/mounts (or /tmp/aoekit-<uid>/
+// mounts) for other users.
+//
+// Value types and free functions; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+
+namespace aoe::os {
+
+struct MountPathStatus {
+  std::string interface;
+  std::string local_mac;
+  std::string target_mac;
+  bool up = true;
+  uint32_t in_flight = 0;
+  uint32_t window = 0;
+  uint64_t sent = 0;
+  uint64_t retransmits = 0;
+  uint64_t timeouts = 0;
+  uint64_t rtt_us = 0;  // smoothed round-trip time; 0 before the first reply
+  uint64_t rto_us = 0;
+};
+
+struct MountStatus {
+  int pid = 0;
+  std::string disk;        // "e0.1"
+  std::string mountpoint;  // absolute
+  std::string file;        // mountpoint + "/" + disk
+  std::string log;         // log file, empty when logging to stderr
+  uint64_t size_bytes = 0;
+  std::string model;
+  std::string serial;
+  std::string state;       // "serving" or "stopping"
+  int64_t started_unix = 0;
+  int64_t updated_unix = 0;
+  uint64_t in_flight = 0;  // FUSE requests being served (each may be many AoE frames)
+  uint64_t reads = 0, writes = 0, flushes = 0, errors = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+  std::vector<MountPathStatus> paths;
+};
+
+std::string RunDirectory();
+std::string StatusPath(const std::string& run_dir, const std::string& disk);
+
+nlohmann::json StatusToJson(const MountStatus& status);
+std::string ToJson(const MountStatus& status, int indent = 2);
+// Parses one status document; an error for anything that is not one.
+Result<MountStatus> StatusFromJson(const std::string& text);
+
+// Creates the run directory (and parents) if needed and atomically replaces the disk's file.
+Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status);
+Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk);
+
+// The statuses of live daemons, sorted by disk. Files of dead daemons are skipped (and removed
+// when `remove_stale`); unreadable or foreign files are skipped.
+std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale);
+
+// True if `pid` names a running (not zombie) process.
+bool ProcessAlive(int pid);
+
+}  // namespace aoe::os

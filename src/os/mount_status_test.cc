@@ -1,0 +1,60 @@
+#include "os/mount_status.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace aoe::os {
+namespace {
+
+MountStatus Sample(int pid) {
+  MountStatus s;
+  s.pid = pid;
+  s.disk = "e1.2";
+  s.mountpoint = "/mnt/a b";
+  s.file = "/mnt/a b/e1.2";
+  s.size_bytes = 1 << 20;
+  s.state = "serving";
+  MountPathStatus p;
+  p.interface = "veth0";
+  p.target_mac = "02:00:00:00:00:01";
+  p.up = false;
+  p.retransmits = 7;
+  p.rtt_us = 250;
+  s.paths.push_back(p);
+  return s;
+}
+
+TEST(MountStatusTest, JsonRoundTripKeepsEveryField) {
+  Result<MountStatus> back = StatusFromJson(ToJson(Sample(42)));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->pid, 42);
+  EXPECT_EQ(back->mountpoint, "/mnt/a b");
+  ASSERT_EQ(back->paths.size(), 1u);
+  EXPECT_FALSE(back->paths[0].up);
+  EXPECT_EQ(back->paths[0].retransmits, 7u);
+  EXPECT_EQ(back->paths[0].rtt_us, 250u);
+}
+
+TEST(MountStatusTest, ForeignJsonIsRejected) {
+  EXPECT_FALSE(StatusFromJson("{\"hello\": 1}"));
+  EXPECT_FALSE(StatusFromJson("not json"));
+}
+
+TEST(MountStatusTest, StatusOfDeadDaemonIsSkippedAndRemoved) {
+  std::string dir = ::testing::TempDir() + "/aoe_status_test_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteStatus(dir, Sample(::getpid())));
+  MountStatus dead = Sample(0x3fffffff);  // beyond pid_max
+  dead.disk = "e9.9";
+  ASSERT_TRUE(WriteStatus(dir, dead));
+  std::vector<MountStatus> live = ReadStatuses(dir, /*remove_stale=*/true);
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].disk, "e1.2");
+  EXPECT_FALSE(std::filesystem::exists(StatusPath(dir, "e9.9")));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace aoe::os

@@ -1,0 +1,31 @@
+// What the kernel says about mounts and loop devices, for `aoe umount` and `aoe mount`:
+// /proc/self/mountinfo (this process's mount namespace) and /sys/block/loop*/loop/backing_file.
+//
+// Free functions over procfs and sysfs; no state. Thread-safety: as for any read of those files.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aoe::os {
+
+struct MountEntry {
+  std::string mountpoint;  // unescaped
+  std::string fstype;      // "fuse.aoe" for `aoe mount`
+  std::string source;      // "aoe:e0.1"
+};
+
+inline constexpr const char* kAoeFsType = "fuse.aoe";
+
+// The topmost mount at exactly `path` (absolute, normalized), if any.
+std::optional<MountEntry> FindMount(const std::string& path);
+
+// Loop devices ("/dev/loop0", ...) whose backing file is `file` or lies under `file` + "/".
+std::vector<std::string> LoopDevicesBackedBy(const std::string& file);
+
+// Absolute, lexically normalized, no trailing slash; resolves symlinks when the path can be
+// stat'ed (a dead FUSE mount cannot, and must still be found for `aoe umount`).
+std::string NormalizePath(const std::string& path);
+
+}  // namespace aoe::os

@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+#
+# Helpers for the netboot QEMU tests. Source after tests/interop/lib.sh.
+#
+# netboot_make_token_disk IMAGE TOKEN
+#   Writes an 8 MiB disk image whose boot sector (LBA 0) reads LBA 1001-1003 through BIOS
+#   INT 13h (AH=42h extended read; in a sanbooted guest that is iPXE's INT 13h emulation over
+#   AoE) and prints "MBR: token=<the string at LBA 1003>" to COM1, then exits QEMU through
+#   isa-debug-exit (status 33). TOKEN is written only at LBA 1003, so seeing it on the serial
+#   console proves the data came over AoE.
+#
+# tests/interop/ipxe_sanboot.sh assembles a similar boot sector inline (not as a reusable
+# function in tests/interop/lib.sh), so this is a separate copy for the netboot tests.
+netboot_make_token_disk() {
+  local image=$1 token=$2 dir
+  dir=$(dirname "$image")
+  cat >"$dir/mbr.S" <<'ASM'
+    .code16
+    .text
+    .globl _start
+_start:
+    cli
+    xorw    %ax, %ax
+    movw    %ax, %ds
+    movw    %ax, %es
+    movw    %ax, %ss
+    movw    $0x7c00, %sp
+    sti
+    movb    %dl, drive
+    movw    $msg_hello, %si
+    call    puts
+    movb    $0x42, %ah              # INT 13h extended read, described by `dap`
+    movb    drive, %dl
+    movw    $dap, %si
+    int     $0x13
+    jc      failed
+    movw    $0x8000 + 2 * 512, %si  # LBA 1003 = third sector read
+    call    puts
+    movw    $msg_done, %si
+    call    puts
+    jmp     stop
+failed:
+    movw    $msg_fail, %si
+    call    puts
+stop:
+    movb    $0x10, %al              # isa-debug-exit: QEMU exits with status 33
+    outb    %al, $0xf4
+1:  cli
+    hlt
+    jmp     1b
+puts:                               # NUL-terminated DS:SI to COM1, polling the LSR
+    lodsb
+    testb   %al, %al
+    jz      3f
+    movb    %al, %bl
+    movw    $0x3fd, %dx
+2:  inb     %dx, %al
+    testb   $0x20, %al
+    jz      2b
+    movw    $0x3f8, %dx
+    movb    %bl, %al
+    outb    %al, %dx
+    jmp     puts
+3:  ret
+    .balign 4
+dap:
+    .byte   0x10, 0
+    .word   3                       # sectors
+    .word   0x8000, 0x0000          # buffer offset, segment
+    .quad   1001                    # first LBA
+drive:
+    .byte   0
+msg_hello: .asciz "\r\nMBR: booted over AoE via aoe netboot\r\nMBR: token="
+msg_done:  .asciz "\r\nMBR: done\r\n"
+msg_fail:  .asciz "\r\nMBR: INT13h read FAILED\r\n"
+    .org    510
+    .byte   0x55, 0xaa
+ASM
+  as --32 -o "$dir/mbr.o" "$dir/mbr.S"
+  ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o "$dir/mbr.bin" "$dir/mbr.o"
+  [[ $(stat -c %s "$dir/mbr.bin") -eq 512 ]] || return 1
+  interop_make_image "$image" 8
+  dd if="$dir/mbr.bin" of="$image" conv=notrunc status=none
+  printf '%s\0' "$token" | dd of="$image" bs=512 seek=1003 conv=notrunc status=none
+}

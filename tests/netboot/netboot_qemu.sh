@@ -1,0 +1,141 @@
+#!/bin/bash
+#
+# netboot_qemu.sh --mode full|proxy
+#
+# The whole diskless chain, for real: a QEMU guest with no disk boots from its NIC's PXE ROM
+# (iPXE from ipxe-qemu, `-boot n`) on a tap device inside a private namespace, where
+#   aoe serve   exports e0.0 (a disk whose boot sector prints a token read through INT 13h)
+#   aoe netboot hands out the boot information:
+#     full:  aoe netboot is the DHCP server (--range)
+#     proxy: dnsmasq hands out addresses (no boot options at all); aoe netboot --proxy adds
+#            them (ProxyDHCP on ports 67 and 4011)
+# Chain: PXE ROM -> DHCP -> (undionly.kpxe over TFTP if the ROM's iPXE lacks AoE) -> DHCP
+# again as iPXE -> per-client script over TFTP -> sanboot aoe:e0.0 -> boot sector -> INT 13h
+# read over AoE -> token on the serial port.
+#
+# SAFETY: the tap, its address (10.77.0.1/24), dnsmasq, aoe serve, aoe netboot and QEMU all
+# live in the namespace created by tests/interop/lib.sh and deleted on exit.
+#
+# Exit: 0 pass, 1 fail, 77 skipped. Env: AOE_BIN (required), INTEROP_KEEP_TMP=1, INTEROP_PCAP=1.
+
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=../interop/lib.sh
+source "$HERE/../interop/lib.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+MODE=full
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --mode) MODE=${2:-}; shift 2 ;;
+    *) echo "usage: $0 --mode full|proxy" >&2; exit 2 ;;
+  esac
+done
+[[ $MODE == full || $MODE == proxy ]] || { echo "usage: $0 --mode full|proxy" >&2; exit 2; }
+
+readonly ROM=/usr/lib/ipxe/qemu/pxe-e1000.rom
+readonly GUEST_MAC=52:54:00:a0:e0:01   # interop_qemu_run's NIC
+
+interop_init
+interop_require_root_tools qemu-system-x86_64 as ld
+[[ -n ${AOE_BIN:-} && -x $AOE_BIN ]] || interop_skip "set AOE_BIN to the aoe binary"
+[[ -r $ROM ]] || interop_skip "no $ROM (install ipxe-qemu)"
+[[ -r /usr/lib/ipxe/undionly.kpxe ]] || interop_skip "no /usr/lib/ipxe/undionly.kpxe (install ipxe)"
+if [[ $MODE == proxy ]]; then
+  command -v dnsmasq >/dev/null || interop_skip "dnsmasq not installed (apt-get install dnsmasq)"
+fi
+
+TOKEN="NETBOOT-TOKEN-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+IMAGE=$INTEROP_TMP/disk.img
+netboot_make_token_disk "$IMAGE" "$TOKEN" || interop_die "cannot build the boot disk"
+grep -qa "$TOKEN" "$INTEROP_TMP/mbr.bin" && interop_die "token leaked into the boot sector"
+
+interop_netns_create 1500
+ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
+interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
+
+start_bg() {  # LOG CMD... : run in the namespace, bounded, registered for cleanup
+  local logfile=$1; shift
+  timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
+  local pid=$!
+  interop_defer "interop_kill_pid $pid"
+  echo "$pid"
+}
+wait_log() {  # PID LOG REGEX
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    grep -qE "$3" "$2" && return 0
+    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
+    sleep 0.1
+  done
+  cat "$2" >&2
+  interop_die "not ready after 10 s"
+}
+
+NETBOOT_LOG=$INTEROP_TMP/netboot.log
+if [[ $MODE == proxy ]]; then
+  # The address server: no boot options at all, so anything boot-related comes from aoekit.
+  DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
+  dpid=$(start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
+         --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
+         --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp)
+  wait_log "$dpid" "$DNSMASQ_LOG" "DHCP, IP range"
+  npid=$(start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
+         --log-level debug)
+  wait_log "$npid" "$NETBOOT_LOG" "proxy DHCP"
+else
+  npid=$(start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
+         --range 10.77.0.100-10.77.0.150 --boot e0.0 --lease-file "$INTEROP_TMP/leases" \
+         --log-level debug)
+  wait_log "$npid" "$NETBOOT_LOG" "full DHCP for"
+fi
+interop_log "aoe netboot ($MODE) is up"
+
+SERIAL=$INTEROP_TMP/serial.log
+start=$SECONDS
+qemu_rc=0
+# No disk; -boot n boots the NIC's option ROM. graphics=off mirrors the firmware console to
+# the serial port, so iPXE's messages end up in the log.
+INTEROP_QEMU_DONE_RE='MBR: (done|INT13h read FAILED)' \
+interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-180}" \
+  -m 256M -machine graphics=off -boot n \
+  -global "e1000.romfile=$ROM" \
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+  || qemu_rc=$?
+interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
+
+LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g')
+check() {  # DESCRIPTION FILE-OR-- REGEX
+  local text
+  if [[ $2 == - ]]; then text=$LOG; else text=$(cat "$2"); fi
+  if grep -qE "$3" <<<"$text"; then interop_pass "$1"; else interop_fail "$1"; fi
+}
+if [[ $MODE == proxy ]]; then
+  check "dnsmasq handed out the address" "$DNSMASQ_LOG" "DHCPACK\(aoetap0\) 10\.77\.0\.(5[0-9]|60) $GUEST_MAC"
+  check "aoe netboot answered with a proxy offer" "$NETBOOT_LOG" "proxy OFFER \(no address\)"
+  check "aoe netboot answered the 4011 request" "$NETBOOT_LOG" "on port 4011 .* -> proxy ACK"
+else
+  check "aoe netboot offered an address" "$NETBOOT_LOG" "-> OFFER 10\.77\.0\.1[0-9][0-9]"
+  check "aoe netboot acknowledged it" "$NETBOOT_LOG" "-> ACK 10\.77\.0\.1[0-9][0-9]"
+fi
+if grep -q "boot file undionly.kpxe" "$NETBOOT_LOG"; then
+  interop_log "the ROM's iPXE was chained to undionly.kpxe first"
+  check "undionly.kpxe sent over TFTP" "$NETBOOT_LOG" "sent undionly\.kpxe \(74213 bytes"
+else
+  interop_log "the ROM's iPXE has AoE: it got the script directly"
+fi
+check "the iPXE script was sent" "$NETBOOT_LOG" "sent aoekit/52-54-00-a0-e0-01\.ipxe \[iPXE script: sanboot aoe:e0\.0\]"
+check "the guest ran the script" - "aoekit: booting 52:54:00:a0:e0:01 from AoE target e0\.0"
+check "the boot sector ran (sanboot over AoE)" - "MBR: booted over AoE via aoe netboot"
+check "the boot sector read the token through INT 13h over AoE" - "MBR: token=$TOKEN"
+[[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
+
+if [[ $INTEROP_FAILED -ne 0 ]]; then
+  echo "---- serial log tail ----"; tail -n 40 <<<"$LOG"
+  echo "---- aoe netboot log ----"; tail -n 40 "$NETBOOT_LOG"
+  [[ $MODE == proxy ]] && { echo "---- dnsmasq log ----"; tail -n 30 "$DNSMASQ_LOG"; }
+  exit 1
+fi
+echo "ALL PASSED ($MODE mode)"
