@@ -199,7 +199,8 @@ int MountMain(const std::vector<std::string>& args) {
 
   auto daemon = os::MountDaemon::Start(options, log);
   if (!daemon) {
-    log.Error(disk, "not mounted: {}", daemon.error().message);
+    // Into the log file too, for whoever reads it later; never twice on stderr.
+    if (log_file) log.Error(disk, "not mounted: {}", daemon.error().message);
     return Fail(kName, kExitFailure, daemon.error().message);
   }
   const std::string summary =

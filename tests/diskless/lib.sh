@@ -210,18 +210,18 @@ diskless_check_aoe_cp() {
         echo "NOTE: '$aoe cp' is not available (yet); skipped the download over AoE"
         return 0
     fi
-    ip -n "$INTEROP_NS" link add dlveth0 type veth peer name dlveth1
-    for v in dlveth0 dlveth1; do
+    ip -n "$INTEROP_NS" link add aoecp-srv type veth peer name aoecp-cli
+    for v in aoecp-srv aoecp-cli; do
         ip netns exec "$INTEROP_NS" sysctl -qw "net.ipv6.conf.$v.disable_ipv6=1" 2>/dev/null || true
         ip -n "$INTEROP_NS" link set "$v" up
     done
     cp "$INTEROP_TARGET_LOG" "$INTEROP_TMP/target-boot.log" 2>/dev/null || true
-    INTEROP_TAP=dlveth0
+    INTEROP_TAP=aoecp-srv
     interop_target_start "$kind" "$DISKLESS_IMAGE"
     INTEROP_TAP=$saved_tap
     copy=$INTEROP_TMP/copy.img
     t0=$SECONDS
-    if timeout -k 5 120 ip netns exec "$INTEROP_NS" "$aoe" cp -i dlveth1 e0.0 "$copy" \
+    if timeout -k 5 120 ip netns exec "$INTEROP_NS" "$aoe" cp -i aoecp-cli e0.0 "$copy" \
            >"$INTEROP_TMP/aoe-cp.log" 2>&1; then
         interop_log "aoe cp: $(( $(stat -c %s "$copy") >> 20 )) MiB in $(( SECONDS - t0 ))s"
         if [[ "$(sha256sum <"$copy")" == "$(sha256sum <"$DISKLESS_IMAGE")" ]]; then
@@ -239,7 +239,7 @@ diskless_check_aoe_cp() {
         interop_fail "aoe cp failed: $(tail -n 3 "$INTEROP_TMP/aoe-cp.log" | tr '\n' ' ')"
     fi
     interop_kill_pid "$INTEROP_TARGET_PID"
-    ip -n "$INTEROP_NS" link del dlveth0 2>/dev/null || true
+    ip -n "$INTEROP_NS" link del aoecp-srv 2>/dev/null || true
 }
 
 # diskless_dump_logs SERIAL_LOG [CONSOLE_LOG] : tails for a failure report.

