@@ -19,6 +19,7 @@ struct Stats {
   uint64_t dropped_runt = 0;            // shorter than the command's header
   uint64_t dropped_truncated = 0;       // larger than our receive buffer
   uint64_t dropped_not_for_us = 0;      // other shelf.slot (normal with several targets)
+  uint64_t dropped_wildcard_io = 0;     // READ/WRITE/FLUSH addressed to a wildcard
   uint64_t dropped_masked = 0;          // sender not on a non-empty mask list
   uint64_t dropped_response = 0;        // response flag set (another target's reply)
   uint64_t dropped_bad_config = 0;      // config string longer than 1024 or than the frame

@@ -24,6 +24,16 @@ std::string SectorRange(const Command& c) {
   return fmt::format("sectors {}-{}", lba, lba + (count ? count - 1 : 0));
 }
 
+// Discovery may address every disk at once (WinAoE broadcasts IDENTIFY), but data commands may
+// not: a broadcast WRITE would land on every export it reaches. No real initiator sends one.
+bool IsWildcardDataCommand(const proto::Header& header, ConstByteSpan frame) {
+  if (header.command != static_cast<uint8_t>(proto::Command::kAta)) return false;
+  if (header.shelf != proto::kWildcardShelf && header.slot != proto::kWildcardSlot) return false;
+  auto ata = proto::DecodeAta(frame);
+  return ata && ata->cmd_status != proto::ata_op::kIdentifyDevice &&
+         ata->cmd_status != proto::ata_op::kCheckPowerMode;
+}
+
 }  // namespace
 
 Target::Target(Logger& log, Stats& stats, Transmitter& transmitter, uint16_t buffer_count,
@@ -64,6 +74,10 @@ void Target::Handle(Command& command) {
   }
   if (header->is_response()) {
     ++stats_.dropped_response;
+    return tx_.Release(command);
+  }
+  if (IsWildcardDataCommand(*header, command.frame())) {
+    ++stats_.dropped_wildcard_io;
     return tx_.Release(command);
   }
   PortInfo port = tx_.PortAt(command.port_index);

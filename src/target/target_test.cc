@@ -206,6 +206,21 @@ TEST_F(Ata, IdentifyToWildcardAddressIsAnsweredWithRealShelfAndSlot) {
   EXPECT_EQ(r->source(), kTargetMac);
 }
 
+TEST_F(Ata, DataCommandsToAWildcardAddressAreDropped) {
+  StartServer();
+  uint64_t before = Checksum(disk().bytes());
+  for (auto [shelf, slot] : {std::pair<uint16_t, uint8_t>{0xFFFF, 0xFF}, {0xFFFF, kSlot},
+                             {kShelf, 0xFF}}) {
+    Address a = Harness::To(shelf, slot);
+    a.destination = MacAddress::Broadcast();
+    EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kWrite48).Count(1).Data(Pattern(kSector, 9))))
+                     .has_value());
+    EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kRead48).Count(1))).has_value());
+  }
+  EXPECT_EQ(h_.stats().dropped_wildcard_io, 6u);
+  EXPECT_EQ(Checksum(disk().bytes()), before);
+}
+
 TEST_F(Ata, IdentifyCapacityEqualsExportSize) {
   StartServer();
   auto r = Identify();
