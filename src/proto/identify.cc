@@ -240,8 +240,11 @@ uint64_t ReadIdentifyCapacity(ConstByteSpan page) {
   if (page.size() < kIdentifyPageSize) return 0;
   // iPXE decides on word 83 bit 10 alone, so this does too.
   if (Word(page, kWordCommandSetSupported2) & kLba48) {
-    return LoadLe32(page, 2 * kWordLba48Capacity) |
-           (uint64_t{LoadLe32(page, 2 * kWordLba48Capacity + 4)} << 32);
+    uint64_t sectors = LoadLe32(page, 2 * kWordLba48Capacity) |
+                       (uint64_t{LoadLe32(page, 2 * kWordLba48Capacity + 4)} << 32);
+    // Words 100-103 hold 64 bits, but no LBA48 command can address past 2^48: a page that
+    // claims more (a hostile or broken target) must not make an initiator believe it.
+    return std::min(sectors, uint64_t{1} << 48);
   }
   return LoadLe32(page, 2 * kWordLba28Capacity);
 }
