@@ -44,15 +44,16 @@ std::optional<int> CheckAdminArgs(std::string_view name, AdminArgs& a) {
   if (!timeout) return Fail(name, kExitUsage, timeout.error());
   a.timeout = *timeout;
   if (a.target_text.empty()) {
-    return Fail(name, kExitUsage,
-                fmt::format("no disk given; name it as eSHELF.SLOT, e.g. aoe {} -i IFACE e0.1", name));
+    return Fail(
+        name, kExitUsage,
+        fmt::format("no disk given; name it as eSHELF.SLOT, e.g. aoe {} -i IFACE e0.1", name));
   }
   ParseResult<initiator::Address> address = ParseDiskName(a.target_text);
   if (!address) return Fail(name, kExitUsage, address.error());
   a.address = *address;
   if (a.interfaces.empty()) {
     return Fail(name, kExitUsage,
-                fmt::format("no interface given; add -i IFACE, e.g. aoe {} -i veth0 e0.1", name));
+                fmt::format("no interface given; add -i IFACE, e.g. aoe {} -i enp1s0 e0.1", name));
   }
   return std::nullopt;
 }
@@ -73,15 +74,16 @@ std::string MacList(const std::vector<MacAddress>& macs) {
 
 constexpr CommandHelp kConfigHelp{
     .name = "config",
-    .usage = "Usage: aoe config -i IFACE eSHELF.SLOT [--set STR | --force STR | --test STR |\n"
-             "                                        --test-prefix STR] [--timeout S]\n",
+    .usage =
+        "Usage: aoe config -i IFACE eSHELF.SLOT [--set STR | --force STR | --test STR |\n"
+        "                                        --test-prefix STR] [--timeout S]\n",
     .description =
         "Read or change the config string of an AoE disk (up to 1024 bytes that hosts use to\n"
         "claim a disk, like aoecfg). With no option it prints the current string.",
     .footer = R"txt(Examples:
-  aoe config -i veth0 e0.1                        print the string
-  aoe config -i veth0 e0.1 --set "$(hostname)"    claim the disk if nobody has
-  aoe config -i veth0 e0.1 --test-prefix web      exit 0 if the string starts with "web"
+  aoe config -i enp1s0 e0.1                        print the string
+  aoe config -i enp1s0 e0.1 --set "$(hostname)"    claim the disk if nobody has
+  aoe config -i enp1s0 e0.1 --test-prefix web      exit 0 if the string starts with "web"
 
 Exit status: 0 done (or the test matched), 1 refused, no reply or no match,
 2 bad arguments.)txt"};
@@ -117,7 +119,8 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
   const std::optional<std::string> force = given("--force", force_text);
   const std::optional<std::string> test = given("--test", test_text);
   const std::optional<std::string> test_prefix = given("--test-prefix", prefix_text);
-  const int chosen = set.has_value() + force.has_value() + test.has_value() + test_prefix.has_value();
+  const int chosen =
+      set.has_value() + force.has_value() + test.has_value() + test_prefix.has_value();
   if (chosen > 1) {
     return Fail(kName, kExitUsage,
                 "--set, --force, --test and --test-prefix exclude each other; give one");
@@ -125,9 +128,9 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
   if (std::optional<int> status = CheckAdminArgs(kName, a)) return *status;
   for (const auto* value : {&set, &force, &test, &test_prefix}) {
     if (*value && (*value)->size() > 1024) {
-      return Fail(kName, kExitUsage,
-                  fmt::format("the config string is {} bytes; AoE allows at most 1024",
-                              (*value)->size()));
+      return Fail(
+          kName, kExitUsage,
+          fmt::format("the config string is {} bytes; AoE allows at most 1024", (*value)->size()));
     }
   }
 
@@ -139,9 +142,9 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
   if (test || test_prefix) {
     const bool exact = test.has_value();
     const std::string& value = exact ? *test : *test_prefix;
-    auto reply = c.Config(a.address,
-                          exact ? proto::ConfigCommand::kTestExact : proto::ConfigCommand::kTestPrefix,
-                          value, Exchange(a));
+    auto reply = c.Config(
+        a.address, exact ? proto::ConfigCommand::kTestExact : proto::ConfigCommand::kTestPrefix,
+        value, Exchange(a));
     const char* relation = exact ? "is" : "starts with";
     if (reply) {
       fmt::print("{} config string {} {}\n", name, relation, QuoteBytes(value));
@@ -194,9 +197,9 @@ constexpr CommandHelp kMaskHelp{
         "disk; otherwise the target ignores every host not on the list, this one included.\n"
         "With no option it prints the list. Additions are applied before deletions.",
     .footer = R"txt(Examples:
-  aoe mask -i veth0 e0.1
-  aoe mask -i veth0 e0.1 --add 02:00:00:00:00:01 --add 02:00:00:00:00:02
-  aoe mask -i veth0 e0.1 --del 02:00:00:00:00:02
+  aoe mask -i enp1s0 e0.1
+  aoe mask -i enp1s0 e0.1 --add 02:00:00:00:00:01 --add 02:00:00:00:00:02
+  aoe mask -i enp1s0 e0.1 --del 02:00:00:00:00:02
 
 Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 
@@ -207,7 +210,8 @@ int MaskMainImpl(const std::vector<std::string>& args) {
   AdminArgs a;
   std::vector<std::string> add_text, del_text;
   AddAdminOptions(app, a);
-  app.add_option("--add", add_text, "Add MAC to the list; repeatable. Example: --add 02:00:00:00:00:01")
+  app.add_option("--add", add_text,
+                 "Add MAC to the list; repeatable. Example: --add 02:00:00:00:00:01")
       ->type_name("MAC")
       ->allow_extra_args(false);
   app.add_option("--del", del_text,
@@ -265,18 +269,19 @@ int MaskMainImpl(const std::vector<std::string>& args) {
 
 constexpr CommandHelp kReserveHelp{
     .name = "reserve",
-    .usage = "Usage: aoe reserve -i IFACE eSHELF.SLOT [--force] [MAC...] [--timeout S]\n"
-             "       aoe reserve -i IFACE eSHELF.SLOT --list\n",
+    .usage =
+        "Usage: aoe reserve -i IFACE eSHELF.SLOT [--force] [MAC...] [--timeout S]\n"
+        "       aoe reserve -i IFACE eSHELF.SLOT --list\n",
     .description =
         "Reserve an AoE disk: while the reserve list is not empty, the target refuses ATA\n"
         "commands (reads, writes) from every MAC not on it. With no MAC the list becomes the\n"
         "MACs of the given interfaces, so every path of this host keeps working. Refused when\n"
         "another host holds the reservation, unless --force.",
     .footer = R"txt(Examples:
-  aoe reserve -i veth0 -i veth1 e0.1
-  aoe reserve -i veth0 e0.1 02:00:00:00:00:01 02:00:00:00:00:02
-  aoe reserve -i veth0 e0.1 --force          take over another host's reservation
-  aoe reserve -i veth0 e0.1 --list
+  aoe reserve -i enp1s0 -i enp2s0 e0.1
+  aoe reserve -i enp1s0 e0.1 02:00:00:00:00:01 02:00:00:00:00:02
+  aoe reserve -i enp1s0 e0.1 --force          take over another host's reservation
+  aoe reserve -i enp1s0 e0.1 --list
 
 Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 
@@ -287,8 +292,8 @@ constexpr CommandHelp kReleaseHelp{
         "Release an AoE disk: empty its reserve list so that every host may use it again.\n"
         "Refused when another host holds the reservation, unless --force.",
     .footer = R"txt(Examples:
-  aoe release -i veth0 e0.1
-  aoe release -i veth0 e0.1 --force
+  aoe release -i enp1s0 e0.1
+  aoe release -i enp1s0 e0.1 --force
 
 Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 
@@ -318,8 +323,9 @@ int ReserveMainImpl(const std::vector<std::string>& args) {
   app.add_flag("--force", force,
                "Replace the list even if another host holds it. Example: --force");
   app.add_flag("--list", list, "Only print the reserve list. Example: --list");
-  app.add_option("TARGET", words, "The disk, eSHELF.SLOT, then the MACs to reserve it for.\n"
-                                  "Example: e0.1 02:00:00:00:00:01")
+  app.add_option("TARGET", words,
+                 "The disk, eSHELF.SLOT, then the MACs to reserve it for.\n"
+                 "Example: e0.1 02:00:00:00:00:01")
       ->type_name("");
   if (std::optional<int> status = ParseCommand(app, kName, args)) return *status;
   if (!words.empty()) a.target_text = words.front();

@@ -22,17 +22,18 @@ constexpr std::string_view kName = "bench";
 
 constexpr CommandHelp kHelp{
     .name = kName,
-    .usage = "Usage: aoe bench -i IFACE [-i IFACE ...] eSHELF.SLOT [--rw MODE] [--bs BYTES]\n"
-             "                 [--depth N] [--seconds S] [--offset BYTES] [--length BYTES] "
-             "[--json]\n",
+    .usage =
+        "Usage: aoe bench -i IFACE [-i IFACE ...] eSHELF.SLOT [--rw MODE] [--bs BYTES]\n"
+        "                 [--depth N] [--seconds S] [--offset BYTES] [--length BYTES] "
+        "[--json]\n",
     .description =
         "Measure an AoE disk: throughput (MB/s, 10^6 bytes), IOPS, latency percentiles and\n"
         "retransmits, with --depth requests of --bs bytes in flight. Reads by default; writes\n"
         "overwrite the disk and need --yes-destroy-data.",
     .footer = R"txt(Examples:
-  aoe bench -i veth0 e0.1
-  aoe bench -i veth0 -i veth1 e0.1 --rw randread --bs 4K --depth 64 --seconds 30
-  aoe bench -i veth0 e0.1 --rw write --yes-destroy-data --offset 1G --length 256M
+  aoe bench -i enp1s0 e0.1
+  aoe bench -i enp1s0 -i enp2s0 e0.1 --rw randread --bs 4K --depth 64 --seconds 30
+  aoe bench -i enp1s0 e0.1 --rw write --yes-destroy-data --offset 1G --length 256M
 
 Exit status: 0 measured, 1 failed (no reply, I/O error), 2 bad arguments.)txt"};
 
@@ -76,7 +77,8 @@ int BenchMain(const std::vector<std::string>& args) {
                  "Bytes per request, a multiple of 512 (default 64K).\n"
                  "Example: --bs 4K")
       ->type_name("BYTES");
-  app.add_option("--depth", depth_text, "Requests in flight, 1-1024 (default 32). Example: --depth 8")
+  app.add_option("--depth", depth_text,
+                 "Requests in flight, 1-1024 (default 32). Example: --depth 8")
       ->type_name("N");
   app.add_option("--seconds", seconds_text, "How long to run (default 10). Example: --seconds 3")
       ->type_name("S");
@@ -117,16 +119,19 @@ int BenchMain(const std::vector<std::string>& args) {
   ParseResult<uint64_t> bs = ParseByteSize("--bs", bs_text);
   if (!bs) return Fail(kName, kExitUsage, bs.error());
   if (*bs == 0 || *bs % kSectorBytes != 0 || *bs > (64u << 20)) {
-    return Fail(kName, kExitUsage,
-                fmt::format("--bs {} must be a multiple of 512 bytes up to 64M; e.g. --bs 4K", bs_text));
+    return Fail(
+        kName, kExitUsage,
+        fmt::format("--bs {} must be a multiple of 512 bytes up to 64M; e.g. --bs 4K", bs_text));
   }
   std::optional<uint64_t> depth = ParseUnsigned(depth_text);
   if (!depth || *depth == 0 || *depth > 1024) {
-    return Fail(kName, kExitUsage,
-                fmt::format("--depth '{}' is not a number from 1 to 1024; e.g. --depth 32", depth_text));
+    return Fail(
+        kName, kExitUsage,
+        fmt::format("--depth '{}' is not a number from 1 to 1024; e.g. --depth 32", depth_text));
   }
   if (*depth * *bs > (uint64_t{1} << 30)) {
-    return Fail(kName, kExitUsage, "--depth times --bs is over 1 GiB of buffers; lower one of them");
+    return Fail(kName, kExitUsage,
+                "--depth times --bs is over 1 GiB of buffers; lower one of them");
   }
   ParseResult<Duration> seconds = ParseSeconds("--seconds", seconds_text, 24 * 3600.0);
   if (!seconds) return Fail(kName, kExitUsage, seconds.error());
@@ -145,7 +150,8 @@ int BenchMain(const std::vector<std::string>& args) {
                 "--offset and --length must be non-zero multiples of 512 bytes (offset may be 0)");
   }
   if (target_text.empty()) {
-    return Fail(kName, kExitUsage, "no disk given; name it as eSHELF.SLOT, e.g. aoe bench -i IFACE e0.1");
+    return Fail(kName, kExitUsage,
+                "no disk given; name it as eSHELF.SLOT, e.g. aoe bench -i IFACE e0.1");
   }
   ParseResult<initiator::Address> address = ParseDiskName(target_text);
   if (!address) return Fail(kName, kExitUsage, address.error());
@@ -156,12 +162,13 @@ int BenchMain(const std::vector<std::string>& args) {
                             rw_text, target_text));
   }
   if (!writes && destroy) {
-    return Fail(kName, kExitUsage,
-                fmt::format("--yes-destroy-data goes with --rw write or randwrite, not --rw {}",
-                            rw_text));
+    return Fail(
+        kName, kExitUsage,
+        fmt::format("--yes-destroy-data goes with --rw write or randwrite, not --rw {}", rw_text));
   }
   if (interfaces.empty()) {
-    return Fail(kName, kExitUsage, "no interface given; add -i IFACE, e.g. aoe bench -i veth0 e0.1");
+    return Fail(kName, kExitUsage,
+                "no interface given; add -i IFACE, e.g. aoe bench -i enp1s0 e0.1");
   }
 
   initiator::ClientOptions options;
@@ -210,12 +217,11 @@ int BenchMain(const std::vector<std::string>& args) {
     free_slots.pop_back();
     started[slot] = now;
     uint64_t block = random ? pick(rng) : next_block++ % blocks;
-    return initiator::SyncDisk::IoOp{
-        .kind = writes ? initiator::SyncDisk::IoOp::Kind::kWrite
-                       : initiator::SyncDisk::IoOp::Kind::kRead,
-        .lba = first_lba + block * block_sectors,
-        .buffer = ByteSpan(pool).subspan(slot * *bs, *bs),
-        .cookie = slot};
+    return initiator::SyncDisk::IoOp{.kind = writes ? initiator::SyncDisk::IoOp::Kind::kWrite
+                                                    : initiator::SyncDisk::IoOp::Kind::kRead,
+                                     .lba = first_lba + block * block_sectors,
+                                     .buffer = ByteSpan(pool).subspan(slot * *bs, *bs),
+                                     .cookie = slot};
   };
   auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
     // Cap the samples (about 80 MB) so that a very long run cannot exhaust memory.
@@ -235,7 +241,8 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   if (writes) {
     // Count the flush in the time: written data is only useful once it is durable.
-    if (auto f = FlushDisk(**client, *disk, *timeout); !f) return Fail(kName, kExitFailure, f.error().message);
+    if (auto f = FlushDisk(**client, *disk, *timeout); !f)
+      return Fail(kName, kExitFailure, f.error().message);
   }
 
   const auto after = disk->path_stats();
@@ -263,7 +270,8 @@ int BenchMain(const std::vector<std::string>& args) {
     j["bytes"] = ops * *bs;
     j["mb_per_s"] = mb_per_s;
     j["iops"] = iops;
-    j["latency_ms"] = {{"p50", Ms(p.p50)}, {"p90", Ms(p.p90)}, {"p99", Ms(p.p99)}, {"max", Ms(p.max)}};
+    j["latency_ms"] = {
+        {"p50", Ms(p.p50)}, {"p90", Ms(p.p90)}, {"p99", Ms(p.p99)}, {"max", Ms(p.max)}};
     j["retransmits"] = retransmits;
     j["timeouts"] = timeouts;
     j["paths"] = PathStatsJson(after);

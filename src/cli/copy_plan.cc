@@ -15,9 +15,9 @@ ParseResult<CopyRange> PlanCopy(const CopyRequest& r) {
   const uint64_t available = r.src_sectors - r.skip;
   const uint64_t sectors = r.count.value_or(available);
   if (sectors > available) {
-    return ParseError{fmt::format(
-        "--count-sectors {} goes past the end of {}: it has {} sectors from sector {}", sectors,
-        r.src_name, available, r.skip)};
+    return ParseError{
+        fmt::format("--count-sectors {} goes past the end of {}: it has {} sectors from sector {}",
+                    sectors, r.src_name, available, r.skip)};
   }
   if (r.dst_sectors) {
     if (r.seek > *r.dst_sectors || sectors > *r.dst_sectors - r.seek) {

@@ -28,9 +28,9 @@ struct CopyRequest {
   uint64_t src_sectors = 0;        // size of the source
   // Size of the destination; nullopt when it grows as needed (a regular file).
   std::optional<uint64_t> dst_sectors;
-  uint64_t skip = 0;               // --skip-sectors
-  uint64_t seek = 0;               // --seek-sectors
-  std::optional<uint64_t> count;   // --count-sectors; default: the rest of the source
+  uint64_t skip = 0;              // --skip-sectors
+  uint64_t seek = 0;              // --seek-sectors
+  std::optional<uint64_t> count;  // --count-sectors; default: the rest of the source
 };
 
 // The range to copy, or one line saying which option does not fit which side.

@@ -89,9 +89,9 @@ TEST(ForEachDataRun, AllZeroHasNoRun) {
 
 TEST(ForEachDataRun, AdjacentDataBlocksMergeIntoOneRun) {
   std::vector<std::byte> data(4096 * 5);
-  data[4096 + 5] = std::byte{1};      // block 1
+  data[4096 + 5] = std::byte{1};         // block 1
   data[2 * 4096 + 4095] = std::byte{1};  // block 2
-  data[4 * 4096] = std::byte{1};      // block 4
+  data[4 * 4096] = std::byte{1};         // block 4
   auto runs = Runs(data, 4096);
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0], std::make_pair(size_t{4096}, size_t{8192}));

@@ -37,8 +37,8 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kName = "cp";
-constexpr uint64_t kChunkSectors = 128;  // 64 KiB per request
-constexpr size_t kHoleBlock = 4096;      // granularity of holes in a downloaded file
+constexpr uint64_t kChunkSectors = 128;          // 64 KiB per request
+constexpr size_t kHoleBlock = 4096;              // granularity of holes in a downloaded file
 constexpr uint64_t kVerifyBatchSectors = 32768;  // 16 MiB read back, then hashed in order
 
 constexpr CommandHelp kHelp{
@@ -50,10 +50,10 @@ constexpr CommandHelp kHelp{
         "local file of that name. Downloads leave all-zero blocks as holes in a new file;\n"
         "uploads end with FLUSH CACHE EXT, so the data is durable when cp returns.",
     .footer = R"txt(Examples:
-  aoe cp -i veth0 e0.1 disk.img                      download the whole disk
-  aoe cp -i veth0 -i veth1 disk.img e0.1 --verify    upload over two paths, check SHA-256
-  aoe cp -i veth0 part.img e0.1 --seek-sectors 2048  write part.img from sector 2048 on
-  aoe cp -i veth0 e0.1 mbr.bin --count-sectors 1     the first sector only
+  aoe cp -i enp1s0 e0.1 disk.img                      download the whole disk
+  aoe cp -i enp1s0 -i enp2s0 disk.img e0.1 --verify    upload over two paths, check SHA-256
+  aoe cp -i enp1s0 part.img e0.1 --seek-sectors 2048  write part.img from sector 2048 on
+  aoe cp -i enp1s0 e0.1 mbr.bin --count-sectors 1     the first sector only
 
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
@@ -72,6 +72,7 @@ struct Local {
   std::string path;
   UniqueFd fd;
   bool regular = false;       // a regular file (else a block or character device)
+  bool block_device = false;  // size_bytes is the size of the device
   uint64_t size_bytes = 0;    // for a source: its size
   bool fresh = false;         // truncated by us: unwritten ranges read as zeros
 };
@@ -95,9 +96,10 @@ ParseResult<Local> OpenSource(const std::string& path) {
       return ParseError{Errno("cannot read the size of", path)};
     }
   } else {
-    return ParseError{fmt::format("{} is not a regular file or block device; cp needs to know "
-                                  "its size, so copy it to a file first",
-                                  path)};
+    return ParseError{
+        fmt::format("{} is not a regular file or block device; cp needs to know "
+                    "its size, so copy it to a file first",
+                    path)};
   }
   return l;
 }
@@ -121,6 +123,7 @@ ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
   if (!l.fd) return ParseError{Errno("cannot open", path)};
   l.fresh = l.regular && truncate;
   if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    l.block_device = true;
     if (ioctl(l.fd.get(), BLKGETSIZE64, &l.size_bytes) != 0) {
       return ParseError{Errno("cannot read the size of", path)};
     }
@@ -368,9 +371,10 @@ std::optional<std::string> Copy::Upload() {
   // The target may cache writes (aoe serve without --sync, a disk's write cache): FLUSH CACHE
   // EXT makes them durable before we say the copy is done.
   if (auto flushed = FlushDisk(client, disk, timeout); !flushed) {
-    return fmt::format("the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
-                       "durable: {}",
-                       disk_name(), ExplainError(client, disk.address(), flushed.error()));
+    return fmt::format(
+        "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
+        "durable: {}",
+        disk_name(), ExplainError(client, disk.address(), flushed.error()));
   }
   return std::nullopt;
 }
@@ -507,9 +511,9 @@ int CpMain(const std::vector<std::string>& arguments) {
     if (app.count(option) == 0) continue;
     std::optional<uint64_t> v = ParseUnsigned(*text);
     if (!v || *v > (UINT64_MAX >> 10)) {
-      return Fail(kName, kExitUsage,
-                  fmt::format("{} '{}' is not a number of sectors; e.g. {} 2048", option, *text,
-                              option));
+      return Fail(
+          kName, kExitUsage,
+          fmt::format("{} '{}' is not a number of sectors; e.g. {} 2048", option, *text, option));
     }
     sector_options[i] = *v;
   }
@@ -540,8 +544,9 @@ int CpMain(const std::vector<std::string>& arguments) {
   const std::string& local_path = args.files[src_disk ? 1 : 0];
 
   // Open the local side first: a typo in a path should not cost a network round trip.
-  ParseResult<Local> local = src_disk ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
-                                      : OpenSource(local_path);
+  ParseResult<Local> local = src_disk
+                                 ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
+                                 : OpenSource(local_path);
   if (!local) return Fail(kName, kExitFailure, local.error());
 
   Logger log(LogLevel::kInfo);
@@ -560,7 +565,8 @@ int CpMain(const std::vector<std::string>& arguments) {
   request.dst_name = args.files[1];
   if (src_disk) {
     request.src_sectors = disk->sector_count();
-    if (!local->regular) request.dst_sectors = local->size_bytes / kSectorBytes;
+    // A block device bounds the copy; a file grows, and /dev/null takes anything.
+    if (local->block_device) request.dst_sectors = local->size_bytes / kSectorBytes;
   } else {
     request.src_sectors = (local->size_bytes + kSectorBytes - 1) / kSectorBytes;
     request.dst_sectors = disk->sector_count();
@@ -590,9 +596,9 @@ int CpMain(const std::vector<std::string>& arguments) {
   const uint64_t bytes = range->sectors * kSectorBytes;
   const double seconds = std::chrono::duration<double>(elapsed).count();
   const double mb_per_s = seconds > 0 ? static_cast<double>(bytes) / seconds / 1e6 : 0;
-  std::string summary = fmt::format("{} ({} bytes) copied from {} to {} in {:.2f} s, {:.1f} MB/s",
-                                    HumanBytes(bytes), bytes, args.files[0], args.files[1],
-                                    seconds, mb_per_s);
+  std::string summary =
+      fmt::format("{} ({} bytes) copied from {} to {} in {:.2f} s, {:.1f} MB/s", HumanBytes(bytes),
+                  bytes, args.files[0], args.files[1], seconds, mb_per_s);
   if (src_disk && copy.hole_bytes > 0) {
     summary += fmt::format("; {} of zeros left as holes", HumanBytes(copy.hole_bytes));
   }

@@ -54,10 +54,10 @@ void SetUpCommand(CLI::App& app, const CommandHelp& help) {
 }
 
 void AddInterfaceOption(CLI::App& app, std::vector<std::string>& interfaces) {
-  // allow_extra_args(false): each -i takes exactly one value, so "-i veth0 e0.1" keeps e0.1.
+  // allow_extra_args(false): each -i takes exactly one value, so "-i enp1s0 e0.1" keeps e0.1.
   app.add_option("-i,--interface", interfaces,
                  "Ethernet interface to use; repeat for several (multipath).\n"
-                 "Example: -i veth0 -i veth1")
+                 "Example: -i enp1s0 -i enp2s0")
       ->type_name("IFACE")
       ->allow_extra_args(false);
 }
@@ -99,8 +99,8 @@ ParseResult<initiator::Address> ParseDiskName(std::string_view text) {
         "shelf 65535 in '{}' is the broadcast address; name one disk such as e0.1", text)};
   }
   if (a->slot == proto::kWildcardSlot) {
-    return ParseError{fmt::format(
-        "slot 255 in '{}' is the broadcast address; name one disk such as e0.1", text)};
+    return ParseError{
+        fmt::format("slot 255 in '{}' is the broadcast address; name one disk such as e0.1", text)};
   }
   return initiator::Address{a->shelf, a->slot};
 }
@@ -122,13 +122,14 @@ ParseResult<Duration> ParseSeconds(std::string_view option, std::string_view tex
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end || !std::isfinite(value) || value <= 0 ||
       value > max_seconds) {
-    return ParseError{fmt::format("{} '{}' is not a number of seconds from 0.001 to {:g}; e.g. {} 2",
-                                  option, text, max_seconds, option)};
+    return ParseError{
+        fmt::format("{} '{}' is not a number of seconds from 0.001 to {:g}; e.g. {} 2", option,
+                    text, max_seconds, option)};
   }
   auto d = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(value));
   if (d < std::chrono::milliseconds(1)) {
-    return ParseError{fmt::format("{} '{}' is shorter than a millisecond; e.g. {} 0.5", option,
-                                  text, option)};
+    return ParseError{
+        fmt::format("{} '{}' is shorter than a millisecond; e.g. {} 0.5", option, text, option)};
   }
   return d;
 }
@@ -136,8 +137,8 @@ ParseResult<Duration> ParseSeconds(std::string_view option, std::string_view tex
 ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text) {
   const auto bad = [&] {
     return ParseError{fmt::format(
-        "{} '{}' is not a size; write bytes with an optional K, M or G suffix, e.g. {} 64K",
-        option, text, option)};
+        "{} '{}' is not a size; write bytes with an optional K, M or G suffix, e.g. {} 64K", option,
+        text, option)};
   };
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
@@ -165,13 +166,14 @@ ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view te
 ParseResult<MacAddress> ParseMac(std::string_view option, std::string_view text) {
   std::optional<MacAddress> mac = MacAddress::Parse(text);
   if (!mac) {
-    return ParseError{fmt::format("{} '{}' is not a MAC address; e.g. {} 02:00:00:00:00:01",
-                                  option, text, option)};
+    return ParseError{fmt::format("{} '{}' is not a MAC address; e.g. {} 02:00:00:00:00:01", option,
+                                  text, option)};
   }
   if (mac->is_multicast() || mac->is_zero()) {
-    return ParseError{fmt::format("{} '{}' is not a host's MAC address (broadcast, multicast or "
-                                  "zero); give a unicast MAC such as 02:00:00:00:00:01",
-                                  option, text)};
+    return ParseError{
+        fmt::format("{} '{}' is not a host's MAC address (broadcast, multicast or "
+                    "zero); give a unicast MAC such as 02:00:00:00:00:01",
+                    option, text)};
   }
   return *mac;
 }
@@ -297,9 +299,10 @@ std::string ExplainError(initiator::Client& client, initiator::Address address,
     for (const MacAddress& m : list->macs) macs.push_back(m.ToString());
     holders = JoinNames(macs);
   }
-  return fmt::format("{}: target reserved by another host ({}); it must release it, or take it "
-                     "over with 'aoe reserve --force'",
-                     address.ToString(), holders);
+  return fmt::format(
+      "{}: target reserved by another host ({}); it must release it, or take it "
+      "over with 'aoe reserve --force'",
+      address.ToString(), holders);
 }
 
 }  // namespace aoe::cli

@@ -9,9 +9,9 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,7 +69,7 @@ std::string HumanSeconds(Duration d);
 // Opaque bytes (a config string) in double quotes, with quotes, backslashes and anything
 // unprintable escaped, so that an odd string cannot garble a table or the terminal.
 std::string QuoteBytes(std::string_view bytes);
-// "veth0, veth1".
+// "enp1s0, enp2s0".
 std::string JoinNames(const std::vector<std::string>& names);
 // A duration in milliseconds with three decimals: "0.215".
 std::string Milliseconds(Duration d);

@@ -19,14 +19,15 @@ constexpr std::string_view kName = "ping";
 
 constexpr CommandHelp kHelp{
     .name = kName,
-    .usage = "Usage: aoe ping -i IFACE [-i IFACE ...] eSHELF.SLOT [-c N] [--interval S] "
-             "[--timeout S]\n",
+    .usage =
+        "Usage: aoe ping -i IFACE [-i IFACE ...] eSHELF.SLOT [-c N] [--interval S] "
+        "[--timeout S]\n",
     .description =
         "Measure round trips to one AoE disk, like aoeping: every round sends a config query\n"
         "and an ATA IDENTIFY DEVICE and prints the time each reply took.",
     .footer = R"txt(Examples:
-  aoe ping -i veth0 e0.1
-  aoe ping -i veth0 -c 10 --interval 0.2 e1.3
+  aoe ping -i enp1s0 e0.1
+  aoe ping -i enp1s0 -c 10 --interval 0.2 e1.3
 
 Exit status: 0 some reply came back, 1 nothing answered (or an interface failed),
 2 bad arguments.)txt"};
@@ -57,8 +58,7 @@ int PingMain(const std::vector<std::string>& args) {
   std::vector<std::string> interfaces;
   std::string target_text, count_text = "4", interval_text = "1", timeout_text = "1";
   AddInterfaceOption(app, interfaces);
-  app.add_option("-c,--count", count_text,
-                 "Rounds to run, 1-100000 (default 4). Example: -c 10")
+  app.add_option("-c,--count", count_text, "Rounds to run, 1-100000 (default 4). Example: -c 10")
       ->type_name("N");
   app.add_option("--interval", interval_text,
                  "Seconds between rounds (default 1). Example: --interval 0.2")
@@ -71,21 +71,23 @@ int PingMain(const std::vector<std::string>& args) {
 
   std::optional<uint64_t> count = ParseUnsigned(count_text);
   if (!count || *count == 0 || *count > 100000) {
-    return Fail(kName, kExitUsage,
-                fmt::format("-c '{}' is not a number of rounds from 1 to 100000; e.g. -c 4",
-                            count_text));
+    return Fail(
+        kName, kExitUsage,
+        fmt::format("-c '{}' is not a number of rounds from 1 to 100000; e.g. -c 4", count_text));
   }
   ParseResult<Duration> interval = ParseSeconds("--interval", interval_text, 3600);
   if (!interval) return Fail(kName, kExitUsage, interval.error());
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 600);
   if (!timeout) return Fail(kName, kExitUsage, timeout.error());
   if (target_text.empty()) {
-    return Fail(kName, kExitUsage, "no disk given; name it as eSHELF.SLOT, e.g. aoe ping -i IFACE e0.1");
+    return Fail(kName, kExitUsage,
+                "no disk given; name it as eSHELF.SLOT, e.g. aoe ping -i IFACE e0.1");
   }
   ParseResult<initiator::Address> address = ParseDiskName(target_text);
   if (!address) return Fail(kName, kExitUsage, address.error());
   if (interfaces.empty()) {
-    return Fail(kName, kExitUsage, "no interface given; add -i IFACE, e.g. aoe ping -i veth0 e0.1");
+    return Fail(kName, kExitUsage,
+                "no interface given; add -i IFACE, e.g. aoe ping -i enp1s0 e0.1");
   }
 
   initiator::ClientOptions options;

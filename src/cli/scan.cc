@@ -28,9 +28,9 @@ constexpr CommandHelp kHelp{
         "data. One line per target: name, size, model, config string, the target's MACs and\n"
         "the local interfaces that reached it.",
     .footer = R"txt(Examples:
-  aoe scan -i veth0
+  aoe scan -i enp1s0
   aoe scan -i enp3s0 -i enp4s0 --timeout 5
-  aoe scan -i veth0 --json | jq '.[].target'
+  aoe scan -i enp1s0 --json | jq '.[].target'
 
 Exit status: 0 targets found, 1 none answered or an interface failed, 2 bad arguments.)txt"};
 

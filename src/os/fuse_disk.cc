@@ -77,7 +77,8 @@ struct FuseDisk::Ops {
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(self.io_.size_bytes());
       st.st_blocks = static_cast<blkcnt_t>(self.io_.size_bytes() / 512);
-      st.st_blksize = 4096;
+      // Tools size their buffers by this (cmp, cat): each read is a round trip, so ask for big ones.
+      st.st_blksize = 128 * 1024;
     }
     return st;
   }
@@ -85,6 +86,7 @@ struct FuseDisk::Ops {
   static void Init(void* userdata, fuse_conn_info* conn) {
     auto& self = *static_cast<FuseDisk*>(userdata);
     conn->max_write = self.options_.max_io_bytes;
+    conn->max_read = self.options_.max_io_bytes;  // must match the max_read mount option
     // Let the kernel keep several direct I/O requests of one file in flight at once.
     if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
     // O_TRUNC arrives as an open flag (ignored, as block devices ignore it) rather than as a

@@ -109,6 +109,23 @@ else
 fi
 ini_log "upload took $(( SECONDS - t0 )) s"
 
+# --- block devices (aoekit only, to keep the vblade run short) --------------------------
+if [[ $TARGET == aoekit ]] && command -v losetup >/dev/null && LOOP_FILE=$INI_TMP/loop.img &&
+    ini_make_image "$LOOP_FILE" 16 && LOOP=$(losetup --find --show "$LOOP_FILE" 2>/dev/null); then
+    ini_defer "losetup -d '$LOOP'"
+    ini_aoe client cp -i vc0 --count-sectors 32768 e0.1 "$LOOP" 2>"$out"
+    ini_check "download to a block device" \
+        test "$(ini_sha "$LOOP")" == "$(ini_sha_range "$IMAGE" 0 32768)"
+    ini_make_image "$INI_TMP/fresh.img" 16
+    dd if="$INI_TMP/fresh.img" of="$LOOP" bs=1M oflag=direct status=none
+    ini_aoe client cp -i vc0 --seek-sectors 65536 "$LOOP" e0.1 2>"$out"
+    ini_check "upload from a block device" \
+        test "$(ini_sha_range "$IMAGE" 65536 32768)" == "$(ini_sha "$INI_TMP/fresh.img")"
+    ini_aoe client cp -i vc0 e0.1 "$LOOP" 2>"$out"
+    rc=$?
+    ini_expect "a disk larger than the block device is refused" "$rc" 1 'do not fit on' "$out"
+fi
+
 # --- bench -----------------------------------------------------------------------------------
 if ini_aoe client bench -i vc0 e0.1 --seconds 1 --json >"$out" 2>&1 &&
     grep -Eq '"mb_per_s": [0-9]*[1-9]' "$out" && grep -q '"p99":' "$out"; then

@@ -61,79 +61,79 @@ done
 # scan
 expect_usage_error "scan without -i" "^aoe scan: no interface given; add -i IFACE" scan
 expect_usage_error "scan bad timeout" "^aoe scan: --timeout 'soon' is not a number of seconds" \
-  scan -i veth0 --timeout soon
-expect_usage_error "scan zero timeout" "--timeout '0'" scan -i veth0 --timeout 0
+  scan -i vc0 --timeout soon
+expect_usage_error "scan zero timeout" "--timeout '0'" scan -i vc0 --timeout 0
 expect_usage_error "scan unknown option" "^aoe scan: unknown option '--all'" scan --all
-expect_usage_error "scan stray argument" "unexpected argument 'e0.1'" scan -i veth0 e0.1
+expect_usage_error "scan stray argument" "unexpected argument 'e0.1'" scan -i vc0 e0.1
 expect_usage_error "scan -i without value" "^aoe scan: .*interface" scan -i
 
 # ping
-expect_usage_error "ping without disk" "^aoe ping: no disk given" ping -i veth0
+expect_usage_error "ping without disk" "^aoe ping: no disk given" ping -i vc0
 expect_usage_error "ping without -i" "^aoe ping: no interface given" ping e0.1
-expect_usage_error "ping bad disk" "'disk1' is not a target name" ping -i veth0 disk1
-expect_usage_error "ping broadcast shelf" "shelf 65535 .* broadcast" ping -i veth0 e65535.1
-expect_usage_error "ping broadcast slot" "slot 255 .* broadcast" ping -i veth0 e0.255
-expect_usage_error "ping slot out of range" "slot 300 .* out of range" ping -i veth0 e0.300
-expect_usage_error "ping -c 0" "^aoe ping: -c '0' is not a number of rounds" ping -i veth0 -c 0 e0.1
-expect_usage_error "ping bad interval" "--interval '-1'" ping -i veth0 --interval -1 e0.1
-expect_usage_error "ping two disks" "unexpected argument 'e0.2'" ping -i veth0 e0.1 e0.2
+expect_usage_error "ping bad disk" "'disk1' is not a target name" ping -i vc0 disk1
+expect_usage_error "ping broadcast shelf" "shelf 65535 .* broadcast" ping -i vc0 e65535.1
+expect_usage_error "ping broadcast slot" "slot 255 .* broadcast" ping -i vc0 e0.255
+expect_usage_error "ping slot out of range" "slot 300 .* out of range" ping -i vc0 e0.300
+expect_usage_error "ping -c 0" "^aoe ping: -c '0' is not a number of rounds" ping -i vc0 -c 0 e0.1
+expect_usage_error "ping bad interval" "--interval '-1'" ping -i vc0 --interval -1 e0.1
+expect_usage_error "ping two disks" "unexpected argument 'e0.2'" ping -i vc0 e0.1 e0.2
 
 # cp
-expect_usage_error "cp one argument" "^aoe cp: expected SRC and DST, got 1" cp -i veth0 e0.1
-expect_usage_error "cp three arguments" "expected SRC and DST, got 3" cp -i veth0 e0.1 a b
-expect_usage_error "cp two files" "neither 'a.img' nor 'b.img' is an AoE disk" cp -i veth0 a.img b.img
-expect_usage_error "cp two disks" "both SRC and DST are AoE disks" cp -i veth0 e0.1 e0.2
+expect_usage_error "cp one argument" "^aoe cp: expected SRC and DST, got 1" cp -i vc0 e0.1
+expect_usage_error "cp three arguments" "expected SRC and DST, got 3" cp -i vc0 e0.1 a b
+expect_usage_error "cp two files" "neither 'a.img' nor 'b.img' is an AoE disk" cp -i vc0 a.img b.img
+expect_usage_error "cp two disks" "both SRC and DST are AoE disks" cp -i vc0 e0.1 e0.2
 expect_usage_error "cp without -i" "^aoe cp: no interface given" cp e0.1 disk.img
-expect_usage_error "cp broadcast disk" "broadcast" cp -i veth0 e0.255 disk.img
-expect_usage_error "cp depth 0" "--depth '0' is not a number from 1 to 1024" cp -i veth0 --depth 0 e0.1 x
-expect_usage_error "cp depth huge" "--depth '5000'" cp -i veth0 --depth 5000 e0.1 x
-expect_usage_error "cp bad timeout" "--timeout 'x'" cp -i veth0 --timeout x e0.1 disk.img
+expect_usage_error "cp broadcast disk" "broadcast" cp -i vc0 e0.255 disk.img
+expect_usage_error "cp depth 0" "--depth '0' is not a number from 1 to 1024" cp -i vc0 --depth 0 e0.1 x
+expect_usage_error "cp depth huge" "--depth '5000'" cp -i vc0 --depth 5000 e0.1 x
+expect_usage_error "cp bad timeout" "--timeout 'x'" cp -i vc0 --timeout x e0.1 disk.img
 expect_usage_error "cp bad skip" "--skip-sectors '1k' is not a number of sectors" \
-  cp -i veth0 --skip-sectors 1k e0.1 disk.img
+  cp -i vc0 --skip-sectors 1k e0.1 disk.img
 expect_usage_error "cp count 0" "--count-sectors 0 copies nothing" \
-  cp -i veth0 --count-sectors 0 e0.1 disk.img
-expect_usage_error "cp unknown option" "unknown option '--sparse'" cp -i veth0 --sparse e0.1 x
+  cp -i vc0 --count-sectors 0 e0.1 disk.img
+expect_usage_error "cp unknown option" "unknown option '--sparse'" cp -i vc0 --sparse e0.1 x
 
 # bench
 expect_usage_error "bench write without consent" \
-  "^aoe bench: --rw write overwrites data on e0.1; add --yes-destroy-data" bench -i veth0 --rw write e0.1
+  "^aoe bench: --rw write overwrites data on e0.1; add --yes-destroy-data" bench -i vc0 --rw write e0.1
 expect_usage_error "bench randwrite without consent" "--yes-destroy-data" \
-  bench -i veth0 --rw randwrite e0.1
+  bench -i vc0 --rw randwrite e0.1
 expect_usage_error "bench consent without write" "--yes-destroy-data goes with --rw write" \
-  bench -i veth0 --yes-destroy-data e0.1
-expect_usage_error "bench bad mode" "--rw 'readwrite' is not one of" bench -i veth0 --rw readwrite e0.1
-expect_usage_error "bench unaligned bs" "--bs 1000 must be a multiple of 512" bench -i veth0 --bs 1000 e0.1
-expect_usage_error "bench bad bs" "--bs '4q' is not a size" bench -i veth0 --bs 4q e0.1
-expect_usage_error "bench depth" "--depth 'lots'" bench -i veth0 --depth lots e0.1
-expect_usage_error "bench seconds" "--seconds '0'" bench -i veth0 --seconds 0 e0.1
-expect_usage_error "bench unaligned offset" "multiples of 512" bench -i veth0 --offset 100 e0.1
-expect_usage_error "bench without disk" "^aoe bench: no disk given" bench -i veth0
+  bench -i vc0 --yes-destroy-data e0.1
+expect_usage_error "bench bad mode" "--rw 'readwrite' is not one of" bench -i vc0 --rw readwrite e0.1
+expect_usage_error "bench unaligned bs" "--bs 1000 must be a multiple of 512" bench -i vc0 --bs 1000 e0.1
+expect_usage_error "bench bad bs" "--bs '4q' is not a size" bench -i vc0 --bs 4q e0.1
+expect_usage_error "bench depth" "--depth 'lots'" bench -i vc0 --depth lots e0.1
+expect_usage_error "bench seconds" "--seconds '0'" bench -i vc0 --seconds 0 e0.1
+expect_usage_error "bench unaligned offset" "multiples of 512" bench -i vc0 --offset 100 e0.1
+expect_usage_error "bench without disk" "^aoe bench: no disk given" bench -i vc0
 expect_usage_error "bench without -i" "^aoe bench: no interface given" bench e0.1
 
 # config
-expect_usage_error "config two actions" "exclude each other" config -i veth0 e0.1 --set a --force b
-expect_usage_error "config without disk" "^aoe config: no disk given" config -i veth0
+expect_usage_error "config two actions" "exclude each other" config -i vc0 e0.1 --set a --force b
+expect_usage_error "config without disk" "^aoe config: no disk given" config -i vc0
 expect_usage_error "config without -i" "^aoe config: no interface given" config e0.1
 expect_usage_error "config too long" "AoE allows at most 1024" \
-  config -i veth0 e0.1 --force "$(head -c 1025 /dev/zero | tr '\0' x)"
-expect_usage_error "config bad timeout" "--timeout 'x'" config -i veth0 e0.1 --timeout x
+  config -i vc0 e0.1 --force "$(head -c 1025 /dev/zero | tr '\0' x)"
+expect_usage_error "config bad timeout" "--timeout 'x'" config -i vc0 e0.1 --timeout x
 
 # mask
 expect_usage_error "mask bad MAC" "^aoe mask: --add '02:00' is not a MAC address" \
-  mask -i veth0 e0.1 --add 02:00
+  mask -i vc0 e0.1 --add 02:00
 expect_usage_error "mask broadcast MAC" "not a host's MAC address" \
-  mask -i veth0 e0.1 --del ff:ff:ff:ff:ff:ff
+  mask -i vc0 e0.1 --del ff:ff:ff:ff:ff:ff
 expect_usage_error "mask without -i" "^aoe mask: no interface given" mask e0.1
 
 # reserve / release
 expect_usage_error "reserve bad MAC" "^aoe reserve: MAC 'host1' is not a MAC address" \
-  reserve -i veth0 e0.1 host1
+  reserve -i vc0 e0.1 host1
 expect_usage_error "reserve --list with MACs" "--list only reads the list" \
-  reserve -i veth0 e0.1 --list 02:00:00:00:00:01
-expect_usage_error "reserve without disk" "^aoe reserve: no disk given" reserve -i veth0
+  reserve -i vc0 e0.1 --list 02:00:00:00:00:01
+expect_usage_error "reserve without disk" "^aoe reserve: no disk given" reserve -i vc0
 expect_usage_error "release without -i" "^aoe release: no interface given" release e0.1
 expect_usage_error "release extra argument" "unexpected argument '02:00:00:00:00:01'" \
-  release -i veth0 e0.1 02:00:00:00:00:01
+  release -i vc0 e0.1 02:00:00:00:00:01
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

@@ -56,12 +56,14 @@ ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
 interop_pcap_start "$INTEROP_TMP/tap.pcap"
 interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
 
-start_bg() {  # LOG CMD... : run in the namespace, bounded, registered for cleanup
+# start_bg LOG CMD... : runs CMD in the namespace, bounded, stopped by the cleanup; sets BG_PID.
+# Not called as $(start_bg ...): in a subshell the cleanup entry would be lost and the process
+# would not be this shell's child.
+start_bg() {
   local logfile=$1; shift
   timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
-  local pid=$!
-  interop_defer "interop_kill_pid $pid"
-  echo "$pid"
+  BG_PID=$!
+  interop_defer "interop_kill_pid $BG_PID"
 }
 wait_log() {  # PID LOG REGEX
   local i
@@ -78,18 +80,18 @@ NETBOOT_LOG=$INTEROP_TMP/netboot.log
 if [[ $MODE == proxy ]]; then
   # The address server: no boot options at all, so anything boot-related comes from aoekit.
   DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
-  dpid=$(start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
-         --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
-         --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp)
-  wait_log "$dpid" "$DNSMASQ_LOG" "DHCP, IP range"
-  npid=$(start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
-         --log-level debug)
-  wait_log "$npid" "$NETBOOT_LOG" "proxy DHCP"
+  start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
+    --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
+    --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp
+  wait_log "$BG_PID" "$DNSMASQ_LOG" "DHCP, IP range"
+  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
+    --log-level debug
+  wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
 else
-  npid=$(start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
-         --range 10.77.0.100-10.77.0.150 --boot e0.0 --lease-file "$INTEROP_TMP/leases" \
-         --log-level debug)
-  wait_log "$npid" "$NETBOOT_LOG" "full DHCP for"
+  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
+    --range 10.77.0.100-10.77.0.150 --boot e0.0 --lease-file "$INTEROP_TMP/leases" \
+    --log-level debug
+  wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 fi
 interop_log "aoe netboot ($MODE) is up"
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The target's link goes down and up during I/O, then its interface disappears (the veth is
+# deleted) and comes back (re-created with the same name and MAC, as a re-plugged NIC would).
+# The client sits behind a bridge (vc===bc-[br0]-bt===vt) so that its own interface stays.
+# Throughout, faults_soak_client runs random reads and writes checking every byte: the target
+# must keep running, re-bind to the re-created interface, serve again, and nothing written may
+# be lost or corrupted. The outages are far shorter than the initiator's dead timeout.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+faults_init
+faults_netns_bridged
+
+image=$FAULTS_TMP/disk.img
+truncate -s 64M "$image"
+faults_serve -i vt --state-dir "$FAULTS_TMP/state" e1.1="$image"
+
+faults_soak_client -i vc -t e1.1 --seconds 24 --depth 16 --dead-timeout 30 \
+    >"$FAULTS_TMP/soak.out" 2>&1 &
+soak_pid=$!
+faults_defer "faults_kill_pid $soak_pid"
+faults_wait_log "$FAULTS_TMP/soak.out" 'prepared' 1 60 || faults_die "the soak client did not start"
+
+sleep 3
+faults_log "link down for 3 s"
+ip -n "$FT" link set vt down
+sleep 3
+ip -n "$FT" link set vt up
+faults_check "the target noticed the link going down" \
+    faults_wait_log "$SERVE_LOG" 'link down or interface gone' 1 5
+faults_check "and coming back" faults_wait_log "$SERVE_LOG" 'link up; announcing' 1 5
+
+sleep 3
+faults_log "interface deleted for 3 s"
+faults_target_link_delete
+sleep 3
+faults_check "the target is still running without its interface" faults_serve_alive
+faults_target_link_create
+faults_check "the target re-bound to the re-created interface" \
+    faults_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
+
+wait "$soak_pid"
+rc=$?
+cat "$FAULTS_TMP/soak.out"
+faults_check "the I/O rode through both outages (exit $rc)" [ "$rc" -eq 0 ]
+faults_check "no byte was lost or corrupted" grep -q '^soak: .* 0 mismatched sectors' "$FAULTS_TMP/soak.out"
+rexmit=$(sed -n 's/^soak: .* \([0-9]*\) retransmits.*/\1/p' "$FAULTS_TMP/soak.out")
+faults_check "the outages really hit the I/O (${rexmit:-0} retransmits)" [ "${rexmit:-0}" -gt 0 ]
+faults_check "the target is the same process" faults_serve_alive
+faults_check "a new client is served on the re-created interface" \
+    faults_soak_client -i vc -t e1.1 --seconds 2 --depth 8
+faults_finish
