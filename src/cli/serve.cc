@@ -18,12 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "cli/command.h"
 #include "cli/privileges.h"
 #include "cli/serve_args.h"
 #include "cli/serve_config.h"
+#include "netboot/netboot_service.h"
 #include "target/server.h"
 
 namespace aoe::cli {
@@ -48,12 +50,87 @@ sigset_t HandledSignals() {
   return set;
 }
 
+// The [netboot] section: netboot::NetbootService on the Server's own loop, so that one process
+// serves the disks and boots the clients. Must be destroyed before the Server (its loop).
+class EmbeddedNetboot {
+ public:
+  EmbeddedNetboot(EventLoop& loop, Logger& log) : loop_(loop), log_(log) {}
+  EmbeddedNetboot(const EmbeddedNetboot&) = delete;
+  EmbeddedNetboot& operator=(const EmbeddedNetboot&) = delete;
+
+  // Starts the service when `options` is set. Returns "" or one line saying why it cannot.
+  std::string Start(const std::optional<netboot::NetbootOptions>& options) {
+    if (!options) return "";
+    std::string why;
+    Result<std::unique_ptr<netboot::NetbootService>> created =
+        netboot::NetbootService::Create(*options, loop_, log_, clock_, why);
+    if (!created) return why.empty() ? created.error().message() : why;
+    service_ = std::move(*created);
+    options_ = options;
+    return "";
+  }
+
+  // SIGHUP: re-creates the service if the [netboot] section changed. If the new settings
+  // cannot be applied, the previous ones are restored where possible.
+  void Reload(const std::optional<netboot::NetbootOptions>& wanted) {
+    if (wanted == options_) return;
+    std::optional<netboot::NetbootOptions> previous = std::move(options_);
+    options_.reset();
+    service_.reset();  // frees ports 67/69 (and 4011) for the new service
+    if (!wanted) {
+      log_.Info("netboot", "SIGHUP: [netboot] removed: stopped the netboot service");
+      return;
+    }
+    std::string why = Start(wanted);
+    if (why.empty()) {
+      log_.Info("netboot", "SIGHUP: [netboot] changed: restarted the netboot service on {}",
+                wanted->interface_name);
+      return;
+    }
+    if (!previous) {
+      log_.Error("netboot", "SIGHUP: cannot start the netboot service: {}", why);
+      return;
+    }
+    std::string why_previous = Start(previous);
+    if (why_previous.empty()) {
+      log_.Error("netboot",
+                 "SIGHUP: [netboot] not applied, still serving the previous [netboot]: {}", why);
+    } else {
+      log_.Error("netboot",
+                 "SIGHUP: [netboot] not applied ({}) and the previous one cannot be restored "
+                 "({}); netboot is off until the next successful SIGHUP",
+                 why, why_previous);
+    }
+  }
+
+  // Logs what was served and closes the sockets.
+  void Stop() {
+    if (!service_) return;
+    netboot::NetbootStats stats = service_->stats();
+    log_.Info("netboot",
+              "stopped: {} DHCP message(s) received ({} malformed), {} replies, {} file(s) sent "
+              "over TFTP",
+              stats.dhcp_received, stats.dhcp_malformed, stats.dhcp_replies,
+              stats.tftp_files_sent);
+    service_.reset();
+    options_.reset();
+  }
+
+ private:
+  EventLoop& loop_;
+  Logger& log_;
+  SteadyClock clock_;
+  std::optional<netboot::NetbootOptions> options_;
+  std::unique_ptr<netboot::NetbootService> service_;
+};
+
 // Reacts to signals read from a signalfd. Runs on the Server's loop thread (through
 // Server::Watch), so it may call any Server method.
 class SignalHandler {
  public:
-  SignalHandler(target::Server& server, Logger& log, const ServeArgs& args, int fd)
-      : server_(server), log_(log), args_(args), fd_(fd) {}
+  SignalHandler(target::Server& server, EmbeddedNetboot& netboot, Logger& log,
+                const ServeArgs& args, int fd)
+      : server_(server), netboot_(netboot), log_(log), args_(args), fd_(fd) {}
 
   void OnReadable() {
     signalfd_siginfo info{};
@@ -107,6 +184,7 @@ class SignalHandler {
                  args_.config_path, applied.error().message());
       return;
     }
+    netboot_.Reload(config->netboot);
     if (config->user != args_.config.user) {
       log_.Warn(kSubject, "SIGHUP: user changes take effect after a restart");
     }
@@ -116,6 +194,7 @@ class SignalHandler {
   }
 
   target::Server& server_;
+  EmbeddedNetboot& netboot_;
   Logger& log_;
   const ServeArgs& args_;
   int fd_;
@@ -157,6 +236,12 @@ int ServeMain(const std::vector<std::string>& arguments) {
                server.error().message());
     return kExitFailure;
   }
+  // [netboot]: DHCP and TFTP on the Server's loop (ports 67 and 69 need root, so before --user).
+  EmbeddedNetboot netboot((*server)->loop(), log);
+  if (std::string why = netboot.Start(args.config.netboot); !why.empty()) {
+    fmt::print(stderr, "aoe serve: netboot: {}\n", why);
+    return kExitFailure;
+  }
   // Everything that needs root is open now: sockets, images, state files.
   if (!args.config.user.empty()) {
     PrivilegeDrop drop{.user = args.config.user,
@@ -170,11 +255,12 @@ int ServeMain(const std::vector<std::string>& arguments) {
     log.Info(kSubject, "running as user {} (uid {}), keeping only {}", args.config.user,
              ::getuid(), CapabilityName(CAP_NET_RAW));
   }
-  SignalHandler handler(**server, log, args, signal_fd.get());
+  SignalHandler handler(**server, netboot, log, args, signal_fd.get());
   (*server)->Watch(signal_fd.get(), [&handler] { handler.OnReadable(); });
 
   // The Server logs its own summary when it stops.
   Result<void> ran = (*server)->Run();
+  netboot.Stop();  // before the Server and its loop go
   if (!ran) {
     fmt::print(stderr, "aoe serve: stopped on an error: {}\n", ran.error().message());
     return kExitFailure;

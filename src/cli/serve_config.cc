@@ -13,13 +13,15 @@
 #include <vector>
 
 #include "cli/export_spec.h"
+#include "netboot/netboot_config.h"
 
 namespace aoe::cli {
 
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, user, [[export]]";
+    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, user, [[export]], "
+    "[netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, sync, direct, mask, interfaces, fail";
 
@@ -235,6 +237,7 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
   bool default_sync = false;
   bool default_direct = false;
   std::vector<ExportTable> exports;
+  const toml::node* netboot_node = nullptr;
   for (const auto& [key, node_ptr] : KeysInFileOrder(root)) {
     const toml::node& node = *node_ptr;
     std::optional<ParseError> error;
@@ -286,11 +289,17 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
         exports.push_back(std::move(*parsed));
       }
     } else if (key == "netboot") {
-      // Reserved for the network boot service, so that configs written for it fail loudly here
-      // instead of serving without it.
-      return reader.Error(node,
-                          "[netboot] is not supported yet by this aoekit version; remove "
-                          "the section to serve disks without network boot");
+      const toml::table* table = node.as_table();
+      if (!table) {
+        return reader.Error(node, "netboot must be a table; write it as a [netboot] section");
+      }
+      netboot_node = &node;
+      netboot::NetbootOptions& nb = config.netboot.emplace();
+      // The message already starts with file:line (of the offending key).
+      if (std::string problem = netboot::ApplyNetbootToml(*table, source_name, nb);
+          !problem.empty()) {
+        return ParseError{std::move(problem)};
+      }
     } else {
       return reader.Error(node,
                           fmt::format("unknown key '{}'; known keys: {}", key, kTopLevelKeys));
@@ -303,6 +312,26 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
     e.options.sync = e.sync.value_or(default_sync);
     e.options.direct = e.direct.value_or(default_direct);
     server.exports.push_back(std::move(e.options));
+  }
+  if (config.netboot) {
+    netboot::NetbootOptions& nb = *config.netboot;
+    if (nb.interface_name.empty()) {
+      if (server.interfaces.size() != 1) {
+        return reader.Error(*netboot_node,
+                            fmt::format("[netboot] has no interface and the server has {} "
+                                        "interfaces; add interface = \"IFACE\" to [netboot]",
+                                        server.interfaces.size()));
+      }
+      nb.interface_name = server.interfaces.front();
+    }
+    if (!nb.targets.default_target && nb.targets.by_mac.empty()) {
+      return reader.Error(*netboot_node,
+                          "[netboot] boots nothing; add boot = \"eSHELF.SLOT\" (e.g. "
+                          "boot = \"e0.1\") or a [netboot.clients] table");
+    }
+    if (std::string problem = netboot::ValidateNetbootOptions(nb); !problem.empty()) {
+      return reader.Error(*netboot_node, fmt::format("[netboot]: {}", problem));
+    }
   }
   return config;
 }

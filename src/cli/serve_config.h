@@ -5,11 +5,13 @@
 // change what is served.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/log.h"
 #include "cli/parse_result.h"
+#include "netboot/netboot_options.h"
 #include "target/options.h"
 
 namespace aoe::cli {
@@ -21,6 +23,10 @@ struct ServeConfig {
   // After opening its sockets, images and state files, `aoe serve` switches to this user
   // (--user, `user = "..."`), keeping only CAP_NET_RAW; empty: keep the starting user.
   std::string user;
+  // The [netboot] section: DHCP and TFTP that PXE-boot clients from the exports, run on the
+  // Server's own loop (same keys as `aoe netboot --config`, see docs/netboot.md). Validated;
+  // interface defaults to the only entry of `interfaces`.
+  std::optional<netboot::NetbootOptions> netboot;
 };
 
 // Parses TOML text. Checks the schema (keys, types, ranges) but not the meaning; see

@@ -52,6 +52,7 @@ ClientInfo ClassifyClient(const DhcpMessage& request);
 struct BootFiles {
   std::string bios = "undionly.kpxe";  // relative to the TFTP root
   std::string efi = "snponly.efi";
+  bool operator==(const BootFiles&) const = default;
 };
 
 // Which AoE target each client boots: per-MAC entries, else the default.
@@ -59,6 +60,7 @@ struct BootTargets {
   std::optional<AoeTarget> default_target;
   std::map<MacAddress, AoeTarget> by_mac;
   std::optional<AoeTarget> For(const MacAddress& mac) const;
+  bool operator==(const BootTargets&) const = default;
 };
 
 struct BootDecision {

@@ -27,6 +27,9 @@ struct NetbootOptions {
   std::string tftp_root = "/usr/lib/ipxe";  // Debian's ipxe package
   BootFiles files;
   BootTargets targets;
+
+  // `aoe serve` re-creates its [netboot] service on SIGHUP only when this changed.
+  bool operator==(const NetbootOptions&) const = default;
 };
 
 std::string DefaultLeaseFile(const std::string& interface_name);

@@ -133,6 +133,8 @@ class ServerImpl final : public Server, private Transmitter {
     }
   }
 
+  EventLoop& loop() override { return loop_; }
+
   Result<void> Run() override {
     while (!stop_) Poll(kHousekeepingInterval);
     Shutdown();

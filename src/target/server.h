@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/result.h"
+#include "net/event_loop.h"
 #include "net/port.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
@@ -47,6 +48,9 @@ class Server {
 
   // Watches an extra fd from the loop (the CLI's signalfd).
   virtual void Watch(int fd, std::function<void()> on_readable) = 0;
+  // The loop itself, for services that add and remove their own fds and timers on the same
+  // thread (the [netboot] service of `aoe serve`). They must be destroyed before the Server.
+  virtual EventLoop& loop() = 0;
 
   // Serves until RequestStop(); then finishes in-flight commands, flushes every export and
   // returns.

@@ -225,14 +225,18 @@ faults_dup() {
 }
 
 faults_nft_egress_dup() {
-    local ns=$1 dev=$2 pct=$3
-    ip netns exec "$ns" nft add table netdev faults
+    faults_nft_egress_rule "$1" "$2" numgen random mod 100 "<" "$3" counter dup to "$2"
+}
+
+# faults_nft_egress_rule NS DEV RULE...: like faults_nft_rule, on egress (chain "out_DEV").
+faults_nft_egress_rule() {
+    local ns=$1 dev=$2; shift 2
+    ip netns exec "$ns" nft add table netdev faults || faults_die "nft: cannot add a table in $ns"
     ip netns exec "$ns" nft add chain netdev faults "out_$dev" \
         "{ type filter hook egress device $dev priority 0; }" ||
         faults_die "nft: cannot hook egress on $dev in $ns"
-    ip netns exec "$ns" nft add rule netdev faults "out_$dev" ether type 0x88a2 \
-        numgen random mod 100 "<" "$pct" counter dup to "$dev" ||
-        faults_die "nft: dup rule refused"
+    ip netns exec "$ns" nft add rule netdev faults "out_$dev" ether type 0x88a2 "$@" ||
+        faults_die "nft: rule '$*' refused"
 }
 
 faults_nft_clear() {  # removes every link fault

@@ -70,6 +70,15 @@ faults_log "nftables rules hit $hits frames"
 if [[ $loss -gt 0 || $dup -gt 0 ]]; then
     faults_check "the nftables rules really hit frames ($hits)" [ "$hits" -gt 0 ]
 fi
+if [[ $dup -gt 0 ]]; then
+    # The initiator counts the replies it drops (duplicates among them); cp does not print
+    # that count, the soak client does.
+    faults_soak_client -i vc -t e1.1 --seconds 2 --depth 8 --no-fill >"$FAULTS_TMP/dup.out" 2>&1
+    unmatched=$(sed -n 's/^soak: .* \([0-9]*\) unmatched replies.*/\1/p' "$FAULTS_TMP/dup.out")
+    faults_log "the initiator dropped ${unmatched:-?} duplicate or late replies"
+    faults_check "duplicates really reached the initiator, which dropped them" \
+        [ "${unmatched:-0}" -gt 0 ]
+fi
 up_rexmit=$(faults_json_sum "$FAULTS_TMP/up.json" retransmits)
 down_rexmit=$(faults_json_sum "$FAULTS_TMP/down.json" retransmits)
 faults_log "retransmits reported by aoe cp --json: upload $up_rexmit, download $down_rexmit"

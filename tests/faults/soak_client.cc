@@ -15,7 +15,9 @@
 //
 // Output: progress lines, then one summary line
 //   soak: <ops> ops (<reads> reads, <writes> writes, <flushes> flushes), <MiB> MiB,
-//         <n> mismatched sectors, <r> retransmits, <t> timeouts
+//         <n> mismatched sectors, <r> retransmits, <t> timeouts, <u> unmatched replies
+// (unmatched replies: duplicates and replies to frames already completed, which the initiator
+// drops).
 // Exit status: 0 when every operation succeeded and no sector mismatched, 1 otherwise,
 // 2 for bad arguments.
 
@@ -111,8 +113,9 @@ std::optional<Args> ParseArgs(int argc, char** argv) {
 
 class Soak {
  public:
-  Soak(const Args& args, SyncDisk disk)
+  Soak(const Args& args, Client& client, SyncDisk disk)
       : args_(args),
+        client_(client),
         disk_(disk),
         rng_(args.seed),
         sectors_(disk.sector_count()),
@@ -219,12 +222,13 @@ class Soak {
     }
     std::printf(
         "%s: %llu ops (%llu reads, %llu writes, %llu flushes), %.1f MiB, %llu mismatched "
-        "sectors, %llu retransmits, %llu timeouts\n",
+        "sectors, %llu retransmits, %llu timeouts, %llu unmatched replies\n",
         what, static_cast<unsigned long long>(reads_ + writes_ + flushes_),
         static_cast<unsigned long long>(reads_), static_cast<unsigned long long>(writes_),
         static_cast<unsigned long long>(flushes_), static_cast<double>(bytes_) / (1 << 20),
         static_cast<unsigned long long>(mismatched_sectors_),
-        static_cast<unsigned long long>(retransmits), static_cast<unsigned long long>(timeouts));
+        static_cast<unsigned long long>(retransmits), static_cast<unsigned long long>(timeouts),
+        static_cast<unsigned long long>(client_.initiator().unmatched_replies()));
     std::fflush(stdout);
   }
 
@@ -306,6 +310,7 @@ class Soak {
   }
 
   const Args& args_;
+  Client& client_;
   SyncDisk disk_;
   std::mt19937_64 rng_;
   const uint64_t sectors_;
@@ -350,7 +355,7 @@ int main(int argc, char** argv) {
                  args->depth, static_cast<unsigned long long>(args->max_sectors));
     return 2;
   }
-  Soak soak(*args, *disk);
+  Soak soak(*args, **client, *disk);
   bool ok = soak.Prepare();
   std::printf("soak: disk of %llu sectors prepared\n",
               static_cast<unsigned long long>(disk->sector_count()));

@@ -72,6 +72,18 @@ sync "$MNT/e0.1"
 mt_expect_one_line_error "truncate of the disk file" 1 "truncate" truncate -s 1M "$MNT/e0.1"
 mt_aoe umount "$MNT" || mt_fail "aoe umount $MNT failed"
 
+# A daemon killed outright: its status file is stale, the mount is dead; both get cleaned up.
+mt_mount e0.1 "$MNT"
+kill -KILL "$(mt_daemon_pid e0.1)"
+for (( i = 0; i < 50; i++ )); do
+    mt_alive "$(mt_daemon_pid e0.1)" || break
+    sleep 0.1
+done
+mt_aoe show | grep -q "no AoE disks mounted" && mt_pass "aoe show ignores a killed daemon" \
+    || mt_fail "aoe show lists a killed daemon"
+mt_aoe umount "$MNT" && mt_pass "aoe umount cleans up after a killed daemon" \
+    || mt_fail "aoe umount after a killed daemon failed"
+
 # nsenter execs aoe, so $! is aoe's own pid (a shell function would put a subshell between).
 nsenter --net="/run/netns/$MT_NS" "$AOE" mount -i vi0 e0.1 "$MNT" --foreground \
     >"$MT_TMP/fg.out" 2>"$MT_TMP/fg.err" &

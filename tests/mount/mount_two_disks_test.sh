@@ -19,7 +19,7 @@ mt_init "$@"
 IMG1=$MT_TMP/one.img
 IMG2=$MT_TMP/two.img
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$IMG1"
-head -c $((128 * 1024 * 1024)) /dev/urandom >"$IMG2"
+head -c $((64 * 1024 * 1024)) /dev/urandom >"$IMG2"
 SUM2=$(sha256sum <"$IMG2" | cut -d' ' -f1)
 mt_netns
 mt_serve "e0.1=$IMG1" "e0.2=$IMG2"
@@ -52,7 +52,7 @@ doc = json.load(open(sys.argv[1]))
 mounts = {m["disk"]: m for m in doc["mounts"]}
 assert set(mounts) == {"e0.1", "e0.2"}, mounts.keys()
 assert mounts["e0.1"]["mountpoint"] == sys.argv[2] and mounts["e0.2"]["mountpoint"] == sys.argv[3]
-assert mounts["e0.1"]["size_bytes"] == 16 << 20 and mounts["e0.2"]["size_bytes"] == 128 << 20
+assert mounts["e0.1"]["size_bytes"] == 16 << 20 and mounts["e0.2"]["size_bytes"] == 64 << 20
 for m in mounts.values():
     assert len(m["paths"]) == 1, m["paths"]
     p = m["paths"][0]
