@@ -83,7 +83,8 @@ class EmbeddedNetboot {
     }
     std::string why = Start(wanted);
     if (why.empty()) {
-      log_.Info("netboot", "SIGHUP: [netboot] changed: restarted the netboot service on {}",
+      log_.Info("netboot", "SIGHUP: [netboot] {}: {} the netboot service on {}",
+                previous ? "changed" : "added", previous ? "restarted" : "started",
                 wanted->interface_name);
       return;
     }

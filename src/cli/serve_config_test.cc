@@ -114,7 +114,7 @@ TEST(ParseServeToml, ShippedExampleLoads) {
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, announce, sync, direct, user, [[export]]");
+              "log_level, bufcnt, announce, sync, direct, user, [[export]], [netboot]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -132,7 +132,7 @@ TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, announce, sync, direct, user, [[export]]");
+              "bufcnt, announce, sync, direct, user, [[export]], [netboot]");
 }
 
 TEST(ParseServeToml, WrongTypes) {
@@ -190,10 +190,92 @@ TEST(ParseServeToml, ExportMustBeArrayOfTables) {
               "section");
 }
 
-TEST(ParseServeToml, NetbootIsReservedButNotSupportedYet) {
-  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nenabled = true\n",
-              "serve.toml:2: [netboot] is not supported yet by this aoekit version; remove the "
-              "section to serve disks without network boot");
+TEST(ParseServeToml, NoNetbootSectionMeansNoNetboot) {
+  ParseResult<ServeConfig> config = ParseServeToml(kMinimal, "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  EXPECT_FALSE(config->netboot);
+}
+
+TEST(ParseServeToml, NetbootSectionTakesTheNetbootKeys) {
+  ParseResult<ServeConfig> config = ParseServeToml(R"(
+interfaces = ["aoetap0"]
+[[export]]
+target = "e0.1"
+path = "/srv/disk.img"
+
+[netboot]
+mode = "full"
+boot = "e0.1"
+range = "10.77.0.100-10.77.0.150"
+netmask = "255.255.255.0"
+router = "10.77.0.1"
+lease_time = 600
+lease_file = "/tmp/leases"
+tftp_root = "/srv/tftp"
+bios_file = "undionly.kpxe"
+efi_file = "ipxe.efi"
+[netboot.clients]
+"52:54:00:12:34:56" = "e0.2"
+)",
+                                                   "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config->netboot);
+  const netboot::NetbootOptions& nb = *config->netboot;
+  EXPECT_EQ(nb.interface_name, "aoetap0");  // the server's only interface
+  EXPECT_EQ(nb.mode, netboot::DhcpMode::kFull);
+  EXPECT_EQ(nb.targets.default_target, (netboot::AoeTarget{0, 1}));
+  ASSERT_EQ(nb.targets.by_mac.size(), 1u);
+  EXPECT_EQ(nb.targets.by_mac.at(Mac("52:54:00:12:34:56")), (netboot::AoeTarget{0, 2}));
+  EXPECT_EQ(nb.range_first, netboot::Ipv4Address::Parse("10.77.0.100"));
+  EXPECT_EQ(nb.range_last, netboot::Ipv4Address::Parse("10.77.0.150"));
+  EXPECT_EQ(nb.netmask, netboot::Ipv4Address::Parse("255.255.255.0"));
+  EXPECT_EQ(nb.router, netboot::Ipv4Address::Parse("10.77.0.1"));
+  EXPECT_EQ(nb.lease_seconds, 600u);
+  EXPECT_EQ(nb.lease_file, "/tmp/leases");
+  EXPECT_EQ(nb.tftp_root, "/srv/tftp");
+  EXPECT_EQ(nb.files.bios, "undionly.kpxe");
+  EXPECT_EQ(nb.files.efi, "ipxe.efi");
+  // The exports are unaffected.
+  ASSERT_EQ(config->server.exports.size(), 1u);
+}
+
+TEST(ParseServeToml, NetbootProxyWithItsOwnInterface) {
+  ParseResult<ServeConfig> config = ParseServeToml(R"(
+interfaces = ["eth1", "eth2"]
+[netboot]
+interface = "br0"
+boot = "e1.0"
+)",
+                                                   "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config->netboot);
+  EXPECT_EQ(config->netboot->interface_name, "br0");
+  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kProxy);
+  EXPECT_EQ(config->netboot->tftp_root, "/usr/lib/ipxe");
+  EXPECT_EQ(config->netboot->files.bios, "undionly.kpxe");
+}
+
+TEST(ParseServeToml, NetbootErrors) {
+  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nboot = \"e0.1\"\nenabled = true\n",
+              "serve.toml:4: enabled: unknown key; see docs/netboot.md for the netboot keys");
+  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nboot = \"e0.1\"\nmode = \"pxe\"\n",
+              "serve.toml:4: mode must be \"full\" or \"proxy\"");
+  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nboot = 1\n",
+              "serve.toml:3: boot must be a string in quotes");
+  ExpectError("interfaces = [\"veth0\"]\n[netboot.clients]\n\"nope\" = \"e0.1\"\n",
+              "serve.toml:3: clients.nope: want \"52:54:00:12:34:56\" = \"e0.1\"");
+  ExpectError("interfaces = [\"veth0\"]\nnetboot = 3\n",
+              "serve.toml:2: netboot must be a table; write it as a [netboot] section");
+  ExpectError("interfaces = [\"veth0\", \"veth1\"]\n[netboot]\nboot = \"e0.1\"\n",
+              "serve.toml:2: [netboot] has no interface and the server has 2 interfaces; add "
+              "interface = \"IFACE\" to [netboot]");
+  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nmode = \"proxy\"\n",
+              "serve.toml:2: [netboot] boots nothing; add boot = \"eSHELF.SLOT\" (e.g. boot = "
+              "\"e0.1\") or a [netboot.clients] table");
+  // What only the whole section can tell (netboot::ValidateNetbootOptions).
+  ExpectError("interfaces = [\"veth0\"]\n[netboot]\nboot = \"e0.1\"\nmode = \"full\"\n",
+              "serve.toml:2: [netboot]: full DHCP mode needs an address range; e.g. --range "
+              "10.77.0.100-10.77.0.200");
 }
 
 TEST(ParseServeToml, SyntaxErrorHasLine) {

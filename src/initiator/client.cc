@@ -246,7 +246,8 @@ Outcome<IdentifyData> SyncDisk::Identify() {
 }
 
 Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,
-                                 const std::function<Outcome<void>(const IoOp&)>& done) {
+                                 const std::function<Outcome<void>(const IoOp&)>& done,
+                                 IoOp* failed_op) {
   queue_depth = std::max<size_t>(queue_depth, 1);
   size_t in_flight = 0;
   uint64_t completed = 0;
@@ -261,6 +262,7 @@ Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::op
     } else if (done) {
       if (Outcome<void> c = done(op); !c) first_error = c.error();
     }
+    if (first_error && failed_op != nullptr) *failed_op = op;
   };
   while (true) {
     while (!first_error && !exhausted && in_flight < queue_depth) {

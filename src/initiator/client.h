@@ -66,7 +66,8 @@ class SyncDisk {
   // operations are in flight and returns the next one (nullopt: no more). `done` is called for
   // each completed operation, in completion order; its buffer is then free again. Returns the
   // first error (of an operation or of `done`); after an error no new operation is started and
-  // the call returns once the ones in flight have finished.
+  // the call returns once the ones in flight have finished. If `failed_op` is given it receives
+  // the operation that failed (an engine error's message also names its sectors).
   struct IoOp {
     enum class Kind { kRead, kWrite, kFlush };
     Kind kind = Kind::kRead;
@@ -75,7 +76,8 @@ class SyncDisk {
     uint64_t cookie = 0;    // caller's own bookkeeping
   };
   Outcome<void> Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,
-                         const std::function<Outcome<void>(const IoOp&)>& done);
+                         const std::function<Outcome<void>(const IoOp&)>& done,
+                         IoOp* failed_op = nullptr);
 
  private:
   Client* client_;

@@ -12,9 +12,12 @@
 #include <string>
 #include <system_error>
 #include <type_traits>
+#include <optional>
 #include <utility>
 #include <variant>
+#include <vector>
 
+#include "base/mac_address.h"
 #include "base/result.h"
 
 namespace aoe::initiator {
@@ -44,6 +47,9 @@ inline std::error_code make_error_code(InitiatorErrc e) {
 struct Error {
   std::error_code code;
   std::string message;
+  // kTargetReserved from a reserve command: the reserve list the target sent back with the
+  // refusal (who holds it). Unset when the reply carried no list (ATA replies never do).
+  std::optional<std::vector<MacAddress>> holders;
 
   Error() = default;
   Error(std::error_code c, std::string m) : code(c), message(std::move(m)) {}

@@ -13,7 +13,12 @@ namespace aoe::initiator {
 
 struct FlowOptions {
   Duration initial_rto = std::chrono::milliseconds(250);  // before the first sample
-  Duration min_rto = std::chrono::milliseconds(10);
+  // The floor is far above a LAN's RTT on purpose: on a small host the target, the initiator
+  // and the kernel share a couple of cores, and a reply can sit behind a scheduler slice or a
+  // batch of io_uring completions for tens of ms. A 10 ms floor turned those stalls into
+  // spurious retransmits (and, before loss events were counted, into paths marked down). Linux
+  // aoe never times a frame out in less than its 100 ms timer tick.
+  Duration min_rto = std::chrono::milliseconds(50);
   Duration max_rto = std::chrono::seconds(4);
 };
 
@@ -62,6 +67,8 @@ class CongestionWindow {
   void Restart();
   // Numbers each transmission on the path.
   uint64_t NextSeq() { return ++seq_; }
+  // The sequence number of the latest transmission.
+  uint64_t seq() const { return seq_; }
 
  private:
   uint32_t limit_;

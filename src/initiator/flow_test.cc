@@ -76,6 +76,13 @@ TEST(RttEstimator, RtoIsClampedAndBacksOffExponentially) {
   EXPECT_EQ(rtt.Rto(20), seconds(4));      // ceiling
 }
 
+TEST(RttEstimator, RtoNeverGoesBelowFiftyMillisecondsByDefault) {
+  RttEstimator rtt;
+  for (int i = 0; i < 20; ++i) rtt.AddSample(std::chrono::microseconds(100));
+  EXPECT_EQ(rtt.Rto(), std::chrono::milliseconds(50));
+  EXPECT_EQ(rtt.Rto(1), std::chrono::milliseconds(100));
+}
+
 TEST(CongestionWindow, StartsAtHalfTheBufferCountAndAtLeastOne) {
   EXPECT_EQ(CongestionWindow(16).size(), 8u);
   EXPECT_EQ(CongestionWindow(1).size(), 1u);

@@ -80,6 +80,7 @@ std::string Address::ToString() const {
 
 Disk::Disk(Initiator& owner, uint16_t id, Address address) : owner_(owner), id_(id) {
   info_.address = address;
+  next_rediscover_ = owner.clock_.Now() + owner.options_.rediscover_interval;
   // Reserve every slot now: frames_ never reallocates, so Frame references stay valid and the
   // data path allocates nothing once the frame buffers have grown to the frame size.
   frames_.reserve(owner.options_.max_frames_per_disk);
@@ -266,8 +267,9 @@ void Disk::BuildFrame(Frame& f) {
       a.cmd_status = proto::ata_op::kWriteSectorsExt;
       break;
     case Op::kFlush:
-      a.aflags = proto::kAtaFlagExtended;
-      a.cmd_status = proto::ata_op::kFlushCacheExt;
+      f.flush_ext = !flush_ext_refused_;
+      a.aflags = f.flush_ext ? proto::kAtaFlagExtended : uint8_t{0};
+      a.cmd_status = f.flush_ext ? proto::ata_op::kFlushCacheExt : proto::ata_op::kFlushCache;
       break;
     case Op::kIdentify:
       a.cmd_status = proto::ata_op::kIdentifyDevice;
@@ -358,6 +360,23 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   std::optional<proto::Header> h = proto::DecodeHeader(frame);
   std::optional<proto::AtaArg> ata = proto::DecodeAta(frame);
   Request& r = *f.request;
+  if (r.op == Op::kFlush && f.flush_ext && !h->is_error() && ata &&
+      (ata->cmd_status & kAtaFailureBits) != 0 && (ata->err_feature & proto::kAtaErrorAbort) != 0) {
+    // FLUSH CACHE EXT is optional (vblade implements only FLUSH CACHE): use 0xE7 from now on.
+    flush_ext_refused_ = true;
+    if (owner_.options_.logger) {
+      owner_.options_.logger->Debug(info_.address.ToString(),
+                                    "FLUSH CACHE EXT aborted; using FLUSH CACHE (0xE7)");
+    }
+    uint32_t path = t.path;
+    RetireTransmissions(f);
+    f.retries = 0;
+    f.paths_tried = 0;
+    BuildFrame(f);
+    Transmit(slot, path);
+    Pump();
+    return;
+  }
   if (h->is_error()) {
     error = AoeErrorFor(f, h->error);
   } else if (!ata) {
@@ -446,7 +465,7 @@ void Disk::MaybeComplete(Request& r) {
   requests_.erase(r.self);
 }
 
-void Disk::FailAll(const Error& error) {
+void Disk::FailAll(InitiatorErrc code, const std::string& why) {
   for (uint32_t i = 0; i < frames_.size(); ++i) {
     Frame& f = frames_[i];
     if (f.state == Frame::State::kFree) continue;
@@ -462,7 +481,7 @@ void Disk::FailAll(const Error& error) {
   for (Request* r : all) {
     r->frames_active = 0;
     r->fully_framed = true;
-    if (!r->error) r->error = error;
+    if (!r->error) r->error = Error(code, fmt::format("{}: {}", DescribeRequest(*r), why));
     MaybeComplete(*r);
   }
 }
@@ -479,11 +498,13 @@ void Disk::OnTimer(TimePoint now) {
         if (!where.empty()) where += ", ";
         where += PathName(i);
       }
-      Error e(InitiatorErrc::kDeadTarget,
-              fmt::format("no reply from {} for {} on {}", info_.address.ToString(),
-                          FormatDuration(dead), where));
-      if (owner_.options_.logger) owner_.options_.logger->Error(info_.address.ToString(), "{}", e.message);
-      FailAll(e);
+      std::string why = fmt::format("no reply from {} for {} on {}", info_.address.ToString(),
+                                    FormatDuration(dead), where);
+      if (owner_.options_.logger) {
+        owner_.options_.logger->Error(info_.address.ToString(), "{}: {}",
+                                      DescribeRequest(*f.request), why);
+      }
+      FailAll(InitiatorErrc::kDeadTarget, why);
       return;
     }
     if (f.state != Frame::State::kInFlight || now < f.deadline) continue;
@@ -494,7 +515,13 @@ void Disk::OnTimer(TimePoint now) {
       t.counted = false;
     }
     ++p.timeouts;
-    ++p.consecutive_timeouts;
+    // Consecutive *loss events*: a timeout counts only if its frame was sent after the last
+    // counted one was detected. Frames that were in flight together and time out in the same
+    // tick (a stall, a burst of drops) are one event, and the path gets a fresh chance.
+    if (t.seq > p.loss_counted_seq) {
+      ++p.consecutive_timeouts;
+      p.loss_counted_seq = p.window.seq();
+    }
     p.window.OnTimeout(t.seq);
     if (p.up && p.consecutive_timeouts >= owner_.options_.down_after_timeouts) {
       MarkPathDown(t.path);
@@ -506,6 +533,11 @@ void Disk::OnTimer(TimePoint now) {
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     Path& p = paths_[i];
     if (!p.up && !p.probe_pending && now >= p.next_probe) SendProbe(i, now);
+  }
+  const Duration rediscover = owner_.options_.rediscover_interval;
+  if (rediscover > Duration::zero() && now >= next_rediscover_) {
+    next_rediscover_ = now + rediscover;
+    owner_.Rediscover(info_.address);
   }
   Pump();
 }
@@ -524,6 +556,7 @@ std::optional<TimePoint> Disk::NextDeadline() const {
   for (const Path& p : paths_) {
     if (!p.up && !p.probe_pending) consider(p.next_probe);
   }
+  if (owner_.options_.rediscover_interval > Duration::zero()) consider(next_rediscover_);
   return next;
 }
 
@@ -531,6 +564,8 @@ void Disk::MarkPathDown(uint32_t path) {
   Path& p = paths_[path];
   p.up = false;
   p.next_probe = owner_.clock_.Now() + owner_.options_.probe_interval;
+  // The target may have moved to another port or MAC: look for it everywhere soon.
+  next_rediscover_ = std::min(next_rediscover_, owner_.clock_.Now());
   if (owner_.options_.logger) {
     owner_.options_.logger->Warn(info_.address.ToString(), "path {} down after {} timeouts in a row",
                                  PathName(path), p.consecutive_timeouts);
@@ -640,11 +675,31 @@ std::string Disk::PathName(uint32_t path) const {
   return fmt::format("{} (mac {})", owner_.ports_[p.port]->name(), p.target_mac.ToString());
 }
 
+void Disk::NoteReply(size_t port, const MacAddress& mac) {
+  std::optional<uint32_t> path = FindPath(port, mac);
+  if (!path) return;
+  paths_[*path].consecutive_timeouts = 0;
+  if (!paths_[*path].up) MarkPathUp(*path);
+}
+
+std::string Disk::DescribeRequest(const Request& r) const {
+  std::string disk = info_.address.ToString();
+  switch (r.op) {
+    case Op::kRead:
+      return fmt::format("reading {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
+    case Op::kWrite:
+      return fmt::format("writing {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
+    case Op::kFlush: return fmt::format("flushing {}", disk);
+    case Op::kIdentify: return fmt::format("identifying {}", disk);
+  }
+  return disk;
+}
+
 std::string Disk::DescribeRange(const Frame& f) const {
   switch (f.request->op) {
     case Op::kRead: return fmt::format("READ of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
     case Op::kWrite: return fmt::format("WRITE of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
-    case Op::kFlush: return "FLUSH CACHE EXT";
+    case Op::kFlush: return f.flush_ext ? "FLUSH CACHE EXT" : "FLUSH CACHE";
     case Op::kIdentify: return "IDENTIFY DEVICE";
   }
   return "command";
@@ -659,7 +714,11 @@ Error Disk::AtaError(const Frame& f, uint8_t status, uint8_t error) const {
 }
 
 Error Disk::AoeErrorFor(const Frame& f, proto::AoeError code) const {
-  return AdminAoeError(info_.address, DescribeRange(f), code);
+  // An ATA reply has no room for the reserve list, so the holders stay unknown here.
+  return AdminAoeError(info_.address, DescribeRange(f), code,
+                       code == proto::AoeError::kTargetReserved
+                           ? "; the ATA reply does not say who holds it"
+                           : "");
 }
 
 // ============================================================================================
@@ -834,7 +893,26 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
     HandleConfigReply(port, *h, frame);
     return;
   }
+  // A late or duplicate reply to one of our frames still proves the path works.
+  if (tags_.IsOurs(h->tag) && h->command == static_cast<uint8_t>(proto::Command::kAta)) {
+    if (Disk* d = disk(address)) d->NoteReply(port, h->source);
+  }
   ++unmatched_replies_;
+}
+
+void Initiator::Rediscover(Address address) {
+  ExchangeState ex;
+  ex.collect = true;
+  ex.address = address;
+  ex.command = static_cast<uint8_t>(proto::Command::kConfig);
+  ex.frame = NewFrame(address, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
+  proto::EncodeConfig(proto::ConfigArg{}, ex.frame);
+  for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
+  ex.destination = MacAddress::Broadcast();
+  ex.timeout = std::chrono::seconds(1);  // replies update the disk in HandleFrame
+  ex.resend_interval = Duration::zero();
+  ex.what = "re-discovery";
+  StartExchange(std::move(ex));
 }
 
 void Initiator::HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame) {
@@ -1178,8 +1256,27 @@ void Initiator::Reserve(Address address, proto::ReserveCommand command,
              if (!r) return done(r.error());
              ConstByteSpan f(*r);
              std::optional<proto::Header> h = proto::DecodeHeader(f);
-             if (h->is_error()) return done(AdminAoeError(address, what, h->error));
              std::optional<proto::ReserveArg> a = proto::DecodeReserve(f);
+             if (h->is_error()) {
+               if (h->error != proto::AoeError::kTargetReserved) {
+                 return done(AdminAoeError(address, what, h->error));
+               }
+               // aoe serve and vblade send the current list with the refusal.
+               std::optional<std::vector<MacAddress>> holders;
+               std::string detail = "; the reply does not say who holds it";
+               if (a && a->available_macs() > 0) {
+                 holders.emplace();
+                 std::string names;
+                 for (size_t i = 0; i < a->available_macs(); ++i) {
+                   holders->push_back(a->MacAt(i));
+                   names += (i > 0 ? ", " : "") + a->MacAt(i).ToString();
+                 }
+                 detail = fmt::format(": held by {}", names);
+               }
+               Error e = AdminAoeError(address, what, h->error, detail);
+               e.holders = std::move(holders);
+               return done(std::move(e));
+             }
              if (!a) {
                return done(Error(InitiatorErrc::kShortReply,
                                  fmt::format("{}: reserve reply too short", address.ToString())));

@@ -50,10 +50,16 @@ struct InitiatorOptions {
   // Upper bound on any path's window whatever the target's buffer count (Linux aoe_maxout).
   uint32_t max_window = 64;
   FlowOptions flow{};
-  // A path whose frames time out this many times in a row is marked down.
+  // A path is marked down after this many consecutive loss events: timeouts of frames that were
+  // each sent after the previous counted timeout, with no reply on the path in between. A burst
+  // of timeouts of frames that were in flight together is one event, not many.
   uint32_t down_after_timeouts = 4;
   // How often a down path is probed with a unicast config query.
   Duration probe_interval = std::chrono::seconds(1);
+  // Every known disk gets a broadcast config query this often (and soon after one of its paths
+  // goes down), so changed buffer counts, sector counts and MTUs and new target ports are picked
+  // up by long-running users. Linux aoe re-discovers every 60 s. Zero turns it off.
+  Duration rediscover_interval = std::chrono::seconds(60);
   // Frame slots (each with a preallocated frame buffer) per disk: an upper bound on frames in
   // flight or waiting for retransmission.
   size_t max_frames_per_disk = 256;
@@ -94,7 +100,8 @@ class Disk {
   // info().sectors_per_frame sectors, always with LBA48 opcodes (READ/WRITE EXT) and the E flag.
   void Read(uint64_t lba, ByteSpan buffer, IoCallback done);
   void Write(uint64_t lba, ConstByteSpan data, IoCallback done);
-  // FLUSH CACHE EXT (0xEA).
+  // FLUSH CACHE EXT (0xEA). A target that aborts it (vblade implements only 0xE7) gets FLUSH
+  // CACHE (0xE7) instead, at once and for every later flush of this disk.
   void Flush(IoCallback done);
   // IDENTIFY DEVICE (0xEC); also updates info().identify.
   void Identify(IdentifyCallback done);
@@ -104,6 +111,8 @@ class Disk {
   std::vector<PathStats> path_stats() const;
   // Requests submitted and not yet completed.
   size_t pending_requests() const { return requests_.size(); }
+  // True once the target aborted FLUSH CACHE EXT and flushes use FLUSH CACHE (0xE7).
+  bool uses_flush_cache() const { return flush_ext_refused_; }
 
  private:
   friend class Initiator;
@@ -134,7 +143,8 @@ class Disk {
     RttEstimator rtt;
     uint32_t in_flight = 0;
     uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0;
-    uint32_t consecutive_timeouts = 0;
+    uint32_t consecutive_timeouts = 0;  // loss events since the last reply on this path
+    uint64_t loss_counted_seq = 0;      // transmissions up to here belong to a counted event
     bool up = true;
     TimePoint next_probe{};
     bool probe_pending = false;
@@ -166,6 +176,7 @@ class Disk {
     TimePoint deadline{};     // retransmission deadline of the newest transmission
     uint32_t retries = 0;
     uint32_t paths_tried = 0; // bit i: sent on path i (i < 32)
+    bool flush_ext = false;   // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
   };
 
   Disk(Initiator& owner, uint16_t id, Address address);
@@ -185,7 +196,12 @@ class Disk {
   void RetireTransmissions(Frame& f);
   void FinishFrame(uint32_t slot, std::optional<Error> error);
   void MaybeComplete(Request& r);
-  void FailAll(const Error& error);
+  // Fails every pending request with `code`; each message is "<what the request was>: <why>".
+  void FailAll(InitiatorErrc code, const std::string& why);
+  // "reading e0.1 sectors 8-15", "flushing e0.1" ...
+  std::string DescribeRequest(const Request& r) const;
+  // Any reply of ours on (port, mac), even one too late to match a frame: the path works.
+  void NoteReply(size_t port, const MacAddress& mac);
   void MarkPathUp(uint32_t path);
   void MarkPathDown(uint32_t path);
   void SendProbe(uint32_t path, TimePoint now);
@@ -208,6 +224,8 @@ class Disk {
   std::deque<uint32_t> resend_queue_; // frame slots awaiting retransmission, oldest first
   std::list<Request> requests_;       // all pending requests, submission order
   std::deque<Request*> unframed_;     // requests with sectors not yet in a frame
+  bool flush_ext_refused_ = false;    // the target aborted 0xEA: flush with 0xE7
+  TimePoint next_rediscover_{};       // see InitiatorOptions::rediscover_interval
 };
 
 class Initiator {
@@ -219,7 +237,8 @@ class Initiator {
 
   // --- Event-loop interface -------------------------------------------------------------
   std::vector<int> fds() const;
-  // The earliest time OnTimer() has work; nullopt when nothing is waiting on time.
+  // The earliest time OnTimer() has work; nullopt when nothing is waiting on time. While any
+  // disk is known this includes its next periodic re-discovery (rediscover_interval).
   std::optional<TimePoint> NextDeadline() const;
   // Drains the port with this fd. Returns the frames received.
   size_t OnReadable(int fd);
@@ -304,6 +323,8 @@ class Initiator {
 
   void HandleFrame(size_t port, ConstByteSpan frame);
   void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
+  // Broadcasts a config query for one disk on every port (periodic re-discovery).
+  void Rediscover(Address address);
   Disk* GetOrCreateDisk(Address address);
   // Runs queued callbacks unless called from inside another public call (see in_batch_).
   void DrainCompletions();

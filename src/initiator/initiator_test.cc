@@ -307,7 +307,8 @@ TEST_F(InitiatorTest, DeadTargetFailsTheIoWithTheDocumentedError) {
   Outcome<void> r = disk.Read(0, buf);
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error() == InitiatorErrc::kDeadTarget);
-  EXPECT_EQ(r.error().message, "no reply from e0.1 for 30 s on i0 (mac 02:00:00:07:01:0a)");
+  EXPECT_EQ(r.error().message,
+            "reading e0.1 sectors 0-7: no reply from e0.1 for 30 s on i0 (mac 02:00:00:07:01:0a)");
   EXPECT_GE(clock_.Now() - start, seconds(30));
   EXPECT_LT(clock_.Now() - start, seconds(35));
   // The engine forgot every frame: nothing in flight, no request left.
@@ -325,7 +326,57 @@ TEST_F(InitiatorTest, DeadTimeoutIsConfigurable) {
   Outcome<void> r = disk.Read(0, buf);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message,
-            "no reply from e0.1 for 5 s on i0 (mac 02:00:00:07:01:0a), i1 (mac 02:00:00:07:01:0b)");
+            "reading e0.1 sectors 0-0: no reply from e0.1 for 5 s on i0 (mac 02:00:00:07:01:0a), "
+            "i1 (mac 02:00:00:07:01:0b)");
+}
+
+TEST_F(InitiatorTest, DeadTargetErrorNamesEachRequestsOwnSectorRange) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({.dead_timeout = seconds(5)}, false);
+  SyncDisk disk = Open(0, 1);
+  target.set_silent(0, true);
+  std::vector<std::byte> a(4096), b(8192);
+  std::vector<std::byte> c = RandomBytes(1024, 3);
+  std::optional<Outcome<void>> ra, rb, rc, rf;
+  disk.async().Read(16, a, [&](Outcome<void> r) { ra.emplace(std::move(r)); });
+  disk.async().Read(100, b, [&](Outcome<void> r) { rb.emplace(std::move(r)); });
+  disk.async().Write(200, c, [&](Outcome<void> r) { rc.emplace(std::move(r)); });
+  disk.async().Flush([&](Outcome<void> r) { rf.emplace(std::move(r)); });
+  ASSERT_TRUE(client.RunUntil([&] { return ra && rb && rc && rf; }, clock_.Now() + seconds(10)));
+  const std::string why = ": no reply from e0.1 for 5 s on i0 (mac 02:00:00:07:01:0a)";
+  ASSERT_FALSE(*ra);
+  EXPECT_EQ(ra->error().message, "reading e0.1 sectors 16-23" + why);
+  ASSERT_FALSE(*rb);
+  EXPECT_EQ(rb->error().message, "reading e0.1 sectors 100-115" + why);
+  ASSERT_FALSE(*rc);
+  EXPECT_EQ(rc->error().message, "writing e0.1 sectors 200-201" + why);
+  ASSERT_FALSE(*rf);
+  EXPECT_EQ(rf->error().message, "flushing e0.1" + why);
+  EXPECT_TRUE(rf->error() == InitiatorErrc::kDeadTarget);
+}
+
+TEST_F(InitiatorTest, PipelineReportsTheFailingOperation) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  MakeClient({.dead_timeout = seconds(5)}, false);
+  SyncDisk disk = Open(0, 1);
+  target.set_bad_sector(300);
+  std::vector<std::byte> out(1 << 20);
+  size_t next = 0;
+  SyncDisk::IoOp failed;
+  Outcome<void> r = disk.Pipeline(
+      1,
+      [&]() -> std::optional<SyncDisk::IoOp> {
+        if (next >= out.size()) return std::nullopt;
+        SyncDisk::IoOp op{.lba = next / 512, .buffer = ByteSpan(out).subspan(next, 65536),
+                          .cookie = next};
+        next += 65536;
+        return op;
+      },
+      nullptr, &failed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(failed.lba, 256u);  // the 64 KiB op holding sector 300
+  EXPECT_EQ(failed.buffer.size(), 65536u);
+  EXPECT_NE(r.error().message.find("sectors 300-301"), std::string::npos) << r.error().message;
 }
 
 TEST_F(InitiatorTest, SilentPathFailsOverMarksDownAndComesBack) {
@@ -367,7 +418,126 @@ TEST_F(InitiatorTest, ReservationErrorSurfacesClearly) {
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error() == InitiatorErrc::kTargetReserved);
   EXPECT_EQ(r.error().message,
-            "e0.1 refused READ of sectors 10-11: target reserved by another host (AoE error 6)");
+            "e0.1 refused READ of sectors 10-11: target reserved by another host (AoE error 6); "
+            "the ATA reply does not say who holds it");
+  EXPECT_FALSE(r.error().holders.has_value());
+}
+
+TEST_F(InitiatorTest, ReserveRefusalCarriesTheHolderList) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  target.reserve_list() = {kOtherHost};
+  Outcome<ReserveReply> taken = client.ReserveForUs(Address{0, 1});
+  ASSERT_FALSE(taken);
+  EXPECT_TRUE(taken.error() == InitiatorErrc::kTargetReserved);
+  ASSERT_TRUE(taken.error().holders.has_value());
+  EXPECT_EQ(*taken.error().holders, (std::vector<MacAddress>{kOtherHost}));
+  EXPECT_EQ(taken.error().message,
+            "e0.1 refused reserve set: target reserved by another host (AoE error 6): held by "
+            "02:00:00:00:cc:01");
+}
+
+TEST_F(InitiatorTest, FlushFallsBackToFlushCacheWhenTheTargetAbortsFlushCacheExt) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .flush_ext = false});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  EXPECT_FALSE(disk.async().uses_flush_cache());
+  Outcome<void> f = disk.Flush();
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(target.stats().flush_ext_aborted, 1u);
+  EXPECT_EQ(target.stats().flushes, 1u);
+  EXPECT_TRUE(disk.async().uses_flush_cache());
+  // Remembered per disk: the next flush goes straight to 0xE7.
+  uint64_t ata = target.stats().ata;
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_EQ(target.stats().ata, ata + 1);
+  EXPECT_EQ(target.stats().flush_ext_aborted, 1u);
+  EXPECT_EQ(target.stats().flushes, 2u);
+}
+
+TEST_F(InitiatorTest, FlushUsesFlushCacheExtWhenTheTargetHasIt) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_EQ(target.stats().flush_ext_aborted, 0u);
+  EXPECT_EQ(target.stats().flushes, 1u);
+  EXPECT_FALSE(disk.async().uses_flush_cache());
+}
+
+TEST_F(InitiatorTest, FramesTimingOutTogetherAreOneLossEventAndDoNotMarkThePathDown) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(64 * 1024);
+  std::optional<Outcome<void>> result;
+  // A stall: a full window is in flight and the target answers none of it in time.
+  target.set_silent(0, true);
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  ASSERT_GE(disk.path_stats()[0].in_flight, 8u);
+  clock_.Advance(seconds(1));
+  client.initiator().OnTimer();
+  EXPECT_GE(disk.path_stats()[0].timeouts, 8u);
+  EXPECT_TRUE(disk.path_stats()[0].up);  // 8 timeouts in one tick, but one loss event
+  target.set_silent(0, false);
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  EXPECT_TRUE(*result);
+  EXPECT_TRUE(disk.path_stats()[0].up);
+}
+
+TEST_F(InitiatorTest, PathGoesDownAfterConsecutiveLossEventsAndAReplyResetsTheCount) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({.down_after_timeouts = 2}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(64 * 1024);
+  std::optional<Outcome<void>> result;
+  target.set_silent(0, true);
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  clock_.Advance(seconds(1));
+  client.initiator().OnTimer();  // event 1: the whole window; one retransmission goes out
+  EXPECT_TRUE(disk.path_stats()[0].up);
+  // A reply on the path (here: the retransmission answered) resets the count.
+  target.set_silent(0, false);
+  target.Serve();
+  client.initiator().Poll();
+  target.set_silent(0, true);
+  clock_.Advance(seconds(1));
+  client.initiator().OnTimer();  // one event again, not the second in a row
+  EXPECT_TRUE(disk.path_stats()[0].up);
+  clock_.Advance(seconds(2));
+  client.initiator().OnTimer();  // the retransmission sent after it timed out too: event 2
+  EXPECT_FALSE(disk.path_stats()[0].up);
+  target.set_silent(0, false);
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  EXPECT_TRUE(*result);
+}
+
+TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({}, true);
+  SyncDisk disk = Open(0, 1);
+  ASSERT_EQ(disk.info().paths.size(), 1u);
+  EXPECT_EQ(disk.info().sectors_per_frame, 2);
+  // Jumbo frames everywhere, and the target gains a port on wire B (nothing announces it).
+  for (auto& p : target_ports_) p->set_mtu(9000);
+  init_port_a_->set_mtu(9000);
+  init_port_b_->set_mtu(9000);
+  target_ports_.push_back(MakePort(wire_b_, "tb", TargetMac(1, 0xB), PortRole::kTarget));
+  targets_.push_back(std::make_unique<FakeTarget>(FakeTargetOptions{.shelf = 0, .slot = 1},
+                                                  std::vector<Port*>{target_ports_.back().get()}));
+  TimePoint start = clock_.Now();
+  EXPECT_FALSE(client.RunUntil([&] { return disk.info().paths.size() == 2; },
+                               start + seconds(59)));
+  ASSERT_TRUE(client.RunUntil([&] { return disk.info().paths.size() == 2; },
+                              start + seconds(62)));
+  EXPECT_EQ(disk.info().sectors_per_frame, 17);  // (9000 - 36) / 512
+}
+
+TEST_F(InitiatorTest, RediscoveryCanBeTurnedOff) {
+  AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({.rediscover_interval = Duration::zero()}, false);
+  Open(0, 1);
+  EXPECT_FALSE(client.initiator().NextDeadline().has_value());
 }
 
 TEST_F(InitiatorTest, AtaErrorNamesTheFailingSectorRange) {

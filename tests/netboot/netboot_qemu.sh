@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# netboot_qemu.sh --mode full|proxy
+# netboot_qemu.sh --mode full|proxy|embedded
 #
 # The whole diskless chain, for real: a QEMU guest with no disk boots from its NIC's PXE ROM
 # (iPXE from ipxe-qemu, `-boot n`) on a tap device inside a private namespace, where
@@ -9,6 +9,9 @@
 #     full:  aoe netboot is the DHCP server (--range)
 #     proxy: dnsmasq hands out addresses (no boot options at all); aoe netboot --proxy adds
 #            them (ProxyDHCP on ports 67 and 4011)
+#     embedded: no `aoe netboot` process: ONE `aoe serve --config serve.toml` serves the disk
+#            and, from its [netboot] section, DHCP (full mode) and TFTP on the same loop;
+#            after the boot, a SIGHUP with a changed [netboot] restarts the service
 # Chain: PXE ROM -> DHCP -> (undionly.kpxe over TFTP if the ROM's iPXE lacks AoE) -> DHCP
 # again as iPXE -> per-client script over TFTP -> sanboot aoe:e0.0 -> boot sector -> INT 13h
 # read over AoE -> token on the serial port.
@@ -29,10 +32,11 @@ MODE=full
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode) MODE=${2:-}; shift 2 ;;
-    *) echo "usage: $0 --mode full|proxy" >&2; exit 2 ;;
+    *) echo "usage: $0 --mode full|proxy|embedded" >&2; exit 2 ;;
   esac
 done
-[[ $MODE == full || $MODE == proxy ]] || { echo "usage: $0 --mode full|proxy" >&2; exit 2; }
+[[ $MODE == full || $MODE == proxy || $MODE == embedded ]] \
+  || { echo "usage: $0 --mode full|proxy|embedded" >&2; exit 2; }
 
 readonly ROM=/usr/lib/ipxe/qemu/pxe-e1000.rom
 readonly GUEST_MAC=52:54:00:a0:e0:01   # netboot_qemu_run's NIC
@@ -54,7 +58,9 @@ grep -qa "$TOKEN" "$INTEROP_TMP/mbr.bin" && interop_die "token leaked into the b
 interop_netns_create 1500
 ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
 interop_pcap_start "$INTEROP_TMP/tap.pcap"
-interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
+if [[ $MODE != embedded ]]; then
+  interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
+fi
 
 # start_bg LOG CMD... : runs CMD in the namespace, bounded, stopped by the cleanup; sets BG_PID.
 # Not called as $(start_bg ...): in a subshell the cleanup entry would be lost and the process
@@ -68,7 +74,7 @@ start_bg() {
 wait_log() {  # PID LOG REGEX
   local i
   for (( i = 0; i < 100; i++ )); do
-    grep -qE "$3" "$2" && return 0
+    grep -qE "$3" "$2" 2>/dev/null && return 0
     kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
     sleep 0.1
   done
@@ -87,13 +93,31 @@ if [[ $MODE == proxy ]]; then
   start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
     --log-level debug
   wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
+elif [[ $MODE == embedded ]]; then
+  # One process for everything: the disk and the boot network.
+  cat >"$INTEROP_TMP/serve.toml" <<EOF
+interfaces = ["$INTEROP_TAP"]
+state_dir = "$INTEROP_TMP/state"
+log_level = "debug"
+
+[[export]]
+target = "e0.0"
+path = "$IMAGE"
+
+[netboot]
+range = "10.77.0.100-10.77.0.150"
+boot = "e0.0"
+lease_file = "$INTEROP_TMP/leases"
+EOF
+  start_bg "$NETBOOT_LOG" "$AOE_BIN" serve --config "$INTEROP_TMP/serve.toml"
+  wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 else
   start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
     --range 10.77.0.100-10.77.0.150 --boot e0.0 --lease-file "$INTEROP_TMP/leases" \
     --log-level debug
   wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 fi
-interop_log "aoe netboot ($MODE) is up"
+interop_log "netboot ($MODE) is up"
 
 SERIAL=$INTEROP_TMP/serial.log
 start=$SECONDS
@@ -138,6 +162,21 @@ check "the guest ran the script" - "aoekit: booting 52:54:00:a0:e0:01 from AoE t
 check "the boot sector ran (sanboot over AoE)" - "MBR: booted over AoE via aoe netboot"
 check "the boot sector read the token through INT 13h over AoE" - "MBR: token=$TOKEN"
 [[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
+if [[ $MODE == embedded ]]; then
+  # SIGHUP with a changed [netboot]: the service restarts with it, inside the same process.
+  # Sent to aoe serve itself (the child of `timeout`, which would treat SIGHUP as a stop).
+  serve_pid=$(pgrep -P "$BG_PID" | head -n1 || true)
+  sed -i 's/^range = "10\.77\.0\.100-10\.77\.0\.150"$/range = "10.77.0.100-10.77.0.160"/' \
+    "$INTEROP_TMP/serve.toml"
+  [[ -n $serve_pid ]] && kill -HUP "$serve_pid"
+  for (( i = 0; i < 50; i++ )); do   # bounded: 5 s
+    grep -q "restarted the netboot service" "$NETBOOT_LOG" && break
+    sleep 0.1
+  done
+  check "SIGHUP restarted [netboot] with the new range" "$NETBOOT_LOG" \
+    "full DHCP for 10\.77\.0\.100-10\.77\.0\.160 on aoetap0"
+  check "SIGHUP kept aoe serve running" "$NETBOOT_LOG" "SIGHUP: reloaded"
+fi
 
 if [[ $INTEROP_FAILED -ne 0 ]]; then
   echo "---- serial log tail ----"; tail -n 40 <<<"$LOG"

@@ -146,8 +146,16 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
       }
       break;
     }
-    case proto::ata_op::kFlushCache:
     case proto::ata_op::kFlushCacheExt:
+      if (!options_.flush_ext) {
+        ++stats_.flush_ext_aborted;
+        reply.cmd_status = proto::kAtaStatusReady | proto::kAtaStatusError;
+        reply.err_feature = proto::kAtaErrorAbort;
+        break;
+      }
+      ++stats_.flushes;
+      break;
+    case proto::ata_op::kFlushCache:
       ++stats_.flushes;
       break;
     default:

@@ -31,6 +31,8 @@ struct FakeTargetOptions {
   std::string model = "aoekit fake target";
   std::string serial = "fake-serial";
   std::string firmware = "V1";
+  // False: FLUSH CACHE EXT (0xEA) is aborted (ERR, ABRT) like vblade does; 0xE7 still works.
+  bool flush_ext = true;
 };
 
 struct FakeTargetStats {
@@ -38,7 +40,8 @@ struct FakeTargetStats {
   uint64_t ata = 0;
   uint64_t reads = 0;
   uint64_t writes = 0;
-  uint64_t flushes = 0;
+  uint64_t flushes = 0;         // successful FLUSH CACHE and FLUSH CACHE EXT
+  uint64_t flush_ext_aborted = 0;
   uint64_t identifies = 0;
   uint64_t config = 0;
   uint64_t replies = 0;
