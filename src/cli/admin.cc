@@ -297,14 +297,17 @@ constexpr CommandHelp kReleaseHelp{
 
 Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 
-// The refusal of a set: name who holds the disk (a second exchange reads the list).
+// The refusal of a set: name who holds the disk (the target sends the list with the refusal;
+// only if it did not is it read with a second exchange).
 int ReservedFailure(std::string_view name, initiator::Client& c, const AdminArgs& a,
                     const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) {
     return Fail(name, kExitFailure, error.message);
   }
   std::string holders = "?";
-  if (auto list = c.Reserve(a.address, proto::ReserveCommand::kRead, {}, Exchange(a))) {
+  if (error.holders) {
+    holders = MacList(*error.holders);
+  } else if (auto list = c.Reserve(a.address, proto::ReserveCommand::kRead, {}, Exchange(a))) {
     holders = MacList(list->macs);
   }
   return Fail(name, kExitFailure,

@@ -241,7 +241,7 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   if (writes) {
     // Count the flush in the time: written data is only useful once it is durable.
-    if (auto f = FlushDisk(**client, *disk, *timeout); !f)
+    if (auto f = disk->Flush(); !f)
       return Fail(kName, kExitFailure, f.error().message);
   }
 

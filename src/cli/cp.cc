@@ -197,30 +197,29 @@ class HoleFinder {
 };
 
 // Per-buffer bookkeeping of the requests in flight, to name the sectors of a failed copy.
-struct InFlight {
-  bool busy = false;
-  uint64_t lba = 0;
-  uint64_t sectors = 0;
-};
-
+// `failed` is the operation Pipeline reports as failed (its lba is 0 and buffer empty if the
+// failure was not an operation's).
 std::string DescribeFailure(std::string_view verb, const std::string& disk,
-                            const std::vector<InFlight>& slots,
+                            const initiator::SyncDisk::IoOp& failed,
                             const std::vector<std::string>& interfaces,
-                            const std::string& engine_message) {
-  uint64_t first = UINT64_MAX, last = 0;
-  for (const InFlight& s : slots) {
-    if (!s.busy) continue;
-    first = std::min(first, s.lba);
-    last = std::max(last, s.lba + s.sectors - 1);
+                            const initiator::Error& error, const std::string& engine_message) {
+  std::string out;
+  if (error == initiator::InitiatorErrc::kDeadTarget) {
+    // The engine names the request already: "reading e0.1 sectors 8-15: no reply from ...".
+    out = engine_message;
+  } else {
+    out = fmt::format("{} {}", verb, disk);
+    // ATA and AoE errors name the frame's sectors; for the rest, name the failed request.
+    if (!failed.buffer.empty() && engine_message.find("sectors") == std::string::npos) {
+      out += fmt::format(" sectors {}-{}", failed.lba,
+                         failed.lba + failed.buffer.size() / kSectorBytes - 1);
+    }
+    out += fmt::format(" failed: {}", engine_message);
   }
-  std::string out = fmt::format("{} {}", verb, disk);
-  // The engine's message names the range of an ATA error; for the rest, name what was pending.
-  if (first != UINT64_MAX && engine_message.find("sectors") == std::string::npos) {
-    out += fmt::format(" sectors {}-{}", first, last);
-  }
-  out += fmt::format(" failed: {}", engine_message);
   if (verb == "writing" && engine_message.find("ABRT") != std::string::npos) {
-    out += " (is the disk exported read-only?)";
+    // ABRT on a write means a read-only export, a full or failing backing store on the target:
+    // name the possibilities rather than guess one.
+    out += " (the target refused the write: a read-only export, or its storage is full or failing)";
   }
   bool names_ports = false;
   for (const std::string& i : interfaces) {
@@ -254,7 +253,6 @@ struct Copy {
 std::optional<std::string> Copy::Download() {
   const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
   std::vector<std::byte> pool(depth * chunk_bytes);
-  std::vector<InFlight> slots(depth);
   std::vector<size_t> free_slots;
   for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
   uint64_t next_sector = 0, done_bytes = 0;
@@ -266,11 +264,11 @@ std::optional<std::string> Copy::Download() {
     const size_t slot = free_slots.back();
     free_slots.pop_back();
     const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
-    slots[slot] = {true, range.src_sector + next_sector, sectors};
+    const uint64_t lba = range.src_sector + next_sector;
     next_sector += sectors;
     return initiator::SyncDisk::IoOp{
         .kind = initiator::SyncDisk::IoOp::Kind::kRead,
-        .lba = slots[slot].lba,
+        .lba = lba,
         .buffer = ByteSpan(pool).subspan(slot * chunk_bytes, sectors * kSectorBytes),
         .cookie = slot};
   };
@@ -292,17 +290,17 @@ std::optional<std::string> Copy::Download() {
     if (!write_error.empty()) {
       return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
     }
-    slots[op.cookie].busy = false;
     free_slots.push_back(op.cookie);
     done_bytes += op.buffer.size();
     bar.Update(done_bytes);
     return {};
   };
-  auto result = disk.Pipeline(depth, next, done);
+  initiator::SyncDisk::IoOp failed;
+  auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
   if (!write_error.empty()) return write_error;
   if (!result) {
-    return DescribeFailure("reading", disk_name(), slots, args.interfaces,
+    return DescribeFailure("reading", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
   // The file must end where the copy ends even if its last blocks were holes.
@@ -322,7 +320,6 @@ std::optional<std::string> Copy::Upload() {
   const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
   std::vector<std::byte> pool(depth * chunk_bytes);
   std::vector<std::byte> zeros(chunk_bytes);  // the source of every hole; never written to
-  std::vector<InFlight> slots(depth);
   std::vector<size_t> free_slots;
   for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
   uint64_t next_sector = 0, done_bytes = 0;
@@ -347,30 +344,31 @@ std::optional<std::string> Copy::Upload() {
       }
     }
     free_slots.pop_back();
-    slots[slot] = {true, range.dst_sector + next_sector, sectors};
+    const uint64_t lba = range.dst_sector + next_sector;
     next_sector += sectors;
     return initiator::SyncDisk::IoOp{.kind = initiator::SyncDisk::IoOp::Kind::kWrite,
-                                     .lba = slots[slot].lba,
+                                     .lba = lba,
                                      .buffer = buffer,
                                      .cookie = slot};
   };
   auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
-    slots[op.cookie].busy = false;
     free_slots.push_back(op.cookie);
     done_bytes += op.buffer.size();
     bar.Update(done_bytes);
     return {};
   };
-  auto result = disk.Pipeline(depth, next, done);
+  initiator::SyncDisk::IoOp failed;
+  auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
   if (!result) {
-    return DescribeFailure("writing", disk_name(), slots, args.interfaces,
+    return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
   if (!read_error.empty()) return read_error;
   // The target may cache writes (aoe serve without --sync, a disk's write cache): FLUSH CACHE
-  // EXT makes them durable before we say the copy is done.
-  if (auto flushed = FlushDisk(client, disk, timeout); !flushed) {
+  // EXT (or FLUSH CACHE, which the engine falls back to) makes them durable before we say the
+  // copy is done.
+  if (auto flushed = disk.Flush(); !flushed) {
     return fmt::format(
         "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
         "durable: {}",
@@ -406,37 +404,29 @@ ParseResult<std::string> Copy::Verify() {
   // place in the batch buffer, which is hashed once the whole batch is in.
   Sha256 disk_sum;
   std::vector<std::byte> batch(kVerifyBatchSectors * kSectorBytes);
-  std::vector<InFlight> slots(depth);
-  std::vector<size_t> free_slots;
-  for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
   for (uint64_t b = 0; b < range.sectors;) {
     const uint64_t batch_sectors = std::min(kVerifyBatchSectors, range.sectors - b);
     uint64_t next_sector = 0;
     auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
       if (next_sector >= batch_sectors) return std::nullopt;
-      const size_t slot = free_slots.back();
-      free_slots.pop_back();
       const uint64_t sectors = std::min(kChunkSectors, batch_sectors - next_sector);
-      slots[slot] = {true, disk_first + b + next_sector, sectors};
       auto op = initiator::SyncDisk::IoOp{
           .kind = initiator::SyncDisk::IoOp::Kind::kRead,
-          .lba = slots[slot].lba,
-          .buffer = ByteSpan(batch).subspan(next_sector * kSectorBytes, sectors * kSectorBytes),
-          .cookie = slot};
+          .lba = disk_first + b + next_sector,
+          .buffer = ByteSpan(batch).subspan(next_sector * kSectorBytes, sectors * kSectorBytes)};
       next_sector += sectors;
       return op;
     };
     auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
-      slots[op.cookie].busy = false;
-      free_slots.push_back(op.cookie);
       done_bytes += op.buffer.size();
       bar.Update(done_bytes);
       return {};
     };
-    if (auto r = disk.Pipeline(depth, next, done); !r) {
+    initiator::SyncDisk::IoOp failed;
+    if (auto r = disk.Pipeline(depth, next, done, &failed); !r) {
       bar.Finish();
-      return ParseError{DescribeFailure("reading back", disk_name(), slots, args.interfaces,
-                                        ExplainError(client, disk.address(), r.error()))};
+      return ParseError{DescribeFailure("reading back", disk_name(), failed, args.interfaces,
+                                        r.error(), ExplainError(client, disk.address(), r.error()))};
     }
     disk_sum.Update(ConstByteSpan(batch).first(batch_sectors * kSectorBytes));
     b += batch_sectors;

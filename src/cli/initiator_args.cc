@@ -265,28 +265,6 @@ initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
   return initiator::Error(e.code, e.message + hint);
 }
 
-initiator::Outcome<void> FlushDisk(initiator::Client& client, initiator::SyncDisk& disk,
-                                   Duration timeout) {
-  initiator::Outcome<void> flushed = disk.Flush();
-  if (flushed || !(flushed.error() == initiator::InitiatorErrc::kAtaError)) return flushed;
-  // The engine only sends 0xEA; send 0xE7 as a raw ATA exchange (the 12 argument bytes).
-  std::array<std::byte, proto::kAtaHeaderSize> frame{};
-  proto::EncodeAta(proto::AtaArg{.cmd_status = proto::ata_op::kFlushCache}, frame);
-  initiator::ExchangeOptions options;
-  options.timeout = timeout;
-  options.resend_interval = std::chrono::seconds(1);  // a repeated flush is harmless
-  auto reply = client.Exchange(disk.address(), static_cast<uint8_t>(proto::Command::kAta),
-                               ConstByteSpan(frame).subspan(proto::kHeaderSize), options);
-  if (!reply) return flushed;
-  std::optional<proto::Header> header = proto::DecodeHeader(*reply);
-  std::optional<proto::AtaArg> ata = proto::DecodeAta(*reply);
-  if (!header || header->is_error() || !ata ||
-      (ata->cmd_status & (proto::kAtaStatusError | proto::kAtaStatusFault)) != 0) {
-    return flushed;
-  }
-  return {};
-}
-
 std::string ExplainError(initiator::Client& client, initiator::Address address,
                          const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) return error.message;

@@ -83,12 +83,6 @@ void PrintPathStats(std::string_view name, const std::vector<initiator::PathStat
 initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
     const std::vector<std::string>& interfaces, initiator::ClientOptions options = {});
 
-// SyncDisk::Flush (FLUSH CACHE EXT, 0xEA), falling back to FLUSH CACHE (0xE7) when the target
-// aborts 0xEA: vblade implements only 0xE7 (aoe-protocol.md §7.12). `timeout` bounds the
-// fallback's wait. Returns the 0xEA error if the fallback fails too.
-initiator::Outcome<void> FlushDisk(initiator::Client& client, initiator::SyncDisk& disk,
-                                   Duration timeout);
-
 // For an error the target answered with "reserved": reads the reserve list and returns
 // "target reserved by another host (aa:bb:cc:dd:ee:ff); ..." with a hint. Otherwise returns
 // the error's own message.

@@ -60,19 +60,19 @@ TEST(RttEstimator, UsesInitialRtoBeforeTheFirstSample) {
 
 TEST(RttEstimator, ConvergesToAStableRtt) {
   RttEstimator rtt;
-  for (int i = 0; i < 100; ++i) rtt.AddSample(milliseconds(20));
-  EXPECT_EQ(std::chrono::duration_cast<milliseconds>(rtt.srtt()), milliseconds(20));
+  for (int i = 0; i < 100; ++i) rtt.AddSample(milliseconds(80));
+  EXPECT_EQ(std::chrono::duration_cast<milliseconds>(rtt.srtt()), milliseconds(80));
   // The variance decays, so the RTO approaches srtt (but never below the floor).
-  EXPECT_LT(rtt.Rto(), milliseconds(25));
-  EXPECT_GE(rtt.Rto(), milliseconds(20));
+  EXPECT_LT(rtt.Rto(), milliseconds(85));
+  EXPECT_GE(rtt.Rto(), milliseconds(80));
 }
 
 TEST(RttEstimator, RtoIsClampedAndBacksOffExponentially) {
   RttEstimator rtt;
   rtt.AddSample(std::chrono::microseconds(100));
-  EXPECT_EQ(rtt.Rto(), milliseconds(10));  // floor
-  EXPECT_EQ(rtt.Rto(1), milliseconds(20));
-  EXPECT_EQ(rtt.Rto(3), milliseconds(80));
+  EXPECT_EQ(rtt.Rto(), milliseconds(50));  // floor
+  EXPECT_EQ(rtt.Rto(1), milliseconds(100));
+  EXPECT_EQ(rtt.Rto(3), milliseconds(400));
   EXPECT_EQ(rtt.Rto(20), seconds(4));      // ceiling
 }
 

@@ -548,7 +548,7 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Mtu, ServeNetns, ::testing::Values(1500, 9000),
-                         [](const auto& info) { return "mtu" + std::to_string(info.param); });
+                         [](const auto& test_info) { return "mtu" + std::to_string(test_info.param); });
 
 }  // namespace
 }  // namespace aoe
