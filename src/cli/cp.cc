@@ -239,7 +239,7 @@ struct Copy {
   bool download = true;
   size_t depth = 32;
   bool progress = false;
-  Duration timeout{};       // --timeout: also bounds the FLUSH CACHE fallback
+  Duration timeout{};       // --timeout: the dead-target timeout
   uint64_t hole_bytes = 0;  // download: zeros skipped
 
   const std::string& disk_name() const { return download ? args.files[0] : args.files[1]; }

@@ -567,7 +567,7 @@ void Disk::MarkPathDown(uint32_t path) {
   // The target may have moved to another port or MAC: look for it everywhere soon.
   next_rediscover_ = std::min(next_rediscover_, owner_.clock_.Now());
   if (owner_.options_.logger) {
-    owner_.options_.logger->Warn(info_.address.ToString(), "path {} down after {} timeouts in a row",
+    owner_.options_.logger->Warn(info_.address.ToString(), "path {} down after {} loss events in a row",
                                  PathName(path), p.consecutive_timeouts);
   }
 }
