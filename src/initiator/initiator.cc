@@ -1110,7 +1110,9 @@ void Initiator::Discover(Address where, Duration timeout,
   for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
   ex.destination = MacAddress::Broadcast();
   ex.timeout = timeout;
-  ex.resend_interval = Duration::zero();
+  // One broadcast lost on a lossy link would hide every target: ask again a few times while
+  // collecting (the same targets answering twice are counted once).
+  ex.resend_interval = std::max<Duration>(timeout / 4, std::chrono::milliseconds(250));
   ex.what = "discovery";
   ex.on_reply = [found](size_t, ConstByteSpan frame) {
     std::optional<proto::Header> h = proto::DecodeHeader(frame);
