@@ -109,7 +109,7 @@ expect_usage_error "config mixed with -i" "--interface cannot be combined with -
   serve --config "$tmp/typo.toml" -i eth0
 expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
   serve --config "$tmp/typo.toml"
-expect_usage_error "config [netboot]" "netboot.toml:2: \[netboot\] is not supported yet" \
+expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboot\] boots nothing" \
   serve --config "$tmp/netboot.toml"
 
 if [ "$failures" -ne 0 ]; then
