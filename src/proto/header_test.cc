@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proto/testing/golden.h"
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -12,23 +14,8 @@
 namespace aoe::proto {
 namespace {
 
-std::vector<std::byte> Frame(std::initializer_list<uint8_t> bytes) {
-  std::vector<std::byte> out;
-  for (uint8_t b : bytes) out.push_back(std::byte{b});
-  return out;
-}
-
-// Hex dump, so a mismatch names the differing byte.
-std::string Hex(ConstByteSpan bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::byte b : bytes) {
-    if (!out.empty()) out += ' ';
-    out += kDigits[static_cast<uint8_t>(b) >> 4];
-    out += kDigits[static_cast<uint8_t>(b) & 0x0F];
-  }
-  return out;
-}
+using testing::Frame;
+using testing::Hex;
 
 constexpr MacAddress kLinuxHost({0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc});
 constexpr MacAddress kTarget({0x52, 0x54, 0x00, 0x12, 0x34, 0x56});

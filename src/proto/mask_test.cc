@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proto/testing/golden.h"
+
 #include <array>
 #include <cstdint>
 #include <initializer_list>
@@ -13,22 +15,8 @@
 namespace aoe::proto {
 namespace {
 
-std::vector<std::byte> Frame(std::initializer_list<uint8_t> bytes) {
-  std::vector<std::byte> out;
-  for (uint8_t b : bytes) out.push_back(std::byte{b});
-  return out;
-}
-
-std::string Hex(ConstByteSpan bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::byte b : bytes) {
-    if (!out.empty()) out += ' ';
-    out += kDigits[static_cast<uint8_t>(b) >> 4];
-    out += kDigits[static_cast<uint8_t>(b) & 0x0F];
-  }
-  return out;
-}
+using testing::Frame;
+using testing::Hex;
 
 // Everything after the common header.
 std::string ArgHex(ConstByteSpan frame, size_t length) {
