@@ -4,12 +4,12 @@
 // Setup, fresh for every input so that each input replays on its own:
 //   e1.1  read-write, 32 sectors
 //   e1.2  read-only (ReadOnlyFilter), 16 sectors
-//   e1.3  read-write window of sectors [16, 40) over a 64-sector disk, served on "eth0" only
-// Two ports: "eth0" (MTU 1500) and "jumbo" (MTU 9000). Disks start filled with a pattern.
+//   e1.3  read-write window of sectors [16, 40) over a 64-sector disk, served on "mem0" only
+// Two ports: "mem0" (MTU 1500) and "jumbo" (MTU 9000). Disks start filled with a pattern.
 //
 // Input format: a sequence of records, so that command sequences (a mask edit, a reservation,
 // then an ATA write) are explored:
-//   byte 0      control: bit 0 selects the port (0 eth0, 1 jumbo)
+//   byte 0      control: bit 0 selects the port (0 mem0, 1 jumbo)
 //   bytes 1-2   frame length, big-endian (cut short at the end of the input)
 //   bytes 3..   the Ethernet frame as the port would deliver it
 // Frames longer than the port's MTU + 14 are dropped, as a socket would never deliver them.
@@ -60,7 +60,7 @@ struct PortSpec {
   size_t mtu;
 };
 const PortSpec kPorts[] = {
-    {"eth0", MacAddress({0x02, 0, 0, 0, 0, 0x01}), 1500},
+    {"mem0", MacAddress({0x02, 0, 0, 0, 0, 0x01}), 1500},
     {"jumbo", MacAddress({0x02, 0, 0, 0, 0, 0x02}), 9000},
 };
 

@@ -5,10 +5,10 @@
 
 fuzz_decode/<name>: one Ethernet frame per file.
 fuzz_target/<name>: a sequence of frames, each as a record (see fuzz_target.cc):
-    control byte (bit 0: port 0 "eth0" MTU 1500, port 1 "jumbo" MTU 9000),
+    control byte (bit 0: port 0 "mem0" MTU 1500, port 1 "jumbo" MTU 9000),
     2-byte big-endian length, the frame.
 The target under fuzz_target serves e1.1 (rw, 32 sectors), e1.2 (ro, 16 sectors) and e1.3
-(window of 24 sectors, eth0 only). Output is deterministic; re-running rewrites the same bytes.
+(window of 24 sectors, mem0 only). Output is deterministic; re-running rewrites the same bytes.
 """
 import os
 import struct

@@ -64,14 +64,14 @@ expect_ok "aoe serve --help" serve --help
 expect_mentions "aoe serve --help" "Usage: aoe serve" -i --interface --config --sync --direct \
   --state-dir --log-level --bufcnt --no-announce EXPORT ro offset= length= mask= iface= \
   Example
-expect_ok "aoe serve -h after other arguments" serve -i eth0 e0.0 -h
+expect_ok "aoe serve -h after other arguments" serve -i vt0 e0.0 -h
 
 cat >"$tmp/netboot.toml" <<'TOML'
-interfaces = ["eth0"]
+interfaces = ["vt0"]
 [netboot]
 TOML
 cat >"$tmp/typo.toml" <<'TOML'
-interfaces = ["eth0"]
+interfaces = ["vt0"]
 [[export]]
 target = "e0.1"
 pth = "/srv/disk.img"
@@ -81,32 +81,32 @@ expect_usage_error "no command" "aoe --help"
 expect_usage_error "unknown command" "unknown command 'sevre'" sevre
 expect_usage_error "unknown top-level option" "unknown option '--frob'" --frob
 expect_usage_error "unknown option" "^aoe serve: unknown option '--frob'" \
-  serve -i eth0 --frob e0.1=/srv/disk.img
+  serve -i vt0 --frob e0.1=/srv/disk.img
 expect_usage_error "bad export spec" \
   "^aoe serve: bad export 'e0.0'; expected eSHELF.SLOT=PATH, e.g. e0.1=/srv/disk.img$" \
-  serve -i eth0 e0.0
-expect_usage_error "bad export key" "unknown option 'rw'" serve -i eth0 e0.1=/srv/disk.img,rw
+  serve -i vt0 e0.0
+expect_usage_error "bad export key" "unknown option 'rw'" serve -i vt0 e0.1=/srv/disk.img,rw
 expect_usage_error "bad MAC" "'02:00:00:00:00' is not a MAC address" \
-  serve -i eth0 e0.1=/srv/disk.img,mask=02:00:00:00:00
+  serve -i vt0 e0.1=/srv/disk.img,mask=02:00:00:00:00
 expect_usage_error "broadcast shelf" "shelf 65535 is the broadcast address" \
-  serve -i eth0 e65535.0=/srv/disk.img
+  serve -i vt0 e65535.0=/srv/disk.img
 expect_usage_error "duplicate export" "e0.1 is listed twice" \
-  serve -i eth0 e0.1=/srv/a.img e0.1=/srv/b.img
+  serve -i vt0 e0.1=/srv/a.img e0.1=/srv/b.img
 expect_usage_error "--bufcnt 1" "--bufcnt must be at least 2" \
-  serve -i eth0 --bufcnt 1 e0.1=/srv/disk.img
+  serve -i vt0 --bufcnt 1 e0.1=/srv/disk.img
 expect_usage_error "--bufcnt not a number" "--bufcnt 'many'" \
-  serve -i eth0 --bufcnt many e0.1=/srv/disk.img
+  serve -i vt0 --bufcnt many e0.1=/srv/disk.img
 expect_usage_error "--log-level unknown" "--log-level 'loud'" \
-  serve -i eth0 --log-level loud e0.1=/srv/disk.img
+  serve -i vt0 --log-level loud e0.1=/srv/disk.img
 expect_usage_error "missing -i" "no interface given; add -i IFACE" serve e0.1=/srv/disk.img
-expect_usage_error "option without value" "--bufcnt" serve -i eth0 e0.1=/srv/disk.img --bufcnt
+expect_usage_error "option without value" "--bufcnt" serve -i vt0 e0.1=/srv/disk.img --bufcnt
 expect_usage_error "export iface not served" "not among the served interfaces" \
-  serve -i eth0 e0.1=/srv/disk.img,iface=eth1
+  serve -i vt0 e0.1=/srv/disk.img,iface=eth1
 expect_usage_error "unreadable config file" "cannot read config file $tmp/missing.toml" \
   serve --config "$tmp/missing.toml"
 expect_usage_error "config file is a directory" "cannot read config file" serve --config "$tmp"
 expect_usage_error "config mixed with -i" "--interface cannot be combined with --config" \
-  serve --config "$tmp/typo.toml" -i eth0
+  serve --config "$tmp/typo.toml" -i vt0
 expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
   serve --config "$tmp/typo.toml"
 expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboot\] boots nothing" \

@@ -49,7 +49,7 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, boo
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
                        key == "mask"    ? "mask=02:00:00:00:00:01"
-                       : key == "iface" ? "iface=eth0"
+                       : key == "iface" ? "iface=vt0"
                        : key == "fail"  ? "fail=100-199:write"
                                         : fmt::format("{}=2048", key));
   }

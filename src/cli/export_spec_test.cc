@@ -67,7 +67,7 @@ TEST(ParseExportSpec, PathOnlyGivesDefaults) {
 TEST(ParseExportSpec, EveryKey) {
   ParseResult<target::ExportOptions> e = ParseExportSpec(
       "e0.1=/dev/sdb,ro,offset=2048,length=204800,sync,direct,"
-      "mask=02:00:00:00:00:01;02:00:00:00:00:02,mask=02:00:00:00:00:03,iface=eth0,iface=eth1");
+      "mask=02:00:00:00:00:01;02:00:00:00:00:02,mask=02:00:00:00:00:03,iface=vt0,iface=vt1");
   ASSERT_TRUE(e) << e.error();
   EXPECT_EQ(e->path, "/dev/sdb");
   EXPECT_TRUE(e->read_only);
@@ -77,7 +77,7 @@ TEST(ParseExportSpec, EveryKey) {
   EXPECT_TRUE(e->direct);
   EXPECT_EQ(e->mask, (std::vector<MacAddress>{Mac("02:00:00:00:00:01"), Mac("02:00:00:00:00:02"),
                                               Mac("02:00:00:00:00:03")}));
-  EXPECT_EQ(e->interfaces, (std::vector<std::string>{"eth0", "eth1"}));
+  EXPECT_EQ(e->interfaces, (std::vector<std::string>{"vt0", "vt1"}));
 }
 
 TEST(ParseExportSpec, ServerDefaultsTurnOnSyncAndDirect) {
@@ -156,7 +156,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "mask=02:00:00:00:00:01"},
         BadSpec{"e0.1=/a,iface=",
                 "bad export 'e0.1=/a,iface=': 'iface' needs a value, e.g. "
-                "iface=eth0"}));
+                "iface=vt0"}));
 
 TEST(ParseInjectedFault, RangeSingleSectorAndDirection) {
   ParseResult<target::InjectedFault> both = ParseInjectedFault("100-199");
