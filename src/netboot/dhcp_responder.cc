@@ -12,9 +12,11 @@ namespace {
 // boot server discovery", then end. Without it some PXE ROMs wait for a boot menu.
 const std::vector<uint8_t> kPxeVendorOptions = {6, 1, 8, 255};
 
-std::string Describe(const BootDecision& d) {
+std::string Describe(const BootDecision& d, const ClientInfo& client) {
   switch (d.stage) {
-    case BootDecision::Stage::kFirstStage: return fmt::format("boot file {}", d.file);
+    case BootDecision::Stage::kFirstStage:
+      // The arch (option 93) is what chose between the BIOS and the EFI file.
+      return fmt::format("boot file {} (client arch {})", d.file, client.arch.value_or(0));
     case BootDecision::Stage::kScript:
       return fmt::format("script {} (sanboot aoe:{})", d.file, d.target.ToString());
     case BootDecision::Stage::kNone: return fmt::format("no boot file: {}", d.why);
@@ -102,7 +104,7 @@ DhcpOutcome DhcpResponder::HandleFull(const DhcpMessage& request, DhcpMessageTyp
       reply.yiaddr = *address;
       fill_address_options(reply);
       out.log = fmt::format("DISCOVER from {} -> OFFER {}, {}", FirmwareName(client.firmware),
-                            address->ToString(), Describe(decision));
+                            address->ToString(), Describe(decision, client));
       out.reply = Broadcast(std::move(reply), request);
       return out;
     }
@@ -132,7 +134,7 @@ DhcpOutcome DhcpResponder::HandleFull(const DhcpMessage& request, DhcpMessageTyp
       fill_address_options(ack);
       out.leases_changed = true;
       out.log = fmt::format("REQUEST from {} -> ACK {}, {}", FirmwareName(client.firmware),
-                            wanted.ToString(), Describe(decision));
+                            wanted.ToString(), Describe(decision, client));
       if (!request.ciaddr.is_any() && request.giaddr.is_any()) {
         out.reply = DhcpReply{std::move(ack), request.ciaddr, kDhcpClientPort};  // renewal
       } else {
@@ -180,7 +182,7 @@ DhcpOutcome DhcpResponder::HandleProxy(const DhcpMessage& request, DhcpMessageTy
     // iPXE recognises a ProxyDHCP offer by option 60 "PXEClient", PXE clients or not.
     offer.SetString(kOptVendorClass, "PXEClient");
     out.log = fmt::format("DISCOVER from {} -> proxy OFFER (no address), {}",
-                          FirmwareName(client.firmware), Describe(decision));
+                          FirmwareName(client.firmware), Describe(decision, client));
     out.reply = Broadcast(std::move(offer), request);
     return out;
   }
@@ -193,7 +195,7 @@ DhcpOutcome DhcpResponder::HandleProxy(const DhcpMessage& request, DhcpMessageTy
     ack.SetString(kOptVendorClass, "PXEClient");
     out.log = fmt::format("{} on port 4011 from {} ({}) -> proxy ACK, {}",
                           DhcpMessageTypeName(type), FirmwareName(client.firmware),
-                          source.ToString(), Describe(decision));
+                          source.ToString(), Describe(decision, client));
     // The client has its address by now and listens where it sent from.
     Ipv4Address to = source.is_any() ? Ipv4Address::Broadcast() : source;
     out.reply = DhcpReply{std::move(ack), to, source_port == 0 ? kDhcpClientPort : source_port};

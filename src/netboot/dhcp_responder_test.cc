@@ -99,6 +99,24 @@ TEST_F(FullMode, RequestToAnotherServerIsIgnoredAndOfferReleased) {
   EXPECT_EQ(pool_.Find(kClientMac), nullptr);
 }
 
+// OVMF's PXE client (EDK2): option 93 = 7, vendor class PXEClient:Arch:00007, no user class.
+TEST_F(FullMode, DiscoverFromUefiPxeGetsSnponlyWithPxeOptions) {
+  DhcpOutcome out = Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeEfi64));
+  ASSERT_TRUE(out.reply);
+  const DhcpMessage& offer = out.reply->message;
+  EXPECT_EQ(offer.yiaddr, kFirst);
+  EXPECT_EQ(offer.siaddr, kServer);
+  EXPECT_EQ(offer.file, "snponly.efi");
+  EXPECT_EQ(offer.FindString(kOptBootFile), "snponly.efi");
+  EXPECT_EQ(offer.FindString(kOptVendorClass), "PXEClient");
+  ASSERT_NE(offer.Find(kOptVendorSpecific), nullptr);
+  EXPECT_EQ(offer.Find(kOptVendorSpecific)->data, (std::vector<uint8_t>{6, 1, 8, 255}));
+  EXPECT_NE(out.log.find("DISCOVER from PXE UEFI -> OFFER 10.77.0.100, boot file snponly.efi "
+                         "(client arch 7)"),
+            std::string::npos)
+      << out.log;
+}
+
 TEST_F(FullMode, PlainClientGetsAddressWithoutBootFile) {
   DhcpOutcome out = Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain));
   ASSERT_TRUE(out.reply);

@@ -221,6 +221,9 @@ class TftpServerImpl final : public TftpServer {
                 t.name, t.description.empty() ? "" : " [" + t.description + "]",
                 t.transfer->file_size(), t.transfer->block_size(), seconds,
                 t.transfer->retransmits());
+    } else if (t.transfer->size_query()) {
+      log_.Debug(subject, "size query for {} answered (tsize {}), then ended by the client", t.name,
+                 t.transfer->file_size());
     } else {
       log_.Warn(subject, "transfer of {} failed after {} of {} bytes: {}", t.name,
                 t.transfer->bytes_acked(), t.transfer->file_size(), t.transfer->failure());

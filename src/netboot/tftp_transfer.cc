@@ -87,6 +87,8 @@ ConstByteSpan TftpTransfer::OnPacket(ConstByteSpan bytes, TimePoint now) {
   std::optional<TftpPacket> packet = DecodeTftp(bytes);
   if (!packet) return {};
   if (packet->opcode == TftpOpcode::kError) {
+    size_query_ = index_ == 0 && std::any_of(accepted_.begin(), accepted_.end(),
+                                             [](const auto& o) { return o.first == "tsize"; });
     return Fail(fmt::format("client aborted: error {} \"{}\"",
                             static_cast<int>(packet->error_code), packet->error_message),
                 TftpErrorCode::kNotDefined, false);

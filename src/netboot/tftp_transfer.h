@@ -10,7 +10,9 @@
 // - Duplicate ACKs for the previous block are ignored rather than answered, which avoids the
 //   "Sorcerer's Apprentice" duplicate-storm (RFC 1123 4.2.3.1).
 // - No ACK before the deadline: resend the last packet, up to max_retries times, then fail.
-// - An ERROR from the client ends the transfer (e.g. code 8 when it refuses our OACK).
+// - An ERROR from the client ends the transfer (e.g. code 8 when it refuses our OACK). An ERROR
+//   in answer to an OACK that carried tsize is a size query, not a failure: UEFI PXE clients
+//   (EDK2) read the size this way, then request the file again to download it.
 //
 // Ownership: owns the file and one packet buffer (blksize + 4 bytes). Thread-safety: none.
 #pragma once
@@ -51,6 +53,8 @@ class TftpTransfer {
   State state() const { return state_; }
   TimePoint deadline() const { return deadline_; }
   const std::string& failure() const { return failure_; }
+  // kFailed because the client ended the transfer after reading tsize from our OACK.
+  bool size_query() const { return size_query_; }
   size_t block_size() const { return block_size_; }
   uint64_t file_size() const { return file_->size(); }
   uint64_t bytes_acked() const { return bytes_acked_; }
@@ -77,6 +81,7 @@ class TftpTransfer {
   TimePoint deadline_{};
   State state_ = State::kRunning;
   std::string failure_;
+  bool size_query_ = false;
 };
 
 }  // namespace aoe::netboot

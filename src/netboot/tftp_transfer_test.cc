@@ -130,6 +130,39 @@ TEST_F(TftpTransferTest, ClientErrorEndsTheTransfer) {
   EXPECT_EQ(t.state(), TftpTransfer::State::kFailed);
 }
 
+// EDK2's PXE client (OVMF, most UEFI firmware) sends RRQ with tsize and blksize, reads the
+// size from the OACK and ends that transfer with ERROR 8, then requests the file again. That
+// was logged as a failed transfer on every UEFI boot.
+TEST_F(TftpTransferTest, ErrorAfterTsizeOackIsASizeQuery) {
+  TftpTransfer t(File(10), {{"tsize", "0"}, {"blksize", "1468"}}, limits_);
+  EXPECT_EQ(Decode(t.Start(clock_.Now())).opcode, TftpOpcode::kOptionAck);
+  std::array<std::byte, 64> b{};
+  size_t n = EncodeTftpError(b, TftpErrorCode::kOptionRefused, "User aborted the transfer");
+  EXPECT_TRUE(t.OnPacket(std::span(b).first(n), clock_.Now()).empty());
+  EXPECT_EQ(t.state(), TftpTransfer::State::kFailed);
+  EXPECT_TRUE(t.size_query());
+}
+
+TEST_F(TftpTransferTest, ErrorDuringDataIsNotASizeQuery) {
+  TftpTransfer t(File(2000), {{"tsize", "0"}}, limits_);
+  (void)t.Start(clock_.Now());
+  (void)t.OnPacket(Ack(0), clock_.Now());  // DATA 1 is in flight
+  std::array<std::byte, 32> b{};
+  size_t n = EncodeTftpError(b, TftpErrorCode::kNotDefined, "disk full");
+  (void)t.OnPacket(std::span(b).first(n), clock_.Now());
+  EXPECT_EQ(t.state(), TftpTransfer::State::kFailed);
+  EXPECT_FALSE(t.size_query());
+}
+
+TEST_F(TftpTransferTest, ErrorAfterOackWithoutTsizeIsNotASizeQuery) {
+  TftpTransfer t(File(10), {{"blksize", "1024"}}, limits_);
+  (void)t.Start(clock_.Now());
+  std::array<std::byte, 32> b{};
+  size_t n = EncodeTftpError(b, TftpErrorCode::kOptionRefused, "no");
+  (void)t.OnPacket(std::span(b).first(n), clock_.Now());
+  EXPECT_FALSE(t.size_query());
+}
+
 TEST_F(TftpTransferTest, BlockNumbersWrapAround) {
   limits_.max_block_size = 8;
   TftpTransfer t(File(8 * 65536 + 3), {{"blksize", "8"}}, limits_);
