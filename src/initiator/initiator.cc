@@ -13,6 +13,8 @@ namespace aoe::initiator {
 namespace {
 
 constexpr size_t kRxBatch = 16;
+// A frame that timed out this many times backs off even when the path works for others.
+constexpr uint32_t kBackoffAfterRetries = 4;
 constexpr size_t kMinRxSlotBytes = 9216 + proto::kEthernetHeaderSize;
 // Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
 constexpr uint8_t kAtaFailureBits = proto::kAtaStatusBusy | proto::kAtaStatusFault |
@@ -218,6 +220,7 @@ void Disk::Pump() {
     Request& r = *unframed_.front();
     f->request = &r;
     f->retries = 0;
+    f->backoff = 0;
     f->paths_tried = 0;
     f->tx_count = 0;
     if (r.op == Op::kRead || r.op == Op::kWrite) {
@@ -302,12 +305,12 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   StoreBe32(f.buffer, 20, *tag);
   TimePoint now = owner_.clock_.Now();
   if (f.tx_count == 0 && f.retries == 0) f.first_sent = now;
-  f.tx[f.tx_count++] = Transmission{*tag, path, now, p.window.NextSeq(), true};
+  f.tx[f.tx_count++] = Transmission{*tag, path, now, p.window.NextSeq(), true, false, 0};
   ++p.in_flight;
   ++p.sent;
   if (f.retries > 0) ++p.retransmits;
   f.state = Frame::State::kInFlight;
-  f.deadline = now + p.rtt.Rto(f.retries);
+  f.deadline = now + p.rtt.Rto(f.backoff);
   if (path < 32) f.paths_tried |= 1u << path;
   ConstByteSpan bytes(f.buffer.data(), f.length);
   // A full send queue or a failed send is just loss: the retransmission timer covers it.
@@ -349,10 +352,16 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   p.rtt.AddSample(now - t.sent_at);
   ++p.replies;
   p.consecutive_timeouts = 0;
+  p.last_reply = now;
   if (t.counted) {
     --p.in_flight;
     t.counted = false;
-    p.window.OnReply();
+    p.window.OnReply(t.seq);
+  } else if (t.timed_out) {
+    // The frame was late, not lost: the retransmission was spurious.
+    t.timed_out = false;
+    ++p.spurious_timeouts;
+    p.window.OnSpuriousTimeout(t.loss_event);
   }
   if (!p.up) MarkPathUp(t.path);
 
@@ -371,6 +380,7 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     uint32_t path = t.path;
     RetireTransmissions(f);
     f.retries = 0;
+    f.backoff = 0;
     f.paths_tried = 0;
     BuildFrame(f);
     Transmit(slot, path);
@@ -522,8 +532,15 @@ void Disk::OnTimer(TimePoint now) {
       ++p.consecutive_timeouts;
       p.loss_counted_seq = p.window.seq();
     }
-    p.window.OnTimeout(t.seq);
-    if (p.up && p.consecutive_timeouts >= owner_.options_.down_after_timeouts) {
+    // Exponential back-off per frame when the path delivered nothing since the frame was
+    // sent (a stall, a dead target) or the frame was unlucky kBackoffAfterRetries times: an
+    // isolated loss on a working link is retried after the plain RTO, as TCP's fast
+    // retransmit and RACK do, instead of waiting twice as long each time.
+    if (p.window.answered_seq() <= t.seq || f.retries + 1 >= kBackoffAfterRetries) ++f.backoff;
+    t.timed_out = true;
+    t.loss_event = p.window.OnTimeout(t.seq);
+    if (p.up && p.consecutive_timeouts >= owner_.options_.down_after_timeouts &&
+        now - p.last_reply >= owner_.options_.down_after_silence) {
       MarkPathDown(t.path);
     }
     ++f.retries;
@@ -576,6 +593,7 @@ void Disk::MarkPathUp(uint32_t path) {
   Path& p = paths_[path];
   p.up = true;
   p.consecutive_timeouts = 0;
+  p.last_reply = owner_.clock_.Now();
   p.window.Restart();
   if (owner_.options_.logger) {
     owner_.options_.logger->Info(info_.address.ToString(), "path {} answers again", PathName(path));
@@ -608,6 +626,7 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
     Path p;
     p.port = port;
     p.target_mac = mac;
+    p.last_reply = owner_.clock_.Now();
     p.window = CongestionWindow(limit);
     p.rtt = RttEstimator(owner_.options_.flow);
     paths_.push_back(std::move(p));
@@ -661,6 +680,7 @@ std::vector<PathStats> Disk::path_stats() const {
     s.sent = p.sent;
     s.retransmits = p.retransmits;
     s.timeouts = p.timeouts;
+    s.spurious_timeouts = p.spurious_timeouts;
     s.replies = p.replies;
     s.rtt_avg = p.rtt.srtt();
     s.rto = p.rtt.Rto();
@@ -679,6 +699,7 @@ void Disk::NoteReply(size_t port, const MacAddress& mac) {
   std::optional<uint32_t> path = FindPath(port, mac);
   if (!path) return;
   paths_[*path].consecutive_timeouts = 0;
+  paths_[*path].last_reply = owner_.clock_.Now();
   if (!paths_[*path].up) MarkPathUp(*path);
 }
 

@@ -54,6 +54,9 @@ struct InitiatorOptions {
   // each sent after the previous counted timeout, with no reply on the path in between. A burst
   // of timeouts of frames that were in flight together is one event, not many.
   uint32_t down_after_timeouts = 4;
+  // ... and only once the path has been silent this long: at 20 % loss each way a lone frame
+  // is lost 4 times in a row now and then (0.36^4), which is no reason to shun a working path.
+  Duration down_after_silence = std::chrono::milliseconds(500);
   // How often a down path is probed with a unicast config query.
   Duration probe_interval = std::chrono::seconds(1);
   // Every known disk gets a broadcast config query this often (and soon after one of its paths
@@ -142,8 +145,9 @@ class Disk {
     CongestionWindow window{1};
     RttEstimator rtt;
     uint32_t in_flight = 0;
-    uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0;
+    uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0, spurious_timeouts = 0;
     uint32_t consecutive_timeouts = 0;  // loss events since the last reply on this path
+    TimePoint last_reply{};             // or since the path was learnt or came back up
     uint64_t loss_counted_seq = 0;      // transmissions up to here belong to a counted event
     bool up = true;
     TimePoint next_probe{};
@@ -158,6 +162,8 @@ class Disk {
     TimePoint sent_at{};
     uint64_t seq = 0;        // CongestionWindow sequence number on that path
     bool counted = false;    // still counted in the path's in_flight (not timed out)
+    bool timed_out = false;  // its timeout was counted in the window's loss event below
+    uint64_t loss_event = 0;
   };
   static constexpr size_t kMaxTransmissions = 4;
 
@@ -175,6 +181,7 @@ class Disk {
     TimePoint first_sent{};
     TimePoint deadline{};     // retransmission deadline of the newest transmission
     uint32_t retries = 0;
+    uint32_t backoff = 0;     // RTO doublings for the next transmission (see Disk::OnTimer)
     uint32_t paths_tried = 0; // bit i: sent on path i (i < 32)
     bool flush_ext = false;   // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
   };

@@ -281,6 +281,56 @@ INSTANTIATE_TEST_SUITE_P(FivePercentAndTwentyPercent, LossTest,
                          ::testing::Values(std::make_tuple(0.05, 1), std::make_tuple(0.05, 2),
                                            std::make_tuple(0.20, 3), std::make_tuple(0.20, 4)));
 
+TEST_F(InitiatorTest, TwentyPercentLossEachWayCostsLittleTime) {
+  // Regression: with a fixed 50 ms RTO floor and the window back to 1 on every loss event,
+  // 1 MiB up and down under 20 % loss each way took about 15 s of (fake) time; with the RTO
+  // following the RTT and isolated losses only halving the window, well under a second.
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  wire_a_.SetFaults({.drop_probability = 0.2, .seed = 21});
+  std::vector<std::byte> data = RandomBytes(1 << 20, 21);
+  TimePoint start = clock_.Now();
+  ASSERT_TRUE(disk.Write(0, data));
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(0, back));
+  Duration took = clock_.Now() - start;
+  EXPECT_EQ(back, data);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
+  PathStats s = disk.path_stats()[0];
+  EXPECT_GT(s.retransmits, 500u);
+  EXPECT_LT(took, milliseconds(1000)) << std::chrono::duration<double>(took).count()
+      << " window " << s.window << " ssthresh " << s.ssthresh << " timeouts " << s.timeouts
+      << " spurious " << s.spurious_timeouts << " rexmit " << s.retransmits << " sent " << s.sent;
+}
+
+TEST_F(InitiatorTest, ASpuriousTimeoutIsUndoneWhenTheLateRepliesCome) {
+  // A stall: the target answers a whole window only after it timed out. The late replies
+  // complete the frames (the retransmissions were spurious) and undo the window reduction.
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> warm(1 << 20);
+  ASSERT_TRUE(disk.Read(0, warm));
+  ASSERT_EQ(disk.path_stats()[0].window, 16u);
+  std::vector<std::byte> buf(64 * 1024);
+  std::optional<Outcome<void>> result;
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  ASSERT_EQ(disk.path_stats()[0].in_flight, 16u);
+  clock_.Advance(milliseconds(100));
+  client.initiator().OnTimer();
+  PathStats s = disk.path_stats()[0];
+  EXPECT_EQ(s.timeouts, 16u);
+  EXPECT_EQ(s.window, 1u);  // nothing answered since: as if the link had died
+  target.Serve();           // the stall ends: the first transmissions are answered
+  client.initiator().Poll();
+  s = disk.path_stats()[0];
+  EXPECT_EQ(s.spurious_timeouts, 16u);
+  EXPECT_GE(s.window, 16u);  // undone
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  EXPECT_TRUE(*result);
+}
+
 TEST_F(InitiatorTest, DuplicateAndReorderedRepliesAreIgnored) {
   AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
   MakeClient();

@@ -75,6 +75,7 @@ struct PathStats {
   uint64_t sent = 0;          // transmissions, retransmissions included
   uint64_t retransmits = 0;   // transmissions of a frame that had timed out before
   uint64_t timeouts = 0;
+  uint64_t spurious_timeouts = 0;  // timeouts whose first reply came after all (late, not lost)
   uint64_t replies = 0;
   Duration rtt_avg{};         // smoothed RTT (0 before the first sample)
   Duration rto{};
