@@ -263,7 +263,13 @@ FuseDisk::FuseDisk(FuseDiskOptions options, ByteIo& io, Logger& log)
       buffer_(std::make_unique<Buffer>()) {}
 
 FuseDisk::~FuseDisk() {
-  if (session_ != nullptr) fuse_session_destroy(session_);
+  if (session_ != nullptr) {
+    // Also after an unmount from outside (umount, `aoe umount`): libfuse frees its copy of
+    // the mount point only here, and skips the umount when /dev/fuse reports the connection
+    // gone, so nothing else mounted there since can be touched.
+    if (mounted_) fuse_session_unmount(session_);
+    fuse_session_destroy(session_);
+  }
   if (g_fuse_log == &log_) g_fuse_log = nullptr;
 }
 
@@ -306,6 +312,7 @@ Outcome<std::unique_ptr<FuseDisk>> FuseDisk::Mount(const FuseDiskOptions& option
   fuse_set_log_func(FuseLog);
   auto finish_capture = [&] { g_fuse_message = nullptr; };
   disk->session_ = fuse_session_new(&args, &kOps, sizeof kOps, disk.get());
+  fuse_opt_free_args(&args);  // parsing replaced our argv with one libfuse allocated
   if (disk->session_ == nullptr) {
     finish_capture();
     return Error(std::make_error_code(std::errc::invalid_argument),
