@@ -1,6 +1,7 @@
 // `aoe netboot`: the PXE netboot service (DHCP full or proxy mode, TFTP) on one interface, until
 // SIGINT/SIGTERM. The service itself is netboot::NetbootService (src/netboot); this file only
-// turns arguments and an optional TOML file into NetbootOptions and runs an EventLoop.
+// turns arguments and an optional TOML file into NetbootOptions and runs an EventLoop, after
+// dropping to --user once the sockets are open (netboot_user.h says what is kept and why).
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -20,6 +21,8 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "cli/command.h"
+#include "cli/netboot_user.h"
+#include "cli/privileges.h"
 #include "net/event_loop.h"
 #include "netboot/lease_file.h"
 #include "netboot/netboot_config.h"
@@ -50,6 +53,7 @@ Examples:
   aoe netboot -i br0 --range 10.77.0.100-10.77.0.200 --router 10.77.0.1 --boot e0.1 \
               --client 52:54:00:12:34:56=e0.2
   aoe netboot --config /etc/aoekit/netboot.toml
+  aoe netboot -i br0 --range 10.77.0.100-10.77.0.200 --boot e0.1 --user aoe
 
 The interface needs an IPv4 address. Options on the command line override --config.
 Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad arguments or config.
@@ -78,6 +82,7 @@ struct RawArgs {
   std::string bios_file;
   std::string efi_file;
   std::string log_level;
+  std::string user;
 };
 
 void DefineOptions(CLI::App& app, RawArgs& raw) {
@@ -131,6 +136,11 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
       ->type_name("NAME");
   app.add_option("--log-level", raw.log_level, "error, warn, info (default) or debug.")
       ->type_name("LEVEL");
+  app.add_option("--user", raw.user,
+                 "After opening the sockets, the lease file and the TFTP root, run\n"
+                 "as this user with no capabilities (docs/netboot.md). Needs root.\n"
+                 "Example: --user aoe")
+      ->type_name("NAME");
 }
 
 std::string OneLine(std::string text) {
@@ -143,7 +153,30 @@ struct NetbootArgs {
   std::optional<std::string> help;
   netboot::NetbootOptions options;
   LogLevel log_level = LogLevel::kInfo;
+  std::string user;  // --user or `user = "..."`: drop to it after start-up; "" stays
 };
+
+// The --config file: the netboot keys (netboot_config.h) plus `user`, which only `aoe netboot`
+// has (in `aoe serve` it is a top-level key of its own file, not one of [netboot]).
+std::string ApplyConfigFile(const std::string& text, const std::string& path, NetbootArgs& out) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return fmt::format("{}:{}: {}", path, e.source().begin.line, e.description());
+  }
+  if (const toml::node* user = root.get("user")) {
+    std::optional<std::string> name = user->value<std::string>();
+    if (!name || name->empty()) {
+      return fmt::format("{}:{}: user must name a user, e.g. user = \"aoe\"; remove the key to "
+                         "keep running as the starting user",
+                         path, user->source().begin.line);
+    }
+    out.user = *name;
+    root.erase("user");
+  }
+  return netboot::ApplyNetbootToml(root, path, out.options);
+}
 
 // Returns "" or one line of error (without the "aoe netboot: " prefix).
 std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& out) {
@@ -169,9 +202,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
       return fmt::format("cannot read config file {}: {}", raw.config_path,
                          text ? std::strerror(ENOENT) : text.error().message());
     }
-    if (std::string e = netboot::ApplyNetbootTomlText(*text, raw.config_path, o); !e.empty()) {
-      return e;
-    }
+    if (std::string e = ApplyConfigFile(*text, raw.config_path, out); !e.empty()) return e;
   }
   if (!raw.interface_name.empty()) o.interface_name = raw.interface_name;
   if (!raw.boot.empty()) {
@@ -219,6 +250,10 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
   if (!raw.tftp_root.empty()) o.tftp_root = raw.tftp_root;
   if (!raw.bios_file.empty()) o.files.bios = raw.bios_file;
   if (!raw.efi_file.empty()) o.files.efi = raw.efi_file;
+  if (app.count("--user") > 0) {
+    if (raw.user.empty()) return "--user needs a user name, e.g. --user aoe";
+    out.user = raw.user;
+  }
   if (!raw.log_level.empty()) {
     std::optional<LogLevel> level = ParseLogLevel(raw.log_level);
     if (!level) {
@@ -241,6 +276,18 @@ int NetbootMain(const std::vector<std::string>& arguments) {
   if (args.help) {
     fmt::print("{}", *args.help);
     return kExitOk;
+  }
+  // --user: checked before anything is opened; the lease directory is made ready for the user
+  // before the service writes the lease file in it.
+  const std::vector<int> capabilities = NetbootCapabilities();
+  PrivilegeDrop drop{.user = args.user, .keep_capabilities = capabilities, .writable_dirs = {}};
+  if (!args.user.empty()) {
+    std::string problem = CheckDropUser(args.user);
+    if (problem.empty()) problem = PrepareNetbootForUser(args.options, {}, drop);
+    if (!problem.empty()) {
+      fmt::print(stderr, "aoe netboot: --user {}: {}\n", args.user, problem);
+      return kExitUsage;
+    }
   }
 
   sigset_t signals;
@@ -269,6 +316,19 @@ int NetbootMain(const std::vector<std::string>& arguments) {
   if (!service) {
     fmt::print(stderr, "aoe netboot: {}\n", why);
     return kExitFailure;
+  }
+  // Everything that needs root is open now: ports 67 (4011) and 69, the TFTP root, the leases.
+  if (!args.user.empty()) {
+    if (std::string problem = DropPrivileges(drop); !problem.empty()) {
+      fmt::print(stderr, "aoe netboot: --user {}: {}\n", args.user, problem);
+      return kExitFailure;
+    }
+    if (std::string problem = CheckNetbootAfterDrop(args.options, args.user); !problem.empty()) {
+      fmt::print(stderr, "aoe netboot: --user {}: {}\n", args.user, problem);
+      return kExitUsage;
+    }
+    log.Info("netboot", "running as user {} (uid {}), keeping {}", args.user, ::getuid(),
+             DescribeCapabilities(capabilities));
   }
   bool stop = false;
   (void)loop->Add(signal_fd.get(), [&] {

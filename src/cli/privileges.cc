@@ -115,25 +115,38 @@ std::string CapabilityName(int capability) {
   }
 }
 
+std::optional<UserIds> LookUpUser(const std::string& user) {
+  std::optional<Account> account = LookUpAccount(user);
+  if (!account) return std::nullopt;
+  return UserIds{account->uid, account->gid};
+}
+
+std::string CheckDropUser(const std::string& user) {
+  std::optional<Account> account = LookUpAccount(user);
+  if (!account) {
+    return fmt::format(
+        "user '{}' does not exist; create it (useradd --system --no-create-home {}) or name "
+        "another",
+        user, user);
+  }
+  if (account->uid == 0) {
+    return fmt::format("user {} is root (uid 0); name an unprivileged user", account->name);
+  }
+  return {};
+}
+
 std::string DropPrivileges(const PrivilegeDrop& drop) {
   for (int capability : drop.keep_capabilities) {
     if (capability < 0 || capability >= 32 * _LINUX_CAPABILITY_U32S_3) {
       return fmt::format("capability number {} is not a Linux capability", capability);
     }
   }
+  if (std::string problem = CheckDropUser(drop.user); !problem.empty()) return problem;
   std::optional<Account> account = LookUpAccount(drop.user);
-  if (!account) {
-    return fmt::format(
-        "user '{}' does not exist; create it (useradd --system --no-create-home {}) or name "
-        "another",
-        drop.user, drop.user);
-  }
+  if (!account) return fmt::format("user '{}' disappeared from the password database", drop.user);
   if (::geteuid() != 0) {
     return fmt::format("switching to user {} needs root; start as root or leave the user out",
                        account->name);
-  }
-  if (account->uid == 0) {
-    return fmt::format("user {} is root (uid 0); name an unprivileged user", account->name);
   }
   for (const std::string& dir : drop.writable_dirs) {
     if (std::string problem = MakeWritableBy(dir, *account); !problem.empty()) return problem;

@@ -18,6 +18,9 @@
 // thread started earlier would keep its full capability sets.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,18 @@ struct PrivilegeDrop {
   // in it are chowned to the user. Symbolic links are never followed.
   std::vector<std::string> writable_dirs;
 };
+
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+// The uid and primary gid of a user name or numeric uid; nullopt if there is no such user.
+std::optional<UserIds> LookUpUser(const std::string& user);
+
+// Checks, before anything is opened, that `user` is an account DropPrivileges can switch to:
+// it exists and is not root. Returns "" or one line saying what is wrong (a bad argument: the
+// caller exits 2 before starting anything).
+std::string CheckDropUser(const std::string& user);
 
 // Drops to `drop.user` as described above. Must run as root (euid 0). Returns an empty string
 // on success, otherwise one line saying what failed and how to fix it (the process may then be

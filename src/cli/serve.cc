@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "cli/command.h"
+#include "cli/netboot_user.h"
 #include "cli/privileges.h"
 #include "cli/serve_args.h"
 #include "cli/serve_config.h"
@@ -38,7 +39,10 @@ constexpr std::string_view kSubject = "serve";
 // interface added to the config. Re-binding a socket to an interface that was deleted and
 // re-created needs no capability, nor does I/O on images already open. Not kept: CAP_NET_ADMIN
 // (new sockets then get buffers capped at net.core.rmem_max/wmem_max) and file access
-// overrides (images added by SIGHUP must be readable and writable by the user).
+// overrides (images added by SIGHUP must be readable and writable by the user). A [netboot]
+// section needs nothing more (netboot_user.h): its ports are bound before the switch, and
+// CAP_NET_RAW, kept anyway, covers SO_BINDTODEVICE for TFTP transfers on kernels before 5.7.
+// Not kept: CAP_NET_BIND_SERVICE, so a changed [netboot] waits for a restart.
 constexpr int kServeCapabilities[] = {CAP_NET_RAW};
 
 sigset_t HandledSignals() {
@@ -70,10 +74,23 @@ class EmbeddedNetboot {
     return "";
   }
 
+  // After `--user`: ports 67 and 69 can no longer be bound, so Reload does not stop a service
+  // it could not start again.
+  void set_user(std::string user) { user_ = std::move(user); }
+
   // SIGHUP: re-creates the service if the [netboot] section changed. If the new settings
   // cannot be applied, the previous ones are restored where possible.
   void Reload(const std::optional<netboot::NetbootOptions>& wanted) {
     if (wanted == options_) return;
+    if (wanted && !user_.empty()) {
+      log_.Warn("netboot",
+                "SIGHUP: [netboot] {}, but aoe serve runs as user {} and cannot bind ports 67 "
+                "and 69 again; {}; restart aoe serve to apply it",
+                options_ ? "changed" : "added", user_,
+                options_ ? "the netboot service keeps its previous settings"
+                         : "the netboot service stays off");
+      return;
+    }
     std::optional<netboot::NetbootOptions> previous = std::move(options_);
     options_.reset();
     service_.reset();  // frees ports 67/69 (and 4011) for the new service
@@ -121,6 +138,7 @@ class EmbeddedNetboot {
   EventLoop& loop_;
   Logger& log_;
   SteadyClock clock_;
+  std::string user_;
   std::optional<netboot::NetbootOptions> options_;
   std::unique_ptr<netboot::NetbootService> service_;
 };
@@ -229,6 +247,23 @@ int ServeMain(const std::vector<std::string>& arguments) {
     return kExitFailure;
   }
 
+  // --user: checked before anything is opened; a [netboot] lease directory is made ready for
+  // the user before the service writes the lease file in it.
+  PrivilegeDrop drop{.user = args.config.user,
+                     .keep_capabilities = {std::begin(kServeCapabilities),
+                                           std::end(kServeCapabilities)},
+                     .writable_dirs = {args.config.server.state_dir}};
+  if (!args.config.user.empty()) {
+    std::string problem = CheckDropUser(args.config.user);
+    if (problem.empty() && args.config.netboot) {
+      problem = PrepareNetbootForUser(*args.config.netboot, {args.config.server.state_dir}, drop);
+    }
+    if (!problem.empty()) {
+      fmt::print(stderr, "aoe serve: --user {}: {}\n", args.config.user, problem);
+      return kExitUsage;
+    }
+  }
+
   Logger log(args.config.log_level);
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {
@@ -245,14 +280,18 @@ int ServeMain(const std::vector<std::string>& arguments) {
   }
   // Everything that needs root is open now: sockets, images, state files.
   if (!args.config.user.empty()) {
-    PrivilegeDrop drop{.user = args.config.user,
-                       .keep_capabilities = {std::begin(kServeCapabilities),
-                                             std::end(kServeCapabilities)},
-                       .writable_dirs = {args.config.server.state_dir}};
     if (std::string problem = DropPrivileges(drop); !problem.empty()) {
       fmt::print(stderr, "aoe serve: --user {}: {}\n", args.config.user, problem);
       return kExitFailure;
     }
+    if (args.config.netboot) {
+      if (std::string problem = CheckNetbootAfterDrop(*args.config.netboot, args.config.user);
+          !problem.empty()) {
+        fmt::print(stderr, "aoe serve: netboot: --user {}: {}\n", args.config.user, problem);
+        return kExitUsage;
+      }
+    }
+    netboot.set_user(args.config.user);
     log.Info(kSubject, "running as user {} (uid {}), keeping only {}", args.config.user,
              ::getuid(), CapabilityName(CAP_NET_RAW));
   }

@@ -109,6 +109,31 @@ TEST(ParseServeToml, ShippedExampleLoads) {
   ASSERT_TRUE(config) << config.error();
   EXPECT_EQ(config->server.exports.size(), 3u);
   EXPECT_EQ(config->server.interfaces.size(), 2u);
+  EXPECT_EQ(config->user, "");  // commented out: the example runs as the starting user
+  ASSERT_TRUE(config->netboot);
+  EXPECT_EQ(config->netboot->interface_name, "eth0");
+  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kProxy);
+  ASSERT_TRUE(config->netboot->targets.default_target);
+  EXPECT_EQ(config->netboot->targets.default_target->ToString(), "e1.1");
+  EXPECT_EQ(config->netboot->targets.by_mac.size(), 1u);
+  EXPECT_EQ(config->netboot->tftp_root, "/usr/lib/ipxe");
+}
+
+// The full-mode lines the example shows commented out work when uncommented.
+TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
+  std::ifstream in(AOE_SOURCE_DIR "/docs/examples/serve.toml");
+  std::string text, line;
+  while (std::getline(in, line)) {
+    if (line == "mode = \"proxy\"") continue;
+    if (line.rfind("#   ", 0) == 0 && line.find(" = ") != std::string::npos) line = line.substr(4);
+    text += line + "\n";
+  }
+  ParseResult<ServeConfig> config = ParseServeToml(text, "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config->netboot);
+  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kFull);
+  EXPECT_EQ(config->netboot->range_first->ToString(), "10.77.0.100");
+  EXPECT_EQ(config->netboot->lease_file, "/var/lib/aoekit/netboot-eth0.leases");
 }
 
 TEST(ParseServeToml, UnknownTopLevelKey) {
