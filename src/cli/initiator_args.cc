@@ -234,6 +234,7 @@ nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths) {
                    {"replies", p.replies},
                    {"retransmits", p.retransmits},
                    {"timeouts", p.timeouts},
+                   {"spurious_timeouts", p.spurious_timeouts},
                    {"window", p.window},
                    {"rtt_ms", std::chrono::duration<double, std::milli>(p.rtt_avg).count()}});
   }
@@ -243,10 +244,10 @@ nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths) {
 void PrintPathStats(std::string_view name, const std::vector<initiator::PathStats>& paths) {
   for (const initiator::PathStats& p : paths) {
     fmt::print(stderr,
-               "aoe {}: path {} -> {}: {}, {} sent, {} replies, {} retransmits, {} timeouts, "
-               "rtt {} ms\n",
+               "aoe {}: path {} -> {}: {}, {} sent, {} replies, {} retransmits, {} timeouts "
+               "({} late, not lost), rtt {} ms\n",
                name, p.port, p.target_mac.ToString(), p.up ? "up" : "DOWN", p.sent, p.replies,
-               p.retransmits, p.timeouts, Milliseconds(p.rtt_avg));
+               p.retransmits, p.timeouts, p.spurious_timeouts, Milliseconds(p.rtt_avg));
   }
 }
 
