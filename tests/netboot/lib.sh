@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 #
-# Helpers for the netboot QEMU tests. Source after tests/interop/lib.sh.
+# Helpers for the netboot tests. The QEMU ones source it after tests/interop/lib.sh.
 #
 # netboot_make_token_disk IMAGE TOKEN
 #   Writes an 8 MiB disk image whose boot sector (LBA 0) reads LBA 1001-1003 through BIOS
@@ -119,4 +119,33 @@ netboot_qemu_run() {
   [[ $done_early -eq 1 ]] && rc=0
   [[ -s $INTEROP_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$INTEROP_TMP/qemu.out" >&2
   return "$rc"
+}
+
+# netboot_veth_pair SERVER_NS CLIENT_NS CLIENT_MAC SERVER_CIDR
+#   Creates the two namespaces, joined by the veth pair nbs0 (server side, address SERVER_CIDR)
+#   and nbc0 (client side, MAC CLIENT_MAC), both up. The pair is created inside the namespaces,
+#   so it never exists in the host namespace.
+netboot_veth_pair() {
+  local ns_s=$1 ns_c=$2 mac=$3 cidr=$4
+  ip netns add "$ns_s"
+  ip netns add "$ns_c"
+  ip -n "$ns_s" link set lo up
+  ip -n "$ns_c" link set lo up
+  ip -n "$ns_s" link add nbs0 type veth peer name nbc0 netns "$ns_c"
+  ip -n "$ns_c" link set nbc0 address "$mac"
+  ip -n "$ns_s" addr add "$cidr" dev nbs0
+  ip -n "$ns_s" link set nbs0 up
+  ip -n "$ns_c" link set nbc0 up
+}
+
+# netboot_stop_pids PID...: SIGTERM, up to 3 s to exit, then SIGKILL; reaps each.
+netboot_stop_pids() {
+  local pid i
+  for pid in "$@"; do
+    kill -TERM "$pid" 2>/dev/null
+    for (( i = 0; i < 30; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  return 0
 }

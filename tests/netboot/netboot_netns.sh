@@ -19,6 +19,8 @@
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
 
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 AOE_BIN=${1:?usage: $0 AOE_BIN}
 readonly UNDIONLY=/usr/lib/ipxe/undionly.kpxe
@@ -44,14 +46,9 @@ TMP=$(mktemp -d /tmp/aoe-netboot-netns.XXXXXX)
 PIDS=()
 
 cleanup() {
-  local rc=$? pid i
+  local rc=$?
   set +e
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-    for (( i = 0; i < 30; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
+  netboot_stop_pids "${PIDS[@]}"
   ip netns del "$NS_S" 2>/dev/null
   ip netns del "$NS_C" 2>/dev/null
   if [[ $rc -ne 0 || $FAILED -ne 0 ]]; then
@@ -64,16 +61,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip -n "$NS_S" link set lo up
-ip -n "$NS_C" link set lo up
-# Created inside the namespaces, so the pair never exists in the host namespace.
-ip -n "$NS_S" link add nbs0 type veth peer name nbc0 netns "$NS_C"
-ip -n "$NS_C" link set nbc0 address "$CLIENT_MAC"
-ip -n "$NS_S" addr add 10.78.0.1/24 dev nbs0
-ip -n "$NS_S" link set nbs0 up
-ip -n "$NS_C" link set nbc0 up
+netboot_veth_pair "$NS_S" "$NS_C" "$CLIENT_MAC" 10.78.0.1/24
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
 
