@@ -149,3 +149,38 @@ netboot_stop_pids() {
   done
   return 0
 }
+
+# The QEMU tests' background processes (these need tests/interop/lib.sh):
+#
+# netboot_start_bg LOG CMD...: runs CMD in $INTEROP_NS, bounded, stopped by the cleanup; sets
+#   BG_PID. Not called as $(netboot_start_bg ...): in a subshell the cleanup entry would be lost
+#   and the process would not be this shell's child.
+netboot_start_bg() {
+  local logfile=$1; shift
+  timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
+  BG_PID=$!
+  interop_defer "interop_kill_pid $BG_PID"
+}
+
+# netboot_wait_log PID LOG REGEX: waits up to 10 s for REGEX in LOG; dies if PID exits first.
+netboot_wait_log() {
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    grep -qE "$3" "$2" 2>/dev/null && return 0
+    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
+    sleep 0.1
+  done
+  cat "$2" >&2
+  interop_die "not ready after 10 s"
+}
+
+# netboot_start_address_server: dnsmasq on $INTEROP_TAP handing out 10.77.0.50-60 and no boot
+#   options at all, so anything boot-related comes from aoekit (proxy mode). Logs to
+#   $DNSMASQ_LOG, which it sets.
+netboot_start_address_server() {
+  DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
+  netboot_start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
+    --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
+    --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp
+  netboot_wait_log "$BG_PID" "$DNSMASQ_LOG" "DHCP, IP range"
+}

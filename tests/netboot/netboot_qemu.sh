@@ -62,37 +62,12 @@ if [[ $MODE != embedded ]]; then
   interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
 fi
 
-# start_bg LOG CMD... : runs CMD in the namespace, bounded, stopped by the cleanup; sets BG_PID.
-# Not called as $(start_bg ...): in a subshell the cleanup entry would be lost and the process
-# would not be this shell's child.
-start_bg() {
-  local logfile=$1; shift
-  timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
-  BG_PID=$!
-  interop_defer "interop_kill_pid $BG_PID"
-}
-wait_log() {  # PID LOG REGEX
-  local i
-  for (( i = 0; i < 100; i++ )); do
-    grep -qE "$3" "$2" 2>/dev/null && return 0
-    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
-    sleep 0.1
-  done
-  cat "$2" >&2
-  interop_die "not ready after 10 s"
-}
-
 NETBOOT_LOG=$INTEROP_TMP/netboot.log
 if [[ $MODE == proxy ]]; then
-  # The address server: no boot options at all, so anything boot-related comes from aoekit.
-  DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
-  start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
-    --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
-    --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp
-  wait_log "$BG_PID" "$DNSMASQ_LOG" "DHCP, IP range"
-  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
+  netboot_start_address_server
+  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
     --log-level debug
-  wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
+  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
 elif [[ $MODE == embedded ]]; then
   # One process for everything: the disk and the boot network.
   cat >"$INTEROP_TMP/serve.toml" <<EOF
@@ -109,13 +84,13 @@ range = "10.77.0.100-10.77.0.150"
 boot = "e0.0"
 lease_file = "$INTEROP_TMP/leases"
 EOF
-  start_bg "$NETBOOT_LOG" "$AOE_BIN" serve --config "$INTEROP_TMP/serve.toml"
-  wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
+  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" serve --config "$INTEROP_TMP/serve.toml"
+  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 else
-  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
+  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
     --range 10.77.0.100-10.77.0.150 --boot e0.0 --lease-file "$INTEROP_TMP/leases" \
     --log-level debug
-  wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
+  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 fi
 interop_log "netboot ($MODE) is up"
 

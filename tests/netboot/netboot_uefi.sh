@@ -27,6 +27,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../interop/lib.sh
 source "$HERE/../interop/lib.sh"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 MODE=full
 while [[ $# -gt 0 ]]; do
@@ -98,40 +100,17 @@ ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
 interop_pcap_start "$INTEROP_TMP/tap.pcap"
 interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
 
-# start_bg LOG CMD... : runs CMD in the namespace, bounded, stopped by the cleanup; sets BG_PID.
-# Not called as $(start_bg ...): in a subshell the cleanup entry would be lost.
-start_bg() {
-  local logfile=$1; shift
-  timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
-  BG_PID=$!
-  interop_defer "interop_kill_pid $BG_PID"
-}
-wait_log() {  # PID LOG REGEX
-  local i
-  for (( i = 0; i < 100; i++ )); do
-    grep -qE "$3" "$2" 2>/dev/null && return 0
-    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
-    sleep 0.1
-  done
-  cat "$2" >&2
-  interop_die "not ready after 10 s"
-}
-
 NETBOOT_LOG=$INTEROP_TMP/netboot.log
 if [[ $MODE == proxy ]]; then
-  DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
-  start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
-    --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
-    --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp
-  wait_log "$BG_PID" "$DNSMASQ_LOG" "DHCP, IP range"
-  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
+  netboot_start_address_server
+  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
     --efi-file "$EFI_FILE" --log-level debug
-  wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
+  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
 else
-  start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
+  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
     --range 10.77.0.100-10.77.0.150 --boot e0.0 --efi-file "$EFI_FILE" \
     --lease-file "$INTEROP_TMP/leases" --log-level debug
-  wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
+  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
 fi
 interop_log "netboot ($MODE) is up"
 
