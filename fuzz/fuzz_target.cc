@@ -141,8 +141,7 @@ Disk MakeDisk(const DiskSpec& spec) {
   chain = std::make_unique<CheckingBackend>(std::move(chain));
 
   ExportOptions options;
-  options.shelf = kShelf;
-  options.slot = spec.slot;
+  options.address = {kShelf, spec.slot};
   options.path = "mem:e1." + std::to_string(spec.slot);
   options.read_only = spec.read_only;
   options.offset_sectors = spec.window_start;

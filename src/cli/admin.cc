@@ -22,7 +22,7 @@ struct AdminArgs {
   std::vector<std::string> interfaces;
   std::string target_text;
   std::string timeout_text = "1";
-  initiator::Address address;
+  proto::DiskAddress address;
   Duration timeout{};
 };
 
@@ -48,7 +48,7 @@ std::optional<int> CheckAdminArgs(std::string_view name, AdminArgs& a) {
         name, kExitUsage,
         fmt::format("no disk given; name it as eSHELF.SLOT, e.g. aoe {} -i IFACE e0.1", name));
   }
-  ParseResult<initiator::Address> address = ParseDiskName(a.target_text);
+  ParseResult<proto::DiskAddress> address = ParseDiskName(a.target_text);
   if (!address) return Fail(name, kExitUsage, address.error());
   a.address = *address;
   if (a.interfaces.empty()) {

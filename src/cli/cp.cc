@@ -525,7 +525,7 @@ int CpMain(const std::vector<std::string>& arguments) {
                                        "eSHELF.SLOT such as e0.1",
                                        args.files[0], args.files[1]));
   }
-  ParseResult<initiator::Address> address = ParseDiskName(args.files[src_disk ? 0 : 1]);
+  ParseResult<proto::DiskAddress> address = ParseDiskName(args.files[src_disk ? 0 : 1]);
   if (!address) return Fail(kName, kExitUsage, address.error());
   if (args.interfaces.empty()) {
     return Fail(kName, kExitUsage,

@@ -135,24 +135,10 @@ ParseResult<target::InjectedFault> ParseInjectedFault(std::string_view text) {
   return fault;
 }
 
-ParseResult<TargetAddress> ParseTargetAddress(std::string_view text) {
-  const auto bad = [&] {
-    return ParseError{
-        fmt::format("'{}' is not a target name; expected eSHELF.SLOT such as e0.1", text)};
-  };
-  if (text.size() < 4 || text[0] != 'e') return bad();
-  const size_t dot = text.find('.');
-  if (dot == std::string_view::npos) return bad();
-  std::optional<uint64_t> shelf = ParseUnsigned(text.substr(1, dot - 1));
-  std::optional<uint64_t> slot = ParseUnsigned(text.substr(dot + 1));
-  if (!shelf || !slot) return bad();
-  if (*shelf > UINT16_MAX) {
-    return ParseError{fmt::format("shelf {} in '{}' is out of range; use 0-65534", *shelf, text)};
-  }
-  if (*slot > UINT8_MAX) {
-    return ParseError{fmt::format("slot {} in '{}' is out of range; use 0-254", *slot, text)};
-  }
-  return TargetAddress{static_cast<uint16_t>(*shelf), static_cast<uint8_t>(*slot)};
+ParseResult<proto::DiskAddress> ParseTargetAddress(std::string_view text) {
+  Result<proto::DiskAddress> address = proto::ParseDiskAddress(text);
+  if (!address) return ParseError{proto::DescribeDiskAddressError(text)};
+  return *address;
 }
 
 ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool default_sync,
@@ -162,12 +148,11 @@ ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool d
     return ParseError{
         fmt::format("bad export '{}'; expected eSHELF.SLOT=PATH, {}", spec, kExportExample)};
   }
-  ParseResult<TargetAddress> address = ParseTargetAddress(spec.substr(0, eq));
+  ParseResult<proto::DiskAddress> address = ParseTargetAddress(spec.substr(0, eq));
   if (!address) return ParseError{fmt::format("bad export '{}': {}", spec, address.error())};
 
   target::ExportOptions e;
-  e.shelf = address->shelf;
-  e.slot = address->slot;
+  e.address = *address;
   e.sync = default_sync;
   e.direct = default_direct;
 

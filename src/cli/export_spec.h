@@ -14,18 +14,15 @@
 #include <string_view>
 
 #include "cli/parse_result.h"
+#include "proto/disk_address.h"
 #include "target/options.h"
 
 namespace aoe::cli {
 
-struct TargetAddress {
-  uint16_t shelf = 0;
-  uint8_t slot = 0;
-};
-
-// Parses "e<shelf>.<slot>" in decimal, e.g. "e1.2". The broadcast values (65535, 255) are
-// accepted here so that ValidateOptions can explain why they cannot be served.
-ParseResult<TargetAddress> ParseTargetAddress(std::string_view text);
+// Parses "e<shelf>.<slot>" (proto::ParseDiskAddress) with a message for a person on failure.
+// The broadcast values (65535, 255) are accepted here so that ValidateOptions can explain why
+// they cannot be served.
+ParseResult<proto::DiskAddress> ParseTargetAddress(std::string_view text);
 
 // Parses an unsigned decimal number with no sign, spaces or suffix.
 std::optional<uint64_t> ParseUnsigned(std::string_view text);

@@ -8,14 +8,14 @@ namespace {
 MacAddress Mac(std::string_view text) { return *MacAddress::Parse(text); }
 
 TEST(ParseTargetAddress, ParsesShelfAndSlot) {
-  ParseResult<TargetAddress> a = ParseTargetAddress("e12.3");
+  ParseResult<proto::DiskAddress> a = ParseTargetAddress("e12.3");
   ASSERT_TRUE(a) << a.error();
   EXPECT_EQ(a->shelf, 12);
   EXPECT_EQ(a->slot, 3);
 }
 
 TEST(ParseTargetAddress, LeavesBroadcastValuesToValidation) {
-  ParseResult<TargetAddress> a = ParseTargetAddress("e65535.255");
+  ParseResult<proto::DiskAddress> a = ParseTargetAddress("e65535.255");
   ASSERT_TRUE(a) << a.error();
   EXPECT_EQ(a->shelf, 65535);
   EXPECT_EQ(a->slot, 255);
@@ -24,7 +24,7 @@ TEST(ParseTargetAddress, LeavesBroadcastValuesToValidation) {
 TEST(ParseTargetAddress, RejectsMalformedNames) {
   for (std::string_view bad : {"", "e", "e1", "e1.", "e.1", "x1.2", "E1.2", "e1.2.3", "e-1.2",
                                "e+1.2", "e1.2 ", "e 1.2"}) {
-    ParseResult<TargetAddress> a = ParseTargetAddress(bad);
+    ParseResult<proto::DiskAddress> a = ParseTargetAddress(bad);
     ASSERT_FALSE(a) << bad;
     EXPECT_EQ(a.error(),
               "'" + std::string(bad) + "' is not a target name; expected eSHELF.SLOT such as e0.1");
@@ -52,8 +52,7 @@ TEST(ParseUnsigned, AcceptsOnlyPlainDecimal) {
 TEST(ParseExportSpec, PathOnlyGivesDefaults) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=/srv/disk.img");
   ASSERT_TRUE(e) << e.error();
-  EXPECT_EQ(e->shelf, 1);
-  EXPECT_EQ(e->slot, 2);
+  EXPECT_EQ(e->address, (proto::DiskAddress{1, 2}));
   EXPECT_EQ(e->path, "/srv/disk.img");
   EXPECT_FALSE(e->read_only);
   EXPECT_EQ(e->offset_sectors, 0u);

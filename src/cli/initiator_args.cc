@@ -91,8 +91,8 @@ int Fail(std::string_view name, int status, std::string_view message) {
   return status;
 }
 
-ParseResult<initiator::Address> ParseDiskName(std::string_view text) {
-  ParseResult<TargetAddress> a = ParseTargetAddress(text);
+ParseResult<proto::DiskAddress> ParseDiskName(std::string_view text) {
+  ParseResult<proto::DiskAddress> a = ParseTargetAddress(text);
   if (!a) return ParseError{a.error()};
   if (a->shelf == proto::kWildcardShelf) {
     return ParseError{fmt::format(
@@ -102,7 +102,7 @@ ParseResult<initiator::Address> ParseDiskName(std::string_view text) {
     return ParseError{
         fmt::format("slot 255 in '{}' is the broadcast address; name one disk such as e0.1", text)};
   }
-  return initiator::Address{a->shelf, a->slot};
+  return *a;
 }
 
 bool LooksLikeDiskName(std::string_view text) {
@@ -266,7 +266,7 @@ initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
   return initiator::Error(e.code, e.message + hint);
 }
 
-std::string ExplainError(initiator::Client& client, initiator::Address address,
+std::string ExplainError(initiator::Client& client, proto::DiskAddress address,
                          const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) return error.message;
   std::string holders = "?";

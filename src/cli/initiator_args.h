@@ -50,7 +50,7 @@ std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
 int Fail(std::string_view name, int status, std::string_view message);
 
 // "e0.1": one disk; wildcard shelf (65535) or slot (255) are refused with a hint.
-ParseResult<initiator::Address> ParseDiskName(std::string_view text);
+ParseResult<proto::DiskAddress> ParseDiskName(std::string_view text);
 // True when `text` has the shape of a disk name ("e" digits "." digits), valid or not: how cp
 // tells a disk from a local file.
 bool LooksLikeDiskName(std::string_view text);
@@ -86,7 +86,7 @@ initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
 // For an error the target answered with "reserved": reads the reserve list and returns
 // "target reserved by another host (aa:bb:cc:dd:ee:ff); ..." with a hint. Otherwise returns
 // the error's own message.
-std::string ExplainError(initiator::Client& client, initiator::Address address,
+std::string ExplainError(initiator::Client& client, proto::DiskAddress address,
                          const initiator::Error& error);
 
 }  // namespace aoe::cli

@@ -156,7 +156,7 @@ int MountMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitUsage,
                 "give the disk and the mount point, e.g. aoe mount -i eth1 e0.1 /mnt/aoe");
   }
-  ParseResult<initiator::Address> address = ParseDiskName(disk_text);
+  ParseResult<proto::DiskAddress> address = ParseDiskName(disk_text);
   if (!address) return Fail(kName, kExitUsage, address.error());
   std::optional<LogLevel> level = ParseLogLevel(level_text);
   if (!level) {

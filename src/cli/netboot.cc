@@ -216,7 +216,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
     size_t eq = spec.find('=');
     std::optional<MacAddress> mac =
         eq == std::string::npos ? std::nullopt : MacAddress::Parse(spec.substr(0, eq));
-    std::optional<netboot::AoeTarget> target =
+    std::optional<proto::DiskAddress> target =
         eq == std::string::npos ? std::nullopt : netboot::ParseAoeTarget(spec.substr(eq + 1));
     if (!mac || !target) {
       return fmt::format("--client '{}' is not MAC=eX.Y, e.g. --client 52:54:00:12:34:56=e0.2",

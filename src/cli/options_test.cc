@@ -9,8 +9,7 @@ namespace {
 
 ExportOptions Export(uint16_t shelf, uint8_t slot, std::string path = "/srv/disk.img") {
   ExportOptions e;
-  e.shelf = shelf;
-  e.slot = slot;
+  e.address = {shelf, slot};
   e.path = std::move(path);
   return e;
 }

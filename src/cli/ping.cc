@@ -83,7 +83,7 @@ int PingMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitUsage,
                 "no disk given; name it as eSHELF.SLOT, e.g. aoe ping -i IFACE e0.1");
   }
-  ParseResult<initiator::Address> address = ParseDiskName(target_text);
+  ParseResult<proto::DiskAddress> address = ParseDiskName(target_text);
   if (!address) return Fail(kName, kExitUsage, address.error());
   if (interfaces.empty()) {
     return Fail(kName, kExitUsage,

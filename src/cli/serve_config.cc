@@ -138,10 +138,9 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       std::string text;
       error = reader.Read(node, key, text);
       if (!error) {
-        ParseResult<TargetAddress> address = ParseTargetAddress(text);
+        ParseResult<proto::DiskAddress> address = ParseTargetAddress(text);
         if (!address) return reader.Error(node, fmt::format("target {}", address.error()));
-        e.shelf = address->shelf;
-        e.slot = address->slot;
+        e.address = *address;
         have_target = true;
       }
     } else if (key == "path") {

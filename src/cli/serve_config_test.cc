@@ -75,8 +75,7 @@ target = "e3.5"
   EXPECT_FALSE(s.announce);
   ASSERT_EQ(s.exports.size(), 2u);
   const target::ExportOptions& a = s.exports[0];
-  EXPECT_EQ(a.shelf, 3);
-  EXPECT_EQ(a.slot, 4);
+  EXPECT_EQ(a.address, (proto::DiskAddress{3, 4}));
   EXPECT_EQ(a.path, "/dev/sdb");
   EXPECT_TRUE(a.read_only);
   EXPECT_EQ(a.offset_sectors, 2048u);
@@ -248,9 +247,9 @@ efi_file = "ipxe.efi"
   const netboot::NetbootOptions& nb = *config->netboot;
   EXPECT_EQ(nb.interface_name, "aoetap0");  // the server's only interface
   EXPECT_EQ(nb.mode, netboot::DhcpMode::kFull);
-  EXPECT_EQ(nb.targets.default_target, (netboot::AoeTarget{0, 1}));
+  EXPECT_EQ(nb.targets.default_target, (proto::DiskAddress{0, 1}));
   ASSERT_EQ(nb.targets.by_mac.size(), 1u);
-  EXPECT_EQ(nb.targets.by_mac.at(Mac("52:54:00:12:34:56")), (netboot::AoeTarget{0, 2}));
+  EXPECT_EQ(nb.targets.by_mac.at(Mac("52:54:00:12:34:56")), (proto::DiskAddress{0, 2}));
   EXPECT_EQ(nb.range_first, netboot::Ipv4Address::Parse("10.77.0.100"));
   EXPECT_EQ(nb.range_last, netboot::Ipv4Address::Parse("10.77.0.150"));
   EXPECT_EQ(nb.netmask, netboot::Ipv4Address::Parse("255.255.255.0"));

@@ -103,12 +103,12 @@ Outcome<T> Client::Await(Start start) {
   return std::move(**result);
 }
 
-Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, Address where) {
-  auto found = std::make_shared<std::optional<std::vector<Address>>>();
-  initiator_->Discover(where, timeout, [found](std::vector<Address> a) { *found = std::move(a); });
+Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, DiskAddress where) {
+  auto found = std::make_shared<std::optional<std::vector<DiskAddress>>>();
+  initiator_->Discover(where, timeout, [found](std::vector<DiskAddress> a) { *found = std::move(a); });
   RunUntil([&] { return found->has_value(); });
   auto pending = std::make_shared<size_t>(0);
-  for (Address a : **found) {
+  for (DiskAddress a : **found) {
     Disk* d = initiator_->disk(a);
     if (d == nullptr) continue;
     ++*pending;
@@ -116,13 +116,13 @@ Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, Address wher
   }
   RunUntil([&] { return *pending == 0; }, clock_.Now() + timeout);
   std::vector<TargetInfo> out;
-  for (Address a : **found) {
+  for (DiskAddress a : **found) {
     if (Disk* d = initiator_->disk(a)) out.push_back(d->info());
   }
   return out;
 }
 
-Outcome<SyncDisk> Client::OpenDisk(Address address) {
+Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
   if (address.is_wildcard()) {
     return Error(InitiatorErrc::kInvalidArgument,
                  fmt::format("{} is not a single disk: give shelf and slot", address.ToString()));
@@ -131,7 +131,7 @@ Outcome<SyncDisk> Client::OpenDisk(Address address) {
   if (d == nullptr) {
     auto finished = std::make_shared<bool>(false);
     initiator_->Discover(address, options_.open_timeout,
-                         [finished](std::vector<Address>) { *finished = true; });
+                         [finished](std::vector<DiskAddress>) { *finished = true; });
     RunUntil([&] { return *finished || initiator_->disk(address) != nullptr; });
     d = initiator_->disk(address);
   }
@@ -150,39 +150,39 @@ Outcome<SyncDisk> Client::OpenDisk(Address address) {
   return disk;
 }
 
-Outcome<ConfigReply> Client::Config(Address address, proto::ConfigCommand command,
+Outcome<ConfigReply> Client::Config(DiskAddress address, proto::ConfigCommand command,
                                     std::string_view value, const ExchangeOptions& options) {
   return Await<ConfigReply>([&](auto cb) { initiator_->Config(address, command, value, options, cb); });
 }
 
-Outcome<MaskReply> Client::ReadMask(Address address, const ExchangeOptions& options) {
+Outcome<MaskReply> Client::ReadMask(DiskAddress address, const ExchangeOptions& options) {
   return Await<MaskReply>([&](auto cb) { initiator_->ReadMask(address, options, cb); });
 }
 
-Outcome<MaskReply> Client::EditMask(Address address, std::span<const proto::MaskDirective> directives,
+Outcome<MaskReply> Client::EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
                                     const ExchangeOptions& options) {
   return Await<MaskReply>([&](auto cb) { initiator_->EditMask(address, directives, options, cb); });
 }
 
-Outcome<ReserveReply> Client::Reserve(Address address, proto::ReserveCommand command,
+Outcome<ReserveReply> Client::Reserve(DiskAddress address, proto::ReserveCommand command,
                                       std::span<const MacAddress> macs,
                                       const ExchangeOptions& options) {
   return Await<ReserveReply>(
       [&](auto cb) { initiator_->Reserve(address, command, macs, options, cb); });
 }
 
-Outcome<ReserveReply> Client::ReserveForUs(Address address, bool force,
+Outcome<ReserveReply> Client::ReserveForUs(DiskAddress address, bool force,
                                            const ExchangeOptions& options) {
   std::vector<MacAddress> macs = local_macs();
   return Reserve(address, force ? proto::ReserveCommand::kForceSet : proto::ReserveCommand::kSet,
                  macs, options);
 }
 
-Outcome<ReserveReply> Client::Release(Address address, const ExchangeOptions& options) {
+Outcome<ReserveReply> Client::Release(DiskAddress address, const ExchangeOptions& options) {
   return Reserve(address, proto::ReserveCommand::kSet, {}, options);
 }
 
-Outcome<std::vector<std::byte>> Client::Exchange(Address address, uint8_t command, ConstByteSpan arg,
+Outcome<std::vector<std::byte>> Client::Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                                                  const ExchangeOptions& options) {
   return Await<std::vector<std::byte>>(
       [&](auto cb) { initiator_->Exchange(address, command, arg, options, cb); });

@@ -2,7 +2,7 @@
 // bench, config, mask, reserve ...) and for integration tests.
 //
 //   auto client = Client::Open({"veth0", "veth1"});          // PacketPorts, role kInitiator
-//   auto disk = (*client)->OpenDisk(Address{0, 1});          // discovery + IDENTIFY if needed
+//   auto disk = (*client)->OpenDisk(DiskAddress{0, 1});          // discovery + IDENTIFY if needed
 //   std::vector<std::byte> buf(1 << 20);
 //   if (auto r = disk->Read(0, buf); !r) fmt::print("{}\n", r.error().message);
 //
@@ -50,7 +50,7 @@ class SyncDisk {
  public:
   SyncDisk(Client& client, Disk& disk) : client_(&client), disk_(&disk) {}
 
-  Address address() const { return disk_->address(); }
+  DiskAddress address() const { return disk_->address(); }
   const TargetInfo& info() const { return disk_->info(); }
   uint64_t sector_count() const;  // from IDENTIFY
   std::vector<PathStats> path_stats() const { return disk_->path_stats(); }
@@ -102,28 +102,28 @@ class Client {
   // Broadcasts a config query for `where`, collects replies for `timeout`, then IDENTIFYs every
   // target that answered (waiting at most `timeout` more). Targets whose IDENTIFY did not finish
   // have no `identify`.
-  Outcome<std::vector<TargetInfo>> Discover(Duration timeout, Address where = kAnyTarget);
+  Outcome<std::vector<TargetInfo>> Discover(Duration timeout, DiskAddress where = proto::kAnyDisk);
   // The disk at shelf.slot: discovered first if unknown, IDENTIFYed if not yet.
-  Outcome<SyncDisk> OpenDisk(Address address);
-  Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) { return OpenDisk(Address{shelf, slot}); }
+  Outcome<SyncDisk> OpenDisk(DiskAddress address);
+  Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) { return OpenDisk(DiskAddress{shelf, slot}); }
 
   // Admin commands. For config test commands a silent target is the "no match" answer:
   // InitiatorErrc::kTimeout.
-  Outcome<ConfigReply> Config(Address address, proto::ConfigCommand command,
+  Outcome<ConfigReply> Config(DiskAddress address, proto::ConfigCommand command,
                               std::string_view value = {}, const ExchangeOptions& options = {});
-  Outcome<MaskReply> ReadMask(Address address, const ExchangeOptions& options = {});
-  Outcome<MaskReply> EditMask(Address address, std::span<const proto::MaskDirective> directives,
+  Outcome<MaskReply> ReadMask(DiskAddress address, const ExchangeOptions& options = {});
+  Outcome<MaskReply> EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
                               const ExchangeOptions& options = {});
-  Outcome<ReserveReply> Reserve(Address address, proto::ReserveCommand command,
+  Outcome<ReserveReply> Reserve(DiskAddress address, proto::ReserveCommand command,
                                 std::span<const MacAddress> macs,
                                 const ExchangeOptions& options = {});
   // Reserves for this host: the list becomes the MACs of all our ports (so every path works).
-  Outcome<ReserveReply> ReserveForUs(Address address, bool force = false,
+  Outcome<ReserveReply> ReserveForUs(DiskAddress address, bool force = false,
                                      const ExchangeOptions& options = {});
   // Empties the reserve list (set with no MACs; works while we are on the list or it is empty;
   // use Reserve(kForceSet, {}) to break someone else's reservation).
-  Outcome<ReserveReply> Release(Address address, const ExchangeOptions& options = {});
-  Outcome<std::vector<std::byte>> Exchange(Address address, uint8_t command, ConstByteSpan arg,
+  Outcome<ReserveReply> Release(DiskAddress address, const ExchangeOptions& options = {});
+  Outcome<std::vector<std::byte>> Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                                            const ExchangeOptions& options = {});
   Outcome<std::vector<std::byte>> SendRaw(size_t port, ConstByteSpan frame, Duration timeout);
 

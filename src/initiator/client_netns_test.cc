@@ -46,7 +46,7 @@ TEST(ClientNetns, DiscoverWriteReadOverVeth) {
   auto found = client->Discover(std::chrono::milliseconds(300));
   ASSERT_TRUE(found);
   ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ((*found)[0].address, (Address{7, 3}));
+  EXPECT_EQ((*found)[0].address, (DiskAddress{7, 3}));
   ASSERT_TRUE((*found)[0].identify);
   EXPECT_EQ((*found)[0].identify->sector_count, 8192u);
 
@@ -63,7 +63,7 @@ TEST(ClientNetns, DiscoverWriteReadOverVeth) {
   EXPECT_EQ(back, data);
   EXPECT_TRUE(disk->Flush());
 
-  auto miss = client->Config(Address{7, 3}, proto::ConfigCommand::kTestExact, "nope",
+  auto miss = client->Config(DiskAddress{7, 3}, proto::ConfigCommand::kTestExact, "nope",
                              {.timeout = std::chrono::milliseconds(200)});
   EXPECT_TRUE(!miss && miss.error() == InitiatorErrc::kTimeout);
 

@@ -56,7 +56,7 @@ std::string AtaErrorBits(uint8_t error) {
 }
 
 // The error for an admin reply with the AoE error flag set.
-Error AdminAoeError(Address address, std::string_view what, proto::AoeError code,
+Error AdminAoeError(DiskAddress address, std::string_view what, proto::AoeError code,
                     std::string_view detail = {}) {
   InitiatorErrc errc = code == proto::AoeError::kTargetReserved ? InitiatorErrc::kTargetReserved
                                                                  : InitiatorErrc::kAoeError;
@@ -70,17 +70,11 @@ ConstByteSpan AsBytes(std::string_view s) {
 
 }  // namespace
 
-std::string Address::ToString() const {
-  std::string s = shelf == proto::kWildcardShelf ? "e*" : fmt::format("e{}", shelf);
-  s += slot == proto::kWildcardSlot ? ".*" : fmt::format(".{}", slot);
-  return s;
-}
-
 // ============================================================================================
 // Disk
 // ============================================================================================
 
-Disk::Disk(Initiator& owner, uint16_t id, Address address) : owner_(owner), id_(id) {
+Disk::Disk(Initiator& owner, uint16_t id, DiskAddress address) : owner_(owner), id_(id) {
   info_.address = address;
   next_rediscover_ = owner.clock_.Now() + owner.options_.rediscover_interval;
   // Reserve every slot now: frames_ never reallocates, so Frame references stay valid and the
@@ -860,7 +854,7 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
     ++unmatched_replies_;
     return;
   }
-  Address address{h->shelf, h->slot};
+  DiskAddress address{h->shelf, h->slot};
   if (std::optional<uint32_t> owner = tags_.Find(h->tag)) {
     uint32_t kind = *owner & 0xC000'0000;
     if (kind == kKindFrame) {
@@ -921,7 +915,7 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
   ++unmatched_replies_;
 }
 
-void Initiator::Rediscover(Address address) {
+void Initiator::Rediscover(DiskAddress address) {
   ExchangeState ex;
   ex.collect = true;
   ex.address = address;
@@ -940,11 +934,11 @@ void Initiator::HandleConfigReply(size_t port, const proto::Header& header, Cons
   if (header.is_error()) return;
   std::optional<proto::ConfigArg> config = proto::DecodeConfig(frame);
   if (!config) return;
-  Disk* d = GetOrCreateDisk(Address{header.shelf, header.slot});
+  Disk* d = GetOrCreateDisk(DiskAddress{header.shelf, header.slot});
   if (d != nullptr) d->LearnPath(port, header.source, *config);
 }
 
-Disk* Initiator::GetOrCreateDisk(Address address) {
+Disk* Initiator::GetOrCreateDisk(DiskAddress address) {
   if (auto it = disk_ids_.find(address); it != disk_ids_.end()) return disks_[it->second].get();
   if (disks_.size() >= 0x4000) return nullptr;  // the tag owner cookie has 14 bits for it
   auto id = static_cast<uint16_t>(disks_.size());
@@ -953,7 +947,7 @@ Disk* Initiator::GetOrCreateDisk(Address address) {
   return disks_.back().get();
 }
 
-Disk* Initiator::disk(Address address) {
+Disk* Initiator::disk(DiskAddress address) {
   auto it = disk_ids_.find(address);
   return it == disk_ids_.end() ? nullptr : disks_[it->second].get();
 }
@@ -979,7 +973,7 @@ void Initiator::DrainCompletions() {
 
 // --- Exchanges ------------------------------------------------------------------------------
 
-std::vector<std::byte> Initiator::NewFrame(Address address, uint8_t command, size_t arg_size) const {
+std::vector<std::byte> Initiator::NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const {
   std::vector<std::byte> frame(std::max(proto::kMinFrameSize, proto::kHeaderSize + arg_size));
   proto::Header h;
   h.shelf = address.shelf;
@@ -989,7 +983,7 @@ std::vector<std::byte> Initiator::NewFrame(Address address, uint8_t command, siz
   return frame;
 }
 
-void Initiator::RouteExchange(Address address, const ExchangeOptions& options,
+void Initiator::RouteExchange(DiskAddress address, const ExchangeOptions& options,
                               ExchangeState& ex) const {
   const Disk* d = nullptr;
   if (auto it = disk_ids_.find(address); it != disk_ids_.end()) d = disks_[it->second].get();
@@ -1064,12 +1058,12 @@ void Initiator::FinishExchange(uint32_t slot) {
   ex = ExchangeState{};
 }
 
-void Initiator::Exchange(Address address, uint8_t command, ConstByteSpan arg,
+void Initiator::Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                          const ExchangeOptions& options, FrameCallback done) {
   AdminExchange(address, command, arg, options, fmt::format("command {}", command), std::move(done));
 }
 
-void Initiator::AdminExchange(Address address, uint8_t command, ConstByteSpan arg,
+void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                               const ExchangeOptions& options, std::string what,
                               FrameCallback done) {
   ExchangeState ex;
@@ -1105,7 +1099,7 @@ void Initiator::SendRaw(size_t port, ConstByteSpan frame, Duration timeout, Fram
   ExchangeState ex;
   ex.ours = false;
   ex.tag = LoadBe32(frame, 20);
-  ex.address = Address{LoadBe16(frame, 16), LoadU8(frame, 18)};
+  ex.address = DiskAddress{LoadBe16(frame, 16), LoadU8(frame, 18)};
   ex.command = LoadU8(frame, 19);
   ex.frame.assign(frame.begin(), frame.end());
   if (ex.frame.size() < proto::kMinFrameSize) ex.frame.resize(proto::kMinFrameSize);
@@ -1119,9 +1113,9 @@ void Initiator::SendRaw(size_t port, ConstByteSpan frame, Duration timeout, Fram
   DrainCompletions();
 }
 
-void Initiator::Discover(Address where, Duration timeout,
-                         std::function<void(std::vector<Address>)> done) {
-  auto found = std::make_shared<std::vector<Address>>();
+void Initiator::Discover(DiskAddress where, Duration timeout,
+                         std::function<void(std::vector<DiskAddress>)> done) {
+  auto found = std::make_shared<std::vector<DiskAddress>>();
   ExchangeState ex;
   ex.collect = true;
   ex.address = where;
@@ -1138,7 +1132,7 @@ void Initiator::Discover(Address where, Duration timeout,
   ex.on_reply = [found](size_t, ConstByteSpan frame) {
     std::optional<proto::Header> h = proto::DecodeHeader(frame);
     if (!h || h->is_error()) return;
-    Address a{h->shelf, h->slot};
+    DiskAddress a{h->shelf, h->slot};
     if (std::find(found->begin(), found->end(), a) == found->end()) found->push_back(a);
   };
   ex.on_end = [found, done = std::move(done)] {
@@ -1151,7 +1145,7 @@ void Initiator::Discover(Address where, Duration timeout,
 
 // --- Typed admin commands --------------------------------------------------------------------
 
-void Initiator::Config(Address address, proto::ConfigCommand command, std::string_view value,
+void Initiator::Config(DiskAddress address, proto::ConfigCommand command, std::string_view value,
                        const ExchangeOptions& options,
                        std::function<void(Outcome<ConfigReply>)> done) {
   static constexpr std::string_view kNames[] = {"config read", "config test", "config test-prefix",
@@ -1193,7 +1187,7 @@ void Initiator::Config(Address address, proto::ConfigCommand command, std::strin
              }
              ConfigReply out;
              out.target_mac = h->source;
-             out.address = Address{h->shelf, h->slot};
+             out.address = DiskAddress{h->shelf, h->slot};
              out.buffer_count = c->buffer_count;
              out.firmware_version = c->firmware_version;
              out.sector_count = c->sector_count;
@@ -1205,7 +1199,7 @@ void Initiator::Config(Address address, proto::ConfigCommand command, std::strin
 
 namespace {
 
-Outcome<MaskReply> DecodeMaskReply(Address address, std::string_view what,
+Outcome<MaskReply> DecodeMaskReply(DiskAddress address, std::string_view what,
                                    Outcome<std::vector<std::byte>> r) {
   if (!r) return r.error();
   ConstByteSpan f(*r);
@@ -1229,7 +1223,7 @@ Outcome<MaskReply> DecodeMaskReply(Address address, std::string_view what,
 
 }  // namespace
 
-void Initiator::ReadMask(Address address, const ExchangeOptions& options,
+void Initiator::ReadMask(DiskAddress address, const ExchangeOptions& options,
                          std::function<void(Outcome<MaskReply>)> done) {
   std::vector<std::byte> frame(proto::kMaskHeaderSize);
   proto::EncodeMask(static_cast<uint8_t>(proto::MaskCommand::kRead), proto::MaskError::kOk, {}, frame);
@@ -1240,7 +1234,7 @@ void Initiator::ReadMask(Address address, const ExchangeOptions& options,
            });
 }
 
-void Initiator::EditMask(Address address, std::span<const proto::MaskDirective> directives,
+void Initiator::EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
                          const ExchangeOptions& options,
                          std::function<void(Outcome<MaskReply>)> done) {
   std::vector<std::byte> frame(proto::kMaskHeaderSize + directives.size() * proto::kMaskDirectiveSize);
@@ -1258,7 +1252,7 @@ void Initiator::EditMask(Address address, std::span<const proto::MaskDirective> 
            });
 }
 
-void Initiator::Reserve(Address address, proto::ReserveCommand command,
+void Initiator::Reserve(DiskAddress address, proto::ReserveCommand command,
                         std::span<const MacAddress> macs, const ExchangeOptions& options,
                         std::function<void(Outcome<ReserveReply>)> done) {
   if (command == proto::ReserveCommand::kRead) macs = {};

@@ -110,7 +110,7 @@ class Disk {
   void Identify(IdentifyCallback done);
 
   const TargetInfo& info() const { return info_; }
-  Address address() const { return info_.address; }
+  DiskAddress address() const { return info_.address; }
   std::vector<PathStats> path_stats() const;
   // Requests submitted and not yet completed.
   size_t pending_requests() const { return requests_.size(); }
@@ -186,7 +186,7 @@ class Disk {
     bool flush_ext = false;   // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
   };
 
-  Disk(Initiator& owner, uint16_t id, Address address);
+  Disk(Initiator& owner, uint16_t id, DiskAddress address);
 
   void Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
               IdentifyCallback identify_done);
@@ -258,24 +258,24 @@ class Initiator {
   // Broadcasts a Query Config (ccmd read) for `where` on every port and collects replies for
   // `timeout`; then calls `done` with the addresses that answered (sorted). Replies keep
   // updating the target table (targets(), disk()) whether or not anyone waits.
-  void Discover(Address where, Duration timeout, std::function<void(std::vector<Address>)> done);
+  void Discover(DiskAddress where, Duration timeout, std::function<void(std::vector<DiskAddress>)> done);
   std::vector<TargetInfo> targets() const;
   // The disk for a discovered shelf.slot; nullptr if no config reply came from it yet.
-  Disk* disk(Address address);
+  Disk* disk(DiskAddress address);
 
   // --- Admin commands (one exchange each; resent with the same tag until answered) ---------
-  void Config(Address address, proto::ConfigCommand command, std::string_view value,
+  void Config(DiskAddress address, proto::ConfigCommand command, std::string_view value,
               const ExchangeOptions& options, std::function<void(Outcome<ConfigReply>)> done);
-  void ReadMask(Address address, const ExchangeOptions& options,
+  void ReadMask(DiskAddress address, const ExchangeOptions& options,
                 std::function<void(Outcome<MaskReply>)> done);
-  void EditMask(Address address, std::span<const proto::MaskDirective> directives,
+  void EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
                 const ExchangeOptions& options, std::function<void(Outcome<MaskReply>)> done);
   // kRead ignores `macs`; kSet / kForceSet replace the list (an empty list releases).
-  void Reserve(Address address, proto::ReserveCommand command, std::span<const MacAddress> macs,
+  void Reserve(DiskAddress address, proto::ReserveCommand command, std::span<const MacAddress> macs,
                const ExchangeOptions& options, std::function<void(Outcome<ReserveReply>)> done);
   // Sends `command` with argument bytes `arg` (what follows the 24-byte header) to `address`
   // and returns the whole reply frame, error flag or not.
-  void Exchange(Address address, uint8_t command, ConstByteSpan arg,
+  void Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                 const ExchangeOptions& options, FrameCallback done);
   // Protocol tests: sends `frame` (a complete Ethernet frame, sent as is except that a zero
   // source MAC is replaced by the port's MAC and short frames are padded to 60 bytes) on
@@ -303,7 +303,7 @@ class Initiator {
     bool ours = true;            // tag from our TagTable (false for SendRaw)
     bool collect = false;        // discovery: keep every reply until the deadline
     uint32_t tag = 0;
-    Address address;
+    DiskAddress address;
     uint8_t command = 0;
     std::vector<std::byte> frame;
     std::vector<size_t> ports;   // sent on these ports
@@ -318,21 +318,21 @@ class Initiator {
     std::function<void()> on_end;                                    // collect mode end
   };
 
-  void AdminExchange(Address address, uint8_t command, ConstByteSpan arg,
+  void AdminExchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                      const ExchangeOptions& options, std::string what, FrameCallback done);
   // Starts an exchange; returns its slot. `frame` is complete except for MACs and the tag.
   uint32_t StartExchange(ExchangeState state);
   void FinishExchange(uint32_t slot);
   void SendExchange(ExchangeState& ex);
   // The ports and destination to use for an admin command to `address`.
-  void RouteExchange(Address address, const ExchangeOptions& options, ExchangeState& ex) const;
-  std::vector<std::byte> NewFrame(Address address, uint8_t command, size_t arg_size) const;
+  void RouteExchange(DiskAddress address, const ExchangeOptions& options, ExchangeState& ex) const;
+  std::vector<std::byte> NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const;
 
   void HandleFrame(size_t port, ConstByteSpan frame);
   void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
   // Broadcasts a config query for one disk on every port (periodic re-discovery).
-  void Rediscover(Address address);
-  Disk* GetOrCreateDisk(Address address);
+  void Rediscover(DiskAddress address);
+  Disk* GetOrCreateDisk(DiskAddress address);
   // Runs queued callbacks unless called from inside another public call (see in_batch_).
   void DrainCompletions();
   // RAII: marks a public call; the outermost one drains the completions at its end.
@@ -357,7 +357,7 @@ class Initiator {
   std::vector<Port*> ports_;
   InitiatorOptions options_;
   TagTable tags_;
-  std::map<Address, uint16_t> disk_ids_;
+  std::map<DiskAddress, uint16_t> disk_ids_;
   std::vector<std::unique_ptr<Disk>> disks_;  // by id
   std::vector<ExchangeState> exchanges_;      // by slot
   // Receive buffers, one batch per call, sized for the largest MTU of any port.

@@ -125,8 +125,8 @@ TEST_F(InitiatorTest, DiscoversTwoTargetsWithTwoPathsEach) {
   ASSERT_EQ(found->size(), 2u);
   const TargetInfo& a = (*found)[0];
   const TargetInfo& b = (*found)[1];
-  EXPECT_EQ(a.address, (Address{0, 1}));
-  EXPECT_EQ(b.address, (Address{3, 7}));
+  EXPECT_EQ(a.address, (DiskAddress{0, 1}));
+  EXPECT_EQ(b.address, (DiskAddress{3, 7}));
   ASSERT_EQ(a.paths.size(), 2u);
   ASSERT_EQ(b.paths.size(), 2u);
   std::set<std::string> ports{a.paths[0].port, a.paths[1].port};
@@ -149,10 +149,10 @@ TEST_F(InitiatorTest, DiscoveryOfOneShelfSlotFindsOnlyThatTarget) {
   AddTarget({.shelf = 0, .slot = 1});
   AddTarget({.shelf = 0, .slot = 2});
   Client& client = MakeClient();
-  Outcome<std::vector<TargetInfo>> found = client.Discover(milliseconds(200), Address{0, 2});
+  Outcome<std::vector<TargetInfo>> found = client.Discover(milliseconds(200), DiskAddress{0, 2});
   ASSERT_TRUE(found);
   ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ((*found)[0].address, (Address{0, 2}));
+  EXPECT_EQ((*found)[0].address, (DiskAddress{0, 2}));
 }
 
 TEST_F(InitiatorTest, SectorsPerFrameFollowTheAdvertisedCountAndTheSmallestMtu) {
@@ -484,7 +484,7 @@ TEST_F(InitiatorTest, ReserveRefusalCarriesTheHolderList) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();
   target.reserve_list() = {kOtherHost};
-  Outcome<ReserveReply> taken = client.ReserveForUs(Address{0, 1});
+  Outcome<ReserveReply> taken = client.ReserveForUs(DiskAddress{0, 1});
   ASSERT_FALSE(taken);
   EXPECT_TRUE(taken.error() == InitiatorErrc::kTargetReserved);
   ASSERT_TRUE(taken.error().holders.has_value());
@@ -709,7 +709,7 @@ TEST_F(InitiatorTest, PipelineStopsAtTheFirstError) {
 TEST_F(InitiatorTest, ConfigStringCommands) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();
-  Address e01{0, 1};
+  DiskAddress e01{0, 1};
   Outcome<ConfigReply> set = client.Config(e01, proto::ConfigCommand::kSetIfEmpty, "host-a");
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->config_string, "host-a");
@@ -743,7 +743,7 @@ TEST_F(InitiatorTest, ConfigRetriesWhenTheRequestIsLost) {
   // p = 0.93 (the seed makes the outcome fixed).
   wire_a_.SetFaults({.drop_probability = 0.3, .seed = 3});
   int ok = 0;
-  for (int i = 0; i < 10; ++i) ok += client.Config(Address{0, 1}, proto::ConfigCommand::kRead) ? 1 : 0;
+  for (int i = 0; i < 10; ++i) ok += client.Config(DiskAddress{0, 1}, proto::ConfigCommand::kRead) ? 1 : 0;
   EXPECT_GE(ok, 8);
   EXPECT_GT(target.stats().config, 10u);
 }
@@ -751,7 +751,7 @@ TEST_F(InitiatorTest, ConfigRetriesWhenTheRequestIsLost) {
 TEST_F(InitiatorTest, MaskReadAndEdit) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();
-  Address e01{0, 1};
+  DiskAddress e01{0, 1};
   Outcome<MaskReply> empty = client.ReadMask(e01);
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->macs.empty());
@@ -771,7 +771,7 @@ TEST_F(InitiatorTest, MaskReadAndEdit) {
 TEST_F(InitiatorTest, ReserveSetReadAndRelease) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();
-  Address e01{0, 1};
+  DiskAddress e01{0, 1};
   Outcome<ReserveReply> set = client.ReserveForUs(e01);
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->macs, (std::vector<MacAddress>{kInitiatorMacA, kInitiatorMacB}));
@@ -813,7 +813,7 @@ TEST_F(InitiatorTest, RawFrameGetsTheReplyWithTheSameTag) {
 
   // An unknown command: the target answers with error 1, and the raw reply shows it.
   std::vector<std::byte> arg(4);
-  Outcome<std::vector<std::byte>> unknown = client.Exchange(Address{0, 1}, 0x42, arg);
+  Outcome<std::vector<std::byte>> unknown = client.Exchange(DiskAddress{0, 1}, 0x42, arg);
   ASSERT_TRUE(unknown);
   EXPECT_EQ(LoadU8(*unknown, 14) & proto::kFlagError, proto::kFlagError);
   EXPECT_EQ(LoadU8(*unknown, 15), 1);
@@ -845,7 +845,7 @@ TEST_F(InitiatorTest, UnsolicitedAnnouncementTeachesATarget) {
   ConstByteSpan bytes(frame);
   ASSERT_TRUE(port->Send(std::span(&bytes, 1)));
   client_->initiator().Poll();
-  Disk* d = client_->initiator().disk(Address{4, 2});
+  Disk* d = client_->initiator().disk(DiskAddress{4, 2});
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->info().buffer_count, 8);
   EXPECT_EQ(d->path_stats()[0].window, 4u);

@@ -13,24 +13,14 @@
 
 #include "base/clock.h"
 #include "base/mac_address.h"
+#include "proto/disk_address.h"
 #include "proto/header.h"
 #include "proto/mask.h"
 
 namespace aoe::initiator {
 
-// shelf.slot, printed "e<shelf>.<slot>" as the Linux driver names devices.
-struct Address {
-  uint16_t shelf = proto::kWildcardShelf;
-  uint8_t slot = proto::kWildcardSlot;
-
-  bool is_wildcard() const {
-    return shelf == proto::kWildcardShelf || slot == proto::kWildcardSlot;
-  }
-  std::string ToString() const;  // "e0.1", "e*.*", "e5.*"
-  auto operator<=>(const Address&) const = default;
-};
-
-inline constexpr Address kAnyTarget{};
+// Disks are named by the one address type of aoekit.
+using proto::DiskAddress;
 
 // The disk identity read with ATA IDENTIFY DEVICE.
 struct IdentifyData {
@@ -52,7 +42,7 @@ struct PathInfo {
 
 // Everything discovery knows about one shelf.slot.
 struct TargetInfo {
-  Address address;
+  DiskAddress address;
   uint16_t buffer_count = 0;       // from the latest config reply
   uint16_t firmware_version = 0;
   // Sectors per ATA frame actually used: the minimum over all paths of the advertised count and
@@ -85,7 +75,7 @@ struct PathStats {
 // A decoded Query Config reply (any ccmd).
 struct ConfigReply {
   MacAddress target_mac;
-  Address address;
+  DiskAddress address;
   uint16_t buffer_count = 0;
   uint16_t firmware_version = 0;
   uint8_t sector_count = 0;  // raw scnt byte (0 means 2)

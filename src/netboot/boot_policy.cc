@@ -60,17 +60,10 @@ std::optional<uint16_t> ArchFromVendorClass(std::string_view vendor) {
 
 }  // namespace
 
-std::string AoeTarget::ToString() const { return fmt::format("e{}.{}", shelf, slot); }
-
-std::optional<AoeTarget> ParseAoeTarget(std::string_view text) {
-  if (!text.starts_with('e')) return std::nullopt;
-  text.remove_prefix(1);
-  size_t dot = text.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  std::optional<uint32_t> shelf = ParseDecimal(text.substr(0, dot));
-  std::optional<uint32_t> slot = ParseDecimal(text.substr(dot + 1));
-  if (!shelf || !slot || *shelf >= 0xffff || *slot >= 0xff) return std::nullopt;
-  return AoeTarget{static_cast<uint16_t>(*shelf), static_cast<uint8_t>(*slot)};
+std::optional<proto::DiskAddress> ParseAoeTarget(std::string_view text) {
+  Result<proto::DiskAddress> address = proto::ParseDiskAddress(text);
+  if (!address || address->is_wildcard()) return std::nullopt;
+  return *address;
 }
 
 std::string_view FirmwareName(Firmware firmware) {
@@ -111,7 +104,7 @@ ClientInfo ClassifyClient(const DhcpMessage& m) {
   return info;
 }
 
-std::optional<AoeTarget> BootTargets::For(const MacAddress& mac) const {
+std::optional<proto::DiskAddress> BootTargets::For(const MacAddress& mac) const {
   if (auto it = by_mac.find(mac); it != by_mac.end()) return it->second;
   return default_target;
 }
@@ -128,7 +121,7 @@ BootDecision DecideBoot(const ClientInfo& client, const MacAddress& mac, const B
                         client.arch.value_or(0));
     return d;
   }
-  std::optional<AoeTarget> target = targets.For(mac);
+  std::optional<proto::DiskAddress> target = targets.For(mac);
   if (!target) {
     d.why = "no AoE target for this MAC; give --boot eX.Y or --client MAC=eX.Y";
     return d;
@@ -159,7 +152,7 @@ std::optional<MacAddress> ParseScriptName(std::string_view name) {
   return MacAddress::Parse(name);
 }
 
-std::string RenderScript(const AoeTarget& target, const MacAddress& mac) {
+std::string RenderScript(const proto::DiskAddress& target, const MacAddress& mac) {
   // sanboot uses the last opened netdev (aoe: URIs have no interface), which after the DHCP
   // that fetched this script is the one it came in on. A failed sanboot drops to a prompt
   // instead of rebooting in a loop, so the message stays on screen.

@@ -17,19 +17,13 @@
 #include <string_view>
 
 #include "base/mac_address.h"
+#include "proto/disk_address.h"
 #include "netboot/dhcp_message.h"
 
 namespace aoe::netboot {
 
-// An AoE target address "e<shelf>.<slot>".
-struct AoeTarget {
-  uint16_t shelf = 0;
-  uint8_t slot = 0;
-  std::string ToString() const;  // "e1.2"
-  auto operator<=>(const AoeTarget&) const = default;
-};
 // Parses "e1.2"; shelf 0-65534, slot 0-254 (the broadcast values cannot be booted).
-std::optional<AoeTarget> ParseAoeTarget(std::string_view text);
+std::optional<proto::DiskAddress> ParseAoeTarget(std::string_view text);
 
 enum class Firmware {
   kOther,        // not a netboot client (no PXEClient vendor class, not iPXE)
@@ -57,16 +51,16 @@ struct BootFiles {
 
 // Which AoE target each client boots: per-MAC entries, else the default.
 struct BootTargets {
-  std::optional<AoeTarget> default_target;
-  std::map<MacAddress, AoeTarget> by_mac;
-  std::optional<AoeTarget> For(const MacAddress& mac) const;
+  std::optional<proto::DiskAddress> default_target;
+  std::map<MacAddress, proto::DiskAddress> by_mac;
+  std::optional<proto::DiskAddress> For(const MacAddress& mac) const;
   bool operator==(const BootTargets&) const = default;
 };
 
 struct BootDecision {
   enum class Stage { kNone, kFirstStage, kScript } stage = Stage::kNone;
   std::string file;  // boot file name for the DHCP reply; empty for kNone
-  AoeTarget target;
+  proto::DiskAddress target;
   std::string why;   // for the log when stage is kNone
 };
 BootDecision DecideBoot(const ClientInfo& client, const MacAddress& mac, const BootTargets& targets,
@@ -78,6 +72,6 @@ std::string ScriptName(const MacAddress& mac);
 std::optional<MacAddress> ParseScriptName(std::string_view name);
 
 // The iPXE script that boots `target`.
-std::string RenderScript(const AoeTarget& target, const MacAddress& mac);
+std::string RenderScript(const proto::DiskAddress& target, const MacAddress& mac);
 
 }  // namespace aoe::netboot

@@ -13,7 +13,7 @@ using testing::MakeRequest;
 
 BootTargets DefaultTarget() {
   BootTargets t;
-  t.default_target = AoeTarget{0, 1};
+  t.default_target = proto::DiskAddress{0, 1};
   return t;
 }
 
@@ -90,7 +90,7 @@ TEST(BootPolicy, IpxeGetsItsScript) {
       DefaultTarget(), BootFiles{});
   EXPECT_EQ(d.stage, BootDecision::Stage::kScript);
   EXPECT_EQ(d.file, "aoekit/52-54-00-a0-e0-01.ipxe");
-  EXPECT_EQ(d.target, (AoeTarget{0, 1}));
+  EXPECT_EQ(d.target, (proto::DiskAddress{0, 1}));
 }
 
 TEST(BootPolicy, IpxeWithoutAoeIsChainedToFullBuild) {
@@ -103,9 +103,9 @@ TEST(BootPolicy, IpxeWithoutAoeIsChainedToFullBuild) {
 
 TEST(BootPolicy, PerClientTargetWinsOverDefault) {
   BootTargets t = DefaultTarget();
-  t.by_mac[kClientMac] = AoeTarget{3, 4};
-  EXPECT_EQ(t.For(kClientMac), (AoeTarget{3, 4}));
-  EXPECT_EQ(t.For(MacAddress({2, 0, 0, 0, 0, 9})), (AoeTarget{0, 1}));
+  t.by_mac[kClientMac] = proto::DiskAddress{3, 4};
+  EXPECT_EQ(t.For(kClientMac), (proto::DiskAddress{3, 4}));
+  EXPECT_EQ(t.For(MacAddress({2, 0, 0, 0, 0, 9})), (proto::DiskAddress{0, 1}));
 }
 
 TEST(BootPolicy, NoTargetMeansNoBoot) {
@@ -124,14 +124,14 @@ TEST(BootPolicy, ScriptNameRoundTrips) {
 }
 
 TEST(BootPolicy, ScriptSanbootsTheTarget) {
-  std::string script = RenderScript(AoeTarget{7, 3}, kClientMac);
+  std::string script = RenderScript(proto::DiskAddress{7, 3}, kClientMac);
   EXPECT_TRUE(script.starts_with("#!ipxe\n"));
   EXPECT_NE(script.find("\nsanboot aoe:e7.3 "), std::string::npos);
 }
 
 TEST(BootPolicy, ParsesAoeTargets) {
-  EXPECT_EQ(ParseAoeTarget("e0.1"), (AoeTarget{0, 1}));
-  EXPECT_EQ(ParseAoeTarget("e65534.254"), (AoeTarget{65534, 254}));
+  EXPECT_EQ(ParseAoeTarget("e0.1"), (proto::DiskAddress{0, 1}));
+  EXPECT_EQ(ParseAoeTarget("e65534.254"), (proto::DiskAddress{65534, 254}));
   for (const char* bad : {"", "e", "0.1", "e1", "e1.", "e.1", "e65535.1", "e1.255", "e-1.2",
                           "e1.2x", "E1.2"}) {
     EXPECT_FALSE(ParseAoeTarget(bad)) << bad;

@@ -21,7 +21,7 @@ DhcpResponderConfig Config(DhcpMode mode) {
   c.mode = mode;
   c.server = kServer;
   c.netmask = Ipv4Address(0xffffff00);
-  c.targets.default_target = AoeTarget{0, 1};
+  c.targets.default_target = proto::DiskAddress{0, 1};
   return c;
 }
 

@@ -39,7 +39,7 @@ std::string ParseClients(std::string_view source, const toml::node& node,
   for (const auto& [key, value] : *table) {
     std::optional<MacAddress> mac = MacAddress::Parse(key.str());
     std::optional<std::string> text = String(value);
-    std::optional<AoeTarget> target = text ? ParseAoeTarget(*text) : std::nullopt;
+    std::optional<proto::DiskAddress> target = text ? ParseAoeTarget(*text) : std::nullopt;
     if (!mac || !target) {
       return fmt::format("{}: want \"52:54:00:12:34:56\" = \"e0.1\"",
                          Where(source, value, fmt::format("clients.{}", key.str())));
@@ -94,7 +94,7 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source,
     } else if (key == "boot") {
       error = need_string(text);
       if (error.empty()) {
-        std::optional<AoeTarget> target = ParseAoeTarget(text);
+        std::optional<proto::DiskAddress> target = ParseAoeTarget(text);
         if (!target) {
           error = fmt::format("{} must be an AoE target like \"e0.1\"", Where(source, node, key));
         } else {

@@ -26,7 +26,7 @@ efi_file = "b.efi"
   ASSERT_EQ(error, "");
   EXPECT_EQ(o.interface_name, "br0");
   EXPECT_EQ(o.mode, DhcpMode::kFull);
-  EXPECT_EQ(o.targets.default_target, (AoeTarget{0, 1}));
+  EXPECT_EQ(o.targets.default_target, (proto::DiskAddress{0, 1}));
   EXPECT_EQ(o.range_first->ToString(), "10.77.0.100");
   EXPECT_EQ(o.range_last->ToString(), "10.77.0.200");
   EXPECT_EQ(o.router->ToString(), "10.77.0.1");
@@ -35,7 +35,7 @@ efi_file = "b.efi"
   EXPECT_EQ(o.tftp_root, "/srv/tftp");
   EXPECT_EQ(o.files.bios, "a.kpxe");
   EXPECT_EQ(o.files.efi, "b.efi");
-  EXPECT_EQ(o.targets.by_mac.at(*MacAddress::Parse("52:54:00:12:34:56")), (AoeTarget{2, 3}));
+  EXPECT_EQ(o.targets.by_mac.at(*MacAddress::Parse("52:54:00:12:34:56")), (proto::DiskAddress{2, 3}));
   EXPECT_EQ(ValidateNetbootOptions(o), "");
 }
 
@@ -59,7 +59,7 @@ TEST(NetbootConfig, ValidateExplainsMissingPieces) {
   EXPECT_NE(ValidateNetbootOptions(o).find("-i"), std::string::npos);
   o.interface_name = "br0";
   EXPECT_NE(ValidateNetbootOptions(o).find("--boot"), std::string::npos);
-  o.targets.default_target = AoeTarget{0, 1};
+  o.targets.default_target = proto::DiskAddress{0, 1};
   EXPECT_EQ(ValidateNetbootOptions(o), "");
   o.mode = DhcpMode::kFull;
   EXPECT_NE(ValidateNetbootOptions(o).find("--range"), std::string::npos);

@@ -164,7 +164,7 @@ class NetbootServiceImpl final : public NetbootService {
   std::optional<VirtualFile> Script(std::string_view name, Ipv4Address client) {
     std::optional<MacAddress> mac = ParseScriptName(name);
     if (!mac) return std::nullopt;
-    std::optional<AoeTarget> target = options_.targets.For(*mac);
+    std::optional<proto::DiskAddress> target = options_.targets.For(*mac);
     if (!target) return std::nullopt;
     log_.Debug(fmt::format("tftp {}", client.ToString()), "generating {} for {}", name,
                mac->ToString());

@@ -36,7 +36,7 @@ namespace aoe::os {
 
 struct MountOptions {
   std::vector<std::string> interfaces;
-  initiator::Address address;
+  proto::DiskAddress address;
   std::string mountpoint;  // absolute path of an existing directory
   std::string log_path;    // only published in the status; empty: stderr
   std::string run_dir;     // where the status file goes (RunDirectory())

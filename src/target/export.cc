@@ -21,14 +21,14 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend,
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
-      serial_(std::to_string(options_.shelf) + "." + std::to_string(options_.slot) + ":" +
+      serial_(std::to_string(shelf()) + "." + std::to_string(slot()) + ":" +
               std::string(host_name)) {
   BuildIdentify(mbr);
 }
 
 bool Export::Addressed(uint16_t shelf, uint8_t slot) const {
-  return (shelf == options_.shelf || shelf == proto::kWildcardShelf) &&
-         (slot == options_.slot || slot == proto::kWildcardSlot);
+  return (shelf == this->shelf() || shelf == proto::kWildcardShelf) &&
+         (slot == this->slot() || slot == proto::kWildcardSlot);
 }
 
 bool Export::ServesInterface(std::string_view interface_name) const {

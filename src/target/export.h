@@ -29,8 +29,9 @@ class Export {
 
   const ExportOptions& options() const { return options_; }
   const std::string& name() const { return name_; }
-  uint16_t shelf() const { return options_.shelf; }
-  uint8_t slot() const { return options_.slot; }
+  const proto::DiskAddress& address() const { return options_.address; }
+  uint16_t shelf() const { return options_.address.shelf; }
+  uint8_t slot() const { return options_.address.slot; }
   bool read_only() const { return backend_->read_only(); }
   uint64_t sector_count() const { return sector_count_; }
   BlockBackend& backend() { return *backend_; }

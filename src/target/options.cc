@@ -10,8 +10,6 @@ namespace aoe::target {
 
 namespace {
 
-constexpr uint16_t kBroadcastShelf = 0xFFFF;
-constexpr uint8_t kBroadcastSlot = 0xFF;
 // Linux starts a target at bufcnt/2 outstanding frames, so 0 or 1 means it never sends one.
 constexpr uint16_t kMinBufferCount = 2;
 // Linux interface names are at most IFNAMSIZ - 1 characters; a longer name can never match.
@@ -36,10 +34,10 @@ std::string CheckInterfaceName(std::string_view name, std::string_view where) {
 
 std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>& served) {
   const std::string name = e.name();
-  if (e.shelf == kBroadcastShelf) {
+  if (e.address.shelf == proto::kWildcardShelf) {
     return fmt::format("export {}: shelf 65535 is the broadcast address; use 0-65534", name);
   }
-  if (e.slot == kBroadcastSlot) {
+  if (e.address.slot == proto::kWildcardSlot) {
     return fmt::format("export {}: slot 255 is the broadcast address; use 0-254", name);
   }
   if (e.path.empty()) {
@@ -106,7 +104,11 @@ std::string InjectedFault::ToString() const {
   return text;
 }
 
-std::string ExportOptions::name() const { return fmt::format("e{}.{}", shelf, slot); }
+// Numeric even for wildcards, so that ValidateOptions can say "export e65535.1: shelf 65535 is
+// the broadcast address".
+std::string ExportOptions::name() const {
+  return fmt::format("e{}.{}", address.shelf, address.slot);
+}
 
 bool ExportOptions::SameStorage(const ExportOptions& other) const {
   // Mask and interfaces are applied in place; everything that decides how and what is opened
@@ -139,10 +141,10 @@ std::string ValidateOptions(const ServerOptions& options) {
   if (options.exports.empty()) {
     return "no export given; add one such as e0.1=/srv/disk.img";
   }
-  std::set<std::pair<uint16_t, uint8_t>> addresses;
+  std::set<proto::DiskAddress> addresses;
   for (const ExportOptions& e : options.exports) {
     if (std::string bad = CheckExport(e, served); !bad.empty()) return bad;
-    if (!addresses.emplace(e.shelf, e.slot).second) {
+    if (!addresses.insert(e.address).second) {
       return fmt::format("export {} is listed twice; give each export its own shelf.slot",
                          e.name());
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/mac_address.h"
+#include "proto/disk_address.h"
 
 namespace aoe::target {
 
@@ -26,8 +27,7 @@ struct InjectedFault {
 };
 
 struct ExportOptions {
-  uint16_t shelf = 0;             // 0..65534 (0xFFFF is the wildcard)
-  uint8_t slot = 0;               // 0..254 (0xFF is the wildcard)
+  proto::DiskAddress address{0, 0};  // never a wildcard (ValidateOptions)
   std::string path;               // image file or block device
   bool read_only = false;
   uint64_t offset_sectors = 0;    // start of the export inside `path`, in 512-byte sectors

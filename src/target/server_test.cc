@@ -92,8 +92,7 @@ TEST_F(ServerTest, ReconfigureAddsExport) {
 
   ServerOptions next = h_.options();
   ExportOptions added;
-  added.shelf = 1;
-  added.slot = 2;
+  added.address = {1, 2};
   added.path = "mem:new";
   h_.AddDisk(added.path, 32 * kSector);
   next.exports.push_back(added);
@@ -133,8 +132,7 @@ TEST_F(ServerTest, ReconfigureLeavesUnchangedExportServing) {
   ServerOptions next = h_.options();
   next.exports.erase(next.exports.begin() + 1);  // remove e1.2
   ExportOptions added;
-  added.shelf = 1;
-  added.slot = 3;
+  added.address = {1, 3};
   added.path = "mem:added";
   h_.AddDisk(added.path, 32 * kSector);
   next.exports.push_back(added);
@@ -191,8 +189,7 @@ TEST_F(ServerTest, FailingReconfigureChangesNothing) {
   ServerOptions next = h_.options();
   next.exports.erase(next.exports.begin());  // would remove e1.1
   ExportOptions missing;
-  missing.shelf = 1;
-  missing.slot = 9;
+  missing.address = {1, 9};
   missing.path = "mem:missing";  // no such image
   next.exports.push_back(missing);
   EXPECT_FALSE(h_.server().Reconfigure(next));
@@ -239,8 +236,7 @@ TEST_F(ServerTest, FailingReconfigureOpensNoNewInterface) {
   ServerOptions next = h_.options();
   next.interfaces = {"mem0", "mem1"};
   ExportOptions missing;
-  missing.shelf = 1;
-  missing.slot = 9;
+  missing.address = {1, 9};
   missing.path = "mem:missing";
   next.exports.push_back(missing);
   EXPECT_FALSE(h_.server().Reconfigure(next));

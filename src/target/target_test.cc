@@ -17,7 +17,7 @@
 namespace aoe::target {
 namespace {
 
-using testkit::Address;
+using testkit::RequestHeader;
 using testkit::AtaOp;
 using testkit::AtaRequest;
 using testkit::BuildAta;
@@ -90,7 +90,7 @@ class TargetFixture : public ::testing::Test {
   MemoryBackend& disk() { return h_.disk(kShelf, kSlot); }
   std::string path() const { return Harness::DiskPath(kShelf, kSlot); }
 
-  static Address To(MacAddress from = kHostA) { return Harness::To(kShelf, kSlot, from); }
+  static RequestHeader To(MacAddress from = kHostA) { return Harness::To(kShelf, kSlot, from); }
   MemoryPort& HostFor(MacAddress mac) {
     if (mac == kHostB) return h_.host_b();
     if (mac == kHostC) return h_.host_c();
@@ -197,7 +197,7 @@ TEST_F(Ata, IdentifyWithSectorCountOtherThanOneIsBadArgument) {
 
 TEST_F(Ata, IdentifyToWildcardAddressIsAnsweredWithRealShelfAndSlot) {
   StartServer();
-  Address a = Harness::To(0xFFFF, 0xFF);
+  RequestHeader a = Harness::To(0xFFFF, 0xFF);
   a.destination = MacAddress::Broadcast();
   auto r = h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1)));
   ExpectAtaOk(r);
@@ -211,7 +211,7 @@ TEST_F(Ata, DataCommandsToAWildcardAddressAreDropped) {
   uint64_t before = Checksum(disk().bytes());
   for (auto [shelf, slot] : {std::pair<uint16_t, uint8_t>{0xFFFF, 0xFF}, {0xFFFF, kSlot},
                              {kShelf, 0xFF}}) {
-    Address a = Harness::To(shelf, slot);
+    RequestHeader a = Harness::To(shelf, slot);
     a.destination = MacAddress::Broadcast();
     EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kWrite48).Count(1).Data(Pattern(kSector, 9))))
                      .has_value());
@@ -595,7 +595,7 @@ TEST_F(Replies, AtaReplyEchoesAflagsAndLba) {
 
 TEST_F(Replies, SwapMacsWithTargetPortMacAsSource) {
   StartServer();
-  Address a = To(kHostB);
+  RequestHeader a = To(kHostB);
   a.destination = MacAddress::Broadcast();
   auto r = h_.Exchange(BuildConfig(a, 0, ""), h_.host_b());
   ASSERT_TRUE(r.has_value());
@@ -642,7 +642,7 @@ TEST_F(Replies, RequestsWithResponseFlagAreIgnored) {
   StartServer();
   // Let the frame through the port's filter so the target's own check is exercised.
   h_.target_port().set_role(PortRole::kAny);
-  Address a = To();
+  RequestHeader a = To();
   a.ver_flags = 0x18;
   EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1))).has_value());
   EXPECT_FALSE(h_.Exchange(BuildConfig(a, 0, "")).has_value());
@@ -674,7 +674,7 @@ TEST_F(Replies, UnsupportedVersionIsError5) {
   StartServer();
   for (uint8_t ver_flags : std::initializer_list<uint8_t>{0x20, 0x00, 0xF0}) {
     SCOPED_TRACE(ver_flags);
-    Address a = To();
+    RequestHeader a = To();
     a.ver_flags = ver_flags;
     auto r = h_.Exchange(BuildAta(a, AtaOp(kIdentify).Count(1)));
     ExpectAoeError(r, 5);
@@ -929,7 +929,7 @@ TEST_F(Config, BroadcastQueryGetsOneReplyPerExport) {
   h_.AddExport(kShelf, 7, 64 * kSector);
   h_.AddExport(9, 0, 64 * kSector);
   StartServer();
-  Address a = Harness::To(0xFFFF, 0xFF);
+  RequestHeader a = Harness::To(0xFFFF, 0xFF);
   a.destination = MacAddress::Broadcast();
   a.tag = 0;
   h_.Send(BuildConfig(a, 0, ""), h_.host_a());
@@ -956,7 +956,7 @@ TEST_F(Config, BroadcastQueryGetsOneReplyPerExport) {
 TEST_F(Config, BroadcastIdentifyGetsOneReplyPerExport) {
   h_.AddExport(kShelf, 7, 64 * kSector);
   StartServer();
-  Address a = Harness::To(0xFFFF, 0xFF);
+  RequestHeader a = Harness::To(0xFFFF, 0xFF);
   a.destination = MacAddress::Broadcast();
   h_.Send(BuildAta(a, AtaOp(kIdentify).Count(1)), h_.host_a());
   h_.Settle();

@@ -46,8 +46,7 @@ class MemoryWireFaults : public ::testing::TestWithParam<Faults> {
     options.interfaces = {"mt0"};
     options.state_dir = state_dir_;
     target::ExportOptions e;
-    e.shelf = 1;
-    e.slot = 1;
+    e.address = {1, 1};
     e.path = "memory";
     options.exports = {e};
 

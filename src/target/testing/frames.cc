@@ -19,22 +19,22 @@ void Append(Frame& f, const Frame& more) { f.insert(f.end(), more.begin(), more.
 
 }  // namespace
 
-Frame BuildHeader(const Address& a, uint8_t command, size_t size) {
+Frame BuildHeader(const RequestHeader& a, uint8_t command, size_t size) {
   Frame f(std::max<size_t>(size, 24));
   PutMac(f, 0, a.destination);
   PutMac(f, 6, a.source);
   Put16(f, 12, 0x88A2);
   Put8(f, 14, a.ver_flags);
   Put8(f, 15, 0);
-  Put16(f, 16, a.shelf);
-  Put8(f, 18, a.slot);
+  Put16(f, 16, a.disk.shelf);
+  Put8(f, 18, a.disk.slot);
   Put8(f, 19, command);
   Put16(f, 20, static_cast<uint16_t>(a.tag >> 16));
   Put16(f, 22, static_cast<uint16_t>(a.tag));
   return f;
 }
 
-Frame BuildAta(const Address& a, const AtaRequest& r) {
+Frame BuildAta(const RequestHeader& a, const AtaRequest& r) {
   Frame f = BuildHeader(a, 0, 36);
   Put8(f, 24, r.aflags);
   Put8(f, 25, r.feature);
@@ -46,7 +46,7 @@ Frame BuildAta(const Address& a, const AtaRequest& r) {
   return f;
 }
 
-Frame BuildConfig(const Address& a, uint8_t ccmd, const Frame& string,
+Frame BuildConfig(const RequestHeader& a, uint8_t ccmd, const Frame& string,
                   std::optional<uint16_t> declared_length) {
   Frame f = BuildHeader(a, 1, 32);
   Put8(f, 29, static_cast<uint8_t>(0x10 | (ccmd & 0x0F)));
@@ -55,12 +55,12 @@ Frame BuildConfig(const Address& a, uint8_t ccmd, const Frame& string,
   return f;
 }
 
-Frame BuildConfig(const Address& a, uint8_t ccmd, std::string_view string,
+Frame BuildConfig(const RequestHeader& a, uint8_t ccmd, std::string_view string,
                   std::optional<uint16_t> declared_length) {
   return BuildConfig(a, ccmd, Bytes(string), declared_length);
 }
 
-Frame BuildMask(const Address& a, uint8_t mcmd, const std::vector<Directive>& directives,
+Frame BuildMask(const RequestHeader& a, uint8_t mcmd, const std::vector<Directive>& directives,
                 std::optional<uint8_t> declared_count) {
   Frame f = BuildHeader(a, 2, 28 + 8 * directives.size());
   Put8(f, 25, mcmd);
@@ -72,7 +72,7 @@ Frame BuildMask(const Address& a, uint8_t mcmd, const std::vector<Directive>& di
   return f;
 }
 
-Frame BuildReserve(const Address& a, uint8_t rcmd, const std::vector<MacAddress>& macs,
+Frame BuildReserve(const RequestHeader& a, uint8_t rcmd, const std::vector<MacAddress>& macs,
                    std::optional<uint8_t> declared_count) {
   Frame f = BuildHeader(a, 3, 26 + 6 * macs.size());
   Put8(f, 24, rcmd);

@@ -15,23 +15,23 @@
 
 #include "base/bytes.h"
 #include "base/mac_address.h"
+#include "proto/disk_address.h"
 
 namespace aoe::target::testkit {
 
 using Frame = std::vector<std::byte>;
 
 // The common header of a request (bytes 0-23).
-struct Address {
+struct RequestHeader {
   MacAddress destination = MacAddress::Broadcast();
   MacAddress source;
-  uint16_t shelf = 0;
-  uint8_t slot = 0;
+  proto::DiskAddress disk{0, 0};
   uint32_t tag = 0x80000001;
   uint8_t ver_flags = 0x10;  // version 1, no flags
 };
 
 // A zero-filled frame of `size` bytes with the common header written (command at byte 19).
-Frame BuildHeader(const Address& address, uint8_t command, size_t size);
+Frame BuildHeader(const RequestHeader& address, uint8_t command, size_t size);
 
 struct AtaRequest {
   uint8_t aflags = 0;
@@ -73,22 +73,22 @@ inline AtaRequest AtaOp(uint8_t opcode) {
   r.opcode = opcode;
   return r;
 }
-Frame BuildAta(const Address& address, const AtaRequest& request);
+Frame BuildAta(const RequestHeader& address, const AtaRequest& request);
 
 // Query Config. `declared_length` overrides the length field (to lie about the string size).
-Frame BuildConfig(const Address& address, uint8_t ccmd, std::string_view string,
+Frame BuildConfig(const RequestHeader& address, uint8_t ccmd, std::string_view string,
                   std::optional<uint16_t> declared_length = std::nullopt);
-Frame BuildConfig(const Address& address, uint8_t ccmd, const Frame& string,
+Frame BuildConfig(const RequestHeader& address, uint8_t ccmd, const Frame& string,
                   std::optional<uint16_t> declared_length = std::nullopt);
 
 struct Directive {
   uint8_t dcmd = 0;
   MacAddress mac;
 };
-Frame BuildMask(const Address& address, uint8_t mcmd, const std::vector<Directive>& directives,
+Frame BuildMask(const RequestHeader& address, uint8_t mcmd, const std::vector<Directive>& directives,
                 std::optional<uint8_t> declared_count = std::nullopt);
 
-Frame BuildReserve(const Address& address, uint8_t rcmd, const std::vector<MacAddress>& macs,
+Frame BuildReserve(const RequestHeader& address, uint8_t rcmd, const std::vector<MacAddress>& macs,
                    std::optional<uint8_t> declared_count = std::nullopt);
 
 // Deterministic test data and a checksum to compare regions of a disk.

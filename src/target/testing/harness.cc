@@ -94,8 +94,7 @@ std::string Harness::DiskPath(uint16_t shelf, uint8_t slot) {
 
 size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   ExportOptions e;
-  e.shelf = shelf;
-  e.slot = slot;
+  e.address = {shelf, slot};
   e.path = DiskPath(shelf, slot);
   AddDisk(e.path, size_bytes);
   options_.exports.push_back(e);
@@ -104,8 +103,7 @@ size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
 
 std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   ExportOptions e;
-  e.shelf = shelf;
-  e.slot = slot;
+  e.address = {shelf, slot};
   e.path = temp_dir_ + "/" + e.name() + ".img";
   { std::ofstream create(e.path, std::ios::binary | std::ios::trunc); }
   std::filesystem::resize_file(e.path, size_bytes);
@@ -201,12 +199,11 @@ void Harness::Stop() {
 
 MemoryPort& Harness::target_port(const std::string& name) { return *target_ports_.at(name); }
 
-Address Harness::To(uint16_t shelf, uint8_t slot, MacAddress from, uint32_t tag) {
-  Address a;
+RequestHeader Harness::To(uint16_t shelf, uint8_t slot, MacAddress from, uint32_t tag) {
+  RequestHeader a;
   a.destination = kTargetMac;
   a.source = from;
-  a.shelf = shelf;
-  a.slot = slot;
+  a.disk = {shelf, slot};
   a.tag = tag;
   return a;
 }

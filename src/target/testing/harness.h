@@ -117,7 +117,7 @@ class Harness {
   MemoryWire& wire() { return wire_; }
 
   // A request header from `from` to shelf.slot, unicast to the target's MAC.
-  static Address To(uint16_t shelf, uint8_t slot, MacAddress from = kHostA,
+  static RequestHeader To(uint16_t shelf, uint8_t slot, MacAddress from = kHostA,
                     uint32_t tag = 0x80000001);
 
   void Send(const Frame& frame, MemoryPort& from);
