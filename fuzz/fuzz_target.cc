@@ -38,9 +38,8 @@
 #include "fuzz_check.h"
 #include "proto/ata.h"
 #include "proto/header.h"
+#include "storage/chain.h"
 #include "storage/memory_backend.h"
-#include "storage/read_only_filter.h"
-#include "storage/window_filter.h"
 #include "target/command.h"
 #include "target/export.h"
 #include "target/stats.h"
@@ -85,21 +84,29 @@ class CheckingBackend final : public BlockBackend {
  public:
   explicit CheckingBackend(std::unique_ptr<BlockBackend> inner) : inner_(std::move(inner)) {}
   uint64_t size_bytes() const override { return inner_->size_bytes(); }
-  bool read_only() const override { return inner_->read_only(); }
+  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
   std::string Describe() const override { return "checking <- " + inner_->Describe(); }
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override {
     FUZZ_CHECK(Inside(offset_bytes, into.size()));
-    inner_->Read(offset_bytes, into, done);
+    inner_->Read(context, offset_bytes, into, done);
   }
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override {
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override {
     FUZZ_CHECK(!read_only());
     FUZZ_CHECK(Inside(offset_bytes, from.size()));
-    inner_->Write(offset_bytes, from, done);
+    inner_->Write(context, offset_bytes, from, done);
   }
-  void Flush(IoCallback* done) override { inner_->Flush(done); }
+  void Flush(const IoContext& context, IoCallback* done) override { inner_->Flush(context, done); }
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override {
+    FUZZ_CHECK(!read_only());
+    FUZZ_CHECK(Inside(offset_bytes, length_bytes));
+    inner_->Trim(context, offset_bytes, length_bytes, done);
+  }
 
  private:
-  bool Inside(uint64_t offset, size_t length) const {
+  bool Inside(uint64_t offset, uint64_t length) const {
     return offset % kSector == 0 && length % kSector == 0 && offset <= size_bytes() &&
            length <= size_bytes() - offset;
   }
@@ -127,26 +134,24 @@ const std::vector<std::byte>& InitialBytes(const DiskSpec& spec) {
 
 Disk MakeDisk(const DiskSpec& spec) {
   Disk d{&spec, nullptr, InitialBytes(spec), nullptr};
-  auto memory = std::make_unique<MemoryBackend>(d.initial.size());
-  std::memcpy(memory->bytes().data(), d.initial.data(), d.initial.size());
-  d.memory = memory.get();
-  std::unique_ptr<BlockBackend> chain = std::move(memory);
-  if (spec.window_start != 0 || spec.window_sectors != spec.disk_sectors) {
-    auto window = WindowFilter::Create(std::move(chain), spec.window_start * kSector,
-                                       spec.window_sectors * kSector);
-    FUZZ_CHECK(window.has_value());
-    chain = std::move(*window);
-  }
-  if (spec.read_only) chain = std::make_unique<ReadOnlyFilter>(std::move(chain));
-  chain = std::make_unique<CheckingBackend>(std::move(chain));
-
   ExportOptions options;
   options.address = {kShelf, spec.slot};
-  options.path = "mem:e1." + std::to_string(spec.slot);
+  options.backend.path = "mem:e1." + std::to_string(spec.slot);
   options.read_only = spec.read_only;
   options.offset_sectors = spec.window_start;
   options.length_sectors = spec.window_sectors;
   if (spec.eth0_only) options.interfaces = {kPorts[0].name};
+
+  // The production chain over a memory disk, with the checks on top, where the target calls.
+  auto opened = BuildStorageChain(
+      options.Storage(), [&](const BackendSpec&, const BaseOptions&) -> Result<OpenedBackend> {
+        auto memory = std::make_unique<MemoryBackend>(d.initial.size());
+        std::memcpy(memory->bytes().data(), d.initial.data(), d.initial.size());
+        d.memory = memory.get();
+        return OpenedBackend{std::move(memory), {}};
+      });
+  FUZZ_CHECK(opened.has_value());
+  auto chain = std::make_unique<CheckingBackend>(std::move(opened->backend));
   ConstByteSpan mbr = d.initial.subspan(spec.window_start * kSector, kSector);
   d.exported = std::make_shared<Export>(options, std::move(chain), StateFile(), ExportState(),
                                         "fuzz", mbr);

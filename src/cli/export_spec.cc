@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::string_view kExportExample = "e.g. e0.1=/srv/disk.img";
 constexpr std::string_view kKnownKeys =
-    "ro, offset=N, length=N, sync, direct, mask=MAC;MAC..., iface=NAME, fail=FIRST-LAST";
+    "ro, offset=N, length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
+    "iface=NAME, fail=FIRST-LAST";
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -25,10 +26,16 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
   }
 }
 
+// Which once-only keys an export spec has given so far.
+struct SeenKeys {
+  bool offset = false;
+  bool length = false;
+  bool durability = false;  // durability= or sync
+};
+
 // Parses the value of one key=value element into `e`. Returns an empty string or the reason
 // the element is wrong (without the "bad export" prefix, which the caller adds).
-std::string ApplyElement(std::string_view element, target::ExportOptions& e, bool& have_offset,
-                         bool& have_length) {
+std::string ApplyElement(std::string_view element, target::ExportOptions& e, SeenKeys& seen) {
   if (element.empty()) return "empty option between commas; remove the extra comma";
   const size_t eq = element.find('=');
   const std::string_view key = element.substr(0, eq);
@@ -39,25 +46,38 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, boo
   if (is_flag) {
     if (has_value) return fmt::format("'{}' takes no value; write ,{}", key, key);
     if (key == "ro") e.read_only = true;
-    if (key == "sync") e.sync = true;
     if (key == "direct") e.direct = true;
+    if (key == "sync") {
+      if (seen.durability) return "durability is given twice (sync is durability=sync); give it once";
+      seen.durability = true;
+      e.durability = target::Durability::kSync;
+    }
     return {};
   }
-  const bool is_valued =
-      key == "offset" || key == "length" || key == "mask" || key == "iface" || key == "fail";
+  const bool is_valued = key == "offset" || key == "length" || key == "mask" || key == "iface" ||
+                         key == "fail" || key == "durability";
   if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
                        key == "mask"    ? "mask=02:00:00:00:00:01"
                        : key == "iface" ? "iface=vt0"
                        : key == "fail"  ? "fail=100-199:write"
+                       : key == "durability" ? "durability=sync"
                                         : fmt::format("{}=2048", key));
   }
 
+  if (key == "durability") {
+    if (seen.durability) return "durability is given twice (sync is durability=sync); give it once";
+    seen.durability = true;
+    ParseResult<target::Durability> durability = ParseDurabilityValue("durability", value);
+    if (!durability) return durability.error();
+    e.durability = *durability;
+    return {};
+  }
   if (key == "offset" || key == "length") {
-    bool& seen = key == "offset" ? have_offset : have_length;
-    if (seen) return fmt::format("{} is given twice; give it once", key);
-    seen = true;
+    bool& once = key == "offset" ? seen.offset : seen.length;
+    if (once) return fmt::format("{} is given twice; give it once", key);
+    once = true;
     std::optional<uint64_t> sectors = ParseUnsigned(value);
     if (!sectors) {
       return fmt::format("{} '{}' is not a whole number of 512-byte sectors, e.g. {}=2048", key,
@@ -141,8 +161,19 @@ ParseResult<proto::DiskAddress> ParseTargetAddress(std::string_view text) {
   return *address;
 }
 
-ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool default_sync,
-                                                   bool default_direct) {
+ParseResult<target::Durability> ParseDurabilityValue(std::string_view option,
+                                                     std::string_view text) {
+  std::optional<target::Durability> durability = target::ParseDurability(text);
+  if (!durability) {
+    return ParseError{fmt::format(
+        "{} '{}' is not one of cache, auto, sync; e.g. {}{}auto (see docs/configuration.md)",
+        option, text, option, option.starts_with("--") ? " " : "=")};
+  }
+  return *durability;
+}
+
+ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
+                                                   const ExportDefaults& defaults) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos) {
     return ParseError{
@@ -153,19 +184,18 @@ ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool d
 
   target::ExportOptions e;
   e.address = *address;
-  e.sync = default_sync;
-  e.direct = default_direct;
+  e.durability = defaults.durability;
+  e.direct = defaults.direct;
 
   // The path ends at the first comma: paths with commas go in a config file instead.
   std::vector<std::string_view> elements = Split(spec.substr(eq + 1), ',');
-  e.path = std::string(elements.front());
-  if (e.path.empty()) {
+  e.backend = ParseBackendSpec(elements.front());
+  if (e.backend.path.empty()) {
     return ParseError{fmt::format("bad export '{}': no PATH after '='; {}", spec, kExportExample)};
   }
-  bool have_offset = false;
-  bool have_length = false;
+  SeenKeys seen;
   for (size_t i = 1; i < elements.size(); ++i) {
-    std::string problem = ApplyElement(elements[i], e, have_offset, have_length);
+    std::string problem = ApplyElement(elements[i], e, seen);
     if (!problem.empty()) return ParseError{fmt::format("bad export '{}': {}", spec, problem)};
   }
   return e;

@@ -1,8 +1,11 @@
 // Parsing of the pieces a person writes to name an export: the target name "e1.2" and the
 // command-line EXPORT argument of `aoe serve`:
 //
-//   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,sync][,direct][,mask=MAC;MAC...][,iface=NAME]
-//                   [,fail=FIRST-LAST[:read|:write]]
+//   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,durability=cache|auto|sync][,sync][,direct]
+//                   [,mask=MAC;MAC...][,iface=NAME][,fail=FIRST-LAST[:read|:write]]
+//
+// PATH is a BackendSpec (an image file or block device, or "file:PATH"); `sync` is short for
+// durability=sync.
 //
 // The syntax of every key is documented in docs/configuration.md. Parsing checks only the
 // syntax and the ranges the types can hold; target::ValidateOptions checks the meaning
@@ -31,9 +34,20 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text);
 // sector "N", optionally followed by ":read" or ":write" to fail only that direction.
 ParseResult<target::InjectedFault> ParseInjectedFault(std::string_view text);
 
-// Parses one EXPORT argument. `sync` and `direct` start from the server-wide defaults given
-// here (--sync, --direct); the spec can only turn them on.
-ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec, bool default_sync = false,
-                                                   bool default_direct = false);
+// Server-wide settings an export starts from (--durability or --sync, --direct).
+struct ExportDefaults {
+  target::Durability durability = target::Durability::kAuto;
+  bool direct = false;
+};
+
+// Parses one EXPORT argument. The spec's own durability replaces the default; `direct` can only
+// be turned on.
+ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
+                                                   const ExportDefaults& defaults = {});
+
+// Parses a durability name for `option` ("--durability", "durability"): one line naming the
+// choices otherwise.
+ParseResult<target::Durability> ParseDurabilityValue(std::string_view option,
+                                                     std::string_view text);
 
 }  // namespace aoe::cli

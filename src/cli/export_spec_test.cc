@@ -53,11 +53,11 @@ TEST(ParseExportSpec, PathOnlyGivesDefaults) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=/srv/disk.img");
   ASSERT_TRUE(e) << e.error();
   EXPECT_EQ(e->address, (proto::DiskAddress{1, 2}));
-  EXPECT_EQ(e->path, "/srv/disk.img");
+  EXPECT_EQ(e->backend, (BackendSpec{.path = "/srv/disk.img"}));
   EXPECT_FALSE(e->read_only);
   EXPECT_EQ(e->offset_sectors, 0u);
   EXPECT_EQ(e->length_sectors, 0u);
-  EXPECT_FALSE(e->sync);
+  EXPECT_EQ(e->durability, target::Durability::kAuto) << "safe by default";
   EXPECT_FALSE(e->direct);
   EXPECT_TRUE(e->mask.empty());
   EXPECT_TRUE(e->interfaces.empty());
@@ -68,28 +68,47 @@ TEST(ParseExportSpec, EveryKey) {
       "e0.1=/dev/sdb,ro,offset=2048,length=204800,sync,direct,"
       "mask=02:00:00:00:00:01;02:00:00:00:00:02,mask=02:00:00:00:00:03,iface=vt0,iface=vt1");
   ASSERT_TRUE(e) << e.error();
-  EXPECT_EQ(e->path, "/dev/sdb");
+  EXPECT_EQ(e->backend.path, "/dev/sdb");
   EXPECT_TRUE(e->read_only);
   EXPECT_EQ(e->offset_sectors, 2048u);
   EXPECT_EQ(e->length_sectors, 204800u);
-  EXPECT_TRUE(e->sync);
+  EXPECT_EQ(e->durability, target::Durability::kSync);
   EXPECT_TRUE(e->direct);
   EXPECT_EQ(e->mask, (std::vector<MacAddress>{Mac("02:00:00:00:00:01"), Mac("02:00:00:00:00:02"),
                                               Mac("02:00:00:00:00:03")}));
   EXPECT_EQ(e->interfaces, (std::vector<std::string>{"vt0", "vt1"}));
 }
 
-TEST(ParseExportSpec, ServerDefaultsTurnOnSyncAndDirect) {
-  ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a", true, true);
+TEST(ParseExportSpec, ServerDefaultsApplyUnlessTheSpecSaysOtherwise) {
+  const ExportDefaults defaults{.durability = target::Durability::kSync, .direct = true};
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a", defaults);
   ASSERT_TRUE(e) << e.error();
-  EXPECT_TRUE(e->sync);
+  EXPECT_EQ(e->durability, target::Durability::kSync);
   EXPECT_TRUE(e->direct);
+  ParseResult<target::ExportOptions> own = ParseExportSpec("e0.1=/a,durability=cache", defaults);
+  ASSERT_TRUE(own) << own.error();
+  EXPECT_EQ(own->durability, target::Durability::kCache);
 }
 
-TEST(ParseExportSpec, PathMayContainEqualsSign) {
+TEST(ParseExportSpec, EveryDurabilityByName) {
+  for (auto [text, want] : {std::pair{"cache", target::Durability::kCache},
+                            std::pair{"auto", target::Durability::kAuto},
+                            std::pair{"sync", target::Durability::kSync}}) {
+    ParseResult<target::ExportOptions> e =
+        ParseExportSpec(std::string("e0.1=/a,durability=") + text);
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_EQ(e->durability, want) << text;
+    EXPECT_EQ(target::DurabilityName(want), text);
+  }
+}
+
+TEST(ParseExportSpec, PathMayContainEqualsSignAndAFileScheme) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/srv/a=b.img,ro");
   ASSERT_TRUE(e) << e.error();
-  EXPECT_EQ(e->path, "/srv/a=b.img");
+  EXPECT_EQ(e->backend.path, "/srv/a=b.img");
+  ParseResult<target::ExportOptions> f = ParseExportSpec("e0.1=file:/srv/x.img");
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->backend.path, "/srv/x.img");
 }
 
 struct BadSpec {
@@ -126,7 +145,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "extra comma"},
         BadSpec{"e0.1=/a,rw",
                 "bad export 'e0.1=/a,rw': unknown option 'rw'; use ro, offset=N, "
-                "length=N, sync, direct, mask=MAC;MAC..., iface=NAME, fail=FIRST-LAST"},
+                "length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
+                "iface=NAME, fail=FIRST-LAST"},
+        BadSpec{"e0.1=/a,durability=safe",
+                "bad export 'e0.1=/a,durability=safe': durability 'safe' is not one of cache, "
+                "auto, sync; e.g. durability=auto (see docs/configuration.md)"},
+        BadSpec{"e0.1=/a,durability",
+                "bad export 'e0.1=/a,durability': 'durability' needs a value, e.g. "
+                "durability=sync"},
+        BadSpec{"e0.1=/a,sync,durability=cache",
+                "bad export 'e0.1=/a,sync,durability=cache': durability is given twice (sync "
+                "is durability=sync); give it once"},
         BadSpec{"e0.1=/a,ro=1", "bad export 'e0.1=/a,ro=1': 'ro' takes no value; write ,ro"},
         BadSpec{"e0.1=/a,offset",
                 "bad export 'e0.1=/a,offset': 'offset' needs a value, e.g. "

@@ -1,4 +1,4 @@
-// Tests of target/options.cc (ValidateOptions, name, SameStorage). They live with the CLI
+// Tests of target/options.cc (ValidateOptions, name, Storage). They live with the CLI
 // because the CLI is what turns these messages into a person's error output.
 #include "target/options.h"
 
@@ -10,7 +10,7 @@ namespace {
 ExportOptions Export(uint16_t shelf, uint8_t slot, std::string path = "/srv/disk.img") {
   ExportOptions e;
   e.address = {shelf, slot};
-  e.path = std::move(path);
+  e.backend.path = std::move(path);
   return e;
 }
 
@@ -26,27 +26,24 @@ TEST(ExportOptions, NameIsShelfDotSlot) {
   EXPECT_EQ(Export(65534, 254).name(), "e65534.254");
 }
 
-TEST(ExportOptions, SameStorageIgnoresMaskAndInterfaces) {
-  ExportOptions a = Export(0, 1);
-  ExportOptions b = a;
-  b.mask = {*MacAddress::Parse("02:00:00:00:00:01")};
-  b.interfaces = {"veth0"};
-  EXPECT_TRUE(a.SameStorage(b));
-}
-
-TEST(ExportOptions, SameStorageSeesEveryOpenOption) {
-  const ExportOptions a = Export(0, 1);
-  auto differs = [&](auto change) {
-    ExportOptions b = a;
-    change(b);
-    return !a.SameStorage(b);
-  };
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.path = "/other"; }));
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.read_only = true; }));
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.offset_sectors = 8; }));
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.length_sectors = 8; }));
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.sync = true; }));
-  EXPECT_TRUE(differs([](ExportOptions& b) { b.direct = true; }));
+TEST(ExportOptions, StorageCarriesEverySettingOfTheChain) {
+  ExportOptions e = Export(0, 1, "/dev/sdb");
+  e.read_only = true;
+  e.direct = true;
+  e.offset_sectors = 8;
+  e.length_sectors = 16;
+  e.fail = {InjectedFault{.first_sector = 10, .last_sector = 19, .on_read = false}};
+  const ChainOptions chain = e.Storage();
+  EXPECT_EQ(chain.backend.path, "/dev/sdb");
+  EXPECT_TRUE(chain.base.read_only);
+  EXPECT_TRUE(chain.base.direct);
+  EXPECT_EQ(chain.offset_sectors, 8u);
+  EXPECT_EQ(chain.length_sectors, 16u);
+  ASSERT_EQ(chain.faults.size(), 1u);
+  EXPECT_EQ(chain.faults[0].first_sector, 10u);
+  EXPECT_EQ(chain.faults[0].sector_count, 10u);
+  EXPECT_FALSE(chain.faults[0].on_read);
+  EXPECT_TRUE(chain.faults[0].on_write);
 }
 
 TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }
@@ -165,13 +162,6 @@ TEST(ValidateOptions, EmptyStateDir) {
   o.state_dir.clear();
   EXPECT_EQ(ValidateOptions(o),
             "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)");
-}
-
-TEST(ExportOptions, SameStorageSeesInjectedFaults) {
-  ExportOptions a = Export(0, 1);
-  ExportOptions b = a;
-  b.fail = {InjectedFault{.first_sector = 10, .last_sector = 19}};
-  EXPECT_FALSE(a.SameStorage(b)) << "fail= is part of the chain, so a change re-opens it";
 }
 
 TEST(InjectedFault, ToStringIsTheSpecSyntax) {

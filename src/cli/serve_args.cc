@@ -27,7 +27,9 @@ block device to serve (a PATH with a comma needs --config). KEYs:
   ro            read-only; writes fail                  e0.1=/srv/disk.img,ro
   offset=N      start N 512-byte sectors into PATH      e0.1=/dev/sdb,offset=2048
   length=N      serve N sectors (default: to the end)   e0.1=/dev/sdb,length=204800
-  sync          write through (O_DSYNC)                 e0.1=/srv/disk.img,sync
+  durability=M  when writes are acknowledged: auto (the  e0.1=/srv/disk.img,durability=sync
+                default), cache or sync; see --durability
+  sync          same as durability=sync                 e0.1=/srv/disk.img,sync
   direct        bypass the page cache (O_DIRECT)        e0.1=/dev/sdb,direct
   mask=MAC;...  answer only these initiators (*)        e0.1=/a.img,mask=02:00:00:00:00:01
   iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
@@ -60,6 +62,7 @@ struct RawArgs {
   std::vector<std::string> exports;
   std::string config_path;
   bool sync = false;
+  std::string durability;
   bool direct = false;
   bool no_announce = false;
   std::string state_dir = target::ServerOptions().state_dir;
@@ -88,9 +91,14 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "the command line; SIGHUP re-reads it. Only --log-level may be given\n"
                  "with it. Example: --config /etc/aoekit/serve.toml")
       ->type_name("FILE");
-  app.add_flag("--sync", raw.sync,
-               "Open every export with O_DSYNC: a write is on stable storage before\n"
-               "it is acknowledged (Linux never sends FLUSH). Example: --sync");
+  app.add_option("--durability", raw.durability,
+                 "When a write is acknowledged, for every export that does not say:\n"
+                 "auto (default): once durable for initiators that never send FLUSH\n"
+                 "(Linux), from the page cache for those that do (aoekit, iPXE);\n"
+                 "sync: once durable, always; cache: from the page cache, durable\n"
+                 "only after FLUSH. Example: --durability sync")
+      ->type_name("MODE");
+  app.add_flag("--sync", raw.sync, "Same as --durability sync. Example: --sync");
   app.add_flag("--direct", raw.direct,
                "Open every export with O_DIRECT, bypassing the page cache.\n"
                "Example: --direct");
@@ -140,7 +148,8 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
   // Each command-line option and what to write in the file instead.
   constexpr std::pair<const char*, const char*> kFileOnly[] = {
       {"--interface", "interfaces = [...]"},
-      {"--sync", "sync = true"},
+      {"--sync", "durability = \"sync\""},
+      {"--durability", "durability = \"MODE\""},
       {"--direct", "direct = true"},
       {"--state-dir", "state_dir = \"DIR\""},
       {"--bufcnt", "bufcnt = N"},
@@ -193,8 +202,19 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
   server.interfaces = raw.interfaces;
   server.state_dir = raw.state_dir;
   server.announce = !raw.no_announce;
+  ExportDefaults defaults{.direct = raw.direct};
+  if (raw.sync && !raw.durability.empty()) {
+    return ParseError{"--sync is --durability sync; give one of them"};
+  }
+  if (raw.sync) defaults.durability = target::Durability::kSync;
+  if (!raw.durability.empty()) {
+    ParseResult<target::Durability> durability =
+        ParseDurabilityValue("--durability", raw.durability);
+    if (!durability) return ParseError{durability.error()};
+    defaults.durability = *durability;
+  }
   for (const std::string& spec : raw.exports) {
-    ParseResult<target::ExportOptions> e = ParseExportSpec(spec, raw.sync, raw.direct);
+    ParseResult<target::ExportOptions> e = ParseExportSpec(spec, defaults);
     if (!e) return ParseError{e.error()};
     server.exports.push_back(std::move(*e));
   }

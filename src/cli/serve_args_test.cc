@@ -53,9 +53,9 @@ TEST(ParseServeArgs, CommandLineForm) {
   EXPECT_FALSE(s.announce);
   ASSERT_EQ(s.exports.size(), 2u);
   EXPECT_EQ(s.exports[0].name(), "e0.1");
-  EXPECT_TRUE(s.exports[0].sync) << "--sync applies to every export";
+  EXPECT_EQ(s.exports[0].durability, target::Durability::kSync) << "--sync applies to every export";
   EXPECT_TRUE(s.exports[0].direct);
-  EXPECT_EQ(s.exports[1].path, "/b");
+  EXPECT_EQ(s.exports[1].backend.path, "/b");
   EXPECT_TRUE(s.exports[1].read_only);
   EXPECT_EQ(s.exports[1].interfaces, std::vector<std::string>{"veth1"});
 }
@@ -68,8 +68,21 @@ TEST(ParseServeArgs, Defaults) {
   EXPECT_EQ(s.buffer_count, 64);
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(parsed->config.log_level, LogLevel::kInfo);
-  EXPECT_FALSE(s.exports[0].sync);
+  EXPECT_EQ(s.exports[0].durability, target::Durability::kAuto);
   EXPECT_FALSE(s.exports[0].direct);
+}
+
+TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {
+  ParseResult<ServeArgs> parsed =
+      ParseServeArgs({"-i", "veth0", "--durability", "cache", "e0.1=/a", "e0.2=/b,durability=sync"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config.server.exports[0].durability, target::Durability::kCache);
+  EXPECT_EQ(parsed->config.server.exports[1].durability, target::Durability::kSync);
+  ExpectError({"-i", "veth0", "--durability", "fast", "e0.1=/a"},
+              "--durability 'fast' is not one of cache, auto, sync; e.g. --durability auto (see "
+              "docs/configuration.md)");
+  ExpectError({"-i", "veth0", "--sync", "--durability", "cache", "e0.1=/a"},
+              "--sync is --durability sync; give one of them");
 }
 
 TEST(ParseServeArgs, EqualsFormOfOptions) {
@@ -84,7 +97,8 @@ TEST(ParseServeArgs, HelpWinsOverEverythingElse) {
     ASSERT_TRUE(parsed) << parsed.error();
     ASSERT_TRUE(parsed->help);
     for (std::string_view option :
-         {"-i", "--interface", "--config", "--sync", "--direct", "--state-dir", "--log-level",
+         {"-i", "--interface", "--config", "--durability", "--sync", "--direct", "--state-dir",
+          "--log-level",
           "--bufcnt", "--no-announce", "EXPORT", "ro",
           "offset=", "length=", "mask=", "iface=", "Usage: aoe serve"}) {
       EXPECT_NE(parsed->help->find(option), std::string::npos) << option;

@@ -20,10 +20,10 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, announce, sync, direct, user, [[export]], "
-    "[netboot]";
+    "interfaces, state_dir, log_level, bufcnt, announce, durability, sync, direct, user, "
+    "[[export]], [netboot]";
 constexpr std::string_view kExportKeys =
-    "target, path, read_only, offset, length, sync, direct, mask, interfaces, fail";
+    "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail";
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -119,10 +119,39 @@ class TomlReader {
   std::string_view source_name_;
 };
 
+// durability = "MODE", or its shorthand sync = true|false, in one table (top level or an
+// [[export]]); the two together are an error.
+class DurabilityKeys {
+ public:
+  std::optional<ParseError> Read(const TomlReader& reader, const toml::node& node,
+                                 std::string_view key) {
+    if (value_) {
+      return reader.Error(node, "durability is given twice (sync = true is durability = "
+                                "\"sync\"); give it once");
+    }
+    if (key == "sync") {
+      bool sync = false;
+      if (auto error = reader.Read(node, key, sync)) return error;
+      value_ = sync ? target::Durability::kSync : target::Durability::kAuto;
+      return std::nullopt;
+    }
+    std::string text;
+    if (auto error = reader.Read(node, key, text)) return error;
+    ParseResult<target::Durability> durability = ParseDurabilityValue("durability", text);
+    if (!durability) return reader.Error(node, durability.error());
+    value_ = *durability;
+    return std::nullopt;
+  }
+  const std::optional<target::Durability>& value() const { return value_; }
+
+ private:
+  std::optional<target::Durability> value_;
+};
+
 // Values of one [[export]] table before the server-wide defaults are applied.
 struct ExportTable {
   target::ExportOptions options;
-  std::optional<bool> sync;
+  DurabilityKeys durability;
   std::optional<bool> direct;
 };
 
@@ -144,7 +173,9 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
         have_target = true;
       }
     } else if (key == "path") {
-      error = reader.Read(node, key, e.path);
+      std::string text;
+      error = reader.Read(node, key, text);
+      e.backend = ParseBackendSpec(text);
       have_path = true;
     } else if (key == "read_only") {
       error = reader.Read(node, key, e.read_only);
@@ -152,10 +183,12 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, e.offset_sectors);
     } else if (key == "length") {
       error = reader.Read(node, key, e.length_sectors);
-    } else if (key == "sync" || key == "direct") {
+    } else if (key == "durability" || key == "sync") {
+      error = out.durability.Read(reader, node, key);
+    } else if (key == "direct") {
       bool value = false;
       error = reader.Read(node, key, value);
-      (key == "sync" ? out.sync : out.direct) = value;
+      out.direct = value;
     } else if (key == "interfaces") {
       error = reader.Read(node, key, e.interfaces);
     } else if (key == "mask") {
@@ -192,7 +225,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
                         "[[export]] has no target; add target = \"eSHELF.SLOT\", e.g. "
                         "target = \"e0.1\"");
   }
-  if (!have_path || e.path.empty()) {
+  if (!have_path || e.backend.path.empty()) {
     return reader.Error(table, fmt::format("export {} has no path; add path = \"/srv/disk.img\" "
                                            "(an image file or block device)",
                                            e.name()));
@@ -233,7 +266,7 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
   const TomlReader reader(source_name);
   ServeConfig config;
   target::ServerOptions& server = config.server;
-  bool default_sync = false;
+  DurabilityKeys default_durability;
   bool default_direct = false;
   std::vector<ExportTable> exports;
   const toml::node* netboot_node = nullptr;
@@ -271,8 +304,8 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
         return reader.Error(node, "user must name a user, e.g. user = \"aoe\"; remove the key "
                                   "to keep running as the starting user");
       }
-    } else if (key == "sync") {
-      error = reader.Read(node, key, default_sync);
+    } else if (key == "durability" || key == "sync") {
+      error = default_durability.Read(reader, node, key);
     } else if (key == "direct") {
       error = reader.Read(node, key, default_direct);
     } else if (key == "export") {
@@ -308,7 +341,8 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
 
   // Defaults apply whatever order the file lists things in.
   for (ExportTable& e : exports) {
-    e.options.sync = e.sync.value_or(default_sync);
+    e.options.durability = e.durability.value().value_or(
+        default_durability.value().value_or(target::Durability::kAuto));
     e.options.direct = e.direct.value_or(default_direct);
     server.exports.push_back(std::move(e.options));
   }

@@ -35,9 +35,9 @@ TEST(ParseServeToml, MinimalFileGetsDefaults) {
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   ASSERT_EQ(s.exports.size(), 1u);
   EXPECT_EQ(s.exports[0].name(), "e0.1");
-  EXPECT_EQ(s.exports[0].path, "/srv/disk.img");
+  EXPECT_EQ(s.exports[0].backend.path, "/srv/disk.img");
   EXPECT_FALSE(s.exports[0].read_only);
-  EXPECT_FALSE(s.exports[0].sync);
+  EXPECT_EQ(s.exports[0].durability, target::Durability::kAuto);
   EXPECT_FALSE(s.exports[0].direct);
 }
 
@@ -57,7 +57,7 @@ path = "/dev/sdb"
 read_only = true
 offset = 2048
 length = 4096
-sync = false
+durability = "cache"
 mask = ["02:00:00:00:00:01", "02-00-00-00-00-02"]
 interfaces = ["veth1"]
 
@@ -76,17 +76,18 @@ target = "e3.5"
   ASSERT_EQ(s.exports.size(), 2u);
   const target::ExportOptions& a = s.exports[0];
   EXPECT_EQ(a.address, (proto::DiskAddress{3, 4}));
-  EXPECT_EQ(a.path, "/dev/sdb");
+  EXPECT_EQ(a.backend.path, "/dev/sdb");
   EXPECT_TRUE(a.read_only);
   EXPECT_EQ(a.offset_sectors, 2048u);
   EXPECT_EQ(a.length_sectors, 4096u);
-  EXPECT_FALSE(a.sync) << "an export's own value wins over the default";
+  EXPECT_EQ(a.durability, target::Durability::kCache)
+      << "an export's own value wins over the default";
   EXPECT_TRUE(a.direct) << "the default applies when the export says nothing";
   EXPECT_EQ(a.mask, (std::vector<MacAddress>{Mac("02:00:00:00:00:01"), Mac("02:00:00:00:00:02")}));
   EXPECT_EQ(a.interfaces, std::vector<std::string>{"veth1"});
   const target::ExportOptions& b = s.exports[1];
   EXPECT_EQ(b.name(), "e3.5");
-  EXPECT_TRUE(b.sync);
+  EXPECT_EQ(b.durability, target::Durability::kSync) << "sync = true is durability = \"sync\"";
   EXPECT_TRUE(b.direct);
 }
 
@@ -100,7 +101,7 @@ interfaces = ["veth0"]
 )",
       "serve.toml");
   ASSERT_TRUE(config) << config.error();
-  EXPECT_TRUE(config->server.exports[0].sync);
+  EXPECT_EQ(config->server.exports[0].durability, target::Durability::kSync);
 }
 
 TEST(ParseServeToml, ShippedExampleLoads) {
@@ -138,7 +139,8 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, announce, sync, direct, user, [[export]], [netboot]");
+              "log_level, bufcnt, announce, durability, sync, direct, user, [[export]], "
+              "[netboot]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -149,14 +151,23 @@ path = "/a"
 readonly = true
 )",
               "serve.toml:5: unknown key 'readonly' in [[export]]; known keys: target, path, "
-              "read_only, offset, length, sync, direct, mask, interfaces, fail");
+              "read_only, offset, length, durability, sync, direct, mask, interfaces, fail");
 }
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, announce, sync, direct, user, [[export]], [netboot]");
+              "bufcnt, announce, durability, sync, direct, user, [[export]], [netboot]");
+}
+
+TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {
+  ExpectError("interfaces = [\"veth0\"]\ndurability = \"safe\"\n",
+              "serve.toml:2: durability 'safe' is not one of cache, auto, sync; e.g. "
+              "durability=auto (see docs/configuration.md)");
+  ExpectError("interfaces = [\"veth0\"]\nsync = true\ndurability = \"cache\"\n",
+              "serve.toml:3: durability is given twice (sync = true is durability = \"sync\"); "
+              "give it once");
 }
 
 TEST(ParseServeToml, WrongTypes) {

@@ -23,6 +23,21 @@ void EncodeAta(const AtaArg& a, ByteSpan frame) {
   StoreU8(frame, 35, 0);
 }
 
+DsmRange DecodeDsmRange(ConstByteSpan ranges, size_t index) {
+  uint64_t entry = 0;
+  for (size_t i = 0; i < kDsmRangeSize; ++i) {
+    entry |= uint64_t{LoadU8(ranges, index * kDsmRangeSize + i)} << (8 * i);
+  }
+  return DsmRange{entry & kLba48Mask, static_cast<uint16_t>(entry >> 48)};
+}
+
+void EncodeDsmRange(const DsmRange& range, ByteSpan ranges, size_t index) {
+  const uint64_t entry = (range.lba & kLba48Mask) | (uint64_t{range.sector_count} << 48);
+  for (size_t i = 0; i < kDsmRangeSize; ++i) {
+    StoreU8(ranges, index * kDsmRangeSize + i, static_cast<uint8_t>(entry >> (8 * i)));
+  }
+}
+
 bool IsLba48Opcode(uint8_t opcode) {
   return opcode == ata_op::kReadSectorsExt || opcode == ata_op::kWriteSectorsExt ||
          opcode == ata_op::kFlushCacheExt;

@@ -27,6 +27,7 @@ inline constexpr uint8_t kAtaFlagWrite = 0x01;
 
 // ATA opcodes a target implements (aoe-protocol.md §2.5).
 namespace ata_op {
+inline constexpr uint8_t kDataSetManagement = 0x06;  // with Features bit 0: TRIM
 inline constexpr uint8_t kReadSectors = 0x20;
 inline constexpr uint8_t kReadSectorsExt = 0x24;
 inline constexpr uint8_t kWriteSectors = 0x30;
@@ -47,6 +48,25 @@ inline constexpr uint8_t kAtaStatusError = 0x01;   // ERR
 inline constexpr uint8_t kAtaErrorUncorrectable = 0x40;  // UNC
 inline constexpr uint8_t kAtaErrorIdNotFound = 0x10;     // IDNF: LBA out of range
 inline constexpr uint8_t kAtaErrorAbort = 0x04;          // ABRT
+
+// DATA SET MANAGEMENT (ACS-2 §7.5): the Features register selects the operation (bit 0 = TRIM),
+// Sector Count gives the 512-byte blocks of range entries in the data (sent like WRITE data,
+// with the W flag). Each entry is 8 bytes, little-endian:
+//   bits 0-47   first LBA
+//   bits 48-63  sector count; 0 marks an unused entry
+inline constexpr uint8_t kDsmTrim = 0x01;
+inline constexpr size_t kDsmRangeSize = 8;
+inline constexpr size_t kDsmRangesPerBlock = kSectorSize / kDsmRangeSize;  // 64
+inline constexpr uint16_t kDsmMaxRangeSectors = 0xFFFF;
+
+struct DsmRange {
+  uint64_t lba = 0;
+  uint16_t sector_count = 0;
+  bool operator==(const DsmRange&) const = default;
+};
+// Entry `index` of a range list; `ranges` must hold (index + 1) * 8 bytes.
+DsmRange DecodeDsmRange(ConstByteSpan ranges, size_t index);
+void EncodeDsmRange(const DsmRange& range, ByteSpan ranges, size_t index);
 
 inline constexpr uint64_t kLba28Mask = 0x0FFFFFFF;
 inline constexpr uint64_t kLba48Mask = 0xFFFFFFFFFFFF;

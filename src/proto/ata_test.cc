@@ -354,5 +354,23 @@ TEST(IsLba48Opcode, FalseFor28BitAndNonDataOpcodes) {
   EXPECT_FALSE(IsLba48Opcode(ata_op::kCheckPowerMode));
 }
 
+TEST(DsmRange, GoldenEntryBothWays) {
+  // LBA 0x0102030405 (little-endian in bytes 0-5), 0x0800 sectors in bytes 6-7.
+  const std::vector<std::byte> golden = {std::byte{0x05}, std::byte{0x04}, std::byte{0x03},
+                                         std::byte{0x02}, std::byte{0x01}, std::byte{0x00},
+                                         std::byte{0x00}, std::byte{0x08}};
+  EXPECT_EQ(DecodeDsmRange(golden, 0), (DsmRange{0x0102030405, 0x0800}));
+  std::vector<std::byte> encoded(16, std::byte{0xFF});
+  EncodeDsmRange({0x0102030405, 0x0800}, encoded, 1);
+  EXPECT_TRUE(std::equal(golden.begin(), golden.end(), encoded.begin() + 8));
+  EXPECT_EQ(encoded[0], std::byte{0xFF}) << "entry 0 untouched";
+}
+
+TEST(DsmRange, LbaIsMaskedTo48Bits) {
+  std::vector<std::byte> entry(8);
+  EncodeDsmRange({~uint64_t{0}, 1}, entry, 0);
+  EXPECT_EQ(DecodeDsmRange(entry, 0), (DsmRange{kLba48Mask, 1}));
+}
+
 }  // namespace
 }  // namespace aoe::proto

@@ -19,6 +19,7 @@ constexpr size_t kFirmwareWords = 4;
 constexpr size_t kWordModel = 27;  // 20 words, 40 characters
 constexpr size_t kModelWords = 20;
 constexpr size_t kWordMaxMultiple = 47;
+constexpr size_t kWordAdditionalSupported = 69;
 constexpr size_t kWordCapabilities = 49;
 constexpr size_t kWordCapabilities2 = 50;
 constexpr size_t kWordFieldValidity = 53;
@@ -36,6 +37,8 @@ constexpr size_t kWordCommandSetEnabled2 = 86;
 constexpr size_t kWordCommandSetDefault = 87;
 constexpr size_t kWordHardwareReset = 93;
 constexpr size_t kWordLba48Capacity = 100;  // LE64 over words 100-103, 48 bits used
+constexpr size_t kWordMaxDsmBlocks = kIdentifyWordMaxDsmBlocks;
+constexpr size_t kWordDsm = kIdentifyWordTrimSupport;
 constexpr size_t kWordIntegrity = 255;
 
 // Words 83, 84 and 87 carry "bits 15:14 = 01" to mark words 82-87 as valid; Plan 9 checks it
@@ -44,6 +47,10 @@ constexpr uint16_t kWordValid = 0x4000;
 constexpr uint16_t kLba48 = 1 << 10;
 constexpr uint16_t kFlushCache = 1 << 12;
 constexpr uint16_t kFlushCacheExt = 1 << 13;
+constexpr uint16_t kVolatileWriteCache = 1 << 5;  // words 82 and 85
+constexpr uint16_t kDsmTrim = 1 << 0;              // word 169
+constexpr uint16_t kDeterministicReadAfterTrim = 1 << 14;  // word 69
+constexpr uint16_t kReadZeroesAfterTrim = 1 << 5;          // word 69
 
 // ATA/ATAPI-4, -5 and -6 (bits 4-6). The page has exactly the ATA-6 layout: LBA48, FLUSH CACHE
 // EXT, words 82-87, 93 and 100-103. Claiming ATA-7 or ATA8-ACS would promise words we leave zero
@@ -187,13 +194,16 @@ void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page) {
 
   SetWord(page, kWordMajorVersion, kMajorVersionAta4To6);
 
-  // Word 82 stays 0: no SMART (aoeping would then send SMART commands we abort), no NOP, no
-  // write-cache control. Word 85, its "enabled" twin, follows.
+  // Word 82: only the volatile write cache bit, when writes can be acknowledged before they are
+  // durable; no SMART (aoeping would then send SMART commands we abort), no NOP. Word 85, its
+  // "enabled" twin, follows: the cache is on whenever it exists (SET FEATURES cannot turn it
+  // off; the export's durability setting does).
   const uint16_t flush_bits = info.write_cache_flush ? (kFlushCache | kFlushCacheExt) : 0;
-  SetWord(page, kWordCommandSetSupported1, 0);
+  const uint16_t cache_bits = info.volatile_write_cache ? kVolatileWriteCache : 0;
+  SetWord(page, kWordCommandSetSupported1, cache_bits);
   SetWord(page, kWordCommandSetSupported2, kWordValid | kLba48 | flush_bits);
   SetWord(page, kWordCommandSetExtension, kWordValid);
-  SetWord(page, kWordCommandSetEnabled1, 0);
+  SetWord(page, kWordCommandSetEnabled1, cache_bits);
   // Bits 15:14 of word 86 are not a validity marker (bit 15 means words 119-120 are valid in
   // ATA8-ACS), so only the feature bits are mirrored.
   SetWord(page, kWordCommandSetEnabled2, kLba48 | flush_bits);
@@ -206,6 +216,15 @@ void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page) {
   const uint64_t lba48_sectors = std::min(info.sector_count, kLba48MaxSectors);
   StoreLe32(page, 2 * kWordLba48Capacity, static_cast<uint32_t>(lba48_sectors));
   StoreLe32(page, 2 * kWordLba48Capacity + 4, static_cast<uint32_t>(lba48_sectors >> 32));
+
+  // TRIM: one 512-byte block of range entries (64 ranges of up to 65535 sectors) per command.
+  if (info.trim) {
+    SetWord(page, kWordDsm, kDsmTrim);
+    SetWord(page, kWordMaxDsmBlocks, 1);
+    if (info.trim_reads_zeroes) {
+      SetWord(page, kWordAdditionalSupported, kDeterministicReadAfterTrim | kReadZeroesAfterTrim);
+    }
+  }
 
   // Word 106 (sector size) stays 0, "not reported", which means 512-byte logical and physical
   // sectors; it is an ATA-7 word and AoE sectors are always 512 bytes.
@@ -234,6 +253,23 @@ std::string ReadIdentifyString(ConstByteSpan page, size_t first_word, size_t wor
   const size_t end = text.find_last_not_of(std::string_view(" \0", 2));
   text.resize(end == std::string::npos ? 0 : end + 1);
   return text;
+}
+
+IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page) {
+  IdentifyFeatures f;
+  if (page.size() < kIdentifyPageSize) return f;
+  const uint16_t supported2 = Word(page, kWordCommandSetSupported2);
+  // Words 82-84 mean something only with bits 15:14 of word 83 reading 01.
+  if ((supported2 & 0xC000) == kWordValid) {
+    f.flush = (supported2 & (kFlushCache | kFlushCacheExt)) != 0;
+    f.volatile_write_cache = (Word(page, kWordCommandSetEnabled1) & kVolatileWriteCache) != 0;
+  }
+  f.trim = (Word(page, kWordDsm) & kDsmTrim) != 0;
+  f.trim_reads_zeroes = f.trim && (Word(page, kWordAdditionalSupported) &
+                                   (kDeterministicReadAfterTrim | kReadZeroesAfterTrim)) ==
+                                      (kDeterministicReadAfterTrim | kReadZeroesAfterTrim);
+  f.max_dsm_blocks = Word(page, kWordMaxDsmBlocks);
+  return f;
 }
 
 uint64_t ReadIdentifyCapacity(ConstByteSpan page) {

@@ -1,8 +1,9 @@
 // The ATA IDENTIFY DEVICE page (512 bytes of little-endian 16-bit words) that an AoE target
 // returns for opcode 0xEC, filled with the words real initiators read (aoe-protocol.md §2.6):
 // serial (10-19), firmware (23-26), model (27-46), capabilities, LBA28 capacity (60-61),
-// feature words 82-87 (LBA48, FLUSH CACHE, FLUSH CACHE EXT), LBA48 capacity (100-103), and
-// the legacy CHS geometry words (1, 3, 6, 54-58).
+// feature words 82-87 (LBA48, FLUSH CACHE, FLUSH CACHE EXT, volatile write cache), LBA48
+// capacity (100-103), DATA SET MANAGEMENT / TRIM (69, 105, 169), and the legacy CHS geometry
+// words (1, 3, 6, 54-58).
 //
 // Pure functions: no allocation, no I/O.
 #pragma once
@@ -39,7 +40,29 @@ struct IdentifyInfo {
   std::string_view firmware;        // up to 8 characters
   ChsGeometry geometry;
   bool write_cache_flush = true;    // advertise FLUSH CACHE / FLUSH CACHE EXT (words 83/86)
+  // Writes may be acknowledged before they are durable, until a FLUSH (words 82/85 bit 5:
+  // volatile write cache supported and enabled).
+  bool volatile_write_cache = true;
+  // DATA SET MANAGEMENT with the TRIM bit (word 169 bit 0; word 105: one 512-byte block of
+  // ranges per command), and whether trimmed sectors then read as zeroes (word 69 bits 14 and
+  // 5: deterministic read after TRIM, read zeroes after TRIM).
+  bool trim = false;
+  bool trim_reads_zeroes = false;
 };
+
+// Word numbers and bits an initiator checks, for IdentifyFeatures and for tests.
+inline constexpr size_t kIdentifyWordTrimSupport = 169;
+inline constexpr size_t kIdentifyWordMaxDsmBlocks = 105;
+
+// The features of an IDENTIFY page that change how an initiator talks to the disk.
+struct IdentifyFeatures {
+  bool flush = false;                 // FLUSH CACHE (EXT) is implemented
+  bool volatile_write_cache = false;  // writes need a FLUSH to be durable
+  bool trim = false;                  // DATA SET MANAGEMENT / TRIM
+  bool trim_reads_zeroes = false;     // a trimmed range then reads as zeroes
+  uint16_t max_dsm_blocks = 0;        // 512-byte blocks of ranges per DSM command (0: one)
+};
+IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page);
 
 // Writes the 512-byte page into `page` (which must be at least 512 bytes).
 void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page);

@@ -50,8 +50,8 @@ TEST(IdentifyPage, OneGibDiskHasEveryWordSet) {
   const std::map<size_t, uint16_t> expected = {
       {0, 0x0000},  {1, 130},     {3, 255},     {6, 63},      {47, 0x8000},
       {49, 0x0200}, {50, 0x4000}, {53, 0x0001}, {54, 130},    {55, 255},
-      {56, 63},     {80, 0x0070}, {82, 0x0000}, {83, 0x7400}, {84, 0x4000},
-      {85, 0x0000}, {86, 0x3400}, {87, 0x4000}, {93, 0x400B},
+      {56, 63},     {80, 0x0070}, {82, 0x0020}, {83, 0x7400}, {84, 0x4000},
+      {85, 0x0020}, {86, 0x3400}, {87, 0x4000}, {93, 0x400B},
   };
   for (const auto& [word, value] : expected) {
     EXPECT_EQ(Word(page, word), value) << "word " << word;
@@ -135,6 +135,49 @@ TEST(IdentifyPage, WithoutWriteCacheFlushAdvertisesOnlyLba48) {
 
   EXPECT_EQ(Word(page, 83), 0x4400);
   EXPECT_EQ(Word(page, 86), 0x0400);
+}
+
+TEST(IdentifyPage, WriteCacheWordsTellWhetherWritesNeedAFlush) {
+  IdentifyInfo cached = Disk(kOneGibSectors);
+  const Page with_cache = Build(cached);
+  EXPECT_EQ(Word(with_cache, 82) & 0x20, 0x20) << "volatile write cache supported";
+  EXPECT_EQ(Word(with_cache, 85) & 0x20, 0x20) << "and enabled";
+  EXPECT_TRUE(ReadIdentifyFeatures(with_cache).volatile_write_cache);
+
+  IdentifyInfo write_through = Disk(kOneGibSectors);
+  write_through.volatile_write_cache = false;
+  const Page without = Build(write_through);
+  EXPECT_EQ(Word(without, 82), 0);
+  EXPECT_EQ(Word(without, 85), 0);
+  EXPECT_FALSE(ReadIdentifyFeatures(without).volatile_write_cache);
+  EXPECT_TRUE(ReadIdentifyFeatures(without).flush) << "FLUSH is still implemented";
+}
+
+TEST(IdentifyPage, TrimWordsFollowTheBackend) {
+  const Page none = Build(Disk(kOneGibSectors));
+  EXPECT_EQ(Word(none, 169), 0);
+  EXPECT_EQ(Word(none, 105), 0);
+  EXPECT_EQ(Word(none, 69), 0);
+  EXPECT_FALSE(ReadIdentifyFeatures(none).trim);
+
+  IdentifyInfo zeroing = Disk(kOneGibSectors);
+  zeroing.trim = true;
+  zeroing.trim_reads_zeroes = true;
+  const Page hole = Build(zeroing);
+  EXPECT_EQ(Word(hole, 169), 0x0001) << "DATA SET MANAGEMENT TRIM supported";
+  EXPECT_EQ(Word(hole, 105), 1) << "one 512-byte block of ranges per command";
+  EXPECT_EQ(Word(hole, 69), 0x4020) << "deterministic read after trim, zeroes";
+  IdentifyFeatures f = ReadIdentifyFeatures(hole);
+  EXPECT_TRUE(f.trim);
+  EXPECT_TRUE(f.trim_reads_zeroes);
+  EXPECT_EQ(f.max_dsm_blocks, 1);
+
+  IdentifyInfo revealing = zeroing;  // an overlay: a trim reveals the base image again
+  revealing.trim_reads_zeroes = false;
+  const Page overlay = Build(revealing);
+  EXPECT_EQ(Word(overlay, 169), 0x0001);
+  EXPECT_EQ(Word(overlay, 69), 0);
+  EXPECT_FALSE(ReadIdentifyFeatures(overlay).trim_reads_zeroes);
 }
 
 TEST(IdentifyPage, LeavesSmartUnadvertised) {

@@ -1,5 +1,5 @@
 // The same behaviour over every base backend: memory, and files through io_uring (buffered,
-// O_DIRECT, O_DSYNC).
+// O_DIRECT, and buffered under group commit with every request durable).
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -44,17 +44,17 @@ class BackendTest : public ::testing::TestWithParam<BackendKind> {
 
   int64_t Read(uint64_t offset, ByteSpan into) {
     Completion c;
-    backend().Read(offset, into, &c);
+    backend().Read(image_->context(), offset, into, &c);
     return Await(*engine_, c);
   }
   int64_t Write(uint64_t offset, ConstByteSpan from) {
     Completion c;
-    backend().Write(offset, from, &c);
+    backend().Write(image_->context(), offset, from, &c);
     return Await(*engine_, c);
   }
   int64_t Flush() {
     Completion c;
-    backend().Flush(&c);
+    backend().Flush(image_->context(), &c);
     return Await(*engine_, c);
   }
 
@@ -122,7 +122,7 @@ TEST_P(BackendTest, ManyRequestsInFlightAllComplete) {
   auto offset_of = [](size_t i) { return ((i * 37) % kRequests) * kChunk; };
 
   std::vector<Completion> writes(kRequests);
-  for (size_t i = 0; i < kRequests; ++i) backend().Write(offset_of(i), out[i].span(), &writes[i]);
+  for (size_t i = 0; i < kRequests; ++i) backend().Write(image_->context(), offset_of(i), out[i].span(), &writes[i]);
   if (image_->is_file()) {
     EXPECT_EQ(engine_->in_flight(), kRequests);
   }
@@ -135,7 +135,7 @@ TEST_P(BackendTest, ManyRequestsInFlightAllComplete) {
   for (const Completion& c : writes) EXPECT_EQ(c.result(), static_cast<int64_t>(kChunk));
 
   std::vector<Completion> reads(kRequests);
-  for (size_t i = 0; i < kRequests; ++i) backend().Read(offset_of(i), in[i].span(), &reads[i]);
+  for (size_t i = 0; i < kRequests; ++i) backend().Read(image_->context(), offset_of(i), in[i].span(), &reads[i]);
   ASSERT_TRUE(RunUntil(*engine_, [&] {
     for (const Completion& c : reads) {
       if (!c.done()) return false;
@@ -167,6 +167,36 @@ TEST_P(BackendTest, RefusesAccessPastTheEndAndTouchesNothing) {
   EXPECT_TRUE(image_->Stored() == Pattern(kImageBytes));
 }
 
+TEST_P(BackendTest, TrimmedRangesReadBackAsZeroesAndFreeTheirSpace) {
+  EXPECT_TRUE(backend().capabilities().can_trim);
+  EXPECT_TRUE(backend().capabilities().trim_reads_zeroes);
+  const uint64_t allocated_before = image_->AllocatedBytes();
+  Completion trim;
+  backend().Trim(image_->context(), 64 * 1024, 256 * 1024, &trim);
+  ASSERT_EQ(Await(*engine_, trim), 0);
+  AlignedBuffer back(256 * 1024, std::byte{0x77});
+  ASSERT_EQ(Read(64 * 1024, back.span()), 256 * 1024);
+  EXPECT_EQ(back.vector(), std::vector<std::byte>(256 * 1024, std::byte{0}));
+  // Only the trimmed range changed.
+  std::vector<std::byte> expected = Pattern(kImageBytes);
+  std::fill(expected.begin() + 64 * 1024, expected.begin() + 320 * 1024, std::byte{0});
+  EXPECT_TRUE(image_->Stored() == expected);
+  if (image_->is_file()) {
+    EXPECT_LE(image_->AllocatedBytes() + 256 * 1024, allocated_before)
+        << "the hole was not punched (st_blocks did not drop)";
+  }
+}
+
+TEST_P(BackendTest, TrimPastTheEndIsRefusedAndTouchesNothing) {
+  Completion trim;
+  backend().Trim(image_->context(), kImageBytes - 512, 1024, &trim);
+  EXPECT_EQ(Await(*engine_, trim), -EIO);
+  Completion overflow;
+  backend().Trim(image_->context(), UINT64_MAX - 511, 1024, &overflow);
+  EXPECT_EQ(Await(*engine_, overflow), -EIO);
+  EXPECT_TRUE(image_->Stored() == Pattern(kImageBytes));
+}
+
 TEST_P(BackendTest, ZeroLengthRequestsSucceed) {
   EXPECT_EQ(Read(kImageBytes, ByteSpan()), 0);
   EXPECT_EQ(Write(0, ConstByteSpan()), 0);
@@ -174,7 +204,7 @@ TEST_P(BackendTest, ZeroLengthRequestsSucceed) {
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendTest,
                          ::testing::Values(BackendKind::kMemory, BackendKind::kFile,
-                                           BackendKind::kFileDirect, BackendKind::kFileSync),
+                                           BackendKind::kFileDirect, BackendKind::kFileGroupCommit),
                          testing_util::BackendKindName);
 
 }  // namespace

@@ -1,21 +1,31 @@
 // BlockBackend: asynchronous block storage, the seam between the target and disks.
 //
 // Storage is a chain (style.md principle 3): an export's backend is a stack of filters
-// (read-only, offset window, fault injection) over a base backend (file or block device through
-// io_uring, or memory). Requests are validated against the export's size once, at the target's
-// entry; filters still refuse anything outside their window so that no frame can ever touch
-// bytes outside an export.
+// (group commit, fault injection, read-only, offset window, ...) over a base backend (a file or
+// block device through io_uring, or memory in tests). BuildStorageChain (chain.h) assembles it,
+// in one place for every kind of base. Requests are validated against the export's size once,
+// at the target's entry; filters still refuse anything outside their window so that no frame
+// can ever touch bytes outside an export.
+//
+// Every request carries its context (IoContext): which initiator sent it and the flags the
+// target derived from the command, so that filters with per-client behaviour (durability for
+// initiators that never flush, copy-on-write overlays) need no side channel. Each layer
+// declares what it can do (BackendCapabilities), the way nbdkit's can_* callbacks do; a filter
+// narrows what its inner layer offers.
 //
 // Completion: every call reports exactly once through `done->IoDone(result)`, where result is
-// the byte count on success (the full length) or -errno. The callback may run before the call
-// returns (memory backend) or later, from IoEngine::Reap() (io_uring backends). `into` / `from`
-// must stay valid until then. Not thread-safe: one thread drives a backend and its engine.
+// the byte count on success (the full length; 0 for Flush and Trim) or -errno. The callback
+// runs on the thread that drives the chain, either before the call returns (memory backend,
+// refusals) or later from that thread's loop: IoEngine::Reap() for io_uring backends,
+// CompletionQueue::Reap() for backends whose I/O finishes on threads of their own. `into` /
+// `from` must stay valid until then. Not thread-safe: one thread drives a chain.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "base/bytes.h"
+#include "base/mac_address.h"
 
 namespace aoe {
 
@@ -27,19 +37,54 @@ class IoCallback {
   ~IoCallback() = default;
 };
 
+// Who a request is for and how it must be completed.
+struct IoContext {
+  // Complete a write or trim only once it is durable (survives a crash or power loss of the
+  // target host), as if a FLUSH had followed it. Set by the target for initiators that never
+  // send FLUSH (durability=auto) and for every write of a durability=sync export.
+  static constexpr uint32_t kDurable = 1u << 0;
+
+  MacAddress initiator{};  // source MAC of the request; all zeroes for the target's own I/O
+  uint32_t flags = 0;
+
+  bool durable() const { return (flags & kDurable) != 0; }
+};
+
+// What a chain can do. Filters pass on what their inner layer offers, narrowed by their own
+// limits (a read-only filter turns writes and trims off).
+struct BackendCapabilities {
+  bool read_only = false;
+  // Trim() discards ranges (a hole punched in a file, an overlay block dropped).
+  bool can_trim = false;
+  // A trimmed range reads back as zeroes (ATA's "read zeroes after TRIM"). False where a trim
+  // reveals older data instead (an overlay falls back to its base image).
+  bool trim_reads_zeroes = false;
+
+  bool operator==(const BackendCapabilities&) const = default;
+};
+
 class BlockBackend {
  public:
   virtual ~BlockBackend() = default;
 
   virtual uint64_t size_bytes() const = 0;
-  virtual bool read_only() const = 0;
+  virtual BackendCapabilities capabilities() const = 0;
+  bool read_only() const { return capabilities().read_only; }
   // Human-readable chain description for logs, e.g. "window(offset=1024,length=4096) <- file(/x)".
   virtual std::string Describe() const = 0;
 
-  virtual void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) = 0;
-  virtual void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) = 0;
-  // Makes every write that completed before this call durable (fdatasync), then completes.
-  virtual void Flush(IoCallback* done) = 0;
+  virtual void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+                    IoCallback* done) = 0;
+  virtual void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+                     IoCallback* done) = 0;
+  // Makes every write and trim that completed before this call durable (fdatasync), then
+  // completes with 0.
+  virtual void Flush(const IoContext& context, IoCallback* done) = 0;
+  // Discards [offset, offset + length): later reads return zeroes or, where
+  // capabilities().trim_reads_zeroes is false, older data (never anything else). Completes with
+  // 0, or -EOPNOTSUPP where can_trim is false and -EROFS on a read-only chain.
+  virtual void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+                    IoCallback* done) = 0;
 };
 
 }  // namespace aoe

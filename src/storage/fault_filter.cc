@@ -28,7 +28,7 @@ std::string FaultFilter::Describe() const {
   return "fault(rules=" + std::to_string(rules_.size()) + ") <- " + inner_->Describe();
 }
 
-int FaultFilter::Fault(uint64_t offset_bytes, size_t length, bool is_write) const {
+int FaultFilter::Fault(uint64_t offset_bytes, uint64_t length, bool is_write) const {
   if (length == 0) return 0;  // touches no sector
   const uint64_t first = offset_bytes / kSectorBytes;
   // Computed from the remainder so that offset + length cannot overflow.
@@ -46,28 +46,39 @@ int FaultFilter::Fault(uint64_t offset_bytes, size_t length, bool is_write) cons
   return 0;
 }
 
-void FaultFilter::Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
+void FaultFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+                       IoCallback* done) {
   if (int error = Fault(offset_bytes, into.size(), /*is_write=*/false)) {
     ++faults_injected_;
     return done->IoDone(-error);
   }
-  inner_->Read(offset_bytes, into, done);
+  inner_->Read(context, offset_bytes, into, done);
 }
 
-void FaultFilter::Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) {
+void FaultFilter::Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+                        IoCallback* done) {
   if (int error = Fault(offset_bytes, from.size(), /*is_write=*/true)) {
     ++faults_injected_;
     return done->IoDone(-error);
   }
-  inner_->Write(offset_bytes, from, done);
+  inner_->Write(context, offset_bytes, from, done);
 }
 
-void FaultFilter::Flush(IoCallback* done) {
+void FaultFilter::Flush(const IoContext& context, IoCallback* done) {
   if (flush_error_ != 0) {
     ++faults_injected_;
     return done->IoDone(-flush_error_);
   }
-  inner_->Flush(done);
+  inner_->Flush(context, done);
+}
+
+void FaultFilter::Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+                       IoCallback* done) {
+  if (int error = Fault(offset_bytes, length_bytes, /*is_write=*/true)) {
+    ++faults_injected_;
+    return done->IoDone(-error);
+  }
+  inner_->Trim(context, offset_bytes, length_bytes, done);
 }
 
 }  // namespace aoe

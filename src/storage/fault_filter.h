@@ -2,7 +2,8 @@
 // initiator's error paths (media errors, a full thin-provisioned disk) without a failing disk.
 //
 // A request that overlaps a matching rule completes with -rule.error and never reaches the
-// inner backend; everything else passes through. Sectors are 512 bytes.
+// inner backend; everything else passes through. A trim counts as a write. Sectors are 512
+// bytes.
 //
 // Ownership: owns the inner backend. Thread-safety: that of the inner backend; rules must not
 // change while another thread issues requests.
@@ -38,16 +39,20 @@ class FaultFilter final : public BlockBackend {
   uint64_t faults_injected() const { return faults_injected_; }
 
   uint64_t size_bytes() const override { return inner_->size_bytes(); }
-  bool read_only() const override { return inner_->read_only(); }
+  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
   std::string Describe() const override;
 
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override;
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override;
-  void Flush(IoCallback* done) override;
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override;
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override;
+  void Flush(const IoContext& context, IoCallback* done) override;
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override;
 
  private:
   // The error of the first rule that matches, or 0.
-  int Fault(uint64_t offset_bytes, size_t length, bool is_write) const;
+  int Fault(uint64_t offset_bytes, uint64_t length, bool is_write) const;
 
   std::unique_ptr<BlockBackend> inner_;
   std::vector<FaultRule> rules_;

@@ -25,14 +25,14 @@ class FaultFilterTest : public ::testing::Test {
   int64_t Read(uint64_t sector, size_t sectors) {
     std::vector<std::byte> buf(sectors * 512);
     Completion c;
-    filter_->Read(sector * 512, buf, &c);
+    filter_->Read(IoContext{}, sector * 512, buf, &c);
     EXPECT_EQ(c.calls(), 1);
     return c.result();
   }
   int64_t Write(uint64_t sector, size_t sectors, std::byte fill = std::byte{0xee}) {
     std::vector<std::byte> buf(sectors * 512, fill);
     Completion c;
-    filter_->Write(sector * 512, buf, &c);
+    filter_->Write(IoContext{}, sector * 512, buf, &c);
     EXPECT_EQ(c.calls(), 1);
     return c.result();
   }
@@ -65,10 +65,10 @@ TEST_F(FaultFilterTest, UnalignedRequestsHitTheSectorsTheyTouch) {
   filter_->AddRule({.first_sector = 4, .sector_count = 1});
   std::vector<std::byte> buf(2);
   Completion last_byte_before;
-  filter_->Read(4 * 512 - 1, std::span(buf).first(1), &last_byte_before);
+  filter_->Read(IoContext{}, 4 * 512 - 1, std::span(buf).first(1), &last_byte_before);
   EXPECT_EQ(last_byte_before.result(), 1);
   Completion straddling;
-  filter_->Read(4 * 512 - 1, buf, &straddling);
+  filter_->Read(IoContext{}, 4 * 512 - 1, buf, &straddling);
   EXPECT_EQ(straddling.result(), -EIO);
 }
 
@@ -88,7 +88,7 @@ TEST_F(FaultFilterTest, RuleReachingTheEndOfTheAddressSpace) {
 TEST_F(FaultFilterTest, FlushErrorAndClearing) {
   filter_->set_flush_error(EIO);
   Completion failed;
-  filter_->Flush(&failed);
+  filter_->Flush(IoContext{}, &failed);
   EXPECT_EQ(failed.result(), -EIO);
   EXPECT_EQ(memory_->flush_count(), 0u);
 
@@ -96,7 +96,7 @@ TEST_F(FaultFilterTest, FlushErrorAndClearing) {
   filter_->AddRule({.first_sector = 0, .sector_count = 64});
   filter_->ClearRules();
   Completion flushed;
-  filter_->Flush(&flushed);
+  filter_->Flush(IoContext{}, &flushed);
   EXPECT_EQ(flushed.result(), 0);
   EXPECT_EQ(memory_->flush_count(), 1u);
   EXPECT_EQ(Read(0, 64), 64 * 512);

@@ -1,6 +1,7 @@
 #include "storage/file_backend.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <fmt/format.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -48,15 +49,18 @@ class FileBackend final : public BlockBackend {
   }
 
   uint64_t size_bytes() const override { return size_bytes_; }
-  bool read_only() const override { return options_.read_only; }
-
-  std::string Describe() const override {
-    return fmt::format("{}({}{}{}{})", block_device_ ? "blockdev" : "file", path_,
-                       options_.read_only ? ",ro" : "", options_.direct ? ",direct" : "",
-                       options_.sync ? ",sync" : "");
+  BackendCapabilities capabilities() const override {
+    return {.read_only = options_.read_only,
+            .can_trim = !options_.read_only,
+            .trim_reads_zeroes = true};
   }
 
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+  std::string Describe() const override {
+    return fmt::format("{}({}{}{})", block_device_ ? "blockdev" : "file", path_,
+                       options_.read_only ? ",ro" : "", options_.direct ? ",direct" : "");
+  }
+
+  void Read(const IoContext&, uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
     if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
     if (into.empty()) return done->IoDone(0);
     Request& r = Acquire(Op::kRead, offset_bytes, into.size(), done);
@@ -64,7 +68,8 @@ class FileBackend final : public BlockBackend {
     Issue(r);
   }
 
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override {
+  void Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override {
     if (options_.read_only) return done->IoDone(-EROFS);
     if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
     if (from.empty()) return done->IoDone(0);
@@ -73,14 +78,22 @@ class FileBackend final : public BlockBackend {
     Issue(r);
   }
 
-  void Flush(IoCallback* done) override {
+  void Flush(const IoContext&, IoCallback* done) override {
     // Nothing was written through a read-only fd, so there is nothing to make durable.
     if (options_.read_only) return done->IoDone(0);
     Issue(Acquire(Op::kFlush, 0, 0, done));
   }
 
+  void Trim(const IoContext&, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override {
+    if (options_.read_only) return done->IoDone(-EROFS);
+    if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
+    if (length_bytes == 0) return done->IoDone(0);
+    Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
+  }
+
  private:
-  enum class Op { kRead, kWrite, kFlush };
+  enum class Op { kRead, kWrite, kFlush, kTrim };
 
   // One request in flight; its address is the io_uring user_data. Pooled, so the hot path
   // allocates nothing.
@@ -93,12 +106,14 @@ class FileBackend final : public BlockBackend {
     uint64_t offset_bytes = 0;
     std::byte* read_data = nullptr;
     const std::byte* write_data = nullptr;
-    size_t length = 0;
-    size_t transferred = 0;
-    bool retried = false;  // a short transfer was already resubmitted once
+    uint64_t length = 0;
+    uint64_t transferred = 0;
+    // A short transfer was already resubmitted once; for a trim, the hole punch was refused
+    // and the range is being zeroed instead.
+    bool retried = false;
   };
 
-  bool Contains(uint64_t offset_bytes, size_t length) const {
+  bool Contains(uint64_t offset_bytes, uint64_t length) const {
     return length <= size_bytes_ && offset_bytes <= size_bytes_ - length;
   }
 
@@ -109,7 +124,7 @@ class FileBackend final : public BlockBackend {
     free_.push_back(requests_.back().get());
   }
 
-  Request& Acquire(Op op, uint64_t offset_bytes, size_t length, IoCallback* done) {
+  Request& Acquire(Op op, uint64_t offset_bytes, uint64_t length, IoCallback* done) {
     if (free_.empty()) AddRequest();
     Request& r = *free_.back();
     free_.pop_back();
@@ -127,7 +142,7 @@ class FileBackend final : public BlockBackend {
   // Queues what is left of `r`.
   void Issue(Request& r) {
     const uint64_t at = r.offset_bytes + r.transferred;
-    const size_t left = r.length - r.transferred;
+    const auto left = static_cast<size_t>(r.length - r.transferred);
     switch (r.op) {
       case Op::kRead:
         return engine_.QueueRead(fd_.get(), at, ByteSpan(r.read_data + r.transferred, left), &r);
@@ -136,11 +151,21 @@ class FileBackend final : public BlockBackend {
                                   &r);
       case Op::kFlush:
         return engine_.QueueFdatasync(fd_.get(), &r);
+      case Op::kTrim:
+        return engine_.QueueFallocate(
+            fd_.get(),
+            (r.retried ? FALLOC_FL_ZERO_RANGE : FALLOC_FL_PUNCH_HOLE) | FALLOC_FL_KEEP_SIZE,
+            r.offset_bytes, r.length, &r);
     }
   }
 
   void Completed(Request& r, int64_t result) {
-    if (r.op == Op::kFlush || result < 0) return Finish(r, result);
+    if (r.op == Op::kTrim && result == -EOPNOTSUPP && !r.retried) {
+      // No holes here (some filesystems, devices without discard): zero the range instead.
+      r.retried = true;
+      return Issue(r);
+    }
+    if (r.op == Op::kFlush || r.op == Op::kTrim || result < 0) return Finish(r, result);
     r.transferred += static_cast<size_t>(result);
     if (r.transferred >= r.length) return Finish(r, static_cast<int64_t>(r.length));
     // Short transfer. Within a fixed-size image this is rare (a signal, memory pressure), so
@@ -215,8 +240,7 @@ Result<OpenedBackend> OpenFileBackend(IoEngine& engine, const std::string& path,
                                       FileOptions options) {
   OpenedBackend opened;
   // O_NONBLOCK only keeps open() from hanging on a FIFO; it is cleared below.
-  int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
-  if (options.sync) flags |= O_DSYNC;
+  const int flags = (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
 
   UniqueFd fd(::open(path.c_str(), flags | (options.direct ? O_DIRECT : 0)));
   if (!fd && options.direct && errno == EINVAL) {

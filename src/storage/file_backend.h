@@ -5,7 +5,13 @@
 // buffers, offsets and lengths must be multiples of 512 bytes (the target's frame buffers are
 // 4096-aligned, and AoE addresses 512-byte sectors). A short transfer is resubmitted once for
 // the remainder; if that is short again the request fails with -EIO (the image shrank
-// underneath us, or the device is failing).
+// underneath us, or the device is failing). Trim punches a hole (fallocate PUNCH_HOLE, which
+// on a block device discards or zeroes), falling back to ZERO_RANGE where holes are not
+// supported, so a trimmed range always reads back as zeroes.
+//
+// Durability is not this layer's business: writes complete when the kernel has them (page cache,
+// or the device with `direct`), and Flush is fdatasync. The group-commit filter above makes
+// writes durable where an export's durability setting asks for it.
 //
 // Ownership: the backend owns its fd and borrows the engine, which must outlive it. Destroying
 // the backend with requests in flight drains the engine first (running every callback), so
@@ -26,8 +32,6 @@ namespace aoe {
 struct FileOptions {
   // Open O_RDONLY, so the image can never change; writes complete with -EROFS.
   bool read_only = false;
-  // O_DSYNC: every write is durable when it completes (write-through).
-  bool sync = false;
   // O_DIRECT: bypass the page cache. Falls back to buffered I/O, with a warning, when the
   // filesystem refuses O_DIRECT (EINVAL), is tmpfs, or needs alignment coarser than 512-byte
   // offsets and 4096-byte buffers (e.g. a 4Kn disk, BLKSSZGET > 512).

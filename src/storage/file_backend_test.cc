@@ -44,17 +44,17 @@ class FileBackendTest : public ::testing::Test {
   }
   int64_t Read(BlockBackend& b, uint64_t offset, ByteSpan into) {
     Completion c;
-    b.Read(offset, into, &c);
+    b.Read(IoContext{}, offset, into, &c);
     return Await(*engine_, c);
   }
   int64_t Write(BlockBackend& b, uint64_t offset, ConstByteSpan from) {
     Completion c;
-    b.Write(offset, from, &c);
+    b.Write(IoContext{}, offset, from, &c);
     return Await(*engine_, c);
   }
   int64_t Flush(BlockBackend& b) {
     Completion c;
-    b.Flush(&c);
+    b.Flush(IoContext{}, &c);
     return Await(*engine_, c);
   }
 
@@ -153,9 +153,9 @@ TEST_F(FileBackendTest, ReadOnlyRefusesWritesAndLeavesTheImageByteIdentical) {
 
 TEST_F(FileBackendTest, DescribesPathAndMode) {
   TempFile file(Pattern(4096));
-  auto backend = Open(file.path(), {.read_only = true, .sync = true});
+  auto backend = Open(file.path(), {.read_only = true});
   ASSERT_TRUE(backend);
-  EXPECT_EQ(backend->Describe(), "file(" + file.path() + ",ro,sync)");
+  EXPECT_EQ(backend->Describe(), "file(" + file.path() + ",ro)");
 }
 
 TEST_F(FileBackendTest, DirectOnTmpfsFallsBackToBufferedWithAWarning) {
@@ -211,7 +211,7 @@ TEST_F(FileBackendTest, DestroyingWithRequestsInFlightCompletesThemFirst) {
   std::vector<AlignedBuffer> bufs;
   for (int i = 0; i < 16; ++i) bufs.emplace_back(4096);
   std::vector<Completion> done(16);
-  for (size_t i = 0; i < 16; ++i) backend->Read(i * 4096, bufs[i].span(), &done[i]);
+  for (size_t i = 0; i < 16; ++i) backend->Read(IoContext{}, i * 4096, bufs[i].span(), &done[i]);
   engine_->Submit();
   backend.reset();
   for (const Completion& c : done) EXPECT_EQ(c.result(), 4096);

@@ -14,26 +14,41 @@ std::string MemoryBackend::Describe() const {
   return fmt::format("memory(size={}{})", bytes_.size(), read_only_ ? ",ro" : "");
 }
 
-bool MemoryBackend::Contains(uint64_t offset_bytes, size_t length) const {
+BackendCapabilities MemoryBackend::capabilities() const {
+  return {.read_only = read_only_, .can_trim = !read_only_, .trim_reads_zeroes = true};
+}
+
+bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {
   // Written so that no sum can overflow.
   return length <= bytes_.size() && offset_bytes <= bytes_.size() - length;
 }
 
-void MemoryBackend::Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
+void MemoryBackend::Read(const IoContext&, uint64_t offset_bytes, ByteSpan into,
+                         IoCallback* done) {
   if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
   if (!into.empty()) std::memcpy(into.data(), bytes_.data() + offset_bytes, into.size());
   done->IoDone(static_cast<int64_t>(into.size()));
 }
 
-void MemoryBackend::Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) {
+void MemoryBackend::Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan from,
+                          IoCallback* done) {
   if (read_only_) return done->IoDone(-EROFS);
   if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
   if (!from.empty()) std::memcpy(bytes_.data() + offset_bytes, from.data(), from.size());
   done->IoDone(static_cast<int64_t>(from.size()));
 }
 
-void MemoryBackend::Flush(IoCallback* done) {
+void MemoryBackend::Flush(const IoContext&, IoCallback* done) {
   ++flush_count_;
+  done->IoDone(0);
+}
+
+void MemoryBackend::Trim(const IoContext&, uint64_t offset_bytes, uint64_t length_bytes,
+                         IoCallback* done) {
+  if (read_only_) return done->IoDone(-EROFS);
+  if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
+  std::memset(bytes_.data() + offset_bytes, 0, static_cast<size_t>(length_bytes));
+  ++trim_count_;
   done->IoDone(0);
 }
 

@@ -2,7 +2,7 @@
 // seam (style.md principle 2) for target and filter tests.
 //
 // Every request completes before the call returns (IoDone runs inline). Requests outside
-// [0, size_bytes()) complete with -EIO and touch nothing. Owns its bytes; tests inspect and
+// [0, size_bytes()) complete with -EIO and touch nothing. Trim zero-fills. Owns its bytes; tests inspect and
 // prepare them through bytes(). Not thread-safe.
 #pragma once
 
@@ -21,24 +21,30 @@ class MemoryBackend final : public BlockBackend {
   explicit MemoryBackend(size_t size_bytes, bool read_only = false);
 
   uint64_t size_bytes() const override { return bytes_.size(); }
-  bool read_only() const override { return read_only_; }
+  BackendCapabilities capabilities() const override;
   std::string Describe() const override;
 
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override;
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override;
-  void Flush(IoCallback* done) override;
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override;
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override;
+  void Flush(const IoContext& context, IoCallback* done) override;
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override;
 
   ByteSpan bytes() { return bytes_; }
   ConstByteSpan bytes() const { return bytes_; }
-  // Flushes completed so far, so tests can check that a FLUSH reached storage.
+  // Flushes and trims completed so far, so tests can check that they reached storage.
   uint64_t flush_count() const { return flush_count_; }
+  uint64_t trim_count() const { return trim_count_; }
 
  private:
-  bool Contains(uint64_t offset_bytes, size_t length) const;
+  bool Contains(uint64_t offset_bytes, uint64_t length) const;
 
   std::vector<std::byte> bytes_;
   bool read_only_;
   uint64_t flush_count_ = 0;
+  uint64_t trim_count_ = 0;
 };
 
 }  // namespace aoe

@@ -12,12 +12,26 @@ ReadOnlyFilter::ReadOnlyFilter(std::unique_ptr<BlockBackend> inner) : inner_(std
 
 std::string ReadOnlyFilter::Describe() const { return "readonly <- " + inner_->Describe(); }
 
-void ReadOnlyFilter::Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
-  inner_->Read(offset_bytes, into, done);
+BackendCapabilities ReadOnlyFilter::capabilities() const {
+  BackendCapabilities c = inner_->capabilities();
+  c.read_only = true;
+  c.can_trim = false;
+  return c;
 }
 
-void ReadOnlyFilter::Write(uint64_t, ConstByteSpan, IoCallback* done) { done->IoDone(-EROFS); }
+void ReadOnlyFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+                          IoCallback* done) {
+  inner_->Read(context, offset_bytes, into, done);
+}
 
-void ReadOnlyFilter::Flush(IoCallback* done) { done->IoDone(0); }
+void ReadOnlyFilter::Write(const IoContext&, uint64_t, ConstByteSpan, IoCallback* done) {
+  done->IoDone(-EROFS);
+}
+
+void ReadOnlyFilter::Flush(const IoContext&, IoCallback* done) { done->IoDone(0); }
+
+void ReadOnlyFilter::Trim(const IoContext&, uint64_t, uint64_t, IoCallback* done) {
+  done->IoDone(-EROFS);
+}
 
 }  // namespace aoe

@@ -1,5 +1,6 @@
-// ReadOnlyFilter: makes any backend read-only. Writes complete with -EROFS without reaching
-// the inner backend; reads pass through; flushes complete at once (nothing was written).
+// ReadOnlyFilter: makes any backend read-only. Writes and trims complete with -EROFS without
+// reaching the inner backend; reads pass through; flushes complete at once (nothing was
+// written).
 //
 // Ownership: owns the inner backend. Thread-safety: that of the inner backend.
 #pragma once
@@ -16,12 +17,16 @@ class ReadOnlyFilter final : public BlockBackend {
   explicit ReadOnlyFilter(std::unique_ptr<BlockBackend> inner);
 
   uint64_t size_bytes() const override { return inner_->size_bytes(); }
-  bool read_only() const override { return true; }
+  BackendCapabilities capabilities() const override;
   std::string Describe() const override;
 
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override;
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override;
-  void Flush(IoCallback* done) override;
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override;
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override;
+  void Flush(const IoContext& context, IoCallback* done) override;
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override;
 
  private:
   std::unique_ptr<BlockBackend> inner_;

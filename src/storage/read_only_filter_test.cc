@@ -24,17 +24,17 @@ TEST(ReadOnlyFilter, RefusesWritesAndPassesReads) {
 
   std::vector<std::byte> data(512, std::byte{1});
   Completion write;
-  filter.Write(0, data, &write);
+  filter.Write(IoContext{}, 0, data, &write);
   EXPECT_EQ(write.result(), -EROFS);
   for (std::byte b : inner->bytes()) ASSERT_EQ(b, std::byte{7});
 
   Completion read;
-  filter.Read(512, data, &read);
+  filter.Read(IoContext{}, 512, data, &read);
   EXPECT_EQ(read.result(), 512);
   EXPECT_EQ(data, std::vector<std::byte>(512, std::byte{7}));
 
   Completion flush;
-  filter.Flush(&flush);
+  filter.Flush(IoContext{}, &flush);
   EXPECT_EQ(flush.result(), 0);
 }
 
@@ -44,7 +44,7 @@ TEST(MemoryBackend, ReadOnlyRefusesWrites) {
   EXPECT_EQ(memory.Describe(), "memory(size=1024,ro)");
   std::vector<std::byte> data(512, std::byte{1});
   Completion write;
-  memory.Write(0, data, &write);
+  memory.Write(IoContext{}, 0, data, &write);
   EXPECT_EQ(write.result(), -EROFS);
   for (std::byte b : memory.bytes()) ASSERT_EQ(b, std::byte{0});
 }

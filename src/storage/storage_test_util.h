@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +22,7 @@
 
 #include "storage/block_backend.h"
 #include "storage/file_backend.h"
+#include "storage/group_commit_filter.h"
 #include "storage/io_engine.h"
 #include "storage/memory_backend.h"
 
@@ -139,7 +141,9 @@ class TempFile {
 };
 
 // The base backends every parameterized test runs over.
-enum class BackendKind { kMemory, kFile, kFileDirect, kFileSync };
+// kFileGroupCommit: a buffered file under the group-commit filter, driven with durable requests
+// (what durability=sync and auto give initiators that never flush).
+enum class BackendKind { kMemory, kFile, kFileDirect, kFileGroupCommit };
 
 inline std::string BackendKindName(const ::testing::TestParamInfo<BackendKind>& info) {
   switch (info.param) {
@@ -149,8 +153,8 @@ inline std::string BackendKindName(const ::testing::TestParamInfo<BackendKind>& 
       return "File";
     case BackendKind::kFileDirect:
       return "FileDirect";
-    case BackendKind::kFileSync:
-      return "FileSync";
+    case BackendKind::kFileGroupCommit:
+      return "FileGroupCommit";
   }
   return "Unknown";
 }
@@ -169,8 +173,7 @@ class TestImage {
       return;
     }
     file_.emplace(contents);
-    FileOptions options{.sync = kind == BackendKind::kFileSync,
-                        .direct = kind == BackendKind::kFileDirect};
+    FileOptions options{.direct = kind == BackendKind::kFileDirect};
     auto opened = OpenFileBackend(engine, file_->path(), options);
     if (!opened) {
       ADD_FAILURE() << "open " << file_->path() << ": " << opened.error().message();
@@ -178,6 +181,21 @@ class TestImage {
     }
     warnings_ = opened->warnings;
     backend_ = std::move(opened->backend);
+    if (kind == BackendKind::kFileGroupCommit) {
+      backend_ = std::make_unique<GroupCommitFilter>(std::move(backend_));
+    }
+  }
+
+  // The context requests should carry: durable for the group-commit kind.
+  IoContext context() const {
+    return IoContext{.flags = kind_ == BackendKind::kFileGroupCommit ? IoContext::kDurable : 0u};
+  }
+  // The image file's allocated bytes (st_blocks * 512); 0 for memory.
+  uint64_t AllocatedBytes() const {
+    if (!file_) return 0;
+    struct stat st {};
+    if (::stat(file_->path().c_str(), &st) != 0) return 0;
+    return static_cast<uint64_t>(st.st_blocks) * 512;
   }
 
   bool ok() const { return backend_ != nullptr; }

@@ -33,21 +33,31 @@ std::string WindowFilter::Describe() const {
                      inner_->Describe());
 }
 
-bool WindowFilter::Contains(uint64_t offset_bytes, size_t length) const {
+bool WindowFilter::Contains(uint64_t offset_bytes, uint64_t length) const {
   // Written so that no sum can overflow, whatever offset a caller passes.
   return length <= length_bytes_ && offset_bytes <= length_bytes_ - length;
 }
 
-void WindowFilter::Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
+void WindowFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+                        IoCallback* done) {
   if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
-  inner_->Read(offset_bytes_ + offset_bytes, into, done);
+  inner_->Read(context, offset_bytes_ + offset_bytes, into, done);
 }
 
-void WindowFilter::Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) {
+void WindowFilter::Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+                         IoCallback* done) {
   if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
-  inner_->Write(offset_bytes_ + offset_bytes, from, done);
+  inner_->Write(context, offset_bytes_ + offset_bytes, from, done);
 }
 
-void WindowFilter::Flush(IoCallback* done) { inner_->Flush(done); }
+void WindowFilter::Flush(const IoContext& context, IoCallback* done) {
+  inner_->Flush(context, done);
+}
+
+void WindowFilter::Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+                        IoCallback* done) {
+  if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
+  inner_->Trim(context, offset_bytes_ + offset_bytes, length_bytes, done);
+}
 
 }  // namespace aoe

@@ -26,17 +26,21 @@ class WindowFilter final : public BlockBackend {
                                                       uint64_t offset_bytes, uint64_t length_bytes);
 
   uint64_t size_bytes() const override { return length_bytes_; }
-  bool read_only() const override { return inner_->read_only(); }
+  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
   std::string Describe() const override;
 
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override;
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override;
-  void Flush(IoCallback* done) override;
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override;
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override;
+  void Flush(const IoContext& context, IoCallback* done) override;
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override;
 
  private:
   WindowFilter(std::unique_ptr<BlockBackend> inner, uint64_t offset_bytes, uint64_t length_bytes);
 
-  bool Contains(uint64_t offset_bytes, size_t length) const;
+  bool Contains(uint64_t offset_bytes, uint64_t length) const;
 
   std::unique_ptr<BlockBackend> inner_;
   uint64_t offset_bytes_;

@@ -67,7 +67,7 @@ class WindowFilterTest : public ::testing::TestWithParam<BackendKind> {
   int64_t Write(uint64_t offset, size_t length, std::byte fill) {
     AlignedBuffer data(length, fill);
     Completion c;
-    window_->Write(offset, data.span(), &c);
+    window_->Write(IoContext{}, offset, data.span(), &c);
     return Await(*engine_, c);
   }
 
@@ -104,7 +104,7 @@ TEST_P(WindowFilterTest, NeverTouchesBytesOutsideTheWindow) {
     }
   }
   Completion flushed;
-  window_->Flush(&flushed);
+  window_->Flush(IoContext{}, &flushed);
   ASSERT_EQ(Await(*engine_, flushed), 0);
   const std::vector<std::byte> stored = image_->Stored();
   ASSERT_EQ(stored.size(), kImageBytes);
@@ -119,7 +119,7 @@ TEST_P(WindowFilterTest, NeverTouchesBytesOutsideTheWindow) {
 TEST_P(WindowFilterTest, ReadsAreShiftedAndBounded) {
   AlignedBuffer buf(1024, std::byte{0x99});
   Completion inside;
-  window_->Read(512, buf.span(), &inside);
+  window_->Read(IoContext{}, 512, buf.span(), &inside);
   ASSERT_EQ(Await(*engine_, inside), 1024);
   const std::vector<std::byte> pattern = Pattern(kImageBytes);
   EXPECT_TRUE(buf.vector() == std::vector<std::byte>(pattern.begin() + kWindowOffset + 512,
@@ -127,7 +127,7 @@ TEST_P(WindowFilterTest, ReadsAreShiftedAndBounded) {
 
   AlignedBuffer untouched(1024, std::byte{0x99});
   Completion outside;
-  window_->Read(kWindowLength - 512, untouched.span(), &outside);
+  window_->Read(IoContext{}, kWindowLength - 512, untouched.span(), &outside);
   EXPECT_EQ(Await(*engine_, outside), -EIO);
   EXPECT_EQ(untouched.vector(), std::vector<std::byte>(1024, std::byte{0x99}));
 }

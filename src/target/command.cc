@@ -38,6 +38,8 @@ Command* CommandPool::Take() {
 void CommandPool::Give(Command* command) {
   command->target.reset();
   command->pending = PendingIo::kNone;
+  command->parts_pending = 0;
+  command->first_error = 0;
   command->length = 0;
   free_.push_back(command);
 }

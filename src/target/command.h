@@ -19,7 +19,7 @@ class Export;
 class CommandOwner;
 
 // What a command is waiting for from storage.
-enum class PendingIo : uint8_t { kNone, kRead, kWrite, kFlush };
+enum class PendingIo : uint8_t { kNone, kRead, kWrite, kFlush, kTrim };
 
 class Command final : public IoCallback {
  public:
@@ -30,6 +30,10 @@ class Command final : public IoCallback {
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes
   PendingIo pending = PendingIo::kNone;
   uint32_t io_bytes = 0;      // expected transfer size of the pending read/write
+  // A TRIM is one storage request per range: how many have not completed yet, and the first
+  // error among those that have (0 if none).
+  uint32_t parts_pending = 0;
+  int64_t first_error = 0;
   CommandOwner* owner = nullptr;
 
   ByteSpan frame() { return buffer.first(length); }

@@ -8,6 +8,8 @@ namespace aoe::target {
 
 namespace {
 constexpr std::string_view kFirmwareRevision = "aoekit01";
+// More initiators than any AoE segment has; see flushing_initiators_.
+constexpr size_t kMaxFlushingInitiators = 4096;
 }  // namespace
 
 Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend,
@@ -39,6 +41,22 @@ bool Export::ServesInterface(std::string_view interface_name) const {
 
 void Export::UpdateGeometry(ConstByteSpan mbr) { BuildIdentify(mbr); }
 
+IoContext Export::ContextFor(const MacAddress& initiator) const {
+  IoContext context{.initiator = initiator};
+  const bool durable = options_.durability == Durability::kSync ||
+                       (options_.durability == Durability::kAuto &&
+                        !flushing_initiators_.contains(initiator));
+  if (durable) context.flags |= IoContext::kDurable;
+  return context;
+}
+
+void Export::FlushSeen(const MacAddress& initiator) {
+  if (options_.durability != Durability::kAuto) return;
+  if (flushing_initiators_.size() < kMaxFlushingInitiators) flushing_initiators_.insert(initiator);
+}
+
+void Export::IdentifySeen(const MacAddress& initiator) { flushing_initiators_.erase(initiator); }
+
 void Export::BuildIdentify(ConstByteSpan mbr) {
   proto::IdentifyInfo info;
   info.sector_count = sector_count_;
@@ -46,7 +64,12 @@ void Export::BuildIdentify(ConstByteSpan mbr) {
   info.serial = serial_;
   info.firmware = kFirmwareRevision;
   info.geometry = proto::GeometryFromMbr(mbr);
-  info.write_cache_flush = true;
+  // Under sync every write is durable when acknowledged: there is no volatile cache to report.
+  // Under auto an initiator that flushes gets the cache, one that does not never sees it.
+  info.volatile_write_cache = options_.durability != Durability::kSync;
+  const BackendCapabilities can = backend_->capabilities();
+  info.trim = can.can_trim;
+  info.trim_reads_zeroes = can.can_trim && can.trim_reads_zeroes;
   proto::BuildIdentifyPage(info, identify_page_);
 }
 

@@ -1,5 +1,5 @@
-// Export: one served disk (shelf.slot): its options, storage chain, IDENTIFY page and persistent
-// state (config string, mask list, reservation).
+// Export: one served disk (shelf.slot): its options, storage chain, IDENTIFY page, persistent
+// state (config string, mask list, reservation), and which initiators flush their writes.
 //
 // Shared (std::shared_ptr) between the target's export table and the commands in flight on it,
 // so removing an export on reload never frees storage under a running I/O. Single-threaded.
@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "base/bytes.h"
@@ -42,6 +43,16 @@ class Export {
   bool ServesInterface(std::string_view interface_name) const;
 
   ConstByteSpan identify_page() const { return identify_page_; }
+
+  // The context of a request from `initiator`: marked durable when its writes must be
+  // durable before they are acknowledged (durability=sync, or auto for an initiator that has
+  // not sent FLUSH since its last IDENTIFY).
+  IoContext ContextFor(const MacAddress& initiator) const;
+  // durability=auto learns from these: an initiator that sends FLUSH looks after its own
+  // durability; an IDENTIFY starts over, because a different program may now run on that MAC
+  // (iPXE, which flushes, hands the disk to Linux, which never does).
+  void FlushSeen(const MacAddress& initiator);
+  void IdentifySeen(const MacAddress& initiator);
   // Re-derives the CHS geometry after sector 0 (the partition table) was written.
   void UpdateGeometry(ConstByteSpan mbr);
 
@@ -63,6 +74,10 @@ class Export {
   std::string model_;
   std::string serial_;
   std::array<std::byte, proto::kIdentifyPageSize> identify_page_{};
+  // Initiators whose writes take the cached path under durability=auto. Bounded: a host that
+  // floods FLUSH from made-up MACs cannot grow it, and an initiator left out only gets the
+  // safe path.
+  std::set<MacAddress> flushing_initiators_;
 };
 
 }  // namespace aoe::target

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -40,7 +41,7 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
   if (e.address.slot == proto::kWildcardSlot) {
     return fmt::format("export {}: slot 255 is the broadcast address; use 0-254", name);
   }
-  if (e.path.empty()) {
+  if (e.backend.path.empty()) {
     return fmt::format("export {} has no path; give the image file or block device to serve", name);
   }
   if (e.length_sectors > kMaxAddressableSectors) {
@@ -110,12 +111,36 @@ std::string ExportOptions::name() const {
   return fmt::format("e{}.{}", address.shelf, address.slot);
 }
 
-bool ExportOptions::SameStorage(const ExportOptions& other) const {
-  // Mask and interfaces are applied in place; everything that decides how and what is opened
-  // needs a re-open.
-  return path == other.path && read_only == other.read_only &&
-         offset_sectors == other.offset_sectors && length_sectors == other.length_sectors &&
-         sync == other.sync && direct == other.direct && fail == other.fail;
+ChainOptions ExportOptions::Storage() const {
+  ChainOptions chain;
+  chain.backend = backend;
+  chain.base = BaseOptions{.read_only = read_only, .direct = direct};
+  chain.offset_sectors = offset_sectors;
+  chain.length_sectors = length_sectors;
+  for (const InjectedFault& f : fail) {
+    chain.faults.push_back(FaultRule{.first_sector = f.first_sector,
+                                     .sector_count = f.last_sector - f.first_sector + 1,
+                                     .on_read = f.on_read,
+                                     .on_write = f.on_write,
+                                     .error = EIO});
+  }
+  return chain;
+}
+
+std::string_view DurabilityName(Durability durability) {
+  switch (durability) {
+    case Durability::kCache: return "cache";
+    case Durability::kAuto: return "auto";
+    case Durability::kSync: return "sync";
+  }
+  return "?";
+}
+
+std::optional<Durability> ParseDurability(std::string_view text) {
+  for (Durability d : {Durability::kCache, Durability::kAuto, Durability::kSync}) {
+    if (text == DurabilityName(d)) return d;
+  }
+  return std::nullopt;
 }
 
 std::string ValidateOptions(const ServerOptions& options) {

@@ -4,11 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/mac_address.h"
 #include "proto/disk_address.h"
+#include "storage/backend_spec.h"
+#include "storage/chain.h"
 
 namespace aoe::target {
 
@@ -26,13 +30,29 @@ struct InjectedFault {
   bool operator==(const InjectedFault&) const = default;
 };
 
+// When `aoe serve` acknowledges a write (docs/configuration.md, "Durability").
+enum class Durability {
+  // Once the backing store has it (the page cache, or the device with `direct`). It survives a
+  // crash of `aoe serve` but needs the initiator's FLUSH to survive a crash or power loss of the
+  // target host. IDENTIFY reports a volatile write cache.
+  kCache,
+  // kCache for initiators that have sent FLUSH since their last IDENTIFY (aoekit, iPXE, WinAoE),
+  // kSync for the others (Linux's aoe driver never flushes). The default.
+  kAuto,
+  // Once it is durable, for every initiator. IDENTIFY reports no volatile write cache.
+  kSync,
+};
+// "cache", "auto", "sync"; ParseDurability is its inverse (nullopt for anything else).
+std::string_view DurabilityName(Durability durability);
+std::optional<Durability> ParseDurability(std::string_view text);
+
 struct ExportOptions {
   proto::DiskAddress address{0, 0};  // never a wildcard (ValidateOptions)
-  std::string path;               // image file or block device
+  BackendSpec backend;            // where the data lives: image file, block device, ...
   bool read_only = false;
-  uint64_t offset_sectors = 0;    // start of the export inside `path`, in 512-byte sectors
-  uint64_t length_sectors = 0;    // 0: to the end of `path`
-  bool sync = false;              // write-through (O_DSYNC)
+  uint64_t offset_sectors = 0;    // start of the export inside the image, in 512-byte sectors
+  uint64_t length_sectors = 0;    // 0: to the end of the image
+  Durability durability = Durability::kAuto;
   bool direct = false;            // O_DIRECT where the backing store allows it
   std::vector<MacAddress> mask;   // initial MAC mask list; persisted state takes precedence
   // Interfaces this export answers on; empty means every interface of the server.
@@ -42,8 +62,8 @@ struct ExportOptions {
 
   // "e<shelf>.<slot>", the name used in logs and state files.
   std::string name() const;
-  // The parts of the options that need the export to be re-opened when they change (SIGHUP).
-  bool SameStorage(const ExportOptions& other) const;
+  // The settings its storage chain is built from (storage/chain.h).
+  ChainOptions Storage() const;
   bool operator==(const ExportOptions&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "target/server.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +12,8 @@
 #include "net/event_loop.h"
 #include "net/packet_port.h"
 #include "proto/header.h"
-#include "storage/export_backend.h"
-#include "storage/fault_filter.h"
+#include "storage/chain.h"
+#include "storage/completion_queue.h"
 #include "target/command.h"
 #include "target/export.h"
 #include "target/target.h"
@@ -49,21 +50,24 @@ Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log
   return port;
 }
 
-// Waits for one storage request on the engine (start-up only, never on the data path).
+// One storage request the server waits for (start-up and shutdown only, never on the data
+// path).
 struct BlockingIo final : IoCallback {
-  int64_t result = 0;
+  std::optional<int64_t> result;
   void IoDone(int64_t r) override { result = r; }
 };
 
 class ServerImpl final : public Server, private Transmitter {
  public:
   ServerImpl(Logger& log, ServerOptions options, ServerEnvironment env,
-             std::unique_ptr<IoEngine> engine, EventLoop loop, size_t frame_capacity,
-             size_t command_count)
+             std::unique_ptr<IoEngine> engine, std::unique_ptr<CompletionQueue> completions,
+             EventLoop loop, size_t frame_capacity, size_t command_count)
       : log_(log),
         options_(std::move(options)),
         env_(std::move(env)),
         engine_(std::move(engine)),
+        completions_(std::move(completions)),
+        services_{*engine_, *completions_},
         loop_(std::move(loop)),
         pool_(command_count, frame_capacity),
         target_(log_, stats_, *this, options_.buffer_count, frame_capacity) {
@@ -73,7 +77,15 @@ class ServerImpl final : public Server, private Transmitter {
     tx_frames_.reserve(command_count);
   }
 
-  ~ServerImpl() override { engine_->Drain(); }
+  ~ServerImpl() override {
+    // Commands still waiting for storage point into the pool and the exports. Bounded, so that
+    // a test that leaks a command fails instead of hanging.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    RunStorageUntil([&] {
+      return pool_.free_count() == pool_.size() || std::chrono::steady_clock::now() > give_up;
+    });
+    engine_->Drain();
+  }
 
   // Opens the interfaces not served yet (nothing is added if one fails).
   Result<void> OpenPorts(const std::vector<std::string>& names) {
@@ -99,7 +111,10 @@ class ServerImpl final : public Server, private Transmitter {
     Watch(ports_.size() - 1);
   }
 
-  void StartWatchingStorage() { Watch(engine_->fd(), [this] { OnStorageReady(); }); }
+  void StartWatchingStorage() {
+    Watch(engine_->fd(), [this] { OnStorageReady(); });
+    Watch(completions_->fd(), [this] { OnStorageReady(); });
+  }
 
   // Opens every export in `wanted` (nothing is applied if one fails).
   Result<std::vector<std::shared_ptr<Export>>> OpenExports(
@@ -115,8 +130,10 @@ class ServerImpl final : public Server, private Transmitter {
 
   void AddExports(std::vector<std::shared_ptr<Export>> exports) {
     for (auto& e : exports) {
-      log_.Info(e->name(), "exporting {} ({} sectors, {}{})", e->options().path,
-                e->sector_count(), e->read_only() ? "read-only" : "read-write",
+      log_.Info(e->name(), "exporting {} ({} sectors, {}, durability {}{})",
+                e->options().backend.ToString(), e->sector_count(),
+                e->read_only() ? "read-only" : "read-write",
+                DurabilityName(e->options().durability),
                 e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
       Export& added = *e;
       target_.AddExport(std::move(e));
@@ -237,9 +254,13 @@ class ServerImpl final : public Server, private Transmitter {
 
   Result<std::shared_ptr<Export>> OpenExport(const ExportOptions& options) {
     const std::string name = options.name();
-    auto storage = env_.open_storage(*engine_, options);
+    auto storage = BuildStorageChain(
+        options.Storage(), [this](const BackendSpec& spec, const BaseOptions& base) {
+          return env_.open_base(services_, spec, base);
+        });
     if (!storage) {
-      log_.Error(name, "cannot open image {}: {}", options.path, storage.error().message());
+      log_.Error(name, "cannot open image {}: {}", options.backend.ToString(),
+                 storage.error().message());
       return Unexpected{storage.error()};
     }
     for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
@@ -269,8 +290,8 @@ class ServerImpl final : public Server, private Transmitter {
     if (storage->backend->size_bytes() >= proto::kSectorSize) {
       auto* sector = static_cast<std::byte*>(std::aligned_alloc(4096, 4096));
       BlockingIo io;
-      storage->backend->Read(0, ByteSpan(sector, proto::kSectorSize), &io);
-      engine_->Drain();
+      storage->backend->Read(IoContext{}, 0, ByteSpan(sector, proto::kSectorSize), &io);
+      RunStorageUntil([&] { return io.result.has_value(); });
       if (io.result == static_cast<int64_t>(proto::kSectorSize)) {
         mbr.assign(sector, sector + proto::kSectorSize);
       }
@@ -330,7 +351,21 @@ class ServerImpl final : public Server, private Transmitter {
 
   void OnStorageReady() {
     engine_->Reap();
+    completions_->Reap();
     FlushTx();
+  }
+
+  // Start-up, reload and shutdown only (never on the data path): turns both storage completion
+  // sources, and sends the replies they produce, until `done()` holds. Storage that never
+  // answers keeps it waiting; a second SIGTERM ends the process then.
+  template <typename Done>
+  void RunStorageUntil(Done done) {
+    while (!done()) {
+      engine_->Submit();
+      pollfd ready[2] = {{engine_->fd(), POLLIN, 0}, {completions_->fd(), POLLIN, 0}};
+      (void)::poll(ready, 2, 100);
+      OnStorageReady();
+    }
   }
 
   // With every buffer busy, stop watching the sockets (the kernel queues frames meanwhile)
@@ -419,18 +454,18 @@ class ServerImpl final : public Server, private Transmitter {
 
   void FlushExport(Export& e) {
     BlockingIo io;
-    e.backend().Flush(&io);
-    engine_->Drain();
-    if (io.result < 0) {
+    e.backend().Flush(IoContext{}, &io);
+    RunStorageUntil([&] { return io.result.has_value(); });
+    if (*io.result < 0) {
       log_.Error(e.name(), "flush failed: {}",
-                 std::system_category().message(static_cast<int>(-io.result)));
+                 std::system_category().message(static_cast<int>(-*io.result)));
     }
   }
 
   void Shutdown() {
     for (auto& entry : ports_) Unwatch(entry);
-    engine_->Drain();  // in-flight commands complete and queue their replies
-    FlushTx();
+    // In-flight commands complete and their replies go out.
+    RunStorageUntil([this] { return pool_.free_count() == pool_.size(); });
     for (const auto& e : target_.exports()) FlushExport(*e);
   }
 
@@ -439,6 +474,8 @@ class ServerImpl final : public Server, private Transmitter {
   ServerEnvironment env_;
   Stats stats_;
   std::unique_ptr<IoEngine> engine_;
+  std::unique_ptr<CompletionQueue> completions_;
+  StorageServices services_;
   EventLoop loop_;
   CommandPool pool_;
   Target target_;
@@ -463,29 +500,7 @@ ServerEnvironment RealEnvironment() {
     if (!port) return Unexpected{port.error()};
     return std::unique_ptr<Port>(std::move(*port));
   };
-  env.open_storage = [](IoEngine& engine, const ExportOptions& e) -> Result<OpenedBackend> {
-    auto opened = BuildExportBackend(engine, ExportStorageOptions{e.path, e.read_only,
-                                                                  e.offset_sectors,
-                                                                  e.length_sectors, e.sync,
-                                                                  e.direct});
-    if (!opened || e.fail.empty()) return opened;
-    // fail= wraps the whole chain, so its sectors are the LBAs the initiator sends.
-    std::vector<FaultRule> rules;
-    std::vector<std::string> ranges;
-    for (const InjectedFault& f : e.fail) {
-      rules.push_back(FaultRule{.first_sector = f.first_sector,
-                                .sector_count = f.last_sector - f.first_sector + 1,
-                                .on_read = f.on_read,
-                                .on_write = f.on_write,
-                                .error = EIO});
-      ranges.push_back(f.ToString());
-    }
-    opened->backend = std::make_unique<FaultFilter>(std::move(opened->backend), std::move(rules));
-    opened->warnings.push_back(fmt::format(
-        "fail={}: I/O to these sectors fails with EIO on purpose (a testing aid)",
-        fmt::join(ranges, ",")));
-    return opened;
-  };
+  env.open_base = OpenBase;
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) env.host_name = host;
   return env;
@@ -506,6 +521,12 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
               "kernel.io_uring_disabled?)", engine.error().message());
     return Unexpected{engine.error()};
   }
+  auto completions = CompletionQueue::Create();
+  if (!completions) {
+    log.Error("server", "cannot create the storage completion queue: {}",
+              completions.error().message());
+    return Unexpected{completions.error()};
+  }
   // The interfaces are opened first so the frame buffers fit the largest MTU.
   std::vector<std::unique_ptr<Port>> ports;
   size_t frame_capacity = kMinFrameCapacity;
@@ -518,8 +539,8 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
   frame_capacity = std::min(frame_capacity, kMaxFrameCapacity);
 
   auto server = std::make_unique<ServerImpl>(log, options, std::move(environment),
-                                             std::move(*engine), std::move(*loop), frame_capacity,
-                                             command_count);
+                                             std::move(*engine), std::move(*completions),
+                                             std::move(*loop), frame_capacity, command_count);
   server->StartWatchingStorage();
   for (auto& port : ports) server->AdoptPort(std::move(port));
   auto exports = server->OpenExports(options.exports);

@@ -20,6 +20,7 @@
 #include "base/result.h"
 #include "net/event_loop.h"
 #include "net/port.h"
+#include "storage/chain.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
 #include "target/options.h"
@@ -28,10 +29,13 @@
 namespace aoe::target {
 
 // How the server reaches the OS: real packet sockets and image files, or (in tests) memory
-// ports and memory disks.
+// ports and memory disks. Only the base of each storage chain comes from here; the server
+// stacks the filters on it with BuildStorageChain, the same way for every environment.
 struct ServerEnvironment {
   std::function<Result<std::unique_ptr<Port>>(const std::string& interface_name)> open_port;
-  std::function<Result<OpenedBackend>(IoEngine& engine, const ExportOptions& e)> open_storage;
+  std::function<Result<OpenedBackend>(StorageServices& services, const BackendSpec& spec,
+                                      const BaseOptions& options)>
+      open_base;
   std::string host_name;  // goes into each disk's IDENTIFY serial number, as vblade does
 };
 

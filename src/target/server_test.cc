@@ -59,7 +59,7 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, CreateFailsWithActionableLogWhenImageIsMissing) {
   h_.AddExport(1, 1, 64 * kSector);
-  h_.options().exports[0].path = "mem:missing";
+  h_.options().exports[0].backend.path = "mem:missing";
   auto started = h_.Start();
   EXPECT_FALSE(started);
   EXPECT_TRUE(h_.LogContains("cannot open image mem:missing"));
@@ -93,8 +93,8 @@ TEST_F(ServerTest, ReconfigureAddsExport) {
   ServerOptions next = h_.options();
   ExportOptions added;
   added.address = {1, 2};
-  added.path = "mem:new";
-  h_.AddDisk(added.path, 32 * kSector);
+  added.backend.path = "mem:new";
+  h_.AddDisk(added.backend.path, 32 * kSector);
   next.exports.push_back(added);
   ASSERT_TRUE(h_.server().Reconfigure(next));
 
@@ -133,8 +133,8 @@ TEST_F(ServerTest, ReconfigureLeavesUnchangedExportServing) {
   next.exports.erase(next.exports.begin() + 1);  // remove e1.2
   ExportOptions added;
   added.address = {1, 3};
-  added.path = "mem:added";
-  h_.AddDisk(added.path, 32 * kSector);
+  added.backend.path = "mem:added";
+  h_.AddDisk(added.backend.path, 32 * kSector);
   next.exports.push_back(added);
   ASSERT_TRUE(h_.server().Reconfigure(next));
   EXPECT_EQ(&h_.counter(Harness::DiskPath(1, 1)), before) << "unchanged export not re-opened";
@@ -190,7 +190,7 @@ TEST_F(ServerTest, FailingReconfigureChangesNothing) {
   next.exports.erase(next.exports.begin());  // would remove e1.1
   ExportOptions missing;
   missing.address = {1, 9};
-  missing.path = "mem:missing";  // no such image
+  missing.backend.path = "mem:missing";  // no such image
   next.exports.push_back(missing);
   EXPECT_FALSE(h_.server().Reconfigure(next));
   EXPECT_TRUE(h_.LogContains("cannot open image mem:missing"));
@@ -237,7 +237,7 @@ TEST_F(ServerTest, FailingReconfigureOpensNoNewInterface) {
   next.interfaces = {"mem0", "mem1"};
   ExportOptions missing;
   missing.address = {1, 9};
-  missing.path = "mem:missing";
+  missing.backend.path = "mem:missing";
   next.exports.push_back(missing);
   EXPECT_FALSE(h_.server().Reconfigure(next));
   EXPECT_EQ(DiscoverSources(h_), std::vector<MacAddress>{kTargetMac});

@@ -15,6 +15,7 @@ struct Stats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   uint64_t flushes = 0;
+  uint64_t trims = 0;                   // DATA SET MANAGEMENT / TRIM commands completed
   // Dropped or refused input, by class.
   uint64_t dropped_runt = 0;            // shorter than the command's header
   uint64_t dropped_truncated = 0;       // larger than our receive buffer
@@ -27,6 +28,7 @@ struct Stats {
   uint64_t refused_unknown_command = 0; // answered with error 1
   uint64_t refused_bad_argument = 0;    // answered with error 2
   uint64_t refused_reserved = 0;        // answered with error 6
+  uint64_t refused_trim = 0;            // TRIM on a read-only export, bad range, other DSM
   uint64_t ata_errors = 0;              // ATA ABRT/IDNF/UNC replies
   uint64_t send_dropped = 0;            // replies the OS would not take (queue full)
 };

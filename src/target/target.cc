@@ -166,10 +166,12 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
   uint64_t lba = proto::AddressedLba(*ata);
   uint8_t count = ata->sector_count;
   auto in_range = [&] { return lba + count <= e.sector_count(); };
+  const IoContext context = e.ContextFor(requester);
 
   switch (opcode) {
     case proto::ata_op::kIdentifyDevice: {
       if (count != 1) return ReplyAoeError(command, AoeError::kBadArgument);
+      e.IdentifySeen(requester);
       ConstByteSpan page = e.identify_page();
       std::memcpy(command.buffer.data() + proto::kAtaHeaderSize, page.data(), page.size());
       return FinishAta(command, proto::kAtaStatusReady, 0, page.size());
@@ -185,7 +187,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       }
       command.pending = PendingIo::kRead;
       command.io_bytes = count * static_cast<uint32_t>(proto::kSectorSize);
-      return e.backend().Read(lba * proto::kSectorSize,
+      return e.backend().Read(context, lba * proto::kSectorSize,
                               command.buffer.subspan(proto::kAtaHeaderSize, command.io_bytes),
                               &command);
     }
@@ -207,13 +209,16 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       }
       command.pending = PendingIo::kWrite;
       command.io_bytes = static_cast<uint32_t>(bytes);
-      return e.backend().Write(lba * proto::kSectorSize,
+      return e.backend().Write(context, lba * proto::kSectorSize,
                                command.buffer.subspan(proto::kAtaHeaderSize, bytes), &command);
     }
+    case proto::ata_op::kDataSetManagement:
+      return ServeTrim(command, e, port, *ata, context);
     case proto::ata_op::kFlushCache:
     case proto::ata_op::kFlushCacheExt:
+      e.FlushSeen(requester);
       command.pending = PendingIo::kFlush;
-      return e.backend().Flush(&command);
+      return e.backend().Flush(context, &command);
     case proto::ata_op::kCheckPowerMode:
       // Sector count 0xFF: active or idle.
       return FinishAta(command, proto::kAtaStatusReady, 0, 0, 0xFF);
@@ -223,6 +228,49 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
                        proto::kAtaErrorAbort, 0, count);
   }
+}
+
+// DATA SET MANAGEMENT with TRIM: one storage Trim per range entry, answered once all are done.
+// Every range is checked before any is started, so a bad entry changes nothing.
+void Target::ServeTrim(Command& command, Export& e, const PortInfo& port, const proto::AtaArg& ata,
+                       const IoContext& context) {
+  const uint8_t blocks = ata.sector_count;
+  const size_t bytes = blocks * proto::kSectorSize;
+  if (blocks > MaxSectors(port)) return ReplyAoeError(command, AoeError::kBadArgument);
+  if (command.frame().size() - proto::kAtaHeaderSize < bytes) {
+    return ReplyAoeError(command, AoeError::kBadArgument);  // short payload
+  }
+  const uint8_t abort = proto::kAtaStatusReady | proto::kAtaStatusError;
+  // Only TRIM is defined; a read-only export or a backend without trim refuses it as a disk
+  // without the feature would.
+  if (ata.err_feature != proto::kDsmTrim || e.read_only() || !e.backend().capabilities().can_trim) {
+    ++stats_.refused_trim;
+    return FinishAta(command, abort, proto::kAtaErrorAbort, 0, blocks);
+  }
+  ConstByteSpan ranges = command.buffer.subspan(proto::kAtaHeaderSize, bytes);
+  const size_t entries = bytes / proto::kDsmRangeSize;
+  uint32_t used = 0;
+  for (size_t i = 0; i < entries; ++i) {
+    proto::DsmRange r = proto::DecodeDsmRange(ranges, i);
+    if (r.sector_count == 0) continue;
+    if (r.lba > e.sector_count() || r.sector_count > e.sector_count() - r.lba) {
+      ++stats_.refused_trim;
+      return FinishAta(command, abort, proto::kAtaErrorAbort, 0, blocks);
+    }
+    ++used;
+  }
+  if (used == 0) return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+  command.pending = PendingIo::kTrim;
+  // One extra part held while issuing, so that ranges completing inline cannot finish the
+  // command before the last one is started.
+  command.parts_pending = used + 1;
+  for (size_t i = 0; i < entries; ++i) {
+    proto::DsmRange r = proto::DecodeDsmRange(ranges, i);
+    if (r.sector_count == 0) continue;
+    e.backend().Trim(context, r.lba * proto::kSectorSize, r.sector_count * proto::kSectorSize,
+                     &command);
+  }
+  Complete(command, 0);  // the extra part
 }
 
 void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
@@ -237,14 +285,21 @@ void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t d
 }
 
 void Target::Complete(Command& command, int64_t result) {
+  if (command.pending == PendingIo::kTrim) {
+    if (result < 0 && command.first_error == 0) command.first_error = result;
+    if (--command.parts_pending > 0) return;
+    result = command.first_error;
+  }
   Export& e = *command.target;
   PendingIo pending = command.pending;
   command.pending = PendingIo::kNone;
-  bool ok = result >= 0 && (pending == PendingIo::kFlush || result == command.io_bytes);
+  const bool no_data = pending == PendingIo::kFlush || pending == PendingIo::kTrim;
+  bool ok = result >= 0 && (no_data || result == command.io_bytes);
   uint8_t count = LoadU8(command.buffer, 26);
   if (!ok) {
     std::string_view what = pending == PendingIo::kRead    ? "read"
                             : pending == PendingIo::kWrite ? "write"
+                            : pending == PendingIo::kTrim  ? "trim"
                                                            : "flush";
     log_.Warn(e.name(), "{} of {} failed: {}", what, SectorRange(command),
               result < 0 ? std::system_category().message(static_cast<int>(-result))
@@ -270,6 +325,9 @@ void Target::Complete(Command& command, int64_t result) {
     }
     case PendingIo::kFlush:
       ++stats_.flushes;
+      return FinishAta(command, proto::kAtaStatusReady, 0, 0);
+    case PendingIo::kTrim:
+      ++stats_.trims;
       return FinishAta(command, proto::kAtaStatusReady, 0, 0);
     case PendingIo::kNone:
       break;

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/mac_address.h"
+#include "proto/ata.h"
 #include "proto/header.h"
 #include "target/command.h"
 #include "target/export.h"
@@ -68,6 +69,8 @@ class Target final : public CommandOwner {
  private:
   void Serve(Command& command, Export& e, const PortInfo& port);
   void ServeAta(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
+  void ServeTrim(Command& command, Export& e, const PortInfo& port, const proto::AtaArg& ata,
+                 const IoContext& context);
   void ServeConfig(Command& command, Export& e, const PortInfo& port);
   void ServeMask(Command& command, Export& e);
   void ServeReserve(Command& command, Export& e, const MacAddress& requester);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/ata.h"
 #include "target/export.h"
 #include "target/testing/frames.h"
 #include "target/testing/harness.h"
@@ -51,6 +52,8 @@ constexpr uint8_t kFlushCache = 0xE7;
 constexpr uint8_t kFlushCacheExt = 0xEA;
 constexpr uint8_t kCheckPowerMode = 0xE5;
 constexpr uint8_t kSmart = 0xB0;
+constexpr uint8_t kDataSetManagement = 0x06;
+constexpr uint8_t kDsmTrim = 0x01;
 constexpr uint8_t kStatusOk = 0x40;
 constexpr uint8_t kStatusError = 0x41;
 constexpr uint8_t kErrIdnf = 0x10;
@@ -1316,6 +1319,194 @@ TEST_F(Announce, NothingIsSentWhenDisabled) {
   StartServer();
   h_.Settle();
   EXPECT_TRUE(h_.Collect(h_.host_a()).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durability: when a write is acknowledged, per export setting and per initiator.
+
+class Durability : public TargetFixture {
+ protected:
+  bool LastWriteWasDurable() {
+    return h_.counter(path()).last_write_context().durable();
+  }
+  void WriteOneSector(MacAddress from = kHostA) {
+    ExpectAtaOk(Write(10, Pattern(kSector, 3), kWrite48, from));
+  }
+};
+
+TEST_F(Durability, AutoIsTheDefault) {
+  EXPECT_EQ(export_options().durability, target::Durability::kAuto);
+}
+
+TEST_F(Durability, AutoMakesWritesDurableForAnInitiatorThatNeverFlushed) {
+  StartServer();
+  WriteOneSector();
+  EXPECT_TRUE(LastWriteWasDurable()) << "Linux's aoe driver never sends FLUSH";
+  EXPECT_EQ(h_.counter(path()).last_write_context().initiator, kHostA);
+}
+
+TEST_F(Durability, AutoGivesAnInitiatorThatFlushesTheCachedPath) {
+  StartServer();
+  ExpectAtaOk(AtaCmd(AtaOp(kFlushCacheExt).Flags(0x40)));
+  WriteOneSector();
+  EXPECT_FALSE(LastWriteWasDurable()) << "it flushes when it needs to";
+  WriteOneSector(kHostB);
+  EXPECT_TRUE(LastWriteWasDurable()) << "another initiator still has not flushed";
+}
+
+TEST_F(Durability, AutoStartsOverWhenAnInitiatorIdentifiesAgain) {
+  // iPXE (which flushes) hands the disk to Linux (which does not) on the same MAC; the new
+  // program starts with IDENTIFY.
+  StartServer();
+  ExpectAtaOk(AtaCmd(AtaOp(kFlushCache)));
+  ExpectAtaOk(Identify());
+  WriteOneSector();
+  EXPECT_TRUE(LastWriteWasDurable());
+}
+
+TEST_F(Durability, SyncMakesEveryWriteDurableEvenAfterAFlush) {
+  export_options().durability = target::Durability::kSync;
+  StartServer();
+  ExpectAtaOk(AtaCmd(AtaOp(kFlushCache)));
+  WriteOneSector();
+  EXPECT_TRUE(LastWriteWasDurable());
+}
+
+TEST_F(Durability, CacheNeverWaitsForDurability) {
+  export_options().durability = target::Durability::kCache;
+  StartServer();
+  WriteOneSector();
+  EXPECT_FALSE(LastWriteWasDurable());
+}
+
+TEST_F(Durability, ADurableWriteIsNotAcknowledgedWhenItsFlushFails) {
+  // The reply to a durable write waits for the flush that covers it: when that flush fails,
+  // the write is reported as failed, because its data may be lost.
+  StartServer();
+  h_.faults(path()).set_flush_error(EIO);
+  ExpectAtaError(Write(10, Pattern(kSector, 3)), kErrAbrt);
+  EXPECT_EQ(Region(disk(), 10 * kSector, kSector), Pattern(kSector, 3))
+      << "the data reached the disk; only its durability is in doubt";
+}
+
+TEST_F(Durability, ACachedWriteIsAcknowledgedWithoutAFlush) {
+  export_options().durability = target::Durability::kCache;
+  StartServer();
+  h_.faults(path()).set_flush_error(EIO);
+  ExpectAtaOk(Write(10, Pattern(kSector, 3)));
+}
+
+TEST_F(Durability, DurableWritesShareFlushes) {
+  // The memory disk completes inline, so each durable write gets its own flush here; the
+  // sharing itself is group_commit_filter_test's subject. This checks that the chain counts
+  // flushes the initiator never asked for.
+  StartServer();
+  const uint64_t before = disk().flush_count();
+  WriteOneSector();
+  EXPECT_EQ(disk().flush_count(), before + 1);
+}
+
+TEST_F(Durability, IdentifyReportsAVolatileCacheExceptUnderSync) {
+  for (auto [mode, cache] : {std::pair{target::Durability::kCache, true},
+                             std::pair{target::Durability::kAuto, true},
+                             std::pair{target::Durability::kSync, false}}) {
+    export_options().durability = mode;
+    ASSERT_TRUE(h_.Restart());
+    auto r = Identify();
+    ExpectAtaOk(r);
+    EXPECT_EQ((IdentifyWord(*r, 82) & 0x20) != 0, cache) << DurabilityName(mode);
+    EXPECT_EQ((IdentifyWord(*r, 85) & 0x20) != 0, cache) << DurabilityName(mode);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DATA SET MANAGEMENT / TRIM
+
+class Trim : public TargetFixture {
+ protected:
+  // One 512-byte block of range entries: (lba, count) pairs, the rest unused.
+  static Frame Ranges(std::initializer_list<std::pair<uint64_t, uint16_t>> ranges) {
+    Frame block(kSector);
+    size_t i = 0;
+    for (auto [lba, count] : ranges) {
+      proto::EncodeDsmRange({lba, count}, block, i++);
+    }
+    return block;
+  }
+  std::optional<Reply> TrimCmd(const Frame& ranges, uint8_t feature = kDsmTrim) {
+    return AtaCmd(AtaOp(kDataSetManagement)
+                      .Flags(0x41)
+                      .Feature(feature)
+                      .Count(static_cast<uint8_t>(ranges.size() / kSector))
+                      .Data(ranges));
+  }
+};
+
+TEST_F(Trim, IdentifyAdvertisesTrimThatReadsZeroes) {
+  StartServer();
+  auto r = Identify();
+  ExpectAtaOk(r);
+  EXPECT_EQ(IdentifyWord(*r, 169) & 1, 1);
+  EXPECT_EQ(IdentifyWord(*r, 105), 1);
+  EXPECT_EQ(IdentifyWord(*r, 69), 0x4020);
+}
+
+TEST_F(Trim, EveryRangeIsDiscardedAndNothingElse) {
+  Fill(disk(), 0, Pattern(kDiskSectors * kSector, 9));
+  StartServer();
+  ExpectAtaOk(TrimCmd(Ranges({{10, 4}, {100, 1}, {2000, 48}})));
+  EXPECT_EQ(h_.counter(path()).trims(), 3u);
+  Frame expected = Pattern(kDiskSectors * kSector, 9);
+  for (auto [lba, count] : {std::pair{10, 4}, std::pair{100, 1}, std::pair{2000, 48}}) {
+    std::fill(expected.begin() + lba * kSector, expected.begin() + (lba + count) * kSector,
+              std::byte{0});
+  }
+  EXPECT_EQ(Region(disk(), 0, kDiskSectors * kSector), expected);
+}
+
+TEST_F(Trim, ARangePastTheEndAbortsAndTrimsNothing) {
+  Fill(disk(), 0, Pattern(kDiskSectors * kSector, 9));
+  StartServer();
+  ExpectAtaError(TrimCmd(Ranges({{10, 4}, {kDiskSectors - 1, 2}})), kErrAbrt);
+  EXPECT_EQ(h_.counter(path()).trims(), 0u);
+  EXPECT_EQ(Region(disk(), 0, kDiskSectors * kSector), Pattern(kDiskSectors * kSector, 9));
+}
+
+TEST_F(Trim, ReadOnlyExportRefusesTrimWithAbort) {
+  export_options().read_only = true;
+  Fill(disk(), 0, Pattern(kDiskSectors * kSector, 9));
+  StartServer();
+  auto r = Identify();
+  EXPECT_EQ(IdentifyWord(*r, 169) & 1, 0) << "not advertised on a read-only export";
+  ExpectAtaError(TrimCmd(Ranges({{10, 4}})), kErrAbrt);
+  EXPECT_EQ(Region(disk(), 0, kDiskSectors * kSector), Pattern(kDiskSectors * kSector, 9));
+}
+
+TEST_F(Trim, OtherDataSetManagementFunctionsAreAborted) {
+  StartServer();
+  ExpectAtaError(TrimCmd(Ranges({{10, 4}}), /*feature=*/0x00), kErrAbrt);
+  EXPECT_EQ(h_.counter(path()).trims(), 0u);
+}
+
+TEST_F(Trim, AShortRangeListIsABadArgument) {
+  StartServer();
+  Frame half(kSector / 2);
+  auto r = AtaCmd(AtaOp(kDataSetManagement).Flags(0x41).Feature(kDsmTrim).Count(1).Data(half));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ver_flags(), 0x1C);
+  EXPECT_EQ(r->error(), 2);
+}
+
+TEST_F(Trim, AStorageErrorIsAborted) {
+  StartServer();
+  h_.faults(path()).AddRule(FaultRule{.first_sector = 100, .sector_count = 1});
+  ExpectAtaError(TrimCmd(Ranges({{10, 4}, {100, 1}})), kErrAbrt);
+}
+
+TEST_F(Trim, AnEmptyRangeListSucceedsWithoutTouchingStorage) {
+  StartServer();
+  ExpectAtaOk(TrimCmd(Ranges({})));
+  EXPECT_EQ(h_.counter(path()).trims(), 0u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the one place where both real engines meet faults, deterministically and without sleeping
 // (a FakeClock drives the initiator's retransmissions).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -47,7 +48,7 @@ class MemoryWireFaults : public ::testing::TestWithParam<Faults> {
     options.state_dir = state_dir_;
     target::ExportOptions e;
     e.address = {1, 1};
-    e.path = "memory";
+    e.backend.path = "memory";
     options.exports = {e};
 
     target::ServerEnvironment env;
@@ -57,7 +58,8 @@ class MemoryWireFaults : public ::testing::TestWithParam<Faults> {
       target_port_ = port->get();
       return std::unique_ptr<Port>(std::move(*port));
     };
-    env.open_storage = [this](IoEngine&, const target::ExportOptions&) -> Result<OpenedBackend> {
+    env.open_base = [this](StorageServices&, const BackendSpec&,
+                           const BaseOptions&) -> Result<OpenedBackend> {
       auto disk = std::make_unique<MemoryBackend>(kDiskBytes);
       disk_ = disk.get();
       return OpenedBackend{std::move(disk), {}};
@@ -99,7 +101,10 @@ class MemoryWireFaults : public ::testing::TestWithParam<Faults> {
     }
   }
 
-  const std::string state_dir_ = ::testing::TempDir() + "/memory_wire_faults_state";
+  // One directory per test process: ctest runs the seeds in parallel, and a shared one would
+  // be removed by one test while another writes its state into it.
+  const std::string state_dir_ =
+      ::testing::TempDir() + "/memory_wire_faults_state." + std::to_string(::getpid());
   FakeClock clock_;
   MemoryWire wire_;
   Logger log_{LogLevel::kError};

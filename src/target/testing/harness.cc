@@ -95,8 +95,8 @@ std::string Harness::DiskPath(uint16_t shelf, uint8_t slot) {
 size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   ExportOptions e;
   e.address = {shelf, slot};
-  e.path = DiskPath(shelf, slot);
-  AddDisk(e.path, size_bytes);
+  e.backend.path = DiskPath(shelf, slot);
+  AddDisk(e.backend.path, size_bytes);
   options_.exports.push_back(e);
   return options_.exports.size() - 1;
 }
@@ -104,11 +104,11 @@ size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
 std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   ExportOptions e;
   e.address = {shelf, slot};
-  e.path = temp_dir_ + "/" + e.name() + ".img";
-  { std::ofstream create(e.path, std::ios::binary | std::ios::trunc); }
-  std::filesystem::resize_file(e.path, size_bytes);
+  e.backend.path = temp_dir_ + "/" + e.name() + ".img";
+  { std::ofstream create(e.backend.path, std::ios::binary | std::ios::trunc); }
+  std::filesystem::resize_file(e.backend.path, size_bytes);
   options_.exports.push_back(e);
-  return e.path;
+  return e.backend.path;
 }
 
 MemoryBackend& Harness::AddDisk(const std::string& path, size_t size_bytes) {
@@ -141,34 +141,20 @@ ServerEnvironment Harness::Environment() {
     target_ports_[name] = port->get();
     return std::unique_ptr<Port>(std::make_unique<ServedPort>(*this, std::move(*port)));
   };
-  env.open_storage = [this](IoEngine& engine, const ExportOptions& e) -> Result<OpenedBackend> {
-    auto found = disks_.find(e.path);
+  env.open_base = [this](StorageServices& services, const BackendSpec& spec,
+                         const BaseOptions& base) -> Result<OpenedBackend> {
+    auto found = disks_.find(spec.path);
     if (found == disks_.end()) {
       // An image file (AddFileExport): the real io_uring backend, as `aoe serve` opens it.
-      if (e.path.rfind(temp_dir_ + "/", 0) != 0 || temp_dir_.empty()) return Errno(ENOENT);
-      return OpenFileBackend(engine, e.path, FileOptions{e.read_only, e.sync, e.direct});
+      if (spec.path.rfind(temp_dir_ + "/", 0) != 0 || temp_dir_.empty()) return Errno(ENOENT);
+      return OpenBase(services, spec, base);
     }
-    MemoryBackend& memory = *found->second;
-    auto counting = std::make_unique<CountingBackend>(memory);
-    CountingBackend* counter = counting.get();
-    std::unique_ptr<BlockBackend> chain = std::move(counting);
-    if (e.offset_sectors != 0 || e.length_sectors != 0) {
-      uint64_t offset = e.offset_sectors * 512;
-      uint64_t length = e.length_sectors != 0
-                            ? e.length_sectors * 512
-                            : memory.size_bytes() - std::min<uint64_t>(offset, memory.size_bytes());
-      auto window = WindowFilter::Create(std::move(chain), offset, length);
-      if (!window) return Unexpected{window.error()};
-      chain = std::move(*window);
-    }
-    auto fault = std::make_unique<FaultFilter>(std::move(chain));
-    FaultFilter* fault_filter = fault.get();
-    chain = std::move(fault);
-    if (e.read_only) chain = std::make_unique<ReadOnlyFilter>(std::move(chain));
-    counters_[e.path] = counter;
-    faults_[e.path] = fault_filter;
+    auto counting = std::make_unique<CountingBackend>(*found->second);
+    counters_[spec.path] = counting.get();
+    auto fault = std::make_unique<FaultFilter>(std::move(counting));
+    faults_[spec.path] = fault.get();
     OpenedBackend opened;
-    opened.backend = std::move(chain);
+    opened.backend = std::move(fault);
     return opened;
   };
   return env;

@@ -2,9 +2,10 @@
 //
 // The harness owns a MemoryWire with three initiator hosts (A, B, C) and the memory disks the
 // exports are served from, so disks outlive a server restart. Its ServerEnvironment opens
-// MemoryPorts (role target) on the wire and builds each export's storage chain as
-//   read-only? <- fault <- window? <- counting <- memory disk (owned by the harness),
-// mirroring BuildExportBackend, so tests can inject faults, count flushes and inspect bytes.
+// MemoryPorts (role target) on the wire and opens the base of each export's storage chain as
+//   fault <- counting <- memory disk (owned by the harness),
+// on which the server stacks the production filters (BuildStorageChain), so tests can inject
+// faults, count requests and inspect bytes under the real chain.
 // Image files (AddFileExport) and the state directory live in a fresh temporary directory,
 // removed afterwards.
 //
@@ -44,30 +45,43 @@ class CountingBackend final : public BlockBackend {
   explicit CountingBackend(BlockBackend& inner) : inner_(inner) {}
 
   uint64_t size_bytes() const override { return inner_.size_bytes(); }
-  bool read_only() const override { return inner_.read_only(); }
+  BackendCapabilities capabilities() const override { return inner_.capabilities(); }
   std::string Describe() const override { return "counting <- " + inner_.Describe(); }
-  void Read(uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override {
     ++reads_;
-    inner_.Read(offset_bytes, into, done);
+    inner_.Read(context, offset_bytes, into, done);
   }
-  void Write(uint64_t offset_bytes, ConstByteSpan from, IoCallback* done) override {
+  void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
+             IoCallback* done) override {
     ++writes_;
-    inner_.Write(offset_bytes, from, done);
+    last_write_context_ = context;
+    inner_.Write(context, offset_bytes, from, done);
   }
-  void Flush(IoCallback* done) override {
+  void Flush(const IoContext& context, IoCallback* done) override {
     ++flushes_;
-    inner_.Flush(done);
+    inner_.Flush(context, done);
+  }
+  void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+            IoCallback* done) override {
+    ++trims_;
+    inner_.Trim(context, offset_bytes, length_bytes, done);
   }
 
   uint64_t reads() const { return reads_; }
   uint64_t writes() const { return writes_; }
   uint64_t flushes() const { return flushes_; }
+  uint64_t trims() const { return trims_; }
+  // The context the target gave the latest write: its initiator and flags.
+  const IoContext& last_write_context() const { return last_write_context_; }
 
  private:
   BlockBackend& inner_;
   uint64_t reads_ = 0;
   uint64_t writes_ = 0;
   uint64_t flushes_ = 0;
+  uint64_t trims_ = 0;
+  IoContext last_write_context_;
 };
 
 class Harness {

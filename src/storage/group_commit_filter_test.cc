@@ -1,0 +1,200 @@
+#include "storage/group_commit_filter.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+
+#include "storage/storage_test_util.h"
+
+namespace aoe {
+namespace {
+
+using testing_util::Completion;
+using testing_util::kPending;
+
+// An inner backend whose requests complete only when the test says so, in any order.
+class ManualBackend final : public BlockBackend {
+ public:
+  enum class Kind { kRead, kWrite, kFlush, kTrim };
+  struct Pending {
+    Kind kind;
+    IoCallback* done;
+  };
+
+  uint64_t size_bytes() const override { return 1 << 20; }
+  BackendCapabilities capabilities() const override {
+    return {.can_trim = true, .trim_reads_zeroes = true};
+  }
+  std::string Describe() const override { return "manual"; }
+  void Read(const IoContext&, uint64_t, ByteSpan, IoCallback* done) override {
+    pending_.push_back({Kind::kRead, done});
+  }
+  void Write(const IoContext&, uint64_t, ConstByteSpan, IoCallback* done) override {
+    pending_.push_back({Kind::kWrite, done});
+  }
+  void Flush(const IoContext&, IoCallback* done) override {
+    pending_.push_back({Kind::kFlush, done});
+  }
+  void Trim(const IoContext&, uint64_t, uint64_t, IoCallback* done) override {
+    pending_.push_back({Kind::kTrim, done});
+  }
+
+  size_t count(Kind kind) const {
+    size_t n = 0;
+    for (const Pending& p : pending_) n += p.kind == kind;
+    return n;
+  }
+  // Completes the oldest pending request of `kind`.
+  void Complete(Kind kind, int64_t result) {
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->kind != kind) continue;
+      IoCallback* done = it->done;
+      pending_.erase(it);
+      done->IoDone(result);
+      return;
+    }
+    ADD_FAILURE() << "nothing of that kind is pending";
+  }
+
+ private:
+  std::deque<Pending> pending_;
+};
+
+using Kind = ManualBackend::Kind;
+constexpr IoContext kCached{};
+constexpr IoContext kDurable{.flags = IoContext::kDurable};
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  GroupCommitTest() {
+    auto inner = std::make_unique<ManualBackend>();
+    inner_ = inner.get();
+    filter_ = std::make_unique<GroupCommitFilter>(std::move(inner));
+  }
+  void Write(const IoContext& context, Completion& done) {
+    filter_->Write(context, 0, ConstByteSpan(data_, sizeof data_), &done);
+  }
+
+  std::byte data_[512]{};
+  ManualBackend* inner_;
+  std::unique_ptr<GroupCommitFilter> filter_;
+};
+
+TEST_F(GroupCommitTest, CachedWritesPassStraightThrough) {
+  Completion w;
+  Write(kCached, w);
+  inner_->Complete(Kind::kWrite, 512);
+  EXPECT_EQ(w.result(), 512);
+  EXPECT_EQ(inner_->count(Kind::kFlush), 0u);
+  EXPECT_EQ(filter_->commits(), 0u);
+}
+
+TEST_F(GroupCommitTest, DurableWriteCompletesOnlyAfterAFlush) {
+  Completion w;
+  Write(kDurable, w);
+  inner_->Complete(Kind::kWrite, 512);
+  EXPECT_FALSE(w.done()) << "acknowledged before it was durable";
+  ASSERT_EQ(inner_->count(Kind::kFlush), 1u);
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(w.result(), 512);
+  EXPECT_EQ(w.calls(), 1);
+}
+
+TEST_F(GroupCommitTest, WritesCompletedDuringAFlushWaitForTheNextOne) {
+  // The first flush may have started before the second write reached the disk, so it cannot
+  // cover it.
+  Completion first, second;
+  Write(kDurable, first);
+  Write(kDurable, second);
+  inner_->Complete(Kind::kWrite, 512);  // first write done: flush 1 starts
+  inner_->Complete(Kind::kWrite, 512);  // second write done while flush 1 runs
+  ASSERT_EQ(inner_->count(Kind::kFlush), 1u) << "only one flush at a time";
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(first.result(), 512);
+  EXPECT_FALSE(second.done()) << "covered by a flush that may have started before it";
+  ASSERT_EQ(inner_->count(Kind::kFlush), 1u) << "the next flush starts at once";
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(second.result(), 512);
+  EXPECT_EQ(filter_->commits(), 2u);
+}
+
+TEST_F(GroupCommitTest, ManyWritesShareOneFlush) {
+  // While one flush runs, every write that completes joins the next group.
+  Completion opener;
+  Write(kDurable, opener);
+  inner_->Complete(Kind::kWrite, 512);
+  std::vector<Completion> group(50);
+  for (Completion& c : group) Write(kDurable, c);
+  for (size_t i = 0; i < group.size(); ++i) inner_->Complete(Kind::kWrite, 512);
+  inner_->Complete(Kind::kFlush, 0);  // the opener's flush
+  EXPECT_EQ(opener.result(), 512);
+  ASSERT_EQ(inner_->count(Kind::kFlush), 1u);
+  inner_->Complete(Kind::kFlush, 0);  // one flush for all fifty
+  for (const Completion& c : group) EXPECT_EQ(c.result(), 512);
+  EXPECT_EQ(filter_->commits(), 2u);
+  EXPECT_EQ(filter_->committed_requests(), 51u);
+}
+
+TEST_F(GroupCommitTest, AFailedFlushFailsEveryWriteItCovered) {
+  Completion a, b;
+  Write(kDurable, a);
+  Write(kDurable, b);
+  inner_->Complete(Kind::kWrite, 512);
+  inner_->Complete(Kind::kFlush, -EIO);
+  EXPECT_EQ(a.result(), -EIO) << "its data may not be durable";
+  inner_->Complete(Kind::kWrite, 512);
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(b.result(), 512) << "a later flush that works covers the later write";
+}
+
+TEST_F(GroupCommitTest, AFailedWriteFailsAtOnceWithoutAFlush) {
+  Completion w;
+  Write(kDurable, w);
+  inner_->Complete(Kind::kWrite, -ENOSPC);
+  EXPECT_EQ(w.result(), -ENOSPC);
+  EXPECT_EQ(inner_->count(Kind::kFlush), 0u);
+}
+
+TEST_F(GroupCommitTest, AFlushJoinsTheGroupOfDurableWrites) {
+  Completion opener, flush, durable;
+  Write(kDurable, opener);
+  inner_->Complete(Kind::kWrite, 512);  // flush 1 runs
+  filter_->Flush(kCached, &flush);      // an initiator's FLUSH arrives meanwhile
+  Write(kDurable, durable);
+  inner_->Complete(Kind::kWrite, 512);
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_FALSE(flush.done()) << "flush 1 may have started before the FLUSH arrived";
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(flush.result(), 0);
+  EXPECT_EQ(durable.result(), 512);
+  EXPECT_EQ(filter_->commits(), 2u) << "the FLUSH and the write shared one inner flush";
+}
+
+TEST_F(GroupCommitTest, DurableTrimsWaitLikeWritesAndReadsPassThrough) {
+  Completion trim, read;
+  filter_->Trim(kDurable, 0, 4096, &trim);
+  filter_->Read(kDurable, 0, ByteSpan(data_, sizeof data_), &read);
+  inner_->Complete(Kind::kRead, 512);
+  EXPECT_EQ(read.result(), 512);
+  inner_->Complete(Kind::kTrim, 0);
+  EXPECT_FALSE(trim.done());
+  inner_->Complete(Kind::kFlush, 0);
+  EXPECT_EQ(trim.result(), 0);
+}
+
+TEST(GroupCommitInline, InnerBackendsThatCompleteInlineWork) {
+  // A memory backend completes every request, flushes included, before the call returns.
+  auto memory = std::make_unique<MemoryBackend>(8192);
+  MemoryBackend& disk = *memory;
+  GroupCommitFilter filter(std::move(memory));
+  std::vector<std::byte> data(512, std::byte{7});
+  Completion w;
+  filter.Write(kDurable, 1024, data, &w);
+  EXPECT_EQ(w.result(), 512);
+  EXPECT_EQ(disk.flush_count(), 1u);
+  EXPECT_EQ(disk.bytes()[1024], std::byte{7});
+}
+
+}  // namespace
+}  // namespace aoe
