@@ -38,14 +38,21 @@ Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spe
   return Errno(EINVAL);
 }
 
-Result<OpenedBackend> BuildStorageChain(const ChainOptions& options, const BaseOpener& open_base) {
+Result<StorageChain> BuildStorageChain(const ChainOptions& options, const BaseOpener& open_base,
+                                       IoEngine* engine) {
   constexpr uint64_t kMaxSectors = std::numeric_limits<uint64_t>::max() / kSectorBytes;
   if (options.offset_sectors > kMaxSectors || options.length_sectors > kMaxSectors) {
     return StorageError(StorageErrc::kSizeOverflow);
   }
 
-  auto opened = open_base(options.backend, options.base);
+  if (options.overlay && engine == nullptr) return Errno(EINVAL);
+  BaseOptions base = options.base;
+  // An overlay export never writes its image.
+  if (options.overlay) base.read_only = true;
+  auto opened = open_base(options.backend, base);
   if (!opened) return Unexpected{opened.error()};
+  StorageChain result;
+  result.warnings = std::move(opened->warnings);
   std::unique_ptr<BlockBackend> chain = std::move(opened->backend);
 
   if (options.offset_sectors != 0 || options.length_sectors != 0) {
@@ -59,15 +66,22 @@ Result<OpenedBackend> BuildStorageChain(const ChainOptions& options, const BaseO
     if (!window) return Unexpected{window.error()};
     chain = std::move(*window);
   }
+  if (options.overlay) {
+    auto overlay =
+        overlay::OverlayFilter::Open(std::move(chain), *options.overlay, *engine, result.warnings);
+    if (!overlay) return Unexpected{overlay.error()};
+    result.overlay = overlay->get();
+    chain = std::move(*overlay);
+  }
   if (options.base.read_only) chain = std::make_unique<ReadOnlyFilter>(std::move(chain));
   if (!options.faults.empty()) {
-    opened->warnings.push_back(
+    result.warnings.push_back(
         fmt::format("fail={}: I/O to these sectors fails with EIO on purpose (a testing aid)",
                     FaultRanges(options.faults)));
     chain = std::make_unique<FaultFilter>(std::move(chain), options.faults);
   }
-  opened->backend = std::make_unique<GroupCommitFilter>(std::move(chain));
-  return opened;
+  result.backend = std::make_unique<GroupCommitFilter>(std::move(chain));
+  return result;
 }
 
 }  // namespace aoe

@@ -1,11 +1,14 @@
 // BuildStorageChain: the one place an export's storage chain is assembled (style.md principle
 // 3), for every kind of base backend and for tests alike:
 //
-//   group-commit <- fault(fail=)? <- readonly? <- window(offset,length)? <- base
+//   group-commit <- fault(fail=)? <- readonly? <- overlay(DIR)? <- window(offset,length)? <- base
 //
 // - base: what the BackendSpec names, opened by a BaseOpener. OpenBase (below) opens files and
 //   block devices through io_uring; tests pass their own opener (memory disks).
 // - window: only when offset or length is set (the export is part of the image).
+// - overlay: only with `overlay=DIR` (storage/overlay/overlay_filter.h): each initiator writes
+//   to its own copy-on-write overlay; the base is then opened read-only, whatever the export
+//   says, and never written. Independent of the base's kind: it wraps any BlockBackend.
 // - readonly: for a read-only export, on top of a base that was opened read-only anyway, so no
 //   layer below can be asked to change a byte.
 // - fault: only with fail= rules (a testing and drill aid), outermost but one so that its
@@ -18,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,7 @@
 #include "storage/fault_filter.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
+#include "storage/overlay/overlay_filter.h"
 
 namespace aoe {
 
@@ -45,6 +50,16 @@ struct ChainOptions {
   uint64_t offset_sectors = 0;
   uint64_t length_sectors = 0;
   std::vector<FaultRule> faults{};  // fail=: requests to these sectors fail on purpose
+  std::optional<overlay::OverlaySettings> overlay{};  // overlay=DIR and its lifetimes
+};
+
+// An assembled chain, with what the caller should log about how it was opened.
+struct StorageChain {
+  std::unique_ptr<BlockBackend> backend;
+  std::vector<std::string> warnings;
+  // The chain's overlay layer, for `aoe overlay` and the netboot hook; null without overlay=.
+  // Owned by `backend`.
+  overlay::OverlayFilter* overlay = nullptr;
 };
 
 using BaseOpener = std::function<Result<OpenedBackend>(const BackendSpec&, const BaseOptions&)>;
@@ -60,9 +75,12 @@ struct StorageServices {
 Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spec,
                                const BaseOptions& options);
 
-// Errors: those of `open_base`, and StorageErrc::kWindowOutsideImage / kWindowEmpty /
-// kSizeOverflow for a window that does not fit the image. Warnings of the base (e.g. "O_DIRECT
-// not available") and of the chain (fail= rules in effect) come back in OpenedBackend::warnings.
-Result<OpenedBackend> BuildStorageChain(const ChainOptions& options, const BaseOpener& open_base);
+// `engine` drives an overlay's own files; needed only with options.overlay.
+// Errors: those of `open_base`, StorageErrc::kWindowOutsideImage / kWindowEmpty /
+// kSizeOverflow for a window that does not fit the image, and those of OverlayFilter::Open.
+// Warnings of the base (e.g. "O_DIRECT not available") and of the chain (fail= rules in effect,
+// overlays set aside) come back in StorageChain::warnings.
+Result<StorageChain> BuildStorageChain(const ChainOptions& options, const BaseOpener& open_base,
+                                       IoEngine* engine = nullptr);
 
 }  // namespace aoe

@@ -28,7 +28,7 @@ class ChainTest : public ::testing::Test {
     ASSERT_TRUE(completions) << completions.error().message();
     completions_ = std::move(*completions);
   }
-  Result<OpenedBackend> Build(ChainOptions options) {
+  Result<StorageChain> Build(ChainOptions options) {
     if (options.backend.path.empty()) options.backend.path = path_;
     StorageServices services{*engine_, *completions_};
     return BuildStorageChain(options, [&](const BackendSpec& spec, const BaseOptions& base) {

@@ -169,6 +169,13 @@ void IoEngine::QueueFdatasync(int fd, IoCallback* done) {
   Queued(sqe, done);
 }
 
+void IoEngine::QueueFsync(int fd, IoCallback* done) {
+  io_uring_sqe* sqe = GetSqe(done);
+  if (sqe == nullptr) return;
+  io_uring_prep_fsync(sqe, fd, 0);
+  Queued(sqe, done);
+}
+
 void IoEngine::QueueFallocate(int fd, int mode, uint64_t offset_bytes, uint64_t length_bytes,
                               IoCallback* done) {
   io_uring_sqe* sqe = GetSqe(done);

@@ -77,6 +77,9 @@ class IoEngine {
   void QueueWrite(int fd, uint64_t offset_bytes, ConstByteSpan from, IoCallback* done);
   // fdatasync(2): makes the data of every completed write durable.
   void QueueFdatasync(int fd, IoCallback* done);
+  // fsync(2): data and all metadata; on a directory, makes the names created or removed in it
+  // durable.
+  void QueueFsync(int fd, IoCallback* done);
   // fallocate(2) with `mode` (e.g. FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE); completes with
   // 0 or -errno.
   void QueueFallocate(int fd, int mode, uint64_t offset_bytes, uint64_t length_bytes,

@@ -257,7 +257,8 @@ class ServerImpl final : public Server, private Transmitter {
     auto storage = BuildStorageChain(
         options.Storage(), [this](const BackendSpec& spec, const BaseOptions& base) {
           return env_.open_base(services_, spec, base);
-        });
+        },
+        &services_.engine);
     if (!storage) {
       log_.Error(name, "cannot open image {}: {}", options.backend.ToString(),
                  storage.error().message());

@@ -1,0 +1,49 @@
+#include "storage/overlay/overlay_error.h"
+
+#include <string>
+
+namespace aoe::overlay {
+namespace {
+
+class OverlayCategoryImpl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "aoe.overlay"; }
+  std::string message(int value) const override {
+    switch (static_cast<OverlayErrc>(value)) {
+      case OverlayErrc::kDirectoryInUse:
+        return "the overlay directory is in use by another aoe serve or export";
+      case OverlayErrc::kBaseSizeChanged:
+        return "the image's size differs from the one the overlays were made for";
+      case OverlayErrc::kBadVersionsFile:
+        return "versions.json in the overlay directory is malformed";
+      case OverlayErrc::kMissingVersionFile:
+        return "a base version listed in versions.json has no file";
+      case OverlayErrc::kNoOverlay:
+        return "the client has no overlay";
+      case OverlayErrc::kTooManyClients:
+        return "the export has as many overlays as it may hold";
+      case OverlayErrc::kCommitRunning:
+        return "a commit is already running on this export";
+      case OverlayErrc::kNothingToCommit:
+        return "the client's overlay is empty: nothing to commit";
+      case OverlayErrc::kStaleBase:
+        return "the client's overlay is based on an older version than the current one";
+      case OverlayErrc::kChangedDuringCommit:
+        return "the client wrote while its overlay was being committed; nothing was changed";
+      case OverlayErrc::kNoEarlierVersion:
+        return "the current version is the first one: there is nothing to roll back to";
+      case OverlayErrc::kClientGone:
+        return "the client's overlay was reset while the operation ran";
+    }
+    return "unknown overlay error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& OverlayCategory() {
+  static const OverlayCategoryImpl category;
+  return category;
+}
+
+}  // namespace aoe::overlay

@@ -1,0 +1,37 @@
+// OverlayErrc: why an overlay operation (open, reset, commit, rollback) was refused, for
+// messages a person can act on. System failures travel as std::system_category codes.
+#pragma once
+
+#include <system_error>
+#include <type_traits>
+
+#include "base/result.h"
+
+namespace aoe::overlay {
+
+enum class OverlayErrc {
+  kDirectoryInUse = 1,   // another process (or export) holds the overlay directory's lock
+  kBaseSizeChanged,      // the image is not the size the overlays were made for
+  kBadVersionsFile,      // versions.json is malformed or inconsistent
+  kMissingVersionFile,   // a version listed in versions.json has no file
+  kNoOverlay,            // the client has no overlay
+  kTooManyClients,       // the export's overlay count limit is reached
+  kCommitRunning,        // one commit at a time per export
+  kNothingToCommit,      // the client's overlay is empty
+  kStaleBase,            // the client's overlay is based on an older version than the current
+  kChangedDuringCommit,  // the client wrote or trimmed while its overlay was being committed
+  kNoEarlierVersion,     // rollback from the first version
+  kClientGone,           // the overlay was reset while the operation ran
+};
+
+const std::error_category& OverlayCategory();
+
+inline std::error_code make_error_code(OverlayErrc e) {
+  return {static_cast<int>(e), OverlayCategory()};
+}
+inline Unexpected OverlayError(OverlayErrc e) { return {make_error_code(e)}; }
+
+}  // namespace aoe::overlay
+
+template <>
+struct std::is_error_code_enum<aoe::overlay::OverlayErrc> : std::true_type {};

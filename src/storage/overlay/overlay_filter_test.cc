@@ -1,0 +1,432 @@
+#include "storage/overlay/overlay_filter.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "storage/memory_backend.h"
+#include "storage/overlay/overlay_error.h"
+#include "storage/storage_test_util.h"
+
+namespace aoe::overlay {
+namespace {
+
+using testing_util::AlignedBuffer;
+using testing_util::Completion;
+using testing_util::Pattern;
+using testing_util::RunUntil;
+
+// Not a multiple of the 4 KiB block: the last block is short.
+constexpr size_t kBaseBytes = 256 * 1024 + 3 * 512;
+
+const MacAddress kA({0x52, 0x54, 0x00, 0x00, 0x00, 0x0a});
+const MacAddress kB({0x52, 0x54, 0x00, 0x00, 0x00, 0x0b});
+const MacAddress kC({0x52, 0x54, 0x00, 0x00, 0x00, 0x0c});
+const MacAddress kNobody({0x52, 0x54, 0x00, 0x00, 0x00, 0xff});
+
+std::vector<std::byte> Filled(size_t size, uint8_t value) {
+  return std::vector<std::byte>(size, std::byte{value});
+}
+
+uint64_t Allocated(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+class OverlayFilterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto engine = IoEngine::Create();
+    ASSERT_TRUE(engine) << engine.error().message();
+    engine_ = std::move(*engine);
+    std::string tmpl = ::testing::TempDir() + "/aoe_overlay_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    settings_.dir = dir_ + "/e0.1";
+  }
+  void TearDown() override {
+    filter_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Opens the overlay directory over a fresh read-only copy of the base.
+  void Open(size_t base_bytes = kBaseBytes) {
+    filter_.reset();
+    if (base_bytes_.size() != base_bytes) base_bytes_ = Pattern(base_bytes);
+    auto base = std::make_unique<MemoryBackend>(base_bytes);
+    std::copy(base_bytes_.begin(), base_bytes_.end(), base->bytes().begin());
+    base_ = base.get();
+    warnings_.clear();
+    auto opened = OverlayFilter::Open(std::move(base), settings_, *engine_, warnings_);
+    ASSERT_TRUE(opened) << opened.error().message();
+    filter_ = std::move(*opened);
+  }
+
+  int64_t Wait(Completion& c) {
+    EXPECT_TRUE(RunUntil(*engine_, [&] { return c.done(); }));
+    EXPECT_EQ(c.calls(), 1);
+    return c.result();
+  }
+  int64_t Write(const MacAddress& mac, uint64_t offset, const std::vector<std::byte>& data) {
+    Completion c;
+    filter_->Write(IoContext{.initiator = mac}, offset, data, &c);
+    return Wait(c);
+  }
+  std::vector<std::byte> Read(const MacAddress& mac, uint64_t offset, size_t size) {
+    std::vector<std::byte> out(size);
+    Completion c;
+    filter_->Read(IoContext{.initiator = mac}, offset, out, &c);
+    EXPECT_EQ(Wait(c), static_cast<int64_t>(size));
+    return out;
+  }
+  int64_t Flush() {
+    Completion c;
+    filter_->Flush(IoContext{}, &c);
+    return Wait(c);
+  }
+  int64_t Trim(const MacAddress& mac, uint64_t offset, uint64_t length) {
+    Completion c;
+    filter_->Trim(IoContext{.initiator = mac}, offset, length, &c);
+    return Wait(c);
+  }
+  template <typename T>
+  T Run(std::optional<T>& slot) {
+    EXPECT_TRUE(RunUntil(*engine_, [&] { return slot.has_value(); }));
+    return std::move(*slot);
+  }
+  Result<void> ResetClient(const MacAddress& mac) {
+    std::optional<Result<void>> result;
+    filter_->Reset(mac, [&](Result<void> r) { result = r; });
+    return Run(result);
+  }
+  Result<VersionRecord> Commit(const MacAddress& mac) {
+    std::optional<Result<VersionRecord>> result;
+    filter_->Commit(mac, [&](Result<VersionRecord> r) { result = std::move(r); });
+    return Run(result);
+  }
+  Result<VersionRecord> Rollback() {
+    std::optional<Result<VersionRecord>> result;
+    filter_->Rollback([&](Result<VersionRecord> r) { result = std::move(r); });
+    return Run(result);
+  }
+  std::vector<std::byte> BaseAt(uint64_t offset, size_t size) const {
+    return {base_bytes_.begin() + static_cast<ptrdiff_t>(offset),
+            base_bytes_.begin() + static_cast<ptrdiff_t>(offset + size)};
+  }
+  std::string MapPath(const MacAddress& mac) const {
+    return settings_.dir + "/clients/" + ClientName(mac) + ".map";
+  }
+  std::string DataPath(const MacAddress& mac) const {
+    return settings_.dir + "/clients/" + ClientName(mac) + ".data";
+  }
+
+  std::unique_ptr<IoEngine> engine_;
+  std::string dir_;
+  OverlaySettings settings_;
+  std::vector<std::byte> base_bytes_ = Pattern(kBaseBytes);
+  MemoryBackend* base_ = nullptr;
+  std::vector<std::string> warnings_;
+  std::unique_ptr<OverlayFilter> filter_;
+};
+
+TEST_F(OverlayFilterTest, EachClientReadsItsOwnWritesAndOthersTheBase) {
+  Open();
+  EXPECT_EQ(
+      filter_->capabilities(),
+      (BackendCapabilities{.read_only = false, .can_trim = true, .trim_reads_zeroes = false}));
+  const uint64_t at = 8192 + 512;
+  ASSERT_EQ(Write(kA, at, Filled(1024, 0xaa)), 1024);
+  ASSERT_EQ(Write(kB, at, Filled(1024, 0xbb)), 1024);
+  ASSERT_EQ(Write(kC, at, Filled(1024, 0xcc)), 1024);
+  EXPECT_EQ(Read(kA, at, 1024), Filled(1024, 0xaa));
+  EXPECT_EQ(Read(kB, at, 1024), Filled(1024, 0xbb));
+  EXPECT_EQ(Read(kC, at, 1024), Filled(1024, 0xcc));
+  EXPECT_EQ(Read(kNobody, at, 1024), BaseAt(at, 1024));
+  // The rest of the block A wrote into was copied up from the base.
+  std::vector<std::byte> block = Read(kA, 8192, 4096);
+  std::vector<std::byte> want = BaseAt(8192, 4096);
+  std::fill(want.begin() + 512, want.begin() + 1536, std::byte{0xaa});
+  EXPECT_EQ(block, want);
+  // A read across mapped and unmapped blocks takes each part from its source.
+  std::vector<std::byte> wide = Read(kA, 0, 16384);
+  std::vector<std::byte> wide_want = BaseAt(0, 16384);
+  std::fill(wide_want.begin() + 8704, wide_want.begin() + 9728, std::byte{0xaa});
+  EXPECT_EQ(wide, wide_want);
+  EXPECT_TRUE(std::equal(base_->bytes().begin(), base_->bytes().end(), base_bytes_.begin()))
+      << "the base never changes";
+  EXPECT_EQ(filter_->Clients().size(), 3u);
+}
+
+TEST_F(OverlayFilterTest, ConcurrentPartialWritesToOneNewBlockAllLand) {
+  Open();
+  // Linux sends a 4 KiB page as four 1 KiB frames at MTU 1500, all in flight at once: each is
+  // a partial write of a block the overlay does not hold yet.
+  std::vector<std::vector<std::byte>> pieces;
+  Completion done[4];
+  for (int i = 0; i < 4; ++i) pieces.push_back(Filled(1024, static_cast<uint8_t>(0x10 + i)));
+  for (int i = 0; i < 4; ++i) {
+    filter_->Write(IoContext{.initiator = kA}, 40960 + 1024 * static_cast<uint64_t>(i),
+                   pieces[static_cast<size_t>(i)], &done[i]);
+  }
+  for (Completion& c : done) EXPECT_EQ(Wait(c), 1024);
+  std::vector<std::byte> block = Read(kA, 40960, 4096);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(block[static_cast<size_t>(1024 * i)], std::byte(static_cast<uint8_t>(0x10 + i)));
+  }
+}
+
+TEST_F(OverlayFilterTest, TheShortLastBlockWorks) {
+  Open();
+  const uint64_t last_sector = kBaseBytes - 512;
+  ASSERT_EQ(Write(kA, last_sector, Filled(512, 0x77)), 512);
+  std::vector<std::byte> tail = Read(kA, kBaseBytes - 1536, 1536);
+  std::vector<std::byte> want = BaseAt(kBaseBytes - 1536, 1536);
+  std::fill(want.begin() + 1024, want.end(), std::byte{0x77});
+  EXPECT_EQ(tail, want);
+  Completion past;
+  std::vector<std::byte> one(512);
+  filter_->Write(IoContext{.initiator = kA}, kBaseBytes, one, &past);
+  EXPECT_EQ(Wait(past), -EIO);
+}
+
+TEST_F(OverlayFilterTest, FlushedOverlaysSurviveAReopen) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(8192, 0x5a)), 8192);
+  ASSERT_EQ(Write(kB, 4096, Filled(512, 0x5b)), 512);
+  ASSERT_EQ(Flush(), 0);
+  Open();
+  EXPECT_TRUE(warnings_.empty()) << warnings_.front();
+  EXPECT_EQ(Read(kA, 0, 8192), Filled(8192, 0x5a));
+  EXPECT_EQ(Read(kB, 4096, 512), Filled(512, 0x5b));
+  EXPECT_EQ(Read(kB, 0, 4096), BaseAt(0, 4096));
+}
+
+TEST_F(OverlayFilterTest, TheMapIsWrittenOnlyByAFlushAndAfterTheData) {
+  Open();
+  ASSERT_EQ(Write(kA, 65536, Filled(4096, 0x33)), 4096);
+  // Before a flush the map file holds nothing (not even its header): after a crash now the
+  // overlay is discarded and the client reads the base, never an unwritten block.
+  auto before = ReadMapFile(MapPath(kA));
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->header.problem, HeaderProblem::kNeverWritten);
+  ASSERT_EQ(Flush(), 0);
+  auto after = ReadMapFile(MapPath(kA));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->header.problem, HeaderProblem::kNone);
+  BlockMap map(BlockCount(kBaseBytes));
+  map.Load(after->bitmap);
+  EXPECT_TRUE(map.Test(16));
+  EXPECT_EQ(map.mapped_blocks(), 1u);
+}
+
+TEST_F(OverlayFilterTest, AnOverlayNeverFlushedIsRemovedAtOpen) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(512, 1)), 512);
+  filter_.reset();  // a crash before any flush
+  Open();
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("never flushed"), std::string::npos);
+  EXPECT_EQ(Read(kA, 0, 512), BaseAt(0, 512));
+  EXPECT_FALSE(std::filesystem::exists(DataPath(kA)));
+}
+
+TEST_F(OverlayFilterTest, ADamagedMapIsSetAside) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(512, 1)), 512);
+  ASSERT_EQ(Flush(), 0);
+  filter_.reset();
+  {
+    std::fstream f(MapPath(kA), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\x7f');
+  }
+  Open();
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("checksum"), std::string::npos);
+  EXPECT_FALSE(filter_->Client(kA));
+  EXPECT_EQ(Read(kA, 0, 512), BaseAt(0, 512));
+}
+
+TEST_F(OverlayFilterTest, TrimDropsWholeBlocksAndPunchesAfterTheFlush) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(65536, 0x44)), 65536);
+  ASSERT_EQ(Flush(), 0);
+  const uint64_t full = Allocated(DataPath(kA));
+  EXPECT_GE(full, 65536u);
+  // 1 KiB into the first block to 1 KiB into the last: only the 14 whole blocks go.
+  ASSERT_EQ(Trim(kA, 1024, 65536 - 2048), 0);
+  EXPECT_EQ(Read(kA, 4096, 4096), BaseAt(4096, 4096)) << "trimmed: reads fall back to the base";
+  EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 0x44)) << "a partly trimmed block keeps its data";
+  EXPECT_EQ(Read(kA, 61440, 4096), Filled(4096, 0x44));
+  EXPECT_EQ(filter_->Client(kA)->mapped_bytes, 8192u);
+  EXPECT_EQ(Allocated(DataPath(kA)), full) << "no hole before the cleared bits are durable";
+  ASSERT_EQ(Flush(), 0);
+  ASSERT_TRUE(RunUntil(*engine_, [&] { return Allocated(DataPath(kA)) <= full - 14 * 4096; }));
+  // Written again after the trim: a fresh block.
+  ASSERT_EQ(Write(kA, 8192 + 512, Filled(512, 0x45)), 512);
+  std::vector<std::byte> want = BaseAt(8192, 4096);
+  std::fill(want.begin() + 512, want.begin() + 1024, std::byte{0x45});
+  EXPECT_EQ(Read(kA, 8192, 4096), want);
+}
+
+TEST_F(OverlayFilterTest, ResetDropsTheOverlay) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 9)), 4096);
+  ASSERT_EQ(Flush(), 0);
+  Result<void> reset = ResetClient(kA);
+  ASSERT_TRUE(reset) << reset.error().message();
+  EXPECT_EQ(Read(kA, 0, 4096), BaseAt(0, 4096));
+  EXPECT_FALSE(std::filesystem::exists(MapPath(kA)));
+  Result<void> again = ResetClient(kA);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), make_error_code(OverlayErrc::kNoOverlay));
+  Open();
+  EXPECT_FALSE(filter_->Client(kA));
+}
+
+TEST_F(OverlayFilterTest, BootDiscardsOnlyClientsWithThatLifetime) {
+  settings_.lifetime = Lifetime::kDiscardOnBoot;
+  settings_.client_lifetimes[kB] = Lifetime::kPersist;
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(512, 1)), 512);
+  ASSERT_EQ(Write(kB, 0, Filled(512, 2)), 512);
+  std::optional<Result<void>> done;
+  EXPECT_EQ(filter_->BootSeen(kA, [&](Result<void> r) { done = r; }), BootAction::kDiscarded);
+  ASSERT_TRUE(Run(done));
+  EXPECT_EQ(filter_->BootSeen(kB, [](Result<void>) { FAIL(); }), BootAction::kNone);
+  EXPECT_EQ(filter_->BootSeen(kC, [](Result<void>) { FAIL(); }), BootAction::kNone);
+  EXPECT_EQ(Read(kA, 0, 512), BaseAt(0, 512));
+  EXPECT_EQ(Read(kB, 0, 512), Filled(512, 2));
+}
+
+TEST_F(OverlayFilterTest, CommitMakesANewVersionAndRollbackUndoesIt) {
+  Open();
+  ASSERT_EQ(Write(kA, 4096, Filled(4096, 0xc1)), 4096);
+  ASSERT_EQ(Write(kA, kBaseBytes - 512, Filled(512, 0xc2)), 512);
+  ASSERT_EQ(Write(kB, 0, Filled(512, 0xb0)), 512);
+  auto committed = Commit(kA);
+  ASSERT_TRUE(committed) << committed.error().message();
+  EXPECT_EQ(committed->id, 2u);
+  EXPECT_EQ(committed->parent, 1u);
+  EXPECT_EQ(filter_->current_version(), 2u);
+  // A client without an overlay reads the new version at once; the committer's overlay is gone,
+  // its data now in the version; B stays on version 1 until it boots again.
+  EXPECT_EQ(Read(kC, 4096, 4096), Filled(4096, 0xc1));
+  EXPECT_EQ(Read(kC, kBaseBytes - 512, 512), Filled(512, 0xc2));
+  EXPECT_EQ(Read(kC, 0, 4096), BaseAt(0, 4096));
+  EXPECT_FALSE(filter_->Client(kA));
+  EXPECT_EQ(Read(kA, 4096, 4096), Filled(4096, 0xc1));
+  EXPECT_EQ(Read(kB, 4096, 4096), BaseAt(4096, 4096));
+  EXPECT_EQ(filter_->Client(kB)->base_version, 1u);
+  EXPECT_TRUE(std::equal(base_->bytes().begin(), base_->bytes().end(), base_bytes_.begin()));
+
+  // B boots: it moves to version 2 and loses its overlay.
+  std::optional<Result<void>> moved;
+  EXPECT_EQ(filter_->BootSeen(kB, [&](Result<void> r) { moved = r; }), BootAction::kMoved);
+  ASSERT_TRUE(Run(moved));
+  EXPECT_EQ(Read(kB, 4096, 4096), Filled(4096, 0xc1));
+
+  // The version survives a restart.
+  ASSERT_EQ(Flush(), 0);
+  Open();
+  EXPECT_EQ(filter_->current_version(), 2u);
+  EXPECT_EQ(Read(kC, 4096, 4096), Filled(4096, 0xc1));
+
+  auto rolled = Rollback();
+  ASSERT_TRUE(rolled) << rolled.error().message();
+  EXPECT_EQ(rolled->id, 1u);
+  EXPECT_EQ(Read(kC, 4096, 4096), BaseAt(4096, 4096));
+  auto first = Rollback();
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error(), make_error_code(OverlayErrc::kNoEarlierVersion));
+  // Version 2 is no one's base and not the current's parent: its file is gone.
+  EXPECT_EQ(filter_->Versions().size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/versions/v2.img"));
+}
+
+TEST_F(OverlayFilterTest, CommitRefusesWhatItCannotDoRight) {
+  Open();
+  auto none = Commit(kA);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), make_error_code(OverlayErrc::kNoOverlay));
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  ASSERT_EQ(Write(kB, 0, Filled(4096, 2)), 4096);
+  ASSERT_EQ(Trim(kB, 0, 4096), 0);
+  auto empty = Commit(kB);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error(), make_error_code(OverlayErrc::kNothingToCommit));
+  ASSERT_EQ(Write(kB, 0, Filled(4096, 2)), 4096);
+  ASSERT_TRUE(Commit(kA));
+  auto stale = Commit(kB);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error(), make_error_code(OverlayErrc::kStaleBase));
+}
+
+TEST_F(OverlayFilterTest, AWriteDuringTheCommitAbortsIt) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  std::optional<Result<VersionRecord>> result;
+  filter_->Commit(kA, [&](Result<VersionRecord> r) { result = std::move(r); });
+  EXPECT_TRUE(filter_->commit_running());
+  // The commit cannot be done yet: it needs the ring.
+  Completion w;
+  std::vector<std::byte> data = Filled(512, 2);
+  filter_->Write(IoContext{.initiator = kA}, 8192, data, &w);
+  EXPECT_EQ(Wait(w), 512);
+  Result<VersionRecord> r = Run(result);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kChangedDuringCommit));
+  EXPECT_EQ(filter_->current_version(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(settings_.dir + "/versions"));
+}
+
+TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
+  Open();
+  std::vector<std::string> warnings;
+  auto second = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
+                                    *engine_, warnings);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), make_error_code(OverlayErrc::kDirectoryInUse));
+}
+
+TEST_F(OverlayFilterTest, ABaseOfAnotherSizeIsRefused) {
+  Open();
+  filter_.reset();
+  std::vector<std::string> warnings;
+  auto other = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes + 512), settings_,
+                                   *engine_, warnings);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error(), make_error_code(OverlayErrc::kBaseSizeChanged));
+}
+
+TEST_F(OverlayFilterTest, WritesWithoutAnInitiatorAreRefused) {
+  Open();
+  Completion c;
+  std::vector<std::byte> data(512);
+  filter_->Write(IoContext{}, 0, data, &c);
+  EXPECT_EQ(Wait(c), -EROFS);
+}
+
+TEST_F(OverlayFilterTest, MetadataIsASmallFractionOfTheWrittenBytes) {
+  Open(8 << 20);
+  // 4 MiB written in 64 KiB pieces, twice over: the map costs its header and one bitmap page.
+  uint64_t written = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (uint64_t at = 0; at < (4u << 20); at += 65536) {
+      ASSERT_EQ(Write(kA, at, Filled(65536, static_cast<uint8_t>(round))), 65536);
+      written += 65536;
+    }
+  }
+  ASSERT_EQ(Flush(), 0);
+  const uint64_t metadata = Allocated(MapPath(kA));
+  EXPECT_GT(metadata, 0u);
+  EXPECT_LE(metadata * 100, written) << metadata << " bytes of map for " << written;
+}
+
+}  // namespace
+}  // namespace aoe::overlay
