@@ -13,7 +13,8 @@ namespace {
 constexpr std::string_view kExportExample = "e.g. e0.1=/srv/disk.img";
 constexpr std::string_view kKnownKeys =
     "ro, offset=N, length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
-    "iface=NAME, fail=FIRST-LAST";
+    "iface=NAME, fail=FIRST-LAST, overlay=DIR, lifetime=persist|discard-on-boot, "
+    "lifetime.MAC=...";
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -31,7 +32,11 @@ struct SeenKeys {
   bool offset = false;
   bool length = false;
   bool durability = false;  // durability= or sync
+  bool overlay = false;
+  bool lifetime = false;
 };
+
+constexpr std::string_view kClientLifetimePrefix = "lifetime.";
 
 // Parses the value of one key=value element into `e`. Returns an empty string or the reason
 // the element is wrong (without the "bad export" prefix, which the caller adds).
@@ -54,8 +59,10 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
     }
     return {};
   }
+  const bool is_client_lifetime = key.starts_with(kClientLifetimePrefix);
   const bool is_valued = key == "offset" || key == "length" || key == "mask" || key == "iface" ||
-                         key == "fail" || key == "durability";
+                         key == "fail" || key == "durability" || key == "overlay" ||
+                         key == "lifetime" || is_client_lifetime;
   if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
@@ -63,7 +70,36 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
                        : key == "iface" ? "iface=vt0"
                        : key == "fail"  ? "fail=100-199:write"
                        : key == "durability" ? "durability=sync"
+                       : key == "overlay" ? "overlay=/var/lib/aoekit/overlays/e0.1"
+                       : key.starts_with("lifetime") ? std::string(key) + "=discard-on-boot"
                                         : fmt::format("{}=2048", key));
+  }
+
+  if (key == "overlay") {
+    if (seen.overlay) return "overlay is given twice; give it once";
+    seen.overlay = true;
+    e.overlay_dir = std::string(value);
+    return {};
+  }
+  if (key == "lifetime" || is_client_lifetime) {
+    ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, value);
+    if (!lifetime) return lifetime.error();
+    if (key == "lifetime") {
+      if (seen.lifetime) return "lifetime is given twice; give it once";
+      seen.lifetime = true;
+      e.lifetime = *lifetime;
+      return {};
+    }
+    const std::string_view mac_text = key.substr(kClientLifetimePrefix.size());
+    std::optional<MacAddress> mac = MacAddress::Parse(mac_text);
+    if (!mac) {
+      return fmt::format("'{}' in {} is not a MAC address; write lifetime.aa:bb:cc:dd:ee:ff=...",
+                         mac_text, key);
+    }
+    if (!e.client_lifetimes.emplace(*mac, *lifetime).second) {
+      return fmt::format("{} is given twice; give it once", key);
+    }
+    return {};
   }
 
   if (key == "durability") {
@@ -170,6 +206,16 @@ ParseResult<target::Durability> ParseDurabilityValue(std::string_view option,
         option, text, option, option.starts_with("--") ? " " : "=")};
   }
   return *durability;
+}
+
+ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text) {
+  std::optional<overlay::Lifetime> lifetime = overlay::ParseLifetime(text);
+  if (!lifetime) {
+    return ParseError{fmt::format(
+        "{} '{}' is not one of persist, discard-on-boot; e.g. {}=discard-on-boot", option, text,
+        option)};
+  }
+  return *lifetime;
 }
 
 ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,

@@ -3,6 +3,7 @@
 //
 //   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,durability=cache|auto|sync][,sync][,direct]
 //                   [,mask=MAC;MAC...][,iface=NAME][,fail=FIRST-LAST[:read|:write]]
+//                   [,overlay=DIR][,lifetime=persist|discard-on-boot][,lifetime.MAC=...]
 //
 // PATH is a BackendSpec (an image file or block device, or "file:PATH"); `sync` is short for
 // durability=sync.
@@ -44,6 +45,10 @@ struct ExportDefaults {
 // be turned on.
 ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
                                                    const ExportDefaults& defaults = {});
+
+// Parses an overlay lifetime for `option` ("lifetime", "lifetime.MAC"): one line naming the
+// choices otherwise.
+ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text);
 
 // Parses a durability name for `option` ("--durability", "durability"): one line naming the
 // choices otherwise.

@@ -146,7 +146,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"e0.1=/a,rw",
                 "bad export 'e0.1=/a,rw': unknown option 'rw'; use ro, offset=N, "
                 "length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
-                "iface=NAME, fail=FIRST-LAST"},
+                "iface=NAME, fail=FIRST-LAST, overlay=DIR, lifetime=persist|discard-on-boot, "
+                "lifetime.MAC=..."},
+        BadSpec{"e0.1=/a,overlay=/o,lifetime=forever",
+                "bad export 'e0.1=/a,overlay=/o,lifetime=forever': lifetime 'forever' is not "
+                "one of persist, discard-on-boot; e.g. lifetime=discard-on-boot"},
+        BadSpec{"e0.1=/a,overlay=/o,lifetime.52:54=persist",
+                "bad export 'e0.1=/a,overlay=/o,lifetime.52:54=persist': '52:54' in "
+                "lifetime.52:54 is not a MAC address; write lifetime.aa:bb:cc:dd:ee:ff=..."},
+        BadSpec{"e0.1=/a,overlay=/o,overlay=/p",
+                "bad export 'e0.1=/a,overlay=/o,overlay=/p': overlay is given twice; give it "
+                "once"},
+        BadSpec{"e0.1=/a,overlay=",
+                "bad export 'e0.1=/a,overlay=': 'overlay' needs a value, e.g. "
+                "overlay=/var/lib/aoekit/overlays/e0.1"},
         BadSpec{"e0.1=/a,durability=safe",
                 "bad export 'e0.1=/a,durability=safe': durability 'safe' is not one of cache, "
                 "auto, sync; e.g. durability=auto (see docs/configuration.md)"},
@@ -220,6 +233,24 @@ TEST(ParseInjectedFault, RejectsMalformedRanges) {
   EXPECT_EQ(ParseInjectedFault("1-2:both").error(),
             "fail '1-2:both': 'both' is not a direction; write :read or :write (or nothing for "
             "both)");
+}
+
+TEST(ParseExportSpec, OverlayAndLifetimes) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec(
+      "e0.1=/srv/golden.img,overlay=/var/lib/aoekit/overlays/e0.1,lifetime=discard-on-boot,"
+      "lifetime.52:54:00:12:34:56=persist");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ(e->overlay_dir, "/var/lib/aoekit/overlays/e0.1");
+  EXPECT_EQ(e->lifetime, overlay::Lifetime::kDiscardOnBoot);
+  const MacAddress mac({0x52, 0x54, 0x00, 0x12, 0x34, 0x56});
+  ASSERT_EQ(e->client_lifetimes.size(), 1u);
+  EXPECT_EQ(e->client_lifetimes.at(mac), overlay::Lifetime::kPersist);
+  const ChainOptions chain = e->Storage();
+  ASSERT_TRUE(chain.overlay);
+  EXPECT_EQ(chain.overlay->dir, "/var/lib/aoekit/overlays/e0.1");
+  EXPECT_EQ(chain.overlay->For(mac), overlay::Lifetime::kPersist);
+  EXPECT_EQ(chain.overlay->For(MacAddress()), overlay::Lifetime::kDiscardOnBoot);
+  EXPECT_FALSE(ParseExportSpec("e0.1=/a")->Storage().overlay);
 }
 
 TEST(ParseExportSpec, FailIsRepeatable) {

@@ -46,6 +46,33 @@ TEST(ExportOptions, StorageCarriesEverySettingOfTheChain) {
   EXPECT_TRUE(chain.faults[0].on_write);
 }
 
+TEST(ValidateOptions, LifetimeNeedsAnOverlay) {
+  ServerOptions o = Valid();
+  o.exports[0].lifetime = overlay::Lifetime::kDiscardOnBoot;
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1: lifetime applies to overlays only; add overlay=DIR or drop it");
+  o.exports[0].overlay_dir = "/o";
+  EXPECT_EQ(ValidateOptions(o), "");
+}
+
+TEST(ValidateOptions, OverlayExportIsNotReadOnly) {
+  ServerOptions o = Valid();
+  o.exports[0].overlay_dir = "/o";
+  o.exports[0].read_only = true;
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1: an overlay export takes writes into its overlays; drop ro (the image "
+            "is never written either way) or drop overlay=");
+}
+
+TEST(ValidateOptions, OneOverlayDirectoryPerExport) {
+  ServerOptions o = Valid();
+  o.exports[0].overlay_dir = "/o";
+  o.exports[1].overlay_dir = "/o";
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: overlay directory /o is used by another export; give each export its "
+            "own");
+}
+
 TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }
 
 TEST(ValidateOptions, AcceptsLargestUsableAddress) {

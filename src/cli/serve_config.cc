@@ -23,7 +23,8 @@ constexpr std::string_view kTopLevelKeys =
     "interfaces, state_dir, log_level, bufcnt, announce, durability, sync, direct, user, "
     "[[export]], [netboot]";
 constexpr std::string_view kExportKeys =
-    "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail";
+    "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
+    "overlay, lifetime, client_lifetimes";
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -213,6 +214,40 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
         ParseResult<target::InjectedFault> fault = ParseInjectedFault(texts[i]);
         if (!fault) return reader.Error(node, fault.error());
         e.fail.push_back(*fault);
+      }
+    } else if (key == "overlay") {
+      error = reader.Read(node, key, e.overlay_dir);
+      if (!error && e.overlay_dir.empty()) {
+        return reader.Error(node, "overlay must name a directory, e.g. overlay = "
+                                  "\"/var/lib/aoekit/overlays/e0.1\"");
+      }
+    } else if (key == "lifetime") {
+      std::string text;
+      error = reader.Read(node, key, text);
+      if (!error) {
+        ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, text);
+        if (!lifetime) return reader.Error(node, lifetime.error());
+        e.lifetime = *lifetime;
+      }
+    } else if (key == "client_lifetimes") {
+      const toml::table* lifetimes = node.as_table();
+      if (!lifetimes) {
+        return reader.WrongType(node, key, "a table of MAC = lifetime",
+                                "client_lifetimes = { \"52:54:00:12:34:56\" = \"persist\" }");
+      }
+      for (const auto& [mac_key, value_node] : KeysInFileOrder(*lifetimes)) {
+        std::optional<MacAddress> mac = MacAddress::Parse(mac_key);
+        if (!mac) {
+          return reader.Error(*value_node,
+                              fmt::format("client_lifetimes key '{}' is not a MAC address; "
+                                          "write it as \"aa:bb:cc:dd:ee:ff\"",
+                                          mac_key));
+        }
+        std::string text;
+        if (auto bad = reader.Read(*value_node, "each lifetime", text)) return std::move(*bad);
+        ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue("lifetime", text);
+        if (!lifetime) return reader.Error(*value_node, lifetime.error());
+        e.client_lifetimes[*mac] = *lifetime;
       }
     } else {
       return reader.Error(

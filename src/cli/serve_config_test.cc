@@ -151,7 +151,8 @@ path = "/a"
 readonly = true
 )",
               "serve.toml:5: unknown key 'readonly' in [[export]]; known keys: target, path, "
-              "read_only, offset, length, durability, sync, direct, mask, interfaces, fail");
+              "read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
+              "overlay, lifetime, client_lifetimes");
 }
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
@@ -366,6 +367,41 @@ fail = ["100-199:write", "300"]
   ASSERT_EQ(fail.size(), 2u);
   EXPECT_EQ(fail[0].ToString(), "100-199:write");
   EXPECT_EQ(fail[1].ToString(), "300-300");
+}
+
+TEST(ParseServeToml, OverlayKeys) {
+  ParseResult<ServeConfig> config = ParseServeToml(R"(
+interfaces = ["veth0"]
+[[export]]
+target = "e0.1"
+path = "/srv/golden.img"
+overlay = "/var/lib/aoekit/overlays/e0.1"
+lifetime = "discard-on-boot"
+client_lifetimes = { "52:54:00:12:34:56" = "persist" }
+)",
+                                                   "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  const target::ExportOptions& e = config->server.exports.at(0);
+  EXPECT_EQ(e.overlay_dir, "/var/lib/aoekit/overlays/e0.1");
+  EXPECT_EQ(e.lifetime, overlay::Lifetime::kDiscardOnBoot);
+  EXPECT_EQ(e.client_lifetimes.at(MacAddress({0x52, 0x54, 0x00, 0x12, 0x34, 0x56})),
+            overlay::Lifetime::kPersist);
+}
+
+TEST(ParseServeToml, BadOverlayKeys) {
+  const std::string head = "interfaces = [\"veth0\"]\n[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\n";
+  ExpectError(head + "overlay = \"\"\n",
+              "serve.toml:5: overlay must name a directory, e.g. overlay = "
+              "\"/var/lib/aoekit/overlays/e0.1\"");
+  ExpectError(head + "lifetime = \"sometimes\"\n",
+              "serve.toml:5: lifetime 'sometimes' is not one of persist, discard-on-boot; e.g. "
+              "lifetime=discard-on-boot");
+  ExpectError(head + "client_lifetimes = { \"me\" = \"persist\" }\n",
+              "serve.toml:5: client_lifetimes key 'me' is not a MAC address; write it as "
+              "\"aa:bb:cc:dd:ee:ff\"");
+  ExpectError(head + "client_lifetimes = \"persist\"\n",
+              "serve.toml:5: client_lifetimes must be a table of MAC = lifetime, not a string; "
+              "e.g. client_lifetimes = { \"52:54:00:12:34:56\" = \"persist\" }");
 }
 
 TEST(ParseServeToml, BadFailAndUser) {

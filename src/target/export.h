@@ -14,6 +14,8 @@
 #include "base/result.h"
 #include "proto/identify.h"
 #include "storage/block_backend.h"
+#include "storage/overlay/overlay_filter.h"
+#include "target/client_table.h"
 #include "target/export_state.h"
 #include "target/options.h"
 
@@ -25,8 +27,10 @@ inline constexpr uint16_t kFirmwareVersion = 0x0001;
 class Export {
  public:
   // `mbr`: the first sector of the export (may be empty) for the IDENTIFY geometry.
+  // `overlay`: the chain's overlay layer (owned by `backend`), or null.
   Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, StateFile state_file,
-         ExportState state, std::string_view host_name, ConstByteSpan mbr);
+         ExportState state, std::string_view host_name, ConstByteSpan mbr,
+         overlay::OverlayFilter* overlay = nullptr);
 
   const ExportOptions& options() const { return options_; }
   const std::string& name() const { return name_; }
@@ -36,6 +40,12 @@ class Export {
   bool read_only() const { return backend_->read_only(); }
   uint64_t sector_count() const { return sector_count_; }
   BlockBackend& backend() { return *backend_; }
+  // The per-client overlays of an `overlay=` export; null for other exports.
+  overlay::OverlayFilter* overlay() { return overlay_; }
+  const overlay::OverlayFilter* overlay() const { return overlay_; }
+  // The initiators seen (for the control socket).
+  ClientTable& clients() { return clients_; }
+  const ClientTable& clients() const { return clients_; }
 
   // Whether a frame addressed to (shelf, slot) is for this export; wildcards match.
   bool Addressed(uint16_t shelf, uint8_t slot) const;
@@ -53,7 +63,8 @@ class Export {
   // (iPXE, which flushes, hands the disk to Linux, which never does).
   void FlushSeen(const MacAddress& initiator);
   void IdentifySeen(const MacAddress& initiator);
-  // Re-derives the CHS geometry after sector 0 (the partition table) was written.
+  // Re-derives the CHS geometry after sector 0 (the partition table) was written. Not for an
+  // overlay export: one client's partition table is not everyone's.
   void UpdateGeometry(ConstByteSpan mbr);
 
   ExportState& state() { return state_; }
@@ -68,6 +79,8 @@ class Export {
   ExportOptions options_;
   std::string name_;
   std::unique_ptr<BlockBackend> backend_;
+  overlay::OverlayFilter* overlay_;
+  ClientTable clients_;
   StateFile state_file_;
   ExportState state_;
   uint64_t sector_count_;

@@ -80,6 +80,16 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
       return fmt::format("export {}: fail={} fails neither reads nor writes", name, f.ToString());
     }
   }
+  if (!e.has_overlay() && (e.lifetime || !e.client_lifetimes.empty())) {
+    return fmt::format("export {}: lifetime applies to overlays only; add overlay=DIR or drop it",
+                       name);
+  }
+  if (e.has_overlay() && e.read_only) {
+    return fmt::format(
+        "export {}: an overlay export takes writes into its overlays; drop ro (the image is "
+        "never written either way) or drop overlay=",
+        name);
+  }
   std::set<std::string_view> seen;
   for (const std::string& iface : e.interfaces) {
     if (std::string bad = CheckInterfaceName(iface, "export " + name); !bad.empty()) return bad;
@@ -117,6 +127,13 @@ ChainOptions ExportOptions::Storage() const {
   chain.base = BaseOptions{.read_only = read_only, .direct = direct};
   chain.offset_sectors = offset_sectors;
   chain.length_sectors = length_sectors;
+  if (has_overlay()) {
+    chain.overlay =
+        overlay::OverlaySettings{.dir = overlay_dir,
+                                 .lifetime = lifetime.value_or(overlay::Lifetime::kPersist),
+                                 .client_lifetimes = client_lifetimes,
+                                 .direct = direct};
+  }
   for (const InjectedFault& f : fail) {
     chain.faults.push_back(FaultRule{.first_sector = f.first_sector,
                                      .sector_count = f.last_sector - f.first_sector + 1,
@@ -167,11 +184,17 @@ std::string ValidateOptions(const ServerOptions& options) {
     return "no export given; add one such as e0.1=/srv/disk.img";
   }
   std::set<proto::DiskAddress> addresses;
+  std::set<std::string_view> overlay_dirs;
   for (const ExportOptions& e : options.exports) {
     if (std::string bad = CheckExport(e, served); !bad.empty()) return bad;
     if (!addresses.insert(e.address).second) {
       return fmt::format("export {} is listed twice; give each export its own shelf.slot",
                          e.name());
+    }
+    if (e.has_overlay() && !overlay_dirs.insert(e.overlay_dir).second) {
+      return fmt::format(
+          "export {}: overlay directory {} is used by another export; give each export its own",
+          e.name(), e.overlay_dir);
     }
   }
   return {};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,7 +60,15 @@ struct ExportOptions {
   std::vector<std::string> interfaces;
   // Sector ranges that fail with EIO (testing only); empty in production.
   std::vector<InjectedFault> fail;
+  // overlay=DIR: every initiator gets its own copy-on-write overlay in DIR and the image is
+  // never written (docs/overlays.md). Empty: no overlay.
+  std::string overlay_dir;
+  // lifetime=: what a client's boot does to its overlay (default persist); only with overlay.
+  std::optional<overlay::Lifetime> lifetime;
+  // lifetime.MAC=: per-client overrides of `lifetime`.
+  std::map<MacAddress, overlay::Lifetime> client_lifetimes;
 
+  bool has_overlay() const { return !overlay_dir.empty(); }
   // "e<shelf>.<slot>", the name used in logs and state files.
   std::string name() const;
   // The settings its storage chain is built from (storage/chain.h).

@@ -173,32 +173,41 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   Result<void> Reconfigure(const ServerOptions& options) override {
-    // Open everything new first, so a failure changes nothing.
+    // Exports that vanished or changed. A changed export with an overlay is closed before it
+    // is opened again (its overlay directory has one owner at a time); every other one is
+    // opened first, so that a failure changes nothing.
+    std::vector<std::string> gone;
     std::vector<ExportOptions> to_open;
+    std::vector<ExportOptions> reopened_overlays;  // their previous options, to restore
+    for (const auto& e : target_.exports()) {
+      const ExportOptions* wanted = FindWanted(options, e->name());
+      if (wanted == nullptr || !(*wanted == e->options())) gone.push_back(e->name());
+    }
     for (const auto& wanted : options.exports) {
       Export* current = target_.FindExport(wanted.name());
       if (current == nullptr || !(current->options() == wanted)) to_open.push_back(wanted);
     }
-    // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
+    for (const std::string& name : gone) {
+      Export* e = target_.FindExport(name);
+      if (e->options().has_overlay() && FindWanted(options, name) != nullptr) {
+        reopened_overlays.push_back(e->options());
+        CloseExport(name, "closing to re-open with new options");
+      }
+    }
     auto opened = OpenExports(to_open);
-    AOE_TRY(opened);
-    AOE_TRY(OpenPorts(options.interfaces));
-
-    // Exports that vanished or changed leave the table; in-flight commands keep them alive.
-    std::vector<std::string> gone;
-    for (const auto& e : target_.exports()) {
-      auto it = std::find_if(options.exports.begin(), options.exports.end(),
-                             [&](const auto& w) { return w.name() == e->name(); });
-      if (it == options.exports.end() || !(*it == e->options())) gone.push_back(e->name());
+    if (!opened) {
+      RestoreExports(reopened_overlays);
+      return Unexpected{opened.error()};
+    }
+    // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
+    if (auto ports = OpenPorts(options.interfaces); !ports) {
+      RestoreExports(reopened_overlays);
+      return ports;
     }
     for (const auto& name : gone) {
-      auto removed = target_.RemoveExport(name);
-      FlushExport(*removed);
-      log_.Info(name, "{}", std::find_if(options.exports.begin(), options.exports.end(),
-                                         [&](const auto& w) { return w.name() == name; }) ==
-                                    options.exports.end()
-                                ? "removed"
-                                : "re-opening with new options");
+      if (target_.FindExport(name) == nullptr) continue;  // closed above
+      CloseExport(name,
+                  FindWanted(options, name) == nullptr ? "removed" : "re-opening with new options");
     }
     // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
     // held by in-flight commands remain valid).
@@ -222,6 +231,81 @@ class ServerImpl final : public Server, private Transmitter {
     return {};
   }
 
+  // Live management -----------------------------------------------------------------------
+
+  const ServerOptions& options() const override { return options_; }
+  const std::vector<std::shared_ptr<Export>>& exports() const override { return target_.exports(); }
+
+  std::string AddExport(const ExportOptions& options) override {
+    if (target_.FindExport(options.name()) != nullptr) {
+      return fmt::format("export {} exists already; remove it first or reload it", options.name());
+    }
+    ServerOptions next = options_;
+    next.exports.push_back(options);
+    if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
+    auto opened = OpenExport(options);
+    if (!opened) return OpenError(options, opened.error());
+    options_.exports.push_back(options);
+    AddExports({std::move(*opened)});
+    return {};
+  }
+
+  std::string RemoveExport(std::string_view name) override {
+    if (target_.FindExport(name) == nullptr) return fmt::format("no export {}", name);
+    CloseExport(std::string(name), "removed");
+    std::erase_if(options_.exports, [&](const ExportOptions& e) { return e.name() == name; });
+    return {};
+  }
+
+  std::string ReloadExport(const ExportOptions& options) override {
+    Export* current = target_.FindExport(options.name());
+    if (current == nullptr) return fmt::format("no export {}", options.name());
+    ServerOptions next = options_;
+    for (ExportOptions& e : next.exports)
+      if (e.name() == options.name()) e = options;
+    if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
+    const ExportOptions previous = current->options();
+    const bool close_first = previous.has_overlay();
+    if (close_first) CloseExport(options.name(), "closing to reload");
+    auto opened = OpenExport(options);
+    if (!opened) {
+      if (close_first) RestoreExports({previous});
+      return OpenError(options, opened.error());
+    }
+    if (!close_first) CloseExport(options.name(), "reloading");
+    options_.exports = next.exports;
+    AddExports({std::move(*opened)});
+    return {};
+  }
+
+  void ClientBooted(const MacAddress& mac) override {
+    for (const auto& e : target_.exports()) {
+      overlay::OverlayFilter* overlay = e->overlay();
+      if (overlay == nullptr) continue;
+      const std::string name = e->name();
+      const uint64_t version = overlay->current_version();
+      auto action = overlay->BootSeen(mac, [this, name, mac](Result<void> done) {
+        if (!done) {
+          log_.Error(name, "dropping the overlay of {} failed: {}", mac.ToString(),
+                     done.error().message());
+        }
+      });
+      switch (action) {
+        case overlay::BootAction::kNone:
+          break;
+        case overlay::BootAction::kDiscarded:
+          log_.Info(name, "{} boots: overlay discarded (lifetime discard-on-boot)", mac.ToString());
+          break;
+        case overlay::BootAction::kMoved:
+          log_.Info(name,
+                    "{} boots: its overlay was based on an older version; dropped, it now "
+                    "reads version {}",
+                    mac.ToString(), version);
+          break;
+      }
+    }
+  }
+
   Stats stats() const override { return stats_; }
 
  private:
@@ -232,6 +316,43 @@ class ServerImpl final : public Server, private Transmitter {
     int watched_fd = -1;         // the fd registered with the loop, -1 if none
     bool was_up = true;
   };
+
+  static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name) {
+    for (const auto& e : options.exports)
+      if (e.name() == name) return &e;
+    return nullptr;
+  }
+
+  std::string OpenError(const ExportOptions& options, const std::error_code& error) const {
+    return fmt::format("cannot open export {} ({}): {}", options.name(), options.backend.ToString(),
+                       error.message());
+  }
+
+  // Takes the export out of the table, makes its writes durable and waits (bounded) until the
+  // commands in flight on it are done, so that its storage is released when this returns.
+  void CloseExport(const std::string& name, std::string_view why) {
+    std::shared_ptr<Export> removed = target_.RemoveExport(name);
+    if (!removed) return;
+    FlushExport(*removed);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    RunStorageUntil(
+        [&] { return removed.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
+    log_.Info(name, "{}", why);
+  }
+
+  // Re-opens exports closed for a change that then failed (best effort, logged).
+  void RestoreExports(const std::vector<ExportOptions>& previous) {
+    for (const ExportOptions& options : previous) {
+      auto e = OpenExport(options);
+      if (!e) {
+        log_.Error(options.name(),
+                   "could not be re-opened with its previous options; it is "
+                   "not served until the next successful reload");
+        continue;
+      }
+      AddExports({std::move(*e)});
+    }
+  }
 
   size_t FindPort(const std::string& name) const {
     for (size_t i = 0; i < ports_.size(); ++i)
@@ -299,7 +420,7 @@ class ServerImpl final : public Server, private Transmitter {
       std::free(sector);
     }
     return std::make_shared<Export>(options, std::move(storage->backend), std::move(state_file),
-                                    std::move(state), env_.host_name, mbr);
+                                    std::move(state), env_.host_name, mbr, storage->overlay);
   }
 
   void AnnounceEverywhere(Export& e) {
@@ -314,6 +435,9 @@ class ServerImpl final : public Server, private Transmitter {
   void OnPortReadable(size_t index) {
     Port* port = ports_[index].port.get();
     if (port == nullptr) return;
+    target_.set_now_unix(std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
     for (size_t round = 0; round < kMaxReceiveRounds; ++round) {
       size_t want = std::min(kReceiveBatch, pool_.free_count());
       if (want == 0) {
@@ -489,7 +613,6 @@ class ServerImpl final : public Server, private Transmitter {
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =
       std::chrono::steady_clock::now() + kHousekeepingInterval;
-
 };
 
 }  // namespace

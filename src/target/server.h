@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/log.h"
 #include "base/result.h"
@@ -23,6 +25,7 @@
 #include "storage/chain.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
+#include "target/export.h"
 #include "target/options.h"
 #include "target/stats.h"
 
@@ -68,6 +71,20 @@ class Server {
   // whose storage options changed; exports that did not change keep serving undisturbed.
   // Interfaces may be added or removed too. On error nothing is changed.
   virtual Result<void> Reconfigure(const ServerOptions& options) = 0;
+
+  // Live management, for the control socket (docs/control.md). Each returns "" or one line
+  // saying what is wrong; on error nothing changed.
+  virtual const ServerOptions& options() const = 0;
+  virtual const std::vector<std::shared_ptr<Export>>& exports() const = 0;
+  // Adds an export (its name, overlay directory, interfaces checked like the configuration's).
+  virtual std::string AddExport(const ExportOptions& options) = 0;
+  // Stops serving an export once its commands in flight are done and its writes durable.
+  virtual std::string RemoveExport(std::string_view name) = 0;
+  // Opens the export again with `options` (the same name): its image, overlays and state file.
+  virtual std::string ReloadExport(const ExportOptions& options) = 0;
+  // A netboot client asked to boot (its PXE DHCP request): every overlay export applies its
+  // lifetime to that client's overlay (overlay::OverlayFilter::BootSeen).
+  virtual void ClientBooted(const MacAddress& mac) = 0;
 
   virtual Stats stats() const = 0;
 };

@@ -115,6 +115,8 @@ void Target::Serve(Command& command, Export& e, const PortInfo& port) {
   }
   uint8_t version = LoadU8(frame, 14) >> 4;
   uint8_t aoe_command = LoadU8(frame, 19);
+  e.clients().Seen(requester, LoadBe32(frame, 20),
+                   aoe_command == static_cast<uint8_t>(proto::Command::kAta), now_unix_);
   proto::MakeReplyHeader(frame, port.mac, e.shelf(), e.slot());
   if (version != proto::kVersion) {
     ++stats_.refused_bad_version;
@@ -313,9 +315,12 @@ void Target::Complete(Command& command, int64_t result) {
   switch (pending) {
     case PendingIo::kRead:
       stats_.bytes_read += command.io_bytes;
+      // The reply's destination is the requester.
+      e.clients().AddRead(MacAddress::Load(command.buffer, 0), command.io_bytes);
       return FinishAta(command, proto::kAtaStatusReady, 0, command.io_bytes);
     case PendingIo::kWrite: {
       stats_.bytes_written += command.io_bytes;
+      e.clients().AddWritten(MacAddress::Load(command.buffer, 0), command.io_bytes);
       auto ata = proto::DecodeAta(command.buffer);
       if (ata && proto::AddressedLba(*ata) == 0) {
         // A new partition table: IDENTIFY's geometry follows it, as the seed driver's did.

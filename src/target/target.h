@@ -66,6 +66,10 @@ class Target final : public CommandOwner {
 
   void Complete(Command& command, int64_t result) override;
 
+  // The wall-clock time the Server stamps on what arrives next (per receive batch), for the
+  // exports' client tables; the Target reads no clock itself.
+  void set_now_unix(int64_t now_unix) { now_unix_ = now_unix; }
+
  private:
   void Serve(Command& command, Export& e, const PortInfo& port);
   void ServeAta(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
@@ -89,6 +93,7 @@ class Target final : public CommandOwner {
   uint16_t buffer_count_;
   size_t frame_capacity_;
   std::vector<std::shared_ptr<Export>> exports_;
+  int64_t now_unix_ = 0;
 };
 
 }  // namespace aoe::target

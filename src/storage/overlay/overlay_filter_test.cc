@@ -430,3 +430,16 @@ TEST_F(OverlayFilterTest, MetadataIsASmallFractionOfTheWrittenBytes) {
 
 }  // namespace
 }  // namespace aoe::overlay
+
+namespace aoe::overlay {
+namespace {
+TEST_F(OverlayFilterTest, DurableTrimUnderGroupCommit) {
+  Open();
+  ASSERT_EQ(Write(kA, 65536, Filled(4096, 0x33)), 4096);
+  GroupCommitFilter gc(std::move(filter_));
+  Completion c;
+  gc.Trim(IoContext{.initiator = kA, .flags = IoContext::kDurable}, 65536, 4096, &c);
+  EXPECT_EQ(Wait(c), 0);
+}
+}  // namespace
+}  // namespace aoe::overlay

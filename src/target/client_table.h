@@ -1,0 +1,56 @@
+// ClientTable: the initiators an export has seen, for `aoe ctl clients`: when each was last
+// seen, its frames and bytes, and how many of its requests reused a tag it had used recently
+// (retransmissions: iPXE, WinAoE and aoekit resend with the same tag; Linux uses a new one, so
+// its retransmits do not show here).
+//
+// Bounded: at most kMaxClients entries; a flood of made-up source MACs cannot grow it further
+// (later MACs are counted in `unlisted_frames` only). Per frame: one map lookup and a scan of
+// kRecentTags tags. Single-threaded.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "base/mac_address.h"
+
+namespace aoe::target {
+
+struct ClientStats {
+  MacAddress mac;
+  int64_t first_seen_unix = 0;
+  int64_t last_seen_unix = 0;
+  uint64_t frames = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  uint64_t duplicate_tags = 0;
+};
+
+class ClientTable {
+ public:
+  static constexpr size_t kMaxClients = 4096;
+  static constexpr size_t kRecentTags = 32;
+
+  // A request frame from `mac` arrived at `now_unix`. Only ATA commands' tags are checked for
+  // reuse (`ata`): discovery tools send config queries with one constant tag.
+  void Seen(const MacAddress& mac, uint32_t tag, bool ata, int64_t now_unix);
+  void AddRead(const MacAddress& mac, uint64_t bytes);
+  void AddWritten(const MacAddress& mac, uint64_t bytes);
+
+  std::vector<ClientStats> List() const;
+  uint64_t unlisted_frames() const { return unlisted_frames_; }
+
+ private:
+  struct Entry {
+    ClientStats stats;
+    std::array<uint32_t, kRecentTags> tags{};
+    size_t tag_count = 0;  // valid entries in `tags` (fills up, then wraps)
+    size_t next_tag = 0;
+  };
+
+  std::map<MacAddress, Entry> clients_;
+  uint64_t unlisted_frames_ = 0;
+};
+
+}  // namespace aoe::target
