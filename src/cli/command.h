@@ -30,6 +30,9 @@ int MaskMain(const std::vector<std::string>& args);
 int ReserveMain(const std::vector<std::string>& args);
 int ReleaseMain(const std::vector<std::string>& args);
 int NetbootMain(const std::vector<std::string>& args);
+// The control socket of a running `aoe serve`: ctl.cc, overlay.cc (control_cli.h).
+int CtlMain(const std::vector<std::string>& args);
+int OverlayMain(const std::vector<std::string>& args);
 
 // The FUSE mount of a disk: mount.cc, umount.cc, show.cc (machinery in src/os/).
 int MountMain(const std::vector<std::string>& args);

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
     {"reserve", "reserve a disk for this host (or given MACs)", ReserveMain},
     {"release", "release a disk's reservation", ReleaseMain},
     {"netboot", "boot PXE clients from AoE disks (DHCP + TFTP + iPXE)", NetbootMain},
+    {"ctl", "ask a running aoe serve: exports, clients; add, remove, reload exports", CtlMain},
+    {"overlay", "list, reset, commit, roll back and check per-client overlays", OverlayMain},
     {"mount", "expose an AoE disk as a file through FUSE (for losetup)", MountMain},
     {"umount", "flush and unmount a disk mounted with 'aoe mount'", UmountMain},
     {"show", "list the disks mounted with 'aoe mount' and their paths", ShowMain},

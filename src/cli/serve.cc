@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,9 @@
 #include "cli/privileges.h"
 #include "cli/serve_args.h"
 #include "cli/serve_config.h"
+#include "cli/serve_control.h"
+#include "control/control_client.h"
+#include "control/control_server.h"
 #include "netboot/netboot_service.h"
 #include "target/server.h"
 
@@ -58,7 +62,9 @@ sigset_t HandledSignals() {
 // serves the disks and boots the clients. Must be destroyed before the Server (its loop).
 class EmbeddedNetboot {
  public:
-  EmbeddedNetboot(EventLoop& loop, Logger& log) : loop_(loop), log_(log) {}
+  // `on_boot` hears every PXE client that asks to boot (overlay lifetimes).
+  EmbeddedNetboot(EventLoop& loop, Logger& log, netboot::BootObserver on_boot)
+      : loop_(loop), log_(log), on_boot_(std::move(on_boot)) {}
   EmbeddedNetboot(const EmbeddedNetboot&) = delete;
   EmbeddedNetboot& operator=(const EmbeddedNetboot&) = delete;
 
@@ -67,7 +73,7 @@ class EmbeddedNetboot {
     if (!options) return "";
     std::string why;
     Result<std::unique_ptr<netboot::NetbootService>> created =
-        netboot::NetbootService::Create(*options, loop_, log_, clock_, why);
+        netboot::NetbootService::Create(*options, loop_, log_, clock_, why, on_boot_);
     if (!created) return why.empty() ? created.error().message() : why;
     service_ = std::move(*created);
     options_ = options;
@@ -137,6 +143,7 @@ class EmbeddedNetboot {
  private:
   EventLoop& loop_;
   Logger& log_;
+  netboot::BootObserver on_boot_;
   SteadyClock clock_;
   std::string user_;
   std::optional<netboot::NetbootOptions> options_;
@@ -220,6 +227,33 @@ class SignalHandler {
   bool stopping_ = false;
 };
 
+// Opens the control socket. Returns "" or, when the failure must stop aoe serve (a path the
+// administrator chose), why. At the default path a socket another aoe serve holds is only a
+// warning, so that several instances can run (the others without a socket).
+std::string StartControl(const std::optional<std::string>& configured, EventLoop& loop,
+                         Logger& log, control::ControlHandler& handler,
+                         std::unique_ptr<control::ControlServer>& out) {
+  if (configured == "none") return "";
+  const std::string path = configured.value_or(std::string(control::kDefaultSocketPath));
+  if (!configured) {
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      log.Warn(kSubject, "no control socket: cannot create {}: {}", dir, std::strerror(errno));
+      return "";
+    }
+  }
+  std::string why;
+  auto server = control::ControlServer::Create(path, loop, log, handler, why);
+  if (!server) {
+    if (configured) return why;
+    log.Warn(kSubject, "no control socket: {}", why);
+    return "";
+  }
+  log.Info(kSubject, "control socket {} (aoe ctl, aoe overlay)", path);
+  out = std::move(*server);
+  return "";
+}
+
 }  // namespace
 
 int ServeMain(const std::vector<std::string>& arguments) {
@@ -253,6 +287,12 @@ int ServeMain(const std::vector<std::string>& arguments) {
                      .keep_capabilities = {std::begin(kServeCapabilities),
                                            std::end(kServeCapabilities)},
                      .writable_dirs = {args.config.server.state_dir}};
+  for (const target::ExportOptions& e : args.config.server.exports) {
+    if (!e.has_overlay()) continue;
+    for (const char* sub : {"", "/clients", "/versions"}) {
+      drop.writable_dirs.push_back(e.overlay_dir + sub);
+    }
+  }
   if (!args.config.user.empty()) {
     std::string problem = CheckDropUser(args.config.user);
     if (problem.empty() && args.config.netboot) {
@@ -273,9 +313,20 @@ int ServeMain(const std::vector<std::string>& arguments) {
     return kExitFailure;
   }
   // [netboot]: DHCP and TFTP on the Server's loop (ports 67 and 69 need root, so before --user).
-  EmbeddedNetboot netboot((*server)->loop(), log);
+  target::Server& serving = **server;
+  EmbeddedNetboot netboot(serving.loop(), log,
+                          [&serving](const MacAddress& mac) { serving.ClientBooted(mac); });
   if (std::string why = netboot.Start(args.config.netboot); !why.empty()) {
     fmt::print(stderr, "aoe serve: netboot: {}\n", why);
+    return kExitFailure;
+  }
+  // The control socket: created by the starting user (root), mode 0600, before --user.
+  ServeControl control_handler(serving, log);
+  std::unique_ptr<control::ControlServer> control;
+  if (std::string why =
+          StartControl(args.config.control_socket, serving.loop(), log, control_handler, control);
+      !why.empty()) {
+    fmt::print(stderr, "aoe serve: {}\n", why);
     return kExitFailure;
   }
   // Everything that needs root is open now: sockets, images, state files.
@@ -301,6 +352,7 @@ int ServeMain(const std::vector<std::string>& arguments) {
   // The Server logs its own summary when it stops.
   Result<void> ran = (*server)->Run();
   netboot.Stop();  // before the Server and its loop go
+  control.reset();
   if (!ran) {
     fmt::print(stderr, "aoe serve: stopped on an error: {}\n", ran.error().message());
     return kExitFailure;

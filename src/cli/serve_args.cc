@@ -32,6 +32,10 @@ block device to serve (a PATH with a comma needs --config). KEYs:
   sync          same as durability=sync                 e0.1=/srv/disk.img,sync
   direct        bypass the page cache (O_DIRECT)        e0.1=/dev/sdb,direct
   mask=MAC;...  answer only these initiators (*)        e0.1=/a.img,mask=02:00:00:00:00:01
+  overlay=DIR   a copy-on-write overlay per initiator   e0.1=/golden.img,overlay=/var/o/e0.1
+                in DIR; the image is never written (docs/overlays.md)
+  lifetime=L    persist (default) or discard-on-boot: a e0.1=/g.img,overlay=/o,lifetime=discard-on-boot
+                client's overlay is dropped at each PXE boot; lifetime.MAC=L for one client
   iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
   fail=A-B[:read|:write]  fail I/O to sectors A-B with EIO, a testing and drill aid (*)
                                                         e0.1=/a.img,fail=100-199:write
@@ -69,6 +73,7 @@ struct RawArgs {
   std::string log_level;
   std::string bufcnt;
   std::string user;
+  std::string control_socket;
 };
 
 void DefineOptions(CLI::App& app, RawArgs& raw) {
@@ -119,6 +124,10 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "keeping only CAP_NET_RAW (to re-open interfaces). Needs root.\n"
                  "Example: --user aoe")
       ->type_name("NAME");
+  app.add_option("--control-socket", raw.control_socket,
+                 "The control socket for `aoe ctl` and `aoe overlay` (default\n"
+                 "/run/aoekit/aoe.sock; none: no socket). Example: --control-socket none")
+      ->type_name("PATH");
   app.add_flag("--no-announce", raw.no_announce,
                "Do not broadcast each export at start; initiators then find it at\n"
                "their next discovery (Linux: within 60 s). Example: --no-announce");
@@ -155,6 +164,7 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
       {"--bufcnt", "bufcnt = N"},
       {"--no-announce", "announce = false"},
       {"--user", "user = \"NAME\""},
+      {"--control-socket", "control_socket = \"PATH\""},
   };
   for (const auto& [option, key] : kFileOnly) {
     if (app.count(option) > 0) {
@@ -199,6 +209,7 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
     server.buffer_count = static_cast<uint16_t>(*count);
   }
   out.config.user = raw.user;
+  if (!raw.control_socket.empty()) out.config.control_socket = raw.control_socket;
   server.interfaces = raw.interfaces;
   server.state_dir = raw.state_dir;
   server.announce = !raw.no_announce;
@@ -243,6 +254,10 @@ ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
   }
   if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
     return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};
+  }
+  if (app.count("--control-socket") > 0 && raw.control_socket.empty()) {
+    return ParseError{"--control-socket needs a path (or none), e.g. --control-socket "
+                      "/run/aoekit/aoe.sock"};
   }
   if (app.count("--user") > 0 && raw.user.empty()) {
     return ParseError{"--user needs a user name, e.g. --user aoe"};

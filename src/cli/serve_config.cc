@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::string_view kTopLevelKeys =
     "interfaces, state_dir, log_level, bufcnt, announce, durability, sync, direct, user, "
-    "[[export]], [netboot]";
+    "control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
     "overlay, lifetime, client_lifetimes";
@@ -339,6 +339,13 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
         return reader.Error(node, "user must name a user, e.g. user = \"aoe\"; remove the key "
                                   "to keep running as the starting user");
       }
+    } else if (key == "control_socket") {
+      std::string path;
+      error = reader.Read(node, key, path);
+      if (!error && path.empty()) {
+        return reader.Error(node, "control_socket must be a path, or \"none\" for no socket");
+      }
+      config.control_socket = path;
     } else if (key == "durability" || key == "sync") {
       error = default_durability.Read(reader, node, key);
     } else if (key == "direct") {

@@ -27,6 +27,10 @@ struct ServeConfig {
   // Server's own loop (same keys as `aoe netboot --config`, see docs/netboot.md). Validated;
   // interface defaults to the only entry of `interfaces`.
   std::optional<netboot::NetbootOptions> netboot;
+  // The control socket (--control-socket, `control_socket = "..."`; docs/control.md): unset
+  // means the default path, where another aoe serve already listening is only a warning;
+  // "none" turns it off.
+  std::optional<std::string> control_socket;
 };
 
 // Parses TOML text. Checks the schema (keys, types, ranges) but not the meaning; see

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 
+#include "netboot/boot_policy.h"
 #include "netboot/dhcp_message.h"
 #include "netboot/dhcp_responder.h"
 #include "netboot/lease_file.h"
@@ -29,8 +30,12 @@ int64_t WallClockSeconds() {
 class NetbootServiceImpl final : public NetbootService {
  public:
   NetbootServiceImpl(const NetbootOptions& options, EventLoop& loop, Logger& log,
-                     InterfaceIpv4 interface)
-      : options_(options), loop_(loop), log_(log), interface_(interface) {}
+                     InterfaceIpv4 interface, BootObserver on_boot)
+      : options_(options),
+        loop_(loop),
+        log_(log),
+        interface_(interface),
+        on_boot_(std::move(on_boot)) {}
 
   ~NetbootServiceImpl() override {
     if (dhcp_fd_) (void)loop_.Remove(dhcp_fd_.get());
@@ -184,6 +189,7 @@ class NetbootServiceImpl final : public NetbootService {
                    d->source.ToString(), d->source_port, d->size);
         continue;
       }
+      NoteBoot(*request);
       DhcpOutcome outcome =
           responder_->Handle(*request, port, d->source, d->source_port, WallClockSeconds());
       const std::string subject = fmt::format(
@@ -192,6 +198,20 @@ class NetbootServiceImpl final : public NetbootService {
       if (outcome.leases_changed) SaveLeases();
       if (outcome.reply) Send(fd, *outcome.reply, subject);
     }
+  }
+
+  // A netboot client that we boot is starting (again): tell the observer.
+  void NoteBoot(const DhcpMessage& request) {
+    if (!on_boot_) return;
+    std::optional<DhcpMessageType> type = request.message_type();
+    std::optional<MacAddress> mac = request.client_mac();
+    if (!type || !mac ||
+        (*type != DhcpMessageType::kDiscover && *type != DhcpMessageType::kRequest)) {
+      return;
+    }
+    if (ClassifyClient(request).firmware == Firmware::kOther) return;
+    if (!options_.targets.For(*mac)) return;
+    on_boot_(*mac);
   }
 
   void Send(int fd, const DhcpReply& reply, const std::string& subject) {
@@ -231,13 +251,15 @@ class NetbootServiceImpl final : public NetbootService {
   std::unique_ptr<TftpServer> tftp_;
   std::array<std::byte, kMaxDhcpBytes> buffer_{};
   NetbootStats stats_;
+  BootObserver on_boot_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOptions& options,
                                                                EventLoop& loop, Logger& log,
-                                                               Clock& clock, std::string& why) {
+                                                               Clock& clock, std::string& why,
+                                                               BootObserver on_boot) {
   if (std::string problem = ValidateNetbootOptions(options); !problem.empty()) {
     why = problem;
     return Err(std::errc::invalid_argument);
@@ -257,7 +279,8 @@ Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOpti
     }
     return Unexpected{interface.error()};
   }
-  auto service = std::make_unique<NetbootServiceImpl>(options, loop, log, *interface);
+  auto service =
+      std::make_unique<NetbootServiceImpl>(options, loop, log, *interface, std::move(on_boot));
   if (Result<void> started = service->Start(clock, why); !started) {
     if (why.empty()) why = started.error().message();
     return Unexpected{started.error()};

@@ -12,11 +12,13 @@
 // Clock must outlive it, and it must be destroyed before the loop. Thread-safety: none.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/mac_address.h"
 #include "base/result.h"
 #include "net/event_loop.h"
 #include "netboot/netboot_options.h"
@@ -30,13 +32,20 @@ struct NetbootStats {
   uint64_t tftp_files_sent = 0;
 };
 
+// Told the MAC of each client that asks to boot (a DHCP DISCOVER or REQUEST from a PXE ROM or
+// iPXE that has a boot target here), on the loop's thread; `aoe serve` applies its overlays'
+// lifetimes there (docs/overlays.md). One boot sends several such requests (PXE ROM, then
+// iPXE): the observer must not mind repeats.
+using BootObserver = std::function<void(const MacAddress& client)>;
+
 class NetbootService {
  public:
   // Opens everything or nothing. On failure `why` is one actionable line, e.g. "port 67 is in
   // use (another DHCP server such as dnsmasq?); ..." or "interface br0 has no IPv4 address".
   static Result<std::unique_ptr<NetbootService>> Create(const NetbootOptions& options,
                                                         EventLoop& loop, Logger& log,
-                                                        Clock& clock, std::string& why);
+                                                        Clock& clock, std::string& why,
+                                                        BootObserver on_boot = {});
   virtual ~NetbootService() = default;
 
   // Our IPv4 address on the interface (server identifier, TFTP server).

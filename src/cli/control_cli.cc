@@ -1,0 +1,102 @@
+#include "cli/control_cli.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "cli/export_spec.h"
+#include "cli/initiator_args.h"
+#include "control/control_client.h"
+
+namespace aoe::cli {
+
+ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& args) {
+  ControlCliArgs out;
+  out.socket = std::string(control::kDefaultSocketPath);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string_view option) -> ParseResult<std::string> {
+      if (i + 1 >= args.size()) {
+        return ParseError{fmt::format("{} needs a value", option)};
+      }
+      return args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      out.help = true;
+    } else if (a == "--json") {
+      out.json = true;
+    } else if (a == "-S" || a == "--socket") {
+      ParseResult<std::string> v = value("--socket");
+      if (!v) return ParseError{v.error()};
+      out.socket = *v;
+    } else if (a == "--timeout") {
+      ParseResult<std::string> v = value("--timeout");
+      if (!v) return ParseError{v.error()};
+      std::optional<uint64_t> seconds = ParseUnsigned(*v);
+      if (!seconds || *seconds == 0 || *seconds > 86400) {
+        return ParseError{
+            fmt::format("--timeout '{}' is not a number of seconds from 1 to 86400", *v)};
+      }
+      out.timeout = std::chrono::seconds(*seconds);
+    } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+      return ParseError{fmt::format("unknown option '{}'", a)};
+    } else {
+      out.words.push_back(a);
+    }
+  }
+  return out;
+}
+
+int RunControlCommand(std::string_view name, const ControlCliArgs& cli, const std::string& command,
+                      const control::Json& args,
+                      const std::function<void(const control::Json&)>& print) {
+  control::Json request{{"command", command}};
+  if (!args.is_null() && !args.empty()) request["args"] = args;
+  return RunControlRequest(name, cli, request, print);
+}
+
+int RunControlRequest(std::string_view name, const ControlCliArgs& cli,
+                      const control::Json& request,
+                      const std::function<void(const control::Json&)>& print) {
+  std::string why;
+  Result<control::Json> response = control::Call(cli.socket, request, cli.timeout, why);
+  if (!response) {
+    fmt::print(stderr, "aoe {}: {}\n", name, why);
+    return 1;
+  }
+  if (!(*response)["ok"].get<bool>()) {
+    const control::Json& error = (*response)["error"];
+    if (cli.json) {
+      fmt::print("{}\n", response->dump(2));
+    } else {
+      fmt::print(stderr, "aoe {}: {} ({})\n", name, error.value("message", "error"),
+                 error.value("code", "?"));
+    }
+    return 1;
+  }
+  const control::Json& result = (*response)["result"];
+  if (cli.json) {
+    fmt::print("{}\n", result.dump(2));
+  } else {
+    print(result);
+  }
+  return 0;
+}
+
+std::string BytesText(const control::Json& bytes) {
+  if (!bytes.is_number_unsigned()) return "-";
+  return HumanBytes(bytes.get<uint64_t>());
+}
+
+std::string TimeText(const control::Json& unix_seconds) {
+  if (!unix_seconds.is_number() || unix_seconds.get<int64_t>() == 0) return "-";
+  const auto t = static_cast<std::time_t>(unix_seconds.get<int64_t>());
+  const int64_t ago = static_cast<int64_t>(std::time(nullptr)) - unix_seconds.get<int64_t>();
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  return fmt::format("{:%Y-%m-%d %H:%M:%S} UTC ({} s ago)", tm, ago);
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,46 @@
+// What `aoe ctl` and `aoe overlay` share: their common options (--socket, --json, --timeout),
+// one request to `aoe serve`'s control socket, and turning its answer into output and an exit
+// status (docs/control.md).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/parse_result.h"
+#include "control/control_protocol.h"
+
+namespace aoe::cli {
+
+struct ControlCliArgs {
+  std::string socket;                     // --socket / -S, default control::kDefaultSocketPath
+  bool json = false;                      // --json: print the result object as JSON
+  std::chrono::milliseconds timeout{-1};  // --timeout S; negative: wait as long as it takes
+  bool help = false;                      // -h / --help
+  std::vector<std::string> words;         // the command and its operands
+};
+
+// Options may stand anywhere among the words.
+ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& args);
+
+// Sends {"command": command, "args": args}. On success prints the result (as JSON with --json,
+// else through `print`) and returns 0; on an error answer prints "aoe NAME: MESSAGE" and returns
+// 1; when the socket cannot be reached, says why and returns 1.
+int RunControlCommand(std::string_view name, const ControlCliArgs& cli, const std::string& command,
+                      const control::Json& args,
+                      const std::function<void(const control::Json&)>& print);
+
+// The same for a whole request object, sent as it is (`aoe ctl send`).
+int RunControlRequest(std::string_view name, const ControlCliArgs& cli,
+                      const control::Json& request,
+                      const std::function<void(const control::Json&)>& print);
+
+// "3.0 GiB"; "-" for null.
+std::string BytesText(const control::Json& bytes);
+// "2025-01-02 03:04:05 UTC (12 s ago)"; "-" for 0 or null.
+std::string TimeText(const control::Json& unix_seconds);
+
+}  // namespace aoe::cli

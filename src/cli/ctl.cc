@@ -1,0 +1,148 @@
+// `aoe ctl`: asks a running `aoe serve` over its control socket (docs/control.md): the exports
+// and the clients they have seen; add, remove and reload an export without SIGHUP; tell it that
+// a client boots; or send any request as JSON.
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/control_cli.h"
+
+namespace aoe::cli {
+namespace {
+
+using control::Json;
+
+constexpr std::string_view kHelp =
+    R"(Usage: aoe ctl [-S SOCKET] [--json] [--timeout S] COMMAND [ARGS...]
+
+Ask a running `aoe serve` over its control socket (root only).
+
+Commands:
+  exports                      the exports and their overlays
+  clients [EXPORT]             the initiators each export has seen: last seen, frames, bytes,
+                               retransmits (repeated tags) and overlay size
+  add SPEC                     serve one more export, SPEC as on the aoe serve command line
+                               (e.g. e0.2=/srv/b.img,ro); lasts until SIGHUP or restart
+  remove EXPORT                stop serving an export (after its commands in flight)
+  reload EXPORT [SPEC]         open an export again, with SPEC if given
+  boot MAC                     what aoe netboot says when MAC asks to boot: applies the overlay
+                               lifetimes (discard-on-boot, moving to a newer version)
+  send JSON                    send one request as JSON, print the whole response
+
+Options:
+  -S, --socket PATH  the control socket (default /run/aoekit/aoe.sock)
+  --json             print the result as JSON
+  --timeout S        give up after S seconds without an answer (default: wait)
+  -h, --help         print this help
+
+Examples:
+  aoe ctl clients e0.1
+  aoe ctl add e0.2=/srv/lab.img,overlay=/var/lib/aoekit/overlays/e0.2
+  aoe ctl send '{"command": "exports"}'
+
+Overlays have their own command: aoe overlay --help.
+Exit status: 0 done, 1 refused or failed (the message says why), 2 bad arguments.
+)";
+
+void PrintExports(const Json& result) {
+  fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", "EXPORT", "SIZE", "MODE", "DURABILITY",
+             "CLIENTS", "OVERLAY");
+  for (const Json& e : result["exports"]) {
+    std::string overlay = "-";
+    if (!e["overlay"].is_null()) {
+      const Json& o = e["overlay"];
+      overlay = fmt::format("{} (version {}, {} overlay(s), {}{})", o["dir"].get<std::string>(),
+                            o["current_version"].get<uint64_t>(), o["overlays"].get<uint64_t>(),
+                            o["lifetime"].get<std::string>(),
+                            o["commit_running"].get<bool>() ? ", commit running" : "");
+    }
+    fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", e["name"].get<std::string>(),
+               BytesText(e["size_bytes"]), e["read_only"].get<bool>() ? "ro" : "rw",
+               e["durability"].get<std::string>(), e["clients_seen"].get<uint64_t>(), overlay);
+  }
+}
+
+void PrintClients(const Json& result) {
+  for (const Json& e : result["exports"]) {
+    fmt::print("{}: {} client(s)\n", e["export"].get<std::string>(), e["clients"].size());
+    if (e["clients"].empty()) continue;
+    fmt::print("  {:<17} {:>9} {:>10} {:>10} {:>11} {:>10}  {}\n", "MAC", "FRAMES", "READ",
+               "WRITTEN", "RETRANSMITS", "OVERLAY", "LAST SEEN");
+    for (const Json& c : e["clients"]) {
+      fmt::print("  {:<17} {:>9} {:>10} {:>10} {:>11} {:>10}  {}\n", c["mac"].get<std::string>(),
+                 c["frames"].get<uint64_t>(), BytesText(c["bytes_read"]),
+                 BytesText(c["bytes_written"]), c["retransmits"].get<uint64_t>(),
+                 BytesText(c["overlay_bytes"]), TimeText(c["last_seen_unix"]));
+    }
+  }
+}
+
+}  // namespace
+
+int CtlMain(const std::vector<std::string>& arguments) {
+  ParseResult<ControlCliArgs> parsed = ParseControlCliArgs(arguments);
+  if (!parsed) {
+    fmt::print(stderr, "aoe ctl: {}; see 'aoe ctl --help'\n", parsed.error());
+    return kExitUsage;
+  }
+  const ControlCliArgs& cli = *parsed;
+  if (cli.help) {
+    fmt::print("{}", kHelp);
+    return kExitOk;
+  }
+  const std::vector<std::string>& w = cli.words;
+  auto usage = [](std::string_view message) {
+    fmt::print(stderr, "aoe ctl: {}; see 'aoe ctl --help'\n", message);
+    return kExitUsage;
+  };
+  if (w.empty()) return usage("no command given");
+  const std::string& command = w[0];
+  const size_t operands = w.size() - 1;
+  auto done = [&](const std::string& what) {
+    return [what](const Json& r) {
+      fmt::print(
+          "{} {}\n", what,
+          r.contains("export") ? r["export"].get<std::string>() : r["mac"].get<std::string>());
+    };
+  };
+  if (command == "exports") {
+    if (operands != 0) return usage("exports takes no operand");
+    return RunControlCommand("ctl", cli, "exports", Json::object(), PrintExports);
+  }
+  if (command == "clients") {
+    if (operands > 1) return usage("clients takes at most an EXPORT");
+    Json args = Json::object();
+    if (operands == 1) args["export"] = w[1];
+    return RunControlCommand("ctl", cli, "clients", args, PrintClients);
+  }
+  if (command == "add") {
+    if (operands != 1) return usage("add takes one SPEC, e.g. e0.2=/srv/b.img");
+    return RunControlCommand("ctl", cli, "export.add", Json{{"spec", w[1]}}, done("added"));
+  }
+  if (command == "remove") {
+    if (operands != 1) return usage("remove takes one EXPORT, e.g. e0.2");
+    return RunControlCommand("ctl", cli, "export.remove", Json{{"export", w[1]}}, done("removed"));
+  }
+  if (command == "reload") {
+    if (operands < 1 || operands > 2) return usage("reload takes EXPORT [SPEC]");
+    Json args{{"export", w[1]}};
+    if (operands == 2) args["spec"] = w[2];
+    return RunControlCommand("ctl", cli, "export.reload", args, done("reloaded"));
+  }
+  if (command == "boot") {
+    if (operands != 1) return usage("boot takes one MAC");
+    return RunControlCommand("ctl", cli, "client.boot", Json{{"mac", w[1]}}, done("boot of"));
+  }
+  if (command == "send") {
+    if (operands != 1) return usage("send takes one JSON request");
+    Json request = Json::parse(w[1], nullptr, /*allow_exceptions=*/false);
+    if (request.is_discarded()) return usage("send needs valid JSON");
+    return RunControlRequest("ctl", cli, request,
+                             [](const Json& r) { fmt::print("{}\n", r.dump(2)); });
+  }
+  return usage(fmt::format("unknown command '{}'", command));
+}
+
+}  // namespace aoe::cli
