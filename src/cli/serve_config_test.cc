@@ -139,8 +139,8 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, announce, durability, sync, direct, user, [[export]], "
-              "[netboot]");
+              "log_level, bufcnt, announce, durability, sync, direct, user, control_socket, "
+              "[[export]], [netboot]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -159,7 +159,8 @@ TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, announce, durability, sync, direct, user, [[export]], [netboot]");
+              "bufcnt, announce, durability, sync, direct, user, control_socket, [[export]], "
+              "[netboot]");
 }
 
 TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {
