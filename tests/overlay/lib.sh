@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+#
+# Helpers of the overlay tests (tests/overlay/*.sh), on top of the initiator tests' library
+# (namespaces, veth pairs, background processes, cleanup; see tests/initiator/lib.sh):
+#
+#   ov_client NAME MAC            a client namespace joined to the target namespace by its own
+#                                 veth pair (target side ovt<N>), with the given MAC
+#   ov_serve ARGS...              `aoe serve` in the target namespace on every client's link,
+#                                 with the control socket $OV_SOCKET; sets INI_TARGET_PID
+#   ov_wait_ready                 until every client sees e0.1
+#   ov_ctl ARGS... / ov_overlay   `aoe ctl` / `aoe overlay` on $OV_SOCKET
+#   ov_pattern FILE KEY MIB       MIB MiB of bytes determined by KEY (AES-CTR keystream)
+#
+# Namespaces are named "ov-<pid>-<name>" so that they never collide with other tests.
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../initiator/lib.sh"
+
+ini_ns() { printf 'ov-%s-%s' "$$" "$1"; }
+
+OV_CLIENTS=()      # client names, in creation order
+OV_TARGET_IFS=()   # the target side of each client's link
+OV_SOCKET=""
+
+# ov_init AOE_BINARY: ini_init, the target namespace and the socket path.
+ov_init() {
+    ini_init "$1"
+    ini_require_root python3
+    ini_netns target
+    OV_SOCKET=$INI_TMP/control.sock
+}
+
+# ov_client NAME MAC [MTU]
+ov_client() {
+    local name=$1 mac=$2 mtu=${3:-1500} n
+    n=$(( ${#OV_CLIENTS[@]} + 1 ))
+    ini_netns "$name"
+    ini_link target "ovt$n" "$name" ovc0 "$mtu"
+    ip -n "$(ini_ns "$name")" link set ovc0 address "$mac"
+    OV_CLIENTS+=("$name")
+    OV_TARGET_IFS+=("ovt$n")
+}
+
+# ov_serve EXPORT_SPEC... : aoe serve on every client link.
+ov_serve() {
+    local args=() i
+    for i in "${OV_TARGET_IFS[@]}"; do args+=(-i "$i"); done
+    ini_serve target "${args[@]}" --control-socket "$OV_SOCKET" "$@"
+}
+
+ov_wait_ready() {
+    local c
+    for c in "${OV_CLIENTS[@]}"; do ini_wait_target "$c" ovc0 e0.1; done
+    for (( i = 0; i < 50; i++ )); do [[ -S $OV_SOCKET ]] && return 0; sleep 0.1; done
+    ini_die "no control socket at $OV_SOCKET"
+}
+
+ov_ctl() { timeout -k 5 120 "$AOE" ctl -S "$OV_SOCKET" "$@"; }
+ov_overlay() { timeout -k 5 300 "$AOE" overlay -S "$OV_SOCKET" "$@"; }
+
+# ov_aoe CLIENT ARGS... : `aoe ARGS` in the client's namespace.
+ov_aoe() { ini_aoe "$@"; }
+
+ov_pattern() {
+    local file=$1 key=$2 mib=$3 hex
+    hex=$(printf '%s' "$key" | sha256sum | cut -c1-32)
+    head -c "$(( mib << 20 ))" /dev/zero |
+        openssl enc -aes-128-ctr -nosalt -K "$hex" -iv 00000000000000000000000000000000 >"$file"
+}
+
+# ov_stop_target: SIGTERM, wait (the overlays are flushed on the way out).
+ov_stop_target() { ini_kill_pid "$INI_TARGET_PID"; }
+
+# ov_json_field JSON_FILE PYTHON_EXPRESSION: evaluates the expression with `r` bound to the
+# parsed JSON and prints the result.
+ov_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
