@@ -1,0 +1,209 @@
+#!/bin/bash
+#
+# control_socket.sh AOE_BINARY
+#
+# The control socket of `aoe serve` (docs/control.md), through `aoe ctl` and `aoe overlay` and
+# raw JSON lines, against a target serving a client in a network namespace:
+#   - the socket is root's, mode 0600, and a non-root user cannot connect;
+#   - every command: exports, clients, export.add/reload/remove (the client sees each change),
+#     client.boot, overlay.list/show/reset/commit/rollback (the clients see each change);
+#   - malformed JSON, unknown commands and arguments, wrong types, bad MACs, bad export specs
+#     and an oversize request each get a JSON error, and change nothing (the state before and
+#     after is compared);
+#   - the connection survives a malformed line, not an oversize one.
+#
+# Exit: 0 pass, 1 fail, 77 skipped (not root).
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+ov_init "$1"
+command -v setpriv >/dev/null || ini_skip "setpriv (util-linux) missing"
+
+readonly MIB=16
+BASE=$INI_TMP/golden.img
+SECOND=$INI_TMP/second.img
+ini_make_image "$BASE" "$MIB"
+ini_make_image "$SECOND" 8
+BASE_SHA=$(ini_sha "$BASE")
+OVERLAY_DIR=$INI_TMP/e0.1
+MAC1=02:00:00:0f:01:01
+MAC2=02:00:00:0f:01:02
+ov_client c1 "$MAC1"
+ov_client c2 "$MAC2"
+ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"
+ov_wait_ready
+out=$INI_TMP/out
+
+# raw LINE...: sends the lines on one connection, prints every response line.
+raw() {
+    python3 - "$OV_SOCKET" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+data = b""
+for line in sys.argv[2:]:
+    s.sendall(line.encode() + b"\n")
+want = len(sys.argv) - 2
+try:
+    while data.count(b"\n") < want:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except socket.timeout:
+    pass
+sys.stdout.write(data.decode())
+PY
+}
+# state: everything a bad request must not change.
+state() {
+    { ov_ctl exports --json; ov_overlay list e0.1 --json; } 2>&1 | grep -v '"commit_bytes_copied"\|_seen'
+}
+# refused DESCRIPTION CODE LINE: LINE gets error CODE and changes nothing.
+refused() {
+    local what=$1 code=$2 line=$3 before after response
+    before=$(state)
+    response=$(raw "$line")
+    after=$(state)
+    if [[ "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["ok"], r["error"]["code"])' "$response" 2>/dev/null)" == "False $code" ]] &&
+        [[ "$before" == "$after" ]]; then
+        ini_pass "$what: error $code, nothing changed"
+    else
+        ini_fail "$what: got '$response' (state changed: $([[ "$before" == "$after" ]] && echo no || echo yes))"
+    fi
+}
+# read_at CLIENT SECTOR COUNT: the bytes a client reads.
+read_at() {
+    rm -f "$INI_TMP/r.bin"
+    ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$INI_TMP/r.bin" --skip-sectors "$2" \
+        --count-sectors "$3" >/dev/null 2>&1 && sha256sum <"$INI_TMP/r.bin" | cut -d' ' -f1
+}
+base_at() { dd if="$BASE" bs=512 skip="$1" count="$2" status=none | sha256sum | cut -d' ' -f1; }
+
+# --- access -----------------------------------------------------------------------------------
+ini_check "the socket is a socket owned by root with mode 0600" \
+    test "$(stat -c '%F %u %a' "$OV_SOCKET")" = "socket 0 600"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$AOE" ctl -S "$OV_SOCKET" exports >"$out" 2>&1
+rc=$?
+ini_expect "a non-root user cannot connect" "$rc" 1 "permission denied on $OV_SOCKET" "$out"
+
+# --- exports and clients ------------------------------------------------------------------------
+ov_pattern "$INI_TMP/w.bin" client-1 1
+ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1 ||
+    ini_fail "upload from c1"
+W_SHA=$(sha256sum <"$INI_TMP/w.bin" | cut -d' ' -f1)
+ov_ctl exports --json >"$out"
+ini_check "exports: e0.1 with its overlay at version 1" test \
+    "$(ov_json "$out" "[(e['name'], e['overlay']['dir'], e['overlay']['current_version']) for e in r['exports']]")" \
+    = "[('e0.1', '$OVERLAY_DIR', 1)]"
+ov_ctl clients --json >"$out"
+ini_check "clients: c1 and c2 seen, c1 wrote 1 MiB into its overlay" test \
+    "$(ov_json "$out" "sorted((c['mac'], c['bytes_written'] >= 1048576, c['overlay_bytes']) for c in r['exports'][0]['clients'])")" \
+    = "[('$MAC1', True, 1048576), ('$MAC2', False, None)]"
+ov_ctl clients >"$out" 2>&1
+ini_check "clients (table) names both MACs" grep -q "$MAC2" "$out"
+ov_overlay show e0.1 "$MAC1" --json >"$out"
+ini_check "overlay show: 1 MiB mapped, version 1" test \
+    "$(ov_json "$out" "(r['mapped_bytes'], r['base_version'])")" = "(1048576, 1)"
+
+# --- malformed and refused requests change nothing ------------------------------------------------
+refused "malformed JSON" bad-json '{"command": "exports"'
+refused "not an object" bad-request '["exports"]'
+refused "no command" bad-request '{"args": {}}'
+refused "an unknown field" bad-request '{"command": "exports", "verb": 1}'
+refused "an unknown command" unknown-command '{"command": "overlay.destroy", "args": {"export": "e0.1"}}'
+refused "a missing argument" bad-argument '{"command": "overlay.reset", "args": {"export": "e0.1"}}'
+refused "an unknown argument" bad-argument "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC1\", \"force\": true}}"
+refused "an argument of the wrong type" bad-argument '{"command": "overlay.rollback", "args": {"export": 1}}'
+refused "a broadcast MAC" bad-argument '{"command": "overlay.reset", "args": {"export": "e0.1", "mac": "ff:ff:ff:ff:ff:ff"}}'
+refused "a malformed MAC" bad-argument '{"command": "client.boot", "args": {"mac": "52:54"}}'
+refused "an unknown export" no-such-export "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e9.9\", \"mac\": \"$MAC1\"}}"
+refused "a client without overlay" no-overlay "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC2\"}}"
+refused "a bad export spec" bad-argument '{"command": "export.add", "args": {"spec": "e0.2=/x,speed=9"}}'
+refused "an export that exists" refused "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.1=$SECOND\"}}"
+refused "an image that does not exist" refused '{"command": "export.add", "args": {"spec": "e0.2=/nonexistent.img"}}'
+refused "an overlay directory in use" refused "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.2=$SECOND,overlay=$OVERLAY_DIR\"}}"
+refused "a reload that renames" bad-argument "{\"command\": \"export.reload\", \"args\": {\"export\": \"e0.1\", \"spec\": \"e0.3=$BASE\"}}"
+refused "nothing to roll back" refused '{"command": "overlay.rollback", "args": {"export": "e0.1"}}'
+refused "commit of a client without overlay" no-overlay "{\"command\": \"overlay.commit\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC2\"}}"
+
+raw '{oops' '{"id": 5, "command": "exports"}' >"$out"
+ini_check "the connection goes on after a malformed line" \
+    test "$(python3 -c 'import json,sys; l=open(sys.argv[1]).read().splitlines(); print(json.loads(l[0])["error"]["code"], json.loads(l[1])["id"], json.loads(l[1])["ok"])' "$out")" = "bad-json 5 True"
+python3 - "$OV_SOCKET" >"$out" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+try:
+    s.sendall(b'{"command": "exports", "args": {"x": "' + b"a" * 70000 + b'"}}\n{"command": "exports"}\n')
+except OSError:
+    pass
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except (socket.timeout, OSError):
+    pass
+sys.stdout.write(data.decode())
+PY
+ini_check "an oversize request: request-too-large, then the connection is closed" \
+    test "$(python3 -c 'import json,sys; l=open(sys.argv[1]).read().splitlines(); print(len(l), json.loads(l[0])["error"]["code"])' "$out")" = "1 request-too-large"
+
+# --- export.add, export.reload, export.remove -----------------------------------------------------
+ov_ctl add "e0.2=$SECOND" >"$out" 2>&1
+ini_check "export.add: e0.2 added" grep -q "added e0.2" "$out"
+rm -f "$INI_TMP/e02.img"
+ov_aoe c2 cp -i ovc0 --no-progress e0.2 "$INI_TMP/e02.img" >/dev/null 2>&1
+ini_check "the client reads the added export" cmp -s "$INI_TMP/e02.img" "$SECOND"
+ov_ctl reload e0.2 "e0.2=$SECOND,ro" >"$out" 2>&1
+ini_check "export.reload: e0.2 now read-only" test \
+    "$(ov_ctl exports --json | python3 -c 'import json,sys; print([e["read_only"] for e in json.load(sys.stdin)["exports"] if e["name"] == "e0.2"])')" = "[True]"
+if ov_aoe c2 cp -i ovc0 --no-progress --timeout 5 "$INI_TMP/w.bin" e0.2 >/dev/null 2>&1; then
+    ini_fail "a write to the reloaded read-only export succeeded"
+else
+    ini_pass "a write to the reloaded read-only export fails"
+fi
+ov_ctl remove e0.2 >"$out" 2>&1
+ini_check "export.remove: e0.2 removed" grep -q "removed e0.2" "$out"
+if ov_aoe c2 config -i ovc0 e0.2 --timeout 1 >/dev/null 2>&1; then
+    ini_fail "the removed export still answers"
+else
+    ini_pass "the removed export no longer answers"
+fi
+
+# --- client.boot and lifetimes ----------------------------------------------------------------------
+ov_ctl boot "$MAC1" >/dev/null 2>&1
+ini_check "a boot keeps a persist overlay" test "$(read_at c1 64 2048)" = "$W_SHA"
+ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR,lifetime.$MAC1=discard-on-boot" >"$out" 2>&1 ||
+    ini_fail "reload with a per-client lifetime: $(cat "$out")"
+ini_check "a reload keeps the overlays" test "$(read_at c1 64 2048)" = "$W_SHA"
+ov_ctl boot "$MAC1" >/dev/null 2>&1
+ini_check "a boot drops a discard-on-boot overlay: the client reads the base" \
+    test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
+
+# --- overlay.reset, commit, rollback ----------------------------------------------------------------
+ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR" >/dev/null 2>&1
+ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
+ov_overlay reset e0.1 "$MAC1" >"$out" 2>&1
+ini_check "overlay.reset: c1 reads the base again" test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
+ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
+ov_overlay commit e0.1 "$MAC1" >"$out" 2>&1
+ini_check "overlay.commit: version 2 is current" grep -q "version 2 (from version 1, overlay of $MAC1) is current" "$out"
+ini_check "c2 (no overlay) reads the committed data at once" test "$(read_at c2 64 2048)" = "$W_SHA"
+ini_check "c1 (moved onto version 2) still reads its data" test "$(read_at c1 64 2048)" = "$W_SHA"
+ov_overlay list e0.1 --json >"$out"
+ini_check "overlay.list: versions 1 and 2*, no overlays left" test \
+    "$(ov_json "$out" "([(v['id'], v['current']) for v in r['versions']], len(r['clients']))")" \
+    = "([(1, False), (2, True)], 0)"
+ini_check "the committed version is a file of its own; the base is unchanged" \
+    test -s "$OVERLAY_DIR/versions/v2.img" -a "$(ini_sha "$BASE")" = "$BASE_SHA"
+ov_overlay rollback e0.1 >"$out" 2>&1
+ini_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
+ini_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"
+
+ini_log "done in $(( SECONDS - INI_START ))s"
+[[ $INI_FAILED -eq 0 ]] && echo "PASS: overlay control_socket"
