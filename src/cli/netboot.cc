@@ -23,6 +23,7 @@
 #include "cli/command.h"
 #include "cli/netboot_user.h"
 #include "cli/privileges.h"
+#include "control/control_client.h"
 #include "net/event_loop.h"
 #include "netboot/lease_file.h"
 #include "netboot/netboot_config.h"
@@ -83,6 +84,7 @@ struct RawArgs {
   std::string efi_file;
   std::string log_level;
   std::string user;
+  std::string notify_socket;
 };
 
 void DefineOptions(CLI::App& app, RawArgs& raw) {
@@ -141,6 +143,12 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "as this user with no capabilities (docs/netboot.md). Needs root.\n"
                  "Example: --user aoe")
       ->type_name("NAME");
+  app.add_option("--notify-socket", raw.notify_socket,
+                 "Tell the aoe serve behind this control socket when a client asks\n"
+                 "to boot, so its overlay lifetimes apply (docs/overlays.md). The\n"
+                 "socket is root's: not with --user (use [netboot] in aoe serve).\n"
+                 "Example: --notify-socket /run/aoekit/aoe.sock")
+      ->type_name("PATH");
 }
 
 std::string OneLine(std::string text) {
@@ -154,6 +162,7 @@ struct NetbootArgs {
   netboot::NetbootOptions options;
   LogLevel log_level = LogLevel::kInfo;
   std::string user;  // --user or `user = "..."`: drop to it after start-up; "" stays
+  std::string notify_socket;  // --notify-socket: aoe serve's control socket, or ""
 };
 
 // The --config file: the netboot keys (netboot_config.h) plus `user`, which only `aoe netboot`
@@ -262,6 +271,14 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
     }
     out.log_level = *level;
   }
+  if (app.count("--notify-socket") > 0) {
+    if (raw.notify_socket.empty()) return "--notify-socket needs a path, e.g. /run/aoekit/aoe.sock";
+    if (!out.user.empty()) {
+      return "--notify-socket cannot be combined with --user: the control socket is root's; "
+             "run the netboot service inside aoe serve ([netboot]) instead";
+    }
+    out.notify_socket = raw.notify_socket;
+  }
   return netboot::ValidateNetbootOptions(o);
 }
 
@@ -311,8 +328,24 @@ int NetbootMain(const std::vector<std::string>& arguments) {
   Logger log(args.log_level);
   SteadyClock clock;
   std::string why;
+  netboot::BootObserver on_boot;
+  if (!args.notify_socket.empty()) {
+    // A short wait at most: a DHCP client retries, a hung aoe serve must not stall us long.
+    on_boot = [&log, socket = args.notify_socket](const MacAddress& mac) {
+      std::string problem;
+      control::Json request{{"command", "client.boot"}, {"args", {{"mac", mac.ToString()}}}};
+      Result<control::Json> answer =
+          control::Call(socket, request, std::chrono::milliseconds(500), problem);
+      if (!answer) {
+        log.Warn("netboot", "cannot tell aoe serve that {} boots: {}", mac.ToString(), problem);
+      } else if (!(*answer)["ok"].get<bool>()) {
+        log.Warn("netboot", "aoe serve refused the boot notice for {}: {}", mac.ToString(),
+                 (*answer)["error"].value("message", "?"));
+      }
+    };
+  }
   Result<std::unique_ptr<netboot::NetbootService>> service =
-      netboot::NetbootService::Create(args.options, *loop, log, clock, why);
+      netboot::NetbootService::Create(args.options, *loop, log, clock, why, on_boot);
   if (!service) {
     fmt::print(stderr, "aoe netboot: {}\n", why);
     return kExitFailure;
