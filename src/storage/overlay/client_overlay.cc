@@ -183,10 +183,11 @@ void ClientOverlay::Redispatch() {
   redispatching_ = false;
 }
 
-IoCallback* ClientOverlay::Track(IoCallback* done) {
+IoCallback* ClientOverlay::Track(IoCallback* done, bool write) {
   Tracked& t = tracked_.Acquire();
   t.owner = this;
   t.done = done;
+  t.write = write;
   ++in_flight_;
   return &t;
 }
@@ -194,6 +195,7 @@ IoCallback* ClientOverlay::Track(IoCallback* done) {
 void ClientOverlay::Tracked::IoDone(int64_t result) {
   ClientOverlay* o = owner;
   IoCallback* d = done;
+  if (write) o->data_dirty_ = true;
   --o->in_flight_;
   o->tracked_.Release(*this);
   d->IoDone(result);
@@ -226,7 +228,7 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   if (b > last) {
     // One source for the whole request (the common case): no bookkeeping.
     if (!first_mapped) return base_->Read(context, offset_bytes, into, done);
-    return data_->Read(context, offset_bytes, into, Track(done));
+    return data_->Read(context, offset_bytes, into, Track(done, /*write=*/false));
   }
   Split& split = splits_.Acquire();
   split.owner = this;
@@ -273,7 +275,7 @@ void ClientOverlay::Write(const IoContext& context, uint64_t offset_bytes, Const
   uint64_t b = first;
   while (b <= last && map_.Test(b)) ++b;
   // Every block is the overlay's already: overwrite in place.
-  if (b > last) return data_->Write(context, offset_bytes, from, Track(done));
+  if (b > last) return data_->Write(context, offset_bytes, from, Track(done, /*write=*/true));
 
   Split& split = splits_.Acquire();
   split.owner = this;
@@ -322,6 +324,7 @@ void ClientOverlay::DirectRun::IoDone(int64_t result) { owner->DirectRunDone(*th
 
 void ClientOverlay::DirectRunDone(DirectRun& run, int64_t result) {
   IoCallback* parent = run.parent;
+  data_dirty_ = true;
   for (uint64_t b : run.allocating) {
     if (result >= 0) map_.Set(b);
     Unbusy(b);
@@ -359,6 +362,7 @@ void ClientOverlay::CopyUpDone(CopyUp& op, int64_t result) {
     return data_->Write(op.context, op.block * kBlockBytes, ConstByteSpan(op.buffer.get(), length),
                         &op);
   }
+  if (op.writing) data_dirty_ = true;
   if (op.writing && result >= 0) map_.Set(op.block);
   Unbusy(op.block);
   IoCallback* parent = op.parent;

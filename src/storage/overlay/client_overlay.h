@@ -123,6 +123,7 @@ class ClientOverlay {
     void IoDone(int64_t result) override;
     ClientOverlay* owner = nullptr;
     IoCallback* done = nullptr;
+    bool write = false;
   };
   // A write of consecutive blocks straight from the caller's buffer; `allocating` are the blocks
   // it maps (busy until it completes).
@@ -168,7 +169,7 @@ class ClientOverlay {
   void Unbusy(uint64_t block);
   void Defer(const Deferred& request);
   void Redispatch();
-  IoCallback* Track(IoCallback* done);
+  IoCallback* Track(IoCallback* done, bool write);
   void StartCopyUp(const IoContext& context, uint64_t block, uint64_t piece_offset_bytes,
                    ConstByteSpan piece, IoCallback* parent);
   void CopyUpDone(CopyUp& op, int64_t result);
@@ -198,6 +199,9 @@ class ClientOverlay {
   bool redispatch_again_ = false;
   uint64_t in_flight_ = 0;  // requests this overlay issued to its files and has not seen end
   uint64_t change_count_ = 0;
+  // Data written since the last flush started. Set when a write completes (as well as when it
+  // starts): a write that completes while a flush runs may not be covered by its fdatasync, and
+  // the flush asked for after it must not find the overlay clean.
   bool data_dirty_ = false;
 
   // Flush state.
