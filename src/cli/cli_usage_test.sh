@@ -112,6 +112,32 @@ expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
 expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboot\] boots nothing" \
   serve --config "$tmp/netboot.toml"
 
+# The control socket's clients and overlay exports.
+expect_ok "aoe ctl --help" ctl --help
+expect_mentions "aoe ctl --help" exports clients add remove reload boot send --socket --json
+expect_ok "aoe overlay --help" overlay --help
+expect_mentions "aoe overlay --help" list show reset commit rollback check --socket
+expect_usage_error "ctl without a command" "aoe ctl: no command given" ctl
+expect_usage_error "ctl unknown command" "unknown command 'list'" ctl list
+expect_usage_error "ctl unknown option" "unknown option '--verbose'" ctl --verbose exports
+expect_usage_error "ctl add without a spec" "add takes one SPEC" ctl add
+expect_usage_error "ctl send bad JSON" "send needs valid JSON" ctl send '{nope'
+expect_usage_error "ctl bad timeout" "--timeout '0' is not a number of seconds" ctl --timeout 0 exports
+expect_usage_error "overlay commit without a MAC" "commit takes EXPORT MAC" overlay commit e0.1
+expect_usage_error "overlay check without a directory" "check takes the overlay directory" overlay check
+expect_usage_error "overlay with a bad lifetime" "lifetime 'forever' is not one of persist, discard-on-boot" \
+  serve -i vt0 e0.1=/a,overlay=/o,lifetime=forever
+expect_usage_error "lifetime without overlay" "lifetime applies to overlays only" \
+  serve -i vt0 e0.1=/a,lifetime=persist
+expect_usage_error "overlay with ro" "an overlay export takes writes into its overlays" \
+  serve -i vt0 e0.1=/a,ro,overlay=/o
+expect_usage_error "control socket without a path" "--control-socket needs a path" \
+  serve -i vt0 --control-socket "" e0.1=/a
+"$aoe" ctl -S "$tmp/no.sock" exports >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "no aoe serve listens on $tmp/no.sock" "$tmp/err" ||
+  fail "ctl without a server: exit $rc, $(cat "$tmp/err")"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1
