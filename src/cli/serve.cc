@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,6 +306,12 @@ int ServeMain(const std::vector<std::string>& arguments) {
   }
 
   Logger log(args.config.log_level);
+  // Each overlay holds two files open: a lab of hundreds of clients needs more than the usual
+  // soft limit of 1024 descriptors. The hard limit is the administrator's.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {
     fmt::print(stderr, "aoe serve: cannot start serving {} export(s) on {}: {}\n",

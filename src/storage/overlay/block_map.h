@@ -1,27 +1,43 @@
 // BlockMap: one client's allocation map in memory: which blocks of the export its overlay holds,
-// laid out byte for byte as the map file's bitmap (overlay_format.h), plus which of its pages
-// changed since they were last written.
+// page for page the map file's bitmap (overlay_format.h), plus which pages changed since they
+// were last written.
 //
-// Not thread-safe; owned by one ClientOverlay.
+// Sparse: a 4 KiB page of bits (128 MiB of export) is allocated when its first bit is set, so
+// an overlay costs memory in proportion to the regions its client wrote, not to the export's
+// size. A page whose bits are all cleared again stays allocated until the next Load.
+//
+// Not thread-safe; owned by one ClientOverlay (or a commit's snapshot of it).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "base/bytes.h"
+#include "storage/overlay/overlay_format.h"
 
 namespace aoe::overlay {
 
 class BlockMap {
  public:
   explicit BlockMap(uint64_t block_count);
+  BlockMap(const BlockMap& other);
+  BlockMap& operator=(const BlockMap& other);
+  BlockMap(BlockMap&&) noexcept = default;
+  BlockMap& operator=(BlockMap&&) noexcept = default;
 
   uint64_t block_count() const { return block_count_; }
   uint64_t mapped_blocks() const { return mapped_blocks_; }
+  // Pages of bits held in memory.
+  size_t allocated_pages() const;
 
   bool Test(uint64_t block) const {
-    return (static_cast<uint8_t>(bits_[block / 8]) >> (block % 8)) & 1u;
+    const Bits* page = pages_[block / kBlocksPerMapPage].get();
+    if (page == nullptr) return false;
+    const uint64_t bit = block % kBlocksPerMapPage;
+    return (static_cast<uint8_t>((*page)[bit / 8]) >> (bit % 8)) & 1u;
   }
   // Set and Clear mark the block's page dirty when they change a bit.
   void Set(uint64_t block);
@@ -40,16 +56,19 @@ class BlockMap {
   // Marks pages dirty again (their write failed).
   void MarkDirty(const std::vector<uint64_t>& pages);
   bool has_dirty_pages() const { return !dirty_list_.empty(); }
-  size_t page_count() const { return page_dirty_.size(); }
-  // The bytes of bitmap page `page` (kMapPageBytes).
+  size_t page_count() const { return pages_.size(); }
+  // The bytes of bitmap page `page` (kMapPageBytes; all zeroes for a page never set).
   ConstByteSpan Page(uint64_t page) const;
 
  private:
-  void Touch(uint64_t block);
+  using Bits = std::array<std::byte, kMapPageBytes>;
+
+  Bits& PageFor(uint64_t block);
+  void Touch(uint64_t page);
 
   uint64_t block_count_;
   uint64_t mapped_blocks_ = 0;
-  std::vector<std::byte> bits_;
+  std::vector<std::unique_ptr<Bits>> pages_;
   std::vector<bool> page_dirty_;
   std::vector<uint64_t> dirty_list_;
 };

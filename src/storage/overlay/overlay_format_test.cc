@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "storage/overlay/block_map.h"
@@ -86,6 +87,22 @@ TEST(BlockMap, NextMappedSkipsEmptyWords) {
   EXPECT_EQ(map.NextMapped(0, 10000), 3u);
   EXPECT_EQ(map.NextMapped(4, 10000), 9000u);
   EXPECT_EQ(map.NextMapped(4, 8999), 8999u);
+}
+
+TEST(BlockMap, MemoryFollowsTheRegionsWritten) {
+  // 1 TiB of export: 8192 pages of bits, none held until a block is mapped.
+  BlockMap map(BlockCount(uint64_t{1} << 40));
+  EXPECT_EQ(map.allocated_pages(), 0u);
+  EXPECT_EQ(map.NextMapped(0, map.block_count()), map.block_count());
+  map.Set(5 * kBlocksPerMapPage + 7);
+  map.Set(5 * kBlocksPerMapPage + 8);
+  EXPECT_EQ(map.allocated_pages(), 1u);
+  EXPECT_EQ(map.NextMapped(0, map.block_count()), 5 * kBlocksPerMapPage + 7);
+  EXPECT_TRUE(std::all_of(map.Page(4).begin(), map.Page(4).end(),
+                          [](std::byte b) { return b == std::byte{0}; }));
+  BlockMap copy = map;
+  EXPECT_TRUE(copy.Test(5 * kBlocksPerMapPage + 8));
+  EXPECT_EQ(copy.allocated_pages(), 1u);
 }
 
 TEST(BlockMap, LoadDropsBitsPastTheLastBlock) {
