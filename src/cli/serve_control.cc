@@ -103,6 +103,14 @@ overlay::OverlayFilter* ServeControl::OverlayArg(const Request& request, const R
   return e->overlay();
 }
 
+bool ServeControl::CommitRunning(target::Export& e, const Responder& responder) {
+  if (e.overlay() == nullptr || !e.overlay()->commit_running()) return false;
+  responder.Fail(errc::kRefused, fmt::format("a commit is running on {}; wait until it is done "
+                                             "(aoe ctl exports shows its progress)",
+                                             e.name()));
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exports and clients
 
@@ -172,6 +180,7 @@ void ServeControl::RemoveExport(const Request& request, const Responder& respond
   if (auto bad = control::CheckArguments(request, {"export"})) return responder.Fail(*bad);
   target::Export* e = ExportArg(request, responder);
   if (e == nullptr) return;
+  if (CommitRunning(*e, responder)) return;
   const std::string name = e->name();
   if (std::string problem = server_.RemoveExport(name); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
@@ -185,6 +194,7 @@ void ServeControl::ReloadExport(const Request& request, const Responder& respond
   }
   target::Export* e = ExportArg(request, responder);
   if (e == nullptr) return;
+  if (CommitRunning(*e, responder)) return;
   target::ExportOptions options = e->options();
   if (request.args.contains("spec")) {
     std::string spec;

@@ -39,6 +39,9 @@ class ServeControl final : public control::ControlHandler {
 
   // The export named by the "export" argument, or null after answering with the error.
   target::Export* ExportArg(const Request& request, const Responder& responder);
+  // Answers "refused" and returns true while a commit runs on `e`: closing the export would
+  // have to wait for it.
+  bool CommitRunning(target::Export& e, const Responder& responder);
   // The same, and it must have overlays.
   overlay::OverlayFilter* OverlayArg(const Request& request, const Responder& responder,
                                      target::Export** e = nullptr);
