@@ -107,7 +107,10 @@ interfaces = ["veth0"]
 TEST(ParseServeToml, ShippedExampleLoads) {
   ParseResult<ServeConfig> config = LoadServeConfigFile(AOE_SOURCE_DIR "/docs/examples/serve.toml");
   ASSERT_TRUE(config) << config.error();
-  EXPECT_EQ(config->server.exports.size(), 3u);
+  ASSERT_EQ(config->server.exports.size(), 4u);
+  EXPECT_EQ(config->server.exports[3].overlay_dir, "/var/lib/aoekit/overlays/e3.0");
+  EXPECT_EQ(config->server.exports[3].lifetime, overlay::Lifetime::kDiscardOnBoot);
+  EXPECT_EQ(config->server.exports[3].client_lifetimes.size(), 1u);
   EXPECT_EQ(config->server.interfaces.size(), 2u);
   EXPECT_EQ(config->user, "");  // commented out: the example runs as the starting user
   ASSERT_TRUE(config->netboot);
