@@ -4,8 +4,10 @@
 //     seek over them instead of writing); the file gets its full size with ftruncate and is
 //     fsync'ed before cp returns.
 //   upload (file -> eX.Y): every byte is written, zeros included; holes of a sparse source are
-//     found with SEEK_DATA and sent from a zero buffer without reading them. The copy ends
-//     with FLUSH CACHE EXT, so the data is durable on the target when cp returns.
+//     found with SEEK_DATA and sent from a zero buffer without reading them. With
+//     --sparse-upload, holes and all-zero 64 KiB chunks are trimmed (DATA SET MANAGEMENT)
+//     instead, where IDENTIFY says trimmed sectors read as zeroes. The copy ends with FLUSH
+//     CACHE EXT, so the data is durable on the target when cp returns.
 //
 // Both directions keep --depth requests of 64 KiB in flight through SyncDisk::Pipeline; the
 // engine splits them into frames and spreads those over every path (trunking).
@@ -28,6 +30,7 @@
 #include "cli/command.h"
 #include "cli/copy_plan.h"
 #include "cli/export_spec.h"
+#include "proto/identify.h"
 #include "cli/initiator_args.h"
 #include "cli/progress.h"
 #include "cli/sha256.h"
@@ -40,6 +43,7 @@ constexpr std::string_view kName = "cp";
 constexpr uint64_t kChunkSectors = 128;          // 64 KiB per request
 constexpr size_t kHoleBlock = 4096;              // granularity of holes in a downloaded file
 constexpr uint64_t kVerifyBatchSectors = 32768;  // 16 MiB read back, then hashed in order
+constexpr uint64_t kNoSlot = UINT64_MAX;         // a trim uses no buffer
 
 constexpr CommandHelp kHelp{
     .name = kName,
@@ -54,6 +58,7 @@ constexpr CommandHelp kHelp{
   aoe cp -i enp1s0 -i enp2s0 disk.img e0.1 --verify    upload over two paths, check SHA-256
   aoe cp -i enp1s0 part.img e0.1 --seek-sectors 2048  write part.img from sector 2048 on
   aoe cp -i enp1s0 e0.1 mbr.bin --count-sectors 1     the first sector only
+  aoe cp -i enp1s0 sparse.img e0.1 --sparse-upload    trim zeros instead of sending them
 
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
@@ -63,6 +68,7 @@ struct CpArgs {
   std::vector<std::string> interfaces;
   std::vector<std::string> files;  // SRC DST
   bool verify = false, no_progress = false, json = false, verbose = false;
+  bool sparse_upload = false;
   std::string depth_text = "32", timeout_text = "30";
   std::string skip_text, seek_text, count_text;
 };
@@ -241,6 +247,10 @@ struct Copy {
   bool progress = false;
   Duration timeout{};       // --timeout: the dead-target timeout
   uint64_t hole_bytes = 0;  // download: zeros skipped
+  // Upload: trim zeros instead of writing them (--sparse-upload, and the disk reads trimmed
+  // sectors as zeroes); trimmed_bytes counts them.
+  bool trim_zeros = false;
+  uint64_t trimmed_bytes = 0;
 
   const std::string& disk_name() const { return download ? args.files[0] : args.files[1]; }
 
@@ -333,8 +343,25 @@ std::optional<std::string> Copy::Upload() {
     const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
     const uint64_t offset = (range.src_sector + next_sector) * kSectorBytes;
     const size_t bytes = sectors * kSectorBytes;
+    const uint64_t lba = range.dst_sector + next_sector;
     ByteSpan buffer;
     if (holes.IsHole(offset, bytes)) {
+      if (trim_zeros) {
+        // One trim for the whole run of holes (up to one command's worth).
+        uint64_t run = sectors;
+        while (next_sector + run < range.sectors &&
+               run + kChunkSectors <= initiator::Disk::kMaxTrimSectors) {
+          const uint64_t more = std::min(kChunkSectors, range.sectors - next_sector - run);
+          if (!holes.IsHole(offset + run * kSectorBytes, more * kSectorBytes)) break;
+          run += more;
+        }
+        next_sector += run;
+        return initiator::SyncDisk::IoOp{.kind = initiator::SyncDisk::IoOp::Kind::kTrim,
+                                         .lba = lba,
+                                         .buffer = {},
+                                         .trim_sectors = run,
+                                         .cookie = kNoSlot};
+      }
       buffer = ByteSpan(zeros).first(bytes);
     } else {
       buffer = ByteSpan(pool).subspan(slot * chunk_bytes, bytes);
@@ -342,9 +369,16 @@ std::optional<std::string> Copy::Upload() {
         read_error = Errno("cannot read", local.path);
         return std::nullopt;  // Pipeline then waits for the writes in flight and returns
       }
+      if (trim_zeros && IsAllZero(buffer)) {
+        next_sector += sectors;
+        return initiator::SyncDisk::IoOp{.kind = initiator::SyncDisk::IoOp::Kind::kTrim,
+                                         .lba = lba,
+                                         .buffer = {},
+                                         .trim_sectors = sectors,
+                                         .cookie = kNoSlot};
+      }
     }
     free_slots.pop_back();
-    const uint64_t lba = range.dst_sector + next_sector;
     next_sector += sectors;
     return initiator::SyncDisk::IoOp{.kind = initiator::SyncDisk::IoOp::Kind::kWrite,
                                      .lba = lba,
@@ -352,8 +386,13 @@ std::optional<std::string> Copy::Upload() {
                                      .cookie = slot};
   };
   auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
-    free_slots.push_back(op.cookie);
-    done_bytes += op.buffer.size();
+    if (op.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
+      trimmed_bytes += op.trim_sectors * kSectorBytes;
+      done_bytes += op.trim_sectors * kSectorBytes;
+    } else {
+      free_slots.push_back(op.cookie);
+      done_bytes += op.buffer.size();
+    }
     bar.Update(done_bytes);
     return {};
   };
@@ -361,6 +400,11 @@ std::optional<std::string> Copy::Upload() {
   auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
   if (!result) {
+    if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
+      return fmt::format("trimming sectors {}-{} of {} failed: {}", failed.lba,
+                         failed.lba + failed.trim_sectors - 1, disk_name(),
+                         ExplainError(client, disk.address(), result.error()));
+    }
     return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
@@ -473,6 +517,10 @@ int CpMain(const std::vector<std::string>& arguments) {
                  "Copy N sectors (default: to the end of SRC).\n"
                  "Example: --count-sectors 8192")
       ->type_name("N");
+  app.add_flag("--sparse-upload", args.sparse_upload,
+               "Upload: trim (ATA TRIM) the source's holes and all-zero 64 KiB chunks\n"
+               "instead of writing them, where the disk reads trimmed sectors as\n"
+               "zeroes; zeros are written otherwise. Example: --sparse-upload");
   app.add_flag("--json", args.json,
                "Print a JSON summary on stdout (bytes, time, paths and their state).\n"
                "Example: --json");
@@ -532,6 +580,11 @@ int CpMain(const std::vector<std::string>& arguments) {
                 "no interface given; add -i IFACE for each interface that reaches the disk");
   }
   const std::string& local_path = args.files[src_disk ? 1 : 0];
+  if (args.sparse_upload && src_disk) {
+    return Fail(kName, kExitUsage,
+                "--sparse-upload is for uploads (a file to a disk); downloads leave zeros as "
+                "holes anyway");
+  }
 
   // Open the local side first: a typo in a path should not cost a network round trip.
   ParseResult<Local> local = src_disk
@@ -576,6 +629,17 @@ int CpMain(const std::vector<std::string>& arguments) {
             .depth = static_cast<size_t>(*depth),
             .progress = !args.no_progress && StderrIsTerminal(),
             .timeout = *timeout};
+  if (args.sparse_upload && copy.disk.info().identify) {
+    const proto::IdentifyFeatures features =
+        proto::ReadIdentifyFeatures(copy.disk.info().identify->page);
+    copy.trim_zeros = features.trim && features.trim_reads_zeroes;
+    if (!copy.trim_zeros && !args.json) {
+      fmt::print(stderr,
+                 "aoe cp: {} {}; --sparse-upload writes the zeros instead\n", args.files[1],
+                 features.trim ? "does not read trimmed sectors as zeroes (an overlay export?)"
+                               : "does not support TRIM");
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> failed = src_disk ? copy.Download() : copy.Upload();
   const Duration elapsed = std::chrono::steady_clock::now() - start;
@@ -591,6 +655,9 @@ int CpMain(const std::vector<std::string>& arguments) {
                   bytes, args.files[0], args.files[1], seconds, mb_per_s);
   if (src_disk && copy.hole_bytes > 0) {
     summary += fmt::format("; {} of zeros left as holes", HumanBytes(copy.hole_bytes));
+  }
+  if (!src_disk && copy.trimmed_bytes > 0) {
+    summary += fmt::format("; {} of zeros trimmed", HumanBytes(copy.trimmed_bytes));
   }
   if (!src_disk) summary += "; flushed";
   if (!args.json) fmt::print(stderr, "{}\n", summary);
@@ -615,6 +682,7 @@ int CpMain(const std::vector<std::string>& arguments) {
     j["seconds"] = seconds;
     j["mb_per_s"] = mb_per_s;
     j["hole_bytes"] = copy.hole_bytes;
+    j["trimmed_bytes"] = copy.trimmed_bytes;
     j["flushed"] = !src_disk;
     j["verified"] = digest.has_value();
     if (digest) j["sha256"] = *digest;

@@ -238,6 +238,19 @@ Outcome<void> SyncDisk::Flush() {
   return std::move(*result);
 }
 
+Outcome<void> SyncDisk::Trim(uint64_t lba, uint64_t sectors) {
+  while (sectors > 0) {
+    const uint64_t n = std::min(sectors, Disk::kMaxTrimSectors);
+    std::optional<Outcome<void>> result;
+    disk_->Trim(lba, n, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+    client_->RunUntil([&] { return result.has_value(); });
+    if (!*result) return std::move(*result);
+    lba += n;
+    sectors -= n;
+  }
+  return {};
+}
+
 Outcome<IdentifyData> SyncDisk::Identify() {
   std::optional<Outcome<IdentifyData>> result;
   disk_->Identify([&](Outcome<IdentifyData> r) { result.emplace(std::move(r)); });
@@ -277,6 +290,7 @@ Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::op
         case IoOp::Kind::kRead: disk_->Read(op->lba, op->buffer, cb); break;
         case IoOp::Kind::kWrite: disk_->Write(op->lba, op->buffer, cb); break;
         case IoOp::Kind::kFlush: disk_->Flush(cb); break;
+        case IoOp::Kind::kTrim: disk_->Trim(op->lba, op->trim_sectors, cb); break;
       }
     }
     if (in_flight == 0) break;

@@ -61,6 +61,8 @@ class SyncDisk {
   Outcome<void> Write(uint64_t lba, ConstByteSpan data);
   Outcome<void> Flush();
   Outcome<IdentifyData> Identify();
+  // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
+  Outcome<void> Trim(uint64_t lba, uint64_t sectors);
 
   // Queue-depth driven I/O for cp and bench. `next` is called while fewer than `queue_depth`
   // operations are in flight and returns the next one (nullopt: no more). `done` is called for
@@ -69,10 +71,11 @@ class SyncDisk {
   // the call returns once the ones in flight have finished. If `failed_op` is given it receives
   // the operation that failed (an engine error's message also names its sectors).
   struct IoOp {
-    enum class Kind { kRead, kWrite, kFlush };
+    enum class Kind { kRead, kWrite, kFlush, kTrim };
     Kind kind = Kind::kRead;
     uint64_t lba = 0;
     ByteSpan buffer;        // destination of a read, source of a write
+    uint64_t trim_sectors = 0;  // kTrim: sectors from lba, at most Disk::kMaxTrimSectors
     uint64_t cookie = 0;    // caller's own bookkeeping
   };
   Outcome<void> Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,

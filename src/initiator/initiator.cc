@@ -118,13 +118,27 @@ void Disk::Identify(IdentifyCallback done) {
   Submit(Op::kIdentify, 0, 1, nullptr, {}, std::move(done));
 }
 
+void Disk::Trim(uint64_t lba, uint64_t sectors, IoCallback done) {
+  if (sectors == 0 || sectors > kMaxTrimSectors) {
+    owner_.Defer([done = std::move(done), a = info_.address, sectors] {
+      done(Error(InitiatorErrc::kInvalidArgument,
+                 fmt::format("{}: trim of {} sectors: must be 1 to {} per command",
+                             a.ToString(), sectors, kMaxTrimSectors)));
+    });
+    owner_.DrainCompletions();
+    return;
+  }
+  Submit(Op::kTrim, lba, sectors, nullptr, std::move(done), {});
+}
+
 void Disk::Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
                   IdentifyCallback identify_done) {
-  if (op == Op::kRead || op == Op::kWrite) {
+  if (op == Op::kRead || op == Op::kWrite || op == Op::kTrim) {
     uint64_t capacity = info_.identify ? info_.identify->sector_count : proto::kLba48Mask + 1;
     if (lba > capacity || sectors > capacity - lba) {
       std::string msg = fmt::format("{}: {} of sectors {}-{} is beyond the end of the disk ({} sectors)",
-                                    info_.address.ToString(), op == Op::kRead ? "READ" : "WRITE",
+                                    info_.address.ToString(),
+                                    op == Op::kRead ? "READ" : op == Op::kWrite ? "WRITE" : "TRIM",
                                     lba, lba + sectors - 1, capacity);
       owner_.Defer([done = std::move(done), msg = std::move(msg)] {
         done(Error(InitiatorErrc::kOutOfRange, msg));
@@ -141,9 +155,18 @@ void Disk::Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCall
   r.data = data;
   r.done = std::move(done);
   r.identify_done = std::move(identify_done);
-  if (op == Op::kIdentify) {
+  if (op == Op::kIdentify || op == Op::kTrim) {
     r.identify_page = std::make_unique<std::array<std::byte, 512>>();
     r.data = r.identify_page->data();
+  }
+  if (op == Op::kTrim) {
+    // Ranges of at most 65535 sectors; unused entries stay zero (a count of 0 means none).
+    for (size_t i = 0; sectors > 0; ++i) {
+      const auto n = static_cast<uint16_t>(std::min<uint64_t>(sectors, proto::kDsmMaxRangeSectors));
+      proto::EncodeDsmRange({lba, n}, ByteSpan(*r.identify_page), i);
+      lba += n;
+      sectors -= n;
+    }
   }
   unframed_.push_back(&r);
   Pump();
@@ -225,7 +248,7 @@ void Disk::Pump() {
       r.framed += n;
     } else {
       f->lba = 0;
-      f->sectors = r.op == Op::kIdentify ? 1 : 0;
+      f->sectors = r.op == Op::kIdentify || r.op == Op::kTrim ? 1 : 0;
       f->data_offset = 0;
       r.framed = r.sectors;
     }
@@ -241,7 +264,8 @@ void Disk::Pump() {
 
 void Disk::BuildFrame(Frame& f) {
   const Request& r = *f.request;
-  size_t data_bytes = r.op == Op::kWrite ? size_t{f.sectors} * proto::kSectorSize : 0;
+  size_t data_bytes =
+      r.op == Op::kWrite || r.op == Op::kTrim ? size_t{f.sectors} * proto::kSectorSize : 0;
   f.length = std::max(proto::kMinFrameSize, proto::kAtaHeaderSize + data_bytes);
   if (f.buffer.size() < f.length) f.buffer.resize(f.length);
   std::fill(f.buffer.begin(), f.buffer.begin() + static_cast<std::ptrdiff_t>(f.length - data_bytes),
@@ -270,6 +294,11 @@ void Disk::BuildFrame(Frame& f) {
       break;
     case Op::kIdentify:
       a.cmd_status = proto::ata_op::kIdentifyDevice;
+      break;
+    case Op::kTrim:
+      a.aflags = proto::kAtaFlagExtended | proto::kAtaFlagWrite;
+      a.cmd_status = proto::ata_op::kDataSetManagement;
+      a.err_feature = proto::kDsmTrim;
       break;
   }
   proto::EncodeAta(a, f.buffer);
@@ -706,6 +735,8 @@ std::string Disk::DescribeRequest(const Request& r) const {
       return fmt::format("writing {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
     case Op::kFlush: return fmt::format("flushing {}", disk);
     case Op::kIdentify: return fmt::format("identifying {}", disk);
+    case Op::kTrim:
+      return fmt::format("trimming {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
   }
   return disk;
 }
@@ -716,6 +747,9 @@ std::string Disk::DescribeRange(const Frame& f) const {
     case Op::kWrite: return fmt::format("WRITE of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
     case Op::kFlush: return f.flush_ext ? "FLUSH CACHE EXT" : "FLUSH CACHE";
     case Op::kIdentify: return "IDENTIFY DEVICE";
+    case Op::kTrim:
+      return fmt::format("TRIM of sectors {}-{}", f.request->lba,
+                         f.request->lba + f.request->sectors - 1);
   }
   return "command";
 }

@@ -38,6 +38,7 @@
 #include "initiator/tags.h"
 #include "initiator/types.h"
 #include "net/port.h"
+#include "proto/ata.h"
 #include "proto/config.h"
 #include "proto/mask.h"
 
@@ -108,6 +109,13 @@ class Disk {
   void Flush(IoCallback done);
   // IDENTIFY DEVICE (0xEC); also updates info().identify.
   void Identify(IdentifyCallback done);
+  // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
+  // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
+  // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in
+  // IDENTIFY (proto::ReadIdentifyFeatures); a target without TRIM answers with an ATA abort.
+  static constexpr uint64_t kMaxTrimSectors =
+      uint64_t{proto::kDsmRangesPerBlock} * proto::kDsmMaxRangeSectors;
+  void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
 
   const TargetInfo& info() const { return info_; }
   DiskAddress address() const { return info_.address; }
@@ -120,12 +128,12 @@ class Disk {
  private:
   friend class Initiator;
 
-  enum class Op : uint8_t { kRead, kWrite, kFlush, kIdentify };
+  enum class Op : uint8_t { kRead, kWrite, kFlush, kIdentify, kTrim };
 
   struct Request {
     Op op = Op::kRead;
     uint64_t lba = 0;
-    uint64_t sectors = 0;     // total to transfer (1 page for IDENTIFY, 0 for FLUSH)
+    uint64_t sectors = 0;     // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
     std::byte* data = nullptr;  // read destination or write source (caller-owned)
     uint64_t framed = 0;      // sectors already put into frames
     uint32_t frames_active = 0;
@@ -133,6 +141,7 @@ class Disk {
     std::optional<Error> error;
     IoCallback done;
     IdentifyCallback identify_done;
+    // IDENTIFY's reply, or the TRIM's block of ranges.
     std::unique_ptr<std::array<std::byte, 512>> identify_page;
     std::list<Request>::iterator self;
   };

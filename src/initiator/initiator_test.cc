@@ -11,6 +11,7 @@
 
 #include "initiator/client.h"
 #include "initiator/testing/fake_target.h"
+#include "proto/identify.h"
 #include "net/memory_port.h"
 #include "proto/ata.h"
 #include "proto/config.h"
@@ -188,6 +189,37 @@ TEST_F(InitiatorTest, ReadWriteRoundTripOfSeveralMiBSplitIntoFrames) {
   EXPECT_EQ(back, data);
   ASSERT_TRUE(disk.Flush());
   EXPECT_EQ(target.stats().flushes, 1u);
+}
+
+TEST_F(InitiatorTest, TrimSendsOneDataSetManagementCommandWithItsRanges) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 200000});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  const proto::IdentifyFeatures features =
+      proto::ReadIdentifyFeatures(disk.info().identify->page);
+  EXPECT_TRUE(features.trim);
+  EXPECT_TRUE(features.trim_reads_zeroes);
+  std::vector<std::byte> data = RandomBytes(8 * 512, 3);
+  ASSERT_TRUE(disk.Write(65530, data));
+  // 150000 sectors: three ranges (65535, 65535, 18930) in one command.
+  ASSERT_TRUE(disk.Trim(10, 150000));
+  EXPECT_EQ(target.stats().trims, 1u);
+  EXPECT_EQ(target.stats().trimmed_sectors, 150000u);
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(65530, back));
+  EXPECT_EQ(back, std::vector<std::byte>(data.size()));
+}
+
+TEST_F(InitiatorTest, ATrimTheTargetRefusesIsAnAtaError) {
+  AddTarget({.shelf = 0, .slot = 1, .trim = false});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  EXPECT_FALSE(proto::ReadIdentifyFeatures(disk.info().identify->page).trim);
+  Outcome<void> refused = disk.Trim(0, 8);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, InitiatorErrc::kAtaError);
+  EXPECT_NE(refused.error().message.find("TRIM of sectors 0-7"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(InitiatorTest, OddSizedRequestsUseAShortLastFrame) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "proto/identify.h"
+
 #include <algorithm>
 #include <cstring>
 #include <system_error>
@@ -19,6 +21,86 @@ void Cover(uint64_t offset, size_t size, uint64_t& first_lba, uint64_t& sectors)
 }
 
 }  // namespace
+
+void SectorDevice::Trim(uint64_t, uint64_t, IoCallback done) {
+  done(Error(std::make_error_code(std::errc::operation_not_supported), "the disk cannot trim"));
+}
+
+AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
+    : disk_(disk), sector_count_(sector_count) {
+  if (disk.info().identify) {
+    const proto::IdentifyFeatures f = proto::ReadIdentifyFeatures(disk.info().identify->page);
+    trim_reads_zeroes_ = f.trim && f.trim_reads_zeroes;
+  }
+}
+
+void ByteIo::Discard(uint64_t offset, uint64_t size, DiscardDone done) {
+  const uint64_t disk = size_bytes();
+  if (!device_.trim_reads_zeroes()) {
+    done(Error(std::make_error_code(std::errc::operation_not_supported),
+               "the disk does not read trimmed sectors as zeroes"));
+    return;
+  }
+  if (offset >= disk || size == 0) {
+    done({});
+    return;
+  }
+  size = std::min(size, disk - offset);
+  // Up to three parts, in submission order: a zeroed head, the trimmed middle, a zeroed tail.
+  struct Parts {
+    int pending = 1;  // held until every part is submitted
+    std::optional<Error> error;
+    DiscardDone done;
+  };
+  auto parts = std::make_shared<Parts>();
+  parts->done = std::move(done);
+  auto part_done = [parts](Outcome<void> r) {
+    if (!r && !parts->error) parts->error = r.error();
+    if (--parts->pending > 0) return;
+    if (parts->error) {
+      parts->done(*parts->error);
+    } else {
+      parts->done({});
+    }
+  };
+  const uint64_t end = offset + size;
+  const uint64_t first_whole = (offset + kSectorBytes - 1) / kSectorBytes;
+  const uint64_t end_whole = end / kSectorBytes;
+  auto zero = [&](uint64_t from, uint64_t to) {
+    if (to <= from) return;
+    ++parts->pending;
+    std::vector<std::byte> zeros(static_cast<size_t>(to - from));
+    Write(from, zeros, [part_done](Outcome<size_t> w) {
+      part_done(w ? Outcome<void>() : Outcome<void>(w.error()));
+    });
+  };
+  if (first_whole >= end_whole) {
+    zero(offset, end);  // inside one sector (or two partial ones)
+  } else {
+    zero(offset, first_whole * kSectorBytes);
+    auto op = std::make_unique<Op>();
+    op->kind = Op::Kind::kTrim;
+    op->exclusive = true;
+    op->offset = first_whole * kSectorBytes;
+    op->first_lba = first_whole;
+    op->sectors = end_whole - first_whole;
+    op->size = static_cast<size_t>(op->sectors * kSectorBytes);
+    ++parts->pending;
+    op->flush_done = part_done;
+    Enqueue(std::move(op));
+    zero(end_whole * kSectorBytes, end);
+  }
+  part_done({});
+}
+
+void ByteIo::TrimFrom(Op& op, uint64_t lba) {
+  const uint64_t end = op.first_lba + op.sectors;
+  const uint64_t n = std::min(end - lba, initiator::Disk::kMaxTrimSectors);
+  device_.Trim(lba, n, [this, &op, lba, n, end](Outcome<void> r) {
+    if (!r || lba + n >= end) return Finish(op, r);
+    TrimFrom(op, lba + n);
+  });
+}
 
 void ByteIo::Read(uint64_t offset, size_t size, ReadDone done) {
   const uint64_t disk = size_bytes();
@@ -116,6 +198,9 @@ void ByteIo::Start(Op& op) {
         StartModifyWrite(op);
       }
       return;
+    case Op::Kind::kTrim:
+      TrimFrom(op, op.first_lba);
+      return;
     case Op::Kind::kFlush: {
       const uint64_t generation = write_generation_;
       device_.Flush([this, &op, generation](Outcome<void> r) {
@@ -187,6 +272,12 @@ void ByteIo::Finish(Op& op, Outcome<void> status) {
       break;
     case Op::Kind::kFlush:
       ++counters_.flushes;
+      op.flush_done(status);
+      break;
+    case Op::Kind::kTrim:
+      // Like a write: the next close flushes it.
+      ++counters_.trims;
+      ++write_generation_;
       op.flush_done(status);
       break;
   }

@@ -9,7 +9,9 @@
 //   them starts:
 //     * an unaligned write, because two concurrent read-modify-writes of the same sector would
 //       lose one of the updates even when their byte ranges do not overlap;
-//     * a flush, so that FLUSH CACHE EXT covers every write the application saw complete.
+//     * a flush, so that FLUSH CACHE EXT covers every write the application saw complete;
+//     * a discard's TRIM (fallocate PUNCH_HOLE or ZERO_RANGE), so that it cannot overtake a
+//       write to the same sectors.
 // - Offsets beyond the disk: a read there returns no bytes (end of file), a write fails with
 //   ENOSPC; ranges that straddle the end are cut short, as on a block device.
 //
@@ -51,13 +53,17 @@ class SectorDevice {
   virtual void Read(uint64_t lba, ByteSpan buffer, IoCallback done) = 0;
   virtual void Write(uint64_t lba, ConstByteSpan data, IoCallback done) = 0;
   virtual void Flush(IoCallback done) = 0;
+  // DATA SET MANAGEMENT / TRIM; at most initiator::Disk::kMaxTrimSectors per call. Only used
+  // when trim_reads_zeroes(): a discarded range must read back as zeroes.
+  virtual bool trim_reads_zeroes() const { return false; }
+  virtual void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
 };
 
 // A SectorDevice over an opened AoE disk of the initiator engine.
 class AoeSectorDevice final : public SectorDevice {
  public:
-  AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
-      : disk_(disk), sector_count_(sector_count) {}
+  // Whether the disk trims, and reads zeroes afterwards, comes from its IDENTIFY page.
+  AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count);
   uint64_t sector_count() const override { return sector_count_; }
   void Read(uint64_t lba, ByteSpan buffer, IoCallback done) override {
     disk_.Read(lba, buffer, std::move(done));
@@ -66,10 +72,15 @@ class AoeSectorDevice final : public SectorDevice {
     disk_.Write(lba, data, std::move(done));
   }
   void Flush(IoCallback done) override { disk_.Flush(std::move(done)); }
+  bool trim_reads_zeroes() const override { return trim_reads_zeroes_; }
+  void Trim(uint64_t lba, uint64_t sectors, IoCallback done) override {
+    disk_.Trim(lba, sectors, std::move(done));
+  }
 
  private:
   initiator::Disk& disk_;
   uint64_t sector_count_;
+  bool trim_reads_zeroes_ = false;
 };
 
 class ByteIo {
@@ -78,9 +89,10 @@ class ByteIo {
   using ReadDone = std::function<void(Outcome<void> status, ConstByteSpan data)>;
   using WriteDone = std::function<void(Outcome<size_t> bytes_written)>;
   using FlushDone = std::function<void(Outcome<void> status)>;
+  using DiscardDone = std::function<void(Outcome<void> status)>;
 
   struct Counters {
-    uint64_t reads = 0, writes = 0, flushes = 0, errors = 0;
+    uint64_t reads = 0, writes = 0, flushes = 0, trims = 0, errors = 0;
     uint64_t bytes_read = 0, bytes_written = 0;
   };
 
@@ -93,6 +105,10 @@ class ByteIo {
   void Read(uint64_t offset, size_t size, ReadDone done);
   void Write(uint64_t offset, ConstByteSpan data, WriteDone done);
   void Flush(FlushDone done);
+  // Makes [offset, offset + size) read as zeroes: the whole sectors inside are trimmed, the
+  // partial sectors at either end written with zeroes. Fails with EOPNOTSUPP when the device
+  // does not read trimmed sectors as zeroes (then nothing is changed).
+  void Discard(uint64_t offset, uint64_t size, DiscardDone done);
 
   // Writes have completed since the last successful flush began.
   bool dirty() const { return write_generation_ != flushed_generation_; }
@@ -104,7 +120,7 @@ class ByteIo {
 
  private:
   struct Op {
-    enum class Kind { kRead, kWrite, kFlush };
+    enum class Kind { kRead, kWrite, kFlush, kTrim };
     Kind kind = Kind::kRead;
     uint64_t offset = 0;  // bytes
     size_t size = 0;      // bytes, already cut at the end of the disk
@@ -117,7 +133,7 @@ class ByteIo {
     std::optional<Error> error;
     ReadDone read_done;
     WriteDone write_done;
-    FlushDone flush_done;
+    FlushDone flush_done;  // also a trim's
     std::list<std::unique_ptr<Op>>::iterator self;
   };
 
@@ -126,6 +142,7 @@ class ByteIo {
   void Start(Op& op);
   void StartModifyWrite(Op& op);
   void WriteMerged(Op& op);
+  void TrimFrom(Op& op, uint64_t lba);
   void Finish(Op& op, Outcome<void> status);
 
   SectorDevice& device_;

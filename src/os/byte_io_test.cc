@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,14 @@ class FakeDevice final : public SectorDevice {
     });
   }
   void Flush(IoCallback done) override { Queue("flush", [done] { done({}); }); }
+  bool trim_reads_zeroes() const override { return can_trim_; }
+  void Trim(uint64_t lba, uint64_t sectors, IoCallback done) override {
+    Queue("trim", [this, lba, sectors, done] {
+      std::memset(data_.data() + lba * kSectorBytes, 0, sectors * kSectorBytes);
+      done({});
+    });
+  }
+  void set_can_trim(bool can) { can_trim_ = can; }
 
   // Completes the oldest pending operation.
   void CompleteOne() {
@@ -54,9 +64,52 @@ class FakeDevice final : public SectorDevice {
   std::vector<std::byte> data_;
   std::vector<std::function<void()>> pending_;
   std::vector<std::string> log_;
+  bool can_trim_ = true;
 };
 
 std::vector<std::byte> Bytes(size_t n, uint8_t value) { return std::vector<std::byte>(n, std::byte{value}); }
+
+TEST(ByteIoTest, DiscardTrimsWholeSectorsAndZeroesTheEdges) {
+  FakeDevice dev(16);
+  ByteIo io(dev);
+  const std::vector<std::byte> before = dev.data();
+  std::optional<Outcome<void>> result;
+  // Bytes 700-4299: sector 1 from byte 188, sectors 2-7 whole, sector 8 up to byte 204.
+  io.Discard(700, 3600, [&](Outcome<void> r) { result = r; });
+  dev.CompleteAll();
+  ASSERT_TRUE(result && *result);
+  for (size_t i = 0; i < dev.data().size(); ++i) {
+    const bool inside = i >= 700 && i < 4300;
+    ASSERT_EQ(dev.data()[i], inside ? std::byte{0} : before[i]) << "byte " << i;
+  }
+  EXPECT_EQ(std::count(dev.log().begin(), dev.log().end(), "trim"), 1);
+  EXPECT_EQ(io.counters().trims, 1u);
+  EXPECT_TRUE(io.dirty()) << "a discard is flushed like a write";
+}
+
+TEST(ByteIoTest, DiscardWaitsForEarlierWritesToTheSameSectors) {
+  FakeDevice dev(16);
+  ByteIo io(dev);
+  io.Write(1024, Bytes(1024, 0x55), [](Outcome<size_t>) {});
+  std::optional<Outcome<void>> result;
+  io.Discard(1024, 1024, [&](Outcome<void> r) { result = r; });
+  EXPECT_EQ(dev.log(), std::vector<std::string>{"write"}) << "the trim waits for the write";
+  dev.CompleteAll();
+  ASSERT_TRUE(result && *result);
+  EXPECT_EQ(dev.data()[1024], std::byte{0});
+}
+
+TEST(ByteIoTest, DiscardWithoutZeroingTrimIsNotSupportedAndChangesNothing) {
+  FakeDevice dev(16);
+  dev.set_can_trim(false);
+  ByteIo io(dev);
+  std::optional<Outcome<void>> result;
+  io.Discard(0, 4096, [&](Outcome<void> r) { result = r; });
+  ASSERT_TRUE(result);
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error().code, std::errc::operation_not_supported);
+  EXPECT_TRUE(dev.log().empty());
+}
 
 TEST(ByteIoTest, UnalignedReadReturnsExactlyTheBytesAsked) {
   FakeDevice dev(16);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fuse_lowlevel.h>
+#include <linux/falloc.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -241,6 +242,39 @@ struct FuseDisk::Ops {
     FlushDisk(self, req, "close");
   }
 
+  // fallocate(2): PUNCH_HOLE (with KEEP_SIZE, as the call requires) and ZERO_RANGE become a TRIM
+  // of the sectors inside and zeroes at the edges, where the disk reads trimmed sectors as
+  // zeroes; EOPNOTSUPP elsewhere (the loop driver then stops discarding). Preallocation
+  // (mode 0) inside the disk has nothing to do: every sector exists.
+  static void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                        fuse_file_info*) {
+    FuseDisk& self = *Self(req);
+    const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
+    const int discard = mode & ~FALLOC_FL_KEEP_SIZE;
+    if (mode == 0) {
+      fuse_reply_err(req, end <= self.io_.size_bytes() ? 0 : ENOSPC);
+      return;
+    }
+    if (discard != FALLOC_FL_PUNCH_HOLE && discard != FALLOC_FL_ZERO_RANGE) {
+      fuse_reply_err(req, EOPNOTSUPP);
+      return;
+    }
+    self.io_.Discard(static_cast<uint64_t>(offset), static_cast<uint64_t>(length),
+                     [&self, req, offset](Outcome<void> status) {
+                       if (!status) {
+                         if (status.error().code == std::errc::operation_not_supported) {
+                           fuse_reply_err(req, EOPNOTSUPP);
+                           return;
+                         }
+                         self.log_.Error(self.options_.file_name, "discard at byte {} failed: {}",
+                                         offset, status.error().message);
+                         fuse_reply_err(req, ErrnoFor(status.error()));
+                         return;
+                       }
+                       fuse_reply_err(req, 0);
+                     });
+  }
+
   static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
   static void StatFs(fuse_req_t req, fuse_ino_t) {
@@ -290,6 +324,7 @@ Outcome<std::unique_ptr<FuseDisk>> FuseDisk::Mount(const FuseDiskOptions& option
     ops.flush = Ops::Flush;
     ops.fsync = Ops::FSync;
     ops.release = Ops::Release;
+    ops.fallocate = Ops::Fallocate;
     ops.statfs = Ops::StatFs;
     return ops;
   }();

@@ -107,6 +107,8 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
       info.model = options_.model;
       info.serial = options_.serial;
       info.firmware = options_.firmware;
+      info.trim = options_.trim;
+      info.trim_reads_zeroes = options_.trim;
       proto::BuildIdentifyPage(info, ByteSpan(frame).subspan(proto::kAtaHeaderSize, 512));
       reply.sector_count = 0;
       data_bytes = 512;
@@ -158,6 +160,26 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
     case proto::ata_op::kFlushCache:
       ++stats_.flushes;
       break;
+    case proto::ata_op::kDataSetManagement: {
+      const size_t blocks = a->sector_count;
+      if (!options_.trim || a->err_feature != proto::kDsmTrim ||
+          length < proto::kAtaHeaderSize + blocks * 512) {
+        reply.cmd_status = proto::kAtaStatusReady | proto::kAtaStatusError;
+        reply.err_feature = proto::kAtaErrorAbort;
+        break;
+      }
+      ConstByteSpan ranges(frame.data() + proto::kAtaHeaderSize, blocks * 512);
+      for (size_t i = 0; i < blocks * proto::kDsmRangesPerBlock; ++i) {
+        proto::DsmRange r = proto::DecodeDsmRange(ranges, i);
+        if (r.sector_count == 0 || r.lba + r.sector_count > options_.sectors) continue;
+        std::fill_n(data_.begin() + static_cast<ptrdiff_t>(r.lba * 512), r.sector_count * 512,
+                    std::byte{0});
+        stats_.trimmed_sectors += r.sector_count;
+      }
+      ++stats_.trims;
+      reply.sector_count = 0;
+      break;
+    }
     default:
       reply.cmd_status = proto::kAtaStatusReady | proto::kAtaStatusError;
       reply.err_feature = proto::kAtaErrorAbort;

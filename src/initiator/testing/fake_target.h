@@ -33,6 +33,9 @@ struct FakeTargetOptions {
   std::string firmware = "V1";
   // False: FLUSH CACHE EXT (0xEA) is aborted (ERR, ABRT) like vblade does; 0xE7 still works.
   bool flush_ext = true;
+  // DATA SET MANAGEMENT / TRIM: advertised in IDENTIFY (reading zeroes after it) and zero-fills
+  // the ranges; false: not advertised, and aborted.
+  bool trim = true;
 };
 
 struct FakeTargetStats {
@@ -43,6 +46,8 @@ struct FakeTargetStats {
   uint64_t flushes = 0;         // successful FLUSH CACHE and FLUSH CACHE EXT
   uint64_t flush_ext_aborted = 0;
   uint64_t identifies = 0;
+  uint64_t trims = 0;           // DSM TRIM commands carried out
+  uint64_t trimmed_sectors = 0;
   uint64_t config = 0;
   uint64_t replies = 0;
   std::vector<uint64_t> per_port_requests;  // ATA requests per port index
