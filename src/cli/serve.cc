@@ -289,10 +289,7 @@ int ServeMain(const std::vector<std::string>& arguments) {
                                            std::end(kServeCapabilities)},
                      .writable_dirs = {args.config.server.state_dir}};
   for (const target::ExportOptions& e : args.config.server.exports) {
-    if (!e.has_overlay()) continue;
-    for (const char* sub : {"", "/clients", "/versions"}) {
-      drop.writable_dirs.push_back(e.overlay_dir + sub);
-    }
+    if (e.has_overlay()) drop.writable_dirs.push_back(e.overlay_dir);
   }
   if (!args.config.user.empty()) {
     std::string problem = CheckDropUser(args.config.user);

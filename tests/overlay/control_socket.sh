@@ -200,7 +200,7 @@ ini_check "overlay.list: versions 1 and 2*, no overlays left" test \
     "$(ov_json "$out" "([(v['id'], v['current']) for v in r['versions']], len(r['clients']))")" \
     = "([(1, False), (2, True)], 0)"
 ini_check "the committed version is a file of its own; the base is unchanged" \
-    test -s "$OVERLAY_DIR/versions/v2.img" -a "$(ini_sha "$BASE")" = "$BASE_SHA"
+    test -s "$OVERLAY_DIR/v2.img" -a "$(ini_sha "$BASE")" = "$BASE_SHA"
 ov_overlay rollback e0.1 >"$out" 2>&1
 ini_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
 ini_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"

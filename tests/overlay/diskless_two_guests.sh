@@ -182,8 +182,8 @@ for g in 1 2; do
     mac=${MACS[g-1]}
     name=$(echo "$mac" | tr : -)
     view=$INTEROP_TMP/view$g.img
-    python3 "$HERE/apply_overlay.py" "$DISKLESS_IMAGE" "$OVERLAY_DIR/clients/$name.map" \
-        "$OVERLAY_DIR/clients/$name.data" "$view" >/dev/null
+    python3 "$HERE/apply_overlay.py" "$DISKLESS_IMAGE" "$OVERLAY_DIR/$name.map" \
+        "$OVERLAY_DIR/$name.data" "$view" >/dev/null
     dd if="$view" of="$view.part" bs=512 skip="$DISKLESS_PART_START" \
         count="$DISKLESS_PART_SECTORS" status=none
     if e2fsck -fn "$view.part" >"$INTEROP_TMP/e2fsck$g.log" 2>&1; then

@@ -60,7 +60,7 @@ std::vector<std::pair<uint64_t, uint64_t>> DataRanges(int fd, uint64_t size) {
 
 void CheckClient(const std::string& dir, const std::string& name, const MacAddress& mac,
                  const VersionRegistry* registry, uint64_t size_bytes, CheckReport& report) {
-  const std::string stem = dir + "/clients/" + name;
+  const std::string stem = dir + "/" + name;
   const std::string map_path = stem + ".map";
   const std::string data_path = stem + ".data";
   auto problem = [&](std::string text) {
@@ -174,7 +174,7 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
   if (registry) {
     for (const VersionRecord& v : registry->versions()) {
       if (v.id == 1) continue;
-      listed.insert(v.file.substr(v.file.find('/') + 1));
+      listed.insert(v.file);
       auto st = Stat(dir + "/" + v.file);
       if (!st) {
         report.problems.push_back(fmt::format("version {}: {} is missing", v.id, v.file));
@@ -184,15 +184,15 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
       }
     }
   }
-  for (const std::string& name : List(dir + "/versions")) {
-    if (!listed.contains(name)) {
+  for (const std::string& name : List(dir)) {
+    if (VersionRegistry::IsVersionFileName(name) && !listed.contains(name)) {
       report.notes.push_back(
-          fmt::format("{}/versions/{}: no version uses it; the next start removes it", dir, name));
+          fmt::format("{}/{}: no version uses it; the next start removes it", dir, name));
     }
   }
 
   std::set<std::string> maps;
-  for (const std::string& file : List(dir + "/clients")) {
+  for (const std::string& file : List(dir)) {
     if (!file.ends_with(".map")) continue;
     const std::string name = file.substr(0, file.size() - 4);
     std::optional<MacAddress> mac = ParseClientName(name);
@@ -200,16 +200,16 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
     maps.insert(name);
     CheckClient(dir, name, *mac, registry ? &*registry : nullptr, report.size_bytes, report);
   }
-  for (const std::string& file : List(dir + "/clients")) {
+  for (const std::string& file : List(dir)) {
     if (file.find(".corrupt-") != std::string::npos) {
-      report.notes.push_back(fmt::format("{}/clients/{}: set aside as damaged", dir, file));
+      report.notes.push_back(fmt::format("{}/{}: set aside as damaged", dir, file));
       continue;
     }
     if (!file.ends_with(".data")) continue;
     const std::string name = file.substr(0, file.size() - 5);
     if (ParseClientName(name) && !maps.contains(name)) {
       report.notes.push_back(fmt::format(
-          "{}/clients/{}: a data file without a map (never flushed); the next start removes it",
+          "{}/{}: a data file without a map (never flushed); the next start removes it",
           dir, file));
     }
   }

@@ -163,12 +163,6 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     if (errno == EWOULDBLOCK) return OverlayError(OverlayErrc::kDirectoryInUse);
     return Errno();
   }
-  auto clients_fd = OpenDirectory(dir + "/clients");
-  if (!clients_fd) return Unexpected{clients_fd.error()};
-  clients_fd_ = std::move(*clients_fd);
-  auto versions_fd = OpenDirectory(dir + "/versions");
-  if (!versions_fd) return Unexpected{versions_fd.error()};
-  versions_fd_ = std::move(*versions_fd);
 
   const std::string versions_path = fmt::format("{}/{}", dir, kVersionsFile);
   std::ifstream in(versions_path);
@@ -186,13 +180,13 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   }
   ::unlink(fmt::format("{}/{}.tmp", dir, kVersionsFile).c_str());
 
-  // Version files: the listed ones are opened; anything else in versions/ is a leftover of an
+  // Version files: the listed ones are opened; any other vN.img(.tmp) is a leftover of an
   // interrupted commit or collection.
   version_backends_[1] = base_;
   std::set<std::string> listed;
   for (const VersionRecord& v : registry_.versions()) {
     if (v.id == 1) continue;
-    listed.insert(v.file.substr(v.file.find('/') + 1));
+    listed.insert(v.file);
     auto opened = OpenFileBackend(engine_, dir + "/" + v.file,
                                   FileOptions{.read_only = true, .direct = settings_.direct});
     if (!opened) {
@@ -206,10 +200,10 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     }
     version_backends_[v.id] = std::move(opened->backend);
   }
-  for (const std::string& name : ListDirectory(dir + "/versions")) {
-    if (listed.contains(name)) continue;
-    ::unlinkat(versions_fd_.get(), name.c_str(), 0);
-    warnings.push_back(fmt::format("{}/versions/{}: removed, no version uses it", dir, name));
+  for (const std::string& name : ListDirectory(dir)) {
+    if (!VersionRegistry::IsVersionFileName(name) || listed.contains(name)) continue;
+    ::unlinkat(dir_fd_.get(), name.c_str(), 0);
+    warnings.push_back(fmt::format("{}/{}: removed, no version uses it", dir, name));
   }
   AOE_TRY(LoadClients(warnings));
 
@@ -230,7 +224,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
 }
 
 Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
-  const std::string clients_dir = settings_.dir + "/clients";
+  const std::string& clients_dir = settings_.dir;
   std::set<std::string> with_map;
   auto set_aside = [&](const std::string& name, std::string_view why) {
     for (std::string_view suffix : {".map", ".data"}) {
@@ -272,7 +266,7 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
       set_aside(name, fmt::format("its base version {} is gone", header.base_version));
       continue;
     }
-    auto client = ClientOverlay::Open(engine_, clients_fd_.get(), paths, *map, base->second);
+    auto client = ClientOverlay::Open(engine_, dir_fd_.get(), paths, *map, base->second);
     if (!client) {
       set_aside(name, fmt::format("cannot open its files: {}", client.error().message()));
       continue;
@@ -284,14 +278,14 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     if (!file.ends_with(".data")) continue;
     const std::string name = file.substr(0, file.size() - 5);
     if (ParseClientName(name) && !with_map.contains(name)) {
-      ::unlinkat(clients_fd_.get(), file.c_str(), 0);
+      ::unlinkat(dir_fd_.get(), file.c_str(), 0);
     }
   }
   return {};
 }
 
 ClientPaths OverlayFilter::PathsFor(const MacAddress& mac) const {
-  const std::string stem = fmt::format("{}/clients/{}", settings_.dir, ClientName(mac));
+  const std::string stem = fmt::format("{}/{}", settings_.dir, ClientName(mac));
   return ClientPaths{.data = stem + ".data", .map = stem + ".map"};
 }
 
@@ -327,7 +321,7 @@ Result<ClientOverlay*> OverlayFilter::CreateClient(const MacAddress& mac) {
                    .base_version = registry_.current(),
                    .created_unix = NowUnix(),
                    .initiator = mac};
-  auto client = ClientOverlay::Create(engine_, clients_fd_.get(), PathsFor(mac), header,
+  auto client = ClientOverlay::Create(engine_, dir_fd_.get(), PathsFor(mac), header,
                                       Version(registry_.current()));
   if (!client) return Unexpected{client.error()};
   ClientOverlay* raw = client->get();
@@ -466,7 +460,7 @@ void OverlayFilter::Retire(const MacAddress& mac, Done done) {
   ::unlink(client->paths().map.c_str());
   ::unlink(client->paths().data.c_str());
   retired_.push_back(std::move(client));
-  FsyncDir(clients_fd_.get(), [this, done = std::move(done)](Result<void> synced) {
+  FsyncDir(dir_fd_.get(), [this, done = std::move(done)](Result<void> synced) {
     if (!synced) return done(synced);
     CollectVersions(done);
   });
@@ -475,7 +469,7 @@ void OverlayFilter::Retire(const MacAddress& mac, Done done) {
 void OverlayFilter::Reset(const MacAddress& mac, Done done) {
   if (!clients_.contains(mac)) {
     // Not before the call returns: callers may rely on that.
-    return FsyncDir(clients_fd_.get(), [done = std::move(done)](Result<void>) {
+    return FsyncDir(dir_fd_.get(), [done = std::move(done)](Result<void>) {
       done(OverlayError(OverlayErrc::kNoOverlay));
     });
   }
@@ -522,7 +516,7 @@ void OverlayFilter::CollectVersions(Done done) {
 
 void OverlayFilter::Commit(const MacAddress& mac, std::function<void(Result<VersionRecord>)> done) {
   auto refuse = [&](OverlayErrc e) {
-    FsyncDir(versions_fd_.get(), [done, e](Result<void>) { done(OverlayError(e)); });
+    FsyncDir(dir_fd_.get(), [done, e](Result<void>) { done(OverlayError(e)); });
   };
   if (commit_running_) return refuse(OverlayErrc::kCommitRunning);
   auto it = clients_.find(mac);
@@ -535,13 +529,13 @@ void OverlayFilter::Commit(const MacAddress& mac, std::function<void(Result<Vers
 
   commit_.reset();
   const uint64_t id = registry_.next_id();
-  const std::string tmp = fmt::format("{}/versions/v{}.img.tmp", settings_.dir, id);
+  const std::string tmp = fmt::format("{}/{}.tmp", settings_.dir, VersionRegistry::FileFor(id));
   auto commit = OverlayCommit::Create(
       engine_,
       OverlayCommit::Source{.base = client->base(), .client = client, .blocks = client->map()},
       tmp);
   if (!commit) {
-    return FsyncDir(versions_fd_.get(),
+    return FsyncDir(dir_fd_.get(),
                     [done, e = commit.error()](Result<void>) { done(Unexpected{e}); });
   }
   commit_ = std::move(*commit);
@@ -557,7 +551,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
                                  std::function<void(Result<VersionRecord>)> done,
                                  Result<void> copied) {
   const uint64_t id = registry_.next_id();
-  const std::string tmp = fmt::format("{}/versions/v{}.img.tmp", settings_.dir, id);
+  const std::string tmp = fmt::format("{}/{}.tmp", settings_.dir, VersionRegistry::FileFor(id));
   auto fail = [&](std::error_code e) {
     ::unlink(tmp.c_str());
     commit_running_ = false;
@@ -583,7 +577,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     commit_running_ = false;
     return done(Unexpected{opened.error()});
   }
-  FsyncDir(versions_fd_.get(), [this, mac, id, path,
+  FsyncDir(dir_fd_.get(), [this, mac, id, path,
                                 backend = std::shared_ptr<BlockBackend>(std::move(opened->backend)),
                                 done](Result<void> synced) mutable {
     if (!synced) {

@@ -164,8 +164,6 @@ class OverlayFilter final : public BlockBackend {
   IoEngine& engine_;
   UniqueFd lock_fd_;
   UniqueFd dir_fd_;
-  UniqueFd clients_fd_;
-  UniqueFd versions_fd_;
   VersionRegistry registry_;
   std::map<uint64_t, std::shared_ptr<BlockBackend>> version_backends_;
   std::map<MacAddress, std::shared_ptr<ClientOverlay>> clients_;

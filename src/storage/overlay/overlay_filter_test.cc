@@ -123,10 +123,10 @@ class OverlayFilterTest : public ::testing::Test {
             base_bytes_.begin() + static_cast<ptrdiff_t>(offset + size)};
   }
   std::string MapPath(const MacAddress& mac) const {
-    return settings_.dir + "/clients/" + ClientName(mac) + ".map";
+    return settings_.dir + "/" + ClientName(mac) + ".map";
   }
   std::string DataPath(const MacAddress& mac) const {
-    return settings_.dir + "/clients/" + ClientName(mac) + ".data";
+    return settings_.dir + "/" + ClientName(mac) + ".data";
   }
 
   std::unique_ptr<IoEngine> engine_;
@@ -350,7 +350,7 @@ TEST_F(OverlayFilterTest, CommitMakesANewVersionAndRollbackUndoesIt) {
   EXPECT_EQ(first.error(), make_error_code(OverlayErrc::kNoEarlierVersion));
   // Version 2 is no one's base and not the current's parent: its file is gone.
   EXPECT_EQ(filter_->Versions().size(), 1u);
-  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/versions/v2.img"));
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img"));
 }
 
 TEST_F(OverlayFilterTest, CommitRefusesWhatItCannotDoRight) {
@@ -386,7 +386,8 @@ TEST_F(OverlayFilterTest, AWriteDuringTheCommitAbortsIt) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kChangedDuringCommit));
   EXPECT_EQ(filter_->current_version(), 1u);
-  EXPECT_TRUE(std::filesystem::is_empty(settings_.dir + "/versions"));
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img"));
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img.tmp"));
 }
 
 TEST_F(OverlayFilterTest, OneTargetPerDirectory) {

@@ -1,6 +1,6 @@
 // The on-disk format of one client's overlay (docs/overlays.md, "Format"): a sparse data file
-// and an allocation map, both in the overlay directory's clients/ folder, named after the
-// initiator's MAC ("52-54-00-a0-e0-01.data", "52-54-00-a0-e0-01.map").
+// and an allocation map, both in the overlay directory, named after the initiator's MAC
+// ("52-54-00-a0-e0-01.data", "52-54-00-a0-e0-01.map").
 //
 // Data file: as large as the export; block B of the export lives at byte B * kBlockBytes
 // (identity mapping), so the file is sparse and a block the client never wrote is a hole.

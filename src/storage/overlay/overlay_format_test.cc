@@ -120,7 +120,12 @@ TEST(Versions, RoundTripAndAdd) {
   VersionRegistry r(1 << 20);
   const VersionRecord& v2 = r.Add(1, 1700000000, "52:54:00:a0:e0:01");
   EXPECT_EQ(v2.id, 2u);
-  EXPECT_EQ(v2.file, "versions/v2.img");
+  EXPECT_EQ(v2.file, "v2.img");
+  EXPECT_TRUE(VersionRegistry::IsVersionFileName("v2.img"));
+  EXPECT_TRUE(VersionRegistry::IsVersionFileName("v12.img.tmp"));
+  EXPECT_FALSE(VersionRegistry::IsVersionFileName("v.img"));
+  EXPECT_FALSE(VersionRegistry::IsVersionFileName("golden.img"));
+  EXPECT_FALSE(VersionRegistry::IsVersionFileName("versions.json"));
   EXPECT_EQ(r.current(), 2u);
   auto parsed = VersionRegistry::Parse(r.Serialize());
   ASSERT_TRUE(parsed) << parsed.error().message();

@@ -15,7 +15,14 @@ VersionRegistry::VersionRegistry(uint64_t size_bytes) : size_bytes_(size_bytes) 
   versions_.push_back(std::move(first));
 }
 
-std::string VersionRegistry::FileFor(uint64_t id) { return fmt::format("versions/v{}.img", id); }
+std::string VersionRegistry::FileFor(uint64_t id) { return fmt::format("v{}.img", id); }
+
+bool VersionRegistry::IsVersionFileName(std::string_view name) {
+  if (name.ends_with(".tmp")) name.remove_suffix(4);
+  if (!name.starts_with('v') || !name.ends_with(".img") || name.size() <= 5) return false;
+  const std::string_view digits = name.substr(1, name.size() - 5);
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 const VersionRecord* VersionRegistry::Find(uint64_t id) const {
   for (const VersionRecord& v : versions_)
