@@ -47,7 +47,7 @@ expect_usage_error() {
 expect_help scan -i --timeout --json
 expect_help ping -i -c --interval --timeout
 expect_help cp -i --verify --depth --no-progress --timeout --skip-sectors --seek-sectors \
-  --count-sectors --json
+  --count-sectors --sparse-upload --json
 expect_help bench -i --rw --bs --depth --seconds --offset --length --yes-destroy-data --json
 expect_help config -i --set --force --test --test-prefix
 expect_help mask -i --add --del
@@ -84,6 +84,8 @@ expect_usage_error "cp three arguments" "expected SRC and DST, got 3" cp -i vc0 
 expect_usage_error "cp two files" "neither 'a.img' nor 'b.img' is an AoE disk" cp -i vc0 a.img b.img
 expect_usage_error "cp two disks" "both SRC and DST are AoE disks" cp -i vc0 e0.1 e0.2
 expect_usage_error "cp without -i" "^aoe cp: no interface given" cp e0.1 disk.img
+expect_usage_error "cp --sparse-upload on a download" "sparse-upload is for uploads" \
+    cp -i vc0 --sparse-upload e0.1 disk.img
 expect_usage_error "cp broadcast disk" "broadcast" cp -i vc0 e0.255 disk.img
 expect_usage_error "cp depth 0" "--depth '0' is not a number from 1 to 1024" cp -i vc0 --depth 0 e0.1 x
 expect_usage_error "cp depth huge" "--depth '5000'" cp -i vc0 --depth 5000 e0.1 x
