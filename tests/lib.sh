@@ -372,7 +372,7 @@ powercut_mount() {
     POWERCUT_DIR=$dir
     POWERCUT_LOG=$T_TMP/powercut.log
     timeout -k 5 "${T_BG_SECONDS:-900}" "$fs" "$POWERCUT_BACKING" "$dir" --log "$POWERCUT_LOG" \
-        >>"$POWERCUT_LOG" 2>&1 &
+        >>"$T_TMP/powercut.out" 2>&1 &
     local wrapper=$!
     # SIGTERM (the cleanup) is a clean unmount; a lazy detach catches a mount left dead by a cut.
     t_defer "t_kill_pid $wrapper; mountpoint -q '$dir' && umount -l '$dir'"
@@ -380,7 +380,7 @@ powercut_mount() {
     POWERCUT_WRAPPER=$wrapper
     for (( c = 0; c < 100; c++ )); do
         [[ "$(findmnt -n -o FSTYPE --mountpoint "$dir" 2>/dev/null)" == fuse.powercut ]] && break
-        t_alive "$wrapper" || { cat "$POWERCUT_LOG" >&2; t_die "powercut_fs exited at start"; }
+        t_alive "$wrapper" || { cat "$T_TMP/powercut.out" >&2; t_die "powercut_fs exited at start"; }
         sleep 0.05
     done
     [[ "$(findmnt -n -o FSTYPE --mountpoint "$dir")" == fuse.powercut ]] ||
