@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # tests/lib.sh: the one shell library of aoekit's tests. Every shell test sources it, directly or
-# through its suite's lib.sh (which keeps only what is specific to that suite).
+# through its suite's lib.sh (which keeps only what is specific to that suite). Safe under
+# `set -euo pipefail` as well as `set -uo pipefail`.
 #
 # SAFETY: AoE, DHCP and TFTP are raw broadcast protocols. Tests create their own network
 # namespaces ("aoet-<pid>-<name>", see t_ns) joined by veth pairs created inside them, or tap
@@ -24,6 +25,9 @@
 #
 # Environment: T_KEEP_TMP=1 keeps the temporary directory (logs) for debugging.
 
+# Sourced once per script, however many suite libraries source it.
+[[ -n "${T_LIB_LOADED:-}" ]] && return 0
+T_LIB_LOADED=1
 readonly T_SKIP=77
 T_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 T_REPO_ROOT="$(cd "$T_LIB_DIR/.." && pwd)"
@@ -72,7 +76,8 @@ t_finish() {
 # ---------------------------------------------------------------------------------------------
 
 # t_defer SNIPPET: runs SNIPPET (eval) at exit. Snippets hold only values the test generated
-# (pids, namespace names, mktemp paths).
+# (pids, namespace names, mktemp paths); they may read $rc, the script's exit status, and
+# $T_FAILED (e.g. to print a log only when the test failed).
 t_defer() { T_CLEANUP+=("$1"); }
 
 t_run_cleanup() {
@@ -152,14 +157,14 @@ t_stop_pid() {
     local pid=$1 i
     [[ -n "$pid" ]] || return 0
     if t_alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null || true
         for (( i = 0; i < 50; i++ )); do
             t_alive "$pid" || break
             sleep 0.1
         done
-        t_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+        if t_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     return 0
 }
 
@@ -168,8 +173,8 @@ t_stop_pid() {
 t_kill_pid() {
     local pid=$1 ppid
     [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null)
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || true)
     if [[ "$ppid" != "$$" && "$ppid" != "${BASHPID:-$$}" ]]; then
         t_log "not stopping pid $pid: not our child (ppid=$ppid)"
         return 0
@@ -231,16 +236,15 @@ t_netns_add() {
 # deletes it with its interfaces and nftables tables.
 t_netns_del() {
     local p
-    for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    ip netns del "$1" 2>/dev/null
-    return 0
+    for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+    ip netns del "$1" 2>/dev/null || true
 }
 
 # Namespaces of an earlier run that was killed before its cleanup ran ("aoet-<pid>-x" whose pid
 # is gone): their leftover processes were started by that run.
 t_delete_stale_namespaces() {
     local ns pid
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^aoet-[0-9]+-'); do
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^aoet-[0-9]+-' || true); do
         pid=${ns#aoet-}
         pid=${pid%%-*}
         kill -0 "$pid" 2>/dev/null || t_netns_del "$ns"
@@ -253,8 +257,8 @@ t_veth() {
     local ns_a=$1 a=$2 ns_b=$3 b=$4 mtu=${5:-1500} mac=${6:-}
     ip -n "$ns_a" link add "$a" ${mac:+address "$mac"} mtu "$mtu" type veth \
         peer name "$b" netns "$ns_b" mtu "$mtu" || t_die "cannot create veth $a/$b"
-    ip netns exec "$ns_a" sysctl -qw "net.ipv6.conf.$a.disable_ipv6=1" 2>/dev/null
-    ip netns exec "$ns_b" sysctl -qw "net.ipv6.conf.$b.disable_ipv6=1" 2>/dev/null
+    ip netns exec "$ns_a" sysctl -qw "net.ipv6.conf.$a.disable_ipv6=1" 2>/dev/null || true
+    ip netns exec "$ns_b" sysctl -qw "net.ipv6.conf.$b.disable_ipv6=1" 2>/dev/null || true
     ip -n "$ns_a" link set "$a" up
     ip -n "$ns_b" link set "$b" up
 }
@@ -304,8 +308,8 @@ t_serve() {
 
 # t_serve_kill9: SIGKILL the target (no shutdown, no flush of its own) and reap it.
 t_serve_kill9() {
-    kill -KILL "$SERVE_PID" 2>/dev/null
-    wait "$SERVE_WRAPPER" 2>/dev/null
+    kill -KILL "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_WRAPPER" 2>/dev/null || true
     t_log "aoe serve pid $SERVE_PID killed with SIGKILL"
 }
 
@@ -392,9 +396,9 @@ powercut_mount() {
 # descriptor open on the mount fails from now on, then detaches the dead mount. The processes
 # that used the mount keep running until the test stops them (kill the target right after).
 powercut_cut() {
-    kill -KILL "$POWERCUT_PID" 2>/dev/null
-    wait "$POWERCUT_WRAPPER" 2>/dev/null
-    umount -l "$POWERCUT_DIR" 2>/dev/null
+    kill -KILL "$POWERCUT_PID" 2>/dev/null || true
+    wait "$POWERCUT_WRAPPER" 2>/dev/null || true
+    umount -l "$POWERCUT_DIR" 2>/dev/null || true
     t_log "power cut: harness pid $POWERCUT_PID SIGKILLed, $POWERCUT_DIR detached"
 }
 
