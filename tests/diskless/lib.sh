@@ -18,7 +18,7 @@
 #   t_kill_pid "$INTEROP_TARGET_PID"               # image quiescent
 #   diskless_check_serial "$SERIAL" "$qemu_rc"           # PASS/FAIL lines
 #   diskless_check_image                                 # e2fsck + loop mount + token
-#   diskless_check_aoe_cp aoekit                         # download with `aoe cp`, if present
+#   diskless_check_aoe_cp aoekit                         # download with `aoe cp`
 #   [[ $T_FAILED -eq 0 ]]
 
 # shellcheck source=../interop/lib.sh

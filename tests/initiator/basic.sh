@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 
 ini_init "$1"
 TARGET=${2:?usage: $0 AOE_BINARY aoekit|vblade}
-ini_require_root
+ini_require_root setpriv losetup
 [[ $TARGET == aoekit || $TARGET == vblade ]] || t_die "unknown target '$TARGET'"
 [[ $TARGET == vblade ]] && { command -v vblade >/dev/null || t_skip "vblade not installed"; }
 
@@ -51,12 +51,10 @@ ini_aoe client scan -i vc0 --json >"$out" 2>&1
 t_check "scan --json: sectors $SECTORS" grep -q "\"sectors\": $SECTORS," "$out"
 
 # Without CAP_NET_RAW the packet socket cannot be opened: say so, send nothing.
-if command -v setpriv >/dev/null 2>&1; then
-    ip netns exec "$(t_ns client)" setpriv --reuid=65534 --regid=65534 --clear-groups \
-        --inh-caps=-all "$AOE_BIN" scan -i vc0 >/dev/null 2>"$out"
-    rc=$?
-    t_expect "scan without CAP_NET_RAW: exit 1 and a hint" "$rc" 1 'needs root or CAP_NET_RAW' "$out"
-fi
+ip netns exec "$(t_ns client)" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    --inh-caps=-all "$AOE_BIN" scan -i vc0 >/dev/null 2>"$out"
+rc=$?
+t_expect "scan without CAP_NET_RAW: exit 1 and a hint" "$rc" 1 'needs root or CAP_NET_RAW' "$out"
 ini_aoe client scan -i nosuch0 >/dev/null 2>"$out"
 rc=$?
 t_expect "scan on a missing interface: exit 1 and a hint" "$rc" 1 \
@@ -110,8 +108,10 @@ fi
 t_log "upload took $(( SECONDS - t0 )) s"
 
 # --- block devices (aoekit only, to keep the vblade run short) --------------------------
-if [[ $TARGET == aoekit ]] && command -v losetup >/dev/null && LOOP_FILE=$T_TMP/loop.img &&
-    ini_make_image "$LOOP_FILE" 16 && LOOP=$(losetup --find --show "$LOOP_FILE" 2>/dev/null); then
+if [[ $TARGET == aoekit ]]; then
+    LOOP_FILE=$T_TMP/loop.img
+    ini_make_image "$LOOP_FILE" 16
+    LOOP=$(losetup --find --show "$LOOP_FILE") || t_die "losetup could not attach $LOOP_FILE"
     t_defer "losetup -d '$LOOP'"
     ini_aoe client cp -i vc0 --count-sectors 32768 e0.1 "$LOOP" 2>"$out"
     t_check "download to a block device" \
