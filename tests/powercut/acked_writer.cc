@@ -2,7 +2,7 @@
 // writes the target acknowledged; then checks an image file for every acknowledged write.
 //
 //   powercut_acked_writer write -i IFACE -t eSHELF.SLOT --acked FILE [--chunks N]
-//                               [--chunk-sectors N] [--depth N]
+//                               [--chunk-sectors N] [--depth N] [--flush-first]
 //   powercut_acked_writer check IMAGE --acked FILE [--chunk-sectors N]
 //
 // write: chunk k covers sectors [k * chunk-sectors, (k + 1) * chunk-sectors) and is written
@@ -10,15 +10,17 @@
 // When the target acknowledges chunk k, the line "k" is appended to FILE and flushed (FILE lives
 // outside the storage under test, so it survives the power cut). Stops after --chunks chunks
 // (default: the whole disk) or at the first failed write (after a power cut the target's
-// storage is gone). Exit status: 0 all written, 1 a write failed, 2 bad arguments.
+// storage is gone). With --flush-first it sends one FLUSH before the first write (an initiator
+// that flushes, which `durability = auto` serves from the page cache), and none after.
+// Exit status: 0 all written, 1 a write failed, 2 bad arguments.
 //
 // check: reads IMAGE (the image after the cut and a remount) and compares every chunk listed
 // in FILE with its stamp. Prints "N of M acknowledged writes survived" and, for the first few
 // lost chunks, what they hold. Exit status: 0 every acknowledged write survived, 1 otherwise.
 //
 // This is what a Linux aoe.ko client does (it never sends FLUSH) reduced to a checkable form:
-// the `sync` export option (and `durability = auto`) promise that each of these writes
-// survives a power cut of the target host as soon as it is acknowledged.
+// `durability = auto` (the default) and `sync` promise that each of these writes survives a
+// power cut of the target host as soon as it is acknowledged.
 
 #include <algorithm>
 #include <chrono>
@@ -52,6 +54,7 @@ struct Args {
   uint64_t chunks = 0;  // 0: as many as fit
   uint64_t chunk_sectors = 16;
   size_t depth = 8;
+  bool flush_first = false;
 };
 
 // The stamp of one sector: its chunk and sector number in text, then bytes derived from both,
@@ -81,8 +84,15 @@ std::optional<Args> Parse(int argc, char** argv) {
   } else if (args.mode != "write") {
     return std::nullopt;
   }
-  for (; i + 1 < argc; i += 2) {
-    std::string key = argv[i], value = argv[i + 1];
+  for (; i < argc; i += 2) {
+    std::string key = argv[i];
+    if (key == "--flush-first") {
+      args.flush_first = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) return std::nullopt;
+    std::string value = argv[i + 1];
     try {
       if (key == "-i") {
         args.interface = value;
@@ -131,6 +141,13 @@ int Write(const Args& args) {
     std::fprintf(stderr, "acked_writer: %s\n", disk.error().message.c_str());
     return 1;
   }
+  if (args.flush_first) {
+    if (auto flushed = disk->Flush(); !flushed) {
+      std::fprintf(stderr, "acked_writer: the first FLUSH failed: %s\n",
+                   flushed.error().message.c_str());
+      return 1;
+    }
+  }
   uint64_t chunks = disk->sector_count() / args.chunk_sectors;
   if (args.chunks != 0 && args.chunks < chunks) chunks = args.chunks;
   const size_t chunk_bytes = args.chunk_sectors * kSector;
@@ -165,8 +182,9 @@ int Write(const Args& args) {
         return {};
       });
   std::fclose(acked);
-  std::printf("acked_writer: %llu of %llu writes acknowledged, no FLUSH sent\n",
-              static_cast<unsigned long long>(done), static_cast<unsigned long long>(chunks));
+  std::printf("acked_writer: %llu of %llu writes acknowledged, %s\n",
+              static_cast<unsigned long long>(done), static_cast<unsigned long long>(chunks),
+              args.flush_first ? "one FLUSH before them" : "no FLUSH sent");
   if (!r) {
     std::printf("acked_writer: stopped: %s\n", r.error().message.c_str());
     return 1;
@@ -216,7 +234,7 @@ int main(int argc, char** argv) {
   if (!args) {
     std::fprintf(stderr,
                  "usage: powercut_acked_writer write -i IFACE -t eS.S --acked FILE [--chunks N] "
-                 "[--chunk-sectors N] [--depth N]\n"
+                 "[--chunk-sectors N] [--depth N] [--flush-first]\n"
                  "       powercut_acked_writer check IMAGE --acked FILE [--chunk-sectors N]\n");
     return 2;
   }

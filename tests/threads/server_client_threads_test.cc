@@ -39,9 +39,8 @@ TEST(ServerClientThreads, WritesAndReadsWhileTheServerRunsOnItsOwnThread) {
   options.interfaces = {"mt0"};
   options.state_dir = state_dir;
   target::ExportOptions e;
-  e.shelf = 2;
-  e.slot = 3;
-  e.path = "memory";
+  e.address = {2, 3};
+  e.backend.path = "memory";
   options.exports = {e};
   target::ServerEnvironment env;
   env.open_port = [&wire](const std::string& name) -> Result<std::unique_ptr<Port>> {
@@ -49,7 +48,8 @@ TEST(ServerClientThreads, WritesAndReadsWhileTheServerRunsOnItsOwnThread) {
     if (!port) return Unexpected{port.error()};
     return std::unique_ptr<Port>(std::move(*port));
   };
-  env.open_storage = [](IoEngine&, const target::ExportOptions&) -> Result<OpenedBackend> {
+  env.open_base = [](StorageServices&, const BackendSpec&,
+                     const BaseOptions&) -> Result<OpenedBackend> {
     return OpenedBackend{std::make_unique<MemoryBackend>(kDiskBytes), {}};
   };
   auto created = target::Server::Create(options, log, std::move(env));
@@ -64,8 +64,8 @@ TEST(ServerClientThreads, WritesAndReadsWhileTheServerRunsOnItsOwnThread) {
   std::thread server_thread([&server] { ASSERT_TRUE(server->Run()); });
 
   {
-    auto port = MemoryPort::Create(wire, {.name = "mi0", .mac = kInitiatorMac,
-                                          .role = PortRole::kInitiator})
+    auto port = MemoryPort::Create(
+                    wire, {.name = "mi0", .mac = kInitiatorMac, .role = PortRole::kInitiator})
                     .value();
     SteadyClock clock;
     auto client = initiator::Client::Create({port.get()}, clock).value();
