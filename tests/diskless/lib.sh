@@ -3,29 +3,29 @@
 # shellcheck disable=SC2034
 #
 # Helpers for diskless-boot tests: a Linux whose root file system is an AoE
-# disk. Built on tests/interop/lib.sh (sourced here; call interop_init first).
+# disk. Built on tests/interop/lib.sh (sourced here; call t_init first).
 # Reusable by any test that boots the image another way (e.g. PXE -> DHCP ->
 # TFTP -> iPXE from `aoe netboot` instead of ipxe.lkrn):
 #
 #   source tests/diskless/lib.sh
-#   interop_init
-#   diskless_build_image "$INTEROP_TMP/diskless.img"    # sets DISKLESS_IMAGE, DISKLESS_TOKEN
+#   t_init
+#   diskless_build_image "$T_TMP/diskless.img"    # sets DISKLESS_IMAGE, DISKLESS_TOKEN
 #   interop_netns_create 1500
 #   interop_target_start aoekit "$DISKLESS_IMAGE"
 #   diskless_watch_start "$SERIAL" "$CONSOLE"            # optional: boot timings
 #   ...boot a guest whose COM1 goes to $SERIAL, e.g. with interop_qemu_run...
 #   diskless_watch_stop
-#   interop_kill_pid "$INTEROP_TARGET_PID"               # image quiescent
+#   t_kill_pid "$INTEROP_TARGET_PID"               # image quiescent
 #   diskless_check_serial "$SERIAL" "$qemu_rc"           # PASS/FAIL lines
 #   diskless_check_image                                 # e2fsck + loop mount + token
-#   diskless_check_aoe_cp aoekit                         # download with `aoe cp`, if present
-#   [[ $INTEROP_FAILED -eq 0 ]]
+#   diskless_check_aoe_cp aoekit                         # download with `aoe cp`
+#   [[ $T_FAILED -eq 0 ]]
 
 # shellcheck source=../interop/lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../interop/lib.sh"
 
 DISKLESS_ROOT_DEV=/dev/etherd/e0.0p1
-DISKLESS_MAKE_IMAGE=$INTEROP_REPO_ROOT/scripts/make-diskless-image
+DISKLESS_MAKE_IMAGE=$T_REPO_ROOT/scripts/make-diskless-image
 
 # The iPXE script that sanboots e0.0 (as tests/interop/ipxe_sanboot.sh uses).
 # diskless_ipxe_script FILE
@@ -48,22 +48,22 @@ EOF
 diskless_build_image() {
     local image=$1 mib=${2:-96} rc=0 t0=$SECONDS
     shift 2 || shift $#
-    [[ -x "$DISKLESS_MAKE_IMAGE" ]] || interop_die "$DISKLESS_MAKE_IMAGE missing"
+    [[ -x "$DISKLESS_MAKE_IMAGE" ]] || t_die "$DISKLESS_MAKE_IMAGE missing"
     DISKLESS_TOKEN="AOEKIT-DISKLESS-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     DISKLESS_IMAGE=$image
     "$DISKLESS_MAKE_IMAGE" "$image" --size "$mib" --root "$DISKLESS_ROOT_DEV" \
         --cmdline-extra "aoekit.token=$DISKLESS_TOKEN aoekit.poweroff=1" "$@" || rc=$?
-    [[ $rc -eq 77 ]] && interop_skip "make-diskless-image: a prerequisite is missing (see above)"
-    [[ $rc -eq 0 ]] || interop_die "make-diskless-image failed (exit $rc)"
+    [[ $rc -eq 77 ]] && t_skip "make-diskless-image: a prerequisite is missing (see above)"
+    [[ $rc -eq 0 ]] || t_die "make-diskless-image failed (exit $rc)"
     read -r DISKLESS_PART_START DISKLESS_PART_SECTORS < <(interop_image_partition "$image" 1) \
-        || interop_die "no partition 1 in $image"
-    diskless_mount_ro "$INTEROP_TMP/diskless-before"
-    [[ -e "$INTEROP_TMP/diskless-before/root-token.txt" ]] \
-        && interop_die "root-token.txt exists before the boot"
-    grep -q "aoekit.token=$DISKLESS_TOKEN" "$INTEROP_TMP/diskless-before/boot/extlinux/extlinux.conf" \
-        || interop_die "token not in extlinux.conf"
-    diskless_umount "$INTEROP_TMP/diskless-before"
-    interop_log "image $image built in $(( SECONDS - t0 ))s (token $DISKLESS_TOKEN)"
+        || t_die "no partition 1 in $image"
+    diskless_mount_ro "$T_TMP/diskless-before"
+    [[ -e "$T_TMP/diskless-before/root-token.txt" ]] \
+        && t_die "root-token.txt exists before the boot"
+    grep -q "aoekit.token=$DISKLESS_TOKEN" "$T_TMP/diskless-before/boot/extlinux/extlinux.conf" \
+        || t_die "token not in extlinux.conf"
+    diskless_umount "$T_TMP/diskless-before"
+    t_log "image $image built in $(( SECONDS - t0 ))s (token $DISKLESS_TOKEN)"
 }
 
 # diskless_mount_ro DIR [IMAGE] : partition 1 of IMAGE (default
@@ -101,10 +101,10 @@ DISKLESS_MILESTONES=(
 
 # diskless_watch_start SERIAL_LOG [CONSOLE_LOG] [MAX_SECONDS]
 # Background poller (bounded to MAX_SECONDS, default 600) that appends
-# "milestone ms" lines to $INTEROP_TMP/milestones.txt. Truncates the logs.
+# "milestone ms" lines to $T_TMP/milestones.txt. Truncates the logs.
 diskless_watch_start() {
     local serial=$1 console=${2:-/dev/null} max=${3:-600} t0
-    DISKLESS_TIMES=$INTEROP_TMP/milestones.txt
+    DISKLESS_TIMES=$T_TMP/milestones.txt
     : >"$DISKLESS_TIMES"; : >"$serial"
     [[ "$console" != /dev/null ]] && : >"$console"
     t0=$(( $(date +%s%N) / 1000000 ))
@@ -125,12 +125,12 @@ diskless_watch_start() {
         done
     ) &
     DISKLESS_WATCH_PID=$!
-    interop_defer "interop_kill_pid $DISKLESS_WATCH_PID"
+    t_defer "t_kill_pid $DISKLESS_WATCH_PID"
 }
 
 diskless_watch_stop() {
     sleep 0.5     # one last poll
-    interop_kill_pid "${DISKLESS_WATCH_PID:-}"
+    t_kill_pid "${DISKLESS_WATCH_PID:-}"
 }
 
 diskless_print_milestones() {
@@ -140,11 +140,11 @@ diskless_print_milestones() {
 }
 
 # ---------------------------------------------------------------------------
-# Checks (PASS/FAIL lines; failures set INTEROP_FAILED)
+# Checks (PASS/FAIL lines; failures set T_FAILED)
 # ---------------------------------------------------------------------------
 _diskless_clean() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g'; }
 _diskless_check() {   # DESCRIPTION REGEX TEXT
-    if grep -qE -- "$2" <<<"$3"; then interop_pass "$1"; else interop_fail "$1"; fi
+    if grep -qE -- "$2" <<<"$3"; then t_pass "$1"; else t_fail "$1"; fi
 }
 
 # diskless_check_serial SERIAL_LOG QEMU_RC : the boot chain from extlinux to
@@ -163,11 +163,11 @@ diskless_check_serial() {
     _diskless_check "the guest wrote the token to its root file system" \
         "AOEKIT-DISKLESS-TOKEN-WRITTEN $DISKLESS_TOKEN" "$log"
     if [[ $qemu_rc -eq 0 ]] && grep -q 'AOEKIT-DISKLESS-POWEROFF' <<<"$log"; then
-        interop_pass "the guest powered itself off"
+        t_pass "the guest powered itself off"
     elif [[ $qemu_rc -eq 124 ]]; then
-        interop_fail "the guest did not finish within the timeout"
+        t_fail "the guest did not finish within the timeout"
     else
-        interop_fail "the guest did not power off cleanly (qemu exit $qemu_rc)"
+        t_fail "the guest did not power off cleanly (qemu exit $qemu_rc)"
     fi
 }
 
@@ -175,70 +175,65 @@ diskless_check_serial() {
 # first): e2fsck finds the partition clean, and a loop mount shows
 # /root-token.txt with the token and the AoE root device.
 diskless_check_image() {
-    local mnt=$INTEROP_TMP/diskless-after f
+    local mnt=$T_TMP/diskless-after f
     interop_loop_attach "$DISKLESS_IMAGE" $(( DISKLESS_PART_START * 512 )) \
         $(( DISKLESS_PART_SECTORS * 512 )) ro
-    if e2fsck -fn "$INTEROP_LOOP" >"$INTEROP_TMP/e2fsck.log" 2>&1; then
-        interop_pass "e2fsck: the root file system is clean after the guest's writes"
+    if e2fsck -fn "$INTEROP_LOOP" >"$T_TMP/e2fsck.log" 2>&1; then
+        t_pass "e2fsck: the root file system is clean after the guest's writes"
     else
-        interop_fail "e2fsck reports problems ($(tail -n 3 "$INTEROP_TMP/e2fsck.log" | tr '\n' ' '))"
+        t_fail "e2fsck reports problems ($(tail -n 3 "$T_TMP/e2fsck.log" | tr '\n' ' '))"
     fi
     losetup -d "$INTEROP_LOOP" 2>/dev/null || true
     diskless_mount_ro "$mnt"
     f=$mnt/root-token.txt
     if [[ -f "$f" ]]; then
-        interop_log "root-token.txt: $(tr '\n' ' ' <"$f")"
+        t_log "root-token.txt: $(tr '\n' ' ' <"$f")"
         _diskless_check "loop mount: /root-token.txt holds the token" \
             "^token=$DISKLESS_TOKEN\$" "$(cat "$f")"
         _diskless_check "loop mount: /root-token.txt says root=$DISKLESS_ROOT_DEV" \
             "^root=$DISKLESS_ROOT_DEV " "$(cat "$f")"
     else
-        interop_fail "loop mount: no /root-token.txt on the partition"
+        t_fail "loop mount: no /root-token.txt on the partition"
     fi
     diskless_umount "$mnt"
 }
 
-# diskless_check_aoe_cp TARGET_KIND : if `aoe cp` exists, serve the image
-# again (same target kind) on one end of a veth pair in INTEROP_NS, download
-# it with `aoe cp` on the other end, compare it with the image and read the
-# token from the copy with debugfs. Prints a NOTE and returns if there is no
-# `aoe cp`. Stops the target it started.
+# diskless_check_aoe_cp TARGET_KIND : serve the image again (same target
+# kind) on one end of a veth pair in INTEROP_NS, download it with `aoe cp` on
+# the other end, compare it with the image and read the token from the copy
+# with debugfs. Stops the target it started.
 diskless_check_aoe_cp() {
-    local kind=$1 aoe copy got v t0 saved_tap=$INTEROP_TAP
-    aoe=$(interop_aoe_bin)
-    if ! { [[ -x "$aoe" ]] && "$aoe" cp --help >/dev/null 2>&1; }; then
-        echo "NOTE: '$aoe cp' is not available (yet); skipped the download over AoE"
-        return 0
-    fi
+    local kind=$1 copy got v t0 saved_tap=$INTEROP_TAP
+    t_find_aoe
     ip -n "$INTEROP_NS" link add aoecp-srv type veth peer name aoecp-cli
     for v in aoecp-srv aoecp-cli; do
         ip netns exec "$INTEROP_NS" sysctl -qw "net.ipv6.conf.$v.disable_ipv6=1" 2>/dev/null || true
         ip -n "$INTEROP_NS" link set "$v" up
     done
-    cp "$INTEROP_TARGET_LOG" "$INTEROP_TMP/target-boot.log" 2>/dev/null || true
+    cp "$INTEROP_TARGET_LOG" "$T_TMP/target-boot.log" 2>/dev/null || true
     INTEROP_TAP=aoecp-srv
     interop_target_start "$kind" "$DISKLESS_IMAGE"
     INTEROP_TAP=$saved_tap
-    copy=$INTEROP_TMP/copy.img
+    copy=$T_TMP/copy.img
     t0=$SECONDS
-    if timeout -k 5 120 ip netns exec "$INTEROP_NS" "$aoe" cp -i aoecp-cli e0.0 "$copy" \
-           >"$INTEROP_TMP/aoe-cp.log" 2>&1; then
-        interop_log "aoe cp: $(( $(stat -c %s "$copy") >> 20 )) MiB in $(( SECONDS - t0 ))s"
+    if T_CMD_SECONDS=120 t_in "$INTEROP_NS" "$AOE_BIN" cp -i aoecp-cli e0.0 "$copy" \
+           >"$T_TMP/aoe-cp.log" 2>&1; then
+        t_log "aoe cp: $(( $(stat -c %s "$copy") >> 20 )) MiB in $(( SECONDS - t0 ))s"
         if [[ "$(sha256sum <"$copy")" == "$(sha256sum <"$DISKLESS_IMAGE")" ]]; then
-            interop_pass "aoe cp: the downloaded disk equals the image"
+            t_pass "aoe cp: the downloaded disk equals the image"
         else
-            interop_fail "aoe cp: the downloaded disk differs from the image"
+            t_fail "aoe cp: the downloaded disk differs from the image"
         fi
-        dd if="$copy" of="$INTEROP_TMP/copy-part.img" bs=512 skip="$DISKLESS_PART_START" \
+        dd if="$copy" of="$T_TMP/copy-part.img" bs=512 skip="$DISKLESS_PART_START" \
             count="$DISKLESS_PART_SECTORS" status=none
-        got=$(debugfs -R 'cat /root-token.txt' "$INTEROP_TMP/copy-part.img" 2>/dev/null || true)
+        got=$(debugfs -R 'cat /root-token.txt' "$T_TMP/copy-part.img" 2>/dev/null || true)
         _diskless_check "aoe cp: /root-token.txt in the downloaded disk holds the token" \
             "^token=$DISKLESS_TOKEN\$" "$got"
-        rm -f "$copy" "$INTEROP_TMP/copy-part.img"
+        rm -f "$copy" "$T_TMP/copy-part.img"
     else
-        interop_fail "aoe cp failed: $(tail -n 3 "$INTEROP_TMP/aoe-cp.log" | tr '\n' ' ')"
+        t_fail "aoe cp failed: $(tail -n 3 "$T_TMP/aoe-cp.log" | tr '\n' ' ')"
     fi
-    interop_kill_pid "$INTEROP_TARGET_PID"
+    t_kill_pid "$INTEROP_TARGET_PID"
     ip -n "$INTEROP_NS" link del aoecp-srv 2>/dev/null || true
 }
 
@@ -251,8 +246,8 @@ diskless_dump_logs() {
     echo "---- serial console tail ($1) ----"
     _diskless_clean "$1" | tail -n 40
     echo "---- target log (boot) ----"
-    if [[ -f "$INTEROP_TMP/target-boot.log" ]]; then
-        tail -n 20 "$INTEROP_TMP/target-boot.log"
+    if [[ -f "$T_TMP/target-boot.log" ]]; then
+        tail -n 20 "$T_TMP/target-boot.log"
     else
         tail -n 20 "${INTEROP_TARGET_LOG:-/dev/null}" 2>/dev/null || true
     fi

@@ -31,7 +31,7 @@
 # in tests/diskless/lib.sh (on top of tests/interop/lib.sh).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite), 2 usage.
-# Env: AOE_BIN, INTEROP_KEEP_TMP=1, INTEROP_PCAP=1, INTEROP_QEMU_TIMEOUT
+# Env: AOE_BIN, T_KEEP_TMP=1, INTEROP_PCAP=1, INTEROP_QEMU_TIMEOUT
 #      (default 240), IPXE_LKRN (default /usr/lib/ipxe/ipxe.lkrn).
 
 set -euo pipefail
@@ -53,23 +53,23 @@ done
 IPXE_LKRN=${IPXE_LKRN:-/usr/lib/ipxe/ipxe.lkrn}
 QEMU_TIMEOUT=${INTEROP_QEMU_TIMEOUT:-240}
 
-interop_init
+t_init
 interop_require_root_tools qemu-system-x86_64 losetup mount findmnt sfdisk e2fsck debugfs sha256sum
 interop_target_check "$TARGET"
-[[ -r "$IPXE_LKRN" ]] || interop_skip "no $IPXE_LKRN (install the ipxe package)"
+[[ -r "$IPXE_LKRN" ]] || t_skip "no $IPXE_LKRN (install the ipxe package)"
 t_start=$SECONDS
 
-diskless_build_image "$INTEROP_TMP/diskless.img" 96
-SCRIPT=$INTEROP_TMP/boot.ipxe
+diskless_build_image "$T_TMP/diskless.img" 96
+SCRIPT=$T_TMP/boot.ipxe
 diskless_ipxe_script "$SCRIPT"
 
 interop_netns_create 1500
-interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_pcap_start "$T_TMP/tap.pcap"
 interop_target_start "$TARGET" "$DISKLESS_IMAGE"
 
-SERIAL=$INTEROP_TMP/serial.log     # COM1
-CONSOLE=$INTEROP_TMP/console.log   # COM2: SeaBIOS sercon (port 0x2f8)
-printf '\xf8\x02' >"$INTEROP_TMP/sercon-port"
+SERIAL=$T_TMP/serial.log     # COM1
+CONSOLE=$T_TMP/console.log   # COM2: SeaBIOS sercon (port 0x2f8)
+printf '\xf8\x02' >"$T_TMP/sercon-port"
 diskless_watch_start "$SERIAL" "$CONSOLE" "$QEMU_TIMEOUT"
 
 boot_start=$SECONDS
@@ -83,27 +83,27 @@ INTEROP_QEMU_DONE_LOG2=$CONSOLE \
 interop_qemu_run "$SERIAL" "$QEMU_TIMEOUT" \
     -m 256M \
     -serial "file:$CONSOLE" \
-    -fw_cfg "name=etc/sercon-port,file=$INTEROP_TMP/sercon-port" \
+    -fw_cfg "name=etc/sercon-port,file=$T_TMP/sercon-port" \
     -kernel "$IPXE_LKRN" -initrd "$SCRIPT" \
     || qemu_rc=$?
 boot_secs=$(( SECONDS - boot_start ))
 diskless_watch_stop
-interop_log "guest ran ${boot_secs}s (qemu exit $qemu_rc)"
-interop_kill_pid "$INTEROP_TARGET_PID"     # the image is quiescent from here on
+t_log "guest ran ${boot_secs}s (qemu exit $qemu_rc)"
+t_kill_pid "$INTEROP_TARGET_PID"     # the image is quiescent from here on
 
 if grep -aq 'AOEKIT-IPXE-SCRIPT-STARTED' "$CONSOLE"; then
-    interop_pass "iPXE ran the script (sanboot aoe:e0.0)"
+    t_pass "iPXE ran the script (sanboot aoe:e0.0)"
 else
-    interop_fail "iPXE did not run the script"
+    t_fail "iPXE did not run the script"
 fi
 grep -aq 'Could not open SAN device' "$CONSOLE" \
-    && interop_fail "iPXE: $(grep -a -m1 'Could not open SAN device' "$CONSOLE" | tr -d '\r')"
+    && t_fail "iPXE: $(grep -a -m1 'Could not open SAN device' "$CONSOLE" | tr -d '\r')"
 diskless_check_serial "$SERIAL" "$qemu_rc"
 diskless_check_image
 diskless_check_aoe_cp "$TARGET"
 diskless_print_milestones
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
     diskless_dump_logs "$SERIAL" "$CONSOLE"
     echo "FAIL: diskless linux_root_on_aoe target=$TARGET"
     exit 1

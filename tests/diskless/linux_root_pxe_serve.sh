@@ -17,7 +17,7 @@
 # SAFETY: the tap, its address (10.77.0.1/24), aoe serve and QEMU all live in a private network
 # namespace (tests/interop/lib.sh) deleted on exit; nothing is sent on any other interface.
 #
-# Exit: 0 pass, 1 fail, 77 skipped. Env: AOE_BIN, INTEROP_KEEP_TMP=1, INTEROP_PCAP=1,
+# Exit: 0 pass, 1 fail, 77 skipped. Env: AOE_BIN, T_KEEP_TMP=1, INTEROP_PCAP=1,
 # INTEROP_QEMU_TIMEOUT (default 240).
 
 set -euo pipefail
@@ -30,24 +30,23 @@ source "$HERE/../netboot/lib.sh"
 readonly ROM=/usr/lib/ipxe/qemu/pxe-e1000.rom
 QEMU_TIMEOUT=${INTEROP_QEMU_TIMEOUT:-240}
 
-interop_init
+t_init
 interop_require_root_tools qemu-system-x86_64 losetup mount findmnt sfdisk e2fsck
 interop_target_check aoekit
-[[ -r $ROM ]] || interop_skip "no $ROM (install ipxe-qemu)"
-[[ -r /usr/lib/ipxe/undionly.kpxe ]] || interop_skip "no /usr/lib/ipxe/undionly.kpxe (install ipxe)"
-AOE=$(interop_aoe_bin)
+[[ -r $ROM ]] || t_skip "no $ROM (install ipxe-qemu)"
+[[ -r /usr/lib/ipxe/undionly.kpxe ]] || t_skip "no /usr/lib/ipxe/undionly.kpxe (install ipxe)"
 t_start=$SECONDS
 
-diskless_build_image "$INTEROP_TMP/diskless.img" 96
+diskless_build_image "$T_TMP/diskless.img" 96
 
 interop_netns_create 1500
 ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
-interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_pcap_start "$T_TMP/tap.pcap"
 
-CONFIG=$INTEROP_TMP/serve.toml
+CONFIG=$T_TMP/serve.toml
 cat >"$CONFIG" <<EOF
 interfaces = ["$INTEROP_TAP"]
-state_dir = "$INTEROP_TMP/state"
+state_dir = "$T_TMP/state"
 
 [[export]]
 target = "e0.0"
@@ -57,28 +56,20 @@ path = "$DISKLESS_IMAGE"
 mode = "full"
 range = "10.77.0.100-10.77.0.150"
 boot = "e0.0"
-lease_file = "$INTEROP_TMP/leases"
+lease_file = "$T_TMP/leases"
 EOF
-INTEROP_TARGET_LOG=$INTEROP_TMP/target.log
-interop_log "target: $AOE serve --config $CONFIG (in netns $INTEROP_NS)"
-timeout -k 5 900 ip netns exec "$INTEROP_NS" "$AOE" serve --config "$CONFIG" \
-    >"$INTEROP_TARGET_LOG" 2>&1 &
-INTEROP_TARGET_PID=$!
-interop_defer "interop_kill_pid $INTEROP_TARGET_PID"
-for (( i = 0; i < 100; i++ )); do     # bounded: 10 s
-    grep -q "full DHCP for" "$INTEROP_TARGET_LOG" 2>/dev/null && break
-    kill -0 "$INTEROP_TARGET_PID" 2>/dev/null \
-        || { cat "$INTEROP_TARGET_LOG" >&2; interop_die "aoe serve exited during startup"; }
-    sleep 0.1
-done
-grep -q "full DHCP for" "$INTEROP_TARGET_LOG" \
-    || { cat "$INTEROP_TARGET_LOG" >&2; interop_die "aoe serve's netboot not up after 10 s"; }
+INTEROP_TARGET_LOG=$T_TMP/target.log
+t_log "target: $AOE_BIN serve --config $CONFIG (in netns $INTEROP_NS)"
+t_bg "$INTEROP_TARGET_LOG" ip netns exec "$INTEROP_NS" "$AOE_BIN" serve --config "$CONFIG"
+INTEROP_TARGET_PID=$T_BG_PID
+t_wait_log "$INTEROP_TARGET_LOG" "full DHCP for" 1 10 "$INTEROP_TARGET_PID" \
+    || { cat "$INTEROP_TARGET_LOG" >&2; t_die "aoe serve's netboot not up after 10 s"; }
 interop_target_wait_ready
-interop_log "aoe serve is up: e0.0 and [netboot] in one process"
+t_log "aoe serve is up: e0.0 and [netboot] in one process"
 
-SERIAL=$INTEROP_TMP/serial.log     # COM1: extlinux, kernel, initramfs, init
-CONSOLE=$INTEROP_TMP/console.log   # COM2: SeaBIOS sercon (PXE ROM, iPXE)
-printf '\xf8\x02' >"$INTEROP_TMP/sercon-port"
+SERIAL=$T_TMP/serial.log     # COM1: extlinux, kernel, initramfs, init
+CONSOLE=$T_TMP/console.log   # COM2: SeaBIOS sercon (PXE ROM, iPXE)
+printf '\xf8\x02' >"$T_TMP/sercon-port"
 diskless_watch_start "$SERIAL" "$CONSOLE" "$QEMU_TIMEOUT"
 boot_start=$SECONDS
 qemu_rc=0
@@ -88,15 +79,15 @@ INTEROP_QEMU_DONE_RE='aoekit-initramfs: FATAL|Kernel panic|AOEKIT-DISKLESS: remo
 netboot_qemu_run "$SERIAL" "$QEMU_TIMEOUT" "$ROM" \
     -m 256M \
     -serial "file:$CONSOLE" \
-    -fw_cfg "name=etc/sercon-port,file=$INTEROP_TMP/sercon-port" \
+    -fw_cfg "name=etc/sercon-port,file=$T_TMP/sercon-port" \
     || qemu_rc=$?
 boot_secs=$(( SECONDS - boot_start ))
 diskless_watch_stop
-interop_log "guest ran ${boot_secs}s (qemu exit $qemu_rc)"
-interop_kill_pid "$INTEROP_TARGET_PID"     # the image is quiescent from here on
+t_log "guest ran ${boot_secs}s (qemu exit $qemu_rc)"
+t_kill_pid "$INTEROP_TARGET_PID"     # the image is quiescent from here on
 
 check_log() {  # DESCRIPTION REGEX
-    if grep -qE -- "$2" "$INTEROP_TARGET_LOG"; then interop_pass "$1"; else interop_fail "$1"; fi
+    if grep -qE -- "$2" "$INTEROP_TARGET_LOG"; then t_pass "$1"; else t_fail "$1"; fi
 }
 check_log "aoe serve's [netboot] offered an address" "-> OFFER 10\.77\.0\.1[0-9][0-9]"
 check_log "aoe serve's [netboot] acknowledged it" "-> ACK 10\.77\.0\.1[0-9][0-9]"
@@ -106,7 +97,7 @@ diskless_check_serial "$SERIAL" "$qemu_rc"
 diskless_check_image
 diskless_print_milestones
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
     diskless_dump_logs "$SERIAL" "$CONSOLE"
     echo "FAIL: diskless linux_root_pxe_serve"
     exit 1

@@ -11,23 +11,29 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 faults_init mount umount dd
-faults_require_aoe cp
+faults_require_aoe cp mount
+[[ -c /dev/fuse ]] || t_skip "no /dev/fuse (the FUSE part of this test needs it)"
 faults_netns_pair
 
 # The full filesystem: a tmpfs of 8 MiB holding a sparse image of 64 MiB.
-full=$FAULTS_TMP/full
+full=$T_TMP/full
 mkdir "$full"
-mount -t tmpfs -o size=8m aoefaults "$full" || faults_skip "cannot mount a tmpfs"
-faults_defer "umount -l '$full'"
+mount -t tmpfs -o size=8m aoefaults "$full" || t_skip "cannot mount a tmpfs"
+t_defer "umount -l '$full'"
 truncate -s 64M "$full/thin.img"
 
-bad=$FAULTS_TMP/bad.img good=$FAULTS_TMP/good.img
-faults_random_image "$bad" 16
-faults_random_image "$good" 16
-faults_serve -i vt --state-dir "$FAULTS_TMP/state" e1.1="$full/thin.img" \
+bad=$T_TMP/bad.img good=$T_TMP/good.img
+t_random_file "$bad" 16
+t_random_file "$good" 16
+t_serve "$FT" -i vt --state-dir "$T_TMP/state" e1.1="$full/thin.img" \
     "e1.2=$bad,fail=1000-1999:write,fail=3000-3099:read" e1.3="$good"
-faults_check "the target warns that e1.2 injects faults" \
+t_check "the target warns that e1.2 injects faults" \
     grep -q 'fail=1000-1999:write,3000-3099:read: I/O to these sectors fails' "$SERVE_LOG"
+
+# ranges_overlap A B FIRST LAST: A-B (both given) overlaps FIRST-LAST.
+ranges_overlap() {
+    [[ -n "$1" && -n "$2" ]] && (( $2 >= $3 && $1 <= $4 ))
+}
 
 # expect_cp_failure WHAT DISK FIRST LAST CP_ARGS...: cp must exit 1 and name DISK and a sector
 # range that overlaps FIRST-LAST.
@@ -36,61 +42,57 @@ expect_cp_failure() {
     shift 4
     out=$(faults_aoe cp -i vc --no-progress "$@" 2>&1)
     rc=$?
-    faults_log "$what: exit $rc: $out"
-    faults_check "$what: aoe cp exits 1" [ "$rc" -eq 1 ]
+    t_log "$what: exit $rc: $out"
+    t_check "$what: aoe cp exits 1" [ "$rc" -eq 1 ]
     range=$(grep -oE 'sectors [0-9]+-[0-9]+' <<<"$out" | head -1)
     a=$(sed -E 's/sectors ([0-9]+)-([0-9]+)/\1/' <<<"$range")
     b=$(sed -E 's/sectors ([0-9]+)-([0-9]+)/\2/' <<<"$range")
-    faults_check "$what: the message names $disk" grep -q "$disk" <<<"$out"
-    faults_check "$what: the message names a sector range in $first-$last ($range)" \
-        [ -n "$range" ] && [ "${b:-0}" -ge "$first" ] && [ "${a:-0}" -le "$last" ]
-    faults_check "$what: the message says it is an ATA error" grep -qi 'ATA' <<<"$out"
+    t_check "$what: the message names $disk" grep -q "$disk" <<<"$out"
+    t_check "$what: the message names a sector range in $first-$last ($range)" \
+        ranges_overlap "$a" "$b" "$first" "$last"
+    t_check "$what: the message says it is an ATA error" grep -qi 'ATA' <<<"$out"
 }
 
 # Full disk: 64 MiB of data into 8 MiB. Where it fails depends on the tmpfs, not on us.
-faults_random_image "$FAULTS_TMP/64.img" 64
-expect_cp_failure "full filesystem (ENOSPC)" e1.1 0 131071 "$FAULTS_TMP/64.img" e1.1
-faults_check "the target logs the ENOSPC" grep -q 'No space left on device' "$SERVE_LOG"
+t_random_file "$T_TMP/64.img" 64
+expect_cp_failure "full filesystem (ENOSPC)" e1.1 0 131071 "$T_TMP/64.img" e1.1
+t_check "the target logs the ENOSPC" grep -q 'No space left on device' "$SERVE_LOG"
 
 # Injected faults.
-faults_random_image "$FAULTS_TMP/16.img" 16
-expect_cp_failure "injected write error" e1.2 1000 1999 "$FAULTS_TMP/16.img" e1.2
-expect_cp_failure "injected read error" e1.2 3000 3099 e1.2 "$FAULTS_TMP/e12.img"
+t_random_file "$T_TMP/16.img" 16
+expect_cp_failure "injected write error" e1.2 1000 1999 "$T_TMP/16.img" e1.2
+expect_cp_failure "injected read error" e1.2 3000 3099 e1.2 "$T_TMP/e12.img"
 # Outside the ranges the same disk works: read the first 1000 sectors, write 2000-2999.
-faults_check "e1.2 reads outside the faulty ranges" \
-    faults_aoe cp -i vc --no-progress --count-sectors 1000 e1.2 "$FAULTS_TMP/head.img"
-faults_check "e1.2 writes outside the faulty ranges" \
+t_check "e1.2 reads outside the faulty ranges" \
+    faults_aoe cp -i vc --no-progress --count-sectors 1000 e1.2 "$T_TMP/head.img"
+t_check "e1.2 writes outside the faulty ranges" \
     faults_aoe cp -i vc --no-progress --count-sectors 1000 --seek-sectors 2000 \
-        "$FAULTS_TMP/16.img" e1.2
+        "$T_TMP/16.img" e1.2
 
 # The other export is unaffected, and the target is still the same process.
-faults_check "e1.3 still uploads" faults_aoe cp -i vc --no-progress "$FAULTS_TMP/16.img" e1.3
-faults_check "e1.3 holds the uploaded bytes" \
-    [ "$(faults_sha "$good")" == "$(faults_sha "$FAULTS_TMP/16.img")" ]
-faults_check "the target survived every failure" faults_serve_alive
+t_check "e1.3 still uploads" faults_aoe cp -i vc --no-progress "$T_TMP/16.img" e1.3
+t_check "e1.3 holds the uploaded bytes" \
+    [ "$(t_sha "$good")" == "$(t_sha "$T_TMP/16.img")" ]
+t_check "the target survived every failure" t_serve_alive
 
 # Through FUSE: a read of a failing sector is EIO, a read elsewhere works. `ip netns exec`
 # gives the command its own mount namespace, so mount, read and unmount run in one shell.
-if "$AOE_BIN" mount --help >/dev/null 2>&1 && [[ -c /dev/fuse ]]; then
-    mnt=$FAULTS_TMP/mnt
-    mkdir "$mnt"
-    fuse_out=$(AOE_RUN_DIR=$FAULTS_TMP/run faults_in_client sh -c '
-        aoe=$1 mnt=$2 log=$3
-        "$aoe" mount -i vc e1.2 "$mnt" --foreground --log "$log" & pid=$!
-        i=0
-        while [ ! -e "$mnt/e1.2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-        dd if="$mnt/e1.2" of=/dev/null bs=512 skip=3000 count=1 iflag=direct 2>&1 &&
-            echo "READ-OF-BAD-SECTOR-SUCCEEDED"
-        dd if="$mnt/e1.2" of=/dev/null bs=512 skip=10 count=1 iflag=direct 2>/dev/null &&
-            echo "GOOD-SECTOR-OK"
-        "$aoe" umount "$mnt" >/dev/null 2>&1 || kill "$pid"
-        wait "$pid"
-    ' sh "$AOE_BIN" "$mnt" "$FAULTS_TMP/mount.log" 2>&1)
-    faults_log "FUSE: $fuse_out"
-    faults_check "FUSE read of an injected bad sector fails with EIO" \
-        grep -q 'Input/output error' <<<"$fuse_out"
-    faults_check "FUSE read of a good sector works" grep -q 'GOOD-SECTOR-OK' <<<"$fuse_out"
-else
-    faults_log "aoe mount or /dev/fuse missing: FUSE EIO not checked"
-fi
-faults_finish
+mnt=$T_TMP/mnt
+mkdir "$mnt"
+fuse_out=$(AOE_RUN_DIR=$T_TMP/run faults_in_client sh -c '
+    aoe=$1 mnt=$2 log=$3
+    "$aoe" mount -i vc e1.2 "$mnt" --foreground --log "$log" & pid=$!
+    i=0
+    while [ ! -e "$mnt/e1.2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    dd if="$mnt/e1.2" of=/dev/null bs=512 skip=3000 count=1 iflag=direct 2>&1 &&
+        echo "READ-OF-BAD-SECTOR-SUCCEEDED"
+    dd if="$mnt/e1.2" of=/dev/null bs=512 skip=10 count=1 iflag=direct 2>/dev/null &&
+        echo "GOOD-SECTOR-OK"
+    "$aoe" umount "$mnt" >/dev/null 2>&1 || kill "$pid"
+    wait "$pid"
+' sh "$AOE_BIN" "$mnt" "$T_TMP/mount.log" 2>&1)
+t_log "FUSE: $fuse_out"
+t_check "FUSE read of an injected bad sector fails with EIO" \
+    grep -q 'Input/output error' <<<"$fuse_out"
+t_check "FUSE read of a good sector works" grep -q 'GOOD-SECTOR-OK' <<<"$fuse_out"
+t_finish

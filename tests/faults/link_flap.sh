@@ -11,42 +11,42 @@ source "$(dirname "$0")/lib.sh"
 faults_init
 faults_netns_bridged
 
-image=$FAULTS_TMP/disk.img
+image=$T_TMP/disk.img
 truncate -s 64M "$image"
-faults_serve -i vt --state-dir "$FAULTS_TMP/state" e1.1="$image"
+t_serve "$FT" -i vt --state-dir "$T_TMP/state" e1.1="$image"
 
 faults_soak_client -i vc -t e1.1 --seconds 24 --depth 16 --dead-timeout 30 \
-    >"$FAULTS_TMP/soak.out" 2>&1 &
+    >"$T_TMP/soak.out" 2>&1 &
 soak_pid=$!
-faults_defer "faults_kill_pid $soak_pid"
-faults_wait_log "$FAULTS_TMP/soak.out" 'prepared' 1 60 || faults_die "the soak client did not start"
+t_defer "t_kill_pid $soak_pid"
+t_wait_log "$T_TMP/soak.out" 'prepared' 1 60 || t_die "the soak client did not start"
 
 sleep 3
-faults_log "link down for 3 s"
+t_log "link down for 3 s"
 ip -n "$FT" link set vt down
 sleep 3
 ip -n "$FT" link set vt up
-faults_check "the target noticed the link going down" \
-    faults_wait_log "$SERVE_LOG" 'link down or interface gone' 1 5
-faults_check "and coming back" faults_wait_log "$SERVE_LOG" 'link up; announcing' 1 5
+t_check "the target noticed the link going down" \
+    t_wait_log "$SERVE_LOG" 'link down or interface gone' 1 5
+t_check "and coming back" t_wait_log "$SERVE_LOG" 'link up; announcing' 1 5
 
 sleep 3
-faults_log "interface deleted for 3 s"
+t_log "interface deleted for 3 s"
 faults_target_link_delete
 sleep 3
-faults_check "the target is still running without its interface" faults_serve_alive
+t_check "the target is still running without its interface" t_serve_alive
 faults_target_link_create
-faults_check "the target re-bound to the re-created interface" \
-    faults_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
+t_check "the target re-bound to the re-created interface" \
+    t_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
 
 wait "$soak_pid"
 rc=$?
-cat "$FAULTS_TMP/soak.out"
-faults_check "the I/O rode through both outages (exit $rc)" [ "$rc" -eq 0 ]
-faults_check "no byte was lost or corrupted" grep -q '^soak: .* 0 mismatched sectors' "$FAULTS_TMP/soak.out"
-rexmit=$(sed -n 's/^soak: .* \([0-9]*\) retransmits.*/\1/p' "$FAULTS_TMP/soak.out")
-faults_check "the outages really hit the I/O (${rexmit:-0} retransmits)" [ "${rexmit:-0}" -gt 0 ]
-faults_check "the target is the same process" faults_serve_alive
-faults_check "a new client is served on the re-created interface" \
+cat "$T_TMP/soak.out"
+t_check "the I/O rode through both outages (exit $rc)" [ "$rc" -eq 0 ]
+t_check "no byte was lost or corrupted" grep -q '^soak: .* 0 mismatched sectors' "$T_TMP/soak.out"
+rexmit=$(sed -n 's/^soak: .* \([0-9]*\) retransmits.*/\1/p' "$T_TMP/soak.out")
+t_check "the outages really hit the I/O (${rexmit:-0} retransmits)" [ "${rexmit:-0}" -gt 0 ]
+t_check "the target is the same process" t_serve_alive
+t_check "a new client is served on the re-created interface" \
     faults_soak_client -i vc -t e1.1 --seconds 2 --depth 8
-faults_finish
+t_finish

@@ -13,74 +13,74 @@ source "$(dirname "$0")/lib.sh"
 
 faults_init stat
 faults_require_aoe config cp
-id nobody >/dev/null 2>&1 || faults_skip "no user 'nobody' on this machine"
+id nobody >/dev/null 2>&1 || t_skip "no user 'nobody' on this machine"
 nobody_uid=$(id -u nobody)
 nobody_gid=$(id -g nobody)
 faults_netns_pair
-faults_veth "$FT" vt2 "$FC" vc2
+t_veth "$FT" vt2 "$FC" vc2
 
 # Root-only images: readable only because they are opened before the switch.
-disk=$FAULTS_TMP/disk.img locked=$FAULTS_TMP/locked.img open=$FAULTS_TMP/open.img
+disk=$T_TMP/disk.img locked=$T_TMP/locked.img open=$T_TMP/open.img
 for f in "$disk" "$locked" "$open"; do truncate -s 32M "$f"; done
 chmod 600 "$disk" "$locked"
 chmod 666 "$open"
-state=$FAULTS_TMP/state
-config=$FAULTS_TMP/serve.toml
+state=$T_TMP/state
+config=$T_TMP/serve.toml
 write_config() {  # INTERFACES EXPORT_TABLES
     printf 'interfaces = [%s]\nstate_dir = "%s"\nuser = "nobody"\n%s\n' "$1" "$state" "$2" >"$config"
 }
 e11=$(printf '[[export]]\ntarget = "e1.1"\npath = "%s"\n' "$disk")
 write_config '"vt"' "$e11"
-faults_serve --config "$config"
+t_serve "$FT" --config "$config"
 
 status=/proc/$SERVE_PID/status
 # The value of one /proc/PID/status line, fields separated by single spaces.
 field() { awk -v k="$1:" '$1 == k {$1 = ""; sub(/^ /, ""); print}' "$status"; }
-faults_log "status: Uid $(field Uid) / Gid $(field Gid) / CapEff $(field CapEff) / CapPrm $(field CapPrm)"
-faults_check "runs as nobody (real, effective, saved, fs uid)" \
+t_log "status: Uid $(field Uid) / Gid $(field Gid) / CapEff $(field CapEff) / CapPrm $(field CapPrm)"
+t_check "runs as nobody (real, effective, saved, fs uid)" \
     [ "$(field Uid)" == "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ]
-faults_check "runs with nobody's group" \
+t_check "runs with nobody's group" \
     [ "$(field Gid)" == "$nobody_gid $nobody_gid $nobody_gid $nobody_gid" ]
-faults_check "CapEff is CAP_NET_RAW only" [ "$(field CapEff)" == 0000000000002000 ]
-faults_check "CapPrm is CAP_NET_RAW only" [ "$(field CapPrm)" == 0000000000002000 ]
-faults_check "no inheritable capabilities" [ "$(field CapInh)" == 0000000000000000 ]
-faults_check "no ambient capabilities" [ "$(field CapAmb)" == 0000000000000000 ]
-faults_check "no_new_privs is set" [ "$(field NoNewPrivs)" == 1 ]
-faults_check "the state directory belongs to nobody" [ "$(stat -c %u "$state")" == "$nobody_uid" ]
+t_check "CapEff is CAP_NET_RAW only" [ "$(field CapEff)" == 0000000000002000 ]
+t_check "CapPrm is CAP_NET_RAW only" [ "$(field CapPrm)" == 0000000000002000 ]
+t_check "no inheritable capabilities" [ "$(field CapInh)" == 0000000000000000 ]
+t_check "no ambient capabilities" [ "$(field CapAmb)" == 0000000000000000 ]
+t_check "no_new_privs is set" [ "$(field NoNewPrivs)" == 1 ]
+t_check "the state directory belongs to nobody" [ "$(stat -c %u "$state")" == "$nobody_uid" ]
 
-faults_check "a config string set over the wire is accepted" \
+t_check "a config string set over the wire is accepted" \
     faults_aoe config -i vc e1.1 --force owned-by-test --timeout 3
-faults_check "and saved in the state directory by nobody" \
+t_check "and saved in the state directory by nobody" \
     grep -rqs owned-by-test "$state"
-faults_check "I/O works as nobody (every byte verified)" \
+t_check "I/O works as nobody (every byte verified)" \
     faults_soak_client -i vc -t e1.1 --seconds 5 --depth 8
 
 # SIGHUP: an image nobody cannot open. The reload fails as a whole; e1.1 keeps serving.
 write_config '"vt"' "$e11$(printf '\n[[export]]\ntarget = "e1.2"\npath = "%s"\n' "$locked")"
 kill -HUP "$SERVE_PID"
-faults_check "a reload with an unreadable image is refused with the reason" \
-    faults_wait_log "$SERVE_LOG" 'cannot open image .*locked.img: Permission denied' 1 5
-faults_check "and the previous configuration stays" \
-    faults_wait_log "$SERVE_LOG" 'still serving the previous configuration' 1 5
-faults_check "e1.1 still serves after the refused reload" \
-    faults_aoe cp -i vc --no-progress --count-sectors 2048 e1.1 "$FAULTS_TMP/head.img"
-faults_check "e1.2 was not added" \
-    bash -c "! timeout 30 ip netns exec '$FC' '$AOE_BIN' cp -i vc --no-progress --count-sectors 1 e1.2 '$FAULTS_TMP/x.img' 2>/dev/null"
+t_check "a reload with an unreadable image is refused with the reason" \
+    t_wait_log "$SERVE_LOG" 'cannot open image .*locked.img: Permission denied' 1 5
+t_check "and the previous configuration stays" \
+    t_wait_log "$SERVE_LOG" 'still serving the previous configuration' 1 5
+t_check "e1.1 still serves after the refused reload" \
+    faults_aoe cp -i vc --no-progress --count-sectors 2048 e1.1 "$T_TMP/head.img"
+t_check "e1.2 was not added" \
+    bash -c "! timeout 30 ip netns exec '$FC' '$AOE_BIN' cp -i vc --no-progress --count-sectors 1 e1.2 '$T_TMP/x.img' 2>/dev/null"
 
 # SIGHUP: a new interface (a new packet socket: CAP_NET_RAW) with an export on it.
 write_config '"vt", "vt2"' "$e11$(printf '\n[[export]]\ntarget = "e1.3"\npath = "%s"\n' "$open")"
 kill -HUP "$SERVE_PID"
-faults_check "a reload that adds an interface works as nobody" \
-    faults_wait_log "$SERVE_LOG" 'SIGHUP: reloaded' 1 5
-faults_check "the new export answers on the new interface" \
+t_check "a reload that adds an interface works as nobody" \
+    t_wait_log "$SERVE_LOG" 'SIGHUP: reloaded' 1 5
+t_check "the new export answers on the new interface" \
     faults_soak_client -i vc2 -t e1.3 --seconds 2 --depth 8
-faults_check "still nobody with CAP_NET_RAW only after the reloads" \
+t_check "still nobody with CAP_NET_RAW only after the reloads" \
     [ "$(field CapEff)" == 0000000000002000 ]
 
 kill -TERM "$SERVE_PID"
 wait "$SERVE_WRAPPER"
 rc=$?
-faults_check "SIGTERM ends it cleanly (exit $rc)" [ "$rc" -eq 0 ]
-faults_check "no error in the log but the refused reload's" \
+t_check "SIGTERM ends it cleanly (exit $rc)" [ "$rc" -eq 0 ]
+t_check "no error in the log but the refused reload's" \
     bash -c "! grep -E '^[^ ]+ error' '$SERVE_LOG' | grep -vE 'locked.img|could not apply'"
-faults_finish
+t_finish

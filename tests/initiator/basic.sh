@@ -20,15 +20,15 @@ source "$(dirname "$0")/lib.sh"
 
 ini_init "$1"
 TARGET=${2:?usage: $0 AOE_BINARY aoekit|vblade}
-ini_require_root
-[[ $TARGET == aoekit || $TARGET == vblade ]] || ini_die "unknown target '$TARGET'"
-[[ $TARGET == vblade ]] && { command -v vblade >/dev/null || ini_skip "vblade not installed"; }
+ini_require_root setpriv losetup
+[[ $TARGET == aoekit || $TARGET == vblade ]] || t_die "unknown target '$TARGET'"
+[[ $TARGET == vblade ]] && { command -v vblade >/dev/null || t_skip "vblade not installed"; }
 
 readonly MIB=256
 readonly SECTORS=$(( MIB * 2048 ))
-IMAGE=$INI_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 ini_make_image "$IMAGE" "$MIB"
-ORIGINAL_SHA=$(ini_sha "$IMAGE")
+ORIGINAL_SHA=$(t_sha "$IMAGE")
 
 ini_netns target
 ini_netns client
@@ -41,154 +41,154 @@ fi
 ini_wait_target client vc0 e0.1
 
 # --- scan ------------------------------------------------------------------------------------
-out=$INI_TMP/out
+out=$T_TMP/out
 if ini_aoe client scan -i vc0 >"$out" 2>&1; then
-    if grep -Eq '^e0\.1 +256 MiB ' "$out"; then ini_pass "scan: e0.1 256 MiB"; else ini_fail "scan table: $(cat "$out")"; fi
+    if grep -Eq '^e0\.1 +256 MiB ' "$out"; then t_pass "scan: e0.1 256 MiB"; else t_fail "scan table: $(cat "$out")"; fi
 else
-    ini_fail "scan exit $?: $(cat "$out")"
+    t_fail "scan exit $?: $(cat "$out")"
 fi
 ini_aoe client scan -i vc0 --json >"$out" 2>&1
-ini_check "scan --json: sectors $SECTORS" grep -q "\"sectors\": $SECTORS," "$out"
+t_check "scan --json: sectors $SECTORS" grep -q "\"sectors\": $SECTORS," "$out"
 
 # Without CAP_NET_RAW the packet socket cannot be opened: say so, send nothing.
-if command -v setpriv >/dev/null 2>&1; then
-    ip netns exec "$(ini_ns client)" setpriv --reuid=65534 --regid=65534 --clear-groups \
-        --inh-caps=-all "$AOE" scan -i vc0 >/dev/null 2>"$out"
-    rc=$?
-    ini_expect "scan without CAP_NET_RAW: exit 1 and a hint" "$rc" 1 'needs root or CAP_NET_RAW' "$out"
-fi
+ip netns exec "$(t_ns client)" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    --inh-caps=-all "$AOE_BIN" scan -i vc0 >/dev/null 2>"$out"
+rc=$?
+t_expect "scan without CAP_NET_RAW: exit 1 and a hint" "$rc" 1 'needs root or CAP_NET_RAW' "$out"
 ini_aoe client scan -i nosuch0 >/dev/null 2>"$out"
 rc=$?
-ini_expect "scan on a missing interface: exit 1 and a hint" "$rc" 1 \
+t_expect "scan on a missing interface: exit 1 and a hint" "$rc" 1 \
     "^aoe scan: cannot open interface 'nosuch0': no such interface; list the interfaces with 'ip link'$" "$out"
 
 # --- ping ------------------------------------------------------------------------------------
 if ini_aoe client ping -i vc0 -c 3 --interval 0.1 e0.1 >"$out" 2>&1 &&
     grep -q 'config: 3 sent, 3 answered' "$out" && grep -q 'identify: 3 sent, 3 answered' "$out"; then
-    ini_pass "ping: 3 config and 3 IDENTIFY replies"
+    t_pass "ping: 3 config and 3 IDENTIFY replies"
 else
-    ini_fail "ping: $(cat "$out")"
+    t_fail "ping: $(cat "$out")"
 fi
 ini_aoe client ping -i vc0 -c 1 e0.9 >"$out" 2>&1
 rc=$?
-ini_check "ping of an absent disk exits 1" test "$rc" -eq 1
+t_check "ping of an absent disk exits 1" test "$rc" -eq 1
 
 # --- cp download -----------------------------------------------------------------------------
-DOWN=$INI_TMP/down.img
+DOWN=$T_TMP/down.img
 t0=$SECONDS
 if ini_aoe client cp -i vc0 e0.1 "$DOWN" 2>"$out"; then
-    ini_log "download: $(cat "$out")"
-    ini_check "download: same SHA-256" test "$(ini_sha "$DOWN")" == "$ORIGINAL_SHA"
-    ini_check "download: size $(( MIB << 20 ))" test "$(stat -c %s "$DOWN")" -eq $(( MIB << 20 ))
+    t_log "download: $(cat "$out")"
+    t_check "download: same SHA-256" test "$(t_sha "$DOWN")" == "$ORIGINAL_SHA"
+    t_check "download: size $(( MIB << 20 ))" test "$(stat -c %s "$DOWN")" -eq $(( MIB << 20 ))
     # The image has MIB/8 MiB of zeros; they must not take disk space in the copy (1 MiB of
     # slack for file system metadata).
     allocated=$(( $(stat -c %b "$DOWN") * $(stat -c %B "$DOWN") ))
-    ini_check "download: zeros left as holes ($allocated bytes allocated)" \
+    t_check "download: zeros left as holes ($allocated bytes allocated)" \
         test "$allocated" -le $(( (MIB - MIB / 8 + 1) << 20 ))
 else
-    ini_fail "download: $(cat "$out")"
+    t_fail "download: $(cat "$out")"
 fi
-ini_log "download took $(( SECONDS - t0 )) s"
+t_log "download took $(( SECONDS - t0 )) s"
 
 # --- cp upload (sparse source, --verify) -------------------------------------------------------
-UP=$INI_TMP/up.img
+UP=$T_TMP/up.img
 truncate -s "${MIB}M" "$UP"
 # Data at both ends and in the middle; the rest is a hole that must arrive as zeros.
 head -c $(( 8 << 20 )) "$DOWN" | dd of="$UP" conv=notrunc status=none
 dd if=/dev/urandom of="$UP" bs=1M seek=100 count=20 conv=notrunc status=none
 dd if=/dev/urandom of="$UP" bs=512 seek=$(( SECTORS - 3 )) count=3 conv=notrunc status=none
-UP_SHA=$(ini_sha "$UP")
+UP_SHA=$(t_sha "$UP")
 t0=$SECONDS
 if ini_aoe client cp -i vc0 "$UP" e0.1 --verify 2>"$out"; then
-    ini_log "upload: $(tr '\n' ' ' <"$out")"
-    ini_check "upload --verify reports the SHA-256" grep -q "SHA-256 $UP_SHA" "$out"
+    t_log "upload: $(tr '\n' ' ' <"$out")"
+    t_check "upload --verify reports the SHA-256" grep -q "SHA-256 $UP_SHA" "$out"
     [[ $TARGET == vblade ]] && sync
-    ini_check "upload: target image has the same SHA-256" test "$(ini_sha "$IMAGE")" == "$UP_SHA"
+    t_check "upload: target image has the same SHA-256" test "$(t_sha "$IMAGE")" == "$UP_SHA"
 else
-    ini_fail "upload: $(cat "$out")"
+    t_fail "upload: $(cat "$out")"
 fi
-ini_log "upload took $(( SECONDS - t0 )) s"
+t_log "upload took $(( SECONDS - t0 )) s"
 
 # --- block devices (aoekit only, to keep the vblade run short) --------------------------
-if [[ $TARGET == aoekit ]] && command -v losetup >/dev/null && LOOP_FILE=$INI_TMP/loop.img &&
-    ini_make_image "$LOOP_FILE" 16 && LOOP=$(losetup --find --show "$LOOP_FILE" 2>/dev/null); then
-    ini_defer "losetup -d '$LOOP'"
+if [[ $TARGET == aoekit ]]; then
+    LOOP_FILE=$T_TMP/loop.img
+    ini_make_image "$LOOP_FILE" 16
+    LOOP=$(losetup --find --show "$LOOP_FILE") || t_die "losetup could not attach $LOOP_FILE"
+    t_defer "losetup -d '$LOOP'"
     ini_aoe client cp -i vc0 --count-sectors 32768 e0.1 "$LOOP" 2>"$out"
-    ini_check "download to a block device" \
-        test "$(ini_sha "$LOOP")" == "$(ini_sha_range "$IMAGE" 0 32768)"
-    ini_make_image "$INI_TMP/fresh.img" 16
-    dd if="$INI_TMP/fresh.img" of="$LOOP" bs=1M oflag=direct status=none
+    t_check "download to a block device" \
+        test "$(t_sha "$LOOP")" == "$(t_sha_range "$IMAGE" 0 32768)"
+    ini_make_image "$T_TMP/fresh.img" 16
+    dd if="$T_TMP/fresh.img" of="$LOOP" bs=1M oflag=direct status=none
     ini_aoe client cp -i vc0 --seek-sectors 65536 "$LOOP" e0.1 2>"$out"
-    ini_check "upload from a block device" \
-        test "$(ini_sha_range "$IMAGE" 65536 32768)" == "$(ini_sha "$INI_TMP/fresh.img")"
+    t_check "upload from a block device" \
+        test "$(t_sha_range "$IMAGE" 65536 32768)" == "$(t_sha "$T_TMP/fresh.img")"
     ini_aoe client cp -i vc0 e0.1 "$LOOP" 2>"$out"
     rc=$?
-    ini_expect "a disk larger than the block device is refused" "$rc" 1 'do not fit on' "$out"
+    t_expect "a disk larger than the block device is refused" "$rc" 1 'do not fit on' "$out"
 fi
 
 # --- bench -----------------------------------------------------------------------------------
 if ini_aoe client bench -i vc0 e0.1 --seconds 1 --json >"$out" 2>&1 &&
     grep -Eq '"mb_per_s": [0-9]*[1-9]' "$out" && grep -q '"p99":' "$out"; then
-    ini_pass "bench read: throughput and latency reported"
+    t_pass "bench read: throughput and latency reported"
 else
-    ini_fail "bench read: $(cat "$out")"
+    t_fail "bench read: $(cat "$out")"
 fi
 # A random-write run confined to the last MiB must leave everything before it alone.
-before=$(ini_sha_range "$IMAGE" 0 $(( SECTORS - 2048 )))
+before=$(t_sha_range "$IMAGE" 0 $(( SECTORS - 2048 )))
 if ini_aoe client bench -i vc0 e0.1 --rw randwrite --yes-destroy-data --bs 4K --seconds 0.5 \
     --offset $(( (MIB - 1) << 20 )) --length 1M >"$out" 2>&1 && grep -q 'throughput' "$out"; then
-    ini_pass "bench randwrite in a region"
+    t_pass "bench randwrite in a region"
 else
-    ini_fail "bench randwrite: $(cat "$out")"
+    t_fail "bench randwrite: $(cat "$out")"
 fi
 [[ $TARGET == vblade ]] && sync
-ini_check "bench randwrite stayed in its region" \
-    test "$(ini_sha_range "$IMAGE" 0 $(( SECTORS - 2048 )))" == "$before"
+t_check "bench randwrite stayed in its region" \
+    test "$(t_sha_range "$IMAGE" 0 $(( SECTORS - 2048 )))" == "$before"
 
 # --- admin commands --------------------------------------------------------------------------
 ini_aoe client config -i vc0 e0.1 --force "" >/dev/null 2>&1
 ini_aoe client config -i vc0 e0.1 --set host-a >"$out" 2>&1
-ini_check "config --set" grep -q 'e0.1 config string set to "host-a"' "$out"
+t_check "config --set" grep -q 'e0.1 config string set to "host-a"' "$out"
 ini_aoe client config -i vc0 e0.1 >"$out" 2>&1
-ini_check "config read" grep -q 'e0.1 config string: "host-a"' "$out"
+t_check "config read" grep -q 'e0.1 config string: "host-a"' "$out"
 ini_aoe client config -i vc0 e0.1 --set host-b >"$out" 2>&1
 rc=$?
-ini_expect "config --set over another string is refused (exit 1, --force hint)" \
+t_expect "config --set over another string is refused (exit 1, --force hint)" \
     "$rc" 1 'use --force' "$out"
 ini_aoe client config -i vc0 e0.1 --test-prefix host >/dev/null 2>&1
-ini_check "config --test-prefix matches" test $? -eq 0
+t_check "config --test-prefix matches" test $? -eq 0
 ini_aoe client config -i vc0 e0.1 --test host >"$out" 2>&1
 rc=$?
-ini_expect "config --test mismatch exits 1" "$rc" 1 'does not equal' "$out"
+t_expect "config --test mismatch exits 1" "$rc" 1 'does not equal' "$out"
 
 ini_aoe client mask -i vc0 e0.1 >"$out" 2>&1
-ini_check "mask read: empty" grep -q 'mask list: empty' "$out"
-MY_MAC=$(ip -n "$(ini_ns client)" link show vc0 | awk '/link\/ether/ {print $2}')
+t_check "mask read: empty" grep -q 'mask list: empty' "$out"
+MY_MAC=$(ip -n "$(t_ns client)" link show vc0 | awk '/link\/ether/ {print $2}')
 ini_aoe client mask -i vc0 e0.1 --add "$MY_MAC" --add 02:00:00:00:00:42 >"$out" 2>&1
-ini_check "mask --add" grep -q "mask list: .*02:00:00:00:00:42" "$out"
+t_check "mask --add" grep -q "mask list: .*02:00:00:00:00:42" "$out"
 # vblade 25 dies ("buffer overflow detected") on any mask delete, so only aoekit is asked.
 if [[ $TARGET == aoekit ]]; then
     ini_aoe client mask -i vc0 e0.1 --del "$MY_MAC" --del 02:00:00:00:00:42 >"$out" 2>&1
-    ini_check "mask --del empties the list" grep -q 'mask list: empty' "$out"
+    t_check "mask --del empties the list" grep -q 'mask list: empty' "$out"
 fi
 
 if [[ $TARGET == aoekit ]]; then
     ini_aoe client reserve -i vc0 e0.1 >"$out" 2>&1
-    ini_check "reserve for this host" grep -q "e0.1 reserved for $MY_MAC" "$out"
+    t_check "reserve for this host" grep -q "e0.1 reserved for $MY_MAC" "$out"
     ini_aoe client release -i vc0 e0.1 >"$out" 2>&1
-    ini_check "release" grep -q 'e0.1 released' "$out"
+    t_check "release" grep -q 'e0.1 released' "$out"
     # Another host's reservation: our reads and our release are refused, with its MAC named.
     ini_aoe client reserve -i vc0 e0.1 02:00:00:00:00:99 >/dev/null 2>&1
-    ini_aoe client cp -i vc0 --count-sectors 8 e0.1 "$INI_TMP/x.img" 2>"$out"
+    ini_aoe client cp -i vc0 --count-sectors 8 e0.1 "$T_TMP/x.img" 2>"$out"
     rc=$?
-    ini_expect "cp from a disk reserved by another host fails naming it" \
+    t_expect "cp from a disk reserved by another host fails naming it" \
         "$rc" 1 'target reserved by another host (02:00:00:00:00:99)' "$out"
     ini_aoe client release -i vc0 e0.1 2>"$out"
     rc=$?
-    ini_expect "release of another host's reservation is refused" \
+    t_expect "release of another host's reservation is refused" \
         "$rc" 1 'reserved by another host (02:00:00:00:00:99); use --force' "$out"
     ini_aoe client release -i vc0 e0.1 --force >"$out" 2>&1
-    ini_check "release --force" grep -q 'e0.1 released' "$out"
+    t_check "release --force" grep -q 'e0.1 released' "$out"
 fi
 
-ini_finish
+t_finish

@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 ini_init "$1"
 ini_require_root
 
-IMAGE=$INI_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 ini_make_image "$IMAGE" 256
 
 ini_netns target
@@ -22,13 +22,12 @@ ini_netns client
 ini_link target vt0 client vc0 1500
 ini_serve target -i vt0 "e0.1=$IMAGE"
 ini_wait_target client vc0 e0.1
-serve_pid=$(ini_child_of "$INI_TARGET_PID")
-[[ -n "$serve_pid" ]] || ini_die "cannot find the aoe serve process"
+serve_pid=$SERVE_PID
 
-DOWN=$INI_TMP/down.img
-err=$INI_TMP/err
+DOWN=$T_TMP/down.img
+err=$T_TMP/err
 start=$(date +%s.%N)
-timeout -k 5 60 ip netns exec "$(ini_ns client)" "$AOE" cp -i vc0 --timeout 5 --depth 4 \
+timeout -k 5 60 ip netns exec "$(t_ns client)" "$AOE_BIN" cp -i vc0 --timeout 5 --depth 4 \
     e0.1 "$DOWN" 2>"$err" &
 cp_pid=$!
 for (( i = 0; i < 400; i++ )); do
@@ -40,32 +39,32 @@ done
 if kill -0 "$cp_pid" 2>/dev/null; then
     kill -KILL "$serve_pid"
     killed=$(date +%s.%N)
-    ini_log "target killed with $(( $(stat -c %s "$DOWN") >> 20 )) MiB copied"
+    t_log "target killed with $(( $(stat -c %s "$DOWN") >> 20 )) MiB copied"
 else
-    ini_fail "the copy ended before the target could be killed"
+    t_fail "the copy ended before the target could be killed"
     killed=$start
 fi
 wait "$cp_pid"
 rc=$?
 ended=$(date +%s.%N)
 took=$(awk -v a="$killed" -v b="$ended" 'BEGIN { printf "%.1f", b - a }')
-ini_log "cp exit $rc after $took s: $(cat "$err")"
-ini_check "cp did not hang (timeout 60 not reached)" test "$rc" -ne 124
-ini_check "cp fails with exit 1" test "$rc" -eq 1
-ini_check "one line on stderr" test "$(wc -l <"$err")" -eq 1
-ini_check "the error names the disk, the timeout and the path" \
+t_log "cp exit $rc after $took s: $(cat "$err")"
+t_check "cp did not hang (timeout 60 not reached)" test "$rc" -ne 124
+t_check "cp fails with exit 1" test "$rc" -eq 1
+t_check "one line on stderr" test "$(wc -l <"$err")" -eq 1
+t_check "the error names the disk, the timeout and the path" \
     grep -q '^aoe cp: reading e0.1 sectors [0-9]*-[0-9]*: no reply from e0.1 for 5 s on vc0' "$err"
-ini_check "cp gave up between 4 and 12 s after the kill ($took s)" \
+t_check "cp gave up between 4 and 12 s after the kill ($took s)" \
     awk -v t="$took" 'BEGIN { exit !(t >= 4 && t <= 12) }'
 
 ini_aoe client scan -i vc0 --timeout 0.5 >/dev/null 2>"$err"
 rc=$?
-ini_expect "scan with no target: exit 1 and the interface named" "$rc" 1 '^aoe scan: no AoE target answered on vc0 within 0.5 s$' "$err"
+t_expect "scan with no target: exit 1 and the interface named" "$rc" 1 '^aoe scan: no AoE target answered on vc0 within 0.5 s$' "$err"
 ini_aoe client ping -i vc0 -c 2 --interval 0.1 --timeout 0.3 e0.1 >/dev/null 2>"$err"
 rc=$?
-ini_expect "ping with no target: exit 1" "$rc" 1 'e0.1 did not answer on vc0' "$err"
+t_expect "ping with no target: exit 1" "$rc" 1 'e0.1 did not answer on vc0' "$err"
 ini_aoe client cp -i vc0 e0.1 "$DOWN" 2>"$err"
 rc=$?
-ini_expect "cp with no target: exit 1 naming the interface" "$rc" 1 'e0.1 did not answer on vc0' "$err"
+t_expect "cp with no target: exit 1 naming the interface" "$rc" 1 'e0.1 did not answer on vc0' "$err"
 
-ini_finish
+t_finish

@@ -16,9 +16,9 @@ ini_init "$1"
 ini_require_root
 
 readonly MIB=256
-IMAGE=$INI_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 ini_make_image "$IMAGE" "$MIB"
-ORIGINAL_SHA=$(ini_sha "$IMAGE")
+ORIGINAL_SHA=$(t_sha "$IMAGE")
 
 ini_netns target
 ini_netns client
@@ -28,9 +28,9 @@ ini_serve target -i vt0 -i vt1 "e0.1=$IMAGE"
 ini_wait_target client vc0 e0.1
 ini_wait_target client vc1 e0.1
 
-out=$INI_TMP/out
-DOWN=$INI_TMP/down.img
-ini_aoe client cp -i vc0 -i vc1 --timeout 20 --json -v e0.1 "$DOWN" >"$out" 2>"$INI_TMP/err" &
+out=$T_TMP/out
+DOWN=$T_TMP/down.img
+ini_aoe client cp -i vc0 -i vc1 --timeout 20 --json -v e0.1 "$DOWN" >"$out" 2>"$T_TMP/err" &
 cp_pid=$!
 # Take vt1 down once the copy is well under way (32 MiB written), at most 20 s from now.
 for (( i = 0; i < 400; i++ )); do
@@ -39,34 +39,40 @@ for (( i = 0; i < 400; i++ )); do
     kill -0 "$cp_pid" 2>/dev/null || break
     sleep 0.05
 done
+# link_down NS IF: the kernel reports IF without the UP flag.
+link_down() { ! ip -n "$1" -o link show "$2" | grep -q '[<,]UP[,>]'; }
 if kill -0 "$cp_pid" 2>/dev/null; then
-    ip -n "$(ini_ns target)" link set vt1 down
-    ini_log "vt1 down with $(( $(stat -c %s "$DOWN") >> 20 )) MiB copied"
-    ini_pass "link went down during the copy"
+    ip -n "$(t_ns target)" link set vt1 down
+    copied=$(stat -c %s "$DOWN")
+    t_log "vt1 down with $(( copied >> 20 )) MiB copied"
+    t_check "vt1 is down" link_down "$(t_ns target)" vt1
+    t_check "the copy was still running when vt1 went down" kill -0 "$cp_pid"
+    t_check "it had data left to copy ($(( copied >> 20 )) of $MIB MiB done)" \
+        [ "$copied" -lt $(( MIB << 20 )) ]
 else
-    ini_fail "the copy ended before the link could be taken down; make it slower"
+    t_fail "the copy ended before the link could be taken down; make it slower"
 fi
 wait "$cp_pid"
 rc=$?
-ini_log "cp stderr: $(tr '\n' '|' <"$INI_TMP/err")"
+t_log "cp stderr: $(tr '\n' '|' <"$T_TMP/err")"
 if [[ $rc -eq 0 ]]; then
-    ini_pass "download over two paths with one going down: exit 0"
-    ini_check "download: same SHA-256" test "$(ini_sha "$DOWN")" == "$ORIGINAL_SHA"
+    t_pass "download over two paths with one going down: exit 0"
+    t_check "download: same SHA-256" test "$(t_sha "$DOWN")" == "$ORIGINAL_SHA"
     # The summary lists both paths (keys in alphabetical order); vc1 must be the one down.
-    ini_check "--json reports path vc1 down" grep -Pzq '"interface": "vc1",[^}]*"up": false' "$out"
-    ini_check "--json reports path vc0 up" grep -Pzq '"interface": "vc0",[^}]*"up": true' "$out"
-    ini_check "-v reports the path down" grep -q 'path vc1 -> .*: DOWN' "$INI_TMP/err"
+    t_check "--json reports path vc1 down" grep -Pzq '"interface": "vc1",[^}]*"up": false' "$out"
+    t_check "--json reports path vc0 up" grep -Pzq '"interface": "vc0",[^}]*"up": true' "$out"
+    t_check "-v reports the path down" grep -q 'path vc1 -> .*: DOWN' "$T_TMP/err"
 else
-    ini_fail "download exit $rc: $(cat "$INI_TMP/err")"
+    t_fail "download exit $rc: $(cat "$T_TMP/err")"
 fi
 
 # Upload with vt1 still down: the engine must not lose writes sent on the dead path.
-UP=$INI_TMP/up.img
+UP=$T_TMP/up.img
 ini_make_image "$UP" 64
-ini_aoe client cp -i vc0 -i vc1 --timeout 20 "$UP" e0.1 2>"$INI_TMP/err"
+ini_aoe client cp -i vc0 -i vc1 --timeout 20 "$UP" e0.1 2>"$T_TMP/err"
 rc=$?
-ini_check "upload with one path down: exit 0" test "$rc" -eq 0
-ini_check "upload with one path down: data on the target" \
-    test "$(ini_sha_range "$IMAGE" 0 $(( 64 * 2048 )))" == "$(ini_sha "$UP")"
+t_check "upload with one path down: exit 0" test "$rc" -eq 0
+t_check "upload with one path down: data on the target" \
+    test "$(t_sha_range "$IMAGE" 0 $(( 64 * 2048 )))" == "$(t_sha "$UP")"
 
-ini_finish
+t_finish

@@ -17,7 +17,7 @@
 # ends QEMU at once (and halts, should that port be absent).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
-# Env: AOE_BIN, INTEROP_KEEP_TMP=1, INTEROP_PCAP=1, INTEROP_QEMU_TIMEOUT,
+# Env: AOE_BIN, T_KEEP_TMP=1, INTEROP_PCAP=1, INTEROP_QEMU_TIMEOUT,
 #      IPXE_LKRN (default /usr/lib/ipxe/ipxe.lkrn).
 
 set -euo pipefail
@@ -42,15 +42,15 @@ readonly READ_COUNT=3
 readonly TOKEN_LBA=1003    # ... and prints the string at the start of this one
 IPXE_LKRN=${IPXE_LKRN:-/usr/lib/ipxe/ipxe.lkrn}
 
-interop_init
+t_init
 interop_require_root_tools qemu-system-x86_64 as ld sha256sum
 interop_target_check "$TARGET"
-[[ -r "$IPXE_LKRN" ]] || interop_skip "no $IPXE_LKRN (install the ipxe package)"
+[[ -r "$IPXE_LKRN" ]] || t_skip "no $IPXE_LKRN (install the ipxe package)"
 
 # ---------------------------------------------------------------------------
 # Boot sector (GNU as, 16-bit real mode, linked flat at 0x7c00)
 # ---------------------------------------------------------------------------
-MBR_SRC=$INTEROP_TMP/mbr.S
+MBR_SRC=$T_TMP/mbr.S
 cat >"$MBR_SRC" <<EOF
     .code16
     .text
@@ -125,24 +125,24 @@ msg_fail:  .asciz "\r\nMBR: INT13h read FAILED\r\n"
     .org    510
     .byte   0x55, 0xaa
 EOF
-as --32 -o "$INTEROP_TMP/mbr.o" "$MBR_SRC"
-ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o "$INTEROP_TMP/mbr.bin" "$INTEROP_TMP/mbr.o"
-[[ $(stat -c %s "$INTEROP_TMP/mbr.bin") -eq 512 ]] || interop_die "boot sector is not 512 bytes"
-[[ $(od -An -tx1 -j510 -N2 "$INTEROP_TMP/mbr.bin" | tr -d ' \n') == 55aa ]] || interop_die "boot sector lacks 55AA"
+as --32 -o "$T_TMP/mbr.o" "$MBR_SRC"
+ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o "$T_TMP/mbr.bin" "$T_TMP/mbr.o"
+[[ $(stat -c %s "$T_TMP/mbr.bin") -eq 512 ]] || t_die "boot sector is not 512 bytes"
+[[ $(od -An -tx1 -j510 -N2 "$T_TMP/mbr.bin" | tr -d ' \n') == 55aa ]] || t_die "boot sector lacks 55AA"
 
 # ---------------------------------------------------------------------------
 # Disk image: boot sector at LBA 0, token at TOKEN_LBA, pseudo-random rest.
 # ---------------------------------------------------------------------------
-IMAGE=$INTEROP_TMP/disk.img
-interop_make_image "$IMAGE" "$IMAGE_MIB"
-dd if="$INTEROP_TMP/mbr.bin" of="$IMAGE" conv=notrunc status=none
+IMAGE=$T_TMP/disk.img
+t_make_image "$IMAGE" "$IMAGE_MIB"
+dd if="$T_TMP/mbr.bin" of="$IMAGE" conv=notrunc status=none
 TOKEN="AOEKIT-TOKEN-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\0' "$TOKEN" | dd of="$IMAGE" bs=512 seek="$TOKEN_LBA" conv=notrunc status=none
-grep -qa "$TOKEN" "$INTEROP_TMP/mbr.bin" && interop_die "token leaked into the boot sector"
+grep -qa "$TOKEN" "$T_TMP/mbr.bin" && t_die "token leaked into the boot sector"
 
 # The iPXE script, handed over as the lkrn's initrd. `ifopen` is required:
 # an aoe: URI has no interface, iPXE uses the last opened netdev.
-SCRIPT=$INTEROP_TMP/boot.ipxe
+SCRIPT=$T_TMP/boot.ipxe
 cat >"$SCRIPT" <<'EOF'
 #!ipxe
 echo AOEKIT-IPXE-SCRIPT-STARTED
@@ -155,15 +155,15 @@ EOF
 # Network namespace, target, guest
 # ---------------------------------------------------------------------------
 interop_netns_create 1500
-interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_pcap_start "$T_TMP/tap.pcap"
 interop_target_start "$TARGET" "$IMAGE"
 
-SERIAL=$INTEROP_TMP/serial.log     # COM1: written only by our MBR
-CONSOLE=$INTEROP_TMP/console.log   # COM2: SeaBIOS + iPXE text console
+SERIAL=$T_TMP/serial.log     # COM1: written only by our MBR
+CONSOLE=$T_TMP/console.log   # COM2: SeaBIOS + iPXE text console
 # SeaBIOS "sercon": mirror the BIOS text console (and so iPXE's messages) to
 # COM2 (port 0x2f8, as a 2-byte little-endian fw_cfg integer). It must not be
 # COM1: sercon flushes lazily and would interleave with the MBR's output.
-printf '\xf8\x02' >"$INTEROP_TMP/sercon-port"
+printf '\xf8\x02' >"$T_TMP/sercon-port"
 start=$SECONDS
 qemu_rc=0
 # -m 256M matters: with little RAM (64M) this ipxe.lkrn relocates itself over
@@ -176,11 +176,11 @@ INTEROP_QEMU_DONE_LOG2=$CONSOLE \
 interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-120}" \
     -m 256M \
     -serial "file:$CONSOLE" \
-    -fw_cfg "name=etc/sercon-port,file=$INTEROP_TMP/sercon-port" \
+    -fw_cfg "name=etc/sercon-port,file=$T_TMP/sercon-port" \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -kernel "$IPXE_LKRN" -initrd "$SCRIPT" \
     || qemu_rc=$?
-interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc; 33 = MBR debug-exit)"
+t_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc; 33 = MBR debug-exit)"
 
 # ---------------------------------------------------------------------------
 # Verdict
@@ -191,26 +191,26 @@ LOG=$(clean "$SERIAL")
 CONSOLE_LOG=$(clean "$CONSOLE")
 
 if grep -q 'AOEKIT-IPXE-SCRIPT-STARTED' <<<"$CONSOLE_LOG"; then
-    interop_pass "iPXE ran the initrd script"
+    t_pass "iPXE ran the initrd script"
 else
-    interop_fail "iPXE did not run the initrd script"
+    t_fail "iPXE did not run the initrd script"
 fi
 if grep -q 'MBR: booted from AoE' <<<"$LOG"; then
-    interop_pass "iPXE sanbooted the MBR from the AoE disk"
+    t_pass "iPXE sanbooted the MBR from the AoE disk"
 else
-    interop_fail "the MBR never ran (sanboot failed?)"
+    t_fail "the MBR never ran (sanboot failed?)"
     grep -q 'Could not open SAN device' <<<"$CONSOLE_LOG" \
         && echo "  iPXE: $(grep -m1 'Could not open SAN device' <<<"$CONSOLE_LOG")"
 fi
-grep -q 'MBR: INT13h read FAILED' <<<"$LOG" && interop_fail "INT 13h extended read failed"
+grep -q 'MBR: INT13h read FAILED' <<<"$LOG" && t_fail "INT 13h extended read failed"
 if grep -q "MBR: token=$TOKEN" <<<"$LOG"; then
-    interop_pass "MBR read the token from LBA $TOKEN_LBA over AoE ($TOKEN)"
+    t_pass "MBR read the token from LBA $TOKEN_LBA over AoE ($TOKEN)"
 else
-    interop_fail "token $TOKEN not seen on the serial console"
+    t_fail "token $TOKEN not seen on the serial console"
 fi
-[[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
+[[ $qemu_rc -eq 124 ]] && t_fail "guest did not finish within the timeout"
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
     echo "---- BIOS/iPXE console tail ($CONSOLE) ----"
     tail -n 25 <<<"$CONSOLE_LOG"
     echo "---- MBR serial output ($SERIAL) ----"

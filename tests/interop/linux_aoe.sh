@@ -18,7 +18,7 @@
 #   - the negotiated payload (sysfs "payload"): > 1024 bytes at MTU 9000
 #
 # Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
-# Env: AOE_BIN (aoekit binary), INTEROP_KEEP_TMP=1 (keep logs),
+# Env: AOE_BIN (aoekit binary), T_KEEP_TMP=1 (keep logs),
 #      INTEROP_PCAP=1 (capture the tap with tshark), INTEROP_QEMU_TIMEOUT.
 
 set -euo pipefail
@@ -45,23 +45,23 @@ readonly IMAGE_MIB=64
 readonly PATTERN_SECTOR=12345      # deliberately not 8-sector (4 KiB) aligned
 readonly PATTERN_SECTORS=3
 
-interop_init
+t_init
 interop_require_root_tools qemu-system-x86_64 sha256sum cpio gzip
 interop_target_check "$TARGET"
 interop_find_kernel
-interop_log "guest kernel $INTEROP_KVER, target $TARGET, mtu $MTU"
+t_log "guest kernel $INTEROP_KVER, target $TARGET, mtu $MTU"
 
 # ---------------------------------------------------------------------------
 # Test data
 # ---------------------------------------------------------------------------
-IMAGE=$INTEROP_TMP/disk.img
-interop_make_image "$IMAGE" "$IMAGE_MIB"
+IMAGE=$T_TMP/disk.img
+t_make_image "$IMAGE" "$IMAGE_MIB"
 IMAGE_SECTORS=$(( $(stat -c %s "$IMAGE") / 512 ))
 IMAGE_SHA=$(sha256sum "$IMAGE" | cut -d' ' -f1)
 
 # A recognisable, run-specific pattern: each sector says which one it is.
 RUN_ID=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
-PATTERN=$INTEROP_TMP/pattern.bin
+PATTERN=$T_TMP/pattern.bin
 for (( s = 0; s < PATTERN_SECTORS; s++ )); do
     sector_text=""
     while (( ${#sector_text} < 512 )); do
@@ -72,7 +72,7 @@ done >"$PATTERN"
 PATTERN_SHA=$(sha256sum "$PATTERN" | cut -d' ' -f1)
 
 # What the image must look like after the guest's write.
-EXPECTED=$INTEROP_TMP/expected.img
+EXPECTED=$T_TMP/expected.img
 cp "$IMAGE" "$EXPECTED"
 dd if="$PATTERN" of="$EXPECTED" bs=512 seek="$PATTERN_SECTOR" conv=notrunc status=none
 EXPECTED_SHA=$(sha256sum "$EXPECTED" | cut -d' ' -f1)
@@ -85,7 +85,7 @@ rm -f "$EXPECTED"
 # "AOETEST " so the host can grep it out of the serial log (kernel messages
 # are interleaved there). It always ends with poweroff; with panic=-1 and
 # QEMU's -no-reboot even a crash of /init ends the VM promptly.
-GUEST_INIT=$INTEROP_TMP/init
+GUEST_INIT=$T_TMP/init
 cat >"$GUEST_INIT" <<'GUEST_EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -197,22 +197,22 @@ say "DONE"
 finish
 GUEST_EOF
 
-ROOT=$INTEROP_TMP/initramfs
+ROOT=$T_TMP/initramfs
 interop_initramfs_new "$ROOT" "$GUEST_INIT"
 interop_initramfs_add_module "$ROOT" e1000
 interop_initramfs_add_module "$ROOT" aoe
 cp "$PATTERN" "$ROOT/pattern.bin"
-INITRD=$INTEROP_TMP/initrd.gz
+INITRD=$T_TMP/initrd.gz
 interop_initramfs_pack "$ROOT" "$INITRD"
 
 # ---------------------------------------------------------------------------
 # Network namespace, target, guest
 # ---------------------------------------------------------------------------
 interop_netns_create "$MTU"
-interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_pcap_start "$T_TMP/tap.pcap"
 interop_target_start "$TARGET" "$IMAGE"
 
-SERIAL=$INTEROP_TMP/serial.log
+SERIAL=$T_TMP/serial.log
 start=$SECONDS
 qemu_rc=0
 interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-240}" \
@@ -220,11 +220,11 @@ interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-240}" \
     -kernel "$INTEROP_VMLINUZ" -initrd "$INITRD" \
     -append "console=ttyS0 panic=-1 loglevel=4 aoetest_mtu=$MTU aoetest_seek=$PATTERN_SECTOR aoetest_count=$PATTERN_SECTORS" \
     || qemu_rc=$?
-interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
+t_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
 
 # Stop the target before inspecting the image, so every write it accepted
 # has reached the file (vblade writes synchronously per request anyway).
-interop_kill_pid "$INTEROP_TARGET_PID"
+t_kill_pid "$INTEROP_TARGET_PID"
 
 # ---------------------------------------------------------------------------
 # Verdict
@@ -237,63 +237,63 @@ echo "---- guest report ----"
 printf '%s\n' "$RESULTS"
 echo "----------------------"
 
-[[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within the timeout"
-grep -q '^AOETEST FAIL' <<<"$RESULTS" && interop_fail "guest: $(sed -n 's/^AOETEST FAIL //p' <<<"$RESULTS")"
-grep -q '^AOETEST DONE' <<<"$RESULTS" || interop_fail "guest did not reach the DONE marker"
+[[ $qemu_rc -eq 124 ]] && t_fail "guest did not finish within the timeout"
+grep -q '^AOETEST FAIL' <<<"$RESULTS" && t_fail "guest: $(sed -n 's/^AOETEST FAIL //p' <<<"$RESULTS")"
+grep -q '^AOETEST DONE' <<<"$RESULTS" || t_fail "guest did not reach the DONE marker"
 
 size=$(field SIZE)
 if [[ "$size" == "$IMAGE_SECTORS" ]]; then
-    interop_pass "size: guest sees $size sectors"
+    t_pass "size: guest sees $size sectors"
 else
-    interop_fail "size: guest sees '${size}' sectors, image has $IMAGE_SECTORS"
+    t_fail "size: guest sees '${size}' sectors, image has $IMAGE_SECTORS"
 fi
 
 disk_sha=$(field DISK_SHA256)
 if [[ "$disk_sha" == "$IMAGE_SHA" ]]; then
-    interop_pass "whole-disk read: sha256 matches ($IMAGE_MIB MiB)"
+    t_pass "whole-disk read: sha256 matches ($IMAGE_MIB MiB)"
 else
-    interop_fail "whole-disk read: guest sha256 '${disk_sha}' != host $IMAGE_SHA"
+    t_fail "whole-disk read: guest sha256 '${disk_sha}' != host $IMAGE_SHA"
 fi
 
 pat_sha=$(field PATTERN_SHA256)
 if [[ "$pat_sha" == "$PATTERN_SHA" ]]; then
-    interop_pass "pattern read-back: sha256 matches"
+    t_pass "pattern read-back: sha256 matches"
 else
-    interop_fail "pattern read-back: guest sha256 '${pat_sha}' != $PATTERN_SHA"
+    t_fail "pattern read-back: guest sha256 '${pat_sha}' != $PATTERN_SHA"
 fi
 
 img_pat_sha=$(dd if="$IMAGE" bs=512 skip="$PATTERN_SECTOR" count="$PATTERN_SECTORS" status=none | sha256sum | cut -d' ' -f1)
 if [[ "$img_pat_sha" == "$PATTERN_SHA" ]]; then
-    interop_pass "pattern landed in the image at sector $PATTERN_SECTOR"
+    t_pass "pattern landed in the image at sector $PATTERN_SECTOR"
 else
-    interop_fail "image bytes at sector $PATTERN_SECTOR are not the pattern"
+    t_fail "image bytes at sector $PATTERN_SECTOR are not the pattern"
 fi
 if [[ "$(sha256sum "$IMAGE" | cut -d' ' -f1)" == "$EXPECTED_SHA" ]]; then
-    interop_pass "rest of the image unchanged"
+    t_pass "rest of the image unchanged"
 else
-    interop_fail "image differs from original+pattern (stray writes?)"
+    t_fail "image differs from original+pattern (stray writes?)"
 fi
 
 payload=$(field PAYLOAD)
 if [[ -z "$payload" ]]; then
-    interop_fail "no payload reported (sysfs payload missing?)"
+    t_fail "no payload reported (sysfs payload missing?)"
 elif (( MTU >= 9000 )); then
     if (( payload > 1024 )); then
-        interop_pass "jumbo: payload $payload bytes/frame at MTU $MTU"
+        t_pass "jumbo: payload $payload bytes/frame at MTU $MTU"
     else
-        interop_fail "jumbo: payload only $payload bytes/frame at MTU $MTU (want > 1024)"
+        t_fail "jumbo: payload only $payload bytes/frame at MTU $MTU (want > 1024)"
     fi
 else
     # (MTU-36)/512 sectors: 1024 bytes at MTU 1500.
     max=$(( (MTU - 36) / 512 * 512 ))
     if (( payload >= 512 && payload <= max )); then
-        interop_pass "payload $payload bytes/frame at MTU $MTU"
+        t_pass "payload $payload bytes/frame at MTU $MTU"
     else
-        interop_fail "payload $payload bytes/frame at MTU $MTU (want 512..$max)"
+        t_fail "payload $payload bytes/frame at MTU $MTU (want 512..$max)"
     fi
 fi
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
     echo "---- serial log tail ($SERIAL) ----"
     tr -d '\r' <"$SERIAL" | tail -n 40
     echo "---- target log ----"

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 mt_init "$@"
 
 mt_netns
-MNT=$MT_TMP/aoe
+MNT=$T_TMP/aoe
 mkdir -p "$MNT"
 
 # --- bad arguments: exit 2, nothing started ----------------------------------------------------
@@ -26,78 +26,78 @@ mt_expect_one_line_error "mount with a bad --timeout" 2 "timeout" \
 mt_expect_one_line_error "umount without arguments" 2 "aoe umount:" mt_aoe umount
 mt_expect_one_line_error "show with an unknown option" 2 "unknown option" mt_aoe show --bogus
 for cmd in mount umount show; do
-    mt_aoe "$cmd" --help >"$MT_TMP/help" 2>&1 && grep -q "Examples:" "$MT_TMP/help" \
-        && mt_pass "aoe $cmd --help has examples" || mt_fail "aoe $cmd --help"
+    mt_aoe "$cmd" --help >"$T_TMP/help" 2>&1 && grep -q "Examples:" "$T_TMP/help" \
+        && t_pass "aoe $cmd --help has examples" || t_fail "aoe $cmd --help"
 done
 
 # --- runtime failures: exit 1, nothing left behind -------------------------------------------
 mt_expect_one_line_error "mount with no target answering" 1 "did not answer" \
-    mt_aoe mount -i vi0 e0.9 "$MNT" --timeout 1 --log "$MT_TMP/e0.9.log"
+    mt_aoe mount -i vi0 e0.9 "$MNT" --timeout 1 --log "$T_TMP/e0.9.log"
 mt_no_mount_left "$MNT"
-[[ -z "$(ls -A "$AOE_RUN_DIR" 2>/dev/null)" ]] || mt_fail "status file left: $(ls "$AOE_RUN_DIR")"
+[[ -z "$(ls -A "$AOE_RUN_DIR" 2>/dev/null)" ]] || t_fail "status file left: $(ls "$AOE_RUN_DIR")"
 mt_expect_one_line_error "mount on a missing directory" 1 "create the directory" \
-    mt_aoe mount -i vi0 e0.1 "$MT_TMP/nowhere"
+    mt_aoe mount -i vi0 e0.1 "$T_TMP/nowhere"
 mt_expect_one_line_error "mount on an interface that does not exist" 1 "aoe mount:" \
     mt_aoe mount -i nosuch0 e0.1 "$MNT"
 
-mkdir -p "$MT_TMP/tmpfs" "$MT_TMP/plain"
-mount -t tmpfs none "$MT_TMP/tmpfs" || mt_die "cannot mount a tmpfs"
-mt_defer "umount '$MT_TMP/tmpfs'"
-mt_expect_one_line_error "umount of a tmpfs" 1 "not an AoE disk" mt_aoe umount "$MT_TMP/tmpfs"
-mountpoint -q "$MT_TMP/tmpfs" || mt_fail "aoe umount unmounted the tmpfs"
+mkdir -p "$T_TMP/tmpfs" "$T_TMP/plain"
+mount -t tmpfs none "$T_TMP/tmpfs" || t_die "cannot mount a tmpfs"
+t_defer "umount '$T_TMP/tmpfs'"
+mt_expect_one_line_error "umount of a tmpfs" 1 "not an AoE disk" mt_aoe umount "$T_TMP/tmpfs"
+mountpoint -q "$T_TMP/tmpfs" || t_fail "aoe umount unmounted the tmpfs"
 mt_expect_one_line_error "umount of a plain directory" 1 "not a mount point" \
-    mt_aoe umount "$MT_TMP/plain"
+    mt_aoe umount "$T_TMP/plain"
 
 # --- with a target: double mounts refused, --foreground and SIGTERM ----------------------------
-IMAGE=$MT_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 truncate -s 8M "$IMAGE"
 mt_serve "e0.1=$IMAGE"
 mt_mount e0.1 "$MNT"
-mkdir -p "$MT_TMP/other"
+mkdir -p "$T_TMP/other"
 mt_expect_one_line_error "mount of a disk already mounted" 1 "already mounted" \
-    mt_aoe mount -i vi0 e0.1 "$MT_TMP/other"
-mt_aoe umount "$MNT" || mt_fail "aoe umount $MNT failed"
+    mt_aoe mount -i vi0 e0.1 "$T_TMP/other"
+mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
 
 # Unaligned writes through the file: read-modify-write of partial sectors.
 mt_mount e0.1 "$MNT"
 printf 'hello' | dd of="$MNT/e0.1" bs=1 seek=1000 conv=notrunc status=none \
-    || mt_fail "unaligned write failed"
-head -c 300 /dev/urandom >"$MT_TMP/chunk"
-dd if="$MT_TMP/chunk" of="$MNT/e0.1" bs=300 seek=7 conv=notrunc status=none \
-    || mt_fail "unaligned write failed"
+    || t_fail "unaligned write failed"
+head -c 300 /dev/urandom >"$T_TMP/chunk"
+dd if="$T_TMP/chunk" of="$MNT/e0.1" bs=300 seek=7 conv=notrunc status=none \
+    || t_fail "unaligned write failed"
 sync "$MNT/e0.1"
 [[ "$(dd if="$IMAGE" bs=1 skip=1000 count=5 status=none)" == hello ]] \
-    && cmp -s <(dd if="$IMAGE" bs=300 skip=7 count=1 status=none) "$MT_TMP/chunk" \
-    && mt_pass "unaligned writes land on the target" || mt_fail "unaligned writes did not land"
+    && cmp -s <(dd if="$IMAGE" bs=300 skip=7 count=1 status=none) "$T_TMP/chunk" \
+    && t_pass "unaligned writes land on the target" || t_fail "unaligned writes did not land"
 mt_expect_one_line_error "truncate of the disk file" 1 "truncate" truncate -s 1M "$MNT/e0.1"
-mt_aoe umount "$MNT" || mt_fail "aoe umount $MNT failed"
+mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
 
 # A daemon killed outright: its status file is stale, the mount is dead; both get cleaned up.
 mt_mount e0.1 "$MNT"
 kill -KILL "$(mt_daemon_pid e0.1)"
 for (( i = 0; i < 50; i++ )); do
-    mt_alive "$(mt_daemon_pid e0.1)" || break
+    t_alive "$(mt_daemon_pid e0.1)" || break
     sleep 0.1
 done
-mt_aoe show | grep -q "no AoE disks mounted" && mt_pass "aoe show ignores a killed daemon" \
-    || mt_fail "aoe show lists a killed daemon"
-mt_aoe umount "$MNT" && mt_pass "aoe umount cleans up after a killed daemon" \
-    || mt_fail "aoe umount after a killed daemon failed"
+mt_aoe show | grep -q "no AoE disks mounted" && t_pass "aoe show ignores a killed daemon" \
+    || t_fail "aoe show lists a killed daemon"
+mt_aoe umount "$MNT" && t_pass "aoe umount cleans up after a killed daemon" \
+    || t_fail "aoe umount after a killed daemon failed"
 
 # nsenter execs aoe, so $! is aoe's own pid (a shell function would put a subshell between).
-nsenter --net="/run/netns/$MT_NS" "$AOE" mount -i vi0 e0.1 "$MNT" --foreground \
-    >"$MT_TMP/fg.out" 2>"$MT_TMP/fg.err" &
+nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" mount -i vi0 e0.1 "$MNT" --foreground \
+    >"$T_TMP/fg.out" 2>"$T_TMP/fg.err" &
 FG=$!
-mt_defer "mountpoint -q '$MNT' && umount -l '$MNT'; mt_kill_pid $FG"
+t_defer "mountpoint -q '$MNT' && umount -l '$MNT'; t_stop_pid $FG"
 for (( i = 0; i < 50; i++ )); do
     [[ -e "$AOE_RUN_DIR/e0.1.json" ]] && break
     sleep 0.1
 done
-mountpoint -q "$MNT" || mt_fail "--foreground did not mount"
+mountpoint -q "$MNT" || t_fail "--foreground did not mount"
 kill -TERM "$FG"
 wait "$FG"
 rc=$?
-[[ $rc -eq 0 ]] && mt_pass "--foreground: SIGTERM unmounts and exits 0" \
-    || mt_fail "--foreground exit $rc: $(cat "$MT_TMP/fg.err")"
+[[ $rc -eq 0 ]] && t_pass "--foreground: SIGTERM unmounts and exits 0" \
+    || t_fail "--foreground exit $rc: $(cat "$T_TMP/fg.err")"
 mt_no_mount_left "$MNT"
-exit "$MT_FAILED"
+t_finish

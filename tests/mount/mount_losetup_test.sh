@@ -16,48 +16,47 @@ set -u
 source "$(dirname "$0")/lib.sh"
 mt_init "$@"
 
-IMAGE=$MT_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 truncate -s 96M "$IMAGE"
 mt_netns
 mt_serve "e0.1=$IMAGE"
 
-MNT=$MT_TMP/aoe
-FS=$MT_TMP/fs
+MNT=$T_TMP/aoe
+FS=$T_TMP/fs
 mkdir -p "$FS"
 
 # --- 1. build the stack and write files --------------------------------------------------
 mt_mount e0.1 "$MNT"
-[[ $(stat -c %s "$MNT/e0.1") -eq $((96 * 1024 * 1024)) ]] || mt_fail "file size is not the disk size"
+[[ $(stat -c %s "$MNT/e0.1") -eq $((96 * 1024 * 1024)) ]] || t_fail "file size is not the disk size"
 mt_losetup "$MNT/e0.1"
 LOOP=$MT_LOOP
 printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q "$LOOP" >/dev/null 2>&1 \
-    || mt_die "sfdisk on $LOOP failed"
+    || t_die "sfdisk on $LOOP failed"
 mt_partitions "$LOOP"
-mkfs.ext4 -q -F "${LOOP}p1" || mt_die "mkfs.ext4 ${LOOP}p1 failed"
-mount "${LOOP}p1" "$FS" || mt_die "mount ${LOOP}p1 failed"
-mt_defer "mountpoint -q '$FS' && umount '$FS'"
+mkfs.ext4 -q -F "${LOOP}p1" || t_die "mkfs.ext4 ${LOOP}p1 failed"
+mount "${LOOP}p1" "$FS" || t_die "mount ${LOOP}p1 failed"
+t_defer "mountpoint -q '$FS' && umount '$FS'"
 mkdir -p "$FS/dir"
 for i in 1 2 3 4 5; do
     head -c $(( i * 700 * 1024 + i * 17 )) /dev/urandom >"$FS/dir/file$i"
 done
 echo "a small file" >"$FS/small.txt"
-(cd "$FS" && sha256sum dir/file* small.txt) >"$MT_TMP/sums"
-umount "$FS" || mt_die "umount $FS failed"
+(cd "$FS" && sha256sum dir/file* small.txt) >"$T_TMP/sums"
+umount "$FS" || t_die "umount $FS failed"
 
 # --- 2. aoe umount refuses while the loop device holds the file ------------------------------
 mt_expect_one_line_error "umount with a loop device attached" 1 "losetup -d" mt_aoe umount "$MNT"
-mountpoint -q "$MNT" || mt_fail "the refused aoe umount unmounted anyway"
+mountpoint -q "$MNT" || t_fail "the refused aoe umount unmounted anyway"
 
 # --- 3. detach everything, remount --------------------------------------------------------
 partx -d "$LOOP" 2>/dev/null
-losetup -d "$LOOP" || mt_die "losetup -d $LOOP failed"
+losetup -d "$LOOP" || t_die "losetup -d $LOOP failed"
 PID=$(mt_daemon_pid e0.1)
-mt_aoe umount "$MNT" || mt_die "aoe umount $MNT failed"
-mountpoint -q "$MNT" && mt_fail "$MNT still mounted after aoe umount"
-mt_alive "$PID" && mt_fail "daemon $PID still running after aoe umount"
-[[ -e "$AOE_RUN_DIR/e0.1.json" ]] && mt_fail "status file left after aoe umount"
-grep -q 'stopped after' "$MT_TMP/mount-e0.1.log" || mt_fail "daemon log lacks its final line"
-mt_pass "aoe umount flushed and detached; daemon $PID exited"
+mt_aoe umount "$MNT" || t_die "aoe umount $MNT failed"
+t_check "aoe umount detached $MNT" mt_unmounted "$MNT"
+t_check "aoe umount stopped the daemon $PID" mt_gone "$PID"
+t_check "aoe umount removed the status file" test ! -e "$AOE_RUN_DIR/e0.1.json"
+t_check "the daemon logged its final line" grep -q 'stopped after' "$T_TMP/mount-e0.1.log"
 
 mt_mount e0.1 "$MNT"
 mt_losetup "$MNT/e0.1"
@@ -65,33 +64,33 @@ LOOP=$MT_LOOP
 mt_partitions "$LOOP"
 
 # --- 4. fsck clean, files intact -----------------------------------------------------------
-if e2fsck -fn "${LOOP}p1" >"$MT_TMP/fsck.out" 2>&1; then
-    mt_pass "e2fsck -fn ${LOOP}p1 is clean after remount"
+if e2fsck -fn "${LOOP}p1" >"$T_TMP/fsck.out" 2>&1; then
+    t_pass "e2fsck -fn ${LOOP}p1 is clean after remount"
 else
-    cat "$MT_TMP/fsck.out"
-    mt_fail "e2fsck -fn ${LOOP}p1 found problems after remount"
+    cat "$T_TMP/fsck.out"
+    t_fail "e2fsck -fn ${LOOP}p1 found problems after remount"
 fi
-mount -o ro "${LOOP}p1" "$FS" || mt_die "mount ${LOOP}p1 after remount failed"
-if (cd "$FS" && sha256sum --quiet -c "$MT_TMP/sums"); then
-    mt_pass "all file checksums equal after remount"
+mount -o ro "${LOOP}p1" "$FS" || t_die "mount ${LOOP}p1 after remount failed"
+if (cd "$FS" && sha256sum --quiet -c "$T_TMP/sums"); then
+    t_pass "all file checksums equal after remount"
 else
-    mt_fail "file checksums differ after remount"
+    t_fail "file checksums differ after remount"
 fi
 umount "$FS"
 partx -d "$LOOP" 2>/dev/null
 losetup -d "$LOOP"
-mt_aoe umount "$MNT" || mt_fail "second aoe umount failed"
+mt_aoe umount "$MNT" || t_fail "second aoe umount failed"
 
 # --- 5. the target's own copy ---------------------------------------------------------------
-RAW=$(losetup --find --show --read-only --offset $((2048 * 512)) "$IMAGE") || mt_die "losetup of the image failed"
-mt_defer "losetup -d '$RAW' 2>/dev/null"
-if e2fsck -fn "$RAW" >"$MT_TMP/fsck2.out" 2>&1; then
-    mt_pass "the target's image holds the same clean filesystem"
+RAW=$(losetup --find --show --read-only --offset $((2048 * 512)) "$IMAGE") || t_die "losetup of the image failed"
+t_defer "losetup -d '$RAW' 2>/dev/null"
+if e2fsck -fn "$RAW" >"$T_TMP/fsck2.out" 2>&1; then
+    t_pass "the target's image holds the same clean filesystem"
 else
-    cat "$MT_TMP/fsck2.out"
-    mt_fail "e2fsck on the target's image failed"
+    cat "$T_TMP/fsck2.out"
+    t_fail "e2fsck on the target's image failed"
 fi
 losetup -d "$RAW"
 
 mt_no_mount_left "$MNT" "$FS"
-exit "$MT_FAILED"
+t_finish

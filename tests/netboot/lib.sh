@@ -1,6 +1,10 @@
 # shellcheck shell=bash
 #
-# Helpers for the netboot tests. The QEMU ones source it after tests/interop/lib.sh.
+# What the netboot tests share beyond tests/lib.sh. The QEMU ones source it after
+# tests/interop/lib.sh.
+#
+# shellcheck source=../lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
 #
 # netboot_make_token_disk IMAGE TOKEN
 #   Writes an 8 MiB disk image whose boot sector (LBA 0) reads LBA 1001-1003 through BIOS
@@ -79,7 +83,7 @@ ASM
   as --32 -o "$dir/mbr.o" "$dir/mbr.S"
   ld -m elf_i386 -Ttext 0x7c00 -e _start --oformat binary -o "$dir/mbr.bin" "$dir/mbr.o"
   [[ $(stat -c %s "$dir/mbr.bin") -eq 512 ]] || return 1
-  interop_make_image "$image" 8
+  t_make_image "$image" 8
   dd if="$dir/mbr.bin" of="$image" conv=notrunc status=none
   printf '%s\0' "$token" | dd of="$image" bs=512 seek=1003 conv=notrunc status=none
 }
@@ -102,22 +106,22 @@ netboot_qemu_run() {
     -boot n
     "$@"
   )
-  interop_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${args[*]}"
+  t_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${args[*]}"
   timeout -k 5 "$secs" ip netns exec "$INTEROP_NS" \
-    qemu-system-x86_64 "${args[@]}" >"$INTEROP_TMP/qemu.out" 2>&1 &
+    qemu-system-x86_64 "${args[@]}" >"$T_TMP/qemu.out" 2>&1 &
   pid=$!
-  interop_defer "interop_kill_pid $pid"
+  t_defer "t_kill_pid $pid"
   while kill -0 "$pid" 2>/dev/null; do   # bounded by `timeout` above
     if [[ -n ${INTEROP_QEMU_DONE_RE:-} ]] && grep -aqE "$INTEROP_QEMU_DONE_RE" "$log"; then
       done_early=1
-      interop_kill_pid "$pid"
+      t_kill_pid "$pid"
       break
     fi
     sleep 0.5
   done
   wait "$pid" 2>/dev/null || rc=$?
   [[ $done_early -eq 1 ]] && rc=0
-  [[ -s $INTEROP_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$INTEROP_TMP/qemu.out" >&2
+  [[ -s $T_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$T_TMP/qemu.out" >&2
   return "$rc"
 }
 
@@ -127,60 +131,29 @@ netboot_qemu_run() {
 #   so it never exists in the host namespace.
 netboot_veth_pair() {
   local ns_s=$1 ns_c=$2 mac=$3 cidr=$4
-  ip netns add "$ns_s"
-  ip netns add "$ns_c"
-  ip -n "$ns_s" link set lo up
-  ip -n "$ns_c" link set lo up
-  ip -n "$ns_s" link add nbs0 type veth peer name nbc0 netns "$ns_c"
-  ip -n "$ns_c" link set nbc0 address "$mac"
+  t_netns_add "$ns_s"
+  t_netns_add "$ns_c"
+  t_veth "$ns_c" nbc0 "$ns_s" nbs0 1500 "$mac"
   ip -n "$ns_s" addr add "$cidr" dev nbs0
-  ip -n "$ns_s" link set nbs0 up
-  ip -n "$ns_c" link set nbc0 up
 }
 
-# netboot_stop_pids PID...: SIGTERM, up to 3 s to exit, then SIGKILL; reaps each.
-netboot_stop_pids() {
-  local pid i
-  for pid in "$@"; do
-    kill -TERM "$pid" 2>/dev/null
-    for (( i = 0; i < 30; i++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  return 0
-}
-
-# The QEMU tests' background processes (these need tests/interop/lib.sh):
-#
-# netboot_start_bg LOG CMD...: runs CMD in $INTEROP_NS, bounded, stopped by the cleanup; sets
-#   BG_PID. Not called as $(netboot_start_bg ...): in a subshell the cleanup entry would be lost
-#   and the process would not be this shell's child.
+# netboot_start_bg LOG READY_REGEX CMD...: runs CMD in $INTEROP_NS (t_bg: bounded, stopped at
+#   exit) and waits up to 10 s for READY_REGEX in LOG; dies with the log if CMD exits first.
+#   Sets T_BG_PID.
 netboot_start_bg() {
-  local logfile=$1; shift
-  timeout -k 5 600 ip netns exec "$INTEROP_NS" "$@" >"$logfile" 2>&1 &
-  BG_PID=$!
-  interop_defer "interop_kill_pid $BG_PID"
-}
-
-# netboot_wait_log PID LOG REGEX: waits up to 10 s for REGEX in LOG; dies if PID exits first.
-netboot_wait_log() {
-  local i
-  for (( i = 0; i < 100; i++ )); do
-    grep -qE "$3" "$2" 2>/dev/null && return 0
-    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; interop_die "process exited during startup"; }
-    sleep 0.1
-  done
-  cat "$2" >&2
-  interop_die "not ready after 10 s"
+  local logfile=$1 ready=$2
+  shift 2
+  t_bg "$logfile" ip netns exec "$INTEROP_NS" "$@"
+  t_wait_log "$logfile" "$ready" 1 10 "$T_BG_PID" ||
+    { cat "$logfile" >&2; t_die "not ready after 10 s: $*"; }
 }
 
 # netboot_start_address_server: dnsmasq on $INTEROP_TAP handing out 10.77.0.50-60 and no boot
 #   options at all, so anything boot-related comes from aoekit (proxy mode). Logs to
 #   $DNSMASQ_LOG, which it sets.
 netboot_start_address_server() {
-  DNSMASQ_LOG=$INTEROP_TMP/dnsmasq.log
-  netboot_start_bg "$DNSMASQ_LOG" dnsmasq --no-daemon --conf-file=/dev/null --port=0 \
-    --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
-    --dhcp-leasefile="$INTEROP_TMP/dnsmasq.leases" --pid-file= --log-dhcp
-  netboot_wait_log "$BG_PID" "$DNSMASQ_LOG" "DHCP, IP range"
+  DNSMASQ_LOG=$T_TMP/dnsmasq.log
+  netboot_start_bg "$DNSMASQ_LOG" "DHCP, IP range" dnsmasq --no-daemon --conf-file=/dev/null \
+    --port=0 --interface="$INTEROP_TAP" --bind-interfaces --dhcp-range=10.77.0.50,10.77.0.60,1h \
+    --dhcp-leasefile="$T_TMP/dnsmasq.leases" --pid-file= --log-dhcp
 }

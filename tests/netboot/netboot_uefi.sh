@@ -20,7 +20,7 @@
 # SAFETY: the tap, its address (10.77.0.1/24), dnsmasq, aoe serve, aoe netboot and QEMU all
 # live in the namespace created by tests/interop/lib.sh and deleted on exit (trap).
 #
-# Exit: 0 pass, 1 fail, 77 skipped. Env: AOE_BIN (required), INTEROP_KEEP_TMP=1, INTEROP_PCAP=1,
+# Exit: 0 pass, 1 fail, 77 skipped. Env: AOE_BIN (required), T_KEEP_TMP=1, INTEROP_PCAP=1,
 # INTEROP_QEMU_TIMEOUT (seconds, default 150).
 
 set -euo pipefail
@@ -44,23 +44,23 @@ readonly OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 readonly EFI_FILE=snponly.efi
 readonly GUEST_MAC=52:54:00:a0:e0:02
 
-interop_init
+t_init
 interop_require_root_tools qemu-system-x86_64 grub-mkstandalone mkfs.vfat mmd mcopy sfdisk
-[[ -n ${AOE_BIN:-} && -x $AOE_BIN ]] || interop_skip "set AOE_BIN to the aoe binary"
-[[ -r $OVMF_CODE && -r $OVMF_VARS ]] || interop_skip "no $OVMF_CODE / $OVMF_VARS (install ovmf)"
-[[ -r /usr/lib/ipxe/$EFI_FILE ]] || interop_skip "no /usr/lib/ipxe/$EFI_FILE (install ipxe)"
-[[ -d /usr/lib/grub/x86_64-efi ]] || interop_skip "no /usr/lib/grub/x86_64-efi (install grub-efi-amd64-bin)"
+t_find_aoe
+[[ -r $OVMF_CODE && -r $OVMF_VARS ]] || t_skip "no $OVMF_CODE / $OVMF_VARS (install ovmf)"
+[[ -r /usr/lib/ipxe/$EFI_FILE ]] || t_skip "no /usr/lib/ipxe/$EFI_FILE (install ipxe)"
+[[ -d /usr/lib/grub/x86_64-efi ]] || t_skip "no /usr/lib/grub/x86_64-efi (install grub-efi-amd64-bin)"
 if [[ $MODE == proxy ]]; then
-  command -v dnsmasq >/dev/null || interop_skip "dnsmasq not installed (apt-get install dnsmasq)"
+  command -v dnsmasq >/dev/null || t_skip "dnsmasq not installed (apt-get install dnsmasq)"
 fi
 
 # ---------------------------------------------------------------------------
 # The disk: GPT, one EFI system partition (FAT) with a standalone GRUB and the token file.
 # ---------------------------------------------------------------------------
 TOKEN="UEFI-TOKEN-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-IMAGE=$INTEROP_TMP/disk.img
+IMAGE=$T_TMP/disk.img
 make_uefi_disk() {
-  local dir=$INTEROP_TMP esp=$INTEROP_TMP/esp.img
+  local dir=$T_TMP esp=$T_TMP/esp.img
   # Built into GRUB's memdisk; runs without any menu. Everything it prints goes to the EFI
   # console, which OVMF copies to the serial port.
   cat >"$dir/grub.cfg" <<'EOF'
@@ -89,42 +89,41 @@ EOF
     | sfdisk -q "$IMAGE" || return 1
   dd if="$esp" of="$IMAGE" bs=512 seek=2048 conv=notrunc status=none
 }
-make_uefi_disk || interop_die "cannot build the UEFI boot disk"
-grep -qa "$TOKEN" "$INTEROP_TMP/BOOTX64.EFI" && interop_die "token leaked into the boot loader"
+make_uefi_disk || t_die "cannot build the UEFI boot disk"
+grep -qa "$TOKEN" "$T_TMP/BOOTX64.EFI" && t_die "token leaked into the boot loader"
 
 # ---------------------------------------------------------------------------
 # The boot network: namespace, tap, aoe serve, (dnsmasq,) aoe netboot.
 # ---------------------------------------------------------------------------
 interop_netns_create 1500
 ip -n "$INTEROP_NS" addr add 10.77.0.1/24 dev "$INTEROP_TAP"
-interop_pcap_start "$INTEROP_TMP/tap.pcap"
+interop_pcap_start "$T_TMP/tap.pcap"
 interop_target_start aoekit "$IMAGE"   # aoe serve -i aoetap0 e0.0=IMAGE
 
-NETBOOT_LOG=$INTEROP_TMP/netboot.log
+NETBOOT_LOG=$T_TMP/netboot.log
 if [[ $MODE == proxy ]]; then
   netboot_start_address_server
-  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy --boot e0.0 \
+  netboot_start_bg "$NETBOOT_LOG" "proxy DHCP" "$AOE_BIN" netboot -i "$INTEROP_TAP" --proxy \
+    --boot e0.0 \
     --efi-file "$EFI_FILE" --log-level debug
-  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "proxy DHCP"
 else
-  netboot_start_bg "$NETBOOT_LOG" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
+  netboot_start_bg "$NETBOOT_LOG" "full DHCP for" "$AOE_BIN" netboot -i "$INTEROP_TAP" \
     --range 10.77.0.100-10.77.0.150 --boot e0.0 --efi-file "$EFI_FILE" \
-    --lease-file "$INTEROP_TMP/leases" --log-level debug
-  netboot_wait_log "$BG_PID" "$NETBOOT_LOG" "full DHCP for"
+    --lease-file "$T_TMP/leases" --log-level debug
 fi
-interop_log "netboot ($MODE) is up"
+t_log "netboot ($MODE) is up"
 
 # ---------------------------------------------------------------------------
 # The guest: OVMF, no disk, one virtio NIC without option ROM (OVMF's own VirtioNetDxe), first
 # in the boot order, so the first boot option is "UEFI PXEv4" on it.
 # ---------------------------------------------------------------------------
-SERIAL=$INTEROP_TMP/serial.log
-cp "$OVMF_VARS" "$INTEROP_TMP/OVMF_VARS.fd"
+SERIAL=$T_TMP/serial.log
+cp "$OVMF_VARS" "$T_TMP/OVMF_VARS.fd"
 : >"$SERIAL"
 QEMU_ARGS=(
   -accel tcg -machine q35 -m 256M -nodefaults -display none -monitor none -no-reboot
   -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
-  -drive "if=pflash,format=raw,unit=1,file=$INTEROP_TMP/OVMF_VARS.fd"
+  -drive "if=pflash,format=raw,unit=1,file=$T_TMP/OVMF_VARS.fd"
   -serial "file:$SERIAL"
   -netdev "tap,id=n0,ifname=$INTEROP_TAP,script=no,downscript=no"
   -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,bootindex=1"
@@ -135,22 +134,22 @@ DONE_RE='GRUB: done|aoekit: sanboot aoe:e0\.0 failed|Shell> |PXEv6'
 secs=${INTEROP_QEMU_TIMEOUT:-150}
 start=$SECONDS
 qemu_rc=0
-interop_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${QEMU_ARGS[*]}"
+t_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${QEMU_ARGS[*]}"
 timeout -k 5 "$secs" ip netns exec "$INTEROP_NS" \
-  qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$INTEROP_TMP/qemu.out" 2>&1 &
+  qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$T_TMP/qemu.out" 2>&1 &
 QEMU_PID=$!
-interop_defer "interop_kill_pid $QEMU_PID"
+t_defer "t_kill_pid $QEMU_PID"
 while kill -0 "$QEMU_PID" 2>/dev/null; do   # bounded by `timeout` above
   if grep -aqE "$DONE_RE" "$SERIAL"; then
     sleep 1   # let GRUB's halt power the guest off by itself
-    interop_kill_pid "$QEMU_PID"
+    t_kill_pid "$QEMU_PID"
     break
   fi
   sleep 0.5
 done
 wait "$QEMU_PID" 2>/dev/null || qemu_rc=$?
-[[ -s $INTEROP_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$INTEROP_TMP/qemu.out" >&2
-interop_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
+[[ -s $T_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$T_TMP/qemu.out" >&2
+t_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
 
 # ---------------------------------------------------------------------------
 # Checks
@@ -159,7 +158,7 @@ LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x
 check() {  # DESCRIPTION FILE-OR-- REGEX
   local text
   if [[ $2 == - ]]; then text=$LOG; else text=$(cat "$2"); fi
-  if grep -qE -- "$3" <<<"$text"; then interop_pass "$1"; else interop_fail "$1"; fi
+  if grep -qE -- "$3" <<<"$text"; then t_pass "$1"; else t_fail "$1"; fi
 }
 SCRIPT=aoekit/${GUEST_MAC//:/-}.ipxe
 # The UEFI firmware's own PXE client: arch 7 (x64 UEFI) chose the EFI file.
@@ -171,7 +170,7 @@ if [[ $MODE == proxy ]]; then
   check "iPXE got the script from the proxy" "$NETBOOT_LOG" \
     "dhcp $GUEST_MAC: .* from iPXE .*-> proxy (OFFER|ACK).*, script ${SCRIPT//./\\.}"
   if grep -q "on port 4011" "$NETBOOT_LOG"; then
-    interop_log "a client used the port 4011 ProxyDHCP request"
+    t_log "a client used the port 4011 ProxyDHCP request"
   fi
 else
   check "the UEFI PXE client (arch 7) was offered $EFI_FILE" "$NETBOOT_LOG" \
@@ -185,17 +184,17 @@ EFI_SIZE=$(stat -L -c %s "/usr/lib/ipxe/$EFI_FILE")
 check "$EFI_FILE sent over TFTP, whole" "$NETBOOT_LOG" "sent ${EFI_FILE//./\\.} \($EFI_SIZE bytes"
 # EDK2 reads the size first (RRQ with tsize, then ERROR 8 after our OACK): not a failure.
 if grep -qE "transfer of .* failed" "$NETBOOT_LOG"; then
-  interop_fail "aoe netboot logged no failed transfer"
+  t_fail "aoe netboot logged no failed transfer"
 else
-  interop_pass "aoe netboot logged no failed transfer"
+  t_pass "aoe netboot logged no failed transfer"
 fi
 check "the iPXE script was sent" "$NETBOOT_LOG" "sent ${SCRIPT//./\\.} \[iPXE script: sanboot aoe:e0\.0\]"
 check "the guest ran the script" - "aoekit: booting $GUEST_MAC from AoE target e0\.0"
 check "GRUB started from the AoE disk's EFI system partition" - "GRUB: booted over AoE"
 check "GRUB read the token file from the AoE disk" - "GRUB: token=$TOKEN"
-[[ $qemu_rc -eq 124 ]] && interop_fail "guest did not finish within ${secs}s"
+[[ $qemu_rc -eq 124 ]] && t_fail "guest did not finish within ${secs}s"
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
   echo "---- serial log tail ----"; tail -n 40 <<<"$LOG"
   echo "---- aoe netboot log ----"; tail -n 40 "$NETBOOT_LOG"
   [[ $MODE == proxy ]] && { echo "---- dnsmasq log ----"; tail -n 30 "$DNSMASQ_LOG"; }
