@@ -16,22 +16,22 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 ov_init "$1"
-command -v setpriv >/dev/null || ini_skip "setpriv (util-linux) missing"
+command -v setpriv >/dev/null || t_skip "setpriv (util-linux) missing"
 
 readonly MIB=16
-BASE=$INI_TMP/golden.img
-SECOND=$INI_TMP/second.img
+BASE=$T_TMP/golden.img
+SECOND=$T_TMP/second.img
 ini_make_image "$BASE" "$MIB"
 ini_make_image "$SECOND" 8
-BASE_SHA=$(ini_sha "$BASE")
-OVERLAY_DIR=$INI_TMP/e0.1
+BASE_SHA=$(t_sha "$BASE")
+OVERLAY_DIR=$T_TMP/e0.1
 MAC1=02:00:00:0f:01:01
 MAC2=02:00:00:0f:01:02
 ov_client c1 "$MAC1"
 ov_client c2 "$MAC2"
 ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"
 ov_wait_ready
-out=$INI_TMP/out
+out=$T_TMP/out
 
 # raw LINE...: sends the lines on one connection, prints every response line.
 raw() {
@@ -67,43 +67,43 @@ refused() {
     after=$(state)
     if [[ "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["ok"], r["error"]["code"])' "$response" 2>/dev/null)" == "False $code" ]] &&
         [[ "$before" == "$after" ]]; then
-        ini_pass "$what: error $code, nothing changed"
+        t_pass "$what: error $code, nothing changed"
     else
-        ini_fail "$what: got '$response' (state changed: $([[ "$before" == "$after" ]] && echo no || echo yes))"
+        t_fail "$what: got '$response' (state changed: $([[ "$before" == "$after" ]] && echo no || echo yes))"
     fi
 }
 # read_at CLIENT SECTOR COUNT: the bytes a client reads.
 read_at() {
-    rm -f "$INI_TMP/r.bin"
-    ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$INI_TMP/r.bin" --skip-sectors "$2" \
-        --count-sectors "$3" >/dev/null 2>&1 && sha256sum <"$INI_TMP/r.bin" | cut -d' ' -f1
+    rm -f "$T_TMP/r.bin"
+    ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$T_TMP/r.bin" --skip-sectors "$2" \
+        --count-sectors "$3" >/dev/null 2>&1 && sha256sum <"$T_TMP/r.bin" | cut -d' ' -f1
 }
 base_at() { dd if="$BASE" bs=512 skip="$1" count="$2" status=none | sha256sum | cut -d' ' -f1; }
 
 # --- access -----------------------------------------------------------------------------------
-ini_check "the socket is a socket owned by root with mode 0600" \
+t_check "the socket is a socket owned by root with mode 0600" \
     test "$(stat -c '%F %u %a' "$OV_SOCKET")" = "socket 0 600"
-setpriv --reuid=65534 --regid=65534 --clear-groups "$AOE" ctl -S "$OV_SOCKET" exports >"$out" 2>&1
+setpriv --reuid=65534 --regid=65534 --clear-groups "$AOE_BIN" ctl -S "$OV_SOCKET" exports >"$out" 2>&1
 rc=$?
-ini_expect "a non-root user cannot connect" "$rc" 1 "permission denied on $OV_SOCKET" "$out"
+t_expect "a non-root user cannot connect" "$rc" 1 "permission denied on $OV_SOCKET" "$out"
 
 # --- exports and clients ------------------------------------------------------------------------
-ov_pattern "$INI_TMP/w.bin" client-1 1
-ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1 ||
-    ini_fail "upload from c1"
-W_SHA=$(sha256sum <"$INI_TMP/w.bin" | cut -d' ' -f1)
+ov_pattern "$T_TMP/w.bin" client-1 1
+ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1 ||
+    t_fail "upload from c1"
+W_SHA=$(sha256sum <"$T_TMP/w.bin" | cut -d' ' -f1)
 ov_ctl exports --json >"$out"
-ini_check "exports: e0.1 with its overlay at version 1" test \
+t_check "exports: e0.1 with its overlay at version 1" test \
     "$(ov_json "$out" "[(e['name'], e['overlay']['dir'], e['overlay']['current_version']) for e in r['exports']]")" \
     = "[('e0.1', '$OVERLAY_DIR', 1)]"
 ov_ctl clients --json >"$out"
-ini_check "clients: c1 and c2 seen, c1 wrote 1 MiB into its overlay" test \
+t_check "clients: c1 and c2 seen, c1 wrote 1 MiB into its overlay" test \
     "$(ov_json "$out" "sorted((c['mac'], c['bytes_written'] >= 1048576, c['overlay_bytes']) for c in r['exports'][0]['clients'])")" \
     = "[('$MAC1', True, 1048576), ('$MAC2', False, None)]"
 ov_ctl clients >"$out" 2>&1
-ini_check "clients (table) names both MACs" grep -q "$MAC2" "$out"
+t_check "clients (table) names both MACs" grep -q "$MAC2" "$out"
 ov_overlay show e0.1 "$MAC1" --json >"$out"
-ini_check "overlay show: 1 MiB mapped, version 1" test \
+t_check "overlay show: 1 MiB mapped, version 1" test \
     "$(ov_json "$out" "(r['mapped_bytes'], r['base_version'])")" = "(1048576, 1)"
 
 # --- malformed and refused requests change nothing ------------------------------------------------
@@ -128,7 +128,7 @@ refused "nothing to roll back" refused '{"command": "overlay.rollback", "args": 
 refused "commit of a client without overlay" no-overlay "{\"command\": \"overlay.commit\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC2\"}}"
 
 raw '{oops' '{"id": 5, "command": "exports"}' >"$out"
-ini_check "the connection goes on after a malformed line" \
+t_check "the connection goes on after a malformed line" \
     test "$(python3 -c 'import json,sys; l=open(sys.argv[1]).read().splitlines(); print(json.loads(l[0])["error"]["code"], json.loads(l[1])["id"], json.loads(l[1])["ok"])' "$out")" = "bad-json 5 True"
 python3 - "$OV_SOCKET" >"$out" <<'PY'
 import socket, sys
@@ -150,60 +150,59 @@ except (socket.timeout, OSError):
     pass
 sys.stdout.write(data.decode())
 PY
-ini_check "an oversize request: request-too-large, then the connection is closed" \
+t_check "an oversize request: request-too-large, then the connection is closed" \
     test "$(python3 -c 'import json,sys; l=open(sys.argv[1]).read().splitlines(); print(len(l), json.loads(l[0])["error"]["code"])' "$out")" = "1 request-too-large"
 
 # --- export.add, export.reload, export.remove -----------------------------------------------------
 ov_ctl add "e0.2=$SECOND" >"$out" 2>&1
-ini_check "export.add: e0.2 added" grep -q "added e0.2" "$out"
-rm -f "$INI_TMP/e02.img"
-ov_aoe c2 cp -i ovc0 --no-progress e0.2 "$INI_TMP/e02.img" >/dev/null 2>&1
-ini_check "the client reads the added export" cmp -s "$INI_TMP/e02.img" "$SECOND"
+t_check "export.add: e0.2 added" grep -q "added e0.2" "$out"
+rm -f "$T_TMP/e02.img"
+ov_aoe c2 cp -i ovc0 --no-progress e0.2 "$T_TMP/e02.img" >/dev/null 2>&1
+t_check "the client reads the added export" cmp -s "$T_TMP/e02.img" "$SECOND"
 ov_ctl reload e0.2 "e0.2=$SECOND,ro" >"$out" 2>&1
-ini_check "export.reload: e0.2 now read-only" test \
+t_check "export.reload: e0.2 now read-only" test \
     "$(ov_ctl exports --json | python3 -c 'import json,sys; print([e["read_only"] for e in json.load(sys.stdin)["exports"] if e["name"] == "e0.2"])')" = "[True]"
-if ov_aoe c2 cp -i ovc0 --no-progress --timeout 5 "$INI_TMP/w.bin" e0.2 >/dev/null 2>&1; then
-    ini_fail "a write to the reloaded read-only export succeeded"
+if ov_aoe c2 cp -i ovc0 --no-progress --timeout 5 "$T_TMP/w.bin" e0.2 >/dev/null 2>&1; then
+    t_fail "a write to the reloaded read-only export succeeded"
 else
-    ini_pass "a write to the reloaded read-only export fails"
+    t_pass "a write to the reloaded read-only export fails"
 fi
 ov_ctl remove e0.2 >"$out" 2>&1
-ini_check "export.remove: e0.2 removed" grep -q "removed e0.2" "$out"
+t_check "export.remove: e0.2 removed" grep -q "removed e0.2" "$out"
 if ov_aoe c2 config -i ovc0 e0.2 --timeout 1 >/dev/null 2>&1; then
-    ini_fail "the removed export still answers"
+    t_fail "the removed export still answers"
 else
-    ini_pass "the removed export no longer answers"
+    t_pass "the removed export no longer answers"
 fi
 
 # --- client.boot and lifetimes ----------------------------------------------------------------------
 ov_ctl boot "$MAC1" >/dev/null 2>&1
-ini_check "a boot keeps a persist overlay" test "$(read_at c1 64 2048)" = "$W_SHA"
+t_check "a boot keeps a persist overlay" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR,lifetime.$MAC1=discard-on-boot" >"$out" 2>&1 ||
-    ini_fail "reload with a per-client lifetime: $(cat "$out")"
-ini_check "a reload keeps the overlays" test "$(read_at c1 64 2048)" = "$W_SHA"
+    t_fail "reload with a per-client lifetime: $(cat "$out")"
+t_check "a reload keeps the overlays" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_ctl boot "$MAC1" >/dev/null 2>&1
-ini_check "a boot drops a discard-on-boot overlay: the client reads the base" \
+t_check "a boot drops a discard-on-boot overlay: the client reads the base" \
     test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
 
 # --- overlay.reset, commit, rollback ----------------------------------------------------------------
 ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR" >/dev/null 2>&1
-ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
+ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
 ov_overlay reset e0.1 "$MAC1" >"$out" 2>&1
-ini_check "overlay.reset: c1 reads the base again" test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
-ov_aoe c1 cp -i ovc0 --no-progress "$INI_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
+t_check "overlay.reset: c1 reads the base again" test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
+ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
 ov_overlay commit e0.1 "$MAC1" >"$out" 2>&1
-ini_check "overlay.commit: version 2 is current" grep -q "version 2 (from version 1, overlay of $MAC1) is current" "$out"
-ini_check "c2 (no overlay) reads the committed data at once" test "$(read_at c2 64 2048)" = "$W_SHA"
-ini_check "c1 (moved onto version 2) still reads its data" test "$(read_at c1 64 2048)" = "$W_SHA"
+t_check "overlay.commit: version 2 is current" grep -q "version 2 (from version 1, overlay of $MAC1) is current" "$out"
+t_check "c2 (no overlay) reads the committed data at once" test "$(read_at c2 64 2048)" = "$W_SHA"
+t_check "c1 (moved onto version 2) still reads its data" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_overlay list e0.1 --json >"$out"
-ini_check "overlay.list: versions 1 and 2*, no overlays left" test \
+t_check "overlay.list: versions 1 and 2*, no overlays left" test \
     "$(ov_json "$out" "([(v['id'], v['current']) for v in r['versions']], len(r['clients']))")" \
     = "([(1, False), (2, True)], 0)"
-ini_check "the committed version is a file of its own; the base is unchanged" \
-    test -s "$OVERLAY_DIR/v2.img" -a "$(ini_sha "$BASE")" = "$BASE_SHA"
+t_check "the committed version is a file of its own; the base is unchanged" \
+    test -s "$OVERLAY_DIR/v2.img" -a "$(t_sha "$BASE")" = "$BASE_SHA"
 ov_overlay rollback e0.1 >"$out" 2>&1
-ini_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
-ini_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"
+t_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
+t_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"
 
-ini_log "done in $(( SECONDS - INI_START ))s"
-[[ $INI_FAILED -eq 0 ]] && echo "PASS: overlay control_socket"
+t_finish

@@ -11,10 +11,14 @@
 #   ov_ctl ARGS... / ov_overlay   `aoe ctl` / `aoe overlay` on $OV_SOCKET
 #   ov_pattern FILE KEY MIB       MIB MiB of bytes determined by KEY (AES-CTR keystream)
 #
-# Namespaces are named "ov-<pid>-<name>" so that they never collide with other tests.
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../initiator/lib.sh"
 
-ini_ns() { printf 'ov-%s-%s' "$$" "$1"; }
+# ov_bg NS LOG CMD...: CMD in the namespace NS, in the background (t_bg); sets T_BG_PID.
+ov_bg() {
+    local ns=$1 log=$2
+    shift 2
+    t_bg "$log" ip netns exec "$(t_ns "$ns")" "$@"
+}
 
 OV_CLIENTS=()      # client names, in creation order
 OV_TARGET_IFS=()   # the target side of each client's link
@@ -25,7 +29,7 @@ ov_init() {
     ini_init "$1"
     ini_require_root python3
     ini_netns target
-    OV_SOCKET=$INI_TMP/control.sock
+    OV_SOCKET=$T_TMP/control.sock
 }
 
 # ov_client NAME MAC [MTU]
@@ -34,7 +38,7 @@ ov_client() {
     n=$(( ${#OV_CLIENTS[@]} + 1 ))
     ini_netns "$name"
     ini_link target "ovt$n" "$name" ovc0 "$mtu"
-    ip -n "$(ini_ns "$name")" link set ovc0 address "$mac"
+    ip -n "$(t_ns "$name")" link set ovc0 address "$mac"
     OV_CLIENTS+=("$name")
     OV_TARGET_IFS+=("ovt$n")
 }
@@ -50,11 +54,11 @@ ov_wait_ready() {
     local c
     for c in "${OV_CLIENTS[@]}"; do ini_wait_target "$c" ovc0 e0.1; done
     for (( i = 0; i < 50; i++ )); do [[ -S $OV_SOCKET ]] && return 0; sleep 0.1; done
-    ini_die "no control socket at $OV_SOCKET"
+    t_die "no control socket at $OV_SOCKET"
 }
 
-ov_ctl() { timeout -k 5 120 "$AOE" ctl -S "$OV_SOCKET" "$@"; }
-ov_overlay() { timeout -k 5 300 "$AOE" overlay -S "$OV_SOCKET" "$@"; }
+ov_ctl() { timeout -k 5 120 "$AOE_BIN" ctl -S "$OV_SOCKET" "$@"; }
+ov_overlay() { timeout -k 5 300 "$AOE_BIN" overlay -S "$OV_SOCKET" "$@"; }
 
 # ov_aoe CLIENT ARGS... : `aoe ARGS` in the client's namespace.
 ov_aoe() { ini_aoe "$@"; }
@@ -67,7 +71,7 @@ ov_pattern() {
 }
 
 # ov_stop_target: SIGTERM, wait (the overlays are flushed on the way out).
-ov_stop_target() { ini_kill_pid "$INI_TARGET_PID"; }
+ov_stop_target() { t_kill_pid "$INI_TARGET_PID"; }
 
 # ov_json_field JSON_FILE PYTHON_EXPRESSION: evaluates the expression with `r` bound to the
 # parsed JSON and prints the result.

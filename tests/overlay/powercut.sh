@@ -22,23 +22,20 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 ov_init "$1"
-POWERCUT_FS=${AOE_POWERCUT_FS:-$(dirname "$AOE")/../../tests/powercut/powercut_fs}
-[[ -x $POWERCUT_FS ]] || ini_skip "powercut_fs not found: build it or set AOE_POWERCUT_FS"
-[[ -c /dev/fuse ]] || ini_skip "no /dev/fuse (FUSE is needed for the power-cut harness)"
-command -v findmnt >/dev/null || ini_skip "findmnt (util-linux) missing"
+command -v findmnt >/dev/null || t_skip "findmnt (util-linux) missing"
 
 readonly MIB=32 REGION_MIB=8 SEEK=2048
-BASE=$INI_TMP/golden.img
+BASE=$T_TMP/golden.img
 ini_make_image "$BASE" "$MIB"
-BASE_SHA=$(ini_sha "$BASE")
-BACKING=$INI_TMP/backing
-MNT=$INI_TMP/mnt
+BASE_SHA=$(t_sha "$BASE")
+BACKING=$T_TMP/backing
+MNT=$T_TMP/mnt
 OVERLAY_DIR=$MNT
 mkdir -p "$BACKING" "$MNT"
 ov_client c1 02:00:00:0f:04:01
 ov_client c2 02:00:00:0f:04:02
 ov_client c3 02:00:00:0f:04:03
-dd if="$BASE" of="$INI_TMP/base-region.bin" bs=1M skip=1 count=$REGION_MIB status=none
+dd if="$BASE" of="$T_TMP/base-region.bin" bs=1M skip=1 count=$REGION_MIB status=none
 
 # The harness is one flat directory of files whose names are durable at once, without rename:
 # the overlay directory is the harness itself, and its versions.json (which aoe serve would
@@ -49,30 +46,14 @@ make_skeleton() {
     printf '{"format": 1, "size_bytes": %d, "current": 1, "next_id": 2, "versions": [{"id": 1, "parent": 0, "file": "", "created_unix": 0, "from_client": ""}]}\n' \
         $(( MIB << 20 )) >"$BACKING/versions.json"
 }
-PC_PID=""
-PC_WRAPPER=""
-pc_mount() {
-    timeout -k 5 900 "$POWERCUT_FS" "$BACKING" "$MNT" --log "$INI_TMP/powercut.log" \
-        >>"$INI_TMP/powercut.out" 2>&1 &
-    PC_WRAPPER=$!
-    ini_defer "ini_kill_pid $PC_WRAPPER; mountpoint -q '$MNT' && umount -l '$MNT'"
-    PC_PID=$(ini_child_of "$PC_WRAPPER")
-    for (( i = 0; i < 100; i++ )); do
-        [[ "$(findmnt -n -o FSTYPE --mountpoint "$MNT" 2>/dev/null)" == fuse.powercut ]] && return 0
-        sleep 0.05
-    done
-    cat "$INI_TMP/powercut.out" >&2
-    ini_die "powercut_fs did not mount $MNT"
-}
+pc_mount() { powercut_mount "$MNT" "$BACKING"; }
 # The power cut: the harness first (unsynced writes are gone), then the rest of the host.
 pc_cut() {
-    kill -KILL "$PC_PID" 2>/dev/null
-    wait "$PC_WRAPPER" 2>/dev/null
-    umount -l "$MNT" 2>/dev/null
+    powercut_cut
     local server
-    server=$(ini_child_of "$INI_TARGET_PID")
+    server=$(t_child_of "$INI_TARGET_PID")
     [[ -n $server ]] && kill -KILL "$server" 2>/dev/null
-    ini_kill_pid "$INI_TARGET_PID"
+    t_kill_pid "$INI_TARGET_PID"
 }
 
 start() { ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"; ov_wait_ready; }
@@ -89,51 +70,50 @@ for delay in 0.2 0.5 1.0; do
     make_skeleton
     pc_mount
     for n in 1 2 3; do
-        for r in 1 2; do ov_pattern "$INI_TMP/p$n-$r.bin" "cut$cut-c$n-r$r" $REGION_MIB; done
+        for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "cut$cut-c$n-r$r" $REGION_MIB; done
     done
     start
     for n in 1 2; do
-        upload "c$n" "$INI_TMP/p$n-1.bin" >"$INI_TMP/up.log" 2>&1 ||
-            ini_die "round 1 upload of c$n failed: $(cat "$INI_TMP/up.log")"
+        upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
+            t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
     done
     pids=()
     for n in 1 2 3; do
-        upload "c$n" "$INI_TMP/p$n-2.bin" >/dev/null 2>&1 &
+        upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
         pids+=($!)
     done
     sleep "$delay"
     pc_cut
     for p in "${pids[@]}"; do wait "$p"; done
-    synced=$(grep -c . "$INI_TMP/powercut.log" 2>/dev/null || echo 0)
+    synced=$(grep -c . "$T_TMP/powercut.log" 2>/dev/null || echo 0)
 
     pc_mount
-    "$AOE" overlay check "$OVERLAY_DIR" >"$INI_TMP/check.log" 2>&1
-    ini_check "cut $cut (after ${delay}s, $synced syncs so far): aoe overlay check finds the overlays consistent" \
-        grep -qx consistent "$INI_TMP/check.log"
+    "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
+    t_check "cut $cut (after ${delay}s, $synced syncs so far): aoe overlay check finds the overlays consistent" \
+        grep -qx consistent "$T_TMP/check.log"
     start
     for n in 1 2 3; do
-        if ! download "c$n" "$INI_TMP/got$n.bin" >"$INI_TMP/down.log" 2>&1; then
-            ini_fail "cut $cut: c$n cannot read back: $(cat "$INI_TMP/down.log")"
+        if ! download "c$n" "$T_TMP/got$n.bin" >"$T_TMP/down.log" 2>&1; then
+            t_fail "cut $cut: c$n cannot read back: $(cat "$T_TMP/down.log")"
             continue
         fi
         if [[ $n -lt 3 ]]; then
-            candidates=("$INI_TMP/p$n-1.bin" "$INI_TMP/p$n-2.bin")
+            candidates=("$T_TMP/p$n-1.bin" "$T_TMP/p$n-2.bin")
             what="its flushed round 1 or its round 2"
         else
-            candidates=("$INI_TMP/base-region.bin" "$INI_TMP/p$n-2.bin")
+            candidates=("$T_TMP/base-region.bin" "$T_TMP/p$n-2.bin")
             what="the base or its round 2"
         fi
-        if python3 "$HERE/check_sectors.py" "$INI_TMP/got$n.bin" "${candidates[@]}" >"$INI_TMP/sectors.log"; then
-            ini_pass "cut $cut: every sector c$n reads is $what ($(cat "$INI_TMP/sectors.log"))"
+        if python3 "$HERE/check_sectors.py" "$T_TMP/got$n.bin" "${candidates[@]}" >"$T_TMP/sectors.log"; then
+            t_pass "cut $cut: every sector c$n reads is $what ($(cat "$T_TMP/sectors.log"))"
         else
-            ini_fail "cut $cut: c$n reads data never written there: $(cat "$INI_TMP/sectors.log")"
+            t_fail "cut $cut: c$n reads data never written there: $(cat "$T_TMP/sectors.log")"
         fi
     done
     ov_stop_target
-    ini_kill_pid "$PC_WRAPPER"   # a clean unmount between cuts
+    t_kill_pid "$POWERCUT_WRAPPER"   # a clean unmount between cuts
     mountpoint -q "$MNT" && umount -l "$MNT"
 done
-ini_check "the base image never changed" test "$(ini_sha "$BASE")" = "$BASE_SHA"
+t_check "the base image never changed" test "$(t_sha "$BASE")" = "$BASE_SHA"
 
-ini_log "done in $(( SECONDS - INI_START ))s"
-[[ $INI_FAILED -eq 0 ]] && echo "PASS: overlay powercut"
+t_finish

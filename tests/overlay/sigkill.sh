@@ -20,14 +20,14 @@ source "$HERE/lib.sh"
 ov_init "$1"
 
 readonly MIB=32 REGION_MIB=16 SEEK=2048
-BASE=$INI_TMP/golden.img
+BASE=$T_TMP/golden.img
 ini_make_image "$BASE" "$MIB"
-BASE_SHA=$(ini_sha "$BASE")
-OVERLAY_DIR=$INI_TMP/e0.1
+BASE_SHA=$(t_sha "$BASE")
+OVERLAY_DIR=$T_TMP/e0.1
 ov_client c1 02:00:00:0f:02:01
 ov_client c2 02:00:00:0f:02:02
 ov_client c3 02:00:00:0f:02:03
-dd if="$BASE" of="$INI_TMP/base-region.bin" bs=1M skip=1 count=$REGION_MIB status=none
+dd if="$BASE" of="$T_TMP/base-region.bin" bs=1M skip=1 count=$REGION_MIB status=none
 
 start() { ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"; ov_wait_ready; }
 upload() {  # CLIENT FILE
@@ -44,49 +44,48 @@ for delay in 0.2 0.6 1.2; do
     iteration=$(( iteration + 1 ))
     rm -rf "$OVERLAY_DIR"
     for n in 1 2 3; do
-        for r in 1 2; do ov_pattern "$INI_TMP/p$n-$r.bin" "kill$iteration-c$n-r$r" $REGION_MIB; done
+        for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "kill$iteration-c$n-r$r" $REGION_MIB; done
     done
     start
     for n in 1 2; do
-        upload "c$n" "$INI_TMP/p$n-1.bin" >"$INI_TMP/up.log" 2>&1 ||
-            ini_die "round 1 upload of c$n failed: $(cat "$INI_TMP/up.log")"
+        upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
+            t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
     done
     pids=()
     for n in 1 2 3; do
-        upload "c$n" "$INI_TMP/p$n-2.bin" >/dev/null 2>&1 &
+        upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
         pids+=($!)
     done
     sleep "$delay"
-    server=$(ini_child_of "$INI_TARGET_PID")
+    server=$(t_child_of "$INI_TARGET_PID")
     [[ -n $server ]] && kill -KILL "$server"
     for p in "${pids[@]}"; do wait "$p"; done
-    ini_kill_pid "$INI_TARGET_PID"
+    t_kill_pid "$INI_TARGET_PID"
 
-    "$AOE" overlay check "$OVERLAY_DIR" >"$INI_TMP/check.log" 2>&1
-    ini_check "kill $iteration (after ${delay}s): aoe overlay check finds the overlays consistent" \
-        grep -qx consistent "$INI_TMP/check.log"
+    "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
+    t_check "kill $iteration (after ${delay}s): aoe overlay check finds the overlays consistent" \
+        grep -qx consistent "$T_TMP/check.log"
     start
     for n in 1 2 3; do
-        if ! download "c$n" "$INI_TMP/got$n.bin" >"$INI_TMP/down.log" 2>&1; then
-            ini_fail "kill $iteration: c$n cannot read back: $(cat "$INI_TMP/down.log")"
+        if ! download "c$n" "$T_TMP/got$n.bin" >"$T_TMP/down.log" 2>&1; then
+            t_fail "kill $iteration: c$n cannot read back: $(cat "$T_TMP/down.log")"
             continue
         fi
         if [[ $n -lt 3 ]]; then
-            candidates=("$INI_TMP/p$n-1.bin" "$INI_TMP/p$n-2.bin")
+            candidates=("$T_TMP/p$n-1.bin" "$T_TMP/p$n-2.bin")
             what="its round 1 (flushed) or round 2"
         else
-            candidates=("$INI_TMP/base-region.bin" "$INI_TMP/p$n-2.bin")
+            candidates=("$T_TMP/base-region.bin" "$T_TMP/p$n-2.bin")
             what="the base or its unflushed writes"
         fi
-        if python3 "$HERE/check_sectors.py" "$INI_TMP/got$n.bin" "${candidates[@]}" >"$INI_TMP/sectors.log"; then
-            ini_pass "kill $iteration: every sector c$n reads is $what ($(cat "$INI_TMP/sectors.log"))"
+        if python3 "$HERE/check_sectors.py" "$T_TMP/got$n.bin" "${candidates[@]}" >"$T_TMP/sectors.log"; then
+            t_pass "kill $iteration: every sector c$n reads is $what ($(cat "$T_TMP/sectors.log"))"
         else
-            ini_fail "kill $iteration: c$n reads data never written there: $(cat "$INI_TMP/sectors.log")"
+            t_fail "kill $iteration: c$n reads data never written there: $(cat "$T_TMP/sectors.log")"
         fi
     done
     ov_stop_target
 done
-ini_check "the base image never changed" test "$(ini_sha "$BASE")" = "$BASE_SHA"
+t_check "the base image never changed" test "$(t_sha "$BASE")" = "$BASE_SHA"
 
-ini_log "done in $(( SECONDS - INI_START ))s"
-[[ $INI_FAILED -eq 0 ]] && echo "PASS: overlay sigkill"
+t_finish
