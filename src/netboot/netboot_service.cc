@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 
+#include "base/atomic_file.h"
 #include "netboot/dhcp_message.h"
 #include "netboot/dhcp_responder.h"
 #include "netboot/lease_file.h"
@@ -151,7 +152,7 @@ class NetbootServiceImpl final : public NetbootService {
                 skipped);
     }
     // Write once now, so a lease file we cannot write fails at start, not at the first client.
-    if (Result<void> written = WriteStateFileAtomically(lease_file_, pool_->Serialize());
+    if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize());
         !written) {
       why = fmt::format("cannot write the lease file {}: {}; create its directory or give "
                         "--lease-file FILE",
@@ -213,7 +214,7 @@ class NetbootServiceImpl final : public NetbootService {
 
   void SaveLeases() {
     if (!pool_) return;
-    if (Result<void> written = WriteStateFileAtomically(lease_file_, pool_->Serialize());
+    if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize());
         !written) {
       log_.Error("dhcp", "cannot save leases to {}: {}", lease_file_, written.error().message());
     }

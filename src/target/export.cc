@@ -10,13 +10,11 @@ namespace {
 constexpr std::string_view kFirmwareRevision = "aoekit01";
 }  // namespace
 
-Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend,
-               StateFile state_file, ExportState state, std::string_view host_name,
-               ConstByteSpan mbr)
+Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
+               std::string_view host_name, ConstByteSpan mbr)
     : options_(std::move(options)),
       name_(options_.name()),
       backend_(std::move(backend)),
-      state_file_(std::move(state_file)),
       state_(std::move(state)),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),

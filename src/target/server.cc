@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "net/event_loop.h"
 #include "net/packet_port.h"
@@ -15,6 +16,7 @@
 #include "storage/fault_filter.h"
 #include "target/command.h"
 #include "target/export.h"
+#include "target/file_state_store.h"
 #include "target/target.h"
 
 namespace aoe::target {
@@ -58,22 +60,31 @@ struct BlockingIo final : IoCallback {
 class ServerImpl final : public Server, private Transmitter {
  public:
   ServerImpl(Logger& log, ServerOptions options, ServerEnvironment env,
-             std::unique_ptr<IoEngine> engine, EventLoop loop, size_t frame_capacity,
-             size_t command_count)
+             std::unique_ptr<IoEngine> engine, EventLoop loop,
+             std::unique_ptr<FileStateStore> store, size_t frame_capacity, size_t command_count)
       : log_(log),
         options_(std::move(options)),
         env_(std::move(env)),
         engine_(std::move(engine)),
         loop_(std::move(loop)),
+        store_(std::move(store)),
+        // The one thread the server starts: state files are written (and fsynced) there, so
+        // the loop never waits for the disk to serve a config, mask or reserve command.
+        state_writer_([store = store_.get()] { store->RunWriter(); }),
         pool_(command_count, frame_capacity),
-        target_(log_, stats_, *this, options_.buffer_count, frame_capacity) {
+        target_(log_, stats_, *this, *store_, clock_, options_.buffer_count, frame_capacity) {
     rx_slots_.resize(kReceiveBatch);
     rx_commands_.resize(kReceiveBatch);
     tx_queue_.reserve(command_count);
     tx_frames_.reserve(command_count);
   }
 
-  ~ServerImpl() override { engine_->Drain(); }
+  ~ServerImpl() override {
+    engine_->Drain();
+    // Saves already queued are written before the writer returns.
+    store_->StopWriter();
+    state_writer_.join();
+  }
 
   // Opens the interfaces not served yet (nothing is added if one fails).
   Result<void> OpenPorts(const std::vector<std::string>& names) {
@@ -99,7 +110,10 @@ class ServerImpl final : public Server, private Transmitter {
     Watch(ports_.size() - 1);
   }
 
-  void StartWatchingStorage() { Watch(engine_->fd(), [this] { OnStorageReady(); }); }
+  void StartWatchingStorage() {
+    Watch(engine_->fd(), [this] { OnStorageReady(); });
+    Watch(store_->completion_fd(), [this] { OnStateSaved(); });
+  }
 
   // Opens every export in `wanted` (nothing is applied if one fails).
   Result<std::vector<std::shared_ptr<Export>>> OpenExports(
@@ -156,6 +170,8 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   Result<void> Reconfigure(const ServerOptions& options) override {
+    // Every export's file holds its latest state before any export is (re-)opened from it.
+    SettleState();
     // Open everything new first, so a failure changes nothing.
     std::vector<ExportOptions> to_open;
     for (const auto& wanted : options.exports) {
@@ -177,6 +193,7 @@ class ServerImpl final : public Server, private Transmitter {
     for (const auto& name : gone) {
       auto removed = target_.RemoveExport(name);
       FlushExport(*removed);
+      AbandonUnsavedState(*removed);
       log_.Info(name, "{}", std::find_if(options.exports.begin(), options.exports.end(),
                                          [&](const auto& w) { return w.name() == name; }) ==
                                     options.exports.end()
@@ -206,6 +223,7 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   Stats stats() const override { return stats_; }
+  size_t replies_waiting_for_state() const override { return target_.held_replies(); }
 
  private:
   static constexpr size_t kNoPort = static_cast<size_t>(-1);
@@ -244,22 +262,21 @@ class ServerImpl final : public Server, private Transmitter {
     }
     for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
 
-    StateFile state_file(options_.state_dir, name);
-    auto loaded = state_file.Load();
+    auto loaded = store_->Load(name);
     if (!loaded) {
-      log_.Error(name, "cannot read state file {}: {}; fix or delete it", state_file.path(),
+      log_.Error(name, "cannot read state file {}: {}; fix or delete it", store_->Location(name),
                  loaded.error().message());
       return Unexpected{loaded.error()};
     }
-    ExportState state = std::move(loaded->state);
-    if (!loaded->found || state.configured_mask != options.mask) {
+    ExportState state = loaded->value_or(ExportState{});
+    if (!loaded->has_value() || state.configured_mask != options.mask) {
       // A new export, or the configuration's mask list changed since it was last applied.
-      if (loaded->found) log_.Info(name, "mask list replaced by the configuration");
+      if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
       state.mask = options.mask;
       state.configured_mask = options.mask;
-      if (auto saved = state_file.Save(state); !saved) {
-        log_.Error(name, "cannot write state file {}: {}; check --state-dir", state_file.path(),
-                   saved.error().message());
+      if (auto saved = store_->SaveNow(name, state); !saved) {
+        log_.Error(name, "cannot write state file {}: {}; check --state-dir",
+                   store_->Location(name), saved.error().message());
         return Unexpected{saved.error()};
       }
     }
@@ -276,8 +293,8 @@ class ServerImpl final : public Server, private Transmitter {
       }
       std::free(sector);
     }
-    return std::make_shared<Export>(options, std::move(storage->backend), std::move(state_file),
-                                    std::move(state), env_.host_name, mbr);
+    return std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
+                                    env_.host_name, mbr);
   }
 
   void AnnounceEverywhere(Export& e) {
@@ -331,6 +348,32 @@ class ServerImpl final : public Server, private Transmitter {
   void OnStorageReady() {
     engine_->Reap();
     FlushTx();
+  }
+
+  // Persistent state ---------------------------------------------------------------------------
+
+  void OnStateSaved() {
+    store_->TakeCompleted(saved_);
+    for (const StateStore::Saved& saved : saved_) target_.StateSaved(saved);
+    saved_.clear();
+    FlushTx();
+  }
+
+  // Waits for the saves in flight, and for the saves they lead to (changes coalesced while
+  // they ran); the loop is not serving meanwhile, so this ends. Reload and shutdown only.
+  void SettleState() {
+    while (target_.saving()) {
+      store_->WaitIdle();
+      OnStateSaved();
+    }
+  }
+
+  void AbandonUnsavedState(const Export& e) {
+    if (size_t dropped = target_.AbandonUnsavedState(e); dropped > 0) {
+      log_.Warn(e.name(), "{} replies to config, mask or reserve changes dropped unsent: the "
+                "state they acknowledge could not be saved to {}",
+                dropped, store_->Location(e.name()));
+    }
   }
 
   // With every buffer busy, stop watching the sockets (the kernel queues frames meanwhile)
@@ -389,6 +432,7 @@ class ServerImpl final : public Server, private Transmitter {
   // announces the exports again when a link comes (back) up.
   void Housekeeping() {
     next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
+    target_.RetryFailedSaves();
     for (size_t i = 0; i < ports_.size(); ++i) {
       PortEntry& entry = ports_[i];
       if (!entry.port) continue;
@@ -430,6 +474,8 @@ class ServerImpl final : public Server, private Transmitter {
   void Shutdown() {
     for (auto& entry : ports_) Unwatch(entry);
     engine_->Drain();  // in-flight commands complete and queue their replies
+    SettleState();     // held replies whose state is saved go out too
+    for (const auto& e : target_.exports()) AbandonUnsavedState(*e);
     FlushTx();
     for (const auto& e : target_.exports()) FlushExport(*e);
   }
@@ -440,6 +486,9 @@ class ServerImpl final : public Server, private Transmitter {
   Stats stats_;
   std::unique_ptr<IoEngine> engine_;
   EventLoop loop_;
+  std::unique_ptr<FileStateStore> store_;
+  std::thread state_writer_;  // runs store_->RunWriter(); joined by the destructor
+  SteadyClock clock_;
   CommandPool pool_;
   Target target_;
   std::vector<PortEntry> ports_;
@@ -447,6 +496,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::vector<Command*> rx_commands_;
   std::vector<Command*> tx_queue_;
   std::vector<ConstByteSpan> tx_frames_;
+  std::vector<StateStore::Saved> saved_;
   bool stop_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =
@@ -516,10 +566,15 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
     ports.push_back(std::move(*port));
   }
   frame_capacity = std::min(frame_capacity, kMaxFrameCapacity);
+  auto store = FileStateStore::Create(options.state_dir);
+  if (!store) {
+    log.Error("server", "cannot set up the state store: {}", store.error().message());
+    return Unexpected{store.error()};
+  }
 
   auto server = std::make_unique<ServerImpl>(log, options, std::move(environment),
-                                             std::move(*engine), std::move(*loop), frame_capacity,
-                                             command_count);
+                                             std::move(*engine), std::move(*loop),
+                                             std::move(*store), frame_capacity, command_count);
   server->StartWatchingStorage();
   for (auto& port : ports) server->AdoptPort(std::move(port));
   auto exports = server->OpenExports(options.exports);
