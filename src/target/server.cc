@@ -68,9 +68,6 @@ class ServerImpl final : public Server, private Transmitter {
         engine_(std::move(engine)),
         loop_(std::move(loop)),
         store_(std::move(store)),
-        // The one thread the server starts: state files are written (and fsynced) there, so
-        // the loop never waits for the disk to serve a config, mask or reserve command.
-        state_writer_([store = store_.get()] { store->RunWriter(); }),
         pool_(command_count, frame_capacity),
         target_(log_, stats_, *this, *store_, clock_, options_.buffer_count, frame_capacity) {
     rx_slots_.resize(kReceiveBatch);
@@ -81,9 +78,13 @@ class ServerImpl final : public Server, private Transmitter {
 
   ~ServerImpl() override {
     engine_->Drain();
-    // Saves already queued are written before the writer returns.
+    // Saves already queued are written before the writer returns (here, if it never started).
     store_->StopWriter();
-    state_writer_.join();
+    if (state_writer_.joinable()) {
+      state_writer_.join();
+    } else {
+      store_->RunWriter();
+    }
   }
 
   // Opens the interfaces not served yet (nothing is added if one fails).
@@ -158,6 +159,7 @@ class ServerImpl final : public Server, private Transmitter {
   void RequestStop() override { stop_ = true; }
 
   void Poll(milliseconds max_wait) override {
+    StartStateWriter();
     auto now = std::chrono::steady_clock::now();
     auto until_housekeeping =
         std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
@@ -352,6 +354,15 @@ class ServerImpl final : public Server, private Transmitter {
 
   // Persistent state ---------------------------------------------------------------------------
 
+  // The one thread the server starts: state files are written (and fsynced) there, so the
+  // loop never waits for the disk to serve a config, mask or reserve command. Started by the
+  // first Poll(), not by Create(): a daemon drops its privileges in between, and a thread
+  // started earlier would keep root's capabilities (they belong to each thread).
+  void StartStateWriter() {
+    if (state_writer_.joinable()) return;
+    state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
+  }
+
   void OnStateSaved() {
     store_->TakeCompleted(saved_);
     for (const StateStore::Saved& saved : saved_) target_.StateSaved(saved);
@@ -487,7 +498,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::unique_ptr<IoEngine> engine_;
   EventLoop loop_;
   std::unique_ptr<FileStateStore> store_;
-  std::thread state_writer_;  // runs store_->RunWriter(); joined by the destructor
+  std::thread state_writer_;  // runs store_->RunWriter() from the first Poll(); joined at the end
   SteadyClock clock_;
   CommandPool pool_;
   Target target_;
