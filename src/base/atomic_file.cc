@@ -45,11 +45,9 @@ Result<void> WriteTemporary(int fd, std::string_view contents, mode_t mode) {
 
 }  // namespace
 
-Result<void> WriteFileAtomically(const std::string& path, std::string_view contents,
-                                 mode_t mode) {
+Result<void> WriteFileAtomically(const std::string& path, std::string_view contents, mode_t mode) {
   std::string temporary = path + ".XXXXXX" + std::string(kTemporarySuffix);
-  UniqueFd fd(::mkostemps(temporary.data(), static_cast<int>(kTemporarySuffix.size()),
-                          O_CLOEXEC));
+  UniqueFd fd(::mkostemps(temporary.data(), static_cast<int>(kTemporarySuffix.size()), O_CLOEXEC));
   if (!fd) return Errno();
   Result<void> written = WriteTemporary(fd.get(), contents, mode);
   fd.reset();

@@ -62,8 +62,7 @@ Result<std::optional<ExportState>> FileStateStore::Load(const std::string& expor
   return std::optional<ExportState>(std::move(*state));
 }
 
-Result<void> FileStateStore::Write(const std::string& export_name,
-                                   const ExportState& state) const {
+Result<void> FileStateStore::Write(const std::string& export_name, const ExportState& state) const {
   if (::mkdir(directory_.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return Errno();
   return WriteFileAtomically(Location(export_name), EncodeExportState(state), kFileMode);
 }
@@ -107,8 +106,8 @@ void FileStateStore::RunWriter() {
     Result<void> written = Write(job.export_name, job.state);
     lock.lock();
     writing_ = false;
-    finished_.push_back(
-        Saved{std::move(job.export_name), job.version, written ? std::error_code() : written.error()});
+    finished_.push_back(Saved{std::move(job.export_name), job.version,
+                              written ? std::error_code() : written.error()});
     uint64_t one = 1;
     (void)!::write(event_fd_.get(), &one, sizeof one);
     idle_.notify_all();

@@ -381,7 +381,8 @@ class ServerImpl final : public Server, private Transmitter {
 
   void AbandonUnsavedState(const Export& e) {
     if (size_t dropped = target_.AbandonUnsavedState(e); dropped > 0) {
-      log_.Warn(e.name(), "{} replies to config, mask or reserve changes dropped unsent: the "
+      log_.Warn(e.name(),
+                "{} replies to config, mask or reserve changes dropped unsent: the "
                 "state they acknowledge could not be saved to {}",
                 dropped, store_->Location(e.name()));
     }

@@ -6,9 +6,9 @@
 // (FileStateStore::RunWriter), so config, mask and reservation changes never make the loop wait
 // for fsync; their replies go out when the state is durable. Create() starts no thread; the
 // first Poll() (or Run()) starts the writer, so a daemon can drop privileges in between and the
-// writer gets the dropped credentials and capabilities too. Frames are received in batches into a fixed pool
-// of page-aligned command buffers; each request is answered in place in its own buffer (read
-// data lands directly after the 36-byte header, write data goes to disk straight from the
+// writer gets the dropped credentials and capabilities too. Frames are received in batches into a
+// fixed pool of page-aligned command buffers; each request is answered in place in its own buffer
+// (read data lands directly after the 36-byte header, write data goes to disk straight from the
 // request), disk I/O is queued on io_uring with many commands in flight, and replies are sent
 // in batches as completions arrive. No heap allocation per frame.
 //

@@ -62,8 +62,8 @@ class StateReplies : public ::testing::Test {
 
   void Build(SourceRateLimiter::Limits limits) {
     target_.reset();
-    target_ = std::make_unique<Target>(log_, stats_, wire_, store_, clock_, 16, kFrameCapacity,
-                                       limits);
+    target_ =
+        std::make_unique<Target>(log_, stats_, wire_, store_, clock_, 16, kFrameCapacity, limits);
     ExportOptions options;
     options.address = {1, 1};
     options.path = "mem:e1.1";
@@ -145,8 +145,8 @@ TEST_F(StateReplies, ChangeIsAcknowledgedOnlyOnceDurable) {
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].tag(), tag);
   EXPECT_EQ(sent[0].config_string(), "owner=a");
-  EXPECT_EQ(store_.durable("e1.1").config_string, (std::vector<uint8_t>{'o', 'w', 'n', 'e', 'r',
-                                                                        '=', 'a'}));
+  EXPECT_EQ(store_.durable("e1.1").config_string,
+            (std::vector<uint8_t>{'o', 'w', 'n', 'e', 'r', '=', 'a'}));
   EXPECT_EQ(target_->held_replies(), 0u);
   EXPECT_EQ(wire_.pool().free_count(), kPoolSize);
 }

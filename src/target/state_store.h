@@ -50,8 +50,7 @@ class StateStore {
 
   // Starts saving `state` (copied) as the export's state and returns at once. `version` comes
   // back in the Saved report.
-  virtual void Save(const std::string& export_name, const ExportState& state,
-                    uint64_t version) = 0;
+  virtual void Save(const std::string& export_name, const ExportState& state, uint64_t version) = 0;
   // Readable while finished saves wait to be taken.
   virtual int completion_fd() const = 0;
   // Appends the saves finished since the last call to `out`, oldest first, and clears the

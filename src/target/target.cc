@@ -128,8 +128,10 @@ void Target::Serve(Command& command, Export& e, const PortInfo& port) {
   }
   switch (static_cast<proto::Command>(aoe_command)) {
     case proto::Command::kAta: return ServeAta(command, e, port, requester);
-    case proto::Command::kConfig: return ServeConfig(command, e, port, requester);
-    case proto::Command::kMacMask: return ServeMask(command, e, requester);
+    case proto::Command::kConfig:
+      return ServeConfig(command, e, port, requester);
+    case proto::Command::kMacMask:
+      return ServeMask(command, e, requester);
     case proto::Command::kReserve: return ServeReserve(command, e, requester);
   }
   ++stats_.refused_unknown_command;
@@ -489,9 +491,10 @@ bool Target::AdmitStateChange(Command& command, Export& e, const MacAddress& req
   if (decision.report_dropped > 0) {
     const SourceRateLimiter::Limits& limits = limiter_.limits();
     std::string who = decision.overflow
-                          ? fmt::format("new hosts (the table of {} hosts is full; they share "
-                                        "one limit)",
-                                        limits.max_sources)
+                          ? fmt::format(
+                                "new hosts (the table of {} hosts is full; they share "
+                                "one limit)",
+                                limits.max_sources)
                           : requester.ToString();
     log_.Warn(e.name(),
               "rate-limiting config/mask/reserve changes from {}: dropped {} since the last "

@@ -62,9 +62,8 @@ class Target final : public CommandOwner {
 
   // `frame_capacity`: the size of every command buffer (bounds the sectors per command).
   // `clock` paces the rate limiter.
-  Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& store,
-         const Clock& clock, uint16_t buffer_count, size_t frame_capacity,
-         SourceRateLimiter::Limits limits = {});
+  Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& store, const Clock& clock,
+         uint16_t buffer_count, size_t frame_capacity, SourceRateLimiter::Limits limits = {});
 
   void AddExport(std::shared_ptr<Export> e);
   // Removes the export from the table; commands in flight keep it alive until they finish.
@@ -107,8 +106,7 @@ class Target final : public CommandOwner {
 
   void Serve(Command& command, Export& e, const PortInfo& port);
   void ServeAta(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
-  void ServeConfig(Command& command, Export& e, const PortInfo& port,
-                   const MacAddress& requester);
+  void ServeConfig(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
   void ServeMask(Command& command, Export& e, const MacAddress& requester);
   void ServeReserve(Command& command, Export& e, const MacAddress& requester);
   // Whether a state-changing command may proceed (rate limit, room to hold its reply); if not,

@@ -9,18 +9,18 @@
 // The reader keeps 8 READs of 4 KiB in flight, in alternating 1 s phases (three of each): alone,
 // and while the flooder sends Query Config frames at 30,000 per second (about what a Python
 // flooder manages): force-sets of a new string each time, or plain reads. The reader must keep
-// at least a third of its unflooded throughput. The state directory is on a disk-backed file system (/var/tmp), as
-// /var/lib/aoekit is, so a target that fsyncs on the loop shows the stall a real host would.
+// at least a third of its unflooded throughput. The state directory is on a disk-backed file system
+// (/var/tmp), as /var/lib/aoekit is, so a target that fsyncs on the loop shows the stall a real
+// host would.
 //
 // The binary under test is AOE_BINARY, or $AOE_SERVE_BINARY if set (to show that an older
 // build fails). Root only; every phase is bounded in time.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -81,8 +81,8 @@ Bytes Header(const MacAddress& from, const MacAddress& to, proto::Command comman
 
 Bytes ConfigFrame(const MacAddress& from, const MacAddress& to, proto::ConfigCommand ccmd,
                   std::string_view text, uint32_t tag) {
-  Bytes frame = Header(from, to, proto::Command::kConfig, tag,
-                       proto::kConfigHeaderSize + text.size());
+  Bytes frame =
+      Header(from, to, proto::Command::kConfig, tag, proto::kConfigHeaderSize + text.size());
   proto::ConfigArg c;
   c.command = static_cast<uint8_t>(ccmd);
   c.string = std::as_bytes(std::span(text.data(), text.size()));
@@ -214,12 +214,13 @@ class Flooder {
         paced_from = Clock::now();  // no catching up on the time spent idle
         continue;
       }
-      auto due = paced_from + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(static_cast<double>(sent - sent_before) /
-                                                           kFloodFramesPerSecond));
+      auto due =
+          paced_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                           static_cast<double>(sent - sent_before) / kFloodFramesPerSecond));
       if (Clock::now() < due) std::this_thread::sleep_until(due);
       for (size_t i = 0; i < kBatch; ++i) {
-        std::string text = ccmd_ == proto::ConfigCommand::kRead ? "" : "flood-" + std::to_string(tag);
+        std::string text =
+            ccmd_ == proto::ConfigCommand::kRead ? "" : "flood-" + std::to_string(tag);
         frames[i] = ConfigFrame(port_.mac(), target_, ccmd_, text, tag++);
         spans[i] = frames[i];
       }
@@ -297,9 +298,9 @@ class StateFloodNetns : public ::testing::Test {
   fs::path state_dir() const { return dir_ / "state"; }
 
   void StartServer() {
-    std::vector<std::string> args = {"ip", "netns", "exec", target_ns_->name(), ServeBinary(),
-                                     "serve", "-i", "tgt0", "--state-dir", state_dir().string(),
-                                     "e1.1=" + disk_.string()};
+    std::vector<std::string> args = {
+        "ip", "netns", "exec",        target_ns_->name(),   ServeBinary(),           "serve",
+        "-i", "tgt0",  "--state-dir", state_dir().string(), "e1.1=" + disk_.string()};
     std::string log = (dir_ / "serve.log").string();
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
@@ -390,11 +391,12 @@ class StateFloodNetns : public ::testing::Test {
       std::this_thread::sleep_for(200ms);  // and the target's queue drain
     }
     flooder.Stop();
-    std::printf("reader alone: %.0f READs/s; under a %s flood of %.0f frames/s: %.0f READs/s "
-                "(%.0f %%), %llu stalls of 200 ms\n",
-                baseline, ccmd == proto::ConfigCommand::kRead ? "config-read" : "config-set",
-                flooder.rate(), flooded, baseline > 0 ? 100 * flooded / baseline : 0.0,
-                static_cast<unsigned long long>(reader.timeouts()));
+    std::printf(
+        "reader alone: %.0f READs/s; under a %s flood of %.0f frames/s: %.0f READs/s "
+        "(%.0f %%), %llu stalls of 200 ms\n",
+        baseline, ccmd == proto::ConfigCommand::kRead ? "config-read" : "config-set",
+        flooder.rate(), flooded, baseline > 0 ? 100 * flooded / baseline : 0.0,
+        static_cast<unsigned long long>(reader.timeouts()));
     return {baseline, flooded};
   }
 
@@ -435,10 +437,10 @@ TEST_F(StateFloodNetns, LastValueSetIsOnDiskAfterRestart) {
   std::optional<Bytes> acknowledged;
   // Retransmitted like an initiator would: the flooder's own sets are rate-limited.
   for (uint32_t tag = 0x7000000; !acknowledged && tag < 0x7000000 + 100; ++tag) {
-    acknowledged = Exchange(*flood_port_,
-                            ConfigFrame(flood_port_->mac(), target_mac_,
-                                        proto::ConfigCommand::kForceSet, last, tag),
-                            100ms);
+    acknowledged = Exchange(
+        *flood_port_,
+        ConfigFrame(flood_port_->mac(), target_mac_, proto::ConfigCommand::kForceSet, last, tag),
+        100ms);
     if (acknowledged && ConfigStringOf(*acknowledged) != last) acknowledged.reset();
   }
   ASSERT_TRUE(acknowledged) << "the last set was never acknowledged; log:\n" << ServerLog();
@@ -453,7 +455,8 @@ TEST_F(StateFloodNetns, LastValueSetIsOnDiskAfterRestart) {
     hex += two;
   }
   EXPECT_NE(text.find("\"config_string_hex\": \"" + hex + "\""), std::string::npos)
-      << "state file after SIGKILL:\n" << text;
+      << "state file after SIGKILL:\n"
+      << text;
 
   StartServer();
   auto read = ReaderExchange(

@@ -33,8 +33,7 @@ class MemoryStateStore final : public StateStore {
     durable_[export_name] = state;
     return {};
   }
-  void Save(const std::string& export_name, const ExportState& state,
-            uint64_t version) override {
+  void Save(const std::string& export_name, const ExportState& state, uint64_t version) override {
     pending_.push_back(Pending{export_name, state, version});
     ++saves_started_;
   }
