@@ -73,9 +73,10 @@ Result<void> FileStateStore::SaveNow(const std::string& export_name, const Expor
 
 void FileStateStore::Save(const std::string& export_name, const ExportState& state,
                           uint64_t version) {
+  Job job{export_name, state, version};  // copied before taking the lock the writer needs
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Job{export_name, state, version});
+    queue_.push_back(std::move(job));
   }
   work_.notify_one();
 }
