@@ -1,6 +1,6 @@
-// A flood of state commands must not stall anyone (docs/RELIABILITY.md, "Floods of state
-// commands"). The real `aoe serve` runs in one network namespace; an independent reader and a
-// flooding host sit in two others, all three joined by a bridge in a fourth:
+// A flood of state commands must not stall anyone (docs/RELIABILITY.md, "Persistent state").
+// The real `aoe serve` runs in one network namespace; an independent reader and a flooding host
+// sit in two others, all three joined by a bridge in a fourth:
 //
 //   target (tgt0) ==== ptgt -[br0]- prdr ==== (rdr0) reader
 //                                |
@@ -8,10 +8,10 @@
 //
 // The reader keeps 8 READs of 4 KiB in flight, in alternating 1 s phases (three of each): alone,
 // and while the flooder sends Query Config frames at 30,000 per second (about what a Python
-// flooder manages; 3,000 in sanitizer builds): force-sets of a new string each time, or reads. The reader must keep
-// at least a third of its unflooded throughput. The state directory is on a disk-backed file system
-// (/var/tmp), as /var/lib/aoekit is, so a target that fsyncs on the loop shows the stall a real
-// host would.
+// flooder manages; 3,000 in sanitizer builds): force-sets of a new string each time, or reads.
+// The reader must keep at least a third of its unflooded throughput. The state directory is on
+// a disk-backed file system (/var/tmp), as /var/lib/aoekit is, so a target that fsyncs on the
+// loop shows the stall a real host would.
 //
 // The binary under test is AOE_BINARY, or $AOE_SERVE_BINARY if set (to show that an older
 // build fails). Root only; every phase is bounded in time.
