@@ -298,8 +298,9 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
   std::vector<StateStore::Saved> saved;
   // No rate limit: a limited source is logged at warning level, which this target treats as a
   // storage failure; a burst this large is never reached by 64 frames.
-  SourceRateLimiter::Limits limits;
-  limits.burst = 1e9;
+  StateCommandLimits limits;
+  limits.changes.burst = 1e9;
+  limits.reads.burst = 1e9;
   Target target(log, stats, wire, store, clock, /*buffer_count=*/16, kFrameCapacity, limits);
   std::vector<Disk> disks;
   for (const DiskSpec& spec : kDisks) disks.push_back(MakeDisk(spec));

@@ -60,7 +60,7 @@ class StateReplies : public ::testing::Test {
  protected:
   StateReplies() { Build({}); }
 
-  void Build(SourceRateLimiter::Limits limits) {
+  void Build(StateCommandLimits limits) {
     target_.reset();
     target_ =
         std::make_unique<Target>(log_, stats_, wire_, store_, clock_, 16, kFrameCapacity, limits);
@@ -234,8 +234,8 @@ TEST_F(StateReplies, AbandonedStateSendsNothingAndFreesTheBuffers) {
 }
 
 TEST_F(StateReplies, HeldRepliesAreBounded) {
-  SourceRateLimiter::Limits unlimited;
-  unlimited.burst = 1e9;
+  StateCommandLimits unlimited;
+  unlimited.changes.burst = 1e9;
   Build(unlimited);
   for (int i = 0; i < 100; ++i) ForceSet(kHostA, "s" + std::to_string(i));
   EXPECT_EQ(target_->held_replies(), Target::kMaxHeldReplies);
@@ -247,21 +247,40 @@ TEST_F(StateReplies, HeldRepliesAreBounded) {
 }
 
 TEST_F(StateReplies, RateLimitDropsExcessChangesOfOneSourceAndLogsIt) {
-  SourceRateLimiter::Limits limits;
-  limits.per_second = 1;
-  limits.burst = 3;
+  StateCommandLimits limits;
+  limits.changes.per_second = 1;
+  limits.changes.burst = 3;
   Build(limits);
   for (int i = 0; i < 10; ++i) ForceSet(kHostA, "s" + std::to_string(i));
   EXPECT_EQ(stats_.dropped_rate_limited, 7u);
   EXPECT_TRUE(Logged("rate-limiting config/mask/reserve changes from 02:00:00:00:00:0a"));
   ForceSet(kHostB, "b");  // another host keeps its own allowance
   EXPECT_EQ(stats_.dropped_rate_limited, 7u);
-  // Reads are never limited.
+  // Reads have an allowance of their own.
   for (int i = 0; i < 10; ++i) ConfigRead(kHostA);
   EXPECT_EQ(stats_.dropped_rate_limited, 7u);
   clock_.Advance(std::chrono::seconds(2));
   ForceSet(kHostA, "later");
   EXPECT_EQ(stats_.dropped_rate_limited, 7u) << "tokens come back with time";
+}
+
+TEST_F(StateReplies, ReadFloodOfOneSourceIsLimitedWithoutTouchingItsChangesOrOthers) {
+  StateCommandLimits limits;
+  limits.reads.per_second = 1;
+  limits.reads.burst = 5;
+  Build(limits);
+  for (int i = 0; i < 10; ++i) ConfigRead(kHostA);
+  Handle(BuildMask(From(kHostA), kMaskRead, {}));
+  Handle(BuildReserve(From(kHostA), 0, {}));
+  EXPECT_EQ(wire_.TakeSent().size(), 5u);
+  EXPECT_EQ(stats_.dropped_rate_limited, 7u);
+  EXPECT_TRUE(Logged("rate-limiting config/mask/reserve reads from 02:00:00:00:00:0a"));
+  ConfigRead(kHostB);
+  EXPECT_EQ(wire_.TakeSent().size(), 1u) << "another host keeps its own allowance";
+  ForceSet(kHostA, "a");  // changes are counted apart from reads
+  FinishSave();
+  EXPECT_EQ(wire_.TakeSent().size(), 1u);
+  EXPECT_EQ(wire_.pool().free_count(), kPoolSize);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ bool IsWildcardDataCommand(const proto::Header& header, ConstByteSpan frame) {
 
 Target::Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& store,
                const Clock& clock, uint16_t buffer_count, size_t frame_capacity,
-               SourceRateLimiter::Limits limits)
+               StateCommandLimits limits)
     : log_(log),
       stats_(stats),
       tx_(transmitter),
@@ -46,7 +46,8 @@ Target::Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& 
       clock_(clock),
       buffer_count_(buffer_count),
       frame_capacity_(frame_capacity),
-      limiter_(limits) {
+      change_limiter_(limits.changes),
+      read_limiter_(limits.reads) {
   held_.reserve(kMaxHeldReplies);
 }
 
@@ -318,9 +319,14 @@ void Target::ServeConfig(Command& command, Export& e, const PortInfo& port,
   // Strings that overrun the frame or the 1024-byte limit are dropped, as vblade does.
   bool usable = config->string_complete && request.size() <= proto::kMaxConfigStringSize;
   bool set_refused = false;
-  StateAccess access = StateAccess::kRead;
+  auto ccmd = static_cast<proto::ConfigCommand>(config->command);
+  StateAccess access =
+      ccmd == proto::ConfigCommand::kSetIfEmpty || ccmd == proto::ConfigCommand::kForceSet
+          ? StateAccess::kChange
+          : StateAccess::kRead;
+  if (!AdmitStateCommand(command, e, requester, access)) return;
 
-  switch (static_cast<proto::ConfigCommand>(config->command)) {
+  switch (ccmd) {
     case proto::ConfigCommand::kRead:
       break;  // the request's string is ignored (aoeping sends 1024 filler bytes)
     case proto::ConfigCommand::kTestExact:
@@ -340,8 +346,6 @@ void Target::ServeConfig(Command& command, Export& e, const PortInfo& port,
         ++stats_.dropped_bad_config;
         return tx_.Release(command);
       }
-      if (!AdmitStateChange(command, e, requester)) return;
-      access = StateAccess::kChange;
       if (current.empty()) {
         if (!request.empty()) {
           current.assign(request.begin(), request.end());
@@ -356,8 +360,6 @@ void Target::ServeConfig(Command& command, Export& e, const PortInfo& port,
         ++stats_.dropped_bad_config;
         return tx_.Release(command);
       }
-      if (!AdmitStateChange(command, e, requester)) return;
-      access = StateAccess::kChange;
       if (request.size() != current.size() || !matches(request.size())) {
         current.assign(request.begin(), request.end());
         ChangedState(command);
@@ -382,16 +384,17 @@ void Target::ServeMask(Command& command, Export& e, const MacAddress& requester)
   }
   ++stats_.mask_commands;
   auto& list = e.state().mask;
-  StateAccess access = StateAccess::kRead;
-  switch (static_cast<proto::MaskCommand>(mask->command)) {
+  auto mcmd = static_cast<proto::MaskCommand>(mask->command);
+  StateAccess access =
+      mcmd == proto::MaskCommand::kEdit ? StateAccess::kChange : StateAccess::kRead;
+  if (!AdmitStateCommand(command, e, requester, access)) return;
+  switch (mcmd) {
     case proto::MaskCommand::kRead:
       break;
     case proto::MaskCommand::kEdit: {
       if (!mask->directives_complete) {
         return RefuseStateCommand(command, e, requester, AoeError::kBadArgument);
       }
-      if (!AdmitStateChange(command, e, requester)) return;
-      access = StateAccess::kChange;
       bool changed = false;
       std::optional<std::pair<proto::MaskError, size_t>> failure;
       // Directives apply in order; on the first failure processing stops and the earlier
@@ -445,8 +448,13 @@ void Target::ServeReserve(Command& command, Export& e, const MacAddress& request
   ++stats_.reserve_commands;
   auto& list = e.state().reservation;
   bool refused = false;
-  StateAccess access = StateAccess::kRead;
-  switch (static_cast<proto::ReserveCommand>(reserve->command)) {
+  auto rcmd = static_cast<proto::ReserveCommand>(reserve->command);
+  StateAccess access =
+      rcmd == proto::ReserveCommand::kSet || rcmd == proto::ReserveCommand::kForceSet
+          ? StateAccess::kChange
+          : StateAccess::kRead;
+  if (!AdmitStateCommand(command, e, requester, access)) return;
+  switch (rcmd) {
     case proto::ReserveCommand::kRead:
       break;
     case proto::ReserveCommand::kSet:
@@ -454,8 +462,6 @@ void Target::ServeReserve(Command& command, Export& e, const MacAddress& request
       if (!reserve->macs_complete) {
         return RefuseStateCommand(command, e, requester, AoeError::kBadArgument);
       }
-      if (!AdmitStateChange(command, e, requester)) return;
-      access = StateAccess::kChange;
       bool force = reserve->command == static_cast<uint8_t>(proto::ReserveCommand::kForceSet);
       if (!force && !e.state().ReservationAllows(requester)) {
         refused = true;  // held by someone else: error 6 with the current list
@@ -481,15 +487,18 @@ void Target::ServeReserve(Command& command, Export& e, const MacAddress& request
 // ---------------------------------------------------------------------------------------------
 // Persistent state: rate limit, saves, held replies
 
-bool Target::AdmitStateChange(Command& command, Export& e, const MacAddress& requester) {
-  if (held_.size() >= kMaxHeldReplies) {
+bool Target::AdmitStateCommand(Command& command, Export& e, const MacAddress& requester,
+                               StateAccess access) {
+  bool change = access == StateAccess::kChange;
+  if (change && held_.size() >= kMaxHeldReplies) {
     ++stats_.dropped_state_busy;
     tx_.Release(command);
     return false;
   }
-  SourceRateLimiter::Decision decision = limiter_.Take(requester, clock_.Now());
+  SourceRateLimiter& limiter = change ? change_limiter_ : read_limiter_;
+  SourceRateLimiter::Decision decision = limiter.Take(requester, clock_.Now());
   if (decision.report_dropped > 0) {
-    const SourceRateLimiter::Limits& limits = limiter_.limits();
+    const SourceRateLimiter::Limits& limits = limiter.limits();
     std::string who = decision.overflow
                           ? fmt::format(
                                 "new hosts (the table of {} hosts is full; they share "
@@ -497,10 +506,11 @@ bool Target::AdmitStateChange(Command& command, Export& e, const MacAddress& req
                                 limits.max_sources)
                           : requester.ToString();
     log_.Warn(e.name(),
-              "rate-limiting config/mask/reserve changes from {}: dropped {} since the last "
+              "rate-limiting config/mask/reserve {} from {}: dropped {} since the last "
               "report (limit {:g} per second, bursts of {:g}; next report in {} s at the "
               "earliest)",
-              who, decision.report_dropped, limits.per_second, limits.burst,
+              change ? "changes" : "reads", who, decision.report_dropped, limits.per_second,
+              limits.burst,
               std::chrono::duration_cast<std::chrono::seconds>(limits.report_interval).count());
   }
   if (!decision.allowed) {

@@ -8,9 +8,11 @@
 // once, saved through the StateStore off the loop (coalesced per export: see
 // save_coalescer.h), and its reply is held until the save is durable. Replies to one
 // initiator's config, mask and reserve commands on one export leave in the order the commands
-// came: a read behind a held change waits with it. State-changing commands are rate-limited per
-// source MAC (SourceRateLimiter), and at most kMaxHeldReplies replies wait at once; beyond
-// either limit the command is dropped and the initiator retransmits.
+// came: a read behind a held change waits with it. Config, mask and reserve commands are
+// rate-limited per source MAC (SourceRateLimiter; changes tightly, reads generously, so that
+// neither kind of flood costs more than receiving and dropping it), and at most kMaxHeldReplies
+// replies wait at once; beyond either limit the command is dropped and the initiator
+// retransmits.
 //
 // Single-threaded.
 #pragma once
@@ -54,6 +56,15 @@ class Transmitter {
   ~Transmitter() = default;
 };
 
+// Per-source limits on config, mask and reserve commands. Real initiators send a handful of
+// them (discovery, an occasional set); a wildcard command takes one token per export it reaches.
+struct StateCommandLimits {
+  // Config set, mask edit, reserve set: each may cost a state file write.
+  SourceRateLimiter::Limits changes{.per_second = 32, .burst = 64};
+  // Config read and tests, mask read, reserve read, unknown subcommands: answered from memory.
+  SourceRateLimiter::Limits reads{.per_second = 512, .burst = 1024};
+};
+
 class Target final : public CommandOwner {
  public:
   // Replies that may wait for durable state at once; well under the smallest command pool
@@ -61,9 +72,9 @@ class Target final : public CommandOwner {
   static constexpr size_t kMaxHeldReplies = 64;
 
   // `frame_capacity`: the size of every command buffer (bounds the sectors per command).
-  // `clock` paces the rate limiter.
+  // `clock` paces the rate limiters.
   Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& store, const Clock& clock,
-         uint16_t buffer_count, size_t frame_capacity, SourceRateLimiter::Limits limits = {});
+         uint16_t buffer_count, size_t frame_capacity, StateCommandLimits limits = {});
 
   void AddExport(std::shared_ptr<Export> e);
   // Removes the export from the table; commands in flight keep it alive until they finish.
@@ -109,9 +120,10 @@ class Target final : public CommandOwner {
   void ServeConfig(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
   void ServeMask(Command& command, Export& e, const MacAddress& requester);
   void ServeReserve(Command& command, Export& e, const MacAddress& requester);
-  // Whether a state-changing command may proceed (rate limit, room to hold its reply); if not,
-  // the command is dropped.
-  bool AdmitStateChange(Command& command, Export& e, const MacAddress& requester);
+  // Whether a config, mask or reserve command may proceed (its source's rate limit; for a change,
+  // room to hold its reply); if not, the command is dropped.
+  bool AdmitStateCommand(Command& command, Export& e, const MacAddress& requester,
+                         StateAccess access);
   // Records that the command changed its export's state and starts saving it.
   void ChangedState(Command& command);
   void StartSaveIfNeeded(Export& e);
@@ -138,7 +150,8 @@ class Target final : public CommandOwner {
   uint16_t buffer_count_;
   size_t frame_capacity_;
   std::vector<std::shared_ptr<Export>> exports_;
-  SourceRateLimiter limiter_;
+  SourceRateLimiter change_limiter_;
+  SourceRateLimiter read_limiter_;
   std::vector<HeldReply> held_;  // in arrival order
   // Exports whose in-memory state is not durable yet (a save in flight, to come, or failed).
   // Held here so a save finishing after the export left the table still finds it. At most one

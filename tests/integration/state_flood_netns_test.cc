@@ -430,6 +430,10 @@ TEST_F(StateFloodNetns, ReaderKeepsAThirdOfItsThroughputUnderAConfigReadFlood) {
   auto [baseline, flooded] = MeasureUnderFlood(proto::ConfigCommand::kRead);
   ASSERT_GT(baseline, 0) << ServerLog();
   EXPECT_GE(flooded * 3, baseline) << "log:\n" << ServerLog();
+  EXPECT_NE(ServerLog().find("rate-limiting config/mask/reserve reads from " +
+                             flood_port_->mac().ToString()),
+            std::string::npos)
+      << ServerLog();
 }
 
 // After a flood of sets, the flooder sets one last value. Once that set is acknowledged the
