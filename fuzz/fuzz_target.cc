@@ -24,7 +24,8 @@
 //   - the bytes outside e1.3's window and all of e1.2 are unchanged;
 //   - a successful READ returns the disk's bytes; a successful WRITE leaves the payload on disk;
 //     a READ/WRITE with a valid count but past the export's end gets ATA ERR + IDNF;
-//   - every command buffer is back in the pool (memory disks complete synchronously).
+//   - every command buffer is back in the pool (memory disks complete synchronously, and state
+//     saves are finished after each frame, which sends the replies that waited for them).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +45,7 @@
 #include "target/export.h"
 #include "target/stats.h"
 #include "target/target.h"
+#include "target/testing/memory_state_store.h"
 
 namespace aoe::target {
 namespace {
@@ -153,8 +155,7 @@ Disk MakeDisk(const DiskSpec& spec) {
   FUZZ_CHECK(opened.has_value());
   auto chain = std::make_unique<CheckingBackend>(std::move(opened->backend));
   ConstByteSpan mbr = d.initial.subspan(spec.window_start * kSector, kSector);
-  d.exported = std::make_shared<Export>(options, std::move(chain), StateFile(), ExportState(),
-                                        "fuzz", mbr);
+  d.exported = std::make_shared<Export>(options, std::move(chain), ExportState(), "fuzz", mbr);
   return d;
 }
 
@@ -297,7 +298,15 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
   });
   Stats stats;
   FuzzWire wire;
-  Target target(log, stats, wire, /*buffer_count=*/16, kFrameCapacity);
+  testkit::MemoryStateStore store;
+  FakeClock clock;  // never advanced: replays stay deterministic
+  std::vector<StateStore::Saved> saved;
+  // No rate limit: a limited source is logged at warning level, which this target treats as a
+  // storage failure; a burst this large is never reached by 64 frames.
+  StateCommandLimits limits;
+  limits.changes.burst = 1e9;
+  limits.reads.burst = 1e9;
+  Target target(log, stats, wire, store, clock, /*buffer_count=*/16, kFrameCapacity, limits);
   std::vector<Disk> disks;
   for (const DiskSpec& spec : kDisks) disks.push_back(MakeDisk(spec));
   for (Disk& d : disks) target.AddExport(d.exported);
@@ -322,6 +331,11 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
     if (length > 0) std::memcpy(command->buffer.data(), request.bytes.data(), length);
     wire.set_request(&request);
     target.Handle(*command);
+    while (store.FinishOldest()) {
+      store.TakeCompleted(saved);
+      for (const StateStore::Saved& s : saved) target.StateSaved(s);
+      saved.clear();
+    }
 
     FUZZ_CHECK(wire.pool().free_count() == kCommandCount);
     for (const Disk& d : disks) CheckUntouched(d);

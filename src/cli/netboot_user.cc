@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "base/atomic_file.h"
 #include "netboot/lease_file.h"
 
 namespace aoe::cli {
@@ -86,7 +87,7 @@ std::string PrepareNetbootForUser(const netboot::NetbootOptions& options,
 std::string CheckNetbootAfterDrop(const netboot::NetbootOptions& options, const std::string& user) {
   if (const std::string lease_file = NetbootLeaseFile(options); !lease_file.empty()) {
     Result<std::string> leases = netboot::ReadStateFile(lease_file);
-    Result<void> written = leases ? netboot::WriteStateFileAtomically(lease_file, *leases)
+    Result<void> written = leases ? WriteFileAtomically(lease_file, *leases)
                                   : Result<void>(Unexpected{leases.error()});
     if (!written) {
       const std::string dir = LeaseDirectory(lease_file);

@@ -30,34 +30,4 @@ Result<std::string> ReadStateFile(const std::string& path) {
   return out;
 }
 
-Result<void> WriteStateFileAtomically(const std::string& path, std::string_view contents) {
-  const std::string temp = path + ".tmp";
-  {
-    UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return Errno();
-    size_t done = 0;
-    while (done < contents.size()) {
-      ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::unlink(temp.c_str());
-        return Errno(err);
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) {
-      int err = errno;
-      ::unlink(temp.c_str());
-      return Errno(err);
-    }
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    return Errno(err);
-  }
-  return {};
-}
-
 }  // namespace aoe::netboot

@@ -1,8 +1,8 @@
-// Reading and atomically replacing small state files (the DHCP lease file).
+// Reading the small state files of the netboot service (the DHCP lease file). They are
+// replaced with aoe::WriteFileAtomically (base/atomic_file.h).
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "base/result.h"
 
@@ -10,9 +10,5 @@ namespace aoe::netboot {
 
 // The whole file; an empty string if it does not exist yet.
 Result<std::string> ReadStateFile(const std::string& path);
-
-// Writes `contents` to a temporary file next to `path`, fsyncs it and renames it over `path`,
-// so a crash leaves either the old or the new file, never a torn one.
-Result<void> WriteStateFileAtomically(const std::string& path, std::string_view contents);
 
 }  // namespace aoe::netboot

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 
+#include "base/atomic_file.h"
 #include "netboot/boot_policy.h"
 #include "netboot/dhcp_message.h"
 #include "netboot/dhcp_responder.h"
@@ -156,8 +157,7 @@ class NetbootServiceImpl final : public NetbootService {
                 skipped);
     }
     // Write once now, so a lease file we cannot write fails at start, not at the first client.
-    if (Result<void> written = WriteStateFileAtomically(lease_file_, pool_->Serialize());
-        !written) {
+    if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize()); !written) {
       why = fmt::format("cannot write the lease file {}: {}; create its directory or give "
                         "--lease-file FILE",
                         lease_file_, written.error().message());
@@ -233,8 +233,7 @@ class NetbootServiceImpl final : public NetbootService {
 
   void SaveLeases() {
     if (!pool_) return;
-    if (Result<void> written = WriteStateFileAtomically(lease_file_, pool_->Serialize());
-        !written) {
+    if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize()); !written) {
       log_.Error("dhcp", "cannot save leases to {}: {}", lease_file_, written.error().message());
     }
   }

@@ -1,6 +1,5 @@
 #include "os/mount_status.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "base/unique_fd.h"
+#include "base/atomic_file.h"
 
 namespace aoe::os {
 
@@ -127,30 +126,7 @@ Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status) 
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   if (ec) return Unexpected{ec};
-  const std::string path = StatusPath(run_dir, status.disk);
-  const std::string temporary = fmt::format("{}.{}.tmp", path, status.pid);
-  {
-    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return Errno();
-    const std::string text = ToJson(status) + "\n";
-    size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::unlink(temporary.c_str());
-        return Errno(err);
-      }
-      done += static_cast<size_t>(n);
-    }
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temporary.c_str());
-    return Errno(err);
-  }
-  return {};
+  return WriteFileAtomically(StatusPath(run_dir, status.disk), ToJson(status) + "\n");
 }
 
 Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk) {

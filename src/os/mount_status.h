@@ -3,8 +3,8 @@
 //
 //   <run dir>/<disk>.json, e.g. /run/aoekit/mounts/e0.1.json
 //
-// The daemon rewrites it (write to a temporary name, then rename, so readers never see half a
-// file) every second and removes it when it exits. A file whose pid is gone was left by a daemon
+// The daemon rewrites it with WriteFileAtomically (base/atomic_file.h: readers never see half
+// a file) every second and removes it when it exits. A file whose pid is gone was left by a daemon
 // that was killed; readers skip it and may delete it.
 //
 // The run directory is $AOE_RUN_DIR if set (tests use this to stay apart from real mounts),

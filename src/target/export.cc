@@ -12,14 +12,12 @@ constexpr std::string_view kFirmwareRevision = "aoekit01";
 constexpr size_t kMaxFlushingInitiators = 4096;
 }  // namespace
 
-Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, StateFile state_file,
-               ExportState state, std::string_view host_name, ConstByteSpan mbr,
-               overlay::OverlayFilter* overlay)
+Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
+               std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay)
     : options_(std::move(options)),
       name_(options_.name()),
       backend_(std::move(backend)),
       overlay_(overlay),
-      state_file_(std::move(state_file)),
       state_(std::move(state)),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),

@@ -1,5 +1,7 @@
 // Export: one served disk (shelf.slot): its options, storage chain, IDENTIFY page, persistent
-// state (config string, mask list, reservation), and which initiators flush their writes.
+// state (config string, mask list, reservation) with the versions that say how much of that
+// state is durable (SaveCoalescer; the Target saves it through a StateStore), the initiators
+// seen, and which of them flush their writes.
 //
 // Shared (std::shared_ptr) between the target's export table and the commands in flight on it,
 // so removing an export on reload never frees storage under a running I/O. Single-threaded.
@@ -11,13 +13,13 @@
 #include <string>
 
 #include "base/bytes.h"
-#include "base/result.h"
 #include "proto/identify.h"
 #include "storage/block_backend.h"
 #include "storage/overlay/overlay_filter.h"
 #include "target/client_table.h"
 #include "target/export_state.h"
 #include "target/options.h"
+#include "target/save_coalescer.h"
 
 namespace aoe::target {
 
@@ -27,9 +29,10 @@ inline constexpr uint16_t kFirmwareVersion = 0x0001;
 class Export {
  public:
   // `mbr`: the first sector of the export (may be empty) for the IDENTIFY geometry.
+  // `state`: as loaded at start, hence durable.
   // `overlay`: the chain's overlay layer (owned by `backend`), or null.
-  Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, StateFile state_file,
-         ExportState state, std::string_view host_name, ConstByteSpan mbr,
+  Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
+         std::string_view host_name, ConstByteSpan mbr,
          overlay::OverlayFilter* overlay = nullptr);
 
   const ExportOptions& options() const { return options_; }
@@ -69,9 +72,8 @@ class Export {
 
   ExportState& state() { return state_; }
   const ExportState& state() const { return state_; }
-  // Persists state(); called after every change made over the wire.
-  Result<void> SaveState() const { return state_file_.Save(state_); }
-  const StateFile& state_file() const { return state_file_; }
+  SaveCoalescer& saves() { return saves_; }
+  const SaveCoalescer& saves() const { return saves_; }
 
  private:
   void BuildIdentify(ConstByteSpan mbr);
@@ -81,8 +83,8 @@ class Export {
   std::unique_ptr<BlockBackend> backend_;
   overlay::OverlayFilter* overlay_;
   ClientTable clients_;
-  StateFile state_file_;
   ExportState state_;
+  SaveCoalescer saves_;
   uint64_t sector_count_;
   std::string model_;
   std::string serial_;

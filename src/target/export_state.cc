@@ -1,14 +1,6 @@
 #include "target/export_state.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-
-#include "base/unique_fd.h"
 
 namespace aoe::target {
 
@@ -61,38 +53,22 @@ bool ParseMacList(const nlohmann::json& j, std::vector<MacAddress>& out) {
   return true;
 }
 
-Result<void> WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno();
-    }
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
 }  // namespace
 
-StateFile::StateFile(std::string directory, std::string export_name)
-    : directory_(std::move(directory)),
-      path_(directory_.empty() ? "" : directory_ + "/" + export_name + ".json") {}
+std::string EncodeExportState(const ExportState& state) {
+  nlohmann::json j;
+  j["config_string_hex"] = ToHex(state.config_string);
+  j["config_string"] = std::string(state.config_string.begin(), state.config_string.end());
+  j["mask"] = MacList(state.mask);
+  j["configured_mask"] = MacList(state.configured_mask);
+  j["reservation"] = MacList(state.reservation);
+  return j.dump(2, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
-Result<StateFile::Loaded> StateFile::Load() const {
-  Loaded loaded;
-  if (!persistent()) return loaded;
-  std::ifstream in(path_);
-  if (!in) {
-    if (errno == ENOENT) return loaded;
-    return Errno();
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+Result<ExportState> DecodeExportState(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Err(std::errc::illegal_byte_sequence);
-  ExportState& s = loaded.state;
+  ExportState s;
   if (j.contains("config_string_hex") &&
       (!j["config_string_hex"].is_string() ||
        !FromHex(j["config_string_hex"].get<std::string>(), s.config_string) ||
@@ -108,34 +84,7 @@ Result<StateFile::Loaded> StateFile::Load() const {
   if (j.contains("reservation") && !ParseMacList(j["reservation"], s.reservation)) {
     return Err(std::errc::illegal_byte_sequence);
   }
-  loaded.found = true;
-  return loaded;
-}
-
-Result<void> StateFile::Save(const ExportState& state) const {
-  if (!persistent()) return {};
-  nlohmann::json j;
-  j["config_string_hex"] = ToHex(state.config_string);
-  // Readable copy for administrators; the hex form is authoritative.
-  j["config_string"] = std::string(state.config_string.begin(), state.config_string.end());
-  j["mask"] = MacList(state.mask);
-  j["configured_mask"] = MacList(state.configured_mask);
-  j["reservation"] = MacList(state.reservation);
-  std::string text = j.dump(2, ' ', /*ensure_ascii=*/true,
-                            nlohmann::json::error_handler_t::replace) + "\n";
-
-  if (::mkdir(directory_.c_str(), 0750) != 0 && errno != EEXIST) return Errno();
-  std::string tmp = path_ + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!fd) return Errno();
-  AOE_TRY(WriteAll(fd.get(), text));
-  if (::fsync(fd.get()) != 0) return Errno();
-  fd.reset();
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return Errno();
-  // The rename is durable only once the directory entry is.
-  UniqueFd dir(::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir) ::fsync(dir.get());
-  return {};
+  return s;
 }
 
 }  // namespace aoe::target

@@ -1,14 +1,14 @@
 // ExportState: what an export remembers across restarts: the config string, the MAC mask list
-// and the reservation list. Saved as JSON in `<state_dir>/e<shelf>.<slot>.json`, written
-// atomically (temporary file, fsync, rename, fsync of the directory) so a crash leaves either
-// the old or the new state, never a torn file.
+// and the reservation list, and its encoding as a small JSON document. Where the document is
+// kept is a StateStore's business (state_store.h); the encoding knows nothing of files.
 //
-// Not thread-safe; owned by its Export.
+// Value type; not thread-safe.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/mac_address.h"
@@ -35,27 +35,12 @@ struct ExportState {
   bool operator==(const ExportState&) const = default;
 };
 
-// Where one export's state lives. An empty directory means "in memory only" (tests).
-class StateFile {
- public:
-  StateFile() = default;
-  StateFile(std::string directory, std::string export_name);
-
-  const std::string& path() const { return path_; }
-  bool persistent() const { return !path_.empty(); }
-
-  // Loads the saved state; a missing file is not an error (returns nullopt-like empty Result
-  // value with `found` false). A corrupt file is an error naming the file.
-  struct Loaded {
-    bool found = false;
-    ExportState state;
-  };
-  Result<Loaded> Load() const;
-  Result<void> Save(const ExportState& state) const;
-
- private:
-  std::string directory_;
-  std::string path_;
-};
+// The JSON document: {"config_string_hex": "...", "config_string": "...", "mask": [...],
+// "configured_mask": [...], "reservation": [...]}. The hex form of the config string is
+// authoritative; the plain one is for administrators reading the file.
+std::string EncodeExportState(const ExportState& state);
+// Decodes a document; illegal_byte_sequence for anything that is not one (missing keys are
+// empty lists and strings).
+Result<ExportState> DecodeExportState(std::string_view text);
 
 }  // namespace aoe::target

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "net/event_loop.h"
 #include "net/packet_port.h"
@@ -16,6 +17,7 @@
 #include "storage/completion_queue.h"
 #include "target/command.h"
 #include "target/export.h"
+#include "target/file_state_store.h"
 #include "target/target.h"
 
 namespace aoe::target {
@@ -61,7 +63,8 @@ class ServerImpl final : public Server, private Transmitter {
  public:
   ServerImpl(Logger& log, ServerOptions options, ServerEnvironment env,
              std::unique_ptr<IoEngine> engine, std::unique_ptr<CompletionQueue> completions,
-             EventLoop loop, size_t frame_capacity, size_t command_count)
+             EventLoop loop, std::unique_ptr<FileStateStore> store, size_t frame_capacity,
+             size_t command_count)
       : log_(log),
         options_(std::move(options)),
         env_(std::move(env)),
@@ -69,8 +72,9 @@ class ServerImpl final : public Server, private Transmitter {
         completions_(std::move(completions)),
         services_{*engine_, *completions_},
         loop_(std::move(loop)),
+        store_(std::move(store)),
         pool_(command_count, frame_capacity),
-        target_(log_, stats_, *this, options_.buffer_count, frame_capacity) {
+        target_(log_, stats_, *this, *store_, clock_, options_.buffer_count, frame_capacity) {
     rx_slots_.resize(kReceiveBatch);
     rx_commands_.resize(kReceiveBatch);
     tx_queue_.reserve(command_count);
@@ -85,6 +89,13 @@ class ServerImpl final : public Server, private Transmitter {
       return pool_.free_count() == pool_.size() || std::chrono::steady_clock::now() > give_up;
     });
     engine_->Drain();
+    // Saves already queued are written before the writer returns (here, if it never started).
+    store_->StopWriter();
+    if (state_writer_.joinable()) {
+      state_writer_.join();
+    } else {
+      store_->RunWriter();
+    }
   }
 
   // Opens the interfaces not served yet (nothing is added if one fails).
@@ -114,6 +125,7 @@ class ServerImpl final : public Server, private Transmitter {
   void StartWatchingStorage() {
     Watch(engine_->fd(), [this] { OnStorageReady(); });
     Watch(completions_->fd(), [this] { OnStorageReady(); });
+    Watch(store_->completion_fd(), [this] { OnStateSaved(); });
   }
 
   // Opens every export in `wanted` (nothing is applied if one fails).
@@ -161,6 +173,7 @@ class ServerImpl final : public Server, private Transmitter {
   void RequestStop() override { stop_ = true; }
 
   void Poll(milliseconds max_wait) override {
+    StartStateWriter();
     auto now = std::chrono::steady_clock::now();
     auto until_housekeeping =
         std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
@@ -173,6 +186,8 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   Result<void> Reconfigure(const ServerOptions& options) override {
+    // Every export's file holds its latest state before any export is (re-)opened from it.
+    SettleState();
     // Exports that vanished or changed. A changed export with an overlay is closed before it
     // is opened again (its overlay directory has one owner at a time); every other one is
     // opened first, so that a failure changes nothing.
@@ -240,6 +255,7 @@ class ServerImpl final : public Server, private Transmitter {
     if (target_.FindExport(options.name()) != nullptr) {
       return fmt::format("export {} exists already; remove it first or reload it", options.name());
     }
+    SettleState();
     ServerOptions next = options_;
     next.exports.push_back(options);
     if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
@@ -260,6 +276,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::string ReloadExport(const ExportOptions& options) override {
     Export* current = target_.FindExport(options.name());
     if (current == nullptr) return fmt::format("no export {}", options.name());
+    SettleState();  // the export is opened again from its state file
     ServerOptions next = options_;
     for (ExportOptions& e : next.exports)
       if (e.name() == options.name()) e = options;
@@ -307,6 +324,7 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   Stats stats() const override { return stats_; }
+  size_t replies_waiting_for_state() const override { return target_.held_replies(); }
 
  private:
   static constexpr size_t kNoPort = static_cast<size_t>(-1);
@@ -330,10 +348,14 @@ class ServerImpl final : public Server, private Transmitter {
 
   // Takes the export out of the table, makes its writes durable and waits (bounded) until the
   // commands in flight on it are done, so that its storage is released when this returns.
+  // Takes the export out of the table once its state is saved (a state that cannot be saved is
+  // given up, with its held replies), flushes it, and waits for its commands in flight.
   void CloseExport(const std::string& name, std::string_view why) {
+    SettleState();
     std::shared_ptr<Export> removed = target_.RemoveExport(name);
     if (!removed) return;
     FlushExport(*removed);
+    AbandonUnsavedState(*removed);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     RunStorageUntil(
         [&] { return removed.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
@@ -387,22 +409,21 @@ class ServerImpl final : public Server, private Transmitter {
     }
     for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
 
-    StateFile state_file(options_.state_dir, name);
-    auto loaded = state_file.Load();
+    auto loaded = store_->Load(name);
     if (!loaded) {
-      log_.Error(name, "cannot read state file {}: {}; fix or delete it", state_file.path(),
+      log_.Error(name, "cannot read state file {}: {}; fix or delete it", store_->Location(name),
                  loaded.error().message());
       return Unexpected{loaded.error()};
     }
-    ExportState state = std::move(loaded->state);
-    if (!loaded->found || state.configured_mask != options.mask) {
+    ExportState state = loaded->value_or(ExportState{});
+    if (!loaded->has_value() || state.configured_mask != options.mask) {
       // A new export, or the configuration's mask list changed since it was last applied.
-      if (loaded->found) log_.Info(name, "mask list replaced by the configuration");
+      if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
       state.mask = options.mask;
       state.configured_mask = options.mask;
-      if (auto saved = state_file.Save(state); !saved) {
-        log_.Error(name, "cannot write state file {}: {}; check --state-dir", state_file.path(),
-                   saved.error().message());
+      if (auto saved = store_->SaveNow(name, state); !saved) {
+        log_.Error(name, "cannot write state file {}: {}; check --state-dir",
+                   store_->Location(name), saved.error().message());
         return Unexpected{saved.error()};
       }
     }
@@ -419,8 +440,8 @@ class ServerImpl final : public Server, private Transmitter {
       }
       std::free(sector);
     }
-    return std::make_shared<Export>(options, std::move(storage->backend), std::move(state_file),
-                                    std::move(state), env_.host_name, mbr, storage->overlay);
+    return std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
+                                    env_.host_name, mbr, storage->overlay);
   }
 
   void AnnounceEverywhere(Export& e) {
@@ -493,6 +514,42 @@ class ServerImpl final : public Server, private Transmitter {
     }
   }
 
+  // Persistent state ---------------------------------------------------------------------------
+
+  // The one thread the server starts: state files are written (and fsynced) there, so the
+  // loop never waits for the disk to serve a config, mask or reserve command. Started by the
+  // first Poll(), not by Create(): a daemon drops its privileges in between, and a thread
+  // started earlier would keep root's capabilities (they belong to each thread).
+  void StartStateWriter() {
+    if (state_writer_.joinable()) return;
+    state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
+  }
+
+  void OnStateSaved() {
+    store_->TakeCompleted(saved_);
+    for (const StateStore::Saved& saved : saved_) target_.StateSaved(saved);
+    saved_.clear();
+    FlushTx();
+  }
+
+  // Waits for the saves in flight, and for the saves they lead to (changes coalesced while
+  // they ran); the loop is not serving meanwhile, so this ends. Reload and shutdown only.
+  void SettleState() {
+    while (target_.saving()) {
+      store_->WaitIdle();
+      OnStateSaved();
+    }
+  }
+
+  void AbandonUnsavedState(const Export& e) {
+    if (size_t dropped = target_.AbandonUnsavedState(e); dropped > 0) {
+      log_.Warn(e.name(),
+                "{} replies to config, mask or reserve changes dropped unsent: the "
+                "state they acknowledge could not be saved to {}",
+                dropped, store_->Location(e.name()));
+    }
+  }
+
   // With every buffer busy, stop watching the sockets (the kernel queues frames meanwhile)
   // instead of spinning on readable fds we cannot serve.
   void PauseReceiving() {
@@ -549,6 +606,7 @@ class ServerImpl final : public Server, private Transmitter {
   // announces the exports again when a link comes (back) up.
   void Housekeeping() {
     next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
+    target_.RetryFailedSaves();
     for (size_t i = 0; i < ports_.size(); ++i) {
       PortEntry& entry = ports_[i];
       if (!entry.port) continue;
@@ -591,6 +649,9 @@ class ServerImpl final : public Server, private Transmitter {
     for (auto& entry : ports_) Unwatch(entry);
     // In-flight commands complete and their replies go out.
     RunStorageUntil([this] { return pool_.free_count() == pool_.size(); });
+    SettleState();  // held replies whose state is saved go out too
+    for (const auto& e : target_.exports()) AbandonUnsavedState(*e);
+    FlushTx();
     for (const auto& e : target_.exports()) FlushExport(*e);
   }
 
@@ -602,6 +663,9 @@ class ServerImpl final : public Server, private Transmitter {
   std::unique_ptr<CompletionQueue> completions_;
   StorageServices services_;
   EventLoop loop_;
+  std::unique_ptr<FileStateStore> store_;
+  std::thread state_writer_;  // runs store_->RunWriter() from the first Poll(); joined at the end
+  SteadyClock clock_;
   CommandPool pool_;
   Target target_;
   std::vector<PortEntry> ports_;
@@ -609,6 +673,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::vector<Command*> rx_commands_;
   std::vector<Command*> tx_queue_;
   std::vector<ConstByteSpan> tx_frames_;
+  std::vector<StateStore::Saved> saved_;
   bool stop_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =
@@ -661,10 +726,16 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
     ports.push_back(std::move(*port));
   }
   frame_capacity = std::min(frame_capacity, kMaxFrameCapacity);
+  auto store = FileStateStore::Create(options.state_dir);
+  if (!store) {
+    log.Error("server", "cannot set up the state store: {}", store.error().message());
+    return Unexpected{store.error()};
+  }
 
   auto server = std::make_unique<ServerImpl>(log, options, std::move(environment),
                                              std::move(*engine), std::move(*completions),
-                                             std::move(*loop), frame_capacity, command_count);
+                                             std::move(*loop), std::move(*store), frame_capacity,
+                                             command_count);
   server->StartWatchingStorage();
   for (auto& port : ports) server->AdoptPort(std::move(port));
   auto exports = server->OpenExports(options.exports);

@@ -1,14 +1,19 @@
 // Server: the AoE target engine behind `aoe serve`.
 //
-// One thread runs everything: an epoll loop over the interfaces' packet sockets, the io_uring
-// completion eventfd and a housekeeping timer. Frames are received in batches into a fixed pool
-// of page-aligned command buffers; each request is answered in place in its own buffer (read
-// data lands directly after the 36-byte header, write data goes to disk straight from the
+// One thread runs everything on the data path: an epoll loop over the interfaces' packet
+// sockets, the io_uring completion eventfd, the state store's completion eventfd and a
+// housekeeping timer. A second thread, owned by the Server, writes the exports' state files
+// (FileStateStore::RunWriter), so config, mask and reservation changes never make the loop wait
+// for fsync; their replies go out when the state is durable. Create() starts no thread; the
+// first Poll() (or Run()) starts the writer, so a daemon can drop privileges in between and the
+// writer gets the dropped credentials and capabilities too. Frames are received in batches into a
+// fixed pool of page-aligned command buffers; each request is answered in place in its own buffer
+// (read data lands directly after the 36-byte header, write data goes to disk straight from the
 // request), disk I/O is queued on io_uring with many commands in flight, and replies are sent
 // in batches as completions arrive. No heap allocation per frame.
 //
-// Ownership: the Server owns its ports, exports and I/O engine. Not thread-safe: call every
-// method from the thread that runs Run().
+// Ownership: the Server owns its ports, exports, I/O engine, state store and the store's writer
+// thread. Not thread-safe: call every method from the thread that runs Run().
 #pragma once
 
 #include <chrono>
@@ -59,8 +64,8 @@ class Server {
   // thread (the [netboot] service of `aoe serve`). They must be destroyed before the Server.
   virtual EventLoop& loop() = 0;
 
-  // Serves until RequestStop(); then finishes in-flight commands, flushes every export and
-  // returns.
+  // Serves until RequestStop(); then finishes in-flight commands and state saves (sending the
+  // replies that waited for them), flushes every export and returns.
   virtual Result<void> Run() = 0;
   virtual void RequestStop() = 0;
   // One turn of the loop: waits up to max_wait for frames or completions and serves them.
@@ -87,6 +92,8 @@ class Server {
   virtual void ClientBooted(const MacAddress& mac) = 0;
 
   virtual Stats stats() const = 0;
+  // Replies to config, mask and reserve commands waiting for their state to be durable.
+  virtual size_t replies_waiting_for_state() const = 0;
 };
 
 }  // namespace aoe::target

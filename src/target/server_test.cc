@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -179,6 +180,46 @@ TEST_F(ServerTest, ReconfigureWithChangedStorageOptionsReopensExport) {
   r = h_.Exchange(BuildConfig(Harness::To(1, 1), 0, ""));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->config_string(), "survives");
+}
+
+TEST_F(ServerTest, ReconfigureWhileStateIsBeingSavedReopensFromTheLatestState) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  for (int i = 0; i < 20; ++i) {
+    h_.Send(BuildConfig(Harness::To(1, 1, kHostA, 0x100 + i), 4, "v" + std::to_string(i)),
+            h_.host_a());
+  }
+  h_.server().Poll(std::chrono::milliseconds(0));  // taken and changed; saves still running
+  ServerOptions next = h_.options();
+  next.exports[0].read_only = true;
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  EXPECT_EQ(h_.server().replies_waiting_for_state(), 0u);
+  EXPECT_EQ(h_.Collect(h_.host_a()).size(), 20u) << "every change acknowledged before reload";
+  auto r = h_.Exchange(BuildConfig(Harness::To(1, 1), 0, ""));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->config_string(), "v19");
+}
+
+TEST_F(ServerTest, AcknowledgedStateChangeIsAlreadyInTheStateFile) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  ASSERT_TRUE(h_.Exchange(BuildConfig(Harness::To(1, 1), 4, "on-disk")).has_value());
+  std::ifstream in(h_.state_dir() + "/e1.1.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("\"config_string\": \"on-disk\""), std::string::npos) << text;
+}
+
+TEST_F(ServerTest, ShutdownSendsTheRepliesWaitingForState) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  h_.Send(BuildConfig(Harness::To(1, 1), 4, "last words"), h_.host_a());
+  h_.server().Poll(std::chrono::milliseconds(0));
+  EXPECT_EQ(h_.server().replies_waiting_for_state(), 1u);
+  h_.server().RequestStop();
+  ASSERT_TRUE(h_.server().Run());
+  auto replies = h_.Collect(h_.host_a());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].config_string(), "last words");
 }
 
 TEST_F(ServerTest, FailingReconfigureChangesNothing) {

@@ -24,6 +24,8 @@ struct Stats {
   uint64_t dropped_masked = 0;          // sender not on a non-empty mask list
   uint64_t dropped_response = 0;        // response flag set (another target's reply)
   uint64_t dropped_bad_config = 0;      // config string longer than 1024 or than the frame
+  uint64_t dropped_rate_limited = 0;    // state change over its source's rate limit
+  uint64_t dropped_state_busy = 0;      // state command while kMaxHeldReplies replies wait
   uint64_t refused_bad_version = 0;     // answered with error 5
   uint64_t refused_unknown_command = 0; // answered with error 1
   uint64_t refused_bad_argument = 0;    // answered with error 2

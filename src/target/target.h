@@ -4,6 +4,16 @@
 // commands and sends what it hands back through the Transmitter, and unit tests do the same
 // with a recording Transmitter and memory storage.
 //
+// Persistent state (config string, mask list, reservation): a change is applied in memory at
+// once, saved through the StateStore off the loop (coalesced per export: see
+// save_coalescer.h), and its reply is held until the save is durable. Replies to one
+// initiator's config, mask and reserve commands on one export leave in the order the commands
+// came: a read behind a held change waits with it. Config, mask and reserve commands are
+// rate-limited per source MAC (SourceRateLimiter; changes tightly, reads generously, so that
+// neither kind of flood costs more than receiving and dropping it), and at most kMaxHeldReplies
+// replies wait at once; beyond either limit the command is dropped and the initiator
+// retransmits.
+//
 // Single-threaded.
 #pragma once
 
@@ -12,12 +22,15 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mac_address.h"
 #include "proto/ata.h"
 #include "proto/header.h"
 #include "target/command.h"
 #include "target/export.h"
+#include "target/source_rate_limiter.h"
+#include "target/state_store.h"
 #include "target/stats.h"
 
 namespace aoe::target {
@@ -44,11 +57,25 @@ class Transmitter {
   ~Transmitter() = default;
 };
 
+// Per-source limits on config, mask and reserve commands. Real initiators send a handful of
+// them (discovery, an occasional set); a wildcard command takes one token per export it reaches.
+struct StateCommandLimits {
+  // Config set, mask edit, reserve set: each may cost a state file write.
+  SourceRateLimiter::Limits changes{.per_second = 32, .burst = 64};
+  // Config read and tests, mask read, reserve read, unknown subcommands: answered from memory.
+  SourceRateLimiter::Limits reads{.per_second = 512, .burst = 1024};
+};
+
 class Target final : public CommandOwner {
  public:
+  // Replies that may wait for durable state at once; well under the smallest command pool
+  // (256), so held replies can never starve the receive path of buffers.
+  static constexpr size_t kMaxHeldReplies = 64;
+
   // `frame_capacity`: the size of every command buffer (bounds the sectors per command).
-  Target(Logger& log, Stats& stats, Transmitter& transmitter, uint16_t buffer_count,
-         size_t frame_capacity);
+  // `clock` paces the rate limiters.
+  Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& store, const Clock& clock,
+         uint16_t buffer_count, size_t frame_capacity, StateCommandLimits limits = {});
 
   void AddExport(std::shared_ptr<Export> e);
   // Removes the export from the table; commands in flight keep it alive until they finish.
@@ -70,30 +97,74 @@ class Target final : public CommandOwner {
   // exports' client tables; the Target reads no clock itself.
   void set_now_unix(int64_t now_unix) { now_unix_ = now_unix; }
 
+  // A save the target started has finished (the Server takes them from the store): sends the
+  // replies that waited for it, and starts the next save if the state changed meanwhile.
+  void StateSaved(const StateStore::Saved& saved);
+  // Starts again the saves that failed (the Server calls this once a second).
+  void RetryFailedSaves();
+  // Whether a save is in flight (shutdown and reload wait for none).
+  bool saving() const;
+  // Replies waiting for their export's state to become durable.
+  size_t held_replies() const { return held_.size(); }
+  // Gives up an export's state that could not be saved (reload, shutdown; no save in flight):
+  // its held replies go back to the pool unsent, as the changes they acknowledge are not
+  // durable. Returns how many were dropped.
+  size_t AbandonUnsavedState(const Export& e);
+
  private:
+  enum class StateAccess { kRead, kChange };
+  struct HeldReply {
+    Command* command;
+    const Export* exported;
+    MacAddress requester;
+    uint64_t version;  // sent once exported->saves().durable() reaches it
+  };
+
   void Serve(Command& command, Export& e, const PortInfo& port);
   void ServeAta(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
   void ServeTrim(Command& command, Export& e, const PortInfo& port, const proto::AtaArg& ata,
                  const IoContext& context);
-  void ServeConfig(Command& command, Export& e, const PortInfo& port);
-  void ServeMask(Command& command, Export& e);
+  void ServeConfig(Command& command, Export& e, const PortInfo& port, const MacAddress& requester);
+  void ServeMask(Command& command, Export& e, const MacAddress& requester);
   void ServeReserve(Command& command, Export& e, const MacAddress& requester);
+  // Whether a config, mask or reserve command may proceed (its source's rate limit; for a change,
+  // room to hold its reply); if not, the command is dropped.
+  bool AdmitStateCommand(Command& command, Export& e, const MacAddress& requester,
+                         StateAccess access);
+  // Records that the command changed its export's state and starts saving it.
+  void ChangedState(Command& command);
+  void StartSaveIfNeeded(Export& e);
+  // Sends a config/mask/reserve reply now, or holds it until the state it must follow is
+  // durable (kChange: the export's latest state; both: the requester's held replies).
+  void AnswerStateCommand(Command& command, const Export& e, const MacAddress& requester,
+                          StateAccess access);
+  void RefuseStateCommand(Command& command, const Export& e, const MacAddress& requester,
+                          proto::AoeError error);
+  void SendDurableReplies(const Export& e);
   void ReplyAoeError(Command& command, proto::AoeError error);
   void FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                  uint8_t sector_count = 0);
   void Send(Command& command);  // pads to 60 bytes and transmits
   size_t WriteConfigReply(ByteSpan frame, Export& e, const PortInfo& port, uint8_t ccmd);
-  void Persist(Export& e);
   // Largest sector count per command on this port: bounded by the MTU and our buffers.
   uint8_t MaxSectors(const PortInfo& port) const;
 
   Logger& log_;
   Stats& stats_;
   Transmitter& tx_;
+  StateStore& store_;
+  const Clock& clock_;
   uint16_t buffer_count_;
   size_t frame_capacity_;
   std::vector<std::shared_ptr<Export>> exports_;
   int64_t now_unix_ = 0;
+  SourceRateLimiter change_limiter_;
+  SourceRateLimiter read_limiter_;
+  std::vector<HeldReply> held_;  // in arrival order
+  // Exports whose in-memory state is not durable yet (a save in flight, to come, or failed).
+  // Held here so a save finishing after the export left the table still finds it. At most one
+  // per name: reload abandons a removed export's unsaved state before re-opening it.
+  std::vector<std::shared_ptr<Export>> unsaved_;
 };
 
 }  // namespace aoe::target

@@ -4,6 +4,7 @@
 #   - /proc/PID/status shows uid/gid nobody, CapEff = CapPrm = CAP_NET_RAW only (0x2000),
 #     no inheritable or ambient capabilities, NoNewPrivs 1;
 #   - the state directory belongs to nobody, and a config string set over the wire is saved;
+#   - every thread (the state writer too) has the same uid and capabilities;
 #   - I/O works (every byte verified by faults_soak_client);
 #   - a SIGHUP that adds an image nobody cannot open fails cleanly and keeps serving;
 #   - a SIGHUP that adds an interface works: that needs CAP_NET_RAW, the reason it is kept;
@@ -52,6 +53,21 @@ t_check "a config string set over the wire is accepted" \
     faults_aoe config -i vc e1.1 --force owned-by-test --timeout 3
 t_check "and saved in the state directory by nobody" \
     grep -rqs owned-by-test "$state"
+# Capabilities belong to each thread: the state writer thread must have dropped them too.
+every_thread_dropped() {
+    local count=0 task
+    for task in /proc/"$SERVE_PID"/task/*/status; do
+        awk -v uid="$nobody_uid" '$1 == "Uid:" {u = ($2 == uid && $3 == uid && $4 == uid && $5 == uid)}
+             $1 == "CapEff:" {c = ($2 == "0000000000002000")}
+             $1 == "CapPrm:" {p = ($2 == "0000000000002000")}
+             END {exit !(u && c && p)}' "$task" || return 1
+        count=$((count + 1))
+    done
+    t_log "threads of aoe serve: $count"
+    [ "$count" -ge 2 ]
+}
+t_check "every thread, the state writer included, is nobody with CAP_NET_RAW only" \
+    every_thread_dropped
 t_check "I/O works as nobody (every byte verified)" \
     faults_soak_client -i vc -t e1.1 --seconds 5 --depth 8
 

@@ -203,7 +203,8 @@ void Harness::Send(const Frame& frame, MemoryPort& from) {
 void Harness::Settle() {
   using std::chrono::milliseconds;
   for (int round = 0; round < 500; ++round) {
-    bool waiting = false;
+    // Replies to state changes leave once the state file is written, on another thread.
+    bool waiting = server_->replies_waiting_for_state() > 0;
     for (const auto& [name, port] : target_ports_) waiting |= port->queued_frames() > 0;
     if (!waiting) break;
     server_->Poll(milliseconds(10));

@@ -135,7 +135,8 @@ class Harness {
                     uint32_t tag = 0x80000001);
 
   void Send(const Frame& frame, MemoryPort& from);
-  // Polls the server until it has taken every frame waiting on its ports and answered them.
+  // Polls the server until it has taken every frame waiting on its ports and answered them,
+  // replies that wait for durable state included.
   void Settle();
   // Every frame waiting at `host`, oldest first.
   std::vector<Reply> Collect(MemoryPort& host);

@@ -1,0 +1,70 @@
+// FileStateStore: each export's state as a JSON document (export_state.h) in
+// `<directory>/<export>.json`, replaced with WriteFileAtomically (base/atomic_file.h): after a
+// crash the file holds the last state whose save was reported durable, or a newer one, and
+// never a torn file. The directory is created (0750) when the first state is written.
+//
+// Saves run on a writer: RunWriter() writes queued saves one after another, in the order they
+// were started, and signals completion_fd() (an eventfd) after each. The store starts no thread
+// itself (libraries own none): its owner, the Server, runs RunWriter() on a thread it owns, and
+// calls StopWriter() and joins that thread before destroying the store. RunWriter() returns once
+// StopWriter() was called and every queued save is written.
+//
+// Thread-safety: Save(), TakeCompleted() and WaitIdle() are called from the owner's loop while
+// RunWriter() runs on the writer thread; they share only the queue and the finished list, under
+// one mutex. Load() and SaveNow() touch no shared state and run on the caller's thread. WaitIdle()
+// needs the writer running.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "target/state_store.h"
+
+namespace aoe::target {
+
+class FileStateStore final : public StateStore {
+ public:
+  static Result<std::unique_ptr<FileStateStore>> Create(std::string directory);
+  ~FileStateStore() override = default;
+
+  Result<std::optional<ExportState>> Load(const std::string& export_name) override;
+  Result<void> SaveNow(const std::string& export_name, const ExportState& state) override;
+  void Save(const std::string& export_name, const ExportState& state, uint64_t version) override;
+  int completion_fd() const override { return event_fd_.get(); }
+  void TakeCompleted(std::vector<Saved>& out) override;
+  void WaitIdle() override;
+  std::string Location(const std::string& export_name) const override;
+
+  // The writer loop; see the header comment.
+  void RunWriter();
+  void StopWriter();
+
+ private:
+  struct Job {
+    std::string export_name;
+    ExportState state;
+    uint64_t version = 0;
+  };
+
+  FileStateStore(std::string directory, UniqueFd event_fd);
+  Result<void> Write(const std::string& export_name, const ExportState& state) const;
+
+  const std::string directory_;
+  const UniqueFd event_fd_;
+
+  std::mutex mutex_;
+  std::condition_variable work_;  // a job was queued, or the writer must stop
+  std::condition_variable idle_;  // the writer finished a job
+  std::deque<Job> queue_;
+  std::vector<Saved> finished_;
+  bool writing_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace aoe::target
