@@ -994,5 +994,87 @@ TEST_F(InitiatorTest, CopiesOfAFailedWriteStillHoldBackAnOverlappingRewrite) {
   EXPECT_TRUE(std::equal(retry.begin(), retry.end(), target.data().begin()));
 }
 
+// --- A target that restarts, or is gone for good ----------------------------------------------
+
+// `aoe serve` is killed (its link drops every frame: requests are lost, as in a crash) in the
+// middle of queue-depth writes and is back 3 s later: every request completes, nothing stays
+// pending or counted in flight, and the disk holds exactly what was written.
+TEST_F(InitiatorTest, EveryRequestCompletesWhenTheTargetComesBackAfterARestart) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 16384}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  constexpr size_t kChunk = 256 * 1024;
+  const std::vector<std::byte> data = RandomBytes(16 * kChunk, 61);
+  std::vector<std::optional<Outcome<void>>> results(16);
+  for (size_t i = 0; i < results.size(); ++i) {
+    disk.async().Write(i * kChunk / 512, ConstByteSpan(data).subspan(i * kChunk, kChunk),
+                       [&results, i](Outcome<void> r) { results[i].emplace(std::move(r)); });
+  }
+  for (int round = 0; round < 20; ++round) {
+    target.Serve();
+    client.initiator().Poll();
+    clock_.Advance(std::chrono::microseconds(50));
+  }
+  auto done = [&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  };
+  ASSERT_FALSE(done()) << "the target was killed too late to matter";
+  target_ports_[0]->set_link_up(false);
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(3)));
+  EXPECT_FALSE(disk.path_stats()[0].up);
+  target_ports_[0]->set_link_up(true);
+  ASSERT_TRUE(client.RunUntil(done, clock_.Now() + seconds(25)));
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(*results[i]) << "write " << i << ": " << results[i]->error().message;
+  }
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
+  EXPECT_TRUE(disk.path_stats()[0].up);
+}
+
+// Regression (issue 8): a request waiting for a target that is gone could end only by the
+// dead-target timeout (30 s). `aoe mount`'s daemon had no way to give up on it, so it ignored
+// SIGTERM while stopping and `aoe umount` waited. Abort fails every pending request at once,
+// with its own sectors in the message, and nothing more is sent for them.
+TEST_F(InitiatorTest, AbortFailsEveryPendingRequestAtOnceWhileTheTargetIsGone) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  target_ports_[0]->set_link_up(false);
+  std::vector<std::byte> a(4096);
+  const std::vector<std::byte> b = RandomBytes(2048, 71);
+  std::optional<Outcome<void>> ra, rb, rf;
+  disk.async().Read(16, a, [&](Outcome<void> r) { ra.emplace(std::move(r)); });
+  disk.async().Write(100, b, [&](Outcome<void> r) { rb.emplace(std::move(r)); });
+  disk.async().Flush([&](Outcome<void> r) { rf.emplace(std::move(r)); });
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(2)));
+  ASSERT_FALSE(ra || rb || rf);
+  const TimePoint before = clock_.Now();
+  const uint64_t sent_before = init_port_a_->stats().tx_frames;
+  disk.async().Abort("stopping: the target does not answer");
+  ASSERT_TRUE(ra && rb && rf) << "every callback runs inside Abort";
+  EXPECT_EQ(clock_.Now(), before);
+  ASSERT_FALSE(*ra);
+  EXPECT_TRUE(ra->error() == InitiatorErrc::kCancelled);
+  EXPECT_EQ(ra->error().message,
+            "reading e0.1 sectors 16-23: stopping: the target does not answer");
+  ASSERT_FALSE(*rb);
+  EXPECT_EQ(rb->error().message,
+            "writing e0.1 sectors 100-103: stopping: the target does not answer");
+  ASSERT_FALSE(*rf);
+  EXPECT_EQ(rf->error().message, "flushing e0.1: stopping: the target does not answer");
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
+  // Nothing more goes out for them: only the down path's probes (config queries, no ATA).
+  const uint64_t ata_before = target.stats().ata;
+  target_ports_[0]->set_link_up(true);
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(10)));
+  EXPECT_EQ(target.stats().ata, ata_before);
+  EXPECT_GT(init_port_a_->stats().tx_frames, sent_before);
+  // The disk stays usable.
+  ASSERT_TRUE(disk.Read(16, a));
+}
+
 }  // namespace
 }  // namespace aoe::initiator
