@@ -16,10 +16,18 @@
 // back every write until the last of them has passed its lifetime, which is safe and, at that
 // many copies in flight, no real loss of throughput.
 //
+// Cost: every operation is O(1) amortized, HoldsBack included (it looks at the copies starting
+// in the few 256-sector blocks that can overlap the write), so that a lossy link with thousands
+// of copies alive costs the data path nothing noticeable. Lifetimes are kept in the order the
+// copies were added: a copy's end is raised, if needed, to the end of the copy added before
+// it, which only ever makes a copy live longer (never less safe) and lets one queue in
+// insertion order serve as the expiry order.
+//
 // Value type owned by a Disk. Thread-safety: none.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -55,17 +63,37 @@ class UnsettledWrites {
   size_t size() const { return live_; }
 
  private:
+  static constexpr uint32_t kNone = 0xFFFF'FFFF;
+  static constexpr unsigned kBlockShift = 8;  // 256-sector blocks
+  static constexpr uint32_t kBuckets = 1024;  // copies hashed by their first block
+
   struct Copy {
     uint64_t lba = 0;
     uint64_t sectors = 0;
     uint32_t tag = 0;
+    uint32_t generation = 0;  // tells a queued expiry from a later copy in the same slot
     TimePoint gone_at{};
     bool live = false;
+    uint32_t prev = kNone;  // bucket list
+    uint32_t next = kNone;
+  };
+  struct Expiry {
+    uint32_t index;
+    uint32_t generation;
   };
 
-  std::vector<Copy> copies_;    // by index
-  std::vector<uint32_t> free_;  // indexes of dead entries in copies_
+  static uint32_t Bucket(uint64_t block) { return static_cast<uint32_t>(block % kBuckets); }
+  void Unlink(uint32_t index);
+  // Drops queued expiries of copies that are no longer live.
+  void PruneExpiries();
+
+  std::vector<Copy> copies_;       // by index
+  std::vector<uint32_t> free_;     // indexes of dead entries in copies_
+  std::vector<uint32_t> buckets_;  // first copy of each bucket list
+  std::deque<Expiry> expiries_;    // in the order added, which is the order of gone_at
   size_t live_ = 0;
+  uint64_t max_sectors_ = 0;  // the longest copy seen: how far back an overlap may start
+  TimePoint last_gone_at_{};
   TimePoint hold_all_until_{};  // untracked copies (table full): every write waits until then
 };
 
