@@ -138,6 +138,19 @@ rc=$?
 [ "$rc" -eq 1 ] && grep -q "no aoe serve listens on $tmp/no.sock" "$tmp/err" ||
   fail "ctl without a server: exit $rc, $(cat "$tmp/err")"
 
+# aoe mount / umount: argument checks come before any interface, mount point or daemon.
+expect_ok "aoe mount --help" mount --help
+expect_mentions "aoe mount --help" "Usage: aoe mount" --dead-timeout --timeout --foreground Example
+expect_usage_error "mount --dead-timeout not a number" "--dead-timeout 'soon' is not a number" \
+  mount -i vt0 e0.1 "$tmp" --dead-timeout soon
+expect_usage_error "mount --dead-timeout negative" "--dead-timeout '-5' is not a number" \
+  mount -i vt0 e0.1 "$tmp" --dead-timeout -5
+expect_usage_error "mount --dead-timeout too long" "from 0.001 to 86400, or 0" \
+  mount -i vt0 e0.1 "$tmp" --dead-timeout 100000
+expect_usage_error "mount --dead-timeout without value" "dead-timeout" \
+  mount -i vt0 e0.1 "$tmp" --dead-timeout
+expect_usage_error "umount --timeout not a number" "--timeout 'later'" umount "$tmp" --timeout later
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

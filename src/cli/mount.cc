@@ -34,8 +34,9 @@ constexpr std::string_view kName = "mount";
 
 constexpr CommandHelp kHelp{
     .name = kName,
-    .usage = "Usage: aoe mount -i IFACE [-i IFACE ...] eSHELF.SLOT MOUNTPOINT [--foreground]\n"
-             "                 [--log FILE] [--log-level LEVEL] [--timeout S]\n",
+    .usage =
+        "Usage: aoe mount -i IFACE [-i IFACE ...] eSHELF.SLOT MOUNTPOINT [--foreground]\n"
+        "                 [--log FILE] [--log-level LEVEL] [--timeout S] [--dead-timeout S]\n",
     .description =
         "Expose an AoE disk as one file, MOUNTPOINT/eSHELF.SLOT, through FUSE. Reads and writes\n"
         "of the file go to the disk; fsync sends FLUSH CACHE EXT. Attach it with\n"
@@ -45,10 +46,13 @@ constexpr CommandHelp kHelp{
   aoe mount -i eth1 e0.1 /mnt/aoe
   aoe mount -i eth1 -i eth2 e1.3 /srv/disks/e1.3 --log /tmp/e1.3.log
   aoe mount -i eth1 e0.1 /mnt/aoe --foreground --log-level debug
+  aoe mount -i eth1 e0.1 /mnt/aoe --dead-timeout 120
   losetup --find --show --partscan /mnt/aoe/e0.1
 
 The file bypasses the page cache (direct I/O): a write() has reached the target when it
-returns, and fsync() also empties the target's write cache. See docs/mount.md.
+returns, and fsync() also empties the target's write cache. A target that restarts within
+the dead timeout is invisible except for the delay; a request it leaves unanswered for that
+long fails with EIO. See docs/mount.md.
 Logs go to --log, by default /var/log/aoekit/mount-eSHELF.SLOT.log (stderr with
 --foreground). Status files live in $AOE_RUN_DIR, by default /run/aoekit/mounts.
 Exit status: 0 mounted (with --foreground: unmounted cleanly), 1 runtime failure (no
@@ -81,6 +85,16 @@ class LogFile {
   UniqueFd fd_;
 };
 
+// --dead-timeout: seconds, or 0 to retry for ever.
+ParseResult<Duration> ParseDeadTimeout(std::string_view text) {
+  if (text == "0") return Duration::zero();
+  if (ParseResult<Duration> d = ParseSeconds("--dead-timeout", text, 24 * 3600.0)) return d;
+  return ParseError{fmt::format(
+      "--dead-timeout '{}' is not a number of seconds from 0.001 to 86400, or 0 to retry for "
+      "ever; e.g. --dead-timeout 60",
+      text)};
+}
+
 std::string DefaultLogPath(const std::string& disk) {
   if (geteuid() == 0) return fmt::format("/var/log/aoekit/mount-{}.log", disk);
   std::string base;
@@ -109,11 +123,12 @@ std::string CheckMountpoint(const std::string& mountpoint, const std::string& di
                          disk, s.mountpoint, s.pid, s.mountpoint);
     }
     if (s.mountpoint == mountpoint) {
-      return fmt::format("{} already holds {} (daemon pid {}); pick another directory",
-                         mountpoint, s.disk, s.pid);
+      return fmt::format("{} already holds {} (daemon pid {}); pick another directory", mountpoint,
+                         s.disk, s.pid);
     }
   }
-  if (std::optional<os::MountEntry> m = os::FindMount(mountpoint); m && m->fstype == os::kAoeFsType) {
+  if (std::optional<os::MountEntry> m = os::FindMount(mountpoint);
+      m && m->fstype == os::kAoeFsType) {
     return fmt::format("{} already has an AoE disk mounted ({}); pick another directory",
                        mountpoint, m->source);
   }
@@ -127,6 +142,7 @@ int MountMain(const std::vector<std::string>& args) {
   SetUpCommand(app, kHelp);
   std::vector<std::string> interfaces;
   std::string disk_text, mountpoint_text, log_path, level_text = "info", timeout_text = "2";
+  std::string dead_timeout_text = "30";
   bool foreground = false;
   AddInterfaceOption(app, interfaces);
   app.add_flag("--foreground", foreground,
@@ -142,6 +158,10 @@ int MountMain(const std::vector<std::string>& args) {
   app.add_option("--timeout", timeout_text,
                  "Seconds to wait for the disk to answer discovery (default 2).\n"
                  "Example: --timeout 5")
+      ->type_name("S");
+  app.add_option("--dead-timeout", dead_timeout_text,
+                 "Seconds a request may go unanswered (the target gone) before it fails\n"
+                 "with EIO (default 30; 0 retries for ever). Example: --dead-timeout 120")
       ->type_name("S");
   app.add_option("TARGET", disk_text, "The disk, eSHELF.SLOT. Example: e0.1")->type_name("");
   app.add_option("MOUNTPOINT", mountpoint_text, "An existing directory. Example: /mnt/aoe")
@@ -165,6 +185,8 @@ int MountMain(const std::vector<std::string>& args) {
   }
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 600);
   if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  ParseResult<Duration> dead_timeout = ParseDeadTimeout(dead_timeout_text);
+  if (!dead_timeout) return Fail(kName, kExitUsage, dead_timeout.error());
 
   const std::string disk = address->ToString();
   os::MountOptions options;
@@ -173,6 +195,7 @@ int MountMain(const std::vector<std::string>& args) {
   options.mountpoint = os::NormalizePath(mountpoint_text);
   options.run_dir = os::RunDirectory();
   options.open_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+  options.dead_timeout = *dead_timeout;
   if (std::string problem = CheckMountpoint(options.mountpoint, disk, options.run_dir);
       !problem.empty()) {
     return Fail(kName, kExitFailure, problem);
@@ -192,10 +215,10 @@ int MountMain(const std::vector<std::string>& args) {
     options.on_hangup = [&log_file] { (void)log_file->Open(); };
   }
   options.log_path = log_path;
-  Logger log = log_file ? Logger(*level, [&log_file](LogLevel, std::string_view line) {
-    log_file->Write(line);
-  })
-                        : Logger(*level);
+  Logger log =
+      log_file
+          ? Logger(*level, [&log_file](LogLevel, std::string_view line) { log_file->Write(line); })
+          : Logger(*level);
 
   auto daemon = os::MountDaemon::Start(options, log);
   if (!daemon) {
@@ -203,9 +226,8 @@ int MountMain(const std::vector<std::string>& args) {
     if (log_file) log.Error(disk, "not mounted: {}", daemon.error().message);
     return Fail(kName, kExitFailure, daemon.error().message);
   }
-  const std::string summary =
-      fmt::format("mounted {} ({}) as {}", disk, HumanBytes((*daemon)->size_bytes()),
-                  (*daemon)->file_path());
+  const std::string summary = fmt::format(
+      "mounted {} ({}) as {}", disk, HumanBytes((*daemon)->size_bytes()), (*daemon)->file_path());
 
   if (foreground) {
     fmt::print("{}{}\n", summary, log_path.empty() ? "" : fmt::format(" (log {})", log_path));

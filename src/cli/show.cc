@@ -21,9 +21,9 @@ constexpr CommandHelp kHelp{
     .name = kName,
     .usage = "Usage: aoe show [--json]\n",
     .description =
-        "List the AoE disks mounted with 'aoe mount': the file, size, daemon and request\n"
-        "counters, and for each path (local interface to target MAC) its state, commands in\n"
-        "flight, retransmits and round-trip time.",
+        "List the AoE disks mounted with 'aoe mount': the file, size, daemon, dead-target\n"
+        "timeout and request counters, and for each path (local interface to target MAC) its\n"
+        "state, commands in flight, retransmits and round-trip time.",
     .footer = R"(Examples:
   aoe show
   aoe show --json | jq '.mounts[].paths'
@@ -41,6 +41,11 @@ std::string StateOf(const os::MountStatus& s, int64_t now) {
   return s.state;
 }
 
+std::string DeadTimeout(int64_t ms) {
+  if (ms <= 0) return "no dead timeout";
+  return fmt::format("dead timeout {:g} s", static_cast<double>(ms) / 1000.0);
+}
+
 std::string Rtt(uint64_t rtt_us) {
   if (rtt_us == 0) return "-";
   return fmt::format("{:.3f} ms", static_cast<double>(rtt_us) / 1000.0);
@@ -53,14 +58,16 @@ void PrintText(const std::vector<os::MountStatus>& mounts, int64_t now) {
   }
   for (const os::MountStatus& s : mounts) {
     fmt::print("{}  {}  {}\n", s.disk, HumanBytes(s.size_bytes), s.file);
-    fmt::print("  pid {}, {}, {} in flight, {} reads, {} writes, {} flushes, {} errors{}\n", s.pid,
-               StateOf(s, now), s.in_flight, s.reads, s.writes, s.flushes, s.errors,
+    fmt::print("  pid {}, {}, {}, {} in flight, {} reads, {} writes, {} flushes, {} errors{}\n",
+               s.pid, StateOf(s, now), DeadTimeout(s.dead_timeout_ms), s.in_flight, s.reads,
+               s.writes, s.flushes, s.errors,
                s.model.empty() ? "" : fmt::format(", model '{}'", s.model));
     for (const os::MountPathStatus& p : s.paths) {
-      fmt::print("  path {} {} -> {}: {}, {} in flight, {} sent, {} retransmits, {} timeouts, "
-                 "rtt {}\n",
-                 p.interface, p.local_mac, p.target_mac, p.up ? "up" : "down", p.in_flight,
-                 p.sent, p.retransmits, p.timeouts, Rtt(p.rtt_us));
+      fmt::print(
+          "  path {} {} -> {}: {}, {} in flight, {} sent, {} retransmits, {} timeouts, "
+          "rtt {}\n",
+          p.interface, p.local_mac, p.target_mac, p.up ? "up" : "down", p.in_flight, p.sent,
+          p.retransmits, p.timeouts, Rtt(p.rtt_us));
     }
   }
 }

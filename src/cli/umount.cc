@@ -1,17 +1,29 @@
-// `aoe umount`: flushes and detaches a disk mounted by `aoe mount`, then waits for its daemon
-// to exit. It refuses (unless --lazy) while the file is in use, naming the loop device that
-// holds it, because detaching under a mounted filesystem would turn its I/O into errors.
+// `aoe umount`: flushes and detaches a disk mounted by `aoe mount`, then stops its daemon and
+// waits for it to exit, all within --timeout (10 s by default). It refuses (unless --lazy) while
+// the file is in use, naming the loop device that holds it, because detaching under a mounted
+// filesystem would turn its I/O into errors.
+//
+// A target that does not answer cannot hold it up: the flush runs on a helper thread, and if it
+// has not finished within half the timeout the mount is detached lazily anyway and the daemon
+// told to stop, which fails what is pending with EIO (the daemon logs it).
+//
+// The daemon gets SIGTERM after the unmount because it may not see the unmount by itself: a
+// process that entered a new mount namespace after the mount (`ip netns exec`, a service with
+// private mounts) holds a copy that keeps /dev/fuse alive.
 //
 // Only the mount at MOUNTPOINT and the daemon that published it are touched: other mounted
 // disks have their own daemons and never notice.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -34,15 +46,17 @@ constexpr CommandHelp kHelp{
     .usage = "Usage: aoe umount MOUNTPOINT [--lazy] [--timeout S]\n",
     .description =
         "Unmount an AoE disk mounted with 'aoe mount': send FLUSH CACHE EXT so that everything\n"
-        "written is on the target's stable storage, detach the mount, and wait for the daemon\n"
-        "serving it to exit. Refuses while the file is in use (a loop device, an open file).",
+        "written is on the target's stable storage, detach the mount, and stop the daemon\n"
+        "serving it. Refuses while the file is in use (a loop device, an open file). A target\n"
+        "that does not answer the flush within half of --timeout is given up on: the mount is\n"
+        "detached anyway and the command exits 1.",
     .footer = R"(Examples:
   aoe umount /mnt/aoe
   umount /mnt/aoe/part1 && losetup -d /dev/loop0 && aoe umount /mnt/aoe
   aoe umount --lazy /mnt/aoe
 
 Exit status: 0 flushed and unmounted, 1 refused or failed (busy, not an AoE mount, flush
-failed, daemon did not exit), 2 bad arguments.)"};
+failed or not answered, daemon did not exit), 2 bad arguments.)"};
 
 // The disk name of an `aoe mount` source, "aoe:e0.1" -> "e0.1".
 std::string DiskOfSource(const std::string& source) {
@@ -74,26 +88,47 @@ std::optional<std::string> FlushThroughMount(const std::string& file) {
     return fmt::format("cannot open {} to flush it: {}", file, std::strerror(errno));
   }
   if (::fsync(fd.get()) != 0) {
-    return fmt::format("FLUSH CACHE EXT failed ({}); data written may not be on the target's "
-                       "stable storage",
-                       std::strerror(errno));
+    return fmt::format(
+        "FLUSH CACHE EXT failed ({}); data written may not be on the target's "
+        "stable storage",
+        std::strerror(errno));
   }
   return std::nullopt;
 }
+
+// FlushThroughMount on a helper thread, so that a target that does not answer cannot block the
+// command. Wait returns nullopt if the flush is still running after `wait`; the thread is then
+// left to finish (or to die with the process) once the daemon has let go of the request.
+class BackgroundFlush {
+ public:
+  explicit BackgroundFlush(const std::string& file) {
+    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+    result_ = promise->get_future();
+    std::thread([file, promise] { promise->set_value(FlushThroughMount(file)); }).detach();
+  }
+  // The flush's error (nullopt inside: it succeeded), or nullopt if it has not finished.
+  std::optional<std::optional<std::string>> Wait(std::chrono::steady_clock::duration wait) {
+    if (result_.wait_for(wait) != std::future_status::ready) return std::nullopt;
+    return result_.get();
+  }
+
+ private:
+  std::future<std::optional<std::string>> result_;
+};
 
 }  // namespace
 
 int UmountMain(const std::vector<std::string>& args) {
   CLI::App app("", "aoe umount");
   SetUpCommand(app, kHelp);
-  std::string mountpoint_text, timeout_text = "60";
+  std::string mountpoint_text, timeout_text = "10";
   bool lazy = false;
   app.add_flag("--lazy", lazy,
                "Detach now even if the file is in use (umount -l): users keep it\n"
                "until they close it, then the daemon flushes and exits. Example: --lazy");
   app.add_option("--timeout", timeout_text,
-                 "Seconds to wait for the daemon to finish and exit (default 60).\n"
-                 "Example: --timeout 120")
+                 "Seconds for all of it: the flush (at most half of it), the unmount and\n"
+                 "the daemon's exit (default 10). Example: --timeout 120")
       ->type_name("S");
   app.add_option("MOUNTPOINT", mountpoint_text, "Where the disk is mounted. Example: /mnt/aoe")
       ->type_name("");
@@ -103,6 +138,7 @@ int UmountMain(const std::vector<std::string>& args) {
   }
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 3600);
   if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  const auto start = std::chrono::steady_clock::now();
 
   const std::string mountpoint = os::NormalizePath(mountpoint_text);
   std::optional<os::MountEntry> mount = os::FindMount(mountpoint);
@@ -126,9 +162,16 @@ int UmountMain(const std::vector<std::string>& args) {
   if (!lazy && !os::LoopDevicesBackedBy(file).empty()) {
     return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
   }
-  std::optional<std::string> flush_error = FlushThroughMount(file);
+  const std::string see_log =
+      daemon && !daemon->log.empty() ? fmt::format(" (see {})", daemon->log) : "";
+  BackgroundFlush flush(file);
+  std::optional<std::optional<std::string>> flushed = flush.Wait(*timeout / 2);
+  const bool flush_unanswered = !flushed.has_value();
+  std::optional<std::string> flush_error = flushed.value_or(std::nullopt);
 
-  if (::umount2(mountpoint.c_str(), lazy ? MNT_DETACH : 0) != 0) {
+  // The helper thread's open file keeps the mount busy while the flush waits: detach lazily
+  // then; the daemon, told to stop below, fails the flush and ends the connection.
+  if (::umount2(mountpoint.c_str(), lazy || flush_unanswered ? MNT_DETACH : 0) != 0) {
     const int err = errno;
     if (err == EBUSY) return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
     if (err == EPERM) {
@@ -140,26 +183,31 @@ int UmountMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitFailure,
                 fmt::format("cannot unmount {}: {}", mountpoint, std::strerror(err)));
   }
-  if (flush_error) {
-    return Fail(kName, kExitFailure, fmt::format("unmounted {}, but {}{}", mountpoint,
-                                                 *flush_error,
-                                                 daemon && !daemon->log.empty()
-                                                     ? fmt::format(" (see {})", daemon->log)
-                                                     : ""));
-  }
-  if (lazy || !daemon) return kExitOk;
-
-  // The daemon finishes its requests, sends a last flush and removes its status file.
-  const auto give_up = std::chrono::steady_clock::now() + *timeout;
-  while (os::ProcessAlive(daemon->pid)) {
-    if (std::chrono::steady_clock::now() >= give_up) {
-      return Fail(kName, kExitFailure,
-                  fmt::format("unmounted {}, but its daemon (pid {}) is still running after "
-                              "{}; it may be waiting for an unresponsive target (see {})",
-                              mountpoint, daemon->pid, HumanSeconds(*timeout),
-                              daemon->log.empty() ? "its log" : daemon->log));
+  // With --lazy the file may still be in use: the daemon exits when its last user closes it.
+  // Otherwise it finishes its requests, sends a last flush, removes its status file and exits.
+  if (daemon && (!lazy || flush_unanswered) && os::ProcessAlive(daemon->pid)) {
+    (void)::kill(daemon->pid, SIGTERM);
+    const auto give_up = start + *timeout;
+    while (os::ProcessAlive(daemon->pid)) {
+      if (std::chrono::steady_clock::now() >= give_up) {
+        return Fail(kName, kExitFailure,
+                    fmt::format("unmounted {}, but its daemon (pid {}) is still running after "
+                                "{}{}",
+                                mountpoint, daemon->pid, HumanSeconds(*timeout), see_log));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (flush_unanswered) {
+    return Fail(kName, kExitFailure,
+                fmt::format("{} did not answer FLUSH CACHE EXT within {}; detached {} anyway: "
+                            "data written since the last successful fsync may not be on the "
+                            "target's stable storage{}",
+                            disk, HumanSeconds(*timeout / 2), mountpoint, see_log));
+  }
+  if (flush_error) {
+    return Fail(kName, kExitFailure,
+                fmt::format("unmounted {}, but {}{}", mountpoint, *flush_error, see_log));
   }
   return kExitOk;
 }

@@ -74,7 +74,11 @@ ConstByteSpan AsBytes(std::string_view s) {
 // Disk
 // ============================================================================================
 
-Disk::Disk(Initiator& owner, uint16_t id, DiskAddress address) : owner_(owner), id_(id) {
+Disk::Disk(Initiator& owner, uint16_t id, DiskAddress address)
+    : owner_(owner),
+      id_(id),
+      unsettled_(owner.options_.max_frames_per_disk * kMaxTransmissions) {
+  assert(owner.options_.max_frames_per_disk <= kCopyBit);
   info_.address = address;
   next_rediscover_ = owner.clock_.Now() + owner.options_.rediscover_interval;
   // Reserve every slot now: frames_ never reallocates, so Frame references stay valid and the
@@ -129,6 +133,11 @@ void Disk::Trim(uint64_t lba, uint64_t sectors, IoCallback done) {
     return;
   }
   Submit(Op::kTrim, lba, sectors, nullptr, std::move(done), {});
+}
+
+void Disk::Abort(const std::string& why) {
+  FailAll(InitiatorErrc::kCancelled, why);
+  owner_.DrainCompletions();
 }
 
 void Disk::Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
@@ -232,9 +241,11 @@ void Disk::Pump() {
     if (unframed_.empty()) return;
     std::optional<uint32_t> path = ChoosePath(std::nullopt);
     if (!path) return;
+    Request* next = NextRequestToFrame();
+    if (next == nullptr) return;
     Frame* f = AcquireFrameSlot();
     if (f == nullptr) return;
-    Request& r = *unframed_.front();
+    Request& r = *next;
     f->request = &r;
     f->retries = 0;
     f->backoff = 0;
@@ -254,12 +265,33 @@ void Disk::Pump() {
     }
     if (r.framed >= r.sectors) {
       r.fully_framed = true;
-      unframed_.pop_front();
+      unframed_.erase(std::find(unframed_.begin(), unframed_.end(), &r));
     }
     ++r.frames_active;
     BuildFrame(*f);
     Transmit(static_cast<uint32_t>(f - frames_.data()), *path);
   }
+}
+
+Disk::Request* Disk::NextRequestToFrame() {
+  const TimePoint now = owner_.clock_.Now();
+  for (Request* r : unframed_) {
+    // A TRIM changes the disk like a write: an old write copy landing after it would bring
+    // back data the trim dropped.
+    if (r->op == Op::kTrim) {
+      if (!unsettled_.HoldsBack(r->lba, r->sectors, now)) return r;
+    } else if (r->op != Op::kWrite) {
+      return r;
+    } else {
+      uint64_t n = std::min<uint64_t>(r->sectors - r->framed, info_.sectors_per_frame);
+      if (!unsettled_.HoldsBack(r->lba + r->framed, n, now)) return r;
+    }
+    if (!r->held_back) {
+      r->held_back = true;
+      ++writes_held_back_;
+    }
+  }
+  return nullptr;
 }
 
 void Disk::BuildFrame(Frame& f) {
@@ -312,10 +344,11 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   Path& p = paths_[path];
   Port& port = *owner_.ports_[p.port];
   if (f.tx_count == kMaxTransmissions) {
-    // Forget the oldest transmission: its reply, should it still come, is then ignored.
+    // Forget the oldest transmission: its reply, should it still come, no longer completes the
+    // frame (a write's copy stays tracked until it is settled: ForgetTransmission).
     Transmission& old = f.tx[0];
-    owner_.tags_.Release(old.tag);
     if (old.counted) --paths_[old.path].in_flight;
+    ForgetTransmission(f, old);
     std::move(f.tx.begin() + 1, f.tx.end(), f.tx.begin());
     --f.tx_count;
   }
@@ -328,7 +361,7 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   StoreBe32(f.buffer, 20, *tag);
   TimePoint now = owner_.clock_.Now();
   if (f.tx_count == 0 && f.retries == 0) f.first_sent = now;
-  f.tx[f.tx_count++] = Transmission{*tag, path, now, p.window.NextSeq(), true, false, 0};
+  f.tx[f.tx_count++] = Transmission{*tag, path, now, p.window.NextSeq(), true, false, 0, false};
   ++p.in_flight;
   ++p.sent;
   if (f.retries > 0) ++p.retransmits;
@@ -352,6 +385,10 @@ std::optional<uint32_t> Disk::FindPath(size_t port, const MacAddress& mac) const
 
 void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& source,
                    ConstByteSpan frame) {
+  if ((slot & kCopyBit) != 0) {
+    OnCopyReply(slot & ~kCopyBit, tag, port, source);
+    return;
+  }
   if (slot >= frames_.size() || frames_[slot].state == Frame::State::kFree) {
     ++owner_.unmatched_replies_;
     return;
@@ -372,6 +409,7 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     return;
   }
   TimePoint now = owner_.clock_.Now();
+  t.answered = true;
   p.rtt.AddSample(now - t.sent_at);
   ++p.replies;
   p.consecutive_timeouts = 0;
@@ -435,10 +473,46 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
 
 void Disk::RetireTransmissions(Frame& f) {
   for (size_t i = 0; i < f.tx_count; ++i) {
-    owner_.tags_.Release(f.tx[i].tag);
     if (f.tx[i].counted) --paths_[f.tx[i].path].in_flight;
+    ForgetTransmission(f, f.tx[i]);
   }
   f.tx_count = 0;
+}
+
+void Disk::ForgetTransmission(const Frame& f, const Transmission& t) {
+  const Op op = f.request->op;
+  if ((op != Op::kWrite && op != Op::kTrim) || t.answered) {
+    owner_.tags_.Release(t.tag);
+    return;
+  }
+  if (op == Op::kTrim) {
+    // A late TRIM copy would drop whatever is written to its ranges after it.
+    unsettled_.HoldAllUntil(t.sent_at + CopyLifetime(t.path));
+    owner_.tags_.Release(t.tag);
+    return;
+  }
+  const TimePoint gone_at = t.sent_at + CopyLifetime(t.path);
+  std::optional<uint32_t> index = unsettled_.Add(f.lba, f.sectors, t.tag, gone_at);
+  if (!index) {
+    owner_.tags_.Release(t.tag);  // untracked: UnsettledWrites holds back every write instead
+    return;
+  }
+  owner_.tags_.Rebind(t.tag, Initiator::kKindFrame | (uint32_t{id_} << 16) | kCopyBit | *index);
+}
+
+void Disk::OnCopyReply(uint32_t index, uint32_t tag, size_t port, const MacAddress& source) {
+  // Only a reply from this target on the port the copy went out on settles it, as for frames.
+  if (!FindPath(port, source) || !unsettled_.Settle(index, tag)) {
+    ++owner_.unmatched_replies_;
+    return;
+  }
+  owner_.tags_.Release(tag);
+  NoteReply(port, source);
+  Pump();
+}
+
+Duration Disk::CopyLifetime(uint32_t path) const {
+  return std::max<Duration>(owner_.options_.write_copy_lifetime, 4 * paths_[path].rtt.Rto());
 }
 
 void Disk::FinishFrame(uint32_t slot, std::optional<Error> error) {
@@ -520,6 +594,7 @@ void Disk::FailAll(InitiatorErrc code, const std::string& why) {
 }
 
 void Disk::OnTimer(TimePoint now) {
+  unsettled_.Expire(now, [this](uint32_t tag) { owner_.tags_.Release(tag); });
   const Duration dead = owner_.options_.dead_timeout;
   for (uint32_t slot = 0; slot < frames_.size(); ++slot) {
     Frame& f = frames_[slot];
@@ -596,6 +671,7 @@ std::optional<TimePoint> Disk::NextDeadline() const {
   for (const Path& p : paths_) {
     if (!p.up && !p.probe_pending) consider(p.next_probe);
   }
+  if (std::optional<TimePoint> t = unsettled_.NextExpiry()) consider(*t);
   if (owner_.options_.rediscover_interval > Duration::zero()) consider(next_rediscover_);
   return next;
 }

@@ -37,6 +37,7 @@
 #include "initiator/flow.h"
 #include "initiator/tags.h"
 #include "initiator/types.h"
+#include "initiator/unsettled_writes.h"
 #include "net/port.h"
 #include "proto/ata.h"
 #include "proto/config.h"
@@ -65,8 +66,14 @@ struct InitiatorOptions {
   // up by long-running users. Linux aoe re-discovers every 60 s. Zero turns it off.
   Duration rediscover_interval = std::chrono::seconds(60);
   // Frame slots (each with a preallocated frame buffer) per disk: an upper bound on frames in
-  // flight or waiting for retransmission.
+  // flight or waiting for retransmission. At most 0x8000 (the tag owner cookie's room).
   size_t max_frames_per_disk = 256;
+  // How long a copy of a WRITE frame we sent may still reach the target's disk: a bound on the
+  // time a frame spends in the network and in the target's receive queue. A write is held back
+  // while an earlier copy of any of its sectors is neither answered nor this old (nor 4 RTOs of
+  // its path old, whichever is longer), so that the old copy cannot land on top of it. See
+  // README.md, "Stale write copies".
+  Duration write_copy_lifetime = std::chrono::seconds(2);
   // Tag session id (bits 30..16); random per Initiator when unset. Tests pin it.
   std::optional<uint16_t> tag_session{};
   Logger* logger = nullptr;  // optional; debug/warn lines about paths and retransmits
@@ -116,6 +123,11 @@ class Disk {
   static constexpr uint64_t kMaxTrimSectors =
       uint64_t{proto::kDsmRangesPerBlock} * proto::kDsmMaxRangeSectors;
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
+  // Fails every pending request now with kCancelled ("<request>: <why>"), as the dead-target
+  // timeout would, and sends nothing more for them: for an owner that must stop while the
+  // target does not answer. Callbacks run before this returns (unless called from inside one).
+  // The disk stays usable; copies of aborted writes still hold back overlapping new writes.
+  void Abort(const std::string& why);
 
   const TargetInfo& info() const { return info_; }
   DiskAddress address() const { return info_.address; }
@@ -124,6 +136,10 @@ class Disk {
   size_t pending_requests() const { return requests_.size(); }
   // True once the target aborted FLUSH CACHE EXT and flushes use FLUSH CACHE (0xE7).
   bool uses_flush_cache() const { return flush_ext_refused_; }
+  // Copies of finished WRITE frames that may still reach the target (UnsettledWrites), and how
+  // many write requests had to wait for such a copy before (part of) them could be sent.
+  size_t unsettled_write_copies() const { return unsettled_.size(); }
+  uint64_t writes_held_back() const { return writes_held_back_; }
 
  private:
   friend class Initiator;
@@ -138,6 +154,7 @@ class Disk {
     uint64_t framed = 0;      // sectors already put into frames
     uint32_t frames_active = 0;
     bool fully_framed = false;
+    bool held_back = false;   // counted in writes_held_back_
     std::optional<Error> error;
     IoCallback done;
     IdentifyCallback identify_done;
@@ -173,6 +190,7 @@ class Disk {
     bool counted = false;    // still counted in the path's in_flight (not timed out)
     bool timed_out = false;  // its timeout was counted in the window's loss event below
     uint64_t loss_event = 0;
+    bool answered = false;   // its reply arrived: the target has executed this copy
   };
   static constexpr size_t kMaxTransmissions = 4;
 
@@ -195,6 +213,10 @@ class Disk {
     bool flush_ext = false;   // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
   };
 
+  // Bit 15 of a tag owner cookie's low half: the tag belongs to an unsettled write copy (the
+  // rest is its UnsettledWrites index), not to a frame slot.
+  static constexpr uint32_t kCopyBit = 0x8000;
+
   Disk(Initiator& owner, uint16_t id, DiskAddress address);
 
   void Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
@@ -210,6 +232,15 @@ class Disk {
   void OnTimer(TimePoint now);
   std::optional<TimePoint> NextDeadline() const;
   void RetireTransmissions(Frame& f);
+  // A transmission that its frame no longer tracks: its tag is released, unless it is an
+  // unanswered copy of a write, which becomes an unsettled copy (keeping its tag).
+  void ForgetTransmission(const Frame& f, const Transmission& t);
+  void OnCopyReply(uint32_t index, uint32_t tag, size_t port, const MacAddress& source);
+  // How long a write copy sent on `path` may still arrive (InitiatorOptions::write_copy_lifetime).
+  Duration CopyLifetime(uint32_t path) const;
+  // The first request waiting to be framed whose next frame may go out now: a write waits while
+  // an unsettled copy overlaps its next frame, and requests behind it go first.
+  Request* NextRequestToFrame();
   void FinishFrame(uint32_t slot, std::optional<Error> error);
   void MaybeComplete(Request& r);
   // Fails every pending request with `code`; each message is "<what the request was>: <why>".
@@ -240,6 +271,8 @@ class Disk {
   std::deque<uint32_t> resend_queue_; // frame slots awaiting retransmission, oldest first
   std::list<Request> requests_;       // all pending requests, submission order
   std::deque<Request*> unframed_;     // requests with sectors not yet in a frame
+  UnsettledWrites unsettled_;         // copies of finished writes that may still arrive
+  uint64_t writes_held_back_ = 0;
   bool flush_ext_refused_ = false;    // the target aborted 0xEA: flush with 0xE7
   TimePoint next_rediscover_{};       // see InitiatorOptions::rediscover_interval
 };

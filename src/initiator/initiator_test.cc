@@ -39,10 +39,23 @@ std::vector<std::byte> RandomBytes(size_t n, uint32_t seed) {
   return out;
 }
 
+// An ATA WRITE request (not a reply), for MemoryWire::DelayNext.
+bool IsWriteRequest(ConstByteSpan frame) {
+  std::optional<proto::Header> h = proto::DecodeHeader(frame);
+  std::optional<proto::AtaArg> ata = proto::DecodeAta(frame);
+  return h && !h->is_response() && h->command == static_cast<uint8_t>(proto::Command::kAta) &&
+         ata && ata->is_write_flagged();
+}
+
 // Two segments (wires A and B). The initiator has one port on each; every target has one port on
 // each, so each target is reachable over two paths.
 class InitiatorTest : public ::testing::Test {
  protected:
+  InitiatorTest() {
+    wire_a_.SetClock(clock_);
+    wire_b_.SetClock(clock_);
+  }
+
   std::unique_ptr<MemoryPort> MakePort(MemoryWire& wire, std::string name, MacAddress mac,
                                        PortRole role) {
     return MemoryPort::Create(wire, {.name = std::move(name), .mac = mac, .role = role}).value();
@@ -63,8 +76,11 @@ class InitiatorTest : public ::testing::Test {
   }
 
   // Serves the targets; when nothing is left to do, releases a frame held for reordering, and
-  // when even that does nothing, jumps the fake clock to the engine's next deadline.
+  // when even that does nothing, jumps the fake clock to the engine's next deadline or to the
+  // arrival of a delayed frame, whichever comes first.
   void Wait(std::optional<TimePoint> deadline) {
+    wire_a_.DeliverDue();
+    wire_b_.DeliverDue();
     size_t work = 0;
     for (auto& t : targets_) work += t->Serve();
     if (work > 0) {
@@ -77,11 +93,19 @@ class InitiatorTest : public ::testing::Test {
     for (auto& t : targets_) work += t->Serve();
     if (work > 0) return;
     (void)before;
-    if (deadline && *deadline > clock_.Now()) {
-      clock_.Advance(*deadline - clock_.Now());
+    std::optional<TimePoint> wake = deadline;
+    for (MemoryWire* wire : {&wire_a_, &wire_b_}) {
+      if (std::optional<TimePoint> due = wire->NextDue(); due && (!wake || *due < *wake)) {
+        wake = due;
+      }
+    }
+    if (wake && *wake > clock_.Now()) {
+      clock_.Advance(*wake - clock_.Now());
     } else {
       clock_.Advance(milliseconds(1));
     }
+    wire_a_.DeliverDue();
+    wire_b_.DeliverDue();
   }
 
   Client& MakeClient(InitiatorOptions options = {}, bool two_ports = true) {
@@ -287,7 +311,8 @@ TEST_F(InitiatorTest, WindowNeverExceedsMaxWindowOption) {
   EXPECT_EQ(disk.path_stats()[0].window, 12u);
 }
 
-class LossTest : public InitiatorTest, public ::testing::WithParamInterface<std::tuple<double, uint64_t>> {};
+class LossTest : public InitiatorTest,
+                 public ::testing::WithParamInterface<std::tuple<double, uint64_t>> {};
 
 TEST_P(LossTest, DataStaysCorrectUnderLoss) {
   auto [loss, seed] = GetParam();
@@ -332,9 +357,10 @@ TEST_F(InitiatorTest, TwentyPercentLossEachWayCostsLittleTime) {
   EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
   PathStats s = disk.path_stats()[0];
   EXPECT_GT(s.retransmits, 500u);
-  EXPECT_LT(took, milliseconds(1000)) << std::chrono::duration<double>(took).count()
-      << " window " << s.window << " ssthresh " << s.ssthresh << " timeouts " << s.timeouts
-      << " spurious " << s.spurious_timeouts << " rexmit " << s.retransmits << " sent " << s.sent;
+  EXPECT_LT(took, milliseconds(1000))
+      << std::chrono::duration<double>(took).count() << " window " << s.window << " ssthresh "
+      << s.ssthresh << " timeouts " << s.timeouts << " spurious " << s.spurious_timeouts
+      << " rexmit " << s.retransmits << " sent " << s.sent;
 }
 
 TEST_F(InitiatorTest, ASpuriousTimeoutIsUndoneWhenTheLateRepliesCome) {
@@ -450,8 +476,8 @@ TEST_F(InitiatorTest, PipelineReportsTheFailingOperation) {
       1,
       [&]() -> std::optional<SyncDisk::IoOp> {
         if (next >= out.size()) return std::nullopt;
-        SyncDisk::IoOp op{.lba = next / 512, .buffer = ByteSpan(out).subspan(next, 65536),
-                          .cookie = next};
+        SyncDisk::IoOp op{
+            .lba = next / 512, .buffer = ByteSpan(out).subspan(next, 65536), .cookie = next};
         next += 65536;
         return op;
       },
@@ -621,10 +647,8 @@ TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
   target_ports_.back()->set_mtu(9000);
   targets_.push_back(std::make_unique<FakeTarget>(FakeTargetOptions{.shelf = 0, .slot = 1},
                                                   std::vector<Port*>{target_ports_.back().get()}));
-  EXPECT_FALSE(client.RunUntil([&] { return disk.info().paths.size() == 2; },
-                               start + seconds(59)));
-  ASSERT_TRUE(client.RunUntil([&] { return disk.info().paths.size() == 2; },
-                              start + seconds(62)));
+  EXPECT_FALSE(client.RunUntil([&] { return disk.info().paths.size() == 2; }, start + seconds(59)));
+  ASSERT_TRUE(client.RunUntil([&] { return disk.info().paths.size() == 2; }, start + seconds(62)));
   EXPECT_EQ(disk.info().sectors_per_frame, 17);  // (9000 - 36) / 512
 }
 
@@ -663,7 +687,8 @@ TEST_F(InitiatorTest, RequestsBeyondTheEndFailBeforeSending) {
   Outcome<void> r = disk.Read(99, buf);
   ASSERT_FALSE(r);
   EXPECT_TRUE(r.error() == InitiatorErrc::kOutOfRange);
-  EXPECT_EQ(r.error().message, "e0.1: READ of sectors 99-100 is beyond the end of the disk (100 sectors)");
+  EXPECT_EQ(r.error().message,
+            "e0.1: READ of sectors 99-100 is beyond the end of the disk (100 sectors)");
   EXPECT_EQ(target.stats().ata, before);
   std::vector<std::byte> odd(100);
   EXPECT_TRUE(disk.Read(0, odd).error() == InitiatorErrc::kInvalidArgument);
@@ -751,8 +776,9 @@ TEST_F(InitiatorTest, ConfigStringCommands) {
   Outcome<ConfigReply> again = client.Config(e01, proto::ConfigCommand::kSetIfEmpty, "host-b");
   ASSERT_FALSE(again);
   EXPECT_TRUE(again.error() == InitiatorErrc::kAoeError);
-  EXPECT_EQ(again.error().message,
-            "e0.1 refused config set-if-empty: config string already set (AoE error 4): it is 'host-a'");
+  EXPECT_EQ(
+      again.error().message,
+      "e0.1 refused config set-if-empty: config string already set (AoE error 4): it is 'host-a'");
 
   EXPECT_TRUE(client.Config(e01, proto::ConfigCommand::kTestExact, "host-a"));
   EXPECT_TRUE(client.Config(e01, proto::ConfigCommand::kTestPrefix, "host"));
@@ -775,7 +801,8 @@ TEST_F(InitiatorTest, ConfigRetriesWhenTheRequestIsLost) {
   // p = 0.93 (the seed makes the outcome fixed).
   wire_a_.SetFaults({.drop_probability = 0.3, .seed = 3});
   int ok = 0;
-  for (int i = 0; i < 10; ++i) ok += client.Config(DiskAddress{0, 1}, proto::ConfigCommand::kRead) ? 1 : 0;
+  for (int i = 0; i < 10; ++i)
+    ok += client.Config(DiskAddress{0, 1}, proto::ConfigCommand::kRead) ? 1 : 0;
   EXPECT_GE(ok, 8);
   EXPECT_GT(target.stats().config, 10u);
 }
@@ -905,6 +932,180 @@ TEST_F(InitiatorTest, RepliesFromWildcardAddressesAndOtherPortsAreIgnored) {
   init.Poll();
   EXPECT_EQ(init.unmatched_replies(), before + 1);
   EXPECT_EQ(init.targets().size(), 1u);
+}
+
+// --- Stale write copies (README.md) -------------------------------------------------------------
+
+// Regression: a write was acknowledged by the reply to its retransmission while its first copy
+// was still on its way. The next write to the same sectors went out at once, and the old copy,
+// arriving last, put the old data back (RELIABILITY.md admitted this window).
+TEST_F(InitiatorTest, ALateCopyOfAnAcknowledgedWriteNeverLandsOnANewerWrite) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  const std::vector<std::byte> old_data = RandomBytes(1024, 21);
+  const std::vector<std::byte> new_data = RandomBytes(1024, 22);
+  // The first copy of the next write lingers 50 ms on the wire: far past its RTO (5 ms after
+  // the IDENTIFY's RTT sample), so the retransmission is answered first and the write is
+  // acknowledged while the old copy is still coming.
+  wire_a_.DelayNext(milliseconds(50), IsWriteRequest);
+  ASSERT_TRUE(disk.Write(0, old_data));
+  ASSERT_EQ(wire_a_.stats().delayed, 1u);
+  ASSERT_GT(disk.path_stats()[0].retransmits, 0u);
+  ASSERT_TRUE(wire_a_.NextDue().has_value()) << "the old copy is still on the wire";
+  ASSERT_TRUE(disk.Write(0, new_data));
+  // Whatever is still on the wire arrives and is served.
+  ASSERT_TRUE(client.RunUntil([&] { return !wire_a_.NextDue(); }, clock_.Now() + seconds(1)));
+  target.Serve();
+  client.initiator().Poll();
+  EXPECT_TRUE(std::equal(new_data.begin(), new_data.end(), target.data().begin()))
+      << "the late copy of the older write landed last";
+  EXPECT_EQ(disk.async().writes_held_back(), 1u);
+  EXPECT_EQ(disk.async().unsettled_write_copies(), 0u);  // settled by its late reply
+}
+
+TEST_F(InitiatorTest, AWriteOverALostCopyWaitsOnlyUntilTheCopyCanNoLongerArrive) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({.write_copy_lifetime = seconds(1)}, false);
+  SyncDisk disk = Open(0, 1);
+  // The first copy is lost on the way in (the target's link is down for it).
+  const TimePoint first_sent = clock_.Now();
+  target_ports_[0]->set_link_up(false);
+  std::optional<Outcome<void>> first;
+  const std::vector<std::byte> old_data = RandomBytes(1024, 31);
+  disk.async().Write(0, old_data, [&](Outcome<void> r) { first.emplace(std::move(r)); });
+  target_ports_[0]->set_link_up(true);
+  ASSERT_TRUE(client.RunUntil([&] { return first.has_value(); }, clock_.Now() + seconds(1)));
+  ASSERT_TRUE(*first);
+  EXPECT_EQ(disk.async().unsettled_write_copies(), 1u);
+  // Nothing will ever answer that copy: the overlapping write goes out once it is a lifetime old.
+  const std::vector<std::byte> new_data = RandomBytes(512, 32);
+  ASSERT_TRUE(disk.Write(1, new_data));
+  EXPECT_GE(clock_.Now() - first_sent, seconds(1));
+  EXPECT_LT(clock_.Now() - first_sent, milliseconds(1100));
+  EXPECT_TRUE(std::equal(new_data.begin(), new_data.end(), target.data().begin() + 512));
+  EXPECT_EQ(disk.async().unsettled_write_copies(), 0u);
+  EXPECT_EQ(disk.async().writes_held_back(), 1u);
+}
+
+TEST_F(InitiatorTest, WritesBesideAnUnsettledCopyAndReadsOfItAreNotHeldBack) {
+  AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  target_ports_[0]->set_link_up(false);
+  std::optional<Outcome<void>> first;
+  const std::vector<std::byte> data = RandomBytes(1024, 41);
+  disk.async().Write(0, data, [&](Outcome<void> r) { first.emplace(std::move(r)); });
+  target_ports_[0]->set_link_up(true);
+  ASSERT_TRUE(client.RunUntil([&] { return first.has_value(); }, clock_.Now() + seconds(1)));
+  ASSERT_EQ(disk.async().unsettled_write_copies(), 1u);
+  // Sectors 2 and up, and reads of sectors 0-1: each is one round trip, no wait.
+  const TimePoint start = clock_.Now();
+  ASSERT_TRUE(disk.Write(2, RandomBytes(64 * 1024, 42)));
+  std::vector<std::byte> back(1024);
+  ASSERT_TRUE(disk.Read(0, back));
+  EXPECT_EQ(back, data);
+  EXPECT_LT(clock_.Now() - start, milliseconds(10));
+  EXPECT_EQ(disk.async().writes_held_back(), 0u);
+  EXPECT_EQ(disk.async().unsettled_write_copies(), 1u);
+}
+
+TEST_F(InitiatorTest, CopiesOfAFailedWriteStillHoldBackAnOverlappingRewrite) {
+  // A write that failed (dead target) may still have copies on their way; a retry of it must
+  // not be overtaken by them either.
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  MakeClient({.dead_timeout = milliseconds(200), .write_copy_lifetime = seconds(1)}, false);
+  SyncDisk disk = Open(0, 1);
+  target.set_silent(0, true);
+  ASSERT_FALSE(disk.Write(0, RandomBytes(1024, 51)));
+  EXPECT_GT(disk.async().unsettled_write_copies(), 0u);
+  target.set_silent(0, false);
+  const std::vector<std::byte> retry = RandomBytes(1024, 52);
+  ASSERT_TRUE(disk.Write(0, retry));
+  EXPECT_EQ(disk.async().writes_held_back(), 1u);
+  EXPECT_TRUE(std::equal(retry.begin(), retry.end(), target.data().begin()));
+}
+
+// --- A target that restarts, or is gone for good ----------------------------------------------
+
+// `aoe serve` is killed (its link drops every frame: requests are lost, as in a crash) in the
+// middle of queue-depth writes and is back 3 s later: every request completes, nothing stays
+// pending or counted in flight, and the disk holds exactly what was written.
+TEST_F(InitiatorTest, EveryRequestCompletesWhenTheTargetComesBackAfterARestart) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 16384}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  constexpr size_t kChunk = 256 * 1024;
+  const std::vector<std::byte> data = RandomBytes(16 * kChunk, 61);
+  std::vector<std::optional<Outcome<void>>> results(16);
+  for (size_t i = 0; i < results.size(); ++i) {
+    disk.async().Write(i * kChunk / 512, ConstByteSpan(data).subspan(i * kChunk, kChunk),
+                       [&results, i](Outcome<void> r) { results[i].emplace(std::move(r)); });
+  }
+  for (int round = 0; round < 20; ++round) {
+    target.Serve();
+    client.initiator().Poll();
+    clock_.Advance(std::chrono::microseconds(50));
+  }
+  auto done = [&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  };
+  ASSERT_FALSE(done()) << "the target was killed too late to matter";
+  target_ports_[0]->set_link_up(false);
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(3)));
+  EXPECT_FALSE(disk.path_stats()[0].up);
+  target_ports_[0]->set_link_up(true);
+  ASSERT_TRUE(client.RunUntil(done, clock_.Now() + seconds(25)));
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(*results[i]) << "write " << i << ": " << results[i]->error().message;
+  }
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
+  EXPECT_TRUE(disk.path_stats()[0].up);
+}
+
+// Regression (issue 8): a request waiting for a target that is gone could end only by the
+// dead-target timeout (30 s). `aoe mount`'s daemon had no way to give up on it, so it ignored
+// SIGTERM while stopping and `aoe umount` waited. Abort fails every pending request at once,
+// with its own sectors in the message, and nothing more is sent for them.
+TEST_F(InitiatorTest, AbortFailsEveryPendingRequestAtOnceWhileTheTargetIsGone) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  target_ports_[0]->set_link_up(false);
+  std::vector<std::byte> a(4096);
+  const std::vector<std::byte> b = RandomBytes(2048, 71);
+  std::optional<Outcome<void>> ra, rb, rf;
+  disk.async().Read(16, a, [&](Outcome<void> r) { ra.emplace(std::move(r)); });
+  disk.async().Write(100, b, [&](Outcome<void> r) { rb.emplace(std::move(r)); });
+  disk.async().Flush([&](Outcome<void> r) { rf.emplace(std::move(r)); });
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(2)));
+  ASSERT_FALSE(ra || rb || rf);
+  const TimePoint before = clock_.Now();
+  const uint64_t sent_before = init_port_a_->stats().tx_frames;
+  disk.async().Abort("stopping: the target does not answer");
+  ASSERT_TRUE(ra && rb && rf) << "every callback runs inside Abort";
+  EXPECT_EQ(clock_.Now(), before);
+  ASSERT_FALSE(*ra);
+  EXPECT_TRUE(ra->error() == InitiatorErrc::kCancelled);
+  EXPECT_EQ(ra->error().message,
+            "reading e0.1 sectors 16-23: stopping: the target does not answer");
+  ASSERT_FALSE(*rb);
+  EXPECT_EQ(rb->error().message,
+            "writing e0.1 sectors 100-103: stopping: the target does not answer");
+  ASSERT_FALSE(*rf);
+  EXPECT_EQ(rf->error().message, "flushing e0.1: stopping: the target does not answer");
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
+  // Nothing more goes out for them: only the down path's probes (config queries, no ATA).
+  const uint64_t ata_before = target.stats().ata;
+  target_ports_[0]->set_link_up(true);
+  EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(10)));
+  EXPECT_EQ(target.stats().ata, ata_before);
+  EXPECT_GT(init_port_a_->stats().tx_frames, sent_before);
+  // The disk stays usable.
+  ASSERT_TRUE(disk.Read(16, a));
 }
 
 }  // namespace

@@ -44,4 +44,10 @@ void TagTable::Release(uint32_t tag) {
   --in_use_;
 }
 
+void TagTable::Rebind(uint32_t tag, uint32_t owner) {
+  if (!IsOurs(tag) || owner == kFree) return;
+  uint32_t& current = owners_[tag & 0xFFFF];
+  if (current != kFree) current = owner;
+}
+
 }  // namespace aoe::initiator

@@ -42,6 +42,9 @@ class TagTable {
   std::optional<uint32_t> Find(uint32_t tag) const;
   // Releases a live tag (no-op if it is not live).
   void Release(uint32_t tag);
+  // Hands a live tag to a new owner (!= kFree); its reply then reaches that owner. No-op if the
+  // tag is not live.
+  void Rebind(uint32_t tag, uint32_t owner);
 
   bool IsOurs(uint32_t tag) const { return (tag & 0xFFFF'0000) == prefix_; }
   uint16_t session() const { return session_; }

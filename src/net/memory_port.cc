@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <tuple>
 
 namespace aoe {
 
@@ -32,6 +33,57 @@ WireStats MemoryWire::stats() const {
   return stats_;
 }
 
+void MemoryWire::SetClock(const Clock& clock) {
+  std::lock_guard lock(mutex_);
+  clock_ = &clock;
+}
+
+void MemoryWire::DelayNext(Duration delay, std::function<bool(ConstByteSpan frame)> match) {
+  std::lock_guard lock(mutex_);
+  delay_next_ = DelayRequest{delay, std::move(match)};
+}
+
+void MemoryWire::DeliverDue() {
+  std::lock_guard lock(mutex_);
+  DeliverDueLocked();
+}
+
+std::optional<TimePoint> MemoryWire::NextDue() const {
+  std::lock_guard lock(mutex_);
+  std::optional<TimePoint> next;
+  for (const DelayedFrame& d : delayed_) {
+    if (!next || d.due < *next) next = d.due;
+  }
+  return next;
+}
+
+void MemoryWire::DelayLocked(const MemoryPort* sender, ConstByteSpan frame, Duration delay) {
+  assert(clock_ != nullptr && "delays need MemoryWire::SetClock");
+  ++stats_.delayed;
+  delayed_.push_back(
+      DelayedFrame{clock_->Now() + delay, delayed_order_++,
+                   Frame{sender, std::vector<std::byte>(frame.begin(), frame.end())}});
+}
+
+void MemoryWire::DeliverDueLocked() {
+  if (delayed_.empty()) return;
+  const TimePoint now = clock_->Now();
+  while (true) {
+    auto next = delayed_.end();
+    for (auto it = delayed_.begin(); it != delayed_.end(); ++it) {
+      if (it->due > now) continue;
+      if (next == delayed_.end() ||
+          std::tie(it->due, it->order) < std::tie(next->due, next->order)) {
+        next = it;
+      }
+    }
+    if (next == delayed_.end()) return;
+    Frame frame = std::move(next->frame);
+    delayed_.erase(next);
+    DeliverLocked(frame.sender, frame.bytes);
+  }
+}
+
 void MemoryWire::Attach(MemoryPort* port) {
   std::lock_guard lock(mutex_);
   ports_.push_back(port);
@@ -42,6 +94,7 @@ void MemoryWire::Detach(MemoryPort* port) {
   std::erase(ports_, port);
   // A held frame must not outlive its sender's pointer; it is simply lost, as on a real wire.
   if (held_ && held_->sender == port) held_.reset();
+  std::erase_if(delayed_, [port](const DelayedFrame& d) { return d.frame.sender == port; });
 }
 
 double MemoryWire::DrawLocked() {
@@ -51,18 +104,29 @@ double MemoryWire::DrawLocked() {
 }
 
 void MemoryWire::TransmitLocked(const MemoryPort* sender, ConstByteSpan frame) {
+  // Frames whose delay is over were sent earlier: they arrive first.
+  DeliverDueLocked();
   ++stats_.frames_sent;
-  // Always draw all three numbers so that one frame's fate never shifts the next frame's draws.
+  // Always draw all three numbers so that one frame's fate never shifts the next frame's draws
+  // (and the fourth whenever delays are configured).
   double drop_draw = DrawLocked();
   double reorder_draw = DrawLocked();
   double duplicate_draw = DrawLocked();
+  double delay_draw = faults_.delay_probability > 0 ? DrawLocked() : 1.0;
+  const bool delay_this = delay_next_ && (!delay_next_->match || delay_next_->match(frame));
 
   // A frame held back earlier goes out after this one, whatever happens to this one.
   std::optional<Frame> previously_held = std::move(held_);
   held_.reset();
 
-  if (drop_draw < faults_.drop_probability) {
+  if (delay_this) {
+    Duration delay = delay_next_->delay;
+    delay_next_.reset();
+    DelayLocked(sender, frame, delay);
+  } else if (drop_draw < faults_.drop_probability) {
     ++stats_.dropped;
+  } else if (delay_draw < faults_.delay_probability) {
+    DelayLocked(sender, frame, faults_.delay);
   } else if (!previously_held && reorder_draw < faults_.reorder_probability) {
     ++stats_.reordered;
     held_ = Frame{sender, std::vector<std::byte>(frame.begin(), frame.end())};

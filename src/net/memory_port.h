@@ -7,8 +7,11 @@
 // filter) accepts it. A port never sees its own frames. Delivery is synchronous: when Send()
 // returns, the frame is in the receivers' queues, so tests need no sleeps.
 //
-// The wire has a seeded fault injector (drop, duplicate, reorder) for deterministic loss tests:
-// the same seed and the same sequence of frames give the same faults on every run and platform.
+// The wire has a seeded fault injector (drop, duplicate, reorder, delay) for deterministic loss
+// tests: the same seed and the same sequence of frames give the same faults on every run and
+// platform. A delayed frame lingers for a span of the wire's clock (SetClock: the tests'
+// FakeClock) and arrives after the frames sent meanwhile, as a copy held in a switch or a queue
+// does; it is delivered by the first Send or DeliverDue at or after its time.
 //
 // Each port's fd() is an eventfd that polls readable exactly while frames are queued, so a
 // MemoryPort can sit in the same EventLoop as real fds.
@@ -23,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/mac_address.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -41,12 +46,17 @@ namespace aoe {
 class MemoryPort;
 
 // Fault probabilities are in [0, 1] and are decided per frame sent, in this order: drop, then
-// reorder (hold the frame back and deliver it right after the next frame sent on the wire), then
-// duplicate (deliver it twice). A frame is held back only when no other frame is being held.
+// delay (deliver the frame `delay` later on the wire's clock), then reorder (hold the frame back
+// and deliver it right after the next frame sent on the wire), then duplicate (deliver it
+// twice). A frame is held back for reordering only when no other frame is being held.
 struct FaultConfig {
   double drop_probability = 0;
   double duplicate_probability = 0;
   double reorder_probability = 0;
+  // Needs a clock (MemoryWire::SetClock). The delay draw is made only when this is non-zero,
+  // so configurations without it see the same faults as before it existed.
+  double delay_probability = 0;
+  Duration delay{};
   uint64_t seed = 1;
 };
 
@@ -55,6 +65,7 @@ struct WireStats {
   uint64_t dropped = 0;      // by the fault injector
   uint64_t duplicated = 0;
   uint64_t reordered = 0;
+  uint64_t delayed = 0;  // by delay_probability or DelayNext
 };
 
 class MemoryWire {
@@ -68,9 +79,22 @@ class MemoryWire {
   // reordering stays held.
   void SetFaults(const FaultConfig& faults);
   // Delivers a frame held back for reordering now, if any (e.g. at the end of a test when no
-  // further frame will push it out).
+  // further frame will push it out). Delayed frames keep their own time (DeliverDue).
   void FlushHeld();
   WireStats stats() const;
+
+  // The clock that times delays. It is read under the wire's mutex by whichever thread sends,
+  // so with delays in use it must be safe to read from those threads (a FakeClock advanced by
+  // the one thread that also sends). Borrowed; must outlive the wire's use of delays.
+  void SetClock(const Clock& clock);
+  // Delays the next frame sent for which `match` returns true (every frame when `match` is
+  // empty) by `delay`, whatever the random faults would do to it. One frame, once: a test uses
+  // it to hold back exactly the copy it cares about.
+  void DelayNext(Duration delay, std::function<bool(ConstByteSpan frame)> match = {});
+  // Delivers every delayed frame whose time has come, in the order of their times.
+  void DeliverDue();
+  // When the earliest delayed frame is due; nullopt when none is delayed.
+  std::optional<TimePoint> NextDue() const;
 
  private:
   friend class MemoryPort;
@@ -79,12 +103,19 @@ class MemoryWire {
     const MemoryPort* sender;
     std::vector<std::byte> bytes;
   };
+  struct DelayedFrame {
+    TimePoint due;
+    uint64_t order;  // ties in `due` go out in sending order
+    Frame frame;
+  };
 
   void Attach(MemoryPort* port);
   void Detach(MemoryPort* port);
   // Runs a frame through the fault injector and delivers it. Caller holds mutex_.
   void TransmitLocked(const MemoryPort* sender, ConstByteSpan frame);
   void DeliverLocked(const MemoryPort* sender, ConstByteSpan frame);
+  void DelayLocked(const MemoryPort* sender, ConstByteSpan frame, Duration delay);
+  void DeliverDueLocked();
   // A deterministic draw in [0, 1), independent of the standard library's distributions.
   double DrawLocked();
 
@@ -93,6 +124,14 @@ class MemoryWire {
   FaultConfig faults_;
   std::mt19937_64 rng_{faults_.seed};
   std::optional<Frame> held_;
+  const Clock* clock_ = nullptr;
+  std::vector<DelayedFrame> delayed_;  // unordered; few at a time
+  uint64_t delayed_order_ = 0;
+  struct DelayRequest {
+    Duration delay;
+    std::function<bool(ConstByteSpan)> match;
+  };
+  std::optional<DelayRequest> delay_next_;
   WireStats stats_;
 };
 

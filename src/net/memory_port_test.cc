@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "base/clock.h"
+
 namespace aoe {
 namespace {
 
@@ -257,6 +259,45 @@ TEST_F(FaultInjectorTest, SameSeedGivesSameFaults) {
   faults.seed = 43;
   wire_.SetFaults(faults);
   EXPECT_NE(SendSequence(1000), first);
+}
+
+TEST_F(FaultInjectorTest, DelayedFrameArrivesAfterItsTimeBehindLaterFrames) {
+  FakeClock clock;
+  wire_.SetClock(clock);
+  wire_.SetFaults({.delay_probability = 1.0, .delay = std::chrono::milliseconds(10)});
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 1));
+  clock.Advance(std::chrono::milliseconds(5));
+  wire_.SetFaults({});
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 2));
+  wire_.DeliverDue();
+  EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{2});  // 1 is still on its way
+  EXPECT_EQ(wire_.NextDue(), clock.Now() + std::chrono::milliseconds(5));
+  clock.Advance(std::chrono::milliseconds(5));
+  wire_.DeliverDue();
+  EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{1});
+  EXPECT_FALSE(wire_.NextDue().has_value());
+  EXPECT_EQ(wire_.stats().delayed, 1u);
+}
+
+TEST_F(FaultInjectorTest, DelayNextHoldsOnlyTheFirstMatchingFrame) {
+  FakeClock clock;
+  wire_.SetClock(clock);
+  wire_.DelayNext(std::chrono::seconds(1),
+                  [](ConstByteSpan frame) { return LoadBe32(frame, kTagOffset) == 2; });
+  EXPECT_EQ(SendSequence(4), (std::vector<uint32_t>{0, 1, 3}));
+  clock.Advance(std::chrono::seconds(1));
+  // A send after the due time delivers the delayed frame first.
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 4));
+  EXPECT_EQ(DrainTags(*target_), (std::vector<uint32_t>{2, 4}));
+}
+
+TEST_F(FaultInjectorTest, ConfigurationsWithoutDelayKeepTheirFaultSequence) {
+  // Adding the delay fault must not change what existing seeds do: its draw is made only when
+  // it is configured.
+  wire_.SetFaults({.drop_probability = 0.3, .reorder_probability = 0.2, .seed = 9});
+  std::vector<uint32_t> received = SendSequence(12);
+  // The sequence the injector gave for this seed before delays existed.
+  EXPECT_EQ(received, (std::vector<uint32_t>{0, 1, 2, 4, 5, 6, 7, 10, 11}));
 }
 
 TEST_F(FaultInjectorTest, LossRateFollowsProbability) {

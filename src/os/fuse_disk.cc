@@ -78,7 +78,8 @@ struct FuseDisk::Ops {
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(self.io_.size_bytes());
       st.st_blocks = static_cast<blkcnt_t>(self.io_.size_bytes() / 512);
-      // Tools size their buffers by this (cmp, cat): each read is a round trip, so ask for big ones.
+      // Tools size their buffers by this (cmp, cat): each read is a round trip, so ask for big
+      // ones.
       st.st_blksize = 128 * 1024;
     }
     return st;
@@ -144,8 +145,7 @@ struct FuseDisk::Ops {
     fuse_reply_attr(req, &st, kAttrTimeoutSeconds);
   }
 
-  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-                      fuse_file_info*) {
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
     FuseDisk& self = *Self(req);
     if (ino != kRootIno) {
       fuse_reply_err(req, ENOTDIR);
@@ -165,8 +165,8 @@ struct FuseDisk::Ops {
       struct stat st {};
       st.st_ino = entries[i].ino;
       st.st_mode = entries[i].mode;
-      size_t need = fuse_add_direntry(req, out.data() + used, size - used, entries[i].name, &st,
-                                      i + 1);
+      size_t need =
+          fuse_add_direntry(req, out.data() + used, size - used, entries[i].name, &st, i + 1);
       if (need > size - used) break;
       used += need;
     }
@@ -178,7 +178,7 @@ struct FuseDisk::Ops {
       fuse_reply_err(req, EISDIR);
       return;
     }
-    fi->direct_io = 1;   // no page cache: see the header
+    fi->direct_io = 1;  // no page cache: see the header
     fi->keep_cache = 0;
     fuse_reply_open(req, fi);
   }
@@ -188,8 +188,8 @@ struct FuseDisk::Ops {
     self.io_.Read(static_cast<uint64_t>(offset), size,
                   [&self, req, offset](Outcome<void> status, ConstByteSpan data) {
                     if (!status) {
-                      self.log_.Error(self.options_.file_name, "read at byte {} failed: {}",
-                                      offset, status.error().message);
+                      self.log_.Error(self.options_.file_name, "read at byte {} failed: {}", offset,
+                                      status.error().message);
                       fuse_reply_err(req, ErrnoFor(status.error()));
                       return;
                     }
@@ -332,9 +332,8 @@ Outcome<std::unique_ptr<FuseDisk>> FuseDisk::Mount(const FuseDiskOptions& option
   // allow_other + default_permissions: any local user may use the file as its mode (0600,
   // owned by whoever mounted) allows, as with a block device node. subtype makes the mount
   // type "fuse.aoe", which is how `aoe umount` recognises our mounts.
-  std::string mount_options =
-      fmt::format("fsname={},subtype=aoe,default_permissions,max_read={}", options.source,
-                  options.max_io_bytes);
+  std::string mount_options = fmt::format("fsname={},subtype=aoe,default_permissions,max_read={}",
+                                          options.source, options.max_io_bytes);
   if (geteuid() == 0) mount_options += ",allow_other";
   std::vector<std::string> argv_storage = {"aoe", "-o", mount_options};
   std::vector<char*> argv;
@@ -390,6 +389,21 @@ void FuseDisk::OnReadable() {
     ++requests_;
     fuse_session_process_buf(session_, &buffer_->buf);
   }
+}
+
+void FuseDisk::Disconnect() {
+  if (session_ == nullptr || exited_) return;
+  // Putting /dev/null in place of our /dev/fuse descriptor closes the device, and the kernel
+  // aborts the connection once its last descriptor is gone (the daemon holds the only one).
+  // The number stays valid for libfuse, which closes it in fuse_session_destroy. Not
+  // fuse_session_unmount: it would detach whatever is mounted at the mount point by now.
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd >= 0) {
+    (void)::dup3(null_fd, fd(), O_CLOEXEC);
+    ::close(null_fd);
+  }
+  mounted_ = false;
+  exited_ = true;
 }
 
 void FuseDisk::DetachLazily() {

@@ -54,6 +54,11 @@ class FuseDisk {
   // Detaches the mount lazily (MNT_DETACH): open files keep working until closed. Used when
   // the daemon must go away while the file is still in use, and after a failed startup.
   void DetachLazily();
+  // Ends the FUSE connection without unmounting anything: for a mount that is already gone
+  // from this mount namespace while copies of it live on in others (a process that entered a
+  // new mount namespace after the mount, e.g. `ip netns exec` or a service with private
+  // mounts, holds one). Their users then get ENOTCONN. Afterwards exited() is true.
+  void Disconnect();
   // Counters for `aoe show`.
   uint64_t requests() const { return requests_; }
 

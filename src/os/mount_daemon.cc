@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "base/unique_fd.h"
+#include "os/mount_table.h"
 
 namespace aoe::os {
 
@@ -22,6 +23,10 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStatusInterval{1000};
+
+std::string Seconds(Duration d) {
+  return fmt::format("{:g} s", std::chrono::duration<double>(d).count());
+}
 
 sigset_t StopSignals() {
   sigset_t set;
@@ -46,6 +51,7 @@ Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, L
   initiator::ClientOptions client_options;
   client_options.open_timeout = d->options_.open_timeout;
   client_options.initiator.logger = &log;
+  client_options.initiator.dead_timeout = d->options_.dead_timeout;
   auto client = initiator::Client::Open(d->options_.interfaces, client_options);
   if (!client) return client.error();
   d->client_ = std::move(*client);
@@ -86,8 +92,12 @@ Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, L
     s.serial = info.identify->serial;
   }
   s.started_unix = std::time(nullptr);
-  log.Info(name, "mounted {} ({} sectors, model '{}') at {} over {}", s.file, sectors, s.model,
-           s.mountpoint, fmt::join(d->options_.interfaces, ", "));
+  s.dead_timeout_ms = static_cast<int64_t>(
+      std::chrono::duration_cast<milliseconds>(d->options_.dead_timeout).count());
+  log.Info(
+      name, "mounted {} ({} sectors, model '{}') at {} over {}; dead-target timeout {}", s.file,
+      sectors, s.model, s.mountpoint, fmt::join(d->options_.interfaces, ", "),
+      d->options_.dead_timeout == Duration::zero() ? "off" : Seconds(d->options_.dead_timeout));
   return d;
 }
 
@@ -140,24 +150,83 @@ void MountDaemon::PublishStatus() {
   }
 }
 
-void MountDaemon::RequestStop(bool force) {
+bool MountDaemon::MountedHere() const {
+  const std::string source = "aoe:" + status_.disk;
+  for (const MountEntry& m : MountsAt(options_.mountpoint)) {
+    if (m.fstype == kAoeFsType && m.source == source) return true;
+  }
+  return false;
+}
+
+bool MountDaemon::TargetUnresponsive() const {
+  const std::vector<initiator::PathStats> paths = disk_->path_stats();
+  return !paths.empty() &&
+         std::none_of(paths.begin(), paths.end(), [](const auto& p) { return p.up; });
+}
+
+void MountDaemon::BeginStop(std::string_view why, Duration grace) {
   if (stopping_) return;
+  stopping_ = true;
+  StopWatchingFuse();
+  stop_grace_ = grace;
+  stop_deadline_ = client_->initiator().clock().Now() + grace;
+  log_.Info(status_.disk, "{}; finishing {} request(s) in flight (at most {})", why,
+            io_->running() + io_->waiting(), Seconds(grace));
+  PublishStatus();
+}
+
+void MountDaemon::AbortPending(std::string_view why) {
+  if (disk_->pending_requests() == 0) return;
+  aborted_ = true;
+  log_.Error(status_.disk, "{}: failing {} pending request(s) with EIO", why,
+             disk_->pending_requests());
+  disk_->Abort(std::string(why));
+}
+
+void MountDaemon::RequestStop(bool force, std::string_view signal) {
+  if (!MountedHere()) {
+    // `aoe umount` or umount detached it here, but a copy in another mount namespace keeps
+    // /dev/fuse open, so the session never ends by itself.
+    log_.Warn(status_.disk,
+              "{}: {} is no longer mounted here (unmounted lazily, or only copies in other mount "
+              "namespaces are left); ending the FUSE connection",
+              signal, options_.mountpoint);
+    StopWatchingFuse();
+    fuse_->Disconnect();
+    // Nobody can use the file any more: a target that does not answer gets no grace.
+    BeginStop("disconnected", TargetUnresponsive() ? Duration::zero() : kStopGrace);
+    return;
+  }
   if (!force) {
     // A plain umount fails with EBUSY while a loop device or a process holds the file, and
     // then nothing is disturbed.
     if (::umount2(options_.mountpoint.c_str(), 0) == 0) {
-      log_.Info(status_.disk, "unmounted {}", options_.mountpoint);
+      log_.Info(status_.disk, "{}: unmounted {}", signal, options_.mountpoint);
       return;  // the session sees the unmount (ENODEV) and Run() stops
     }
+    const int err = errno;
+    if (err == EBUSY && TargetUnresponsive()) {
+      // Whoever holds the file is waiting for a target that is gone: give them EIO now (before
+      // the connection goes, so they see EIO, not ENOTCONN) rather than at the dead timeout.
+      AbortPending(fmt::format("{}: {} is in use, but {} does not answer on any path", signal,
+                               options_.mountpoint, status_.disk));
+      log_.Warn(status_.disk, "detaching {} lazily; open files will fail", options_.mountpoint);
+      StopWatchingFuse();
+      fuse_->DetachLazily();
+      BeginStop("detached", Duration::zero());
+      return;
+    }
     log_.Warn(status_.disk,
-              "cannot unmount {}: {}; still serving (detach loop devices and close the file, or "
-              "send the signal again to detach lazily)",
-              options_.mountpoint, std::strerror(errno));
+              "{}: cannot unmount {}: {}; still serving (detach loop devices and close the file, "
+              "or send the signal again to detach lazily)",
+              signal, options_.mountpoint, std::strerror(err));
     return;
   }
-  log_.Warn(status_.disk, "detaching {} lazily; open files will fail", options_.mountpoint);
+  log_.Warn(status_.disk, "{}: detaching {} lazily; open files will fail", signal,
+            options_.mountpoint);
   StopWatchingFuse();
   fuse_->DetachLazily();
+  BeginStop("detached");
 }
 
 void MountDaemon::HandleSignals(int fd) {
@@ -168,9 +237,21 @@ void MountDaemon::HandleSignals(int fd) {
       log_.Info(status_.disk, "SIGHUP: log reopened");
       continue;
     }
+    const std::string_view signal = info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
     ++stop_requests_;
-    log_.Info(status_.disk, "{}: stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-    RequestStop(/*force=*/stop_requests_ > 1);
+    // An unmount that came just before the signal (`aoe umount` unmounts, then signals) is
+    // seen first, so that the signal finds the daemon already stopping.
+    if (fuse_watched_) fuse_->OnReadable();
+    if (fuse_->exited() && !stopping_) BeginStop("unmounted");
+    if (!stopping_) {
+      log_.Info(status_.disk, "{}: stopping", signal);
+      RequestStop(/*force=*/stop_requests_ > 1, signal);
+    } else if (stop_requests_ == 1) {
+      // The stop began with the unmount (the SIGTERM `aoe umount` sends right after it).
+      log_.Info(status_.disk, "{}: already stopping", signal);
+    } else {
+      AbortPending(fmt::format("{} while stopping", signal));
+    }
   }
 }
 
@@ -210,23 +291,32 @@ Outcome<void> MountDaemon::Run(const std::function<void()>& on_ready) {
   bool final_flush_started = false;
   std::optional<Outcome<void>> final_flush;
   while (true) {
-    if (fuse_->exited() && !stopping_) {
-      stopping_ = true;
-      StopWatchingFuse();
-      log_.Info(name, "unmounted; finishing {} request(s) in flight", io_->running() +
-                io_->waiting());
-      PublishStatus();
-    }
+    if (fuse_->exited() && !stopping_) BeginStop("unmounted");
     if (stopping_ && io_->idle()) {
       if (final_flush) break;
       if (!final_flush_started) {
         final_flush_started = true;
+        if (aborted_) {
+          // The target did not answer: a flush would only wait for it again.
+          final_flush.emplace(Error(initiator::InitiatorErrc::kCancelled,
+                                    "skipped, because the target did not answer; data written "
+                                    "since the last successful fsync may not be on its stable "
+                                    "storage"));
+          break;
+        }
         // The last writes may still sit in the target's write cache.
         io_->Flush([&final_flush](Outcome<void> r) { final_flush.emplace(std::move(r)); });
         continue;
       }
     }
     TimePoint now = clock.Now();
+    if (stopping_ && now >= *stop_deadline_ && disk_->pending_requests() > 0) {
+      AbortPending(
+          stop_grace_ == Duration::zero()
+              ? fmt::format("stopping: {} does not answer", name)
+              : fmt::format("{} did not answer within {} of stopping", name, Seconds(stop_grace_)));
+      continue;
+    }
     if (std::optional<TimePoint> d = engine.NextDeadline(); d && *d <= now) engine.OnTimer();
     if (now >= next_status) {
       PublishStatus();
@@ -234,6 +324,7 @@ Outcome<void> MountDaemon::Run(const std::function<void()>& on_ready) {
     }
     TimePoint wake = next_status;
     if (std::optional<TimePoint> d = engine.NextDeadline(); d && *d < wake) wake = *d;
+    if (stopping_ && *stop_deadline_ < wake) wake = *stop_deadline_;
     // Round up, so we never wake just before the deadline and spin.
     milliseconds wait = std::clamp(std::chrono::ceil<milliseconds>(wake - clock.Now()),
                                    milliseconds(0), kStatusInterval);
@@ -243,6 +334,8 @@ Outcome<void> MountDaemon::Run(const std::function<void()>& on_ready) {
   const ByteIo::Counters& c = io_->counters();
   if (!*final_flush) {
     log_.Error(name, "final FLUSH CACHE EXT failed: {}", final_flush->error().message);
+    log_.Info(name, "stopped after {} reads, {} writes, {} flushes, {} errors", c.reads, c.writes,
+              c.flushes, c.errors);
     return final_flush->error();
   }
   log_.Info(name, "stopped after {} reads, {} writes, {} flushes, {} errors", c.reads, c.writes,

@@ -8,11 +8,23 @@
 //            answered", mount errors) happens here, before any daemonizing, so the CLI reports
 //            it on the terminal with the exit status.
 //   Run()    serves until the filesystem is unmounted (`aoe umount`, umount, fusermount3 -u)
-//            or a signal asks to stop, then waits for the requests in flight, sends a final
-//            FLUSH CACHE EXT and removes its status file.
+//            or a signal asks to stop. Then it
+//            stops: it waits for the requests in flight and sends a final FLUSH CACHE EXT, all
+//            within kStopGrace (3 s); what the target has not answered by then is failed with
+//            EIO (logged), the final flush included, and Run reports the failure. It removes
+//            its status file and returns.
 // Signals (blocked by Start, read through a signalfd by Run):
-//   SIGINT/SIGTERM  unmount if nothing uses the file, else keep serving and log why; a second
-//                   one detaches lazily and stops (open files then fail with ENOTCONN).
+//   SIGINT/SIGTERM  if the mount is no longer in this mount namespace, end the FUSE connection
+//                   and stop: an unmount here does not end the session while a process that
+//                   entered a new mount namespace after the mount (`ip netns exec`, a service
+//                   with private mounts) holds a copy, and `aoe umount` signals after its
+//                   unmount for that reason. Else
+//                   unmount if nothing uses the file and stop. If the file is in use: when the
+//                   target does not answer (every path down), fail the pending requests with
+//                   EIO, detach lazily and stop at once; otherwise keep serving and log why. A
+//                   second signal detaches lazily and stops (open files then fail with
+//                   ENOTCONN). A signal while stopping (other than the first ever) fails what
+//                   is pending at once.
 //   SIGHUP          calls options.on_hangup (the CLI reopens its log file: logrotate).
 //
 // Ownership: owns the Client (ports), the FUSE session and the I/O queue; borrows the Logger.
@@ -41,8 +53,16 @@ struct MountOptions {
   std::string log_path;    // only published in the status; empty: stderr
   std::string run_dir;     // where the status file goes (RunDirectory())
   std::chrono::milliseconds open_timeout{2000};
+  // The initiator's dead-target timeout (InitiatorOptions::dead_timeout): a request the target
+  // has not answered for this long fails with EIO. Zero retries for ever (stopping the daemon
+  // still ends them).
+  Duration dead_timeout = std::chrono::seconds(30);
   std::function<void()> on_hangup;
 };
+
+// How long a stopping daemon waits for the target to answer what is pending (and its final
+// flush) before it fails them with EIO.
+inline constexpr Duration kStopGrace = std::chrono::seconds(3);
 
 class MountDaemon {
  public:
@@ -66,8 +86,17 @@ class MountDaemon {
   void UpdateStatus();
   void PublishStatus();
   void HandleSignals(int fd);
-  void RequestStop(bool force);
+  void RequestStop(bool force, std::string_view signal);
   void StopWatchingFuse();
+  // Stops taking requests (the FUSE session is over) and gives what is pending `grace` to
+  // finish; logs `why`.
+  void BeginStop(std::string_view why, Duration grace = kStopGrace);
+  // Fails every pending request (and so the FUSE requests waiting for them) with EIO; logged.
+  void AbortPending(std::string_view why);
+  // Whether our mount is still in this process's mount namespace.
+  bool MountedHere() const;
+  // Every path of the disk is down: the target does not answer.
+  bool TargetUnresponsive() const;
 
   MountOptions options_;
   Logger& log_;
@@ -80,6 +109,9 @@ class MountDaemon {
   MountStatus status_;
   bool fuse_watched_ = false;
   bool stopping_ = false;
+  std::optional<TimePoint> stop_deadline_;
+  Duration stop_grace_{};
+  bool aborted_ = false;  // requests were failed because the target did not answer
   int stop_requests_ = 0;
 };
 

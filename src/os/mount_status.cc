@@ -77,6 +77,7 @@ nlohmann::json StatusToJson(const MountStatus& s) {
          {"state", s.state},
          {"started_unix", s.started_unix},
          {"updated_unix", s.updated_unix},
+         {"dead_timeout_ms", s.dead_timeout_ms},
          {"in_flight", s.in_flight},
          {"reads", s.reads},
          {"writes", s.writes},
@@ -107,6 +108,7 @@ Result<MountStatus> StatusFromJson(const std::string& text) {
     s.state = j.value("state", "");
     s.started_unix = j.value("started_unix", int64_t{0});
     s.updated_unix = j.value("updated_unix", int64_t{0});
+    s.dead_timeout_ms = j.value("dead_timeout_ms", int64_t{0});
     s.in_flight = j.value("in_flight", uint64_t{0});
     s.reads = j.value("reads", uint64_t{0});
     s.writes = j.value("writes", uint64_t{0});

@@ -16,6 +16,7 @@ MountStatus Sample(int pid) {
   s.file = "/mnt/a b/e1.2";
   s.size_bytes = 1 << 20;
   s.state = "serving";
+  s.dead_timeout_ms = 12500;
   MountPathStatus p;
   p.interface = "veth0";
   p.target_mac = "02:00:00:00:00:01";
@@ -31,6 +32,7 @@ TEST(MountStatusTest, JsonRoundTripKeepsEveryField) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->pid, 42);
   EXPECT_EQ(back->mountpoint, "/mnt/a b");
+  EXPECT_EQ(back->dead_timeout_ms, 12500);
   ASSERT_EQ(back->paths.size(), 1u);
   EXPECT_FALSE(back->paths[0].up);
   EXPECT_EQ(back->paths[0].retransmits, 7u);

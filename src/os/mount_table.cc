@@ -33,8 +33,14 @@ std::string Unescape(const std::string& text) {
 }  // namespace
 
 std::optional<MountEntry> FindMount(const std::string& path) {
+  std::vector<MountEntry> mounts = MountsAt(path);
+  if (mounts.empty()) return std::nullopt;
+  return mounts.back();
+}
+
+std::vector<MountEntry> MountsAt(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
-  std::optional<MountEntry> found;
+  std::vector<MountEntry> found;
   std::string line;
   while (std::getline(in, line)) {
     // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
@@ -49,7 +55,7 @@ std::optional<MountEntry> FindMount(const std::string& path) {
     e.mountpoint = path;
     tail >> e.fstype >> e.source;
     e.source = Unescape(e.source);
-    found = e;  // later lines are mounted on top of earlier ones
+    found.push_back(std::move(e));  // later lines are mounted on top of earlier ones
   }
   return found;
 }

@@ -20,6 +20,8 @@ inline constexpr const char* kAoeFsType = "fuse.aoe";
 
 // The topmost mount at exactly `path` (absolute, normalized), if any.
 std::optional<MountEntry> FindMount(const std::string& path);
+// Every mount at exactly `path`, bottom first (later ones are mounted on top).
+std::vector<MountEntry> MountsAt(const std::string& path);
 
 // Loop devices ("/dev/loop0", ...) whose backing file is `file` or lies under `file` + "/".
 std::vector<std::string> LoopDevicesBackedBy(const std::string& file);

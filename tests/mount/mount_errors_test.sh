@@ -23,6 +23,8 @@ mt_expect_one_line_error "mount with an unknown option" 2 "unknown option" \
     mt_aoe mount -i vi0 e0.1 "$MNT" --bogus
 mt_expect_one_line_error "mount with a bad --timeout" 2 "timeout" \
     mt_aoe mount -i vi0 e0.1 "$MNT" --timeout soon
+mt_expect_one_line_error "mount with a bad --dead-timeout" 2 "dead-timeout" \
+    mt_aoe mount -i vi0 e0.1 "$MNT" --dead-timeout -1
 mt_expect_one_line_error "umount without arguments" 2 "aoe umount:" mt_aoe umount
 mt_expect_one_line_error "show with an unknown option" 2 "unknown option" mt_aoe show --bogus
 for cmd in mount umount show; do

@@ -1,0 +1,89 @@
+#!/bin/bash
+#
+# mount_target_restart_test.sh AOE: `aoe mount` rides through a restart of the target.
+#
+# `aoe serve` is SIGKILLed during a 64 MiB `dd oflag=direct conv=fsync` to the mounted file and
+# started again 3 s later (with `ip netns exec`, so it holds a copy of the FUSE mount in its own
+# mount namespace, as a restarted service with private mounts does). Then:
+#   1. dd finishes and the target's image holds exactly what was written;
+#   2. every request completes: `aoe show` reports nothing in flight, on the mount or a path;
+#   3. `aoe umount` succeeds within its default 10 s and the daemon exits. Before, the copy of
+#      the mount kept /dev/fuse open, the daemon never saw the unmount, `aoe umount` gave up
+#      after 60 s and the daemon ran on.
+# Also: `aoe mount --dead-timeout` is shown by `aoe show`.
+#
+# Exit: 0 pass, 1 fail, 77 skipped.
+set -u
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=target_restart.sh
+source "$(dirname "$0")/target_restart.sh"
+mt_init "$@"
+command -v python3 >/dev/null || t_skip "missing prerequisite: python3"
+
+mt_netns
+IMAGE=$T_TMP/disk.img
+truncate -s 128M "$IMAGE"
+in_serve "e0.1=$IMAGE"
+MNT=$T_TMP/aoe
+in_mount e0.1 "$MNT" --dead-timeout 20
+PID=$(mt_daemon_pid e0.1)
+mt_aoe show | grep -q "dead timeout 20 s" && t_pass "aoe show reports --dead-timeout 20" \
+    || t_fail "aoe show lacks the dead timeout: $(mt_aoe show)"
+[[ "$(in_json_field e0.1 dead_timeout_ms)" == 20000 ]] && t_pass "aoe show --json: dead_timeout_ms" \
+    || t_fail "aoe show --json lacks dead_timeout_ms 20000"
+
+# --- the restart during dd -----------------------------------------------------------------
+head -c 64M /dev/urandom >"$T_TMP/src"
+timeout 120 dd if="$T_TMP/src" of="$MNT/e0.1" bs=1M oflag=direct conv=fsync,notrunc \
+    status=none 2>"$T_TMP/dd.err" &
+DD=$!
+t_defer "kill $DD 2>/dev/null"
+for (( i = 0; i < 200; i++ )); do
+    written=$(in_json_field e0.1 bytes_written)
+    [[ ${written:-0} -ge $((8 << 20)) ]] && break
+    sleep 0.05
+done
+in_crash_target
+t_log "target killed after ${written:-0} bytes; restarting it in 3 s"
+sleep 3
+in_serve "e0.1=$IMAGE"
+grep -q "fuse.aoe" "/proc/$IN_SERVE_PID/mountinfo" \
+    && t_pass "the restarted target holds a copy of the FUSE mount (the case that hung umount)" \
+    || t_fail "the restarted target has no copy of the mount: the test no longer covers the case"
+
+wait "$DD"
+rc=$?
+[[ $rc -eq 0 ]] && t_pass "dd rode through the restart" || t_fail "dd exit $rc: $(cat "$T_TMP/dd.err")"
+cmp -s <(head -c 64M "$IMAGE") "$T_TMP/src" && t_pass "the image holds exactly what dd wrote" \
+    || t_fail "the image differs from what dd wrote"
+
+# --- every request completed ----------------------------------------------------------------
+settled=0
+for (( i = 0; i < 50; i++ )); do
+    if mt_aoe show --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["mounts"][0]
+sys.exit(0 if m["in_flight"] == 0 and all(p["in_flight"] == 0 for p in m["paths"]) else 1)'; then
+        settled=1
+        break
+    fi
+    sleep 0.1
+done
+[[ $settled -eq 1 ]] && t_pass "nothing left in flight after the restart" \
+    || t_fail "requests stay in flight: $(mt_aoe show)"
+
+# --- aoe umount finishes and the daemon exits -------------------------------------------------
+# aoe umount fails by itself once its 10 s are up; `timeout` only guards against a hang.
+if timeout 30 nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" umount "$MNT" 2>"$T_TMP/umount.err"; then
+    t_pass "aoe umount succeeded within its 10 s"
+else
+    t_fail "aoe umount: $(cat "$T_TMP/umount.err")"
+fi
+in_wait_gone "$PID" 5 && t_pass "daemon $PID exited" || t_fail "daemon $PID still running"
+[[ -e "$AOE_RUN_DIR/e0.1.json" ]] && t_fail "status file left after aoe umount"
+grep -q 'stopped after' "$T_TMP/mount-e0.1.log" || t_fail "daemon log lacks its final line"
+grep -q 'final FLUSH CACHE EXT failed' "$T_TMP/mount-e0.1.log" \
+    && t_fail "the final flush failed: $(grep 'final FLUSH' "$T_TMP/mount-e0.1.log")"
+mt_no_mount_left "$MNT"
+t_finish

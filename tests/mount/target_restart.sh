@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+#
+# Helpers for the tests of `aoe mount` against a target that dies or restarts
+# (mount_target_restart_test.sh, mount_dead_target_test.sh). Sourced after lib.sh and mt_netns.
+
+# in_serve EXPORT...: starts `aoe serve -i vt0 EXPORT...` in the test's namespace and sets
+# IN_SERVE_PID to the pid of aoe itself (not of a wrapper), so that SIGKILL is a crash of the
+# target. It runs under `ip netns exec`, which also gives it a private copy of the mount
+# namespace: a target started after `aoe mount` holds a copy of the FUSE mount, as any process
+# that enters a new mount namespace after the mount does (a restarted service with private
+# mounts). Bounded: `timeout` ends it after 5 minutes whatever happens to the test.
+in_serve() {
+    local log=$T_TMP/serve.log before i
+    before=$(grep -c 'serving on vt0' "$log" 2>/dev/null)
+    timeout -k 5 300 ip netns exec "$MT_NS" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+        "$@" >>"$log" 2>&1 &
+    local wrapper=$!
+    disown "$wrapper"  # a crash of the target is the point here, not news for the job table
+    t_defer "t_kill_pid $wrapper"
+    IN_SERVE_PID=
+    for (( i = 0; i < 100; i++ )); do
+        [[ -z "$IN_SERVE_PID" ]] && IN_SERVE_PID=$(t_child_of "$wrapper")
+        if [[ -n "$IN_SERVE_PID" && $(grep -c 'serving on vt0' "$log") -gt ${before:-0} ]]; then
+            t_defer "kill -KILL $IN_SERVE_PID 2>/dev/null"
+            return 0
+        fi
+        kill -0 "$wrapper" 2>/dev/null || { cat "$log" >&2; t_die "aoe serve exited"; }
+        sleep 0.1
+    done
+    cat "$log" >&2
+    t_die "aoe serve did not start within 10 s"
+}
+
+# in_crash_target: SIGKILL of the target, as a crash.
+in_crash_target() {
+    kill -KILL "$IN_SERVE_PID" 2>/dev/null
+    local i
+    for (( i = 0; i < 50; i++ )); do
+        kill -0 "$IN_SERVE_PID" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    t_die "target $IN_SERVE_PID survived SIGKILL"
+}
+
+# in_mount DISK DIR [ARGS...]: `aoe mount -i vi0 DISK DIR ARGS...`, undone like mt_mount (lib.sh).
+in_mount() {
+    local disk=$1 dir=$2 pid
+    shift 2
+    mkdir -p "$dir"
+    mt_aoe mount -i vi0 "$disk" "$dir" --log "$T_TMP/mount-$disk.log" "$@" \
+        || { cat "$T_TMP/mount-$disk.log" >&2; t_die "aoe mount $disk $dir failed"; }
+    pid=$(mt_daemon_pid "$disk")
+    [[ -n "$pid" ]] || t_die "no status file for $disk after aoe mount"
+    t_defer "mountpoint -q '$dir' && umount -l '$dir'; t_kill_pid $pid"
+}
+
+# in_json_field DISK FIELD: a top-level number from `aoe show --json` for DISK ("" if none).
+in_json_field() {
+    mt_aoe show --json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["mounts"]:
+    if m["disk"] == sys.argv[1]:
+        print(m[sys.argv[2]])' "$1" "$2"
+}
+
+# in_paths_down DISK: every path of DISK is down in `aoe show --json`.
+in_paths_down() {
+    mt_aoe show --json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["mounts"]:
+    if m["disk"] == sys.argv[1]:
+        sys.exit(0 if m["paths"] and all(p["state"] == "down" for p in m["paths"]) else 1)
+sys.exit(1)' "$1"
+}
+
+# in_wait_gone PID SECONDS: waits (bounded) for PID to exit; fails if it does not.
+in_wait_gone() {
+    local pid=$1 limit=$2 i
+    for (( i = 0; i < limit * 10; i++ )); do
+        t_alive "$pid" || return 0
+        sleep 0.1
+    done
+    return 1
+}
