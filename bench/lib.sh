@@ -127,7 +127,7 @@ bench_stop() {
         return 0
     fi
     BENCH_PIDS=("${keep[@]}")
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     for ((i = 0; i < 30; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
