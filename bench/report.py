@@ -5,6 +5,7 @@ JSON keeps too, so a reader can recompute any of them.
 
     report.py --records R.jsonl --meta M.json --json OUT.json --chart-data PREFIX
               [--baseline vblade] [--primary aoe]
+    report.py --from-json OLD.json [--json NEW.json] [--chart-data PREFIX]   (re-render a run)
 
 Records (one JSON object per line, written by bench/run):
     {"kind": "load",  "round", "mtu", "cell", "target", "target_cpu_s", "cpu_busy_s": {...},
@@ -237,17 +238,25 @@ def write_chart_data(prefix, load_rows, targets):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--records", required=True)
-    p.add_argument("--meta", required=True)
-    p.add_argument("--json", required=True)
+    p.add_argument("--records")
+    p.add_argument("--meta")
+    p.add_argument("--from-json", help="a result JSON of an earlier run: its records and meta")
+    p.add_argument("--json")
     p.add_argument("--chart-data")
     p.add_argument("--baseline", default="vblade")
     p.add_argument("--primary", default="aoe")
     a = p.parse_args()
 
-    records = load_records(a.records)
-    with open(a.meta) as f:
-        meta = json.load(f)
+    if a.from_json:
+        with open(a.from_json) as f:
+            old = json.load(f)
+        records, meta = old["records"], old["meta"]
+    elif a.records and a.meta:
+        records = load_records(a.records)
+        with open(a.meta) as f:
+            meta = json.load(f)
+    else:
+        p.error("give --records and --meta, or --from-json")
     load_rows = summarize_load(records, a.baseline)
     blast_rows = summarize_blast(records)
     cp_rows = summarize_cp(records, load_rows)
@@ -255,8 +264,9 @@ def main():
     goal_rows = goals(load_rows, blast_rows, cp_rows, rss, a.primary, a.baseline)
     result = {"meta": meta, "summary": {"load": load_rows, "blast": blast_rows, "cp": cp_rows,
                                         "rss": rss, "goals": goal_rows}, "records": records}
-    with open(a.json, "w") as f:
-        json.dump(result, f, indent=1)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
     print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, a.baseline)
     if a.chart_data:
         write_chart_data(a.chart_data, load_rows, meta.get("targets", []))
