@@ -44,8 +44,8 @@ double SecondsOf(Clock::duration d) { return std::chrono::duration<double>(d).co
 double Round3(double x) { return std::round(x * 1000) / 1000; }
 
 Result<nlohmann::json> Send(const Args& a, const MacAddress& destination) {
-  Result<PacketSocket> socket = PacketSocket::Open(a.interface, static_cast<uint16_t>(a.ethertype),
-                                                   kSocketBufferBytes);
+  Result<PacketSocket> socket =
+      PacketSocket::Open(a.interface, static_cast<uint16_t>(a.ethertype), kSocketBufferBytes);
   if (!socket) return Unexpected{socket.error()};
   if (a.frame_bytes > socket->mtu() + 14) return Err(std::errc::message_size);
   std::vector<std::byte> frame(a.frame_bytes, std::byte{0x5A});
@@ -56,8 +56,8 @@ Result<nlohmann::json> Send(const Args& a, const MacAddress& destination) {
   SendBatch batch(kBatch);
   uint64_t sent = 0, dropped = 0;
   Clock::time_point start = Clock::now();
-  Clock::time_point stop = start + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(a.seconds));
+  Clock::time_point stop =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
   Clock::time_point now = start;
   while (now < stop && (a.count == 0 || sent + dropped < a.count)) {
     uint64_t n = a.count == 0 ? kBatch : std::min<uint64_t>(kBatch, a.count - sent - dropped);
@@ -69,20 +69,22 @@ Result<nlohmann::json> Send(const Args& a, const MacAddress& destination) {
     now = Clock::now();
   }
   double elapsed = SecondsOf(now - start);
-  return nlohmann::json{{"tool", "aoe_blast"},
-                        {"mode", "send"},
-                        {"interface", a.interface},
-                        {"frame_bytes", a.frame_bytes},
-                        {"frames", sent},
-                        {"send_drops", dropped},
-                        {"elapsed_s", Round3(elapsed)},
-                        {"frames_per_s", Round3(elapsed > 0 ? static_cast<double>(sent) / elapsed : 0)},
-                        {"mb_per_s", Round3(elapsed > 0 ? static_cast<double>(sent * a.frame_bytes) / elapsed / 1e6 : 0)}};
+  return nlohmann::json{
+      {"tool", "aoe_blast"},
+      {"mode", "send"},
+      {"interface", a.interface},
+      {"frame_bytes", a.frame_bytes},
+      {"frames", sent},
+      {"send_drops", dropped},
+      {"elapsed_s", Round3(elapsed)},
+      {"frames_per_s", Round3(elapsed > 0 ? static_cast<double>(sent) / elapsed : 0)},
+      {"mb_per_s",
+       Round3(elapsed > 0 ? static_cast<double>(sent * a.frame_bytes) / elapsed / 1e6 : 0)}};
 }
 
 Result<nlohmann::json> Count(const Args& a) {
-  Result<PacketSocket> socket = PacketSocket::Open(a.interface, static_cast<uint16_t>(a.ethertype),
-                                                   kSocketBufferBytes);
+  Result<PacketSocket> socket =
+      PacketSocket::Open(a.interface, static_cast<uint16_t>(a.ethertype), kSocketBufferBytes);
   if (!socket) return Unexpected{socket.error()};
   AOE_TRY(socket->TakeDrops());
   if (!a.ready_file.empty()) std::ofstream(a.ready_file) << "ready\n";
@@ -91,8 +93,8 @@ Result<nlohmann::json> Count(const Args& a) {
   uint64_t frames = 0, bytes = 0;
   size_t min_length = SIZE_MAX, max_length = 0;
   Clock::time_point start = Clock::now(), first{}, last{};
-  auto give_up = start + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(a.seconds));
+  auto give_up =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.seconds));
   auto idle = std::chrono::milliseconds(a.idle_ms);
   for (;;) {
     Result<size_t> n = batch.Receive(*socket);
@@ -116,17 +118,18 @@ Result<nlohmann::json> Count(const Args& a) {
   }
   Result<uint64_t> drops = socket->TakeDrops();
   double elapsed = frames > 1 ? SecondsOf(last - first) : 0;
-  return nlohmann::json{{"tool", "aoe_blast"},
-                        {"mode", "count"},
-                        {"interface", a.interface},
-                        {"frames", frames},
-                        {"bytes", bytes},
-                        {"min_frame_bytes", frames ? min_length : 0},
-                        {"max_frame_bytes", max_length},
-                        {"socket_drops", drops ? *drops : 0},
-                        {"elapsed_s", Round3(elapsed)},
-                        {"frames_per_s", Round3(elapsed > 0 ? static_cast<double>(frames - 1) / elapsed : 0)},
-                        {"mb_per_s", Round3(elapsed > 0 ? static_cast<double>(bytes) / elapsed / 1e6 : 0)}};
+  return nlohmann::json{
+      {"tool", "aoe_blast"},
+      {"mode", "count"},
+      {"interface", a.interface},
+      {"frames", frames},
+      {"bytes", bytes},
+      {"min_frame_bytes", frames ? min_length : 0},
+      {"max_frame_bytes", max_length},
+      {"socket_drops", drops ? *drops : 0},
+      {"elapsed_s", Round3(elapsed)},
+      {"frames_per_s", Round3(elapsed > 0 ? static_cast<double>(frames - 1) / elapsed : 0)},
+      {"mb_per_s", Round3(elapsed > 0 ? static_cast<double>(bytes) / elapsed / 1e6 : 0)}};
 }
 
 int Main(int argc, char** argv) {
@@ -155,7 +158,9 @@ int Main(int argc, char** argv) {
   if (send->parsed()) {
     std::optional<MacAddress> destination = MacAddress::Parse(a.destination);
     if (!destination) {
-      return Fail(app, kExitUsage, fmt::format("--dst '{}' is not a MAC address; e.g. --dst 02:00:00:00:00:01", a.destination));
+      return Fail(app, kExitUsage,
+                  fmt::format("--dst '{}' is not a MAC address; e.g. --dst 02:00:00:00:00:01",
+                              a.destination));
     }
     out = Send(a, *destination);
   } else {

@@ -154,25 +154,31 @@ int Main(int argc, char** argv) {
 
   std::optional<DiskName> disk = ParseDiskName(a.disk);
   if (!disk) {
-    return Fail(app, kExitUsage, fmt::format("'{}' is not a disk name; write eSHELF.SLOT, e.g. e0.1", a.disk));
+    return Fail(app, kExitUsage,
+                fmt::format("'{}' is not a disk name; write eSHELF.SLOT, e.g. e0.1", a.disk));
   }
   std::optional<uint64_t> byte_budget;
   if (!a.bytes.empty()) {
     byte_budget = ParseByteSize(a.bytes);
     if (!byte_budget || *byte_budget == 0) {
-      return Fail(app, kExitUsage, fmt::format("--bytes '{}' is not a size; e.g. --bytes 64M", a.bytes));
+      return Fail(app, kExitUsage,
+                  fmt::format("--bytes '{}' is not a size; e.g. --bytes 64M", a.bytes));
     }
   }
 
-  Result<PacketSocket> socket = PacketSocket::Open(a.interface, proto::kEtherType, kSocketBufferBytes);
+  Result<PacketSocket> socket =
+      PacketSocket::Open(a.interface, proto::kEtherType, kSocketBufferBytes);
   if (!socket) {
-    return Fail(app, kExitFailure, fmt::format("cannot open a packet socket on {}: {} (needs root or CAP_NET_RAW)",
-                                               a.interface, socket.error().message()));
+    return Fail(app, kExitFailure,
+                fmt::format("cannot open a packet socket on {}: {} (needs root or CAP_NET_RAW)",
+                            a.interface, socket.error().message()));
   }
-  Result<LoadTarget> target = DiscoverTarget(*socket, disk->shelf, disk->slot, Seconds(a.discover_seconds));
+  Result<LoadTarget> target =
+      DiscoverTarget(*socket, disk->shelf, disk->slot, Seconds(a.discover_seconds));
   if (!target) {
-    return Fail(app, kExitFailure, fmt::format("{} did not answer on {} within {} s: {}", a.disk,
-                                               a.interface, a.discover_seconds, target.error().message()));
+    return Fail(app, kExitFailure,
+                fmt::format("{} did not answer on {} within {} s: {}", a.disk, a.interface,
+                            a.discover_seconds, target.error().message()));
   }
   nlohmann::json out = TargetJson(a, *socket, *target);
   if (a.discover_only) {
@@ -186,20 +192,24 @@ int Main(int argc, char** argv) {
   spec.window = a.window;
   spec.sectors_per_command = static_cast<uint8_t>(a.sectors != 0 ? a.sectors : target->max_sectors);
   size_t write_frame = proto::kAtaHeaderSize + size_t{spec.sectors_per_command} * 512;
-  if (spec.direction == Direction::kWrite && write_frame > socket->mtu() + proto::kEthernetHeaderSize) {
-    return Fail(app, kExitUsage, fmt::format("--sectors {} makes {}-byte write frames, more than MTU {} carries",
-                                             spec.sectors_per_command, write_frame, socket->mtu()));
+  if (spec.direction == Direction::kWrite &&
+      write_frame > socket->mtu() + proto::kEthernetHeaderSize) {
+    return Fail(app, kExitUsage,
+                fmt::format("--sectors {} makes {}-byte write frames, more than MTU {} carries",
+                            spec.sectors_per_command, write_frame, socket->mtu()));
   }
   if (a.offset_sectors >= target->capacity_sectors) {
-    return Fail(app, kExitUsage, fmt::format("--offset-sectors {} is past the end of {} ({} sectors)",
-                                             a.offset_sectors, a.disk, target->capacity_sectors));
+    return Fail(app, kExitUsage,
+                fmt::format("--offset-sectors {} is past the end of {} ({} sectors)",
+                            a.offset_sectors, a.disk, target->capacity_sectors));
   }
   spec.first_sector = a.offset_sectors;
   spec.region_sectors = target->capacity_sectors - a.offset_sectors;
   if (a.region_sectors != 0) {
     if (a.region_sectors > spec.region_sectors) {
-      return Fail(app, kExitUsage, fmt::format("--region-sectors {} goes past the end of {} ({} sectors)",
-                                               a.region_sectors, a.disk, target->capacity_sectors));
+      return Fail(app, kExitUsage,
+                  fmt::format("--region-sectors {} goes past the end of {} ({} sectors)",
+                              a.region_sectors, a.disk, target->capacity_sectors));
     }
     spec.region_sectors = a.region_sectors;
   }
@@ -217,7 +227,8 @@ int Main(int argc, char** argv) {
 
   Result<LoadResult> result = RunLoad(*socket, *target, spec);
   if (!result) {
-    return Fail(app, kExitFailure, fmt::format("load on {} failed: {}", a.disk, result.error().message()));
+    return Fail(app, kExitFailure,
+                fmt::format("load on {} failed: {}", a.disk, result.error().message()));
   }
   fmt::print("{}\n", ResultJson(std::move(out), spec, *result).dump());
   return result->errors() == 0 ? kExitOk : kExitFailure;

@@ -99,14 +99,15 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   Result<CheckOutcome> out = CheckPatternFile(path, seed);
-  if (!out) return Fail(app, kExitFailure, fmt::format("cannot read {}: {}", path, out.error().message()));
+  if (!out)
+    return Fail(app, kExitFailure, fmt::format("cannot read {}: {}", path, out.error().message()));
   nlohmann::json j{{"tool", "aoe_pattern"},
                    {"file", path},
                    {"seed", seed},
                    {"sectors", out->sectors},
                    {"mismatches", out->mismatches},
-                   {"first_bad_lba", out->first_bad_lba ? nlohmann::json(*out->first_bad_lba)
-                                                        : nlohmann::json()}};
+                   {"first_bad_lba",
+                    out->first_bad_lba ? nlohmann::json(*out->first_bad_lba) : nlohmann::json()}};
   fmt::print("{}\n", j.dump());
   return out->mismatches == 0 ? kExitOk : kExitFailure;
 }

@@ -39,11 +39,11 @@ size_t EncodeAtaRequest(ByteSpan frame, const DiskAddress& address, uint32_t tag
 
 struct AtaReply {
   uint32_t tag = 0;
-  uint8_t aoe_error = 0;    // AoE error code; nonzero only when the error flag was set
-  uint8_t status = 0;       // ATA status register
-  uint8_t ata_error = 0;    // ATA error register
-  uint8_t sectors_left = 0; // sectors not transferred (0 on success)
-  ConstByteSpan data;       // everything after the 36-byte header, padding included
+  uint8_t aoe_error = 0;     // AoE error code; nonzero only when the error flag was set
+  uint8_t status = 0;        // ATA status register
+  uint8_t ata_error = 0;     // ATA error register
+  uint8_t sectors_left = 0;  // sectors not transferred (0 on success)
+  ConstByteSpan data;        // everything after the 36-byte header, padding included
 
   bool ok() const { return aoe_error == 0 && (status & proto::kAtaStatusError) == 0; }
 };

@@ -40,7 +40,7 @@ TEST(LoadFrames, ReadExtRequestGolden) {
       0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  // LBA, least significant byte first
       0x00, 0x00,                          // reserved
   });
-  want.resize(60, std::byte{0});           // padded with zeros to ETH_ZLEN
+  want.resize(60, std::byte{0});  // padded with zeros to ETH_ZLEN
   EXPECT_EQ(Hex(std::span(frame).first(length)), Hex(want));
 }
 
@@ -115,7 +115,7 @@ TEST(LoadFrames, ConfigQueryAndReply) {
   std::vector<std::byte> frame(60);
   ASSERT_EQ(EncodeConfigQuery(frame, address, 0x80000002), 60u);
   EXPECT_TRUE(MacAddress::Load(frame, 0).is_broadcast());
-  EXPECT_EQ(static_cast<uint8_t>(frame[19]), 1);  // Query Config
+  EXPECT_EQ(static_cast<uint8_t>(frame[19]), 1);     // Query Config
   EXPECT_EQ(static_cast<uint8_t>(frame[29]), 0x10);  // version 1, read
 
   // The target's reply: bufcnt 64, 17 sectors, from its own MAC.

@@ -136,11 +136,11 @@ void LoadEngine::IssueNew(TimePoint now) {
     if (sectors == 0) return;
     size_t slot = window_.Start(lba, sectors, now);
     if (write && spec_.data_seed) FillPattern(*spec_.data_seed, lba, DataArea(slot, sectors));
-    AtaRequest request{.opcode = write ? proto::ata_op::kWriteSectorsExt
-                                       : proto::ata_op::kReadSectorsExt,
-                       .lba = lba,
-                       .sector_count = sectors,
-                       .write = write};
+    AtaRequest request{
+        .opcode = write ? proto::ata_op::kWriteSectorsExt : proto::ata_op::kReadSectorsExt,
+        .lba = lba,
+        .sector_count = sectors,
+        .write = write};
     frame_lengths_[slot] =
         EncodeAtaRequest(Frame(slot), target_.address, window_.slot(slot).tag, request);
     tx_.Add(Frame(slot).first(frame_lengths_[slot]));

@@ -11,19 +11,19 @@
 #include <optional>
 #include <string>
 
+#include "base/result.h"
 #include "bench/latency_histogram.h"
 #include "bench/load_frames.h"
 #include "bench/packet_socket.h"
-#include "base/result.h"
 
 namespace aoe::bench {
 
 struct LoadTarget {
   DiskAddress address;
-  uint16_t buffer_count = 0;       // advertised in the config reply
-  uint8_t max_sectors = 0;         // advertised sectors per ATA command
+  uint16_t buffer_count = 0;  // advertised in the config reply
+  uint8_t max_sectors = 0;    // advertised sectors per ATA command
   uint16_t firmware_version = 0;
-  uint64_t capacity_sectors = 0;   // from IDENTIFY
+  uint64_t capacity_sectors = 0;  // from IDENTIFY
 };
 
 // Sends config queries for shelf.slot (broadcast) until one is answered, then IDENTIFY to the
@@ -37,11 +37,11 @@ enum class Order { kSequential, kRandom };
 struct LoadSpec {
   Direction direction = Direction::kRead;
   Order order = Order::kSequential;
-  size_t window = 16;                 // commands outstanding, 1..CommandWindow::kMaxSlots
-  uint8_t sectors_per_command = 0;    // 1..255
-  uint64_t first_sector = 0;          // the region the commands address
+  size_t window = 16;               // commands outstanding, 1..CommandWindow::kMaxSlots
+  uint8_t sectors_per_command = 0;  // 1..255
+  uint64_t first_sector = 0;        // the region the commands address
   uint64_t region_sectors = 0;
-  std::chrono::nanoseconds warmup{};  // completions before this are not measured
+  std::chrono::nanoseconds warmup{};                 // completions before this are not measured
   std::optional<std::chrono::nanoseconds> duration;  // measured time after the warmup
   std::optional<uint64_t> byte_budget;               // stop issuing after this many bytes
   std::chrono::nanoseconds rto{std::chrono::milliseconds(100)};
@@ -61,11 +61,11 @@ struct LoadResult {
   uint64_t bytes_total = 0;
   uint64_t commands_total = 0;
   uint64_t retransmits = 0;
-  uint64_t stale_replies = 0;   // replies to a superseded tag (after a retransmit) or duplicates
-  uint64_t aoe_errors = 0;      // replies with the AoE error flag
-  uint64_t ata_errors = 0;      // replies with ATA status ERR
-  uint64_t short_replies = 0;   // read replies without all the data asked for
-  uint64_t unfinished = 0;      // outstanding when the drain gave up
+  uint64_t stale_replies = 0;  // replies to a superseded tag (after a retransmit) or duplicates
+  uint64_t aoe_errors = 0;     // replies with the AoE error flag
+  uint64_t ata_errors = 0;     // replies with ATA status ERR
+  uint64_t short_replies = 0;  // read replies without all the data asked for
+  uint64_t unfinished = 0;     // outstanding when the drain gave up
   uint64_t verified_sectors = 0;
   uint64_t verify_failures = 0;  // sectors that did not match the pattern
   std::optional<uint64_t> first_bad_lba;
@@ -74,8 +74,7 @@ struct LoadResult {
   uint64_t send_drops = 0;       // ENOBUFS on send
   uint64_t socket_drops = 0;     // the kernel dropped frames for our socket (receive buffer)
   std::optional<std::chrono::nanoseconds> flush_latency;  // FLUSH CACHE after writes
-  bool flush_ok = false;  // the FLUSH was answered without an error
-
+  bool flush_ok = false;                                  // the FLUSH was answered without an error
 
   uint64_t errors() const {
     return aoe_errors + ata_errors + short_replies + unfinished + verify_failures;

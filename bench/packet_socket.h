@@ -9,7 +9,6 @@
 #include <sys/uio.h>
 
 #include <chrono>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,7 +35,8 @@ class PacketSocket {
   Result<uint64_t> TakeDrops();
 
  private:
-  PacketSocket(UniqueFd fd, MacAddress mac, size_t mtu) : fd_(std::move(fd)), mac_(mac), mtu_(mtu) {}
+  PacketSocket(UniqueFd fd, MacAddress mac, size_t mtu)
+      : fd_(std::move(fd)), mac_(mac), mtu_(mtu) {}
 
   UniqueFd fd_;
   MacAddress mac_;

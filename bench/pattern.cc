@@ -25,7 +25,8 @@ void FillPattern(uint64_t seed, uint64_t lba, ByteSpan out) {
   assert(out.size() % kSectorBytes == 0);
   for (size_t s = 0; s < out.size() / kSectorBytes; ++s) {
     std::byte* sector = out.data() + s * kSectorBytes;
-    for (size_t w = 0; w < kWordsPerSector; ++w) StoreLe64(sector + 8 * w, PatternWord(seed, lba + s, w));
+    for (size_t w = 0; w < kWordsPerSector; ++w)
+      StoreLe64(sector + 8 * w, PatternWord(seed, lba + s, w));
   }
 }
 

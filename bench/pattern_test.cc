@@ -28,8 +28,10 @@ TEST(Pattern, SectorsDifferBySeedAndByLba) {
   FillPattern(2, 5, b);
   FillPattern(1, 6, c);
   // Beyond the 16-byte label too: the body must not repeat across sectors or seeds.
-  EXPECT_NE(std::vector<std::byte>(a.begin() + 16, a.end()), std::vector<std::byte>(b.begin() + 16, b.end()));
-  EXPECT_NE(std::vector<std::byte>(a.begin() + 16, a.end()), std::vector<std::byte>(c.begin() + 16, c.end()));
+  EXPECT_NE(std::vector<std::byte>(a.begin() + 16, a.end()),
+            std::vector<std::byte>(b.begin() + 16, b.end()));
+  EXPECT_NE(std::vector<std::byte>(a.begin() + 16, a.end()),
+            std::vector<std::byte>(c.begin() + 16, c.end()));
 }
 
 TEST(Pattern, MatchingDataHasNoMismatches) {
