@@ -226,6 +226,11 @@ int Main(int argc, char** argv) {
   spec.flush_after_writes = !a.no_flush;
 
   Result<LoadResult> result = RunLoad(*socket, *target, spec);
+  if (!result && result.error() == std::errc::timed_out) {
+    return Fail(app, kExitFailure,
+                fmt::format("{} stopped answering: no reply for {} s (--stall-seconds)", a.disk,
+                            a.stall_seconds));
+  }
   if (!result) {
     return Fail(app, kExitFailure,
                 fmt::format("load on {} failed: {}", a.disk, result.error().message()));

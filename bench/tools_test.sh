@@ -11,7 +11,8 @@
 #     afterwards (checked by aoe_pattern and, independently, with od), and FLUSH was answered;
 #   - under 5 % frame loss (nftables on the target's ingress) aoe_load retransmits, counts it,
 #     and still reads every sector correctly;
-#   - aoe_blast's counter counts exactly the frames its sender sent.
+#   - aoe_blast's counter counts exactly the frames its sender sent;
+#   - bad arguments get one line and exit 2 (checked first, without root).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
 set -uo pipefail
@@ -19,6 +20,28 @@ source "$(dirname "$0")/lib.sh"
 
 AOE=${1:?usage: $0 AOE AOE_LOAD AOE_BLAST AOE_PATTERN}
 LOAD=${2:?} BLAST=${3:?} PATTERN=${4:?}
+# Bad input: one line naming the problem, exit 2, nothing sent (these need no root).
+usage_error() {  # usage_error PATTERN CMD...
+    local pattern=$1 out rc
+    shift
+    out=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    if [[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *"$pattern"* ]]; then
+        printf 'PASS: usage error: %s\n' "$out"
+    else
+        printf 'FAIL: %s: exit %s, output: %s\n' "$*" "$rc" "$out"
+        USAGE_FAILED=1
+    fi
+}
+USAGE_FAILED=0
+usage_error "'e0.x' is not a disk name" "$LOAD" -i vc e0.x
+usage_error "--window" "$LOAD" -i vc e0.1 --window 0
+usage_error "--bytes '12q' is not a size" "$LOAD" -i vc e0.1 --bytes 12q
+usage_error "--rw" "$LOAD" -i vc e0.1 --rw readwrite
+usage_error "--dst 'nope' is not a MAC address" "$BLAST" send -i vc --dst nope
+usage_error "--mib" "$PATTERN" write /nonexistent/x --seed 1
+[[ $USAGE_FAILED -eq 0 ]] || exit 1
+
 [[ $EUID -eq 0 ]] || { echo "SKIP: must run as root (network namespaces, raw sockets)"; exit 77; }
 for tool in ip nft python3 od timeout; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool is missing (scripts/install-deps)"; exit 77; }
