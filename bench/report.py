@@ -5,7 +5,8 @@ JSON keeps too, so a reader can recompute any of them.
 
     report.py --records R.jsonl --meta M.json --json OUT.json --chart-data PREFIX
               [--baseline vblade] [--primary aoe]
-    report.py --from-json OLD.json [--json NEW.json] [--chart-data PREFIX]   (re-render a run)
+    report.py --from-json OLD.json [--json NEW.json] [--chart-data PREFIX] [--markdown]
+                                                            (re-render a run, e.g. for docs)
 
 Records (one JSON object per line, written by bench/run):
     {"kind": "load",  "round", "mtu", "cell", "target", "target_cpu_s", "cpu_busy_s": {...},
@@ -221,6 +222,55 @@ def print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, baseline)
         print(f'{g["goal"]:<50} {g["want"]:>8} {fmt(g["worst"], 2):>8}  {g["where"] or "-"} ({state})')
 
 
+def print_markdown(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, baseline, primary):
+    """The same numbers as Markdown tables, for docs/PERFORMANCE.md."""
+    targets = meta.get("targets") or sorted({r["target"] for r in load_rows})
+    others = [t for t in targets if t != baseline]
+    row_of = {(r["mtu"], r["cell"], r["target"]): r for r in load_rows}
+    cells = [c.split("|")[0] for c in meta.get("cells", [])] or sorted({r["cell"] for r in load_rows})
+    print("| MTU | cell | " + " | ".join(f"{t} MB/s" for t in targets) + " | "
+          + " | ".join(f"{t} / {baseline}" for t in others) + " |")
+    print("|---" * (2 + len(targets) + len(others)) + "|")
+    for mtu in sorted({r["mtu"] for r in load_rows}):
+        for cell in cells:
+            rs = [row_of.get((mtu, cell, t)) for t in targets]
+            if not any(rs):
+                continue
+            mbs = " | ".join(fmt(r["mb_per_s"]) if r else "-" for r in rs)
+            ratios = " | ".join(fmt(row_of[(mtu, cell, t)]["ratio_mb_per_s"], 2)
+                                if (mtu, cell, t) in row_of else "-" for t in others)
+            print(f"| {mtu} | {cell} | {mbs} | {ratios} |")
+    print()
+    print("| MTU | cell | target | MB/s | IOPS | p50 µs | p99 µs | retransmits | errors | "
+          "CPU s/GB | CPU µs/cmd | busy T/C |")
+    print("|---" * 12 + "|")
+    for r in load_rows:
+        print(f'| {r["mtu"]} | {r["cell"]} | {r["target"]} | {fmt(r["mb_per_s"])} | {fmt(r["iops"], 0)} | '
+              f'{fmt(r["p50_us"])} | {fmt(r["p99_us"])} | {r["retransmits"]} | {r["errors"]} | '
+              f'{fmt(r["target_cpu_s_per_gb"], 2)} | {fmt(r["target_cpu_us_per_command"], 1)} | '
+              f'{fmt(r["target_cpu_busy_share"], 2)}/{fmt(r["client_cpu_busy_share"], 2)} |')
+    if blast_rows:
+        print("\n| MTU | frame bytes | sent frames/s | counted frames/s | counter drops |")
+        print("|---|---|---|---|---|")
+        for b in blast_rows:
+            print(f'| {b["mtu"]} | {b["frame_bytes"]} | {fmt(b["sent_frames_per_s"], 0)} | '
+                  f'{fmt(b["counted_frames_per_s"], 0)} | {b["counter_drops"]} |')
+    if cp_rows:
+        print("\n| MTU | target | aoe cp | MB/s | load client cell | MB/s | share |")
+        print("|---|---|---|---|---|---|---|")
+        for c in cp_rows:
+            print(f'| {c["mtu"]} | {c["target"]} | {c["direction"]} | {fmt(c["mb_per_s"])} | '
+                  f'{c["load_cell"]} | {fmt(c["load_mb_per_s"])} | {fmt(c["share_of_load_client"], 2)} |')
+    if rss:
+        print(f'\nRSS of `{rss["target"]}` with {rss["exports"]} exports: '
+              f'{rss["vm_rss_kib"] / 1024:.1f} MiB ({rss["vm_hwm_kib"] / 1024:.1f} MiB peak).')
+    print(f"\n| Measure ({primary} against {baseline}) | Goal | This run (worst cell) | Met | After part 2 |")
+    print("|---|---|---|---|---|")
+    for g in goal_rows:
+        state = {True: "yes", False: "no", None: "not measured"}[g["met"]]
+        print(f'| {g["goal"]} | {g["want"]} | {fmt(g["worst"], 2)} ({g["where"] or "-"}) | {state} | _to measure_ |')
+
+
 def write_chart_data(prefix, load_rows, targets):
     """Two tables for bench/chart.gp: MB/s and target CPU s/GB of the headline cells, one row
     per cell@MTU, one column per target."""
@@ -245,6 +295,7 @@ def main():
     p.add_argument("--chart-data")
     p.add_argument("--baseline", default="vblade")
     p.add_argument("--primary", default="aoe")
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables instead")
     a = p.parse_args()
 
     if a.from_json:
@@ -267,7 +318,10 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
-    print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, a.baseline)
+    if a.markdown:
+        print_markdown(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, a.baseline, a.primary)
+    else:
+        print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, a.baseline)
     if a.chart_data:
         write_chart_data(a.chart_data, load_rows, meta.get("targets", []))
 
