@@ -20,7 +20,7 @@ BENCH_CLEANUP=()
 BENCH_PIDS=()
 
 bench_log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date +%T)" "$*" >&2; }
-bench_die() { printf '%s: %s\n' "$BENCH_NAME" "$*" >&2; exit "${2:-1}"; }
+bench_die() { printf '%s: %s\n' "$BENCH_NAME" "$1" >&2; exit "${2:-1}"; }  # MESSAGE [STATUS]
 bench_defer() { BENCH_CLEANUP+=("$1"); }
 
 bench_run_cleanup() {
