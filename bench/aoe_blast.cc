@@ -10,7 +10,9 @@
 // Exit status: 0 measured, 1 failed, 2 bad arguments.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
