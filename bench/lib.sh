@@ -40,7 +40,9 @@ bench_init() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     trap 'exit 129' HUP
+    # shellcheck disable=SC2034  # used by the scripts that source this file
     BENCH_TMP=$(mktemp -d "/tmp/bench-$BENCH_NAME.XXXXXX")
+    # shellcheck disable=SC2016  # expanded when the cleanup runs
     bench_defer 'if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then bench_log "kept $BENCH_TMP"; else rm -rf "$BENCH_TMP"; fi'
     BENCH_NS_T=bench-$BENCH_NAME-$$-t
     BENCH_NS_C=bench-$BENCH_NAME-$$-c
@@ -70,8 +72,9 @@ bench_pair() {
 bench_mtu() {
     local i
     ip -n "$BENCH_NS_T" link set vt down && ip -n "$BENCH_NS_C" link set vc down
-    ip -n "$BENCH_NS_T" link set vt mtu "$1" && ip -n "$BENCH_NS_C" link set vc mtu "$1" \
-        || bench_die "cannot set MTU $1"
+    if ! ip -n "$BENCH_NS_T" link set vt mtu "$1" || ! ip -n "$BENCH_NS_C" link set vc mtu "$1"; then
+        bench_die "cannot set MTU $1"
+    fi
     ip -n "$BENCH_NS_T" link set vt up && ip -n "$BENCH_NS_C" link set vc up
     for ((i = 0; i < 50; i++)); do
         ip -n "$BENCH_NS_T" link show vt | grep -q LOWER_UP &&

@@ -16,6 +16,7 @@
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
 set -uo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 AOE=${1:?usage: $0 AOE AOE_LOAD AOE_BLAST AOE_PATTERN}
