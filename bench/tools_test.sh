@@ -1,0 +1,171 @@
+#!/bin/bash
+#
+# tools_test.sh AOE AOE_LOAD AOE_BLAST AOE_PATTERN
+#
+# Functional test of the benchmark tools (never of timing), against `aoe serve` in a network
+# namespace over a veth pair:
+#   - aoe_load finds the disk and reads back a known pattern, sequentially and at random,
+#     with no errors, at MTU 9000 and 1500; reading with the wrong seed is caught (the check
+#     can fail);
+#   - aoe_load's writes land in the image: every sector of the file holds the written pattern
+#     afterwards (checked by aoe_pattern and, independently, with od), and FLUSH was answered;
+#   - under 5 % frame loss (nftables on the target's ingress) aoe_load retransmits, counts it,
+#     and still reads every sector correctly;
+#   - aoe_blast's counter counts exactly the frames its sender sent;
+#   - bad arguments get one line and exit 2 (checked first, without root).
+#
+# Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
+set -uo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+AOE=${1:?usage: $0 AOE AOE_LOAD AOE_BLAST AOE_PATTERN}
+LOAD=${2:?} BLAST=${3:?} PATTERN=${4:?}
+# Bad input: one line naming the problem, exit 2, nothing sent (these need no root).
+usage_error() {  # usage_error PATTERN CMD...
+    local pattern=$1 out rc
+    shift
+    out=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    if [[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *"$pattern"* ]]; then
+        printf 'PASS: usage error: %s\n' "$out"
+    else
+        printf 'FAIL: %s: exit %s, output: %s\n' "$*" "$rc" "$out"
+        USAGE_FAILED=1
+    fi
+}
+USAGE_FAILED=0
+usage_error "'e0.x' is not a disk name" "$LOAD" -i vc e0.x
+usage_error "--window" "$LOAD" -i vc e0.1 --window 0
+usage_error "--bytes '12q' is not a size" "$LOAD" -i vc e0.1 --bytes 12q
+usage_error "--rw" "$LOAD" -i vc e0.1 --rw readwrite
+usage_error "--dst 'nope' is not a MAC address" "$BLAST" send -i vc --dst nope
+usage_error "--mib" "$PATTERN" write /nonexistent/x --seed 1
+[[ $USAGE_FAILED -eq 0 ]] || exit 1
+
+[[ $EUID -eq 0 ]] || { echo "SKIP: must run as root (network namespaces, raw sockets)"; exit 77; }
+for tool in ip nft python3 od timeout; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is missing (scripts/install-deps)"; exit 77; }
+done
+
+bench_init tools
+FAILED=0
+pass() { printf 'PASS: %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; FAILED=1; }
+# check NAME CONDITION-COMMAND...
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
+# check_exit NAME RC WANT LOG: passes if RC is WANT; on failure shows LOG (the tool's stderr).
+check_exit() {
+    if [[ $2 -eq $3 ]]; then pass "$1: exit $3"; else fail "$1: exit $2, want $3: $(cat "$4")"; fi
+}
+
+readonly MIB=64 SECTORS=$((64 * 2048))
+IMAGE=$BENCH_TMP/disk.img
+"$PATTERN" write "$IMAGE" --mib "$MIB" --seed 5 || bench_die "aoe_pattern write failed"
+
+bench_pair
+bench_mtu 9000
+
+start_serve() {
+    bench_start t - "$BENCH_TMP/serve.log" "$AOE" serve -i vt --state-dir "$BENCH_TMP/state" \
+        --no-announce --log-level warn "e0.1=$IMAGE"
+    SERVE_PID=$BENCH_PID
+}
+# load NAME ARGS...: aoe_load in the client namespace; its JSON in $BENCH_TMP/NAME.json.
+load() {
+    local name=$1
+    shift
+    bench_exec c - 120 "$LOAD" -i vc e0.1 "$@" >"$BENCH_TMP/$name.json" 2>"$BENCH_TMP/$name.err"
+}
+field() { bench_json "$BENCH_TMP/$1.json" "$2"; }
+
+start_serve
+load discover --discover-only --discover-seconds 10 || bench_die "no answer: $(cat "$BENCH_TMP/discover.err" "$BENCH_TMP/serve.log")"
+check "discover: capacity $SECTORS sectors" [ "$(field discover capacity_sectors)" == "$SECTORS" ]
+check "discover: 17 sectors per command at MTU 9000" [ "$(field discover advertised_sectors)" == 17 ]
+
+# --- reads give back the pattern
+load seqread --rw read --pattern seq --window 64 --bytes "${MIB}M" --data-seed 5
+rc=$?
+check_exit "seq read of the whole disk" $rc 0 "$BENCH_TMP/seqread.err"
+check "seq read: every sector checked" [ "$(field seqread verified_sectors)" == "$SECTORS" ]
+check "seq read: no mismatch, no error" [ "$(field seqread verify_failures)$(field seqread errors)" == 00 ]
+check "seq read: the bytes counted are the bytes asked for" [ "$(field seqread bytes)" == $((MIB << 20)) ]
+
+load randread --rw read --pattern rand --window 16 --seconds 1 --data-seed 5
+rc=$?
+check_exit "rand read" $rc 0 "$BENCH_TMP/randread.err"
+check "rand read: sectors checked, none wrong" \
+    [ "$(field randread verified_sectors)" -gt 0 -a "$(field randread verify_failures)" == 0 ]
+check "rand read: latency percentiles reported" python3 -c '
+import json, sys; l = json.load(open(sys.argv[1]))["latency_us"]
+sys.exit(0 if 0 < l["p50"] <= l["p99"] <= l["max"] else 1)' "$BENCH_TMP/randread.json"
+
+load wrongseed --rw read --bytes 1M --data-seed 6
+rc=$?
+check "reading with the wrong seed fails: exit 1, mismatches counted" \
+    [ $rc -eq 1 -a "$(field wrongseed verify_failures)" == 2048 ]
+
+# --- writes land in the image
+"$PATTERN" check "$IMAGE" --seed 9 >/dev/null
+check "before the write the image does not hold seed 9" [ $? -eq 1 ]
+load seqwrite --rw write --pattern seq --window 16 --bytes "${MIB}M" --data-seed 9
+rc=$?
+check_exit "seq write of the whole disk" $rc 0 "$BENCH_TMP/seqwrite.err"
+check "seq write: FLUSH answered" [ "$(field seqwrite flush_ok)" == true ]
+"$PATTERN" check "$IMAGE" --seed 9 >"$BENCH_TMP/check.json"
+check "every sector of the image holds the written pattern: $(cat "$BENCH_TMP/check.json")" \
+    [ "$(bench_json "$BENCH_TMP/check.json" mismatches)" == 0 ]
+# Independent of the pattern code: sector 12345 starts with its LBA and the seed (LE 64-bit).
+label=$(od -A n -t u8 -j $((12345 * 512)) -N 16 "$IMAGE" | xargs)
+check "od: sector 12345 is labelled '12345 9' (got '$label')" [ "$label" == "12345 9" ]
+
+# --- retransmits under loss: 5 % of the frames reaching the target are dropped
+ip netns exec "$BENCH_NS_T" nft -f - <<'NFT' || bench_die "nft failed"
+table netdev bench_loss {
+    chain ingress {
+        type filter hook ingress device "vt" priority 0; policy accept;
+        ether type 0x88a2 numgen random mod 20 == 0 drop
+    }
+}
+NFT
+load lossy --rw read --pattern seq --window 16 --bytes 16M --data-seed 9 --rto-ms 20
+rc=$?
+check_exit "read under 5 % loss" $rc 0 "$BENCH_TMP/lossy.err"
+check "read under loss: retransmits counted ($(field lossy retransmits))" [ "$(field lossy retransmits)" -gt 0 ]
+check "read under loss: every sector right" \
+    [ "$(field lossy verified_sectors)" == 32768 -a "$(field lossy verify_failures)" == 0 ]
+ip netns exec "$BENCH_NS_T" nft delete table netdev bench_loss
+
+# --- the blaster counts every frame
+blast() {  # blast SIZE COUNT: counter in the client namespace, sender in the target's
+    rm -f "$BENCH_TMP/ready"
+    bench_start c - "$BENCH_TMP/count.json" "$BLAST" count -i vc --count "$2" --seconds 20 \
+        --idle-ms 2000 --ready-file "$BENCH_TMP/ready"
+    local counter=$BENCH_PID i
+    for ((i = 0; i < 50; i++)); do [[ -e $BENCH_TMP/ready ]] && break; sleep 0.1; done
+    bench_exec t - 30 "$BLAST" send -i vt --size "$1" --count "$2" --dst "$(bench_mac c)" \
+        >"$BENCH_TMP/send.json"
+    wait "$counter"
+    bench_stop "$counter"  # already exited: this only forgets it
+}
+for size in 1060 8228; do
+    blast "$size" 2000
+    check "blaster, $size-byte frames: 2000 sent, 2000 counted, none dropped" \
+        [ "$(bench_json "$BENCH_TMP/send.json" frames)/$(bench_json "$BENCH_TMP/count.json" frames)/$(bench_json "$BENCH_TMP/count.json" socket_drops)" == 2000/2000/0 ]
+    check "blaster, $size-byte frames: the counter saw that size" \
+        [ "$(bench_json "$BENCH_TMP/count.json" max_frame_bytes)" == "$size" ]
+done
+
+# --- MTU 1500: 2 sectors per command, and the reads are still right
+bench_stop "$SERVE_PID"
+bench_mtu 1500
+start_serve
+load discover1500 --discover-only --discover-seconds 10
+check "MTU 1500: 2 sectors per command advertised" [ "$(field discover1500 advertised_sectors)" == 2 ]
+load seqread1500 --rw read --window 64 --bytes 8M --data-seed 9
+rc=$?
+check_exit "MTU 1500: seq read" $rc 0 "$BENCH_TMP/seqread1500.err"
+check "MTU 1500: every sector checked" [ "$(field seqread1500 verified_sectors)" == 16384 ]
+
+exit "$FAILED"
