@@ -14,7 +14,9 @@
 #      loads aoe.ko, finds /dev/etherd/e0.0p1 -> systemd -> multi-user.target -> the unit;
 #   4. the host reads the token file from the image (debugfs; nothing mounted) and e2fsck finds
 #      the file system clean.
-# The same image boots both ways; each firmware is its own ctest test.
+# The same image boots both ways; each firmware is its own ctest test. The BIOS test then boots
+# the same kernel and initramfs against a disk served under the wrong address, and checks that
+# aoekit's script uses the NIC BOOTIF= names, gives up after aoe.wait= and says what it saw.
 #
 # SAFETY: the tap, aoe serve and QEMU live in the namespace pkg-distro-PID, deleted on exit.
 # Exit: 0 pass, 1 fail, 77 skipped (not root, a tool is missing). Env: AOE_BIN,
@@ -136,7 +138,40 @@ else
   interop_fail "e2fsck: the root file system is clean ($(tail -n 3 "$INTEROP_TMP/e2fsck.log" | tr '\n' ' '))"
 fi
 
+# ---------------------------------------------------------------------------
+# The failure path (BIOS run only): the same kernel and initramfs, but the disk is served as
+# e0.1 while root= wants e0.0. Two NICs; BOOTIF= names the one on the AoE segment (the other is
+# on QEMU's user-mode network, which carries no AoE). aoekit's script must use that NIC alone,
+# give up after aoe.wait= seconds and say what it saw.
+# ---------------------------------------------------------------------------
+if [[ $FIRMWARE == bios ]]; then
+  distro_extract_boot "$IMAGE" "$INTEROP_TMP"
+  FAIL_LOG=$INTEROP_TMP/serve-e0.1.log
+  netboot_start_bg "$FAIL_LOG" "$AOE" serve -i "$INTEROP_TAP" "e0.1=$IMAGE,ro"
+  netboot_wait_log "$BG_PID" "$FAIL_LOG" "e0.1: exporting"
+  SERIAL2=$INTEROP_TMP/serial-timeout.log
+  qemu_rc=0
+  INTEROP_QEMU_DONE_RE='aoekit: cannot mount the root|Kernel panic|reboot: Restarting' \
+  interop_qemu_run "$SERIAL2" 180 -m 1024 -kernel "$INTEROP_TMP/vmlinuz" -initrd "$INTEROP_TMP/initrd.img" \
+    -append "root=/dev/etherd/e0.0p1 ro console=ttyS0,115200 aoe.wait=8 panic=-1 BOOTIF=01-52-54-00-a0-e0-01" \
+    -netdev user,id=u0,restrict=on -device e1000,netdev=u0,mac=52:54:00:a0:e0:99,romfile= \
+    || qemu_rc=$?
+  interop_kill_pid "$BG_PID"
+  LOG2=$(tr -d '\r' <"$SERIAL2")
+  nics=$(grep -oE 'aoekit: boot interfaces: [^(]*' <<<"$LOG2" | head -n1 | sed 's/.*: //; s/ *$//')
+  if [[ -n $nics && $nics != *" "* ]]; then
+    interop_pass "BOOTIF= chose one of the two NICs ($nics)"
+  else
+    interop_fail "BOOTIF= chose one of the two NICs (boot interfaces: '${nics}')"
+  fi
+  check "after aoe.wait=8 the script says which disk it saw instead" \
+    "aoekit: no /dev/etherd/e0\\.0p1 after 8s; AoE disks seen: e0\\.1 \\(up, via $nics, partitions: p1 p2\\)" "$LOG2"
+  check "... with the interfaces" "aoekit: interfaces: .*$nics \\(52:54:00:a0:e0:01, up, carrier 1" "$LOG2"
+  check "... and stops the boot (initramfs-tools' panic)" "aoekit: cannot mount the root file system from /dev/etherd/e0\\.0p1" "$LOG2"
+fi
+
 if [[ $INTEROP_FAILED -ne 0 ]]; then
+  [[ -n ${LOG2:-} ]] && { echo "---- serial console tail (timeout boot) ----"; tail -n 30 <<<"$LOG2"; }
   echo "---- serial console tail ----"; tail -n 60 <<<"$LOG"
   echo "---- aoe serve log tail ----"; tail -n 30 "$DISTRO_SERVE_LOG"
   exit 1

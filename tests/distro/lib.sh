@@ -39,8 +39,8 @@ distro_require() {
 # distro_build_image IMAGE [MORE aoe mkimage ARGS...]
 # `aoe mkimage IMAGE --debootstrap bookworm` with the test's overlay: a unit that, once
 # multi-user.target is reached, writes /var/lib/aoekit-e2e/FIRMWARE.txt (the token from the
-# kernel command line, the firmware, the root device...) and powers off. Sets DISTRO_TOKEN and
-# DISTRO_MKIMAGE_SECONDS.
+# kernel command line, the firmware, the root device...) and powers off. Sets DISTRO_TOKEN,
+# DISTRO_MKIMAGE_SECONDS and DISTRO_TREE (the cached debootstrap tree it was made from).
 distro_build_image() {
   local image=$1 overlay=$INTEROP_TMP/overlay t0=$SECONDS rc=0 used
   shift
@@ -97,6 +97,7 @@ SCRIPT
   DISTRO_MKIMAGE_SECONDS=$((SECONDS - t0))
   # Only the tree just used stays in the cache.
   used=$(sed -n 's/.*Debian tree\( cached as\|:\) \(.*debootstrap-[^ ]*\).*/\2/p' "$INTEROP_TMP/mkimage.log" | head -n1)
+  DISTRO_TREE=$used
   if [[ -n $used ]]; then
     find "$DISTRO_CACHE" -maxdepth 1 -name 'debootstrap-*' ! -name "$(basename "$used")" \
       ! -name "$(basename "$used").complete" -exec rm -rf {} +
@@ -147,4 +148,17 @@ distro_read_file() {
   local start
   start=$(interop_image_partition "$1" 1 | cut -d' ' -f1) || return 1
   debugfs -R "cat $2" "$1?offset=$((start * 512))" 2>/dev/null
+}
+
+# distro_extract_boot IMAGE DIR: the image's newest kernel and its initramfs (aoe mkimage's) as
+# DIR/vmlinuz and DIR/initrd.img; sets DISTRO_KVER. debugfs, nothing mounted.
+distro_extract_boot() {
+  local start
+  start=$(interop_image_partition "$1" 1 | cut -d' ' -f1)
+  DISTRO_KVER=$(debugfs -R "ls -p /boot" "$1?offset=$((start * 512))" 2>/dev/null | cut -d/ -f6 \
+    | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)
+  [[ -n $DISTRO_KVER ]] || interop_die "no /boot/vmlinuz-* in $1"
+  debugfs -R "dump -p /boot/vmlinuz-$DISTRO_KVER $2/vmlinuz" "$1?offset=$((start * 512))" 2>/dev/null
+  debugfs -R "dump -p /boot/initrd.img-$DISTRO_KVER $2/initrd.img" "$1?offset=$((start * 512))" 2>/dev/null
+  [[ -s $2/vmlinuz && -s $2/initrd.img ]] || interop_die "cannot read the kernel $DISTRO_KVER from $1"
 }
