@@ -117,7 +117,6 @@ check "aoe serve's [netboot] sent the iPXE script" 'sent aoekit/52-54-00-a0-e0-0
 check "the kernel got its command line from the boot loader on the AoE disk" \
   "Command line: .*root=/dev/etherd/e0\\.0p1 .*aoekit\\.token=$DISTRO_TOKEN"
 check "aoekit's initramfs script found the root device" 'aoekit: found /dev/etherd/e0\.0p1 after'
-check "systemd reached multi-user.target" 'Reached target .*Multi-User System'
 check "the test unit wrote the token" "AOEKIT-E2E-TOKEN-WRITTEN $DISTRO_TOKEN $FIRMWARE"
 if [[ $qemu_rc -eq 0 ]]; then interop_pass "the guest powered itself off"
 else interop_fail "the guest powered itself off (qemu exit $qemu_rc)"; fi
@@ -128,7 +127,7 @@ check "the image holds the token the guest wrote" "^token=$DISTRO_TOKEN\$" "$REC
 check "... written under $FIRMWARE" "^firmware=$FIRMWARE\$" "$RECORD"
 check "... from a root on /dev/etherd/e0.0p1, mounted read-write" \
   '^root=/dev/etherd/e0\.0p1$' "$RECORD"
-check "... with multi-user.target active" '^multi_user=active$' "$RECORD"
+check "... once systemd had reached multi-user.target" '^multi_user=active$' "$RECORD"
 check "... and the boot NIC marked unmanaged for systemd-networkd" \
   '^networkd_files=.*10-aoekit-[a-z0-9]+\.network' "$RECORD"
 start=$(interop_image_partition "$IMAGE" 1 | cut -d' ' -f1)

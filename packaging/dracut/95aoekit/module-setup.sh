@@ -15,14 +15,24 @@ check() {
     return 0
 }
 
-# NIC drivers; udev (for udevadm settle).
+# udevadm settle.
 depends() {
-    echo kernel-network-modules udev-rules
+    echo udev-rules
     return 0
 }
 
+# aoe.ko and the NIC drivers: this machine's in host-only mode, else every Ethernet driver.
 installkernel() {
     instmods aoe
+    # shellcheck disable=SC2154  # set by dracut
+    if [[ $hostonly ]]; then
+        local module
+        for module in /sys/class/net/*/device/driver/module; do
+            [[ -e $module ]] && instmods "$(basename "$(readlink -f "$module")")"
+        done
+    else
+        instmods "=drivers/net/ethernet" virtio_net
+    fi
 }
 
 install() {
