@@ -71,7 +71,11 @@ printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
 cp "$DEB" "$R/tmp/"
 in_chroot() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
-before=$(cd "$R" && find . -xdev -path ./proc -prune -o -path ./tmp -prune -o -print | sort)
+# Everything but the pseudo and runtime file systems (/run is a tmpfs on a running system).
+snapshot() {
+  (cd "$R" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./run \) -prune -o -print | sort)
+}
+before=$(snapshot)
 
 # Install.
 if in_chroot apt-get install -y --no-install-recommends "/tmp/$(basename "$DEB")" \
@@ -81,7 +85,8 @@ else
   tail -n 20 "$WORK/install.log"
   fail "apt-get install ./$(basename "$DEB")"
 fi
-grep -E '^(Get|Err):' "$WORK/install.log" && fail "the install downloaded packages (the cached tree should hold them)"
+grep -E '^(Get|Err):[0-9]+ (http|ftp)' "$WORK/install.log" \
+  && fail "the install downloaded packages (the cached tree should hold them)"
 version=$(dpkg-deb -f "$DEB" Version)
 if out=$(in_chroot aoe --version 2>&1) && [[ $out == "aoe (aoekit) ${version%%-*}" ]]; then
   pass "aoe --version runs in the chroot: $out"
@@ -124,7 +129,7 @@ done <<<"$files"
 state=$(in_chroot dpkg-query -W -f='${db:Status-Status}' aoekit 2>/dev/null || echo not-installed)
 [[ $state == not-installed ]] && pass "dpkg: aoekit is not installed any more" \
   || fail "dpkg: aoekit is $state after purge"
-after=$(cd "$R" && find . -xdev -path ./proc -prune -o -path ./tmp -prune -o -print | sort)
+after=$(snapshot)
 extra=$(comm -13 <(echo "$before") <(echo "$after") | grep -vE '^\./(var/(cache|lib/(apt|dpkg|systemd))|var/log|etc/(passwd|group|shadow|gshadow|subuid|subgid)-?$|usr/sbin/policy-rc\.d)' || true)
 [[ -z $extra ]] && pass "the chroot holds nothing new but apt/dpkg's records and the aoekit user" \
   || fail "left behind after purge: $(tr '\n' ' ' <<<"$extra")"
