@@ -93,6 +93,14 @@ if out=$(in_chroot aoe --version 2>&1) && [[ $out == "aoe (aoekit) ${version%%-*
 else
   fail "aoe --version in the chroot: $out"
 fi
+# `aoe mkimage` finds its installed worker: in this bare chroot the worker runs and says which
+# tool is missing.
+out=$(in_chroot aoe mkimage /tmp/x.img --from-dir /tmp 2>&1) && rc=0 || rc=$?
+if [[ $rc -eq 1 ]] && grep -qE 'aoe mkimage: [a-z.0-9]+ is not installed; apt-get install' <<<"$out"; then
+  pass "aoe mkimage runs the installed worker ($out)"
+else
+  fail "aoe mkimage runs the installed worker (exit $rc: $out)"
+fi
 in_chroot getent passwd aoekit >/dev/null && pass "the aoekit user exists" || fail "no aoekit user"
 [[ -d $R/var/lib/aoekit ]] && pass "/var/lib/aoekit exists" || fail "no /var/lib/aoekit"
 for unit in aoe-serve aoe-netboot; do
