@@ -42,6 +42,8 @@ constexpr CommandHelp kHelp{
   aoe mkimage /srv/aoe/client2.img --debootstrap bookworm --packages openssh-server,vim \
               --target e0.2 --size 4G --overlay /srv/aoe/client2-files
   aoe mkimage /srv/aoe/client3.img --from-dir /srv/trees/bookworm --bios
+  aoe mkimage /srv/aoe/client4.img --debootstrap bookworm --deb ./aoekit_0.1.0_amd64.deb \
+              --packages liburing2,libfuse3-3,libfmt9,libtomlplusplus3,adduser,procps
 
 The root file system is /dev/etherd/eX.Yp1 of the --target address: serve the image under
 that address. See aoe-mkimage(8) and docs/diskless-boot.md.
@@ -58,6 +60,7 @@ struct MkimageArgs {
   std::string target = "e0.0";
   std::string overlay;
   std::string cache_dir;
+  std::vector<std::string> debs;
   bool bios = false;
   bool uefi = false;
 };
@@ -96,6 +99,12 @@ void DefineOptions(CLI::App& app, MkimageArgs& a) {
                  "Keep the debootstrapped tree in DIR and reuse it while the suite,\n"
                  "mirror and packages stay the same.\nExample: --cache-dir /var/cache/aoekit")
       ->type_name("DIR");
+  app.add_option("--deb", a.debs,
+                 "Install this Debian package file into the image (dpkg -i); its\n"
+                 "dependencies must be in the tree (--packages). Repeatable.\n"
+                 "Example: --deb aoekit_0.1.0_amd64.deb")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
   app.add_flag("--bios", a.bios, "Make it bootable by BIOS (extlinux); see --uefi.");
   app.add_flag("--uefi", a.uefi,
                "Make it bootable by UEFI (GRUB on an EFI system partition).\n"
@@ -159,6 +168,11 @@ int MkimageMain(const std::vector<std::string>& args) {
   if (a.append.find('\n') != std::string::npos) {
     return Fail(kName, kExitUsage, "--append must be one line");
   }
+  for (const std::string& deb : a.debs) {
+    if (!deb.ends_with(".deb") || !std::filesystem::is_regular_file(deb)) {
+      return Fail(kName, kExitUsage, fmt::format("--deb {} is not a .deb file", deb));
+    }
+  }
   for (const std::string* dir : {&a.from_dir, &a.overlay}) {
     if (!dir->empty() && !std::filesystem::is_directory(*dir)) {
       return Fail(kName, kExitUsage, fmt::format("{} is not a directory", *dir));
@@ -188,6 +202,7 @@ int MkimageMain(const std::vector<std::string>& args) {
   add("--from-dir", a.from_dir);
   add("--overlay", a.overlay);
   add("--cache-dir", a.cache_dir);
+  for (const std::string& deb : a.debs) add("--deb", deb);
   if (a.bios) argv.push_back("--bios");
   if (a.uefi) argv.push_back("--uefi");
 

@@ -130,6 +130,27 @@ check "... from a root on /dev/etherd/e0.0p1, mounted read-write" \
 check "... once systemd had reached multi-user.target" '^multi_user=active$' "$RECORD"
 check "... and the boot NIC marked unmanaged for systemd-networkd" \
   '^networkd_files=.*10-aoekit-[a-z0-9]+\.network' "$RECORD"
+if [[ -n $DISTRO_DEB ]]; then
+  # The package's services, run by the guest's systemd (PID 1 is not systemd on the host).
+  check "aoe-serve.service starts (Type=notify: systemctl start returned after READY=1)" \
+    '^serve_start=0$' "$RECORD"
+  check "... and runs, hardened as shipped" '^serve_state=active/running$' "$RECORD"
+  check "... systemctl shows its STATUS= line" '^serve_status=serving 1 export on 1 interface$' "$RECORD"
+  check "... with the watchdog on (WatchdogSec=30s)" '^serve_watchdog=30s$' "$RECORD"
+  check "... keeping only the capabilities of CapabilityBoundingSet" \
+    '^serve_CapEff:00000000000034c1$' "$RECORD"
+  check "systemctl reload aoe-serve waits for the reload (RELOADING=1, READY=1)" \
+    '^serve_reload=0$' "$RECORD"
+  check "... and the new STATUS= counts the added export" \
+    '^serve_status_reloaded=serving 2 exports on 1 interface$' "$RECORD"
+  check "systemctl stop aoe-serve: a clean exit" '^serve_stop=0 success$' "$RECORD"
+  check "aoe-netboot.service starts and runs" '^netboot_state=active/running$' "$RECORD"
+  check "... STATUS= with mode and interface" '^netboot_status=proxy DHCP and TFTP on aoekit-e2e0$' "$RECORD"
+  check "... as the package's aoekit user with no capability (--user aoekit)" \
+    '^netboot_user=aoekit$' "$RECORD"
+  check "... (CapEff)" '^netboot_CapEff:0000000000000000$' "$RECORD"
+  check "systemctl stop aoe-netboot: a clean exit" '^netboot_stop=0 success$' "$RECORD"
+fi
 start=$(interop_image_partition "$IMAGE" 1 | cut -d' ' -f1)
 if e2fsck -fn "$IMAGE?offset=$((start * 512))" >"$INTEROP_TMP/e2fsck.log" 2>&1; then
   interop_pass "e2fsck: the root file system is clean after the guest's shutdown"

@@ -25,6 +25,9 @@ source "$HERE_DISTRO/../netboot/lib.sh"
 # mirror, packages, the mkimage script); entries for other keys are removed after a build.
 DISTRO_CACHE=${AOEKIT_TEST_CACHE:-/var/cache/aoekit-tests}
 DISTRO_SUITE=bookworm
+# What the aoekit package needs besides the base tree, so that `aoe mkimage --deb` installs it
+# offline. Always in the tree, with or without a package, so both runs share one cache entry.
+DISTRO_DEB_DEPS=adduser,procps,libfmt9,libfuse3-3,liburing2,libtomlplusplus3,libssl3
 
 # distro_require: exit 77 with the reason when something needed cannot exist here.
 distro_require() {
@@ -39,8 +42,12 @@ distro_require() {
 # distro_build_image IMAGE [MORE aoe mkimage ARGS...]
 # `aoe mkimage IMAGE --debootstrap bookworm` with the test's overlay: a unit that, once
 # multi-user.target is reached, writes /var/lib/aoekit-e2e/FIRMWARE.txt (the token from the
-# kernel command line, the firmware, the root device...) and powers off. Sets DISTRO_TOKEN,
-# DISTRO_MKIMAGE_SECONDS and DISTRO_TREE (the cached debootstrap tree it was made from).
+# kernel command line, the firmware, the root device...) and powers off. With the aoekit package
+# (AOEKIT_TEST_DEB_DIR/aoekit_*.deb, from package_build_test) installed in the image with --deb,
+# the unit first runs aoe-serve.service and aoe-netboot.service under the guest's systemd on a
+# dummy interface and records what systemd says about them. Sets DISTRO_TOKEN,
+# DISTRO_MKIMAGE_SECONDS, DISTRO_TREE (the cached debootstrap tree it was made from) and
+# DISTRO_DEB (the package installed, or empty).
 distro_build_image() {
   local image=$1 overlay=$INTEROP_TMP/overlay t0=$SECONDS rc=0 used
   shift
@@ -70,6 +77,50 @@ token=$(sed -n 's/.*aoekit\.token=\([^ ]*\).*/\1/p' /proc/cmdline)
 firmware=bios
 [ -d /sys/firmware/efi ] && firmware=uefi
 mkdir -p /var/lib/aoekit-e2e
+
+# The aoekit package's services under this system's systemd (when the image has the package):
+# a dummy interface (frames go nowhere), one export, then a second one and a reload.
+services() {
+	ip link add aoekit-e2e0 type dummy && ip link set aoekit-e2e0 up
+	ip addr add 10.99.0.1/24 dev aoekit-e2e0
+	mkdir -p /srv/aoekit-e2e
+	truncate -s 4M /srv/aoekit-e2e/1.img /srv/aoekit-e2e/2.img
+	cat >/etc/aoekit/serve.toml <<EOF
+interfaces = ["aoekit-e2e0"]
+[[export]]
+target = "e9.1"
+path = "/srv/aoekit-e2e/1.img"
+EOF
+	systemctl start aoe-serve
+	echo "serve_start=$?"
+	echo "serve_state=$(systemctl show -P ActiveState aoe-serve)/$(systemctl show -P SubState aoe-serve)"
+	echo "serve_status=$(systemctl show -P StatusText aoe-serve)"
+	echo "serve_watchdog=$(systemctl show -P WatchdogUSec aoe-serve)"
+	echo "serve_$(grep CapEff "/proc/$(systemctl show -P MainPID aoe-serve)/status" | tr -d '\t ')"
+	printf '[[export]]\ntarget = "e9.2"\npath = "/srv/aoekit-e2e/2.img"\n' >>/etc/aoekit/serve.toml
+	systemctl reload aoe-serve
+	echo "serve_reload=$?"
+	echo "serve_status_reloaded=$(systemctl show -P StatusText aoe-serve)"
+	systemctl stop aoe-serve
+	echo "serve_stop=$? $(systemctl show -P Result aoe-serve)"
+	cat >/etc/aoekit/netboot.toml <<EOF
+interface = "aoekit-e2e0"
+mode = "proxy"
+boot = "e9.1"
+EOF
+	systemctl start aoe-netboot
+	echo "netboot_start=$?"
+	echo "netboot_state=$(systemctl show -P ActiveState aoe-netboot)/$(systemctl show -P SubState aoe-netboot)"
+	echo "netboot_status=$(systemctl show -P StatusText aoe-netboot)"
+	pid=$(systemctl show -P MainPID aoe-netboot)
+	echo "netboot_user=$(ps -o user= -p "$pid")"
+	echo "netboot_$(grep CapEff "/proc/$pid/status" | tr -d '\t ')"
+	systemctl stop aoe-netboot
+	echo "netboot_stop=$? $(systemctl show -P Result aoe-netboot)"
+}
+if command -v aoe >/dev/null; then
+	services >"/var/lib/aoekit-e2e/services.txt" 2>&1
+fi
 {
 	echo "token=$token"
 	echo "firmware=$firmware"
@@ -81,6 +132,7 @@ mkdir -p /var/lib/aoekit-e2e
 	echo "failed_units=$(systemctl --failed --no-legend --plain | cut -d' ' -f1 | tr '\n' ' ')"
 	echo "kernel=$(uname -r)"
 	echo "uptime=$(cut -d' ' -f1 /proc/uptime)"
+	cat /var/lib/aoekit-e2e/services.txt 2>/dev/null
 } >"/var/lib/aoekit-e2e/$firmware.txt.new"
 mv "/var/lib/aoekit-e2e/$firmware.txt.new" "/var/lib/aoekit-e2e/$firmware.txt"
 sync
@@ -88,8 +140,16 @@ echo "AOEKIT-E2E-TOKEN-WRITTEN $token $firmware"
 systemctl poweroff --no-block
 SCRIPT
   chmod 755 "$overlay/usr/local/sbin/aoekit-e2e"
-  interop_log "aoe mkimage $image --debootstrap $DISTRO_SUITE (cache $DISTRO_CACHE)"
+  local -a deb=()
+  DISTRO_DEB=$(ls "${AOEKIT_TEST_DEB_DIR:-/nonexistent}"/aoekit_*.deb 2>/dev/null | tail -n1)
+  if [[ -n $DISTRO_DEB ]]; then
+    deb=(--deb "$DISTRO_DEB")
+  else
+    interop_log "NOTE: no aoekit package (AOEKIT_TEST_DEB_DIR); the services are not run in the guest"
+  fi
+  interop_log "aoe mkimage $image --debootstrap $DISTRO_SUITE (cache $DISTRO_CACHE) ${deb[*]}"
   "$AOE" mkimage "$image" --debootstrap "$DISTRO_SUITE" --cache-dir "$DISTRO_CACHE" \
+    --packages "$DISTRO_DEB_DEPS" "${deb[@]}" \
     --overlay "$overlay" --append "console=ttyS0,115200 aoekit.token=$DISTRO_TOKEN" "$@" \
     2>"$INTEROP_TMP/mkimage.log" || rc=$?
   sed 's/^/  /' "$INTEROP_TMP/mkimage.log" >&2

@@ -155,6 +155,8 @@ usage "unknown option" "unknown option '--foo'" "$T/x.img" --debootstrap bookwor
 usage "--mirror without --debootstrap" '--mirror, --packages and --cache-dir go with --debootstrap' \
   "$T/x.img" --from-dir "$TREE" --mirror http://x
 usage "missing --from-dir" 'is not a directory' "$T/x.img" --from-dir "$T/nonexistent"
+usage "--deb that is not a package" '--deb /etc/hostname is not a \.deb file' \
+  "$T/x.img" --from-dir "$TREE" --deb /etc/hostname
 
 fails() {  # DESCRIPTION REGEX ARGS... : exit 1 with REGEX, no image
   local what=$1 re=$2 out rc=0
