@@ -103,18 +103,25 @@ EOF
 	echo "serve_status_reloaded=$(systemctl show -P StatusText aoe-serve)"
 	systemctl stop aoe-serve
 	echo "serve_stop=$? $(systemctl show -P Result aoe-serve)"
+	# The image has no ipxe package (a Recommends): an empty TFTP root of its own.
+	mkdir -p /srv/aoekit-e2e/tftp
 	cat >/etc/aoekit/netboot.toml <<EOF
 interface = "aoekit-e2e0"
 mode = "proxy"
 boot = "e9.1"
+tftp_root = "/srv/aoekit-e2e/tftp"
 EOF
 	systemctl start aoe-netboot
 	echo "netboot_start=$?"
+	[ "$(systemctl show -P ActiveState aoe-netboot)" = active ] \
+		|| echo "netboot_journal=$(journalctl -u aoe-netboot -n 3 -o cat --no-pager | tr '\n' ' ')"
 	echo "netboot_state=$(systemctl show -P ActiveState aoe-netboot)/$(systemctl show -P SubState aoe-netboot)"
 	echo "netboot_status=$(systemctl show -P StatusText aoe-netboot)"
 	pid=$(systemctl show -P MainPID aoe-netboot)
-	echo "netboot_user=$(ps -o user= -p "$pid")"
-	echo "netboot_$(grep CapEff "/proc/$pid/status" | tr -d '\t ')"
+	if [ "$pid" -gt 0 ]; then
+		echo "netboot_user=$(ps -o user= -p "$pid")"
+		echo "netboot_$(grep CapEff "/proc/$pid/status" | tr -d '\t ')"
+	fi
 	systemctl stop aoe-netboot
 	echo "netboot_stop=$? $(systemctl show -P Result aoe-netboot)"
 }
