@@ -148,7 +148,11 @@ systemctl poweroff --no-block
 SCRIPT
   chmod 755 "$overlay/usr/local/sbin/aoekit-e2e"
   local -a deb=()
-  DISTRO_DEB=$(ls "${AOEKIT_TEST_DEB_DIR:-/nonexistent}"/aoekit_*.deb 2>/dev/null | tail -n1)
+  local f
+  DISTRO_DEB=""
+  for f in "${AOEKIT_TEST_DEB_DIR:-/nonexistent}"/aoekit_*.deb; do
+    [[ -f $f ]] && DISTRO_DEB=$f
+  done
   if [[ -n $DISTRO_DEB ]]; then
     deb=(--deb "$DISTRO_DEB")
   else
