@@ -39,4 +39,7 @@ int MountMain(const std::vector<std::string>& args);
 int UmountMain(const std::vector<std::string>& args);
 int ShowMain(const std::vector<std::string>& args);
 
+// A bootable diskless disk image (mkimage.cc, which runs packaging/mkimage/aoe-mkimage).
+int MkimageMain(const std::vector<std::string>& args);
+
 }  // namespace aoe::cli

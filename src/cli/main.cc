@@ -35,6 +35,8 @@ constexpr Command kCommands[] = {
     {"mount", "expose an AoE disk as a file through FUSE (for losetup)", MountMain},
     {"umount", "flush and unmount a disk mounted with 'aoe mount'", UmountMain},
     {"show", "list the disks mounted with 'aoe mount' and their paths", ShowMain},
+    {"mkimage", "build a disk image a diskless machine boots from (Debian, BIOS+UEFI)",
+     MkimageMain},
 };
 
 void PrintHelp() {

@@ -28,6 +28,7 @@
 #include "netboot/lease_file.h"
 #include "netboot/netboot_config.h"
 #include "netboot/netboot_service.h"
+#include "os/service_notify.h"
 
 namespace aoe::cli {
 
@@ -363,20 +364,38 @@ int NetbootMain(const std::vector<std::string>& arguments) {
     log.Info("netboot", "running as user {} (uid {}), keeping {}", args.user, ::getuid(),
              DescribeCapabilities(capabilities));
   }
+  ServiceNotifier notifier;
   bool stop = false;
   (void)loop->Add(signal_fd.get(), [&] {
     signalfd_siginfo info{};
     while (::read(signal_fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       log.Info("netboot", "{}: stopping", info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+      (void)notifier.Stopping("stopping");
       stop = true;
     }
   });
+  // The service is up (ports bound, privileges dropped): READY=1 for Type=notify, and the
+  // watchdog pings (WatchdogSec=) from the loop that serves DHCP and TFTP.
+  Result<std::unique_ptr<WatchdogTimer>> watchdog = WatchdogTimer::Start(*loop, notifier);
+  if (!watchdog) {
+    fmt::print(stderr, "aoe netboot: cannot start the watchdog timer: {}\n",
+               watchdog.error().message());
+    return kExitFailure;
+  }
+  const std::string status = fmt::format(
+      "{} DHCP and TFTP on {}", args.options.mode == netboot::DhcpMode::kProxy ? "proxy" : "full",
+      args.options.interface_name);
+  if (Result<void> ready = notifier.Ready(status); !ready) {
+    log.Warn("netboot", "cannot notify the service manager ($NOTIFY_SOCKET): {}",
+             ready.error().message());
+  }
   while (!stop) {
     if (Result<size_t> ran = loop->RunOnce(std::chrono::milliseconds(-1)); !ran) {
       fmt::print(stderr, "aoe netboot: event loop failed: {}\n", ran.error().message());
       return kExitFailure;
     }
   }
+  watchdog->reset();
   netboot::NetbootStats stats = (*service)->stats();
   log.Info("netboot", "stopped: {} DHCP message(s) received ({} malformed), {} replies, {} "
            "file(s) sent over TFTP",

@@ -32,6 +32,7 @@
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "netboot/netboot_service.h"
+#include "os/service_notify.h"
 #include "target/server.h"
 
 namespace aoe::cli {
@@ -49,6 +50,16 @@ constexpr std::string_view kSubject = "serve";
 // CAP_NET_RAW, kept anyway, covers SO_BINDTODEVICE for TFTP transfers on kernels before 5.7.
 // Not kept: CAP_NET_BIND_SERVICE, so a changed [netboot] waits for a restart.
 constexpr int kServeCapabilities[] = {CAP_NET_RAW};
+
+// The one-line STATUS= that `systemctl status aoe-serve` shows.
+std::string ServiceStatus(const ServeConfig& config) {
+  const size_t exports = config.server.exports.size();
+  const size_t interfaces = config.server.interfaces.size();
+  std::string status = fmt::format("serving {} export{} on {} interface{}", exports,
+                                   exports == 1 ? "" : "s", interfaces, interfaces == 1 ? "" : "s");
+  if (config.netboot) status += fmt::format(", netboot on {}", config.netboot->interface_name);
+  return status;
+}
 
 sigset_t HandledSignals() {
   sigset_t set;
@@ -156,8 +167,14 @@ class EmbeddedNetboot {
 class SignalHandler {
  public:
   SignalHandler(target::Server& server, EmbeddedNetboot& netboot, Logger& log,
-                const ServeArgs& args, int fd)
-      : server_(server), netboot_(netboot), log_(log), args_(args), fd_(fd) {}
+                const ServeArgs& args, int fd, ServiceNotifier& notifier)
+      : server_(server),
+        netboot_(netboot),
+        log_(log),
+        args_(args),
+        fd_(fd),
+        notifier_(notifier),
+        status_(ServiceStatus(args.config)) {}
 
   void OnReadable() {
     signalfd_siginfo info{};
@@ -181,6 +198,7 @@ class SignalHandler {
   void Stop(int signal_number) {
     if (stopping_) return;
     stopping_ = true;
+    (void)notifier_.Stopping("stopping after the commands in flight");
     log_.Info(kSubject, "{}: stopping after the commands in flight (send it again to quit at once)",
               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     server_.RequestStop();
@@ -192,24 +210,34 @@ class SignalHandler {
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   }
 
+  // RELOADING=1 ... READY=1 around the reload, whatever its outcome, so that `systemctl
+  // reload` returns; the STATUS= after it says what is served, and whether the reload failed.
   void Reload() {
+    (void)notifier_.Reloading("reloading " + args_.config_path);
+    std::string failure = ReloadConfig();
+    (void)notifier_.Ready(
+        failure.empty() ? status_ : fmt::format("{} (reload failed: {})", status_, failure));
+  }
+
+  // Returns "" or why the configuration was not applied.
+  std::string ReloadConfig() {
     if (args_.config_path.empty()) {
       log_.Info(kSubject,
                 "SIGHUP: nothing to reload, started without --config; "
                 "restart aoe serve to change exports");
-      return;
+      return "";
     }
     ParseResult<ServeConfig> config = LoadServeConfigFile(args_.config_path);
     if (!config) {
       log_.Error(kSubject, "SIGHUP: not reloaded, still serving the previous configuration: {}",
                  config.error());
-      return;
+      return config.error();
     }
     if (Result<void> applied = server_.Reconfigure(config->server); !applied) {
       log_.Error(kSubject,
                  "SIGHUP: could not apply {}, still serving the previous configuration: {}",
                  args_.config_path, applied.error().message());
-      return;
+      return applied.error().message();
     }
     netboot_.Reload(config->netboot);
     if (config->user != args_.config.user) {
@@ -218,6 +246,8 @@ class SignalHandler {
     log_.set_level(args_.log_level_override.value_or(config->log_level));
     log_.Info(kSubject, "SIGHUP: reloaded {}: {} export(s) on {} interface(s)", args_.config_path,
               config->server.exports.size(), config->server.interfaces.size());
+    status_ = ServiceStatus(*config);
+    return "";
   }
 
   target::Server& server_;
@@ -225,6 +255,8 @@ class SignalHandler {
   Logger& log_;
   const ServeArgs& args_;
   int fd_;
+  ServiceNotifier& notifier_;
+  std::string status_;  // STATUS= for what is being served
   bool stopping_ = false;
 };
 
@@ -350,12 +382,28 @@ int ServeMain(const std::vector<std::string>& arguments) {
     log.Info(kSubject, "running as user {} (uid {}), keeping only {}", args.config.user,
              ::getuid(), CapabilityName(CAP_NET_RAW));
   }
-  SignalHandler handler(**server, netboot, log, args, signal_fd.get());
+  ServiceNotifier notifier;
+  SignalHandler handler(**server, netboot, log, args, signal_fd.get(), notifier);
   (*server)->Watch(signal_fd.get(), [&handler] { handler.OnReadable(); });
+
+  // Every interface, export and the [netboot] service is up: READY=1 for Type=notify, and the
+  // watchdog pings (WatchdogSec=) from the same loop that serves the frames.
+  Result<std::unique_ptr<WatchdogTimer>> watchdog =
+      WatchdogTimer::Start((*server)->loop(), notifier);
+  if (!watchdog) {
+    fmt::print(stderr, "aoe serve: cannot start the watchdog timer: {}\n",
+               watchdog.error().message());
+    return kExitFailure;
+  }
+  if (Result<void> ready = notifier.Ready(ServiceStatus(args.config)); !ready) {
+    log.Warn(kSubject, "cannot notify the service manager ($NOTIFY_SOCKET): {}",
+             ready.error().message());
+  }
 
   // The Server logs its own summary when it stops.
   Result<void> ran = (*server)->Run();
-  netboot.Stop();  // before the Server and its loop go
+  watchdog->reset();  // before the Server and its loop go
+  netboot.Stop();     // likewise
   control.reset();
   if (!ran) {
     fmt::print(stderr, "aoe serve: stopped on an error: {}\n", ran.error().message());
