@@ -20,7 +20,7 @@
 #
 # SAFETY: the tap, aoe serve and QEMU live in the namespace pkg-distro-PID, deleted on exit.
 # Exit: 0 pass, 1 fail, 77 skipped (not root, a tool is missing). Env: AOE_BIN,
-# AOEKIT_TEST_CACHE (default /var/cache/aoekit-tests), INTEROP_KEEP_TMP=1,
+# AOEKIT_TEST_CACHE (default /var/cache/aoekit-tests), T_KEEP_TMP=1,
 # INTEROP_QEMU_TIMEOUT (default 600).
 
 set -euo pipefail
@@ -43,28 +43,28 @@ readonly OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 readonly GUEST_MAC=52:54:00:a0:e0:01
 QEMU_TIMEOUT=${INTEROP_QEMU_TIMEOUT:-600}
 
-interop_init
+t_init
 distro_require
 if [[ $FIRMWARE == bios ]]; then
-  [[ -r $ROM ]] || interop_skip "no $ROM (install ipxe-qemu)"
-  [[ -r /usr/lib/ipxe/undionly.kpxe ]] || interop_skip "no undionly.kpxe (install ipxe)"
+  [[ -r $ROM ]] || t_skip "no $ROM (install ipxe-qemu)"
+  [[ -r /usr/lib/ipxe/undionly.kpxe ]] || t_skip "no undionly.kpxe (install ipxe)"
 else
-  [[ -r $OVMF_CODE && -r $OVMF_VARS ]] || interop_skip "no OVMF (install ovmf)"
-  [[ -r /usr/lib/ipxe/snponly.efi ]] || interop_skip "no snponly.efi (install ipxe)"
+  [[ -r $OVMF_CODE && -r $OVMF_VARS ]] || t_skip "no OVMF (install ovmf)"
+  [[ -r /usr/lib/ipxe/snponly.efi ]] || t_skip "no snponly.efi (install ipxe)"
 fi
 t_start=$SECONDS
 
-IMAGE=$INTEROP_TMP/debian.img
+IMAGE=$T_TMP/debian.img
 distro_build_image "$IMAGE"
-interop_log "image built in ${DISTRO_MKIMAGE_SECONDS}s"
+t_log "image built in ${DISTRO_MKIMAGE_SECONDS}s"
 [[ -z $(distro_read_file "$IMAGE" "/var/lib/aoekit-e2e/$FIRMWARE.txt") ]] \
-  || interop_die "the token file exists before the boot"
+  || t_die "the token file exists before the boot"
 
 distro_netns_create
 distro_serve "$IMAGE"
-interop_log "aoe serve is up: e0.0 and [netboot] in one process"
+t_log "aoe serve is up: e0.0 and [netboot] in one process"
 
-SERIAL=$INTEROP_TMP/serial.log
+SERIAL=$T_TMP/serial.log
 : >"$SERIAL"
 # Stop early on failures the guest cannot recover from; on success its own poweroff ends QEMU.
 INTEROP_QEMU_DONE_RE='aoekit: cannot mount the root|Kernel panic|sanboot aoe:e0\.0 failed|Shell> |PXEv6|emergency mode'
@@ -73,37 +73,37 @@ qemu_rc=0
 if [[ $FIRMWARE == bios ]]; then
   netboot_qemu_run "$SERIAL" "$QEMU_TIMEOUT" "$ROM" -m 1024 || qemu_rc=$?
 else
-  cp "$OVMF_VARS" "$INTEROP_TMP/OVMF_VARS.fd"
+  cp "$OVMF_VARS" "$T_TMP/OVMF_VARS.fd"
   # netboot_qemu_run's e1000 has a PXE ROM; OVMF needs none (its own VirtioNetDxe and PXE).
   args=(
     -accel tcg -machine q35 -m 1024 -nodefaults -display none -monitor none -no-reboot
     -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
-    -drive "if=pflash,format=raw,unit=1,file=$INTEROP_TMP/OVMF_VARS.fd"
+    -drive "if=pflash,format=raw,unit=1,file=$T_TMP/OVMF_VARS.fd"
     -serial "file:$SERIAL"
     -netdev "tap,id=n0,ifname=$INTEROP_TAP,script=no,downscript=no"
     -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,bootindex=1"
   )
-  interop_log "qemu (timeout ${QEMU_TIMEOUT}s): qemu-system-x86_64 ${args[*]}"
+  t_log "qemu (timeout ${QEMU_TIMEOUT}s): qemu-system-x86_64 ${args[*]}"
   timeout -k 5 "$QEMU_TIMEOUT" ip netns exec "$INTEROP_NS" qemu-system-x86_64 "${args[@]}" \
-    >"$INTEROP_TMP/qemu.out" 2>&1 &
+    >"$T_TMP/qemu.out" 2>&1 &
   qemu_pid=$!
-  interop_defer "interop_kill_pid $qemu_pid"
+  t_defer "t_kill_pid $qemu_pid"
   while kill -0 "$qemu_pid" 2>/dev/null; do   # bounded by `timeout`
-    if grep -aqE "$INTEROP_QEMU_DONE_RE" "$SERIAL"; then interop_kill_pid "$qemu_pid"; break; fi
+    if grep -aqE "$INTEROP_QEMU_DONE_RE" "$SERIAL"; then t_kill_pid "$qemu_pid"; break; fi
     sleep 0.5
   done
   wait "$qemu_pid" 2>/dev/null || qemu_rc=$?
 fi
 boot_seconds=$((SECONDS - boot_start))
-interop_log "guest ran ${boot_seconds}s (qemu exit $qemu_rc)"
-interop_kill_pid "$DISTRO_SERVE_PID"    # the image is quiescent from here on
+t_log "guest ran ${boot_seconds}s (qemu exit $qemu_rc)"
+t_kill_pid "$DISTRO_SERVE_PID"    # the image is quiescent from here on
 
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
 LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g; s/\x08//g')
 check() {  # DESCRIPTION REGEX [TEXT]
-  if grep -qE -- "$2" <<<"${3-$LOG}"; then interop_pass "$1"; else interop_fail "$1"; fi
+  if grep -qE -- "$2" <<<"${3-$LOG}"; then t_pass "$1"; else t_fail "$1"; fi
 }
 SERVE=$(cat "$DISTRO_SERVE_LOG")
 if [[ $FIRMWARE == bios ]]; then
@@ -118,11 +118,11 @@ check "the kernel got its command line from the boot loader on the AoE disk" \
   "Command line: .*root=/dev/etherd/e0\\.0p1 .*aoekit\\.token=$DISTRO_TOKEN"
 check "aoekit's initramfs script found the root device" 'aoekit: found /dev/etherd/e0\.0p1 after'
 check "the test unit wrote the token" "AOEKIT-E2E-TOKEN-WRITTEN $DISTRO_TOKEN $FIRMWARE"
-if [[ $qemu_rc -eq 0 ]]; then interop_pass "the guest powered itself off"
-else interop_fail "the guest powered itself off (qemu exit $qemu_rc)"; fi
+if [[ $qemu_rc -eq 0 ]]; then t_pass "the guest powered itself off"
+else t_fail "the guest powered itself off (qemu exit $qemu_rc)"; fi
 
 RECORD=$(distro_read_file "$IMAGE" "/var/lib/aoekit-e2e/$FIRMWARE.txt" || true)
-interop_log "the guest's record: $(tr '\n' ' ' <<<"$RECORD")"
+t_log "the guest's record: $(tr '\n' ' ' <<<"$RECORD")"
 check "the image holds the token the guest wrote" "^token=$DISTRO_TOKEN\$" "$RECORD"
 check "... written under $FIRMWARE" "^firmware=$FIRMWARE\$" "$RECORD"
 check "... from a root on /dev/etherd/e0.0p1, mounted read-write" \
@@ -152,10 +152,10 @@ if [[ -n $DISTRO_DEB ]]; then
   check "systemctl stop aoe-netboot: a clean exit" '^netboot_stop=0 success$' "$RECORD"
 fi
 start=$(interop_image_partition "$IMAGE" 1 | cut -d' ' -f1)
-if e2fsck -fn "$IMAGE?offset=$((start * 512))" >"$INTEROP_TMP/e2fsck.log" 2>&1; then
-  interop_pass "e2fsck: the root file system is clean after the guest's shutdown"
+if e2fsck -fn "$IMAGE?offset=$((start * 512))" >"$T_TMP/e2fsck.log" 2>&1; then
+  t_pass "e2fsck: the root file system is clean after the guest's shutdown"
 else
-  interop_fail "e2fsck: the root file system is clean ($(tail -n 3 "$INTEROP_TMP/e2fsck.log" | tr '\n' ' '))"
+  t_fail "e2fsck: the root file system is clean ($(tail -n 3 "$T_TMP/e2fsck.log" | tr '\n' ' '))"
 fi
 
 # ---------------------------------------------------------------------------
@@ -165,24 +165,24 @@ fi
 # give up after aoe.wait= seconds and say what it saw.
 # ---------------------------------------------------------------------------
 if [[ $FIRMWARE == bios ]]; then
-  distro_extract_boot "$IMAGE" "$INTEROP_TMP"
-  FAIL_LOG=$INTEROP_TMP/serve-e0.1.log
+  distro_extract_boot "$IMAGE" "$T_TMP"
+  FAIL_LOG=$T_TMP/serve-e0.1.log
   netboot_start_bg "$FAIL_LOG" "$AOE" serve -i "$INTEROP_TAP" "e0.1=$IMAGE,ro"
-  netboot_wait_log "$BG_PID" "$FAIL_LOG" "e0.1: exporting"
-  SERIAL2=$INTEROP_TMP/serial-timeout.log
+  distro_wait_ready "$BG_PID" "$FAIL_LOG" "e0.1: exporting"
+  SERIAL2=$T_TMP/serial-timeout.log
   qemu_rc=0
   INTEROP_QEMU_DONE_RE='aoekit: cannot mount the root|Kernel panic|reboot: Restarting' \
-  interop_qemu_run "$SERIAL2" 180 -m 1024 -kernel "$INTEROP_TMP/vmlinuz" -initrd "$INTEROP_TMP/initrd.img" \
+  interop_qemu_run "$SERIAL2" 180 -m 1024 -kernel "$T_TMP/vmlinuz" -initrd "$T_TMP/initrd.img" \
     -append "root=/dev/etherd/e0.0p1 ro console=ttyS0,115200 aoe.wait=8 panic=-1 BOOTIF=01-52-54-00-a0-e0-01" \
     -netdev user,id=u0,restrict=on -device e1000,netdev=u0,mac=52:54:00:a0:e0:99,romfile= \
     || qemu_rc=$?
-  interop_kill_pid "$BG_PID"
+  t_kill_pid "$BG_PID"
   LOG2=$(tr -d '\r' <"$SERIAL2")
   nics=$(grep -oE 'aoekit: boot interfaces: [^(]*' <<<"$LOG2" | head -n1 | sed 's/.*: //; s/ *$//')
   if [[ -n $nics && $nics != *" "* ]]; then
-    interop_pass "BOOTIF= chose one of the two NICs ($nics)"
+    t_pass "BOOTIF= chose one of the two NICs ($nics)"
   else
-    interop_fail "BOOTIF= chose one of the two NICs (boot interfaces: '${nics}')"
+    t_fail "BOOTIF= chose one of the two NICs (boot interfaces: '${nics}')"
   fi
   check "after aoe.wait=8 the script says which disk it saw instead" \
     "aoekit: no /dev/etherd/e0\\.0p1 after 8s; AoE disks seen: e0\\.1 \\(up, via $nics, partitions: p1 p2\\)" "$LOG2"
@@ -190,7 +190,7 @@ if [[ $FIRMWARE == bios ]]; then
   check "... and stops the boot (initramfs-tools' panic)" "aoekit: cannot mount the root file system from /dev/etherd/e0\\.0p1" "$LOG2"
 fi
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
   [[ -n ${LOG2:-} ]] && { echo "---- serial console tail (timeout boot) ----"; tail -n 30 <<<"$LOG2"; }
   echo "---- serial console tail ----"; tail -n 60 <<<"$LOG"
   echo "---- aoe serve log tail ----"; tail -n 30 "$DISTRO_SERVE_LOG"

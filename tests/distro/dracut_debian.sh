@@ -13,7 +13,7 @@
 #
 # SAFETY: the tap, aoe serve and QEMU live in the namespace pkg-distro-PID, deleted on exit.
 # Exit: 0 pass, 1 fail, 77 skipped (not root, no dracut). Env: AOE_BIN, AOEKIT_TEST_CACHE,
-# INTEROP_KEEP_TMP=1.
+# T_KEEP_TMP=1.
 
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -21,36 +21,36 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/lib.sh"
 readonly PACKAGING=$HERE/../../packaging
 
-interop_init
+t_init
 distro_require
-command -v dracut >/dev/null || interop_skip "dracut not installed (apt-get install dracut-core)"
-command -v lsinitrd >/dev/null || interop_skip "lsinitrd not installed (dracut-core)"
+command -v dracut >/dev/null || t_skip "dracut not installed (apt-get install dracut-core)"
+command -v lsinitrd >/dev/null || t_skip "lsinitrd not installed (dracut-core)"
 t_start=$SECONDS
 
-IMAGE=$INTEROP_TMP/debian.img
+IMAGE=$T_TMP/debian.img
 distro_build_image "$IMAGE" --bios
-distro_extract_boot "$IMAGE" "$INTEROP_TMP"
-[[ -d $DISTRO_TREE/lib/modules/$DISTRO_KVER ]] || interop_die "no modules for $DISTRO_KVER in $DISTRO_TREE"
+distro_extract_boot "$IMAGE" "$T_TMP"
+[[ -d $DISTRO_TREE/lib/modules/$DISTRO_KVER ]] || t_die "no modules for $DISTRO_KVER in $DISTRO_TREE"
 
 # dracut's modules, plus aoekit's as the package installs it.
-DRACUT=$INTEROP_TMP/dracut
+DRACUT=$T_TMP/dracut
 cp -a /usr/lib/dracut "$DRACUT"
 install -D -m 0755 "$PACKAGING/dracut/95aoekit/module-setup.sh" "$DRACUT/modules.d/95aoekit/module-setup.sh"
 install -m 0755 "$PACKAGING/dracut/95aoekit/parse-aoekit.sh" "$DRACUT/modules.d/95aoekit/"
 install -m 0755 "$PACKAGING/initramfs-tools/scripts/local-top/aoekit" "$DRACUT/modules.d/95aoekit/aoekit-root.sh"
-INITRD=$INTEROP_TMP/initrd-dracut.img
+INITRD=$T_TMP/initrd-dracut.img
 t0=$SECONDS
 if dracutbasedir=$DRACUT dracut --force --no-hostonly --no-hostonly-cmdline --kver "$DISTRO_KVER" \
      --kmoddir "$DISTRO_TREE/lib/modules/$DISTRO_KVER" --add aoekit --omit "plymouth" --no-compress --no-early-microcode \
-     --conf /dev/null --confdir "$INTEROP_TMP" "$INITRD" >"$INTEROP_TMP/dracut.log" 2>&1; then
-  interop_pass "dracut built an initramfs with --add aoekit ($(( $(stat -c %s "$INITRD") >> 20 )) MiB, $((SECONDS - t0))s)"
+     --conf /dev/null --confdir "$T_TMP" "$INITRD" >"$T_TMP/dracut.log" 2>&1; then
+  t_pass "dracut built an initramfs with --add aoekit ($(( $(stat -c %s "$INITRD") >> 20 )) MiB, $((SECONDS - t0))s)"
 else
-  tail -n 20 "$INTEROP_TMP/dracut.log"
-  interop_die "dracut failed"
+  tail -n 20 "$T_TMP/dracut.log"
+  t_die "dracut failed"
 fi
 CONTENTS=$(lsinitrd "$INITRD")
 check() {  # DESCRIPTION REGEX TEXT
-  if grep -qE -- "$2" <<<"$3"; then interop_pass "$1"; else interop_fail "$1"; fi
+  if grep -qE -- "$2" <<<"$3"; then t_pass "$1"; else t_fail "$1"; fi
 }
 check "the initramfs holds aoe.ko" '/aoe\.ko' "$CONTENTS"
 check "... aoekit's script" 'sbin/aoekit-root$' "$CONTENTS"
@@ -58,36 +58,36 @@ check "... its cmdline hook" 'cmdline/90-?parse-aoekit\.sh$' "$CONTENTS"
 check "... and an Ethernet driver (e1000)" '/e1000\.ko' "$CONTENTS"
 
 distro_netns_create
-DISTRO_SERVE_LOG=$INTEROP_TMP/serve.log
+DISTRO_SERVE_LOG=$T_TMP/serve.log
 netboot_start_bg "$DISTRO_SERVE_LOG" "$AOE" serve -i "$INTEROP_TAP" "e0.0=$IMAGE"
-netboot_wait_log "$BG_PID" "$DISTRO_SERVE_LOG" "e0.0: exporting"
+distro_wait_ready "$BG_PID" "$DISTRO_SERVE_LOG" "e0.0: exporting"
 SERVE_PID=$BG_PID
 
-SERIAL=$INTEROP_TMP/serial.log
+SERIAL=$T_TMP/serial.log
 qemu_rc=0
 boot_start=$SECONDS
 INTEROP_QEMU_DONE_RE='aoekit: cannot mount the root|Kernel panic|dracut Warning: Could not boot|Entering emergency mode|emergency shell' \
-interop_qemu_run "$SERIAL" 600 -m 1024 -kernel "$INTEROP_TMP/vmlinuz" -initrd "$INITRD" \
+interop_qemu_run "$SERIAL" 600 -m 1024 -kernel "$T_TMP/vmlinuz" -initrd "$INITRD" \
   -append "root=/dev/etherd/e0.0p1 ro console=ttyS0,115200 aoekit.token=$DISTRO_TOKEN rd.shell=0 rd.emergency=poweroff" \
   || qemu_rc=$?
 boot_seconds=$((SECONDS - boot_start))
-interop_kill_pid "$SERVE_PID"
+t_kill_pid "$SERVE_PID"
 
 LOG=$(tr -d '\r' <"$SERIAL" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g')
 check "dracut's initqueue ran aoekit's script, which found the root device" \
   'aoekit: found /dev/etherd/e0\.0p1 after' "$LOG"
 check "the test unit wrote the token" "AOEKIT-E2E-TOKEN-WRITTEN $DISTRO_TOKEN" "$LOG"
-[[ $qemu_rc -eq 0 ]] && interop_pass "the guest powered itself off" \
-  || interop_fail "the guest powered itself off (qemu exit $qemu_rc)"
+[[ $qemu_rc -eq 0 ]] && t_pass "the guest powered itself off" \
+  || t_fail "the guest powered itself off (qemu exit $qemu_rc)"
 RECORD=$(distro_read_file "$IMAGE" /var/lib/aoekit-e2e/bios.txt || true)
-interop_log "the guest's record: $(tr '\n' ' ' <<<"$RECORD")"
+t_log "the guest's record: $(tr '\n' ' ' <<<"$RECORD")"
 check "the image holds the token the guest wrote" "^token=$DISTRO_TOKEN\$" "$RECORD"
 check "... from a root on /dev/etherd/e0.0p1" '^root=/dev/etherd/e0\.0p1$' "$RECORD"
 check "... with multi-user.target active" '^multi_user=active$' "$RECORD"
 check "... and the boot NIC marked unmanaged for systemd-networkd" \
   '^networkd_files=.*10-aoekit-[a-z0-9]+\.network' "$RECORD"
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
   echo "---- serial console tail ----"; tail -n 60 <<<"$LOG"
   exit 1
 fi

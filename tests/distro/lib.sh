@@ -8,7 +8,7 @@
 # (QEMU with a PXE ROM).
 #
 #   source tests/distro/lib.sh
-#   interop_init
+#   t_init
 #   distro_build_image IMAGE [mkimage args...]   # sets DISTRO_TOKEN; uses the debootstrap cache
 #   distro_netns_create                           # pkg-distro-PID, tap pkgtap0, 10.79.0.1/24
 #   distro_serve IMAGE                            # aoe serve --config with e0.0 and [netboot]
@@ -29,14 +29,20 @@ DISTRO_SUITE=bookworm
 # offline. Always in the tree, with or without a package, so both runs share one cache entry.
 DISTRO_DEB_DEPS=adduser,procps,libfmt9,libfuse3-3,liburing2,libtomlplusplus3,libssl3
 
+# distro_wait_ready PID LOG REGEX: waits (at most 10 s) until LOG matches REGEX; dies, showing
+# LOG, when it does not or PID exits first.
+distro_wait_ready() {
+  t_wait_log "$2" "$3" 1 10 "$1" || { cat "$2" >&2; t_die "not ready after 10 s: no '$3' in $2"; }
+}
+
 # distro_require: exit 77 with the reason when something needed cannot exist here.
 distro_require() {
   interop_require_root_tools qemu-system-x86_64 debootstrap sfdisk extlinux grub-mkstandalone \
     mkfs.vfat mcopy unshare python3
-  AOE=$(interop_aoe_bin)
-  [[ -x $AOE ]] || interop_skip "no aoe binary at $AOE (build it or set AOE_BIN)"
+  t_find_aoe
+  AOE=$AOE_BIN
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null \
-    || interop_skip "no overlayfs in this kernel (aoe mkimage needs it)"
+    || t_skip "no overlayfs in this kernel (aoe mkimage needs it)"
 }
 
 # distro_build_image IMAGE [MORE aoe mkimage ARGS...]
@@ -49,7 +55,7 @@ distro_require() {
 # DISTRO_MKIMAGE_SECONDS, DISTRO_TREE (the cached debootstrap tree it was made from) and
 # DISTRO_DEB (the package installed, or empty).
 distro_build_image() {
-  local image=$1 overlay=$INTEROP_TMP/overlay t0=$SECONDS rc=0 used
+  local image=$1 overlay=$T_TMP/overlay t0=$SECONDS rc=0 used
   shift
   DISTRO_TOKEN="AOEKIT-E2E-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   mkdir -p "$overlay/etc/systemd/system/multi-user.target.wants" "$overlay/usr/local/sbin"
@@ -156,18 +162,18 @@ SCRIPT
   if [[ -n $DISTRO_DEB ]]; then
     deb=(--deb "$DISTRO_DEB")
   else
-    interop_log "NOTE: no aoekit package (AOEKIT_TEST_DEB_DIR); the services are not run in the guest"
+    t_log "NOTE: no aoekit package (AOEKIT_TEST_DEB_DIR); the services are not run in the guest"
   fi
-  interop_log "aoe mkimage $image --debootstrap $DISTRO_SUITE (cache $DISTRO_CACHE) ${deb[*]}"
+  t_log "aoe mkimage $image --debootstrap $DISTRO_SUITE (cache $DISTRO_CACHE) ${deb[*]}"
   "$AOE" mkimage "$image" --debootstrap "$DISTRO_SUITE" --cache-dir "$DISTRO_CACHE" \
     --packages "$DISTRO_DEB_DEPS" "${deb[@]}" \
     --overlay "$overlay" --append "console=ttyS0,115200 aoekit.token=$DISTRO_TOKEN" "$@" \
-    2>"$INTEROP_TMP/mkimage.log" || rc=$?
-  sed 's/^/  /' "$INTEROP_TMP/mkimage.log" >&2
-  [[ $rc -eq 0 ]] || interop_die "aoe mkimage failed (exit $rc)"
+    2>"$T_TMP/mkimage.log" || rc=$?
+  sed 's/^/  /' "$T_TMP/mkimage.log" >&2
+  [[ $rc -eq 0 ]] || t_die "aoe mkimage failed (exit $rc)"
   DISTRO_MKIMAGE_SECONDS=$((SECONDS - t0))
   # Only the tree just used stays in the cache.
-  used=$(sed -n 's/.*Debian tree\( cached as\|:\) \(.*debootstrap-[^ ]*\).*/\2/p' "$INTEROP_TMP/mkimage.log" | head -n1)
+  used=$(sed -n 's/.*Debian tree\( cached as\|:\) \(.*debootstrap-[^ ]*\).*/\2/p' "$T_TMP/mkimage.log" | head -n1)
   DISTRO_TREE=$used
   if [[ -n $used ]]; then
     find "$DISTRO_CACHE" -maxdepth 1 -name 'debootstrap-*' ! -name "$(basename "$used")" \
@@ -180,8 +186,8 @@ SCRIPT
 distro_netns_create() {
   INTEROP_NS=pkg-distro-$$
   INTEROP_TAP=pkgtap0
-  ip netns add "$INTEROP_NS" || interop_die "ip netns add $INTEROP_NS failed"
-  interop_defer "ip netns del '$INTEROP_NS' 2>/dev/null"
+  ip netns add "$INTEROP_NS" || t_die "ip netns add $INTEROP_NS failed"
+  t_defer "ip netns del '$INTEROP_NS' 2>/dev/null"
   ip -n "$INTEROP_NS" link set lo up
   ip -n "$INTEROP_NS" tuntap add dev "$INTEROP_TAP" mode tap
   ip netns exec "$INTEROP_NS" sysctl -qw "net.ipv6.conf.$INTEROP_TAP.disable_ipv6=1" || true
@@ -192,10 +198,10 @@ distro_netns_create() {
 # distro_serve IMAGE: ONE `aoe serve --config` process serves IMAGE as e0.0 and runs [netboot]
 # (full DHCP, TFTP) on the tap. Sets DISTRO_SERVE_PID and DISTRO_SERVE_LOG.
 distro_serve() {
-  local config=$INTEROP_TMP/serve.toml
+  local config=$T_TMP/serve.toml
   cat >"$config" <<TOML
 interfaces = ["$INTEROP_TAP"]
-state_dir = "$INTEROP_TMP/state"
+state_dir = "$T_TMP/state"
 
 [[export]]
 target = "e0.0"
@@ -205,12 +211,12 @@ path = "$1"
 mode = "full"
 range = "10.79.0.100-10.79.0.150"
 boot = "e0.0"
-lease_file = "$INTEROP_TMP/leases"
+lease_file = "$T_TMP/leases"
 TOML
-  DISTRO_SERVE_LOG=$INTEROP_TMP/serve.log
+  DISTRO_SERVE_LOG=$T_TMP/serve.log
   netboot_start_bg "$DISTRO_SERVE_LOG" "$AOE" serve --config "$config"
   DISTRO_SERVE_PID=$BG_PID
-  netboot_wait_log "$DISTRO_SERVE_PID" "$DISTRO_SERVE_LOG" "full DHCP for"
+  distro_wait_ready "$DISTRO_SERVE_PID" "$DISTRO_SERVE_LOG" "full DHCP for"
 }
 
 # distro_read_file IMAGE PATH: prints PATH from partition 1 of IMAGE (ext4), read-only, without
@@ -228,8 +234,8 @@ distro_extract_boot() {
   start=$(interop_image_partition "$1" 1 | cut -d' ' -f1)
   DISTRO_KVER=$(debugfs -R "ls -p /boot" "$1?offset=$((start * 512))" 2>/dev/null | cut -d/ -f6 \
     | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)
-  [[ -n $DISTRO_KVER ]] || interop_die "no /boot/vmlinuz-* in $1"
+  [[ -n $DISTRO_KVER ]] || t_die "no /boot/vmlinuz-* in $1"
   debugfs -R "dump -p /boot/vmlinuz-$DISTRO_KVER $2/vmlinuz" "$1?offset=$((start * 512))" 2>/dev/null
   debugfs -R "dump -p /boot/initrd.img-$DISTRO_KVER $2/initrd.img" "$1?offset=$((start * 512))" 2>/dev/null
-  [[ -s $2/vmlinuz && -s $2/initrd.img ]] || interop_die "cannot read the kernel $DISTRO_KVER from $1"
+  [[ -s $2/vmlinuz && -s $2/initrd.img ]] || t_die "cannot read the kernel $DISTRO_KVER from $1"
 }

@@ -22,14 +22,12 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../interop/lib.sh"
 
 AOE=${1:?usage: service_notify.sh AOE_BIN}
-interop_init
+t_init
 interop_require_root_tools python3
-[[ -x $AOE ]] || interop_die "no aoe binary at $AOE"
+[[ -x $AOE ]] || t_die "no aoe binary at $AOE"
 
-NS=pkg-notify-$$
-ip netns add "$NS"
-interop_defer "ip netns del $NS 2>/dev/null"
-ip -n "$NS" link set lo up
+NS=$(t_ns notify)
+t_netns_add "$NS"
 for pair in 0 1; do
   ip -n "$NS" link add "pkgs$pair" type veth peer name "pkgc$pair"
   for dev in "pkgs$pair" "pkgc$pair"; do
@@ -38,12 +36,12 @@ for pair in 0 1; do
   done
 done
 ip -n "$NS" addr add 10.78.0.1/24 dev pkgs0
-chmod 755 "$INTEROP_TMP"
-for i in 1 2 3; do truncate -s 4M "$INTEROP_TMP/disk$i.img"; done
-chmod 666 "$INTEROP_TMP"/disk*.img   # the --user run opens them as nobody
+chmod 755 "$T_TMP"
+for i in 1 2 3; do truncate -s 4M "$T_TMP/disk$i.img"; done
+chmod 666 "$T_TMP"/disk*.img   # the --user run opens them as nobody
 
-SOCKET=$INTEROP_TMP/notify.sock
-MESSAGES=$INTEROP_TMP/notify.log
+SOCKET=$T_TMP/notify.sock
+MESSAGES=$T_TMP/notify.log
 
 # listen SECONDS: (re)starts the notification socket reader with an empty log.
 listen() {
@@ -51,9 +49,9 @@ listen() {
   : >"$MESSAGES"
   python3 "$HERE/notify_listen.py" "$SOCKET" "$MESSAGES" "$1" &
   LISTENER=$!
-  interop_defer "interop_kill_pid $LISTENER"
+  t_defer "t_kill_pid $LISTENER"
   for (( i = 0; i < 50; i++ )); do [[ -S $SOCKET ]] && return 0; sleep 0.1; done
-  interop_die "notify_listen.py did not create $SOCKET"
+  t_die "notify_listen.py did not create $SOCKET"
 }
 
 # start LOG CMD...: runs CMD in the namespace as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC
@@ -64,7 +62,7 @@ start() {
   NOTIFY_SOCKET=$SOCKET WATCHDOG_USEC=200000 timeout -k 5 120 \
     ip netns exec "$NS" "$@" >"$log" 2>&1 &
   DAEMON=$!
-  interop_defer "interop_kill_pid $DAEMON"
+  t_defer "t_kill_pid $DAEMON"
 }
 
 # wait_message REGEX [SECONDS]: waits (bounded, default 10 s) for a message line matching REGEX.
@@ -78,7 +76,7 @@ wait_message() {
 }
 
 check() {  # DESCRIPTION REGEX [SECONDS]
-  if wait_message "$2" "${3:-10}"; then interop_pass "$1"; else interop_fail "$1"; fi
+  if wait_message "$2" "${3:-10}"; then t_pass "$1"; else t_fail "$1"; fi
 }
 
 count() { grep -cE -- "$1" "$MESSAGES" || true; }
@@ -87,10 +85,10 @@ write_config() {  # FILE EXPORT_COUNT [EXTRA TOP-LEVEL LINES]
   local file=$1 n=$2 i
   {
     echo "interfaces = [\"pkgs0\", \"pkgs1\"]"
-    echo "state_dir = \"$INTEROP_TMP/state\""
+    echo "state_dir = \"$T_TMP/state\""
     [[ -n ${3:-} ]] && echo "$3"
     for (( i = 1; i <= n; i++ )); do
-      printf '[[export]]\ntarget = "e7.%d"\npath = "%s/disk%d.img"\n' "$i" "$INTEROP_TMP" "$i"
+      printf '[[export]]\ntarget = "e7.%d"\npath = "%s/disk%d.img"\n' "$i" "$T_TMP" "$i"
     done
   } >"$file"
 }
@@ -98,24 +96,24 @@ write_config() {  # FILE EXPORT_COUNT [EXTRA TOP-LEVEL LINES]
 # ---------------------------------------------------------------------------
 # aoe serve
 # ---------------------------------------------------------------------------
-CONFIG=$INTEROP_TMP/serve.toml
+CONFIG=$T_TMP/serve.toml
 write_config "$CONFIG" 2
 listen 60
-start "$INTEROP_TMP/serve.log" "$AOE" serve --config "$CONFIG"
+start "$T_TMP/serve.log" "$AOE" serve --config "$CONFIG"
 check "aoe serve: READY=1 with the export and interface counts" \
   '^READY=1\|STATUS=serving 2 exports on 2 interfaces$'
 # READY means serving: both disks answer at once (no retry needed after READY).
 if ip netns exec "$NS" "$AOE" scan -i pkgc0 --timeout 0.5 2>&1 | grep -q 'e7\.2'; then
-  interop_pass "aoe serve: the exports answer as soon as READY=1 is sent"
+  t_pass "aoe serve: the exports answer as soon as READY=1 is sent"
 else
-  interop_fail "aoe serve: the exports answer as soon as READY=1 is sent"
+  t_fail "aoe serve: the exports answer as soon as READY=1 is sent"
 fi
 sleep 1
 pings=$(count '^WATCHDOG=1$')
 if (( pings >= 4 )); then
-  interop_pass "aoe serve: WATCHDOG=1 every 100 ms ($pings pings in about 1 s)"
+  t_pass "aoe serve: WATCHDOG=1 every 100 ms ($pings pings in about 1 s)"
 else
-  interop_fail "aoe serve: WATCHDOG=1 every 100 ms (only $pings pings)"
+  t_fail "aoe serve: WATCHDOG=1 every 100 ms (only $pings pings)"
 fi
 
 write_config "$CONFIG" 3
@@ -126,9 +124,9 @@ check "aoe serve: then READY=1 with the new counts" \
   '^READY=1\|STATUS=serving 3 exports on 2 interfaces$'
 if [[ $(grep -nE '^RELOADING=1' "$MESSAGES" | head -n1 | cut -d: -f1) -lt \
       $(grep -nE 'STATUS=serving 3 exports' "$MESSAGES" | head -n1 | cut -d: -f1) ]]; then
-  interop_pass "aoe serve: RELOADING=1 comes before the READY=1 that ends the reload"
+  t_pass "aoe serve: RELOADING=1 comes before the READY=1 that ends the reload"
 else
-  interop_fail "aoe serve: RELOADING=1 comes before the READY=1 that ends the reload"
+  t_fail "aoe serve: RELOADING=1 comes before the READY=1 that ends the reload"
 fi
 echo 'interfaces = 7' >"$CONFIG"
 kill -HUP "$(pgrep -P "$DAEMON" | head -n1)"
@@ -138,61 +136,61 @@ kill -TERM "$(pgrep -P "$DAEMON" | head -n1)"
 check "aoe serve: SIGTERM sends STOPPING=1" '^STOPPING=1\|'
 rc=0
 wait "$DAEMON" || rc=$?
-if [[ $rc -eq 0 ]]; then interop_pass "aoe serve: exit 0 after SIGTERM"
-else interop_fail "aoe serve: exit 0 after SIGTERM (got $rc)"; fi
+if [[ $rc -eq 0 ]]; then t_pass "aoe serve: exit 0 after SIGTERM"
+else t_fail "aoe serve: exit 0 after SIGTERM (got $rc)"; fi
 
 # A start-up that fails (the image does not exist) never says READY=1.
 write_config "$CONFIG" 2
 sed -i 's/disk2\.img/missing.img/' "$CONFIG"
 listen 30
-start "$INTEROP_TMP/serve-fail.log" "$AOE" serve --config "$CONFIG"
+start "$T_TMP/serve-fail.log" "$AOE" serve --config "$CONFIG"
 rc=0
 wait "$DAEMON" || rc=$?
 sleep 0.3
 if [[ $rc -eq 1 ]] && ! grep -q 'READY=1' "$MESSAGES"; then
-  interop_pass "aoe serve: a failed start-up exits 1 without READY=1"
+  t_pass "aoe serve: a failed start-up exits 1 without READY=1"
 else
-  interop_fail "aoe serve: a failed start-up exits 1 without READY=1 (exit $rc, messages: $(tr '\n' ' ' <"$MESSAGES"))"
+  t_fail "aoe serve: a failed start-up exits 1 without READY=1 (exit $rc, messages: $(tr '\n' ' ' <"$MESSAGES"))"
 fi
 
 # With `user`: READY=1 and the pings still reach the socket after the switch to nobody.
 write_config "$CONFIG" 2 'user = "nobody"'
 listen 60
-start "$INTEROP_TMP/serve-user.log" "$AOE" serve --config "$CONFIG"
+start "$T_TMP/serve-user.log" "$AOE" serve --config "$CONFIG"
 check "aoe serve with user = \"nobody\": READY=1 after the switch" \
   '^READY=1\|STATUS=serving 2 exports on 2 interfaces$'
 before=$(count '^WATCHDOG=1$')
 sleep 0.6
 if (( $(count '^WATCHDOG=1$') > before + 2 )) \
-   && grep -q 'running as user nobody' "$INTEROP_TMP/serve-user.log"; then
-  interop_pass "aoe serve with user = \"nobody\": WATCHDOG=1 keeps coming as nobody"
+   && grep -q 'running as user nobody' "$T_TMP/serve-user.log"; then
+  t_pass "aoe serve with user = \"nobody\": WATCHDOG=1 keeps coming as nobody"
 else
-  interop_fail "aoe serve with user = \"nobody\": WATCHDOG=1 keeps coming as nobody"
+  t_fail "aoe serve with user = \"nobody\": WATCHDOG=1 keeps coming as nobody"
 fi
-interop_kill_pid "$DAEMON"
+t_kill_pid "$DAEMON"
 
 # ---------------------------------------------------------------------------
 # aoe netboot
 # ---------------------------------------------------------------------------
 listen 60
-start "$INTEROP_TMP/netboot.log" "$AOE" netboot -i pkgs0 --range 10.78.0.100-10.78.0.120 \
-  --boot e7.1 --lease-file "$INTEROP_TMP/netboot/leases" --user nobody
+start "$T_TMP/netboot.log" "$AOE" netboot -i pkgs0 --range 10.78.0.100-10.78.0.120 \
+  --boot e7.1 --lease-file "$T_TMP/netboot/leases" --user nobody
 check "aoe netboot: READY=1 with the mode and interface" \
   '^READY=1\|STATUS=full DHCP and TFTP on pkgs0$'
 sleep 0.6
 pings=$(count '^WATCHDOG=1$')
-if (( pings >= 3 )); then interop_pass "aoe netboot: WATCHDOG=1 ($pings pings)"
-else interop_fail "aoe netboot: WATCHDOG=1 (only $pings pings)"; fi
+if (( pings >= 3 )); then t_pass "aoe netboot: WATCHDOG=1 ($pings pings)"
+else t_fail "aoe netboot: WATCHDOG=1 (only $pings pings)"; fi
 kill -TERM "$(pgrep -P "$DAEMON" | head -n1)"
 check "aoe netboot: SIGTERM sends STOPPING=1" '^STOPPING=1\|'
 rc=0
 wait "$DAEMON" || rc=$?
-[[ $rc -eq 0 ]] && interop_pass "aoe netboot: exit 0 after SIGTERM" \
-  || interop_fail "aoe netboot: exit 0 after SIGTERM (got $rc)"
+[[ $rc -eq 0 ]] && t_pass "aoe netboot: exit 0 after SIGTERM" \
+  || t_fail "aoe netboot: exit 0 after SIGTERM (got $rc)"
 
-if [[ $INTEROP_FAILED -ne 0 ]]; then
+if [[ $T_FAILED -ne 0 ]]; then
   echo "---- last notification messages ----"; tail -n 20 "$MESSAGES"
-  for f in "$INTEROP_TMP"/*.log; do echo "---- $f ----"; tail -n 15 "$f"; done
+  for f in "$T_TMP"/*.log; do echo "---- $f ----"; tail -n 15 "$f"; done
   exit 1
 fi
 echo "PASS: service notification"
