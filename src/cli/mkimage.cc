@@ -162,7 +162,7 @@ int MkimageMain(const std::vector<std::string>& args) {
         kName, kExitUsage,
         fmt::format("--size {} must be whole MiB between 512M and 16T, e.g. --size 2G", a.size));
   }
-  if (ParseResult<initiator::Address> target = ParseDiskName(a.target); !target) {
+  if (ParseResult<proto::DiskAddress> target = ParseDiskName(a.target); !target) {
     return Fail(kName, kExitUsage, fmt::format("--target: {}", target.error()));
   }
   if (a.append.find('\n') != std::string::npos) {

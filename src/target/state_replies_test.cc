@@ -66,7 +66,7 @@ class StateReplies : public ::testing::Test {
         std::make_unique<Target>(log_, stats_, wire_, store_, clock_, 16, kFrameCapacity, limits);
     ExportOptions options;
     options.address = {1, 1};
-    options.path = "mem:e1.1";
+    options.backend.path = "mem:e1.1";
     export_ = std::make_shared<Export>(options, std::make_unique<MemoryBackend>(64 * 512),
                                        ExportState{}, "test", ConstByteSpan());
     target_->AddExport(export_);
