@@ -36,6 +36,7 @@ has "the systemd units" "$UNITS/aoe-serve\\.service" "$UNITS/aoe-netboot\\.servi
 has "the man pages" /usr/share/man/man8/aoe-scan\\.8\\.gz /usr/share/man/man8/aoe\\.8\\.gz /usr/share/man/man8/aoe-serve\\.8\\.gz \
   /usr/share/man/man8/aoe-netboot\\.8\\.gz /usr/share/man/man8/aoe-mount\\.8\\.gz \
   /usr/share/man/man8/aoe-initiator\\.8\\.gz /usr/share/man/man8/aoe-mkimage\\.8\\.gz \
+  /usr/share/man/man8/aoe-ctl\\.8\\.gz /usr/share/man/man8/aoe-overlay\\.8\\.gz \
   /usr/share/man/man5/aoe\\.toml\\.5\\.gz
 has "the initramfs-tools hook and script" /usr/share/initramfs-tools/hooks/aoekit \
   /usr/share/initramfs-tools/scripts/local-top/aoekit

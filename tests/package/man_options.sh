@@ -21,7 +21,7 @@ declare -A PAGE=(
   [mount]=aoe-mount.8 [umount]=aoe-mount.8 [show]=aoe-mount.8
   [scan]=aoe-initiator.8 [ping]=aoe-initiator.8 [cp]=aoe-initiator.8 [bench]=aoe-initiator.8
   [config]=aoe-initiator.8 [mask]=aoe-initiator.8 [reserve]=aoe-initiator.8
-  [release]=aoe-initiator.8
+  [release]=aoe-initiator.8 [ctl]=aoe-ctl.8 [overlay]=aoe-ctl.8
 )
 
 # options HELP_TEXT: the options of an --help text's "Options:" block, one per line
