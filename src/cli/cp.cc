@@ -327,6 +327,8 @@ std::optional<std::string> Copy::Download() {
 }
 
 std::optional<std::string> Copy::Upload() {
+  // cp flushes at its end; a durability=auto target then acknowledges from its cache.
+  if (auto declared = disk.DeclareSelfFlushing(); !declared) return declared.error().message;
   const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
   std::vector<std::byte> pool(depth * chunk_bytes);
   std::vector<std::byte> zeros(chunk_bytes);  // the source of every hole; never written to

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "net/packet_port.h"
+#include "proto/identify.h"
 
 namespace aoe::initiator {
 
@@ -249,6 +250,12 @@ Outcome<void> SyncDisk::Trim(uint64_t lba, uint64_t sectors) {
     sectors -= n;
   }
   return {};
+}
+
+Outcome<void> SyncDisk::DeclareSelfFlushing() {
+  const std::optional<IdentifyData>& id = info().identify;
+  if (!id || !proto::ReadIdentifyFeatures(id->page).volatile_write_cache) return {};
+  return Flush();
 }
 
 Outcome<IdentifyData> SyncDisk::Identify() {

@@ -63,6 +63,12 @@ class SyncDisk {
   Outcome<IdentifyData> Identify();
   // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
   Outcome<void> Trim(uint64_t lba, uint64_t sectors);
+  // For a writer that flushes its own writes (cp at its end, mount on fsync): when IDENTIFY
+  // reports a volatile write cache, sends one FLUSH CACHE EXT before any write. An aoekit
+  // target under durability=auto then knows this initiator flushes and acknowledges its
+  // writes from its cache, instead of making each one durable before its reply (the safe
+  // default for initiators that never flush, like Linux's). Nothing is sent otherwise.
+  Outcome<void> DeclareSelfFlushing();
 
   // Queue-depth driven I/O for cp and bench. `next` is called while fewer than `queue_depth`
   // operations are in flight and returns the next one (nullopt: no more). `done` is called for

@@ -580,6 +580,19 @@ TEST_F(InitiatorTest, FlushUsesFlushCacheExtWhenTheTargetHasIt) {
   EXPECT_FALSE(disk.async().uses_flush_cache());
 }
 
+TEST_F(InitiatorTest, DeclareSelfFlushingFlushesOnceOnlyWhenTheWriteCacheIsVolatile) {
+  FakeTarget& cached = AddTarget({.shelf = 0, .slot = 1});
+  FakeTarget& write_through = AddTarget({.shelf = 0, .slot = 2, .volatile_write_cache = false});
+  MakeClient();
+  SyncDisk a = Open(0, 1);
+  SyncDisk b = Open(0, 2);
+  ASSERT_TRUE(a.DeclareSelfFlushing());
+  ASSERT_TRUE(b.DeclareSelfFlushing());
+  EXPECT_EQ(cached.stats().flushes, 1u);
+  EXPECT_EQ(write_through.stats().flushes, 0u);
+  EXPECT_EQ(cached.stats().writes, 0u);
+}
+
 TEST_F(InitiatorTest, FramesTimingOutTogetherAreOneLossEventAndDoNotMarkThePathDown) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
   Client& client = MakeClient({}, false);

@@ -63,6 +63,9 @@ Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, L
     return Error(initiator::InitiatorErrc::kAtaError,
                  fmt::format("{} reports a capacity of 0 sectors", name));
   }
+  // The mount sends FLUSH CACHE EXT on fsync (and at unmount), so its writes may take a
+  // durability=auto target's cached path; as with a SATA disk, fsync is what makes them durable.
+  if (auto declared = disk->DeclareSelfFlushing(); !declared) return declared.error();
   d->disk_ = &disk->async();
   d->device_ = std::make_unique<AoeSectorDevice>(*d->disk_, sectors);
   d->io_ = std::make_unique<ByteIo>(*d->device_);

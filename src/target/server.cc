@@ -647,8 +647,10 @@ class ServerImpl final : public Server, private Transmitter {
 
   void Shutdown() {
     for (auto& entry : ports_) Unwatch(entry);
-    // In-flight commands complete and their replies go out.
-    RunStorageUntil([this] { return pool_.free_count() == pool_.size(); });
+    // In-flight commands complete and their replies go out, except those held until their
+    // state is durable: SettleState sends those.
+    RunStorageUntil(
+        [this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });
     SettleState();  // held replies whose state is saved go out too
     for (const auto& e : target_.exports()) AbandonUnsavedState(*e);
     FlushTx();

@@ -36,6 +36,8 @@ struct FakeTargetOptions {
   // DATA SET MANAGEMENT / TRIM: advertised in IDENTIFY (reading zeroes after it) and zero-fills
   // the ranges; false: not advertised, and aborted.
   bool trim = true;
+  // IDENTIFY words 82/85 bit 5: writes need a FLUSH to be durable.
+  bool volatile_write_cache = true;
 };
 
 struct FakeTargetStats {
