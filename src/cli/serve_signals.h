@@ -1,0 +1,60 @@
+// How `aoe serve` reacts to signals and tells systemd what it does: SIGINT/SIGTERM stop it after
+// the commands in flight (a second one quits at once), SIGHUP reloads --config (exports,
+// interfaces, [netboot], log level) with RELOADING=1 ... READY=1 and a STATUS= line around it.
+#pragma once
+
+#include <signal.h>
+
+#include <string>
+
+#include "base/log.h"
+#include "cli/serve_args.h"
+#include "cli/serve_config.h"
+#include "cli/serve_netboot.h"
+#include "os/service_notify.h"
+#include "target/server.h"
+
+namespace aoe::cli {
+
+// The signals aoe serve handles through its signalfd (blocked everywhere else).
+sigset_t HandledSignals();
+
+// The one-line STATUS= that `systemctl status aoe-serve` shows.
+std::string ServiceStatus(const ServeConfig& config);
+
+// Reacts to signals read from a signalfd. Runs on the Server's loop thread (through
+// Server::Watch), so it may call any Server method.
+class SignalHandler {
+ public:
+  SignalHandler(target::Server& server, EmbeddedNetboot& netboot, Logger& log,
+                const ServeArgs& args, int fd, ServiceNotifier& notifier)
+      : server_(server),
+        netboot_(netboot),
+        log_(log),
+        args_(args),
+        fd_(fd),
+        notifier_(notifier),
+        status_(ServiceStatus(args.config)) {}
+
+  // Reads and handles every queued signal.
+  void OnReadable();
+
+ private:
+  void Stop(int signal_number);
+  // RELOADING=1 ... READY=1 around the reload, whatever its outcome, so that `systemctl
+  // reload` returns; the STATUS= after it says what is served, and whether the reload failed.
+  void Reload();
+  // Returns "" or why the configuration was not applied.
+  std::string ReloadConfig();
+
+  target::Server& server_;
+  EmbeddedNetboot& netboot_;
+  Logger& log_;
+  const ServeArgs& args_;
+  int fd_;
+  ServiceNotifier& notifier_;
+  std::string status_;  // STATUS= for what is being served
+  bool stopping_ = false;
+};
+
+}  // namespace aoe::cli
