@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "cli/command.h"
 #include "cli/export_spec.h"
 #include "cli/initiator_args.h"
 #include "control/control_client.h"
@@ -47,6 +48,24 @@ ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& 
     }
   }
   return out;
+}
+
+int ControlUsage(std::string_view name, std::string_view message) {
+  fmt::print(stderr, "aoe {}: {}; see 'aoe {} --help'\n", name, message, name);
+  return kExitUsage;
+}
+
+std::optional<int> StartControlCli(std::string_view name, std::string_view help,
+                                   const std::vector<std::string>& arguments, ControlCliArgs& cli) {
+  ParseResult<ControlCliArgs> parsed = ParseControlCliArgs(arguments);
+  if (!parsed) return ControlUsage(name, parsed.error());
+  cli = std::move(*parsed);
+  if (cli.help) {
+    fmt::print("{}", help);
+    return kExitOk;
+  }
+  if (cli.words.empty()) return ControlUsage(name, "no command given");
+  return std::nullopt;
 }
 
 int RunControlCommand(std::string_view name, const ControlCliArgs& cli, const std::string& command,

@@ -26,6 +26,15 @@ struct ControlCliArgs {
 // Options may stand anywhere among the words.
 ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& args);
 
+// Prints "aoe NAME: MESSAGE; see 'aoe NAME --help'" and returns the usage exit code (2).
+int ControlUsage(std::string_view name, std::string_view message);
+
+// The common start of `aoe ctl` and `aoe overlay`: parses `arguments` into `cli`. Returns the
+// exit code to end with at once (bad arguments, --help printed as `help`, no command given),
+// or nullopt to go on with cli.words[0], the command.
+std::optional<int> StartControlCli(std::string_view name, std::string_view help,
+                                   const std::vector<std::string>& arguments, ControlCliArgs& cli);
+
 // Sends {"command": command, "args": args}. On success prints the result (as JSON with --json,
 // else through `print`) and returns 0; on an error answer prints "aoe NAME: MESSAGE" and returns
 // 1; when the socket cannot be reached, says why and returns 1.

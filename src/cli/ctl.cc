@@ -82,22 +82,10 @@ void PrintClients(const Json& result) {
 }  // namespace
 
 int CtlMain(const std::vector<std::string>& arguments) {
-  ParseResult<ControlCliArgs> parsed = ParseControlCliArgs(arguments);
-  if (!parsed) {
-    fmt::print(stderr, "aoe ctl: {}; see 'aoe ctl --help'\n", parsed.error());
-    return kExitUsage;
-  }
-  const ControlCliArgs& cli = *parsed;
-  if (cli.help) {
-    fmt::print("{}", kHelp);
-    return kExitOk;
-  }
+  ControlCliArgs cli;
+  if (std::optional<int> ended = StartControlCli("ctl", kHelp, arguments, cli)) return *ended;
   const std::vector<std::string>& w = cli.words;
-  auto usage = [](std::string_view message) {
-    fmt::print(stderr, "aoe ctl: {}; see 'aoe ctl --help'\n", message);
-    return kExitUsage;
-  };
-  if (w.empty()) return usage("no command given");
+  auto usage = [](std::string_view message) { return ControlUsage("ctl", message); };
   const std::string& command = w[0];
   const size_t operands = w.size() - 1;
   auto done = [&](const std::string& what) {

@@ -143,22 +143,10 @@ int Check(const ControlCliArgs& cli, const std::string& dir) {
 }  // namespace
 
 int OverlayMain(const std::vector<std::string>& arguments) {
-  ParseResult<ControlCliArgs> parsed = ParseControlCliArgs(arguments);
-  if (!parsed) {
-    fmt::print(stderr, "aoe overlay: {}; see 'aoe overlay --help'\n", parsed.error());
-    return kExitUsage;
-  }
-  const ControlCliArgs& cli = *parsed;
-  if (cli.help) {
-    fmt::print("{}", kHelp);
-    return kExitOk;
-  }
+  ControlCliArgs cli;
+  if (std::optional<int> ended = StartControlCli("overlay", kHelp, arguments, cli)) return *ended;
   const std::vector<std::string>& w = cli.words;
-  auto usage = [](std::string_view message) {
-    fmt::print(stderr, "aoe overlay: {}; see 'aoe overlay --help'\n", message);
-    return kExitUsage;
-  };
-  if (w.empty()) return usage("no command given");
+  auto usage = [](std::string_view message) { return ControlUsage("overlay", message); };
   const std::string& command = w[0];
   const size_t operands = w.size() - 1;
   auto needs = [&](size_t n, std::string_view what) {

@@ -11,7 +11,8 @@
 #   ov_ctl ARGS... / ov_overlay   `aoe ctl` / `aoe overlay` on $OV_SOCKET
 #   ov_pattern FILE KEY MIB       MIB MiB of bytes determined by KEY (AES-CTR keystream)
 #
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../initiator/lib.sh"
+OV_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$OV_LIB_DIR/../initiator/lib.sh"
 
 # ov_bg NS LOG CMD...: CMD in the namespace NS, in the background (t_bg); sets T_BG_PID.
 ov_bg() {
@@ -76,3 +77,49 @@ ov_stop_target() { t_kill_pid "$INI_TARGET_PID"; }
 # ov_json_field JSON_FILE PYTHON_EXPRESSION: evaluates the expression with `r` bound to the
 # parsed JSON and prints the result.
 ov_json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# What the crash tests (sigkill.sh, powercut.sh) share. Three clients c1..c3 write a region of
+# REGION_MIB MiB at sector SEEK: c1 and c2 a flushed round 1 ($T_TMP/pN-1.bin) and then a
+# round 2 ($T_TMP/pN-2.bin) that the crash cuts; c3 only the round 2, never flushed. The
+# golden image's copy of the region is $T_TMP/base-region.bin.
+ov_crash_start() { ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"; ov_wait_ready; }
+ov_crash_upload() {  # CLIENT FILE
+    ov_aoe "$1" cp -i ovc0 --no-progress --timeout 3 "$2" e0.1 --seek-sectors "$SEEK"
+}
+ov_crash_download() {  # CLIENT FILE
+    rm -f "$2"
+    ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$2" --skip-sectors "$SEEK" \
+        --count-sectors $(( REGION_MIB * 2048 ))
+}
+
+# ov_crash_verify LABEL: after a crash (the target stopped), checks the overlay directory with
+# `aoe overlay check`, starts the target again and checks that every sector each client reads
+# is one it wrote there (a flushed round or the cut one) or, for c3, the base; then stops it.
+ov_crash_verify() {
+    local label=$1 n what
+    local -a candidates
+    "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
+    t_check "$label: aoe overlay check finds the overlays consistent" \
+        grep -qx consistent "$T_TMP/check.log"
+    ov_crash_start
+    for n in 1 2 3; do
+        if ! ov_crash_download "c$n" "$T_TMP/got$n.bin" >"$T_TMP/down.log" 2>&1; then
+            t_fail "$label: c$n cannot read back: $(cat "$T_TMP/down.log")"
+            continue
+        fi
+        if [[ $n -lt 3 ]]; then
+            candidates=("$T_TMP/p$n-1.bin" "$T_TMP/p$n-2.bin")
+            what="its flushed round 1 or its cut round 2"
+        else
+            candidates=("$T_TMP/base-region.bin" "$T_TMP/p$n-2.bin")
+            what="the base or its unflushed writes"
+        fi
+        if python3 "$OV_LIB_DIR/check_sectors.py" "$T_TMP/got$n.bin" "${candidates[@]}" \
+            >"$T_TMP/sectors.log"; then
+            t_pass "$label: every sector c$n reads is $what ($(cat "$T_TMP/sectors.log"))"
+        else
+            t_fail "$label: c$n reads data never written there: $(cat "$T_TMP/sectors.log")"
+        fi
+    done
+    ov_stop_target
+}

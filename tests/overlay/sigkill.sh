@@ -29,16 +29,6 @@ ov_client c2 02:00:00:0f:02:02
 ov_client c3 02:00:00:0f:02:03
 dd if="$BASE" of="$T_TMP/base-region.bin" bs=1M skip=1 count=$REGION_MIB status=none
 
-start() { ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"; ov_wait_ready; }
-upload() {  # CLIENT FILE
-    ov_aoe "$1" cp -i ovc0 --no-progress --timeout 3 "$2" e0.1 --seek-sectors $SEEK
-}
-download() {  # CLIENT FILE
-    rm -f "$2"
-    ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$2" --skip-sectors $SEEK \
-        --count-sectors $(( REGION_MIB * 2048 ))
-}
-
 iteration=0
 for delay in 0.2 0.6 1.2; do
     iteration=$(( iteration + 1 ))
@@ -46,14 +36,14 @@ for delay in 0.2 0.6 1.2; do
     for n in 1 2 3; do
         for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "kill$iteration-c$n-r$r" $REGION_MIB; done
     done
-    start
+    ov_crash_start
     for n in 1 2; do
-        upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
+        ov_crash_upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
             t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
     done
     pids=()
     for n in 1 2 3; do
-        upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
+        ov_crash_upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
         pids+=($!)
     done
     sleep "$delay"
@@ -62,29 +52,7 @@ for delay in 0.2 0.6 1.2; do
     for p in "${pids[@]}"; do wait "$p"; done
     t_kill_pid "$INI_TARGET_PID"
 
-    "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
-    t_check "kill $iteration (after ${delay}s): aoe overlay check finds the overlays consistent" \
-        grep -qx consistent "$T_TMP/check.log"
-    start
-    for n in 1 2 3; do
-        if ! download "c$n" "$T_TMP/got$n.bin" >"$T_TMP/down.log" 2>&1; then
-            t_fail "kill $iteration: c$n cannot read back: $(cat "$T_TMP/down.log")"
-            continue
-        fi
-        if [[ $n -lt 3 ]]; then
-            candidates=("$T_TMP/p$n-1.bin" "$T_TMP/p$n-2.bin")
-            what="its round 1 (flushed) or round 2"
-        else
-            candidates=("$T_TMP/base-region.bin" "$T_TMP/p$n-2.bin")
-            what="the base or its unflushed writes"
-        fi
-        if python3 "$HERE/check_sectors.py" "$T_TMP/got$n.bin" "${candidates[@]}" >"$T_TMP/sectors.log"; then
-            t_pass "kill $iteration: every sector c$n reads is $what ($(cat "$T_TMP/sectors.log"))"
-        else
-            t_fail "kill $iteration: c$n reads data never written there: $(cat "$T_TMP/sectors.log")"
-        fi
-    done
-    ov_stop_target
+    ov_crash_verify "kill $iteration (after ${delay}s)"
 done
 t_check "the base image never changed" test "$(t_sha "$BASE")" = "$BASE_SHA"
 
