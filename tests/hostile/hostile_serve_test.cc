@@ -37,6 +37,7 @@
 #include "base/mac_address.h"
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
+#include "net/testing/spawn.h"
 
 namespace aoe {
 namespace {
@@ -184,20 +185,8 @@ class HostileServe : public ::testing::Test {
         "e1.1=" + rw_.string(), "e1.2=" + ro_.string() + ",ro",
         "e1.3=" + window_.string() + ",offset=" + std::to_string(kWindowOffset) +
             ",length=" + std::to_string(kWindowLength)};
-    std::string log = (dir_ / "serve.log").string();
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-    server_pid_ = pid;
+    server_pid_ = testing::SpawnLogged(args, (dir_ / "serve.log").string());
+    ASSERT_GE(server_pid_, 0);
     for (int i = 0; i < 100; ++i) {  // ready when e1.1 answers a config query (10 s at most)
       if (Exchange(Config(1, 0, ""), 100ms)) return;
       int status = 0;

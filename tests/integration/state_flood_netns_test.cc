@@ -37,6 +37,7 @@
 
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
+#include "net/testing/spawn.h"
 #include "proto/ata.h"
 #include "proto/config.h"
 #include "proto/header.h"
@@ -309,20 +310,8 @@ class StateFloodNetns : public ::testing::Test {
     std::vector<std::string> args = {
         "ip", "netns", "exec",        target_ns_->name(),   ServeBinary(),           "serve",
         "-i", "tgt0",  "--state-dir", state_dir().string(), "e1.1=" + disk_.string()};
-    std::string log = (dir_ / "serve.log").string();
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-    server_pid_ = pid;
+    server_pid_ = testing::SpawnLogged(args, (dir_ / "serve.log").string());
+    ASSERT_GE(server_pid_, 0);
     // Ready when e1.1 answers a broadcast config read (bounded: 10 s); that also gives its MAC.
     for (int i = 0; i < 50; ++i) {
       if (auto reply = ReaderExchange(ConfigFrame(reader_port_->mac(), MacAddress::Broadcast(),
