@@ -167,8 +167,7 @@ fi
 if [[ $FIRMWARE == bios ]]; then
   distro_extract_boot "$IMAGE" "$T_TMP"
   FAIL_LOG=$T_TMP/serve-e0.1.log
-  netboot_start_bg "$FAIL_LOG" "$AOE" serve -i "$INTEROP_TAP" "e0.1=$IMAGE,ro"
-  distro_wait_ready "$BG_PID" "$FAIL_LOG" "e0.1: exporting"
+  netboot_start_bg "$FAIL_LOG" "e0.1: exporting" "$AOE" serve -i "$INTEROP_TAP" "e0.1=$IMAGE,ro"
   SERIAL2=$T_TMP/serial-timeout.log
   qemu_rc=0
   INTEROP_QEMU_DONE_RE='aoekit: cannot mount the root|Kernel panic|reboot: Restarting' \
@@ -176,7 +175,7 @@ if [[ $FIRMWARE == bios ]]; then
     -append "root=/dev/etherd/e0.0p1 ro console=ttyS0,115200 aoe.wait=8 panic=-1 BOOTIF=01-52-54-00-a0-e0-01" \
     -netdev user,id=u0,restrict=on -device e1000,netdev=u0,mac=52:54:00:a0:e0:99,romfile= \
     || qemu_rc=$?
-  t_kill_pid "$BG_PID"
+  t_kill_pid "$T_BG_PID"
   LOG2=$(tr -d '\r' <"$SERIAL2")
   nics=$(grep -oE 'aoekit: boot interfaces: [^(]*' <<<"$LOG2" | head -n1 | sed 's/.*: //; s/ *$//')
   if [[ -n $nics && $nics != *" "* ]]; then

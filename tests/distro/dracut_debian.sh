@@ -59,9 +59,8 @@ check "... and an Ethernet driver (e1000)" '/e1000\.ko' "$CONTENTS"
 
 distro_netns_create
 DISTRO_SERVE_LOG=$T_TMP/serve.log
-netboot_start_bg "$DISTRO_SERVE_LOG" "$AOE" serve -i "$INTEROP_TAP" "e0.0=$IMAGE"
-distro_wait_ready "$BG_PID" "$DISTRO_SERVE_LOG" "e0.0: exporting"
-SERVE_PID=$BG_PID
+netboot_start_bg "$DISTRO_SERVE_LOG" "e0.0: exporting" "$AOE" serve -i "$INTEROP_TAP" "e0.0=$IMAGE"
+SERVE_PID=$T_BG_PID
 
 SERIAL=$T_TMP/serial.log
 qemu_rc=0

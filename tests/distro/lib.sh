@@ -29,12 +29,6 @@ DISTRO_SUITE=bookworm
 # offline. Always in the tree, with or without a package, so both runs share one cache entry.
 DISTRO_DEB_DEPS=adduser,procps,libfmt9,libfuse3-3,liburing2,libtomlplusplus3,libssl3
 
-# distro_wait_ready PID LOG REGEX: waits (at most 10 s) until LOG matches REGEX; dies, showing
-# LOG, when it does not or PID exits first.
-distro_wait_ready() {
-  t_wait_log "$2" "$3" 1 10 "$1" || { cat "$2" >&2; t_die "not ready after 10 s: no '$3' in $2"; }
-}
-
 # distro_require: exit 77 with the reason when something needed cannot exist here.
 distro_require() {
   interop_require_root_tools qemu-system-x86_64 debootstrap sfdisk extlinux grub-mkstandalone \
@@ -214,9 +208,8 @@ boot = "e0.0"
 lease_file = "$T_TMP/leases"
 TOML
   DISTRO_SERVE_LOG=$T_TMP/serve.log
-  netboot_start_bg "$DISTRO_SERVE_LOG" "$AOE" serve --config "$config"
-  DISTRO_SERVE_PID=$BG_PID
-  distro_wait_ready "$DISTRO_SERVE_PID" "$DISTRO_SERVE_LOG" "full DHCP for"
+  netboot_start_bg "$DISTRO_SERVE_LOG" "full DHCP for" "$AOE" serve --config "$config"
+  DISTRO_SERVE_PID=$T_BG_PID
 }
 
 # distro_read_file IMAGE PATH: prints PATH from partition 1 of IMAGE (ext4), read-only, without

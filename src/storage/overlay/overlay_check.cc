@@ -1,6 +1,5 @@
 #include "storage/overlay/overlay_check.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -22,19 +21,6 @@
 
 namespace aoe::overlay {
 namespace {
-
-std::vector<std::string> List(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 std::optional<struct stat> Stat(const std::string& path) {
   struct stat st {};
@@ -184,7 +170,7 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
       }
     }
   }
-  for (const std::string& name : List(dir)) {
+  for (const std::string& name : SortedDirectoryEntries(dir)) {
     if (VersionRegistry::IsVersionFileName(name) && !listed.contains(name)) {
       report.notes.push_back(
           fmt::format("{}/{}: no version uses it; the next start removes it", dir, name));
@@ -192,7 +178,7 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
   }
 
   std::set<std::string> maps;
-  for (const std::string& file : List(dir)) {
+  for (const std::string& file : SortedDirectoryEntries(dir)) {
     if (!file.ends_with(".map")) continue;
     const std::string name = file.substr(0, file.size() - 4);
     std::optional<MacAddress> mac = ParseClientName(name);
@@ -200,7 +186,7 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
     maps.insert(name);
     CheckClient(dir, name, *mac, registry ? &*registry : nullptr, report.size_bytes, report);
   }
-  for (const std::string& file : List(dir)) {
+  for (const std::string& file : SortedDirectoryEntries(dir)) {
     if (file.find(".corrupt-") != std::string::npos) {
       report.notes.push_back(fmt::format("{}/{}: set aside as damaged", dir, file));
       continue;

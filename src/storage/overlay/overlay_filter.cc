@@ -1,6 +1,5 @@
 #include "storage/overlay/overlay_filter.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -34,19 +33,6 @@ Result<UniqueFd> OpenDirectory(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Errno();
   return fd;
-}
-
-std::vector<std::string> ListDirectory(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 uint64_t AllocatedBytes(const std::string& path) {
@@ -200,7 +186,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     }
     version_backends_[v.id] = std::move(opened->backend);
   }
-  for (const std::string& name : ListDirectory(dir)) {
+  for (const std::string& name : SortedDirectoryEntries(dir)) {
     if (!VersionRegistry::IsVersionFileName(name) || listed.contains(name)) continue;
     ::unlinkat(dir_fd_.get(), name.c_str(), 0);
     warnings.push_back(fmt::format("{}/{}: removed, no version uses it", dir, name));
@@ -235,7 +221,7 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     warnings.push_back(
         fmt::format("{}/{}: overlay set aside as *.corrupt-*: {}", clients_dir, name, why));
   };
-  for (const std::string& file : ListDirectory(clients_dir)) {
+  for (const std::string& file : SortedDirectoryEntries(clients_dir)) {
     if (!file.ends_with(".map")) continue;
     const std::string name = file.substr(0, file.size() - 4);
     std::optional<MacAddress> mac = ParseClientName(name);
@@ -274,7 +260,7 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     clients_[*mac] = std::move(*client);
   }
   // Data files without a map: an overlay being created when the target stopped.
-  for (const std::string& file : ListDirectory(clients_dir)) {
+  for (const std::string& file : SortedDirectoryEntries(clients_dir)) {
     if (!file.ends_with(".data")) continue;
     const std::string name = file.substr(0, file.size() - 5);
     if (ParseClientName(name) && !with_map.contains(name)) {

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstring>
 
 namespace aoe::overlay {
@@ -97,6 +98,16 @@ std::optional<MacAddress> ParseClientName(std::string_view name) {
   std::optional<MacAddress> mac = MacAddress::Parse(name);
   if (!mac || ClientName(*mac) != name) return std::nullopt;
   return mac;
+}
+
+std::vector<std::string> SortedDirectoryEntries(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace aoe::overlay

@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/mac_address.h"
@@ -95,5 +96,9 @@ inline uint64_t MapFileBytes(uint64_t size_bytes) {
 // is its inverse.
 std::string ClientName(const MacAddress& mac);
 std::optional<MacAddress> ParseClientName(std::string_view name);
+
+// The names in an overlay directory, sorted ("." and ".." left out); empty when it cannot be
+// read (the callers then find no overlays, and say so).
+std::vector<std::string> SortedDirectoryEntries(const std::string& dir);
 
 }  // namespace aoe::overlay
