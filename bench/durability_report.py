@@ -8,7 +8,12 @@ rounds, MB/s or IOPS, with the ratios auto/cache and sync/cache per medium) and 
 everything, raw records included, to one JSON file.
 
     durability_report.py --json OUT [--serial LOG --devices e0.0=tmpfs-cache,...]
+                         [--syncs PERF_SCRIPT.txt --inodes INO=eS.L,...]
                          [--load RUN.json] [--meta META.json]
+
+--syncs is `perf script -F tid,time,event,trace` of ext4:ext4_sync_file_enter/exit recorded on
+the target during the QEMU part: per export, how many fdatasyncs ran, how long they took, and
+how many guest write frames each one covered on average (the group size).
 """
 import argparse
 import json
@@ -24,6 +29,7 @@ GUEST_TESTS = {
     "RAND": ("rand-4k-qd1", "IOPS"),  # one dd per random 4 KiB write (process start included)
 }
 MODES = ("cache", "auto", "sync")
+SYNC_EVENT = re.compile(r"^\s*(\d+)\s+([\d.]+):\s+ext4:ext4_sync_file_(enter|exit):.*\bino (\d+)")
 
 
 def parse_serial(path, devices):
@@ -47,9 +53,50 @@ def parse_serial(path, devices):
         records.append({
             "part": "qemu", "test": test, "unit": unit, "round": int(fields["round"]),
             "dev": fields["dev"], "target": label, "medium": medium, "mode": mode,
+            "bytes": int(fields.get("bytes", 0)), "ops": int(fields.get("ops", 0)),
             "seconds": round(seconds, 6), "value": round(amount / seconds, 3) if seconds > 0 else None,
         })
     return records, failures
+
+
+def parse_payload(path):
+    """The payload aoe.ko negotiated (bytes per frame), from the guest's READY line."""
+    with open(path, "rb") as f:
+        m = re.search(rb"DURBENCH READY payload=(\d+)", f.read())
+    return int(m.group(1)) if m else None
+
+
+def sync_stats(path, inodes, devices, guest, payload):
+    """Per traced export: fdatasync count, median and mean duration, write frames per fdatasync."""
+    started, durations, counts = {}, {}, {}
+    for line in open(path):
+        m = SYNC_EVENT.match(line)
+        if not m:
+            continue
+        tid, t, kind, ino = m.group(1), float(m.group(2)), m.group(3), m.group(4)
+        if kind == "enter":
+            started[tid] = (ino, t)
+            counts[ino] = counts.get(ino, 0) + 1
+        elif tid in started:
+            ino0, t0 = started.pop(tid)
+            durations.setdefault(ino0, []).append((t - t0) * 1e3)
+    out = []
+    for ino, dev in inodes.items():
+        frames = 0
+        for r in guest:
+            if r["dev"] != dev or not payload:
+                continue
+            if r["test"] == "seq-1M":
+                frames += r["bytes"] // 1048576 * -(-1048576 // payload)
+            else:
+                frames += r["ops"] * -(-4096 // payload)
+        n, d = counts.get(ino, 0), durations.get(ino, [])
+        out.append({"dev": dev, "target": devices.get(dev, dev), "fdatasyncs": n,
+                    "median_ms": round(statistics.median(d), 3) if d else None,
+                    "mean_ms": round(statistics.mean(d), 3) if d else None,
+                    "write_frames": frames,
+                    "frames_per_fdatasync": round(frames / n, 2) if n else None})
+    return out
 
 
 def load_records(path):
@@ -135,26 +182,38 @@ def main():
     ap.add_argument("--json", required=True, help="where to write the result JSON")
     ap.add_argument("--serial", help="the guest's serial log (QEMU part)")
     ap.add_argument("--devices", default="", help="eS.L=MEDIUM-MODE,... (QEMU part)")
+    ap.add_argument("--syncs", help="perf script output of the target's fdatasyncs (QEMU part)")
+    ap.add_argument("--inodes", default="", help="INODE=eS.L,... of the traced images")
     ap.add_argument("--load", help="bench/run's result JSON (load part)")
     ap.add_argument("--meta", help="bench/durability's meta JSON")
     a = ap.parse_args()
 
-    records, failures, load_meta = [], [], {}
+    records, failures, load_meta, syncs = [], [], {}, []
     if a.serial:
         devices = dict(d.split("=", 1) for d in a.devices.split(",") if d)
         guest, failures = parse_serial(a.serial, devices)
         if not guest:
             print(f"no DURBENCH result lines in {a.serial}", file=sys.stderr)
         records += guest
+        if a.syncs:
+            inodes = dict(i.split("=", 1) for i in a.inodes.split(",") if i)
+            syncs = sync_stats(a.syncs, inodes, devices, guest, parse_payload(a.serial))
     if a.load:
         load, load_meta = load_records(a.load)
         records += load
     rows = summarize(records)
     print_tables(rows)
+    if syncs:
+        print("\nfdatasyncs of the disk-backed exports (perf, ext4:ext4_sync_file_enter/exit)")
+        print("| export | fdatasyncs | median ms | mean ms | write frames | frames per fdatasync |")
+        print("|---|---|---|---|---|---|")
+        for s in syncs:
+            print(f"| {s['target']} | {s['fdatasyncs']} | {s['median_ms']} | {s['mean_ms']} | "
+                  f"{s['write_frames']} | {s['frames_per_fdatasync']} |")
     for f in failures:
         print(f"guest reported a failure: {f}", file=sys.stderr)
     meta = json.load(open(a.meta)) if a.meta else {}
-    json.dump({"meta": meta, "load_run_meta": load_meta, "guest_failures": failures,
+    json.dump({"meta": meta, "load_run_meta": load_meta, "guest_failures": failures, "fdatasyncs": syncs,
                "summary": rows, "records": records}, open(a.json, "w"), indent=1)
     return 1 if failures or (a.serial and not any(r["part"] == "qemu" for r in records)) else 0
 
