@@ -49,11 +49,14 @@ def parse_serial(path, devices):
         medium, _, mode = label.partition("-")
         seconds = (int(fields["t1"]) - int(fields["t0"])) / 1e9
         test, unit = GUEST_TESTS[m.group(1)]
+        bs = int(fields.get("bs", 1048576))
+        if m.group(1) == "SEQ" and bs != 1048576:
+            test = f"seq-{bs // 1048576}M"
         amount = int(fields["bytes"]) / 1e6 if unit == "MB/s" else int(fields["ops"])
         records.append({
             "part": "qemu", "test": test, "unit": unit, "round": int(fields["round"]),
             "dev": fields["dev"], "target": label, "medium": medium, "mode": mode,
-            "bytes": int(fields.get("bytes", 0)), "ops": int(fields.get("ops", 0)),
+            "bytes": int(fields.get("bytes", 0)), "bs": bs, "ops": int(fields.get("ops", 0)),
             "seconds": round(seconds, 6), "value": round(amount / seconds, 3) if seconds > 0 else None,
         })
     return records, failures
@@ -86,8 +89,8 @@ def sync_stats(path, inodes, devices, guest, payload):
         for r in guest:
             if r["dev"] != dev or not payload:
                 continue
-            if r["test"] == "seq-1M":
-                frames += r["bytes"] // 1048576 * -(-1048576 // payload)
+            if r["test"].startswith("seq-") and r["test"].endswith("M"):
+                frames += r["bytes"] // r["bs"] * -(-r["bs"] // payload)
             else:
                 frames += r["ops"] * -(-4096 // payload)
         n, d = counts.get(ino, 0), durations.get(ino, [])
