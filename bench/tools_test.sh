@@ -9,6 +9,7 @@
 #     can fail);
 #   - aoe_load's writes land in the image: every sector of the file holds the written pattern
 #     afterwards (checked by aoe_pattern and, independently, with od), and FLUSH was answered;
+#     --flush-first sends (and reports) one FLUSH before the writes;
 #   - under 5 % frame loss (nftables on the target's ingress) aoe_load retransmits, counts it,
 #     and still reads every sector correctly;
 #   - aoe_blast's counter counts exactly the frames its sender sent;
@@ -148,6 +149,11 @@ load seqwrite --rw write --pattern seq --window 16 --bytes "${MIB}M" --data-seed
 rc=$?
 check_exit "seq write of the whole disk" $rc 0 "$BENCH_TMP/seqwrite.err"
 check "seq write: FLUSH answered" [ "$(field seqwrite flush_ok)" == true ]
+check "seq write: no FLUSH before the writes unless asked" [ -z "$(field seqwrite flush_first_ok)" ]
+load flushfirst --rw write --bytes 1M --data-seed 9 --flush-first
+rc=$?
+check_exit "write with --flush-first" $rc 0 "$BENCH_TMP/flushfirst.err"
+check "--flush-first: the FLUSH before the writes was answered" [ "$(field flushfirst flush_first_ok)" == true ]
 "$PATTERN" check "$IMAGE" --seed 9 >"$BENCH_TMP/check.json"
 check "every sector of the image holds the written pattern: $(cat "$BENCH_TMP/check.json")" \
     [ "$(bench_json "$BENCH_TMP/check.json" mismatches)" == 0 ]
