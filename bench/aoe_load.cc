@@ -39,6 +39,7 @@ struct Args {
   std::optional<uint64_t> data_seed;
   uint64_t random_seed = 1;
   bool no_flush = false;
+  bool flush_first = false;
   bool discover_only = false;
   double discover_seconds = 5;
 };
@@ -76,6 +77,8 @@ void DefineOptions(CLI::App& app, Args& a) {
                  "Writes write the bench/pattern.h pattern with this seed; reads check it.");
   app.add_option("--random-seed", a.random_seed, "Seed of the random LBA sequence (default 1).");
   app.add_flag("--no-flush", a.no_flush, "Do not send FLUSH CACHE after writes (not timed).");
+  app.add_flag("--flush-first", a.flush_first,
+               "Send one FLUSH CACHE before the first write (not timed), as aoekit's writers do.");
   app.add_flag("--discover-only", a.discover_only,
                "Find the disk, print what it advertises and exit.");
   app.add_option("--discover-seconds", a.discover_seconds,
@@ -142,6 +145,7 @@ nlohmann::json ResultJson(nlohmann::json j, const LoadSpec& spec, const LoadResu
                       ? nlohmann::json(round3(static_cast<double>(r.flush_latency->count()) / 1e6))
                       : nlohmann::json();
   j["flush_ok"] = r.flush_latency ? nlohmann::json(r.flush_ok) : nlohmann::json();
+  j["flush_first_ok"] = r.flush_first_ok ? nlohmann::json(*r.flush_first_ok) : nlohmann::json();
   j["errors"] = r.errors();
   return j;
 }
@@ -224,6 +228,7 @@ int Main(int argc, char** argv) {
   spec.data_seed = a.data_seed;
   spec.random_seed = a.random_seed;
   spec.flush_after_writes = !a.no_flush;
+  spec.flush_before_writes = a.flush_first;
 
   Result<LoadResult> result = RunLoad(*socket, *target, spec);
   if (!result && result.error() == std::errc::timed_out) {

@@ -215,6 +215,12 @@ Result<void> LoadEngine::FlushCache() {
 }
 
 Result<LoadResult> LoadEngine::Run() {
+  if (spec_.direction == Direction::kWrite && spec_.flush_before_writes) {
+    AOE_TRY(FlushCache());
+    result_.flush_first_ok = result_.flush_ok;
+    result_.flush_latency.reset();
+    result_.flush_ok = false;
+  }
   AOE_TRY(socket_.TakeDrops());  // forget drops from before the run
   const nanoseconds scan_every = std::max<nanoseconds>(spec_.rto / 8, std::chrono::milliseconds(1));
   TimePoint start = Clock::now();

@@ -49,6 +49,9 @@ struct LoadSpec {
   std::optional<uint64_t> data_seed;  // write the pattern / check reads against it
   uint64_t random_seed = 1;
   bool flush_after_writes = true;
+  // One FLUSH CACHE before the first write: a durability=auto target then treats this client
+  // as an initiator that flushes (the cached path), as it does aoekit's own writers.
+  bool flush_before_writes = false;
 };
 
 struct LoadResult {
@@ -75,6 +78,7 @@ struct LoadResult {
   uint64_t socket_drops = 0;     // the kernel dropped frames for our socket (receive buffer)
   std::optional<std::chrono::nanoseconds> flush_latency;  // FLUSH CACHE after writes
   bool flush_ok = false;                                  // the FLUSH was answered without an error
+  std::optional<bool> flush_first_ok;  // the FLUSH before the writes (flush_before_writes)
 
   uint64_t errors() const {
     return aoe_errors + ata_errors + short_replies + unfinished + verify_failures;

@@ -9,10 +9,13 @@
 #     can fail);
 #   - aoe_load's writes land in the image: every sector of the file holds the written pattern
 #     afterwards (checked by aoe_pattern and, independently, with od), and FLUSH was answered;
+#     --flush-first sends (and reports) one FLUSH before the writes;
 #   - under 5 % frame loss (nftables on the target's ingress) aoe_load retransmits, counts it,
 #     and still reads every sector correctly;
 #   - aoe_blast's counter counts exactly the frames its sender sent;
-#   - bad arguments get one line and exit 2 (checked first, without root).
+#   - bad arguments get one line and exit 2 (checked first, without root);
+#   - bench/durability parses a guest serial log (canned lines among kernel noise) into the
+#     right rates and ratios (--report-only; no root, nothing started).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
 set -uo pipefail
@@ -42,6 +45,39 @@ usage_error "--rw" "$LOAD" -i vc e0.1 --rw readwrite
 usage_error "--dst 'nope' is not a MAC address" "$BLAST" send -i vc --dst nope
 usage_error "--mib" "$PATTERN" write /nonexistent/x --seed 1
 [[ $USAGE_FAILED -eq 0 ]] || exit 1
+
+# bench/durability's parsing: 2 rounds of 64 MiB in 0.5 s / 1 s (134.2 / 67.1 MB/s), so cache's
+# median is 100.66 and auto's 50.33 (ratio 0.5); FAIL lines make the report fail.
+durability_report_ok() {
+    local dir
+    dir=$(mktemp -d)
+    printf '%s\r\n' "[    1.0] aoe: e0.0: setting 8704 byte data frames" "DURBENCH READY payload=8704" \
+        "DURBENCH SEQ round=1 dev=e0.0 bytes=67108864 t0=1000000000 t1=1500000000" \
+        "DURBENCH SEQ round=2 dev=e0.0 bytes=67108864 t0=2000000000 t1=3000000000" \
+        "DURBENCH SEQ round=1 dev=e0.1 bytes=67108864 t0=1000000000 t1=2000000000" \
+        "DURBENCH SEQ round=2 dev=e0.1 bytes=67108864 t0=2000000000 t1=4000000000" \
+        "DURBENCH RAND round=1 dev=e0.1 ops=100 t0=0 t1=2000000000" >"$dir/serial.log"
+    "$(dirname "$0")/durability" --json "$dir/out.json" --report-only "$dir/serial.log" \
+        e0.0=tmpfs-cache,e0.1=tmpfs-auto >"$dir/table" 2>&1 &&
+        grep -q '^| seq-1M | tmpfs | MB/s | 100.7 (67-134) | 50.3 (34-67) | 0.50 | - |' "$dir/table" &&
+        python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+rows = {(r["test"], r["mode"]): r for r in j["summary"]}
+assert rows[("rand-4k-qd1", "auto")]["median"] == 50.0, rows
+assert len(j["records"]) == 5, j["records"]' "$dir/out.json" &&
+        { echo "DURBENCH FAIL dd e0.0: I/O error" >>"$dir/serial.log"
+          ! "$(dirname "$0")/durability" --report-only "$dir/serial.log" e0.0=tmpfs-cache >/dev/null 2>&1; }
+    local rc=$?
+    rm -rf "$dir"
+    return $rc
+}
+if command -v python3 >/dev/null; then
+    if durability_report_ok; then
+        echo "PASS: bench/durability parses a guest serial log into rates and ratios"
+    else
+        echo "FAIL: bench/durability --report-only"; exit 1
+    fi
+fi
 
 [[ $EUID -eq 0 ]] || { echo "SKIP: must run as root (network namespaces, raw sockets)"; exit 77; }
 for tool in ip nft python3 od timeout; do
@@ -113,6 +149,11 @@ load seqwrite --rw write --pattern seq --window 16 --bytes "${MIB}M" --data-seed
 rc=$?
 check_exit "seq write of the whole disk" $rc 0 "$BENCH_TMP/seqwrite.err"
 check "seq write: FLUSH answered" [ "$(field seqwrite flush_ok)" == true ]
+check "seq write: no FLUSH before the writes unless asked" [ -z "$(field seqwrite flush_first_ok)" ]
+load flushfirst --rw write --bytes 1M --data-seed 9 --flush-first
+rc=$?
+check_exit "write with --flush-first" $rc 0 "$BENCH_TMP/flushfirst.err"
+check "--flush-first: the FLUSH before the writes was answered" [ "$(field flushfirst flush_first_ok)" == true ]
 "$PATTERN" check "$IMAGE" --seed 9 >"$BENCH_TMP/check.json"
 check "every sector of the image holds the written pattern: $(cat "$BENCH_TMP/check.json")" \
     [ "$(bench_json "$BENCH_TMP/check.json" mismatches)" == 0 ]
