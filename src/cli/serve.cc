@@ -33,6 +33,7 @@
 #include "control/control_server.h"
 #include "netboot/netboot_service.h"
 #include "os/service_notify.h"
+#include "storage/storage_error.h"
 #include "target/server.h"
 
 namespace aoe::cli {
@@ -346,6 +347,12 @@ int ServeMain(const std::vector<std::string>& arguments) {
     fmt::print(stderr, "aoe serve: cannot start serving {} export(s) on {}: {}\n",
                args.config.server.exports.size(), fmt::join(args.config.server.interfaces, ", "),
                server.error().message());
+    // A Ceph cluster that cannot be reached is most often a wrong ceph_conf= or mon_host.
+    const std::error_code error = server.error();
+    if (error == make_error_code(StorageErrc::kCephUnreachable) ||
+        error == make_error_code(StorageErrc::kCephConfigUnreadable)) {
+      return kExitUsage;
+    }
     return kExitFailure;
   }
   // [netboot]: DHCP and TFTP on the Server's loop (ports 67 and 69 need root, so before --user).
