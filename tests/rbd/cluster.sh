@@ -97,13 +97,13 @@ ceph_start_osd() {
     CEPH_OSD_PID=$(t_child_of "$CEPH_OSD_WRAPPER")
 }
 
-# ceph_wait_healthy: waits (at most 60 s) until an object can be written to pool rbd (the OSD is
+# ceph_wait_healthy: waits (at most 120 s: a loaded machine boots the OSD slowly) until an object can be written to pool rbd (the OSD is
 # up and its PGs active). Without a manager daemon, `ceph pg stat` has no answer to give.
 ceph_wait_healthy() {
     local i
-    for (( i = 0; i < 12; i++ )); do
+    for (( i = 0; i < 24; i++ )); do
         ceph_in "$CEPH_NS" timeout 5 rados -p rbd put aoekit-probe /dev/null 2>/dev/null && return 0
     done
     ceph_in "$CEPH_NS" ceph -s >&2 || true
-    t_die "the Ceph cluster did not accept a write within 60 s"
+    t_die "the Ceph cluster did not accept a write within 120 s"
 }

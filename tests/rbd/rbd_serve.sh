@@ -13,7 +13,16 @@ source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 1
 
 rbd_cli create --size 32 rbd/disk || t_die "rbd create failed"
-t_serve "$RBD_T" -i vt0 --state-dir "$T_TMP/state" "e1.1=$(rbd_spec rbd/disk)"
+# From a configuration file, so that SIGHUP reloads it (the resize below).
+cat >"$T_TMP/serve.toml" <<TOML
+interfaces = ["vt0"]
+state_dir = "$T_TMP/state"
+[[export]]
+target = "e1.1"
+path = "rbd:rbd/disk"
+ceph_conf = "$CEPH_CONF"
+TOML
+t_serve "$RBD_T" --config "$T_TMP/serve.toml"
 t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
 
 # Writes land in the cluster.
@@ -35,10 +44,12 @@ t_make_image "$T_TMP/noise.img" 4
 rbd_aoe cp -i vc0 --no-progress "$T_TMP/noise.img" e1.1 || t_fail "upload of noise failed"
 cp "$T_TMP/noise.img" "$T_TMP/holes.img"
 dd if=/dev/zero of="$T_TMP/holes.img" bs=64K seek=3 count=20 conv=notrunc status=none
-rbd_aoe cp -i vc0 --no-progress --sparse-upload -v "$T_TMP/holes.img" e1.1 2>"$T_TMP/sparse.err" ||
+rbd_aoe cp -i vc0 --no-progress --sparse-upload -v "$T_TMP/holes.img" e1.1 >"$T_TMP/sparse.err" 2>&1 ||
     t_fail "sparse upload failed: $(cat "$T_TMP/sparse.err")"
 rbd_aoe cp -i vc0 --no-progress --count-sectors $((4 * 2048)) e1.1 "$T_TMP/holes.down" ||
     t_fail "download after the sparse upload failed"
+t_check "the sparse upload trimmed the zero chunks (IDENTIFY: trimmed sectors read zeroes)" \
+    grep -q 'of zeros trimmed' "$T_TMP/sparse.err"
 t_check "trimmed ranges read back as zeroes" cmp -s "$T_TMP/holes.img" "$T_TMP/holes.down"
 
 # Resize, reload.
