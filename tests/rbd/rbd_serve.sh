@@ -7,7 +7,8 @@
 #   image reads zeroes there afterwards;
 # - resize + SIGHUP: the export grows with the image;
 # - @SNAP is read-only: uploads are refused, reads give the snapshot's bytes;
-# - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang.
+# - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang;
+#   no ceph.conf: exit 2; a missing image: exit 1 with its name.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 1
@@ -93,5 +94,14 @@ rc=$?
 t_log "unreachable cluster: exit $rc after $((SECONDS - start)) s"
 t_expect "an unreachable cluster at start: exit 2 with a clear line" "$rc" 2 \
     'did not answer within the connect timeout' "$T_TMP/nowhere.log"
+
+# A ceph.conf that is not there: exit 2 at once. An image that is not there: exit 1, named.
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/missing.conf" >"$T_TMP/noconf.log" 2>&1
+t_expect "no ceph.conf: exit 2, saying ceph_conf=" "$?" 2 'ceph_conf=PATH' "$T_TMP/noconf.log"
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.3=$(rbd_spec rbd/nosuchimage)" >"$T_TMP/noimage.log" 2>&1
+t_expect "a missing image: exit 1, naming it" "$?" 1 'rbd:rbd/nosuchimage.*No such file' \
+    "$T_TMP/noimage.log"
 
 t_finish
