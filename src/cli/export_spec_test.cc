@@ -287,8 +287,9 @@ TEST(ParseExportSpec, RbdImageWithCephOptions) {
 TEST(ParseExportSpec, CephOptionGivenTwiceIsRefused) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=rbd:p/d,ceph_id=a,ceph_id=b");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), "bad export 'e1.2=rbd:p/d,ceph_id=a,ceph_id=b': ceph_id is given twice; "
-                       "give it once");
+  EXPECT_EQ(e.error(),
+            "bad export 'e1.2=rbd:p/d,ceph_id=a,ceph_id=b': ceph_id is given twice; "
+            "give it once");
 }
 
 }  // namespace

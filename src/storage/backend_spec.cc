@@ -66,9 +66,10 @@ std::string BackendSpecProblem(const BackendSpec& spec) {
   const bool has_at = spec.path.find('@') != std::string::npos;
   if (spec.pool.empty() || spec.image.empty() || spec.image.find('/') != std::string::npos ||
       (has_at && spec.snapshot.empty()) || spec.snapshot.find('@') != std::string::npos) {
-    return fmt::format("'{}' is not an RBD image; write rbd:POOL/IMAGE or rbd:POOL/IMAGE@SNAP, "
-                       "e.g. rbd:rbd/disk1",
-                       spec.ToString());
+    return fmt::format(
+        "'{}' is not an RBD image; write rbd:POOL/IMAGE or rbd:POOL/IMAGE@SNAP, "
+        "e.g. rbd:rbd/disk1",
+        spec.ToString());
   }
   return {};
 }

@@ -33,9 +33,9 @@ struct BackendSpec {
   // kFile: the image file or block device. kRbd: "POOL/IMAGE[@SNAP]" as written, split into the
   // fields below by ParseBackendSpec.
   std::string path;
-  std::string pool{};      // kRbd
-  std::string image{};     // kRbd
-  std::string snapshot{};  // kRbd: empty for the image itself
+  std::string pool{};        // kRbd
+  std::string image{};       // kRbd
+  std::string snapshot{};    // kRbd: empty for the image itself
   CephClientOptions ceph{};  // kRbd only (BackendSpecProblem refuses them elsewhere)
 
   bool is_snapshot() const { return kind == Kind::kRbd && !snapshot.empty(); }

@@ -1,13 +1,12 @@
 #include "target/file_state_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "base/atomic_file.h"
 
@@ -86,7 +85,8 @@ bool FileStateStore::Shared(const std::string& export_name) const {
 
 Result<std::optional<ExportState>> FileStateStore::Load(const std::string& export_name) {
   auto metadata = MetadataOf(export_name);
-  auto text = metadata ? metadata->Get(MetadataKey(export_name)) : ReadIfPresent(FilePath(export_name));
+  auto text =
+      metadata ? metadata->Get(MetadataKey(export_name)) : ReadIfPresent(FilePath(export_name));
   AOE_TRY(text);
   if (!*text) return std::optional<ExportState>();
   auto state = DecodeExportState(**text);
@@ -114,8 +114,8 @@ void FileStateStore::Refresh(const std::string& export_name) {
 StateStore::Saved FileStateStore::Run(Job& job) {
   if (job.refresh) {
     auto loaded = Load(job.export_name);
-    Saved refreshed{.export_name = std::move(job.export_name), .version = 0, .error = {},
-                    .refresh = true};
+    Saved refreshed{
+        .export_name = std::move(job.export_name), .version = 0, .error = {}, .refresh = true};
     if (!loaded) {
       refreshed.error = loaded.error();
     } else {

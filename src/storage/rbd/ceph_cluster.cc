@@ -46,8 +46,8 @@ Result<std::shared_ptr<CephCluster>> CephCluster::Connect(const CephClientOption
   }
   // Owned from here on, so every failure below shuts it down.
   std::shared_ptr<CephCluster> owned(new CephCluster(cluster));
-  if (rados_conf_read_file(cluster, options.conf_path.empty() ? nullptr
-                                                              : options.conf_path.c_str()) < 0) {
+  if (rados_conf_read_file(cluster,
+                           options.conf_path.empty() ? nullptr : options.conf_path.c_str()) < 0) {
     return StorageError(StorageErrc::kCephConfigUnreadable);
   }
   if (!options.keyring.empty()) {

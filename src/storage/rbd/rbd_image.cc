@@ -12,9 +12,8 @@ Result<std::shared_ptr<RbdImage>> RbdImage::Open(std::shared_ptr<CephCluster> cl
   std::shared_ptr<RbdImage> image(new RbdImage(std::move(cluster), io, spec.path));
   image->read_only_ = read_only || spec.is_snapshot();
   const char* snapshot = spec.is_snapshot() ? spec.snapshot.c_str() : nullptr;
-  int r = image->read_only_
-              ? rbd_open_read_only(io, spec.image.c_str(), &image->image_, snapshot)
-              : rbd_open(io, spec.image.c_str(), &image->image_, nullptr);
+  int r = image->read_only_ ? rbd_open_read_only(io, spec.image.c_str(), &image->image_, snapshot)
+                            : rbd_open(io, spec.image.c_str(), &image->image_, nullptr);
   if (r < 0) {
     image->image_ = nullptr;
     return Errno(-r);
