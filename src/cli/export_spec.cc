@@ -14,7 +14,7 @@ constexpr std::string_view kExportExample = "e.g. e0.1=/srv/disk.img";
 constexpr std::string_view kKnownKeys =
     "ro, offset=N, length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
     "iface=NAME, fail=FIRST-LAST, overlay=DIR, lifetime=persist|discard-on-boot, "
-    "lifetime.MAC=...";
+    "lifetime.MAC=..., ceph_conf=PATH, ceph_id=NAME, keyring=PATH";
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -62,7 +62,8 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
   const bool is_client_lifetime = key.starts_with(kClientLifetimePrefix);
   const bool is_valued = key == "offset" || key == "length" || key == "mask" || key == "iface" ||
                          key == "fail" || key == "durability" || key == "overlay" ||
-                         key == "lifetime" || is_client_lifetime;
+                         key == "lifetime" || is_client_lifetime || key == "ceph_conf" ||
+                         key == "ceph_id" || key == "keyring";
   if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
@@ -71,10 +72,21 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
                        : key == "fail"  ? "fail=100-199:write"
                        : key == "durability" ? "durability=sync"
                        : key == "overlay" ? "overlay=/var/lib/aoekit/overlays/e0.1"
+                       : key == "ceph_conf" ? "ceph_conf=/etc/ceph/ceph.conf"
+                       : key == "ceph_id" ? "ceph_id=aoe"
+                       : key == "keyring" ? "keyring=/etc/ceph/ceph.client.aoe.keyring"
                        : key.starts_with("lifetime") ? std::string(key) + "=discard-on-boot"
                                         : fmt::format("{}=2048", key));
   }
 
+  if (key == "ceph_conf" || key == "ceph_id" || key == "keyring") {
+    std::string& field = key == "ceph_conf" ? e.backend.ceph.conf_path
+                         : key == "ceph_id" ? e.backend.ceph.id
+                                            : e.backend.ceph.keyring;
+    if (!field.empty()) return fmt::format("{} is given twice; give it once", key);
+    field = std::string(value);
+    return {};
+  }
   if (key == "overlay") {
     if (seen.overlay) return "overlay is given twice; give it once";
     seen.overlay = true;

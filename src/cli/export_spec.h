@@ -4,8 +4,10 @@
 //   eSHELF.SLOT=PATH[,ro][,offset=N][,length=N][,durability=cache|auto|sync][,sync][,direct]
 //                   [,mask=MAC;MAC...][,iface=NAME][,fail=FIRST-LAST[:read|:write]]
 //                   [,overlay=DIR][,lifetime=persist|discard-on-boot][,lifetime.MAC=...]
+//                   [,ceph_conf=PATH][,ceph_id=NAME][,keyring=PATH]
 //
-// PATH is a BackendSpec (an image file or block device, or "file:PATH"); `sync` is short for
+// PATH is a BackendSpec (an image file or block device, "file:PATH", or an RBD image
+// "rbd:POOL/IMAGE[@SNAP]", which the ceph_* and keyring options are for); `sync` is short for
 // durability=sync.
 //
 // The syntax of every key is documented in docs/configuration.md. Parsing checks only the

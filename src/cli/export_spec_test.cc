@@ -147,7 +147,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad export 'e0.1=/a,rw': unknown option 'rw'; use ro, offset=N, "
                 "length=N, durability=cache|auto|sync, sync, direct, mask=MAC;MAC..., "
                 "iface=NAME, fail=FIRST-LAST, overlay=DIR, lifetime=persist|discard-on-boot, "
-                "lifetime.MAC=..."},
+                "lifetime.MAC=..., ceph_conf=PATH, ceph_id=NAME, keyring=PATH"},
         BadSpec{"e0.1=/a,overlay=/o,lifetime=forever",
                 "bad export 'e0.1=/a,overlay=/o,lifetime=forever': lifetime 'forever' is not "
                 "one of persist, discard-on-boot; e.g. lifetime=discard-on-boot"},
@@ -270,6 +270,26 @@ TEST(ParseExportSpec, BadFailNamesTheExport) {
             "FIRST-LAST[:read|:write], e.g. 100-199:write");
   EXPECT_EQ(ParseExportSpec("e0.1=/a.img,fail").error(),
             "bad export 'e0.1=/a.img,fail': 'fail' needs a value, e.g. fail=100-199:write");
+}
+
+TEST(ParseExportSpec, RbdImageWithCephOptions) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec(
+      "e1.2=rbd:pool1/disk,ceph_conf=/tmp/c/ceph.conf,ceph_id=aoe,keyring=/tmp/c/keyring");
+  ASSERT_TRUE(e) << e.error();
+  EXPECT_EQ(e->backend.kind, BackendSpec::Kind::kRbd);
+  EXPECT_EQ(e->backend.pool, "pool1");
+  EXPECT_EQ(e->backend.image, "disk");
+  EXPECT_EQ(e->backend.ceph.conf_path, "/tmp/c/ceph.conf");
+  EXPECT_EQ(e->backend.ceph.id, "aoe");
+  EXPECT_EQ(e->backend.ceph.keyring, "/tmp/c/keyring");
+}
+
+TEST(ParseExportSpec, CephOptionGivenTwiceIsRefused) {
+  ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=rbd:p/d,ceph_id=a,ceph_id=b");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error(),
+            "bad export 'e1.2=rbd:p/d,ceph_id=a,ceph_id=b': ceph_id is given twice; "
+            "give it once");
 }
 
 }  // namespace

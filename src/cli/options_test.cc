@@ -144,7 +144,7 @@ TEST(ValidateOptions, EmptyPath) {
   ServerOptions o = Valid();
   o.exports.push_back(Export(0, 9, ""));
   EXPECT_EQ(ValidateOptions(o),
-            "export e0.9 has no path; give the image file or block device to serve");
+            "export e0.9: no path; give the image file or block device to serve");
 }
 
 TEST(ValidateOptions, ExportInterfaceNotServed) {

@@ -36,6 +36,7 @@
 #include "control/control_server.h"
 #include "netboot/netboot_service.h"
 #include "os/service_notify.h"
+#include "storage/storage_error.h"
 #include "target/server.h"
 
 namespace aoe::cli {
@@ -155,7 +156,11 @@ Stopped RunServe(const ServeArgs& args) {
   RaiseOpenFileLimit();
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {
-    return Failure(kExitFailure, fmt::format("cannot start serving {} export(s) on {}: {}",
+    // A Ceph cluster that cannot be reached is most often a wrong ceph_conf= or mon_host.
+    const std::error_code error = server.error();
+    const bool bad_ceph_config = error == make_error_code(StorageErrc::kCephUnreachable) ||
+                                 error == make_error_code(StorageErrc::kCephConfigUnreadable);
+    return Failure(bad_ceph_config ? kExitUsage : kExitFailure, fmt::format("cannot start serving {} export(s) on {}: {}",
                                              args.config.server.exports.size(),
                                              fmt::join(args.config.server.interfaces, ", "),
                                              server.error().message()));

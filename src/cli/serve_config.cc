@@ -24,7 +24,7 @@ constexpr std::string_view kTopLevelKeys =
     "control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
-    "overlay, lifetime, client_lifetimes";
+    "overlay, lifetime, client_lifetimes, ceph_conf, ceph_id, keyring";
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -161,6 +161,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
   target::ExportOptions& e = out.options;
   bool have_target = false;
   bool have_path = false;
+  CephClientOptions ceph;  // applied once path is known, whichever comes first
   for (const auto& [key, node_ptr] : KeysInFileOrder(table)) {
     const toml::node& node = *node_ptr;
     std::optional<ParseError> error;
@@ -178,6 +179,12 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, text);
       e.backend = ParseBackendSpec(text);
       have_path = true;
+    } else if (key == "ceph_conf") {
+      error = reader.Read(node, key, ceph.conf_path);
+    } else if (key == "ceph_id") {
+      error = reader.Read(node, key, ceph.id);
+    } else if (key == "keyring") {
+      error = reader.Read(node, key, ceph.keyring);
     } else if (key == "read_only") {
       error = reader.Read(node, key, e.read_only);
     } else if (key == "offset") {
@@ -265,6 +272,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
                                            "(an image file or block device)",
                                            e.name()));
   }
+  e.backend.ceph = ceph;
   return out;
 }
 

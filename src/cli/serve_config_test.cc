@@ -155,7 +155,7 @@ readonly = true
 )",
               "serve.toml:5: unknown key 'readonly' in [[export]]; known keys: target, path, "
               "read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
-              "overlay, lifetime, client_lifetimes");
+              "overlay, lifetime, client_lifetimes, ceph_conf, ceph_id, keyring");
 }
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
@@ -430,6 +430,26 @@ fail = "1-2"
   ExpectError("user = \"\"\n",
               "serve.toml:1: user must name a user, e.g. user = \"aoe\"; remove the key to keep "
               "running as the starting user");
+}
+
+TEST(ParseServeToml, RbdExportTakesCephOptionsBeforeOrAfterPath) {
+  ParseResult<ServeConfig> config = ParseServeToml(R"(
+interfaces = ["veth0"]
+[[export]]
+target = "e0.1"
+ceph_id = "aoe"
+path = "rbd:rbd/disk@snap1"
+ceph_conf = "/etc/ceph/test.conf"
+keyring = "/etc/ceph/k"
+)",
+                                                   "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  const BackendSpec& spec = config->server.exports.at(0).backend;
+  EXPECT_EQ(spec.kind, BackendSpec::Kind::kRbd);
+  EXPECT_EQ(spec.snapshot, "snap1");
+  EXPECT_EQ(spec.ceph.id, "aoe");
+  EXPECT_EQ(spec.ceph.conf_path, "/etc/ceph/test.conf");
+  EXPECT_EQ(spec.ceph.keyring, "/etc/ceph/k");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "storage/group_commit_filter.h"
+#include "storage/rbd/rbd_open.h"
 #include "storage/read_only_filter.h"
 #include "storage/storage_error.h"
 #include "storage/window_filter.h"
@@ -34,6 +35,8 @@ Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spe
     case BackendSpec::Kind::kFile:
       return OpenFileBackend(services.engine, spec.path,
                              FileOptions{.read_only = options.read_only, .direct = options.direct});
+    case BackendSpec::Kind::kRbd:
+      return OpenRbdBackend(services.completions, spec, options.read_only);
   }
   return Errno(EINVAL);
 }
@@ -53,6 +56,7 @@ Result<StorageChain> BuildStorageChain(const ChainOptions& options, const BaseOp
   if (!opened) return Unexpected{opened.error()};
   StorageChain result;
   result.warnings = std::move(opened->warnings);
+  result.shared_metadata = std::move(opened->shared_metadata);
   std::unique_ptr<BlockBackend> chain = std::move(opened->backend);
 
   if (options.offset_sectors != 0 || options.length_sectors != 0) {

@@ -60,6 +60,9 @@ struct StorageChain {
   // The chain's overlay layer, for `aoe overlay` and the netboot hook; null without overlay=.
   // Owned by `backend`.
   overlay::OverlayFilter* overlay = nullptr;
+  // The base's SharedMetadata (OpenedBackend), where the export's state belongs; null for bases
+  // only this host serves.
+  std::shared_ptr<SharedMetadata> shared_metadata;
 };
 
 using BaseOpener = std::function<Result<OpenedBackend>(const BackendSpec&, const BaseOptions&)>;
@@ -71,7 +74,7 @@ struct StorageServices {
   CompletionQueue& completions;
 };
 
-// Opens the base backend `spec` names. Errors: those of OpenFileBackend.
+// Opens the base backend `spec` names. Errors: those of OpenFileBackend and OpenRbdBackend.
 Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spec,
                                const BaseOptions& options);
 

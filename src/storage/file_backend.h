@@ -26,6 +26,7 @@
 #include "base/result.h"
 #include "storage/block_backend.h"
 #include "storage/io_engine.h"
+#include "storage/shared_metadata.h"
 
 namespace aoe {
 
@@ -43,6 +44,9 @@ struct FileOptions {
 struct OpenedBackend {
   std::unique_ptr<BlockBackend> backend;
   std::vector<std::string> warnings;
+  // Values shared by every host serving the same storage (an RBD image's metadata); null for
+  // storage only this host serves (files, block devices).
+  std::shared_ptr<SharedMetadata> shared_metadata;
 };
 
 // Opens `path` (regular file: size from fstat; block device: size from BLKGETSIZE64).

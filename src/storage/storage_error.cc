@@ -20,6 +20,13 @@ class StorageCategoryImpl final : public std::error_category {
         return "not a regular file or block device";
       case StorageErrc::kSizeOverflow:
         return "sector count too large";
+      case StorageErrc::kCephConfigUnreadable:
+        return "cannot read the Ceph configuration; give its path with ceph_conf=PATH";
+      case StorageErrc::kCephUnreachable:
+        return "the Ceph cluster did not answer within the connect timeout "
+               "(client_mount_timeout); check mon_host in ceph.conf and the network";
+      case StorageErrc::kRbdUnsupported:
+        return "this aoe was built without librbd; install librbd-dev and rebuild";
     }
     return "unknown storage error";
   }

@@ -18,6 +18,9 @@ enum class StorageErrc {
   kWindowUnaligned,         // offset is not a multiple of 512 bytes
   kNotFileOrBlockDevice,    // the path is a character device, FIFO, socket, ...
   kSizeOverflow,            // a sector count times 512 does not fit in 64 bits
+  kCephConfigUnreadable,    // no ceph.conf where ceph_conf= (or Ceph's search path) points
+  kCephUnreachable,         // no monitor answered within the connect timeout
+  kRbdUnsupported,          // built without librbd
 };
 
 const std::error_category& StorageCategory();

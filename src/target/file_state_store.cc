@@ -1,6 +1,7 @@
 #include "target/file_state_store.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@ namespace {
 // Only the server's user may read what hosts are allowed and who holds a reservation.
 constexpr mode_t kDirectoryMode = 0750;
 constexpr mode_t kFileMode = 0640;
+
+std::string MetadataKey(const std::string& export_name) { return "aoekit.state." + export_name; }
 
 Result<std::optional<std::string>> ReadIfPresent(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -50,11 +53,40 @@ FileStateStore::FileStateStore(std::string directory, UniqueFd event_fd)
     : directory_(std::move(directory)), event_fd_(std::move(event_fd)) {}
 
 std::string FileStateStore::Location(const std::string& export_name) const {
+  if (auto metadata = MetadataOf(export_name)) {
+    return fmt::format("{} key {}", metadata->Describe(), MetadataKey(export_name));
+  }
+  return FilePath(export_name);
+}
+
+std::string FileStateStore::FilePath(const std::string& export_name) const {
   return directory_ + "/" + export_name + ".json";
 }
 
+void FileStateStore::UseSharedMetadata(const std::string& export_name,
+                                       std::shared_ptr<SharedMetadata> metadata) {
+  std::lock_guard lock(mutex_);
+  if (metadata) {
+    metadata_[export_name] = std::move(metadata);
+  } else {
+    metadata_.erase(export_name);
+  }
+}
+
+std::shared_ptr<SharedMetadata> FileStateStore::MetadataOf(const std::string& export_name) const {
+  std::lock_guard lock(mutex_);
+  auto it = metadata_.find(export_name);
+  return it == metadata_.end() ? nullptr : it->second;
+}
+
+bool FileStateStore::Shared(const std::string& export_name) const {
+  return MetadataOf(export_name) != nullptr;
+}
+
 Result<std::optional<ExportState>> FileStateStore::Load(const std::string& export_name) {
-  auto text = ReadIfPresent(Location(export_name));
+  auto metadata = MetadataOf(export_name);
+  auto text =
+      metadata ? metadata->Get(MetadataKey(export_name)) : ReadIfPresent(FilePath(export_name));
   AOE_TRY(text);
   if (!*text) return std::optional<ExportState>();
   auto state = DecodeExportState(**text);
@@ -62,9 +94,38 @@ Result<std::optional<ExportState>> FileStateStore::Load(const std::string& expor
   return std::optional<ExportState>(std::move(*state));
 }
 
-Result<void> FileStateStore::Write(const std::string& export_name, const ExportState& state) const {
+Result<void> FileStateStore::Write(const std::string& export_name, const ExportState& state) {
+  if (auto metadata = MetadataOf(export_name)) {
+    return metadata->Set(MetadataKey(export_name), EncodeExportState(state));
+  }
   if (::mkdir(directory_.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return Errno();
-  return WriteFileAtomically(Location(export_name), EncodeExportState(state), kFileMode);
+  return WriteFileAtomically(FilePath(export_name), EncodeExportState(state), kFileMode);
+}
+
+void FileStateStore::Refresh(const std::string& export_name) {
+  Job job{.export_name = export_name, .state = {}, .version = 0, .refresh = true};
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(job));
+  }
+  work_.notify_one();
+}
+
+StateStore::Saved FileStateStore::Run(Job& job) {
+  if (job.refresh) {
+    auto loaded = Load(job.export_name);
+    Saved refreshed{
+        .export_name = std::move(job.export_name), .version = 0, .error = {}, .refresh = true};
+    if (!loaded) {
+      refreshed.error = loaded.error();
+    } else {
+      refreshed.refreshed = std::move(*loaded);
+    }
+    return refreshed;
+  }
+  Result<void> written = Write(job.export_name, job.state);
+  return Saved{std::move(job.export_name), job.version,
+               written ? std::error_code() : written.error()};
 }
 
 Result<void> FileStateStore::SaveNow(const std::string& export_name, const ExportState& state) {
@@ -104,11 +165,10 @@ void FileStateStore::RunWriter() {
     queue_.pop_front();
     writing_ = true;
     lock.unlock();
-    Result<void> written = Write(job.export_name, job.state);
+    Saved finished = Run(job);
     lock.lock();
     writing_ = false;
-    finished_.push_back(Saved{std::move(job.export_name), job.version,
-                              written ? std::error_code() : written.error()});
+    finished_.push_back(std::move(finished));
     uint64_t one = 1;
     (void)!::write(event_fd_.get(), &one, sizeof one);
     idle_.notify_all();

@@ -3,6 +3,11 @@
 // crash the file holds the last state whose save was reported durable, or a newer one, and
 // never a torn file. The directory is created (0750) when the first state is written.
 //
+// An export whose storage has SharedMetadata (an RBD image, UseSharedMetadata()) keeps the same
+// document there instead, under the key "aoekit.state.<export>", where every target serving that
+// image reads and writes it: such an export's state is Shared(), and Refresh() reads it again.
+// One metadata value is written at once, so a save there is all or nothing too.
+//
 // Saves run on a writer: RunWriter() writes queued saves one after another, in the order they
 // were started, and signals completion_fd() (an eventfd) after each. The store starts no thread
 // itself (libraries own none): its owner, the Server, runs RunWriter() on a thread it owns, and
@@ -17,6 +22,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +30,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "storage/shared_metadata.h"
 #include "target/state_store.h"
 
 namespace aoe::target {
@@ -39,7 +46,13 @@ class FileStateStore final : public StateStore {
   int completion_fd() const override { return event_fd_.get(); }
   void TakeCompleted(std::vector<Saved>& out) override;
   void WaitIdle() override;
+  bool Shared(const std::string& export_name) const override;
+  void Refresh(const std::string& export_name) override;
   std::string Location(const std::string& export_name) const override;
+
+  // From now on, keeps the export's state in `metadata` (null: in its file again). Called when
+  // the export is opened, before Load().
+  void UseSharedMetadata(const std::string& export_name, std::shared_ptr<SharedMetadata> metadata);
 
   // The writer loop; see the header comment.
   void RunWriter();
@@ -50,15 +63,20 @@ class FileStateStore final : public StateStore {
     std::string export_name;
     ExportState state;
     uint64_t version = 0;
+    bool refresh = false;  // read the state instead of writing it
   };
 
   FileStateStore(std::string directory, UniqueFd event_fd);
-  Result<void> Write(const std::string& export_name, const ExportState& state) const;
+  Result<void> Write(const std::string& export_name, const ExportState& state);
+  std::string FilePath(const std::string& export_name) const;
+  std::shared_ptr<SharedMetadata> MetadataOf(const std::string& export_name) const;
+  Saved Run(Job& job);
 
   const std::string directory_;
   const UniqueFd event_fd_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<SharedMetadata>> metadata_;  // per export, if shared
   std::condition_variable work_;  // a job was queued, or the writer must stop
   std::condition_variable idle_;  // the writer finished a job
   std::deque<Job> queue_;

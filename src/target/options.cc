@@ -41,8 +41,8 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
   if (e.address.slot == proto::kWildcardSlot) {
     return fmt::format("export {}: slot 255 is the broadcast address; use 0-254", name);
   }
-  if (e.backend.path.empty()) {
-    return fmt::format("export {} has no path; give the image file or block device to serve", name);
+  if (std::string problem = BackendSpecProblem(e.backend); !problem.empty()) {
+    return fmt::format("export {}: {}", name, problem);
   }
   if (e.length_sectors > kMaxAddressableSectors) {
     return fmt::format(

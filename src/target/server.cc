@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "net/event_loop.h"
@@ -196,11 +197,15 @@ class ServerImpl final : public Server, private Transmitter {
     std::vector<ExportOptions> reopened_overlays;  // their previous options, to restore
     for (const auto& e : target_.exports()) {
       const ExportOptions* wanted = FindWanted(options, e->name());
-      if (wanted == nullptr || !(*wanted == e->options())) gone.push_back(e->name());
+      if (wanted == nullptr || !(*wanted == e->options()) || ReopenedOnReload(*wanted)) {
+        gone.push_back(e->name());
+      }
     }
     for (const auto& wanted : options.exports) {
       Export* current = target_.FindExport(wanted.name());
-      if (current == nullptr || !(current->options() == wanted)) to_open.push_back(wanted);
+      if (current == nullptr || !(current->options() == wanted) || ReopenedOnReload(wanted)) {
+        to_open.push_back(wanted);
+      }
     }
     for (const std::string& name : gone) {
       Export* e = target_.FindExport(name);
@@ -221,8 +226,9 @@ class ServerImpl final : public Server, private Transmitter {
     }
     for (const auto& name : gone) {
       if (target_.FindExport(name) == nullptr) continue;  // closed above
-      CloseExport(name,
-                  FindWanted(options, name) == nullptr ? "removed" : "re-opening with new options");
+      const bool removed = FindWanted(options, name) == nullptr;
+      CloseExport(name, removed ? "removed" : "re-opening with new options");
+      if (removed) store_->UseSharedMetadata(name, nullptr);
     }
     // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
     // held by in-flight commands remain valid).
@@ -269,6 +275,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::string RemoveExport(std::string_view name) override {
     if (target_.FindExport(name) == nullptr) return fmt::format("no export {}", name);
     CloseExport(std::string(name), "removed");
+    store_->UseSharedMetadata(std::string(name), nullptr);
     std::erase_if(options_.exports, [&](const ExportOptions& e) { return e.name() == name; });
     return {};
   }
@@ -362,6 +369,12 @@ class ServerImpl final : public Server, private Transmitter {
     log_.Info(name, "{}", why);
   }
 
+  // An RBD image may have been resized since it was opened (`rbd resize`), and its size is read
+  // when it is opened: a reload opens it again, unchanged or not (docs/ceph.md).
+  static bool ReopenedOnReload(const ExportOptions& options) {
+    return options.backend.kind == BackendSpec::Kind::kRbd;
+  }
+
   // Re-opens exports closed for a change that then failed (best effort, logged).
   void RestoreExports(const std::vector<ExportOptions>& previous) {
     for (const ExportOptions& options : previous) {
@@ -409,6 +422,8 @@ class ServerImpl final : public Server, private Transmitter {
     }
     for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
 
+    // State of storage other hosts serve too lives with that storage (an RBD image's metadata).
+    store_->UseSharedMetadata(name, storage->shared_metadata);
     auto loaded = store_->Load(name);
     if (!loaded) {
       log_.Error(name, "cannot read state file {}: {}; fix or delete it", store_->Location(name),
@@ -525,9 +540,23 @@ class ServerImpl final : public Server, private Transmitter {
     state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
   }
 
+  // State other hosts may change (Shared()) is read again every housekeeping interval, one
+  // read per export at a time, so a cluster that does not answer piles nothing up.
+  void RefreshSharedState() {
+    for (const auto& e : target_.exports()) {
+      const std::string& name = e->name();
+      if (!store_->Shared(name) || refreshing_.contains(name)) continue;
+      refreshing_.insert(name);
+      store_->Refresh(name);
+    }
+  }
+
   void OnStateSaved() {
     store_->TakeCompleted(saved_);
-    for (const StateStore::Saved& saved : saved_) target_.StateSaved(saved);
+    for (const StateStore::Saved& saved : saved_) {
+      if (saved.refresh) refreshing_.erase(saved.export_name);
+      target_.StateSaved(saved);
+    }
     saved_.clear();
     FlushTx();
   }
@@ -607,6 +636,7 @@ class ServerImpl final : public Server, private Transmitter {
   void Housekeeping() {
     next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
     target_.RetryFailedSaves();
+    RefreshSharedState();
     for (size_t i = 0; i < ports_.size(); ++i) {
       PortEntry& entry = ports_[i];
       if (!entry.port) continue;
@@ -676,6 +706,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::vector<Command*> tx_queue_;
   std::vector<ConstByteSpan> tx_frames_;
   std::vector<StateStore::Saved> saved_;
+  std::set<std::string> refreshing_;  // exports whose Refresh() has not been reported yet
   bool stop_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =

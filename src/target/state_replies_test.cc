@@ -196,6 +196,35 @@ TEST_F(StateReplies, SetThatChangesNothingStillWaitsForTheStateItConfirms) {
   EXPECT_EQ(Tags(wire_.TakeSent()), std::vector<uint32_t>{again});
 }
 
+// What another target host saved in shared state (an RBD image's metadata) is served here once
+// a refresh reads it.
+TEST_F(StateReplies, RefreshedStateFromAnotherHostIsServed) {
+  ExportState other;
+  other.config_string = {'b'};
+  ASSERT_TRUE(store_.SaveNow("e1.1", other));  // as if the other host had saved it
+  store_.Refresh("e1.1");
+  std::vector<StateStore::Saved> done;
+  store_.TakeCompleted(done);
+  for (const auto& d : done) target_->StateSaved(d);
+  ConfigRead(kHostA);
+  auto sent = wire_.TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].config_string(), "b");
+  EXPECT_TRUE(Logged("state changed by another target host"));
+}
+
+// A refresh that read the state before a change made here was saved must not undo that change.
+TEST_F(StateReplies, RefreshDoesNotUndoAnUnsavedLocalChange) {
+  ForceSet(kHostA, "mine");
+  store_.Refresh("e1.1");  // reads the state from before "mine" (nothing)
+  FinishSave();            // reports the refresh, then the save
+  uint32_t read = ConfigRead(kHostB);
+  auto sent = wire_.TakeSent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].tag(), read);
+  EXPECT_EQ(sent[1].config_string(), "mine");
+}
+
 TEST_F(StateReplies, MaskEditAndReservationAreHeldToo) {
   Handle(BuildMask(From(kHostA), kMaskEdit, {{kDirAdd, kHostA}}));
   Handle(BuildReserve(From(kHostA), kReserveSet, {kHostA}));

@@ -1,7 +1,8 @@
 // StateStore: the seam between the target and wherever exports keep their state (config string,
-// MAC mask list, reservation) across restarts. FileStateStore keeps it in files; another store
-// may keep it elsewhere (the metadata of a network block device), so nothing here assumes a
-// file system: an export is named by its name ("e1.2"), and a state is an ExportState.
+// MAC mask list, reservation) across restarts. FileStateStore keeps it in files, or for an export
+// on an RBD image in the image's metadata (SharedMetadata), so nothing here assumes a file system:
+// an export is named by its name ("e1.2"), and a state is an ExportState. State kept where other
+// hosts change it too is Shared(): the server refreshes it periodically.
 //
 // Loading, and saving at start-up, block: they run while the server is created or reloaded.
 // Saving while serving does not: Save() hands the state over and returns at once, because the
@@ -32,11 +33,13 @@ namespace aoe::target {
 
 class StateStore {
  public:
-  // One finished save.
+  // One finished save, or one finished Refresh() (`refresh` set).
   struct Saved {
     std::string export_name;
-    uint64_t version = 0;   // as passed to Save()
-    std::error_code error;  // none: the state is durable
+    uint64_t version = 0;   // as passed to Save(); 0 for a refresh
+    std::error_code error;  // none: the state is durable (a refresh: it was read)
+    bool refresh = false;
+    std::optional<ExportState> refreshed{};  // a refresh that found a state: that state
   };
 
   virtual ~StateStore() = default;
@@ -59,6 +62,14 @@ class StateStore {
   // Blocks until every save started so far has finished (shutdown and reload; the reports
   // are then taken with TakeCompleted()).
   virtual void WaitIdle() = 0;
+
+  // Whether other hosts may change the export's state too (it is kept with storage several
+  // targets serve, such as an RBD image's metadata), so the server must Refresh() it.
+  virtual bool Shared(const std::string& export_name) const = 0;
+  // Starts reading the export's state again, to see what other hosts changed. Reported through
+  // TakeCompleted() like a save, with `refresh` set, in order with the saves: a refresh reported
+  // before a save read the state before that save was written.
+  virtual void Refresh(const std::string& export_name) = 0;
 
   // Where an export's state is kept, for log lines ("/var/lib/aoekit/e1.2.json").
   virtual std::string Location(const std::string& export_name) const = 0;

@@ -636,6 +636,10 @@ void Target::SendDurableReplies(const Export& e) {
 }
 
 void Target::StateSaved(const StateStore::Saved& saved) {
+  if (saved.refresh) {
+    StateRefreshed(saved);
+    return;
+  }
   auto it = std::find_if(unsaved_.begin(), unsaved_.end(), [&](const auto& e) {
     return e->name() == saved.export_name && e->saves().saving();
   });
@@ -656,6 +660,22 @@ void Target::StateSaved(const StateStore::Saved& saved) {
   SendDurableReplies(*e);
   StartSaveIfNeeded(*e);
   if (e->saves().settled()) unsaved_.erase(it);
+}
+
+void Target::StateRefreshed(const StateStore::Saved& refreshed) {
+  // A read that failed keeps what we have; the next refresh tries again.
+  if (refreshed.error || !refreshed.refreshed) return;
+  Export* e = FindExport(refreshed.export_name);
+  if (e == nullptr || e->state() == *refreshed.refreshed) return;
+  // A change made here and not saved yet is newer than what was read (the store reports a
+  // refresh before any save that was started after it).
+  if (std::any_of(unsaved_.begin(), unsaved_.end(),
+                  [&](const auto& unsaved) { return unsaved.get() == e; })) {
+    return;
+  }
+  e->state() = *refreshed.refreshed;
+  log_.Info(e->name(), "state changed by another target host (read from {})",
+            store_.Location(e->name()));
 }
 
 void Target::RetryFailedSaves() {

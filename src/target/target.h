@@ -99,6 +99,8 @@ class Target final : public CommandOwner {
 
   // A save the target started has finished (the Server takes them from the store): sends the
   // replies that waited for it, and starts the next save if the state changed meanwhile.
+  // A refresh (saved.refresh) replaces the export's state with what other hosts saved, unless a
+  // change made here is still unsaved.
   void StateSaved(const StateStore::Saved& saved);
   // Starts again the saves that failed (the Server calls this once a second).
   void RetryFailedSaves();
@@ -131,6 +133,7 @@ class Target final : public CommandOwner {
   // room to hold its reply); if not, the command is dropped.
   bool AdmitStateCommand(Command& command, Export& e, const MacAddress& requester,
                          StateAccess access);
+  void StateRefreshed(const StateStore::Saved& refreshed);
   // Records that the command changed its export's state and starts saving it.
   void ChangedState(Command& command);
   void StartSaveIfNeeded(Export& e);

@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# linux_aoe.sh --target vblade|aoekit --mtu 1500|9000
+# linux_aoe.sh --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd]
 #
 # Interop test against the real Linux AoE initiator (Debian's aoe.ko).
 #
@@ -17,6 +17,10 @@
 #     and nothing else changed
 #   - the negotiated payload (sysfs "payload"): > 1024 bytes at MTU 9000
 #
+# With --backing rbd (aoekit only), the image is imported into a Ceph RBD image of a throwaway
+# cluster in the target's namespace (tests/rbd/cluster.sh) and served as rbd:rbd/disk; the host's
+# checks then read it back with `rbd export` after the target stopped.
+#
 # Exit: 0 pass, 1 fail, 77 skipped (missing prerequisite).
 # Env: AOE_BIN (aoekit binary), T_KEEP_TMP=1 (keep logs),
 #      INTEROP_PCAP=1 (capture the tap with tshark), INTEROP_QEMU_TIMEOUT.
@@ -25,19 +29,22 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-usage() { echo "usage: $0 --target vblade|aoekit --mtu 1500|9000" >&2; exit 2; }
+usage() { echo "usage: $0 --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd]" >&2; exit 2; }
 
 TARGET=vblade
 MTU=1500
+BACKING=file
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --target) TARGET=${2:-}; shift 2 ;;
         --mtu)    MTU=${2:-}; shift 2 ;;
+        --backing) BACKING=${2:-}; shift 2 ;;
         -h|--help) usage ;;
         *) usage ;;
     esac
 done
 [[ "$TARGET" == vblade || "$TARGET" == aoekit ]] || usage
+[[ "$BACKING" == file || ( "$BACKING" == rbd && "$TARGET" == aoekit ) ]] || usage
 [[ "$MTU" =~ ^[0-9]+$ ]] || usage
 (( MTU >= 576 && MTU <= 9000 )) || usage
 
@@ -210,7 +217,15 @@ interop_initramfs_pack "$ROOT" "$INITRD"
 # ---------------------------------------------------------------------------
 interop_netns_create "$MTU"
 interop_pcap_start "$T_TMP/tap.pcap"
-interop_target_start "$TARGET" "$IMAGE"
+if [[ "$BACKING" == rbd ]]; then
+    # shellcheck source=../rbd/cluster.sh
+    source "$(dirname "$0")/../rbd/cluster.sh"
+    ceph_start "$INTEROP_NS" "$T_TMP/ceph"
+    ceph_in "$INTEROP_NS" rbd import "$IMAGE" rbd/disk >/dev/null 2>&1 || t_die "rbd import failed"
+    interop_target_start "$TARGET" "rbd:rbd/disk,ceph_conf=$CEPH_CONF"
+else
+    interop_target_start "$TARGET" "$IMAGE"
+fi
 
 SERIAL=$T_TMP/serial.log
 start=$SECONDS
@@ -225,6 +240,11 @@ t_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
 # Stop the target before inspecting the image, so every write it accepted
 # has reached the file (vblade writes synchronously per request anyway).
 t_kill_pid "$INTEROP_TARGET_PID"
+if [[ "$BACKING" == rbd ]]; then
+    # What the cluster holds is what the checks below read as "the image".
+    rm -f "$IMAGE"
+    ceph_in "$INTEROP_NS" rbd export rbd/disk "$IMAGE" >/dev/null 2>&1 || t_die "rbd export failed"
+fi
 
 # ---------------------------------------------------------------------------
 # Verdict

@@ -43,6 +43,14 @@ class MemoryStateStore final : public StateStore {
     finished_.clear();
   }
   void WaitIdle() override {}
+  bool Shared(const std::string&) const override { return false; }
+  // As if another host had read the durable state: reported with the finished saves.
+  void Refresh(const std::string& export_name) override {
+    Saved refreshed{.export_name = export_name, .version = 0, .error = {}, .refresh = true};
+    if (auto it = durable_.find(export_name); it != durable_.end())
+      refreshed.refreshed = it->second;
+    finished_.push_back(std::move(refreshed));
+  }
   std::string Location(const std::string& export_name) const override {
     return "memory:" + export_name;
   }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# rbd_serve: one `aoe serve` exporting Ceph RBD images (docs/ceph.md), against a real 1-mon/1-OSD
+# cluster (cluster.sh):
+# - writes land in the cluster: upload (cp ends with FLUSH), then `rbd export`: same bytes;
+# - round trip: download, same SHA-256; the disk's size is the image's (IDENTIFY);
+# - TRIM: --sparse-upload trims zero chunks (IDENTIFY says trimmed sectors read zeroes), and the
+#   image reads zeroes there afterwards;
+# - resize + SIGHUP: the export grows with the image;
+# - @SNAP is read-only: uploads are refused, reads give the snapshot's bytes;
+# - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang;
+#   no ceph.conf: exit 2; a missing image: exit 1 with its name.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+rbd_init "${1:-}" 1
+
+rbd_cli create --size 32 rbd/disk || t_die "rbd create failed"
+# From a configuration file, so that SIGHUP reloads it (the resize below).
+cat >"$T_TMP/serve.toml" <<TOML
+interfaces = ["vt0"]
+state_dir = "$T_TMP/state"
+[[export]]
+target = "e1.1"
+path = "rbd:rbd/disk"
+ceph_conf = "$CEPH_CONF"
+TOML
+t_serve "$RBD_T" --config "$T_TMP/serve.toml"
+t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
+
+# Writes land in the cluster.
+t_make_image "$T_TMP/up.img" 8
+rbd_aoe cp -i vc0 --no-progress "$T_TMP/up.img" e1.1 --seek-sectors 2048 ||
+    t_fail "upload to the RBD export failed"
+rbd_cli export rbd/disk "$T_TMP/exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
+t_check "written data is in the cluster (rbd export)" \
+    test "$(t_sha_range "$T_TMP/exported.img" 2048 $((8 * 2048)))" == "$(t_sha "$T_TMP/up.img")"
+
+# Round trip and size.
+rbd_aoe cp -i vc0 --no-progress e1.1 "$T_TMP/down.img" || t_fail "download failed"
+t_check "the disk is the image's size, 32 MiB" test "$(stat -c %s "$T_TMP/down.img")" -eq $((32 << 20))
+t_check "download: same SHA-256 as rbd export" \
+    test "$(t_sha "$T_TMP/down.img")" == "$(t_sha "$T_TMP/exported.img")"
+
+# TRIM reads back zeroes: a file with a zero middle, uploaded sparse over random data.
+t_make_image "$T_TMP/noise.img" 4
+rbd_aoe cp -i vc0 --no-progress "$T_TMP/noise.img" e1.1 || t_fail "upload of noise failed"
+cp "$T_TMP/noise.img" "$T_TMP/holes.img"
+dd if=/dev/zero of="$T_TMP/holes.img" bs=64K seek=3 count=20 conv=notrunc status=none
+rbd_aoe cp -i vc0 --no-progress --sparse-upload -v "$T_TMP/holes.img" e1.1 >"$T_TMP/sparse.err" 2>&1 ||
+    t_fail "sparse upload failed: $(cat "$T_TMP/sparse.err")"
+rbd_aoe cp -i vc0 --no-progress --count-sectors $((4 * 2048)) e1.1 "$T_TMP/holes.down" ||
+    t_fail "download after the sparse upload failed"
+t_check "the sparse upload trimmed the zero chunks (IDENTIFY: trimmed sectors read zeroes)" \
+    grep -q 'of zeros trimmed' "$T_TMP/sparse.err"
+t_check "trimmed ranges read back as zeroes" cmp -s "$T_TMP/holes.img" "$T_TMP/holes.down"
+
+# Resize, reload.
+rbd_cli resize --size 48 rbd/disk >/dev/null 2>&1 || t_die "rbd resize failed"
+kill -HUP "$SERVE_PID"
+grown() {
+    local i
+    for (( i = 0; i < 50; i++ )); do
+        grep -q 'e1.1.*exporting .*98304 sectors' "$SERVE_LOG" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+t_check "after rbd resize and SIGHUP the export has 48 MiB (98304 sectors)" grown
+rbd_aoe cp -i vc0 --no-progress e1.1 "$T_TMP/grown.img" || t_fail "download after resize failed"
+t_check "a download after the resize is 48 MiB" test "$(stat -c %s "$T_TMP/grown.img")" -eq $((48 << 20))
+
+# A snapshot is read-only.
+rbd_cli snap create rbd/disk@before >/dev/null 2>&1 || t_die "rbd snap create failed"
+rbd_cli export rbd/disk@before "$T_TMP/snap.img" >/dev/null 2>&1 || t_die "rbd export of the snapshot failed"
+t_stop_pid "$SERVE_PID"
+t_serve "$RBD_T" -i vt0 --state-dir "$T_TMP/state" "e1.2=$(rbd_spec rbd/disk@before)"
+t_wait_target "$RBD_C" vc0 e1.2 "$SERVE_WRAPPER"
+t_check "the snapshot export is read-only" grep -q 'e1.2.*read-only' "$SERVE_LOG"
+if rbd_aoe cp -i vc0 --no-progress --timeout 5 "$T_TMP/up.img" e1.2 2>"$T_TMP/snap.err"; then
+    t_fail "an upload to a snapshot succeeded"
+else
+    t_pass "an upload to a snapshot is refused"
+fi
+rbd_aoe cp -i vc0 --no-progress e1.2 "$T_TMP/snap.down" || t_fail "snapshot download failed"
+t_check "the snapshot reads as rbd export of it" cmp -s "$T_TMP/snap.down" "$T_TMP/snap.img"
+t_stop_pid "$SERVE_PID"
+
+# Unreachable at start: a monitor address nothing listens on, a short connect timeout.
+sed -e 's/^mon host = .*/mon host = 127.0.0.1:1/' "$CEPH_CONF" >"$T_TMP/nowhere.conf"
+echo 'client mount timeout = 3' >>"$T_TMP/nowhere.conf"
+start=$SECONDS
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/nowhere.conf" >"$T_TMP/nowhere.log" 2>&1
+rc=$?
+t_log "unreachable cluster: exit $rc after $((SECONDS - start)) s"
+t_expect "an unreachable cluster at start: exit 2 with a clear line" "$rc" 2 \
+    'did not answer within the connect timeout' "$T_TMP/nowhere.log"
+
+# A ceph.conf that is not there: exit 2 at once. An image that is not there: exit 1, named.
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/missing.conf" >"$T_TMP/noconf.log" 2>&1
+t_expect "no ceph.conf: exit 2, saying ceph_conf=" "$?" 2 'ceph_conf=PATH' "$T_TMP/noconf.log"
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.3=$(rbd_spec rbd/nosuchimage)" >"$T_TMP/noimage.log" 2>&1
+t_expect "a missing image: exit 1, naming it" "$?" 1 'rbd:rbd/nosuchimage.*No such file' \
+    "$T_TMP/noimage.log"
+
+t_finish
