@@ -65,4 +65,9 @@ size_t InlineIo::Write(int fd, uint64_t offset_bytes, ConstByteSpan from) {
   return result > 0 ? static_cast<size_t>(result) : 0;
 }
 
+std::optional<int64_t> InlineIo::Flush(int fd) {
+  if (mode_ != Mode::kMemory) return std::nullopt;
+  return ::fdatasync(fd) == 0 ? 0 : -errno;
+}
+
 }  // namespace aoe
