@@ -235,8 +235,9 @@ class ServerImpl final : public Server, private Transmitter {
         entry.port.reset();
       }
     }
-    if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir) {
-      log_.Warn("server", "bufcnt and state_dir changes take effect after a restart");
+    if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir ||
+        options.packet_io != options_.packet_io) {
+      log_.Warn("server", "bufcnt, state_dir and packet_io changes take effect after a restart");
     }
     bool announce = options.announce;
     options_.interfaces = options.interfaces;
