@@ -121,9 +121,9 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "per interface: 2-65535 (default 64). Example: --bufcnt 128")
       ->type_name("N");
   app.add_option("--packet-io", raw.packet_io,
-                 "How frames reach the interfaces: socket (default: recvmmsg and\n"
-                 "sendmmsg), ring (PACKET_MMAP rings) or auto (rings where the kernel\n"
-                 "has them, else socket). Example: --packet-io ring")
+                 "How frames reach the interfaces: ring (PACKET_MMAP rings), socket\n"
+                 "(recvmmsg/sendmmsg) or auto (default: rings where the kernel has\n"
+                 "them, else the socket). Example: --packet-io socket")
       ->type_name("MODE");
   app.add_option("--user", raw.user,
                  "After opening interfaces, images and state files, run as this user,\n"

@@ -66,7 +66,7 @@ TEST(ParseServeArgs, Defaults) {
   const target::ServerOptions& s = parsed->config.server;
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
-  EXPECT_EQ(s.packet_io, PacketIo::kSocket);
+  EXPECT_EQ(s.packet_io, PacketIo::kAuto);
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(parsed->config.log_level, LogLevel::kInfo);
   EXPECT_EQ(s.exports[0].durability, target::Durability::kAuto);

@@ -31,7 +31,7 @@ TEST(ParseServeToml, MinimalFileGetsDefaults) {
   EXPECT_EQ(s.interfaces, std::vector<std::string>{"veth0"});
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
-  EXPECT_EQ(s.packet_io, PacketIo::kSocket);
+  EXPECT_EQ(s.packet_io, PacketIo::kAuto);
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   ASSERT_EQ(s.exports.size(), 1u);

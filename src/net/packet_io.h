@@ -1,11 +1,9 @@
 // PacketIo: how a server's ports move frames, and the one place a packet port is chosen.
 //
 //   kRing    PACKET_MMAP rings (RingPacketPort); opening fails where the kernel has none.
-//   kSocket  recvmmsg/sendmmsg on a packet socket (PacketPort); `aoe serve`'s default, because
-//            it measured cheaper while ring slots are copied to and from command buffers
-//            (docs/PERFORMANCE.md, "Rings or sockets").
+//   kSocket  recvmmsg/sendmmsg on a packet socket (PacketPort).
 //   kAuto    rings, falling back to the socket path when the rings cannot be set up (the
-//            reason is returned so the caller can log it once).
+//            reason is returned so the caller can log it once); `aoe serve`'s default.
 //
 // Thread-safety: pure functions.
 #pragma once

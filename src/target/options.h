@@ -87,10 +87,9 @@ struct ServerOptions {
   // Whether to broadcast an unsolicited config announcement for each export on start.
   bool announce = true;
   // How frames cross the kernel boundary (net/packet_io.h): PACKET_MMAP rings, the socket path,
-  // or rings with the socket path as fallback. Applies to interfaces as they are opened. The
-  // socket path is the default because it measured cheaper than the rings as long as frames
-  // are copied between ring slots and command buffers (docs/PERFORMANCE.md).
-  PacketIo packet_io = PacketIo::kSocket;
+  // or (the default) rings with the socket path as fallback. Applies to interfaces as they are
+  // opened.
+  PacketIo packet_io = PacketIo::kAuto;
 };
 
 // Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,
