@@ -218,9 +218,9 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
   if (!raw.packet_io.empty()) {
     std::optional<PacketIo> mode = ParsePacketIo(raw.packet_io);
     if (!mode) {
-      return ParseError{fmt::format(
-          "--packet-io '{}' is not one of ring, socket, auto; e.g. --packet-io auto",
-          raw.packet_io)};
+      return ParseError{
+          fmt::format("--packet-io '{}' is not one of ring, socket, auto; e.g. --packet-io auto",
+                      raw.packet_io)};
     }
     server.packet_io = *mode;
   }

@@ -74,7 +74,8 @@ TEST(ParseServeArgs, Defaults) {
 }
 
 TEST(ParseServeArgs, PacketIo) {
-  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing}, {"socket", PacketIo::kSocket},
+  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
+                            {"socket", PacketIo::kSocket},
                             {"auto", PacketIo::kAuto}}) {
     ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--packet-io", text, "e0.1=/a"});
     ASSERT_TRUE(parsed) << parsed.error();

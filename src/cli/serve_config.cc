@@ -338,8 +338,8 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
       if (!error) {
         std::optional<PacketIo> parsed = ParsePacketIo(mode);
         if (!parsed) {
-          return reader.Error(
-              node, fmt::format("packet_io '{}' is not one of ring, socket, auto", mode));
+          return reader.Error(node,
+                              fmt::format("packet_io '{}' is not one of ring, socket, auto", mode));
         }
         server.packet_io = *parsed;
       }

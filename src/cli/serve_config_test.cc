@@ -141,11 +141,11 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
 }
 
 TEST(ParseServeToml, PacketIo) {
-  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing}, {"socket", PacketIo::kSocket},
+  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
+                            {"socket", PacketIo::kSocket},
                             {"auto", PacketIo::kAuto}}) {
-    ParseResult<ServeConfig> config =
-        ParseServeToml(std::string("packet_io = \"") + text + "\"\n" + std::string(kMinimal),
-                       "serve.toml");
+    ParseResult<ServeConfig> config = ParseServeToml(
+        std::string("packet_io = \"") + text + "\"\n" + std::string(kMinimal), "serve.toml");
     ASSERT_TRUE(config) << config.error();
     EXPECT_EQ(config->server.packet_io, mode) << text;
   }

@@ -9,13 +9,13 @@
 //   (veth, tap), so callers pad to 60 bytes themselves.
 //
 // Interface disappearance (e.g. a USB NIC unplugged, a veth deleted and re-created): the object
-// stays usable (PacketSocket does the bookkeeping). While the interface is missing, Refresh() returns ENODEV, link_up() is false,
-// Receive() returns 0 and Send() drops frames silently but reports them as sent (AoE tolerates
-// loss and initiators retransmit; a caller that treated it as back-pressure would spin). Frames
-// are dropped the same way while the link is down (ENETDOWN). Once the interface is back,
-// Refresh() re-binds the same socket to its new ifindex. Re-binding instead of re-opening keeps
-// fd() stable, so an event loop registration stays valid, and keeps the socket in the network
-// namespace it was opened in.
+// stays usable (PacketSocket does the bookkeeping). While the interface is missing, Refresh()
+// returns ENODEV, link_up() is false, Receive() returns 0 and Send() drops frames silently but
+// reports them as sent (AoE tolerates loss and initiators retransmit; a caller that treated it as
+// back-pressure would spin). Frames are dropped the same way while the link is down (ENETDOWN).
+// Once the interface is back, Refresh() re-binds the same socket to its new ifindex. Re-binding
+// instead of re-opening keeps fd() stable, so an event loop registration stays valid, and keeps the
+// socket in the network namespace it was opened in.
 //
 // Ownership: owns its socket. Thread-safety: none; use one PacketPort from one thread at a time
 // (as for every Port). The fd may be polled from the owning thread's event loop.

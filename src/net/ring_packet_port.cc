@@ -113,9 +113,8 @@ Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
     // The kernel keeps tp_mac + tp_snaplen inside the slot; checked anyway, since a bad value
     // would read outside the ring.
     const size_t offset = header->tp_mac;
-    const size_t captured = offset < rx_.slot_bytes
-                                ? std::min<size_t>(header->tp_snaplen, rx_.slot_bytes - offset)
-                                : 0;
+    const size_t captured =
+        offset < rx_.slot_bytes ? std::min<size_t>(header->tp_snaplen, rx_.slot_bytes - offset) : 0;
     RxSlot& out = slots[received];
     out.length = std::min(captured, out.buffer.size());
     out.truncated = captured < header->tp_len || captured > out.buffer.size();

@@ -117,10 +117,13 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   }
 
   std::vector<std::string> DefaultArgs() const {
+    // clang-format off
     return {"-i", "vt", "--state-dir", (dir_ / "state").string(), "--log-level", "debug",
-            "--packet-io", std::string(PacketIoName(packet_io_)), "e1.1=" + disk_.string(), "e1.2=" + ro_.string() + ",ro",
+            "--packet-io", std::string(PacketIoName(packet_io_)),
+            "e1.1=" + disk_.string(), "e1.2=" + ro_.string() + ",ro",
             "e1.3=" + window_file_.string() + ",offset=" + std::to_string(kWindowOffset) +
                 ",length=" + std::to_string(kWindowLength)};
+    // clang-format on
   }
 
   void StartServer(const std::vector<std::string>& serve_args) {
@@ -434,8 +437,7 @@ TEST_P(ServeNetns, HostileFramesNeverCrashTheTarget) {
   EXPECT_TRUE(rest.empty());
   std::this_thread::sleep_for(200ms);
   int status = 0;
-  ASSERT_EQ(::waitpid(server_pid_, &status, WNOHANG), 0) << "aoe serve died; log:\n"
-                                                          << ServerLog();
+  ASSERT_EQ(::waitpid(server_pid_, &status, WNOHANG), 0) << "aoe serve died; log:\n" << ServerLog();
   auto identify = Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1));
   ASSERT_TRUE(identify) << "aoe serve stopped answering";
   EXPECT_FALSE(identify->header.is_error());
