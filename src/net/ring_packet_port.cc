@@ -140,6 +140,7 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
   // The kernel refuses longer frames (it allows 4 more bytes only for VLAN-tagged ones).
   const size_t longest = std::min(frame_capacity_, socket_.mtu() + kEthernetHeaderBytes);
   size_t sent = 0;
+  size_t queued = 0;  // slots made ready by this call
   bool kicked_for_room = false;
   for (ConstByteSpan frame : frames) {
     if (frame.size() > longest) {
@@ -164,7 +165,9 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
     StoreStatus(slot, TP_STATUS_SEND_REQUEST);
     tx_.Advance();
     ++sent;
+    ++queued;
   }
+  if (queued == 0) return sent;
   if (auto kick = Kick(); !kick && sent == 0) return Unexpected{kick.error()};
   return sent;
 }
