@@ -72,6 +72,7 @@ struct RawArgs {
   std::string state_dir = target::ServerOptions().state_dir;
   std::string log_level;
   std::string bufcnt;
+  std::string packet_io;
   std::string user;
   std::string control_socket;
 };
@@ -119,6 +120,11 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "Buffer count advertised to initiators, and commands kept in flight\n"
                  "per interface: 2-65535 (default 64). Example: --bufcnt 128")
       ->type_name("N");
+  app.add_option("--packet-io", raw.packet_io,
+                 "How frames reach the interfaces: ring (PACKET_MMAP rings), socket\n"
+                 "(recvmmsg/sendmmsg) or auto (default: rings where the kernel has\n"
+                 "them, else the socket). Example: --packet-io socket")
+      ->type_name("MODE");
   app.add_option("--user", raw.user,
                  "After opening interfaces, images and state files, run as this user,\n"
                  "keeping only CAP_NET_RAW (to re-open interfaces). Needs root.\n"
@@ -162,6 +168,7 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
       {"--direct", "direct = true"},
       {"--state-dir", "state_dir = \"DIR\""},
       {"--bufcnt", "bufcnt = N"},
+      {"--packet-io", "packet_io = \"MODE\""},
       {"--no-announce", "announce = false"},
       {"--user", "user = \"NAME\""},
       {"--control-socket", "control_socket = \"PATH\""},
@@ -207,6 +214,15 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
           "--bufcnt '{}' is not a number from 2 to 65535; e.g. --bufcnt 64", raw.bufcnt)};
     }
     server.buffer_count = static_cast<uint16_t>(*count);
+  }
+  if (!raw.packet_io.empty()) {
+    std::optional<PacketIo> mode = ParsePacketIo(raw.packet_io);
+    if (!mode) {
+      return ParseError{
+          fmt::format("--packet-io '{}' is not one of ring, socket, auto; e.g. --packet-io auto",
+                      raw.packet_io)};
+    }
+    server.packet_io = *mode;
   }
   out.config.user = raw.user;
   if (!raw.control_socket.empty()) out.config.control_socket = raw.control_socket;

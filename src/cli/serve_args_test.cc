@@ -66,10 +66,23 @@ TEST(ParseServeArgs, Defaults) {
   const target::ServerOptions& s = parsed->config.server;
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
+  EXPECT_EQ(s.packet_io, PacketIo::kAuto);
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(parsed->config.log_level, LogLevel::kInfo);
   EXPECT_EQ(s.exports[0].durability, target::Durability::kAuto);
   EXPECT_FALSE(s.exports[0].direct);
+}
+
+TEST(ParseServeArgs, PacketIo) {
+  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
+                            {"socket", PacketIo::kSocket},
+                            {"auto", PacketIo::kAuto}}) {
+    ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--packet-io", text, "e0.1=/a"});
+    ASSERT_TRUE(parsed) << parsed.error();
+    EXPECT_EQ(parsed->config.server.packet_io, mode) << text;
+  }
+  ExpectError({"-i", "veth0", "--packet-io", "mmap", "e0.1=/a"},
+              "--packet-io 'mmap' is not one of ring, socket, auto; e.g. --packet-io auto");
 }
 
 TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {

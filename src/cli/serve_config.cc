@@ -20,7 +20,8 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, announce, durability, sync, direct, user, "
+    "interfaces, state_dir, log_level, bufcnt, packet_io, announce, durability, sync, direct, "
+    "user, "
     "control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
@@ -339,6 +340,17 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
             node, fmt::format("bufcnt {} is out of range; use 2-65535 (default 64)", count));
       }
       server.buffer_count = static_cast<uint16_t>(count);
+    } else if (key == "packet_io") {
+      std::string mode;
+      error = reader.Read(node, key, mode);
+      if (!error) {
+        std::optional<PacketIo> parsed = ParsePacketIo(mode);
+        if (!parsed) {
+          return reader.Error(node,
+                              fmt::format("packet_io '{}' is not one of ring, socket, auto", mode));
+        }
+        server.packet_io = *parsed;
+      }
     } else if (key == "announce") {
       error = reader.Read(node, key, server.announce);
     } else if (key == "user") {

@@ -31,6 +31,7 @@ TEST(ParseServeToml, MinimalFileGetsDefaults) {
   EXPECT_EQ(s.interfaces, std::vector<std::string>{"veth0"});
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
+  EXPECT_EQ(s.packet_io, PacketIo::kAuto);
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(config->log_level, LogLevel::kInfo);
   ASSERT_EQ(s.exports.size(), 1u);
@@ -139,11 +140,22 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
   EXPECT_EQ(config->netboot->lease_file, "/var/lib/aoekit/netboot-eth0.leases");
 }
 
+TEST(ParseServeToml, PacketIo) {
+  for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
+                            {"socket", PacketIo::kSocket},
+                            {"auto", PacketIo::kAuto}}) {
+    ParseResult<ServeConfig> config = ParseServeToml(
+        std::string("packet_io = \"") + text + "\"\n" + std::string(kMinimal), "serve.toml");
+    ASSERT_TRUE(config) << config.error();
+    EXPECT_EQ(config->server.packet_io, mode) << text;
+  }
+}
+
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, announce, durability, sync, direct, user, control_socket, "
-              "[[export]], [netboot]");
+              "log_level, bufcnt, packet_io, announce, durability, sync, direct, user, "
+              "control_socket, [[export]], [netboot]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -162,8 +174,8 @@ TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, announce, durability, sync, direct, user, control_socket, [[export]], "
-              "[netboot]");
+              "bufcnt, packet_io, announce, durability, sync, direct, user, control_socket, "
+              "[[export]], [netboot]");
 }
 
 TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {
@@ -199,6 +211,8 @@ TEST(ParseServeToml, BadValues) {
   ExpectError("bufcnt = 70000\n",
               "serve.toml:1: bufcnt 70000 is out of range; use 2-65535 (default 64)");
   ExpectError("bufcnt = -1\n", "serve.toml:1: bufcnt must not be negative");
+  ExpectError("packet_io = \"mmap\"\n",
+              "serve.toml:1: packet_io 'mmap' is not one of ring, socket, auto");
   ExpectError("[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\nlength = -1\n",
               "serve.toml:4: length must not be negative");
   ExpectError("[[export]]\ntarget = \"0.1\"\npath = \"/a\"\n",

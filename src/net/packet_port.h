@@ -9,13 +9,13 @@
 //   (veth, tap), so callers pad to 60 bytes themselves.
 //
 // Interface disappearance (e.g. a USB NIC unplugged, a veth deleted and re-created): the object
-// stays usable. While the interface is missing, Refresh() returns ENODEV, link_up() is false,
-// Receive() returns 0 and Send() drops frames silently but reports them as sent (AoE tolerates
-// loss and initiators retransmit; a caller that treated it as back-pressure would spin). Frames
-// are dropped the same way while the link is down (ENETDOWN). Once the interface is back,
-// Refresh() re-binds the same socket to its new ifindex. Re-binding instead of re-opening keeps
-// fd() stable, so an event loop registration stays valid, and keeps the socket in the network
-// namespace it was opened in.
+// stays usable (PacketSocket does the bookkeeping). While the interface is missing, Refresh()
+// returns ENODEV, link_up() is false, Receive() returns 0 and Send() drops frames silently but
+// reports them as sent (AoE tolerates loss and initiators retransmit; a caller that treated it as
+// back-pressure would spin). Frames are dropped the same way while the link is down (ENETDOWN).
+// Once the interface is back, Refresh() re-binds the same socket to its new ifindex. Re-binding
+// instead of re-opening keeps fd() stable, so an event loop registration stays valid, and keeps the
+// socket in the network namespace it was opened in.
 //
 // Ownership: owns its socket. Thread-safety: none; use one PacketPort from one thread at a time
 // (as for every Port). The fd may be polled from the owning thread's event loop.
@@ -31,7 +31,7 @@
 
 #include "base/mac_address.h"
 #include "base/result.h"
-#include "base/unique_fd.h"
+#include "net/packet_socket.h"
 #include "net/port.h"
 #include "net/role_filter.h"
 
@@ -67,16 +67,16 @@ class PacketPort final : public Port {
   PacketPort& operator=(const PacketPort&) = delete;
   ~PacketPort() override = default;
 
-  const std::string& name() const override { return name_; }
-  MacAddress mac() const override { return mac_; }
-  size_t mtu() const override { return mtu_; }
-  bool link_up() const override { return link_up_; }
-  Result<void> Refresh() override;
-  int fd() const override { return fd_.get(); }
+  const std::string& name() const override { return socket_.name(); }
+  MacAddress mac() const override { return socket_.mac(); }
+  size_t mtu() const override { return socket_.mtu(); }
+  bool link_up() const override { return socket_.link_up(); }
+  Result<void> Refresh() override { return socket_.Refresh(); }
+  int fd() const override { return socket_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
 
-  PortRole role() const { return role_; }
+  PortRole role() const { return socket_.role(); }
   // Frames Send() reported as sent but dropped because the interface was missing or down, or
   // because a frame exceeded the current MTU (a race with `ip link set mtu`). Diagnostics only.
   uint64_t tx_dropped() const { return tx_dropped_; }
@@ -85,24 +85,9 @@ class PacketPort final : public Port {
   int send_buffer_bytes() const { return sndbuf_bytes_; }
 
  private:
-  PacketPort(std::string name, PortRole role, UniqueFd fd);
+  explicit PacketPort(PacketSocket socket);
 
-  // Looks up the interface's ifindex through our own socket, so in the socket's namespace.
-  Result<int> LookUpIfindex() const;
-  Result<void> Bind(int ifindex);
-  // Re-reads MTU, MAC and flags for the bound interface into the cached fields.
-  Result<void> ReadAttributes();
-  void MarkMissing();
-  // Takes (and clears) a pending asynchronous socket error, 0 if none.
-  int TakeSocketError() const;
-
-  std::string name_;
-  PortRole role_;
-  UniqueFd fd_;
-  int ifindex_ = 0;  // 0 while the interface is missing
-  MacAddress mac_;
-  size_t mtu_ = 0;
-  bool link_up_ = false;
+  PacketSocket socket_;
   uint64_t tx_dropped_ = 0;
   int rcvbuf_bytes_ = 0;
   int sndbuf_bytes_ = 0;

@@ -1,4 +1,5 @@
-// PacketPort against real kernel sockets: two private network namespaces joined by a veth pair.
+// PacketPort and RingPacketPort against real kernel sockets: two private network namespaces
+// joined by a veth pair. Every test runs over both ports (PacketIo kSocket and kRing, forced).
 //
 // Needs root (skips otherwise). Nothing here touches the host's interfaces: the veth pair is
 // created inside the namespaces, and TearDown deletes the namespaces even when a test fails.
@@ -13,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "net/packet_io.h"
 #include "net/packet_port.h"
+#include "net/ring_packet_port.h"
 #include "net/testing/netns.h"
 
 namespace aoe {
@@ -114,7 +117,15 @@ bool WaitForLink(Port& port, bool up) {
   return false;
 }
 
-class PacketPortNetnsTest : public ::testing::Test {
+// Frames the port dropped while reporting them as sent.
+uint64_t TxDropped(const Port& port) {
+  if (auto* socket = dynamic_cast<const PacketPort*>(&port)) return socket->tx_dropped();
+  if (auto* ring = dynamic_cast<const RingPacketPort*>(&port)) return ring->tx_dropped();
+  ADD_FAILURE() << "unknown port type";
+  return 0;
+}
+
+class PacketPortNetnsTest : public ::testing::TestWithParam<PacketIo> {
  protected:
   static constexpr const char* kIfA = "aoe-a";  // initiator side, in ns_a_
   static constexpr const char* kIfB = "aoe-b";  // target side, in ns_b_
@@ -147,40 +158,48 @@ class PacketPortNetnsTest : public ::testing::Test {
     }
   }
 
-  // Opens a PacketPort inside `ns`; the socket stays there although the test runs outside.
-  static std::unique_ptr<PacketPort> OpenIn(const NetNamespace& ns, const std::string& ifname,
-                                            PortRole role) {
-    std::optional<Result<std::unique_ptr<PacketPort>>> opened;
-    auto entered = ns.Run([&] { opened = PacketPort::Open(ifname, {.role = role}); });
+  // Opens the port under test inside `ns`; the socket stays there although the test runs
+  // outside.
+  static std::unique_ptr<Port> OpenIn(const NetNamespace& ns, const std::string& ifname,
+                                      PortRole role) {
+    std::optional<Result<OpenedPort>> opened;
+    auto entered = ns.Run([&] { opened = OpenPacketPort(ifname, GetParam(), role); });
     EXPECT_TRUE(entered) << entered.error().message();
     if (!opened) return nullptr;
     EXPECT_TRUE(*opened) << opened->error().message();
     if (!*opened) return nullptr;
-    return std::move(**opened);
+    EXPECT_EQ((*opened)->used, GetParam());
+    return std::move((*opened)->port);
   }
 
-  Result<std::unique_ptr<PacketPort>> TryOpenIn(const NetNamespace& ns, const std::string& ifname) {
-    Result<std::unique_ptr<PacketPort>> opened = Errno(EINVAL);
-    EXPECT_TRUE(ns.Run([&] { opened = PacketPort::Open(ifname); }));
+  Result<OpenedPort> TryOpenIn(const NetNamespace& ns, const std::string& ifname) {
+    Result<OpenedPort> opened = Errno(EINVAL);
+    EXPECT_TRUE(ns.Run([&] { opened = OpenPacketPort(ifname, GetParam(), PortRole::kTarget); }));
     return opened;
   }
 
   std::optional<NetNamespace> ns_a_;
   std::optional<NetNamespace> ns_b_;
-  std::unique_ptr<PacketPort> initiator_;
-  std::unique_ptr<PacketPort> target_;
+  std::unique_ptr<Port> initiator_;
+  std::unique_ptr<Port> target_;
 };
 
-TEST_F(PacketPortNetnsTest, OpenReportsInterfaceAttributes) {
+TEST_P(PacketPortNetnsTest, OpenReportsInterfaceAttributes) {
   EXPECT_EQ(target_->name(), kIfB);
   EXPECT_EQ(target_->mtu(), 1500u);
   EXPECT_FALSE(target_->mac().is_zero());
   EXPECT_NE(target_->mac(), initiator_->mac());
   EXPECT_GE(target_->fd(), 0);
-  EXPECT_GT(target_->receive_buffer_bytes(), 1 << 20) << "root may force large buffers";
+  if (auto* socket = dynamic_cast<PacketPort*>(target_.get())) {
+    EXPECT_GT(socket->receive_buffer_bytes(), 1 << 20) << "root may force large buffers";
+  }
+  if (auto* ring = dynamic_cast<RingPacketPort*>(target_.get())) {
+    EXPECT_GE(ring->frame_capacity_bytes(), 9014u) << "room for an MTU raised to 9000 later";
+    EXPECT_GE(ring->rx_frames(), 512u);
+  }
 }
 
-TEST_F(PacketPortNetnsTest, OpenUnknownInterfaceFailsWithNoSuchDevice) {
+TEST_P(PacketPortNetnsTest, OpenUnknownInterfaceFailsWithNoSuchDevice) {
   auto missing = TryOpenIn(*ns_a_, "nope0");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error(), std::errc::no_such_device);
@@ -191,14 +210,14 @@ TEST_F(PacketPortNetnsTest, OpenUnknownInterfaceFailsWithNoSuchDevice) {
   EXPECT_FALSE(TryOpenIn(*ns_a_, "eth0"));
 }
 
-TEST_F(PacketPortNetnsTest, OpenWithoutCapNetRawFailsWithPermissionDenied) {
+TEST_P(PacketPortNetnsTest, OpenWithoutCapNetRawFailsWithPermissionDenied) {
   // A forked child drops to an unprivileged uid (and with it all capabilities) before opening;
   // it fails at socket() and never reaches an interface.
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
-    auto port = PacketPort::Open("lo");
+    auto port = OpenPacketPort("lo", GetParam(), PortRole::kTarget);
     _exit(!port && port.error() == std::errc::operation_not_permitted ? 0 : 1);
   }
   int status = 0;
@@ -207,7 +226,7 @@ TEST_F(PacketPortNetnsTest, OpenWithoutCapNetRawFailsWithPermissionDenied) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "expected EPERM (2: could not drop privileges)";
 }
 
-TEST_F(PacketPortNetnsTest, HundredFramesEachWay) {
+TEST_P(PacketPortNetnsTest, HundredFramesEachWay) {
   std::vector<std::vector<std::byte>> requests;
   for (uint32_t tag = 0; tag < 100; ++tag) {
     requests.push_back(Request(*initiator_, target_->mac(), tag, 60 + tag));
@@ -231,7 +250,28 @@ TEST_F(PacketPortNetnsTest, HundredFramesEachWay) {
   EXPECT_TRUE(ReceiveRest(*target_).empty()) << "target must not see its own responses";
 }
 
-TEST_F(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
+TEST_P(PacketPortNetnsTest, ThousandsOfFramesInOrderWrapTheRings) {
+  // More frames than a ring holds, in batches, so both rings wrap several times: every frame
+  // arrives once, in order, intact.
+  constexpr uint32_t kBatches = 40;
+  constexpr uint32_t kBatch = 64;
+  for (uint32_t b = 0; b < kBatches; ++b) {
+    std::vector<std::vector<std::byte>> frames;
+    for (uint32_t i = 0; i < kBatch; ++i) {
+      uint32_t tag = b * kBatch + i;
+      frames.push_back(Response(*target_, initiator_->mac(), tag, 60 + (tag * 37) % 1000));
+    }
+    SendAll(*target_, frames);
+    auto got = ReceiveFrames(*initiator_, kBatch);
+    ASSERT_EQ(got.size(), kBatch) << "batch " << b;
+    for (uint32_t i = 0; i < kBatch; ++i) {
+      ASSERT_EQ(got[i].bytes, frames[i]) << "batch " << b << " frame " << i;
+    }
+  }
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
+TEST_P(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
   MacAddress to = target_->mac();
   SendAll(*initiator_, {
                            Response(*initiator_, to, 1),
@@ -246,7 +286,7 @@ TEST_F(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
   EXPECT_TRUE(ReceiveRest(*target_).empty());
 }
 
-TEST_F(PacketPortNetnsTest, InitiatorSeesOnlyAoeResponses) {
+TEST_P(PacketPortNetnsTest, InitiatorSeesOnlyAoeResponses) {
   MacAddress to = initiator_->mac();
   SendAll(*target_, {
                         Request(*target_, to, 1),
@@ -260,7 +300,7 @@ TEST_F(PacketPortNetnsTest, InitiatorSeesOnlyAoeResponses) {
   EXPECT_TRUE(ReceiveRest(*initiator_).empty());
 }
 
-TEST_F(PacketPortNetnsTest, PortDoesNotSeeItsOwnFrames) {
+TEST_P(PacketPortNetnsTest, PortDoesNotSeeItsOwnFrames) {
   auto monitor = OpenIn(*ns_a_, kIfA, PortRole::kAny);
   ASSERT_TRUE(monitor);
   SendAll(*monitor, {Request(*monitor, MacAddress::Broadcast(), 1)});
@@ -268,7 +308,7 @@ TEST_F(PacketPortNetnsTest, PortDoesNotSeeItsOwnFrames) {
   EXPECT_TRUE(ReceiveRest(*monitor).empty());
 }
 
-TEST_F(PacketPortNetnsTest, JumboFramesAtMtu9000) {
+TEST_P(PacketPortNetnsTest, JumboFramesAtMtu9000) {
   ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " mtu 9000"));
   ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " mtu 9000"));
   ASSERT_TRUE(initiator_->Refresh());
@@ -288,13 +328,13 @@ TEST_F(PacketPortNetnsTest, JumboFramesAtMtu9000) {
   auto too_big = Request(*initiator_, target_->mac(), 2, 9015);
   auto after = Request(*initiator_, target_->mac(), 3);
   SendAll(*initiator_, {too_big, after});
-  EXPECT_EQ(initiator_->tx_dropped(), 1u);
+  EXPECT_EQ(TxDropped(*initiator_), 1u);
   got = ReceiveFrames(*target_, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(TagOf(got[0]), 3u);
 }
 
-TEST_F(PacketPortNetnsTest, TruncationIsReported) {
+TEST_P(PacketPortNetnsTest, TruncationIsReported) {
   auto big = Request(*initiator_, target_->mac(), 1, 1000);
   SendAll(*initiator_, {big, Request(*initiator_, target_->mac(), 2)});
   auto got = ReceiveFrames(*target_, 2, /*slot_bytes=*/100);
@@ -306,7 +346,7 @@ TEST_F(PacketPortNetnsTest, TruncationIsReported) {
   EXPECT_EQ(got[1].bytes.size(), 60u);
 }
 
-TEST_F(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
+TEST_P(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
   ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " mtu 4000"));
   EXPECT_EQ(target_->mtu(), 1500u) << "cached until Refresh";
   ASSERT_TRUE(target_->Refresh());
@@ -321,7 +361,7 @@ TEST_F(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
   auto sent = initiator_->Send(std::vector<ConstByteSpan>(3, frame));
   ASSERT_TRUE(sent);
   EXPECT_EQ(*sent, 3u);
-  EXPECT_EQ(initiator_->tx_dropped(), 3u);
+  EXPECT_EQ(TxDropped(*initiator_), 3u);
 
   ASSERT_TRUE(ns_a_->Ip(std::string("link set ") + kIfA + " up"));
   EXPECT_TRUE(WaitForLink(*target_, true));
@@ -332,7 +372,7 @@ TEST_F(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
   EXPECT_EQ(TagOf(got[0]), 2u);
 }
 
-TEST_F(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
+TEST_P(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
   const int target_fd = target_->fd();
   // Round 0 refreshes while the interface is missing. Round 1 re-creates it before anyone
   // notices, with a new ifindex. Round 2 re-creates the target's end with its old ifindex, so
@@ -394,6 +434,12 @@ TEST_F(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
     EXPECT_EQ(ReceiveFrames(*initiator_, 10).size(), 10u);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(EachPort, PacketPortNetnsTest,
+                         ::testing::Values(PacketIo::kSocket, PacketIo::kRing),
+                         [](const ::testing::TestParamInfo<PacketIo>& param) {
+                           return std::string(PacketIoName(param.param));
+                         });
 
 }  // namespace
 }  // namespace aoe

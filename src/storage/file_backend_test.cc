@@ -8,11 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "base/unique_fd.h"
+#include "storage/inline_io.h"
 #include "storage/storage_error.h"
 #include "storage/storage_test_util.h"
 
@@ -23,6 +26,7 @@ using testing_util::AlignedBuffer;
 using testing_util::Await;
 using testing_util::Completion;
 using testing_util::Pattern;
+using testing_util::RunUntil;
 using testing_util::TempFile;
 
 constexpr size_t kImageBytes = 1 << 20;
@@ -202,6 +206,64 @@ TEST_F(FileBackendTest, ReadPastAShrunkenFileFailsWithEio) {
   EXPECT_EQ(Read(*backend, kImageBytes / 2 - 4096, buf.span()), -EIO);  // short, then empty
   EXPECT_EQ(Read(*backend, kImageBytes - 8192, buf.span()), -EIO);      // empty twice
   EXPECT_EQ(Read(*backend, 0, buf.span()), 8192);
+}
+
+// ---- Page-cache hits complete on the calling thread (inline_io.h) ----
+
+TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteBeforeTheCallReturns) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile file(Pattern(kImageBytes), "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  const std::vector<std::byte> data(8704, std::byte{0x5a});
+  Completion wrote;
+  backend->Write(IoContext{}, 4096, data, &wrote);
+  EXPECT_EQ(wrote.result(), 8704) << "handed to io_uring instead of written inline";
+  AlignedBuffer buf(8704);
+  Completion read;
+  backend->Read(IoContext{}, 4096, buf.span(), &read);
+  EXPECT_EQ(read.result(), 8704) << "handed to io_uring instead of read inline";
+  EXPECT_EQ(engine_->in_flight(), 0u);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.span().begin()));
+  // tmpfs has nothing to write back, so its fdatasync cannot wait either.
+  Completion flushed;
+  backend->Flush(IoContext{}, &flushed);
+  EXPECT_EQ(flushed.result(), 0) << "tmpfs fdatasync handed to io_uring";
+}
+
+TEST_F(FileBackendTest, CachedReadOnADiskFilesystemCompletesBeforeTheCallReturns) {
+  TempFile file(Pattern(kImageBytes));  // just written, so in the page cache
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  AlignedBuffer buf(8192);
+  Completion read;
+  backend->Read(IoContext{}, 65536, buf.span(), &read);
+  EXPECT_EQ(read.result(), 8192) << "a page-cache hit was handed to io_uring";
+  const std::vector<std::byte> expected = Pattern(kImageBytes);
+  EXPECT_TRUE(std::equal(buf.span().begin(), buf.span().end(), expected.begin() + 65536));
+  // fdatasync may wait for the disk: never on the caller's thread (unless TempDir is tmpfs).
+  UniqueFd probe(::open(file.path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (InlineIo::ModeFor(probe.get(), /*direct=*/false) == InlineIo::Mode::kMemory) return;
+  Completion flushed;
+  backend->Flush(IoContext{}, &flushed);
+  EXPECT_FALSE(flushed.done()) << "fdatasync ran on the caller's thread";
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return flushed.done(); }));
+  EXPECT_EQ(flushed.result(), 0);
+}
+
+TEST_F(FileBackendTest, DirectReadsGoThroughTheEngine) {
+  TempFile file(Pattern(kImageBytes));
+  auto opened = OpenFileBackend(*engine_, file.path(), {.direct = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  if (!opened->warnings.empty())
+    GTEST_SKIP() << "TempDir has no direct I/O: " << opened->warnings[0];
+  AlignedBuffer buf(4096);
+  Completion read;
+  opened->backend->Read(IoContext{}, 0, buf.span(), &read);
+  EXPECT_FALSE(read.done()) << "O_DIRECT must not wait for the device on the caller's thread";
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return read.done(); }));
+  EXPECT_EQ(read.result(), 4096);
 }
 
 TEST_F(FileBackendTest, DestroyingWithRequestsInFlightCompletesThemFirst) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/mac_address.h"
+#include "net/packet_io.h"
 #include "proto/disk_address.h"
 #include "storage/backend_spec.h"
 #include "storage/chain.h"
@@ -85,6 +86,10 @@ struct ServerOptions {
   uint16_t buffer_count = 64;
   // Whether to broadcast an unsolicited config announcement for each export on start.
   bool announce = true;
+  // How frames cross the kernel boundary (net/packet_io.h): PACKET_MMAP rings, the socket path,
+  // or (the default) rings with the socket path as fallback. Applies to interfaces as they are
+  // opened.
+  PacketIo packet_io = PacketIo::kAuto;
 };
 
 // Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "net/event_loop.h"
-#include "net/packet_port.h"
+#include "net/packet_io.h"
 #include "proto/header.h"
 #include "storage/chain.h"
 #include "storage/completion_queue.h"
@@ -241,8 +241,9 @@ class ServerImpl final : public Server, private Transmitter {
         entry.port.reset();
       }
     }
-    if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir) {
-      log_.Warn("server", "bufcnt and state_dir changes take effect after a restart");
+    if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir ||
+        options.packet_io != options_.packet_io) {
+      log_.Warn("server", "bufcnt, state_dir and packet_io changes take effect after a restart");
     }
     bool announce = options.announce;
     options_.interfaces = options.interfaces;
@@ -715,17 +716,25 @@ class ServerImpl final : public Server, private Transmitter {
 
 }  // namespace
 
-ServerEnvironment RealEnvironment() {
+ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
   ServerEnvironment env;
-  env.open_port = [](const std::string& name) -> Result<std::unique_ptr<Port>> {
-    auto port = PacketPort::Open(name, PacketPortOptions{});
-    if (!port) return Unexpected{port.error()};
-    return std::unique_ptr<Port>(std::move(*port));
+  env.open_port = [packet_io, &log](const std::string& name) -> Result<std::unique_ptr<Port>> {
+    auto opened = OpenPacketPort(name, packet_io, PortRole::kTarget);
+    if (!opened) return Unexpected{opened.error()};
+    if (!opened->fallback_reason.empty()) {
+      log.Info(name, "packet rings unavailable ({}); using the socket path",
+               opened->fallback_reason);
+    }
+    return std::move(opened->port);
   };
   env.open_base = OpenBase;
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) env.host_name = host;
   return env;
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger& log) {
+  return Create(options, log, RealEnvironment(options.packet_io, log));
 }
 
 Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger& log,

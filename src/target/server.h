@@ -47,15 +47,18 @@ struct ServerEnvironment {
   std::string host_name;  // goes into each disk's IDENTIFY serial number, as vblade does
 };
 
-// Packet sockets (target role) and files or block devices.
-ServerEnvironment RealEnvironment();
+// Packet ports (target role; rings or sockets as `packet_io` says, a fallback from rings to
+// sockets logged to `log`) and files or block devices.
+ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log);
 
 class Server {
  public:
   // Opens the interfaces, images and state files named in `options`. On failure the reason is
   // logged as one actionable line (which interface or image, and what to do) and returned.
   static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger& log,
-                                                ServerEnvironment environment = RealEnvironment());
+                                                ServerEnvironment environment);
+  // The same, in the real environment (RealEnvironment(options.packet_io, log)).
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger& log);
   virtual ~Server() = default;
 
   // Watches an extra fd from the loop (the CLI's signalfd).

@@ -1,6 +1,8 @@
 // `aoe serve` over real packet sockets: the real binary runs in one network namespace, this test
 // is the initiator in another, joined by a veth pair at MTU 1500 and 9000. Every AoE command is
-// exercised with hand-built frames, and the image files are checked on disk.
+// exercised with hand-built frames, and the image files are checked on disk. Each test runs with
+// the target's frames through PACKET_MMAP rings and through the socket path (--packet-io ring,
+// --packet-io socket), both forced, so neither hides behind the automatic choice.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/packet_io.h"
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
 #include "net/testing/spawn.h"
@@ -71,11 +74,12 @@ struct Reply {
   ConstByteSpan data() const { return ConstByteSpan(frame).subspan(proto::kAtaHeaderSize); }
 };
 
-class ServeNetns : public ::testing::TestWithParam<size_t> {
+class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>> {
  protected:
   void SetUp() override {
     if (auto why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    mtu_ = GetParam();
+    mtu_ = std::get<0>(GetParam());
+    packet_io_ = std::get<1>(GetParam());
     auto t = testing::NetNamespace::Create("aoes");
     auto c = testing::NetNamespace::Create("aoec");
     ASSERT_TRUE(t && c);
@@ -114,10 +118,13 @@ class ServeNetns : public ::testing::TestWithParam<size_t> {
   }
 
   std::vector<std::string> DefaultArgs() const {
+    // clang-format off
     return {"-i", "vt", "--state-dir", (dir_ / "state").string(), "--log-level", "debug",
+            "--packet-io", std::string(PacketIoName(packet_io_)),
             "e1.1=" + disk_.string(), "e1.2=" + ro_.string() + ",ro",
             "e1.3=" + window_file_.string() + ",offset=" + std::to_string(kWindowOffset) +
                 ",length=" + std::to_string(kWindowLength)};
+    // clang-format on
   }
 
   void StartServer(const std::vector<std::string>& serve_args) {
@@ -253,6 +260,7 @@ class ServeNetns : public ::testing::TestWithParam<size_t> {
   uint8_t MaxSectors() const { return proto::SectorsPerFrame(mtu_); }
 
   size_t mtu_ = 1500;
+  PacketIo packet_io_ = PacketIo::kAuto;
   std::optional<testing::NetNamespace> target_ns_;
   std::optional<testing::NetNamespace> client_ns_;
   std::unique_ptr<PacketPort> port_;
@@ -388,6 +396,45 @@ TEST_P(ServeNetns, RefusesBadRequestsTheWayInitiatorsExpect) {
   EXPECT_EQ(ReadFile(disk_), before);
 }
 
+TEST_P(ServeNetns, HostileFramesNeverCrashTheTarget) {
+  // A seeded storm of AoE frames with random contents and lengths (runts to full MTU), aimed at
+  // the target and broadcast: every header field, count and length the target reads is wrong
+  // somewhere in it. The target must keep serving and change nothing on disk.
+  Bytes before = ReadFile(disk_);
+  auto hello = Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1));
+  ASSERT_TRUE(hello);
+  const MacAddress target = hello->header.source;
+  std::mt19937 rng(20261202);
+  std::vector<Bytes> storm;
+  for (int i = 0; i < 3000; ++i) {
+    size_t length = 15 + rng() % (mtu_ + 14 - 15 + 1);
+    Bytes frame = RandomBytes(length, static_cast<uint32_t>(rng()));
+    (i % 2 == 0 ? MacAddress::Broadcast() : target).Store(frame, 0);
+    port_->mac().Store(frame, 6);
+    StoreBe16(frame, 12, 0x88A2);
+    StoreU8(frame, 14, static_cast<uint8_t>(LoadU8(frame, 14) & ~0x08));  // requests only
+    storm.push_back(std::move(frame));
+  }
+  std::vector<ConstByteSpan> spans(storm.begin(), storm.end());
+  std::span<const ConstByteSpan> rest(spans);
+  for (int tries = 0; !rest.empty() && tries < 10000; ++tries) {
+    auto sent = port_->Send(rest.first(std::min<size_t>(rest.size(), 64)));
+    ASSERT_TRUE(sent);
+    rest = rest.subspan(*sent);
+    if (*sent == 0) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(rest.empty());
+  std::this_thread::sleep_for(200ms);
+  int status = 0;
+  ASSERT_EQ(::waitpid(server_pid_, &status, WNOHANG), 0) << "aoe serve died; log:\n" << ServerLog();
+  auto identify = Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1));
+  ASSERT_TRUE(identify) << "aoe serve stopped answering";
+  EXPECT_FALSE(identify->header.is_error());
+  auto flush = Exchange(AtaRequest(1, proto::ata_op::kFlushCacheExt, 0, 0));
+  ASSERT_TRUE(flush);
+  EXPECT_EQ(ReadFile(disk_), before);
+}
+
 TEST_P(ServeNetns, ReadOnlyExportNeverChanges) {
   Bytes before = ReadFile(ro_);
   auto w = Exchange(AtaRequest(2, proto::ata_op::kWriteSectorsExt, 10, 1, RandomBytes(512, 4)));
@@ -513,6 +560,7 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
   auto write_config = [&](bool with_second) {
     std::ofstream out(config, std::ios::trunc);
     out << "interfaces = [\"vt\"]\nstate_dir = \"" << (dir_ / "state").string() << "\"\n"
+        << "packet_io = \"" << PacketIoName(packet_io_) << "\"\n"
         << "[[export]]\ntarget = \"e1.1\"\npath = \"" << disk_.string() << "\"\n";
     if (with_second) out << "[[export]]\ntarget = \"e1.2\"\npath = \"" << ro_.string() << "\"\nread_only = true\n";
   };
@@ -536,8 +584,13 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
   EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, 1)));
 }
 
-INSTANTIATE_TEST_SUITE_P(Mtu, ServeNetns, ::testing::Values(1500, 9000),
-                         [](const auto& test_info) { return "mtu" + std::to_string(test_info.param); });
+INSTANTIATE_TEST_SUITE_P(MtuAndPacketIo, ServeNetns,
+                         ::testing::Combine(::testing::Values(1500, 9000),
+                                            ::testing::Values(PacketIo::kRing, PacketIo::kSocket)),
+                         [](const auto& test_info) {
+                           return "mtu" + std::to_string(std::get<0>(test_info.param)) + "_" +
+                                  std::string(PacketIoName(std::get<1>(test_info.param)));
+                         });
 
 }  // namespace
 }  // namespace aoe

@@ -1,0 +1,46 @@
+#include "net/packet_io.h"
+
+#include "net/packet_port.h"
+#include "net/ring_packet_port.h"
+
+namespace aoe {
+
+std::string_view PacketIoName(PacketIo mode) {
+  switch (mode) {
+    case PacketIo::kAuto:
+      return "auto";
+    case PacketIo::kRing:
+      return "ring";
+    case PacketIo::kSocket:
+      return "socket";
+  }
+  return "auto";
+}
+
+std::optional<PacketIo> ParsePacketIo(std::string_view text) {
+  for (PacketIo mode : {PacketIo::kAuto, PacketIo::kRing, PacketIo::kSocket}) {
+    if (text == PacketIoName(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
+Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, PortRole role) {
+  OpenedPort opened;
+  if (mode != PacketIo::kSocket) {
+    auto ring = RingPacketPort::Open(ifname, {.role = role});
+    if (ring) {
+      opened.port = std::move(*ring);
+      opened.used = PacketIo::kRing;
+      return opened;
+    }
+    if (mode == PacketIo::kRing) return Unexpected{ring.error()};
+    opened.fallback_reason = ring.error().message();
+  }
+  auto socket = PacketPort::Open(ifname, {.role = role});
+  AOE_TRY(socket);
+  opened.port = std::move(*socket);
+  opened.used = PacketIo::kSocket;
+  return opened;
+}
+
+}  // namespace aoe

@@ -1,0 +1,216 @@
+#include "net/ring_packet_port.h"
+
+#include <linux/if_packet.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace aoe {
+
+namespace {
+
+// Room in front of a frame inside its slot. RX: the kernel places the Ethernet header at
+// TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14 = 66 bytes into the slot. TX: the frame starts right
+// after the aligned tpacket2_hdr (32 bytes) unless PACKET_TX_HAS_OFF is set, which it is not.
+constexpr size_t kSlotHeadroom = 128;
+constexpr size_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket2_hdr));
+// Ring blocks are allocated as power-of-two runs of pages; 64 KiB keeps the waste per block
+// under one slot for jumbo frames.
+constexpr size_t kMinBlockBytes = size_t{64} << 10;
+constexpr size_t kEthernetFrameMax = 65535 + kEthernetHeaderBytes;
+constexpr size_t kJumboMtu = 9000;
+
+// The slot header is the kernel's ABI (linux/if_packet.h), shared memory rather than wire data;
+// its status word is the hand-over point, read with acquire and written with release ordering so
+// the frame bytes are visible before the status says so.
+tpacket2_hdr* Header(std::byte* slot) { return reinterpret_cast<tpacket2_hdr*>(slot); }
+uint32_t LoadStatus(std::byte* slot) {
+  return __atomic_load_n(&Header(slot)->tp_status, __ATOMIC_ACQUIRE);
+}
+void StoreStatus(std::byte* slot, uint32_t status) {
+  __atomic_store_n(&Header(slot)->tp_status, status, __ATOMIC_RELEASE);
+}
+
+Result<void> SetIntOption(int fd, int option, int value) {
+  if (setsockopt(fd, SOL_PACKET, option, &value, sizeof(value)) != 0) return Errno();
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RingPacketPort>> RingPacketPort::Open(const std::string& ifname,
+                                                             Options options) {
+  auto socket = PacketSocket::Create(ifname, options.role);
+  AOE_TRY(socket);
+  auto mtu = socket->InterfaceMtu();
+  AOE_TRY(mtu);
+  std::unique_ptr<RingPacketPort> port(new RingPacketPort(std::move(*socket)));
+  // Rings before bind: a bound socket without its RX ring would queue frames on its ordinary
+  // receive queue, which nothing would ever read (and which would keep the fd readable).
+  AOE_TRY(port->SetUpRings(options, *mtu));
+  AOE_TRY(port->socket_.Attach());
+  return port;
+}
+
+RingPacketPort::~RingPacketPort() {
+  if (mapping_ != nullptr) ::munmap(mapping_, mapping_bytes_);
+}
+
+Result<void> RingPacketPort::SetUpRings(const Options& options, size_t interface_mtu) {
+  const int fd = socket_.fd();
+  AOE_TRY(SetIntOption(fd, PACKET_VERSION, TPACKET_V2));
+  // A TX slot the kernel cannot send (malformed) is skipped instead of stopping the ring.
+  AOE_TRY(SetIntOption(fd, PACKET_LOSS, 1));
+  // Straight to the driver. Not fatal where unsupported: the qdisc path works, a little slower.
+  (void)SetIntOption(fd, PACKET_QDISC_BYPASS, 1);
+
+  frame_capacity_ = options.frame_capacity_bytes;
+  if (frame_capacity_ == 0) {
+    frame_capacity_ = std::max(interface_mtu, kJumboMtu) + kEthernetHeaderBytes;
+  }
+  frame_capacity_ = std::min(frame_capacity_, kEthernetFrameMax);
+  const size_t slot_bytes = TPACKET_ALIGN(kSlotHeadroom + frame_capacity_);
+  const size_t block_bytes = std::max(kMinBlockBytes, std::bit_ceil(slot_bytes));
+  const size_t per_block = block_bytes / slot_bytes;
+
+  auto request = [&](Ring& ring, size_t frames) {
+    size_t blocks = std::max<size_t>(1, (frames + per_block - 1) / per_block);
+    ring = Ring{nullptr, block_bytes, per_block, slot_bytes, blocks * per_block, 0};
+    tpacket_req req{};
+    req.tp_block_size = static_cast<unsigned>(block_bytes);
+    req.tp_block_nr = static_cast<unsigned>(blocks);
+    req.tp_frame_size = static_cast<unsigned>(slot_bytes);
+    req.tp_frame_nr = static_cast<unsigned>(ring.count);
+    return req;
+  };
+  tpacket_req rx = request(rx_, options.rx_frames);
+  tpacket_req tx = request(tx_, options.tx_frames);
+  if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) != 0) return Errno();
+  if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(tx)) != 0) return Errno();
+
+  // One mapping holds both rings, RX first.
+  const size_t rx_bytes = size_t{rx.tp_block_size} * rx.tp_block_nr;
+  const size_t tx_bytes = size_t{tx.tp_block_size} * tx.tp_block_nr;
+  void* mapping = ::mmap(nullptr, rx_bytes + tx_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapping == MAP_FAILED) return Errno();
+  mapping_ = mapping;
+  mapping_bytes_ = rx_bytes + tx_bytes;
+  rx_.base = static_cast<std::byte*>(mapping);
+  tx_.base = rx_.base + rx_bytes;
+  return {};
+}
+
+Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
+  size_t received = 0;
+  while (received < slots.size()) {
+    std::byte* slot = rx_.Slot(rx_.next);
+    if ((LoadStatus(slot) & TP_STATUS_USER) == 0) break;
+    const tpacket2_hdr* header = Header(slot);
+    // The kernel keeps tp_mac + tp_snaplen inside the slot; checked anyway, since a bad value
+    // would read outside the ring.
+    const size_t offset = header->tp_mac;
+    const size_t captured =
+        offset < rx_.slot_bytes ? std::min<size_t>(header->tp_snaplen, rx_.slot_bytes - offset) : 0;
+    RxSlot& out = slots[received];
+    out.length = std::min(captured, out.buffer.size());
+    out.truncated = captured < header->tp_len || captured > out.buffer.size();
+    std::memcpy(out.buffer.data(), slot + offset, out.length);
+    StoreStatus(slot, TP_STATUS_KERNEL);
+    rx_.Advance();
+    ++received;
+  }
+  if (received == 0) {
+    // Woken with nothing in the ring: a pending socket error (ENETDOWN when the link went down)
+    // makes the fd poll readable until it is taken. Refresh() tells "down" from "deleted".
+    if (int err = socket_.TakeSocketError(); IsInterfaceGone(err)) socket_.MarkLinkDown();
+  }
+  return received;
+}
+
+Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
+  if (socket_.ifindex() == 0 || !socket_.link_up()) {
+    // Documented choice, as in PacketPort: drop while the interface is missing or down.
+    tx_dropped_ += frames.size();
+    return frames.size();
+  }
+  // The kernel refuses longer frames (it allows 4 more bytes only for VLAN-tagged ones).
+  const size_t longest = std::min(frame_capacity_, socket_.mtu() + kEthernetHeaderBytes);
+  size_t sent = 0;
+  size_t queued = 0;  // slots made ready by this call
+  bool kicked_for_room = false;
+  for (ConstByteSpan frame : frames) {
+    if (frame.size() > longest) {
+      // The MTU shrank under the caller (`ip link set mtu`); drop this frame like a NIC would.
+      ++tx_dropped_;
+      ++sent;
+      continue;
+    }
+    std::byte* slot = tx_.Slot(tx_.next);
+    if (LoadStatus(slot) != TP_STATUS_AVAILABLE) {
+      // The ring is full of frames not sent yet: send them, then look again once.
+      if (kicked_for_room) break;
+      kicked_for_room = true;
+      if (auto kick = Kick(); !kick) {
+        if (sent > 0) return sent;
+        return Unexpected{kick.error()};
+      }
+      if (LoadStatus(slot) != TP_STATUS_AVAILABLE) break;
+    }
+    std::memcpy(slot + kTxDataOffset, frame.data(), frame.size());
+    Header(slot)->tp_len = static_cast<uint32_t>(frame.size());
+    StoreStatus(slot, TP_STATUS_SEND_REQUEST);
+    tx_.Advance();
+    ++sent;
+    ++queued;
+  }
+  if (queued == 0) return sent;
+  if (auto kick = Kick(); !kick && sent == 0) return Unexpected{kick.error()};
+  return sent;
+}
+
+Result<void> RingPacketPort::Kick() {
+  bool retried_after_stale_error = false;
+  for (;;) {
+    if (::send(socket_.fd(), nullptr, 0, MSG_DONTWAIT) >= 0) return {};
+    const int err = errno;
+    if (err == EINTR) continue;
+    // The kernel is short of buffers: the ready slots stay ready and leave with the next kick.
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return {};
+    if (IsInterfaceGone(err) && !retried_after_stale_error) {
+      // The socket remembers an ENETDOWN from when the link last went down and fails the next
+      // send with it (consuming it), even if the link is up again; the slots stay ready. Retry
+      // once: a link that is really down fails again at once.
+      retried_after_stale_error = true;
+      continue;
+    }
+    if (IsInterfaceGone(err)) {
+      // The link went down (or the interface away) since the last Refresh(): drop what waits,
+      // as PacketPort does, rather than send stale replies once it is back.
+      socket_.MarkLinkDown();
+      DropUnsent();
+      return {};
+    }
+    return Errno(err);
+  }
+}
+
+void RingPacketPort::DropUnsent() {
+  // The slots still marked ready are the newest ones, just behind tx_.next: the kernel takes
+  // them in ring order and, having failed, took none. Hand them back and rewind, so that our
+  // next slot is again the one the kernel looks at first. Safe without a race: only this
+  // thread makes the kernel look at the ring (send), and it is not doing so now.
+  for (size_t i = 0; i < tx_.count; ++i) {
+    const size_t previous = tx_.next == 0 ? tx_.count - 1 : tx_.next - 1;
+    std::byte* slot = tx_.Slot(previous);
+    if (LoadStatus(slot) != TP_STATUS_SEND_REQUEST) break;
+    StoreStatus(slot, TP_STATUS_AVAILABLE);
+    tx_.next = previous;
+    ++tx_dropped_;
+  }
+}
+
+}  // namespace aoe

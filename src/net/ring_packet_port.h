@@ -1,0 +1,120 @@
+// RingPacketPort: a Port over PACKET_MMAP rings (TPACKET_V2) on an AF_PACKET socket bound to
+// one interface, for EtherType 0x88A2 only. The same receive filter and interface life cycle as
+// PacketPort (both build on PacketSocket); what differs is how frames cross the kernel boundary:
+//
+// - Receiving: the kernel copies each accepted frame into the next free slot of an RX ring
+//   shared with this process and flips the slot's status; Receive() walks the ring without a
+//   system call, copies each frame into the caller's RxSlot and hands the slot back.
+// - Sending: Send() copies each frame into the next free slot of a TX ring and marks it ready;
+//   one send(fd, NULL, 0) per call ("kick") makes the kernel transmit every ready slot, with
+//   PACKET_QDISC_BYPASS (straight to the driver, no qdisc). The kernel builds each skb around
+//   the ring's pages instead of copying the frame into a new one; on a real NIC the frame is
+//   sent from the ring itself, while a local receiver (veth, tap) still gets a copy made at
+//   delivery.
+// - So per batch: no system call to receive, one to send, no skb allocated per received frame.
+//   The frame is still copied once in user space each way (ring slot <-> the caller's buffer),
+//   because the target builds each reply in place in its own command buffer; letting commands
+//   live in ring slots is the next step (docs/PERFORMANCE.md).
+//
+// Slots are used strictly in ring order, as the kernel requires (it stops at the first slot that
+// is not ready). A full TX ring after a kick gives a short Send() count, as a full socket buffer
+// does for PacketPort. Frames longer than the MTU, and every frame while the interface is
+// missing or down, are dropped and reported as sent (counted in tx_dropped()), as in PacketPort;
+// so are frames waiting in the ring when a kick finds the link gone.
+// Frames longer than a ring slot arrive truncated (RxSlot::truncated).
+//
+// Open() fails (and the caller falls back to PacketPort, see packet_io.h) where the kernel
+// refuses TPACKET_V2 rings or the memory for them.
+//
+// Ownership: owns its socket and the rings' mapping. Thread-safety: none; one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/mac_address.h"
+#include "base/result.h"
+#include "net/packet_socket.h"
+#include "net/port.h"
+#include "net/role_filter.h"
+
+namespace aoe {
+
+struct RingPacketPortOptions {
+  PortRole role = PortRole::kTarget;
+  // Slots per ring, rounded up to whole ring blocks. The RX ring holds the frames that arrive
+  // between two turns of the caller's loop (more are dropped by the kernel, as with a full
+  // socket buffer); the TX ring one batch of replies.
+  size_t rx_frames = 512;
+  size_t tx_frames = 512;
+  // Largest frame either ring carries, Ethernet header included; 0: the interface's MTU + 14,
+  // but never less than a 9000-byte MTU's, so that raising the MTU at run time works.
+  size_t frame_capacity_bytes = 0;
+};
+
+class RingPacketPort final : public Port {
+ public:
+  using Options = RingPacketPortOptions;
+
+  // Errors as PacketPort::Open, plus the errno of the ring setup (PACKET_VERSION, PACKET_RX_RING,
+  // PACKET_TX_RING, mmap): e.g. ENOMEM, or EINVAL/ENOPROTOOPT on a kernel without TPACKET_V2.
+  static Result<std::unique_ptr<RingPacketPort>> Open(const std::string& ifname,
+                                                      Options options = {});
+
+  RingPacketPort(const RingPacketPort&) = delete;
+  RingPacketPort& operator=(const RingPacketPort&) = delete;
+  ~RingPacketPort() override;
+
+  const std::string& name() const override { return socket_.name(); }
+  MacAddress mac() const override { return socket_.mac(); }
+  size_t mtu() const override { return socket_.mtu(); }
+  bool link_up() const override { return socket_.link_up(); }
+  Result<void> Refresh() override { return socket_.Refresh(); }
+  int fd() const override { return socket_.fd(); }
+  Result<size_t> Receive(std::span<RxSlot> slots) override;
+  Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+
+  PortRole role() const { return socket_.role(); }
+  // Frames Send() reported as sent but dropped (interface missing, longer than the MTU).
+  uint64_t tx_dropped() const { return tx_dropped_; }
+  size_t rx_frames() const { return rx_.count; }
+  size_t tx_frames() const { return tx_.count; }
+  // The largest frame a slot holds.
+  size_t frame_capacity_bytes() const { return frame_capacity_; }
+
+ private:
+  // One ring inside the shared mapping: `count` slots of `slot_bytes`, `per_block` to a block.
+  struct Ring {
+    std::byte* base = nullptr;
+    size_t block_bytes = 0;
+    size_t per_block = 0;
+    size_t slot_bytes = 0;
+    size_t count = 0;
+    size_t next = 0;  // the slot this process looks at next
+
+    std::byte* Slot(size_t index) const {
+      return base + (index / per_block) * block_bytes + (index % per_block) * slot_bytes;
+    }
+    void Advance() { next = next + 1 == count ? 0 : next + 1; }
+  };
+
+  explicit RingPacketPort(PacketSocket socket) : socket_(std::move(socket)) {}
+
+  Result<void> SetUpRings(const Options& options, size_t interface_mtu);
+  // Hands every ready TX slot to the kernel.
+  Result<void> Kick();
+  // Takes back the TX slots a failed kick left ready, counting them as dropped.
+  void DropUnsent();
+
+  PacketSocket socket_;
+  void* mapping_ = nullptr;
+  size_t mapping_bytes_ = 0;
+  size_t frame_capacity_ = 0;
+  Ring rx_;
+  Ring tx_;
+  uint64_t tx_dropped_ = 0;
+};
+
+}  // namespace aoe

@@ -1,0 +1,73 @@
+#include "storage/inline_io.h"
+
+#include <linux/magic.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace aoe {
+namespace {
+
+// What one attempt gave: bytes, or -errno.
+ssize_t Attempt(ssize_t result) { return result < 0 ? -errno : result; }
+
+}  // namespace
+
+InlineIo::Mode InlineIo::ModeFor(int fd, bool direct) {
+  if (direct) return Mode::kOff;
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
+    return Mode::kMemory;
+  }
+  return Mode::kNoWait;
+}
+
+size_t InlineIo::Read(int fd, uint64_t offset_bytes, ByteSpan into) {
+  const auto offset = static_cast<off_t>(offset_bytes);
+  ssize_t result = 0;
+  switch (mode_) {
+    case Mode::kOff:
+      return 0;
+    case Mode::kMemory:
+      result = Attempt(::pread(fd, into.data(), into.size(), offset));
+      break;
+    case Mode::kNoWait: {
+      if (!read_nowait_supported_) return 0;
+      iovec iov{into.data(), into.size()};
+      result = Attempt(::preadv2(fd, &iov, 1, offset, RWF_NOWAIT));
+      if (result == -EOPNOTSUPP) read_nowait_supported_ = false;
+      break;
+    }
+  }
+  return result > 0 ? static_cast<size_t>(result) : 0;
+}
+
+size_t InlineIo::Write(int fd, uint64_t offset_bytes, ConstByteSpan from) {
+  const auto offset = static_cast<off_t>(offset_bytes);
+  ssize_t result = 0;
+  switch (mode_) {
+    case Mode::kOff:
+      return 0;
+    case Mode::kMemory:
+      result = Attempt(::pwrite(fd, from.data(), from.size(), offset));
+      break;
+    case Mode::kNoWait: {
+      if (!write_nowait_supported_) return 0;
+      // pwritev2 only reads through the iovec.
+      iovec iov{const_cast<std::byte*>(from.data()), from.size()};
+      result = Attempt(::pwritev2(fd, &iov, 1, offset, RWF_NOWAIT));
+      if (result == -EOPNOTSUPP) write_nowait_supported_ = false;
+      break;
+    }
+  }
+  return result > 0 ? static_cast<size_t>(result) : 0;
+}
+
+std::optional<int64_t> InlineIo::Flush(int fd) {
+  if (mode_ != Mode::kMemory) return std::nullopt;
+  return ::fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+}  // namespace aoe
