@@ -150,7 +150,7 @@ Disk MakeDisk(const DiskSpec& spec) {
         auto memory = std::make_unique<MemoryBackend>(d.initial.size());
         std::memcpy(memory->bytes().data(), d.initial.data(), d.initial.size());
         d.memory = memory.get();
-        return OpenedBackend{std::move(memory), {}};
+        return OpenedBackend{std::move(memory), {}, nullptr};
       });
   FUZZ_CHECK(opened.has_value());
   auto chain = std::make_unique<CheckingBackend>(std::move(opened->backend));

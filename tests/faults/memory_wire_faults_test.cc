@@ -70,7 +70,7 @@ class MemoryWireFaults : public ::testing::TestWithParam<Faults> {
                            const BaseOptions&) -> Result<OpenedBackend> {
       auto disk = std::make_unique<MemoryBackend>(kDiskBytes);
       disk_ = disk.get();
-      return OpenedBackend{std::move(disk), {}};
+      return OpenedBackend{std::move(disk), {}, nullptr};
     };
     wire_.SetClock(clock_);
     auto server = target::Server::Create(options, log_, std::move(env));

@@ -50,7 +50,7 @@ TEST(ServerClientThreads, WritesAndReadsWhileTheServerRunsOnItsOwnThread) {
   };
   env.open_base = [](StorageServices&, const BackendSpec&,
                      const BaseOptions&) -> Result<OpenedBackend> {
-    return OpenedBackend{std::make_unique<MemoryBackend>(kDiskBytes), {}};
+    return OpenedBackend{std::make_unique<MemoryBackend>(kDiskBytes), {}, nullptr};
   };
   auto created = target::Server::Create(options, log, std::move(env));
   ASSERT_TRUE(created) << created.error().message();
