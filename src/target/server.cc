@@ -262,7 +262,8 @@ class ServerImpl final : public Server, private Transmitter {
     if (target_.FindExport(options.name()) != nullptr) {
       return fmt::format("export {} exists already; remove it first or reload it", options.name());
     }
-    SettleState();
+    // No save of this name can be pending: CloseExport settled or gave up the state of any
+    // export of that name before it left the table.
     ServerOptions next = options_;
     next.exports.push_back(options);
     if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
