@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
+#include <string>
 
 namespace aoe::cli {
 namespace {
@@ -15,11 +18,14 @@ void ExpectError(const std::vector<std::string>& args, std::string_view message)
   EXPECT_EQ(parsed.error().find('\n'), std::string::npos);
 }
 
-// A config file in the test's temporary directory, removed at the end of the test.
+// A config file in the test's temporary directory, removed at the end of the test. ctest runs
+// each test as its own process, in parallel, so the name carries the test's name and pid.
 class TempConfig {
  public:
   explicit TempConfig(std::string_view text)
-      : path_(::testing::TempDir() + "/aoe_serve_args_test.toml") {
+      : path_(::testing::TempDir() + "/aoe_serve_args_" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+              std::to_string(::getpid()) + ".toml") {
     std::ofstream(path_) << text;
   }
   ~TempConfig() { std::remove(path_.c_str()); }
