@@ -42,8 +42,7 @@ constexpr CommandHelp kHelp{
   aoe mkimage /srv/aoe/client2.img --debootstrap bookworm --packages openssh-server,vim \
               --target e0.2 --size 4G --overlay /srv/aoe/client2-files
   aoe mkimage /srv/aoe/client3.img --from-dir /srv/trees/bookworm --bios
-  aoe mkimage /srv/aoe/client4.img --debootstrap bookworm --deb ./aoekit_0.1.0_amd64.deb \
-              --packages liburing2,libfuse3-3,libfmt9,libtomlplusplus3,adduser,procps
+  aoe mkimage /srv/aoe/client4.img --debootstrap bookworm --deb ./aoekit_0.1.0_amd64.deb
 
 The root file system is /dev/etherd/eX.Yp1 of the --target address: serve the image under
 that address. See aoe-mkimage(8) and docs/diskless-boot.md.
@@ -100,8 +99,9 @@ void DefineOptions(CLI::App& app, MkimageArgs& a) {
                  "mirror and packages stay the same.\nExample: --cache-dir /var/cache/aoekit")
       ->type_name("DIR");
   app.add_option("--deb", a.debs,
-                 "Install this Debian package file into the image (dpkg -i); its\n"
-                 "dependencies must be in the tree (--packages). Repeatable.\n"
+                 "Install this Debian package file into the image (dpkg -i). With\n"
+                 "--debootstrap its dependencies go into the tree first; with\n"
+                 "--from-dir they must be there. Repeatable.\n"
                  "Example: --deb aoekit_0.1.0_amd64.deb")
       ->type_name("FILE")
       ->allow_extra_args(false);

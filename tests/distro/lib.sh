@@ -25,9 +25,11 @@ source "$HERE_DISTRO/../netboot/lib.sh"
 # mirror, packages, the mkimage script); entries for other keys are removed after a build.
 DISTRO_CACHE=${AOEKIT_TEST_CACHE:-/var/cache/aoekit-tests}
 DISTRO_SUITE=bookworm
-# What the aoekit package needs besides the base tree, so that `aoe mkimage --deb` installs it
-# offline. Always in the tree, with or without a package, so both runs share one cache entry.
-DISTRO_DEB_DEPS=adduser,procps,libfmt9,libfuse3-3,liburing2,libtomlplusplus3,libssl3
+# The aoekit package's Depends (dpkg-deb -f aoekit_*.deb Depends). `aoe mkimage --deb` adds
+# them to the tree itself (the runs with a package rely on that); runs without a package
+# (dracut_debian.sh) name them with --packages, so that both share one cache entry. If the package's Depends change,
+# update the list: a stale one only costs a second cached tree, never a wrong result.
+DISTRO_DEB_DEPS=adduser,libc6,libfmt9,libfuse3-3,libgcc-s1,librados2,librbd1,libssl3,libstdc++6,libsystemd0,libtomlplusplus3,liburing2,procps,zlib1g
 
 # distro_require: exit 77 with the reason when something needed cannot exist here.
 distro_require() {
@@ -154,13 +156,14 @@ SCRIPT
     [[ -f $f ]] && DISTRO_DEB=$f
   done
   if [[ -n $DISTRO_DEB ]]; then
+    # No --packages: aoe mkimage puts the package's dependencies in the tree itself.
     deb=(--deb "$DISTRO_DEB")
   else
+    deb=(--packages "$DISTRO_DEB_DEPS")
     t_log "NOTE: no aoekit package (AOEKIT_TEST_DEB_DIR); the services are not run in the guest"
   fi
   t_log "aoe mkimage $image --debootstrap $DISTRO_SUITE (cache $DISTRO_CACHE) ${deb[*]}"
-  "$AOE" mkimage "$image" --debootstrap "$DISTRO_SUITE" --cache-dir "$DISTRO_CACHE" \
-    --packages "$DISTRO_DEB_DEPS" "${deb[@]}" \
+  "$AOE" mkimage "$image" --debootstrap "$DISTRO_SUITE" --cache-dir "$DISTRO_CACHE" "${deb[@]}" \
     --overlay "$overlay" --append "console=ttyS0,115200 aoekit.token=$DISTRO_TOKEN" "$@" \
     2>"$T_TMP/mkimage.log" || rc=$?
   sed 's/^/  /' "$T_TMP/mkimage.log" >&2
