@@ -65,6 +65,14 @@ mon warn on pool no redundancy = false
 mon data avail warn = 1
 mon data avail crit = 0
 osd op num shards = 1
+# The read lease of a PG (Octopus and later) is this ratio times osd_heartbeat_grace (20 s): by
+# default 16 s. An OSD paused for longer (rbd_faults.sh stops it with SIGSTOP, the only way to
+# take a memstore OSD away without losing its data) finds its PGs "laggy" when continued and
+# parks client requests until the lease is renewed, which sometimes never happens (Ceph's own
+# bug: ceph/ceph-container#1682, ceph/ceph#71663): the OSD then holds 256 requests "delayed"
+# and serves nothing. With one OSD no other can take over its PGs, so the lease protects
+# nothing here; 60 makes it 20 minutes, longer than any test pauses an OSD.
+osd pool default read lease ratio = 60
 osd op num threads per shard = 1
 # The OSD is put into the CRUSH map here (ceph_start), not by itself at boot: on a loaded machine
 # its own attempt can reach the monitor before it knows the cluster's fsid, and fail.

@@ -47,6 +47,30 @@ fails_during() {
     t_check "$what: the target is still running" t_serve_alive
 }
 
+# osd_diagnostics: what the OSD says about the requests it holds, and the PG state.
+osd_diagnostics() {
+    local asok
+    asok=$(ls "$CEPH_DIR"/run/ceph-osd.0.*.asok 2>/dev/null | head -n 1)
+    ceph_in "$RBD_T" timeout 10 ceph -s >&2
+    grep -E 'slow|laggy|lease' "$CEPH_DIR/log/osd.0.log" | tail -n 4 >&2
+    [[ -n $asok ]] || return 0
+    timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" dump_ops_in_flight 2>&1 |
+        python3 -c 'import json, sys, collections
+ops = json.load(sys.stdin).get("ops", [])
+print("OSD ops in flight:", len(ops), file=sys.stderr)
+seen = collections.Counter()
+for op in ops:
+    td = op.get("type_data", {})
+    seen[(td.get("flag_point"), " > ".join(e["event"] for e in td.get("events", [])[-3:]))] += 1
+for (flag, events), n in seen.most_common(5):
+    print(f"  {n} x {flag}: ... {events}", file=sys.stderr)' 2>&1 >&2
+    for pg in $(timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" dump_ops_in_flight 2>/dev/null |
+                grep -oE 'osd_op\(client[^ ]* [0-9]+\.[0-9a-f]+' | awk '{print $2}' | sort -u | head -n 2); do
+        ceph_in "$RBD_T" timeout 10 ceph pg "$pg" query 2>/dev/null |
+            python3 -c 'import json, sys; j = json.load(sys.stdin); print("  pg", j.get("info", {}).get("pgid"), "state", j.get("state"))' >&2
+    done
+}
+
 # serves_again WHAT DATA: within 60 s the same target reads DATA back and accepts a write.
 serves_again() {
     local what=$1 data=$2 start=$SECONDS ok=0
@@ -59,10 +83,7 @@ serves_again() {
         sleep 1
     done
     t_log "$what: served again after $((SECONDS - start)) s"
-    if (( ! ok )); then
-        ceph_in "$RBD_T" timeout 10 ceph -s >&2
-        tail -n 20 "$CEPH_DIR/log/osd.0.log" >&2
-    fi
+    (( ok )) || osd_diagnostics
     t_check "$what: the same target serves the data written before, within 60 s" test "$ok" -eq 1
     t_make_image "$T_TMP/next.img" 4
     rbd_aoe cp -i vc0 --no-progress --timeout 30 "$T_TMP/next.img" e1.1 >/dev/null 2>&1
