@@ -156,14 +156,17 @@ Stopped RunServe(const ServeArgs& args) {
   RaiseOpenFileLimit();
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {
-    // A Ceph cluster that cannot be reached is most often a wrong ceph_conf= or mon_host.
+    // A Ceph cluster that cannot be reached is most often a wrong ceph_conf= or mon_host, a
+    // refused key a wrong ceph_id= or keyring=.
     const std::error_code error = server.error();
     const bool bad_ceph_config = error == make_error_code(StorageErrc::kCephUnreachable) ||
-                                 error == make_error_code(StorageErrc::kCephConfigUnreadable);
-    return Failure(bad_ceph_config ? kExitUsage : kExitFailure, fmt::format("cannot start serving {} export(s) on {}: {}",
-                                             args.config.server.exports.size(),
-                                             fmt::join(args.config.server.interfaces, ", "),
-                                             server.error().message()));
+                                 error == make_error_code(StorageErrc::kCephConfigUnreadable) ||
+                                 error == make_error_code(StorageErrc::kCephKeyRefused);
+    return Failure(
+        bad_ceph_config ? kExitUsage : kExitFailure,
+        fmt::format("cannot start serving {} export(s) on {}: {}",
+                    args.config.server.exports.size(),
+                    fmt::join(args.config.server.interfaces, ", "), server.error().message()));
   }
   target::Server& serving = **server;
   // [netboot]: DHCP and TFTP on the Server's loop (ports 67 and 69 need root, so before --user).

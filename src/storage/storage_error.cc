@@ -25,6 +25,9 @@ class StorageCategoryImpl final : public std::error_category {
       case StorageErrc::kCephUnreachable:
         return "the Ceph cluster did not answer within the connect timeout "
                "(client_mount_timeout); check mon_host in ceph.conf and the network";
+      case StorageErrc::kCephKeyRefused:
+        return "the Ceph cluster refused the key of this client; check ceph_id= and keyring= "
+               "against `ceph auth get client.ID`";
       case StorageErrc::kRbdUnsupported:
         return "this aoe was built without librbd; install librbd-dev and rebuild";
     }

@@ -20,6 +20,7 @@ enum class StorageErrc {
   kSizeOverflow,            // a sector count times 512 does not fit in 64 bits
   kCephConfigUnreadable,    // no ceph.conf where ceph_conf= (or Ceph's search path) points
   kCephUnreachable,         // no monitor answered within the connect timeout
+  kCephKeyRefused,          // the monitors refused the client's cephx key (or it has none)
   kRbdUnsupported,          // built without librbd
 };
 

@@ -8,7 +8,9 @@
 # - resize + SIGHUP: the export grows with the image;
 # - @SNAP is read-only: uploads are refused, reads give the snapshot's bytes;
 # - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang;
-#   no ceph.conf: exit 2; a missing image: exit 1 with its name.
+#   no ceph.conf: exit 2; a missing image: exit 1 with its name;
+# - cephx: ceph_id=aoe with keyring=PATH (a key of its own, RBD caps on pool rbd) serves; a key
+#   the cluster refuses, or none for that name: one clear line, exit 2, at start.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 1
@@ -83,6 +85,39 @@ fi
 rbd_aoe cp -i vc0 --no-progress e1.2 "$T_TMP/snap.down" || t_fail "snapshot download failed"
 t_check "the snapshot reads as rbd export of it" cmp -s "$T_TMP/snap.down" "$T_TMP/snap.img"
 t_stop_pid "$SERVE_PID"
+
+# cephx (the test cluster requires it): a target with a key of its own, client.aoe, limited to
+# RBD in pool rbd, in a keyring of its own. ceph.conf's keyring holds no client.aoe, so only
+# keyring= can make it work.
+ceph_in "$RBD_T" ceph auth get-or-create client.aoe mon 'profile rbd' osd 'profile rbd pool=rbd' \
+    >"$T_TMP/aoe.keyring" 2>/dev/null || t_die "ceph auth get-or-create client.aoe failed"
+t_serve "$RBD_T" -i vt0 --state-dir "$T_TMP/state" \
+    "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe,keyring=$T_TMP/aoe.keyring")"
+t_wait_target "$RBD_C" vc0 e1.4 "$SERVE_WRAPPER"
+t_make_image "$T_TMP/key.img" 2
+rbd_aoe cp -i vc0 --no-progress "$T_TMP/key.img" e1.4 --seek-sectors 4096 ||
+    t_fail "upload as client.aoe failed"
+rbd_cli export rbd/disk "$T_TMP/key-exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
+t_check "ceph_id=aoe, keyring=PATH: an upload as client.aoe is in the cluster" \
+    test "$(t_sha_range "$T_TMP/key-exported.img" 4096 $((2 * 2048)))" == "$(t_sha "$T_TMP/key.img")"
+t_stop_pid "$SERVE_PID"
+# The same client with a key the cluster does not know: one line, exit 2, at start.
+ceph-authtool --create-keyring "$T_TMP/wrong.keyring" --gen-key -n client.aoe >/dev/null ||
+    t_die "ceph-authtool failed"
+start=$SECONDS
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe,keyring=$T_TMP/wrong.keyring")" >"$T_TMP/wrongkey.log" 2>&1
+rc=$?
+t_log "wrong key: exit $rc after $((SECONDS - start)) s: $(tr '\n' '|' <"$T_TMP/wrongkey.log")"
+t_expect "a key the cluster refuses: exit 2, saying so" "$rc" 2 'refused the key of this client; check ceph_id= and keyring=' \
+    "$T_TMP/wrongkey.log"
+# ceph_id=aoe without keyring=: ceph.conf's keyring has no such key: exit 2 as well.
+timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
+    "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe")" >"$T_TMP/nokey.log" 2>&1
+rc=$?
+t_log "no key: exit $rc: $(tr '\n' '|' <"$T_TMP/nokey.log")"
+t_expect "ceph_id=aoe without its key in the keyring: exit 2, saying so" "$rc" 2 'refused the key' \
+    "$T_TMP/nokey.log"
 
 # Unreachable at start: a monitor address nothing listens on, a short connect timeout.
 sed -e 's/^mon host = .*/mon host = 127.0.0.1:1/' "$CEPH_CONF" >"$T_TMP/nowhere.conf"

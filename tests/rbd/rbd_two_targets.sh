@@ -4,7 +4,11 @@
 # - shared state: a config string set through one target is read through the other (the image
 #   metadata; within the coordination window, a few seconds here);
 # - coherence: written through one target, read back through the other, over and over, with
-#   overlapping ranges, on an image with exclusive-lock and on one without: never stale;
+#   overlapping ranges, on an image with exclusive-lock and on one without: never stale. The
+#   test's ceph.conf asks for librbd's cache in its most harmful form (rbd_cache = true, policy
+#   writeback: reads are served from each process's memory), and the targets must override it
+#   (rbd_cache = false, checked on a target's admin socket). With the cache on, these rounds
+#   read stale data (docs/ceph.md, "Caching and coherence", records the run);
 # - failover: `aoe cp` over both paths completes a download and an upload intact while one of
 #   the targets is SIGKILLed mid-copy.
 set -uo pipefail
@@ -12,6 +16,14 @@ source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 2
 
 readonly MIB=64
+# What an operator's ceph.conf may say: the client cache on, caching reads (writeback), from
+# the first write on. aoe serve must serve with the cache off regardless.
+cat >>"$CEPH_CONF" <<'CONF'
+[client]
+rbd cache = true
+rbd cache policy = writeback
+rbd cache writethrough until flush = false
+CONF
 rbd_cli create --size "$MIB" rbd/disk || t_die "rbd create failed"
 rbd_cli create --size 16 --image-feature layering rbd/plain || t_die "rbd create failed"
 
@@ -49,6 +61,20 @@ t_check "target A logged the change made elsewhere" \
     grep -q 'state changed by another target host' "$A_LOG"
 
 # --- Coherence ------------------------------------------------------------------------------
+# setting_of PID OPTION: OPTION's value in the librados client of target PID (its admin socket).
+setting_of() {
+    local asok
+    asok=$(ls "$CEPH_DIR"/run/ceph-client.admin."$1".asok 2>/dev/null | head -n 1)
+    [[ -n $asok ]] || { echo "no admin socket"; return 0; }
+    timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" config get "$2" 2>&1 |
+        python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin).values())))' 2>&1
+}
+policy=$(setting_of "$A_PID" rbd_cache_policy)
+cache=$(setting_of "$A_PID" rbd_cache)
+t_log "target A's librados client: rbd_cache_policy=$policy (from ceph.conf), rbd_cache=$cache"
+t_check "target A read the test's ceph.conf (rbd_cache_policy = writeback)" test "$policy" == writeback
+t_check "target A serves with rbd_cache = false although ceph.conf says true" test "$cache" == false
+
 # Each round reads a 1.5 MiB window through one target (so a cache there would hold it), writes
 # 1 MiB inside it through the other, and reads the window again through the first: it must show
 # the new bytes. Windows move by 350 KiB a round, so they overlap earlier rounds' too.

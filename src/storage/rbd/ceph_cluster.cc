@@ -58,6 +58,8 @@ Result<std::shared_ptr<CephCluster>> CephCluster::Connect(const CephClientOption
   if (int r = ApplyClientSettings(cluster); r < 0) return Errno(-r);
   if (int r = rados_connect(cluster); r < 0) {
     if (r == -ETIMEDOUT) return StorageError(StorageErrc::kCephUnreachable);
+    // EACCES: a key the monitors do not accept; EPERM: no key for this client in the keyring.
+    if (r == -EACCES || r == -EPERM) return StorageError(StorageErrc::kCephKeyRefused);
     return Errno(-r);
   }
   return owned;

@@ -29,8 +29,8 @@ namespace aoe {
 
 class CephCluster {
  public:
-  // Errors: StorageErrc::kCephConfigUnreadable, kCephUnreachable, or the errno of librados
-  // (EACCES/EPERM for a key the cluster refuses).
+  // Errors: StorageErrc::kCephConfigUnreadable, kCephUnreachable, kCephKeyRefused (a key the
+  // monitors refuse, or none in the keyring for ceph_id), or the errno of librados.
   static Result<std::shared_ptr<CephCluster>> Connect(const CephClientOptions& options);
   ~CephCluster();
 
