@@ -11,6 +11,11 @@ everything, raw records included, to one JSON file.
                          [--syncs PERF_SCRIPT.txt --inodes INO=eS.L,...]
                          [--load RUN.json] [--meta META.json]
 
+After each sequential dd the guest also prints aoe.ko's debugfs state of that disk ("DURBENCH-AOE
+eS.L ..."): the report keeps, per disk, the largest window aoe.ko reached (maxout), the frames
+the target allows (nframes: the advertised buffer count, capped by aoe.ko's aoe_maxout) and the
+frames aoe.ko ever allocated (falloc), i.e. whether its window limited the writes.
+
 --syncs is `perf script -F tid,time,event,trace` of ext4:ext4_sync_file_enter/exit recorded on
 the target during the QEMU part: per export, how many fdatasyncs ran, how long they took, and
 how many guest write frames each one covered on average (the group size).
@@ -29,6 +34,9 @@ GUEST_TESTS = {
     "RAND": ("rand-4k-qd1", "IOPS"),  # one dd per random 4 KiB write (process start included)
 }
 MODES = ("cache", "auto", "sync")
+# aoe.ko debugfs (drivers/block/aoe/aoeblk.c): "falloc: N", and per target "MAC:nout:maxout:nframes".
+AOE_FALLOC = re.compile(r"^DURBENCH-AOE (\S+) falloc: (\d+)")
+AOE_TARGET = re.compile(r"^DURBENCH-AOE (\S+) [0-9a-f]{12}:(\d+):(\d+):(\d+)")
 SYNC_EVENT = re.compile(r"^\s*(\d+)\s+([\d.]+):\s+ext4:ext4_sync_file_(enter|exit):.*\bino (\d+)")
 
 
@@ -60,6 +68,27 @@ def parse_serial(path, devices):
             "seconds": round(seconds, 6), "value": round(amount / seconds, 3) if seconds > 0 else None,
         })
     return records, failures
+
+
+def parse_windows(path, devices):
+    """Per disk, aoe.ko's largest window, its frame limit and the frames it allocated."""
+    windows = {}
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r", "")
+    for line in text.splitlines():
+        m = AOE_TARGET.match(line)
+        if m:
+            w = windows.setdefault(m.group(1), {"dev": m.group(1), "target": devices.get(m.group(1), m.group(1)),
+                                                "maxout": 0, "nframes": 0, "falloc": 0})
+            w["maxout"] = max(w["maxout"], int(m.group(3)))
+            w["nframes"] = max(w["nframes"], int(m.group(4)))
+            continue
+        m = AOE_FALLOC.match(line)
+        if m:
+            w = windows.setdefault(m.group(1), {"dev": m.group(1), "target": devices.get(m.group(1), m.group(1)),
+                                                "maxout": 0, "nframes": 0, "falloc": 0})
+            w["falloc"] = max(w["falloc"], int(m.group(2)))
+    return sorted(windows.values(), key=lambda w: w["dev"])
 
 
 def parse_payload(path):
@@ -191,13 +220,14 @@ def main():
     ap.add_argument("--meta", help="bench/durability's meta JSON")
     a = ap.parse_args()
 
-    records, failures, load_meta, syncs = [], [], {}, []
+    records, failures, load_meta, syncs, windows = [], [], {}, [], []
     if a.serial:
         devices = dict(d.split("=", 1) for d in a.devices.split(",") if d)
         guest, failures = parse_serial(a.serial, devices)
         if not guest:
             print(f"no DURBENCH result lines in {a.serial}", file=sys.stderr)
         records += guest
+        windows = parse_windows(a.serial, devices)
         if a.syncs:
             inodes = dict(i.split("=", 1) for i in a.inodes.split(",") if i)
             syncs = sync_stats(a.syncs, inodes, devices, guest, parse_payload(a.serial))
@@ -213,11 +243,17 @@ def main():
         for s in syncs:
             print(f"| {s['target']} | {s['fdatasyncs']} | {s['median_ms']} | {s['mean_ms']} | "
                   f"{s['write_frames']} | {s['frames_per_fdatasync']} |")
+    if windows:
+        print("\naoe.ko's window as it stood after each sequential dd (debugfs; largest over the rounds)")
+        print("| disk | maxout | nframes | frames allocated |")
+        print("|---|---|---|---|")
+        for w in windows:
+            print(f"| {w['target']} | {w['maxout']} | {w['nframes']} | {w['falloc']} |")
     for f in failures:
         print(f"guest reported a failure: {f}", file=sys.stderr)
     meta = json.load(open(a.meta)) if a.meta else {}
     json.dump({"meta": meta, "load_run_meta": load_meta, "guest_failures": failures, "fdatasyncs": syncs,
-               "summary": rows, "records": records}, open(a.json, "w"), indent=1)
+               "aoe_windows": windows, "summary": rows, "records": records}, open(a.json, "w"), indent=1)
     return 1 if failures or (a.serial and not any(r["part"] == "qemu" for r in records)) else 0
 
 

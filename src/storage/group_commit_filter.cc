@@ -77,6 +77,11 @@ void GroupCommitFilter::FlushCompleted(int64_t result) {
   completed.swap(covered_);
   flushing_ = false;
   committed_requests_ += completed.size();
+  // After a failure, the requests waiting for the next flush fail too (see the header).
+  if (result < 0) {
+    completed.insert(completed.end(), next_.begin(), next_.end());
+    next_.clear();
+  }
   for (const Waiter& w : completed) w.done->IoDone(result < 0 ? result : w.result);
   // Keep the buffer for a later group instead of allocating one per flush (unless a callback
   // already started the next flush, whose group covered_ now holds).

@@ -17,7 +17,11 @@
 // it), so concurrent FLUSHes and durable writes share one fdatasync too.
 //
 // Errors: a write that fails completes with its error at once. A failed inner flush completes
-// every request it covered with the flush's error, because their data may not be durable.
+// every request it covered with the flush's error, because their data may not be durable, and
+// so does every request that completed while it ran and waits for the next one: the kernel
+// reports a writeback error to one fdatasync only (errseq, per open file), and the failed page
+// may be one of theirs (the running fdatasync writes back whatever is dirty when it gets
+// there), so the next fdatasync could succeed although their data is lost.
 //
 // Ownership: owns the inner backend. Requests waiting here keep their callbacks, which the
 // target's commands own (and commands keep their export, hence this filter, alive), so the

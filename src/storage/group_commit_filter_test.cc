@@ -148,6 +148,21 @@ TEST_F(GroupCommitTest, AFailedFlushFailsEveryWriteItCovered) {
   EXPECT_EQ(b.result(), 512) << "a later flush that works covers the later write";
 }
 
+TEST_F(GroupCommitTest, AFailedFlushAlsoFailsWritesWaitingForTheNextOne) {
+  // The kernel reports a writeback error to one fdatasync only. The running one may have
+  // written back (and failed) the second write's pages, so the next one could succeed although
+  // that data is lost: the second write must fail too.
+  Completion a, b;
+  Write(kDurable, a);
+  Write(kDurable, b);
+  inner_->Complete(Kind::kWrite, 512);  // a done: flush 1 starts
+  inner_->Complete(Kind::kWrite, 512);  // b done while flush 1 runs
+  inner_->Complete(Kind::kFlush, -EIO);
+  EXPECT_EQ(a.result(), -EIO);
+  EXPECT_EQ(b.result(), -EIO) << "its writeback error may have been reported to flush 1";
+  EXPECT_EQ(inner_->count(Kind::kFlush), 0u) << "nothing is left to flush";
+}
+
 TEST_F(GroupCommitTest, AFailedWriteFailsAtOnceWithoutAFlush) {
   Completion w;
   Write(kDurable, w);
