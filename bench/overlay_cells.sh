@@ -127,9 +127,7 @@ records=$BENCH_TMP/records.jsonl
 : >"$records"
 clk_tck=$(getconf CLK_TCK)
 ticks_to_s() { awk -v t="$1" -v h="$clk_tck" 'BEGIN {printf "%.3f", t / h}'; }
-one_line() { python3 -c 'import json, sys
-try: print(json.dumps(json.load(open(sys.argv[1]))))
-except Exception: print("null")' "$1"; }
+one_line() { if [[ -s $1 ]]; then head -n 1 "$1"; else echo null; fi; }  # aoe_load prints one line
 allocated_bytes() { echo $(($(stat -c %b "$1") * 512)); }  # what the file holds on disk
 
 # --- images: the same pattern in two files; the overlay export's is its read-only base ---------
