@@ -32,6 +32,9 @@
 #   --json FILE        result JSON (default BUILD_DIR/bench-results/overlay-DATE.json)
 #   --cpus T,C         CPUs of the target and the client (default 0,1)   --no-pin
 #   --wait-quiet S     first wait up to S seconds for a 1-minute load average below 0.5
+#   --profile DIR      also `perf record` the target during every measured load and write
+#                      DIR/CELL-SIDE-rROUND.symbols.txt (perf costs time: read the profiles,
+#                      not that run's rates)
 #
 # Prints a table per cell (MB/s, IOPS, p50, target CPU s/GB for both sides, the cost and its
 # goal) and the overlay's metadata (allocated bytes of the map file) against the bytes the client
@@ -59,6 +62,7 @@ readonly METADATA_GOAL_PERCENT=1
 
 mode=full seconds="" warmup="" rounds="" mtu=9000 only_cells="" image_dir=/dev/shm
 image_mib=1024 region_mib=256 build=$root/build/release json="" cpus=0,1 pin=1 wait_quiet=0
+profile=""
 BENCH_NAME=overlay
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 need_value() { [[ $# -ge 2 && -n $2 ]] || bench_die "$1 needs a value; see --help" 2; }
@@ -66,7 +70,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) mode=quick; shift ;;
         --seconds|--warmup|--rounds|--mtu|--cells|--image-dir|--image-mib|--region-mib|\
-        --build-dir|--json|--cpus|--wait-quiet)
+        --build-dir|--json|--cpus|--wait-quiet|--profile)
             need_value "$@"
             case $1 in
                 --seconds) seconds=$2 ;; --warmup) warmup=$2 ;; --rounds) rounds=$2 ;;
@@ -74,6 +78,7 @@ while [[ $# -gt 0 ]]; do
                 --image-mib) image_mib=$2 ;; --region-mib) region_mib=$2 ;;
                 --build-dir) build=$(realpath -m "$2") ;; --json) json=$(realpath -m "$2") ;;
                 --cpus) cpus=$2 ;; --wait-quiet) wait_quiet=$2 ;;
+                --profile) profile=$(realpath -m "$2") ;;
             esac
             shift 2 ;;
         --no-pin) pin=0; shift ;;
@@ -109,6 +114,10 @@ for tool in ip taskset python3 timeout; do
     command -v "$tool" >/dev/null || bench_die "$tool is missing; run scripts/install-deps" 2
 done
 [[ $pin == 0 ]] || (($(nproc) >= 2)) || bench_die "pinning needs 2 CPUs; use --no-pin" 2
+if [[ -n $profile ]]; then
+    command -v perf >/dev/null || bench_die "perf is missing; run scripts/install-deps" 2
+    mkdir -p "$profile"
+fi
 AOE=$build/src/cli/aoe LOAD=$build/bench/aoe_load PATTERN=$build/bench/aoe_pattern
 for b in "$AOE" "$LOAD" "$PATTERN"; do
     [[ -x $b ]] || bench_die "no $b; build it (cmake --build --preset release --target aoe aoe_load aoe_pattern) or pass --build-dir" 2
@@ -188,7 +197,7 @@ prepare() {
 
 # run_cell ROUND SIDE CELL
 run_cell() {
-    local round=$1 side=$2 name prep rw order window goal dir="" t0 t1 out
+    local round=$1 side=$2 name prep rw order window goal dir="" t0 t1 out i
     IFS='|' read -r name prep rw order window goal <<<"$3"
     [[ $side == overlay ]] && dir=$work/overlay-$name-$round
     start_target "$side" "$dir"
@@ -200,9 +209,22 @@ run_cell() {
         args+=(--seconds "$seconds" --warmup "$warmup")
     fi
     out=$BENCH_TMP/load.json
+    local perf_data=$profile/$name-$side-r$round.perf.data perf_pid=""
+    if [[ -n $profile ]]; then
+        bench_start t - "$perf_data.log" perf record -F 4999 -g -p "$TARGET_PID" -o "$perf_data"
+        perf_pid=$BENCH_PID
+        sleep 0.5
+    fi
     t0=$(bench_cpu_ticks "$TARGET_PID")
     load "$out" "${args[@]}"
     t1=$(bench_cpu_ticks "$TARGET_PID")
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
+        bench_stop "$perf_pid"
+        perf report -i "$perf_data" --stdio --no-children --sort symbol --percent-limit 0.5 -g none \
+            >"${perf_data%.perf.data}.symbols.txt" 2>/dev/null || true
+    fi
     bench_stop "$TARGET_PID"
     local metadata=null
     if [[ $side == overlay ]]; then
