@@ -15,7 +15,8 @@
 #   - aoe_blast's counter counts exactly the frames its sender sent;
 #   - bad arguments get one line and exit 2 (checked first, without root);
 #   - bench/durability parses a guest serial log (canned lines among kernel noise) into the
-#     right rates and ratios (--report-only; no root, nothing started).
+#     right rates and ratios (--report-only; no root, nothing started);
+#   - bench/overlay_cells.sh runs end to end (three cells, one short round) and writes its JSON.
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or a tool is missing).
 set -uo pipefail
@@ -208,5 +209,26 @@ load seqread1500 --rw read --window 64 --bytes 8M --data-seed 9
 rc=$?
 check_exit "MTU 1500: seq read" $rc 0 "$BENCH_TMP/seqread1500.err"
 check "MTU 1500: every sector checked" [ "$(field seqread1500 verified_sectors)" == 16384 ]
+
+# --- bench/overlay_cells.sh end to end, in a few seconds (its numbers are not judged): one cell
+# of each preparation, a cost and target CPU per cell in its JSON, the metadata of the overlays
+# (the script itself fails when `aoe overlay check` finds an overlay inconsistent)
+bench_stop "$SERVE_PID"
+"$(dirname "$0")/overlay_cells.sh" --build-dir "$(dirname "$(dirname "$LOAD")")" --rounds 1 \
+    --seconds 0.2 --warmup 0 --image-mib 64 --region-mib 4 --json "$BENCH_TMP/overlay.json" \
+    --cells untouched-randread-w64,overlay-randwrite-w16,first-write-w16 >"$BENCH_TMP/overlay.out" 2>&1
+rc=$?
+check_exit "bench/overlay_cells.sh" $rc 0 "$BENCH_TMP/overlay.out"
+check "overlay cells: plain and overlay measured, a cost and CPU per GB for each cell, metadata counted" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+cells = {c["cell"]: c for c in s["cells"]}
+assert sorted(cells) == ["first-write-w16", "overlay-randwrite-w16", "untouched-randread-w64"], cells
+for c in cells.values():
+    assert c["cost"] > 0 and c["overlay"]["target_cpu_s_per_gb"] is not None, c
+    assert c["plain"]["errors"] == c["overlay"]["errors"] == 0, c
+    assert c["metadata"]["map_bytes"] > 0 and c["metadata"]["written_bytes"] > 0, c
+assert cells["untouched-randread-w64"]["metadata"]["data_bytes"] == 1 << 20, "only the tail MiB"
+assert 0 < s["metadata_worst_percent_of_written"] < 100, s' "$BENCH_TMP/overlay.json"
 
 exit "$FAILED"
