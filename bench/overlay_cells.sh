@@ -92,8 +92,9 @@ else
     : "${seconds:=4}" "${warmup:=1}" "${rounds:=5}"
 fi
 is_number() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
-is_number "$seconds" && is_number "$warmup" ||
+if ! is_number "$seconds" || ! is_number "$warmup"; then
     bench_die "--seconds and --warmup take seconds, e.g. --seconds 4" 2
+fi
 [[ $rounds =~ ^[0-9]+$ && $rounds -ge 1 && $rounds -le 50 ]] || bench_die "--rounds takes 1-50, e.g. --rounds 5" 2
 [[ $mtu == 1500 || $mtu == 9000 ]] || bench_die "--mtu $mtu: 1500 or 9000" 2
 [[ $image_mib =~ ^[0-9]+$ && $region_mib =~ ^[0-9]+$ && $region_mib -ge 1 && $image_mib -gt $region_mib ]] ||
