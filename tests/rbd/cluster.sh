@@ -4,7 +4,8 @@
 # of the network namespace it runs in, with cephx authentication as in production: one keyring
 # ($CEPH_DIR/keyring, named by ceph.conf) holds the keys of mon., client.admin and osd.0, so
 # every client of the tests is client.admin unless it says otherwise (rbd_serve.sh makes a
-# client.aoe of its own). Starts in a few seconds and uses tens of MiB; keep what the tests write small (memstore keeps every object in memory).
+# client.aoe of its own). Starts in a few seconds and uses tens of MiB; keep what the tests
+# write small (memstore keeps every object in memory).
 #
 #   source tests/rbd/cluster.sh          # after tests/lib.sh and t_init
 #   ceph_start NS DIR                    # sets CEPH_CONF; stopped by pid at exit

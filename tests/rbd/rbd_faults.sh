@@ -54,8 +54,9 @@ osd_diagnostics() {
     ceph_in "$RBD_T" timeout 10 ceph -s >&2
     grep -E 'slow|laggy|lease' "$CEPH_DIR/log/osd.0.log" | tail -n 4 >&2
     [[ -n $asok ]] || return 0
-    timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" dump_ops_in_flight 2>&1 |
-        python3 -c 'import json, sys, collections
+    timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" dump_ops_in_flight \
+        >"$T_TMP/ops.json" 2>&1
+    python3 -c 'import json, sys, collections
 ops = json.load(sys.stdin).get("ops", [])
 print("OSD ops in flight:", len(ops), file=sys.stderr)
 seen = collections.Counter()
@@ -63,9 +64,8 @@ for op in ops:
     td = op.get("type_data", {})
     seen[(td.get("flag_point"), " > ".join(e["event"] for e in td.get("events", [])[-3:]))] += 1
 for (flag, events), n in seen.most_common(5):
-    print(f"  {n} x {flag}: ... {events}", file=sys.stderr)' 2>&1 >&2
-    for pg in $(timeout 10 ip netns exec "$RBD_T" ceph --admin-daemon "$asok" dump_ops_in_flight 2>/dev/null |
-                grep -oE 'osd_op\(client[^ ]* [0-9]+\.[0-9a-f]+' | awk '{print $2}' | sort -u | head -n 2); do
+    print(f"  {n} x {flag}: ... {events}", file=sys.stderr)' <"$T_TMP/ops.json" 2>&1 >&2
+    for pg in $(grep -oE 'osd_op\(client[^ ]* [0-9]+\.[0-9a-f]+' "$T_TMP/ops.json" | awk '{print $2}' | sort -u | head -n 2); do
         ceph_in "$RBD_T" timeout 10 ceph pg "$pg" query 2>/dev/null |
             python3 -c 'import json, sys; j = json.load(sys.stdin); print("  pg", j.get("info", {}).get("pgid"), "state", j.get("state"))' >&2
     done

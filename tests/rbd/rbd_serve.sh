@@ -28,13 +28,33 @@ TOML
 t_serve "$RBD_T" --config "$T_TMP/serve.toml"
 t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
 
+# upload_lands WHAT EXPORT IMAGE SEEK_SECTORS: `aoe cp` IMAGE to EXPORT at SEEK_SECTORS, then
+# `rbd export` of rbd/disk (into $T_TMP/exported.img) holds it there.
+upload_lands() {
+    local what=$1 export=$2 image=$3 seek=$4 sectors
+    sectors=$(( $(stat -c %s "$image") / 512 ))
+    rbd_aoe cp -i vc0 --no-progress "$image" "$export" --seek-sectors "$seek" ||
+        t_fail "$what: the upload to $export failed"
+    rm -f "$T_TMP/exported.img"  # rbd export does not overwrite
+    rbd_cli export rbd/disk "$T_TMP/exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
+    t_check "$what" \
+        test "$(t_sha_range "$T_TMP/exported.img" "$seek" "$sectors")" == "$(t_sha "$image")"
+}
+
+# serve_once LOG SPEC: `aoe serve` of SPEC alone, for the cases where it must not start. Returns
+# its exit code; its output is in LOG, and the test's log says how long it took.
+serve_once() {
+    local log=$1 spec=$2 start=$SECONDS rc
+    timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" "$spec" \
+        >"$log" 2>&1
+    rc=$?
+    t_log "$(basename "$log"): exit $rc after $((SECONDS - start)) s: $(tr '\n' '|' <"$log")"
+    return "$rc"
+}
+
 # Writes land in the cluster.
 t_make_image "$T_TMP/up.img" 8
-rbd_aoe cp -i vc0 --no-progress "$T_TMP/up.img" e1.1 --seek-sectors 2048 ||
-    t_fail "upload to the RBD export failed"
-rbd_cli export rbd/disk "$T_TMP/exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
-t_check "written data is in the cluster (rbd export)" \
-    test "$(t_sha_range "$T_TMP/exported.img" 2048 $((8 * 2048)))" == "$(t_sha "$T_TMP/up.img")"
+upload_lands "written data is in the cluster (rbd export)" e1.1 "$T_TMP/up.img" 2048
 
 # Round trip and size.
 rbd_aoe cp -i vc0 --no-progress e1.1 "$T_TMP/down.img" || t_fail "download failed"
@@ -95,47 +115,31 @@ t_serve "$RBD_T" -i vt0 --state-dir "$T_TMP/state" \
     "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe,keyring=$T_TMP/aoe.keyring")"
 t_wait_target "$RBD_C" vc0 e1.4 "$SERVE_WRAPPER"
 t_make_image "$T_TMP/key.img" 2
-rbd_aoe cp -i vc0 --no-progress "$T_TMP/key.img" e1.4 --seek-sectors 4096 ||
-    t_fail "upload as client.aoe failed"
-rbd_cli export rbd/disk "$T_TMP/key-exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
-t_check "ceph_id=aoe, keyring=PATH: an upload as client.aoe is in the cluster" \
-    test "$(t_sha_range "$T_TMP/key-exported.img" 4096 $((2 * 2048)))" == "$(t_sha "$T_TMP/key.img")"
+upload_lands "ceph_id=aoe, keyring=PATH: an upload as client.aoe is in the cluster" e1.4 \
+    "$T_TMP/key.img" 4096
 t_stop_pid "$SERVE_PID"
 # The same client with a key the cluster does not know: one line, exit 2, at start.
 ceph-authtool --create-keyring "$T_TMP/wrong.keyring" --gen-key -n client.aoe >/dev/null ||
     t_die "ceph-authtool failed"
-start=$SECONDS
-timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
-    "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe,keyring=$T_TMP/wrong.keyring")" >"$T_TMP/wrongkey.log" 2>&1
-rc=$?
-t_log "wrong key: exit $rc after $((SECONDS - start)) s: $(tr '\n' '|' <"$T_TMP/wrongkey.log")"
-t_expect "a key the cluster refuses: exit 2, saying so" "$rc" 2 'refused the key of this client; check ceph_id= and keyring=' \
-    "$T_TMP/wrongkey.log"
+serve_once "$T_TMP/wrongkey.log" "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe,keyring=$T_TMP/wrong.keyring")"
+t_expect "a key the cluster refuses: exit 2, saying so" "$?" 2 \
+    'refused the key of this client; check ceph_id= and keyring=' "$T_TMP/wrongkey.log"
 # ceph_id=aoe without keyring=: ceph.conf's keyring has no such key: exit 2 as well.
-timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
-    "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe")" >"$T_TMP/nokey.log" 2>&1
-rc=$?
-t_log "no key: exit $rc: $(tr '\n' '|' <"$T_TMP/nokey.log")"
-t_expect "ceph_id=aoe without its key in the keyring: exit 2, saying so" "$rc" 2 'refused the key' \
+serve_once "$T_TMP/nokey.log" "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe")"
+t_expect "ceph_id=aoe without its key in the keyring: exit 2, saying so" "$?" 2 'refused the key' \
     "$T_TMP/nokey.log"
 
 # Unreachable at start: a monitor address nothing listens on, a short connect timeout.
 sed -e 's/^mon host = .*/mon host = 127.0.0.1:1/' "$CEPH_CONF" >"$T_TMP/nowhere.conf"
 echo 'client mount timeout = 3' >>"$T_TMP/nowhere.conf"
-start=$SECONDS
-timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
-    "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/nowhere.conf" >"$T_TMP/nowhere.log" 2>&1
-rc=$?
-t_log "unreachable cluster: exit $rc after $((SECONDS - start)) s"
-t_expect "an unreachable cluster at start: exit 2 with a clear line" "$rc" 2 \
+serve_once "$T_TMP/nowhere.log" "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/nowhere.conf"
+t_expect "an unreachable cluster at start: exit 2 with a clear line" "$?" 2 \
     'did not answer within the connect timeout' "$T_TMP/nowhere.log"
 
 # A ceph.conf that is not there: exit 2 at once. An image that is not there: exit 1, named.
-timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
-    "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/missing.conf" >"$T_TMP/noconf.log" 2>&1
+serve_once "$T_TMP/noconf.log" "e1.3=rbd:rbd/disk,ceph_conf=$T_TMP/missing.conf"
 t_expect "no ceph.conf: exit 2, saying ceph_conf=" "$?" 2 'ceph_conf=PATH' "$T_TMP/noconf.log"
-timeout 60 ip netns exec "$RBD_T" "$AOE_BIN" serve -i vt0 --state-dir "$T_TMP/state" \
-    "e1.3=$(rbd_spec rbd/nosuchimage)" >"$T_TMP/noimage.log" 2>&1
+serve_once "$T_TMP/noimage.log" "e1.3=$(rbd_spec rbd/nosuchimage)"
 t_expect "a missing image: exit 1, naming it" "$?" 1 'rbd:rbd/nosuchimage.*No such file' \
     "$T_TMP/noimage.log"
 
