@@ -150,6 +150,39 @@ bench_cpu_ticks() {
     awk '{print $12 + $13}' <<<"$stat"
 }
 
+# bench_ticks_to_s TICKS: clock ticks (bench_cpu_ticks) as seconds, with 3 decimals.
+bench_ticks_to_s() { awk -v t="$1" -v h="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / h}'; }
+
+# bench_one_line FILE: the JSON object in FILE on one line, or null when FILE holds none.
+bench_one_line() {
+    python3 -c 'import json, sys
+try: print(json.dumps(json.load(open(sys.argv[1]))))
+except Exception: print("null")' "$1"
+}
+
+# bench_wait_quiet SECONDS: wait up to SECONDS for a 1-minute load average below 0.5.
+bench_wait_quiet() {
+    local waited=0
+    ((${1:-0} > 0)) || return 0
+    bench_log "waiting up to $1 s for a 1-minute load average below 0.5"
+    until awk '{exit !($1 < 0.5)}' /proc/loadavg || ((waited >= $1)); do
+        sleep 10
+        waited=$((waited + 10))
+    done
+}
+
+# bench_note_stale BUILD_DIR TARGET...: a note when the binaries of TARGETs are older than their
+# sources. Stale binaries are reported, never rebuilt: ninja's dry run says whether anything
+# would build.
+bench_note_stale() {
+    local build=$1
+    shift
+    if command -v ninja >/dev/null && [[ -f $build/build.ninja ]] &&
+        ninja -C "$build" -n "$@" 2>/dev/null | grep -q '^\[1/'; then
+        bench_log "note: the binaries in $build are older than their sources (rebuild: cmake --build $build --target $*); measuring them anyway"
+    fi
+}
+
 # bench_json FILE KEY: a top-level field of the one-line JSON object in FILE ("" if absent).
 bench_json() {
     python3 -c 'import json, sys

@@ -123,10 +123,7 @@ AOE=$build/src/cli/aoe LOAD=$build/bench/aoe_load PATTERN=$build/bench/aoe_patte
 for b in "$AOE" "$LOAD" "$PATTERN"; do
     [[ -x $b ]] || bench_die "no $b; build it (cmake --build --preset release --target aoe aoe_load aoe_pattern) or pass --build-dir" 2
 done
-if command -v ninja >/dev/null && [[ -f $build/build.ninja ]] &&
-    ninja -C "$build" -n aoe aoe_load aoe_pattern 2>/dev/null | grep -q '^\[1/'; then
-    bench_log "note: the binaries in $build are older than their sources; measuring them anyway"
-fi
+bench_note_stale "$build" aoe aoe_load aoe_pattern
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 [[ -n $json ]] || json=$build/bench-results/overlay-$stamp.json
@@ -135,9 +132,6 @@ mkdir -p "$(dirname "$json")"
 bench_init overlay
 records=$BENCH_TMP/records.jsonl
 : >"$records"
-clk_tck=$(getconf CLK_TCK)
-ticks_to_s() { awk -v t="$1" -v h="$clk_tck" 'BEGIN {printf "%.3f", t / h}'; }
-one_line() { if [[ -s $1 ]]; then head -n 1 "$1"; else echo null; fi; }  # aoe_load prints one line
 allocated_bytes() { echo $(($(stat -c %b "$1") * 512)); }  # what the file holds on disk
 
 # --- images: the same pattern in two files; the overlay export's is its read-only base ---------
@@ -149,11 +143,7 @@ cp "$work/plain.img" "$work/golden.img"
 readonly region_sectors=$((region_mib * 2048)) tail_sectors=2048
 readonly tail_offset=$((image_mib * 2048 - tail_sectors))
 
-if ((wait_quiet > 0)); then
-    bench_log "waiting up to $wait_quiet s for a 1-minute load average below 0.5"
-    waited=0
-    until awk '{exit !($1 < 0.5)}' /proc/loadavg || ((waited >= wait_quiet)); do sleep 10; waited=$((waited + 10)); done
-fi
+bench_wait_quiet "$wait_quiet"
 loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$SECONDS
 bench_pair
@@ -241,9 +231,9 @@ run_cell() {
         rm -rf "$dir"
     fi
     printf '{"round":%d,"cell":"%s","side":"%s","prep":"%s","goal":"%s","target_cpu_s":%s,"metadata":%s,"client":%s}\n' \
-        "$round" "$name" "$side" "$prep" "$goal" "$(ticks_to_s $((t1 - t0)))" "$metadata" \
-        "$(one_line "$out")" >>"$records"
-    python3 - "$out" "$(ticks_to_s $((t1 - t0)))" <<EOF >&2
+        "$round" "$name" "$side" "$prep" "$goal" "$(bench_ticks_to_s $((t1 - t0)))" "$metadata" \
+        "$(bench_one_line "$out")" >>"$records"
+    python3 - "$out" "$(bench_ticks_to_s $((t1 - t0)))" <<EOF >&2
 import json, sys
 j = json.load(open(sys.argv[1])); gb = j["bytes_total"] / 1e9
 print(f"  r$round $name $side: {j['mb_per_s']:8.1f} MB/s {j['iops']:8.0f} IOPS p50 {j['latency_us']['p50']:7.1f} us "

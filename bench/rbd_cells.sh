@@ -27,6 +27,7 @@
 set -uo pipefail
 T_NAME=rbd_cells
 source "$(dirname "$0")/../tests/rbd/lib.sh"
+source "$(dirname "$0")/lib.sh"  # bench_cpu_ticks, bench_ticks_to_s
 rbd_init "${1:-}" 2
 MIB=${2:-64}
 ROUNDS=${3:-3}
@@ -43,14 +44,6 @@ rbd_cli import "$T_TMP/file.img" rbd/bench >/dev/null 2>&1 || t_die "rbd import 
 
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
-# cpu_s PID: user + system seconds of PID so far (0 when there is no PID).
-cpu_s() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    stat=${stat##*) }
-    awk -v hz="$(getconf CLK_TCK)" '{print ($12 + $13) / hz}' <<<"$stat"
-}
-
 # load LABEL DISK TARGET_PID OSD_PID: aoe_load seq read and write at WINDOW through vc0; prints
 # the median MB/s, p50/p99 latency and the CPU s/GB of the target and the OSD of each direction.
 load() {
@@ -59,13 +52,13 @@ load() {
         local -a mbs=() lines=()
         for (( r = 0; r < ROUNDS; r++ )); do
             local t0 o0 t1 o1
-            t0=$(cpu_s "$target") o0=$(cpu_s "$osd")
+            t0=$(bench_cpu_ticks "$target") o0=$(bench_cpu_ticks "$osd")
             t_in "$RBD_C" "$LOAD_BIN" -i vc0 "$disk" --rw "$rw" --pattern seq --window "$WINDOW" \
                 --seconds "$CELL_SECONDS" --warmup 0.5 --flush-first >"$T_TMP/load.json" \
                 2>"$T_TMP/load.err" || t_log "$label $rw: aoe_load failed: $(head -c 300 "$T_TMP/load.err")"
-            t1=$(cpu_s "$target") o1=$(cpu_s "$osd")
-            lines+=("$(python3 - "$T_TMP/load.json" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
-                "$(awk -v a="$o0" -v b="$o1" 'BEGIN {print b - a}')" "$osd" <<'PY' 2>/dev/null || echo "0 failed"
+            t1=$(bench_cpu_ticks "$target") o1=$(bench_cpu_ticks "$osd")
+            lines+=("$(python3 - "$T_TMP/load.json" "$(bench_ticks_to_s $((t1 - t0)))" \
+                "$(bench_ticks_to_s $((o1 - o0)))" "$osd" <<'PY' 2>/dev/null || echo "0 failed"
 import json, sys
 j = json.load(open(sys.argv[1]))
 gb = j["bytes_total"] / 1e9
