@@ -725,6 +725,9 @@ ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
     if (!opened->fallback_reason.empty()) {
       log.Info(name, "packet rings unavailable ({}); using the socket path",
                opened->fallback_reason);
+    } else {
+      log.Debug(name, "moving frames through {}",
+                opened->used == PacketIo::kRing ? "packet rings" : "the socket path");
     }
     return std::move(opened->port);
   };
