@@ -10,7 +10,8 @@
 # - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang;
 #   no ceph.conf: exit 2; a missing image: exit 1 with its name;
 # - cephx: ceph_id=aoe with keyring=PATH (a key of its own, RBD caps on pool rbd) serves; a key
-#   the cluster refuses, or none for that name: one clear line, exit 2, at start.
+#   the cluster refuses, or none for that name: one clear line, exit 2, at start; a key whose
+#   OSD caps are for another pool: exit 1, naming the image and EPERM.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 1
@@ -128,6 +129,16 @@ t_expect "a key the cluster refuses: exit 2, saying so" "$?" 2 \
 serve_once "$T_TMP/nokey.log" "e1.4=$(rbd_spec rbd/disk "ceph_id=aoe")"
 t_expect "ceph_id=aoe without its key in the keyring: exit 2, saying so" "$?" 2 'refused the key' \
     "$T_TMP/nokey.log"
+
+# A key the monitors accept but whose OSD caps are for another pool: the image cannot be
+# opened. Exit 1, naming the image and the refusal.
+ceph_in "$RBD_T" ceph auth get-or-create client.elsewhere mon 'profile rbd' \
+    osd 'profile rbd pool=elsewhere' >"$T_TMP/elsewhere.keyring" 2>/dev/null ||
+    t_die "ceph auth get-or-create client.elsewhere failed"
+serve_once "$T_TMP/nocaps.log" \
+    "e1.4=$(rbd_spec rbd/disk "ceph_id=elsewhere,keyring=$T_TMP/elsewhere.keyring")"
+t_expect "a key without caps for the pool: exit 1, naming the image and the refusal" "$?" 1 \
+    'rbd:rbd/disk.*Operation not permitted' "$T_TMP/nocaps.log"
 
 # Unreachable at start: a monitor address nothing listens on, a short connect timeout.
 sed -e 's/^mon host = .*/mon host = 127.0.0.1:1/' "$CEPH_CONF" >"$T_TMP/nowhere.conf"
