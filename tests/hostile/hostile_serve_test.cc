@@ -160,16 +160,13 @@ class HostileServe : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_pid_ > 0) {
-      int status = 0;
-      bool exited_early = ::waitpid(server_pid_, &status, WNOHANG) == server_pid_;
-      EXPECT_FALSE(exited_early) << "aoe serve died during the test; log:\n" << ServerLog();
-      if (exited_early) {
-        server_pid_ = -1;
-      } else {
-        status = StopServer();
+    if (started_) {
+      bool running = server_.Running();
+      EXPECT_TRUE(running) << "aoe serve died during the test; log:\n" << server_.Log();
+      if (running) {
+        int status = server_.Stop(SIGTERM);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            << "aoe serve did not exit 0 on SIGTERM; log:\n" << ServerLog();
+            << "aoe serve did not exit 0 on SIGTERM; log:\n" << server_.Log();
       }
     }
     port_.reset();
@@ -185,39 +182,13 @@ class HostileServe : public ::testing::Test {
         "e1.1=" + rw_.string(), "e1.2=" + ro_.string() + ",ro",
         "e1.3=" + window_.string() + ",offset=" + std::to_string(kWindowOffset) +
             ",length=" + std::to_string(kWindowLength)};
-    server_pid_ = testing::SpawnLogged(args, (dir_ / "serve.log").string());
-    ASSERT_GE(server_pid_, 0);
+    ASSERT_TRUE(server_.Start(args, (dir_ / "serve.log").string()));
+    started_ = true;
     for (int i = 0; i < 100; ++i) {  // ready when e1.1 answers a config query (10 s at most)
       if (Exchange(Config(1, 0, ""), 100ms)) return;
-      int status = 0;
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        FAIL() << "aoe serve exited early; log:\n" << ServerLog();
-      }
+      if (!server_.Running()) FAIL() << "aoe serve exited early; log:\n" << server_.Log();
     }
-    FAIL() << "aoe serve did not answer within 10 s; log:\n" << ServerLog();
-  }
-
-  // SIGTERM, up to 10 s for a clean exit, then SIGKILL. Returns the wait status.
-  int StopServer() {
-    ::kill(server_pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(server_pid_, SIGKILL);
-    ::waitpid(server_pid_, &status, 0);
-    server_pid_ = -1;
-    return -1;
-  }
-
-  std::string ServerLog() const {
-    std::ifstream in(dir_ / "serve.log");
-    return std::string((std::istreambuf_iterator<char>(in)), {});
+    FAIL() << "aoe serve did not answer within 10 s; log:\n" << server_.Log();
   }
 
   // Frame building: bytes at their wire offsets (aoe-protocol.md §1-4) --------------------
@@ -378,9 +349,7 @@ class HostileServe : public ::testing::Test {
 
   // The server still serves: IDENTIFY and a READ whose bytes match the image on disk.
   void ExpectStillServing() {
-    int status = 0;
-    ASSERT_NE(::waitpid(server_pid_, &status, WNOHANG), server_pid_)
-        << "aoe serve died; log:\n" << ServerLog();
+    ASSERT_TRUE(server_.Running()) << "aoe serve died; log:\n" << server_.Log();
     auto id = Exchange(Ata(1, kIdentify, 0, 1));
     ASSERT_TRUE(id) << "no IDENTIFY reply";
     EXPECT_EQ(id->ata_status(), kStatusOk);
@@ -405,7 +374,8 @@ class HostileServe : public ::testing::Test {
   std::unique_ptr<PacketPort> port_;
   fs::path dir_, rw_, ro_, window_;
   Bytes rw_before_, ro_before_, window_before_;
-  pid_t server_pid_ = -1;
+  testing::LoggedProcess server_;
+  bool started_ = false;  // a test that never started it has nothing to check at the end
   uint32_t next_tag_ = 1;
 };
 

@@ -106,10 +106,10 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   }
 
   void TearDown() override {
-    if (server_pid_ > 0) {
-      int status = StopServer();
+    if (server_.Running()) {
+      int status = server_.Stop(SIGTERM);
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "aoe serve did not exit 0 on SIGTERM; log:\n" << ServerLog();
+          << "aoe serve did not exit 0 on SIGTERM; log:\n" << server_.Log();
     }
     port_.reset();
     client_ns_.reset();
@@ -131,40 +131,13 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
     std::vector<std::string> args = {"ip", "netns", "exec", target_ns_->name(), AOE_BINARY,
                                      "serve"};
     args.insert(args.end(), serve_args.begin(), serve_args.end());
-    server_pid_ = testing::SpawnLogged(args, (dir_ / "serve.log").string());
-    ASSERT_GE(server_pid_, 0);
+    ASSERT_TRUE(server_.Start(args, (dir_ / "serve.log").string()));
     // Ready when e1.1 answers a config query (bounded: 10 s).
     for (int i = 0; i < 100; ++i) {
       if (Exchange(ConfigRequest(kShelf, 1, proto::ConfigCommand::kRead, ""), 100ms)) return;
-      int status = 0;
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        FAIL() << "aoe serve exited early; log:\n" << ServerLog();
-      }
+      if (!server_.Running()) FAIL() << "aoe serve exited early; log:\n" << server_.Log();
     }
-    FAIL() << "aoe serve did not answer within 10 s; log:\n" << ServerLog();
-  }
-
-  // SIGTERM, then up to 10 s for a clean exit, then SIGKILL. Returns the wait status.
-  int StopServer() {
-    ::kill(server_pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(server_pid_, SIGKILL);
-    ::waitpid(server_pid_, &status, 0);
-    server_pid_ = -1;
-    return -1;
-  }
-
-  std::string ServerLog() const {
-    std::ifstream in(dir_ / "serve.log");
-    return std::string((std::istreambuf_iterator<char>(in)), {});
+    FAIL() << "aoe serve did not answer within 10 s; log:\n" << server_.Log();
   }
 
   // Frame building --------------------------------------------------------------------------
@@ -265,7 +238,7 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   std::optional<testing::NetNamespace> client_ns_;
   std::unique_ptr<PacketPort> port_;
   fs::path dir_, disk_, ro_, window_file_;
-  pid_t server_pid_ = -1;
+  testing::LoggedProcess server_;
   uint32_t next_tag_ = 1;
 };
 
@@ -425,8 +398,7 @@ TEST_P(ServeNetns, HostileFramesNeverCrashTheTarget) {
   }
   EXPECT_TRUE(rest.empty());
   std::this_thread::sleep_for(200ms);
-  int status = 0;
-  ASSERT_EQ(::waitpid(server_pid_, &status, WNOHANG), 0) << "aoe serve died; log:\n" << ServerLog();
+  ASSERT_TRUE(server_.Running()) << "aoe serve died; log:\n" << server_.Log();
   auto identify = Exchange(AtaRequest(1, proto::ata_op::kIdentifyDevice, 0, 1));
   ASSERT_TRUE(identify) << "aoe serve stopped answering";
   EXPECT_FALSE(identify->header.is_error());
@@ -494,7 +466,7 @@ TEST_P(ServeNetns, ConfigStringCommandsAndPersistence) {
   EXPECT_FALSE(Exchange(ConfigRequest(kShelf, 1, CC::kForceSet, std::string(1100, 'x')), 300ms));
 
   // The string survives a restart.
-  ASSERT_EQ(StopServer(), 0);
+  ASSERT_EQ(server_.Stop(SIGTERM), 0);
   StartServer(DefaultArgs());
   auto read = Exchange(ConfigRequest(kShelf, 1, CC::kRead, ""));
   ASSERT_TRUE(read);
@@ -555,7 +527,7 @@ TEST_P(ServeNetns, ReservationBlocksOtherHostsWrites) {
 }
 
 TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
-  ASSERT_EQ(StopServer(), 0);
+  ASSERT_EQ(server_.Stop(SIGTERM), 0);
   fs::path config = dir_ / "serve.toml";
   auto write_config = [&](bool with_second) {
     std::ofstream out(config, std::ios::trunc);
@@ -574,11 +546,11 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
   };
   EXPECT_EQ(discover(), 1u);
   write_config(true);
-  ::kill(server_pid_, SIGHUP);
+  server_.Signal(SIGHUP);
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(discover(), 2u);
   write_config(false);
-  ::kill(server_pid_, SIGHUP);
+  server_.Signal(SIGHUP);
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(discover(), 1u);
   EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, 1)));

@@ -294,7 +294,7 @@ class StateFloodNetns : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_pid_ > 0) StopServer(SIGTERM);
+    server_.Stop(SIGTERM);
     reader_port_.reset();
     flood_port_.reset();
     target_ns_.reset();
@@ -310,8 +310,7 @@ class StateFloodNetns : public ::testing::Test {
     std::vector<std::string> args = {
         "ip", "netns", "exec",        target_ns_->name(),   ServeBinary(),           "serve",
         "-i", "tgt0",  "--state-dir", state_dir().string(), "e1.1=" + disk_.string()};
-    server_pid_ = testing::SpawnLogged(args, (dir_ / "serve.log").string());
-    ASSERT_GE(server_pid_, 0);
+    ASSERT_TRUE(server_.Start(args, (dir_ / "serve.log").string()));
     // Ready when e1.1 answers a broadcast config read (bounded: 10 s); that also gives its MAC.
     for (int i = 0; i < 50; ++i) {
       if (auto reply = ReaderExchange(ConfigFrame(reader_port_->mac(), MacAddress::Broadcast(),
@@ -320,35 +319,9 @@ class StateFloodNetns : public ::testing::Test {
         target_mac_ = proto::DecodeHeader(*reply)->source;
         return;
       }
-      int status = 0;
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        FAIL() << "aoe serve exited early; log:\n" << ServerLog();
-      }
+      if (!server_.Running()) FAIL() << "aoe serve exited early; log:\n" << server_.Log();
     }
-    FAIL() << "aoe serve did not answer within 10 s; log:\n" << ServerLog();
-  }
-
-  // Sends `signal`, then waits up to 10 s before SIGKILL. Returns the wait status.
-  int StopServer(int signal) {
-    ::kill(server_pid_, signal);
-    int status = 0;
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(server_pid_, SIGKILL);
-    ::waitpid(server_pid_, &status, 0);
-    server_pid_ = -1;
-    return status;
-  }
-
-  std::string ServerLog() const {
-    std::ifstream in(dir_ / "serve.log");
-    return std::string((std::istreambuf_iterator<char>(in)), {});
+    FAIL() << "aoe serve did not answer within 10 s; log:\n" << server_.Log();
   }
 
   // Sends from the reader and returns the first reply with the same tag within `wait`.
@@ -400,29 +373,29 @@ class StateFloodNetns : public ::testing::Test {
   std::optional<testing::NetNamespace> target_ns_, reader_ns_, flood_ns_, bridge_ns_;
   std::unique_ptr<PacketPort> reader_port_, flood_port_;
   fs::path dir_, disk_;
-  pid_t server_pid_ = -1;
+  testing::LoggedProcess server_;
   MacAddress target_mac_;
 };
 
 TEST_F(StateFloodNetns, ReaderKeepsAThirdOfItsThroughputUnderAConfigSetFlood) {
   auto [baseline, flooded] = MeasureUnderFlood(proto::ConfigCommand::kForceSet);
-  ASSERT_GT(baseline, 0) << ServerLog();
-  EXPECT_GE(flooded * 3, baseline) << "log:\n" << ServerLog();
+  ASSERT_GT(baseline, 0) << server_.Log();
+  EXPECT_GE(flooded * 3, baseline) << "log:\n" << server_.Log();
   // The flooder was limited, and the log says who it is.
-  EXPECT_NE(ServerLog().find("rate-limiting config/mask/reserve changes from " +
+  EXPECT_NE(server_.Log().find("rate-limiting config/mask/reserve changes from " +
                              flood_port_->mac().ToString()),
             std::string::npos)
-      << ServerLog();
+      << server_.Log();
 }
 
 TEST_F(StateFloodNetns, ReaderKeepsAThirdOfItsThroughputUnderAConfigReadFlood) {
   auto [baseline, flooded] = MeasureUnderFlood(proto::ConfigCommand::kRead);
-  ASSERT_GT(baseline, 0) << ServerLog();
-  EXPECT_GE(flooded * 3, baseline) << "log:\n" << ServerLog();
-  EXPECT_NE(ServerLog().find("rate-limiting config/mask/reserve reads from " +
+  ASSERT_GT(baseline, 0) << server_.Log();
+  EXPECT_GE(flooded * 3, baseline) << "log:\n" << server_.Log();
+  EXPECT_NE(server_.Log().find("rate-limiting config/mask/reserve reads from " +
                              flood_port_->mac().ToString()),
             std::string::npos)
-      << ServerLog();
+      << server_.Log();
 }
 
 // After a flood of sets, the flooder sets one last value. Once that set is acknowledged the
@@ -444,8 +417,8 @@ TEST_F(StateFloodNetns, LastValueSetIsOnDiskAfterRestart) {
         100ms);
     if (acknowledged && ConfigStringOf(*acknowledged) != last) acknowledged.reset();
   }
-  ASSERT_TRUE(acknowledged) << "the last set was never acknowledged; log:\n" << ServerLog();
-  StopServer(SIGKILL);
+  ASSERT_TRUE(acknowledged) << "the last set was never acknowledged; log:\n" << server_.Log();
+  server_.Stop(SIGKILL);
 
   std::ifstream in(state_dir() / "e1.1.json");
   std::string text((std::istreambuf_iterator<char>(in)), {});
