@@ -86,6 +86,25 @@ ov_crash_start() { ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"; ov_wait_ready; }
 ov_crash_upload() {  # CLIENT FILE
     ov_aoe "$1" cp -i ovc0 --no-progress --timeout 3 "$2" e0.1 --seek-sectors "$SEEK"
 }
+# ov_crash_rounds TAG: new patterns for every client and round (labelled TAG), the target
+# started, round 1 of c1 and c2 uploaded, then round 2 of all three started in the background
+# (their pids in OV_ROUND2_PIDS) for the caller to crash into and then wait for.
+ov_crash_rounds() {
+    local tag=$1 n r
+    for n in 1 2 3; do
+        for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "$tag-c$n-r$r" "$REGION_MIB"; done
+    done
+    ov_crash_start
+    for n in 1 2; do
+        ov_crash_upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
+            t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
+    done
+    OV_ROUND2_PIDS=()
+    for n in 1 2 3; do
+        ov_crash_upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
+        OV_ROUND2_PIDS+=($!)
+    done
+}
 ov_crash_download() {  # CLIENT FILE
     rm -f "$2"
     ov_aoe "$1" cp -i ovc0 --no-progress e0.1 "$2" --skip-sectors "$SEEK" \

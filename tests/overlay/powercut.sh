@@ -62,22 +62,10 @@ for delay in 0.2 0.5 1.0; do
     cut=$(( cut + 1 ))
     make_skeleton
     pc_mount
-    for n in 1 2 3; do
-        for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "cut$cut-c$n-r$r" $REGION_MIB; done
-    done
-    ov_crash_start
-    for n in 1 2; do
-        ov_crash_upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
-            t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
-    done
-    pids=()
-    for n in 1 2 3; do
-        ov_crash_upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
-        pids+=($!)
-    done
+    ov_crash_rounds "cut$cut"
     sleep "$delay"
     pc_cut
-    for p in "${pids[@]}"; do wait "$p"; done
+    for p in "${OV_ROUND2_PIDS[@]}"; do wait "$p"; done
     synced=$(grep -c . "$T_TMP/powercut.log" 2>/dev/null || echo 0)
 
     pc_mount

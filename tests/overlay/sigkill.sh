@@ -33,23 +33,11 @@ iteration=0
 for delay in 0.2 0.6 1.2; do
     iteration=$(( iteration + 1 ))
     rm -rf "$OVERLAY_DIR"
-    for n in 1 2 3; do
-        for r in 1 2; do ov_pattern "$T_TMP/p$n-$r.bin" "kill$iteration-c$n-r$r" $REGION_MIB; done
-    done
-    ov_crash_start
-    for n in 1 2; do
-        ov_crash_upload "c$n" "$T_TMP/p$n-1.bin" >"$T_TMP/up.log" 2>&1 ||
-            t_die "round 1 upload of c$n failed: $(cat "$T_TMP/up.log")"
-    done
-    pids=()
-    for n in 1 2 3; do
-        ov_crash_upload "c$n" "$T_TMP/p$n-2.bin" >/dev/null 2>&1 &
-        pids+=($!)
-    done
+    ov_crash_rounds "kill$iteration"
     sleep "$delay"
     server=$(t_child_of "$INI_TARGET_PID")
     [[ -n $server ]] && kill -KILL "$server"
-    for p in "${pids[@]}"; do wait "$p"; done
+    for p in "${OV_ROUND2_PIDS[@]}"; do wait "$p"; done
     t_kill_pid "$INI_TARGET_PID"
 
     ov_crash_verify "kill $iteration (after ${delay}s)"
