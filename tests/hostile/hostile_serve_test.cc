@@ -38,6 +38,7 @@
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
 #include "net/testing/spawn.h"
+#include "net/testing/test_data.h"
 
 namespace aoe {
 namespace {
@@ -45,6 +46,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::WriteFile;
 
 constexpr size_t kMtu = 1500;
 constexpr size_t kMaxFrame = kMtu + 14;
@@ -68,26 +72,6 @@ constexpr uint8_t kAoeUnknownCommand = 1, kAoeBadArgument = 2, kAoeBadVersion = 
 // only ever filled from this set, so the test can always empty them again.
 const MacAddress kFuzzA({0x02, 0x00, 0x5e, 0x00, 0x00, 0xa1});
 const MacAddress kFuzzB({0x02, 0x00, 0x5e, 0x00, 0x00, 0xb2});
-
-Bytes RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes out(n);
-  for (auto& b : out) b = std::byte(rng() & 0xff);
-  return out;
-}
-
-Bytes ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), {});
-  Bytes out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
-
-void WriteFile(const fs::path& path, const Bytes& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
 
 // Index of the first differing byte, or -1: a readable failure message for image comparisons.
 ptrdiff_t FirstDifference(const Bytes& a, const Bytes& b) {

@@ -25,6 +25,7 @@
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
 #include "net/testing/spawn.h"
+#include "net/testing/test_data.h"
 #include "proto/ata.h"
 #include "proto/config.h"
 #include "proto/header.h"
@@ -37,6 +38,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::WriteFile;
 
 constexpr uint16_t kShelf = 1;
 constexpr uint64_t kDiskSectors = 32768;     // e1.1: 16 MiB read-write
@@ -44,26 +48,6 @@ constexpr uint64_t kRoSectors = 2048;        // e1.2: 1 MiB read-only
 constexpr uint64_t kWindowFileSectors = 8192;
 constexpr uint64_t kWindowOffset = 2048;     // e1.3: sectors 2048..6143 of a 4 MiB file
 constexpr uint64_t kWindowLength = 4096;
-
-Bytes RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes out(n);
-  for (auto& b : out) b = std::byte(rng() & 0xff);
-  return out;
-}
-
-Bytes ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), {});
-  Bytes out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
-
-void WriteFile(const fs::path& path, const Bytes& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
 
 // One decoded reply.
 struct Reply {
