@@ -74,7 +74,8 @@ void DefineOptions(CLI::App& app, Args& a) {
   app.add_option("--region-sectors", a.region_sectors,
                  "Sectors in the region (default: to the end of the disk).");
   app.add_option("--data-seed", a.data_seed,
-                 "Writes write the bench/pattern.h pattern with this seed; reads check it.");
+                 "Writes write the bench/pattern.h pattern with this seed; reads check it\n"
+                 "(without it, only each reply's headers are read: its length is still checked).");
   app.add_option("--random-seed", a.random_seed, "Seed of the random LBA sequence (default 1).");
   app.add_flag("--no-flush", a.no_flush, "Do not send FLUSH CACHE after writes (not timed).");
   app.add_flag("--flush-first", a.flush_first,

@@ -32,7 +32,8 @@ size_t EncodeAtaRequest(ByteSpan frame, const DiskAddress& address, uint32_t tag
   return length;
 }
 
-std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& address) {
+std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& address,
+                                       size_t wire_length) {
   std::optional<proto::Header> header = proto::DecodeHeader(frame);
   if (!header || !header->is_response() ||
       header->command != static_cast<uint8_t>(proto::Command::kAta) ||
@@ -52,6 +53,7 @@ std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& a
   reply.ata_error = arg->err_feature;
   reply.sectors_left = arg->sector_count;
   reply.data = frame.subspan(proto::kAtaHeaderSize);
+  reply.data_bytes = std::max(wire_length, frame.size()) - proto::kAtaHeaderSize;
   return reply;
 }
 

@@ -43,13 +43,20 @@ struct AtaReply {
   uint8_t status = 0;        // ATA status register
   uint8_t ata_error = 0;     // ATA error register
   uint8_t sectors_left = 0;  // sectors not transferred (0 on success)
-  ConstByteSpan data;        // everything after the 36-byte header, padding included
+  ConstByteSpan data;        // what was received after the 36-byte header, padding included
+  size_t data_bytes = 0;     // what the frame carried after the header: data.size(), unless
+                             // the frame was read truncated (then its real length says)
 
   bool ok() const { return aoe_error == 0 && (status & proto::kAtaStatusError) == 0; }
 };
 
-// Accepts only an ATA reply from `address.target` for `address`'s shelf.slot.
-std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& address);
+// Accepts only an ATA reply from `address.target` for `address`'s shelf.slot. `wire_length`
+// is the frame's real length when `frame` holds only its first bytes (a truncated read).
+std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& address,
+                                       size_t wire_length);
+inline std::optional<AtaReply> DecodeAtaReply(ConstByteSpan frame, const DiskAddress& address) {
+  return DecodeAtaReply(frame, address, frame.size());
+}
 
 // A Query Config (read) to the broadcast address for address.shelf.slot. Returns the length.
 size_t EncodeConfigQuery(ByteSpan frame, const DiskAddress& address, uint32_t tag);

@@ -72,6 +72,20 @@ TEST(LoadFrames, AcceptsTheTargetsReply) {
   EXPECT_EQ(reply->tag, 0x2001u);
   EXPECT_TRUE(reply->ok());
   EXPECT_EQ(reply->data.size(), 1024u);
+  EXPECT_EQ(reply->data_bytes, 1024u);
+}
+
+TEST(LoadFrames, ATruncatedReadStillReportsHowMuchDataTheReplyCarried) {
+  std::vector<std::byte> frame = ReplyTo(0x2002, 8704);
+  ConstByteSpan headers = ConstByteSpan(frame).first(60);  // what a header-only read keeps
+  std::optional<AtaReply> reply = DecodeAtaReply(headers, Address(), frame.size());
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data.size(), 24u);
+  EXPECT_EQ(reply->data_bytes, 8704u);
+  // A short reply read the same way is seen to be short.
+  std::optional<AtaReply> short_reply = DecodeAtaReply(headers, Address(), 36 + 512);
+  ASSERT_TRUE(short_reply);
+  EXPECT_EQ(short_reply->data_bytes, 512u);
 }
 
 TEST(LoadFrames, IgnoresFramesThatAreNotThisDisksReplies) {
