@@ -24,8 +24,8 @@ void GroupCommitFilter::Write(const IoContext& context, uint64_t offset_bytes, C
   inner_->Write(context, offset_bytes, from, Acquire(done));
 }
 
-void GroupCommitFilter::Trim(const IoContext& context, uint64_t offset_bytes,
-                             uint64_t length_bytes, IoCallback* done) {
+void GroupCommitFilter::Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
+                             IoCallback* done) {
   if (!context.durable()) return inner_->Trim(context, offset_bytes, length_bytes, done);
   inner_->Trim(context, offset_bytes, length_bytes, Acquire(done));
 }
