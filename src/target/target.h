@@ -52,6 +52,12 @@ class Transmitter {
   // A free command for an extra reply (wildcard fan-out, announcements); nullptr if none.
   virtual Command* Acquire() = 0;
   virtual PortInfo PortAt(size_t port_index) const = 0;
+  // A frame buffer of the port's send queue to build a reply in, so that it is sent without a
+  // copy (Port::LendTxFrame); empty where the port lends none. A lent frame must be transmitted
+  // in the same turn (before the Server sends anything on that port), or given back at once
+  // with ReturnFrame(). Defaults: nothing lent.
+  virtual ByteSpan LendFrame(size_t /*port_index*/) { return {}; }
+  virtual void ReturnFrame(size_t /*port_index*/) {}
 
  protected:
   ~Transmitter() = default;
@@ -145,6 +151,9 @@ class Target final : public CommandOwner {
                           proto::AoeError error);
   void SendDurableReplies(const Export& e);
   void ReplyAoeError(Command& command, proto::AoeError error);
+  // Serves a read straight into a frame the port lends, if the port lends one and the export's
+  // storage can complete the read during the call; false: nothing was done, read as usual.
+  bool ReadIntoLentFrame(Command& command, Export& e, IoContext context, uint64_t offset_bytes);
   void FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                  uint8_t sector_count = 0);
   void Send(Command& command);  // pads to 60 bytes and transmits
