@@ -1,5 +1,6 @@
 // Target: the protocol core of `aoe serve`. Decides what each request frame gets (aoe-protocol.md
-// §2-4, 7, 8), builds the reply in the request's own buffer, and starts storage I/O when the
+// §2-4, 7, 8), builds the reply in the request's own buffer (or, for a read storage answers at
+// once, in a frame the port lends: Transmitter::LendFrame), and starts storage I/O when the
 // command needs it. It owns no sockets, threads or clocks: the Server feeds it received
 // commands and sends what it hands back through the Transmitter, and unit tests do the same
 // with a recording Transmitter and memory storage.
