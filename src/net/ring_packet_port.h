@@ -15,7 +15,9 @@
 //   the frame there (the target reads a read reply's data straight into it) and passes it to
 //   Send(), which only marks the slot ready. Lent slots come in ring order, like every other
 //   slot, so each must reach the very next Send() (or, the newest, ReturnTxFrame()): the kernel
-//   stops at the first slot that is not ready (port.h).
+//   stops at the first slot that is not ready (port.h). A lent slot a caller fails to send is
+//   marked ready with length 0 by that Send(), which the kernel refuses and, with PACKET_LOSS,
+//   skips, so a caller's mistake costs a slot, never the ring.
 // - So per batch: no system call to receive, one to send, no skb allocated per received frame.
 //   A received frame is still copied once in user space (RX slot -> the caller's buffer), and so
 //   is a frame sent from the caller's own buffer (docs/PERFORMANCE.md, "What each frame still
