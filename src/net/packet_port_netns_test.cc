@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -268,6 +269,117 @@ TEST_P(PacketPortNetnsTest, ThousandsOfFramesInOrderWrapTheRings) {
       ASSERT_EQ(got[i].bytes, frames[i]) << "batch " << b << " frame " << i;
     }
   }
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
+// Builds `frame` in a lent TX slot, as the target builds a read reply; returns the span to send.
+ConstByteSpan BuildInLent(ByteSpan lent, const std::vector<std::byte>& frame) {
+  std::memcpy(lent.data(), frame.data(), frame.size());
+  return lent.first(frame.size());
+}
+
+TEST_P(PacketPortNetnsTest, LentTxFramesAreSentInPlaceInOrder) {
+  if (GetParam() == PacketIo::kSocket) {
+    EXPECT_TRUE(target_->LendTxFrame().empty()) << "a socket has no slots to lend";
+    return;
+  }
+  // Lent frames and copied ones mixed in one Send, in batches that wrap the ring many times:
+  // every frame arrives once and intact, whether it was built in a slot or copied; the lent
+  // ones in the order they were lent, ahead of the copied ones (their slots come first).
+  constexpr uint32_t kBatches = 40;
+  constexpr uint32_t kBatch = 48;
+  for (uint32_t b = 0; b < kBatches; ++b) {
+    std::vector<std::vector<std::byte>> frames;
+    std::vector<ConstByteSpan> spans;
+    std::vector<std::vector<std::byte>> lent_first;
+    std::vector<std::vector<std::byte>> copied_after;
+    for (uint32_t i = 0; i < kBatch; ++i) {
+      uint32_t tag = b * kBatch + i;
+      frames.push_back(Response(*target_, initiator_->mac(), tag, 60 + (tag * 37) % 1400));
+      if (i % 3 == 2) {
+        spans.push_back(frames.back());
+        copied_after.push_back(frames.back());
+        continue;
+      }
+      ByteSpan lent = target_->LendTxFrame();
+      ASSERT_GE(lent.size(), 1514u) << "batch " << b << " frame " << i;
+      spans.push_back(BuildInLent(lent, frames.back()));
+      lent_first.push_back(frames.back());
+    }
+    auto sent = target_->Send(spans);
+    ASSERT_TRUE(sent) << sent.error().message();
+    ASSERT_EQ(*sent, kBatch);
+    auto got = ReceiveFrames(*initiator_, kBatch);
+    ASSERT_EQ(got.size(), kBatch) << "batch " << b;
+    lent_first.insert(lent_first.end(), copied_after.begin(), copied_after.end());
+    for (uint32_t i = 0; i < kBatch; ++i) {
+      ASSERT_EQ(got[i].bytes, lent_first[i]) << "batch " << b << " frame " << i;
+    }
+  }
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+  EXPECT_EQ(TxDropped(*target_), 0u);
+}
+
+TEST_P(PacketPortNetnsTest, LentTxFramesGivenBackOrLeftUnsentNeverStallTheRing) {
+  if (GetParam() == PacketIo::kSocket) {
+    EXPECT_TRUE(target_->LendTxFrame().empty()) << "a socket has no slots to lend";
+    return;
+  }
+  // Per batch: one slot lent and given back unused, one lent and never sent (a caller breaking
+  // port.h), one lent and sent. Over more batches than the ring has slots, a slot left
+  // unready would stop the kernel at it for good; nothing but the sent frames may arrive.
+  auto* ring = dynamic_cast<RingPacketPort*>(target_.get());
+  ASSERT_NE(ring, nullptr);
+  const uint32_t batches = static_cast<uint32_t>(ring->tx_frames()) + 50;
+  for (uint32_t b = 0; b < batches; ++b) {
+    ASSERT_FALSE(target_->LendTxFrame().empty());
+    target_->ReturnTxFrame();
+    ByteSpan forgotten = target_->LendTxFrame();
+    ASSERT_FALSE(forgotten.empty()) << "batch " << b;
+    auto stale = Response(*target_, initiator_->mac(), 0xdead0000 + b, 100);
+    (void)BuildInLent(forgotten, stale);
+    ByteSpan lent = target_->LendTxFrame();
+    ASSERT_FALSE(lent.empty()) << "batch " << b;
+    auto frame = Response(*target_, initiator_->mac(), b, 200);
+    ConstByteSpan span = BuildInLent(lent, frame);
+    auto sent = target_->Send(std::span(&span, 1));
+    ASSERT_TRUE(sent) << sent.error().message();
+    auto got = ReceiveFrames(*initiator_, 1);
+    ASSERT_EQ(got.size(), 1u) << "batch " << b;
+    ASSERT_EQ(got[0].bytes, frame) << "batch " << b;
+  }
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty()) << "an unsent lent slot must never be sent";
+}
+
+TEST_P(PacketPortNetnsTest, LentTxFramesWhileTheLinkIsDownAreDropped) {
+  if (GetParam() == PacketIo::kSocket) {
+    EXPECT_TRUE(target_->LendTxFrame().empty()) << "a socket has no slots to lend";
+    return;
+  }
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " down"));
+  ASSERT_TRUE(WaitForLink(*target_, false));
+  for (uint32_t i = 0; i < 3; ++i) {
+    ByteSpan lent = target_->LendTxFrame();
+    ASSERT_FALSE(lent.empty());
+    auto frame = Response(*target_, initiator_->mac(), 100 + i, 200);
+    ConstByteSpan span = BuildInLent(lent, frame);
+    auto sent = target_->Send(std::span(&span, 1));
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(*sent, 1u);
+  }
+  EXPECT_EQ(TxDropped(*target_), 3u);
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " up"));
+  ASSERT_TRUE(WaitForLink(*target_, true));
+  ASSERT_TRUE(WaitForLink(*initiator_, true));
+  // The dropped slots were taken back: the next lent frame goes out, and only it.
+  ByteSpan lent = target_->LendTxFrame();
+  ASSERT_FALSE(lent.empty());
+  auto frame = Response(*target_, initiator_->mac(), 7, 200);
+  ConstByteSpan span = BuildInLent(lent, frame);
+  ASSERT_TRUE(target_->Send(std::span(&span, 1)));
+  auto got = ReceiveFrames(*initiator_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].bytes, frame);
   EXPECT_TRUE(ReceiveRest(*initiator_).empty());
 }
 

@@ -2,8 +2,9 @@
 // batches. The seam between protocol logic and the OS (style.md principle 2).
 //
 // Implementations: PacketPort (AF_PACKET socket bound to one interface, batched with
-// recvmmsg/sendmmsg, kernel BPF filter for EtherType 0x88A2) and MemoryPort (an in-memory wire
-// for tests). A Port is used from one thread at a time.
+// recvmmsg/sendmmsg, kernel BPF filter for EtherType 0x88A2), RingPacketPort (the same over
+// PACKET_MMAP rings; the only one that lends TX slots) and MemoryPort (an in-memory wire for
+// tests). A Port is used from one thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -50,8 +51,24 @@ class Port {
 
   // Sends the frames in order without blocking. Returns how many were handed to the OS; a short
   // count means the send queue is full and the caller may retry the rest later or drop them
-  // (AoE tolerates loss: initiators retransmit).
+  // (AoE tolerates loss: initiators retransmit). A frame built in a lent buffer (below) is sent
+  // from where it is, without a copy, and always counts as handed over; lent frames leave in
+  // the order they were lent, ahead of the call's other frames (AoE replies carry their tags,
+  // so the order between replies does not matter).
   virtual Result<size_t> Send(std::span<const ConstByteSpan> frames) = 0;
+
+  // Zero-copy sending, for ports whose frames leave from memory shared with the kernel (a
+  // PACKET_MMAP TX ring): the caller builds a frame straight in the next free slot of the send
+  // queue instead of in a buffer of its own that Send() would copy. Returns the slot's frame
+  // space (at least mtu() + 14 bytes), or an empty span where the port lends nothing (sockets,
+  // the default) or has no free slot; the caller then uses its own buffer.
+  //
+  // Slots are lent in queue order and the kernel sends them in that order, stopping at the first
+  // one not ready. So every lent slot must go to the very next Send() call (as one of its
+  // frames, starting at the span's start), or, only the newest, be given back unused with
+  // ReturnTxFrame() before anything else is lent or sent. Nothing that may wait belongs in one.
+  virtual ByteSpan LendTxFrame() { return {}; }
+  virtual void ReturnTxFrame() {}
 };
 
 }  // namespace aoe

@@ -131,18 +131,90 @@ Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
   return received;
 }
 
+ByteSpan RingPacketPort::LendTxFrame() {
+  // Not past a slot the kernel still owns, nor round onto the first lent one.
+  if (tx_lent_ == tx_.count) return {};
+  std::byte* slot = tx_.Slot(tx_.next);
+  if (LoadStatus(slot) != TP_STATUS_AVAILABLE) return {};
+  tx_.Advance();
+  ++tx_lent_;
+  return ByteSpan(slot + kTxDataOffset, frame_capacity_);
+}
+
+void RingPacketPort::ReturnTxFrame() {
+  if (tx_lent_ == 0) return;
+  // The newest lent slot is the one just behind tx_.next; its status was never changed.
+  tx_.next = tx_.next == 0 ? tx_.count - 1 : tx_.next - 1;
+  --tx_lent_;
+}
+
+std::byte* RingPacketPort::LentSlotAt(const std::byte* data) const {
+  if (tx_lent_ == 0) return nullptr;
+  // Compared as addresses: `data` may point anywhere (a caller's own buffer).
+  const auto at = reinterpret_cast<uintptr_t>(data);
+  const auto base = reinterpret_cast<uintptr_t>(tx_.base);
+  const size_t ring_bytes = (tx_.count / tx_.per_block) * tx_.block_bytes;
+  if (at < base + kTxDataOffset || at >= base + ring_bytes) return nullptr;
+  const size_t offset = at - base - kTxDataOffset;
+  const size_t in_block = offset % tx_.block_bytes;
+  if (in_block % tx_.slot_bytes != 0 || in_block / tx_.slot_bytes >= tx_.per_block) return nullptr;
+  // Only the lent slots, the tx_lent_ just behind tx_.next: a frame pointing into any other
+  // slot (one the kernel owns) is not the caller's to send.
+  const size_t index = (offset / tx_.block_bytes) * tx_.per_block + in_block / tx_.slot_bytes;
+  const size_t behind = (tx_.next + tx_.count - index - 1) % tx_.count;
+  if (behind >= tx_lent_) return nullptr;
+  std::byte* slot = tx_.Slot(index);
+  return LoadStatus(slot) == TP_STATUS_AVAILABLE ? slot : nullptr;
+}
+
+size_t RingPacketPort::CommitLent(std::span<const ConstByteSpan> frames) {
+  size_t committed = 0;
+  for (ConstByteSpan frame : frames) {
+    std::byte* slot = LentSlotAt(frame.data());
+    if (slot == nullptr) continue;
+    // Bounded by the slot; the caller sized the frame for the MTU when it built it. Should the
+    // MTU have shrunk since, the kernel refuses the frame and, with PACKET_LOSS, skips the slot.
+    Header(slot)->tp_len = static_cast<uint32_t>(std::min(frame.size(), frame_capacity_));
+    StoreStatus(slot, TP_STATUS_SEND_REQUEST);
+    ++committed;
+  }
+  // A lent slot the caller did not send (against port.h) would stop the kernel at it for good,
+  // with our own next slot stuck behind it. Marked ready with length 0 instead: the kernel
+  // refuses a frame shorter than an Ethernet header and, with PACKET_LOSS, skips the slot.
+  for (size_t behind = 1; behind <= tx_lent_; ++behind) {
+    std::byte* slot = tx_.Slot((tx_.next + tx_.count - behind) % tx_.count);
+    if (LoadStatus(slot) != TP_STATUS_AVAILABLE) continue;
+    Header(slot)->tp_len = 0;
+    StoreStatus(slot, TP_STATUS_SEND_REQUEST);
+  }
+  tx_lent_ = 0;
+  return committed;
+}
+
 Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
+  // Lent slots first, all of them before any kick: they lie before every slot this call can
+  // still take, and the kernel stops at the first slot that is not ready.
+  const size_t lent_sent = CommitLent(frames);
   if (socket_.ifindex() == 0 || !socket_.link_up()) {
-    // Documented choice, as in PacketPort: drop while the interface is missing or down.
-    tx_dropped_ += frames.size();
+    // Documented choice, as in PacketPort: drop while the interface is missing or down. The
+    // lent slots just made ready are taken back, as after a failed kick.
+    DropUnsent();
+    tx_dropped_ += frames.size() - lent_sent;
     return frames.size();
   }
   // The kernel refuses longer frames (it allows 4 more bytes only for VLAN-tagged ones).
   const size_t longest = std::min(frame_capacity_, socket_.mtu() + kEthernetHeaderBytes);
-  size_t sent = 0;
-  size_t queued = 0;  // slots made ready by this call
+  size_t sent = lent_sent;
+  size_t queued = lent_sent;  // slots made ready by this call
+  size_t in_ring = 0;
   bool kicked_for_room = false;
+  const std::byte* tx_begin = tx_.base;
+  const std::byte* tx_end = tx_.base + (tx_.count / tx_.per_block) * tx_.block_bytes;
   for (ConstByteSpan frame : frames) {
+    if (frame.data() >= tx_begin && frame.data() < tx_end) {
+      ++in_ring;  // committed above, or not a lent slot: never copied from the ring to itself
+      continue;
+    }
     if (frame.size() > longest) {
       // The MTU shrank under the caller (`ip link set mtu`); drop this frame like a NIC would.
       ++tx_dropped_;
@@ -167,6 +239,9 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
     ++sent;
     ++queued;
   }
+  // Frames pointing into TX slots that were not lent to the caller: dropped.
+  tx_dropped_ += in_ring - lent_sent;
+  sent += in_ring - lent_sent;
   if (queued == 0) return sent;
   if (auto kick = Kick(); !kick && sent == 0) return Unexpected{kick.error()};
   return sent;

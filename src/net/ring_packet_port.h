@@ -11,10 +11,17 @@
 //   the ring's pages instead of copying the frame into a new one; on a real NIC the frame is
 //   sent from the ring itself, while a local receiver (veth, tap) still gets a copy made at
 //   delivery.
+// - Sending without a copy: LendTxFrame() lends the next free TX slot itself; the caller builds
+//   the frame there (the target reads a read reply's data straight into it) and passes it to
+//   Send(), which only marks the slot ready. Lent slots come in ring order, like every other
+//   slot, so each must reach the very next Send() (or, the newest, ReturnTxFrame()): the kernel
+//   stops at the first slot that is not ready (port.h). A lent slot a caller fails to send is
+//   marked ready with length 0 by that Send(), which the kernel refuses and, with PACKET_LOSS,
+//   skips, so a caller's mistake costs a slot, never the ring.
 // - So per batch: no system call to receive, one to send, no skb allocated per received frame.
-//   The frame is still copied once in user space each way (ring slot <-> the caller's buffer),
-//   because the target builds each reply in place in its own command buffer; letting commands
-//   live in ring slots is the next step (docs/PERFORMANCE.md).
+//   A received frame is still copied once in user space (RX slot -> the caller's buffer), and so
+//   is a frame sent from the caller's own buffer (docs/PERFORMANCE.md, "What each frame still
+//   costs").
 //
 // Slots are used strictly in ring order, as the kernel requires (it stops at the first slot that
 // is not ready). A full TX ring after a kick gives a short Send() count, as a full socket buffer
@@ -75,6 +82,8 @@ class RingPacketPort final : public Port {
   int fd() const override { return socket_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+  ByteSpan LendTxFrame() override;
+  void ReturnTxFrame() override;
 
   PortRole role() const { return socket_.role(); }
   // Frames Send() reported as sent but dropped (interface missing, longer than the MTU).
@@ -107,6 +116,10 @@ class RingPacketPort final : public Port {
   Result<void> Kick();
   // Takes back the TX slots a failed kick left ready, counting them as dropped.
   void DropUnsent();
+  // The lent TX slot whose frame starts at `data`, or nullptr if `data` is not one.
+  std::byte* LentSlotAt(const std::byte* data) const;
+  // Marks the lent slots among `frames` ready; returns how many there were.
+  size_t CommitLent(std::span<const ConstByteSpan> frames);
 
   PacketSocket socket_;
   void* mapping_ = nullptr;
@@ -115,6 +128,8 @@ class RingPacketPort final : public Port {
   Ring rx_;
   Ring tx_;
   uint64_t tx_dropped_ = 0;
+  // TX slots lent and not yet sent: the newest ones, just behind tx_.next.
+  size_t tx_lent_ = 0;
 };
 
 }  // namespace aoe

@@ -43,11 +43,18 @@ struct IoContext {
   // target host), as if a FLUSH had followed it. Set by the target for initiators that never
   // send FLUSH (durability=auto) and for every write of a durability=sync export.
   static constexpr uint32_t kDurable = 1u << 0;
+  // Complete during the call or not at all: a layer that would have to wait (for a disk, a
+  // worker thread, the network) completes with -EAGAIN before returning and keeps no reference
+  // to the buffer. Only for chains whose capabilities().no_wait_reads is set, and only on
+  // Read(). Why: the target reads a reply straight into a frame of the port's send ring, which
+  // must be filled in ring order; a read that waited there would hold back every later reply.
+  static constexpr uint32_t kNoWait = 1u << 1;
 
   MacAddress initiator{};  // source MAC of the request; all zeroes for the target's own I/O
   uint32_t flags = 0;
 
   bool durable() const { return (flags & kDurable) != 0; }
+  bool no_wait() const { return (flags & kNoWait) != 0; }
 };
 
 // What a chain can do. Filters pass on what their inner layer offers, narrowed by their own
@@ -59,6 +66,9 @@ struct BackendCapabilities {
   // A trimmed range reads back as zeroes (ATA's "read zeroes after TRIM"). False where a trim
   // reveals older data instead (an overlay falls back to its base image).
   bool trim_reads_zeroes = false;
+  // Read() honours IoContext::kNoWait. Filters that pass reads through unchanged pass it on;
+  // a layer that may wait on its own (an overlay's files, a network backend) leaves it false.
+  bool no_wait_reads = false;
 
   bool operator==(const BackendCapabilities&) const = default;
 };

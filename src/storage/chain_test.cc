@@ -47,8 +47,11 @@ TEST_F(ChainTest, WholeImageIsTheFileUnderGroupCommit) {
   ASSERT_TRUE(opened) << opened.error().message();
   EXPECT_EQ(opened->backend->Describe(), "group-commit <- file(" + path_ + ")");
   EXPECT_EQ(opened->backend->size_bytes(), kImageBytes);
-  EXPECT_EQ(opened->backend->capabilities(),
-            (BackendCapabilities{.read_only = false, .can_trim = true, .trim_reads_zeroes = true}));
+  // Group commit passes reads through, so the file's no-wait reads stay available.
+  EXPECT_EQ(
+      opened->backend->capabilities(),
+      (BackendCapabilities{
+          .read_only = false, .can_trim = true, .trim_reads_zeroes = true, .no_wait_reads = true}));
 }
 
 TEST_F(ChainTest, OffsetAndLengthMakeAWindow) {

@@ -54,7 +54,8 @@ class FileBackend final : public BlockBackend {
   BackendCapabilities capabilities() const override {
     return {.read_only = options_.read_only,
             .can_trim = !options_.read_only,
-            .trim_reads_zeroes = true};
+            .trim_reads_zeroes = true,
+            .no_wait_reads = true};
   }
 
   std::string Describe() const override {
@@ -62,12 +63,15 @@ class FileBackend final : public BlockBackend {
                        options_.read_only ? ",ro" : "", options_.direct ? ",direct" : "");
   }
 
-  void Read(const IoContext&, uint64_t offset_bytes, ByteSpan into, IoCallback* done) override {
+  void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
+            IoCallback* done) override {
     if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
     if (into.empty()) return done->IoDone(0);
-    // A page-cache hit completes here; io_uring gets whatever is left (inline_io.h).
+    // A page-cache hit completes here; io_uring gets whatever is left (inline_io.h), unless
+    // the caller cannot wait for it (kNoWait): it then asks again with a buffer that may wait.
     const size_t at_once = inline_.Read(fd_.get(), offset_bytes, into);
     if (at_once == into.size()) return done->IoDone(static_cast<int64_t>(at_once));
+    if (context.no_wait()) return done->IoDone(-EAGAIN);
     Request& r = Acquire(Op::kRead, offset_bytes, into.size(), done);
     r.read_data = into.data();
     r.transferred = at_once;

@@ -266,6 +266,34 @@ TEST_F(FileBackendTest, DirectReadsGoThroughTheEngine) {
   EXPECT_EQ(read.result(), 4096);
 }
 
+// IoContext::kNoWait: a read that can only be done by waiting (here: every O_DIRECT read) is
+// refused with -EAGAIN during the call and leaves nothing in flight that could still write
+// into the caller's buffer; one that can be served at once is, as usual.
+TEST_F(FileBackendTest, NoWaitReadsCompleteDuringTheCallOrAreRefused) {
+  const IoContext no_wait{.flags = IoContext::kNoWait};
+  TempFile cached(Pattern(kImageBytes));
+  auto buffered = Open(cached.path());
+  ASSERT_TRUE(buffered);
+  EXPECT_TRUE(buffered->capabilities().no_wait_reads);
+  AlignedBuffer buf(8192);
+  Completion read;
+  buffered->Read(no_wait, 65536, buf.span(), &read);
+  ASSERT_TRUE(read.done()) << "a no-wait read returned without completing";
+  EXPECT_EQ(read.result(), 8192);
+  const std::vector<std::byte> expected = Pattern(kImageBytes);
+  EXPECT_TRUE(std::equal(buf.span().begin(), buf.span().end(), expected.begin() + 65536));
+
+  auto opened = OpenFileBackend(*engine_, cached.path(), {.direct = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  if (!opened->warnings.empty())
+    GTEST_SKIP() << "TempDir has no direct I/O: " << opened->warnings[0];
+  Completion direct;
+  opened->backend->Read(no_wait, 0, buf.span(), &direct);
+  ASSERT_TRUE(direct.done()) << "an O_DIRECT no-wait read was queued on io_uring";
+  EXPECT_EQ(direct.result(), -EAGAIN);
+  EXPECT_EQ(engine_->in_flight(), 0u);
+}
+
 TEST_F(FileBackendTest, DestroyingWithRequestsInFlightCompletesThemFirst) {
   TempFile file(Pattern(kImageBytes));
   auto backend = Open(file.path());

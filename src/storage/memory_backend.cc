@@ -15,7 +15,11 @@ std::string MemoryBackend::Describe() const {
 }
 
 BackendCapabilities MemoryBackend::capabilities() const {
-  return {.read_only = read_only_, .can_trim = !read_only_, .trim_reads_zeroes = true};
+  // Every request completes during the call, so kNoWait needs nothing more.
+  return {.read_only = read_only_,
+          .can_trim = !read_only_,
+          .trim_reads_zeroes = true,
+          .no_wait_reads = true};
 }
 
 bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {

@@ -22,6 +22,7 @@ CommandPool::CommandPool(size_t count, size_t frame_capacity)
   for (size_t i = 0; i < count; ++i) {
     std::byte* frame = region_ + i * stride + kPage - proto::kAtaHeaderSize;
     commands_[i].buffer = ByteSpan(frame, frame_capacity);
+    commands_[i].own_buffer = commands_[i].buffer;
     free_.push_back(&commands_[i]);
   }
 }
@@ -36,6 +37,7 @@ Command* CommandPool::Take() {
 }
 
 void CommandPool::Give(Command* command) {
+  command->buffer = command->own_buffer;  // it may have been a lent frame, now sent
   command->target.reset();
   command->pending = PendingIo::kNone;
   command->parts_pending = 0;

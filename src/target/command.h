@@ -3,6 +3,9 @@
 // Commands live in a fixed pool (CommandPool) created at start-up, so serving a frame allocates
 // nothing. Each buffer is placed so that the data part of an ATA frame (offset 36) is 4096-byte
 // aligned, as O_DIRECT wants; reads land there and writes leave from there, with no copy.
+// A read reply may instead be built in a frame the port lends (a TX ring slot, port.h), so
+// that it is sent from where the data landed: `buffer` then points there until the command goes
+// back to the pool, which points it at the command's own buffer again.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +28,8 @@ class Command final : public IoCallback {
  public:
   // The whole buffer; the received frame is its first `length` bytes.
   ByteSpan buffer;
+  // The pool's buffer for this command: `buffer`, unless a lent frame is.
+  ByteSpan own_buffer;
   size_t length = 0;          // bytes received, then bytes of the reply to send
   size_t port_index = 0;      // port the request arrived on and the reply leaves from
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes

@@ -610,6 +610,16 @@ class ServerImpl final : public Server, private Transmitter {
     if (!port) return {};
     return {port->name(), port->mac(), port->mtu()};
   }
+  // Read replies built in the port's TX ring (Port::LendTxFrame). Their commands reach
+  // tx_queue_ during the same Handle() call, and FlushTx() hands every queued frame of a port
+  // to one Send(), so each lent frame goes to the port's next Send() as port.h requires.
+  ByteSpan LendFrame(size_t index) override {
+    const auto& port = ports_[index].port;
+    return port ? port->LendTxFrame() : ByteSpan{};
+  }
+  void ReturnFrame(size_t index) override {
+    if (const auto& port = ports_[index].port) port->ReturnTxFrame();
+  }
 
   // Sends queued replies in one batch per port, then returns their buffers.
   void FlushTx() {

@@ -10,7 +10,9 @@
 // fixed pool of page-aligned command buffers; each request is answered in place in its own buffer
 // (read data lands directly after the 36-byte header, write data goes to disk straight from the
 // request), disk I/O is queued on io_uring with many commands in flight, and replies are sent
-// in batches as completions arrive. No heap allocation per frame.
+// in batches as completions arrive. No heap allocation per frame. On ports with a TX ring, a
+// read that storage answers during the call is read straight into a lent ring slot instead
+// (Port::LendTxFrame), so its reply is not copied again to be sent.
 //
 // Ownership: the Server owns its ports, exports, I/O engine, state store and the store's writer
 // thread. Not thread-safe: call every method from the thread that runs Run().

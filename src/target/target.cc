@@ -1,7 +1,10 @@
 #include "target/target.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "proto/ata.h"
 #include "proto/config.h"
@@ -198,6 +201,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       }
       command.pending = PendingIo::kRead;
       command.io_bytes = count * static_cast<uint32_t>(proto::kSectorSize);
+      if (ReadIntoLentFrame(command, e, context, lba * proto::kSectorSize)) return;
       return e.backend().Read(context, lba * proto::kSectorSize,
                               command.buffer.subspan(proto::kAtaHeaderSize, command.io_bytes),
                               &command);
@@ -282,6 +286,46 @@ void Target::ServeTrim(Command& command, Export& e, const PortInfo& port, const 
                      &command);
   }
   Complete(command, 0);  // the extra part
+}
+
+bool Target::ReadIntoLentFrame(Command& command, Export& e, IoContext context,
+                               uint64_t offset_bytes) {
+  // Only storage that can answer "now or never" (kNoWait): a lent frame that waited for a disk
+  // would hold back every reply queued behind it in the port's ring.
+  if (!e.backend().capabilities().no_wait_reads) return false;
+  ByteSpan lent = tx_.LendFrame(command.port_index);
+  if (lent.empty()) return false;
+  const size_t reply_bytes = proto::kAtaHeaderSize + command.io_bytes;
+  if (lent.size() < reply_bytes) {
+    tx_.ReturnFrame(command.port_index);
+    return false;
+  }
+  struct Attempt final : IoCallback {
+    std::optional<int64_t> result;
+    void IoDone(int64_t r) override { result = r; }
+  } attempt;
+  context.flags |= IoContext::kNoWait;
+  e.backend().Read(context, offset_bytes, lent.subspan(proto::kAtaHeaderSize, command.io_bytes),
+                   &attempt);
+  if (!attempt.result.has_value()) {
+    // A layer kept the frame although it promised not to (no_wait_reads): the ring would stall
+    // behind it, or the frame would be reused under a read still writing into it.
+    log_.Error(e.name(), "storage {} did not complete a no-wait read during the call",
+               e.backend().Describe());
+    std::abort();
+  }
+  if (*attempt.result == -EAGAIN) {
+    // Not in memory: the read goes through io_uring into the command's own buffer, and its
+    // reply is copied into a slot when it is sent.
+    tx_.ReturnFrame(command.port_index);
+    return false;
+  }
+  // The reply header (already turned around by Serve) moves to the lent frame; the request's
+  // buffer is not needed any more.
+  std::memcpy(lent.data(), command.buffer.data(), proto::kAtaHeaderSize);
+  command.buffer = lent;
+  Complete(command, *attempt.result);
+  return true;
 }
 
 void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,

@@ -1,5 +1,6 @@
 // Target: the protocol core of `aoe serve`. Decides what each request frame gets (aoe-protocol.md
-// §2-4, 7, 8), builds the reply in the request's own buffer, and starts storage I/O when the
+// §2-4, 7, 8), builds the reply in the request's own buffer (or, for a read storage answers at
+// once, in a frame the port lends: Transmitter::LendFrame), and starts storage I/O when the
 // command needs it. It owns no sockets, threads or clocks: the Server feeds it received
 // commands and sends what it hands back through the Transmitter, and unit tests do the same
 // with a recording Transmitter and memory storage.
@@ -52,6 +53,12 @@ class Transmitter {
   // A free command for an extra reply (wildcard fan-out, announcements); nullptr if none.
   virtual Command* Acquire() = 0;
   virtual PortInfo PortAt(size_t port_index) const = 0;
+  // A frame buffer of the port's send queue to build a reply in, so that it is sent without a
+  // copy (Port::LendTxFrame); empty where the port lends none. A lent frame must be transmitted
+  // in the same turn (before the Server sends anything on that port), or given back at once
+  // with ReturnFrame(). Defaults: nothing lent.
+  virtual ByteSpan LendFrame(size_t /*port_index*/) { return {}; }
+  virtual void ReturnFrame(size_t /*port_index*/) {}
 
  protected:
   ~Transmitter() = default;
@@ -145,6 +152,9 @@ class Target final : public CommandOwner {
                           proto::AoeError error);
   void SendDurableReplies(const Export& e);
   void ReplyAoeError(Command& command, proto::AoeError error);
+  // Serves a read straight into a frame the port lends, if the port lends one and the export's
+  // storage can complete the read during the call; false: nothing was done, read as usual.
+  bool ReadIntoLentFrame(Command& command, Export& e, IoContext context, uint64_t offset_bytes);
   void FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                  uint8_t sector_count = 0);
   void Send(Command& command);  // pads to 60 bytes and transmits

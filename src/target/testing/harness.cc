@@ -39,12 +39,46 @@ class Harness::ServedPort final : public Port {
   int fd() const override { return port_->fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
-    return port_->Send(frames);
+    Harness::LentFrames& stats = harness_.lent_frames_;
+    size_t in_place = 0;
+    for (ConstByteSpan frame : frames) {
+      if (frame.data() >= slots_.data() && frame.data() < slots_.data() + slots_.size()) {
+        ++in_place;
+      }
+    }
+    stats.sent_in_place += in_place;
+    if (in_place != outstanding_) ++stats.broken_rule;
+    outstanding_ = 0;
+    return port_->Send(frames);  // the wire copies every frame, lent or not
+  }
+  ByteSpan LendTxFrame() override {
+    Harness::LentFrames& stats = harness_.lent_frames_;
+    if (!stats.enabled || outstanding_ == kSlots) return {};
+    ByteSpan frame = ByteSpan(slots_).subspan(next_ * kSlotBytes, kSlotBytes);
+    next_ = (next_ + 1) % kSlots;
+    ++outstanding_;
+    ++stats.lent;
+    return frame;
+  }
+  void ReturnTxFrame() override {
+    if (outstanding_ == 0) {
+      ++harness_.lent_frames_.broken_rule;
+      return;
+    }
+    next_ = (next_ + kSlots - 1) % kSlots;
+    --outstanding_;
+    ++harness_.lent_frames_.returned;
   }
 
  private:
+  static constexpr size_t kSlots = 64;
+  static constexpr size_t kSlotBytes = 9014;
+
   Harness& harness_;
   std::unique_ptr<MemoryPort> port_;
+  std::vector<std::byte> slots_ = std::vector<std::byte>(kSlots * kSlotBytes);
+  size_t next_ = 0;
+  size_t outstanding_ = 0;
 };
 
 void Harness::PortClosed(const MemoryPort* port) {

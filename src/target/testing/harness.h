@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -50,6 +51,11 @@ class CountingBackend final : public BlockBackend {
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override {
     ++reads_;
+    if (context.no_wait()) {
+      ++no_wait_reads_;
+      // Plays storage whose data is not in memory: "not now", as the file backend says it.
+      if (refuse_no_wait_) return done->IoDone(-EAGAIN);
+    }
     inner_.Read(context, offset_bytes, into, done);
   }
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
@@ -69,6 +75,10 @@ class CountingBackend final : public BlockBackend {
   }
 
   uint64_t reads() const { return reads_; }
+  // Reads asked with IoContext::kNoWait (the target reading into a lent frame), and whether
+  // they are refused with -EAGAIN.
+  uint64_t no_wait_reads() const { return no_wait_reads_; }
+  void set_refuse_no_wait(bool refuse) { refuse_no_wait_ = refuse; }
   uint64_t writes() const { return writes_; }
   uint64_t flushes() const { return flushes_; }
   uint64_t trims() const { return trims_; }
@@ -78,6 +88,8 @@ class CountingBackend final : public BlockBackend {
  private:
   BlockBackend& inner_;
   uint64_t reads_ = 0;
+  uint64_t no_wait_reads_ = 0;
+  bool refuse_no_wait_ = false;
   uint64_t writes_ = 0;
   uint64_t flushes_ = 0;
   uint64_t trims_ = 0;
@@ -111,6 +123,19 @@ class Harness {
   CountingBackend& counter(const std::string& path);
   FaultFilter& faults(const std::string& path);
   static std::string DiskPath(uint16_t shelf, uint8_t slot);
+
+  // What the target's ports did with lent TX frames (Port::LendTxFrame), once enabled before
+  // Start(): each port then lends frames the way a TX ring does (in order, from memory of its
+  // own) and checks the rule of port.h: every lent frame goes to the port's next Send(), or the
+  // newest back through ReturnTxFrame() before anything else.
+  struct LentFrames {
+    bool enabled = false;
+    uint64_t lent = 0;
+    uint64_t returned = 0;
+    uint64_t sent_in_place = 0;
+    uint64_t broken_rule = 0;  // Send() calls that left a lent frame behind
+  };
+  LentFrames& lent_frames() { return lent_frames_; }
 
   // Target-side interfaces the environment can open (besides "mem0", MAC kTargetMac).
   void AddInterface(const std::string& name, MacAddress mac, size_t mtu = 1500);
@@ -174,6 +199,7 @@ class Harness {
   std::map<std::string, InterfaceSpec> interfaces_;
   std::map<std::string, MemoryPort*> target_ports_;
   ServerOptions options_;
+  LentFrames lent_frames_;
   std::unique_ptr<Server> server_;  // last: destroyed first, before the ports' wire
 };
 
