@@ -211,9 +211,9 @@ def print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, baseline)
             print(f'{b["mtu"]:>5} {b["frame_bytes"]:>11} {fmt(b["sent_frames_per_s"], 0):>14} '
                   f'{fmt(b["counted_frames_per_s"], 0):>17} {b["counter_drops"]:>13}')
     if cp_rows:
-        print(f'\n{"MTU":>5} {"target":<14} {"aoe cp":<9} {"MB/s":>8} {"load client":>14} {"MB/s":>8} {"share":>6}')
+        print(f'\n{"MTU":>5} {"target":<14} {"aoe cp":<16} {"MB/s":>8} {"load client":>14} {"MB/s":>8} {"share":>6}')
         for c in cp_rows:
-            print(f'{c["mtu"]:>5} {c["target"]:<14} {c["label"]:<9} {fmt(c["mb_per_s"]):>8} '
+            print(f'{c["mtu"]:>5} {c["target"]:<14} {c["label"]:<16} {fmt(c["mb_per_s"]):>8} '
                   f'{c["load_cell"]:>14} {fmt(c["load_mb_per_s"]):>8} {fmt(c["share_of_load_client"], 2):>6}')
     if rss:
         print(f'\nRSS of {rss["target"]} with {rss["exports"]} exports: {rss["vm_rss_kib"] / 1024:.1f} MiB '
