@@ -114,15 +114,15 @@ TEST(RttEstimator, ALateReplyRaisesTheFloorToCoverTheStallThenTheFloorDecays) {
   rtt.AddSample(milliseconds(12));
   rtt.OnLateReply(milliseconds(12), t0);
   for (int i = 0; i < 1000; ++i) rtt.AddSample(std::chrono::microseconds(300));
-  rtt.Age(t0 + seconds(9));
+  rtt.Age(t0 + milliseconds(900));
   EXPECT_EQ(rtt.stall_floor(), milliseconds(24));
   EXPECT_EQ(rtt.Rto(), milliseconds(24));
   EXPECT_EQ(rtt.Rto(1), milliseconds(48));  // back-off doubles from the floor
-  rtt.Age(t0 + seconds(10));
+  rtt.Age(t0 + seconds(1));
   EXPECT_EQ(rtt.Rto(), milliseconds(12));   // halved after one hold
-  rtt.Age(t0 + seconds(25));
+  rtt.Age(t0 + milliseconds(2500));
   EXPECT_EQ(rtt.Rto(), milliseconds(6));
-  rtt.Age(t0 + seconds(30));
+  rtt.Age(t0 + seconds(3));
   EXPECT_EQ(rtt.stall_floor(), Duration::zero());  // 3 ms is below min_rto: gone
   EXPECT_EQ(rtt.Rto(), milliseconds(5));
 }
@@ -132,10 +132,10 @@ TEST(RttEstimator, ALateReplyRenewsTheFloorAndTheFloorIsCappedAtMaxRto) {
   rtt.AddSample(std::chrono::microseconds(300));
   const TimePoint t0{seconds(100)};
   rtt.OnLateReply(milliseconds(20), t0);
-  rtt.OnLateReply(milliseconds(8), t0 + seconds(8));  // shorter: keeps 40 ms, holds longer
-  rtt.Age(t0 + seconds(17));
+  rtt.OnLateReply(milliseconds(8), t0 + milliseconds(800));  // keeps 40 ms, holds longer
+  rtt.Age(t0 + milliseconds(1700));
   EXPECT_EQ(rtt.Rto(), milliseconds(40));
-  rtt.OnLateReply(seconds(3), t0 + seconds(18));
+  rtt.OnLateReply(seconds(3), t0 + milliseconds(1800));
   EXPECT_EQ(rtt.Rto(), seconds(4));
 }
 
