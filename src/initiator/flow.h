@@ -16,11 +16,12 @@ struct FlowOptions {
   Duration initial_rto = std::chrono::milliseconds(250);  // before the first sample
   // The absolute floor of the RTO. The RTO follows the measured RTT (a veth or a LAN answers
   // in 0.1-1 ms), so this only needs to cover what the samples do not show: the timer's 1 ms
-  // granularity and the scheduling jitter of a small host, where the target, the initiator and
-  // io_uring completions share a couple of cores. A timeout that was too early costs one
-  // duplicate frame: the late reply to the first transmission is still accepted, and it undoes
-  // the window reduction (CongestionWindow::OnSpuriousTimeout). (It was a fixed 50 ms, which
-  // at 5 % loss each way made every tenth frame wait 50 times the RTT.)
+  // granularity and brief scheduling jitter of a small host, where the target, the initiator
+  // and io_uring completions share a couple of cores (longer stalls: the stall floor below).
+  // A timeout that was too early costs one duplicate frame: the late reply to the first
+  // transmission is still accepted, and it undoes the window reduction
+  // (CongestionWindow::OnSpuriousTimeout). (It was a fixed 50 ms, which at 5 % loss each way
+  // made every tenth frame wait 50 times the RTT.)
   Duration min_rto = std::chrono::milliseconds(5);
   // The RTO is never below this multiple of the smoothed RTT, however steady the samples: a
   // slow disk whose every command takes about 20 ms has a tiny variance, but a command that

@@ -119,7 +119,7 @@ TEST(RttEstimator, ALateReplyRaisesTheFloorToCoverTheStallThenTheFloorDecays) {
   EXPECT_EQ(rtt.Rto(), milliseconds(24));
   EXPECT_EQ(rtt.Rto(1), milliseconds(48));  // back-off doubles from the floor
   rtt.Age(t0 + seconds(1));
-  EXPECT_EQ(rtt.Rto(), milliseconds(12));   // halved after one hold
+  EXPECT_EQ(rtt.Rto(), milliseconds(12));  // halved after one hold
   rtt.Age(t0 + milliseconds(2500));
   EXPECT_EQ(rtt.Rto(), milliseconds(6));
   rtt.Age(t0 + seconds(3));

@@ -392,8 +392,7 @@ TEST_F(InitiatorTest, ASpuriousTimeoutIsUndoneWhenTheLateRepliesCome) {
 
 // A busy host: the target is not scheduled for 20 ms (four times the 5 ms RTO floor), twice,
 // with many timely replies between. Returns the path's timeouts after both stalls.
-uint64_t TimeoutsOfTwoStalls(FakeTarget& target, Client& client, SyncDisk& disk,
-                             FakeClock& clock) {
+uint64_t TimeoutsOfTwoStalls(FakeTarget& target, Client& client, SyncDisk& disk, FakeClock& clock) {
   std::vector<std::byte> warm(1 << 20);
   EXPECT_TRUE(disk.Read(0, warm));
   EXPECT_EQ(disk.path_stats()[0].rto, milliseconds(5));
