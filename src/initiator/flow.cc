@@ -18,12 +18,29 @@ void RttEstimator::AddSample(Duration rtt) {
   rttvar_ += (abs_err - rttvar_) / 4;
 }
 
+void RttEstimator::OnLateReply(Duration rtt, TimePoint now) {
+  const Duration floor = std::min(rtt * options_.stall_floor_multiple, options_.max_rto);
+  stall_floor_ = std::max(stall_floor_, floor);
+  stall_floor_until_ = now + options_.stall_floor_hold;
+}
+
+void RttEstimator::Age(TimePoint now) {
+  // At most log2(max_rto / min_rto) rounds, however long the path was idle.
+  while (stall_floor_ > Duration::zero() && now >= stall_floor_until_) {
+    stall_floor_ /= 2;
+    stall_floor_until_ += options_.stall_floor_hold;
+    if (stall_floor_ < options_.min_rto || options_.stall_floor_hold <= Duration::zero()) {
+      stall_floor_ = Duration::zero();
+    }
+  }
+}
+
 Duration RttEstimator::Rto(uint32_t retries) const {
   Duration base = options_.initial_rto;
   if (has_sample_) {
     base = std::max(srtt_ + 4 * rttvar_, srtt_ * options_.min_rto_srtt_multiple);
   }
-  base = std::clamp(base, options_.min_rto, options_.max_rto);
+  base = std::clamp(base, std::max(options_.min_rto, stall_floor_), options_.max_rto);
   // Double per retry, stopping once the cap is reached (also avoids overflow).
   for (uint32_t i = 0; i < retries && base < options_.max_rto; ++i) base *= 2;
   return std::min(base, options_.max_rto);

@@ -104,6 +104,41 @@ TEST(RttEstimator, AJitteryRttRaisesTheRtoAboveTheFloor) {
   EXPECT_GT(rtt.Rto(), milliseconds(15));
 }
 
+TEST(RttEstimator, ALateReplyRaisesTheFloorToCoverTheStallThenTheFloorDecays) {
+  // A veth path (RTO at the 5 ms floor) whose target was not scheduled for about 12 ms: the
+  // next stalls of that length must not time out, however many timely replies come between.
+  RttEstimator rtt;
+  for (int i = 0; i < 50; ++i) rtt.AddSample(std::chrono::microseconds(300));
+  ASSERT_EQ(rtt.Rto(), milliseconds(5));
+  const TimePoint t0{seconds(100)};
+  rtt.AddSample(milliseconds(12));
+  rtt.OnLateReply(milliseconds(12), t0);
+  for (int i = 0; i < 1000; ++i) rtt.AddSample(std::chrono::microseconds(300));
+  rtt.Age(t0 + milliseconds(900));
+  EXPECT_EQ(rtt.stall_floor(), milliseconds(24));
+  EXPECT_EQ(rtt.Rto(), milliseconds(24));
+  EXPECT_EQ(rtt.Rto(1), milliseconds(48));  // back-off doubles from the floor
+  rtt.Age(t0 + seconds(1));
+  EXPECT_EQ(rtt.Rto(), milliseconds(12));  // halved after one hold
+  rtt.Age(t0 + milliseconds(2500));
+  EXPECT_EQ(rtt.Rto(), milliseconds(6));
+  rtt.Age(t0 + seconds(3));
+  EXPECT_EQ(rtt.stall_floor(), Duration::zero());  // 3 ms is below min_rto: gone
+  EXPECT_EQ(rtt.Rto(), milliseconds(5));
+}
+
+TEST(RttEstimator, ALateReplyRenewsTheFloorAndTheFloorIsCappedAtMaxRto) {
+  RttEstimator rtt;
+  rtt.AddSample(std::chrono::microseconds(300));
+  const TimePoint t0{seconds(100)};
+  rtt.OnLateReply(milliseconds(20), t0);
+  rtt.OnLateReply(milliseconds(8), t0 + milliseconds(800));  // keeps 40 ms, holds longer
+  rtt.Age(t0 + milliseconds(1700));
+  EXPECT_EQ(rtt.Rto(), milliseconds(40));
+  rtt.OnLateReply(seconds(3), t0 + milliseconds(1800));
+  EXPECT_EQ(rtt.Rto(), seconds(4));
+}
+
 TEST(CongestionWindow, StartsAtHalfTheBufferCountAndAtLeastOne) {
   EXPECT_EQ(CongestionWindow(16).size(), 8u);
   EXPECT_EQ(CongestionWindow(1).size(), 1u);

@@ -366,6 +366,7 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   ++p.sent;
   if (f.retries > 0) ++p.retransmits;
   f.state = Frame::State::kInFlight;
+  p.rtt.Age(now);
   f.deadline = now + p.rtt.Rto(f.backoff);
   if (path < 32) f.paths_tried |= 1u << path;
   ConstByteSpan bytes(f.buffer.data(), f.length);
@@ -419,9 +420,11 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     t.counted = false;
     p.window.OnReply(t.seq);
   } else if (t.timed_out) {
-    // The frame was late, not lost: the retransmission was spurious.
+    // The frame was late, not lost: the retransmission was spurious, and the RTO too short
+    // for this path's stalls.
     t.timed_out = false;
     ++p.spurious_timeouts;
+    p.rtt.OnLateReply(now - t.sent_at, now);
     p.window.OnSpuriousTimeout(t.loss_event);
   }
   if (!p.up) MarkPathUp(t.path);

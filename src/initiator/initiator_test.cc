@@ -390,6 +390,53 @@ TEST_F(InitiatorTest, ASpuriousTimeoutIsUndoneWhenTheLateRepliesCome) {
   EXPECT_TRUE(*result);
 }
 
+// A busy host: the target is not scheduled for 20 ms (four times the 5 ms RTO floor), twice,
+// with many timely replies between. Returns the path's timeouts after both stalls.
+uint64_t TimeoutsOfTwoStalls(FakeTarget& target, Client& client, SyncDisk& disk, FakeClock& clock) {
+  std::vector<std::byte> warm(1 << 20);
+  EXPECT_TRUE(disk.Read(0, warm));
+  EXPECT_EQ(disk.path_stats()[0].rto, milliseconds(5));
+  std::vector<std::byte> buf(64 * 1024);
+  for (int stall = 0; stall < 2; ++stall) {
+    std::optional<Outcome<void>> result;
+    disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+    EXPECT_EQ(disk.path_stats()[0].in_flight, 16u);
+    clock.Advance(milliseconds(20));
+    client.initiator().OnTimer();
+    target.Serve();  // the stall ends
+    client.initiator().Poll();
+    EXPECT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock.Now() + seconds(5)));
+    EXPECT_TRUE(result && *result);
+    if (stall == 0) {
+      EXPECT_EQ(disk.path_stats()[0].spurious_timeouts, 16u);
+      EXPECT_TRUE(disk.Read(0, warm));  // many timely replies between the stalls
+    }
+  }
+  return disk.path_stats()[0].timeouts;
+}
+
+TEST_F(InitiatorTest, AStallSeenOnceNoLongerTimesOutWhenItRecurs) {
+  // The first stall times the whole window out (spuriously: the late replies come); the late
+  // replies raise the RTO's floor above 20 ms, so the second stall costs no timeout.
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  EXPECT_EQ(TimeoutsOfTwoStalls(target, client, disk, clock_), 16u)
+      << "the second stall timed out again";
+  EXPECT_GE(disk.path_stats()[0].rto, milliseconds(40));
+}
+
+TEST_F(InitiatorTest, WithoutTheStallFloorTheSecondStallTimesOutAgain) {
+  // The counterpart of the test above: the floor, not the RTT estimate, covers the stall.
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  InitiatorOptions options;
+  options.flow.stall_floor_multiple = 0;
+  Client& client = MakeClient(options, false);
+  SyncDisk disk = Open(0, 1);
+  EXPECT_EQ(TimeoutsOfTwoStalls(target, client, disk, clock_), 32u);
+  EXPECT_EQ(disk.path_stats()[0].rto, milliseconds(5));
+}
+
 TEST_F(InitiatorTest, DuplicateAndReorderedRepliesAreIgnored) {
   AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
   MakeClient();
