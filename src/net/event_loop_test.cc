@@ -24,7 +24,7 @@ void Signal(const UniqueFd& fd) {
 
 void Consume(const UniqueFd& fd) {
   uint64_t value = 0;
-  (void)read(fd.get(), &value, sizeof(value));
+  EXPECT_EQ(read(fd.get(), &value, sizeof(value)), static_cast<ssize_t>(sizeof(value)));
 }
 
 TEST(EventLoop, TimesOutWithNothingReady) {

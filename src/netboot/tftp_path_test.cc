@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -48,7 +49,8 @@ class OpenBeneathTest : public ::testing::Test {
   }
   void TearDown() override {
     root_fd_.reset();
-    (void)std::system(("rm -rf '" + base_ + "'").c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(base_, ignored);
   }
   std::string base_;
   std::string root_;
