@@ -12,7 +12,12 @@
 namespace aoe::initiator {
 namespace {
 
-constexpr size_t kRxBatch = 16;
+// Frames received per Receive() call (one recvmmsg; PacketPort's largest batch). The frames the
+// replies of one batch free room for leave together after it (SendQueue), so a batch is as large
+// as a window.
+constexpr size_t kRxBatch = 64;
+// Receive batches one OnReadable handles before it returns (1,024 frames).
+constexpr int kRxRounds = 16;
 // A frame that timed out this many times backs off even when the path works for others.
 constexpr uint32_t kBackoffAfterRetries = 4;
 constexpr size_t kMinRxSlotBytes = 9216 + proto::kEthernetHeaderSize;
@@ -902,7 +907,7 @@ size_t Initiator::OnReadable(int fd) {
   for (size_t port = 0; port < ports_.size(); ++port) {
     if (ports_[port]->fd() != fd) continue;
     // Bounded so that one busy port cannot starve the others and the timers.
-    for (int round = 0; round < 64; ++round) {
+    for (int round = 0; round < kRxRounds; ++round) {
       Result<size_t> n = ports_[port]->Receive(rx_slots_);
       if (!n || *n == 0) break;
       for (size_t i = 0; i < *n; ++i) {
