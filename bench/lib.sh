@@ -150,6 +150,19 @@ bench_cpu_ticks() {
     awk '{print $12 + $13}' <<<"$stat"
 }
 
+# bench_children_ticks VAR: user + system clock ticks of every child this shell has waited for
+# (cutime + cstime of /proc/$BASHPID/stat), stored in VAR. The difference around a bench_exec is
+# that command's own CPU time (the client's, not its CPU's busy time). Runs no command itself, so
+# call it directly, never inside $(...) (a subshell would read its own, empty, counts).
+bench_children_ticks() {
+    local stat
+    read -r stat <"/proc/$BASHPID/stat"
+    stat=${stat##*) }
+    local -a f
+    read -r -a f <<<"$stat"
+    printf -v "$1" '%d' $((f[13] + f[14]))
+}
+
 # bench_ticks_to_s TICKS: clock ticks (bench_cpu_ticks) as seconds, with 3 decimals.
 bench_ticks_to_s() { awk -v t="$1" -v h="$(getconf CLK_TCK)" 'BEGIN {printf "%.3f", t / h}'; }
 

@@ -9,11 +9,11 @@ JSON keeps too, so a reader can recompute any of them.
                                                             (re-render a run, e.g. for docs)
 
 Records (one JSON object per line, written by bench/run):
-    {"kind": "load",  "round", "mtu", "cell", "target", "target_cpu_s", "cpu_busy_s": {...},
-                      "exit", "client": <aoe_load's JSON>}
+    {"kind": "load",  "round", "mtu", "cell", "target", "target_cpu_s", "client_cpu_s",
+                      "cpu_busy_s": {...}, "exit", "client": <aoe_load's JSON>}
     {"kind": "blast", "round", "mtu", "frame_bytes", "send": <aoe_blast send>, "count": <... count>}
     {"kind": "cp",    "round", "mtu", "target", "initiator" (aoe, or a --cp-initiator label), "direction",
-                      "exit", "target_cpu_s", "cp": <aoe cp --json>}
+                      "exit", "target_cpu_s", "client_cpu_s", "cp": <aoe cp --json>}
     {"kind": "rss",   "exports", "vm_rss_kib", "vm_hwm_kib", "target"}
 """
 
@@ -83,6 +83,8 @@ def summarize_load(records, baseline):
             "retransmits": sum(x["retransmits"] for x in c),
             "errors": sum(x["errors"] for x in c),
             "target_cpu_s_per_gb": median([per_gb(r, r["target_cpu_s"]) for r in ok]),
+            # The load client's own CPU (user + system) per GB (runs older than the field: none).
+            "client_cpu_s_per_gb": median([per_gb(r, r.get("client_cpu_s")) for r in ok]),
             # CPU microseconds of the target process per ATA command (one request frame in,
             # one reply frame out): the per-frame cost the data path pays.
             "target_cpu_us_per_command": median([1e6 * r["target_cpu_s"] / r["client"]["commands_total"]
@@ -129,14 +131,20 @@ def summarize_cp(records, load_rows):
     for (mtu, target, direction, initiator), runs in sorted(by_key.items()):
         ok = [r for r in runs if r.get("cp")]
         mb = median([r["cp"]["mb_per_s"] for r in ok])
+        # aoe cp's own CPU (user + system) per GB copied.
+        cpu = median([r["client_cpu_s"] / (r["cp"]["bytes"] / 1e9) for r in ok
+                      if r.get("client_cpu_s") is not None and r["cp"].get("bytes")])
         versus = next((l for l in load_rows if l["mtu"] == mtu and l["target"] == target
                        and l["cell"] == CP_VERSUS[direction]), None)
+        load_cpu = versus.get("client_cpu_s_per_gb") if versus else None
         rows.append({
             "mtu": mtu, "target": target, "direction": direction, "initiator": initiator,
             "label": direction if initiator == "aoe" else f"{direction}[{initiator}]", "runs": len(runs),
             "failed_runs": len(runs) - len(ok), "mb_per_s": mb,
             "load_cell": CP_VERSUS[direction], "load_mb_per_s": versus["mb_per_s"] if versus else None,
             "share_of_load_client": ratio(mb, versus["mb_per_s"] if versus else None),
+            "cpu_s_per_gb": cpu, "load_cpu_s_per_gb": load_cpu,
+            "cpu_versus_load_client": ratio(cpu, load_cpu),
         })
     return rows
 
@@ -211,10 +219,13 @@ def print_tables(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, baseline)
             print(f'{b["mtu"]:>5} {b["frame_bytes"]:>11} {fmt(b["sent_frames_per_s"], 0):>14} '
                   f'{fmt(b["counted_frames_per_s"], 0):>17} {b["counter_drops"]:>13}')
     if cp_rows:
-        print(f'\n{"MTU":>5} {"target":<14} {"aoe cp":<16} {"MB/s":>8} {"load client":>14} {"MB/s":>8} {"share":>6}')
+        print(f'\n{"MTU":>5} {"target":<14} {"aoe cp":<16} {"MB/s":>8} {"load client":>14} {"MB/s":>8} {"share":>6}'
+              f' {"CPU s/GB":>8} {"load CPU":>8} {"CPU x":>6}')
         for c in cp_rows:
             print(f'{c["mtu"]:>5} {c["target"]:<14} {c["label"]:<16} {fmt(c["mb_per_s"]):>8} '
-                  f'{c["load_cell"]:>14} {fmt(c["load_mb_per_s"]):>8} {fmt(c["share_of_load_client"], 2):>6}')
+                  f'{c["load_cell"]:>14} {fmt(c["load_mb_per_s"]):>8} {fmt(c["share_of_load_client"], 2):>6} '
+                  f'{fmt(c.get("cpu_s_per_gb"), 2):>8} {fmt(c.get("load_cpu_s_per_gb"), 2):>8} '
+                  f'{fmt(c.get("cpu_versus_load_client"), 2):>6}')
     if rss:
         print(f'\nRSS of {rss["target"]} with {rss["exports"]} exports: {rss["vm_rss_kib"] / 1024:.1f} MiB '
               f'now, {rss["vm_hwm_kib"] / 1024:.1f} MiB peak')
@@ -258,11 +269,14 @@ def print_markdown(meta, load_rows, blast_rows, cp_rows, rss, goal_rows, baselin
             print(f'| {b["mtu"]} | {b["frame_bytes"]} | {fmt(b["sent_frames_per_s"], 0)} | '
                   f'{fmt(b["counted_frames_per_s"], 0)} | {b["counter_drops"]} |')
     if cp_rows:
-        print("\n| MTU | target | aoe cp | MB/s | load client cell | MB/s | share |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| MTU | target | aoe cp | MB/s | load client cell | MB/s | share | "
+              "CPU s/GB | load client CPU s/GB | CPU x |")
+        print("|---" * 10 + "|")
         for c in cp_rows:
             print(f'| {c["mtu"]} | {c["target"]} | {c["label"]} | {fmt(c["mb_per_s"])} | '
-                  f'{c["load_cell"]} | {fmt(c["load_mb_per_s"])} | {fmt(c["share_of_load_client"], 2)} |')
+                  f'{c["load_cell"]} | {fmt(c["load_mb_per_s"])} | {fmt(c["share_of_load_client"], 2)} | '
+                  f'{fmt(c.get("cpu_s_per_gb"), 2)} | {fmt(c.get("load_cpu_s_per_gb"), 2)} | '
+                  f'{fmt(c.get("cpu_versus_load_client"), 2)} |')
     if rss:
         print(f'\nRSS of `{rss["target"]}` with {rss["exports"]} exports: '
               f'{rss["vm_rss_kib"] / 1024:.1f} MiB ({rss["vm_hwm_kib"] / 1024:.1f} MiB peak).')

@@ -12,7 +12,12 @@
 namespace aoe::initiator {
 namespace {
 
-constexpr size_t kRxBatch = 16;
+// Frames received per Receive() call (one recvmmsg; PacketPort's largest batch). The frames the
+// replies of one batch free room for leave together after it (SendQueue), so a batch is as large
+// as a window.
+constexpr size_t kRxBatch = 64;
+// Receive batches one OnReadable handles before it returns (1,024 frames).
+constexpr int kRxRounds = 16;
 // A frame that timed out this many times backs off even when the path works for others.
 constexpr uint32_t kBackoffAfterRetries = 4;
 constexpr size_t kMinRxSlotBytes = 9216 + proto::kEthernetHeaderSize;
@@ -294,7 +299,12 @@ Disk::Request* Disk::NextRequestToFrame() {
   return nullptr;
 }
 
+void Disk::SendIfQueued(const Frame& f) {
+  if (f.queued_batch == owner_.sends_.batch()) owner_.FlushSends();
+}
+
 void Disk::BuildFrame(Frame& f) {
+  SendIfQueued(f);
   const Request& r = *f.request;
   size_t data_bytes =
       r.op == Op::kWrite || r.op == Op::kTrim ? size_t{f.sectors} * proto::kSectorSize : 0;
@@ -352,6 +362,7 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
     std::move(f.tx.begin() + 1, f.tx.end(), f.tx.begin());
     --f.tx_count;
   }
+  SendIfQueued(f);  // its previous transmission must leave before the tag is rewritten
   std::optional<uint32_t> tag =
       owner_.tags_.Allocate(Initiator::kKindFrame | (uint32_t{id_} << 16) | slot);
   // Frames are capped per disk and exchanges are few, so 65536 live tags cannot happen.
@@ -369,12 +380,9 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   p.rtt.Age(now);
   f.deadline = now + p.rtt.Rto(f.backoff);
   if (path < 32) f.paths_tried |= 1u << path;
-  ConstByteSpan bytes(f.buffer.data(), f.length);
-  // A full send queue or a failed send is just loss: the retransmission timer covers it.
-  if (auto sent = port.Send(std::span(&bytes, 1)); !sent && owner_.options_.logger) {
-    owner_.options_.logger->Debug(info_.address.ToString(), "send on {} failed: {}", port.name(),
-                                  sent.error().message());
-  }
+  // Sent with the pass's other frames (SendQueue); until then nothing may rewrite the buffer.
+  owner_.sends_.Add(p.port, ConstByteSpan(f.buffer.data(), f.length));
+  f.queued_batch = owner_.sends_.batch();
 }
 
 std::optional<uint32_t> Disk::FindPath(size_t port, const MacAddress& mac) const {
@@ -899,7 +907,7 @@ size_t Initiator::OnReadable(int fd) {
   for (size_t port = 0; port < ports_.size(); ++port) {
     if (ports_[port]->fd() != fd) continue;
     // Bounded so that one busy port cannot starve the others and the timers.
-    for (int round = 0; round < 64; ++round) {
+    for (int round = 0; round < kRxRounds; ++round) {
       Result<size_t> n = ports_[port]->Receive(rx_slots_);
       if (!n || *n == 0) break;
       for (size_t i = 0; i < *n; ++i) {
@@ -907,6 +915,9 @@ size_t Initiator::OnReadable(int fd) {
         if (!s.truncated) HandleFrame(port, ConstByteSpan(s.buffer.data(), s.length));
       }
       total += *n;
+      // The frames these replies freed room for go out before the next batch is read, so the
+      // target is not left idle while a long queue of replies drains.
+      FlushSends();
     }
   }
   return total;
@@ -1073,6 +1084,8 @@ std::vector<TargetInfo> Initiator::targets() const {
 
 void Initiator::Defer(std::function<void()> fn) { completions_.push_back(std::move(fn)); }
 
+void Initiator::FlushSends() { sends_.Flush(options_.logger); }
+
 void Initiator::DrainCompletions() {
   if (in_batch_) return;  // nested: the outermost call drains
   in_batch_ = true;
@@ -1081,6 +1094,8 @@ void Initiator::DrainCompletions() {
     fn();
   }
   completions_.clear();
+  // The callbacks may have submitted more: everything this call produced leaves together.
+  FlushSends();
   in_batch_ = false;
 }
 

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "initiator/error.h"
 #include "initiator/flow.h"
+#include "initiator/send_queue.h"
 #include "initiator/tags.h"
 #include "initiator/types.h"
 #include "initiator/unsettled_writes.h"
@@ -203,6 +204,7 @@ class Disk {
     size_t data_offset = 0;   // bytes into the request's buffer
     std::vector<std::byte> buffer;  // the encoded request, reused across transmissions
     size_t length = 0;
+    uint64_t queued_batch = 0;  // SendQueue batch of its last transmission (waiting if current)
     std::array<Transmission, kMaxTransmissions> tx{};
     size_t tx_count = 0;      // live transmissions, oldest first
     TimePoint first_sent{};
@@ -227,6 +229,9 @@ class Disk {
   Frame* AcquireFrameSlot();
   void BuildFrame(Frame& f);
   void Transmit(uint32_t slot, uint32_t path);
+  // Sends the engine's queued frames if this frame's last transmission is still among them:
+  // called before anything rewrites the frame's buffer (SendQueue).
+  void SendIfQueued(const Frame& f);
   void OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& source,
                ConstByteSpan frame);
   void OnTimer(TimePoint now);
@@ -375,7 +380,10 @@ class Initiator {
   // Broadcasts a config query for one disk on every port (periodic re-discovery).
   void Rediscover(DiskAddress address);
   Disk* GetOrCreateDisk(DiskAddress address);
-  // Runs queued callbacks unless called from inside another public call (see in_batch_).
+  // Hands every frame queued in this pass to the ports (SendQueue::Flush).
+  void FlushSends();
+  // Runs queued callbacks, then sends the frames queued meanwhile; unless called from inside
+  // another public call (see in_batch_).
   void DrainCompletions();
   // RAII: marks a public call; the outermost one drains the completions at its end.
   class Batch {
@@ -397,6 +405,9 @@ class Initiator {
 
   Clock& clock_;
   std::vector<Port*> ports_;
+  // Data frames of the current pass, sent together at its end: the end of the outermost public
+  // call (DrainCompletions) and after each batch of received frames (OnReadable).
+  SendQueue sends_{ports_};
   InitiatorOptions options_;
   TagTable tags_;
   std::map<DiskAddress, uint16_t> disk_ids_;

@@ -1168,5 +1168,113 @@ TEST_F(InitiatorTest, AbortFailsEveryPendingRequestAtOnceWhileTheTargetIsGone) {
   ASSERT_TRUE(disk.Read(16, a));
 }
 
+// A port that records every Send() call (the frames' addresses and bytes as handed over) and
+// passes it on to a MemoryPort.
+class RecordingPort final : public Port {
+ public:
+  struct Sent {
+    const std::byte* address;
+    std::vector<std::byte> bytes;
+  };
+  explicit RecordingPort(Port& inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_.name(); }
+  MacAddress mac() const override { return inner_.mac(); }
+  size_t mtu() const override { return inner_.mtu(); }
+  bool link_up() const override { return inner_.link_up(); }
+  Result<void> Refresh() override { return inner_.Refresh(); }
+  int fd() const override { return inner_.fd(); }
+  Result<size_t> Receive(std::span<RxSlot> slots) override { return inner_.Receive(slots); }
+  Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
+    std::vector<Sent>& batch = batches_.emplace_back();
+    for (ConstByteSpan f : frames) batch.push_back({f.data(), {f.begin(), f.end()}});
+    return inner_.Send(frames);
+  }
+  const std::vector<std::vector<Sent>>& batches() const { return batches_; }
+
+ private:
+  Port& inner_;
+  std::vector<std::vector<Sent>> batches_;
+};
+
+// One path whose initiator port records what the engine hands it.
+class SendBatchTest : public InitiatorTest {
+ protected:
+  ~SendBatchTest() override { client_.reset(); }  // before the recorder it borrows
+
+  Client& MakeRecordedClient() {
+    init_port_a_ = MakePort(wire_a_, "i0", kInitiatorMacA, PortRole::kInitiator);
+    recorder_ = std::make_unique<RecordingPort>(*init_port_a_);
+    ClientOptions co;
+    co.initiator.tag_session = 0x2A;
+    co.wait_hook = [this](std::optional<TimePoint> d) { Wait(d); };
+    client_ = Client::Create({recorder_.get()}, clock_, co).value();
+    return *client_;
+  }
+
+  std::unique_ptr<RecordingPort> recorder_;
+};
+
+// The frames of one engine pass leave with one Send() (one sendmmsg), not one call per frame.
+TEST_F(SendBatchTest, AnEnginePassHandsThePortOneBatch) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeRecordedClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> warm(1 << 20);
+  ASSERT_TRUE(disk.Read(0, warm));
+  ASSERT_EQ(disk.path_stats()[0].window, 16u);
+  // 64 KiB at MTU 1500 are 32 frames of 2 sectors; the window lets 16 out at once.
+  std::vector<std::byte> buf(64 * 1024);
+  std::optional<Outcome<void>> result;
+  size_t before = recorder_->batches().size();
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  ASSERT_EQ(recorder_->batches().size(), before + 1);
+  EXPECT_EQ(recorder_->batches().back().size(), 16u);
+  // The 16 replies arrive in one receive batch; the 16 frames they make room for leave together.
+  ASSERT_EQ(target.Serve(), 16u);
+  before = recorder_->batches().size();
+  client.initiator().Poll();
+  ASSERT_EQ(recorder_->batches().size(), before + 1);
+  EXPECT_EQ(recorder_->batches().back().size(), 16u);
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  EXPECT_TRUE(*result);
+  EXPECT_EQ(buf, std::vector<std::byte>(target.data().begin(), target.data().begin() + 65536));
+}
+
+// A queued frame points into its frame slot's buffer until the batch is sent. The late replies
+// of a stall complete frames whose retransmissions are queued in the same pass, and their slots
+// are refilled at once; each of those frames must leave before its buffer is rebuilt, so no
+// batch may hold one buffer twice (the first entry would go out with the second one's bytes).
+TEST_F(SendBatchTest, NoQueuedFrameIsRebuiltBeforeItIsSent) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeRecordedClient();
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> warm(1 << 20);
+  ASSERT_TRUE(disk.Read(0, warm));
+  std::vector<std::byte> buf(256 * 1024);
+  std::optional<Outcome<void>> result;
+  disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
+  ASSERT_EQ(disk.path_stats()[0].in_flight, 16u);
+  clock_.Advance(milliseconds(100));
+  client.initiator().OnTimer();  // the whole window times out: a retransmission goes out
+  target.Serve();                // the stall ends: every first transmission is answered
+  const size_t first = recorder_->batches().size();
+  client.initiator().Poll();
+  ASSERT_TRUE(client.RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(*result);
+  EXPECT_EQ(buf, std::vector<std::byte>(target.data().begin(), target.data().begin() + buf.size()));
+  EXPECT_EQ(disk.path_stats()[0].spurious_timeouts, 16u);
+  size_t frames = 0;
+  for (size_t b = first; b < recorder_->batches().size(); ++b) {
+    std::set<const std::byte*> addresses;
+    std::set<uint32_t> tags;
+    for (const RecordingPort::Sent& s : recorder_->batches()[b]) {
+      ++frames;
+      EXPECT_TRUE(addresses.insert(s.address).second) << "batch " << b << " holds a buffer twice";
+      EXPECT_TRUE(tags.insert(LoadBe32(s.bytes, 20)).second) << "batch " << b << " repeats a tag";
+    }
+  }
+  EXPECT_GT(frames, 128u);
+}
+
 }  // namespace
 }  // namespace aoe::initiator
