@@ -36,8 +36,8 @@ bool SameBytes(ConstByteSpan a, ConstByteSpan b) {
 }
 
 bool Inside(ConstByteSpan part, ConstByteSpan whole) {
-  return part.empty() || (part.data() >= whole.data() &&
-                          part.data() + part.size() <= whole.data() + whole.size());
+  return part.empty() ||
+         (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
 void CheckHeader(ConstByteSpan frame) {
@@ -53,9 +53,9 @@ void CheckHeader(ConstByteSpan frame) {
   FUZZ_CHECK(SameBytes(encoded, frame.first(kHeaderSize)));
   auto again = DecodeHeader(encoded);
   FUZZ_CHECK(again && again->destination == h->destination && again->source == h->source &&
-             again->version == h->version && again->flags == h->flags &&
-             again->error == h->error && again->shelf == h->shelf && again->slot == h->slot &&
-             again->command == h->command && again->tag == h->tag);
+             again->version == h->version && again->flags == h->flags && again->error == h->error &&
+             again->shelf == h->shelf && again->slot == h->slot && again->command == h->command &&
+             again->tag == h->tag);
 
   // A reply header built over any request: to the requester, from us, version 1, response
   // flag, our address (never the wildcard), command and tag kept.
@@ -90,8 +90,7 @@ void CheckAta(ConstByteSpan frame) {
   // Bytes 24..33 come back as they were, the reserved 34..35 are zeroed, the rest is untouched.
   FUZZ_CHECK(SameBytes(ConstByteSpan(copy).first(34), frame.first(34)));
   FUZZ_CHECK(copy[34] == std::byte{0} && copy[35] == std::byte{0});
-  FUZZ_CHECK(SameBytes(ConstByteSpan(copy).subspan(kAtaHeaderSize),
-                       frame.subspan(kAtaHeaderSize)));
+  FUZZ_CHECK(SameBytes(ConstByteSpan(copy).subspan(kAtaHeaderSize), frame.subspan(kAtaHeaderSize)));
   auto again = DecodeAta(copy);
   FUZZ_CHECK(again && again->aflags == a->aflags && again->err_feature == a->err_feature &&
              again->sector_count == a->sector_count && again->cmd_status == a->cmd_status &&
@@ -122,14 +121,15 @@ void CheckConfig(ConstByteSpan frame) {
              again->command == c->command && again->string_complete &&
              again->string_length == c->string.size() && SameBytes(again->string, c->string));
   // A complete string re-encodes to the input's own bytes.
-  if (fits) FUZZ_CHECK(SameBytes(ConstByteSpan(encoded).subspan(24), frame.subspan(24,
-                                 encoded.size() - 24)));
+  if (fits)
+    FUZZ_CHECK(
+        SameBytes(ConstByteSpan(encoded).subspan(24), frame.subspan(24, encoded.size() - 24)));
   // Too small a buffer: refused, nothing written.
   if (!encoded.empty()) {
     std::vector<std::byte> small(encoded.size() - 1, std::byte{0xA5});
     FUZZ_CHECK(EncodeConfig(*c, small) == 0);
-    FUZZ_CHECK(std::all_of(small.begin(), small.end(),
-                           [](std::byte b) { return b == std::byte{0xA5}; }));
+    FUZZ_CHECK(
+        std::all_of(small.begin(), small.end(), [](std::byte b) { return b == std::byte{0xA5}; }));
   }
 }
 
@@ -172,8 +172,7 @@ void CheckMask(ConstByteSpan frame) {
     FUZZ_CHECK(d.command == 0 && d.mac == macs[i]);
   }
 
-  n = EncodeMaskFailure(m->command, static_cast<MaskError>(m->error), m->directive_count,
-                        scratch);
+  n = EncodeMaskFailure(m->command, static_cast<MaskError>(m->error), m->directive_count, scratch);
   FUZZ_CHECK(n == kMaskHeaderSize);
   again = DecodeMask(ConstByteSpan(scratch).first(n));
   FUZZ_CHECK(again && again->error == m->error && again->directive_count == m->directive_count);
@@ -198,7 +197,8 @@ void CheckReserve(ConstByteSpan frame) {
              again->macs_complete && again->available_macs() == macs.size());
   for (size_t i = 0; i < macs.size(); ++i) FUZZ_CHECK(again->MacAt(i) == macs[i]);
   if (r->macs_complete) {
-    FUZZ_CHECK(SameBytes(ConstByteSpan(scratch).subspan(24), frame.subspan(24, scratch.size() - 24)));
+    FUZZ_CHECK(
+        SameBytes(ConstByteSpan(scratch).subspan(24), frame.subspan(24, scratch.size() - 24)));
   }
 }
 
@@ -238,7 +238,8 @@ void CheckIdentify(ConstByteSpan frame) {
   // Model text is printable ASCII only, whatever bytes went in.
   std::string model = ReadIdentifyString(page, 27, 20);
   FUZZ_CHECK(model.size() <= 40);
-  FUZZ_CHECK(std::all_of(model.begin(), model.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7E; }));
+  FUZZ_CHECK(
+      std::all_of(model.begin(), model.end(), [](char ch) { return ch >= 0x20 && ch <= 0x7E; }));
 }
 
 }  // namespace

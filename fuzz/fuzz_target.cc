@@ -67,8 +67,8 @@ const PortSpec kPorts[] = {
 
 struct DiskSpec {
   uint8_t slot;
-  uint64_t disk_sectors;    // size of the memory disk
-  uint64_t window_start;    // export = sectors [window_start, window_start + window_sectors)
+  uint64_t disk_sectors;  // size of the memory disk
+  uint64_t window_start;  // export = sectors [window_start, window_start + window_sectors)
   uint64_t window_sectors;
   bool read_only;
   bool eth0_only;
@@ -117,8 +117,8 @@ class CheckingBackend final : public BlockBackend {
 
 struct Disk {
   const DiskSpec* spec;
-  MemoryBackend* memory;           // owned by the export's chain
-  ConstByteSpan initial;           // the pattern it started with
+  MemoryBackend* memory;  // owned by the export's chain
+  ConstByteSpan initial;  // the pattern it started with
   std::shared_ptr<Export> exported;
 };
 
@@ -292,8 +292,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
   // Anything the target logs at warning level or above means storage failed, which memory
   // disks never do for requests inside the export.
   Logger log(LogLevel::kWarn, [](LogLevel, std::string_view line) {
-    std::fprintf(stderr, "unexpected log line: %.*s\n", static_cast<int>(line.size()),
-                 line.data());
+    std::fprintf(stderr, "unexpected log line: %.*s\n", static_cast<int>(line.size()), line.data());
     std::abort();
   });
   Stats stats;

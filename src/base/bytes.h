@@ -62,7 +62,9 @@ class ByteReader {
     if (!Have(n)) return {};
     return data_.subspan(Advance(n), n);
   }
-  void Skip(size_t n) { if (Have(n)) Advance(n); }
+  void Skip(size_t n) {
+    if (Have(n)) Advance(n);
+  }
 
   bool ok() const { return ok_; }
   size_t position() const { return pos_; }
@@ -92,9 +94,15 @@ class ByteWriter {
  public:
   explicit ByteWriter(ByteSpan out) : out_(out) {}
 
-  void U8(uint8_t v) { if (Have(1)) StoreU8(out_, Advance(1), v); }
-  void Be16(uint16_t v) { if (Have(2)) StoreBe16(out_, Advance(2), v); }
-  void Be32(uint32_t v) { if (Have(4)) StoreBe32(out_, Advance(4), v); }
+  void U8(uint8_t v) {
+    if (Have(1)) StoreU8(out_, Advance(1), v);
+  }
+  void Be16(uint16_t v) {
+    if (Have(2)) StoreBe16(out_, Advance(2), v);
+  }
+  void Be32(uint32_t v) {
+    if (Have(4)) StoreBe32(out_, Advance(4), v);
+  }
   void Bytes(ConstByteSpan b) {
     if (!Have(b.size())) return;
     if (!b.empty()) std::memcpy(out_.data() + Advance(b.size()), b.data(), b.size());

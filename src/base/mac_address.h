@@ -17,7 +17,9 @@ class MacAddress {
   constexpr MacAddress() = default;
   constexpr explicit MacAddress(const std::array<uint8_t, 6>& octets) : octets_(octets) {}
 
-  static constexpr MacAddress Broadcast() { return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}); }
+  static constexpr MacAddress Broadcast() {
+    return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  }
   // Parses "aa:bb:cc:dd:ee:ff" (also '-' separated, any case). nullopt if malformed.
   static std::optional<MacAddress> Parse(std::string_view text);
   // Reads 6 bytes at `off`; the caller has checked the length.

@@ -32,18 +32,32 @@ class [[nodiscard]] Result {
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
-  T& value() & { assert(has_value()); return std::get<0>(v_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const std::error_code& error() const { assert(!has_value()); return std::get<1>(v_); }
+  const std::error_code& error() const {
+    assert(!has_value());
+    return std::get<1>(v_);
+  }
   template <typename U>
-  T value_or(U&& fallback) const { return has_value() ? value() : T(std::forward<U>(fallback)); }
+  T value_or(U&& fallback) const {
+    return has_value() ? value() : T(std::forward<U>(fallback));
+  }
 
  private:
   std::variant<T, std::error_code> v_;
@@ -58,17 +72,19 @@ class [[nodiscard]] Result<void> {
   bool has_value() const { return !error_; }
   explicit operator bool() const { return has_value(); }
   void value() const { assert(has_value()); }
-  const std::error_code& error() const { assert(!has_value()); return error_; }
+  const std::error_code& error() const {
+    assert(!has_value());
+    return error_;
+  }
 
  private:
   std::error_code error_;
 };
 
 // Propagates the error of a Result expression out of the current function.
-#define AOE_TRY(expr)                                       \
-  do {                                                      \
-    if (auto&& aoe_try_r_ = (expr); !aoe_try_r_)              \
-      return ::aoe::Unexpected{aoe_try_r_.error()};         \
+#define AOE_TRY(expr)                                                                          \
+  do {                                                                                         \
+    if (auto&& aoe_try_r_ = (expr); !aoe_try_r_) return ::aoe::Unexpected{aoe_try_r_.error()}; \
   } while (0)
 
 }  // namespace aoe

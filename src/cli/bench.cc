@@ -247,8 +247,7 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   if (writes) {
     // Count the flush in the time: written data is only useful once it is durable.
-    if (auto f = disk->Flush(); !f)
-      return Fail(kName, kExitFailure, f.error().message);
+    if (auto f = disk->Flush(); !f) return Fail(kName, kExitFailure, f.error().message);
   }
 
   const auto after = disk->path_stats();

@@ -30,10 +30,10 @@
 #include "cli/command.h"
 #include "cli/copy_plan.h"
 #include "cli/export_spec.h"
-#include "proto/identify.h"
 #include "cli/initiator_args.h"
 #include "cli/progress.h"
 #include "cli/sha256.h"
+#include "proto/identify.h"
 
 namespace aoe::cli {
 
@@ -472,7 +472,8 @@ ParseResult<std::string> Copy::Verify() {
     if (auto r = disk.Pipeline(depth, next, done, &failed); !r) {
       bar.Finish();
       return ParseError{DescribeFailure("reading back", disk_name(), failed, args.interfaces,
-                                        r.error(), ExplainError(client, disk.address(), r.error()))};
+                                        r.error(),
+                                        ExplainError(client, disk.address(), r.error()))};
     }
     disk_sum.Update(ConstByteSpan(batch).first(batch_sectors * kSectorBytes));
     b += batch_sectors;
@@ -636,8 +637,7 @@ int CpMain(const std::vector<std::string>& arguments) {
         proto::ReadIdentifyFeatures(copy.disk.info().identify->page);
     copy.trim_zeros = features.trim && features.trim_reads_zeroes;
     if (!copy.trim_zeros && !args.json) {
-      fmt::print(stderr,
-                 "aoe cp: {} {}; --sparse-upload writes the zeros instead\n", args.files[1],
+      fmt::print(stderr, "aoe cp: {} {}; --sparse-upload writes the zeros instead\n", args.files[1],
                  features.trim ? "does not read trimmed sectors as zeroes (an overlay export?)"
                                : "does not support TRIM");
     }

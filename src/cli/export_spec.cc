@@ -53,7 +53,8 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
     if (key == "ro") e.read_only = true;
     if (key == "direct") e.direct = true;
     if (key == "sync") {
-      if (seen.durability) return "durability is given twice (sync is durability=sync); give it once";
+      if (seen.durability)
+        return "durability is given twice (sync is durability=sync); give it once";
       seen.durability = true;
       e.durability = target::Durability::kSync;
     }
@@ -67,16 +68,16 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
   if (!is_valued) return fmt::format("unknown option '{}'; use {}", key, kKnownKeys);
   if (value.empty()) {
     return fmt::format("'{}' needs a value, e.g. {}", key,
-                       key == "mask"    ? "mask=02:00:00:00:00:01"
-                       : key == "iface" ? "iface=vt0"
-                       : key == "fail"  ? "fail=100-199:write"
-                       : key == "durability" ? "durability=sync"
-                       : key == "overlay" ? "overlay=/var/lib/aoekit/overlays/e0.1"
-                       : key == "ceph_conf" ? "ceph_conf=/etc/ceph/ceph.conf"
-                       : key == "ceph_id" ? "ceph_id=aoe"
-                       : key == "keyring" ? "keyring=/etc/ceph/ceph.client.aoe.keyring"
+                       key == "mask"                 ? "mask=02:00:00:00:00:01"
+                       : key == "iface"              ? "iface=vt0"
+                       : key == "fail"               ? "fail=100-199:write"
+                       : key == "durability"         ? "durability=sync"
+                       : key == "overlay"            ? "overlay=/var/lib/aoekit/overlays/e0.1"
+                       : key == "ceph_conf"          ? "ceph_conf=/etc/ceph/ceph.conf"
+                       : key == "ceph_id"            ? "ceph_id=aoe"
+                       : key == "keyring"            ? "keyring=/etc/ceph/ceph.client.aoe.keyring"
                        : key.starts_with("lifetime") ? std::string(key) + "=discard-on-boot"
-                                        : fmt::format("{}=2048", key));
+                                                     : fmt::format("{}=2048", key));
   }
 
   if (key == "ceph_conf" || key == "ceph_id" || key == "keyring") {
@@ -185,8 +186,8 @@ ParseResult<target::InjectedFault> ParseInjectedFault(std::string_view text) {
       fault.on_read = false;
     } else {
       return ParseError{fmt::format(
-          "fail '{}': '{}' is not a direction; write :read or :write (or nothing for both)",
-          text, direction)};
+          "fail '{}': '{}' is not a direction; write :read or :write (or nothing for both)", text,
+          direction)};
     }
   }
   const size_t dash = range.find('-');
@@ -223,9 +224,9 @@ ParseResult<target::Durability> ParseDurabilityValue(std::string_view option,
 ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text) {
   std::optional<overlay::Lifetime> lifetime = overlay::ParseLifetime(text);
   if (!lifetime) {
-    return ParseError{fmt::format(
-        "{} '{}' is not one of persist, discard-on-boot; e.g. {}=discard-on-boot", option, text,
-        option)};
+    return ParseError{
+        fmt::format("{} '{}' is not one of persist, discard-on-boot; e.g. {}=discard-on-boot",
+                    option, text, option)};
   }
   return *lifetime;
 }

@@ -110,8 +110,7 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "Example: --client 52:54:00:12:34:56=e0.2")
       ->type_name("MAC=eX.Y")
       ->allow_extra_args(false);
-  app.add_flag("--proxy", raw.proxy,
-               "Proxy DHCP: leave addresses to the existing DHCP server.");
+  app.add_flag("--proxy", raw.proxy, "Proxy DHCP: leave addresses to the existing DHCP server.");
   app.add_option("--range", raw.range,
                  "Full DHCP: hand out addresses FROM-TO of the interface's subnet.\n"
                  "Example: --range 10.77.0.100-10.77.0.200")
@@ -131,11 +130,9 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
   app.add_option("--tftp-root", raw.tftp_root,
                  "Directory served over TFTP (default /usr/lib/ipxe).")
       ->type_name("DIR");
-  app.add_option("--bios-file", raw.bios_file,
-                 "First stage for BIOS PXE (default undionly.kpxe).")
+  app.add_option("--bios-file", raw.bios_file, "First stage for BIOS PXE (default undionly.kpxe).")
       ->type_name("NAME");
-  app.add_option("--efi-file", raw.efi_file,
-                 "First stage for UEFI PXE (default snponly.efi).")
+  app.add_option("--efi-file", raw.efi_file, "First stage for UEFI PXE (default snponly.efi).")
       ->type_name("NAME");
   app.add_option("--log-level", raw.log_level, "error, warn, info (default) or debug.")
       ->type_name("LEVEL");
@@ -162,7 +159,7 @@ struct NetbootArgs {
   std::optional<std::string> help;
   netboot::NetbootOptions options;
   LogLevel log_level = LogLevel::kInfo;
-  std::string user;  // --user or `user = "..."`: drop to it after start-up; "" stays
+  std::string user;           // --user or `user = "..."`: drop to it after start-up; "" stays
   std::string notify_socket;  // --notify-socket: aoe serve's control socket, or ""
 };
 
@@ -178,9 +175,10 @@ std::string ApplyConfigFile(const std::string& text, const std::string& path, Ne
   if (const toml::node* user = root.get("user")) {
     std::optional<std::string> name = user->value<std::string>();
     if (!name || name->empty()) {
-      return fmt::format("{}:{}: user must name a user, e.g. user = \"aoe\"; remove the key to "
-                         "keep running as the starting user",
-                         path, user->source().begin.line);
+      return fmt::format(
+          "{}:{}: user must name a user, e.g. user = \"aoe\"; remove the key to "
+          "keep running as the starting user",
+          path, user->source().begin.line);
     }
     out.user = *name;
     root.erase("user");
@@ -267,8 +265,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
   if (!raw.log_level.empty()) {
     std::optional<LogLevel> level = ParseLogLevel(raw.log_level);
     if (!level) {
-      return fmt::format("--log-level '{}' is not one of error, warn, info, debug",
-                         raw.log_level);
+      return fmt::format("--log-level '{}' is not one of error, warn, info, debug", raw.log_level);
     }
     out.log_level = *level;
   }
@@ -397,7 +394,8 @@ int NetbootMain(const std::vector<std::string>& arguments) {
   }
   watchdog->reset();
   netboot::NetbootStats stats = (*service)->stats();
-  log.Info("netboot", "stopped: {} DHCP message(s) received ({} malformed), {} replies, {} "
+  log.Info("netboot",
+           "stopped: {} DHCP message(s) received ({} malformed), {} replies, {} "
            "file(s) sent over TFTP",
            stats.dhcp_received, stats.dhcp_malformed, stats.dhcp_replies, stats.tftp_files_sent);
   (void)loop->Remove(signal_fd.get());

@@ -272,8 +272,9 @@ ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
     return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};
   }
   if (app.count("--control-socket") > 0 && raw.control_socket.empty()) {
-    return ParseError{"--control-socket needs a path (or none), e.g. --control-socket "
-                      "/run/aoekit/aoe.sock"};
+    return ParseError{
+        "--control-socket needs a path (or none), e.g. --control-socket "
+        "/run/aoekit/aoe.sock"};
   }
   if (app.count("--user") > 0 && raw.user.empty()) {
     return ParseError{"--user needs a user name, e.g. --user aoe"};

@@ -1,7 +1,6 @@
 #include "cli/serve_args.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -92,8 +91,8 @@ TEST(ParseServeArgs, PacketIo) {
 }
 
 TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {
-  ParseResult<ServeArgs> parsed =
-      ParseServeArgs({"-i", "veth0", "--durability", "cache", "e0.1=/a", "e0.2=/b,durability=sync"});
+  ParseResult<ServeArgs> parsed = ParseServeArgs(
+      {"-i", "veth0", "--durability", "cache", "e0.1=/a", "e0.2=/b,durability=sync"});
   ASSERT_TRUE(parsed) << parsed.error();
   EXPECT_EQ(parsed->config.server.exports[0].durability, target::Durability::kCache);
   EXPECT_EQ(parsed->config.server.exports[1].durability, target::Durability::kSync);
@@ -117,8 +116,7 @@ TEST(ParseServeArgs, HelpWinsOverEverythingElse) {
     ASSERT_TRUE(parsed->help);
     for (std::string_view option :
          {"-i", "--interface", "--config", "--durability", "--sync", "--direct", "--state-dir",
-          "--log-level",
-          "--bufcnt", "--no-announce", "EXPORT", "ro",
+          "--log-level", "--bufcnt", "--no-announce", "EXPORT", "ro",
           "offset=", "length=", "mask=", "iface=", "Usage: aoe serve"}) {
       EXPECT_NE(parsed->help->find(option), std::string::npos) << option;
     }

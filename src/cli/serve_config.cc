@@ -128,8 +128,9 @@ class DurabilityKeys {
   std::optional<ParseError> Read(const TomlReader& reader, const toml::node& node,
                                  std::string_view key) {
     if (value_) {
-      return reader.Error(node, "durability is given twice (sync = true is durability = "
-                                "\"sync\"); give it once");
+      return reader.Error(node,
+                          "durability is given twice (sync = true is durability = "
+                          "\"sync\"); give it once");
     }
     if (key == "sync") {
       bool sync = false;
@@ -226,8 +227,9 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
     } else if (key == "overlay") {
       error = reader.Read(node, key, e.overlay_dir);
       if (!error && e.overlay_dir.empty()) {
-        return reader.Error(node, "overlay must name a directory, e.g. overlay = "
-                                  "\"/var/lib/aoekit/overlays/e0.1\"");
+        return reader.Error(node,
+                            "overlay must name a directory, e.g. overlay = "
+                            "\"/var/lib/aoekit/overlays/e0.1\"");
       }
     } else if (key == "lifetime") {
       std::string text;
@@ -356,8 +358,9 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
     } else if (key == "user") {
       error = reader.Read(node, key, config.user);
       if (!error && config.user.empty()) {
-        return reader.Error(node, "user must name a user, e.g. user = \"aoe\"; remove the key "
-                                  "to keep running as the starting user");
+        return reader.Error(node,
+                            "user must name a user, e.g. user = \"aoe\"; remove the key "
+                            "to keep running as the starting user");
       }
     } else if (key == "control_socket") {
       std::string path;

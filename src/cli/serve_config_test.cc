@@ -407,7 +407,8 @@ client_lifetimes = { "52:54:00:12:34:56" = "persist" }
 }
 
 TEST(ParseServeToml, BadOverlayKeys) {
-  const std::string head = "interfaces = [\"veth0\"]\n[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\n";
+  const std::string head =
+      "interfaces = [\"veth0\"]\n[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\n";
   ExpectError(head + "overlay = \"\"\n",
               "serve.toml:5: overlay must name a directory, e.g. overlay = "
               "\"/var/lib/aoekit/overlays/e0.1\"");

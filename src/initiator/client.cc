@@ -45,8 +45,8 @@ Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& in
   }
   auto clock = std::make_unique<SteadyClock>();
   Clock& clock_ref = *clock;
-  std::unique_ptr<Client> client(
-      new Client(std::move(owned), std::move(clock), std::move(ports), clock_ref, std::move(options)));
+  std::unique_ptr<Client> client(new Client(std::move(owned), std::move(clock), std::move(ports),
+                                            clock_ref, std::move(options)));
   if (auto r = client->RegisterFds(); !r) return r.error();
   return client;
 }
@@ -54,7 +54,8 @@ Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& in
 Outcome<std::unique_ptr<Client>> Client::Create(std::vector<Port*> ports, Clock& clock,
                                                 ClientOptions options) {
   if (ports.empty()) return Error(InitiatorErrc::kNoPorts, "no network interface given");
-  std::unique_ptr<Client> client(new Client({}, nullptr, std::move(ports), clock, std::move(options)));
+  std::unique_ptr<Client> client(
+      new Client({}, nullptr, std::move(ports), clock, std::move(options)));
   if (!client->options_.wait_hook) {
     if (auto r = client->RegisterFds(); !r) return r.error();
   }
@@ -106,7 +107,8 @@ Outcome<T> Client::Await(Start start) {
 
 Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, DiskAddress where) {
   auto found = std::make_shared<std::optional<std::vector<DiskAddress>>>();
-  initiator_->Discover(where, timeout, [found](std::vector<DiskAddress> a) { *found = std::move(a); });
+  initiator_->Discover(where, timeout,
+                       [found](std::vector<DiskAddress> a) { *found = std::move(a); });
   RunUntil([&] { return found->has_value(); });
   auto pending = std::make_shared<size_t>(0);
   for (DiskAddress a : **found) {
@@ -139,10 +141,11 @@ Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
   if (d == nullptr) {
     std::string names;
     for (const Port* p : initiator_->ports()) names += (names.empty() ? "" : ", ") + p->name();
-    return Error(InitiatorErrc::kNoSuchTarget,
-                 fmt::format("{} did not answer on {} within {} ms", address.ToString(), names,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 options_.open_timeout).count()));
+    return Error(
+        InitiatorErrc::kNoSuchTarget,
+        fmt::format(
+            "{} did not answer on {} within {} ms", address.ToString(), names,
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.open_timeout).count()));
   }
   SyncDisk disk(*this, *d);
   if (!d->info().identify) {
@@ -153,14 +156,16 @@ Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
 
 Outcome<ConfigReply> Client::Config(DiskAddress address, proto::ConfigCommand command,
                                     std::string_view value, const ExchangeOptions& options) {
-  return Await<ConfigReply>([&](auto cb) { initiator_->Config(address, command, value, options, cb); });
+  return Await<ConfigReply>(
+      [&](auto cb) { initiator_->Config(address, command, value, options, cb); });
 }
 
 Outcome<MaskReply> Client::ReadMask(DiskAddress address, const ExchangeOptions& options) {
   return Await<MaskReply>([&](auto cb) { initiator_->ReadMask(address, options, cb); });
 }
 
-Outcome<MaskReply> Client::EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
+Outcome<MaskReply> Client::EditMask(DiskAddress address,
+                                    std::span<const proto::MaskDirective> directives,
                                     const ExchangeOptions& options) {
   return Await<MaskReply>([&](auto cb) { initiator_->EditMask(address, directives, options, cb); });
 }
@@ -183,13 +188,15 @@ Outcome<ReserveReply> Client::Release(DiskAddress address, const ExchangeOptions
   return Reserve(address, proto::ReserveCommand::kSet, {}, options);
 }
 
-Outcome<std::vector<std::byte>> Client::Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
+Outcome<std::vector<std::byte>> Client::Exchange(DiskAddress address, uint8_t command,
+                                                 ConstByteSpan arg,
                                                  const ExchangeOptions& options) {
   return Await<std::vector<std::byte>>(
       [&](auto cb) { initiator_->Exchange(address, command, arg, options, cb); });
 }
 
-Outcome<std::vector<std::byte>> Client::SendRaw(size_t port, ConstByteSpan frame, Duration timeout) {
+Outcome<std::vector<std::byte>> Client::SendRaw(size_t port, ConstByteSpan frame,
+                                                Duration timeout) {
   return Await<std::vector<std::byte>>(
       [&](auto cb) { initiator_->SendRaw(port, frame, timeout, cb); });
 }
@@ -265,7 +272,8 @@ Outcome<IdentifyData> SyncDisk::Identify() {
   return std::move(*result);
 }
 
-Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,
+Outcome<void> SyncDisk::Pipeline(size_t queue_depth,
+                                 const std::function<std::optional<IoOp>()>& next,
                                  const std::function<Outcome<void>(const IoOp&)>& done,
                                  IoOp* failed_op) {
   queue_depth = std::max<size_t>(queue_depth, 1);
@@ -294,10 +302,18 @@ Outcome<void> SyncDisk::Pipeline(size_t queue_depth, const std::function<std::op
       ++in_flight;
       auto cb = [&on_done, op = *op](Outcome<void> r) { on_done(op, std::move(r)); };
       switch (op->kind) {
-        case IoOp::Kind::kRead: disk_->Read(op->lba, op->buffer, cb); break;
-        case IoOp::Kind::kWrite: disk_->Write(op->lba, op->buffer, cb); break;
-        case IoOp::Kind::kFlush: disk_->Flush(cb); break;
-        case IoOp::Kind::kTrim: disk_->Trim(op->lba, op->trim_sectors, cb); break;
+        case IoOp::Kind::kRead:
+          disk_->Read(op->lba, op->buffer, cb);
+          break;
+        case IoOp::Kind::kWrite:
+          disk_->Write(op->lba, op->buffer, cb);
+          break;
+        case IoOp::Kind::kFlush:
+          disk_->Flush(cb);
+          break;
+        case IoOp::Kind::kTrim:
+          disk_->Trim(op->lba, op->trim_sectors, cb);
+          break;
       }
     }
     if (in_flight == 0) break;

@@ -80,9 +80,9 @@ class SyncDisk {
     enum class Kind { kRead, kWrite, kFlush, kTrim };
     Kind kind = Kind::kRead;
     uint64_t lba = 0;
-    ByteSpan buffer;        // destination of a read, source of a write
+    ByteSpan buffer;            // destination of a read, source of a write
     uint64_t trim_sectors = 0;  // kTrim: sectors from lba, at most Disk::kMaxTrimSectors
-    uint64_t cookie = 0;    // caller's own bookkeeping
+    uint64_t cookie = 0;        // caller's own bookkeeping
   };
   Outcome<void> Pipeline(size_t queue_depth, const std::function<std::optional<IoOp>()>& next,
                          const std::function<Outcome<void>(const IoOp&)>& done,
@@ -114,7 +114,9 @@ class Client {
   Outcome<std::vector<TargetInfo>> Discover(Duration timeout, DiskAddress where = proto::kAnyDisk);
   // The disk at shelf.slot: discovered first if unknown, IDENTIFYed if not yet.
   Outcome<SyncDisk> OpenDisk(DiskAddress address);
-  Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) { return OpenDisk(DiskAddress{shelf, slot}); }
+  Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) {
+    return OpenDisk(DiskAddress{shelf, slot});
+  }
 
   // Admin commands. For config test commands a silent target is the "no match" answer:
   // InitiatorErrc::kTimeout.

@@ -2,8 +2,8 @@
 // FakeTarget serving on the far end from its own thread. Checks what MemoryWire cannot: the
 // kernel's role filter, padding of short frames, and the blocking epoll loop with a real clock.
 // Needs root; skips otherwise. Never touches the host's interfaces.
-#include <poll.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <random>
@@ -25,9 +25,8 @@ TEST(ClientNetns, DiscoverWriteReadOverVeth) {
   ASSERT_TRUE(aoe::testing::CreateVethPair(*a, "vi0", *b, "vt0"));
 
   std::unique_ptr<PacketPort> target_port;
-  ASSERT_TRUE(b->Run([&] {
-    target_port = PacketPort::Open("vt0", {.role = PortRole::kTarget}).value();
-  }));
+  ASSERT_TRUE(
+      b->Run([&] { target_port = PacketPort::Open("vt0", {.role = PortRole::kTarget}).value(); }));
   testing::FakeTarget target({.shelf = 7, .slot = 3, .sectors = 8192}, {target_port.get()});
   std::atomic<bool> stop{false};
   std::thread server([&] {

@@ -8,18 +8,30 @@ class Category final : public std::error_category {
   const char* name() const noexcept override { return "aoe-initiator"; }
   std::string message(int code) const override {
     switch (static_cast<InitiatorErrc>(code)) {
-      case InitiatorErrc::kTimeout: return "no reply";
-      case InitiatorErrc::kDeadTarget: return "target stopped answering";
-      case InitiatorErrc::kNoSuchTarget: return "no such target";
-      case InitiatorErrc::kTargetReserved: return "target reserved by another host";
-      case InitiatorErrc::kAoeError: return "target answered with an AoE error";
-      case InitiatorErrc::kAtaError: return "ATA command failed";
-      case InitiatorErrc::kShortReply: return "short reply";
-      case InitiatorErrc::kOutOfRange: return "beyond the end of the disk";
-      case InitiatorErrc::kInvalidArgument: return "invalid argument";
-      case InitiatorErrc::kCancelled: return "cancelled";
-      case InitiatorErrc::kNoPorts: return "no usable network interface";
-      case InitiatorErrc::kMaskError: return "MAC mask edit refused";
+      case InitiatorErrc::kTimeout:
+        return "no reply";
+      case InitiatorErrc::kDeadTarget:
+        return "target stopped answering";
+      case InitiatorErrc::kNoSuchTarget:
+        return "no such target";
+      case InitiatorErrc::kTargetReserved:
+        return "target reserved by another host";
+      case InitiatorErrc::kAoeError:
+        return "target answered with an AoE error";
+      case InitiatorErrc::kAtaError:
+        return "ATA command failed";
+      case InitiatorErrc::kShortReply:
+        return "short reply";
+      case InitiatorErrc::kOutOfRange:
+        return "beyond the end of the disk";
+      case InitiatorErrc::kInvalidArgument:
+        return "invalid argument";
+      case InitiatorErrc::kCancelled:
+        return "cancelled";
+      case InitiatorErrc::kNoPorts:
+        return "no usable network interface";
+      case InitiatorErrc::kMaskError:
+        return "MAC mask edit refused";
     }
     return "unknown initiator error";
   }

@@ -9,10 +9,10 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
-#include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -23,18 +23,18 @@
 namespace aoe::initiator {
 
 enum class InitiatorErrc {
-  kTimeout = 1,           // an exchange got no reply in time (also the "no match" of config tests)
-  kDeadTarget,            // a frame waited the whole dead-target timeout
-  kNoSuchTarget,          // shelf.slot did not answer discovery
-  kTargetReserved,        // AoE error 6
-  kAoeError,              // any other AoE error flag (the message names the code)
-  kAtaError,              // ATA status ERR/DF: the message names the failing sector range
-  kShortReply,            // a read reply carried fewer bytes than requested
-  kOutOfRange,            // request beyond the disk's capacity (caught before sending)
-  kInvalidArgument,       // caller error: unaligned buffer, bad shelf/slot, too many MACs ...
-  kCancelled,             // the disk/initiator was closed with the request pending
-  kNoPorts,               // no usable local interface
-  kMaskError,             // MAC mask edit refused (MError in the reply)
+  kTimeout = 1,      // an exchange got no reply in time (also the "no match" of config tests)
+  kDeadTarget,       // a frame waited the whole dead-target timeout
+  kNoSuchTarget,     // shelf.slot did not answer discovery
+  kTargetReserved,   // AoE error 6
+  kAoeError,         // any other AoE error flag (the message names the code)
+  kAtaError,         // ATA status ERR/DF: the message names the failing sector range
+  kShortReply,       // a read reply carried fewer bytes than requested
+  kOutOfRange,       // request beyond the disk's capacity (caught before sending)
+  kInvalidArgument,  // caller error: unaligned buffer, bad shelf/slot, too many MACs ...
+  kCancelled,        // the disk/initiator was closed with the request pending
+  kNoPorts,          // no usable local interface
+  kMaskError,        // MAC mask edit refused (MError in the reply)
 };
 
 const std::error_category& InitiatorCategory();
@@ -63,20 +63,32 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Outcome {
  public:
-  Outcome(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
-  Outcome(Error error) : v_(std::move(error)) {}    // NOLINT(google-explicit-constructor)
-  Outcome(Unexpected e) : v_(Error(e.error)) {}     // NOLINT(google-explicit-constructor)
+  Outcome(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Outcome(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Outcome(Unexpected e) : v_(Error(e.error)) {}   // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
-  T& value() & { assert(has_value()); return std::get<0>(v_); }
-  const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const { assert(!has_value()); return std::get<1>(v_); }
+  const Error& error() const {
+    assert(!has_value());
+    return std::get<1>(v_);
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -92,7 +104,10 @@ class [[nodiscard]] Outcome<void> {
   bool has_value() const { return !failed_; }
   explicit operator bool() const { return has_value(); }
   void value() const { assert(has_value()); }
-  const Error& error() const { assert(!has_value()); return error_; }
+  const Error& error() const {
+    assert(!has_value());
+    return error_;
+  }
 
  private:
   Error error_;

@@ -135,7 +135,7 @@ class CongestionWindow {
   uint32_t prior_ssthresh_ = 0;
   uint32_t event_timeouts_ = 0;  // timeouts counted in it and not yet proved spurious
   bool undone_ = false;
-  bool collapsed_ = false;       // down to 1 by a timeout, no reply since
+  bool collapsed_ = false;  // down to 1 by a timeout, no reply since
 };
 
 }  // namespace aoe::initiator

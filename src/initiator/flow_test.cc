@@ -44,7 +44,7 @@ TEST(TagTable, ReleasedAndForeignTagsAreNotFound) {
   uint32_t t = tags.Allocate(9).value();
   tags.Release(t);
   EXPECT_FALSE(tags.Find(t));
-  EXPECT_FALSE(tags.Find(t & 0x7FFF'FFFF));         // Linux aoe.ko tag space
+  EXPECT_FALSE(tags.Find(t & 0x7FFF'FFFF));           // Linux aoe.ko tag space
   EXPECT_FALSE(tags.Find(0x8000'0000 | (6u << 16)));  // another session
   EXPECT_FALSE(tags.Find(0));
 }
@@ -73,7 +73,7 @@ TEST(RttEstimator, RtoIsClampedAndBacksOffExponentially) {
   EXPECT_EQ(rtt.Rto(), milliseconds(5));  // floor
   EXPECT_EQ(rtt.Rto(1), milliseconds(10));
   EXPECT_EQ(rtt.Rto(3), milliseconds(40));
-  EXPECT_EQ(rtt.Rto(20), seconds(4));     // ceiling
+  EXPECT_EQ(rtt.Rto(20), seconds(4));  // ceiling
 }
 
 TEST(RttEstimator, RtoFollowsAFastLinkDownToTheAbsoluteFloor) {
@@ -204,7 +204,7 @@ TEST(CongestionWindow, TimeoutsOfOneWindowCountAsOneLossEvent) {
   EXPECT_EQ(w.ssthresh(), 8u);
   EXPECT_EQ(w.size(), 1u);
   for (int i = 0; i < 7; ++i) w.OnReply(w.NextSeq());
-  EXPECT_EQ(w.size(), 8u);  // slow start back to ssthresh
+  EXPECT_EQ(w.size(), 8u);   // slow start back to ssthresh
   w.OnTimeout(w.NextSeq());  // a new stall after replies: a new reduction
   EXPECT_EQ(w.ssthresh(), 4u);
   EXPECT_EQ(w.size(), 1u);
@@ -244,7 +244,7 @@ TEST(CongestionWindow, ASpuriousTimeoutIsUndone) {
   uint64_t late = w.NextSeq();
   uint64_t event = w.OnTimeout(late);
   EXPECT_EQ(w.size(), 1u);
-  w.OnReply(w.NextSeq());  // the retransmission's reply
+  w.OnReply(w.NextSeq());      // the retransmission's reply
   w.OnSpuriousTimeout(event);  // ... and the first transmission's: it was late, not lost
   EXPECT_EQ(w.size(), 64u);
   EXPECT_EQ(w.ssthresh(), 64u);

@@ -22,8 +22,8 @@ constexpr int kRxRounds = 16;
 constexpr uint32_t kBackoffAfterRetries = 4;
 constexpr size_t kMinRxSlotBytes = 9216 + proto::kEthernetHeaderSize;
 // Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
-constexpr uint8_t kAtaFailureBits = proto::kAtaStatusBusy | proto::kAtaStatusFault |
-                                    proto::kAtaStatusDrq | proto::kAtaStatusError;
+constexpr uint8_t kAtaFailureBits =
+    proto::kAtaStatusBusy | proto::kAtaStatusFault | proto::kAtaStatusDrq | proto::kAtaStatusError;
 // ATA IDENTIFY word numbers (see proto/identify.h).
 constexpr size_t kWordSerial = 10, kSerialWords = 10;
 constexpr size_t kWordFirmware = 23, kFirmwareWords = 4;
@@ -31,19 +31,27 @@ constexpr size_t kWordModel = 27, kModelWords = 20;
 
 std::string FormatDuration(Duration d) {
   using namespace std::chrono;
-  if (d % seconds(1) == Duration::zero()) return fmt::format("{} s", duration_cast<seconds>(d).count());
+  if (d % seconds(1) == Duration::zero())
+    return fmt::format("{} s", duration_cast<seconds>(d).count());
   return fmt::format("{} ms", duration_cast<milliseconds>(d).count());
 }
 
 std::string_view AoeErrorName(proto::AoeError e) {
   switch (e) {
-    case proto::AoeError::kNone: return "no error code";
-    case proto::AoeError::kUnrecognizedCommand: return "unrecognized command";
-    case proto::AoeError::kBadArgument: return "bad argument";
-    case proto::AoeError::kDeviceUnavailable: return "device unavailable";
-    case proto::AoeError::kConfigStringPresent: return "config string already set";
-    case proto::AoeError::kUnsupportedVersion: return "unsupported AoE version";
-    case proto::AoeError::kTargetReserved: return "target reserved by another host";
+    case proto::AoeError::kNone:
+      return "no error code";
+    case proto::AoeError::kUnrecognizedCommand:
+      return "unrecognized command";
+    case proto::AoeError::kBadArgument:
+      return "bad argument";
+    case proto::AoeError::kDeviceUnavailable:
+      return "device unavailable";
+    case proto::AoeError::kConfigStringPresent:
+      return "config string already set";
+    case proto::AoeError::kUnsupportedVersion:
+      return "unsupported AoE version";
+    case proto::AoeError::kTargetReserved:
+      return "target reserved by another host";
   }
   return "unknown error";
 }
@@ -64,7 +72,7 @@ std::string AtaErrorBits(uint8_t error) {
 Error AdminAoeError(DiskAddress address, std::string_view what, proto::AoeError code,
                     std::string_view detail = {}) {
   InitiatorErrc errc = code == proto::AoeError::kTargetReserved ? InitiatorErrc::kTargetReserved
-                                                                 : InitiatorErrc::kAoeError;
+                                                                : InitiatorErrc::kAoeError;
   return Error(errc, fmt::format("{} refused {}: {} (AoE error {}){}", address.ToString(), what,
                                  AoeErrorName(code), static_cast<int>(code), detail));
 }
@@ -80,9 +88,7 @@ ConstByteSpan AsBytes(std::string_view s) {
 // ============================================================================================
 
 Disk::Disk(Initiator& owner, uint16_t id, DiskAddress address)
-    : owner_(owner),
-      id_(id),
-      unsettled_(owner.options_.max_frames_per_disk * kMaxTransmissions) {
+    : owner_(owner), id_(id), unsettled_(owner.options_.max_frames_per_disk * kMaxTransmissions) {
   assert(owner.options_.max_frames_per_disk <= kCopyBit);
   info_.address = address;
   next_rediscover_ = owner.clock_.Now() + owner.options_.rediscover_interval;
@@ -131,8 +137,8 @@ void Disk::Trim(uint64_t lba, uint64_t sectors, IoCallback done) {
   if (sectors == 0 || sectors > kMaxTrimSectors) {
     owner_.Defer([done = std::move(done), a = info_.address, sectors] {
       done(Error(InitiatorErrc::kInvalidArgument,
-                 fmt::format("{}: trim of {} sectors: must be 1 to {} per command",
-                             a.ToString(), sectors, kMaxTrimSectors)));
+                 fmt::format("{}: trim of {} sectors: must be 1 to {} per command", a.ToString(),
+                             sectors, kMaxTrimSectors)));
     });
     owner_.DrainCompletions();
     return;
@@ -150,10 +156,13 @@ void Disk::Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCall
   if (op == Op::kRead || op == Op::kWrite || op == Op::kTrim) {
     uint64_t capacity = info_.identify ? info_.identify->sector_count : proto::kLba48Mask + 1;
     if (lba > capacity || sectors > capacity - lba) {
-      std::string msg = fmt::format("{}: {} of sectors {}-{} is beyond the end of the disk ({} sectors)",
-                                    info_.address.ToString(),
-                                    op == Op::kRead ? "READ" : op == Op::kWrite ? "WRITE" : "TRIM",
-                                    lba, lba + sectors - 1, capacity);
+      std::string msg =
+          fmt::format("{}: {} of sectors {}-{} is beyond the end of the disk ({} sectors)",
+                      info_.address.ToString(),
+                      op == Op::kRead    ? "READ"
+                      : op == Op::kWrite ? "WRITE"
+                                         : "TRIM",
+                      lba, lba + sectors - 1, capacity);
       owner_.Defer([done = std::move(done), msg = std::move(msg)] {
         done(Error(InitiatorErrc::kOutOfRange, msg));
       });
@@ -468,12 +477,13 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   } else if ((ata->cmd_status & kAtaFailureBits) != 0) {
     error = AtaError(f, ata->cmd_status, ata->err_feature);
   } else if (r.op == Op::kRead || r.op == Op::kIdentify) {
-    size_t want = r.op == Op::kRead ? size_t{f.sectors} * proto::kSectorSize : proto::kIdentifyPageSize;
+    size_t want =
+        r.op == Op::kRead ? size_t{f.sectors} * proto::kSectorSize : proto::kIdentifyPageSize;
     if (frame.size() < proto::kAtaHeaderSize + want) {
-      error = Error(InitiatorErrc::kShortReply,
-                    fmt::format("{}: {}: reply carried {} of {} data bytes",
-                                info_.address.ToString(), DescribeRange(f),
-                                frame.size() - proto::kAtaHeaderSize, want));
+      error =
+          Error(InitiatorErrc::kShortReply,
+                fmt::format("{}: {}: reply carried {} of {} data bytes", info_.address.ToString(),
+                            DescribeRange(f), frame.size() - proto::kAtaHeaderSize, want));
     } else {
       std::memcpy(r.data + f.data_offset, frame.data() + proto::kAtaHeaderSize, want);
     }
@@ -694,8 +704,9 @@ void Disk::MarkPathDown(uint32_t path) {
   // The target may have moved to another port or MAC: look for it everywhere soon.
   next_rediscover_ = std::min(next_rediscover_, owner_.clock_.Now());
   if (owner_.options_.logger) {
-    owner_.options_.logger->Warn(info_.address.ToString(), "path {} down after {} loss events in a row",
-                                 PathName(path), p.consecutive_timeouts);
+    owner_.options_.logger->Warn(info_.address.ToString(),
+                                 "path {} down after {} loss events in a row", PathName(path),
+                                 p.consecutive_timeouts);
   }
 }
 
@@ -820,8 +831,10 @@ std::string Disk::DescribeRequest(const Request& r) const {
       return fmt::format("reading {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
     case Op::kWrite:
       return fmt::format("writing {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
-    case Op::kFlush: return fmt::format("flushing {}", disk);
-    case Op::kIdentify: return fmt::format("identifying {}", disk);
+    case Op::kFlush:
+      return fmt::format("flushing {}", disk);
+    case Op::kIdentify:
+      return fmt::format("identifying {}", disk);
     case Op::kTrim:
       return fmt::format("trimming {} sectors {}-{}", disk, r.lba, r.lba + r.sectors - 1);
   }
@@ -830,10 +843,14 @@ std::string Disk::DescribeRequest(const Request& r) const {
 
 std::string Disk::DescribeRange(const Frame& f) const {
   switch (f.request->op) {
-    case Op::kRead: return fmt::format("READ of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
-    case Op::kWrite: return fmt::format("WRITE of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
-    case Op::kFlush: return f.flush_ext ? "FLUSH CACHE EXT" : "FLUSH CACHE";
-    case Op::kIdentify: return "IDENTIFY DEVICE";
+    case Op::kRead:
+      return fmt::format("READ of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
+    case Op::kWrite:
+      return fmt::format("WRITE of sectors {}-{}", f.lba, f.lba + f.sectors - 1);
+    case Op::kFlush:
+      return f.flush_ext ? "FLUSH CACHE EXT" : "FLUSH CACHE";
+    case Op::kIdentify:
+      return "IDENTIFY DEVICE";
     case Op::kTrim:
       return fmt::format("TRIM of sectors {}-{}", f.request->lba,
                          f.request->lba + f.request->sectors - 1);
@@ -843,18 +860,17 @@ std::string Disk::DescribeRange(const Frame& f) const {
 
 Error Disk::AtaError(const Frame& f, uint8_t status, uint8_t error) const {
   std::string bits = AtaErrorBits(error);
-  return Error(InitiatorErrc::kAtaError,
-               fmt::format("{}: {} failed: ATA status 0x{:02x}, error 0x{:02x}{}",
-                           info_.address.ToString(), DescribeRange(f), status, error,
-                           bits.empty() ? "" : " (" + bits + ")"));
+  return Error(
+      InitiatorErrc::kAtaError,
+      fmt::format("{}: {} failed: ATA status 0x{:02x}, error 0x{:02x}{}", info_.address.ToString(),
+                  DescribeRange(f), status, error, bits.empty() ? "" : " (" + bits + ")"));
 }
 
 Error Disk::AoeErrorFor(const Frame& f, proto::AoeError code) const {
   // An ATA reply has no room for the reserve list, so the holders stay unknown here.
-  return AdminAoeError(info_.address, DescribeRange(f), code,
-                       code == proto::AoeError::kTargetReserved
-                           ? "; the ATA reply does not say who holds it"
-                           : "");
+  return AdminAoeError(
+      info_.address, DescribeRange(f), code,
+      code == proto::AoeError::kTargetReserved ? "; the ATA reply does not say who holds it" : "");
 }
 
 // ============================================================================================
@@ -867,7 +883,8 @@ Initiator::Initiator(Clock& clock, std::vector<Port*> ports, InitiatorOptions op
       options_(std::move(options)),
       tags_(options_.tag_session.value_or(TagTable::RandomSession())) {
   size_t slot_bytes = kMinRxSlotBytes;
-  for (const Port* p : ports_) slot_bytes = std::max(slot_bytes, p->mtu() + proto::kEthernetHeaderSize);
+  for (const Port* p : ports_)
+    slot_bytes = std::max(slot_bytes, p->mtu() + proto::kEthernetHeaderSize);
   rx_storage_.resize(slot_bytes * kRxBatch);
   rx_slots_.resize(kRxBatch);
   for (size_t i = 0; i < kRxBatch; ++i) {
@@ -1001,7 +1018,8 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
       ++unmatched_replies_;
       return;
     }
-    if (h->command == static_cast<uint8_t>(proto::Command::kConfig)) HandleConfigReply(port, *h, frame);
+    if (h->command == static_cast<uint8_t>(proto::Command::kConfig))
+      HandleConfigReply(port, *h, frame);
     if (ex.collect) {
       if (ex.on_reply) ex.on_reply(port, frame);
       return;
@@ -1101,7 +1119,8 @@ void Initiator::DrainCompletions() {
 
 // --- Exchanges ------------------------------------------------------------------------------
 
-std::vector<std::byte> Initiator::NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const {
+std::vector<std::byte> Initiator::NewFrame(DiskAddress address, uint8_t command,
+                                           size_t arg_size) const {
   std::vector<std::byte> frame(std::max(proto::kMinFrameSize, proto::kHeaderSize + arg_size));
   proto::Header h;
   h.shelf = address.shelf;
@@ -1188,7 +1207,8 @@ void Initiator::FinishExchange(uint32_t slot) {
 
 void Initiator::Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                          const ExchangeOptions& options, FrameCallback done) {
-  AdminExchange(address, command, arg, options, fmt::format("command {}", command), std::move(done));
+  AdminExchange(address, command, arg, options, fmt::format("command {}", command),
+                std::move(done));
 }
 
 void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
@@ -1293,36 +1313,37 @@ void Initiator::Config(DiskAddress address, proto::ConfigCommand command, std::s
   arg.string = AsBytes(value);
   std::vector<std::byte> frame(proto::kConfigHeaderSize + value.size());
   proto::EncodeConfig(arg, frame);
-  AdminExchange(address, static_cast<uint8_t>(proto::Command::kConfig),
-           ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
-           [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
-             if (!r) return done(r.error());
-             ConstByteSpan f(*r);
-             std::optional<proto::Header> h = proto::DecodeHeader(f);
-             std::optional<proto::ConfigArg> c = proto::DecodeConfig(f);
-             if (h->is_error()) {
-               std::string detail;
-               if (h->error == proto::AoeError::kConfigStringPresent && c && c->string_complete) {
-                 detail = fmt::format(": it is '{}'",
-                                      std::string_view(reinterpret_cast<const char*>(c->string.data()),
-                                                       c->string.size()));
-               }
-               return done(AdminAoeError(address, what, h->error, detail));
-             }
-             if (!c) {
-               return done(Error(InitiatorErrc::kShortReply,
-                                 fmt::format("{}: config reply too short", address.ToString())));
-             }
-             ConfigReply out;
-             out.target_mac = h->source;
-             out.address = DiskAddress{h->shelf, h->slot};
-             out.buffer_count = c->buffer_count;
-             out.firmware_version = c->firmware_version;
-             out.sector_count = c->sector_count;
-             out.command = c->command;
-             out.config_string.assign(reinterpret_cast<const char*>(c->string.data()), c->string.size());
-             done(std::move(out));
-           });
+  AdminExchange(
+      address, static_cast<uint8_t>(proto::Command::kConfig),
+      ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
+      [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
+        if (!r) return done(r.error());
+        ConstByteSpan f(*r);
+        std::optional<proto::Header> h = proto::DecodeHeader(f);
+        std::optional<proto::ConfigArg> c = proto::DecodeConfig(f);
+        if (h->is_error()) {
+          std::string detail;
+          if (h->error == proto::AoeError::kConfigStringPresent && c && c->string_complete) {
+            detail = fmt::format(": it is '{}'",
+                                 std::string_view(reinterpret_cast<const char*>(c->string.data()),
+                                                  c->string.size()));
+          }
+          return done(AdminAoeError(address, what, h->error, detail));
+        }
+        if (!c) {
+          return done(Error(InitiatorErrc::kShortReply,
+                            fmt::format("{}: config reply too short", address.ToString())));
+        }
+        ConfigReply out;
+        out.target_mac = h->source;
+        out.address = DiskAddress{h->shelf, h->slot};
+        out.buffer_count = c->buffer_count;
+        out.firmware_version = c->firmware_version;
+        out.sector_count = c->sector_count;
+        out.command = c->command;
+        out.config_string.assign(reinterpret_cast<const char*>(c->string.data()), c->string.size());
+        done(std::move(out));
+      });
 }
 
 namespace {
@@ -1334,7 +1355,9 @@ Outcome<MaskReply> DecodeMaskReply(DiskAddress address, std::string_view what,
   std::optional<proto::Header> h = proto::DecodeHeader(f);
   if (h->is_error()) return AdminAoeError(address, what, h->error);
   std::optional<proto::MaskArg> m = proto::DecodeMask(f);
-  if (!m) return Error(InitiatorErrc::kShortReply, fmt::format("{}: mask reply too short", address.ToString()));
+  if (!m)
+    return Error(InitiatorErrc::kShortReply,
+                 fmt::format("{}: mask reply too short", address.ToString()));
   MaskReply out;
   out.error = static_cast<proto::MaskError>(m->error);
   if (m->error != 0) {
@@ -1354,18 +1377,20 @@ Outcome<MaskReply> DecodeMaskReply(DiskAddress address, std::string_view what,
 void Initiator::ReadMask(DiskAddress address, const ExchangeOptions& options,
                          std::function<void(Outcome<MaskReply>)> done) {
   std::vector<std::byte> frame(proto::kMaskHeaderSize);
-  proto::EncodeMask(static_cast<uint8_t>(proto::MaskCommand::kRead), proto::MaskError::kOk, {}, frame);
+  proto::EncodeMask(static_cast<uint8_t>(proto::MaskCommand::kRead), proto::MaskError::kOk, {},
+                    frame);
   AdminExchange(address, static_cast<uint8_t>(proto::Command::kMacMask),
-           ConstByteSpan(frame).subspan(proto::kHeaderSize), options, "mask read",
-           [address, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
-             done(DecodeMaskReply(address, "mask read", std::move(r)));
-           });
+                ConstByteSpan(frame).subspan(proto::kHeaderSize), options, "mask read",
+                [address, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
+                  done(DecodeMaskReply(address, "mask read", std::move(r)));
+                });
 }
 
 void Initiator::EditMask(DiskAddress address, std::span<const proto::MaskDirective> directives,
                          const ExchangeOptions& options,
                          std::function<void(Outcome<MaskReply>)> done) {
-  std::vector<std::byte> frame(proto::kMaskHeaderSize + directives.size() * proto::kMaskDirectiveSize);
+  std::vector<std::byte> frame(proto::kMaskHeaderSize +
+                               directives.size() * proto::kMaskDirectiveSize);
   if (directives.size() > 255 || proto::EncodeMaskDirectives(directives, frame) == 0) {
     Defer([done = std::move(done)] {
       done(Error(InitiatorErrc::kInvalidArgument, "at most 255 mask directives per request"));
@@ -1374,10 +1399,10 @@ void Initiator::EditMask(DiskAddress address, std::span<const proto::MaskDirecti
     return;
   }
   AdminExchange(address, static_cast<uint8_t>(proto::Command::kMacMask),
-           ConstByteSpan(frame).subspan(proto::kHeaderSize), options, "mask edit",
-           [address, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
-             done(DecodeMaskReply(address, "mask edit", std::move(r)));
-           });
+                ConstByteSpan(frame).subspan(proto::kHeaderSize), options, "mask edit",
+                [address, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
+                  done(DecodeMaskReply(address, "mask edit", std::move(r)));
+                });
 }
 
 void Initiator::Reserve(DiskAddress address, proto::ReserveCommand command,
@@ -1395,41 +1420,42 @@ void Initiator::Reserve(DiskAddress address, proto::ReserveCommand command,
   std::string what = command == proto::ReserveCommand::kRead  ? "reserve read"
                      : command == proto::ReserveCommand::kSet ? "reserve set"
                                                               : "reserve force-set";
-  AdminExchange(address, static_cast<uint8_t>(proto::Command::kReserve),
-           ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
-           [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
-             if (!r) return done(r.error());
-             ConstByteSpan f(*r);
-             std::optional<proto::Header> h = proto::DecodeHeader(f);
-             std::optional<proto::ReserveArg> a = proto::DecodeReserve(f);
-             if (h->is_error()) {
-               if (h->error != proto::AoeError::kTargetReserved) {
-                 return done(AdminAoeError(address, what, h->error));
-               }
-               // aoe serve and vblade send the current list with the refusal.
-               std::optional<std::vector<MacAddress>> holders;
-               std::string detail = "; the reply does not say who holds it";
-               if (a && a->available_macs() > 0) {
-                 holders.emplace();
-                 std::string names;
-                 for (size_t i = 0; i < a->available_macs(); ++i) {
-                   holders->push_back(a->MacAt(i));
-                   names += (i > 0 ? ", " : "") + a->MacAt(i).ToString();
-                 }
-                 detail = fmt::format(": held by {}", names);
-               }
-               Error e = AdminAoeError(address, what, h->error, detail);
-               e.holders = std::move(holders);
-               return done(std::move(e));
-             }
-             if (!a) {
-               return done(Error(InitiatorErrc::kShortReply,
-                                 fmt::format("{}: reserve reply too short", address.ToString())));
-             }
-             ReserveReply out;
-             for (size_t i = 0; i < a->available_macs(); ++i) out.macs.push_back(a->MacAt(i));
-             done(std::move(out));
-           });
+  AdminExchange(
+      address, static_cast<uint8_t>(proto::Command::kReserve),
+      ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
+      [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
+        if (!r) return done(r.error());
+        ConstByteSpan f(*r);
+        std::optional<proto::Header> h = proto::DecodeHeader(f);
+        std::optional<proto::ReserveArg> a = proto::DecodeReserve(f);
+        if (h->is_error()) {
+          if (h->error != proto::AoeError::kTargetReserved) {
+            return done(AdminAoeError(address, what, h->error));
+          }
+          // aoe serve and vblade send the current list with the refusal.
+          std::optional<std::vector<MacAddress>> holders;
+          std::string detail = "; the reply does not say who holds it";
+          if (a && a->available_macs() > 0) {
+            holders.emplace();
+            std::string names;
+            for (size_t i = 0; i < a->available_macs(); ++i) {
+              holders->push_back(a->MacAt(i));
+              names += (i > 0 ? ", " : "") + a->MacAt(i).ToString();
+            }
+            detail = fmt::format(": held by {}", names);
+          }
+          Error e = AdminAoeError(address, what, h->error, detail);
+          e.holders = std::move(holders);
+          return done(std::move(e));
+        }
+        if (!a) {
+          return done(Error(InitiatorErrc::kShortReply,
+                            fmt::format("{}: reserve reply too short", address.ToString())));
+        }
+        ReserveReply out;
+        for (size_t i = 0; i < a->available_macs(); ++i) out.macs.push_back(a->MacAt(i));
+        done(std::move(out));
+      });
 }
 
 }  // namespace aoe::initiator

@@ -150,12 +150,12 @@ class Disk {
   struct Request {
     Op op = Op::kRead;
     uint64_t lba = 0;
-    uint64_t sectors = 0;     // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
+    uint64_t sectors = 0;       // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
     std::byte* data = nullptr;  // read destination or write source (caller-owned)
-    uint64_t framed = 0;      // sectors already put into frames
+    uint64_t framed = 0;        // sectors already put into frames
     uint32_t frames_active = 0;
     bool fully_framed = false;
-    bool held_back = false;   // counted in writes_held_back_
+    bool held_back = false;  // counted in writes_held_back_
     std::optional<Error> error;
     IoCallback done;
     IdentifyCallback identify_done;
@@ -191,7 +191,7 @@ class Disk {
     bool counted = false;    // still counted in the path's in_flight (not timed out)
     bool timed_out = false;  // its timeout was counted in the window's loss event below
     uint64_t loss_event = 0;
-    bool answered = false;   // its reply arrived: the target has executed this copy
+    bool answered = false;  // its reply arrived: the target has executed this copy
   };
   static constexpr size_t kMaxTransmissions = 4;
 
@@ -201,18 +201,18 @@ class Disk {
     Request* request = nullptr;
     uint64_t lba = 0;
     uint8_t sectors = 0;
-    size_t data_offset = 0;   // bytes into the request's buffer
+    size_t data_offset = 0;         // bytes into the request's buffer
     std::vector<std::byte> buffer;  // the encoded request, reused across transmissions
     size_t length = 0;
     uint64_t queued_batch = 0;  // SendQueue batch of its last transmission (waiting if current)
     std::array<Transmission, kMaxTransmissions> tx{};
-    size_t tx_count = 0;      // live transmissions, oldest first
+    size_t tx_count = 0;  // live transmissions, oldest first
     TimePoint first_sent{};
-    TimePoint deadline{};     // retransmission deadline of the newest transmission
+    TimePoint deadline{};  // retransmission deadline of the newest transmission
     uint32_t retries = 0;
-    uint32_t backoff = 0;     // RTO doublings for the next transmission (see Disk::OnTimer)
-    uint32_t paths_tried = 0; // bit i: sent on path i (i < 32)
-    bool flush_ext = false;   // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
+    uint32_t backoff = 0;      // RTO doublings for the next transmission (see Disk::OnTimer)
+    uint32_t paths_tried = 0;  // bit i: sent on path i (i < 32)
+    bool flush_ext = false;    // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
   };
 
   // Bit 15 of a tag owner cookie's low half: the tag belongs to an unsettled write copy (the
@@ -271,15 +271,15 @@ class Disk {
   uint16_t id_;
   TargetInfo info_;
   std::vector<Path> paths_;
-  std::vector<Frame> frames_;         // slots; grows up to max_frames_per_disk, never shrinks
+  std::vector<Frame> frames_;  // slots; grows up to max_frames_per_disk, never shrinks
   std::vector<uint32_t> free_frames_;
-  std::deque<uint32_t> resend_queue_; // frame slots awaiting retransmission, oldest first
-  std::list<Request> requests_;       // all pending requests, submission order
-  std::deque<Request*> unframed_;     // requests with sectors not yet in a frame
-  UnsettledWrites unsettled_;         // copies of finished writes that may still arrive
+  std::deque<uint32_t> resend_queue_;  // frame slots awaiting retransmission, oldest first
+  std::list<Request> requests_;        // all pending requests, submission order
+  std::deque<Request*> unframed_;      // requests with sectors not yet in a frame
+  UnsettledWrites unsettled_;          // copies of finished writes that may still arrive
   uint64_t writes_held_back_ = 0;
-  bool flush_ext_refused_ = false;    // the target aborted 0xEA: flush with 0xE7
-  TimePoint next_rediscover_{};       // see InitiatorOptions::rediscover_interval
+  bool flush_ext_refused_ = false;  // the target aborted 0xEA: flush with 0xE7
+  TimePoint next_rediscover_{};     // see InitiatorOptions::rediscover_interval
 };
 
 class Initiator {
@@ -305,7 +305,8 @@ class Initiator {
   // Broadcasts a Query Config (ccmd read) for `where` on every port and collects replies for
   // `timeout`; then calls `done` with the addresses that answered (sorted). Replies keep
   // updating the target table (targets(), disk()) whether or not anyone waits.
-  void Discover(DiskAddress where, Duration timeout, std::function<void(std::vector<DiskAddress>)> done);
+  void Discover(DiskAddress where, Duration timeout,
+                std::function<void(std::vector<DiskAddress>)> done);
   std::vector<TargetInfo> targets() const;
   // The disk for a discovered shelf.slot; nullptr if no config reply came from it yet.
   Disk* disk(DiskAddress address);
@@ -347,19 +348,19 @@ class Initiator {
 
   struct ExchangeState {
     bool live = false;
-    bool ours = true;            // tag from our TagTable (false for SendRaw)
-    bool collect = false;        // discovery: keep every reply until the deadline
+    bool ours = true;      // tag from our TagTable (false for SendRaw)
+    bool collect = false;  // discovery: keep every reply until the deadline
     uint32_t tag = 0;
     DiskAddress address;
     uint8_t command = 0;
     std::vector<std::byte> frame;
-    std::vector<size_t> ports;   // sent on these ports
+    std::vector<size_t> ports;  // sent on these ports
     MacAddress destination;
     Duration timeout{};
     TimePoint deadline{};
     TimePoint next_resend{};
     Duration resend_interval{};
-    std::string what;            // for the timeout message: "config read", ...
+    std::string what;  // for the timeout message: "config read", ...
     std::function<void(size_t port, ConstByteSpan reply)> on_reply;  // collect mode
     std::function<void(Outcome<std::vector<std::byte>>)> on_done;    // single mode result
     std::function<void()> on_end;                                    // collect mode end

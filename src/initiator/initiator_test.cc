@@ -11,10 +11,10 @@
 
 #include "initiator/client.h"
 #include "initiator/testing/fake_target.h"
-#include "proto/identify.h"
 #include "net/memory_port.h"
 #include "proto/ata.h"
 #include "proto/config.h"
+#include "proto/identify.h"
 
 namespace aoe::initiator {
 namespace {
@@ -219,8 +219,7 @@ TEST_F(InitiatorTest, TrimSendsOneDataSetManagementCommandWithItsRanges) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 200000});
   MakeClient();
   SyncDisk disk = Open(0, 1);
-  const proto::IdentifyFeatures features =
-      proto::ReadIdentifyFeatures(disk.info().identify->page);
+  const proto::IdentifyFeatures features = proto::ReadIdentifyFeatures(disk.info().identify->page);
   EXPECT_TRUE(features.trim);
   EXPECT_TRUE(features.trim_reads_zeroes);
   std::vector<std::byte> data = RandomBytes(8 * 512, 3);

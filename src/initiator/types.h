@@ -33,17 +33,17 @@ struct IdentifyData {
 
 // One way to reach a target: a local port and one of the target's MACs.
 struct PathInfo {
-  std::string port;               // local interface name
+  std::string port;  // local interface name
   MacAddress local_mac;
   MacAddress target_mac;
-  uint16_t buffer_count = 0;      // as advertised in this MAC's config reply
-  uint8_t advertised_sectors = 0; // scnt from the config reply, 0 already mapped to 2
+  uint16_t buffer_count = 0;       // as advertised in this MAC's config reply
+  uint8_t advertised_sectors = 0;  // scnt from the config reply, 0 already mapped to 2
 };
 
 // Everything discovery knows about one shelf.slot.
 struct TargetInfo {
   DiskAddress address;
-  uint16_t buffer_count = 0;       // from the latest config reply
+  uint16_t buffer_count = 0;  // from the latest config reply
   uint16_t firmware_version = 0;
   // Sectors per ATA frame actually used: the minimum over all paths of the advertised count and
   // (port MTU - 36) / 512, so that any frame may be retransmitted on any path.
@@ -62,12 +62,12 @@ struct PathStats {
   uint32_t window_limit = 0;  // min(target buffer count, max_window)
   uint32_t ssthresh = 0;
   uint32_t in_flight = 0;
-  uint64_t sent = 0;          // transmissions, retransmissions included
-  uint64_t retransmits = 0;   // transmissions of a frame that had timed out before
+  uint64_t sent = 0;         // transmissions, retransmissions included
+  uint64_t retransmits = 0;  // transmissions of a frame that had timed out before
   uint64_t timeouts = 0;
   uint64_t spurious_timeouts = 0;  // timeouts whose first reply came after all (late, not lost)
   uint64_t replies = 0;
-  Duration rtt_avg{};         // smoothed RTT (0 before the first sample)
+  Duration rtt_avg{};  // smoothed RTT (0 before the first sample)
   Duration rto{};
   bool up = true;
 };
@@ -86,8 +86,8 @@ struct ConfigReply {
 // A decoded MAC Mask List reply.
 struct MaskReply {
   proto::MaskError error = proto::MaskError::kOk;
-  uint8_t failed_index = 0;       // with an error: the index of the refused directive
-  std::vector<MacAddress> macs;   // the list after the command (on success)
+  uint8_t failed_index = 0;      // with an error: the index of the refused directive
+  std::vector<MacAddress> macs;  // the list after the command (on success)
 };
 
 // A decoded Reserve/Release reply.

@@ -68,12 +68,18 @@ std::optional<proto::DiskAddress> ParseAoeTarget(std::string_view text) {
 
 std::string_view FirmwareName(Firmware firmware) {
   switch (firmware) {
-    case Firmware::kOther: return "not a netboot client";
-    case Firmware::kPxeBios: return "PXE BIOS";
-    case Firmware::kPxeEfi: return "PXE UEFI";
-    case Firmware::kPxeUnknown: return "PXE (unsupported arch)";
-    case Firmware::kIpxe: return "iPXE";
-    case Firmware::kIpxeNoAoe: return "iPXE without AoE";
+    case Firmware::kOther:
+      return "not a netboot client";
+    case Firmware::kPxeBios:
+      return "PXE BIOS";
+    case Firmware::kPxeEfi:
+      return "PXE UEFI";
+    case Firmware::kPxeUnknown:
+      return "PXE (unsupported arch)";
+    case Firmware::kIpxe:
+      return "iPXE";
+    case Firmware::kIpxeNoAoe:
+      return "iPXE without AoE";
   }
   return "?";
 }

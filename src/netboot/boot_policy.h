@@ -17,8 +17,8 @@
 #include <string_view>
 
 #include "base/mac_address.h"
-#include "proto/disk_address.h"
 #include "netboot/dhcp_message.h"
+#include "proto/disk_address.h"
 
 namespace aoe::netboot {
 
@@ -26,12 +26,12 @@ namespace aoe::netboot {
 std::optional<proto::DiskAddress> ParseAoeTarget(std::string_view text);
 
 enum class Firmware {
-  kOther,        // not a netboot client (no PXEClient vendor class, not iPXE)
-  kPxeBios,      // PXE ROM, client arch 0
-  kPxeEfi,       // UEFI PXE, client arch 6, 7 or 9
-  kPxeUnknown,   // PXE with an architecture we have no iPXE build for
-  kIpxe,         // iPXE with AoE: ready for the script
-  kIpxeNoAoe,    // iPXE built without AoE: chain to the full build first
+  kOther,       // not a netboot client (no PXEClient vendor class, not iPXE)
+  kPxeBios,     // PXE ROM, client arch 0
+  kPxeEfi,      // UEFI PXE, client arch 6, 7 or 9
+  kPxeUnknown,  // PXE with an architecture we have no iPXE build for
+  kIpxe,        // iPXE with AoE: ready for the script
+  kIpxeNoAoe,   // iPXE built without AoE: chain to the full build first
 };
 std::string_view FirmwareName(Firmware firmware);
 
@@ -61,7 +61,7 @@ struct BootDecision {
   enum class Stage { kNone, kFirstStage, kScript } stage = Stage::kNone;
   std::string file;  // boot file name for the DHCP reply; empty for kNone
   proto::DiskAddress target;
-  std::string why;   // for the log when stage is kNone
+  std::string why;  // for the log when stage is kNone
 };
 BootDecision DecideBoot(const ClientInfo& client, const MacAddress& mac, const BootTargets& targets,
                         const BootFiles& files);

@@ -70,33 +70,33 @@ TEST(BootPolicy, PlainDhcpClientIsOther) {
 }
 
 TEST(BootPolicy, BiosPxeGetsUndionly) {
-  BootDecision d = DecideBoot(
-      ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios)), kClientMac,
-      DefaultTarget(), BootFiles{});
+  BootDecision d =
+      DecideBoot(ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios)),
+                 kClientMac, DefaultTarget(), BootFiles{});
   EXPECT_EQ(d.stage, BootDecision::Stage::kFirstStage);
   EXPECT_EQ(d.file, "undionly.kpxe");
 }
 
 TEST(BootPolicy, UefiPxeGetsSnponly) {
-  BootDecision d = DecideBoot(
-      ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeEfi64)), kClientMac,
-      DefaultTarget(), BootFiles{});
+  BootDecision d =
+      DecideBoot(ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeEfi64)),
+                 kClientMac, DefaultTarget(), BootFiles{});
   EXPECT_EQ(d.file, "snponly.efi");
 }
 
 TEST(BootPolicy, IpxeGetsItsScript) {
-  BootDecision d = DecideBoot(
-      ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kIpxeBios)), kClientMac,
-      DefaultTarget(), BootFiles{});
+  BootDecision d =
+      DecideBoot(ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kIpxeBios)),
+                 kClientMac, DefaultTarget(), BootFiles{});
   EXPECT_EQ(d.stage, BootDecision::Stage::kScript);
   EXPECT_EQ(d.file, "aoekit/52-54-00-a0-e0-01.ipxe");
   EXPECT_EQ(d.target, (proto::DiskAddress{0, 1}));
 }
 
 TEST(BootPolicy, IpxeWithoutAoeIsChainedToFullBuild) {
-  BootDecision d = DecideBoot(
-      ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kIpxeNoAoe)), kClientMac,
-      DefaultTarget(), BootFiles{});
+  BootDecision d =
+      DecideBoot(ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kIpxeNoAoe)),
+                 kClientMac, DefaultTarget(), BootFiles{});
   EXPECT_EQ(d.stage, BootDecision::Stage::kFirstStage);
   EXPECT_EQ(d.file, "undionly.kpxe");
 }
@@ -109,9 +109,9 @@ TEST(BootPolicy, PerClientTargetWinsOverDefault) {
 }
 
 TEST(BootPolicy, NoTargetMeansNoBoot) {
-  BootDecision d = DecideBoot(
-      ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios)), kClientMac,
-      BootTargets{}, BootFiles{});
+  BootDecision d =
+      DecideBoot(ClassifyClient(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios)),
+                 kClientMac, BootTargets{}, BootFiles{});
   EXPECT_EQ(d.stage, BootDecision::Stage::kNone);
   EXPECT_NE(d.why.find("--boot"), std::string::npos);
 }
@@ -132,8 +132,8 @@ TEST(BootPolicy, ScriptSanbootsTheTarget) {
 TEST(BootPolicy, ParsesAoeTargets) {
   EXPECT_EQ(ParseAoeTarget("e0.1"), (proto::DiskAddress{0, 1}));
   EXPECT_EQ(ParseAoeTarget("e65534.254"), (proto::DiskAddress{65534, 254}));
-  for (const char* bad : {"", "e", "0.1", "e1", "e1.", "e.1", "e65535.1", "e1.255", "e-1.2",
-                          "e1.2x", "E1.2"}) {
+  for (const char* bad :
+       {"", "e", "0.1", "e1", "e1.", "e.1", "e65535.1", "e1.255", "e-1.2", "e1.2x", "E1.2"}) {
     EXPECT_FALSE(ParseAoeTarget(bad)) << bad;
   }
 }

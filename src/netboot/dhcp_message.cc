@@ -45,14 +45,22 @@ std::string FieldText(ConstByteSpan field) {
 
 std::string_view DhcpMessageTypeName(DhcpMessageType type) {
   switch (type) {
-    case DhcpMessageType::kDiscover: return "DISCOVER";
-    case DhcpMessageType::kOffer: return "OFFER";
-    case DhcpMessageType::kRequest: return "REQUEST";
-    case DhcpMessageType::kDecline: return "DECLINE";
-    case DhcpMessageType::kAck: return "ACK";
-    case DhcpMessageType::kNak: return "NAK";
-    case DhcpMessageType::kRelease: return "RELEASE";
-    case DhcpMessageType::kInform: return "INFORM";
+    case DhcpMessageType::kDiscover:
+      return "DISCOVER";
+    case DhcpMessageType::kOffer:
+      return "OFFER";
+    case DhcpMessageType::kRequest:
+      return "REQUEST";
+    case DhcpMessageType::kDecline:
+      return "DECLINE";
+    case DhcpMessageType::kAck:
+      return "ACK";
+    case DhcpMessageType::kNak:
+      return "NAK";
+    case DhcpMessageType::kRelease:
+      return "RELEASE";
+    case DhcpMessageType::kInform:
+      return "INFORM";
   }
   return "UNKNOWN";
 }

@@ -14,18 +14,22 @@ std::vector<std::byte> GoldenDiscover() {
   b[0] = 1;  // op
   b[1] = 1;  // htype
   b[2] = 6;  // hlen
-  b[4] = 0xde; b[5] = 0xad; b[6] = 0xbe; b[7] = 0xef;  // xid
-  b[10] = 0x80;                                        // broadcast flag
+  b[4] = 0xde;
+  b[5] = 0xad;
+  b[6] = 0xbe;
+  b[7] = 0xef;   // xid
+  b[10] = 0x80;  // broadcast flag
   const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xa0, 0xe0, 0x01};
   for (int i = 0; i < 6; ++i) b[28 + i] = mac[i];
-  b[236] = 99; b[237] = 130; b[238] = 83; b[239] = 99;
-  const std::vector<uint8_t> options = {
-      53, 1, 1,                       // DISCOVER
-      93, 2, 0, 0,                    // arch BIOS
-      77, 4, 'i', 'P', 'X', 'E',      // user class
-      0,                              // pad
-      60, 9, 'P', 'X', 'E', 'C', 'l', 'i', 'e', 'n', 't',
-      255};
+  b[236] = 99;
+  b[237] = 130;
+  b[238] = 83;
+  b[239] = 99;
+  const std::vector<uint8_t> options = {53, 1, 1,                   // DISCOVER
+                                        93, 2, 0,   0,              // arch BIOS
+                                        77, 4, 'i', 'P', 'X', 'E',  // user class
+                                        0,                          // pad
+                                        60, 9, 'P', 'X', 'E', 'C', 'l', 'i', 'e', 'n', 't', 255};
   b.insert(b.end(), options.begin(), options.end());
   std::vector<std::byte> out(b.size());
   for (size_t i = 0; i < b.size(); ++i) out[i] = std::byte{b[i]};
@@ -182,7 +186,8 @@ TEST(DhcpMessage, EncodeFailsWhenBufferTooSmall) {
 // never crash (run under ASan in CI).
 TEST(DhcpMessage, SurvivesEveryTruncationAndCorruption) {
   std::vector<std::byte> bytes = GoldenDiscover();
-  for (size_t size = 0; size <= bytes.size(); ++size) (void)DecodeDhcp(std::span(bytes).first(size));
+  for (size_t size = 0; size <= bytes.size(); ++size)
+    (void)DecodeDhcp(std::span(bytes).first(size));
   for (size_t i = 236; i < bytes.size(); ++i) {
     for (int v : {0x00, 0x01, 0x34, 0xff}) {
       std::vector<std::byte> copy = bytes;

@@ -19,7 +19,8 @@ std::string Describe(const BootDecision& d, const ClientInfo& client) {
       return fmt::format("boot file {} (client arch {})", d.file, client.arch.value_or(0));
     case BootDecision::Stage::kScript:
       return fmt::format("script {} (sanboot aoe:{})", d.file, d.target.ToString());
-    case BootDecision::Stage::kNone: return fmt::format("no boot file: {}", d.why);
+    case BootDecision::Stage::kNone:
+      return fmt::format("no boot file: {}", d.why);
   }
   return "";
 }
@@ -68,7 +69,8 @@ void DhcpResponder::AddBootInfo(const DhcpMessage& request, const ClientInfo& cl
     // echoes the client's GUID, and (option 43) says not to look for boot servers.
     reply.SetString(kOptVendorClass, "PXEClient");
     reply.Set(kOptVendorSpecific, kPxeVendorOptions);
-    if (const DhcpOption* guid = request.Find(kOptClientGuid)) reply.Set(kOptClientGuid, guid->data);
+    if (const DhcpOption* guid = request.Find(kOptClientGuid))
+      reply.Set(kOptClientGuid, guid->data);
   }
 }
 
@@ -122,9 +124,10 @@ DhcpOutcome DhcpResponder::HandleFull(const DhcpMessage& request, DhcpMessageTyp
       if (wanted.is_any() || !pool_->Bind(mac, wanted, now_unix)) {
         DhcpMessage nak = ReplyTo(request, DhcpMessageType::kNak);
         nak.flags |= kDhcpBroadcastFlag;
-        out.log = fmt::format("REQUEST for {} -> NAK (not ours to give; the client will start "
-                              "over with DISCOVER)",
-                              wanted.ToString());
+        out.log = fmt::format(
+            "REQUEST for {} -> NAK (not ours to give; the client will start "
+            "over with DISCOVER)",
+            wanted.ToString());
         out.reply = Broadcast(std::move(nak), request);
         return out;
       }
@@ -193,9 +196,9 @@ DhcpOutcome DhcpResponder::HandleProxy(const DhcpMessage& request, DhcpMessageTy
     ack.ciaddr = request.ciaddr;
     AddBootInfo(request, client, decision, ack);
     ack.SetString(kOptVendorClass, "PXEClient");
-    out.log = fmt::format("{} on port 4011 from {} ({}) -> proxy ACK, {}",
-                          DhcpMessageTypeName(type), FirmwareName(client.firmware),
-                          source.ToString(), Describe(decision, client));
+    out.log =
+        fmt::format("{} on port 4011 from {} ({}) -> proxy ACK, {}", DhcpMessageTypeName(type),
+                    FirmwareName(client.firmware), source.ToString(), Describe(decision, client));
     // The client has its address by now and listens where it sent from.
     Ipv4Address to = source.is_any() ? Ipv4Address::Broadcast() : source;
     out.reply = DhcpReply{std::move(ack), to, source_port == 0 ? kDhcpClientPort : source_port};

@@ -49,7 +49,7 @@ struct DhcpReply {
 
 struct DhcpOutcome {
   std::optional<DhcpReply> reply;
-  std::string log;         // one line for the client's progress; empty = nothing worth saying
+  std::string log;              // one line for the client's progress; empty = nothing worth saying
   bool leases_changed = false;  // the caller saves the lease file
 };
 

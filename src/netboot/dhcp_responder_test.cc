@@ -72,8 +72,8 @@ TEST_F(FullMode, RequestGetsAckAndBindsLease) {
 }
 
 TEST_F(FullMode, RequestForSomeoneElsesAddressIsNaked) {
-  DhcpMessage other = MakeRequest(DhcpMessageType::kRequest, Client::kPlain,
-                                  MacAddress({2, 0, 0, 0, 0, 2}));
+  DhcpMessage other =
+      MakeRequest(DhcpMessageType::kRequest, Client::kPlain, MacAddress({2, 0, 0, 0, 0, 2}));
   other.SetAddress(kOptRequestedIp, kFirst);
   ASSERT_EQ(Send(other).reply->message.message_type(), DhcpMessageType::kAck);
   DhcpMessage mine = MakeRequest(DhcpMessageType::kRequest, Client::kPxeBios);
@@ -126,8 +126,10 @@ TEST_F(FullMode, PlainClientGetsAddressWithoutBootFile) {
 }
 
 TEST_F(FullMode, ExhaustedRangeIsNotAnswered) {
-  (void)Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain, MacAddress({2, 0, 0, 0, 0, 1})));
-  (void)Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain, MacAddress({2, 0, 0, 0, 0, 2})));
+  (void)Send(
+      MakeRequest(DhcpMessageType::kDiscover, Client::kPlain, MacAddress({2, 0, 0, 0, 0, 1})));
+  (void)Send(
+      MakeRequest(DhcpMessageType::kDiscover, Client::kPlain, MacAddress({2, 0, 0, 0, 0, 2})));
   DhcpOutcome out = Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain));
   EXPECT_FALSE(out.reply);
   EXPECT_NE(out.log.find("no free address"), std::string::npos);
@@ -154,8 +156,8 @@ TEST_F(FullMode, RenewalIsUnicastToTheClient) {
 
 TEST_F(FullMode, IgnoresPort4011AndReplies) {
   EXPECT_FALSE(responder_
-                   .Handle(MakeRequest(DhcpMessageType::kRequest, Client::kPxeBios),
-                           kPxeProxyPort, kFirst, kDhcpClientPort, kNow)
+                   .Handle(MakeRequest(DhcpMessageType::kRequest, Client::kPxeBios), kPxeProxyPort,
+                           kFirst, kDhcpClientPort, kNow)
                    .reply);
   DhcpMessage reply = MakeRequest(DhcpMessageType::kOffer, Client::kPlain);
   reply.op = kBootReply;
@@ -168,9 +170,8 @@ class ProxyMode : public ::testing::Test {
 };
 
 TEST_F(ProxyMode, DiscoverFromPxeGetsOfferWithoutAddress) {
-  DhcpOutcome out =
-      responder_.Handle(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios),
-                        kDhcpServerPort, Ipv4Address(), kDhcpClientPort, kNow);
+  DhcpOutcome out = responder_.Handle(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios),
+                                      kDhcpServerPort, Ipv4Address(), kDhcpClientPort, kNow);
   ASSERT_TRUE(out.reply);
   const DhcpMessage& offer = out.reply->message;
   EXPECT_EQ(offer.message_type(), DhcpMessageType::kOffer);
@@ -187,8 +188,8 @@ TEST_F(ProxyMode, DiscoverFromPxeGetsOfferWithoutAddress) {
 
 TEST_F(ProxyMode, IgnoresPlainClientsAndRequestsOnPort67) {
   EXPECT_FALSE(responder_
-                   .Handle(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain),
-                           kDhcpServerPort, Ipv4Address(), kDhcpClientPort, kNow)
+                   .Handle(MakeRequest(DhcpMessageType::kDiscover, Client::kPlain), kDhcpServerPort,
+                           Ipv4Address(), kDhcpClientPort, kNow)
                    .reply);
   EXPECT_FALSE(responder_
                    .Handle(MakeRequest(DhcpMessageType::kRequest, Client::kPxeBios),

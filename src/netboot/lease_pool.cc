@@ -11,9 +11,7 @@ LeasePool::LeasePool(Ipv4Address first, Ipv4Address last, Ipv4Address excluded,
                      uint32_t lease_seconds)
     : first_(first), last_(last), excluded_(excluded), lease_seconds_(lease_seconds) {}
 
-bool LeasePool::InRange(Ipv4Address a) const {
-  return a >= first_ && a <= last_ && a != excluded_;
-}
+bool LeasePool::InRange(Ipv4Address a) const { return a >= first_ && a <= last_ && a != excluded_; }
 
 const Lease* LeasePool::Find(const MacAddress& mac) const {
   for (const auto& [address, lease] : by_address_) {
@@ -30,9 +28,8 @@ bool LeasePool::Free(Ipv4Address a, const MacAddress& mac, int64_t now_unix) con
 
 void LeasePool::Hold(const MacAddress& mac, Ipv4Address a, int64_t expires_unix, bool bound) {
   // One address per client: drop whatever else it held.
-  std::erase_if(by_address_, [&](const auto& entry) {
-    return entry.second.mac == mac && entry.first != a;
-  });
+  std::erase_if(by_address_,
+                [&](const auto& entry) { return entry.second.mac == mac && entry.first != a; });
   by_address_[a] = Lease{mac, a, expires_unix, bound};
 }
 
@@ -112,8 +109,8 @@ size_t LeasePool::Load(std::string_view text) {
     std::optional<Ipv4Address> address = Ipv4Address::Parse(address_text);
     std::optional<MacAddress> mac = MacAddress::Parse(mac_text);
     int64_t expires = 0;
-    auto [end, ec] = std::from_chars(expires_text.data(),
-                                     expires_text.data() + expires_text.size(), expires);
+    auto [end, ec] =
+        std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires);
     if (!address || !mac || ec != std::errc() || end != expires_text.data() + expires_text.size() ||
         (fields >> extra) || !InRange(*address)) {
       ++skipped;

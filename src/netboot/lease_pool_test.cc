@@ -5,9 +5,9 @@
 namespace aoe::netboot {
 namespace {
 
-const Ipv4Address kFirst(0x0a000064);  // 10.0.0.100
-const Ipv4Address kServer(0x0a000065); // 10.0.0.101, inside the range on purpose
-const Ipv4Address kLast(0x0a000066);   // 10.0.0.102
+const Ipv4Address kFirst(0x0a000064);   // 10.0.0.100
+const Ipv4Address kServer(0x0a000065);  // 10.0.0.101, inside the range on purpose
+const Ipv4Address kLast(0x0a000066);    // 10.0.0.102
 const MacAddress kA({2, 0, 0, 0, 0, 0xa});
 const MacAddress kB({2, 0, 0, 0, 0, 0xb});
 const MacAddress kC({2, 0, 0, 0, 0, 0xc});

@@ -29,8 +29,7 @@ std::string ParseAddress(std::string_view source, const toml::node& node, std::s
   return "";
 }
 
-std::string ParseClients(std::string_view source, const toml::node& node,
-                         NetbootOptions& options) {
+std::string ParseClients(std::string_view source, const toml::node& node, NetbootOptions& options) {
   const toml::table* table = node.as_table();
   if (table == nullptr) {
     return fmt::format("{} must be a table of \"MAC\" = \"eSHELF.SLOT\"",
@@ -114,8 +113,8 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source,
     } else if (key == "lease_time") {
       const auto* seconds = node.as_integer();
       if (seconds == nullptr || seconds->get() < 60 || seconds->get() > 0xffffffffLL) {
-        error = fmt::format("{} must be a number of seconds, at least 60",
-                            Where(source, node, key));
+        error =
+            fmt::format("{} must be a number of seconds, at least 60", Where(source, node, key));
       } else {
         options.lease_seconds = static_cast<uint32_t>(seconds->get());
       }

@@ -35,7 +35,8 @@ efi_file = "b.efi"
   EXPECT_EQ(o.tftp_root, "/srv/tftp");
   EXPECT_EQ(o.files.bios, "a.kpxe");
   EXPECT_EQ(o.files.efi, "b.efi");
-  EXPECT_EQ(o.targets.by_mac.at(*MacAddress::Parse("52:54:00:12:34:56")), (proto::DiskAddress{2, 3}));
+  EXPECT_EQ(o.targets.by_mac.at(*MacAddress::Parse("52:54:00:12:34:56")),
+            (proto::DiskAddress{2, 3}));
   EXPECT_EQ(ValidateNetbootOptions(o), "");
 }
 
@@ -47,8 +48,7 @@ TEST(NetbootConfig, ErrorsNameTheKeyAndLine) {
             std::string::npos);
   EXPECT_NE(ApplyNetbootTomlText("[clients]\n\"zz\" = \"e0.1\"\n", "f.toml", o).find("clients.zz"),
             std::string::npos);
-  EXPECT_NE(ApplyNetbootTomlText("mode = \"fast\"\n", "f.toml", o).find("full"),
-            std::string::npos);
+  EXPECT_NE(ApplyNetbootTomlText("mode = \"fast\"\n", "f.toml", o).find("full"), std::string::npos);
   EXPECT_NE(ApplyNetbootTomlText("lease_time = 5\n", "f.toml", o).find("at least 60"),
             std::string::npos);
   EXPECT_NE(ApplyNetbootTomlText("x = \n", "f.toml", o).find("f.toml:1"), std::string::npos);
@@ -73,8 +73,8 @@ TEST(NetbootConfig, ValidateExplainsMissingPieces) {
 TEST(Ipv4Address, ParsesOnlyDottedQuads) {
   EXPECT_EQ(Ipv4Address::Parse("10.77.0.1"), Ipv4Address(0x0a4d0001));
   EXPECT_EQ(Ipv4Address::Parse("255.255.255.255"), Ipv4Address::Broadcast());
-  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d", "1..2.3",
-                          "0001.2.3.4"}) {
+  for (const char* bad :
+       {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d", "1..2.3", "0001.2.3.4"}) {
     EXPECT_FALSE(Ipv4Address::Parse(bad)) << bad;
   }
   EXPECT_EQ(Ipv4Address(0xc0a80101).ToString(), "192.168.1.1");

@@ -80,8 +80,8 @@ class NetbootServiceImpl final : public NetbootService {
         return Unexpected{proxy_fd.error()};
       }
       proxy_fd_ = std::move(*proxy_fd);
-      AOE_TRY(loop_.Add(proxy_fd_.get(),
-                        [this] { OnDhcpReadable(proxy_fd_.get(), kPxeProxyPort); }));
+      AOE_TRY(
+          loop_.Add(proxy_fd_.get(), [this] { OnDhcpReadable(proxy_fd_.get(), kPxeProxyPort); }));
     }
 
     TftpServerOptions tftp;
@@ -89,8 +89,8 @@ class NetbootServiceImpl final : public NetbootService {
     tftp.address = interface_.address;
     tftp.root = options_.tftp_root;
     // IP (20) + UDP (8) + TFTP (4) headers: a block fills one frame, never fragments.
-    tftp.limits.max_block_size = interface_.mtu > 32 + kTftpMinBlockSize ? interface_.mtu - 32
-                                                                         : kTftpDefaultBlockSize;
+    tftp.limits.max_block_size =
+        interface_.mtu > 32 + kTftpMinBlockSize ? interface_.mtu - 32 : kTftpDefaultBlockSize;
     Result<std::unique_ptr<TftpServer>> server = TftpServer::Create(
         tftp, loop_, log_, clock,
         [this](std::string_view name, Ipv4Address client) { return Script(name, client); }, why);
@@ -120,14 +120,16 @@ class NetbootServiceImpl final : public NetbootService {
             "with dnsmasq only when dnsmasq runs with --bind-interfaces, else run aoe netboot "
             "--proxy on another host of the network");
       }
-      return fmt::format("port {} is in use (another PXE proxy server such as dnsmasq in proxy "
-                         "mode?); stop it",
-                         port);
+      return fmt::format(
+          "port {} is in use (another PXE proxy server such as dnsmasq in proxy "
+          "mode?); stop it",
+          port);
     }
     if (error.value() == EACCES || error.value() == EPERM) {
-      return fmt::format("cannot bind UDP port {} on {}: {}; run as root (or with "
-                         "CAP_NET_BIND_SERVICE and CAP_NET_RAW)",
-                         port, options_.interface_name, error.message());
+      return fmt::format(
+          "cannot bind UDP port {} on {}: {}; run as root (or with "
+          "CAP_NET_BIND_SERVICE and CAP_NET_RAW)",
+          port, options_.interface_name, error.message());
     }
     return fmt::format("cannot bind UDP port {} on {}: {}", port, options_.interface_name,
                        error.message());
@@ -138,10 +140,11 @@ class NetbootServiceImpl final : public NetbootService {
     const Ipv4Address last = *options_.range_last;
     if (!SameSubnet(first, interface_.address, netmask) ||
         !SameSubnet(last, interface_.address, netmask)) {
-      why = fmt::format("range {}-{} is not in the subnet of {} ({}/{}); clients could not "
-                        "reach the TFTP server",
-                        first.ToString(), last.ToString(), options_.interface_name,
-                        interface_.address.ToString(), netmask.ToString());
+      why = fmt::format(
+          "range {}-{} is not in the subnet of {} ({}/{}); clients could not "
+          "reach the TFTP server",
+          first.ToString(), last.ToString(), options_.interface_name, interface_.address.ToString(),
+          netmask.ToString());
       return Err(std::errc::invalid_argument);
     }
     pool_.emplace(first, last, interface_.address, options_.lease_seconds);
@@ -158,9 +161,10 @@ class NetbootServiceImpl final : public NetbootService {
     }
     // Write once now, so a lease file we cannot write fails at start, not at the first client.
     if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize()); !written) {
-      why = fmt::format("cannot write the lease file {}: {}; create its directory or give "
-                        "--lease-file FILE",
-                        lease_file_, written.error().message());
+      why = fmt::format(
+          "cannot write the lease file {}: {}; create its directory or give "
+          "--lease-file FILE",
+          lease_file_, written.error().message());
       return written;
     }
     return {};
@@ -192,8 +196,8 @@ class NetbootServiceImpl final : public NetbootService {
       NoteBoot(*request);
       DhcpOutcome outcome =
           responder_->Handle(*request, port, d->source, d->source_port, WallClockSeconds());
-      const std::string subject = fmt::format(
-          "dhcp {}", request->client_mac() ? request->client_mac()->ToString() : "?");
+      const std::string subject =
+          fmt::format("dhcp {}", request->client_mac() ? request->client_mac()->ToString() : "?");
       if (!outcome.log.empty()) log_.Info(subject, "{}", outcome.log);
       if (outcome.leases_changed) SaveLeases();
       if (outcome.reply) Send(fd, *outcome.reply, subject);
@@ -221,8 +225,8 @@ class NetbootServiceImpl final : public NetbootService {
       log_.Error(subject, "reply does not fit in {} bytes; not sent", packet.size());
       return;
     }
-    if (Result<void> sent = SendTo(fd, ConstByteSpan(packet.data(), n), reply.destination,
-                                   reply.port);
+    if (Result<void> sent =
+            SendTo(fd, ConstByteSpan(packet.data(), n), reply.destination, reply.port);
         !sent) {
       log_.Warn(subject, "cannot send the reply to {}:{}: {}", reply.destination.ToString(),
                 reply.port, sent.error().message());
@@ -268,10 +272,11 @@ Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOpti
     if (interface.error().value() == ENODEV) {
       why = fmt::format("no interface named {}; see `ip link`", options.interface_name);
     } else if (interface.error().value() == EADDRNOTAVAIL) {
-      why = fmt::format("interface {} has no IPv4 address; DHCP and TFTP need one (it is the "
-                        "server identifier and the TFTP server): e.g. ip addr add "
-                        "10.77.0.1/24 dev {}",
-                        options.interface_name, options.interface_name);
+      why = fmt::format(
+          "interface {} has no IPv4 address; DHCP and TFTP need one (it is the "
+          "server identifier and the TFTP server): e.g. ip addr add "
+          "10.77.0.1/24 dev {}",
+          options.interface_name, options.interface_name);
     } else {
       why = fmt::format("cannot read the addresses of {}: {}", options.interface_name,
                         interface.error().message());
@@ -284,8 +289,7 @@ Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOpti
     if (why.empty()) why = started.error().message();
     return Unexpected{started.error()};
   }
-  log.Info("netboot",
-           "{} on {} ({}): TFTP root {}, {}", 
+  log.Info("netboot", "{} on {} ({}): TFTP root {}, {}",
            options.mode == DhcpMode::kFull
                ? fmt::format("full DHCP for {}-{}", options.range_first->ToString(),
                              options.range_last->ToString())

@@ -43,8 +43,8 @@ class NetbootService {
   // Opens everything or nothing. On failure `why` is one actionable line, e.g. "port 67 is in
   // use (another DHCP server such as dnsmasq?); ..." or "interface br0 has no IPv4 address".
   static Result<std::unique_ptr<NetbootService>> Create(const NetbootOptions& options,
-                                                        EventLoop& loop, Logger& log,
-                                                        Clock& clock, std::string& why,
+                                                        EventLoop& loop, Logger& log, Clock& clock,
+                                                        std::string& why,
                                                         BootObserver on_boot = {});
   virtual ~NetbootService() = default;
 

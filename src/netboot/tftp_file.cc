@@ -19,14 +19,17 @@ Result<size_t> MemoryTftpFile::ReadAt(uint64_t offset, ByteSpan out) {
 Result<std::unique_ptr<FdTftpFile>> FdTftpFile::Open(UniqueFd fd) {
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return Errno();
-  return std::unique_ptr<FdTftpFile>(new FdTftpFile(std::move(fd), static_cast<uint64_t>(st.st_size)));
+  return std::unique_ptr<FdTftpFile>(
+      new FdTftpFile(std::move(fd), static_cast<uint64_t>(st.st_size)));
 }
 
 Result<size_t> FdTftpFile::ReadAt(uint64_t offset, ByteSpan out) {
-  size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), offset < size_ ? size_ - offset : 0));
+  size_t want =
+      static_cast<size_t>(std::min<uint64_t>(out.size(), offset < size_ ? size_ - offset : 0));
   size_t done = 0;
   while (done < want) {
-    ssize_t n = ::pread(fd_.get(), out.data() + done, want - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd_.get(), out.data() + done, want - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno();

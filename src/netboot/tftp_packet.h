@@ -41,8 +41,8 @@ enum class TftpErrorCode : uint16_t {
 };
 
 inline constexpr size_t kTftpDefaultBlockSize = 512;
-inline constexpr size_t kTftpMinBlockSize = 8;       // RFC 2348
-inline constexpr size_t kTftpMaxBlockSize = 65464;   // RFC 2348
+inline constexpr size_t kTftpMinBlockSize = 8;      // RFC 2348
+inline constexpr size_t kTftpMaxBlockSize = 65464;  // RFC 2348
 inline constexpr size_t kTftpHeaderBytes = 4;
 
 using TftpOptions = std::vector<std::pair<std::string, std::string>>;
@@ -51,11 +51,11 @@ struct TftpPacket {
   TftpOpcode opcode = TftpOpcode::kReadRequest;
   // RRQ/WRQ
   std::string filename;
-  std::string mode;      // lower-cased: "octet", "netascii"
-  TftpOptions options;   // RRQ and OACK; names lower-cased, in wire order
+  std::string mode;     // lower-cased: "octet", "netascii"
+  TftpOptions options;  // RRQ and OACK; names lower-cased, in wire order
   // DATA/ACK
   uint16_t block = 0;
-  ConstByteSpan data;    // DATA: points into the decoded buffer
+  ConstByteSpan data;  // DATA: points into the decoded buffer
   // ERROR
   TftpErrorCode error_code = TftpErrorCode::kNotDefined;
   std::string error_message;

@@ -11,7 +11,11 @@ namespace {
 ConstByteSpan Bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
 TEST(TftpPacket, DecodesGoldenReadRequestWithOptions) {
-  const std::string wire("\0\x01undionly.kpxe\0OCTET\0BLKSIZE\0" "1432\0tsize\0" "0\0", 43);
+  const std::string wire(
+      "\0\x01undionly.kpxe\0OCTET\0BLKSIZE\0"
+      "1432\0tsize\0"
+      "0\0",
+      43);
   std::optional<TftpPacket> p = DecodeTftp(Bytes(wire));
   ASSERT_TRUE(p);
   EXPECT_EQ(p->opcode, TftpOpcode::kReadRequest);
@@ -26,23 +30,28 @@ TEST(TftpPacket, EncodesReadRequestLikeTheGolden) {
   std::array<std::byte, 100> b{};
   size_t n = EncodeTftpReadRequest(b, "undionly.kpxe", "octet", {{"blksize", "1432"}});
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n),
-            std::string("\0\x01undionly.kpxe\0octet\0blksize\0" "1432\0", 35));
+            std::string("\0\x01undionly.kpxe\0octet\0blksize\0"
+                        "1432\0",
+                        35));
 }
 
 TEST(TftpPacket, DataAckErrorOackGoldens) {
   std::array<std::byte, 64> b{};
   const std::string payload = "abc";
   size_t n = EncodeTftpData(b, 0x0102, Bytes(payload));
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n),
-            std::string("\0\x03\x01\x02" "abc", 7));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n), std::string("\0\x03\x01\x02"
+                                                                                 "abc",
+                                                                                 7));
   n = EncodeTftpAck(b, 7);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n), std::string("\0\x04\0\x07", 4));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n),
+            std::string("\0\x04\0\x07", 4));
   n = EncodeTftpError(b, TftpErrorCode::kFileNotFound, "nope");
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n),
             std::string("\0\x05\0\x01nope\0", 9));
   n = EncodeTftpOptionAck(b, {{"tsize", "10"}});
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n),
-            std::string("\0\x06tsize\0" "10\0", 11));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), n), std::string("\0\x06tsize\0"
+                                                                                 "10\0",
+                                                                                 11));
 }
 
 TEST(TftpPacket, DecodesDataAndAck) {
@@ -59,11 +68,11 @@ TEST(TftpPacket, DecodesDataAndAck) {
 }
 
 TEST(TftpPacket, RejectsMalformed) {
-  for (const std::string& bad : {std::string(), std::string("\0", 1), std::string("\0\x07", 2),
-                                 std::string("\0\x00", 2), std::string("\0\x01name", 6),
-                                 std::string("\0\x01name\0octet", 12),
-                                 std::string("\0\x01name\0octet\0blksize\0", 21),
-                                 std::string("\0\x04\x01", 3), std::string("\0\x05\0", 3)}) {
+  for (const std::string& bad :
+       {std::string(), std::string("\0", 1), std::string("\0\x07", 2), std::string("\0\x00", 2),
+        std::string("\0\x01name", 6), std::string("\0\x01name\0octet", 12),
+        std::string("\0\x01name\0octet\0blksize\0", 21), std::string("\0\x04\x01", 3),
+        std::string("\0\x05\0", 3)}) {
     EXPECT_FALSE(DecodeTftp(Bytes(bad))) << bad.size();
   }
 }

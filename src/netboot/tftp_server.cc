@@ -1,10 +1,10 @@
 #include "netboot/tftp_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <array>
@@ -124,7 +124,8 @@ class TftpServerImpl final : public TftpServer {
     } else {
       Result<UniqueFd> opened = OpenBeneath(root_fd_.get(), *name);
       Result<std::unique_ptr<FdTftpFile>> fd_file =
-          opened ? FdTftpFile::Open(std::move(*opened)) : Result<std::unique_ptr<FdTftpFile>>(Unexpected{opened.error()});
+          opened ? FdTftpFile::Open(std::move(*opened))
+                 : Result<std::unique_ptr<FdTftpFile>>(Unexpected{opened.error()});
       if (!fd_file) {
         const int err = fd_file.error().value();
         const bool not_found = err == ENOENT || err == ENOTDIR;
@@ -215,14 +216,12 @@ class TftpServerImpl final : public TftpServer {
     const TftpTransfer::State state = t.transfer->state();
     if (state == TftpTransfer::State::kRunning) return;
     const std::string subject = Subject(t.client, t.client_port);
-    const double seconds =
-        std::chrono::duration<double>(clock_.Now() - t.started).count();
+    const double seconds = std::chrono::duration<double>(clock_.Now() - t.started).count();
     if (state == TftpTransfer::State::kDone) {
       ++files_sent_;
-      log_.Info(subject, "sent {}{} ({} bytes, blksize {}, {:.2f} s, {} retransmissions)",
-                t.name, t.description.empty() ? "" : " [" + t.description + "]",
-                t.transfer->file_size(), t.transfer->block_size(), seconds,
-                t.transfer->retransmits());
+      log_.Info(subject, "sent {}{} ({} bytes, blksize {}, {:.2f} s, {} retransmissions)", t.name,
+                t.description.empty() ? "" : " [" + t.description + "]", t.transfer->file_size(),
+                t.transfer->block_size(), seconds, t.transfer->retransmits());
     } else if (t.transfer->size_query()) {
       log_.Debug(subject, "size query for {} answered (tsize {}), then ended by the client", t.name,
                  t.transfer->file_size());
@@ -270,9 +269,10 @@ Result<std::unique_ptr<TftpServer>> TftpServer::Create(const TftpServerOptions& 
   UniqueFd root_fd(::open(options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) {
     const int err = errno;
-    why = fmt::format("cannot open the TFTP root {}: {}; install the ipxe package or give "
-                      "--tftp-root DIR",
-                      options.root, std::strerror(err));
+    why = fmt::format(
+        "cannot open the TFTP root {}: {}; install the ipxe package or give "
+        "--tftp-root DIR",
+        options.root, std::strerror(err));
     return Errno(err);
   }
   UdpSocketOptions socket_options;
@@ -280,9 +280,10 @@ Result<std::unique_ptr<TftpServer>> TftpServer::Create(const TftpServerOptions& 
   Result<UniqueFd> listen_fd = OpenUdpSocket(options.interface_name, socket_options);
   if (!listen_fd) {
     if (listen_fd.error().value() == EADDRINUSE) {
-      why = fmt::format("port {} is in use (another TFTP server such as dnsmasq --enable-tftp or "
-                        "tftpd-hpa?); stop it, or disable its TFTP on {}",
-                        options.port, options.interface_name);
+      why = fmt::format(
+          "port {} is in use (another TFTP server such as dnsmasq --enable-tftp or "
+          "tftpd-hpa?); stop it, or disable its TFTP on {}",
+          options.port, options.interface_name);
     } else {
       why = fmt::format("cannot listen on UDP port {} on {}: {}", options.port,
                         options.interface_name, listen_fd.error().message());

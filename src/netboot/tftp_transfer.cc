@@ -89,13 +89,12 @@ ConstByteSpan TftpTransfer::OnPacket(ConstByteSpan bytes, TimePoint now) {
   if (packet->opcode == TftpOpcode::kError) {
     size_query_ = index_ == 0 && std::any_of(accepted_.begin(), accepted_.end(),
                                              [](const auto& o) { return o.first == "tsize"; });
-    return Fail(fmt::format("client aborted: error {} \"{}\"",
-                            static_cast<int>(packet->error_code), packet->error_message),
+    return Fail(fmt::format("client aborted: error {} \"{}\"", static_cast<int>(packet->error_code),
+                            packet->error_message),
                 TftpErrorCode::kNotDefined, false);
   }
   if (packet->opcode != TftpOpcode::kAck) {
-    return Fail("unexpected packet during a read transfer", TftpErrorCode::kIllegalOperation,
-                true);
+    return Fail("unexpected packet during a read transfer", TftpErrorCode::kIllegalOperation, true);
   }
   if (packet->block != static_cast<uint16_t>(index_)) return {};  // duplicate or stale
   if (index_ > 0) bytes_acked_ += last_block_bytes_;
@@ -109,9 +108,9 @@ ConstByteSpan TftpTransfer::OnPacket(ConstByteSpan bytes, TimePoint now) {
 ConstByteSpan TftpTransfer::OnTimeout(TimePoint now) {
   if (state_ != State::kRunning || now < deadline_) return {};
   if (++retries_ > limits_.max_retries) {
-    return Fail(fmt::format("no ACK for block {} after {} retransmissions", index_,
-                            limits_.max_retries),
-                TftpErrorCode::kNotDefined, true);
+    return Fail(
+        fmt::format("no ACK for block {} after {} retransmissions", index_, limits_.max_retries),
+        TftpErrorCode::kNotDefined, true);
   }
   ++retransmits_;
   return Sent(packet_bytes_, now);

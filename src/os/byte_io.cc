@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "proto/identify.h"
-
 #include <algorithm>
 #include <cstring>
 #include <system_error>
 #include <utility>
+
+#include "proto/identify.h"
 
 namespace aoe::os {
 
@@ -124,9 +124,9 @@ void ByteIo::Write(uint64_t offset, ConstByteSpan data, WriteDone done) {
     return;
   }
   if (offset >= disk) {
-    done(Error(std::make_error_code(std::errc::no_space_on_device),
-               fmt::format("write at byte {} is beyond the end of the disk ({} bytes)", offset,
-                           disk)));
+    done(Error(
+        std::make_error_code(std::errc::no_space_on_device),
+        fmt::format("write at byte {} is beyond the end of the disk ({} bytes)", offset, disk)));
     return;
   }
   auto op = std::make_unique<Op>();

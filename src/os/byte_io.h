@@ -129,7 +129,7 @@ class ByteIo {
     std::vector<std::byte> buffer;  // the covered sectors; for writes the merged data
     std::vector<std::byte> data;    // unaligned write: the caller's bytes, merged after the reads
     bool exclusive = false;
-    int parts_pending = 0;           // read-modify-write: sector reads still running
+    int parts_pending = 0;  // read-modify-write: sector reads still running
     std::optional<Error> error;
     ReadDone read_done;
     WriteDone write_done;

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,7 +32,9 @@ class FakeDevice final : public SectorDevice {
       done({});
     });
   }
-  void Flush(IoCallback done) override { Queue("flush", [done] { done({}); }); }
+  void Flush(IoCallback done) override {
+    Queue("flush", [done] { done({}); });
+  }
   bool trim_reads_zeroes() const override { return can_trim_; }
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done) override {
     Queue("trim", [this, lba, sectors, done] {
@@ -67,7 +69,9 @@ class FakeDevice final : public SectorDevice {
   bool can_trim_ = true;
 };
 
-std::vector<std::byte> Bytes(size_t n, uint8_t value) { return std::vector<std::byte>(n, std::byte{value}); }
+std::vector<std::byte> Bytes(size_t n, uint8_t value) {
+  return std::vector<std::byte>(n, std::byte{value});
+}
 
 TEST(ByteIoTest, DiscardTrimsWholeSectorsAndZeroesTheEdges) {
   FakeDevice dev(16);
@@ -128,8 +132,14 @@ TEST(ByteIoTest, ReadAtEndOfDiskIsEmptyAndStraddlingReadIsCut) {
   FakeDevice dev(4);
   ByteIo io(dev);
   size_t at_end = 99, straddling = 0;
-  io.Read(4 * 512, 512, [&](Outcome<void> s, ConstByteSpan d) { ASSERT_TRUE(s); at_end = d.size(); });
-  io.Read(4 * 512 - 100, 512, [&](Outcome<void> s, ConstByteSpan d) { ASSERT_TRUE(s); straddling = d.size(); });
+  io.Read(4 * 512, 512, [&](Outcome<void> s, ConstByteSpan d) {
+    ASSERT_TRUE(s);
+    at_end = d.size();
+  });
+  io.Read(4 * 512 - 100, 512, [&](Outcome<void> s, ConstByteSpan d) {
+    ASSERT_TRUE(s);
+    straddling = d.size();
+  });
   dev.CompleteAll();
   EXPECT_EQ(at_end, 0u);
   EXPECT_EQ(straddling, 100u);
@@ -141,7 +151,10 @@ TEST(ByteIoTest, UnalignedWriteKeepsTheNeighbouringBytes) {
   ByteIo io(dev);
   std::vector<std::byte> payload = Bytes(600, 0xAB);
   size_t written = 0;
-  io.Write(300, payload, [&](Outcome<size_t> w) { ASSERT_TRUE(w); written = *w; });
+  io.Write(300, payload, [&](Outcome<size_t> w) {
+    ASSERT_TRUE(w);
+    written = *w;
+  });
   dev.CompleteAll();
   EXPECT_EQ(written, 600u);
   std::vector<std::byte> expected = before;

@@ -23,11 +23,16 @@ namespace {
 constexpr int kFormatVersion = 1;
 
 json PathToJson(const MountPathStatus& p) {
-  return json{{"interface", p.interface}, {"local_mac", p.local_mac},
-              {"target_mac", p.target_mac}, {"state", p.up ? "up" : "down"},
-              {"in_flight", p.in_flight}, {"window", p.window},
-              {"sent", p.sent}, {"retransmits", p.retransmits},
-              {"timeouts", p.timeouts}, {"rtt_us", p.rtt_us},
+  return json{{"interface", p.interface},
+              {"local_mac", p.local_mac},
+              {"target_mac", p.target_mac},
+              {"state", p.up ? "up" : "down"},
+              {"in_flight", p.in_flight},
+              {"window", p.window},
+              {"sent", p.sent},
+              {"retransmits", p.retransmits},
+              {"timeouts", p.timeouts},
+              {"rtt_us", p.rtt_us},
               {"rto_us", p.rto_us}};
 }
 
@@ -66,26 +71,26 @@ nlohmann::json StatusToJson(const MountStatus& s) {
   json paths = json::array();
   for (const MountPathStatus& p : s.paths) paths.push_back(PathToJson(p));
   return json{{"version", kFormatVersion},
-         {"pid", s.pid},
-         {"disk", s.disk},
-         {"mountpoint", s.mountpoint},
-         {"file", s.file},
-         {"log", s.log},
-         {"size_bytes", s.size_bytes},
-         {"model", s.model},
-         {"serial", s.serial},
-         {"state", s.state},
-         {"started_unix", s.started_unix},
-         {"updated_unix", s.updated_unix},
-         {"dead_timeout_ms", s.dead_timeout_ms},
-         {"in_flight", s.in_flight},
-         {"reads", s.reads},
-         {"writes", s.writes},
-         {"flushes", s.flushes},
-         {"errors", s.errors},
-         {"bytes_read", s.bytes_read},
-         {"bytes_written", s.bytes_written},
-         {"paths", std::move(paths)}};
+              {"pid", s.pid},
+              {"disk", s.disk},
+              {"mountpoint", s.mountpoint},
+              {"file", s.file},
+              {"log", s.log},
+              {"size_bytes", s.size_bytes},
+              {"model", s.model},
+              {"serial", s.serial},
+              {"state", s.state},
+              {"started_unix", s.started_unix},
+              {"updated_unix", s.updated_unix},
+              {"dead_timeout_ms", s.dead_timeout_ms},
+              {"in_flight", s.in_flight},
+              {"reads", s.reads},
+              {"writes", s.writes},
+              {"flushes", s.flushes},
+              {"errors", s.errors},
+              {"bytes_read", s.bytes_read},
+              {"bytes_written", s.bytes_written},
+              {"paths", std::move(paths)}};
 }
 
 std::string ToJson(const MountStatus& s, int indent) { return StatusToJson(s).dump(indent); }

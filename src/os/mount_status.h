@@ -15,10 +15,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/result.h"
 
@@ -47,11 +46,11 @@ struct MountStatus {
   uint64_t size_bytes = 0;
   std::string model;
   std::string serial;
-  std::string state;       // "serving" or "stopping"
+  std::string state;  // "serving" or "stopping"
   int64_t started_unix = 0;
   int64_t updated_unix = 0;
   int64_t dead_timeout_ms = 0;  // the initiator's dead-target timeout; 0: retries for ever
-  uint64_t in_flight = 0;  // FUSE requests being served (each may be many AoE frames)
+  uint64_t in_flight = 0;       // FUSE requests being served (each may be many AoE frames)
   uint64_t reads = 0, writes = 0, flushes = 0, errors = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   std::vector<MountPathStatus> paths;

@@ -41,10 +41,10 @@ inline constexpr uint8_t kSmart = 0xB0;
 
 // ATA Status and Error register bits.
 inline constexpr uint8_t kAtaStatusBusy = 0x80;
-inline constexpr uint8_t kAtaStatusReady = 0x40;   // DRDY
-inline constexpr uint8_t kAtaStatusFault = 0x20;   // DF
+inline constexpr uint8_t kAtaStatusReady = 0x40;  // DRDY
+inline constexpr uint8_t kAtaStatusFault = 0x20;  // DF
 inline constexpr uint8_t kAtaStatusDrq = 0x08;
-inline constexpr uint8_t kAtaStatusError = 0x01;   // ERR
+inline constexpr uint8_t kAtaStatusError = 0x01;         // ERR
 inline constexpr uint8_t kAtaErrorUncorrectable = 0x40;  // UNC
 inline constexpr uint8_t kAtaErrorIdNotFound = 0x10;     // IDNF: LBA out of range
 inline constexpr uint8_t kAtaErrorAbort = 0x04;          // ABRT

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include "proto/testing/golden.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "proto/testing/golden.h"
 
 namespace aoe::proto {
 namespace {

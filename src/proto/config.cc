@@ -27,7 +27,8 @@ size_t EncodeConfig(const ConfigArg& c, ByteSpan frame) {
   StoreU8(frame, 29, static_cast<uint8_t>((c.aoe_version << 4) | (c.command & 0x0F)));
   StoreBe16(frame, 30, static_cast<uint16_t>(c.string.size()));
   // memmove: the reply may be built in the request's own buffer, string over string.
-  if (!c.string.empty()) std::memmove(frame.data() + kConfigHeaderSize, c.string.data(), c.string.size());
+  if (!c.string.empty())
+    std::memmove(frame.data() + kConfigHeaderSize, c.string.data(), c.string.size());
   return total;
 }
 

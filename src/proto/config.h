@@ -33,12 +33,12 @@ struct ConfigArg {
   uint16_t firmware_version = 0;
   uint8_t sector_count = 0;
   uint8_t aoe_version = kVersion;
-  uint8_t command = 0;           // raw CCmd nibble; values > 4 are answered with error 2
-  uint16_t string_length = 0;    // as declared in the frame
+  uint8_t command = 0;         // raw CCmd nibble; values > 4 are answered with error 2
+  uint16_t string_length = 0;  // as declared in the frame
   // The string bytes actually present: empty when the declared length exceeds the frame (see
   // string_complete), never a view past the received bytes.
   ConstByteSpan string;
-  bool string_complete = true;   // declared length fits in the received frame
+  bool string_complete = true;  // declared length fits in the received frame
 };
 
 // Decodes bytes 24..(32+n). nullopt if the frame is shorter than 32 bytes.

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include "proto/testing/golden.h"
-
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "proto/testing/golden.h"
 
 namespace aoe::proto {
 namespace {
@@ -94,12 +94,12 @@ TEST(DecodeConfig, ReadsAoepingFillerStringAsAViewIntoTheFrame) {
 
 TEST(DecodeConfig, ReadsVbladeReplyFields) {
   const auto frame = WithArg({
-      0x00, 0x10,            // buffer count 16
-      0x40, 0x19,            // firmware version 0x4019 (vblade v25)
-      0x02,                  // sector count 2 (MTU 1500)
-      0x10,                  // aoe version 1 | ccmd 0
-      0x00, 0x03,            // length 3
-      'a', 'b', 'c',         // config string
+      0x00, 0x10,     // buffer count 16
+      0x40, 0x19,     // firmware version 0x4019 (vblade v25)
+      0x02,           // sector count 2 (MTU 1500)
+      0x10,           // aoe version 1 | ccmd 0
+      0x00, 0x03,     // length 3
+      'a', 'b', 'c',  // config string
   });
   const auto c = DecodeConfig(frame);
   ASSERT_TRUE(c.has_value());
@@ -188,12 +188,12 @@ TEST(EncodeConfig, WritesVbladeReplyWithString) {
   ASSERT_EQ(EncodeConfig(c, frame), kConfigHeaderSize + 5);
   EXPECT_EQ(Hex(std::span(frame).subspan(kHeaderSize, 13)),
             Hex(Frame({
-                0x00, 0x10,                    // buffer count 16
-                0x40, 0x19,                    // firmware version
-                0x02,                          // sector count
-                0x10,                          // version 1 | ccmd 0
-                0x00, 0x05,                    // length 5
-                'h', 'o', 's', 't', '1',       // string, no NUL
+                0x00, 0x10,               // buffer count 16
+                0x40, 0x19,               // firmware version
+                0x02,                     // sector count
+                0x10,                     // version 1 | ccmd 0
+                0x00, 0x05,               // length 5
+                'h', 'o', 's', 't', '1',  // string, no NUL
             })));
   EXPECT_EQ(frame[kConfigHeaderSize + 5], std::byte{0xEE});  // nothing written past the string
 }
@@ -263,8 +263,7 @@ TEST(EncodeConfig, RebuildsReplyInTheRequestBufferKeepingTheString) {
   reply.command = request.command;
   reply.string = request.string;
   ASSERT_EQ(EncodeConfig(reply, frame), kConfigHeaderSize + 4);
-  EXPECT_EQ(Hex(std::span(frame).subspan(kHeaderSize)),
-            "00 10 40 19 11 13 00 04 65 31 2e 32");
+  EXPECT_EQ(Hex(std::span(frame).subspan(kHeaderSize)), "00 10 40 19 11 13 00 04 65 31 2e 32");
 }
 
 TEST(EncodeConfig, DecodeGivesBackTheFields) {

@@ -27,9 +27,9 @@ namespace aoe::proto {
 inline constexpr uint16_t kEtherType = 0x88A2;
 inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kEthernetHeaderSize = 14;
-inline constexpr size_t kHeaderSize = 24;      // Ethernet + AoE common header
-inline constexpr size_t kMinFrameSize = 60;    // ETH_ZLEN: replies are padded to this
-inline constexpr size_t kSectorSize = 512;     // always 512 in AoE
+inline constexpr size_t kHeaderSize = 24;    // Ethernet + AoE common header
+inline constexpr size_t kMinFrameSize = 60;  // ETH_ZLEN: replies are padded to this
+inline constexpr size_t kSectorSize = 512;   // always 512 in AoE
 inline constexpr uint16_t kWildcardShelf = 0xFFFF;
 inline constexpr uint8_t kWildcardSlot = 0xFF;
 
@@ -59,11 +59,11 @@ struct Header {
   MacAddress destination;
   MacAddress source;
   uint8_t version = kVersion;
-  uint8_t flags = 0;             // kFlagResponse | kFlagError; the low two bits must be zero
+  uint8_t flags = 0;  // kFlagResponse | kFlagError; the low two bits must be zero
   AoeError error = AoeError::kNone;
   uint16_t shelf = 0;
   uint8_t slot = 0;
-  uint8_t command = 0;           // raw: unknown commands must be answered, not rejected here
+  uint8_t command = 0;  // raw: unknown commands must be answered, not rejected here
   uint32_t tag = 0;
 
   bool is_response() const { return (flags & kFlagResponse) != 0; }

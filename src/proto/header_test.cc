@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include "proto/testing/golden.h"
-
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "proto/testing/golden.h"
 
 namespace aoe::proto {
 namespace {
@@ -353,7 +353,9 @@ TEST(SectorsPerFrame, CapsAt255BecauseScntIsOneByte) {
   EXPECT_EQ(SectorsPerFrame(size_t{1} << 40), 255);
 }
 
-TEST(SectorsPerFrame, JustBelowTheCapGives254) { EXPECT_EQ(SectorsPerFrame(36 + 255 * 512 - 1), 254); }
+TEST(SectorsPerFrame, JustBelowTheCapGives254) {
+  EXPECT_EQ(SectorsPerFrame(36 + 255 * 512 - 1), 254);
+}
 
 TEST(SectorsPerFrame, OneSectorNeedsMtuOf548) {
   EXPECT_EQ(SectorsPerFrame(548), 1);

@@ -47,8 +47,8 @@ constexpr uint16_t kWordValid = 0x4000;
 constexpr uint16_t kLba48 = 1 << 10;
 constexpr uint16_t kFlushCache = 1 << 12;
 constexpr uint16_t kFlushCacheExt = 1 << 13;
-constexpr uint16_t kVolatileWriteCache = 1 << 5;  // words 82 and 85
-constexpr uint16_t kDsmTrim = 1 << 0;              // word 169
+constexpr uint16_t kVolatileWriteCache = 1 << 5;           // words 82 and 85
+constexpr uint16_t kDsmTrim = 1 << 0;                      // word 169
 constexpr uint16_t kDeterministicReadAfterTrim = 1 << 14;  // word 69
 constexpr uint16_t kReadZeroesAfterTrim = 1 << 5;          // word 69
 

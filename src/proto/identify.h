@@ -34,12 +34,12 @@ struct ChsGeometry {
 ChsGeometry GeometryFromMbr(ConstByteSpan mbr);
 
 struct IdentifyInfo {
-  uint64_t sector_count = 0;        // capacity in 512-byte sectors
-  std::string_view model;           // up to 40 characters, e.g. "aoekit e0.0"
-  std::string_view serial;          // up to 20 characters
-  std::string_view firmware;        // up to 8 characters
+  uint64_t sector_count = 0;  // capacity in 512-byte sectors
+  std::string_view model;     // up to 40 characters, e.g. "aoekit e0.0"
+  std::string_view serial;    // up to 20 characters
+  std::string_view firmware;  // up to 8 characters
   ChsGeometry geometry;
-  bool write_cache_flush = true;    // advertise FLUSH CACHE / FLUSH CACHE EXT (words 83/86)
+  bool write_cache_flush = true;  // advertise FLUSH CACHE / FLUSH CACHE EXT (words 83/86)
   // Writes may be acknowledged before they are durable, until a FLUSH (words 82/85 bit 5:
   // volatile write cache supported and enabled).
   bool volatile_write_cache = true;

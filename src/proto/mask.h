@@ -38,11 +38,11 @@ struct MaskDirective {
 };
 
 struct MaskArg {
-  uint8_t command = 0;          // raw MCmd
-  uint8_t error = 0;            // MError
-  uint8_t directive_count = 0;  // as declared
+  uint8_t command = 0;              // raw MCmd
+  uint8_t error = 0;                // MError
+  uint8_t directive_count = 0;      // as declared
   bool directives_complete = true;  // every declared directive is inside the received frame
-  ConstByteSpan directives;     // the complete directives only (8 bytes each)
+  ConstByteSpan directives;         // the complete directives only (8 bytes each)
 
   size_t available_directives() const { return directives.size() / kMaskDirectiveSize; }
   MaskDirective DirectiveAt(size_t i) const;
@@ -63,10 +63,10 @@ size_t EncodeMaskFailure(uint8_t command, MaskError error, uint8_t failed_index,
 enum class ReserveCommand : uint8_t { kRead = 0, kSet = 1, kForceSet = 2 };
 
 struct ReserveArg {
-  uint8_t command = 0;      // raw RCmd
-  uint8_t mac_count = 0;    // as declared
+  uint8_t command = 0;    // raw RCmd
+  uint8_t mac_count = 0;  // as declared
   bool macs_complete = true;
-  ConstByteSpan macs;       // complete MACs only (6 bytes each)
+  ConstByteSpan macs;  // complete MACs only (6 bytes each)
 
   size_t available_macs() const { return macs.size() / 6; }
   MacAddress MacAt(size_t i) const {

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include "proto/testing/golden.h"
-
 #include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "proto/testing/golden.h"
 
 namespace aoe::proto {
 namespace {
@@ -29,13 +29,13 @@ constexpr MacAddress kHostC({0x02, 0x00, 0x00, 0x00, 0x00, 0x0c});
 
 std::vector<std::byte> Header(uint8_t command) {
   return Frame({
-      0x52, 0x54, 0x00, 0x12, 0x34, 0x56,  // dst: target
-      0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // src: host A
-      0x88, 0xa2,                          // EtherType
-      0x10, 0x00,                          // version 1, error 0
-      0x00, 0x01, 0x02,                    // shelf 1, slot 2
-      command,                             // 2: mask list, 3: reserve/release
-      0x80, 0x00, 0x00, 0x01,              // tag (aoetools: bit 31 set)
+      0x52,    0x54, 0x00, 0x12, 0x34, 0x56,  // dst: target
+      0x00,    0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // src: host A
+      0x88,    0xa2,                          // EtherType
+      0x10,    0x00,                          // version 1, error 0
+      0x00,    0x01, 0x02,                    // shelf 1, slot 2
+      command,                                // 2: mask list, 3: reserve/release
+      0x80,    0x00, 0x00, 0x01,              // tag (aoetools: bit 31 set)
   });
 }
 
@@ -47,24 +47,25 @@ std::vector<std::byte> WithArg(uint8_t command, std::initializer_list<uint8_t> a
 
 // Mask edit: add host A, delete host B.
 std::vector<std::byte> MaskEditAddAndDelete() {
-  return WithArg(0x02, {
-      0x00,                                      // reserved
-      0x01,                                      // MCmd 1: edit
-      0x00,                                      // MError
-      0x02,                                      // directive count 2
-      0x00, 0x01, 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // reserved, DCmd add, host A
-      0x00, 0x02, 0x52, 0x54, 0x00, 0x01, 0x02, 0x03,  // reserved, DCmd delete, host B
-  });
+  return WithArg(
+      0x02, {
+                0x00,                                            // reserved
+                0x01,                                            // MCmd 1: edit
+                0x00,                                            // MError
+                0x02,                                            // directive count 2
+                0x00, 0x01, 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // reserved, DCmd add, host A
+                0x00, 0x02, 0x52, 0x54, 0x00, 0x01, 0x02, 0x03,  // reserved, DCmd delete, host B
+            });
 }
 
 // Reserve set: hosts A and B.
 std::vector<std::byte> ReserveSetTwo() {
   return WithArg(0x03, {
-      0x01,                                // RCmd 1: set
-      0x02,                                // NMacs 2
-      0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // host A
-      0x52, 0x54, 0x00, 0x01, 0x02, 0x03,  // host B
-  });
+                           0x01,                                // RCmd 1: set
+                           0x02,                                // NMacs 2
+                           0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // host A
+                           0x52, 0x54, 0x00, 0x01, 0x02, 0x03,  // host B
+                       });
 }
 
 // --- DecodeMask ---------------------------------------------------------------------------
@@ -114,7 +115,7 @@ TEST(DecodeMask, ReadsMErrorOfAFailureReply) {
 
 TEST(DecodeMask, CountLargerThanFrameShowsOnlyCompleteDirectives) {
   auto frame = MaskEditAddAndDelete();
-  frame[27] = std::byte{0x03};  // claims 3
+  frame[27] = std::byte{0x03};                                                     // claims 3
   frame.insert(frame.end(), {std::byte{0x00}, std::byte{0x01}, std::byte{0x02}});  // 3 of 8
   const auto m = DecodeMask(frame);
   ASSERT_TRUE(m.has_value());
@@ -155,13 +156,14 @@ TEST(EncodeMask, WritesListReplyAsNoOpDirectives) {
   const std::array macs = {kHostA, kHostC};
   auto frame = Header(0x02);
   frame.resize(64, std::byte{0xEE});
-  const size_t n = EncodeMask(static_cast<uint8_t>(MaskCommand::kRead), MaskError::kOk, macs, frame);
+  const size_t n =
+      EncodeMask(static_cast<uint8_t>(MaskCommand::kRead), MaskError::kOk, macs, frame);
   ASSERT_EQ(n, 44u);
   EXPECT_EQ(ArgHex(frame, n), Hex(Frame({
-                                  0x00,  // reserved
-                                  0x00,  // MCmd 0: read
-                                  0x00,  // MError 0
-                                  0x02,  // count 2
+                                  0x00,                                            // reserved
+                                  0x00,                                            // MCmd 0: read
+                                  0x00,                                            // MError 0
+                                  0x02,                                            // count 2
                                   0x00, 0x00, 0x00, 0x1b, 0x21, 0xaa, 0xbb, 0xcc,  // DCmd 0, A
                                   0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x0c,  // DCmd 0, C
                               })));

@@ -122,7 +122,8 @@ TEST_P(BackendTest, ManyRequestsInFlightAllComplete) {
   auto offset_of = [](size_t i) { return ((i * 37) % kRequests) * kChunk; };
 
   std::vector<Completion> writes(kRequests);
-  for (size_t i = 0; i < kRequests; ++i) backend().Write(image_->context(), offset_of(i), out[i].span(), &writes[i]);
+  for (size_t i = 0; i < kRequests; ++i)
+    backend().Write(image_->context(), offset_of(i), out[i].span(), &writes[i]);
   if (image_->is_file()) {
     EXPECT_EQ(engine_->in_flight(), kRequests);
   }
@@ -135,7 +136,8 @@ TEST_P(BackendTest, ManyRequestsInFlightAllComplete) {
   for (const Completion& c : writes) EXPECT_EQ(c.result(), static_cast<int64_t>(kChunk));
 
   std::vector<Completion> reads(kRequests);
-  for (size_t i = 0; i < kRequests; ++i) backend().Read(image_->context(), offset_of(i), in[i].span(), &reads[i]);
+  for (size_t i = 0; i < kRequests; ++i)
+    backend().Read(image_->context(), offset_of(i), in[i].span(), &reads[i]);
   ASSERT_TRUE(RunUntil(*engine_, [&] {
     for (const Completion& c : reads) {
       if (!c.done()) return false;

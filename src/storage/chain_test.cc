@@ -95,8 +95,9 @@ TEST_F(ChainTest, ReadOnlyExportRefusesWritesAndTrimsAtEveryLayer) {
 }
 
 TEST_F(ChainTest, FaultRulesWrapTheExportAndAreAnnounced) {
-  auto opened = Build({.offset_sectors = 10,
-                       .faults = {FaultRule{.first_sector = 2, .sector_count = 3, .on_read = false}}});
+  auto opened =
+      Build({.offset_sectors = 10,
+             .faults = {FaultRule{.first_sector = 2, .sector_count = 3, .on_read = false}}});
   ASSERT_TRUE(opened) << opened.error().message();
   ASSERT_EQ(opened->warnings.size(), 1u);
   EXPECT_EQ(opened->warnings[0],

@@ -1,8 +1,8 @@
 #include "storage/file_backend.h"
 
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <fmt/format.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>

@@ -27,8 +27,7 @@ bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {
   return length <= bytes_.size() && offset_bytes <= bytes_.size() - length;
 }
 
-void MemoryBackend::Read(const IoContext&, uint64_t offset_bytes, ByteSpan into,
-                         IoCallback* done) {
+void MemoryBackend::Read(const IoContext&, uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
   if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
   if (!into.empty()) std::memcpy(into.data(), bytes_.data() + offset_bytes, into.size());
   done->IoDone(static_cast<int64_t>(into.size()));

@@ -2,8 +2,8 @@
 // seam (style.md principle 2) for target and filter tests.
 //
 // Every request completes before the call returns (IoDone runs inline). Requests outside
-// [0, size_bytes()) complete with -EIO and touch nothing. Trim zero-fills. Owns its bytes; tests inspect and
-// prepare them through bytes(). Not thread-safe.
+// [0, size_bytes()) complete with -EIO and touch nothing. Trim zero-fills. Owns its bytes; tests
+// inspect and prepare them through bytes(). Not thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -30,11 +30,11 @@ class Command final : public IoCallback {
   ByteSpan buffer;
   // The pool's buffer for this command: `buffer`, unless a lent frame is.
   ByteSpan own_buffer;
-  size_t length = 0;          // bytes received, then bytes of the reply to send
-  size_t port_index = 0;      // port the request arrived on and the reply leaves from
+  size_t length = 0;               // bytes received, then bytes of the reply to send
+  size_t port_index = 0;           // port the request arrived on and the reply leaves from
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes
   PendingIo pending = PendingIo::kNone;
-  uint32_t io_bytes = 0;      // expected transfer size of the pending read/write
+  uint32_t io_bytes = 0;  // expected transfer size of the pending read/write
   // A TRIM is one storage request per range: how many have not completed yet, and the first
   // error among those that have (0 if none).
   uint32_t parts_pending = 0;

@@ -44,9 +44,9 @@ void Export::UpdateGeometry(ConstByteSpan mbr) {
 
 IoContext Export::ContextFor(const MacAddress& initiator) const {
   IoContext context{.initiator = initiator};
-  const bool durable = options_.durability == Durability::kSync ||
-                       (options_.durability == Durability::kAuto &&
-                        !flushing_initiators_.contains(initiator));
+  const bool durable =
+      options_.durability == Durability::kSync ||
+      (options_.durability == Durability::kAuto && !flushing_initiators_.contains(initiator));
   if (durable) context.flags |= IoContext::kDurable;
   return context;
 }

@@ -32,8 +32,7 @@ class Export {
   // `state`: as loaded at start, hence durable.
   // `overlay`: the chain's overlay layer (owned by `backend`), or null.
   Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
-         std::string_view host_name, ConstByteSpan mbr,
-         overlay::OverlayFilter* overlay = nullptr);
+         std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay = nullptr);
 
   const ExportOptions& options() const { return options_; }
   const std::string& name() const { return name_; }

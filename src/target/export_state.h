@@ -17,9 +17,9 @@
 namespace aoe::target {
 
 struct ExportState {
-  std::vector<uint8_t> config_string;  // opaque bytes, at most 1024
-  std::vector<MacAddress> mask;        // non-empty: only these hosts get any answer
-  std::vector<MacAddress> reservation; // non-empty: only these hosts may issue ATA I/O
+  std::vector<uint8_t> config_string;   // opaque bytes, at most 1024
+  std::vector<MacAddress> mask;         // non-empty: only these hosts get any answer
+  std::vector<MacAddress> reservation;  // non-empty: only these hosts may issue ATA I/O
   // The mask list the configuration last asked for. When the configuration asks for a different
   // one, it replaces `mask`; otherwise edits made over the wire stand. So the most recent
   // change wins, whichever side made it.

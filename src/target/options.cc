@@ -68,9 +68,10 @@ std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>
   }
   for (const InjectedFault& f : e.fail) {
     if (f.first_sector > f.last_sector) {
-      return fmt::format("export {}: fail={} ends before it starts; write FIRST-LAST with "
-                         "FIRST <= LAST",
-                         name, f.ToString());
+      return fmt::format(
+          "export {}: fail={} ends before it starts; write FIRST-LAST with "
+          "FIRST <= LAST",
+          name, f.ToString());
     }
     if (f.last_sector >= kMaxAddressableSectors) {
       return fmt::format("export {}: fail={} is beyond any AoE disk (2^48 sectors)", name,
@@ -146,9 +147,12 @@ ChainOptions ExportOptions::Storage() const {
 
 std::string_view DurabilityName(Durability durability) {
   switch (durability) {
-    case Durability::kCache: return "cache";
-    case Durability::kAuto: return "auto";
-    case Durability::kSync: return "sync";
+    case Durability::kCache:
+      return "cache";
+    case Durability::kAuto:
+      return "auto";
+    case Durability::kSync:
+      return "sync";
   }
   return "?";
 }

@@ -50,13 +50,13 @@ std::optional<Durability> ParseDurability(std::string_view text);
 
 struct ExportOptions {
   proto::DiskAddress address{0, 0};  // never a wildcard (ValidateOptions)
-  BackendSpec backend;            // where the data lives: image file, block device, ...
+  BackendSpec backend;               // where the data lives: image file, block device, ...
   bool read_only = false;
-  uint64_t offset_sectors = 0;    // start of the export inside the image, in 512-byte sectors
-  uint64_t length_sectors = 0;    // 0: to the end of the image
+  uint64_t offset_sectors = 0;  // start of the export inside the image, in 512-byte sectors
+  uint64_t length_sectors = 0;  // 0: to the end of the image
   Durability durability = Durability::kAuto;
-  bool direct = false;            // O_DIRECT where the backing store allows it
-  std::vector<MacAddress> mask;   // initial MAC mask list; persisted state takes precedence
+  bool direct = false;           // O_DIRECT where the backing store allows it
+  std::vector<MacAddress> mask;  // initial MAC mask list; persisted state takes precedence
   // Interfaces this export answers on; empty means every interface of the server.
   std::vector<std::string> interfaces;
   // Sector ranges that fail with EIO (testing only); empty in production.

@@ -113,11 +113,13 @@ class ServerImpl final : public Server, private Transmitter {
   }
 
   void AdoptPort(std::unique_ptr<Port> port) {
-    log_.Info(port->name(), "serving on {} (mac {}, mtu {})", port->name(),
-              port->mac().ToString(), port->mtu());
+    log_.Info(port->name(), "serving on {} (mac {}, mtu {})", port->name(), port->mac().ToString(),
+              port->mtu());
     if (port->mtu() + proto::kEthernetHeaderSize > pool_.frame_capacity()) {
-      log_.Warn(port->name(), "mtu {} exceeds the {}-byte frame buffers; larger frames are "
-                "dropped (restart to resize)", port->mtu(), pool_.frame_capacity());
+      log_.Warn(port->name(),
+                "mtu {} exceeds the {}-byte frame buffers; larger frames are "
+                "dropped (restart to resize)",
+                port->mtu(), pool_.frame_capacity());
     }
     ports_.push_back(PortEntry{std::move(port), -1, true});
     Watch(ports_.size() - 1);
@@ -176,8 +178,7 @@ class ServerImpl final : public Server, private Transmitter {
   void Poll(milliseconds max_wait) override {
     StartStateWriter();
     auto now = std::chrono::steady_clock::now();
-    auto until_housekeeping =
-        std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
+    auto until_housekeeping = std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
     auto wait = std::clamp(until_housekeeping, milliseconds(0), max_wait);
     if (auto ran = loop_.RunOnce(wait); !ran) {
       log_.Error("server", "event loop failed: {}", ran.error().message());
@@ -413,7 +414,8 @@ class ServerImpl final : public Server, private Transmitter {
   Result<std::shared_ptr<Export>> OpenExport(const ExportOptions& options) {
     const std::string name = options.name();
     auto storage = BuildStorageChain(
-        options.Storage(), [this](const BackendSpec& spec, const BaseOptions& base) {
+        options.Storage(),
+        [this](const BackendSpec& spec, const BaseOptions& base) {
           return env_.open_base(services_, spec, base);
         },
         &services_.engine);
@@ -691,8 +693,7 @@ class ServerImpl final : public Server, private Transmitter {
     for (auto& entry : ports_) Unwatch(entry);
     // In-flight commands complete and their replies go out, except those held until their
     // state is durable: SettleState sends those.
-    RunStorageUntil(
-        [this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });
+    RunStorageUntil([this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });
     SettleState();  // held replies whose state is saved go out too
     for (const auto& e : target_.exports()) AbandonUnsavedState(*e);
     FlushTx();
@@ -762,8 +763,10 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
       size_t{2} * options.buffer_count * std::max<size_t>(1, options.exports.size()), 256, 2048);
   auto engine = IoEngine::Create(static_cast<unsigned>(std::min<size_t>(command_count, 1024)));
   if (!engine) {
-    log.Error("server", "cannot set up io_uring: {} (is io_uring disabled by "
-              "kernel.io_uring_disabled?)", engine.error().message());
+    log.Error("server",
+              "cannot set up io_uring: {} (is io_uring disabled by "
+              "kernel.io_uring_disabled?)",
+              engine.error().message());
     return Unexpected{engine.error()};
   }
   auto completions = CompletionQueue::Create();
@@ -788,10 +791,9 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
     return Unexpected{store.error()};
   }
 
-  auto server = std::make_unique<ServerImpl>(log, options, std::move(environment),
-                                             std::move(*engine), std::move(*completions),
-                                             std::move(*loop), std::move(*store), frame_capacity,
-                                             command_count);
+  auto server = std::make_unique<ServerImpl>(
+      log, options, std::move(environment), std::move(*engine), std::move(*completions),
+      std::move(*loop), std::move(*store), frame_capacity, command_count);
   server->StartWatchingStorage();
   for (auto& port : ports) server->AdoptPort(std::move(port));
   auto exports = server->OpenExports(options.exports);

@@ -96,8 +96,8 @@ void Target::Handle(Command& command) {
   };
   // A wildcard request (broadcast discovery, WinAoE's broadcast IDENTIFY) is answered by every
   // export it reaches, each in its own copy of the frame; the last one uses the original.
-  auto last = std::find_if(exports_.rbegin(), exports_.rend(),
-                           [&](const auto& e) { return matches(*e); });
+  auto last =
+      std::find_if(exports_.rbegin(), exports_.rend(), [&](const auto& e) { return matches(*e); });
   if (last == exports_.rend()) {
     ++stats_.dropped_not_for_us;
     return tx_.Release(command);
@@ -133,12 +133,14 @@ void Target::Serve(Command& command, Export& e, const PortInfo& port) {
     return ReplyAoeError(command, AoeError::kUnsupportedVersion);
   }
   switch (static_cast<proto::Command>(aoe_command)) {
-    case proto::Command::kAta: return ServeAta(command, e, port, requester);
+    case proto::Command::kAta:
+      return ServeAta(command, e, port, requester);
     case proto::Command::kConfig:
       return ServeConfig(command, e, port, requester);
     case proto::Command::kMacMask:
       return ServeMask(command, e, requester);
-    case proto::Command::kReserve: return ServeReserve(command, e, requester);
+    case proto::Command::kReserve:
+      return ServeReserve(command, e, requester);
   }
   ++stats_.refused_unknown_command;
   ReplyAoeError(command, AoeError::kUnrecognizedCommand);
@@ -360,8 +362,8 @@ void Target::Complete(Command& command, int64_t result) {
               result < 0 ? std::system_category().message(static_cast<int>(-result))
                          : fmt::format("short transfer of {} bytes", result));
     // UNC tells the initiator the medium failed; ABRT covers writes and flushes.
-    uint8_t error = pending == PendingIo::kRead ? proto::kAtaErrorUncorrectable
-                                                : proto::kAtaErrorAbort;
+    uint8_t error =
+        pending == PendingIo::kRead ? proto::kAtaErrorUncorrectable : proto::kAtaErrorAbort;
     return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError, error, 0,
                      pending == PendingIo::kFlush ? 0 : count);
   }
@@ -417,8 +419,8 @@ void Target::ServeConfig(Command& command, Export& e, const PortInfo& port,
   }
   ++stats_.config_commands;
   auto& current = e.state().config_string;
-  auto request = std::span(reinterpret_cast<const uint8_t*>(config->string.data()),
-                           config->string.size());
+  auto request =
+      std::span(reinterpret_cast<const uint8_t*>(config->string.data()), config->string.size());
   auto matches = [&](size_t n) {
     return std::equal(request.begin(), request.begin() + static_cast<ptrdiff_t>(n),
                       current.begin());
@@ -532,9 +534,8 @@ void Target::ServeMask(Command& command, Export& e, const MacAddress& requester)
       }
       if (changed) ChangedState(command);
       if (failure) {
-        command.length = proto::EncodeMaskFailure(mask->command, failure->first,
-                                                  static_cast<uint8_t>(failure->second),
-                                                  command.buffer);
+        command.length = proto::EncodeMaskFailure(
+            mask->command, failure->first, static_cast<uint8_t>(failure->second), command.buffer);
         return AnswerStateCommand(command, e, requester, access);
       }
       break;

@@ -212,12 +212,12 @@ TEST_F(Ata, IdentifyToWildcardAddressIsAnsweredWithRealShelfAndSlot) {
 TEST_F(Ata, DataCommandsToAWildcardAddressAreDropped) {
   StartServer();
   uint64_t before = Checksum(disk().bytes());
-  for (auto [shelf, slot] : {std::pair<uint16_t, uint8_t>{0xFFFF, 0xFF}, {0xFFFF, kSlot},
-                             {kShelf, 0xFF}}) {
+  for (auto [shelf, slot] :
+       {std::pair<uint16_t, uint8_t>{0xFFFF, 0xFF}, {0xFFFF, kSlot}, {kShelf, 0xFF}}) {
     RequestHeader a = Harness::To(shelf, slot);
     a.destination = MacAddress::Broadcast();
-    EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kWrite48).Count(1).Data(Pattern(kSector, 9))))
-                     .has_value());
+    EXPECT_FALSE(
+        h_.Exchange(BuildAta(a, AtaOp(kWrite48).Count(1).Data(Pattern(kSector, 9)))).has_value());
     EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kRead48).Count(1))).has_value());
   }
   EXPECT_EQ(h_.stats().dropped_wildcard_io, 6u);
@@ -1326,9 +1326,7 @@ TEST_F(Announce, NothingIsSentWhenDisabled) {
 
 class Durability : public TargetFixture {
  protected:
-  bool LastWriteWasDurable() {
-    return h_.counter(path()).last_write_context().durable();
-  }
+  bool LastWriteWasDurable() { return h_.counter(path()).last_write_context().durable(); }
   void WriteOneSector(MacAddress from = kHostA) {
     ExpectAtaOk(Write(10, Pattern(kSector, 3), kWrite48, from));
   }
@@ -1407,9 +1405,9 @@ TEST_F(Durability, DurableWritesShareFlushes) {
 }
 
 TEST_F(Durability, IdentifyReportsAVolatileCacheExceptUnderSync) {
-  for (auto [mode, cache] : {std::pair{target::Durability::kCache, true},
-                             std::pair{target::Durability::kAuto, true},
-                             std::pair{target::Durability::kSync, false}}) {
+  for (auto [mode, cache] :
+       {std::pair{target::Durability::kCache, true}, std::pair{target::Durability::kAuto, true},
+        std::pair{target::Durability::kSync, false}}) {
     export_options().durability = mode;
     ASSERT_TRUE(h_.Restart());
     auto r = Identify();

@@ -54,7 +54,7 @@ struct Args {
   unsigned dead_timeout_s = 60;
   uint64_t max_sectors = 128;  // chunk size: 64 KiB
   bool fill = true;
-  unsigned min_rto_ms = 0;     // 0: the initiator's default
+  unsigned min_rto_ms = 0;  // 0: the initiator's default
 };
 
 void Usage() {
@@ -360,9 +360,8 @@ int main(int argc, char** argv) {
   std::printf("soak: disk of %llu sectors prepared\n",
               static_cast<unsigned long long>(disk->sector_count()));
   std::fflush(stdout);
-  auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(args->seconds));
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(args->seconds));
   ok = ok && soak.Run(deadline);
   ok = ok && soak.VerifyAll();
   soak.Report("soak");

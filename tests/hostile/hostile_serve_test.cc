@@ -14,12 +14,11 @@
 // Root only (namespaces); skipped otherwise. The server is stopped by pid and the namespaces
 // deleted in TearDown, also when a test fails.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -102,12 +101,14 @@ struct Reply {
 
 // Every reply the target may ever send: padded, version 1 with R set, a real address.
 ::testing::AssertionResult WellFormed(const Reply& r) {
-  if (r.frame.size() < 60) return ::testing::AssertionFailure() << "reply of " << r.frame.size() << " bytes";
+  if (r.frame.size() < 60)
+    return ::testing::AssertionFailure() << "reply of " << r.frame.size() << " bytes";
   if (r.frame.size() > kMaxFrame) return ::testing::AssertionFailure() << "reply over the MTU";
   if ((r.ver_flags() & 0xF8) != 0x18) {
     return ::testing::AssertionFailure() << "ver/flags 0x" << std::hex << int{r.ver_flags()};
   }
-  if (r.shelf() == 0xFFFF || r.slot() == 0xFF) return ::testing::AssertionFailure() << "wildcard reply";
+  if (r.shelf() == 0xFFFF || r.slot() == 0xFF)
+    return ::testing::AssertionFailure() << "wildcard reply";
   return ::testing::AssertionSuccess();
 }
 
@@ -150,7 +151,8 @@ class HostileServe : public ::testing::Test {
       if (running) {
         int status = server_.Stop(SIGTERM);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            << "aoe serve did not exit 0 on SIGTERM; log:\n" << server_.Log();
+            << "aoe serve did not exit 0 on SIGTERM; log:\n"
+            << server_.Log();
       }
     }
     port_.reset();
@@ -160,12 +162,21 @@ class HostileServe : public ::testing::Test {
   }
 
   void StartServer() {
-    std::vector<std::string> args = {
-        "ip", "netns", "exec", target_ns_->name(), AOE_BINARY, "serve", "-i", "vt",
-        "--state-dir", (dir_ / "state").string(),
-        "e1.1=" + rw_.string(), "e1.2=" + ro_.string() + ",ro",
-        "e1.3=" + window_.string() + ",offset=" + std::to_string(kWindowOffset) +
-            ",length=" + std::to_string(kWindowLength)};
+    std::vector<std::string> args = {"ip",
+                                     "netns",
+                                     "exec",
+                                     target_ns_->name(),
+                                     AOE_BINARY,
+                                     "serve",
+                                     "-i",
+                                     "vt",
+                                     "--state-dir",
+                                     (dir_ / "state").string(),
+                                     "e1.1=" + rw_.string(),
+                                     "e1.2=" + ro_.string() + ",ro",
+                                     "e1.3=" + window_.string() +
+                                         ",offset=" + std::to_string(kWindowOffset) +
+                                         ",length=" + std::to_string(kWindowLength)};
     ASSERT_TRUE(server_.Start(args, (dir_ / "serve.log").string()));
     started_ = true;
     for (int i = 0; i < 100; ++i) {  // ready when e1.1 answers a config query (10 s at most)
@@ -323,7 +334,8 @@ class HostileServe : public ::testing::Test {
     size_t begin = kWindowOffset * 512, end = (kWindowOffset + kWindowLength) * 512;
     EXPECT_EQ(FirstDifference(Slice(now, 0, begin), Slice(window_before_, 0, begin)), -1);
     EXPECT_EQ(FirstDifference(Slice(now, end, now.size() - end),
-                              Slice(window_before_, end, now.size() - end)), -1);
+                              Slice(window_before_, end, now.size() - end)),
+              -1);
   }
   void ExpectNoImageChanged() {
     ExpectUnchanged(rw_, rw_before_);
@@ -340,7 +352,8 @@ class HostileServe : public ::testing::Test {
     Bytes page = id->data(512);
     ASSERT_EQ(page.size(), 512u);
     uint64_t capacity = 0;  // words 100-103, little-endian
-    for (size_t i = 0; i < 6; ++i) capacity |= uint64_t{static_cast<uint8_t>(page[200 + i])} << (8 * i);
+    for (size_t i = 0; i < 6; ++i)
+      capacity |= uint64_t{static_cast<uint8_t>(page[200 + i])} << (8 * i);
     EXPECT_EQ(capacity, kRwSectors);
     for (uint8_t slot : std::initializer_list<uint8_t>{1, 2, 3}) {
       uint64_t lba = 100;
@@ -428,10 +441,10 @@ TEST_F(HostileServe, OverlongConfigStringsAreIgnoredSilently) {
   const std::string long_string(1025, 'x');
   std::vector<Bytes> silent;
   for (uint8_t ccmd : std::initializer_list<uint8_t>{1, 2, 3, 4}) {
-    silent.push_back(Config(1, ccmd, long_string));                   // 1025 bytes, all sent
-    silent.push_back(Config(1, ccmd, "short", 2000));                 // declared > 1024
-    silent.push_back(Config(1, ccmd, std::string(100, 'y'), 500));    // declared > the frame
-    silent.push_back(Config(1, ccmd, "", 0xFFFF));                    // declared 65535, nothing
+    silent.push_back(Config(1, ccmd, long_string));                 // 1025 bytes, all sent
+    silent.push_back(Config(1, ccmd, "short", 2000));               // declared > 1024
+    silent.push_back(Config(1, ccmd, std::string(100, 'y'), 500));  // declared > the frame
+    silent.push_back(Config(1, ccmd, "", 0xFFFF));                  // declared 65535, nothing
   }
   ExpectSilence(silent);
   // A read ignores the request's string, however long it claims to be (aoeping sends filler).
@@ -442,7 +455,8 @@ TEST_F(HostileServe, OverlongConfigStringsAreIgnoredSilently) {
     EXPECT_EQ(LoadBe16(r->frame, 30), 0) << "the config string must still be empty";
   }
   // CCmd values past 4 are bad arguments.
-  for (uint8_t ccmd : std::initializer_list<uint8_t>{5, 9, 15}) ExpectAoeError(Config(1, ccmd, ""), kAoeBadArgument, "ccmd");
+  for (uint8_t ccmd : std::initializer_list<uint8_t>{5, 9, 15})
+    ExpectAoeError(Config(1, ccmd, ""), kAoeBadArgument, "ccmd");
   ExpectStillServing();
 }
 
@@ -485,8 +499,7 @@ TEST_F(HostileServe, WrongVersionsGetError5AndDoNothing) {
     SCOPED_TRACE("version " + std::to_string(version));
     auto ver_flags = static_cast<uint8_t>(version << 4);
     ExpectAoeError(Ata(1, kIdentify, 0, 1, {}, ver_flags), kAoeBadVersion, "identify");
-    ExpectAoeError(Ata(1, kWrite48, 0, 1, RandomBytes(512, 9), ver_flags), kAoeBadVersion,
-                   "write");
+    ExpectAoeError(Ata(1, kWrite48, 0, 1, RandomBytes(512, 9), ver_flags), kAoeBadVersion, "write");
     Bytes config = Config(1, 4, "set by a bad version");
     StoreU8(config, 14, ver_flags);
     ExpectAoeError(config, kAoeBadVersion, "config force set");
@@ -591,8 +604,9 @@ TEST_F(HostileServe, RandomFramesDoNotCrashOrEscapeTheWindow) {
   std::vector<Bytes> batch;
   for (size_t i = 0; i < kFrames; ++i) {
     uint32_t size_class = pick(10);
-    size_t size = size_class < 5 ? 14 + pick(90) : size_class < 8 ? 100 + pick(500)
-                                                                   : 600 + pick(static_cast<uint32_t>(kMaxFrame - 599));
+    size_t size = size_class < 5   ? 14 + pick(90)
+                  : size_class < 8 ? 100 + pick(500)
+                                   : 600 + pick(static_cast<uint32_t>(kMaxFrame - 599));
     Bytes f(size);
     for (auto& b : f) b = std::byte(rng() & 0xFF);
     StoreBe16(f, 12, 0x88A2);  // anything else never reaches the server's socket
@@ -650,8 +664,8 @@ TEST_F(HostileServe, RandomFramesDoNotCrashOrEscapeTheWindow) {
       for (const MacAddress& from : macs) {
         std::vector<std::pair<uint8_t, MacAddress>> deletes;
         for (const MacAddress& m : macs) deletes.emplace_back(2, m);
-        SendAll({Mask(slot, 1, deletes, std::nullopt, from),
-                 Reserve(slot, 2, {}, std::nullopt, from)});
+        SendAll(
+            {Mask(slot, 1, deletes, std::nullopt, from), Reserve(slot, 2, {}, std::nullopt, from)});
       }
     }
     for (uint8_t slot : std::initializer_list<uint8_t>{1, 2, 3}) {

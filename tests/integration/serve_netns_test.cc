@@ -4,12 +4,11 @@
 // the target's frames through PACKET_MMAP rings and through the socket path (--packet-io ring,
 // --packet-io socket), both forced, so neither hides behind the automatic choice.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
@@ -43,10 +42,10 @@ using testing::ReadFile;
 using testing::WriteFile;
 
 constexpr uint16_t kShelf = 1;
-constexpr uint64_t kDiskSectors = 32768;     // e1.1: 16 MiB read-write
-constexpr uint64_t kRoSectors = 2048;        // e1.2: 1 MiB read-only
+constexpr uint64_t kDiskSectors = 32768;  // e1.1: 16 MiB read-write
+constexpr uint64_t kRoSectors = 2048;     // e1.2: 1 MiB read-only
 constexpr uint64_t kWindowFileSectors = 8192;
-constexpr uint64_t kWindowOffset = 2048;     // e1.3: sectors 2048..6143 of a 4 MiB file
+constexpr uint64_t kWindowOffset = 2048;  // e1.3: sectors 2048..6143 of a 4 MiB file
 constexpr uint64_t kWindowLength = 4096;
 
 // One decoded reply.
@@ -93,7 +92,8 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
     if (server_.Running()) {
       int status = server_.Stop(SIGTERM);
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "aoe serve did not exit 0 on SIGTERM; log:\n" << server_.Log();
+          << "aoe serve did not exit 0 on SIGTERM; log:\n"
+          << server_.Log();
     }
     port_.reset();
     client_ns_.reset();
@@ -112,8 +112,8 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   }
 
   void StartServer(const std::vector<std::string>& serve_args) {
-    std::vector<std::string> args = {"ip", "netns", "exec", target_ns_->name(), AOE_BINARY,
-                                     "serve"};
+    std::vector<std::string> args = {"ip",       "netns", "exec", target_ns_->name(),
+                                     AOE_BINARY, "serve"};
     args.insert(args.end(), serve_args.begin(), serve_args.end());
     ASSERT_TRUE(server_.Start(args, (dir_ / "serve.log").string()));
     // Ready when e1.1 answers a config query (bounded: 10 s).
@@ -142,8 +142,8 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
 
   Bytes AtaRequest(uint8_t slot, uint8_t opcode, uint64_t lba, uint8_t count,
                    const Bytes& data = {}, std::optional<MacAddress> source = std::nullopt) {
-    Bytes frame = Frame(kShelf, slot, proto::Command::kAta, proto::kAtaHeaderSize + data.size(),
-                        source);
+    Bytes frame =
+        Frame(kShelf, slot, proto::Command::kAta, proto::kAtaHeaderSize + data.size(), source);
     proto::AtaArg a;
     a.aflags = proto::IsLba48Opcode(opcode) ? proto::kAtaFlagExtended : 0;
     if (!data.empty()) a.aflags |= proto::kAtaFlagWrite;
@@ -157,7 +157,8 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
 
   Bytes ConfigRequest(uint16_t shelf, uint8_t slot, proto::ConfigCommand ccmd,
                       std::string_view text) {
-    Bytes frame = Frame(shelf, slot, proto::Command::kConfig, proto::kConfigHeaderSize + text.size());
+    Bytes frame =
+        Frame(shelf, slot, proto::Command::kConfig, proto::kConfigHeaderSize + text.size());
     proto::ConfigArg c;
     c.command = static_cast<uint8_t>(ccmd);
     c.string = std::as_bytes(std::span(text.data(), text.size()));
@@ -229,9 +230,9 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
 const MacAddress kStranger = *MacAddress::Parse("02:00:5e:00:00:99");
 
 TEST_P(ServeNetns, BroadcastDiscoveryFindsEveryExport) {
-  auto replies = ExchangeAll(ConfigRequest(proto::kWildcardShelf, proto::kWildcardSlot,
-                                           proto::ConfigCommand::kRead, ""),
-                             500ms);
+  auto replies = ExchangeAll(
+      ConfigRequest(proto::kWildcardShelf, proto::kWildcardSlot, proto::ConfigCommand::kRead, ""),
+      500ms);
   ASSERT_EQ(replies.size(), 3u);
   std::vector<int> slots;
   for (const auto& r : replies) {
@@ -309,8 +310,8 @@ TEST_P(ServeNetns, RefusesBadRequestsTheWayInitiatorsExpect) {
   EXPECT_EQ(past->ata_error(), proto::kAtaErrorIdNotFound);
 
   // More sectors than the advertised maximum: AoE error 2.
-  auto big = Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0,
-                                 static_cast<uint8_t>(MaxSectors() + 1)));
+  auto big = Exchange(
+      AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, static_cast<uint8_t>(MaxSectors() + 1)));
   ASSERT_TRUE(big);
   EXPECT_TRUE(big->header.is_error());
   EXPECT_EQ(big->header.error, proto::AoeError::kBadArgument);
@@ -518,7 +519,8 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
     out << "interfaces = [\"vt\"]\nstate_dir = \"" << (dir_ / "state").string() << "\"\n"
         << "packet_io = \"" << PacketIoName(packet_io_) << "\"\n"
         << "[[export]]\ntarget = \"e1.1\"\npath = \"" << disk_.string() << "\"\n";
-    if (with_second) out << "[[export]]\ntarget = \"e1.2\"\npath = \"" << ro_.string() << "\"\nread_only = true\n";
+    if (with_second)
+      out << "[[export]]\ntarget = \"e1.2\"\npath = \"" << ro_.string() << "\"\nread_only = true\n";
   };
   write_config(false);
   StartServer({"--config", config.string()});

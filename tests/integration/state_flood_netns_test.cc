@@ -383,7 +383,7 @@ TEST_F(StateFloodNetns, ReaderKeepsAThirdOfItsThroughputUnderAConfigSetFlood) {
   EXPECT_GE(flooded * 3, baseline) << "log:\n" << server_.Log();
   // The flooder was limited, and the log says who it is.
   EXPECT_NE(server_.Log().find("rate-limiting config/mask/reserve changes from " +
-                             flood_port_->mac().ToString()),
+                               flood_port_->mac().ToString()),
             std::string::npos)
       << server_.Log();
 }
@@ -393,7 +393,7 @@ TEST_F(StateFloodNetns, ReaderKeepsAThirdOfItsThroughputUnderAConfigReadFlood) {
   ASSERT_GT(baseline, 0) << server_.Log();
   EXPECT_GE(flooded * 3, baseline) << "log:\n" << server_.Log();
   EXPECT_NE(server_.Log().find("rate-limiting config/mask/reserve reads from " +
-                             flood_port_->mac().ToString()),
+                               flood_port_->mac().ToString()),
             std::string::npos)
       << server_.Log();
 }

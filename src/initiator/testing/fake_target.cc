@@ -35,7 +35,8 @@ size_t FakeTarget::Serve() {
       Result<size_t> n = ports_[port]->Receive(slots);
       if (!n || *n == 0) break;
       for (size_t i = 0; i < *n; ++i) {
-        if (!slots[i].truncated) Handle(port, ConstByteSpan(slots[i].buffer.data(), slots[i].length));
+        if (!slots[i].truncated)
+          Handle(port, ConstByteSpan(slots[i].buffer.data(), slots[i].length));
       }
       total += *n;
     }
@@ -61,10 +62,18 @@ void FakeTarget::Handle(size_t port, ConstByteSpan request) {
   std::memcpy(frame.data(), request.data(), request.size());
   size_t length = 0;
   switch (static_cast<proto::Command>(h->command)) {
-    case proto::Command::kAta: length = Ata(port, frame, request.size(), h->source); break;
-    case proto::Command::kConfig: length = Config(port, frame, request.size()); break;
-    case proto::Command::kMacMask: length = Mask(frame, request.size()); break;
-    case proto::Command::kReserve: length = Reserve(frame, request.size(), h->source); break;
+    case proto::Command::kAta:
+      length = Ata(port, frame, request.size(), h->source);
+      break;
+    case proto::Command::kConfig:
+      length = Config(port, frame, request.size());
+      break;
+    case proto::Command::kMacMask:
+      length = Mask(frame, request.size());
+      break;
+    case proto::Command::kReserve:
+      length = Reserve(frame, request.size(), h->source);
+      break;
     default:
       proto::SetError(frame, proto::AoeError::kUnrecognizedCommand);
       length = request.size();
@@ -196,7 +205,8 @@ size_t FakeTarget::Config(size_t port, std::vector<std::byte>& frame, size_t len
   ++stats_.config;
   std::string request(reinterpret_cast<const char*>(c->string.data()), c->string.size());
   switch (static_cast<proto::ConfigCommand>(c->command)) {
-    case proto::ConfigCommand::kRead: break;
+    case proto::ConfigCommand::kRead:
+      break;
     case proto::ConfigCommand::kTestExact:
       if (request != config_string_) return 0;
       break;
@@ -213,7 +223,9 @@ size_t FakeTarget::Config(size_t port, std::vector<std::byte>& frame, size_t len
         config_string_ = request;
       }
       break;
-    case proto::ConfigCommand::kForceSet: config_string_ = request; break;
+    case proto::ConfigCommand::kForceSet:
+      config_string_ = request;
+      break;
     default:
       proto::SetError(frame, proto::AoeError::kBadArgument);
       return length;
@@ -258,15 +270,19 @@ size_t FakeTarget::Reserve(std::vector<std::byte>& frame, size_t length, const M
   std::vector<MacAddress> macs;
   for (size_t i = 0; i < r->available_macs(); ++i) macs.push_back(r->MacAt(i));
   switch (static_cast<proto::ReserveCommand>(r->command)) {
-    case proto::ReserveCommand::kRead: break;
+    case proto::ReserveCommand::kRead:
+      break;
     case proto::ReserveCommand::kSet:
-      if (!reserve_.empty() && std::find(reserve_.begin(), reserve_.end(), from) == reserve_.end()) {
+      if (!reserve_.empty() &&
+          std::find(reserve_.begin(), reserve_.end(), from) == reserve_.end()) {
         proto::SetError(frame, proto::AoeError::kTargetReserved);
         return proto::EncodeReserve(r->command, reserve_, frame);
       }
       reserve_ = macs;
       break;
-    case proto::ReserveCommand::kForceSet: reserve_ = macs; break;
+    case proto::ReserveCommand::kForceSet:
+      reserve_ = macs;
+      break;
     default:
       proto::SetError(frame, proto::AoeError::kBadArgument);
       return length;

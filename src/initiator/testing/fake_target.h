@@ -24,9 +24,9 @@ namespace aoe::initiator::testing {
 struct FakeTargetOptions {
   uint16_t shelf = 0;
   uint8_t slot = 1;
-  uint64_t sectors = 2048;       // capacity
+  uint64_t sectors = 2048;  // capacity
   uint16_t buffer_count = 16;
-  uint8_t max_sectors = 0;       // advertised scnt; 0 = (MTU - 36) / 512 of the port
+  uint8_t max_sectors = 0;  // advertised scnt; 0 = (MTU - 36) / 512 of the port
   uint16_t firmware_version = 0x4019;
   std::string model = "aoekit fake target";
   std::string serial = "fake-serial";
@@ -41,14 +41,14 @@ struct FakeTargetOptions {
 };
 
 struct FakeTargetStats {
-  uint64_t requests = 0;   // every AoE request addressed to us (any port, silent or not)
+  uint64_t requests = 0;  // every AoE request addressed to us (any port, silent or not)
   uint64_t ata = 0;
   uint64_t reads = 0;
   uint64_t writes = 0;
-  uint64_t flushes = 0;         // successful FLUSH CACHE and FLUSH CACHE EXT
+  uint64_t flushes = 0;  // successful FLUSH CACHE and FLUSH CACHE EXT
   uint64_t flush_ext_aborted = 0;
   uint64_t identifies = 0;
-  uint64_t trims = 0;           // DSM TRIM commands carried out
+  uint64_t trims = 0;  // DSM TRIM commands carried out
   uint64_t trimmed_sectors = 0;
   uint64_t config = 0;
   uint64_t replies = 0;

@@ -194,9 +194,9 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
     if (!file.ends_with(".data")) continue;
     const std::string name = file.substr(0, file.size() - 5);
     if (ParseClientName(name) && !maps.contains(name)) {
-      report.notes.push_back(fmt::format(
-          "{}/{}: a data file without a map (never flushed); the next start removes it",
-          dir, file));
+      report.notes.push_back(
+          fmt::format("{}/{}: a data file without a map (never flushed); the next start removes it",
+                      dir, file));
     }
   }
   return report;

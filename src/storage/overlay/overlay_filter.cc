@@ -564,8 +564,8 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     return done(Unexpected{opened.error()});
   }
   FsyncDir(dir_fd_.get(), [this, mac, id, path,
-                                backend = std::shared_ptr<BlockBackend>(std::move(opened->backend)),
-                                done](Result<void> synced) mutable {
+                           backend = std::shared_ptr<BlockBackend>(std::move(opened->backend)),
+                           done](Result<void> synced) mutable {
     if (!synced) {
       ::unlink(path.c_str());
       commit_running_ = false;

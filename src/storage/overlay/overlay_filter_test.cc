@@ -1,7 +1,7 @@
 #include "storage/overlay/overlay_filter.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "storage/memory_backend.h"
 #include "storage/group_commit_filter.h"
+#include "storage/memory_backend.h"
 #include "storage/overlay/overlay_check.h"
 #include "storage/overlay/overlay_error.h"
 #include "storage/storage_test_util.h"

@@ -4,8 +4,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 
 namespace aoe::overlay {
 namespace {

@@ -2,8 +2,8 @@
 // versions.json (docs/overlays.md, "Versions").
 //
 // Version 1 is the export's own image (never written). `aoe overlay commit` makes version N+1:
-// a file in the overlay directory holding the current version with one client's overlay merged in, whose
-// parent is the version it was made from. `current` is the version clients without an overlay
+// a file in the overlay directory holding the current version with one client's overlay merged in,
+// whose parent is the version it was made from. `current` is the version clients without an overlay
 // read and new overlays are made against; rollback makes the current version's parent current.
 //
 //   {"format": 1, "size_bytes": 1073741824, "current": 3, "next_id": 4,

@@ -85,7 +85,8 @@ struct Directive {
   uint8_t dcmd = 0;
   MacAddress mac;
 };
-Frame BuildMask(const RequestHeader& address, uint8_t mcmd, const std::vector<Directive>& directives,
+Frame BuildMask(const RequestHeader& address, uint8_t mcmd,
+                const std::vector<Directive>& directives,
                 std::optional<uint8_t> declared_count = std::nullopt);
 
 Frame BuildReserve(const RequestHeader& address, uint8_t rcmd, const std::vector<MacAddress>& macs,

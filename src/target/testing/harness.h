@@ -157,7 +157,7 @@ class Harness {
 
   // A request header from `from` to shelf.slot, unicast to the target's MAC.
   static RequestHeader To(uint16_t shelf, uint8_t slot, MacAddress from = kHostA,
-                    uint32_t tag = 0x80000001);
+                          uint32_t tag = 0x80000001);
 
   void Send(const Frame& frame, MemoryPort& from);
   // Polls the server until it has taken every frame waiting on its ports and answered them,
