@@ -133,7 +133,14 @@ fi
 check "the iPXE script was sent" "$NETBOOT_LOG" "sent aoekit/52-54-00-a0-e0-01\.ipxe \[iPXE script: sanboot aoe:e0\.0\]"
 check "the guest ran the script" - "aoekit: booting 52:54:00:a0:e0:01 from AoE target e0\.0"
 check "the boot sector ran (sanboot over AoE)" - "MBR: booted over AoE via aoe netboot"
-check "the boot sector read the token through INT 13h over AoE" - "MBR: token=$TOKEN"
+# graphics=off mirrors iPXE's console to the same COM1 the boot sector writes to, and on a busy
+# host iPXE's bytes can land between "token=" and the token (a CI run saw "token=0\n<token>").
+# The token exists only at LBA 1003, so seeing it shortly after "token=" still proves the read.
+if grep -qE "MBR: token=.{0,64}$TOKEN" <<<"$(tr -d '\n' <<<"$LOG")"; then
+  t_pass "the boot sector read the token through INT 13h over AoE"
+else
+  t_fail "the boot sector read the token through INT 13h over AoE"
+fi
 [[ $qemu_rc -eq 124 ]] && t_fail "guest did not finish within the timeout"
 if [[ $MODE == embedded ]]; then
   # SIGHUP with a changed [netboot]: the service restarts with it, inside the same process.
