@@ -29,7 +29,9 @@ constexpr CommandHelp kHelp{
     .usage =
         "Usage: aoe mkimage IMAGE --debootstrap SUITE [--mirror URL] [--packages A,B] "
         "[OPTIONS]\n"
-        "       aoe mkimage IMAGE --from-dir DIR [OPTIONS]\n",
+        "       aoe mkimage IMAGE --from-dir DIR [OPTIONS]\n"
+        "       aoe mkimage --tree-only --debootstrap SUITE --cache-dir DIR [--mirror URL]\n"
+        "                   [--packages A,B] [--deb FILE]...\n",
     .description =
         "Build a disk image that a diskless amd64 machine boots from over AoE, under BIOS\n"
         "and UEFI: a GPT disk with an ext4 root holding a Debian system (debootstrapped, or\n"
@@ -43,6 +45,7 @@ constexpr CommandHelp kHelp{
               --target e0.2 --size 4G --overlay /srv/aoe/client2-files
   aoe mkimage /srv/aoe/client3.img --from-dir /srv/trees/bookworm --bios
   aoe mkimage /srv/aoe/client4.img --debootstrap bookworm --deb ./aoekit_0.1.0_amd64.deb
+  aoe mkimage --tree-only --debootstrap bookworm --cache-dir /var/cache/aoekit
 
 The root file system is /dev/etherd/eX.Yp1 of the --target address: serve the image under
 that address. See aoe-mkimage(8) and docs/diskless-boot.md.
@@ -62,6 +65,7 @@ struct MkimageArgs {
   std::vector<std::string> debs;
   bool bios = false;
   bool uefi = false;
+  bool tree_only = false;
 };
 
 void DefineOptions(CLI::App& app, MkimageArgs& a) {
@@ -106,6 +110,10 @@ void DefineOptions(CLI::App& app, MkimageArgs& a) {
       ->type_name("FILE")
       ->allow_extra_args(false);
   app.add_flag("--bios", a.bios, "Make it bootable by BIOS (extlinux); see --uefi.");
+  app.add_flag("--tree-only", a.tree_only,
+               "Only debootstrap the Debian tree into --cache-dir (or find it there)\n"
+               "and print its path; no IMAGE. Fetches the tree ahead of the builds\n"
+               "that will use it (same --debootstrap, --mirror, --packages, --deb).");
   app.add_flag("--uefi", a.uefi,
                "Make it bootable by UEFI (GRUB on an EFI system partition).\n"
                "Without --bios or --uefi the image boots both ways.");
@@ -137,7 +145,15 @@ int MkimageMain(const std::vector<std::string>& args) {
   DefineOptions(app, a);
   if (std::optional<int> status = ParseCommand(app, kName, args)) return *status;
 
-  if (a.output.empty()) {
+  if (a.tree_only) {
+    if (!a.output.empty()) {
+      return Fail(kName, kExitUsage, "--tree-only writes no image; leave out " + a.output);
+    }
+    if (a.suite.empty() || a.cache_dir.empty()) {
+      return Fail(kName, kExitUsage,
+                  "--tree-only needs --debootstrap SUITE and --cache-dir DIR to keep the tree in");
+    }
+  } else if (a.output.empty()) {
     return Fail(kName, kExitUsage, "give the image file to write, e.g. /srv/aoe/client1.img");
   }
   if (a.suite.empty() == a.from_dir.empty()) {
@@ -181,8 +197,6 @@ int MkimageMain(const std::vector<std::string>& args) {
 
   const Worker worker = FindWorker();
   std::vector<std::string> argv{worker.script,
-                                "--output",
-                                a.output,
                                 "--size",
                                 std::to_string(*size / kMiB),
                                 "--target",
@@ -196,6 +210,7 @@ int MkimageMain(const std::vector<std::string>& args) {
     argv.push_back(option);
     argv.push_back(value);
   };
+  add("--output", a.output);
   add("--debootstrap", a.suite);
   add("--mirror", a.mirror);
   add("--packages", a.packages);
@@ -205,6 +220,7 @@ int MkimageMain(const std::vector<std::string>& args) {
   for (const std::string& deb : a.debs) add("--deb", deb);
   if (a.bios) argv.push_back("--bios");
   if (a.uefi) argv.push_back("--uefi");
+  if (a.tree_only) argv.push_back("--tree-only");
 
   std::vector<char*> c_argv;
   for (std::string& s : argv) c_argv.push_back(s.data());

@@ -25,11 +25,13 @@ source "$HERE_DISTRO/../netboot/lib.sh"
 # mirror, packages, the mkimage script); entries for other keys are removed after a build.
 DISTRO_CACHE=${AOEKIT_TEST_CACHE:-/var/cache/aoekit-tests}
 DISTRO_SUITE=bookworm
-# The aoekit package's Depends (dpkg-deb -f aoekit_*.deb Depends). `aoe mkimage --deb` adds
-# them to the tree itself (the runs with a package rely on that); runs without a package
-# (dracut_debian.sh) name them with --packages, so that both share one cache entry. If the package's Depends change,
-# update the list: a stale one only costs a second cached tree, never a wrong result.
-DISTRO_DEB_DEPS=adduser,libc6,libfmt9,libfuse3-3,libgcc-s1,librados2,librbd1,libssl3,libstdc++6,libsystemd0,libtomlplusplus3,liburing2,procps,zlib1g
+# The aoekit package's Depends (dpkg-deb -f aoekit_*.deb Depends), kept in package-depends.txt.
+# `aoe mkimage --deb` adds them to the tree itself (the runs with a package rely on that); runs
+# without a package (dracut_debian.sh) and scripts/test, which fetches the tree while aoekit
+# compiles, name them with --packages, so that all share one cache entry. If the package's
+# Depends change, update the file: a stale one only costs a second cached tree, never a wrong
+# result.
+DISTRO_DEB_DEPS=$(<"$HERE_DISTRO/package-depends.txt")
 
 # distro_require: exit 77 with the reason when something needed cannot exist here.
 distro_require() {

@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# deb_chroot.sh DEB
+# AOE=BUILD/aoe deb_chroot.sh DEB
 #
 # The package on a fresh Debian: `apt-get install ./aoekit_*.deb` in a debootstrapped bookworm
 # chroot, then:
@@ -9,13 +9,14 @@
 #     `systemd-analyze verify` passes on the installed units;
 #   - `apt-get remove` removes every file but the conffiles, which keep an edit; `apt-get purge`
 #     removes them and the state directory; nothing the package installed is left.
-# The chroot is a throw-away overlay over a tree debootstrapped once and cached in
-# /var/cache/aoekit-tests, keyed on the suite, the mirror and the package list (the package's
-# own Depends, so the install needs no download), in a private mount namespace.
+# The chroot is a throw-away overlay, in a private mount namespace, over the Debian tree that
+# `aoe mkimage` debootstraps once and caches in /var/cache/aoekit-tests (AOEKIT_TEST_CACHE),
+# keyed on the suite, the mirror and the package list (the package's own Depends).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, no debootstrap, no overlayfs).
 set -euo pipefail
-DEB=${1:?usage: deb_chroot.sh DEB}
+DEB=${1:?usage: AOE=BUILD/aoe deb_chroot.sh DEB}
+AOE=${AOE:?usage: AOE=BUILD/aoe deb_chroot.sh DEB}
 [[ $EUID -eq 0 ]] || { echo "SKIP: needs root (debootstrap, chroot)"; exit 77; }
 command -v debootstrap >/dev/null || { echo "SKIP: debootstrap not installed"; exit 77; }
 grep -qw overlay /proc/filesystems || { echo "SKIP: no overlayfs"; exit 77; }
@@ -35,33 +36,16 @@ failed=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failed=1; }
 
-# The package's dependencies, first alternative of each, preinstalled in the cached tree.
-deps=$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | sed '/^$/d' | sort -u)
-include=$(tr '\n' ',' <<<"systemd $deps" | sed 's/ /,/g; s/,$//')
-key=$( { echo "$SUITE $MIRROR $include"; declare -f; } | sha256sum | cut -c1-16)
-TREE=$CACHE/chroot-$SUITE-$key
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.lock"
-flock 9
-if [[ ! -e $TREE.complete ]]; then
-  echo "debootstrap $SUITE (minbase + $include) into $TREE"
-  start=$SECONDS
-  rm -rf "$TREE.tmp"
-  debootstrap --variant=minbase --include="$include" "$SUITE" "$TREE.tmp" "$MIRROR" \
-    >"$CACHE/chroot-debootstrap.log" 2>&1 \
-    || { tail -n 20 "$CACHE/chroot-debootstrap.log"; echo "FAIL: debootstrap failed"; exit 1; }
-  chroot "$TREE.tmp" apt-get clean
-  mv "$TREE.tmp" "$TREE"
-  touch "$TREE.complete"
-  echo "debootstrap took $((SECONDS - start))s"
-  # Older trees (other keys) are not needed any more.
-  find "$CACHE" -maxdepth 1 -name "chroot-$SUITE-*" ! -name "chroot-$SUITE-$key" \
-    ! -name "chroot-$SUITE-$key.complete" -exec rm -rf {} +
-fi
-flock -u 9
-
+# The tree: the one `aoe mkimage --debootstrap` caches for images with this package (minbase,
+# systemd, a kernel, and the package's Depends, so the install needs no download), from the
+# build's `aoe mkimage --tree-only`. The distro tests build their images from the same tree,
+# and scripts/test fetches it while aoekit compiles.
 WORK=$(mktemp -d /var/tmp/pkg-deb-chroot.XXXXXX)
 trap 'umount -R "$WORK/root" 2>/dev/null; rm -rf "$WORK"' EXIT
+TREE=$("$AOE" mkimage --tree-only --debootstrap "$SUITE" --mirror "$MIRROR" --cache-dir "$CACHE" \
+  --deb "$DEB" 2>"$WORK/mkimage.log") \
+  || { tail -n 20 "$WORK/mkimage.log"; echo "FAIL: aoe mkimage --tree-only failed"; exit 1; }
+sed 's/^/  /' "$WORK/mkimage.log"
 mkdir -p "$WORK/upper" "$WORK/work" "$WORK/root"
 mount -t overlay overlay -o "lowerdir=$TREE,upperdir=$WORK/upper,workdir=$WORK/work" "$WORK/root"
 R=$WORK/root
@@ -69,6 +53,9 @@ mount -t proc proc "$R/proc"
 # No service starts in the chroot, whatever the maintainer scripts ask for.
 printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
+# The tree has a kernel (it is an image's tree), and the package's initramfs hook triggers
+# update-initramfs: a chroot that never boots need not spend half a minute on each initramfs.
+sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$R/etc/initramfs-tools/update-initramfs.conf"
 cp "$DEB" "$R/tmp/"
 in_chroot() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 # Everything but the pseudo and runtime file systems (/run is a tmpfs on a running system).

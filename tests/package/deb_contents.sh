@@ -60,6 +60,13 @@ for lib in libc6 libfuse3-3 liburing2 libsystemd0 adduser procps; do
   grep -qE "(^|, )$lib( |,|$)" <<<"$DEPENDS" || fail "Depends lacks $lib: $DEPENDS"
 done
 pass "Depends: $DEPENDS"
+# The distro tests and scripts/test fetch the Debian tree for images of this package ahead of
+# time from tests/distro/package-depends.txt: if it differs, that fetch is wasted.
+depends_list=$(tr ',' '\n' <<<"$DEPENDS" | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | sed '/^$/d' \
+  | sort -u | paste -sd,)
+listed=$(tr ',' '\n' <"$(dirname "$0")/../distro/package-depends.txt" | sed '/^$/d' | sort -u | paste -sd,)
+[[ $depends_list == "$listed" ]] && pass "tests/distro/package-depends.txt lists the Depends" \
+  || fail "tests/distro/package-depends.txt is stale: write $depends_list into it"
 [[ $(dpkg-deb -f "$DEB" Package) == aoekit ]] || fail "the package is not called aoekit"
 [[ $(basename "$DEB") == aoekit_$(dpkg-deb -f "$DEB" Version)_$(dpkg-deb -f "$DEB" Architecture).deb ]] \
   || fail "the file is not named aoekit_VERSION_ARCH.deb: $(basename "$DEB")"

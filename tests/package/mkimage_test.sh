@@ -155,6 +155,10 @@ usage "unknown option" "unknown option '--foo'" "$T/x.img" --debootstrap bookwor
 usage "--mirror without --debootstrap" '--mirror, --packages and --cache-dir go with --debootstrap' \
   "$T/x.img" --from-dir "$TREE" --mirror http://x
 usage "missing --from-dir" 'is not a directory' "$T/x.img" --from-dir "$T/nonexistent"
+usage "--tree-only with an image" '--tree-only writes no image' "$T/x.img" --tree-only \
+  --debootstrap bookworm --cache-dir "$T/cache"
+usage "--tree-only without --cache-dir" '--tree-only needs --debootstrap SUITE and --cache-dir' \
+  --tree-only --debootstrap bookworm
 usage "--deb that is not a package" '--deb /etc/hostname is not a \.deb file' \
   "$T/x.img" --from-dir "$TREE" --deb /etc/hostname
 
