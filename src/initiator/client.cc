@@ -316,6 +316,14 @@ Outcome<void> SyncDisk::Pipeline(size_t queue_depth,
           break;
       }
     }
+    // A failed pipeline fails as a whole: its other operations are cancelled, not waited for.
+    // Waiting can take long: storage that fails every command after a timeout (a Ceph cluster
+    // gone: rados_osd_op_timeout) fails the requests still queued here one after another, a
+    // timeout each (docs/ceph.md, "Failures"). Only if every pending request of the disk is one
+    // of ours, since Abort fails them all.
+    if (first_error && in_flight > 0 && disk_->pending_requests() == in_flight) {
+      disk_->Abort("cancelled: another operation of the same pipeline failed");
+    }
     if (in_flight == 0) break;
     uint64_t before = completed;
     client_->RunUntil([&] { return completed != before; });

@@ -73,9 +73,11 @@ class SyncDisk {
   // Queue-depth driven I/O for cp and bench. `next` is called while fewer than `queue_depth`
   // operations are in flight and returns the next one (nullopt: no more). `done` is called for
   // each completed operation, in completion order; its buffer is then free again. Returns the
-  // first error (of an operation or of `done`); after an error no new operation is started and
-  // the call returns once the ones in flight have finished. If `failed_op` is given it receives
-  // the operation that failed (an engine error's message also names its sectors).
+  // first error (of an operation or of `done`); after an error no new operation is started,
+  // the ones in flight are cancelled (Disk::Abort: their buffers are free when the call returns,
+  // but a cancelled write may still reach the target) and the call returns at once. If
+  // `failed_op` is given it receives the operation that failed (an engine error's message also
+  // names its sectors).
   struct IoOp {
     enum class Kind { kRead, kWrite, kFlush, kTrim };
     Kind kind = Kind::kRead;

@@ -820,6 +820,39 @@ TEST_F(InitiatorTest, PipelineStopsAtTheFirstError) {
   EXPECT_LT(next, out.size());  // stopped submitting
 }
 
+// Storage that has stopped answering (a Ceph cluster gone) fails the first operation and leaves
+// the others in flight: the pipeline fails at once instead of waiting for them, which would
+// take until the dead-target timeout here, and one storage timeout per request with rbd_faults.
+TEST_F(InitiatorTest, PipelineCancelsTheOperationsInFlightAfterAnError) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient({.dead_timeout = seconds(30)});
+  SyncDisk disk = Open(0, 1);
+  target.set_bad_sector(100);  // in the first 64 KiB operation
+  target.set_stuck_from(128);  // every later one is never answered
+  for (SyncDisk::IoOp::Kind kind : {SyncDisk::IoOp::Kind::kRead, SyncDisk::IoOp::Kind::kWrite}) {
+    std::vector<std::byte> buffer(1 << 20);
+    size_t next = 0;
+    SyncDisk::IoOp failed;
+    const TimePoint start = clock_.Now();
+    Outcome<void> r = disk.Pipeline(
+        4,
+        [&]() -> std::optional<SyncDisk::IoOp> {
+          if (next >= buffer.size()) return std::nullopt;
+          SyncDisk::IoOp op{
+              .kind = kind, .lba = next / 512, .buffer = ByteSpan(buffer).subspan(next, 65536)};
+          next += 65536;
+          return op;
+        },
+        nullptr, &failed);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error() == InitiatorErrc::kAtaError) << r.error().message;
+    EXPECT_EQ(failed.lba, 0u);
+    EXPECT_EQ(next, 4u * 65536);  // the first four only
+    EXPECT_LT(clock_.Now() - start, seconds(1));
+    EXPECT_EQ(disk.async().pending_requests(), 0u);
+  }
+}
+
 // --- Admin commands ----------------------------------------------------------------------
 
 TEST_F(InitiatorTest, ConfigStringCommands) {

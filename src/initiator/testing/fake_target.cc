@@ -146,6 +146,8 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
       } else if (bad_sector_ && *bad_sector_ >= lba && *bad_sector_ < lba + n) {
         reply.cmd_status = proto::kAtaStatusReady | proto::kAtaStatusError;
         reply.err_feature = proto::kAtaErrorUncorrectable;
+      } else if (stuck_from_ && lba + n > *stuck_from_) {
+        return 0;
       } else if (write) {
         ++stats_.writes;
         std::memcpy(data_.data() + lba * 512, frame.data() + proto::kAtaHeaderSize, n * 512);

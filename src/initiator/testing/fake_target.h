@@ -4,8 +4,8 @@
 // §2-4), over any Ports (MemoryPorts on a MemoryWire in unit tests).
 //
 // It is driven by hand: Serve() answers everything queued on its ports and returns. Test
-// controls make a port silent (it keeps receiving but never answers), inject ATA errors, or
-// count what arrived.
+// controls make a port silent (it keeps receiving but never answers), inject ATA errors, leave
+// reads and writes of some sectors unanswered, or count what arrived.
 //
 // Ownership: borrows its ports. Thread-safety: none.
 #pragma once
@@ -66,6 +66,8 @@ class FakeTarget {
   void set_silent(size_t port, bool silent) { silent_.at(port) = silent; }
   // Reads or writes touching this sector fail with ATA status ERR, error UNC.
   void set_bad_sector(std::optional<uint64_t> lba) { bad_sector_ = lba; }
+  // Reads or writes reaching this sector or any after it are never answered (stuck storage).
+  void set_stuck_from(std::optional<uint64_t> lba) { stuck_from_ = lba; }
 
   std::vector<std::byte>& data() { return data_; }
   std::string& config_string() { return config_string_; }
@@ -93,6 +95,7 @@ class FakeTarget {
   std::vector<MacAddress> reserve_;
   std::vector<MacAddress> mask_;
   std::optional<uint64_t> bad_sector_;
+  std::optional<uint64_t> stuck_from_;
   FakeTargetStats stats_;
   std::vector<uint32_t> ata_tags_;
   std::vector<std::byte> rx_storage_;
