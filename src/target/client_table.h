@@ -1,7 +1,7 @@
 // ClientTable: the initiators an export has seen, for `aoe ctl clients`: when each was last
 // seen, its frames and bytes, and how many of its requests reused a tag it had used recently
-// (retransmissions: iPXE, WinAoE and aoekit resend with the same tag; Linux uses a new one, so
-// its retransmits do not show here).
+// (retransmissions: iPXE and WinAoE resend with the same tag; Linux and aoekit's initiator
+// resend ATA commands with a new one, so their retransmits do not show here).
 //
 // Bounded: at most kMaxClients entries; a flood of made-up source MACs cannot grow it further
 // (later MACs are counted in `unlisted_frames` only). Per frame: one map lookup and a scan of
