@@ -29,8 +29,8 @@ DISTRO_SUITE=bookworm
 # `aoe mkimage --deb` adds them to the tree itself (the runs with a package rely on that); runs
 # without a package (dracut_debian.sh) and scripts/test, which fetches the tree while aoekit
 # compiles, name them with --packages, so that all share one cache entry. If the package's
-# Depends change, update the file: a stale one only costs a second cached tree, never a wrong
-# result.
+# Depends change, update the file: package_deb_contents_test fails while it is stale (a stale
+# list would only cost a second cached tree, never a wrong result).
 DISTRO_DEB_DEPS=$(<"$HERE_DISTRO/package-depends.txt")
 
 # distro_require: exit 77 with the reason when something needed cannot exist here.
