@@ -73,6 +73,7 @@ struct RawArgs {
   std::string log_level;
   std::string bufcnt;
   std::string packet_io;
+  std::string busy_poll;
   std::string user;
   std::string control_socket;
 };
@@ -125,6 +126,11 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "(recvmmsg/sendmmsg) or auto (default: rings where the kernel has\n"
                  "them, else the socket). Example: --packet-io socket")
       ->type_name("MODE");
+  app.add_option("--busy-poll", raw.busy_poll,
+                 "After handling frames, watch the receive rings this many microseconds\n"
+                 "for the next one before sleeping: 0 (off) to 10000 (default 50).\n"
+                 "Example: --busy-poll 0")
+      ->type_name("USEC");
   app.add_option("--user", raw.user,
                  "After opening interfaces, images and state files, run as this user,\n"
                  "keeping only CAP_NET_RAW (to re-open interfaces). Needs root.\n"
@@ -169,6 +175,7 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
       {"--state-dir", "state_dir = \"DIR\""},
       {"--bufcnt", "bufcnt = N"},
       {"--packet-io", "packet_io = \"MODE\""},
+      {"--busy-poll", "busy_poll = USEC"},
       {"--no-announce", "announce = false"},
       {"--user", "user = \"NAME\""},
       {"--control-socket", "control_socket = \"PATH\""},
@@ -223,6 +230,15 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
                       raw.packet_io)};
     }
     server.packet_io = *mode;
+  }
+  if (!raw.busy_poll.empty()) {
+    std::optional<uint64_t> usec = ParseUnsigned(raw.busy_poll);
+    if (!usec || *usec > static_cast<uint64_t>(target::kMaxBusyPoll.count())) {
+      return ParseError{
+          fmt::format("--busy-poll '{}' is not microseconds from 0 to {}; e.g. --busy-poll 50",
+                      raw.busy_poll, target::kMaxBusyPoll.count())};
+    }
+    server.busy_poll = std::chrono::microseconds(*usec);
   }
   out.config.user = raw.user;
   if (!raw.control_socket.empty()) out.config.control_socket = raw.control_socket;

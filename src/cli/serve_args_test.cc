@@ -72,6 +72,7 @@ TEST(ParseServeArgs, Defaults) {
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
   EXPECT_EQ(s.packet_io, PacketIo::kAuto);
+  EXPECT_EQ(s.busy_poll, std::chrono::microseconds(50));
   EXPECT_TRUE(s.announce);
   EXPECT_EQ(parsed->config.log_level, LogLevel::kInfo);
   EXPECT_EQ(s.exports[0].durability, target::Durability::kAuto);
@@ -88,6 +89,16 @@ TEST(ParseServeArgs, PacketIo) {
   }
   ExpectError({"-i", "veth0", "--packet-io", "mmap", "e0.1=/a"},
               "--packet-io 'mmap' is not one of ring, socket, auto; e.g. --packet-io auto");
+}
+
+TEST(ParseServeArgs, BusyPoll) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--busy-poll", "0", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->config.server.busy_poll, std::chrono::microseconds(0));
+  ExpectError({"-i", "veth0", "--busy-poll", "1ms", "e0.1=/a"},
+              "--busy-poll '1ms' is not microseconds from 0 to 10000; e.g. --busy-poll 50");
+  ExpectError({"-i", "veth0", "--busy-poll", "10001", "e0.1=/a"},
+              "--busy-poll '10001' is not microseconds from 0 to 10000; e.g. --busy-poll 50");
 }
 
 TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {

@@ -20,9 +20,8 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, packet_io, announce, durability, sync, direct, "
-    "user, "
-    "control_socket, [[export]], [netboot]";
+    "interfaces, state_dir, log_level, bufcnt, packet_io, busy_poll, announce, durability, sync, "
+    "direct, user, control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
     "overlay, lifetime, client_lifetimes, ceph_conf, ceph_id, keyring";
@@ -353,6 +352,15 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
         }
         server.packet_io = *parsed;
       }
+    } else if (key == "busy_poll") {
+      uint64_t usec = 0;
+      error = reader.Read(node, key, usec);
+      if (!error && usec > static_cast<uint64_t>(target::kMaxBusyPoll.count())) {
+        return reader.Error(node, fmt::format("busy_poll {} is out of range; use 0 (off) to {} "
+                                              "microseconds (default 50)",
+                                              usec, target::kMaxBusyPoll.count()));
+      }
+      server.busy_poll = std::chrono::microseconds(usec);
     } else if (key == "announce") {
       error = reader.Read(node, key, server.announce);
     } else if (key == "user") {

@@ -140,6 +140,16 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
   EXPECT_EQ(config->netboot->lease_file, "/var/lib/aoekit/netboot-eth0.leases");
 }
 
+TEST(ParseServeToml, BusyPoll) {
+  ParseResult<ServeConfig> config =
+      ParseServeToml("busy_poll = 0\n" + std::string(kMinimal), "serve.toml");
+  ASSERT_TRUE(config) << config.error();
+  EXPECT_EQ(config->server.busy_poll, std::chrono::microseconds(0));
+  ExpectError("busy_poll = 20000\n",
+              "serve.toml:1: busy_poll 20000 is out of range; use 0 (off) to 10000 microseconds "
+              "(default 50)");
+}
+
 TEST(ParseServeToml, PacketIo) {
   for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
                             {"socket", PacketIo::kSocket},
@@ -154,7 +164,7 @@ TEST(ParseServeToml, PacketIo) {
 TEST(ParseServeToml, UnknownTopLevelKey) {
   ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
               "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, packet_io, announce, durability, sync, direct, user, "
+              "log_level, bufcnt, packet_io, busy_poll, announce, durability, sync, direct, user, "
               "control_socket, [[export]], [netboot]");
 }
 
@@ -172,10 +182,11 @@ readonly = true
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
-  ExpectError("zzz = 1\naaa = 2\n",
-              "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-              "bufcnt, packet_io, announce, durability, sync, direct, user, control_socket, "
-              "[[export]], [netboot]");
+  ExpectError(
+      "zzz = 1\naaa = 2\n",
+      "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
+      "bufcnt, packet_io, busy_poll, announce, durability, sync, direct, user, control_socket, "
+      "[[export]], [netboot]");
 }
 
 TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {

@@ -131,6 +131,10 @@ Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
   return received;
 }
 
+bool RingPacketPort::FramesWaiting() const {
+  return (LoadStatus(rx_.Slot(rx_.next)) & TP_STATUS_USER) != 0;
+}
+
 ByteSpan RingPacketPort::LendTxFrame() {
   // Not past a slot the kernel still owns, nor round onto the first lent one.
   if (tx_lent_ == tx_.count) return {};

@@ -226,10 +226,10 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteBeforeTheCallReturns) {
   EXPECT_EQ(read.result(), 8704) << "handed to io_uring instead of read inline";
   EXPECT_EQ(engine_->in_flight(), 0u);
   EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.span().begin()));
-  // tmpfs has nothing to write back, so its fdatasync cannot wait either.
+  // tmpfs has nothing to write back, so its flush is done at once.
   Completion flushed;
   backend->Flush(IoContext{}, &flushed);
-  EXPECT_EQ(flushed.result(), 0) << "tmpfs fdatasync handed to io_uring";
+  EXPECT_EQ(flushed.result(), 0) << "tmpfs flush handed to io_uring";
 }
 
 TEST_F(FileBackendTest, CachedReadOnADiskFilesystemCompletesBeforeTheCallReturns) {

@@ -181,6 +181,11 @@ std::string ValidateOptions(const ServerOptions& options) {
         "use 2 or more (default 64)",
         kMinBufferCount);
   }
+  if (options.busy_poll < std::chrono::microseconds(0) || options.busy_poll > kMaxBusyPoll) {
+    return fmt::format(
+        "--busy-poll {} is out of range; give microseconds from 0 (off) to {} (default 50)",
+        options.busy_poll.count(), kMaxBusyPoll.count());
+  }
   if (options.state_dir.empty()) {
     return "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)";
   }

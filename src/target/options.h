@@ -3,6 +3,7 @@
 // beyond naming and validation helpers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -77,6 +78,10 @@ struct ExportOptions {
   bool operator==(const ExportOptions&) const = default;
 };
 
+// The longest --busy-poll: a longer poll saves nothing more (a link quiet for 10 ms is idle), it
+// only burns the CPU.
+inline constexpr std::chrono::microseconds kMaxBusyPoll{10000};
+
 struct ServerOptions {
   std::vector<std::string> interfaces;
   std::vector<ExportOptions> exports;
@@ -90,6 +95,10 @@ struct ServerOptions {
   // or (the default) rings with the socket path as fallback. Applies to interfaces as they are
   // opened.
   PacketIo packet_io = PacketIo::kAuto;
+  // How long the loop watches the receive rings for the next frame after handling some, before
+  // it sleeps (--busy-poll). 0 turns it off. 50 us is the value Linux's own busy polling
+  // (net.core.busy_poll) suggests; measured in docs/PERFORMANCE.md, "Busy polling".
+  std::chrono::microseconds busy_poll{50};
 };
 
 // Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,

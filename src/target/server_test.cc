@@ -541,5 +541,44 @@ TEST_F(ServerTest, DestroyingServerFlushesExports) {
   EXPECT_GT(h_.disk(1, 1).flush_count(), before);
 }
 
+TEST_F(ServerTest, BusyPollAfterWorkFindsTheNextFrameWithoutSleeping) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().busy_poll = std::chrono::milliseconds(5);
+  ASSERT_TRUE(h_.Start());
+  Server& server = h_.server();
+
+  // An idle target does not poll.
+  server.Poll(std::chrono::milliseconds(1));
+  EXPECT_EQ(h_.stats().busy_polls, 0u);
+
+  // After handling a frame, the next Poll() looks at the port before sleeping and finds the
+  // frame that came meanwhile.
+  h_.Send(ReadRequest(1, 1, 0, 1, 0x101), h_.host_a());
+  server.Poll(std::chrono::milliseconds(10));
+  h_.Send(ReadRequest(1, 1, 1, 1, 0x102), h_.host_a());
+  server.Poll(std::chrono::milliseconds(10));
+  EXPECT_EQ(h_.stats().busy_polls, 1u);
+  EXPECT_EQ(h_.stats().busy_poll_hits, 1u);
+  EXPECT_EQ(h_.Collect(h_.host_a()).size(), 2u);
+
+  // Nothing more comes: one poll that finds nothing, then sleeping without polling again.
+  server.Poll(std::chrono::milliseconds(1));
+  server.Poll(std::chrono::milliseconds(1));
+  EXPECT_EQ(h_.stats().busy_polls, 2u);
+  EXPECT_EQ(h_.stats().busy_poll_hits, 1u);
+}
+
+TEST_F(ServerTest, BusyPollZeroNeverPolls) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().busy_poll = std::chrono::microseconds(0);
+  ASSERT_TRUE(h_.Start());
+  for (uint32_t tag = 1; tag <= 3; ++tag) {
+    h_.Send(ReadRequest(1, 1, tag, 1, tag), h_.host_a());
+    h_.server().Poll(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(h_.Collect(h_.host_a()).size(), 3u);
+  EXPECT_EQ(h_.stats().busy_polls, 0u);
+}
+
 }  // namespace
 }  // namespace aoe::target

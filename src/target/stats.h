@@ -33,6 +33,10 @@ struct Stats {
   uint64_t refused_trim = 0;             // TRIM on a read-only export, bad range, other DSM
   uint64_t ata_errors = 0;               // ATA ABRT/IDNF/UNC replies
   uint64_t send_dropped = 0;             // replies the OS would not take (queue full)
+  // Busy polling (--busy-poll): polls started after work, and polls that found a frame (each
+  // one a sleep and a wake-up saved).
+  uint64_t busy_polls = 0;
+  uint64_t busy_poll_hits = 0;
 };
 
 }  // namespace aoe::target
