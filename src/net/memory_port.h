@@ -174,7 +174,7 @@ class MemoryPort final : public Port {
   int fd() const override { return event_fd_.get(); }
   // Frames queued before the link went down or the interface went missing are still delivered.
   Result<size_t> Receive(std::span<RxSlot> slots) override;
-  bool FramesWaiting() const override { return queued_frames() > 0; }
+  std::optional<bool> FramesWaiting() const override { return queued_frames() > 0; }
   // Always accepts every frame (the wire never backs up); frames the sender cannot send are
   // dropped and counted in stats(), matching PacketPort's silent drop while down or missing.
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override;

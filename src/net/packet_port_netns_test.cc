@@ -251,6 +251,23 @@ TEST_P(PacketPortNetnsTest, HundredFramesEachWay) {
   EXPECT_TRUE(ReceiveRest(*target_).empty()) << "target must not see its own responses";
 }
 
+TEST_P(PacketPortNetnsTest, FramesWaitingTellsWithoutReceivingOnlyOnRings) {
+  const bool ring = GetParam() == PacketIo::kRing;
+  auto nothing = target_->FramesWaiting();
+  ASSERT_EQ(nothing.has_value(), ring) << "only a ring can look without a system call";
+  if (!ring) return;
+  EXPECT_FALSE(*nothing);
+  SendAll(*initiator_, {Request(*initiator_, target_->mac(), 7)});
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (target_->FramesWaiting() != true && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_EQ(target_->FramesWaiting(), true);
+  EXPECT_EQ(target_->FramesWaiting(), true) << "looking takes nothing";
+  ASSERT_EQ(ReceiveFrames(*target_, 1).size(), 1u);
+  EXPECT_EQ(target_->FramesWaiting(), false);
+}
+
 TEST_P(PacketPortNetnsTest, ThousandsOfFramesInOrderWrapTheRings) {
   // More frames than a ring holds, in batches, so both rings wrap several times: every frame
   // arrives once, in order, intact.

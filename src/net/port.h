@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -49,9 +50,9 @@ class Port {
   // filled (0 when nothing is waiting).
   virtual Result<size_t> Receive(std::span<RxSlot> slots) = 0;
 
-  // Whether a frame is waiting, if the port can tell without a system call (a receive ring in
-  // shared memory); false where it cannot. For polling a busy link without sleeping.
-  virtual bool FramesWaiting() const { return false; }
+  // Whether a frame is waiting, where the port can tell without a system call (a receive ring
+  // in shared memory); nullopt where it cannot. For polling a busy link without sleeping.
+  virtual std::optional<bool> FramesWaiting() const { return std::nullopt; }
 
   // Sends the frames in order without blocking. Returns how many were handed to the OS; a short
   // count means the send queue is full and the caller may retry the rest later or drop them

@@ -131,7 +131,7 @@ Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
   return received;
 }
 
-bool RingPacketPort::FramesWaiting() const {
+std::optional<bool> RingPacketPort::FramesWaiting() const {
   return (LoadStatus(rx_.Slot(rx_.next)) & TP_STATUS_USER) != 0;
 }
 

@@ -81,7 +81,7 @@ class RingPacketPort final : public Port {
   Result<void> Refresh() override { return socket_.Refresh(); }
   int fd() const override { return socket_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override;
-  bool FramesWaiting() const override;
+  std::optional<bool> FramesWaiting() const override;
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
   ByteSpan LendTxFrame() override;
   void ReturnTxFrame() override;

@@ -202,23 +202,33 @@ class ServerImpl final : public Server, private Transmitter {
   // while before sleeping in epoll. On a busy link the next command arrives within tens of
   // microseconds; sleeping and being woken for it costs more than that (a system call, a
   // context switch and the waker's wake-up, worse in a VM) and adds it to every command's
-  // latency. An idle target does not poll: only work starts a poll. Ports that cannot look
-  // without a system call (the socket path) always say no, and the loop sleeps after the poll.
+  // latency. An idle target does not poll: only work starts a poll. Nor does a loop with
+  // storage I/O in flight (its eventfd wakes it), or one whose ports cannot look without a
+  // system call (the socket path).
   bool BusyPollFoundFrames() {
     const auto budget = options_.busy_poll;
     if (budget.count() <= 0 || engine_->in_flight() > 0) return false;
+    // What the receiving ports say now: a frame waits, none does, or they cannot tell.
+    auto look = [this]() -> std::optional<bool> {
+      std::optional<bool> any;
+      for (const PortEntry& entry : ports_) {
+        if (!entry.port || entry.watched_fd < 0) continue;  // gone, or paused (pool empty)
+        std::optional<bool> waiting = entry.port->FramesWaiting();
+        if (waiting == true) return true;
+        if (waiting) any = false;
+      }
+      return any;
+    };
+    std::optional<bool> found = look();
+    if (!found) return false;
     ++stats_.busy_polls;
     const auto until = std::chrono::steady_clock::now() + budget;
-    do {
-      for (const PortEntry& entry : ports_) {
-        if (entry.port && entry.watched_fd >= 0 && entry.port->FramesWaiting()) {
-          ++stats_.busy_poll_hits;
-          return true;
-        }
-      }
+    while (!*found && std::chrono::steady_clock::now() < until) {
       CpuRelax();
-    } while (std::chrono::steady_clock::now() < until);
-    return false;
+      found = look();
+    }
+    if (*found) ++stats_.busy_poll_hits;
+    return *found;
   }
 
   Result<void> Reconfigure(const ServerOptions& options) override {

@@ -38,7 +38,7 @@ class Harness::ServedPort final : public Port {
   Result<void> Refresh() override { return port_->Refresh(); }
   int fd() const override { return port_->fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
-  bool FramesWaiting() const override { return port_->FramesWaiting(); }
+  std::optional<bool> FramesWaiting() const override { return port_->FramesWaiting(); }
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
     Harness::LentFrames& stats = harness_.lent_frames_;
     size_t in_place = 0;
