@@ -94,7 +94,7 @@ class FileBackend final : public BlockBackend {
   void Flush(const IoContext&, IoCallback* done) override {
     // Nothing was written through a read-only fd, so there is nothing to make durable.
     if (options_.read_only) return done->IoDone(0);
-    if (auto result = inline_.Flush(fd_.get())) return done->IoDone(*result);
+    if (auto result = inline_.Flush()) return done->IoDone(*result);
     Issue(Acquire(Op::kFlush, 0, 0, done));
   }
 

@@ -65,12 +65,11 @@ size_t InlineIo::Write(int fd, uint64_t offset_bytes, ConstByteSpan from) {
   return result > 0 ? static_cast<size_t>(result) : 0;
 }
 
-std::optional<int64_t> InlineIo::Flush(int fd) {
+std::optional<int64_t> InlineIo::Flush() const {
   if (mode_ != Mode::kMemory) return std::nullopt;
   // tmpfs and ramfs have nothing to write back: their fsync does nothing (noop_fsync) and
-  // cannot fail, so the system call is skipped. It was one per write for an initiator that
-  // never flushes (durability auto and sync).
-  (void)fd;
+  // cannot fail, so no system call is made. It was one per write for an initiator that never
+  // flushes (durability auto and sync).
   return 0;
 }
 

@@ -49,9 +49,9 @@ class InlineIo {
   // not cached, or end of file), or 0 (do it all through io_uring).
   size_t Read(int fd, uint64_t offset_bytes, ByteSpan into);
   size_t Write(int fd, uint64_t offset_bytes, ConstByteSpan from);
-  // A flush done at once (0, or -errno), or nullopt: queue fdatasync(2) on io_uring. On tmpfs
-  // and ramfs it is done at once, and is nothing.
-  std::optional<int64_t> Flush(int fd);
+  // A flush done at once (0), or nullopt: queue fdatasync(2) on io_uring. On tmpfs and ramfs
+  // it is done at once, and is nothing.
+  std::optional<int64_t> Flush() const;
 
   Mode mode() const { return mode_; }
 
