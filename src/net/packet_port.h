@@ -3,8 +3,9 @@
 //
 // - A kernel classic-BPF filter (see role_filter.h) drops every frame the role does not want, so
 //   a target never wakes up for responses or for other protocols' traffic.
-// - Receive/Send are batched with recvmmsg/sendmmsg and never block. The message headers for a
-//   batch of up to kMaxBatch frames are preallocated in the object: no heap allocation per call.
+// - Receive/Send are batched with recvmmsg/sendmmsg (BatchSender) and never block. The message
+//   headers for a batch of up to kMaxBatch frames are preallocated in the object: no heap
+//   allocation per call.
 // - Frames are sent exactly as given. The kernel does not pad short frames on virtual links
 //   (veth, tap), so callers pad to 60 bytes themselves.
 //
@@ -31,6 +32,7 @@
 
 #include "base/mac_address.h"
 #include "base/result.h"
+#include "net/batch_sender.h"
 #include "net/packet_socket.h"
 #include "net/port.h"
 #include "net/role_filter.h"
@@ -51,8 +53,8 @@ class PacketPort final : public Port {
   using Options = PacketPortOptions;
   using Role = PortRole;
 
-  // Largest batch handed to one recvmmsg/sendmmsg call. Receive fills at most this many slots
-  // per call; Send loops over longer spans.
+  // Largest batch handed to one recvmmsg call: Receive fills at most this many slots per call.
+  // (Send loops over longer spans, BatchSender::kMaxBatch at a time.)
   static constexpr size_t kMaxBatch = 64;
 
   // Opens a socket on `ifname` in the calling thread's network namespace. Errors (compare with
@@ -85,17 +87,17 @@ class PacketPort final : public Port {
   int send_buffer_bytes() const { return sndbuf_bytes_; }
 
  private:
-  explicit PacketPort(PacketSocket socket);
+  explicit PacketPort(PacketSocket socket) : socket_(std::move(socket)) {}
 
   PacketSocket socket_;
   uint64_t tx_dropped_ = 0;
   int rcvbuf_bytes_ = 0;
   int sndbuf_bytes_ = 0;
 
-  // Preallocated batch state for recvmmsg/sendmmsg.
+  // Preallocated batch state for recvmmsg.
   std::array<mmsghdr, kMaxBatch> msgs_{};
   std::array<iovec, kMaxBatch> iovs_{};
-  sockaddr_ll tx_addr_{};
+  BatchSender sender_;
 };
 
 }  // namespace aoe

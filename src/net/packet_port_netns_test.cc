@@ -400,6 +400,63 @@ TEST_P(PacketPortNetnsTest, LentTxFramesWhileTheLinkIsDownAreDropped) {
   EXPECT_TRUE(ReceiveRest(*initiator_).empty());
 }
 
+TEST_P(PacketPortNetnsTest, CopiedFramesTakeNoTxRingSlot) {
+  if (GetParam() == PacketIo::kSocket) {
+    EXPECT_TRUE(target_->LendTxFrame().empty()) << "a socket has no slots to lend";
+    return;
+  }
+  // Frames from the caller's own memory leave by the copy socket, not through TX ring slots
+  // (ring_packet_port.h): the slot lent after sending them is the one right after the last
+  // lent slot. Two slots lent together first give the distance between neighbours (the first
+  // three slots lie in one ring block).
+  auto lend_and_send = [&](size_t count, uint32_t tag) {
+    std::vector<std::byte*> at;
+    std::vector<std::vector<std::byte>> frames;
+    std::vector<ConstByteSpan> spans;
+    for (size_t i = 0; i < count; ++i) {
+      ByteSpan lent = target_->LendTxFrame();
+      EXPECT_FALSE(lent.empty());
+      at.push_back(lent.data());
+      frames.push_back(Response(*target_, initiator_->mac(), tag + static_cast<uint32_t>(i)));
+      spans.push_back(BuildInLent(lent, frames.back()));
+    }
+    auto sent = target_->Send(spans);
+    EXPECT_TRUE(sent && *sent == count);
+    EXPECT_EQ(ReceiveFrames(*initiator_, count).size(), count);
+    return at;
+  };
+  std::vector<std::byte*> neighbours = lend_and_send(2, 1);
+  ASSERT_EQ(neighbours.size(), 2u);
+  const ptrdiff_t stride = neighbours[1] - neighbours[0];
+  std::vector<std::vector<std::byte>> copied;
+  for (uint32_t tag = 10; tag < 15; ++tag)
+    copied.push_back(Response(*target_, initiator_->mac(), tag));
+  SendAll(*target_, copied);
+  auto got = ReceiveFrames(*initiator_, copied.size());
+  ASSERT_EQ(got.size(), copied.size());
+  for (size_t i = 0; i < copied.size(); ++i) EXPECT_EQ(got[i].bytes, copied[i]);
+  std::vector<std::byte*> next = lend_and_send(1, 20);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0] - neighbours[1], stride) << "copied frames took ring slots";
+  EXPECT_EQ(TxDropped(*target_), 0u);
+}
+
+TEST_P(PacketPortNetnsTest, FramesLongerThanTheMtuAreDroppedAndCounted) {
+  // A reply built for the old MTU while `ip link set mtu` shrinks it: dropped like a NIC would,
+  // reported as sent (the initiator retransmits), counted; the next frame goes out.
+  auto too_long = Response(*target_, initiator_->mac(), 1, target_->mtu() + 14 + 1);
+  auto fits = Response(*target_, initiator_->mac(), 2, target_->mtu() + 14);
+  std::vector<ConstByteSpan> spans{too_long, fits};
+  auto sent = target_->Send(spans);
+  ASSERT_TRUE(sent) << sent.error().message();
+  EXPECT_EQ(*sent, 2u);
+  EXPECT_EQ(TxDropped(*target_), 1u);
+  auto got = ReceiveFrames(*initiator_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].bytes, fits);
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
 TEST_P(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
   MacAddress to = target_->mac();
   SendAll(*initiator_, {

@@ -138,11 +138,35 @@ void PacketSocket::MarkMissing() {
   link_up_ = false;
 }
 
-int PacketSocket::TakeSocketError() const {
+int PacketSocket::TakeSocketError() const { return aoe::TakeSocketError(fd_.get()); }
+
+int TakeSocketError(int fd) {
   int err = 0;
   socklen_t length = sizeof(err);
-  if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &length) != 0) return errno;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) != 0) return errno;
   return err;
+}
+
+Result<UniqueFd> CreateSendOnlySocket() {
+  UniqueFd fd(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return Errno();
+  // Straight to the driver. Not fatal where unsupported: the qdisc path works, a little slower.
+  int one = 1;
+  (void)setsockopt(fd.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+  return fd;
+}
+
+Result<int> SetSocketBufferSize(int fd, int force_option, int option, size_t size_bytes) {
+  // The kernel doubles the value for bookkeeping overhead and stores it in an int.
+  int requested = static_cast<int>(std::min(size_bytes, size_t{INT_MAX / 2}));
+  if (setsockopt(fd, SOL_SOCKET, force_option, &requested, sizeof(requested)) != 0) {
+    if (errno != EPERM) return Errno();
+    if (setsockopt(fd, SOL_SOCKET, option, &requested, sizeof(requested)) != 0) return Errno();
+  }
+  int granted = 0;
+  socklen_t length = sizeof(granted);
+  if (getsockopt(fd, SOL_SOCKET, option, &granted, &length) != 0) return Errno();
+  return granted;
 }
 
 Result<void> PacketSocket::Refresh() {

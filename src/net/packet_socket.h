@@ -53,7 +53,7 @@ class PacketSocket {
 
   // A send or receive saw the interface go down or away; Refresh() tells which.
   void MarkLinkDown() { link_up_ = false; }
-  // Takes (and clears) a pending asynchronous socket error, 0 if none.
+  // Takes (and clears) the socket's pending asynchronous error, 0 if none.
   int TakeSocketError() const;
 
  private:
@@ -75,6 +75,20 @@ class PacketSocket {
   size_t mtu_ = 0;
   bool link_up_ = false;
 };
+
+// A socket for sending only, in the calling thread's network namespace: AF_PACKET, SOCK_RAW,
+// protocol 0 and never bound, so it receives nothing; each send names the interface. With
+// PACKET_QDISC_BYPASS where the kernel has it. For RingPacketPort's frames that are not in its
+// ring.
+Result<UniqueFd> CreateSendOnlySocket();
+
+// Sets SO_SNDBUF or SO_RCVBUF (`option`), preferring its FORCE variant (`force_option`, needs
+// CAP_NET_ADMIN), because the plain one is silently capped at net.core.*mem_max, which is too
+// small for jumbo frames by default. Returns the size the kernel granted.
+Result<int> SetSocketBufferSize(int fd, int force_option, int option, size_t size_bytes);
+
+// Takes (and clears) the pending asynchronous error of socket `fd`, 0 if none.
+int TakeSocketError(int fd);
 
 // Errors that mean "the interface went down or away", not "this socket is broken".
 inline bool IsInterfaceGone(int err) { return err == ENETDOWN || err == ENXIO || err == ENODEV; }

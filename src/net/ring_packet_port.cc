@@ -52,6 +52,13 @@ Result<std::unique_ptr<RingPacketPort>> RingPacketPort::Open(const std::string& 
   // Rings before bind: a bound socket without its RX ring would queue frames on its ordinary
   // receive queue, which nothing would ever read (and which would keep the fd readable).
   AOE_TRY(port->SetUpRings(options, *mtu));
+  auto copy_socket = CreateSendOnlySocket();
+  AOE_TRY(copy_socket);
+  // Room for as many frames in flight as the TX ring holds.
+  AOE_TRY(SetSocketBufferSize(copy_socket->get(), SO_SNDBUFFORCE, SO_SNDBUF,
+                              port->tx_.count * port->frame_capacity_));
+  port->copy_socket_ = std::move(*copy_socket);
+  port->copies_.reserve(port->tx_.count);
   AOE_TRY(port->socket_.Attach());
   return port;
 }
@@ -196,8 +203,8 @@ size_t RingPacketPort::CommitLent(std::span<const ConstByteSpan> frames) {
 }
 
 Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
-  // Lent slots first, all of them before any kick: they lie before every slot this call can
-  // still take, and the kernel stops at the first slot that is not ready.
+  // Lent slots first, all of them before the kick: the kernel stops at the first slot that is
+  // not ready.
   const size_t lent_sent = CommitLent(frames);
   if (socket_.ifindex() == 0 || !socket_.link_up()) {
     // Documented choice, as in PacketPort: drop while the interface is missing or down. The
@@ -206,49 +213,27 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
     tx_dropped_ += frames.size() - lent_sent;
     return frames.size();
   }
-  // The kernel refuses longer frames (it allows 4 more bytes only for VLAN-tagged ones).
-  const size_t longest = std::min(frame_capacity_, socket_.mtu() + kEthernetHeaderBytes);
-  size_t sent = lent_sent;
-  size_t queued = lent_sent;  // slots made ready by this call
-  size_t in_ring = 0;
-  bool kicked_for_room = false;
+  // Every frame outside the ring is the caller's own memory and leaves by the copy socket.
+  copies_.clear();
   const std::byte* tx_begin = tx_.base;
   const std::byte* tx_end = tx_.base + (tx_.count / tx_.per_block) * tx_.block_bytes;
   for (ConstByteSpan frame : frames) {
-    if (frame.data() >= tx_begin && frame.data() < tx_end) {
-      ++in_ring;  // committed above, or not a lent slot: never copied from the ring to itself
-      continue;
-    }
-    if (frame.size() > longest) {
-      // The MTU shrank under the caller (`ip link set mtu`); drop this frame like a NIC would.
-      ++tx_dropped_;
-      ++sent;
-      continue;
-    }
-    std::byte* slot = tx_.Slot(tx_.next);
-    if (LoadStatus(slot) != TP_STATUS_AVAILABLE) {
-      // The ring is full of frames not sent yet: send them, then look again once.
-      if (kicked_for_room) break;
-      kicked_for_room = true;
-      if (auto kick = Kick(); !kick) {
-        if (sent > 0) return sent;
-        return Unexpected{kick.error()};
-      }
-      if (LoadStatus(slot) != TP_STATUS_AVAILABLE) break;
-    }
-    std::memcpy(slot + kTxDataOffset, frame.data(), frame.size());
-    Header(slot)->tp_len = static_cast<uint32_t>(frame.size());
-    StoreStatus(slot, TP_STATUS_SEND_REQUEST);
-    tx_.Advance();
-    ++sent;
-    ++queued;
+    if (frame.data() < tx_begin || frame.data() >= tx_end) copies_.push_back(frame);
   }
   // Frames pointing into TX slots that were not lent to the caller: dropped.
+  const size_t in_ring = frames.size() - copies_.size();
   tx_dropped_ += in_ring - lent_sent;
-  sent += in_ring - lent_sent;
-  if (queued == 0) return sent;
-  if (auto kick = Kick(); !kick && sent == 0) return Unexpected{kick.error()};
-  return sent;
+  size_t sent = in_ring;
+  // Lent frames count as handed over whatever the kick says (port.h): one that fails leaves
+  // them ready for the next.
+  if (lent_sent > 0) (void)Kick();
+  if (copies_.empty()) return sent;
+  auto copied = copy_sender_.Send(copy_socket_.get(), socket_, copies_, tx_dropped_);
+  if (!copied) {
+    if (sent > 0) return sent;
+    return Unexpected{copied.error()};
+  }
+  return sent + *copied;
 }
 
 Result<void> RingPacketPort::Kick() {

@@ -5,44 +5,51 @@
 // - Receiving: the kernel copies each accepted frame into the next free slot of an RX ring
 //   shared with this process and flips the slot's status; Receive() walks the ring without a
 //   system call, copies each frame into the caller's RxSlot and hands the slot back.
-// - Sending: Send() copies each frame into the next free slot of a TX ring and marks it ready;
-//   one send(fd, NULL, 0) per call ("kick") makes the kernel transmit every ready slot, with
-//   PACKET_QDISC_BYPASS (straight to the driver, no qdisc). The kernel builds each skb around
-//   the ring's pages instead of copying the frame into a new one; on a real NIC the frame is
-//   sent from the ring itself, while a local receiver (veth, tap) still gets a copy made at
-//   delivery.
-// - Sending without a copy: LendTxFrame() lends the next free TX slot itself; the caller builds
-//   the frame there (the target reads a read reply's data straight into it) and passes it to
-//   Send(), which only marks the slot ready. Lent slots come in ring order, like every other
-//   slot, so each must reach the very next Send() (or, the newest, ReturnTxFrame()): the kernel
-//   stops at the first slot that is not ready (port.h). A lent slot a caller fails to send is
-//   marked ready with length 0 by that Send(), which the kernel refuses and, with PACKET_LOSS,
-//   skips, so a caller's mistake costs a slot, never the ring.
-// - So per batch: no system call to receive, one to send, no skb allocated per received frame.
-//   A received frame is still copied once in user space (RX slot -> the caller's buffer), and so
-//   is a frame sent from the caller's own buffer (docs/PERFORMANCE.md, "What each frame still
-//   costs").
+// - Sending from the ring: LendTxFrame() lends the next free slot of a TX ring; the caller
+//   builds the frame there (the target reads a read reply's data straight into it) and passes
+//   it to Send(), which marks the slot ready without copying it. One send(fd, NULL, 0) per call
+//   ("kick") makes the kernel transmit every ready slot, with PACKET_QDISC_BYPASS (straight to
+//   the driver, no qdisc). The kernel builds each skb around the ring's pages; on a real NIC the
+//   frame is sent from the ring itself, while a local receiver (veth, tap) gets a copy made at
+//   delivery. Lent slots come in ring order, so each must reach the very next Send() (or, the
+//   newest, ReturnTxFrame()): the kernel stops at the first slot that is not ready (port.h). A
+//   lent slot a caller fails to send is marked ready with length 0 by that Send(), which the
+//   kernel refuses and, with PACKET_LOSS, skips, so a caller's mistake costs a slot, never the
+//   ring.
+// - Sending from the caller's memory: every other frame (write acknowledgements, errors, read
+//   replies built elsewhere) leaves by sendmmsg on a second, send-only socket (BatchSender), not
+//   through the ring. The kernel copies such a frame once into an skb of its own. Copied into a
+//   ring slot instead, it would be copied in user space and then again at delivery on a veth or
+//   tap, where the kernel must also allocate a page per frame for it (measured: a third of the
+//   cost of sending a 60-byte write acknowledgement; docs/PERFORMANCE.md, "Copied frames by
+//   socket"). Lent frames leave first, then the copied ones (AoE replies carry their tags).
+// - So per batch: no system call to receive, one or two to send, no skb allocated per received
+//   frame. A received frame is still copied once in user space (RX slot -> the caller's
+//   buffer) (docs/PERFORMANCE.md, "What each frame still costs").
 //
-// Slots are used strictly in ring order, as the kernel requires (it stops at the first slot that
-// is not ready). A full TX ring after a kick gives a short Send() count, as a full socket buffer
-// does for PacketPort. Frames longer than the MTU, and every frame while the interface is
-// missing or down, are dropped and reported as sent (counted in tx_dropped()), as in PacketPort;
-// so are frames waiting in the ring when a kick finds the link gone.
-// Frames longer than a ring slot arrive truncated (RxSlot::truncated).
+// RX slots are used strictly in ring order, as the kernel requires, and so are TX slots. A full
+// send queue gives a short Send() count, as for PacketPort. Frames longer than the MTU, and
+// every frame while the interface is missing or down, are dropped and reported as sent
+// (counted in tx_dropped()), as in PacketPort; so are frames waiting in the ring when a kick
+// finds the link gone. Frames longer than a ring slot arrive truncated (RxSlot::truncated).
 //
 // Open() fails (and the caller falls back to PacketPort, see packet_io.h) where the kernel
 // refuses TPACKET_V2 rings or the memory for them.
 //
-// Ownership: owns its socket and the rings' mapping. Thread-safety: none; one thread at a time.
+// Ownership: owns its two sockets and the rings' mapping. Thread-safety: none; one thread at a
+// time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/mac_address.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
+#include "net/batch_sender.h"
 #include "net/packet_socket.h"
 #include "net/port.h"
 #include "net/role_filter.h"
@@ -53,7 +60,8 @@ struct RingPacketPortOptions {
   PortRole role = PortRole::kTarget;
   // Slots per ring, rounded up to whole ring blocks. The RX ring holds the frames that arrive
   // between two turns of the caller's loop (more are dropped by the kernel, as with a full
-  // socket buffer); the TX ring one batch of replies.
+  // socket buffer); the TX ring the frames lent in one turn. The copy socket's send buffer is
+  // sized for as many frames as the TX ring.
   size_t rx_frames = 512;
   size_t tx_frames = 512;
   // Largest frame either ring carries, Ethernet header included; 0: the interface's MTU + 14,
@@ -131,6 +139,10 @@ class RingPacketPort final : public Port {
   uint64_t tx_dropped_ = 0;
   // TX slots lent and not yet sent: the newest ones, just behind tx_.next.
   size_t tx_lent_ = 0;
+  // Send-only socket for the frames Send() is given outside the ring.
+  UniqueFd copy_socket_;
+  BatchSender copy_sender_;
+  std::vector<ConstByteSpan> copies_;  // one Send() call's frames for copy_sender_
 };
 
 }  // namespace aoe
