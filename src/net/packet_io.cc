@@ -27,7 +27,11 @@ std::optional<PacketIo> ParsePacketIo(std::string_view text) {
 Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, PortRole role) {
   OpenedPort opened;
   if (mode != PacketIo::kSocket) {
-    auto ring = RingPacketPort::Open(ifname, {.role = role});
+    // `ring` asks for the rings in full, so read replies go by TX ring slots on every interface;
+    // `auto` lends slots only where that saves a copy (ring_packet_port.h, TxLending).
+    const TxLending lending =
+        mode == PacketIo::kRing ? TxLending::kAlways : TxLending::kWhereSentFromRing;
+    auto ring = RingPacketPort::Open(ifname, {.role = role, .lending = lending});
     if (ring) {
       opened.port = std::move(*ring);
       opened.used = PacketIo::kRing;

@@ -1,9 +1,12 @@
 // PacketIo: how a server's ports move frames, and the one place a packet port is chosen.
 //
-//   kRing    PACKET_MMAP rings (RingPacketPort); opening fails where the kernel has none.
+//   kRing    PACKET_MMAP rings (RingPacketPort), read replies built in TX ring slots on every
+//            interface; opening fails where the kernel has no rings.
 //   kSocket  recvmmsg/sendmmsg on a packet socket (PacketPort).
-//   kAuto    rings, falling back to the socket path when the rings cannot be set up (the
-//            reason is returned so the caller can log it once); `aoe serve`'s default.
+//   kAuto    rings, with read replies in TX ring slots only where the driver sends from the
+//            ring's pages (not veth or tun/tap: TxLending); falling back to the socket path
+//            when the rings cannot be set up (the reason is returned so the caller can log it
+//            once); `aoe serve`'s default.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -441,6 +441,35 @@ TEST_P(PacketPortNetnsTest, CopiedFramesTakeNoTxRingSlot) {
   EXPECT_EQ(TxDropped(*target_), 0u);
 }
 
+TEST_P(PacketPortNetnsTest, AutoLendsNoTxSlotOnVethYetSendsEverything) {
+  if (GetParam() == PacketIo::kSocket) return;  // about the rings' modes
+  // `auto` on a veth: rings, but no slot lent (the veth would copy a lent frame again at
+  // delivery, TxLending); every frame leaves by the copy socket. `ring` (the fixture's port)
+  // lends on the same interface.
+  std::optional<Result<OpenedPort>> opened;
+  ASSERT_TRUE(
+      ns_b_->Run([&] { opened = OpenPacketPort(kIfB, PacketIo::kAuto, PortRole::kTarget); }));
+  ASSERT_TRUE(opened && *opened) << (opened && !*opened ? opened->error().message() : "");
+  EXPECT_EQ((*opened)->used, PacketIo::kRing);
+  auto* automatic = dynamic_cast<RingPacketPort*>((*opened)->port.get());
+  ASSERT_NE(automatic, nullptr);
+  EXPECT_FALSE(automatic->lends_tx_frames());
+  EXPECT_TRUE(automatic->LendTxFrame().empty());
+  auto* full = dynamic_cast<RingPacketPort*>(target_.get());
+  ASSERT_NE(full, nullptr);
+  EXPECT_TRUE(full->lends_tx_frames());
+
+  std::vector<std::vector<std::byte>> frames;
+  for (uint32_t tag = 0; tag < 100; ++tag) {
+    frames.push_back(Response(*automatic, initiator_->mac(), tag, 60 + tag * 13));
+  }
+  SendAll(*automatic, frames);
+  auto got = ReceiveFrames(*initiator_, frames.size());
+  ASSERT_EQ(got.size(), frames.size());
+  for (size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(got[i].bytes, frames[i]) << "frame " << i;
+  EXPECT_EQ(automatic->tx_dropped(), 0u);
+}
+
 TEST_P(PacketPortNetnsTest, FramesLongerThanTheMtuAreDroppedAndCounted) {
   // A reply built for the old MTU while `ip link set mtu` shrinks it: dropped like a NIC would,
   // reported as sent (the initiator retransmits), counted; the next frame goes out.

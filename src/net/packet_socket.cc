@@ -1,8 +1,10 @@
 #include "net/packet_socket.h"
 
 #include <arpa/inet.h>
+#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
@@ -116,9 +118,20 @@ Result<void> PacketSocket::ReadAttributes() {
   // veth whose peer is down is IFF_UP but cannot pass frames.
   bool up = (ifr.ifr_flags & IFF_UP) != 0 && (ifr.ifr_flags & IFF_RUNNING) != 0;
 
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  ifr = MakeIfreq(name_);
+  ifr.ifr_data = reinterpret_cast<char*>(&info);
+  // Not every interface answers (EOPNOTSUPP); the driver is then unknown, which is no error.
+  std::string driver;
+  if (ioctl(fd_.get(), SIOCETHTOOL, &ifr) == 0) {
+    driver.assign(info.driver, strnlen(info.driver, sizeof(info.driver)));
+  }
+
   mac_ = mac;
   mtu_ = static_cast<size_t>(std::max(mtu, 0));
   link_up_ = up;
+  driver_ = std::move(driver);
   return {};
 }
 

@@ -38,8 +38,8 @@ class PacketSocket {
   // interface.
   Result<size_t> InterfaceMtu() const;
 
-  // Re-reads MTU, MAC and link state; re-binds when the interface was deleted and re-created.
-  // ENODEV while the name does not exist.
+  // Re-reads MTU, MAC, link state and driver; re-binds when the interface was deleted and
+  // re-created. ENODEV while the name does not exist.
   Result<void> Refresh();
 
   const std::string& name() const { return name_; }
@@ -50,6 +50,9 @@ class PacketSocket {
   MacAddress mac() const { return mac_; }
   size_t mtu() const { return mtu_; }
   bool link_up() const { return link_up_; }
+  // The interface's driver as ethtool names it ("veth", "tun", "virtio_net", "mlx5_core"); ""
+  // where the kernel does not say.
+  const std::string& driver() const { return driver_; }
 
   // A send or receive saw the interface go down or away; Refresh() tells which.
   void MarkLinkDown() { link_up_ = false; }
@@ -63,7 +66,7 @@ class PacketSocket {
   // Looks up the interface's ifindex through our own socket, so in the socket's namespace.
   Result<int> LookUpIfindex() const;
   Result<void> Bind(int ifindex);
-  // Re-reads MTU, MAC and flags for the bound interface into the cached fields.
+  // Re-reads MTU, MAC, flags and driver for the bound interface into the cached fields.
   Result<void> ReadAttributes();
   void MarkMissing();
 
@@ -74,6 +77,7 @@ class PacketSocket {
   MacAddress mac_;
   size_t mtu_ = 0;
   bool link_up_ = false;
+  std::string driver_;
 };
 
 // A socket for sending only, in the calling thread's network namespace: AF_PACKET, SOCK_RAW,

@@ -48,7 +48,7 @@ Result<std::unique_ptr<RingPacketPort>> RingPacketPort::Open(const std::string& 
   AOE_TRY(socket);
   auto mtu = socket->InterfaceMtu();
   AOE_TRY(mtu);
-  std::unique_ptr<RingPacketPort> port(new RingPacketPort(std::move(*socket)));
+  std::unique_ptr<RingPacketPort> port(new RingPacketPort(std::move(*socket), options.lending));
   // Rings before bind: a bound socket without its RX ring would queue frames on its ordinary
   // receive queue, which nothing would ever read (and which would keep the fd readable).
   AOE_TRY(port->SetUpRings(options, *mtu));
@@ -142,7 +142,15 @@ std::optional<bool> RingPacketPort::FramesWaiting() const {
   return (LoadStatus(rx_.Slot(rx_.next)) & TP_STATUS_USER) != 0;
 }
 
+bool RingPacketPort::lends_tx_frames() const {
+  if (lending_ == TxLending::kAlways) return true;
+  // Drivers that deliver to a local receiver, which copies frames built on ring pages.
+  const std::string& driver = socket_.driver();
+  return driver != "veth" && driver != "tun";
+}
+
 ByteSpan RingPacketPort::LendTxFrame() {
+  if (!lends_tx_frames()) return {};
   // Not past a slot the kernel still owns, nor round onto the first lent one.
   if (tx_lent_ == tx_.count) return {};
   std::byte* slot = tx_.Slot(tx_.next);

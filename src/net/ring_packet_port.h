@@ -56,6 +56,17 @@
 
 namespace aoe {
 
+// Where LendTxFrame() lends TX ring slots.
+enum class TxLending {
+  // Only on interfaces whose driver can send a frame from the ring's own pages (a NIC). Not on
+  // veth or tun/tap: they deliver locally and must copy every frame built on ring pages, with a
+  // page allocated for it, so a frame lent there costs more than one the kernel copies from the
+  // caller's memory (measured, docs/PERFORMANCE.md "Read replies by socket on veth and tap").
+  kWhereSentFromRing,
+  // On every interface (`aoe serve --packet-io ring`; tests of the lending itself).
+  kAlways,
+};
+
 struct RingPacketPortOptions {
   PortRole role = PortRole::kTarget;
   // Slots per ring, rounded up to whole ring blocks. The RX ring holds the frames that arrive
@@ -67,6 +78,7 @@ struct RingPacketPortOptions {
   // Largest frame either ring carries, Ethernet header included; 0: the interface's MTU + 14,
   // but never less than a 9000-byte MTU's, so that raising the MTU at run time works.
   size_t frame_capacity_bytes = 0;
+  TxLending lending = TxLending::kWhereSentFromRing;
 };
 
 class RingPacketPort final : public Port {
@@ -91,6 +103,7 @@ class RingPacketPort final : public Port {
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   std::optional<bool> FramesWaiting() const override;
   Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+  // Empty also where options.lending says not to lend on this interface.
   ByteSpan LendTxFrame() override;
   void ReturnTxFrame() override;
 
@@ -101,6 +114,8 @@ class RingPacketPort final : public Port {
   size_t tx_frames() const { return tx_.count; }
   // The largest frame a slot holds.
   size_t frame_capacity_bytes() const { return frame_capacity_; }
+  // Whether LendTxFrame() lends on the interface as it is now (options.lending and its driver).
+  bool lends_tx_frames() const;
 
  private:
   // One ring inside the shared mapping: `count` slots of `slot_bytes`, `per_block` to a block.
@@ -118,7 +133,8 @@ class RingPacketPort final : public Port {
     void Advance() { next = next + 1 == count ? 0 : next + 1; }
   };
 
-  explicit RingPacketPort(PacketSocket socket) : socket_(std::move(socket)) {}
+  RingPacketPort(PacketSocket socket, TxLending lending)
+      : socket_(std::move(socket)), lending_(lending) {}
 
   Result<void> SetUpRings(const Options& options, size_t interface_mtu);
   // Hands every ready TX slot to the kernel.
@@ -131,6 +147,7 @@ class RingPacketPort final : public Port {
   size_t CommitLent(std::span<const ConstByteSpan> frames);
 
   PacketSocket socket_;
+  TxLending lending_;
   void* mapping_ = nullptr;
   size_t mapping_bytes_ = 0;
   size_t frame_capacity_ = 0;

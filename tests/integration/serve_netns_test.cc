@@ -1,8 +1,9 @@
 // `aoe serve` over real packet sockets: the real binary runs in one network namespace, this test
 // is the initiator in another, joined by a veth pair at MTU 1500 and 9000. Every AoE command is
-// exercised with hand-built frames, and the image files are checked on disk. Each test runs with
-// the target's frames through PACKET_MMAP rings and through the socket path (--packet-io ring,
-// --packet-io socket), both forced, so neither hides behind the automatic choice.
+// exercised with hand-built frames, and the image files are checked on disk. Each test runs in
+// every --packet-io mode: ring (PACKET_MMAP rings, read replies built in TX ring slots), socket
+// (the socket path) and auto, the default, which on a veth takes the rings but sends every
+// reply by its copy socket (net/ring_packet_port.h, TxLending).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -544,7 +545,8 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
 
 INSTANTIATE_TEST_SUITE_P(MtuAndPacketIo, ServeNetns,
                          ::testing::Combine(::testing::Values(1500, 9000),
-                                            ::testing::Values(PacketIo::kRing, PacketIo::kSocket)),
+                                            ::testing::Values(PacketIo::kAuto, PacketIo::kRing,
+                                                              PacketIo::kSocket)),
                          [](const auto& test_info) {
                            return "mtu" + std::to_string(std::get<0>(test_info.param)) + "_" +
                                   std::string(PacketIoName(std::get<1>(test_info.param)));
