@@ -124,7 +124,8 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
   app.add_option("--packet-io", raw.packet_io,
                  "How frames reach the interfaces: ring (PACKET_MMAP rings), socket\n"
                  "(recvmmsg/sendmmsg) or auto (default: rings where the kernel has\n"
-                 "them, else the socket). Example: --packet-io socket")
+                 "them, else the socket; on veth and tap, read replies by socket).\n"
+                 "Example: --packet-io socket")
       ->type_name("MODE");
   app.add_option("--busy-poll", raw.busy_poll,
                  "After handling frames, watch the receive rings this many microseconds\n"
