@@ -470,6 +470,28 @@ TEST_P(PacketPortNetnsTest, AutoLendsNoTxSlotOnVethYetSendsEverything) {
   EXPECT_EQ(automatic->tx_dropped(), 0u);
 }
 
+TEST_P(PacketPortNetnsTest, PortOpenedWhileTheLinkIsDownSendsOnceItIsUpWithoutRefresh) {
+  // An initiator opens its port and starts discovery at once, and never calls Refresh(): a port
+  // opened while the link was still coming up must send as soon as it is up, whatever link_up()
+  // remembered at opening.
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " down"));
+  ASSERT_TRUE(WaitForLink(*target_, false));
+  std::unique_ptr<Port> opened_down = OpenIn(*ns_b_, kIfB, PortRole::kTarget);
+  ASSERT_NE(opened_down, nullptr);
+  EXPECT_FALSE(opened_down->link_up());
+  ASSERT_TRUE(ns_b_->Ip(std::string("link set ") + kIfB + " up"));
+  ASSERT_TRUE(WaitForLink(*initiator_, true));
+  ASSERT_TRUE(WaitForLink(*target_, true));
+  auto frame = Response(*opened_down, initiator_->mac(), 42, 200);
+  std::vector<ConstByteSpan> spans{frame};
+  auto sent = opened_down->Send(spans);
+  ASSERT_TRUE(sent) << sent.error().message();
+  EXPECT_EQ(*sent, 1u);
+  auto got = ReceiveFrames(*initiator_, 1);
+  ASSERT_EQ(got.size(), 1u) << "a port opened while the link was down never sent";
+  EXPECT_EQ(got[0].bytes, frame);
+}
+
 TEST_P(PacketPortNetnsTest, FramesLongerThanTheMtuAreDroppedAndCounted) {
   // A reply built for the old MTU while `ip link set mtu` shrinks it: dropped like a NIC would,
   // reported as sent (the initiator retransmits), counted; the next frame goes out.

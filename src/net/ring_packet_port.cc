@@ -214,9 +214,13 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
   // Lent slots first, all of them before the kick: the kernel stops at the first slot that is
   // not ready.
   const size_t lent_sent = CommitLent(frames);
-  if (socket_.ifindex() == 0 || !socket_.link_up()) {
-    // Documented choice, as in PacketPort: drop while the interface is missing or down. The
-    // lent slots just made ready are taken back, as after a failed kick.
+  // Only a missing interface is decided here. Whether the link is down is left to the kernel
+  // (the kick and sendmmsg fail with ENETDOWN, below), as in PacketPort: link_up() is as old as
+  // the last Refresh(), and a caller that never refreshes (the initiator) would otherwise drop
+  // every frame for good after opening the port while the link was still coming up.
+  if (socket_.ifindex() == 0) {
+    // Documented choice, as in PacketPort: drop while the interface is missing. The lent slots
+    // just made ready are taken back, as after a failed kick.
     DropUnsent();
     tx_dropped_ += frames.size() - lent_sent;
     return frames.size();
