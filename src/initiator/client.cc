@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "net/packet_port.h"
+#include "net/packet_io.h"
 #include "proto/identify.h"
 
 namespace aoe::initiator {
@@ -29,8 +29,9 @@ Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& in
   std::vector<std::unique_ptr<Port>> owned;
   std::vector<Port*> ports;
   for (const std::string& name : interfaces) {
-    Result<std::unique_ptr<PacketPort>> port =
-        PacketPort::Open(name, PacketPortOptions{.role = PortRole::kInitiator});
+    // PACKET_MMAP rings where the kernel has them (replies are read from the RX ring without a
+    // system call), else the socket path: the choice `aoe serve --packet-io auto` makes.
+    Result<OpenedPort> port = OpenPacketPort(name, PacketIo::kAuto, PortRole::kInitiator);
     if (!port) {
       std::string why = port.error().message();
       if (port.error() == std::errc::no_such_device) why = "no such interface";
@@ -40,8 +41,12 @@ Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& in
       }
       return Error(port.error(), fmt::format("cannot open interface '{}': {}", name, why));
     }
-    ports.push_back(port->get());
-    owned.push_back(std::move(*port));
+    if (Logger* log = options.initiator.logger; log && !port->fallback_reason.empty()) {
+      log->Debug(name, "packet rings unavailable ({}); using the socket path",
+                 port->fallback_reason);
+    }
+    ports.push_back(port->port.get());
+    owned.push_back(std::move(port->port));
   }
   auto clock = std::make_unique<SteadyClock>();
   Clock& clock_ref = *clock;

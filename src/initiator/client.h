@@ -1,14 +1,15 @@
 // Client: the blocking facade over the Initiator engine, for the `aoe` CLI (scan, ping, cp,
 // bench, config, mask, reserve ...) and for integration tests.
 //
-//   auto client = Client::Open({"veth0", "veth1"});          // PacketPorts, role kInitiator
+//   auto client = Client::Open({"veth0", "veth1"});          // packet ports, role kInitiator
 //   auto disk = (*client)->OpenDisk(DiskAddress{0, 1});          // discovery + IDENTIFY if needed
 //   std::vector<std::byte> buf(1 << 20);
 //   if (auto r = disk->Read(0, buf); !r) fmt::print("{}\n", r.error().message);
 //
 // Every blocking call is a loop over the engine: poll the ports (EventLoop/epoll) until the
 // engine's next deadline, call OnTimer, repeat until the call's own callback has run. Nothing
-// runs in the background between calls; replies that arrive meanwhile wait in the socket.
+// runs in the background between calls; replies that arrive meanwhile wait in the port (its
+// RX ring, or its socket on the socket path).
 //
 // Ownership: a Client made by Open() owns its ports and clock; one made by Create() borrows
 // them (they must outlive it). SyncDisk is a small handle that borrows the Client.
@@ -97,7 +98,9 @@ class SyncDisk {
 
 class Client {
  public:
-  // Opens a PacketPort (role kInitiator) on each interface and a steady clock.
+  // Opens a packet port (role kInitiator) on each interface, with PACKET_MMAP rings where the
+  // kernel has them and the socket path where not (net/packet_io.h, PacketIo::kAuto; a debug
+  // line on the logger says why), and a steady clock.
   static Outcome<std::unique_ptr<Client>> Open(const std::vector<std::string>& interfaces,
                                                ClientOptions options = {});
   // Uses the given ports and clock (tests: MemoryPorts and a FakeClock).

@@ -12,7 +12,8 @@
 namespace aoe::initiator {
 namespace {
 
-// Frames received per Receive() call (one recvmmsg; PacketPort's largest batch). The frames the
+// Frames received per Receive() call (one recvmmsg on the socket path, PacketPort's largest
+// batch). The frames the
 // replies of one batch free room for leave together after it (SendQueue), so a batch is as large
 // as a window.
 constexpr size_t kRxBatch = 64;

@@ -31,7 +31,9 @@ Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, Port
     // `auto` lends slots only where that saves a copy (ring_packet_port.h, TxLending).
     const TxLending lending =
         mode == PacketIo::kRing ? TxLending::kAlways : TxLending::kWhereSentFromRing;
-    auto ring = RingPacketPort::Open(ifname, {.role = role, .lending = lending});
+    // An initiator's frames pass the qdisc, where egress rules apply (RingPacketPortOptions).
+    auto ring = RingPacketPort::Open(
+        ifname, {.role = role, .lending = lending, .bypass_qdisc = role != PortRole::kInitiator});
     if (ring) {
       opened.port = std::move(*ring);
       opened.used = PacketIo::kRing;

@@ -160,12 +160,14 @@ int TakeSocketError(int fd) {
   return err;
 }
 
-Result<UniqueFd> CreateSendOnlySocket() {
+Result<UniqueFd> CreateSendOnlySocket(bool bypass_qdisc) {
   UniqueFd fd(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return Errno();
-  // Straight to the driver. Not fatal where unsupported: the qdisc path works, a little slower.
-  int one = 1;
-  (void)setsockopt(fd.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+  if (bypass_qdisc) {
+    // Straight to the driver. Not fatal where unsupported: the qdisc path works, a little slower.
+    int one = 1;
+    (void)setsockopt(fd.get(), SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+  }
   return fd;
 }
 

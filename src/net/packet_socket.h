@@ -82,9 +82,9 @@ class PacketSocket {
 
 // A socket for sending only, in the calling thread's network namespace: AF_PACKET, SOCK_RAW,
 // protocol 0 and never bound, so it receives nothing; each send names the interface. With
-// PACKET_QDISC_BYPASS where the kernel has it. For RingPacketPort's frames that are not in its
-// ring.
-Result<UniqueFd> CreateSendOnlySocket();
+// `bypass_qdisc`, PACKET_QDISC_BYPASS where the kernel has it. For RingPacketPort's frames that
+// are not in its ring.
+Result<UniqueFd> CreateSendOnlySocket(bool bypass_qdisc);
 
 // Sets SO_SNDBUF or SO_RCVBUF (`option`), preferring its FORCE variant (`force_option`, needs
 // CAP_NET_ADMIN), because the plain one is silently capped at net.core.*mem_max, which is too

@@ -52,7 +52,7 @@ Result<std::unique_ptr<RingPacketPort>> RingPacketPort::Open(const std::string& 
   // Rings before bind: a bound socket without its RX ring would queue frames on its ordinary
   // receive queue, which nothing would ever read (and which would keep the fd readable).
   AOE_TRY(port->SetUpRings(options, *mtu));
-  auto copy_socket = CreateSendOnlySocket();
+  auto copy_socket = CreateSendOnlySocket(options.bypass_qdisc);
   AOE_TRY(copy_socket);
   // Room for as many frames in flight as the TX ring holds.
   AOE_TRY(SetSocketBufferSize(copy_socket->get(), SO_SNDBUFFORCE, SO_SNDBUF,
@@ -73,7 +73,7 @@ Result<void> RingPacketPort::SetUpRings(const Options& options, size_t interface
   // A TX slot the kernel cannot send (malformed) is skipped instead of stopping the ring.
   AOE_TRY(SetIntOption(fd, PACKET_LOSS, 1));
   // Straight to the driver. Not fatal where unsupported: the qdisc path works, a little slower.
-  (void)SetIntOption(fd, PACKET_QDISC_BYPASS, 1);
+  if (options.bypass_qdisc) (void)SetIntOption(fd, PACKET_QDISC_BYPASS, 1);
 
   frame_capacity_ = options.frame_capacity_bytes;
   if (frame_capacity_ == 0) {

@@ -8,14 +8,14 @@
 // - Sending from the ring: LendTxFrame() lends the next free slot of a TX ring; the caller
 //   builds the frame there (the target reads a read reply's data straight into it) and passes
 //   it to Send(), which marks the slot ready without copying it. One send(fd, NULL, 0) per call
-//   ("kick") makes the kernel transmit every ready slot, with PACKET_QDISC_BYPASS (straight to
-//   the driver, no qdisc). The kernel builds each skb around the ring's pages; on a real NIC the
-//   frame is sent from the ring itself, while a local receiver (veth, tap) gets a copy made at
-//   delivery. Lent slots come in ring order, so each must reach the very next Send() (or, the
-//   newest, ReturnTxFrame()): the kernel stops at the first slot that is not ready (port.h). A
-//   lent slot a caller fails to send is marked ready with length 0 by that Send(), which the
-//   kernel refuses and, with PACKET_LOSS, skips, so a caller's mistake costs a slot, never the
-//   ring.
+//   ("kick") makes the kernel transmit every ready slot, by default with PACKET_QDISC_BYPASS
+//   (straight to the driver, no qdisc; options.bypass_qdisc). The kernel builds each skb around the
+//   ring's pages; on a real NIC the frame is sent from the ring itself, while a local receiver
+//   (veth, tap) gets a copy made at delivery. Lent slots come in ring order, so each must reach the
+//   very next Send() (or, the newest, ReturnTxFrame()): the kernel stops at the first slot that is
+//   not ready (port.h). A lent slot a caller fails to send is marked ready with length 0 by that
+//   Send(), which the kernel refuses and, with PACKET_LOSS, skips, so a caller's mistake costs a
+//   slot, never the ring.
 // - Sending from the caller's memory: every other frame (write acknowledgements, errors, read
 //   replies built elsewhere) leaves by sendmmsg on a second, send-only socket (BatchSender), not
 //   through the ring. The kernel copies such a frame once into an skb of its own. Copied into a
@@ -79,6 +79,11 @@ struct RingPacketPortOptions {
   // but never less than a 9000-byte MTU's, so that raising the MTU at run time works.
   size_t frame_capacity_bytes = 0;
   TxLending lending = TxLending::kWhereSentFromRing;
+  // Send straight to the driver (PACKET_QDISC_BYPASS), past the interface's queueing discipline
+  // and the egress hooks that run there (tc, nftables netdev egress). Faster; an initiator
+  // keeps the qdisc so that egress rules apply to it as on the socket path (the fault tests
+  // inject duplication with them; net/packet_io.cc).
+  bool bypass_qdisc = true;
 };
 
 class RingPacketPort final : public Port {
