@@ -169,11 +169,10 @@ void RingPacketPort::ReturnTxFrame() {
 
 std::byte* RingPacketPort::LentSlotAt(const std::byte* data) const {
   if (tx_lent_ == 0) return nullptr;
-  // Compared as addresses: `data` may point anywhere (a caller's own buffer).
+  if (!tx_.Contains(data)) return nullptr;
   const auto at = reinterpret_cast<uintptr_t>(data);
   const auto base = reinterpret_cast<uintptr_t>(tx_.base);
-  const size_t ring_bytes = (tx_.count / tx_.per_block) * tx_.block_bytes;
-  if (at < base + kTxDataOffset || at >= base + ring_bytes) return nullptr;
+  if (at < base + kTxDataOffset) return nullptr;
   const size_t offset = at - base - kTxDataOffset;
   const size_t in_block = offset % tx_.block_bytes;
   if (in_block % tx_.slot_bytes != 0 || in_block / tx_.slot_bytes >= tx_.per_block) return nullptr;
@@ -227,10 +226,8 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
   }
   // Every frame outside the ring is the caller's own memory and leaves by the copy socket.
   copies_.clear();
-  const std::byte* tx_begin = tx_.base;
-  const std::byte* tx_end = tx_.base + (tx_.count / tx_.per_block) * tx_.block_bytes;
   for (ConstByteSpan frame : frames) {
-    if (frame.data() < tx_begin || frame.data() >= tx_end) copies_.push_back(frame);
+    if (!tx_.Contains(frame.data())) copies_.push_back(frame);
   }
   // Frames pointing into TX slots that were not lent to the caller: dropped.
   const size_t in_ring = frames.size() - copies_.size();

@@ -136,6 +136,13 @@ class RingPacketPort final : public Port {
       return base + (index / per_block) * block_bytes + (index % per_block) * slot_bytes;
     }
     void Advance() { next = next + 1 == count ? 0 : next + 1; }
+    // Whether `data` lies inside the ring's blocks. Compared as addresses: `data` may point
+    // anywhere (a caller's own buffer).
+    bool Contains(const std::byte* data) const {
+      const auto at = reinterpret_cast<uintptr_t>(data);
+      const auto start = reinterpret_cast<uintptr_t>(base);
+      return at >= start && at < start + (count / per_block) * block_bytes;
+    }
   };
 
   RingPacketPort(PacketSocket socket, TxLending lending)
