@@ -7,12 +7,16 @@
 #include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "base/unique_fd.h"
@@ -31,7 +35,11 @@ constexpr uint32_t kBufferAlignment = 4096;
 // more requests are in flight than ever before.
 constexpr size_t kInitialRequests = 64;
 
-class FileBackend final : public BlockBackend {
+// The most writes merged into one pwritev: a target's whole window of commands (AoE targets
+// advertise up to 64 buffers; aoe.ko splits a 512 KiB request into 64 frames at MTU 9000).
+constexpr size_t kMaxMergedWrites = 64;
+
+class FileBackend final : public BlockBackend, private DeferredIo {
  public:
   FileBackend(IoEngine& engine, UniqueFd fd, std::string path, uint64_t size_bytes,
               bool block_device, FileOptions options)
@@ -46,7 +54,10 @@ class FileBackend final : public BlockBackend {
   }
 
   ~FileBackend() override {
-    // A request in flight points at this backend; let it finish before the memory goes.
+    // Held-back writes are written (and their callers told) as at the end of any turn; a
+    // request in flight points at this backend, so let it finish before the memory goes.
+    WriteHeldBack();
+    if (merging_) engine_.CancelDeferred(this);
     if (free_.size() != requests_.size()) engine_.Drain();
   }
 
@@ -67,6 +78,8 @@ class FileBackend final : public BlockBackend {
             IoCallback* done) override {
     if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
     if (into.empty()) return done->IoDone(0);
+    // A read sees every write that came before it.
+    if (HeldBackOverlaps(offset_bytes, into.size())) WriteHeldBack();
     // A page-cache hit completes here; io_uring gets whatever is left (inline_io.h), unless
     // the caller cannot wait for it (kNoWait): it then asks again with a buffer that may wait.
     const size_t at_once = inline_.Read(fd_.get(), offset_bytes, into);
@@ -83,17 +96,24 @@ class FileBackend final : public BlockBackend {
     if (options_.read_only) return done->IoDone(-EROFS);
     if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
     if (from.empty()) return done->IoDone(0);
-    const size_t at_once = inline_.Write(fd_.get(), offset_bytes, from);
-    if (at_once == from.size()) return done->IoDone(static_cast<int64_t>(at_once));
-    Request& r = Acquire(Op::kWrite, offset_bytes, from.size(), done);
-    r.write_data = from.data();
-    r.transferred = at_once;
-    Issue(r);
+    if (!inline_.writes_inline()) return IssueWrite({offset_bytes, from, done}, 0);
+    // Held back until the loop submits (or the run is full, or something else must follow
+    // it), so that adjacent writes of one turn are written with one system call.
+    if (held_count_ == kMaxMergedWrites || (held_count_ > 0 && offset_bytes != held_end_)) {
+      WriteHeldBack();
+    }
+    if (!merging_) {
+      engine_.Defer(this);
+      merging_ = true;
+    }
+    held_[held_count_++] = {offset_bytes, from, done};
+    held_end_ = offset_bytes + from.size();
   }
 
   void Flush(const IoContext&, IoCallback* done) override {
     // Nothing was written through a read-only fd, so there is nothing to make durable.
     if (options_.read_only) return done->IoDone(0);
+    WriteHeldBack();
     if (auto result = inline_.Flush()) return done->IoDone(*result);
     Issue(Acquire(Op::kFlush, 0, 0, done));
   }
@@ -103,6 +123,7 @@ class FileBackend final : public BlockBackend {
     if (options_.read_only) return done->IoDone(-EROFS);
     if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
     if (length_bytes == 0) return done->IoDone(0);
+    WriteHeldBack();
     Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
   }
 
@@ -126,6 +147,56 @@ class FileBackend final : public BlockBackend {
     // and the range is being zeroed instead.
     bool retried = false;
   };
+
+  struct HeldWrite {
+    uint64_t offset_bytes;
+    ConstByteSpan from;
+    IoCallback* done;
+  };
+
+  void RunDeferred() override {
+    merging_ = false;
+    WriteHeldBack();
+  }
+
+  bool HeldBackOverlaps(uint64_t offset_bytes, uint64_t length) const {
+    return held_count_ > 0 && offset_bytes < held_end_ &&
+           held_[0].offset_bytes < offset_bytes + length;
+  }
+
+  // Writes the held-back run with one pwritev; what that did not write (a page-cache miss
+  // under RWF_NOWAIT) goes to io_uring write by write. Callers are told in the order they
+  // wrote.
+  void WriteHeldBack() {
+    if (held_count_ == 0) return;
+    // Taken out first: a callback may write again, and that starts a new run.
+    std::array<HeldWrite, kMaxMergedWrites> run;
+    const size_t count = std::exchange(held_count_, 0);
+    std::copy_n(held_.begin(), count, run.begin());
+    std::array<iovec, kMaxMergedWrites> iovecs;
+    for (size_t i = 0; i < count; ++i) {
+      // pwritev only reads through the iovec.
+      iovecs[i] = {const_cast<std::byte*>(run[i].from.data()), run[i].from.size()};
+    }
+    size_t written = inline_.Write(fd_.get(), run[0].offset_bytes, std::span(iovecs.data(), count));
+    for (size_t i = 0; i < count; ++i) {
+      const size_t mine = std::min(written, run[i].from.size());
+      written -= mine;
+      if (mine == run[i].from.size()) {
+        run[i].done->IoDone(static_cast<int64_t>(mine));
+      } else {
+        IssueWrite(run[i], mine);
+      }
+    }
+  }
+
+  // Queues a write on io_uring, its first `at_once` bytes already written.
+  void IssueWrite(const HeldWrite& w, size_t at_once) {
+    Request& r = Acquire(Op::kWrite, w.offset_bytes, w.from.size(), w.done);
+    r.write_data = w.from.data();
+    r.transferred = at_once;
+    Issue(r);
+  }
 
   bool Contains(uint64_t offset_bytes, uint64_t length) const {
     return length <= size_bytes_ && offset_bytes <= size_bytes_ - length;
@@ -206,6 +277,11 @@ class FileBackend final : public BlockBackend {
   InlineIo inline_;
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;
+  // Writes held back in this turn: adjacent, in order, ending at held_end_.
+  std::array<HeldWrite, kMaxMergedWrites> held_{};
+  size_t held_count_ = 0;
+  uint64_t held_end_ = 0;
+  bool merging_ = false;  // registered with the engine to write them at its next Submit()
 };
 
 // Why O_DIRECT cannot serve AoE's 512-byte sectors on `fd`, or nullopt if it can (or if the

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "storage/inline_io.h"
@@ -210,7 +212,7 @@ TEST_F(FileBackendTest, ReadPastAShrunkenFileFailsWithEio) {
 
 // ---- Page-cache hits complete on the calling thread (inline_io.h) ----
 
-TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteBeforeTheCallReturns) {
+TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
   struct stat st {};
   if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
   TempFile file(Pattern(kImageBytes), "/dev/shm");
@@ -219,6 +221,8 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteBeforeTheCallReturns) {
   const std::vector<std::byte> data(8704, std::byte{0x5a});
   Completion wrote;
   backend->Write(IoContext{}, 4096, data, &wrote);
+  EXPECT_FALSE(wrote.done()) << "held back until the submit, to be merged";
+  engine_->Submit();
   EXPECT_EQ(wrote.result(), 8704) << "handed to io_uring instead of written inline";
   AlignedBuffer buf(8704);
   Completion read;
@@ -230,6 +234,127 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteBeforeTheCallReturns) {
   Completion flushed;
   backend->Flush(IoContext{}, &flushed);
   EXPECT_EQ(flushed.result(), 0) << "tmpfs flush handed to io_uring";
+}
+
+// Write merging: the writes of one turn of the loop (between two submits) that follow each
+// other on disk are written with one pwritev, and each caller is told, in order, at the submit.
+// Anything that must see them (an overlapping read, a flush, a trim) writes them first.
+
+// The number of write system calls this process has made (/proc/self/io "syscw").
+uint64_t WriteSyscalls() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "syscw:") return value;
+  }
+  ADD_FAILURE() << "no syscw in /proc/self/io";
+  return 0;
+}
+
+// Records the order in which callbacks run.
+struct OrderedCompletion final : IoCallback {
+  OrderedCompletion(std::vector<int>* order_log, int callback_id)
+      : order(order_log), id(callback_id) {}
+  void IoDone(int64_t r) override {
+    result = r;
+    order->push_back(id);
+  }
+  std::vector<int>* order;
+  int id;
+  int64_t result = testing_util::kPending;
+};
+
+TEST_F(FileBackendTest, AdjacentWritesOfOneTurnAreWrittenWithOneSystemCall) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile file(Pattern(kImageBytes), "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  constexpr int kWrites = 16;
+  constexpr size_t kChunk = 1024;  // two sectors: a write at MTU 1500
+  std::vector<std::byte> data(kWrites * kChunk);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i * 7 + 3);
+  std::vector<int> order;
+  std::vector<OrderedCompletion> done;
+  for (int i = 0; i < kWrites; ++i) done.emplace_back(&order, i);
+  const uint64_t before = WriteSyscalls();
+  for (int i = 0; i < kWrites; ++i) {
+    backend->Write(IoContext{}, 8192 + i * kChunk, ConstByteSpan(data).subspan(i * kChunk, kChunk),
+                   &done[i]);
+  }
+  EXPECT_TRUE(order.empty()) << "a write was done before the turn ended";
+  engine_->Submit();
+  EXPECT_EQ(WriteSyscalls() - before, 1u) << "adjacent writes were not merged";
+  EXPECT_EQ(engine_->in_flight(), 0u);
+  std::vector<int> expected_order(kWrites);
+  for (int i = 0; i < kWrites; ++i) expected_order[i] = i;
+  EXPECT_EQ(order, expected_order);
+  for (const OrderedCompletion& c : done) EXPECT_EQ(c.result, static_cast<int64_t>(kChunk));
+  AlignedBuffer back(data.size());
+  ASSERT_EQ(Read(*backend, 8192, back.span()), static_cast<int64_t>(data.size()));
+  EXPECT_EQ(back.vector(), data);
+}
+
+TEST_F(FileBackendTest, WritesThatAreNotAdjacentAreWrittenInOrderAsSeparateRuns) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile file(Pattern(kImageBytes), "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  // Two runs (0-2 at 0, 3-4 at 64 KiB) and a write over the first run's middle, which must
+  // land after it.
+  const std::vector<std::pair<uint64_t, std::byte>> writes = {
+      {0, std::byte{1}},     {4096, std::byte{2}},  {8192, std::byte{3}},
+      {65536, std::byte{4}}, {69632, std::byte{5}}, {4096, std::byte{6}}};
+  std::vector<AlignedBuffer> bufs;
+  for (const auto& [offset, fill] : writes) bufs.emplace_back(4096, fill);
+  std::vector<int> order;
+  std::vector<OrderedCompletion> done;
+  for (size_t i = 0; i < writes.size(); ++i) done.emplace_back(&order, static_cast<int>(i));
+  for (size_t i = 0; i < writes.size(); ++i) {
+    backend->Write(IoContext{}, writes[i].first, bufs[i].span(), &done[i]);
+  }
+  ASSERT_TRUE(RunUntil(*engine_, [&] { return order.size() == writes.size(); }));
+  for (const OrderedCompletion& c : done) EXPECT_EQ(c.result, 4096);
+  std::vector<std::byte> expected = Pattern(kImageBytes);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    std::fill_n(expected.begin() + static_cast<ptrdiff_t>(writes[i].first), 4096, writes[i].second);
+  }
+  AlignedBuffer back(kImageBytes);
+  ASSERT_EQ(Read(*backend, 0, back.span()), static_cast<int64_t>(kImageBytes));
+  EXPECT_EQ(back.vector(), expected);
+}
+
+TEST_F(FileBackendTest, AReadOrFlushInTheSameTurnSeesTheWritesBeforeIt) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile file(Pattern(kImageBytes), "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  std::vector<int> order;
+  AlignedBuffer first(4096, std::byte{0xa1});
+  AlignedBuffer second(4096, std::byte{0xb2});
+  OrderedCompletion wrote_first(&order, 1);
+  OrderedCompletion wrote_second(&order, 2);
+  backend->Write(IoContext{}, 4096, first.span(), &wrote_first);
+  backend->Write(IoContext{}, 8192, second.span(), &wrote_second);
+  // Overlaps the second write's last sector only.
+  AlignedBuffer back(1024);
+  OrderedCompletion read(&order, 3);
+  backend->Read(IoContext{}, 8192 + 3072, back.span(), &read);
+  ASSERT_EQ(order, (std::vector<int>{1, 2, 3})) << "the read did not wait for the writes";
+  EXPECT_EQ(back.vector(), std::vector<std::byte>(1024, std::byte{0xb2}));
+  // A read that overlaps nothing held back lets the run grow on.
+  AlignedBuffer third(4096, std::byte{0xc3});
+  OrderedCompletion wrote_third(&order, 4);
+  backend->Write(IoContext{}, 12288, third.span(), &wrote_third);
+  OrderedCompletion elsewhere(&order, 5);
+  backend->Read(IoContext{}, 65536, back.span(), &elsewhere);
+  OrderedCompletion flushed(&order, 6);
+  backend->Flush(IoContext{}, &flushed);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 5, 4, 6})) << "a flush overtook a write before it";
+  EXPECT_EQ(flushed.result, 0);
 }
 
 TEST_F(FileBackendTest, CachedReadOnADiskFilesystemCompletesBeforeTheCallReturns) {

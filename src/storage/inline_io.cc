@@ -44,20 +44,19 @@ size_t InlineIo::Read(int fd, uint64_t offset_bytes, ByteSpan into) {
   return result > 0 ? static_cast<size_t>(result) : 0;
 }
 
-size_t InlineIo::Write(int fd, uint64_t offset_bytes, ConstByteSpan from) {
+size_t InlineIo::Write(int fd, uint64_t offset_bytes, std::span<const iovec> from) {
   const auto offset = static_cast<off_t>(offset_bytes);
+  const auto count = static_cast<int>(from.size());
   ssize_t result = 0;
   switch (mode_) {
     case Mode::kOff:
       return 0;
     case Mode::kMemory:
-      result = Attempt(::pwrite(fd, from.data(), from.size(), offset));
+      result = Attempt(::pwritev(fd, from.data(), count, offset));
       break;
     case Mode::kNoWait: {
       if (!write_nowait_supported_) return 0;
-      // pwritev2 only reads through the iovec.
-      iovec iov{const_cast<std::byte*>(from.data()), from.size()};
-      result = Attempt(::pwritev2(fd, &iov, 1, offset, RWF_NOWAIT));
+      result = Attempt(::pwritev2(fd, from.data(), count, offset, RWF_NOWAIT));
       if (result == -EOPNOTSUPP) write_nowait_supported_ = false;
       break;
     }

@@ -28,9 +28,12 @@
 // Thread-safety: none; one per file backend, used from the thread that drives it.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "base/bytes.h"
 
@@ -45,10 +48,15 @@ class InlineIo {
 
   explicit InlineIo(Mode mode) : mode_(mode) {}
 
-  // Bytes transferred at once, from the start of the span: all of it, part of it (the rest is
-  // not cached, or end of file), or 0 (do it all through io_uring).
+  // Bytes transferred at once, from the start: all of it, part of it (the rest is not cached,
+  // or end of file), or 0 (do it all through io_uring). A write takes several buffers, written
+  // one after the other from offset_bytes with one system call.
   size_t Read(int fd, uint64_t offset_bytes, ByteSpan into);
-  size_t Write(int fd, uint64_t offset_bytes, ConstByteSpan from);
+  size_t Write(int fd, uint64_t offset_bytes, std::span<const iovec> from);
+  // Whether Write() may still transfer anything (not O_DIRECT; RWF_NOWAIT writes not refused).
+  bool writes_inline() const {
+    return mode_ == Mode::kMemory || (mode_ == Mode::kNoWait && write_nowait_supported_);
+  }
   // A flush done at once (0), or nullopt: queue fdatasync(2) on io_uring. On tmpfs and ramfs
   // it is done at once, and is nothing.
   std::optional<int64_t> Flush() const;

@@ -23,7 +23,13 @@ constexpr unsigned kCqPerSq = 4;
 
 }  // namespace
 
-IoEngine::IoEngine() : ring_(std::make_unique<io_uring>()) {}
+// Backends that defer work in one turn: a few per export; the vectors grow past this rarely.
+constexpr size_t kDeferredReserve = 64;
+
+IoEngine::IoEngine() : ring_(std::make_unique<io_uring>()) {
+  deferred_.reserve(kDeferredReserve);
+  running_.reserve(kDeferredReserve);
+}
 
 Result<std::unique_ptr<IoEngine>> IoEngine::Create(unsigned queue_depth) {
   assert(queue_depth > 0);
@@ -59,7 +65,28 @@ IoEngine::~IoEngine() {
   io_uring_queue_exit(ring_.get());
 }
 
+void IoEngine::Defer(DeferredIo* io) { deferred_.push_back(io); }
+
+void IoEngine::CancelDeferred(DeferredIo* io) {
+  std::erase(deferred_, io);
+  std::replace(running_.begin(), running_.end(), io, static_cast<DeferredIo*>(nullptr));
+}
+
+void IoEngine::RunDeferred() {
+  // Nested calls (a deferred write's callback submitting) find running_ in use and leave the
+  // work to the outer loop, which goes round until nothing is deferred.
+  if (!running_.empty()) return;
+  while (!deferred_.empty()) {
+    running_.swap(deferred_);
+    for (size_t i = 0; i < running_.size(); ++i) {
+      if (running_[i] != nullptr) running_[i]->RunDeferred();
+    }
+    running_.clear();
+  }
+}
+
 void IoEngine::Submit() {
+  RunDeferred();
   if (unsubmitted_ == 0) return;
   int r;
   do {
@@ -86,6 +113,7 @@ size_t IoEngine::Reap() {
 }
 
 void IoEngine::Drain() {
+  RunDeferred();
   while (in_flight_ > 0) {
     int r = io_uring_submit_and_wait(ring_.get(), 1);
     Submitted(r);

@@ -9,6 +9,10 @@
 //   engine.Submit();                  // once per loop iteration: one syscall for the batch
 //   engine.Reap();                    // when fd() is readable: runs each IoCallback::IoDone
 //
+// Submit() is also where a turn's deferred work runs (DeferredIo): a backend may hold requests
+// back while the loop handles a batch of frames so as to merge them (FileBackend writes adjacent
+// writes with one pwritev), the way the block layer plugs a queue.
+//
 // Flow control belongs to the caller: keep in_flight() at or below max_in_flight() (the
 // completion queue's size). When the submission queue is full, queueing submits the batch
 // early and retries, so queue_depth only bounds the batch size, not the work in flight.
@@ -24,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -34,6 +39,16 @@ struct io_uring;  // liburing's ring; kept out of this header so users need not 
 struct io_uring_sqe;
 
 namespace aoe {
+
+// Work a backend holds back during one turn of the loop, registered with IoEngine::Defer().
+class DeferredIo {
+ public:
+  // Does what was held back (and completes it, or queues it on the engine).
+  virtual void RunDeferred() = 0;
+
+ protected:
+  ~DeferredIo() = default;
+};
 
 class IoEngine {
  public:
@@ -52,8 +67,15 @@ class IoEngine {
   // The eventfd the kernel signals on every completion: add it to epoll for reading.
   int fd() const { return event_fd_.get(); }
 
-  // Hands every request queued since the last call to the kernel.
+  // Runs the deferred work (Defer()), then hands every request queued since the last call to
+  // the kernel.
   void Submit();
+
+  // Has io->RunDeferred() run at the next Submit() (or Reap(), or Drain()), so work held back
+  // never waits past the turn that held it. Register once per turn: a second Defer() of the
+  // same `io` before then runs it twice. CancelDeferred() before `io` is destroyed.
+  void Defer(DeferredIo* io);
+  void CancelDeferred(DeferredIo* io);
 
   // Runs IoDone(cqe->res) for every completion waiting, then submits anything those callbacks
   // queued (so a resubmitted remainder does not wait for the next loop iteration). Never
@@ -96,6 +118,8 @@ class IoEngine {
   void Submitted(int result);
   // Consumes waiting completions; runs their callbacks only when `dispatch` is set.
   size_t ProcessCompletions(bool dispatch);
+  // Runs deferred work until none is left (what it runs may defer more).
+  void RunDeferred();
 
   std::unique_ptr<io_uring> ring_;
   bool ring_ready_ = false;  // io_uring_queue_init succeeded, so the destructor must exit it
@@ -104,6 +128,8 @@ class IoEngine {
   size_t in_flight_ = 0;
   // Requests queued since the last Submit(); lets Reap() skip a syscall when nothing is new.
   size_t unsubmitted_ = 0;
+  std::vector<DeferredIo*> deferred_;  // to run at the next Submit()
+  std::vector<DeferredIo*> running_;   // being run now (a null entry was cancelled)
 };
 
 }  // namespace aoe

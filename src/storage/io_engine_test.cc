@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -122,6 +124,46 @@ TEST_F(IoEngineTest, DestroyingWithRequestsInFlightRunsNoCallbacks) {
   engine.reset();
   EXPECT_FALSE(submitted.done());
   EXPECT_FALSE(never_submitted.done());
+}
+
+// Deferred work (IoEngine::Defer): runs at the next Submit(), Reap() or Drain(), once per
+// Defer(), also when it defers more while running; cancelled work never runs.
+class CountingDeferred final : public DeferredIo {
+ public:
+  explicit CountingDeferred(std::function<void()> also = {}) : also_(std::move(also)) {}
+  void RunDeferred() override {
+    ++runs;
+    if (also_) also_();
+  }
+  int runs = 0;
+
+ private:
+  std::function<void()> also_;
+};
+
+TEST_F(IoEngineTest, DeferredWorkRunsAtTheNextSubmitOnce) {
+  auto engine = NewEngine(8);
+  ASSERT_TRUE(engine);
+  CountingDeferred later;
+  CountingDeferred chained;
+  CountingDeferred first([&] { engine->Defer(&chained); });
+  CountingDeferred cancelled;
+  engine->Defer(&first);
+  engine->Defer(&later);
+  engine->Defer(&cancelled);
+  engine->CancelDeferred(&cancelled);
+  EXPECT_EQ(first.runs, 0) << "deferred work ran before the submit";
+  engine->Submit();
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(later.runs, 1);
+  EXPECT_EQ(chained.runs, 1) << "work deferred while deferred work ran waited for another turn";
+  EXPECT_EQ(cancelled.runs, 0);
+  engine->Submit();
+  engine->Drain();
+  EXPECT_EQ(first.runs, 1) << "ran again without being deferred again";
+  engine->Defer(&later);
+  engine->Drain();
+  EXPECT_EQ(later.runs, 2) << "Drain() left deferred work undone";
 }
 
 }  // namespace

@@ -554,10 +554,12 @@ class ServerImpl final : public Server, private Transmitter {
       if (n < want) break;
     }
     FlushTx();
+    // The submit also writes what the file backends held back to merge (IoEngine::Defer), and
+    // reads served from the page cache often complete during it: answer both in this turn
+    // instead of waiting for the eventfd to wake the loop again.
     engine_->Submit();
-    // Reads served from the page cache often complete during the submit itself: answer them in
-    // this turn instead of waiting for the eventfd to wake the loop again.
-    if (engine_->in_flight() > 0) OnStorageReady();
+    if (engine_->in_flight() > 0) return OnStorageReady();
+    FlushTx();
   }
 
   void OnStorageReady() {
