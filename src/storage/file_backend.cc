@@ -35,9 +35,10 @@ constexpr uint32_t kBufferAlignment = 4096;
 // more requests are in flight than ever before.
 constexpr size_t kInitialRequests = 64;
 
-// The most writes merged into one pwritev: a target's whole window of commands (AoE targets
-// advertise up to 64 buffers; aoe.ko splits a 512 KiB request into 64 frames at MTU 9000).
-constexpr size_t kMaxMergedWrites = 64;
+// The most reads or writes merged into one preadv or pwritev: a target's whole window of
+// commands (AoE targets advertise up to 64 buffers; aoe.ko splits a 512 KiB request into 64
+// frames at MTU 9000).
+constexpr size_t kMaxMerged = 64;
 
 class FileBackend final : public BlockBackend, private DeferredIo {
  public:
@@ -54,9 +55,10 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   }
 
   ~FileBackend() override {
-    // Held-back writes are written (and their callers told) as at the end of any turn; a
+    // Held-back requests are done (and their callers told) as at the end of any turn; a
     // request in flight points at this backend, so let it finish before the memory goes.
-    WriteHeldBack();
+    RunHeld(held_reads_);
+    RunHeld(held_writes_);
     if (merging_) engine_.CancelDeferred(this);
     if (free_.size() != requests_.size()) engine_.Drain();
   }
@@ -78,17 +80,17 @@ class FileBackend final : public BlockBackend, private DeferredIo {
             IoCallback* done) override {
     if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
     if (into.empty()) return done->IoDone(0);
+    const HeldRequest read{offset_bytes, into.data(), into.size(), done};
     // A read sees every write that came before it.
-    if (HeldBackOverlaps(offset_bytes, into.size())) WriteHeldBack();
+    if (held_writes_.Overlaps(read)) RunHeld(held_writes_);
+    if (!context.no_wait() && inline_.reads_inline()) return Hold(held_reads_, read);
     // A page-cache hit completes here; io_uring gets whatever is left (inline_io.h), unless
     // the caller cannot wait for it (kNoWait): it then asks again with a buffer that may wait.
-    const size_t at_once = inline_.Read(fd_.get(), offset_bytes, into);
+    const iovec buffer{into.data(), into.size()};
+    const size_t at_once = inline_.Read(fd_.get(), offset_bytes, std::span(&buffer, 1));
     if (at_once == into.size()) return done->IoDone(static_cast<int64_t>(at_once));
     if (context.no_wait()) return done->IoDone(-EAGAIN);
-    Request& r = Acquire(Op::kRead, offset_bytes, into.size(), done);
-    r.read_data = into.data();
-    r.transferred = at_once;
-    Issue(r);
+    Issue(Op::kRead, read, at_once);
   }
 
   void Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan from,
@@ -96,24 +98,18 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (options_.read_only) return done->IoDone(-EROFS);
     if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
     if (from.empty()) return done->IoDone(0);
-    if (!inline_.writes_inline()) return IssueWrite({offset_bytes, from, done}, 0);
-    // Held back until the loop submits (or the run is full, or something else must follow
-    // it), so that adjacent writes of one turn are written with one system call.
-    if (held_count_ == kMaxMergedWrites || (held_count_ > 0 && offset_bytes != held_end_)) {
-      WriteHeldBack();
-    }
-    if (!merging_) {
-      engine_.Defer(this);
-      merging_ = true;
-    }
-    held_[held_count_++] = {offset_bytes, from, done};
-    held_end_ = offset_bytes + from.size();
+    // pwritev and io_uring only read through the pointer.
+    const HeldRequest write{offset_bytes, const_cast<std::byte*>(from.data()), from.size(), done};
+    // A read that came before a write sees what was there before it.
+    if (held_reads_.Overlaps(write)) RunHeld(held_reads_);
+    if (inline_.writes_inline()) return Hold(held_writes_, write);
+    Issue(Op::kWrite, write, 0);
   }
 
   void Flush(const IoContext&, IoCallback* done) override {
     // Nothing was written through a read-only fd, so there is nothing to make durable.
     if (options_.read_only) return done->IoDone(0);
-    WriteHeldBack();
+    RunHeld(held_writes_);
     if (auto result = inline_.Flush()) return done->IoDone(*result);
     Issue(Acquire(Op::kFlush, 0, 0, done));
   }
@@ -123,7 +119,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (options_.read_only) return done->IoDone(-EROFS);
     if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
     if (length_bytes == 0) return done->IoDone(0);
-    WriteHeldBack();
+    RunHeld(held_reads_);
+    RunHeld(held_writes_);
     Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
   }
 
@@ -148,52 +145,81 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     bool retried = false;
   };
 
-  struct HeldWrite {
+  // Merging (held-back requests). Reads and writes the file backend can do on the caller's
+  // thread (InlineIo) are held back until the loop submits, so that adjacent ones of one turn
+  // are done with one preadv or pwritev; a run ends early when it is full, when a request does
+  // not follow on, or when another request must see it done (an overlapping read or write,
+  // a flush, a trim). A held read and a held write never overlap, so the two runs may be done
+  // in either order.
+  struct HeldRequest {
     uint64_t offset_bytes;
-    ConstByteSpan from;
+    std::byte* data;
+    size_t length;
     IoCallback* done;
   };
+  struct HeldRun {
+    explicit HeldRun(Op kind) : op(kind) {}
+    bool Overlaps(const HeldRequest& r) const {
+      return count > 0 && r.offset_bytes < end && begin < r.offset_bytes + r.length;
+    }
+
+    Op op;
+    std::array<HeldRequest, kMaxMerged> requests{};
+    size_t count = 0;
+    uint64_t begin = 0;  // [begin, end): the run's bytes on disk
+    uint64_t end = 0;
+  };
+
+  void Hold(HeldRun& run, const HeldRequest& r) {
+    if (run.count == kMaxMerged || (run.count > 0 && r.offset_bytes != run.end)) RunHeld(run);
+    if (!merging_) {
+      engine_.Defer(this);
+      merging_ = true;
+    }
+    if (run.count == 0) run.begin = r.offset_bytes;
+    run.requests[run.count++] = r;
+    run.end = r.offset_bytes + r.length;
+  }
 
   void RunDeferred() override {
     merging_ = false;
-    WriteHeldBack();
+    RunHeld(held_reads_);
+    RunHeld(held_writes_);
   }
 
-  bool HeldBackOverlaps(uint64_t offset_bytes, uint64_t length) const {
-    return held_count_ > 0 && offset_bytes < held_end_ &&
-           held_[0].offset_bytes < offset_bytes + length;
-  }
-
-  // Writes the held-back run with one pwritev; what that did not write (a page-cache miss
-  // under RWF_NOWAIT) goes to io_uring write by write. Callers are told in the order they
-  // wrote.
-  void WriteHeldBack() {
-    if (held_count_ == 0) return;
-    // Taken out first: a callback may write again, and that starts a new run.
-    std::array<HeldWrite, kMaxMergedWrites> run;
-    const size_t count = std::exchange(held_count_, 0);
-    std::copy_n(held_.begin(), count, run.begin());
-    std::array<iovec, kMaxMergedWrites> iovecs;
+  // Does the run with one preadv or pwritev; what that did not transfer (a page-cache miss
+  // under RWF_NOWAIT) goes to io_uring request by request. Callers are told in their order.
+  void RunHeld(HeldRun& held) {
+    if (held.count == 0) return;
+    // Taken out first: a callback may start a new run.
+    std::array<HeldRequest, kMaxMerged> run;
+    const size_t count = std::exchange(held.count, 0);
+    std::copy_n(held.requests.begin(), count, run.begin());
+    std::array<iovec, kMaxMerged> iovecs;
+    for (size_t i = 0; i < count; ++i) iovecs[i] = {run[i].data, run[i].length};
+    const std::span vectors(iovecs.data(), count);
+    size_t transferred = held.op == Op::kRead
+                             ? inline_.Read(fd_.get(), run[0].offset_bytes, vectors)
+                             : inline_.Write(fd_.get(), run[0].offset_bytes, vectors);
     for (size_t i = 0; i < count; ++i) {
-      // pwritev only reads through the iovec.
-      iovecs[i] = {const_cast<std::byte*>(run[i].from.data()), run[i].from.size()};
-    }
-    size_t written = inline_.Write(fd_.get(), run[0].offset_bytes, std::span(iovecs.data(), count));
-    for (size_t i = 0; i < count; ++i) {
-      const size_t mine = std::min(written, run[i].from.size());
-      written -= mine;
-      if (mine == run[i].from.size()) {
+      const size_t mine = std::min(transferred, run[i].length);
+      transferred -= mine;
+      if (mine == run[i].length) {
         run[i].done->IoDone(static_cast<int64_t>(mine));
       } else {
-        IssueWrite(run[i], mine);
+        Issue(held.op, run[i], mine);
       }
     }
   }
 
-  // Queues a write on io_uring, its first `at_once` bytes already written.
-  void IssueWrite(const HeldWrite& w, size_t at_once) {
-    Request& r = Acquire(Op::kWrite, w.offset_bytes, w.from.size(), w.done);
-    r.write_data = w.from.data();
+  // Queues a read or write on io_uring, its first `at_once` bytes already transferred.
+  void Issue(Op op, const HeldRequest& request, size_t at_once) {
+    Request& r = Acquire(op, request.offset_bytes, request.length, request.done);
+    if (op == Op::kRead) {
+      r.read_data = request.data;
+    } else {
+      r.write_data = request.data;
+    }
     r.transferred = at_once;
     Issue(r);
   }
@@ -277,11 +303,9 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   InlineIo inline_;
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;
-  // Writes held back in this turn: adjacent, in order, ending at held_end_.
-  std::array<HeldWrite, kMaxMergedWrites> held_{};
-  size_t held_count_ = 0;
-  uint64_t held_end_ = 0;
-  bool merging_ = false;  // registered with the engine to write them at its next Submit()
+  HeldRun held_reads_{Op::kRead};
+  HeldRun held_writes_{Op::kWrite};
+  bool merging_ = false;  // registered with the engine to run them at its next Submit()
 };
 
 // Why O_DIRECT cannot serve AoE's 512-byte sectors on `fd`, or nullopt if it can (or if the

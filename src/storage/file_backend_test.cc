@@ -227,6 +227,8 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
   AlignedBuffer buf(8704);
   Completion read;
   backend->Read(IoContext{}, 4096, buf.span(), &read);
+  EXPECT_FALSE(read.done()) << "held back until the submit, to be merged";
+  engine_->Submit();
   EXPECT_EQ(read.result(), 8704) << "handed to io_uring instead of read inline";
   EXPECT_EQ(engine_->in_flight(), 0u);
   EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.span().begin()));
@@ -240,15 +242,15 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
 // other on disk are written with one pwritev, and each caller is told, in order, at the submit.
 // Anything that must see them (an overlapping read, a flush, a trim) writes them first.
 
-// The number of write system calls this process has made (/proc/self/io "syscw").
-uint64_t WriteSyscalls() {
+// A counter of this process's I/O, e.g. "syscw:", the write system calls (/proc/self/io).
+uint64_t IoCounter(const std::string& name) {
   std::ifstream io("/proc/self/io");
   std::string key;
   uint64_t value = 0;
   while (io >> key >> value) {
-    if (key == "syscw:") return value;
+    if (key == name) return value;
   }
-  ADD_FAILURE() << "no syscw in /proc/self/io";
+  ADD_FAILURE() << "no " << name << " in /proc/self/io";
   return 0;
 }
 
@@ -278,14 +280,14 @@ TEST_F(FileBackendTest, AdjacentWritesOfOneTurnAreWrittenWithOneSystemCall) {
   std::vector<int> order;
   std::vector<OrderedCompletion> done;
   for (int i = 0; i < kWrites; ++i) done.emplace_back(&order, i);
-  const uint64_t before = WriteSyscalls();
+  const uint64_t before = IoCounter("syscw:");
   for (int i = 0; i < kWrites; ++i) {
     backend->Write(IoContext{}, 8192 + i * kChunk, ConstByteSpan(data).subspan(i * kChunk, kChunk),
                    &done[i]);
   }
   EXPECT_TRUE(order.empty()) << "a write was done before the turn ended";
   engine_->Submit();
-  EXPECT_EQ(WriteSyscalls() - before, 1u) << "adjacent writes were not merged";
+  EXPECT_EQ(IoCounter("syscw:") - before, 1u) << "adjacent writes were not merged";
   EXPECT_EQ(engine_->in_flight(), 0u);
   std::vector<int> expected_order(kWrites);
   for (int i = 0; i < kWrites; ++i) expected_order[i] = i;
@@ -326,7 +328,44 @@ TEST_F(FileBackendTest, WritesThatAreNotAdjacentAreWrittenInOrderAsSeparateRuns)
   EXPECT_EQ(back.vector(), expected);
 }
 
-TEST_F(FileBackendTest, AReadOrFlushInTheSameTurnSeesTheWritesBeforeIt) {
+TEST_F(FileBackendTest, AdjacentReadsOfOneTurnAreReadWithOneSystemCall) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  const std::vector<std::byte> image = Pattern(kImageBytes);
+  TempFile file(image, "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  constexpr int kReads = 16;
+  constexpr size_t kChunk = 1024;
+  std::vector<AlignedBuffer> bufs;
+  for (int i = 0; i < kReads; ++i) bufs.emplace_back(kChunk);
+  std::vector<int> order;
+  std::vector<OrderedCompletion> done;
+  for (int i = 0; i < kReads; ++i) done.emplace_back(&order, i);
+  // Reading /proc/self/io takes read calls of its own: count them with nothing in between.
+  const uint64_t calibrate = IoCounter("syscr:");
+  const uint64_t own_reads = IoCounter("syscr:") - calibrate;
+  const uint64_t before = IoCounter("syscr:");
+  for (int i = 0; i < kReads; ++i) {
+    backend->Read(IoContext{}, 4096 + i * kChunk, bufs[i].span(), &done[i]);
+  }
+  EXPECT_TRUE(order.empty()) << "a read was done before the turn ended";
+  engine_->Submit();
+  EXPECT_EQ(IoCounter("syscr:") - before - own_reads, 1u) << "adjacent reads were not merged";
+  EXPECT_EQ(engine_->in_flight(), 0u);
+  for (int i = 0; i < kReads; ++i) {
+    EXPECT_EQ(order[i], i);
+    EXPECT_EQ(done[i].result, static_cast<int64_t>(kChunk));
+    EXPECT_TRUE(std::equal(bufs[i].span().begin(), bufs[i].span().end(),
+                           image.begin() + 4096 + i * static_cast<ptrdiff_t>(kChunk)))
+        << "read " << i;
+  }
+}
+
+// Held-back requests are done in the order the disk must see them: a read after a write it
+// overlaps sees the write, a write after a read it overlaps does not change what the read
+// gets, a flush follows the writes before it; what does not overlap waits for the submit.
+TEST_F(FileBackendTest, HeldBackRequestsAreDoneBeforeWhatMustSeeThem) {
   struct stat st {};
   if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
   TempFile file(Pattern(kImageBytes), "/dev/shm");
@@ -342,28 +381,45 @@ TEST_F(FileBackendTest, AReadOrFlushInTheSameTurnSeesTheWritesBeforeIt) {
   // Overlaps the second write's last sector only.
   AlignedBuffer back(1024);
   OrderedCompletion read(&order, 3);
-  backend->Read(IoContext{}, 8192 + 3072, back.span(), &read);
-  ASSERT_EQ(order, (std::vector<int>{1, 2, 3})) << "the read did not wait for the writes";
+  backend->Read(IoContext{}, 11264, back.span(), &read);
+  EXPECT_EQ(order, (std::vector<int>{1, 2})) << "the read did not wait for the writes";
+  // Over what the held read will read: the read is done first.
+  AlignedBuffer over(1024, std::byte{0xd4});
+  OrderedCompletion wrote_over(&order, 4);
+  backend->Write(IoContext{}, 11264, over.span(), &wrote_over);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3})) << "the write did not wait for the read";
   EXPECT_EQ(back.vector(), std::vector<std::byte>(1024, std::byte{0xb2}));
-  // A read that overlaps nothing held back lets the run grow on.
-  AlignedBuffer third(4096, std::byte{0xc3});
-  OrderedCompletion wrote_third(&order, 4);
-  backend->Write(IoContext{}, 12288, third.span(), &wrote_third);
+  // Neither overlaps anything held: the read waits for the submit, the write joins the last.
+  AlignedBuffer elsewhere_data(1024);
   OrderedCompletion elsewhere(&order, 5);
-  backend->Read(IoContext{}, 65536, back.span(), &elsewhere);
-  OrderedCompletion flushed(&order, 6);
+  backend->Read(IoContext{}, 65536, elsewhere_data.span(), &elsewhere);
+  AlignedBuffer third(4096, std::byte{0xc3});
+  OrderedCompletion wrote_third(&order, 6);
+  backend->Write(IoContext{}, 12288, third.span(), &wrote_third);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  OrderedCompletion flushed(&order, 7);
   backend->Flush(IoContext{}, &flushed);
-  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 5, 4, 6})) << "a flush overtook a write before it";
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 6, 7})) << "a flush overtook a write before it";
   EXPECT_EQ(flushed.result, 0);
+  engine_->Submit();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 6, 7, 5}));
+  // 8192-11263 the second write, 11264-12287 the one over the read, 12288-16383 the third.
+  AlignedBuffer all(8192);
+  ASSERT_EQ(Read(*backend, 8192, all.span()), 8192);
+  std::vector<std::byte> expected(3072, std::byte{0xb2});
+  expected.resize(4096, std::byte{0xd4});
+  expected.resize(8192, std::byte{0xc3});
+  EXPECT_EQ(all.vector(), expected);
 }
 
-TEST_F(FileBackendTest, CachedReadOnADiskFilesystemCompletesBeforeTheCallReturns) {
+TEST_F(FileBackendTest, CachedReadOnADiskFilesystemCompletesOnTheCallersThread) {
   TempFile file(Pattern(kImageBytes));  // just written, so in the page cache
   auto backend = Open(file.path());
   ASSERT_TRUE(backend);
   AlignedBuffer buf(8192);
   Completion read;
   backend->Read(IoContext{}, 65536, buf.span(), &read);
+  engine_->Submit();  // held back until then, to be merged
   EXPECT_EQ(read.result(), 8192) << "a page-cache hit was handed to io_uring";
   const std::vector<std::byte> expected = Pattern(kImageBytes);
   EXPECT_TRUE(std::equal(buf.span().begin(), buf.span().end(), expected.begin() + 65536));

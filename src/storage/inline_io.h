@@ -49,11 +49,15 @@ class InlineIo {
   explicit InlineIo(Mode mode) : mode_(mode) {}
 
   // Bytes transferred at once, from the start: all of it, part of it (the rest is not cached,
-  // or end of file), or 0 (do it all through io_uring). A write takes several buffers, written
-  // one after the other from offset_bytes with one system call.
-  size_t Read(int fd, uint64_t offset_bytes, ByteSpan into);
+  // or end of file), or 0 (do it all through io_uring). The buffers are filled or written one
+  // after the other from offset_bytes, with one system call.
+  size_t Read(int fd, uint64_t offset_bytes, std::span<const iovec> into);
   size_t Write(int fd, uint64_t offset_bytes, std::span<const iovec> from);
-  // Whether Write() may still transfer anything (not O_DIRECT; RWF_NOWAIT writes not refused).
+  // Whether Read() and Write() may still transfer anything (not O_DIRECT; RWF_NOWAIT not
+  // refused for that operation).
+  bool reads_inline() const {
+    return mode_ == Mode::kMemory || (mode_ == Mode::kNoWait && read_nowait_supported_);
+  }
   bool writes_inline() const {
     return mode_ == Mode::kMemory || (mode_ == Mode::kNoWait && write_nowait_supported_);
   }

@@ -553,10 +553,10 @@ class ServerImpl final : public Server, private Transmitter {
       }
       if (n < want) break;
     }
-    FlushTx();
-    // The submit also writes what the file backends held back to merge (IoEngine::Defer), and
-    // reads served from the page cache often complete during it: answer both in this turn
-    // instead of waiting for the eventfd to wake the loop again.
+    // The submit also does the reads and writes the file backends held back to merge
+    // (IoEngine::Defer), and reads served from the page cache often complete during it: answer
+    // them in this turn, in one batch with the rest, instead of waiting for the eventfd to wake
+    // the loop again.
     engine_->Submit();
     if (engine_->in_flight() > 0) return OnStorageReady();
     FlushTx();
