@@ -35,6 +35,7 @@ Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, Port
     auto ring = RingPacketPort::Open(
         ifname, {.role = role, .lending = lending, .bypass_qdisc = role != PortRole::kInitiator});
     if (ring) {
+      opened.lends_tx_frames = (*ring)->lends_tx_frames();
       opened.port = std::move(*ring);
       opened.used = PacketIo::kRing;
       return opened;

@@ -33,6 +33,9 @@ struct OpenedPort {
   PacketIo used = PacketIo::kSocket;  // kRing or kSocket
   // kAuto only: why the rings were not used ("" when they were).
   std::string fallback_reason;
+  // Read replies are built in TX ring slots (Port::LendTxFrame), as the interface is at open;
+  // a ring port decides again on every Refresh() (TxLending).
+  bool lends_tx_frames = false;
 };
 
 // Opens `ifname` the way `mode` asks. Errors are those of PacketPort::Open (the socket path's,

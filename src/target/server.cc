@@ -786,9 +786,13 @@ ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
     if (!opened->fallback_reason.empty()) {
       log.Info(name, "packet rings unavailable ({}); using the socket path",
                opened->fallback_reason);
+    } else if (opened->used == PacketIo::kRing) {
+      log.Debug(name, "moving frames through packet rings; read replies {}",
+                opened->lends_tx_frames
+                    ? "built in TX ring slots"
+                    : "copied to a socket (this driver copies ring frames again on delivery)");
     } else {
-      log.Debug(name, "moving frames through {}",
-                opened->used == PacketIo::kRing ? "packet rings" : "the socket path");
+      log.Debug(name, "moving frames through the socket path");
     }
     return std::move(opened->port);
   };

@@ -65,6 +65,8 @@ done
 serve_once ""
 t_check "no refusal: frames move through the rings" \
     grep -q 'vt: moving frames through packet rings' "$SERVE_LOG"
+t_check "no refusal: the log says a veth's read replies are not built in TX ring slots" \
+    grep -q 'vt: moving frames through packet rings; read replies copied to a socket' "$SERVE_LOG"
 t_check "no refusal: no fallback line" [ "$(fallback_lines)" -eq 0 ]
 t_check "no refusal: download and upload intact" copies_are_intact
 t_stop_pid "$SERVE_PID"
