@@ -81,8 +81,9 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (!Contains(offset_bytes, into.size())) return done->IoDone(-EIO);
     if (into.empty()) return done->IoDone(0);
     const HeldRequest read{offset_bytes, into.data(), into.size(), done};
-    // A read sees every write that came before it.
-    if (held_writes_.Overlaps(read)) RunHeld(held_writes_);
+    // A read sees every write that came before it. (A loop: the callbacks of a run may hold
+    // new requests, here and in Hold().)
+    while (held_writes_.Overlaps(read)) RunHeld(held_writes_);
     if (!context.no_wait() && inline_.reads_inline()) return Hold(held_reads_, read);
     // A page-cache hit completes here; io_uring gets whatever is left (inline_io.h), unless
     // the caller cannot wait for it (kNoWait): it then asks again with a buffer that may wait.
@@ -101,7 +102,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     // pwritev and io_uring only read through the pointer.
     const HeldRequest write{offset_bytes, const_cast<std::byte*>(from.data()), from.size(), done};
     // A read that came before a write sees what was there before it.
-    if (held_reads_.Overlaps(write)) RunHeld(held_reads_);
+    while (held_reads_.Overlaps(write)) RunHeld(held_reads_);
     if (inline_.writes_inline()) return Hold(held_writes_, write);
     Issue(Op::kWrite, write, 0);
   }
@@ -171,7 +172,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   };
 
   void Hold(HeldRun& run, const HeldRequest& r) {
-    if (run.count == kMaxMerged || (run.count > 0 && r.offset_bytes != run.end)) RunHeld(run);
+    while (run.count == kMaxMerged || (run.count > 0 && r.offset_bytes != run.end)) RunHeld(run);
     if (!merging_) {
       engine_.Defer(this);
       merging_ = true;

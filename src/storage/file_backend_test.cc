@@ -362,6 +362,51 @@ TEST_F(FileBackendTest, AdjacentReadsOfOneTurnAreReadWithOneSystemCall) {
   }
 }
 
+// A caller told of a held write may write again at once (a filter above the file, an overlay
+// writing its next piece); that write starts a run of its own, and the write whose arrival had
+// the old run done must not be appended to it.
+TEST_F(FileBackendTest, AWriteFromACallbackStartsItsOwnRun) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  const std::vector<std::byte> image = Pattern(kImageBytes);
+  TempFile file(image, "/dev/shm");
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  AlignedBuffer first(4096, std::byte{0x11});
+  AlignedBuffer from_callback(4096, std::byte{0x22});
+  AlignedBuffer second(4096, std::byte{0x33});
+  Completion wrote_from_callback;
+  struct WriteAgain final : IoCallback {
+    void IoDone(int64_t r) override {
+      result = r;
+      target->Write(IoContext{}, 65536, data, next);
+    }
+    BlockBackend* target = nullptr;
+    ConstByteSpan data;
+    IoCallback* next = nullptr;
+    int64_t result = testing_util::kPending;
+  } wrote_first;
+  wrote_first.target = backend.get();
+  wrote_first.data = from_callback.span();
+  wrote_first.next = &wrote_from_callback;
+  Completion wrote_second;
+  backend->Write(IoContext{}, 0, first.span(), &wrote_first);
+  // Not adjacent: the first run is done now, and its callback holds a write at 64 KiB.
+  backend->Write(IoContext{}, 8192, second.span(), &wrote_second);
+  ASSERT_TRUE(
+      RunUntil(*engine_, [&] { return wrote_second.done() && wrote_from_callback.done(); }));
+  EXPECT_EQ(wrote_first.result, 4096);
+  EXPECT_EQ(wrote_second.result(), 4096);
+  EXPECT_EQ(wrote_from_callback.result(), 4096);
+  std::vector<std::byte> expected = image;
+  std::fill_n(expected.begin(), 4096, std::byte{0x11});
+  std::fill_n(expected.begin() + 8192, 4096, std::byte{0x33});
+  std::fill_n(expected.begin() + 65536, 4096, std::byte{0x22});
+  AlignedBuffer back(kImageBytes);
+  ASSERT_EQ(Read(*backend, 0, back.span()), static_cast<int64_t>(kImageBytes));
+  EXPECT_EQ(back.vector(), expected) << "a write landed where another run ended";
+}
+
 // Held-back requests are done in the order the disk must see them: a read after a write it
 // overlaps sees the write, a write after a read it overlaps does not change what the read
 // gets, a flush follows the writes before it; what does not overlap waits for the submit.
