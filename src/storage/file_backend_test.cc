@@ -242,6 +242,16 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
 // other on disk are written with one pwritev, and each caller is told, in order, at the submit.
 // Anything that must see them (an overlapping read, a flush, a trim) writes them first.
 
+// Sanitizer runtimes check whether memory is readable by writing it to a pipe, which
+// /proc/self/io counts too (16-byte writes seen under strace in the ASan+UBSan build), so the
+// system-call counts below are checked only in builds without them; the release build's pass
+// runs these tests too.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kCountsAreExact = false;
+#else
+constexpr bool kCountsAreExact = true;
+#endif
+
 // A counter of this process's I/O, e.g. "syscw:", the write system calls (/proc/self/io).
 uint64_t IoCounter(const std::string& name) {
   std::ifstream io("/proc/self/io");
@@ -287,7 +297,9 @@ TEST_F(FileBackendTest, AdjacentWritesOfOneTurnAreWrittenWithOneSystemCall) {
   }
   EXPECT_TRUE(order.empty()) << "a write was done before the turn ended";
   engine_->Submit();
-  EXPECT_EQ(IoCounter("syscw:") - before, 1u) << "adjacent writes were not merged";
+  if (kCountsAreExact) {
+    EXPECT_EQ(IoCounter("syscw:") - before, 1u) << "adjacent writes were not merged";
+  }
   EXPECT_EQ(engine_->in_flight(), 0u);
   std::vector<int> expected_order(kWrites);
   for (int i = 0; i < kWrites; ++i) expected_order[i] = i;
@@ -351,7 +363,9 @@ TEST_F(FileBackendTest, AdjacentReadsOfOneTurnAreReadWithOneSystemCall) {
   }
   EXPECT_TRUE(order.empty()) << "a read was done before the turn ended";
   engine_->Submit();
-  EXPECT_EQ(IoCounter("syscr:") - before - own_reads, 1u) << "adjacent reads were not merged";
+  if (kCountsAreExact) {
+    EXPECT_EQ(IoCounter("syscr:") - before - own_reads, 1u) << "adjacent reads were not merged";
+  }
   EXPECT_EQ(engine_->in_flight(), 0u);
   for (int i = 0; i < kReads; ++i) {
     EXPECT_EQ(order[i], i);
