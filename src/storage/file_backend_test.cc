@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,6 +49,16 @@ class FileBackendTest : public ::testing::Test {
     EXPECT_TRUE(opened->warnings.empty()) << opened->warnings.front();
     return std::move(opened->backend);
   }
+  // Tests of the tmpfs path (InlineIo kMemory: reads and writes on the caller's thread).
+  static bool HaveTmpfs() {
+    struct stat st {};
+    return ::stat("/dev/shm", &st) == 0;
+  }
+  // A backend over a copy of Pattern(kImageBytes) on tmpfs; the file lives as long as the test.
+  std::unique_ptr<BlockBackend> OpenOnTmpfs() {
+    tmpfs_file_.emplace(Pattern(kImageBytes), "/dev/shm");
+    return Open(tmpfs_file_->path());
+  }
   int64_t Read(BlockBackend& b, uint64_t offset, ByteSpan into) {
     Completion c;
     b.Read(IoContext{}, offset, into, &c);
@@ -65,6 +76,7 @@ class FileBackendTest : public ::testing::Test {
   }
 
   std::unique_ptr<IoEngine> engine_;
+  std::optional<TempFile> tmpfs_file_;
 };
 
 TEST_F(FileBackendTest, MissingFileGivesEnoent) {
@@ -213,10 +225,8 @@ TEST_F(FileBackendTest, ReadPastAShrunkenFileFailsWithEio) {
 // ---- Page-cache hits complete on the calling thread (inline_io.h) ----
 
 TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
-  TempFile file(Pattern(kImageBytes), "/dev/shm");
-  auto backend = Open(file.path());
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   const std::vector<std::byte> data(8704, std::byte{0x5a});
   Completion wrote;
@@ -278,10 +288,8 @@ struct OrderedCompletion final : IoCallback {
 };
 
 TEST_F(FileBackendTest, AdjacentWritesOfOneTurnAreWrittenWithOneSystemCall) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
-  TempFile file(Pattern(kImageBytes), "/dev/shm");
-  auto backend = Open(file.path());
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   constexpr int kWrites = 16;
   constexpr size_t kChunk = 1024;  // two sectors: a write at MTU 1500
@@ -311,10 +319,8 @@ TEST_F(FileBackendTest, AdjacentWritesOfOneTurnAreWrittenWithOneSystemCall) {
 }
 
 TEST_F(FileBackendTest, WritesThatAreNotAdjacentAreWrittenInOrderAsSeparateRuns) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
-  TempFile file(Pattern(kImageBytes), "/dev/shm");
-  auto backend = Open(file.path());
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   // Two runs (0-2 at 0, 3-4 at 64 KiB) and a write over the first run's middle, which must
   // land after it.
@@ -341,11 +347,9 @@ TEST_F(FileBackendTest, WritesThatAreNotAdjacentAreWrittenInOrderAsSeparateRuns)
 }
 
 TEST_F(FileBackendTest, AdjacentReadsOfOneTurnAreReadWithOneSystemCall) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
   const std::vector<std::byte> image = Pattern(kImageBytes);
-  TempFile file(image, "/dev/shm");
-  auto backend = Open(file.path());
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   constexpr int kReads = 16;
   constexpr size_t kChunk = 1024;
@@ -380,11 +384,9 @@ TEST_F(FileBackendTest, AdjacentReadsOfOneTurnAreReadWithOneSystemCall) {
 // writing its next piece); that write starts a run of its own, and the write whose arrival had
 // the old run done must not be appended to it.
 TEST_F(FileBackendTest, AWriteFromACallbackStartsItsOwnRun) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
   const std::vector<std::byte> image = Pattern(kImageBytes);
-  TempFile file(image, "/dev/shm");
-  auto backend = Open(file.path());
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   AlignedBuffer first(4096, std::byte{0x11});
   AlignedBuffer from_callback(4096, std::byte{0x22});
@@ -425,10 +427,8 @@ TEST_F(FileBackendTest, AWriteFromACallbackStartsItsOwnRun) {
 // overlaps sees the write, a write after a read it overlaps does not change what the read
 // gets, a flush follows the writes before it; what does not overlap waits for the submit.
 TEST_F(FileBackendTest, HeldBackRequestsAreDoneBeforeWhatMustSeeThem) {
-  struct stat st {};
-  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
-  TempFile file(Pattern(kImageBytes), "/dev/shm");
-  auto backend = Open(file.path());
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto backend = OpenOnTmpfs();
   ASSERT_TRUE(backend);
   std::vector<int> order;
   AlignedBuffer first(4096, std::byte{0xa1});
