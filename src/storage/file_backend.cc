@@ -161,14 +161,14 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   struct HeldRun {
     explicit HeldRun(Op kind) : op(kind) {}
     bool Overlaps(const HeldRequest& r) const {
-      return count > 0 && r.offset_bytes < end && begin < r.offset_bytes + r.length;
+      return count > 0 && r.offset_bytes < end &&
+             requests[0].offset_bytes < r.offset_bytes + r.length;
     }
 
     Op op;
     std::array<HeldRequest, kMaxMerged> requests{};
     size_t count = 0;
-    uint64_t begin = 0;  // [begin, end): the run's bytes on disk
-    uint64_t end = 0;
+    uint64_t end = 0;  // the run covers [requests[0].offset_bytes, end) on disk
   };
 
   void Hold(HeldRun& run, const HeldRequest& r) {
@@ -177,7 +177,6 @@ class FileBackend final : public BlockBackend, private DeferredIo {
       engine_.Defer(this);
       merging_ = true;
     }
-    if (run.count == 0) run.begin = r.offset_bytes;
     run.requests[run.count++] = r;
     run.end = r.offset_bytes + r.length;
   }
