@@ -618,6 +618,24 @@ TEST_F(FileBackendTest, ServesABlockDevice) {
   EXPECT_TRUE(file.Contents() == expected);
 }
 
+// A device node lives on devtmpfs, which fstatfs reports as tmpfs; its data does not. Taken for
+// memory, every page-cache miss of a disk export would be read on the target's loop, stopping
+// every other export while the disk seeks.
+TEST_F(FileBackendTest, ABlockDeviceIsNotTakenForMemory) {
+  TempFile file(Pattern(kImageBytes));
+  LoopDevice loop(file.path(), 512);
+  if (!loop.skip_reason().empty()) GTEST_SKIP() << loop.skip_reason();
+  UniqueFd fd(::open(loop.device().c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd) << loop.device();
+  EXPECT_EQ(InlineIo::ModeFor(fd.get(), /*direct=*/false), InlineIo::Mode::kNoWait);
+  if (HaveTmpfs()) {
+    TempFile on_tmpfs(Pattern(4096), "/dev/shm");
+    UniqueFd tmpfs_fd(::open(on_tmpfs.path().c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(tmpfs_fd);
+    EXPECT_EQ(InlineIo::ModeFor(tmpfs_fd.get(), /*direct=*/false), InlineIo::Mode::kMemory);
+  }
+}
+
 TEST_F(FileBackendTest, DirectOnA4KnDeviceFallsBackWithAWarning) {
   TempFile file(Pattern(kImageBytes));
   LoopDevice loop(file.path(), 4096);

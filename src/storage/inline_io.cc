@@ -1,6 +1,7 @@
 #include "storage/inline_io.h"
 
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -21,6 +22,11 @@ ssize_t Attempt(ssize_t result) { return result < 0 ? -errno : result; }
 
 InlineIo::Mode InlineIo::ModeFor(int fd, bool direct) {
   if (direct) return Mode::kOff;
+  // Only a regular file is its filesystem's data. fstatfs on a block device reports the
+  // filesystem its node lives on, which for every node under /dev is devtmpfs (TMPFS_MAGIC),
+  // while its data is on a disk.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Mode::kNoWait;
   struct statfs fs {};
   if (::fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
     return Mode::kMemory;

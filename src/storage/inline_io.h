@@ -43,7 +43,8 @@ class InlineIo {
  public:
   enum class Mode { kOff, kNoWait, kMemory };
 
-  // The mode for an open file: kOff with O_DIRECT, kMemory on tmpfs and ramfs, else kNoWait.
+  // The mode for an open file: kOff with O_DIRECT, kMemory for a regular file on tmpfs or
+  // ramfs, else kNoWait (a block device too, although its node is on devtmpfs).
   static Mode ModeFor(int fd, bool direct);
 
   explicit InlineIo(Mode mode) : mode_(mode) {}
