@@ -1195,7 +1195,7 @@ void Initiator::SendExchange(ExchangeState& ex) {
     } else if (MacAddress::Load(ex.frame, 6).is_zero()) {
       p.mac().Store(ex.frame, 6);
     }
-    ConstByteSpan bytes(ex.frame);
+    const TxFrame bytes{ConstByteSpan(ex.frame)};
     (void)p.Send(std::span(&bytes, 1));  // loss is handled by resends / the timeout
   }
 }

@@ -993,7 +993,7 @@ TEST_F(InitiatorTest, UnsolicitedAnnouncementTeachesATarget) {
   config.buffer_count = 8;
   config.sector_count = 2;
   proto::EncodeConfig(config, frame);
-  ConstByteSpan bytes(frame);
+  const TxFrame bytes{ConstByteSpan(frame)};
   ASSERT_TRUE(port->Send(std::span(&bytes, 1)));
   client_->initiator().Poll();
   Disk* d = client_->initiator().disk(DiskAddress{4, 2});
@@ -1019,7 +1019,7 @@ TEST_F(InitiatorTest, RepliesFromWildcardAddressesAndOtherPortsAreIgnored) {
   h.slot = 1;
   h.tag = 0x8000'0000 | (0x2Au << 16) | 5;
   proto::EncodeHeader(h, frame);
-  ConstByteSpan bytes(frame);
+  const TxFrame bytes{ConstByteSpan(frame)};
   ASSERT_TRUE(rogue->Send(std::span(&bytes, 1)));
   init.Poll();
   EXPECT_EQ(init.unmatched_replies(), before + 1);
@@ -1216,9 +1216,9 @@ class RecordingPort final : public Port {
   Result<void> Refresh() override { return inner_.Refresh(); }
   int fd() const override { return inner_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return inner_.Receive(slots); }
-  Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
+  Result<size_t> Send(std::span<const TxFrame> frames) override {
     std::vector<Sent>& batch = batches_.emplace_back();
-    for (ConstByteSpan f : frames) batch.push_back({f.data(), {f.begin(), f.end()}});
+    for (const TxFrame& f : frames) batch.push_back({f.head.data(), {f.head.begin(), f.head.end()}});
     return inner_.Send(frames);
   }
   const std::vector<std::vector<Sent>>& batches() const { return batches_; }

@@ -16,7 +16,7 @@ void SendQueue::Add(size_t port, ConstByteSpan frame) {
 void SendQueue::Flush(Logger* logger) {
   if (queued_ == 0) return;
   for (size_t port = 0; port < pending_.size(); ++port) {
-    std::vector<ConstByteSpan>& frames = pending_[port];
+    std::vector<TxFrame>& frames = pending_[port];
     if (frames.empty()) continue;
     Port& p = *ports_[port];
     Result<size_t> sent = p.Send(frames);

@@ -38,7 +38,7 @@ class SendQueue {
 
  private:
   const std::vector<Port*>& ports_;
-  std::vector<std::vector<ConstByteSpan>> pending_;  // by port
+  std::vector<std::vector<TxFrame>> pending_;  // by port
   size_t queued_ = 0;
   uint64_t batch_ = 1;
 };

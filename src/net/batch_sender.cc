@@ -12,7 +12,7 @@ BatchSender::BatchSender() {
   // sll_halen stays 0: on a SOCK_RAW socket the destination comes from the frame's own header.
 }
 
-Result<size_t> BatchSender::Send(int fd, PacketSocket& link, std::span<const ConstByteSpan> frames,
+Result<size_t> BatchSender::Send(int fd, PacketSocket& link, std::span<const TxFrame> frames,
                                  uint64_t& tx_dropped) {
   if (link.ifindex() == 0) {
     tx_dropped += frames.size();
@@ -24,14 +24,15 @@ Result<size_t> BatchSender::Send(int fd, PacketSocket& link, std::span<const Con
   while (sent < frames.size()) {
     size_t batch = std::min(frames.size() - sent, kMaxBatch);
     for (size_t i = 0; i < batch; ++i) {
-      ConstByteSpan frame = frames[sent + i];
+      const TxFrame& frame = frames[sent + i];
       // sendmmsg only reads through the iovec, which is not const in its declaration.
-      iovs_[i] = {const_cast<std::byte*>(frame.data()), frame.size()};
+      iovs_[i][0] = {const_cast<std::byte*>(frame.head.data()), frame.head.size()};
+      iovs_[i][1] = {const_cast<std::byte*>(frame.tail.data()), frame.tail.size()};
       messages_[i].msg_hdr = {};
       messages_[i].msg_hdr.msg_name = &address_;
       messages_[i].msg_hdr.msg_namelen = sizeof(address_);
-      messages_[i].msg_hdr.msg_iov = &iovs_[i];
-      messages_[i].msg_hdr.msg_iovlen = 1;
+      messages_[i].msg_hdr.msg_iov = iovs_[i].data();
+      messages_[i].msg_hdr.msg_iovlen = frame.tail.empty() ? 1 : 2;
       messages_[i].msg_len = 0;
     }
     int result = sendmmsg(fd, messages_.data(), static_cast<unsigned>(batch), MSG_DONTWAIT);
@@ -48,8 +49,9 @@ Result<size_t> BatchSender::Send(int fd, PacketSocket& link, std::span<const Con
     }
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return sent;  // queue full
-    if (err == EMSGSIZE) {
-      // The MTU shrank under the caller (`ip link set mtu`); drop this frame like a NIC would.
+    if (err == EMSGSIZE || err == EFAULT) {
+      // The MTU shrank under the caller (`ip link set mtu`), or the frame's data lies in a
+      // mapping of a file that shrank since (port.h); drop this frame like a NIC would.
       ++tx_dropped;
       ++sent;
       continue;

@@ -23,6 +23,7 @@
 #include "base/bytes.h"
 #include "base/result.h"
 #include "net/packet_socket.h"
+#include "net/port.h"
 
 namespace aoe {
 
@@ -36,13 +37,13 @@ class BatchSender {
   // Sends `frames` on `fd` (an AF_PACKET SOCK_RAW socket, bound or not) out of `link`'s
   // interface. `link` is also told when the send sees the link go down (MarkLinkDown). Returns
   // how many frames were handed over or dropped; an error only when none was.
-  Result<size_t> Send(int fd, PacketSocket& link, std::span<const ConstByteSpan> frames,
+  Result<size_t> Send(int fd, PacketSocket& link, std::span<const TxFrame> frames,
                       uint64_t& tx_dropped);
 
  private:
   sockaddr_ll address_{};
   std::array<mmsghdr, kMaxBatch> messages_{};
-  std::array<iovec, kMaxBatch> iovs_{};
+  std::array<std::array<iovec, 2>, kMaxBatch> iovs_{};  // a frame's head and tail
 };
 
 }  // namespace aoe

@@ -179,7 +179,7 @@ TEST(EventLoop, DrivesMemoryPorts) {
   MacAddress({2, 0, 0, 0, 0, 1}).Store(frame, 0);
   StoreBe16(frame, kEtherTypeOffset, kAoeEtherType);
   StoreU8(frame, kAoeVerFlagsOffset, 0x10);
-  ConstByteSpan frames[] = {frame, frame};
+  const TxFrame frames[] = {ConstByteSpan(frame), ConstByteSpan(frame)};
   ASSERT_EQ((*initiator)->Send(frames).value(), 2u);
   EXPECT_EQ(loop.RunOnce(milliseconds(0)).value(), 1u);
   EXPECT_EQ(loop.RunOnce(milliseconds(0)).value(), 1u);

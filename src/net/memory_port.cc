@@ -207,9 +207,16 @@ Result<size_t> MemoryPort::Receive(std::span<RxSlot> slots) {
   return count;
 }
 
-Result<size_t> MemoryPort::Send(std::span<const ConstByteSpan> frames) {
+Result<size_t> MemoryPort::Send(std::span<const TxFrame> frames) {
   std::lock_guard lock(wire_.mutex_);
-  for (ConstByteSpan frame : frames) {
+  for (const TxFrame& pieces : frames) {
+    // The wire carries frames in one piece.
+    ConstByteSpan frame = pieces.head;
+    if (!pieces.tail.empty()) {
+      joined_.assign(pieces.head.begin(), pieces.head.end());
+      joined_.insert(joined_.end(), pieces.tail.begin(), pieces.tail.end());
+      frame = joined_;
+    }
     if (!present_ || !link_up_ || frame.size() < kEthernetHeaderBytes) {
       ++stats_.tx_dropped;
     } else if (frame.size() > mtu_ + kEthernetHeaderBytes) {

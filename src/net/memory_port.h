@@ -177,7 +177,7 @@ class MemoryPort final : public Port {
   std::optional<bool> FramesWaiting() const override { return queued_frames() > 0; }
   // Always accepts every frame (the wire never backs up); frames the sender cannot send are
   // dropped and counted in stats(), matching PacketPort's silent drop while down or missing.
-  Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+  Result<size_t> Send(std::span<const TxFrame> frames) override;
 
   // Test controls. They take effect immediately (no Refresh() needed).
   void set_mtu(size_t mtu);
@@ -213,6 +213,7 @@ class MemoryPort final : public Port {
   bool present_ = true;
   bool event_fd_readable_ = false;
   std::deque<std::vector<std::byte>> queue_;
+  std::vector<std::byte> joined_;  // a two-piece frame made one for the wire (Send)
   MemoryPortStats stats_;
 };
 

@@ -28,7 +28,7 @@ std::vector<std::byte> AoeFrame(MacAddress dst, MacAddress src, bool response, u
 }
 
 size_t SendOne(Port& port, const std::vector<std::byte>& frame) {
-  ConstByteSpan span(frame);
+  const TxFrame span{ConstByteSpan(frame)};
   return port.Send(std::span(&span, 1)).value();
 }
 

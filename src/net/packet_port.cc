@@ -52,7 +52,7 @@ Result<size_t> PacketPort::Receive(std::span<RxSlot> slots) {
   return static_cast<size_t>(received);
 }
 
-Result<size_t> PacketPort::Send(std::span<const ConstByteSpan> frames) {
+Result<size_t> PacketPort::Send(std::span<const TxFrame> frames) {
   return sender_.Send(socket_.fd(), socket_, frames, tx_dropped_);
 }
 

@@ -76,7 +76,7 @@ class PacketPort final : public Port {
   Result<void> Refresh() override { return socket_.Refresh(); }
   int fd() const override { return socket_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override;
-  Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+  Result<size_t> Send(std::span<const TxFrame> frames) override;
 
   PortRole role() const { return socket_.role(); }
   // Frames Send() reported as sent but dropped because the interface was missing or down, or

@@ -53,8 +53,8 @@ std::vector<std::byte> Response(const Port& from, MacAddress to, uint32_t tag, s
 
 // Sends all frames, retrying briefly if the socket's queue is full.
 void SendAll(Port& port, const std::vector<std::vector<std::byte>>& frames) {
-  std::vector<ConstByteSpan> spans(frames.begin(), frames.end());
-  std::span<const ConstByteSpan> rest(spans);
+  std::vector<TxFrame> spans(frames.begin(), frames.end());
+  std::span<const TxFrame> rest(spans);
   auto deadline = std::chrono::steady_clock::now() + kWait;
   while (!rest.empty()) {
     auto sent = port.Send(rest);
@@ -307,14 +307,14 @@ TEST_P(PacketPortNetnsTest, LentTxFramesAreSentInPlaceInOrder) {
   constexpr uint32_t kBatch = 48;
   for (uint32_t b = 0; b < kBatches; ++b) {
     std::vector<std::vector<std::byte>> frames;
-    std::vector<ConstByteSpan> spans;
+    std::vector<TxFrame> spans;
     std::vector<std::vector<std::byte>> lent_first;
     std::vector<std::vector<std::byte>> copied_after;
     for (uint32_t i = 0; i < kBatch; ++i) {
       uint32_t tag = b * kBatch + i;
       frames.push_back(Response(*target_, initiator_->mac(), tag, 60 + (tag * 37) % 1400));
       if (i % 3 == 2) {
-        spans.push_back(frames.back());
+        spans.emplace_back(frames.back());
         copied_after.push_back(frames.back());
         continue;
       }
@@ -358,7 +358,7 @@ TEST_P(PacketPortNetnsTest, LentTxFramesGivenBackOrLeftUnsentNeverStallTheRing) 
     ByteSpan lent = target_->LendTxFrame();
     ASSERT_FALSE(lent.empty()) << "batch " << b;
     auto frame = Response(*target_, initiator_->mac(), b, 200);
-    ConstByteSpan span = BuildInLent(lent, frame);
+    const TxFrame span{BuildInLent(lent, frame)};
     auto sent = target_->Send(std::span(&span, 1));
     ASSERT_TRUE(sent) << sent.error().message();
     auto got = ReceiveFrames(*initiator_, 1);
@@ -379,7 +379,7 @@ TEST_P(PacketPortNetnsTest, LentTxFramesWhileTheLinkIsDownAreDropped) {
     ByteSpan lent = target_->LendTxFrame();
     ASSERT_FALSE(lent.empty());
     auto frame = Response(*target_, initiator_->mac(), 100 + i, 200);
-    ConstByteSpan span = BuildInLent(lent, frame);
+    const TxFrame span{BuildInLent(lent, frame)};
     auto sent = target_->Send(std::span(&span, 1));
     ASSERT_TRUE(sent);
     EXPECT_EQ(*sent, 1u);
@@ -392,7 +392,7 @@ TEST_P(PacketPortNetnsTest, LentTxFramesWhileTheLinkIsDownAreDropped) {
   ByteSpan lent = target_->LendTxFrame();
   ASSERT_FALSE(lent.empty());
   auto frame = Response(*target_, initiator_->mac(), 7, 200);
-  ConstByteSpan span = BuildInLent(lent, frame);
+  const TxFrame span{BuildInLent(lent, frame)};
   ASSERT_TRUE(target_->Send(std::span(&span, 1)));
   auto got = ReceiveFrames(*initiator_, 1);
   ASSERT_EQ(got.size(), 1u);
@@ -412,7 +412,7 @@ TEST_P(PacketPortNetnsTest, CopiedFramesTakeNoTxRingSlot) {
   auto lend_and_send = [&](size_t count, uint32_t tag) {
     std::vector<std::byte*> at;
     std::vector<std::vector<std::byte>> frames;
-    std::vector<ConstByteSpan> spans;
+    std::vector<TxFrame> spans;
     for (size_t i = 0; i < count; ++i) {
       ByteSpan lent = target_->LendTxFrame();
       EXPECT_FALSE(lent.empty());
@@ -483,7 +483,7 @@ TEST_P(PacketPortNetnsTest, PortOpenedWhileTheLinkIsDownSendsOnceItIsUpWithoutRe
   ASSERT_TRUE(WaitForLink(*initiator_, true));
   ASSERT_TRUE(WaitForLink(*target_, true));
   auto frame = Response(*opened_down, initiator_->mac(), 42, 200);
-  std::vector<ConstByteSpan> spans{frame};
+  std::vector<TxFrame> spans{ConstByteSpan(frame)};
   auto sent = opened_down->Send(spans);
   ASSERT_TRUE(sent) << sent.error().message();
   EXPECT_EQ(*sent, 1u);
@@ -497,7 +497,7 @@ TEST_P(PacketPortNetnsTest, FramesLongerThanTheMtuAreDroppedAndCounted) {
   // reported as sent (the initiator retransmits), counted; the next frame goes out.
   auto too_long = Response(*target_, initiator_->mac(), 1, target_->mtu() + 14 + 1);
   auto fits = Response(*target_, initiator_->mac(), 2, target_->mtu() + 14);
-  std::vector<ConstByteSpan> spans{too_long, fits};
+  std::vector<TxFrame> spans{ConstByteSpan(too_long), ConstByteSpan(fits)};
   auto sent = target_->Send(spans);
   ASSERT_TRUE(sent) << sent.error().message();
   EXPECT_EQ(*sent, 2u);
@@ -595,7 +595,7 @@ TEST_P(PacketPortNetnsTest, RefreshSeesMtuAndLinkChanges) {
   EXPECT_TRUE(WaitForLink(*initiator_, false));
   // Sending on a down link drops silently instead of failing.
   auto frame = Request(*initiator_, target_->mac(), 1);
-  auto sent = initiator_->Send(std::vector<ConstByteSpan>(3, frame));
+  auto sent = initiator_->Send(std::vector<TxFrame>(3, ConstByteSpan(frame)));
   ASSERT_TRUE(sent);
   EXPECT_EQ(*sent, 3u);
   EXPECT_EQ(TxDropped(*initiator_), 3u);
@@ -639,7 +639,7 @@ TEST_P(PacketPortNetnsTest, SurvivesVethDeletedAndRecreated) {
       EXPECT_FALSE(initiator_->Refresh());
       // While missing: Send drops and reports success, Receive returns nothing.
       auto frame = Response(*target_, MacAddress::Broadcast(), 1);
-      auto sent = target_->Send(std::vector<ConstByteSpan>(5, frame));
+      auto sent = target_->Send(std::vector<TxFrame>(5, ConstByteSpan(frame)));
       ASSERT_TRUE(sent);
       EXPECT_EQ(*sent, 5u);
       auto n = target_->Receive(std::span(&slot, 1));

@@ -27,6 +27,22 @@ struct RxSlot {
   bool truncated = false;
 };
 
+// A frame to send: `head`, then `tail`, leaving as one frame (`tail` is empty for a frame in one
+// piece). Why two pieces: a read reply's header is built in the target's own buffer while its
+// data can stay where storage keeps it (an image mapped from tmpfs), so the kernel copies the
+// data once, straight into the packet, with no read copying it into a buffer first.
+struct TxFrame {
+  TxFrame() = default;
+  // A frame in one piece; implicit, as most frames are.
+  TxFrame(ConstByteSpan whole) : head(whole) {}  // NOLINT(google-explicit-constructor)
+  TxFrame(ConstByteSpan head_part, ConstByteSpan tail_part) : head(head_part), tail(tail_part) {}
+
+  size_t size() const { return head.size() + tail.size(); }
+
+  ConstByteSpan head;
+  ConstByteSpan tail;
+};
+
 class Port {
  public:
   virtual ~Port() = default;
@@ -56,11 +72,12 @@ class Port {
 
   // Sends the frames in order without blocking. Returns how many were handed to the OS; a short
   // count means the send queue is full and the caller may retry the rest later or drop them
-  // (AoE tolerates loss: initiators retransmit). A frame built in a lent buffer (below) is sent
-  // from where it is, without a copy, and always counts as handed over; lent frames leave in
-  // the order they were lent, ahead of the call's other frames (AoE replies carry their tags,
-  // so the order between replies does not matter).
-  virtual Result<size_t> Send(std::span<const ConstByteSpan> frames) = 0;
+  // (AoE tolerates loss: initiators retransmit). A frame whose bytes cannot be read (a `tail` in
+  // a mapping of a file that shrank) is dropped and counted as sent. A frame built in a lent
+  // buffer (below) is sent from where it is, without a copy, and always counts as handed over;
+  // lent frames leave in the order they were lent, ahead of the call's other frames (AoE replies
+  // carry their tags, so the order between replies does not matter).
+  virtual Result<size_t> Send(std::span<const TxFrame> frames) = 0;
 
   // Zero-copy sending, for ports whose frames leave from memory shared with the kernel (a
   // PACKET_MMAP TX ring): the caller builds a frame straight in the next free slot of the send
@@ -70,7 +87,7 @@ class Port {
   //
   // Slots are lent in queue order and the kernel sends them in that order, stopping at the first
   // one not ready. So every lent slot must go to the very next Send() call (as one of its
-  // frames, starting at the span's start), or, only the newest, be given back unused with
+  // frames, in one piece, starting at the span's start), or, only the newest, be given back unused with
   // ReturnTxFrame() before anything else is lent or sent. Nothing that may wait belongs in one.
   virtual ByteSpan LendTxFrame() { return {}; }
   virtual void ReturnTxFrame() {}

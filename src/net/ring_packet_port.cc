@@ -185,10 +185,10 @@ std::byte* RingPacketPort::LentSlotAt(const std::byte* data) const {
   return LoadStatus(slot) == TP_STATUS_AVAILABLE ? slot : nullptr;
 }
 
-size_t RingPacketPort::CommitLent(std::span<const ConstByteSpan> frames) {
+size_t RingPacketPort::CommitLent(std::span<const TxFrame> frames) {
   size_t committed = 0;
-  for (ConstByteSpan frame : frames) {
-    std::byte* slot = LentSlotAt(frame.data());
+  for (const TxFrame& frame : frames) {
+    std::byte* slot = LentSlotAt(frame.head.data());
     if (slot == nullptr) continue;
     // Bounded by the slot; the caller sized the frame for the MTU when it built it. Should the
     // MTU have shrunk since, the kernel refuses the frame and, with PACKET_LOSS, skips the slot.
@@ -209,7 +209,7 @@ size_t RingPacketPort::CommitLent(std::span<const ConstByteSpan> frames) {
   return committed;
 }
 
-Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
+Result<size_t> RingPacketPort::Send(std::span<const TxFrame> frames) {
   // Lent slots first, all of them before the kick: the kernel stops at the first slot that is
   // not ready.
   const size_t lent_sent = CommitLent(frames);
@@ -226,8 +226,8 @@ Result<size_t> RingPacketPort::Send(std::span<const ConstByteSpan> frames) {
   }
   // Every frame outside the ring is the caller's own memory and leaves by the copy socket.
   copies_.clear();
-  for (ConstByteSpan frame : frames) {
-    if (!tx_.Contains(frame.data())) copies_.push_back(frame);
+  for (const TxFrame& frame : frames) {
+    if (!tx_.Contains(frame.head.data())) copies_.push_back(frame);
   }
   // Frames pointing into TX slots that were not lent to the caller: dropped.
   const size_t in_ring = frames.size() - copies_.size();

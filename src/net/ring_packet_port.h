@@ -107,7 +107,7 @@ class RingPacketPort final : public Port {
   int fd() const override { return socket_.fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   std::optional<bool> FramesWaiting() const override;
-  Result<size_t> Send(std::span<const ConstByteSpan> frames) override;
+  Result<size_t> Send(std::span<const TxFrame> frames) override;
   // Empty also where options.lending says not to lend on this interface.
   ByteSpan LendTxFrame() override;
   void ReturnTxFrame() override;
@@ -156,7 +156,7 @@ class RingPacketPort final : public Port {
   // The lent TX slot whose frame starts at `data`, or nullptr if `data` is not one.
   std::byte* LentSlotAt(const std::byte* data) const;
   // Marks the lent slots among `frames` ready; returns how many there were.
-  size_t CommitLent(std::span<const ConstByteSpan> frames);
+  size_t CommitLent(std::span<const TxFrame> frames);
 
   PacketSocket socket_;
   TxLending lending_;
@@ -171,7 +171,7 @@ class RingPacketPort final : public Port {
   // Send-only socket for the frames Send() is given outside the ring.
   UniqueFd copy_socket_;
   BatchSender copy_sender_;
-  std::vector<ConstByteSpan> copies_;  // one Send() call's frames for copy_sender_
+  std::vector<TxFrame> copies_;  // one Send() call's frames for copy_sender_
 };
 
 }  // namespace aoe

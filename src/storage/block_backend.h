@@ -85,6 +85,18 @@ class BlockBackend {
 
   virtual void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
                     IoCallback* done) = 0;
+  // Bytes [offset, offset + length) without reading them: memory of the layer's own that holds
+  // them now (a file on tmpfs, mapped), or an empty span where the layer has none for that
+  // range (the default); the caller then Read()s. The view sees every write that completed
+  // before the call, shows later writes as they complete, and stays valid while the backend
+  // lives; it is meant to be copied at once (into a packet, by the kernel) and then forgotten.
+  // A filter passes it on only where it would pass the read on unchanged. Why: a read reply can
+  // then leave straight from the page cache, one copy instead of two (docs/PERFORMANCE.md,
+  // "Replies sent from the page cache").
+  virtual ConstByteSpan View(const IoContext& /*context*/, uint64_t /*offset_bytes*/,
+                             size_t /*length*/) {
+    return {};
+  }
   virtual void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
                      IoCallback* done) = 0;
   // Makes every write and trim that completed before this call durable (fdatasync), then

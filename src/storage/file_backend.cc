@@ -6,9 +6,11 @@
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -50,7 +52,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
         size_bytes_(size_bytes),
         block_device_(block_device),
         options_(options),
-        inline_(InlineIo::ModeFor(fd_.get(), options.direct)) {
+        inline_(InlineIo::ModeFor(fd_.get(), options.direct)),
+        mapping_(MapMemoryFile()) {
     for (size_t i = 0; i < kInitialRequests; ++i) AddRequest();
   }
 
@@ -61,6 +64,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     RunHeld(held_writes_);
     if (merging_) engine_.CancelDeferred(this);
     if (free_.size() != requests_.size()) engine_.Drain();
+    if (mapping_ != nullptr) ::munmap(mapping_, size_bytes_);
   }
 
   uint64_t size_bytes() const override { return size_bytes_; }
@@ -94,6 +98,14 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     Issue(Op::kRead, read, at_once);
   }
 
+  ConstByteSpan View(const IoContext&, uint64_t offset_bytes, size_t length) override {
+    if (mapping_ == nullptr || may_have_holes_ || !Contains(offset_bytes, length)) return {};
+    // A read sees every write that came before it (as in Read()).
+    const HeldRequest view{offset_bytes, nullptr, length, nullptr};
+    while (held_writes_.Overlaps(view)) RunHeld(held_writes_);
+    return {mapping_ + offset_bytes, length};
+  }
+
   void Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override {
     if (options_.read_only) return done->IoDone(-EROFS);
@@ -122,6 +134,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (length_bytes == 0) return done->IoDone(0);
     RunHeld(held_reads_);
     RunHeld(held_writes_);
+    may_have_holes_ = true;  // no more views (MapMemoryFile says why)
     Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
   }
 
@@ -224,6 +237,26 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     Issue(r);
   }
 
+  // Views (BlockBackend::View) of a file that is memory (tmpfs, ramfs): the whole file mapped
+  // read-only, so a read reply's data goes from the page cache straight into the packet. The
+  // page cache is the file, so the mapping shows every write the moment it is done, and reading
+  // through it never waits for a disk. Null where that does not hold (other filesystems, block
+  // devices, O_DIRECT) or the mapping fails: reads then go by Read() as before.
+  //
+  // Only for a file without holes, and only until this backend punches one (Trim): reading a
+  // hole through a mapping of tmpfs allocates a page for it, where pread returns zeroes and
+  // allocates nothing. A sparse image would fill up as it is read, and on a full tmpfs the
+  // read would fail (the send gets EFAULT and the reply is dropped).
+  std::byte* MapMemoryFile() const {
+    if (inline_.mode() != InlineIo::Mode::kMemory || size_bytes_ == 0) return nullptr;
+    if (::lseek(fd_.get(), 0, SEEK_HOLE) != static_cast<off_t>(size_bytes_)) return nullptr;
+    void* at = ::mmap(nullptr, size_bytes_, PROT_READ, MAP_SHARED, fd_.get(), 0);
+    if (at == MAP_FAILED) return nullptr;
+    // The image is not the daemon's memory: keep it out of core dumps.
+    (void)::madvise(at, size_bytes_, MADV_DONTDUMP);
+    return static_cast<std::byte*>(at);
+  }
+
   bool Contains(uint64_t offset_bytes, uint64_t length) const {
     return length <= size_bytes_ && offset_bytes <= size_bytes_ - length;
   }
@@ -301,6 +334,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   bool block_device_;
   FileOptions options_;  // as in effect: `direct` is false after a fallback
   InlineIo inline_;
+  std::byte* mapping_;  // the file, mapped for View(); null without views
+  bool may_have_holes_ = false;  // a trim punched one: View() offers nothing any more
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;
   HeldRun held_reads_{Op::kRead};

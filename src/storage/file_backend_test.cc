@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -246,6 +248,71 @@ TEST_F(FileBackendTest, TmpfsReadsAndWritesCompleteOnTheCallersThread) {
   Completion flushed;
   backend->Flush(IoContext{}, &flushed);
   EXPECT_EQ(flushed.result(), 0) << "tmpfs flush handed to io_uring";
+}
+
+// Views (BlockBackend::View): a file on tmpfs is offered where it lies, mapped, so the target can
+// send a read reply's data from the page cache without reading it into a buffer first.
+TEST_F(FileBackendTest, AFileOnTmpfsIsViewedWhereItLies) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto backend = OpenOnTmpfs();
+  ASSERT_TRUE(backend);
+  const std::vector<std::byte> pattern = Pattern(kImageBytes);
+  ConstByteSpan view = backend->View(IoContext{}, 4096, 8192);
+  ASSERT_EQ(view.size(), 8192u);
+  EXPECT_TRUE(std::equal(view.begin(), view.end(), pattern.begin() + 4096));
+
+  // A write held back for merging is done before the view is given: it came first.
+  const std::vector<std::byte> data(1024, std::byte{0x77});
+  Completion wrote;
+  backend->Write(IoContext{}, 6144, data, &wrote);
+  EXPECT_FALSE(wrote.done());
+  ConstByteSpan after = backend->View(IoContext{}, 4096, 8192);
+  EXPECT_EQ(wrote.result(), 1024) << "the held write was not done before the view";
+  EXPECT_TRUE(std::equal(after.begin() + 2048, after.begin() + 3072, data.begin()));
+  // The view is the file: later writes show in it too.
+  Completion again;
+  backend->Write(IoContext{}, 4096, data, &again);
+  engine_->Submit();
+  ASSERT_EQ(again.result(), 1024);
+  EXPECT_TRUE(std::equal(view.begin(), view.begin() + 1024, data.begin()));
+
+  // Nothing outside the image.
+  EXPECT_TRUE(backend->View(IoContext{}, kImageBytes - 512, 1024).empty());
+  EXPECT_TRUE(backend->View(IoContext{}, ~uint64_t{0} - 511, 512).empty());
+}
+
+// Reading a hole through a mapping of tmpfs allocates a page for it (pread does not): views are
+// only for files without holes, and end when the backend punches one.
+TEST_F(FileBackendTest, HolesInATmpfsFileEndItsViews) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  std::vector<std::byte> half = Pattern(kImageBytes / 2);
+  TempFile sparse(half, "/dev/shm");
+  ASSERT_EQ(::truncate(sparse.path().c_str(), kImageBytes), 0);
+  auto sparse_backend = Open(sparse.path());
+  ASSERT_TRUE(sparse_backend);
+  EXPECT_TRUE(sparse_backend->View(IoContext{}, 0, 4096).empty()) << "a sparse file has a view";
+
+  auto backend = OpenOnTmpfs();
+  ASSERT_TRUE(backend);
+  ASSERT_EQ(backend->View(IoContext{}, 0, 4096).size(), 4096u);
+  Completion trimmed;
+  backend->Trim(IoContext{}, 8192, 4096, &trimmed);
+  EXPECT_TRUE(backend->View(IoContext{}, 0, 4096).empty()) << "a view after a hole was punched";
+  ASSERT_EQ(Await(*engine_, trimmed), 0);
+  AlignedBuffer zeroes(4096);
+  ASSERT_EQ(Read(*backend, 8192, zeroes.span()), 4096);
+  EXPECT_TRUE(zeroes.vector() == std::vector<std::byte>(4096));
+}
+
+TEST_F(FileBackendTest, AFileOnADiskFilesystemHasNoViews) {
+  TempFile file(Pattern(kImageBytes));
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(file.path().c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "TempDir is on tmpfs";
+  auto backend = Open(file.path());
+  ASSERT_TRUE(backend);
+  EXPECT_TRUE(backend->View(IoContext{}, 0, 4096).empty())
+      << "a mapping of a disk file could make the loop wait for the disk";
 }
 
 // Write merging: the writes of one turn of the loop (between two submits) that follow each

@@ -47,6 +47,9 @@ class GroupCommitFilter final : public BlockBackend {
 
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
+  ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override {
+    return inner_->View(context, offset_bytes, length);  // reads pass straight through
+  }
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;
   void Flush(const IoContext& context, IoCallback* done) override;

@@ -33,6 +33,11 @@ void MemoryBackend::Read(const IoContext&, uint64_t offset_bytes, ByteSpan into,
   done->IoDone(static_cast<int64_t>(into.size()));
 }
 
+ConstByteSpan MemoryBackend::View(const IoContext&, uint64_t offset_bytes, size_t length) {
+  if (!offers_views_ || !Contains(offset_bytes, length)) return {};
+  return ConstByteSpan(bytes_).subspan(offset_bytes, length);
+}
+
 void MemoryBackend::Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan from,
                           IoCallback* done) {
   if (read_only_) return done->IoDone(-EROFS);

@@ -26,6 +26,9 @@ class MemoryBackend final : public BlockBackend {
 
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
+  // Views of its bytes once set_offers_views(true), for tests of the layers that pass views on;
+  // off by default, so that tests of the target read as before.
+  ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override;
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;
   void Flush(const IoContext& context, IoCallback* done) override;
@@ -37,12 +40,14 @@ class MemoryBackend final : public BlockBackend {
   // Flushes and trims completed so far, so tests can check that they reached storage.
   uint64_t flush_count() const { return flush_count_; }
   uint64_t trim_count() const { return trim_count_; }
+  void set_offers_views(bool offers) { offers_views_ = offers; }
 
  private:
   bool Contains(uint64_t offset_bytes, uint64_t length) const;
 
   std::vector<std::byte> bytes_;
   bool read_only_;
+  bool offers_views_ = false;
   uint64_t flush_count_ = 0;
   uint64_t trim_count_ = 0;
 };

@@ -22,6 +22,9 @@ class ReadOnlyFilter final : public BlockBackend {
 
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
+  ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override {
+    return inner_->View(context, offset_bytes, length);
+  }
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;
   void Flush(const IoContext& context, IoCallback* done) override;

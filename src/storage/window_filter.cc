@@ -44,6 +44,11 @@ void WindowFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSpa
   inner_->Read(context, offset_bytes_ + offset_bytes, into, done);
 }
 
+ConstByteSpan WindowFilter::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
+  if (!Contains(offset_bytes, length)) return {};
+  return inner_->View(context, offset_bytes_ + offset_bytes, length);
+}
+
 void WindowFilter::Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
                          IoCallback* done) {
   if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);

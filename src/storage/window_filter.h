@@ -31,6 +31,7 @@ class WindowFilter final : public BlockBackend {
 
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
+  ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override;
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;
   void Flush(const IoContext& context, IoCallback* done) override;

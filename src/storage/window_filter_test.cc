@@ -47,6 +47,19 @@ TEST(WindowFilterCreate, DescribesTheChain) {
   EXPECT_FALSE((*window)->read_only());
 }
 
+TEST(WindowFilterCreate, ViewsAreTheWindowsBytesAndNothingOutside) {
+  auto memory = std::make_unique<MemoryBackend>(kImageBytes);
+  memory->set_offers_views(true);
+  const std::byte* image = memory->bytes().data();
+  auto window = WindowFilter::Create(std::move(memory), kWindowOffset, kWindowLength);
+  ASSERT_TRUE(window);
+  ConstByteSpan view = (*window)->View(IoContext{}, 512, 1024);
+  EXPECT_EQ(view.data(), image + kWindowOffset + 512);
+  EXPECT_EQ(view.size(), 1024u);
+  EXPECT_TRUE((*window)->View(IoContext{}, kWindowLength - 512, 1024).empty());
+  EXPECT_TRUE((*window)->View(IoContext{}, UINT64_MAX - 511, 1024).empty());
+}
+
 class WindowFilterTest : public ::testing::TestWithParam<BackendKind> {
  protected:
   void SetUp() override {

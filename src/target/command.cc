@@ -38,6 +38,7 @@ Command* CommandPool::Take() {
 
 void CommandPool::Give(Command* command) {
   command->buffer = command->own_buffer;  // it may have been a lent frame, now sent
+  command->tail = {};
   command->target.reset();
   command->pending = PendingIo::kNone;
   command->parts_pending = 0;

@@ -5,7 +5,9 @@
 // aligned, as O_DIRECT wants; reads land there and writes leave from there, with no copy.
 // A read reply may instead be built in a frame the port lends (a TX ring slot, port.h), so
 // that it is sent from where the data landed: `buffer` then points there until the command goes
-// back to the pool, which points it at the command's own buffer again.
+// back to the pool, which points it at the command's own buffer again. Or a read reply's data
+// may stay where storage keeps it (BlockBackend::View, a mapped tmpfs image), as the reply's
+// `tail`: the kernel then copies it once, straight into the packet.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "net/port.h"
 #include "storage/block_backend.h"
 
 namespace aoe::target {
@@ -30,7 +33,10 @@ class Command final : public IoCallback {
   ByteSpan buffer;
   // The pool's buffer for this command: `buffer`, unless a lent frame is.
   ByteSpan own_buffer;
-  size_t length = 0;               // bytes received, then bytes of the reply to send
+  size_t length = 0;               // bytes received, then bytes of the reply in `buffer`
+  // The reply's data, sent after those `length` bytes, where it stays in storage's memory;
+  // empty when the whole reply is in `buffer`.
+  ConstByteSpan tail;
   size_t port_index = 0;           // port the request arrived on and the reply leaves from
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes
   PendingIo pending = PendingIo::kNone;
@@ -42,6 +48,8 @@ class Command final : public IoCallback {
   CommandOwner* owner = nullptr;
 
   ByteSpan frame() { return buffer.first(length); }
+  // What goes on the wire.
+  TxFrame reply() { return {buffer.first(length), tail}; }
   void IoDone(int64_t result) override;
 };
 

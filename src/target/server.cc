@@ -677,7 +677,7 @@ class ServerImpl final : public Server, private Transmitter {
     for (size_t index = 0; index < ports_.size(); ++index) {
       tx_frames_.clear();
       for (Command* c : tx_queue_)
-        if (c->port_index == index) tx_frames_.push_back(c->frame());
+        if (c->port_index == index) tx_frames_.push_back(c->reply());
       if (tx_frames_.empty()) continue;
       auto& port = ports_[index].port;
       size_t sent = 0;
@@ -767,7 +767,7 @@ class ServerImpl final : public Server, private Transmitter {
   std::vector<RxSlot> rx_slots_;
   std::vector<Command*> rx_commands_;
   std::vector<Command*> tx_queue_;
-  std::vector<ConstByteSpan> tx_frames_;
+  std::vector<TxFrame> tx_frames_;
   std::vector<StateStore::Saved> saved_;
   std::set<std::string> refreshing_;  // exports whose Refresh() has not been reported yet
   bool stop_ = false;

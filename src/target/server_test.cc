@@ -384,6 +384,46 @@ TEST_F(ServerTest, FileBackedBurstOfReadsAndWritesIsServedThroughIoUring) {
   }
 }
 
+// An image on tmpfs is the page cache itself: read replies carry their data from there (the
+// file mapped; BlockBackend::View) instead of a read into the command's buffer first. They must
+// still show every write that came before them, in the same batch of frames too.
+TEST_F(ServerTest, ReadsOfAnImageOnTmpfsAreSentFromThePageCache) {
+  std::string image = h_.AddFileExport(1, 1, 64 * kSector, Harness::ImageOn::kTmpfs);
+  std::string on_disk = h_.AddFileExport(1, 2, 64 * kSector);
+  WriteFile(image, 0, Pattern(64 * kSector, 3));
+  WriteFile(on_disk, 0, Pattern(64 * kSector, 4));
+  ASSERT_TRUE(h_.Start());
+
+  auto read = h_.Exchange(ReadRequest(1, 1, 10, 2, 1));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->status(), 0x40);
+  Frame content = Pattern(64 * kSector, 3);
+  EXPECT_EQ(read->ata_data(2 * kSector),
+            Frame(content.begin() + 10 * kSector, content.begin() + 12 * kSector));
+  EXPECT_EQ(h_.stats().reads_from_memory, 1u);
+  EXPECT_EQ(h_.stats().bytes_read, 2 * kSector);
+
+  // A write and a read of the same sectors in one batch: the read sees the write.
+  h_.Send(BuildAta(Harness::To(1, 1, kHostA, 2),
+                   AtaOp(kWrite48).Flags(0x41).Count(1).Lba(11).Data(Pattern(kSector, 9))),
+          h_.host_a());
+  h_.Send(ReadRequest(1, 1, 10, 2, 3), h_.host_a());
+  auto replies = h_.Await(h_.host_a(), 2);
+  ASSERT_EQ(replies.size(), 2u);
+  const Reply& reread = replies[0].tag() == 3 ? replies[0] : replies[1];
+  Frame expected(content.begin() + 10 * kSector, content.begin() + 12 * kSector);
+  Frame written = Pattern(kSector, 9);
+  std::copy(written.begin(), written.end(), expected.begin() + kSector);
+  EXPECT_EQ(reread.ata_data(2 * kSector), expected);
+  EXPECT_EQ(h_.stats().reads_from_memory, 2u);
+
+  // An image on a disk filesystem is read as before.
+  auto disk_read = h_.Exchange(ReadRequest(1, 2, 0, 2, 4));
+  ASSERT_TRUE(disk_read.has_value());
+  EXPECT_EQ(disk_read->ata_data(2 * kSector), Pattern(2 * kSector, 4));
+  EXPECT_EQ(h_.stats().reads_from_memory, 2u);
+}
+
 TEST_F(ServerTest, ReadInFlightCompletesAfterItsExportIsRemoved) {
   std::string image = h_.AddFileExport(1, 1, 64 * kSector);
   h_.AddExport(1, 2, 64 * kSector);

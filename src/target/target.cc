@@ -147,7 +147,7 @@ void Target::Serve(Command& command, Export& e, const PortInfo& port) {
 }
 
 void Target::Send(Command& command) {
-  if (command.length < proto::kMinFrameSize) {
+  if (command.length + command.tail.size() < proto::kMinFrameSize) {
     std::memset(command.buffer.data() + command.length, 0, proto::kMinFrameSize - command.length);
     command.length = proto::kMinFrameSize;
   }
@@ -204,6 +204,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       command.pending = PendingIo::kRead;
       command.io_bytes = count * static_cast<uint32_t>(proto::kSectorSize);
       if (ReadIntoLentFrame(command, e, context, lba * proto::kSectorSize)) return;
+      if (ReadFromView(command, e, context, lba * proto::kSectorSize)) return;
       return e.backend().Read(context, lba * proto::kSectorSize,
                               command.buffer.subspan(proto::kAtaHeaderSize, command.io_bytes),
                               &command);
@@ -330,6 +331,16 @@ bool Target::ReadIntoLentFrame(Command& command, Export& e, IoContext context,
   return true;
 }
 
+bool Target::ReadFromView(Command& command, Export& e, const IoContext& context,
+                          uint64_t offset_bytes) {
+  ConstByteSpan view = e.backend().View(context, offset_bytes, command.io_bytes);
+  if (view.size() != command.io_bytes) return false;
+  command.tail = view;
+  ++stats_.reads_from_memory;
+  Complete(command, command.io_bytes);
+  return true;
+}
+
 void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                        uint8_t sector_count) {
   ByteSpan frame = command.buffer;
@@ -337,7 +348,8 @@ void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t d
   StoreU8(frame, 26, sector_count);
   StoreU8(frame, 27, status);
   if (status & proto::kAtaStatusError) ++stats_.ata_errors;
-  command.length = proto::kAtaHeaderSize + data_bytes;
+  // A reply's data sent from storage's memory (ReadFromView) is not in the buffer.
+  command.length = proto::kAtaHeaderSize + data_bytes - command.tail.size();
   Send(command);
 }
 

@@ -1,6 +1,7 @@
 // Target: the protocol core of `aoe serve`. Decides what each request frame gets (aoe-protocol.md
 // §2-4, 7, 8), builds the reply in the request's own buffer (or, for a read storage answers at
-// once, in a frame the port lends: Transmitter::LendFrame), and starts storage I/O when the
+// once, in a frame the port lends: Transmitter::LendFrame; or, for a read of data storage keeps
+// in memory, with the data left there: BlockBackend::View), and starts storage I/O when the
 // command needs it. It owns no sockets, threads or clocks: the Server feeds it received
 // commands and sends what it hands back through the Transmitter, and unit tests do the same
 // with a recording Transmitter and memory storage.
@@ -155,6 +156,10 @@ class Target final : public CommandOwner {
   // Serves a read straight into a frame the port lends, if the port lends one and the export's
   // storage can complete the read during the call; false: nothing was done, read as usual.
   bool ReadIntoLentFrame(Command& command, Export& e, IoContext context, uint64_t offset_bytes);
+  // Serves a read whose data the export's storage holds in memory of its own
+  // (BlockBackend::View): the reply's data is sent from there, one copy by the kernel instead
+  // of a read into the buffer and a copy out of it. False: nothing was done, read as usual.
+  bool ReadFromView(Command& command, Export& e, const IoContext& context, uint64_t offset_bytes);
   void FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                  uint8_t sector_count = 0);
   void Send(Command& command);  // pads to 60 bytes and transmits

@@ -254,7 +254,7 @@ class HostileServe : public ::testing::Test {
 
   // Sends frames (a frame the kernel refuses, e.g. shorter than 14 bytes, is simply not sent).
   void SendAll(const std::vector<Bytes>& frames) {
-    std::vector<ConstByteSpan> spans(frames.begin(), frames.end());
+    std::vector<TxFrame> spans(frames.begin(), frames.end());
     (void)port_->Send(spans);
   }
 

@@ -58,6 +58,18 @@ struct Reply {
   ConstByteSpan data() const { return ConstByteSpan(frame).subspan(proto::kAtaHeaderSize); }
 };
 
+// The read system calls a process has made (`syscr` of /proc/PID/io).
+uint64_t SystemCallsThatRead(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "syscr:") return value;
+  }
+  ADD_FAILURE() << "no syscr in /proc/" << pid << "/io";
+  return 0;
+}
+
 class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>> {
  protected:
   void SetUp() override {
@@ -172,7 +184,7 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   // Sends `frame` and returns every reply carrying its tag that arrives within `wait`.
   std::vector<Reply> ExchangeAll(const Bytes& frame, std::chrono::milliseconds wait) {
     uint32_t tag = LoadBe32(frame, 20);
-    ConstByteSpan out(frame);
+    const TxFrame out{ConstByteSpan(frame)};
     EXPECT_TRUE(port_->Send(std::span(&out, 1)));
     std::vector<Reply> replies;
     auto deadline = std::chrono::steady_clock::now() + wait;
@@ -197,7 +209,7 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   // Sends `frame` and returns the first reply with its tag, or nullopt after `wait`.
   std::optional<Reply> Exchange(const Bytes& frame, std::chrono::milliseconds wait = 2s) {
     uint32_t tag = LoadBe32(frame, 20);
-    ConstByteSpan out(frame);
+    const TxFrame out{ConstByteSpan(frame)};
     if (!port_->Send(std::span(&out, 1))) return std::nullopt;
     auto deadline = std::chrono::steady_clock::now() + wait;
     Bytes buffer(65536);
@@ -302,6 +314,81 @@ TEST_P(ServeNetns, WritesAndReadsEveryFormAtFullFrameSize) {
   EXPECT_TRUE(std::equal(expected.begin(), expected.end(), image.begin() + 12345 * 512));
 }
 
+// An image on tmpfs is served with its read replies' data sent from the page cache (the file
+// mapped: BlockBackend::View), also through a window; and an image truncated under the running
+// target (an administrator's mistake) must not take the target down with it.
+TEST_P(ServeNetns, ImageOnTmpfsIsServedFromThePageCache) {
+  char tmpl[] = "/dev/shm/aoe-serve-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const fs::path shm_dir = tmpl;
+  struct RemoveDir {
+    fs::path dir;
+    ~RemoveDir() { fs::remove_all(dir); }
+  } remove_dir{shm_dir};
+  const fs::path image = shm_dir / "mem.img";
+  constexpr uint64_t kSectors = 8192;
+  WriteFile(image, RandomBytes(kSectors * 512, 9));
+  ASSERT_EQ(server_.Stop(SIGTERM), 0);
+  std::vector<std::string> args = DefaultArgs();
+  args.push_back("e1.4=" + image.string());
+  args.push_back("e1.5=" + image.string() + ",ro,offset=1024,length=2048");
+  StartServer(args);
+
+  const uint8_t n = MaxSectors();
+  Bytes content = ReadFile(image);
+  for (uint64_t lba : {uint64_t{0}, uint64_t{1}, uint64_t{4097}, kSectors - n}) {
+    auto r = Exchange(AtaRequest(4, proto::ata_op::kReadSectorsExt, lba, n));
+    ASSERT_TRUE(r) << "no reply to READ EXT at " << lba;
+    EXPECT_EQ(r->ata_status(), proto::kAtaStatusReady);
+    ASSERT_EQ(r->data().size(), n * 512u);
+    EXPECT_TRUE(std::equal(r->data().begin(), r->data().end(), content.begin() + lba * 512))
+        << "at " << lba;
+  }
+  // Written through the target, read back through it and through the window.
+  Bytes data = RandomBytes(n * 512, 10);
+  auto w = Exchange(AtaRequest(4, proto::ata_op::kWriteSectorsExt, 1030, n, data));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->ata_status(), proto::kAtaStatusReady);
+  auto back = Exchange(AtaRequest(4, proto::ata_op::kReadSectorsExt, 1030, n));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), back->data().begin()));
+  auto windowed = Exchange(AtaRequest(5, proto::ata_op::kReadSectorsExt, 6, n));
+  ASSERT_TRUE(windowed);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), windowed->data().begin()));
+  auto past_window = Exchange(AtaRequest(5, proto::ata_op::kReadSectorsExt, 2048 - n + 1, n));
+  ASSERT_TRUE(past_window);
+  EXPECT_EQ(past_window->ata_error(), proto::kAtaErrorIdNotFound);
+
+  // Sent from the page cache means not read: 64 reads of the tmpfs image cost the target no
+  // read system call, where 64 of the disk image (e1.1, on /tmp) cost one each. Not with
+  // `--packet-io ring`, whose TX ring a read is read into (a lent slot) on every interface.
+  if (packet_io_ != PacketIo::kRing) {
+    auto reads_of = [&](uint8_t slot) {
+      const uint64_t before = SystemCallsThatRead(server_.pid());
+      for (uint64_t i = 0; i < 64; ++i) {
+        EXPECT_TRUE(Exchange(AtaRequest(slot, proto::ata_op::kReadSectorsExt, i * n, n)));
+      }
+      return SystemCallsThatRead(server_.pid()) - before;
+    };
+    EXPECT_LT(reads_of(4), 16u) << "reads of the tmpfs image were read, not sent from the cache";
+    EXPECT_GE(reads_of(1), 64u) << "the count does not see reads (control)";
+  }
+
+  // The image shrinks to half under the target. Reads of what is left still work; reads of
+  // what is gone get no good data (an error, or no reply, which the initiator retries), and
+  // the target keeps serving every export.
+  fs::resize_file(image, kSectors / 2 * 512);
+  auto gone = Exchange(AtaRequest(4, proto::ata_op::kReadSectorsExt, kSectors - n, n), 500ms);
+  if (gone) {
+    EXPECT_NE(gone->ata_status(), proto::kAtaStatusReady);
+  }
+  auto left = Exchange(AtaRequest(4, proto::ata_op::kReadSectorsExt, 0, n));
+  ASSERT_TRUE(left) << "log:\n" << server_.Log();
+  EXPECT_TRUE(std::equal(left->data().begin(), left->data().end(), content.begin()));
+  ASSERT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, n)));
+  EXPECT_TRUE(server_.Running());
+}
+
 TEST_P(ServeNetns, RefusesBadRequestsTheWayInitiatorsExpect) {
   // Past the end: ATA IDNF in the status registers, never the AoE error flag.
   auto past = Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, kDiskSectors - 1, 2));
@@ -374,8 +461,8 @@ TEST_P(ServeNetns, HostileFramesNeverCrashTheTarget) {
     StoreU8(frame, 14, static_cast<uint8_t>(LoadU8(frame, 14) & ~0x08));  // requests only
     storm.push_back(std::move(frame));
   }
-  std::vector<ConstByteSpan> spans(storm.begin(), storm.end());
-  std::span<const ConstByteSpan> rest(spans);
+  std::vector<TxFrame> spans(storm.begin(), storm.end());
+  std::span<const TxFrame> rest(spans);
   for (int tries = 0; !rest.empty() && tries < 10000; ++tries) {
     auto sent = port_->Send(rest.first(std::min<size_t>(rest.size(), 64)));
     ASSERT_TRUE(sent);

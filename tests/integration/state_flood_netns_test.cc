@@ -141,7 +141,7 @@ class Reader {
       uint32_t tag = next_tag_++;
       uint64_t lba = (tag * 7919ull) % (kDiskSectors / kReadSectors) * kReadSectors;
       Bytes frame = ReadFrame(port_.mac(), target_, lba, tag);
-      ConstByteSpan out(frame);
+      const TxFrame out{ConstByteSpan(frame)};
       (void)port_.Send(std::span(&out, 1));
       outstanding[tag] = true;
     };
@@ -209,7 +209,7 @@ class Flooder {
   void Loop() {
     constexpr size_t kBatch = 32;
     std::vector<Bytes> frames(kBatch);
-    std::vector<ConstByteSpan> spans(kBatch);
+    std::vector<TxFrame> spans(kBatch);
     const auto start = Clock::now();
     auto paced_from = start;
     Clock::duration active_for{};
@@ -231,7 +231,7 @@ class Flooder {
         std::string text =
             ccmd_ == proto::ConfigCommand::kRead ? "" : "flood-" + std::to_string(tag);
         frames[i] = ConfigFrame(port_.mac(), target_, ccmd_, text, tag++);
-        spans[i] = frames[i];
+        spans[i] = ConstByteSpan(frames[i]);
       }
       auto n = port_.Send(spans);
       sent += kBatch;  // paced on what was offered; a full queue drops like a busy link
@@ -331,7 +331,7 @@ class StateFloodNetns : public ::testing::Test {
   static std::optional<Bytes> Exchange(PacketPort& port, const Bytes& frame,
                                        std::chrono::milliseconds wait) {
     uint32_t tag = LoadBe32(frame, 20);
-    ConstByteSpan out(frame);
+    const TxFrame out{ConstByteSpan(frame)};
     if (!port.Send(std::span(&out, 1))) return std::nullopt;
     auto deadline = Clock::now() + wait;
     while (Clock::now() < deadline) {

@@ -86,7 +86,7 @@ void FakeTarget::Handle(size_t port, ConstByteSpan request) {
   proto::MakeReplyHeader(frame, ports_[port]->mac(), options_.shelf, options_.slot);
   if (flags_error) proto::SetError(frame, static_cast<proto::AoeError>(error_code));
   length = std::max(length, proto::kMinFrameSize);
-  ConstByteSpan bytes(frame.data(), length);
+  const TxFrame bytes{ConstByteSpan(frame.data(), length)};
   (void)ports_[port]->Send(std::span(&bytes, 1));
   ++stats_.replies;
 }

@@ -36,6 +36,7 @@ class LoggedProcess {
   void Signal(int signal) const;
   // What it has written so far.
   std::string Log() const;
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;

@@ -257,6 +257,15 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   split.IoDone(0);
 }
 
+ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
+  if (!Contains(offset_bytes, length) || length == 0) return {};
+  const uint64_t last = (offset_bytes + length - 1) / kBlockBytes;
+  for (uint64_t b = offset_bytes / kBlockBytes; b <= last; ++b) {
+    if (map_.Test(b)) return {};
+  }
+  return base_->View(context, offset_bytes, length);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes
 

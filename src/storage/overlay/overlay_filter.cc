@@ -323,6 +323,14 @@ void OverlayFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   Version(registry_.current())->Read(context, offset_bytes, into, done);
 }
 
+ConstByteSpan OverlayFilter::View(const IoContext& context, uint64_t offset_bytes,
+                                  size_t length) {
+  if (ClientOverlay* client = Find(context.initiator)) {
+    return client->View(context, offset_bytes, length);
+  }
+  return Version(registry_.current())->View(context, offset_bytes, length);
+}
+
 void OverlayFilter::Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
                           IoCallback* done) {
   ClientOverlay* client = Find(context.initiator);

@@ -102,6 +102,8 @@ class OverlayFilter final : public BlockBackend {
   std::string Describe() const override;
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
+  // The base image's view where the client reads the base (nothing of its own written there).
+  ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override;
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;
   void Flush(const IoContext& context, IoCallback* done) override;

@@ -166,6 +166,27 @@ TEST_F(OverlayFilterTest, EachClientReadsItsOwnWritesAndOthersTheBase) {
   EXPECT_EQ(filter_->Clients().size(), 3u);
 }
 
+// Views (BlockBackend::View) of the base pass through where a client reads the base, so a read
+// reply of a golden image in memory leaves from there; never where the client wrote.
+TEST_F(OverlayFilterTest, ClientsViewTheBaseWhereTheyHaveWrittenNothing) {
+  Open();
+  base_->set_offers_views(true);
+  const IoContext a{.initiator = kA};
+  ConstByteSpan before = filter_->View(a, 8192, 8192);
+  ASSERT_EQ(before.size(), 8192u);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), BaseAt(8192, 8192).begin()));
+  ASSERT_EQ(Write(kA, 8192 + 512, Filled(512, 0xaa)), 512);
+  EXPECT_TRUE(filter_->View(a, 8192, 4096).empty()) << "a view of a block the client wrote";
+  EXPECT_TRUE(filter_->View(a, 4096, 8192).empty()) << "a view across a block the client wrote";
+  ConstByteSpan next = filter_->View(a, 12288, 4096);
+  ASSERT_EQ(next.size(), 4096u);
+  EXPECT_TRUE(std::equal(next.begin(), next.end(), BaseAt(12288, 4096).begin()));
+  ConstByteSpan other = filter_->View(IoContext{.initiator = kB}, 8192, 4096);
+  ASSERT_EQ(other.size(), 4096u) << "another client reads the base there";
+  EXPECT_TRUE(std::equal(other.begin(), other.end(), BaseAt(8192, 4096).begin()));
+  EXPECT_TRUE(filter_->View(a, kBaseBytes - 512, 1024).empty());
+}
+
 TEST_F(OverlayFilterTest, ConcurrentPartialWritesToOneNewBlockAllLand) {
   Open();
   // Linux sends a 4 KiB page as four 1 KiB frames at MTU 1500, all in flight at once: each is

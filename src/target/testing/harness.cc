@@ -14,9 +14,8 @@ namespace aoe::target::testkit {
 
 namespace {
 
-std::string MakeTempDir() {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "aoe_target_test.XXXXXX").string();
+std::string MakeTempDir(const std::filesystem::path& parent) {
+  std::string pattern = (parent / "aoe_target_test.XXXXXX").string();
   char* made = ::mkdtemp(pattern.data());
   return made != nullptr ? std::string(made) : std::string();
 }
@@ -39,11 +38,12 @@ class Harness::ServedPort final : public Port {
   int fd() const override { return port_->fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
   std::optional<bool> FramesWaiting() const override { return port_->FramesWaiting(); }
-  Result<size_t> Send(std::span<const ConstByteSpan> frames) override {
+  Result<size_t> Send(std::span<const TxFrame> frames) override {
     Harness::LentFrames& stats = harness_.lent_frames_;
     size_t in_place = 0;
-    for (ConstByteSpan frame : frames) {
-      if (frame.data() >= slots_.data() && frame.data() < slots_.data() + slots_.size()) {
+    for (const TxFrame& frame : frames) {
+      const std::byte* at = frame.head.data();
+      if (at >= slots_.data() && at < slots_.data() + slots_.size()) {
         ++in_place;
       }
     }
@@ -92,7 +92,7 @@ void Harness::PortClosed(const MemoryPort* port) {
 }
 
 Harness::Harness()
-    : temp_dir_(MakeTempDir()),
+    : temp_dir_(MakeTempDir(std::filesystem::temp_directory_path())),
       state_dir_(temp_dir_.empty() ? std::string() : temp_dir_ + "/state"),
       log_(LogLevel::kDebug,
            [this](LogLevel, std::string_view line) { log_lines_.emplace_back(line); }) {
@@ -117,9 +117,9 @@ Harness::Harness()
 Harness::~Harness() {
   Stop();
   hosts_.clear();
-  if (!temp_dir_.empty()) {
+  for (const std::string& dir : {temp_dir_, tmpfs_dir_}) {
     std::error_code ignored;
-    std::filesystem::remove_all(temp_dir_, ignored);
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
   }
 }
 
@@ -136,10 +136,12 @@ size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   return options_.exports.size() - 1;
 }
 
-std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
+std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes,
+                                   ImageOn on) {
+  if (on == ImageOn::kTmpfs && tmpfs_dir_.empty()) tmpfs_dir_ = MakeTempDir("/dev/shm");
   ExportOptions e;
   e.address = {shelf, slot};
-  e.backend.path = temp_dir_ + "/" + e.name() + ".img";
+  e.backend.path = (on == ImageOn::kTmpfs ? tmpfs_dir_ : temp_dir_) + "/" + e.name() + ".img";
   { std::ofstream create(e.backend.path, std::ios::binary | std::ios::trunc); }
   std::filesystem::resize_file(e.backend.path, size_bytes);
   options_.exports.push_back(e);
@@ -181,7 +183,10 @@ ServerEnvironment Harness::Environment() {
     auto found = disks_.find(spec.path);
     if (found == disks_.end()) {
       // An image file (AddFileExport): the real io_uring backend, as `aoe serve` opens it.
-      if (spec.path.rfind(temp_dir_ + "/", 0) != 0 || temp_dir_.empty()) return Errno(ENOENT);
+      auto under = [&](const std::string& dir) {
+        return !dir.empty() && spec.path.rfind(dir + "/", 0) == 0;
+      };
+      if (!under(temp_dir_) && !under(tmpfs_dir_)) return Errno(ENOENT);
       return OpenBase(services, spec, base);
     }
     auto counting = std::make_unique<CountingBackend>(*found->second);
@@ -230,8 +235,8 @@ RequestHeader Harness::To(uint16_t shelf, uint8_t slot, MacAddress from, uint32_
 }
 
 void Harness::Send(const Frame& frame, MemoryPort& from) {
-  ConstByteSpan span(frame);
-  auto sent = from.Send(std::span<const ConstByteSpan>(&span, 1));
+  const TxFrame whole{ConstByteSpan(frame)};
+  auto sent = from.Send(std::span(&whole, 1));
   EXPECT_TRUE(sent.has_value());
 }
 

@@ -114,7 +114,11 @@ class Harness {
   // Adds an export served from a zero-filled image file of `size_bytes` in the state
   // directory's parent temp dir, through the real io_uring FileBackend, so storage requests
   // are really in flight across Poll() calls. Returns the image's path (also the export path).
-  std::string AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes);
+  // ImageOn::kTmpfs puts the image in a temporary directory on /dev/shm instead: an image in
+  // memory, which the file backend reads on the loop's thread and offers views of.
+  enum class ImageOn { kTempDir, kTmpfs };
+  std::string AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes,
+                            ImageOn on = ImageOn::kTempDir);
   // Adds a memory disk without an export (for Reconfigure tests).
   MemoryBackend& AddDisk(const std::string& path, size_t size_bytes);
   // The memory disk behind `path`, and the counting and fault filters of its current chain.
@@ -189,6 +193,7 @@ class Harness {
 
   std::string temp_dir_;   // images live here
   std::string state_dir_;  // temp_dir_/state
+  std::string tmpfs_dir_;  // images on tmpfs (ImageOn::kTmpfs); made by the first one
   std::vector<std::string> log_lines_;
   Logger log_;
   MemoryWire wire_;
