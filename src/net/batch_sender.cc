@@ -36,17 +36,14 @@ Result<size_t> BatchSender::Send(int fd, PacketSocket& link, std::span<const TxF
       messages_[i].msg_len = 0;
     }
     int result = sendmmsg(fd, messages_.data(), static_cast<unsigned>(batch), MSG_DONTWAIT);
-    int err = 0;
-    if (result >= 0) {
+    if (result > 0) {
+      // A short count drops the error of the first unsent frame (sendmmsg reports an error
+      // only when it sent nothing), so the loop sends again from that frame at once: a full
+      // queue then says EAGAIN, and a frame that cannot go says why, below.
       sent += static_cast<size_t>(result);
-      if (static_cast<size_t>(result) == batch) continue;
-      // A short count hides the error of the first unsent frame in the socket's pending error
-      // (except EAGAIN). Take it now so it does not surface later from a receive.
-      err = TakeSocketError(fd);
-      if (err == 0) err = EAGAIN;
-    } else {
-      err = errno;
+      continue;
     }
+    const int err = result < 0 ? errno : EAGAIN;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return sent;  // queue full
     if (err == EMSGSIZE || err == EFAULT) {

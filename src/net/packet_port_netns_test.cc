@@ -495,16 +495,21 @@ TEST_P(PacketPortNetnsTest, PortOpenedWhileTheLinkIsDownSendsOnceItIsUpWithoutRe
 TEST_P(PacketPortNetnsTest, FramesLongerThanTheMtuAreDroppedAndCounted) {
   // A reply built for the old MTU while `ip link set mtu` shrinks it: dropped like a NIC would,
   // reported as sent (the initiator retransmits), counted; the next frame goes out.
+  // The dropped frame in the middle of a batch too: sendmmsg then stops at it and reports no
+  // error (it only does when it sent nothing), and the frames after it must still go.
   auto too_long = Response(*target_, initiator_->mac(), 1, target_->mtu() + 14 + 1);
   auto fits = Response(*target_, initiator_->mac(), 2, target_->mtu() + 14);
-  std::vector<TxFrame> spans{ConstByteSpan(too_long), ConstByteSpan(fits)};
+  auto after = Response(*target_, initiator_->mac(), 3, target_->mtu() + 14);
+  std::vector<TxFrame> spans{ConstByteSpan(too_long), ConstByteSpan(fits), ConstByteSpan(too_long),
+                             ConstByteSpan(after)};
   auto sent = target_->Send(spans);
   ASSERT_TRUE(sent) << sent.error().message();
-  EXPECT_EQ(*sent, 2u);
-  EXPECT_EQ(TxDropped(*target_), 1u);
-  auto got = ReceiveFrames(*initiator_, 1);
-  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(*sent, 4u);
+  EXPECT_EQ(TxDropped(*target_), 2u);
+  auto got = ReceiveFrames(*initiator_, 2);
+  ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].bytes, fits);
+  EXPECT_EQ(got[1].bytes, after);
   EXPECT_TRUE(ReceiveRest(*initiator_).empty());
 }
 

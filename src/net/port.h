@@ -87,8 +87,9 @@ class Port {
   //
   // Slots are lent in queue order and the kernel sends them in that order, stopping at the first
   // one not ready. So every lent slot must go to the very next Send() call (as one of its
-  // frames, in one piece, starting at the span's start), or, only the newest, be given back unused with
-  // ReturnTxFrame() before anything else is lent or sent. Nothing that may wait belongs in one.
+  // frames, in one piece, starting at the span's start), or, only the newest, be given back
+  // unused with ReturnTxFrame() before anything else is lent or sent. Nothing that may wait
+  // belongs in one.
   virtual ByteSpan LendTxFrame() { return {}; }
   virtual void ReturnTxFrame() {}
 };

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -41,6 +41,11 @@ constexpr size_t kInitialRequests = 64;
 // commands (AoE targets advertise up to 64 buffers; aoe.ko splits a 512 KiB request into 64
 // frames at MTU 9000).
 constexpr size_t kMaxMerged = 64;
+
+// How often a mapped file is looked at again (FileBackend::MapsTheWholeFile): often enough that
+// an image truncated under the export costs its initiators a few dropped replies at most (they
+// retransmit after 100s of ms), rarely enough that the fstat is nothing.
+constexpr auto kViewCheckInterval = std::chrono::milliseconds(100);
 
 class FileBackend final : public BlockBackend, private DeferredIo {
  public:
@@ -99,8 +104,9 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   }
 
   ConstByteSpan View(const IoContext&, uint64_t offset_bytes, size_t length) override {
-    if (mapping_ == nullptr || may_have_holes_ || !Contains(offset_bytes, length)) return {};
-    // A read sees every write that came before it (as in Read()).
+    if (!Contains(offset_bytes, length) || !MapsTheWholeFile()) return {};
+    // A view sees every write that came before it, as a read does. (Unlike a read's buffer it
+    // also shows later writes until its bytes are sent: block_backend.h.)
     const HeldRequest view{offset_bytes, nullptr, length, nullptr};
     while (held_writes_.Overlaps(view)) RunHeld(held_writes_);
     return {mapping_ + offset_bytes, length};
@@ -134,7 +140,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (length_bytes == 0) return done->IoDone(0);
     RunHeld(held_reads_);
     RunHeld(held_writes_);
-    may_have_holes_ = true;  // no more views (MapMemoryFile says why)
+    views_off_ = true;  // it punches a hole (MapMemoryFile says why holes matter)
     Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
   }
 
@@ -249,12 +255,36 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   // read would fail (the send gets EFAULT and the reply is dropped).
   std::byte* MapMemoryFile() const {
     if (inline_.mode() != InlineIo::Mode::kMemory || size_bytes_ == 0) return nullptr;
-    if (::lseek(fd_.get(), 0, SEEK_HOLE) != static_cast<off_t>(size_bytes_)) return nullptr;
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0 || !WholeAndWithoutHoles(st)) return nullptr;
     void* at = ::mmap(nullptr, size_bytes_, PROT_READ, MAP_SHARED, fd_.get(), 0);
     if (at == MAP_FAILED) return nullptr;
     // The image is not the daemon's memory: keep it out of core dumps.
     (void)::madvise(at, size_bytes_, MADV_DONTDUMP);
     return static_cast<std::byte*>(at);
+  }
+
+  // Whether the file is still as long as it was at open and has no holes: on tmpfs and ramfs
+  // every page of data is allocated (st_blocks counts them, in 512-byte units), so a file
+  // with fewer blocks than bytes has a hole.
+  bool WholeAndWithoutHoles(const struct stat& st) const {
+    const auto size = static_cast<uint64_t>(st.st_size);
+    return size >= size_bytes_ && static_cast<uint64_t>(st.st_blocks) * 512 >= size;
+  }
+
+  // Whether views may still be offered. Another program may truncate the image under the
+  // export (the send of a reply from the lost part would fail with EFAULT and the reply be
+  // dropped, over and over as the initiator retries, where a read reports EIO) or punch holes
+  // in it; so the file is looked at again at most every kViewCheckInterval, and once it is
+  // not whole, views stay off and reads go by Read(), which reports what is gone.
+  bool MapsTheWholeFile() {
+    if (mapping_ == nullptr || views_off_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_view_check_) return true;
+    next_view_check_ = now + kViewCheckInterval;
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0 || !WholeAndWithoutHoles(st)) views_off_ = true;
+    return !views_off_;
   }
 
   bool Contains(uint64_t offset_bytes, uint64_t length) const {
@@ -335,7 +365,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   FileOptions options_;  // as in effect: `direct` is false after a fallback
   InlineIo inline_;
   std::byte* mapping_;  // the file, mapped for View(); null without views
-  bool may_have_holes_ = false;  // a trim punched one: View() offers nothing any more
+  bool views_off_ = false;  // a trim punched a hole, or the file shrank: no more views
+  std::chrono::steady_clock::time_point next_view_check_{};
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;
   HeldRun held_reads_{Op::kRead};

@@ -5,17 +5,20 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/falloc.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -302,6 +305,36 @@ TEST_F(FileBackendTest, HolesInATmpfsFileEndItsViews) {
   AlignedBuffer zeroes(4096);
   ASSERT_EQ(Read(*backend, 8192, zeroes.span()), 4096);
   EXPECT_TRUE(zeroes.vector() == std::vector<std::byte>(4096));
+}
+
+// Another program truncates the image, or punches a hole in it: within the check interval
+// (100 ms) the backend stops offering views, and reads say what is gone instead of a send
+// failing on a mapping past the file's end.
+TEST_F(FileBackendTest, ViewsStopWhenAnotherProgramShrinksTheFileOrPunchesAHole) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  auto views_stop = [&](BlockBackend& backend) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (backend.View(IoContext{}, 0, 4096).empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  auto shrunk = OpenOnTmpfs();
+  ASSERT_TRUE(shrunk);
+  ASSERT_EQ(shrunk->View(IoContext{}, 0, 4096).size(), 4096u);
+  ASSERT_EQ(::truncate(tmpfs_file_->path().c_str(), kImageBytes / 2), 0);
+  EXPECT_TRUE(views_stop(*shrunk)) << "views of a file that shrank";
+  AlignedBuffer lost(4096);
+  EXPECT_EQ(Read(*shrunk, kImageBytes - 4096, lost.span()), -EIO);
+
+  auto punched = OpenOnTmpfs();
+  ASSERT_TRUE(punched);
+  ASSERT_EQ(punched->View(IoContext{}, 0, 4096).size(), 4096u);
+  UniqueFd other(::open(tmpfs_file_->path().c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(other);
+  ASSERT_EQ(::fallocate(other.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8192, 4096), 0);
+  EXPECT_TRUE(views_stop(*punched)) << "views of a file with a hole";
 }
 
 TEST_F(FileBackendTest, AFileOnADiskFilesystemHasNoViews) {

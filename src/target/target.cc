@@ -348,7 +348,9 @@ void Target::FinishAta(Command& command, uint8_t status, uint8_t error, size_t d
   StoreU8(frame, 26, sector_count);
   StoreU8(frame, 27, status);
   if (status & proto::kAtaStatusError) ++stats_.ata_errors;
-  // A reply's data sent from storage's memory (ReadFromView) is not in the buffer.
+  // A reply's data sent from storage's memory (ReadFromView) is not in the buffer; a reply
+  // without data has none there either.
+  if (data_bytes == 0) command.tail = {};
   command.length = proto::kAtaHeaderSize + data_bytes - command.tail.size();
   Send(command);
 }

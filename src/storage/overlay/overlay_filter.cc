@@ -323,6 +323,9 @@ void OverlayFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   Version(registry_.current())->Read(context, offset_bytes, into, done);
 }
 
+// A view of a base version is sent before the loop's turn ends (the server's FlushTx), and no
+// version is dropped during a turn (CollectVersions keeps the current one, its parent and every
+// one a client reads), so the view outlives its use.
 ConstByteSpan OverlayFilter::View(const IoContext& context, uint64_t offset_bytes,
                                   size_t length) {
   if (ClientOverlay* client = Find(context.initiator)) {
