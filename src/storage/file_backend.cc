@@ -57,8 +57,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
         size_bytes_(size_bytes),
         block_device_(block_device),
         options_(options),
-        inline_(InlineIo::ModeFor(fd_.get(), options.direct)),
-        mapping_(MapMemoryFile()) {
+        inline_(InlineIo::ModeFor(fd_.get(), options.direct)) {
+    MapMemoryFile();
     for (size_t i = 0; i < kInitialRequests; ++i) AddRequest();
   }
 
@@ -109,6 +109,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     // also shows later writes until its bytes are sent: block_backend.h.)
     const HeldRequest view{offset_bytes, nullptr, length, nullptr};
     while (held_writes_.Overlaps(view)) RunHeld(held_writes_);
+    if (may_have_holes_ && !AllAllocated(offset_bytes, length)) return {};
     return {mapping_ + offset_bytes, length};
   }
 
@@ -140,7 +141,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (length_bytes == 0) return done->IoDone(0);
     RunHeld(held_reads_);
     RunHeld(held_writes_);
-    views_off_ = true;  // it punches a hole (MapMemoryFile says why holes matter)
+    may_have_holes_ = true;  // it punches one (MapMemoryFile says why holes matter)
     Issue(Acquire(Op::kTrim, offset_bytes, length_bytes, done));
   }
 
@@ -246,44 +247,69 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   // Views (BlockBackend::View) of a file that is memory (tmpfs, ramfs): the whole file mapped
   // read-only, so a read reply's data goes from the page cache straight into the packet. The
   // page cache is the file, so the mapping shows every write the moment it is done, and reading
-  // through it never waits for a disk. Null where that does not hold (other filesystems, block
+  // through it never waits for a disk. No mapping where that does not hold (other filesystems, block
   // devices, O_DIRECT) or the mapping fails: reads then go by Read() as before.
   //
-  // Only for a file without holes, and only until this backend punches one (Trim): reading a
-  // hole through a mapping of tmpfs allocates a page for it, where pread returns zeroes and
-  // allocates nothing. A sparse image would fill up as it is read, and on a full tmpfs the
-  // read would fail (the send gets EFAULT and the reply is dropped).
-  std::byte* MapMemoryFile() const {
-    if (inline_.mode() != InlineIo::Mode::kMemory || size_bytes_ == 0) return nullptr;
+  // Holes: reading a hole through a mapping of tmpfs allocates a page for it, where pread
+  // returns zeroes and allocates nothing. A sparse image would fill up as it is read, and on a
+  // full tmpfs the read would fail (the send gets EFAULT and the reply is dropped). So a file
+  // that may have holes (at open, after a trim, or as the periodic look finds it) gets a view
+  // only of pages that are there (AllAllocated); one without holes needs no such look.
+  void MapMemoryFile() {
+    if (inline_.mode() != InlineIo::Mode::kMemory || size_bytes_ == 0) return;
     struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0 || !WholeAndWithoutHoles(st)) return nullptr;
+    if (::fstat(fd_.get(), &st) != 0 || !Whole(st)) return;
     void* at = ::mmap(nullptr, size_bytes_, PROT_READ, MAP_SHARED, fd_.get(), 0);
-    if (at == MAP_FAILED) return nullptr;
+    if (at == MAP_FAILED) return;
     // The image is not the daemon's memory: keep it out of core dumps.
     (void)::madvise(at, size_bytes_, MADV_DONTDUMP);
-    return static_cast<std::byte*>(at);
+    mapping_ = static_cast<std::byte*>(at);
+    may_have_holes_ = MayHaveHoles(st);
   }
 
-  // Whether the file is still as long as it was at open and has no holes: on tmpfs and ramfs
-  // every page of data is allocated (st_blocks counts them, in 512-byte units), so a file
-  // with fewer blocks than bytes has a hole.
-  bool WholeAndWithoutHoles(const struct stat& st) const {
-    const auto size = static_cast<uint64_t>(st.st_size);
-    return size >= size_bytes_ && static_cast<uint64_t>(st.st_blocks) * 512 >= size;
+  // Whether the file is still as long as it was at open.
+  bool Whole(const struct stat& st) const {
+    return static_cast<uint64_t>(st.st_size) >= size_bytes_;
+  }
+  // On tmpfs and ramfs every page of data is allocated (st_blocks counts them, in 512-byte
+  // units), so a file with fewer blocks than bytes has a hole.
+  static bool MayHaveHoles(const struct stat& st) {
+    return static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  }
+
+  // Whether every page of [offset, offset + length) is in the file: for tmpfs, in the page
+  // cache (mincore), as a page that is not is a hole (or swapped out; then Read() waits for it
+  // as it always did).
+  bool AllAllocated(uint64_t offset_bytes, size_t length) const {
+    constexpr uint64_t kPage = 4096;
+    const uint64_t first = offset_bytes / kPage;
+    const uint64_t end = (offset_bytes + length + kPage - 1) / kPage;
+    std::array<unsigned char, 64> present{};
+    if (end - first > present.size()) return false;
+    if (::mincore(mapping_ + first * kPage, (end - first) * kPage, present.data()) != 0) {
+      return false;
+    }
+    return std::all_of(present.begin(), present.begin() + static_cast<ptrdiff_t>(end - first),
+                       [](unsigned char p) { return (p & 1) != 0; });
   }
 
   // Whether views may still be offered. Another program may truncate the image under the
   // export (the send of a reply from the lost part would fail with EFAULT and the reply be
   // dropped, over and over as the initiator retries, where a read reports EIO) or punch holes
-  // in it; so the file is looked at again at most every kViewCheckInterval, and once it is
-  // not whole, views stay off and reads go by Read(), which reports what is gone.
+  // in it; so the file is looked at again at most every kViewCheckInterval. Once it is shorter,
+  // views stay off and reads go by Read(), which reports what is gone; once it has a hole,
+  // views are of allocated pages only.
   bool MapsTheWholeFile() {
     if (mapping_ == nullptr || views_off_) return false;
     const auto now = std::chrono::steady_clock::now();
     if (now < next_view_check_) return true;
     next_view_check_ = now + kViewCheckInterval;
     struct stat st {};
-    if (::fstat(fd_.get(), &st) != 0 || !WholeAndWithoutHoles(st)) views_off_ = true;
+    if (::fstat(fd_.get(), &st) != 0 || !Whole(st)) {
+      views_off_ = true;
+    } else if (MayHaveHoles(st)) {
+      may_have_holes_ = true;
+    }
     return !views_off_;
   }
 
@@ -364,8 +390,9 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   bool block_device_;
   FileOptions options_;  // as in effect: `direct` is false after a fallback
   InlineIo inline_;
-  std::byte* mapping_;  // the file, mapped for View(); null without views
-  bool views_off_ = false;  // a trim punched a hole, or the file shrank: no more views
+  std::byte* mapping_ = nullptr;  // the file, mapped for View(); null without views
+  bool views_off_ = false;  // the file shrank: no more views
+  bool may_have_holes_ = false;  // views only of allocated pages (MapMemoryFile)
   std::chrono::steady_clock::time_point next_view_check_{};
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;

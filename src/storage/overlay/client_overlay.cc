@@ -259,11 +259,15 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
 
 ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
   if (!Contains(offset_bytes, length) || length == 0) return {};
+  // One source for the whole range, as Read() takes it: the base, or the client's own blocks.
+  const uint64_t first = offset_bytes / kBlockBytes;
   const uint64_t last = (offset_bytes + length - 1) / kBlockBytes;
-  for (uint64_t b = offset_bytes / kBlockBytes; b <= last; ++b) {
-    if (map_.Test(b)) return {};
+  const bool mapped = map_.Test(first);
+  for (uint64_t b = first + 1; b <= last; ++b) {
+    if (map_.Test(b) != mapped) return {};
   }
-  return base_->View(context, offset_bytes, length);
+  return mapped ? data_->View(context, offset_bytes, length)
+                : base_->View(context, offset_bytes, length);
 }
 
 // ---------------------------------------------------------------------------------------------

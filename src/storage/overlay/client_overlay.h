@@ -69,8 +69,8 @@ class ClientOverlay {
   ClientOverlay& operator=(const ClientOverlay&) = delete;
 
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into, IoCallback* done);
-  // The base's view (BlockBackend::View) where this client has written none of the range; else
-  // none (its own blocks are read).
+  // A view (BlockBackend::View) of the base where this client has written none of the range, or
+  // of its own data file where it has written all of it; none across both.
   ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length);
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from, IoCallback* done);
   void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,

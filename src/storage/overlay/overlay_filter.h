@@ -102,7 +102,7 @@ class OverlayFilter final : public BlockBackend {
   std::string Describe() const override;
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override;
-  // The base image's view where the client reads the base (nothing of its own written there).
+  // A view of what the client reads: the base image's, or its own data file's (ClientOverlay).
   ConstByteSpan View(const IoContext& context, uint64_t offset_bytes, size_t length) override;
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
              IoCallback* done) override;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -176,7 +177,8 @@ TEST_F(OverlayFilterTest, ClientsViewTheBaseWhereTheyHaveWrittenNothing) {
   ASSERT_EQ(before.size(), 8192u);
   EXPECT_TRUE(std::equal(before.begin(), before.end(), BaseAt(8192, 8192).begin()));
   ASSERT_EQ(Write(kA, 8192 + 512, Filled(512, 0xaa)), 512);
-  EXPECT_TRUE(filter_->View(a, 8192, 4096).empty()) << "a view of a block the client wrote";
+  EXPECT_TRUE(filter_->View(a, 8192, 4096).empty())
+      << "a view of the base where the client wrote (its own data file is on disk here)";
   EXPECT_TRUE(filter_->View(a, 4096, 8192).empty()) << "a view across a block the client wrote";
   ConstByteSpan next = filter_->View(a, 12288, 4096);
   ASSERT_EQ(next.size(), 4096u);
@@ -185,6 +187,32 @@ TEST_F(OverlayFilterTest, ClientsViewTheBaseWhereTheyHaveWrittenNothing) {
   ASSERT_EQ(other.size(), 4096u) << "another client reads the base there";
   EXPECT_TRUE(std::equal(other.begin(), other.end(), BaseAt(8192, 4096).begin()));
   EXPECT_TRUE(filter_->View(a, kBaseBytes - 512, 1024).empty());
+}
+
+// With the overlay directory on tmpfs, the client's own blocks are viewed in its data file too
+// (a sparse file: only the pages it wrote).
+TEST_F(OverlayFilterTest, ClientsViewTheirOwnBlocksInADataFileOnTmpfs) {
+  struct stat st {};
+  if (::stat("/dev/shm", &st) != 0) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  std::string shm = "/dev/shm/aoe_overlay_test_XXXXXX";
+  ASSERT_NE(::mkdtemp(shm.data()), nullptr);
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { std::filesystem::remove_all(dir); }
+  } remove_dir{shm};
+  settings_.dir = shm + "/e0.1";
+  Open();
+  base_->set_offers_views(true);
+  const IoContext a{.initiator = kA};
+  ASSERT_EQ(Write(kA, 8192, Filled(8192, 0xaa)), 8192);
+  ConstByteSpan own = filter_->View(a, 8192, 8192);
+  ASSERT_EQ(own.size(), 8192u) << "no view of the client's own blocks";
+  EXPECT_TRUE(std::all_of(own.begin(), own.end(), [](std::byte b) { return b == std::byte{0xaa}; }));
+  EXPECT_TRUE(filter_->View(a, 12288, 8192).empty()) << "a view across own and base blocks";
+  ConstByteSpan base = filter_->View(a, 16384, 4096);
+  ASSERT_EQ(base.size(), 4096u);
+  EXPECT_TRUE(std::equal(base.begin(), base.end(), BaseAt(16384, 4096).begin()));
+  filter_.reset();
 }
 
 TEST_F(OverlayFilterTest, ConcurrentPartialWritesToOneNewBlockAllLand) {
