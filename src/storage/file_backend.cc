@@ -1,6 +1,7 @@
 #include "storage/file_backend.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -12,6 +13,7 @@
 #include <sys/vfs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <array>
 #include <cerrno>
@@ -47,6 +49,14 @@ constexpr size_t kMaxMerged = 64;
 // retransmit after 100s of ms), rarely enough that the fstat is nothing.
 constexpr auto kViewCheckInterval = std::chrono::milliseconds(100);
 
+// The most address space all mapped files of the process may take (MapMemoryFile). A mapping
+// costs no memory until it is read, but address space is finite (128 TiB on x86-64), and
+// overlays map a sparse data file of the export's whole size per client: a fleet could use it
+// all up, and then every other mapping (malloc's large blocks) would fail. Beyond this budget
+// files are read as before.
+constexpr uint64_t kMappedBytesBudget = uint64_t{16} << 40;  // 16 TiB
+std::atomic<uint64_t> mapped_bytes{0};  // every FileBackend's mapping, summed
+
 class FileBackend final : public BlockBackend, private DeferredIo {
  public:
   FileBackend(IoEngine& engine, UniqueFd fd, std::string path, uint64_t size_bytes,
@@ -69,7 +79,10 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     RunHeld(held_writes_);
     if (merging_) engine_.CancelDeferred(this);
     if (free_.size() != requests_.size()) engine_.Drain();
-    if (mapping_ != nullptr) ::munmap(mapping_, size_bytes_);
+    if (mapping_ != nullptr) {
+      ::munmap(mapping_, size_bytes_);
+      mapped_bytes -= size_bytes_;
+    }
   }
 
   uint64_t size_bytes() const override { return size_bytes_; }
@@ -109,7 +122,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     // also shows later writes until its bytes are sent: block_backend.h.)
     const HeldRequest view{offset_bytes, nullptr, length, nullptr};
     while (held_writes_.Overlaps(view)) RunHeld(held_writes_);
-    if (may_have_holes_ && !AllAllocated(offset_bytes, length)) return {};
+    if (may_have_holes_ && (!mincore_tells_ || !AllAllocated(offset_bytes, length))) return {};
     return {mapping_ + offset_bytes, length};
   }
 
@@ -259,8 +272,15 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     if (inline_.mode() != InlineIo::Mode::kMemory || size_bytes_ == 0) return;
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0 || !Whole(st)) return;
+    if (mapped_bytes.fetch_add(size_bytes_) + size_bytes_ > kMappedBytesBudget) {
+      mapped_bytes -= size_bytes_;
+      return;
+    }
     void* at = ::mmap(nullptr, size_bytes_, PROT_READ, MAP_SHARED, fd_.get(), 0);
-    if (at == MAP_FAILED) return;
+    if (at == MAP_FAILED) {
+      mapped_bytes -= size_bytes_;
+      return;
+    }
     // The image is not the daemon's memory: keep it out of core dumps.
     (void)::madvise(at, size_bytes_, MADV_DONTDUMP);
     mapping_ = static_cast<std::byte*>(at);
@@ -310,6 +330,12 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     } else if (MayHaveHoles(st)) {
       may_have_holes_ = true;
     }
+    // mincore shows a file's pages only to a process that owns the file or may write to it;
+    // to others it says every page is there (Linux 5.0+, against page-cache side channels), so
+    // holes could not be told apart. Looked at again here because `aoe serve --user` gives up
+    // root after opening its files.
+    mincore_tells_ = ::geteuid() == 0 || st.st_uid == ::geteuid() ||
+                     ::faccessat(fd_.get(), "", W_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
     return !views_off_;
   }
 
@@ -393,6 +419,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   std::byte* mapping_ = nullptr;  // the file, mapped for View(); null without views
   bool views_off_ = false;  // the file shrank: no more views
   bool may_have_holes_ = false;  // views only of allocated pages (MapMemoryFile)
+  bool mincore_tells_ = false;   // mincore shows this file's pages to us (MapsTheWholeFile)
   std::chrono::steady_clock::time_point next_view_check_{};
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;

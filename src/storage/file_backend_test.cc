@@ -9,6 +9,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -352,6 +353,56 @@ TEST_F(FileBackendTest, ViewsStopWhenAnotherProgramShrinksTheFileOrPunchesAHole)
   }
   EXPECT_TRUE(punched->View(IoContext{}, 8192, 4096).empty()) << "a view of the new hole";
   EXPECT_EQ(punched->View(IoContext{}, 0, 4096).size(), 4096u) << "no view of the data left";
+}
+
+// mincore tells a process that neither owns a file nor may write it that every page is there,
+// so such a process (`aoe serve --user` after giving up root) must not view a file with holes.
+TEST_F(FileBackendTest, AFileWithHolesIsNotViewedWhereMincoreCannotTell) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  TempFile sparse(Pattern(4096), "/dev/shm");
+  ASSERT_EQ(::truncate(sparse.path().c_str(), kImageBytes), 0);
+  ASSERT_EQ(::chmod(sparse.path().c_str(), 0644), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Not gtest assertions in the child: its exit code says what failed.
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) _exit(2);
+    auto engine = IoEngine::Create();
+    if (!engine) _exit(3);
+    auto opened = OpenFileBackend(**engine, sparse.path(), {.read_only = true});
+    if (!opened) _exit(4);
+    if (!opened->backend->View(IoContext{}, 8192, 4096).empty()) _exit(5);  // a hole
+    struct stat st {};
+    if (::stat(sparse.path().c_str(), &st) != 0 || st.st_blocks * 512 != 4096) _exit(6);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "5: a view of a hole; 6: the hole was filled";
+}
+
+// Mapping costs address space, which a fleet of overlays could use up: past a budget (16 TiB
+// for the process), files are read as before.
+TEST_F(FileBackendTest, MappingsStopAtTheAddressSpaceBudget) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile sparse(Pattern(4096), "/dev/shm");
+  constexpr uint64_t kFourTiB = uint64_t{4} << 40;
+  ASSERT_EQ(::truncate(sparse.path().c_str(), static_cast<off_t>(kFourTiB)), 0);
+  std::vector<std::unique_ptr<BlockBackend>> backends;
+  size_t viewed = 0;
+  for (int i = 0; i < 5; ++i) {
+    backends.push_back(Open(sparse.path()));
+    ASSERT_TRUE(backends.back());
+    if (!backends.back()->View(IoContext{}, 0, 4096).empty()) ++viewed;
+  }
+  EXPECT_EQ(viewed, 4u) << "4 TiB files mapped past a 16 TiB budget";
+  backends.pop_back();
+  backends.erase(backends.begin());
+  backends.push_back(Open(sparse.path()));
+  EXPECT_FALSE(backends.back()->View(IoContext{}, 0, 4096).empty())
+      << "the budget is not given back when a mapping goes";
 }
 
 TEST_F(FileBackendTest, AFileOnADiskFilesystemHasNoViews) {

@@ -260,6 +260,10 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
 ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
   if (!Contains(offset_bytes, length) || length == 0) return {};
   // One source for the whole range, as Read() takes it: the base, or the client's own blocks.
+  // A known edge: should the client, before this view is sent, also trim these blocks and
+  // flush, all in the same batch of frames, the hole punch that follows the flush may run
+  // before the send, and the reply then carries zeroes where the client's old data was (as a
+  // disk that reads zeroes after TRIM may answer a read racing its trim).
   const uint64_t first = offset_bytes / kBlockBytes;
   const uint64_t last = (offset_bytes + length - 1) / kBlockBytes;
   const bool mapped = map_.Test(first);
