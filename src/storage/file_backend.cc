@@ -1,7 +1,6 @@
 #include "storage/file_backend.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -11,11 +10,12 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -260,8 +260,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   // Views (BlockBackend::View) of a file that is memory (tmpfs, ramfs): the whole file mapped
   // read-only, so a read reply's data goes from the page cache straight into the packet. The
   // page cache is the file, so the mapping shows every write the moment it is done, and reading
-  // through it never waits for a disk. No mapping where that does not hold (other filesystems, block
-  // devices, O_DIRECT) or the mapping fails: reads then go by Read() as before.
+  // through it never waits for a disk. No mapping where that does not hold (other filesystems,
+  // block devices, O_DIRECT) or the mapping fails: reads then go by Read() as before.
   //
   // Holes: reading a hole through a mapping of tmpfs allocates a page for it, where pread
   // returns zeroes and allocates nothing. A sparse image would fill up as it is read, and on a

@@ -222,12 +222,9 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   const uint64_t end = offset_bytes + into.size();
   const uint64_t first = offset_bytes / kBlockBytes;
   const uint64_t last = (end - 1) / kBlockBytes;
-  const bool first_mapped = map_.Test(first);
-  uint64_t b = first + 1;
-  while (b <= last && map_.Test(b) == first_mapped) ++b;
-  if (b > last) {
+  if (std::optional<bool> mapped = OneSource(first, last)) {
     // One source for the whole request (the common case): no bookkeeping.
-    if (!first_mapped) return base_->Read(context, offset_bytes, into, done);
+    if (!*mapped) return base_->Read(context, offset_bytes, into, done);
     return data_->Read(context, offset_bytes, into, Track(done, /*write=*/false));
   }
   Split& split = splits_.Acquire();
@@ -238,7 +235,7 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   split.parts = 1;  // held until every part is issued
   ++in_flight_;
   uint64_t run_start = offset_bytes;
-  b = first;
+  uint64_t b = first;
   while (b <= last) {
     const bool mapped = map_.Test(b);
     uint64_t next = b + 1;
@@ -257,6 +254,14 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   split.IoDone(0);
 }
 
+std::optional<bool> ClientOverlay::OneSource(uint64_t first, uint64_t last) const {
+  const bool mapped = map_.Test(first);
+  for (uint64_t b = first + 1; b <= last; ++b) {
+    if (map_.Test(b) != mapped) return std::nullopt;
+  }
+  return mapped;
+}
+
 ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
   if (!Contains(offset_bytes, length) || length == 0) return {};
   // One source for the whole range, as Read() takes it: the base, or the client's own blocks.
@@ -264,14 +269,11 @@ ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_byte
   // flush, all in the same batch of frames, the hole punch that follows the flush may run
   // before the send, and the reply then carries zeroes where the client's old data was (as a
   // disk that reads zeroes after TRIM may answer a read racing its trim).
-  const uint64_t first = offset_bytes / kBlockBytes;
-  const uint64_t last = (offset_bytes + length - 1) / kBlockBytes;
-  const bool mapped = map_.Test(first);
-  for (uint64_t b = first + 1; b <= last; ++b) {
-    if (map_.Test(b) != mapped) return {};
-  }
-  return mapped ? data_->View(context, offset_bytes, length)
-                : base_->View(context, offset_bytes, length);
+  const std::optional<bool> mapped =
+      OneSource(offset_bytes / kBlockBytes, (offset_bytes + length - 1) / kBlockBytes);
+  if (!mapped) return {};
+  return *mapped ? data_->View(context, offset_bytes, length)
+                 : base_->View(context, offset_bytes, length);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,9 @@ class ClientOverlay {
   bool Contains(uint64_t offset_bytes, uint64_t length) const;
   uint64_t BlockLength(uint64_t block) const;
   bool Busy(uint64_t first, uint64_t last) const;  // inclusive range
+  // Whether blocks first..last (inclusive) all come from one source: true, all the client's own
+  // (mapped); false, all the base's; nullopt, some of each.
+  std::optional<bool> OneSource(uint64_t first, uint64_t last) const;
   void MarkBusy(uint64_t block);
   void Unbusy(uint64_t block);
   void Defer(const Deferred& request);
