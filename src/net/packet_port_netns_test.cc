@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -287,6 +288,69 @@ TEST_P(PacketPortNetnsTest, ThousandsOfFramesInOrderWrapTheRings) {
     }
   }
   EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
+// Receives in place until `count` frames arrived or kWait passed; the frames stay held.
+std::vector<ConstByteSpan> ReceiveInPlace(Port& port, size_t count) {
+  std::vector<ConstByteSpan> out;
+  std::vector<RxSlot> slots(64);
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{port.fd(), POLLIN, 0};
+    poll(&p, 1, 50);
+    auto n = port.ReceiveInPlace(std::span(slots).first(std::min(slots.size(), count - out.size())));
+    EXPECT_TRUE(n) << n.error().message();
+    if (!n) break;
+    for (size_t i = 0; i < *n; ++i) {
+      EXPECT_FALSE(slots[i].truncated);
+      out.push_back(slots[i].received());
+    }
+  }
+  return out;
+}
+
+// A receive ring can hand out frames where they arrived (what the target does with a write's
+// data). A held frame's slot is not the kernel's: frames arriving meanwhile fill the other
+// slots and are dropped once those are full, never written over a held one; the ring never
+// hands a held frame out twice; after the release it goes on in order.
+TEST_P(PacketPortNetnsTest, FramesReceivedInPlaceStayUntilReleased) {
+  auto* ring = dynamic_cast<RingPacketPort*>(target_.get());
+  ASSERT_EQ(target_->receives_in_place(), ring != nullptr);
+  if (ring == nullptr) return;  // a socket copies every frame out of the kernel
+  std::vector<std::vector<std::byte>> first;
+  for (uint32_t tag = 0; tag < 100; ++tag) {
+    first.push_back(Request(*initiator_, target_->mac(), tag, 60 + tag * 10));
+  }
+  SendAll(*initiator_, first);
+  std::vector<ConstByteSpan> held = ReceiveInPlace(*target_, first.size());
+  ASSERT_EQ(held.size(), first.size());
+
+  // More frames than the ring has slots.
+  const size_t free_slots = ring->rx_frames() - held.size();
+  std::vector<std::vector<std::byte>> second;
+  for (uint32_t i = 0; i < ring->rx_frames(); ++i) {
+    second.push_back(Request(*initiator_, target_->mac(), 1000 + i, 60 + i % 1000));
+  }
+  SendAll(*initiator_, second);
+  std::vector<ConstByteSpan> rest = ReceiveInPlace(*target_, free_slots);
+  ASSERT_EQ(rest.size(), free_slots) << "every slot not held, and no more";
+  for (size_t i = 0; i < rest.size(); ++i) {
+    ASSERT_TRUE(std::ranges::equal(rest[i], second[i])) << "frame " << 1000 + i;
+  }
+  for (size_t i = 0; i < held.size(); ++i) {
+    ASSERT_TRUE(std::ranges::equal(held[i], first[i])) << "held frame " << i << " changed";
+  }
+  std::vector<RxSlot> slots(8);
+  EXPECT_EQ(target_->ReceiveInPlace(slots).value_or(99), 0u) << "the whole ring is held";
+
+  target_->ReleaseInPlace();
+  auto after = Request(*initiator_, target_->mac(), 5000);
+  SendAll(*initiator_, {after});
+  std::vector<ConstByteSpan> next = ReceiveInPlace(*target_, 1);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_TRUE(std::ranges::equal(next[0], after));
+  target_->ReleaseInPlace();
+  EXPECT_TRUE(ReceiveRest(*target_).empty());
 }
 
 // Builds `frame` in a lent TX slot, as the target builds a read reply; returns the span to send.

@@ -20,11 +20,15 @@ namespace aoe {
 
 // A caller-owned receive buffer. Receive() fills `length` with the frame's size (Ethernet header
 // included, no FCS). A frame larger than the buffer is truncated to the buffer's size and has
-// `truncated` set, so the caller can drop it.
+// `truncated` set, so the caller can drop it. ReceiveInPlace() leaves `buffer` alone and points
+// `in_place` at the frame where it arrived instead (`truncated`: the port cut it short).
 struct RxSlot {
   ByteSpan buffer;
   size_t length = 0;
   bool truncated = false;
+  const std::byte* in_place = nullptr;
+
+  ConstByteSpan received() const { return {in_place, length}; }
 };
 
 // A frame to send: `head`, then `tail`, leaving as one frame (`tail` is empty for a frame in one
@@ -65,6 +69,18 @@ class Port {
   // Receives up to slots.size() waiting frames without blocking. Returns how many slots were
   // filled (0 when nothing is waiting).
   virtual Result<size_t> Receive(std::span<RxSlot> slots) = 0;
+
+  // Receiving without the copy, for ports whose frames arrive in memory shared with the kernel
+  // (a PACKET_MMAP RX ring): like Receive(), but each frame stays where it arrived
+  // (RxSlot::in_place) and its place stays the caller's, so the kernel cannot reuse it, until
+  // ReleaseInPlace() gives back every frame received in place so far. Several calls may come
+  // before one release; each frame held narrows the room for frames still arriving. Why: a
+  // write request's data can then go to storage straight from there, one copy instead of two
+  // (docs/PERFORMANCE.md, "Writes taken from the receive ring"). Only where
+  // receives_in_place(); the default port receives nothing this way.
+  virtual bool receives_in_place() const { return false; }
+  virtual Result<size_t> ReceiveInPlace(std::span<RxSlot> /*slots*/) { return size_t{0}; }
+  virtual void ReleaseInPlace() {}
 
   // Whether a frame is waiting, where the port can tell without a system call (a receive ring
   // in shared memory); nullopt where it cannot. For polling a busy link without sleeping.

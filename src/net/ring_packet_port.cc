@@ -111,31 +111,61 @@ Result<void> RingPacketPort::SetUpRings(const Options& options, size_t interface
   return {};
 }
 
+bool RingPacketPort::NextFrame(RxSlot& out) {
+  std::byte* slot = rx_.Slot(rx_.next);
+  if ((LoadStatus(slot) & TP_STATUS_USER) == 0) return false;
+  const tpacket2_hdr* header = Header(slot);
+  // The kernel keeps tp_mac + tp_snaplen inside the slot; checked anyway, since a bad value
+  // would read outside the ring.
+  const size_t offset = header->tp_mac;
+  const size_t captured =
+      offset < rx_.slot_bytes ? std::min<size_t>(header->tp_snaplen, rx_.slot_bytes - offset) : 0;
+  out.in_place = slot + offset;
+  out.length = captured;
+  out.truncated = captured < header->tp_len;
+  return true;
+}
+
+void RingPacketPort::NoticeEmptyWakeUp() {
+  // Woken with nothing in the ring: a pending socket error (ENETDOWN when the link went down)
+  // makes the fd poll readable until it is taken. Refresh() tells "down" from "deleted".
+  if (int err = socket_.TakeSocketError(); IsInterfaceGone(err)) socket_.MarkLinkDown();
+}
+
 Result<size_t> RingPacketPort::Receive(std::span<RxSlot> slots) {
   size_t received = 0;
-  while (received < slots.size()) {
-    std::byte* slot = rx_.Slot(rx_.next);
-    if ((LoadStatus(slot) & TP_STATUS_USER) == 0) break;
-    const tpacket2_hdr* header = Header(slot);
-    // The kernel keeps tp_mac + tp_snaplen inside the slot; checked anyway, since a bad value
-    // would read outside the ring.
-    const size_t offset = header->tp_mac;
-    const size_t captured =
-        offset < rx_.slot_bytes ? std::min<size_t>(header->tp_snaplen, rx_.slot_bytes - offset) : 0;
+  RxSlot frame;
+  while (received < slots.size() && held_ == 0 && NextFrame(frame)) {
     RxSlot& out = slots[received];
-    out.length = std::min(captured, out.buffer.size());
-    out.truncated = captured < header->tp_len || captured > out.buffer.size();
-    std::memcpy(out.buffer.data(), slot + offset, out.length);
-    StoreStatus(slot, TP_STATUS_KERNEL);
+    out.length = std::min(frame.length, out.buffer.size());
+    out.truncated = frame.truncated || frame.length > out.buffer.size();
+    std::memcpy(out.buffer.data(), frame.in_place, out.length);
+    StoreStatus(rx_.Slot(rx_.next), TP_STATUS_KERNEL);
     rx_.Advance();
     ++received;
   }
-  if (received == 0) {
-    // Woken with nothing in the ring: a pending socket error (ENETDOWN when the link went down)
-    // makes the fd poll readable until it is taken. Refresh() tells "down" from "deleted".
-    if (int err = socket_.TakeSocketError(); IsInterfaceGone(err)) socket_.MarkLinkDown();
-  }
+  if (received == 0) NoticeEmptyWakeUp();
   return received;
+}
+
+Result<size_t> RingPacketPort::ReceiveInPlace(std::span<RxSlot> slots) {
+  if (held_ == 0) held_first_ = rx_.next;
+  size_t received = 0;
+  // Never round onto the first held slot: its status still says "the caller's".
+  while (received < slots.size() && held_ < rx_.count && NextFrame(slots[received])) {
+    rx_.Advance();
+    ++held_;
+    ++received;
+  }
+  if (received == 0) NoticeEmptyWakeUp();
+  return received;
+}
+
+void RingPacketPort::ReleaseInPlace() {
+  for (size_t index = held_first_; held_ > 0; --held_) {
+    StoreStatus(rx_.Slot(index), TP_STATUS_KERNEL);
+    index = index + 1 == rx_.count ? 0 : index + 1;
+  }
 }
 
 std::optional<bool> RingPacketPort::FramesWaiting() const {

@@ -5,6 +5,10 @@
 // - Receiving: the kernel copies each accepted frame into the next free slot of an RX ring
 //   shared with this process and flips the slot's status; Receive() walks the ring without a
 //   system call, copies each frame into the caller's RxSlot and hands the slot back.
+//   ReceiveInPlace() walks it the same way but copies nothing: the caller reads each frame in
+//   its slot and hands the slots back, all at once, with ReleaseInPlace(). The kernel fills
+//   slots in ring order and drops frames when the next one is still held, so a caller holds
+//   a slot only briefly (the target: one turn of its loop) and the ring has room for that.
 // - Sending from the ring: LendTxFrame() lends the next free slot of a TX ring; the caller
 //   builds the frame there (the target reads a read reply's data straight into it) and passes
 //   it to Send(), which marks the slot ready without copying it. One send(fd, NULL, 0) per call
@@ -24,8 +28,9 @@
 //   cost of sending a 60-byte write acknowledgement; docs/PERFORMANCE.md, "Copied frames by
 //   socket"). Lent frames leave first, then the copied ones (AoE replies carry their tags).
 // - So per batch: no system call to receive, one or two to send, no skb allocated per received
-//   frame. A received frame is still copied once in user space (RX slot -> the caller's
-//   buffer) (docs/PERFORMANCE.md, "What each frame still costs").
+//   frame. A frame received by Receive() is still copied once in user space (RX slot -> the
+//   caller's buffer) (docs/PERFORMANCE.md, "What each frame still costs"); one received in
+//   place need not be.
 //
 // RX slots are used strictly in ring order, as the kernel requires, and so are TX slots. A full
 // send queue gives a short Send() count, as for PacketPort. Frames longer than the MTU, and
@@ -71,7 +76,8 @@ struct RingPacketPortOptions {
   PortRole role = PortRole::kTarget;
   // Slots per ring, rounded up to whole ring blocks. The RX ring holds the frames that arrive
   // between two turns of the caller's loop (more are dropped by the kernel, as with a full
-  // socket buffer); the TX ring the frames lent in one turn. The copy socket's send buffer is
+  // socket buffer), and those a caller holds (ReceiveInPlace); the TX ring the frames lent in
+  // one turn. The copy socket's send buffer is
   // sized for as many frames as the TX ring.
   size_t rx_frames = 512;
   size_t tx_frames = 512;
@@ -105,7 +111,11 @@ class RingPacketPort final : public Port {
   bool link_up() const override { return socket_.link_up(); }
   Result<void> Refresh() override { return socket_.Refresh(); }
   int fd() const override { return socket_.fd(); }
+  // Not while frames received in place are held: it receives nothing then.
   Result<size_t> Receive(std::span<RxSlot> slots) override;
+  bool receives_in_place() const override { return true; }
+  Result<size_t> ReceiveInPlace(std::span<RxSlot> slots) override;
+  void ReleaseInPlace() override;
   std::optional<bool> FramesWaiting() const override;
   Result<size_t> Send(std::span<const TxFrame> frames) override;
   // Empty also where options.lending says not to lend on this interface.
@@ -149,6 +159,10 @@ class RingPacketPort final : public Port {
       : socket_(std::move(socket)), lending_(lending) {}
 
   Result<void> SetUpRings(const Options& options, size_t interface_mtu);
+  // Where the frame in slot rx_.next lies, if the kernel has filled it (`out.in_place`,
+  // `length`, `truncated`); the slot is neither released nor passed.
+  bool NextFrame(RxSlot& out);
+  void NoticeEmptyWakeUp();
   // Hands every ready TX slot to the kernel.
   Result<void> Kick();
   // Takes back the TX slots a failed kick left ready, counting them as dropped.
@@ -165,6 +179,9 @@ class RingPacketPort final : public Port {
   size_t frame_capacity_ = 0;
   Ring rx_;
   Ring tx_;
+  // RX slots received in place and not yet released: `held_` of them from `held_first_` on.
+  size_t held_first_ = 0;
+  size_t held_ = 0;
   uint64_t tx_dropped_ = 0;
   // TX slots lent and not yet sent: the newest ones, just behind tx_.next.
   size_t tx_lent_ = 0;

@@ -13,6 +13,15 @@ std::optional<AtaArg> DecodeAta(ConstByteSpan frame) {
   return a;
 }
 
+bool IsWriteRequestWithData(ConstByteSpan frame) {
+  if (frame.size() <= kAtaHeaderSize) return false;
+  const uint8_t flags = LoadU8(frame, 14) & 0x0F;
+  const uint8_t command = LoadU8(frame, 19);
+  const uint8_t opcode = LoadU8(frame, 27);
+  return (flags & kFlagResponse) == 0 && command == static_cast<uint8_t>(Command::kAta) &&
+         (opcode == ata_op::kWriteSectors || opcode == ata_op::kWriteSectorsExt);
+}
+
 void EncodeAta(const AtaArg& a, ByteSpan frame) {
   StoreU8(frame, 24, a.aflags);
   StoreU8(frame, 25, a.err_feature);

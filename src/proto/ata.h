@@ -86,6 +86,10 @@ std::optional<AtaArg> DecodeAta(ConstByteSpan frame);
 // Writes bytes 24..35 (reserved bytes zeroed). `frame` must hold kAtaHeaderSize bytes.
 void EncodeAta(const AtaArg& arg, ByteSpan frame);
 
+// Whether `frame` is a WRITE SECTORS request (a request, ATA, opcode 0x30 or 0x34) with data
+// past its ATA header: the one request whose data a target may leave where it was received.
+bool IsWriteRequestWithData(ConstByteSpan frame);
+
 // Whether an opcode uses 48-bit addressing. Decided from the opcode, not the E flag, as vblade
 // does: initiators disagree about E, but the opcode is unambiguous.
 bool IsLba48Opcode(uint8_t opcode);

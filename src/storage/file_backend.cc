@@ -90,7 +90,10 @@ class FileBackend final : public BlockBackend, private DeferredIo {
     return {.read_only = options_.read_only,
             .can_trim = !options_.read_only,
             .trim_reads_zeroes = true,
-            .no_wait_reads = true};
+            .no_wait_reads = true,
+            // On tmpfs and ramfs every write is copied by the turn's submit (RunHeld), even
+            // one the filesystem cut short.
+            .copies_write_data_by_submit = inline_.mode() == InlineIo::Mode::kMemory};
   }
 
   std::string Describe() const override {
@@ -239,10 +242,25 @@ class FileBackend final : public BlockBackend, private DeferredIo {
       transferred -= mine;
       if (mine == run[i].length) {
         run[i].done->IoDone(static_cast<int64_t>(mine));
+      } else if (held.op == Op::kWrite && inline_.mode() == InlineIo::Mode::kMemory) {
+        FinishShortWrite(run[i], mine);
       } else {
         Issue(held.op, run[i], mine);
       }
     }
+  }
+
+  // A write to a file in memory that the pwritev cut short (a full tmpfs, a file size limit):
+  // the rest is tried once more here and the outcome reported, as Completed() would after
+  // io_uring. Not on io_uring: the caller's bytes may be gone after this turn
+  // (copies_write_data_by_submit).
+  void FinishShortWrite(const HeldRequest& write, size_t at_once) {
+    size_t written = at_once;
+    const ssize_t more = ::pwrite(fd_.get(), write.data + written, write.length - written,
+                                  static_cast<off_t>(write.offset_bytes + written));
+    if (more < 0) return write.done->IoDone(-errno);
+    written += static_cast<size_t>(more);
+    write.done->IoDone(written == write.length ? static_cast<int64_t>(written) : -EIO);
   }
 
   // Queues a read or write on io_uring, its first `at_once` bytes already transferred.

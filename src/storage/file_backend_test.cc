@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <linux/falloc.h>
 #include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -414,6 +416,53 @@ TEST_F(FileBackendTest, AFileOnADiskFilesystemHasNoViews) {
   ASSERT_TRUE(backend);
   EXPECT_TRUE(backend->View(IoContext{}, 0, 4096).empty())
       << "a mapping of a disk file could make the loop wait for the disk";
+}
+
+// The target may hand a write its data where the port received it, to be given back after the
+// turn's submit (BackendCapabilities::copies_write_data_by_submit). A file in memory promises
+// that, even for a write the filesystem cuts short: that one is finished during the submit, not
+// handed to io_uring, which would read the data later. A file on disk does not promise it.
+TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataByTheSubmit) {
+  if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
+  TempFile on_disk(Pattern(kImageBytes));
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(on_disk.path().c_str(), &fs), 0);
+  if (fs.f_type != TMPFS_MAGIC) {
+    auto disk = Open(on_disk.path());
+    ASSERT_TRUE(disk);
+    EXPECT_FALSE(disk->capabilities().copies_write_data_by_submit);
+  }
+  auto memory = OpenOnTmpfs();
+  ASSERT_TRUE(memory);
+  EXPECT_TRUE(memory->capabilities().copies_write_data_by_submit);
+  memory.reset();
+
+  // A file size limit cuts the write short: its first 4 KiB fit, the rest fails with EFBIG.
+  // In a child, since the limit is the process's.
+  constexpr off_t kLimit = 512 << 10;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Not gtest assertions in the child: its exit code says what failed.
+    const rlimit limit{static_cast<rlim_t>(kLimit), static_cast<rlim_t>(kLimit)};
+    if (::signal(SIGXFSZ, SIG_IGN) == SIG_ERR || ::setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(2);
+    auto engine = IoEngine::Create();
+    if (!engine) _exit(3);
+    auto opened = OpenFileBackend(**engine, tmpfs_file_->path(), {});
+    if (!opened) _exit(4);
+    const std::vector<std::byte> data(8192, std::byte{0x6b});
+    Completion wrote;
+    opened->backend->Write(IoContext{}, kLimit - 4096, data, &wrote);
+    (*engine)->Submit();
+    if (!wrote.done()) _exit(5);
+    if (wrote.result() != -EFBIG) _exit(6);
+    if ((*engine)->in_flight() != 0) _exit(7);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "5: not done by the submit; 6: another result";
 }
 
 // Write merging: the writes of one turn of the loop (between two submits) that follow each

@@ -15,11 +15,13 @@ std::string MemoryBackend::Describe() const {
 }
 
 BackendCapabilities MemoryBackend::capabilities() const {
-  // Every request completes during the call, so kNoWait needs nothing more.
+  // Every request completes during the call, so kNoWait needs nothing more, and a write's
+  // data is copied before the call returns.
   return {.read_only = read_only_,
           .can_trim = !read_only_,
           .trim_reads_zeroes = true,
-          .no_wait_reads = true};
+          .no_wait_reads = true,
+          .copies_write_data_by_submit = true};
 }
 
 bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstdlib>
+#include <cstring>
 
 #include "proto/ata.h"
 
@@ -27,6 +28,13 @@ CommandPool::CommandPool(size_t count, size_t frame_capacity)
   }
 }
 
+void Command::CopyPayloadIn() {
+  if (payload_in_port.empty()) return;
+  std::memcpy(buffer.data() + proto::kAtaHeaderSize, payload_in_port.data(),
+              payload_in_port.size());
+  payload_in_port = {};
+}
+
 CommandPool::~CommandPool() { std::free(region_); }
 
 Command* CommandPool::Take() {
@@ -39,6 +47,7 @@ Command* CommandPool::Take() {
 void CommandPool::Give(Command* command) {
   command->buffer = command->own_buffer;  // it may have been a lent frame, now sent
   command->tail = {};
+  command->payload_in_port = {};
   command->target.reset();
   command->pending = PendingIo::kNone;
   command->parts_pending = 0;

@@ -8,6 +8,8 @@
 // back to the pool, which points it at the command's own buffer again. Or a read reply's data
 // may stay where storage keeps it (BlockBackend::View, a mapped tmpfs image), as the reply's
 // `tail`: the kernel then copies it once, straight into the packet.
+// A write request's data may likewise stay where the port received it (a receive ring slot,
+// Port::ReceiveInPlace) until storage has taken it (`payload_in_port`).
 #pragma once
 
 #include <cstddef>
@@ -37,6 +39,13 @@ class Command final : public IoCallback {
   // The reply's data, sent after those `length` bytes, where it stays in storage's memory;
   // empty when the whole reply is in `buffer`.
   ConstByteSpan tail;
+  // A write request's data (everything past its ATA header) where the port received it, when
+  // the server left it there: `buffer` then holds only the frame's first kAtaHeaderSize bytes,
+  // though `length` counts the whole frame. Valid only during the turn of the loop that
+  // received it (the server gives the port's frames back after that turn's storage submit),
+  // so the target either hands it to storage that is done with it by then
+  // (BackendCapabilities::copies_write_data_by_submit) or copies it in (CopyPayloadIn).
+  ConstByteSpan payload_in_port;
   size_t port_index = 0;           // port the request arrived on and the reply leaves from
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes
   PendingIo pending = PendingIo::kNone;
@@ -48,6 +57,8 @@ class Command final : public IoCallback {
   CommandOwner* owner = nullptr;
 
   ByteSpan frame() { return buffer.first(length); }
+  // Makes `buffer` hold the whole frame: copies payload_in_port in and forgets it.
+  void CopyPayloadIn();
   // What goes on the wire.
   TxFrame reply() { return {buffer.first(length), tail}; }
   void IoDone(int64_t result) override;

@@ -13,6 +13,7 @@
 
 #include "net/event_loop.h"
 #include "net/packet_io.h"
+#include "proto/ata.h"
 #include "proto/header.h"
 #include "storage/chain.h"
 #include "storage/completion_queue.h"
@@ -523,6 +524,7 @@ class ServerImpl final : public Server, private Transmitter {
     target_.set_now_unix(std::chrono::duration_cast<std::chrono::seconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
+    const bool in_place = port->receives_in_place();
     for (size_t round = 0; round < kMaxReceiveRounds; ++round) {
       size_t want = std::min(kReceiveBatch, pool_.free_count());
       if (want == 0) {
@@ -533,19 +535,16 @@ class ServerImpl final : public Server, private Transmitter {
         rx_commands_[i] = pool_.Take();
         rx_slots_[i] = RxSlot{rx_commands_[i]->buffer, 0, false};
       }
-      auto received = port->Receive(std::span(rx_slots_.data(), want));
+      const std::span slots(rx_slots_.data(), want);
+      auto received = in_place ? port->ReceiveInPlace(slots) : port->Receive(slots);
       size_t n = received ? *received : 0;
       if (n > 0) handled_frames_ = true;
       if (!received) log_.Debug(port->name(), "receive failed: {}", received.error().message());
       for (size_t i = 0; i < want; ++i) {
         Command* command = rx_commands_[i];
-        if (i >= n) {
-          pool_.Give(command);
-        } else if (rx_slots_[i].truncated) {
-          ++stats_.dropped_truncated;
+        if (i >= n || !TakeFrame(*command, rx_slots_[i])) {
           pool_.Give(command);
         } else {
-          command->length = rx_slots_[i].length;
           command->port_index = index;
           command->owner = &target_;
           target_.Handle(*command);
@@ -558,8 +557,30 @@ class ServerImpl final : public Server, private Transmitter {
     // them in this turn, in one batch with the rest, instead of waiting for the eventfd to wake
     // the loop again.
     engine_->Submit();
+    // Storage is done with the write data left in the port's frames (Command::payload_in_port).
+    if (in_place) port->ReleaseInPlace();
     if (engine_->in_flight() > 0) return OnStorageReady();
     FlushTx();
+  }
+
+  // Makes a received frame the command's request; false (counted) for a frame cut short. A
+  // frame received in place is copied into the command's buffer, except a write request's
+  // data: storage may take that from where it lies (Command::payload_in_port).
+  bool TakeFrame(Command& command, const RxSlot& slot) {
+    if (slot.truncated || slot.length > command.buffer.size()) {
+      ++stats_.dropped_truncated;
+      return false;
+    }
+    command.length = slot.length;
+    if (slot.in_place == nullptr) return true;  // Receive() copied it
+    const ConstByteSpan frame = slot.received();
+    size_t copied = frame.size();
+    if (proto::IsWriteRequestWithData(frame)) {
+      copied = proto::kAtaHeaderSize;
+      command.payload_in_port = frame.subspan(copied);
+    }
+    std::memcpy(command.buffer.data(), frame.data(), copied);
+    return true;
   }
 
   void OnStorageReady() {

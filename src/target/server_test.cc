@@ -572,6 +572,100 @@ TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
   EXPECT_EQ(h_.stats().bytes_written, data.size());
 }
 
+// A write request's data goes to storage from where the port received it (a receive ring slot,
+// Port::ReceiveInPlace) when storage is done with it by the end of the turn: a memory disk
+// copies it during the call, a file on tmpfs by the turn's submit (adjacent writes are held and
+// merged until then). The harness's port overwrites its frames once they are given back, so a
+// write that read them later would store Harness::kReleasedByte.
+TEST_F(ServerTest, WritesGoToStorageFromWhereThePortReceivedThem) {
+  h_.AddExport(1, 1, 64 * kSector);
+  std::string image = h_.AddFileExport(1, 2, 64 * kSector, Harness::ImageOn::kTmpfs);
+  ASSERT_TRUE(h_.Start());
+  constexpr uint32_t kWrites = 16;
+  for (uint8_t slot : {uint8_t{1}, uint8_t{2}}) {
+    for (uint32_t i = 0; i < kWrites; ++i) {
+      h_.Send(BuildAta(Harness::To(1, slot, kHostA, slot * 100 + i),
+                       AtaOp(kWrite48).Flags(0x41).Count(2).Lba(2 * i).Data(
+                           Pattern(2 * kSector, static_cast<uint8_t>(slot * 40 + i)))),
+              h_.host_a());
+    }
+  }
+  auto replies = h_.Await(h_.host_a(), 2 * kWrites);
+  ASSERT_EQ(replies.size(), 2 * kWrites);
+  for (const Reply& r : replies) EXPECT_EQ(r.status(), 0x40) << "tag " << r.tag();
+  for (uint32_t i = 0; i < kWrites; ++i) {
+    EXPECT_EQ(DiskBytes(h_.disk(1, 1), 2 * i * kSector, 2 * kSector),
+              Pattern(2 * kSector, static_cast<uint8_t>(40 + i)))
+        << "memory disk, write " << i;
+    EXPECT_EQ(ReadFile(image, 2 * i * kSector, 2 * kSector),
+              Pattern(2 * kSector, static_cast<uint8_t>(80 + i)))
+        << "tmpfs image, write " << i;
+  }
+  // All but the two writes to LBA 0, which are read again once done (a partition table).
+  EXPECT_EQ(h_.stats().writes_from_port, 2 * (kWrites - 1));
+  EXPECT_EQ(h_.stats().bytes_written, 2 * kWrites * 2 * kSector);
+  EXPECT_GE(h_.received_in_place().releases, 1u);
+}
+
+// Storage that may read a write's data after the turn (a worker thread, the network) gets a
+// copy in the command's own buffer instead, and a port that copies every frame (a socket)
+// changes nothing for storage.
+TEST_F(ServerTest, WritesToStorageThatReadsTheirDataLaterGetACopy) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  CountingBackend& storage = h_.counter(Harness::DiskPath(1, 1));
+  storage.set_keep_writes(true);
+  for (uint32_t i = 0; i < 4; ++i) {
+    h_.Send(BuildAta(Harness::To(1, 1, kHostA, i),
+                     AtaOp(kWrite48).Flags(0x41).Count(1).Lba(i).Data(
+                         Pattern(kSector, static_cast<uint8_t>(10 + i)))),
+            h_.host_a());
+  }
+  h_.Settle();  // the frames were taken and given back; storage holds the writes
+  EXPECT_GE(h_.received_in_place().releases, 1u);
+  EXPECT_EQ(storage.PassKeptWrites(), 4u);
+  h_.Send(IdentifyRequest(1, 1), h_.host_a());  // a turn that sends the replies
+  auto replies = h_.Await(h_.host_a(), 5);
+  ASSERT_EQ(replies.size(), 5u);
+  for (uint32_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(DiskBytes(h_.disk(1, 1), i * kSector, kSector),
+              Pattern(kSector, static_cast<uint8_t>(10 + i)))
+        << "write " << i;
+  }
+  EXPECT_EQ(h_.stats().writes_from_port, 0u);
+}
+
+TEST_F(ServerTest, WritesReceivedByCopyingPortsReachStorage) {
+  h_.received_in_place().enabled = false;
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  Frame data = Pattern(2 * kSector, 21);
+  auto r = h_.Exchange(
+      BuildAta(Harness::To(1, 1), AtaOp(kWrite48).Flags(0x41).Count(2).Lba(4).Data(data)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status(), 0x40);
+  EXPECT_EQ(DiskBytes(h_.disk(1, 1), 4 * kSector, data.size()), data);
+  EXPECT_EQ(h_.stats().writes_from_port, 0u);
+  EXPECT_EQ(h_.received_in_place().frames, 0u);
+}
+
+// An AoE error reply echoes the request (as vblade does). A write's echo carries its own data,
+// copied in from the port's frame, never what an earlier request left in the buffer.
+TEST_F(ServerTest, AWriteRefusedWithAnAoeErrorEchoesItsOwnData) {
+  h_.AddExport(1, 1, 64 * kSector);
+  ASSERT_TRUE(h_.Start());
+  // Three sectors asked of a 1500-byte link, which carries two: bad argument.
+  Frame data = Pattern(2 * kSector, 33);
+  auto r = h_.Exchange(
+      BuildAta(Harness::To(1, 1), AtaOp(kWrite48).Flags(0x41).Count(3).Lba(0).Data(data)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->error_flag());
+  EXPECT_EQ(r->error(), 2);
+  EXPECT_EQ(r->ata_data(data.size()), data);
+  EXPECT_EQ(h_.stats().refused_bad_argument, 1u);
+  EXPECT_EQ(h_.stats().bytes_written, 0u);
+}
+
 TEST_F(ServerTest, DestroyingServerFlushesExports) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());

@@ -18,6 +18,8 @@ struct Stats {
   uint64_t trims = 0;  // DATA SET MANAGEMENT / TRIM commands completed
   // Reads whose reply data left straight from storage's memory (BlockBackend::View).
   uint64_t reads_from_memory = 0;
+  // Writes whose data went to storage from where the port received it (Port::ReceiveInPlace).
+  uint64_t writes_from_port = 0;
   // Dropped or refused input, by class.
   uint64_t dropped_runt = 0;             // shorter than the command's header
   uint64_t dropped_truncated = 0;        // larger than our receive buffer

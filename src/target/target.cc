@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "proto/ata.h"
 #include "proto/config.h"
@@ -106,6 +107,7 @@ void Target::Handle(Command& command) {
     if (!matches(**it)) continue;
     Command* copy = tx_.Acquire();
     if (copy == nullptr) break;  // out of buffers: the initiator will ask again
+    command.CopyPayloadIn();  // (no data command reaches here, but a copy must be whole)
     std::memcpy(copy->buffer.data(), command.buffer.data(), command.length);
     copy->length = command.length;
     copy->port_index = command.port_index;
@@ -157,6 +159,7 @@ void Target::Send(Command& command) {
 // An AoE-level error echoes the request body back, as vblade does.
 void Target::ReplyAoeError(Command& command, AoeError error) {
   if (error == AoeError::kBadArgument) ++stats_.refused_bad_argument;
+  command.CopyPayloadIn();
   proto::SetError(command.frame(), error);
   Send(command);
 }
@@ -228,7 +231,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       command.pending = PendingIo::kWrite;
       command.io_bytes = static_cast<uint32_t>(bytes);
       return e.backend().Write(context, lba * proto::kSectorSize,
-                               command.buffer.subspan(proto::kAtaHeaderSize, bytes), &command);
+                               WriteData(command, e, lba, bytes), &command);
     }
     case proto::ata_op::kDataSetManagement:
       return ServeTrim(command, e, port, *ata, context);
@@ -246,6 +249,19 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       return FinishAta(command, proto::kAtaStatusReady | proto::kAtaStatusError,
                        proto::kAtaErrorAbort, 0, count);
   }
+}
+
+// A write's data: where the port received it, if storage is done with it by the end of this
+// turn (Command::payload_in_port), else in the command's buffer. A write to LBA 0 is read again
+// when it completes (Complete: a new partition table), so it is always in the buffer.
+ConstByteSpan Target::WriteData(Command& command, Export& e, uint64_t lba, size_t bytes) {
+  if (!command.payload_in_port.empty() && lba != 0 &&
+      e.backend().capabilities().copies_write_data_by_submit) {
+    ++stats_.writes_from_port;
+    return std::exchange(command.payload_in_port, {}).first(bytes);
+  }
+  command.CopyPayloadIn();
+  return command.buffer.subspan(proto::kAtaHeaderSize, bytes);
 }
 
 // DATA SET MANAGEMENT with TRIM: one storage Trim per range entry, answered once all are done.

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,27 @@ class Harness::ServedPort final : public Port {
   Result<void> Refresh() override { return port_->Refresh(); }
   int fd() const override { return port_->fd(); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
+  bool receives_in_place() const override { return harness_.received_in_place_.enabled; }
+  Result<size_t> ReceiveInPlace(std::span<RxSlot> slots) override {
+    if (rx_slots_.empty()) rx_slots_.resize(kRxSlots * kSlotBytes);
+    size_t received = 0;
+    while (received < slots.size() && rx_held_ < kRxSlots) {
+      RxSlot landed{ByteSpan(rx_slots_).subspan(rx_held_ * kSlotBytes, kSlotBytes)};
+      auto got = port_->Receive(std::span(&landed, 1));
+      if (!got || *got == 0) break;
+      slots[received] = RxSlot{{}, landed.length, landed.truncated, landed.buffer.data()};
+      ++rx_held_;
+      ++received;
+    }
+    harness_.received_in_place_.frames += received;
+    return received;
+  }
+  void ReleaseInPlace() override {
+    if (rx_held_ == 0) return;
+    std::fill_n(rx_slots_.begin(), rx_held_ * kSlotBytes, Harness::kReleasedByte);
+    rx_held_ = 0;
+    ++harness_.received_in_place_.releases;
+  }
   std::optional<bool> FramesWaiting() const override { return port_->FramesWaiting(); }
   Result<size_t> Send(std::span<const TxFrame> frames) override {
     Harness::LentFrames& stats = harness_.lent_frames_;
@@ -74,12 +96,17 @@ class Harness::ServedPort final : public Port {
  private:
   static constexpr size_t kSlots = 64;
   static constexpr size_t kSlotBytes = 9014;
+  // As many frames as the server holds in one turn (server.cc: 8 rounds of 64).
+  static constexpr size_t kRxSlots = 512;
 
   Harness& harness_;
   std::unique_ptr<MemoryPort> port_;
   std::vector<std::byte> slots_ = std::vector<std::byte>(kSlots * kSlotBytes);
   size_t next_ = 0;
   size_t outstanding_ = 0;
+  // The receive "ring": frames held in place fill it from the start until released.
+  std::vector<std::byte> rx_slots_;
+  size_t rx_held_ = 0;
 };
 
 void Harness::PortClosed(const MemoryPort* port) {

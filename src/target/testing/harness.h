@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/log.h"
@@ -46,7 +47,11 @@ class CountingBackend final : public BlockBackend {
   explicit CountingBackend(BlockBackend& inner) : inner_(inner) {}
 
   uint64_t size_bytes() const override { return inner_.size_bytes(); }
-  BackendCapabilities capabilities() const override { return inner_.capabilities(); }
+  BackendCapabilities capabilities() const override {
+    BackendCapabilities c = inner_.capabilities();
+    if (keep_writes_) c.copies_write_data_by_submit = false;
+    return c;
+  }
   std::string Describe() const override { return "counting <- " + inner_.Describe(); }
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override {
@@ -62,7 +67,16 @@ class CountingBackend final : public BlockBackend {
              IoCallback* done) override {
     ++writes_;
     last_write_context_ = context;
+    if (keep_writes_) return kept_writes_.push_back({context, offset_bytes, from, done});
     inner_.Write(context, offset_bytes, from, done);
+  }
+  // Plays storage that reads a write's data later (a worker, the network): writes wait, with
+  // a pointer to their data, until PassKeptWrites(); capabilities() says so.
+  void set_keep_writes(bool keep) { keep_writes_ = keep; }
+  size_t PassKeptWrites() {
+    auto writes = std::exchange(kept_writes_, {});
+    for (const KeptWrite& w : writes) inner_.Write(w.context, w.offset_bytes, w.from, w.done);
+    return writes.size();
   }
   void Flush(const IoContext& context, IoCallback* done) override {
     ++flushes_;
@@ -94,6 +108,14 @@ class CountingBackend final : public BlockBackend {
   uint64_t flushes_ = 0;
   uint64_t trims_ = 0;
   IoContext last_write_context_;
+  struct KeptWrite {
+    IoContext context;
+    uint64_t offset_bytes;
+    ConstByteSpan from;
+    IoCallback* done;
+  };
+  bool keep_writes_ = false;
+  std::vector<KeptWrite> kept_writes_;
 };
 
 class Harness {
@@ -140,6 +162,19 @@ class Harness {
     uint64_t broken_rule = 0;  // Send() calls that left a lent frame behind
   };
   LentFrames& lent_frames() { return lent_frames_; }
+
+  // How the target's ports receive, set before Start(). By default each port receives in place
+  // (Port::ReceiveInPlace) the way a receive ring does: frames stay in memory of the port's own
+  // until ReleaseInPlace(), which then overwrites them with kReleasedByte, so storage that read
+  // a write's data from a frame after its release would store that instead of the data.
+  // Disabled: ports copy each frame into the server's buffer (Receive()), as a socket does.
+  static constexpr std::byte kReleasedByte{0xEE};
+  struct ReceivedInPlace {
+    bool enabled = true;
+    uint64_t frames = 0;    // received in place
+    uint64_t releases = 0;  // ReleaseInPlace() calls that gave frames back
+  };
+  ReceivedInPlace& received_in_place() { return received_in_place_; }
 
   // Target-side interfaces the environment can open (besides "mem0", MAC kTargetMac).
   void AddInterface(const std::string& name, MacAddress mac, size_t mtu = 1500);
@@ -205,6 +240,7 @@ class Harness {
   std::map<std::string, MemoryPort*> target_ports_;
   ServerOptions options_;
   LentFrames lent_frames_;
+  ReceivedInPlace received_in_place_;
   std::unique_ptr<Server> server_;  // last: destroyed first, before the ports' wire
 };
 
