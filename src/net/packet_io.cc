@@ -31,14 +31,9 @@ Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, Port
     // `auto` lends slots only where that saves a copy (ring_packet_port.h, TxLending).
     const TxLending lending =
         mode == PacketIo::kRing ? TxLending::kAlways : TxLending::kWhereSentFromRing;
-    // A target holds the frames of one turn in its RX ring (up to 512, server.cc) while it
-    // serves them (Port::ReceiveInPlace), so its ring has room for as many more arriving.
     // An initiator's frames pass the qdisc, where egress rules apply (RingPacketPortOptions).
-    const bool target = role == PortRole::kTarget;
-    auto ring = RingPacketPort::Open(ifname, {.role = role,
-                                              .rx_frames = target ? size_t{1024} : size_t{512},
-                                              .lending = lending,
-                                              .bypass_qdisc = role != PortRole::kInitiator});
+    auto ring = RingPacketPort::Open(
+        ifname, {.role = role, .lending = lending, .bypass_qdisc = role != PortRole::kInitiator});
     if (ring) {
       opened.lends_tx_frames = (*ring)->lends_tx_frames();
       opened.port = std::move(*ring);

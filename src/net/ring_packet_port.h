@@ -8,7 +8,7 @@
 //   ReceiveInPlace() walks it the same way but copies nothing: the caller reads each frame in
 //   its slot and hands the slots back, all at once, with ReleaseInPlace(). The kernel fills
 //   slots in ring order and drops frames when the next one is still held, so a caller holds
-//   a slot only briefly (the target: one turn of its loop) and the ring has room for that.
+//   slots only briefly (the target: one batch of up to 64 frames).
 // - Sending from the ring: LendTxFrame() lends the next free slot of a TX ring; the caller
 //   builds the frame there (the target reads a read reply's data straight into it) and passes
 //   it to Send(), which marks the slot ready without copying it. One send(fd, NULL, 0) per call

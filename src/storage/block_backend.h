@@ -69,13 +69,14 @@ struct BackendCapabilities {
   // Read() honours IoContext::kNoWait. Filters that pass reads through unchanged pass it on;
   // a layer that may wait on its own (an overlay's files, a network backend) leaves it false.
   bool no_wait_reads = false;
-  // Write() is done with the caller's bytes by the time the loop's next IoEngine::Submit()
-  // returns: it has copied them (into memory, the page cache) or failed, and keeps no pointer
-  // to them. The target then hands it a request's data where the port received it (a receive
-  // ring slot, given back after that submit) instead of copying it out first. A layer that may
-  // read the bytes later (io_uring, a worker thread, the network) leaves it false; filters
-  // that pass writes on unchanged pass it on.
-  bool copies_write_data_by_submit = false;
+  // Write() is done with the caller's bytes once the engine's deferred work has run
+  // (IoEngine::RunDeferred, the first thing every Submit() does): it has copied them (into
+  // memory, the page cache) or failed, and keeps no pointer to them. The target then hands it
+  // a request's data where the port received it (a receive ring slot, given back right after
+  // that) instead of copying it out first. A layer that may read the bytes later (io_uring, a
+  // worker thread, the network) leaves it false; filters that pass writes on unchanged pass it
+  // on.
+  bool copies_write_data_in_turn = false;
 
   bool operator==(const BackendCapabilities&) const = default;
 };

@@ -91,9 +91,9 @@ class FileBackend final : public BlockBackend, private DeferredIo {
             .can_trim = !options_.read_only,
             .trim_reads_zeroes = true,
             .no_wait_reads = true,
-            // On tmpfs and ramfs every write is copied by the turn's submit (RunHeld), even
+            // On tmpfs and ramfs every write is copied by the deferred run (RunHeld), even
             // one the filesystem cut short.
-            .copies_write_data_by_submit = inline_.mode() == InlineIo::Mode::kMemory};
+            .copies_write_data_in_turn = inline_.mode() == InlineIo::Mode::kMemory};
   }
 
   std::string Describe() const override {
@@ -252,8 +252,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
 
   // A write to a file in memory that the pwritev cut short (a full tmpfs, a file size limit):
   // the rest is tried once more here and the outcome reported, as Completed() would after
-  // io_uring. Not on io_uring: the caller's bytes may be gone after this turn
-  // (copies_write_data_by_submit).
+  // io_uring. Not on io_uring: the caller's bytes may be gone once the deferred run is over
+  // (copies_write_data_in_turn).
   void FinishShortWrite(const HeldRequest& write, size_t at_once) {
     size_t written = at_once;
     const ssize_t more = ::pwrite(fd_.get(), write.data + written, write.length - written,

@@ -418,11 +418,12 @@ TEST_F(FileBackendTest, AFileOnADiskFilesystemHasNoViews) {
       << "a mapping of a disk file could make the loop wait for the disk";
 }
 
-// The target may hand a write its data where the port received it, to be given back after the
-// turn's submit (BackendCapabilities::copies_write_data_by_submit). A file in memory promises
-// that, even for a write the filesystem cuts short: that one is finished during the submit, not
-// handed to io_uring, which would read the data later. A file on disk does not promise it.
-TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataByTheSubmit) {
+// The target may hand a write its data where the port received it, to be given back once the
+// engine's deferred work has run (BackendCapabilities::copies_write_data_in_turn). A file in
+// memory promises that, even for a write the filesystem cuts short: that one is finished in the
+// deferred run, not handed to io_uring, which would read the data later. A file on disk does
+// not promise it.
+TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataInTheTurn) {
   if (!HaveTmpfs()) GTEST_SKIP() << "no /dev/shm tmpfs on this machine";
   TempFile on_disk(Pattern(kImageBytes));
   struct statfs fs {};
@@ -430,11 +431,11 @@ TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataByTheSubmit) {
   if (fs.f_type != TMPFS_MAGIC) {
     auto disk = Open(on_disk.path());
     ASSERT_TRUE(disk);
-    EXPECT_FALSE(disk->capabilities().copies_write_data_by_submit);
+    EXPECT_FALSE(disk->capabilities().copies_write_data_in_turn);
   }
   auto memory = OpenOnTmpfs();
   ASSERT_TRUE(memory);
-  EXPECT_TRUE(memory->capabilities().copies_write_data_by_submit);
+  EXPECT_TRUE(memory->capabilities().copies_write_data_in_turn);
   memory.reset();
 
   // A file size limit cuts the write short: its first 4 KiB fit, the rest fails with EFBIG.
@@ -453,7 +454,7 @@ TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataByTheSubmit) {
     const std::vector<std::byte> data(8192, std::byte{0x6b});
     Completion wrote;
     opened->backend->Write(IoContext{}, kLimit - 4096, data, &wrote);
-    (*engine)->Submit();
+    (*engine)->RunDeferred();
     if (!wrote.done()) _exit(5);
     if (wrote.result() != -EFBIG) _exit(6);
     if ((*engine)->in_flight() != 0) _exit(7);
@@ -462,7 +463,7 @@ TEST_F(FileBackendTest, WritesToAFileInMemoryAreDoneWithTheirDataByTheSubmit) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "5: not done by the submit; 6: another result";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "5: not done in the deferred run; 6: another result";
 }
 
 // Write merging: the writes of one turn of the loop (between two submits) that follow each

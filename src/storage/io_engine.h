@@ -70,6 +70,10 @@ class IoEngine {
   // Runs the deferred work (Defer()), then hands every request queued since the last call to
   // the kernel.
   void Submit();
+  // Runs the deferred work only, until none is left (what it runs may defer more). The target
+  // calls it after each batch of frames received in place, before it gives them back
+  // (BackendCapabilities::copies_write_data_in_turn).
+  void RunDeferred();
 
   // Has io->RunDeferred() run at the next Submit() (or Reap(), or Drain()), so work held back
   // never waits past the turn that held it. Register once per turn: a second Defer() of the
@@ -118,9 +122,6 @@ class IoEngine {
   void Submitted(int result);
   // Consumes waiting completions; runs their callbacks only when `dispatch` is set.
   size_t ProcessCompletions(bool dispatch);
-  // Runs deferred work until none is left (what it runs may defer more).
-  void RunDeferred();
-
   std::unique_ptr<io_uring> ring_;
   bool ring_ready_ = false;  // io_uring_queue_init succeeded, so the destructor must exit it
   UniqueFd event_fd_;

@@ -21,7 +21,7 @@ BackendCapabilities MemoryBackend::capabilities() const {
           .can_trim = !read_only_,
           .trim_reads_zeroes = true,
           .no_wait_reads = true,
-          .copies_write_data_by_submit = true};
+          .copies_write_data_in_turn = true};
 }
 
 bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {

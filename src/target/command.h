@@ -41,10 +41,10 @@ class Command final : public IoCallback {
   ConstByteSpan tail;
   // A write request's data (everything past its ATA header) where the port received it, when
   // the server left it there: `buffer` then holds only the frame's first kAtaHeaderSize bytes,
-  // though `length` counts the whole frame. Valid only during the turn of the loop that
-  // received it (the server gives the port's frames back after that turn's storage submit),
-  // so the target either hands it to storage that is done with it by then
-  // (BackendCapabilities::copies_write_data_by_submit) or copies it in (CopyPayloadIn).
+  // though `length` counts the whole frame. Valid only while the batch of frames it came in is
+  // handled (the server gives the frames back once storage's deferred work for the batch has
+  // run), so the target either hands it to storage that is done with it by then
+  // (BackendCapabilities::copies_write_data_in_turn) or copies it in (CopyPayloadIn).
   ConstByteSpan payload_in_port;
   size_t port_index = 0;           // port the request arrived on and the reply leaves from
   std::shared_ptr<Export> target;  // keeps a removed export alive until its I/O finishes

@@ -550,6 +550,13 @@ class ServerImpl final : public Server, private Transmitter {
           target_.Handle(*command);
         }
       }
+      if (in_place) {
+        // Storage is done with the write data left in the port's frames
+        // (Command::payload_in_port) once the writes it held back to merge have run; the
+        // frames go back at once, so a turn holds at most one batch of ring slots.
+        engine_->RunDeferred();
+        port->ReleaseInPlace();
+      }
       if (n < want) break;
     }
     // The submit also does the reads and writes the file backends held back to merge
@@ -557,8 +564,6 @@ class ServerImpl final : public Server, private Transmitter {
     // them in this turn, in one batch with the rest, instead of waiting for the eventfd to wake
     // the loop again.
     engine_->Submit();
-    // Storage is done with the write data left in the port's frames (Command::payload_in_port).
-    if (in_place) port->ReleaseInPlace();
     if (engine_->in_flight() > 0) return OnStorageReady();
     FlushTx();
   }

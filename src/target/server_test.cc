@@ -573,9 +573,9 @@ TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
 }
 
 // A write request's data goes to storage from where the port received it (a receive ring slot,
-// Port::ReceiveInPlace) when storage is done with it by the end of the turn: a memory disk
-// copies it during the call, a file on tmpfs by the turn's submit (adjacent writes are held and
-// merged until then). The harness's port overwrites its frames once they are given back, so a
+// Port::ReceiveInPlace) when storage is done with it before the frame goes back: a memory disk
+// copies it during the call, a file on tmpfs in the deferred run after the batch (adjacent
+// writes are held and merged until then). The harness's port overwrites its frames once they are given back, so a
 // write that read them later would store Harness::kReleasedByte.
 TEST_F(ServerTest, WritesGoToStorageFromWhereThePortReceivedThem) {
   h_.AddExport(1, 1, 64 * kSector);
@@ -607,7 +607,7 @@ TEST_F(ServerTest, WritesGoToStorageFromWhereThePortReceivedThem) {
   EXPECT_GE(h_.received_in_place().releases, 1u);
 }
 
-// Storage that may read a write's data after the turn (a worker thread, the network) gets a
+// Storage that may read a write's data later (a worker thread, the network) gets a
 // copy in the command's own buffer instead, and a port that copies every frame (a socket)
 // changes nothing for storage.
 TEST_F(ServerTest, WritesToStorageThatReadsTheirDataLaterGetACopy) {

@@ -256,7 +256,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
 // when it completes (Complete: a new partition table), so it is always in the buffer.
 ConstByteSpan Target::WriteData(Command& command, Export& e, uint64_t lba, size_t bytes) {
   if (!command.payload_in_port.empty() && lba != 0 &&
-      e.backend().capabilities().copies_write_data_by_submit) {
+      e.backend().capabilities().copies_write_data_in_turn) {
     ++stats_.writes_from_port;
     return std::exchange(command.payload_in_port, {}).first(bytes);
   }

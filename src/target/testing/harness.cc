@@ -96,8 +96,8 @@ class Harness::ServedPort final : public Port {
  private:
   static constexpr size_t kSlots = 64;
   static constexpr size_t kSlotBytes = 9014;
-  // As many frames as the server holds in one turn (server.cc: 8 rounds of 64).
-  static constexpr size_t kRxSlots = 512;
+  // As many frames as the server holds at once: one batch (server.cc).
+  static constexpr size_t kRxSlots = 64;
 
   Harness& harness_;
   std::unique_ptr<MemoryPort> port_;

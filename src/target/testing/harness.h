@@ -49,7 +49,7 @@ class CountingBackend final : public BlockBackend {
   uint64_t size_bytes() const override { return inner_.size_bytes(); }
   BackendCapabilities capabilities() const override {
     BackendCapabilities c = inner_.capabilities();
-    if (keep_writes_) c.copies_write_data_by_submit = false;
+    if (keep_writes_) c.copies_write_data_in_turn = false;
     return c;
   }
   std::string Describe() const override { return "counting <- " + inner_.Describe(); }
