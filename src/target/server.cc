@@ -553,7 +553,9 @@ class ServerImpl final : public Server, private Transmitter {
       if (in_place) {
         // Storage is done with the write data left in the port's frames
         // (Command::payload_in_port) once the writes it held back to merge have run; the
-        // frames go back at once, so a turn holds at most one batch of ring slots.
+        // frames go back at once, so a turn holds at most one batch of ring slots. (Never
+        // reached from inside deferred work, where RunDeferred would return at once: the loop
+        // calls this from epoll and busy polling only.)
         engine_->RunDeferred();
         port->ReleaseInPlace();
       }

@@ -575,8 +575,8 @@ TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
 // A write request's data goes to storage from where the port received it (a receive ring slot,
 // Port::ReceiveInPlace) when storage is done with it before the frame goes back: a memory disk
 // copies it during the call, a file on tmpfs in the deferred run after the batch (adjacent
-// writes are held and merged until then). The harness's port overwrites its frames once they are given back, so a
-// write that read them later would store Harness::kReleasedByte.
+// writes are held and merged until then). The harness's port overwrites its frames once they
+// are given back, so a write that read them later would store Harness::kReleasedByte.
 TEST_F(ServerTest, WritesGoToStorageFromWhereThePortReceivedThem) {
   h_.AddExport(1, 1, 64 * kSector);
   std::string image = h_.AddFileExport(1, 2, 64 * kSector, Harness::ImageOn::kTmpfs);
