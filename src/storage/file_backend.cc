@@ -319,7 +319,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   // cache (mincore), as a page that is not is a hole (or swapped out; then Read() waits for it
   // as it always did).
   bool AllAllocated(uint64_t offset_bytes, size_t length) const {
-    constexpr uint64_t kPage = 4096;
+    // mincore counts in the kernel's pages: 4 KiB here, 16 or 64 KiB on some arm64 kernels.
+    static const auto kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     const uint64_t first = offset_bytes / kPage;
     const uint64_t end = (offset_bytes + length + kPage - 1) / kPage;
     std::array<unsigned char, 64> present{};
