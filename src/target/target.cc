@@ -251,9 +251,10 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
   }
 }
 
-// A write's data: where the port received it, if storage is done with it by the end of this
-// turn (Command::payload_in_port), else in the command's buffer. A write to LBA 0 is read again
-// when it completes (Complete: a new partition table), so it is always in the buffer.
+// A write's data: where the port received it (Command::payload_in_port), if storage is done
+// with it before the port gets the frame back, else in the command's buffer. A write to LBA 0
+// is read again when it completes (Complete: a new partition table), so it is always in the
+// buffer.
 ConstByteSpan Target::WriteData(Command& command, Export& e, uint64_t lba, size_t bytes) {
   if (!command.payload_in_port.empty() && lba != 0 &&
       e.backend().capabilities().copies_write_data_in_turn) {

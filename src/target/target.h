@@ -161,8 +161,8 @@ class Target final : public CommandOwner {
   // of a read into the buffer and a copy out of it. False: nothing was done, read as usual.
   bool ReadFromView(Command& command, Export& e, const IoContext& context, uint64_t offset_bytes);
   // The `bytes` of a write request's data to hand to the export's storage: where the port
-  // received them (Command::payload_in_port) if that storage is done with them by the end of
-  // the turn, else copied into the command's buffer first.
+  // received them (Command::payload_in_port) if that storage is done with them before the port
+  // gets the frame back, else copied into the command's buffer first.
   ConstByteSpan WriteData(Command& command, Export& e, uint64_t lba, size_t bytes);
   void FinishAta(Command& command, uint8_t status, uint8_t error, size_t data_bytes,
                  uint8_t sector_count = 0);
