@@ -365,13 +365,17 @@ TEST_P(PacketPortNetnsTest, FramesReceivedInPlaceStayUntilReleased) {
   // machine): wait until it has dropped every one that found no slot.
   ASSERT_TRUE(KernelDropped(*target_, second.size() - free_slots));
 
+  // After a release the ring goes on: the next frame arrives, in the slot after the last.
+  auto next_frame_arrives = [&](uint32_t tag) {
+    auto frame = Request(*initiator_, target_->mac(), tag);
+    SendAll(*initiator_, {frame});
+    std::vector<ConstByteSpan> got = ReceiveInPlace(*target_, 1);
+    ASSERT_EQ(got.size(), 1u) << "frame " << tag;
+    EXPECT_TRUE(std::ranges::equal(got[0], frame)) << "frame " << tag;
+    target_->ReleaseInPlace();
+  };
   target_->ReleaseInPlace();
-  auto after = Request(*initiator_, target_->mac(), 5000);
-  SendAll(*initiator_, {after});
-  std::vector<ConstByteSpan> next = ReceiveInPlace(*target_, 1);
-  ASSERT_EQ(next.size(), 1u);
-  EXPECT_TRUE(std::ranges::equal(next[0], after));
-  target_->ReleaseInPlace();
+  ASSERT_NO_FATAL_FAILURE(next_frame_arrives(5000));
 
   // A whole ring's worth held from the slot after that one, so the held run wraps round the
   // ring's end: all of it goes back, and the ring goes on.
@@ -386,12 +390,7 @@ TEST_P(PacketPortNetnsTest, FramesReceivedInPlaceStayUntilReleased) {
     ASSERT_TRUE(std::ranges::equal(wrapped[i], third[i])) << "frame " << 6000 + i;
   }
   target_->ReleaseInPlace();
-  auto last = Request(*initiator_, target_->mac(), 7000);
-  SendAll(*initiator_, {last});
-  std::vector<ConstByteSpan> final_frame = ReceiveInPlace(*target_, 1);
-  ASSERT_EQ(final_frame.size(), 1u);
-  EXPECT_TRUE(std::ranges::equal(final_frame[0], last));
-  target_->ReleaseInPlace();
+  ASSERT_NO_FATAL_FAILURE(next_frame_arrives(7000));
   EXPECT_TRUE(ReceiveRest(*target_).empty());
 }
 
