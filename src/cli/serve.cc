@@ -157,13 +157,9 @@ Stopped RunServe(const ServeArgs& args) {
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {
     // A Ceph cluster that cannot be reached is most often a wrong ceph_conf= or mon_host, a
-    // refused key a wrong ceph_id= or keyring=.
-    const std::error_code error = server.error();
-    const bool bad_ceph_config = error == make_error_code(StorageErrc::kCephUnreachable) ||
-                                 error == make_error_code(StorageErrc::kCephConfigUnreadable) ||
-                                 error == make_error_code(StorageErrc::kCephKeyRefused);
+    // refused key a wrong ceph_id= or keyring=; rbd: exports may lack the aoekit-rbd package.
     return Failure(
-        bad_ceph_config ? kExitUsage : kExitFailure,
+        IsStorageSetupError(server.error()) ? kExitUsage : kExitFailure,
         fmt::format("cannot start serving {} export(s) on {}: {}",
                     args.config.server.exports.size(),
                     fmt::join(args.config.server.interfaces, ", "), server.error().message()));

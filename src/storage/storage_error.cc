@@ -28,8 +28,15 @@ class StorageCategoryImpl final : public std::error_category {
       case StorageErrc::kCephKeyRefused:
         return "the Ceph cluster refused the key of this client; check ceph_id= and keyring= "
                "against `ceph auth get client.ID`";
-      case StorageErrc::kRbdUnsupported:
-        return "this aoe was built without librbd; install librbd-dev and rebuild";
+      case StorageErrc::kRbdModuleMissing:
+        return "rbd: exports need the aoekit-rbd package; install it (apt-get install "
+               "aoekit-rbd), or in a source build install librbd-dev and build again";
+      case StorageErrc::kRbdModuleUnloadable:
+        return "the aoekit-rbd module cannot be loaded (`ldd` on it shows which library is "
+               "missing); reinstall it: apt-get install --reinstall aoekit-rbd";
+      case StorageErrc::kRbdModuleMismatch:
+        return "the aoekit-rbd module is from another aoekit version; install the aoekit-rbd "
+               "of this aoekit's version";
     }
     return "unknown storage error";
   }
@@ -40,6 +47,21 @@ class StorageCategoryImpl final : public std::error_category {
 const std::error_category& StorageCategory() {
   static const StorageCategoryImpl category;
   return category;
+}
+
+bool IsStorageSetupError(const std::error_code& error) {
+  if (error.category() != StorageCategory()) return false;
+  switch (static_cast<StorageErrc>(error.value())) {
+    case StorageErrc::kCephConfigUnreadable:
+    case StorageErrc::kCephUnreachable:
+    case StorageErrc::kCephKeyRefused:
+    case StorageErrc::kRbdModuleMissing:
+    case StorageErrc::kRbdModuleUnloadable:
+    case StorageErrc::kRbdModuleMismatch:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace aoe

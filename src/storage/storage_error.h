@@ -21,7 +21,9 @@ enum class StorageErrc {
   kCephConfigUnreadable,    // no ceph.conf where ceph_conf= (or Ceph's search path) points
   kCephUnreachable,         // no monitor answered within the connect timeout
   kCephKeyRefused,          // the monitors refused the client's cephx key (or it has none)
-  kRbdUnsupported,          // built without librbd
+  kRbdModuleMissing,        // rbd: export, but the aoekit-rbd module is not installed
+  kRbdModuleUnloadable,     // the module is there but cannot be loaded (its libraries)
+  kRbdModuleMismatch,       // the module is from another aoekit version
 };
 
 const std::error_category& StorageCategory();
@@ -32,6 +34,11 @@ inline std::error_code make_error_code(StorageErrc e) {
 
 // `return StorageError(StorageErrc::kWindowEmpty);` converts to any Result<T>.
 inline Unexpected StorageError(StorageErrc e) { return {make_error_code(e)}; }
+
+// Whether `error` is something the administrator must set or install (a Ceph setting, the
+// aoekit-rbd package) rather than a failure of the storage itself: `aoe serve` exits with 2 for
+// these, as for a bad argument.
+bool IsStorageSetupError(const std::error_code& error);
 
 }  // namespace aoe
 

@@ -5,8 +5,9 @@
 # What the Debian package holds and declares, checked on the .deb itself: the program, the
 # mkimage worker, both systemd units, every man page, the initramfs-tools hook and script, the
 # dracut module, the docs, /etc/aoekit/serve.toml and netboot.toml as conffiles, the state
-# directory, Depends with the shared libraries (shlibs) and adduser; and lintian reports no
-# error. (`systemd-analyze verify` runs on the installed units in deb_chroot.sh.)
+# directory, Depends with the shared libraries (shlibs) and adduser but none of Ceph's; the
+# aoekit-rbd package beside it holds the RBD module and depends on this very aoekit and librbd;
+# and lintian reports no error on either. (`systemd-analyze verify` runs on the installed units in deb_chroot.sh.)
 #
 # Exit: 0 pass, 1 fail, 77 skipped (dpkg-deb or lintian missing).
 set -euo pipefail
@@ -60,6 +61,13 @@ for lib in libc6 libfuse3-3 liburing2 libsystemd0 adduser procps; do
   grep -qE "(^|, )$lib( |,|$)" <<<"$DEPENDS" || fail "Depends lacks $lib: $DEPENDS"
 done
 pass "Depends: $DEPENDS"
+# Ceph's libraries come with aoekit-rbd only (storage/rbd/rbd_module.h says why).
+PRE_DEPENDS=$(dpkg-deb -f "$DEB" Pre-Depends)
+if grep -qE 'librbd|librados|libceph' <<<"$DEPENDS, $PRE_DEPENDS"; then
+  fail "aoekit depends on Ceph's libraries: Depends $DEPENDS; Pre-Depends $PRE_DEPENDS"
+else
+  pass "aoekit does not depend on librbd, librados or libceph-common (Pre-Depends: ${PRE_DEPENDS:-none})"
+fi
 # The distro tests and scripts/test fetch the Debian tree for images of this package ahead of
 # time from tests/distro/package-depends.txt: if it differs, that fetch is wasted.
 depends_list=$(tr ',' '\n' <<<"$DEPENDS" | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | sed '/^$/d' \
@@ -71,13 +79,32 @@ listed=$(tr ',' '\n' <"$(dirname "$0")/../distro/package-depends.txt" | sed '/^$
 [[ $(basename "$DEB") == aoekit_$(dpkg-deb -f "$DEB" Version)_$(dpkg-deb -f "$DEB" Architecture).deb ]] \
   || fail "the file is not named aoekit_VERSION_ARCH.deb: $(basename "$DEB")"
 
-if lintian --fail-on error --tag-display-limit 0 "$DEB" >"$TMP/lintian.txt" 2>&1; then
-  pass "lintian: no errors ($(grep -c '^W: ' "$TMP/lintian.txt" || true) warnings)"
+# aoekit-rbd: the module where the program looks for it, tied to this very aoekit.
+RBD_DEB=$(dirname "$DEB")/aoekit-rbd_$(dpkg-deb -f "$DEB" Version)_$(dpkg-deb -f "$DEB" Architecture).deb
+if [[ -f $RBD_DEB ]]; then
+  RBD_LIST=$(dpkg-deb -c "$RBD_DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
+  grep -qE '^/usr/lib/[a-z0-9_-]+/aoekit/rbd\.so$' <<<"$RBD_LIST" \
+    && pass "aoekit-rbd holds the module /usr/lib/MULTIARCH/aoekit/rbd.so" \
+    || fail "aoekit-rbd holds no /usr/lib/MULTIARCH/aoekit/rbd.so: $(tr '\n' ' ' <<<"$RBD_LIST")"
+  RBD_DEPENDS=$(dpkg-deb -f "$RBD_DEB" Depends)
+  for dep in "aoekit (= $(dpkg-deb -f "$DEB" Version))" librbd1 librados2; do
+    grep -qF "$dep" <<<"$RBD_DEPENDS" || fail "aoekit-rbd's Depends lacks $dep: $RBD_DEPENDS"
+  done
+  pass "aoekit-rbd Depends: $RBD_DEPENDS"
 else
-  fail "lintian reports errors:"
-  grep -E '^E: ' "$TMP/lintian.txt" || cat "$TMP/lintian.txt"
+  fail "no aoekit-rbd package beside $(basename "$DEB") ($RBD_DEB)"
 fi
-sed 's/^/  lintian: /' "$TMP/lintian.txt"
+
+for deb in "$DEB" "$RBD_DEB"; do
+  [[ -f $deb ]] || continue
+  if lintian --fail-on error --tag-display-limit 0 "$deb" >"$TMP/lintian.txt" 2>&1; then
+    pass "lintian $(basename "$deb"): no errors ($(grep -c '^W: ' "$TMP/lintian.txt" || true) warnings)"
+  else
+    fail "lintian reports errors on $(basename "$deb"):"
+    grep -E '^E: ' "$TMP/lintian.txt" || cat "$TMP/lintian.txt"
+  fi
+  sed 's/^/  lintian: /' "$TMP/lintian.txt"
+done
 
 ((failed == 0)) || exit 1
 echo "PASS: package contents of $(basename "$DEB")"

@@ -1,24 +1,65 @@
-// OpenRbdBackend with librbd (see rbd_open.h).
+// OpenRbdBackend: loads the aoekit-rbd module once and forwards to it (see rbd_open.h).
 #include "storage/rbd/rbd_open.h"
 
-#include "storage/rbd/ceph_cluster.h"
-#include "storage/rbd/rbd_backend.h"
-#include "storage/rbd/rbd_image.h"
-#include "storage/rbd/rbd_metadata.h"
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "storage/rbd/rbd_module.h"
+#include "storage/storage_error.h"
 
 namespace aoe {
+namespace {
+
+struct LoadedModule {
+  RbdModuleOpen open = nullptr;
+  StorageErrc error{};  // when open is null
+};
+
+LoadedModule Load() {
+  const std::string path = RbdModulePath();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {.error = StorageErrc::kRbdModuleMissing};
+  // RTLD_NOW: a library the module needs that is missing fails here, at start-up, not at the
+  // first I/O. RTLD_LOCAL: librbd's symbols stay out of the program's namespace.
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return {.error = StorageErrc::kRbdModuleUnloadable};
+  const auto* version = static_cast<const char*>(::dlsym(handle, kRbdModuleVersionSymbol));
+  auto* open = reinterpret_cast<RbdModuleOpen>(::dlsym(handle, kRbdModuleOpenSymbol));
+  if (version == nullptr || open == nullptr || std::strcmp(version, AOE_VERSION) != 0) {
+    ::dlclose(handle);
+    return {.error = StorageErrc::kRbdModuleMismatch};
+  }
+  return {.open = open};  // never closed: the backends it makes run its code
+}
+
+}  // namespace
+
+std::string RbdModulePath() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (exe.parent_path() / AOE_RBD_MODULE_FROM_BIN).lexically_normal().string();
+}
 
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only) {
-  auto cluster = CephCluster::Connect(spec.ceph);
-  AOE_TRY(cluster);
-  auto image = RbdImage::Open(std::move(*cluster), spec, read_only);
-  AOE_TRY(image);
-  OpenedBackend opened;
-  // A read-only image cannot change its metadata: such exports keep their state in files.
-  if (!(*image)->read_only()) opened.shared_metadata = std::make_shared<RbdMetadata>(*image);
-  opened.backend = std::make_unique<RbdBackend>(std::move(*image), completions);
-  return opened;
+  // Loaded on first use, from any thread that opens storage; a failure is not remembered, so
+  // installing aoekit-rbd and reloading (SIGHUP) is enough.
+  static std::mutex mutex;
+  static RbdModuleOpen open = nullptr;
+  {
+    std::lock_guard lock(mutex);
+    if (open == nullptr) {
+      LoadedModule module = Load();
+      if (module.open == nullptr) return StorageError(module.error);
+      open = module.open;
+    }
+  }
+  return open(completions, spec, read_only);
 }
 
 }  // namespace aoe

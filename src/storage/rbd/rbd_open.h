@@ -1,11 +1,11 @@
 // OpenRbdBackend: the base of an `rbd:POOL/IMAGE[@SNAP]` export (storage/chain.h's OpenBase).
-// Connects to the cluster (ceph_cluster.h), opens the image (rbd_image.h) and returns its
-// BlockBackend (rbd_backend.h) with the image's SharedMetadata (rbd_metadata.h). Blocks while it
-// connects and opens, at most about the connect timeout: start-up and reload only.
-//
-// Built from rbd_open.cc with librbd, or from rbd_unavailable.cc without it (CMake chooses), where
-// it fails with StorageErrc::kRbdUnsupported.
+// Loads the aoekit-rbd module (rbd_module.h) the first time, then has it connect to the cluster
+// (ceph_cluster.h), open the image (rbd_image.h) and return its BlockBackend (rbd_backend.h)
+// with the image's SharedMetadata (rbd_metadata.h). Blocks while it connects and opens, at most
+// about the connect timeout: start-up and reload only.
 #pragma once
+
+#include <string>
 
 #include "base/result.h"
 #include "storage/backend_spec.h"
@@ -15,10 +15,17 @@
 namespace aoe {
 
 // `read_only` opens the image read-only (an `ro` export, or a base under an overlay); a snapshot
-// is always read-only. Errors: StorageErrc::kCephConfigUnreadable, kCephUnreachable, and the
-// errno librados or librbd return (ENOENT: no such pool or image or snapshot; EACCES/EPERM:
+// is always read-only. Errors: StorageErrc::kRbdModuleMissing, kRbdModuleUnloadable,
+// kRbdModuleMismatch (the module), kCephConfigUnreadable, kCephUnreachable, kCephKeyRefused, and
+// the errno librados or librbd return (ENOENT: no such pool or image or snapshot; EACCES/EPERM:
 // the key may not open it).
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only);
+
+// Where this program looks for the module: AOE_RBD_MODULE_FROM_BIN (the install's
+// LIBDIR/aoekit/rbd.so, relative to BINDIR) from the directory of /proc/self/exe. The build tree
+// puts rbd.so at the same place relative to its `aoe`, so one rule serves both, and an installed
+// tree unpacked anywhere (dpkg -x) finds its own module.
+std::string RbdModulePath();
 
 }  // namespace aoe
