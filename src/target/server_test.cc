@@ -560,7 +560,14 @@ TEST_F(ServerTest, ExportLimitedToOneInterfaceIgnoresTheOther) {
   EXPECT_EQ(replies[0].source(), kSecondTargetMac);
 }
 
-TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
+// A write is on storage when its reply goes out, whether the port receives frames in place (a
+// receive ring, the harness's default) or copies each one out (a socket): then storage gets
+// the data from the command's own buffer.
+class ServerWriteTest : public ServerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ServerWriteTest, WritesReachStorageBeforeTheReply) {
+  const bool in_place = GetParam();
+  h_.received_in_place().enabled = in_place;
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
   Frame data = Pattern(2 * kSector, 5);
@@ -570,7 +577,14 @@ TEST_F(ServerTest, WritesReachStorageBeforeTheReply) {
   EXPECT_EQ(r->status(), 0x40);
   EXPECT_EQ(DiskBytes(h_.disk(1, 1), 10 * kSector, data.size()), data);
   EXPECT_EQ(h_.stats().bytes_written, data.size());
+  EXPECT_EQ(h_.stats().writes_from_port, in_place ? 1u : 0u);
+  EXPECT_EQ(h_.received_in_place().frames > 0, in_place);
 }
+
+INSTANTIATE_TEST_SUITE_P(ReceivedInPlaceOrCopied, ServerWriteTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? std::string("in_place") : std::string("copied");
+                         });
 
 // A write request's data goes to storage from where the port received it (a receive ring slot,
 // Port::ReceiveInPlace) when storage is done with it before the frame goes back: a memory disk
@@ -608,8 +622,7 @@ TEST_F(ServerTest, WritesGoToStorageFromWhereThePortReceivedThem) {
 }
 
 // Storage that may read a write's data later (a worker thread, the network) gets a
-// copy in the command's own buffer instead, and a port that copies every frame (a socket)
-// changes nothing for storage.
+// copy in the command's own buffer instead.
 TEST_F(ServerTest, WritesToStorageThatReadsTheirDataLaterGetACopy) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
@@ -633,20 +646,6 @@ TEST_F(ServerTest, WritesToStorageThatReadsTheirDataLaterGetACopy) {
         << "write " << i;
   }
   EXPECT_EQ(h_.stats().writes_from_port, 0u);
-}
-
-TEST_F(ServerTest, WritesReceivedByCopyingPortsReachStorage) {
-  h_.received_in_place().enabled = false;
-  h_.AddExport(1, 1, 64 * kSector);
-  ASSERT_TRUE(h_.Start());
-  Frame data = Pattern(2 * kSector, 21);
-  auto r = h_.Exchange(
-      BuildAta(Harness::To(1, 1), AtaOp(kWrite48).Flags(0x41).Count(2).Lba(4).Data(data)));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status(), 0x40);
-  EXPECT_EQ(DiskBytes(h_.disk(1, 1), 4 * kSector, data.size()), data);
-  EXPECT_EQ(h_.stats().writes_from_port, 0u);
-  EXPECT_EQ(h_.received_in_place().frames, 0u);
 }
 
 // An AoE error reply echoes the request (as vblade does). A write's echo carries its own data,
