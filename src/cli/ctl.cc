@@ -1,5 +1,5 @@
 // `aoe ctl`: asks a running `aoe serve` over its control socket (docs/control.md): the exports
-// and the clients they have seen; add, remove and reload an export without SIGHUP; tell it that
+// and the clients they have seen; the target's counters; add, remove and reload an export without SIGHUP; tell it that
 // a client boots; or send any request as JSON.
 #include <fmt/format.h>
 
@@ -23,6 +23,8 @@ Commands:
   exports                      the exports and their overlays
   clients [EXPORT]             the initiators each export has seen: last seen, frames, bytes,
                                retransmits (repeated tags) and overlay size
+  stats                        the target's counters since it started: commands, bytes,
+                               frames dropped or refused (by reason), busy polls
   add SPEC                     serve one more export, SPEC as on the aoe serve command line
                                (e.g. e0.2=/srv/b.img,ro); lasts until SIGHUP or restart
   remove EXPORT                stop serving an export (after its commands in flight)
@@ -79,6 +81,14 @@ void PrintClients(const Json& result) {
   }
 }
 
+void PrintStats(const Json& result) {
+  for (const auto& [name, value] : result["counters"].items()) {
+    fmt::print("{:<26} {:>14}\n", name, value.get<uint64_t>());
+  }
+  fmt::print("{:<26} {:>14}\n", "replies_waiting_for_state",
+             result["replies_waiting_for_state"].get<uint64_t>());
+}
+
 }  // namespace
 
 int CtlMain(const std::vector<std::string>& arguments) {
@@ -104,6 +114,10 @@ int CtlMain(const std::vector<std::string>& arguments) {
     Json args = Json::object();
     if (operands == 1) args["export"] = w[1];
     return RunControlCommand("ctl", cli, "clients", args, PrintClients);
+  }
+  if (command == "stats") {
+    if (operands != 0) return usage("stats takes no operand");
+    return RunControlCommand("ctl", cli, "stats", Json::object(), PrintStats);
   }
   if (command == "add") {
     if (operands != 1) return usage("add takes one SPEC, e.g. e0.2=/srv/b.img");

@@ -6,6 +6,7 @@
 
 #include "cli/export_spec.h"
 #include "storage/overlay/overlay_error.h"
+#include "target/stats.h"
 
 namespace aoe::cli {
 namespace {
@@ -55,6 +56,7 @@ void ServeControl::Handle(const Request& request, Responder responder) {
   static const std::map<std::string, Method, std::less<>> kCommands = {
       {"exports", &ServeControl::Exports},
       {"clients", &ServeControl::Clients},
+      {"stats", &ServeControl::Stats},
       {"export.add", &ServeControl::AddExport},
       {"export.remove", &ServeControl::RemoveExport},
       {"export.reload", &ServeControl::ReloadExport},
@@ -161,6 +163,17 @@ void ServeControl::Clients(const Request& request, const Responder& responder) {
                         {"unlisted_frames", e->clients().unlisted_frames()}});
   }
   responder.Ok(Json{{"exports", list}});
+}
+
+void ServeControl::Stats(const Request& request, const Responder& responder) {
+  if (auto bad = control::CheckArguments(request, {})) return responder.Fail(*bad);
+  const target::Stats stats = server_.stats();
+  Json counters = Json::object();
+  for (const target::StatsCounter& c : target::kStatsCounters) {
+    counters[std::string(c.name)] = stats.*c.field;
+  }
+  responder.Ok(Json{{"counters", counters},
+                    {"replies_waiting_for_state", server_.replies_waiting_for_state()}});
 }
 
 void ServeControl::AddExport(const Request& request, const Responder& responder) {

@@ -1,5 +1,6 @@
 // ServeControl: the commands of `aoe serve`'s control socket (docs/control.md), carried out on
-// the running Server: list exports and the clients they have seen, add, remove and reload
+// the running Server: list exports and the clients they have seen, report the target's
+// counters, add, remove and reload
 // exports, the overlay commands of `aoe overlay`, and the boot notice `aoe netboot` sends.
 //
 // Every request is checked in full (command, argument names and types, the export and client
@@ -27,6 +28,7 @@ class ServeControl final : public control::ControlHandler {
 
   void Exports(const Request& request, const Responder& responder);
   void Clients(const Request& request, const Responder& responder);
+  void Stats(const Request& request, const Responder& responder);
   void AddExport(const Request& request, const Responder& responder);
   void RemoveExport(const Request& request, const Responder& responder);
   void ReloadExport(const Request& request, const Responder& responder);

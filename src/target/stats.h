@@ -2,7 +2,9 @@
 // logs instead of crashing anything) and per kind of work.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace aoe::target {
 
@@ -42,5 +44,45 @@ struct Stats {
   uint64_t busy_polls = 0;
   uint64_t busy_poll_hits = 0;
 };
+
+// Every counter by name, in the order above: what the control socket's `stats` reports
+// (`aoe ctl stats`; docs/control.md). A counter added to Stats must be added here too, or the
+// static_assert below fails.
+struct StatsCounter {
+  std::string_view name;
+  uint64_t Stats::*field;
+};
+inline constexpr std::array kStatsCounters = {
+    StatsCounter{"ata_commands", &Stats::ata_commands},
+    StatsCounter{"config_commands", &Stats::config_commands},
+    StatsCounter{"mask_commands", &Stats::mask_commands},
+    StatsCounter{"reserve_commands", &Stats::reserve_commands},
+    StatsCounter{"bytes_read", &Stats::bytes_read},
+    StatsCounter{"bytes_written", &Stats::bytes_written},
+    StatsCounter{"flushes", &Stats::flushes},
+    StatsCounter{"trims", &Stats::trims},
+    StatsCounter{"reads_from_memory", &Stats::reads_from_memory},
+    StatsCounter{"writes_from_port", &Stats::writes_from_port},
+    StatsCounter{"dropped_runt", &Stats::dropped_runt},
+    StatsCounter{"dropped_truncated", &Stats::dropped_truncated},
+    StatsCounter{"dropped_not_for_us", &Stats::dropped_not_for_us},
+    StatsCounter{"dropped_wildcard_io", &Stats::dropped_wildcard_io},
+    StatsCounter{"dropped_masked", &Stats::dropped_masked},
+    StatsCounter{"dropped_response", &Stats::dropped_response},
+    StatsCounter{"dropped_bad_config", &Stats::dropped_bad_config},
+    StatsCounter{"dropped_rate_limited", &Stats::dropped_rate_limited},
+    StatsCounter{"dropped_state_busy", &Stats::dropped_state_busy},
+    StatsCounter{"refused_bad_version", &Stats::refused_bad_version},
+    StatsCounter{"refused_unknown_command", &Stats::refused_unknown_command},
+    StatsCounter{"refused_bad_argument", &Stats::refused_bad_argument},
+    StatsCounter{"refused_reserved", &Stats::refused_reserved},
+    StatsCounter{"refused_trim", &Stats::refused_trim},
+    StatsCounter{"ata_errors", &Stats::ata_errors},
+    StatsCounter{"send_dropped", &Stats::send_dropped},
+    StatsCounter{"busy_polls", &Stats::busy_polls},
+    StatsCounter{"busy_poll_hits", &Stats::busy_poll_hits},
+};
+static_assert(sizeof(Stats) == kStatsCounters.size() * sizeof(uint64_t),
+              "every Stats counter needs its entry in kStatsCounters");
 
 }  // namespace aoe::target

@@ -5,7 +5,8 @@
 # The control socket of `aoe serve` (docs/control.md), through `aoe ctl` and `aoe overlay` and
 # raw JSON lines, against a target serving a client in a network namespace:
 #   - the socket is root's, mode 0600, and a non-root user cannot connect;
-#   - every command: exports, clients, export.add/reload/remove (the client sees each change),
+#   - every command: exports, clients, stats (the upload counted), export.add/reload/remove (the
+#     client sees each change),
 #     client.boot, overlay.list/show/reset/commit/rollback (the clients see each change);
 #   - malformed JSON, unknown commands and arguments, wrong types, bad MACs, bad export specs
 #     and an oversize request each get a JSON error, and change nothing (the state before and
@@ -102,6 +103,16 @@ t_check "clients: c1 and c2 seen, c1 wrote 1 MiB into its overlay" test \
     = "[('$MAC1', True, 1048576), ('$MAC2', False, None)]"
 ov_ctl clients >"$out" 2>&1
 t_check "clients (table) names both MACs" grep -q "$MAC2" "$out"
+ov_ctl clients --json >"$T_TMP/clients.json"
+ov_ctl stats --json >"$out"
+written_by_clients=$(ov_json "$T_TMP/clients.json" "sum(c['bytes_written'] for e in r['exports'] for c in e['clients'])")
+t_check "stats: the target counted the upload's commands and as many bytes written as its clients did ($written_by_clients), and refused nothing" test \
+    "$(ov_json "$out" "(r['counters']['ata_commands'] > 0, r['counters']['bytes_written'], r['counters']['refused_bad_argument'], r['replies_waiting_for_state'])")" \
+    = "(True, $written_by_clients, 0, 0)"
+ov_ctl stats >"$T_TMP/stats.txt" 2>&1
+t_check "stats (table): one line per counter of the JSON, with its value" test \
+    "$(awk '{ print $1 "=" $2 }' "$T_TMP/stats.txt" | grep -v '^replies_waiting_for_state=' | LC_ALL=C sort)" \
+    = "$(ov_json "$out" "'\\n'.join(sorted(f'{k}={v}' for k, v in r['counters'].items()))")"
 ov_overlay show e0.1 "$MAC1" --json >"$out"
 t_check "overlay show: 1 MiB mapped, version 1" test \
     "$(ov_json "$out" "(r['mapped_bytes'], r['base_version'])")" = "(1048576, 1)"
@@ -111,6 +122,7 @@ refused "malformed JSON" bad-json '{"command": "exports"'
 refused "not an object" bad-request '["exports"]'
 refused "no command" bad-request '{"args": {}}'
 refused "an unknown field" bad-request '{"command": "exports", "verb": 1}'
+refused "stats with an argument" bad-argument '{"command": "stats", "args": {"export": "e0.1"}}'
 refused "an unknown command" unknown-command '{"command": "overlay.destroy", "args": {"export": "e0.1"}}'
 refused "a missing argument" bad-argument '{"command": "overlay.reset", "args": {"export": "e0.1"}}'
 refused "an unknown argument" bad-argument "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC1\", \"force\": true}}"
