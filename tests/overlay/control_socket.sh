@@ -193,6 +193,9 @@ t_check "a boot keeps a persist overlay" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR,lifetime.$MAC1=discard-on-boot" >"$out" 2>&1 ||
     t_fail "reload with a per-client lifetime: $(cat "$out")"
 t_check "a reload keeps the overlays" test "$(read_at c1 64 2048)" = "$W_SHA"
+ov_ctl stats --json >"$out"
+t_check "a reload keeps the target's counters (bytes written still $written_by_clients)" test \
+    "$(ov_json "$out" "r['counters']['bytes_written']")" = "$written_by_clients"
 ov_ctl boot "$MAC1" >/dev/null 2>&1
 t_check "a boot drops a discard-on-boot overlay: the client reads the base" \
     test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
