@@ -17,6 +17,7 @@
 #include "proto/header.h"
 #include "storage/chain.h"
 #include "storage/completion_queue.h"
+#include "target/busy_poll_policy.h"
 #include "target/command.h"
 #include "target/export.h"
 #include "target/file_state_store.h"
@@ -205,7 +206,8 @@ class ServerImpl final : public Server, private Transmitter {
   // context switch and the waker's wake-up, worse in a VM) and adds it to every command's
   // latency. An idle target does not poll: only work starts a poll. Nor does a loop with
   // storage I/O in flight (its eventfd wakes it), or one whose ports cannot look without a
-  // system call (the socket path).
+  // system call (the socket path), or one whose recent polls mostly found nothing (a trickle
+  // of commands; BusyPollPolicy).
   bool BusyPollFoundFrames() {
     const auto budget = options_.busy_poll;
     if (budget.count() <= 0 || engine_->in_flight() > 0) return false;
@@ -222,6 +224,10 @@ class ServerImpl final : public Server, private Transmitter {
     };
     std::optional<bool> found = look();
     if (!found) return false;
+    if (!*found && !busy_poll_policy_.ShouldPoll()) {
+      ++stats_.busy_polls_skipped;
+      return false;
+    }
     ++stats_.busy_polls;
     const auto until = std::chrono::steady_clock::now() + budget;
     while (!*found && std::chrono::steady_clock::now() < until) {
@@ -229,6 +235,7 @@ class ServerImpl final : public Server, private Transmitter {
       found = look();
     }
     if (*found) ++stats_.busy_poll_hits;
+    busy_poll_policy_.Polled(*found);
     return *found;
   }
 
@@ -780,6 +787,7 @@ class ServerImpl final : public Server, private Transmitter {
   ServerOptions options_;
   // Frames arrived since the last Poll() began: the next one busy-polls before it sleeps.
   bool handled_frames_ = false;
+  BusyPollPolicy busy_poll_policy_;
   ServerEnvironment env_;
   Stats stats_;
   std::unique_ptr<IoEngine> engine_;

@@ -701,6 +701,46 @@ TEST_F(ServerTest, BusyPollAfterWorkFindsTheNextFrameWithoutSleeping) {
   EXPECT_EQ(h_.stats().busy_poll_hits, 1u);
 }
 
+// Commands that trickle in, each after the poll that followed the last one gave up: after three
+// such polls the loop stops polling but for one chance in sixteen (BusyPollPolicy), and when
+// frames come back to back again it polls again.
+TEST_F(ServerTest, BusyPollStopsOnATrickleOfCommandsAndResumesWhenTheyComeBackToBack) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().busy_poll = std::chrono::microseconds(200);
+  ASSERT_TRUE(h_.Start());
+  Server& server = h_.server();
+  uint32_t tag = 0;
+  auto send_read = [&] {
+    ++tag;
+    h_.Send(ReadRequest(1, 1, tag % 32, 1, tag), h_.host_a());
+  };
+  constexpr uint64_t kTrickle = 64;
+  for (uint64_t i = 0; i < kTrickle; ++i) {
+    send_read();
+    server.Poll(std::chrono::milliseconds(10));  // handles it
+    server.Poll(std::chrono::milliseconds(1));   // the chance to poll: nothing comes
+  }
+  EXPECT_EQ(h_.Collect(h_.host_a()).size(), kTrickle);
+  const Stats trickle = h_.stats();
+  EXPECT_EQ(trickle.busy_polls + trickle.busy_polls_skipped, kTrickle);
+  EXPECT_EQ(trickle.busy_poll_hits, 0u);
+  EXPECT_LE(trickle.busy_polls, 3 + kTrickle / 16);
+  EXPECT_GE(trickle.busy_polls, 3u);
+
+  // Back to back: the next frame already waits at each chance, and polling comes back.
+  for (int i = 0; i < 8; ++i) {
+    send_read();
+    server.Poll(std::chrono::milliseconds(10));
+    send_read();
+    server.Poll(std::chrono::milliseconds(10));
+  }
+  h_.Collect(h_.host_a());
+  const Stats before_pause = h_.stats();
+  server.Poll(std::chrono::milliseconds(1));  // nothing comes: this chance is polled again
+  EXPECT_EQ(h_.stats().busy_polls, before_pause.busy_polls + 1);
+  EXPECT_EQ(h_.stats().busy_polls_skipped, before_pause.busy_polls_skipped);
+}
+
 TEST_F(ServerTest, BusyPollZeroNeverPolls) {
   h_.AddExport(1, 1, 64 * kSector);
   h_.options().busy_poll = std::chrono::microseconds(0);

@@ -39,10 +39,12 @@ struct Stats {
   uint64_t refused_trim = 0;             // TRIM on a read-only export, bad range, other DSM
   uint64_t ata_errors = 0;               // ATA ABRT/IDNF/UNC replies
   uint64_t send_dropped = 0;             // replies the OS would not take (queue full)
-  // Busy polling (--busy-poll): polls started after work, and polls that found a frame (each
-  // one a sleep and a wake-up saved).
+  // Busy polling (--busy-poll): polls started after work, polls that found a frame (each one a
+  // sleep and a wake-up saved), and chances to poll passed up because recent polls mostly found
+  // nothing (BusyPollPolicy).
   uint64_t busy_polls = 0;
   uint64_t busy_poll_hits = 0;
+  uint64_t busy_polls_skipped = 0;
 };
 
 // Every counter by name, in the order above: what the control socket's `stats` reports
@@ -81,6 +83,7 @@ inline constexpr std::array kStatsCounters = {
     StatsCounter{"send_dropped", &Stats::send_dropped},
     StatsCounter{"busy_polls", &Stats::busy_polls},
     StatsCounter{"busy_poll_hits", &Stats::busy_poll_hits},
+    StatsCounter{"busy_polls_skipped", &Stats::busy_polls_skipped},
 };
 static_assert(sizeof(Stats) == kStatsCounters.size() * sizeof(uint64_t),
               "every Stats counter needs its entry in kStatsCounters");
