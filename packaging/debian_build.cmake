@@ -38,5 +38,6 @@ endforeach()
 string(APPEND CMAKE_CXX_FLAGS " ${_aoe_CXXFLAGS} ${_aoe_CPPFLAGS}")
 string(APPEND CMAKE_EXE_LINKER_FLAGS " ${_aoe_LDFLAGS}")
 string(APPEND CMAKE_SHARED_LINKER_FLAGS " ${_aoe_LDFLAGS}")
+string(APPEND CMAKE_MODULE_LINKER_FLAGS " ${_aoe_LDFLAGS}")  # the RBD module, rbd.so
 message(STATUS "Debian package build (${_aoe_maint_options}): "
                "CXXFLAGS ${CMAKE_CXX_FLAGS}, LDFLAGS ${_aoe_LDFLAGS}")

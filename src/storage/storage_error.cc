@@ -32,8 +32,9 @@ class StorageCategoryImpl final : public std::error_category {
         return "rbd: exports need the aoekit-rbd package; install it (apt-get install "
                "aoekit-rbd), or in a source build install librbd-dev and build again";
       case StorageErrc::kRbdModuleUnloadable:
-        return "the aoekit-rbd module cannot be loaded (`ldd` on it shows which library is "
-               "missing); reinstall it: apt-get install --reinstall aoekit-rbd";
+        return "the aoekit-rbd module cannot be loaded: a library it needs is missing (`ldd` on "
+               "it shows which) or it is from another aoekit build; reinstall the aoekit-rbd of "
+               "this aoekit's version";
       case StorageErrc::kRbdModuleMismatch:
         return "the aoekit-rbd module is from another aoekit version; install the aoekit-rbd "
                "of this aoekit's version";

@@ -22,7 +22,8 @@ enum class StorageErrc {
   kCephUnreachable,         // no monitor answered within the connect timeout
   kCephKeyRefused,          // the monitors refused the client's cephx key (or it has none)
   kRbdModuleMissing,        // rbd: export, but the aoekit-rbd module is not installed
-  kRbdModuleUnloadable,     // the module is there but cannot be loaded (its libraries)
+  kRbdModuleUnloadable,     // the module is there but cannot be loaded (its libraries, or
+                            // symbols of another aoekit build)
   kRbdModuleMismatch,       // the module is from another aoekit version
 };
 

@@ -44,13 +44,17 @@ TEST(BusyPollPolicy, ThreeMissesInARowStopPolling) {
 TEST(BusyPollPolicy, AlternatingFoundAndNotFoundPollsOnlyEverySixteenthChance) {
   BusyPollPolicy policy;
   int polls = 0;
+  int found = 0;
   for (int i = 0; i < 1600; ++i) {
     if (!policy.ShouldPoll()) continue;
     ++polls;
-    policy.Polled(i % 2 == 0);
+    const bool finds = polls % 2 == 1;  // the polls themselves alternate
+    found += finds ? 1 : 0;
+    policy.Polled(finds);
   }
   EXPECT_LE(polls, 1600 / 16 + 8);
   EXPECT_GE(polls, 1600 / 16 - 8);
+  EXPECT_GE(found, polls / 2);
 }
 
 TEST(BusyPollPolicy, StoppedItStillPollsEverySixteenthChance) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -40,8 +41,8 @@ struct Stats {
   uint64_t ata_errors = 0;               // ATA ABRT/IDNF/UNC replies
   uint64_t send_dropped = 0;             // replies the OS would not take (queue full)
   // Busy polling (--busy-poll): polls started after work, polls that found a frame (each one a
-  // sleep and a wake-up saved), and chances to poll passed up because recent polls mostly found
-  // nothing (BusyPollPolicy).
+  // sleep and a wake-up saved), and chances to poll passed up because more than one recent poll
+  // in four found nothing (BusyPollPolicy).
   uint64_t busy_polls = 0;
   uint64_t busy_poll_hits = 0;
   uint64_t busy_polls_skipped = 0;
@@ -87,5 +88,17 @@ inline constexpr std::array kStatsCounters = {
 };
 static_assert(sizeof(Stats) == kStatsCounters.size() * sizeof(uint64_t),
               "every Stats counter needs its entry in kStatsCounters");
+consteval bool EveryStatsCounterOnce() {
+  for (size_t i = 0; i < kStatsCounters.size(); ++i) {
+    for (size_t j = i + 1; j < kStatsCounters.size(); ++j) {
+      if (kStatsCounters[i].field == kStatsCounters[j].field ||
+          kStatsCounters[i].name == kStatsCounters[j].name) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+static_assert(EveryStatsCounterOnce(), "a counter is named twice in kStatsCounters");
 
 }  // namespace aoe::target

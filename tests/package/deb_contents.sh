@@ -87,10 +87,12 @@ if [[ -f $RBD_DEB ]]; then
     && pass "aoekit-rbd holds the module /usr/lib/MULTIARCH/aoekit/rbd.so" \
     || fail "aoekit-rbd holds no /usr/lib/MULTIARCH/aoekit/rbd.so: $(tr '\n' ' ' <<<"$RBD_LIST")"
   RBD_DEPENDS=$(dpkg-deb -f "$RBD_DEB" Depends)
+  missing=""
   for dep in "aoekit (= $(dpkg-deb -f "$DEB" Version))" librbd1 librados2; do
-    grep -qF "$dep" <<<"$RBD_DEPENDS" || fail "aoekit-rbd's Depends lacks $dep: $RBD_DEPENDS"
+    grep -qF "$dep" <<<"$RBD_DEPENDS" || missing="$missing, $dep"
   done
-  pass "aoekit-rbd Depends: $RBD_DEPENDS"
+  [[ -z $missing ]] && pass "aoekit-rbd Depends: $RBD_DEPENDS" \
+    || fail "aoekit-rbd's Depends lacks ${missing#, }: $RBD_DEPENDS"
 else
   fail "no aoekit-rbd package beside $(basename "$DEB") ($RBD_DEB)"
 fi

@@ -21,6 +21,8 @@ DEB_DIR=${1:?usage: rbd_module.sh DEB_DIR}
 t_init
 t_require_root "network namespaces"
 t_require_cmds dpkg-deb ip ldd
+# The module needs Ceph's client libraries on this host (scripts/install-deps installs them).
+ldconfig -p | grep -q 'librbd\.so\.1 ' || t_skip "librbd1 is not installed (scripts/install-deps)"
 AOEKIT_DEB=$(ls "$DEB_DIR"/aoekit_*.deb 2>/dev/null | head -n 1)
 RBD_DEB=$(ls "$DEB_DIR"/aoekit-rbd_*.deb 2>/dev/null | head -n 1)
 [[ -f $AOEKIT_DEB && -f $RBD_DEB ]] || t_die "no aoekit and aoekit-rbd packages in $DEB_DIR"

@@ -31,9 +31,10 @@ extern "C" __attribute__((visibility("default"))) const char aoekit_rbd_module_v
     AOE_VERSION;
 
 // Checked against RbdModuleOpen where `aoe` looks it up.
-extern "C" __attribute__((visibility("default"))) aoe::Result<aoe::OpenedBackend> aoekit_rbd_open(
-    aoe::CompletionQueue& completions, const aoe::BackendSpec& spec, bool read_only) {
-  return aoe::OpenImage(completions, spec, read_only);
+extern "C" __attribute__((visibility("default"))) void aoekit_rbd_open(
+    aoe::Result<aoe::OpenedBackend>* result, aoe::CompletionQueue& completions,
+    const aoe::BackendSpec& spec, bool read_only) {
+  *result = aoe::OpenImage(completions, spec, read_only);
 }
 
 // The symbol has the type `aoe` calls it through.

@@ -8,9 +8,9 @@
 //
 // The module is loaded once, the first time an rbd: export is opened, and never unloaded (its
 // backends' code must outlive them). It is built from the same tree as `aoe` and shares its C++
-// types (BackendSpec, OpenedBackend, the storage error category); `aoe` exports its symbols
-// (ENABLE_EXPORTS) so the module uses the program's copies. The version check refuses a module
-// from another build of aoekit, whose types may differ.
+// types (BackendSpec, OpenedBackend, the storage error category); `aoe` exports its `aoe::`
+// symbols (src/cli/exported_symbols.list) so the module uses the program's copies. The version
+// check refuses a module from another version of aoekit, whose types may differ.
 #pragma once
 
 #include "base/result.h"
@@ -24,8 +24,9 @@ namespace aoe {
 inline constexpr char kRbdModuleVersionSymbol[] = "aoekit_rbd_module_version";  // const char[]
 inline constexpr char kRbdModuleOpenSymbol[] = "aoekit_rbd_open";               // RbdModuleOpen
 
-// What OpenRbdBackend (rbd_open.h) forwards to: same arguments, same results.
-using RbdModuleOpen = Result<OpenedBackend> (*)(CompletionQueue& completions,
-                                                const BackendSpec& spec, bool read_only);
+// What OpenRbdBackend (rbd_open.h) forwards to: the same arguments, and its result stored in
+// `*result` (an extern "C" function does not return a C++ type).
+using RbdModuleOpen = void (*)(Result<OpenedBackend>* result, CompletionQueue& completions,
+                               const BackendSpec& spec, bool read_only);
 
 }  // namespace aoe

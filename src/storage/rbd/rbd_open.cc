@@ -24,8 +24,10 @@ LoadedModule Load() {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {.error = StorageErrc::kRbdModuleMissing};
   // RTLD_NOW: a library the module needs that is missing fails here, at start-up, not at the
-  // first I/O. RTLD_LOCAL: librbd's symbols stay out of the program's namespace.
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // first I/O. RTLD_GLOBAL: Ceph's libraries are in the global scope, as when the program was
+  // linked with them; the plugins libceph-common loads itself (compressors, crypto) take its
+  // symbols from there. (The module's own symbols are hidden but for its two entry points.)
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
   if (handle == nullptr) return {.error = StorageErrc::kRbdModuleUnloadable};
   const auto* version = static_cast<const char*>(::dlsym(handle, kRbdModuleVersionSymbol));
   auto* open = reinterpret_cast<RbdModuleOpen>(::dlsym(handle, kRbdModuleOpenSymbol));
@@ -59,7 +61,9 @@ Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const Backend
       open = module.open;
     }
   }
-  return open(completions, spec, read_only);
+  Result<OpenedBackend> result = Unexpected{std::make_error_code(std::errc::io_error)};
+  open(&result, completions, spec, read_only);
+  return result;
 }
 
 }  // namespace aoe
