@@ -1,6 +1,6 @@
 // `aoe ctl`: asks a running `aoe serve` over its control socket (docs/control.md): the exports
-// and the clients they have seen; the target's counters; add, remove and reload an export without SIGHUP; tell it that
-// a client boots; or send any request as JSON.
+// and the clients they have seen; the target's counters; add, remove and reload an export
+// without SIGHUP; tell it that a client boots; or send any request as JSON.
 #include <fmt/format.h>
 
 #include <string>

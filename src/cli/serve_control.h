@@ -1,7 +1,7 @@
 // ServeControl: the commands of `aoe serve`'s control socket (docs/control.md), carried out on
 // the running Server: list exports and the clients they have seen, report the target's
-// counters, add, remove and reload
-// exports, the overlay commands of `aoe overlay`, and the boot notice `aoe netboot` sends.
+// counters, add, remove and reload exports, the overlay commands of `aoe overlay`, and the boot
+// notice `aoe netboot` sends.
 //
 // Every request is checked in full (command, argument names and types, the export and client
 // it names) before anything is changed: a bad request gets an error and changes nothing.

@@ -22,6 +22,7 @@
 #include "net/packet_port.h"
 #include "net/ring_packet_port.h"
 #include "net/testing/netns.h"
+#include "net/testing/send_all.h"
 
 namespace aoe {
 namespace {
@@ -54,18 +55,11 @@ std::vector<std::byte> Response(const Port& from, MacAddress to, uint32_t tag, s
   return Frame(to, from.mac(), kAoeEtherType, 0x18, tag, size);
 }
 
-// Sends all frames, retrying briefly if the socket's queue is full.
+// Sends all frames (testing/send_all.h), retrying briefly if the socket's queue is full.
 void SendAll(Port& port, const std::vector<std::vector<std::byte>>& frames) {
-  std::vector<TxFrame> spans(frames.begin(), frames.end());
-  std::span<const TxFrame> rest(spans);
-  auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (!rest.empty()) {
-    auto sent = port.Send(rest);
-    ASSERT_TRUE(sent) << sent.error().message();
-    rest = rest.subspan(*sent);
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << rest.size() << " frames unsent";
-    if (!rest.empty()) std::this_thread::sleep_for(milliseconds(1));
-  }
+  Result<size_t> unsent = testing::SendAll(port, frames, kWait);
+  ASSERT_TRUE(unsent) << unsent.error().message();
+  ASSERT_EQ(*unsent, 0u) << *unsent << " frames unsent";
 }
 
 struct Received {

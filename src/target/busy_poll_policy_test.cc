@@ -13,6 +13,17 @@ int ChancesUntilPoll(BusyPollPolicy& policy, int limit = 100) {
   return limit + 1;
 }
 
+// A policy after three polls in a row that found nothing (ThreeMissesInARowStopPolling: it no
+// longer polls).
+BusyPollPolicy AfterThreeMisses() {
+  BusyPollPolicy policy;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(policy.ShouldPoll()) << "poll " << i;
+    policy.Polled(false);
+  }
+  return policy;
+}
+
 TEST(BusyPollPolicy, PollsWhileItsPollsFindFrames) {
   BusyPollPolicy policy;
   for (int i = 0; i < 1000; ++i) {
@@ -30,11 +41,7 @@ TEST(BusyPollPolicy, ToleratesAnOddMiss) {
 }
 
 TEST(BusyPollPolicy, ThreeMissesInARowStopPolling) {
-  BusyPollPolicy policy;
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(policy.ShouldPoll());
-    policy.Polled(false);
-  }
+  BusyPollPolicy policy = AfterThreeMisses();
   EXPECT_FALSE(policy.ShouldPoll());
 }
 
@@ -58,11 +65,7 @@ TEST(BusyPollPolicy, AlternatingFoundAndNotFoundPollsOnlyEverySixteenthChance) {
 }
 
 TEST(BusyPollPolicy, StoppedItStillPollsEverySixteenthChance) {
-  BusyPollPolicy policy;
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(policy.ShouldPoll());
-    policy.Polled(false);
-  }
+  BusyPollPolicy policy = AfterThreeMisses();
   EXPECT_EQ(ChancesUntilPoll(policy), 16);
   policy.Polled(false);
   EXPECT_EQ(ChancesUntilPoll(policy), 16);
@@ -71,11 +74,7 @@ TEST(BusyPollPolicy, StoppedItStillPollsEverySixteenthChance) {
 // Frames come back to back again: the loop finds them waiting when its chances come (and tells
 // the policy so without asking it), and polling is back on after a few.
 TEST(BusyPollPolicy, FramesFoundAgainTurnPollingBackOn) {
-  BusyPollPolicy policy;
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(policy.ShouldPoll());
-    policy.Polled(false);
-  }
+  BusyPollPolicy policy = AfterThreeMisses();
   ASSERT_FALSE(policy.ShouldPoll());
   int found = 0;
   while (!policy.ShouldPoll()) {

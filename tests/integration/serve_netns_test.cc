@@ -24,6 +24,7 @@
 #include "net/packet_io.h"
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
+#include "net/testing/send_all.h"
 #include "net/testing/spawn.h"
 #include "net/testing/test_data.h"
 #include "proto/ata.h"
@@ -231,19 +232,10 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
   uint8_t MaxSectors() const { return proto::SectorsPerFrame(mtu_); }
 
   // Sends every frame, 64 per call, as fast as the port takes them (a burst the target has to
-  // absorb); when the port's queue is full, tries again 1 ms later, for at most 10 s. Returns
-  // whether all were sent.
+  // absorb), for at most 10 s (testing/send_all.h). Returns whether all were sent.
   bool SendAll(const std::vector<Bytes>& frames) {
-    std::vector<TxFrame> spans(frames.begin(), frames.end());
-    std::span<const TxFrame> rest(spans);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!rest.empty() && std::chrono::steady_clock::now() < deadline) {
-      auto sent = port_->Send(rest.first(std::min<size_t>(rest.size(), 64)));
-      if (!sent) return false;
-      rest = rest.subspan(*sent);
-      if (*sent == 0) std::this_thread::sleep_for(1ms);
-    }
-    return rest.empty();
+    Result<size_t> unsent = testing::SendAll(*port_, frames, 10s, 64);
+    return unsent && *unsent == 0;
   }
 
   size_t mtu_ = 1500;

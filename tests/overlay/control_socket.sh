@@ -6,8 +6,8 @@
 # raw JSON lines, against a target serving a client in a network namespace:
 #   - the socket is root's, mode 0600, and a non-root user cannot connect;
 #   - every command: exports, clients, stats (the upload counted), export.add/reload/remove (the
-#     client sees each change),
-#     client.boot, overlay.list/show/reset/commit/rollback (the clients see each change);
+#     client sees each change), client.boot, overlay.list/show/reset/commit/rollback (the clients
+#     see each change);
 #   - malformed JSON, unknown commands and arguments, wrong types, bad MACs, bad export specs
 #     and an oversize request each get a JSON error, and change nothing (the state before and
 #     after is compared);

@@ -30,18 +30,19 @@ RBD_DEB=$(ls "$DEB_DIR"/aoekit-rbd_*.deb 2>/dev/null | head -n 1)
 ALONE=$T_TMP/aoekit
 WITH_RBD=$T_TMP/aoekit-and-rbd
 BROKEN=$T_TMP/broken-module
-for tree in "$ALONE" "$WITH_RBD" "$BROKEN"; do
+OTHER=$T_TMP/other-version
+for tree in "$ALONE" "$WITH_RBD" "$BROKEN" "$OTHER"; do
     dpkg-deb -x "$AOEKIT_DEB" "$tree" || t_die "dpkg-deb -x $AOEKIT_DEB failed"
 done
-dpkg-deb -x "$RBD_DEB" "$WITH_RBD" || t_die "dpkg-deb -x $RBD_DEB failed"
+for tree in "$WITH_RBD" "$OTHER"; do
+    dpkg-deb -x "$RBD_DEB" "$tree" || t_die "dpkg-deb -x $RBD_DEB failed"
+done
 module=$(dpkg-deb -c "$RBD_DEB" | awk '{ print $6 }' | grep -E '/aoekit/rbd\.so$' | sed 's|^\./||')
 [[ -n $module ]] || t_die "aoekit-rbd holds no aoekit/rbd.so"
 mkdir -p "$(dirname "$BROKEN/$module")"
 echo "not a shared object" >"$BROKEN/$module"
 # A module of another aoekit version: this one with its version string (the symbol
 # aoekit_rbd_module_version, NUL-terminated) overwritten by one of the same length.
-OTHER=$T_TMP/other-version
-dpkg-deb -x "$AOEKIT_DEB" "$OTHER" && dpkg-deb -x "$RBD_DEB" "$OTHER" || t_die "dpkg-deb -x failed"
 version=$(dpkg-deb -f "$RBD_DEB" Version)
 version=${version%%-*}
 other_version=$(tr '0-9' '1-90' <<<"$version")

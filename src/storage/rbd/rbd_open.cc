@@ -7,12 +7,24 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <string>
 
 #include "storage/rbd/rbd_module.h"
 #include "storage/storage_error.h"
 
 namespace aoe {
 namespace {
+
+// Where this program looks for the module: AOE_RBD_MODULE_FROM_BIN (the install's
+// LIBDIR/aoekit/rbd.so, relative to BINDIR) from the directory of /proc/self/exe. The build tree
+// puts rbd.so at the same place relative to its `aoe`, so one rule serves both, and an installed
+// tree unpacked anywhere (dpkg -x) finds its own module.
+std::string RbdModulePath() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (exe.parent_path() / AOE_RBD_MODULE_FROM_BIN).lexically_normal().string();
+}
 
 struct LoadedModule {
   RbdModuleOpen open = nullptr;
@@ -39,13 +51,6 @@ LoadedModule Load() {
 }
 
 }  // namespace
-
-std::string RbdModulePath() {
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return (exe.parent_path() / AOE_RBD_MODULE_FROM_BIN).lexically_normal().string();
-}
 
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only) {

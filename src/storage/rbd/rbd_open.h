@@ -5,8 +5,6 @@
 // about the connect timeout: start-up and reload only.
 #pragma once
 
-#include <string>
-
 #include "base/result.h"
 #include "storage/backend_spec.h"
 #include "storage/completion_queue.h"
@@ -21,11 +19,5 @@ namespace aoe {
 // the key may not open it).
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only);
-
-// Where this program looks for the module: AOE_RBD_MODULE_FROM_BIN (the install's
-// LIBDIR/aoekit/rbd.so, relative to BINDIR) from the directory of /proc/self/exe. The build tree
-// puts rbd.so at the same place relative to its `aoe`, so one rule serves both, and an installed
-// tree unpacked anywhere (dpkg -x) finds its own module.
-std::string RbdModulePath();
 
 }  // namespace aoe
