@@ -22,7 +22,9 @@ t_init
 t_require_root "network namespaces"
 t_require_cmds dpkg-deb ip ldd
 # The module needs Ceph's client libraries on this host (scripts/install-deps installs them).
-ldconfig -p | grep -q 'librbd\.so\.1 ' || t_skip "librbd1 is not installed (scripts/install-deps)"
+# (The whole list first: `ldconfig -p | grep -q` under pipefail fails whenever grep exits before
+# ldconfig has written everything, and the test would skip at random.)
+[[ $(ldconfig -p) == *"librbd.so.1 "* ]] || t_skip "librbd1 is not installed (scripts/install-deps)"
 AOEKIT_DEB=$(ls "$DEB_DIR"/aoekit_*.deb 2>/dev/null | head -n 1)
 RBD_DEB=$(ls "$DEB_DIR"/aoekit-rbd_*.deb 2>/dev/null | head -n 1)
 [[ -f $AOEKIT_DEB && -f $RBD_DEB ]] || t_die "no aoekit and aoekit-rbd packages in $DEB_DIR"
