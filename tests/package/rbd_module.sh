@@ -71,8 +71,9 @@ serve_fails() {
     fi
 }
 
-if ldd "$ALONE/usr/bin/aoe" | grep -qE 'lib(rbd|rados|ceph-common)\.so'; then
-    t_fail "aoekit's aoe links Ceph's libraries: $(ldd "$ALONE/usr/bin/aoe" | grep -E 'rbd|rados|ceph')"
+libraries=$(ldd "$ALONE/usr/bin/aoe")  # whole, then searched: see the ldconfig check above
+if grep -qE 'lib(rbd|rados|ceph-common)\.so' <<<"$libraries"; then
+    t_fail "aoekit's aoe links Ceph's libraries: $(grep -E 'rbd|rados|ceph' <<<"$libraries")"
 else
     t_pass "aoekit's aoe does not link librbd, librados or libceph-common"
 fi
