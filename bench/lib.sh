@@ -77,8 +77,8 @@ bench_mtu() {
     fi
     ip -n "$BENCH_NS_T" link set vt up && ip -n "$BENCH_NS_C" link set vc up
     for ((i = 0; i < 50; i++)); do
-        ip -n "$BENCH_NS_T" link show vt | grep -q LOWER_UP &&
-            ip -n "$BENCH_NS_C" link show vc | grep -q LOWER_UP && return 0
+        ip -n "$BENCH_NS_T" link show vt | grep LOWER_UP >/dev/null &&
+            ip -n "$BENCH_NS_C" link show vc | grep LOWER_UP >/dev/null && return 0
         sleep 0.1
     done
     bench_die "the veth pair did not come up at MTU $1"
@@ -191,7 +191,7 @@ bench_note_stale() {
     local build=$1
     shift
     if command -v ninja >/dev/null && [[ -f $build/build.ninja ]] &&
-        ninja -C "$build" -n "$@" 2>/dev/null | grep -q '^\[1/'; then
+        ninja -C "$build" -n "$@" 2>/dev/null | grep '^\[1/' >/dev/null; then
         bench_log "note: the binaries in $build are older than their sources (rebuild: cmake --build $build --target $*); measuring them anyway"
     fi
 }

@@ -40,7 +40,7 @@ for (( i = 0; i < 400; i++ )); do
     sleep 0.05
 done
 # link_down NS IF: the kernel reports IF without the UP flag.
-link_down() { ! ip -n "$1" -o link show "$2" | grep -q '[<,]UP[,>]'; }
+link_down() { ! ip -n "$1" -o link show "$2" | grep '[<,]UP[,>]' >/dev/null; }
 if kill -0 "$cp_pid" 2>/dev/null; then
     ip -n "$(t_ns target)" link set vt1 down
     copied=$(stat -c %s "$DOWN")

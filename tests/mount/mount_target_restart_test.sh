@@ -28,7 +28,7 @@ in_serve "e0.1=$IMAGE"
 MNT=$T_TMP/aoe
 in_mount e0.1 "$MNT" --dead-timeout 20
 PID=$(mt_daemon_pid e0.1)
-mt_aoe show | grep -q "dead timeout 20 s" && t_pass "aoe show reports --dead-timeout 20" \
+mt_aoe show | grep "dead timeout 20 s" >/dev/null && t_pass "aoe show reports --dead-timeout 20" \
     || t_fail "aoe show lacks the dead timeout: $(mt_aoe show)"
 [[ "$(in_json_field e0.1 dead_timeout_ms)" == 20000 ]] && t_pass "aoe show --json: dead_timeout_ms" \
     || t_fail "aoe show --json lacks dead_timeout_ms 20000"

@@ -128,7 +128,7 @@ grep -q "DISCOVER from PXE BIOS -> OFFER 10.78.0.100, boot file undionly.kpxe" "
 # ---------------------------------------------------------------------------
 # TFTP.
 # ---------------------------------------------------------------------------
-in_c ip addr show dev nbc0 | grep -q "10.78.0.100/24" || in_c ip addr add 10.78.0.100/24 dev nbc0
+in_c ip addr show dev nbc0 | grep "10.78.0.100/24" >/dev/null || in_c ip addr add 10.78.0.100/24 dev nbc0
 
 fetch_busybox() {  # NAME OUT [BLKSIZE]
   local -a opts=()
@@ -166,7 +166,7 @@ done
 [[ $ok -eq 1 ]] && t_pass "4 simultaneous transfers all byte-identical" || t_fail "parallel transfers"
 
 if fetch_busybox "$CLIENT_SCRIPT_NAME" "$T_TMP/script" && grep -q "^sanboot aoe:e4.2 " "$T_TMP/script" \
-   && head -n1 "$T_TMP/script" | grep -qx '#!ipxe'; then
+   && head -n1 "$T_TMP/script" | grep -x '#!ipxe' >/dev/null; then
   t_pass "per-client script runs sanboot aoe:e4.2"
 else
   t_fail "script: $(cat "$T_TMP/script" "$T_TMP/script.err" 2>/dev/null)"

@@ -20,7 +20,7 @@ AOE=${1:?usage: mkimage_test.sh AOE_BIN}
 for tool in busybox sfdisk mkfs.ext4 debugfs extlinux grub-mkstandalone mkfs.vfat mcopy unshare; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (scripts/install-deps)"; exit 77; }
 done
-file -L "$(command -v busybox)" | grep -q 'statically linked' \
+file -L "$(command -v busybox)" | grep 'statically linked' >/dev/null \
   || { echo "SKIP: busybox is not static (busybox-static)"; exit 77; }
 T=$(mktemp -d /var/tmp/pkg-mkimage-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT

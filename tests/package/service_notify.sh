@@ -103,7 +103,7 @@ start "$T_TMP/serve.log" "$AOE" serve --config "$CONFIG"
 check "aoe serve: READY=1 with the export and interface counts" \
   '^READY=1\|STATUS=serving 2 exports on 2 interfaces$'
 # READY means serving: both disks answer at once (no retry needed after READY).
-if ip netns exec "$NS" "$AOE" scan -i pkgc0 --timeout 0.5 2>&1 | grep -q 'e7\.2'; then
+if ip netns exec "$NS" "$AOE" scan -i pkgc0 --timeout 0.5 2>&1 | grep 'e7\.2' >/dev/null; then
   t_pass "aoe serve: the exports answer as soon as READY=1 is sent"
 else
   t_fail "aoe serve: the exports answer as soon as READY=1 is sent"
