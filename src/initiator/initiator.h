@@ -1,6 +1,7 @@
 // Initiator: the sans-I/O-style AoE initiator engine. It discovers targets, runs block I/O to
-// them with per-path windows, RTT-based retransmission and multipath, and performs the admin
-// commands (config string, MAC mask, reservations, raw frames). See README.md for the policies.
+// them with per-path windows, RTT-based retransmission and multipath (each disk: disk.h), and
+// performs the admin commands (config string, MAC mask, reservations, raw frames;
+// admin_exchanges.cc). See README.md for the policies.
 //
 // It owns no threads and never blocks. The owner drives it:
 //   - watch fds() for readability and call OnReadable(fd) (or just Poll()),
@@ -19,9 +20,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,14 +32,13 @@
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "initiator/disk.h"
 #include "initiator/error.h"
 #include "initiator/flow.h"
 #include "initiator/send_queue.h"
 #include "initiator/tags.h"
 #include "initiator/types.h"
-#include "initiator/unsettled_writes.h"
 #include "net/port.h"
-#include "proto/ata.h"
 #include "proto/config.h"
 #include "proto/mask.h"
 
@@ -93,194 +91,7 @@ struct ExchangeOptions {
   // Send to this target MAC (default: the chosen path's MAC or broadcast).
   std::optional<MacAddress> target_mac{};
 };
-
-using IoCallback = std::function<void(Outcome<void>)>;
-using IdentifyCallback = std::function<void(Outcome<IdentifyData>)>;
 using FrameCallback = std::function<void(Outcome<std::vector<std::byte>>)>;
-
-class Initiator;
-
-// One shelf.slot: async block I/O over all its paths. Obtained from Initiator::disk(); owned by
-// the Initiator and valid as long as it.
-class Disk {
- public:
-  Disk(const Disk&) = delete;
-  Disk& operator=(const Disk&) = delete;
-  ~Disk();
-
-  // `buffer.size()` must be a non-zero multiple of 512. The request is split into frames of
-  // info().sectors_per_frame sectors, always with LBA48 opcodes (READ/WRITE EXT) and the E flag.
-  void Read(uint64_t lba, ByteSpan buffer, IoCallback done);
-  void Write(uint64_t lba, ConstByteSpan data, IoCallback done);
-  // FLUSH CACHE EXT (0xEA). A target that aborts it (vblade implements only 0xE7) gets FLUSH
-  // CACHE (0xE7) instead, at once and for every later flush of this disk.
-  void Flush(IoCallback done);
-  // IDENTIFY DEVICE (0xEC); also updates info().identify.
-  void Identify(IdentifyCallback done);
-  // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
-  // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
-  // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in
-  // IDENTIFY (proto::ReadIdentifyFeatures); a target without TRIM answers with an ATA abort.
-  static constexpr uint64_t kMaxTrimSectors =
-      uint64_t{proto::kDsmRangesPerBlock} * proto::kDsmMaxRangeSectors;
-  void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
-  // Fails every pending request now with kCancelled ("<request>: <why>"), as the dead-target
-  // timeout would, and sends nothing more for them: for an owner that must stop while the
-  // target does not answer. Callbacks run before this returns (unless called from inside one).
-  // The disk stays usable; copies of aborted writes still hold back overlapping new writes.
-  void Abort(const std::string& why);
-
-  const TargetInfo& info() const { return info_; }
-  DiskAddress address() const { return info_.address; }
-  std::vector<PathStats> path_stats() const;
-  // Requests submitted and not yet completed.
-  size_t pending_requests() const { return requests_.size(); }
-  // True once the target aborted FLUSH CACHE EXT and flushes use FLUSH CACHE (0xE7).
-  bool uses_flush_cache() const { return flush_ext_refused_; }
-  // Copies of finished WRITE frames that may still reach the target (UnsettledWrites), and how
-  // many write requests had to wait for such a copy before (part of) them could be sent.
-  size_t unsettled_write_copies() const { return unsettled_.size(); }
-  uint64_t writes_held_back() const { return writes_held_back_; }
-
- private:
-  friend class Initiator;
-
-  enum class Op : uint8_t { kRead, kWrite, kFlush, kIdentify, kTrim };
-
-  struct Request {
-    Op op = Op::kRead;
-    uint64_t lba = 0;
-    uint64_t sectors = 0;       // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
-    std::byte* data = nullptr;  // read destination or write source (caller-owned)
-    uint64_t framed = 0;        // sectors already put into frames
-    uint32_t frames_active = 0;
-    bool fully_framed = false;
-    bool held_back = false;  // counted in writes_held_back_
-    std::optional<Error> error;
-    IoCallback done;
-    IdentifyCallback identify_done;
-    // IDENTIFY's reply, or the TRIM's block of ranges.
-    std::unique_ptr<std::array<std::byte, 512>> identify_page;
-    std::list<Request>::iterator self;
-  };
-
-  struct Path {
-    size_t port = 0;
-    MacAddress target_mac;
-    uint16_t buffer_count = 0;
-    uint8_t advertised_sectors = 2;
-    CongestionWindow window{1};
-    RttEstimator rtt;
-    uint32_t in_flight = 0;
-    uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0, spurious_timeouts = 0;
-    uint32_t consecutive_timeouts = 0;  // loss events since the last reply on this path
-    TimePoint last_reply{};             // or since the path was learnt or came back up
-    uint64_t loss_counted_seq = 0;      // transmissions up to here belong to a counted event
-    bool up = true;
-    TimePoint next_probe{};
-    bool probe_pending = false;
-  };
-
-  // One transmission of a frame. A frame keeps its last few transmissions live so that a late
-  // reply to an earlier one still completes it (and still measures that path's RTT).
-  struct Transmission {
-    uint32_t tag = 0;
-    uint32_t path = 0;
-    TimePoint sent_at{};
-    uint64_t seq = 0;        // CongestionWindow sequence number on that path
-    bool counted = false;    // still counted in the path's in_flight (not timed out)
-    bool timed_out = false;  // its timeout was counted in the window's loss event below
-    uint64_t loss_event = 0;
-    bool answered = false;  // its reply arrived: the target has executed this copy
-  };
-  static constexpr size_t kMaxTransmissions = 4;
-
-  struct Frame {
-    enum class State : uint8_t { kFree, kInFlight, kAwaitingResend };
-    State state = State::kFree;
-    Request* request = nullptr;
-    uint64_t lba = 0;
-    uint8_t sectors = 0;
-    size_t data_offset = 0;         // bytes into the request's buffer
-    std::vector<std::byte> buffer;  // the encoded request, reused across transmissions
-    size_t length = 0;
-    uint64_t queued_batch = 0;  // SendQueue batch of its last transmission (waiting if current)
-    std::array<Transmission, kMaxTransmissions> tx{};
-    size_t tx_count = 0;  // live transmissions, oldest first
-    TimePoint first_sent{};
-    TimePoint deadline{};  // retransmission deadline of the newest transmission
-    uint32_t retries = 0;
-    uint32_t backoff = 0;      // RTO doublings for the next transmission (see Disk::OnTimer)
-    uint32_t paths_tried = 0;  // bit i: sent on path i (i < 32)
-    bool flush_ext = false;    // a flush sent as FLUSH CACHE EXT (0xEA), not 0xE7
-  };
-
-  // Bit 15 of a tag owner cookie's low half: the tag belongs to an unsettled write copy (the
-  // rest is its UnsettledWrites index), not to a frame slot.
-  static constexpr uint32_t kCopyBit = 0x8000;
-
-  Disk(Initiator& owner, uint16_t id, DiskAddress address);
-
-  void Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCallback done,
-              IdentifyCallback identify_done);
-  // Sends as many frames (retransmissions first) as windows and frame slots allow.
-  void Pump();
-  std::optional<uint32_t> ChoosePath(std::optional<uint32_t> avoid) const;
-  Frame* AcquireFrameSlot();
-  void BuildFrame(Frame& f);
-  void Transmit(uint32_t slot, uint32_t path);
-  // Sends the engine's queued frames if this frame's last transmission is still among them:
-  // called before anything rewrites the frame's buffer (SendQueue).
-  void SendIfQueued(const Frame& f);
-  void OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& source,
-               ConstByteSpan frame);
-  void OnTimer(TimePoint now);
-  std::optional<TimePoint> NextDeadline() const;
-  void RetireTransmissions(Frame& f);
-  // A transmission that its frame no longer tracks: its tag is released, unless it is an
-  // unanswered copy of a write, which becomes an unsettled copy (keeping its tag).
-  void ForgetTransmission(const Frame& f, const Transmission& t);
-  void OnCopyReply(uint32_t index, uint32_t tag, size_t port, const MacAddress& source);
-  // How long a write copy sent on `path` may still arrive (InitiatorOptions::write_copy_lifetime).
-  Duration CopyLifetime(uint32_t path) const;
-  // The first request waiting to be framed whose next frame may go out now: a write waits while
-  // an unsettled copy overlaps its next frame, and requests behind it go first.
-  Request* NextRequestToFrame();
-  void FinishFrame(uint32_t slot, std::optional<Error> error);
-  void MaybeComplete(Request& r);
-  // Fails every pending request with `code`; each message is "<what the request was>: <why>".
-  void FailAll(InitiatorErrc code, const std::string& why);
-  // "reading e0.1 sectors 8-15", "flushing e0.1" ...
-  std::string DescribeRequest(const Request& r) const;
-  // Any reply of ours on (port, mac), even one too late to match a frame: the path works.
-  void NoteReply(size_t port, const MacAddress& mac);
-  void MarkPathUp(uint32_t path);
-  void MarkPathDown(uint32_t path);
-  void SendProbe(uint32_t path, TimePoint now);
-  void RecomputeSectorsPerFrame();
-  std::string PathName(uint32_t path) const;
-  std::string DescribeRange(const Frame& f) const;
-  Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;
-  Error AoeErrorFor(const Frame& f, proto::AoeError code) const;
-  PathInfo MakePathInfo(const Path& p) const;
-  // Registers or refreshes a path from a config reply.
-  void LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config);
-  std::optional<uint32_t> FindPath(size_t port, const MacAddress& mac) const;
-
-  Initiator& owner_;
-  uint16_t id_;
-  TargetInfo info_;
-  std::vector<Path> paths_;
-  std::vector<Frame> frames_;  // slots; grows up to max_frames_per_disk, never shrinks
-  std::vector<uint32_t> free_frames_;
-  std::deque<uint32_t> resend_queue_;  // frame slots awaiting retransmission, oldest first
-  std::list<Request> requests_;        // all pending requests, submission order
-  std::deque<Request*> unframed_;      // requests with sectors not yet in a frame
-  UnsettledWrites unsettled_;          // copies of finished writes that may still arrive
-  uint64_t writes_held_back_ = 0;
-  bool flush_ext_refused_ = false;  // the target aborted 0xEA: flush with 0xE7
-  TimePoint next_rediscover_{};     // see InitiatorOptions::rediscover_interval
-};
 
 class Initiator {
  public:
