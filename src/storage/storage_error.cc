@@ -33,11 +33,10 @@ class StorageCategoryImpl final : public std::error_category {
                "aoekit-rbd), or in a source build install librbd-dev and build again";
       case StorageErrc::kRbdModuleUnloadable:
         return "the aoekit-rbd module cannot be loaded: a library it needs is missing (`ldd` on "
-               "it shows which) or it is from another aoekit build; reinstall the aoekit-rbd of "
-               "this aoekit's version";
+               "it shows which) or the file is damaged; reinstall aoekit-rbd";
       case StorageErrc::kRbdModuleMismatch:
-        return "the aoekit-rbd module is from another aoekit version; install the aoekit-rbd "
-               "of this aoekit's version";
+        return "the aoekit-rbd module is from another aoekit version or build; install the "
+               "aoekit-rbd of this aoekit's version";
     }
     return "unknown storage error";
   }

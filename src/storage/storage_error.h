@@ -22,9 +22,10 @@ enum class StorageErrc {
   kCephUnreachable,         // no monitor answered within the connect timeout
   kCephKeyRefused,          // the monitors refused the client's cephx key (or it has none)
   kRbdModuleMissing,        // rbd: export, but the aoekit-rbd module is not installed
-  kRbdModuleUnloadable,     // the module is there but cannot be loaded (its libraries, or
-                            // symbols of another aoekit build)
-  kRbdModuleMismatch,       // the module is from another aoekit version
+  kRbdModuleUnloadable,     // the module is there but cannot be loaded (a library of its
+                            // own missing, a damaged file)
+  kRbdModuleMismatch,       // the module is from another aoekit version or build (its version
+                            // string, or an aoekit symbol it needs that this program lacks)
 };
 
 const std::error_category& StorageCategory();

@@ -10,7 +10,8 @@
 #   - with aoekit-rbd unpacked beside it, the module loads and runs: the same export now fails
 #     on its ceph_conf= (a file that does not exist), exit 2;
 #   - a module file that cannot be loaded (not an ELF object) gives its own line, exit 2, and so
-#     does a module of another aoekit version (its version string rewritten);
+#     does a module of another aoekit version (its version string rewritten) or build (an
+#     aoekit symbol it needs renamed, so that the program does not have it);
 #   - aoekit alone serves a file export.
 # `aoe serve` runs in a namespace of its own, on a veth pair created there.
 #
@@ -20,7 +21,7 @@ source "$(dirname "$0")/../lib.sh"
 DEB_DIR=${1:?usage: rbd_module.sh DEB_DIR}
 t_init
 t_require_root "network namespaces"
-t_require_cmds dpkg-deb ip ldd
+t_require_cmds dpkg-deb ip ldd nm perl
 # The module needs Ceph's client libraries on this host (scripts/install-deps installs them).
 # (The whole list first: `ldconfig -p | grep -q` under pipefail fails whenever grep exits before
 # ldconfig has written everything, and the test would skip at random.)
@@ -33,10 +34,11 @@ ALONE=$T_TMP/aoekit
 WITH_RBD=$T_TMP/aoekit-and-rbd
 BROKEN=$T_TMP/broken-module
 OTHER=$T_TMP/other-version
-for tree in "$ALONE" "$WITH_RBD" "$BROKEN" "$OTHER"; do
+OTHER_BUILD=$T_TMP/other-build
+for tree in "$ALONE" "$WITH_RBD" "$BROKEN" "$OTHER" "$OTHER_BUILD"; do
     dpkg-deb -x "$AOEKIT_DEB" "$tree" || t_die "dpkg-deb -x $AOEKIT_DEB failed"
 done
-for tree in "$WITH_RBD" "$OTHER"; do
+for tree in "$WITH_RBD" "$OTHER" "$OTHER_BUILD"; do
     dpkg-deb -x "$RBD_DEB" "$tree" || t_die "dpkg-deb -x $RBD_DEB failed"
 done
 module=$(dpkg-deb -c "$RBD_DEB" | awk '{ print $6 }' | grep -E '/aoekit/rbd\.so$' | sed 's|^\./||')
@@ -51,6 +53,12 @@ other_version=$(tr '0-9' '1-90' <<<"$version")
 VERSION=$version OTHER_VERSION=$other_version \
     perl -0777 -pi -e 's/\x00\Q$ENV{VERSION}\E\x00/\x00$ENV{OTHER_VERSION}\x00/ or die' "$OTHER/$module" \
     || t_die "no version string $version in $module"
+# A module of another aoekit build: one of the program's symbols it imports renamed (same
+# length), as if it were built from sources where that function is different.
+undefined=$(nm -D --undefined-only "$OTHER_BUILD/$module")
+[[ $undefined == *" _ZN3aoe15StorageCategoryEv"* ]] || t_die "$module does not import aoe::StorageCategory()"
+perl -0777 -pi -e 's/\x00_ZN3aoe15StorageCategoryEv\x00/\x00_ZN3aoe15StorageCategorzEv\x00/ or die' \
+    "$OTHER_BUILD/$module" || t_die "cannot rename aoe::StorageCategory() in $module"
 
 NS=$(t_ns t)
 t_netns_add "$NS"
@@ -85,6 +93,8 @@ serve_fails "$BROKEN" 'aoekit-rbd module cannot be loaded' \
     "a module file that is not a shared object: says it cannot be loaded"
 serve_fails "$OTHER" 'aoekit-rbd module is from another aoekit version' \
     "a module built for another version ($other_version): refused before it runs"
+serve_fails "$OTHER_BUILD" 'aoekit-rbd module is from another aoekit version or build' \
+    "a module that needs an aoekit function this build lacks: refused as another build"
 
 # A file export needs no module.
 AOE_BIN=$ALONE/usr/bin/aoe

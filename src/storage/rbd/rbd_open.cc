@@ -40,7 +40,16 @@ LoadedModule Load() {
   // linked with them; the plugins libceph-common loads itself (compressors, crypto) take its
   // symbols from there. (The module's own symbols are hidden but for its two entry points.)
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-  if (handle == nullptr) return {.error = StorageErrc::kRbdModuleUnloadable};
+  if (handle == nullptr) {
+    // A module that needs an aoekit symbol this program does not export was built from other
+    // aoekit sources: a mismatch, like a different version string. Anything else (a library
+    // of its own missing, not an ELF object) is a broken install.
+    const char* why = ::dlerror();
+    const bool needs_other_aoekit =
+        why != nullptr && std::strstr(why, "undefined symbol: _ZN3aoe") != nullptr;
+    return {.error = needs_other_aoekit ? StorageErrc::kRbdModuleMismatch
+                                        : StorageErrc::kRbdModuleUnloadable};
+  }
   const auto* version = static_cast<const char*>(::dlsym(handle, kRbdModuleVersionSymbol));
   auto* open = reinterpret_cast<RbdModuleOpen>(::dlsym(handle, kRbdModuleOpenSymbol));
   if (version == nullptr || open == nullptr || std::strcmp(version, AOE_VERSION) != 0) {
