@@ -129,6 +129,14 @@ class InitiatorTest : public ::testing::Test {
     return *d;
   }
 
+  // Reads 1 MiB so that the path's window grows to its limit (16, the fake target's buffer
+  // count) and its RTT estimate settles: the start of the tests of stalls and batches.
+  static void WarmUp(SyncDisk& disk) {
+    std::vector<std::byte> warm(1 << 20);
+    ASSERT_TRUE(disk.Read(0, warm));
+    ASSERT_EQ(disk.path_stats()[0].window, 16u);
+  }
+
   FakeClock clock_;
   MemoryWire wire_a_;
   MemoryWire wire_b_;
@@ -368,9 +376,7 @@ TEST_F(InitiatorTest, ASpuriousTimeoutIsUndoneWhenTheLateRepliesCome) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
   Client& client = MakeClient({}, false);
   SyncDisk disk = Open(0, 1);
-  std::vector<std::byte> warm(1 << 20);
-  ASSERT_TRUE(disk.Read(0, warm));
-  ASSERT_EQ(disk.path_stats()[0].window, 16u);
+  ASSERT_NO_FATAL_FAILURE(WarmUp(disk));
   std::vector<std::byte> buf(64 * 1024);
   std::optional<Outcome<void>> result;
   disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
@@ -1251,9 +1257,7 @@ TEST_F(SendBatchTest, AnEnginePassHandsThePortOneBatch) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
   Client& client = MakeRecordedClient();
   SyncDisk disk = Open(0, 1);
-  std::vector<std::byte> warm(1 << 20);
-  ASSERT_TRUE(disk.Read(0, warm));
-  ASSERT_EQ(disk.path_stats()[0].window, 16u);
+  ASSERT_NO_FATAL_FAILURE(WarmUp(disk));
   // 64 KiB at MTU 1500 are 32 frames of 2 sectors; the window lets 16 out at once.
   std::vector<std::byte> buf(64 * 1024);
   std::optional<Outcome<void>> result;
@@ -1280,8 +1284,7 @@ TEST_F(SendBatchTest, NoQueuedFrameIsRebuiltBeforeItIsSent) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
   Client& client = MakeRecordedClient();
   SyncDisk disk = Open(0, 1);
-  std::vector<std::byte> warm(1 << 20);
-  ASSERT_TRUE(disk.Read(0, warm));
+  ASSERT_NO_FATAL_FAILURE(WarmUp(disk));
   std::vector<std::byte> buf(256 * 1024);
   std::optional<Outcome<void>> result;
   disk.async().Read(0, buf, [&](Outcome<void> r) { result.emplace(std::move(r)); });
