@@ -409,10 +409,9 @@ class ServerImpl final : public Server, private Transmitter {
                        error.message());
   }
 
-  // Takes the export out of the table, makes its writes durable and waits (bounded) until the
-  // commands in flight on it are done, so that its storage is released when this returns.
   // Takes the export out of the table once its state is saved (a state that cannot be saved is
-  // given up, with its held replies), flushes it, and waits for its commands in flight.
+  // given up, with its held replies), makes its writes durable and waits (bounded) until the
+  // commands in flight on it are done, so that its storage is released when this returns.
   void CloseExport(const std::string& name, std::string_view why) {
     SettleState();
     std::shared_ptr<Export> removed = target_.RemoveExport(name);
