@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
+#include <cstring>
 
 #include "initiator/initiator.h"
 #include "initiator/messages.h"

@@ -1,6 +1,7 @@
 // Initiator (initiator.h): its ports, the dispatch of received frames to disks and exchanges by
-// tag, timers, and the callbacks run at the end of each public call. Disk I/O is in disk.cc,
-// admin exchanges in admin_exchanges.cc.
+// tag, the table of disks learnt from config replies (and their periodic re-discovery), timers,
+// and the callbacks run at the end of each public call. Disk I/O is in disk.cc, admin exchanges
+// in admin_exchanges.cc.
 #include "initiator/initiator.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// How the initiator engine words its errors (messages.h).
 #include "initiator/messages.h"
 
 #include <fmt/format.h>

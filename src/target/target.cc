@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "proto/ata.h"
-#include "proto/config.h"
 #include "proto/header.h"
 
 namespace aoe::target {

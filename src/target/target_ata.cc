@@ -1,11 +1,14 @@
 // Target's ATA commands (target.h): IDENTIFY, CHECK POWER MODE, READ and WRITE (28- and 48-bit
-// LBA), FLUSH CACHE, and DATA SET MANAGEMENT with TRIM; their storage I/O and its completion.
+// LBA), FLUSH CACHE (and EXT), and DATA SET MANAGEMENT with TRIM; their storage I/O and its
+// completion.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include "proto/ata.h"
 #include "proto/header.h"

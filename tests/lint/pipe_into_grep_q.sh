@@ -29,10 +29,22 @@ for f in "${candidates[@]}"; do
 done
 ((${#scripts[@]} > 20)) || { echo "FAIL: found only ${#scripts[@]} shell scripts in $src"; exit 1; }
 
-# A pipe into grep with -q (alone or among other short options), --quiet or --silent, outside
-# comments.
-offenders=$(grep -nE '\|[[:space:]]*grep[[:space:]]+(-[a-zA-Z]*q|--quiet|--silent)' "${scripts[@]}" |
-  grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true)
+# A pipe into grep (egrep, /bin/grep, `command grep`, `LC_ALL=C grep`...) with -q among its
+# options (alone or with others, before or after the pattern), --quiet or --silent. A line that
+# ends in a pipe is read together with the next, where the pipeline goes on. Comments are
+# skipped; `||` is not a pipe.
+offenders=$(awk '
+  FNR == 1 { pending = "" }
+  /^[[:space:]]*#/ { next }
+  {
+    line = $0
+    sub(/[[:space:]]#.*$/, "", line)
+    if (pending != "") { text = pending " " line } else { text = line; first = FNR }
+    if (text ~ /(^|[^|])\|&?[[:space:]]*\\?$/) { pending = text; sub(/\\$/, "", pending); next }
+    pending = ""
+    if (text ~ /(^|[^|])\|&?[[:space:]]*(command[[:space:]]+|[A-Za-z_]+=[^[:space:]]*[[:space:]]+)*[^[:space:]|;&)`]*grep[^|;&)`]*[[:space:]](-[a-zA-Z]*q[a-zA-Z]*|--quiet|--silent)([[:space:]]|$)/)
+      print FILENAME ":" first ": " text
+  }' "${scripts[@]}")
 if [[ -n $offenders ]]; then
   echo "FAIL: these lines pipe into grep -q, which fails at random under pipefail; write"
   echo "      'cmd | grep PATTERN >/dev/null' so that grep reads all of its input:"

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "storage/rbd/rbd_module.h"
 #include "storage/storage_error.h"
@@ -24,6 +25,19 @@ std::string RbdModulePath() {
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return {};
   return (exe.parent_path() / AOE_RBD_MODULE_FROM_BIN).lexically_normal().string();
+}
+
+// Whether the dynamic loader's message names a missing symbol of namespace aoe (glibc: "...:
+// undefined symbol: NAME"): a function, member, vtable or typeinfo, whatever its mangling.
+bool NeedsAnAoekitSymbol(const char* dlerror_text) {
+  if (dlerror_text == nullptr) return false;
+  static constexpr std::string_view kUndefined = "undefined symbol: ";
+  const std::string_view text(dlerror_text);
+  const size_t at = text.find(kUndefined);
+  if (at == std::string_view::npos) return false;
+  std::string_view symbol = text.substr(at + kUndefined.size());
+  symbol = symbol.substr(0, symbol.find_first_of(" \t,("));
+  return symbol.starts_with("_Z") && symbol.find("3aoe") != std::string_view::npos;
 }
 
 struct LoadedModule {
@@ -44,9 +58,7 @@ LoadedModule Load() {
     // A module that needs an aoekit symbol this program does not export was built from other
     // aoekit sources: a mismatch, like a different version string. Anything else (a library
     // of its own missing, not an ELF object) is a broken install.
-    const char* why = ::dlerror();
-    const bool needs_other_aoekit =
-        why != nullptr && std::strstr(why, "undefined symbol: _ZN3aoe") != nullptr;
+    const bool needs_other_aoekit = NeedsAnAoekitSymbol(::dlerror());
     return {.error = needs_other_aoekit ? StorageErrc::kRbdModuleMismatch
                                         : StorageErrc::kRbdModuleUnloadable};
   }
