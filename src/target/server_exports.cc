@@ -1,0 +1,331 @@
+// ServerImpl's export table (server_impl.h): opening exports at start, on SIGHUP and from the
+// control socket (add, remove, reload), closing them once their writes are durable, and saving
+// their persistent state (config string, mask list, reservation) through the state store.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "proto/ata.h"
+#include "storage/chain.h"
+#include "target/server_impl.h"
+
+namespace aoe::target {
+
+Result<std::vector<std::shared_ptr<Export>>> ServerImpl::OpenExports(
+    const std::vector<ExportOptions>& wanted) {
+  std::vector<std::shared_ptr<Export>> opened;
+  for (const auto& options : wanted) {
+    auto e = OpenExport(options);
+    if (!e) return Unexpected{e.error()};
+    opened.push_back(std::move(*e));
+  }
+  return opened;
+}
+
+void ServerImpl::AddExports(std::vector<std::shared_ptr<Export>> exports) {
+  for (auto& e : exports) {
+    log_.Info(e->name(), "exporting {} ({} sectors, {}, durability {}{})",
+              e->options().backend.ToString(), e->sector_count(),
+              e->read_only() ? "read-only" : "read-write", DurabilityName(e->options().durability),
+              e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
+    Export& added = *e;
+    target_.AddExport(std::move(e));
+    if (options_.announce) AnnounceEverywhere(added);
+  }
+  FlushTx();
+}
+
+Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
+  // Every export's file holds its latest state before any export is (re-)opened from it.
+  SettleState();
+  // Exports that vanished or changed. A changed export with an overlay is closed before it
+  // is opened again (its overlay directory has one owner at a time); every other one is
+  // opened first, so that a failure changes nothing.
+  std::vector<std::string> gone;
+  std::vector<ExportOptions> to_open;
+  std::vector<ExportOptions> reopened_overlays;  // their previous options, to restore
+  for (const auto& e : target_.exports()) {
+    const ExportOptions* wanted = FindWanted(options, e->name());
+    if (wanted == nullptr || !(*wanted == e->options()) || ReopenedOnReload(*wanted)) {
+      gone.push_back(e->name());
+    }
+  }
+  for (const auto& wanted : options.exports) {
+    Export* current = target_.FindExport(wanted.name());
+    if (current == nullptr || !(current->options() == wanted) || ReopenedOnReload(wanted)) {
+      to_open.push_back(wanted);
+    }
+  }
+  for (const std::string& name : gone) {
+    Export* e = target_.FindExport(name);
+    if (e->options().has_overlay() && FindWanted(options, name) != nullptr) {
+      reopened_overlays.push_back(e->options());
+      CloseExport(name, "closing to re-open with new options");
+    }
+  }
+  auto opened = OpenExports(to_open);
+  if (!opened) {
+    RestoreExports(reopened_overlays);
+    return Unexpected{opened.error()};
+  }
+  // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
+  if (auto ports = OpenPorts(options.interfaces); !ports) {
+    RestoreExports(reopened_overlays);
+    return ports;
+  }
+  for (const auto& name : gone) {
+    if (target_.FindExport(name) == nullptr) continue;  // closed above
+    const bool removed = FindWanted(options, name) == nullptr;
+    CloseExport(name, removed ? "removed" : "re-opening with new options");
+    if (removed) store_->UseSharedMetadata(name, nullptr);
+  }
+  // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
+  // held by in-flight commands remain valid).
+  for (auto& entry : ports_) {
+    if (!entry.port) continue;
+    if (std::find(options.interfaces.begin(), options.interfaces.end(), entry.port->name()) ==
+        options.interfaces.end()) {
+      log_.Info(entry.port->name(), "no longer serving on {}", entry.port->name());
+      Unwatch(entry);
+      entry.port.reset();
+    }
+  }
+  if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir ||
+      options.packet_io != options_.packet_io) {
+    log_.Warn("server", "bufcnt, state_dir and packet_io changes take effect after a restart");
+  }
+  bool announce = options.announce;
+  options_.interfaces = options.interfaces;
+  options_.exports = options.exports;
+  options_.announce = announce;
+  options_.busy_poll = options.busy_poll;
+  AddExports(std::move(*opened));
+  return {};
+}
+
+std::string ServerImpl::AddExport(const ExportOptions& options) {
+  if (target_.FindExport(options.name()) != nullptr) {
+    return fmt::format("export {} exists already; remove it first or reload it", options.name());
+  }
+  // No save of this name can be pending: CloseExport settled or gave up the state of any
+  // export of that name before it left the table.
+  ServerOptions next = options_;
+  next.exports.push_back(options);
+  if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
+  auto opened = OpenExport(options);
+  if (!opened) return OpenError(options, opened.error());
+  options_.exports.push_back(options);
+  AddExports({std::move(*opened)});
+  return {};
+}
+
+std::string ServerImpl::RemoveExport(std::string_view name) {
+  if (target_.FindExport(name) == nullptr) return fmt::format("no export {}", name);
+  CloseExport(std::string(name), "removed");
+  store_->UseSharedMetadata(std::string(name), nullptr);
+  std::erase_if(options_.exports, [&](const ExportOptions& e) { return e.name() == name; });
+  return {};
+}
+
+std::string ServerImpl::ReloadExport(const ExportOptions& options) {
+  Export* current = target_.FindExport(options.name());
+  if (current == nullptr) return fmt::format("no export {}", options.name());
+  SettleState();  // the export is opened again from its state file
+  ServerOptions next = options_;
+  for (ExportOptions& e : next.exports)
+    if (e.name() == options.name()) e = options;
+  if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
+  const ExportOptions previous = current->options();
+  const bool close_first = previous.has_overlay();
+  if (close_first) CloseExport(options.name(), "closing to reload");
+  auto opened = OpenExport(options);
+  if (!opened) {
+    if (close_first) RestoreExports({previous});
+    return OpenError(options, opened.error());
+  }
+  if (!close_first) CloseExport(options.name(), "reloading");
+  options_.exports = next.exports;
+  AddExports({std::move(*opened)});
+  return {};
+}
+
+void ServerImpl::ClientBooted(const MacAddress& mac) {
+  for (const auto& e : target_.exports()) {
+    overlay::OverlayFilter* overlay = e->overlay();
+    if (overlay == nullptr) continue;
+    const std::string name = e->name();
+    const uint64_t version = overlay->current_version();
+    auto action = overlay->BootSeen(mac, [this, name, mac](Result<void> done) {
+      if (!done) {
+        log_.Error(name, "dropping the overlay of {} failed: {}", mac.ToString(),
+                   done.error().message());
+      }
+    });
+    switch (action) {
+      case overlay::BootAction::kNone:
+        break;
+      case overlay::BootAction::kDiscarded:
+        log_.Info(name, "{} boots: overlay discarded (lifetime discard-on-boot)", mac.ToString());
+        break;
+      case overlay::BootAction::kMoved:
+        log_.Info(name,
+                  "{} boots: its overlay was based on an older version; dropped, it now "
+                  "reads version {}",
+                  mac.ToString(), version);
+        break;
+    }
+  }
+}
+
+const ExportOptions* ServerImpl::FindWanted(const ServerOptions& options, std::string_view name) {
+  for (const auto& e : options.exports)
+    if (e.name() == name) return &e;
+  return nullptr;
+}
+
+std::string ServerImpl::OpenError(const ExportOptions& options,
+                                  const std::error_code& error) const {
+  return fmt::format("cannot open export {} ({}): {}", options.name(), options.backend.ToString(),
+                     error.message());
+}
+
+void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
+  SettleState();
+  std::shared_ptr<Export> removed = target_.RemoveExport(name);
+  if (!removed) return;
+  FlushExport(*removed);
+  AbandonUnsavedState(*removed);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  RunStorageUntil(
+      [&] { return removed.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
+  log_.Info(name, "{}", why);
+}
+
+void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {
+  for (const ExportOptions& options : previous) {
+    auto e = OpenExport(options);
+    if (!e) {
+      log_.Error(options.name(),
+                 "could not be re-opened with its previous options; it is "
+                 "not served until the next successful reload");
+      continue;
+    }
+    AddExports({std::move(*e)});
+  }
+}
+
+Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& options) {
+  const std::string name = options.name();
+  auto storage = BuildStorageChain(
+      options.Storage(),
+      [this](const BackendSpec& spec, const BaseOptions& base) {
+        return env_.open_base(services_, spec, base);
+      },
+      &services_.engine);
+  if (!storage) {
+    log_.Error(name, "cannot open image {}: {}", options.backend.ToString(),
+               storage.error().message());
+    return Unexpected{storage.error()};
+  }
+  for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
+
+  // State of storage other hosts serve too lives with that storage (an RBD image's metadata).
+  store_->UseSharedMetadata(name, storage->shared_metadata);
+  auto loaded = store_->Load(name);
+  if (!loaded) {
+    log_.Error(name, "cannot read state file {}: {}; fix or delete it", store_->Location(name),
+               loaded.error().message());
+    return Unexpected{loaded.error()};
+  }
+  ExportState state = loaded->value_or(ExportState{});
+  if (!loaded->has_value() || state.configured_mask != options.mask) {
+    // A new export, or the configuration's mask list changed since it was last applied.
+    if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
+    state.mask = options.mask;
+    state.configured_mask = options.mask;
+    if (auto saved = store_->SaveNow(name, state); !saved) {
+      log_.Error(name, "cannot write state file {}: {}; check --state-dir", store_->Location(name),
+                 saved.error().message());
+      return Unexpected{saved.error()};
+    }
+  }
+
+  // The first sector gives IDENTIFY's CHS geometry (from the partition table, if any).
+  std::vector<std::byte> mbr;
+  if (storage->backend->size_bytes() >= proto::kSectorSize) {
+    auto* sector = static_cast<std::byte*>(std::aligned_alloc(4096, 4096));
+    BlockingIo io;
+    storage->backend->Read(IoContext{}, 0, ByteSpan(sector, proto::kSectorSize), &io);
+    RunStorageUntil([&] { return io.result.has_value(); });
+    if (io.result == static_cast<int64_t>(proto::kSectorSize)) {
+      mbr.assign(sector, sector + proto::kSectorSize);
+    }
+    std::free(sector);
+  }
+  return std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
+                                  env_.host_name, mbr, storage->overlay);
+}
+
+void ServerImpl::AnnounceEverywhere(Export& e) {
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    const auto& port = ports_[i].port;
+    if (port && port->link_up() && e.ServesInterface(port->name())) target_.Announce(e, i);
+  }
+}
+
+void ServerImpl::StartStateWriter() {
+  if (state_writer_.joinable()) return;
+  state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
+}
+
+void ServerImpl::RefreshSharedState() {
+  for (const auto& e : target_.exports()) {
+    const std::string& name = e->name();
+    if (!store_->Shared(name) || refreshing_.contains(name)) continue;
+    refreshing_.insert(name);
+    store_->Refresh(name);
+  }
+}
+
+void ServerImpl::OnStateSaved() {
+  store_->TakeCompleted(saved_);
+  for (const StateStore::Saved& saved : saved_) {
+    if (saved.refresh) refreshing_.erase(saved.export_name);
+    target_.StateSaved(saved);
+  }
+  saved_.clear();
+  FlushTx();
+}
+
+void ServerImpl::SettleState() {
+  while (target_.saving()) {
+    store_->WaitIdle();
+    OnStateSaved();
+  }
+}
+
+void ServerImpl::AbandonUnsavedState(const Export& e) {
+  if (size_t dropped = target_.AbandonUnsavedState(e); dropped > 0) {
+    log_.Warn(e.name(),
+              "{} replies to config, mask or reserve changes dropped unsent: the "
+              "state they acknowledge could not be saved to {}",
+              dropped, store_->Location(e.name()));
+  }
+}
+
+void ServerImpl::FlushExport(Export& e) {
+  BlockingIo io;
+  e.backend().Flush(IoContext{}, &io);
+  RunStorageUntil([&] { return io.result.has_value(); });
+  if (*io.result < 0) {
+    log_.Error(e.name(), "flush failed: {}",
+               std::system_category().message(static_cast<int>(-*io.result)));
+  }
+}
+
+}  // namespace aoe::target
