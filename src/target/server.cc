@@ -1,10 +1,16 @@
 // Server (server.h): the loop of `aoe serve` (ServerImpl, server_impl.h): its ports, receiving
 // and replying, busy polling, housekeeping and shutdown; and Server::Create. The export table
-// and the exports' persistent state are in server_exports.cc.
+// (with flushing an export and announcing it) and the exports' persistent state (with the
+// state writer thread) are in server_exports.cc.
 #include "target/server.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <span>
+#include <system_error>
 
 #include "net/event_loop.h"
 #include "net/packet_io.h"

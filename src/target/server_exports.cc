@@ -1,17 +1,26 @@
-// ServerImpl's export table (server_impl.h): opening exports at start, on SIGHUP and from the
-// control socket (add, remove, reload), closing them once their writes are durable, and saving
-// their persistent state (config string, mask list, reservation) through the state store.
+// ServerImpl's export table (server_impl.h): opening exports at start, on SIGHUP (which also
+// adds and drops interfaces) and from the control socket (add, remove, reload), announcing
+// them, closing them once their writes are durable, a netboot client's boot applied to the
+// overlays, and saving the exports' persistent state (config string, mask list, reservation)
+// through the state store and its writer thread.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "proto/ata.h"
+#include "proto/header.h"
 #include "storage/chain.h"
+#include "storage/overlay/overlay_filter.h"
+#include "target/export_state.h"
+#include "target/options.h"
 #include "target/server_impl.h"
 
 namespace aoe::target {

@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,13 +16,18 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/mac_address.h"
 #include "net/event_loop.h"
 #include "net/port.h"
+#include "storage/block_backend.h"
 #include "storage/chain.h"
 #include "storage/completion_queue.h"
 #include "storage/io_engine.h"
@@ -30,6 +36,7 @@
 #include "target/export.h"
 #include "target/file_state_store.h"
 #include "target/server.h"
+#include "target/state_store.h"
 #include "target/target.h"
 
 namespace aoe::target {
@@ -39,8 +46,8 @@ inline constexpr std::chrono::milliseconds kHousekeepingInterval{1000};
 inline constexpr size_t kReceiveBatch = 64;
 inline constexpr size_t kMaxReceiveRounds = 8;
 
-// One storage request the server waits for (start-up, reload and shutdown only, never on the
-// data path).
+// One storage request the server waits for (start-up and shutdown only, never on the data
+// path).
 struct BlockingIo final : IoCallback {
   std::optional<int64_t> result;
   void IoDone(int64_t r) override { result = r; }
@@ -217,6 +224,7 @@ class ServerImpl final : public Server, private Transmitter {
 
   void FlushExport(Export& e);
   void Shutdown();
+
   Logger& log_;
   ServerOptions options_;
   // Frames arrived since the last Poll() began: the next one busy-polls before it sleeps.
@@ -245,4 +253,5 @@ class ServerImpl final : public Server, private Transmitter {
   std::chrono::steady_clock::time_point next_housekeeping_ =
       std::chrono::steady_clock::now() + kHousekeepingInterval;
 };
+
 }  // namespace aoe::target
