@@ -24,7 +24,12 @@ ini_netns target
 ini_netns client
 ini_link target vt0 client vc0 1500
 ini_link target vt1 client vc1 1500
-ini_serve target -i vt0 -i vt1 "e0.1=$IMAGE"
+# The path must be declared down while the copy still runs, which takes the initiator's
+# down_after_silence (500 ms) without a reply on it. At the default 64 buffers this copy moved
+# 400 MB/s, and what was left when the link went down could end first (0.5 s; the test then
+# failed). Two buffers keep each path's window, and so the copy, slow enough whatever the speed
+# of the data path: here the rest took 2.7 s and the path was down after 0.6 s.
+ini_serve target --bufcnt 2 -i vt0 -i vt1 "e0.1=$IMAGE"
 ini_wait_target client vc0 e0.1
 ini_wait_target client vc1 e0.1
 
