@@ -17,6 +17,11 @@ ConstByteSpan AsBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
 
+Error ShortReply(DiskAddress address, std::string_view kind) {
+  return Error(InitiatorErrc::kShortReply,
+               fmt::format("{}: {} reply too short", address.ToString(), kind));
+}
+
 }  // namespace
 
 // --- Exchanges ------------------------------------------------------------------------------
@@ -127,10 +132,8 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
   ex.on_done = std::move(done);
   RouteExchange(address, options, ex);
   if (ex.ports.empty() || ex.ports.front() >= ports_.size()) {
-    Defer([done = std::move(ex.on_done)] {
-      done(Error(InitiatorErrc::kNoPorts, "no usable network interface for the request"));
-    });
-    DrainCompletions();
+    FailLater(std::move(ex.on_done),
+              Error(InitiatorErrc::kNoPorts, "no usable network interface for the request"));
     return;
   }
   StartExchange(std::move(ex));
@@ -139,11 +142,9 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
 
 void Initiator::SendRaw(size_t port, ConstByteSpan frame, Duration timeout, FrameCallback done) {
   if (port >= ports_.size() || frame.size() < proto::kHeaderSize) {
-    Defer([done = std::move(done)] {
-      done(Error(InitiatorErrc::kInvalidArgument,
-                 "raw frame needs a valid port and at least a 24-byte AoE header"));
-    });
-    DrainCompletions();
+    FailLater(std::move(done),
+              Error(InitiatorErrc::kInvalidArgument,
+                    "raw frame needs a valid port and at least a 24-byte AoE header"));
     return;
   }
   ExchangeState ex;
@@ -203,11 +204,10 @@ void Initiator::Config(DiskAddress address, proto::ConfigCommand command, std::s
   auto ccmd = static_cast<uint8_t>(command);
   std::string what = ccmd < 5 ? std::string(kNames[ccmd]) : fmt::format("config command {}", ccmd);
   if (value.size() > proto::kMaxConfigStringSize) {
-    Defer([done = std::move(done), n = value.size()] {
-      done(Error(InitiatorErrc::kInvalidArgument,
-                 fmt::format("config string of {} bytes is longer than the 1024 AoE allows", n)));
-    });
-    DrainCompletions();
+    FailLater(std::move(done),
+              Error(InitiatorErrc::kInvalidArgument,
+                    fmt::format("config string of {} bytes is longer than the 1024 AoE allows",
+                                value.size())));
     return;
   }
   proto::ConfigArg arg;
@@ -233,8 +233,7 @@ void Initiator::Config(DiskAddress address, proto::ConfigCommand command, std::s
           return done(AoeRefusal(address, what, h->error, detail));
         }
         if (!c) {
-          return done(Error(InitiatorErrc::kShortReply,
-                            fmt::format("{}: config reply too short", address.ToString())));
+          return done(ShortReply(address, "config"));
         }
         ConfigReply out;
         out.target_mac = h->source;
@@ -257,9 +256,7 @@ Outcome<MaskReply> DecodeMaskReply(DiskAddress address, std::string_view what,
   std::optional<proto::Header> h = proto::DecodeHeader(f);
   if (h->is_error()) return AoeRefusal(address, what, h->error);
   std::optional<proto::MaskArg> m = proto::DecodeMask(f);
-  if (!m)
-    return Error(InitiatorErrc::kShortReply,
-                 fmt::format("{}: mask reply too short", address.ToString()));
+  if (!m) return ShortReply(address, "mask");
   MaskReply out;
   out.error = static_cast<proto::MaskError>(m->error);
   if (m->error != 0) {
@@ -294,10 +291,8 @@ void Initiator::EditMask(DiskAddress address, std::span<const proto::MaskDirecti
   std::vector<std::byte> frame(proto::kMaskHeaderSize +
                                directives.size() * proto::kMaskDirectiveSize);
   if (directives.size() > 255 || proto::EncodeMaskDirectives(directives, frame) == 0) {
-    Defer([done = std::move(done)] {
-      done(Error(InitiatorErrc::kInvalidArgument, "at most 255 mask directives per request"));
-    });
-    DrainCompletions();
+    FailLater(std::move(done),
+              Error(InitiatorErrc::kInvalidArgument, "at most 255 mask directives per request"));
     return;
   }
   AdminExchange(address, static_cast<uint8_t>(proto::Command::kMacMask),
@@ -313,51 +308,47 @@ void Initiator::Reserve(DiskAddress address, proto::ReserveCommand command,
   if (command == proto::ReserveCommand::kRead) macs = {};
   std::vector<std::byte> frame(proto::kReserveHeaderSize + macs.size() * 6);
   if (macs.size() > 255 || proto::EncodeReserve(static_cast<uint8_t>(command), macs, frame) == 0) {
-    Defer([done = std::move(done)] {
-      done(Error(InitiatorErrc::kInvalidArgument, "at most 255 MACs in a reserve list"));
-    });
-    DrainCompletions();
+    FailLater(std::move(done),
+              Error(InitiatorErrc::kInvalidArgument, "at most 255 MACs in a reserve list"));
     return;
   }
   std::string what = command == proto::ReserveCommand::kRead  ? "reserve read"
                      : command == proto::ReserveCommand::kSet ? "reserve set"
                                                               : "reserve force-set";
-  AdminExchange(
-      address, static_cast<uint8_t>(proto::Command::kReserve),
-      ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
-      [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
-        if (!r) return done(r.error());
-        ConstByteSpan f(*r);
-        std::optional<proto::Header> h = proto::DecodeHeader(f);
-        std::optional<proto::ReserveArg> a = proto::DecodeReserve(f);
-        if (h->is_error()) {
-          if (h->error != proto::AoeError::kTargetReserved) {
-            return done(AoeRefusal(address, what, h->error));
-          }
-          // aoe serve and vblade send the current list with the refusal.
-          std::optional<std::vector<MacAddress>> holders;
-          std::string detail = "; the reply does not say who holds it";
-          if (a && a->available_macs() > 0) {
-            holders.emplace();
-            std::string names;
-            for (size_t i = 0; i < a->available_macs(); ++i) {
-              holders->push_back(a->MacAt(i));
-              names += (i > 0 ? ", " : "") + a->MacAt(i).ToString();
-            }
-            detail = fmt::format(": held by {}", names);
-          }
-          Error e = AoeRefusal(address, what, h->error, detail);
-          e.holders = std::move(holders);
-          return done(std::move(e));
-        }
-        if (!a) {
-          return done(Error(InitiatorErrc::kShortReply,
-                            fmt::format("{}: reserve reply too short", address.ToString())));
-        }
-        ReserveReply out;
-        for (size_t i = 0; i < a->available_macs(); ++i) out.macs.push_back(a->MacAt(i));
-        done(std::move(out));
-      });
+  AdminExchange(address, static_cast<uint8_t>(proto::Command::kReserve),
+                ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
+                [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {
+                  if (!r) return done(r.error());
+                  ConstByteSpan f(*r);
+                  std::optional<proto::Header> h = proto::DecodeHeader(f);
+                  std::optional<proto::ReserveArg> a = proto::DecodeReserve(f);
+                  if (h->is_error()) {
+                    if (h->error != proto::AoeError::kTargetReserved) {
+                      return done(AoeRefusal(address, what, h->error));
+                    }
+                    // aoe serve and vblade send the current list with the refusal.
+                    std::optional<std::vector<MacAddress>> holders;
+                    std::string detail = "; the reply does not say who holds it";
+                    if (a && a->available_macs() > 0) {
+                      holders.emplace();
+                      std::string names;
+                      for (size_t i = 0; i < a->available_macs(); ++i) {
+                        holders->push_back(a->MacAt(i));
+                        names += (i > 0 ? ", " : "") + a->MacAt(i).ToString();
+                      }
+                      detail = fmt::format(": held by {}", names);
+                    }
+                    Error e = AoeRefusal(address, what, h->error, detail);
+                    e.holders = std::move(holders);
+                    return done(std::move(e));
+                  }
+                  if (!a) {
+                    return done(ShortReply(address, "reserve"));
+                  }
+                  ReserveReply out;
+                  for (size_t i = 0; i < a->available_macs(); ++i) out.macs.push_back(a->MacAt(i));
+                  done(std::move(out));
+                });
 }
 
 }  // namespace aoe::initiator

@@ -54,12 +54,11 @@ Disk::~Disk() = default;
 
 void Disk::Read(uint64_t lba, ByteSpan buffer, IoCallback done) {
   if (buffer.empty() || buffer.size() % proto::kSectorSize != 0) {
-    owner_.Defer([done = std::move(done), a = info_.address, n = buffer.size()] {
-      done(Error(InitiatorErrc::kInvalidArgument,
-                 fmt::format("{}: read of {} bytes: size must be a non-zero multiple of 512",
-                             a.ToString(), n)));
-    });
-    owner_.DrainCompletions();
+    owner_.FailLater(std::move(done),
+                     Error(InitiatorErrc::kInvalidArgument,
+                           fmt::format("{}: read of {} bytes: size must be a non-zero multiple "
+                                       "of 512",
+                                       info_.address.ToString(), buffer.size())));
     return;
   }
   Submit(Op::kRead, lba, buffer.size() / proto::kSectorSize, buffer.data(), std::move(done), {});
@@ -67,12 +66,11 @@ void Disk::Read(uint64_t lba, ByteSpan buffer, IoCallback done) {
 
 void Disk::Write(uint64_t lba, ConstByteSpan data, IoCallback done) {
   if (data.empty() || data.size() % proto::kSectorSize != 0) {
-    owner_.Defer([done = std::move(done), a = info_.address, n = data.size()] {
-      done(Error(InitiatorErrc::kInvalidArgument,
-                 fmt::format("{}: write of {} bytes: size must be a non-zero multiple of 512",
-                             a.ToString(), n)));
-    });
-    owner_.DrainCompletions();
+    owner_.FailLater(std::move(done),
+                     Error(InitiatorErrc::kInvalidArgument,
+                           fmt::format("{}: write of {} bytes: size must be a non-zero multiple "
+                                       "of 512",
+                                       info_.address.ToString(), data.size())));
     return;
   }
   // The source is only read; Request keeps one pointer type for both directions.
@@ -88,12 +86,10 @@ void Disk::Identify(IdentifyCallback done) {
 
 void Disk::Trim(uint64_t lba, uint64_t sectors, IoCallback done) {
   if (sectors == 0 || sectors > kMaxTrimSectors) {
-    owner_.Defer([done = std::move(done), a = info_.address, sectors] {
-      done(Error(InitiatorErrc::kInvalidArgument,
-                 fmt::format("{}: trim of {} sectors: must be 1 to {} per command", a.ToString(),
-                             sectors, kMaxTrimSectors)));
-    });
-    owner_.DrainCompletions();
+    owner_.FailLater(std::move(done),
+                     Error(InitiatorErrc::kInvalidArgument,
+                           fmt::format("{}: trim of {} sectors: must be 1 to {} per command",
+                                       info_.address.ToString(), sectors, kMaxTrimSectors)));
     return;
   }
   Submit(Op::kTrim, lba, sectors, nullptr, std::move(done), {});
@@ -116,10 +112,7 @@ void Disk::Submit(Op op, uint64_t lba, uint64_t sectors, std::byte* data, IoCall
                       : op == Op::kWrite ? "WRITE"
                                          : "TRIM",
                       lba, lba + sectors - 1, capacity);
-      owner_.Defer([done = std::move(done), msg = std::move(msg)] {
-        done(Error(InitiatorErrc::kOutOfRange, msg));
-      });
-      owner_.DrainCompletions();
+      owner_.FailLater(std::move(done), Error(InitiatorErrc::kOutOfRange, std::move(msg)));
       return;
     }
   }
@@ -241,9 +234,13 @@ void Disk::BuildFrame(Frame& f) {
   const Request& r = *f.request;
   size_t data_bytes =
       r.op == Op::kWrite || r.op == Op::kTrim ? size_t{f.sectors} * proto::kSectorSize : 0;
-  f.length = std::max(proto::kMinFrameSize, proto::kAtaHeaderSize + data_bytes);
+  // The data is not copied: the port sends it from the request's buffer, which the caller keeps
+  // until the request completes, and a request completes only once its frames have left
+  // (MaybeComplete). With data the frame is well over the 60-byte minimum.
+  f.data = data_bytes > 0 ? ConstByteSpan(r.data + f.data_offset, data_bytes) : ConstByteSpan{};
+  f.length = data_bytes > 0 ? proto::kAtaHeaderSize : proto::kMinFrameSize;
   if (f.buffer.size() < f.length) f.buffer.resize(f.length);
-  std::fill(f.buffer.begin(), f.buffer.begin() + static_cast<std::ptrdiff_t>(f.length - data_bytes),
+  std::fill(f.buffer.begin(), f.buffer.begin() + static_cast<std::ptrdiff_t>(f.length),
             std::byte{0});
   proto::Header h;
   h.shelf = info_.address.shelf;
@@ -277,9 +274,6 @@ void Disk::BuildFrame(Frame& f) {
       break;
   }
   proto::EncodeAta(a, f.buffer);
-  if (data_bytes > 0) {
-    std::memcpy(f.buffer.data() + proto::kAtaHeaderSize, r.data + f.data_offset, data_bytes);
-  }
 }
 
 void Disk::Transmit(uint32_t slot, uint32_t path) {
@@ -314,8 +308,9 @@ void Disk::Transmit(uint32_t slot, uint32_t path) {
   f.deadline = now + p.rtt.Rto(f.backoff);
   if (path < 32) f.paths_tried |= 1u << path;
   // Sent with the pass's other frames (SendQueue); until then nothing may rewrite the buffer.
-  owner_.sends_.Add(p.port, ConstByteSpan(f.buffer.data(), f.length));
+  owner_.sends_.Add(p.port, TxFrame(ConstByteSpan(f.buffer.data(), f.length), f.data));
   f.queued_batch = owner_.sends_.batch();
+  f.request->queued_batch = f.queued_batch;
 }
 
 void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& source,
@@ -484,6 +479,10 @@ void Disk::FinishFrame(uint32_t slot, std::optional<Error> error) {
 
 void Disk::MaybeComplete(Request& r) {
   if (!r.fully_framed || r.frames_active > 0) return;
+  // A frame of this pass may still wait in the send queue, pointing into the request's data
+  // (a retransmission queued before the reply that completes the request, or a frame of a
+  // request that failed or was aborted): it leaves now, before the data's owner gets it back.
+  if (r.queued_batch == owner_.sends_.batch()) owner_.FlushSends();
   if (r.op == Op::kIdentify) {
     IdentifyCallback done = std::move(r.identify_done);
     if (r.error) {

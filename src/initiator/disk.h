@@ -45,6 +45,9 @@ class Disk {
 
   // `buffer.size()` must be a non-zero multiple of 512. The request is split into frames of
   // info().sectors_per_frame sectors, always with LBA48 opcodes (READ/WRITE EXT) and the E flag.
+  // The engine uses `buffer` (`data`) until `done` runs: replies are copied into it as they
+  // come, and a write's frames are sent, and resent, from it without a copy. Keep it valid
+  // until then, and a write's data unchanged.
   void Read(uint64_t lba, ByteSpan buffer, IoCallback done);
   void Write(uint64_t lba, ConstByteSpan data, IoCallback done);
   // FLUSH CACHE EXT (0xEA). A target that aborts it (vblade implements only 0xE7) gets FLUSH
@@ -88,6 +91,9 @@ class Disk {
     uint64_t sectors = 0;       // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
     std::byte* data = nullptr;  // read destination or write source (caller-owned)
     uint64_t framed = 0;        // sectors already put into frames
+    // SendQueue batch of the last transmission of any of its frames: a frame that waits there
+    // still points into the request's data, so the request must not complete before it leaves.
+    uint64_t queued_batch = 0;
     uint32_t frames_active = 0;
     bool fully_framed = false;
     bool held_back = false;  // counted in writes_held_back_
@@ -137,8 +143,11 @@ class Disk {
     uint64_t lba = 0;
     uint8_t sectors = 0;
     size_t data_offset = 0;         // bytes into the request's buffer
-    std::vector<std::byte> buffer;  // the encoded request, reused across transmissions
-    size_t length = 0;
+    std::vector<std::byte> buffer;  // the encoded request's head, reused across transmissions
+    size_t length = 0;              // of the head in `buffer`
+    // A WRITE's or TRIM's data, sent from where the request holds it rather than copied into
+    // `buffer` (TxFrame's tail); empty for other commands.
+    ConstByteSpan data;
     uint64_t queued_batch = 0;  // SendQueue batch of its last transmission (waiting if current)
     std::array<Transmission, kMaxTransmissions> tx{};
     size_t tx_count = 0;  // live transmissions, oldest first

@@ -214,6 +214,13 @@ class Initiator {
     bool outer_;
   };
   void Defer(std::function<void()> fn);
+  // Reports a request refused before it started the way every outcome is reported: from the
+  // completions, never inside the call that made the request.
+  template <typename Callback>
+  void FailLater(Callback done, Error error) {
+    Defer([done = std::move(done), error = std::move(error)] { done(error); });
+    DrainCompletions();
+  }
 
   Clock& clock_;
   std::vector<Port*> ports_;

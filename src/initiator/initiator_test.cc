@@ -1206,8 +1206,8 @@ TEST_F(InitiatorTest, AbortFailsEveryPendingRequestAtOnceWhileTheTargetIsGone) {
   ASSERT_TRUE(disk.Read(16, a));
 }
 
-// A port that records every Send() call (the frames' addresses and bytes as handed over) and
-// passes it on to a MemoryPort.
+// A port that records every Send() call (the address of each frame's head, and its bytes as
+// handed over: head and tail) and passes it on to a MemoryPort.
 class RecordingPort final : public Port {
  public:
   struct Sent {
@@ -1224,7 +1224,10 @@ class RecordingPort final : public Port {
   Result<size_t> Receive(std::span<RxSlot> slots) override { return inner_.Receive(slots); }
   Result<size_t> Send(std::span<const TxFrame> frames) override {
     std::vector<Sent>& batch = batches_.emplace_back();
-    for (const TxFrame& f : frames) batch.push_back({f.head.data(), {f.head.begin(), f.head.end()}});
+    for (const TxFrame& f : frames) {
+      Sent& sent = batch.emplace_back(Sent{f.head.data(), {f.head.begin(), f.head.end()}});
+      sent.bytes.insert(sent.bytes.end(), f.tail.begin(), f.tail.end());
+    }
     return inner_.Send(frames);
   }
   const std::vector<std::vector<Sent>>& batches() const { return batches_; }
@@ -1309,6 +1312,46 @@ TEST_F(SendBatchTest, NoQueuedFrameIsRebuiltBeforeItIsSent) {
     }
   }
   EXPECT_GT(frames, 128u);
+}
+
+// A WRITE's data (and a TRIM's block of ranges) is sent from where the request holds it, not
+// from a copy in the frame buffer, so a frame must leave before its request lets go of that
+// memory: a write's buffer goes back to its caller with the callback, a TRIM's block is freed
+// with the request. Here a callback submits a write and then aborts the disk, all in one engine
+// pass: the write's frames still wait in the send queue when the abort completes the write, and
+// its callback then reuses the buffer. Sent after that, the frames would carry the reused bytes.
+TEST_F(SendBatchTest, AFrameLeavesBeforeItsRequestLetsGoOfItsData) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeRecordedClient();
+  SyncDisk disk = Open(0, 1);
+  ASSERT_NO_FATAL_FAILURE(WarmUp(disk));
+  std::vector<std::byte> data(8 * 1024, std::byte{0x5A});
+  std::vector<std::byte> first_sector(512);
+  std::optional<Outcome<void>> read, write;
+  const size_t before = recorder_->batches().size();
+  disk.async().Read(0, first_sector, [&](Outcome<void> r) {
+    read.emplace(std::move(r));
+    disk.async().Write(64, data, [&](Outcome<void> w) {
+      write.emplace(std::move(w));
+      std::fill(data.begin(), data.end(), std::byte{0xEE});  // the caller's buffer, reused
+    });
+    disk.async().Abort("the test aborts the disk");
+  });
+  ASSERT_TRUE(client.RunUntil([&] { return write.has_value(); }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(read.has_value() && *read);
+  ASSERT_FALSE(*write);
+  EXPECT_EQ(write->error().code, InitiatorErrc::kCancelled);
+  size_t write_frames = 0;
+  for (size_t b = before; b < recorder_->batches().size(); ++b) {
+    for (const RecordingPort::Sent& s : recorder_->batches()[b]) {
+      if (s.bytes.size() <= proto::kAtaHeaderSize + 512) continue;  // not the write's
+      ++write_frames;
+      for (size_t i = proto::kAtaHeaderSize; i < s.bytes.size(); ++i) {
+        ASSERT_EQ(s.bytes[i], std::byte{0x5A}) << "a WRITE frame went out with reused bytes";
+      }
+    }
+  }
+  EXPECT_GT(write_frames, 0u);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ SendQueue::SendQueue(const std::vector<Port*>& ports) : ports_(ports), pending_(
   for (auto& frames : pending_) frames.reserve(256);
 }
 
-void SendQueue::Add(size_t port, ConstByteSpan frame) {
+void SendQueue::Add(size_t port, TxFrame frame) {
   pending_[port].push_back(frame);
   ++queued_;
 }

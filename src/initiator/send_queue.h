@@ -3,11 +3,12 @@
 // port). A pass is whatever the engine does between two flushes: handling one batch of received
 // replies, one timer tick, or one submitted request, together with the frames it makes.
 //
-// The queue holds spans, not copies: a queued frame's bytes are read only by Flush(). So the
-// owner of a frame buffer must not change it while the frame waits. Each frame remembers the
-// batch() it was queued in; while that is still the queue's batch() the frame waits, and the
-// owner flushes before rewriting the buffer (Initiator::Disk does so in BuildFrame and
-// Transmit, the only places that write a frame buffer).
+// The queue holds spans, not copies: a queued frame's bytes (its head and its tail) are read
+// only by Flush(). So their owner must not change or free them while the frame waits. Each
+// frame remembers the batch() it was queued in; while that is still the queue's batch() the
+// frame waits, and the owner flushes first: Initiator::Disk does so before rewriting a frame
+// buffer (BuildFrame, Transmit) and before completing a request, whose data a WRITE frame's
+// tail points into (MaybeComplete).
 //
 // Ownership: borrows the ports (which outlive it) and the frame bytes until Flush().
 // Thread-safety: none; the engine's thread.
@@ -27,7 +28,7 @@ class SendQueue {
   explicit SendQueue(const std::vector<Port*>& ports);
 
   // Queues a frame for port `port` (an index into the ports given at construction).
-  void Add(size_t port, ConstByteSpan frame);
+  void Add(size_t port, TxFrame frame);
   // The batch being filled. A frame added while batch() == b has been sent once batch() != b.
   uint64_t batch() const { return batch_; }
   bool empty() const { return queued_ == 0; }
