@@ -18,6 +18,8 @@
 #include "proto/header.h"
 #include "storage/chain.h"
 #include "storage/completion_queue.h"
+#include "storage/rbd/rbd_open.h"
+#include "storage/storage_error.h"
 #include "target/busy_poll_policy.h"
 #include "target/command.h"
 #include "target/export.h"
@@ -369,7 +371,20 @@ ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
     }
     return std::move(opened->port);
   };
-  env.open_base = OpenBase;
+  env.open_base = [&log](StorageServices& services, const BackendSpec& spec,
+                         const BaseOptions& options) -> Result<OpenedBackend> {
+    Result<OpenedBackend> opened = OpenBase(services, spec, options);
+    if (!opened) {
+      const std::error_code& e = opened.error();
+      // The export's error line says what to do; this one says what the loader found.
+      if (e == make_error_code(StorageErrc::kRbdModuleMissing) ||
+          e == make_error_code(StorageErrc::kRbdModuleUnloadable) ||
+          e == make_error_code(StorageErrc::kRbdModuleMismatch)) {
+        log.Error("aoekit-rbd", "{}", RbdModuleLoadFailure());
+      }
+    }
+    return opened;
+  };
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) env.host_name = host;
   return env;

@@ -64,10 +64,11 @@ NS=$(t_ns t)
 t_netns_add "$NS"
 t_veth "$NS" vt0 "$NS" vt1
 
-# serve_fails TREE EXPECTED_REGEX WHAT: `aoe serve` of an rbd: export from TREE must stop at
-# start with exit 2 and one line matching EXPECTED_REGEX.
+# serve_fails TREE EXPECTED_REGEX WHAT [DETAIL_REGEX]: `aoe serve` of an rbd: export from TREE
+# must stop at start with exit 2 and one line matching EXPECTED_REGEX (what to do), and, if
+# given, a line matching DETAIL_REGEX (what the loader found: the "aoekit-rbd:" log line).
 serve_fails() {
-    local tree=$1 expected=$2 what=$3 out rc
+    local tree=$1 expected=$2 what=$3 detail=${4:-} out rc
     out=$(timeout 60 ip netns exec "$NS" "$tree/usr/bin/aoe" serve -i vt0 --no-announce \
         --state-dir "$T_TMP/state" "e1.1=rbd:rbd/disk,ceph_conf=$T_TMP/no-such-ceph.conf" 2>&1)
     rc=$?
@@ -76,6 +77,13 @@ serve_fails() {
         t_pass "$what (exit 2: $(grep -E "$expected" <<<"$out" | head -n 1))"
     else
         t_fail "$what: exit $rc, wanted 2 and /$expected/: $out"
+    fi
+    if [[ -n $detail ]]; then
+        if grep -qE "$detail" <<<"$out"; then
+            t_pass "$what: the log says what the loader found ($(grep -E "$detail" <<<"$out" | head -n 1))"
+        else
+            t_fail "$what: no line matches /$detail/: $out"
+        fi
     fi
 }
 
@@ -86,15 +94,19 @@ else
     t_pass "aoekit's aoe does not link librbd, librados or libceph-common"
 fi
 serve_fails "$ALONE" 'rbd: exports need the aoekit-rbd package; install it' \
-    "aoekit alone: an rbd: export names the package to install"
+    "aoekit alone: an rbd: export names the package to install" \
+    "aoekit-rbd: no module at $ALONE/usr/lib/[^ ]*aoekit/rbd\\.so: No such file or directory"
 serve_fails "$WITH_RBD" 'cannot read the Ceph configuration' \
     "aoekit with aoekit-rbd: the module loads and opens the export (here: its ceph_conf= is missing)"
 serve_fails "$BROKEN" 'aoekit-rbd module cannot be loaded' \
-    "a module file that is not a shared object: says it cannot be loaded"
+    "a module file that is not a shared object: says it cannot be loaded" \
+    "aoekit-rbd: $BROKEN/$module: (file too short|invalid ELF header)"
 serve_fails "$OTHER" 'aoekit-rbd module is from another aoekit version' \
-    "a module built for another version ($other_version): refused before it runs"
+    "a module built for another version ($other_version): refused before it runs" \
+    "aoekit-rbd: $OTHER/$module is aoekit-rbd $other_version, this program aoekit $version"
 serve_fails "$OTHER_BUILD" 'aoekit-rbd module is from another aoekit version or build' \
-    "a module that needs an aoekit function this build lacks: refused as another build"
+    "a module that needs an aoekit function this build lacks: refused as another build" \
+    "aoekit-rbd: .*undefined symbol: _ZN3aoe15StorageCategorzEv"
 
 # A file export needs no module.
 AOE_BIN=$ALONE/usr/bin/aoe

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -43,12 +44,16 @@ bool NeedsAnAoekitSymbol(const char* dlerror_text) {
 struct LoadedModule {
   RbdModuleOpen open = nullptr;
   StorageErrc error{};  // when open is null
+  std::string failure;  // when open is null: RbdModuleLoadFailure()
 };
 
 LoadedModule Load() {
   const std::string path = RbdModulePath();
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {.error = StorageErrc::kRbdModuleMissing};
+  if (::stat(path.c_str(), &st) != 0) {
+    return {.error = StorageErrc::kRbdModuleMissing,
+            .failure = "no module at " + path + ": " + std::strerror(errno)};
+  }
   // RTLD_NOW: a library the module needs that is missing fails here, at start-up, not at the
   // first I/O. RTLD_GLOBAL: Ceph's libraries are in the global scope, as when the program was
   // linked with them; the plugins libceph-common loads itself (compressors, crypto) take its
@@ -58,38 +63,54 @@ LoadedModule Load() {
     // A module that needs an aoekit symbol this program does not export was built from other
     // aoekit sources: a mismatch, like a different version string. Anything else (a library
     // of its own missing, not an ELF object) is a broken install.
-    const bool needs_other_aoekit = NeedsAnAoekitSymbol(::dlerror());
-    return {.error = needs_other_aoekit ? StorageErrc::kRbdModuleMismatch
-                                        : StorageErrc::kRbdModuleUnloadable};
+    const char* why = ::dlerror();
+    return {.error = NeedsAnAoekitSymbol(why) ? StorageErrc::kRbdModuleMismatch
+                                              : StorageErrc::kRbdModuleUnloadable,
+            .failure = why != nullptr ? why : "cannot load " + path};
   }
   const auto* version = static_cast<const char*>(::dlsym(handle, kRbdModuleVersionSymbol));
   auto* open = reinterpret_cast<RbdModuleOpen>(::dlsym(handle, kRbdModuleOpenSymbol));
   if (version == nullptr || open == nullptr || std::strcmp(version, AOE_VERSION) != 0) {
+    std::string failure =
+        version == nullptr || open == nullptr
+            ? path + " lacks the module's entry points"
+            : path + " is aoekit-rbd " + version + ", this program aoekit " + AOE_VERSION;
     ::dlclose(handle);
-    return {.error = StorageErrc::kRbdModuleMismatch};
+    return {.error = StorageErrc::kRbdModuleMismatch, .failure = std::move(failure)};
   }
   return {.open = open};  // never closed: the backends it makes run its code
 }
+
+// Guards the loaded entry point and the last failure.
+std::mutex module_mutex;
+RbdModuleOpen module_open = nullptr;
+std::string module_failure;
 
 }  // namespace
 
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only) {
-  // Loaded on first use, from any thread that opens storage; a failure is not remembered, so
-  // installing aoekit-rbd and reloading (SIGHUP) is enough.
-  static std::mutex mutex;
-  static RbdModuleOpen open = nullptr;
+  // Loaded on first use, from any thread that opens storage; a failure is not remembered (only
+  // described), so installing aoekit-rbd and reloading (SIGHUP) is enough.
+  RbdModuleOpen open = nullptr;
   {
-    std::lock_guard lock(mutex);
-    if (open == nullptr) {
+    std::lock_guard lock(module_mutex);
+    if (module_open == nullptr) {
       LoadedModule module = Load();
+      module_failure = std::move(module.failure);
       if (module.open == nullptr) return StorageError(module.error);
-      open = module.open;
+      module_open = module.open;
     }
+    open = module_open;
   }
   Result<OpenedBackend> result = Unexpected{std::make_error_code(std::errc::io_error)};
   open(&result, completions, spec, read_only);
   return result;
+}
+
+std::string RbdModuleLoadFailure() {
+  std::lock_guard lock(module_mutex);
+  return module_failure;
 }
 
 }  // namespace aoe

@@ -5,6 +5,8 @@
 // about the connect timeout: start-up and reload only.
 #pragma once
 
+#include <string>
+
 #include "base/result.h"
 #include "storage/backend_spec.h"
 #include "storage/completion_queue.h"
@@ -19,5 +21,11 @@ namespace aoe {
 // the key may not open it).
 Result<OpenedBackend> OpenRbdBackend(CompletionQueue& completions, const BackendSpec& spec,
                                      bool read_only);
+
+// Why the module could not be used the last time it was looked for, in the dynamic loader's
+// words where it gave any (the module's path, and what `dlerror` said, which library is missing
+// or which symbol; or the two versions): the detail behind kRbdModuleMissing, kRbdModuleUnloadable
+// and kRbdModuleMismatch, for the log. Empty once the module is loaded, or before any attempt.
+std::string RbdModuleLoadFailure();
 
 }  // namespace aoe
