@@ -78,7 +78,7 @@ LoadedModule Load() {
     ::dlclose(handle);
     return {.error = StorageErrc::kRbdModuleMismatch, .failure = std::move(failure)};
   }
-  return {.open = open};  // never closed: the backends it makes run its code
+  return {.open = open, .error = {}, .failure = {}};  // never closed: its backends run its code
 }
 
 // Guards the loaded entry point and the last failure.
