@@ -63,9 +63,10 @@ class Disk {
       uint64_t{proto::kDsmRangesPerBlock} * proto::kDsmMaxRangeSectors;
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
   // Fails every pending request now with kCancelled ("<request>: <why>"), as the dead-target
-  // timeout would, and sends nothing more for them: for an owner that must stop while the
-  // target does not answer. Callbacks run before this returns (unless called from inside one).
-  // The disk stays usable; copies of aborted writes still hold back overlapping new writes.
+  // timeout would, and sends nothing more for them (frames already queued in the current engine
+  // pass still leave, before the callbacks run): for an owner that must stop while the target
+  // does not answer. Callbacks run before this returns (unless called from inside one). The
+  // disk stays usable; copies of aborted writes still hold back overlapping new writes.
   void Abort(const std::string& why);
 
   const TargetInfo& info() const { return info_; }

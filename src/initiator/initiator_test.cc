@@ -1354,5 +1354,37 @@ TEST_F(SendBatchTest, AFrameLeavesBeforeItsRequestLetsGoOfItsData) {
   EXPECT_GT(write_frames, 0u);
 }
 
+// The same for a TRIM, whose block of ranges the request owns and frees when it completes: sent
+// after that, the frame would carry freed memory (and AddressSanitizer would stop the test).
+TEST_F(SendBatchTest, ATrimFrameLeavesBeforeItsRequestFreesItsRanges) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeRecordedClient();
+  SyncDisk disk = Open(0, 1);
+  ASSERT_NO_FATAL_FAILURE(WarmUp(disk));
+  std::vector<std::byte> first_sector(512);
+  std::optional<Outcome<void>> read, trim;
+  const size_t before = recorder_->batches().size();
+  disk.async().Read(0, first_sector, [&](Outcome<void> r) {
+    read.emplace(std::move(r));
+    disk.async().Trim(4000, 96, [&](Outcome<void> t) { trim.emplace(std::move(t)); });
+    disk.async().Abort("the test aborts the disk");
+  });
+  ASSERT_TRUE(client.RunUntil([&] { return trim.has_value(); }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(read.has_value() && *read);
+  ASSERT_FALSE(*trim);
+  size_t trim_frames = 0;
+  for (size_t b = before; b < recorder_->batches().size(); ++b) {
+    for (const RecordingPort::Sent& s : recorder_->batches()[b]) {
+      if (s.bytes.size() != proto::kAtaHeaderSize + proto::kSectorSize) continue;  // a read's
+      ++trim_frames;
+      const ConstByteSpan ranges = ConstByteSpan(s.bytes).subspan(proto::kAtaHeaderSize);
+      EXPECT_EQ(proto::DecodeDsmRange(ranges, 0), (proto::DsmRange{4000, 96}))
+          << "a TRIM frame went out with bytes that are not its ranges";
+      EXPECT_EQ(proto::DecodeDsmRange(ranges, 1), proto::DsmRange{});
+    }
+  }
+  EXPECT_EQ(trim_frames, 1u);
+}
+
 }  // namespace
 }  // namespace aoe::initiator
