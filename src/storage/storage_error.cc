@@ -49,15 +49,25 @@ const std::error_category& StorageCategory() {
   return category;
 }
 
+bool IsRbdModuleError(const std::error_code& error) {
+  if (error.category() != StorageCategory()) return false;
+  switch (static_cast<StorageErrc>(error.value())) {
+    case StorageErrc::kRbdModuleMissing:
+    case StorageErrc::kRbdModuleUnloadable:
+    case StorageErrc::kRbdModuleMismatch:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool IsStorageSetupError(const std::error_code& error) {
+  if (IsRbdModuleError(error)) return true;
   if (error.category() != StorageCategory()) return false;
   switch (static_cast<StorageErrc>(error.value())) {
     case StorageErrc::kCephConfigUnreadable:
     case StorageErrc::kCephUnreachable:
     case StorageErrc::kCephKeyRefused:
-    case StorageErrc::kRbdModuleMissing:
-    case StorageErrc::kRbdModuleUnloadable:
-    case StorageErrc::kRbdModuleMismatch:
       return true;
     default:
       return false;

@@ -41,6 +41,9 @@ inline Unexpected StorageError(StorageErrc e) { return {make_error_code(e)}; }
 // aoekit-rbd package) rather than a failure of the storage itself: `aoe serve` exits with 2 for
 // these, as for a bad argument.
 bool IsStorageSetupError(const std::error_code& error);
+// Whether `error` says the aoekit-rbd module is missing, cannot be loaded or does not match this
+// program (RbdModuleLoadFailure() then tells what the loader found).
+bool IsRbdModuleError(const std::error_code& error);
 
 }  // namespace aoe
 

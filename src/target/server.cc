@@ -374,14 +374,9 @@ ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
   env.open_base = [&log](StorageServices& services, const BackendSpec& spec,
                          const BaseOptions& options) -> Result<OpenedBackend> {
     Result<OpenedBackend> opened = OpenBase(services, spec, options);
-    if (!opened) {
-      const std::error_code& e = opened.error();
-      // The export's error line says what to do; this one says what the loader found.
-      if (e == make_error_code(StorageErrc::kRbdModuleMissing) ||
-          e == make_error_code(StorageErrc::kRbdModuleUnloadable) ||
-          e == make_error_code(StorageErrc::kRbdModuleMismatch)) {
-        log.Error("aoekit-rbd", "{}", RbdModuleLoadFailure());
-      }
+    // The export's error line says what to do; this one says what the loader found.
+    if (!opened && IsRbdModuleError(opened.error())) {
+      log.Error("aoekit-rbd", "{}", RbdModuleLoadFailure());
     }
     return opened;
   };
