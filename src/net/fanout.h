@@ -1,0 +1,54 @@
+// Fanout: one interface's AoE requests spread over several packet sockets, one per event loop
+// (docs/architecture.md, "More cores"), with the kernel's PACKET_FANOUT and a classic-BPF
+// selector.
+//
+// The rule (FanoutMember, and the same rule compiled for the kernel by JoinSourceMacFanout):
+// - An ATA request goes to member (last four bytes of its source MAC, big-endian) mod members.
+//   Every initiator's reads, writes, flushes and retransmits land on one socket for good, so
+//   they keep their order and a loop's per-initiator state needs no lock.
+// - Every other command (config, mask, reserve, and any unknown one) goes to member 0. Those
+//   commands read and change the export state every loop reads (config string, mask list,
+//   reservation); with them all on one loop, that state has a single writer. A command is only
+//   ordered after a state change its initiator has seen answered, and a change is applied
+//   before its reply is sent, so an initiator never sees an ATA command served by the old state
+//   after its own change was answered.
+// - Why not PACKET_FANOUT_HASH: the kernel's flow hash knows nothing of AoE and puts every AoE
+//   frame in one bucket.
+// - PACKET_FANOUT_FLAG_ROLLOVER is not set: a member whose queue is full drops, as a single
+//   socket would, and the initiator retransmits; rolling over would break the stickiness.
+//
+// Limits the kernel sets (fanout_netns_test.cc shows them): every member must be bound to the
+// same interface and protocol before it joins, and a member cannot be bound again (EINVAL). So
+// when an interface is deleted and re-created, its loops open new sockets and a new group
+// (PacketSocket::Refresh re-binds, which a member cannot).
+//
+// Thread-safety: FanoutMember is a pure function; JoinSourceMacFanout touches only `fd`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace aoe {
+
+// Wire facts the selector relies on (offsets from the start of the Ethernet frame; duplicated
+// from proto/ like role_filter.h's, as net/ may depend only on base/):
+//   6..11  source MAC; the selector reads bytes 8..11.
+//   19     AoE command; 0 is ATA.
+inline constexpr size_t kSourceMacLowWordOffset = 8;
+inline constexpr size_t kAoeCommandOffset = 19;
+inline constexpr uint8_t kAoeAtaCommand = 0;
+
+// Which of `members` sockets (0 .. members-1) the kernel hands `frame` to. A frame too short to
+// hold the command byte goes to member 0 (whose role filter then drops it).
+size_t FanoutMember(ConstByteSpan frame, size_t members);
+
+// Joins the packet socket `fd` (bound already) to fanout group `group_id` with the selector
+// above, or, with `group_id` 0, creates a new group with an id unique in the network namespace.
+// Returns the group's id, for the other members to join. Errors: EINVAL for a socket not bound,
+// bound to another interface than the group's, or in a group already; else setsockopt's errno.
+Result<uint16_t> JoinSourceMacFanout(int fd, uint16_t group_id);
+
+}  // namespace aoe
