@@ -33,7 +33,8 @@ Result<void> SetSelector(int fd) {
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kCommandInAoeHeader),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeAtaCommand, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, 0),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_LL_OFF) + kSourceMacLowWordOffset),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+               static_cast<uint32_t>(SKF_LL_OFF) + kSourceMacLowWordOffset),
       BPF_STMT(BPF_RET | BPF_A, 0),
   };
   sock_fprog program{static_cast<unsigned short>(std::size(code)), code};

@@ -48,7 +48,9 @@ Bytes Request(MacAddress to, MacAddress source, uint8_t command, uint32_t tag) {
   return frame;
 }
 
-MacAddress Initiator(uint32_t n) { return MacAddress({0x02, 0x00, 0x5e, 0x10, uint8_t(n >> 8), uint8_t(n)}); }
+MacAddress Initiator(uint32_t n) {
+  return MacAddress({0x02, 0x00, 0x5e, 0x10, uint8_t(n >> 8), uint8_t(n)});
+}
 
 class FanoutNetnsTest : public ::testing::TestWithParam<PacketIo> {
  protected:
@@ -170,7 +172,8 @@ class FanoutNetnsTest : public ::testing::TestWithParam<PacketIo> {
       }
     }
     EXPECT_EQ(received, frames.size());
-    EXPECT_EQ(members_with_ata.size(), members_.size()) << "the initiators spread over every member";
+    EXPECT_EQ(members_with_ata.size(), members_.size())
+        << "the initiators spread over every member";
   }
 
   static bool WaitForLinkUp(Port& port) {
