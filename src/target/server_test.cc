@@ -1,5 +1,5 @@
 // Engine tests for the Server: reconfiguration, many commands in flight, per-class counters,
-// several interfaces and MTU changes. Same in-memory wire and disks as target_test.cc.
+// several interfaces and MTU changes. Same in-memory wire and disks as the protocol tests (testing/target_fixture.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>

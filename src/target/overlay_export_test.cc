@@ -1,0 +1,95 @@
+// Exports with overlay=DIR: one copy-on-write overlay per initiator over an image that never
+// changes.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "target/testing/target_fixture.h"
+
+namespace aoe::target::testkit {
+namespace {
+
+class OverlayExport : public TargetFixture {
+ protected:
+  void SetUp() override {
+    TargetFixture::SetUp();
+    export_options().overlay_dir = h_.state_dir() + "-overlay";
+    Fill(disk(), 0, Pattern(kDiskSectors * kSector, 3));
+  }
+  // Overlay files are real files on io_uring: the reply comes after a few polls, not at once.
+  std::optional<Reply> Await(const AtaRequest& request, MacAddress from) {
+    h_.Send(BuildAta(To(from), request), HostFor(from));
+    std::vector<Reply> replies = h_.Await(HostFor(from), 1);
+    if (replies.empty()) return std::nullopt;
+    return std::move(replies.front());
+  }
+  std::optional<Reply> Write(uint64_t lba, const Frame& data, MacAddress from) {
+    auto count = static_cast<uint8_t>(data.size() / kSector);
+    return Await(AtaOp(kWrite48).Flags(0x41).Count(count).Lba(lba).Data(data), from);
+  }
+  std::optional<Reply> Read(uint64_t lba, uint8_t count, MacAddress from) {
+    return Await(AtaOp(kRead48).Flags(0x40).Count(count).Lba(lba), from);
+  }
+};
+
+TEST_F(OverlayExport, EachInitiatorReadsItsOwnSectorsAndTheImageNeverChanges) {
+  StartServer();
+  const Frame image = Region(disk(), 0, kDiskSectors * kSector);
+  ExpectAtaOk(Write(5, Pattern(2 * kSector, 0xa), kHostA));
+  ExpectAtaOk(Write(5, Pattern(2 * kSector, 0xb), kHostB));
+  auto a = Read(5, 2, kHostA);
+  auto b = Read(5, 2, kHostB);
+  auto c = Read(5, 2, kHostC);
+  ExpectAtaOk(a);
+  ExpectAtaOk(b);
+  ExpectAtaOk(c);
+  EXPECT_EQ(a->ata_data(2 * kSector), Pattern(2 * kSector, 0xa));
+  EXPECT_EQ(b->ata_data(2 * kSector), Pattern(2 * kSector, 0xb));
+  EXPECT_EQ(c->ata_data(2 * kSector), Region(disk(), 5 * kSector, 2 * kSector));
+  EXPECT_EQ(Region(disk(), 0, kDiskSectors * kSector), image);
+  EXPECT_EQ(h_.counter(path()).writes(), 0u) << "the image is opened read-only and never written";
+  ASSERT_EQ(h_.server().exports().size(), 1u);
+  ASSERT_NE(h_.server().exports()[0]->overlay(), nullptr);
+  EXPECT_EQ(h_.server().exports()[0]->overlay()->Clients().size(), 2u);
+}
+
+TEST_F(OverlayExport, OverlaysSurviveARestart) {
+  StartServer();
+  ExpectAtaOk(Write(9, Pattern(kSector, 0xd), kHostB));
+  ASSERT_TRUE(h_.Restart());
+  auto b = Read(9, 1, kHostB);
+  ExpectAtaOk(b);
+  EXPECT_EQ(b->ata_data(kSector), Pattern(kSector, 0xd));
+}
+
+TEST_F(OverlayExport, IdentifyAdvertisesTrimButNotZeroesAfterIt) {
+  StartServer();
+  auto r = Identify();
+  ExpectAtaOk(r);
+  EXPECT_EQ(IdentifyWord(*r, 169) & 1, 1) << "TRIM supported";
+  EXPECT_EQ(IdentifyWord(*r, 69) & 0x20, 0) << "a trimmed sector reads the image again";
+}
+
+TEST_F(OverlayExport, TrimDropsTheClientsBlocksSoReadsFallBackToTheImage) {
+  StartServer();
+  // Block 2 (sectors 16-23), two sectors per frame at MTU 1500.
+  for (uint64_t lba = 16; lba < 24; lba += 2)
+    ExpectAtaOk(Write(lba, Pattern(2 * kSector, 0xe), kHostA));
+  Frame ranges(kSector);
+  proto::EncodeDsmRange({16, 8}, ranges, 0);
+  ExpectAtaOk(
+      Await(AtaOp(kDataSetManagement).Flags(0x41).Feature(kDsmTrim).Count(1).Data(ranges), kHostA));
+  for (uint64_t lba = 16; lba < 24; lba += 2) {
+    auto a = Read(lba, 2, kHostA);
+    ExpectAtaOk(a);
+    EXPECT_EQ(a->ata_data(2 * kSector), Region(disk(), lba * kSector, 2 * kSector));
+  }
+}
+
+TEST_F(OverlayExport, AReadOnlyOverlayExportIsRefused) {
+  export_options().read_only = true;
+  EXPECT_NE(ValidateOptions(h_.options()), "");
+}
+
+}  // namespace
+}  // namespace aoe::target::testkit
