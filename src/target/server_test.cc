@@ -1,5 +1,6 @@
 // Engine tests for the Server: reconfiguration, many commands in flight, per-class counters,
-// several interfaces and MTU changes. Same in-memory wire and disks as the protocol tests (testing/target_fixture.h).
+// several interfaces and MTU changes. Same in-memory wire and disks as the protocol tests
+// (testing/target_fixture.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
