@@ -118,10 +118,12 @@ OverlayFilter::OverlayFilter(std::unique_ptr<BlockBackend> base, OverlaySettings
 
 OverlayFilter::~OverlayFilter() {
   // The server's requests are all done before it destroys an export, but the filter's own may
-  // not be: holes punched after the last flush, a commit, a versions.json write. Let them end
-  // while every member is still alive (a commit cut short leaves only a *.tmp file behind,
-  // which the next start removes).
-  bool busy = commit_running_ || (versions_writer_ && versions_writer_->busy());
+  // not be: holes punched after the last flush, a commit, a versions.json write, the directory
+  // fsync of a reset (whose completion goes on to collect versions: an export removed right
+  // after `overlay.reset`). Let them end while every member is still alive (a commit cut short
+  // leaves only a *.tmp file behind, which the next start removes).
+  bool busy = commit_running_ || directory_syncs_ > 0 ||
+              (versions_writer_ && versions_writer_->busy());
   for (const auto& [mac, client] : clients_) busy = busy || !client->idle();
   for (const auto& client : retired_) busy = busy || !client->idle();
   if (busy) engine_.Drain();
@@ -434,8 +436,11 @@ uint64_t OverlayFilter::commit_bytes_copied() const {
 }
 
 void OverlayFilter::FsyncDir(int fd, Done done) {
-  engine_.QueueFsync(fd, new FunctionCallback(
-                             [done = std::move(done)](int64_t result) { done(ResultOf(result)); }));
+  ++directory_syncs_;
+  engine_.QueueFsync(fd, new FunctionCallback([this, done = std::move(done)](int64_t result) {
+    --directory_syncs_;
+    done(ResultOf(result));
+  }));
   engine_.Submit();
 }
 

@@ -176,6 +176,8 @@ class OverlayFilter final : public BlockBackend {
   std::unique_ptr<AtomicFileWriter> versions_writer_;
   std::unique_ptr<OverlayCommit> commit_;  // kept until the next commit (or destruction)
   bool commit_running_ = false;
+  // Directory fsyncs queued by FsyncDir whose completion has not run yet.
+  int directory_syncs_ = 0;
   std::vector<std::unique_ptr<FlushAll>> flush_pool_;
   std::vector<FlushAll*> flush_free_;
 };

@@ -342,6 +342,20 @@ TEST_F(OverlayFilterTest, ResetDropsTheOverlay) {
   EXPECT_FALSE(filter_->Client(kA));
 }
 
+// `overlay.reset` and then `export.remove` in one turn of the server: the filter is destroyed
+// while the reset's directory fsync is queued. Its completion, which goes on to collect
+// versions, must run before the filter is gone (it used to run on freed memory later).
+TEST_F(OverlayFilterTest, AResetStillQueuedEndsBeforeTheFilterIsDestroyed) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 9)), 4096);
+  ASSERT_EQ(Flush(), 0);
+  std::optional<Result<void>> reset;
+  filter_->Reset(kA, [&](Result<void> r) { reset = r; });
+  filter_.reset();
+  ASSERT_TRUE(reset.has_value()) << "the reset's completion was left for a destroyed filter";
+  EXPECT_TRUE(*reset) << reset->error().message();
+}
+
 TEST_F(OverlayFilterTest, BootDiscardsOnlyClientsWithThatLifetime) {
   settings_.lifetime = Lifetime::kDiscardOnBoot;
   settings_.client_lifetimes[kB] = Lifetime::kPersist;
