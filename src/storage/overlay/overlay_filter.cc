@@ -525,6 +525,9 @@ void OverlayFilter::Commit(const MacAddress& mac, std::function<void(Result<Vers
   if (it == clients_.end()) return refuse(OverlayErrc::kNoOverlay);
   std::shared_ptr<ClientOverlay> client = it->second;
   if (client->map().mapped_blocks() == 0) return refuse(OverlayErrc::kNothingToCommit);
+  // A write still in flight is in neither the map copied below nor the change count compared
+  // at the end (it was counted when it started), yet it is acknowledged once it completes.
+  if (!client->idle()) return refuse(OverlayErrc::kChangedDuringCommit);
   // Its changes were made on top of an older version: merged onto the current one they would
   // undo what came in between.
   if (client->base_version() != registry_.current()) return refuse(OverlayErrc::kStaleBase);
@@ -579,7 +582,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     commit_running_ = false;
     return done(Unexpected{opened.error()});
   }
-  FsyncDir(dir_fd_.get(), [this, mac, id, path,
+  FsyncDir(dir_fd_.get(), [this, mac, id, path, source, change_count,
                            backend = std::shared_ptr<BlockBackend>(std::move(opened->backend)),
                            done](Result<void> synced) mutable {
     if (!synced) {
@@ -591,15 +594,21 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     const VersionRecord record = registry_.Add(parent, NowUnix(), mac.ToString());
     assert(record.id == id);
     version_backends_[id] = std::move(backend);
-    SaveVersions([this, mac, record, parent, done](Result<void> saved) {
+    SaveVersions([this, mac, record, parent, source, change_count, done](Result<void> saved) {
       commit_running_ = false;
       if (!saved) {
         // Not durable: the old version stays current (the file is collected at start-up).
         registry_.set_current(parent);
         return done(Unexpected{saved.error()});
       }
-      // The new version holds the client's data: its overlay is redundant now.
-      if (clients_.contains(mac)) {
+      // The new version holds the client's data: its overlay is redundant now. Unless the
+      // client wrote since the copy was checked (the version is made from what was copied):
+      // its overlay then holds acknowledged data the version lacks, and stays, over the
+      // version before; the client reads what it read before. Nor is an overlay made anew
+      // after a reset meanwhile retired.
+      auto client = clients_.find(mac);
+      if (client != clients_.end() && client->second == source &&
+          source->change_count() == change_count) {
         Retire(mac, [record, done](Result<void> reset) {
           if (!reset) return done(Unexpected{reset.error()});
           done(record);

@@ -207,7 +207,8 @@ TEST_F(OverlayFilterTest, ClientsViewTheirOwnBlocksInADataFileOnTmpfs) {
   ASSERT_EQ(Write(kA, 8192, Filled(8192, 0xaa)), 8192);
   ConstByteSpan own = filter_->View(a, 8192, 8192);
   ASSERT_EQ(own.size(), 8192u) << "no view of the client's own blocks";
-  EXPECT_TRUE(std::all_of(own.begin(), own.end(), [](std::byte b) { return b == std::byte{0xaa}; }));
+  EXPECT_TRUE(
+      std::all_of(own.begin(), own.end(), [](std::byte b) { return b == std::byte{0xaa}; }));
   EXPECT_TRUE(filter_->View(a, 12288, 8192).empty()) << "a view across own and base blocks";
   ConstByteSpan base = filter_->View(a, 16384, 4096);
   ASSERT_EQ(base.size(), 4096u);
@@ -451,6 +452,55 @@ TEST_F(OverlayFilterTest, AWriteDuringTheCommitAbortsIt) {
   EXPECT_EQ(filter_->current_version(), 1u);
   EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img"));
   EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img.tmp"));
+}
+
+// A write still in flight when the commit starts is in neither the copied map nor the change
+// count, yet it is acknowledged: the commit is refused instead of dropping it with the overlay.
+TEST_F(OverlayFilterTest, AWriteInFlightWhenTheCommitStartsRefusesIt) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  Completion w;
+  std::vector<std::byte> data = Filled(512, 2);
+  filter_->Write(IoContext{.initiator = kA}, 8192, data, &w);
+  Result<VersionRecord> r = Commit(kA);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kChangedDuringCommit));
+  EXPECT_EQ(Wait(w), 512);
+  EXPECT_EQ(filter_->current_version(), 1u);
+  EXPECT_EQ(Read(kA, 8192, 512), data);
+  EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 1));
+}
+
+// A write after the copy was checked, while the new version is made durable: the version is
+// made from what was copied, and the client's overlay, which holds the acknowledged write, is
+// kept rather than retired.
+TEST_F(OverlayFilterTest, AWriteWhileTheNewVersionIsSavedKeepsTheOverlay) {
+  // The window is a few completions long; the scenario runs until a write lands in it.
+  bool reached = false;
+  for (int attempt = 0; attempt < 20 && !reached; ++attempt) {
+    SCOPED_TRACE(attempt);
+    filter_.reset();
+    std::filesystem::remove_all(settings_.dir);
+    Open();
+    ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+    std::optional<Result<VersionRecord>> result;
+    filter_->Commit(kA, [&](Result<VersionRecord> r) { result = std::move(r); });
+    const std::string version_file = settings_.dir + "/v2.img";
+    ASSERT_TRUE(RunUntil(
+        *engine_, [&] { return result.has_value() || std::filesystem::exists(version_file); }));
+    if (result.has_value()) continue;  // done before the test could write: try again
+    reached = true;
+    std::vector<std::byte> data = Filled(512, 2);
+    ASSERT_EQ(Write(kA, 8192, data), 512);
+    Result<VersionRecord> r = Run(result);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(filter_->current_version(), 2u);
+    EXPECT_EQ(Read(kA, 8192, 512), data) << "an acknowledged write was dropped with the overlay";
+    EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 1));
+    EXPECT_EQ(Read(kB, 0, 4096), Filled(4096, 1)) << "the new version holds what was copied";
+    EXPECT_EQ(Read(kB, 8192, 512), BaseAt(8192, 512));
+  }
+  EXPECT_TRUE(reached) << "no attempt reached the window between the copy and the retirement";
 }
 
 TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
