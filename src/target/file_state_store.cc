@@ -53,7 +53,7 @@ FileStateStore::FileStateStore(std::string directory, UniqueFd event_fd)
     : directory_(std::move(directory)), event_fd_(std::move(event_fd)) {}
 
 std::string FileStateStore::Location(const std::string& export_name) const {
-  if (auto metadata = MetadataOf(export_name)) {
+  if (auto metadata = SharedMetadataOf(export_name)) {
     return fmt::format("{} key {}", metadata->Describe(), MetadataKey(export_name));
   }
   return FilePath(export_name);
@@ -73,18 +73,19 @@ void FileStateStore::UseSharedMetadata(const std::string& export_name,
   }
 }
 
-std::shared_ptr<SharedMetadata> FileStateStore::MetadataOf(const std::string& export_name) const {
+std::shared_ptr<SharedMetadata> FileStateStore::SharedMetadataOf(
+    const std::string& export_name) const {
   std::lock_guard lock(mutex_);
   auto it = metadata_.find(export_name);
   return it == metadata_.end() ? nullptr : it->second;
 }
 
 bool FileStateStore::Shared(const std::string& export_name) const {
-  return MetadataOf(export_name) != nullptr;
+  return SharedMetadataOf(export_name) != nullptr;
 }
 
 Result<std::optional<ExportState>> FileStateStore::Load(const std::string& export_name) {
-  auto metadata = MetadataOf(export_name);
+  auto metadata = SharedMetadataOf(export_name);
   auto text =
       metadata ? metadata->Get(MetadataKey(export_name)) : ReadIfPresent(FilePath(export_name));
   AOE_TRY(text);
@@ -95,7 +96,7 @@ Result<std::optional<ExportState>> FileStateStore::Load(const std::string& expor
 }
 
 Result<void> FileStateStore::Write(const std::string& export_name, const ExportState& state) {
-  if (auto metadata = MetadataOf(export_name)) {
+  if (auto metadata = SharedMetadataOf(export_name)) {
     return metadata->Set(MetadataKey(export_name), EncodeExportState(state));
   }
   if (::mkdir(directory_.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return Errno();

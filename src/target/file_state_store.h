@@ -53,6 +53,8 @@ class FileStateStore final : public StateStore {
   // From now on, keeps the export's state in `metadata` (null: in its file again). Called when
   // the export is opened, before Load().
   void UseSharedMetadata(const std::string& export_name, std::shared_ptr<SharedMetadata> metadata);
+  // What UseSharedMetadata last gave for the export; null for none.
+  std::shared_ptr<SharedMetadata> SharedMetadataOf(const std::string& export_name) const;
 
   // The writer loop; see the header comment.
   void RunWriter();
@@ -69,7 +71,6 @@ class FileStateStore final : public StateStore {
   FileStateStore(std::string directory, UniqueFd event_fd);
   Result<void> Write(const std::string& export_name, const ExportState& state);
   std::string FilePath(const std::string& export_name) const;
-  std::shared_ptr<SharedMetadata> MetadataOf(const std::string& export_name) const;
   Saved Run(Job& job);
 
   const std::string directory_;

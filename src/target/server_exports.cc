@@ -71,6 +71,20 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     }
   }
   for (const std::string& name : gone) {
+    // Closing would wait for the whole image copy, serving nothing meanwhile (the control
+    // socket refuses the same).
+    if (const Export* e = target_.FindExport(name);
+        e->overlay() && e->overlay()->commit_running()) {
+      log_.Error(name,
+                 "a commit is running on it; reload again when it is done (aoe ctl exports "
+                 "shows its progress)");
+      return Err(std::errc::device_or_resource_busy);
+    }
+  }
+  // OpenExport points each export's state at its new storage (SharedMetadata) before the
+  // change is committed; a change that fails puts back what the exports still served use.
+  const SharedMetadataMapping previous_metadata = SharedMetadataOf(to_open);
+  for (const std::string& name : gone) {
     Export* e = target_.FindExport(name);
     if (e->options().has_overlay() && FindWanted(options, name) != nullptr) {
       reopened_overlays.push_back(e->options());
@@ -79,11 +93,15 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   }
   auto opened = OpenExports(to_open);
   if (!opened) {
+    UseSharedMetadata(previous_metadata);
     RestoreExports(reopened_overlays);
     return Unexpected{opened.error()};
   }
   // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
   if (auto ports = OpenPorts(options.interfaces); !ports) {
+    // The new exports let go of their overlay directories before the old ones take them back.
+    opened->clear();
+    UseSharedMetadata(previous_metadata);
     RestoreExports(reopened_overlays);
     return ports;
   }
@@ -150,10 +168,12 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
     if (e.name() == options.name()) e = options;
   if (std::string bad = ValidateOptions(next); !bad.empty()) return bad;
   const ExportOptions previous = current->options();
+  const SharedMetadataMapping previous_metadata = SharedMetadataOf({options});
   const bool close_first = previous.has_overlay();
   if (close_first) CloseExport(options.name(), "closing to reload");
   auto opened = OpenExport(options);
   if (!opened) {
+    UseSharedMetadata(previous_metadata);
     if (close_first) RestoreExports({previous});
     return OpenError(options, opened.error());
   }
@@ -213,6 +233,19 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   RunStorageUntil(
       [&] { return removed.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
   log_.Info(name, "{}", why);
+}
+
+ServerImpl::SharedMetadataMapping ServerImpl::SharedMetadataOf(
+    const std::vector<ExportOptions>& exports) const {
+  SharedMetadataMapping mapping;
+  for (const ExportOptions& e : exports) {
+    mapping.emplace_back(e.name(), store_->SharedMetadataOf(e.name()));
+  }
+  return mapping;
+}
+
+void ServerImpl::UseSharedMetadata(const SharedMetadataMapping& mapping) {
+  for (const auto& [name, metadata] : mapping) store_->UseSharedMetadata(name, metadata);
 }
 
 void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {

@@ -145,6 +145,13 @@ class ServerImpl final : public Server, private Transmitter {
 
   // Re-opens exports closed for a change that then failed (best effort, logged).
   void RestoreExports(const std::vector<ExportOptions>& previous);
+  // Where each export's state is kept besides its file (the store's SharedMetadata, null for
+  // none), to put back after a change that failed: OpenExport switches it before the change is
+  // committed.
+  using SharedMetadataMapping =
+      std::vector<std::pair<std::string, std::shared_ptr<SharedMetadata>>>;
+  SharedMetadataMapping SharedMetadataOf(const std::vector<ExportOptions>& exports) const;
+  void UseSharedMetadata(const SharedMetadataMapping& mapping);
   size_t FindPort(const std::string& name) const;
   void Watch(size_t index);
   void Unwatch(PortEntry& entry);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -294,6 +295,50 @@ TEST_F(ServerTest, FailingReconfigureOnMissingInterfaceChangesNothing) {
   next.exports.clear();
   EXPECT_FALSE(h_.server().Reconfigure(next));
   EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+}
+
+// An overlay export is closed before it is opened again with new options (its directory has
+// one owner). When the change then fails on an interface, the new export must let go of the
+// directory before the old one is opened again, or the old one cannot be, and is not served.
+TEST_F(ServerTest, FailingReconfigureKeepsServingAChangedOverlayExport) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().exports.front().overlay_dir = h_.state_dir() + "-overlay";
+  ASSERT_TRUE(h_.Start());
+
+  ServerOptions next = h_.options();
+  next.exports.front().durability = Durability::kSync;
+  next.interfaces = {"mem0", "nosuch0"};
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  EXPECT_FALSE(h_.LogContains("not served until the next successful reload"));
+  ASSERT_EQ(h_.server().exports().size(), 1u);
+  EXPECT_EQ(h_.server().exports().front()->options().durability, Durability::kAuto);
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 1)).has_value());
+}
+
+// A reload that would move an export to storage whose metadata holds export state (an RBD
+// image) fails on another export: the export keeps serving from its file, and its state must
+// keep going there, not to the storage it was not moved to.
+TEST_F(ServerTest, FailingReconfigureLeavesTheStateWhereTheExportKeepsServing) {
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.AddDisk("mem:shared", 64 * kSector);
+  testkit::MemorySharedMetadata& metadata = h_.ShareMetadata("mem:shared");
+  ASSERT_TRUE(h_.Start());
+
+  ServerOptions next = h_.options();
+  next.exports.front().backend.path = "mem:shared";
+  ExportOptions missing;
+  missing.address = {1, 9};
+  missing.backend.path = "mem:missing";
+  next.exports.push_back(missing);
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  ASSERT_EQ(h_.server().exports().front()->options().backend.path, Harness::DiskPath(1, 1));
+
+  auto r = h_.Exchange(BuildConfig(Harness::To(1, 1), /*force set*/ 4, "kept-here"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(metadata.Holds("kept-here")) << "the state went to storage not served";
+  std::ifstream file(h_.state_dir() + "/e1.1.json");
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("kept-here"), std::string::npos) << text;
 }
 
 TEST_F(ServerTest, BurstOfReadsIsAllAnsweredWithCorrectData) {

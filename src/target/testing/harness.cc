@@ -163,8 +163,7 @@ size_t Harness::AddExport(uint16_t shelf, uint8_t slot, size_t size_bytes) {
   return options_.exports.size() - 1;
 }
 
-std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes,
-                                   ImageOn on) {
+std::string Harness::AddFileExport(uint16_t shelf, uint8_t slot, size_t size_bytes, ImageOn on) {
   if (on == ImageOn::kTmpfs && tmpfs_dir_.empty()) tmpfs_dir_ = MakeTempDir("/dev/shm");
   ExportOptions e;
   e.address = {shelf, slot};
@@ -182,6 +181,12 @@ MemoryBackend& Harness::AddDisk(const std::string& path, size_t size_bytes) {
 }
 
 MemoryBackend& Harness::disk(const std::string& path) { return *disks_.at(path); }
+
+MemorySharedMetadata& Harness::ShareMetadata(const std::string& path) {
+  auto& metadata = shared_metadata_[path];
+  if (!metadata) metadata = std::make_shared<MemorySharedMetadata>();
+  return *metadata;
+}
 CountingBackend& Harness::counter(const std::string& path) { return *counters_.at(path); }
 FaultFilter& Harness::faults(const std::string& path) { return *faults_.at(path); }
 
@@ -222,6 +227,9 @@ ServerEnvironment Harness::Environment() {
     faults_[spec.path] = fault.get();
     OpenedBackend opened;
     opened.backend = std::move(fault);
+    if (auto shared = shared_metadata_.find(spec.path); shared != shared_metadata_.end()) {
+      opened.shared_metadata = shared->second;
+    }
     return opened;
   };
   return env;

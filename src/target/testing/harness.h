@@ -18,6 +18,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include "storage/block_backend.h"
 #include "storage/fault_filter.h"
 #include "storage/memory_backend.h"
+#include "storage/shared_metadata.h"
 #include "target/options.h"
 #include "target/server.h"
 #include "target/testing/frames.h"
@@ -118,6 +120,35 @@ class CountingBackend final : public BlockBackend {
   std::vector<KeptWrite> kept_writes_;
 };
 
+// SharedMetadata in memory: plays the metadata of an RBD image that several hosts serve.
+class MemorySharedMetadata final : public SharedMetadata {
+ public:
+  Result<std::optional<std::string>> Get(const std::string& key) override {
+    std::lock_guard lock(mutex_);
+    auto it = values_.find(key);
+    if (it == values_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  Result<void> Set(const std::string& key, const std::string& value) override {
+    std::lock_guard lock(mutex_);
+    values_[key] = value;
+    return {};
+  }
+  std::string Describe() const override { return "memory metadata"; }
+  // Whether any value contains `text`.
+  bool Holds(std::string_view text) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, value] : values_) {
+      if (value.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> values_;
+};
+
 class Harness {
  public:
   Harness();
@@ -143,6 +174,9 @@ class Harness {
                             ImageOn on = ImageOn::kTempDir);
   // Adds a memory disk without an export (for Reconfigure tests).
   MemoryBackend& AddDisk(const std::string& path, size_t size_bytes);
+  // Gives the memory disk behind `path` metadata shared with other hosts (as an RBD image has),
+  // where an export of it keeps its state instead of a file.
+  MemorySharedMetadata& ShareMetadata(const std::string& path);
   // The memory disk behind `path`, and the counting and fault filters of its current chain.
   MemoryBackend& disk(const std::string& path);
   MemoryBackend& disk(uint16_t shelf, uint8_t slot) { return disk(DiskPath(shelf, slot)); }
@@ -234,6 +268,7 @@ class Harness {
   MemoryWire wire_;
   std::vector<std::unique_ptr<MemoryPort>> hosts_;
   std::map<std::string, std::unique_ptr<MemoryBackend>> disks_;
+  std::map<std::string, std::shared_ptr<MemorySharedMetadata>> shared_metadata_;  // by disk
   std::map<std::string, CountingBackend*> counters_;
   std::map<std::string, FaultFilter*> faults_;
   std::map<std::string, InterfaceSpec> interfaces_;
