@@ -17,7 +17,8 @@
 // Checked after every frame:
 //   - every reply is >= 60 bytes and fits the port's MTU; EtherType 0x88A2, version 1, response
 //     flag, an export's own shelf.slot (never a wildcard), the request's command and tag, back
-//     to the requester from the port's MAC; an AoE error code is one of 1..6;
+//     to the requester (never a group or zero address) from the port's MAC; an AoE error
+//     code is one of 1..6;
 //   - the target never asks storage for bytes outside an export, and never writes a read-only
 //     export (a checking layer on top of each chain, so the filters' own refusal cannot hide
 //     a validation bug);
@@ -217,6 +218,7 @@ void FuzzWire::CheckReply(Command& command) {
   FUZZ_CHECK((h->flags & 0x03) == 0);
   FUZZ_CHECK(h->shelf != proto::kWildcardShelf && h->slot != proto::kWildcardSlot);
   FUZZ_CHECK(h->destination == MacAddress::Load(request, 6));
+  FUZZ_CHECK(!h->destination.is_multicast() && !h->destination.is_zero());
   FUZZ_CHECK(h->source == port.mac);
   FUZZ_CHECK(h->command == LoadU8(request, 19) && h->tag == LoadBe32(request, 20));
   if (h->is_error()) {

@@ -102,6 +102,24 @@ TEST_F(Replies, RequestsWithResponseFlagAreIgnored) {
   EXPECT_TRUE(Identify().has_value());
 }
 
+// A reply goes to the request's source MAC. A broadcast, multicast or zero source would make
+// every host on the segment receive the reply (an amplifier: a 60-byte READ request yields up
+// to 8.7 KB to everyone), so such requests are dropped and counted.
+TEST_F(Replies, RequestsFromAGroupOrZeroSourceAreDropped) {
+  StartServer();
+  const MacAddress sources[] = {MacAddress::Broadcast(),
+                                MacAddress({0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}), MacAddress()};
+  for (const MacAddress& source : sources) {
+    SCOPED_TRACE(source.ToString());
+    RequestHeader a = To();
+    a.source = source;
+    EXPECT_FALSE(h_.Exchange(BuildAta(a, AtaOp(kRead48).Flags(0x40).Count(2).Lba(0))));
+    EXPECT_FALSE(h_.Exchange(BuildConfig(a, 0, "")));
+  }
+  EXPECT_EQ(h_.stats().dropped_bad_source, 6u);
+  EXPECT_TRUE(Identify().has_value());
+}
+
 TEST_F(Replies, RuntsAreDroppedAndCounted) {
   StartServer();
   Frame full = BuildAta(To(), AtaOp(kIdentify).Count(1));

@@ -103,7 +103,9 @@ void ServerImpl::AdoptPort(std::unique_ptr<Port> port) {
               port->mtu(), pool_.frame_capacity());
   }
   ports_.push_back(PortEntry{std::move(port), -1, true});
-  Watch(ports_.size() - 1);
+  // While every buffer is busy the ports are not watched (PauseReceiving); ResumeReceiving
+  // watches this one too.
+  if (!paused_) Watch(ports_.size() - 1);
 }
 
 void ServerImpl::StartWatchingStorage() {

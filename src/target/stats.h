@@ -30,6 +30,7 @@ struct Stats {
   uint64_t dropped_wildcard_io = 0;      // READ/WRITE/FLUSH addressed to a wildcard
   uint64_t dropped_masked = 0;           // sender not on a non-empty mask list
   uint64_t dropped_response = 0;         // response flag set (another target's reply)
+  uint64_t dropped_bad_source = 0;       // source MAC a group address or zero: no host to answer
   uint64_t dropped_bad_config = 0;       // config string longer than 1024 or than the frame
   uint64_t dropped_rate_limited = 0;     // state change over its source's rate limit
   uint64_t dropped_state_busy = 0;       // state command while kMaxHeldReplies replies wait
@@ -72,6 +73,7 @@ inline constexpr std::array kStatsCounters = {
     StatsCounter{"dropped_wildcard_io", &Stats::dropped_wildcard_io},
     StatsCounter{"dropped_masked", &Stats::dropped_masked},
     StatsCounter{"dropped_response", &Stats::dropped_response},
+    StatsCounter{"dropped_bad_source", &Stats::dropped_bad_source},
     StatsCounter{"dropped_bad_config", &Stats::dropped_bad_config},
     StatsCounter{"dropped_rate_limited", &Stats::dropped_rate_limited},
     StatsCounter{"dropped_state_busy", &Stats::dropped_state_busy},

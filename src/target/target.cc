@@ -76,6 +76,13 @@ void Target::Handle(Command& command) {
     ++stats_.dropped_response;
     return tx_.Release(command);
   }
+  // A reply goes to the request's source MAC: a group address there would send it to every
+  // host on the segment (up to 8.7 KB for a 60-byte request), and zero is no host at all.
+  if (const MacAddress source = MacAddress::Load(command.frame(), 6);
+      source.is_multicast() || source.is_zero()) {
+    ++stats_.dropped_bad_source;
+    return tx_.Release(command);
+  }
   if (IsWildcardDataCommand(*header, command.frame())) {
     ++stats_.dropped_wildcard_io;
     return tx_.Release(command);
@@ -96,7 +103,7 @@ void Target::Handle(Command& command) {
     if (!matches(**it)) continue;
     Command* copy = tx_.Acquire();
     if (copy == nullptr) break;  // out of buffers: the initiator will ask again
-    command.CopyPayloadIn();  // (no data command reaches here, but a copy must be whole)
+    command.CopyPayloadIn();     // (no data command reaches here, but a copy must be whole)
     std::memcpy(copy->buffer.data(), command.buffer.data(), command.length);
     copy->length = command.length;
     copy->port_index = command.port_index;
