@@ -48,4 +48,18 @@ void Logger::Write(LogLevel level, std::string_view subject, std::string_view me
   sink_(level, line);
 }
 
+std::string Printable(std::string_view peer_text) {
+  std::string out;
+  out.reserve(peer_text.size());
+  for (char c : peer_text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      out += fmt::format("\\x{:02x}", byte);
+    }
+  }
+  return out;
+}
+
 }  // namespace aoe

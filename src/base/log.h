@@ -20,6 +20,10 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 std::optional<LogLevel> ParseLogLevel(std::string_view text);  // "error", "warn", "info", "debug"
 std::string_view LogLevelName(LogLevel level);
 
+// Text a peer sent (a file name, an error message), made safe to log: every byte outside
+// printable ASCII, and the backslash, becomes \xNN, so a peer cannot end the line or forge one.
+std::string Printable(std::string_view peer_text);
+
 class Logger {
  public:
   // Receives each finished line (without trailing newline).

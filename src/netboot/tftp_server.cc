@@ -7,9 +7,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 
+#include "base/log.h"
 #include "netboot/tftp_path.h"
 #include "netboot/udp_socket.h"
 
@@ -90,7 +92,7 @@ class TftpServerImpl final : public TftpServer {
     }
     if (request->opcode == TftpOpcode::kWriteRequest) {
       log_.Warn(subject, "refused write request for '{}': this server is read-only",
-                request->filename);
+                Printable(request->filename));
       Refuse(from, TftpErrorCode::kAccessViolation, "read-only server");
       return;
     }
@@ -104,15 +106,24 @@ class TftpServerImpl final : public TftpServer {
       if (t.client == from.source && t.client_port == from.source_port) return;
     }
     if (transfers_.size() >= options_.max_transfers) {
-      log_.Warn(subject, "refused '{}': {} transfers already running", request->filename,
+      log_.Warn(subject, "refused '{}': {} transfers already running", Printable(request->filename),
                 transfers_.size());
       Refuse(from, TftpErrorCode::kNotDefined, "server busy, try again");
+      return;
+    }
+    const auto from_client = static_cast<size_t>(
+        std::count_if(transfers_.begin(), transfers_.end(),
+                      [&](const auto& entry) { return entry.second.client == from.source; }));
+    if (from_client >= options_.max_transfers_per_client) {
+      log_.Warn(subject, "refused '{}': {} transfers from {} already running",
+                Printable(request->filename), from_client, from.source.ToString());
+      Refuse(from, TftpErrorCode::kNotDefined, "too many transfers from this host, try again");
       return;
     }
     std::optional<std::string> name = NormalizeTftpPath(request->filename);
     if (!name) {
       log_.Warn(subject, "refused '{}': the name leaves the TFTP root or is malformed",
-                request->filename);
+                Printable(request->filename));
       Refuse(from, TftpErrorCode::kAccessViolation, "access violation");
       return;
     }

@@ -33,6 +33,9 @@ struct TftpServerOptions {
   uint16_t port = 69;
   TftpLimits limits;
   size_t max_transfers = 64;
+  // Transfers one client address may run at once, so that one host cannot take every slot (a
+  // PXE or iPXE client fetches one file at a time; UEFI asks for the size first).
+  size_t max_transfers_per_client = 8;
 };
 
 // A generated file: its contents and a description for the log ("script for e0.1").

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/log.h"
+
 namespace aoe::netboot {
 
 namespace {
@@ -30,7 +32,8 @@ TftpTransfer::TftpTransfer(std::unique_ptr<TftpFile> file, const TftpOptions& re
       accepted_.emplace_back("blksize", std::to_string(block_size_));
     } else if (name == "tsize") {
       accepted_.emplace_back("tsize", std::to_string(file_->size()));
-    } else if (name == "timeout" && *number >= 1 && *number <= 255) {
+    } else if (name == "timeout" && *number >= 1 &&
+               *number <= static_cast<uint64_t>(limits_.max_timeout.count())) {
       timeout_ = std::chrono::seconds(*number);
       accepted_.emplace_back("timeout", value);
     }
@@ -90,7 +93,7 @@ ConstByteSpan TftpTransfer::OnPacket(ConstByteSpan bytes, TimePoint now) {
     size_query_ = index_ == 0 && std::any_of(accepted_.begin(), accepted_.end(),
                                              [](const auto& o) { return o.first == "tsize"; });
     return Fail(fmt::format("client aborted: error {} \"{}\"", static_cast<int>(packet->error_code),
-                            packet->error_message),
+                            Printable(packet->error_message)),
                 TftpErrorCode::kNotDefined, false);
   }
   if (packet->opcode != TftpOpcode::kAck) {

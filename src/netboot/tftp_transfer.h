@@ -33,6 +33,10 @@ struct TftpLimits {
   // Largest blksize granted: the interface MTU minus IP (20), UDP (8) and TFTP (4) headers.
   size_t max_block_size = 1468;
   std::chrono::milliseconds timeout{1000};  // used unless the client negotiates "timeout"
+  // The longest "timeout" a client may negotiate (RFC 2349 allows up to 255 s); a longer one is
+  // not accepted and the default applies. A client that goes silent holds its transfer for
+  // (max_retries + 1) timeouts, so this bounds how long one request can hold a slot.
+  std::chrono::seconds max_timeout{10};
   int max_retries = 5;
 };
 

@@ -121,6 +121,18 @@ TEST_F(TftpTransferTest, NegotiatedTimeoutIsUsed) {
   EXPECT_EQ(Decode(t.OnTimeout(clock_.Now())).opcode, TftpOpcode::kOptionAck);
 }
 
+// A silent client holds its transfer for six timeouts: a timeout of 255 s would hold a slot
+// for 25 minutes. Above the limit the option is left out of the OACK and the default applies.
+TEST_F(TftpTransferTest, ATimeoutAboveTheLimitIsNotAccepted) {
+  TftpTransfer t(File(10), {{"timeout", "255"}}, limits_);
+  EXPECT_EQ(Decode(t.Start(clock_.Now())).opcode, TftpOpcode::kData) << "no option accepted";
+  clock_.Advance(limits_.timeout);
+  EXPECT_EQ(Decode(t.OnTimeout(clock_.Now())).opcode, TftpOpcode::kData) << "default timeout";
+  TftpTransfer at_limit(File(10), {{"timeout", std::to_string(limits_.max_timeout.count())}},
+                        limits_);
+  EXPECT_EQ(Decode(at_limit.Start(clock_.Now())).opcode, TftpOpcode::kOptionAck);
+}
+
 TEST_F(TftpTransferTest, ClientErrorEndsTheTransfer) {
   TftpTransfer t(File(10), {{"blksize", "1024"}}, limits_);
   (void)t.Start(clock_.Now());

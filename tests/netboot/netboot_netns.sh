@@ -203,4 +203,43 @@ grep -q "sent undionly.kpxe (74213 bytes, blksize 1400" "$T_TMP/netboot.log" \
   && grep -q "sent $CLIENT_SCRIPT_NAME \[iPXE script: sanboot aoe:e4.2\]" "$T_TMP/netboot.log" \
   && t_pass "log shows each file and script sent" || t_fail "log lacks the TFTP sent lines"
 
+# One host cannot take every transfer slot: 10 read requests from 10 ports of one address that
+# never acknowledge, each asking for a 255 s timeout (which would hold a slot for 25 minutes).
+# 8 transfers start, on the default timeout (the option is not accepted: DATA, not OACK), and
+# the rest are refused; once the silent transfers have given up, the host is served again.
+in_c timeout 20 python3 - >"$T_TMP/slots.out" 2>&1 <<'PY'
+import socket
+sockets = []
+for _ in range(10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(b"\0\1undionly.kpxe\0octet\0timeout\0" + b"255\0", ("10.78.0.1", 69))
+    sockets.append(s)
+for s in sockets:
+    try:
+        data, _ = s.recvfrom(2048)
+    except socket.timeout:
+        print("none")
+        continue
+    opcode = int.from_bytes(data[:2], "big")
+    print({3: "data", 6: "oack"}.get(opcode, "error" if opcode == 5 else str(opcode)))
+PY
+if [[ $(grep -c '^data$' "$T_TMP/slots.out") -eq 8 && $(grep -c '^error$' "$T_TMP/slots.out") -eq 2 ]]; then
+  t_pass "one host gets 8 transfers at once, on the default timeout; more are refused"
+else
+  t_fail "transfers from one host: $(tr '\n' ' ' <"$T_TMP/slots.out")"
+fi
+grep -q "transfers from 10.78.0.100 already running" "$T_TMP/netboot.log" \
+  && t_pass "the refusal is logged" || t_fail "no log line for the refused transfers"
+served_again=0
+for _ in $(seq 1 20); do  # the silent transfers give up after 6 timeouts of 1 s
+  sleep 1
+  if fetch_busybox undionly.kpxe "$T_TMP/after" 2>/dev/null && cmp -s "$T_TMP/after" "$UNDIONLY"; then
+    served_again=1
+    break
+  fi
+done
+[[ $served_again -eq 1 ]] && t_pass "the host is served again once its silent transfers gave up" \
+  || t_fail "the host was not served again within 20 s"
+
 t_finish
