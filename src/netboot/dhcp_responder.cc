@@ -34,8 +34,9 @@ DhcpOutcome DhcpResponder::Handle(const DhcpMessage& request, uint16_t arrival_p
                                   Ipv4Address source, uint16_t source_port, int64_t now_unix) {
   std::optional<DhcpMessageType> type = request.message_type();
   std::optional<MacAddress> mac = request.client_mac();
-  // Plain BOOTP and non-Ethernet clients are not netboot clients of ours.
-  if (request.op != kBootRequest || !type || !mac) return {};
+  // Plain BOOTP and non-Ethernet clients are not netboot clients of ours, nor a client without
+  // a hardware address (the zero MAC marks declined addresses in the lease pool).
+  if (request.op != kBootRequest || !type || !mac || mac->is_zero()) return {};
   if (config_.mode == DhcpMode::kFull) {
     if (arrival_port != kDhcpServerPort) return {};
     return HandleFull(request, *type, *mac, now_unix);
@@ -146,16 +147,18 @@ DhcpOutcome DhcpResponder::HandleFull(const DhcpMessage& request, DhcpMessageTyp
       return out;
     }
     case DhcpMessageType::kRelease:
-      pool_->Release(mac, request.ciaddr);
-      out.leases_changed = true;
-      out.log = fmt::format("RELEASE of {}", request.ciaddr.ToString());
+      out.leases_changed = pool_->Release(mac, request.ciaddr);
+      out.log = fmt::format("RELEASE of {}{}", request.ciaddr.ToString(),
+                            out.leases_changed ? "" : " (not this client's: ignored)");
       return out;
     case DhcpMessageType::kDecline:
       if (std::optional<Ipv4Address> declined = request.FindAddress(kOptRequestedIp)) {
-        pool_->Decline(mac, *declined, now_unix);
-        out.leases_changed = true;
-        out.log = fmt::format("DECLINE of {}: another host uses it; parked for a lease time",
-                              declined->ToString());
+        out.leases_changed = pool_->Decline(mac, *declined, now_unix);
+        out.log =
+            out.leases_changed
+                ? fmt::format("DECLINE of {}: another host uses it; parked for a lease time",
+                              declined->ToString())
+                : fmt::format("DECLINE of {}: not this client's; ignored", declined->ToString());
       }
       return out;
     default:  // INFORM, and replies from other servers

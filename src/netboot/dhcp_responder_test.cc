@@ -55,6 +55,24 @@ TEST_F(FullMode, DiscoverFromBiosPxeGetsOfferWithAddressAndUndionly) {
   EXPECT_NE(out.log.find("OFFER 10.77.0.100"), std::string::npos);
 }
 
+TEST_F(FullMode, AClientWithoutAHardwareAddressIsNotAnswered) {
+  DhcpOutcome out = Send(MakeRequest(DhcpMessageType::kDiscover, Client::kPxeBios, MacAddress()));
+  EXPECT_FALSE(out.reply);
+  EXPECT_TRUE(pool_.leases().empty());
+}
+
+// A flood of RELEASE or DECLINE messages for addresses that are not the sender's must not
+// make the service rewrite (and fsync) the lease file each time.
+TEST_F(FullMode, ReleaseAndDeclineOfAnAddressNotTheClientsChangeNoLease) {
+  DhcpMessage release = MakeRequest(DhcpMessageType::kRelease, Client::kPlain);
+  release.ciaddr = kFirst;
+  EXPECT_FALSE(Send(release).leases_changed);
+  DhcpMessage decline = MakeRequest(DhcpMessageType::kDecline, Client::kPlain);
+  decline.SetAddress(kOptRequestedIp, kFirst);
+  EXPECT_FALSE(Send(decline).leases_changed);
+  EXPECT_TRUE(pool_.leases().empty());
+}
+
 TEST_F(FullMode, RequestGetsAckAndBindsLease) {
   (void)Send(MakeRequest(DhcpMessageType::kDiscover, Client::kIpxeBios));
   DhcpMessage request = MakeRequest(DhcpMessageType::kRequest, Client::kIpxeBios);

@@ -14,6 +14,7 @@ LeasePool::LeasePool(Ipv4Address first, Ipv4Address last, Ipv4Address excluded,
 bool LeasePool::InRange(Ipv4Address a) const { return a >= first_ && a <= last_ && a != excluded_; }
 
 const Lease* LeasePool::Find(const MacAddress& mac) const {
+  if (mac.is_zero()) return nullptr;
   for (const auto& [address, lease] : by_address_) {
     if (lease.mac == mac) return &lease;
   }
@@ -23,13 +24,16 @@ const Lease* LeasePool::Find(const MacAddress& mac) const {
 bool LeasePool::Free(Ipv4Address a, const MacAddress& mac, int64_t now_unix) const {
   if (!InRange(a)) return false;
   auto it = by_address_.find(a);
-  return it == by_address_.end() || it->second.mac == mac || it->second.expires_unix <= now_unix;
+  return it == by_address_.end() || (it->second.mac == mac && !it->second.parked()) ||
+         it->second.expires_unix <= now_unix;
 }
 
 void LeasePool::Hold(const MacAddress& mac, Ipv4Address a, int64_t expires_unix, bool bound) {
-  // One address per client: drop whatever else it held.
-  std::erase_if(by_address_,
-                [&](const auto& entry) { return entry.second.mac == mac && entry.first != a; });
+  // One address per client: drop whatever else it held (parked addresses belong to no one).
+  if (!mac.is_zero()) {
+    std::erase_if(by_address_,
+                  [&](const auto& entry) { return entry.second.mac == mac && entry.first != a; });
+  }
   by_address_[a] = Lease{mac, a, expires_unix, bound};
 }
 
@@ -51,14 +55,22 @@ std::optional<Ipv4Address> LeasePool::Offer(const MacAddress& mac,
     }
   }
   if (!pick) {
-    // Range full: reuse the lease that expired longest ago.
+    // Range full: reuse the lease that expired longest ago; failing that, the address parked
+    // longest ago (a declined address may well be free by now, and a client that declines
+    // whatever it gets must not hold the range for a lease time).
     const Lease* oldest = nullptr;
+    const Lease* oldest_parked = nullptr;
     for (const auto& [address, lease] : by_address_) {
       if (lease.expires_unix <= now_unix &&
           (oldest == nullptr || lease.expires_unix < oldest->expires_unix)) {
         oldest = &lease;
       }
+      if (lease.parked() &&
+          (oldest_parked == nullptr || lease.expires_unix < oldest_parked->expires_unix)) {
+        oldest_parked = &lease;
+      }
     }
+    if (oldest == nullptr) oldest = oldest_parked;
     if (oldest == nullptr) return std::nullopt;
     pick = oldest->address;
   }
@@ -76,16 +88,19 @@ bool LeasePool::Bind(const MacAddress& mac, Ipv4Address address, int64_t now_uni
   return true;
 }
 
-void LeasePool::Release(const MacAddress& mac, Ipv4Address address) {
+bool LeasePool::Release(const MacAddress& mac, Ipv4Address address) {
   auto it = by_address_.find(address);
-  if (it != by_address_.end() && it->second.mac == mac) by_address_.erase(it);
+  if (it == by_address_.end() || it->second.mac != mac || it->second.parked()) return false;
+  by_address_.erase(it);
+  return true;
 }
 
-void LeasePool::Decline(const MacAddress& mac, Ipv4Address address, int64_t now_unix) {
+bool LeasePool::Decline(const MacAddress& mac, Ipv4Address address, int64_t now_unix) {
   auto it = by_address_.find(address);
-  if (it == by_address_.end() || it->second.mac != mac) return;
+  if (it == by_address_.end() || it->second.mac != mac || it->second.parked()) return false;
   // Park the address under the zero MAC so no client is offered it until the hold runs out.
   it->second = Lease{MacAddress(), address, now_unix + lease_seconds_, true};
+  return true;
 }
 
 std::string LeasePool::Serialize() const {

@@ -4,8 +4,11 @@
 //
 // Policy, in order: a client keeps the address it already holds (bound or offered); else it
 // gets the address it asks for (option 50) if that is in the range and free; else the lowest
-// free address; else the address whose lease expired longest ago. An OFFER reserves an address
-// for kOfferHoldSeconds so that two clients discovering together get different ones.
+// free address; else the address whose lease expired longest ago; else the declined address
+// parked longest ago. An OFFER reserves an address for kOfferHoldSeconds so that two clients
+// discovering together get different ones. A DECLINE parks the address (another host uses it)
+// for a lease time, owned by no client: so a host that declines every address it is offered
+// can hold the range only until it runs out, and then gets its own declines back.
 //
 // Thread-safety: none; the DHCP service uses it from its loop thread.
 #pragma once
@@ -22,11 +25,13 @@
 namespace aoe::netboot {
 
 struct Lease {
-  MacAddress mac;
+  MacAddress mac;  // the zero MAC for a parked (declined) address
   Ipv4Address address;
   int64_t expires_unix = 0;  // wall-clock seconds
-  bool bound = false;        // ACKed; unbound leases are OFFERs held briefly
+  bool bound = false;        // ACKed (or parked); unbound leases are OFFERs held briefly
   bool operator==(const Lease&) const = default;
+
+  bool parked() const { return mac.is_zero(); }
 };
 
 class LeasePool {
@@ -42,12 +47,14 @@ class LeasePool {
   // Binds `address` to `mac` for a REQUEST. False (send a NAK) when the address is outside the
   // range or held by another client.
   bool Bind(const MacAddress& mac, Ipv4Address address, int64_t now_unix);
-  // RELEASE: the client gives its address back.
-  void Release(const MacAddress& mac, Ipv4Address address);
+  // RELEASE: the client gives its address back. Whether a lease was dropped.
+  bool Release(const MacAddress& mac, Ipv4Address address);
   // DECLINE: someone else uses `address` (ARP conflict); keep it out of use for a lease time.
-  void Decline(const MacAddress& mac, Ipv4Address address, int64_t now_unix);
+  // Whether the address was the client's and is parked now.
+  bool Decline(const MacAddress& mac, Ipv4Address address, int64_t now_unix);
 
   bool InRange(Ipv4Address address) const;
+  // The lease or offer of a client (never a parked address: the zero MAC is no client).
   const Lease* Find(const MacAddress& mac) const;
   uint32_t lease_seconds() const { return lease_seconds_; }
   const std::map<Ipv4Address, Lease>& leases() const { return by_address_; }

@@ -68,6 +68,43 @@ TEST_F(LeasePoolTest, DeclineParksTheAddress) {
   EXPECT_EQ(pool_.Offer(kA, std::nullopt, kNow), kLast);
 }
 
+// A host that declines whatever it is offered (DISCOVER, OFFER X, DECLINE X, again) must not
+// keep the range from everyone for a lease time: once no address is free, the one parked
+// longest ago is offered again.
+TEST_F(LeasePoolTest, AClientDecliningEveryAddressCannotHoldTheRange) {
+  for (int round = 0; round < 5; ++round) {
+    std::optional<Ipv4Address> offered = pool_.Offer(kA, std::nullopt, kNow + round);
+    ASSERT_TRUE(offered) << "round " << round;
+    EXPECT_TRUE(pool_.Decline(kA, *offered, kNow + round));
+  }
+  std::optional<Ipv4Address> for_b = pool_.Offer(kB, std::nullopt, kNow + 10);
+  ASSERT_TRUE(for_b);
+  EXPECT_TRUE(pool_.Bind(kB, *for_b, kNow + 10));
+}
+
+// Parked addresses are kept under the zero MAC, which is no client: a request with an all-zero
+// hardware address must not own them (it used to be offered one, and then its hold released
+// every other parked address).
+TEST_F(LeasePoolTest, TheZeroMacOwnsNoParkedAddress) {
+  ASSERT_EQ(pool_.Offer(kA, std::nullopt, kNow), kFirst);
+  ASSERT_TRUE(pool_.Decline(kA, kFirst, kNow));
+  ASSERT_EQ(pool_.Offer(kA, std::nullopt, kNow), kLast);
+  ASSERT_TRUE(pool_.Decline(kA, kLast, kNow));
+  EXPECT_EQ(pool_.Find(MacAddress()), nullptr);
+  EXPECT_FALSE(pool_.Bind(MacAddress(), kFirst, kNow));
+  EXPECT_FALSE(pool_.Release(MacAddress(), kFirst));
+  EXPECT_EQ(pool_.leases().size(), 2u) << "both addresses stay parked";
+}
+
+TEST_F(LeasePoolTest, ReleaseAndDeclineSayWhetherTheyChangedAnything) {
+  ASSERT_TRUE(pool_.Bind(kA, kFirst, kNow));
+  EXPECT_FALSE(pool_.Release(kB, kFirst)) << "not kB's";
+  EXPECT_FALSE(pool_.Decline(kB, kFirst, kNow)) << "not kB's";
+  EXPECT_FALSE(pool_.Release(kA, kLast)) << "not held";
+  EXPECT_TRUE(pool_.Release(kA, kFirst));
+  EXPECT_FALSE(pool_.Release(kA, kFirst)) << "already released";
+}
+
 TEST_F(LeasePoolTest, SerializeAndLoadRoundTripBoundLeasesOnly) {
   ASSERT_TRUE(pool_.Bind(kA, kFirst, kNow));
   ASSERT_TRUE(pool_.Offer(kB, std::nullopt, kNow));  // held, not bound

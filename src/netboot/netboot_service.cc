@@ -1,9 +1,13 @@
 #include "netboot/netboot_service.h"
 
 #include <fmt/format.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <optional>
 
 #include "base/atomic_file.h"
@@ -12,6 +16,7 @@
 #include "netboot/dhcp_responder.h"
 #include "netboot/lease_file.h"
 #include "netboot/lease_pool.h"
+#include "netboot/save_throttle.h"
 #include "netboot/tftp_server.h"
 #include "netboot/udp_socket.h"
 
@@ -41,6 +46,8 @@ class NetbootServiceImpl final : public NetbootService {
   ~NetbootServiceImpl() override {
     if (dhcp_fd_) (void)loop_.Remove(dhcp_fd_.get());
     if (proxy_fd_) (void)loop_.Remove(proxy_fd_.get());
+    if (save_timer_fd_) (void)loop_.Remove(save_timer_fd_.get());
+    if (lease_saves_.pending()) WriteLeases();  // what changed in the last second
   }
 
   Result<void> Start(Clock& clock, std::string& why) {
@@ -52,8 +59,15 @@ class NetbootServiceImpl final : public NetbootService {
     config.router = options_.router;
     config.targets = options_.targets;
     config.files = options_.files;
+    clock_ = &clock;
     if (full) {
       if (Result<void> pool = StartLeasePool(config.netmask, why); !pool) return pool;
+      save_timer_fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+      if (!save_timer_fd_) {
+        why = fmt::format("cannot create a timerfd: {}", std::strerror(errno));
+        return Errno();
+      }
+      AOE_TRY(loop_.Add(save_timer_fd_.get(), [this] { OnSaveTimer(); }));
     }
     responder_.emplace(std::move(config), pool_ ? &*pool_ : nullptr);
 
@@ -235,8 +249,31 @@ class NetbootServiceImpl final : public NetbootService {
     ++stats_.dhcp_replies;
   }
 
+  // At once after a quiet second, else when the second is over (SaveThrottle): a flood of
+  // requests costs one lease-file write per second, not one per message.
   void SaveLeases() {
     if (!pool_) return;
+    if (lease_saves_.Changed(clock_->Now())) return WriteLeases();
+    const std::optional<TimePoint> due = lease_saves_.due();
+    if (!due || !save_timer_fd_) return WriteLeases();
+    const auto wait =
+        std::max(std::chrono::duration_cast<std::chrono::nanoseconds>(*due - clock_->Now()),
+                 std::chrono::nanoseconds(1000));  // zero would disarm it
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
+    spec.it_value.tv_nsec = static_cast<long>(wait.count() % 1000000000);
+    (void)timerfd_settime(save_timer_fd_.get(), 0, &spec, nullptr);
+  }
+
+  void OnSaveTimer() {
+    uint64_t expirations = 0;
+    [[maybe_unused]] const ssize_t cleared =
+        ::read(save_timer_fd_.get(), &expirations, sizeof expirations);
+    if (lease_saves_.pending()) WriteLeases();
+  }
+
+  void WriteLeases() {
+    lease_saves_.Saved(clock_->Now());
     if (Result<void> written = WriteFileAtomically(lease_file_, pool_->Serialize()); !written) {
       log_.Error("dhcp", "cannot save leases to {}: {}", lease_file_, written.error().message());
     }
@@ -248,6 +285,9 @@ class NetbootServiceImpl final : public NetbootService {
   InterfaceIpv4 interface_;
   std::optional<LeasePool> pool_;
   std::string lease_file_;
+  Clock* clock_ = nullptr;
+  SaveThrottle lease_saves_{std::chrono::seconds(1)};
+  UniqueFd save_timer_fd_;  // runs the lease file's write that SaveThrottle put off
   std::optional<DhcpResponder> responder_;
   UniqueFd dhcp_fd_;
   UniqueFd proxy_fd_;
