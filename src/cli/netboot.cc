@@ -25,6 +25,7 @@
 #include "cli/privileges.h"
 #include "control/control_client.h"
 #include "net/event_loop.h"
+#include "netboot/boot_notifier.h"
 #include "netboot/lease_file.h"
 #include "netboot/netboot_config.h"
 #include "netboot/netboot_service.h"
@@ -327,20 +328,24 @@ int NetbootMain(const std::vector<std::string>& arguments) {
   SteadyClock clock;
   std::string why;
   netboot::BootObserver on_boot;
+  std::unique_ptr<netboot::BootNotifier> boot_notifier;
   if (!args.notify_socket.empty()) {
-    // A short wait at most: a DHCP client retries, a hung aoe serve must not stall us long.
-    on_boot = [&log, socket = args.notify_socket](const MacAddress& mac) {
-      std::string problem;
-      control::Json request{{"command", "client.boot"}, {"args", {{"mac", mac.ToString()}}}};
-      Result<control::Json> answer =
-          control::Call(socket, request, std::chrono::milliseconds(500), problem);
-      if (!answer) {
-        log.Warn("netboot", "cannot tell aoe serve that {} boots: {}", mac.ToString(), problem);
-      } else if (!(*answer)["ok"].get<bool>()) {
-        log.Warn("netboot", "aoe serve refused the boot notice for {}: {}", mac.ToString(),
-                 (*answer)["error"].value("message", "?"));
-      }
-    };
+    // On the notifier's thread, so that a slow or hung aoe serve never stalls DHCP and TFTP.
+    boot_notifier = std::make_unique<netboot::BootNotifier>(
+        [&log, socket = args.notify_socket](const MacAddress& mac) {
+          std::string problem;
+          control::Json request{{"command", "client.boot"}, {"args", {{"mac", mac.ToString()}}}};
+          Result<control::Json> answer =
+              control::Call(socket, request, std::chrono::milliseconds(500), problem);
+          if (!answer) {
+            log.Warn("netboot", "cannot tell aoe serve that {} boots: {}", mac.ToString(), problem);
+          } else if (!(*answer)["ok"].get<bool>()) {
+            log.Warn("netboot", "aoe serve refused the boot notice for {}: {}", mac.ToString(),
+                     (*answer)["error"].value("message", "?"));
+          }
+        },
+        log);
+    on_boot = [&boot_notifier](const MacAddress& mac) { boot_notifier->Notify(mac); };
   }
   Result<std::unique_ptr<netboot::NetbootService>> service =
       netboot::NetbootService::Create(args.options, *loop, log, clock, why, on_boot);
