@@ -409,13 +409,38 @@ void ClientOverlay::Trim(const IoContext& context, uint64_t offset_bytes, uint64
   ++change_count_;
   for (uint64_t b = map_.NextMapped(first, stop); b < stop; b = map_.NextMapped(b + 1, stop)) {
     map_.Clear(b);
-    if (!trimmed_.empty() && trimmed_.back().first + trimmed_.back().count == b) {
-      ++trimmed_.back().count;
-    } else {
-      trimmed_.push_back({b, 1});
-    }
+    NoteTrimmed(b);
   }
   done->IoDone(0);
+}
+
+void ClientOverlay::NoteTrimmed(uint64_t block) {
+  if (!trimmed_.empty()) {
+    BlockRange& last = trimmed_.back();
+    if (block >= last.first && block < last.first + last.count) return;  // listed already
+    if (block == last.first + last.count) {
+      ++last.count;
+      return;
+    }
+  }
+  trimmed_.push_back({block, 1});
+  // A block written and trimmed again and again (one client alone, no FLUSH in between) would
+  // be listed each time: merge the list whenever it has doubled, so it stays within twice the
+  // ranges it really holds.
+  if (trimmed_.size() < compact_trimmed_at_) return;
+  std::sort(trimmed_.begin(), trimmed_.end(),
+            [](const BlockRange& a, const BlockRange& b) { return a.first < b.first; });
+  size_t kept = 0;
+  for (const BlockRange& range : trimmed_) {
+    BlockRange& last = trimmed_[kept > 0 ? kept - 1 : 0];
+    if (kept > 0 && range.first <= last.first + last.count) {
+      last.count = std::max(last.count, range.first + range.count - last.first);
+    } else {
+      trimmed_[kept++] = range;
+    }
+  }
+  trimmed_.resize(kept);
+  compact_trimmed_at_ = std::max(kMinTrimmedCompaction, 2 * kept);
 }
 
 // ---------------------------------------------------------------------------------------------

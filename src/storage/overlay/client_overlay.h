@@ -85,6 +85,9 @@ class ClientOverlay {
   uint64_t mapped_bytes() const;
   // Something a Flush would make durable.
   bool dirty() const;
+  // Block ranges cleared by trims since the last flush started (their holes are punched after
+  // the next one).
+  size_t trimmed_ranges() const { return trimmed_.size(); }
   // Nothing in flight and no flush running or waiting: safe to destroy.
   bool idle() const;
   // Bumped by every write and trim accepted: a commit compares it before and after.
@@ -169,6 +172,8 @@ class ClientOverlay {
   bool Contains(uint64_t offset_bytes, uint64_t length) const;
   uint64_t BlockLength(uint64_t block) const;
   bool Busy(uint64_t first, uint64_t last) const;  // inclusive range
+  // Lists a block cleared by a trim, to punch after the next flush.
+  void NoteTrimmed(uint64_t block);
   // Whether blocks first..last (inclusive) all come from one source: true, all the client's own
   // (mapped); false, all the base's; nullopt, some of each.
   std::optional<bool> OneSource(uint64_t first, uint64_t last) const;
@@ -199,7 +204,9 @@ class ClientOverlay {
 
   std::vector<uint64_t> busy_;        // blocks being allocated
   std::vector<BlockRange> punching_;  // holes being punched
-  std::vector<BlockRange> trimmed_;   // cleared, to punch after the next flush
+  std::vector<BlockRange> trimmed_;   // cleared, to punch after the next flush (NoteTrimmed)
+  static constexpr size_t kMinTrimmedCompaction = 1024;
+  size_t compact_trimmed_at_ = kMinTrimmedCompaction;  // trimmed_'s size that merges it
   std::vector<Deferred> deferred_;
   std::vector<Deferred> retry_;
   bool redispatching_ = false;

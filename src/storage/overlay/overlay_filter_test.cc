@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/unique_fd.h"
 #include "storage/group_commit_filter.h"
 #include "storage/memory_backend.h"
+#include "storage/overlay/client_overlay.h"
 #include "storage/overlay/overlay_check.h"
 #include "storage/overlay/overlay_error.h"
 #include "storage/storage_test_util.h"
@@ -355,6 +357,38 @@ TEST_F(OverlayFilterTest, AResetStillQueuedEndsBeforeTheFilterIsDestroyed) {
   filter_.reset();
   ASSERT_TRUE(reset.has_value()) << "the reset's completion was left for a destroyed filter";
   EXPECT_TRUE(*reset) << reset->error().message();
+}
+
+// A client alone on its export (no FLUSH from anyone) that writes and trims one block again
+// and again must not grow the list of holes to punch by one entry each time.
+TEST_F(OverlayFilterTest, WritingAndTrimmingBlocksAgainAndAgainKeepsTheRangesToPunchFew) {
+  std::filesystem::create_directories(settings_.dir);
+  UniqueFd dir(::open(settings_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  auto base = std::make_shared<MemoryBackend>(kBaseBytes);
+  auto client = ClientOverlay::Create(
+      *engine_, dir.get(), {settings_.dir + "/a.data", settings_.dir + "/a.map"},
+      MapHeader{.size_bytes = kBaseBytes, .base_version = 1, .initiator = kA}, base);
+  ASSERT_TRUE(client) << client.error().message();
+  auto run = [&](auto start) {
+    Completion c;
+    start(&c);
+    return Wait(c);
+  };
+  std::vector<std::byte> block = Filled(4096, 7);
+  for (int i = 0; i < 3000; ++i) {
+    // One block, and three taking turns (the list's last entry is another block each time).
+    for (uint64_t b : {1, 1, 2, 3, 5}) {
+      ASSERT_EQ(
+          run([&](Completion* c) { (*client)->Write({.initiator = kA}, b * 4096, block, c); }),
+          4096);
+      ASSERT_EQ(run([&](Completion* c) { (*client)->Trim({.initiator = kA}, b * 4096, 4096, c); }),
+                0);
+    }
+  }
+  EXPECT_LE((*client)->trimmed_ranges(), 1024u) << "listed once per trim";
+  ASSERT_EQ(run([&](Completion* c) { (*client)->Flush(c); }), 0);
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return (*client)->idle(); }));
 }
 
 TEST_F(OverlayFilterTest, BootDiscardsOnlyClientsWithThatLifetime) {
