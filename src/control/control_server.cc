@@ -37,6 +37,8 @@ class ControlServer::Connection final : public Responder::Sink {
 
   int fd() const { return fd_.get(); }
   bool open() const { return open_; }
+  // When the client last sent something (or connected).
+  std::chrono::steady_clock::time_point last_heard() const { return last_heard_; }
 
   void Send(const std::string& line) override {
     if (!open_) return;
@@ -64,6 +66,7 @@ class ControlServer::Connection final : public Responder::Sink {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n <= 0) return false;  // end of stream or error
+      last_heard_ = std::chrono::steady_clock::now();
       input_.append(chunk, static_cast<size_t>(n));
       if (!HandleLines()) return false;
     }
@@ -117,12 +120,14 @@ class ControlServer::Connection final : public Responder::Sink {
   UniqueFd fd_;
   std::string input_;
   bool open_ = true;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
 };
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Create(const std::string& path,
                                                              EventLoop& loop, Logger& log,
                                                              ControlHandler& handler,
-                                                             std::string& why) {
+                                                             std::string& why,
+                                                             std::chrono::milliseconds idle_limit) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof address.sun_path) {
@@ -174,7 +179,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Create(const std::string& 
     return Errno(err);
   }
   std::unique_ptr<ControlServer> server(
-      new ControlServer(path, std::move(listener), loop, log, handler));
+      new ControlServer(path, std::move(listener), loop, log, handler, idle_limit));
   if (::stat(path.c_str(), &st) == 0) server->inode_ = st.st_ino;
   if (auto added = loop.Add(server->listener_.get(), [s = server.get()] { s->OnAcceptable(); });
       !added) {
@@ -185,12 +190,13 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Create(const std::string& 
 }
 
 ControlServer::ControlServer(std::string path, UniqueFd listener, EventLoop& loop, Logger& log,
-                             ControlHandler& handler)
+                             ControlHandler& handler, std::chrono::milliseconds idle_limit)
     : path_(std::move(path)),
       listener_(std::move(listener)),
       loop_(loop),
       log_(log),
-      handler_(handler) {}
+      handler_(handler),
+      idle_limit_(idle_limit) {}
 
 ControlServer::~ControlServer() {
   for (const auto& c : connections_) (void)loop_.Remove(c->fd());
@@ -218,7 +224,7 @@ void ControlServer::OnAcceptable() {
       log_.Warn(kSubject, "refused a connection from uid {} (only root may use it)", peer.uid);
       continue;
     }
-    if (connections_.size() >= kMaxConnections) {
+    if (connections_.size() >= kMaxConnections && !MakeRoom()) {
       log_.Warn(kSubject, "refused a connection: {} are open already", kMaxConnections);
       continue;
     }
@@ -231,6 +237,27 @@ void ControlServer::OnAcceptable() {
       connections_.pop_back();
     }
   }
+}
+
+bool ControlServer::MakeRoom() {
+  Connection* quietest = nullptr;
+  for (const auto& c : connections_) {
+    if (!c->open()) {
+      quietest = c.get();
+      break;
+    }
+    if (quietest == nullptr || c->last_heard() < quietest->last_heard()) quietest = c.get();
+  }
+  if (quietest == nullptr) return false;
+  const auto quiet = std::chrono::steady_clock::now() - quietest->last_heard();
+  if (quietest->open() && quiet < idle_limit_) return false;
+  log_.Info(kSubject, "closing a connection {} to make room for a new one",
+            quietest->open()
+                ? fmt::format("quiet for {} s",
+                              std::chrono::duration_cast<std::chrono::seconds>(quiet).count())
+                : std::string("that stopped reading its answers"));
+  Close(*quietest);
+  return true;
 }
 
 void ControlServer::Close(Connection& connection) {

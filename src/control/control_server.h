@@ -5,7 +5,9 @@
 //
 // Access: the socket is created with mode 0600 (owner: the user that started `aoe serve`,
 // normally root), so other users cannot connect; a peer whose SO_PEERCRED uid is neither 0 nor
-// ours is dropped as well. At most kMaxConnections at once.
+// ours is dropped as well. At most kMaxConnections at once; when they are all taken, a new
+// client gets the place of one that stopped reading its answers or has sent nothing for
+// `idle_limit` (so clients that connect and go quiet cannot lock `aoe ctl` out).
 //
 // Runs on the caller's EventLoop; no threads. A client must read its responses: one whose
 // socket buffer is full is disconnected rather than waited for.
@@ -14,6 +16,7 @@
 // path if it is still the socket it created. The loop, logger and handler must outlive it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -59,13 +62,16 @@ class ControlHandler {
 class ControlServer {
  public:
   static constexpr size_t kMaxConnections = 16;
+  // How long a client may send nothing before a new one may take its place (one waiting for a
+  // long answer, such as a commit's, keeps it while there is room).
+  static constexpr std::chrono::seconds kIdleLimit{60};
 
   // Binds `path`. A socket file left by a process that is gone is replaced; one that answers
   // is another `aoe serve`'s (error, `why` says so); any other file is never removed. Errors
   // carry the errno; `why` is one actionable line.
-  static Result<std::unique_ptr<ControlServer>> Create(const std::string& path, EventLoop& loop,
-                                                       Logger& log, ControlHandler& handler,
-                                                       std::string& why);
+  static Result<std::unique_ptr<ControlServer>> Create(
+      const std::string& path, EventLoop& loop, Logger& log, ControlHandler& handler,
+      std::string& why, std::chrono::milliseconds idle_limit = kIdleLimit);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -76,8 +82,11 @@ class ControlServer {
   class Connection;
 
   ControlServer(std::string path, UniqueFd listener, EventLoop& loop, Logger& log,
-                ControlHandler& handler);
+                ControlHandler& handler, std::chrono::milliseconds idle_limit);
   void OnAcceptable();
+  // With every place taken: closes the connection that stopped reading its answers, or the
+  // one quiet longest if for idle_limit_; false if none may go.
+  bool MakeRoom();
   void Close(Connection& connection);
 
   std::string path_;
@@ -86,6 +95,7 @@ class ControlServer {
   EventLoop& loop_;
   Logger& log_;
   ControlHandler& handler_;
+  std::chrono::milliseconds idle_limit_;
   std::vector<std::shared_ptr<Connection>> connections_;
 };
 

@@ -53,9 +53,9 @@ class ControlServerTest : public ::testing::Test {
     server_.reset();
     ::unlink(path_.c_str());
   }
-  void Start() {
+  void Start(milliseconds idle_limit = ControlServer::kIdleLimit) {
     std::string why;
-    auto server = ControlServer::Create(path_, *loop_, log_, handler_, why);
+    auto server = ControlServer::Create(path_, *loop_, log_, handler_, why, idle_limit);
     ASSERT_TRUE(server) << why;
     server_ = std::move(*server);
   }
@@ -164,6 +164,35 @@ TEST_F(ControlServerTest, AnAnswerForAClientThatLeftIsDropped) {
   (void)Raw("{\"command\":\"later\"}\n", 0);
   for (int i = 0; i < 10; ++i) (void)loop_->RunOnce(milliseconds(5));
   handler_.Flush();  // must not crash or write anywhere
+}
+
+// Clients that connect and go quiet must not lock `aoe ctl` out: with every place taken, a new
+// client gets the place of the one quiet longest, once it has been quiet for the limit.
+TEST_F(ControlServerTest, QuietClientsMakeRoomWhenEveryPlaceIsTaken) {
+  for (milliseconds limit : {milliseconds(0), milliseconds(3600 * 1000)}) {
+    SCOPED_TRACE(limit.count());
+    Start(limit);
+    std::vector<UniqueFd> quiet;
+    for (size_t i = 0; i < ControlServer::kMaxConnections; ++i) {
+      UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::strcpy(a.sun_path, path_.c_str());
+      ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+      quiet.push_back(std::move(fd));
+      (void)loop_->RunOnce(milliseconds(10));
+    }
+    const std::string answer = Raw(R"({"command":"echo","args":{"x":1}})"
+                                   "\n",
+                                   1);
+    if (limit.count() == 0) {
+      EXPECT_NE(answer.find(R"("ok":true)"), std::string::npos) << answer;
+    } else {
+      EXPECT_EQ(answer, "") << "a client quiet for less than the limit keeps its place";
+    }
+    server_.reset();
+    ::unlink(path_.c_str());
+  }
 }
 
 TEST_F(ControlServerTest, AStaleSocketIsReplacedALiveOneIsNot) {
