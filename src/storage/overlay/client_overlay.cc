@@ -64,7 +64,8 @@ ClientOverlay::CopyUp::CopyUp() : buffer(AlignedBlock(kBlockBytes)) {}
 Result<std::unique_ptr<ClientOverlay>> ClientOverlay::Create(IoEngine& engine, int dir_fd,
                                                              const ClientPaths& paths,
                                                              const MapHeader& header,
-                                                             std::shared_ptr<BlockBackend> base) {
+                                                             std::shared_ptr<BlockBackend> base,
+                                                             const FileLayer& layer) {
   // The map first: a data file without a map is a leftover that start-up removes.
   AOE_TRY(CreateSparseFile(paths.map, MapFileBytes(header.size_bytes)));
   AOE_TRY(CreateSparseFile(paths.data, header.size_bytes));
@@ -72,6 +73,10 @@ Result<std::unique_ptr<ClientOverlay>> ClientOverlay::Create(IoEngine& engine, i
   if (!data) return Unexpected{data.error()};
   auto map_file = OpenReadWrite(engine, paths.map);
   if (!map_file) return Unexpected{map_file.error()};
+  if (layer) {
+    *data = layer(std::move(*data));
+    *map_file = layer(std::move(*map_file));
+  }
   return std::unique_ptr<ClientOverlay>(new ClientOverlay(
       engine, dir_fd, paths, header, std::move(*data), std::move(*map_file), std::move(base),
       /*header_durable=*/false));
@@ -452,6 +457,12 @@ void ClientOverlay::Flush(IoCallback* done) {
 }
 
 void ClientOverlay::StartFlush() {
+  if (flush_failed_ < 0) {
+    std::vector<IoCallback*> failed;
+    failed.swap(next_);
+    for (IoCallback* done : failed) done->IoDone(flush_failed_);
+    return;
+  }
   flushing_ = true;
   covered_.swap(next_);
   next_.clear();
@@ -529,7 +540,12 @@ void ClientOverlay::FinishFlush(int64_t result) {
   --in_flight_;
   std::vector<BlockRange> punch;
   if (result < 0) {
-    // Nothing of this flush can be trusted to be durable: try it all again next time.
+    // Nothing of this flush can be trusted to be durable, and no later one can be either:
+    // Linux reports a writeback error to one fdatasync only and marks the failed pages clean,
+    // so the next fdatasync would succeed over lost data, and the map written after it would
+    // claim blocks that hold nothing. Every flush fails from now on (flush_failed_), until
+    // the overlay is reset.
+    flush_failed_ = result;
     map_.MarkDirty(staged_pages_);
     trimmed_.insert(trimmed_.begin(), punch_after_flush_.begin(), punch_after_flush_.end());
     data_dirty_ = true;

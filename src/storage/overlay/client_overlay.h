@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,12 +55,17 @@ Result<MapFile> ReadMapFile(const std::string& path);
 
 class ClientOverlay {
  public:
+  // For tests: a layer put over each of the overlay's two files (storage that fails).
+  using FileLayer =
+      std::function<std::unique_ptr<BlockBackend>(std::unique_ptr<BlockBackend> file)>;
+
   // Creates empty files at `paths` (replacing leftovers) for an overlay described by `header`.
   // Nothing is durable until the first Flush. Errors: errno of open/ftruncate.
   static Result<std::unique_ptr<ClientOverlay>> Create(IoEngine& engine, int dir_fd,
                                                        const ClientPaths& paths,
                                                        const MapHeader& header,
-                                                       std::shared_ptr<BlockBackend> base);
+                                                       std::shared_ptr<BlockBackend> base,
+                                                       const FileLayer& layer = {});
   // Opens an existing overlay whose map file was read into `map` (header valid, sizes checked
   // by the caller).
   static Result<std::unique_ptr<ClientOverlay>> Open(IoEngine& engine, int dir_fd,
@@ -76,6 +82,8 @@ class ClientOverlay {
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from, IoCallback* done);
   void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
             IoCallback* done);
+  // Makes everything written so far durable (see above). Once one fails, every later one
+  // fails with the same error: after a failed fdatasync nothing says what was lost.
   void Flush(IoCallback* done);
 
   const MapHeader& header() const { return header_; }
@@ -206,6 +214,7 @@ class ClientOverlay {
   std::vector<BlockRange> punching_;  // holes being punched
   std::vector<BlockRange> trimmed_;   // cleared, to punch after the next flush (NoteTrimmed)
   static constexpr size_t kMinTrimmedCompaction = 1024;
+  int64_t flush_failed_ = 0;  // the error of the first flush that failed (-errno), for good
   size_t compact_trimmed_at_ = kMinTrimmedCompaction;  // trimmed_'s size that merges it
   std::vector<Deferred> deferred_;
   std::vector<Deferred> retry_;

@@ -359,6 +359,81 @@ TEST_F(OverlayFilterTest, AResetStillQueuedEndsBeforeTheFilterIsDestroyed) {
   EXPECT_TRUE(*reset) << reset->error().message();
 }
 
+// A file whose next fdatasync fails once, as Linux reports a writeback error: to one fdatasync
+// only, after which the lost pages count as clean and the next fdatasync succeeds.
+class FlushFailsOnce final : public BlockBackend {
+ public:
+  FlushFailsOnce(std::unique_ptr<BlockBackend> inner, bool* armed)
+      : inner_(std::move(inner)), armed_(armed) {}
+  uint64_t size_bytes() const override { return inner_->size_bytes(); }
+  BackendCapabilities capabilities() const override { return inner_->capabilities(); }
+  std::string Describe() const override { return "flush-fails-once <- " + inner_->Describe(); }
+  void Read(const IoContext& c, uint64_t offset, ByteSpan into, IoCallback* done) override {
+    inner_->Read(c, offset, into, done);
+  }
+  void Write(const IoContext& c, uint64_t offset, ConstByteSpan from, IoCallback* done) override {
+    inner_->Write(c, offset, from, done);
+  }
+  void Flush(const IoContext& c, IoCallback* done) override {
+    if (*armed_) {
+      *armed_ = false;
+      return done->IoDone(-EIO);
+    }
+    inner_->Flush(c, done);
+  }
+  void Trim(const IoContext& c, uint64_t offset, uint64_t length, IoCallback* done) override {
+    inner_->Trim(c, offset, length, done);
+  }
+
+ private:
+  std::unique_ptr<BlockBackend> inner_;
+  bool* armed_;
+};
+
+// After a failed flush nothing tells what was lost: a later flush must fail too, and the map on
+// disk must never claim the block whose data the failed fdatasync may have dropped.
+TEST_F(OverlayFilterTest, AfterAFailedFlushEveryFlushFailsAndTheMapClaimsNothing) {
+  std::filesystem::create_directories(settings_.dir);
+  UniqueFd dir(::open(settings_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  const ClientPaths paths{settings_.dir + "/a.data", settings_.dir + "/a.map"};
+  bool data_flush_fails = false;
+  bool map_flush_fails = false;
+  int files = 0;
+  auto client = ClientOverlay::Create(
+      *engine_, dir.get(), paths,
+      MapHeader{.size_bytes = kBaseBytes, .base_version = 1, .initiator = kA},
+      std::make_shared<MemoryBackend>(kBaseBytes), [&](std::unique_ptr<BlockBackend> file) {
+        // The data file first, then the map file.
+        bool* armed = files++ == 0 ? &data_flush_fails : &map_flush_fails;
+        return std::make_unique<FlushFailsOnce>(std::move(file), armed);
+      });
+  ASSERT_TRUE(client) << client.error().message();
+  auto run = [&](auto start) {
+    Completion c;
+    start(&c);
+    return Wait(c);
+  };
+  auto flush = [&] { return run([&](Completion* c) { (*client)->Flush(c); }); };
+  ASSERT_EQ(run([&](Completion* c) { (*client)->Write({.initiator = kA}, 0, Filled(4096, 1), c); }),
+            4096);
+  ASSERT_EQ(flush(), 0);  // block 0 is mapped on disk
+  std::vector<std::byte> data = Filled(4096, 2);
+  ASSERT_EQ(run([&](Completion* c) { (*client)->Write({.initiator = kA}, 8192, data, c); }), 4096);
+  data_flush_fails = true;
+  EXPECT_EQ(flush(), -EIO);
+  EXPECT_EQ(flush(), -EIO) << "a flush after a failed one claimed durability";
+  EXPECT_EQ(flush(), -EIO);
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return (*client)->idle(); }));
+  client->reset();
+  Result<MapFile> on_disk = ReadMapFile(paths.map);
+  ASSERT_TRUE(on_disk) << on_disk.error().message();
+  BlockMap map((kBaseBytes + kBlockBytes - 1) / kBlockBytes);
+  (void)map.Load(on_disk->bitmap);
+  EXPECT_TRUE(map.Test(0));
+  EXPECT_FALSE(map.Test(2)) << "the map claims a block whose data may be lost";
+}
+
 // A client alone on its export (no FLUSH from anyone) that writes and trims one block again
 // and again must not grow the list of holes to punch by one entry each time.
 TEST_F(OverlayFilterTest, WritingAndTrimmingBlocksAgainAndAgainKeepsTheRangesToPunchFew) {
