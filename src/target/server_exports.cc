@@ -329,7 +329,7 @@ void ServerImpl::RefreshSharedState() {
   for (const auto& e : target_.exports()) {
     const std::string& name = e->name();
     if (!store_->Shared(name) || refreshing_.contains(name)) continue;
-    refreshing_.insert(name);
+    refreshing_.emplace(name, e);
     store_->Refresh(name);
   }
 }
@@ -337,7 +337,15 @@ void ServerImpl::RefreshSharedState() {
 void ServerImpl::OnStateSaved() {
   store_->TakeCompleted(saved_);
   for (const StateStore::Saved& saved : saved_) {
-    if (saved.refresh) refreshing_.erase(saved.export_name);
+    if (saved.refresh) {
+      auto asked = refreshing_.find(saved.export_name);
+      const bool same_export = asked != refreshing_.end() &&
+                               asked->second.lock().get() == target_.FindExport(saved.export_name);
+      if (asked != refreshing_.end()) refreshing_.erase(asked);
+      // Read before the export was re-opened (a reload): the state from before the reload,
+      // not to be put over the export opened since. The next refresh reads it anew.
+      if (!same_export) continue;
+    }
     target_.StateSaved(saved);
   }
   saved_.clear();

@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -254,7 +254,9 @@ class ServerImpl final : public Server, private Transmitter {
   std::vector<Command*> tx_queue_;
   std::vector<TxFrame> tx_frames_;
   std::vector<StateStore::Saved> saved_;
-  std::set<std::string> refreshing_;  // exports whose Refresh() has not been reported yet
+  // Exports whose Refresh() has not been reported yet, by name: the export it was asked for
+  // (a report for an export re-opened since is dropped).
+  std::map<std::string, std::weak_ptr<Export>> refreshing_;
   bool stop_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =

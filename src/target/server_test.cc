@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "target/testing/frames.h"
@@ -367,6 +368,36 @@ TEST_F(ServerTest, FailingReconfigureLeavesTheStateWhereTheExportKeepsServing) {
   std::ifstream file(h_.state_dir() + "/e1.1.json");
   std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("kept-here"), std::string::npos) << text;
+}
+
+// The state of an export on shared storage is read again every second. A read that began
+// before a reload, and is reported after it, must not put the state from before the reload over
+// the export opened again: its report is dropped, and the next read reads anew.
+TEST_F(ServerTest, AStateReadInFlightDuringAReloadDoesNotUndoIt) {
+  h_.AddDisk("mem:shared", 64 * kSector);
+  h_.AddExport(1, 1, 64 * kSector);
+  h_.options().exports.front().backend.path = "mem:shared";
+  testkit::MemorySharedMetadata& metadata = h_.ShareMetadata("mem:shared");
+  ASSERT_TRUE(h_.Start());
+
+  metadata.HoldReads();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!metadata.read_held() && std::chrono::steady_clock::now() < give_up) {
+    h_.server().Poll(std::chrono::milliseconds(10));  // housekeeping starts the read
+  }
+  ASSERT_TRUE(metadata.read_held()) << "no state read within 3 s";
+  ServerOptions next = h_.options();
+  next.exports.front().mask = {kHostB};
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    metadata.ReleaseReads();
+  });
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  release.join();
+  for (int i = 0; i < 20; ++i) h_.server().Poll(std::chrono::milliseconds(10));
+  ASSERT_EQ(h_.server().exports().size(), 1u);
+  EXPECT_EQ(h_.server().exports().front()->state().mask, std::vector<MacAddress>{kHostB})
+      << "the read from before the reload undid its mask list";
 }
 
 TEST_F(ServerTest, BurstOfReadsIsAllAnsweredWithCorrectData) {

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -124,10 +125,18 @@ class CountingBackend final : public BlockBackend {
 class MemorySharedMetadata final : public SharedMetadata {
  public:
   Result<std::optional<std::string>> Get(const std::string& key) override {
-    std::lock_guard lock(mutex_);
-    auto it = values_.find(key);
-    if (it == values_.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
+    std::optional<std::string> value;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = values_.find(key); it != values_.end()) value = it->second;
+    }
+    // A slow cluster: the value read is returned only once the test lets reads go.
+    std::unique_lock lock(gate_mutex_);
+    ++reads_held_;
+    gate_changed_.notify_all();
+    gate_changed_.wait(lock, [this] { return !holding_; });
+    --reads_held_;
+    return value;
   }
   Result<void> Set(const std::string& key, const std::string& value) override {
     std::lock_guard lock(mutex_);
@@ -135,6 +144,23 @@ class MemorySharedMetadata final : public SharedMetadata {
     return {};
   }
   std::string Describe() const override { return "memory metadata"; }
+  // From now on, reads (Get) return only after ReleaseReads().
+  void HoldReads() {
+    std::lock_guard lock(gate_mutex_);
+    holding_ = true;
+  }
+  void ReleaseReads() {
+    {
+      std::lock_guard lock(gate_mutex_);
+      holding_ = false;
+    }
+    gate_changed_.notify_all();
+  }
+  // Whether a read is waiting for ReleaseReads().
+  bool read_held() {
+    std::lock_guard lock(gate_mutex_);
+    return reads_held_ > 0;
+  }
   // Whether any value contains `text`.
   bool Holds(std::string_view text) const {
     std::lock_guard lock(mutex_);
@@ -147,6 +173,10 @@ class MemorySharedMetadata final : public SharedMetadata {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::string> values_;
+  std::mutex gate_mutex_;
+  std::condition_variable gate_changed_;
+  bool holding_ = false;
+  int reads_held_ = 0;
 };
 
 class Harness {
