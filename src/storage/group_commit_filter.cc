@@ -55,6 +55,7 @@ void GroupCommitFilter::InnerCompleted(InFlight& request, int64_t result) {
 }
 
 void GroupCommitFilter::Wait(IoCallback* done, int64_t result) {
+  if (failed_ < 0) return done->IoDone(failed_);  // see the header: no flush can be trusted
   next_.push_back(Waiter{done, result});
   MaybeStartFlush();
 }
@@ -77,8 +78,10 @@ void GroupCommitFilter::FlushCompleted(int64_t result) {
   completed.swap(covered_);
   flushing_ = false;
   committed_requests_ += completed.size();
-  // After a failure, the requests waiting for the next flush fail too (see the header).
+  // After a failure, the requests waiting for the next flush fail too, and so will every
+  // one after them (see the header).
   if (result < 0) {
+    if (failed_ == 0) failed_ = result;
     completed.insert(completed.end(), next_.begin(), next_.end());
     next_.clear();
   }

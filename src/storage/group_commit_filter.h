@@ -16,12 +16,13 @@
 // joins the same queue (it needs exactly what a durable write needs: a flush that starts after
 // it), so concurrent FLUSHes and durable writes share one fdatasync too.
 //
-// Errors: a write that fails completes with its error at once. A failed inner flush completes
-// every request it covered with the flush's error, because their data may not be durable, and
-// so does every request that completed while it ran and waits for the next one: the kernel
-// reports a writeback error to one fdatasync only (errseq, per open file), and the failed page
-// may be one of theirs (the running fdatasync writes back whatever is dirty when it gets
-// there), so the next fdatasync could succeed although their data is lost.
+// Errors: a write that fails completes with its error at once. A failed inner flush fails for
+// good: it completes every request it covered and every one waiting for the next flush with
+// its error, and so every FLUSH and durable write after it, until the export is opened again.
+// The kernel reports a writeback error to one fdatasync only (errseq, per open file) and marks
+// the failed pages clean; the failed page may have been anyone's (the fdatasync writes back
+// whatever is dirty when it gets there: another initiator's cached write, a write still in
+// flight), so a later fdatasync would succeed although data is lost, and nothing says whose.
 //
 // Ownership: owns the inner backend. Requests waiting here keep their callbacks, which the
 // target's commands own (and commands keep their export, hence this filter, alive), so the
@@ -94,6 +95,7 @@ class GroupCommitFilter final : public BlockBackend {
   std::vector<Waiter> next_;     // completed; wait for a flush that has not started yet
   std::vector<Waiter> covered_;  // covered by the flush in flight
   bool flushing_ = false;
+  int64_t failed_ = 0;  // the first inner flush's error (-errno): every later one fails with it
   FlushDone flush_done_;
   uint64_t commits_ = 0;
   uint64_t committed_requests_ = 0;
