@@ -77,6 +77,12 @@ struct BackendCapabilities {
   // worker thread, the network) leaves it false; filters that pass writes on unchanged pass it
   // on.
   bool copies_write_data_in_turn = false;
+  // A Flush that fails may have lost data written before it without any later Flush saying so:
+  // the page cache, where Linux reports a writeback error to one fdatasync only and marks the
+  // lost pages clean. The group-commit filter then fails every later durable request. False
+  // where every lost write fails its own request (RBD) or a layer keeps its own account (an
+  // overlay, per client). Filters that pass flushes on unchanged pass it on.
+  bool failed_flush_loses_data = false;
 
   bool operator==(const BackendCapabilities&) const = default;
 };

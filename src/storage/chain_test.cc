@@ -48,10 +48,12 @@ TEST_F(ChainTest, WholeImageIsTheFileUnderGroupCommit) {
   EXPECT_EQ(opened->backend->Describe(), "group-commit <- file(" + path_ + ")");
   EXPECT_EQ(opened->backend->size_bytes(), kImageBytes);
   // Group commit passes reads through, so the file's no-wait reads stay available.
-  EXPECT_EQ(
-      opened->backend->capabilities(),
-      (BackendCapabilities{
-          .read_only = false, .can_trim = true, .trim_reads_zeroes = true, .no_wait_reads = true}));
+  EXPECT_EQ(opened->backend->capabilities(),
+            (BackendCapabilities{.read_only = false,
+                                 .can_trim = true,
+                                 .trim_reads_zeroes = true,
+                                 .no_wait_reads = true,
+                                 .failed_flush_loses_data = true}));
 }
 
 TEST_F(ChainTest, OffsetAndLengthMakeAWindow) {

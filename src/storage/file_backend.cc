@@ -93,7 +93,8 @@ class FileBackend final : public BlockBackend, private DeferredIo {
             .no_wait_reads = true,
             // On tmpfs and ramfs every write is copied by the deferred run (RunHeld), even
             // one the filesystem cut short.
-            .copies_write_data_in_turn = inline_.mode() == InlineIo::Mode::kMemory};
+            .copies_write_data_in_turn = inline_.mode() == InlineIo::Mode::kMemory,
+            .failed_flush_loses_data = true};
   }
 
   std::string Describe() const override {

@@ -6,7 +6,8 @@
 namespace aoe {
 
 GroupCommitFilter::GroupCommitFilter(std::unique_ptr<BlockBackend> inner)
-    : inner_(std::move(inner)) {
+    : inner_(std::move(inner)),
+      failures_are_final_(inner_ != nullptr && inner_->capabilities().failed_flush_loses_data) {
   assert(inner_ != nullptr);
   flush_done_.owner = this;
 }
@@ -81,7 +82,7 @@ void GroupCommitFilter::FlushCompleted(int64_t result) {
   // After a failure, the requests waiting for the next flush fail too, and so will every
   // one after them (see the header).
   if (result < 0) {
-    if (failed_ == 0) failed_ = result;
+    if (failures_are_final_ && failed_ == 0) failed_ = result;
     completed.insert(completed.end(), next_.begin(), next_.end());
     next_.clear();
   }

@@ -16,13 +16,16 @@
 // joins the same queue (it needs exactly what a durable write needs: a flush that starts after
 // it), so concurrent FLUSHes and durable writes share one fdatasync too.
 //
-// Errors: a write that fails completes with its error at once. A failed inner flush fails for
-// good: it completes every request it covered and every one waiting for the next flush with
-// its error, and so every FLUSH and durable write after it, until the export is opened again.
-// The kernel reports a writeback error to one fdatasync only (errseq, per open file) and marks
-// the failed pages clean; the failed page may have been anyone's (the fdatasync writes back
-// whatever is dirty when it gets there: another initiator's cached write, a write still in
-// flight), so a later fdatasync would succeed although data is lost, and nothing says whose.
+// Errors: a write that fails completes with its error at once. A failed inner flush completes
+// every request it covered and every one waiting for the next flush with its error. Where the
+// inner chain says a failed flush loses data unseen (failed_flush_loses_data: the page cache),
+// it fails for good: every FLUSH and durable write after it fails too, until the export is
+// opened again. The kernel reports a writeback error to one fdatasync only (errseq, per open
+// file) and marks the failed pages clean; the failed page may have been anyone's (the fdatasync
+// writes back whatever is dirty when it gets there: another initiator's cached write, a write
+// still in flight), so a later fdatasync would succeed although data is lost, and nothing says
+// whose. Elsewhere (RBD, where a lost write fails its own request) a later flush may succeed,
+// so service comes back after a cluster outage.
 //
 // Ownership: owns the inner backend. Requests waiting here keep their callbacks, which the
 // target's commands own (and commands keep their export, hence this filter, alive), so the
@@ -95,7 +98,8 @@ class GroupCommitFilter final : public BlockBackend {
   std::vector<Waiter> next_;     // completed; wait for a flush that has not started yet
   std::vector<Waiter> covered_;  // covered by the flush in flight
   bool flushing_ = false;
-  int64_t failed_ = 0;  // the first inner flush's error (-errno): every later one fails with it
+  const bool failures_are_final_;  // the inner chain's failed_flush_loses_data
+  int64_t failed_ = 0;  // the first inner flush's error (-errno) there: every later one fails
   FlushDone flush_done_;
   uint64_t commits_ = 0;
   uint64_t committed_requests_ = 0;

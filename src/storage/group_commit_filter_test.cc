@@ -22,9 +22,14 @@ class ManualBackend final : public BlockBackend {
     IoCallback* done;
   };
 
+  explicit ManualBackend(bool failed_flush_loses_data = true)
+      : failed_flush_loses_data_(failed_flush_loses_data) {}
+
   uint64_t size_bytes() const override { return 1 << 20; }
   BackendCapabilities capabilities() const override {
-    return {.can_trim = true, .trim_reads_zeroes = true};
+    return {.can_trim = true,
+            .trim_reads_zeroes = true,
+            .failed_flush_loses_data = failed_flush_loses_data_};
   }
   std::string Describe() const override { return "manual"; }
   void Read(const IoContext&, uint64_t, ByteSpan, IoCallback* done) override {
@@ -59,6 +64,7 @@ class ManualBackend final : public BlockBackend {
 
  private:
   std::deque<Pending> pending_;
+  bool failed_flush_loses_data_;
 };
 
 using Kind = ManualBackend::Kind;
@@ -154,6 +160,24 @@ TEST_F(GroupCommitTest, AFailedFlushFailsEveryDurableRequestAfterIt) {
   filter_->Flush(IoContext{}, &flush);
   EXPECT_EQ(flush.result(), -EIO) << "a later FLUSH";
   EXPECT_EQ(inner_->count(Kind::kFlush), 0u) << "no flush is asked of the inner layer again";
+}
+
+// Storage where a lost write fails its own request (RBD): a flush that failed in a cluster
+// outage says nothing about writes after it, and service comes back with the cluster.
+TEST(GroupCommitOverStorageThatReportsEachLoss, AFlushAfterAFailedOneMayWork) {
+  auto owned = std::make_unique<ManualBackend>(/*failed_flush_loses_data=*/false);
+  ManualBackend& inner = *owned;
+  GroupCommitFilter filter(std::move(owned));
+  std::byte data[512]{};
+  Completion a, b;
+  filter.Write(kDurable, 0, ConstByteSpan(data, sizeof data), &a);
+  inner.Complete(Kind::kWrite, 512);
+  inner.Complete(Kind::kFlush, -ETIMEDOUT);
+  EXPECT_EQ(a.result(), -ETIMEDOUT);
+  filter.Write(kDurable, 0, ConstByteSpan(data, sizeof data), &b);
+  inner.Complete(Kind::kWrite, 512);
+  inner.Complete(Kind::kFlush, 0);
+  EXPECT_EQ(b.result(), 512);
 }
 
 TEST_F(GroupCommitTest, AFailedFlushAlsoFailsWritesWaitingForTheNextOne) {
