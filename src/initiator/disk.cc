@@ -42,7 +42,7 @@ std::string AtaErrorBits(uint8_t error) {
 
 Disk::Disk(Initiator& owner, uint16_t id, DiskAddress address)
     : owner_(owner), id_(id), unsettled_(owner.options_.max_frames_per_disk * kMaxTransmissions) {
-  assert(owner.options_.max_frames_per_disk <= kCopyBit);
+  assert(owner.options_.max_frames_per_disk <= kStaleSlot);
   info_.address = address;
   next_rediscover_ = owner.clock_.Now() + owner.options_.rediscover_interval;
   // Reserve every slot now: frames_ never reallocates, so Frame references stay valid and the
@@ -319,6 +319,10 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     OnCopyReply(slot & ~kCopyBit, tag, port, source);
     return;
   }
+  if (slot == kStaleSlot) {  // a late reply to a copy of a finished read, flush or IDENTIFY
+    ++owner_.unmatched_replies_;
+    return;
+  }
   if (slot >= frames_.size() || frames_[slot].state == Frame::State::kFree) {
     ++owner_.unmatched_replies_;
     return;
@@ -414,8 +418,22 @@ void Disk::RetireTransmissions(Frame& f) {
 
 void Disk::ForgetTransmission(const Frame& f, const Transmission& t) {
   const Op op = f.request->op;
-  if ((op != Op::kWrite && op != Op::kTrim) || t.answered) {
+  if (t.answered) {
     owner_.tags_.Release(t.tag);
+    return;
+  }
+  if (op != Op::kWrite && op != Op::kTrim) {
+    // An unanswered copy of a read, flush or IDENTIFY may still be answered. Were its tag
+    // handed out again meanwhile (tags roll over every 65536, well under a second at full
+    // speed), the late reply would complete the new request: another read's data, or a FLUSH
+    // the target never did. So the tag stays taken, its replies dropped, until the copy can no
+    // longer arrive. Bounded like the write copies: beyond that the tag goes back at once.
+    if (stale_tags_.size() >= owner_.options_.max_frames_per_disk * kMaxTransmissions) {
+      owner_.tags_.Release(t.tag);
+      return;
+    }
+    owner_.tags_.Rebind(t.tag, Initiator::kKindFrame | (uint32_t{id_} << 16) | kStaleSlot);
+    stale_tags_.push_back(StaleTag{t.sent_at + CopyLifetime(t.path), t.tag});
     return;
   }
   if (op == Op::kTrim) {
@@ -532,6 +550,10 @@ void Disk::FailAll(InitiatorErrc code, const std::string& why) {
 
 void Disk::OnTimer(TimePoint now) {
   unsettled_.Expire(now, [this](uint32_t tag) { owner_.tags_.Release(tag); });
+  while (!stale_tags_.empty() && stale_tags_.front().gone_at <= now) {
+    owner_.tags_.Release(stale_tags_.front().tag);
+    stale_tags_.pop_front();
+  }
   const Duration dead = owner_.options_.dead_timeout;
   for (uint32_t slot = 0; slot < frames_.size(); ++slot) {
     Frame& f = frames_[slot];
@@ -609,6 +631,7 @@ std::optional<TimePoint> Disk::NextDeadline() const {
     if (!p.up && !p.probe_pending) consider(p.next_probe);
   }
   if (std::optional<TimePoint> t = unsettled_.NextExpiry()) consider(*t);
+  if (!stale_tags_.empty()) consider(stale_tags_.front().gone_at);
   if (owner_.options_.rediscover_interval > Duration::zero()) consider(next_rediscover_);
   return next;
 }

@@ -163,6 +163,8 @@ class Disk {
   // Bit 15 of a tag owner cookie's low half: the tag belongs to an unsettled write copy (the
   // rest is its UnsettledWrites index), not to a frame slot.
   static constexpr uint32_t kCopyBit = 0x8000;
+  // The owner slot of a tag set aside after its frame finished (stale_tags_): replies dropped.
+  static constexpr uint32_t kStaleSlot = kCopyBit - 1;
 
   Disk(Initiator& owner, uint16_t id, DiskAddress address);
 
@@ -222,6 +224,13 @@ class Disk {
   std::list<Request> requests_;        // all pending requests, submission order
   std::deque<Request*> unframed_;      // requests with sectors not yet in a frame
   UnsettledWrites unsettled_;          // copies of finished writes that may still arrive
+  // Tags of unanswered copies of finished reads, flushes and IDENTIFYs, taken until the copy
+  // can no longer arrive (ForgetTransmission), oldest first.
+  struct StaleTag {
+    TimePoint gone_at;
+    uint32_t tag;
+  };
+  std::deque<StaleTag> stale_tags_;
   uint64_t writes_held_back_ = 0;
   bool flush_ext_refused_ = false;  // the target aborted 0xEA: flush with 0xE7
   TimePoint next_rediscover_{};     // see InitiatorOptions::rediscover_interval

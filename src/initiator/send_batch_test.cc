@@ -190,5 +190,43 @@ TEST_F(SendBatchTest, ATrimFrameLeavesBeforeItsRequestFreesItsRanges) {
   EXPECT_EQ(trim_frames, 1u);
 }
 
+// A read's first copy is answered late, after the reply to its retransmission completed the
+// read. Tags roll over every 65,536 frames, well under a second at full speed; had the copy's
+// tag been handed out again, a new request owning it would take that late reply for its own
+// (another read's data, or a FLUSH the target never did). It stays taken until the copy can no
+// longer arrive.
+TEST_F(SendBatchTest, TheTagOfAReadCopyStillOutIsNotHandedOutAgain) {
+  AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  MakeRecordedClient();
+  SyncDisk disk = Open(0, 1);
+  auto is_ata_reply = [](ConstByteSpan frame) {
+    std::optional<proto::Header> h = proto::DecodeHeader(frame);
+    return h && h->is_response() && h->command == static_cast<uint8_t>(proto::Command::kAta);
+  };
+  wire_a_.DelayNext(milliseconds(1000), is_ata_reply);
+  const size_t first = recorder_->batches().size();
+  std::vector<std::byte> sector(512);
+  ASSERT_TRUE(disk.Read(0, sector));
+  ASSERT_GT(recorder_->batches().size(), first + 1) << "the read was not sent again";
+  const uint32_t late_tag = LoadBe32(recorder_->batches()[first].front().bytes, 20);
+
+  // More than 65,536 frames, in much less than the copy's lifetime of fake time.
+  const TimePoint start = clock_.Now();
+  const size_t after = recorder_->batches().size();
+  std::vector<std::byte> chunk(1 << 20);
+  for (int i = 0; i < 80; ++i) ASSERT_TRUE(disk.Read(0, chunk));
+  ASSERT_LT(clock_.Now() - start, milliseconds(1000)) << "the test ran past the copy's life";
+  size_t frames = 0;
+  size_t reused = 0;
+  for (size_t b = after; b < recorder_->batches().size(); ++b) {
+    for (const auto& sent : recorder_->batches()[b]) {
+      ++frames;
+      if (LoadBe32(sent.bytes, 20) == late_tag) ++reused;
+    }
+  }
+  ASSERT_GT(frames, size_t{65536}) << "the tags did not roll over";
+  EXPECT_EQ(reused, 0u) << "the tag of a copy still out was handed to a new request";
+}
+
 }  // namespace
 }  // namespace aoe::initiator::testing

@@ -11,8 +11,9 @@
 //   bits 15..0   a rolling index. It doubles as the slot of a 65536-entry lookup table, so
 //                matching a reply is one array access, and allocation skips indexes still in
 //                flight, so a tag is unique while in flight. An index is reused only after the
-//                counter wraps, which keeps late replies to released tags from matching a new
-//                request for a long time (65536 allocations).
+//                counter wraps; a tag whose reply may still come must be kept (Rebind it) until
+//                it cannot, as the Disk does for unanswered copies, since at full speed the
+//                counter wraps in well under a second.
 //
 // The table owns no requests: it stores a 32-bit owner cookie per live tag.
 // Thread-safety: none (single-threaded, like the Initiator that owns it).
