@@ -32,6 +32,7 @@ RbdBackend::Request* RbdBackend::Take(IoCallback* done, int64_t success) {
   request->owner = this;
   request->done = done;
   request->success = success;
+  request->must_fill = false;
   ++in_flight_;
   return request;
 }
@@ -59,9 +60,17 @@ void RbdBackend::Started(Request& request, rbd_completion_t completion, int r) {
   Finish(request, r);
 }
 
+bool RbdBackend::WithinImage(uint64_t offset_bytes, uint64_t length_bytes) const {
+  uint64_t size = 0;
+  if (rbd_get_size(image_->handle(), &size) < 0) return true;  // librbd checks it again
+  return length_bytes <= size && offset_bytes <= size - length_bytes;
+}
+
 void RbdBackend::Finish(Request& request, int64_t result) {
   IoCallback* done = request.done;
-  const int64_t reported = result < 0 ? result : request.success;
+  int64_t reported = result < 0 ? result : request.success;
+  // A read cut short: the rest of the buffer holds whatever was there before.
+  if (request.must_fill && result >= 0 && result < request.success) reported = -EIO;
   free_.push_back(&request);
   --in_flight_;
   done->IoDone(reported);
@@ -69,6 +78,7 @@ void RbdBackend::Finish(Request& request, int64_t result) {
 
 void RbdBackend::Read(const IoContext&, uint64_t offset_bytes, ByteSpan into, IoCallback* done) {
   Request* request = Take(done, static_cast<int64_t>(into.size()));
+  request->must_fill = true;
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;
   Started(*request, completion,
@@ -82,6 +92,7 @@ void RbdBackend::Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan fr
     done->IoDone(-EROFS);
     return;
   }
+  if (!WithinImage(offset_bytes, from.size())) return done->IoDone(-EIO);
   Request* request = Take(done, static_cast<int64_t>(from.size()));
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;
@@ -107,6 +118,7 @@ void RbdBackend::Trim(const IoContext&, uint64_t offset_bytes, uint64_t length_b
     done->IoDone(-EROFS);
     return;
   }
+  if (!WithinImage(offset_bytes, length_bytes)) return done->IoDone(-EIO);
   Request* request = Take(done, 0);
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;

@@ -55,8 +55,16 @@ class RbdBackend final : public BlockBackend {
     RbdBackend* owner = nullptr;
     IoCallback* done = nullptr;
     int64_t success = 0;  // what IoDone reports when librbd succeeds: the length, or 0
+    // A read: librbd must return all `success` bytes. It cuts a request short at the image's
+    // end as it is now, which another client may have moved (rbd resize --allow-shrink).
+    bool must_fill = false;
     void IoDone(int64_t result) override { owner->Finish(*this, result); }
   };
+
+  // Whether [offset, offset + length) lies within the image as it is now (librbd follows a
+  // resize by another client; this export's size was read at open). librbd would cut a write
+  // or discard past the end short and still report success.
+  bool WithinImage(uint64_t offset_bytes, uint64_t length_bytes) const;
 
   // librbd's thread: posts the result to the loop.
   static void OnComplete(rbd_completion_t completion, void* arg);
