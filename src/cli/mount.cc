@@ -196,6 +196,30 @@ int MountMain(const std::vector<std::string>& args) {
   options.run_dir = os::RunDirectory();
   options.open_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
   options.dead_timeout = *dead_timeout;
+  // Held until this process (or the daemon it becomes) exits: a second `aoe mount` of the same
+  // disk or mount point started meanwhile is refused here, before the status files show us.
+  std::string holder;
+  Result<os::MountLocks> locks = os::LockMount(options.run_dir, disk, options.mountpoint, holder);
+  if (!locks) {
+    if (locks.error().value() == EWOULDBLOCK) {
+      // Held by a mount that serves already (its status file says where) or is still starting.
+      if (std::string problem = CheckMountpoint(options.mountpoint, disk, options.run_dir);
+          !problem.empty()) {
+        return Fail(kName, kExitFailure, problem);
+      }
+      return Fail(kName, kExitFailure,
+                  holder == "disk"
+                      ? fmt::format("{} is being mounted or is mounted already by another aoe "
+                                    "mount; see 'aoe show'",
+                                    disk)
+                      : fmt::format("another aoe mount is mounting a disk at {}; pick another "
+                                    "directory",
+                                    options.mountpoint));
+    }
+    return Fail(
+        kName, kExitFailure,
+        fmt::format("cannot lock {} in {}: {}", disk, options.run_dir, locks.error().message()));
+  }
   if (std::string problem = CheckMountpoint(options.mountpoint, disk, options.run_dir);
       !problem.empty()) {
     return Fail(kName, kExitFailure, problem);

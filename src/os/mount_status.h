@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace aoe::os {
 
@@ -68,8 +69,23 @@ Result<MountStatus> StatusFromJson(const std::string& text);
 Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status);
 Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk);
 
+// What one `aoe mount` holds for its whole life (an exclusive flock, inherited by the daemon it
+// forks into): its disk and its mount point. Two mounts started together cannot then both pass
+// the checks made from the status files, which a daemon writes only once it serves (seconds
+// later). The locks live in <run_dir>/locks, one file per disk and per mount point (named by a
+// hash of its path); they are never removed, so a lock file always means the same thing.
+struct MountLocks {
+  UniqueFd disk;
+  UniqueFd mountpoint;
+};
+// EWOULDBLOCK (in the error) and `holder` set to "disk" or "mountpoint" when another process
+// holds one of them; other errors are the errno of mkdir, open or flock.
+Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
+                             const std::string& mountpoint, std::string& holder);
+
 // The statuses of live daemons, sorted by disk. Files of dead daemons are skipped (and removed
-// when `remove_stale`); unreadable or foreign files are skipped.
+// when `remove_stale`): a pid that is gone, or a disk whose lock (LockMount) nobody holds,
+// even if the pid now names another process; unreadable or foreign files are skipped.
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale);
 
 // True if `pid` names a running (not zombie) process.

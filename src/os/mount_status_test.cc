@@ -58,5 +58,31 @@ TEST(MountStatusTest, StatusOfDeadDaemonIsSkippedAndRemoved) {
   std::filesystem::remove_all(dir);
 }
 
+// A daemon killed outright leaves its status file; its pid may be reused by any process before
+// anyone looks (`aoe umount` would signal that process). The disk's lock, held by the daemon
+// for its life, tells: free means gone, whatever the pid names now.
+TEST(MountStatusTest, AStatusWhoseDiskLockIsFreeIsStaleWhateverItsPidNames) {
+  std::string dir = ::testing::TempDir() + "/aoe_status_lock_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::string holder;
+  {
+    Result<MountLocks> locks = LockMount(dir, "e1.2", "/mnt/a", holder);
+    ASSERT_TRUE(locks) << locks.error().message();
+    ASSERT_TRUE(WriteStatus(dir, Sample(::getpid())));  // a live pid: this process's
+    EXPECT_EQ(ReadStatuses(dir, /*remove_stale=*/true).size(), 1u) << "held: live";
+    std::string second;
+    Result<MountLocks> again = LockMount(dir, "e1.2", "/mnt/b", second);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().value(), EWOULDBLOCK);
+    EXPECT_EQ(second, "disk");
+    Result<MountLocks> same_dir = LockMount(dir, "e1.3", "/mnt/a", second);
+    ASSERT_FALSE(same_dir);
+    EXPECT_EQ(second, "mountpoint");
+  }  // the daemon is gone: its locks went with it
+  EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
+  EXPECT_FALSE(std::filesystem::exists(StatusPath(dir, "e1.2")));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace aoe::os
