@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -34,6 +34,13 @@ namespace {
 // works only when the file accepts that alignment.
 constexpr uint32_t kSectorBytes = 512;
 constexpr uint32_t kBufferAlignment = 4096;
+
+// The device's logical block size; 512 when the kernel does not say.
+int LogicalBlockBytes(int fd) {
+  int bytes = 0;
+  if (::ioctl(fd, BLKSSZGET, &bytes) < 0 || bytes <= 0) return static_cast<int>(kSectorBytes);
+  return bytes;
+}
 
 // Requests allocated up front; the pool grows (rarely, and never shrinks) beyond this when
 // more requests are in flight than ever before.
@@ -55,7 +62,7 @@ constexpr auto kViewCheckInterval = std::chrono::milliseconds(100);
 // all up, and then every other mapping (malloc's large blocks) would fail. Beyond this budget
 // files are read as before.
 constexpr uint64_t kMappedBytesBudget = uint64_t{16} << 40;  // 16 TiB
-std::atomic<uint64_t> mapped_bytes{0};  // every FileBackend's mapping, summed
+std::atomic<uint64_t> mapped_bytes{0};                       // every FileBackend's mapping, summed
 
 class FileBackend final : public BlockBackend, private DeferredIo {
  public:
@@ -66,6 +73,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
         path_(std::move(path)),
         size_bytes_(size_bytes),
         block_device_(block_device),
+        logical_block_bytes_(block_device ? LogicalBlockBytes(fd_.get()) : kSectorBytes),
         options_(options),
         inline_(InlineIo::ModeFor(fd_.get(), options.direct)) {
     MapMemoryFile();
@@ -88,7 +96,7 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   uint64_t size_bytes() const override { return size_bytes_; }
   BackendCapabilities capabilities() const override {
     return {.read_only = options_.read_only,
-            .can_trim = !options_.read_only,
+            .can_trim = !options_.read_only && TrimsSectors(),
             .trim_reads_zeroes = true,
             .no_wait_reads = true,
             // On tmpfs and ramfs every write is copied by the deferred run (RunHeld), even
@@ -434,12 +442,17 @@ class FileBackend final : public BlockBackend, private DeferredIo {
   std::string path_;
   uint64_t size_bytes_;
   bool block_device_;
+  // A block device discards (and zeroes) only whole logical blocks: the kernel refuses a
+  // fallocate on a 4Kn device that is not 4096-aligned, and a TRIM of AoE's 512-byte sectors
+  // would fail. Such a device advertises no TRIM.
+  int logical_block_bytes_;
+  bool TrimsSectors() const { return logical_block_bytes_ <= static_cast<int>(kSectorBytes); }
   FileOptions options_;  // as in effect: `direct` is false after a fallback
   InlineIo inline_;
   std::byte* mapping_ = nullptr;  // the file, mapped for View(); null without views
-  bool views_off_ = false;  // the file shrank: no more views
-  bool may_have_holes_ = false;  // views only of allocated pages (MapMemoryFile)
-  bool mincore_tells_ = false;   // mincore shows this file's pages to us (MapsTheWholeFile)
+  bool views_off_ = false;        // the file shrank: no more views
+  bool may_have_holes_ = false;   // views only of allocated pages (MapMemoryFile)
+  bool mincore_tells_ = false;    // mincore shows this file's pages to us (MapsTheWholeFile)
   std::chrono::steady_clock::time_point next_view_check_{};
   std::vector<std::unique_ptr<Request>> requests_;  // every request ever allocated
   std::vector<Request*> free_;
