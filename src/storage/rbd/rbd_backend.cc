@@ -60,12 +60,6 @@ void RbdBackend::Started(Request& request, rbd_completion_t completion, int r) {
   Finish(request, r);
 }
 
-bool RbdBackend::WithinImage(uint64_t offset_bytes, uint64_t length_bytes) const {
-  uint64_t size = 0;
-  if (rbd_get_size(image_->handle(), &size) < 0) return true;  // librbd checks it again
-  return length_bytes <= size && offset_bytes <= size - length_bytes;
-}
-
 void RbdBackend::Finish(Request& request, int64_t result) {
   IoCallback* done = request.done;
   int64_t reported = result < 0 ? result : request.success;
@@ -92,7 +86,6 @@ void RbdBackend::Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan fr
     done->IoDone(-EROFS);
     return;
   }
-  if (!WithinImage(offset_bytes, from.size())) return done->IoDone(-EIO);
   Request* request = Take(done, static_cast<int64_t>(from.size()));
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;
@@ -118,7 +111,6 @@ void RbdBackend::Trim(const IoContext&, uint64_t offset_bytes, uint64_t length_b
     done->IoDone(-EROFS);
     return;
   }
-  if (!WithinImage(offset_bytes, length_bytes)) return done->IoDone(-EIO);
   Request* request = Take(done, 0);
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;

@@ -61,11 +61,6 @@ class RbdBackend final : public BlockBackend {
     void IoDone(int64_t result) override { owner->Finish(*this, result); }
   };
 
-  // Whether [offset, offset + length) lies within the image as it is now (librbd follows a
-  // resize by another client; this export's size was read at open). librbd would cut a write
-  // or discard past the end short and still report success.
-  bool WithinImage(uint64_t offset_bytes, uint64_t length_bytes) const;
-
   // librbd's thread: posts the result to the loop.
   static void OnComplete(rbd_completion_t completion, void* arg);
 
