@@ -286,6 +286,7 @@ ConstByteSpan ClientOverlay::View(const IoContext& context, uint64_t offset_byte
 
 void ClientOverlay::Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from,
                           IoCallback* done) {
+  if (flush_failed_ < 0) return done->IoDone(flush_failed_);
   if (!Contains(offset_bytes, from.size())) return done->IoDone(-EIO);
   if (from.empty()) return done->IoDone(0);
   const uint64_t end = offset_bytes + from.size();
@@ -401,6 +402,7 @@ void ClientOverlay::CopyUpDone(CopyUp& op, int64_t result) {
 
 void ClientOverlay::Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
                          IoCallback* done) {
+  if (flush_failed_ < 0) return done->IoDone(flush_failed_);
   if (!Contains(offset_bytes, length_bytes)) return done->IoDone(-EIO);
   // Only whole blocks are dropped; the short last block counts as whole when the range reaches
   // the end of the export. A partly trimmed block keeps its data (a trim is a hint).
@@ -543,8 +545,8 @@ void ClientOverlay::FinishFlush(int64_t result) {
     // Nothing of this flush can be trusted to be durable, and no later one can be either:
     // Linux reports a writeback error to one fdatasync only and marks the failed pages clean,
     // so the next fdatasync would succeed over lost data, and the map written after it would
-    // claim blocks that hold nothing. Every flush fails from now on (flush_failed_), until
-    // the overlay is reset.
+    // claim blocks that hold nothing. So this overlay is failed (flush_failed_) until it is
+    // reset: its writes, trims and flushes fail, its map is never written again.
     flush_failed_ = result;
     map_.MarkDirty(staged_pages_);
     trimmed_.insert(trimmed_.begin(), punch_after_flush_.begin(), punch_after_flush_.end());

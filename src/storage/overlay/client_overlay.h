@@ -82,9 +82,11 @@ class ClientOverlay {
   void Write(const IoContext& context, uint64_t offset_bytes, ConstByteSpan from, IoCallback* done);
   void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
             IoCallback* done);
-  // Makes everything written so far durable (see above). Once one fails, every later one
-  // fails with the same error: after a failed fdatasync nothing says what was lost.
+  // Makes everything written so far durable (see above). Once one fails the overlay is
+  // failed(): after a failed fdatasync nothing says what was lost, so every later write, trim
+  // and flush fails with the same error until the overlay is reset.
   void Flush(IoCallback* done);
+  bool failed() const { return flush_failed_ < 0; }
 
   const MapHeader& header() const { return header_; }
   const ClientPaths& paths() const { return paths_; }

@@ -122,8 +122,8 @@ OverlayFilter::~OverlayFilter() {
   // fsync of a reset (whose completion goes on to collect versions: an export removed right
   // after `overlay.reset`). Let them end while every member is still alive (a commit cut short
   // leaves only a *.tmp file behind, which the next start removes).
-  bool busy = commit_running_ || directory_syncs_ > 0 ||
-              (versions_writer_ && versions_writer_->busy());
+  bool busy =
+      commit_running_ || directory_syncs_ > 0 || (versions_writer_ && versions_writer_->busy());
   for (const auto& [mac, client] : clients_) busy = busy || !client->idle();
   for (const auto& client : retired_) busy = busy || !client->idle();
   if (busy) engine_.Drain();
@@ -328,8 +328,7 @@ void OverlayFilter::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
 // A view of a base version is sent before the loop's turn ends (the server's FlushTx), and no
 // version is dropped during a turn (CollectVersions keeps the current one, its parent and every
 // one a client reads), so the view outlives its use.
-ConstByteSpan OverlayFilter::View(const IoContext& context, uint64_t offset_bytes,
-                                  size_t length) {
+ConstByteSpan OverlayFilter::View(const IoContext& context, uint64_t offset_bytes, size_t length) {
   if (ClientOverlay* client = Find(context.initiator)) {
     return client->View(context, offset_bytes, length);
   }
@@ -378,7 +377,9 @@ void OverlayFilter::Flush(const IoContext&, IoCallback* done) {
   all.first_error = 0;
   all.parts = 1;  // held until every flush is started
   for (auto& [mac, client] : clients_) {
-    if (!client->dirty()) continue;
+    // A failed overlay fails its own client's writes from now on, and its error was reported
+    // by the flush that met it: the other clients' flushes go on without it.
+    if (!client->dirty() || client->failed()) continue;
     ++all.parts;
     client->Flush(&all);
   }
@@ -438,9 +439,9 @@ uint64_t OverlayFilter::commit_bytes_copied() const {
 void OverlayFilter::FsyncDir(int fd, Done done) {
   ++directory_syncs_;
   engine_.QueueFsync(fd, new FunctionCallback([this, done = std::move(done)](int64_t result) {
-    --directory_syncs_;
-    done(ResultOf(result));
-  }));
+                       --directory_syncs_;
+                       done(ResultOf(result));
+                     }));
   engine_.Submit();
 }
 

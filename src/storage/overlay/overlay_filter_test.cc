@@ -424,6 +424,10 @@ TEST_F(OverlayFilterTest, AfterAFailedFlushEveryFlushFailsAndTheMapClaimsNothing
   EXPECT_EQ(flush(), -EIO);
   EXPECT_EQ(flush(), -EIO) << "a flush after a failed one claimed durability";
   EXPECT_EQ(flush(), -EIO);
+  EXPECT_TRUE((*client)->failed());
+  EXPECT_EQ(run([&](Completion* c) { (*client)->Write({.initiator = kA}, 0, Filled(512, 3), c); }),
+            -EIO)
+      << "a write after the failure: nothing would ever make it durable";
   EXPECT_TRUE(RunUntil(*engine_, [&] { return (*client)->idle(); }));
   client->reset();
   Result<MapFile> on_disk = ReadMapFile(paths.map);
