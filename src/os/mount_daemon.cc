@@ -116,6 +116,7 @@ void MountDaemon::StopWatchingFuse() {
 
 void MountDaemon::UpdateStatus() {
   status_.pid = static_cast<int>(::getpid());
+  status_.holds_lock = true;  // aoe mount took the disk's lock before it started us
   status_.state = stopping_ ? "stopping" : "serving";
   status_.updated_unix = std::time(nullptr);
   status_.in_flight = io_->running() + io_->waiting();

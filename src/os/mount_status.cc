@@ -74,6 +74,7 @@ nlohmann::json StatusToJson(const MountStatus& s) {
   for (const MountPathStatus& p : s.paths) paths.push_back(PathToJson(p));
   return json{{"version", kFormatVersion},
               {"pid", s.pid},
+              {"holds_lock", s.holds_lock},
               {"disk", s.disk},
               {"mountpoint", s.mountpoint},
               {"file", s.file},
@@ -105,6 +106,7 @@ Result<MountStatus> StatusFromJson(const std::string& text) {
   try {
     MountStatus s;
     s.pid = j.at("pid").get<int>();
+    s.holds_lock = j.value("holds_lock", false);
     s.disk = j.at("disk").get<std::string>();
     s.mountpoint = j.at("mountpoint").get<std::string>();
     s.file = j.value("file", "");
@@ -155,8 +157,7 @@ std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
 }
 
 // A daemon that is gone left its disk's lock file free (the lock went with the process, even
-// if its pid now names another process). No lock file: a daemon from before the locks; only
-// its pid can tell.
+// if its pid now names another process). No lock file: nothing to tell by.
 bool DiskLockFree(const std::string& run_dir, const std::string& disk) {
   UniqueFd fd(::open(DiskLockPath(run_dir, disk).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return false;
@@ -222,7 +223,7 @@ std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_st
     text << in.rdbuf();
     Result<MountStatus> status = StatusFromJson(text.str());
     if (!status) continue;
-    if (!ProcessAlive(status->pid) || DiskLockFree(run_dir, status->disk)) {
+    if (!ProcessAlive(status->pid) || (status->holds_lock && DiskLockFree(run_dir, status->disk))) {
       if (remove_stale) fs::remove(path, ec);
       continue;
     }

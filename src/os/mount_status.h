@@ -40,6 +40,9 @@ struct MountPathStatus {
 
 struct MountStatus {
   int pid = 0;
+  // The daemon holds its disk's lock (LockMount) for its life: a free lock then means it is
+  // gone. False in a status written before the locks, which only the pid can vouch for.
+  bool holds_lock = false;
   std::string disk;        // "e0.1"
   std::string mountpoint;  // absolute
   std::string file;        // mountpoint + "/" + disk
@@ -84,8 +87,9 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
                              const std::string& mountpoint, std::string& holder);
 
 // The statuses of live daemons, sorted by disk. Files of dead daemons are skipped (and removed
-// when `remove_stale`): a pid that is gone, or a disk whose lock (LockMount) nobody holds,
-// even if the pid now names another process; unreadable or foreign files are skipped.
+// when `remove_stale`): a pid that is gone, or (for a daemon that holds_lock) a disk whose lock
+// nobody holds, even if the pid now names another process; unreadable or foreign files are
+// skipped.
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale);
 
 // True if `pid` names a running (not zombie) process.

@@ -68,7 +68,9 @@ TEST(MountStatusTest, AStatusWhoseDiskLockIsFreeIsStaleWhateverItsPidNames) {
   {
     Result<MountLocks> locks = LockMount(dir, "e1.2", "/mnt/a", holder);
     ASSERT_TRUE(locks) << locks.error().message();
-    ASSERT_TRUE(WriteStatus(dir, Sample(::getpid())));  // a live pid: this process's
+    MountStatus held = Sample(::getpid());  // a live pid: this process's
+    held.holds_lock = true;
+    ASSERT_TRUE(WriteStatus(dir, held));
     EXPECT_EQ(ReadStatuses(dir, /*remove_stale=*/true).size(), 1u) << "held: live";
     std::string second;
     Result<MountLocks> again = LockMount(dir, "e1.2", "/mnt/b", second);
@@ -81,6 +83,10 @@ TEST(MountStatusTest, AStatusWhoseDiskLockIsFreeIsStaleWhateverItsPidNames) {
   }  // the daemon is gone: its locks went with it
   EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
   EXPECT_FALSE(std::filesystem::exists(StatusPath(dir, "e1.2")));
+  // A daemon from before the locks (its status says nothing of one) is judged by its pid, even
+  // though a refused mount of its disk left a free lock file behind.
+  ASSERT_TRUE(WriteStatus(dir, Sample(::getpid())));
+  EXPECT_EQ(ReadStatuses(dir, /*remove_stale=*/true).size(), 1u);
   std::filesystem::remove_all(dir);
 }
 
