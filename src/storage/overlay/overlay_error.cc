@@ -34,6 +34,9 @@ class OverlayCategoryImpl final : public std::error_category {
         return "the current version is the first one: there is nothing to roll back to";
       case OverlayErrc::kClientGone:
         return "the client's overlay was reset while the operation ran";
+      case OverlayErrc::kClientBusy:
+        return "the client's overlay has I/O in flight (a write, a read, or the end of its last "
+               "flush); commit when the machine is shut down, or try again";
     }
     return "unknown overlay error";
   }

@@ -577,7 +577,7 @@ TEST_F(OverlayFilterTest, AWriteInFlightWhenTheCommitStartsRefusesIt) {
   filter_->Write(IoContext{.initiator = kA}, 8192, data, &w);
   Result<VersionRecord> r = Commit(kA);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kChangedDuringCommit));
+  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kClientBusy));
   EXPECT_EQ(Wait(w), 512);
   EXPECT_EQ(filter_->current_version(), 1u);
   EXPECT_EQ(Read(kA, 8192, 512), data);
