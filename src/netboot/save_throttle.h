@@ -19,25 +19,27 @@ class SaveThrottle {
 
   // Something changed at `now`. True: write now (call Saved). False: a write is due at due().
   bool Changed(TimePoint now) {
-    if (!last_save_ || now - *last_save_ >= interval_) return true;
+    if (!saved_ || now - last_save_ >= interval_) return true;
     pending_ = true;
     return false;
   }
   // The file was written at `now`.
   void Saved(TimePoint now) {
+    saved_ = true;
     last_save_ = now;
     pending_ = false;
   }
   // When the pending write is due; nullopt when none is pending.
   std::optional<TimePoint> due() const {
     if (!pending_) return std::nullopt;
-    return *last_save_ + interval_;
+    return last_save_ + interval_;
   }
   bool pending() const { return pending_; }
 
  private:
   std::chrono::milliseconds interval_;
-  std::optional<TimePoint> last_save_;
+  bool saved_ = false;  // last_save_ is set (a plain flag: GCC's -O1 warns on an optional here)
+  TimePoint last_save_{};
   bool pending_ = false;
 };
 
