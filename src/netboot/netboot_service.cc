@@ -1,7 +1,6 @@
 #include "netboot/netboot_service.h"
 
 #include <fmt/format.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "netboot/save_throttle.h"
 #include "netboot/tftp_server.h"
 #include "netboot/udp_socket.h"
+#include "net/timer_fd.h"
 
 namespace aoe::netboot {
 
@@ -46,7 +46,7 @@ class NetbootServiceImpl final : public NetbootService {
   ~NetbootServiceImpl() override {
     if (dhcp_fd_) (void)loop_.Remove(dhcp_fd_.get());
     if (proxy_fd_) (void)loop_.Remove(proxy_fd_.get());
-    if (save_timer_fd_) (void)loop_.Remove(save_timer_fd_.get());
+    if (save_timer_) (void)loop_.Remove(save_timer_->fd());
     if (lease_saves_.pending()) WriteLeases();  // what changed in the last second
   }
 
@@ -62,12 +62,13 @@ class NetbootServiceImpl final : public NetbootService {
     clock_ = &clock;
     if (full) {
       if (Result<void> pool = StartLeasePool(config.netmask, why); !pool) return pool;
-      save_timer_fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-      if (!save_timer_fd_) {
-        why = fmt::format("cannot create a timerfd: {}", std::strerror(errno));
-        return Errno();
+      Result<TimerFd> timer = TimerFd::Create();
+      if (!timer) {
+        why = fmt::format("cannot create a timerfd: {}", timer.error().message());
+        return Unexpected{timer.error()};
       }
-      AOE_TRY(loop_.Add(save_timer_fd_.get(), [this] { OnSaveTimer(); }));
+      save_timer_.emplace(std::move(*timer));
+      AOE_TRY(loop_.Add(save_timer_->fd(), [this] { OnSaveTimer(); }));
     }
     responder_.emplace(std::move(config), pool_ ? &*pool_ : nullptr);
 
@@ -255,20 +256,12 @@ class NetbootServiceImpl final : public NetbootService {
     if (!pool_) return;
     if (lease_saves_.Changed(clock_->Now())) return WriteLeases();
     const std::optional<TimePoint> due = lease_saves_.due();
-    if (!due || !save_timer_fd_) return WriteLeases();
-    const auto wait =
-        std::max(std::chrono::duration_cast<std::chrono::nanoseconds>(*due - clock_->Now()),
-                 std::chrono::nanoseconds(1000));  // zero would disarm it
-    itimerspec spec{};
-    spec.it_value.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
-    spec.it_value.tv_nsec = static_cast<long>(wait.count() % 1000000000);
-    (void)timerfd_settime(save_timer_fd_.get(), 0, &spec, nullptr);
+    if (!due || !save_timer_) return WriteLeases();
+    save_timer_->ArmOnce(std::chrono::duration_cast<std::chrono::nanoseconds>(*due - clock_->Now()));
   }
 
   void OnSaveTimer() {
-    uint64_t expirations = 0;
-    [[maybe_unused]] const ssize_t cleared =
-        ::read(save_timer_fd_.get(), &expirations, sizeof expirations);
+    save_timer_->Consume();
     if (lease_saves_.pending()) WriteLeases();
   }
 
@@ -287,7 +280,7 @@ class NetbootServiceImpl final : public NetbootService {
   std::string lease_file_;
   Clock* clock_ = nullptr;
   SaveThrottle lease_saves_{std::chrono::seconds(1)};
-  UniqueFd save_timer_fd_;  // runs the lease file's write that SaveThrottle put off
+  std::optional<TimerFd> save_timer_;  // runs the lease file's write that SaveThrottle put off
   std::optional<DhcpResponder> responder_;
   UniqueFd dhcp_fd_;
   UniqueFd proxy_fd_;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "base/log.h"
 #include "netboot/tftp_path.h"
 #include "netboot/udp_socket.h"
+#include "net/timer_fd.h"
 
 namespace aoe::netboot {
 
@@ -35,7 +35,7 @@ class TftpServerImpl final : public TftpServer {
  public:
   TftpServerImpl(const TftpServerOptions& options, EventLoop& loop, Logger& log, Clock& clock,
                  VirtualFiles virtual_files, UniqueFd listen_fd, UniqueFd root_fd,
-                 UniqueFd timer_fd)
+                 TimerFd timer)
       : options_(options),
         loop_(loop),
         log_(log),
@@ -43,18 +43,18 @@ class TftpServerImpl final : public TftpServer {
         virtual_files_(std::move(virtual_files)),
         listen_fd_(std::move(listen_fd)),
         root_fd_(std::move(root_fd)),
-        timer_fd_(std::move(timer_fd)),
+        timer_(std::move(timer)),
         buffer_(kMaxDatagram) {}
 
   ~TftpServerImpl() override {
     for (auto& [fd, t] : transfers_) (void)loop_.Remove(fd);
     (void)loop_.Remove(listen_fd_.get());
-    (void)loop_.Remove(timer_fd_.get());
+    (void)loop_.Remove(timer_.fd());
   }
 
   Result<void> Start() {
     AOE_TRY(loop_.Add(listen_fd_.get(), [this] { OnRequest(); }));
-    AOE_TRY(loop_.Add(timer_fd_.get(), [this] { OnTimer(); }));
+    AOE_TRY(loop_.Add(timer_.fd(), [this] { OnTimer(); }));
     return {};
   }
 
@@ -207,9 +207,7 @@ class TftpServerImpl final : public TftpServer {
 
   void OnTimer() {
     // Only clears the timer: each transfer's own deadline, checked below, says what expired.
-    uint64_t expirations = 0;
-    [[maybe_unused]] const ssize_t cleared =
-        ::read(timer_fd_.get(), &expirations, sizeof expirations);
+    timer_.Consume();
     const TimePoint now = clock_.Now();
     for (auto it = transfers_.begin(); it != transfers_.end();) {
       auto next = std::next(it);
@@ -245,17 +243,10 @@ class TftpServerImpl final : public TftpServer {
   }
 
   void ArmTimer() {
-    itimerspec spec{};
-    if (!transfers_.empty()) {
-      TimePoint earliest = TimePoint::max();
-      for (const auto& [fd, t] : transfers_) earliest = std::min(earliest, t.transfer->deadline());
-      auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(earliest - clock_.Now());
-      // Zero would disarm the timer; an overdue deadline fires at once instead.
-      if (wait.count() < 1000) wait = std::chrono::nanoseconds(1000);
-      spec.it_value.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
-      spec.it_value.tv_nsec = static_cast<long>(wait.count() % 1000000000);
-    }
-    (void)timerfd_settime(timer_fd_.get(), 0, &spec, nullptr);
+    if (transfers_.empty()) return timer_.Disarm();
+    TimePoint earliest = TimePoint::max();
+    for (const auto& [fd, t] : transfers_) earliest = std::min(earliest, t.transfer->deadline());
+    timer_.ArmOnce(std::chrono::duration_cast<std::chrono::nanoseconds>(earliest - clock_.Now()));
   }
 
   TftpServerOptions options_;
@@ -265,7 +256,7 @@ class TftpServerImpl final : public TftpServer {
   VirtualFiles virtual_files_;
   UniqueFd listen_fd_;
   UniqueFd root_fd_;
-  UniqueFd timer_fd_;
+  TimerFd timer_;
   std::vector<std::byte> buffer_;
   std::map<int, ActiveTransfer> transfers_;  // by socket fd
   uint64_t files_sent_ = 0;
@@ -301,14 +292,14 @@ Result<std::unique_ptr<TftpServer>> TftpServer::Create(const TftpServerOptions& 
     }
     return Unexpected{listen_fd.error()};
   }
-  UniqueFd timer_fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer_fd) {
-    why = fmt::format("cannot create a timerfd: {}", std::strerror(errno));
-    return Errno();
+  Result<TimerFd> timer = TimerFd::Create();
+  if (!timer) {
+    why = fmt::format("cannot create a timerfd: {}", timer.error().message());
+    return Unexpected{timer.error()};
   }
   auto server = std::make_unique<TftpServerImpl>(options, loop, log, clock,
                                                  std::move(virtual_files), std::move(*listen_fd),
-                                                 std::move(root_fd), std::move(timer_fd));
+                                                 std::move(root_fd), std::move(*timer));
   if (Result<void> started = server->Start(); !started) {
     why = fmt::format("cannot watch the TFTP sockets: {}", started.error().message());
     return Unexpected{started.error()};

@@ -1,7 +1,6 @@
 #include "os/service_notify.h"
 
 #include <fmt/format.h>
-#include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,16 +69,12 @@ Result<std::unique_ptr<WatchdogTimer>> WatchdogTimer::Start(EventLoop& loop,
   // Half the interval, as sd_watchdog_enabled(3) recommends: one late turn of the loop does
   // not cost a restart.
   const std::chrono::microseconds period = std::max(*interval / 2, std::chrono::microseconds(1));
-  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer) return Errno();
-  itimerspec spec{};
-  spec.it_interval.tv_sec = static_cast<time_t>(period.count() / 1'000'000);
-  spec.it_interval.tv_nsec = static_cast<long>(period.count() % 1'000'000 * 1'000);
-  spec.it_value = spec.it_interval;
-  if (::timerfd_settime(timer.get(), 0, &spec, nullptr) != 0) return Errno();
-  std::unique_ptr<WatchdogTimer> dog(new WatchdogTimer(loop, notifier, std::move(timer), period));
+  Result<TimerFd> timer = TimerFd::Create();
+  if (!timer) return Unexpected{timer.error()};
+  timer->ArmEvery(period);
+  std::unique_ptr<WatchdogTimer> dog(new WatchdogTimer(loop, notifier, std::move(*timer), period));
   WatchdogTimer* raw = dog.get();
-  if (Result<void> added = loop.Add(raw->timer_.get(), [raw] { raw->OnExpired(); }); !added) {
+  if (Result<void> added = loop.Add(raw->timer_.fd(), [raw] { raw->OnExpired(); }); !added) {
     return Unexpected{added.error()};
   }
   // The first ping at once: the service manager's timer is already running.
@@ -87,21 +82,17 @@ Result<std::unique_ptr<WatchdogTimer>> WatchdogTimer::Start(EventLoop& loop,
   return dog;
 }
 
-WatchdogTimer::WatchdogTimer(EventLoop& loop, ServiceNotifier& notifier, UniqueFd timer,
+WatchdogTimer::WatchdogTimer(EventLoop& loop, ServiceNotifier& notifier, TimerFd timer,
                              std::chrono::microseconds period)
     : loop_(loop), notifier_(notifier), timer_(std::move(timer)), period_(period) {}
 
 WatchdogTimer::~WatchdogTimer() {
-  if (loop_.Contains(timer_.get())) (void)loop_.Remove(timer_.get());
+  if (loop_.Contains(timer_.fd())) (void)loop_.Remove(timer_.fd());
 }
 
 void WatchdogTimer::OnExpired() {
-  uint64_t expirations = 0;
-  // Non-blocking: EAGAIN when another wake-up already consumed the count.
-  if (::read(timer_.get(), &expirations, sizeof expirations) !=
-      static_cast<ssize_t>(sizeof expirations)) {
-    return;
-  }
+  // None when another wake-up already consumed the count.
+  if (timer_.Consume() == 0) return;
   (void)notifier_.WatchdogPing();
 }
 

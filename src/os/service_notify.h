@@ -25,8 +25,8 @@
 #include <string_view>
 
 #include "base/result.h"
-#include "base/unique_fd.h"
 #include "net/event_loop.h"
+#include "net/timer_fd.h"
 
 namespace aoe {
 
@@ -63,13 +63,13 @@ class WatchdogTimer {
   std::chrono::microseconds period() const { return period_; }
 
  private:
-  WatchdogTimer(EventLoop& loop, ServiceNotifier& notifier, UniqueFd timer,
+  WatchdogTimer(EventLoop& loop, ServiceNotifier& notifier, TimerFd timer,
                 std::chrono::microseconds period);
   void OnExpired();
 
   EventLoop& loop_;
   ServiceNotifier& notifier_;
-  UniqueFd timer_;
+  TimerFd timer_;
   std::chrono::microseconds period_;
 };
 
