@@ -19,14 +19,14 @@ namespace {
 
 TEST(ClientNetns, DiscoverWriteReadOverVeth) {
   if (auto why = aoe::testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
-  auto a = aoe::testing::NetNamespace::Create("aoei");
-  auto b = aoe::testing::NetNamespace::Create("aoei");
-  ASSERT_TRUE(a && b);
-  ASSERT_TRUE(aoe::testing::CreateVethPair(*a, "vi0", *b, "vt0"));
+  auto segment = aoe::testing::CreateVethSegment("aoei", "vi0", "vt0");
+  ASSERT_TRUE(segment);
+  aoe::testing::NetNamespace& a = segment->a;  // the initiator's side
+  aoe::testing::NetNamespace& b = segment->b;  // the target's side
 
   std::unique_ptr<PacketPort> target_port;
   ASSERT_TRUE(
-      b->Run([&] { target_port = PacketPort::Open("vt0", {.role = PortRole::kTarget}).value(); }));
+      b.Run([&] { target_port = PacketPort::Open("vt0", {.role = PortRole::kTarget}).value(); }));
   testing::FakeTarget target({.shelf = 7, .slot = 3, .sectors = 8192}, {target_port.get()});
   std::atomic<bool> stop{false};
   std::thread server([&] {
@@ -37,7 +37,7 @@ TEST(ClientNetns, DiscoverWriteReadOverVeth) {
   });
 
   std::unique_ptr<Client> client;
-  ASSERT_TRUE(a->Run([&] {
+  ASSERT_TRUE(a.Run([&] {
     auto c = Client::Open({"vi0"});
     ASSERT_TRUE(c) << c.error().message;
     client = std::move(*c);

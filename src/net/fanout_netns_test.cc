@@ -59,13 +59,10 @@ class FanoutNetnsTest : public ::testing::TestWithParam<PacketIo> {
 
   void SetUp() override {
     if (std::string why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    auto a = NetNamespace::Create();
-    ASSERT_TRUE(a);
-    ns_a_ = std::move(*a);
-    auto b = NetNamespace::Create();
-    ASSERT_TRUE(b);
-    ns_b_ = std::move(*b);
-    ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    auto segment = testing::CreateVethSegment("aoet", kIfA, kIfB);
+    ASSERT_TRUE(segment);
+    ns_a_.emplace(std::move(segment->a));
+    ns_b_.emplace(std::move(segment->b));
     ASSERT_TRUE(ns_a_->Run([&] {
       auto opened = OpenPacketPort(kIfA, PacketIo::kSocket, PortRole::kInitiator);
       if (opened) sender_ = std::move(opened->port);

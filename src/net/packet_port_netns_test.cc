@@ -130,13 +130,10 @@ class PacketPortNetnsTest : public ::testing::TestWithParam<PacketIo> {
 
   void SetUp() override {
     if (std::string why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    auto a = NetNamespace::Create();
-    ASSERT_TRUE(a);
-    ns_a_ = std::move(*a);
-    auto b = NetNamespace::Create();
-    ASSERT_TRUE(b);
-    ns_b_ = std::move(*b);
-    ASSERT_TRUE(testing::CreateVethPair(*ns_a_, kIfA, *ns_b_, kIfB));
+    auto segment = testing::CreateVethSegment("aoet", kIfA, kIfB);
+    ASSERT_TRUE(segment);
+    ns_a_.emplace(std::move(segment->a));
+    ns_b_.emplace(std::move(segment->b));
     initiator_ = OpenIn(*ns_a_, kIfA, PortRole::kInitiator);
     target_ = OpenIn(*ns_b_, kIfB, PortRole::kTarget);
     ASSERT_TRUE(initiator_ && target_);

@@ -116,12 +116,10 @@ class HostileServe : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
-    auto t = testing::NetNamespace::Create("aoeht");
-    auto c = testing::NetNamespace::Create("aoehc");
-    ASSERT_TRUE(t && c);
-    target_ns_.emplace(std::move(*t));
-    client_ns_.emplace(std::move(*c));
-    ASSERT_TRUE(testing::CreateVethPair(*target_ns_, "vt", *client_ns_, "vc", kMtu));
+    auto segment = testing::CreateVethSegment("aoeh", "vt", "vc", kMtu);
+    ASSERT_TRUE(segment);
+    target_ns_.emplace(std::move(segment->a));
+    client_ns_.emplace(std::move(segment->b));
 
     char tmpl[] = "/tmp/aoe-hostile-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

@@ -77,12 +77,10 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
     if (auto why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
     mtu_ = std::get<0>(GetParam());
     packet_io_ = std::get<1>(GetParam());
-    auto t = testing::NetNamespace::Create("aoes");
-    auto c = testing::NetNamespace::Create("aoec");
-    ASSERT_TRUE(t && c);
-    target_ns_.emplace(std::move(*t));
-    client_ns_.emplace(std::move(*c));
-    ASSERT_TRUE(testing::CreateVethPair(*target_ns_, "vt", *client_ns_, "vc", mtu_));
+    auto segment = testing::CreateVethSegment("aoes", "vt", "vc", mtu_);
+    ASSERT_TRUE(segment);
+    target_ns_.emplace(std::move(segment->a));
+    client_ns_.emplace(std::move(segment->b));
 
     char tmpl[] = "/tmp/aoe-serve-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);

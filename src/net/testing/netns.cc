@@ -175,4 +175,14 @@ Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a, co
   return {};
 }
 
+Result<VethSegment> CreateVethSegment(std::string_view prefix, const std::string& name_a,
+                                      const std::string& name_b, size_t mtu) {
+  Result<NetNamespace> a = NetNamespace::Create(prefix);
+  if (!a) return Unexpected{a.error()};
+  Result<NetNamespace> b = NetNamespace::Create(prefix);
+  if (!b) return Unexpected{b.error()};
+  AOE_TRY(CreateVethPair(*a, name_a, *b, name_b, mtu));
+  return VethSegment{std::move(*a), std::move(*b)};
+}
+
 }  // namespace aoe::testing

@@ -91,4 +91,13 @@ class NetNamespace {
 Result<void> CreateVethPair(const NetNamespace& a, const std::string& name_a, const NetNamespace& b,
                             const std::string& name_b, size_t mtu = 1500);
 
+// The segment most netns tests start from: two new namespaces (NetNamespace::Create(prefix))
+// joined by a veth pair, end `name_a` in `a` and `name_b` in `b`, both up with `mtu`.
+struct VethSegment {
+  NetNamespace a;
+  NetNamespace b;
+};
+Result<VethSegment> CreateVethSegment(std::string_view prefix, const std::string& name_a,
+                                      const std::string& name_b, size_t mtu = 1500);
+
 }  // namespace aoe::testing
