@@ -193,6 +193,7 @@ IoCallback* ClientOverlay::Track(IoCallback* done, bool write) {
   t.owner = this;
   t.done = done;
   t.write = write;
+  if (write) ++writes_in_flight_;
   ++in_flight_;
   return &t;
 }
@@ -200,7 +201,10 @@ IoCallback* ClientOverlay::Track(IoCallback* done, bool write) {
 void ClientOverlay::Tracked::IoDone(int64_t result) {
   ClientOverlay* o = owner;
   IoCallback* d = done;
-  if (write) o->data_dirty_ = true;
+  if (write) {
+    o->data_dirty_ = true;
+    --o->writes_in_flight_;
+  }
   --o->in_flight_;
   o->tracked_.Release(*this);
   d->IoDone(result);
@@ -212,6 +216,7 @@ void ClientOverlay::Split::IoDone(int64_t result) {
   ClientOverlay* o = owner;
   IoCallback* d = done;
   const int64_t final_result = first_error < 0 ? first_error : total;
+  if (write) --o->writes_in_flight_;
   --o->in_flight_;
   o->splits_.Release(*this);
   d->IoDone(final_result);
@@ -238,6 +243,7 @@ void ClientOverlay::Read(const IoContext& context, uint64_t offset_bytes, ByteSp
   split.first_error = 0;
   split.total = static_cast<int64_t>(into.size());
   split.parts = 1;  // held until every part is issued
+  split.write = false;
   ++in_flight_;
   uint64_t run_start = offset_bytes;
   uint64_t b = first;
@@ -308,6 +314,8 @@ void ClientOverlay::Write(const IoContext& context, uint64_t offset_bytes, Const
   split.first_error = 0;
   split.total = static_cast<int64_t>(from.size());
   split.parts = 1;  // held until every part is issued
+  split.write = true;
+  ++writes_in_flight_;
   ++in_flight_;
   auto whole = [&](uint64_t block) {
     return offset_bytes <= block * kBlockBytes && block * kBlockBytes + BlockLength(block) <= end;

@@ -100,6 +100,10 @@ class ClientOverlay {
   size_t trimmed_ranges() const { return trimmed_.size(); }
   // Nothing in flight and no flush running or waiting: safe to destroy.
   bool idle() const;
+  // A write accepted and not yet completed, or a write or trim waiting for a busy block. Such a
+  // change is not in map() yet but will be acknowledged: a commit started now would miss it.
+  // Reads, flushes and hole punches change nothing a commit copies.
+  bool writing() const { return writes_in_flight_ > 0 || !deferred_.empty(); }
   // Bumped by every write and trim accepted: a commit compares it before and after.
   uint64_t change_count() const { return change_count_; }
   BlockBackend& data() { return *data_; }
@@ -134,6 +138,7 @@ class ClientOverlay {
     uint32_t parts = 0;
     int64_t first_error = 0;
     int64_t total = 0;
+    bool write = false;
   };
   // A request passed straight to the data file, counted while in flight.
   struct Tracked final : IoCallback {
@@ -223,6 +228,7 @@ class ClientOverlay {
   bool redispatching_ = false;
   bool redispatch_again_ = false;
   uint64_t in_flight_ = 0;  // requests this overlay issued to its files and has not seen end
+  uint64_t writes_in_flight_ = 0;  // the callers' writes, each counted once however split
   uint64_t change_count_ = 0;
   // Data written since the last flush started. Set when a write completes (as well as when it
   // starts): a write that completes while a flush runs may not be covered by its fdatasync, and

@@ -35,8 +35,8 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kClientGone:
         return "the client's overlay was reset while the operation ran";
       case OverlayErrc::kClientBusy:
-        return "the client's overlay has I/O in flight (a write, a read, or the end of its last "
-               "flush); commit when the machine is shut down, or try again";
+        return "the client is writing (writes in flight); commit when the machine is shut "
+               "down, or try again";
     }
     return "unknown overlay error";
   }

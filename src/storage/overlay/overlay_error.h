@@ -22,7 +22,7 @@ enum class OverlayErrc {
   kChangedDuringCommit,  // the client wrote or trimmed while its overlay was being committed
   kNoEarlierVersion,     // rollback from the first version
   kClientGone,           // the overlay was reset while the operation ran
-  kClientBusy,           // the client's overlay has I/O in flight (a commit needs it idle)
+  kClientBusy,           // the client's overlay has writes in flight (a commit must not miss them)
 };
 
 const std::error_category& OverlayCategory();

@@ -527,9 +527,9 @@ void OverlayFilter::Commit(const MacAddress& mac, std::function<void(Result<Vers
   std::shared_ptr<ClientOverlay> client = it->second;
   if (client->map().mapped_blocks() == 0) return refuse(OverlayErrc::kNothingToCommit);
   // A write still in flight is in neither the map copied below nor the change count compared
-  // at the end (it was counted when it started), yet it is acknowledged once it completes. The
-  // overlay does not tell its writes from its other I/O, so any I/O in flight refuses.
-  if (!client->idle()) return refuse(OverlayErrc::kClientBusy);
+  // at the end (it was counted when it started), yet it is acknowledged once it completes.
+  // Reads and flushes in flight do not matter: the copy is of mapped blocks, which they leave.
+  if (client->writing()) return refuse(OverlayErrc::kClientBusy);
   // Its changes were made on top of an older version: merged onto the current one they would
   // undo what came in between.
   if (client->base_version() != registry_.current()) return refuse(OverlayErrc::kStaleBase);

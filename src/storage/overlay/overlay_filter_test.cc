@@ -584,6 +584,44 @@ TEST_F(OverlayFilterTest, AWriteInFlightWhenTheCommitStartsRefusesIt) {
   EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 1));
 }
 
+// The same for an overwrite of blocks the overlay holds already (passed straight to its data
+// file, not split).
+TEST_F(OverlayFilterTest, AnOverwriteInFlightWhenTheCommitStartsRefusesIt) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  Completion w;
+  std::vector<std::byte> data = Filled(512, 2);
+  filter_->Write(IoContext{.initiator = kA}, 0, data, &w);
+  ASSERT_FALSE(w.done()) << "the overwrite must still be in flight for this test";
+  Result<VersionRecord> r = Commit(kA);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kClientBusy));
+  EXPECT_EQ(Wait(w), 512);
+  EXPECT_EQ(Read(kA, 0, 512), data);
+}
+
+// Reads and flushes change nothing a commit copies: in flight as it starts, they do not refuse
+// it (a running machine reads all the time), and they complete on the overlay the commit
+// retires.
+TEST_F(OverlayFilterTest, ReadsAndFlushesInFlightDoNotRefuseACommit) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  std::vector<std::byte> out(4096);
+  Completion read;
+  Completion flush;
+  filter_->Read(IoContext{.initiator = kA}, 0, out, &read);
+  filter_->Flush(IoContext{.initiator = kA}, &flush);
+  ASSERT_FALSE(read.done() || flush.done()) << "both must still be in flight for this test";
+  Result<VersionRecord> r = Commit(kA);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(Wait(read), 4096);
+  EXPECT_EQ(out, Filled(4096, 1));
+  EXPECT_EQ(Wait(flush), 0);
+  EXPECT_EQ(filter_->current_version(), 2u);
+  EXPECT_EQ(Read(kB, 0, 4096), Filled(4096, 1));
+  EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 1));
+}
+
 // A write after the copy was checked, while the new version is made durable: the version is
 // made from what was copied, and the client's overlay, which holds the acknowledged write, is
 // kept rather than retired.
