@@ -204,6 +204,13 @@ void IoEngine::QueueFsync(int fd, IoCallback* done) {
   Queued(sqe, done);
 }
 
+void IoEngine::QueueNop(IoCallback* done) {
+  io_uring_sqe* sqe = GetSqe(done);
+  if (sqe == nullptr) return;
+  io_uring_prep_nop(sqe);
+  Queued(sqe, done);
+}
+
 void IoEngine::QueueFallocate(int fd, int mode, uint64_t offset_bytes, uint64_t length_bytes,
                               IoCallback* done) {
   io_uring_sqe* sqe = GetSqe(done);

@@ -106,6 +106,9 @@ class IoEngine {
   // fsync(2): data and all metadata; on a directory, makes the names created or removed in it
   // durable.
   void QueueFsync(int fd, IoCallback* done);
+  // Completes `done` with 0 from a later Reap(), having done nothing: a way to run work once
+  // every callback now on the stack has returned (e.g. destroying the object one belongs to).
+  void QueueNop(IoCallback* done);
   // fallocate(2) with `mode` (e.g. FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE); completes with
   // 0 or -errno.
   void QueueFallocate(int fd, int mode, uint64_t offset_bytes, uint64_t length_bytes,

@@ -137,6 +137,20 @@ bool ClientOverlay::idle() const {
   return in_flight_ == 0 && !flushing_ && next_.empty() && deferred_.empty();
 }
 
+void ClientOverlay::WhenIdle(std::function<void()> then) {
+  when_idle_ = std::move(then);
+  RunIfIdle();
+}
+
+void ClientOverlay::RequestEnded() {
+  --in_flight_;
+  RunIfIdle();
+}
+
+void ClientOverlay::RunIfIdle() {
+  if (when_idle_ && idle()) std::exchange(when_idle_, nullptr)();
+}
+
 bool ClientOverlay::Contains(uint64_t offset_bytes, uint64_t length) const {
   return length <= size_bytes_ && offset_bytes <= size_bytes_ - length;
 }
@@ -205,7 +219,7 @@ void ClientOverlay::Tracked::IoDone(int64_t result) {
     o->data_dirty_ = true;
     --o->writes_in_flight_;
   }
-  --o->in_flight_;
+  o->RequestEnded();
   o->tracked_.Release(*this);
   d->IoDone(result);
 }
@@ -217,7 +231,7 @@ void ClientOverlay::Split::IoDone(int64_t result) {
   IoCallback* d = done;
   const int64_t final_result = first_error < 0 ? first_error : total;
   if (write) --o->writes_in_flight_;
-  --o->in_flight_;
+  o->RequestEnded();
   o->splits_.Release(*this);
   d->IoDone(final_result);
 }
@@ -363,7 +377,7 @@ void ClientOverlay::DirectRunDone(DirectRun& run, int64_t result) {
     Unbusy(b);
   }
   const bool released = !run.allocating.empty();
-  --in_flight_;
+  RequestEnded();
   runs_.Release(run);
   if (released) Redispatch();
   parent->IoDone(result);
@@ -399,7 +413,7 @@ void ClientOverlay::CopyUpDone(CopyUp& op, int64_t result) {
   if (op.writing && result >= 0) map_.Set(op.block);
   Unbusy(op.block);
   IoCallback* parent = op.parent;
-  --in_flight_;
+  RequestEnded();
   copy_ups_.Release(op);
   Redispatch();
   parent->IoDone(result < 0 ? result : 0);
@@ -530,7 +544,7 @@ void ClientOverlay::FlushStepDone(int64_t result) {
     case FlushStep::Phase::kPages:
       if (result < 0 && page_write_error_ == 0) page_write_error_ = result;
       if (--page_writes_left_ > 0) {
-        --in_flight_;
+        --in_flight_;  // not the last write: the flush goes on
         return;
       }
       if (page_write_error_ < 0) return FinishFlush(page_write_error_);
@@ -547,7 +561,7 @@ void ClientOverlay::FlushStepDone(int64_t result) {
 }
 
 void ClientOverlay::FinishFlush(int64_t result) {
-  --in_flight_;
+  --in_flight_;  // flushing_ still: idle only at the end
   std::vector<BlockRange> punch;
   if (result < 0) {
     // Nothing of this flush can be trusted to be durable, and no later one can be either:
@@ -570,6 +584,7 @@ void ClientOverlay::FinishFlush(int64_t result) {
   if (!punch.empty()) StartPunches(punch);
   for (IoCallback* done : completed) done->IoDone(result < 0 ? result : 0);
   if (!flushing_ && !next_.empty()) StartFlush();
+  RunIfIdle();
 }
 
 // Punches the holes of blocks whose cleared bits are durable now. A block written again since
@@ -604,7 +619,7 @@ void ClientOverlay::PunchDone(Punch& punch) {
     return r.first == punch.range.first && r.count == punch.range.count;
   });
   if (it != punching_.end()) punching_.erase(it);
-  --in_flight_;
+  RequestEnded();
   punches_.Release(punch);
   Redispatch();
 }

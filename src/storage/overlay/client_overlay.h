@@ -100,6 +100,10 @@ class ClientOverlay {
   size_t trimmed_ranges() const { return trimmed_.size(); }
   // Nothing in flight and no flush running or waiting: safe to destroy.
   bool idle() const;
+  // Runs `then` once, as soon as the overlay is idle() (at once if it is). `then` runs inside
+  // the overlay's own completions, so it must not destroy the overlay: it can only arrange for
+  // that to happen later (OverlayFilter queues an engine no-op).
+  void WhenIdle(std::function<void()> then);
   // A write accepted and not yet completed, or a write or trim waiting for a busy block. Such a
   // change is not in map() yet but will be acknowledged: a commit started now would miss it.
   // Reads, flushes and hole punches change nothing a commit copies.
@@ -204,6 +208,10 @@ class ClientOverlay {
   void StartFlush();
   void FlushStepDone(int64_t result);
   void FinishFlush(int64_t result);
+  // One request of this overlay's own has ended: counts it, and runs when_idle_ if that was the
+  // last thing the overlay was waiting for.
+  void RequestEnded();
+  void RunIfIdle();
   void StartPunches(const std::vector<BlockRange>& ranges);
   void PunchDone(Punch& punch);
 
@@ -228,6 +236,7 @@ class ClientOverlay {
   bool redispatching_ = false;
   bool redispatch_again_ = false;
   uint64_t in_flight_ = 0;  // requests this overlay issued to its files and has not seen end
+  std::function<void()> when_idle_;
   uint64_t writes_in_flight_ = 0;  // the callers' writes, each counted once however split
   uint64_t change_count_ = 0;
   // Data written since the last flush started. Set when a write completes (as well as when it

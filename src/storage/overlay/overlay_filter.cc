@@ -123,7 +123,7 @@ OverlayFilter::~OverlayFilter() {
   // after `overlay.reset`). Let them end while every member is still alive (a commit cut short
   // leaves only a *.tmp file behind, which the next start removes).
   bool busy =
-      commit_running_ || directory_syncs_ > 0 || (versions_writer_ && versions_writer_->busy());
+      commit_running_ || own_requests_ > 0 || (versions_writer_ && versions_writer_->busy());
   for (const auto& [mac, client] : clients_) busy = busy || !client->idle();
   for (const auto& client : retired_) busy = busy || !client->idle();
   if (busy) engine_.Drain();
@@ -437,9 +437,9 @@ uint64_t OverlayFilter::commit_bytes_copied() const {
 }
 
 void OverlayFilter::FsyncDir(int fd, Done done) {
-  ++directory_syncs_;
+  ++own_requests_;
   engine_.QueueFsync(fd, new FunctionCallback([this, done = std::move(done)](int64_t result) {
-                       --directory_syncs_;
+                       --own_requests_;
                        done(ResultOf(result));
                      }));
   engine_.Submit();
@@ -449,6 +449,29 @@ void OverlayFilter::SweepRetired() {
   std::erase_if(retired_, [](const std::shared_ptr<ClientOverlay>& c) {
     return c.use_count() == 1 && c->idle();
   });
+}
+
+void OverlayFilter::CommitEnded() {
+  commit_running_ = false;
+  SweepSoon();
+}
+
+void OverlayFilter::SweepSoon() {
+  if (sweep_queued_) return;
+  sweep_queued_ = true;
+  ++own_requests_;
+  engine_.QueueNop(new FunctionCallback([this](int64_t result) {
+    --own_requests_;
+    sweep_queued_ = false;
+    // A no-op the engine could not queue completes at once, on the caller's stack: no sweep
+    // then (the next SweepSoon tries again).
+    if (result >= 0) Sweep();
+  }));
+}
+
+void OverlayFilter::Sweep() {
+  if (!commit_running_) commit_.reset();
+  SweepRetired();
 }
 
 void OverlayFilter::Retire(const MacAddress& mac, Done done) {
@@ -463,6 +486,7 @@ void OverlayFilter::Retire(const MacAddress& mac, Done done) {
   ::unlink(client->paths().map.c_str());
   ::unlink(client->paths().data.c_str());
   retired_.push_back(std::move(client));
+  retired_.back()->WhenIdle([this] { SweepSoon(); });
   FsyncDir(dir_fd_.get(), [this, done = std::move(done)](Result<void> synced) {
     if (!synced) return done(synced);
     CollectVersions(done);
@@ -561,7 +585,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
   const std::string tmp = fmt::format("{}/{}.tmp", settings_.dir, VersionRegistry::FileFor(id));
   auto fail = [&](std::error_code e) {
     ::unlink(tmp.c_str());
-    commit_running_ = false;
+    CommitEnded();
     done(Unexpected{e});
   };
   if (!copied) return fail(copied.error());
@@ -581,7 +605,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
       OpenFileBackend(engine_, path, FileOptions{.read_only = true, .direct = settings_.direct});
   if (!opened) {
     ::unlink(path.c_str());
-    commit_running_ = false;
+    CommitEnded();
     return done(Unexpected{opened.error()});
   }
   FsyncDir(dir_fd_.get(), [this, mac, id, path, source, change_count,
@@ -589,7 +613,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
                            done](Result<void> synced) mutable {
     if (!synced) {
       ::unlink(path.c_str());
-      commit_running_ = false;
+      CommitEnded();
       return done(Unexpected{synced.error()});
     }
     const uint64_t parent = registry_.current();
@@ -597,7 +621,7 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     assert(record.id == id);
     version_backends_[id] = std::move(backend);
     SaveVersions([this, mac, record, parent, source, change_count, done](Result<void> saved) {
-      commit_running_ = false;
+      CommitEnded();
       if (!saved) {
         // Not durable: the old version stays current (the file is collected at start-up).
         registry_.set_current(parent);

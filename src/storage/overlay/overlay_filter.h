@@ -160,6 +160,14 @@ class OverlayFilter final : public BlockBackend {
   void FinishCommit(const MacAddress& mac, uint64_t change_count,
                     std::function<void(Result<VersionRecord>)> done, Result<void> copied);
   void FsyncDir(int fd, Done done);
+  // Marks the commit ended; its OverlayCommit (which holds the committed overlay's files and
+  // the new version's) is released at the next safe point (SweepSoon).
+  void CommitEnded();
+  // Releases, from an engine no-op's completion (when no callback of theirs is on the stack),
+  // the OverlayCommit of an ended commit and every retired overlay now idle: until then their
+  // open files keep the disk space of unlinked overlays and versions. Queued once at a time.
+  void SweepSoon();
+  void Sweep();
 
   std::shared_ptr<BlockBackend> base_;
   OverlaySettings settings_;
@@ -174,10 +182,11 @@ class OverlayFilter final : public BlockBackend {
   MacAddress last_mac_;
   ClientOverlay* last_client_ = nullptr;
   std::unique_ptr<AtomicFileWriter> versions_writer_;
-  std::unique_ptr<OverlayCommit> commit_;  // kept until the next commit (or destruction)
+  std::unique_ptr<OverlayCommit> commit_;  // the running commit's; released by Sweep
   bool commit_running_ = false;
-  // Directory fsyncs queued by FsyncDir whose completion has not run yet.
-  int directory_syncs_ = 0;
+  // The filter's own requests on the engine (FsyncDir, SweepSoon) whose completion has not run.
+  int own_requests_ = 0;
+  bool sweep_queued_ = false;
   std::vector<std::unique_ptr<FlushAll>> flush_pool_;
   std::vector<FlushAll*> flush_free_;
 };

@@ -35,6 +35,17 @@ const MacAddress kB({0x52, 0x54, 0x00, 0x00, 0x00, 0x0b});
 const MacAddress kC({0x52, 0x54, 0x00, 0x00, 0x00, 0x0c});
 const MacAddress kNobody({0x52, 0x54, 0x00, 0x00, 0x00, 0xff});
 
+// Whether this process holds `path` open (it may have been unlinked since: its disk space is
+// freed only once the last descriptor is closed).
+bool HeldOpen(const std::string& path) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (!error && (target == path || target == path + " (deleted)")) return true;
+  }
+  return false;
+}
+
 std::vector<std::byte> Filled(size_t size, uint8_t value) {
   return std::vector<std::byte>(size, std::byte{value});
 }
@@ -652,6 +663,37 @@ TEST_F(OverlayFilterTest, AWriteWhileTheNewVersionIsSavedKeepsTheOverlay) {
     EXPECT_EQ(Read(kB, 8192, 512), BaseAt(8192, 512));
   }
   EXPECT_TRUE(reached) << "no attempt reached the window between the copy and the retirement";
+}
+
+// The committed overlay's files are unlinked by the commit; they must be closed too, or their
+// disk space stays taken (it used to, until the next commit).
+TEST_F(OverlayFilterTest, ACommittedOverlaysFilesAreClosedOnceTheCommitEnds) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(64 * 1024, 1)), 64 * 1024);
+  const std::string data = std::filesystem::canonical(DataPath(kA)).string();
+  ASSERT_TRUE(HeldOpen(data));
+  Result<VersionRecord> r = Commit(kA);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(std::filesystem::exists(data));
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+      << "the committed overlay's data file is still open";
+  EXPECT_EQ(Read(kB, 0, 4096), Filled(4096, 1));
+}
+
+// A reset overlay with a read in flight lives on until the read ends, and no longer.
+TEST_F(OverlayFilterTest, AResetOverlayIsClosedWhenItsLastRequestEnds) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  const std::string data = std::filesystem::canonical(DataPath(kA)).string();
+  std::vector<std::byte> out(4096);
+  Completion read;
+  filter_->Read(IoContext{.initiator = kA}, 0, out, &read);
+  ASSERT_FALSE(read.done()) << "the read must still be in flight for this test";
+  ASSERT_TRUE(ResetClient(kA));
+  EXPECT_EQ(Wait(read), 4096);
+  EXPECT_EQ(out, Filled(4096, 1));
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+      << "the reset overlay's data file is still open";
 }
 
 TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
