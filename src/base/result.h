@@ -1,12 +1,12 @@
-// Result<T>: a value or a std::error_code, with the std::expected API subset we use.
-//
-// g++ 12 has no std::expected in C++20. System failures travel as Result<T> to the edge
-// (CLI or daemon main), where they are reported once with context. Untrusted input never
-// produces a Result error: it gets the AoE/ATA answer the spec calls for, or is dropped.
+// Result<T>: a value or a std::error_code (Expected<T, std::error_code>, below). System failures
+// travel as Result<T> to the edge (CLI or daemon main), where they are reported once with context.
+// Untrusted input never produces a Result error: it gets the AoE/ATA answer the spec calls for, or
+// is dropped.
 #pragma once
 
 #include <cassert>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -23,11 +23,23 @@ struct Unexpected {
 inline Unexpected Errno(int err = errno) { return {std::error_code(err, std::system_category())}; }
 inline Unexpected Err(std::errc e) { return {std::make_error_code(e)}; }
 
-template <typename T>
-class [[nodiscard]] Result {
+// Expected<T, E>: a value or an error E; the subset of C++23's std::expected this code uses
+// (g++ 12 has none in C++20). The one mechanism behind the three kinds of result, which differ
+// only in what the error says:
+// - Result<T> = Expected<T, std::error_code> (below): system failures;
+// - cli::ParseResult<T> = Expected<T, ParseError>: what a person typed, with a one-line message;
+// - initiator::Outcome<T> = Expected<T, Error>: a code plus a message naming the disk and the
+//   interface.
+// `return Errno();` (an Unexpected) converts to any of them whose error can be made from a
+// std::error_code.
+template <typename T, typename E>
+class [[nodiscard]] Expected {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Unexpected e) : v_(e.error) {}      // NOLINT(google-explicit-constructor)
+  Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Expected(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  template <typename U = E,
+            typename = std::enable_if_t<std::is_constructible_v<U, std::error_code>>>
+  Expected(Unexpected e) : v_(std::in_place_index<1>, U(e.error)) {}  // NOLINT
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -50,7 +62,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const std::error_code& error() const {
+  const E& error() const {
     assert(!has_value());
     return std::get<1>(v_);
   }
@@ -60,26 +72,32 @@ class [[nodiscard]] Result {
   }
 
  private:
-  std::variant<T, std::error_code> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <typename E>
+class [[nodiscard]] Expected<void, E> {
  public:
-  Result() = default;
-  Result(Unexpected e) : error_(e.error) {}  // NOLINT(google-explicit-constructor)
+  Expected() = default;
+  Expected(E error) : error_(std::move(error)) {}  // NOLINT
+  template <typename U = E,
+            typename = std::enable_if_t<std::is_constructible_v<U, std::error_code>>>
+  Expected(Unexpected e) : error_(U(e.error)) {}  // NOLINT
 
-  bool has_value() const { return !error_; }
+  bool has_value() const { return !error_.has_value(); }
   explicit operator bool() const { return has_value(); }
   void value() const { assert(has_value()); }
-  const std::error_code& error() const {
+  const E& error() const {
     assert(!has_value());
-    return error_;
+    return *error_;
   }
 
  private:
-  std::error_code error_;
+  std::optional<E> error_;
 };
+
+template <typename T>
+using Result = Expected<T, std::error_code>;
 
 // Propagates the error of a Result expression out of the current function.
 #define AOE_TRY(expr)                                                                          \

@@ -30,5 +30,35 @@ TEST(Result, VoidResult) {
   EXPECT_EQ(bad.error().value(), ENOENT);
 }
 
+// An error that says more than a code: what cli::ParseResult and initiator::Outcome carry.
+struct Complaint {
+  std::string message;
+};
+struct CodedComplaint {
+  explicit CodedComplaint(std::error_code c) : code(c) {}
+  std::error_code code;
+};
+
+TEST(Expected, CarriesAnErrorOfAnyType) {
+  Expected<std::string, Complaint> parsed = Complaint{"e0.1 is listed twice"};
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().message, "e0.1 is listed twice");
+  Expected<std::string, Complaint> value = std::string("e0.1");
+  EXPECT_EQ(*value, "e0.1");
+  Expected<void, Complaint> failed = Complaint{"no"};
+  EXPECT_FALSE(failed);
+  EXPECT_TRUE((Expected<void, Complaint>()));
+}
+
+TEST(Expected, ASystemErrorConvertsOnlyToErrorsMadeFromACode) {
+  Expected<int, CodedComplaint> coded = Errno(EIO);
+  EXPECT_EQ(coded.error().code.value(), EIO);
+  Expected<void, CodedComplaint> coded_void = Errno(EIO);
+  EXPECT_EQ(coded_void.error().code.value(), EIO);
+  static_assert(!std::is_convertible_v<Unexpected, Expected<int, Complaint>>,
+                "a bare code cannot make a message for a person");
+  static_assert(std::is_convertible_v<Unexpected, Result<int>>);
+}
+
 }  // namespace
 }  // namespace aoe

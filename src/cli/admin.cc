@@ -41,7 +41,7 @@ void AddTargetPositional(CLI::App& app, AdminArgs& a) {
 // Checks what AddAdminOptions collected; returns an exit status on error.
 std::optional<int> CheckAdminArgs(std::string_view name, AdminArgs& a) {
   ParseResult<Duration> timeout = ParseSeconds("--timeout", a.timeout_text, 600);
-  if (!timeout) return Fail(name, kExitUsage, timeout.error());
+  if (!timeout) return Fail(name, kExitUsage, timeout.error().message);
   a.timeout = *timeout;
   if (a.target_text.empty()) {
     return Fail(
@@ -49,7 +49,7 @@ std::optional<int> CheckAdminArgs(std::string_view name, AdminArgs& a) {
         fmt::format("no disk given; name it as eSHELF.SLOT, e.g. aoe {} -i IFACE e0.1", name));
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(a.target_text);
-  if (!address) return Fail(name, kExitUsage, address.error());
+  if (!address) return Fail(name, kExitUsage, address.error().message);
   a.address = *address;
   if (a.interfaces.empty()) {
     return Fail(name, kExitUsage,
@@ -226,7 +226,7 @@ int MaskMainImpl(const std::vector<std::string>& args) {
         std::tuple{&del_text, "--del", proto::DirectiveCommand::kDelete}}) {
     for (const std::string& t : *texts) {
       ParseResult<MacAddress> mac = ParseMac(option, t);
-      if (!mac) return Fail(kName, kExitUsage, mac.error());
+      if (!mac) return Fail(kName, kExitUsage, mac.error().message);
       directives.push_back({static_cast<uint8_t>(dcmd), *mac});
     }
   }
@@ -335,7 +335,7 @@ int ReserveMainImpl(const std::vector<std::string>& args) {
   std::vector<MacAddress> macs;
   for (size_t i = 1; i < words.size(); ++i) {
     ParseResult<MacAddress> mac = ParseMac("MAC", words[i]);
-    if (!mac) return Fail(kName, kExitUsage, mac.error());
+    if (!mac) return Fail(kName, kExitUsage, mac.error().message);
     macs.push_back(*mac);
   }
   if (list && (force || !macs.empty())) {

@@ -117,7 +117,7 @@ int BenchMain(const std::vector<std::string>& args) {
   const bool writes = mode == Mode::kWrite || mode == Mode::kRandWrite;
   const bool random = mode == Mode::kRandRead || mode == Mode::kRandWrite;
   ParseResult<uint64_t> bs = ParseByteSize("--bs", bs_text);
-  if (!bs) return Fail(kName, kExitUsage, bs.error());
+  if (!bs) return Fail(kName, kExitUsage, bs.error().message);
   if (*bs == 0 || *bs % kSectorBytes != 0 || *bs > (64u << 20)) {
     return Fail(
         kName, kExitUsage,
@@ -134,15 +134,15 @@ int BenchMain(const std::vector<std::string>& args) {
                 "--depth times --bs is over 1 GiB of buffers; lower one of them");
   }
   ParseResult<Duration> seconds = ParseSeconds("--seconds", seconds_text, 24 * 3600.0);
-  if (!seconds) return Fail(kName, kExitUsage, seconds.error());
+  if (!seconds) return Fail(kName, kExitUsage, seconds.error().message);
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 24 * 3600.0);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   ParseResult<uint64_t> offset = ParseByteSize("--offset", offset_text);
-  if (!offset) return Fail(kName, kExitUsage, offset.error());
+  if (!offset) return Fail(kName, kExitUsage, offset.error().message);
   std::optional<uint64_t> length;
   if (!length_text.empty()) {
     ParseResult<uint64_t> l = ParseByteSize("--length", length_text);
-    if (!l) return Fail(kName, kExitUsage, l.error());
+    if (!l) return Fail(kName, kExitUsage, l.error().message);
     length = *l;
   }
   if (*offset % kSectorBytes != 0 || (length && (*length == 0 || *length % kSectorBytes != 0))) {
@@ -154,7 +154,7 @@ int BenchMain(const std::vector<std::string>& args) {
                 "no disk given; name it as eSHELF.SLOT, e.g. aoe bench -i IFACE e0.1");
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(target_text);
-  if (!address) return Fail(kName, kExitUsage, address.error());
+  if (!address) return Fail(kName, kExitUsage, address.error().message);
   if (writes && !destroy) {
     return Fail(kName, kExitUsage,
                 fmt::format("--rw {} overwrites data on {}; add --yes-destroy-data if that is "

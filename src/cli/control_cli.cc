@@ -58,7 +58,7 @@ int ControlUsage(std::string_view name, std::string_view message) {
 std::optional<int> StartControlCli(std::string_view name, std::string_view help,
                                    const std::vector<std::string>& arguments, ControlCliArgs& cli) {
   ParseResult<ControlCliArgs> parsed = ParseControlCliArgs(arguments);
-  if (!parsed) return ControlUsage(name, parsed.error());
+  if (!parsed) return ControlUsage(name, parsed.error().message);
   cli = std::move(*parsed);
   if (cli.help) {
     fmt::print("{}", help);

@@ -42,7 +42,7 @@ TEST(PlanCopy, SkipPastTheEndIsRefused) {
   q.skip = 1001;
   auto r = PlanCopy(q);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "--skip-sectors 1001 is past the end of e0.1 (1000 sectors)");
+  EXPECT_EQ(r.error().message, "--skip-sectors 1001 is past the end of e0.1 (1000 sectors)");
 }
 
 TEST(PlanCopy, CountPastTheEndOfTheSourceIsRefused) {
@@ -51,14 +51,15 @@ TEST(PlanCopy, CountPastTheEndOfTheSourceIsRefused) {
   q.count = 991;
   auto r = PlanCopy(q);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("it has 990 sectors from sector 10"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("it has 990 sectors from sector 10"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(PlanCopy, SourceLargerThanTheDestinationIsRefused) {
   CopyRequest q = Request(1000, 999);
   auto r = PlanCopy(q);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), "1000 sectors from e0.1 do not fit on disk.img: it has 999 sectors");
+  EXPECT_EQ(r.error().message, "1000 sectors from e0.1 do not fit on disk.img: it has 999 sectors");
 }
 
 TEST(PlanCopy, SeekThatLeavesTooLittleRoomIsRefused) {
@@ -66,7 +67,8 @@ TEST(PlanCopy, SeekThatLeavesTooLittleRoomIsRefused) {
   q.seek = 901;
   auto r = PlanCopy(q);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().find("--seek-sectors is 901"), std::string::npos) << r.error();
+  EXPECT_NE(r.error().message.find("--seek-sectors is 901"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(PlanCopy, ExactFitIsAccepted) {

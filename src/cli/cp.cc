@@ -541,7 +541,7 @@ int CpMain(const std::vector<std::string>& arguments) {
                             args.depth_text));
   }
   ParseResult<Duration> timeout = ParseSeconds("--timeout", args.timeout_text, 24 * 3600.0);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   uint64_t sector_options[3] = {};
   const std::pair<const char*, const std::string*> kSectorOptions[3] = {
       {"--skip-sectors", &args.skip_text},
@@ -577,7 +577,7 @@ int CpMain(const std::vector<std::string>& arguments) {
                                        args.files[0], args.files[1]));
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(args.files[src_disk ? 0 : 1]);
-  if (!address) return Fail(kName, kExitUsage, address.error());
+  if (!address) return Fail(kName, kExitUsage, address.error().message);
   if (args.interfaces.empty()) {
     return Fail(kName, kExitUsage,
                 "no interface given; add -i IFACE for each interface that reaches the disk");
@@ -593,7 +593,7 @@ int CpMain(const std::vector<std::string>& arguments) {
   ParseResult<Local> local = src_disk
                                  ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
                                  : OpenSource(local_path);
-  if (!local) return Fail(kName, kExitFailure, local.error());
+  if (!local) return Fail(kName, kExitFailure, local.error().message);
 
   Logger log(LogLevel::kInfo);
   initiator::ClientOptions options;
@@ -621,7 +621,7 @@ int CpMain(const std::vector<std::string>& arguments) {
   request.seek = sector_options[1];
   if (app.count("--count-sectors") > 0) request.count = sector_options[2];
   ParseResult<CopyRange> range = PlanCopy(request);
-  if (!range) return Fail(kName, kExitFailure, range.error());
+  if (!range) return Fail(kName, kExitFailure, range.error().message);
 
   Copy copy{.args = args,
             .client = **client,
@@ -669,7 +669,7 @@ int CpMain(const std::vector<std::string>& arguments) {
     ParseResult<std::string> v = copy.Verify();
     if (!v) {
       if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
-      return Fail(kName, kExitFailure, v.error());
+      return Fail(kName, kExitFailure, v.error().message);
     }
     digest = *v;
     if (!args.json) fmt::print(stderr, "verified: both sides have SHA-256 {}\n", *digest);

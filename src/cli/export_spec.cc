@@ -96,7 +96,7 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
   }
   if (key == "lifetime" || is_client_lifetime) {
     ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, value);
-    if (!lifetime) return lifetime.error();
+    if (!lifetime) return lifetime.error().message;
     if (key == "lifetime") {
       if (seen.lifetime) return "lifetime is given twice; give it once";
       seen.lifetime = true;
@@ -119,7 +119,7 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
     if (seen.durability) return "durability is given twice (sync is durability=sync); give it once";
     seen.durability = true;
     ParseResult<target::Durability> durability = ParseDurabilityValue("durability", value);
-    if (!durability) return durability.error();
+    if (!durability) return durability.error().message;
     e.durability = *durability;
     return {};
   }
@@ -149,7 +149,7 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
   if (key == "fail") {
     // Repeatable: each element adds one range.
     ParseResult<target::InjectedFault> fault = ParseInjectedFault(value);
-    if (!fault) return fault.error();
+    if (!fault) return fault.error().message;
     e.fail.push_back(*fault);
     return {};
   }
@@ -239,7 +239,8 @@ ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
         fmt::format("bad export '{}'; expected eSHELF.SLOT=PATH, {}", spec, kExportExample)};
   }
   ParseResult<proto::DiskAddress> address = ParseTargetAddress(spec.substr(0, eq));
-  if (!address) return ParseError{fmt::format("bad export '{}': {}", spec, address.error())};
+  if (!address)
+    return ParseError{fmt::format("bad export '{}': {}", spec, address.error().message)};
 
   target::ExportOptions e;
   e.address = *address;

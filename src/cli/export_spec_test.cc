@@ -9,14 +9,14 @@ MacAddress Mac(std::string_view text) { return *MacAddress::Parse(text); }
 
 TEST(ParseTargetAddress, ParsesShelfAndSlot) {
   ParseResult<proto::DiskAddress> a = ParseTargetAddress("e12.3");
-  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->shelf, 12);
   EXPECT_EQ(a->slot, 3);
 }
 
 TEST(ParseTargetAddress, LeavesBroadcastValuesToValidation) {
   ParseResult<proto::DiskAddress> a = ParseTargetAddress("e65535.255");
-  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->shelf, 65535);
   EXPECT_EQ(a->slot, 255);
 }
@@ -26,15 +26,15 @@ TEST(ParseTargetAddress, RejectsMalformedNames) {
                                "e+1.2", "e1.2 ", "e 1.2"}) {
     ParseResult<proto::DiskAddress> a = ParseTargetAddress(bad);
     ASSERT_FALSE(a) << bad;
-    EXPECT_EQ(a.error(),
+    EXPECT_EQ(a.error().message,
               "'" + std::string(bad) + "' is not a target name; expected eSHELF.SLOT such as e0.1");
   }
 }
 
 TEST(ParseTargetAddress, RejectsOutOfRange) {
-  EXPECT_EQ(ParseTargetAddress("e65536.1").error(),
+  EXPECT_EQ(ParseTargetAddress("e65536.1").error().message,
             "shelf 65536 in 'e65536.1' is out of range; use 0-65534");
-  EXPECT_EQ(ParseTargetAddress("e1.256").error(),
+  EXPECT_EQ(ParseTargetAddress("e1.256").error().message,
             "slot 256 in 'e1.256' is out of range; use 0-254");
 }
 
@@ -51,7 +51,7 @@ TEST(ParseUnsigned, AcceptsOnlyPlainDecimal) {
 
 TEST(ParseExportSpec, PathOnlyGivesDefaults) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=/srv/disk.img");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->address, (proto::DiskAddress{1, 2}));
   EXPECT_EQ(e->backend, (BackendSpec{.path = "/srv/disk.img"}));
   EXPECT_FALSE(e->read_only);
@@ -67,7 +67,7 @@ TEST(ParseExportSpec, EveryKey) {
   ParseResult<target::ExportOptions> e = ParseExportSpec(
       "e0.1=/dev/sdb,ro,offset=2048,length=204800,sync,direct,"
       "mask=02:00:00:00:00:01;02:00:00:00:00:02,mask=02:00:00:00:00:03,iface=vt0,iface=vt1");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->backend.path, "/dev/sdb");
   EXPECT_TRUE(e->read_only);
   EXPECT_EQ(e->offset_sectors, 2048u);
@@ -82,11 +82,11 @@ TEST(ParseExportSpec, EveryKey) {
 TEST(ParseExportSpec, ServerDefaultsApplyUnlessTheSpecSaysOtherwise) {
   const ExportDefaults defaults{.durability = target::Durability::kSync, .direct = true};
   ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a", defaults);
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->durability, target::Durability::kSync);
   EXPECT_TRUE(e->direct);
   ParseResult<target::ExportOptions> own = ParseExportSpec("e0.1=/a,durability=cache", defaults);
-  ASSERT_TRUE(own) << own.error();
+  ASSERT_TRUE(own) << own.error().message;
   EXPECT_EQ(own->durability, target::Durability::kCache);
 }
 
@@ -96,7 +96,7 @@ TEST(ParseExportSpec, EveryDurabilityByName) {
                             std::pair{"sync", target::Durability::kSync}}) {
     ParseResult<target::ExportOptions> e =
         ParseExportSpec(std::string("e0.1=/a,durability=") + text);
-    ASSERT_TRUE(e) << e.error();
+    ASSERT_TRUE(e) << e.error().message;
     EXPECT_EQ(e->durability, want) << text;
     EXPECT_EQ(target::DurabilityName(want), text);
   }
@@ -104,10 +104,10 @@ TEST(ParseExportSpec, EveryDurabilityByName) {
 
 TEST(ParseExportSpec, PathMayContainEqualsSignAndAFileScheme) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/srv/a=b.img,ro");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->backend.path, "/srv/a=b.img");
   ParseResult<target::ExportOptions> f = ParseExportSpec("e0.1=file:/srv/x.img");
-  ASSERT_TRUE(f) << f.error();
+  ASSERT_TRUE(f) << f.error().message;
   EXPECT_EQ(f->backend.path, "/srv/x.img");
 }
 
@@ -121,8 +121,8 @@ class ParseExportSpecError : public ::testing::TestWithParam<BadSpec> {};
 TEST_P(ParseExportSpecError, SaysWhatIsWrongAndHowToFixIt) {
   ParseResult<target::ExportOptions> e = ParseExportSpec(GetParam().spec);
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(), GetParam().message);
-  EXPECT_EQ(e.error().find('\n'), std::string::npos);
+  EXPECT_EQ(e.error().message, GetParam().message);
+  EXPECT_EQ(e.error().message.find('\n'), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -201,21 +201,21 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ParseInjectedFault, RangeSingleSectorAndDirection) {
   ParseResult<target::InjectedFault> both = ParseInjectedFault("100-199");
-  ASSERT_TRUE(both) << both.error();
+  ASSERT_TRUE(both) << both.error().message;
   EXPECT_EQ(both->first_sector, 100u);
   EXPECT_EQ(both->last_sector, 199u);
   EXPECT_TRUE(both->on_read);
   EXPECT_TRUE(both->on_write);
 
   ParseResult<target::InjectedFault> one = ParseInjectedFault("7:read");
-  ASSERT_TRUE(one) << one.error();
+  ASSERT_TRUE(one) << one.error().message;
   EXPECT_EQ(one->first_sector, 7u);
   EXPECT_EQ(one->last_sector, 7u);
   EXPECT_TRUE(one->on_read);
   EXPECT_FALSE(one->on_write);
 
   ParseResult<target::InjectedFault> writes = ParseInjectedFault("0-0:write");
-  ASSERT_TRUE(writes) << writes.error();
+  ASSERT_TRUE(writes) << writes.error().message;
   EXPECT_FALSE(writes->on_read);
   EXPECT_TRUE(writes->on_write);
 }
@@ -225,12 +225,12 @@ TEST(ParseInjectedFault, RejectsMalformedRanges) {
     ParseResult<target::InjectedFault> f = ParseInjectedFault(bad);
     ASSERT_FALSE(f) << bad;
   }
-  EXPECT_EQ(ParseInjectedFault("a-b").error(),
+  EXPECT_EQ(ParseInjectedFault("a-b").error().message,
             "fail 'a-b' is not a sector range; write FIRST-LAST[:read|:write], e.g. "
             "100-199:write");
-  EXPECT_EQ(ParseInjectedFault("5-1").error(),
+  EXPECT_EQ(ParseInjectedFault("5-1").error().message,
             "fail '5-1' ends before it starts; write FIRST-LAST with FIRST <= LAST");
-  EXPECT_EQ(ParseInjectedFault("1-2:both").error(),
+  EXPECT_EQ(ParseInjectedFault("1-2:both").error().message,
             "fail '1-2:both': 'both' is not a direction; write :read or :write (or nothing for "
             "both)");
 }
@@ -239,7 +239,7 @@ TEST(ParseExportSpec, OverlayAndLifetimes) {
   ParseResult<target::ExportOptions> e = ParseExportSpec(
       "e0.1=/srv/golden.img,overlay=/var/lib/aoekit/overlays/e0.1,lifetime=discard-on-boot,"
       "lifetime.52:54:00:12:34:56=persist");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->overlay_dir, "/var/lib/aoekit/overlays/e0.1");
   EXPECT_EQ(e->lifetime, overlay::Lifetime::kDiscardOnBoot);
   const MacAddress mac({0x52, 0x54, 0x00, 0x12, 0x34, 0x56});
@@ -256,7 +256,7 @@ TEST(ParseExportSpec, OverlayAndLifetimes) {
 TEST(ParseExportSpec, FailIsRepeatable) {
   ParseResult<target::ExportOptions> e =
       ParseExportSpec("e0.1=/a.img,fail=100-199:write,fail=4096");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   ASSERT_EQ(e->fail.size(), 2u);
   EXPECT_EQ(e->fail[0].ToString(), "100-199:write");
   EXPECT_EQ(e->fail[1].ToString(), "4096-4096");
@@ -265,17 +265,17 @@ TEST(ParseExportSpec, FailIsRepeatable) {
 TEST(ParseExportSpec, BadFailNamesTheExport) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e0.1=/a.img,fail=x");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(),
+  EXPECT_EQ(e.error().message,
             "bad export 'e0.1=/a.img,fail=x': fail 'x' is not a sector range; write "
             "FIRST-LAST[:read|:write], e.g. 100-199:write");
-  EXPECT_EQ(ParseExportSpec("e0.1=/a.img,fail").error(),
+  EXPECT_EQ(ParseExportSpec("e0.1=/a.img,fail").error().message,
             "bad export 'e0.1=/a.img,fail': 'fail' needs a value, e.g. fail=100-199:write");
 }
 
 TEST(ParseExportSpec, RbdImageWithCephOptions) {
   ParseResult<target::ExportOptions> e = ParseExportSpec(
       "e1.2=rbd:pool1/disk,ceph_conf=/tmp/c/ceph.conf,ceph_id=aoe,keyring=/tmp/c/keyring");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->backend.kind, BackendSpec::Kind::kRbd);
   EXPECT_EQ(e->backend.pool, "pool1");
   EXPECT_EQ(e->backend.image, "disk");
@@ -287,7 +287,7 @@ TEST(ParseExportSpec, RbdImageWithCephOptions) {
 TEST(ParseExportSpec, CephOptionGivenTwiceIsRefused) {
   ParseResult<target::ExportOptions> e = ParseExportSpec("e1.2=rbd:p/d,ceph_id=a,ceph_id=b");
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error(),
+  EXPECT_EQ(e.error().message,
             "bad export 'e1.2=rbd:p/d,ceph_id=a,ceph_id=b': ceph_id is given twice; "
             "give it once");
 }

@@ -17,16 +17,17 @@ TEST(ParseDiskName, AcceptsShelfAndSlot) {
 TEST(ParseDiskName, RefusesBroadcastShelfAndSlot) {
   auto shelf = ParseDiskName("e65535.1");
   ASSERT_FALSE(shelf);
-  EXPECT_NE(shelf.error().find("broadcast"), std::string::npos);
+  EXPECT_NE(shelf.error().message.find("broadcast"), std::string::npos);
   auto slot = ParseDiskName("e1.255");
   ASSERT_FALSE(slot);
-  EXPECT_NE(slot.error().find("broadcast"), std::string::npos);
+  EXPECT_NE(slot.error().message.find("broadcast"), std::string::npos);
 }
 
 TEST(ParseDiskName, RefusesOtherText) {
   auto a = ParseDiskName("disk.img");
   ASSERT_FALSE(a);
-  EXPECT_EQ(a.error(), "'disk.img' is not a target name; expected eSHELF.SLOT such as e0.1");
+  EXPECT_EQ(a.error().message,
+            "'disk.img' is not a target name; expected eSHELF.SLOT such as e0.1");
 }
 
 TEST(LooksLikeDiskName, TellsDisksFromFiles) {
@@ -49,7 +50,7 @@ TEST(ParseSeconds, RefusesZeroNegativeAndJunk) {
   for (const char* text : {"0", "-1", "abc", "1s", "", "inf", "nan"}) {
     auto d = ParseSeconds("--timeout", text);
     ASSERT_FALSE(d) << text;
-    EXPECT_NE(d.error().find("--timeout"), std::string::npos);
+    EXPECT_NE(d.error().message.find("--timeout"), std::string::npos);
   }
   EXPECT_FALSE(ParseSeconds("--timeout", "601", 600));
 }
@@ -73,7 +74,8 @@ TEST(ParseMac, RefusesMulticastAndMalformed) {
   EXPECT_FALSE(ParseMac("--add", "00:00:00:00:00:00"));
   auto bad = ParseMac("--add", "02:00:00");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error(), "--add '02:00:00' is not a MAC address; e.g. --add 02:00:00:00:00:01");
+  EXPECT_EQ(bad.error().message,
+            "--add '02:00:00' is not a MAC address; e.g. --add 02:00:00:00:00:01");
 }
 
 TEST(HumanBytes, PicksTheUnit) {

@@ -171,7 +171,7 @@ int MkimageMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitUsage, "--packages is comma-separated without spaces, e.g. vim,less");
   }
   ParseResult<uint64_t> size = ParseByteSize("--size", a.size);
-  if (!size) return Fail(kName, kExitUsage, size.error());
+  if (!size) return Fail(kName, kExitUsage, size.error().message);
   constexpr uint64_t kMiB = 1024 * 1024;
   if (*size % kMiB != 0 || *size < 512 * kMiB || *size > (uint64_t{1} << 44)) {
     return Fail(
@@ -179,7 +179,7 @@ int MkimageMain(const std::vector<std::string>& args) {
         fmt::format("--size {} must be whole MiB between 512M and 16T, e.g. --size 2G", a.size));
   }
   if (ParseResult<proto::DiskAddress> target = ParseDiskName(a.target); !target) {
-    return Fail(kName, kExitUsage, fmt::format("--target: {}", target.error()));
+    return Fail(kName, kExitUsage, fmt::format("--target: {}", target.error().message));
   }
   if (a.append.find('\n') != std::string::npos) {
     return Fail(kName, kExitUsage, "--append must be one line");

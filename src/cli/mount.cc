@@ -177,16 +177,16 @@ int MountMain(const std::vector<std::string>& args) {
                 "give the disk and the mount point, e.g. aoe mount -i eth1 e0.1 /mnt/aoe");
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(disk_text);
-  if (!address) return Fail(kName, kExitUsage, address.error());
+  if (!address) return Fail(kName, kExitUsage, address.error().message);
   std::optional<LogLevel> level = ParseLogLevel(level_text);
   if (!level) {
     return Fail(kName, kExitUsage,
                 fmt::format("--log-level '{}' is not one of error, warn, info, debug", level_text));
   }
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 600);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   ParseResult<Duration> dead_timeout = ParseDeadTimeout(dead_timeout_text);
-  if (!dead_timeout) return Fail(kName, kExitUsage, dead_timeout.error());
+  if (!dead_timeout) return Fail(kName, kExitUsage, dead_timeout.error().message);
 
   const std::string disk = address->ToString();
   os::MountOptions options;

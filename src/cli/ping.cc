@@ -76,15 +76,15 @@ int PingMain(const std::vector<std::string>& args) {
         fmt::format("-c '{}' is not a number of rounds from 1 to 100000; e.g. -c 4", count_text));
   }
   ParseResult<Duration> interval = ParseSeconds("--interval", interval_text, 3600);
-  if (!interval) return Fail(kName, kExitUsage, interval.error());
+  if (!interval) return Fail(kName, kExitUsage, interval.error().message);
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 600);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   if (target_text.empty()) {
     return Fail(kName, kExitUsage,
                 "no disk given; name it as eSHELF.SLOT, e.g. aoe ping -i IFACE e0.1");
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(target_text);
-  if (!address) return Fail(kName, kExitUsage, address.error());
+  if (!address) return Fail(kName, kExitUsage, address.error().message);
   if (interfaces.empty()) {
     return Fail(kName, kExitUsage,
                 "no interface given; add -i IFACE, e.g. aoe ping -i enp1s0 e0.1");

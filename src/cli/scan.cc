@@ -124,7 +124,7 @@ int ScanMain(const std::vector<std::string>& args) {
   if (std::optional<int> status = ParseCommand(app, kName, args)) return *status;
 
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 600);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   if (interfaces.empty()) {
     return Fail(kName, kExitUsage,
                 "no interface given; add -i IFACE for each interface to scan (AoE discovery "

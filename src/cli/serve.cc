@@ -212,7 +212,7 @@ Stopped RunServe(const ServeArgs& args) {
 int ServeMain(const std::vector<std::string>& arguments) {
   ParseResult<ServeArgs> parsed = ParseServeArgs(arguments);
   if (!parsed) {
-    fmt::print(stderr, "aoe serve: {}\n", parsed.error());
+    fmt::print(stderr, "aoe serve: {}\n", parsed.error().message);
     return kExitUsage;
   }
   if (parsed->help) {

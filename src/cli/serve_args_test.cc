@@ -13,8 +13,8 @@ namespace {
 void ExpectError(const std::vector<std::string>& args, std::string_view message) {
   ParseResult<ServeArgs> parsed = ParseServeArgs(args);
   ASSERT_FALSE(parsed);
-  EXPECT_EQ(parsed.error(), message);
-  EXPECT_EQ(parsed.error().find('\n'), std::string::npos);
+  EXPECT_EQ(parsed.error().message, message);
+  EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos);
 }
 
 // A config file in the test's temporary directory, removed at the end of the test. ctest runs
@@ -47,7 +47,7 @@ TEST(ParseServeArgs, CommandLineForm) {
       ParseServeArgs({"-i", "veth0", "--interface", "veth1", "e0.1=/a", "--sync",
                       "e0.2=/b,ro,iface=veth1", "--direct", "--state-dir", "/tmp/st", "--log-level",
                       "debug", "--bufcnt", "8", "--no-announce"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_FALSE(parsed->help);
   EXPECT_TRUE(parsed->config_path.empty());
   EXPECT_EQ(parsed->config.log_level, LogLevel::kDebug);
@@ -67,7 +67,7 @@ TEST(ParseServeArgs, CommandLineForm) {
 
 TEST(ParseServeArgs, Defaults) {
   ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "e0.1=/a"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   const target::ServerOptions& s = parsed->config.server;
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
   EXPECT_EQ(s.buffer_count, 64);
@@ -84,7 +84,7 @@ TEST(ParseServeArgs, PacketIo) {
                             {"socket", PacketIo::kSocket},
                             {"auto", PacketIo::kAuto}}) {
     ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--packet-io", text, "e0.1=/a"});
-    ASSERT_TRUE(parsed) << parsed.error();
+    ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->config.server.packet_io, mode) << text;
   }
   ExpectError({"-i", "veth0", "--packet-io", "mmap", "e0.1=/a"},
@@ -93,7 +93,7 @@ TEST(ParseServeArgs, PacketIo) {
 
 TEST(ParseServeArgs, BusyPoll) {
   ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--busy-poll", "0", "e0.1=/a"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.server.busy_poll, std::chrono::microseconds(0));
   ExpectError({"-i", "veth0", "--busy-poll", "1ms", "e0.1=/a"},
               "--busy-poll '1ms' is not microseconds from 0 to 10000; e.g. --busy-poll 50");
@@ -104,7 +104,7 @@ TEST(ParseServeArgs, BusyPoll) {
 TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {
   ParseResult<ServeArgs> parsed = ParseServeArgs(
       {"-i", "veth0", "--durability", "cache", "e0.1=/a", "e0.2=/b,durability=sync"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.server.exports[0].durability, target::Durability::kCache);
   EXPECT_EQ(parsed->config.server.exports[1].durability, target::Durability::kSync);
   ExpectError({"-i", "veth0", "--durability", "fast", "e0.1=/a"},
@@ -116,14 +116,14 @@ TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {
 
 TEST(ParseServeArgs, EqualsFormOfOptions) {
   ParseResult<ServeArgs> parsed = ParseServeArgs({"--interface=veth0", "--bufcnt=2", "e0.1=/a"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.server.buffer_count, 2);
 }
 
 TEST(ParseServeArgs, HelpWinsOverEverythingElse) {
   for (const char* flag : {"-h", "--help"}) {
     ParseResult<ServeArgs> parsed = ParseServeArgs({"e0.0", flag});
-    ASSERT_TRUE(parsed) << parsed.error();
+    ASSERT_TRUE(parsed) << parsed.error().message;
     ASSERT_TRUE(parsed->help);
     for (std::string_view option :
          {"-i", "--interface", "--config", "--durability", "--sync", "--direct", "--state-dir",
@@ -137,7 +137,7 @@ TEST(ParseServeArgs, HelpWinsOverEverythingElse) {
 TEST(ParseServeArgs, ConfigForm) {
   TempConfig file(kConfig);
   ParseResult<ServeArgs> parsed = ParseServeArgs({"--config", file.path()});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config_path, file.path());
   EXPECT_EQ(parsed->config.log_level, LogLevel::kWarn);
   EXPECT_FALSE(parsed->log_level_override);
@@ -147,7 +147,7 @@ TEST(ParseServeArgs, ConfigForm) {
 TEST(ParseServeArgs, LogLevelOverridesTheConfigFile) {
   TempConfig file(kConfig);
   ParseResult<ServeArgs> parsed = ParseServeArgs({"--config", file.path(), "--log-level", "debug"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.log_level, LogLevel::kDebug);
   EXPECT_EQ(parsed->log_level_override, LogLevel::kDebug);
 }
@@ -201,14 +201,15 @@ TEST(ParseServeArgs, MissingOptionValueIsOneLine) {
   for (const char* option : {"-i", "--bufcnt", "--config", "--state-dir", "--log-level"}) {
     ParseResult<ServeArgs> parsed = ParseServeArgs({"e0.1=/a", option});
     ASSERT_FALSE(parsed) << option;
-    EXPECT_EQ(parsed.error().find('\n'), std::string::npos) << parsed.error();
-    EXPECT_NE(parsed.error().find("see 'aoe serve --help'"), std::string::npos) << parsed.error();
+    EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos) << parsed.error().message;
+    EXPECT_NE(parsed.error().message.find("see 'aoe serve --help'"), std::string::npos)
+        << parsed.error().message;
   }
 }
 
 TEST(ParseServeArgs, User) {
   ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--user", "aoe", "e0.1=/a"});
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.user, "aoe");
   ExpectError({"-i", "veth0", "--user", "", "e0.1=/a"},
               "--user needs a user name, e.g. --user aoe");

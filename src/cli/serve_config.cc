@@ -140,7 +140,7 @@ class DurabilityKeys {
     std::string text;
     if (auto error = reader.Read(node, key, text)) return error;
     ParseResult<target::Durability> durability = ParseDurabilityValue("durability", text);
-    if (!durability) return reader.Error(node, durability.error());
+    if (!durability) return reader.Error(node, durability.error().message);
     value_ = *durability;
     return std::nullopt;
   }
@@ -171,7 +171,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, text);
       if (!error) {
         ParseResult<proto::DiskAddress> address = ParseTargetAddress(text);
-        if (!address) return reader.Error(node, fmt::format("target {}", address.error()));
+        if (!address) return reader.Error(node, fmt::format("target {}", address.error().message));
         e.address = *address;
         have_target = true;
       }
@@ -220,7 +220,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, texts);
       for (size_t i = 0; !error && i < texts.size(); ++i) {
         ParseResult<target::InjectedFault> fault = ParseInjectedFault(texts[i]);
-        if (!fault) return reader.Error(node, fault.error());
+        if (!fault) return reader.Error(node, fault.error().message);
         e.fail.push_back(*fault);
       }
     } else if (key == "overlay") {
@@ -235,7 +235,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, text);
       if (!error) {
         ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, text);
-        if (!lifetime) return reader.Error(node, lifetime.error());
+        if (!lifetime) return reader.Error(node, lifetime.error().message);
         e.lifetime = *lifetime;
       }
     } else if (key == "client_lifetimes") {
@@ -255,7 +255,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
         std::string text;
         if (auto bad = reader.Read(*value_node, "each lifetime", text)) return std::move(*bad);
         ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue("lifetime", text);
-        if (!lifetime) return reader.Error(*value_node, lifetime.error());
+        if (!lifetime) return reader.Error(*value_node, lifetime.error().message);
         e.client_lifetimes[*mac] = *lifetime;
       }
     } else {

@@ -14,7 +14,7 @@ MacAddress Mac(std::string_view text) { return *MacAddress::Parse(text); }
 void ExpectError(std::string_view text, std::string_view message) {
   ParseResult<ServeConfig> config = ParseServeToml(text, "serve.toml");
   ASSERT_FALSE(config) << "parsed:\n" << text;
-  EXPECT_EQ(config.error(), message);
+  EXPECT_EQ(config.error().message, message);
 }
 
 constexpr std::string_view kMinimal = R"(
@@ -26,7 +26,7 @@ path = "/srv/disk.img"
 
 TEST(ParseServeToml, MinimalFileGetsDefaults) {
   ParseResult<ServeConfig> config = ParseServeToml(kMinimal, "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   const target::ServerOptions& s = config->server;
   EXPECT_EQ(s.interfaces, std::vector<std::string>{"veth0"});
   EXPECT_EQ(s.state_dir, "/var/lib/aoekit");
@@ -67,7 +67,7 @@ path = "/srv/b.img"
 target = "e3.5"
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   const target::ServerOptions& s = config->server;
   EXPECT_EQ(s.interfaces, (std::vector<std::string>{"veth0", "veth1"}));
   EXPECT_EQ(s.state_dir, "/tmp/aoe-state");
@@ -101,13 +101,13 @@ sync = true
 interfaces = ["veth0"]
 )",
       "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->server.exports[0].durability, target::Durability::kSync);
 }
 
 TEST(ParseServeToml, ShippedExampleLoads) {
   ParseResult<ServeConfig> config = LoadServeConfigFile(AOE_SOURCE_DIR "/docs/examples/serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   ASSERT_EQ(config->server.exports.size(), 4u);
   EXPECT_EQ(config->server.exports[3].overlay_dir, "/var/lib/aoekit/overlays/e3.0");
   EXPECT_EQ(config->server.exports[3].lifetime, overlay::Lifetime::kDiscardOnBoot);
@@ -133,7 +133,7 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
     text += line + "\n";
   }
   ParseResult<ServeConfig> config = ParseServeToml(text, "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->netboot);
   EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kFull);
   EXPECT_EQ(config->netboot->range_first->ToString(), "10.77.0.100");
@@ -143,7 +143,7 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
 TEST(ParseServeToml, BusyPoll) {
   ParseResult<ServeConfig> config =
       ParseServeToml("busy_poll = 0\n" + std::string(kMinimal), "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->server.busy_poll, std::chrono::microseconds(0));
   ExpectError("busy_poll = 20000\n",
               "serve.toml:1: busy_poll 20000 is out of range; use 0 (off) to 10000 microseconds "
@@ -156,7 +156,7 @@ TEST(ParseServeToml, PacketIo) {
                             {"auto", PacketIo::kAuto}}) {
     ParseResult<ServeConfig> config = ParseServeToml(
         std::string("packet_io = \"") + text + "\"\n" + std::string(kMinimal), "serve.toml");
-    ASSERT_TRUE(config) << config.error();
+    ASSERT_TRUE(config) << config.error().message;
     EXPECT_EQ(config->server.packet_io, mode) << text;
   }
 }
@@ -257,7 +257,7 @@ TEST(ParseServeToml, ExportMustBeArrayOfTables) {
 
 TEST(ParseServeToml, NoNetbootSectionMeansNoNetboot) {
   ParseResult<ServeConfig> config = ParseServeToml(kMinimal, "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   EXPECT_FALSE(config->netboot);
 }
 
@@ -283,7 +283,7 @@ efi_file = "ipxe.efi"
 "52:54:00:12:34:56" = "e0.2"
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->netboot);
   const netboot::NetbootOptions& nb = *config->netboot;
   EXPECT_EQ(nb.interface_name, "aoetap0");  // the server's only interface
@@ -312,7 +312,7 @@ interface = "br0"
 boot = "e1.0"
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->netboot);
   EXPECT_EQ(config->netboot->interface_name, "br0");
   EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kProxy);
@@ -347,14 +347,14 @@ TEST(ParseServeToml, SyntaxErrorHasLine) {
   ParseResult<ServeConfig> config =
       ParseServeToml("interfaces = [\"veth0\"\n\nbufcnt = 4\n", "serve.toml");
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error().rfind("serve.toml:", 0), 0u) << config.error();
-  EXPECT_EQ(config.error().find('\n'), std::string::npos) << config.error();
+  EXPECT_EQ(config.error().message.rfind("serve.toml:", 0), 0u) << config.error().message;
+  EXPECT_EQ(config.error().message.find('\n'), std::string::npos) << config.error().message;
 }
 
 TEST(LoadServeConfigFile, UnreadableFile) {
   ParseResult<ServeConfig> config = LoadServeConfigFile("/nonexistent/serve.toml");
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error(),
+  EXPECT_EQ(config.error().message,
             "cannot read config file /nonexistent/serve.toml: No such file or "
             "directory; check the path and its permissions");
 }
@@ -362,7 +362,7 @@ TEST(LoadServeConfigFile, UnreadableFile) {
 TEST(LoadServeConfigFile, DirectoryIsUnreadable) {
   ParseResult<ServeConfig> config = LoadServeConfigFile("/");
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error(),
+  EXPECT_EQ(config.error().message,
             "cannot read config file /: Is a directory; check the path and its "
             "permissions");
 }
@@ -376,7 +376,7 @@ TEST(LoadServeConfigFile, ValidatesAndNamesTheFile) {
   ParseResult<ServeConfig> config = LoadServeConfigFile(path);
   std::remove(path.c_str());
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error(),
+  EXPECT_EQ(config.error().message,
             path + ": export e0.1 is listed twice; give each export its own shelf.slot");
 }
 
@@ -390,7 +390,7 @@ path = "/srv/disk.img"
 fail = ["100-199:write", "300"]
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->user, "aoe");
   const auto& fail = config->server.exports.at(0).fail;
   ASSERT_EQ(fail.size(), 2u);
@@ -409,7 +409,7 @@ lifetime = "discard-on-boot"
 client_lifetimes = { "52:54:00:12:34:56" = "persist" }
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   const target::ExportOptions& e = config->server.exports.at(0);
   EXPECT_EQ(e.overlay_dir, "/var/lib/aoekit/overlays/e0.1");
   EXPECT_EQ(e.lifetime, overlay::Lifetime::kDiscardOnBoot);
@@ -469,7 +469,7 @@ ceph_conf = "/etc/ceph/test.conf"
 keyring = "/etc/ceph/k"
 )",
                                                    "serve.toml");
-  ASSERT_TRUE(config) << config.error();
+  ASSERT_TRUE(config) << config.error().message;
   const BackendSpec& spec = config->server.exports.at(0).backend;
   EXPECT_EQ(spec.kind, BackendSpec::Kind::kRbd);
   EXPECT_EQ(spec.snapshot, "snap1");

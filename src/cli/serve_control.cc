@@ -181,7 +181,7 @@ void ServeControl::AddExport(const Request& request, const Responder& responder)
   std::string spec;
   if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
   ParseResult<target::ExportOptions> options = ParseExportSpec(spec);
-  if (!options) return responder.Fail(errc::kBadArgument, options.error());
+  if (!options) return responder.Fail(errc::kBadArgument, options.error().message);
   if (std::string problem = server_.AddExport(*options); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
   }
@@ -213,7 +213,7 @@ void ServeControl::ReloadExport(const Request& request, const Responder& respond
     std::string spec;
     if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
     ParseResult<target::ExportOptions> parsed = ParseExportSpec(spec);
-    if (!parsed) return responder.Fail(errc::kBadArgument, parsed.error());
+    if (!parsed) return responder.Fail(errc::kBadArgument, parsed.error().message);
     if (parsed->name() != e->name()) {
       return responder.Fail(errc::kBadArgument,
                             fmt::format("the spec is for {}, not {}; a reload keeps the name",

@@ -79,8 +79,8 @@ std::string SignalHandler::ReloadConfig() {
   ParseResult<ServeConfig> config = LoadServeConfigFile(args_.config_path);
   if (!config) {
     log_.Error(kSubject, "SIGHUP: not reloaded, still serving the previous configuration: {}",
-               config.error());
-    return config.error();
+               config.error().message);
+    return config.error().message;
   }
   if (Result<void> applied = server_.Reconfigure(config->server); !applied) {
     log_.Error(kSubject, "SIGHUP: could not apply {}, still serving the previous configuration: {}",

@@ -137,7 +137,7 @@ int UmountMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitUsage, "give the mount point, e.g. aoe umount /mnt/aoe");
   }
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 3600);
-  if (!timeout) return Fail(kName, kExitUsage, timeout.error());
+  if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
   const auto start = std::chrono::steady_clock::now();
 
   const std::string mountpoint = os::NormalizePath(mountpoint_text);

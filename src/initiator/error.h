@@ -2,8 +2,9 @@
 // disk, the sectors, the interface and the MAC involved, so the CLI can print it as is.
 //
 // Result<T> (base/result.h) carries only a std::error_code, which cannot say "no reply from e0.1
-// for 30 s on veth0 (mac 02:00:00:00:00:01)". Outcome<T> has the same API subset but carries an
-// Error with that context. Compare codes with `outcome.error().code == InitiatorErrc::kTimeout`.
+// for 30 s on veth0 (mac 02:00:00:00:00:01)". Outcome<T> is the same Expected (base/result.h)
+// carrying an Error with that context. Compare codes with
+// `outcome.error().code == InitiatorErrc::kTimeout`.
 //
 // Value types; no shared state. Thread-safety: as for any value.
 #pragma once
@@ -61,58 +62,7 @@ struct Error {
 };
 
 template <typename T>
-class [[nodiscard]] Outcome {
- public:
-  Outcome(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Outcome(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-  Outcome(Unexpected e) : v_(Error(e.error)) {}   // NOLINT(google-explicit-constructor)
-
-  bool has_value() const { return v_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  T& value() & {
-    assert(has_value());
-    return std::get<0>(v_);
-  }
-  const T& value() const& {
-    assert(has_value());
-    return std::get<0>(v_);
-  }
-  T&& value() && {
-    assert(has_value());
-    return std::get<0>(std::move(v_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const Error& error() const {
-    assert(!has_value());
-    return std::get<1>(v_);
-  }
-
- private:
-  std::variant<T, Error> v_;
-};
-
-template <>
-class [[nodiscard]] Outcome<void> {
- public:
-  Outcome() = default;
-  Outcome(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT
-  Outcome(Unexpected e) : error_(e.error), failed_(true) {}          // NOLINT
-
-  bool has_value() const { return !failed_; }
-  explicit operator bool() const { return has_value(); }
-  void value() const { assert(has_value()); }
-  const Error& error() const {
-    assert(!has_value());
-    return error_;
-  }
-
- private:
-  Error error_;
-  bool failed_ = false;
-};
+using Outcome = Expected<T, Error>;
 
 }  // namespace aoe::initiator
 
