@@ -80,7 +80,8 @@ struct Local {
   bool regular = false;       // a regular file (else a block or character device)
   bool block_device = false;  // size_bytes is the size of the device
   uint64_t size_bytes = 0;    // for a source: its size
-  bool fresh = false;         // truncated by us: unwritten ranges read as zeros
+  bool fresh = false;         // emptied by us as the copy starts: unwritten ranges read as zeros
+  bool created = false;       // did not exist: removed again if the copy never starts
 };
 
 std::string Errno(std::string_view what, const std::string& path) {
@@ -111,7 +112,9 @@ ParseResult<Local> OpenSource(const std::string& path) {
 }
 
 // A regular file is created (mode 0666 less umask) and, unless we write into the middle of it
-// (--seek-sectors), truncated: then the ranges we skip read back as zeros.
+// (--seek-sectors), emptied, so that the ranges we skip read back as zeros. Not at once: only
+// once the disk has answered and the copy is planned (CpMain), so that a copy that never starts
+// leaves an existing file as it was.
 ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
   Local l;
   l.path = path;
@@ -120,13 +123,10 @@ ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
   if (exists && S_ISDIR(st.st_mode)) {
     return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
   }
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-  if (!exists || S_ISREG(st.st_mode)) {
-    l.regular = true;
-    if (truncate) flags |= O_TRUNC;
-  }
-  l.fd = UniqueFd(::open(path.c_str(), flags, 0666));
+  l.regular = !exists || S_ISREG(st.st_mode);
+  l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666));
   if (!l.fd) return ParseError{Errno("cannot open", path)};
+  l.created = !exists;
   l.fresh = l.regular && truncate;
   if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
     l.block_device = true;
@@ -594,17 +594,20 @@ int CpMain(const std::vector<std::string>& arguments) {
                                  ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
                                  : OpenSource(local_path);
   if (!local) return Fail(kName, kExitFailure, local.error().message);
+  // Until the copy starts, a failure leaves the local side as it was.
+  auto fail_before_copy = [&](const std::string& message) {
+    if (local->created) ::unlink(local->path.c_str());
+    return Fail(kName, kExitFailure, message);
+  };
 
   Logger log(LogLevel::kInfo);
   initiator::ClientOptions options;
   options.initiator.dead_timeout = *timeout;
   if (args.verbose) options.initiator.logger = &log;
   auto client = OpenClient(args.interfaces, options);
-  if (!client) return Fail(kName, kExitFailure, client.error().message);
+  if (!client) return fail_before_copy(client.error().message);
   auto disk = (*client)->OpenDisk(*address);
-  if (!disk) {
-    return Fail(kName, kExitFailure, ExplainError(**client, *address, disk.error()));
-  }
+  if (!disk) return fail_before_copy(ExplainError(**client, *address, disk.error()));
 
   CopyRequest request;
   request.src_name = args.files[0];
@@ -621,7 +624,10 @@ int CpMain(const std::vector<std::string>& arguments) {
   request.seek = sector_options[1];
   if (app.count("--count-sectors") > 0) request.count = sector_options[2];
   ParseResult<CopyRange> range = PlanCopy(request);
-  if (!range) return Fail(kName, kExitFailure, range.error().message);
+  if (!range) return fail_before_copy(range.error().message);
+  if (local->fresh && ::ftruncate(local->fd.get(), 0) != 0) {
+    return Fail(kName, kExitFailure, Errno("cannot empty", local->path));
+  }
 
   Copy copy{.args = args,
             .client = **client,

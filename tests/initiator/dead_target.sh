@@ -67,4 +67,16 @@ ini_aoe client cp -i vc0 e0.1 "$DOWN" 2>"$err"
 rc=$?
 t_expect "cp with no target: exit 1 naming the interface" "$rc" 1 'e0.1 did not answer on vc0' "$err"
 
+# A copy that never starts changes nothing on the local side: an existing destination keeps its
+# bytes (it used to be emptied as it was opened), and one that did not exist is not left behind.
+KEEP=$T_TMP/keep.img
+ini_make_image "$KEEP" 1
+keep_sha=$(t_sha "$KEEP")
+ini_aoe client cp -i vc0 --timeout 0.5 e0.1 "$KEEP" 2>"$err"
+t_expect "cp to an existing file with no target: exit 1" "$?" 1 'e0.1 did not answer on vc0' "$err"
+t_check "the existing destination keeps its bytes" test "$(t_sha "$KEEP")" == "$keep_sha"
+ini_aoe client cp -i vc0 --timeout 0.5 e0.1 "$T_TMP/new.img" 2>"$err"
+t_expect "cp to a new file with no target: exit 1" "$?" 1 'e0.1 did not answer on vc0' "$err"
+t_check "no destination file is left behind" test ! -e "$T_TMP/new.img"
+
 t_finish
