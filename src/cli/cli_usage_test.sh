@@ -3,7 +3,8 @@
 # invocations exit 2 with exactly one line on stderr and nothing on stdout.
 #
 # Only argument parsing runs: every bad invocation fails before a socket or an image is opened,
-# so this needs no root and no network.
+# so this needs no root and no network. (The last checks talk to a one-shot server on a Unix
+# socket in a temporary directory: what a malformed answer does.)
 #
 # Usage: cli_usage_test.sh PATH_TO_AOE
 set -u
@@ -125,6 +126,16 @@ expect_usage_error "ctl send bad JSON" "send needs valid JSON" ctl send '{nope'
 expect_usage_error "ctl bad timeout" "--timeout '0' is not a number of seconds" ctl --timeout 0 exports
 expect_usage_error "overlay commit without a MAC" "commit takes EXPORT MAC" overlay commit e0.1
 expect_usage_error "overlay check without a directory" "check takes the overlay directory" overlay check
+# Export names and MACs are checked before anything is sent (no socket exists here).
+expect_usage_error "ctl remove bad export" "bad EXPORT: " ctl -S "$tmp/none" remove x.y
+expect_usage_error "ctl clients broadcast export" "broadcast address" ctl -S "$tmp/none" clients e0.255
+expect_usage_error "ctl reload bad export" "bad EXPORT: " ctl -S "$tmp/none" reload e1
+expect_usage_error "ctl boot bad MAC" "'zz' is not a MAC address" ctl -S "$tmp/none" boot zz
+expect_usage_error "overlay list bad export" "bad EXPORT: " overlay -S "$tmp/none" list e1.256
+expect_usage_error "overlay reset bad MAC" "'zz' is not a MAC address" overlay -S "$tmp/none" reset e0.1 zz
+expect_usage_error "overlay commit bad export" "bad EXPORT: " \
+  overlay -S "$tmp/none" commit x.y 02:00:00:00:00:01
+expect_usage_error "overlay rollback bad export" "bad EXPORT: " overlay -S "$tmp/none" rollback e
 expect_usage_error "overlay with a bad lifetime" "lifetime 'forever' is not one of persist, discard-on-boot" \
   serve -i vt0 e0.1=/a,overlay=/o,lifetime=forever
 expect_usage_error "lifetime without overlay" "lifetime applies to overlays only" \
@@ -150,6 +161,41 @@ expect_usage_error "mount --dead-timeout too long" "from 0.001 to 86400, or 0" \
 expect_usage_error "mount --dead-timeout without value" "dead-timeout" \
   mount -i vt0 e0.1 "$tmp" --dead-timeout
 expect_usage_error "umount --timeout not a number" "--timeout 'later'" umount "$tmp" --timeout later
+
+# An answer that is not what aoe serve sends (another program on the socket, another version):
+# one line and exit 1, never an uncaught exception. A one-shot server on a Unix socket in $tmp
+# answers the first request with REPLY.
+answer_once() {
+  python3 -c '
+import os, socket, sys
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(sys.argv[1])
+server.listen(1)
+server.settimeout(10)
+connection, _ = server.accept()
+connection.recv(65536)
+connection.sendall(sys.argv[2].encode() + b"\n")
+connection.close()
+' "$tmp/sock" "$1" &
+  answer_pid=$!
+  i=0
+  while [ ! -S "$tmp/sock" ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+}
+for reply in '{"ok":true}' '{"ok":false,"error":"text"}' '{"ok":"yes","result":{}}' \
+  '{"ok":true,"result":42}'; do
+  rm -f "$tmp/sock"
+  answer_once "$reply"
+  "$aoe" ctl -S "$tmp/sock" --timeout 5 exports >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  wait "$answer_pid"
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 1 ] || [ "$lines" -ne 1 ] ||
+    ! grep -q -e 'malformed response\|unexpected answer' "$tmp/err"; then
+    fail "answer $reply: exit $rc, $lines stderr line(s): $(cat "$tmp/err")"
+  else
+    echo "ok: answer $reply: $(cat "$tmp/err")"
+  fi
+done
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

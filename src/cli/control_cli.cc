@@ -90,18 +90,40 @@ int RunControlRequest(std::string_view name, const ControlCliArgs& cli,
     if (cli.json) {
       fmt::print("{}\n", response->dump(2));
     } else {
-      fmt::print(stderr, "aoe {}: {} ({})\n", name, error.value("message", "error"),
-                 error.value("code", "?"));
+      fmt::print(stderr, "aoe {}: {} ({})\n", name, error["message"].get<std::string>(),
+                 error["code"].get<std::string>());
     }
     return 1;
   }
   const control::Json& result = (*response)["result"];
   if (cli.json) {
     fmt::print("{}\n", result.dump(2));
-  } else {
+    return 0;
+  }
+  // A result without the fields this command prints (an aoe serve of another version): one
+  // line, not an uncaught exception.
+  try {
     print(result);
+  } catch (const control::Json::exception& e) {
+    fmt::print(stderr,
+               "aoe {}: unexpected answer from {} ({}); are aoe and aoe serve the same "
+               "version? --json shows the answer as it is\n",
+               name, cli.socket, e.what());
+    return 1;
   }
   return 0;
+}
+
+std::optional<std::string> BadExportOperand(std::string_view text) {
+  ParseResult<proto::DiskAddress> address = ParseDiskName(text);
+  if (!address) return fmt::format("bad EXPORT: {}", address.error().message);
+  return std::nullopt;
+}
+
+std::optional<std::string> BadMacOperand(std::string_view text) {
+  ParseResult<MacAddress> mac = ParseMac("MAC", text);
+  if (!mac) return mac.error().message;
+  return std::nullopt;
 }
 
 std::string BytesText(const control::Json& bytes) {

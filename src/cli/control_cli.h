@@ -47,6 +47,11 @@ int RunControlRequest(std::string_view name, const ControlCliArgs& cli,
                       const control::Json& request,
                       const std::function<void(const control::Json&)>& print);
 
+// Operands that name an export ("e0.1") or a client (a MAC), checked before anything is sent:
+// what is wrong with one, for ControlUsage, or nullopt when it is well formed.
+std::optional<std::string> BadExportOperand(std::string_view text);
+std::optional<std::string> BadMacOperand(std::string_view text);
+
 // "3.0 GiB"; "-" for null.
 std::string BytesText(const control::Json& bytes);
 // "2025-01-02 03:04:05 UTC (12 s ago)"; "-" for 0 or null.

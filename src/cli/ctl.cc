@@ -111,6 +111,9 @@ int CtlMain(const std::vector<std::string>& arguments) {
   }
   if (command == "clients") {
     if (operands > 1) return usage("clients takes at most an EXPORT");
+    if (operands == 1) {
+      if (auto bad = BadExportOperand(w[1])) return usage(*bad);
+    }
     Json args = Json::object();
     if (operands == 1) args["export"] = w[1];
     return RunControlCommand("ctl", cli, "clients", args, PrintClients);
@@ -125,16 +128,19 @@ int CtlMain(const std::vector<std::string>& arguments) {
   }
   if (command == "remove") {
     if (operands != 1) return usage("remove takes one EXPORT, e.g. e0.2");
+    if (auto bad = BadExportOperand(w[1])) return usage(*bad);
     return RunControlCommand("ctl", cli, "export.remove", Json{{"export", w[1]}}, done("removed"));
   }
   if (command == "reload") {
     if (operands < 1 || operands > 2) return usage("reload takes EXPORT [SPEC]");
+    if (auto bad = BadExportOperand(w[1])) return usage(*bad);
     Json args{{"export", w[1]}};
     if (operands == 2) args["spec"] = w[2];
     return RunControlCommand("ctl", cli, "export.reload", args, done("reloaded"));
   }
   if (command == "boot") {
     if (operands != 1) return usage("boot takes one MAC");
+    if (auto bad = BadMacOperand(w[1])) return usage(*bad);
     return RunControlCommand("ctl", cli, "client.boot", Json{{"mac", w[1]}}, done("boot of"));
   }
   if (command == "send") {

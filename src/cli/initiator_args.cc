@@ -166,8 +166,10 @@ ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view te
 ParseResult<MacAddress> ParseMac(std::string_view option, std::string_view text) {
   std::optional<MacAddress> mac = MacAddress::Parse(text);
   if (!mac) {
-    return ParseError{fmt::format("{} '{}' is not a MAC address; e.g. {} 02:00:00:00:00:01", option,
-                                  text, option)};
+    // "--mac 'x' ...; e.g. --mac 02:..." for an option, "MAC 'x' ...; e.g. 02:..." for an operand.
+    const std::string example = option.starts_with("-") ? fmt::format("{} ", option) : "";
+    return ParseError{fmt::format("{} '{}' is not a MAC address; e.g. {}02:00:00:00:00:01", option,
+                                  text, example)};
   }
   if (mac->is_multicast() || mac->is_zero()) {
     return ParseError{

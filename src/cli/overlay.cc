@@ -158,12 +158,15 @@ int OverlayMain(const std::vector<std::string>& arguments) {
   }
   if (command == "list") {
     if (auto bad = needs(1, "an EXPORT, e.g. e0.1"); !bad.empty()) return usage(bad);
+    if (auto bad = BadExportOperand(w[1])) return usage(*bad);
     return RunControlCommand("overlay", cli, "overlay.list", Json{{"export", w[1]}}, PrintList);
   }
   if (command == "show" || command == "reset" || command == "commit") {
     if (auto bad = needs(2, "EXPORT MAC, e.g. e0.1 52:54:00:12:34:56"); !bad.empty()) {
       return usage(bad);
     }
+    if (auto bad = BadExportOperand(w[1])) return usage(*bad);
+    if (auto bad = BadMacOperand(w[2])) return usage(*bad);
     const Json args{{"export", w[1]}, {"mac", w[2]}};
     if (command == "show")
       return RunControlCommand("overlay", cli, "overlay.show", args, PrintShow);
@@ -178,6 +181,7 @@ int OverlayMain(const std::vector<std::string>& arguments) {
   }
   if (command == "rollback") {
     if (auto bad = needs(1, "an EXPORT, e.g. e0.1"); !bad.empty()) return usage(bad);
+    if (auto bad = BadExportOperand(w[1])) return usage(*bad);
     return RunControlCommand("overlay", cli, "overlay.rollback", Json{{"export", w[1]}},
                              [](const Json& r) { PrintVersion("rolled back", r); });
   }

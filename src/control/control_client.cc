@@ -80,8 +80,10 @@ Result<Json> Call(const std::string& socket_path, const Json& request,
     response.append(chunk, static_cast<size_t>(n));
   }
   Json parsed = Json::parse(response, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object() || !parsed.contains("ok")) {
-    why = fmt::format("malformed response from {}", socket_path);
+  if (!WellFormedResponse(parsed)) {
+    why = fmt::format("malformed response from {} (not aoe serve's control socket, or another "
+                      "version of it)",
+                      socket_path);
     return Errno(EPROTO);
   }
   return parsed;

@@ -74,6 +74,17 @@ std::string ErrorLine(const Json& id, const ControlError& error) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
+bool WellFormedResponse(const Json& response) {
+  if (!response.is_object() || !response.contains("ok") || !response["ok"].is_boolean()) {
+    return false;
+  }
+  if (response["ok"].get<bool>()) return response.contains("result");
+  if (!response.contains("error")) return false;
+  const Json& error = response["error"];
+  return error.is_object() && error.contains("code") && error["code"].is_string() &&
+         error.contains("message") && error["message"].is_string();
+}
+
 std::optional<ControlError> CheckArguments(const Request& request,
                                            std::initializer_list<std::string_view> required,
                                            std::initializer_list<std::string_view> optional) {

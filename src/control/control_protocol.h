@@ -61,6 +61,11 @@ std::optional<Request> ParseRequest(std::string_view line, ControlError& error, 
 std::string SuccessLine(const Json& id, const Json& result);
 std::string ErrorLine(const Json& id, const ControlError& error);
 
+// Whether a response has the shape SuccessLine and ErrorLine give it: "ok" true with a
+// "result", or "ok" false with an "error" object holding a string "code" and "message". A
+// client checks this before it reads a field (a peer of another version, or not aoe serve).
+bool WellFormedResponse(const Json& response);
+
 // Checks `request.args` against what `request.command` takes: every name in `required` must be
 // there, nothing outside `required` and `optional` may be. Returns the problem, if any.
 std::optional<ControlError> CheckArguments(const Request& request,

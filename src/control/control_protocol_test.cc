@@ -81,5 +81,16 @@ TEST(ControlProtocol, TypedArguments) {
   EXPECT_EQ(mac.ToString(), "52:54:00:00:00:01");
 }
 
+TEST(ControlProtocol, AResponseIsWellFormedOnlyInTheShapeTheServerGivesIt) {
+  EXPECT_TRUE(WellFormedResponse(Json::parse(SuccessLine(1, Json{{"exports", Json::array()}}))));
+  EXPECT_TRUE(WellFormedResponse(Json::parse(ErrorLine(1, {"bad_argument", "no such export"}))));
+  for (const char* bad : {R"({"ok":true})", R"({"ok":false,"error":"text"})",
+                          R"({"ok":false,"error":{"code":1,"message":"m"}})",
+                          R"({"ok":false,"error":{"code":"c"}})", R"({"ok":"yes","result":{}})",
+                          R"([1])", R"("ok")"}) {
+    EXPECT_FALSE(WellFormedResponse(Json::parse(bad))) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace aoe::control
