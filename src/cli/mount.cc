@@ -60,12 +60,17 @@ target answered, interface, mount point, final flush), 2 bad arguments.)"};
 
 // Log lines go to a file with one write(2) each: no stdio buffer that fork() could duplicate,
 // and lines of concurrent writers (two daemons sharing a log) do not interleave.
+// The default file's directory (/var/log/aoekit) is created when missing; a --log FILE's is
+// not: a typo in it must not leave directories behind.
 class LogFile {
  public:
-  explicit LogFile(std::string path) : path_(std::move(path)) {}
+  LogFile(std::string path, bool create_directory)
+      : path_(std::move(path)), create_directory_(create_directory) {}
   Result<void> Open() {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+    if (create_directory_) {
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+    }
     UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
     if (!fd) return Errno();
     std::lock_guard lock(mutex_);
@@ -81,6 +86,7 @@ class LogFile {
 
  private:
   std::string path_;
+  bool create_directory_;
   std::mutex mutex_;
   UniqueFd fd_;
 };
@@ -228,11 +234,12 @@ int MountMain(const std::vector<std::string>& args) {
   // The daemon logs to a file; in the foreground stderr is the natural place unless --log.
   std::unique_ptr<LogFile> log_file;
   if (!log_path.empty() || !foreground) {
-    if (log_path.empty()) log_path = DefaultLogPath(disk);
+    const bool given = !log_path.empty();
+    if (!given) log_path = DefaultLogPath(disk);
     log_path = os::NormalizePath(log_path);
-    log_file = std::make_unique<LogFile>(log_path);
+    log_file = std::make_unique<LogFile>(log_path, /*create_directory=*/!given);
     if (Result<void> r = log_file->Open(); !r) {
-      return Fail(kName, kExitFailure,
+      return Fail(kName, given ? kExitUsage : kExitFailure,
                   fmt::format("cannot open the log file {}: {}; choose another with --log FILE",
                               log_path, r.error().message()));
     }

@@ -25,6 +25,9 @@ mt_expect_one_line_error "mount with a bad --timeout" 2 "timeout" \
     mt_aoe mount -i vi0 e0.1 "$MNT" --timeout soon
 mt_expect_one_line_error "mount with a bad --dead-timeout" 2 "dead-timeout" \
     mt_aoe mount -i vi0 e0.1 "$MNT" --dead-timeout -1
+mt_expect_one_line_error "mount with a --log in a missing directory" 2 "cannot open the log file" \
+    mt_aoe mount -i vi0 e0.1 "$MNT" --log "$T_TMP/no/such/dir/e0.1.log"
+t_check "a --log in a missing directory creates no directory" test ! -e "$T_TMP/no"
 mt_expect_one_line_error "umount without arguments" 2 "aoe umount:" mt_aoe umount
 mt_expect_one_line_error "show with an unknown option" 2 "unknown option" mt_aoe show --bogus
 for cmd in mount umount show; do
