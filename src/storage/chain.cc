@@ -41,19 +41,26 @@ Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spe
   return Errno(EINVAL);
 }
 
-Result<StorageChain> BuildStorageChain(const ChainOptions& options, const BaseOpener& open_base,
-                                       IoEngine* engine) {
+Expected<StorageChain, ChainError> BuildStorageChain(const ChainOptions& options,
+                                                     const BaseOpener& open_base,
+                                                     IoEngine* engine) {
+  const std::string image = fmt::format("image {}", options.backend.ToString());
+  auto window_error = [&](std::error_code code, uint64_t image_bytes) {
+    return ChainError{code, fmt::format("window offset={} length={} (sectors) of {} ({} sectors)",
+                                        options.offset_sectors, options.length_sectors, image,
+                                        image_bytes / kSectorBytes)};
+  };
   constexpr uint64_t kMaxSectors = std::numeric_limits<uint64_t>::max() / kSectorBytes;
   if (options.offset_sectors > kMaxSectors || options.length_sectors > kMaxSectors) {
-    return StorageError(StorageErrc::kSizeOverflow);
+    return window_error(make_error_code(StorageErrc::kSizeOverflow), 0);
   }
 
-  if (options.overlay && engine == nullptr) return Errno(EINVAL);
+  if (options.overlay && engine == nullptr) return ChainError{Errno(EINVAL).error, image};
   BaseOptions base = options.base;
   // An overlay export never writes its image.
   if (options.overlay) base.read_only = true;
   auto opened = open_base(options.backend, base);
-  if (!opened) return Unexpected{opened.error()};
+  if (!opened) return ChainError{opened.error(), image};
   StorageChain result;
   result.warnings = std::move(opened->warnings);
   result.shared_metadata = std::move(opened->shared_metadata);
@@ -62,18 +69,22 @@ Result<StorageChain> BuildStorageChain(const ChainOptions& options, const BaseOp
   if (options.offset_sectors != 0 || options.length_sectors != 0) {
     const uint64_t offset_bytes = options.offset_sectors * kSectorBytes;
     const uint64_t image_bytes = chain->size_bytes();
-    if (offset_bytes > image_bytes) return StorageError(StorageErrc::kWindowOutsideImage);
+    if (offset_bytes > image_bytes) {
+      return window_error(make_error_code(StorageErrc::kWindowOutsideImage), image_bytes);
+    }
     const uint64_t length_bytes = options.length_sectors != 0
                                       ? options.length_sectors * kSectorBytes
                                       : image_bytes - offset_bytes;
     auto window = WindowFilter::Create(std::move(chain), offset_bytes, length_bytes);
-    if (!window) return Unexpected{window.error()};
+    if (!window) return window_error(window.error(), image_bytes);
     chain = std::move(*window);
   }
   if (options.overlay) {
     auto overlay =
         overlay::OverlayFilter::Open(std::move(chain), *options.overlay, *engine, result.warnings);
-    if (!overlay) return Unexpected{overlay.error()};
+    if (!overlay) {
+      return ChainError{overlay.error(), fmt::format("overlay directory {}", options.overlay->dir)};
+    }
     result.overlay = overlay->get();
     chain = std::move(*overlay);
   }

@@ -28,12 +28,15 @@ class ChainTest : public ::testing::Test {
     ASSERT_TRUE(completions) << completions.error().message();
     completions_ = std::move(*completions);
   }
-  Result<StorageChain> Build(ChainOptions options) {
+  Expected<StorageChain, ChainError> Build(ChainOptions options) {
     if (options.backend.path.empty()) options.backend.path = path_;
     StorageServices services{*engine_, *completions_};
-    return BuildStorageChain(options, [&](const BackendSpec& spec, const BaseOptions& base) {
-      return OpenBase(services, spec, base);
-    });
+    return BuildStorageChain(
+        options,
+        [&](const BackendSpec& spec, const BaseOptions& base) {
+          return OpenBase(services, spec, base);
+        },
+        engine_.get());
   }
 
   std::unique_ptr<IoEngine> engine_;
@@ -44,7 +47,7 @@ class ChainTest : public ::testing::Test {
 
 TEST_F(ChainTest, WholeImageIsTheFileUnderGroupCommit) {
   auto opened = Build({});
-  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_TRUE(opened) << opened.error().code.message();
   EXPECT_EQ(opened->backend->Describe(), "group-commit <- file(" + path_ + ")");
   EXPECT_EQ(opened->backend->size_bytes(), kImageBytes);
   // Group commit passes reads through, so the file's no-wait reads stay available.
@@ -58,7 +61,7 @@ TEST_F(ChainTest, WholeImageIsTheFileUnderGroupCommit) {
 
 TEST_F(ChainTest, OffsetAndLengthMakeAWindow) {
   auto opened = Build({.offset_sectors = 3, .length_sectors = 5});
-  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_TRUE(opened) << opened.error().code.message();
   EXPECT_EQ(opened->backend->Describe(),
             "group-commit <- window(offset=1536,length=2560) <- file(" + path_ + ")");
   EXPECT_EQ(opened->backend->size_bytes(), 2560u);
@@ -74,13 +77,13 @@ TEST_F(ChainTest, OffsetAndLengthMakeAWindow) {
 
 TEST_F(ChainTest, ZeroLengthMeansToTheEnd) {
   auto opened = Build({.offset_sectors = 40});
-  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_TRUE(opened) << opened.error().code.message();
   EXPECT_EQ(opened->backend->size_bytes(), kImageBytes - 40 * 512);
 }
 
 TEST_F(ChainTest, ReadOnlyExportRefusesWritesAndTrimsAtEveryLayer) {
   auto opened = Build({.base = {.read_only = true, .direct = true}, .offset_sectors = 1});
-  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_TRUE(opened) << opened.error().code.message();
   EXPECT_EQ(opened->backend->Describe(),
             "group-commit <- readonly <- window(offset=512,length=50688) <- file(" + path_ +
                 ",ro,direct)");
@@ -100,7 +103,7 @@ TEST_F(ChainTest, FaultRulesWrapTheExportAndAreAnnounced) {
   auto opened =
       Build({.offset_sectors = 10,
              .faults = {FaultRule{.first_sector = 2, .sector_count = 3, .on_read = false}}});
-  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_TRUE(opened) << opened.error().code.message();
   ASSERT_EQ(opened->warnings.size(), 1u);
   EXPECT_EQ(opened->warnings[0],
             "fail=2-4:write: I/O to these sectors fails with EIO on purpose (a testing aid)");
@@ -120,26 +123,39 @@ TEST_F(ChainTest, FaultRulesWrapTheExportAndAreAnnounced) {
 TEST_F(ChainTest, WindowsThatDoNotFitAreRefused) {
   auto too_long = Build({.offset_sectors = 90, .length_sectors = 11});
   ASSERT_FALSE(too_long);
-  EXPECT_EQ(too_long.error(), make_error_code(StorageErrc::kWindowOutsideImage));
-  EXPECT_EQ(too_long.error().message(), "offset/length window does not fit inside the image");
+  EXPECT_EQ(too_long.error().code, make_error_code(StorageErrc::kWindowOutsideImage));
+  EXPECT_EQ(too_long.error().code.message(), "offset/length window does not fit inside the image");
+  EXPECT_EQ(too_long.error().layer,
+            "window offset=90 length=11 (sectors) of image " + path_ + " (100 sectors)")
+      << "the message says what the window is and how large the image is";
 
   auto past_end = Build({.offset_sectors = 101});
   ASSERT_FALSE(past_end);
-  EXPECT_EQ(past_end.error(), make_error_code(StorageErrc::kWindowOutsideImage));
+  EXPECT_EQ(past_end.error().code, make_error_code(StorageErrc::kWindowOutsideImage));
 
   auto empty = Build({.offset_sectors = 100});
   ASSERT_FALSE(empty);
-  EXPECT_EQ(empty.error(), make_error_code(StorageErrc::kWindowEmpty));
+  EXPECT_EQ(empty.error().code, make_error_code(StorageErrc::kWindowEmpty));
 
   auto huge = Build({.offset_sectors = UINT64_MAX / 2});
   ASSERT_FALSE(huge);
-  EXPECT_EQ(huge.error(), make_error_code(StorageErrc::kSizeOverflow));
+  EXPECT_EQ(huge.error().code, make_error_code(StorageErrc::kSizeOverflow));
 }
 
 TEST_F(ChainTest, MissingImageGivesEnoent) {
   auto opened = Build({.backend = {.path = "/nonexistent/image.img"}});
   ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error(), std::errc::no_such_file_or_directory);
+  EXPECT_EQ(opened.error().code, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(opened.error().layer, "image /nonexistent/image.img");
+}
+
+// The image is there, the overlay directory's parent is not: the error names the directory.
+TEST_F(ChainTest, AMissingOverlayDirectoryIsNamedNotTheImage) {
+  overlay::OverlaySettings settings;
+  settings.dir = "/nonexistent/overlays";
+  auto opened = Build({.overlay = settings});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().layer, "overlay directory /nonexistent/overlays");
 }
 
 }  // namespace

@@ -270,9 +270,8 @@ Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& opti
       },
       &services_.engine);
   if (!storage) {
-    log_.Error(name, "cannot open image {}: {}", options.backend.ToString(),
-               storage.error().message());
-    return Unexpected{storage.error()};
+    log_.Error(name, "cannot open {}: {}", storage.error().layer, storage.error().code.message());
+    return Unexpected{storage.error().code};
   }
   for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
 
