@@ -169,6 +169,9 @@ fails() {  # DESCRIPTION REGEX ARGS... : exit 1 with REGEX, no image
   if [[ $rc -eq 1 ]] && grep -qE -- "$re" <<<"$out"; then pass "clear error, exit 1: $what"
   else fail "clear error, exit 1: $what (exit $rc: $(tail -n 3 <<<"$out"))"; fi
 }
+mkdir -p "$T/empty-tree"
+fails "a --from-dir tree with no kernel" "no kernel in .*/empty-tree" "$T/out/x.img" \
+  --from-dir "$T/empty-tree"
 if command -v debootstrap >/dev/null; then
   fails "unknown suite" "unknown suite 'nosuchsuite'" "$T/out/x.img" --debootstrap nosuchsuite
 fi
