@@ -113,6 +113,14 @@ expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
 expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboot\] boots nothing" \
   serve --config "$tmp/netboot.toml"
 
+# aoe netboot: values checked before an interface is opened.
+for lease in -5 0 59 abc 99999999999; do
+  expect_usage_error "netboot --lease-time $lease" "--lease-time '$lease' is not a number of seconds from 60" \
+    netboot -i vt0 --range 10.77.0.100-10.77.0.200 --boot e0.1 --lease-time "$lease"
+done
+expect_usage_error "netboot --client twice" "--client 52:54:00:12:34:56 is given twice" \
+  netboot -i vt0 --proxy --client 52:54:00:12:34:56=e0.1 --client 52:54:00:12:34:56=e0.2
+
 # The control socket's clients and overlay exports.
 expect_ok "aoe ctl --help" ctl --help
 expect_mentions "aoe ctl --help" exports clients add remove reload boot send --socket --json

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "cli/command.h"
+#include "cli/export_spec.h"
 #include "cli/netboot_user.h"
 #include "cli/privileges.h"
 #include "control/control_client.h"
@@ -79,7 +81,7 @@ struct RawArgs {
   std::string range;
   std::string netmask;
   std::string router;
-  uint32_t lease_seconds = 0;
+  std::string lease_seconds;
   std::string lease_file;
   std::string tftp_root;
   std::string bios_file;
@@ -221,6 +223,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
                          raw.boot);
     }
   }
+  std::set<MacAddress> given_clients;
   for (const std::string& spec : raw.clients) {
     size_t eq = spec.find('=');
     std::optional<MacAddress> mac =
@@ -230,6 +233,10 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
     if (!mac || !target) {
       return fmt::format("--client '{}' is not MAC=eX.Y, e.g. --client 52:54:00:12:34:56=e0.2",
                          spec);
+    }
+    // Over the config file's entry for the MAC, if any; twice on the command line is a mistake.
+    if (!given_clients.insert(*mac).second) {
+      return fmt::format("--client {} is given twice; give each MAC one target", mac->ToString());
     }
     o.targets.by_mac[*mac] = *target;
   }
@@ -254,7 +261,16 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
   };
   if (std::string e = address(raw.netmask, "--netmask", o.netmask); !e.empty()) return e;
   if (std::string e = address(raw.router, "--router", o.router); !e.empty()) return e;
-  if (raw.lease_seconds != 0) o.lease_seconds = raw.lease_seconds;
+  if (app.count("--lease-time") > 0) {
+    constexpr uint64_t kMaxLease = 0xFFFFFFFE;  // 0xFFFFFFFF means "for ever" in DHCP
+    std::optional<uint64_t> seconds = ParseUnsigned(raw.lease_seconds);
+    if (!seconds || *seconds < 60 || *seconds > kMaxLease) {
+      return fmt::format(
+          "--lease-time '{}' is not a number of seconds from 60 to {}; e.g. --lease-time 3600",
+          raw.lease_seconds, kMaxLease);
+    }
+    o.lease_seconds = static_cast<uint32_t>(*seconds);
+  }
   if (!raw.lease_file.empty()) o.lease_file = raw.lease_file;
   if (!raw.tftp_root.empty()) o.tftp_root = raw.tftp_root;
   if (!raw.bios_file.empty()) o.files.bios = raw.bios_file;
