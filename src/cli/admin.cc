@@ -134,7 +134,7 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
     }
   }
 
-  auto client = OpenClient(a.interfaces);
+  auto client = initiator::Client::Open(a.interfaces);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
   const std::string name = a.address.ToString();
@@ -235,7 +235,7 @@ int MaskMainImpl(const std::vector<std::string>& args) {
   }
   if (std::optional<int> status = CheckAdminArgs(kName, a)) return *status;
 
-  auto client = OpenClient(a.interfaces);
+  auto client = initiator::Client::Open(a.interfaces);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
   const std::string name = a.address.ToString();
@@ -344,7 +344,7 @@ int ReserveMainImpl(const std::vector<std::string>& args) {
   if (macs.size() > 255) return Fail(kName, kExitUsage, "at most 255 MACs in a reserve list");
   if (std::optional<int> status = CheckAdminArgs(kName, a)) return *status;
 
-  auto client = OpenClient(a.interfaces);
+  auto client = initiator::Client::Open(a.interfaces);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
   const std::string name = a.address.ToString();
@@ -377,7 +377,7 @@ int ReleaseMainImpl(const std::vector<std::string>& args) {
   if (std::optional<int> status = ParseCommand(app, kName, args)) return *status;
   if (std::optional<int> status = CheckAdminArgs(kName, a)) return *status;
 
-  auto client = OpenClient(a.interfaces);
+  auto client = initiator::Client::Open(a.interfaces);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
   auto reply = force ? c.Reserve(a.address, proto::ReserveCommand::kForceSet, {}, Exchange(a))

@@ -173,7 +173,7 @@ int BenchMain(const std::vector<std::string>& args) {
 
   initiator::ClientOptions options;
   options.initiator.dead_timeout = *timeout;
-  auto client = OpenClient(interfaces, options);
+  auto client = initiator::Client::Open(interfaces, options);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   auto disk = (*client)->OpenDisk(*address);
   if (!disk) return Fail(kName, kExitFailure, ExplainError(**client, *address, disk.error()));

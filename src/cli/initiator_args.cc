@@ -253,21 +253,6 @@ void PrintPathStats(std::string_view name, const std::vector<initiator::PathStat
   }
 }
 
-initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
-    const std::vector<std::string>& interfaces, initiator::ClientOptions options) {
-  auto client = initiator::Client::Open(interfaces, std::move(options));
-  if (client) return client;
-  const initiator::Error& e = client.error();
-  std::string hint;
-  if (e.code == std::errc::no_such_device) {
-    hint = "; list the interfaces with 'ip link'";
-  } else if (e.code == std::errc::operation_not_permitted ||
-             e.code == std::errc::permission_denied) {
-    hint = "; run as root or give the binary CAP_NET_RAW (setcap cap_net_raw+ep)";
-  }
-  return initiator::Error(e.code, e.message + hint);
-}
-
 std::string ExplainError(initiator::Client& client, proto::DiskAddress address,
                          const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) return error.message;

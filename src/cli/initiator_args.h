@@ -3,7 +3,7 @@
 // (disk names, sizes, seconds, MACs), human formatting of sizes and rates, and opening a Client
 // with error messages a person can act on.
 //
-// The parsers are pure and unit-tested (initiator_args_test.cc); OpenClient opens sockets.
+// The parsers are pure and unit-tested (initiator_args_test.cc).
 // Thread-safety: none needed; everything is used from main's thread.
 #pragma once
 
@@ -78,10 +78,6 @@ std::string Milliseconds(Duration d);
 // on stderr prefixed "aoe NAME: " (for -v).
 nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths);
 void PrintPathStats(std::string_view name, const std::vector<initiator::PathStats>& paths);
-
-// Client::Open, with its error turned into one line a person can act on.
-initiator::Outcome<std::unique_ptr<initiator::Client>> OpenClient(
-    const std::vector<std::string>& interfaces, initiator::ClientOptions options = {});
 
 // For an error the target answered with "reserved": reads the reserve list and returns
 // "target reserved by another host (aa:bb:cc:dd:ee:ff); ..." with a hint. Otherwise returns

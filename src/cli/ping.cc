@@ -93,7 +93,7 @@ int PingMain(const std::vector<std::string>& args) {
   initiator::ClientOptions options;
   // An IDENTIFY that waited the whole --timeout counts as lost, like a config query.
   options.initiator.dead_timeout = *timeout;
-  auto client = OpenClient(interfaces, options);
+  auto client = initiator::Client::Open(interfaces, options);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
 

@@ -131,7 +131,7 @@ int ScanMain(const std::vector<std::string>& args) {
                 "is a broadcast, so it is never sent on every interface by default)");
   }
 
-  auto client = OpenClient(interfaces);
+  auto client = initiator::Client::Open(interfaces);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   auto targets = (*client)->Discover(*timeout);
   if (!targets) return Fail(kName, kExitFailure, targets.error().message);

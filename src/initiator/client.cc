@@ -32,15 +32,7 @@ Outcome<std::unique_ptr<Client>> Client::Open(const std::vector<std::string>& in
     // PACKET_MMAP rings where the kernel has them (replies are read from the RX ring without a
     // system call), else the socket path: the choice `aoe serve --packet-io auto` makes.
     Result<OpenedPort> port = OpenPacketPort(name, PacketIo::kAuto, PortRole::kInitiator);
-    if (!port) {
-      std::string why = port.error().message();
-      if (port.error() == std::errc::no_such_device) why = "no such interface";
-      if (port.error() == std::errc::operation_not_permitted ||
-          port.error() == std::errc::permission_denied) {
-        why = "needs root or CAP_NET_RAW";
-      }
-      return Error(port.error(), fmt::format("cannot open interface '{}': {}", name, why));
-    }
+    if (!port) return Error(port.error(), DescribeOpenError(name, port.error()));
     if (Logger* log = options.initiator.logger; log && !port->fallback_reason.empty()) {
       log->Debug(name, "packet rings unavailable ({}); using the socket path",
                  port->fallback_reason);

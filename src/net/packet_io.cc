@@ -1,5 +1,7 @@
 #include "net/packet_io.h"
 
+#include <fmt/format.h>
+
 #include "net/packet_port.h"
 #include "net/ring_packet_port.h"
 
@@ -48,6 +50,25 @@ Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, Port
   opened.port = std::move(*socket);
   opened.used = PacketIo::kSocket;
   return opened;
+}
+
+std::string DescribeOpenError(const std::string& ifname, const std::error_code& error) {
+  if (error == std::errc::no_such_device) {
+    return fmt::format("cannot open interface '{}': no such interface; list the interfaces with "
+                       "'ip link'",
+                       ifname);
+  }
+  if (error == std::errc::address_family_not_supported) {
+    return fmt::format("cannot open interface '{}': not an Ethernet interface, which AoE needs; "
+                       "list the interfaces with 'ip link'",
+                       ifname);
+  }
+  if (error == std::errc::operation_not_permitted || error == std::errc::permission_denied) {
+    return fmt::format("cannot open interface '{}': needs root or CAP_NET_RAW (setcap "
+                       "cap_net_raw+ep on the binary)",
+                       ifname);
+  }
+  return fmt::format("cannot open interface '{}': {}", ifname, error.message());
 }
 
 }  // namespace aoe

@@ -42,4 +42,9 @@ struct OpenedPort {
 // in kAuto, when neither works) or RingPacketPort::Open (kRing).
 Result<OpenedPort> OpenPacketPort(const std::string& ifname, PacketIo mode, PortRole role);
 
+// One line for a person on why `ifname` could not be opened, with what to do about it: no such
+// interface, not an Ethernet interface (lo, a tun device), no CAP_NET_RAW, or the system's text.
+// What the initiator's commands and aoe serve both say.
+std::string DescribeOpenError(const std::string& ifname, const std::error_code& error);
+
 }  // namespace aoe

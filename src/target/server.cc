@@ -45,20 +45,10 @@ inline void CpuRelax() {
 #endif
 }
 
-std::string PortErrorText(const std::string& name, const std::error_code& ec) {
-  if (ec == std::errc::no_such_device) {
-    return fmt::format("no such interface '{}'; check the name with `ip link`", name);
-  }
-  if (ec == std::errc::operation_not_permitted || ec == std::errc::permission_denied) {
-    return fmt::format("opening interface {} needs root or the CAP_NET_RAW capability", name);
-  }
-  return fmt::format("cannot open interface {}: {}", name, ec.message());
-}
-
 Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log,
                                        const std::string& name) {
   auto port = env.open_port(name);
-  if (!port) log.Error(name, "{}", PortErrorText(name, port.error()));
+  if (!port) log.Error(name, "{}", DescribeOpenError(name, port.error()));
   return port;
 }
 

@@ -73,7 +73,7 @@ TEST_F(ServerTest, CreateFailsWhenInterfaceIsMissing) {
   h_.AddExport(1, 1, 64 * kSector);
   h_.options().interfaces = {"nosuch0"};
   EXPECT_FALSE(h_.Start());
-  EXPECT_TRUE(h_.LogContains("no such interface 'nosuch0'"));
+  EXPECT_TRUE(h_.LogContains("cannot open interface 'nosuch0': no such interface"));
 }
 
 TEST_F(ServerTest, CreateFailsOnCorruptStateFile) {

@@ -59,6 +59,10 @@ ini_aoe client scan -i nosuch0 >/dev/null 2>"$out"
 rc=$?
 t_expect "scan on a missing interface: exit 1 and a hint" "$rc" 1 \
     "^aoe scan: cannot open interface 'nosuch0': no such interface; list the interfaces with 'ip link'$" "$out"
+ini_aoe client scan -i lo >/dev/null 2>"$out"
+rc=$?
+t_expect "scan on loopback: exit 1, not an Ethernet interface" "$rc" 1 \
+    "^aoe scan: cannot open interface 'lo': not an Ethernet interface, which AoE needs" "$out"
 
 # --- ping ------------------------------------------------------------------------------------
 if ini_aoe client ping -i vc0 -c 3 --interval 0.1 e0.1 >"$out" 2>&1 &&
