@@ -113,6 +113,10 @@ expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
 expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboot\] boots nothing" \
   serve --config "$tmp/netboot.toml"
 
+# One interface twice: two ports on one link.
+expect_usage_error "scan with an interface twice" "-i vc0 is given twice" scan -i vc0 -i vc0
+expect_usage_error "ping with an interface twice" "-i vc0 is given twice" ping -i vc0 -i vc1 -i vc0 e0.1
+
 # aoe netboot: values checked before an interface is opened.
 for lease in -5 0 59 abc 99999999999; do
   expect_usage_error "netboot --lease-time $lease" "--lease-time '$lease' is not a number of seconds from 60" \

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <set>
 #include <utility>
 
 #include "cli/command.h"
@@ -59,7 +61,15 @@ void AddInterfaceOption(CLI::App& app, std::vector<std::string>& interfaces) {
                  "Ethernet interface to use; repeat for several (multipath).\n"
                  "Example: -i enp1s0 -i enp2s0")
       ->type_name("IFACE")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      // One interface twice would be two ports on one link, each seeing the other's replies.
+      ->check(
+          [seen = std::make_shared<std::set<std::string>>()](const std::string& name) {
+            return seen->insert(name).second
+                       ? std::string()
+                       : fmt::format("-i {} is given twice; give each interface once", name);
+          },
+          "IFACE");
 }
 
 std::optional<int> ParseCommand(CLI::App& app, std::string_view name,

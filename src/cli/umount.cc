@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,7 +144,15 @@ int UmountMain(const std::vector<std::string>& args) {
   const std::string mountpoint = os::NormalizePath(mountpoint_text);
   std::optional<os::MountEntry> mount = os::FindMount(mountpoint);
   if (!mount) {
-    return Fail(kName, kExitFailure, fmt::format("{} is not a mount point", mountpoint));
+    struct stat st {};
+    if (::stat(mountpoint.c_str(), &st) != 0) {
+      return Fail(kName, kExitUsage,
+                  fmt::format("{} does not exist; 'aoe show' lists the AoE disks mounted",
+                              mountpoint));
+    }
+    return Fail(kName, kExitFailure,
+                fmt::format("{} is not a mount point; 'aoe show' lists the AoE disks mounted",
+                            mountpoint));
   }
   if (mount->fstype != os::kAoeFsType) {
     return Fail(kName, kExitFailure,

@@ -52,6 +52,8 @@ mt_expect_one_line_error "umount of a tmpfs" 1 "not an AoE disk" mt_aoe umount "
 mountpoint -q "$T_TMP/tmpfs" || t_fail "aoe umount unmounted the tmpfs"
 mt_expect_one_line_error "umount of a plain directory" 1 "not a mount point" \
     mt_aoe umount "$T_TMP/plain"
+mt_expect_one_line_error "umount of a path that does not exist" 2 "does not exist; 'aoe show'" \
+    mt_aoe umount "$T_TMP/no-such-dir"
 
 # --- with a target: double mounts refused, --foreground and SIGTERM ----------------------------
 IMAGE=$T_TMP/disk.img
