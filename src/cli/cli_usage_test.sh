@@ -60,6 +60,7 @@ expect_ok "aoe --version" --version
 expect_mentions "aoe --version" "aoe (aoekit) "
 expect_ok "aoe help serve" help serve
 expect_mentions "aoe help serve" "Usage: aoe serve"
+expect_usage_error "version with an argument" "--version takes no argument" --version serve
 
 expect_ok "aoe serve --help" serve --help
 expect_mentions "aoe serve --help" "Usage: aoe serve" -i --interface --config --sync --direct \
@@ -173,6 +174,16 @@ expect_usage_error "mount --dead-timeout too long" "from 0.001 to 86400, or 0" \
 expect_usage_error "mount --dead-timeout without value" "dead-timeout" \
   mount -i vt0 e0.1 "$tmp" --dead-timeout
 expect_usage_error "umount --timeout not a number" "--timeout 'later'" umount "$tmp" --timeout later
+
+# A control socket path that names a regular file.
+: >"$tmp/plain"
+"$aoe" ctl -S "$tmp/plain" exports >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "is not a socket" "$tmp/err"; then
+  echo "ok: ctl -S on a regular file: $(cat "$tmp/err")"
+else
+  fail "ctl -S on a regular file: exit $rc: $(cat "$tmp/err")"
+fi
 
 # An answer that is not what aoe serve sends (another program on the socket, another version):
 # one line and exit 1, never an uncaught exception. A one-shot server on a Unix socket in $tmp

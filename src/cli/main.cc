@@ -76,6 +76,11 @@ int Main(std::span<char*> argv) {
     return kExitOk;
   }
   if (first == "-V" || first == "--version") {
+    if (!rest.empty()) {
+      fmt::print(stderr, "aoe: {} takes no argument; did you mean 'aoe {} --help'?\n", first,
+                 rest.front());
+      return kExitUsage;
+    }
     fmt::print("aoe (aoekit) {}\n", AOE_VERSION);
     return kExitOk;
   }

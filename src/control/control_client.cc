@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,7 +27,10 @@ Result<Json> Call(const std::string& socket_path, const Json& request,
   if (!fd) return Errno();
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     const int err = errno;
-    if (err == ENOENT || err == ECONNREFUSED) {
+    struct stat st {};
+    if (err == ECONNREFUSED && ::stat(socket_path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+      why = fmt::format("{} is not a socket; give aoe serve's control socket with -S", socket_path);
+    } else if (err == ENOENT || err == ECONNREFUSED) {
       why = fmt::format(
           "no aoe serve listens on {}; is it running (and with this "
           "--control-socket)?",
