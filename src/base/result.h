@@ -6,7 +6,6 @@
 
 #include <cassert>
 #include <cerrno>
-#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -79,21 +78,24 @@ template <typename E>
 class [[nodiscard]] Expected<void, E> {
  public:
   Expected() = default;
-  Expected(E error) : error_(std::move(error)) {}  // NOLINT
+  Expected(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT
   template <typename U = E,
             typename = std::enable_if_t<std::is_constructible_v<U, std::error_code>>>
-  Expected(Unexpected e) : error_(U(e.error)) {}  // NOLINT
+  Expected(Unexpected e) : error_(U(e.error)), failed_(true) {}  // NOLINT
 
-  bool has_value() const { return !error_.has_value(); }
+  bool has_value() const { return !failed_; }
   explicit operator bool() const { return has_value(); }
   void value() const { assert(has_value()); }
   const E& error() const {
     assert(!has_value());
-    return *error_;
+    return error_;
   }
 
  private:
-  std::optional<E> error_;
+  // A plain member and a flag, not std::optional<E>: GCC's -O1 takes optionals in some
+  // callers for maybe-uninitialized, which -Werror (the sanitizer builds) turns into errors.
+  E error_{};
+  bool failed_ = false;
 };
 
 template <typename T>
