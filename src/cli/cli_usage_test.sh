@@ -205,7 +205,7 @@ connection.close()
   while [ ! -S "$tmp/sock" ] && [ "$i" -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 }
 for reply in '{"ok":true}' '{"ok":false,"error":"text"}' '{"ok":"yes","result":{}}' \
-  '{"ok":true,"result":42}'; do
+  '{"ok":true,"result":42}' '{"ok":true,"result":{}}' '{"ok":true,"result":{"exports":[{}]}}'; do
   rm -f "$tmp/sock"
   answer_once "$reply"
   "$aoe" ctl -S "$tmp/sock" --timeout 5 exports >"$tmp/out" 2>"$tmp/err"

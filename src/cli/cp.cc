@@ -124,9 +124,13 @@ ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
     return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
   }
   l.regular = !exists || S_ISREG(st.st_mode);
-  l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666));
+  // O_EXCL first: `created` must mean that this call made the file (a file made meanwhile by
+  // someone else, or the target of a dangling symbolic link, is not ours to remove).
+  l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  l.created = l.fd.valid();
+  if (!l.fd && errno == EEXIST)
+    l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666));
   if (!l.fd) return ParseError{Errno("cannot open", path)};
-  l.created = !exists;
   l.fresh = l.regular && truncate;
   if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
     l.block_device = true;
@@ -626,7 +630,7 @@ int CpMain(const std::vector<std::string>& arguments) {
   ParseResult<CopyRange> range = PlanCopy(request);
   if (!range) return fail_before_copy(range.error().message);
   if (local->fresh && ::ftruncate(local->fd.get(), 0) != 0) {
-    return Fail(kName, kExitFailure, Errno("cannot empty", local->path));
+    return fail_before_copy(Errno("cannot empty", local->path));
   }
 
   Copy copy{.args = args,

@@ -51,42 +51,43 @@ Exit status: 0 done, 1 refused or failed (the message says why), 2 bad arguments
 void PrintExports(const Json& result) {
   fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", "EXPORT", "SIZE", "MODE", "DURABILITY",
              "CLIENTS", "OVERLAY");
-  for (const Json& e : result["exports"]) {
+  for (const Json& e : result.at("exports")) {
     std::string overlay = "-";
-    if (!e["overlay"].is_null()) {
-      const Json& o = e["overlay"];
-      overlay = fmt::format("{} (version {}, {} overlay(s), {}{})", o["dir"].get<std::string>(),
-                            o["current_version"].get<uint64_t>(), o["overlays"].get<uint64_t>(),
-                            o["lifetime"].get<std::string>(),
-                            o["commit_running"].get<bool>() ? ", commit running" : "");
+    if (!e.at("overlay").is_null()) {
+      const Json& o = e.at("overlay");
+      overlay = fmt::format("{} (version {}, {} overlay(s), {}{})", o.at("dir").get<std::string>(),
+                            o.at("current_version").get<uint64_t>(),
+                            o.at("overlays").get<uint64_t>(), o.at("lifetime").get<std::string>(),
+                            o.at("commit_running").get<bool>() ? ", commit running" : "");
     }
-    fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", e["name"].get<std::string>(),
-               BytesText(e["size_bytes"]), e["read_only"].get<bool>() ? "ro" : "rw",
-               e["durability"].get<std::string>(), e["clients_seen"].get<uint64_t>(), overlay);
+    fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", e.at("name").get<std::string>(),
+               BytesText(e.at("size_bytes")), e.at("read_only").get<bool>() ? "ro" : "rw",
+               e.at("durability").get<std::string>(), e.at("clients_seen").get<uint64_t>(),
+               overlay);
   }
 }
 
 void PrintClients(const Json& result) {
-  for (const Json& e : result["exports"]) {
-    fmt::print("{}: {} client(s)\n", e["export"].get<std::string>(), e["clients"].size());
-    if (e["clients"].empty()) continue;
+  for (const Json& e : result.at("exports")) {
+    fmt::print("{}: {} client(s)\n", e.at("export").get<std::string>(), e.at("clients").size());
+    if (e.at("clients").empty()) continue;
     fmt::print("  {:<17} {:>9} {:>10} {:>10} {:>11} {:>10}  {}\n", "MAC", "FRAMES", "READ",
                "WRITTEN", "RETRANSMITS", "OVERLAY", "LAST SEEN");
-    for (const Json& c : e["clients"]) {
-      fmt::print("  {:<17} {:>9} {:>10} {:>10} {:>11} {:>10}  {}\n", c["mac"].get<std::string>(),
-                 c["frames"].get<uint64_t>(), BytesText(c["bytes_read"]),
-                 BytesText(c["bytes_written"]), c["retransmits"].get<uint64_t>(),
-                 BytesText(c["overlay_bytes"]), TimeText(c["last_seen_unix"]));
+    for (const Json& c : e.at("clients")) {
+      fmt::print("  {:<17} {:>9} {:>10} {:>10} {:>11} {:>10}  {}\n", c.at("mac").get<std::string>(),
+                 c.at("frames").get<uint64_t>(), BytesText(c.at("bytes_read")),
+                 BytesText(c.at("bytes_written")), c.at("retransmits").get<uint64_t>(),
+                 BytesText(c.at("overlay_bytes")), TimeText(c.at("last_seen_unix")));
     }
   }
 }
 
 void PrintStats(const Json& result) {
-  for (const auto& [name, value] : result["counters"].items()) {
+  for (const auto& [name, value] : result.at("counters").items()) {
     fmt::print("{:<26} {:>14}\n", name, value.get<uint64_t>());
   }
   fmt::print("{:<26} {:>14}\n", "replies_waiting_for_state",
-             result["replies_waiting_for_state"].get<uint64_t>());
+             result.at("replies_waiting_for_state").get<uint64_t>());
 }
 
 }  // namespace
@@ -100,9 +101,9 @@ int CtlMain(const std::vector<std::string>& arguments) {
   const size_t operands = w.size() - 1;
   auto done = [&](const std::string& what) {
     return [what](const Json& r) {
-      fmt::print(
-          "{} {}\n", what,
-          r.contains("export") ? r["export"].get<std::string>() : r["mac"].get<std::string>());
+      fmt::print("{} {}\n", what,
+                 r.contains("export") ? r.at("export").get<std::string>()
+                                      : r.at("mac").get<std::string>());
     };
   };
   if (command == "exports") {

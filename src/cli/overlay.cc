@@ -49,55 +49,58 @@ Exit status: 0 done (check: consistent), 1 refused, failed or inconsistent, 2 ba
 )";
 
 void PrintVersion(std::string_view what, const Json& v) {
-  fmt::print("{} {}: version {} (from {}{}) is current\n", v["export"].get<std::string>(), what,
-             v["id"].get<uint64_t>(),
-             v["parent"].get<uint64_t>() == 0
+  fmt::print("{} {}: version {} (from {}{}) is current\n", v.at("export").get<std::string>(), what,
+             v.at("id").get<uint64_t>(),
+             v.at("parent").get<uint64_t>() == 0
                  ? std::string("the image")
-                 : fmt::format("version {}", v["parent"].get<uint64_t>()),
-             v["from_client"].get<std::string>().empty()
+                 : fmt::format("version {}", v.at("parent").get<uint64_t>()),
+             v.at("from_client").get<std::string>().empty()
                  ? ""
-                 : fmt::format(", overlay of {}", v["from_client"].get<std::string>()));
+                 : fmt::format(", overlay of {}", v.at("from_client").get<std::string>()));
 }
 
 void PrintList(const Json& r) {
-  fmt::print("{}: {} (current version {}, lifetime {}{})\n", r["export"].get<std::string>(),
-             r["dir"].get<std::string>(), r["current_version"].get<uint64_t>(),
-             r["lifetime"].get<std::string>(),
-             r["commit_running"].get<bool>()
-                 ? fmt::format(", commit running: {} copied", BytesText(r["commit_bytes_copied"]))
-                 : "");
+  fmt::print(
+      "{}: {} (current version {}, lifetime {}{})\n", r.at("export").get<std::string>(),
+      r.at("dir").get<std::string>(), r.at("current_version").get<uint64_t>(),
+      r.at("lifetime").get<std::string>(),
+      r.at("commit_running").get<bool>()
+          ? fmt::format(", commit running: {} copied", BytesText(r.at("commit_bytes_copied")))
+          : "");
   fmt::print("\n{:<17} {:>7} {:<15} {:>10} {:>10} {:>9}  {}\n", "CLIENT", "VERSION", "LIFETIME",
              "MAPPED", "ON DISK", "METADATA", "CREATED");
-  for (const Json& c : r["clients"]) {
-    fmt::print("{:<17} {:>7} {:<15} {:>10} {:>10} {:>9}  {}{}\n", c["mac"].get<std::string>(),
-               c["base_version"].get<uint64_t>(), c["lifetime"].get<std::string>(),
-               BytesText(c["mapped_bytes"]), BytesText(c["data_allocated_bytes"]),
-               BytesText(c["map_allocated_bytes"]), TimeText(c["created_unix"]),
-               c["unflushed"].get<bool>() ? " (unflushed writes)" : "");
+  for (const Json& c : r.at("clients")) {
+    fmt::print("{:<17} {:>7} {:<15} {:>10} {:>10} {:>9}  {}{}\n", c.at("mac").get<std::string>(),
+               c.at("base_version").get<uint64_t>(), c.at("lifetime").get<std::string>(),
+               BytesText(c.at("mapped_bytes")), BytesText(c.at("data_allocated_bytes")),
+               BytesText(c.at("map_allocated_bytes")), TimeText(c.at("created_unix")),
+               c.at("unflushed").get<bool>() ? " (unflushed writes)" : "");
   }
   fmt::print("\n{:<8} {:<7} {:<19} {:<8} {}\n", "VERSION", "PARENT", "FROM", "OVERLAYS", "FILE");
-  for (const Json& v : r["versions"]) {
+  for (const Json& v : r.at("versions")) {
     fmt::print(
         "{:<8} {:<7} {:<19} {:<8} {}\n",
-        fmt::format("{}{}", v["id"].get<uint64_t>(), v["current"].get<bool>() ? "*" : ""),
-        v["parent"].get<uint64_t>(),
-        v["from_client"].get<std::string>().empty() ? "-" : v["from_client"].get<std::string>(),
-        v["overlays"].get<uint64_t>(),
-        v["file"].get<std::string>().empty() ? "(the image)" : v["file"].get<std::string>());
+        fmt::format("{}{}", v.at("id").get<uint64_t>(), v.at("current").get<bool>() ? "*" : ""),
+        v.at("parent").get<uint64_t>(),
+        v.at("from_client").get<std::string>().empty() ? "-"
+                                                       : v.at("from_client").get<std::string>(),
+        v.at("overlays").get<uint64_t>(),
+        v.at("file").get<std::string>().empty() ? "(the image)" : v.at("file").get<std::string>());
   }
 }
 
 void PrintShow(const Json& c) {
-  fmt::print("{} on {}\n", c["mac"].get<std::string>(), c["export"].get<std::string>());
-  fmt::print("  base version    {}{}\n", c["base_version"].get<uint64_t>(),
-             c["base_version"] == c["current_version"] ? " (current)" : " (older than current)");
-  fmt::print("  lifetime        {}\n", c["lifetime"].get<std::string>());
-  fmt::print("  mapped          {}\n", BytesText(c["mapped_bytes"]));
-  fmt::print("  data on disk    {}\n", BytesText(c["data_allocated_bytes"]));
-  fmt::print("  map on disk     {}\n", BytesText(c["map_allocated_bytes"]));
-  fmt::print("  created         {}\n", TimeText(c["created_unix"]));
+  fmt::print("{} on {}\n", c.at("mac").get<std::string>(), c.at("export").get<std::string>());
+  fmt::print(
+      "  base version    {}{}\n", c.at("base_version").get<uint64_t>(),
+      c.at("base_version") == c.at("current_version") ? " (current)" : " (older than current)");
+  fmt::print("  lifetime        {}\n", c.at("lifetime").get<std::string>());
+  fmt::print("  mapped          {}\n", BytesText(c.at("mapped_bytes")));
+  fmt::print("  data on disk    {}\n", BytesText(c.at("data_allocated_bytes")));
+  fmt::print("  map on disk     {}\n", BytesText(c.at("map_allocated_bytes")));
+  fmt::print("  created         {}\n", TimeText(c.at("created_unix")));
   fmt::print("  last seen       {}\n", TimeText(c.value("last_seen_unix", Json())));
-  fmt::print("  unflushed       {}\n", c["unflushed"].get<bool>() ? "yes" : "no");
+  fmt::print("  unflushed       {}\n", c.at("unflushed").get<bool>() ? "yes" : "no");
 }
 
 int Check(const ControlCliArgs& cli, const std::string& dir) {
@@ -172,8 +175,8 @@ int OverlayMain(const std::vector<std::string>& arguments) {
       return RunControlCommand("overlay", cli, "overlay.show", args, PrintShow);
     if (command == "reset") {
       return RunControlCommand("overlay", cli, "overlay.reset", args, [](const Json& r) {
-        fmt::print("{}: the overlay of {} is gone\n", r["export"].get<std::string>(),
-                   r["mac"].get<std::string>());
+        fmt::print("{}: the overlay of {} is gone\n", r.at("export").get<std::string>(),
+                   r.at("mac").get<std::string>());
       });
     }
     return RunControlCommand("overlay", cli, "overlay.commit", args,

@@ -145,14 +145,14 @@ int UmountMain(const std::vector<std::string>& args) {
   std::optional<os::MountEntry> mount = os::FindMount(mountpoint);
   if (!mount) {
     struct stat st {};
-    if (::stat(mountpoint.c_str(), &st) != 0) {
-      return Fail(kName, kExitUsage,
-                  fmt::format("{} does not exist; 'aoe show' lists the AoE disks mounted",
-                              mountpoint));
+    if (::stat(mountpoint.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+      return Fail(
+          kName, kExitUsage,
+          fmt::format("{} does not exist; 'aoe show' lists the AoE disks mounted", mountpoint));
     }
-    return Fail(kName, kExitFailure,
-                fmt::format("{} is not a mount point; 'aoe show' lists the AoE disks mounted",
-                            mountpoint));
+    return Fail(
+        kName, kExitFailure,
+        fmt::format("{} is not a mount point; 'aoe show' lists the AoE disks mounted", mountpoint));
   }
   if (mount->fstype != os::kAoeFsType) {
     return Fail(kName, kExitFailure,

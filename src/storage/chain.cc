@@ -41,26 +41,28 @@ Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spe
   return Errno(EINVAL);
 }
 
-Expected<StorageChain, ChainError> BuildStorageChain(const ChainOptions& options,
-                                                     const BaseOpener& open_base,
-                                                     IoEngine* engine) {
+Expected<StorageChain, OpenFailure> BuildStorageChain(const ChainOptions& options,
+                                                      const BaseOpener& open_base,
+                                                      IoEngine* engine) {
   const std::string image = fmt::format("image {}", options.backend.ToString());
+  const std::string window_text =
+      fmt::format("window offset={} length={} (sectors) of {}", options.offset_sectors,
+                  options.length_sectors, image);
   auto window_error = [&](std::error_code code, uint64_t image_bytes) {
-    return ChainError{code, fmt::format("window offset={} length={} (sectors) of {} ({} sectors)",
-                                        options.offset_sectors, options.length_sectors, image,
-                                        image_bytes / kSectorBytes)};
+    return OpenFailure{code,
+                       fmt::format("{} ({} sectors)", window_text, image_bytes / kSectorBytes)};
   };
   constexpr uint64_t kMaxSectors = std::numeric_limits<uint64_t>::max() / kSectorBytes;
   if (options.offset_sectors > kMaxSectors || options.length_sectors > kMaxSectors) {
-    return window_error(make_error_code(StorageErrc::kSizeOverflow), 0);
+    return OpenFailure{make_error_code(StorageErrc::kSizeOverflow), window_text};
   }
 
-  if (options.overlay && engine == nullptr) return ChainError{Errno(EINVAL).error, image};
+  if (options.overlay && engine == nullptr) return OpenFailure{Errno(EINVAL).error, image};
   BaseOptions base = options.base;
   // An overlay export never writes its image.
   if (options.overlay) base.read_only = true;
   auto opened = open_base(options.backend, base);
-  if (!opened) return ChainError{opened.error(), image};
+  if (!opened) return OpenFailure{opened.error(), image};
   StorageChain result;
   result.warnings = std::move(opened->warnings);
   result.shared_metadata = std::move(opened->shared_metadata);
@@ -83,7 +85,8 @@ Expected<StorageChain, ChainError> BuildStorageChain(const ChainOptions& options
     auto overlay =
         overlay::OverlayFilter::Open(std::move(chain), *options.overlay, *engine, result.warnings);
     if (!overlay) {
-      return ChainError{overlay.error(), fmt::format("overlay directory {}", options.overlay->dir)};
+      return OpenFailure{overlay.error(),
+                         fmt::format("overlay directory {}", options.overlay->dir)};
     }
     result.overlay = overlay->get();
     chain = std::move(*overlay);

@@ -78,11 +78,11 @@ struct StorageServices {
 Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spec,
                                const BaseOptions& options);
 
-// Why a chain could not be built: the error, and the layer it came from, for a message that
+// Why something could not be opened: the error, and what it came from, for a message that
 // points at the right thing ("overlay directory /srv/ov", not the image).
-struct ChainError {
+struct OpenFailure {
   std::error_code code;
-  std::string layer;  // "image PATH", "window offset=... of image PATH (N bytes)", ...
+  std::string what;  // "image PATH", "window offset=... of image PATH (N sectors)", ...
 };
 
 // `engine` drives an overlay's own files; needed only with options.overlay.
@@ -90,7 +90,7 @@ struct ChainError {
 // kSizeOverflow for a window that does not fit the image, and those of OverlayFilter::Open.
 // Warnings of the base (e.g. "O_DIRECT not available") and of the chain (fail= rules in effect,
 // overlays set aside) come back in StorageChain::warnings.
-Expected<StorageChain, ChainError> BuildStorageChain(const ChainOptions& options,
+Expected<StorageChain, OpenFailure> BuildStorageChain(const ChainOptions& options,
                                                      const BaseOpener& open_base,
                                                      IoEngine* engine = nullptr);
 

@@ -28,7 +28,7 @@ class ChainTest : public ::testing::Test {
     ASSERT_TRUE(completions) << completions.error().message();
     completions_ = std::move(*completions);
   }
-  Expected<StorageChain, ChainError> Build(ChainOptions options) {
+  Expected<StorageChain, OpenFailure> Build(ChainOptions options) {
     if (options.backend.path.empty()) options.backend.path = path_;
     StorageServices services{*engine_, *completions_};
     return BuildStorageChain(
@@ -125,7 +125,7 @@ TEST_F(ChainTest, WindowsThatDoNotFitAreRefused) {
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().code, make_error_code(StorageErrc::kWindowOutsideImage));
   EXPECT_EQ(too_long.error().code.message(), "offset/length window does not fit inside the image");
-  EXPECT_EQ(too_long.error().layer,
+  EXPECT_EQ(too_long.error().what,
             "window offset=90 length=11 (sectors) of image " + path_ + " (100 sectors)")
       << "the message says what the window is and how large the image is";
 
@@ -146,7 +146,7 @@ TEST_F(ChainTest, MissingImageGivesEnoent) {
   auto opened = Build({.backend = {.path = "/nonexistent/image.img"}});
   ASSERT_FALSE(opened);
   EXPECT_EQ(opened.error().code, std::errc::no_such_file_or_directory);
-  EXPECT_EQ(opened.error().layer, "image /nonexistent/image.img");
+  EXPECT_EQ(opened.error().what, "image /nonexistent/image.img");
 }
 
 // The image is there, the overlay directory's parent is not: the error names the directory.
@@ -155,7 +155,7 @@ TEST_F(ChainTest, AMissingOverlayDirectoryIsNamedNotTheImage) {
   settings.dir = "/nonexistent/overlays";
   auto opened = Build({.overlay = settings});
   ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error().layer, "overlay directory /nonexistent/overlays");
+  EXPECT_EQ(opened.error().what, "overlay directory /nonexistent/overlays");
 }
 
 }  // namespace

@@ -91,5 +91,18 @@ TEST_F(OverlayExport, AReadOnlyOverlayExportIsRefused) {
   EXPECT_NE(ValidateOptions(h_.options()), "");
 }
 
+// `aoe ctl add` of an overlay export whose directory cannot be made: the answer names the
+// directory, not the image, which is there.
+TEST_F(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
+  ASSERT_TRUE(h_.Start());
+  ExportOptions added = export_options();
+  added.address.slot = 9;
+  added.overlay_dir = "/nonexistent/overlays";
+  const std::string error = h_.server().AddExport(added);
+  EXPECT_EQ(error.rfind("cannot open export e1.9: overlay directory /nonexistent/overlays: ", 0),
+            0u)
+      << error;
+}
+
 }  // namespace
 }  // namespace aoe::target::testkit

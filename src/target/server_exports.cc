@@ -30,7 +30,7 @@ Result<std::vector<std::shared_ptr<Export>>> ServerImpl::OpenExports(
   std::vector<std::shared_ptr<Export>> opened;
   for (const auto& options : wanted) {
     auto e = OpenExport(options);
-    if (!e) return Unexpected{e.error()};
+    if (!e) return Unexpected{e.error().code};
     opened.push_back(std::move(*e));
   }
   return opened;
@@ -217,10 +217,9 @@ const ExportOptions* ServerImpl::FindWanted(const ServerOptions& options, std::s
   return nullptr;
 }
 
-std::string ServerImpl::OpenError(const ExportOptions& options,
-                                  const std::error_code& error) const {
-  return fmt::format("cannot open export {} ({}): {}", options.name(), options.backend.ToString(),
-                     error.message());
+std::string ServerImpl::OpenError(const ExportOptions& options, const OpenFailure& failure) const {
+  return fmt::format("cannot open export {}: {}: {}", options.name(), failure.what,
+                     failure.code.message());
 }
 
 void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
@@ -261,7 +260,8 @@ void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {
   }
 }
 
-Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& options) {
+Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenExport(
+    const ExportOptions& options) {
   const std::string name = options.name();
   auto storage = BuildStorageChain(
       options.Storage(),
@@ -270,8 +270,8 @@ Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& opti
       },
       &services_.engine);
   if (!storage) {
-    log_.Error(name, "cannot open {}: {}", storage.error().layer, storage.error().code.message());
-    return Unexpected{storage.error().code};
+    log_.Error(name, "cannot open {}: {}", storage.error().what, storage.error().code.message());
+    return storage.error();
   }
   for (const auto& warning : storage->warnings) log_.Warn(name, "{}", warning);
 
@@ -281,7 +281,7 @@ Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& opti
   if (!loaded) {
     log_.Error(name, "cannot read state file {}: {}; fix or delete it", store_->Location(name),
                loaded.error().message());
-    return Unexpected{loaded.error()};
+    return OpenFailure{loaded.error(), fmt::format("state file {}", store_->Location(name))};
   }
   ExportState state = loaded->value_or(ExportState{});
   if (!loaded->has_value() || state.configured_mask != options.mask) {
@@ -292,7 +292,7 @@ Result<std::shared_ptr<Export>> ServerImpl::OpenExport(const ExportOptions& opti
     if (auto saved = store_->SaveNow(name, state); !saved) {
       log_.Error(name, "cannot write state file {}: {}; check --state-dir", store_->Location(name),
                  saved.error().message());
-      return Unexpected{saved.error()};
+      return OpenFailure{saved.error(), fmt::format("state file {}", store_->Location(name))};
     }
   }
 

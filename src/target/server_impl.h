@@ -130,7 +130,7 @@ class ServerImpl final : public Server, private Transmitter {
     bool was_up = true;
   };
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
-  std::string OpenError(const ExportOptions& options, const std::error_code& error) const;
+  std::string OpenError(const ExportOptions& options, const OpenFailure& failure) const;
 
   // Takes the export out of the table once its state is saved (a state that cannot be saved is
   // given up, with its held replies), makes its writes durable and waits (bounded) until the
@@ -155,7 +155,8 @@ class ServerImpl final : public Server, private Transmitter {
   size_t FindPort(const std::string& name) const;
   void Watch(size_t index);
   void Unwatch(PortEntry& entry);
-  Result<std::shared_ptr<Export>> OpenExport(const ExportOptions& options);
+  // Errors name what failed: a layer of the storage chain or the state file (OpenFailure).
+  Expected<std::shared_ptr<Export>, OpenFailure> OpenExport(const ExportOptions& options);
   void AnnounceEverywhere(Export& e);
 
   // Receiving ------------------------------------------------------------------------------

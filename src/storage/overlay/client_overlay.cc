@@ -134,7 +134,7 @@ bool ClientOverlay::dirty() const {
 }
 
 bool ClientOverlay::idle() const {
-  return in_flight_ == 0 && !flushing_ && next_.empty() && deferred_.empty();
+  return in_flight_ == 0 && !flushing_ && next_.empty() && deferred_.empty() && retry_.empty();
 }
 
 void ClientOverlay::WhenIdle(std::function<void()> then) {
@@ -200,6 +200,9 @@ void ClientOverlay::Redispatch() {
     retry_.clear();
   } while (redispatch_again_ && !deferred_.empty());
   redispatching_ = false;
+  // A re-dispatched trim, or a write refused at once, completes inline without ending a
+  // request of the overlay's own: the overlay may have become idle here.
+  RunIfIdle();
 }
 
 IoCallback* ClientOverlay::Track(IoCallback* done, bool write) {

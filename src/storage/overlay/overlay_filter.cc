@@ -463,8 +463,9 @@ void OverlayFilter::SweepSoon() {
   engine_.QueueNop(new FunctionCallback([this](int64_t result) {
     --own_requests_;
     sweep_queued_ = false;
-    // A no-op the engine could not queue completes at once, on the caller's stack: no sweep
-    // then (the next SweepSoon tries again).
+    // A no-op the engine could not queue (its submission queue full even after a submit)
+    // completes at once, on the caller's stack: no sweep then. What it would have released
+    // waits for the next SweepSoon (a later commit's end or reset).
     if (result >= 0) Sweep();
   }));
 }

@@ -696,6 +696,25 @@ TEST_F(OverlayFilterTest, AResetOverlayIsClosedWhenItsLastRequestEnds) {
       << "the reset overlay's data file is still open";
 }
 
+// The same when the last thing the reset overlay waits for is a trim held back by a hole
+// being punched: the trim ends inline when the punch does, with no request of the overlay's own
+// ending after it.
+TEST_F(OverlayFilterTest, AResetOverlayIsClosedWhenAWaitingTrimEndsLast) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  ASSERT_EQ(Flush(), 0);
+  ASSERT_EQ(Trim(kA, 0, 4096), 0);
+  ASSERT_EQ(Flush(), 0);  // the hole of block 0 is punched now, after the flush
+  const std::string data = std::filesystem::canonical(DataPath(kA)).string();
+  Completion trim;
+  filter_->Trim(IoContext{.initiator = kA}, 0, 4096, &trim);
+  ASSERT_FALSE(trim.done()) << "the trim must wait for the punch for this test";
+  ASSERT_TRUE(ResetClient(kA));
+  EXPECT_EQ(Wait(trim), 0);
+  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+      << "the reset overlay's data file is still open";
+}
+
 TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
   Open();
   std::vector<std::string> warnings;
