@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "base/atomic_file.h"
+#include "net/timer_fd.h"
 #include "netboot/boot_policy.h"
 #include "netboot/dhcp_message.h"
 #include "netboot/dhcp_responder.h"
@@ -18,7 +20,6 @@
 #include "netboot/save_throttle.h"
 #include "netboot/tftp_server.h"
 #include "netboot/udp_socket.h"
-#include "net/timer_fd.h"
 
 namespace aoe::netboot {
 
@@ -257,7 +258,8 @@ class NetbootServiceImpl final : public NetbootService {
     if (lease_saves_.Changed(clock_->Now())) return WriteLeases();
     const std::optional<TimePoint> due = lease_saves_.due();
     if (!due || !save_timer_) return WriteLeases();
-    save_timer_->ArmOnce(std::chrono::duration_cast<std::chrono::nanoseconds>(*due - clock_->Now()));
+    save_timer_->ArmOnce(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(*due - clock_->Now()));
   }
 
   void OnSaveTimer() {
@@ -331,6 +333,18 @@ Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOpti
            options.targets.default_target
                ? fmt::format("default target aoe:{}", options.targets.default_target->ToString())
                : std::string("no default target"));
+  // A first stage that is not there shows only when a machine fails to boot: say so now.
+  for (const auto& [file, kind] :
+       {std::pair{options.files.bios, "BIOS"}, std::pair{options.files.efi, "UEFI"}}) {
+    const std::string path = options.tftp_root + "/" + file;
+    if (::access(path.c_str(), R_OK) != 0) {
+      log.Warn("netboot",
+               "{} is not readable in the TFTP root {} ({}): {} PXE clients cannot boot; "
+               "install ipxe, or name another file with --{}-file",
+               file, options.tftp_root, std::strerror(errno), kind,
+               std::string_view(kind) == "BIOS" ? "bios" : "efi");
+    }
+  }
   return std::unique_ptr<NetbootService>(std::move(service));
 }
 

@@ -242,4 +242,15 @@ done
 [[ $served_again -eq 1 ]] && t_pass "the host is served again once its silent transfers gave up" \
   || t_fail "the host was not served again within 20 s"
 
+# A first stage missing from the TFTP root is said at start (the default files are there: no
+# warning above); the service runs anyway, as the root may be filled later.
+grep -q "is not readable in the TFTP root" "$T_TMP/netboot.log" \
+  && t_fail "a warning about a boot file that is there" || t_pass "no warning for the default boot files"
+t_kill_pid "$T_BG_PID"
+out=$(in_s timeout 3 "$AOE_BIN" netboot -i nbs0 --range 10.78.0.100-10.78.0.110 --boot e0.1 \
+      --lease-file "$T_TMP/z.leases" --efi-file nosuch.efi 2>&1) || true
+[[ $out == *"nosuch.efi is not readable in the TFTP root /usr/lib/ipxe"*"UEFI PXE clients cannot boot"* ]] \
+  && t_pass "a missing --efi-file is warned about at start" \
+  || t_fail "no warning for a missing --efi-file: $out"
+
 t_finish
