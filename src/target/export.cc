@@ -19,12 +19,41 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, Exp
       backend_(std::move(backend)),
       overlay_(overlay),
       state_(std::move(state)),
+      published_(std::make_shared<PublishedState>(state_)),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
       serial_(std::to_string(shelf()) + "." + std::to_string(slot()) + ":" +
               std::string(host_name)) {
   BuildIdentify(mbr);
+}
+
+Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
+               overlay::OverlayFilter* overlay)
+    : options_(owner.options_),
+      name_(owner.name_),
+      backend_(std::move(backend)),
+      overlay_(overlay),
+      owns_state_(false),
+      published_(owner.published_),
+      sector_count_(backend_->size_bytes() / proto::kSectorSize),
+      model_(owner.model_),
+      serial_(owner.serial_),
+      identify_page_(owner.identify_page_) {}
+
+std::shared_ptr<Export> Export::CopyForLoop(const Export& owner,
+                                            std::unique_ptr<BlockBackend> backend,
+                                            overlay::OverlayFilter* overlay) {
+  return std::shared_ptr<Export>(new Export(owner, std::move(backend), overlay));
+}
+
+bool Export::MaskAllows(const MacAddress& host) const {
+  return owns_state_ ? state_.MaskAllows(host) : published_->Latest()->MaskAllows(host);
+}
+
+bool Export::ReservationAllows(const MacAddress& host) const {
+  return owns_state_ ? state_.ReservationAllows(host)
+                     : published_->Latest()->ReservationAllows(host);
 }
 
 bool Export::Addressed(uint16_t shelf, uint8_t slot) const {

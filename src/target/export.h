@@ -4,7 +4,14 @@
 // seen, and which of them flush their writes.
 //
 // Shared (std::shared_ptr) between the target's export table and the commands in flight on it,
-// so removing an export on reload never frees storage under a running I/O. Single-threaded.
+// so removing an export on reload never frees storage under a running I/O.
+//
+// Several event loops (docs/architecture.md, "More cores") each serve their own Export of one
+// disk: its own storage chain, initiators and durability tracking. One of them owns the
+// persistent state and publishes every change (PublishedState); the copies made for the other
+// loops (CopyForLoop) check masks and reservations against what it published last.
+//
+// Single-threaded, except that a copy reads what its owner publishes from another thread.
 #pragma once
 
 #include <array>
@@ -19,6 +26,7 @@
 #include "target/client_table.h"
 #include "target/export_state.h"
 #include "target/options.h"
+#include "target/published_state.h"
 #include "target/save_coalescer.h"
 
 namespace aoe::target {
@@ -33,6 +41,14 @@ class Export {
   // `overlay`: the chain's overlay layer (owned by `backend`), or null.
   Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
          std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay = nullptr);
+
+  // The same disk for another event loop, served from `backend` (that loop's own chain on the
+  // same storage) with `owner`'s IDENTIFY page. It owns no state: it reads what `owner`
+  // publishes, and its loop drops config, mask and reserve commands (the fanout selector sends
+  // them to the owner's loop).
+  static std::shared_ptr<Export> CopyForLoop(const Export& owner,
+                                             std::unique_ptr<BlockBackend> backend,
+                                             overlay::OverlayFilter* overlay = nullptr);
 
   const ExportOptions& options() const { return options_; }
   const std::string& name() const { return name_; }
@@ -69,12 +85,26 @@ class Export {
   // overlay export: one client's partition table is not everyone's.
   void UpdateGeometry(ConstByteSpan mbr);
 
+  // Whether this export's state (config string, mask, reservation) is changed here, by config,
+  // mask and reserve commands, rather than read from what the owner published (a copy).
+  bool owns_state() const { return owns_state_; }
+  // The checks every command makes, against the state as this loop sees it: its own, or on a
+  // copy, the one published last.
+  bool MaskAllows(const MacAddress& host) const;
+  bool ReservationAllows(const MacAddress& host) const;
+
+  // The state, its saves and its publication: the owner only (owns_state()).
   ExportState& state() { return state_; }
   const ExportState& state() const { return state_; }
   SaveCoalescer& saves() { return saves_; }
   const SaveCoalescer& saves() const { return saves_; }
+  // Makes the current state what the copies see; after every change, before the reply that
+  // acknowledges it is sent.
+  void PublishState() { published_->Publish(state_); }
 
  private:
+  Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
+         overlay::OverlayFilter* overlay);
   void BuildIdentify(ConstByteSpan mbr);
 
   ExportOptions options_;
@@ -82,8 +112,10 @@ class Export {
   std::unique_ptr<BlockBackend> backend_;
   overlay::OverlayFilter* overlay_;
   ClientTable clients_;
-  ExportState state_;
+  ExportState state_;  // the owner's; empty on a copy
   SaveCoalescer saves_;
+  bool owns_state_ = true;
+  std::shared_ptr<PublishedState> published_;  // shared by the owner and its copies
   uint64_t sector_count_;
   std::string model_;
   std::string serial_;

@@ -12,6 +12,7 @@
 #include "target/target.h"
 #include "target/testing/frames.h"
 #include "target/testing/memory_state_store.h"
+#include "target/testing/recording_wire.h"
 
 namespace aoe::target {
 namespace {
@@ -21,6 +22,7 @@ using testkit::BuildMask;
 using testkit::BuildReserve;
 using testkit::Frame;
 using testkit::MemoryStateStore;
+using testkit::RecordingWire;
 using testkit::Reply;
 using testkit::RequestHeader;
 
@@ -32,29 +34,6 @@ constexpr size_t kPoolSize = 256;
 constexpr uint8_t kConfigRead = 0, kConfigSetIfEmpty = 3, kConfigForceSet = 4;
 constexpr uint8_t kMaskRead = 0, kMaskEdit = 1, kDirAdd = 1;
 constexpr uint8_t kReserveSet = 1;
-
-// The Target's way out, recording every reply in the order it was sent.
-class RecordingWire final : public Transmitter {
- public:
-  RecordingWire() : pool_(kPoolSize, kFrameCapacity) {}
-
-  void Transmit(Command& command) override {
-    auto frame = command.frame();
-    sent_.emplace_back(Frame(frame.begin(), frame.end()));
-    pool_.Give(&command);
-  }
-  void Release(Command& command) override { pool_.Give(&command); }
-  Command* Acquire() override { return pool_.Take(); }
-  PortInfo PortAt(size_t) const override { return {"mem0", kTargetMac, 1500}; }
-
-  CommandPool& pool() { return pool_; }
-  // Replies sent since the last call.
-  std::vector<Reply> TakeSent() { return std::exchange(sent_, {}); }
-
- private:
-  CommandPool pool_;
-  std::vector<Reply> sent_;
-};
 
 class StateReplies : public ::testing::Test {
  protected:
@@ -81,15 +60,7 @@ class StateReplies : public ::testing::Test {
     return h;
   }
 
-  void Handle(const Frame& frame) {
-    Command* command = wire_.pool().Take();
-    ASSERT_NE(command, nullptr);
-    std::memcpy(command->buffer.data(), frame.data(), frame.size());
-    command->length = frame.size();
-    command->port_index = 0;
-    command->owner = target_.get();
-    target_->Handle(*command);
-  }
+  void Handle(const Frame& frame) { ASSERT_TRUE(wire_.Deliver(*target_, frame)); }
   uint32_t ForceSet(MacAddress host, std::string_view text) {
     uint32_t tag = next_tag_;
     Handle(BuildConfig(From(host), kConfigForceSet, text));
@@ -125,7 +96,7 @@ class StateReplies : public ::testing::Test {
   Logger log_{LogLevel::kDebug,
               [this](LogLevel, std::string_view line) { log_lines_.emplace_back(line); }};
   Stats stats_;
-  RecordingWire wire_;
+  RecordingWire wire_{kPoolSize, kFrameCapacity, {"mem0", kTargetMac, 1500}};
   MemoryStateStore store_;
   FakeClock clock_;
   std::unique_ptr<Target> target_;

@@ -34,6 +34,7 @@ struct Stats {
   uint64_t dropped_bad_config = 0;       // config string longer than 1024 or than the frame
   uint64_t dropped_rate_limited = 0;     // state change over its source's rate limit
   uint64_t dropped_state_busy = 0;       // state command while kMaxHeldReplies replies wait
+  uint64_t dropped_state_elsewhere = 0;  // non-ATA command on a loop not owning the export's state
   uint64_t refused_bad_version = 0;      // answered with error 5
   uint64_t refused_unknown_command = 0;  // answered with error 1
   uint64_t refused_bad_argument = 0;     // answered with error 2
@@ -77,6 +78,7 @@ inline constexpr std::array kStatsCounters = {
     StatsCounter{"dropped_bad_config", &Stats::dropped_bad_config},
     StatsCounter{"dropped_rate_limited", &Stats::dropped_rate_limited},
     StatsCounter{"dropped_state_busy", &Stats::dropped_state_busy},
+    StatsCounter{"dropped_state_elsewhere", &Stats::dropped_state_elsewhere},
     StatsCounter{"refused_bad_version", &Stats::refused_bad_version},
     StatsCounter{"refused_unknown_command", &Stats::refused_unknown_command},
     StatsCounter{"refused_bad_argument", &Stats::refused_bad_argument},

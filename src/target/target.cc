@@ -117,14 +117,19 @@ void Target::Handle(Command& command) {
 void Target::Serve(Command& command, Export& e, const PortInfo& port) {
   ByteSpan frame = command.frame();
   MacAddress requester = MacAddress::Load(frame, 6);
-  if (!e.state().MaskAllows(requester)) {
+  if (!e.MaskAllows(requester)) {
     ++stats_.dropped_masked;
     return tx_.Release(command);
   }
   uint8_t version = LoadU8(frame, 14) >> 4;
   uint8_t aoe_command = LoadU8(frame, 19);
-  e.clients().Seen(requester, LoadBe32(frame, 20),
-                   aoe_command == static_cast<uint8_t>(proto::Command::kAta), now_unix_);
+  const bool ata = aoe_command == static_cast<uint8_t>(proto::Command::kAta);
+  // Only the loop that owns the export's state may answer about it or change it.
+  if (!ata && !e.owns_state()) {
+    ++stats_.dropped_state_elsewhere;
+    return tx_.Release(command);
+  }
+  e.clients().Seen(requester, LoadBe32(frame, 20), ata, now_unix_);
   proto::MakeReplyHeader(frame, port.mac, e.shelf(), e.slot());
   if (version != proto::kVersion) {
     ++stats_.refused_bad_version;
@@ -164,6 +169,7 @@ void Target::ReplyAoeError(Command& command, AoeError error) {
 // Announcements
 
 void Target::Announce(Export& e, size_t port_index) {
+  if (!e.owns_state()) return;  // announced by the loop that owns its config string and mask
   PortInfo port = tx_.PortAt(port_index);
   auto send_to = [&](const MacAddress& destination) {
     Command* command = tx_.Acquire();

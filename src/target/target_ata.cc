@@ -40,7 +40,7 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
   ++stats_.ata_commands;
   uint8_t opcode = ata->cmd_status;
   // IDENTIFY stays open to everyone so other hosts can still see the disk (as vblade does).
-  if (opcode != proto::ata_op::kIdentifyDevice && !e.state().ReservationAllows(requester)) {
+  if (opcode != proto::ata_op::kIdentifyDevice && !e.ReservationAllows(requester)) {
     ++stats_.refused_reserved;
     return ReplyAoeError(command, AoeError::kTargetReserved);
   }

@@ -259,6 +259,7 @@ bool Target::AdmitStateCommand(Command& command, Export& e, const MacAddress& re
 
 void Target::ChangedState(Command& command) {
   Export& e = *command.target;
+  e.PublishState();
   e.saves().Changed();
   if (std::find(unsaved_.begin(), unsaved_.end(), command.target) == unsaved_.end()) {
     unsaved_.push_back(command.target);
@@ -347,6 +348,7 @@ void Target::StateRefreshed(const StateStore::Saved& refreshed) {
     return;
   }
   e->state() = *refreshed.refreshed;
+  e->PublishState();
   log_.Info(e->name(), "state changed by another target host (read from {})",
             store_.Location(e->name()));
 }
