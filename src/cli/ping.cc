@@ -150,8 +150,9 @@ int PingMain(const std::vector<std::string>& args) {
   config_stats.Print("config");
   identify_stats.Print("identify");
   if (config_stats.samples.empty() && identify_stats.samples.empty()) {
-    return Fail(kName, kExitFailure,
-                fmt::format("{} did not answer on {}", name, JoinNames(interfaces)));
+    return Fail(
+        kName, kExitFailure,
+        fmt::format("{} did not answer on {}{}", name, JoinNames(interfaces), c.NoLinkHint()));
   }
   return kExitOk;
 }

@@ -137,8 +137,8 @@ int ScanMain(const std::vector<std::string>& args) {
   if (!targets) return Fail(kName, kExitFailure, targets.error().message);
   if (targets->empty()) {
     return Fail(kName, kExitFailure,
-                fmt::format("no AoE target answered on {} within {}", JoinNames(interfaces),
-                            HumanSeconds(*timeout)));
+                fmt::format("no AoE target answered on {} within {}{}", JoinNames(interfaces),
+                            HumanSeconds(*timeout), (*client)->NoLinkHint()));
   }
   if (json) {
     PrintJson(*targets);

@@ -1,6 +1,7 @@
 #include "initiator/client.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -141,14 +142,32 @@ Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
     return Error(
         InitiatorErrc::kNoSuchTarget,
         fmt::format(
-            "{} did not answer on {} within {} ms", address.ToString(), names,
-            std::chrono::duration_cast<std::chrono::milliseconds>(options_.open_timeout).count()));
+            "{} did not answer on {} within {} ms{}", address.ToString(), names,
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.open_timeout).count(),
+            NoLinkHint()));
   }
   SyncDisk disk(*this, *d);
   if (!d->info().identify) {
     if (auto id = disk.Identify(); !id) return id.error();
   }
   return disk;
+}
+
+std::string Client::NoLinkHint() const {
+  std::vector<std::string> down;
+  for (const Port* p : initiator_->ports())
+    if (!p->link_up()) down.push_back(p->name());
+  if (down.empty()) return "";
+  if (down.size() == 1) {
+    return fmt::format(
+        " (no link on {0}: bring it up with `ip link set {0} up` if it is down, "
+        "else check its cable or peer)",
+        down[0]);
+  }
+  return fmt::format(
+      " (no link on {}: bring each up with `ip link set IFACE up` if it is down, "
+      "else check its cable or peer)",
+      fmt::join(down, ", "));
 }
 
 Outcome<ConfigReply> Client::Config(DiskAddress address, proto::ConfigCommand command,

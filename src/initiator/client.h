@@ -122,6 +122,10 @@ class Client {
   Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) {
     return OpenDisk(DiskAddress{shelf, slot});
   }
+  // Why nothing may have answered, as far as the interfaces can tell: " (no link on IFACE: ...)"
+  // naming each interface that was down or without carrier when it was opened, with how to fix
+  // it; empty when every link was up. Appended to "did not answer" messages.
+  std::string NoLinkHint() const;
 
   // Admin commands. For config test commands a silent target is the "no match" answer:
   // InitiatorErrc::kTimeout.

@@ -424,9 +424,11 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
       log, options, std::move(environment), std::move(*engine), std::move(*completions),
       std::move(*loop), std::move(*store), frame_capacity, command_count);
   server->StartWatchingStorage();
-  for (auto& port : ports) server->AdoptPort(std::move(port));
+  // Exports before ports: a start that fails on an export says only that, with no "serving on"
+  // line before it.
   auto exports = server->OpenExports(options.exports);
   AOE_TRY(exports);
+  for (auto& port : ports) server->AdoptPort(std::move(port));
   server->AddExports(std::move(*exports));
   return std::unique_ptr<Server>(std::move(server));
 }

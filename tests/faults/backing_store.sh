@@ -6,7 +6,8 @@
 #   e1.3  a healthy 16 MiB image that must keep working throughout.
 # Each failure reaches the initiator as an ATA error: `aoe cp` exits 1 with a message naming
 # the disk and the failing sector range; through `aoe mount` (FUSE) the file returns EIO; and
-# the target keeps serving the other exports.
+# the target keeps serving the other exports. A second `aoe serve` given an image that does not
+# exist stops at start with the error first and no "serving on" line.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -95,4 +96,15 @@ t_log "FUSE: $fuse_out"
 t_check "FUSE read of an injected bad sector fails with EIO" \
     grep -q 'Input/output error' <<<"$fuse_out"
 t_check "FUSE read of a good sector works" grep -q 'GOOD-SECTOR-OK' <<<"$fuse_out"
+
+# An image that cannot be opened stops the start. What the administrator reads first is which
+# image and why, not a "serving on" line as if the start had gone well (it used to come first).
+out=$T_TMP/missing.out
+timeout 10 ip netns exec "$FT" "$AOE_BIN" serve -i vt --state-dir "$T_TMP/state2" \
+    "e1.9=$T_TMP/missing.img" >"$out" 2>&1
+t_expect "serve with a missing image: exit 1" "$?" 1 \
+    "error e1.9: cannot open image $T_TMP/missing.img: No such file or directory" "$out"
+t_log "serve with a missing image said: $(cat "$out")"
+t_check "the first line is the error" grep -q 'cannot open image' <<<"$(head -1 "$out")"
+t_check "no 'serving on' line" bash -c "! grep -q 'serving on' '$out'"
 t_finish

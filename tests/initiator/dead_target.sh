@@ -5,7 +5,8 @@
 # The target is killed for good (SIGKILL) during a download. `aoe cp --timeout 5` must fail
 # with exit 1 and one clear line naming the disk, the sectors in flight and the path, about
 # 5 s after the last reply, and never hang (the whole cp runs under `timeout 60`). Then scan
-# and ping must say that nothing answered, with the interface named.
+# and ping must say that nothing answered, with the interface named, and, once the link has no
+# carrier (the target's end taken down), that the interface has no link and what to do.
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root).
 set -uo pipefail
@@ -78,5 +79,16 @@ t_check "the existing destination keeps its bytes" test "$(t_sha "$KEEP")" == "$
 ini_aoe client cp -i vc0 --timeout 0.5 e0.1 "$T_TMP/new.img" 2>"$err"
 t_expect "cp to a new file with no target: exit 1" "$?" 1 'e0.1 did not answer on vc0' "$err"
 t_check "no destination file is left behind" test ! -e "$T_TMP/new.img"
+
+# With the link up (above), nothing is said about links. Once the peer's end is down, vc0 has no
+# carrier: the no-answer messages say so, as the likelier cause than a dead target.
+ip -n "$(t_ns target)" link set vt0 down
+no_link='(no link on vc0: bring it up with `ip link set vc0 up` if it is down, else check its cable or peer)$'
+ini_aoe client scan -i vc0 --timeout 0.5 >/dev/null 2>"$err"
+t_expect "scan on a link without carrier says so" "$?" 1 "within 0.5 s $no_link" "$err"
+ini_aoe client ping -i vc0 -c 1 --timeout 0.3 e0.1 >/dev/null 2>"$err"
+t_expect "ping on a link without carrier says so" "$?" 1 "did not answer on vc0 $no_link" "$err"
+ini_aoe client cp -i vc0 --timeout 0.5 e0.1 "$T_TMP/new.img" 2>"$err"
+t_expect "cp on a link without carrier says so" "$?" 1 "ms $no_link" "$err"
 
 t_finish
