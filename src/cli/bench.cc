@@ -145,9 +145,15 @@ int BenchMain(const std::vector<std::string>& args) {
     if (!l) return Fail(kName, kExitUsage, l.error().message);
     length = *l;
   }
-  if (*offset % kSectorBytes != 0 || (length && (*length == 0 || *length % kSectorBytes != 0))) {
+  if (*offset % kSectorBytes != 0) {
     return Fail(kName, kExitUsage,
-                "--offset and --length must be non-zero multiples of 512 bytes (offset may be 0)");
+                fmt::format("--offset {} is not a multiple of 512 bytes; e.g. --offset {}", *offset,
+                            *offset / kSectorBytes * kSectorBytes));
+  }
+  if (length && (*length == 0 || *length % kSectorBytes != 0)) {
+    return Fail(kName, kExitUsage,
+                fmt::format("--length {} is not a non-zero multiple of 512 bytes; e.g. --length {}",
+                            *length, std::max<uint64_t>(1, *length / kSectorBytes) * kSectorBytes));
   }
   if (target_text.empty()) {
     return Fail(kName, kExitUsage,

@@ -65,6 +65,7 @@ expect_usage_error "version with an argument" "--version takes no argument" --ve
 expect_ok "aoe serve --help" serve --help
 expect_mentions "aoe serve --help" "Usage: aoe serve" -i --interface --config --sync --direct \
   --state-dir --log-level --bufcnt --no-announce EXPORT ro offset= length= mask= iface= \
+  rbd:POOL/IMAGE ceph_conf= ceph_id= keyring= \
   Example
 expect_ok "aoe serve -h after other arguments" serve -i vt0 e0.0 -h
 

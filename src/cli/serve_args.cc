@@ -23,7 +23,8 @@ constexpr std::string_view kDescription =
 
 constexpr std::string_view kFooter =
     R"(EXPORT is eSHELF.SLOT=PATH[,KEY...]: shelf 0-65534, slot 0-254, and the image file or
-block device to serve (a PATH with a comma needs --config). KEYs:
+block device to serve (a PATH with a comma needs --config), or rbd:POOL/IMAGE[@SNAP], a Ceph
+RBD image or snapshot (needs the aoekit-rbd package; docs/ceph.md). KEYs:
   ro            read-only; writes fail                  e0.1=/srv/disk.img,ro
   offset=N      start N 512-byte sectors into PATH      e0.1=/dev/sdb,offset=2048
   length=N      serve N sectors (default: to the end)   e0.1=/dev/sdb,length=204800
@@ -39,6 +40,9 @@ block device to serve (a PATH with a comma needs --config). KEYs:
   iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
   fail=A-B[:read|:write]  fail I/O to sectors A-B with EIO, a testing and drill aid (*)
                                                         e0.1=/a.img,fail=100-199:write
+  ceph_conf=PATH, ceph_id=NAME, keyring=PATH: rbd: only; the cluster's ceph.conf (default:
+                Ceph's search path), the cephx user without "client." (default admin), its
+                keyring (default: the one ceph.conf names)   e0.1=rbd:aoe/d1,ceph_id=aoe
   (*) repeatable; mask= also takes a ';'-separated list, which the shell needs quoted
 
 Examples:
