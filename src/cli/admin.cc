@@ -88,6 +88,13 @@ constexpr CommandHelp kConfigHelp{
 Exit status: 0 done (or the test matched), 1 refused, no reply or no match,
 2 bad arguments.)txt"};
 
+// An exchange's error as the user reads it: a target that did not answer on an interface
+// without link is told so (Client::NoLinkHint).
+std::string Explained(const initiator::Client& c, const initiator::Error& error) {
+  if (!(error == initiator::InitiatorErrc::kTimeout)) return error.message;
+  return error.message + c.NoLinkHint();
+}
+
 int ConfigMainImpl(const std::vector<std::string>& args) {
   constexpr std::string_view kName = "config";
   CLI::App app("", "aoe config");
@@ -154,11 +161,11 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
       // Silence is how a target says "no match"; it is also what a missing target looks like.
       return Fail(kName, kExitFailure,
                   fmt::format("{} config string does not {} {} (no reply within {} on {}; "
-                              "an absent disk looks the same, check with 'aoe config' alone)",
+                              "an absent disk looks the same, check with 'aoe config' alone){}",
                               name, exact ? "equal" : "start with", QuoteBytes(value),
-                              HumanSeconds(a.timeout), JoinNames(a.interfaces)));
+                              HumanSeconds(a.timeout), JoinNames(a.interfaces), c.NoLinkHint()));
     }
-    return Fail(kName, kExitFailure, reply.error().message);
+    return Fail(kName, kExitFailure, Explained(c, reply.error()));
   }
 
   proto::ConfigCommand command = proto::ConfigCommand::kRead;
@@ -172,7 +179,7 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
   }
   auto reply = c.Config(a.address, command, value, Exchange(a));
   if (!reply) {
-    std::string message = reply.error().message;
+    std::string message = Explained(c, reply.error());
     if (set && reply.error() == initiator::InitiatorErrc::kAoeError) {
       message += "; use --force to replace it";
     }
@@ -244,7 +251,7 @@ int MaskMainImpl(const std::vector<std::string>& args) {
   if (!reply) {
     std::string message = reply.error().message;
     if (reply.error() == initiator::InitiatorErrc::kTimeout) {
-      message += "; if a mask list is set, this host may not be on it";
+      message += "; if a mask list is set, this host may not be on it" + c.NoLinkHint();
     }
     return Fail(kName, kExitFailure, message);
   }
@@ -302,7 +309,7 @@ Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 int ReservedFailure(std::string_view name, initiator::Client& c, const AdminArgs& a,
                     const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) {
-    return Fail(name, kExitFailure, error.message);
+    return Fail(name, kExitFailure, Explained(c, error));
   }
   std::string holders = "?";
   if (error.holders) {

@@ -147,12 +147,15 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   if (*offset % kSectorBytes != 0) {
     return Fail(kName, kExitUsage,
-                fmt::format("--offset {} is not a multiple of 512 bytes; e.g. --offset {}", *offset,
-                            *offset / kSectorBytes * kSectorBytes));
+                fmt::format("--offset {} must be a multiple of 512 bytes; e.g. --offset {}",
+                            *offset, *offset / kSectorBytes * kSectorBytes));
   }
-  if (length && (*length == 0 || *length % kSectorBytes != 0)) {
+  if (length && *length == 0) {
+    return Fail(kName, kExitUsage, "--length 0 selects nothing; give at least 512 (bytes)");
+  }
+  if (length && *length % kSectorBytes != 0) {
     return Fail(kName, kExitUsage,
-                fmt::format("--length {} is not a non-zero multiple of 512 bytes; e.g. --length {}",
+                fmt::format("--length {} must be a multiple of 512 bytes; e.g. --length {}",
                             *length, std::max<uint64_t>(1, *length / kSectorBytes) * kSectorBytes));
   }
   if (target_text.empty()) {

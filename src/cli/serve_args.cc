@@ -40,9 +40,10 @@ RBD image or snapshot (needs the aoekit-rbd package; docs/ceph.md). KEYs:
   iface=NAME    answer only on this -i interface (*)    e0.1=/a.img,iface=eth1
   fail=A-B[:read|:write]  fail I/O to sectors A-B with EIO, a testing and drill aid (*)
                                                         e0.1=/a.img,fail=100-199:write
-  ceph_conf=PATH, ceph_id=NAME, keyring=PATH: rbd: only; the cluster's ceph.conf (default:
-                Ceph's search path), the cephx user without "client." (default admin), its
-                keyring (default: the one ceph.conf names)   e0.1=rbd:aoe/d1,ceph_id=aoe
+  ceph_conf=PATH, ceph_id=NAME, keyring=PATH  (rbd: exports only) the cluster's ceph.conf
+                (default: Ceph's search path), the cephx user without "client." (default
+                admin), its keyring (default: the one ceph.conf names)
+                                                        e0.1=rbd:aoe/disk1,ceph_id=aoe
   (*) repeatable; mask= also takes a ';'-separated list, which the shell needs quoted
 
 Examples:

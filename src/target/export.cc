@@ -1,6 +1,7 @@
 #include "target/export.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "proto/header.h"
 
@@ -20,6 +21,7 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, Exp
       overlay_(overlay),
       state_(std::move(state)),
       published_(std::make_shared<PublishedState>(state_)),
+      published_view_(published_),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
@@ -36,10 +38,16 @@ Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
       overlay_(overlay),
       owns_state_(false),
       published_(owner.published_),
+      published_view_(published_),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_(owner.model_),
       serial_(owner.serial_),
-      identify_page_(owner.identify_page_) {}
+      identify_page_(owner.identify_page_) {
+  // The same disk: the owner's IDENTIFY page (its size, its geometry) holds for this chain, and
+  // only an overlay export's copy has overlays (UpdateGeometry keeps their pages apart).
+  assert(sector_count_ == owner.sector_count_);
+  assert((overlay_ == nullptr) == (owner.overlay_ == nullptr));
+}
 
 std::shared_ptr<Export> Export::CopyForLoop(const Export& owner,
                                             std::unique_ptr<BlockBackend> backend,
@@ -47,13 +55,10 @@ std::shared_ptr<Export> Export::CopyForLoop(const Export& owner,
   return std::shared_ptr<Export>(new Export(owner, std::move(backend), overlay));
 }
 
-bool Export::MaskAllows(const MacAddress& host) const {
-  return owns_state_ ? state_.MaskAllows(host) : published_->Latest()->MaskAllows(host);
-}
+bool Export::MaskAllows(const MacAddress& host) const { return CheckedState().MaskAllows(host); }
 
 bool Export::ReservationAllows(const MacAddress& host) const {
-  return owns_state_ ? state_.ReservationAllows(host)
-                     : published_->Latest()->ReservationAllows(host);
+  return CheckedState().ReservationAllows(host);
 }
 
 bool Export::Addressed(uint16_t shelf, uint8_t slot) const {

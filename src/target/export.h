@@ -9,12 +9,14 @@
 // Several event loops (docs/architecture.md, "More cores") each serve their own Export of one
 // disk: its own storage chain, initiators and durability tracking. One of them owns the
 // persistent state and publishes every change (PublishedState); the copies made for the other
-// loops (CopyForLoop) check masks and reservations against what it published last.
+// loops (CopyForLoop) check masks and reservations against what it published last, and drop
+// every command but ATA.
 //
 // Single-threaded, except that a copy reads what its owner publishes from another thread.
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,9 +45,10 @@ class Export {
          std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay = nullptr);
 
   // The same disk for another event loop, served from `backend` (that loop's own chain on the
-  // same storage) with `owner`'s IDENTIFY page. It owns no state: it reads what `owner`
-  // publishes, and its loop drops config, mask and reserve commands (the fanout selector sends
-  // them to the owner's loop).
+  // same storage, of the same size) with `owner`'s IDENTIFY page. It owns no state: it reads
+  // what `owner` publishes, and its loop drops every command but ATA (the fanout selector sends
+  // those to the owner's loop). It follows this owner only: an export re-opened on reload is a
+  // new owner, and its copies must be made again from it.
   static std::shared_ptr<Export> CopyForLoop(const Export& owner,
                                              std::unique_ptr<BlockBackend> backend,
                                              overlay::OverlayFilter* overlay = nullptr);
@@ -93,19 +96,39 @@ class Export {
   bool MaskAllows(const MacAddress& host) const;
   bool ReservationAllows(const MacAddress& host) const;
 
-  // The state, its saves and its publication: the owner only (owns_state()).
-  ExportState& state() { return state_; }
-  const ExportState& state() const { return state_; }
-  SaveCoalescer& saves() { return saves_; }
-  const SaveCoalescer& saves() const { return saves_; }
+  // The state, its saves and its publication: the owner's only (owns_state()). A copy's state_
+  // is empty; publishing it would clear every loop's mask and reservation.
+  ExportState& state() {
+    assert(owns_state_);
+    return state_;
+  }
+  const ExportState& state() const {
+    assert(owns_state_);
+    return state_;
+  }
+  SaveCoalescer& saves() {
+    assert(owns_state_);
+    return saves_;
+  }
+  const SaveCoalescer& saves() const {
+    assert(owns_state_);
+    return saves_;
+  }
   // Makes the current state what the copies see; after every change, before the reply that
   // acknowledges it is sent.
-  void PublishState() { published_->Publish(state_); }
+  void PublishState() {
+    assert(owns_state_);
+    published_->Publish(state_);
+  }
 
  private:
   Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
          overlay::OverlayFilter* overlay);
   void BuildIdentify(ConstByteSpan mbr);
+  // The state the checks read: the owner's own, or a copy's view of what the owner published.
+  const ExportState& CheckedState() const {
+    return owns_state_ ? state_ : published_view_.Current();
+  }
 
   ExportOptions options_;
   std::string name_;
@@ -116,6 +139,9 @@ class Export {
   SaveCoalescer saves_;
   bool owns_state_ = true;
   std::shared_ptr<PublishedState> published_;  // shared by the owner and its copies
+  // A copy's reader of published_ (unused on the owner). Mutable: it caches the snapshot last
+  // read, for this export's own loop only.
+  mutable PublishedState::View published_view_;
   uint64_t sector_count_;
   std::string model_;
   std::string serial_;

@@ -424,8 +424,8 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
       log, options, std::move(environment), std::move(*engine), std::move(*completions),
       std::move(*loop), std::move(*store), frame_capacity, command_count);
   server->StartWatchingStorage();
-  // Exports before ports: a start that fails on an export says only that, with no "serving on"
-  // line before it.
+  // Exports before adopting the ports (which logs "serving on"): a start that fails on an export
+  // says only that. The ports were opened above, first, to size the frame buffers.
   auto exports = server->OpenExports(options.exports);
   AOE_TRY(exports);
   for (auto& port : ports) server->AdoptPort(std::move(port));

@@ -16,6 +16,11 @@
 // replies wait at once; beyond either limit the command is dropped and the initiator
 // retransmits.
 //
+// With several event loops (docs/architecture.md, "More cores"), each loop has its own Target.
+// The one whose exports own their state (Export::owns_state) serves every command; the others
+// serve copies (Export::CopyForLoop) and drop every command but ATA, which the fanout selector
+// sends to the owner's loop, so they neither answer about the state nor change it.
+//
 // Single-threaded.
 #pragma once
 
@@ -97,6 +102,7 @@ class Target final : public CommandOwner {
 
   // Sends an unsolicited config reply for `e` on the port: broadcast, or unicast to each MAC of
   // a non-empty mask list (as vblade does), so initiators need not wait for their next poll.
+  // Nothing for a copy of an export: its owner's loop announces it.
   void Announce(Export& e, size_t port_index);
 
   void Complete(Command& command, int64_t result) override;

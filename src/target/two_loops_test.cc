@@ -54,7 +54,7 @@ constexpr size_t kDiskBytes = 64 * kSector;
 constexpr uint8_t kReserveSet = 1;
 constexpr uint8_t kMaskEdit = 1, kDirAdd = 1;
 constexpr uint8_t kConfigRead = 0;
-constexpr uint8_t kTargetReserved = 6;  // AoE error: reserved by another host
+constexpr uint8_t kTargetReserved = 6;  // AoE error 6, as on the wire (frames.h reads no proto/)
 
 // One event loop's share of the target: its Target, way out and counters.
 struct Loop {
@@ -139,13 +139,20 @@ TEST_F(TwoLoops, EachInitiatorsIoStaysOnOneLoopAndStateCommandsGoToLoopZero) {
 TEST_F(TwoLoops, AReservationAnsweredOnLoopZeroRefusesWritesOnLoopOne) {
   ASSERT_TRUE(Written(Send(Write(From(kHostB)))));
 
+  // At the very moment the reserve's reply leaves loop 0, loop 1 already refuses host B.
+  std::vector<bool> refused_as_the_reply_left;
+  loop(0).wire.on_transmit = [&](const Reply&) {
+    refused_as_the_reply_left.push_back(Refused(Send(Write(From(kHostB)))));
+  };
   auto reply = SendChange(BuildReserve(From(kHostA), kReserveSet, {kHostA}));
+  loop(0).wire.on_transmit = nullptr;
   ASSERT_EQ(reply.size(), 1u);
   ASSERT_FALSE(reply[0].error_flag());
+  EXPECT_EQ(refused_as_the_reply_left, std::vector<bool>{true});
 
   EXPECT_TRUE(Refused(Send(Write(From(kHostB)))))
       << "loop 1 served a write the reservation shuts out";
-  EXPECT_EQ(loop(1).stats.refused_reserved, 1u);
+  EXPECT_EQ(loop(1).stats.refused_reserved, 2u);  // with the one as the reply left
   auto identify = Send(BuildAta(From(kHostB), AtaOp(kIdentify).Count(1)));
   ASSERT_EQ(identify.size(), 1u);
   EXPECT_FALSE(identify[0].error_flag()) << "IDENTIFY stays open to every host";
@@ -164,6 +171,10 @@ TEST_F(TwoLoops, AMaskSetOnLoopZeroDropsOtherHostsOnLoopOne) {
 
   EXPECT_TRUE(Send(BuildAta(From(kHostB), AtaOp(kRead48).Flags(0x40).Count(1))).empty());
   EXPECT_EQ(loop(1).stats.dropped_masked, 1u);
+  // Host A, on the list, is still served there (its I/O lands on loop 0; sent to loop 1 here).
+  ASSERT_TRUE(loop(1).wire.Deliver(loop(1).target,
+                                   BuildAta(From(kHostA), AtaOp(kRead48).Flags(0x40).Count(1))));
+  EXPECT_EQ(loop(1).wire.TakeSent().size(), 1u);
 }
 
 TEST_F(TwoLoops, AStateAnotherHostSavedReachesEveryLoop) {
@@ -197,9 +208,10 @@ TEST_F(TwoLoops, OnlyTheOwnersLoopAnnouncesTheExport) {
 }
 
 // Loop 1 on its own thread serves host B's writes without pause while this thread reserves the
-// disk for host A on loop 0 and releases it, round after round. A write loop 1 takes up after
-// a reserve's reply was sent must be refused, and after a release's reply, served (checked for
-// the writes during which the phase did not move on).
+// disk for host A on loop 0 and releases it, round after round. The phase moves on at the moment
+// each reply leaves loop 0 (RecordingWire::on_transmit); a write loop 1 takes up after a
+// reserve's reply left must be refused, and after a release's reply, served (checked for the
+// writes during which the phase did not move on).
 TEST_F(TwoLoops, AChangeBindsTheOtherLoopFromTheMomentItsReplyIsSent) {
   // phase = round * 4 + what the latest reply sent made of the reservation.
   enum Kind : int { kChanging, kReserved, kReleased };
@@ -228,6 +240,15 @@ TEST_F(TwoLoops, AChangeBindsTheOtherLoopFromTheMomentItsReplyIsSent) {
       if (kind != kChanging) writes_in_phase.fetch_add(1);
     }
   });
+  // Stops and joins loop 1 however this test ends (a thread destroyed unjoined ends the binary).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~Joiner() {
+      stop.store(true);
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{stop, loop1};
   // Waits (bounded) until loop 1 has taken up `count` writes in the phase.
   auto let_loop1_serve = [&](int count) {
     while (writes_in_phase.load() < count && std::chrono::steady_clock::now() < deadline) {
@@ -235,24 +256,32 @@ TEST_F(TwoLoops, AChangeBindsTheOtherLoopFromTheMomentItsReplyIsSent) {
     }
   };
 
+  int phase_at_reply = kChanging;
+  loop(0).wire.on_transmit = [&](const Reply&) {
+    phase.store(phase_at_reply, std::memory_order_release);
+  };
   constexpr int kRounds = 20;
   constexpr int kWritesPerPhase = 50;
+  int replies = 0;
   for (int round = 0; round < kRounds; ++round) {
     for (bool reserve : {true, false}) {
       phase.store(round * 4 + kChanging);
       writes_in_phase.store(0);
-      auto reply = SendChange(BuildReserve(
-          From(kHostA), kReserveSet, reserve ? std::vector{kHostA} : std::vector<MacAddress>{}));
-      ASSERT_EQ(reply.size(), 1u);
-      phase.store(round * 4 + (reserve ? kReserved : kReleased), std::memory_order_release);
+      phase_at_reply = round * 4 + (reserve ? kReserved : kReleased);
+      const std::vector<MacAddress> holders =
+          reserve ? std::vector{kHostA} : std::vector<MacAddress>{};
+      replies +=
+          static_cast<int>(SendChange(BuildReserve(From(kHostA), kReserveSet, holders)).size());
       let_loop1_serve(kWritesPerPhase);
     }
   }
+  loop(0).wire.on_transmit = nullptr;
+
+  EXPECT_EQ(replies, 2 * kRounds);
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline) << "loop 1 did not keep up";
   stop.store(true);
   loop1.join();
-
   EXPECT_EQ(wrong.load(), 0) << "loop 1 served a write by a state older than a reply sent";
-  EXPECT_LT(std::chrono::steady_clock::now(), deadline) << "loop 1 did not keep up";
 }
 
 }  // namespace

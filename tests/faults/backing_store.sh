@@ -105,6 +105,5 @@ timeout 10 ip netns exec "$FT" "$AOE_BIN" serve -i vt --state-dir "$T_TMP/state2
 t_expect "serve with a missing image: exit 1" "$?" 1 \
     "error e1.9: cannot open image $T_TMP/missing.img: No such file or directory" "$out"
 t_log "serve with a missing image said: $(cat "$out")"
-t_check "the first line is the error" grep -q 'cannot open image' <<<"$(head -1 "$out")"
 t_check "no 'serving on' line" bash -c "! grep -q 'serving on' '$out'"
 t_finish

@@ -90,5 +90,9 @@ ini_aoe client ping -i vc0 -c 1 --timeout 0.3 e0.1 >/dev/null 2>"$err"
 t_expect "ping on a link without carrier says so" "$?" 1 "did not answer on vc0 $no_link" "$err"
 ini_aoe client cp -i vc0 --timeout 0.5 e0.1 "$T_TMP/new.img" 2>"$err"
 t_expect "cp on a link without carrier says so" "$?" 1 "ms $no_link" "$err"
+for admin in config mask reserve; do
+    ini_aoe client "$admin" -i vc0 --timeout 0.3 e0.1 >/dev/null 2>"$err"
+    t_expect "$admin on a link without carrier says so" "$?" 1 "$no_link" "$err"
+done
 
 t_finish

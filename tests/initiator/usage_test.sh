@@ -109,12 +109,12 @@ expect_usage_error "bench bad bs" "--bs '4q' is not a size" bench -i vc0 --bs 4q
 expect_usage_error "bench depth" "--depth 'lots'" bench -i vc0 --depth lots e0.1
 expect_usage_error "bench seconds" "--seconds '0'" bench -i vc0 --seconds 0 e0.1
 expect_usage_error "bench unaligned offset" \
-  "^aoe bench: --offset 513 is not a multiple of 512 bytes; e.g. --offset 512$" \
+  "^aoe bench: --offset 513 must be a multiple of 512 bytes; e.g. --offset 512$" \
   bench -i vc0 --offset 513 e0.1
 expect_usage_error "bench unaligned length" \
-  "^aoe bench: --length 1000 is not a non-zero multiple of 512 bytes; e.g. --length 512$" \
+  "^aoe bench: --length 1000 must be a multiple of 512 bytes; e.g. --length 512$" \
   bench -i vc0 --offset 512 --length 1000 e0.1
-expect_usage_error "bench zero length" "^aoe bench: --length 0 is not a non-zero multiple" \
+expect_usage_error "bench zero length" "^aoe bench: --length 0 selects nothing; give at least 512" \
   bench -i vc0 --length 0 e0.1
 expect_usage_error "bench without disk" "^aoe bench: no disk given" bench -i vc0
 expect_usage_error "bench without -i" "^aoe bench: no interface given" bench e0.1

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstring>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -35,10 +36,15 @@ class RecordingWire final : public Transmitter {
     auto frame = command.frame();
     sent_.emplace_back(Frame(frame.begin(), frame.end()));
     pool_.Give(&command);
+    if (on_transmit) on_transmit(sent_.back());
   }
   void Release(Command& command) override { pool_.Give(&command); }
   Command* Acquire() override { return pool_.Take(); }
   PortInfo PortAt(size_t) const override { return port_; }
+
+  // Called with each reply as it is sent, inside the Target's call: a test can look at the
+  // world at the very moment a reply leaves.
+  std::function<void(const Reply&)> on_transmit;
 
   CommandPool& pool() { return pool_; }
   // Replies sent since the last call.
