@@ -81,7 +81,7 @@ struct Local {
   bool block_device = false;  // size_bytes is the size of the device
   uint64_t size_bytes = 0;    // for a source: its size
   bool fresh = false;         // emptied by us as the copy starts: unwritten ranges read as zeros
-  bool created = false;       // did not exist: removed again if the copy never starts
+  bool created = false;       // did not exist: removed again if no data ever comes
 };
 
 std::string Errno(std::string_view what, const std::string& path) {
@@ -113,9 +113,10 @@ ParseResult<Local> OpenSource(const std::string& path) {
 
 // A regular file is created (mode 0666 less umask) and, unless we write into the middle of it
 // (--seek-sectors), emptied, so that the ranges we skip read back as zeros. Not at once: only
-// once the disk has answered and the copy is planned (CpMain), so that a copy that never starts
-// leaves an existing file as it was.
-ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
+// once the disk has sent its first data (Copy::Download), so that a copy that never starts, or
+// that the target refuses (a reservation, an I/O error on the first read), leaves an existing
+// file as it was. Opened for reading too when the copy is to be read back (--verify).
+ParseResult<Local> OpenDestination(const std::string& path, bool truncate, bool read_back) {
   Local l;
   l.path = path;
   struct stat st {};
@@ -126,10 +127,11 @@ ParseResult<Local> OpenDestination(const std::string& path, bool truncate) {
   l.regular = !exists || S_ISREG(st.st_mode);
   // O_EXCL first: `created` must mean that this call made the file (a file made meanwhile by
   // someone else, or the target of a dangling symbolic link, is not ours to remove).
-  l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  const int access = read_back ? O_RDWR : O_WRONLY;
+  l.fd = UniqueFd(::open(path.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   l.created = l.fd.valid();
   if (!l.fd && errno == EEXIST)
-    l.fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666));
+    l.fd = UniqueFd(::open(path.c_str(), access | O_CREAT | O_CLOEXEC, 0666));
   if (!l.fd) return ParseError{Errno("cannot open", path)};
   l.fresh = l.regular && truncate;
   if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
@@ -286,8 +288,20 @@ std::optional<std::string> Copy::Download() {
         .buffer = ByteSpan(pool).subspan(slot * chunk_bytes, sectors * kSectorBytes),
         .cookie = slot};
   };
+  // The destination is emptied (a fresh file) when the first data has come, not before.
+  bool writing = false;
+  auto start_writing = [&] {
+    writing = true;
+    if (local.fresh && ::ftruncate(local.fd.get(), 0) != 0) {
+      write_error = Errno("cannot empty", local.path);
+    }
+  };
   auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
     const uint64_t offset = (range.dst_sector + (op.lba - range.src_sector)) * kSectorBytes;
+    if (!writing) start_writing();
+    if (!write_error.empty()) {
+      return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
+    }
     if (local.fresh) {
       // A fresh file reads zeros wherever we do not write: leave zero blocks as holes.
       size_t written = 0;
@@ -312,11 +326,15 @@ std::optional<std::string> Copy::Download() {
   initiator::SyncDisk::IoOp failed;
   auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
+  // Refused before any data came: the local side stays as it was (a file cp made goes again).
+  if (!result && !writing && local.created) ::unlink(local.path.c_str());
   if (!write_error.empty()) return write_error;
   if (!result) {
     return DescribeFailure("reading", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
+  if (!writing) start_writing();  // nothing to copy (--count-sectors 0): still emptied
+  if (!write_error.empty()) return write_error;
   // The file must end where the copy ends even if its last blocks were holes.
   if (local.regular) {
     struct stat st {};
@@ -594,9 +612,9 @@ int CpMain(const std::vector<std::string>& arguments) {
   }
 
   // Open the local side first: a typo in a path should not cost a network round trip.
-  ParseResult<Local> local = src_disk
-                                 ? OpenDestination(local_path, app.count("--seek-sectors") == 0)
-                                 : OpenSource(local_path);
+  ParseResult<Local> local =
+      src_disk ? OpenDestination(local_path, app.count("--seek-sectors") == 0, args.verify)
+               : OpenSource(local_path);
   if (!local) return Fail(kName, kExitFailure, local.error().message);
   // Until the copy starts, a failure leaves the local side as it was.
   auto fail_before_copy = [&](const std::string& message) {
@@ -629,9 +647,6 @@ int CpMain(const std::vector<std::string>& arguments) {
   if (app.count("--count-sectors") > 0) request.count = sector_options[2];
   ParseResult<CopyRange> range = PlanCopy(request);
   if (!range) return fail_before_copy(range.error().message);
-  if (local->fresh && ::ftruncate(local->fd.get(), 0) != 0) {
-    return fail_before_copy(Errno("cannot empty", local->path));
-  }
 
   Copy copy{.args = args,
             .client = **client,

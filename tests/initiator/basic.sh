@@ -7,6 +7,8 @@
 #   - scan finds e0.1 with the right size (table and --json);
 #   - ping gets config and IDENTIFY replies;
 #   - cp downloads the 256 MiB image: same SHA-256, zero runs left as holes, full size;
+#   - cp downloads a range with --verify over an existing file, and is refused by a reservation
+#     without touching the destination;
 #   - cp uploads a different, sparse 256 MiB image with --verify: the target's image file
 #     then has the same SHA-256, zeros included;
 #   - bench reads, and random-writes only inside the region it is given;
@@ -91,6 +93,20 @@ else
     t_fail "download: $(cat "$out")"
 fi
 t_log "download took $(( SECONDS - t0 )) s"
+
+# --- cp download --verify, onto an existing file -------------------------------------------
+# The copy is read back from the file it wrote (that file used to be opened write-only, so
+# every download --verify failed with EBADF).
+VERIFIED=$T_TMP/verified.img
+echo "an older file" >"$VERIFIED"
+if ini_aoe client cp -i vc0 --count-sectors 65536 e0.1 "$VERIFIED" --verify 2>"$out"; then
+    t_check "download --verify reports the SHA-256 of the range" \
+        grep -q "verified: both sides have SHA-256 $(t_sha_range "$IMAGE" 0 65536)" "$out"
+    t_check "download --verify: the file is the range" \
+        test "$(t_sha "$VERIFIED")" == "$(t_sha_range "$IMAGE" 0 65536)"
+else
+    t_fail "download --verify: $(cat "$out")"
+fi
 
 # --- cp upload (sparse source, --verify) -------------------------------------------------------
 UP=$T_TMP/up.img
@@ -187,6 +203,14 @@ if [[ $TARGET == aoekit ]]; then
     rc=$?
     t_expect "cp from a disk reserved by another host fails naming it" \
         "$rc" 1 'target reserved by another host (02:00:00:00:00:99)' "$out"
+    # Refused at its first read, a download leaves the destination alone: an existing file keeps
+    # its bytes (it used to be emptied first), a new one is not left behind.
+    echo precious >"$T_TMP/keep.img"
+    ini_aoe client cp -i vc0 --count-sectors 8 e0.1 "$T_TMP/keep.img" 2>"$out"
+    t_expect "cp refused by a reservation: exit 1" "$?" 1 'reserved by another host' "$out"
+    t_check "the existing destination keeps its bytes" \
+        test "$(cat "$T_TMP/keep.img")" == precious
+    t_check "no new destination is left behind" test ! -e "$T_TMP/x.img"
     ini_aoe client release -i vc0 e0.1 2>"$out"
     rc=$?
     t_expect "release of another host's reservation is refused" \
