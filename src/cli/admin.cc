@@ -95,6 +95,12 @@ std::string Explained(const initiator::Client& c, const initiator::Error& error)
   return error.message + c.NoLinkHint();
 }
 
+// A request the initiator refused to send (too long for the link) is a bad argument; anything
+// else is a failure.
+int ExitCodeFor(const initiator::Error& error) {
+  return error == initiator::InitiatorErrc::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
 int ConfigMainImpl(const std::vector<std::string>& args) {
   constexpr std::string_view kName = "config";
   CLI::App app("", "aoe config");
@@ -253,7 +259,7 @@ int MaskMainImpl(const std::vector<std::string>& args) {
     if (reply.error() == initiator::InitiatorErrc::kTimeout) {
       message += "; if a mask list is set, this host may not be on it" + c.NoLinkHint();
     }
-    return Fail(kName, kExitFailure, message);
+    return Fail(kName, ExitCodeFor(reply.error()), message);
   }
   if (reply->macs.empty()) {
     fmt::print("{} mask list: empty (every host may use the disk)\n", name);
@@ -309,7 +315,7 @@ Exit status: 0 done, 1 refused or no reply, 2 bad arguments.)txt"};
 int ReservedFailure(std::string_view name, initiator::Client& c, const AdminArgs& a,
                     const initiator::Error& error) {
   if (!(error == initiator::InitiatorErrc::kTargetReserved)) {
-    return Fail(name, kExitFailure, Explained(c, error));
+    return Fail(name, ExitCodeFor(error), Explained(c, error));
   }
   std::string holders = "?";
   if (error.holders) {

@@ -136,6 +136,19 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
               Error(InitiatorErrc::kNoPorts, "no usable network interface for the request"));
     return;
   }
+  // A frame longer than the link carries is refused by the kernel (EMSGSIZE) and would look
+  // like a target that does not answer: say so now (a long mask edit or reserve list).
+  for (size_t port : ex.ports) {
+    const Port& p = *ports_[port];
+    if (ex.frame.size() > p.mtu() + proto::kEthernetHeaderSize) {
+      FailLater(std::move(ex.on_done),
+                Error(InitiatorErrc::kInvalidArgument,
+                      fmt::format("the {} needs a {}-byte frame, more than {} carries (MTU {}); "
+                                  "send fewer entries per request",
+                                  ex.what, ex.frame.size(), p.name(), p.mtu())));
+      return;
+    }
+  }
   StartExchange(std::move(ex));
   DrainCompletions();
 }

@@ -95,4 +95,17 @@ for admin in config mask reserve; do
     t_expect "$admin on a link without carrier says so" "$?" 1 "$no_link" "$err"
 done
 
+# A mask edit or reserve list longer than one frame on the link (MTU 1500: 185 directives, 248
+# MACs) is refused before it is sent, as a bad argument: the kernel would refuse the frame
+# (EMSGSIZE) and it would look like a target that does not answer.
+dels=() macs=()
+for (( i = 0; i < 186; i++ )); do dels+=(--del "02:00:00:00:01:$(printf %02x "$i")"); done
+for (( i = 0; i < 249; i++ )); do macs+=("02:00:00:00:02:$(printf %02x "$i")"); done
+ini_aoe client mask -i vc0 e0.1 "${dels[@]}" >/dev/null 2>"$err"
+t_expect "a mask edit too long for the link: exit 2, naming the MTU" "$?" 2 \
+    '^aoe mask: the mask edit needs a 1516-byte frame, more than vc0 carries (MTU 1500); send fewer entries per request$' "$err"
+ini_aoe client reserve -i vc0 e0.1 "${macs[@]}" >/dev/null 2>"$err"
+t_expect "a reserve list too long for the link: exit 2" "$?" 2 \
+    'the reserve set needs a 1520-byte frame, more than vc0 carries (MTU 1500)' "$err"
+
 t_finish
