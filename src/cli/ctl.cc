@@ -3,14 +3,27 @@
 // without SIGHUP; tell it that a client boots; or send any request as JSON.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/command.h"
 #include "cli/control_cli.h"
+#include "cli/export_spec.h"
 
 namespace aoe::cli {
 namespace {
+
+// The spec with its relative paths made absolute here: the server resolves a path in its own
+// working directory (/ under systemd), not in the caller's.
+std::string AbsolutePaths(const std::string& spec) {
+  return MapExportSpecPaths(spec, [](const std::string& path) {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    return path.starts_with('/') || error ? path : absolute.string();
+  });
+}
 
 using control::Json;
 
@@ -26,6 +39,7 @@ Commands:
   stats                        the target's counters since it started: commands, bytes,
                                frames dropped or refused (by reason), busy polls
   add SPEC                     serve one more export, SPEC as on the aoe serve command line
+                               (relative paths are taken from this directory)
                                (e.g. e0.2=/srv/b.img,ro); lasts until SIGHUP or restart
   remove EXPORT                stop serving an export (after its commands in flight)
   reload EXPORT [SPEC]         open an export again, with SPEC if given
@@ -125,7 +139,8 @@ int CtlMain(const std::vector<std::string>& arguments) {
   }
   if (command == "add") {
     if (operands != 1) return usage("add takes one SPEC, e.g. e0.2=/srv/b.img");
-    return RunControlCommand("ctl", cli, "export.add", Json{{"spec", w[1]}}, done("added"));
+    return RunControlCommand("ctl", cli, "export.add", Json{{"spec", AbsolutePaths(w[1])}},
+                             done("added"));
   }
   if (command == "remove") {
     if (operands != 1) return usage("remove takes one EXPORT, e.g. e0.2");
@@ -136,7 +151,7 @@ int CtlMain(const std::vector<std::string>& arguments) {
     if (operands < 1 || operands > 2) return usage("reload takes EXPORT [SPEC]");
     if (auto bad = BadExportOperand(w[1])) return usage(*bad);
     Json args{{"export", w[1]}};
-    if (operands == 2) args["spec"] = w[2];
+    if (operands == 2) args["spec"] = AbsolutePaths(w[2]);
     return RunControlCommand("ctl", cli, "export.reload", args, done("reloaded"));
   }
   if (command == "boot") {

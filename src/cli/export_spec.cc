@@ -261,4 +261,44 @@ ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
   return e;
 }
 
+std::string MapExportSpecPaths(std::string_view spec,
+                               const std::function<std::string(const std::string&)>& map) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string_view::npos) return std::string(spec);
+  std::string out(spec.substr(0, eq + 1));
+  std::vector<std::string_view> elements = Split(spec.substr(eq + 1), ',');
+  for (size_t i = 0; i < elements.size(); ++i) {
+    std::string_view element = elements[i];
+    if (i > 0) out += ',';
+    if (i == 0) {
+      const BackendSpec backend = ParseBackendSpec(element);
+      if (backend.kind == BackendSpec::Kind::kFile && !backend.path.empty()) {
+        // Keeps a "file:" scheme written before the path.
+        out += element.substr(0, element.size() - backend.path.size());
+        out += map(backend.path);
+        continue;
+      }
+    } else if (const size_t key_end = element.find('='); key_end != std::string_view::npos) {
+      const std::string_view key = element.substr(0, key_end);
+      const std::string_view value = element.substr(key_end + 1);
+      if (!value.empty() && (key == "overlay" || key == "ceph_conf" || key == "keyring")) {
+        out += element.substr(0, key_end + 1);
+        out += map(std::string(value));
+        continue;
+      }
+    }
+    out += element;
+  }
+  return out;
+}
+
+std::string RelativePathIn(std::string_view spec) {
+  std::string relative;
+  MapExportSpecPaths(spec, [&](const std::string& path) {
+    if (relative.empty() && !path.starts_with('/')) relative = path;
+    return path;
+  });
+  return relative;
+}
+
 }  // namespace aoe::cli

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -47,6 +48,15 @@ struct ExportDefaults {
 // be turned on.
 ParseResult<target::ExportOptions> ParseExportSpec(std::string_view spec,
                                                    const ExportDefaults& defaults = {});
+
+// The file system paths of a well-formed export spec (its image unless rbd:, and the values of
+// overlay=, ceph_conf= and keyring=), each replaced by `map(path)`; the rest of the spec as it
+// was. For the control socket, where a relative path would be resolved in the server's working
+// directory: `aoe ctl` makes them absolute in its own, and the server refuses any left relative.
+std::string MapExportSpecPaths(std::string_view spec,
+                               const std::function<std::string(const std::string&)>& map);
+// The first relative path of the spec, or "" if every path is absolute.
+std::string RelativePathIn(std::string_view spec);
 
 // Parses an overlay lifetime for `option` ("lifetime", "lifetime.MAC"): one line naming the
 // choices otherwise.

@@ -292,5 +292,26 @@ TEST(ParseExportSpec, CephOptionGivenTwiceIsRefused) {
             "give it once");
 }
 
+std::string Marked(std::string_view spec) {
+  return MapExportSpecPaths(spec, [](const std::string& path) { return "<" + path + ">"; });
+}
+
+TEST(ExportSpecPaths, EveryFilePathIsMappedAndNothingElse) {
+  EXPECT_EQ(Marked("e1.1=disk.img,ro,offset=8"), "e1.1=<disk.img>,ro,offset=8");
+  EXPECT_EQ(Marked("e1.1=file:d.img,overlay=o/e1.1,mask=02:00:00:00:00:01"),
+            "e1.1=file:<d.img>,overlay=<o/e1.1>,mask=02:00:00:00:00:01");
+  EXPECT_EQ(Marked("e1.2=rbd:pool/disk,ceph_conf=c.conf,ceph_id=aoe,keyring=k"),
+            "e1.2=rbd:pool/disk,ceph_conf=<c.conf>,ceph_id=aoe,keyring=<k>");
+  EXPECT_EQ(Marked("e1.1"), "e1.1");
+}
+
+TEST(ExportSpecPaths, TheFirstRelativePathIsNamed) {
+  EXPECT_EQ(RelativePathIn("e1.1=/srv/d.img,overlay=/var/o"), "");
+  EXPECT_EQ(RelativePathIn("e1.1=d.img,overlay=/var/o"), "d.img");
+  EXPECT_EQ(RelativePathIn("e1.1=/srv/d.img,overlay=o"), "o");
+  EXPECT_EQ(RelativePathIn("e1.2=rbd:pool/disk,keyring=k"), "k");
+  EXPECT_EQ(RelativePathIn("e1.2=rbd:pool/disk"), "");
+}
+
 }  // namespace
 }  // namespace aoe::cli

@@ -14,6 +14,19 @@ namespace {
 namespace errc = control::errc;
 using control::Json;
 
+// A spec from the socket must name its files by absolute paths: a relative one would be
+// resolved in this server's working directory (/ under systemd), another file than the caller
+// meant. (aoe ctl sends absolute ones.)
+std::optional<control::ControlError> RelativePathProblem(std::string_view spec) {
+  std::string relative = RelativePathIn(spec);
+  if (relative.empty()) return std::nullopt;
+  return control::ControlError{
+      std::string(errc::kBadArgument),
+      fmt::format("{} is a relative path; give an absolute one (the server would resolve it in "
+                  "its own working directory)",
+                  relative)};
+}
+
 Json OverlaySummary(const overlay::OverlayFilter& o) {
   return Json{{"dir", o.settings().dir},
               {"lifetime", overlay::LifetimeName(o.settings().lifetime)},
@@ -182,6 +195,8 @@ void ServeControl::AddExport(const Request& request, const Responder& responder)
   if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
   ParseResult<target::ExportOptions> options = ParseExportSpec(spec);
   if (!options) return responder.Fail(errc::kBadArgument, options.error().message);
+  if (std::optional<control::ControlError> relative = RelativePathProblem(spec))
+    return responder.Fail(*relative);
   if (std::string problem = server_.AddExport(*options); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
   }
@@ -214,6 +229,9 @@ void ServeControl::ReloadExport(const Request& request, const Responder& respond
     if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
     ParseResult<target::ExportOptions> parsed = ParseExportSpec(spec);
     if (!parsed) return responder.Fail(errc::kBadArgument, parsed.error().message);
+    if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
+      return responder.Fail(*relative);
+    }
     if (parsed->name() != e->name()) {
       return responder.Fail(errc::kBadArgument,
                             fmt::format("the spec is for {}, not {}; a reload keeps the name",

@@ -179,6 +179,16 @@ if ov_aoe c2 cp -i ovc0 --no-progress --timeout 5 "$T_TMP/w.bin" e0.2 >/dev/null
 else
     t_pass "a write to the reloaded read-only export fails"
 fi
+# A relative path means the caller's directory: aoe ctl sends it absolute. A client that sends
+# one relative is refused, rather than the server opening whatever that name is in its own
+# working directory.
+(cd "$T_TMP" && ov_ctl add e0.3=second.img) >"$out" 2>&1
+t_check "export.add of a relative path from aoe ctl: the caller's file" \
+    test "$(ov_ctl exports --json | python3 -c 'import json,sys; print([e["path"] for e in json.load(sys.stdin)["exports"] if e["name"] == "e0.3"])')" = "['$SECOND']"
+ov_ctl remove e0.3 >/dev/null 2>&1
+raw '{"command":"export.add","args":{"spec":"e0.3=second.img"}}' >"$out"
+t_check "export.add of a relative path over the socket is refused" \
+    grep -q '"bad-argument".*second.img is a relative path; give an absolute one' "$out"
 ov_ctl remove e0.2 >"$out" 2>&1
 t_check "export.remove: e0.2 removed" grep -q "removed e0.2" "$out"
 if ov_aoe c2 config -i ovc0 e0.2 --timeout 1 >/dev/null 2>&1; then
