@@ -279,6 +279,10 @@ TEST_F(Announce, OnStartBroadcastsConfigReplyPerExport) {
   h_.AddExport(kShelf, 7, 64 * kSector);
   h_.options().announce = true;
   StartServer();
+  // Not before the server runs: a start can still fail after Server::Create (aoe serve's
+  // control socket, its [netboot]), and no initiator may hear of exports that are not served.
+  EXPECT_TRUE(h_.Collect(h_.host_a()).empty()) << "announced before the server ran";
+  h_.Settle();
   for (MemoryPort* host : {&h_.host_a(), &h_.host_b()}) {
     auto frames = h_.Collect(*host);
     ASSERT_EQ(frames.size(), 2u);
@@ -307,6 +311,7 @@ TEST_F(Announce, CarriesTheConfigString) {
   ASSERT_TRUE(QueryConfig(4, "owned").has_value());
   h_.options().announce = true;
   ASSERT_TRUE(h_.Restart());
+  h_.Settle();
   auto frames = h_.Collect(h_.host_b());
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].config_string(), "owned");
@@ -316,6 +321,7 @@ TEST_F(Announce, WithMaskListUnicastsToEachListedMac) {
   export_options().mask = {kHostA, kHostC};
   h_.options().announce = true;
   StartServer();
+  h_.Settle();
   for (auto [host, mac] : {std::pair{&h_.host_a(), kHostA}, std::pair{&h_.host_c(), kHostC}}) {
     auto frames = h_.Collect(*host);
     ASSERT_EQ(frames.size(), 1u);

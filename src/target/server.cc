@@ -117,7 +117,7 @@ Result<void> ServerImpl::Run() {
 }
 
 void ServerImpl::Poll(milliseconds max_wait) {
-  StartStateWriter();
+  StartServing();
   auto now = std::chrono::steady_clock::now();
   auto until_housekeeping = std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
   auto wait = std::clamp(until_housekeeping, milliseconds(0), max_wait);
@@ -336,6 +336,18 @@ void ServerImpl::Housekeeping() {
 
 void ServerImpl::Shutdown() {
   for (auto& entry : ports_) Unwatch(entry);
+  // A running overlay commit goes on to its end, so that whoever asked for it is answered
+  // (the control socket closes after Run returns): stopped halfway, the caller would be left
+  // without an answer about a version that may well be current by then.
+  auto commit_running = [this] {
+    return std::any_of(target_.exports().begin(), target_.exports().end(), [](const auto& e) {
+      return e->overlay() != nullptr && e->overlay()->commit_running();
+    });
+  };
+  if (commit_running()) {
+    log_.Info("server", "waiting for the overlay commit to finish (a second signal stops at once)");
+    RunStorageUntil([&] { return !commit_running(); });
+  }
   // In-flight commands complete and their replies go out, except those held until their
   // state is durable: SettleState sends those.
   RunStorageUntil([this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });

@@ -4,15 +4,16 @@
 // sockets, the io_uring completion eventfd, the state store's completion eventfd and a
 // housekeeping timer. A second thread, owned by the Server, writes the exports' state files
 // (FileStateStore::RunWriter), so config, mask and reservation changes never make the loop wait
-// for fsync; their replies go out when the state is durable. Create() starts no thread; the
-// first Poll() (or Run()) starts the writer, so a daemon can drop privileges in between and the
-// writer gets the dropped credentials and capabilities too. Frames are received in batches into a
-// fixed pool of page-aligned command buffers; each request is answered in place in its own buffer
-// (read data lands directly after the 36-byte header, write data goes to disk straight from the
-// request), disk I/O is queued on io_uring with many commands in flight, and replies are sent
-// in batches as completions arrive. No heap allocation per frame. On ports with a TX ring, a
-// read that storage answers during the call is read straight into a lent ring slot instead
-// (Port::LendTxFrame), so its reply is not copied again to be sent.
+// for fsync; their replies go out when the state is durable. Create() starts no thread and sends
+// nothing; the first Poll() (or Run()) starts the writer and announces the exports, so a daemon
+// can drop privileges in between (the writer gets the dropped credentials and capabilities too)
+// and finish its own start-up (a start that fails there has told no initiator of its exports).
+// Frames are received in batches into a fixed pool of page-aligned command buffers; each request is
+// answered in place in its own buffer (read data lands directly after the 36-byte header, write
+// data goes to disk straight from the request), disk I/O is queued on io_uring with many commands
+// in flight, and replies are sent in batches as completions arrive. No heap allocation per frame.
+// On ports with a TX ring, a read that storage answers during the call is read straight into a lent
+// ring slot instead (Port::LendTxFrame), so its reply is not copied again to be sent.
 //
 // Ownership: the Server owns its ports, exports, I/O engine, state store and the store's writer
 // thread. Not thread-safe: call every method from the thread that runs Run().

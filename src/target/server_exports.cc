@@ -44,7 +44,7 @@ void ServerImpl::AddExports(std::vector<std::shared_ptr<Export>> exports) {
               e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
     Export& added = *e;
     target_.AddExport(std::move(e));
-    if (options_.announce) AnnounceEverywhere(added);
+    if (options_.announce && serving_) AnnounceEverywhere(added);  // else StartServing's
   }
   FlushTx();
 }
@@ -319,9 +319,13 @@ void ServerImpl::AnnounceEverywhere(Export& e) {
   }
 }
 
-void ServerImpl::StartStateWriter() {
-  if (state_writer_.joinable()) return;
+void ServerImpl::StartServing() {
+  if (serving_) return;
+  serving_ = true;
   state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
+  if (!options_.announce) return;
+  for (const auto& e : target_.exports()) AnnounceEverywhere(*e);
+  FlushTx();
 }
 
 void ServerImpl::RefreshSharedState() {

@@ -184,11 +184,14 @@ class ServerImpl final : public Server, private Transmitter {
 
   // Persistent state ---------------------------------------------------------------------------
 
-  // The one thread the server starts: state files are written (and fsynced) there, so the
-  // loop never waits for the disk to serve a config, mask or reserve command. Started by the
-  // first Poll(), not by Create(): a daemon drops its privileges in between, and a thread
-  // started earlier would keep root's capabilities (they belong to each thread).
-  void StartStateWriter();
+  // What the first Poll() does, not Create(): starts the state writer and announces the
+  // exports. The one thread the server starts writes (and fsyncs) the state files, so the loop
+  // never waits for the disk to serve a config, mask or reserve command; a daemon drops its
+  // privileges between Create() and the first Poll(), and a thread started earlier would keep
+  // root's capabilities (they belong to each thread). The announcements wait for the same
+  // moment because a start can still fail after Create() (the control socket, [netboot]), and
+  // initiators must not be told of exports that will not be served.
+  void StartServing();
 
   // State other hosts may change (Shared()) is read again every housekeeping interval, one
   // read per export at a time, so a cluster that does not answer piles nothing up.
@@ -258,6 +261,7 @@ class ServerImpl final : public Server, private Transmitter {
   // Exports whose Refresh() has not been reported yet, by name: the export it was asked for
   // (a report for an export re-opened since is dropped).
   std::map<std::string, std::weak_ptr<Export>> refreshing_;
+  bool serving_ = false;  // StartServing() has run
   bool stop_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =

@@ -4,14 +4,16 @@
 #
 # The control socket of `aoe serve` (docs/control.md), through `aoe ctl` and `aoe overlay` and
 # raw JSON lines, against a target serving a client in a network namespace:
-#   - the socket is root's, mode 0600, and a non-root user cannot connect;
+#   - the socket is root's, mode 0600, and a non-root user cannot connect; a second aoe serve
+#     given it stops at start without announcing its export;
 #   - every command: exports, clients, stats (the upload counted), export.add/reload/remove (the
 #     client sees each change), client.boot, overlay.list/show/reset/commit/rollback (the clients
 #     see each change);
 #   - malformed JSON, unknown commands and arguments, wrong types, bad MACs, bad export specs
 #     and an oversize request each get a JSON error, and change nothing (the state before and
 #     after is compared);
-#   - the connection survives a malformed line, not an oversize one.
+#   - the connection survives a malformed line, not an oversize one;
+#   - SIGTERM while a commit runs: the commit ends and is answered, then the target exits 0.
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root).
 set -uo pipefail
@@ -33,6 +35,35 @@ ov_client c2 "$MAC2"
 ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"
 ov_wait_ready
 out=$T_TMP/out
+
+# A second aoe serve given the first one's socket stops at start, and tells no initiator of its
+# export (it used to announce e0.9 before it found the socket taken). A listener on c2's link
+# counts config announcements of e0.9 while it starts and stops.
+listener=$T_TMP/announcements
+ip netns exec "$(t_ns c2)" python3 - ovc0 4 >"$listener" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88A2))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.2)
+deadline, count = time.time() + float(sys.argv[2]), 0
+print("listening", flush=True)
+while time.time() < deadline:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    if len(f) >= 20 and f[14] & 0x08 and f[16:18] == b"\0\0" and f[18] == 9 and f[19] == 1:
+        count += 1
+print("announcements", count)
+PY
+listener_pid=$!
+for (( i = 0; i < 50; i++ )); do grep -q listening "$listener" && break; sleep 0.1; done
+timeout 10 ip netns exec "$(t_ns target)" "$AOE_BIN" serve -i ovt1 -i ovt2 \
+    --state-dir "$T_TMP/state-second" --control-socket "$OV_SOCKET" "e0.9=$SECOND" >"$out" 2>&1
+t_expect "a second serve on a taken control socket stops: exit 1" "$?" 1 \
+    "in use by another aoe serve" "$out"
+wait "$listener_pid"
+t_check "and announced nothing ($(tail -1 "$listener"))" grep -q '^announcements 0$' "$listener"
 
 # raw LINE...: sends the lines on one connection, prints every response line.
 raw() {
@@ -229,5 +260,31 @@ t_check "the committed version is a file of its own; the base is unchanged" \
 ov_overlay rollback e0.1 >"$out" 2>&1
 t_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
 t_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"
+
+# --- SIGTERM while a commit runs (last: it stops the target) -----------------------------------------
+# The commit goes on to its end and its caller gets the answer; aoe serve then exits 0. (It used
+# to close the socket first: the caller read "closed the connection without a response" of a
+# commit that had in fact made the version current.) The target is frozen as the commit starts,
+# so that SIGTERM surely arrives while the commit's 256 MiB copy runs.
+BIG=$T_TMP/big.img
+ini_make_image "$BIG" 256
+ov_ctl add "e0.5=$BIG,overlay=$T_TMP/e0.5" >"$out" 2>&1 || t_fail "add e0.5: $(cat "$out")"
+ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.5 --seek-sectors 64 >/dev/null 2>&1
+commit_out=$T_TMP/commit.out
+ov_overlay commit e0.5 "$MAC1" >"$commit_out" 2>&1 &
+commit_pid=$!
+if t_wait_log "$INI_TARGET_LOG" 'e0.5: committing the overlay' 1 10; then
+    kill -STOP "$SERVE_PID"
+    kill -TERM "$SERVE_PID"
+    kill -CONT "$SERVE_PID"
+fi
+wait "$commit_pid"
+t_expect "a commit running at SIGTERM is answered" "$?" 0 \
+    "version 2 (from version 1, overlay of $MAC1) is current" "$commit_out"
+t_check "the target waited for it" grep -q 'waiting for the overlay commit to finish' "$INI_TARGET_LOG"
+wait "$INI_TARGET_PID"
+t_check "and then exited 0" test "$?" -eq 0
+t_check "version 2 holds the client's data" \
+    test "$(t_sha_range "$T_TMP/e0.5/v2.img" 64 2048)" = "$W_SHA"
 
 t_finish
