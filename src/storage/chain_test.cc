@@ -149,13 +149,15 @@ TEST_F(ChainTest, MissingImageGivesEnoent) {
   EXPECT_EQ(opened.error().what, "image /nonexistent/image.img");
 }
 
-// The image is there, the overlay directory's parent is not: the error names the directory.
-TEST_F(ChainTest, AMissingOverlayDirectoryIsNamedNotTheImage) {
+// The image is there, the overlay directory cannot be made (its parent is a file): the error
+// names the directory.
+TEST_F(ChainTest, AnOverlayDirectoryThatCannotBeMadeIsNamedNotTheImage) {
   overlay::OverlaySettings settings;
-  settings.dir = "/nonexistent/overlays";
+  settings.dir = path_ + "/overlays";
   auto opened = Build({.overlay = settings});
   ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error().what, "overlay directory /nonexistent/overlays");
+  EXPECT_EQ(opened.error().code, std::errc::not_a_directory);
+  EXPECT_EQ(opened.error().what, "overlay directory " + settings.dir);
 }
 
 }  // namespace

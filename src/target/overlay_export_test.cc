@@ -2,6 +2,7 @@
 // changes.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <vector>
 
 #include "target/testing/target_fixture.h"
@@ -97,10 +98,13 @@ TEST_F(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
   ASSERT_TRUE(h_.Start());
   ExportOptions added = export_options();
   added.address.slot = 9;
-  added.overlay_dir = "/nonexistent/overlays";
+  // A directory that cannot be made: its parent is a file.
+  const std::string file = h_.state_dir() + "/a-file";
+  std::ofstream(file) << "not a directory";
+  added.overlay_dir = file + "/overlays";
   const std::string error = h_.server().AddExport(added);
-  EXPECT_EQ(error.rfind("cannot open export e1.9: overlay directory /nonexistent/overlays: ", 0),
-            0u)
+  EXPECT_EQ(
+      error.rfind("cannot open export e1.9: overlay directory " + added.overlay_dir + ": ", 0), 0u)
       << error;
 }
 

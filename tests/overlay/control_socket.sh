@@ -268,7 +268,10 @@ t_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)
 # so that SIGTERM surely arrives while the commit's 256 MiB copy runs.
 BIG=$T_TMP/big.img
 ini_make_image "$BIG" 256
-ov_ctl add "e0.5=$BIG,overlay=$T_TMP/e0.5" >"$out" 2>&1 || t_fail "add e0.5: $(cat "$out")"
+# (An overlay directory whose parents do not exist yet: they are made, as for the documented
+# /var/lib/aoekit/overlays/e0.1 on a fresh install.)
+ov_ctl add "e0.5=$BIG,overlay=$T_TMP/fresh/overlays/e0.5" >"$out" 2>&1 ||
+    t_fail "add e0.5 with an overlay directory in directories to be made: $(cat "$out")"
 ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.5 --seek-sectors 64 >/dev/null 2>&1
 commit_out=$T_TMP/commit.out
 ov_overlay commit e0.5 "$MAC1" >"$commit_out" 2>&1 &
@@ -285,6 +288,6 @@ t_check "the target waited for it" grep -q 'waiting for the overlay commit to fi
 wait "$INI_TARGET_PID"
 t_check "and then exited 0" test "$?" -eq 0
 t_check "version 2 holds the client's data" \
-    test "$(t_sha_range "$T_TMP/e0.5/v2.img" 64 2048)" = "$W_SHA"
+    test "$(t_sha_range "$T_TMP/fresh/overlays/e0.5/v2.img" 64 2048)" = "$W_SHA"
 
 t_finish

@@ -28,7 +28,15 @@ int64_t NowUnix() {
       .count();
 }
 
+// Opens the overlay directory, made with its missing parents first (as `mkdir -p` would; the
+// documented /var/lib/aoekit/overlays/e0.1 has two levels a fresh install lacks). Mode 0700 for
+// every directory made: overlays hold the clients' data.
 Result<UniqueFd> OpenDirectory(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string parent = path.substr(0, slash);
+    if (::mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) return Errno();
+  }
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Errno();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Errno();
