@@ -3,6 +3,10 @@
 #include "target/options.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 namespace aoe::target {
 namespace {
@@ -17,7 +21,7 @@ ExportOptions Export(uint16_t shelf, uint8_t slot, std::string path = "/srv/disk
 ServerOptions Valid() {
   ServerOptions o;
   o.interfaces = {"veth0", "veth1"};
-  o.exports = {Export(0, 1), Export(0, 2)};
+  o.exports = {Export(0, 1, "/srv/a.img"), Export(0, 2, "/srv/b.img")};
   return o;
 }
 
@@ -71,6 +75,34 @@ TEST(ValidateOptions, OneOverlayDirectoryPerExport) {
   EXPECT_EQ(ValidateOptions(o),
             "export e0.2: overlay directory /o is used by another export; give each export its "
             "own");
+}
+
+TEST(ValidateOptions, AnOverlayBaseIsWrittenByNoOtherExport) {
+  ServerOptions o = Valid();
+  o.exports[0].overlay_dir = "/o";
+  o.exports[1].backend.path = o.exports[0].backend.path;
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2 would write /srv/a.img, the image export e0.1 gives its clients as the "
+            "base of their overlays; export it read-only (ro), or serve a copy");
+  o.exports[1].read_only = true;
+  EXPECT_EQ(ValidateOptions(o), "") << "read-only is fine";
+  o.exports[1].read_only = false;
+  o.exports[1].overlay_dir = "/o2";
+  EXPECT_EQ(ValidateOptions(o), "") << "overlays over one image are fine";
+}
+
+TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
+  char dir[] = "/tmp/aoe-options-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string image = std::string(dir) + "/golden.img";
+  const std::string link = std::string(dir) + "/link.img";
+  ASSERT_EQ(std::system(("touch " + image + " && ln -s " + image + " " + link).c_str()), 0);
+  ServerOptions o = Valid();
+  o.exports[0].backend.path = image;
+  o.exports[0].overlay_dir = "/o";
+  o.exports[1].backend.path = link;
+  EXPECT_NE(ValidateOptions(o).find("would write " + link), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }

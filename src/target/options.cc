@@ -1,6 +1,7 @@
 #include "target/options.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <set>
@@ -164,6 +165,39 @@ std::optional<Durability> ParseDurability(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// Whether two image paths name one file: the same path, or (both existing) the same inode.
+bool SameFile(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  struct stat sa {
+  }, sb{};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+// An overlay export's image is its clients' base: their overlays hold blocks against it, so
+// another export that writes to the same file would change every client's disk under it.
+std::string WriterOfAnOverlayBase(const ServerOptions& options) {
+  for (const ExportOptions& base : options.exports) {
+    if (!base.has_overlay() || base.backend.kind != BackendSpec::Kind::kFile) continue;
+    for (const ExportOptions& writer : options.exports) {
+      if (&writer == &base || writer.read_only || writer.has_overlay() ||
+          writer.backend.kind != BackendSpec::Kind::kFile ||
+          !SameFile(writer.backend.path, base.backend.path)) {
+        continue;
+      }
+      return fmt::format(
+          "export {} would write {}, the image export {} gives its clients as the base of their "
+          "overlays; export it read-only (ro), or serve a copy",
+          writer.name(), writer.backend.path, base.name());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string ValidateOptions(const ServerOptions& options) {
   if (options.interfaces.empty()) {
     return "no interface given; add -i IFACE (or interfaces = [\"IFACE\"] in the config file)";
@@ -206,7 +240,7 @@ std::string ValidateOptions(const ServerOptions& options) {
           e.name(), e.overlay_dir);
     }
   }
-  return {};
+  return WriterOfAnOverlayBase(options);
 }
 
 }  // namespace aoe::target

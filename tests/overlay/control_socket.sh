@@ -220,6 +220,12 @@ ov_ctl remove e0.3 >/dev/null 2>&1
 raw '{"command":"export.add","args":{"spec":"e0.3=second.img"}}' >"$out"
 t_check "export.add of a relative path over the socket is refused" \
     grep -q '"bad-argument".*second.img is a relative path; give an absolute one' "$out"
+# The golden image of e0.1 exported again read-write would change every client's base.
+ov_ctl add "e0.6=$BASE" >"$out" 2>&1
+t_expect "the overlay base exported read-write elsewhere is refused" "$?" 1 \
+    "export e0.6 would write $BASE, the image export e0.1 gives its clients as the base" "$out"
+ov_ctl add "e0.6=$BASE,ro" >"$out" 2>&1 || t_fail "the overlay base read-only: $(cat "$out")"
+ov_ctl remove e0.6 >/dev/null 2>&1
 ov_ctl remove e0.2 >"$out" 2>&1
 t_check "export.remove: e0.2 removed" grep -q "removed e0.2" "$out"
 if ov_aoe c2 config -i ovc0 e0.2 --timeout 1 >/dev/null 2>&1; then
