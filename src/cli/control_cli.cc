@@ -93,7 +93,9 @@ int RunControlRequest(std::string_view name, const ControlCliArgs& cli,
       fmt::print(stderr, "aoe {}: {} ({})\n", name, error["message"].get<std::string>(),
                  error["code"].get<std::string>());
     }
-    return 1;
+    // What the server found wrong with the arguments is a bad argument, as the help says.
+    return error["code"].get<std::string>() == control::errc::kBadArgument ? kExitUsage
+                                                                           : kExitFailure;
   }
   const control::Json& result = (*response)["result"];
   if (cli.json) {

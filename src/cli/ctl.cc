@@ -39,8 +39,8 @@ Commands:
   stats                        the target's counters since it started: commands, bytes,
                                frames dropped or refused (by reason), busy polls
   add SPEC                     serve one more export, SPEC as on the aoe serve command line
-                               (relative paths are taken from this directory)
-                               (e.g. e0.2=/srv/b.img,ro); lasts until SIGHUP or restart
+                               (e.g. e0.2=/srv/b.img,ro; a relative path is taken from this
+                               directory); lasts until SIGHUP or restart
   remove EXPORT                stop serving an export (after its commands in flight)
   reload EXPORT [SPEC]         open an export again, with SPEC if given
   boot MAC                     what aoe netboot says when MAC asks to boot: applies the overlay

@@ -220,6 +220,9 @@ ov_ctl remove e0.3 >/dev/null 2>&1
 raw '{"command":"export.add","args":{"spec":"e0.3=second.img"}}' >"$out"
 t_check "export.add of a relative path over the socket is refused" \
     grep -q '"bad-argument".*second.img is a relative path; give an absolute one' "$out"
+# A spec the server finds wrong is a bad argument for aoe ctl too: exit 2, like its own checks.
+ov_ctl add e0.4 >"$out" 2>&1
+t_expect "aoe ctl add of a spec without a path: exit 2" "$?" 2 "(bad-argument)" "$out"
 # The golden image of e0.1 exported again read-write would change every client's base.
 ov_ctl add "e0.6=$BASE" >"$out" 2>&1
 t_expect "the overlay base exported read-write elsewhere is refused" "$?" 1 \
