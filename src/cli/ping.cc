@@ -121,8 +121,8 @@ int PingMain(const std::vector<std::string>& args) {
 
     // IDENTIFY needs a path to the disk, which a config reply (this one or an earlier one)
     // taught the engine.
-    ++identify_stats.sent;
     if (initiator::Disk* disk = c.initiator().disk(*address)) {
+      ++identify_stats.sent;
       initiator::SyncDisk sync(c, *disk);
       const TimePoint start = std::chrono::steady_clock::now();
       auto id = sync.Identify();

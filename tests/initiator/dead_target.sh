@@ -61,9 +61,11 @@ t_check "cp gave up between 4 and 12 s after the kill ($took s)" \
 ini_aoe client scan -i vc0 --timeout 0.5 >/dev/null 2>"$err"
 rc=$?
 t_expect "scan with no target: exit 1 and the interface named" "$rc" 1 '^aoe scan: no AoE target answered on vc0 within 0.5 s$' "$err"
-ini_aoe client ping -i vc0 -c 2 --interval 0.1 --timeout 0.3 e0.1 >/dev/null 2>"$err"
+ini_aoe client ping -i vc0 -c 2 --interval 0.1 --timeout 0.3 e0.1 >"$T_TMP/ping.out" 2>"$err"
 rc=$?
 t_expect "ping with no target: exit 1" "$rc" 1 'e0.1 did not answer on vc0' "$err"
+t_check "ping counts no IDENTIFY it could not send" grep -q '^identify: 0 sent, 0 answered$' \
+    "$T_TMP/ping.out"
 ini_aoe client cp -i vc0 e0.1 "$DOWN" 2>"$err"
 rc=$?
 t_expect "cp with no target: exit 1 naming the interface" "$rc" 1 'e0.1 did not answer on vc0' "$err"
