@@ -95,7 +95,8 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
     return {};
   }
   if (key == "lifetime" || is_client_lifetime) {
-    ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, value);
+    ParseResult<overlay::Lifetime> lifetime =
+        ParseLifetimeValue(key, value, fmt::format("{}=discard-on-boot", key));
     if (!lifetime) return lifetime.error().message;
     if (key == "lifetime") {
       if (seen.lifetime) return "lifetime is given twice; give it once";
@@ -221,12 +222,12 @@ ParseResult<target::Durability> ParseDurabilityValue(std::string_view option,
   return *durability;
 }
 
-ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text) {
+ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text,
+                                                  std::string_view example) {
   std::optional<overlay::Lifetime> lifetime = overlay::ParseLifetime(text);
   if (!lifetime) {
-    return ParseError{
-        fmt::format("{} '{}' is not one of persist, discard-on-boot; e.g. {}=discard-on-boot",
-                    option, text, option)};
+    return ParseError{fmt::format("{} '{}' is not one of persist, discard-on-boot; e.g. {}", option,
+                                  text, example)};
   }
   return *lifetime;
 }

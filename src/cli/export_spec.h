@@ -59,8 +59,9 @@ std::string MapExportSpecPaths(std::string_view spec,
 std::string RelativePathIn(std::string_view spec);
 
 // Parses an overlay lifetime for `option` ("lifetime", "lifetime.MAC"): one line naming the
-// choices otherwise.
-ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text);
+// choices otherwise, ending with `example` (as the setting is written where it came from).
+ParseResult<overlay::Lifetime> ParseLifetimeValue(std::string_view option, std::string_view text,
+                                                  std::string_view example);
 
 // Parses a durability name for `option` ("--durability", "durability"): one line naming the
 // choices otherwise.

@@ -99,11 +99,13 @@ class TomlReader {
     out = static_cast<uint64_t>(value->get());
     return std::nullopt;
   }
+  // `entries`: example entries for the error message, as they go between the brackets.
   std::optional<ParseError> Read(const toml::node& node, std::string_view key,
-                                 std::vector<std::string>& out) const {
+                                 std::vector<std::string>& out,
+                                 std::string_view entries = "\"eth0\", \"eth1\"") const {
     const auto* array = node.as_array();
     const std::string_view want = "an array of strings";
-    const std::string example = fmt::format("{} = [\"eth0\", \"eth1\"]", key);
+    const std::string example = fmt::format("{} = [{}]", key, entries);
     if (!array) return WrongType(node, key, want, example);
     out.clear();
     for (const toml::node& element : *array) {
@@ -202,7 +204,7 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       error = reader.Read(node, key, e.interfaces);
     } else if (key == "mask") {
       std::vector<std::string> texts;
-      error = reader.Read(node, key, texts);
+      error = reader.Read(node, key, texts, "\"02:00:00:00:00:01\"");
       for (size_t i = 0; !error && i < texts.size(); ++i) {
         std::optional<MacAddress> mac = MacAddress::Parse(texts[i]);
         if (!mac) {
@@ -234,7 +236,8 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
       std::string text;
       error = reader.Read(node, key, text);
       if (!error) {
-        ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(key, text);
+        ParseResult<overlay::Lifetime> lifetime =
+            ParseLifetimeValue(key, text, "lifetime = \"discard-on-boot\"");
         if (!lifetime) return reader.Error(node, lifetime.error().message);
         e.lifetime = *lifetime;
       }
@@ -254,7 +257,9 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
         }
         std::string text;
         if (auto bad = reader.Read(*value_node, "each lifetime", text)) return std::move(*bad);
-        ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue("lifetime", text);
+        ParseResult<overlay::Lifetime> lifetime = ParseLifetimeValue(
+            "lifetime", text,
+            fmt::format("client_lifetimes = {{ \"{}\" = \"persist\" }}", mac_key));
         if (!lifetime) return reader.Error(*value_node, lifetime.error().message);
         e.client_lifetimes[*mac] = *lifetime;
       }
@@ -336,9 +341,11 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
     } else if (key == "bufcnt") {
       uint64_t count = 0;
       error = reader.Read(node, key, count);
-      if (!error && count > UINT16_MAX) {
+      if (!error && (count < 2 || count > UINT16_MAX)) {
         return reader.Error(
-            node, fmt::format("bufcnt {} is out of range; use 2-65535 (default 64)", count));
+            node, fmt::format("bufcnt {} is out of range; use 2-65535 (default 64; Linux sends "
+                              "nothing to a target advertising fewer than 2)",
+                              count));
       }
       server.buffer_count = static_cast<uint16_t>(count);
     } else if (key == "packet_io") {

@@ -220,7 +220,14 @@ TEST(ParseServeToml, BadValues) {
   ExpectError("log_level = \"verbose\"\n",
               "serve.toml:1: log_level 'verbose' is not one of error, warn, info, debug");
   ExpectError("bufcnt = 70000\n",
-              "serve.toml:1: bufcnt 70000 is out of range; use 2-65535 (default 64)");
+              "serve.toml:1: bufcnt 70000 is out of range; use 2-65535 (default 64; Linux sends "
+              "nothing to a target advertising fewer than 2)");
+  ExpectError("bufcnt = 1\n",
+              "serve.toml:1: bufcnt 1 is out of range; use 2-65535 (default 64; Linux sends "
+              "nothing to a target advertising fewer than 2)");
+  ExpectError("[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\nmask = \"02:00:00:00:00:01\"\n",
+              "serve.toml:4: mask must be an array of strings, not a string; e.g. mask = "
+              "[\"02:00:00:00:00:01\"]");
   ExpectError("bufcnt = -1\n", "serve.toml:1: bufcnt must not be negative");
   ExpectError("packet_io = \"mmap\"\n",
               "serve.toml:1: packet_io 'mmap' is not one of ring, socket, auto");
@@ -425,7 +432,7 @@ TEST(ParseServeToml, BadOverlayKeys) {
               "\"/var/lib/aoekit/overlays/e0.1\"");
   ExpectError(head + "lifetime = \"sometimes\"\n",
               "serve.toml:5: lifetime 'sometimes' is not one of persist, discard-on-boot; e.g. "
-              "lifetime=discard-on-boot");
+              "lifetime = \"discard-on-boot\"");
   ExpectError(head + "client_lifetimes = { \"me\" = \"persist\" }\n",
               "serve.toml:5: client_lifetimes key 'me' is not a MAC address; write it as "
               "\"aa:bb:cc:dd:ee:ff\"");
