@@ -600,6 +600,14 @@ int CpMain(const std::vector<std::string>& arguments) {
   }
   ParseResult<proto::DiskAddress> address = ParseDiskName(args.files[src_disk ? 0 : 1]);
   if (!address) return Fail(kName, kExitUsage, address.error().message);
+  if (args.files[src_disk ? 1 : 0] == "-") {
+    // Requests complete out of order and land at their offsets: no pipe can take that.
+    return Fail(kName, kExitUsage,
+                src_disk ? "'-' (standard output) is not supported: cp writes at offsets; give a "
+                           "file name"
+                         : "'-' (standard input) is not supported: cp reads at offsets; give a "
+                           "file name");
+  }
   if (args.interfaces.empty()) {
     return Fail(kName, kExitUsage,
                 "no interface given; add -i IFACE for each interface that reaches the disk");

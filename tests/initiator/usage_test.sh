@@ -83,6 +83,8 @@ expect_usage_error "cp one argument" "^aoe cp: expected SRC and DST, got 1" cp -
 expect_usage_error "cp three arguments" "expected SRC and DST, got 3" cp -i vc0 e0.1 a b
 expect_usage_error "cp two files" "neither 'a.img' nor 'b.img' is an AoE disk" cp -i vc0 a.img b.img
 expect_usage_error "cp two disks" "both SRC and DST are AoE disks" cp -i vc0 e0.1 e0.2
+expect_usage_error "cp to stdout" "^aoe cp: '-' (standard output) is not supported" cp -i vc0 e0.1 -
+expect_usage_error "cp from stdin" "^aoe cp: '-' (standard input) is not supported" cp -i vc0 - e0.1
 expect_usage_error "cp without -i" "^aoe cp: no interface given" cp e0.1 disk.img
 expect_usage_error "cp --sparse-upload on a download" "sparse-upload is for uploads" \
     cp -i vc0 --sparse-upload e0.1 disk.img
