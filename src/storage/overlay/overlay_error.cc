@@ -13,7 +13,8 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kDirectoryInUse:
         return "the overlay directory is in use by another aoe serve or export";
       case OverlayErrc::kBaseSizeChanged:
-        return "the image's size differs from the one the overlays were made for";
+        return "the image's size differs from the one the overlays were made for (versions.json "
+               "has it); serve that image, or move the overlay directory away to start afresh";
       case OverlayErrc::kBadVersionsFile:
         return "versions.json in the overlay directory is malformed";
       case OverlayErrc::kMissingVersionFile:
