@@ -2,6 +2,7 @@
 // daemons publish every second (os/mount_status.h), with per-path statistics.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,6 +11,7 @@
 #include "cli/command.h"
 #include "cli/initiator_args.h"
 #include "os/mount_status.h"
+#include "os/mount_table.h"
 
 namespace aoe::cli {
 
@@ -23,7 +25,8 @@ constexpr CommandHelp kHelp{
     .description =
         "List the AoE disks mounted with 'aoe mount': the file, size, daemon, dead-target\n"
         "timeout and request counters, and for each path (local interface to target MAC) its\n"
-        "state, commands in flight, retransmits and round-trip time.",
+        "state, commands in flight, retransmits and round-trip time. A mount whose daemon is\n"
+        "gone (killed) is listed as dead, to be removed with 'aoe umount'.",
     .footer = R"(Examples:
   aoe show
   aoe show --json | jq '.mounts[].paths'
@@ -51,10 +54,31 @@ std::string Rtt(uint64_t rtt_us) {
   return fmt::format("{:.3f} ms", static_cast<double>(rtt_us) / 1000.0);
 }
 
-void PrintText(const std::vector<os::MountStatus>& mounts, int64_t now) {
-  if (mounts.empty()) {
+// The `aoe mount`s of this mount namespace that no daemon serves any more (it was killed):
+// their file answers every access with ENOTCONN until `aoe umount` removes them.
+std::vector<os::MountEntry> DeadMounts(const std::vector<os::MountStatus>& served) {
+  std::vector<os::MountEntry> dead = os::AoeMounts();
+  std::erase_if(dead, [&](const os::MountEntry& m) {
+    return std::any_of(served.begin(), served.end(),
+                       [&](const os::MountStatus& s) { return s.mountpoint == m.mountpoint; });
+  });
+  return dead;
+}
+
+// "aoe:e0.1" (the mount's source) -> "e0.1".
+std::string DiskOf(const os::MountEntry& m) {
+  return m.source.starts_with("aoe:") ? m.source.substr(4) : m.source;
+}
+
+void PrintText(const std::vector<os::MountStatus>& mounts, const std::vector<os::MountEntry>& dead,
+               int64_t now) {
+  if (mounts.empty() && dead.empty()) {
     fmt::print("no AoE disks mounted\n");
     return;
+  }
+  for (const os::MountEntry& m : dead) {
+    fmt::print("{}  {}  dead: its aoe mount daemon is gone; remove it with 'aoe umount {}'\n",
+               DiskOf(m), m.mountpoint, m.mountpoint);
   }
   for (const os::MountStatus& s : mounts) {
     fmt::print("{}  {}  {}\n", s.disk, HumanBytes(s.size_bytes), s.file);
@@ -84,8 +108,9 @@ int ShowMain(const std::vector<std::string>& args) {
   const int64_t now = std::time(nullptr);
   // Files of daemons that were killed are dropped here, so they do not linger.
   std::vector<os::MountStatus> mounts = os::ReadStatuses(os::RunDirectory(), /*remove_stale=*/true);
+  const std::vector<os::MountEntry> dead = DeadMounts(mounts);
   if (!json) {
-    PrintText(mounts, now);
+    PrintText(mounts, dead, now);
     return kExitOk;
   }
   nlohmann::json list = nlohmann::json::array();
@@ -94,7 +119,13 @@ int ShowMain(const std::vector<std::string>& args) {
     j["state"] = StateOf(s, now);
     list.push_back(std::move(j));
   }
-  fmt::print("{}\n", nlohmann::json{{"mounts", std::move(list)}}.dump(2));
+  nlohmann::json dead_list = nlohmann::json::array();
+  for (const os::MountEntry& m : dead) {
+    dead_list.push_back({{"disk", DiskOf(m)}, {"mountpoint", m.mountpoint}});
+  }
+  fmt::print(
+      "{}\n",
+      nlohmann::json{{"mounts", std::move(list)}, {"dead_mounts", std::move(dead_list)}}.dump(2));
   return kExitOk;
 }
 

@@ -30,6 +30,28 @@ std::string Unescape(const std::string& text) {
   return out;
 }
 
+// Every mount of this namespace, in mount order (later lines are mounted on top of earlier ones).
+std::vector<MountEntry> ReadMountTable() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<MountEntry> found;
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mountpoint;
+    fields >> id >> parent >> devno >> root >> mountpoint;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    MountEntry e;
+    e.mountpoint = Unescape(mountpoint);
+    tail >> e.fstype >> e.source;
+    e.source = Unescape(e.source);
+    found.push_back(std::move(e));
+  }
+  return found;
+}
+
 }  // namespace
 
 std::optional<MountEntry> FindMount(const std::string& path) {
@@ -39,24 +61,14 @@ std::optional<MountEntry> FindMount(const std::string& path) {
 }
 
 std::vector<MountEntry> MountsAt(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::vector<MountEntry> found;
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mountpoint;
-    fields >> id >> parent >> devno >> root >> mountpoint;
-    if (Unescape(mountpoint) != path) continue;
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    MountEntry e;
-    e.mountpoint = path;
-    tail >> e.fstype >> e.source;
-    e.source = Unescape(e.source);
-    found.push_back(std::move(e));  // later lines are mounted on top of earlier ones
-  }
+  std::vector<MountEntry> found = ReadMountTable();
+  std::erase_if(found, [&](const MountEntry& e) { return e.mountpoint != path; });
+  return found;
+}
+
+std::vector<MountEntry> AoeMounts() {
+  std::vector<MountEntry> found = ReadMountTable();
+  std::erase_if(found, [](const MountEntry& e) { return e.fstype != kAoeFsType; });
   return found;
 }
 

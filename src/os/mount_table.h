@@ -22,6 +22,8 @@ inline constexpr const char* kAoeFsType = "fuse.aoe";
 std::optional<MountEntry> FindMount(const std::string& path);
 // Every mount at exactly `path`, bottom first (later ones are mounted on top).
 std::vector<MountEntry> MountsAt(const std::string& path);
+// Every `aoe mount` (type fuse.aoe) in this mount namespace, in mount order.
+std::vector<MountEntry> AoeMounts();
 
 // Loop devices ("/dev/loop0", ...) whose backing file is `file` or lies under `file` + "/".
 std::vector<std::string> LoopDevicesBackedBy(const std::string& file);

@@ -107,10 +107,20 @@ for (( i = 0; i < 50; i++ )); do
     t_alive "$(mt_daemon_pid e0.1)" || break
     sleep 0.1
 done
-mt_aoe show | grep "no AoE disks mounted" >/dev/null && t_pass "aoe show ignores a killed daemon" \
-    || t_fail "aoe show lists a killed daemon"
+mt_aoe show >"$T_TMP/show.out" 2>&1
+t_check "aoe show lists the dead mount and how to remove it" \
+    grep -q "^e0.1  $MNT  dead: its aoe mount daemon is gone; remove it with 'aoe umount $MNT'$" \
+    "$T_TMP/show.out"
+mt_aoe show --json >"$T_TMP/show.json" 2>&1
+t_check "aoe show --json lists it under dead_mounts" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(not (r["mounts"] == [] and r["dead_mounts"] == [{"disk": "e0.1", "mountpoint": sys.argv[2]}]))
+' "$T_TMP/show.json" "$MNT"
 mt_aoe umount "$MNT" && t_pass "aoe umount cleans up after a killed daemon" \
     || t_fail "aoe umount after a killed daemon failed"
+mt_aoe show | grep -q "^no AoE disks mounted$" && t_pass "then aoe show lists nothing" \
+    || t_fail "aoe show still lists something after the umount"
 
 # nsenter execs aoe, so $! is aoe's own pid (a shell function would put a subshell between).
 nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" mount -i vi0 e0.1 "$MNT" --foreground \
