@@ -160,9 +160,11 @@ Stopped RunServe(const ServeArgs& args) {
     // refused key a wrong ceph_id= or keyring=; rbd: exports may lack the aoekit-rbd package.
     return Failure(
         IsStorageSetupError(server.error()) ? kExitUsage : kExitFailure,
-        fmt::format("cannot start serving {} export(s) on {}: {}",
+        // Server::Create has logged what failed and what to do; a bare errno here would only
+        // contradict it ("Address family not supported" after "not an Ethernet interface").
+        fmt::format("cannot start serving {} export(s) on {}; the line above says why",
                     args.config.server.exports.size(),
-                    fmt::join(args.config.server.interfaces, ", "), server.error().message()));
+                    fmt::join(args.config.server.interfaces, ", ")));
   }
   target::Server& serving = **server;
   // [netboot]: DHCP and TFTP on the Server's loop (ports 67 and 69 need root, so before --user).

@@ -106,4 +106,6 @@ t_expect "serve with a missing image: exit 1" "$?" 1 \
     "error e1.9: cannot open image $T_TMP/missing.img: No such file or directory" "$out"
 t_log "serve with a missing image said: $(cat "$out")"
 t_check "no 'serving on' line" bash -c "! grep -q 'serving on' '$out'"
+t_check "then a summary pointing at it, not a bare errno" \
+    grep -q "^aoe serve: cannot start serving 1 export(s) on vt; the line above says why$" "$out"
 t_finish

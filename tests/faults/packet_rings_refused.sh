@@ -59,7 +59,7 @@ for refusal in version tx_ring; do
     LD_PRELOAD=$lib AOE_REFUSE_PACKET_OPTION=$refusal timeout 10 \
         ip netns exec "$FT" "$AOE_BIN" serve --packet-io ring -i vt e1.1="$img" >"$out" 2>&1
     t_expect "$refusal refused, --packet-io ring: stops at start-up naming vt" "$?" 1 \
-        "cannot start serving .* on vt: $reason" "$out"
+        "cannot open interface 'vt': $reason" "$out"
 done
 
 serve_once ""
