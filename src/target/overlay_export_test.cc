@@ -2,9 +2,12 @@
 // changes.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
+#include "storage/overlay/overlay_error.h"
 #include "target/testing/target_fixture.h"
 
 namespace aoe::target::testkit {
@@ -106,6 +109,33 @@ TEST_F(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
   EXPECT_EQ(
       error.rfind("cannot open export e1.9: overlay directory " + added.overlay_dir + ": ", 0), 0u)
       << error;
+}
+
+// A stop while a commit copies (aoe serve got SIGTERM): the commit is abandoned and its caller
+// answered before Run returns (when the control socket that carries the answer closes), and
+// nothing changed: the version is still the first, no copy is left behind, the client keeps
+// its overlay.
+TEST_F(OverlayExport, AStopAbandonsACommitStillCopyingAndAnswersIt) {
+  StartServer();
+  ExpectAtaOk(Write(9, Pattern(kSector, 0xd), kHostA));
+  overlay::OverlayFilter* o = h_.server().exports().front()->overlay();
+  ASSERT_NE(o, nullptr);
+  std::optional<Result<overlay::VersionRecord>> answer;
+  o->Commit(kHostA, [&](Result<overlay::VersionRecord> r) { answer = std::move(r); });
+  ASSERT_FALSE(answer.has_value()) << "the copy ended before the loop turned";
+  ASSERT_TRUE(o->commit_running());
+
+  h_.server().RequestStop();
+  ASSERT_TRUE(h_.server().Run());
+  ASSERT_TRUE(answer.has_value()) << "the commit was not answered before Run returned";
+  ASSERT_FALSE(answer->has_value());
+  EXPECT_EQ(answer->error(), overlay::OverlayErrc::kCommitAbandoned);
+  EXPECT_EQ(o->current_version(), 1u);
+  EXPECT_EQ(o->Versions().size(), 1u);
+  EXPECT_TRUE(o->Client(kHostA).has_value()) << "the client keeps its overlay";
+  for (const auto& entry : std::filesystem::directory_iterator(export_options().overlay_dir)) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path() << " was left behind";
+  }
 }
 
 }  // namespace

@@ -336,18 +336,24 @@ void ServerImpl::Housekeeping() {
 
 void ServerImpl::Shutdown() {
   for (auto& entry : ports_) Unwatch(entry);
-  // A running overlay commit goes on to its end, so that whoever asked for it is answered
-  // (the control socket closes after Run returns): stopped halfway, the caller would be left
-  // without an answer about a version that may well be current by then.
-  auto commit_running = [this] {
+  // An overlay commit still copying is abandoned (it may have gigabytes to go, and a service
+  // manager kills a target that takes long to stop); whoever asked is told so. Then every
+  // overlay's own work ends (a commit past its copy, a reset, a versions.json write), so that
+  // their callbacks, which answer the control socket, have run before Run returns and the
+  // socket closes.
+  auto overlays_busy = [this] {
     return std::any_of(target_.exports().begin(), target_.exports().end(), [](const auto& e) {
-      return e->overlay() != nullptr && e->overlay()->commit_running();
+      return e->overlay() != nullptr && e->overlay()->busy();
     });
   };
-  if (commit_running()) {
-    log_.Info("server", "waiting for the overlay commit to finish (a second signal stops at once)");
-    RunStorageUntil([&] { return !commit_running(); });
+  for (const auto& e : target_.exports()) {
+    if (e->overlay() == nullptr || !e->overlay()->commit_running()) continue;
+    log_.Info(e->name(),
+              "stopping: abandoning the overlay commit that is running (nothing is "
+              "changed; commit again after the restart)");
+    e->overlay()->AbandonCommit();
   }
+  RunStorageUntil([&] { return !overlays_busy(); });
   // In-flight commands complete and their replies go out, except those held until their
   // state is durable: SettleState sends those.
   RunStorageUntil([this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });

@@ -5,7 +5,8 @@
 #     no inheritable or ambient capabilities, NoNewPrivs 1;
 #   - the state directory belongs to nobody, and a config string set over the wire is saved;
 #   - every thread (the state writer too) has the same uid and capabilities;
-#   - I/O works (every byte verified by faults_soak_client);
+#   - I/O works (every byte verified by faults_soak_client), also into an overlay directory
+#     whose parents were made at start;
 #   - a SIGHUP that adds an image nobody cannot open fails cleanly and keeps serving;
 #   - a SIGHUP that adds an interface works: that needs CAP_NET_RAW, the reason it is kept;
 #   - SIGTERM still ends it cleanly (exit 0, final flush done as nobody).
@@ -31,7 +32,14 @@ write_config() {  # INTERFACES EXPORT_TABLES
     printf 'interfaces = [%s]\nstate_dir = "%s"\nuser = "nobody"\n%s\n' "$1" "$state" "$2" >"$config"
 }
 e11=$(printf '[[export]]\ntarget = "e1.1"\npath = "%s"\n' "$disk")
-write_config '"vt"' "$e11"
+# An overlay export whose directory's parents do not exist yet: made as root at start, they
+# must let nobody through to the directory it is given.
+golden=$T_TMP/golden.img
+truncate -s 32M "$golden"
+chmod 600 "$golden"
+e14=$(printf '[[export]]\ntarget = "e1.4"\npath = "%s"\noverlay = "%s"\n' "$golden" \
+    "$T_TMP/fresh/overlays/e1.4")
+write_config '"vt"' "$e11"$'\n'"$e14"
 t_serve "$FT" --config "$config"
 
 status=/proc/$SERVE_PID/status
@@ -70,6 +78,10 @@ t_check "every thread, the state writer included, is nobody with CAP_NET_RAW onl
     every_thread_dropped
 t_check "I/O works as nobody (every byte verified)" \
     faults_soak_client -i vc -t e1.1 --seconds 5 --depth 8
+head -c 1M /dev/urandom >"$T_TMP/w.bin"
+t_check "an overlay export in directories made at start takes writes as nobody" \
+    faults_aoe cp -i vc --no-progress "$T_TMP/w.bin" e1.4
+t_check "into a client overlay in its directory" bash -c "ls '$T_TMP/fresh/overlays/e1.4' | grep -q '\\.data$'"
 
 # SIGHUP: an image nobody cannot open. The reload fails as a whole; e1.1 keeps serving.
 write_config '"vt"' "$e11$(printf '\n[[export]]\ntarget = "e1.2"\npath = "%s"\n' "$locked")"

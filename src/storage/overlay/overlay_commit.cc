@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstdlib>
 #include <utility>
 
@@ -126,6 +127,12 @@ void OverlayCommit::SlotDone(Slot& slot, int64_t result) {
   slot.busy = false;
   --busy_slots_;
   Pump();
+}
+
+void OverlayCommit::Cancel() {
+  if (phase_ == Phase::kSync || phase_ == Phase::kDone || error_ < 0) return;
+  error_ = -ECANCELED;
+  Pump();  // with no chunk in flight, fails at once
 }
 
 void OverlayCommit::SyncDone(int64_t result) {

@@ -43,6 +43,9 @@ class OverlayCommit {
 
   // Copies and syncs; `done` runs once, on the loop.
   void Start(Done done);
+  // Stops copying: once the chunks in flight are done, `done` gets ECANCELED. Nothing once the
+  // copy is done (its sync is short, and what follows makes the version).
+  void Cancel();
   uint64_t bytes_copied() const { return bytes_copied_; }
   const Source& source() const { return source_; }
 

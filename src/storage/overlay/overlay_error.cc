@@ -35,6 +35,9 @@ class OverlayCategoryImpl final : public std::error_category {
         return "the current version is the first one: there is nothing to roll back to";
       case OverlayErrc::kClientGone:
         return "the client's overlay was reset while the operation ran";
+      case OverlayErrc::kCommitAbandoned:
+        return "aoe serve stopped while the commit was copying; nothing was changed (commit "
+               "again once it runs)";
       case OverlayErrc::kClientBusy:
         return "the client is writing (writes in flight); commit when the machine is shut "
                "down, or try again";

@@ -23,6 +23,7 @@ enum class OverlayErrc {
   kNoEarlierVersion,     // rollback from the first version
   kClientGone,           // the overlay was reset while the operation ran
   kClientBusy,           // the client's overlay has writes in flight (a commit must not miss them)
+  kCommitAbandoned,      // the target stopped while the commit copied: nothing was changed
 };
 
 const std::error_category& OverlayCategory();

@@ -29,13 +29,14 @@ int64_t NowUnix() {
 }
 
 // Opens the overlay directory, made with its missing parents first (as `mkdir -p` would; the
-// documented /var/lib/aoekit/overlays/e0.1 has two levels a fresh install lacks). Mode 0700 for
-// every directory made: overlays hold the clients' data.
+// documented /var/lib/aoekit/overlays/e0.1 has two levels a fresh install lacks). The directory
+// itself is 0700 (it holds the clients' data); parents are 0755, so that a daemon which drops to
+// another user (serve's `user`, which gets only the overlay directory) can still reach it.
 Result<UniqueFd> OpenDirectory(const std::string& path) {
   for (size_t slash = path.find('/', 1); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
     const std::string parent = path.substr(0, slash);
-    if (::mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) return Errno();
+    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return Errno();
   }
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Errno();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -130,11 +131,19 @@ OverlayFilter::~OverlayFilter() {
   // fsync of a reset (whose completion goes on to collect versions: an export removed right
   // after `overlay.reset`). Let them end while every member is still alive (a commit cut short
   // leaves only a *.tmp file behind, which the next start removes).
+  if (busy()) engine_.Drain();
+}
+
+bool OverlayFilter::busy() const {
   bool busy =
       commit_running_ || own_requests_ > 0 || (versions_writer_ && versions_writer_->busy());
   for (const auto& [mac, client] : clients_) busy = busy || !client->idle();
   for (const auto& client : retired_) busy = busy || !client->idle();
-  if (busy) engine_.Drain();
+  return busy;
+}
+
+void OverlayFilter::AbandonCommit() {
+  if (commit_running_ && commit_) commit_->Cancel();
 }
 
 Result<std::unique_ptr<OverlayFilter>> OverlayFilter::Open(std::unique_ptr<BlockBackend> base,
@@ -597,7 +606,11 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     CommitEnded();
     done(Unexpected{e});
   };
-  if (!copied) return fail(copied.error());
+  if (!copied) {
+    return fail(copied.error() == std::errc::operation_canceled
+                    ? make_error_code(OverlayErrc::kCommitAbandoned)
+                    : copied.error());
+  }
   const std::shared_ptr<ClientOverlay>& source = commit_->source().client;
   auto it = clients_.find(mac);
   if (it == clients_.end() || it->second != source) {

@@ -117,6 +117,10 @@ class OverlayFilter final : public BlockBackend {
   std::vector<VersionInfo> Versions() const;
   uint64_t current_version() const { return registry_.current(); }
   bool commit_running() const { return commit_running_; }
+  // Whether any request of the filter's own or of a client is still in flight (a commit and
+  // what makes its version, a versions.json write, a directory fsync, a client's I/O): the
+  // callbacks of Reset, Commit and Rollback have all run once it is false.
+  bool busy() const;
   uint64_t commit_bytes_copied() const;
 
   // Drops the client's overlay (its reads see the current version again); `done` runs once the
@@ -127,8 +131,12 @@ class OverlayFilter final : public BlockBackend {
   BootAction BootSeen(const MacAddress& mac, Done done);
   // Merges the client's overlay into a new base version, makes it current and moves the client
   // onto it (its overlay is then empty: the version holds its data). Errors: kNoOverlay,
-  // kCommitRunning, kNothingToCommit, kStaleBase, kChangedDuringCommit, kClientGone, errno.
+  // kCommitRunning, kNothingToCommit, kStaleBase, kChangedDuringCommit, kClientGone,
+  // kCommitAbandoned, errno.
   void Commit(const MacAddress& mac, std::function<void(Result<VersionRecord>)> done);
+  // The target is stopping: a commit still copying stops and its `done` gets kCommitAbandoned
+  // (nothing changed; the copy's *.tmp file is removed). A commit past its copy finishes.
+  void AbandonCommit();
   // Makes the current version's parent current again. Errors: kNoEarlierVersion, errno.
   void Rollback(std::function<void(Result<VersionRecord>)> done);
 

@@ -675,7 +675,8 @@ TEST_F(OverlayFilterTest, ACommittedOverlaysFilesAreClosedOnceTheCommitEnds) {
   Result<VersionRecord> r = Commit(kA);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_FALSE(std::filesystem::exists(data));
-  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+  EXPECT_TRUE(RunUntil(
+      *engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
       << "the committed overlay's data file is still open";
   EXPECT_EQ(Read(kB, 0, 4096), Filled(4096, 1));
 }
@@ -692,7 +693,8 @@ TEST_F(OverlayFilterTest, AResetOverlayIsClosedWhenItsLastRequestEnds) {
   ASSERT_TRUE(ResetClient(kA));
   EXPECT_EQ(Wait(read), 4096);
   EXPECT_EQ(out, Filled(4096, 1));
-  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+  EXPECT_TRUE(RunUntil(
+      *engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
       << "the reset overlay's data file is still open";
 }
 
@@ -711,7 +713,8 @@ TEST_F(OverlayFilterTest, AResetOverlayIsClosedWhenAWaitingTrimEndsLast) {
   ASSERT_FALSE(trim.done()) << "the trim must wait for the punch for this test";
   ASSERT_TRUE(ResetClient(kA));
   EXPECT_EQ(Wait(trim), 0);
-  EXPECT_TRUE(RunUntil(*engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
+  EXPECT_TRUE(RunUntil(
+      *engine_, [&] { return !HeldOpen(data); }, std::chrono::seconds(2)))
       << "the reset overlay's data file is still open";
 }
 
