@@ -1,8 +1,10 @@
 // `aoe show`: lists the disks mounted by `aoe mount` on this host, from the status files their
 // daemons publish every second (os/mount_status.h), with per-path statistics.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -55,12 +57,16 @@ std::string Rtt(uint64_t rtt_us) {
 }
 
 // The `aoe mount`s of this mount namespace that no daemon serves any more (it was killed):
-// their file answers every access with ENOTCONN until `aoe umount` removes them.
+// their mount point answers every access with ENOTCONN until `aoe umount` removes it. Only
+// that answer makes a mount dead: one without a status file here may be another user's, or
+// one whose daemon has not written its first status yet.
 std::vector<os::MountEntry> DeadMounts(const std::vector<os::MountStatus>& served) {
   std::vector<os::MountEntry> dead = os::AoeMounts();
   std::erase_if(dead, [&](const os::MountEntry& m) {
-    return std::any_of(served.begin(), served.end(),
-                       [&](const os::MountStatus& s) { return s.mountpoint == m.mountpoint; });
+    const bool has_daemon = std::any_of(
+        served.begin(), served.end(), [&](const auto& s) { return s.mountpoint == m.mountpoint; });
+    struct stat st {};
+    return has_daemon || ::stat(m.mountpoint.c_str(), &st) == 0 || errno != ENOTCONN;
   });
   return dead;
 }
