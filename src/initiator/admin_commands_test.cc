@@ -101,6 +101,28 @@ TEST_F(InitiatorTest, MaskReadAndEdit) {
   EXPECT_EQ(target.mask_list(), (std::vector<MacAddress>{kInitiatorMacA}));
 }
 
+// 200 directives make a 1628-byte frame: it goes on the jumbo-frame path only, and where no
+// path carries it the request fails at once as a bad argument, rather than timing out after
+// the kernel refused it.
+TEST_F(InitiatorTest, AnAdminRequestTooLongForALinkGoesOnlyWhereItFits) {
+  AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  std::vector<proto::MaskDirective> deletes(200, {2, kOtherHost});
+  init_port_b_->set_mtu(9000);
+  target_ports_[1]->set_mtu(9000);
+  Outcome<MaskReply> edited = client.EditMask(DiskAddress{0, 1}, deletes);
+  ASSERT_TRUE(edited) << edited.error().message;
+  EXPECT_EQ(init_port_a_->stats().tx_oversize, 0u) << "sent where it does not fit";
+
+  init_port_b_->set_mtu(1500);
+  Outcome<MaskReply> refused = client.EditMask(DiskAddress{0, 1}, deletes);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error() == InitiatorErrc::kInvalidArgument);
+  EXPECT_EQ(refused.error().message,
+            "the mask edit needs a 1628-byte frame, more than i0 carries (MTU 1500); send fewer "
+            "entries per request");
+}
+
 TEST_F(InitiatorTest, ReserveSetReadAndRelease) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();

@@ -136,18 +136,22 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
               Error(InitiatorErrc::kNoPorts, "no usable network interface for the request"));
     return;
   }
-  // A frame longer than the link carries is refused by the kernel (EMSGSIZE) and would look
-  // like a target that does not answer: say so now (a long mask edit or reserve list).
-  for (size_t port : ex.ports) {
-    const Port& p = *ports_[port];
-    if (ex.frame.size() > p.mtu() + proto::kEthernetHeaderSize) {
-      FailLater(std::move(ex.on_done),
-                Error(InitiatorErrc::kInvalidArgument,
-                      fmt::format("the {} needs a {}-byte frame, more than {} carries (MTU {}); "
-                                  "send fewer entries per request",
-                                  ex.what, ex.frame.size(), p.name(), p.mtu())));
-      return;
-    }
+  // A frame longer than a link carries is refused by the kernel (EMSGSIZE) and would look like
+  // a target that does not answer: it goes only on the ports that carry it, and if none does,
+  // the request fails now (a long mask edit or reserve list).
+  const Port* largest = ports_[ex.ports.front()];
+  std::erase_if(ex.ports, [&](size_t port) {
+    const Port* p = ports_[port];
+    if (p->mtu() > largest->mtu()) largest = p;
+    return ex.frame.size() > p->mtu() + proto::kEthernetHeaderSize;
+  });
+  if (ex.ports.empty()) {
+    FailLater(std::move(ex.on_done),
+              Error(InitiatorErrc::kInvalidArgument,
+                    fmt::format("the {} needs a {}-byte frame, more than {} carries (MTU {}); "
+                                "send fewer entries per request",
+                                ex.what, ex.frame.size(), largest->name(), largest->mtu())));
+    return;
   }
   StartExchange(std::move(ex));
   DrainCompletions();
