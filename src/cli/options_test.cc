@@ -3,10 +3,11 @@
 #include "target/options.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
+#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace aoe::target {
 namespace {
@@ -91,18 +92,30 @@ TEST(ValidateOptions, AnOverlayBaseIsWrittenByNoOtherExport) {
   EXPECT_EQ(ValidateOptions(o), "") << "overlays over one image are fine";
 }
 
-TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
-  char dir[] = "/tmp/aoe-options-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string image = std::string(dir) + "/golden.img";
-  const std::string link = std::string(dir) + "/link.img";
-  ASSERT_EQ(std::system(("touch " + image + " && ln -s " + image + " " + link).c_str()), 0);
+TEST(ValidateOptions, AnOverlayBaseMayBeWrittenOutsideItsWindow) {
   ServerOptions o = Valid();
-  o.exports[0].backend.path = image;
   o.exports[0].overlay_dir = "/o";
-  o.exports[1].backend.path = link;
-  EXPECT_NE(ValidateOptions(o).find("would write " + link), std::string::npos);
+  o.exports[0].length_sectors = 2048;
+  o.exports[1].backend.path = o.exports[0].backend.path;
+  o.exports[1].offset_sectors = 2048;
+  EXPECT_EQ(ValidateOptions(o), "") << "the writer's window starts after the base's";
+  o.exports[1].offset_sectors = 2047;
+  EXPECT_NE(ValidateOptions(o), "") << "one sector in common";
+}
+
+TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("aoe-options-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "golden.img") << "an image";
+  std::filesystem::create_symlink(dir / "golden.img", dir / "link.img");
+  ServerOptions o = Valid();
+  o.exports[0].backend.path = dir / "golden.img";
+  o.exports[0].overlay_dir = "/o";
+  o.exports[1].backend.path = dir / "link.img";
+  const std::string error = ValidateOptions(o);
   std::filesystem::remove_all(dir);
+  EXPECT_NE(error.find("would write " + (dir / "link.img").string()), std::string::npos) << error;
 }
 
 TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <set>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace aoe::target {
 
@@ -167,30 +169,61 @@ std::optional<Durability> ParseDurability(std::string_view text) {
 
 namespace {
 
-// Whether two image paths name one file: the same path, or (both existing) the same inode.
-bool SameFile(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  struct stat sa {
-  }, sb{};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
+// The file an export's image is, to compare with another's: its device and inode, or (a file
+// that cannot be stat'ed) its path.
+struct FileIdentity {
+  std::string path;
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool stated = false;
+
+  explicit FileIdentity(const std::string& p) : path(p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      device = st.st_dev;
+      inode = st.st_ino;
+      stated = true;
+    }
+  }
+  bool operator==(const FileIdentity& other) const {
+    if (stated && other.stated) return device == other.device && inode == other.inode;
+    return path == other.path;
+  }
+};
+
+// Whether two windows of one file (offset, length in sectors; length 0: to the end) overlap.
+bool Overlap(const ExportOptions& a, const ExportOptions& b) {
+  auto end = [](const ExportOptions& e) {
+    return e.length_sectors == 0 ? UINT64_MAX : e.offset_sectors + e.length_sectors;
+  };
+  return a.offset_sectors < end(b) && b.offset_sectors < end(a);
 }
 
 // An overlay export's image is its clients' base: their overlays hold blocks against it, so
-// another export that writes to the same file would change every client's disk under it.
+// another export that writes to the same part of the file would change every client's disk
+// under it. The file is the same by path or by inode (another path, a symbolic link); other
+// names of the same bytes (a partition of the same disk, a loop device) are not seen.
 std::string WriterOfAnOverlayBase(const ServerOptions& options) {
-  for (const ExportOptions& base : options.exports) {
-    if (!base.has_overlay() || base.backend.kind != BackendSpec::Kind::kFile) continue;
-    for (const ExportOptions& writer : options.exports) {
-      if (&writer == &base || writer.read_only || writer.has_overlay() ||
-          writer.backend.kind != BackendSpec::Kind::kFile ||
-          !SameFile(writer.backend.path, base.backend.path)) {
-        continue;
-      }
+  std::vector<const ExportOptions*> bases, writers;
+  for (const ExportOptions& e : options.exports) {
+    if (e.backend.kind != BackendSpec::Kind::kFile) continue;
+    if (e.has_overlay()) {
+      bases.push_back(&e);
+    } else if (!e.read_only) {
+      writers.push_back(&e);
+    }
+  }
+  if (bases.empty() || writers.empty()) return {};
+  std::vector<FileIdentity> writer_files;
+  for (const ExportOptions* w : writers) writer_files.emplace_back(w->backend.path);
+  for (const ExportOptions* base : bases) {
+    const FileIdentity base_file(base->backend.path);
+    for (size_t i = 0; i < writers.size(); ++i) {
+      if (!(writer_files[i] == base_file) || !Overlap(*writers[i], *base)) continue;
       return fmt::format(
           "export {} would write {}, the image export {} gives its clients as the base of their "
           "overlays; export it read-only (ro), or serve a copy",
-          writer.name(), writer.backend.path, base.name());
+          writers[i]->name(), writers[i]->backend.path, base->name());
     }
   }
   return {};

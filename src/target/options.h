@@ -102,8 +102,10 @@ struct ServerOptions {
 };
 
 // Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,
-// buffer count < 2, export interface not among the server's, no interface, ...). Returns an
-// empty string when fine, else one line saying what is wrong and how to fix it.
+// buffer count < 2, export interface not among the server's, no interface, an export writing
+// another's overlay base, ...). Returns an empty string when fine, else one line saying what is
+// wrong and how to fix it. Stats the image files of overlay exports and of the read-write
+// exports beside them (to find one file under two names); nothing else touches the disk.
 std::string ValidateOptions(const ServerOptions& options);
 
 }  // namespace aoe::target
