@@ -326,14 +326,18 @@ std::optional<std::string> Copy::Download() {
   initiator::SyncDisk::IoOp failed;
   auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
-  // Refused before any data came: the local side stays as it was (a file cp made goes again).
-  if (!result && !writing && local.created) ::unlink(local.path.c_str());
+  // Refused before any data came, or the file could not even be emptied: the local side stays
+  // as it was (a file cp made goes again).
+  const bool nothing_written = !writing || (!write_error.empty() && done_bytes == 0);
+  if ((!result || !write_error.empty()) && nothing_written && local.created) {
+    ::unlink(local.path.c_str());
+  }
   if (!write_error.empty()) return write_error;
   if (!result) {
     return DescribeFailure("reading", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
-  if (!writing) start_writing();  // nothing to copy (--count-sectors 0): still emptied
+  if (!writing) start_writing();  // nothing to copy (--skip-sectors at the end): still emptied
   if (!write_error.empty()) return write_error;
   // The file must end where the copy ends even if its last blocks were holes.
   if (local.regular) {

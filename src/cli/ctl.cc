@@ -20,7 +20,7 @@ namespace {
 std::string AbsolutePaths(const std::string& spec) {
   return MapExportSpecPaths(spec, [](const std::string& path) {
     std::error_code error;
-    std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    std::filesystem::path absolute = std::filesystem::absolute(path, error).lexically_normal();
     return path.starts_with('/') || error ? path : absolute.string();
   });
 }
@@ -45,7 +45,7 @@ Commands:
   reload EXPORT [SPEC]         open an export again, with SPEC if given
   boot MAC                     what aoe netboot says when MAC asks to boot: applies the overlay
                                lifetimes (discard-on-boot, moving to a newer version)
-  send JSON                    send one request as JSON, print the whole response
+  send JSON                    send one request as JSON, print its result (or its error)
 
 Options:
   -S, --socket PATH  the control socket (default /run/aoekit/aoe.sock)

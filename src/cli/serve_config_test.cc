@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 namespace aoe::cli {
 namespace {
@@ -121,6 +122,24 @@ TEST(ParseServeToml, ShippedExampleLoads) {
   EXPECT_EQ(config->netboot->targets.default_target->ToString(), "e1.1");
   EXPECT_EQ(config->netboot->targets.by_mac.size(), 1u);
   EXPECT_EQ(config->netboot->tftp_root, "/usr/lib/ipxe");
+}
+
+// docs/configuration.md shows the example as it is: the block under "### Example" is the file.
+TEST(ParseServeToml, TheDocumentedExampleIsTheShippedFile) {
+  auto read = [](const char* path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string doc = read(AOE_SOURCE_DIR "/docs/configuration.md");
+  const size_t example = doc.find("### Example");
+  ASSERT_NE(example, std::string::npos);
+  const size_t begin = doc.find("```toml\n", example);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = doc.find("```\n", begin + 8);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(doc.substr(begin + 8, end - begin - 8),
+            read(AOE_SOURCE_DIR "/docs/examples/serve.toml"))
+      << "copy docs/examples/serve.toml into docs/configuration.md's Example block";
 }
 
 // The full-mode lines the example shows commented out work when uncommented.

@@ -195,8 +195,9 @@ void ServeControl::AddExport(const Request& request, const Responder& responder)
   if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
   ParseResult<target::ExportOptions> options = ParseExportSpec(spec);
   if (!options) return responder.Fail(errc::kBadArgument, options.error().message);
-  if (std::optional<control::ControlError> relative = RelativePathProblem(spec))
+  if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
     return responder.Fail(*relative);
+  }
   if (std::string problem = server_.AddExport(*options); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
   }

@@ -38,9 +38,15 @@ Result<std::vector<std::shared_ptr<Export>>> ServerImpl::OpenExports(
 
 void ServerImpl::AddExports(std::vector<std::shared_ptr<Export>> exports) {
   for (auto& e : exports) {
+    // An overlay export writes into its clients' overlays, never the image.
+    const std::string access =
+        e->options().has_overlay()
+            ? fmt::format("writes into per-client overlays in {}", e->options().overlay_dir)
+        : e->read_only() ? "read-only"
+                         : "read-write";
     log_.Info(e->name(), "exporting {} ({} sectors, {}, durability {}{})",
-              e->options().backend.ToString(), e->sector_count(),
-              e->read_only() ? "read-only" : "read-write", DurabilityName(e->options().durability),
+              e->options().backend.ToString(), e->sector_count(), access,
+              DurabilityName(e->options().durability),
               e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
     Export& added = *e;
     target_.AddExport(std::move(e));

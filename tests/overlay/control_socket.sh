@@ -215,7 +215,7 @@ fi
 # working directory.
 (cd "$T_TMP" && ov_ctl add e0.3=second.img) >"$out" 2>&1
 t_check "export.add of a relative path from aoe ctl: the caller's file" \
-    test "$(ov_ctl exports --json | python3 -c 'import json,sys; print([e["path"] for e in json.load(sys.stdin)["exports"] if e["name"] == "e0.3"])')" = "['$SECOND']"
+    test "$(ov_ctl exports --json | python3 -c 'import json,sys; print([e["path"] for e in json.load(sys.stdin)["exports"] if e["name"] == "e0.3"])')" = "['$(realpath "$SECOND")']"
 ov_ctl remove e0.3 >/dev/null 2>&1
 raw '{"command":"export.add","args":{"spec":"e0.3=second.img"}}' >"$out"
 t_check "export.add of a relative path over the socket is refused" \
