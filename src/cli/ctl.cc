@@ -20,7 +20,7 @@ namespace {
 std::string AbsolutePaths(const std::string& spec) {
   return MapExportSpecPaths(spec, [](const std::string& path) {
     std::error_code error;
-    std::filesystem::path absolute = std::filesystem::absolute(path, error).lexically_normal();
+    std::filesystem::path absolute = std::filesystem::absolute(path, error);
     return path.starts_with('/') || error ? path : absolute.string();
   });
 }

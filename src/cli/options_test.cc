@@ -106,6 +106,7 @@ TEST(ValidateOptions, AnOverlayBaseMayBeWrittenOutsideItsWindow) {
 TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("aoe-options-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);  // a leftover of a crashed run with the same pid
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "golden.img") << "an image";
   std::filesystem::create_symlink(dir / "golden.img", dir / "link.img");

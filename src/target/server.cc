@@ -348,10 +348,13 @@ void ServerImpl::Shutdown() {
   };
   for (const auto& e : target_.exports()) {
     if (e->overlay() == nullptr || !e->overlay()->commit_running()) continue;
-    log_.Info(e->name(),
-              "stopping: abandoning the overlay commit that is running (nothing is "
-              "changed; commit again after the restart)");
-    e->overlay()->AbandonCommit();
+    if (e->overlay()->AbandonCommit()) {
+      log_.Info(e->name(),
+                "stopping: abandoning the overlay commit that is running (nothing "
+                "is changed; commit again after the restart)");
+    } else {
+      log_.Info(e->name(), "stopping: waiting for the overlay commit to make its version");
+    }
   }
   RunStorageUntil([&] { return !overlays_busy(); });
   // In-flight commands complete and their replies go out, except those held until their

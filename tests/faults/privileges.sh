@@ -41,6 +41,8 @@ e14=$(printf '[[export]]\ntarget = "e1.4"\npath = "%s"\noverlay = "%s"\n' "$gold
     "$T_TMP/fresh/overlays/e1.4")
 write_config '"vt"' "$e11"$'\n'"$e14"
 t_serve "$FT" --config "$config"
+# (t_serve waits for the switch only when --user is on the command line; here it is in the file.)
+t_wait_log "$SERVE_LOG" 'running as user' 1 10 "$SERVE_WRAPPER" || t_die "aoe serve did not switch user"
 
 status=/proc/$SERVE_PID/status
 # The value of one /proc/PID/status line, fields separated by single spaces.

@@ -113,7 +113,7 @@ void OverlayCommit::Pump() {
 }
 
 void OverlayCommit::SlotDone(Slot& slot, int64_t result) {
-  if (result >= 0 && !slot.writing) {
+  if (result >= 0 && !slot.writing && error_ == 0) {  // (no write once failed or abandoned)
     const bool zero = slot.skip_zero && std::all_of(slot.buffer, slot.buffer + slot.length,
                                                     [](std::byte b) { return b == std::byte{0}; });
     if (!zero) {
@@ -129,13 +129,17 @@ void OverlayCommit::SlotDone(Slot& slot, int64_t result) {
   Pump();
 }
 
-void OverlayCommit::Cancel() {
-  if (phase_ == Phase::kSync || phase_ == Phase::kDone || error_ < 0) return;
-  error_ = -ECANCELED;
+bool OverlayCommit::Cancel() {
+  if (phase_ == Phase::kDone) return false;
+  cancelled_ = true;
+  if (phase_ == Phase::kSync) return true;  // SyncDone fails it
+  if (error_ == 0) error_ = -ECANCELED;
   Pump();  // with no chunk in flight, fails at once
+  return true;
 }
 
 void OverlayCommit::SyncDone(int64_t result) {
+  if (cancelled_) return Fail(-ECANCELED);
   if (result < 0) return Fail(result);
   phase_ = Phase::kDone;
   Done done = std::move(done_);

@@ -43,9 +43,13 @@ class OverlayCommit {
 
   // Copies and syncs; `done` runs once, on the loop.
   void Start(Done done);
-  // Stops copying: once the chunks in flight are done, `done` gets ECANCELED. Nothing once the
-  // copy is done (its sync is short, and what follows makes the version).
-  void Cancel();
+  // Abandons the commit: no chunk is started any more, and once those in flight (or the sync
+  // of the copy, which may write back much) are done, `done` gets ECANCELED. False, nothing
+  // done, once `done` has run (what follows it makes the version and goes on).
+  bool Cancel();
+  // Whether Cancel() abandoned it (and not an error of the storage that happens to be
+  // ECANCELED).
+  bool cancelled() const { return cancelled_; }
   uint64_t bytes_copied() const { return bytes_copied_; }
   const Source& source() const { return source_; }
 
@@ -86,6 +90,7 @@ class OverlayCommit {
   bool pumping_ = false;
   bool pump_again_ = false;
   int64_t error_ = 0;
+  bool cancelled_ = false;
   uint64_t bytes_copied_ = 0;
   std::vector<Slot> slots_;
   Synced synced_;

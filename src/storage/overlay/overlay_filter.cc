@@ -32,13 +32,20 @@ int64_t NowUnix() {
 // documented /var/lib/aoekit/overlays/e0.1 has two levels a fresh install lacks). The directory
 // itself is 0700 (it holds the clients' data); parents are 0755, so that a daemon which drops to
 // another user (serve's `user`, which gets only the overlay directory) can still reach it.
-Result<UniqueFd> OpenDirectory(const std::string& path) {
+Result<UniqueFd> OpenDirectory(const std::string& given) {
+  std::string path = given;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  // chmod after mkdir: the modes must not depend on the umask (UMask=0077 would make the
+  // parents 0700 again).
+  auto make = [](const std::string& dir, mode_t mode) -> bool {
+    if (::mkdir(dir.c_str(), mode) == 0) return ::chmod(dir.c_str(), mode) == 0;
+    return errno == EEXIST;
+  };
   for (size_t slash = path.find('/', 1); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
-    const std::string parent = path.substr(0, slash);
-    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) return Errno();
+    if (!make(path.substr(0, slash), 0755)) return Errno();
   }
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return Errno();
+  if (!make(path, 0700)) return Errno();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Errno();
   return fd;
@@ -142,9 +149,7 @@ bool OverlayFilter::busy() const {
   return busy;
 }
 
-void OverlayFilter::AbandonCommit() {
-  if (commit_running_ && commit_) commit_->Cancel();
-}
+bool OverlayFilter::AbandonCommit() { return commit_running_ && commit_ && commit_->Cancel(); }
 
 Result<std::unique_ptr<OverlayFilter>> OverlayFilter::Open(std::unique_ptr<BlockBackend> base,
                                                            const OverlaySettings& settings,
@@ -607,9 +612,8 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
     done(Unexpected{e});
   };
   if (!copied) {
-    return fail(copied.error() == std::errc::operation_canceled
-                    ? make_error_code(OverlayErrc::kCommitAbandoned)
-                    : copied.error());
+    return fail(commit_->cancelled() ? make_error_code(OverlayErrc::kCommitAbandoned)
+                                     : copied.error());
   }
   const std::shared_ptr<ClientOverlay>& source = commit_->source().client;
   auto it = clients_.find(mac);

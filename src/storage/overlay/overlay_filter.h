@@ -134,9 +134,10 @@ class OverlayFilter final : public BlockBackend {
   // kCommitRunning, kNothingToCommit, kStaleBase, kChangedDuringCommit, kClientGone,
   // kCommitAbandoned, errno.
   void Commit(const MacAddress& mac, std::function<void(Result<VersionRecord>)> done);
-  // The target is stopping: a commit still copying stops and its `done` gets kCommitAbandoned
-  // (nothing changed; the copy's *.tmp file is removed). A commit past its copy finishes.
-  void AbandonCommit();
+  // The target is stopping: a commit still copying (or syncing its copy) stops and its `done`
+  // gets kCommitAbandoned (nothing changed; the copy's *.tmp file is removed). False when no
+  // commit runs, or the one running is past its copy: it then goes on to make its version.
+  bool AbandonCommit();
   // Makes the current version's parent current again. Errors: kNoEarlierVersion, errno.
   void Rollback(std::function<void(Result<VersionRecord>)> done);
 
