@@ -326,10 +326,9 @@ std::optional<std::string> Copy::Download() {
   initiator::SyncDisk::IoOp failed;
   auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
-  // Refused before any data came, or the file could not even be emptied: the local side stays
-  // as it was (a file cp made goes again).
-  const bool nothing_written = !writing || (!write_error.empty() && done_bytes == 0);
-  if ((!result || !write_error.empty()) && nothing_written && local.created) {
+  // Refused before any data was written (the first read failed, or the file could not even be
+  // emptied): the local side stays as it was (a file cp made goes again).
+  if ((!result || !write_error.empty()) && done_bytes == 0 && local.created) {
     ::unlink(local.path.c_str());
   }
   if (!write_error.empty()) return write_error;

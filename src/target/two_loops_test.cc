@@ -34,6 +34,7 @@ using testkit::BuildConfig;
 using testkit::BuildMask;
 using testkit::BuildReserve;
 using testkit::Frame;
+using testkit::Harness;
 using testkit::kHostA;
 using testkit::kHostB;
 using testkit::kIdentify;
@@ -85,14 +86,7 @@ class TwoLoops : public ::testing::Test {
 
   Loop& loop(size_t index) { return *loops_[index]; }
 
-  RequestHeader From(MacAddress host) {
-    RequestHeader h;
-    h.destination = kTargetMac;
-    h.source = host;
-    h.disk = {1, 1};
-    h.tag = next_tag_++;
-    return h;
-  }
+  RequestHeader From(MacAddress host) { return Harness::To(1, 1, host, next_tag_++); }
   static Frame Write(RequestHeader from) {
     return BuildAta(from, AtaOp(kWrite48).Flags(0x41).Count(1).Lba(3).Data(Pattern(kSector, 7)));
   }
@@ -223,7 +217,7 @@ TEST_F(TwoLoops, AChangeBindsTheOtherLoopFromTheMomentItsReplyIsSent) {
 
   std::thread loop1([&] {
     Loop& l = loop(1);
-    RequestHeader from{.destination = kTargetMac, .source = kHostB, .disk = {1, 1}};
+    RequestHeader from = Harness::To(1, 1, kHostB);
     for (uint32_t tag = 0; tag < 10'000'000 && !stop.load(); ++tag) {
       const int before = phase.load(std::memory_order_acquire);
       from.tag = tag;
