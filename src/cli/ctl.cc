@@ -2,6 +2,7 @@
 // and the clients they have seen; the target's counters; add, remove and reload an export
 // without SIGHUP; tell it that a client boots; or send any request as JSON.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 #include <string>
@@ -102,6 +103,13 @@ void PrintStats(const Json& result) {
   }
   fmt::print("{:<26} {:>14}\n", "replies_waiting_for_state",
              result.at("replies_waiting_for_state").get<uint64_t>());
+  // With several event loops: how the initiators' commands are spread over them.
+  const Json& loops = result.at("loops");
+  if (loops.size() > 1) {
+    std::vector<uint64_t> ata;
+    for (const Json& loop : loops) ata.push_back(loop.at("ata_commands").get<uint64_t>());
+    fmt::print("{:<26} {:>14}\n", "ata_commands_by_loop", fmt::join(ata, " "));
+  }
 }
 
 }  // namespace

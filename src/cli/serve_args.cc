@@ -79,6 +79,7 @@ struct RawArgs {
   std::string bufcnt;
   std::string packet_io;
   std::string busy_poll;
+  std::string loops;
   std::string user;
   std::string control_socket;
 };
@@ -137,6 +138,11 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                  "for the next one before sleeping: 0 (off) to 10000 (default 50).\n"
                  "Example: --busy-poll 0")
       ->type_name("USEC");
+  app.add_option("--loops", raw.loops,
+                 "Event loops, each on its own thread; the kernel spreads initiators\n"
+                 "over them by MAC: 1 (default) to 64. Not with overlay or rbd:\n"
+                 "exports. Example: --loops 2")
+      ->type_name("N");
   app.add_option("--user", raw.user,
                  "After opening interfaces, images and state files, run as this user,\n"
                  "keeping only CAP_NET_RAW (to re-open interfaces). Needs root.\n"
@@ -182,6 +188,7 @@ ParseResult<ServeArgs> FromConfigFile(const CLI::App& app, const RawArgs& raw) {
       {"--bufcnt", "bufcnt = N"},
       {"--packet-io", "packet_io = \"MODE\""},
       {"--busy-poll", "busy_poll = USEC"},
+      {"--loops", "loops = N"},
       {"--no-announce", "announce = false"},
       {"--user", "user = \"NAME\""},
       {"--control-socket", "control_socket = \"PATH\""},
@@ -245,6 +252,15 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
                       raw.busy_poll, target::kMaxBusyPoll.count())};
     }
     server.busy_poll = std::chrono::microseconds(*usec);
+  }
+  if (!raw.loops.empty()) {
+    std::optional<uint64_t> loops = ParseUnsigned(raw.loops);
+    if (!loops || *loops < 1 || *loops > target::kMaxLoops) {
+      return ParseError{
+          fmt::format("--loops '{}' is not a number of event loops from 1 to {}; e.g. --loops 2",
+                      raw.loops, target::kMaxLoops)};
+    }
+    server.loops = *loops;
   }
   out.config.user = raw.user;
   if (!raw.control_socket.empty()) out.config.control_socket = raw.control_socket;

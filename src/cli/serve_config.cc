@@ -20,7 +20,8 @@ namespace aoe::cli {
 namespace {
 
 constexpr std::string_view kTopLevelKeys =
-    "interfaces, state_dir, log_level, bufcnt, packet_io, busy_poll, announce, durability, sync, "
+    "interfaces, state_dir, log_level, bufcnt, packet_io, busy_poll, loops, announce, durability, "
+    "sync, "
     "direct, user, control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
@@ -368,6 +369,14 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
                                               usec, target::kMaxBusyPoll.count()));
       }
       server.busy_poll = std::chrono::microseconds(usec);
+    } else if (key == "loops") {
+      uint64_t loops = 0;
+      error = reader.Read(node, key, loops);
+      if (!error && (loops < 1 || loops > target::kMaxLoops)) {
+        return reader.Error(node, fmt::format("loops {} is out of range; use 1 (default) to {}",
+                                              loops, target::kMaxLoops));
+      }
+      server.loops = loops;
     } else if (key == "announce") {
       error = reader.Read(node, key, server.announce);
     } else if (key == "user") {

@@ -181,10 +181,11 @@ TEST(ParseServeToml, PacketIo) {
 }
 
 TEST(ParseServeToml, UnknownTopLevelKey) {
-  ExpectError("interfaces = [\"veth0\"]\nbufcount = 8\n",
-              "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
-              "log_level, bufcnt, packet_io, busy_poll, announce, durability, sync, direct, user, "
-              "control_socket, [[export]], [netboot]");
+  ExpectError(
+      "interfaces = [\"veth0\"]\nbufcount = 8\n",
+      "serve.toml:2: unknown key 'bufcount'; known keys: interfaces, state_dir, "
+      "log_level, bufcnt, packet_io, busy_poll, loops, announce, durability, sync, direct, user, "
+      "control_socket, [[export]], [netboot]");
 }
 
 TEST(ParseServeToml, UnknownExportKey) {
@@ -201,11 +202,11 @@ readonly = true
 
 TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   // Alphabetically 'aaa' comes first; in the file 'zzz' does.
-  ExpectError(
-      "zzz = 1\naaa = 2\n",
-      "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
-      "bufcnt, packet_io, busy_poll, announce, durability, sync, direct, user, control_socket, "
-      "[[export]], [netboot]");
+  ExpectError("zzz = 1\naaa = 2\n",
+              "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
+              "bufcnt, packet_io, busy_poll, loops, announce, durability, sync, direct, user, "
+              "control_socket, "
+              "[[export]], [netboot]");
 }
 
 TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {

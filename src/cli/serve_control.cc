@@ -140,7 +140,7 @@ void ServeControl::Exports(const Request& request, const Responder& responder) {
                         {"read_only", e->read_only()},
                         {"durability", target::DurabilityName(o.durability)},
                         {"interfaces", o.interfaces},
-                        {"clients_seen", e->clients().List().size()},
+                        {"clients_seen", server_.Clients(*e).clients.size()},
                         {"overlay", e->overlay() ? OverlaySummary(*e->overlay()) : Json()}});
   }
   responder.Ok(Json{{"exports", list}});
@@ -159,7 +159,8 @@ void ServeControl::Clients(const Request& request, const Responder& responder) {
   Json list = Json::array();
   for (target::Export* e : which) {
     Json clients = Json::array();
-    for (const target::ClientStats& c : e->clients().List()) {
+    const target::ClientList seen = server_.Clients(*e);
+    for (const target::ClientStats& c : seen.clients) {
       std::optional<overlay::ClientInfo> o;
       if (e->overlay() != nullptr) o = e->overlay()->Client(c.mac);
       clients.push_back(Json{{"mac", c.mac.ToString()},
@@ -171,21 +172,27 @@ void ServeControl::Clients(const Request& request, const Responder& responder) {
                              {"retransmits", c.duplicate_tags},
                              {"overlay_bytes", o ? Json(o->mapped_bytes) : Json()}});
     }
-    list.push_back(Json{{"export", e->name()},
-                        {"clients", clients},
-                        {"unlisted_frames", e->clients().unlisted_frames()}});
+    list.push_back(Json{
+        {"export", e->name()}, {"clients", clients}, {"unlisted_frames", seen.unlisted_frames}});
   }
   responder.Ok(Json{{"exports", list}});
 }
 
 void ServeControl::Stats(const Request& request, const Responder& responder) {
   if (auto bad = control::CheckArguments(request, {})) return responder.Fail(*bad);
-  const target::Stats stats = server_.stats();
-  Json counters = Json::object();
-  for (const target::StatsCounter& c : target::kStatsCounters) {
-    counters[std::string(c.name)] = stats.*c.field;
-  }
-  responder.Ok(Json{{"counters", counters},
+  auto counters = [](const target::Stats& stats) {
+    Json by_name = Json::object();
+    for (const target::StatsCounter& c : target::kStatsCounters) {
+      by_name[std::string(c.name)] = stats.*c.field;
+    }
+    return by_name;
+  };
+  // Each event loop's own counters (--loops), loop 0 first: how evenly the kernel spreads the
+  // initiators over them.
+  Json loops = Json::array();
+  for (const target::Stats& loop : server_.loop_stats()) loops.push_back(counters(loop));
+  responder.Ok(Json{{"counters", counters(server_.stats())},
+                    {"loops", loops},
                     {"replies_waiting_for_state", server_.replies_waiting_for_state()}});
 }
 
@@ -295,7 +302,7 @@ void ServeControl::OverlayShow(const Request& request, const Responder& responde
   Json result = ClientJson(*c);
   result["export"] = e->name();
   result["current_version"] = o->current_version();
-  for (const target::ClientStats& s : e->clients().List()) {
+  for (const target::ClientStats& s : server_.Clients(*e).clients) {
     if (s.mac == mac) result["last_seen_unix"] = s.last_seen_unix;
   }
   responder.Ok(result);

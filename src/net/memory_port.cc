@@ -8,6 +8,8 @@
 #include <cstring>
 #include <tuple>
 
+#include "net/fanout.h"
+
 namespace aoe {
 
 // ---- MemoryWire -------------------------------------------------------------------------------
@@ -92,6 +94,11 @@ void MemoryWire::Attach(MemoryPort* port) {
 void MemoryWire::Detach(MemoryPort* port) {
   std::lock_guard lock(mutex_);
   std::erase(ports_, port);
+  if (port->fanout_group_ != 0) {
+    std::vector<MemoryPort*>& members = fanout_groups_[port->fanout_group_];
+    std::erase(members, port);
+    if (members.empty()) fanout_groups_.erase(port->fanout_group_);
+  }
   // A held frame must not outlive its sender's pointer; it is simply lost, as on a real wire.
   if (held_ && held_->sender == port) held_.reset();
   std::erase_if(delayed_, [port](const DelayedFrame& d) { return d.frame.sender == port; });
@@ -145,6 +152,10 @@ void MemoryWire::DeliverLocked(const MemoryPort* sender, ConstByteSpan frame) {
   for (MemoryPort* port : ports_) {
     if (port == sender) continue;
     if (!destination.is_multicast() && destination != port->mac_) continue;
+    if (port->fanout_group_ != 0) {
+      const std::vector<MemoryPort*>& members = fanout_groups_.at(port->fanout_group_);
+      if (members[FanoutMember(frame, members.size())] != port) continue;
+    }
     port->OfferLocked(frame);
   }
 }
@@ -169,6 +180,23 @@ MemoryPort::MemoryPort(MemoryWire& wire, Options options, UniqueFd event_fd)
       rx_queue_frames_(options.rx_queue_frames) {}
 
 MemoryPort::~MemoryPort() { wire_.Detach(this); }
+
+Result<uint16_t> MemoryPort::JoinFanout(uint16_t group) {
+  std::lock_guard lock(wire_.mutex_);
+  if (fanout_group_ != 0) return Errno(EINVAL);
+  if (group == 0) {
+    group = 1;
+    while (wire_.fanout_groups_.contains(group)) ++group;
+  } else {
+    auto members = wire_.fanout_groups_.find(group);
+    if (members == wire_.fanout_groups_.end() || members->second.front()->name_ != name_) {
+      return Errno(EINVAL);
+    }
+  }
+  wire_.fanout_groups_[group].push_back(this);
+  fanout_group_ = group;
+  return group;
+}
 
 MacAddress MemoryPort::mac() const {
   std::lock_guard lock(wire_.mutex_);

@@ -4,8 +4,10 @@
 // A MemoryWire is one broadcast domain. Every MemoryPort attached to it sees a frame sent by
 // another port when the destination MAC is its own, broadcast or multicast, its link is up, the
 // frame fits its MTU, and its role filter (role_filter.h, the same rule as PacketPort's kernel
-// filter) accepts it. A port never sees its own frames. Delivery is synchronous: when Send()
-// returns, the frame is in the receivers' queues, so tests need no sleeps.
+// filter) accepts it; of the ports in one fanout group (JoinFanout), only the member the rule of
+// net/fanout.h picks sees it, as with the kernel's PACKET_FANOUT. A port never sees its own frames.
+// Delivery is synchronous: when Send() returns, the frame is in the receivers' queues, so tests
+// need no sleeps.
 //
 // The wire has a seeded fault injector (drop, duplicate, reorder, delay) for deterministic loss
 // tests: the same seed and the same sequence of frames give the same faults on every run and
@@ -27,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -121,6 +124,9 @@ class MemoryWire {
 
   mutable std::mutex mutex_;
   std::vector<MemoryPort*> ports_;
+  // Fanout groups (MemoryPort::JoinFanout) by id, each a list of members in the order they
+  // joined.
+  std::map<uint16_t, std::vector<MemoryPort*>> fanout_groups_;
   FaultConfig faults_;
   std::mt19937_64 rng_{faults_.seed};
   std::optional<Frame> held_;
@@ -172,6 +178,10 @@ class MemoryPort final : public Port {
   // Returns ENODEV while the port simulates a missing interface, otherwise succeeds.
   Result<void> Refresh() override;
   int fd() const override { return event_fd_.get(); }
+  // As a packet socket's: every member must be a port of one interface (the same name), and a
+  // port joins one group only (EINVAL otherwise). The wire then hands a frame for the members
+  // to the one FanoutMember picks.
+  Result<uint16_t> JoinFanout(uint16_t group) override;
   // Frames queued before the link went down or the interface went missing are still delivered.
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   std::optional<bool> FramesWaiting() const override { return queued_frames() > 0; }
@@ -211,6 +221,7 @@ class MemoryPort final : public Port {
   size_t rx_queue_frames_;
   bool link_up_ = true;
   bool present_ = true;
+  uint16_t fanout_group_ = 0;  // 0: none
   bool event_fd_readable_ = false;
   std::deque<std::vector<std::byte>> queue_;
   std::vector<std::byte> joined_;  // a two-piece frame made one for the wire (Send)

@@ -15,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/mac_address.h"
 #include "base/result.h"
+#include "net/fanout.h"
 
 namespace aoe {
 
@@ -65,6 +66,12 @@ class Port {
 
   // A file descriptor that polls readable while frames are waiting; -1 if none.
   virtual int fd() const = 0;
+
+  // Joins the fanout group `group` of this port's interface (0: a new one), which hands each
+  // frame to one member by the rule of net/fanout.h; returns the group's id, for the other
+  // members. The first member to join is member 0. Ports of one interface, one per event loop,
+  // join one group (docs/architecture.md, "More cores"). A packet port joins with its socket.
+  virtual Result<uint16_t> JoinFanout(uint16_t group) { return JoinSourceMacFanout(fd(), group); }
 
   // Receives up to slots.size() waiting frames without blocking. Returns how many slots were
   // filled (0 when nothing is waiting).

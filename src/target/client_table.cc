@@ -44,4 +44,23 @@ std::vector<ClientStats> ClientTable::List() const {
   return out;
 }
 
+void ClientList::Add(const ClientTable& table) {
+  unlisted_frames += table.unlisted_frames();
+  for (const ClientStats& seen : table.List()) {
+    auto at =
+        std::lower_bound(clients.begin(), clients.end(), seen.mac,
+                         [](const ClientStats& c, const MacAddress& mac) { return c.mac < mac; });
+    if (at == clients.end() || at->mac != seen.mac) {
+      clients.insert(at, seen);
+      continue;
+    }
+    at->first_seen_unix = std::min(at->first_seen_unix, seen.first_seen_unix);
+    at->last_seen_unix = std::max(at->last_seen_unix, seen.last_seen_unix);
+    at->frames += seen.frames;
+    at->bytes_read += seen.bytes_read;
+    at->bytes_written += seen.bytes_written;
+    at->duplicate_tags += seen.duplicate_tags;
+  }
+}
+
 }  // namespace aoe::target

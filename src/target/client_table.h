@@ -53,4 +53,14 @@ class ClientTable {
   uint64_t unlisted_frames_ = 0;
 };
 
+// The initiators one export has seen on every event loop that serves it (Server::Clients).
+struct ClientList {
+  std::vector<ClientStats> clients;  // by MAC
+  uint64_t unlisted_frames = 0;
+  // Adds what one loop's `table` saw. An initiator seen on several loops (its config queries on
+  // loop 0, its ATA commands on the loop its MAC is spread to) stays one entry: its counts are
+  // summed, and it was first seen at the earliest and last seen at the latest of them.
+  void Add(const ClientTable& table);
+};
+
 }  // namespace aoe::target

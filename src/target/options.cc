@@ -229,6 +229,26 @@ std::string WriterOfAnOverlayBase(const ServerOptions& options) {
   return {};
 }
 
+// What several event loops cannot serve yet (docs/architecture.md, "More cores"): an overlay
+// export's directory has one owner (OpenOverlay locks it), and an RBD image opened once per loop
+// would pass its exclusive lock from loop to loop on every write.
+std::string LoopsCannotServe(const ExportOptions& e, size_t loops) {
+  if (loops <= 1) return {};
+  if (e.has_overlay()) {
+    return fmt::format(
+        "export {}: overlay exports are served by one event loop only; serve them from an aoe "
+        "serve with --loops 1",
+        e.name());
+  }
+  if (e.backend.kind == BackendSpec::Kind::kRbd) {
+    return fmt::format(
+        "export {}: rbd: images are served by one event loop only; serve them from an aoe serve "
+        "with --loops 1",
+        e.name());
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string ValidateOptions(const ServerOptions& options) {
@@ -253,6 +273,11 @@ std::string ValidateOptions(const ServerOptions& options) {
         "--busy-poll {} is out of range; give microseconds from 0 (off) to {} (default 50)",
         options.busy_poll.count(), kMaxBusyPoll.count());
   }
+  if (options.loops < 1 || options.loops > kMaxLoops) {
+    return fmt::format(
+        "--loops {} is out of range; give 1 to {} event loops (default 1; one per core to spare)",
+        options.loops, kMaxLoops);
+  }
   if (options.state_dir.empty()) {
     return "the state directory is empty; give --state-dir DIR (default /var/lib/aoekit)";
   }
@@ -267,6 +292,7 @@ std::string ValidateOptions(const ServerOptions& options) {
       return fmt::format("export {} is listed twice; give each export its own shelf.slot",
                          e.name());
     }
+    if (std::string bad = LoopsCannotServe(e, options.loops); !bad.empty()) return bad;
     if (e.has_overlay() && !overlay_dirs.insert(e.overlay_dir).second) {
       return fmt::format(
           "export {}: overlay directory {} is used by another export; give each export its own",

@@ -82,6 +82,9 @@ struct ExportOptions {
 // only burns the CPU.
 inline constexpr std::chrono::microseconds kMaxBusyPoll{10000};
 
+// The most event loops (--loops): one per core of a large server is well below it.
+inline constexpr size_t kMaxLoops = 64;
+
 struct ServerOptions {
   std::vector<std::string> interfaces;
   std::vector<ExportOptions> exports;
@@ -99,6 +102,10 @@ struct ServerOptions {
   // it sleeps (--busy-poll). 0 turns it off. 50 us is the value Linux's own busy polling
   // (net.core.busy_poll) suggests; measured in docs/PERFORMANCE.md, "Busy polling".
   std::chrono::microseconds busy_poll{50};
+  // Event loops, each on its own thread with its own packet sockets and io_uring, over which
+  // the kernel spreads the initiators by source MAC (--loops; docs/architecture.md, "More
+  // cores"). 1, the default, is one thread for everything. Read at start only.
+  size_t loops = 1;
 };
 
 // Checks the options for mistakes a person can make (duplicate shelf.slot, wildcard address,

@@ -17,7 +17,6 @@
 #include "proto/ata.h"
 #include "proto/header.h"
 #include "storage/chain.h"
-#include "storage/completion_queue.h"
 #include "storage/rbd/rbd_open.h"
 #include "storage/storage_error.h"
 #include "target/busy_poll_policy.h"
@@ -36,15 +35,6 @@ namespace {
 constexpr size_t kMinFrameCapacity = 9000 + proto::kEthernetHeaderSize;
 constexpr size_t kMaxFrameCapacity = 65535 + proto::kEthernetHeaderSize;
 
-// A spin-wait hint to the CPU: lets a sibling hyperthread run, and saves power.
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
 Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log,
                                        const std::string& name) {
   auto port = env.open_port(name);
@@ -52,16 +42,39 @@ Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log
   return port;
 }
 
+// One port per loop on each interface of `names`; with several loops, joined to one fanout
+// group per interface.
+Result<PortSets> OpenPortSets(const ServerEnvironment& env, Logger& log,
+                              const std::vector<std::string>& names, size_t loops) {
+  PortSets opened;
+  for (const auto& name : names) {
+    std::vector<std::unique_ptr<Port>> per_loop;
+    uint16_t group = 0;
+    for (size_t k = 0; k < loops; ++k) {
+      auto port = OpenPort(env, log, name);
+      AOE_TRY(port);
+      if (loops > 1) {
+        // Loop 0's socket joins first: member 0, which gets every command but ATA.
+        auto joined = (*port)->JoinFanout(group);
+        if (!joined) {
+          log.Error(name, "cannot spread {} over {} event loops: {}; serve it with --loops 1", name,
+                    loops, joined.error().message());
+          return Unexpected{joined.error()};
+        }
+        group = *joined;
+      }
+      per_loop.push_back(std::move(*port));
+    }
+    opened.push_back(std::move(per_loop));
+  }
+  return opened;
+}
+
 }  // namespace
 
 ServerImpl::~ServerImpl() {
-  // Commands still waiting for storage point into the pool and the exports. Bounded, so that
-  // a test that leaks a command fails instead of hanging.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  RunStorageUntil([&] {
-    return pool_.free_count() == pool_.size() || std::chrono::steady_clock::now() > give_up;
-  });
-  engine_->Drain();
+  // A server that never ran still stops its other loops and flushes nothing: Run() does that.
+  other_loops_.clear();
   // Saves already queued are written before the writer returns (here, if it never started).
   store_->StopWriter();
   if (state_writer_.joinable()) {
@@ -71,43 +84,38 @@ ServerImpl::~ServerImpl() {
   }
 }
 
-Result<void> ServerImpl::OpenPorts(const std::vector<std::string>& names) {
-  std::vector<std::unique_ptr<Port>> opened;
-  for (const auto& name : names) {
-    if (FindPort(name) != kNoPort) continue;
-    auto port = OpenPort(env_, log_, name);
-    AOE_TRY(port);
-    opened.push_back(std::move(*port));
+void ServerImpl::OnOtherLoops(const std::function<void(DataLoop&, size_t)>& task) {
+  for (size_t k = 0; k < other_loops_.size(); ++k) {
+    other_loops_[k]->Call([&](DataLoop& loop) { task(loop, k); });
   }
-  for (auto& port : opened) AdoptPort(std::move(port));
-  return {};
 }
 
-void ServerImpl::AdoptPort(std::unique_ptr<Port> port) {
-  log_.Info(port->name(), "serving on {} (mac {}, mtu {})", port->name(), port->mac().ToString(),
-            port->mtu());
-  if (port->mtu() + proto::kEthernetHeaderSize > pool_.frame_capacity()) {
-    log_.Warn(port->name(),
-              "mtu {} exceeds the {}-byte frame buffers; larger frames are "
-              "dropped (restart to resize)",
-              port->mtu(), pool_.frame_capacity());
-  }
-  ports_.push_back(PortEntry{std::move(port), -1, true});
-  // While every buffer is busy the ports are not watched (PauseReceiving); ResumeReceiving
-  // watches this one too.
-  if (!paused_) Watch(ports_.size() - 1);
+Result<PortSets> ServerImpl::OpenPorts(const std::vector<std::string>& names) {
+  std::vector<std::string> not_served;
+  for (const auto& name : names)
+    if (loop_->FindPort(name) == DataLoop::kNoPort) not_served.push_back(name);
+  return OpenPortSets(env_, log_, not_served, 1 + other_loops_.size());
 }
 
-void ServerImpl::StartWatchingStorage() {
-  Watch(engine_->fd(), [this] { OnStorageReady(); });
-  Watch(completions_->fd(), [this] { OnStorageReady(); });
+void ServerImpl::AdoptPorts(PortSets ports) {
+  for (auto& per_loop : ports) {
+    Port& port = *per_loop[0];
+    log_.Info(port.name(), "serving on {} (mac {}, mtu {}{})", port.name(), port.mac().ToString(),
+              port.mtu(),
+              per_loop.size() > 1 ? fmt::format(", {} event loops", per_loop.size()) : "");
+    if (port.mtu() + proto::kEthernetHeaderSize > loop_->pool().frame_capacity()) {
+      log_.Warn(port.name(),
+                "mtu {} exceeds the {}-byte frame buffers; larger frames are "
+                "dropped (restart to resize)",
+                port.mtu(), loop_->pool().frame_capacity());
+    }
+    loop_->AdoptPort(std::move(per_loop[0]));
+    OnOtherLoops([&](DataLoop& loop, size_t k) { loop.AdoptPort(std::move(per_loop[k + 1])); });
+  }
+}
+
+void ServerImpl::StartWatchingState() {
   Watch(store_->completion_fd(), [this] { OnStateSaved(); });
-}
-
-void ServerImpl::Watch(int fd, std::function<void()> on_readable) {
-  if (auto added = loop_.Add(fd, std::move(on_readable)); !added) {
-    log_.Error("server", "cannot watch fd {}: {}", fd, added.error().message());
-  }
 }
 
 Result<void> ServerImpl::Run() {
@@ -120,233 +128,81 @@ void ServerImpl::Poll(milliseconds max_wait) {
   StartServing();
   auto now = std::chrono::steady_clock::now();
   auto until_housekeeping = std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
-  auto wait = std::clamp(until_housekeeping, milliseconds(0), max_wait);
-  if (wait.count() > 0 && handled_frames_ && BusyPollFoundFrames()) wait = milliseconds(0);
-  handled_frames_ = false;
-  if (auto ran = loop_.RunOnce(wait); !ran) {
-    log_.Error("server", "event loop failed: {}", ran.error().message());
-  }
+  loop_->Turn(std::clamp(until_housekeeping, milliseconds(0), max_wait));
   if (std::chrono::steady_clock::now() >= next_housekeeping_) Housekeeping();
-  ResumeReceiving();
 }
 
-bool ServerImpl::BusyPollFoundFrames() {
-  const auto budget = options_.busy_poll;
-  if (budget.count() <= 0 || engine_->in_flight() > 0) return false;
-  // What the receiving ports say now: a frame waits, none does, or they cannot tell.
-  auto look = [this]() -> std::optional<bool> {
-    std::optional<bool> any;
-    for (const PortEntry& entry : ports_) {
-      if (!entry.port || entry.watched_fd < 0) continue;  // gone, or paused (pool empty)
-      std::optional<bool> waiting = entry.port->FramesWaiting();
-      if (waiting == true) return true;
-      if (waiting) any = false;
-    }
-    return any;
-  };
-  std::optional<bool> found = look();
-  if (!found) return false;
-  if (!*found && !busy_poll_policy_.ShouldPoll()) {
-    ++stats_.busy_polls_skipped;
-    return false;
+Stats ServerImpl::stats() {
+  Stats sum;
+  for (const Stats& loop : loop_stats()) {
+    for (const StatsCounter& c : kStatsCounters) sum.*c.field += loop.*c.field;
   }
-  ++stats_.busy_polls;
-  const auto until = std::chrono::steady_clock::now() + budget;
-  while (!*found && std::chrono::steady_clock::now() < until) {
-    CpuRelax();
-    found = look();
-  }
-  if (*found) ++stats_.busy_poll_hits;
-  busy_poll_policy_.Polled(*found);
-  return *found;
+  return sum;
 }
 
-size_t ServerImpl::FindPort(const std::string& name) const {
-  for (size_t i = 0; i < ports_.size(); ++i)
-    if (ports_[i].port && ports_[i].port->name() == name) return i;
-  return kNoPort;
+std::vector<Stats> ServerImpl::loop_stats() {
+  std::vector<Stats> each{loop_->stats()};
+  // Read on each loop's thread between two turns: exact, and nothing to publish per turn.
+  OnOtherLoops([&](DataLoop& loop, size_t) { each.push_back(loop.stats()); });
+  return each;
 }
 
-void ServerImpl::Watch(size_t index) {
-  PortEntry& entry = ports_[index];
-  int fd = entry.port->fd();
-  if (fd < 0 || entry.watched_fd == fd) return;
-  Unwatch(entry);
-  if (loop_.Add(fd, [this, index] { OnPortReadable(index); })) entry.watched_fd = fd;
-}
-
-void ServerImpl::Unwatch(PortEntry& entry) {
-  if (entry.watched_fd >= 0) (void)loop_.Remove(entry.watched_fd);
-  entry.watched_fd = -1;
-}
-
-void ServerImpl::OnPortReadable(size_t index) {
-  Port* port = ports_[index].port.get();
-  if (port == nullptr) return;
-  target_.set_now_unix(std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
-  const bool in_place = port->receives_in_place();
-  for (size_t round = 0; round < kMaxReceiveRounds; ++round) {
-    size_t want = std::min(kReceiveBatch, pool_.free_count());
-    if (want == 0) {
-      PauseReceiving();
-      break;
-    }
-    for (size_t i = 0; i < want; ++i) {
-      rx_commands_[i] = pool_.Take();
-      rx_slots_[i] = RxSlot{rx_commands_[i]->buffer, 0, false};
-    }
-    const std::span slots(rx_slots_.data(), want);
-    auto received = in_place ? port->ReceiveInPlace(slots) : port->Receive(slots);
-    size_t n = received ? *received : 0;
-    if (n > 0) handled_frames_ = true;
-    if (!received) log_.Debug(port->name(), "receive failed: {}", received.error().message());
-    for (size_t i = 0; i < want; ++i) {
-      Command* command = rx_commands_[i];
-      if (i >= n || !TakeFrame(*command, rx_slots_[i])) {
-        pool_.Give(command);
-      } else {
-        command->port_index = index;
-        command->owner = &target_;
-        target_.Handle(*command);
-      }
-    }
-    if (in_place) {
-      // Storage is done with the write data left in the port's frames
-      // (Command::payload_in_port) once the writes it held back to merge have run; the
-      // frames go back at once, so a turn holds at most one batch of ring slots. (Never
-      // reached from inside deferred work, where RunDeferred would return at once: the loop
-      // calls this from epoll and busy polling only.)
-      engine_->RunDeferred();
-      port->ReleaseInPlace();
-    }
-    if (n < want) break;
-  }
-  // The submit also does the reads and writes the file backends held back to merge
-  // (IoEngine::Defer), and reads served from the page cache often complete during it: answer
-  // them in this turn, in one batch with the rest, instead of waiting for the eventfd to wake
-  // the loop again.
-  engine_->Submit();
-  if (engine_->in_flight() > 0) return OnStorageReady();
-  FlushTx();
-}
-
-bool ServerImpl::TakeFrame(Command& command, const RxSlot& slot) {
-  if (slot.truncated || slot.length > command.buffer.size()) {
-    ++stats_.dropped_truncated;
-    return false;
-  }
-  command.length = slot.length;
-  if (slot.in_place == nullptr) return true;  // Receive() copied it
-  const ConstByteSpan frame = slot.received();
-  size_t copied = frame.size();
-  if (proto::IsWriteRequestWithData(frame)) {
-    copied = proto::kAtaHeaderSize;
-    command.payload_in_port = frame.subspan(copied);
-  }
-  std::memcpy(command.buffer.data(), frame.data(), copied);
-  return true;
-}
-
-void ServerImpl::OnStorageReady() {
-  engine_->Reap();
-  completions_->Reap();
-  FlushTx();
-}
-
-void ServerImpl::PauseReceiving() {
-  if (paused_) return;
-  paused_ = true;
-  for (auto& entry : ports_) Unwatch(entry);
-}
-
-void ServerImpl::ResumeReceiving() {
-  if (!paused_ || pool_.free_count() < pool_.size() / 4) return;
-  paused_ = false;
-  for (size_t i = 0; i < ports_.size(); ++i)
-    if (ports_[i].port) Watch(i);
-}
-
-Command* ServerImpl::Acquire() {
-  Command* command = pool_.Take();
-  if (command != nullptr) command->owner = &target_;
-  return command;
-}
-
-PortInfo ServerImpl::PortAt(size_t index) const {
-  const auto& port = ports_[index].port;
-  if (!port) return {};
-  return {port->name(), port->mac(), port->mtu()};
-}
-
-ByteSpan ServerImpl::LendFrame(size_t index) {
-  const auto& port = ports_[index].port;
-  return port ? port->LendTxFrame() : ByteSpan{};
-}
-
-void ServerImpl::FlushTx() {
-  if (tx_queue_.empty()) return;
-  for (size_t index = 0; index < ports_.size(); ++index) {
-    tx_frames_.clear();
-    for (Command* c : tx_queue_)
-      if (c->port_index == index) tx_frames_.push_back(c->reply());
-    if (tx_frames_.empty()) continue;
-    auto& port = ports_[index].port;
-    size_t sent = 0;
-    if (port) {
-      auto result = port->Send(tx_frames_);
-      sent = result ? *result : 0;
-    }
-    stats_.send_dropped += tx_frames_.size() - sent;
-  }
-  for (Command* c : tx_queue_) pool_.Give(c);
-  tx_queue_.clear();
+ClientList ServerImpl::Clients(const Export& e) {
+  ClientList list;
+  list.Add(e.clients());
+  OnOtherLoops([&](DataLoop& loop, size_t) {
+    if (const Export* copy = loop.target().FindExport(e.name())) list.Add(copy->clients());
+  });
+  return list;
 }
 
 void ServerImpl::Housekeeping() {
   next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
-  target_.RetryFailedSaves();
+  target().RetryFailedSaves();
   RefreshSharedState();
-  for (size_t i = 0; i < ports_.size(); ++i) {
-    PortEntry& entry = ports_[i];
-    if (!entry.port) continue;
-    size_t old_mtu = entry.port->mtu();
-    auto refreshed = entry.port->Refresh();
-    bool up = refreshed && entry.port->link_up();
-    if (entry.watched_fd != entry.port->fd()) {
-      Unwatch(entry);
-      if (!paused_) Watch(i);
-    }
-    if (up && entry.port->mtu() != old_mtu) {
-      log_.Info(entry.port->name(), "mtu changed from {} to {}", old_mtu, entry.port->mtu());
-    }
-    if (up && !entry.was_up) {
-      log_.Info(entry.port->name(), "link up; announcing exports");
-      for (const auto& e : target_.exports())
-        if (e->ServesInterface(entry.port->name())) target_.Announce(*e, i);
-    } else if (!up && entry.was_up) {
-      log_.Warn(entry.port->name(), "link down or interface gone ({}); waiting for it",
-                refreshed ? "no carrier" : refreshed.error().message());
-    }
-    entry.was_up = up;
+  const DataLoop::PortChanges changes = loop_->RefreshPorts(/*log_changes=*/true);
+  for (size_t i : changes.came_up) {
+    Port& port = *loop_->port(i);
+    log_.Info(port.name(), "link up; announcing exports");
+    for (const auto& e : target().exports())
+      if (e->ServesInterface(port.name())) target().Announce(*e, i);
   }
-  FlushTx();
+  for (size_t i : changes.cannot_rebind) ReopenPorts(i);
+  loop_->FlushTx();
+}
+
+void ServerImpl::ReopenPorts(size_t index) {
+  const std::string name = loop_->port(index)->name();
+  auto opened = OpenPortSets(env_, log_, {name}, 1 + other_loops_.size());
+  if (!opened) return;  // logged; tried again at the next housekeeping
+  std::vector<std::unique_ptr<Port>>& per_loop = opened->front();
+  log_.Info(name, "{} was re-created; serving on it again with new sockets", name);
+  loop_->ReplacePort(index, std::move(per_loop[0]));
+  OnOtherLoops(
+      [&](DataLoop& loop, size_t k) { loop.ReplacePort(index, std::move(per_loop[k + 1])); });
 }
 
 void ServerImpl::Shutdown() {
-  for (auto& entry : ports_) Unwatch(entry);
+  if (shut_down_) return;
+  shut_down_ = true;
+  loop_->StopReceiving();
+  // The other loops finish their commands and make their copies' writes durable.
+  OnOtherLoops([this](DataLoop& loop, size_t) {
+    loop.StopReceiving();
+    loop.RunStorageUntil([&] { return loop.Idle(); });
+    for (const auto& copy : loop.target().exports()) FlushExport(loop, *copy);
+  });
   // An overlay commit still copying is abandoned (it may have gigabytes to go, and a service
   // manager kills a target that takes long to stop); whoever asked is told so. Then every
   // overlay's own work ends (a commit past its copy, a reset, a versions.json write), so that
   // their callbacks, which answer the control socket, have run before Run returns and the
   // socket closes.
   auto overlays_busy = [this] {
-    return std::any_of(target_.exports().begin(), target_.exports().end(), [](const auto& e) {
+    return std::any_of(target().exports().begin(), target().exports().end(), [](const auto& e) {
       return e->overlay() != nullptr && e->overlay()->busy();
     });
   };
-  for (const auto& e : target_.exports()) {
+  for (const auto& e : target().exports()) {
     if (e->overlay() == nullptr || !e->overlay()->commit_running()) continue;
     if (e->overlay()->AbandonCommit()) {
       log_.Info(e->name(),
@@ -356,14 +212,14 @@ void ServerImpl::Shutdown() {
       log_.Info(e->name(), "stopping: waiting for the overlay commit to make its version");
     }
   }
-  RunStorageUntil([&] { return !overlays_busy(); });
+  loop_->RunStorageUntil([&] { return !overlays_busy(); });
   // In-flight commands complete and their replies go out, except those held until their
   // state is durable: SettleState sends those.
-  RunStorageUntil([this] { return pool_.free_count() + target_.held_replies() == pool_.size(); });
+  loop_->RunStorageUntil([this] { return loop_->Idle(); });
   SettleState();  // held replies whose state is saved go out too
-  for (const auto& e : target_.exports()) AbandonUnsavedState(*e);
-  FlushTx();
-  for (const auto& e : target_.exports()) FlushExport(*e);
+  for (const auto& e : target().exports()) AbandonUnsavedState(*e);
+  loop_->FlushTx();
+  for (const auto& e : target().exports()) FlushExport(*loop_, *e);
 }
 
 ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {
@@ -404,52 +260,48 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
 
 Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger& log,
                                                ServerEnvironment environment) {
-  auto loop = EventLoop::Create();
-  if (!loop) {
-    log.Error("server", "cannot create the event loop: {}", loop.error().message());
-    return Unexpected{loop.error()};
-  }
-  size_t command_count = std::clamp<size_t>(
-      size_t{2} * options.buffer_count * std::max<size_t>(1, options.exports.size()), 256, 2048);
-  auto engine = IoEngine::Create(static_cast<unsigned>(std::min<size_t>(command_count, 1024)));
-  if (!engine) {
-    log.Error("server",
-              "cannot set up io_uring: {} (is io_uring disabled by "
-              "kernel.io_uring_disabled?)",
-              engine.error().message());
-    return Unexpected{engine.error()};
-  }
-  auto completions = CompletionQueue::Create();
-  if (!completions) {
-    log.Error("server", "cannot create the storage completion queue: {}",
-              completions.error().message());
-    return Unexpected{completions.error()};
-  }
-  // The interfaces are opened first so the frame buffers fit the largest MTU.
-  std::vector<std::unique_ptr<Port>> ports;
-  size_t frame_capacity = kMinFrameCapacity;
-  for (const auto& name : options.interfaces) {
-    auto port = OpenPort(environment, log, name);
-    AOE_TRY(port);
-    frame_capacity = std::max(frame_capacity, (*port)->mtu() + proto::kEthernetHeaderSize);
-    ports.push_back(std::move(*port));
-  }
-  frame_capacity = std::min(frame_capacity, kMaxFrameCapacity);
   auto store = FileStateStore::Create(options.state_dir);
   if (!store) {
     log.Error("server", "cannot set up the state store: {}", store.error().message());
     return Unexpected{store.error()};
   }
+  // The interfaces are opened first so the frame buffers fit the largest MTU.
+  auto ports = OpenPortSets(environment, log, options.interfaces, options.loops);
+  AOE_TRY(ports);
+  DataLoopShape shape;
+  shape.buffer_count = options.buffer_count;
+  shape.busy_poll = options.busy_poll;
+  shape.frame_capacity = kMinFrameCapacity;
+  for (const auto& per_loop : *ports) {
+    shape.frame_capacity =
+        std::max(shape.frame_capacity, per_loop[0]->mtu() + proto::kEthernetHeaderSize);
+  }
+  shape.frame_capacity = std::min(shape.frame_capacity, kMaxFrameCapacity);
+  shape.command_count = std::clamp<size_t>(
+      size_t{2} * options.buffer_count * std::max<size_t>(1, options.exports.size()), 256, 2048);
 
-  auto server = std::make_unique<ServerImpl>(
-      log, options, std::move(environment), std::move(*engine), std::move(*completions),
-      std::move(*loop), std::move(*store), frame_capacity, command_count);
-  server->StartWatchingStorage();
+  auto first_loop = DataLoop::Create(log, **store, shape);
+  AOE_TRY(first_loop);
+  std::vector<std::unique_ptr<LoopThread>> other_loops;
+  for (size_t k = 1; k < options.loops; ++k) {
+    auto loop = DataLoop::Create(log, **store, shape);
+    AOE_TRY(loop);
+    auto started = LoopThread::Start(std::move(*loop));
+    if (!started) {
+      log.Error("server", "cannot start event loop {}: {}", k, started.error().message());
+      return Unexpected{started.error()};
+    }
+    other_loops.push_back(std::move(*started));
+  }
+  auto server =
+      std::make_unique<ServerImpl>(log, options, std::move(environment), std::move(*store),
+                                   std::move(*first_loop), std::move(other_loops));
+  server->StartWatchingState();
   // Exports before adopting the ports (which logs "serving on"): a start that fails on an export
   // says only that. The ports were opened above, first, to size the frame buffers.
   auto exports = server->OpenExports(options.exports);
   AOE_TRY(exports);
-  for (auto& port : ports) server->AdoptPort(std::move(port));
+  server->AdoptPorts(std::move(*ports));
   server->AddExports(std::move(*exports));
   return std::unique_ptr<Server>(std::move(server));
 }

@@ -2,7 +2,12 @@
 //
 // One thread runs everything on the data path: an epoll loop over the interfaces' packet
 // sockets, the io_uring completion eventfd, the state store's completion eventfd and a
-// housekeeping timer. A second thread, owned by the Server, writes the exports' state files
+// housekeeping timer. With `loops = N` (ServerOptions::loops), N - 1 more threads each run an
+// event loop of their own over their own packet sockets (joined to the first loop's by a
+// fanout group per interface, which spreads the initiators over the loops by source MAC) and
+// their own io_uring, serving copies of the exports; the thread that calls Run() keeps the
+// export table, the exports' state and everything but ATA commands (docs/architecture.md,
+// "More cores"). A second thread, owned by the Server, writes the exports' state files
 // (FileStateStore::RunWriter), so config, mask and reservation changes never make the loop wait
 // for fsync; their replies go out when the state is durable. Create() starts no thread and sends
 // nothing; the first Poll() (or Run()) starts the writer and announces the exports, so a daemon
@@ -15,8 +20,9 @@
 // On ports with a TX ring, a read that storage answers during the call is read straight into a lent
 // ring slot instead (Port::LendTxFrame), so its reply is not copied again to be sent.
 //
-// Ownership: the Server owns its ports, exports, I/O engine, state store and the store's writer
-// thread. Not thread-safe: call every method from the thread that runs Run().
+// Ownership: the Server owns its ports, exports, I/O engines, state store, the store's writer
+// thread and the threads of its other loops. Not thread-safe: call every method from the thread
+// that runs Run().
 #pragma once
 
 #include <chrono>
@@ -33,6 +39,7 @@
 #include "storage/chain.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
+#include "target/client_table.h"
 #include "target/export.h"
 #include "target/options.h"
 #include "target/stats.h"
@@ -97,7 +104,12 @@ class Server {
   // lifetime to that client's overlay (overlay::OverlayFilter::BootSeen).
   virtual void ClientBooted(const MacAddress& mac) = 0;
 
-  virtual Stats stats() const = 0;
+  // The initiators that used an export (one of exports()), on every loop that serves it.
+  virtual ClientList Clients(const Export& e) = 0;
+  // The counters of every loop, summed; and each loop's own (loop 0 first), as of its last
+  // turn.
+  virtual Stats stats() = 0;
+  virtual std::vector<Stats> loop_stats() = 0;
   // Replies to config, mask and reserve commands waiting for their state to be durable.
   virtual size_t replies_waiting_for_state() const = 0;
 };

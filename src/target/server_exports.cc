@@ -25,9 +25,9 @@
 
 namespace aoe::target {
 
-Result<std::vector<std::shared_ptr<Export>>> ServerImpl::OpenExports(
+Result<std::vector<OpenedExport>> ServerImpl::OpenExports(
     const std::vector<ExportOptions>& wanted) {
-  std::vector<std::shared_ptr<Export>> opened;
+  std::vector<OpenedExport> opened;
   for (const auto& options : wanted) {
     auto e = OpenExport(options);
     if (!e) return Unexpected{e.error().code};
@@ -36,8 +36,8 @@ Result<std::vector<std::shared_ptr<Export>>> ServerImpl::OpenExports(
   return opened;
 }
 
-void ServerImpl::AddExports(std::vector<std::shared_ptr<Export>> exports) {
-  for (auto& e : exports) {
+void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
+  for (auto& [e, copies] : exports) {
     // An overlay export writes into its clients' overlays, never the image.
     const std::string access =
         e->options().has_overlay()
@@ -49,10 +49,11 @@ void ServerImpl::AddExports(std::vector<std::shared_ptr<Export>> exports) {
               DurabilityName(e->options().durability),
               e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
     Export& added = *e;
-    target_.AddExport(std::move(e));
+    target().AddExport(std::move(e));
+    OnOtherLoops([&](DataLoop& loop, size_t k) { loop.target().AddExport(std::move(copies[k])); });
     if (options_.announce && serving_) AnnounceEverywhere(added);  // else StartServing's
   }
-  FlushTx();
+  loop_->FlushTx();
 }
 
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
@@ -64,14 +65,14 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   std::vector<std::string> gone;
   std::vector<ExportOptions> to_open;
   std::vector<ExportOptions> reopened_overlays;  // their previous options, to restore
-  for (const auto& e : target_.exports()) {
+  for (const auto& e : target().exports()) {
     const ExportOptions* wanted = FindWanted(options, e->name());
     if (wanted == nullptr || !(*wanted == e->options()) || ReopenedOnReload(*wanted)) {
       gone.push_back(e->name());
     }
   }
   for (const auto& wanted : options.exports) {
-    Export* current = target_.FindExport(wanted.name());
+    Export* current = target().FindExport(wanted.name());
     if (current == nullptr || !(current->options() == wanted) || ReopenedOnReload(wanted)) {
       to_open.push_back(wanted);
     }
@@ -79,7 +80,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   for (const std::string& name : gone) {
     // Closing would wait for the whole image copy, serving nothing meanwhile (the control
     // socket refuses the same).
-    if (const Export* e = target_.FindExport(name);
+    if (const Export* e = target().FindExport(name);
         e->overlay() && e->overlay()->commit_running()) {
       log_.Error(name,
                  "a commit is running on it; reload again when it is done (aoe ctl exports "
@@ -91,7 +92,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   // change is committed; a change that fails puts back what the exports still served use.
   const SharedMetadataMapping previous_metadata = SharedMetadataOf(to_open);
   for (const std::string& name : gone) {
-    Export* e = target_.FindExport(name);
+    Export* e = target().FindExport(name);
     if (e->options().has_overlay() && FindWanted(options, name) != nullptr) {
       reopened_overlays.push_back(e->options());
       CloseExport(name, "closing to re-open with new options");
@@ -103,46 +104,51 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     RestoreExports(reopened_overlays);
     return Unexpected{opened.error()};
   }
-  // Exports first: OpenPorts adopts the new interfaces at once, so it must come last.
-  if (auto ports = OpenPorts(options.interfaces); !ports) {
+  auto ports = OpenPorts(options.interfaces);
+  if (!ports) {
     // The new exports let go of their overlay directories before the old ones take them back.
     opened->clear();
     UseSharedMetadata(previous_metadata);
     RestoreExports(reopened_overlays);
-    return ports;
+    return Unexpected{ports.error()};
   }
   for (const auto& name : gone) {
-    if (target_.FindExport(name) == nullptr) continue;  // closed above
+    if (target().FindExport(name) == nullptr) continue;  // closed above
     const bool removed = FindWanted(options, name) == nullptr;
     CloseExport(name, removed ? "removed" : "re-opening with new options");
     if (removed) store_->UseSharedMetadata(name, nullptr);
   }
   // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
   // held by in-flight commands remain valid).
-  for (auto& entry : ports_) {
-    if (!entry.port) continue;
-    if (std::find(options.interfaces.begin(), options.interfaces.end(), entry.port->name()) ==
-        options.interfaces.end()) {
-      log_.Info(entry.port->name(), "no longer serving on {}", entry.port->name());
-      Unwatch(entry);
-      entry.port.reset();
+  for (size_t i = 0; i < loop_->port_count(); ++i) {
+    const Port* port = loop_->port(i);
+    if (port == nullptr || std::find(options.interfaces.begin(), options.interfaces.end(),
+                                     port->name()) != options.interfaces.end()) {
+      continue;
     }
+    log_.Info(port->name(), "no longer serving on {}", port->name());
+    loop_->DropPort(i);
+    OnOtherLoops([i](DataLoop& loop, size_t) { loop.DropPort(i); });
   }
+  AdoptPorts(std::move(*ports));
   if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir ||
-      options.packet_io != options_.packet_io) {
-    log_.Warn("server", "bufcnt, state_dir and packet_io changes take effect after a restart");
+      options.packet_io != options_.packet_io || options.loops != options_.loops) {
+    log_.Warn("server",
+              "bufcnt, state_dir, packet_io and loops changes take effect after a restart");
   }
   bool announce = options.announce;
   options_.interfaces = options.interfaces;
   options_.exports = options.exports;
   options_.announce = announce;
   options_.busy_poll = options.busy_poll;
+  loop_->set_busy_poll(options.busy_poll);
+  OnOtherLoops([&](DataLoop& loop, size_t) { loop.set_busy_poll(options.busy_poll); });
   AddExports(std::move(*opened));
   return {};
 }
 
 std::string ServerImpl::AddExport(const ExportOptions& options) {
-  if (target_.FindExport(options.name()) != nullptr) {
+  if (target().FindExport(options.name()) != nullptr) {
     return fmt::format("export {} exists already; remove it first or reload it", options.name());
   }
   // No save of this name can be pending: CloseExport settled or gave up the state of any
@@ -158,7 +164,7 @@ std::string ServerImpl::AddExport(const ExportOptions& options) {
 }
 
 std::string ServerImpl::RemoveExport(std::string_view name) {
-  if (target_.FindExport(name) == nullptr) return fmt::format("no export {}", name);
+  if (target().FindExport(name) == nullptr) return fmt::format("no export {}", name);
   CloseExport(std::string(name), "removed");
   store_->UseSharedMetadata(std::string(name), nullptr);
   std::erase_if(options_.exports, [&](const ExportOptions& e) { return e.name() == name; });
@@ -166,7 +172,7 @@ std::string ServerImpl::RemoveExport(std::string_view name) {
 }
 
 std::string ServerImpl::ReloadExport(const ExportOptions& options) {
-  Export* current = target_.FindExport(options.name());
+  Export* current = target().FindExport(options.name());
   if (current == nullptr) return fmt::format("no export {}", options.name());
   SettleState();  // the export is opened again from its state file
   ServerOptions next = options_;
@@ -190,7 +196,7 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
 }
 
 void ServerImpl::ClientBooted(const MacAddress& mac) {
-  for (const auto& e : target_.exports()) {
+  for (const auto& e : target().exports()) {
     overlay::OverlayFilter* overlay = e->overlay();
     if (overlay == nullptr) continue;
     const std::string name = e->name();
@@ -230,13 +236,20 @@ std::string ServerImpl::OpenError(const ExportOptions& options, const OpenFailur
 
 void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   SettleState();
-  std::shared_ptr<Export> removed = target_.RemoveExport(name);
+  std::shared_ptr<Export> removed = target().RemoveExport(name);
   if (!removed) return;
-  FlushExport(*removed);
+  // Each loop lets go of its copy the same way as loop 0 of the export below.
+  auto close = [this](DataLoop& loop, std::shared_ptr<Export> e) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    loop.RunStorageUntil(
+        [&] { return e.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
+    FlushExport(loop, *e);
+  };
+  OnOtherLoops([&](DataLoop& loop, size_t) {
+    if (auto copy = loop.target().RemoveExport(name)) close(loop, std::move(copy));
+  });
   AbandonUnsavedState(*removed);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  RunStorageUntil(
-      [&] { return removed.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
+  close(*loop_, std::move(removed));
   log_.Info(name, "{}", why);
 }
 
@@ -266,15 +279,15 @@ void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {
   }
 }
 
-Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenExport(
-    const ExportOptions& options) {
+Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& options) {
   const std::string name = options.name();
+  StorageServices& services = loop_->services();
   auto storage = BuildStorageChain(
       options.Storage(),
-      [this](const BackendSpec& spec, const BaseOptions& base) {
-        return env_.open_base(services_, spec, base);
+      [&](const BackendSpec& spec, const BaseOptions& base) {
+        return env_.open_base(services, spec, base);
       },
-      &services_.engine);
+      &services.engine);
   if (!storage) {
     log_.Error(name, "cannot open {}: {}", storage.error().what, storage.error().code.message());
     return storage.error();
@@ -308,20 +321,56 @@ Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenExport(
     auto* sector = static_cast<std::byte*>(std::aligned_alloc(4096, 4096));
     BlockingIo io;
     storage->backend->Read(IoContext{}, 0, ByteSpan(sector, proto::kSectorSize), &io);
-    RunStorageUntil([&] { return io.result.has_value(); });
+    loop_->RunStorageUntil([&] { return io.result.has_value(); });
     if (io.result == static_cast<int64_t>(proto::kSectorSize)) {
       mbr.assign(sector, sector + proto::kSectorSize);
     }
     std::free(sector);
   }
-  return std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
-                                  env_.host_name, mbr, storage->overlay);
+  OpenedExport opened;
+  opened.owner = std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
+                                          env_.host_name, mbr, storage->overlay);
+  std::optional<OpenFailure> failed;
+  OnOtherLoops([&](DataLoop& loop, size_t) {
+    if (failed) return;
+    auto copy = OpenCopy(loop, *opened.owner);
+    if (copy) {
+      opened.copies.push_back(std::move(*copy));
+    } else {
+      failed = copy.error();
+    }
+  });
+  if (failed) return *failed;
+  return opened;
+}
+
+Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenCopy(DataLoop& loop,
+                                                                    const Export& owner) {
+  StorageServices& services = loop.services();
+  auto storage = BuildStorageChain(
+      owner.options().Storage(),
+      [&](const BackendSpec& spec, const BaseOptions& base) {
+        return env_.open_base(services, spec, base);
+      },
+      &services.engine);
+  if (!storage) {
+    log_.Error(owner.name(), "cannot open {} for another event loop: {}", storage.error().what,
+               storage.error().code.message());
+    return storage.error();
+  }
+  if (storage->backend->size_bytes() / proto::kSectorSize != owner.sector_count()) {
+    // Resized between the two opens: the loops would serve two sizes of one disk.
+    log_.Error(owner.name(), "changed size while being opened; open it again");
+    return OpenFailure{std::make_error_code(std::errc::device_or_resource_busy),
+                       owner.options().backend.ToString()};
+  }
+  return Export::CopyForLoop(owner, std::move(storage->backend), storage->overlay);
 }
 
 void ServerImpl::AnnounceEverywhere(Export& e) {
-  for (size_t i = 0; i < ports_.size(); ++i) {
-    const auto& port = ports_[i].port;
-    if (port && port->link_up() && e.ServesInterface(port->name())) target_.Announce(e, i);
+  for (size_t i = 0; i < loop_->port_count(); ++i) {
+    const Port* port = loop_->port(i);
+    if (port && port->link_up() && e.ServesInterface(port->name())) target().Announce(e, i);
   }
 }
 
@@ -330,12 +379,12 @@ void ServerImpl::StartServing() {
   serving_ = true;
   state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
   if (!options_.announce) return;
-  for (const auto& e : target_.exports()) AnnounceEverywhere(*e);
-  FlushTx();
+  for (const auto& e : target().exports()) AnnounceEverywhere(*e);
+  loop_->FlushTx();
 }
 
 void ServerImpl::RefreshSharedState() {
-  for (const auto& e : target_.exports()) {
+  for (const auto& e : target().exports()) {
     const std::string& name = e->name();
     if (!store_->Shared(name) || refreshing_.contains(name)) continue;
     refreshing_.emplace(name, e);
@@ -349,27 +398,27 @@ void ServerImpl::OnStateSaved() {
     if (saved.refresh) {
       auto asked = refreshing_.find(saved.export_name);
       const bool same_export = asked != refreshing_.end() &&
-                               asked->second.lock().get() == target_.FindExport(saved.export_name);
+                               asked->second.lock().get() == target().FindExport(saved.export_name);
       if (asked != refreshing_.end()) refreshing_.erase(asked);
       // Read before the export was re-opened (a reload): the state from before the reload,
       // not to be put over the export opened since. The next refresh reads it anew.
       if (!same_export) continue;
     }
-    target_.StateSaved(saved);
+    target().StateSaved(saved);
   }
   saved_.clear();
-  FlushTx();
+  loop_->FlushTx();
 }
 
 void ServerImpl::SettleState() {
-  while (target_.saving()) {
+  while (target().saving()) {
     store_->WaitIdle();
     OnStateSaved();
   }
 }
 
 void ServerImpl::AbandonUnsavedState(const Export& e) {
-  if (size_t dropped = target_.AbandonUnsavedState(e); dropped > 0) {
+  if (size_t dropped = target().AbandonUnsavedState(e); dropped > 0) {
     log_.Warn(e.name(),
               "{} replies to config, mask or reserve changes dropped unsent: the "
               "state they acknowledge could not be saved to {}",
@@ -377,10 +426,10 @@ void ServerImpl::AbandonUnsavedState(const Export& e) {
   }
 }
 
-void ServerImpl::FlushExport(Export& e) {
+void ServerImpl::FlushExport(DataLoop& loop, Export& e) {
   BlockingIo io;
   e.backend().Flush(IoContext{}, &io);
-  RunStorageUntil([&] { return io.result.has_value(); });
+  loop.RunStorageUntil([&] { return io.result.has_value(); });
   if (*io.result < 0) {
     log_.Error(e.name(), "flush failed: {}",
                std::system_category().message(static_cast<int>(-*io.result)));

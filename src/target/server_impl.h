@@ -1,11 +1,9 @@
 // ServerImpl: the Server (server.h) that Server::Create makes. Internal to the server*.cc files
-// of src/target: server.cc runs the loop (ports, receiving, replies, busy polling,
-// housekeeping, shutdown) and creates the server; server_exports.cc changes the export table
-// (start, SIGHUP reload, the control socket's add, remove and reload) and keeps the exports'
-// persistent state saved.
+// of src/target: server.cc creates the server and its loops, runs loop 0 (with housekeeping and
+// shutdown) and hands the other loops their ports; server_exports.cc changes the export table
+// (start, SIGHUP reload, the control socket's add, remove and reload) on every loop and keeps
+// the exports' persistent state saved.
 #pragma once
-
-#include <poll.h>
 
 #include <chrono>
 #include <cstddef>
@@ -21,20 +19,16 @@
 #include <utility>
 #include <vector>
 
-#include "base/bytes.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "base/mac_address.h"
 #include "net/event_loop.h"
 #include "net/port.h"
 #include "storage/block_backend.h"
 #include "storage/chain.h"
-#include "storage/completion_queue.h"
-#include "storage/io_engine.h"
-#include "target/busy_poll_policy.h"
-#include "target/command.h"
+#include "target/data_loop.h"
 #include "target/export.h"
 #include "target/file_state_store.h"
+#include "target/loop_thread.h"
 #include "target/server.h"
 #include "target/state_store.h"
 #include "target/target.h"
@@ -42,9 +36,6 @@
 namespace aoe::target {
 
 inline constexpr std::chrono::milliseconds kHousekeepingInterval{1000};
-// Frames taken from a socket per readiness event before other fds get a turn.
-inline constexpr size_t kReceiveBatch = 64;
-inline constexpr size_t kMaxReceiveRounds = 8;
 
 // One storage request the server waits for (start-up and shutdown only, never on the data
 // path).
@@ -53,88 +44,84 @@ struct BlockingIo final : IoCallback {
   void IoDone(int64_t r) override { result = r; }
 };
 
-class ServerImpl final : public Server, private Transmitter {
+// Each interface's ports, one per loop: `sets[i][k]` is interface i's port for loop k.
+using PortSets = std::vector<std::vector<std::unique_ptr<Port>>>;
+
+// An export opened on every loop: loop 0's, which owns its state, and a copy for each other
+// loop (Export::CopyForLoop), on that loop's own storage chain.
+struct OpenedExport {
+  std::shared_ptr<Export> owner;
+  std::vector<std::shared_ptr<Export>> copies;  // copies[k] is loop k + 1's
+};
+
+class ServerImpl final : public Server {
  public:
   using milliseconds = std::chrono::milliseconds;
   ServerImpl(Logger& log, ServerOptions options, ServerEnvironment env,
-             std::unique_ptr<IoEngine> engine, std::unique_ptr<CompletionQueue> completions,
-             EventLoop loop, std::unique_ptr<FileStateStore> store, size_t frame_capacity,
-             size_t command_count)
+             std::unique_ptr<FileStateStore> store, std::unique_ptr<DataLoop> loop,
+             std::vector<std::unique_ptr<LoopThread>> other_loops)
       : log_(log),
         options_(std::move(options)),
         env_(std::move(env)),
-        engine_(std::move(engine)),
-        completions_(std::move(completions)),
-        services_{*engine_, *completions_},
-        loop_(std::move(loop)),
         store_(std::move(store)),
-        pool_(command_count, frame_capacity),
-        target_(log_, stats_, *this, *store_, clock_, options_.buffer_count, frame_capacity) {
-    rx_slots_.resize(kReceiveBatch);
-    rx_commands_.resize(kReceiveBatch);
-    tx_queue_.reserve(command_count);
-    tx_frames_.reserve(command_count);
-  }
+        loop_(std::move(loop)),
+        other_loops_(std::move(other_loops)) {}
 
   ~ServerImpl() override;
 
-  // Opens the interfaces not served yet (nothing is added if one fails).
-  Result<void> OpenPorts(const std::vector<std::string>& names);
-  void AdoptPort(std::unique_ptr<Port> port);
-  void StartWatchingStorage();
+  // Opens one port per loop on each interface `names` lists that is not served yet, spread over
+  // the loops by a fanout group (JoinSourceMacFanout) when there are several.
+  Result<PortSets> OpenPorts(const std::vector<std::string>& names);
+  // Gives each loop its port of each interface.
+  void AdoptPorts(PortSets ports);
+  void StartWatchingState();
 
-  // Opens every export in `wanted` (nothing is applied if one fails).
-  Result<std::vector<std::shared_ptr<Export>>> OpenExports(
-      const std::vector<ExportOptions>& wanted);
-  void AddExports(std::vector<std::shared_ptr<Export>> exports);
+  // Opens every export in `wanted` on every loop (nothing is applied if one fails).
+  Result<std::vector<OpenedExport>> OpenExports(const std::vector<ExportOptions>& wanted);
+  void AddExports(std::vector<OpenedExport> exports);
 
   // Server interface -------------------------------------------------------------------------
 
-  void Watch(int fd, std::function<void()> on_readable) override;
-  EventLoop& loop() override { return loop_; }
+  void Watch(int fd, std::function<void()> on_readable) override {
+    loop_->Watch(fd, std::move(on_readable));
+  }
+  EventLoop& loop() override { return loop_->loop(); }
 
   Result<void> Run() override;
   void RequestStop() override { stop_ = true; }
 
   void Poll(milliseconds max_wait) override;
-
-  // Busy polling (--busy-poll): right after handling frames, watch the receive rings for a
-  // while before sleeping in epoll. On a busy link the next command arrives within tens of
-  // microseconds; sleeping and being woken for it costs more than that (a system call, a
-  // context switch and the waker's wake-up, worse in a VM) and adds it to every command's
-  // latency. An idle target does not poll: only work starts a poll. Nor does a loop with
-  // storage I/O in flight (its eventfd wakes it), or one whose ports cannot look without a
-  // system call (the socket path), or one whose recent polls mostly found nothing (a trickle
-  // of commands; BusyPollPolicy).
-  bool BusyPollFoundFrames();
   Result<void> Reconfigure(const ServerOptions& options) override;
 
   // Live management -----------------------------------------------------------------------
 
   const ServerOptions& options() const override { return options_; }
-  const std::vector<std::shared_ptr<Export>>& exports() const override { return target_.exports(); }
+  const std::vector<std::shared_ptr<Export>>& exports() const override {
+    return target().exports();
+  }
 
   std::string AddExport(const ExportOptions& options) override;
   std::string RemoveExport(std::string_view name) override;
   std::string ReloadExport(const ExportOptions& options) override;
   void ClientBooted(const MacAddress& mac) override;
-  Stats stats() const override { return stats_; }
-  size_t replies_waiting_for_state() const override { return target_.held_replies(); }
+  ClientList Clients(const Export& e) override;
+  Stats stats() override;
+  std::vector<Stats> loop_stats() override;
+  size_t replies_waiting_for_state() const override { return target().held_replies(); }
 
  private:
-  static constexpr size_t kNoPort = static_cast<size_t>(-1);
+  Target& target() { return loop_->target(); }
+  const Target& target() const { return loop_->target(); }
+  // Runs `task` on every loop but loop 0, one after the other, each on its own thread.
+  void OnOtherLoops(const std::function<void(DataLoop&, size_t copy_index)>& task);
 
-  struct PortEntry {
-    std::unique_ptr<Port> port;  // null once the interface is no longer served
-    int watched_fd = -1;         // the fd registered with the loop, -1 if none
-    bool was_up = true;
-  };
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
   std::string OpenError(const ExportOptions& options, const OpenFailure& failure) const;
 
-  // Takes the export out of the table once its state is saved (a state that cannot be saved is
-  // given up, with its held replies), makes its writes durable and waits (bounded) until the
-  // commands in flight on it are done, so that its storage is released when this returns.
+  // Takes the export out of every loop's table once its state is saved (a state that cannot be
+  // saved is given up, with its held replies), makes its writes durable and waits (bounded)
+  // until the commands in flight on it are done, so that its storage is released when this
+  // returns.
   void CloseExport(const std::string& name, std::string_view why);
 
   // An RBD image may have been resized since it was opened (`rbd resize`), and its size is read
@@ -152,35 +139,11 @@ class ServerImpl final : public Server, private Transmitter {
       std::vector<std::pair<std::string, std::shared_ptr<SharedMetadata>>>;
   SharedMetadataMapping SharedMetadataOf(const std::vector<ExportOptions>& exports) const;
   void UseSharedMetadata(const SharedMetadataMapping& mapping);
-  size_t FindPort(const std::string& name) const;
-  void Watch(size_t index);
-  void Unwatch(PortEntry& entry);
   // Errors name what failed: a layer of the storage chain or the state file (OpenFailure).
-  Expected<std::shared_ptr<Export>, OpenFailure> OpenExport(const ExportOptions& options);
+  Expected<OpenedExport, OpenFailure> OpenExport(const ExportOptions& options);
+  // The same disk for another loop: its own chain on that loop's engine, `owner`'s state.
+  Expected<std::shared_ptr<Export>, OpenFailure> OpenCopy(DataLoop& loop, const Export& owner);
   void AnnounceEverywhere(Export& e);
-
-  // Receiving ------------------------------------------------------------------------------
-
-  void OnPortReadable(size_t index);
-
-  // Makes a received frame the command's request; false (counted) for a frame cut short. A
-  // frame received in place is copied into the command's buffer, except a write request's
-  // data: storage may take that from where it lies (Command::payload_in_port).
-  bool TakeFrame(Command& command, const RxSlot& slot);
-  void OnStorageReady();
-
-  // Start-up, reload and shutdown only (never on the data path): turns both storage completion
-  // sources, and sends the replies they produce, until `done()` holds. Storage that never
-  // answers keeps it waiting; a second SIGTERM ends the process then.
-  template <typename Done>
-  void RunStorageUntil(Done done) {
-    while (!done()) {
-      engine_->Submit();
-      pollfd ready[2] = {{engine_->fd(), POLLIN, 0}, {completions_->fd(), POLLIN, 0}};
-      (void)::poll(ready, 2, 100);
-      OnStorageReady();
-    }
-  }
 
   // Persistent state ---------------------------------------------------------------------------
 
@@ -203,67 +166,35 @@ class ServerImpl final : public Server, private Transmitter {
   void SettleState();
   void AbandonUnsavedState(const Export& e);
 
-  // With every buffer busy, stop watching the sockets (the kernel queues frames meanwhile)
-  // instead of spinning on readable fds we cannot serve.
-  void PauseReceiving();
-  void ResumeReceiving();
-
-  // Transmitter ------------------------------------------------------------------------------
-
-  void Transmit(Command& command) override { tx_queue_.push_back(&command); }
-  void Release(Command& command) override { pool_.Give(&command); }
-  Command* Acquire() override;
-  PortInfo PortAt(size_t index) const override;
-  // Read replies built in the port's TX ring (Port::LendTxFrame). Their commands reach
-  // tx_queue_ during the same Handle() call, and FlushTx() hands every queued frame of a port
-  // to one Send(), so each lent frame goes to the port's next Send() as port.h requires.
-  ByteSpan LendFrame(size_t index) override;
-  void ReturnFrame(size_t index) override {
-    if (const auto& port = ports_[index].port) port->ReturnTxFrame();
-  }
-
-  // Sends queued replies in one batch per port, then returns their buffers.
-  void FlushTx();
-
   // Housekeeping -----------------------------------------------------------------------------
 
   // Follows MTU and link changes, re-binds interfaces that were deleted and re-created, and
-  // announces the exports again when a link comes (back) up.
+  // announces the exports again when a link comes (back) up. (The other loops follow their
+  // own ports: LoopThread.)
   void Housekeeping();
+  // Opens the ports of every loop on the interface of port `index` again, in a new fanout
+  // group, in place of ports that cannot bind to their re-created interface.
+  void ReopenPorts(size_t index);
 
   // Shutdown ---------------------------------------------------------------------------------
 
-  void FlushExport(Export& e);
+  void FlushExport(DataLoop& loop, Export& e);
   void Shutdown();
 
   Logger& log_;
   ServerOptions options_;
-  // Frames arrived since the last Poll() began: the next one busy-polls before it sleeps.
-  bool handled_frames_ = false;
-  BusyPollPolicy busy_poll_policy_;
   ServerEnvironment env_;
-  Stats stats_;
-  std::unique_ptr<IoEngine> engine_;
-  std::unique_ptr<CompletionQueue> completions_;
-  StorageServices services_;
-  EventLoop loop_;
-  std::unique_ptr<FileStateStore> store_;
+  std::unique_ptr<FileStateStore> store_;  // before the loops, whose Targets save through it
+  std::unique_ptr<DataLoop> loop_;         // loop 0, run by the thread that calls Poll()
+  std::vector<std::unique_ptr<LoopThread>> other_loops_;  // loops 1 .. N-1
   std::thread state_writer_;  // runs store_->RunWriter() from the first Poll(); joined at the end
-  SteadyClock clock_;
-  CommandPool pool_;
-  Target target_;
-  std::vector<PortEntry> ports_;
-  std::vector<RxSlot> rx_slots_;
-  std::vector<Command*> rx_commands_;
-  std::vector<Command*> tx_queue_;
-  std::vector<TxFrame> tx_frames_;
   std::vector<StateStore::Saved> saved_;
   // Exports whose Refresh() has not been reported yet, by name: the export it was asked for
   // (a report for an export re-opened since is dropped).
   std::map<std::string, std::weak_ptr<Export>> refreshing_;
   bool serving_ = false;  // StartServing() has run
   bool stop_ = false;
-  bool paused_ = false;
+  bool shut_down_ = false;
   std::chrono::steady_clock::time_point next_housekeeping_ =
       std::chrono::steady_clock::now() + kHousekeepingInterval;
 };

@@ -5,15 +5,23 @@
 # Throughout, faults_soak_client runs random reads and writes checking every byte: the target
 # must keep running, re-bind to the re-created interface, serve again, and nothing written may
 # be lost or corrupted. The outages are far shorter than the initiator's dead timeout.
+#
+# --loops 2: the same over two event loops, with the client's MAC made odd so that its I/O is
+# served by loop 1 (its discovery by loop 0). Their sockets are members of a fanout group, which
+# the kernel will not let bind again: the re-created interface gets new sockets on every loop.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
+loops=1
+[ "${1:-}" = --loops ] && loops=$2
+
 faults_init
 faults_netns_bridged
+[ "$loops" -gt 1 ] && ip -n "$FC" link set vc address 02:ae:0f:00:00:0b
 
 image=$T_TMP/disk.img
 truncate -s 64M "$image"
-t_serve "$FT" -i vt --state-dir "$T_TMP/state" e1.1="$image"
+t_serve "$FT" -i vt --state-dir "$T_TMP/state" --loops "$loops" e1.1="$image"
 
 faults_soak_client -i vc -t e1.1 --seconds 24 --depth 16 --dead-timeout 30 \
     >"$T_TMP/soak.out" 2>&1 &
@@ -38,6 +46,9 @@ t_check "the target is still running without its interface" t_serve_alive
 faults_target_link_create
 t_check "the target re-bound to the re-created interface" \
     t_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
+if [ "$loops" -gt 1 ]; then
+    t_check "with new sockets on every loop" t_wait_log "$SERVE_LOG" 'was re-created' 1 1
+fi
 
 wait "$soak_pid"
 rc=$?

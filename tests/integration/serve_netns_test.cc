@@ -15,12 +15,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "net/fanout.h"
 #include "net/packet_io.h"
 #include "net/packet_port.h"
 #include "net/testing/netns.h"
@@ -71,16 +73,29 @@ uint64_t SystemCallsThatRead(pid_t pid) {
   return 0;
 }
 
-class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>> {
+// With --loops 2 the kernel hands a MAC's ATA commands to loop (low 32 bits of the MAC) mod 2,
+// and every other command to loop 0. The client's own MAC is made even (loop 0, which owns the
+// exports' state) and kStranger is odd (loop 1, which serves copies): a reservation or mask the
+// client sets must then bind what loop 1 serves to the stranger.
+const MacAddress kClientMac = *MacAddress::Parse("02:00:5e:00:00:10");
+
+// (MTU, --packet-io, --loops)
+class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo, size_t>> {
  protected:
   void SetUp() override {
     if (auto why = testing::NetnsUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
     mtu_ = std::get<0>(GetParam());
     packet_io_ = std::get<1>(GetParam());
+    loops_ = std::get<2>(GetParam());
     auto segment = testing::CreateVethSegment("aoes", "vt", "vc", mtu_);
     ASSERT_TRUE(segment);
     target_ns_.emplace(std::move(segment->a));
     client_ns_.emplace(std::move(segment->b));
+    if (loops_ > 1) {
+      ASSERT_TRUE(client_ns_->Run([] {
+        ASSERT_EQ(std::system(("ip link set dev vc address " + kClientMac.ToString()).c_str()), 0);
+      }));
+    }
 
     char tmpl[] = "/tmp/aoe-serve-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -113,10 +128,33 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
+  fs::path control_socket() const { return dir_ / "ctl.sock"; }
+
+  // `aoe ctl --json COMMAND` against the server's control socket.
+  nlohmann::json Control(const std::string& command) {
+    const std::string line =
+        std::string(AOE_BINARY) + " ctl --json -S " + control_socket().string() + " " + command;
+    FILE* out = ::popen(line.c_str(), "r");
+    if (out == nullptr) return {};
+    std::string text;
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, out)) text.append(buffer, n);
+    EXPECT_EQ(::pclose(out), 0) << line << ": " << text;
+    return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  }
+
+  // The loop `aoe serve --loops N` serves `mac`'s ATA commands on (net/fanout.h).
+  size_t LoopOf(const MacAddress& mac) const {
+    Bytes frame(proto::kHeaderSize);
+    mac.Store(frame, 6);
+    return FanoutMember(frame, loops_);
+  }
+
   std::vector<std::string> DefaultArgs() const {
     // clang-format off
     return {"-i", "vt", "--state-dir", (dir_ / "state").string(), "--log-level", "debug",
             "--packet-io", std::string(PacketIoName(packet_io_)),
+            "--loops", std::to_string(loops_), "--control-socket", control_socket().string(),
             "e1.1=" + disk_.string(), "e1.2=" + ro_.string() + ",ro",
             "e1.3=" + window_file_.string() + ",offset=" + std::to_string(kWindowOffset) +
                 ",length=" + std::to_string(kWindowLength)};
@@ -238,6 +276,7 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo>>
 
   size_t mtu_ = 1500;
   PacketIo packet_io_ = PacketIo::kAuto;
+  size_t loops_ = 1;
   std::optional<testing::NetNamespace> target_ns_;
   std::optional<testing::NetNamespace> client_ns_;
   std::unique_ptr<PacketPort> port_;
@@ -640,6 +679,45 @@ TEST_P(ServeNetns, ReservationBlocksOtherHostsWrites) {
   EXPECT_FALSE(allowed->header.is_error());
 }
 
+// Each initiator's ATA commands are served by the loop the kernel spreads its MAC to, and
+// `aoe ctl` reports the sum, each loop's own counters, and each initiator once.
+TEST_P(ServeNetns, EachInitiatorIsServedByTheLoopItsMacIsSpreadTo) {
+  const nlohmann::json before = Control("stats");
+  ASSERT_EQ(before["loops"].size(), loops_) << before.dump();
+  constexpr int kReads = 10;
+  for (int i = 0; i < kReads; ++i) {
+    ASSERT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, i, 1)));
+    ASSERT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, i, 1, {}, kStranger)));
+  }
+  const nlohmann::json after = Control("stats");
+  std::vector<uint64_t> expected(loops_);
+  for (size_t k = 0; k < loops_; ++k) {
+    expected[k] = before["loops"][k]["ata_commands"].get<uint64_t>();
+  }
+  expected[LoopOf(port_->mac())] += kReads;
+  expected[LoopOf(kStranger)] += kReads;
+  uint64_t sum = 0;
+  for (size_t k = 0; k < loops_; ++k) {
+    EXPECT_EQ(after["loops"][k]["ata_commands"].get<uint64_t>(), expected[k]) << "loop " << k;
+    sum += after["loops"][k]["ata_commands"].get<uint64_t>();
+  }
+  EXPECT_EQ(after["counters"]["ata_commands"].get<uint64_t>(), sum);
+  if (loops_ > 1) {
+    EXPECT_NE(LoopOf(port_->mac()), LoopOf(kStranger));
+  }
+
+  const nlohmann::json clients = Control("clients e1.1");
+  ASSERT_EQ(clients["exports"].size(), 1u) << clients.dump();
+  size_t strangers = 0;
+  for (const auto& c : clients["exports"][0]["clients"]) {
+    if (c["mac"] != kStranger.ToString()) continue;
+    ++strangers;
+    EXPECT_EQ(c["frames"].get<uint64_t>(), static_cast<uint64_t>(kReads));
+    EXPECT_EQ(c["bytes_read"].get<uint64_t>(), uint64_t{kReads} * 512);
+  }
+  EXPECT_EQ(strangers, 1u) << clients.dump();
+}
+
 TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
   ASSERT_EQ(server_.Stop(SIGTERM), 0);
   fs::path config = dir_ / "serve.toml";
@@ -647,6 +725,7 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
     std::ofstream out(config, std::ios::trunc);
     out << "interfaces = [\"vt\"]\nstate_dir = \"" << (dir_ / "state").string() << "\"\n"
         << "packet_io = \"" << PacketIoName(packet_io_) << "\"\n"
+        << "loops = " << loops_ << "\n"
         << "[[export]]\ntarget = \"e1.1\"\npath = \"" << disk_.string() << "\"\n";
     if (with_second)
       out << "[[export]]\ntarget = \"e1.2\"\npath = \"" << ro_.string() << "\"\nread_only = true\n";
@@ -671,14 +750,25 @@ TEST_P(ServeNetns, SighupReloadAddsAndRemovesExports) {
   EXPECT_TRUE(Exchange(AtaRequest(1, proto::ata_op::kReadSectorsExt, 0, 1)));
 }
 
+std::string ParamName(const ::testing::TestParamInfo<ServeNetns::ParamType>& info) {
+  const auto& [mtu, packet_io, loops] = info.param;
+  return "mtu" + std::to_string(mtu) + "_" + std::string(PacketIoName(packet_io)) +
+         (loops > 1 ? "_loops" + std::to_string(loops) : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(MtuAndPacketIo, ServeNetns,
                          ::testing::Combine(::testing::Values(1500, 9000),
                                             ::testing::Values(PacketIo::kAuto, PacketIo::kRing,
-                                                              PacketIo::kSocket)),
-                         [](const auto& test_info) {
-                           return "mtu" + std::to_string(std::get<0>(test_info.param)) + "_" +
-                                  std::string(PacketIoName(std::get<1>(test_info.param)));
-                         });
+                                                              PacketIo::kSocket),
+                                            ::testing::Values(size_t{1})),
+                         ParamName);
+
+// The whole suite again over two event loops, on each kind of port.
+INSTANTIATE_TEST_SUITE_P(TwoLoops, ServeNetns,
+                         ::testing::Values(std::tuple(size_t{1500}, PacketIo::kAuto, size_t{2}),
+                                           std::tuple(size_t{9000}, PacketIo::kRing, size_t{2}),
+                                           std::tuple(size_t{1500}, PacketIo::kSocket, size_t{2})),
+                         ParamName);
 
 }  // namespace
 }  // namespace aoe

@@ -37,6 +37,7 @@ class Harness::ServedPort final : public Port {
   bool link_up() const override { return port_->link_up(); }
   Result<void> Refresh() override { return port_->Refresh(); }
   int fd() const override { return port_->fd(); }
+  Result<uint16_t> JoinFanout(uint16_t group) override { return port_->JoinFanout(group); }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
   bool receives_in_place() const override { return harness_.received_in_place_.enabled; }
   Result<size_t> ReceiveInPlace(std::span<RxSlot> slots) override {
@@ -50,6 +51,7 @@ class Harness::ServedPort final : public Port {
       ++rx_held_;
       ++received;
     }
+    std::lock_guard lock(harness_.port_counters_mutex_);
     harness_.received_in_place_.frames += received;
     return received;
   }
@@ -57,10 +59,12 @@ class Harness::ServedPort final : public Port {
     if (rx_held_ == 0) return;
     std::fill_n(rx_slots_.begin(), rx_held_ * kSlotBytes, Harness::kReleasedByte);
     rx_held_ = 0;
+    std::lock_guard lock(harness_.port_counters_mutex_);
     ++harness_.received_in_place_.releases;
   }
   std::optional<bool> FramesWaiting() const override { return port_->FramesWaiting(); }
   Result<size_t> Send(std::span<const TxFrame> frames) override {
+    std::unique_lock lock(harness_.port_counters_mutex_);
     Harness::LentFrames& stats = harness_.lent_frames_;
     size_t in_place = 0;
     for (const TxFrame& frame : frames) {
@@ -72,9 +76,11 @@ class Harness::ServedPort final : public Port {
     stats.sent_in_place += in_place;
     if (in_place != outstanding_) ++stats.broken_rule;
     outstanding_ = 0;
+    lock.unlock();
     return port_->Send(frames);  // the wire copies every frame, lent or not
   }
   ByteSpan LendTxFrame() override {
+    std::lock_guard lock(harness_.port_counters_mutex_);
     Harness::LentFrames& stats = harness_.lent_frames_;
     if (!stats.enabled || outstanding_ == kSlots) return {};
     ByteSpan frame = ByteSpan(slots_).subspan(next_ * kSlotBytes, kSlotBytes);
@@ -84,6 +90,7 @@ class Harness::ServedPort final : public Port {
     return frame;
   }
   void ReturnTxFrame() override {
+    std::lock_guard lock(harness_.port_counters_mutex_);
     if (outstanding_ == 0) {
       ++harness_.lent_frames_.broken_rule;
       return;

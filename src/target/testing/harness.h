@@ -9,7 +9,9 @@
 // Image files (AddFileExport) and the state directory live in a fresh temporary directory,
 // removed afterwards.
 //
-// Test-only; single-threaded.
+// Test-only. Single-threaded, except that with options().loops > 1 the server's other event
+// loops run on threads of their own: their ports share one MemoryWire (thread-safe), and export
+// file images (AddFileExport) rather than memory disks, which are not thread-safe.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -304,6 +306,9 @@ class Harness {
   std::map<std::string, InterfaceSpec> interfaces_;
   std::map<std::string, MemoryPort*> target_ports_;
   ServerOptions options_;
+  // The target's ports count into these from every event loop's thread (options().loops), under
+  // port_counters_mutex_; tests read them once the loops are idle.
+  std::mutex port_counters_mutex_;
   LentFrames lent_frames_;
   ReceivedInPlace received_in_place_;
   std::unique_ptr<Server> server_;  // last: destroyed first, before the ports' wire

@@ -1,0 +1,75 @@
+// LoopThread (loop_thread.h): the thread of one extra event loop and the tasks the server
+// hands it.
+#include "target/loop_thread.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+
+namespace aoe::target {
+
+namespace {
+// How often the loop re-reads its ports' MTU and link, as the server does for loop 0.
+constexpr std::chrono::milliseconds kRefreshInterval{1000};
+}  // namespace
+
+Result<std::unique_ptr<LoopThread>> LoopThread::Start(std::unique_ptr<DataLoop> loop) {
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return Errno();
+  auto started = std::unique_ptr<LoopThread>(new LoopThread(std::move(loop), std::move(wake)));
+  started->thread_ = std::thread([self = started.get()] { self->Run(); });
+  return started;
+}
+
+LoopThread::LoopThread(std::unique_ptr<DataLoop> loop, UniqueFd wake)
+    : loop_(std::move(loop)), wake_(std::move(wake)) {
+  loop_->Watch(wake_.get(), [this] { RunPending(); });
+}
+
+LoopThread::~LoopThread() {
+  Call([this](DataLoop&) { stopping_ = true; });
+  thread_.join();
+}
+
+void LoopThread::Call(const std::function<void(DataLoop&)>& task) {
+  Pending pending{&task};
+  std::unique_lock lock(mutex_);
+  pending_.push_back(&pending);
+  const uint64_t one = 1;
+  (void)::write(wake_.get(), &one, sizeof one);
+  task_done_.wait(lock, [&] { return pending.done; });
+}
+
+void LoopThread::RunPending() {
+  uint64_t count = 0;
+  (void)::read(wake_.get(), &count, sizeof count);
+  std::vector<Pending*> tasks;
+  {
+    std::lock_guard lock(mutex_);
+    tasks.swap(pending_);
+  }
+  for (Pending* p : tasks) {
+    (*p->task)(*loop_);
+    std::lock_guard lock(mutex_);
+    p->done = true;
+  }
+  if (!tasks.empty()) task_done_.notify_all();
+}
+
+void LoopThread::Run() {
+  auto next_refresh = std::chrono::steady_clock::now() + kRefreshInterval;
+  while (!stopping_) {
+    loop_->Turn(kRefreshInterval);
+    if (std::chrono::steady_clock::now() >= next_refresh) {
+      next_refresh = std::chrono::steady_clock::now() + kRefreshInterval;
+      // Loop 0 logs the changes and announces on a link that came up; this loop only follows.
+      (void)loop_->RefreshPorts(/*log_changes=*/false);
+      loop_->FlushTx();
+    }
+  }
+  loop_.reset();
+}
+
+}  // namespace aoe::target

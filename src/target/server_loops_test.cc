@@ -1,0 +1,169 @@
+// The Server with two event loops (ServerOptions::loops; docs/architecture.md, "More cores"):
+// loop 0 on the test's thread, loop 1 on its own, each with its own port on one MemoryWire,
+// joined in a fanout group that hands host B's ATA commands to loop 1 (its MAC ends in 0x0B:
+// odd) and everything else to loop 0. The export is an image file, opened by each loop on its
+// own io_uring, as `aoe serve --loops 2` does. Runs under the tsan preset (CMakeLists.txt).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/fanout.h"
+#include "target/testing/target_fixture.h"
+
+namespace aoe::target::testkit {
+namespace {
+
+class ServerLoops : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    image_ = h_.AddFileExport(kShelf, kSlot, kDiskSectors * kSector);
+    h_.options().loops = 2;
+    ASSERT_TRUE(h_.Start());
+    // The hosts this suite relies on land where it says.
+    ASSERT_EQ(LoopOf(kHostA), 0u);
+    ASSERT_EQ(LoopOf(kHostB), 1u);
+  }
+
+  static size_t LoopOf(const MacAddress& host) {
+    Frame frame(proto::kHeaderSize);
+    host.Store(frame, 6);
+    return FanoutMember(frame, 2);
+  }
+
+  MemoryPort& HostFor(const MacAddress& mac) { return mac == kHostB ? h_.host_b() : h_.host_a(); }
+
+  // Sends `frame` and waits (bounded) for its one reply: loop 1 answers on its own thread, at
+  // its own pace.
+  std::optional<Reply> Ask(const Frame& frame, const MacAddress& from) {
+    h_.Send(frame, HostFor(from));
+    std::vector<Reply> replies = h_.Await(HostFor(from), 1);
+    if (replies.empty()) return std::nullopt;
+    return replies.front();
+  }
+  std::optional<Reply> Write(uint64_t lba, const Frame& data, const MacAddress& from) {
+    auto count = static_cast<uint8_t>(data.size() / kSector);
+    return Ask(BuildAta(Harness::To(kShelf, kSlot, from),
+                        AtaOp(kWrite48).Flags(0x41).Count(count).Lba(lba).Data(data)),
+               from);
+  }
+  std::optional<Reply> Read(uint64_t lba, uint8_t count, const MacAddress& from) {
+    return Ask(BuildAta(Harness::To(kShelf, kSlot, from),
+                        AtaOp(kRead48).Flags(0x40).Count(count).Lba(lba)),
+               from);
+  }
+  std::optional<Reply> Reserve(uint8_t rcmd, const std::vector<MacAddress>& macs,
+                               const MacAddress& from) {
+    return Ask(BuildReserve(Harness::To(kShelf, kSlot, from), rcmd, macs), from);
+  }
+
+  Frame ImageBytes(uint64_t offset, size_t size) const {
+    std::ifstream in(image_, std::ios::binary);
+    Frame bytes(size);
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    return bytes;
+  }
+  uint64_t AtaCommandsOn(size_t loop) { return h_.server().loop_stats().at(loop).ata_commands; }
+
+  Harness h_;
+  std::string image_;
+};
+
+TEST_F(ServerLoops, EachHostIsServedByTheLoopItsMacIsSpreadTo) {
+  // Two sectors: what a 1500-byte frame holds.
+  const Frame a = Pattern(2 * kSector, 1);
+  const Frame b = Pattern(2 * kSector, 2);
+  ExpectAtaOk(Write(100, a, kHostA));
+  ExpectAtaOk(Write(200, b, kHostB));
+  auto read_a = Read(200, 2, kHostA);  // each reads what the other loop wrote
+  auto read_b = Read(100, 2, kHostB);
+  ExpectAtaOk(read_a);
+  ExpectAtaOk(read_b);
+  EXPECT_EQ(read_a->ata_data(b.size()), b);
+  EXPECT_EQ(read_b->ata_data(a.size()), a);
+  EXPECT_EQ(ImageBytes(100 * kSector, a.size()), a);
+  EXPECT_EQ(ImageBytes(200 * kSector, b.size()), b);
+
+  EXPECT_EQ(AtaCommandsOn(0), 2u);
+  EXPECT_EQ(AtaCommandsOn(1), 2u);
+  EXPECT_EQ(h_.server().stats().ata_commands, 4u);
+}
+
+TEST_F(ServerLoops, AReservationSetOnLoopZeroBindsLoopOneFromItsReply) {
+  ASSERT_TRUE(Reserve(1, {kHostA}, kHostA));
+  ExpectAoeError(Write(10, Pattern(kSector, 3), kHostB), 6);
+  EXPECT_EQ(ImageBytes(10 * kSector, kSector), Frame(kSector));
+  ExpectAoeError(Read(10, 1, kHostB), 6);  // reads too
+
+  ASSERT_TRUE(Reserve(1, {}, kHostA));  // released
+  ExpectAtaOk(Write(10, Pattern(kSector, 3), kHostB));
+  EXPECT_EQ(AtaCommandsOn(0), 0u);  // every ATA command above was host B's, on loop 1
+}
+
+TEST_F(ServerLoops, AHostSeenOnBothLoopsIsOneClient) {
+  // Host B's config query goes to loop 0, its reads to loop 1.
+  ASSERT_TRUE(Ask(BuildConfig(Harness::To(kShelf, kSlot, kHostB), 0, ""), kHostB));
+  ExpectAtaOk(Read(0, 2, kHostB));
+  ExpectAtaOk(Read(2, 2, kHostB));
+  const Export& e = *h_.server().exports().front();
+  ClientList seen = h_.server().Clients(e);
+  ASSERT_EQ(seen.clients.size(), 1u);
+  EXPECT_EQ(seen.clients[0].mac, kHostB);
+  EXPECT_EQ(seen.clients[0].frames, 3u);
+  EXPECT_EQ(seen.clients[0].bytes_read, 4 * kSector);
+}
+
+TEST_F(ServerLoops, RemoveAddAndReloadReachEveryLoop) {
+  ExportOptions options = h_.options().exports.front();
+  ASSERT_EQ(h_.server().RemoveExport(options.name()), "");
+  h_.Send(BuildAta(Harness::To(kShelf, kSlot, kHostB), AtaOp(kRead48).Flags(0x40).Count(1)),
+          h_.host_b());
+  EXPECT_TRUE(h_.Await(h_.host_b(), 1, std::chrono::milliseconds(300)).empty())
+      << "loop 1 still serves a removed export";
+
+  ASSERT_EQ(h_.server().AddExport(options), "");
+  ExpectAtaOk(Write(20, Pattern(kSector, 4), kHostB));
+
+  // A reload makes a new owner, and loop 1 a new copy that reads the new owner's state: here
+  // read-only, and reserved by host A.
+  options.read_only = true;
+  ASSERT_EQ(h_.server().ReloadExport(options), "");
+  ExpectAtaError(Write(20, Pattern(kSector, 5), kHostB), kErrAbrt);
+  ASSERT_TRUE(Reserve(1, {kHostA}, kHostA));
+  ExpectAoeError(Read(20, 1, kHostB), 6);
+  EXPECT_EQ(ImageBytes(20 * kSector, kSector), Pattern(kSector, 4));
+}
+
+TEST_F(ServerLoops, BothLoopsServeAtOnce) {
+  // Host A and host B keep 16 commands each in flight, on two threads' loops at the same time.
+  constexpr int kRounds = 8;
+  constexpr int kInFlight = 16;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kInFlight; ++i) {
+      const uint64_t lba = static_cast<uint64_t>(round * kInFlight + i);
+      for (const MacAddress host : {kHostA, kHostB}) {
+        const uint64_t at = lba + (host == kHostB ? 1024 : 0);
+        Frame data = Pattern(kSector, static_cast<uint8_t>(at));
+        h_.Send(BuildAta(Harness::To(kShelf, kSlot, host, 0x80000000u + static_cast<uint32_t>(at)),
+                         AtaOp(kWrite48).Flags(0x41).Count(1).Lba(at).Data(data)),
+                HostFor(host));
+      }
+    }
+    EXPECT_EQ(h_.Await(h_.host_a(), kInFlight).size(), static_cast<size_t>(kInFlight));
+    EXPECT_EQ(h_.Await(h_.host_b(), kInFlight).size(), static_cast<size_t>(kInFlight));
+  }
+  for (uint64_t lba = 0; lba < kRounds * kInFlight; ++lba) {
+    ASSERT_EQ(ImageBytes(lba * kSector, kSector), Pattern(kSector, static_cast<uint8_t>(lba)));
+    ASSERT_EQ(ImageBytes((lba + 1024) * kSector, kSector),
+              Pattern(kSector, static_cast<uint8_t>(lba + 1024)));
+  }
+  EXPECT_EQ(AtaCommandsOn(0), static_cast<uint64_t>(kRounds * kInFlight));
+  EXPECT_EQ(AtaCommandsOn(1), static_cast<uint64_t>(kRounds * kInFlight));
+}
+
+}  // namespace
+}  // namespace aoe::target::testkit
