@@ -38,7 +38,8 @@ Commands:
   clients [EXPORT]             the initiators each export has seen: last seen, frames, bytes,
                                retransmits (repeated tags) and overlay size
   stats                        the target's counters since it started: commands, bytes,
-                               frames dropped or refused (by reason), busy polls
+                               frames dropped or refused (by reason), busy polls, and
+                               with aoe serve --loops N, the commands each loop served
   add SPEC                     serve one more export, SPEC as on the aoe serve command line
                                (e.g. e0.2=/srv/b.img,ro; a relative path is taken from this
                                directory); lasts until SIGHUP or restart
@@ -104,7 +105,7 @@ void PrintStats(const Json& result) {
   fmt::print("{:<26} {:>14}\n", "replies_waiting_for_state",
              result.at("replies_waiting_for_state").get<uint64_t>());
   // With several event loops: how the initiators' commands are spread over them.
-  const Json& loops = result.at("loops");
+  const Json loops = result.value("loops", Json::array());
   if (loops.size() > 1) {
     std::vector<uint64_t> ata;
     for (const Json& loop : loops) ata.push_back(loop.at("ata_commands").get<uint64_t>());

@@ -51,6 +51,34 @@ TEST(ExportOptions, StorageCarriesEverySettingOfTheChain) {
   EXPECT_TRUE(chain.faults[0].on_write);
 }
 
+TEST(ValidateOptions, LoopsAreOneToSixtyFour) {
+  ServerOptions o = Valid();
+  o.loops = 0;
+  EXPECT_EQ(ValidateOptions(o),
+            "--loops 0 is out of range; give 1 to 64 event loops (default 1; one per core to "
+            "spare)");
+  o.loops = 65;
+  EXPECT_NE(ValidateOptions(o), "");
+  o.loops = 64;
+  EXPECT_EQ(ValidateOptions(o), "");
+}
+
+TEST(ValidateOptions, SeveralLoopsServeNeitherOverlaysNorRbdImages) {
+  ServerOptions o = Valid();
+  o.loops = 2;
+  o.exports[1].overlay_dir = "/o";
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: overlay exports are served by one event loop only; serve them from an "
+            "aoe serve with --loops 1");
+  o.exports[1].overlay_dir.clear();
+  o.exports[1].backend = ParseBackendSpec("rbd:pool/image");
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: rbd: images are served by one event loop only; serve them from an aoe "
+            "serve with --loops 1");
+  o.loops = 1;
+  EXPECT_EQ(ValidateOptions(o), "");
+}
+
 TEST(ValidateOptions, LifetimeNeedsAnOverlay) {
   ServerOptions o = Valid();
   o.exports[0].lifetime = overlay::Lifetime::kDiscardOnBoot;

@@ -101,6 +101,21 @@ TEST(ParseServeArgs, BusyPoll) {
               "--busy-poll '10001' is not microseconds from 0 to 10000; e.g. --busy-poll 50");
 }
 
+TEST(ParseServeArgs, Loops) {
+  ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->config.server.loops, 1u);
+  parsed = ParseServeArgs({"-i", "veth0", "--loops", "4", "e0.1=/a"});
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->config.server.loops, 4u);
+  for (const char* bad : {"0", "65", "two", "-1"}) {
+    ExpectError({"-i", "veth0", "--loops", bad, "e0.1=/a"},
+                fmt::format("--loops '{}' is not a number of event loops from 1 to 64; e.g. "
+                            "--loops 2",
+                            bad));
+  }
+}
+
 TEST(ParseServeArgs, DurabilityDefaultForEveryExport) {
   ParseResult<ServeArgs> parsed = ParseServeArgs(
       {"-i", "veth0", "--durability", "cache", "e0.1=/a", "e0.2=/b,durability=sync"});

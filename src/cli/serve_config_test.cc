@@ -169,6 +169,15 @@ TEST(ParseServeToml, BusyPoll) {
               "(default 50)");
 }
 
+TEST(ParseServeToml, Loops) {
+  ParseResult<ServeConfig> config =
+      ParseServeToml("loops = 3\n" + std::string(kMinimal), "serve.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->server.loops, 3u);
+  ExpectError("loops = 0\n", "serve.toml:1: loops 0 is out of range; use 1 (default) to 64");
+  ExpectError("loops = 65\n", "serve.toml:1: loops 65 is out of range; use 1 (default) to 64");
+}
+
 TEST(ParseServeToml, PacketIo) {
   for (auto [text, mode] : {std::pair{"ring", PacketIo::kRing},
                             {"socket", PacketIo::kSocket},

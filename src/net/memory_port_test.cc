@@ -72,6 +72,32 @@ TEST_F(MemoryPortTest, UnicastReachesOnlyTheAddressedPort) {
   EXPECT_TRUE(DrainTags(*other_target_).empty());
 }
 
+// Ports of one interface in a fanout group share its frames as PACKET_FANOUT members do: each
+// frame reaches the one member FanoutMember picks (net/fanout.h), the first to join being 0.
+TEST_F(MemoryPortTest, AFanoutGroupHandsEachFrameToOneMember) {
+  auto second = MakePort("t0", kTargetMac, PortRole::kTarget);
+  const uint16_t group = target_->JoinFanout(0).value();
+  ASSERT_EQ(second->JoinFanout(group).value(), group);
+  const MacAddress even({0x02, 0, 0, 0, 0, 0x10});
+  const MacAddress odd({0x02, 0, 0, 0, 0, 0x11});
+  std::vector<std::byte> ata_from_odd = AoeFrame(kTargetMac, odd, false, 1);
+  SendOne(*initiator_, AoeFrame(kTargetMac, even, false, 1));  // ATA (command 0): by MAC
+  SendOne(*initiator_, ata_from_odd);
+  std::vector<std::byte> config_from_odd = AoeFrame(kTargetMac, odd, false, 2);
+  StoreU8(config_from_odd, 19, 1);  // config: member 0
+  SendOne(*initiator_, config_from_odd);
+  EXPECT_EQ(target_->queued_frames(), 2u);
+  EXPECT_EQ(second->queued_frames(), 1u);
+  EXPECT_EQ(DrainTags(*second), std::vector<uint32_t>{1});
+}
+
+TEST_F(MemoryPortTest, AFanoutGroupTakesOnePortOnceAndOnlyItsInterface) {
+  const uint16_t group = target_->JoinFanout(0).value();
+  EXPECT_EQ(target_->JoinFanout(group).error(), std::errc::invalid_argument);
+  EXPECT_EQ(other_target_->JoinFanout(group).error(), std::errc::invalid_argument);  // "t1"
+  EXPECT_NE(other_target_->JoinFanout(0).value(), group);  // a group of its own
+}
+
 TEST_F(MemoryPortTest, BroadcastReachesEveryOtherPort) {
   SendOne(*initiator_, AoeFrame(MacAddress::Broadcast(), kInitiatorMac, false, 1));
   EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{1});

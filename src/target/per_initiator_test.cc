@@ -129,5 +129,28 @@ TEST_F(TargetFixture, ClientTableCountsFramesBytesAndRepeatedTags) {
   EXPECT_EQ(clients[1].duplicate_tags, 0u);
 }
 
+// With several event loops, one initiator's config queries are seen by loop 0 and its ATA
+// commands by the loop its MAC is spread to; `aoe ctl clients` shows it once.
+TEST(ClientList, AnInitiatorSeenOnTwoLoopsIsOneEntry) {
+  ClientTable loop0, loop1;
+  loop0.Seen(kHostB, 1, /*ata=*/false, 100);
+  loop0.Seen(kHostA, 2, /*ata=*/true, 150);
+  loop1.Seen(kHostB, 7, /*ata=*/true, 200);
+  loop1.Seen(kHostB, 7, /*ata=*/true, 300);  // a retransmission
+  loop1.AddRead(kHostB, 1024);
+  ClientList list;
+  list.Add(loop1);
+  list.Add(loop0);
+  ASSERT_EQ(list.clients.size(), 2u);
+  EXPECT_EQ(list.clients[0].mac, kHostA);  // by MAC, whichever loop saw it first
+  const ClientStats& b = list.clients[1];
+  EXPECT_EQ(b.mac, kHostB);
+  EXPECT_EQ(b.frames, 3u);
+  EXPECT_EQ(b.bytes_read, 1024u);
+  EXPECT_EQ(b.duplicate_tags, 1u);
+  EXPECT_EQ(b.first_seen_unix, 100);
+  EXPECT_EQ(b.last_seen_unix, 300);
+}
+
 }  // namespace
 }  // namespace aoe::target::testkit
