@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,9 +34,9 @@ class Logger {
   explicit Logger(LogLevel level = LogLevel::kInfo);
   Logger(LogLevel level, Sink sink);
 
-  void set_level(LogLevel level) { level_ = level; }
-  LogLevel level() const { return level_; }
-  bool Enabled(LogLevel level) const { return level <= level_; }
+  void set_level(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
+  LogLevel level() const { return level_.load(std::memory_order_relaxed); }
+  bool Enabled(LogLevel level) const { return level <= this->level(); }
 
   template <typename... Args>
   void Log(LogLevel level, std::string_view subject, fmt::format_string<Args...> format,
@@ -63,7 +64,8 @@ class Logger {
  private:
   void Write(LogLevel level, std::string_view subject, std::string_view message);
 
-  LogLevel level_;
+  // Atomic: a reload changes it while other threads (aoe serve --loops) log.
+  std::atomic<LogLevel> level_;
   Sink sink_;
 };
 

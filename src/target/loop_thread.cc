@@ -15,25 +15,31 @@ namespace {
 constexpr std::chrono::milliseconds kRefreshInterval{1000};
 }  // namespace
 
-Result<std::unique_ptr<LoopThread>> LoopThread::Start(std::unique_ptr<DataLoop> loop) {
+Result<std::unique_ptr<LoopThread>> LoopThread::Create(std::unique_ptr<DataLoop> loop) {
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return Errno();
-  auto started = std::unique_ptr<LoopThread>(new LoopThread(std::move(loop), std::move(wake)));
-  started->thread_ = std::thread([self = started.get()] { self->Run(); });
-  return started;
+  const int wake_fd = wake.get();
+  auto created = std::unique_ptr<LoopThread>(new LoopThread(std::move(loop), std::move(wake)));
+  // A loop that is not woken for its tasks would leave every Call() waiting.
+  AOE_TRY(created->loop_->loop().Add(wake_fd, [self = created.get()] { self->RunPending(); }));
+  return created;
 }
 
 LoopThread::LoopThread(std::unique_ptr<DataLoop> loop, UniqueFd wake)
-    : loop_(std::move(loop)), wake_(std::move(wake)) {
-  loop_->Watch(wake_.get(), [this] { RunPending(); });
-}
+    : loop_(std::move(loop)), wake_(std::move(wake)) {}
 
 LoopThread::~LoopThread() {
+  if (!thread_.joinable()) return;  // never started: the loop goes with this object
   Call([this](DataLoop&) { stopping_ = true; });
   thread_.join();
 }
 
+void LoopThread::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+}
+
 void LoopThread::Call(const std::function<void(DataLoop&)>& task) {
+  if (!thread_.joinable()) return task(*loop_);
   Pending pending{&task};
   std::unique_lock lock(mutex_);
   pending_.push_back(&pending);

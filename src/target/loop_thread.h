@@ -7,9 +7,13 @@
 // run. So the DataLoop is only ever touched by one thread at a time and needs no lock; what the
 // exports' state is, the copies read from what their owner publishes (published_state.h).
 //
-// The loop follows its own ports' MTU and link once a second.
+// The thread starts with Start(), not at construction: the server starts its threads at its
+// first Poll(), after a daemon has dropped its privileges (server.h). Until then Call() runs the
+// task at once, on the caller's thread, which is then the only one touching the loop.
 //
-// Thread-safety: Call() and the destructor from any one thread (the server's).
+// Once started, the loop follows its own ports' MTU and link once a second.
+//
+// Thread-safety: Call(), Start() and the destructor from one thread (the server's).
 #pragma once
 
 #include <condition_variable>
@@ -19,7 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include "base/log.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "target/data_loop.h"
@@ -28,14 +31,19 @@ namespace aoe::target {
 
 class LoopThread {
  public:
-  // Starts the thread that runs `loop`. Errors: eventfd's.
-  static Result<std::unique_ptr<LoopThread>> Start(std::unique_ptr<DataLoop> loop);
-  // Ends the thread (after the tasks called already); the DataLoop is destroyed on it.
+  // Takes `loop`, not started. Errors: those of eventfd, and of watching it.
+  static Result<std::unique_ptr<LoopThread>> Create(std::unique_ptr<DataLoop> loop);
+  // Ends the thread, if started, after the tasks called already; the DataLoop is destroyed on
+  // it.
   ~LoopThread();
   LoopThread(const LoopThread&) = delete;
   LoopThread& operator=(const LoopThread&) = delete;
 
-  // Runs `task` on the loop's thread between two turns, and returns once it has run.
+  // Starts the thread that runs the loop (once).
+  void Start();
+
+  // Runs `task` on the loop's thread between two turns, and returns once it has run (before
+  // Start(): at once, on this thread).
   void Call(const std::function<void(DataLoop&)>& task);
 
  private:

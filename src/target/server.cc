@@ -73,8 +73,11 @@ Result<PortSets> OpenPortSets(const ServerEnvironment& env, Logger& log,
 }  // namespace
 
 ServerImpl::~ServerImpl() {
-  // A server that never ran still stops its other loops and flushes nothing: Run() does that.
+  // The loops finish the commands still in flight first (each DataLoop's destructor), so that
+  // whatever they lead to is done before the state writer stops. (Flushing the exports is
+  // Run()'s: a server that never ran flushes nothing.)
   other_loops_.clear();
+  loop_.reset();
   // Saves already queued are written before the writer returns (here, if it never started).
   store_->StopWriter();
   if (state_writer_.joinable()) {
@@ -266,7 +269,8 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
     return Unexpected{store.error()};
   }
   // The interfaces are opened first so the frame buffers fit the largest MTU.
-  auto ports = OpenPortSets(environment, log, options.interfaces, options.loops);
+  auto ports =
+      OpenPortSets(environment, log, options.interfaces, std::max<size_t>(1, options.loops));
   AOE_TRY(ports);
   DataLoopShape shape;
   shape.buffer_count = options.buffer_count;
@@ -282,16 +286,17 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
 
   auto first_loop = DataLoop::Create(log, **store, shape);
   AOE_TRY(first_loop);
+  // Their threads start at the first Poll() (StartServing), as the state writer's does.
   std::vector<std::unique_ptr<LoopThread>> other_loops;
   for (size_t k = 1; k < options.loops; ++k) {
     auto loop = DataLoop::Create(log, **store, shape);
     AOE_TRY(loop);
-    auto started = LoopThread::Start(std::move(*loop));
-    if (!started) {
-      log.Error("server", "cannot start event loop {}: {}", k, started.error().message());
-      return Unexpected{started.error()};
+    auto created = LoopThread::Create(std::move(*loop));
+    if (!created) {
+      log.Error("server", "cannot set up event loop {}: {}", k, created.error().message());
+      return Unexpected{created.error()};
     }
-    other_loops.push_back(std::move(*started));
+    other_loops.push_back(std::move(*created));
   }
   auto server =
       std::make_unique<ServerImpl>(log, options, std::move(environment), std::move(*store),

@@ -30,7 +30,10 @@ Result<std::vector<OpenedExport>> ServerImpl::OpenExports(
   std::vector<OpenedExport> opened;
   for (const auto& options : wanted) {
     auto e = OpenExport(options);
-    if (!e) return Unexpected{e.error().code};
+    if (!e) {
+      Discard(opened);
+      return Unexpected{e.error().code};
+    }
     opened.push_back(std::move(*e));
   }
   return opened;
@@ -57,6 +60,15 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
 }
 
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
+  // The loops a reload finds are the ones it serves with (a new count waits for a restart), so
+  // what they cannot serve is refused by their count, not the file's.
+  ServerOptions as_served = options;
+  as_served.loops = options_.loops;
+  if (std::string bad = ValidateOptions(as_served); !bad.empty()) {
+    log_.Error("server", "{} (this aoe serve runs {} event loop(s) until it is restarted)", bad,
+               options_.loops);
+    return Err(std::errc::invalid_argument);
+  }
   // Every export's file holds its latest state before any export is (re-)opened from it.
   SettleState();
   // Exports that vanished or changed. A changed export with an overlay is closed before it
@@ -107,7 +119,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   auto ports = OpenPorts(options.interfaces);
   if (!ports) {
     // The new exports let go of their overlay directories before the old ones take them back.
-    opened->clear();
+    Discard(*opened);
     UseSharedMetadata(previous_metadata);
     RestoreExports(reopened_overlays);
     return Unexpected{ports.error()};
@@ -238,19 +250,35 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   SettleState();
   std::shared_ptr<Export> removed = target().RemoveExport(name);
   if (!removed) return;
-  // Each loop lets go of its copy the same way as loop 0 of the export below.
-  auto close = [this](DataLoop& loop, std::shared_ptr<Export> e) {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Every loop stops serving it first; then each waits for the commands it has in flight on it
+  // (bounded, one deadline for all: storage that hangs holds the server 10 s, not 10 s a loop)
+  // and makes its writes durable.
+  std::vector<std::shared_ptr<Export>> copies(other_loops_.size());
+  OnOtherLoops([&](DataLoop& loop, size_t k) { copies[k] = loop.target().RemoveExport(name); });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto close = [&](DataLoop& loop, std::shared_ptr<Export>& e) {
+    if (!e) return;
     loop.RunStorageUntil(
         [&] { return e.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
     FlushExport(loop, *e);
+    e.reset();  // on the loop that opened it
   };
-  OnOtherLoops([&](DataLoop& loop, size_t) {
-    if (auto copy = loop.target().RemoveExport(name)) close(loop, std::move(copy));
-  });
+  OnOtherLoops([&](DataLoop& loop, size_t k) { close(loop, copies[k]); });
   AbandonUnsavedState(*removed);
-  close(*loop_, std::move(removed));
+  close(*loop_, removed);
   log_.Info(name, "{}", why);
+}
+
+void ServerImpl::Discard(OpenedExport& e) {
+  OnOtherLoops([&](DataLoop&, size_t k) {
+    if (k < e.copies.size()) e.copies[k].reset();
+  });
+  e.owner.reset();
+}
+
+void ServerImpl::Discard(std::vector<OpenedExport>& exports) {
+  for (OpenedExport& e : exports) Discard(e);
+  exports.clear();
 }
 
 ServerImpl::SharedMetadataMapping ServerImpl::SharedMetadataOf(
@@ -303,16 +331,12 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
     return OpenFailure{loaded.error(), fmt::format("state file {}", store_->Location(name))};
   }
   ExportState state = loaded->value_or(ExportState{});
-  if (!loaded->has_value() || state.configured_mask != options.mask) {
-    // A new export, or the configuration's mask list changed since it was last applied.
-    if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
+  // A new export, or the configuration's mask list changed since it was last applied: saved
+  // below, once the export is open on every loop (a failure changes nothing).
+  const bool save_mask = !loaded->has_value() || state.configured_mask != options.mask;
+  if (save_mask) {
     state.mask = options.mask;
     state.configured_mask = options.mask;
-    if (auto saved = store_->SaveNow(name, state); !saved) {
-      log_.Error(name, "cannot write state file {}: {}; check --state-dir", store_->Location(name),
-                 saved.error().message());
-      return OpenFailure{saved.error(), fmt::format("state file {}", store_->Location(name))};
-    }
   }
 
   // The first sector gives IDENTIFY's CHS geometry (from the partition table, if any).
@@ -340,7 +364,18 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
       failed = copy.error();
     }
   });
-  if (failed) return *failed;
+  if (!failed && save_mask) {
+    if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
+    if (auto saved = store_->SaveNow(name, opened.owner->state()); !saved) {
+      log_.Error(name, "cannot write state file {}: {}; check --state-dir", store_->Location(name),
+                 saved.error().message());
+      failed = OpenFailure{saved.error(), fmt::format("state file {}", store_->Location(name))};
+    }
+  }
+  if (failed) {
+    Discard(opened);
+    return *failed;
+  }
   return opened;
 }
 
@@ -378,6 +413,7 @@ void ServerImpl::StartServing() {
   if (serving_) return;
   serving_ = true;
   state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
+  for (const auto& loop : other_loops_) loop->Start();
   if (!options_.announce) return;
   for (const auto& e : target().exports()) AnnounceEverywhere(*e);
   loop_->FlushTx();

@@ -130,6 +130,9 @@ class ServerImpl final : public Server {
     return options.backend.kind == BackendSpec::Kind::kRbd;
   }
 
+  // Drops exports opened but not added (a change that failed), each copy on its own loop.
+  void Discard(OpenedExport& e);
+  void Discard(std::vector<OpenedExport>& exports);
   // Re-opens exports closed for a change that then failed (best effort, logged).
   void RestoreExports(const std::vector<ExportOptions>& previous);
   // Where each export's state is kept besides its file (the store's SharedMetadata, null for

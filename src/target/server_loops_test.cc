@@ -9,9 +9,11 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "net/fanout.h"
+#include "storage/backend_spec.h"
 #include "target/testing/target_fixture.h"
 
 namespace aoe::target::testkit {
@@ -136,6 +138,36 @@ TEST_F(ServerLoops, RemoveAddAndReloadReachEveryLoop) {
   ASSERT_TRUE(Reserve(1, {kHostA}, kHostA));
   ExpectAoeError(Read(20, 1, kHostB), 6);
   EXPECT_EQ(ImageBytes(20 * kSector, kSector), Pattern(kSector, 4));
+}
+
+// Like the state writer, the other loops' threads start at the first Poll(): a daemon drops
+// its privileges after Create(), and a start that fails after Create() must have served nothing.
+TEST(ServerLoopsStart, TheOtherLoopsServeNothingBeforeTheFirstPoll) {
+  Harness h;
+  h.AddFileExport(kShelf, kSlot, kDiskSectors * kSector);
+  h.options().loops = 2;
+  h.options().announce = false;
+  ASSERT_TRUE(h.Start());
+  h.Send(BuildAta(Harness::To(kShelf, kSlot, kHostB), AtaOp(kRead48).Flags(0x40).Count(1)),
+         h.host_b());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(h.Collect(h.host_b()).empty()) << "loop 1 answered before the first Poll()";
+  EXPECT_EQ(h.Await(h.host_b(), 1).size(), 1u);  // the first Poll() starts it
+}
+
+// A reload keeps the loops the server started with, so what they cannot serve is refused even
+// when the new file asks for one loop (a count that would apply only after a restart).
+TEST_F(ServerLoops, AReloadIsCheckedAgainstTheLoopsItRunsWith) {
+  ServerOptions next = h_.options();
+  next.loops = 1;
+  ExportOptions image = next.exports.front();
+  image.address.slot = kSlot + 1;
+  image.backend = ParseBackendSpec("rbd:pool/image");
+  next.exports.push_back(image);
+  EXPECT_FALSE(h_.server().Reconfigure(next));
+  EXPECT_TRUE(h_.LogContains("rbd: images are served by one event loop only"));
+  EXPECT_TRUE(h_.LogContains("this aoe serve runs 2 event loop(s) until it is restarted"));
+  EXPECT_EQ(h_.server().exports().size(), 1u);
 }
 
 TEST_F(ServerLoops, BothLoopsServeAtOnce) {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "storage/file_backend.h"
 #include "storage/read_only_filter.h"
@@ -128,8 +129,10 @@ void Harness::PortClosed(const MemoryPort* port) {
 Harness::Harness()
     : temp_dir_(MakeTempDir(std::filesystem::temp_directory_path())),
       state_dir_(temp_dir_.empty() ? std::string() : temp_dir_ + "/state"),
-      log_(LogLevel::kDebug,
-           [this](LogLevel, std::string_view line) { log_lines_.emplace_back(line); }) {
+      log_(LogLevel::kDebug, [this](LogLevel, std::string_view line) {
+        std::lock_guard lock(log_mutex_);  // other event loops log from their threads
+        log_lines_.emplace_back(line);
+      }) {
   const MacAddress host_macs[] = {kHostA, kHostB, kHostC};
   const char* host_names[] = {"hostA", "hostB", "hostC"};
   for (size_t i = 0; i < 3; ++i) {
@@ -214,7 +217,7 @@ ServerEnvironment Harness::Environment() {
     o.mtu = spec->second.mtu;
     auto port = MemoryPort::Create(wire_, o);
     if (!port) return Unexpected{port.error()};
-    target_ports_[name] = port->get();
+    target_ports_.emplace(name, port->get());  // one per event loop
     return std::unique_ptr<Port>(std::make_unique<ServedPort>(*this, std::move(*port)));
   };
   env.open_base = [this](StorageServices& services, const BackendSpec& spec,
@@ -265,7 +268,12 @@ void Harness::Stop() {
   return Start();
 }
 
-MemoryPort& Harness::target_port(const std::string& name) { return *target_ports_.at(name); }
+MemoryPort& Harness::target_port(const std::string& name) {
+  auto found = target_ports_.lower_bound(name);  // the first opened: loop 0's
+  if (found == target_ports_.end() || found->first != name)
+    throw std::out_of_range("no target port " + name);
+  return *found->second;
+}
 
 RequestHeader Harness::To(uint16_t shelf, uint8_t slot, MacAddress from, uint32_t tag) {
   RequestHeader a;
@@ -328,6 +336,7 @@ std::optional<Reply> Harness::Exchange(const Frame& frame, MemoryPort& from) {
 }
 
 bool Harness::LogContains(std::string_view text) const {
+  std::lock_guard lock(log_mutex_);
   for (const auto& line : log_lines_)
     if (line.find(text) != std::string::npos) return true;
   return false;

@@ -253,7 +253,8 @@ class Harness {
   bool running() const { return server_ != nullptr; }
   Stats stats() const { return server_->stats(); }
 
-  // The server's port for an interface (valid while the server serves that interface).
+  // The server's port for an interface (valid while the server serves that interface); loop
+  // 0's, with several event loops.
   MemoryPort& target_port(const std::string& name = "mem0");
   MemoryPort& host_a() { return *hosts_[0]; }
   MemoryPort& host_b() { return *hosts_[1]; }
@@ -295,7 +296,8 @@ class Harness {
   std::string temp_dir_;   // images live here
   std::string state_dir_;  // temp_dir_/state
   std::string tmpfs_dir_;  // images on tmpfs (ImageOn::kTmpfs); made by the first one
-  std::vector<std::string> log_lines_;
+  mutable std::mutex log_mutex_;
+  std::vector<std::string> log_lines_;  // under log_mutex_ while the server runs
   Logger log_;
   MemoryWire wire_;
   std::vector<std::unique_ptr<MemoryPort>> hosts_;
@@ -304,7 +306,8 @@ class Harness {
   std::map<std::string, CountingBackend*> counters_;
   std::map<std::string, FaultFilter*> faults_;
   std::map<std::string, InterfaceSpec> interfaces_;
-  std::map<std::string, MemoryPort*> target_ports_;
+  // The server's ports by interface: one per event loop, loop 0's first.
+  std::multimap<std::string, MemoryPort*> target_ports_;
   ServerOptions options_;
   // The target's ports count into these from every event loop's thread (options().loops), under
   // port_counters_mutex_; tests read them once the loops are idle.
