@@ -95,8 +95,11 @@ void MemoryWire::Detach(MemoryPort* port) {
   std::lock_guard lock(mutex_);
   std::erase(ports_, port);
   if (port->fanout_group_ != 0) {
+    // As the kernel does (__fanout_unlink): the last member takes the leaver's place.
     std::vector<MemoryPort*>& members = fanout_groups_[port->fanout_group_];
-    std::erase(members, port);
+    auto at = std::find(members.begin(), members.end(), port);
+    *at = members.back();
+    members.pop_back();
     if (members.empty()) fanout_groups_.erase(port->fanout_group_);
   }
   // A held frame must not outlive its sender's pointer; it is simply lost, as on a real wire.

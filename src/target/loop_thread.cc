@@ -5,8 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <system_error>
 
 namespace aoe::target {
 
@@ -34,8 +36,14 @@ LoopThread::~LoopThread() {
   thread_.join();
 }
 
-void LoopThread::Start() {
-  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+Result<void> LoopThread::Start() {
+  if (thread_.joinable()) return {};
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {  // EAGAIN: out of threads (RLIMIT_NPROC after --user)
+    return Unexpected{e.code()};
+  }
+  return {};
 }
 
 void LoopThread::Call(const std::function<void(DataLoop&)>& task) {
@@ -44,13 +52,15 @@ void LoopThread::Call(const std::function<void(DataLoop&)>& task) {
   std::unique_lock lock(mutex_);
   pending_.push_back(&pending);
   const uint64_t one = 1;
-  (void)::write(wake_.get(), &one, sizeof one);
+  while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
+  }
   task_done_.wait(lock, [&] { return pending.done; });
 }
 
 void LoopThread::RunPending() {
   uint64_t count = 0;
-  (void)::read(wake_.get(), &count, sizeof count);
+  while (::read(wake_.get(), &count, sizeof count) < 0 && errno == EINTR) {
+  }
   std::vector<Pending*> tasks;
   {
     std::lock_guard lock(mutex_);

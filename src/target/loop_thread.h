@@ -39,8 +39,9 @@ class LoopThread {
   LoopThread(const LoopThread&) = delete;
   LoopThread& operator=(const LoopThread&) = delete;
 
-  // Starts the thread that runs the loop (once).
-  void Start();
+  // Starts the thread that runs the loop (once). Errors: the system's, when it has no thread to
+  // give (EAGAIN).
+  Result<void> Start();
 
   // Runs `task` on the loop's thread between two turns, and returns once it has run (before
   // Start(): at once, on this thread).

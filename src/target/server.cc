@@ -124,6 +124,7 @@ void ServerImpl::StartWatchingState() {
 Result<void> ServerImpl::Run() {
   while (!stop_) Poll(kHousekeepingInterval);
   Shutdown();
+  if (failure_) return Unexpected{*failure_};
   return {};
 }
 
@@ -133,14 +134,6 @@ void ServerImpl::Poll(milliseconds max_wait) {
   auto until_housekeeping = std::chrono::duration_cast<milliseconds>(next_housekeeping_ - now);
   loop_->Turn(std::clamp(until_housekeeping, milliseconds(0), max_wait));
   if (std::chrono::steady_clock::now() >= next_housekeeping_) Housekeeping();
-}
-
-Stats ServerImpl::stats() {
-  Stats sum;
-  for (const Stats& loop : loop_stats()) {
-    for (const StatsCounter& c : kStatsCounters) sum.*c.field += loop.*c.field;
-  }
-  return sum;
 }
 
 std::vector<Stats> ServerImpl::loop_stats() {

@@ -62,8 +62,13 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   // The loops a reload finds are the ones it serves with (a new count waits for a restart), so
   // what they cannot serve is refused by their count, not the file's.
+  // Checked too as written, so that it would start the server again.
   ServerOptions as_served = options;
   as_served.loops = options_.loops;
+  if (std::string bad = ValidateOptions(options); !bad.empty()) {
+    log_.Error("server", "{}", bad);
+    return Err(std::errc::invalid_argument);
+  }
   if (std::string bad = ValidateOptions(as_served); !bad.empty()) {
     log_.Error("server", "{} (this aoe serve runs {} event loop(s) until it is restarted)", bad,
                options_.loops);
@@ -413,7 +418,16 @@ void ServerImpl::StartServing() {
   if (serving_) return;
   serving_ = true;
   state_writer_ = std::thread([store = store_.get()] { store->RunWriter(); });
-  for (const auto& loop : other_loops_) loop->Start();
+  for (size_t k = 0; k < other_loops_.size(); ++k) {
+    if (auto started = other_loops_[k]->Start(); !started) {
+      // Its initiators would go unanswered: stop, and say why.
+      log_.Error("server", "cannot start event loop {}: {}; stopping (try fewer --loops)", k + 1,
+                 started.error().message());
+      failure_ = started.error();
+      stop_ = true;
+      return;
+    }
+  }
   if (!options_.announce) return;
   for (const auto& e : target().exports()) AnnounceEverywhere(*e);
   loop_->FlushTx();

@@ -105,7 +105,7 @@ class ServerImpl final : public Server {
   std::string ReloadExport(const ExportOptions& options) override;
   void ClientBooted(const MacAddress& mac) override;
   ClientList Clients(const Export& e) override;
-  Stats stats() override;
+  Stats stats() override { return Sum(loop_stats()); }
   std::vector<Stats> loop_stats() override;
   size_t replies_waiting_for_state() const override { return target().held_replies(); }
 
@@ -198,6 +198,7 @@ class ServerImpl final : public Server {
   bool serving_ = false;  // StartServing() has run
   bool stop_ = false;
   bool shut_down_ = false;
+  std::optional<std::error_code> failure_;  // what stopped the server, for Run() to return
   std::chrono::steady_clock::time_point next_housekeeping_ =
       std::chrono::steady_clock::now() + kHousekeepingInterval;
 };

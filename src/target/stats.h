@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace aoe::target {
 
@@ -104,5 +105,14 @@ consteval bool EveryStatsCounterOnce() {
   return true;
 }
 static_assert(EveryStatsCounterOnce(), "a counter is named twice in kStatsCounters");
+
+// The counters of several event loops (aoe serve --loops), added up.
+inline Stats Sum(const std::vector<Stats>& loops) {
+  Stats sum;
+  for (const Stats& loop : loops) {
+    for (const StatsCounter& c : kStatsCounters) sum.*c.field += loop.*c.field;
+  }
+  return sum;
+}
 
 }  // namespace aoe::target

@@ -21,7 +21,8 @@ faults_netns_bridged
 
 image=$T_TMP/disk.img
 truncate -s 64M "$image"
-t_serve "$FT" -i vt --state-dir "$T_TMP/state" --loops "$loops" e1.1="$image"
+t_serve "$FT" -i vt --state-dir "$T_TMP/state" --loops "$loops" \
+    --control-socket "$T_TMP/ctl.sock" e1.1="$image"
 
 faults_soak_client -i vc -t e1.1 --seconds 24 --depth 16 --dead-timeout 30 \
     >"$T_TMP/soak.out" 2>&1 &
@@ -58,6 +59,11 @@ t_check "no byte was lost or corrupted" grep -q '^soak: .* 0 mismatched sectors'
 rexmit=$(sed -n 's/^soak: .* \([0-9]*\) retransmits.*/\1/p' "$T_TMP/soak.out")
 t_check "the outages really hit the I/O (${rexmit:-0} retransmits)" [ "${rexmit:-0}" -gt 0 ]
 t_check "the target is the same process" t_serve_alive
+if [ "$loops" -gt 1 ]; then
+    served=$("$AOE_BIN" ctl -S "$T_TMP/ctl.sock" --json stats |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["loops"][1]["ata_commands"])')
+    t_check "loop 1 served the client's I/O (${served:-0} commands)" [ "${served:-0}" -gt 1000 ]
+fi
 t_check "a new client is served on the re-created interface" \
     faults_soak_client -i vc -t e1.1 --seconds 2 --depth 8
 t_finish

@@ -267,7 +267,8 @@ class Harness {
 
   void Send(const Frame& frame, MemoryPort& from);
   // Polls the server until it has taken every frame waiting on its ports and answered them,
-  // replies that wait for durable state included.
+  // replies that wait for durable state included. With several event loops, the other loops
+  // answer on their own threads, maybe after this returns: wait for their replies with Await.
   void Settle();
   // Every frame waiting at `host`, oldest first.
   std::vector<Reply> Collect(MemoryPort& host);
