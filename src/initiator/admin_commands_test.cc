@@ -123,6 +123,22 @@ TEST_F(InitiatorTest, AnAdminRequestTooLongForALinkGoesOnlyWhereItFits) {
             "entries per request");
 }
 
+// A disk the initiator has open takes its admin requests on one of its own paths: the first
+// that is up and whose link carries the request, not merely the first that is up.
+TEST_F(InitiatorTest, AnOpenDisksLongAdminRequestTakesAPathThatCarriesIt) {
+  AddTarget({.shelf = 0, .slot = 1});
+  Client& client = MakeClient();
+  init_port_b_->set_mtu(9000);
+  target_ports_[1]->set_mtu(9000);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> sector(512);
+  ASSERT_TRUE(disk.Read(0, sector));  // open, on both paths
+  std::vector<proto::MaskDirective> deletes(200, {2, kOtherHost});
+  Outcome<MaskReply> edited = client.EditMask(DiskAddress{0, 1}, deletes);
+  ASSERT_TRUE(edited) << edited.error().message;
+  EXPECT_EQ(init_port_a_->stats().tx_oversize, 0u) << "sent where it does not fit";
+}
+
 TEST_F(InitiatorTest, ReserveSetReadAndRelease) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1});
   Client& client = MakeClient();

@@ -55,13 +55,22 @@ void Initiator::RouteExchange(DiskAddress address, const ExchangeOptions& option
     return;
   }
   if (d != nullptr && !d->paths_.empty()) {
-    const Disk::Path* chosen = &d->paths_.front();
+    // The first path that is up and whose link carries the request (a long mask edit may fit a
+    // jumbo-frame path only); else the first that is up; else the first.
+    auto carries = [&](const Disk::Path& p) {
+      return ex.frame.size() <= ports_[p.port]->mtu() + proto::kEthernetHeaderSize;
+    };
+    const Disk::Path* chosen = nullptr;
     for (const Disk::Path& p : d->paths_) {
-      if (p.up) {
+      if (p.up && carries(p)) {
         chosen = &p;
         break;
       }
     }
+    for (const Disk::Path& p : d->paths_) {
+      if (chosen == nullptr && p.up) chosen = &p;
+    }
+    if (chosen == nullptr) chosen = &d->paths_.front();
     ex.ports = {chosen->port};
     ex.destination = options.target_mac.value_or(chosen->target_mac);
     return;

@@ -183,7 +183,8 @@ class Initiator {
   uint32_t StartExchange(ExchangeState state);
   void FinishExchange(uint32_t slot);
   void SendExchange(ExchangeState& ex);
-  // The ports and destination to use for an admin command to `address`.
+  // The ports and destination to use for an admin command to `address` (ex.frame built): a
+  // known disk's first path that is up and carries the frame.
   void RouteExchange(DiskAddress address, const ExchangeOptions& options, ExchangeState& ex) const;
   std::vector<std::byte> NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const;
 
