@@ -578,6 +578,29 @@ TEST_F(OverlayFilterTest, AWriteDuringTheCommitAbortsIt) {
   EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img.tmp"));
 }
 
+// A stop while the commit syncs its copy (which may write back much) abandons it too: once the
+// sync ends, the commit fails with kCommitAbandoned and nothing changed.
+TEST_F(OverlayFilterTest, ACommitAbandonedWhileItsCopySyncsChangesNothing) {
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(4096, 1)), 4096);
+  std::optional<Result<VersionRecord>> result;
+  filter_->Commit(kA, [&](Result<VersionRecord> r) { result = std::move(r); });
+  // The base, then the client's block: once both are copied, the sync is asked for, and it
+  // cannot end before the engine is turned again.
+  ASSERT_TRUE(RunUntil(*engine_, [&] {
+    return result.has_value() || filter_->commit_bytes_copied() >= kBaseBytes + 4096;
+  }));
+  ASSERT_FALSE(result.has_value()) << "the commit ended before its sync could be abandoned";
+  EXPECT_TRUE(filter_->AbandonCommit());
+  Result<VersionRecord> r = Run(result);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(OverlayErrc::kCommitAbandoned));
+  EXPECT_EQ(filter_->current_version(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img"));
+  EXPECT_FALSE(std::filesystem::exists(settings_.dir + "/v2.img.tmp"));
+  EXPECT_EQ(Read(kA, 0, 4096), Filled(4096, 1)) << "the client keeps its overlay";
+}
+
 // A write still in flight when the commit starts is in neither the copied map nor the change
 // count, yet it is acknowledged: the commit is refused instead of dropping it with the overlay.
 TEST_F(OverlayFilterTest, AWriteInFlightWhenTheCommitStartsRefusesIt) {
