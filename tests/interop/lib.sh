@@ -125,11 +125,12 @@ interop_target_check() {
 # Sets INTEROP_TARGET_PID (the `timeout` wrapper) and INTEROP_TARGET_LOG.
 interop_target_start() {
     local kind=$1 image=$2
+    shift 2  # the rest: more `aoe serve` options (aoekit only)
     local -a cmd
     interop_target_check "$kind"
     case "$kind" in
         vblade) cmd=("${VBLADE_BIN:-vblade}" 0 0 "$INTEROP_TAP" "$image") ;;
-        aoekit) cmd=("$AOE_BIN" serve -i "$INTEROP_TAP" "e0.0=$image") ;;
+        aoekit) cmd=("$AOE_BIN" serve -i "$INTEROP_TAP" "$@" "e0.0=$image") ;;
     esac
     INTEROP_TARGET_LOG=$T_TMP/target.log
     t_log "target: ${cmd[*]} (in netns $INTEROP_NS)"

@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# linux_aoe.sh --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd]
+# linux_aoe.sh --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd] [--loops N]
 #
 # Interop test against the real Linux AoE initiator (Debian's aoe.ko).
 #
@@ -29,16 +29,18 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-usage() { echo "usage: $0 --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd]" >&2; exit 2; }
+usage() { echo "usage: $0 --target vblade|aoekit --mtu 1500|9000 [--backing file|rbd] [--loops N]" >&2; exit 2; }
 
 TARGET=vblade
 MTU=1500
 BACKING=file
+LOOPS=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --target) TARGET=${2:-}; shift 2 ;;
         --mtu)    MTU=${2:-}; shift 2 ;;
         --backing) BACKING=${2:-}; shift 2 ;;
+        --loops)  LOOPS=${2:-}; shift 2 ;;
         -h|--help) usage ;;
         *) usage ;;
     esac
@@ -46,6 +48,7 @@ done
 [[ "$TARGET" == vblade || "$TARGET" == aoekit ]] || usage
 [[ "$BACKING" == file || ( "$BACKING" == rbd && "$TARGET" == aoekit ) ]] || usage
 [[ "$MTU" =~ ^[0-9]+$ ]] || usage
+[[ "$LOOPS" =~ ^[0-9]+$ && ( "$LOOPS" == 1 || "$TARGET" == aoekit ) ]] || usage
 (( MTU >= 576 && MTU <= 9000 )) || usage
 
 readonly IMAGE_MIB=64
@@ -224,7 +227,11 @@ if [[ "$BACKING" == rbd ]]; then
     ceph_in "$INTEROP_NS" rbd import "$IMAGE" rbd/disk >/dev/null 2>&1 || t_die "rbd import failed"
     interop_target_start "$TARGET" "rbd:rbd/disk,ceph_conf=$CEPH_CONF"
 else
-    interop_target_start "$TARGET" "$IMAGE"
+    serve_options=()
+    # The guest's MAC (52:54:00:a0:e0:01) is odd: with two loops its reads and writes are loop
+    # 1's, on a copy of the export, and its discovery loop 0's.
+    [[ "$LOOPS" != 1 ]] && serve_options=(--loops "$LOOPS" --control-socket "$T_TMP/ctl.sock")
+    interop_target_start "$TARGET" "$IMAGE" "${serve_options[@]}"
 fi
 
 SERIAL=$T_TMP/serial.log
@@ -236,6 +243,16 @@ interop_qemu_run "$SERIAL" "${INTEROP_QEMU_TIMEOUT:-240}" \
     -append "console=ttyS0 panic=-1 loglevel=4 aoetest_mtu=$MTU aoetest_seek=$PATTERN_SECTOR aoetest_count=$PATTERN_SECTORS" \
     || qemu_rc=$?
 t_log "guest ran $(( SECONDS - start ))s (qemu exit $qemu_rc)"
+
+# With several loops: the guest's I/O was loop 1's (its MAC is odd), its discovery loop 0's.
+loops_served=""
+if [[ "$LOOPS" != 1 ]]; then
+    loops_served=$("$AOE_BIN" ctl -S "$T_TMP/ctl.sock" --json stats | python3 -c '
+import json, sys
+loops = json.load(sys.stdin)["loops"]
+print(loops[0]["config_commands"] > 0 and loops[1]["ata_commands"] > 1000
+      and loops[0]["ata_commands"] == 0)')
+fi
 
 # Stop the target before inspecting the image, so every write it accepted
 # has reached the file (vblade writes synchronously per request anyway).
@@ -292,6 +309,14 @@ if [[ "$(sha256sum "$IMAGE" | cut -d' ' -f1)" == "$EXPECTED_SHA" ]]; then
     t_pass "rest of the image unchanged"
 else
     t_fail "image differs from original+pattern (stray writes?)"
+fi
+
+if [[ "$LOOPS" != 1 ]]; then
+    if [[ "$loops_served" == True ]]; then
+        t_pass "loops: discovery served by loop 0, every read and write by loop 1"
+    else
+        t_fail "loops: the guest's commands were not spread as its MAC says ($loops_served)"
+    fi
 fi
 
 payload=$(field PAYLOAD)
