@@ -107,8 +107,10 @@ void PrintStats(const Json& result) {
   // With several event loops: how the initiators' commands are spread over them.
   const Json loops = result.value("loops", Json::array());
   if (loops.size() > 1) {
-    std::vector<uint64_t> ata;
-    for (const Json& loop : loops) ata.push_back(loop.at("ata_commands").get<uint64_t>());
+    std::vector<std::string> ata;  // "-": a loop that did not answer
+    for (const Json& loop : loops) {
+      ata.push_back(loop.is_null() ? "-" : std::to_string(loop.at("ata_commands").get<uint64_t>()));
+    }
     fmt::print("{:<26} {:>14}\n", "ata_commands_by_loop", fmt::join(ata, " "));
   }
 }

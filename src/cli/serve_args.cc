@@ -51,7 +51,8 @@ Examples:
   aoe serve -i eth0 -i eth1 --sync e1.0=/dev/sdb e1.1=/srv/boot.img,ro
   aoe serve --config /etc/aoekit/serve.toml
 
-SIGINT/SIGTERM stop after the commands in flight; SIGHUP re-reads --config.
+SIGINT/SIGTERM stop after the commands in flight (a second one kills the process at once);
+SIGHUP re-reads --config.
 Exit status: 0 stopped by a signal, 1 runtime failure, 2 bad arguments or config.
 See docs/configuration.md for the config file format.)";
 
@@ -76,10 +77,10 @@ struct RawArgs {
   bool no_announce = false;
   std::string state_dir = target::ServerOptions().state_dir;
   std::string log_level;
-  std::string bufcnt;
+  std::optional<std::string> bufcnt;  // given, even empty (which is an error)
   std::string packet_io;
   std::string busy_poll;
-  std::string loops;
+  std::optional<std::string> loops;
   std::string user;
   std::string control_socket;
 };
@@ -227,11 +228,11 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
     if (!level) return ParseError{level.error()};
     out.config.log_level = *level;
   }
-  if (!raw.bufcnt.empty()) {
-    std::optional<uint64_t> count = ParseUnsigned(raw.bufcnt);
+  if (raw.bufcnt) {
+    std::optional<uint64_t> count = ParseUnsigned(*raw.bufcnt);
     if (!count || *count > UINT16_MAX) {
       return ParseError{fmt::format(
-          "--bufcnt '{}' is not a number from 2 to 65535; e.g. --bufcnt 64", raw.bufcnt)};
+          "--bufcnt '{}' is not a number from 2 to 65535; e.g. --bufcnt 64", *raw.bufcnt)};
     }
     server.buffer_count = static_cast<uint16_t>(*count);
   }
@@ -253,12 +254,12 @@ ParseResult<ServeArgs> FromCommandLine(const RawArgs& raw) {
     }
     server.busy_poll = std::chrono::microseconds(*usec);
   }
-  if (!raw.loops.empty()) {
-    std::optional<uint64_t> loops = ParseUnsigned(raw.loops);
+  if (raw.loops) {
+    std::optional<uint64_t> loops = ParseUnsigned(*raw.loops);
     if (!loops || *loops < 1 || *loops > target::kMaxLoops) {
       return ParseError{
           fmt::format("--loops '{}' is not a number of event loops from 1 to {}; e.g. --loops 2",
-                      raw.loops, target::kMaxLoops)};
+                      *raw.loops, target::kMaxLoops)};
     }
     server.loops = *loops;
   }

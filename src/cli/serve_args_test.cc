@@ -108,7 +108,7 @@ TEST(ParseServeArgs, Loops) {
   parsed = ParseServeArgs({"-i", "veth0", "--loops", "4", "e0.1=/a"});
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->config.server.loops, 4u);
-  for (const char* bad : {"0", "65", "two", "-1"}) {
+  for (const char* bad : {"0", "65", "two", "-1", ""}) {
     ExpectError({"-i", "veth0", "--loops", bad, "e0.1=/a"},
                 fmt::format("--loops '{}' is not a number of event loops from 1 to 64; e.g. "
                             "--loops 2",

@@ -92,10 +92,11 @@ class TomlReader {
     out = value->get();
     return std::nullopt;
   }
-  std::optional<ParseError> Read(const toml::node& node, std::string_view key,
-                                 uint64_t& out) const {
+  // `example`: a value in range, for the message.
+  std::optional<ParseError> Read(const toml::node& node, std::string_view key, uint64_t& out,
+                                 uint64_t example = 2048) const {
     const auto* value = node.as_integer();
-    if (!value) return WrongType(node, key, "an integer", fmt::format("{} = 2048", key));
+    if (!value) return WrongType(node, key, "an integer", fmt::format("{} = {}", key, example));
     if (value->get() < 0) return Error(node, fmt::format("{} must not be negative", key));
     out = static_cast<uint64_t>(value->get());
     return std::nullopt;
@@ -371,7 +372,7 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
       server.busy_poll = std::chrono::microseconds(usec);
     } else if (key == "loops") {
       uint64_t loops = 0;
-      error = reader.Read(node, key, loops);
+      error = reader.Read(node, key, loops, /*example=*/2);
       if (!error && (loops < 1 || loops > target::kMaxLoops)) {
         return reader.Error(node, fmt::format("loops {} is out of range; use 1 (default) to {}",
                                               loops, target::kMaxLoops));

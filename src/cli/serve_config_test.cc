@@ -176,6 +176,8 @@ TEST(ParseServeToml, Loops) {
   EXPECT_EQ(config->server.loops, 3u);
   ExpectError("loops = 0\n", "serve.toml:1: loops 0 is out of range; use 1 (default) to 64");
   ExpectError("loops = 65\n", "serve.toml:1: loops 65 is out of range; use 1 (default) to 64");
+  ExpectError("loops = \"2\"\n",
+              "serve.toml:1: loops must be an integer, not a string; e.g. loops = 2");
 }
 
 TEST(ParseServeToml, PacketIo) {

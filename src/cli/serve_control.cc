@@ -190,9 +190,12 @@ void ServeControl::Stats(const Request& request, const Responder& responder) {
   // Each event loop's own counters (--loops), loop 0 first: how evenly the kernel spreads the
   // initiators over them.
   // One reading of the loops, so that `counters` is their sum.
-  const std::vector<target::Stats> each = server_.loop_stats();
+  // null for a loop that does not answer (its storage hangs): left out of the sum.
+  const std::vector<std::optional<target::Stats>> each = server_.loop_stats();
   Json loops = Json::array();
-  for (const target::Stats& loop : each) loops.push_back(counters(loop));
+  for (const std::optional<target::Stats>& loop : each) {
+    loops.push_back(loop ? counters(*loop) : Json());
+  }
   responder.Ok(Json{{"counters", counters(target::Sum(each))},
                     {"loops", loops},
                     {"replies_waiting_for_state", server_.replies_waiting_for_state()}});

@@ -35,7 +35,7 @@ class Command final : public IoCallback {
   ByteSpan buffer;
   // The pool's buffer for this command: `buffer`, unless a lent frame is.
   ByteSpan own_buffer;
-  size_t length = 0;               // bytes received, then bytes of the reply in `buffer`
+  size_t length = 0;  // bytes received, then bytes of the reply in `buffer`
   // The reply's data, sent after those `length` bytes, where it stays in storage's memory;
   // empty when the whole reply is in `buffer`.
   ConstByteSpan tail;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <system_error>
 
 namespace aoe::target {
@@ -47,14 +48,33 @@ Result<void> LoopThread::Start() {
 }
 
 void LoopThread::Call(const std::function<void(DataLoop&)>& task) {
-  if (!thread_.joinable()) return task(*loop_);
+  (void)CallWithin(task, std::nullopt);
+}
+
+bool LoopThread::CallWithin(const std::function<void(DataLoop&)>& task,
+                            std::optional<std::chrono::milliseconds> timeout) {
+  if (!thread_.joinable()) {
+    task(*loop_);
+    return true;
+  }
   Pending pending{&task};
   std::unique_lock lock(mutex_);
   pending_.push_back(&pending);
   const uint64_t one = 1;
   while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
   }
-  task_done_.wait(lock, [&] { return pending.done; });
+  auto done = [&] { return pending.done; };
+  if (!timeout) {
+    task_done_.wait(lock, done);
+    return true;
+  }
+  if (task_done_.wait_for(lock, *timeout, done)) return true;
+  if (!pending.taken) {  // still queued: withdrawn, never run
+    std::erase(pending_, &pending);
+    return false;
+  }
+  task_done_.wait(lock, done);  // running: it uses `task`, so wait for it
+  return true;
 }
 
 void LoopThread::RunPending() {
@@ -65,6 +85,7 @@ void LoopThread::RunPending() {
   {
     std::lock_guard lock(mutex_);
     tasks.swap(pending_);
+    for (Pending* p : tasks) p->taken = true;
   }
   for (Pending* p : tasks) {
     (*p->task)(*loop_);

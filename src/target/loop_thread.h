@@ -16,10 +16,12 @@
 // Thread-safety: Call(), Start() and the destructor from one thread (the server's).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -46,10 +48,17 @@ class LoopThread {
   // Runs `task` on the loop's thread between two turns, and returns once it has run (before
   // Start(): at once, on this thread).
   void Call(const std::function<void(DataLoop&)>& task);
+  // The same, but gives up when the loop has not taken the task within `timeout` (none: wait):
+  // its thread is stuck, e.g. in a read its storage hangs in (a FUSE or NFS image read on the
+  // loop's own thread). The task is then withdrawn, never run, and this returns false. A task
+  // the loop has taken is waited for.
+  bool CallWithin(const std::function<void(DataLoop&)>& task,
+                  std::optional<std::chrono::milliseconds> timeout);
 
  private:
   struct Pending {
     const std::function<void(DataLoop&)>* task;
+    bool taken = false;  // the loop's thread has it (under mutex_)
     bool done = false;
   };
 

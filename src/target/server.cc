@@ -136,20 +136,46 @@ void ServerImpl::Poll(milliseconds max_wait) {
   if (std::chrono::steady_clock::now() >= next_housekeeping_) Housekeeping();
 }
 
-std::vector<Stats> ServerImpl::loop_stats() {
-  std::vector<Stats> each{loop_->stats()};
+std::vector<std::optional<Stats>> ServerImpl::loop_stats() {
+  std::vector<std::optional<Stats>> each{loop_->stats()};
   // Read on each loop's thread between two turns: exact, and nothing to publish per turn.
-  OnOtherLoops([&](DataLoop& loop, size_t) { each.push_back(loop.stats()); });
+  for (size_t k = 0; k < other_loops_.size(); ++k) {
+    std::optional<Stats> read;
+    if (!other_loops_[k]->CallWithin([&](DataLoop& loop) { read = loop.stats(); },
+                                     kLoopAnswerTimeout)) {
+      log_.Warn("server", "event loop {} did not answer within {} s; its counters are left out",
+                k + 1, kLoopAnswerTimeout.count());
+    }
+    each.push_back(read);
+  }
   return each;
 }
 
 ClientList ServerImpl::Clients(const Export& e) {
   ClientList list;
   list.Add(e.clients());
-  OnOtherLoops([&](DataLoop& loop, size_t) {
-    if (const Export* copy = loop.target().FindExport(e.name())) list.Add(copy->clients());
-  });
+  for (size_t k = 0; k < other_loops_.size(); ++k) {
+    auto add = [&](DataLoop& loop) {
+      if (const Export* copy = loop.target().FindExport(e.name())) list.Add(copy->clients());
+    };
+    if (!other_loops_[k]->CallWithin(add, kLoopAnswerTimeout)) {
+      log_.Warn("server", "event loop {} did not answer within {} s; its clients are left out",
+                k + 1, kLoopAnswerTimeout.count());
+    }
+  }
   return list;
+}
+
+std::string ServerImpl::LoopNotAnswering() {
+  for (size_t k = 0; k < other_loops_.size(); ++k) {
+    if (!other_loops_[k]->CallWithin([](DataLoop&) {}, kLoopAnswerTimeout)) {
+      return fmt::format(
+          "event loop {} does not answer (is the storage it reads hanging?); nothing was "
+          "changed; try again once it does",
+          k + 1);
+    }
+  }
+  return {};
 }
 
 void ServerImpl::Housekeeping() {

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,12 +105,14 @@ class Server {
   // lifetime to that client's overlay (overlay::OverlayFilter::BootSeen).
   virtual void ClientBooted(const MacAddress& mac) = 0;
 
-  // The initiators that used an export (one of exports()), on every loop that serves it.
+  // The initiators that used an export (one of exports()), on every loop that serves it and
+  // answers within a second.
   virtual ClientList Clients(const Export& e) = 0;
   // The counters of every loop, summed; and each loop's own (loop 0 first), as of its last
-  // turn.
+  // turn: none for a loop that does not answer within a second (its thread is stuck, e.g. in
+  // storage that hangs), which the sum then leaves out.
   virtual Stats stats() = 0;
-  virtual std::vector<Stats> loop_stats() = 0;
+  virtual std::vector<std::optional<Stats>> loop_stats() = 0;
   // Replies to config, mask and reserve commands waiting for their state to be durable.
   virtual size_t replies_waiting_for_state() const = 0;
 };

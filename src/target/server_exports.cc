@@ -4,6 +4,7 @@
 // overlays, and saving the exports' persistent state (config string, mask list, reservation)
 // through the state store and its writer thread.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -62,6 +63,10 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   // The loops a reload finds are the ones it serves with (a new count waits for a restart), so
   // what they cannot serve is refused by their count, not the file's.
+  if (std::string stuck = LoopNotAnswering(); !stuck.empty()) {
+    log_.Error("server", "{}", stuck);
+    return Err(std::errc::timed_out);
+  }
   // Checked too as written, so that it would start the server again.
   ServerOptions as_served = options;
   as_served.loops = options_.loops;
@@ -148,10 +153,23 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     OnOtherLoops([i](DataLoop& loop, size_t) { loop.DropPort(i); });
   }
   AdoptPorts(std::move(*ports));
-  if (options.buffer_count != options_.buffer_count || options.state_dir != options_.state_dir ||
-      options.packet_io != options_.packet_io || options.loops != options_.loops) {
-    log_.Warn("server",
-              "bufcnt, state_dir, packet_io and loops changes take effect after a restart");
+  // What a reload cannot change, by name, with the value in use.
+  std::vector<std::string> at_restart;
+  if (options.buffer_count != options_.buffer_count) {
+    at_restart.push_back(fmt::format("bufcnt ({})", options_.buffer_count));
+  }
+  if (options.state_dir != options_.state_dir) {
+    at_restart.push_back(fmt::format("state_dir ({})", options_.state_dir));
+  }
+  if (options.packet_io != options_.packet_io) {
+    at_restart.push_back(fmt::format("packet_io ({})", PacketIoName(options_.packet_io)));
+  }
+  if (options.loops != options_.loops) {
+    at_restart.push_back(fmt::format("loops ({})", options_.loops));
+  }
+  if (!at_restart.empty()) {
+    log_.Warn("server", "{} keep the values in use until a restart; the rest is reloaded",
+              fmt::join(at_restart, ", "));
   }
   bool announce = options.announce;
   options_.interfaces = options.interfaces;
@@ -165,6 +183,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
 }
 
 std::string ServerImpl::AddExport(const ExportOptions& options) {
+  if (std::string stuck = LoopNotAnswering(); !stuck.empty()) return stuck;
   if (target().FindExport(options.name()) != nullptr) {
     return fmt::format("export {} exists already; remove it first or reload it", options.name());
   }
@@ -182,6 +201,7 @@ std::string ServerImpl::AddExport(const ExportOptions& options) {
 
 std::string ServerImpl::RemoveExport(std::string_view name) {
   if (target().FindExport(name) == nullptr) return fmt::format("no export {}", name);
+  if (std::string stuck = LoopNotAnswering(); !stuck.empty()) return stuck;
   CloseExport(std::string(name), "removed");
   store_->UseSharedMetadata(std::string(name), nullptr);
   std::erase_if(options_.exports, [&](const ExportOptions& e) { return e.name() == name; });
@@ -191,6 +211,7 @@ std::string ServerImpl::RemoveExport(std::string_view name) {
 std::string ServerImpl::ReloadExport(const ExportOptions& options) {
   Export* current = target().FindExport(options.name());
   if (current == nullptr) return fmt::format("no export {}", options.name());
+  if (std::string stuck = LoopNotAnswering(); !stuck.empty()) return stuck;
   SettleState();  // the export is opened again from its state file
   ServerOptions next = options_;
   for (ExportOptions& e : next.exports)

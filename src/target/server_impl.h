@@ -106,7 +106,7 @@ class ServerImpl final : public Server {
   void ClientBooted(const MacAddress& mac) override;
   ClientList Clients(const Export& e) override;
   Stats stats() override { return Sum(loop_stats()); }
-  std::vector<Stats> loop_stats() override;
+  std::vector<std::optional<Stats>> loop_stats() override;
   size_t replies_waiting_for_state() const override { return target().held_replies(); }
 
  private:
@@ -114,6 +114,13 @@ class ServerImpl final : public Server {
   const Target& target() const { return loop_->target(); }
   // Runs `task` on every loop but loop 0, one after the other, each on its own thread.
   void OnOtherLoops(const std::function<void(DataLoop&, size_t copy_index)>& task);
+  // How long a query or a change waits for another loop to take it up. A loop stuck longer
+  // (storage that hangs inside a read on its own thread) is reported, not waited for: the
+  // control socket and loop 0 go on.
+  static constexpr std::chrono::seconds kLoopAnswerTimeout{1};
+  // "" when every other loop answers now; else one line naming the first that does not. An
+  // export table change checks this first, and changes nothing if a loop is stuck.
+  std::string LoopNotAnswering();
 
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
   std::string OpenError(const ExportOptions& options, const OpenFailure& failure) const;

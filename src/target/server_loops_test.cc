@@ -69,7 +69,11 @@ class ServerLoops : public ::testing::Test {
     in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
     return bytes;
   }
-  uint64_t AtaCommandsOn(size_t loop) { return h_.server().loop_stats().at(loop).ata_commands; }
+  uint64_t AtaCommandsOn(size_t loop) {
+    std::optional<Stats> stats = h_.server().loop_stats().at(loop);
+    EXPECT_TRUE(stats.has_value()) << "loop " << loop << " did not answer";
+    return stats ? stats->ata_commands : 0;
+  }
 
   Harness h_;
   std::string image_;
@@ -168,6 +172,50 @@ TEST_F(ServerLoops, AReloadIsCheckedAgainstTheLoopsItRunsWith) {
   EXPECT_TRUE(h_.LogContains("rbd: images are served by one event loop only"));
   EXPECT_TRUE(h_.LogContains("this aoe serve runs 2 event loop(s) until it is restarted"));
   EXPECT_EQ(h_.server().exports().size(), 1u);
+}
+
+// A loop stuck in storage that hangs on its thread (a FUSE or NFS image) does not take the
+// control socket and loop 0 with it: queries leave it out after a second, and export table
+// changes are refused with nothing changed, until it answers again.
+TEST(ServerLoopsStuck, ALoopStuckInItsStorageIsReportedNotWaitedFor) {
+  Harness h;
+  h.AddExport(kShelf, kSlot, kDiskSectors * kSector);  // a memory disk: read on the loop's thread
+  h.options().loops = 2;
+  ASSERT_TRUE(h.Start());
+  const std::string path = Harness::DiskPath(kShelf, kSlot);
+  CountingBackend& loop1_disk = h.counter(path);  // the chain opened last: loop 1's copy's
+  loop1_disk.HoldReads();
+  struct Release {
+    CountingBackend& disk;
+    ~Release() { disk.ReleaseReads(); }
+  } release{loop1_disk};
+  h.Send(BuildAta(Harness::To(kShelf, kSlot, kHostB), AtaOp(kRead48).Flags(0x40).Count(1)),
+         h.host_b());
+  for (int i = 0; i < 200 && !loop1_disk.read_held(); ++i)
+    h.server().Poll(std::chrono::milliseconds(10));
+  ASSERT_TRUE(loop1_disk.read_held()) << "loop 1 never reached the read";
+
+  const auto asked = std::chrono::steady_clock::now();
+  std::vector<std::optional<Stats>> stats = h.server().loop_stats();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(3));
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_TRUE(stats[0].has_value());
+  EXPECT_FALSE(stats[1].has_value()) << "a stuck loop's counters cannot be read";
+  EXPECT_EQ(h.server().RemoveExport("e1.2"),
+            "event loop 1 does not answer (is the storage it reads hanging?); nothing was "
+            "changed; try again once it does");
+  ASSERT_EQ(h.server().exports().size(), 1u);
+  // Loop 0 goes on serving its hosts.
+  h.Send(BuildAta(Harness::To(kShelf, kSlot, kHostA), AtaOp(kRead48).Flags(0x40).Count(1)),
+         h.host_a());
+  EXPECT_EQ(h.Await(h.host_a(), 1).size(), 1u);
+
+  loop1_disk.ReleaseReads();
+  EXPECT_EQ(h.Await(h.host_b(), 1).size(), 1u);
+  stats = h.server().loop_stats();
+  ASSERT_TRUE(stats[1].has_value());
+  EXPECT_EQ(stats[1]->ata_commands, 1u);
+  EXPECT_EQ(h.server().RemoveExport("e1.2"), "");
 }
 
 TEST_F(ServerLoops, BothLoopsServeAtOnce) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -106,11 +107,13 @@ consteval bool EveryStatsCounterOnce() {
 }
 static_assert(EveryStatsCounterOnce(), "a counter is named twice in kStatsCounters");
 
-// The counters of several event loops (aoe serve --loops), added up.
-inline Stats Sum(const std::vector<Stats>& loops) {
+// The counters of several event loops (aoe serve --loops), added up; a loop with none (it did
+// not answer) is left out.
+inline Stats Sum(const std::vector<std::optional<Stats>>& loops) {
   Stats sum;
-  for (const Stats& loop : loops) {
-    for (const StatsCounter& c : kStatsCounters) sum.*c.field += loop.*c.field;
+  for (const std::optional<Stats>& loop : loops) {
+    if (!loop) continue;
+    for (const StatsCounter& c : kStatsCounters) sum.*c.field += (*loop).*c.field;
   }
   return sum;
 }

@@ -92,8 +92,8 @@ void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
       }
       command.pending = PendingIo::kWrite;
       command.io_bytes = static_cast<uint32_t>(bytes);
-      return e.backend().Write(context, lba * proto::kSectorSize,
-                               WriteData(command, e, lba, bytes), &command);
+      return e.backend().Write(context, lba * proto::kSectorSize, WriteData(command, e, lba, bytes),
+                               &command);
     }
     case proto::ata_op::kDataSetManagement:
       return ServeTrim(command, e, port, *ata, context);

@@ -60,6 +60,7 @@ class CountingBackend final : public BlockBackend {
   std::string Describe() const override { return "counting <- " + inner_.Describe(); }
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override {
+    WaitWhileHeld();
     ++reads_;
     if (context.no_wait()) {
       ++no_wait_reads_;
@@ -93,6 +94,24 @@ class CountingBackend final : public BlockBackend {
     inner_.Trim(context, offset_bytes, length_bytes, done);
   }
 
+  // Plays storage that hangs inside a read, on the thread that asked for it (a FUSE or NFS
+  // image): reads block, in Read() itself, until ReleaseReads(). read_held() says one waits.
+  void HoldReads() {
+    std::lock_guard lock(hold_mutex_);
+    holding_ = true;
+  }
+  void ReleaseReads() {
+    {
+      std::lock_guard lock(hold_mutex_);
+      holding_ = false;
+    }
+    hold_changed_.notify_all();
+  }
+  bool read_held() {
+    std::lock_guard lock(hold_mutex_);
+    return reads_held_ > 0;
+  }
+
   uint64_t reads() const { return reads_; }
   // Reads asked with IoContext::kNoWait (the target reading into a lent frame), and whether
   // they are refused with -EAGAIN.
@@ -121,6 +140,16 @@ class CountingBackend final : public BlockBackend {
   };
   bool keep_writes_ = false;
   std::vector<KeptWrite> kept_writes_;
+  void WaitWhileHeld() {
+    std::unique_lock lock(hold_mutex_);
+    ++reads_held_;
+    hold_changed_.wait(lock, [this] { return !holding_; });
+    --reads_held_;
+  }
+  std::mutex hold_mutex_;
+  std::condition_variable hold_changed_;
+  bool holding_ = false;
+  int reads_held_ = 0;
 };
 
 // SharedMetadata in memory: plays the metadata of an RBD image that several hosts serve.
