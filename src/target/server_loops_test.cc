@@ -185,10 +185,13 @@ TEST(ServerLoopsStuck, ALoopStuckInItsStorageIsReportedNotWaitedFor) {
   const std::string path = Harness::DiskPath(kShelf, kSlot);
   CountingBackend& loop1_disk = h.counter(path);  // the chain opened last: loop 1's copy's
   loop1_disk.HoldReads();
+  // Released on every way out, while the export (and so this backend) still exists.
   struct Release {
-    CountingBackend& disk;
-    ~Release() { disk.ReleaseReads(); }
-  } release{loop1_disk};
+    CountingBackend* disk;
+    ~Release() {
+      if (disk != nullptr) disk->ReleaseReads();
+    }
+  } release{&loop1_disk};
   h.Send(BuildAta(Harness::To(kShelf, kSlot, kHostB), AtaOp(kRead48).Flags(0x40).Count(1)),
          h.host_b());
   for (int i = 0; i < 200 && !loop1_disk.read_held(); ++i)
@@ -211,6 +214,7 @@ TEST(ServerLoopsStuck, ALoopStuckInItsStorageIsReportedNotWaitedFor) {
   EXPECT_EQ(h.Await(h.host_a(), 1).size(), 1u);
 
   loop1_disk.ReleaseReads();
+  release.disk = nullptr;  // the removal below closes it
   EXPECT_EQ(h.Await(h.host_b(), 1).size(), 1u);
   stats = h.server().loop_stats();
   ASSERT_TRUE(stats[1].has_value());
