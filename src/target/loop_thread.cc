@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +17,8 @@ namespace aoe::target {
 namespace {
 // How often the loop re-reads its ports' MTU and link, as the server does for loop 0.
 constexpr std::chrono::milliseconds kRefreshInterval{1000};
+// How long CallWithin waits for a loop found stuck before, which has not woken since.
+constexpr std::chrono::milliseconds kStuckRecheck{20};
 }  // namespace
 
 Result<std::unique_ptr<LoopThread>> LoopThread::Create(std::unique_ptr<DataLoop> loop) {
@@ -59,6 +62,9 @@ bool LoopThread::CallWithin(const std::function<void(DataLoop&)>& task,
   }
   Pending pending{&task};
   std::unique_lock lock(mutex_);
+  // Found stuck before and not woken since: waiting the whole timeout again would hold the
+  // caller that long per call; a loop that has come back takes the task at once.
+  if (timeout && stuck_at_wakeup_ == wakeups_) timeout = std::min(*timeout, kStuckRecheck);
   pending_.push_back(&pending);
   const uint64_t one = 1;
   while (::write(wake_.get(), &one, sizeof one) < 0 && errno == EINTR) {
@@ -68,9 +74,13 @@ bool LoopThread::CallWithin(const std::function<void(DataLoop&)>& task,
     task_done_.wait(lock, done);
     return true;
   }
-  if (task_done_.wait_for(lock, *timeout, done)) return true;
+  if (task_done_.wait_for(lock, *timeout, done)) {
+    stuck_at_wakeup_.reset();
+    return true;
+  }
   if (!pending.taken) {  // still queued: withdrawn, never run
     std::erase(pending_, &pending);
+    stuck_at_wakeup_ = wakeups_;
     return false;
   }
   task_done_.wait(lock, done);  // running: it uses `task`, so wait for it
@@ -86,6 +96,7 @@ void LoopThread::RunPending() {
     std::lock_guard lock(mutex_);
     tasks.swap(pending_);
     for (Pending* p : tasks) p->taken = true;
+    ++wakeups_;
   }
   for (Pending* p : tasks) {
     (*p->task)(*loop_);

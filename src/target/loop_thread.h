@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,7 +52,8 @@ class LoopThread {
   // The same, but gives up when the loop has not taken the task within `timeout` (none: wait):
   // its thread is stuck, e.g. in a read its storage hangs in (a FUSE or NFS image read on the
   // loop's own thread). The task is then withdrawn, never run, and this returns false. A task
-  // the loop has taken is waited for.
+  // the loop has taken is waited for. Once a loop was found stuck, later calls wait only 20 ms
+  // for it until it has woken again.
   bool CallWithin(const std::function<void(DataLoop&)>& task,
                   std::optional<std::chrono::milliseconds> timeout);
 
@@ -72,6 +74,9 @@ class LoopThread {
   std::mutex mutex_;
   std::condition_variable task_done_;
   std::vector<Pending*> pending_;  // under mutex_
+  uint64_t wakeups_ = 0;           // RunPending() calls (under mutex_)
+  // wakeups_ when a task was last withdrawn untaken; none once a task was taken since.
+  std::optional<uint64_t> stuck_at_wakeup_;  // under mutex_
   std::thread thread_;
 };
 

@@ -141,14 +141,25 @@ std::vector<std::optional<Stats>> ServerImpl::loop_stats() {
   // Read on each loop's thread between two turns: exact, and nothing to publish per turn.
   for (size_t k = 0; k < other_loops_.size(); ++k) {
     std::optional<Stats> read;
-    if (!other_loops_[k]->CallWithin([&](DataLoop& loop) { read = loop.stats(); },
-                                     kLoopAnswerTimeout)) {
-      log_.Warn("server", "event loop {} did not answer within {} s; its counters are left out",
-                k + 1, kLoopAnswerTimeout.count());
-    }
+    AskLoop(k, [&](DataLoop& loop) { read = loop.stats(); });
     each.push_back(read);
   }
   return each;
+}
+
+bool ServerImpl::AskLoop(size_t k, const std::function<void(DataLoop&)>& task) {
+  const bool answered = other_loops_[k]->CallWithin(task, kLoopAnswerTimeout);
+  if (answered == loops_answering_[k]) return answered;
+  loops_answering_[k] = answered;
+  if (answered) {
+    log_.Info("server", "event loop {} answers again", k + 1);
+  } else {
+    log_.Warn("server",
+              "event loop {} does not answer within {} s (is the storage it reads hanging?); "
+              "left out of stats and clients, and export changes wait, until it does",
+              k + 1, kLoopAnswerTimeout.count());
+  }
+  return answered;
 }
 
 ClientList ServerImpl::Clients(const Export& e) {
@@ -158,17 +169,14 @@ ClientList ServerImpl::Clients(const Export& e) {
     auto add = [&](DataLoop& loop) {
       if (const Export* copy = loop.target().FindExport(e.name())) list.Add(copy->clients());
     };
-    if (!other_loops_[k]->CallWithin(add, kLoopAnswerTimeout)) {
-      log_.Warn("server", "event loop {} did not answer within {} s; its clients are left out",
-                k + 1, kLoopAnswerTimeout.count());
-    }
+    AskLoop(k, add);
   }
   return list;
 }
 
 std::string ServerImpl::LoopNotAnswering() {
   for (size_t k = 0; k < other_loops_.size(); ++k) {
-    if (!other_loops_[k]->CallWithin([](DataLoop&) {}, kLoopAnswerTimeout)) {
+    if (!AskLoop(k, [](DataLoop&) {})) {
       return fmt::format(
           "event loop {} does not answer (is the storage it reads hanging?); nothing was "
           "changed; try again once it does",

@@ -65,7 +65,8 @@ class ServerImpl final : public Server {
         env_(std::move(env)),
         store_(std::move(store)),
         loop_(std::move(loop)),
-        other_loops_(std::move(other_loops)) {}
+        other_loops_(std::move(other_loops)),
+        loops_answering_(other_loops_.size(), true) {}
 
   ~ServerImpl() override;
 
@@ -121,6 +122,9 @@ class ServerImpl final : public Server {
   // "" when every other loop answers now; else one line naming the first that does not. An
   // export table change checks this first, and changes nothing if a loop is stuck.
   std::string LoopNotAnswering();
+  // Runs `task` on loop k + 1 if it answers within kLoopAnswerTimeout (20 ms, if it was found
+  // stuck and has not woken since); logs when it stops and starts answering.
+  bool AskLoop(size_t k, const std::function<void(DataLoop&)>& task);
 
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
   std::string OpenError(const ExportOptions& options, const OpenFailure& failure) const;
@@ -197,6 +201,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<FileStateStore> store_;  // before the loops, whose Targets save through it
   std::unique_ptr<DataLoop> loop_;         // loop 0, run by the thread that calls Poll()
   std::vector<std::unique_ptr<LoopThread>> other_loops_;  // loops 1 .. N-1
+  std::vector<bool> loops_answering_;  // as AskLoop last found each of other_loops_
   std::thread state_writer_;  // runs store_->RunWriter() from the first Poll(); joined at the end
   std::vector<StateStore::Saved> saved_;
   // Exports whose Refresh() has not been reported yet, by name: the export it was asked for

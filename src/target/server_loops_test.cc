@@ -204,6 +204,13 @@ TEST(ServerLoopsStuck, ALoopStuckInItsStorageIsReportedNotWaitedFor) {
   ASSERT_EQ(stats.size(), 2u);
   EXPECT_TRUE(stats[0].has_value());
   EXPECT_FALSE(stats[1].has_value()) << "a stuck loop's counters cannot be read";
+  // Known stuck: the next queries do not wait for it again (a query per export would hold
+  // loop 0 a second each).
+  const auto asked_again = std::chrono::steady_clock::now();
+  EXPECT_FALSE(h.server().loop_stats()[1].has_value());
+  EXPECT_EQ(h.server().Clients(*h.server().exports().front()).clients.size(), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - asked_again, std::chrono::milliseconds(500));
+  EXPECT_TRUE(h.LogContains("event loop 1 does not answer within 1 s"));
   EXPECT_EQ(h.server().RemoveExport("e1.2"),
             "event loop 1 does not answer (is the storage it reads hanging?); nothing was "
             "changed; try again once it does");
@@ -217,7 +224,8 @@ TEST(ServerLoopsStuck, ALoopStuckInItsStorageIsReportedNotWaitedFor) {
   release.disk = nullptr;  // the removal below closes it
   EXPECT_EQ(h.Await(h.host_b(), 1).size(), 1u);
   stats = h.server().loop_stats();
-  ASSERT_TRUE(stats[1].has_value());
+  ASSERT_TRUE(stats[1].has_value()) << "a loop that answers again is read again";
+  EXPECT_TRUE(h.LogContains("event loop 1 answers again"));
   EXPECT_EQ(stats[1]->ata_commands, 1u);
   EXPECT_EQ(h.server().RemoveExport("e1.2"), "");
 }
