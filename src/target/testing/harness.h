@@ -46,6 +46,40 @@ inline constexpr MacAddress kHostA{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0A}};
 inline constexpr MacAddress kHostB{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0B}};
 inline constexpr MacAddress kHostC{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0C}};
 
+// Plays storage that hangs: while held, Pass() blocks the thread that calls it until Release().
+// Thread-safe (the server's loops call Pass() from their threads; the test holds and releases).
+class ReadGate {
+ public:
+  void Hold() {
+    std::lock_guard lock(mutex_);
+    holding_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mutex_);
+      holding_ = false;
+    }
+    changed_.notify_all();
+  }
+  // Whether a caller waits in Pass().
+  bool held() {
+    std::lock_guard lock(mutex_);
+    return waiting_ > 0;
+  }
+  void Pass() {
+    std::unique_lock lock(mutex_);
+    ++waiting_;
+    changed_.wait(lock, [this] { return !holding_; });
+    --waiting_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  int waiting_ = 0;
+};
+
 // Forwards every request to a backend it does not own and counts them.
 class CountingBackend final : public BlockBackend {
  public:
@@ -60,7 +94,7 @@ class CountingBackend final : public BlockBackend {
   std::string Describe() const override { return "counting <- " + inner_.Describe(); }
   void Read(const IoContext& context, uint64_t offset_bytes, ByteSpan into,
             IoCallback* done) override {
-    WaitWhileHeld();
+    gate_.Pass();
     ++reads_;
     if (context.no_wait()) {
       ++no_wait_reads_;
@@ -96,21 +130,9 @@ class CountingBackend final : public BlockBackend {
 
   // Plays storage that hangs inside a read, on the thread that asked for it (a FUSE or NFS
   // image): reads block, in Read() itself, until ReleaseReads(). read_held() says one waits.
-  void HoldReads() {
-    std::lock_guard lock(hold_mutex_);
-    holding_ = true;
-  }
-  void ReleaseReads() {
-    {
-      std::lock_guard lock(hold_mutex_);
-      holding_ = false;
-    }
-    hold_changed_.notify_all();
-  }
-  bool read_held() {
-    std::lock_guard lock(hold_mutex_);
-    return reads_held_ > 0;
-  }
+  void HoldReads() { gate_.Hold(); }
+  void ReleaseReads() { gate_.Release(); }
+  bool read_held() { return gate_.held(); }
 
   uint64_t reads() const { return reads_; }
   // Reads asked with IoContext::kNoWait (the target reading into a lent frame), and whether
@@ -140,16 +162,7 @@ class CountingBackend final : public BlockBackend {
   };
   bool keep_writes_ = false;
   std::vector<KeptWrite> kept_writes_;
-  void WaitWhileHeld() {
-    std::unique_lock lock(hold_mutex_);
-    ++reads_held_;
-    hold_changed_.wait(lock, [this] { return !holding_; });
-    --reads_held_;
-  }
-  std::mutex hold_mutex_;
-  std::condition_variable hold_changed_;
-  bool holding_ = false;
-  int reads_held_ = 0;
+  ReadGate gate_;
 };
 
 // SharedMetadata in memory: plays the metadata of an RBD image that several hosts serve.
@@ -162,11 +175,7 @@ class MemorySharedMetadata final : public SharedMetadata {
       if (auto it = values_.find(key); it != values_.end()) value = it->second;
     }
     // A slow cluster: the value read is returned only once the test lets reads go.
-    std::unique_lock lock(gate_mutex_);
-    ++reads_held_;
-    gate_changed_.notify_all();
-    gate_changed_.wait(lock, [this] { return !holding_; });
-    --reads_held_;
+    gate_.Pass();
     return value;
   }
   Result<void> Set(const std::string& key, const std::string& value) override {
@@ -176,22 +185,10 @@ class MemorySharedMetadata final : public SharedMetadata {
   }
   std::string Describe() const override { return "memory metadata"; }
   // From now on, reads (Get) return only after ReleaseReads().
-  void HoldReads() {
-    std::lock_guard lock(gate_mutex_);
-    holding_ = true;
-  }
-  void ReleaseReads() {
-    {
-      std::lock_guard lock(gate_mutex_);
-      holding_ = false;
-    }
-    gate_changed_.notify_all();
-  }
+  void HoldReads() { gate_.Hold(); }
+  void ReleaseReads() { gate_.Release(); }
   // Whether a read is waiting for ReleaseReads().
-  bool read_held() {
-    std::lock_guard lock(gate_mutex_);
-    return reads_held_ > 0;
-  }
+  bool read_held() { return gate_.held(); }
   // Whether any value contains `text`.
   bool Holds(std::string_view text) const {
     std::lock_guard lock(mutex_);
@@ -204,10 +201,7 @@ class MemorySharedMetadata final : public SharedMetadata {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::string> values_;
-  std::mutex gate_mutex_;
-  std::condition_variable gate_changed_;
-  bool holding_ = false;
-  int reads_held_ = 0;
+  ReadGate gate_;
 };
 
 class Harness {
