@@ -21,8 +21,7 @@ namespace {
 
 constexpr std::string_view kTopLevelKeys =
     "interfaces, state_dir, log_level, bufcnt, packet_io, busy_poll, loops, announce, durability, "
-    "sync, "
-    "direct, user, control_socket, [[export]], [netboot]";
+    "sync, direct, user, control_socket, [[export]], [netboot]";
 constexpr std::string_view kExportKeys =
     "target, path, read_only, offset, length, durability, sync, direct, mask, interfaces, fail, "
     "overlay, lifetime, client_lifetimes, ceph_conf, ceph_id, keyring";

@@ -216,8 +216,7 @@ TEST(ParseServeToml, FirstMistakeInFileOrderIsReported) {
   ExpectError("zzz = 1\naaa = 2\n",
               "serve.toml:1: unknown key 'zzz'; known keys: interfaces, state_dir, log_level, "
               "bufcnt, packet_io, busy_poll, loops, announce, durability, sync, direct, user, "
-              "control_socket, "
-              "[[export]], [netboot]");
+              "control_socket, [[export]], [netboot]");
 }
 
 TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {

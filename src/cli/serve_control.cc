@@ -188,9 +188,8 @@ void ServeControl::Stats(const Request& request, const Responder& responder) {
     return by_name;
   };
   // Each event loop's own counters (--loops), loop 0 first: how evenly the kernel spreads the
-  // initiators over them.
-  // One reading of the loops, so that `counters` is their sum.
-  // null for a loop that does not answer (its storage hangs): left out of the sum.
+  // initiators over them; null for a loop that does not answer (its storage hangs). One reading
+  // of the loops, so that `counters` is the sum of those listed.
   const std::vector<std::optional<target::Stats>> each = server_.loop_stats();
   Json loops = Json::array();
   for (const std::optional<target::Stats>& loop : each) {

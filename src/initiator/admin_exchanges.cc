@@ -57,20 +57,14 @@ void Initiator::RouteExchange(DiskAddress address, const ExchangeOptions& option
   if (d != nullptr && !d->paths_.empty()) {
     // The first path that is up and whose link carries the request (a long mask edit may fit a
     // jumbo-frame path only); else the first that is up; else the first.
-    auto carries = [&](const Disk::Path& p) {
-      return ex.frame.size() <= ports_[p.port]->mtu() + proto::kEthernetHeaderSize;
-    };
-    const Disk::Path* chosen = nullptr;
-    for (const Disk::Path& p : d->paths_) {
-      if (p.up && carries(p)) {
-        chosen = &p;
-        break;
-      }
+    const auto& paths = d->paths_;
+    auto chosen = std::find_if(paths.begin(), paths.end(), [&](const Disk::Path& p) {
+      return p.up && ex.frame.size() <= ports_[p.port]->mtu() + proto::kEthernetHeaderSize;
+    });
+    if (chosen == paths.end()) {
+      chosen = std::find_if(paths.begin(), paths.end(), [](const Disk::Path& p) { return p.up; });
     }
-    for (const Disk::Path& p : d->paths_) {
-      if (chosen == nullptr && p.up) chosen = &p;
-    }
-    if (chosen == nullptr) chosen = &d->paths_.front();
+    if (chosen == paths.end()) chosen = paths.begin();
     ex.ports = {chosen->port};
     ex.destination = options.target_mac.value_or(chosen->target_mac);
     return;

@@ -124,8 +124,8 @@ class MemoryWire {
 
   mutable std::mutex mutex_;
   std::vector<MemoryPort*> ports_;
-  // Fanout groups (MemoryPort::JoinFanout) by id, each a list of members in the order they
-  // joined.
+  // Fanout groups (MemoryPort::JoinFanout) by id, each a list of members in the kernel's order:
+  // the order they joined, the last taking the place of one that leaves.
   std::map<uint16_t, std::vector<MemoryPort*>> fanout_groups_;
   FaultConfig faults_;
   std::mt19937_64 rng_{faults_.seed};

@@ -61,13 +61,13 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
 }
 
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
-  // The loops a reload finds are the ones it serves with (a new count waits for a restart), so
-  // what they cannot serve is refused by their count, not the file's.
   if (std::string stuck = LoopNotAnswering(); !stuck.empty()) {
     log_.Error("server", "{}", stuck);
     return Err(std::errc::timed_out);
   }
-  // Checked too as written, so that it would start the server again.
+  // The loops a reload finds are the ones it serves with (a new count waits for a restart), so
+  // what they cannot serve is refused by their count, not the file's; checked too as written,
+  // so that it would start the server again.
   ServerOptions as_served = options;
   as_served.loops = options_.loops;
   if (std::string bad = ValidateOptions(options); !bad.empty()) {
@@ -333,15 +333,20 @@ void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {
   }
 }
 
-Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& options) {
-  const std::string name = options.name();
-  StorageServices& services = loop_->services();
-  auto storage = BuildStorageChain(
+Expected<StorageChain, OpenFailure> ServerImpl::OpenChain(DataLoop& loop,
+                                                          const ExportOptions& options) {
+  StorageServices& services = loop.services();
+  return BuildStorageChain(
       options.Storage(),
       [&](const BackendSpec& spec, const BaseOptions& base) {
         return env_.open_base(services, spec, base);
       },
       &services.engine);
+}
+
+Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& options) {
+  const std::string name = options.name();
+  auto storage = OpenChain(*loop_, options);
   if (!storage) {
     log_.Error(name, "cannot open {}: {}", storage.error().what, storage.error().code.message());
     return storage.error();
@@ -407,13 +412,7 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
 
 Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenCopy(DataLoop& loop,
                                                                     const Export& owner) {
-  StorageServices& services = loop.services();
-  auto storage = BuildStorageChain(
-      owner.options().Storage(),
-      [&](const BackendSpec& spec, const BaseOptions& base) {
-        return env_.open_base(services, spec, base);
-      },
-      &services.engine);
+  auto storage = OpenChain(loop, owner.options());
   if (!storage) {
     log_.Error(owner.name(), "cannot open {} for another event loop: {}", storage.error().what,
                storage.error().code.message());

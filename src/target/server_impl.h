@@ -153,6 +153,8 @@ class ServerImpl final : public Server {
       std::vector<std::pair<std::string, std::shared_ptr<SharedMetadata>>>;
   SharedMetadataMapping SharedMetadataOf(const std::vector<ExportOptions>& exports) const;
   void UseSharedMetadata(const SharedMetadataMapping& mapping);
+  // The export's storage chain on `loop`'s engine (the base from env_). Errors name the layer.
+  Expected<StorageChain, OpenFailure> OpenChain(DataLoop& loop, const ExportOptions& options);
   // Errors name what failed: a layer of the storage chain or the state file (OpenFailure).
   Expected<OpenedExport, OpenFailure> OpenExport(const ExportOptions& options);
   // The same disk for another loop: its own chain on that loop's engine, `owner`'s state.
