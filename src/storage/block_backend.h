@@ -22,12 +22,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/bytes.h"
 #include "base/mac_address.h"
 
 namespace aoe {
+
+struct StorageServices;  // chain.h
 
 class IoCallback {
  public:
@@ -121,6 +124,17 @@ class BlockBackend {
   // 0, or -EOPNOTSUPP where can_trim is false and -EROFS on a read-only chain.
   virtual void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
                     IoCallback* done) = 0;
+
+  // For a base backend: another backend over the same open storage, driven by another thread,
+  // whose completions reach that thread through `services`. Storage that must be opened once
+  // per process returns one (an RBD image: two handles of one image would pass its exclusive
+  // lock to and fro on every write, docs/ceph.md); null (the default) means the storage is
+  // simply opened again for the other thread (a file: each opening has its own io_uring).
+  // Called while the thread that drives this backend waits; the two backends may then be
+  // driven at the same time.
+  virtual std::unique_ptr<BlockBackend> ShareWithThread(StorageServices& /*services*/) {
+    return nullptr;
+  }
 };
 
 }  // namespace aoe

@@ -67,6 +67,7 @@ Expected<StorageChain, OpenFailure> BuildStorageChain(const ChainOptions& option
   result.warnings = std::move(opened->warnings);
   result.shared_metadata = std::move(opened->shared_metadata);
   std::unique_ptr<BlockBackend> chain = std::move(opened->backend);
+  result.base = chain.get();
 
   if (options.offset_sectors != 0 || options.length_sectors != 0) {
     const uint64_t offset_bytes = options.offset_sectors * kSectorBytes;

@@ -60,6 +60,8 @@ struct StorageChain {
   // The chain's overlay layer, for `aoe overlay` and the netboot hook; null without overlay=.
   // Owned by `backend`.
   overlay::OverlayFilter* overlay = nullptr;
+  // The chain's bottom, the backend `open_base` returned; owned by `backend`.
+  BlockBackend* base = nullptr;
   // The base's SharedMetadata (OpenedBackend), where the export's state belongs; null for bases
   // only this host serves.
   std::shared_ptr<SharedMetadata> shared_metadata;
@@ -91,7 +93,7 @@ struct OpenFailure {
 // Warnings of the base (e.g. "O_DIRECT not available") and of the chain (fail= rules in effect,
 // overlays set aside) come back in StorageChain::warnings.
 Expected<StorageChain, OpenFailure> BuildStorageChain(const ChainOptions& options,
-                                                     const BaseOpener& open_base,
-                                                     IoEngine* engine = nullptr);
+                                                      const BaseOpener& open_base,
+                                                      IoEngine* engine = nullptr);
 
 }  // namespace aoe

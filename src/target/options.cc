@@ -230,23 +230,14 @@ std::string WriterOfAnOverlayBase(const ServerOptions& options) {
 }
 
 // What several event loops cannot serve yet (docs/architecture.md, "More cores"): an overlay
-// export's directory has one owner (OpenOverlay locks it), and an RBD image opened once per loop
-// would pass its exclusive lock from loop to loop on every write.
+// export's directory has one owner (OpenOverlay locks it) that keeps every client's overlay.
+// (An RBD image is opened once and shared by the loops: RbdBackend::ShareWithThread.)
 std::string LoopsCannotServe(const ExportOptions& e, size_t loops) {
-  if (loops <= 1) return {};
-  if (e.has_overlay()) {
-    return fmt::format(
-        "export {}: overlay exports are served by one event loop only; serve them from an aoe "
-        "serve with --loops 1",
-        e.name());
-  }
-  if (e.backend.kind == BackendSpec::Kind::kRbd) {
-    return fmt::format(
-        "export {}: rbd: images are served by one event loop only; serve them from an aoe serve "
-        "with --loops 1",
-        e.name());
-  }
-  return {};
+  if (loops <= 1 || !e.has_overlay()) return {};
+  return fmt::format(
+      "export {}: overlay exports are served by one event loop only; serve them from an aoe "
+      "serve with --loops 1",
+      e.name());
 }
 
 }  // namespace

@@ -334,11 +334,18 @@ void ServerImpl::RestoreExports(const std::vector<ExportOptions>& previous) {
 }
 
 Expected<StorageChain, OpenFailure> ServerImpl::OpenChain(DataLoop& loop,
-                                                          const ExportOptions& options) {
+                                                          const ExportOptions& options,
+                                                          BlockBackend* owner_base) {
   StorageServices& services = loop.services();
   return BuildStorageChain(
       options.Storage(),
-      [&](const BackendSpec& spec, const BaseOptions& base) {
+      [&](const BackendSpec& spec, const BaseOptions& base) -> Result<OpenedBackend> {
+        if (owner_base != nullptr) {
+          if (auto shared = owner_base->ShareWithThread(services)) {
+            return OpenedBackend{
+                .backend = std::move(shared), .warnings = {}, .shared_metadata = nullptr};
+          }
+        }
         return env_.open_base(services, spec, base);
       },
       &services.engine);
@@ -388,7 +395,7 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
   std::optional<OpenFailure> failed;
   OnOtherLoops([&](DataLoop& loop, size_t) {
     if (failed) return;
-    auto copy = OpenCopy(loop, *opened.owner);
+    auto copy = OpenCopy(loop, *opened.owner, *storage->base);
     if (copy) {
       opened.copies.push_back(std::move(*copy));
     } else {
@@ -411,8 +418,9 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
 }
 
 Expected<std::shared_ptr<Export>, OpenFailure> ServerImpl::OpenCopy(DataLoop& loop,
-                                                                    const Export& owner) {
-  auto storage = OpenChain(loop, owner.options());
+                                                                    const Export& owner,
+                                                                    BlockBackend& owner_base) {
+  auto storage = OpenChain(loop, owner.options(), &owner_base);
   if (!storage) {
     log_.Error(owner.name(), "cannot open {} for another event loop: {}", storage.error().what,
                storage.error().code.message());

@@ -153,12 +153,17 @@ class ServerImpl final : public Server {
       std::vector<std::pair<std::string, std::shared_ptr<SharedMetadata>>>;
   SharedMetadataMapping SharedMetadataOf(const std::vector<ExportOptions>& exports) const;
   void UseSharedMetadata(const SharedMetadataMapping& mapping);
-  // The export's storage chain on `loop`'s engine (the base from env_). Errors name the layer.
-  Expected<StorageChain, OpenFailure> OpenChain(DataLoop& loop, const ExportOptions& options);
+  // The export's storage chain on `loop`'s engine. Its base is `owner_base` shared with this
+  // loop where that storage is opened once per process (BlockBackend::ShareWithThread), else
+  // opened from env_. Errors name the layer.
+  Expected<StorageChain, OpenFailure> OpenChain(DataLoop& loop, const ExportOptions& options,
+                                                BlockBackend* owner_base = nullptr);
   // Errors name what failed: a layer of the storage chain or the state file (OpenFailure).
   Expected<OpenedExport, OpenFailure> OpenExport(const ExportOptions& options);
-  // The same disk for another loop: its own chain on that loop's engine, `owner`'s state.
-  Expected<std::shared_ptr<Export>, OpenFailure> OpenCopy(DataLoop& loop, const Export& owner);
+  // The same disk for another loop: its own chain on that loop's engine (over `owner_base`,
+  // the base of the owner's chain, as OpenChain says), `owner`'s state.
+  Expected<std::shared_ptr<Export>, OpenFailure> OpenCopy(DataLoop& loop, const Export& owner,
+                                                          BlockBackend& owner_base);
   void AnnounceEverywhere(Export& e);
 
   // Persistent state ---------------------------------------------------------------------------

@@ -166,10 +166,11 @@ TEST_F(ServerLoops, AReloadIsCheckedAgainstTheLoopsItRunsWith) {
   next.loops = 1;
   ExportOptions image = next.exports.front();
   image.address.slot = kSlot + 1;
-  image.backend = ParseBackendSpec("rbd:pool/image");
+  image.backend = ParseBackendSpec("/nonexistent/base.img");  // refused before it is opened
+  image.overlay_dir = "/nonexistent/overlays";
   next.exports.push_back(image);
   EXPECT_FALSE(h_.server().Reconfigure(next));
-  EXPECT_TRUE(h_.LogContains("rbd: images are served by one event loop only"));
+  EXPECT_TRUE(h_.LogContains("overlay exports are served by one event loop only"));
   EXPECT_TRUE(h_.LogContains("this aoe serve runs 2 event loop(s) until it is restarted"));
   EXPECT_EQ(h_.server().exports().size(), 1u);
 }

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "storage/chain.h"
+
 namespace aoe {
 
 RbdBackend::RbdBackend(std::shared_ptr<RbdImage> image, CompletionQueue& completions)
@@ -18,6 +20,10 @@ BackendCapabilities RbdBackend::capabilities() const {
   const bool read_only = image_->read_only();
   return BackendCapabilities{
       .read_only = read_only, .can_trim = !read_only, .trim_reads_zeroes = !read_only};
+}
+
+std::unique_ptr<BlockBackend> RbdBackend::ShareWithThread(StorageServices& services) {
+  return std::make_unique<RbdBackend>(image_, services.completions);
 }
 
 std::string RbdBackend::Describe() const { return fmt::format("rbd({})", image_->name()); }

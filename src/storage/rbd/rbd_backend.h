@@ -6,6 +6,10 @@
 // result to the CompletionQueue, and the request completes on the loop thread from
 // CompletionQueue::Reap() (block_backend.h's completion model).
 //
+// One image, several loops: each loop drives an RbdBackend of its own (ShareWithThread), with
+// its own requests and CompletionQueue, over one shared RbdImage; librbd takes calls on one
+// image from several threads.
+//
 // - Flush is rbd_aio_flush: it returns once every write that completed before it is stored by
 //   the OSDs (with librbd's cache on, writes are acknowledged from the cache, so this is what
 //   makes FLUSH CACHE mean what it says; aoekit turns the cache off anyway, ceph_cluster.h).
@@ -48,6 +52,9 @@ class RbdBackend final : public BlockBackend {
   void Flush(const IoContext& context, IoCallback* done) override;
   void Trim(const IoContext& context, uint64_t offset_bytes, uint64_t length_bytes,
             IoCallback* done) override;
+  // Another RbdBackend over the same RbdImage, completing through `services.completions`: the
+  // process keeps one handle of the image (and one exclusive lock), however many loops serve it.
+  std::unique_ptr<BlockBackend> ShareWithThread(StorageServices& services) override;
 
  private:
   // One request in flight. Reused: taken from and given back to free_ on the loop thread.

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# rbd_loops: one `aoe serve --loops 2` exporting an RBD image (docs/ceph.md, "Several event
+# loops") to two initiator interfaces whose MACs the fanout gives to different loops (vc0's is
+# even: loop 0; vc1's is odd: loop 1):
+# - one handle: the cluster sees one watcher of the image, not one per loop (each loop opening
+#   the image itself would pass its exclusive lock to and fro on every write);
+# - both loops serve it: uploads through both interfaces at once, each read back through the
+#   other one and found in the cluster (rbd export); `aoe ctl stats` shows each loop's commands;
+# - resize + SIGHUP: the new size is served by both loops, still through one handle, and the old
+#   handle is closed.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+rbd_init "${1:-}" 2
+t_require_cmds python3
+
+# The fanout rule (net/fanout.h): an ATA request goes to loop (source MAC's last four bytes)
+# mod loops.
+ip -n "$RBD_C" link set vc0 address 02:ae:0f:00:00:0a || t_die "cannot set vc0's MAC"
+ip -n "$RBD_C" link set vc1 address 02:ae:0f:00:00:0b || t_die "cannot set vc1's MAC"
+
+readonly MIB=32
+rbd_cli create --size "$MIB" rbd/disk || t_die "rbd create failed"
+cat >"$T_TMP/serve.toml" <<TOML
+interfaces = ["vt0", "vt1"]
+loops = 2
+state_dir = "$T_TMP/state"
+control_socket = "$T_TMP/ctl.sock"
+[[export]]
+target = "e1.1"
+path = "rbd:rbd/disk"
+ceph_conf = "$CEPH_CONF"
+TOML
+t_serve "$RBD_T" --config "$T_TMP/serve.toml"
+t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
+t_wait_target "$RBD_C" vc1 e1.1 "$SERVE_WRAPPER"
+
+# watchers: how many handles of rbd/disk the cluster sees open (`rbd status`).
+watchers() { rbd_cli status rbd/disk 2>/dev/null | grep -c 'watcher='; }
+# one_watcher WHEN: exactly one (a handle closed a moment ago may linger briefly).
+one_watcher() {
+    local i n
+    for (( i = 0; i < 50; i++ )); do
+        n=$(watchers)
+        [ "$n" -eq 1 ] && return 0
+        sleep 0.2
+    done
+    t_log "rbd status: $n watchers: $(rbd_cli status rbd/disk 2>&1 | tr '\n' '|')"
+    return 1
+}
+t_check "the two loops serve the image through one handle (one watcher)" one_watcher
+
+# loop_commands K: ATA commands loop K has served.
+loop_commands() {
+    "$AOE_BIN" ctl -S "$T_TMP/ctl.sock" --json stats |
+        python3 -c "import json, sys; print(json.load(sys.stdin)['loops'][$1]['ata_commands'])"
+}
+
+# Both loops at once: vc0 (loop 0) writes the first half, vc1 (loop 1) the second.
+readonly HALF_SECTORS=$((MIB * 2048 / 2))
+t_make_image "$T_TMP/a.img" $((MIB / 2))
+t_make_image "$T_TMP/b.img" $((MIB / 2))
+rbd_aoe cp -i vc0 --no-progress "$T_TMP/a.img" e1.1 >"$T_TMP/up-a.log" 2>&1 &
+up_a=$!
+t_defer "t_kill_pid $up_a"
+rbd_aoe cp -i vc1 --no-progress "$T_TMP/b.img" e1.1 --seek-sectors "$HALF_SECTORS" \
+    >"$T_TMP/up-b.log" 2>&1 || t_fail "the upload through vc1 (loop 1) failed: $(cat "$T_TMP/up-b.log")"
+wait "$up_a" || t_fail "the upload through vc0 (loop 0) failed: $(cat "$T_TMP/up-a.log")"
+
+# Each half read back through the other loop.
+rbd_aoe cp -i vc1 --no-progress --count-sectors "$HALF_SECTORS" e1.1 "$T_TMP/a.down" ||
+    t_fail "the download through vc1 failed"
+rbd_aoe cp -i vc0 --no-progress --skip-sectors "$HALF_SECTORS" --count-sectors "$HALF_SECTORS" \
+    e1.1 "$T_TMP/b.down" || t_fail "the download through vc0 failed"
+t_check "what loop 0 wrote, loop 1 reads back" cmp -s "$T_TMP/a.img" "$T_TMP/a.down"
+t_check "what loop 1 wrote, loop 0 reads back" cmp -s "$T_TMP/b.img" "$T_TMP/b.down"
+rbd_cli export rbd/disk "$T_TMP/exported.img" >/dev/null 2>&1 || t_die "rbd export failed"
+cat "$T_TMP/a.img" "$T_TMP/b.img" >"$T_TMP/both.img"
+t_check "both loops' writes are in the cluster (rbd export)" \
+    cmp -s "$T_TMP/both.img" "$T_TMP/exported.img"
+served0=$(loop_commands 0)
+served1=$(loop_commands 1)
+t_log "ATA commands: loop 0 ${served0:-?}, loop 1 ${served1:-?}"
+t_check "loop 0 served vc0's I/O (${served0:-0} commands)" [ "${served0:-0}" -gt 1000 ]
+t_check "loop 1 served vc1's I/O (${served1:-0} commands)" [ "${served1:-0}" -gt 1000 ]
+t_check "still one handle after I/O on both loops" one_watcher
+
+# Resize and reload: both loops serve the new size from a new handle; the old one is closed.
+rbd_cli resize --size $((MIB * 2)) rbd/disk >/dev/null 2>&1 || t_die "rbd resize failed"
+kill -HUP "$SERVE_PID"
+t_check "after rbd resize and SIGHUP the export has $((MIB * 2)) MiB" \
+    t_wait_log "$SERVE_LOG" "e1.1.*exporting .*[(]$((MIB * 2 * 2048)) sectors" 1 10
+t_make_image "$T_TMP/tail.img" 4
+rbd_aoe cp -i vc1 --no-progress "$T_TMP/tail.img" e1.1 --seek-sectors $((MIB * 2048)) ||
+    t_fail "an upload past the old end through vc1 (loop 1) failed"
+rbd_aoe cp -i vc0 --no-progress --skip-sectors $((MIB * 2048)) --count-sectors $((4 * 2048)) \
+    e1.1 "$T_TMP/tail.down" || t_fail "a download past the old end through vc0 (loop 0) failed"
+t_check "past the old end, loop 1 writes and loop 0 reads back" \
+    cmp -s "$T_TMP/tail.img" "$T_TMP/tail.down"
+t_check "after the reload, one handle again (the old one closed)" one_watcher
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_WRAPPER"
+rc=$?
+t_check "SIGTERM ends it cleanly (exit $rc)" [ "$rc" -eq 0 ]
+t_check "no handle is left open after the stop" test "$(watchers)" -eq 0
+t_finish
