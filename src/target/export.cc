@@ -1,6 +1,7 @@
 #include "target/export.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 
 #include "proto/header.h"
@@ -26,8 +27,9 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, Exp
       model_("aoekit " + name_),
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
       serial_(std::to_string(shelf()) + "." + std::to_string(slot()) + ":" +
-              std::string(host_name)) {
-  BuildIdentify(mbr);
+              std::string(host_name)),
+      geometry_(std::make_shared<std::atomic<proto::ChsGeometry>>(proto::GeometryFromMbr(mbr))) {
+  BuildIdentify(geometry_->load(std::memory_order_relaxed));
 }
 
 Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
@@ -42,6 +44,8 @@ Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_(owner.model_),
       serial_(owner.serial_),
+      geometry_(owner.geometry_),
+      page_geometry_(owner.page_geometry_),
       identify_page_(owner.identify_page_) {
   // The same disk: the owner's IDENTIFY page (its size, its geometry) holds for this chain, and
   // only an overlay export's copy has overlays (UpdateGeometry keeps their pages apart).
@@ -73,7 +77,16 @@ bool Export::ServesInterface(std::string_view interface_name) const {
 }
 
 void Export::UpdateGeometry(ConstByteSpan mbr) {
-  if (overlay_ == nullptr) BuildIdentify(mbr);
+  if (overlay_ != nullptr) return;
+  // Relaxed: the value stands alone, and a loop that reads the old one a moment longer answers
+  // as if the IDENTIFY had come just before the write.
+  geometry_->store(proto::GeometryFromMbr(mbr), std::memory_order_relaxed);
+}
+
+ConstByteSpan Export::identify_page() {
+  const proto::ChsGeometry latest = geometry_->load(std::memory_order_relaxed);
+  if (latest != page_geometry_) BuildIdentify(latest);
+  return identify_page_;
 }
 
 IoContext Export::ContextFor(const MacAddress& initiator) const {
@@ -92,13 +105,14 @@ void Export::FlushSeen(const MacAddress& initiator) {
 
 void Export::IdentifySeen(const MacAddress& initiator) { flushing_initiators_.erase(initiator); }
 
-void Export::BuildIdentify(ConstByteSpan mbr) {
+void Export::BuildIdentify(proto::ChsGeometry geometry) {
+  page_geometry_ = geometry;
   proto::IdentifyInfo info;
   info.sector_count = sector_count_;
   info.model = model_;
   info.serial = serial_;
   info.firmware = kFirmwareRevision;
-  info.geometry = proto::GeometryFromMbr(mbr);
+  info.geometry = geometry;
   // Under sync every write is durable when acknowledged: there is no volatile cache to report.
   // Under auto an initiator that flushes gets the cache, one that does not never sees it.
   info.volatile_write_cache = options_.durability != Durability::kSync;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <memory>
 #include <set>
@@ -73,7 +74,9 @@ class Export {
   // Whether this export answers on the named interface.
   bool ServesInterface(std::string_view interface_name) const;
 
-  ConstByteSpan identify_page() const { return identify_page_; }
+  // What IDENTIFY DEVICE answers: built again first if another loop has since seen a new
+  // partition table written (UpdateGeometry).
+  ConstByteSpan identify_page();
 
   // The context of a request from `initiator`: marked durable when its writes must be
   // durable before they are acknowledged (durability=sync, or auto for an initiator that has
@@ -84,8 +87,9 @@ class Export {
   // (iPXE, which flushes, hands the disk to Linux, which never does).
   void FlushSeen(const MacAddress& initiator);
   void IdentifySeen(const MacAddress& initiator);
-  // Re-derives the CHS geometry after sector 0 (the partition table) was written. Not for an
-  // overlay export: one client's partition table is not everyone's.
+  // Re-derives the CHS geometry after sector 0 (the partition table) was written, for this loop
+  // and the owner's other loops (their next IDENTIFY). Not for an overlay export: one client's
+  // partition table is not everyone's.
   void UpdateGeometry(ConstByteSpan mbr);
 
   // Whether this export's state (config string, mask, reservation) is changed here, by config,
@@ -124,7 +128,7 @@ class Export {
  private:
   Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
          overlay::OverlayFilter* overlay);
-  void BuildIdentify(ConstByteSpan mbr);
+  void BuildIdentify(proto::ChsGeometry geometry);
   // The state the checks read: the owner's own, or a copy's view of what the owner published.
   const ExportState& CheckedState() const {
     return owns_state_ ? state_ : published_view_.Current();
@@ -145,6 +149,10 @@ class Export {
   uint64_t sector_count_;
   std::string model_;
   std::string serial_;
+  // The geometry of the partition table written last, as any loop saw it: shared by the owner
+  // and its copies (a write to sector 0 may reach any loop, an IDENTIFY any other).
+  std::shared_ptr<std::atomic<proto::ChsGeometry>> geometry_;
+  proto::ChsGeometry page_geometry_;  // the one identify_page_ was built with
   std::array<std::byte, proto::kIdentifyPageSize> identify_page_{};
   // Initiators whose writes take the cached path under durability=auto. Bounded: a host that
   // floods FLUSH from made-up MACs cannot grow it, and an initiator left out only gets the

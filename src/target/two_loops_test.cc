@@ -194,6 +194,38 @@ TEST_F(TwoLoops, ACopyNeitherAnswersNorChangesTheState) {
   EXPECT_TRUE(Written(Send(Write(From(kHostB)))));
 }
 
+// A partition table written through one loop gives IDENTIFY its geometry on every loop.
+TEST_F(TwoLoops, APartitionTableWrittenOnOneLoopSetsTheGeometryEveryLoopReports) {
+  auto identify = [&](MacAddress host) {
+    auto replies = Send(BuildAta(From(host), AtaOp(kIdentify).Count(1)));
+    EXPECT_EQ(replies.size(), 1u);
+    return replies.empty() ? Reply(Frame{}) : replies[0];
+  };
+  for (MacAddress host : {kHostA, kHostB}) {
+    const Reply r = identify(host);
+    EXPECT_EQ(testkit::IdentifyWord(r, 3), 255);
+    EXPECT_EQ(testkit::IdentifyWord(r, 6), 63);
+  }
+  // One partition for 16 heads x 32 sectors per track: CHS end (1, 15, 32), LBA 32 to 1023.
+  Frame mbr(kSector);
+  mbr[446 + 4] = std::byte{0x83};
+  mbr[446 + 5] = std::byte{15};
+  mbr[446 + 6] = std::byte{32};
+  mbr[446 + 7] = std::byte{1};
+  mbr[446 + 8] = std::byte{32};
+  mbr[446 + 12] = std::byte{992 & 0xFF};
+  mbr[446 + 13] = std::byte{992 >> 8};
+  mbr[510] = std::byte{0x55};
+  mbr[511] = std::byte{0xAA};
+  ASSERT_TRUE(
+      Written(Send(BuildAta(From(kHostB), AtaOp(kWrite48).Flags(0x41).Count(1).Data(mbr)))));
+  for (MacAddress host : {kHostA, kHostB}) {  // loop 0, which did not see the write, and loop 1
+    const Reply r = identify(host);
+    EXPECT_EQ(testkit::IdentifyWord(r, 3), 16) << "heads reported on loop " << (host == kHostB);
+    EXPECT_EQ(testkit::IdentifyWord(r, 6), 32) << "sectors per track on loop " << (host == kHostB);
+  }
+}
+
 TEST_F(TwoLoops, OnlyTheOwnersLoopAnnouncesTheExport) {
   loop(1).target.Announce(*loop(1).target.exports().front(), 0);
   EXPECT_TRUE(loop(1).wire.TakeSent().empty());
