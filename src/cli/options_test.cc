@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "net/fanout.h"
+
 namespace aoe::target {
 namespace {
 
@@ -63,14 +65,23 @@ TEST(ValidateOptions, LoopsAreOneToSixtyFour) {
   EXPECT_EQ(ValidateOptions(o), "");
 }
 
-TEST(ValidateOptions, SeveralLoopsServeNoOverlays) {
+TEST(ValidateOptions, SeveralLoopsServeOverlaysUpToTheSelectorsLimit) {
   ServerOptions o = Valid();
   o.loops = 2;
-  o.exports[1].overlay_dir = "/o";
+  o.exports.clear();
+  for (size_t i = 0; i <= kMaxFanoutFirstDisks; ++i) {
+    ExportOptions e = Export(static_cast<uint16_t>(i / 200), static_cast<uint8_t>(i % 200),
+                             "/img/" + std::to_string(i));
+    e.overlay_dir = "/o/" + std::to_string(i);
+    o.exports.push_back(e);
+  }
   EXPECT_EQ(ValidateOptions(o),
-            "export e0.2: overlay exports are served by one event loop only; serve them from an "
-            "aoe serve with --loops 1");
+            "2001 overlay exports: with --loops above 1 at most 2000 can be served; serve the "
+            "rest from another aoe serve");
   o.loops = 1;
+  EXPECT_EQ(ValidateOptions(o), "");
+  o.loops = 2;
+  o.exports.pop_back();
   EXPECT_EQ(ValidateOptions(o), "");
 }
 

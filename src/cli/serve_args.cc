@@ -141,8 +141,8 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
       ->type_name("USEC");
   app.add_option("--loops", raw.loops,
                  "Event loops, each on its own thread; the kernel spreads initiators\n"
-                 "over them by MAC: 1 (default) to 64. Not with overlay or rbd:\n"
-                 "exports. Example: --loops 2")
+                 "over them by MAC: 1 (default) to 64. Overlay exports are served\n"
+                 "by the first loop alone. Example: --loops 2")
       ->type_name("N");
   app.add_option("--user", raw.user,
                  "After opening interfaces, images and state files, run as this user,\n"

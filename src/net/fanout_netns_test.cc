@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -220,6 +221,45 @@ TEST_P(FanoutNetnsTest, AMemberCannotBeBoundAgain) {
   errno = 0;
   EXPECT_NE(bind(members_[1]->fd(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   EXPECT_EQ(errno, EINVAL);
+}
+
+// The exports only loop 0 serves (overlay exports): the kernel sends every ATA request to them
+// to member 0, from any initiator, and a new selector takes effect on the group at once.
+TEST_P(FanoutNetnsTest, AtaRequestsToTheFirstMemberDisksAllReachMemberZero) {
+  OpenMembers(2);
+  if (HasFatalFailure()) return;
+  const MacAddress target = members_[0]->mac();
+  const std::vector<FanoutDisk> first = {{0x0102, 3}, {9, 9}};
+  std::vector<Bytes> frames;
+  for (uint32_t n = 0; n < 8; ++n) {
+    for (FanoutDisk disk : {FanoutDisk{0x0102, 3}, FanoutDisk{0x0102, 4}, FanoutDisk{9, 9}}) {
+      Bytes frame = Request(target, Initiator(n), kAoeAtaCommand, uint32_t(frames.size()));
+      StoreBe16(frame, kAoeMajorOffset, disk.major);
+      StoreU8(frame, kAoeMinorOffset, disk.minor);
+      frames.push_back(std::move(frame));
+    }
+  }
+  // `with` as the group's first-member disks (set through member 1: any member may), every
+  // frame reaches the member FanoutMember names for them.
+  auto send_and_expect = [&](std::span<const FanoutDisk> with) {
+    ASSERT_TRUE(SetFanoutFirstDisks(members_[1]->fd(), with));
+    auto unsent = testing::SendAll(*sender_, frames, kWait);
+    ASSERT_TRUE(unsent) << unsent.error().message();
+    ASSERT_EQ(*unsent, 0u);
+    auto tags = ReceiveTags(frames.size());
+    size_t received = 0;
+    for (size_t m = 0; m < tags.size(); ++m) {
+      received += tags[m].size();
+      for (uint32_t tag : tags[m]) {
+        ASSERT_LT(tag, frames.size());
+        EXPECT_EQ(FanoutMember(frames[tag], members_.size(), with), m) << "tag " << tag;
+      }
+    }
+    EXPECT_EQ(received, frames.size());
+    EXPECT_FALSE(tags[1].empty()) << "the other disks still spread by MAC";
+  };
+  send_and_expect(first);
+  send_and_expect({});
 }
 
 TEST_P(FanoutNetnsTest, ASocketJoinsOneGroupOnly) {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <set>
+#include <vector>
 
 #include "base/mac_address.h"
 #include "net/role_filter.h"
@@ -58,6 +59,25 @@ TEST(FanoutMember, OneMemberOrAShortFrameIsMemberZero) {
   auto frame = Request(3, kAoeAtaCommand);
   EXPECT_EQ(FanoutMember(ConstByteSpan(frame).first(kAoeCommandOffset), 2), 0u);
   EXPECT_EQ(FanoutMember(ConstByteSpan(frame).first(kAoeCommandOffset + 1), 2), 1u);
+}
+
+TEST(FanoutMember, AtaRequestsToAFirstMemberDiskAllGoToMemberZero) {
+  const std::vector<FanoutDisk> first = {{7, 1}, {0x1234, 0xFE}};
+  auto to = [](uint32_t source_low_word, uint16_t major, uint8_t minor, uint8_t command) {
+    auto frame = Request(source_low_word, command);
+    StoreBe16(frame, kAoeMajorOffset, major);
+    StoreU8(frame, kAoeMinorOffset, minor);
+    return frame;
+  };
+  for (uint32_t mac = 0; mac < 8; ++mac) {
+    EXPECT_EQ(FanoutMember(to(mac, 7, 1, kAoeAtaCommand), 4, first), 0u) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 0x1234, 0xFE, kAoeAtaCommand), 4, first), 0u) << mac;
+    // Other disks, even one that differs in the shelf or the slot only, go by the MAC.
+    EXPECT_EQ(FanoutMember(to(mac, 7, 2, kAoeAtaCommand), 4, first), mac % 4) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 8, 1, kAoeAtaCommand), 4, first), mac % 4) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 0x1234, 0xFE, kAoeAtaCommand), 4), mac % 4) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 7, 2, kConfigCommand), 4, first), 0u) << mac;
+  }
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ void MemoryWire::Detach(MemoryPort* port) {
   std::erase(ports_, port);
   if (port->fanout_group_ != 0) {
     // As the kernel does (__fanout_unlink): the last member takes the leaver's place.
-    std::vector<MemoryPort*>& members = fanout_groups_[port->fanout_group_];
+    std::vector<MemoryPort*>& members = fanout_groups_[port->fanout_group_].members;
     auto at = std::find(members.begin(), members.end(), port);
     *at = members.back();
     members.pop_back();
@@ -156,8 +156,8 @@ void MemoryWire::DeliverLocked(const MemoryPort* sender, ConstByteSpan frame) {
     if (port == sender) continue;
     if (!destination.is_multicast() && destination != port->mac_) continue;
     if (port->fanout_group_ != 0) {
-      const std::vector<MemoryPort*>& members = fanout_groups_.at(port->fanout_group_);
-      if (members[FanoutMember(frame, members.size())] != port) continue;
+      const FanoutGroup& group = fanout_groups_.at(port->fanout_group_);
+      if (group.members[FanoutMember(frame, group.members.size(), group.first)] != port) continue;
     }
     port->OfferLocked(frame);
   }
@@ -192,13 +192,20 @@ Result<uint16_t> MemoryPort::JoinFanout(uint16_t group) {
     while (wire_.fanout_groups_.contains(group)) ++group;
   } else {
     auto members = wire_.fanout_groups_.find(group);
-    if (members == wire_.fanout_groups_.end() || members->second.front()->name_ != name_) {
+    if (members == wire_.fanout_groups_.end() || members->second.members.front()->name_ != name_) {
       return Errno(EINVAL);
     }
   }
-  wire_.fanout_groups_[group].push_back(this);
+  wire_.fanout_groups_[group].members.push_back(this);
   fanout_group_ = group;
   return group;
+}
+
+Result<void> MemoryPort::SetFanoutFirstDisks(std::span<const FanoutDisk> first) {
+  std::lock_guard lock(wire_.mutex_);
+  if (fanout_group_ == 0 || first.size() > kMaxFanoutFirstDisks) return Errno(EINVAL);
+  wire_.fanout_groups_.at(fanout_group_).first.assign(first.begin(), first.end());
+  return {};
 }
 
 MacAddress MemoryPort::mac() const {

@@ -124,9 +124,13 @@ class MemoryWire {
 
   mutable std::mutex mutex_;
   std::vector<MemoryPort*> ports_;
-  // Fanout groups (MemoryPort::JoinFanout) by id, each a list of members in the kernel's order:
-  // the order they joined, the last taking the place of one that leaves.
-  std::map<uint16_t, std::vector<MemoryPort*>> fanout_groups_;
+  // A fanout group (MemoryPort::JoinFanout): its members in the kernel's order (the order they
+  // joined, the last taking the place of one that leaves), and its first-member disks.
+  struct FanoutGroup {
+    std::vector<MemoryPort*> members;
+    std::vector<FanoutDisk> first;
+  };
+  std::map<uint16_t, FanoutGroup> fanout_groups_;  // by id
   FaultConfig faults_;
   std::mt19937_64 rng_{faults_.seed};
   std::optional<Frame> held_;
@@ -182,6 +186,8 @@ class MemoryPort final : public Port {
   // port joins one group only (EINVAL otherwise). The wire then hands a frame for the members
   // to the one FanoutMember picks.
   Result<uint16_t> JoinFanout(uint16_t group) override;
+  // EINVAL for a port in no group or too many disks, as for a socket.
+  Result<void> SetFanoutFirstDisks(std::span<const FanoutDisk> first) override;
   // Frames queued before the link went down or the interface went missing are still delivered.
   Result<size_t> Receive(std::span<RxSlot> slots) override;
   std::optional<bool> FramesWaiting() const override { return queued_frames() > 0; }

@@ -91,6 +91,31 @@ TEST_F(MemoryPortTest, AFanoutGroupHandsEachFrameToOneMember) {
   EXPECT_EQ(DrainTags(*second), std::vector<uint32_t>{1});
 }
 
+TEST_F(MemoryPortTest, AFanoutGroupSendsItsFirstMemberDisksToMemberZero) {
+  auto second = MakePort("t0", kTargetMac, PortRole::kTarget);
+  EXPECT_EQ(target_->SetFanoutFirstDisks({}).error(), std::errc::invalid_argument);  // no group
+  const uint16_t group = target_->JoinFanout(0).value();
+  ASSERT_EQ(second->JoinFanout(group).value(), group);
+  const MacAddress odd({0x02, 0, 0, 0, 0, 0x11});
+  auto ata_from_odd_to = [&](uint16_t major, uint8_t minor, uint32_t tag) {
+    std::vector<std::byte> frame = AoeFrame(kTargetMac, odd, false, tag);
+    StoreBe16(frame, kAoeMajorOffset, major);
+    StoreU8(frame, kAoeMinorOffset, minor);
+    return frame;
+  };
+  const std::vector<FanoutDisk> first = {{1, 2}};
+  ASSERT_TRUE(second->SetFanoutFirstDisks(first));  // any member sets the group's
+  SendOne(*initiator_, ata_from_odd_to(1, 2, 1));
+  SendOne(*initiator_, ata_from_odd_to(1, 3, 2));
+  EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{1});
+  EXPECT_EQ(DrainTags(*second), std::vector<uint32_t>{2});
+  ASSERT_TRUE(target_->SetFanoutFirstDisks({}));
+  SendOne(*initiator_, ata_from_odd_to(1, 2, 3));
+  EXPECT_EQ(DrainTags(*second), std::vector<uint32_t>{3});
+  const std::vector<FanoutDisk> too_many(kMaxFanoutFirstDisks + 1);
+  EXPECT_EQ(target_->SetFanoutFirstDisks(too_many).error(), std::errc::invalid_argument);
+}
+
 TEST_F(MemoryPortTest, AFanoutGroupTakesOnePortOnceAndOnlyItsInterface) {
   const uint16_t group = target_->JoinFanout(0).value();
   EXPECT_EQ(target_->JoinFanout(group).error(), std::errc::invalid_argument);

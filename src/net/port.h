@@ -72,6 +72,11 @@ class Port {
   // members. The first member to join is member 0. Ports of one interface, one per event loop,
   // join one group (docs/architecture.md, "More cores"). A packet port joins with its socket.
   virtual Result<uint16_t> JoinFanout(uint16_t group) { return JoinSourceMacFanout(fd(), group); }
+  // Sets the first-member disks of the group this port is a member of (net/fanout.h): the ATA
+  // requests to them go to member 0, whatever their source.
+  virtual Result<void> SetFanoutFirstDisks(std::span<const FanoutDisk> first) {
+    return aoe::SetFanoutFirstDisks(fd(), first);
+  }
 
   // Receives up to slots.size() waiting frames without blocking. Returns how many slots were
   // filled (0 when nothing is waiting).

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "net/fanout.h"
 
 namespace aoe::target {
 
@@ -229,15 +232,17 @@ std::string WriterOfAnOverlayBase(const ServerOptions& options) {
   return {};
 }
 
-// What several event loops cannot serve yet (docs/architecture.md, "More cores"): an overlay
-// export's directory has one owner (OpenOverlay locks it) that keeps every client's overlay.
-// (An RBD image is opened once and shared by the loops: RbdBackend::ShareWithThread.)
-std::string LoopsCannotServe(const ExportOptions& e, size_t loops) {
-  if (loops <= 1 || !e.has_overlay()) return {};
+// With several event loops, the fanout selector sends every ATA request of an overlay export to
+// the first loop (ServerImpl::FirstLoopOnly), comparing the address with each such export's.
+std::string TooManyFirstLoopExports(const ServerOptions& options) {
+  if (options.loops <= 1) return {};
+  const auto overlays = std::count_if(options.exports.begin(), options.exports.end(),
+                                      [](const ExportOptions& e) { return e.has_overlay(); });
+  if (static_cast<size_t>(overlays) <= kMaxFanoutFirstDisks) return {};
   return fmt::format(
-      "export {}: overlay exports are served by one event loop only; serve them from an aoe "
-      "serve with --loops 1",
-      e.name());
+      "{} overlay exports: with --loops above 1 at most {} can be served; serve the rest from "
+      "another aoe serve",
+      overlays, kMaxFanoutFirstDisks);
 }
 
 }  // namespace
@@ -283,13 +288,13 @@ std::string ValidateOptions(const ServerOptions& options) {
       return fmt::format("export {} is listed twice; give each export its own shelf.slot",
                          e.name());
     }
-    if (std::string bad = LoopsCannotServe(e, options.loops); !bad.empty()) return bad;
     if (e.has_overlay() && !overlay_dirs.insert(e.overlay_dir).second) {
       return fmt::format(
           "export {}: overlay directory {} is used by another export; give each export its own",
           e.name(), e.overlay_dir);
     }
   }
+  if (std::string bad = TooManyFirstLoopExports(options); !bad.empty()) return bad;
   return WriterOfAnOverlayBase(options);
 }
 

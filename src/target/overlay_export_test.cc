@@ -1,10 +1,13 @@
 // Exports with overlay=DIR: one copy-on-write overlay per initiator over an image that never
-// changes.
+// changes. Every test runs with one event loop and with two (`aoe serve --loops 2`), where
+// kHostB's MAC would send its ATA requests to loop 1 but the fanout selector sends an overlay
+// export's to loop 0, which alone holds the overlays.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "storage/overlay/overlay_error.h"
@@ -13,10 +16,11 @@
 namespace aoe::target::testkit {
 namespace {
 
-class OverlayExport : public TargetFixture {
+class OverlayExport : public TargetFixture, public ::testing::WithParamInterface<size_t> {
  protected:
   void SetUp() override {
     TargetFixture::SetUp();
+    h_.options().loops = GetParam();
     export_options().overlay_dir = h_.state_dir() + "-overlay";
     Fill(disk(), 0, Pattern(kDiskSectors * kSector, 3));
   }
@@ -36,7 +40,7 @@ class OverlayExport : public TargetFixture {
   }
 };
 
-TEST_F(OverlayExport, EachInitiatorReadsItsOwnSectorsAndTheImageNeverChanges) {
+TEST_P(OverlayExport, EachInitiatorReadsItsOwnSectorsAndTheImageNeverChanges) {
   StartServer();
   const Frame image = Region(disk(), 0, kDiskSectors * kSector);
   ExpectAtaOk(Write(5, Pattern(2 * kSector, 0xa), kHostA));
@@ -57,7 +61,7 @@ TEST_F(OverlayExport, EachInitiatorReadsItsOwnSectorsAndTheImageNeverChanges) {
   EXPECT_EQ(h_.server().exports()[0]->overlay()->Clients().size(), 2u);
 }
 
-TEST_F(OverlayExport, OverlaysSurviveARestart) {
+TEST_P(OverlayExport, OverlaysSurviveARestart) {
   StartServer();
   ExpectAtaOk(Write(9, Pattern(kSector, 0xd), kHostB));
   ASSERT_TRUE(h_.Restart());
@@ -66,7 +70,7 @@ TEST_F(OverlayExport, OverlaysSurviveARestart) {
   EXPECT_EQ(b->ata_data(kSector), Pattern(kSector, 0xd));
 }
 
-TEST_F(OverlayExport, IdentifyAdvertisesTrimButNotZeroesAfterIt) {
+TEST_P(OverlayExport, IdentifyAdvertisesTrimButNotZeroesAfterIt) {
   StartServer();
   auto r = Identify();
   ExpectAtaOk(r);
@@ -74,7 +78,7 @@ TEST_F(OverlayExport, IdentifyAdvertisesTrimButNotZeroesAfterIt) {
   EXPECT_EQ(IdentifyWord(*r, 69) & 0x20, 0) << "a trimmed sector reads the image again";
 }
 
-TEST_F(OverlayExport, TrimDropsTheClientsBlocksSoReadsFallBackToTheImage) {
+TEST_P(OverlayExport, TrimDropsTheClientsBlocksSoReadsFallBackToTheImage) {
   StartServer();
   // Block 2 (sectors 16-23), two sectors per frame at MTU 1500.
   for (uint64_t lba = 16; lba < 24; lba += 2)
@@ -90,14 +94,14 @@ TEST_F(OverlayExport, TrimDropsTheClientsBlocksSoReadsFallBackToTheImage) {
   }
 }
 
-TEST_F(OverlayExport, AReadOnlyOverlayExportIsRefused) {
+TEST_P(OverlayExport, AReadOnlyOverlayExportIsRefused) {
   export_options().read_only = true;
   EXPECT_NE(ValidateOptions(h_.options()), "");
 }
 
 // `aoe ctl add` of an overlay export whose directory cannot be made: the answer names the
 // directory, not the image, which is there.
-TEST_F(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
+TEST_P(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
   ASSERT_TRUE(h_.Start());
   ExportOptions added = export_options();
   added.address.slot = 9;
@@ -115,7 +119,7 @@ TEST_F(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
 // answered before Run returns (when the control socket that carries the answer closes), and
 // nothing changed: the version is still the first, no copy is left behind, the client keeps
 // its overlay.
-TEST_F(OverlayExport, AStopAbandonsACommitStillCopyingAndAnswersIt) {
+TEST_P(OverlayExport, AStopAbandonsACommitStillCopyingAndAnswersIt) {
   StartServer();
   ExpectAtaOk(Write(9, Pattern(kSector, 0xd), kHostA));
   overlay::OverlayFilter* o = h_.server().exports().front()->overlay();
@@ -137,6 +141,31 @@ TEST_F(OverlayExport, AStopAbandonsACommitStillCopyingAndAnswersIt) {
     EXPECT_NE(entry.path().extension(), ".tmp") << entry.path() << " was left behind";
   }
 }
+
+TEST_P(OverlayExport, EveryInitiatorIsServedByTheFirstLoop) {
+  StartServer();
+  for (MacAddress host : {kHostA, kHostB, kHostC}) {
+    ExpectAtaOk(Write(7, Pattern(kSector, 0x5), host));
+    auto r = Read(7, 1, host);
+    ExpectAtaOk(r);
+    if (r) {
+      EXPECT_EQ(r->ata_data(kSector), Pattern(kSector, 0x5));
+    }
+  }
+  std::vector<std::optional<Stats>> loops = h_.server().loop_stats();
+  ASSERT_EQ(loops.size(), GetParam());
+  ASSERT_TRUE(loops[0].has_value());
+  EXPECT_EQ(loops[0]->ata_commands, 6u);
+  if (GetParam() > 1) {
+    ASSERT_TRUE(loops[1].has_value());
+    EXPECT_EQ(loops[1]->ata_commands, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Loops, OverlayExport, ::testing::Values(size_t{1}, size_t{2}),
+                         [](const ::testing::TestParamInfo<size_t>& param) {
+                           return std::string(param.param == 1 ? "OneLoop" : "TwoLoops");
+                         });
 
 }  // namespace
 }  // namespace aoe::target::testkit

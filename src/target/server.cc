@@ -115,6 +115,7 @@ void ServerImpl::AdoptPorts(PortSets ports) {
     loop_->AdoptPort(std::move(per_loop[0]));
     OnOtherLoops([&](DataLoop& loop, size_t k) { loop.AdoptPort(std::move(per_loop[k + 1])); });
   }
+  UpdateFanout();  // new groups
 }
 
 void ServerImpl::StartWatchingState() {
@@ -210,6 +211,7 @@ void ServerImpl::ReopenPorts(size_t index) {
   loop_->ReplacePort(index, std::move(per_loop[0]));
   OnOtherLoops(
       [&](DataLoop& loop, size_t k) { loop.ReplacePort(index, std::move(per_loop[k + 1])); });
+  UpdateFanout();  // a new group
 }
 
 void ServerImpl::Shutdown() {

@@ -54,10 +54,31 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
               e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
     Export& added = *e;
     target().AddExport(std::move(e));
-    OnOtherLoops([&](DataLoop& loop, size_t k) { loop.target().AddExport(std::move(copies[k])); });
+    OnOtherLoops([&](DataLoop& loop, size_t k) {
+      if (copies[k]) loop.target().AddExport(std::move(copies[k]));
+    });
     if (options_.announce && serving_) AnnounceEverywhere(added);  // else StartServing's
   }
+  UpdateFanout();
   loop_->FlushTx();
+}
+
+void ServerImpl::UpdateFanout() {
+  if (other_loops_.empty()) return;
+  std::vector<FanoutDisk> first;
+  for (const auto& e : target().exports()) {
+    if (FirstLoopOnly(e->options())) first.push_back({e->shelf(), e->slot()});
+  }
+  for (size_t i = 0; i < loop_->port_count(); ++i) {
+    Port* port = loop_->port(i);
+    if (port == nullptr) continue;
+    if (auto set = port->SetFanoutFirstDisks(first); !set) {
+      log_.Error(port->name(),
+                 "cannot send the requests of overlay exports on {} to the first event loop: "
+                 "{}; initiators the other loops serve get no answer from them",
+                 port->name(), set.error().message());
+    }
+  }
 }
 
 Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
@@ -292,6 +313,7 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   OnOtherLoops([&](DataLoop& loop, size_t k) { close(loop, copies[k]); });
   AbandonUnsavedState(*removed);
   close(*loop_, removed);
+  UpdateFanout();
   log_.Info(name, "{}", why);
 }
 
@@ -395,6 +417,10 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
   std::optional<OpenFailure> failed;
   OnOtherLoops([&](DataLoop& loop, size_t) {
     if (failed) return;
+    if (FirstLoopOnly(options)) {
+      opened.copies.push_back(nullptr);
+      return;
+    }
     auto copy = OpenCopy(loop, *opened.owner, *storage->base);
     if (copy) {
       opened.copies.push_back(std::move(*copy));

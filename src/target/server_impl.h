@@ -48,10 +48,11 @@ struct BlockingIo final : IoCallback {
 using PortSets = std::vector<std::vector<std::unique_ptr<Port>>>;
 
 // An export opened on every loop: loop 0's, which owns its state, and a copy for each other
-// loop (Export::CopyForLoop), on that loop's own storage chain.
+// loop (Export::CopyForLoop), on that loop's own storage chain; no copies for an export loop 0
+// alone serves (ServerImpl::FirstLoopOnly).
 struct OpenedExport {
   std::shared_ptr<Export> owner;
-  std::vector<std::shared_ptr<Export>> copies;  // copies[k] is loop k + 1's
+  std::vector<std::shared_ptr<Export>> copies;  // copies[k] is loop k + 1's, or null
 };
 
 class ServerImpl final : public Server {
@@ -125,6 +126,16 @@ class ServerImpl final : public Server {
   // Runs `task` on loop k + 1 if it answers within kLoopAnswerTimeout (20 ms, if it was found
   // stuck and has not woken since); logs when it stops and starts answering.
   bool AskLoop(size_t k, const std::function<void(DataLoop&)>& task);
+
+  // Whether only loop 0 serves the export, with no copies on the other loops: an overlay
+  // export, whose directory and every client's overlay one OverlayFilter owns. Its ATA
+  // requests are sent to loop 0 by the fanout selector (UpdateFanout), from every initiator.
+  bool FirstLoopOnly(const ExportOptions& options) const {
+    return !other_loops_.empty() && options.has_overlay();
+  }
+  // Gives every interface's fanout group the exports loop 0 alone serves as its first-member
+  // disks (net/fanout.h); after every change of the export table or of the ports.
+  void UpdateFanout();
 
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
   std::string OpenError(const ExportOptions& options, const OpenFailure& failure) const;

@@ -164,13 +164,17 @@ TEST(ServerLoopsStart, TheOtherLoopsServeNothingBeforeTheFirstPoll) {
 TEST_F(ServerLoops, AReloadIsCheckedAgainstTheLoopsItRunsWith) {
   ServerOptions next = h_.options();
   next.loops = 1;
-  ExportOptions image = next.exports.front();
-  image.address.slot = kSlot + 1;
-  image.backend = ParseBackendSpec("/nonexistent/base.img");  // refused before it is opened
-  image.overlay_dir = "/nonexistent/overlays";
-  next.exports.push_back(image);
+  // More overlay exports than the fanout selector can send to loop 0 (refused before any is
+  // opened).
+  for (size_t i = 0; i <= kMaxFanoutFirstDisks; ++i) {
+    ExportOptions image = next.exports.front();
+    image.address = {static_cast<uint16_t>(kShelf + 1 + i / 200), static_cast<uint8_t>(i % 200)};
+    image.backend = ParseBackendSpec("/nonexistent/base" + std::to_string(i));
+    image.overlay_dir = "/nonexistent/overlays" + std::to_string(i);
+    next.exports.push_back(image);
+  }
   EXPECT_FALSE(h_.server().Reconfigure(next));
-  EXPECT_TRUE(h_.LogContains("overlay exports are served by one event loop only"));
+  EXPECT_TRUE(h_.LogContains("with --loops above 1 at most 2000 can be served"));
   EXPECT_TRUE(h_.LogContains("this aoe serve runs 2 event loop(s) until it is restarted"));
   EXPECT_EQ(h_.server().exports().size(), 1u);
 }

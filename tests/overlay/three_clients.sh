@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# three_clients.sh AOE_BINARY
+# three_clients.sh AOE_BINARY [--loops N]
 #
 # One overlay export (overlay=DIR) and three clients with different MACs, each on its own link
 # to the target (MTU 1500, so every 4 KiB block is written in 1 KiB frames and a client's first
@@ -14,10 +14,18 @@
 # Each check compares a whole-disk download with the image the client should see (the base with
 # its own writes applied by dd), so a single wrong sector fails it.
 #
+# --loops N (N > 1): the same from `aoe serve --loops N`, which serves an overlay export from its
+# first event loop only, every client's ATA requests included (the fanout selector sends them
+# there; docs/architecture.md, "More cores"). Clients 1 and 3 have odd MACs, whose requests to
+# any other export go to loop 1: `aoe ctl stats` shows that loop 1 served none of the overlay
+# I/O, and then that it serves client 1's reads of a plain export, e0.2.
+#
 # Exit: 0 pass, 1 fail, 77 skipped (not root).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 ov_init "$1"
+loops=1
+[ "${2:-}" = --loops ] && loops=$3
 
 readonly MIB=32
 BASE=$T_TMP/golden.img
@@ -28,8 +36,15 @@ mkdir -p "$T_TMP/overlays"
 
 MACS=(02:00:00:0f:00:01 02:00:00:0f:00:02 02:00:00:0f:00:03)
 for n in 1 2 3; do ov_client "c$n" "${MACS[n-1]}"; done
-ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"
+PLAIN=$T_TMP/plain.img
+ini_make_image "$PLAIN" 4
+ov_serve --loops "$loops" "e0.1=$BASE,overlay=$OVERLAY_DIR" "e0.2=$PLAIN"
 ov_wait_ready
+
+# loop_commands K: the ATA commands loop K has served.
+loop_commands() {
+    ov_ctl stats --json | python3 -c "import json, sys; print(json.load(sys.stdin)['loops'][$1]['ata_commands'])"
+}
 
 # Each client: 1 MiB at sector 2048 (4 KiB aligned), 3 sectors at 4097 (inside a block: a
 # copy-up), and 1 sector at the disk's last sector. Same sectors for every client, own bytes.
@@ -72,6 +87,20 @@ check_reads() {
 }
 check_reads "live"
 t_check "the base image never changes" test "$(t_sha "$BASE")" = "$BASE_SHA"
+if [ "$loops" -gt 1 ]; then
+    served0=$(loop_commands 0)
+    served1=$(loop_commands 1)
+    t_log "overlay I/O: loop 0 served ${served0:-?} ATA commands, loop 1 ${served1:-?}"
+    t_check "loop 0 served every client's overlay I/O (${served0:-0} commands)" \
+        [ "${served0:-0}" -gt 1000 ]
+    t_check "loop 1 served none of it, though clients 1 and 3 have odd MACs" [ "${served1:-x}" = 0 ]
+    ov_aoe c1 cp -i ovc0 --no-progress e0.2 "$T_TMP/plain.down" >"$T_TMP/cp.log" 2>&1 ||
+        t_fail "client 1: download of the plain export failed: $(cat "$T_TMP/cp.log")"
+    t_check "client 1 reads the plain export" cmp -s "$PLAIN" "$T_TMP/plain.down"
+    served1=$(loop_commands 1)
+    t_check "loop 1 served client 1's reads of the plain export (${served1:-0} commands)" \
+        [ "${served1:-0}" -gt 1000 ]
+fi
 
 ov_ctl clients e0.1 --json >"$T_TMP/clients.json" 2>&1
 if [[ "$(ov_json "$T_TMP/clients.json" \
@@ -86,7 +115,7 @@ fi
 ov_stop_target
 "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
 t_check "aoe overlay check: consistent after a clean stop" grep -qx consistent "$T_TMP/check.log"
-ov_serve "e0.1=$BASE,overlay=$OVERLAY_DIR"
+ov_serve --loops "$loops" "e0.1=$BASE,overlay=$OVERLAY_DIR" "e0.2=$PLAIN"
 ov_wait_ready
 check_reads "after a restart"
 t_check "the base image still never changed" test "$(t_sha "$BASE")" = "$BASE_SHA"

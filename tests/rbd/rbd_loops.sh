@@ -34,8 +34,17 @@ t_serve "$RBD_T" --config "$T_TMP/serve.toml"
 t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
 t_wait_target "$RBD_C" vc1 e1.1 "$SERVE_WRAPPER"
 
-# watchers: how many handles of rbd/disk the cluster sees open (`rbd status`).
-watchers() { rbd_cli status rbd/disk 2>/dev/null | grep -c 'watcher='; }
+# watchers: how many handles of rbd/disk the cluster sees open (`rbd status`); -1 if it cannot
+# say.
+watchers() {
+    local out
+    if ! out=$(rbd_cli status rbd/disk 2>&1); then
+        t_log "rbd status failed: $out"
+        echo -1
+        return
+    fi
+    grep -c 'watcher=' <<<"$out"
+}
 # one_watcher WHEN: exactly one (a handle closed a moment ago may linger briefly).
 one_watcher() {
     local i n
@@ -83,6 +92,10 @@ t_log "ATA commands: loop 0 ${served0:-?}, loop 1 ${served1:-?}"
 t_check "loop 0 served vc0's I/O (${served0:-0} commands)" [ "${served0:-0}" -gt 1000 ]
 t_check "loop 1 served vc1's I/O (${served1:-0} commands)" [ "${served1:-0}" -gt 1000 ]
 t_check "still one handle after I/O on both loops" one_watcher
+rbd_cli lock ls rbd/disk >"$T_TMP/locks.txt" 2>&1 || t_die "rbd lock ls failed: $(cat "$T_TMP/locks.txt")"
+t_log "rbd lock ls: $(tr '\n' '|' <"$T_TMP/locks.txt")"
+t_check "one holder of the exclusive lock (rbd lock ls)" \
+    test "$(grep -c '^client\.' "$T_TMP/locks.txt")" -eq 1
 
 # Resize and reload: both loops serve the new size from a new handle; the old one is closed.
 rbd_cli resize --size $((MIB * 2)) rbd/disk >/dev/null 2>&1 || t_die "rbd resize failed"

@@ -1,6 +1,9 @@
 // RbdImage: one open RBD image (librbd `rbd_image_t`), or a snapshot of it, with the pool I/O
-// context and the cluster connection it needs. The block backend and the image's metadata share
-// it (rbd_backend.h, rbd_metadata.h), so it lives until both are gone.
+// context and the cluster connection it needs. The block backends (one per event loop,
+// RbdBackend::ShareWithThread) and the image's metadata share it (rbd_backend.h,
+// rbd_metadata.h), so it lives until all are gone; whichever goes last closes it, on its own
+// thread (a network round trip: a copy whose commands outlived its export's close deadline
+// closes it on its loop).
 //
 // Open() blocks (network round trips): start-up and reload only.
 //

@@ -39,6 +39,9 @@ class Harness::ServedPort final : public Port {
   Result<void> Refresh() override { return port_->Refresh(); }
   int fd() const override { return port_->fd(); }
   Result<uint16_t> JoinFanout(uint16_t group) override { return port_->JoinFanout(group); }
+  Result<void> SetFanoutFirstDisks(std::span<const FanoutDisk> first) override {
+    return port_->SetFanoutFirstDisks(first);
+  }
   Result<size_t> Receive(std::span<RxSlot> slots) override { return port_->Receive(slots); }
   bool receives_in_place() const override { return harness_.received_in_place_.enabled; }
   Result<size_t> ReceiveInPlace(std::span<RxSlot> slots) override {
