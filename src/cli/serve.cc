@@ -7,7 +7,6 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,15 +138,13 @@ std::optional<Stopped> DropToUser(const ServeArgs& args, const PrivilegeDrop& dr
 // Starts everything in order (signals, the Server, [netboot], the control socket, the user
 // switch, the watchdog), tells systemd it is ready, and serves until a stop signal.
 Stopped RunServe(const ServeArgs& args) {
-  // Block the signals before the Server exists, so that any thread it starts inherits the mask
-  // and the signals arrive only through the signalfd.
-  const sigset_t signals = HandledSignals();
-  if (int err = pthread_sigmask(SIG_BLOCK, &signals, nullptr); err != 0) {
-    return Failure(kExitFailure, fmt::format("cannot block signals: {}", std::strerror(err)));
-  }
-  UniqueFd signal_fd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
-  if (!signal_fd) {
-    return Failure(kExitFailure, fmt::format("cannot create a signalfd: {}", std::strerror(errno)));
+  // The signal thread first: every thread started after it (the Server's) inherits the blocked
+  // signals, which then arrive only through it. From here on a second SIGTERM quits, even while
+  // the start waits for storage that hangs.
+  Result<std::unique_ptr<SignalThread>> signals = SignalThread::Start(HandledSignals());
+  if (!signals) {
+    return Failure(kExitFailure,
+                   fmt::format("cannot start receiving signals: {}", signals.error().message()));
   }
   PrivilegeDrop drop;
   if (std::optional<Stopped> bad = PlanPrivilegeDrop(args, drop)) return *bad;
@@ -185,8 +182,8 @@ Stopped RunServe(const ServeArgs& args) {
     if (std::optional<Stopped> bad = DropToUser(args, drop, netboot, log)) return *bad;
   }
   ServiceNotifier notifier;
-  SignalHandler handler(serving, netboot, log, args, signal_fd.get(), notifier);
-  serving.Watch(signal_fd.get(), [&handler] { handler.OnReadable(); });
+  SignalHandler handler(serving, netboot, log, args, **signals, notifier);
+  serving.Watch((*signals)->fd(), [&handler] { handler.OnReadable(); });
 
   // Every interface, export and the [netboot] service is up: READY=1 for Type=notify, and the
   // watchdog pings (WatchdogSec=) from the same loop that serves the frames.

@@ -1,8 +1,6 @@
 #include "cli/serve_signals.h"
 
 #include <fmt/format.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 namespace aoe::cli {
 
@@ -30,13 +28,11 @@ std::string ServiceStatus(const ServeConfig& config) {
 }
 
 void SignalHandler::OnReadable() {
-  signalfd_siginfo info{};
-  // The fd is non-blocking: drain every queued signal, then return to the loop.
-  while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    switch (info.ssi_signo) {
+  for (int signal_number : signals_.Take()) {
+    switch (signal_number) {
       case SIGINT:
       case SIGTERM:
-        Stop(static_cast<int>(info.ssi_signo));
+        Stop(signal_number);
         break;
       case SIGHUP:
         Reload();
@@ -53,13 +49,8 @@ void SignalHandler::Stop(int signal_number) {
   (void)notifier_.Stopping("stopping after the commands in flight");
   log_.Info(kSubject, "{}: stopping after the commands in flight (send it again to quit at once)",
             signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  // A second SIGINT/SIGTERM ends the process at once (SignalThread), for when storage hangs.
   server_.RequestStop();
-  // A second SIGINT/SIGTERM then takes the default action, for when storage hangs.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 }
 
 void SignalHandler::Reload() {

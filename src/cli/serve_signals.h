@@ -11,32 +11,33 @@
 #include "cli/serve_args.h"
 #include "cli/serve_config.h"
 #include "cli/serve_netboot.h"
+#include "cli/signal_thread.h"
 #include "os/service_notify.h"
 #include "target/server.h"
 
 namespace aoe::cli {
 
-// The signals aoe serve handles through its signalfd (blocked everywhere else).
+// The signals aoe serve handles (through its SignalThread; blocked in every other thread).
 sigset_t HandledSignals();
 
 // The one-line STATUS= that `systemctl status aoe-serve` shows.
 std::string ServiceStatus(const ServeConfig& config);
 
-// Reacts to signals read from a signalfd. Runs on the Server's loop thread (through
+// Reacts to the signals the SignalThread passes on. Runs on the Server's loop thread (through
 // Server::Watch), so it may call any Server method.
 class SignalHandler {
  public:
   SignalHandler(target::Server& server, EmbeddedNetboot& netboot, Logger& log,
-                const ServeArgs& args, int fd, ServiceNotifier& notifier)
+                const ServeArgs& args, SignalThread& signals, ServiceNotifier& notifier)
       : server_(server),
         netboot_(netboot),
         log_(log),
         args_(args),
-        fd_(fd),
+        signals_(signals),
         notifier_(notifier),
         status_(ServiceStatus(args.config)) {}
 
-  // Reads and handles every queued signal.
+  // Handles every signal received since the last call.
   void OnReadable();
 
  private:
@@ -51,7 +52,7 @@ class SignalHandler {
   EmbeddedNetboot& netboot_;
   Logger& log_;
   const ServeArgs& args_;
-  int fd_;
+  SignalThread& signals_;
   ServiceNotifier& notifier_;
   std::string status_;  // STATUS= for what is being served
   bool stopping_ = false;

@@ -4,7 +4,7 @@
 #   - /proc/PID/status shows uid/gid nobody, CapEff = CapPrm = CAP_NET_RAW only (0x2000),
 #     no inheritable or ambient capabilities, NoNewPrivs 1;
 #   - the state directory belongs to nobody, and a config string set over the wire is saved;
-#   - every thread (the state writer too) has the same uid and capabilities;
+#   - every thread (the state writer too) has the same uid and CAP_NET_RAW at most;
 #   - I/O works (every byte verified by faults_soak_client), also into an overlay directory
 #     whose parents were made at start;
 #   - a SIGHUP that adds an image nobody cannot open fails cleanly and keeps serving;
@@ -63,20 +63,26 @@ t_check "a config string set over the wire is accepted" \
     faults_aoe config -i vc e1.1 --force owned-by-test --timeout 3
 t_check "and saved in the state directory by nobody" \
     grep -rqs owned-by-test "$state"
-# Capabilities belong to each thread: the state writer thread must have dropped them too.
+# Capabilities belong to each thread: the state writer thread must have dropped them too. The
+# signal thread (started before the drop, src/cli/signal_thread.h) keeps none: the uid change
+# empties the sets of a thread that did not ask to keep them. So each thread holds CAP_NET_RAW
+# only or nothing, and at least two (the loop and the state writer) hold CAP_NET_RAW.
 every_thread_dropped() {
-    local count=0 task
+    local count=0 with_raw=0 task caps
     for task in /proc/"$SERVE_PID"/task/*/status; do
-        awk -v uid="$nobody_uid" '$1 == "Uid:" {u = ($2 == uid && $3 == uid && $4 == uid && $5 == uid)}
-             $1 == "CapEff:" {c = ($2 == "0000000000002000")}
-             $1 == "CapPrm:" {p = ($2 == "0000000000002000")}
-             END {exit !(u && c && p)}' "$task" || return 1
+        caps=$(awk -v uid="$nobody_uid" '$1 == "Uid:" {u = ($2 == uid && $3 == uid && $4 == uid && $5 == uid)}
+             $1 == "CapEff:" {e = $2}
+             $1 == "CapPrm:" {p = $2}
+             END {if (u && e == p && (e == "0000000000002000" || e == "0000000000000000")) print e}' \
+            "$task")
+        [ -n "$caps" ] || return 1
         count=$((count + 1))
+        [ "$caps" == 0000000000002000 ] && with_raw=$((with_raw + 1))
     done
-    t_log "threads of aoe serve: $count"
-    [ "$count" -ge 2 ]
+    t_log "threads of aoe serve: $count, $with_raw with CAP_NET_RAW"
+    [ "$with_raw" -ge 2 ]
 }
-t_check "every thread, the state writer included, is nobody with CAP_NET_RAW only" \
+t_check "every thread, the state writer included, is nobody with CAP_NET_RAW only (or nothing)" \
     every_thread_dropped
 t_check "I/O works as nobody (every byte verified)" \
     faults_soak_client -i vc -t e1.1 --seconds 5 --depth 8

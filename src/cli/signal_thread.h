@@ -1,0 +1,61 @@
+// SignalThread: `aoe serve`'s signals, received on a thread of their own and handed to the
+// event loop through a pipe, so that a repeated stop signal ends the process even when the
+// loop's thread is stuck.
+//
+// Why a thread: the loop reads its signals only between turns. A loop stuck inside a system
+// call (opening or reading an image on a FUSE or NFS mount whose server hangs) never takes
+// them, and further SIGTERMs merge into the one already pending, so before this only SIGKILL
+// ended it. The thread takes every handled signal as it arrives: it passes each on to the loop
+// (SignalHandler), except a second stop signal (SIGINT or SIGTERM), which it lets take its
+// default action at once, as the first one promised ("send it again to quit at once").
+//
+// Every thread of the process must block the handled signals, which Start() does for the
+// calling thread; threads started afterwards inherit the mask, so Start() must come first.
+//
+// Thread-safety: take() and fd() are for the loop's thread; the signal thread touches only its
+// own descriptors.
+#pragma once
+
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace aoe::cli {
+
+class SignalThread {
+ public:
+  // Blocks `handled` in the calling thread and starts the thread that receives them. SIGINT and
+  // SIGTERM among them are the stop signals. Errors: the errno of pthread_sigmask, signalfd,
+  // pipe2 or eventfd.
+  static Result<std::unique_ptr<SignalThread>> Start(const sigset_t& handled);
+  ~SignalThread();  // stops and joins the thread; the signals stay blocked
+
+  SignalThread(const SignalThread&) = delete;
+  SignalThread& operator=(const SignalThread&) = delete;
+
+  // Readable while signals wait to be taken (for the loop to watch).
+  int fd() const { return read_end_.get(); }
+  // The signals received since the last call, in order. Never blocks.
+  std::vector<int> Take();
+
+ private:
+  SignalThread(UniqueFd signal_fd, UniqueFd read_end, UniqueFd write_end, UniqueFd stop_fd);
+  void Run();
+  // A second stop signal: its default action, which ends the process. Does not return.
+  [[noreturn]] static void Die(int signal_number);
+
+  UniqueFd signal_fd_;
+  UniqueFd read_end_;
+  UniqueFd write_end_;
+  UniqueFd stop_fd_;        // an eventfd: the destructor's request to return
+  bool stop_seen_ = false;  // the signal thread's own
+  std::thread thread_;
+};
+
+}  // namespace aoe::cli
