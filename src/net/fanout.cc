@@ -15,6 +15,7 @@ size_t FanoutMember(ConstByteSpan frame, size_t members, std::span<const FanoutD
   if (members <= 1 || frame.size() <= kAoeCommandOffset) return 0;
   if (LoadU8(frame, kAoeCommandOffset) != kAoeAtaCommand) return 0;
   const FanoutDisk addressed{LoadBe16(frame, kAoeMajorOffset), LoadU8(frame, kAoeMinorOffset)};
+  if (addressed.major == kAoeWildcardMajor || addressed.minor == kAoeWildcardMinor) return 0;
   if (std::find(first.begin(), first.end(), addressed) != first.end()) return 0;
   return LoadBe32(frame, kSourceMacLowWordOffset) % members;
 }
@@ -26,6 +27,8 @@ namespace {
 // returns a number and the kernel takes it modulo the group's current member count, which is
 // FanoutMember's modulo. A load beyond the frame ends the program with 0: member 0.
 //   A = aoe[command]; if A != ATA: return 0
+//   A = aoe[major]; if A == wildcard: return 0
+//   A = aoe[minor]; if A == wildcard: return 0
 //   A = aoe[major, minor, command] (one word: the command is 0 here)
 //   for each first-member disk: if A == (major << 16 | minor << 8): return 0
 //   A = ethernet[8..11]; return A
@@ -34,9 +37,16 @@ namespace {
 std::vector<sock_filter> Selector(std::span<const FanoutDisk> first) {
   constexpr uint32_t kCommandInAoeHeader = kAoeCommandOffset - kEthernetHeaderBytes;
   constexpr uint32_t kAddressInAoeHeader = kAoeMajorOffset - kEthernetHeaderBytes;
+  constexpr uint32_t kMinorInAoeHeader = kAoeMinorOffset - kEthernetHeaderBytes;
   std::vector<sock_filter> code = {
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kCommandInAoeHeader),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeAtaCommand, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kAddressInAoeHeader),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeWildcardMajor, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kMinorInAoeHeader),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeWildcardMinor, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, 0),
   };
   if (!first.empty()) {

@@ -9,7 +9,9 @@
 // - An ATA request addressed to one of the group's first-member disks (FanoutDisk, set by
 //   SetFanoutFirstDisks) goes to member 0 too, whatever its source: an export only the first
 //   loop serves (an overlay export, whose directory has one owner) gets all its requests there.
-//   An ATA request to a wildcard address is not one of them: real initiators address a disk.
+// - So does an ATA request to a wildcard shelf or slot (WinAoE discovers disks with a broadcast
+//   IDENTIFY): member 0's loop holds every export, so it answers for each, the first-member
+//   ones included. (Wildcard reads and writes are refused anyway.)
 // - Every other command (config, mask, reserve, and any unknown one) goes to member 0. Those
 //   commands read and change the export state every loop reads (config string, mask list,
 //   reservation); with them all on one loop, that state has a single writer. A command is only
@@ -42,13 +44,15 @@ namespace aoe {
 // Wire facts the selector relies on (offsets from the start of the Ethernet frame; duplicated
 // from proto/ like role_filter.h's, as net/ may depend only on base/):
 //   6..11  source MAC; the selector reads bytes 8..11.
-//   16..17 AoE major (shelf), 18 minor (slot).
+//   16..17 AoE major (shelf), 18 minor (slot); 0xffff and 0xff are the wildcards.
 //   19     AoE command; 0 is ATA.
 inline constexpr size_t kSourceMacLowWordOffset = 8;
 inline constexpr size_t kAoeMajorOffset = 16;
 inline constexpr size_t kAoeMinorOffset = 18;
 inline constexpr size_t kAoeCommandOffset = 19;
 inline constexpr uint8_t kAoeAtaCommand = 0;
+inline constexpr uint16_t kAoeWildcardMajor = 0xffff;
+inline constexpr uint8_t kAoeWildcardMinor = 0xff;
 
 // A disk by its AoE address, whose ATA requests go to member 0.
 struct FanoutDisk {
@@ -56,8 +60,8 @@ struct FanoutDisk {
   uint8_t minor = 0;
   bool operator==(const FanoutDisk&) const = default;
 };
-// The most first-member disks a selector holds: two instructions each, within the kernel's
-// limit of 4096 per program.
+// The most first-member disks a selector holds: two instructions each, with the rest of the
+// program (12 instructions) within the kernel's limit of 4096.
 inline constexpr size_t kMaxFanoutFirstDisks = 2000;
 
 // Which of `members` sockets (0 .. members-1) the kernel hands `frame` to, in a group whose

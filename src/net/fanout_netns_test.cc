@@ -223,8 +223,9 @@ TEST_P(FanoutNetnsTest, AMemberCannotBeBoundAgain) {
   EXPECT_EQ(errno, EINVAL);
 }
 
-// The exports only loop 0 serves (overlay exports): the kernel sends every ATA request to them
-// to member 0, from any initiator, and a new selector takes effect on the group at once.
+// The exports only loop 0 serves (overlay exports), and wildcard addresses: the kernel sends
+// every ATA request to them to member 0, from any initiator, and a new selector takes effect on
+// the group at once.
 TEST_P(FanoutNetnsTest, AtaRequestsToTheFirstMemberDisksAllReachMemberZero) {
   OpenMembers(2);
   if (HasFatalFailure()) return;
@@ -232,7 +233,8 @@ TEST_P(FanoutNetnsTest, AtaRequestsToTheFirstMemberDisksAllReachMemberZero) {
   const std::vector<FanoutDisk> first = {{0x0102, 3}, {9, 9}};
   std::vector<Bytes> frames;
   for (uint32_t n = 0; n < 8; ++n) {
-    for (FanoutDisk disk : {FanoutDisk{0x0102, 3}, FanoutDisk{0x0102, 4}, FanoutDisk{9, 9}}) {
+    for (FanoutDisk disk : {FanoutDisk{0x0102, 3}, FanoutDisk{0x0102, 4}, FanoutDisk{9, 9},
+                            FanoutDisk{0xffff, 0xff}, FanoutDisk{0xffff, 4}, FanoutDisk{9, 0xff}}) {
       Bytes frame = Request(target, Initiator(n), kAoeAtaCommand, uint32_t(frames.size()));
       StoreBe16(frame, kAoeMajorOffset, disk.major);
       StoreU8(frame, kAoeMinorOffset, disk.minor);

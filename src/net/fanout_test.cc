@@ -80,5 +80,20 @@ TEST(FanoutMember, AtaRequestsToAFirstMemberDiskAllGoToMemberZero) {
   }
 }
 
+TEST(FanoutMember, AtaRequestsToAWildcardShelfOrSlotGoToMemberZero) {
+  auto to = [](uint32_t source_low_word, uint16_t major, uint8_t minor) {
+    auto frame = Request(source_low_word, kAoeAtaCommand);
+    StoreBe16(frame, kAoeMajorOffset, major);
+    StoreU8(frame, kAoeMinorOffset, minor);
+    return frame;
+  };
+  for (uint32_t mac = 0; mac < 8; ++mac) {
+    EXPECT_EQ(FanoutMember(to(mac, 0xffff, 0xff), 4), 0u) << mac;  // WinAoE's broadcast IDENTIFY
+    EXPECT_EQ(FanoutMember(to(mac, 0xffff, 3), 4), 0u) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 3, 0xff), 4), 0u) << mac;
+    EXPECT_EQ(FanoutMember(to(mac, 0xfffe, 0xfe), 4), mac % 4) << mac;
+  }
+}
+
 }  // namespace
 }  // namespace aoe

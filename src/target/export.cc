@@ -10,8 +10,6 @@ namespace aoe::target {
 
 namespace {
 constexpr std::string_view kFirmwareRevision = "aoekit01";
-// More initiators than any AoE segment has; see flushing_initiators_.
-constexpr size_t kMaxFlushingInitiators = 4096;
 }  // namespace
 
 Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
@@ -23,6 +21,7 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, Exp
       state_(std::move(state)),
       published_(std::make_shared<PublishedState>(state_)),
       published_view_(published_),
+      flushing_(std::make_shared<FlushingInitiators>()),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_("aoekit " + name_),
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
@@ -41,6 +40,7 @@ Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
       owns_state_(false),
       published_(owner.published_),
       published_view_(published_),
+      flushing_(owner.flushing_.shared()),
       sector_count_(backend_->size_bytes() / proto::kSectorSize),
       model_(owner.model_),
       serial_(owner.serial_),
@@ -91,19 +91,20 @@ ConstByteSpan Export::identify_page() {
 
 IoContext Export::ContextFor(const MacAddress& initiator) const {
   IoContext context{.initiator = initiator};
-  const bool durable =
-      options_.durability == Durability::kSync ||
-      (options_.durability == Durability::kAuto && !flushing_initiators_.contains(initiator));
+  const bool durable = options_.durability == Durability::kSync ||
+                       (options_.durability == Durability::kAuto && !flushing_.Contains(initiator));
   if (durable) context.flags |= IoContext::kDurable;
   return context;
 }
 
 void Export::FlushSeen(const MacAddress& initiator) {
   if (options_.durability != Durability::kAuto) return;
-  if (flushing_initiators_.size() < kMaxFlushingInitiators) flushing_initiators_.insert(initiator);
+  if (!flushing_.Contains(initiator)) flushing_.shared()->Add(initiator);
 }
 
-void Export::IdentifySeen(const MacAddress& initiator) { flushing_initiators_.erase(initiator); }
+void Export::IdentifySeen(const MacAddress& initiator) {
+  if (flushing_.Contains(initiator)) flushing_.shared()->Remove(initiator);
+}
 
 void Export::BuildIdentify(proto::ChsGeometry geometry) {
   page_geometry_ = geometry;

@@ -19,7 +19,6 @@
 #include <atomic>
 #include <cassert>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "base/bytes.h"
@@ -28,6 +27,7 @@
 #include "storage/overlay/overlay_filter.h"
 #include "target/client_table.h"
 #include "target/export_state.h"
+#include "target/flushing_initiators.h"
 #include "target/options.h"
 #include "target/published_state.h"
 #include "target/save_coalescer.h"
@@ -146,6 +146,9 @@ class Export {
   // A copy's reader of published_ (unused on the owner). Mutable: it caches the snapshot last
   // read, for this export's own loop only.
   mutable PublishedState::View published_view_;
+  // Initiators whose writes take the cached path under durability=auto: one set for the owner
+  // and its copies, read through this loop's view. Mutable: the view caches its snapshot.
+  mutable FlushingInitiators::View flushing_;
   uint64_t sector_count_;
   std::string model_;
   std::string serial_;
@@ -154,10 +157,6 @@ class Export {
   std::shared_ptr<std::atomic<proto::ChsGeometry>> geometry_;
   proto::ChsGeometry page_geometry_;  // the one identify_page_ was built with
   std::array<std::byte, proto::kIdentifyPageSize> identify_page_{};
-  // Initiators whose writes take the cached path under durability=auto. Bounded: a host that
-  // floods FLUSH from made-up MACs cannot grow it, and an initiator left out only gets the
-  // safe path.
-  std::set<MacAddress> flushing_initiators_;
 };
 
 }  // namespace aoe::target

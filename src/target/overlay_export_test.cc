@@ -162,6 +162,52 @@ TEST_P(OverlayExport, EveryInitiatorIsServedByTheFirstLoop) {
   }
 }
 
+// Exports added and removed while serving: an overlay export added by `aoe ctl add` is served
+// to every initiator (loop 0 takes its requests from then on), and once removed, a plain export
+// at its address is spread by MAC again.
+TEST_P(OverlayExport, ExportsAddedAndRemovedWhileServingAreRoutedByWhatTheyAre) {
+  StartServer();
+  const uint8_t slot = kSlot + 1;
+  auto exchange = [&](const AtaRequest& request, MacAddress from) -> std::optional<Reply> {
+    h_.Send(BuildAta(Harness::To(kShelf, slot, from), request), HostFor(from));
+    std::vector<Reply> replies = h_.Await(HostFor(from), 1);
+    if (replies.empty()) return std::nullopt;
+    return std::move(replies.front());
+  };
+  auto ata_commands_of_loop_1 = [&]() -> uint64_t {
+    auto loops = h_.server().loop_stats();
+    return loops.size() > 1 && loops[1] ? loops[1]->ata_commands : 0;
+  };
+
+  const std::string base = h_.state_dir() + "-base2";
+  h_.AddDisk(base, kDiskSectors * kSector);
+  ExportOptions overlay = export_options();
+  overlay.address.slot = slot;
+  overlay.backend = ParseBackendSpec(base);
+  overlay.overlay_dir = h_.state_dir() + "-overlay2";
+  ASSERT_EQ(h_.server().AddExport(overlay), "");
+  ExpectAtaOk(
+      exchange(AtaOp(kWrite48).Flags(0x41).Count(1).Lba(3).Data(Pattern(kSector, 9)), kHostB));
+  auto read = exchange(AtaOp(kRead48).Flags(0x40).Count(1).Lba(3), kHostB);
+  ExpectAtaOk(read);
+  if (read) {
+    EXPECT_EQ(read->ata_data(kSector), Pattern(kSector, 9));
+  }
+  EXPECT_EQ(ata_commands_of_loop_1(), 0u);
+
+  ASSERT_EQ(h_.server().RemoveExport(overlay.name()), "");
+  const std::string plain_image = h_.state_dir() + "-plain.img";
+  std::ofstream(plain_image).close();
+  std::filesystem::resize_file(plain_image, kDiskSectors * kSector);
+  ExportOptions plain = overlay;
+  plain.backend = ParseBackendSpec(plain_image);
+  plain.overlay_dir.clear();
+  ASSERT_EQ(h_.server().AddExport(plain), "");
+  ExpectAtaOk(exchange(AtaOp(kRead48).Flags(0x40).Count(1).Lba(3), kHostB));
+  EXPECT_EQ(ata_commands_of_loop_1(), GetParam() > 1 ? 1u : 0u)
+      << "host B's request to the plain export is loop 1's";
+}
+
 INSTANTIATE_TEST_SUITE_P(Loops, OverlayExport, ::testing::Values(size_t{1}, size_t{2}),
                          [](const ::testing::TestParamInfo<size_t>& param) {
                            return std::string(param.param == 1 ? "OneLoop" : "TwoLoops");

@@ -115,7 +115,7 @@ void ServerImpl::AdoptPorts(PortSets ports) {
     loop_->AdoptPort(std::move(per_loop[0]));
     OnOtherLoops([&](DataLoop& loop, size_t k) { loop.AdoptPort(std::move(per_loop[k + 1])); });
   }
-  UpdateFanout();  // new groups
+  UpdateFanout();  // new groups (at new indexes) have none yet
 }
 
 void ServerImpl::StartWatchingState() {
@@ -211,7 +211,8 @@ void ServerImpl::ReopenPorts(size_t index) {
   loop_->ReplacePort(index, std::move(per_loop[0]));
   OnOtherLoops(
       [&](DataLoop& loop, size_t k) { loop.ReplacePort(index, std::move(per_loop[k + 1])); });
-  UpdateFanout();  // a new group
+  if (index < fanout_first_.size()) fanout_first_[index].clear();  // a new group has none
+  UpdateFanout();
 }
 
 void ServerImpl::Shutdown() {

@@ -69,15 +69,18 @@ void ServerImpl::UpdateFanout() {
   for (const auto& e : target().exports()) {
     if (FirstLoopOnly(e->options())) first.push_back({e->shelf(), e->slot()});
   }
+  fanout_first_.resize(loop_->port_count());
   for (size_t i = 0; i < loop_->port_count(); ++i) {
     Port* port = loop_->port(i);
-    if (port == nullptr) continue;
+    if (port == nullptr || fanout_first_[i] == first) continue;
     if (auto set = port->SetFanoutFirstDisks(first); !set) {
       log_.Error(port->name(),
                  "cannot send the requests of overlay exports on {} to the first event loop: "
                  "{}; initiators the other loops serve get no answer from them",
                  port->name(), set.error().message());
+      continue;
     }
+    fanout_first_[i] = first;
   }
 }
 

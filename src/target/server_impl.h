@@ -134,7 +134,8 @@ class ServerImpl final : public Server {
     return !other_loops_.empty() && options.has_overlay();
   }
   // Gives every interface's fanout group the exports loop 0 alone serves as its first-member
-  // disks (net/fanout.h); after every change of the export table or of the ports.
+  // disks (net/fanout.h); after every change of the export table or of the ports. Only groups
+  // whose list differs are set: the kernel waits for an RCU grace period at each new program.
   void UpdateFanout();
 
   static const ExportOptions* FindWanted(const ServerOptions& options, std::string_view name);
@@ -220,6 +221,9 @@ class ServerImpl final : public Server {
   std::unique_ptr<DataLoop> loop_;         // loop 0, run by the thread that calls Poll()
   std::vector<std::unique_ptr<LoopThread>> other_loops_;  // loops 1 .. N-1
   std::vector<bool> loops_answering_;  // as AskLoop last found each of other_loops_
+  // By port index: the first-member disks UpdateFanout last gave that interface's fanout group
+  // (a new group has none).
+  std::vector<std::vector<FanoutDisk>> fanout_first_;
   std::thread state_writer_;  // runs store_->RunWriter() from the first Poll(); joined at the end
   std::vector<StateStore::Saved> saved_;
   // Exports whose Refresh() has not been reported yet, by name: the export it was asked for

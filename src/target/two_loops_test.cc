@@ -80,6 +80,8 @@ class TwoLoops : public ::testing::Test {
     auto owner = std::make_shared<Export>(options, std::make_unique<MemoryBackend>(kDiskBytes),
                                           ExportState{}, "test", ConstByteSpan());
     auto copy = Export::CopyForLoop(*owner, std::make_unique<MemoryBackend>(kDiskBytes));
+    owner_ = owner.get();
+    copy_ = copy.get();
     loops_[0] = std::make_unique<Loop>(owner);
     loops_[1] = std::make_unique<Loop>(copy);
   }
@@ -120,6 +122,8 @@ class TwoLoops : public ::testing::Test {
   }
 
   std::array<std::unique_ptr<Loop>, kLoops> loops_;
+  Export* owner_ = nullptr;  // loop 0's
+  Export* copy_ = nullptr;   // loop 1's
   uint32_t next_tag_ = 1;
 };
 
@@ -224,6 +228,24 @@ TEST_F(TwoLoops, APartitionTableWrittenOnOneLoopSetsTheGeometryEveryLoopReports)
     EXPECT_EQ(testkit::IdentifyWord(r, 3), 16) << "heads reported on loop " << (host == kHostB);
     EXPECT_EQ(testkit::IdentifyWord(r, 6), 32) << "sectors per track on loop " << (host == kHostB);
   }
+}
+
+// durability=auto: an initiator that flushes gets the cached path until its next IDENTIFY, on
+// every loop. Its FLUSH reaches the loop that serves its I/O (loop 1 for host B), but a wildcard
+// IDENTIFY (WinAoE's discovery) reaches loop 0; loop 1 must then make B's writes durable again.
+TEST_F(TwoLoops, AnIdentifyOnLoopZeroEndsTheCachedPathOfAnInitiatorOnLoopOne) {
+  ASSERT_TRUE(copy_->ContextFor(kHostB).durable()) << "no FLUSH seen yet";
+  auto flushed = Send(BuildAta(From(kHostB), AtaOp(testkit::kFlushCacheExt)));
+  ASSERT_EQ(flushed.size(), 1u);
+  EXPECT_FALSE(copy_->ContextFor(kHostB).durable()) << "B flushes: its writes may be cached";
+  EXPECT_FALSE(owner_->ContextFor(kHostB).durable()) << "on every loop";
+
+  Frame identify =
+      BuildAta(Harness::To(0xffff, 0xff, kHostB, next_tag_++), AtaOp(kIdentify).Count(1));
+  ASSERT_EQ(FanoutMember(identify, kLoops), 0u) << "a wildcard IDENTIFY goes to loop 0";
+  EXPECT_EQ(Send(identify).size(), 1u);
+  EXPECT_TRUE(copy_->ContextFor(kHostB).durable()) << "loop 1 did not see B's IDENTIFY";
+  EXPECT_TRUE(owner_->ContextFor(kHostB).durable());
 }
 
 TEST_F(TwoLoops, OnlyTheOwnersLoopAnnouncesTheExport) {
