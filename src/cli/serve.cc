@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,6 +142,11 @@ Stopped RunServe(const ServeArgs& args) {
   // The signal thread first: every thread started after it (the Server's) inherits the blocked
   // signals, which then arrive only through it. From here on a second SIGTERM quits, even while
   // the start waits for storage that hangs.
+  // no_new_privs is per thread: set before the signal thread exists, so that it has it too once
+  // --user drops the rest (DropPrivileges sets it again, for the thread that drops).
+  if (!args.config.user.empty() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return Failure(kExitFailure, fmt::format("cannot set no_new_privs: {}", std::strerror(errno)));
+  }
   Result<std::unique_ptr<SignalThread>> signals = SignalThread::Start(HandledSignals());
   if (!signals) {
     return Failure(kExitFailure,

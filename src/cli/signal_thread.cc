@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <system_error>
 
 namespace aoe::cli {
 
@@ -27,7 +28,11 @@ Result<std::unique_ptr<SignalThread>> SignalThread::Start(const sigset_t& handle
   if (!stop_fd) return Errno();
   std::unique_ptr<SignalThread> started(new SignalThread(std::move(signal_fd), std::move(read_end),
                                                          std::move(write_end), std::move(stop_fd)));
-  started->thread_ = std::thread([self = started.get()] { self->Run(); });
+  try {
+    started->thread_ = std::thread([self = started.get()] { self->Run(); });
+  } catch (const std::system_error& error) {
+    return Unexpected{error.code()};
+  }
   return started;
 }
 
@@ -42,6 +47,7 @@ SignalThread::~SignalThread() {
   const uint64_t one = 1;
   // An eventfd write of 1 cannot fail short of a counter at its maximum, which nothing else
   // writes.
+  if (!thread_.joinable()) return;  // Start could not start it
   if (::write(stop_fd_.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one)) std::abort();
   thread_.join();
 }
@@ -69,8 +75,16 @@ void SignalThread::Run() {
     while (::read(signal_fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       const int number = static_cast<int>(info.ssi_signo);
       if (number == SIGINT || number == SIGTERM) {
-        if (stop_seen_) Die(number);
-        stop_seen_ = true;
+        const auto now = std::chrono::steady_clock::now();
+        if (first_stop_) {
+          // One request that came twice: coreutils `timeout` signals the process and then its
+          // whole process group, which holds the process too.
+          const bool same_request =
+              info.ssi_pid == first_stop_->sender && now - first_stop_->at < kSameRequestWindow;
+          if (!same_request) Die(number);
+          continue;
+        }
+        first_stop_ = FirstStop{info.ssi_pid, now};
       }
       const auto byte = static_cast<uint8_t>(number);
       if (::write(write_end_.get(), &byte, 1) != 1) {

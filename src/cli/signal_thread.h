@@ -7,7 +7,9 @@
 // them, and further SIGTERMs merge into the one already pending, so before this only SIGKILL
 // ended it. The thread takes every handled signal as it arrives: it passes each on to the loop
 // (SignalHandler), except a second stop signal (SIGINT or SIGTERM), which it lets take its
-// default action at once, as the first one promised ("send it again to quit at once").
+// default action at once, as the first one promised ("send it again to quit at once"). A
+// repeat from the first one's sender within 100 ms is the same request sent twice (coreutils
+// `timeout` signals the process, then its process group), not a second one.
 //
 // Every thread of the process must block the handled signals, which Start() does for the
 // calling thread; threads started afterwards inherit the mask, so Start() must come first.
@@ -18,8 +20,10 @@
 
 #include <signal.h>
 
-#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -53,8 +57,14 @@ class SignalThread {
   UniqueFd signal_fd_;
   UniqueFd read_end_;
   UniqueFd write_end_;
-  UniqueFd stop_fd_;        // an eventfd: the destructor's request to return
-  bool stop_seen_ = false;  // the signal thread's own
+  UniqueFd stop_fd_;  // an eventfd: the destructor's request to return
+  // A stop signal from the first one's sender within this window is the same request.
+  static constexpr std::chrono::milliseconds kSameRequestWindow{100};
+  struct FirstStop {
+    uint32_t sender;  // pid
+    std::chrono::steady_clock::time_point at;
+  };
+  std::optional<FirstStop> first_stop_;  // the signal thread's own
   std::thread thread_;
 };
 

@@ -34,12 +34,15 @@ class FlushingInitiators {
   FlushingInitiators() : latest_(std::make_shared<const std::set<MacAddress>>()) {}
 
   void Add(const MacAddress& initiator) {
-    Edit([&](std::set<MacAddress>& set) {
-      return set.size() < kMaxInitiators && set.insert(initiator).second;
-    });
+    Edit(
+        [&](const std::set<MacAddress>& set) {
+          return set.size() < kMaxInitiators && !set.contains(initiator);
+        },
+        [&](std::set<MacAddress>& set) { set.insert(initiator); });
   }
   void Remove(const MacAddress& initiator) {
-    Edit([&](std::set<MacAddress>& set) { return set.erase(initiator) > 0; });
+    Edit([&](const std::set<MacAddress>& set) { return set.contains(initiator); },
+         [&](std::set<MacAddress>& set) { set.erase(initiator); });
   }
 
   // One loop's reader.
@@ -64,13 +67,15 @@ class FlushingInitiators {
   };
 
  private:
-  // Applies `edit` to a copy of the set; publishes the copy if it says it changed anything.
-  template <typename EditFn>
-  void Edit(EditFn&& edit) {
+  // If `changes` says the set would change, applies `edit` to a copy and publishes it. (Asked
+  // first, so that a flood of FLUSHes from made-up MACs past the bound copies nothing.)
+  template <typename ChangesFn, typename EditFn>
+  void Edit(ChangesFn&& changes, EditFn&& edit) {
     std::shared_ptr<const std::set<MacAddress>> replaced;
     std::lock_guard lock(mutex_);
+    if (!changes(*latest_)) return;
     auto next = std::make_shared<std::set<MacAddress>>(*latest_);
-    if (!edit(*next)) return;
+    edit(*next);
     replaced = std::exchange(latest_, std::move(next));  // released after the lock
     generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }

@@ -73,7 +73,8 @@ every_thread_dropped() {
         caps=$(awk -v uid="$nobody_uid" '$1 == "Uid:" {u = ($2 == uid && $3 == uid && $4 == uid && $5 == uid)}
              $1 == "CapEff:" {e = $2}
              $1 == "CapPrm:" {p = $2}
-             END {if (u && e == p && (e == "0000000000002000" || e == "0000000000000000")) print e}' \
+             $1 == "NoNewPrivs:" {n = ($2 == 1)}
+             END {if (u && n && e == p && (e == "0000000000002000" || e == "0000000000000000")) print e}' \
             "$task")
         [ -n "$caps" ] || return 1
         count=$((count + 1))
@@ -82,7 +83,7 @@ every_thread_dropped() {
     t_log "threads of aoe serve: $count, $with_raw with CAP_NET_RAW"
     [ "$with_raw" -ge 2 ]
 }
-t_check "every thread, the state writer included, is nobody with CAP_NET_RAW only (or nothing)" \
+t_check "every thread, the state writer included, is nobody with CAP_NET_RAW only (or nothing) and no_new_privs" \
     every_thread_dropped
 t_check "I/O works as nobody (every byte verified)" \
     faults_soak_client -i vc -t e1.1 --seconds 5 --depth 8

@@ -21,11 +21,12 @@ backing=$T_TMP/backing
 mkdir -p "$backing"
 truncate -s 8M "$backing/a.img" "$backing/b.img"
 powercut_mount "$T_TMP/mnt" "$backing"
-# The harness continues before it is stopped for good (the cleanup's SIGTERM needs it running).
-t_defer "kill -CONT $POWERCUT_PID 2>/dev/null"
 
 t_serve "$FT" -i vt --state-dir "$T_TMP/state" --control-socket "$T_TMP/ctl.sock" \
     "e1.1=$T_TMP/mnt/a.img"
+# On any way out the harness continues first (cleanups run last registered first): the target's
+# stop and the harness's own SIGTERM need it running.
+t_defer "kill -CONT $POWERCUT_PID 2>/dev/null"
 t_check "the target serves an image on the FUSE mount" \
     faults_aoe config -i vc e1.1 --timeout 2
 
@@ -38,11 +39,17 @@ t_defer "t_kill_pid $add_pid"
 # still_there SECONDS: the target is alive after SECONDS.
 still_there() { sleep "$1"; t_serve_alive; }
 t_check "the add is stuck in the target (no answer after 1 s)" still_there 1
-t_check "(its control socket does not answer: the loop is stuck)" \
-    bash -c "! timeout 2 '$AOE_BIN' ctl -S '$T_TMP/ctl.sock' stats >/dev/null 2>&1"
+# stats_times_out: `aoe ctl stats` gets no answer in 2 s (timeout's 124, not another failure).
+stats_times_out() {
+    timeout 2 "$AOE_BIN" ctl -S "$T_TMP/ctl.sock" stats >/dev/null 2>&1
+    [ $? -eq 124 ]
+}
+t_check "(its control socket does not answer: the loop is stuck)" stats_times_out
 
 kill -TERM "$SERVE_PID"
 t_check "after a first SIGTERM the stuck target is still there" still_there 1
+t_check "and its loop has not taken the SIGTERM (no stop logged)" \
+    bash -c "! grep -q 'SIGTERM: stopping' '$SERVE_LOG'"
 kill -TERM "$SERVE_PID"
 # exiting: within 5 s the process is on its way out (the kernel's PF_EXITING, /proc/PID/stat
 # field 9). It cannot be gone yet: closing its files on the stopped FUSE server waits for that
