@@ -418,19 +418,19 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
   opened.owner = std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
                                           env_.host_name, mbr, storage->overlay);
   std::optional<OpenFailure> failed;
-  OnOtherLoops([&](DataLoop& loop, size_t) {
-    if (failed) return;
-    if (FirstLoopOnly(options)) {
-      opened.copies.push_back(nullptr);
-      return;
-    }
-    auto copy = OpenCopy(loop, *opened.owner, *storage->base);
-    if (copy) {
-      opened.copies.push_back(std::move(*copy));
-    } else {
-      failed = copy.error();
-    }
-  });
+  if (FirstLoopOnly(options)) {
+    opened.copies.resize(other_loops_.size());  // none: loop 0 alone serves it
+  } else {
+    OnOtherLoops([&](DataLoop& loop, size_t) {
+      if (failed) return;
+      auto copy = OpenCopy(loop, *opened.owner, *storage->base);
+      if (copy) {
+        opened.copies.push_back(std::move(*copy));
+      } else {
+        failed = copy.error();
+      }
+    });
+  }
   if (!failed && save_mask) {
     if (loaded->has_value()) log_.Info(name, "mask list replaced by the configuration");
     if (auto saved = store_->SaveNow(name, opened.owner->state()); !saved) {
