@@ -7,7 +7,8 @@
 # - both loops serve it: uploads through both interfaces at once, each read back through the
 #   other one and found in the cluster (rbd export); `aoe ctl stats` shows each loop's commands;
 # - resize + SIGHUP: the new size is served by both loops, still through one handle, and the old
-#   handle is closed.
+#   handle is closed;
+# - an export added and reloaded with `aoe ctl` is served by both loops through one handle.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 rbd_init "${1:-}" 2
@@ -34,26 +35,26 @@ t_serve "$RBD_T" --config "$T_TMP/serve.toml"
 t_wait_target "$RBD_C" vc0 e1.1 "$SERVE_WRAPPER"
 t_wait_target "$RBD_C" vc1 e1.1 "$SERVE_WRAPPER"
 
-# watchers: how many handles of rbd/disk the cluster sees open (`rbd status`); -1 if it cannot
-# say.
+# watchers [IMAGE]: how many handles of IMAGE (rbd/disk) the cluster sees open (`rbd status`);
+# -1 if it cannot say.
 watchers() {
     local out
-    if ! out=$(rbd_cli status rbd/disk 2>&1); then
+    if ! out=$(rbd_cli status "${1:-rbd/disk}" 2>&1); then
         t_log "rbd status failed: $out"
         echo -1
         return
     fi
     grep -c 'watcher=' <<<"$out"
 }
-# one_watcher WHEN: exactly one (a handle closed a moment ago may linger briefly).
+# one_watcher [IMAGE]: exactly one (a handle closed a moment ago may linger briefly).
 one_watcher() {
-    local i n
+    local i n image=${1:-rbd/disk}
     for (( i = 0; i < 50; i++ )); do
-        n=$(watchers)
+        n=$(watchers "$image")
         [ "$n" -eq 1 ] && return 0
         sleep 0.2
     done
-    t_log "rbd status: $n watchers: $(rbd_cli status rbd/disk 2>&1 | tr '\n' '|')"
+    t_log "rbd status $image: $n watchers: $(rbd_cli status "$image" 2>&1 | tr '\n' '|')"
     return 1
 }
 t_check "the two loops serve the image through one handle (one watcher)" one_watcher
@@ -110,6 +111,19 @@ rbd_aoe cp -i vc0 --no-progress --skip-sectors $((MIB * 2048)) --count-sectors $
 t_check "past the old end, loop 1 writes and loop 0 reads back" \
     cmp -s "$T_TMP/tail.img" "$T_TMP/tail.down"
 t_check "after the reload, one handle again (the old one closed)" one_watcher
+
+# An export added and reloaded through the control socket is shared the same way.
+rbd_cli create --size 8 rbd/disk2 || t_die "rbd create failed"
+"$AOE_BIN" ctl -S "$T_TMP/ctl.sock" add "e1.2=$(rbd_spec rbd/disk2)" >"$T_TMP/ctl.log" 2>&1 ||
+    t_fail "aoe ctl add of an rbd: export failed: $(cat "$T_TMP/ctl.log")"
+t_make_image "$T_TMP/two.img" 8
+rbd_aoe cp -i vc1 --no-progress "$T_TMP/two.img" e1.2 || t_fail "an upload to e1.2 through vc1 failed"
+rbd_aoe cp -i vc0 --no-progress e1.2 "$T_TMP/two.down" || t_fail "a download of e1.2 through vc0 failed"
+t_check "aoe ctl add: what loop 1 wrote, loop 0 reads back" cmp -s "$T_TMP/two.img" "$T_TMP/two.down"
+t_check "aoe ctl add: one handle for both loops" one_watcher rbd/disk2
+"$AOE_BIN" ctl -S "$T_TMP/ctl.sock" reload e1.2 >"$T_TMP/ctl.log" 2>&1 ||
+    t_fail "aoe ctl reload e1.2 failed: $(cat "$T_TMP/ctl.log")"
+t_check "aoe ctl reload: one handle again" one_watcher rbd/disk2
 
 kill -TERM "$SERVE_PID"
 wait "$SERVE_WRAPPER"
