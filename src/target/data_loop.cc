@@ -88,7 +88,7 @@ size_t DataLoop::AdoptPort(std::unique_ptr<Port> port) {
   ports_.push_back(PortEntry{std::move(port), -1, true});
   // While every buffer is busy the ports are not watched (PauseReceiving); ResumeReceiving
   // watches this one too.
-  if (!paused_ && !stopped_) WatchPort(ports_.size() - 1);
+  if (Receiving()) WatchPort(ports_.size() - 1);
   return ports_.size() - 1;
 }
 
@@ -102,7 +102,7 @@ void DataLoop::ReplacePort(size_t index, std::unique_ptr<Port> port) {
   UnwatchPort(entry);
   entry.port = std::move(port);
   entry.was_up = false;
-  if (!paused_ && !stopped_) WatchPort(index);
+  if (Receiving()) WatchPort(index);
 }
 
 size_t DataLoop::FindPort(const std::string& name) const {
@@ -255,8 +255,22 @@ void DataLoop::PauseReceiving() {
 void DataLoop::ResumeReceiving() {
   if (!paused_ || stopped_ || pool_.free_count() < pool_.size() / 4) return;
   paused_ = false;
+  if (!Receiving()) return;
   for (size_t i = 0; i < ports_.size(); ++i)
     if (ports_[i].port) WatchPort(i);
+}
+
+void DataLoop::HoldReceiving(bool hold) {
+  if (hold == held_) return;
+  held_ = hold;
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    if (!ports_[i].port) continue;
+    if (Receiving()) {
+      WatchPort(i);
+    } else {
+      UnwatchPort(ports_[i]);
+    }
+  }
 }
 
 Command* DataLoop::Acquire() {
@@ -305,7 +319,7 @@ DataLoop::PortChanges DataLoop::RefreshPorts(bool log_changes) {
     bool up = refreshed && entry.port->link_up();
     if (entry.watched_fd != entry.port->fd()) {
       UnwatchPort(entry);
-      if (!paused_ && !stopped_) WatchPort(i);
+      if (Receiving()) WatchPort(i);
     }
     if (log_changes && up && entry.port->mtu() != old_mtu) {
       log_.Info(entry.port->name(), "mtu changed from {} to {}", old_mtu, entry.port->mtu());

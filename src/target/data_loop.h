@@ -106,6 +106,11 @@ class DataLoop final : private Transmitter {
 
   // Stops watching the ports for good (shutdown).
   void StopReceiving();
+  // While an export is swapped for its re-opened self on every loop, this loop takes no frame:
+  // they wait in the kernel, as they do for loop 0, which is busy with the change, instead of
+  // arriving while the export is missing and being dropped (the initiator would wait for its
+  // retransmit timer). Storage completions and replies go on.
+  void HoldReceiving(bool hold);
 
   // Start-up, reload and shutdown only (never on the data path): turns both storage completion
   // sources, and sends the replies they produce, until `done()` holds. Storage that never
@@ -181,6 +186,8 @@ class DataLoop final : private Transmitter {
   bool handled_frames_ = false;
   bool paused_ = false;   // every buffer busy: ports not watched until some are free
   bool stopped_ = false;  // shutting down: ports never watched again
+  bool held_ = false;     // HoldReceiving: ports not watched until released
+  bool Receiving() const { return !paused_ && !stopped_ && !held_; }
   BusyPollPolicy busy_poll_policy_;
   Stats stats_;
   std::unique_ptr<IoEngine> engine_;

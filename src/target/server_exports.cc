@@ -158,6 +158,9 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     RestoreExports(reopened_overlays);
     return Unexpected{ports.error()};
   }
+  // From here to AddExports, exports re-opened are missing on every loop: the other loops wait
+  // for them instead of dropping their initiators' frames meanwhile.
+  HoldOtherLoops(true);
   for (const auto& name : gone) {
     if (target().FindExport(name) == nullptr) continue;  // closed above
     const bool removed = FindWanted(options, name) == nullptr;
@@ -203,6 +206,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   loop_->set_busy_poll(options.busy_poll);
   OnOtherLoops([&](DataLoop& loop, size_t) { loop.set_busy_poll(options.busy_poll); });
   AddExports(std::move(*opened));
+  HoldOtherLoops(false);
   return {};
 }
 
@@ -251,9 +255,11 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
     if (close_first) RestoreExports({previous});
     return OpenError(options, opened.error());
   }
+  HoldOtherLoops(true);  // until the new copies are in (Reconfigure says why)
   if (!close_first) CloseExport(options.name(), "reloading");
   options_.exports = next.exports;
   AddExports({std::move(*opened)});
+  HoldOtherLoops(false);
   return {};
 }
 

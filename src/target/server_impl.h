@@ -116,6 +116,10 @@ class ServerImpl final : public Server {
   const Target& target() const { return loop_->target(); }
   // Runs `task` on every loop but loop 0, one after the other, each on its own thread.
   void OnOtherLoops(const std::function<void(DataLoop&, size_t copy_index)>& task);
+  // DataLoop::HoldReceiving on every loop but loop 0.
+  void HoldOtherLoops(bool hold) {
+    OnOtherLoops([hold](DataLoop& loop, size_t) { loop.HoldReceiving(hold); });
+  }
   // How long a query or a change waits for another loop to take it up. A loop stuck longer
   // (storage that hangs inside a read on its own thread) is reported, not waited for: the
   // control socket and loop 0 go on.

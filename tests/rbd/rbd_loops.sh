@@ -6,8 +6,8 @@
 #   the image itself would pass its exclusive lock to and fro on every write);
 # - both loops serve it: uploads through both interfaces at once, each read back through the
 #   other one and found in the cluster (rbd export); `aoe ctl stats` shows each loop's commands;
-# - resize + SIGHUP: the new size is served by both loops, still through one handle, and the old
-#   handle is closed;
+# - resize + SIGHUP under reads from vc1: the new size is served by both loops, still through one
+#   handle, the old handle is closed, and loop 1 dropped none of vc1's frames meanwhile;
 # - an export added and reloaded with `aoe ctl` is served by both loops through one handle.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -99,10 +99,28 @@ t_check "one holder of the exclusive lock (rbd lock ls)" \
     test "$(grep -c '^client\.' "$T_TMP/locks.txt")" -eq 1
 
 # Resize and reload: both loops serve the new size from a new handle; the old one is closed.
+# A reload re-opens every rbd: export; vc1's reads go on meanwhile, and loop 1 must keep them
+# waiting while the export is swapped, not drop them (the initiator would wait for its
+# retransmit timer, about 2 s).
+loop_dropped() {
+    "$AOE_BIN" ctl -S "$T_TMP/ctl.sock" --json stats |
+        python3 -c "import json, sys; print(json.load(sys.stdin)['loops'][$1]['dropped_not_for_us'])"
+}
+dropped_before=$(loop_dropped 1)
+rbd_aoe bench -i vc1 e1.1 --rw randread --bs 4K --depth 8 --seconds 4 --timeout 10 \
+    >"$T_TMP/bench.log" 2>&1 &
+bench_pid=$!
+t_defer "t_kill_pid $bench_pid"
+sleep 1
 rbd_cli resize --size $((MIB * 2)) rbd/disk >/dev/null 2>&1 || t_die "rbd resize failed"
 kill -HUP "$SERVE_PID"
 t_check "after rbd resize and SIGHUP the export has $((MIB * 2)) MiB" \
     t_wait_log "$SERVE_LOG" "e1.1.*exporting .*[(]$((MIB * 2 * 2048)) sectors" 1 10
+wait "$bench_pid" || t_fail "reads through vc1 during the reload failed: $(cat "$T_TMP/bench.log")"
+dropped_after=$(loop_dropped 1)
+t_log "loop 1 dropped ${dropped_before:-?} then ${dropped_after:-?} frames not for it; bench: $(tr '\n' '|' <"$T_TMP/bench.log")"
+t_check "loop 1 dropped none of vc1's frames while the export was re-opened" \
+    [ "${dropped_after:-after}" = "${dropped_before:-before}" ]
 t_make_image "$T_TMP/tail.img" 4
 rbd_aoe cp -i vc1 --no-progress "$T_TMP/tail.img" e1.1 --seek-sectors $((MIB * 2048)) ||
     t_fail "an upload past the old end through vc1 (loop 1) failed"
