@@ -133,6 +133,26 @@ TEST(ValidateOptions, AnOverlayBaseIsWrittenByNoOtherExport) {
   EXPECT_EQ(ValidateOptions(o), "") << "overlays over one image are fine";
 }
 
+// The same for an RBD image, named by pool and image (a snapshot never changes).
+TEST(ValidateOptions, AnRbdOverlayBaseIsWrittenByNoOtherExport) {
+  ServerOptions o = Valid();
+  o.exports[0].backend = ParseBackendSpec("rbd:pool/golden");
+  o.exports[0].overlay_dir = "/o";
+  o.exports[1].backend = ParseBackendSpec("rbd:pool/golden");
+  o.exports[1].backend.ceph.conf_path = "/etc/ceph/other.conf";  // may be the same cluster
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2 would write rbd:pool/golden, the image export e0.1 gives its clients as "
+            "the base of their overlays; export it read-only (ro), or serve a copy");
+  o.exports[1].read_only = true;
+  EXPECT_EQ(ValidateOptions(o), "") << "read-only is fine";
+  o.exports[1].read_only = false;
+  o.exports[1].backend = ParseBackendSpec("rbd:pool/other");
+  EXPECT_EQ(ValidateOptions(o), "") << "another image";
+  o.exports[1].backend = ParseBackendSpec("rbd:pool/golden");
+  o.exports[0].backend = ParseBackendSpec("rbd:pool/golden@v1");
+  EXPECT_EQ(ValidateOptions(o), "") << "a snapshot base does not change";
+}
+
 TEST(ValidateOptions, AnOverlayBaseMayBeWrittenOutsideItsWindow) {
   ServerOptions o = Valid();
   o.exports[0].overlay_dir = "/o";

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -203,30 +204,46 @@ bool Overlap(const ExportOptions& a, const ExportOptions& b) {
 }
 
 // An overlay export's image is its clients' base: their overlays hold blocks against it, so
-// another export that writes to the same part of the file would change every client's disk
-// under it. The file is the same by path or by inode (another path, a symbolic link); other
-// names of the same bytes (a partition of the same disk, a loop device) are not seen.
+// another export that writes to the same part of it would change every client's disk under it.
+// A file is the same by path or by inode (another path, a symbolic link); other names of the
+// same bytes (a partition of the same disk, a loop device) are not seen. An RBD image is the
+// same by pool and name, whatever ceph_conf= says (two files may name one cluster); a snapshot
+// never changes, so a base that is one has no writer.
 std::string WriterOfAnOverlayBase(const ServerOptions& options) {
   std::vector<const ExportOptions*> bases, writers;
   for (const ExportOptions& e : options.exports) {
-    if (e.backend.kind != BackendSpec::Kind::kFile) continue;
     if (e.has_overlay()) {
-      bases.push_back(&e);
-    } else if (!e.read_only) {
+      if (!e.backend.is_snapshot()) bases.push_back(&e);
+    } else if (!e.read_only && !e.backend.is_snapshot()) {
       writers.push_back(&e);
     }
   }
   if (bases.empty() || writers.empty()) return {};
-  std::vector<FileIdentity> writer_files;
-  for (const ExportOptions* w : writers) writer_files.emplace_back(w->backend.path);
+  // Each file is looked at once; an RBD image is compared by name.
+  auto identity = [](const ExportOptions& e) {
+    return e.backend.kind == BackendSpec::Kind::kFile
+               ? std::optional<FileIdentity>(FileIdentity(e.backend.path))
+               : std::nullopt;
+  };
+  auto same_image = [](const ExportOptions& a, const std::optional<FileIdentity>& a_file,
+                       const ExportOptions& b, const std::optional<FileIdentity>& b_file) {
+    if (a.backend.kind != b.backend.kind) return false;
+    if (a_file) return *a_file == *b_file;
+    return a.backend.pool == b.backend.pool && a.backend.image == b.backend.image;
+  };
+  std::vector<std::optional<FileIdentity>> writer_files;
+  for (const ExportOptions* w : writers) writer_files.push_back(identity(*w));
   for (const ExportOptions* base : bases) {
-    const FileIdentity base_file(base->backend.path);
+    const std::optional<FileIdentity> base_file = identity(*base);
     for (size_t i = 0; i < writers.size(); ++i) {
-      if (!(writer_files[i] == base_file) || !Overlap(*writers[i], *base)) continue;
+      if (!same_image(*writers[i], writer_files[i], *base, base_file) ||
+          !Overlap(*writers[i], *base)) {
+        continue;
+      }
       return fmt::format(
           "export {} would write {}, the image export {} gives its clients as the base of their "
           "overlays; export it read-only (ro), or serve a copy",
-          writers[i]->name(), writers[i]->backend.path, base->name());
+          writers[i]->name(), writers[i]->backend.ToString(), base->name());
     }
   }
   return {};
