@@ -162,10 +162,14 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   // for them instead of dropping their initiators' frames meanwhile.
   HoldOtherLoops(true);
   for (const auto& name : gone) {
-    if (target().FindExport(name) == nullptr) continue;  // closed above
-    const bool removed = FindWanted(options, name) == nullptr;
-    CloseExport(name, removed ? "removed" : "re-opening with new options");
-    if (removed) store_->UseSharedMetadata(name, nullptr);
+    const Export* current = target().FindExport(name);
+    if (current == nullptr) continue;  // closed above
+    const ExportOptions* wanted = FindWanted(options, name);
+    CloseExport(name, wanted == nullptr                  ? "removed"
+                      : !(*wanted == current->options()) ? "re-opening with new options"
+                                                         : "re-opening (an rbd: image is opened "
+                                                           "again at every reload, for its size)");
+    if (wanted == nullptr) store_->UseSharedMetadata(name, nullptr);
   }
   // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
   // held by in-flight commands remain valid).
@@ -195,7 +199,7 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     at_restart.push_back(fmt::format("loops ({})", options_.loops));
   }
   if (!at_restart.empty()) {
-    log_.Warn("server", "{} keep the values in use until a restart; the rest is reloaded",
+    log_.Warn("server", "not reloaded, kept until a restart: {}; the rest is reloaded",
               fmt::join(at_restart, ", "));
   }
   bool announce = options.announce;
