@@ -165,10 +165,13 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
     const Export* current = target().FindExport(name);
     if (current == nullptr) continue;  // closed above
     const ExportOptions* wanted = FindWanted(options, name);
-    CloseExport(name, wanted == nullptr                  ? "removed"
-                      : !(*wanted == current->options()) ? "re-opening with new options"
-                                                         : "re-opening (an rbd: image is opened "
-                                                           "again at every reload, for its size)");
+    std::string_view why = "removed";
+    if (wanted != nullptr) {
+      why = *wanted == current->options()
+                ? "re-opening (an rbd: image is opened again at every reload, for its size)"
+                : "re-opening with new options";
+    }
+    CloseExport(name, why);
     if (wanted == nullptr) store_->UseSharedMetadata(name, nullptr);
   }
   // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
