@@ -9,38 +9,52 @@
 // published. So a check costs one atomic load and writes nothing shared (no cache line bounces
 // between loops), and once a change is published every check a loop makes afterwards sees it.
 //
-// Thread-safety: Publish from the owning loop; a View from one other loop each.
+// Published<T> is the mechanism, for any value loops share that way (also FlushingInitiators).
+//
+// Thread-safety: Publish and Update from any loop (the export state's owner is its only writer);
+// a View from one loop each.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "target/export_state.h"
 
 namespace aoe::target {
 
-class PublishedState {
+template <typename T>
+class Published {
  public:
-  explicit PublishedState(ExportState initial)
-      : latest_(std::make_shared<const ExportState>(std::move(initial))) {}
+  explicit Published(T initial) : latest_(std::make_shared<const T>(std::move(initial))) {}
 
-  // Replaces the state the readers see; a snapshot already taken stays as it was.
-  void Publish(ExportState state) {
-    auto published = std::make_shared<const ExportState>(std::move(state));
+  // Replaces the value the readers see; a snapshot already taken stays as it was.
+  void Publish(T value) {
+    Update([&](const T&) { return std::optional<T>(std::move(value)); });
+  }
+
+  // A change made from the latest value, under the lock, so that two loops changing it at once
+  // lose neither change: `next(latest)` returns the new value, or nullopt to leave it (then
+  // nothing is copied or published).
+  template <typename Next>
+  void Update(Next&& next) {
+    std::shared_ptr<const T> replaced;  // released after the lock
     std::lock_guard lock(mutex_);
-    latest_.swap(published);  // the old snapshot is released outside the lock
+    std::optional<T> changed = next(*latest_);
+    if (!changed) return;
+    replaced = std::exchange(latest_, std::make_shared<const T>(std::move(*changed)));
     generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
   // One loop's reader.
   class View {
    public:
-    explicit View(std::shared_ptr<const PublishedState> source) : source_(std::move(source)) {}
-    // The latest state published (as of this call).
-    const ExportState& Current() {
+    explicit View(std::shared_ptr<const Published> source) : source_(std::move(source)) {}
+    // The latest value published (as of this call).
+    const T& Current() {
       if (source_->generation_.load(std::memory_order_acquire) != generation_ || !snapshot_) {
         std::lock_guard lock(source_->mutex_);
         snapshot_ = source_->latest_;
@@ -50,8 +64,8 @@ class PublishedState {
     }
 
    private:
-    std::shared_ptr<const PublishedState> source_;
-    std::shared_ptr<const ExportState> snapshot_;
+    std::shared_ptr<const Published> source_;
+    std::shared_ptr<const T> snapshot_;
     uint64_t generation_ = 0;
   };
 
@@ -60,8 +74,10 @@ class PublishedState {
   // libstdc++ 12's std::atomic<std::shared_ptr> reads as a data race to ThreadSanitizer, which
   // CI runs these tests under: its load releases its lock bit with relaxed ordering).
   mutable std::mutex mutex_;
-  std::shared_ptr<const ExportState> latest_;
-  std::atomic<uint64_t> generation_{0};  // bumped by every Publish, under the mutex
+  std::shared_ptr<const T> latest_;
+  std::atomic<uint64_t> generation_{0};  // bumped by every change, under the mutex
 };
+
+using PublishedState = Published<ExportState>;
 
 }  // namespace aoe::target
