@@ -8,15 +8,6 @@ namespace {
 constexpr std::string_view kSubject = "serve";
 }  // namespace
 
-sigset_t HandledSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
-
 // The one-line STATUS= that `systemctl status aoe-serve` shows.
 std::string ServiceStatus(const ServeConfig& config) {
   const size_t exports = config.server.exports.size();

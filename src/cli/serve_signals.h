@@ -17,9 +17,6 @@
 
 namespace aoe::cli {
 
-// The signals aoe serve handles (through its SignalThread; blocked in every other thread).
-sigset_t HandledSignals();
-
 // The one-line STATUS= that `systemctl status aoe-serve` shows.
 std::string ServiceStatus(const ServeConfig& config);
 

@@ -14,6 +14,15 @@
 
 namespace aoe::cli {
 
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 Result<std::unique_ptr<SignalThread>> SignalThread::Start(const sigset_t& handled) {
   if (int err = pthread_sigmask(SIG_BLOCK, &handled, nullptr); err != 0) return Errno(err);
   UniqueFd signal_fd(signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -44,10 +53,10 @@ SignalThread::SignalThread(UniqueFd signal_fd, UniqueFd read_end, UniqueFd write
       stop_fd_(std::move(stop_fd)) {}
 
 SignalThread::~SignalThread() {
-  const uint64_t one = 1;
+  if (!thread_.joinable()) return;  // Start could not start it
   // An eventfd write of 1 cannot fail short of a counter at its maximum, which nothing else
   // writes.
-  if (!thread_.joinable()) return;  // Start could not start it
+  const uint64_t one = 1;
   if (::write(stop_fd_.get(), &one, sizeof one) != static_cast<ssize_t>(sizeof one)) std::abort();
   thread_.join();
 }

@@ -32,6 +32,9 @@
 
 namespace aoe::cli {
 
+// The signals aoe serve handles: SIGINT and SIGTERM (stop), SIGHUP (reload).
+sigset_t HandledSignals();
+
 class SignalThread {
  public:
   // Blocks `handled` in the calling thread and starts the thread that receives them. SIGINT and

@@ -13,15 +13,6 @@
 namespace aoe::cli {
 namespace {
 
-sigset_t Handled() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
-
 // Takes what the thread passed on until `count` signals arrived or 5 s passed.
 std::vector<int> TakeSignals(SignalThread& signals, size_t count) {
   std::vector<int> taken;
@@ -39,7 +30,7 @@ std::vector<int> TakeSignals(SignalThread& signals, size_t count) {
 TEST(SignalThreadDeathTest, ReloadAndAFirstStopReachTheLoopInOrder) {
   EXPECT_EXIT(
       {
-        auto signals = SignalThread::Start(Handled());
+        auto signals = SignalThread::Start(HandledSignals());
         if (!signals) std::_Exit(10);
         ::kill(::getpid(), SIGHUP);
         if (TakeSignals(**signals, 1) != std::vector<int>{SIGHUP}) std::_Exit(11);
@@ -62,7 +53,7 @@ bool PassedOn(SignalThread& signals) {
 TEST(SignalThreadDeathTest, ASecondStopSignalEndsTheProcessWhileTheLoopTakesNothing) {
   EXPECT_EXIT(
       {
-        auto signals = SignalThread::Start(Handled());
+        auto signals = SignalThread::Start(HandledSignals());
         if (!signals) std::_Exit(10);
         ::kill(::getpid(), SIGTERM);  // passed on; nothing takes it, as in a stuck loop
         if (!PassedOn(**signals)) std::_Exit(11);
@@ -78,7 +69,7 @@ TEST(SignalThreadDeathTest, ASecondStopSignalEndsTheProcessWhileTheLoopTakesNoth
 TEST(SignalThreadDeathTest, AnInterruptAfterATerminateEndsItToo) {
   EXPECT_EXIT(
       {
-        auto signals = SignalThread::Start(Handled());
+        auto signals = SignalThread::Start(HandledSignals());
         if (!signals) std::_Exit(10);
         ::kill(::getpid(), SIGTERM);
         if (!PassedOn(**signals)) std::_Exit(11);
@@ -95,7 +86,7 @@ TEST(SignalThreadDeathTest, AnInterruptAfterATerminateEndsItToo) {
 TEST(SignalThreadDeathTest, OneStopRequestSentTwiceAtOnceIsOneStop) {
   EXPECT_EXIT(
       {
-        auto signals = SignalThread::Start(Handled());
+        auto signals = SignalThread::Start(HandledSignals());
         if (!signals) std::_Exit(10);
         ::kill(::getpid(), SIGTERM);
         if (!PassedOn(**signals)) std::_Exit(11);
