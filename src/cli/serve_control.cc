@@ -6,6 +6,7 @@
 
 #include "cli/export_spec.h"
 #include "storage/overlay/overlay_error.h"
+#include "target/options.h"
 #include "target/stats.h"
 
 namespace aoe::cli {
@@ -209,6 +210,9 @@ void ServeControl::AddExport(const Request& request, const Responder& responder)
   if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
     return responder.Fail(*relative);
   }
+  if (std::string bad = target::CheckExport(*options, server_.options().interfaces); !bad.empty()) {
+    return responder.Fail(errc::kBadArgument, bad);
+  }
   if (std::string problem = server_.AddExport(*options); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
   }
@@ -248,6 +252,10 @@ void ServeControl::ReloadExport(const Request& request, const Responder& respond
       return responder.Fail(errc::kBadArgument,
                             fmt::format("the spec is for {}, not {}; a reload keeps the name",
                                         parsed->name(), e->name()));
+    }
+    if (std::string bad = target::CheckExport(*parsed, server_.options().interfaces);
+        !bad.empty()) {
+      return responder.Fail(errc::kBadArgument, bad);
     }
     options = *parsed;
   }

@@ -40,7 +40,7 @@ std::string CheckInterfaceName(std::string_view name, std::string_view where) {
   return {};
 }
 
-std::string CheckExport(const ExportOptions& e, const std::set<std::string_view>& served) {
+std::string CheckExportIn(const ExportOptions& e, const std::set<std::string_view>& served) {
   const std::string name = e.name();
   if (e.address.shelf == proto::kWildcardShelf) {
     return fmt::format("export {}: shelf 65535 is the broadcast address; use 0-65534", name);
@@ -264,6 +264,10 @@ std::string TooManyFirstLoopExports(const ServerOptions& options) {
 
 }  // namespace
 
+std::string CheckExport(const ExportOptions& e, const std::vector<std::string>& interfaces) {
+  return CheckExportIn(e, std::set<std::string_view>(interfaces.begin(), interfaces.end()));
+}
+
 std::string ValidateOptions(const ServerOptions& options) {
   if (options.interfaces.empty()) {
     return "no interface given; add -i IFACE (or interfaces = [\"IFACE\"] in the config file)";
@@ -300,7 +304,7 @@ std::string ValidateOptions(const ServerOptions& options) {
   std::set<proto::DiskAddress> addresses;
   std::set<std::string_view> overlay_dirs;
   for (const ExportOptions& e : options.exports) {
-    if (std::string bad = CheckExport(e, served); !bad.empty()) return bad;
+    if (std::string bad = CheckExportIn(e, served); !bad.empty()) return bad;
     if (!addresses.insert(e.address).second) {
       return fmt::format("export {} is listed twice; give each export its own shelf.slot",
                          e.name());

@@ -115,4 +115,10 @@ struct ServerOptions {
 // exports beside them (to find one file under two names); nothing else touches the disk.
 std::string ValidateOptions(const ServerOptions& options);
 
+// The part of ValidateOptions that looks at one export alone, served on `interfaces`: a
+// wildcard address, an overlay export with ro, lifetime without overlay=, a bad mask entry or
+// fail= range, an interface not among those served, ... The control socket answers these
+// with bad-argument (the spec itself is wrong), the rest of ValidateOptions with refused.
+std::string CheckExport(const ExportOptions& e, const std::vector<std::string>& interfaces);
+
 }  // namespace aoe::target

@@ -163,6 +163,11 @@ refused "a malformed MAC" bad-argument '{"command": "client.boot", "args": {"mac
 refused "an unknown export" no-such-export "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e9.9\", \"mac\": \"$MAC1\"}}"
 refused "a client without overlay" no-overlay "{\"command\": \"overlay.reset\", \"args\": {\"export\": \"e0.1\", \"mac\": \"$MAC2\"}}"
 refused "a bad export spec" bad-argument '{"command": "export.add", "args": {"spec": "e0.2=/x,speed=9"}}'
+refused "an overlay export with ro" bad-argument "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.2=$SECOND,ro,overlay=$T_TMP/ro-overlay\"}}"
+refused "lifetime without overlay" bad-argument "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.2=$SECOND,lifetime=discard-on-boot\"}}"
+refused "a broadcast slot" bad-argument "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.255=$SECOND\"}}"
+refused "an interface not served" bad-argument "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.2=$SECOND,iface=nosuch0\"}}"
+refused "a reload to ro with overlay" bad-argument "{\"command\": \"export.reload\", \"args\": {\"export\": \"e0.1\", \"spec\": \"e0.1=$BASE,ro,overlay=$OVERLAY_DIR\"}}"
 refused "an export that exists" refused "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.1=$SECOND\"}}"
 refused "an image that does not exist" refused '{"command": "export.add", "args": {"spec": "e0.2=/nonexistent.img"}}'
 refused "an overlay directory in use" refused "{\"command\": \"export.add\", \"args\": {\"spec\": \"e0.2=$SECOND,overlay=$OVERLAY_DIR\"}}"
@@ -223,6 +228,9 @@ t_check "export.add of a relative path over the socket is refused" \
 # A spec the server finds wrong is a bad argument for aoe ctl too: exit 2, like its own checks.
 ov_ctl add e0.4 >"$out" 2>&1
 t_expect "aoe ctl add of a spec without a path: exit 2" "$?" 2 "(bad-argument)" "$out"
+ov_ctl add "e0.4=$SECOND,lifetime=persist" >"$out" 2>&1
+t_expect "aoe ctl add of a spec the server's checks refuse (lifetime without overlay): exit 2" \
+    "$?" 2 "(bad-argument)" "$out"
 # The golden image of e0.1 exported again read-write would change every client's base.
 ov_ctl add "e0.6=$BASE" >"$out" 2>&1
 t_expect "the overlay base exported read-write elsewhere is refused" "$?" 1 \
