@@ -147,7 +147,11 @@ Stopped RunServe(const ServeArgs& args) {
   if (!args.config.user.empty() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Failure(kExitFailure, fmt::format("cannot set no_new_privs: {}", std::strerror(errno)));
   }
-  Result<std::unique_ptr<SignalThread>> signals = SignalThread::Start(HandledSignals());
+  // The log before the signal thread, which may log a slow stop until it is joined.
+  Logger log(args.config.log_level);
+  Result<std::unique_ptr<SignalThread>> signals = SignalThread::Start(
+      HandledSignals(),
+      SlowStopNotice{.report = [&log](const std::string& line) { log.Warn("serve", "{}", line); }});
   if (!signals) {
     return Failure(kExitFailure,
                    fmt::format("cannot start receiving signals: {}", signals.error().message()));
@@ -155,7 +159,6 @@ Stopped RunServe(const ServeArgs& args) {
   PrivilegeDrop drop;
   if (std::optional<Stopped> bad = PlanPrivilegeDrop(args, drop)) return *bad;
 
-  Logger log(args.config.log_level);
   RaiseOpenFileLimit();
   Result<std::unique_ptr<target::Server>> server = target::Server::Create(args.config.server, log);
   if (!server) {

@@ -1,11 +1,13 @@
 #include "cli/signal_thread.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -23,7 +25,8 @@ sigset_t HandledSignals() {
   return set;
 }
 
-Result<std::unique_ptr<SignalThread>> SignalThread::Start(const sigset_t& handled) {
+Result<std::unique_ptr<SignalThread>> SignalThread::Start(const sigset_t& handled,
+                                                          SlowStopNotice slow_stop) {
   if (int err = pthread_sigmask(SIG_BLOCK, &handled, nullptr); err != 0) return Errno(err);
   UniqueFd signal_fd(signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd) return Errno();
@@ -37,6 +40,7 @@ Result<std::unique_ptr<SignalThread>> SignalThread::Start(const sigset_t& handle
   if (!stop_fd) return Errno();
   std::unique_ptr<SignalThread> started(new SignalThread(std::move(signal_fd), std::move(read_end),
                                                          std::move(write_end), std::move(stop_fd)));
+  started->slow_stop_ = std::move(slow_stop);
   try {
     started->thread_ = std::thread([self = started.get()] { self->Run(); });
   } catch (const std::system_error& error) {
@@ -68,16 +72,50 @@ std::vector<int> SignalThread::Take() {
   while ((n = ::read(read_end_.get(), numbers.data(), numbers.size())) > 0) {
     taken.insert(taken.end(), numbers.begin(), numbers.begin() + n);
   }
+  for (int number : taken) {
+    if (number == SIGINT || number == SIGTERM) stop_taken_.store(true, std::memory_order_relaxed);
+  }
   return taken;
+}
+
+int SignalThread::PollTimeoutMs() const {
+  if (!first_stop_ || slow_stop_reported_ || !slow_stop_.report) return -1;
+  const auto due = first_stop_->at + slow_stop_.after;
+  const auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(due - std::chrono::steady_clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+void SignalThread::ReportSlowStop() {
+  slow_stop_reported_ = true;
+  const auto seconds = std::chrono::duration<double>(slow_stop_.after).count();
+  const char* name = first_stop_->signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+  if (stop_taken_.load(std::memory_order_relaxed)) {
+    slow_stop_.report(fmt::format(
+        "still stopping after {:g} s: commands in flight and writes not yet durable wait for "
+        "their storage; send {} again to quit at once (losing what is not yet durable)",
+        seconds, name));
+  } else {
+    slow_stop_.report(fmt::format(
+        "the {} of {:g} s ago is not taken yet: the event loop is stuck in a system call "
+        "(storage that does not answer, such as a hung FUSE or NFS mount?); send {} again to "
+        "quit at once (losing what is not yet durable)",
+        name, seconds, name));
+  }
 }
 
 void SignalThread::Run() {
   std::array<pollfd, 2> watched{pollfd{signal_fd_.get(), POLLIN, 0},
                                 pollfd{stop_fd_.get(), POLLIN, 0}};
   while (true) {
-    if (::poll(watched.data(), watched.size(), -1) < 0) {
+    const int ready = ::poll(watched.data(), watched.size(), PollTimeoutMs());
+    if (ready < 0) {
       if (errno == EINTR) continue;
       return;  // cannot happen with valid descriptors
+    }
+    if (ready == 0) {
+      ReportSlowStop();
+      continue;
     }
     if (watched[1].revents != 0) return;
     signalfd_siginfo info{};
@@ -93,7 +131,7 @@ void SignalThread::Run() {
           if (!same_request) Die(number);
           continue;
         }
-        first_stop_ = FirstStop{info.ssi_pid, now};
+        first_stop_ = FirstStop{info.ssi_pid, number, now};
       }
       const auto byte = static_cast<uint8_t>(number);
       if (::write(write_end_.get(), &byte, 1) != 1) {

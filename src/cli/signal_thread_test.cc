@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -94,6 +95,92 @@ TEST(SignalThreadDeathTest, OneStopRequestSentTwiceAtOnceIsOneStop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         if (TakeSignals(**signals, 1) != std::vector<int>{SIGTERM}) std::_Exit(12);
         std::_Exit(0);  // alive: the stop is the loop's to make
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// A slow stop leaves one line in the log, saying whether the loop took the signal at all.
+// The report runs on the signal thread; the lines go through a pipe to the test's thread.
+struct ReportedLines {
+  int ends[2] = {-1, -1};
+  ReportedLines() {
+    if (::pipe(ends) != 0) std::_Exit(30);
+  }
+  SlowStopNotice Notice(std::chrono::milliseconds after) {
+    const int write_end = ends[1];
+    return SlowStopNotice{.after = after, .report = [write_end](const std::string& line) {
+                            std::string with_end = line + "\n";
+                            if (::write(write_end, with_end.data(), with_end.size()) < 0) {
+                              std::_Exit(31);
+                            }
+                          }};
+  }
+  // What was reported within `wait`.
+  std::string Read(std::chrono::milliseconds wait) {
+    std::string text;
+    pollfd ready{ends[0], POLLIN, 0};
+    while (::poll(&ready, 1, static_cast<int>(wait.count())) == 1) {
+      char buffer[512];
+      const ssize_t n = ::read(ends[0], buffer, sizeof buffer);
+      if (n <= 0) break;
+      text.append(buffer, static_cast<size_t>(n));
+      wait = std::chrono::milliseconds(50);  // the rest of the same line
+    }
+    return text;
+  }
+};
+
+TEST(SignalThreadDeathTest, AStopSignalNobodyTakesIsReportedOnceAfterTheDelay) {
+  EXPECT_EXIT(
+      {
+        ReportedLines lines;
+        auto signals =
+            SignalThread::Start(HandledSignals(), lines.Notice(std::chrono::milliseconds(300)));
+        if (!signals) std::_Exit(10);
+        ::kill(::getpid(), SIGTERM);
+        if (!PassedOn(**signals)) std::_Exit(11);
+        if (!lines.Read(std::chrono::milliseconds(100)).empty()) std::_Exit(12);  // too early
+        const std::string line = lines.Read(std::chrono::seconds(5));
+        if (line.find("SIGTERM of 0.3 s ago is not taken yet: the event loop is stuck") ==
+            std::string::npos) {
+          std::_Exit(13);
+        }
+        if (!lines.Read(std::chrono::milliseconds(700)).empty()) std::_Exit(14);  // once
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(SignalThreadDeathTest, AStopTheLoopTookButThatLastsIsReportedAsStillStopping) {
+  EXPECT_EXIT(
+      {
+        ReportedLines lines;
+        auto signals =
+            SignalThread::Start(HandledSignals(), lines.Notice(std::chrono::milliseconds(300)));
+        if (!signals) std::_Exit(10);
+        ::kill(::getpid(), SIGINT);
+        if (TakeSignals(**signals, 1) != std::vector<int>{SIGINT}) std::_Exit(11);
+        const std::string line = lines.Read(std::chrono::seconds(5));
+        if (line.find("still stopping after 0.3 s") == std::string::npos ||
+            line.find("send SIGINT again") == std::string::npos) {
+          std::_Exit(12);
+        }
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(SignalThreadDeathTest, AReloadIsNoStopAndReportsNothing) {
+  EXPECT_EXIT(
+      {
+        ReportedLines lines;
+        auto signals =
+            SignalThread::Start(HandledSignals(), lines.Notice(std::chrono::milliseconds(100)));
+        if (!signals) std::_Exit(10);
+        ::kill(::getpid(), SIGHUP);
+        if (TakeSignals(**signals, 1) != std::vector<int>{SIGHUP}) std::_Exit(11);
+        if (!lines.Read(std::chrono::milliseconds(500)).empty()) std::_Exit(12);
+        std::_Exit(0);
       },
       ::testing::ExitedWithCode(0), "");
 }

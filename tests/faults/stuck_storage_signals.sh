@@ -6,8 +6,9 @@
 # caches no names or attributes), and the harness is SIGSTOPped: every operation on those files
 # now waits for it. `aoe ctl add` of a second image there makes the target's loop wait in the
 # kernel for the file's lookup. A first SIGTERM cannot be taken by that loop (checked: the
-# target is still there a second later, so the test cannot pass because the loop was free); the
-# second must end the process at once: within 5 s it is exiting (it finishes once the harness
+# target is still there a second later, so the test cannot pass because the loop was free), and
+# 5 s later the log says the stop signal waits for a stuck loop (SlowStopNotice); the second must
+# end the process at once: within 5 s it is exiting (it finishes once the harness
 # continues, as after SIGKILL: closing a file on a stopped FUSE server waits for the server),
 # with SIGTERM's exit status (143). Before the signal thread, both merged into one pending
 # signal, the process went on waiting, and once the storage answered it stopped cleanly
@@ -50,6 +51,17 @@ kill -TERM "$SERVE_PID"
 t_check "after a first SIGTERM the stuck target is still there" still_there 1
 t_check "and its loop has not taken the SIGTERM (no stop logged)" \
     bash -c "! grep -q 'SIGTERM: stopping' '$SERVE_LOG'"
+# logged_within SECONDS PATTERN: the target's log matches PATTERN within SECONDS.
+logged_within() {
+    local i
+    for (( i = 0; i < $1 * 10; i++ )); do
+        grep -q -- "$2" "$SERVE_LOG" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+t_check "5 s after the SIGTERM the log says the loop is stuck and has not taken it" \
+    logged_within 8 'the SIGTERM of 5 s ago is not taken yet: the event loop is stuck'
 kill -TERM "$SERVE_PID"
 # exiting: within 5 s the process is on its way out (the kernel's PF_EXITING, /proc/PID/stat
 # field 9). It cannot be gone yet: closing its files on the stopped FUSE server waits for that
