@@ -96,7 +96,10 @@ class TomlReader {
                                  uint64_t example = 2048) const {
     const auto* value = node.as_integer();
     if (!value) return WrongType(node, key, "an integer", fmt::format("{} = {}", key, example));
-    if (value->get() < 0) return Error(node, fmt::format("{} must not be negative", key));
+    if (value->get() < 0) {
+      return Error(node, fmt::format("{} = {} is negative; give a count such as {} = {}", key,
+                                     value->get(), key, example));
+    }
     out = static_cast<uint64_t>(value->get());
     return std::nullopt;
   }
@@ -341,7 +344,7 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
       }
     } else if (key == "bufcnt") {
       uint64_t count = 0;
-      error = reader.Read(node, key, count);
+      error = reader.Read(node, key, count, /*example=*/64);
       if (!error && (count < 2 || count > UINT16_MAX)) {
         return reader.Error(
             node, fmt::format("bufcnt {} is out of range; use 2-65535 (default 64; Linux sends "

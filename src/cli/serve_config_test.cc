@@ -230,7 +230,7 @@ TEST(ParseServeToml, DurabilityIsNamedAndGivenOnce) {
 
 TEST(ParseServeToml, WrongTypes) {
   ExpectError("bufcnt = \"64\"\n",
-              "serve.toml:1: bufcnt must be an integer, not a string; e.g. bufcnt = 2048");
+              "serve.toml:1: bufcnt must be an integer, not a string; e.g. bufcnt = 64");
   ExpectError("interfaces = \"veth0\"\n",
               "serve.toml:1: interfaces must be an array of strings, not a string; e.g. "
               "interfaces = [\"eth0\", \"eth1\"]");
@@ -258,11 +258,14 @@ TEST(ParseServeToml, BadValues) {
   ExpectError("[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\nmask = \"02:00:00:00:00:01\"\n",
               "serve.toml:4: mask must be an array of strings, not a string; e.g. mask = "
               "[\"02:00:00:00:00:01\"]");
-  ExpectError("bufcnt = -1\n", "serve.toml:1: bufcnt must not be negative");
+  ExpectError("bufcnt = -1\n",
+              "serve.toml:1: bufcnt = -1 is negative; give a count such as bufcnt = 64");
+  ExpectError("loops = -3\n",
+              "serve.toml:1: loops = -3 is negative; give a count such as loops = 2");
   ExpectError("packet_io = \"mmap\"\n",
               "serve.toml:1: packet_io 'mmap' is not one of ring, socket, auto");
   ExpectError("[[export]]\ntarget = \"e0.1\"\npath = \"/a\"\nlength = -1\n",
-              "serve.toml:4: length must not be negative");
+              "serve.toml:4: length = -1 is negative; give a count such as length = 2048");
   ExpectError("[[export]]\ntarget = \"0.1\"\npath = \"/a\"\n",
               "serve.toml:2: target '0.1' is not a target name; expected eSHELF.SLOT such as "
               "e0.1");
