@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "cli/cli_error.h"
 #include "cli/command.h"
 #include "cli/export_spec.h"
 #include "initiator/error.h"
@@ -37,13 +38,6 @@ class InitiatorFormatter : public CLI::Formatter {
   std::string usage_;
   std::string description_;
 };
-
-// CLI11 messages are usually one line, but not guaranteed to be.
-std::string OneLine(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
 
 }  // namespace
 
@@ -82,7 +76,7 @@ std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
     fmt::print("{}", app.help());
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    return Fail(name, kExitUsage, fmt::format("{}; see 'aoe {} --help'", OneLine(e.what()), name));
+    return Fail(name, kExitUsage, fmt::format("{}; see 'aoe {} --help'", CliErrorLine(e), name));
   }
   if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
     const std::string& first = unknown.front();

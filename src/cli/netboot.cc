@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
+#include "cli/cli_error.h"
 #include "cli/command.h"
 #include "cli/export_spec.h"
 #include "cli/netboot_user.h"
@@ -152,12 +153,6 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
       ->type_name("PATH");
 }
 
-std::string OneLine(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
 struct NetbootArgs {
   std::optional<std::string> help;
   netboot::NetbootOptions options;
@@ -201,7 +196,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
     out.help = app.help();
     return "";
   } catch (const CLI::ParseError& e) {
-    return fmt::format("{}; see 'aoe netboot --help'", OneLine(e.what()));
+    return fmt::format("{}; see 'aoe netboot --help'", CliErrorLine(e));
   }
   if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
     return fmt::format("unknown option '{}'; see 'aoe netboot --help'", unknown.front());

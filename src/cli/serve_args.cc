@@ -7,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "cli/cli_error.h"
 #include "cli/export_spec.h"
 
 namespace aoe::cli {
@@ -162,13 +163,6 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
       ->type_name("");
 }
 
-// CLI11 messages are usually one line, but not guaranteed to be.
-std::string OneLine(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
 ParseResult<LogLevel> ParseLevelOption(const std::string& text) {
   std::optional<LogLevel> level = ParseLogLevel(text);
   if (!level) {
@@ -305,7 +299,7 @@ ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
     help.help = app.help();
     return help;
   } catch (const CLI::ParseError& e) {
-    return ParseError{fmt::format("{}; see 'aoe serve --help'", OneLine(e.what()))};
+    return ParseError{fmt::format("{}; see 'aoe serve --help'", CliErrorLine(e))};
   }
   if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
     return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};

@@ -222,6 +222,14 @@ TEST(ParseServeArgs, MissingOptionValueIsOneLine) {
   }
 }
 
+TEST(ParseServeArgs, AnOptionGivenTwiceSaysSo) {
+  ParseResult<ServeArgs> parsed =
+      ParseServeArgs({"-i", "veth0", "--loops", "2", "--loops", "3", "e0.1=/a"});
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().message,
+            "--loops is given 2 times; give it once; see 'aoe serve --help'");
+}
+
 TEST(ParseServeArgs, User) {
   ParseResult<ServeArgs> parsed = ParseServeArgs({"-i", "veth0", "--user", "aoe", "e0.1=/a"});
   ASSERT_TRUE(parsed) << parsed.error().message;
