@@ -330,6 +330,16 @@ t_wait_target() {
 # Files
 # ---------------------------------------------------------------------------------------------
 
+# t_copied_bytes DEST: how much of an `aoe cp` download into DEST is written so far. Until it is
+# complete, aoe cp writes it to .NAME.aoe-cp-XXXXXX beside DEST (src/cli/cp_local_file.h).
+t_copied_bytes() {
+    local partial
+    for partial in "$(dirname "$1")/.$(basename "$1").aoe-cp-"* "$1"; do
+        [[ -e "$partial" ]] && { stat -c %s "$partial"; return; }
+    done
+    echo 0
+}
+
 t_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # t_sha_range FILE FIRST_SECTOR SECTORS

@@ -1,8 +1,9 @@
 // `aoe cp`: copies between an AoE disk and a local file or block device, either way.
 //
-//   download (eX.Y -> file): all-zero 4 KiB blocks become holes in a fresh regular file (we
-//     seek over them instead of writing); the file gets its full size with ftruncate and is
-//     fsync'ed before cp returns.
+//   download (eX.Y -> file): written to a new file that replaces the destination once complete
+//     (cp_local_file.h), so a failed copy changes nothing; all-zero 4 KiB blocks become holes
+//     in it (we seek over them instead of writing); the file gets its full size with
+//     ftruncate and is fsync'ed before cp returns.
 //   upload (file -> eX.Y): every byte is written, zeros included; holes of a sparse source are
 //     found with SEEK_DATA and sent from a zero buffer without reading them. With
 //     --sparse-upload, holes and all-zero 64 KiB chunks are trimmed (DATA SET MANAGEMENT)
@@ -14,8 +15,6 @@
 // --verify reads both sides again afterwards and compares their SHA-256.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "base/unique_fd.h"
 #include "cli/command.h"
 #include "cli/copy_plan.h"
+#include "cli/cp_local_file.h"
 #include "cli/export_spec.h"
 #include "cli/initiator_args.h"
 #include "cli/progress.h"
@@ -60,6 +60,8 @@ constexpr CommandHelp kHelp{
   aoe cp -i enp1s0 e0.1 mbr.bin --count-sectors 1     the first sector only
   aoe cp -i enp1s0 sparse.img e0.1 --sparse-upload    trim zeros instead of sending them
 
+A download writes a new file beside DST and renames it over DST once complete: a copy that
+fails or is interrupted leaves DST as it was (--seek-sectors writes in place instead).
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
 Exit status: 0 copied, 1 failed (no reply, I/O error, sizes), 2 bad arguments.)txt"};
@@ -72,103 +74,6 @@ struct CpArgs {
   std::string depth_text = "32", timeout_text = "30";
   std::string skip_text, seek_text, count_text;
 };
-
-// One side of the copy that is a local file or device.
-struct Local {
-  std::string path;
-  UniqueFd fd;
-  bool regular = false;       // a regular file (else a block or character device)
-  bool block_device = false;  // size_bytes is the size of the device
-  uint64_t size_bytes = 0;    // for a source: its size
-  bool fresh = false;         // emptied by us as the copy starts: unwritten ranges read as zeros
-  bool created = false;       // did not exist: removed again if no data ever comes
-};
-
-std::string Errno(std::string_view what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
-}
-
-ParseResult<Local> OpenSource(const std::string& path) {
-  Local l;
-  l.path = path;
-  l.fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!l.fd) return ParseError{Errno("cannot open", path)};
-  struct stat st {};
-  if (fstat(l.fd.get(), &st) != 0) return ParseError{Errno("cannot stat", path)};
-  if (S_ISREG(st.st_mode)) {
-    l.regular = true;
-    l.size_bytes = static_cast<uint64_t>(st.st_size);
-  } else if (S_ISBLK(st.st_mode)) {
-    if (ioctl(l.fd.get(), BLKGETSIZE64, &l.size_bytes) != 0) {
-      return ParseError{Errno("cannot read the size of", path)};
-    }
-  } else {
-    return ParseError{
-        fmt::format("{} is not a regular file or block device; cp needs to know "
-                    "its size, so copy it to a file first",
-                    path)};
-  }
-  return l;
-}
-
-// A regular file is created (mode 0666 less umask) and, unless we write into the middle of it
-// (--seek-sectors), emptied, so that the ranges we skip read back as zeros. Not at once: only
-// once the disk has sent its first data (Copy::Download), so that a copy that never starts, or
-// that the target refuses (a reservation, an I/O error on the first read), leaves an existing
-// file as it was. Opened for reading too when the copy is to be read back (--verify).
-ParseResult<Local> OpenDestination(const std::string& path, bool truncate, bool read_back) {
-  Local l;
-  l.path = path;
-  struct stat st {};
-  bool exists = ::stat(path.c_str(), &st) == 0;
-  if (exists && S_ISDIR(st.st_mode)) {
-    return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
-  }
-  l.regular = !exists || S_ISREG(st.st_mode);
-  // O_EXCL first: `created` must mean that this call made the file (a file made meanwhile by
-  // someone else, or the target of a dangling symbolic link, is not ours to remove).
-  const int access = read_back ? O_RDWR : O_WRONLY;
-  l.fd = UniqueFd(::open(path.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-  l.created = l.fd.valid();
-  if (!l.fd && errno == EEXIST)
-    l.fd = UniqueFd(::open(path.c_str(), access | O_CREAT | O_CLOEXEC, 0666));
-  if (!l.fd) return ParseError{Errno("cannot open", path)};
-  l.fresh = l.regular && truncate;
-  if (!l.regular && fstat(l.fd.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
-    l.block_device = true;
-    if (ioctl(l.fd.get(), BLKGETSIZE64, &l.size_bytes) != 0) {
-      return ParseError{Errno("cannot read the size of", path)};
-    }
-  }
-  return l;
-}
-
-bool PwriteAll(int fd, const std::byte* data, size_t length, uint64_t offset) {
-  while (length > 0) {
-    ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    length -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return true;
-}
-
-// Reads up to `length` bytes; bytes past the end of the file are zero (the last sector of an
-// image whose size is not a multiple of 512).
-bool PreadPadded(int fd, std::byte* data, size_t length, uint64_t offset) {
-  size_t got = 0;
-  while (got < length) {
-    ssize_t n = ::pread(fd, data + got, length - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  std::memset(data + got, 0, length - got);
-  return true;
-}
 
 // Tells which ranges of a regular source file are holes, so that an upload sends zeros for
 // them without reading. Remembers the last hole found, so most chunks cost no system call.
@@ -246,7 +151,7 @@ struct Copy {
   const CpArgs& args;
   initiator::Client& client;
   initiator::SyncDisk disk;
-  Local local;
+  LocalFile local;
   CopyRange range;
   bool download = true;
   size_t depth = 32;
@@ -288,32 +193,20 @@ std::optional<std::string> Copy::Download() {
         .buffer = ByteSpan(pool).subspan(slot * chunk_bytes, sectors * kSectorBytes),
         .cookie = slot};
   };
-  // The destination is emptied (a fresh file) when the first data has come, not before.
-  bool writing = false;
-  auto start_writing = [&] {
-    writing = true;
-    if (local.fresh && ::ftruncate(local.fd.get(), 0) != 0) {
-      write_error = Errno("cannot empty", local.path);
-    }
-  };
   auto done = [&](const initiator::SyncDisk::IoOp& op) -> initiator::Outcome<void> {
     const uint64_t offset = (range.dst_sector + (op.lba - range.src_sector)) * kSectorBytes;
-    if (!writing) start_writing();
-    if (!write_error.empty()) {
-      return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
-    }
-    if (local.fresh) {
-      // A fresh file reads zeros wherever we do not write: leave zero blocks as holes.
+    if (local.starts_empty()) {
+      // A new file reads zeros wherever we do not write: leave zero blocks as holes.
       size_t written = 0;
       bool ok = true;
       ForEachDataRun(op.buffer, kHoleBlock, [&](size_t off, size_t len) {
-        ok = ok && PwriteAll(local.fd.get(), op.buffer.data() + off, len, offset + off);
+        ok = ok && PwriteAll(local.fd(), op.buffer.data() + off, len, offset + off);
         written += len;
       });
       hole_bytes += op.buffer.size() - written;
-      if (!ok) write_error = Errno("cannot write", local.path);
-    } else if (!PwriteAll(local.fd.get(), op.buffer.data(), op.buffer.size(), offset)) {
-      write_error = Errno("cannot write", local.path);
+      if (!ok) write_error = Errno("cannot write", local.path());
+    } else if (!PwriteAll(local.fd(), op.buffer.data(), op.buffer.size(), offset)) {
+      write_error = Errno("cannot write", local.path());
     }
     if (!write_error.empty()) {
       return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
@@ -326,29 +219,18 @@ std::optional<std::string> Copy::Download() {
   initiator::SyncDisk::IoOp failed;
   auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
-  // Refused before any data was written (the first read failed, or the file could not even be
-  // emptied): the local side stays as it was (a file cp made goes again).
-  if ((!result || !write_error.empty()) && done_bytes == 0 && local.created) {
-    ::unlink(local.path.c_str());
+  if (!result || !write_error.empty()) {
+    // A new file goes; a file written in place keeps what came, one cp created and wrote
+    // nothing to goes too.
+    local.Discard(/*wrote_nothing=*/done_bytes == 0);
   }
   if (!write_error.empty()) return write_error;
   if (!result) {
     return DescribeFailure("reading", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
-  if (!writing) start_writing();  // nothing to copy (--skip-sectors at the end): still emptied
-  if (!write_error.empty()) return write_error;
   // The file must end where the copy ends even if its last blocks were holes.
-  if (local.regular) {
-    struct stat st {};
-    const uint64_t end = (range.dst_sector + range.sectors) * kSectorBytes;
-    if (fstat(local.fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) < end &&
-        ::ftruncate(local.fd.get(), static_cast<off_t>(end)) != 0) {
-      return Errno("cannot set the size of", local.path);
-    }
-  }
-  if (::fsync(local.fd.get()) != 0 && errno != EINVAL) return Errno("cannot fsync", local.path);
-  return std::nullopt;
+  return local.Complete((range.dst_sector + range.sectors) * kSectorBytes);
 }
 
 std::optional<std::string> Copy::Upload() {
@@ -361,7 +243,7 @@ std::optional<std::string> Copy::Upload() {
   for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
   uint64_t next_sector = 0, done_bytes = 0;
   std::string read_error;
-  HoleFinder holes(local.fd.get(), local.regular, local.size_bytes);
+  HoleFinder holes(local.fd(), local.regular(), local.size_bytes());
   Progress bar(range.sectors * kSectorBytes, progress);
 
   auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
@@ -392,8 +274,8 @@ std::optional<std::string> Copy::Upload() {
       buffer = ByteSpan(zeros).first(bytes);
     } else {
       buffer = ByteSpan(pool).subspan(slot * chunk_bytes, bytes);
-      if (!PreadPadded(local.fd.get(), buffer.data(), bytes, offset)) {
-        read_error = Errno("cannot read", local.path);
+      if (!PreadPadded(local.fd(), buffer.data(), bytes, offset)) {
+        read_error = Errno("cannot read", local.path());
         return std::nullopt;  // Pipeline then waits for the writes in flight and returns
       }
       if (trim_zeros && IsAllZero(buffer)) {
@@ -460,9 +342,9 @@ ParseResult<std::string> Copy::Verify() {
     std::vector<std::byte> buf(1 << 20);
     for (uint64_t s = 0; s < range.sectors;) {
       const uint64_t n = std::min<uint64_t>(buf.size() / kSectorBytes, range.sectors - s);
-      if (!PreadPadded(local.fd.get(), buf.data(), n * kSectorBytes,
+      if (!PreadPadded(local.fd(), buf.data(), n * kSectorBytes,
                        (local_first + s) * kSectorBytes)) {
-        return ParseError{Errno("cannot read back", local.path)};
+        return ParseError{Errno("cannot read back", local.path())};
       }
       local_sum.Update(ConstByteSpan(buf).first(n * kSectorBytes));
       s += n;
@@ -508,7 +390,7 @@ ParseResult<std::string> Copy::Verify() {
   std::string disk_hex = disk_sum.HexFinal();
   if (local_hex != disk_hex) {
     return ParseError{fmt::format("verify failed: SHA-256 of {} is {} but {} reads back {}",
-                                  local.path, local_hex, disk_name(), disk_hex)};
+                                  local.path(), local_hex, disk_name(), disk_hex)};
   }
   return local_hex;
 }
@@ -623,13 +505,14 @@ int CpMain(const std::vector<std::string>& arguments) {
   }
 
   // Open the local side first: a typo in a path should not cost a network round trip.
-  ParseResult<Local> local =
-      src_disk ? OpenDestination(local_path, app.count("--seek-sectors") == 0, args.verify)
-               : OpenSource(local_path);
+  ParseResult<LocalFile> local =
+      src_disk
+          ? LocalFile::OpenDestination(local_path, app.count("--seek-sectors") == 0, args.verify)
+          : LocalFile::OpenSource(local_path);
   if (!local) return Fail(kName, kExitFailure, local.error().message);
   // Until the copy starts, a failure leaves the local side as it was.
   auto fail_before_copy = [&](const std::string& message) {
-    if (local->created) ::unlink(local->path.c_str());
+    if (src_disk) local->Discard(/*wrote_nothing=*/true);
     return Fail(kName, kExitFailure, message);
   };
 
@@ -648,9 +531,9 @@ int CpMain(const std::vector<std::string>& arguments) {
   if (src_disk) {
     request.src_sectors = disk->sector_count();
     // A block device bounds the copy; a file grows, and /dev/null takes anything.
-    if (local->block_device) request.dst_sectors = local->size_bytes / kSectorBytes;
+    if (local->block_device()) request.dst_sectors = local->size_bytes() / kSectorBytes;
   } else {
-    request.src_sectors = (local->size_bytes + kSectorBytes - 1) / kSectorBytes;
+    request.src_sectors = (local->size_bytes() + kSectorBytes - 1) / kSectorBytes;
     request.dst_sectors = disk->sector_count();
   }
   request.skip = sector_options[0];

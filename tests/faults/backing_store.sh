@@ -5,7 +5,8 @@
 #         the fault-injection option (an I/O error at chosen sectors);
 #   e1.3  a healthy 16 MiB image that must keep working throughout.
 # Each failure reaches the initiator as an ATA error: `aoe cp` exits 1 with a message naming
-# the disk and the failing sector range; through `aoe mount` (FUSE) the file returns EIO; and
+# the disk and the failing sector range, and a download that fails leaves an existing
+# destination file as it was; through `aoe mount` (FUSE) the file returns EIO; and
 # the target keeps serving the other exports. A second `aoe serve` given an image that does not
 # exist stops at start with the error first and no "serving on" line.
 set -uo pipefail
@@ -63,6 +64,17 @@ t_check "the target logs the ENOSPC" grep -q 'No space left on device' "$SERVE_L
 t_random_file "$T_TMP/16.img" 16
 expect_cp_failure "injected write error" e1.2 1000 1999 "$T_TMP/16.img" e1.2
 expect_cp_failure "injected read error" e1.2 3000 3099 e1.2 "$T_TMP/e12.img"
+t_check "a download that failed at sector 3000 leaves no file behind" test ! -e "$T_TMP/e12.img"
+# Over an existing file: 1.5 MB came before the error, yet the file keeps its bytes (the copy
+# went to a new file beside it, removed on the failure; it used to be emptied first).
+t_random_file "$T_TMP/keep.img" 4
+keep_sum=$(t_sha "$T_TMP/keep.img")
+expect_cp_failure "injected read error, over an existing file" e1.2 3000 3099 e1.2 \
+    "$T_TMP/keep.img"
+t_check "the existing file keeps its bytes after the failed download" \
+    [ "$(t_sha "$T_TMP/keep.img")" == "$keep_sum" ]
+t_check "and no partial copy is left beside it" \
+    test -z "$(find "$T_TMP" -maxdepth 1 -name '*.aoe-cp-*')"
 # Outside the ranges the same disk works: read the first 1000 sectors, write 2000-2999.
 t_check "e1.2 reads outside the faulty ranges" \
     faults_aoe cp -i vc --no-progress --count-sectors 1000 e1.2 "$T_TMP/head.img"

@@ -32,7 +32,7 @@ timeout -k 5 60 ip netns exec "$(t_ns client)" "$AOE_BIN" cp -i vc0 --timeout 5 
     e0.1 "$DOWN" 2>"$err" &
 cp_pid=$!
 for (( i = 0; i < 400; i++ )); do
-    size=$(stat -c %s "$DOWN" 2>/dev/null || echo 0)
+    size=$(t_copied_bytes "$DOWN")
     (( size >= 8 << 20 )) && break
     kill -0 "$cp_pid" 2>/dev/null || break
     sleep 0.02
@@ -40,7 +40,7 @@ done
 if kill -0 "$cp_pid" 2>/dev/null; then
     kill -KILL "$serve_pid"
     killed=$(date +%s.%N)
-    t_log "target killed with $(( $(stat -c %s "$DOWN") >> 20 )) MiB copied"
+    t_log "target killed with $(( $(t_copied_bytes "$DOWN") >> 20 )) MiB copied"
 else
     t_fail "the copy ended before the target could be killed"
     killed=$start
@@ -52,6 +52,8 @@ took=$(awk -v a="$killed" -v b="$ended" 'BEGIN { printf "%.1f", b - a }')
 t_log "cp exit $rc after $took s: $(cat "$err")"
 t_check "cp did not hang (timeout 60 not reached)" test "$rc" -ne 124
 t_check "cp fails with exit 1" test "$rc" -eq 1
+t_check "the failed download leaves neither down.img nor its partial copy" \
+    test -z "$(find "$T_TMP" -maxdepth 1 -name '*down.img*')"
 t_check "one line on stderr" test "$(wc -l <"$err")" -eq 1
 t_check "the error names the disk, the timeout and the path" \
     grep -q '^aoe cp: reading e0.1 sectors [0-9]*-[0-9]*: no reply from e0.1 for 5 s on vc0' "$err"

@@ -39,7 +39,7 @@ ini_aoe client cp -i vc0 -i vc1 --timeout 20 --json -v e0.1 "$DOWN" >"$out" 2>"$
 cp_pid=$!
 # Take vt1 down once the copy is well under way (32 MiB written), at most 20 s from now.
 for (( i = 0; i < 400; i++ )); do
-    size=$(stat -c %s "$DOWN" 2>/dev/null || echo 0)
+    size=$(t_copied_bytes "$DOWN")
     (( size >= 32 << 20 )) && break
     kill -0 "$cp_pid" 2>/dev/null || break
     sleep 0.05
@@ -48,7 +48,7 @@ done
 link_down() { ! ip -n "$1" -o link show "$2" | grep '[<,]UP[,>]' >/dev/null; }
 if kill -0 "$cp_pid" 2>/dev/null; then
     ip -n "$(t_ns target)" link set vt1 down
-    copied=$(stat -c %s "$DOWN")
+    copied=$(t_copied_bytes "$DOWN")
     t_log "vt1 down with $(( copied >> 20 )) MiB copied"
     t_check "vt1 is down" link_down "$(t_ns target)" vt1
     t_check "the copy was still running when vt1 went down" kill -0 "$cp_pid"

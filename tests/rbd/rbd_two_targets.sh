@@ -111,12 +111,12 @@ t_in "$RBD_C" "$AOE_BIN" cp -i vc0 -i vc1 --no-progress --depth 4 --timeout 30 -
     >"$T_TMP/down.err" 2>&1 &
 cp_pid=$!
 for (( i = 0; i < 400; i++ )); do
-    (( $(stat -c %s "$DOWN" 2>/dev/null || echo 0) >= 8 << 20 )) && break
+    (( $(t_copied_bytes "$DOWN") >= 8 << 20 )) && break
     kill -0 "$cp_pid" 2>/dev/null || break
     sleep 0.02
 done
 t_check "the download was still running when target B was killed" kill -0 "$cp_pid"
-t_log "killing target B with $(( $(stat -c %s "$DOWN") >> 20 )) MiB downloaded"
+t_log "killing target B with $(( $(t_copied_bytes "$DOWN") >> 20 )) MiB downloaded"
 kill -KILL "$B_PID"
 wait "$B_WRAPPER" 2>/dev/null
 wait "$cp_pid"

@@ -1,0 +1,235 @@
+#include "cli/cp_local_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+namespace aoe::cli {
+namespace {
+
+// The new file of a download in progress, for the signal handler to remove: a SIGINT (^C) must
+// not leave a hidden partial copy beside the destination. One at a time (cp has one).
+char g_new_path[PATH_MAX];
+volatile sig_atomic_t g_new_path_set = 0;
+
+void RemoveNewFileAndDie(int signal_number) {
+  if (g_new_path_set != 0) ::unlink(g_new_path);  // async-signal-safe
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void ArmRemovalOnSignal(const std::string& path) {
+  if (path.size() >= sizeof g_new_path) return;  // mkostemp's name fit PATH_MAX already
+  std::memcpy(g_new_path, path.c_str(), path.size() + 1);
+  g_new_path_set = 1;
+  for (int number : {SIGINT, SIGTERM, SIGHUP}) ::signal(number, RemoveNewFileAndDie);
+}
+
+void DisarmRemovalOnSignal() {
+  g_new_path_set = 0;
+  for (int number : {SIGINT, SIGTERM, SIGHUP}) ::signal(number, SIG_DFL);
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string BaseNameOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string Errno(std::string_view what, const std::string& path) {
+  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+}
+
+LocalFile::LocalFile(LocalFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::move(other.fd_)),
+      regular_(other.regular_),
+      block_device_(other.block_device_),
+      size_bytes_(other.size_bytes_),
+      created_(other.created_),
+      new_path_(std::exchange(other.new_path_, {})),
+      final_path_(std::move(other.final_path_)) {}
+
+LocalFile::~LocalFile() {
+  if (!new_path_.empty()) Discard(/*wrote_nothing=*/false);
+}
+
+ParseResult<LocalFile> LocalFile::OpenSource(const std::string& path) {
+  LocalFile l;
+  l.path_ = path;
+  l.fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!l.fd_) return ParseError{Errno("cannot open", path)};
+  struct stat st {};
+  if (fstat(l.fd_.get(), &st) != 0) return ParseError{Errno("cannot stat", path)};
+  if (S_ISREG(st.st_mode)) {
+    l.regular_ = true;
+    l.size_bytes_ = static_cast<uint64_t>(st.st_size);
+  } else if (S_ISBLK(st.st_mode)) {
+    l.block_device_ = true;
+    if (ioctl(l.fd_.get(), BLKGETSIZE64, &l.size_bytes_) != 0) {
+      return ParseError{Errno("cannot read the size of", path)};
+    }
+  } else {
+    return ParseError{
+        fmt::format("{} is not a regular file or block device; cp needs to know "
+                    "its size, so copy it to a file first",
+                    path)};
+  }
+  return l;
+}
+
+ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool whole_new_file,
+                                                  bool read_back) {
+  LocalFile l;
+  l.path_ = path;
+  l.final_path_ = path;
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
+    return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
+  }
+  struct stat link {};
+  if (!exists && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    return ParseError{fmt::format(
+        "{} is a symbolic link to a file that does not exist; give the file name to write", path)};
+  }
+  l.regular_ = !exists || S_ISREG(st.st_mode);
+  if (l.regular_ && whole_new_file) {
+    // The new file goes where the old one is: beside the file a symbolic link points to.
+    if (exists) {
+      char resolved[PATH_MAX];
+      if (::realpath(path.c_str(), resolved) == nullptr) {
+        return ParseError{Errno("cannot resolve", path)};
+      }
+      l.final_path_ = resolved;
+    }
+    std::string name =
+        fmt::format("{}/.{}.aoe-cp-XXXXXX", DirectoryOf(l.final_path_), BaseNameOf(l.final_path_));
+    l.fd_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
+    if (!l.fd_) {
+      return ParseError{fmt::format(
+          "cannot create a new file beside {} ({}); cp writes the copy there and renames it "
+          "over {} once complete. Make the directory writable, or give --seek-sectors 0 to "
+          "write into the file in place",
+          l.final_path_, std::strerror(errno), path)};
+    }
+    l.new_path_ = name;
+    ArmRemovalOnSignal(l.new_path_);
+    // The copy takes the old file's place: its permissions and (where we may) owner, or those a
+    // file created here would get.
+    mode_t mode = 0;
+    if (exists) {
+      mode = st.st_mode & 07777;
+      if (::fchown(l.fd_.get(), st.st_uid, st.st_gid) != 0) {
+        // Not root: the copy is ours, as a file made by a plain cp would be.
+      }
+    } else {
+      const mode_t mask = ::umask(0);
+      ::umask(mask);
+      mode = 0666 & ~mask;
+    }
+    if (::fchmod(l.fd_.get(), mode) != 0) return ParseError{Errno("cannot set the mode of", name)};
+    return l;
+  }
+  // In place: a block device, or --seek-sectors. O_EXCL first: `created` must mean that this
+  // call made the file (one made meanwhile by someone else is not ours to remove).
+  const int access = read_back ? O_RDWR : O_WRONLY;
+  l.fd_ = UniqueFd(::open(path.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  l.created_ = l.fd_.valid();
+  if (!l.fd_ && errno == EEXIST) {
+    l.fd_ = UniqueFd(::open(path.c_str(), access | O_CREAT | O_CLOEXEC, 0666));
+  }
+  if (!l.fd_) return ParseError{Errno("cannot open", path)};
+  if (!l.regular_ && fstat(l.fd_.get(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    l.block_device_ = true;
+    if (ioctl(l.fd_.get(), BLKGETSIZE64, &l.size_bytes_) != 0) {
+      return ParseError{Errno("cannot read the size of", path)};
+    }
+  }
+  return l;
+}
+
+std::optional<std::string> LocalFile::Complete(uint64_t end_bytes) {
+  std::optional<std::string> error;
+  struct stat st {};
+  if (regular_ && fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) < end_bytes &&
+      ::ftruncate(fd_.get(), static_cast<off_t>(end_bytes)) != 0) {
+    error = Errno("cannot set the size of", path_);
+  } else if (::fsync(fd_.get()) != 0 && errno != EINVAL) {
+    error = Errno("cannot fsync", path_);
+  }
+  if (new_path_.empty() || error) {
+    if (error) Discard(/*wrote_nothing=*/false);
+    return error;
+  }
+  if (::rename(new_path_.c_str(), final_path_.c_str()) != 0) {
+    error = fmt::format("cannot put the copy in place of {}: {} (the old file is unchanged)", path_,
+                        std::strerror(errno));
+    Discard(/*wrote_nothing=*/false);
+    return error;
+  }
+  DisarmRemovalOnSignal();
+  new_path_.clear();
+  // The rename is durable once the directory is.
+  const std::string directory = DirectoryOf(final_path_);
+  UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir || (::fsync(dir.get()) != 0 && errno != EINVAL)) {
+    return Errno("cannot fsync the directory", directory);
+  }
+  return std::nullopt;
+}
+
+void LocalFile::Discard(bool wrote_nothing) {
+  if (!new_path_.empty()) {
+    ::unlink(new_path_.c_str());
+    DisarmRemovalOnSignal();
+    new_path_.clear();
+  } else if (created_ && wrote_nothing) {
+    ::unlink(path_.c_str());
+    created_ = false;
+  }
+}
+
+bool PwriteAll(int fd, const std::byte* data, size_t length, uint64_t offset) {
+  while (length > 0) {
+    ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    length -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+bool PreadPadded(int fd, std::byte* data, size_t length, uint64_t offset) {
+  size_t got = 0;
+  while (got < length) {
+    ssize_t n = ::pread(fd, data + got, length - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  std::memset(data + got, 0, length - got);
+  return true;
+}
+
+}  // namespace aoe::cli

@@ -1,0 +1,72 @@
+// The local side of `aoe cp`: the regular file or block device it reads (an upload) or writes
+// (a download).
+//
+// A download into a regular file (without --seek-sectors) never changes an existing file until
+// the copy is complete: it writes a new file beside it (.NAME.aoe-cp-XXXXXX in the same
+// directory, so that it starts empty and zero blocks stay holes) and renames that over NAME at
+// the end (Complete), as rsync does. A copy that fails, or is interrupted by SIGINT, SIGTERM or
+// SIGHUP, removes the new file and leaves NAME as it was. The price is room for both until the
+// end; --seek-sectors 0 writes into NAME in place instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/unique_fd.h"
+#include "cli/parse_result.h"
+
+namespace aoe::cli {
+
+class LocalFile {
+ public:
+  // A source: a regular file or a block device (cp must know its size).
+  static ParseResult<LocalFile> OpenSource(const std::string& path);
+  // A destination. `whole_new_file`: the copy makes the file anew (no --seek-sectors), so a
+  // regular file is written beside it and renamed over it (above). `read_back`: opened for
+  // reading too (--verify).
+  static ParseResult<LocalFile> OpenDestination(const std::string& path, bool whole_new_file,
+                                                bool read_back);
+  LocalFile(LocalFile&&) noexcept;
+  LocalFile& operator=(LocalFile&&) = delete;
+  ~LocalFile();  // an open new file that was not completed is removed (Discard)
+
+  const std::string& path() const { return path_; }  // as given
+  int fd() const { return fd_.get(); }
+  bool regular() const { return regular_; }
+  bool block_device() const { return block_device_; }
+  uint64_t size_bytes() const { return size_bytes_; }  // a source's, or a block device's
+  // A new file: every byte not written reads as zero, so zero blocks may be left as holes.
+  bool starts_empty() const { return !new_path_.empty(); }
+
+  // A download succeeded: the file gets its full size `end_bytes` (its last blocks may be
+  // holes), is fsync'ed, and a new file takes the place of the old (renamed, and the directory
+  // fsync'ed). Returns one line on error, having removed the new file.
+  std::optional<std::string> Complete(uint64_t end_bytes);
+  // A download failed: removes the new file, or a file this call created and `wrote_nothing`
+  // to; an existing file written in place keeps what was written.
+  void Discard(bool wrote_nothing);
+
+ private:
+  LocalFile() = default;
+
+  std::string path_;
+  UniqueFd fd_;
+  bool regular_ = false;       // a regular file (else a block or character device)
+  bool block_device_ = false;  // size_bytes_ is the size of the device
+  uint64_t size_bytes_ = 0;
+  bool created_ = false;    // did not exist: made by OpenDestination
+  std::string new_path_;    // the new file renamed over path_ by Complete, or ""
+  std::string final_path_;  // what the new file replaces: path_, or the file it links to
+};
+
+// "what PATH: strerror(errno)".
+std::string Errno(std::string_view what, const std::string& path);
+bool PwriteAll(int fd, const std::byte* data, size_t length, uint64_t offset);
+// Reads up to `length` bytes; bytes past the end of the file are zero (the last sector of an
+// image whose size is not a multiple of 512).
+bool PreadPadded(int fd, std::byte* data, size_t length, uint64_t offset);
+
+}  // namespace aoe::cli
