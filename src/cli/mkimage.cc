@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,7 @@ struct MkimageArgs {
   bool bios = false;
   bool uefi = false;
   bool tree_only = false;
+  bool force = false;
 };
 
 void DefineOptions(CLI::App& app, MkimageArgs& a) {
@@ -110,6 +112,9 @@ void DefineOptions(CLI::App& app, MkimageArgs& a) {
       ->type_name("FILE")
       ->allow_extra_args(false);
   app.add_flag("--bios", a.bios, "Make it bootable by BIOS (extlinux); see --uefi.");
+  app.add_flag("--force", a.force,
+               "Replace IMAGE if it exists (the new image takes its place only\n"
+               "once complete).");
   app.add_flag("--tree-only", a.tree_only,
                "Only debootstrap the Debian tree into --cache-dir (or find it there)\n"
                "and print its path; no IMAGE. Fetches the tree ahead of the builds\n"
@@ -117,6 +122,41 @@ void DefineOptions(CLI::App& app, MkimageArgs& a) {
   app.add_flag("--uefi", a.uefi,
                "Make it bootable by UEFI (GRUB on an EFI system partition).\n"
                "Without --bios or --uefi the image boots both ways.");
+}
+
+// debootstrap's suite scripts: a suite without one is unknown to it.
+constexpr std::string_view kDebootstrapScripts = "/usr/share/debootstrap/scripts";
+
+// What is wrong with IMAGE as the file to write, or nothing. An existing image is replaced only
+// with --force: it may be the disk a fleet boots from.
+std::optional<std::string> OutputProblem(const std::string& output, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path path(output);
+  const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (!fs::is_directory(directory, ec)) {
+    return fmt::format("the directory of {} does not exist; create it first (mkdir -p {})", output,
+                       directory.string());
+  }
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) return std::nullopt;
+  if (fs::is_directory(status)) {
+    return fmt::format("{} is a directory; give the image file to write, e.g. {}/client1.img",
+                       output, output);
+  }
+  if (!fs::is_regular_file(status)) {
+    return fmt::format(
+        "{} is not a regular file; aoe mkimage writes an image file (copy it onto a device "
+        "afterwards, with dd or aoe cp)",
+        output);
+  }
+  if (!force) {
+    return fmt::format(
+        "{} exists; give --force to replace it (stop serving it first: the new image takes its "
+        "place once complete)",
+        output);
+  }
+  return std::nullopt;
 }
 
 // Where the worker script is: in the source tree when this binary runs from its build tree,
@@ -167,6 +207,13 @@ int MkimageMain(const std::vector<std::string>& args) {
     return Fail(kName, kExitUsage,
                 fmt::format("--debootstrap '{}' is not a suite name like bookworm", a.suite));
   }
+  if (!a.suite.empty() && std::filesystem::is_directory(kDebootstrapScripts) &&
+      !std::filesystem::exists(std::filesystem::path(kDebootstrapScripts) / a.suite)) {
+    return Fail(kName, kExitUsage,
+                fmt::format("--debootstrap {}: debootstrap knows no such suite (none in {}); "
+                            "e.g. bookworm",
+                            a.suite, kDebootstrapScripts));
+  }
   if (a.packages.find(' ') != std::string::npos) {
     return Fail(kName, kExitUsage, "--packages is comma-separated without spaces, e.g. vim,less");
   }
@@ -194,6 +241,14 @@ int MkimageMain(const std::vector<std::string>& args) {
       return Fail(kName, kExitUsage, fmt::format("{} is not a directory", *dir));
     }
   }
+
+  if (!a.tree_only) {
+    if (std::optional<std::string> bad = OutputProblem(a.output, a.force)) {
+      return Fail(kName, kExitUsage, *bad);
+    }
+  }
+  if (a.force && a.tree_only)
+    return Fail(kName, kExitUsage, "--force goes with an IMAGE to replace");
 
   const Worker worker = FindWorker();
   std::vector<std::string> argv{worker.script,

@@ -9,9 +9,10 @@
 # extlinux's boot sector with the partition offset, extlinux.conf and the GRUB config (root=, the
 # --append text, /vmlinuz), fstab, the hook in /etc/initramfs-tools, an empty machine-id, the
 # --overlay files; the --from-dir tree is not modified and nothing stays mounted.
-# Then the errors a person meets: bad arguments (one line, exit 2), an unknown suite, no
-# debootstrap, no space, and a step that fails half-way (no image, no mount, no work directory
-# left behind).
+# --force replaces an image. Then the errors a person meets: bad arguments (one line, exit 2:
+# among them an IMAGE that exists without --force, or is a directory or a device, and an
+# unknown suite), no debootstrap, no space, and a step that fails half-way (no image, no mount,
+# no work directory left behind).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, a tool is missing).
 set -euo pipefail
@@ -123,6 +124,14 @@ else
   fail "GRUB is \\EFI\\BOOT\\BOOTX64.EFI on the ESP"
 fi
 
+# --force replaces an image: the new one takes its place once complete.
+img_sum=$(sha256sum <"$IMG")
+rc=0
+"$AOE" mkimage "$IMG" --from-dir "$TREE" --size 512M --force >"$T/force.log" 2>&1 || rc=$?
+[[ $rc -eq 0 && $(stat -c %s "$IMG") -eq $((512 << 20)) ]] && pass "--force replaces an image" \
+  || { cat "$T/force.log"; fail "--force replaces an image (exit $rc)"; }
+img_sum=$(sha256sum <"$IMG")
+
 # --bios only: no ESP.
 rc=0
 "$AOE" mkimage "$T/out/bios.img" --from-dir "$TREE" --size 512M --bios >"$T/bios.log" 2>&1 || rc=$?
@@ -161,6 +170,19 @@ usage "--tree-only without --cache-dir" '--tree-only needs --debootstrap SUITE a
   --tree-only --debootstrap bookworm
 usage "--deb that is not a package" '--deb /etc/hostname is not a \.deb file' \
   "$T/x.img" --from-dir "$TREE" --deb /etc/hostname
+usage "an image that exists" 'test\.img exists; give --force to replace it' \
+  "$IMG" --from-dir "$TREE" --size 600M
+[[ $(sha256sum <"$IMG") == "$img_sum" ]] && pass "... and the image is unchanged" \
+  || fail "... and the image is unchanged"
+usage "an image in a directory that does not exist" \
+  "the directory of .*/nodir/x.img does not exist; create it first" "$T/nodir/x.img" --from-dir "$TREE"
+usage "an image that is a directory" 'out is a directory; give the image file to write' \
+  "$T/out" --from-dir "$TREE"
+usage "an image that is a device" '/dev/null is not a regular file' /dev/null --from-dir "$TREE"
+if [[ -d /usr/share/debootstrap/scripts ]]; then
+  usage "unknown suite" '--debootstrap nosuchsuite: debootstrap knows no such suite' \
+    "$T/out/x.img" --debootstrap nosuchsuite
+fi
 
 fails() {  # DESCRIPTION REGEX ARGS... : exit 1 with REGEX, no image
   local what=$1 re=$2 out rc=0
@@ -172,9 +194,6 @@ fails() {  # DESCRIPTION REGEX ARGS... : exit 1 with REGEX, no image
 mkdir -p "$T/empty-tree"
 fails "a --from-dir tree with no kernel" "no kernel in .*/empty-tree" "$T/out/x.img" \
   --from-dir "$T/empty-tree"
-if command -v debootstrap >/dev/null; then
-  fails "unknown suite" "unknown suite 'nosuchsuite'" "$T/out/x.img" --debootstrap nosuchsuite
-fi
 # No debootstrap: the same PATH without it.
 mkdir -p "$T/bin"
 for dir in ${PATH//:/ }; do
