@@ -118,6 +118,13 @@ expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboo
 # One interface twice: two ports on one link.
 expect_usage_error "scan with an interface twice" "-i vc0 is given twice" scan -i vc0 -i vc0
 expect_usage_error "ping with an interface twice" "-i vc0 is given twice" ping -i vc0 -i vc1 -i vc0 e0.1
+expect_usage_error "scan with an empty interface name" "-i '' is empty; name an interface" scan -i ''
+expect_usage_error "cp with an alias-style interface name" "-i 'v1:v0' has a ':'" \
+    cp -i v1:v0 e0.1 /tmp/x.img
+expect_usage_error "serve with an interface name with a slash" "interface 'a/b': it has a '/'" \
+    serve -i a/b e0.1=/tmp/x.img
+expect_usage_error "an option given twice says so" "--timeout is given 2 times; give it once" \
+    scan -i vc0 --timeout 1 --timeout 2
 
 # aoe netboot: values checked before an interface is opened.
 for lease in -5 0 59 abc 99999999999; do

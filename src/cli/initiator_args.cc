@@ -11,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "base/interface_name.h"
 #include "cli/cli_error.h"
 #include "cli/command.h"
 #include "cli/export_spec.h"
@@ -59,11 +60,15 @@ void AddInterfaceOption(CLI::App& app, std::vector<std::string>& interfaces) {
       // One interface twice would be two ports on one link, each seeing the other's replies.
       ->check(
           [seen = std::make_shared<std::set<std::string>>()](const std::string& name) {
+            if (std::string problem = InterfaceNameProblem(name); !problem.empty()) {
+              return fmt::format("-i '{}' {}", name, problem);
+            }
             return seen->insert(name).second
                        ? std::string()
                        : fmt::format("-i {} is given twice; give each interface once", name);
           },
-          "IFACE");
+          // No name: CLI11 would print it after the type in --help ("IFACE:IFACE").
+          "");
 }
 
 std::optional<int> ParseCommand(CLI::App& app, std::string_view name,

@@ -205,7 +205,7 @@ TEST(ValidateOptions, InterfaceNameTooLong) {
   ServerOptions o = Valid();
   o.interfaces = {"a_very_long_interface"};
   EXPECT_EQ(ValidateOptions(o),
-            "the interface list names interface 'a_very_long_interface', which is longer than 15 "
+            "the interface list names interface 'a_very_long_interface': it is longer than 15 "
             "characters; check the name with 'ip link'");
 }
 

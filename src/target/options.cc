@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/interface_name.h"
 #include "net/fanout.h"
 
 namespace aoe::target {
@@ -20,24 +21,15 @@ namespace {
 
 // Linux starts a target at bufcnt/2 outstanding frames, so 0 or 1 means it never sends one.
 constexpr uint16_t kMinBufferCount = 2;
-// Linux interface names are at most IFNAMSIZ - 1 characters; a longer name can never match.
-constexpr size_t kMaxInterfaceNameSize = 15;
 // ATA LBA48 is the widest address an initiator can send.
 constexpr uint64_t kMaxAddressableSectors = uint64_t{1} << 48;
 constexpr uint64_t kSectorSize = 512;
 
 // One line about an interface name, or empty when it could be a real interface.
 std::string CheckInterfaceName(std::string_view name, std::string_view where) {
-  if (name.empty()) {
-    return fmt::format("{} has an empty interface name; name an interface such as eth0", where);
-  }
-  if (name.size() > kMaxInterfaceNameSize) {
-    return fmt::format(
-        "{} names interface '{}', which is longer than {} characters; "
-        "check the name with 'ip link'",
-        where, name, kMaxInterfaceNameSize);
-  }
-  return {};
+  const std::string problem = InterfaceNameProblem(name);
+  if (problem.empty()) return {};
+  return fmt::format("{} names interface '{}': it {}", where, name, problem);
 }
 
 std::string CheckExportIn(const ExportOptions& e, const std::set<std::string_view>& served) {
