@@ -133,6 +133,19 @@ for lease in -5 0 59 abc 99999999999; do
 done
 expect_usage_error "netboot --client twice" "--client 52:54:00:12:34:56 is given twice" \
   netboot -i vt0 --proxy --client 52:54:00:12:34:56=e0.1 --client 52:54:00:12:34:56=e0.2
+# An explicit proxy mode never becomes a full DHCP server because a range is given too.
+printf 'interface = "vt0"\nmode = "proxy"\nboot = "e0.1"\n' >"$tmp/proxy.toml"
+printf 'interface = "vt0"\nmode = "proxy"\nboot = "e0.1"\nrange = "10.77.0.100-10.77.0.200"\n' \
+  >"$tmp/proxy-range.toml"
+printf 'interface = "vt0"\nmode = "full"\nboot = "e0.1"\n' >"$tmp/full.toml"
+expect_usage_error "netboot mode = proxy and range = in one file" \
+  "proxy-range.toml:4: range is for full DHCP mode, but line 2 says mode = \"proxy\"" \
+  netboot --config "$tmp/proxy-range.toml"
+expect_usage_error "netboot mode = proxy in the file, --range given" \
+  "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask or router" \
+  netboot --config "$tmp/proxy.toml" --range 10.77.0.100-10.77.0.200
+expect_usage_error "netboot mode = full without range" \
+  "mode = \"full\" needs an address range; add one, e.g. range = " netboot --config "$tmp/full.toml"
 
 # The control socket's clients and overlay exports.
 expect_ok "aoe ctl --help" ctl --help

@@ -239,7 +239,7 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
     return "--proxy and --range exclude each other: --proxy when another DHCP server gives "
            "addresses, --range when aoe netboot does";
   }
-  if (raw.proxy) o.mode = netboot::DhcpMode::kProxy;
+  if (raw.proxy) o.given_mode = netboot::DhcpMode::kProxy;
   if (!raw.range.empty()) {
     if (std::string e = netboot::ParseRange(raw.range, o); !e.empty()) return "--" + e;
   }
@@ -396,7 +396,7 @@ int NetbootMain(const std::vector<std::string>& arguments) {
     return kExitFailure;
   }
   const std::string status = fmt::format(
-      "{} DHCP and TFTP on {}", args.options.mode == netboot::DhcpMode::kProxy ? "proxy" : "full",
+      "{} DHCP and TFTP on {}", args.options.mode() == netboot::DhcpMode::kProxy ? "proxy" : "full",
       args.options.interface_name);
   if (Result<void> ready = notifier.Ready(status); !ready) {
     log.Warn("netboot", "cannot notify the service manager ($NOTIFY_SOCKET): {}",

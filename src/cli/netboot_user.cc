@@ -30,7 +30,7 @@ std::string Normalize(std::string_view path) {
 }  // namespace
 
 std::string NetbootLeaseFile(const netboot::NetbootOptions& options) {
-  if (options.mode != netboot::DhcpMode::kFull) return "";
+  if (options.mode() != netboot::DhcpMode::kFull) return "";
   return options.lease_file.empty() ? netboot::DefaultLeaseFile(options.interface_name)
                                     : options.lease_file;
 }

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 netboot::NetbootOptions FullMode(std::string lease_file) {
   netboot::NetbootOptions o;
   o.interface_name = "vt0";
-  o.mode = netboot::DhcpMode::kFull;
+  o.given_mode = netboot::DhcpMode::kFull;
   o.lease_file = std::move(lease_file);
   return o;
 }
@@ -47,7 +47,7 @@ TEST(NetbootLeaseFile, FullModeDefaultsToVarLibAoekit) {
 
 TEST(NetbootLeaseFile, ProxyModeHasNone) {
   netboot::NetbootOptions o = FullMode("/srv/l/x.leases");
-  o.mode = netboot::DhcpMode::kProxy;
+  o.given_mode = netboot::DhcpMode::kProxy;
   EXPECT_EQ(NetbootLeaseFile(o), "");
 }
 
@@ -72,7 +72,7 @@ TEST(GiveLeaseDirectoryToUser, OnlyWhenTheUsersOrAoekits) {
 
 TEST(PrepareNetbootForUser, ProxyModeTouchesNothing) {
   netboot::NetbootOptions o = FullMode("/nonexistent/dir/x.leases");
-  o.mode = netboot::DhcpMode::kProxy;
+  o.given_mode = netboot::DhcpMode::kProxy;
   PrivilegeDrop drop;
   EXPECT_EQ(PrepareNetbootForUser(o, {}, drop), "");
   EXPECT_TRUE(drop.writable_dirs.empty());
@@ -166,7 +166,7 @@ TEST(CheckNetbootAfterDrop, UnwritableLeaseDirectoryIsOneLine) {
 
 TEST(CheckNetbootAfterDrop, MissingTftpRootIsOneLine) {
   netboot::NetbootOptions o = FullMode("");
-  o.mode = netboot::DhcpMode::kProxy;
+  o.given_mode = netboot::DhcpMode::kProxy;
   o.tftp_root = "/nonexistent-aoekit-tftp";
   EXPECT_EQ(CheckNetbootAfterDrop(o, "nobody"),
             "user nobody cannot search the TFTP root /nonexistent-aoekit-tftp: No such file or "

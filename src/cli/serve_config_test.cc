@@ -117,7 +117,7 @@ TEST(ParseServeToml, ShippedExampleLoads) {
   EXPECT_EQ(config->user, "");  // commented out: the example runs as the starting user
   ASSERT_TRUE(config->netboot);
   EXPECT_EQ(config->netboot->interface_name, "eth0");
-  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kProxy);
+  EXPECT_EQ(config->netboot->mode(), netboot::DhcpMode::kProxy);
   ASSERT_TRUE(config->netboot->targets.default_target);
   EXPECT_EQ(config->netboot->targets.default_target->ToString(), "e1.1");
   EXPECT_EQ(config->netboot->targets.by_mac.size(), 1u);
@@ -154,7 +154,7 @@ TEST(ParseServeToml, ShippedExampleFullModeLinesLoad) {
   ParseResult<ServeConfig> config = ParseServeToml(text, "serve.toml");
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->netboot);
-  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kFull);
+  EXPECT_EQ(config->netboot->mode(), netboot::DhcpMode::kFull);
   EXPECT_EQ(config->netboot->range_first->ToString(), "10.77.0.100");
   EXPECT_EQ(config->netboot->lease_file, "/var/lib/aoekit/netboot-eth0.leases");
 }
@@ -327,7 +327,7 @@ efi_file = "ipxe.efi"
   ASSERT_TRUE(config->netboot);
   const netboot::NetbootOptions& nb = *config->netboot;
   EXPECT_EQ(nb.interface_name, "aoetap0");  // the server's only interface
-  EXPECT_EQ(nb.mode, netboot::DhcpMode::kFull);
+  EXPECT_EQ(nb.mode(), netboot::DhcpMode::kFull);
   EXPECT_EQ(nb.targets.default_target, (proto::DiskAddress{0, 1}));
   ASSERT_EQ(nb.targets.by_mac.size(), 1u);
   EXPECT_EQ(nb.targets.by_mac.at(Mac("52:54:00:12:34:56")), (proto::DiskAddress{0, 2}));
@@ -355,7 +355,7 @@ boot = "e1.0"
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->netboot);
   EXPECT_EQ(config->netboot->interface_name, "br0");
-  EXPECT_EQ(config->netboot->mode, netboot::DhcpMode::kProxy);
+  EXPECT_EQ(config->netboot->mode(), netboot::DhcpMode::kProxy);
   EXPECT_EQ(config->netboot->tftp_root, "/usr/lib/ipxe");
   EXPECT_EQ(config->netboot->files.bios, "undionly.kpxe");
 }
@@ -379,8 +379,15 @@ TEST(ParseServeToml, NetbootErrors) {
               "\"e0.1\") or a [netboot.clients] table");
   // What only the whole section can tell (netboot::ValidateNetbootOptions).
   ExpectError("interfaces = [\"veth0\"]\n[netboot]\nboot = \"e0.1\"\nmode = \"full\"\n",
-              "serve.toml:2: [netboot]: full DHCP mode needs an address range; e.g. --range "
-              "10.77.0.100-10.77.0.200");
+              "serve.toml:2: [netboot]: mode = \"full\" needs an address range; add one, e.g. "
+              "range = \"10.77.0.100-10.77.0.200\"");
+  // An admin's finding: this ran a full DHCP server, a rogue one beside the network's own.
+  ExpectError(
+      "interfaces = [\"veth0\"]\n[netboot]\nmode = \"proxy\"\nboot = \"e0.1\"\n"
+      "range = \"10.77.0.100-10.77.0.200\"\n",
+      "serve.toml:5: range is for full DHCP mode, but line 3 says mode = \"proxy\" (the existing "
+      "DHCP server gives addresses); remove range, or write mode = \"full\" to make this the DHCP "
+      "server");
 }
 
 TEST(ParseServeToml, SyntaxErrorHasLine) {

@@ -48,6 +48,24 @@ std::string ParseClients(std::string_view source, const toml::node& node, Netboo
   return "";
 }
 
+// A table that says mode = "proxy" and also gives full mode's address settings contradicts
+// itself; said here, the error can name both lines. (ValidateNetbootOptions catches the same
+// when the two come from different places, e.g. the file and the command line.)
+std::string CheckProxyTable(const toml::table& table, std::string_view source) {
+  const toml::node* mode = table.get("mode");
+  if (mode == nullptr || String(*mode) != "proxy") return "";
+  for (std::string_view key : {"range", "netmask", "router"}) {
+    if (const toml::node* node = table.get(key)) {
+      return fmt::format(
+          "{} is for full DHCP mode, but line {} says mode = \"proxy\" (the existing DHCP "
+          "server gives addresses); remove {}, or write mode = \"full\" to make this the DHCP "
+          "server",
+          Where(source, *node, key), mode->source().begin.line, key);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string ParseRange(std::string_view text, NetbootOptions& options) {
@@ -61,7 +79,6 @@ std::string ParseRange(std::string_view text, NetbootOptions& options) {
   }
   options.range_first = first;
   options.range_last = last;
-  options.mode = DhcpMode::kFull;
   return "";
 }
 
@@ -83,9 +100,9 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source,
       error = need_string(text);
       if (error.empty()) {
         if (text == "full") {
-          options.mode = DhcpMode::kFull;
+          options.given_mode = DhcpMode::kFull;
         } else if (text == "proxy") {
-          options.mode = DhcpMode::kProxy;
+          options.given_mode = DhcpMode::kProxy;
         } else {
           error = fmt::format("{} must be \"full\" or \"proxy\"", Where(source, node, key));
         }
@@ -134,7 +151,7 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source,
     }
     if (!error.empty()) return error;
   }
-  return "";
+  return CheckProxyTable(table, source);
 }
 
 std::string ApplyNetbootTomlText(std::string_view text, std::string_view source,

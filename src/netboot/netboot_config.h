@@ -2,7 +2,7 @@
 // [netboot] table of the `aoe serve` config file. Keys (all optional; see docs/netboot.md):
 //
 //   interface = "br0"
-//   mode = "proxy"                      # or "full"
+//   mode = "proxy"                      # or "full"; default: full with a range, else proxy
 //   boot = "e0.1"                       # default AoE target
 //   range = "10.77.0.100-10.77.0.200"   # full mode
 //   netmask = "255.255.255.0"           # full mode; default: the interface's
@@ -36,7 +36,8 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source_n
 std::string ApplyNetbootTomlText(std::string_view text, std::string_view source_name,
                                  NetbootOptions& options);
 
-// Parses "10.0.0.100-10.0.0.200" into options.range_*; "" or an error line.
+// Parses "10.0.0.100-10.0.0.200" into options.range_*; "" or an error line. The mode is left
+// alone: a range means full mode only when no mode is given (NetbootOptions::mode).
 std::string ParseRange(std::string_view text, NetbootOptions& options);
 
 }  // namespace aoe::netboot

@@ -25,7 +25,7 @@ efi_file = "b.efi"
                                            "test.toml", o);
   ASSERT_EQ(error, "");
   EXPECT_EQ(o.interface_name, "br0");
-  EXPECT_EQ(o.mode, DhcpMode::kFull);
+  EXPECT_EQ(o.mode(), DhcpMode::kFull);
   EXPECT_EQ(o.targets.default_target, (proto::DiskAddress{0, 1}));
   EXPECT_EQ(o.range_first->ToString(), "10.77.0.100");
   EXPECT_EQ(o.range_last->ToString(), "10.77.0.200");
@@ -61,13 +61,75 @@ TEST(NetbootConfig, ValidateExplainsMissingPieces) {
   EXPECT_NE(ValidateNetbootOptions(o).find("--boot"), std::string::npos);
   o.targets.default_target = proto::DiskAddress{0, 1};
   EXPECT_EQ(ValidateNetbootOptions(o), "");
-  o.mode = DhcpMode::kFull;
-  EXPECT_NE(ValidateNetbootOptions(o).find("--range"), std::string::npos);
+  o.given_mode = DhcpMode::kFull;
+  EXPECT_NE(ValidateNetbootOptions(o).find("range = "), std::string::npos);
   ASSERT_EQ(ParseRange("10.0.0.9-10.0.0.1", o), "");
   EXPECT_NE(ValidateNetbootOptions(o).find("backwards"), std::string::npos);
   EXPECT_NE(ParseRange("10.0.0.1", o), "");
-  o.mode = DhcpMode::kProxy;
+  o.given_mode = DhcpMode::kProxy;
   EXPECT_NE(ValidateNetbootOptions(o).find("proxy mode"), std::string::npos);
+}
+
+// An admin's finding: mode = "proxy" and a range in one file ran a full DHCP server, a rogue
+// one on a network that has its own. Whichever order the keys come in, it is an error now.
+TEST(NetbootConfig, ProxyModeWithARangeInTheSameFileIsAnError) {
+  NetbootOptions o;
+  EXPECT_EQ(
+      ApplyNetbootTomlText(
+          "mode = \"proxy\"\nboot = \"e0.1\"\nrange = \"10.77.0.100-10.77.0.200\"\n", "f.toml", o),
+      "f.toml:3: range is for full DHCP mode, but line 1 says mode = \"proxy\" (the existing "
+      "DHCP server gives addresses); remove range, or write mode = \"full\" to make this the "
+      "DHCP server");
+  EXPECT_EQ(
+      ApplyNetbootTomlText("range = \"10.77.0.100-10.77.0.200\"\nmode = \"proxy\"\n", "f.toml", o)
+          .rfind("f.toml:1: range is for full DHCP mode, but line 2 says", 0),
+      0u);
+  EXPECT_EQ(ApplyNetbootTomlText("mode = \"proxy\"\nnetmask = \"255.255.255.0\"\n", "f.toml", o)
+                .rfind("f.toml:2: netmask is for full DHCP mode", 0),
+            0u);
+  EXPECT_EQ(ApplyNetbootTomlText("router = \"10.77.0.1\"\nmode = \"proxy\"\n", "f.toml", o)
+                .rfind("f.toml:1: router is for full DHCP mode", 0),
+            0u);
+}
+
+// The same with the two from different places: mode = "proxy" in the file and --range on the
+// command line (which applies ParseRange to the file's options).
+TEST(NetbootConfig, ProxyModeWithARangeFromElsewhereIsAnError) {
+  NetbootOptions o;
+  ASSERT_EQ(
+      ApplyNetbootTomlText("interface = \"br0\"\nmode = \"proxy\"\nboot = \"e0.1\"\n", "f.toml", o),
+      "");
+  ASSERT_EQ(ParseRange("10.77.0.100-10.77.0.200", o), "");
+  EXPECT_EQ(o.mode(), DhcpMode::kProxy);
+  EXPECT_EQ(ValidateNetbootOptions(o),
+            "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask or router: the "
+            "existing DHCP server gives addresses; remove them, or remove the proxy mode to make "
+            "this the DHCP server (full mode)");
+  o.range_first.reset();
+  o.range_last.reset();
+  o.router = Ipv4Address::Parse("10.77.0.1");
+  EXPECT_NE(ValidateNetbootOptions(o).find("takes no range, netmask or router"), std::string::npos);
+}
+
+// What docs/netboot.md promises: without a mode, a range means full mode and no range proxy.
+TEST(NetbootConfig, WithoutAModeARangeMeansFullMode) {
+  NetbootOptions o;
+  EXPECT_EQ(o.mode(), DhcpMode::kProxy);
+  ASSERT_EQ(ApplyNetbootTomlText("range = \"10.77.0.100-10.77.0.200\"\n", "f.toml", o), "");
+  EXPECT_FALSE(o.given_mode);
+  EXPECT_EQ(o.mode(), DhcpMode::kFull);
+}
+
+// Only a config file can say mode = "full" without a range: the message names its key, not an
+// option of the command line.
+TEST(NetbootConfig, FullModeWithoutARangeNamesTheKey) {
+  NetbootOptions o;
+  ASSERT_EQ(
+      ApplyNetbootTomlText("interface = \"br0\"\nmode = \"full\"\nboot = \"e0.1\"\n", "f.toml", o),
+      "");
+  EXPECT_EQ(ValidateNetbootOptions(o),
+            "mode = \"full\" needs an address range; add one, e.g. range = "
+            "\"10.77.0.100-10.77.0.200\"");
 }
 
 TEST(Ipv4Address, ParsesOnlyDottedQuads) {

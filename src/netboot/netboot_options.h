@@ -14,7 +14,9 @@ namespace aoe::netboot {
 
 struct NetbootOptions {
   std::string interface_name;
-  DhcpMode mode = DhcpMode::kProxy;
+  // As given (--proxy, mode = "..."), so that an explicit proxy mode with a range is an error
+  // rather than silently becoming a second DHCP server; mode() says what runs.
+  std::optional<DhcpMode> given_mode;
 
   // Full mode only.
   std::optional<Ipv4Address> range_first;
@@ -27,6 +29,11 @@ struct NetbootOptions {
   std::string tftp_root = "/usr/lib/ipxe";  // Debian's ipxe package
   BootFiles files;
   BootTargets targets;
+
+  // The given mode; without one, a range means full mode (docs/netboot.md), else proxy.
+  DhcpMode mode() const {
+    return given_mode.value_or(range_first ? DhcpMode::kFull : DhcpMode::kProxy);
+  }
 
   // `aoe serve` re-creates its [netboot] service on SIGHUP only when this changed.
   bool operator==(const NetbootOptions&) const = default;

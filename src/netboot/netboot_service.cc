@@ -52,9 +52,9 @@ class NetbootServiceImpl final : public NetbootService {
   }
 
   Result<void> Start(Clock& clock, std::string& why) {
-    const bool full = options_.mode == DhcpMode::kFull;
+    const bool full = options_.mode() == DhcpMode::kFull;
     DhcpResponderConfig config;
-    config.mode = options_.mode;
+    config.mode = options_.mode();
     config.server = interface_.address;
     config.netmask = options_.netmask.value_or(interface_.netmask);
     config.router = options_.router;
@@ -325,7 +325,7 @@ Result<std::unique_ptr<NetbootService>> NetbootService::Create(const NetbootOpti
     return Unexpected{started.error()};
   }
   log.Info("netboot", "{} on {} ({}): TFTP root {}, {}",
-           options.mode == DhcpMode::kFull
+           options.mode() == DhcpMode::kFull
                ? fmt::format("full DHCP for {}-{}", options.range_first->ToString(),
                              options.range_last->ToString())
                : std::string("proxy DHCP (addresses come from the existing DHCP server)"),
