@@ -146,6 +146,24 @@ expect_usage_error "netboot mode = proxy in the file, --range given" \
   netboot --config "$tmp/proxy.toml" --range 10.77.0.100-10.77.0.200
 expect_usage_error "netboot mode = full without range" \
   "mode = \"full\" needs an address range; add one, e.g. range = " netboot --config "$tmp/full.toml"
+# Addresses that are not one client's, checked before an interface is opened when the netmask
+# is given (else against the interface's, at start: netboot_netns_test).
+expect_usage_error "netboot range with the network address" \
+  "range 10.77.0.0-10.77.0.200 includes 10.77.0.0, the network address" \
+  netboot -i vt0 --range 10.77.0.0-10.77.0.200 --netmask 255.255.255.0 --boot e0.1
+expect_usage_error "netboot range with the broadcast address" "the broadcast address of 10.77.0.0/" \
+  netboot -i vt0 --range 10.77.0.100-10.77.0.255 --netmask 255.255.255.0 --boot e0.1
+expect_usage_error "netboot range across subnets" "spans more than one subnet" \
+  netboot -i vt0 --range 10.77.0.100-10.77.1.20 --netmask 255.255.255.0 --boot e0.1
+expect_usage_error "netboot netmask with a hole" "netmask 255.0.255.0 is not a subnet mask" \
+  netboot -i vt0 --range 10.77.0.100-10.77.0.200 --netmask 255.0.255.0 --boot e0.1
+expect_usage_error "netboot router outside the subnet" "router 10.78.0.1 is not a host" \
+  netboot -i vt0 --range 10.77.0.100-10.77.0.200 --netmask 255.255.255.0 --router 10.78.0.1 \
+  --boot e0.1
+for mac in ff:ff:ff:ff:ff:ff 01:00:5e:00:00:01 00:00:00:00:00:00; do
+  expect_usage_error "netboot --client $mac" "--client '$mac=e0.1': $mac is .*; give the client's own MAC" \
+    netboot -i vt0 --proxy --client "$mac=e0.1"
+done
 
 # The control socket's clients and overlay exports.
 expect_ok "aoe ctl --help" ctl --help

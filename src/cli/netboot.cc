@@ -229,6 +229,9 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
       return fmt::format("--client '{}' is not MAC=eX.Y, e.g. --client 52:54:00:12:34:56=e0.2",
                          spec);
     }
+    if (std::string problem = netboot::ClientMacProblem(*mac); !problem.empty()) {
+      return fmt::format("--client '{}': {}; give the client's own MAC", spec, problem);
+    }
     // Over the config file's entry for the MAC, if any; twice on the command line is a mistake.
     if (!given_clients.insert(*mac).second) {
       return fmt::format("--client {} is given twice; give each MAC one target", mac->ToString());
@@ -362,7 +365,8 @@ int NetbootMain(const std::vector<std::string>& arguments) {
       netboot::NetbootService::Create(args.options, *loop, log, clock, why, on_boot);
   if (!service) {
     fmt::print(stderr, "aoe netboot: {}\n", why);
-    return kExitFailure;
+    // Options that do not fit the interface (a range outside its subnet) are bad arguments too.
+    return service.error() == std::errc::invalid_argument ? kExitUsage : kExitFailure;
   }
   // Everything that needs root is open now: ports 67 (4011) and 69, the TFTP root, the leases.
   if (!args.user.empty()) {

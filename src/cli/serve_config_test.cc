@@ -388,6 +388,11 @@ TEST(ParseServeToml, NetbootErrors) {
       "serve.toml:5: range is for full DHCP mode, but line 3 says mode = \"proxy\" (the existing "
       "DHCP server gives addresses); remove range, or write mode = \"full\" to make this the DHCP "
       "server");
+  ExpectError(
+      "interfaces = [\"veth0\"]\n[netboot]\nboot = \"e0.1\"\nnetmask = \"255.255.255.0\"\n"
+      "range = \"10.77.0.0-10.77.0.200\"\n",
+      "serve.toml:2: [netboot]: range 10.77.0.0-10.77.0.200 includes 10.77.0.0, the network "
+      "address of 10.77.0.0/255.255.255.0; start it at 10.77.0.1 or above");
 }
 
 TEST(ParseServeToml, SyntaxErrorHasLine) {

@@ -28,6 +28,13 @@ std::optional<Ipv4Address> Ipv4Address::Parse(std::string_view text) {
   return Ipv4Address(value);
 }
 
+bool IsSubnetMask(Ipv4Address netmask) {
+  // Leading ones then zeros: inverted, the zeros are a block of low bits, one less than a power
+  // of two.
+  const uint32_t host_bits = ~netmask.value();
+  return netmask.value() != 0 && (host_bits & (host_bits + 1)) == 0;
+}
+
 std::string Ipv4Address::ToString() const {
   return fmt::format("{}.{}.{}.{}", value_ >> 24, (value_ >> 16) & 0xff, (value_ >> 8) & 0xff,
                      value_ & 0xff);

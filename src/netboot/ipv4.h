@@ -40,4 +40,17 @@ inline bool SameSubnet(Ipv4Address a, Ipv4Address b, Ipv4Address netmask) {
   return (a.value() & netmask.value()) == (b.value() & netmask.value());
 }
 
+// True for a mask of leading ones then zeros, such as 255.255.255.0; false for 255.0.255.0,
+// which has no network and broadcast address, and for 0.0.0.0, which is no subnet.
+bool IsSubnetMask(Ipv4Address netmask);
+
+// The first (network) and last (broadcast) address of the subnet of `a` under `netmask`:
+// neither may be given to a host.
+inline Ipv4Address NetworkAddress(Ipv4Address a, Ipv4Address netmask) {
+  return Ipv4Address(a.value() & netmask.value());
+}
+inline Ipv4Address BroadcastAddress(Ipv4Address a, Ipv4Address netmask) {
+  return Ipv4Address(a.value() | ~netmask.value());
+}
+
 }  // namespace aoe::netboot

@@ -39,11 +39,22 @@ std::string ParseClients(std::string_view source, const toml::node& node, Netboo
     std::optional<MacAddress> mac = MacAddress::Parse(key.str());
     std::optional<std::string> text = String(value);
     std::optional<proto::DiskAddress> target = text ? ParseAoeTarget(*text) : std::nullopt;
-    if (!mac || !target) {
-      return fmt::format("{}: want \"52:54:00:12:34:56\" = \"e0.1\"",
-                         Where(source, value, fmt::format("clients.{}", key.str())));
+    const std::string where = Where(source, value, fmt::format("clients.{}", key.str()));
+    if (!mac || !target) return fmt::format("{}: want \"52:54:00:12:34:56\" = \"e0.1\"", where);
+    if (std::string problem = ClientMacProblem(*mac); !problem.empty()) {
+      return fmt::format("{}: {}; give the client's own MAC", where, problem);
     }
     options.targets.by_mac[*mac] = *target;
+  }
+  return "";
+}
+
+std::string ParseNetmask(std::string_view source, const toml::node& node, std::string_view key,
+                         std::optional<Ipv4Address>& out) {
+  if (std::string error = ParseAddress(source, node, key, out); !error.empty()) return error;
+  if (!IsSubnetMask(*out)) {
+    return fmt::format("{} {} is not a subnet mask (ones, then zeros); e.g. \"255.255.255.0\"",
+                       Where(source, node, key), out->ToString());
   }
   return "";
 }
@@ -124,7 +135,7 @@ std::string ApplyNetbootToml(const toml::table& table, std::string_view source,
         if (!error.empty()) error = fmt::format("{}: {}", Where(source, node, key), error);
       }
     } else if (key == "netmask") {
-      error = ParseAddress(source, node, key, options.netmask);
+      error = ParseNetmask(source, node, key, options.netmask);
     } else if (key == "router") {
       error = ParseAddress(source, node, key, options.router);
     } else if (key == "lease_time") {

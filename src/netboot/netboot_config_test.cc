@@ -1,5 +1,6 @@
 #include "netboot/netboot_config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace aoe::netboot {
@@ -130,6 +131,92 @@ TEST(NetbootConfig, FullModeWithoutARangeNamesTheKey) {
   EXPECT_EQ(ValidateNetbootOptions(o),
             "mode = \"full\" needs an address range; add one, e.g. range = "
             "\"10.77.0.100-10.77.0.200\"");
+}
+
+NetbootOptions FullMode(std::string_view range) {
+  NetbootOptions o;
+  o.interface_name = "br0";
+  o.targets.default_target = proto::DiskAddress{0, 1};
+  EXPECT_EQ(ParseRange(range, o), "");
+  return o;
+}
+
+const Ipv4Address kMask24 = *Ipv4Address::Parse("255.255.255.0");
+
+// An admin's finding: --range 10.77.0.0-... handed out 10.77.0.0.
+TEST(NetbootSubnet, ARangeWithTheNetworkAddressIsRefused) {
+  NetbootOptions o = FullMode("10.77.0.0-10.77.0.200");
+  const std::string refused =
+      "range 10.77.0.0-10.77.0.200 includes 10.77.0.0, the network address of "
+      "10.77.0.0/255.255.255.0; start it at 10.77.0.1 or above";
+  EXPECT_EQ(ValidateSubnet(o, kMask24), refused);  // the interface's mask, at start
+  EXPECT_EQ(ValidateNetbootOptions(o), "");        // ... which is not known before
+  o.netmask = kMask24;
+  EXPECT_EQ(ValidateNetbootOptions(o), refused);  // a given one is
+}
+
+TEST(NetbootSubnet, ARangeWithTheBroadcastAddressIsRefused) {
+  NetbootOptions o = FullMode("10.77.0.100-10.77.0.255");
+  EXPECT_EQ(ValidateSubnet(o, kMask24),
+            "range 10.77.0.100-10.77.0.255 includes 10.77.0.255, the broadcast address of "
+            "10.77.0.0/255.255.255.0; end it at 10.77.0.254 or below");
+  EXPECT_EQ(ValidateSubnet(FullMode("10.77.0.1-10.77.0.254"), kMask24), "");
+}
+
+TEST(NetbootSubnet, ARangeAcrossSubnetsIsRefused) {
+  NetbootOptions o = FullMode("10.77.0.100-10.77.1.20");
+  EXPECT_EQ(ValidateSubnet(o, kMask24),
+            "range 10.77.0.100-10.77.1.20 spans more than one subnet of netmask 255.255.255.0; "
+            "keep it within 10.77.0.0/255.255.255.0");
+  EXPECT_EQ(ValidateSubnet(o, *Ipv4Address::Parse("255.255.0.0")), "");
+}
+
+TEST(NetbootSubnet, ARouterOutsideTheSubnetIsRefused) {
+  NetbootOptions o = FullMode("10.77.0.100-10.77.0.200");
+  for (const char* outside : {"10.78.0.1", "10.77.0.0", "10.77.0.255"}) {
+    o.router = Ipv4Address::Parse(outside);
+    EXPECT_EQ(ValidateSubnet(o, kMask24),
+              fmt::format("router {} is not a host of the clients' subnet "
+                          "10.77.0.0/255.255.255.0, so they could not reach it; give an address "
+                          "inside it",
+                          outside));
+  }
+  o.router = Ipv4Address::Parse("10.77.0.1");
+  EXPECT_EQ(ValidateSubnet(o, kMask24), "");
+}
+
+TEST(NetbootSubnet, ANetmaskWithAHoleIsRefused) {
+  NetbootOptions o = FullMode("10.77.0.100-10.77.0.200");
+  o.netmask = Ipv4Address::Parse("255.0.255.0");
+  EXPECT_EQ(ValidateNetbootOptions(o),
+            "netmask 255.0.255.0 is not a subnet mask (ones, then zeros); e.g. 255.255.255.0");
+  NetbootOptions from_file;
+  EXPECT_EQ(
+      ApplyNetbootTomlText("boot = \"e0.1\"\nnetmask = \"255.0.255.0\"\n", "f.toml", from_file),
+      "f.toml:2: netmask 255.0.255.0 is not a subnet mask (ones, then zeros); e.g. "
+      "\"255.255.255.0\"");
+}
+
+TEST(NetbootConfig, AClientMacMustBeOneCardsAddress) {
+  EXPECT_EQ(ClientMacProblem(*MacAddress::Parse("52:54:00:12:34:56")), "");
+  EXPECT_EQ(ClientMacProblem(MacAddress::Broadcast()),
+            "ff:ff:ff:ff:ff:ff is the broadcast address, not one client's");
+  EXPECT_EQ(ClientMacProblem(*MacAddress::Parse("01:00:5e:00:00:01")),
+            "01:00:5e:00:00:01 is a multicast address (first octet odd), not one client's");
+  EXPECT_EQ(ClientMacProblem(MacAddress()), "00:00:00:00:00:00 is no network card's address");
+  NetbootOptions o;
+  EXPECT_EQ(ApplyNetbootTomlText("[clients]\n\"ff:ff:ff:ff:ff:ff\" = \"e0.1\"\n", "f.toml", o),
+            "f.toml:2: clients.ff:ff:ff:ff:ff:ff: ff:ff:ff:ff:ff:ff is the broadcast address, not "
+            "one client's; give the client's own MAC");
+}
+
+TEST(Ipv4Address, SubnetMasksAreOnesThenZeros) {
+  for (const char* mask : {"255.255.255.0", "255.255.255.255", "128.0.0.0", "255.255.254.0"}) {
+    EXPECT_TRUE(IsSubnetMask(*Ipv4Address::Parse(mask))) << mask;
+  }
+  for (const char* mask : {"0.0.0.0", "255.0.255.0", "255.255.255.1", "0.255.255.255"}) {
+    EXPECT_FALSE(IsSubnetMask(*Ipv4Address::Parse(mask))) << mask;
+  }
 }
 
 TEST(Ipv4Address, ParsesOnlyDottedQuads) {

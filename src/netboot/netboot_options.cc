@@ -42,6 +42,10 @@ std::string ValidateNetbootOptions(const NetbootOptions& o) {
       return "the address range is larger than 65536 addresses; a boot network needs fewer";
     }
     if (o.lease_seconds < 60) return "the lease time must be at least 60 seconds";
+    // Without a netmask the interface's applies: the service checks that once it knows it.
+    if (o.netmask) {
+      if (std::string problem = ValidateSubnet(o, *o.netmask); !problem.empty()) return problem;
+    }
   } else if (std::string problem = AddressSettingsProblem(o); !problem.empty()) {
     return problem;
   }
@@ -50,6 +54,53 @@ std::string ValidateNetbootOptions(const NetbootOptions& o) {
            "MAC=eSHELF.SLOT";
   }
   if (o.files.bios.empty() || o.files.efi.empty()) return "the boot file names must not be empty";
+  return "";
+}
+
+std::string ValidateSubnet(const NetbootOptions& o, Ipv4Address netmask) {
+  if (!IsSubnetMask(netmask)) {
+    return fmt::format("netmask {} is not a subnet mask (ones, then zeros); e.g. 255.255.255.0",
+                       netmask.ToString());
+  }
+  const Ipv4Address first = *o.range_first;
+  const Ipv4Address last = *o.range_last;
+  const Ipv4Address network = NetworkAddress(first, netmask);
+  const Ipv4Address broadcast = BroadcastAddress(first, netmask);
+  const std::string subnet = fmt::format("{}/{}", network.ToString(), netmask.ToString());
+  if (!SameSubnet(first, last, netmask)) {
+    return fmt::format("range {}-{} spans more than one subnet of netmask {}; keep it within {}",
+                       first.ToString(), last.ToString(), netmask.ToString(), subnet);
+  }
+  // Handed out, these would make a client answer (or flood) the whole subnet.
+  if (first == network) {
+    return fmt::format(
+        "range {}-{} includes {}, the network address of {}; start it at {} or above",
+        first.ToString(), last.ToString(), network.ToString(), subnet,
+        Ipv4Address(network.value() + 1).ToString());
+  }
+  if (last == broadcast) {
+    return fmt::format(
+        "range {}-{} includes {}, the broadcast address of {}; end it at {} or below",
+        first.ToString(), last.ToString(), broadcast.ToString(), subnet,
+        Ipv4Address(broadcast.value() - 1).ToString());
+  }
+  if (o.router &&
+      (!SameSubnet(*o.router, first, netmask) || *o.router == network || *o.router == broadcast)) {
+    return fmt::format(
+        "router {} is not a host of the clients' subnet {}, so they could not reach it; give an "
+        "address inside it",
+        o.router->ToString(), subnet);
+  }
+  return "";
+}
+
+std::string ClientMacProblem(const MacAddress& mac) {
+  if (mac.is_zero()) return "00:00:00:00:00:00 is no network card's address";
+  if (mac.is_broadcast()) return "ff:ff:ff:ff:ff:ff is the broadcast address, not one client's";
+  if (mac.is_multicast()) {
+    return fmt::format("{} is a multicast address (first octet odd), not one client's",
+                       mac.ToString());
+  }
   return "";
 }
 

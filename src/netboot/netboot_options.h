@@ -1,11 +1,13 @@
 // NetbootOptions: everything `aoe netboot` (or a [netboot] section of `aoe serve`) configures.
-// A plain struct; ValidateNetbootOptions checks what can be checked without the interface.
+// A plain struct; ValidateNetbootOptions checks what can be checked without the interface, and
+// ValidateSubnet what needs its netmask.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "base/mac_address.h"
 #include "netboot/boot_policy.h"
 #include "netboot/dhcp_responder.h"
 #include "netboot/ipv4.h"
@@ -43,5 +45,13 @@ std::string DefaultLeaseFile(const std::string& interface_name);
 
 // Empty when usable; otherwise one line saying what is wrong and how to fix it.
 std::string ValidateNetbootOptions(const NetbootOptions& options);
+
+// Full mode: whether the range and the router fit the subnet that `netmask` (the given one, or
+// else the interface's) makes of the range: a real mask, the whole range in one subnet without
+// its network and broadcast address, the router in it. "" or one line, like the above.
+std::string ValidateSubnet(const NetbootOptions& options, Ipv4Address netmask);
+
+// "" when `mac` can be a client's own address; else why not (broadcast, multicast, zero).
+std::string ClientMacProblem(const MacAddress& mac);
 
 }  // namespace aoe::netboot

@@ -163,6 +163,11 @@ class NetbootServiceImpl final : public NetbootService {
           netmask.ToString());
       return Err(std::errc::invalid_argument);
     }
+    // The interface's netmask, when none was given, is only known now.
+    if (std::string problem = ValidateSubnet(options_, netmask); !problem.empty()) {
+      why = problem;
+      return Err(std::errc::invalid_argument);
+    }
     pool_.emplace(first, last, interface_.address, options_.lease_seconds);
     lease_file_ = options_.lease_file.empty() ? DefaultLeaseFile(options_.interface_name)
                                               : options_.lease_file;

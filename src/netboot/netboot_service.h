@@ -42,6 +42,9 @@ class NetbootService {
  public:
   // Opens everything or nothing. On failure `why` is one actionable line, e.g. "port 67 is in
   // use (another DHCP server such as dnsmasq?); ..." or "interface br0 has no IPv4 address".
+  // The error is std::errc::invalid_argument when the options are at fault, in themselves or
+  // for the interface (a range outside its subnet, or holding its broadcast address), so that
+  // `aoe netboot` can exit 2 for them; opened nothing then.
   static Result<std::unique_ptr<NetbootService>> Create(const NetbootOptions& options,
                                                         EventLoop& loop, Logger& log, Clock& clock,
                                                         std::string& why,

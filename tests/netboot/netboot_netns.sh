@@ -10,7 +10,7 @@
 # over TFTP (default block size, blksize and tsize options, several transfers at once), the
 # per-client iPXE script names the right AoE target, path traversal and symlinks out of the
 # root are refused, the lease file is written, and the startup errors (port in use, no IPv4
-# address) are the one-line messages documented.
+# address, a range holding the subnet's network address) are the one-line messages documented.
 #
 # SAFETY: DHCP and TFTP are broadcast protocols. Everything runs inside two namespaces this
 # script creates, joined by a veth pair created directly inside them; nothing is sent on any
@@ -52,6 +52,18 @@ if [[ $rc -eq 1 && $out == *"interface nbc0 has no IPv4 address"* && $(wc -l <<<
   t_pass "no IPv4 address: one-line error, exit 1"
 else
   t_fail "no IPv4 address: exit $rc, output: $out"
+fi
+
+# A range that holds the network address of the interface's subnet (no --netmask: nbs0's /24
+# applies) is refused before any socket is opened: 10.78.0.0 was once offered to a client.
+rc=0
+out=$(in_s timeout 10 "$AOE_BIN" netboot -i nbs0 --range 10.78.0.0-10.78.0.110 --boot e0.1 \
+      --lease-file "$T_TMP/x.leases" 2>&1) || rc=$?
+if [[ $rc -eq 2 && $out == *"includes 10.78.0.0, the network address of 10.78.0.0/255.255.255.0"* \
+      && $(wc -l <<<"$out") -eq 1 ]]; then
+  t_pass "range with the interface's network address: one-line error, exit 2"
+else
+  t_fail "range with the interface's network address: exit $rc, output: $out"
 fi
 
 # ---------------------------------------------------------------------------
