@@ -158,6 +158,12 @@ int BenchMain(const std::vector<std::string>& args) {
                 fmt::format("--length {} must be a multiple of 512 bytes; e.g. --length {}",
                             *length, std::max<uint64_t>(1, *length / kSectorBytes) * kSectorBytes));
   }
+  if (length && *length < *bs) {
+    return Fail(kName, kExitUsage,
+                fmt::format("--length {} is less than one --bs {} request; give --length {} or "
+                            "more, or a smaller --bs",
+                            *length, *bs, *bs));
+  }
   if (target_text.empty()) {
     return Fail(kName, kExitUsage,
                 "no disk given; name it as eSHELF.SLOT, e.g. aoe bench -i IFACE e0.1");
@@ -191,10 +197,12 @@ int BenchMain(const std::vector<std::string>& args) {
   const uint64_t disk_bytes = disk->sector_count() * kSectorBytes;
   const uint64_t region_bytes = length.value_or(disk_bytes > *offset ? disk_bytes - *offset : 0);
   if (*offset + region_bytes > disk_bytes || region_bytes < *bs) {
+    const std::string region = length
+                                   ? fmt::format("--offset {} with --length {}", *offset, *length)
+                                   : fmt::format("--offset {}", *offset);
     return Fail(kName, kExitFailure,
-                fmt::format("{} has {} bytes; --offset {} with --length {} does not leave room for "
-                            "one --bs {} request",
-                            target_text, disk_bytes, *offset, region_bytes, *bs));
+                fmt::format("{} has {} bytes; {} does not leave room for one --bs {} request",
+                            target_text, disk_bytes, region, *bs));
   }
   const uint64_t blocks = region_bytes / *bs;
   const uint64_t first_lba = *offset / kSectorBytes;

@@ -123,6 +123,8 @@ expect_usage_error "cp with an alias-style interface name" "-i 'v1:v0' has a ':'
     cp -i v1:v0 e0.1 /tmp/x.img
 expect_usage_error "serve with an interface name with a slash" "interface 'a/b': it has a '/'" \
     serve -i a/b e0.1=/tmp/x.img
+expect_usage_error "bench with a --length below one --bs" "--length 524288 is less than one --bs 1048576" \
+    bench -i vc0 e0.1 --bs 1M --length 512K
 expect_usage_error "an option given twice says so" "--timeout is given 2 times; give it once" \
     scan -i vc0 --timeout 1 --timeout 2
 
@@ -178,6 +180,9 @@ expect_usage_error "ctl send bad JSON" "send needs valid JSON" ctl send '{nope'
 expect_usage_error "ctl bad timeout" "--timeout '0' is not a number of seconds" ctl --timeout 0 exports
 expect_usage_error "overlay commit without a MAC" "commit takes EXPORT MAC" overlay commit e0.1
 expect_usage_error "overlay check without a directory" "check takes the overlay directory" overlay check
+expect_usage_error "overlay check of an empty path" "check takes the overlay directory" overlay check ''
+expect_usage_error "overlay check of a directory that never held overlays" \
+    "$tmp is not an overlay directory (no lock or versions.json)" overlay check "$tmp"
 # Export names and MACs are checked before anything is sent (no socket exists here).
 expect_usage_error "ctl remove bad export" "bad EXPORT: " ctl -S "$tmp/none" remove x.y
 expect_usage_error "ctl clients broadcast export" "broadcast address" ctl -S "$tmp/none" clients e0.255

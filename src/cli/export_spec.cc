@@ -29,6 +29,8 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
 
 // Which once-only keys an export spec has given so far.
 struct SeenKeys {
+  bool ro = false;
+  bool direct = false;
   bool offset = false;
   bool length = false;
   bool durability = false;  // durability= or sync
@@ -50,8 +52,12 @@ std::string ApplyElement(std::string_view element, target::ExportOptions& e, See
   const bool is_flag = key == "ro" || key == "sync" || key == "direct";
   if (is_flag) {
     if (has_value) return fmt::format("'{}' takes no value; write ,{}", key, key);
-    if (key == "ro") e.read_only = true;
-    if (key == "direct") e.direct = true;
+    if (key == "ro" || key == "direct") {
+      bool& once = key == "ro" ? seen.ro : seen.direct;
+      if (once) return fmt::format("{} is given twice; give it once", key);
+      once = true;
+      (key == "ro" ? e.read_only : e.direct) = true;
+    }
     if (key == "sync") {
       if (seen.durability)
         return "durability is given twice (sync is durability=sync); give it once";

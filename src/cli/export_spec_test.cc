@@ -154,6 +154,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"e0.1=/a,overlay=/o,lifetime.52:54=persist",
                 "bad export 'e0.1=/a,overlay=/o,lifetime.52:54=persist': '52:54' in "
                 "lifetime.52:54 is not a MAC address; write lifetime.aa:bb:cc:dd:ee:ff=..."},
+        BadSpec{"e0.1=/a,ro,ro", "bad export 'e0.1=/a,ro,ro': ro is given twice; give it once"},
+        BadSpec{"e0.1=/a,direct,direct",
+                "bad export 'e0.1=/a,direct,direct': direct is given twice; give it once"},
         BadSpec{"e0.1=/a,overlay=/o,overlay=/p",
                 "bad export 'e0.1=/a,overlay=/o,overlay=/p': overlay is given twice; give it "
                 "once"},

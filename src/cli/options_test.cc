@@ -276,6 +276,23 @@ TEST(ValidateOptions, MulticastMaskEntry) {
             "initiators' unicast MACs");
 }
 
+TEST(ValidateOptions, MaskEntryTwice) {
+  ServerOptions o = Valid();
+  const MacAddress mac = *MacAddress::Parse("02:00:00:00:00:01");
+  o.exports[1].mask = {mac, mac};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: mask entry 02:00:00:00:00:01 is given twice; list each initiator once");
+}
+
+TEST(ValidateOptions, ClientLifetimeOfAGroupAddress) {
+  ServerOptions o = Valid();
+  o.exports[1].overlay_dir = "/var/lib/aoekit/overlays/e0.2";
+  o.exports[1].client_lifetimes = {{MacAddress::Broadcast(), overlay::Lifetime::kDiscardOnBoot}};
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: lifetime.ff:ff:ff:ff:ff:ff names no initiator (a group or zero "
+            "address); give a client's unicast MAC");
+}
+
 TEST(ValidateOptions, LengthBeyondLba48) {
   ServerOptions o = Valid();
   o.exports[0].length_sectors = (uint64_t{1} << 48) + 1;

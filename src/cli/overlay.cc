@@ -4,6 +4,7 @@
 // that could make an overlay return data that was never written.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -103,7 +104,25 @@ void PrintShow(const Json& c) {
   fmt::print("  unflushed       {}\n", c.at("unflushed").get<bool>() ? "yes" : "no");
 }
 
+// A directory that never held an export's overlays (neither the lock nor versions.json that
+// OverlayFilter::Open makes): most likely the wrong path, not a damaged directory.
+bool NeverAnOverlayDirectory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && !fs::exists(fs::path(dir) / "lock", ec) &&
+         !fs::exists(fs::path(dir) / "versions.json", ec);
+}
+
 int Check(const ControlCliArgs& cli, const std::string& dir) {
+  if (dir.empty()) {
+    return ControlUsage("overlay", "check takes the overlay directory (an export's overlay=DIR)");
+  }
+  if (NeverAnOverlayDirectory(dir)) {
+    return ControlUsage("overlay",
+                        fmt::format("{} is not an overlay directory (no lock or versions.json); "
+                                    "give an export's overlay=DIR",
+                                    dir));
+  }
   auto report = overlay::CheckOverlayDirectory(dir);
   if (!report) {
     fmt::print(stderr, "aoe overlay: cannot read {}: {}\n", dir, report.error().message());

@@ -56,12 +56,25 @@ std::string CheckExportIn(const ExportOptions& e, const std::set<std::string_vie
         "check the numbers (they count 512-byte sectors)",
         name, e.offset_sectors, e.length_sectors);
   }
+  std::set<MacAddress> masked;
   for (const MacAddress& mac : e.mask) {
     // Frames are never sent from a group address, so such an entry would lock everyone out.
     if (mac.is_multicast() || mac.is_zero()) {
       return fmt::format(
           "export {}: mask entry {} is not an initiator's address; "
           "list the initiators' unicast MACs",
+          name, mac.ToString());
+    }
+    if (!masked.insert(mac).second) {
+      return fmt::format("export {}: mask entry {} is given twice; list each initiator once", name,
+                         mac.ToString());
+    }
+  }
+  for (const auto& [mac, lifetime] : e.client_lifetimes) {
+    if (mac.is_multicast() || mac.is_zero()) {
+      return fmt::format(
+          "export {}: lifetime.{} names no initiator (a group or zero address); give a "
+          "client's unicast MAC",
           name, mac.ToString());
     }
   }
