@@ -116,7 +116,7 @@ int BenchMain(const std::vector<std::string>& args) {
   }
   const bool writes = mode == Mode::kWrite || mode == Mode::kRandWrite;
   const bool random = mode == Mode::kRandRead || mode == Mode::kRandWrite;
-  ParseResult<uint64_t> bs = ParseByteSize("--bs", bs_text);
+  ParseResult<uint64_t> bs = ParseByteSize("--bs", bs_text, "64K");
   if (!bs) return Fail(kName, kExitUsage, bs.error().message);
   if (*bs == 0 || *bs % kSectorBytes != 0 || *bs > (64u << 20)) {
     return Fail(
@@ -137,11 +137,11 @@ int BenchMain(const std::vector<std::string>& args) {
   if (!seconds) return Fail(kName, kExitUsage, seconds.error().message);
   ParseResult<Duration> timeout = ParseSeconds("--timeout", timeout_text, 24 * 3600.0);
   if (!timeout) return Fail(kName, kExitUsage, timeout.error().message);
-  ParseResult<uint64_t> offset = ParseByteSize("--offset", offset_text);
+  ParseResult<uint64_t> offset = ParseByteSize("--offset", offset_text, "1G");
   if (!offset) return Fail(kName, kExitUsage, offset.error().message);
   std::optional<uint64_t> length;
   if (!length_text.empty()) {
-    ParseResult<uint64_t> l = ParseByteSize("--length", length_text);
+    ParseResult<uint64_t> l = ParseByteSize("--length", length_text, "256M");
     if (!l) return Fail(kName, kExitUsage, l.error().message);
     length = *l;
   }

@@ -123,6 +123,15 @@ expect_usage_error "cp with an alias-style interface name" "-i 'v1:v0' has a ':'
     cp -i v1:v0 e0.1 /tmp/x.img
 expect_usage_error "serve with an interface name with a slash" "interface 'a/b': it has a '/'" \
     serve -i a/b e0.1=/tmp/x.img
+# "--" ends the options: what follows is a file even if it starts with '-'. The copy then fails
+# on the interface (exit 1), not on the arguments.
+(cd "$tmp" && "$aoe" cp -i nosuch0 e0.1 -- -x.img >"$tmp/out" 2>"$tmp/err")
+rc=$?
+if [ "$rc" -eq 1 ] && ! grep -q "unknown option" "$tmp/err" && [ ! -e "$tmp/-x.img" ]; then
+  echo "ok: cp with -- before a file named -x.img: $(cat "$tmp/err")"
+else
+  fail "cp with -- before a file named -x.img: exit $rc: $(cat "$tmp/err")"
+fi
 expect_usage_error "bench with a --length below one --bs" "--length 524288 is less than one --bs 1048576" \
     bench -i vc0 e0.1 --bs 1M --length 512K
 expect_usage_error "an option given twice says so" "--timeout is given 2 times; give it once" \

@@ -35,12 +35,9 @@ ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& 
     } else if (a == "--timeout") {
       ParseResult<std::string> v = value("--timeout");
       if (!v) return ParseError{v.error()};
-      std::optional<uint64_t> seconds = ParseUnsigned(*v);
-      if (!seconds || *seconds == 0 || *seconds > 86400) {
-        return ParseError{
-            fmt::format("--timeout '{}' is not a number of seconds from 1 to 86400", *v)};
-      }
-      out.timeout = std::chrono::seconds(*seconds);
+      ParseResult<Duration> seconds = ParseSeconds("--timeout", *v, 86400);
+      if (!seconds) return ParseError{seconds.error()};
+      out.timeout = std::chrono::ceil<std::chrono::milliseconds>(*seconds);
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       return ParseError{fmt::format("unknown option '{}'", a)};
     } else {

@@ -83,7 +83,11 @@ std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
   } catch (const CLI::ParseError& e) {
     return Fail(name, kExitUsage, fmt::format("{}; see 'aoe {} --help'", CliErrorLine(e), name));
   }
-  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
+  std::vector<std::string> unknown = app.remaining();
+  // CLI11 takes "--" as the end of the options (what follows is positional: a file named -x)
+  // and then lists it among the remaining arguments.
+  std::erase(unknown, "--");
+  if (!unknown.empty()) {
     const std::string& first = unknown.front();
     if (first.starts_with('-')) {
       return Fail(name, kExitUsage,
@@ -143,11 +147,13 @@ ParseResult<Duration> ParseSeconds(std::string_view option, std::string_view tex
   return d;
 }
 
-ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text) {
+ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text,
+                                    std::string_view example) {
   const auto bad = [&] {
     return ParseError{fmt::format(
-        "{} '{}' is not a size; write bytes with an optional K, M or G suffix, e.g. {} 64K", option,
-        text, option)};
+        "{} '{}' is not a size; write whole bytes with an optional K, M, G or T suffix, e.g. {} "
+        "{}",
+        option, text, option, example)};
   };
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;

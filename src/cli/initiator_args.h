@@ -58,8 +58,10 @@ bool LooksLikeDiskName(std::string_view text);
 // A positive number of seconds, decimals allowed ("0.5", "2"), at most `max_seconds`.
 ParseResult<Duration> ParseSeconds(std::string_view option, std::string_view text,
                                    double max_seconds = 24 * 3600.0);
-// A byte count with an optional binary suffix: 4096, 4k, 4K, 4KiB, 1M, 1MiB, 2G, 2GiB.
-ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text);
+// A byte count with an optional binary suffix: 4096, 4k, 4K, 4KiB, 1M, 1MiB, 2G, 2GiB, 1T.
+// `example`: a value the option takes, for the message.
+ParseResult<uint64_t> ParseByteSize(std::string_view option, std::string_view text,
+                                    std::string_view example);
 ParseResult<MacAddress> ParseMac(std::string_view option, std::string_view text);
 
 // 268435456 -> "256 MiB", 1536 -> "1.5 KiB", 100 -> "100 B".

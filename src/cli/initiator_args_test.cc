@@ -56,15 +56,18 @@ TEST(ParseSeconds, RefusesZeroNegativeAndJunk) {
 }
 
 TEST(ParseByteSize, Suffixes) {
-  EXPECT_EQ(*ParseByteSize("--bs", "512"), 512u);
-  EXPECT_EQ(*ParseByteSize("--bs", "4k"), 4096u);
-  EXPECT_EQ(*ParseByteSize("--bs", "4KiB"), 4096u);
-  EXPECT_EQ(*ParseByteSize("--bs", "1M"), 1u << 20);
-  EXPECT_EQ(*ParseByteSize("--bs", "2G"), 2ull << 30);
-  EXPECT_FALSE(ParseByteSize("--bs", "4X"));
-  EXPECT_FALSE(ParseByteSize("--bs", "K"));
-  EXPECT_FALSE(ParseByteSize("--bs", "99999999999999999999"));
-  EXPECT_FALSE(ParseByteSize("--bs", "20000000000T"));  // overflows
+  EXPECT_EQ(*ParseByteSize("--bs", "512", "64K"), 512u);
+  EXPECT_EQ(*ParseByteSize("--bs", "4k", "64K"), 4096u);
+  EXPECT_EQ(*ParseByteSize("--bs", "4KiB", "64K"), 4096u);
+  EXPECT_EQ(*ParseByteSize("--bs", "1M", "64K"), 1u << 20);
+  EXPECT_EQ(*ParseByteSize("--bs", "2G", "64K"), 2ull << 30);
+  EXPECT_FALSE(ParseByteSize("--bs", "4X", "64K"));
+  EXPECT_FALSE(ParseByteSize("--bs", "K", "64K"));
+  EXPECT_FALSE(ParseByteSize("--bs", "99999999999999999999", "64K"));
+  EXPECT_FALSE(ParseByteSize("--bs", "20000000000T", "64K"));  // overflows
+  EXPECT_EQ(ParseByteSize("--size", "2.5G", "4G").error().message,
+            "--size '2.5G' is not a size; write whole bytes with an optional K, M, G or T "
+            "suffix, e.g. --size 4G");
 }
 
 TEST(ParseMac, RefusesMulticastAndMalformed) {

@@ -217,7 +217,7 @@ int MkimageMain(const std::vector<std::string>& args) {
   if (a.packages.find(' ') != std::string::npos) {
     return Fail(kName, kExitUsage, "--packages is comma-separated without spaces, e.g. vim,less");
   }
-  ParseResult<uint64_t> size = ParseByteSize("--size", a.size);
+  ParseResult<uint64_t> size = ParseByteSize("--size", a.size, "4G");
   if (!size) return Fail(kName, kExitUsage, size.error().message);
   constexpr uint64_t kMiB = 1024 * 1024;
   if (*size % kMiB != 0 || *size < 512 * kMiB || *size > (uint64_t{1} << 44)) {
