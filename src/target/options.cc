@@ -208,47 +208,55 @@ bool Overlap(const ExportOptions& a, const ExportOptions& b) {
   return a.offset_sectors < end(b) && b.offset_sectors < end(a);
 }
 
+// An export's image, to find two exports that reach the same sectors of it. A file is the same
+// by path or by inode (another path, a symbolic link); other names of the same bytes (a
+// partition of the same disk, a loop device) are not seen. An RBD image is the same by pool and
+// name, whatever ceph_conf= says (two files may name one cluster). Each file is stat'ed once.
+struct ExportImage {
+  const ExportOptions* e;
+  std::optional<FileIdentity> file;  // for a file; an RBD image is compared by name
+
+  explicit ExportImage(const ExportOptions& options)
+      : e(&options),
+        file(options.backend.kind == BackendSpec::Kind::kFile
+                 ? std::optional<FileIdentity>(FileIdentity(options.backend.path))
+                 : std::nullopt) {}
+  // Whether both reach some sector of one image.
+  bool SharesSectorsWith(const ExportImage& other) const {
+    if (e->backend.kind != other.e->backend.kind) return false;
+    const bool same_image = file ? *file == *other.file
+                                 : e->backend.pool == other.e->backend.pool &&
+                                       e->backend.image == other.e->backend.image;
+    return same_image && Overlap(*e, *other.e);
+  }
+};
+
+// The exports that write their image: read-write, and not a snapshot (which never changes).
+std::vector<ExportImage> WritersOf(const ServerOptions& options) {
+  std::vector<ExportImage> writers;
+  for (const ExportOptions& e : options.exports) {
+    if (!e.has_overlay() && !e.read_only && !e.backend.is_snapshot()) writers.emplace_back(e);
+  }
+  return writers;
+}
+
 // An overlay export's image is its clients' base: their overlays hold blocks against it, so
 // another export that writes to the same part of it would change every client's disk under it.
-// A file is the same by path or by inode (another path, a symbolic link); other names of the
-// same bytes (a partition of the same disk, a loop device) are not seen. An RBD image is the
-// same by pool and name, whatever ceph_conf= says (two files may name one cluster); a snapshot
-// never changes, so a base that is one has no writer.
+// A snapshot never changes, so a base that is one has no writer.
 std::string WriterOfAnOverlayBase(const ServerOptions& options) {
-  std::vector<const ExportOptions*> bases, writers;
+  std::vector<ExportImage> bases;
   for (const ExportOptions& e : options.exports) {
-    if (e.has_overlay()) {
-      if (!e.backend.is_snapshot()) bases.push_back(&e);
-    } else if (!e.read_only && !e.backend.is_snapshot()) {
-      writers.push_back(&e);
-    }
+    if (e.has_overlay() && !e.backend.is_snapshot()) bases.emplace_back(e);
   }
-  if (bases.empty() || writers.empty()) return {};
-  // Each file is looked at once; an RBD image is compared by name.
-  auto identity = [](const ExportOptions& e) {
-    return e.backend.kind == BackendSpec::Kind::kFile
-               ? std::optional<FileIdentity>(FileIdentity(e.backend.path))
-               : std::nullopt;
-  };
-  auto same_image = [](const ExportOptions& a, const std::optional<FileIdentity>& a_file,
-                       const ExportOptions& b, const std::optional<FileIdentity>& b_file) {
-    if (a.backend.kind != b.backend.kind) return false;
-    if (a_file) return *a_file == *b_file;
-    return a.backend.pool == b.backend.pool && a.backend.image == b.backend.image;
-  };
-  std::vector<std::optional<FileIdentity>> writer_files;
-  for (const ExportOptions* w : writers) writer_files.push_back(identity(*w));
-  for (const ExportOptions* base : bases) {
-    const std::optional<FileIdentity> base_file = identity(*base);
-    for (size_t i = 0; i < writers.size(); ++i) {
-      if (!same_image(*writers[i], writer_files[i], *base, base_file) ||
-          !Overlap(*writers[i], *base)) {
-        continue;
-      }
+  if (bases.empty()) return {};
+  const std::vector<ExportImage> writers = WritersOf(options);
+  for (const ExportImage& base : bases) {
+    for (const ExportImage& writer : writers) {
+      if (!writer.SharesSectorsWith(base)) continue;
       return fmt::format(
           "export {} would write {}, the image export {} gives its clients as the base of their "
           "overlays; export it read-only (ro), or serve a copy",
-          writers[i]->name(), writers[i]->backend.ToString(), base->name());
+          writer.e->name(), writer.e->backend.ToString(), base.e->name());
     }
   }
   return {};
@@ -271,6 +279,25 @@ std::string TooManyFirstLoopExports(const ServerOptions& options) {
 
 std::string CheckExport(const ExportOptions& e, const std::vector<std::string>& interfaces) {
   return CheckExportIn(e, std::set<std::string_view>(interfaces.begin(), interfaces.end()));
+}
+
+std::vector<std::string> SharedWritableImages(const ServerOptions& options,
+                                              std::string_view involving) {
+  std::vector<std::string> warnings;
+  const std::vector<ExportImage> writers = WritersOf(options);
+  for (size_t i = 0; i < writers.size(); ++i) {
+    for (size_t j = i + 1; j < writers.size(); ++j) {
+      const ExportOptions& a = *writers[i].e;
+      const ExportOptions& b = *writers[j].e;
+      if (!involving.empty() && a.name() != involving && b.name() != involving) continue;
+      if (!writers[i].SharesSectorsWith(writers[j])) continue;
+      warnings.push_back(fmt::format(
+          "exports {} and {} both write {} (the same sectors): initiators of the two would "
+          "overwrite each other's data; export one read-only (ro) unless that is meant",
+          a.name(), b.name(), a.backend.ToString()));
+    }
+  }
+  return warnings;
 }
 
 std::string ValidateOptions(const ServerOptions& options) {

@@ -115,6 +115,13 @@ struct ServerOptions {
 // exports beside them (to find one file under two names); nothing else touches the disk.
 std::string ValidateOptions(const ServerOptions& options);
 
+// Warnings, one line per pair of read-write exports that write the same sectors of one image
+// (a file by inode, an RBD image by pool and name): allowed, as one export shared by two
+// initiators is, but seldom meant. With `involving`, only pairs with that export. Stats the
+// image files of the read-write exports.
+std::vector<std::string> SharedWritableImages(const ServerOptions& options,
+                                              std::string_view involving = {});
+
 // The part of ValidateOptions that looks at one export alone, served on `interfaces`: a
 // wildcard address, an overlay export with ro, lifetime without overlay=, a bad mask entry or
 // fail= range, an interface not among those served, ... The control socket answers these

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -214,7 +215,19 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   OnOtherLoops([&](DataLoop& loop, size_t) { loop.set_busy_poll(options.busy_poll); });
   AddExports(std::move(*opened));
   HoldOtherLoops(false);
+  std::vector<std::string> opened_names;
+  for (const ExportOptions& e : to_open) opened_names.push_back(e.name());
+  WarnOfSharedImages(opened_names);
   return {};
+}
+
+void ServerImpl::WarnOfSharedImages(const std::vector<std::string>& names) {
+  std::set<std::string> said;
+  for (const std::string& name : names) {
+    for (const std::string& line : SharedWritableImages(options_, name)) {
+      if (said.insert(line).second) log_.Warn("server", "{}", line);
+    }
+  }
 }
 
 std::string ServerImpl::AddExport(const ExportOptions& options) {
@@ -231,6 +244,7 @@ std::string ServerImpl::AddExport(const ExportOptions& options) {
   if (!opened) return OpenError(options, opened.error());
   options_.exports.push_back(options);
   AddExports({std::move(*opened)});
+  WarnOfSharedImages({options.name()});
   return {};
 }
 
@@ -267,6 +281,7 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
   options_.exports = next.exports;
   AddExports({std::move(*opened)});
   HoldOtherLoops(false);
+  WarnOfSharedImages({options.name()});
   return {};
 }
 

@@ -81,6 +81,9 @@ class ServerImpl final : public Server {
   // Opens every export in `wanted` on every loop (nothing is applied if one fails).
   Result<std::vector<OpenedExport>> OpenExports(const std::vector<ExportOptions>& wanted);
   void AddExports(std::vector<OpenedExport> exports);
+  // Warns of read-write exports that write the same sectors as one of `names`
+  // (SharedWritableImages), each pair once.
+  void WarnOfSharedImages(const std::vector<std::string>& names);
 
   // Server interface -------------------------------------------------------------------------
 

@@ -89,6 +89,39 @@ TEST_F(ServerTest, CreateFailsOnCorruptStateFile) {
   EXPECT_TRUE(h_.LogContains("cannot read state file"));
 }
 
+// Two read-write exports of one image are served (as one export shared by two initiators is),
+// with a warning at start, and when a reload or `aoe ctl add` makes such a pair.
+TEST_F(ServerTest, TwoReadWriteExportsOfOneImageAreWarnedOf) {
+  const std::string image = h_.AddFileExport(1, 1, 128 * kSector);
+  h_.options().exports[0].length_sectors = 64;  // the first half
+  ExportOptions second = h_.options().exports[0];
+  second.address = {1, 2};
+  h_.options().exports.push_back(second);
+  ASSERT_TRUE(h_.Start());
+  EXPECT_TRUE(h_.LogContains("exports e1.1 and e1.2 both write " + image +
+                             " (the same sectors): initiators of the two would overwrite each "
+                             "other's data; export one read-only (ro) unless that is meant"));
+  EXPECT_TRUE(h_.Exchange(IdentifyRequest(1, 2)).has_value());  // served all the same
+
+  ExportOptions third = second;
+  third.address = {1, 3};
+  ASSERT_EQ(h_.server().AddExport(third), "");
+  EXPECT_TRUE(h_.LogContains("exports e1.1 and e1.3 both write"));
+  EXPECT_TRUE(h_.LogContains("exports e1.2 and e1.3 both write"));
+
+  // Read-only, or the other half of the image: nothing to warn of.
+  ExportOptions read_only = second;
+  read_only.address = {1, 4};
+  read_only.read_only = true;
+  ExportOptions other_part = second;
+  other_part.address = {1, 5};
+  other_part.offset_sectors = 64;
+  ASSERT_EQ(h_.server().AddExport(read_only), "");
+  ASSERT_EQ(h_.server().AddExport(other_part), "");
+  EXPECT_FALSE(h_.LogContains("e1.4 both write"));
+  EXPECT_FALSE(h_.LogContains("and e1.5 both write"));
+}
+
 TEST_F(ServerTest, ReconfigureAddsExport) {
   h_.AddExport(1, 1, 64 * kSector);
   ASSERT_TRUE(h_.Start());
