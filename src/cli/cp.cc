@@ -229,8 +229,9 @@ std::optional<std::string> Copy::Download() {
     return DescribeFailure("reading", disk_name(), failed, args.interfaces, result.error(),
                            ExplainError(client, disk.address(), result.error()));
   }
-  // The file must end where the copy ends even if its last blocks were holes.
-  return local.Complete((range.dst_sector + range.sectors) * kSectorBytes);
+  // The file must end where the copy ends even if its last blocks were holes. It takes the
+  // destination's place once verified (CpMain).
+  return local.Finish((range.dst_sector + range.sectors) * kSectorBytes);
 }
 
 std::optional<std::string> Copy::Upload() {
@@ -504,6 +505,11 @@ int CpMain(const std::vector<std::string>& arguments) {
                 "holes anyway");
   }
 
+  if (src_disk) {
+    if (std::optional<std::string> bad = LocalFile::DestinationProblem(local_path)) {
+      return Fail(kName, kExitUsage, *bad);
+    }
+  }
   // Open the local side first: a typo in a path should not cost a network round trip.
   ParseResult<LocalFile> local =
       src_disk
@@ -588,10 +594,17 @@ int CpMain(const std::vector<std::string>& arguments) {
     ParseResult<std::string> v = copy.Verify();
     if (!v) {
       if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
+      if (src_disk) copy.local.Discard(/*wrote_nothing=*/false);  // the old file stays
       return Fail(kName, kExitFailure, v.error().message);
     }
     digest = *v;
     if (!args.json) fmt::print(stderr, "verified: both sides have SHA-256 {}\n", *digest);
+  }
+  // A download takes the destination's place only now: verified, when asked to be.
+  if (src_disk) {
+    if (std::optional<std::string> error = copy.local.Commit()) {
+      return Fail(kName, kExitFailure, *error);
+    }
   }
   if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
   if (args.json) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -21,6 +22,9 @@ namespace {
 // not leave a hidden partial copy beside the destination. One at a time (cp has one).
 char g_new_path[PATH_MAX];
 volatile sig_atomic_t g_new_path_set = 0;
+constexpr std::array kRemovalSignals{SIGINT, SIGTERM, SIGHUP};
+// What each of kRemovalSignals did before: put back when the new file is gone or in place.
+std::array<struct sigaction, kRemovalSignals.size()> g_previous{};
 
 void RemoveNewFileAndDie(int signal_number) {
   if (g_new_path_set != 0) ::unlink(g_new_path);  // async-signal-safe
@@ -32,12 +36,21 @@ void ArmRemovalOnSignal(const std::string& path) {
   if (path.size() >= sizeof g_new_path) return;  // mkostemp's name fit PATH_MAX already
   std::memcpy(g_new_path, path.c_str(), path.size() + 1);
   g_new_path_set = 1;
-  for (int number : {SIGINT, SIGTERM, SIGHUP}) ::signal(number, RemoveNewFileAndDie);
+  struct sigaction removal {};
+  removal.sa_handler = RemoveNewFileAndDie;
+  sigemptyset(&removal.sa_mask);
+  for (size_t i = 0; i < kRemovalSignals.size(); ++i) {
+    ::sigaction(kRemovalSignals[i], nullptr, &g_previous[i]);
+    // An ignored signal stays ignored (nohup, a shell's background job): it ends nothing.
+    if (g_previous[i].sa_handler != SIG_IGN) ::sigaction(kRemovalSignals[i], &removal, nullptr);
+  }
 }
 
 void DisarmRemovalOnSignal() {
   g_new_path_set = 0;
-  for (int number : {SIGINT, SIGTERM, SIGHUP}) ::signal(number, SIG_DFL);
+  for (size_t i = 0; i < kRemovalSignals.size(); ++i) {
+    ::sigaction(kRemovalSignals[i], &g_previous[i], nullptr);
+  }
 }
 
 std::string DirectoryOf(const std::string& path) {
@@ -95,22 +108,40 @@ ParseResult<LocalFile> LocalFile::OpenSource(const std::string& path) {
   return l;
 }
 
+std::optional<std::string> LocalFile::DestinationProblem(const std::string& path) {
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
+    return fmt::format("{} is a directory; give the file name to write", path);
+  }
+  struct stat link {};
+  if (!exists && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    return fmt::format(
+        "{} is a symbolic link to a file that does not exist; give the file name to write", path);
+  }
+  return std::nullopt;
+}
+
 ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool whole_new_file,
                                                   bool read_back) {
+  if (std::optional<std::string> problem = DestinationProblem(path)) return ParseError{*problem};
   LocalFile l;
   l.path_ = path;
   l.final_path_ = path;
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
-  if (exists && S_ISDIR(st.st_mode)) {
-    return ParseError{fmt::format("{} is a directory; give the file name to write", path)};
-  }
-  struct stat link {};
-  if (!exists && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
-    return ParseError{fmt::format(
-        "{} is a symbolic link to a file that does not exist; give the file name to write", path)};
-  }
   l.regular_ = !exists || S_ISREG(st.st_mode);
+  if (l.regular_ && whole_new_file && exists) {
+    // The copy replaces the file: only one this user may write (as writing into it would need),
+    // and only its only name (other hard links would keep the old bytes).
+    if (::access(path.c_str(), W_OK) != 0) return ParseError{Errno("cannot write", path)};
+    if (st.st_nlink > 1) {
+      return ParseError{
+          fmt::format("{} has {} names (hard links), and cp would replace only this one; give "
+                      "--seek-sectors 0 to write into the file in place",
+                      path, st.st_nlink)};
+    }
+  }
   if (l.regular_ && whole_new_file) {
     // The new file goes where the old one is: beside the file a symbolic link points to.
     if (exists) {
@@ -134,11 +165,14 @@ ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool 
     ArmRemovalOnSignal(l.new_path_);
     // The copy takes the old file's place: its permissions and (where we may) owner, or those a
     // file created here would get.
+    // No set-user or set-group ID: a disk image has no use for them, and the new file may
+    // belong to whoever runs cp.
     mode_t mode = 0;
     if (exists) {
-      mode = st.st_mode & 07777;
-      if (::fchown(l.fd_.get(), st.st_uid, st.st_gid) != 0) {
-        // Not root: the copy is ours, as a file made by a plain cp would be.
+      mode = st.st_mode & 0777;
+      if (::fchown(l.fd_.get(), st.st_uid, st.st_gid) != 0 &&
+          ::fchown(l.fd_.get(), static_cast<uid_t>(-1), st.st_gid) != 0) {
+        // Not root, nor in its group: the copy is ours, as a file made by a plain cp would be.
       }
     } else {
       const mode_t mask = ::umask(0);
@@ -166,7 +200,7 @@ ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool 
   return l;
 }
 
-std::optional<std::string> LocalFile::Complete(uint64_t end_bytes) {
+std::optional<std::string> LocalFile::Finish(uint64_t end_bytes) {
   std::optional<std::string> error;
   struct stat st {};
   if (regular_ && fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) < end_bytes &&
@@ -175,13 +209,17 @@ std::optional<std::string> LocalFile::Complete(uint64_t end_bytes) {
   } else if (::fsync(fd_.get()) != 0 && errno != EINVAL) {
     error = Errno("cannot fsync", path_);
   }
-  if (new_path_.empty() || error) {
-    if (error) Discard(/*wrote_nothing=*/false);
-    return error;
-  }
+  if (error) Discard(/*wrote_nothing=*/false);
+  return error;
+}
+
+std::optional<std::string> LocalFile::Commit() {
+  if (new_path_.empty()) return std::nullopt;  // written in place
   if (::rename(new_path_.c_str(), final_path_.c_str()) != 0) {
-    error = fmt::format("cannot put the copy in place of {}: {} (the old file is unchanged)", path_,
-                        std::strerror(errno));
+    std::string error = fmt::format(
+        "cannot put the copy in place of {}: {}; the old file is unchanged (give "
+        "--seek-sectors 0 to write into it in place)",
+        path_, std::strerror(errno));
     Discard(/*wrote_nothing=*/false);
     return error;
   }
@@ -191,7 +229,8 @@ std::optional<std::string> LocalFile::Complete(uint64_t end_bytes) {
   const std::string directory = DirectoryOf(final_path_);
   UniqueFd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir || (::fsync(dir.get()) != 0 && errno != EINVAL)) {
-    return Errno("cannot fsync the directory", directory);
+    return fmt::format("the copy is in place as {}, but its directory {} cannot be synced: {}",
+                       path_, directory, std::strerror(errno));
   }
   return std::nullopt;
 }

@@ -2,11 +2,13 @@
 // (a download).
 //
 // A download into a regular file (without --seek-sectors) never changes an existing file until
-// the copy is complete: it writes a new file beside it (.NAME.aoe-cp-XXXXXX in the same
-// directory, so that it starts empty and zero blocks stay holes) and renames that over NAME at
-// the end (Complete), as rsync does. A copy that fails, or is interrupted by SIGINT, SIGTERM or
-// SIGHUP, removes the new file and leaves NAME as it was. The price is room for both until the
-// end; --seek-sectors 0 writes into NAME in place instead.
+// the copy is complete (and verified, with --verify): it writes a new file beside it
+// (.NAME.aoe-cp-XXXXXX in the same directory, so that it starts empty and zero blocks stay
+// holes) and renames that over NAME at the end (Commit), as rsync does. A copy that fails, or
+// is interrupted by SIGINT, SIGTERM or SIGHUP (unless they are ignored, as under nohup),
+// removes the new file and leaves NAME as it was. The price is room for both until the end,
+// and what a new file cannot keep of the old: other hard links (refused), ACLs and extended
+// attributes; --seek-sectors 0 writes into NAME in place instead.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +26,12 @@ class LocalFile {
  public:
   // A source: a regular file or a block device (cp must know its size).
   static ParseResult<LocalFile> OpenSource(const std::string& path);
+  // What makes `path` no destination at all (a directory, a symbolic link to nothing): a bad
+  // argument, checked before OpenDestination.
+  static std::optional<std::string> DestinationProblem(const std::string& path);
   // A destination. `whole_new_file`: the copy makes the file anew (no --seek-sectors), so a
-  // regular file is written beside it and renamed over it (above). `read_back`: opened for
-  // reading too (--verify).
+  // regular file is written beside it and renamed over it (above); one this user may not write,
+  // or with other hard links, is refused. `read_back`: opened for reading too (--verify).
   static ParseResult<LocalFile> OpenDestination(const std::string& path, bool whole_new_file,
                                                 bool read_back);
   LocalFile(LocalFile&&) noexcept;
@@ -41,10 +46,12 @@ class LocalFile {
   // A new file: every byte not written reads as zero, so zero blocks may be left as holes.
   bool starts_empty() const { return !new_path_.empty(); }
 
-  // A download succeeded: the file gets its full size `end_bytes` (its last blocks may be
-  // holes), is fsync'ed, and a new file takes the place of the old (renamed, and the directory
-  // fsync'ed). Returns one line on error, having removed the new file.
-  std::optional<std::string> Complete(uint64_t end_bytes);
+  // A download's data is all written: the file gets its full size `end_bytes` (its last blocks
+  // may be holes) and is fsync'ed. Returns one line on error, having removed the new file.
+  std::optional<std::string> Finish(uint64_t end_bytes);
+  // The copy is good (after --verify): a new file takes the place of the old (renamed, and the
+  // directory fsync'ed). Returns one line on error; a failed rename removes the new file.
+  std::optional<std::string> Commit();
   // A download failed: removes the new file, or a file this call created and `wrote_nothing`
   // to; an existing file written in place keeps what was written.
   void Discard(bool wrote_nothing);
@@ -58,7 +65,7 @@ class LocalFile {
   bool block_device_ = false;  // size_bytes_ is the size of the device
   uint64_t size_bytes_ = 0;
   bool created_ = false;    // did not exist: made by OpenDestination
-  std::string new_path_;    // the new file renamed over path_ by Complete, or ""
+  std::string new_path_;    // the new file renamed over path_ by Commit, or ""
   std::string final_path_;  // what the new file replaces: path_, or the file it links to
 };
 

@@ -74,7 +74,9 @@ TEST_F(LocalFileTest, ACompleteDownloadReplacesTheFileKeepingItsModeAndSize) {
   auto file = LocalFile::OpenDestination(path, true, false);
   ASSERT_TRUE(file) << file.error().message;
   Write(*file, "new", 0);
-  ASSERT_EQ(file->Complete(/*end_bytes=*/4096), std::nullopt);
+  ASSERT_EQ(file->Finish(/*end_bytes=*/4096), std::nullopt);
+  EXPECT_EQ(ReadText(path), "old contents, longer than the new");  // until Commit (--verify)
+  ASSERT_EQ(file->Commit(), std::nullopt);
   EXPECT_EQ(fs::file_size(path), 4096u);  // the rest a hole, read as zeros
   EXPECT_EQ(ReadText(path), "new" + std::string(4093, '\0'));
   struct stat st {};
@@ -90,12 +92,13 @@ TEST_F(LocalFileTest, ANewFileAppearsOnlyWhenComplete) {
     ASSERT_TRUE(file) << file.error().message;
     Write(*file, "data", 0);
     EXPECT_FALSE(fs::exists(path));
-  }  // dropped without Complete (an early return): the partial copy goes
+  }  // dropped without Commit (an early return): the partial copy goes
   EXPECT_TRUE(Names(dir_).empty());
   auto file = LocalFile::OpenDestination(path, true, false);
   ASSERT_TRUE(file);
   Write(*file, "data", 0);
-  ASSERT_EQ(file->Complete(4), std::nullopt);
+  ASSERT_EQ(file->Finish(4), std::nullopt);
+  ASSERT_EQ(file->Commit(), std::nullopt);
   EXPECT_EQ(ReadText(path), "data");
   const mode_t mask = ::umask(0);
   ::umask(mask);
@@ -113,7 +116,8 @@ TEST_F(LocalFileTest, ASymbolicLinkStaysALinkToTheReplacedFile) {
   auto file = LocalFile::OpenDestination(link, true, false);
   ASSERT_TRUE(file) << file.error().message;
   Write(*file, "new", 0);
-  ASSERT_EQ(file->Complete(3), std::nullopt);
+  ASSERT_EQ(file->Finish(3), std::nullopt);
+  ASSERT_EQ(file->Commit(), std::nullopt);
   EXPECT_TRUE(fs::is_symlink(link));
   EXPECT_EQ(ReadText(target), "new");
   EXPECT_EQ(Names(dir_ / "images"), std::vector<std::string>{"disk.img"});
@@ -153,6 +157,7 @@ TEST_F(LocalFileTest, ADirectoryThatCannotTakeTheNewFileSaysHowToWriteInPlace) {
   fs::create_directory(dir_ / "ro");
   const std::string path = PathOf("ro/disk.img");
   WriteText(path, "old");
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);  // the file writable, its directory not
   fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                             fs::perms::others_read | fs::perms::others_exec);
   fs::permissions(dir_ / "ro", fs::perms::owner_read | fs::perms::owner_exec |
@@ -170,6 +175,68 @@ TEST_F(LocalFileTest, ADirectoryThatCannotTakeTheNewFileSaysHowToWriteInPlace) {
       ::testing::ExitedWithCode(0), "");
   fs::permissions(dir_ / "ro", fs::perms::owner_all);
   EXPECT_EQ(ReadText(path), "old");
+}
+
+TEST_F(LocalFileTest, AFileWithOtherHardLinksIsRefused) {
+  const std::string path = PathOf("disk.img");
+  WriteText(path, "old");
+  fs::create_hard_link(path, PathOf("other-name.img"));
+  auto file = LocalFile::OpenDestination(path, true, false);
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error().message,
+            path +
+                " has 2 names (hard links), and cp would replace only this one; give "
+                "--seek-sectors 0 to write into the file in place");
+  auto in_place = LocalFile::OpenDestination(path, /*whole_new_file=*/false, false);
+  EXPECT_TRUE(in_place);
+}
+
+TEST_F(LocalFileTest, TheCopyKeepsNoSetUserIdBit) {
+  const std::string path = PathOf("disk.img");
+  WriteText(path, "old");
+  ASSERT_EQ(::chmod(path.c_str(), 04755), 0);
+  auto file = LocalFile::OpenDestination(path, true, false);
+  ASSERT_TRUE(file);
+  ASSERT_EQ(file->Finish(0), std::nullopt);
+  ASSERT_EQ(file->Commit(), std::nullopt);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+// A file its user may not write is not replaced either (as root the check runs as nobody).
+TEST_F(LocalFileTest, AFileThisUserMayNotWriteIsRefused) {
+  const std::string path = PathOf("disk.img");
+  WriteText(path, "old");
+  ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+  fs::permissions(dir_, fs::perms::all);  // the directory writable by anyone, the file not
+  EXPECT_EXIT(
+      {
+        if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(10);
+        auto file = LocalFile::OpenDestination(path, true, false);
+        if (file) std::_Exit(11);
+        std::_Exit(file.error().message == "cannot write " + path + ": Permission denied" ? 0 : 12);
+      },
+      ::testing::ExitedWithCode(0), "");
+  fs::permissions(dir_, fs::perms::owner_all);
+  EXPECT_EQ(ReadText(path), "old");
+}
+
+// Under nohup SIGHUP is ignored: a download must not turn it back into a fatal signal.
+TEST_F(LocalFileTest, AnIgnoredHangupStaysIgnored) {
+  const std::string path = PathOf("disk.img");
+  EXPECT_EXIT(
+      {
+        ::signal(SIGHUP, SIG_IGN);
+        auto file = LocalFile::OpenDestination(path, true, false);
+        if (!file) std::_Exit(10);
+        ::raise(SIGHUP);  // ignored: the process goes on
+        if (file->Finish(0) || file->Commit()) std::_Exit(11);
+        struct sigaction now {};
+        ::sigaction(SIGHUP, nullptr, &now);
+        std::_Exit(now.sa_handler == SIG_IGN ? 0 : 12);  // put back as it was
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 // ^C in the middle of a download: the partial copy goes with the process.
