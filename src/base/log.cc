@@ -1,5 +1,8 @@
 #include "base/log.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -35,6 +38,17 @@ Logger::Logger(LogLevel level)
       }) {}
 
 Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {}
+
+void WriteToStderrWithoutWaiting(LogLevel, std::string_view line) {
+  std::string out(line);
+  out.push_back('\n');
+  pollfd ready{STDERR_FILENO, POLLOUT, 0};
+  if (::poll(&ready, 1, 0) != 1 || (ready.revents & POLLOUT) == 0) return;
+  // One line, far below PIPE_BUF: a pipe or terminal with room takes it whole.
+  if (::write(STDERR_FILENO, out.data(), out.size()) < 0) {
+    // Nowhere to say so.
+  }
+}
 
 void Logger::Write(LogLevel level, std::string_view subject, std::string_view message) {
   timespec now{};

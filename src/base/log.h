@@ -25,6 +25,11 @@ std::string_view LogLevelName(LogLevel level);
 // printable ASCII, and the backslash, becomes \xNN, so a peer cannot end the line or forge one.
 std::string Printable(std::string_view peer_text);
 
+// A Logger::Sink for a thread that must never wait (aoe serve's signal thread): each line goes
+// to stderr in one write(2), past stdio's lock, and only when poll() says stderr takes it at
+// once; a stopped terminal or a full pipe drops the line.
+void WriteToStderrWithoutWaiting(LogLevel level, std::string_view line);
+
 class Logger {
  public:
   // Receives each finished line (without trailing newline).

@@ -147,11 +147,15 @@ Stopped RunServe(const ServeArgs& args) {
   if (!args.config.user.empty() && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Failure(kExitFailure, fmt::format("cannot set no_new_privs: {}", std::strerror(errno)));
   }
-  // The log before the signal thread, which may log a slow stop until it is joined.
   Logger log(args.config.log_level);
+  // The signal thread's own log, which never waits: a blocked write (a stopped terminal, a
+  // journal on the storage that hangs) must not keep it from taking the second SIGTERM. Made
+  // before the thread, which may log a slow stop until it is joined.
+  Logger signal_log(args.config.log_level, WriteToStderrWithoutWaiting);
   Result<std::unique_ptr<SignalThread>> signals = SignalThread::Start(
-      HandledSignals(),
-      SlowStopNotice{.report = [&log](const std::string& line) { log.Warn("serve", "{}", line); }});
+      HandledSignals(), SlowStopNotice{.report = [&signal_log](const std::string& line) {
+        signal_log.Warn("serve", "{}", line);
+      }});
   if (!signals) {
     return Failure(kExitFailure,
                    fmt::format("cannot start receiving signals: {}", signals.error().message()));

@@ -97,9 +97,9 @@ void SignalThread::ReportSlowStop() {
         seconds, name));
   } else {
     slow_stop_.report(fmt::format(
-        "the {} of {:g} s ago is not taken yet: the event loop is stuck in a system call "
-        "(storage that does not answer, such as a hung FUSE or NFS mount?); send {} again to "
-        "quit at once (losing what is not yet durable)",
+        "the {} of {:g} s ago is not taken yet: aoe serve is stuck in a system call (storage "
+        "that does not answer, such as a hung FUSE or NFS mount?); send {} again to quit at "
+        "once (losing what is not yet durable)",
         name, seconds, name));
   }
 }

@@ -141,7 +141,7 @@ TEST(SignalThreadDeathTest, AStopSignalNobodyTakesIsReportedOnceAfterTheDelay) {
         if (!PassedOn(**signals)) std::_Exit(11);
         if (!lines.Read(std::chrono::milliseconds(100)).empty()) std::_Exit(12);  // too early
         const std::string line = lines.Read(std::chrono::seconds(5));
-        if (line.find("SIGTERM of 0.3 s ago is not taken yet: the event loop is stuck") ==
+        if (line.find("SIGTERM of 0.3 s ago is not taken yet: aoe serve is stuck") ==
             std::string::npos) {
           std::_Exit(13);
         }

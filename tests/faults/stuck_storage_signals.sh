@@ -61,7 +61,7 @@ logged_within() {
     return 1
 }
 t_check "5 s after the SIGTERM the log says the loop is stuck and has not taken it" \
-    logged_within 8 'the SIGTERM of 5 s ago is not taken yet: the event loop is stuck'
+    logged_within 8 'the SIGTERM of 5 s ago is not taken yet: aoe serve is stuck'
 kill -TERM "$SERVE_PID"
 # exiting: within 5 s the process is on its way out (the kernel's PF_EXITING, /proc/PID/stat
 # field 9). It cannot be gone yet: closing its files on the stopped FUSE server waits for that
