@@ -192,6 +192,19 @@ expect_usage_error "overlay check without a directory" "check takes the overlay 
 expect_usage_error "overlay check of an empty path" "check takes the overlay directory" overlay check ''
 expect_usage_error "overlay check of a directory that never held overlays" \
     "$tmp is not an overlay directory (no lock or versions.json)" overlay check "$tmp"
+# One this user cannot read is not called "not an overlay directory": the check says why.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  chmod 711 "$tmp"  # nobody may pass through to it, not read it
+  mkdir -m 700 "$tmp/private-overlays"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$aoe" overlay check "$tmp/private-overlays" \
+    >"$tmp/out" 2>&1
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "versions.json cannot be read: Permission denied" "$tmp/out"; then
+    echo "ok: overlay check of an unreadable directory: exit 1, says why"
+  else
+    fail "overlay check of an unreadable directory: exit $rc: $(cat "$tmp/out")"
+  fi
+fi
 # Export names and MACs are checked before anything is sent (no socket exists here).
 expect_usage_error "ctl remove bad export" "bad EXPORT: " ctl -S "$tmp/none" remove x.y
 expect_usage_error "ctl clients broadcast export" "broadcast address" ctl -S "$tmp/none" clients e0.255

@@ -106,11 +106,15 @@ void PrintShow(const Json& c) {
 
 // A directory that never held an export's overlays (neither the lock nor versions.json that
 // OverlayFilter::Open makes): most likely the wrong path, not a damaged directory.
+// One that cannot be read is not judged here: the check then says why it cannot read it.
 bool NeverAnOverlayDirectory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  return fs::is_directory(dir, ec) && !fs::exists(fs::path(dir) / "lock", ec) &&
-         !fs::exists(fs::path(dir) / "versions.json", ec);
+  if (!fs::is_directory(dir, ec)) return false;
+  for (const char* made_by_open : {"lock", "versions.json"}) {
+    if (fs::exists(fs::path(dir) / made_by_open, ec) || ec) return false;
+  }
+  return true;
 }
 
 int Check(const ControlCliArgs& cli, const std::string& dir) {

@@ -185,6 +185,15 @@ TEST(NetbootSubnet, ARouterOutsideTheSubnetIsRefused) {
   EXPECT_EQ(ValidateSubnet(o, kMask24), "");
 }
 
+// RFC 3021: both addresses of a /31 are hosts (a point-to-point link to one client).
+TEST(NetbootSubnet, BothAddressesOfAThirtyOneAreHosts) {
+  const Ipv4Address mask31 = *Ipv4Address::Parse("255.255.255.254");
+  NetbootOptions o = FullMode("10.0.0.1-10.0.0.1");
+  o.router = Ipv4Address::Parse("10.0.0.0");
+  EXPECT_EQ(ValidateSubnet(o, mask31), "");
+  EXPECT_EQ(ValidateSubnet(FullMode("10.0.0.0-10.0.0.0"), mask31), "");
+}
+
 TEST(NetbootSubnet, ANetmaskWithAHoleIsRefused) {
   NetbootOptions o = FullMode("10.77.0.100-10.77.0.200");
   o.netmask = Ipv4Address::Parse("255.0.255.0");

@@ -71,21 +71,26 @@ std::string ValidateSubnet(const NetbootOptions& o, Ipv4Address netmask) {
     return fmt::format("range {}-{} spans more than one subnet of netmask {}; keep it within {}",
                        first.ToString(), last.ToString(), netmask.ToString(), subnet);
   }
+  // A /31 (RFC 3021, a point-to-point link) has no network or broadcast address: both are
+  // hosts. (A /32 has room for no client besides the server: StartLeasePool says so.)
+  const bool point_to_point = (~netmask.value()) <= 1;
   // Handed out, these would make a client answer (or flood) the whole subnet.
-  if (first == network) {
+  if (!point_to_point && first == network) {
     return fmt::format(
         "range {}-{} includes {}, the network address of {}; start it at {} or above",
         first.ToString(), last.ToString(), network.ToString(), subnet,
         Ipv4Address(network.value() + 1).ToString());
   }
-  if (last == broadcast) {
+  if (!point_to_point && last == broadcast) {
     return fmt::format(
         "range {}-{} includes {}, the broadcast address of {}; end it at {} or below",
         first.ToString(), last.ToString(), broadcast.ToString(), subnet,
         Ipv4Address(broadcast.value() - 1).ToString());
   }
-  if (o.router &&
-      (!SameSubnet(*o.router, first, netmask) || *o.router == network || *o.router == broadcast)) {
+  const bool router_is_a_host =
+      o.router && SameSubnet(*o.router, first, netmask) &&
+      (point_to_point || (*o.router != network && *o.router != broadcast));
+  if (o.router && !router_is_a_host) {
     return fmt::format(
         "router {} is not a host of the clients' subnet {}, so they could not reach it; give an "
         "address inside it",

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -143,7 +144,11 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
   std::optional<VersionRegistry> registry;
   std::ifstream in(dir + "/versions.json");
   if (!in) {
-    report.problems.push_back(fmt::format("{}/versions.json is missing", dir));
+    // Missing, or (not this user's directory) unreadable: the problem is not the same.
+    const int why = errno;
+    report.problems.push_back(why == ENOENT ? fmt::format("{}/versions.json is missing", dir)
+                                            : fmt::format("{}/versions.json cannot be read: {}",
+                                                          dir, std::strerror(why)));
   } else {
     std::stringstream text;
     text << in.rdbuf();
