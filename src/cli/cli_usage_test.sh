@@ -118,6 +118,8 @@ expect_usage_error "config [netboot] without a target" "netboot.toml:2: \[netboo
 # One interface twice: two ports on one link.
 expect_usage_error "scan with an interface twice" "-i vc0 is given twice" scan -i vc0 -i vc0
 expect_usage_error "ping with an interface twice" "-i vc0 is given twice" ping -i vc0 -i vc1 -i vc0 e0.1
+expect_usage_error "netboot with an alias-style interface name" "interface 'v1:v0' has a ':'" \
+    netboot -i v1:v0 --proxy --boot e0.1
 expect_usage_error "scan with an empty interface name" "-i '' is empty; name an interface" scan -i ''
 expect_usage_error "cp with an alias-style interface name" "-i 'v1:v0' has a ':'" \
     cp -i v1:v0 e0.1 /tmp/x.img

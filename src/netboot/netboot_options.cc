@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/interface_name.h"
+
 namespace aoe::netboot {
 
 namespace {
@@ -28,6 +30,9 @@ std::string DefaultLeaseFile(const std::string& interface_name) {
 
 std::string ValidateNetbootOptions(const NetbootOptions& o) {
   if (o.interface_name.empty()) return "no interface given; e.g. -i eth1";
+  if (std::string problem = InterfaceNameProblem(o.interface_name); !problem.empty()) {
+    return fmt::format("interface '{}' {}", o.interface_name, problem);
+  }
   if (o.mode() == DhcpMode::kFull) {
     if (!o.range_first || !o.range_last) {
       // Only an explicit mode can be full without a range, and only a config file says that.
