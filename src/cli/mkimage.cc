@@ -246,6 +246,11 @@ int MkimageMain(const std::vector<std::string>& args) {
     if (std::optional<std::string> bad = OutputProblem(a.output, a.force)) {
       return Fail(kName, kExitUsage, *bad);
     }
+    // A symbolic link stays one: the image it points to is what --force replaces.
+    std::error_code ec;
+    if (std::filesystem::is_symlink(a.output, ec)) {
+      a.output = std::filesystem::canonical(a.output, ec).string();
+    }
   }
   if (a.force && a.tree_only)
     return Fail(kName, kExitUsage, "--force goes with an IMAGE to replace");

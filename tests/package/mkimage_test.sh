@@ -131,6 +131,15 @@ rc=0
 [[ $rc -eq 0 && $(stat -c %s "$IMG") -eq $((512 << 20)) ]] && pass "--force replaces an image" \
   || { cat "$T/force.log"; fail "--force replaces an image (exit $rc)"; }
 img_sum=$(sha256sum <"$IMG")
+# Through a symbolic link, the image it points to is replaced and the link stays.
+ln -s "$IMG" "$T/out/current.img"
+rc=0
+"$AOE" mkimage "$T/out/current.img" --from-dir "$TREE" --size 512M --force >"$T/force.log" 2>&1 || rc=$?
+[[ $rc -eq 0 && -L $T/out/current.img && $(sha256sum <"$IMG") != "$img_sum" ]] \
+  && pass "--force through a symbolic link replaces the image it points to" \
+  || { cat "$T/force.log"; fail "--force through a symbolic link (exit $rc)"; }
+rm -f "$T/out/current.img"
+img_sum=$(sha256sum <"$IMG")
 
 # --bios only: no ESP.
 rc=0
