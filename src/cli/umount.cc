@@ -79,6 +79,17 @@ std::string BusyMessage(const std::string& mountpoint, const std::string& file) 
       mountpoint, mountpoint);
 }
 
+// Whether a process has the file open, asked before the flush: the flush's own open file would
+// make the later unmount's answer yes, and a target slow to answer it must not turn a file in
+// use into one detached under its user. umount2(MNT_EXPIRE) says EBUSY for a mount in use and
+// only marks an idle one (EAGAIN); the next access to it clears the mark. Any access first, so
+// that a mark left from before cannot make this call the unmount. Without the privilege to ask
+// (EPERM), the unmount itself tells later.
+bool InUse(const std::string& mountpoint, const std::string& file) {
+  (void)::access(file.c_str(), F_OK);
+  return ::umount2(mountpoint.c_str(), MNT_EXPIRE) != 0 && errno == EBUSY;
+}
+
 // Sends FLUSH CACHE EXT through the mount itself: fsync on the file reaches the daemon, which
 // answers only once the target has acknowledged the flush, and returns its error if not.
 std::optional<std::string> FlushThroughMount(const std::string& file) {
@@ -169,6 +180,9 @@ int UmountMain(const std::vector<std::string>& args) {
   }
 
   if (!lazy && !os::LoopDevicesBackedBy(file).empty()) {
+    return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
+  }
+  if (!lazy && InUse(mountpoint, file)) {
     return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
   }
   const std::string see_log =

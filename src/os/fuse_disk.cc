@@ -180,7 +180,10 @@ struct FuseDisk::Ops {
     }
     fi->direct_io = 1;  // no page cache: see the header
     fi->keep_cache = 0;
-    fuse_reply_open(req, fi);
+    // Counted once the kernel has it: a failed reply (the opener was interrupted) gets no
+    // RELEASE. (The reply frees req: Self before it.)
+    FuseDisk& self = *Self(req);
+    if (fuse_reply_open(req, fi) == 0) ++self.open_files_;
   }
 
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info*) {
@@ -275,7 +278,11 @@ struct FuseDisk::Ops {
                      });
   }
 
-  static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+  static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    FuseDisk& self = *Self(req);
+    if (self.open_files_ > 0) --self.open_files_;
+    fuse_reply_err(req, 0);
+  }
 
   static void StatFs(fuse_req_t req, fuse_ino_t) {
     FuseDisk& self = *Self(req);

@@ -61,6 +61,8 @@ class FuseDisk {
   void Disconnect();
   // Counters for `aoe show`.
   uint64_t requests() const { return requests_; }
+  // Opens of the file not yet released, from any mount namespace (a loop device holds one).
+  uint64_t open_files() const { return open_files_; }
 
  private:
   FuseDisk(FuseDiskOptions options, ByteIo& io, Logger& log);
@@ -75,6 +77,7 @@ class FuseDisk {
   bool exited_ = false;
   std::time_t mount_time_ = 0;  // the file's mtime/ctime/atime
   uint64_t requests_ = 0;
+  uint64_t open_files_ = 0;
   // libfuse's receive buffer (struct fuse_buf), reused for every request.
   struct Buffer;
   std::unique_ptr<Buffer> buffer_;

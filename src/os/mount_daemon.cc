@@ -162,6 +162,23 @@ bool MountDaemon::MountedHere() const {
   return false;
 }
 
+void MountDaemon::StopIfOnlyCopiesRemain() {
+  // `aoe umount --lazy` (or umount(8)) took the mount away here, and the session would see that
+  // (ENODEV) once the last reference went. But a process that entered another mount namespace
+  // after the mount (`ip netns exec`, a service with private mounts) holds a copy, which keeps
+  // the session alive, the disk's lock taken and `aoe show` listing it, as long as that process
+  // lives. Nobody can open the file from here any more; once nothing has it open anywhere, the
+  // lazy unmount is complete.
+  if (stopping_ || fuse_->exited() || fuse_->open_files() > 0 || MountedHere()) return;
+  log_.Info(status_.disk,
+            "{} is no longer mounted here and no file is open (only copies in other mount "
+            "namespaces are left); ending the FUSE connection",
+            options_.mountpoint);
+  StopWatchingFuse();
+  fuse_->Disconnect();
+  BeginStop("disconnected", TargetUnresponsive() ? Duration::zero() : kStopGrace);
+}
+
 bool MountDaemon::TargetUnresponsive() const {
   const std::vector<initiator::PathStats> paths = disk_->path_stats();
   return !paths.empty() &&
@@ -323,6 +340,7 @@ Outcome<void> MountDaemon::Run(const std::function<void()>& on_ready) {
     }
     if (std::optional<TimePoint> d = engine.NextDeadline(); d && *d <= now) engine.OnTimer();
     if (now >= next_status) {
+      StopIfOnlyCopiesRemain();
       PublishStatus();
       next_status = now + kStatusInterval;
     }

@@ -95,6 +95,9 @@ class MountDaemon {
   void AbortPending(std::string_view why);
   // Whether our mount is still in this process's mount namespace.
   bool MountedHere() const;
+  // Ends the FUSE connection once the mount is gone from this namespace and no file is open:
+  // copies of the mount in other mount namespaces would otherwise keep it for ever.
+  void StopIfOnlyCopiesRemain();
   // Every path of the disk is down: the target does not answer.
   bool TargetUnresponsive() const;
 

@@ -100,6 +100,52 @@ sync "$MNT/e0.1"
 mt_expect_one_line_error "truncate of the disk file" 1 "truncate" truncate -s 1M "$MNT/e0.1"
 mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
 
+# A plain umount of a file in use is refused, also while the target does not answer: it used to
+# flush first, and when the flush went unanswered for half of --timeout, detach the file from
+# under its user.
+mt_mount e0.1 "$MNT"
+exec {held}<>"$MNT/e0.1"
+ip -n "$MT_NS" link set vi0 down
+mt_aoe umount --timeout 2 "$MNT" >"$T_TMP/busy.out" 2>&1
+rc=$?
+ip -n "$MT_NS" link set vi0 up
+t_expect "aoe umount of a file in use while the target is silent: refused" "$rc" 1 \
+    "is busy: a process has a file open there" "$T_TMP/busy.out"
+t_check "the mount stays" mountpoint -q "$MNT"
+t_check "and its user can still write" \
+    dd if=/dev/zero bs=512 count=1 conv=notrunc status=none of="/proc/self/fd/$held"
+exec {held}>&-
+mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed once the file was closed"
+
+# A lazy unmount while another mount namespace holds a copy of the mount (a process that entered
+# one after the mount: `ip netns exec`, a service with private mounts). The daemon ends once
+# nothing has the file open; before, it lived (the disk locked, `aoe show` listing it, a new
+# `aoe mount` refused) as long as the copy did.
+mt_mount e0.1 "$MNT"
+daemon=$(mt_daemon_pid e0.1)
+unshare --mount --propagation private sleep 120 &
+holder=$!
+t_defer "t_stop_pid $holder"
+for (( i = 0; i < 50; i++ )); do
+    [[ "$(readlink "/proc/$holder/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]] && break
+    sleep 0.1
+done
+t_check "(a process in another mount namespace holds a copy of the mount)" \
+    grep -q " $MNT fuse.aoe" "/proc/$holder/mounts"
+mt_aoe umount --lazy "$MNT" || t_fail "aoe umount --lazy $MNT failed"
+# daemon_ends_within SECONDS: the daemon has exited.
+daemon_ends_within() {
+    local i
+    for (( i = 0; i < $1 * 10; i++ )); do
+        t_alive "$daemon" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+t_check "after aoe umount --lazy the daemon ends although the copy lives on" daemon_ends_within 5
+t_check "and aoe show lists nothing" bash -c "'$AOE_BIN' show | grep -q '^no AoE disks mounted$'"
+t_stop_pid "$holder"
+
 # A daemon killed outright: its status file is stale, the mount is dead; both get cleaned up.
 mt_mount e0.1 "$MNT"
 kill -KILL "$(mt_daemon_pid e0.1)"
