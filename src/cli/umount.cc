@@ -95,8 +95,11 @@ bool InUse(const std::string& mountpoint, const std::string& file) {
 std::optional<std::string> FlushThroughMount(const std::string& file) {
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    // ENOTCONN: the daemon is gone; there is nothing left to flush from this host.
-    if (errno == ENOTCONN) return std::nullopt;
+    // ENOTCONN: the daemon is gone (killed, or crashed), and with it any way to flush.
+    if (errno == ENOTCONN) {
+      return "its daemon was gone, so no FLUSH CACHE EXT reached the target; data written since "
+             "the last successful fsync may not be on its stable storage";
+    }
     return fmt::format("cannot open {} to flush it: {}", file, std::strerror(errno));
   }
   if (::fsync(fd.get()) != 0) {
