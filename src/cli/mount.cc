@@ -117,8 +117,12 @@ std::string DefaultLogPath(const std::string& disk) {
 // Checks that need no network: the mount point, and that the disk is not mounted already.
 std::string CheckMountpoint(const std::string& mountpoint, const std::string& disk,
                             const std::string& run_dir) {
+  const std::string dead = fmt::format(
+      "{} is a dead mount (its FUSE daemon is gone); remove it with 'aoe umount {}' first",
+      mountpoint, mountpoint);
   struct stat st {};
   if (::stat(mountpoint.c_str(), &st) != 0) {
+    if (errno == ENOTCONN) return dead;
     return fmt::format("mount point {}: {}; create the directory first", mountpoint,
                        std::strerror(errno));
   }
@@ -135,6 +139,8 @@ std::string CheckMountpoint(const std::string& mountpoint, const std::string& di
   }
   if (std::optional<os::MountEntry> m = os::FindMount(mountpoint);
       m && m->fstype == os::kAoeFsType) {
+    // No daemon of ours serves it (above): most likely one that was killed.
+    if (os::IsDeadFuseMount(mountpoint)) return dead;
     return fmt::format("{} already has an AoE disk mounted ({}); pick another directory",
                        mountpoint, m->source);
   }

@@ -1,6 +1,5 @@
 // `aoe show`: lists the disks mounted by `aoe mount` on this host, from the status files their
 // daemons publish every second (os/mount_status.h), with per-path statistics.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -66,13 +65,8 @@ std::vector<os::MountEntry> DeadMounts(const std::vector<os::MountStatus>& serve
   std::erase_if(dead, [&](const os::MountEntry& m) {
     const bool has_daemon = std::any_of(
         served.begin(), served.end(), [&](const auto& s) { return s.mountpoint == m.mountpoint; });
-    // Asked of the kernel's FUSE connection, not its cache: after I/O, stat() is answered from
-    // attributes cached for a minute, and a daemon killed meanwhile would not show.
-    struct statx st {};
-    return has_daemon ||
-           ::statx(AT_FDCWD, m.mountpoint.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &st) ==
-               0 ||
-           errno != ENOTCONN;
+    // Only a mount without a live daemon is asked: a stopped daemon would not answer.
+    return has_daemon || !os::IsDeadFuseMount(m.mountpoint);
   });
   return dead;
 }

@@ -1,5 +1,9 @@
 #include "os/mount_table.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -70,6 +74,12 @@ std::vector<MountEntry> AoeMounts() {
   std::vector<MountEntry> found = ReadMountTable();
   std::erase_if(found, [](const MountEntry& e) { return e.fstype != kAoeFsType; });
   return found;
+}
+
+bool IsDeadFuseMount(const std::string& mountpoint) {
+  struct statx st {};
+  return ::statx(AT_FDCWD, mountpoint.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &st) != 0 &&
+         errno == ENOTCONN;
 }
 
 std::vector<std::string> LoopDevicesBackedBy(const std::string& file) {

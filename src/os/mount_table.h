@@ -25,6 +25,11 @@ std::vector<MountEntry> MountsAt(const std::string& path);
 // Every `aoe mount` (type fuse.aoe) in this mount namespace, in mount order.
 std::vector<MountEntry> AoeMounts();
 
+// Whether the FUSE mount at `mountpoint` has lost its daemon (ENOTCONN). Asks the connection,
+// not the kernel's attribute cache, which answers stat() for a minute after any I/O. Do not
+// call it for a mount whose daemon may be stopped (it would wait for it).
+bool IsDeadFuseMount(const std::string& mountpoint);
+
 // Loop devices ("/dev/loop0", ...) whose backing file is `file` or lies under `file` + "/".
 std::vector<std::string> LoopDevicesBackedBy(const std::string& file);
 

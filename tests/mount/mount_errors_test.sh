@@ -167,6 +167,9 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 sys.exit({"disk": "e0.1", "mountpoint": sys.argv[2]} not in r["dead_mounts"])
 ' "$T_TMP/show.json" "$MNT"
+mt_expect_one_line_error "mount onto the dead mount" 1 \
+    "$MNT is a dead mount (its FUSE daemon is gone); remove it with 'aoe umount $MNT' first" \
+    mt_aoe mount -i vi0 e0.1 "$MNT"
 mt_aoe umount "$MNT" >"$T_TMP/dead-umount.out" 2>&1
 t_expect "aoe umount cleans up after a killed daemon, and says no flush reached the target" \
     "$?" 1 "but its daemon was gone, so no FLUSH CACHE EXT reached the target" \
