@@ -282,14 +282,14 @@ std::string CheckExport(const ExportOptions& e, const std::vector<std::string>& 
 }
 
 std::vector<std::string> SharedWritableImages(const ServerOptions& options,
-                                              std::string_view involving) {
+                                              const std::set<std::string>& involving) {
   std::vector<std::string> warnings;
   const std::vector<ExportImage> writers = WritersOf(options);
   for (size_t i = 0; i < writers.size(); ++i) {
     for (size_t j = i + 1; j < writers.size(); ++j) {
       const ExportOptions& a = *writers[i].e;
       const ExportOptions& b = *writers[j].e;
-      if (!involving.empty() && a.name() != involving && b.name() != involving) continue;
+      if (!involving.contains(a.name()) && !involving.contains(b.name())) continue;
       if (!writers[i].SharesSectorsWith(writers[j])) continue;
       warnings.push_back(fmt::format(
           "exports {} and {} both write {} (the same sectors): initiators of the two would "

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,10 +118,10 @@ std::string ValidateOptions(const ServerOptions& options);
 
 // Warnings, one line per pair of read-write exports that write the same sectors of one image
 // (a file by inode, an RBD image by pool and name): allowed, as one export shared by two
-// initiators is, but seldom meant. With `involving`, only pairs with that export. Stats the
-// image files of the read-write exports.
+// initiators is, but seldom meant. Only pairs with at least one export named in `involving`.
+// Stats the image files of the read-write exports, once each.
 std::vector<std::string> SharedWritableImages(const ServerOptions& options,
-                                              std::string_view involving = {});
+                                              const std::set<std::string>& involving);
 
 // The part of ValidateOptions that looks at one export alone, served on `interfaces`: a
 // wildcard address, an overlay export with ro, lifetime without overlay=, a bad mask entry or

@@ -338,8 +338,8 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Log
   AOE_TRY(exports);
   server->AdoptPorts(std::move(*ports));
   server->AddExports(std::move(*exports));
-  std::vector<std::string> names;
-  for (const ExportOptions& e : options.exports) names.push_back(e.name());
+  std::set<std::string> names;
+  for (const ExportOptions& e : options.exports) names.insert(e.name());
   server->WarnOfSharedImages(names);
   return std::unique_ptr<Server>(std::move(server));
 }

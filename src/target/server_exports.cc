@@ -215,18 +215,15 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
   OnOtherLoops([&](DataLoop& loop, size_t) { loop.set_busy_poll(options.busy_poll); });
   AddExports(std::move(*opened));
   HoldOtherLoops(false);
-  std::vector<std::string> opened_names;
-  for (const ExportOptions& e : to_open) opened_names.push_back(e.name());
+  std::set<std::string> opened_names;
+  for (const ExportOptions& e : to_open) opened_names.insert(e.name());
   WarnOfSharedImages(opened_names);
   return {};
 }
 
-void ServerImpl::WarnOfSharedImages(const std::vector<std::string>& names) {
-  std::set<std::string> said;
-  for (const std::string& name : names) {
-    for (const std::string& line : SharedWritableImages(options_, name)) {
-      if (said.insert(line).second) log_.Warn("server", "{}", line);
-    }
+void ServerImpl::WarnOfSharedImages(const std::set<std::string>& names) {
+  for (const std::string& line : SharedWritableImages(options_, names)) {
+    log_.Warn("server", "{}", line);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -83,7 +84,7 @@ class ServerImpl final : public Server {
   void AddExports(std::vector<OpenedExport> exports);
   // Warns of read-write exports that write the same sectors as one of `names`
   // (SharedWritableImages), each pair once.
-  void WarnOfSharedImages(const std::vector<std::string>& names);
+  void WarnOfSharedImages(const std::set<std::string>& names);
 
   // Server interface -------------------------------------------------------------------------
 
