@@ -201,18 +201,34 @@ void ServeControl::Stats(const Request& request, const Responder& responder) {
                     {"replies_waiting_for_state", server_.replies_waiting_for_state()}});
 }
 
+std::optional<target::ExportOptions> ServeControl::SpecArg(const Request& request,
+                                                           const Responder& responder,
+                                                           std::string& spec) {
+  if (auto bad = control::StringArg(request, "spec", spec)) {
+    responder.Fail(*bad);
+    return std::nullopt;
+  }
+  ParseResult<target::ExportOptions> options = ParseExportSpec(spec);
+  if (!options) {
+    responder.Fail(errc::kBadArgument, options.error().message);
+    return std::nullopt;
+  }
+  if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
+    responder.Fail(*relative);
+    return std::nullopt;
+  }
+  if (std::string bad = target::CheckExport(*options, server_.options().interfaces); !bad.empty()) {
+    responder.Fail(errc::kBadArgument, bad);
+    return std::nullopt;
+  }
+  return std::move(*options);
+}
+
 void ServeControl::AddExport(const Request& request, const Responder& responder) {
   if (auto bad = control::CheckArguments(request, {"spec"})) return responder.Fail(*bad);
   std::string spec;
-  if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
-  ParseResult<target::ExportOptions> options = ParseExportSpec(spec);
-  if (!options) return responder.Fail(errc::kBadArgument, options.error().message);
-  if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
-    return responder.Fail(*relative);
-  }
-  if (std::string bad = target::CheckExport(*options, server_.options().interfaces); !bad.empty()) {
-    return responder.Fail(errc::kBadArgument, bad);
-  }
+  std::optional<target::ExportOptions> options = SpecArg(request, responder, spec);
+  if (!options) return;
   if (std::string problem = server_.AddExport(*options); !problem.empty()) {
     return responder.Fail(errc::kRefused, problem);
   }
@@ -242,22 +258,14 @@ void ServeControl::ReloadExport(const Request& request, const Responder& respond
   target::ExportOptions options = e->options();
   if (request.args.contains("spec")) {
     std::string spec;
-    if (auto bad = control::StringArg(request, "spec", spec)) return responder.Fail(*bad);
-    ParseResult<target::ExportOptions> parsed = ParseExportSpec(spec);
-    if (!parsed) return responder.Fail(errc::kBadArgument, parsed.error().message);
-    if (std::optional<control::ControlError> relative = RelativePathProblem(spec)) {
-      return responder.Fail(*relative);
-    }
+    std::optional<target::ExportOptions> parsed = SpecArg(request, responder, spec);
+    if (!parsed) return;
     if (parsed->name() != e->name()) {
       return responder.Fail(errc::kBadArgument,
                             fmt::format("the spec is for {}, not {}; a reload keeps the name",
                                         parsed->name(), e->name()));
     }
-    if (std::string bad = target::CheckExport(*parsed, server_.options().interfaces);
-        !bad.empty()) {
-      return responder.Fail(errc::kBadArgument, bad);
-    }
-    options = *parsed;
+    options = std::move(*parsed);
   }
   const std::string name = e->name();
   if (std::string problem = server_.ReloadExport(options); !problem.empty()) {

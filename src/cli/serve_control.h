@@ -10,6 +10,9 @@
 // the logger, which must outlive it.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "base/log.h"
 #include "control/control_server.h"
 #include "target/server.h"
@@ -39,6 +42,10 @@ class ServeControl final : public control::ControlHandler {
   void OverlayCommit(const Request& request, const Responder& responder);
   void OverlayRollback(const Request& request, const Responder& responder);
 
+  // The "spec" argument: parsed, with absolute paths, and right in itself
+  // (target::CheckExport); `spec` gets its text. Otherwise answers bad-argument and gives none.
+  std::optional<target::ExportOptions> SpecArg(const Request& request, const Responder& responder,
+                                               std::string& spec);
   // The export named by the "export" argument, or null after answering with the error.
   target::Export* ExportArg(const Request& request, const Responder& responder);
   // Answers "refused" and returns true while a commit runs on `e`: closing the export would
