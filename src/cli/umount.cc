@@ -182,10 +182,7 @@ int UmountMain(const std::vector<std::string>& args) {
     if (s.mountpoint == mountpoint) daemon = std::move(s);
   }
 
-  if (!lazy && !os::LoopDevicesBackedBy(file).empty()) {
-    return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
-  }
-  if (!lazy && InUse(mountpoint, file)) {
+  if (!lazy && (!os::LoopDevicesBackedBy(file).empty() || InUse(mountpoint, file))) {
     return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
   }
   const std::string see_log =

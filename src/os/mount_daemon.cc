@@ -174,8 +174,13 @@ void MountDaemon::StopIfOnlyCopiesRemain() {
             "{} is no longer mounted here and no file is open (only copies in other mount "
             "namespaces are left); ending the FUSE connection",
             options_.mountpoint);
+  Disconnect();
+}
+
+void MountDaemon::Disconnect() {
   StopWatchingFuse();
   fuse_->Disconnect();
+  // Nobody can use the file any more: a target that does not answer gets no grace.
   BeginStop("disconnected", TargetUnresponsive() ? Duration::zero() : kStopGrace);
 }
 
@@ -212,10 +217,7 @@ void MountDaemon::RequestStop(bool force, std::string_view signal) {
               "{}: {} is no longer mounted here (unmounted lazily, or only copies in other mount "
               "namespaces are left); ending the FUSE connection",
               signal, options_.mountpoint);
-    StopWatchingFuse();
-    fuse_->Disconnect();
-    // Nobody can use the file any more: a target that does not answer gets no grace.
-    BeginStop("disconnected", TargetUnresponsive() ? Duration::zero() : kStopGrace);
+    Disconnect();
     return;
   }
   if (!force) {

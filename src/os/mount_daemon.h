@@ -98,6 +98,9 @@ class MountDaemon {
   // Ends the FUSE connection once the mount is gone from this namespace and no file is open:
   // copies of the mount in other mount namespaces would otherwise keep it for ever.
   void StopIfOnlyCopiesRemain();
+  // Ends the FUSE connection (copies elsewhere then fail with ENOTCONN) and stops: for a mount
+  // already gone from this namespace.
+  void Disconnect();
   // Every path of the disk is down: the target does not answer.
   bool TargetUnresponsive() const;
 
