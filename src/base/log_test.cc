@@ -22,12 +22,6 @@ TEST(Printable, KeepsPrintableAsciiAndEscapesTheRest) {
   EXPECT_EQ(Printable("a\\x0a"), "a\\x5cx0a");
 }
 
-}  // namespace
-}  // namespace aoe
-
-namespace aoe {
-namespace {
-
 // The signal thread's sink: a line when stderr takes it, nothing (and no wait) when it cannot.
 TEST(WriteToStderrWithoutWaitingDeathTest, WritesWhenThereIsRoomAndNeverWaits) {
   EXPECT_EXIT(

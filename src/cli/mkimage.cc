@@ -189,6 +189,7 @@ int MkimageMain(const std::vector<std::string>& args) {
     if (!a.output.empty()) {
       return Fail(kName, kExitUsage, "--tree-only writes no image; leave out " + a.output);
     }
+    if (a.force) return Fail(kName, kExitUsage, "--force goes with an IMAGE to replace");
     if (a.suite.empty() || a.cache_dir.empty()) {
       return Fail(kName, kExitUsage,
                   "--tree-only needs --debootstrap SUITE and --cache-dir DIR to keep the tree in");
@@ -252,8 +253,6 @@ int MkimageMain(const std::vector<std::string>& args) {
       a.output = std::filesystem::canonical(a.output, ec).string();
     }
   }
-  if (a.force && a.tree_only)
-    return Fail(kName, kExitUsage, "--force goes with an IMAGE to replace");
 
   const Worker worker = FindWorker();
   std::vector<std::string> argv{worker.script,
