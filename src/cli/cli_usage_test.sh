@@ -151,12 +151,20 @@ printf 'interface = "vt0"\nmode = "proxy"\nboot = "e0.1"\n' >"$tmp/proxy.toml"
 printf 'interface = "vt0"\nmode = "proxy"\nboot = "e0.1"\nrange = "10.77.0.100-10.77.0.200"\n' \
   >"$tmp/proxy-range.toml"
 printf 'interface = "vt0"\nmode = "full"\nboot = "e0.1"\n' >"$tmp/full.toml"
+printf 'interface = "vt0"\nboot = "e0.1"\n' >"$tmp/nomode.toml"
 expect_usage_error "netboot mode = proxy and range = in one file" \
   "proxy-range.toml:4: range is for full DHCP mode, but line 2 says mode = \"proxy\"" \
   netboot --config "$tmp/proxy-range.toml"
 expect_usage_error "netboot mode = proxy in the file, --range given" \
-  "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask or router" \
+  "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask, router, lease time or lease file" \
   netboot --config "$tmp/proxy.toml" --range 10.77.0.100-10.77.0.200
+# Proxy mode keeps no leases: a lease file or time given with it would be silently ignored.
+expect_usage_error "netboot --proxy with --lease-file" \
+  "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask, router, lease time or lease file" \
+  netboot -i vt0 --proxy --boot e0.1 --lease-file "$tmp/leases"
+expect_usage_error "netboot without a range, with --lease-time" \
+  "lease time and lease file are for full DHCP mode, which needs a range too" \
+  netboot --config "$tmp/nomode.toml" --lease-time 600
 expect_usage_error "netboot mode = full without range" \
   "mode = \"full\" needs an address range; add one, e.g. range = " netboot --config "$tmp/full.toml"
 # Addresses that are not one client's, checked before an interface is opened when the netmask

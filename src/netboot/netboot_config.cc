@@ -65,7 +65,7 @@ std::string ParseNetmask(std::string_view source, const toml::node& node, std::s
 std::string CheckProxyTable(const toml::table& table, std::string_view source) {
   const toml::node* mode = table.get("mode");
   if (mode == nullptr || String(*mode) != "proxy") return "";
-  for (std::string_view key : {"range", "netmask", "router"}) {
+  for (std::string_view key : {"range", "netmask", "router", "lease_time", "lease_file"}) {
     if (const toml::node* node = table.get(key)) {
       return fmt::format(
           "{} is for full DHCP mode, but line {} says mode = \"proxy\" (the existing DHCP "

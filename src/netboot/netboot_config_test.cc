@@ -103,13 +103,45 @@ TEST(NetbootConfig, ProxyModeWithARangeFromElsewhereIsAnError) {
   ASSERT_EQ(ParseRange("10.77.0.100-10.77.0.200", o), "");
   EXPECT_EQ(o.mode(), DhcpMode::kProxy);
   EXPECT_EQ(ValidateNetbootOptions(o),
-            "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask or router: the "
-            "existing DHCP server gives addresses; remove them, or remove the proxy mode to make "
-            "this the DHCP server (full mode)");
+            "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask, router, lease time "
+            "or lease file: the existing DHCP server gives addresses; remove them, or remove the "
+            "proxy mode to make this the DHCP server (full mode)");
   o.range_first.reset();
   o.range_last.reset();
   o.router = Ipv4Address::Parse("10.77.0.1");
-  EXPECT_NE(ValidateNetbootOptions(o).find("takes no range, netmask or router"), std::string::npos);
+  EXPECT_NE(ValidateNetbootOptions(o).find("takes no range, netmask, router"), std::string::npos);
+}
+
+// An admin's finding: --lease-file with --proxy was accepted and ignored (proxy mode keeps no
+// leases), so the admin believed leases were kept where they said. The lease settings are full
+// mode's, like the range: given with proxy mode, from any source, they are an error.
+TEST(NetbootConfig, ProxyModeWithLeaseSettingsIsAnError) {
+  NetbootOptions o;
+  EXPECT_EQ(ApplyNetbootTomlText("mode = \"proxy\"\nlease_file = \"/tmp/x\"\n", "f.toml", o)
+                .rfind("f.toml:2: lease_file is for full DHCP mode, but line 1 says", 0),
+            0u);
+  o = {};
+  EXPECT_EQ(ApplyNetbootTomlText("lease_time = 600\nmode = \"proxy\"\n", "f.toml", o)
+                .rfind("f.toml:1: lease_time is for full DHCP mode, but line 2 says", 0),
+            0u);
+  o = {};
+  o.interface_name = "br0";
+  o.targets.default_target = proto::DiskAddress{0, 1};
+  ASSERT_EQ(ValidateNetbootOptions(o), "");
+  o.lease_file = "/tmp/x.leases";
+  EXPECT_NE(ValidateNetbootOptions(o).find("lease file are for full DHCP mode"), std::string::npos);
+  o.given_mode = DhcpMode::kProxy;
+  EXPECT_NE(ValidateNetbootOptions(o).find("takes no range, netmask, router, lease time"),
+            std::string::npos);
+  o.lease_file.clear();
+  o.lease_seconds = 600;
+  EXPECT_NE(ValidateNetbootOptions(o).find("takes no range, netmask, router, lease time"),
+            std::string::npos);
+  // Full mode takes them.
+  o.given_mode.reset();
+  ASSERT_EQ(ParseRange("10.77.0.100-10.77.0.200", o), "");
+  o.lease_file = "/tmp/x.leases";
+  EXPECT_EQ(ValidateNetbootOptions(o), "");
 }
 
 // What docs/netboot.md promises: without a mode, a range means full mode and no range proxy.

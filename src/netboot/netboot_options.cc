@@ -8,18 +8,21 @@ namespace aoe::netboot {
 
 namespace {
 
-// Range, netmask and router describe the addresses full mode hands out; in proxy mode the
-// existing DHCP server does that, and we must not pose as a second one.
-std::string AddressSettingsProblem(const NetbootOptions& o) {
-  if (!o.range_first && !o.netmask && !o.router) return "";
+// Range, netmask, router and the lease settings describe the addresses full mode hands out; in
+// proxy mode the existing DHCP server does that, and we must not pose as a second one. Given
+// there, they are a mistake to point out, not to ignore: the admin expects them to apply.
+std::string FullModeSettingsProblem(const NetbootOptions& o) {
+  if (!o.range_first && !o.netmask && !o.router && !o.lease_seconds && o.lease_file.empty()) {
+    return "";
+  }
   if (o.given_mode == DhcpMode::kProxy) {
-    return "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask or router: the "
-           "existing DHCP server gives addresses; remove them, or remove the proxy mode to make "
-           "this the DHCP server (full mode)";
+    return "proxy mode (--proxy, mode = \"proxy\") takes no range, netmask, router, lease time "
+           "or lease file: the existing DHCP server gives addresses; remove them, or remove the "
+           "proxy mode to make this the DHCP server (full mode)";
   }
   // No mode given and no range: proxy mode, which has no use for them.
-  return "netmask and router are for full DHCP mode, which needs a range too (--range FROM-TO, "
-         "range = \"FROM-TO\"); add one, or remove them";
+  return "netmask, router, lease time and lease file are for full DHCP mode, which needs a range "
+         "too (--range FROM-TO, range = \"FROM-TO\"); add one, or remove them";
 }
 
 }  // namespace
@@ -46,12 +49,14 @@ std::string ValidateNetbootOptions(const NetbootOptions& o) {
     if (o.range_last->value() - o.range_first->value() > 65535) {
       return "the address range is larger than 65536 addresses; a boot network needs fewer";
     }
-    if (o.lease_seconds < 60) return "the lease time must be at least 60 seconds";
+    if (o.lease_seconds && *o.lease_seconds < 60) {
+      return "the lease time must be at least 60 seconds";
+    }
     // Without a netmask the interface's applies: the service checks that once it knows it.
     if (o.netmask) {
       if (std::string problem = ValidateSubnet(o, *o.netmask); !problem.empty()) return problem;
     }
-  } else if (std::string problem = AddressSettingsProblem(o); !problem.empty()) {
+  } else if (std::string problem = FullModeSettingsProblem(o); !problem.empty()) {
     return problem;
   }
   if (!o.targets.default_target && o.targets.by_mac.empty()) {

@@ -20,13 +20,14 @@ struct NetbootOptions {
   // rather than silently becoming a second DHCP server; mode() says what runs.
   std::optional<DhcpMode> given_mode;
 
-  // Full mode only.
+  // Full mode only. Each is kept as given (unset or empty when not), so that proxy mode can
+  // refuse them rather than ignore them.
   std::optional<Ipv4Address> range_first;
   std::optional<Ipv4Address> range_last;
   std::optional<Ipv4Address> netmask;  // default: the interface's
   std::optional<Ipv4Address> router;
-  uint32_t lease_seconds = 3600;
-  std::string lease_file;  // default: DefaultLeaseFile(interface_name)
+  std::optional<uint32_t> lease_seconds;  // default: kDefaultLeaseSeconds
+  std::string lease_file;                 // default: DefaultLeaseFile(interface_name)
 
   std::string tftp_root = "/usr/lib/ipxe";  // Debian's ipxe package
   BootFiles files;
@@ -41,6 +42,7 @@ struct NetbootOptions {
   bool operator==(const NetbootOptions&) const = default;
 };
 
+inline constexpr uint32_t kDefaultLeaseSeconds = 3600;
 std::string DefaultLeaseFile(const std::string& interface_name);
 
 // Empty when usable; otherwise one line saying what is wrong and how to fix it.

@@ -168,7 +168,8 @@ class NetbootServiceImpl final : public NetbootService {
       why = problem;
       return Err(std::errc::invalid_argument);
     }
-    pool_.emplace(first, last, interface_.address, options_.lease_seconds);
+    pool_.emplace(first, last, interface_.address,
+                  options_.lease_seconds.value_or(kDefaultLeaseSeconds));
     lease_file_ = options_.lease_file.empty() ? DefaultLeaseFile(options_.interface_name)
                                               : options_.lease_file;
     Result<std::string> saved = ReadStateFile(lease_file_);
