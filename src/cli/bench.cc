@@ -80,7 +80,9 @@ int BenchMain(const std::vector<std::string>& args) {
   app.add_option("--depth", depth_text,
                  "Requests in flight, 1-1024 (default 32). Example: --depth 8")
       ->type_name("N");
-  app.add_option("--seconds", seconds_text, "How long to run (default 10). Example: --seconds 3")
+  app.add_option("--seconds", seconds_text,
+                 "How long to start new requests (default 10); those in flight\n"
+                 "then finish, within the time reported. Example: --seconds 3")
       ->type_name("S");
   app.add_option("--offset", offset_text,
                  "Start of the region used, a multiple of 512 (default 0).\n"
