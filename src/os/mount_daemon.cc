@@ -196,8 +196,15 @@ void MountDaemon::BeginStop(std::string_view why, Duration grace) {
   StopWatchingFuse();
   stop_grace_ = grace;
   stop_deadline_ = client_->initiator().clock().Now() + grace;
-  log_.Info(status_.disk, "{}; finishing {} request(s) in flight (at most {})", why,
-            io_->running() + io_->waiting(), Seconds(grace));
+  const size_t in_flight = io_->running() + io_->waiting();
+  if (grace == Duration::zero()) {
+    // Only when every path is down: nothing in flight can finish, so none is waited for.
+    log_.Info(status_.disk, "{}; the target does not answer: failing {} request(s) in flight", why,
+              in_flight);
+  } else {
+    log_.Info(status_.disk, "{}; finishing {} request(s) in flight (at most {})", why, in_flight,
+              Seconds(grace));
+  }
   PublishStatus();
 }
 

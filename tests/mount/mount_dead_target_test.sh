@@ -67,6 +67,13 @@ else
 fi
 grep -q 'SIGTERM: .* does not answer on any path: failing 1 pending request(s) with EIO' "$LOG" \
     && t_pass "the daemon logged the write it failed" || t_fail "no EIO line in $LOG"
+# Nothing is waited for when no path answers; the stop line says so rather than "at most 0 s".
+if grep '; the target does not answer: failing' "$LOG" >/dev/null &&
+    ! grep 'at most 0 s' "$LOG" >/dev/null; then
+    t_pass "the stop line says nothing is waited for"
+else
+    t_fail "the stop line: $(grep -E 'in flight' "$LOG")"
+fi
 mt_no_mount_left "$MNT"
 
 # --- 3. --dead-timeout -----------------------------------------------------------------------
