@@ -6,7 +6,8 @@
 # - TRIM: --sparse-upload trims zero chunks (IDENTIFY says trimmed sectors read zeroes), and the
 #   image reads zeroes there afterwards;
 # - resize + SIGHUP: the export grows with the image; shrunk under it by another client, a read
-#   across the new end fails (never stale bytes);
+#   across the new end fails (never stale bytes), and so does a write (never a dropped tail
+#   reported as stored);
 # - @SNAP is read-only: uploads are refused, reads give the snapshot's bytes;
 # - a cluster that cannot be reached at start: one clear line, exit 2, well before any hang;
 #   no ceph.conf: exit 2; a missing image: exit 1 with its name;
@@ -108,6 +109,18 @@ read_across_end_fails() {
     return 1
 }
 t_check "after a shrink by another client, a read across the new end fails" read_across_end_fails
+# The same for a write: librbd would store sector 32767, drop 32768 and report success.
+head -c 1024 /dev/urandom >"$T_TMP/across.up"
+write_across_end_fails() {
+    local i
+    for (( i = 0; i < 50; i++ )); do
+        rbd_aoe cp -i vc0 --no-progress --timeout 10 --seek-sectors 32767 "$T_TMP/across.up" \
+            e1.1 >/dev/null 2>"$T_TMP/across.err" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+t_check "after a shrink by another client, a write across the new end fails" write_across_end_fails
 rbd_cli resize --size 48 rbd/disk >/dev/null 2>&1 || t_die "rbd resize back failed"
 
 # A snapshot is read-only.

@@ -92,6 +92,14 @@ void RbdBackend::Write(const IoContext&, uint64_t offset_bytes, ConstByteSpan fr
     done->IoDone(-EROFS);
     return;
   }
+  // librbd cuts a write that runs past the image's end short there and reports success: after
+  // another client shrank the image under the export, the initiator would be told that sectors
+  // were stored which were dropped. Such a write fails instead, as a read across the end does
+  // (must_fill). The size comes from librbd's header watch (RbdImage), so this never waits.
+  if (offset_bytes + from.size() > image_->current_size_bytes()) {
+    done->IoDone(-EIO);
+    return;
+  }
   Request* request = Take(done, static_cast<int64_t>(from.size()));
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;

@@ -19,10 +19,29 @@ Result<std::shared_ptr<RbdImage>> RbdImage::Open(std::shared_ptr<CephCluster> cl
     return Errno(-r);
   }
   if (r = rbd_get_size(image->image_, &image->size_bytes_); r < 0) return Errno(-r);
+  image->current_size_bytes_.store(image->size_bytes_, std::memory_order_relaxed);
+  // Best effort: without the watch the current size stays the size at open, which only loses
+  // the check that a write does not run past an image shrunk under the export (RbdBackend).
+  if (!image->read_only_ && rbd_update_watch(image->image_, &image->update_watch_,
+                                             &RbdImage::OnHeaderUpdate, image.get()) == 0) {
+    image->watching_updates_ = true;
+  }
   return image;
 }
 
+void RbdImage::OnHeaderUpdate(void* arg) {
+  // On librbd's own thread, where asking the size may refresh the header from the cluster (as
+  // rbd-nbd does in its watch): never on an event loop.
+  auto* self = static_cast<RbdImage*>(arg);
+  uint64_t bytes = 0;
+  if (rbd_get_size(self->image_, &bytes) == 0) {
+    self->current_size_bytes_.store(bytes, std::memory_order_relaxed);
+  }
+}
+
 RbdImage::~RbdImage() {
+  // Unwatching waits for a callback that is running, so none runs on a closed image.
+  if (watching_updates_) rbd_update_unwatch(image_, update_watch_);
   if (image_ != nullptr) rbd_close(image_);
   rados_ioctx_destroy(io_);
 }

@@ -7,13 +7,15 @@
 //
 // Open() blocks (network round trips): start-up and reload only.
 //
-// Thread-safety: librbd's calls on one image may come from several threads; this type adds no
-// state of its own after Open().
+// Thread-safety: librbd's calls on one image may come from several threads. The one state of
+// this type's own after Open(), the image's current size, is an atomic that librbd's header
+// watch thread stores and the event loops load.
 #pragma once
 
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,7 +39,13 @@ class RbdImage {
   RbdImage& operator=(const RbdImage&) = delete;
 
   rbd_image_t handle() const { return image_; }
+  // The size when opened: what the export serves until it is opened again (reload).
   uint64_t size_bytes() const { return size_bytes_; }
+  // The size the image has now, as librbd last heard through its header watch (within a moment
+  // of a resize by another client). Reading it never waits for the cluster.
+  uint64_t current_size_bytes() const {
+    return current_size_bytes_.load(std::memory_order_relaxed);
+  }
   bool read_only() const { return read_only_; }
   // "rbd/disk" or "rbd/disk@snap", for log lines.
   const std::string& name() const { return name_; }
@@ -51,7 +59,13 @@ class RbdImage {
   rbd_image_t image_ = nullptr;
   std::string name_;
   uint64_t size_bytes_ = 0;
+  std::atomic<uint64_t> current_size_bytes_{0};
+  uint64_t update_watch_ = 0;
+  bool watching_updates_ = false;
   bool read_only_ = false;
+
+  // librbd's header watch: the image changed (a resize, among others).
+  static void OnHeaderUpdate(void* arg);
 };
 
 }  // namespace aoe
