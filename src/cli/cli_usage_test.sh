@@ -231,6 +231,9 @@ expect_usage_error "lifetime without overlay" "lifetime applies to overlays only
   serve -i vt0 e0.1=/a,lifetime=persist
 expect_usage_error "overlay with ro" "an overlay export takes writes into its overlays" \
   serve -i vt0 e0.1=/a,ro,overlay=/o
+expect_usage_error "an image in its own overlay directory" \
+  "export e0.1: the image /o/v2.img is in its own overlay directory /o" \
+  serve -i vt0 e0.1=/o/v2.img,overlay=/o
 expect_usage_error "control socket without a path" "--control-socket needs a path" \
   serve -i vt0 --control-socket "" e0.1=/a
 "$aoe" ctl -S "$tmp/no.sock" exports >"$tmp/out" 2>"$tmp/err"

@@ -180,6 +180,34 @@ TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
   EXPECT_NE(error.find("would write " + (dir / "link.img").string()), std::string::npos) << error;
 }
 
+// An admin's finding: an image in its own overlay directory (say DIR/v2.img) was removed at
+// start as a version file no version used. Refused, also through a symbolic link to the file.
+TEST(ValidateOptions, AnImageInItsOwnOverlayDirectoryIsRefused) {
+  ServerOptions o = Valid();
+  o.exports[0].overlay_dir = "/srv/overlays/e0.1";
+  o.exports[0].backend.path = "/srv/overlays/e0.1/v2.img";
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.1: the image /srv/overlays/e0.1/v2.img is in its own overlay directory "
+            "/srv/overlays/e0.1, whose files aoe serve manages (and removes); keep the image "
+            "elsewhere");
+  o.exports[0].overlay_dir = "/srv/overlays/e0.1/";
+  EXPECT_NE(ValidateOptions(o), "") << "a trailing slash changes nothing";
+  o.exports[0].backend.path = "/srv/golden.img";
+  EXPECT_EQ(ValidateOptions(o), "");
+
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("aoe-options-dir-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "ov");
+  std::ofstream(dir / "ov" / "v2.img") << "an image";
+  std::filesystem::create_symlink(dir / "ov" / "v2.img", dir / "golden.img");
+  o.exports[0].backend.path = dir / "golden.img";
+  o.exports[0].overlay_dir = dir / "ov";
+  const std::string error = ValidateOptions(o);
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(error.find("is in its own overlay directory"), std::string::npos) << error;
+}
+
 TEST(ValidateOptions, AcceptsValidOptions) { EXPECT_EQ(ValidateOptions(Valid()), ""); }
 
 TEST(ValidateOptions, AcceptsLargestUsableAddress) {

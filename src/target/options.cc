@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -30,6 +31,19 @@ std::string CheckInterfaceName(std::string_view name, std::string_view where) {
   const std::string problem = InterfaceNameProblem(name);
   if (problem.empty()) return {};
   return fmt::format("{} names interface '{}': it {}", where, name, problem);
+}
+
+// Whether `image` (a file) lies directly in `dir`, by the paths as they resolve now (symbolic
+// links followed; a part that does not exist yet is taken as written).
+bool ImageInDirectory(const BackendSpec& image, const std::string& dir) {
+  if (image.kind != BackendSpec::Kind::kFile) return false;
+  namespace fs = std::filesystem;
+  std::error_code ec1, ec2;
+  const fs::path file = fs::weakly_canonical(fs::absolute(image.path), ec1);
+  fs::path directory = fs::weakly_canonical(fs::absolute(dir), ec2);
+  if (ec1 || ec2) return false;
+  if (!directory.has_filename()) directory = directory.parent_path();  // "DIR/" is DIR
+  return file.parent_path() == directory;
 }
 
 std::string CheckExportIn(const ExportOptions& e, const std::set<std::string_view>& served) {
@@ -102,6 +116,12 @@ std::string CheckExportIn(const ExportOptions& e, const std::set<std::string_vie
         "export {}: an overlay export takes writes into its overlays; drop ro (the image is "
         "never written either way) or drop overlay=",
         name);
+  }
+  if (e.has_overlay() && ImageInDirectory(e.backend, e.overlay_dir)) {
+    return fmt::format(
+        "export {}: the image {} is in its own overlay directory {}, whose files aoe serve "
+        "manages (and removes); keep the image elsewhere",
+        name, e.backend.path, e.overlay_dir);
   }
   std::set<std::string_view> seen;
   for (const std::string& iface : e.interfaces) {

@@ -8,7 +8,8 @@
 #   - each reads back its own data, never another client's;
 #   - sectors it never wrote read as the base image;
 #   - the base image's SHA-256 never changes;
-#   - after a target restart every client still reads its own data;
+#   - after a target restart every client still reads its own data; a start with versions.json
+#     gone is refused (exit 1) and leaves the directory as it was;
 #   - `aoe ctl clients` reports the three clients with their overlay sizes and `aoe overlay
 #     check` finds the directory consistent.
 # Each check compares a whole-disk download with the image the client should see (the base with
@@ -115,6 +116,23 @@ fi
 ov_stop_target
 "$AOE_BIN" overlay check "$OVERLAY_DIR" >"$T_TMP/check.log" 2>&1
 t_check "aoe overlay check: consistent after a clean stop" grep -qx consistent "$T_TMP/check.log"
+# versions.json lost (an admin's finding: the start took the directory for a new one and
+# removed or set aside what it held): the start is refused, and the directory left as it was.
+mv "$OVERLAY_DIR/versions.json" "$T_TMP/versions.json.saved"
+ls -l --time-style=+%s.%N "$OVERLAY_DIR" >"$T_TMP/before.ls"
+timeout -k 5 60 ip netns exec "$(t_ns target)" "$AOE_BIN" serve -i ovt1 --control-socket none \
+    --state-dir "$T_TMP/state-refused" --no-announce "e0.1=$BASE,overlay=$OVERLAY_DIR" \
+    >"$T_TMP/refused.log" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep 'holds files but no versions.json' "$T_TMP/refused.log" >/dev/null; then
+    t_pass "without versions.json the start is refused: $(tail -n 1 "$T_TMP/refused.log")"
+else
+    t_fail "without versions.json: exit $rc, $(cat "$T_TMP/refused.log")"
+fi
+ls -l --time-style=+%s.%N "$OVERLAY_DIR" >"$T_TMP/after.ls"
+t_check "the refused start left the directory as it was" cmp -s "$T_TMP/before.ls" "$T_TMP/after.ls"
+mv "$T_TMP/versions.json.saved" "$OVERLAY_DIR/versions.json"
+
 ov_serve --loops "$loops" "e0.1=$BASE,overlay=$OVERLAY_DIR" "e0.2=$PLAIN"
 ov_wait_ready
 check_reads "after a restart"

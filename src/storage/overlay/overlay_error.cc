@@ -19,6 +19,11 @@ class OverlayCategoryImpl final : public std::error_category {
         return "versions.json in the overlay directory is malformed";
       case OverlayErrc::kMissingVersionFile:
         return "a base version listed in versions.json has no file";
+      case OverlayErrc::kNoVersionsFile:
+        return "the directory holds files but no versions.json, so it is neither new nor an "
+               "overlay directory as aoe serve leaves it (nothing there was touched); restore "
+               "versions.json, or give an empty or new directory ('aoe overlay check DIR' "
+               "says what it holds)";
       case OverlayErrc::kNoOverlay:
         return "the client has no overlay";
       case OverlayErrc::kTooManyClients:

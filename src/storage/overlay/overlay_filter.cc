@@ -166,6 +166,22 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   if (!dir_fd) return Unexpected{dir_fd.error()};
   dir_fd_ = std::move(*dir_fd);
 
+  // Without versions.json the directory must be new: empty, or holding what a start that
+  // failed at once leaves (the lock, a versions.json.tmp), or a file system of its own has
+  // (lost+found). One that holds anything else has
+  // lost its versions.json, or was never an overlay directory; starting afresh there would
+  // remove its version files as leftovers and set its overlays aside, committed data and
+  // other people's files included. Checked before the lock file is made, to touch nothing.
+  const std::string versions_path = fmt::format("{}/{}", dir, kVersionsFile);
+  if (::faccessat(dir_fd_.get(), std::string(kVersionsFile).c_str(), F_OK, 0) != 0) {
+    if (errno != ENOENT) return Errno();
+    for (const std::string& name : SortedDirectoryEntries(dir)) {
+      if (name != "lock" && name != "lost+found" && name != fmt::format("{}.tmp", kVersionsFile)) {
+        return OverlayError(OverlayErrc::kNoVersionsFile);
+      }
+    }
+  }
+
   // One owner per directory: two targets writing the same overlays would corrupt them.
   lock_fd_ = UniqueFd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_fd_) return Errno();
@@ -174,7 +190,6 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     return Errno();
   }
 
-  const std::string versions_path = fmt::format("{}/{}", dir, kVersionsFile);
   std::ifstream in(versions_path);
   if (in) {
     std::stringstream text;
@@ -217,15 +232,22 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   }
   AOE_TRY(LoadClients(warnings));
 
-  // Versions only overlays that are gone needed (removed while stopped, or damaged).
-  std::set<uint64_t> in_use;
-  for (const auto& [mac, client] : clients_) in_use.insert(client->base_version());
-  std::vector<VersionRecord> gone = registry_.Collect(in_use);
+  // Versions only overlays that are gone needed (removed while stopped). An overlay set aside
+  // (*.corrupt-*) keeps its base: without it, what it holds could never be read again. One
+  // whose header does not say which base it had keeps them all, until its files are removed.
+  std::optional<std::set<uint64_t>> in_use = BasesOfSetAsideOverlays();
+  std::vector<VersionRecord> gone;
+  if (in_use) {
+    for (const auto& [mac, client] : clients_) in_use->insert(client->base_version());
+    gone = registry_.Collect(*in_use);
+  }
   if (!gone.empty()) {
     AOE_TRY(WriteFileNow(dir, dir_fd_.get(), kVersionsFile, registry_.Serialize()));
     for (const VersionRecord& v : gone) {
       version_backends_.erase(v.id);
       ::unlink((dir + "/" + v.file).c_str());
+      warnings.push_back(
+          fmt::format("{}/{}: version {} removed, no overlay uses it", dir, v.file, v.id));
     }
   }
   versions_writer_ =
@@ -292,6 +314,18 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     }
   }
   return {};
+}
+
+std::optional<std::set<uint64_t>> OverlayFilter::BasesOfSetAsideOverlays() const {
+  std::set<uint64_t> bases;
+  for (const std::string& file : SortedDirectoryEntries(settings_.dir)) {
+    const size_t mark = file.find(".map.corrupt-");
+    if (mark == std::string::npos || !ParseClientName(file.substr(0, mark))) continue;
+    auto map = ReadMapFile(fmt::format("{}/{}", settings_.dir, file));
+    if (!map || map->header.problem != HeaderProblem::kNone) return std::nullopt;
+    bases.insert(map->header.header.base_version);
+  }
+  return bases;
 }
 
 ClientPaths OverlayFilter::PathsFor(const MacAddress& mac) const {

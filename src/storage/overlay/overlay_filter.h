@@ -154,6 +154,9 @@ class OverlayFilter final : public BlockBackend {
 
   Result<void> Load(std::vector<std::string>& warnings);
   Result<void> LoadClients(std::vector<std::string>& warnings);
+  // The base versions that overlays set aside as damaged (*.map.corrupt-*) were made on;
+  // nullopt when the header of one of them cannot say.
+  std::optional<std::set<uint64_t>> BasesOfSetAsideOverlays() const;
   ClientPaths PathsFor(const MacAddress& mac) const;
   ClientOverlay* Find(const MacAddress& mac);
   const std::shared_ptr<BlockBackend>& Version(uint64_t id) const;

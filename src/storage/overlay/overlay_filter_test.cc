@@ -750,6 +750,110 @@ TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
   EXPECT_EQ(second.error(), make_error_code(OverlayErrc::kDirectoryInUse));
 }
 
+// An admin's finding: a directory without versions.json was taken for a new one, and its
+// files removed as leftovers: the golden image itself, when it lay there as v2.img, and other
+// files with names like a version's or a client's.
+TEST_F(OverlayFilterTest, ADirectoryWithFilesButNoVersionsFileIsRefusedAndLeftAlone) {
+  namespace fs = std::filesystem;
+  fs::create_directories(settings_.dir);
+  std::ofstream(settings_.dir + "/v2.img") << "the golden image";
+  std::ofstream(settings_.dir + "/notes.txt") << "mine";
+  std::vector<std::string> warnings;
+  auto opened = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
+                                    *engine_, warnings);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), make_error_code(OverlayErrc::kNoVersionsFile));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/notes.txt"));
+  EXPECT_FALSE(fs::exists(settings_.dir + "/lock")) << "nothing is made in such a directory";
+  EXPECT_FALSE(fs::exists(settings_.dir + "/versions.json"));
+
+  // New: empty, or with what a file system of its own or a start that failed at once leaves.
+  fs::remove(settings_.dir + "/v2.img");
+  fs::remove(settings_.dir + "/notes.txt");
+  fs::create_directory(settings_.dir + "/lost+found");
+  std::ofstream(settings_.dir + "/lock").flush();
+  Open();
+  EXPECT_TRUE(fs::exists(settings_.dir + "/versions.json"));
+}
+
+// An admin's finding: with versions.json lost, a start removed every committed version as a
+// leftover and set aside the overlays made on them: committed data gone.
+TEST_F(OverlayFilterTest, ALostVersionsFileRefusesTheStartAndKeepsEveryVersion) {
+  namespace fs = std::filesystem;
+  Open();
+  ASSERT_EQ(Write(kA, 4096, Filled(4096, 0xc1)), 4096);
+  ASSERT_TRUE(Commit(kA));
+  ASSERT_EQ(Write(kB, 0, Filled(512, 0xb2)), 512);  // on version 2
+  ASSERT_EQ(Flush(), 0);
+  filter_.reset();
+  fs::rename(settings_.dir + "/versions.json", dir_ + "/versions.json.saved");
+
+  std::vector<std::string> warnings;
+  auto opened = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
+                                    *engine_, warnings);
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error(), make_error_code(OverlayErrc::kNoVersionsFile));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+  EXPECT_TRUE(fs::exists(MapPath(kB)));
+
+  // Restored, everything is there.
+  fs::rename(dir_ + "/versions.json.saved", settings_.dir + "/versions.json");
+  Open();
+  EXPECT_EQ(filter_->current_version(), 2u);
+  EXPECT_EQ(Read(kC, 4096, 4096), Filled(4096, 0xc1));
+  EXPECT_EQ(Read(kB, 0, 512), Filled(512, 0xb2));
+}
+
+// An admin's finding: an overlay set aside as damaged lost its base version in the same start
+// (no overlay used it any more), so what it held could never be read again.
+TEST_F(OverlayFilterTest, AnOverlaySetAsideKeepsItsBaseVersionWhileItsFilesAreThere) {
+  namespace fs = std::filesystem;
+  Open();
+  ASSERT_EQ(Write(kA, 4096, Filled(4096, 0xc1)), 4096);
+  ASSERT_TRUE(Commit(kA));
+  ASSERT_EQ(Write(kB, 0, Filled(4096, 0xb2)), 4096);  // on version 2
+  ASSERT_EQ(Flush(), 0);
+  ASSERT_TRUE(Rollback());  // version 2 stays: B's overlay is based on it
+  filter_.reset();
+  fs::resize_file(DataPath(kB), 100);  // damaged: its data file is too short
+
+  Open();
+  ASSERT_FALSE(filter_->Client(kB));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+  EXPECT_EQ(filter_->Versions().size(), 2u);
+  Open();  // and at every start, while the set-aside files are there
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+
+  // A set-aside header that does not name its base keeps every version.
+  std::string set_aside_map;
+  for (const auto& entry : fs::directory_iterator(settings_.dir)) {
+    if (entry.path().filename().string().find(".map.corrupt-") != std::string::npos) {
+      set_aside_map = entry.path();
+    }
+  }
+  ASSERT_FALSE(set_aside_map.empty());
+  {
+    std::fstream f(set_aside_map, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(20);
+    f.put('\x7f');
+  }
+  Open();
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+
+  // Once the admin removes the set-aside files, the version goes, and the log says so.
+  for (const auto& entry : fs::directory_iterator(settings_.dir)) {
+    if (entry.path().filename().string().find(".corrupt-") != std::string::npos) {
+      fs::remove(entry.path());
+    }
+  }
+  Open();
+  EXPECT_FALSE(fs::exists(settings_.dir + "/v2.img"));
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("v2.img: version 2 removed, no overlay uses it"), std::string::npos)
+      << warnings_[0];
+}
+
 TEST_F(OverlayFilterTest, ABaseOfAnotherSizeIsRefused) {
   Open();
   filter_.reset();
