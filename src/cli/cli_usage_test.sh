@@ -221,6 +221,8 @@ expect_usage_error "ctl clients broadcast export" "broadcast address" ctl -S "$t
 expect_usage_error "ctl reload bad export" "bad EXPORT: " ctl -S "$tmp/none" reload e1
 expect_usage_error "ctl boot bad MAC" "'zz' is not a MAC address" ctl -S "$tmp/none" boot zz
 expect_usage_error "overlay list bad export" "bad EXPORT: " overlay -S "$tmp/none" list e1.256
+expect_usage_error "overlay list with one operand too many" \
+  "list takes an EXPORT, e.g. e0.1; 'extra' is one too many" overlay -S "$tmp/none" list e0.1 extra
 expect_usage_error "overlay reset bad MAC" "'zz' is not a MAC address" overlay -S "$tmp/none" reset e0.1 zz
 expect_usage_error "overlay commit bad export" "bad EXPORT: " \
   overlay -S "$tmp/none" commit x.y 02:00:00:00:00:01

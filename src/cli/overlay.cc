@@ -60,6 +60,15 @@ void PrintVersion(std::string_view what, const Json& v) {
                  : fmt::format(", overlay of {}", v.at("from_client").get<std::string>()));
 }
 
+// " (failed: ...)" for an overlay a flush failed on (it takes no writes until reset), else
+// " (unflushed writes)" when it holds some.
+std::string FailedOrUnflushed(const Json& client) {
+  if (const Json failed = client.value("failed", Json()); failed.is_string()) {
+    return fmt::format(" (failed: {}; reset it)", failed.get<std::string>());
+  }
+  return client.at("unflushed").get<bool>() ? " (unflushed writes)" : "";
+}
+
 void PrintList(const Json& r) {
   fmt::print(
       "{}: {} (current version {}, lifetime {}{})\n", r.at("export").get<std::string>(),
@@ -75,7 +84,7 @@ void PrintList(const Json& r) {
                c.at("base_version").get<uint64_t>(), c.at("lifetime").get<std::string>(),
                BytesText(c.at("mapped_bytes")), BytesText(c.at("data_allocated_bytes")),
                BytesText(c.at("map_allocated_bytes")), TimeText(c.at("created_unix")),
-               c.at("unflushed").get<bool>() ? " (unflushed writes)" : "");
+               FailedOrUnflushed(c));
   }
   fmt::print("\n{:<8} {:<7} {:<19} {:<8} {}\n", "VERSION", "PARENT", "FROM", "OVERLAYS", "FILE");
   for (const Json& v : r.at("versions")) {
@@ -102,6 +111,10 @@ void PrintShow(const Json& c) {
   fmt::print("  created         {}\n", TimeText(c.at("created_unix")));
   fmt::print("  last seen       {}\n", TimeText(c.value("last_seen_unix", Json())));
   fmt::print("  unflushed       {}\n", c.at("unflushed").get<bool>() ? "yes" : "no");
+  if (const Json failed = c.value("failed", Json()); failed.is_string()) {
+    fmt::print("  failed          {}: a flush failed; its writes fail until 'aoe overlay reset'\n",
+               failed.get<std::string>());
+  }
 }
 
 // A directory that never held an export's overlays (neither the lock nor versions.json that
@@ -176,7 +189,12 @@ int OverlayMain(const std::vector<std::string>& arguments) {
   const std::string& command = w[0];
   const size_t operands = w.size() - 1;
   auto needs = [&](size_t n, std::string_view what) {
-    return operands == n ? std::string() : fmt::format("{} takes {}", command, what);
+    if (operands == n) return std::string();
+    // Say which operand is extra: "list takes an EXPORT" alone reads as if none was given.
+    if (operands > n) {
+      return fmt::format("{} takes {}; '{}' is one too many", command, what, w[n + 1]);
+    }
+    return fmt::format("{} takes {}", command, what);
   };
   if (command == "check") {
     if (auto bad = needs(1, "the overlay directory"); !bad.empty()) return usage(bad);

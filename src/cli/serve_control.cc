@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <map>
 
 #include "cli/export_spec.h"
@@ -45,7 +46,8 @@ Json ClientJson(const overlay::ClientInfo& c) {
               {"data_allocated_bytes", c.data_allocated_bytes},
               {"map_allocated_bytes", c.map_allocated_bytes},
               {"created_unix", c.created_unix},
-              {"unflushed", c.unflushed}};
+              {"unflushed", c.unflushed},
+              {"failed", c.failure_errno == 0 ? Json() : Json(std::strerror(c.failure_errno))}};
 }
 
 Json VersionJson(const overlay::VersionRecord& v) {

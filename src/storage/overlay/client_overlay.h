@@ -87,6 +87,8 @@ class ClientOverlay {
   // and flush fails with the same error until the overlay is reset.
   void Flush(IoCallback* done);
   bool failed() const { return flush_failed_ < 0; }
+  // The errno of the flush that failed; 0 while none has.
+  int failure_errno() const { return static_cast<int>(-flush_failed_); }
 
   const MapHeader& header() const { return header_; }
   const ClientPaths& paths() const { return paths_; }

@@ -33,7 +33,8 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kNothingToCommit:
         return "the client's overlay is empty: nothing to commit";
       case OverlayErrc::kStaleBase:
-        return "the client's overlay is based on an older version than the current one";
+        return "the client's overlay is based on another version than the current one (an older "
+               "one, or one rolled back from)";
       case OverlayErrc::kChangedDuringCommit:
         return "the client wrote while its overlay was being committed; nothing was changed";
       case OverlayErrc::kNoEarlierVersion:
@@ -43,6 +44,9 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kCommitAbandoned:
         return "aoe serve stopped while the commit was copying; nothing was changed (commit "
                "again once it runs)";
+      case OverlayErrc::kOverlayFailed:
+        return "a flush of the client's overlay failed ('aoe overlay show' says why), so some of "
+               "its writes may be lost; it is not committed: reset it and write again";
       case OverlayErrc::kClientBusy:
         return "the client is writing (writes in flight); commit when the machine is shut "
                "down, or try again";

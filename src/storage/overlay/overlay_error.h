@@ -25,6 +25,7 @@ enum class OverlayErrc {
   kClientGone,           // the overlay was reset while the operation ran
   kClientBusy,           // the client's overlay has writes in flight (a commit must not miss them)
   kCommitAbandoned,      // the target stopped while the commit copied: nothing was changed
+  kOverlayFailed,        // a flush of the client's overlay failed: it may have lost writes
 };
 
 const std::error_category& OverlayCategory();

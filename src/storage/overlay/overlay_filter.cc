@@ -165,6 +165,13 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   auto dir_fd = OpenDirectory(dir);
   if (!dir_fd) return Unexpected{dir_fd.error()};
   dir_fd_ = std::move(*dir_fd);
+  // One owner per directory: two targets writing the same overlays would corrupt them. The
+  // directory itself is locked, since a lock file can be removed by hand (or by a cleanup
+  // script) while its owner runs, and a second target would then make and lock a new one. The
+  // lock file (below) stays for aoe serve versions that lock only it.
+  if (::flock(dir_fd_.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    return OverlayError(OverlayErrc::kDirectoryInUse);
+  }
 
   // Without versions.json the directory must be new: empty, or holding what a start that
   // failed at once leaves (the lock, a versions.json.tmp), or a file system of its own has
@@ -182,7 +189,6 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     }
   }
 
-  // One owner per directory: two targets writing the same overlays would corrupt them.
   lock_fd_ = UniqueFd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock_fd_) return Errno();
   if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -463,7 +469,8 @@ ClientInfo OverlayFilter::InfoOf(const ClientOverlay& client) const {
                     .map_allocated_bytes = AllocatedBytes(client.paths().map),
                     .created_unix = client.header().created_unix,
                     .lifetime = settings_.For(mac),
-                    .unflushed = client.dirty()};
+                    .unflushed = client.dirty(),
+                    .failure_errno = client.failure_errno()};
 }
 
 std::vector<ClientInfo> OverlayFilter::Clients() const {
@@ -607,6 +614,9 @@ void OverlayFilter::Commit(const MacAddress& mac, std::function<void(Result<Vers
   if (it == clients_.end()) return refuse(OverlayErrc::kNoOverlay);
   std::shared_ptr<ClientOverlay> client = it->second;
   if (client->map().mapped_blocks() == 0) return refuse(OverlayErrc::kNothingToCommit);
+  // After a failed flush nothing says which of its writes were lost: made every client's base,
+  // the loss would spread to all of them.
+  if (client->failed()) return refuse(OverlayErrc::kOverlayFailed);
   // A write still in flight is in neither the map copied below nor the change count compared
   // at the end (it was counted when it started), yet it is acknowledged once it completes.
   // Reads and flushes in flight do not matter: the copy is of mapped blocks, which they leave.

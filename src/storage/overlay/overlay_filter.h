@@ -69,6 +69,9 @@ struct ClientInfo {
   int64_t created_unix = 0;
   Lifetime lifetime = Lifetime::kPersist;
   bool unflushed = false;  // holds writes not yet made durable
+  // Nonzero: a flush failed with this errno, and the overlay takes no writes (and cannot be
+  // committed) until it is reset (ClientOverlay::failed).
+  int failure_errno = 0;
 };
 
 struct VersionInfo {

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/falloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -449,6 +451,34 @@ TEST_F(OverlayFilterTest, AfterAFailedFlushEveryFlushFailsAndTheMapClaimsNothing
   EXPECT_FALSE(map.Test(2)) << "the map claims a block whose data may be lost";
 }
 
+// An admin's finding: an overlay whose flush had failed (its writes may be lost) was committed,
+// making it every client's base, and nothing showed it had failed. A map page write past
+// RLIMIT_FSIZE (EFBIG) stands in for a full file system.
+TEST_F(OverlayFilterTest, AnOverlayAFlushFailedOnIsShownAndNotCommitted) {
+  Open();
+  ASSERT_EQ(Write(kA, 8 * 4096, Filled(4096, 1)), 4096);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  sighandler_t old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  const rlimit small{.rlim_cur = 4096, .rlim_max = old.rlim_max};
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const int64_t flushed = Flush();  // the map's pages lie past the first 4 KiB
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_LT(flushed, 0);
+  std::optional<ClientInfo> info = filter_->Client(kA);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->failure_errno, EFBIG);
+  auto committed = Commit(kA);
+  ASSERT_FALSE(committed);
+  EXPECT_EQ(committed.error(), make_error_code(OverlayErrc::kOverlayFailed));
+  EXPECT_EQ(filter_->current_version(), 1u);
+  ASSERT_TRUE(ResetClient(kA));
+  ASSERT_EQ(Write(kA, 8 * 4096, Filled(4096, 2)), 4096) << "a reset overlay takes writes again";
+  ASSERT_EQ(Flush(), 0);
+  EXPECT_EQ(filter_->Client(kA)->failure_errno, 0);
+}
+
 // A client alone on its export (no FLUSH from anyone) that writes and trims one block again
 // and again must not grow the list of holes to punch by one entry each time.
 TEST_F(OverlayFilterTest, WritingAndTrimmingBlocksAgainAndAgainKeepsTheRangesToPunchFew) {
@@ -748,6 +778,12 @@ TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
                                     *engine_, warnings);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error(), make_error_code(OverlayErrc::kDirectoryInUse));
+  // An admin's finding: with the lock file removed by hand, a second target took the directory.
+  std::filesystem::remove(settings_.dir + "/lock");
+  auto third = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_, *engine_,
+                                   warnings);
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error(), make_error_code(OverlayErrc::kDirectoryInUse));
 }
 
 // An admin's finding: a directory without versions.json was taken for a new one, and its
