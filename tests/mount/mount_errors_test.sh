@@ -146,6 +146,24 @@ t_check "after aoe umount --lazy the daemon ends although the copy lives on" dae
 t_check "and aoe show lists nothing" bash -c "'$AOE_BIN' show | grep '^no AoE disks mounted$' >/dev/null"
 t_stop_pid "$holder"
 
+# A frozen daemon (SIGSTOP) under aoe umount: the flush is never answered and the daemon is still
+# there at the timeout. The one line says both; before, it said only that the daemon was still
+# running, and not that data since the last fsync may not be on stable storage. (The file was
+# looked at first, so that umount's own checks find its attributes cached, as after any use.)
+mt_mount e0.1 "$MNT"
+daemon=$(mt_daemon_pid e0.1)
+stat "$MNT/e0.1" >/dev/null
+kill -STOP "$daemon"
+t_defer "kill -CONT $daemon 2>/dev/null"
+mt_aoe umount --timeout 2 "$MNT" >"$T_TMP/frozen.out" 2>&1
+rc=$?
+kill -CONT "$daemon"
+t_expect "aoe umount of a frozen daemon says the flush went unanswered and the daemon runs on" \
+    "$rc" 1 "did not answer FLUSH CACHE EXT within 1 s; .*may not be on the target's stable storage, and its daemon (pid $daemon) is still running after 2 s" \
+    "$T_TMP/frozen.out"
+t_check "(the frozen daemon ends once it runs again)" daemon_ends_within 5
+mt_no_mount_left "$MNT"
+
 # A daemon killed outright: its status file is stale, the mount is dead; both get cleaned up.
 # The mount point and the file were looked at first, so the kernel holds their attributes
 # (for a minute): aoe show must ask the connection, not that cache.
