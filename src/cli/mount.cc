@@ -263,8 +263,9 @@ int MountMain(const std::vector<std::string>& args) {
     if (log_file) log.Error(disk, "not mounted: {}", daemon.error().message);
     return Fail(kName, kExitFailure, daemon.error().message);
   }
-  const std::string summary = fmt::format(
-      "mounted {} ({}) as {}", disk, HumanBytes((*daemon)->size_bytes()), (*daemon)->file_path());
+  const std::string summary =
+      fmt::format("mounted {} ({}{}) as {}", disk, HumanBytes((*daemon)->size_bytes()),
+                  (*daemon)->read_only() ? ", read-only" : "", (*daemon)->file_path());
 
   if (foreground) {
     fmt::print("{}{}\n", summary, log_path.empty() ? "" : fmt::format(" (log {})", log_path));

@@ -88,9 +88,9 @@ void PrintText(const std::vector<os::MountStatus>& mounts, const std::vector<os:
   }
   for (const os::MountStatus& s : mounts) {
     fmt::print("{}  {}  {}\n", s.disk, HumanBytes(s.size_bytes), s.file);
-    fmt::print("  pid {}, {}, {}, {} in flight, {} reads, {} writes, {} flushes, {} errors{}\n",
-               s.pid, StateOf(s, now), DeadTimeout(s.dead_timeout_ms), s.in_flight, s.reads,
-               s.writes, s.flushes, s.errors,
+    fmt::print("  pid {}, {}{}, {}, {} in flight, {} reads, {} writes, {} flushes, {} errors{}\n",
+               s.pid, StateOf(s, now), s.read_only ? ", read-only" : "",
+               DeadTimeout(s.dead_timeout_ms), s.in_flight, s.reads, s.writes, s.flushes, s.errors,
                s.model.empty() ? "" : fmt::format(", model '{}'", s.model));
     for (const os::MountPathStatus& p : s.paths) {
       fmt::print(

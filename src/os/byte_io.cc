@@ -31,11 +31,16 @@ AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
   if (disk.info().identify) {
     const proto::IdentifyFeatures f = proto::ReadIdentifyFeatures(disk.info().identify->page);
     trim_reads_zeroes_ = f.trim && f.trim_reads_zeroes;
+    read_only_ = f.write_protected;
   }
 }
 
 void ByteIo::Discard(uint64_t offset, uint64_t size, DiscardDone done) {
   const uint64_t disk = size_bytes();
+  if (device_.read_only()) {
+    done(Error(std::make_error_code(std::errc::read_only_file_system), "the disk is read-only"));
+    return;
+  }
   if (!device_.trim_reads_zeroes()) {
     done(Error(std::make_error_code(std::errc::operation_not_supported),
                "the disk does not read trimmed sectors as zeroes"));
@@ -121,6 +126,10 @@ void ByteIo::Write(uint64_t offset, ConstByteSpan data, WriteDone done) {
   const uint64_t disk = size_bytes();
   if (data.empty()) {
     done(size_t{0});
+    return;
+  }
+  if (device_.read_only()) {
+    done(Error(std::make_error_code(std::errc::read_only_file_system), "the disk is read-only"));
     return;
   }
   if (offset >= disk) {

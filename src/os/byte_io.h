@@ -57,6 +57,9 @@ class SectorDevice {
   // when trim_reads_zeroes(): a discarded range must read back as zeroes.
   virtual bool trim_reads_zeroes() const { return false; }
   virtual void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
+  // The target refuses writes and TRIM (a read-only export): ByteIo then fails them itself
+  // with EROFS instead of sending what can only come back as an ATA abort (EIO).
+  virtual bool read_only() const { return false; }
 };
 
 // A SectorDevice over an opened AoE disk of the initiator engine.
@@ -76,11 +79,13 @@ class AoeSectorDevice final : public SectorDevice {
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done) override {
     disk_.Trim(lba, sectors, std::move(done));
   }
+  bool read_only() const override { return read_only_; }
 
  private:
   initiator::Disk& disk_;
   uint64_t sector_count_;
   bool trim_reads_zeroes_ = false;
+  bool read_only_ = false;
 };
 
 class ByteIo {
@@ -101,13 +106,15 @@ class ByteIo {
   ByteIo& operator=(const ByteIo&) = delete;
 
   uint64_t size_bytes() const { return device_.sector_count() * kSectorBytes; }
+  bool read_only() const { return device_.read_only(); }
 
   void Read(uint64_t offset, size_t size, ReadDone done);
   void Write(uint64_t offset, ConstByteSpan data, WriteDone done);
   void Flush(FlushDone done);
   // Makes [offset, offset + size) read as zeroes: the whole sectors inside are trimmed, the
   // partial sectors at either end written with zeroes. Fails with EOPNOTSUPP when the device
-  // does not read trimmed sectors as zeroes (then nothing is changed).
+  // does not read trimmed sectors as zeroes, with EROFS when it is read-only (then nothing is
+  // changed).
   void Discard(uint64_t offset, uint64_t size, DiscardDone done);
 
   // Writes have completed since the last successful flush began.

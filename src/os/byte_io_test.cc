@@ -43,6 +43,8 @@ class FakeDevice final : public SectorDevice {
     });
   }
   void set_can_trim(bool can) { can_trim_ = can; }
+  bool read_only() const override { return read_only_; }
+  void set_read_only(bool ro) { read_only_ = ro; }
 
   // Completes the oldest pending operation.
   void CompleteOne() {
@@ -67,6 +69,7 @@ class FakeDevice final : public SectorDevice {
   std::vector<std::function<void()>> pending_;
   std::vector<std::string> log_;
   bool can_trim_ = true;
+  bool read_only_ = false;
 };
 
 std::vector<std::byte> Bytes(size_t n, uint8_t value) {
@@ -227,6 +230,26 @@ TEST(ByteIoTest, WriteBeyondTheEndFailsWithNoSpace) {
   io.Write(4 * 512 - 512 + 100, w, [&](Outcome<size_t> r) { cut = r ? *r : 0; });
   dev.CompleteAll();
   EXPECT_EQ(cut, 412u);
+}
+
+// A read-only export would abort every write (EIO to the application); the mount says EROFS
+// instead and sends nothing.
+TEST(ByteIoTest, WritesAndDiscardsToAReadOnlyDiskFailWithReadOnlyAndSendNothing) {
+  FakeDevice dev(4);
+  dev.set_read_only(true);
+  ByteIo io(dev);
+  std::optional<Outcome<size_t>> written;
+  io.Write(0, Bytes(512, 3), [&](Outcome<size_t> r) { written = r; });
+  ASSERT_TRUE(written);
+  ASSERT_FALSE(*written);
+  EXPECT_EQ(written->error().code, std::errc::read_only_file_system);
+  std::optional<Outcome<void>> discarded;
+  io.Discard(0, 512, [&](Outcome<void> r) { discarded = r; });
+  ASSERT_TRUE(discarded);
+  ASSERT_FALSE(*discarded);
+  EXPECT_EQ(discarded->error().code, std::errc::read_only_file_system);
+  EXPECT_TRUE(dev.log().empty());
+  EXPECT_FALSE(io.dirty());
 }
 
 // A device that fails every operation at once, inside the submitting call.

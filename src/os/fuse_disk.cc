@@ -51,6 +51,7 @@ FuseDisk* Self(fuse_req_t req) { return static_cast<FuseDisk*>(fuse_req_userdata
 
 int ErrnoFor(const Error& error) {
   if (error.code == std::errc::no_space_on_device) return ENOSPC;
+  if (error.code == std::errc::read_only_file_system) return EROFS;
   return EIO;  // ATA errors, timeouts, a dead target: all are I/O errors to the application
 }
 
@@ -74,7 +75,9 @@ struct FuseDisk::Ops {
       st.st_mode = S_IFDIR | 0755;
       st.st_nlink = 2;
     } else {
-      st.st_mode = S_IFREG | 0600;
+      // No write bits on a read-only disk: what `ls -l` and access(W_OK) show an admin. Root
+      // is not held back by them (default_permissions), hence the EROFS in Open and Write.
+      st.st_mode = S_IFREG | (self.io_.read_only() ? 0400 : 0600);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(self.io_.size_bytes());
       st.st_blocks = static_cast<blkcnt_t>(self.io_.size_bytes() / 512);
@@ -178,6 +181,12 @@ struct FuseDisk::Ops {
       fuse_reply_err(req, EISDIR);
       return;
     }
+    // The mount is read-only too (the kernel answers first), but a request that gets here
+    // anyway gets the same answer. losetup takes EROFS as its cue to attach read-only.
+    if (Self(req)->io_.read_only() && (fi->flags & O_ACCMODE) != O_RDONLY) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
     fi->direct_io = 1;  // no page cache: see the header
     fi->keep_cache = 0;
     // Counted once the kernel has it: a failed reply (the opener was interrupted) gets no
@@ -203,6 +212,10 @@ struct FuseDisk::Ops {
   static void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t offset,
                     fuse_file_info*) {
     FuseDisk& self = *Self(req);
+    if (self.io_.read_only()) {
+      fuse_reply_err(req, EROFS);  // not an error of the disk's: not logged
+      return;
+    }
     // ByteIo copies the bytes: libfuse reuses `buf` for the next request.
     self.io_.Write(static_cast<uint64_t>(offset),
                    ConstByteSpan(reinterpret_cast<const std::byte*>(buf), size),
@@ -248,10 +261,15 @@ struct FuseDisk::Ops {
   // fallocate(2): PUNCH_HOLE (with KEEP_SIZE, as the call requires) and ZERO_RANGE become a TRIM
   // of the sectors inside and zeroes at the edges, where the disk reads trimmed sectors as
   // zeroes; EOPNOTSUPP elsewhere (the loop driver then stops discarding). Preallocation
-  // (mode 0) inside the disk has nothing to do: every sector exists.
+  // (mode 0) inside the disk has nothing to do: every sector exists. A read-only disk refuses
+  // every mode with EROFS, as a read-only file system does.
   static void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
                         fuse_file_info*) {
     FuseDisk& self = *Self(req);
+    if (self.io_.read_only()) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
     const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
     const int discard = mode & ~FALLOC_FL_KEEP_SIZE;
     if (mode == 0) {
@@ -342,6 +360,9 @@ Outcome<std::unique_ptr<FuseDisk>> FuseDisk::Mount(const FuseDiskOptions& option
   std::string mount_options = fmt::format("fsname={},subtype=aoe,default_permissions,max_read={}",
                                           options.source, options.max_io_bytes);
   if (geteuid() == 0) mount_options += ",allow_other";
+  // A read-only disk is a read-only mount: findmnt shows it, and the kernel refuses opens for
+  // writing, also root's, before they reach us.
+  if (io.read_only()) mount_options += ",ro";
   std::vector<std::string> argv_storage = {"aoe", "-o", mount_options};
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());

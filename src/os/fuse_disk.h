@@ -11,6 +11,9 @@
 // returns. That is what a loop device or a filesystem on top needs to stay coherent across
 // remounts; the price is that nothing is cached on this host (see docs/mount.md).
 //
+// A read-only disk (ByteIo::read_only: a read-only export) is mounted read-only, its file has no
+// write bits, and opens for writing, writes and fallocate fail with EROFS.
+//
 // Ownership: owns the libfuse session (and through it /dev/fuse); borrows ByteIo and Logger.
 // Destroying a FuseDisk does not unmount: the mount survives in a daemonized child's copy of the
 // session (see mount_daemon.h). Thread-safety: none; one thread.

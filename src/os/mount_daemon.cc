@@ -90,6 +90,7 @@ Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, L
   s.file = d->options_.mountpoint == "/" ? "/" + name : d->options_.mountpoint + "/" + name;
   s.log = d->options_.log_path;
   s.size_bytes = d->io_->size_bytes();
+  s.read_only = d->io_->read_only();
   if (info.identify) {
     s.model = info.identify->model;
     s.serial = info.identify->serial;
@@ -98,8 +99,9 @@ Outcome<std::unique_ptr<MountDaemon>> MountDaemon::Start(MountOptions options, L
   s.dead_timeout_ms = static_cast<int64_t>(
       std::chrono::duration_cast<milliseconds>(d->options_.dead_timeout).count());
   log.Info(
-      name, "mounted {} ({} sectors, model '{}') at {} over {}; dead-target timeout {}", s.file,
-      sectors, s.model, s.mountpoint, fmt::join(d->options_.interfaces, ", "),
+      name, "mounted {} ({} sectors{}, model '{}') at {} over {}; dead-target timeout {}", s.file,
+      sectors, s.read_only ? ", read-only" : "", s.model, s.mountpoint,
+      fmt::join(d->options_.interfaces, ", "),
       d->options_.dead_timeout == Duration::zero() ? "off" : Seconds(d->options_.dead_timeout));
   return d;
 }

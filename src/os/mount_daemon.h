@@ -79,6 +79,7 @@ class MountDaemon {
 
   const std::string& file_path() const { return status_.file; }
   uint64_t size_bytes() const { return io_->size_bytes(); }
+  bool read_only() const { return io_->read_only(); }
   const MountStatus& status() const { return status_; }
 
  private:

@@ -80,6 +80,7 @@ nlohmann::json StatusToJson(const MountStatus& s) {
               {"file", s.file},
               {"log", s.log},
               {"size_bytes", s.size_bytes},
+              {"read_only", s.read_only},
               {"model", s.model},
               {"serial", s.serial},
               {"state", s.state},
@@ -112,6 +113,7 @@ Result<MountStatus> StatusFromJson(const std::string& text) {
     s.file = j.value("file", "");
     s.log = j.value("log", "");
     s.size_bytes = j.value("size_bytes", uint64_t{0});
+    s.read_only = j.value("read_only", false);
     s.model = j.value("model", "");
     s.serial = j.value("serial", "");
     s.state = j.value("state", "");

@@ -48,6 +48,7 @@ struct MountStatus {
   std::string file;        // mountpoint + "/" + disk
   std::string log;         // log file, empty when logging to stderr
   uint64_t size_bytes = 0;
+  bool read_only = false;  // the target refuses writes: the file has no write bits
   std::string model;
   std::string serial;
   std::string state;  // "serving" or "stopping"

@@ -226,6 +226,10 @@ void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page) {
     }
   }
 
+  if (info.write_protected) {
+    SetWord(page, kIdentifyWordAoekit, kIdentifyAoekitSignature | kIdentifyAoekitWriteProtected);
+  }
+
   // Word 106 (sector size) stays 0, "not reported", which means 512-byte logical and physical
   // sectors; it is an ATA-7 word and AoE sectors are always 512 bytes.
 
@@ -269,6 +273,9 @@ IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page) {
                                    (kDeterministicReadAfterTrim | kReadZeroesAfterTrim)) ==
                                       (kDeterministicReadAfterTrim | kReadZeroesAfterTrim);
   f.max_dsm_blocks = Word(page, kWordMaxDsmBlocks);
+  const uint16_t aoekit = Word(page, kIdentifyWordAoekit);
+  f.write_protected = (aoekit & 0xFF00) == kIdentifyAoekitSignature &&
+                      (aoekit & kIdentifyAoekitWriteProtected) != 0;
   return f;
 }
 

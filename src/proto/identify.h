@@ -2,8 +2,8 @@
 // returns for opcode 0xEC, filled with the words real initiators read (aoe-protocol.md §2.6):
 // serial (10-19), firmware (23-26), model (27-46), capabilities, LBA28 capacity (60-61),
 // feature words 82-87 (LBA48, FLUSH CACHE, FLUSH CACHE EXT, volatile write cache), LBA48
-// capacity (100-103), DATA SET MANAGEMENT / TRIM (69, 105, 169), and the legacy CHS geometry
-// words (1, 3, 6, 54-58).
+// capacity (100-103), DATA SET MANAGEMENT / TRIM (69, 105, 169), the legacy CHS geometry
+// words (1, 3, 6, 54-58), and for a read-only export aoekit's vendor-specific word 129.
 //
 // Pure functions: no allocation, no I/O.
 #pragma once
@@ -48,11 +48,23 @@ struct IdentifyInfo {
   // 5: deterministic read after TRIM, read zeroes after TRIM).
   bool trim = false;
   bool trim_reads_zeroes = false;
+  // Writes and TRIM are refused (ABRT). ATA has no write-protect bit for a fixed disk, so this
+  // goes in vendor-specific word 129 (kIdentifyWordAoekit); initiators that do not know it see
+  // a writable disk whose writes fail, as before.
+  bool write_protected = false;
 };
 
 // Word numbers and bits an initiator checks, for IdentifyFeatures and for tests.
 inline constexpr size_t kIdentifyWordTrimSupport = 169;
 inline constexpr size_t kIdentifyWordMaxDsmBlocks = 105;
+// Word 129 (vendor specific in ATA/ATAPI-6 and ACS): bits 15:8 = 0xAE mark it as aoekit's,
+// bit 0 = write protected. Only a write-protected export sets it, so the page of any other
+// export is what it always was. The signature keeps another vendor's word 129 from reading as
+// write protected unless its high byte is 0xAE; then the worst case is a mount that refuses
+// writes the target would have taken.
+inline constexpr size_t kIdentifyWordAoekit = 129;
+inline constexpr uint16_t kIdentifyAoekitSignature = 0xAE00;
+inline constexpr uint16_t kIdentifyAoekitWriteProtected = 1 << 0;
 
 // The features of an IDENTIFY page that change how an initiator talks to the disk.
 struct IdentifyFeatures {
@@ -61,6 +73,7 @@ struct IdentifyFeatures {
   bool trim = false;                  // DATA SET MANAGEMENT / TRIM
   bool trim_reads_zeroes = false;     // a trimmed range then reads as zeroes
   uint16_t max_dsm_blocks = 0;        // 512-byte blocks of ranges per DSM command (0: one)
+  bool write_protected = false;       // aoekit's word 129: writes and TRIM are refused
 };
 IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page);
 

@@ -180,6 +180,26 @@ TEST(IdentifyPage, TrimWordsFollowTheBackend) {
   EXPECT_FALSE(ReadIdentifyFeatures(overlay).trim_reads_zeroes);
 }
 
+// A mount of a read-only export must know before the first write, to offer a file without
+// write bits and answer EROFS; ATA has no write-protect bit for a fixed disk.
+TEST(IdentifyPage, WriteProtectedExportSetsAoekitWord129) {
+  const Page writable = Build(Disk(kOneGibSectors));
+  EXPECT_EQ(Word(writable, 129), 0) << "a writable export's page is unchanged";
+  EXPECT_FALSE(ReadIdentifyFeatures(writable).write_protected);
+
+  IdentifyInfo ro = Disk(kOneGibSectors);
+  ro.write_protected = true;
+  const Page page = Build(ro);
+  EXPECT_EQ(Word(page, 129), 0xAE01);
+  EXPECT_TRUE(ReadIdentifyFeatures(page).write_protected);
+}
+
+TEST(IdentifyFeatures, AnotherVendorsWord129IsNotWriteProtection) {
+  Page page = Build(Disk(kOneGibSectors));
+  StoreLe16(page, 2 * 129, 0x1201);
+  EXPECT_FALSE(ReadIdentifyFeatures(page).write_protected);
+}
+
 TEST(IdentifyPage, LeavesSmartUnadvertised) {
   // aoeping sends SMART only when word 82 bit 0 is set; the target aborts SMART.
   const Page page = Build(Disk(kOneGibSectors));

@@ -120,6 +120,7 @@ void Export::BuildIdentify(proto::ChsGeometry geometry) {
   const BackendCapabilities can = backend_->capabilities();
   info.trim = can.can_trim;
   info.trim_reads_zeroes = can.can_trim && can.trim_reads_zeroes;
+  info.write_protected = backend_->read_only();
   proto::BuildIdentifyPage(info, identify_page_);
 }
 

@@ -58,7 +58,10 @@ mt_expect_one_line_error "umount of a path that does not exist" 2 "does not exis
 # --- with a target: double mounts refused, --foreground and SIGTERM ----------------------------
 IMAGE=$T_TMP/disk.img
 truncate -s 8M "$IMAGE"
-mt_serve "e0.1=$IMAGE"
+RO_IMAGE=$T_TMP/ro.img
+t_random_file "$RO_IMAGE" 1
+truncate -s 8M "$RO_IMAGE"
+mt_serve "e0.1=$IMAGE" "e0.2=$RO_IMAGE,ro"
 mt_mount e0.1 "$MNT"
 mkdir -p "$T_TMP/other"
 mt_expect_one_line_error "mount of a disk already mounted" 1 "already mounted" \
@@ -99,6 +102,42 @@ sync "$MNT/e0.1"
     && t_pass "unaligned writes land on the target" || t_fail "unaligned writes did not land"
 mt_expect_one_line_error "truncate of the disk file" 1 "truncate" truncate -s 1M "$MNT/e0.1"
 mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
+
+# A read-only export (",ro"): the file has no write bits, and opening it for writing (even as
+# root, whom the mode does not stop) or writing fails with EROFS, so losetup attaches it
+# read-only. Before, it looked writable and every write failed with EIO.
+RO_MNT=$T_TMP/ro
+ro_sha=$(t_sha "$RO_IMAGE")
+mt_mount e0.2 "$RO_MNT"
+mode=$(stat -c %a "$RO_MNT/e0.2")
+t_check "the file of a read-only export has no write bits (mode $mode)" \
+    test $(( 8#$mode & 8#222 )) -eq 0
+t_check "the mount is read-only" grep -q " $RO_MNT fuse.aoe ro," /proc/mounts
+opens_for_writing_fail_erofs() {
+    python3 - "$1" <<'PY'
+import errno, os, sys
+for flags in (os.O_WRONLY, os.O_RDWR):
+    try:
+        os.close(os.open(sys.argv[1], flags))
+        sys.exit("opened for writing")
+    except OSError as e:
+        if e.errno != errno.EROFS:
+            sys.exit(f"{e}, not EROFS")
+PY
+}
+t_check "opening it for writing as root fails with EROFS" opens_for_writing_fail_erofs "$RO_MNT/e0.2"
+dd if=/dev/zero of="$RO_MNT/e0.2" bs=512 count=1 conv=notrunc status=none 2>"$T_TMP/ro-dd.err"
+t_expect "dd to it fails with 'Read-only file system'" "$?" 1 "Read-only file system" \
+    "$T_TMP/ro-dd.err"
+t_check "it reads the export" cmp -s -n 1048576 "$RO_MNT/e0.2" "$RO_IMAGE"
+ro_loop=$(losetup --find --show "$RO_MNT/e0.2") || t_fail "losetup of the read-only file failed"
+t_defer "losetup -d '$ro_loop' 2>/dev/null"
+t_check "losetup attaches it read-only" test "$(blockdev --getro "$ro_loop")" = 1
+losetup -d "$ro_loop"
+mt_aoe show >"$T_TMP/ro-show.out" 2>&1
+t_check "aoe show says read-only" grep -q "^  pid [0-9]*, serving, read-only," "$T_TMP/ro-show.out"
+mt_aoe umount "$RO_MNT" || t_fail "aoe umount $RO_MNT failed"
+t_check "the read-only export is unchanged" test "$(t_sha "$RO_IMAGE")" = "$ro_sha"
 
 # A plain umount of a file in use is refused, also while the target does not answer: it used to
 # flush first, and when the flush went unanswered for half of --timeout, detach the file from
