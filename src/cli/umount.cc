@@ -209,10 +209,13 @@ int UmountMain(const std::vector<std::string>& args) {
   // With --lazy the file may still be in use: the daemon exits when its last user closes it.
   // Otherwise it finishes its requests, sends a last flush, removes its status file and exits.
   std::optional<std::string> running;  // "its daemon (pid N) is still running after T"
-  if (daemon && (!lazy || flush_unanswered) && os::ProcessAlive(daemon->pid)) {
+  // Gone means exited: a zombie that its parent (a subreaper) has not reaped yet counts as
+  // gone, and so does a daemon whose disk lock is free (it is exiting, its files closed).
+  const std::string run_dir = os::RunDirectory();
+  if (daemon && (!lazy || flush_unanswered) && os::DaemonAlive(run_dir, *daemon)) {
     (void)::kill(daemon->pid, SIGTERM);
     const auto give_up = start + *timeout;
-    while (os::ProcessAlive(daemon->pid)) {
+    while (os::DaemonAlive(run_dir, *daemon)) {
       if (std::chrono::steady_clock::now() >= give_up) {
         running = fmt::format("its daemon (pid {}) is still running after {}", daemon->pid,
                               HumanSeconds(*timeout));

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "base/atomic_file.h"
@@ -158,12 +159,14 @@ std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
   return fmt::format("{}/locks/{}.lock", run_dir, disk);
 }
 
-// A daemon that is gone left its disk's lock file free (the lock went with the process, even
-// if its pid now names another process). No lock file: nothing to tell by.
-bool DiskLockFree(const std::string& run_dir, const std::string& disk) {
+// Whether someone holds the disk's lock; nullopt if that cannot be told (the lock file is
+// unreadable to us: another user's). No lock file means nobody holds it: a daemon's lock is on
+// the file that LockMount found or created there, and nothing unlinks a held lock file.
+std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk) {
   UniqueFd fd(::open(DiskLockPath(run_dir, disk).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return false;
-  return ::flock(fd.get(), LOCK_SH | LOCK_NB) == 0;  // released when fd closes
+  if (!fd) return errno == ENOENT ? std::optional<bool>(false) : std::nullopt;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;  // released when fd closes
+  return errno == EWOULDBLOCK ? std::optional<bool>(true) : std::nullopt;
 }
 
 Result<UniqueFd> LockFile(const std::string& path) {
@@ -209,9 +212,21 @@ bool ProcessAlive(int pid) {
   // A zombie still answers kill(); its state letter is the field after "(comm)".
   std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string line;
-  if (!std::getline(stat, line)) return true;  // no procfs: trust kill()
+  if (!std::getline(stat, line)) {
+    // Gone since kill() (reaped), unless there is no procfs to ask: then trust kill().
+    return ::access("/proc/self/stat", F_OK) != 0;
+  }
   size_t close = line.rfind(')');
   return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+// A daemon that holds its disk's lock keeps it until it exits, and the lock goes with it even
+// if its pid is then reused by an unrelated process: the lock, not the pid, says whether it
+// runs.
+bool DaemonAlive(const std::string& run_dir, const MountStatus& status) {
+  if (!ProcessAlive(status.pid)) return false;
+  if (!status.holds_lock) return true;
+  return DiskLockHeld(run_dir, status.disk).value_or(true);
 }
 
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale) {
@@ -225,7 +240,7 @@ std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_st
     text << in.rdbuf();
     Result<MountStatus> status = StatusFromJson(text.str());
     if (!status) continue;
-    if (!ProcessAlive(status->pid) || (status->holds_lock && DiskLockFree(run_dir, status->disk))) {
+    if (!DaemonAlive(run_dir, *status)) {
       if (remove_stale) fs::remove(path, ec);
       continue;
     }

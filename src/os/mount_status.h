@@ -5,7 +5,8 @@
 //
 // The daemon rewrites it with WriteFileAtomically (base/atomic_file.h: readers never see half
 // a file) every second and removes it when it exits. A file whose pid is gone was left by a daemon
-// that was killed; readers skip it and may delete it.
+// that was killed (or, when it says it holds its disk's lock, one whose lock is free); readers
+// skip it and may delete it.
 //
 // The run directory is $AOE_RUN_DIR if set (tests use this to stay apart from real mounts),
 // else /run/aoekit/mounts for root and $XDG_RUNTIME_DIR/aoekit/mounts (or /tmp/aoekit-<uid>/
@@ -40,8 +41,9 @@ struct MountPathStatus {
 
 struct MountStatus {
   int pid = 0;
-  // The daemon holds its disk's lock (LockMount) for its life: a free lock then means it is
-  // gone. False in a status written before the locks, which only the pid can vouch for.
+  // The daemon holds its disk's lock (LockMount) for its life: a free lock, or no lock file,
+  // then means it is gone. False in a status written before the locks, which only the pid can
+  // vouch for.
   bool holds_lock = false;
   std::string disk;        // "e0.1"
   std::string mountpoint;  // absolute
@@ -88,10 +90,15 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
                              const std::string& mountpoint, std::string& holder);
 
 // The statuses of live daemons, sorted by disk. Files of dead daemons are skipped (and removed
-// when `remove_stale`): a pid that is gone, or (for a daemon that holds_lock) a disk whose lock
-// nobody holds, even if the pid now names another process; unreadable or foreign files are
-// skipped.
+// when `remove_stale`): a pid that is gone or a zombie, or (for a daemon that holds_lock) a
+// disk whose lock nobody holds or whose lock file is gone, even if the pid now names another
+// process; unreadable or foreign files are skipped.
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale);
+
+// Whether the daemon that wrote `status` still runs: its pid names a running (not zombie)
+// process and, when it holds_lock, its disk's lock is held (a lock file that cannot be read
+// leaves the pid to tell). A status from before the locks has only its pid to go by.
+bool DaemonAlive(const std::string& run_dir, const MountStatus& status);
 
 // True if `pid` names a running (not zombie) process.
 bool ProcessAlive(int pid);

@@ -1,9 +1,14 @@
 #include "os/mount_status.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
 
 namespace aoe::os {
 namespace {
@@ -88,6 +93,49 @@ TEST(MountStatusTest, AStatusWhoseDiskLockIsFreeIsStaleWhateverItsPidNames) {
   ASSERT_TRUE(WriteStatus(dir, Sample(::getpid())));
   EXPECT_EQ(ReadStatuses(dir, /*remove_stale=*/true).size(), 1u);
   std::filesystem::remove_all(dir);
+}
+
+// A status that says its daemon holds the disk's lock, with no lock file at all (removed by a
+// later mount, or the run directory's locks cleaned): nobody holds the lock, so the daemon is
+// gone, even though the pid names a live process (here: this one). Before, a missing lock file
+// left the pid to vouch alone, and `aoe show` listed an unrelated process as a mount.
+TEST(MountStatusTest, AStatusWhoseLockFileIsGoneIsStaleWhateverItsPidNames) {
+  std::string dir = ::testing::TempDir() + "/aoe_status_nolock_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  MountStatus s = Sample(::getpid());
+  s.holds_lock = true;
+  ASSERT_TRUE(WriteStatus(dir, s));
+  EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
+  EXPECT_FALSE(std::filesystem::exists(StatusPath(dir, "e1.2")));
+  std::filesystem::remove_all(dir);
+}
+
+// The state letter of `pid` in /proc/PID/stat ('?' if unreadable).
+char StateOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
+
+// A daemon that exited but was not reaped yet (its parent, a subreaper, is slow) still answers
+// kill(pid, 0); it serves nothing and holds no lock.
+TEST(MountStatusTest, AZombieIsNotAlive) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  for (int i = 0; i < 500 && StateOf(child) != 'Z'; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(StateOf(child), 'Z');
+  EXPECT_FALSE(ProcessAlive(child));
+  std::string dir = ::testing::TempDir() + "/aoe_status_zombie_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteStatus(dir, Sample(child)));  // a status from before the locks: pid alone
+  EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
+  std::filesystem::remove_all(dir);
+  ::waitpid(child, nullptr, 0);
 }
 
 }  // namespace

@@ -235,6 +235,52 @@ t_check "(the dead mount is gone)" mt_unmounted "$MNT"
 mt_aoe show | grep "^no AoE disks mounted$" >/dev/null && t_pass "then aoe show lists nothing" \
     || t_fail "aoe show still lists something after the umount"
 
+# A status file whose pid names a live process that is no daemon (a daemon killed, its pid
+# reused): the daemon said it holds its disk's lock, and no lock file is there, so nobody holds
+# it. aoe show lists nothing and removes the file; before, the live pid alone made it a mount.
+sleep 60 &
+unrelated=$!
+t_defer "t_kill_pid $unrelated"
+mkdir -p "$AOE_RUN_DIR"
+printf '{"version": 1, "pid": %d, "holds_lock": true, "disk": "e7.7", "mountpoint": "%s", "state": "serving", "updated_unix": %d}\n' \
+    "$unrelated" "$T_TMP/e7.7" "$(date +%s)" >"$AOE_RUN_DIR/e7.7.json"
+mt_aoe show >"$T_TMP/unrelated.out" 2>&1
+t_check "aoe show does not list a status whose pid is an unrelated live process" \
+    grep -q "^no AoE disks mounted$" "$T_TMP/unrelated.out"
+t_check "and removes that status file" test ! -e "$AOE_RUN_DIR/e7.7.json"
+t_kill_pid "$unrelated"
+
+# A daemon whose new parent is a subreaper that does not reap it (a service manager, a
+# container's init): once it exits it is a zombie, and aoe umount's wait ends there rather
+# than at its --timeout.
+python3 -c '
+import ctypes, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: the daemon becomes ours
+rc = subprocess.run(sys.argv[1:]).returncode
+sys.stdout.flush()
+if rc == 0:
+    time.sleep(120)  # and is never reaped
+sys.exit(rc)
+' nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" mount -i vi0 e0.1 "$MNT" \
+    --log "$T_TMP/mount-e0.1.log" >"$T_TMP/reaper.out" 2>&1 &
+reaper=$!
+t_defer "mountpoint -q '$MNT' && umount -l '$MNT'; t_kill_pid $reaper"
+for (( i = 0; i < 50; i++ )); do
+    [[ -n "$(mt_daemon_pid e0.1)" ]] && break
+    sleep 0.1
+done
+daemon=$(mt_daemon_pid e0.1)
+[[ -n "$daemon" ]] || t_fail "no daemon under the subreaper: $(cat "$T_TMP/reaper.out")"
+started=$(date +%s%N)
+mt_aoe umount --timeout 8 "$MNT" >"$T_TMP/zombie-umount.out" 2>&1
+rc=$?
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+t_check "aoe umount of a daemon left a zombie by its subreaper succeeds (exit $rc$(
+    tr '\n' ' ' <"$T_TMP/zombie-umount.out"))" test "$rc" -eq 0
+t_check "(the daemon is a zombie)" test "$(awk '{print $3}' "/proc/$daemon/stat" 2>/dev/null)" = Z
+t_check "and aoe umount did not wait for the zombie (${elapsed_ms} ms)" test "$elapsed_ms" -lt 4000
+t_kill_pid "$reaper"
+
 # nsenter execs aoe, so $! is aoe's own pid (a shell function would put a subshell between).
 nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" mount -i vi0 e0.1 "$MNT" --foreground \
     >"$T_TMP/fg.out" 2>"$T_TMP/fg.err" &
