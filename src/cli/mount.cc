@@ -23,6 +23,7 @@
 #include "cli/initiator_args.h"
 #include "os/daemonize.h"
 #include "os/mount_daemon.h"
+#include "os/mount_lock.h"
 #include "os/mount_status.h"
 #include "os/mount_table.h"
 
@@ -71,11 +72,26 @@ class LogFile {
       std::error_code ec;
       std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
     }
-    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    // O_EXCL first, to know whether this run made the file (RemoveIfCreated removes only that).
+    bool created = true;
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640));
+    if (!fd && errno == EEXIST) {
+      created = false;
+      fd = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    }
     if (!fd) return Errno();
     std::lock_guard lock(mutex_);
     fd_ = std::move(fd);
+    created_ = created_ || created;  // SIGHUP reopens: the first open decides
     return {};
+  }
+  // For a mount that failed before its daemon served, whose error is on stderr already: a file
+  // this run created goes. False if the file was there before (the caller logs the failure
+  // into it, for whoever reads it later).
+  bool RemoveIfCreated() {
+    if (!created_) return false;
+    (void)::unlink(path_.c_str());
+    return true;
   }
   void Write(std::string_view line) {
     std::string out(line);
@@ -89,6 +105,7 @@ class LogFile {
   bool create_directory_;
   std::mutex mutex_;
   UniqueFd fd_;
+  bool created_ = false;
 };
 
 // --dead-timeout: seconds, or 0 to retry for ever.
@@ -211,6 +228,7 @@ int MountMain(const std::vector<std::string>& args) {
   // Held until this process (or the daemon it becomes) exits: a second `aoe mount` of the same
   // disk or mount point started meanwhile is refused here, before the status files show us.
   std::string holder;
+  // A refused or failed mount lets go of them, which removes their files (mount_lock.h).
   Result<os::MountLocks> locks = os::LockMount(options.run_dir, disk, options.mountpoint, holder);
   if (!locks) {
     if (locks.error().value() == EWOULDBLOCK) {
@@ -260,7 +278,9 @@ int MountMain(const std::vector<std::string>& args) {
   auto daemon = os::MountDaemon::Start(options, log);
   if (!daemon) {
     // Into the log file too, for whoever reads it later; never twice on stderr.
-    if (log_file) log.Error(disk, "not mounted: {}", daemon.error().message);
+    if (log_file && !log_file->RemoveIfCreated()) {
+      log.Error(disk, "not mounted: {}", daemon.error().message);
+    }
     return Fail(kName, kExitFailure, daemon.error().message);
   }
   const std::string summary =
@@ -278,6 +298,7 @@ int MountMain(const std::vector<std::string>& args) {
   auto startup = os::DaemonStartup::Fork();
   if (!startup) {
     (*daemon)->Abandon();
+    if (log_file) (void)log_file->RemoveIfCreated();
     return Fail(kName, kExitFailure, startup.error().message);
   }
   if (!startup->is_child()) {

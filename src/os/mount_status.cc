@@ -1,9 +1,7 @@
 #include "os/mount_status.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <sstream>
 
 #include "base/atomic_file.h"
+#include "os/mount_lock.h"
 
 namespace aoe::os {
 
@@ -141,64 +140,6 @@ Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status) 
   fs::create_directories(run_dir, ec);
   if (ec) return Unexpected{ec};
   return WriteFileAtomically(StatusPath(run_dir, status.disk), ToJson(status) + "\n");
-}
-
-namespace {
-
-// FNV-1a: a stable name for a path of any length (a lock file's name is at most 255 bytes).
-uint64_t PathHash(const std::string& path) {
-  uint64_t hash = 0xcbf29ce484222325;
-  for (unsigned char c : path) {
-    hash ^= c;
-    hash *= 0x100000001b3;
-  }
-  return hash;
-}
-
-std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
-  return fmt::format("{}/locks/{}.lock", run_dir, disk);
-}
-
-// Whether someone holds the disk's lock; nullopt if that cannot be told (the lock file is
-// unreadable to us: another user's). No lock file means nobody holds it: a daemon's lock is on
-// the file that LockMount found or created there, and nothing unlinks a held lock file.
-std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk) {
-  UniqueFd fd(::open(DiskLockPath(run_dir, disk).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno == ENOENT ? std::optional<bool>(false) : std::nullopt;
-  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;  // released when fd closes
-  return errno == EWOULDBLOCK ? std::optional<bool>(true) : std::nullopt;
-}
-
-Result<UniqueFd> LockFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return Errno();
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Errno();
-  return fd;
-}
-
-}  // namespace
-
-Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
-                             const std::string& mountpoint, std::string& holder) {
-  const std::string dir = run_dir + "/locks";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Unexpected{ec};
-  MountLocks locks;
-  Result<UniqueFd> disk_lock = LockFile(DiskLockPath(run_dir, disk));
-  if (!disk_lock) {
-    holder = "disk";
-    return Unexpected{disk_lock.error()};
-  }
-  locks.disk = std::move(*disk_lock);
-  Result<UniqueFd> mountpoint_lock =
-      LockFile(fmt::format("{}/mountpoint-{:016x}.lock", dir, PathHash(mountpoint)));
-  if (!mountpoint_lock) {
-    holder = "mountpoint";
-    return Unexpected{mountpoint_lock.error()};
-  }
-  locks.mountpoint = std::move(*mountpoint_lock);
-  return locks;
 }
 
 Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk) {

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "base/result.h"
-#include "base/unique_fd.h"
 
 namespace aoe::os {
 
@@ -41,9 +40,9 @@ struct MountPathStatus {
 
 struct MountStatus {
   int pid = 0;
-  // The daemon holds its disk's lock (LockMount) for its life: a free lock, or no lock file,
-  // then means it is gone. False in a status written before the locks, which only the pid can
-  // vouch for.
+  // The daemon holds its disk's lock (LockMount, mount_lock.h) for its life: a free lock, or no
+  // lock file, then means it is gone. False in a status written before the locks, which only the
+  // pid can vouch for.
   bool holds_lock = false;
   std::string disk;        // "e0.1"
   std::string mountpoint;  // absolute
@@ -74,20 +73,6 @@ Result<MountStatus> StatusFromJson(const std::string& text);
 // Creates the run directory (and parents) if needed and atomically replaces the disk's file.
 Result<void> WriteStatus(const std::string& run_dir, const MountStatus& status);
 Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk);
-
-// What one `aoe mount` holds for its whole life (an exclusive flock, inherited by the daemon it
-// forks into): its disk and its mount point. Two mounts started together cannot then both pass
-// the checks made from the status files, which a daemon writes only once it serves (seconds
-// later). The locks live in <run_dir>/locks, one file per disk and per mount point (named by a
-// hash of its path); they are never removed, so a lock file always means the same thing.
-struct MountLocks {
-  UniqueFd disk;
-  UniqueFd mountpoint;
-};
-// EWOULDBLOCK (in the error) and `holder` set to "disk" or "mountpoint" when another process
-// holds one of them; other errors are the errno of mkdir, open or flock.
-Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
-                             const std::string& mountpoint, std::string& holder);
 
 // The statuses of live daemons, sorted by disk. Files of dead daemons are skipped (and removed
 // when `remove_stale`): a pid that is gone or a zombie, or (for a daemon that holds_lock) a

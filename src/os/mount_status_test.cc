@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "os/mount_lock.h"
+
 namespace aoe::os {
 namespace {
 

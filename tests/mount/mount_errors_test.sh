@@ -36,12 +36,22 @@ for cmd in mount umount show; do
 done
 
 # --- runtime failures: exit 1, nothing left behind -------------------------------------------
+# no_lock_files: nothing in the run directory's locks. A refused mount used to leave the lock
+# files it made there (and every mount one per disk and mount point, for good).
+no_lock_files() { ! compgen -G "$AOE_RUN_DIR/locks/*" >/dev/null; }
 mt_expect_one_line_error "mount with no target answering" 1 "did not answer" \
     mt_aoe mount -i vi0 e0.9 "$MNT" --timeout 1 --log "$T_TMP/e0.9.log"
 mt_no_mount_left "$MNT"
 compgen -G "$AOE_RUN_DIR/*.json" >/dev/null && t_fail "status file left: $(ls "$AOE_RUN_DIR")"
+t_check "a refused mount leaves no lock file" no_lock_files
+t_check "nor the log file it created" test ! -e "$T_TMP/e0.9.log"
+echo "earlier line" >"$T_TMP/kept.log"
+mt_aoe mount -i vi0 e0.9 "$MNT" --timeout 1 --log "$T_TMP/kept.log" 2>/dev/null
+t_check "a log file that was there before is kept, the failure logged in it" \
+    grep -q "not mounted: .*did not answer" "$T_TMP/kept.log"
 mt_expect_one_line_error "mount on a missing directory" 1 "create the directory" \
     mt_aoe mount -i vi0 e0.1 "$T_TMP/nowhere"
+t_check "(no lock file left)" no_lock_files
 mt_expect_one_line_error "mount on an interface that does not exist" 1 "aoe mount:" \
     mt_aoe mount -i nosuch0 e0.1 "$MNT"
 
@@ -66,7 +76,11 @@ mt_mount e0.1 "$MNT"
 mkdir -p "$T_TMP/other"
 mt_expect_one_line_error "mount of a disk already mounted" 1 "already mounted" \
     mt_aoe mount -i vi0 e0.1 "$T_TMP/other"
+lock_files=$(compgen -G "$AOE_RUN_DIR/locks/*" | wc -l)
+t_check "the refused mount left only the mounted one's 2 lock files ($lock_files)" \
+    test "$lock_files" -eq 2
 mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
+t_check "a daemon that exits removes its lock files" no_lock_files
 
 # Two mounts of one disk started together: the status files show neither yet (a daemon writes
 # its own once it serves), so only the run directory's lock keeps the second out.
@@ -88,6 +102,7 @@ fi
 for dir in "$T_TMP/race1" "$T_TMP/race2"; do
   mountpoint -q "$dir" && { mt_aoe umount "$dir" || t_fail "aoe umount $dir failed"; }
 done
+t_check "(no lock files accumulate over mounts)" no_lock_files
 
 # Unaligned writes through the file: read-modify-write of partial sectors.
 mt_mount e0.1 "$MNT"
