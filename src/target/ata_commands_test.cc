@@ -254,7 +254,8 @@ TEST_F(Ata, ReadStorageErrorIsUncorrectableAndServingContinues) {
   rule.sector_count = 1;
   h_.faults(path()).AddRule(rule);
   ExpectAtaError(Read(9, 2), kErrUnc);
-  EXPECT_TRUE(h_.LogContains("read of sectors 9-10 failed"));
+  EXPECT_TRUE(h_.LogContains("read of sectors 9-10 by "));
+  EXPECT_TRUE(h_.LogContains(" failed: Input/output error"));
   auto r = Read(0, 1);
   ExpectAtaOk(r);
   EXPECT_EQ(r->ata_data(kSector), Pattern(kSector, 13));

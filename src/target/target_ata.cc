@@ -251,9 +251,16 @@ void Target::Complete(Command& command, int64_t result) {
                             : pending == PendingIo::kWrite ? "write"
                             : pending == PendingIo::kTrim  ? "trim"
                                                            : "flush";
-    log_.Warn(e.name(), "{} of {} failed: {}", what, SectorRange(command),
-              result < 0 ? std::system_category().message(static_cast<int>(-result))
-                         : fmt::format("short transfer of {} bytes", result));
+    // Named by initiator: on an overlay export each has storage of its own, and one client's
+    // full or failed overlay must not read as the export's. (The reply is addressed to it.)
+    const std::string requester = MacAddress::Load(command.buffer, 0).ToString();
+    const std::string why = result < 0 ? std::system_category().message(static_cast<int>(-result))
+                                       : fmt::format("short transfer of {} bytes", result);
+    if (pending == PendingIo::kFlush) {
+      log_.Warn(e.name(), "flush by {} failed: {}", requester, why);
+    } else {
+      log_.Warn(e.name(), "{} of {} by {} failed: {}", what, SectorRange(command), requester, why);
+    }
     // UNC tells the initiator the medium failed; ABRT covers writes and flushes.
     uint8_t error =
         pending == PendingIo::kRead ? proto::kAtaErrorUncorrectable : proto::kAtaErrorAbort;

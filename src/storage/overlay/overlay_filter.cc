@@ -405,8 +405,10 @@ void OverlayFilter::Write(const IoContext& context, uint64_t offset_bytes, Const
     if (context.initiator.is_zero()) return done->IoDone(-EROFS);
     auto created = CreateClient(context.initiator);
     if (!created) {
+      // kTooManyClients, the export's overlay count limit, is a quota rather than a full disk:
+      // EDQUOT makes the target's log say so ("Disk quota exceeded").
       const std::error_code& e = created.error();
-      return done->IoDone(e.category() == std::system_category() ? -e.value() : -ENOSPC);
+      return done->IoDone(e.category() == std::system_category() ? -e.value() : -EDQUOT);
     }
     client = *created;
   }

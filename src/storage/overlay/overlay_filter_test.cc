@@ -890,6 +890,18 @@ TEST_F(OverlayFilterTest, AnOverlaySetAsideKeepsItsBaseVersionWhileItsFilesAreTh
       << warnings_[0];
 }
 
+// An admin's finding: the overlay count limit was logged as "No space left on device" while the
+// file system had room.
+TEST_F(OverlayFilterTest, WritesBeyondTheOverlayLimitFailAsAQuota) {
+  settings_.max_clients = 2;
+  Open();
+  ASSERT_EQ(Write(kA, 0, Filled(512, 1)), 512);
+  ASSERT_EQ(Write(kB, 0, Filled(512, 2)), 512);
+  EXPECT_EQ(Write(kC, 0, Filled(512, 3)), -EDQUOT);
+  EXPECT_EQ(Write(kA, 512, Filled(512, 4)), 512) << "clients with an overlay write on";
+  EXPECT_EQ(Read(kC, 0, 512), BaseAt(0, 512));
+}
+
 TEST_F(OverlayFilterTest, ABaseOfAnotherSizeIsRefused) {
   Open();
   filter_.reset();
