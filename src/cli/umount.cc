@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -114,21 +116,26 @@ std::optional<std::string> FlushThroughMount(const std::string& file) {
 // FlushThroughMount on a helper thread, so that a target that does not answer cannot block the
 // command. Wait returns nullopt if the flush is still running after `wait`; the thread is then
 // left to finish (or to die with the process) once the daemon has let go of the request.
-class BackgroundFlush {
+// Runs `work` on a thread of its own, so that the command can stop waiting for it: anything
+// that touches the FUSE file (a lookup, an open, an fsync) waits for as long as its daemon does
+// not answer, and a daemon that is stopped (SIGSTOP) or hung never does. The thread is left
+// behind then; it ends with the process.
+template <typename T>
+class InBackground {
  public:
-  explicit BackgroundFlush(const std::string& file) {
-    auto promise = std::make_shared<std::promise<std::optional<std::string>>>();
+  explicit InBackground(std::function<T()> work) {
+    auto promise = std::make_shared<std::promise<T>>();
     result_ = promise->get_future();
-    std::thread([file, promise] { promise->set_value(FlushThroughMount(file)); }).detach();
+    std::thread([work = std::move(work), promise] { promise->set_value(work()); }).detach();
   }
-  // The flush's error (nullopt inside: it succeeded), or nullopt if it has not finished.
-  std::optional<std::optional<std::string>> Wait(std::chrono::steady_clock::duration wait) {
+  // What `work` returned, or nullopt if it has not finished within `wait`.
+  std::optional<T> Wait(std::chrono::steady_clock::duration wait) {
     if (result_.wait_for(wait) != std::future_status::ready) return std::nullopt;
     return result_.get();
   }
 
  private:
-  std::future<std::optional<std::string>> result_;
+  std::future<T> result_;
 };
 
 }  // namespace
@@ -182,13 +189,22 @@ int UmountMain(const std::vector<std::string>& args) {
     if (s.mountpoint == mountpoint) daemon = std::move(s);
   }
 
-  if (!lazy && (!os::LoopDevicesBackedBy(file).empty() || InUse(mountpoint, file))) {
-    return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
+  // Both checks look the file up. A daemon that does not answer them within half the timeout
+  // will not answer the flush either, which then waits out the rest of that half.
+  if (!lazy) {
+    InBackground<bool> check([mountpoint, file] {
+      return !os::LoopDevicesBackedBy(file).empty() || InUse(mountpoint, file);
+    });
+    if (check.Wait(*timeout / 2).value_or(false)) {
+      return Fail(kName, kExitFailure, BusyMessage(mountpoint, file));
+    }
   }
   const std::string see_log =
       daemon && !daemon->log.empty() ? fmt::format(" (see {})", daemon->log) : "";
-  BackgroundFlush flush(file);
-  std::optional<std::optional<std::string>> flushed = flush.Wait(*timeout / 2);
+  InBackground<std::optional<std::string>> flush([file] { return FlushThroughMount(file); });
+  const auto flush_wait = std::max(start + *timeout / 2 - std::chrono::steady_clock::now(),
+                                   std::chrono::steady_clock::duration::zero());
+  std::optional<std::optional<std::string>> flushed = flush.Wait(flush_wait);
   const bool flush_unanswered = !flushed.has_value();
   std::optional<std::string> flush_error = flushed.value_or(std::nullopt);
 
