@@ -71,10 +71,13 @@ void PrintExports(const Json& result) {
     std::string overlay = "-";
     if (!e.at("overlay").is_null()) {
       const Json& o = e.at("overlay");
-      overlay = fmt::format("{} (version {}, {} overlay(s), {}{})", o.at("dir").get<std::string>(),
-                            o.at("current_version").get<uint64_t>(),
-                            o.at("overlays").get<uint64_t>(), o.at("lifetime").get<std::string>(),
-                            o.at("commit_running").get<bool>() ? ", commit running" : "");
+      overlay = fmt::format(
+          "{} (version {}, {} overlay(s), {}{})", o.at("dir").get<std::string>(),
+          o.at("current_version").get<uint64_t>(), o.at("overlays").get<uint64_t>(),
+          o.at("lifetime").get<std::string>(),
+          o.at("commit_running").get<bool>()
+              ? fmt::format(", commit running: {} copied", BytesText(o.at("commit_bytes_copied")))
+              : "");
     }
     fmt::print("{:<10} {:>10}  {:<4} {:<10} {:>7}  {}\n", e.at("name").get<std::string>(),
                BytesText(e.at("size_bytes")), e.at("read_only").get<bool>() ? "ro" : "rw",

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "cli/export_spec.h"
+#include "cli/initiator_args.h"
 #include "storage/overlay/overlay_error.h"
 #include "target/options.h"
 #include "target/stats.h"
@@ -100,8 +101,14 @@ target::Export* ServeControl::ExportArg(const Request& request, const Responder&
     responder.Fail(*bad);
     return nullptr;
   }
+  // By address, as export specs are read: "e0.01" is e0.1 here too.
+  ParseResult<proto::DiskAddress> address = ParseDiskName(name);
+  if (!address) {
+    responder.Fail(errc::kBadArgument, fmt::format("bad export: {}", address.error().message));
+    return nullptr;
+  }
   for (const auto& e : server_.exports()) {
-    if (e->name() == name) return e.get();
+    if (e->address() == *address) return e.get();
   }
   responder.Fail(errc::kNoSuchExport,
                  fmt::format("no export {}; `aoe ctl exports` lists them", name));

@@ -269,6 +269,12 @@ t_check "overlay.commit: version 2 is current" grep -q "version 2 (from version 
 t_check "c2 (no overlay) reads the committed data at once" test "$(read_at c2 64 2048)" = "$W_SHA"
 t_check "c1 (moved onto version 2) still reads its data" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_overlay list e0.1 --json >"$out"
+# An export is named by its address, as in an export spec: e0.01 is e0.1 (an admin's finding:
+# 'ctl add e0.01=...' made e0.1, and 'overlay show e0.01 ...' said there was no e0.01).
+ov_overlay list e0.01 --json >"$out.2" 2>&1
+t_check "overlay list e0.01 is overlay list e0.1" test \
+    "$(ov_json "$out.2" "(r['export'], r['dir'], len(r['versions']))" 2>&1)" = \
+    "$(ov_json "$out" "(r['export'], r['dir'], len(r['versions']))")"
 t_check "overlay.list: versions 1 and 2*, no overlays left" test \
     "$(ov_json "$out" "([(v['id'], v['current']) for v in r['versions']], len(r['clients']))")" \
     = "([(1, False), (2, True)], 0)"
