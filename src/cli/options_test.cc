@@ -182,7 +182,7 @@ TEST(ValidateOptions, AnOverlayBaseIsKnownByItsInodeNotOnlyItsPath) {
 
 // An admin's finding: an image in its own overlay directory (say DIR/v2.img) was removed at
 // start as a version file no version used. Refused, also through a symbolic link to the file.
-TEST(ValidateOptions, AnImageInItsOwnOverlayDirectoryIsRefused) {
+TEST(ValidateOptions, AnImageInAnOverlayDirectoryIsRefused) {
   ServerOptions o = Valid();
   o.exports[0].overlay_dir = "/srv/overlays/e0.1";
   o.exports[0].backend.path = "/srv/overlays/e0.1/v2.img";
@@ -194,6 +194,15 @@ TEST(ValidateOptions, AnImageInItsOwnOverlayDirectoryIsRefused) {
   EXPECT_NE(ValidateOptions(o), "") << "a trailing slash changes nothing";
   o.exports[0].backend.path = "/srv/golden.img";
   EXPECT_EQ(ValidateOptions(o), "");
+  // Another export's directory is as bad: its start would remove the file as a leftover.
+  o.exports[1].backend.path = "/srv/overlays/e0.1/v2.img";
+  o.exports[1].read_only = true;
+  EXPECT_EQ(ValidateOptions(o),
+            "export e0.2: the image /srv/overlays/e0.1/v2.img is in the overlay directory "
+            "/srv/overlays/e0.1/ of export e0.1, whose files aoe serve manages (and removes); "
+            "keep the image elsewhere");
+  o.exports[1].backend.path = "/srv/b.img";
+  o.exports[1].read_only = false;
 
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("aoe-options-dir-" + std::to_string(::getpid()));

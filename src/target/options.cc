@@ -282,6 +282,22 @@ std::string WriterOfAnOverlayBase(const ServerOptions& options) {
   return {};
 }
 
+// An image in another export's overlay directory: that export's start removes a file there
+// named like a version it does not list (CheckExportIn covers an export's own directory).
+std::string ImageInAnotherOverlayDirectory(const ServerOptions& options) {
+  for (const ExportOptions& owner : options.exports) {
+    if (!owner.has_overlay()) continue;
+    for (const ExportOptions& e : options.exports) {
+      if (&e == &owner || !ImageInDirectory(e.backend, owner.overlay_dir)) continue;
+      return fmt::format(
+          "export {}: the image {} is in the overlay directory {} of export {}, whose files aoe "
+          "serve manages (and removes); keep the image elsewhere",
+          e.name(), e.backend.path, owner.overlay_dir, owner.name());
+    }
+  }
+  return {};
+}
+
 // With several event loops, the fanout selector sends every ATA request of an overlay export to
 // the first loop (ServerImpl::FirstLoopOnly), comparing the address with each such export's.
 std::string TooManyFirstLoopExports(const ServerOptions& options) {
@@ -368,6 +384,7 @@ std::string ValidateOptions(const ServerOptions& options) {
     }
   }
   if (std::string bad = TooManyFirstLoopExports(options); !bad.empty()) return bad;
+  if (std::string bad = ImageInAnotherOverlayDirectory(options); !bad.empty()) return bad;
   return WriterOfAnOverlayBase(options);
 }
 

@@ -124,7 +124,7 @@ timeout -k 5 60 ip netns exec "$(t_ns target)" "$AOE_BIN" serve -i ovt1 --contro
     --state-dir "$T_TMP/state-refused" --no-announce "e0.1=$BASE,overlay=$OVERLAY_DIR" \
     >"$T_TMP/refused.log" 2>&1
 rc=$?
-if [ "$rc" -eq 1 ] && grep 'holds files but no versions.json' "$T_TMP/refused.log" >/dev/null; then
+if [ "$rc" -eq 1 ] && grep 'holds version files or client overlays but no versions.json' "$T_TMP/refused.log" >/dev/null; then
     t_pass "without versions.json the start is refused: $(tail -n 1 "$T_TMP/refused.log")"
 else
     t_fail "without versions.json: exit $rc, $(cat "$T_TMP/refused.log")"

@@ -20,8 +20,8 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kMissingVersionFile:
         return "a base version listed in versions.json has no file";
       case OverlayErrc::kNoVersionsFile:
-        return "the directory holds files but no versions.json, so it is neither new nor an "
-               "overlay directory as aoe serve leaves it (nothing there was touched); restore "
+        return "the directory holds version files or client overlays but no versions.json, so "
+               "it is not as aoe serve leaves it (nothing there was touched); restore "
                "versions.json, or give an empty or new directory ('aoe overlay check DIR' "
                "says what it holds)";
       case OverlayErrc::kNoOverlay:

@@ -14,7 +14,7 @@ enum class OverlayErrc {
   kBaseSizeChanged,      // the image is not the size the overlays were made for
   kBadVersionsFile,      // versions.json is malformed or inconsistent
   kMissingVersionFile,   // a version listed in versions.json has no file
-  kNoVersionsFile,       // files in the directory, but no versions.json: not new, not ours
+  kNoVersionsFile,       // version files or overlays in the directory, but no versions.json
   kNoOverlay,            // the client has no overlay
   kTooManyClients,       // the export's overlay count limit is reached
   kCommitRunning,        // one commit at a time per export

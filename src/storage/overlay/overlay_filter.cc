@@ -160,6 +160,32 @@ Result<std::unique_ptr<OverlayFilter>> OverlayFilter::Open(std::unique_ptr<Block
   return filter;
 }
 
+namespace {
+
+Result<std::string> ReadAll(int fd) {
+  std::string text;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n == 0) return text;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno();
+    text.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+bool OverlayFilter::LoadWouldTouch(const std::string& name) {
+  if (VersionRegistry::IsVersionFileName(name)) return true;  // vN.img and vN.img.tmp
+  for (std::string_view suffix : {".map", ".data"}) {
+    if (name.ends_with(suffix) && ParseClientName(name.substr(0, name.size() - suffix.size()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   const std::string& dir = settings_.dir;
   auto dir_fd = OpenDirectory(dir);
@@ -168,24 +194,30 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   // One owner per directory: two targets writing the same overlays would corrupt them. The
   // directory itself is locked, since a lock file can be removed by hand (or by a cleanup
   // script) while its owner runs, and a second target would then make and lock a new one. The
-  // lock file (below) stays for aoe serve versions that lock only it.
-  if (::flock(dir_fd_.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    return OverlayError(OverlayErrc::kDirectoryInUse);
+  // lock file (below) stays for aoe serve versions that lock only it, and for file systems
+  // that cannot lock a directory (NFS emulates flock with POSIX locks, which need a writable
+  // file): there only the lock file guards, and the start says so.
+  if (::flock(dir_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return OverlayError(OverlayErrc::kDirectoryInUse);
+    warnings.push_back(
+        fmt::format("{}: cannot lock the directory itself ({}); only {}/lock keeps "
+                    "a second aoe serve out",
+                    dir, std::strerror(errno), dir));
   }
 
-  // Without versions.json the directory must be new: empty, or holding what a start that
-  // failed at once leaves (the lock, a versions.json.tmp), or a file system of its own has
-  // (lost+found). One that holds anything else has
-  // lost its versions.json, or was never an overlay directory; starting afresh there would
-  // remove its version files as leftovers and set its overlays aside, committed data and
-  // other people's files included. Checked before the lock file is made, to touch nothing.
-  const std::string versions_path = fmt::format("{}/{}", dir, kVersionsFile);
-  if (::faccessat(dir_fd_.get(), std::string(kVersionsFile).c_str(), F_OK, 0) != 0) {
+  // Without versions.json the directory must hold nothing this start would remove or set aside:
+  // no version file and no client overlay. One that does has lost its versions.json (or holds
+  // another program's files by those names); starting afresh there would throw away committed
+  // versions and every overlay. Checked before the lock file is made, to touch nothing; an
+  // unreadable versions.json or directory is an error, never a new directory.
+  UniqueFd versions_fd(
+      ::openat(dir_fd_.get(), std::string(kVersionsFile).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!versions_fd) {
     if (errno != ENOENT) return Errno();
-    for (const std::string& name : SortedDirectoryEntries(dir)) {
-      if (name != "lock" && name != "lost+found" && name != fmt::format("{}.tmp", kVersionsFile)) {
-        return OverlayError(OverlayErrc::kNoVersionsFile);
-      }
+    auto entries = ReadDirectoryEntries(dir);
+    if (!entries) return Unexpected{entries.error()};
+    for (const std::string& name : *entries) {
+      if (LoadWouldTouch(name)) return OverlayError(OverlayErrc::kNoVersionsFile);
     }
   }
 
@@ -196,11 +228,10 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     return Errno();
   }
 
-  std::ifstream in(versions_path);
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed = VersionRegistry::Parse(text.str());
+  if (versions_fd) {
+    auto text = ReadAll(versions_fd.get());
+    if (!text) return Unexpected{text.error()};
+    auto parsed = VersionRegistry::Parse(*text);
     if (!parsed) return Unexpected{parsed.error()};
     registry_ = std::move(*parsed);
     if (registry_.size_bytes() != base_->size_bytes()) {
@@ -241,11 +272,12 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   // Versions only overlays that are gone needed (removed while stopped). An overlay set aside
   // (*.corrupt-*) keeps its base: without it, what it holds could never be read again. One
   // whose header does not say which base it had keeps them all, until its files are removed.
-  std::optional<std::set<uint64_t>> in_use = BasesOfSetAsideOverlays();
+  set_aside_bases_ = BasesOfSetAsideOverlays();
   std::vector<VersionRecord> gone;
-  if (in_use) {
-    for (const auto& [mac, client] : clients_) in_use->insert(client->base_version());
-    gone = registry_.Collect(*in_use);
+  if (set_aside_bases_) {
+    std::set<uint64_t> in_use = *set_aside_bases_;
+    for (const auto& [mac, client] : clients_) in_use.insert(client->base_version());
+    gone = registry_.Collect(in_use);
   }
   if (!gone.empty()) {
     AOE_TRY(WriteFileNow(dir, dir_fd_.get(), kVersionsFile, registry_.Serialize()));
@@ -306,7 +338,12 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     }
     auto client = ClientOverlay::Open(engine_, dir_fd_.get(), paths, *map, base->second);
     if (!client) {
-      set_aside(name, fmt::format("cannot open its files: {}", client.error().message()));
+      // EINVAL is ClientOverlay::Open's word for a file of the wrong size.
+      set_aside(name,
+                client.error() == std::errc::invalid_argument
+                    ? std::string("its data or map file is not the size its header says ('aoe "
+                                  "overlay check' says which)")
+                    : fmt::format("cannot open its files: {}", client.error().message()));
       continue;
     }
     clients_[*mac] = std::move(*client);
@@ -588,7 +625,9 @@ void OverlayFilter::SaveVersions(Done done) {
 }
 
 void OverlayFilter::CollectVersions(Done done) {
-  std::set<uint64_t> in_use;
+  // Overlays set aside at start keep their bases while serving too (Load).
+  if (!set_aside_bases_) return done({});
+  std::set<uint64_t> in_use = *set_aside_bases_;
   for (const auto& [mac, client] : clients_) in_use.insert(client->base_version());
   for (const auto& client : retired_) in_use.insert(client->base_version());
   if (commit_running_ && commit_) {
@@ -666,6 +705,9 @@ void OverlayFilter::FinishCommit(const MacAddress& mac, uint64_t change_count,
   if (it == clients_.end() || it->second != source) {
     return fail(make_error_code(OverlayErrc::kClientGone));
   }
+  // A flush of the overlay that failed while it was copied: its data may be lost (after an
+  // fsync error the page cache may have dropped it), so the copy may be too.
+  if (source->failed()) return fail(make_error_code(OverlayErrc::kOverlayFailed));
   // The copy is the overlay as it was when the commit started only if nothing changed since.
   if (source->change_count() != change_count) {
     return fail(make_error_code(OverlayErrc::kChangedDuringCommit));

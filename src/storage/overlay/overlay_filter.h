@@ -160,6 +160,8 @@ class OverlayFilter final : public BlockBackend {
   // The base versions that overlays set aside as damaged (*.map.corrupt-*) were made on;
   // nullopt when the header of one of them cannot say.
   std::optional<std::set<uint64_t>> BasesOfSetAsideOverlays() const;
+  // Whether a start (Load) removes or sets aside a directory entry of this name.
+  static bool LoadWouldTouch(const std::string& name);
   ClientPaths PathsFor(const MacAddress& mac) const;
   ClientOverlay* Find(const MacAddress& mac);
   const std::shared_ptr<BlockBackend>& Version(uint64_t id) const;
@@ -190,6 +192,8 @@ class OverlayFilter final : public BlockBackend {
   UniqueFd lock_fd_;
   UniqueFd dir_fd_;
   VersionRegistry registry_;
+  // The bases of the overlays set aside at start (BasesOfSetAsideOverlays): kept while serving.
+  std::optional<std::set<uint64_t>> set_aside_bases_ = std::set<uint64_t>{};
   std::map<uint64_t, std::shared_ptr<BlockBackend>> version_backends_;
   std::map<MacAddress, std::shared_ptr<ClientOverlay>> clients_;
   std::vector<std::shared_ptr<ClientOverlay>> retired_;

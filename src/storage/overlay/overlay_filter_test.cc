@@ -804,13 +804,21 @@ TEST_F(OverlayFilterTest, ADirectoryWithFilesButNoVersionsFileIsRefusedAndLeftAl
   EXPECT_FALSE(fs::exists(settings_.dir + "/lock")) << "nothing is made in such a directory";
   EXPECT_FALSE(fs::exists(settings_.dir + "/versions.json"));
 
-  // New: empty, or with what a file system of its own or a start that failed at once leaves.
   fs::remove(settings_.dir + "/v2.img");
-  fs::remove(settings_.dir + "/notes.txt");
+  std::ofstream(settings_.dir + "/02-00-00-00-00-09.map") << "a client's overlay";
+  opened = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_, *engine_,
+                               warnings);
+  ASSERT_FALSE(opened) << "a client's overlay without versions.json";
+  EXPECT_TRUE(fs::exists(settings_.dir + "/02-00-00-00-00-09.map"));
+
+  // Names a start never touches do not stop it (a dedicated file system's lost+found, quota
+  // files, someone's notes), and stay as they are.
+  fs::remove(settings_.dir + "/02-00-00-00-00-09.map");
   fs::create_directory(settings_.dir + "/lost+found");
   std::ofstream(settings_.dir + "/lock").flush();
   Open();
   EXPECT_TRUE(fs::exists(settings_.dir + "/versions.json"));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/notes.txt"));
 }
 
 // An admin's finding: with versions.json lost, a start removed every committed version as a
@@ -842,26 +850,38 @@ TEST_F(OverlayFilterTest, ALostVersionsFileRefusesTheStartAndKeepsEveryVersion) 
 }
 
 // An admin's finding: an overlay set aside as damaged lost its base version in the same start
-// (no overlay used it any more), so what it held could never be read again.
+// (no overlay used it any more), so what it held could never be read again. The version must
+// stay while its set-aside files are there: at start, while serving, and at every later start.
 TEST_F(OverlayFilterTest, AnOverlaySetAsideKeepsItsBaseVersionWhileItsFilesAreThere) {
   namespace fs = std::filesystem;
+  const MacAddress kD({0x52, 0x54, 0x00, 0x00, 0x00, 0x0d});
+  const MacAddress kE({0x52, 0x54, 0x00, 0x00, 0x00, 0x0e});
   Open();
   ASSERT_EQ(Write(kA, 4096, Filled(4096, 0xc1)), 4096);
-  ASSERT_TRUE(Commit(kA));
-  ASSERT_EQ(Write(kB, 0, Filled(4096, 0xb2)), 4096);  // on version 2
+  ASSERT_TRUE(Commit(kA));  // version 2
+  ASSERT_EQ(Write(kC, 0, Filled(4096, 0xc3)), 4096);
+  ASSERT_TRUE(Commit(kC));                            // version 3
+  ASSERT_EQ(Write(kD, 0, Filled(4096, 0xd4)), 4096);  // D and E on version 3
+  ASSERT_EQ(Write(kE, 0, Filled(4096, 0xe5)), 4096);
   ASSERT_EQ(Flush(), 0);
-  ASSERT_TRUE(Rollback());  // version 2 stays: B's overlay is based on it
+  ASSERT_TRUE(Rollback());  // version 2 current; version 3 stays for D and E
   filter_.reset();
-  fs::resize_file(DataPath(kB), 100);  // damaged: its data file is too short
+  fs::resize_file(DataPath(kD), 100);  // D is damaged: its data file is too short
 
   Open();
-  ASSERT_FALSE(filter_->Client(kB));
-  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
-  EXPECT_EQ(filter_->Versions().size(), 2u);
-  Open();  // and at every start, while the set-aside files are there
-  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+  ASSERT_FALSE(filter_->Client(kD));
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("its data or map file is not the size its header says"),
+            std::string::npos)
+      << warnings_[0];
+  // While serving: E's reset leaves version 3 to D's set-aside overlay alone.
+  ASSERT_TRUE(ResetClient(kE));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v3.img"));
+  Open();  // and at every start
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v3.img"));
 
-  // A set-aside header that does not name its base keeps every version.
+  // A set-aside header that does not name its base keeps every version: version 3 is now no
+  // one's but D's, which cannot say so.
   std::string set_aside_map;
   for (const auto& entry : fs::directory_iterator(settings_.dir)) {
     if (entry.path().filename().string().find(".map.corrupt-") != std::string::npos) {
@@ -875,7 +895,7 @@ TEST_F(OverlayFilterTest, AnOverlaySetAsideKeepsItsBaseVersionWhileItsFilesAreTh
     f.put('\x7f');
   }
   Open();
-  EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
+  EXPECT_TRUE(fs::exists(settings_.dir + "/v3.img"));
 
   // Once the admin removes the set-aside files, the version goes, and the log says so.
   for (const auto& entry : fs::directory_iterator(settings_.dir)) {
@@ -884,9 +904,9 @@ TEST_F(OverlayFilterTest, AnOverlaySetAsideKeepsItsBaseVersionWhileItsFilesAreTh
     }
   }
   Open();
-  EXPECT_FALSE(fs::exists(settings_.dir + "/v2.img"));
+  EXPECT_FALSE(fs::exists(settings_.dir + "/v3.img"));
   ASSERT_EQ(warnings_.size(), 1u);
-  EXPECT_NE(warnings_[0].find("v2.img: version 2 removed, no overlay uses it"), std::string::npos)
+  EXPECT_NE(warnings_[0].find("v3.img: version 3 removed, no overlay uses it"), std::string::npos)
       << warnings_[0];
 }
 

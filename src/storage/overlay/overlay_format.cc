@@ -100,14 +100,20 @@ std::optional<MacAddress> ParseClientName(std::string_view name) {
   return mac;
 }
 
-std::vector<std::string> SortedDirectoryEntries(const std::string& dir) {
+Result<std::vector<std::string>> ReadDirectoryEntries(const std::string& dir) {
   std::vector<std::string> names;
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    names.push_back(entry.path().filename().string());
+  std::filesystem::directory_iterator it(dir, error);
+  for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    names.push_back(it->path().filename().string());
   }
+  if (error) return Unexpected{error};
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::vector<std::string> SortedDirectoryEntries(const std::string& dir) {
+  return ReadDirectoryEntries(dir).value_or(std::vector<std::string>{});
 }
 
 }  // namespace aoe::overlay

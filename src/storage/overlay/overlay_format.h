@@ -39,6 +39,7 @@
 
 #include "base/bytes.h"
 #include "base/mac_address.h"
+#include "base/result.h"
 
 namespace aoe::overlay {
 
@@ -97,8 +98,9 @@ inline uint64_t MapFileBytes(uint64_t size_bytes) {
 std::string ClientName(const MacAddress& mac);
 std::optional<MacAddress> ParseClientName(std::string_view name);
 
-// The names in an overlay directory, sorted ("." and ".." left out); empty when it cannot be
-// read (the callers then find no overlays, and say so).
+// The names in an overlay directory, sorted ("." and ".." left out), or why it cannot be read.
+Result<std::vector<std::string>> ReadDirectoryEntries(const std::string& dir);
+// The same, empty when it cannot be read (the callers then find no overlays, and say so).
 std::vector<std::string> SortedDirectoryEntries(const std::string& dir);
 
 }  // namespace aoe::overlay
