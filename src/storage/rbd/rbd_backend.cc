@@ -125,6 +125,11 @@ void RbdBackend::Trim(const IoContext&, uint64_t offset_bytes, uint64_t length_b
     done->IoDone(-EROFS);
     return;
   }
+  // librbd cuts a discard short at the image's end too (see Write).
+  if (offset_bytes + length_bytes > image_->current_size_bytes()) {
+    done->IoDone(-EIO);
+    return;
+  }
   Request* request = Take(done, 0);
   rbd_completion_t completion = Completion(*request);
   if (completion == nullptr) return;

@@ -25,6 +25,8 @@ Result<std::shared_ptr<RbdImage>> RbdImage::Open(std::shared_ptr<CephCluster> cl
   if (!image->read_only_ && rbd_update_watch(image->image_, &image->update_watch_,
                                              &RbdImage::OnHeaderUpdate, image.get()) == 0) {
     image->watching_updates_ = true;
+    // A resize between the first size and the watch's start is seen by asking once more.
+    OnHeaderUpdate(image.get());
   }
   return image;
 }

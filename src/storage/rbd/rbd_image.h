@@ -9,7 +9,9 @@
 //
 // Thread-safety: librbd's calls on one image may come from several threads. The one state of
 // this type's own after Open(), the image's current size, is an atomic that librbd's header
-// watch thread stores and the event loops load.
+// watch thread stores and the event loops load. The last reference must not be dropped on a
+// librbd thread: the destructor's rbd_update_unwatch waits for a running watch callback, which
+// may wait for a header refresh that needs librbd's threads.
 #pragma once
 
 #include <rados/librados.h>
