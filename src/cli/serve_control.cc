@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
 #include <map>
 
 #include "cli/export_spec.h"
@@ -40,15 +39,17 @@ Json OverlaySummary(const overlay::OverlayFilter& o) {
 }
 
 Json ClientJson(const overlay::ClientInfo& c) {
-  return Json{{"mac", c.mac.ToString()},
-              {"base_version", c.base_version},
-              {"lifetime", overlay::LifetimeName(c.lifetime)},
-              {"mapped_bytes", c.mapped_bytes},
-              {"data_allocated_bytes", c.data_allocated_bytes},
-              {"map_allocated_bytes", c.map_allocated_bytes},
-              {"created_unix", c.created_unix},
-              {"unflushed", c.unflushed},
-              {"failed", c.failure_errno == 0 ? Json() : Json(std::strerror(c.failure_errno))}};
+  return Json{
+      {"mac", c.mac.ToString()},
+      {"base_version", c.base_version},
+      {"lifetime", overlay::LifetimeName(c.lifetime)},
+      {"mapped_bytes", c.mapped_bytes},
+      {"data_allocated_bytes", c.data_allocated_bytes},
+      {"map_allocated_bytes", c.map_allocated_bytes},
+      {"created_unix", c.created_unix},
+      {"unflushed", c.unflushed},
+      {"failed",
+       c.failure_errno == 0 ? Json() : Json(std::system_category().message(c.failure_errno))}};
 }
 
 Json VersionJson(const overlay::VersionRecord& v) {

@@ -29,10 +29,6 @@ uint64_t PathHash(const std::string& path) {
   return hash;
 }
 
-std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
-  return fmt::format("{}/locks/{}.lock", run_dir, disk);
-}
-
 // Open (creating if needed), flock, then check that the locked file is still the one at
 // `path`: see the header for why the check makes unlinking on release safe.
 Result<HeldLock> TakeLock(const std::string& path) {
@@ -96,6 +92,10 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
   }
   locks.mountpoint = std::move(*mountpoint_lock);
   return locks;
+}
+
+std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
+  return fmt::format("{}/locks/{}.lock", run_dir, disk);
 }
 
 std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk) {

@@ -63,4 +63,7 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
 // told (the file is unreadable to us: another user's).
 std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk);
 
+// <run_dir>/locks/<disk>.lock
+std::string DiskLockPath(const std::string& run_dir, const std::string& disk);
+
 }  // namespace aoe::os

@@ -61,7 +61,8 @@ TEST(MountLockTest, ARefusedLockMountLeavesNothingOfItsOwn) {
 // Taking a lock while its holder lets go (unlinking the file) must never give two holders: a
 // taker that opened the file just before it was unlinked would otherwise lock the orphan while
 // another creates and locks a new file. Threads of one process conflict like processes: each
-// open() is its own open file description.
+// open() is its own open file description. A race, so probabilistic: without TakeLock's inode
+// check it saw two holders hundreds to thousands of times per run, but a run may miss it.
 TEST(MountLockTest, TakersRacingHoldersThatUnlinkNeverHoldTogether) {
   const std::string dir = FreshDir("aoe_lock_race");
   std::atomic<int> inside{0};

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -147,14 +149,24 @@ Result<void> RemoveStatus(const std::string& run_dir, const std::string& disk) {
   return {};
 }
 
+namespace {
+
+// A daemon rewrites its status every second: one older than this was left by a dead daemon.
+constexpr int64_t kFreshStatusSeconds = 10;
+
+}  // namespace
+
 bool ProcessAlive(int pid) {
   if (pid <= 0) return false;
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  const bool ours = ::kill(pid, 0) == 0;
+  if (!ours && errno == ESRCH) return false;
   // A zombie still answers kill(); its state letter is the field after "(comm)".
   std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string line;
   if (!std::getline(stat, line)) {
-    // Gone since kill() (reaped), unless there is no procfs to ask: then trust kill().
+    // Another user's process (EPERM) that procfs hides (hidepid=) exists; one of ours that
+    // procfs no longer shows was reaped since kill(), unless there is no procfs to ask.
+    if (!ours) return true;
     return ::access("/proc/self/stat", F_OK) != 0;
   }
   size_t close = line.rfind(')');
@@ -163,11 +175,17 @@ bool ProcessAlive(int pid) {
 
 // A daemon that holds its disk's lock keeps it until it exits, and the lock goes with it even
 // if its pid is then reused by an unrelated process: the lock, not the pid, says whether it
-// runs.
+// runs. A missing lock file says so too, with one exception: a live daemon whose file was
+// removed under it (by hand, or by a cleaner that ages /tmp) still rewrites its status every
+// second, while a dead one's status stopped when it died.
 bool DaemonAlive(const std::string& run_dir, const MountStatus& status) {
   if (!ProcessAlive(status.pid)) return false;
   if (!status.holds_lock) return true;
-  return DiskLockHeld(run_dir, status.disk).value_or(true);
+  if (DiskLockHeld(run_dir, status.disk).value_or(true)) return true;
+  struct stat st {};
+  const bool lock_file_missing =
+      ::stat(DiskLockPath(run_dir, status.disk).c_str(), &st) != 0 && errno == ENOENT;
+  return lock_file_missing && std::time(nullptr) - status.updated_unix < kFreshStatusSeconds;
 }
 
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale) {

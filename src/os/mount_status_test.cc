@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -106,9 +108,25 @@ TEST(MountStatusTest, AStatusWhoseLockFileIsGoneIsStaleWhateverItsPidNames) {
   std::filesystem::remove_all(dir);
   MountStatus s = Sample(::getpid());
   s.holds_lock = true;
+  s.updated_unix = std::time(nullptr) - 60;  // its daemon was killed a minute ago
   ASSERT_TRUE(WriteStatus(dir, s));
   EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
   EXPECT_FALSE(std::filesystem::exists(StatusPath(dir, "e1.2")));
+  std::filesystem::remove_all(dir);
+}
+
+// A reviewer's finding: a live daemon whose lock file was removed under it (a cleaner aging
+// /tmp, where non-root mounts keep their run directory) was taken for dead, and aoe show removed
+// its status. Its status is fresh: a daemon rewrites it every second.
+TEST(MountStatusTest, AFreshStatusWhoseLockFileIsGoneIsAlive) {
+  std::string dir = ::testing::TempDir() + "/aoe_status_aged_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  MountStatus s = Sample(::getpid());
+  s.holds_lock = true;
+  s.updated_unix = std::time(nullptr);
+  ASSERT_TRUE(WriteStatus(dir, s));
+  EXPECT_EQ(ReadStatuses(dir, /*remove_stale=*/true).size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(StatusPath(dir, "e1.2")));
   std::filesystem::remove_all(dir);
 }
 
@@ -124,6 +142,8 @@ char StateOf(int pid) {
 // A daemon that exited but was not reaped yet (its parent, a subreaper, is slow) still answers
 // kill(pid, 0); it serves nothing and holds no lock.
 TEST(MountStatusTest, AZombieIsNotAlive) {
+  // With SIGCHLD ignored the kernel reaps the child at once, and no zombie is ever seen.
+  const sighandler_t old_sigchld = ::signal(SIGCHLD, SIG_DFL);
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) ::_exit(0);
@@ -138,6 +158,7 @@ TEST(MountStatusTest, AZombieIsNotAlive) {
   EXPECT_TRUE(ReadStatuses(dir, /*remove_stale=*/true).empty());
   std::filesystem::remove_all(dir);
   ::waitpid(child, nullptr, 0);
+  ::signal(SIGCHLD, old_sigchld);
 }
 
 }  // namespace
