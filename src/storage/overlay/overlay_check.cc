@@ -137,8 +137,12 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
   if (!S_ISDIR(dir_stat->st_mode)) return Errno(ENOTDIR);
   CheckReport report;
   {
+    // aoe serve locks the directory and its lock file (OverlayFilter::Load); either says so.
     UniqueFd lock(::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
-    report.in_use = lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) != 0;
+    UniqueFd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    report.in_use =
+        (lock && ::flock(lock.get(), LOCK_SH | LOCK_NB) != 0) ||
+        (directory && ::flock(directory.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK);
   }
 
   std::optional<VersionRegistry> registry;
