@@ -15,6 +15,10 @@ namespace aoe::os {
 
 namespace {
 
+std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
+  return fmt::format("{}/locks/{}.lock", run_dir, disk);
+}
+
 // A taker starts again only when a holder unlinked the file between its open and its flock;
 // each round means another mount came and went meanwhile, so a few are plenty.
 constexpr int kMaxLockAttempts = 100;
@@ -94,15 +98,11 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
   return locks;
 }
 
-std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
-  return fmt::format("{}/locks/{}.lock", run_dir, disk);
-}
-
-std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk) {
+DiskLockState DiskLockHeld(const std::string& run_dir, const std::string& disk) {
   UniqueFd fd(::open(DiskLockPath(run_dir, disk).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno == ENOENT ? std::optional<bool>(false) : std::nullopt;
-  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;  // released when fd closes
-  return errno == EWOULDBLOCK ? std::optional<bool>(true) : std::nullopt;
+  if (!fd) return errno == ENOENT ? DiskLockState::kNoFile : DiskLockState::kUnknown;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return DiskLockState::kFree;  // fd closes it
+  return errno == EWOULDBLOCK ? DiskLockState::kHeld : DiskLockState::kUnknown;
 }
 
 }  // namespace aoe::os

@@ -19,7 +19,6 @@
 // Value types and free functions; no shared state.
 #pragma once
 
-#include <optional>
 #include <string>
 
 #include "base/result.h"
@@ -58,12 +57,10 @@ struct MountLocks {
 Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
                              const std::string& mountpoint, std::string& holder);
 
-// Whether some process holds the disk's lock: false when its lock file is missing (nobody
-// holds it: a held lock file stays linked, see above) or unlocked; nullopt when that cannot be
-// told (the file is unreadable to us: another user's).
-std::optional<bool> DiskLockHeld(const std::string& run_dir, const std::string& disk);
-
-// <run_dir>/locks/<disk>.lock
-std::string DiskLockPath(const std::string& run_dir, const std::string& disk);
+// Whether some process holds the disk's lock. kNoFile: its lock file is missing, so nobody
+// holds it (a held lock file stays linked, see above) unless the file was removed by hand under
+// its holder. kUnknown: the file is unreadable to us (another user's).
+enum class DiskLockState { kHeld, kFree, kNoFile, kUnknown };
+DiskLockState DiskLockHeld(const std::string& run_dir, const std::string& disk);
 
 }  // namespace aoe::os

@@ -36,10 +36,10 @@ TEST(MountLockTest, LettingGoRemovesTheLockFiles) {
     Result<MountLocks> locks = LockMount(dir, "e1.2", "/mnt/a", holder);
     ASSERT_TRUE(locks) << locks.error().message();
     EXPECT_EQ(LockFiles(dir), 2u);
-    EXPECT_EQ(DiskLockHeld(dir, "e1.2"), true);
+    EXPECT_EQ(DiskLockHeld(dir, "e1.2"), DiskLockState::kHeld);
   }
   EXPECT_EQ(LockFiles(dir), 0u);
-  EXPECT_EQ(DiskLockHeld(dir, "e1.2"), false);
+  EXPECT_EQ(DiskLockHeld(dir, "e1.2"), DiskLockState::kNoFile);
   std::filesystem::remove_all(dir);
 }
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "base/atomic_file.h"
@@ -181,11 +179,16 @@ bool ProcessAlive(int pid) {
 bool DaemonAlive(const std::string& run_dir, const MountStatus& status) {
   if (!ProcessAlive(status.pid)) return false;
   if (!status.holds_lock) return true;
-  if (DiskLockHeld(run_dir, status.disk).value_or(true)) return true;
-  struct stat st {};
-  const bool lock_file_missing =
-      ::stat(DiskLockPath(run_dir, status.disk).c_str(), &st) != 0 && errno == ENOENT;
-  return lock_file_missing && std::time(nullptr) - status.updated_unix < kFreshStatusSeconds;
+  switch (DiskLockHeld(run_dir, status.disk)) {
+    case DiskLockState::kHeld:
+    case DiskLockState::kUnknown:
+      return true;
+    case DiskLockState::kFree:
+      return false;
+    case DiskLockState::kNoFile:
+      return std::time(nullptr) - status.updated_unix < kFreshStatusSeconds;
+  }
+  return true;
 }
 
 std::vector<MountStatus> ReadStatuses(const std::string& run_dir, bool remove_stale) {
