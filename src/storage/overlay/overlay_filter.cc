@@ -10,8 +10,6 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "storage/file_backend.h"
@@ -273,12 +271,9 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   // (*.corrupt-*) keeps its base: without it, what it holds could never be read again. One
   // whose header does not say which base it had keeps them all, until its files are removed.
   set_aside_bases_ = BasesOfSetAsideOverlays();
-  std::vector<VersionRecord> gone;
-  if (set_aside_bases_) {
-    std::set<uint64_t> in_use = *set_aside_bases_;
-    for (const auto& [mac, client] : clients_) in_use.insert(client->base_version());
-    gone = registry_.Collect(in_use);
-  }
+  const std::optional<std::set<uint64_t>> in_use = VersionsInUse();
+  std::vector<VersionRecord> gone =
+      in_use ? registry_.Collect(*in_use) : std::vector<VersionRecord>{};
   if (!gone.empty()) {
     AOE_TRY(WriteFileNow(dir, dir_fd_.get(), kVersionsFile, registry_.Serialize()));
     for (const VersionRecord& v : gone) {
@@ -624,16 +619,22 @@ void OverlayFilter::SaveVersions(Done done) {
   engine_.Submit();
 }
 
-void OverlayFilter::CollectVersions(Done done) {
+std::optional<std::set<uint64_t>> OverlayFilter::VersionsInUse() const {
   // Overlays set aside at start keep their bases while serving too (Load).
-  if (!set_aside_bases_) return done({});
+  if (!set_aside_bases_) return std::nullopt;
   std::set<uint64_t> in_use = *set_aside_bases_;
   for (const auto& [mac, client] : clients_) in_use.insert(client->base_version());
   for (const auto& client : retired_) in_use.insert(client->base_version());
   if (commit_running_ && commit_) {
     in_use.insert(commit_->source().client->base_version());
   }
-  std::vector<VersionRecord> gone = registry_.Collect(in_use);
+  return in_use;
+}
+
+void OverlayFilter::CollectVersions(Done done) {
+  const std::optional<std::set<uint64_t>> in_use = VersionsInUse();
+  if (!in_use) return done({});
+  std::vector<VersionRecord> gone = registry_.Collect(*in_use);
   if (gone.empty()) return done({});
   SaveVersions([this, gone = std::move(gone), done = std::move(done)](Result<void> saved) {
     if (saved) {

@@ -160,6 +160,9 @@ class OverlayFilter final : public BlockBackend {
   // The base versions that overlays set aside as damaged (*.map.corrupt-*) were made on;
   // nullopt when the header of one of them cannot say.
   std::optional<std::set<uint64_t>> BasesOfSetAsideOverlays() const;
+  // The versions an overlay needs (live, retired, being committed, or set aside); nullopt when a
+  // set-aside overlay cannot say which it needs, so that none may go.
+  std::optional<std::set<uint64_t>> VersionsInUse() const;
   // Whether a start (Load) removes or sets aside a directory entry of this name.
   static bool LoadWouldTouch(const std::string& name);
   ClientPaths PathsFor(const MacAddress& mac) const;
