@@ -38,19 +38,22 @@ expect_mentions() {
 }
 
 # expect_usage_error NAME PATTERN ARGS... : exit 2, stdout empty, exactly one stderr line,
-# and that line matches the grep pattern.
+# and that line matches the grep pattern. A usage error is immediate: a command still running
+# after 20 s (exit 124) has hung, e.g. on a FIFO.
 expect_usage_error() {
   name=$1
   pattern=$2
   shift 2
-  "$aoe" "$@" >"$tmp/out" 2>"$tmp/err"
+  failures_before=$failures
+  timeout 20 "$aoe" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
   rc=$?
   lines=$(wc -l <"$tmp/err")
   [ "$rc" -eq 2 ] || fail "$name: exit $rc, want 2"
   [ "$lines" -eq 1 ] || fail "$name: $lines lines on stderr, want 1: $(cat "$tmp/err")"
   [ -s "$tmp/out" ] && fail "$name: unexpected stdout: $(cat "$tmp/out")"
   grep -q -e "$pattern" "$tmp/err" || fail "$name: stderr '$(cat "$tmp/err")' lacks '$pattern'"
-  echo "ok: $name: $(cat "$tmp/err")"
+  [ "$failures" -eq "$failures_before" ] && echo "ok: $name: $(cat "$tmp/err")"
+  return 0
 }
 
 expect_ok "aoe --help" --help
@@ -108,6 +111,14 @@ expect_usage_error "export iface not served" "not among the served interfaces" \
 expect_usage_error "unreadable config file" "cannot read config file $tmp/missing.toml" \
   serve --config "$tmp/missing.toml"
 expect_usage_error "config file is a directory" "cannot read config file" serve --config "$tmp"
+# A FIFO would block the open until a writer came; a device such as /dev/zero never ends.
+mkfifo "$tmp/fifo.toml"
+for command in serve netboot; do
+  expect_usage_error "$command config file is a FIFO" \
+    "cannot read config file $tmp/fifo.toml: not a regular file" $command --config "$tmp/fifo.toml"
+  expect_usage_error "$command config file is a device" \
+    "cannot read config file /dev/zero: not a regular file" $command --config /dev/zero
+done
 expect_usage_error "config mixed with -i" "--interface cannot be combined with --config" \
   serve --config "$tmp/typo.toml" -i vt0
 expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \

@@ -20,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/read_file.h"
 #include "base/unique_fd.h"
 #include "cli/cli_error.h"
 #include "cli/command.h"
@@ -29,7 +30,6 @@
 #include "control/control_client.h"
 #include "net/event_loop.h"
 #include "netboot/boot_notifier.h"
-#include "netboot/lease_file.h"
 #include "netboot/netboot_config.h"
 #include "netboot/netboot_service.h"
 #include "os/service_notify.h"
@@ -203,10 +203,10 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
   }
   netboot::NetbootOptions& o = out.options;
   if (!raw.config_path.empty()) {
-    Result<std::string> text = netboot::ReadStateFile(raw.config_path);
-    if (!text || (text->empty() && access(raw.config_path.c_str(), R_OK) != 0)) {
-      return fmt::format("cannot read config file {}: {}", raw.config_path,
-                         text ? std::strerror(ENOENT) : text.error().message());
+    Result<std::string> text = ReadSmallFile(raw.config_path);
+    if (!text) {
+      return fmt::format("cannot read config file {}: {}; check the path and its permissions",
+                         raw.config_path, text.error().message());
     }
     if (std::string e = ApplyConfigFile(*text, raw.config_path, out); !e.empty()) return e;
   }

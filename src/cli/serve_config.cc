@@ -4,14 +4,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "base/read_file.h"
 #include "cli/export_spec.h"
 #include "netboot/netboot_config.h"
 
@@ -287,24 +284,6 @@ ParseResult<ExportTable> ParseExportTable(const TomlReader& reader, const toml::
   return out;
 }
 
-ParseResult<std::string> ReadWholeFile(const std::string& path) {
-  const auto cannot = [&](int err) {
-    return ParseError{
-        fmt::format("cannot read config file {}: {}; check the path and its permissions", path,
-                    std::strerror(err))};
-  };
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) return cannot(errno);
-  std::string text;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
-  // A directory opens fine and fails on the first read (EISDIR).
-  if (std::ferror(file.get())) return cannot(errno);
-  return text;
-}
-
 }  // namespace
 
 ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view source_name) {
@@ -462,8 +441,12 @@ ParseResult<ServeConfig> ParseServeToml(std::string_view text, std::string_view 
 }
 
 ParseResult<ServeConfig> LoadServeConfigFile(const std::string& path) {
-  ParseResult<std::string> text = ReadWholeFile(path);
-  if (!text) return ParseError{text.error()};
+  Result<std::string> text = ReadSmallFile(path);
+  if (!text) {
+    return ParseError{
+        fmt::format("cannot read config file {}: {}; check the path and its permissions", path,
+                    text.error().message())};
+  }
   ParseResult<ServeConfig> config = ParseServeToml(*text, path);
   if (!config) return config;
   if (std::string problem = target::ValidateOptions(config->server); !problem.empty()) {

@@ -8,7 +8,8 @@
 
 namespace aoe::netboot {
 
-// The whole file; an empty string if it does not exist yet.
+// The whole file; an empty string if it does not exist yet. Only a regular file is read
+// (base/read_file.h).
 Result<std::string> ReadStateFile(const std::string& path);
 
 }  // namespace aoe::netboot

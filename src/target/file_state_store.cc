@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "base/atomic_file.h"
+#include "base/read_file.h"
 
 namespace aoe::target {
 
@@ -19,26 +20,6 @@ constexpr mode_t kDirectoryMode = 0750;
 constexpr mode_t kFileMode = 0640;
 
 std::string MetadataKey(const std::string& export_name) { return "aoekit.state." + export_name; }
-
-Result<std::optional<std::string>> ReadIfPresent(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return Errno();
-  }
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno();
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  return std::optional<std::string>(std::move(text));
-}
 
 }  // namespace
 
@@ -86,8 +67,8 @@ bool FileStateStore::Shared(const std::string& export_name) const {
 
 Result<std::optional<ExportState>> FileStateStore::Load(const std::string& export_name) {
   auto metadata = SharedMetadataOf(export_name);
-  auto text =
-      metadata ? metadata->Get(MetadataKey(export_name)) : ReadIfPresent(FilePath(export_name));
+  auto text = metadata ? metadata->Get(MetadataKey(export_name))
+                       : ReadSmallFileIfPresent(FilePath(export_name));
   AOE_TRY(text);
   if (!*text) return std::optional<ExportState>();
   auto state = DecodeExportState(**text);
