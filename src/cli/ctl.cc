@@ -86,6 +86,33 @@ void PrintExports(const Json& result) {
   }
 }
 
+// What a boot did to the client's overlay on each overlay export.
+void PrintBoot(const Json& result) {
+  const std::string mac = result.at("mac").get<std::string>();
+  const Json& exports = result.at("exports");
+  if (exports.empty()) {
+    fmt::print("boot of {}: no overlay exports, nothing to do\n", mac);
+    return;
+  }
+  fmt::print("boot of {}:\n", mac);
+  for (const Json& e : exports) {
+    const std::string what = e.at("overlay").get<std::string>();
+    const uint64_t reads = e.at("reads_version").get<uint64_t>();
+    if (what == "discarded") {
+      fmt::print("  {}: overlay discarded (lifetime discard-on-boot); it reads version {}\n",
+                 e.at("export").get<std::string>(), reads);
+    } else if (what == "moved") {
+      fmt::print(
+          "  {}: overlay dropped: it was based on version {}, not the current one; it "
+          "reads version {}\n",
+          e.at("export").get<std::string>(), e.at("was_based_on").get<uint64_t>(), reads);
+    } else {
+      fmt::print("  {}: nothing dropped (no overlay, or one that persists)\n",
+                 e.at("export").get<std::string>());
+    }
+  }
+}
+
 void PrintClients(const Json& result) {
   for (const Json& e : result.at("exports")) {
     fmt::print("{}: {} client(s)\n", e.at("export").get<std::string>(), e.at("clients").size());
@@ -128,11 +155,8 @@ int CtlMain(const std::vector<std::string>& arguments) {
   const std::string& command = w[0];
   const size_t operands = w.size() - 1;
   auto done = [&](const std::string& what) {
-    return [what](const Json& r) {
-      fmt::print("{} {}\n", what,
-                 r.contains("export") ? r.at("export").get<std::string>()
-                                      : r.at("mac").get<std::string>());
-    };
+    return
+        [what](const Json& r) { fmt::print("{} {}\n", what, r.at("export").get<std::string>()); };
   };
   if (command == "exports") {
     if (operands != 0) return usage("exports takes no operand");
@@ -171,7 +195,7 @@ int CtlMain(const std::vector<std::string>& arguments) {
   if (command == "boot") {
     if (operands != 1) return usage("boot takes one MAC");
     if (auto bad = BadMacOperand(w[1])) return usage(*bad);
-    return RunControlCommand("ctl", cli, "client.boot", Json{{"mac", w[1]}}, done("boot of"));
+    return RunControlCommand("ctl", cli, "client.boot", Json{{"mac", w[1]}}, PrintBoot);
   }
   if (command == "send") {
     if (operands != 1) return usage("send takes one JSON request");

@@ -288,8 +288,24 @@ void ServeControl::ClientBoot(const Request& request, const Responder& responder
   if (auto bad = control::CheckArguments(request, {"mac"})) return responder.Fail(*bad);
   MacAddress mac;
   if (auto bad = control::MacArg(request, "mac", mac)) return responder.Fail(*bad);
-  server_.ClientBooted(mac);
-  responder.Ok(Json{{"mac", mac.ToString()}});
+  Json exports = Json::array();
+  for (const target::Server::BootOutcome& o : server_.ClientBooted(mac)) {
+    Json e{{"export", o.export_name}, {"reads_version", o.reads_version}};
+    switch (o.action) {
+      case overlay::BootAction::kNone:
+        e["overlay"] = "kept";
+        break;
+      case overlay::BootAction::kDiscarded:
+        e["overlay"] = "discarded";
+        break;
+      case overlay::BootAction::kMoved:
+        e["overlay"] = "moved";
+        e["was_based_on"] = o.was_based_on;
+        break;
+    }
+    exports.push_back(std::move(e));
+  }
+  responder.Ok(Json{{"mac", mac.ToString()}, {"exports", std::move(exports)}});
 }
 
 // ---------------------------------------------------------------------------------------------

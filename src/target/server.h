@@ -40,6 +40,7 @@
 #include "storage/chain.h"
 #include "storage/file_backend.h"
 #include "storage/io_engine.h"
+#include "storage/overlay/overlay_filter.h"
 #include "target/client_table.h"
 #include "target/export.h"
 #include "target/options.h"
@@ -101,9 +102,17 @@ class Server {
   virtual std::string RemoveExport(std::string_view name) = 0;
   // Opens the export again with `options` (the same name): its image, overlays and state file.
   virtual std::string ReloadExport(const ExportOptions& options) = 0;
+  // What a boot did on one overlay export.
+  struct BootOutcome {
+    std::string export_name;
+    overlay::BootAction action = overlay::BootAction::kNone;
+    uint64_t was_based_on = 0;   // the dropped overlay's base version (kMoved)
+    uint64_t reads_version = 0;  // the version the client reads now
+  };
   // A netboot client asked to boot (its PXE DHCP request): every overlay export applies its
-  // lifetime to that client's overlay (overlay::OverlayFilter::BootSeen).
-  virtual void ClientBooted(const MacAddress& mac) = 0;
+  // lifetime to that client's overlay (overlay::OverlayFilter::BootSeen). One outcome per
+  // overlay export, in export order; the drops are in effect at once (durable a moment later).
+  virtual std::vector<BootOutcome> ClientBooted(const MacAddress& mac) = 0;
 
   // The initiators that used an export (one of exports()), on every loop that serves it and
   // answers within a second.

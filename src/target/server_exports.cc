@@ -282,32 +282,40 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
   return {};
 }
 
-void ServerImpl::ClientBooted(const MacAddress& mac) {
+std::vector<Server::BootOutcome> ServerImpl::ClientBooted(const MacAddress& mac) {
+  std::vector<BootOutcome> outcomes;
   for (const auto& e : target().exports()) {
     overlay::OverlayFilter* overlay = e->overlay();
     if (overlay == nullptr) continue;
-    const std::string name = e->name();
-    const uint64_t version = overlay->current_version();
-    auto action = overlay->BootSeen(mac, [this, name, mac](Result<void> done) {
+    BootOutcome& outcome = outcomes.emplace_back();
+    outcome.export_name = e->name();
+    outcome.reads_version = overlay->current_version();
+    if (std::optional<overlay::ClientInfo> client = overlay->Client(mac)) {
+      outcome.was_based_on = client->base_version;
+    }
+    const std::string& name = outcome.export_name;
+    outcome.action = overlay->BootSeen(mac, [this, name, mac](Result<void> done) {
       if (!done) {
         log_.Error(name, "dropping the overlay of {} failed: {}", mac.ToString(),
                    done.error().message());
       }
     });
-    switch (action) {
+    switch (outcome.action) {
       case overlay::BootAction::kNone:
         break;
       case overlay::BootAction::kDiscarded:
         log_.Info(name, "{} boots: overlay discarded (lifetime discard-on-boot)", mac.ToString());
         break;
       case overlay::BootAction::kMoved:
+        // Not "older": after a rollback the current version is the older one.
         log_.Info(name,
-                  "{} boots: its overlay was based on an older version; dropped, it now "
-                  "reads version {}",
-                  mac.ToString(), version);
+                  "{} boots: its overlay was based on version {}, not the current one; dropped, "
+                  "it now reads version {}",
+                  mac.ToString(), outcome.was_based_on, outcome.reads_version);
         break;
     }
   }
+  return outcomes;
 }
 
 const ExportOptions* ServerImpl::FindWanted(const ServerOptions& options, std::string_view name) {

@@ -109,7 +109,7 @@ class ServerImpl final : public Server {
   std::string AddExport(const ExportOptions& options) override;
   std::string RemoveExport(std::string_view name) override;
   std::string ReloadExport(const ExportOptions& options) override;
-  void ClientBooted(const MacAddress& mac) override;
+  std::vector<BootOutcome> ClientBooted(const MacAddress& mac) override;
   ClientList Clients(const Export& e) override;
   Stats stats() override { return Sum(loop_stats()); }
   std::vector<std::optional<Stats>> loop_stats() override;

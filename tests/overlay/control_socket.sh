@@ -246,17 +246,20 @@ else
 fi
 
 # --- client.boot and lifetimes ----------------------------------------------------------------------
-ov_ctl boot "$MAC1" >/dev/null 2>&1
+ov_ctl boot "$MAC1" >"$out" 2>&1
 t_check "a boot keeps a persist overlay" test "$(read_at c1 64 2048)" = "$W_SHA"
+t_check "ctl boot says it dropped nothing" grep -q "e0.1: nothing dropped" "$out"
 ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR,lifetime.$MAC1=discard-on-boot" >"$out" 2>&1 ||
     t_fail "reload with a per-client lifetime: $(cat "$out")"
 t_check "a reload keeps the overlays" test "$(read_at c1 64 2048)" = "$W_SHA"
 ov_ctl stats --json >"$out"
 t_check "a reload keeps the target's counters (bytes written still $written_by_clients)" test \
     "$(ov_json "$out" "r['counters']['bytes_written']")" = "$written_by_clients"
-ov_ctl boot "$MAC1" >/dev/null 2>&1
+ov_ctl boot "$MAC1" >"$out" 2>&1
 t_check "a boot drops a discard-on-boot overlay: the client reads the base" \
     test "$(read_at c1 64 2048)" = "$(base_at 64 2048)"
+t_check "ctl boot says what it dropped" \
+    grep -q "e0.1: overlay discarded (lifetime discard-on-boot); it reads version 1" "$out"
 
 # --- overlay.reset, commit, rollback ----------------------------------------------------------------
 ov_ctl reload e0.1 "e0.1=$BASE,overlay=$OVERLAY_DIR" >/dev/null 2>&1
@@ -283,6 +286,21 @@ t_check "the committed version is a file of its own; the base is unchanged" \
 ov_overlay rollback e0.1 >"$out" 2>&1
 t_check "overlay.rollback: version 1 is current" grep -q "version 1 (from the image) is current" "$out"
 t_check "after the rollback c2 reads the base again" test "$(read_at c2 64 2048)" = "$(base_at 64 2048)"
+
+# A boot moves a client whose overlay is based on another version than the current one: c2
+# writes on version 1, c1's commit makes version 3 current, c2 boots.
+ov_aoe c2 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.1 --seek-sectors 64 >/dev/null 2>&1
+ov_aoe c1 cp -i ovc0 --no-progress "$T_TMP/w.bin" e0.1 --seek-sectors 8192 >/dev/null 2>&1
+ov_overlay commit e0.1 "$MAC1" >/dev/null 2>&1
+ov_ctl boot "$MAC2" >"$out" 2>&1
+t_check "ctl boot says it moved c2 off version 1" grep -q \
+    "e0.1: overlay dropped: it was based on version 1, not the current one; it reads version 3" "$out"
+t_check "after the boot c2 reads version 3: the base where it wrote, c1's data where c1 wrote" \
+    test "$(read_at c2 64 2048) $(read_at c2 8192 2048)" = "$(base_at 64 2048) $W_SHA"
+ov_ctl boot "$MAC2" --json >"$out" 2>&1
+t_check "client.boot answers each overlay export's outcome" test \
+    "$(ov_json "$out" "[(e['export'], e['overlay'], e['reads_version']) for e in r['exports']]")" \
+    = "[('e0.1', 'kept', 3)]"
 
 # --- An overlay directory whose parents do not exist yet ---------------------------------------------
 # They are made, as for the documented /var/lib/aoekit/overlays/e0.1 on a fresh install: the
