@@ -280,6 +280,7 @@ int MkimageMain(const std::vector<std::string>& args) {
   if (a.bios) argv.push_back("--bios");
   if (a.uefi) argv.push_back("--uefi");
   if (a.tree_only) argv.push_back("--tree-only");
+  if (a.force) argv.push_back("--replace");
 
   std::vector<char*> c_argv;
   for (std::string& s : argv) c_argv.push_back(s.data());

@@ -77,7 +77,7 @@ else cat "$T/build.log"; fail "aoe mkimage --from-dir builds the image (exit $rc
 check "it reports its progress" 'aoe mkimage: \[ *[0-9]+s\] building the initramfs' "$(cat "$T/build.log")"
 [[ $(stat -c %s "$IMG" 2>/dev/null) -eq $((600 << 20)) ]] && pass "the image is --size bytes" \
   || fail "the image is --size bytes ($(stat -c %s "$IMG" 2>/dev/null))"
-[[ -z $(find "$T/out" -mindepth 1 ! -name test.img) ]] && pass "no work directory or .partial left" \
+[[ -z $(find "$T/out" -mindepth 1 ! -name test.img) ]] && pass "no work directory left" \
   || fail "left in the output directory: $(ls -A "$T/out")"
 [[ -z $(our_mounts) ]] && pass "nothing stays mounted" || fail "mounts left: $(our_mounts)"
 [[ -z $(losetup -j "$IMG") ]] && pass "no loop device stays attached to the image" \
@@ -150,6 +150,29 @@ else
   cat "$T/bios.log"; fail "--bios: one partition, no ESP (exit $rc)"
 fi
 rm -f "$T/out/bios.img"
+
+# Without --force an image is never replaced, also one that another program creates while
+# mkimage builds (it checks at the start, and renames its work onto IMAGE minutes later). Two
+# runs for one IMAGE each write their own work file.
+rc=0
+"$AOE" mkimage "$T/out/race.img" --from-dir "$TREE" --size 512M --bios >"$T/race.log" 2>&1 &
+race_pid=$!
+for _ in $(seq 600); do
+  compgen -G "$T/out/.aoe-mkimage.*/image.partial" >/dev/null && break
+  kill -0 "$race_pid" 2>/dev/null || break
+  sleep 0.1
+done
+echo precious >"$T/out/race.img"
+wait "$race_pid" || rc=$?
+if [[ $rc -eq 1 && $(cat "$T/out/race.img") == precious ]] &&
+  grep -q "race.img was created by another program while the image was built; it is left untouched" "$T/race.log" &&
+  [[ -z $(find "$T/out" -mindepth 1 ! -name test.img ! -name race.img) ]]; then
+  pass "an IMAGE made while mkimage builds is left untouched (exit 1, no work file left)"
+else
+  cat "$T/race.log"; ls -la "$T/out"
+  fail "an IMAGE made while mkimage builds is left untouched (exit $rc)"
+fi
+rm -f "$T/out/race.img"
 
 # ---------------------------------------------------------------------------
 # Errors.
