@@ -20,4 +20,30 @@ std::string CliErrorLine(const CLI::ParseError& error) {
   return text;
 }
 
+ParseResult<bool> ParseWithCli11(CLI::App& app, std::string_view name,
+                                 const std::vector<std::string>& args) {
+  try {
+    // CLI11 takes a vector in reverse order (it pops arguments off the back).
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return true;
+  } catch (const CLI::ParseError& e) {
+    return ParseError{fmt::format("{}; see 'aoe {} --help'", CliErrorLine(e), name)};
+  }
+  // CLI11 takes "--" as the end of the options and then lists it among the remaining
+  // arguments, before the operands the command had no place for.
+  bool after_options = false;
+  for (const std::string& extra : app.remaining()) {
+    if (extra == "--" && !after_options) {
+      after_options = true;
+      continue;
+    }
+    const bool option = !after_options && extra.starts_with('-');
+    return ParseError{fmt::format("{} '{}'; see 'aoe {} --help'",
+                                  option ? "unknown option" : "unexpected argument", extra, name)};
+  }
+  return false;
+}
+
 }  // namespace aoe::cli

@@ -242,6 +242,13 @@ expect_usage_error "overlay with a bad lifetime" "lifetime 'forever' is not one 
   serve -i vt0 e0.1=/a,overlay=/o,lifetime=forever
 expect_usage_error "lifetime without overlay" "lifetime applies to overlays only" \
   serve -i vt0 e0.1=/a,lifetime=persist
+# "--" ends the options, in every command: what follows is an operand (an export, a word).
+expect_usage_error "serve: an export after --" "lifetime applies to overlays only" \
+  serve -i vt0 -- e0.1=/a,lifetime=persist
+expect_usage_error "serve: an option after -- is an export" "bad export '--frob'" serve -i vt0 -- --frob
+expect_usage_error "netboot: no operands, not even after --" "unexpected argument '--boot'" \
+  netboot -i vt0 -- --boot e0.1
+expect_usage_error "ctl: words after --" "unknown command '--frob'" ctl -S "$tmp/none" -- --frob
 expect_usage_error "overlay with ro" "an overlay export takes writes into its overlays" \
   serve -i vt0 e0.1=/a,ro,overlay=/o
 expect_usage_error "an image in its own overlay directory" \

@@ -24,7 +24,12 @@ ParseResult<ControlCliArgs> ParseControlCliArgs(const std::vector<std::string>& 
       }
       return args[++i];
     };
-    if (a == "-h" || a == "--help") {
+    if (a == "--") {
+      // The end of the options: the rest are words even if they start with '-'.
+      out.words.insert(out.words.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                       args.end());
+      break;
+    } else if (a == "-h" || a == "--help") {
       out.help = true;
     } else if (a == "--json") {
       out.json = true;

@@ -73,28 +73,11 @@ void AddInterfaceOption(CLI::App& app, std::vector<std::string>& interfaces) {
 
 std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
                                 const std::vector<std::string>& args) {
-  try {
-    // CLI11 takes a vector in reverse order (it pops arguments off the back).
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
+  ParseResult<bool> help = ParseWithCli11(app, name, args);
+  if (!help) return Fail(name, kExitUsage, help.error().message);
+  if (*help) {
     fmt::print("{}", app.help());
     return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    return Fail(name, kExitUsage, fmt::format("{}; see 'aoe {} --help'", CliErrorLine(e), name));
-  }
-  std::vector<std::string> unknown = app.remaining();
-  // CLI11 takes "--" as the end of the options (what follows is positional: a file named -x)
-  // and then lists it among the remaining arguments.
-  std::erase(unknown, "--");
-  if (!unknown.empty()) {
-    const std::string& first = unknown.front();
-    if (first.starts_with('-')) {
-      return Fail(name, kExitUsage,
-                  fmt::format("unknown option '{}'; see 'aoe {} --help'", first, name));
-    }
-    return Fail(name, kExitUsage,
-                fmt::format("unexpected argument '{}'; see 'aoe {} --help'", first, name));
   }
   return std::nullopt;
 }

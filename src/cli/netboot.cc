@@ -189,17 +189,11 @@ std::string ParseNetbootArgs(const std::vector<std::string>& args, NetbootArgs& 
   CLI::App app("", "aoe netboot");
   RawArgs raw;
   DefineOptions(app, raw);
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
+  ParseResult<bool> help = ParseWithCli11(app, "netboot", args);
+  if (!help) return help.error().message;
+  if (*help) {
     out.help = app.help();
     return "";
-  } catch (const CLI::ParseError& e) {
-    return fmt::format("{}; see 'aoe netboot --help'", CliErrorLine(e));
-  }
-  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
-    return fmt::format("unknown option '{}'; see 'aoe netboot --help'", unknown.front());
   }
   netboot::NetbootOptions& o = out.options;
   if (!raw.config_path.empty()) {

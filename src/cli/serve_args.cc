@@ -290,19 +290,12 @@ ParseResult<ServeArgs> ParseServeArgs(const std::vector<std::string>& args) {
   CLI::App app("", "aoe serve");
   RawArgs raw;
   DefineOptions(app, raw);
-  try {
-    // CLI11 takes a vector in reverse order (it pops arguments off the back).
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    ServeArgs help;
-    help.help = app.help();
-    return help;
-  } catch (const CLI::ParseError& e) {
-    return ParseError{fmt::format("{}; see 'aoe serve --help'", CliErrorLine(e))};
-  }
-  if (std::vector<std::string> unknown = app.remaining(); !unknown.empty()) {
-    return ParseError{fmt::format("unknown option '{}'; see 'aoe serve --help'", unknown.front())};
+  ParseResult<bool> help = ParseWithCli11(app, "serve", args);
+  if (!help) return ParseError{help.error()};
+  if (*help) {
+    ServeArgs out;
+    out.help = app.help();
+    return out;
   }
   if (app.count("--control-socket") > 0 && raw.control_socket.empty()) {
     return ParseError{
