@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "target/testing/target_fixture.h"
 
@@ -271,6 +273,60 @@ TEST_F(Ata, WriteStorageErrorIsAbortedAndServingContinues) {
   ExpectAtaError(Write(20, Pattern(kSector, 14)), kErrAbrt);
   ExpectAtaOk(Write(21, Pattern(kSector, 15)));
   EXPECT_EQ(Region(disk(), 21 * kSector, kSector), Pattern(kSector, 15));
+}
+
+// The counts of "e1.2: N more ... suppressed" lines, added up.
+uint64_t SuppressedIn(const std::vector<std::string>& summaries) {
+  uint64_t total = 0;
+  for (const std::string& line : summaries) {
+    const size_t more = line.find(" more \"");
+    const size_t count_at = line.rfind(' ', more - 1) + 1;
+    total += std::stoull(line.substr(count_at, more - count_at));
+  }
+  return total;
+}
+
+// A host that keeps writing to storage that fails (a full overlay, a disk that errs for a
+// while) used to get one log line per command: one ENOSPC burst logged over a hundred.
+// Per export and kind, the first ten lines of a 5 s interval are logged in full, the rest
+// counted and reported in one line; another export's failure is still logged at once.
+TEST_F(Ata, AFloodOfFailingWritesLogsTheFirstLinesInFullAndACountOfTheRest) {
+  h_.AddExport(kShelf, kSlot + 1, kDiskSectors * kSector);
+  StartServer();
+  h_.faults(path()).AddRule(FaultRule{.first_sector = 20, .sector_count = 1, .error = ENOSPC});
+  h_.faults(Harness::DiskPath(kShelf, kSlot + 1)).AddRule(FaultRule{.first_sector = 30});
+  constexpr uint64_t kFailed = 200;
+  const auto started = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < kFailed; ++i) ExpectAtaError(Write(20, Pattern(kSector, 14)), kErrAbrt);
+  const auto took = std::chrono::steady_clock::now() - started;
+  const std::string line =
+      "e1.2: write of sectors 20-20 by 02:00:00:00:00:0a failed: No space "
+      "left on device";
+  const size_t logged = h_.LogLinesWith(line).size();
+  // Ten, or at most ten per 5 s interval begun if the machine is very slow (the commands take
+  // milliseconds).
+  EXPECT_GE(logged, 10u);
+  EXPECT_LE(logged, 10u * (1 + static_cast<size_t>(took / std::chrono::seconds(5))));
+
+  // The other export's failure is its own: logged in full at once, not counted with e1.2's.
+  ExpectAtaError(h_.Exchange(BuildAta(
+                     Harness::To(kShelf, kSlot + 1),
+                     AtaOp(kWrite48).Flags(0x41).Count(1).Lba(30).Data(Pattern(kSector, 15)))),
+                 kErrAbrt);
+  EXPECT_TRUE(
+      h_.LogContains("e1.3: write of sectors 30-30 by 02:00:00:00:00:0a failed: "
+                     "Input/output error"));
+
+  // The count is never lost: the server's once-a-second work reports an interval that has
+  // ended, and stopping reports the one still running.
+  h_.Stop();
+  const std::vector<std::string> summaries =
+      h_.LogLinesWith("more \"write failed\" lines suppressed in the last");
+  ASSERT_FALSE(summaries.empty());
+  EXPECT_EQ(logged + SuppressedIn(summaries), kFailed);
+  for (const std::string& summary : summaries)
+    EXPECT_NE(summary.find(" e1.2: "), std::string::npos);
+  EXPECT_FALSE(h_.LogContains("e1.3: 1 more")) << "e1.3's one line was logged, not counted";
 }
 
 // A window export: sectors [16, 48) of a 128-sector disk.

@@ -114,6 +114,8 @@ void LoopThread::Run() {
       next_refresh = std::chrono::steady_clock::now() + kRefreshInterval;
       // Loop 0 logs the changes and announces on a link that came up; this loop only follows.
       (void)loop_->RefreshPorts(/*log_changes=*/false);
+      // This loop's own storage failures: their counts are reported here, as loop 0 does its.
+      loop_->target().ReportSuppressedLogs();
       loop_->FlushTx();
     }
   }

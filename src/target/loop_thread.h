@@ -11,7 +11,8 @@
 // first Poll(), after a daemon has dropped its privileges (server.h). Until then Call() runs the
 // task at once, on the caller's thread, which is then the only one touching the loop.
 //
-// Once started, the loop follows its own ports' MTU and link once a second.
+// Once started, the loop follows its own ports' MTU and link once a second, and reports how many
+// of its log lines were suppressed (Target::ReportSuppressedLogs).
 //
 // Thread-safety: Call(), Start() and the destructor from one thread (the server's).
 #pragma once

@@ -190,6 +190,7 @@ std::string ServerImpl::LoopNotAnswering() {
 void ServerImpl::Housekeeping() {
   next_housekeeping_ = std::chrono::steady_clock::now() + kHousekeepingInterval;
   target().RetryFailedSaves();
+  target().ReportSuppressedLogs();
   RefreshSharedState();
   const DataLoop::PortChanges changes = loop_->RefreshPorts(/*log_changes=*/true);
   for (size_t i : changes.came_up) {

@@ -210,8 +210,9 @@ class ServerImpl final : public Server {
   // Housekeeping -----------------------------------------------------------------------------
 
   // Follows MTU and link changes, re-binds interfaces that were deleted and re-created, and
-  // announces the exports again when a link comes (back) up. (The other loops follow their
-  // own ports: LoopThread.)
+  // announces the exports again when a link comes (back) up, retries failed state saves and
+  // reports suppressed log lines. (The other loops follow their own ports and report their own
+  // suppressed lines: LoopThread.)
   void Housekeeping();
   // Opens the ports of every loop on the interface of port `index` again, in a new fanout
   // group, in place of ports that cannot bind to their re-created interface.

@@ -5,6 +5,8 @@
 // own io_uring, as `aoe serve --loops 2` does. Runs under the tsan preset (CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -97,6 +99,25 @@ TEST_F(ServerLoops, EachHostIsServedByTheLoopItsMacIsSpreadTo) {
   EXPECT_EQ(AtaCommandsOn(0), 2u);
   EXPECT_EQ(AtaCommandsOn(1), 2u);
   EXPECT_EQ(h_.server().stats().ata_commands, 4u);
+}
+
+// Each loop rate-limits its own storage error lines and reports what it suppressed from its own
+// once-a-second work, with no further line and no stop: loop 0 from the server's housekeeping,
+// loop 1 from its LoopThread. (Waits out the 5 s interval in real time.)
+TEST_F(ServerLoops, EachLoopReportsTheLinesItSuppressedOnceTheIntervalHasEnded) {
+  std::filesystem::resize_file(image_, 0);  // every read comes up short now
+  for (int i = 0; i < 13; ++i) ExpectAtaError(Read(0, 1, kHostA), kErrUnc);
+  for (int i = 0; i < 17; ++i) ExpectAtaError(Read(0, 1, kHostB), kErrUnc);
+  EXPECT_EQ(h_.LogLinesWith("e1.2: read of sectors 0-0 by ").size(), 20u) << "ten per loop";
+  const std::string loop0 = "e1.2: 3 more \"read failed\" lines suppressed in the last";
+  const std::string loop1 = "e1.2: 7 more \"read failed\" lines suppressed in the last";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((!h_.LogContains(loop0) || !h_.LogContains(loop1)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    h_.server().Poll(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(h_.LogContains(loop0));
+  EXPECT_TRUE(h_.LogContains(loop1));
 }
 
 TEST_F(ServerLoops, AReservationSetOnLoopZeroBindsLoopOneFromItsReply) {

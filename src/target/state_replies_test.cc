@@ -283,5 +283,39 @@ TEST_F(StateReplies, ReadFloodOfOneSourceIsLimitedWithoutTouchingItsChangesOrOth
   EXPECT_EQ(wire_.pool().free_count(), kPoolSize);
 }
 
+// Each source's drops are reported at most every 10 s, but forged source addresses multiply
+// the reports: per export and kind, the first ten of an interval are logged and the rest
+// counted, in a line of their own once the interval has passed (the server asks every second).
+TEST_F(StateReplies, ForgedSourcesCannotFloodTheLogWithRateLimitReports) {
+  StateCommandLimits limits;
+  limits.reads.per_second = 1;
+  limits.reads.burst = 1;
+  Build(limits);
+  constexpr int kSources = 50;
+  for (int i = 0; i < kSources; ++i) {
+    const MacAddress forged{{0x02, 0x00, 0x00, 0x00, 0x01, static_cast<uint8_t>(i)}};
+    ConfigRead(forged);
+    ConfigRead(forged);  // over its limit: dropped and reported
+  }
+  EXPECT_EQ(stats_.dropped_rate_limited, uint64_t{kSources});
+  auto reports = [this] {
+    size_t n = 0;
+    for (const auto& line : log_lines_)
+      if (line.find("rate-limiting config/mask/reserve reads from") != std::string::npos) ++n;
+    return n;
+  };
+  EXPECT_EQ(reports(), 10u);
+  EXPECT_TRUE(Logged("rate-limiting config/mask/reserve reads from 02:00:00:00:01:00: dropped 1"))
+      << "the first ones in full";
+
+  target_->ReportSuppressedLogs();
+  EXPECT_FALSE(Logged("suppressed")) << "the interval has not ended";
+  clock_.Advance(std::chrono::seconds(5));
+  target_->ReportSuppressedLogs();
+  EXPECT_TRUE(
+      Logged("e1.1: 40 more \"config/mask/reserve reads rate-limited\" lines suppressed "
+             "in the last 5 s"));
+}
+
 }  // namespace
 }  // namespace aoe::target

@@ -37,6 +37,7 @@ Target::Target(Logger& log, Stats& stats, Transmitter& transmitter, StateStore& 
       tx_(transmitter),
       store_(store),
       clock_(clock),
+      log_limit_(log, clock),
       buffer_count_(buffer_count),
       frame_capacity_(frame_capacity),
       change_limiter_(limits.changes),

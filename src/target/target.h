@@ -16,6 +16,10 @@
 // replies wait at once; beyond either limit the command is dropped and the initiator
 // retransmits.
 //
+// What a peer or failing storage can cause once per frame (a failed read, write, trim or flush; a
+// source over its rate limit) is logged through a LogRateLimiter, per export and kind: the first
+// lines of a burst in full, then a count (the Server calls ReportSuppressedLogs once a second).
+//
 // With several event loops (docs/architecture.md, "More cores"), each loop has its own Target.
 // The one whose exports own their state (Export::owns_state) serves every command; the others
 // serve copies (Export::CopyForLoop) and drop every command but ATA, which the fanout selector
@@ -31,6 +35,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/log_rate_limit.h"
 #include "base/mac_address.h"
 #include "proto/ata.h"
 #include "proto/header.h"
@@ -118,6 +123,10 @@ class Target final : public CommandOwner {
   void StateSaved(const StateStore::Saved& saved);
   // Starts again the saves that failed (the Server calls this once a second).
   void RetryFailedSaves();
+  // Logs how many lines were suppressed in each rate-limiting interval that has ended, so that a
+  // count is reported even when no further line comes (every loop calls this once a second;
+  // what is left is reported when the Target is destroyed).
+  void ReportSuppressedLogs() { log_limit_.ReportEnded(); }
   // Whether a save is in flight (shutdown and reload wait for none).
   bool saving() const;
   // Replies waiting for their export's state to become durable.
@@ -182,6 +191,7 @@ class Target final : public CommandOwner {
   Transmitter& tx_;
   StateStore& store_;
   const Clock& clock_;
+  LogRateLimiter log_limit_;
   uint16_t buffer_count_;
   size_t frame_capacity_;
   std::vector<std::shared_ptr<Export>> exports_;

@@ -27,6 +27,22 @@ std::string SectorRange(const Command& c) {
   return fmt::format("sectors {}-{}", lba, lba + (count ? count - 1 : 0));
 }
 
+// The rate-limiting key's kind of a failed command (with its export's name).
+std::string_view FailureKind(PendingIo pending) {
+  switch (pending) {
+    case PendingIo::kRead:
+      return "read failed";
+    case PendingIo::kWrite:
+      return "write failed";
+    case PendingIo::kTrim:
+      return "trim failed";
+    case PendingIo::kFlush:
+    case PendingIo::kNone:
+      break;
+  }
+  return "flush failed";
+}
+
 }  // namespace
 
 void Target::ServeAta(Command& command, Export& e, const PortInfo& port,
@@ -247,19 +263,25 @@ void Target::Complete(Command& command, int64_t result) {
   bool ok = result >= 0 && (no_data || result == command.io_bytes);
   uint8_t count = LoadU8(command.buffer, 26);
   if (!ok) {
-    std::string_view what = pending == PendingIo::kRead    ? "read"
-                            : pending == PendingIo::kWrite ? "write"
-                            : pending == PendingIo::kTrim  ? "trim"
-                                                           : "flush";
-    // Named by initiator: on an overlay export each has storage of its own, and one client's
-    // full or failed overlay must not read as the export's. (The reply is addressed to it.)
-    const std::string requester = MacAddress::Load(command.buffer, 0).ToString();
-    const std::string why = result < 0 ? std::system_category().message(static_cast<int>(-result))
-                                       : fmt::format("short transfer of {} bytes", result);
-    if (pending == PendingIo::kFlush) {
-      log_.Warn(e.name(), "flush by {} failed: {}", requester, why);
-    } else {
-      log_.Warn(e.name(), "{} of {} by {} failed: {}", what, SectorRange(command), requester, why);
+    // One line per failed command would let a host that keeps writing to a full overlay, or
+    // storage that fails for a while, fill the log and the disk under it: per export and kind,
+    // the first lines of a burst are logged in full and the rest counted (LogRateLimiter).
+    if (log_limit_.Admit(LogLevel::kWarn, e.name(), FailureKind(pending))) {
+      std::string_view what = pending == PendingIo::kRead    ? "read"
+                              : pending == PendingIo::kWrite ? "write"
+                              : pending == PendingIo::kTrim  ? "trim"
+                                                             : "flush";
+      // Named by initiator: on an overlay export each has storage of its own, and one client's
+      // full or failed overlay must not read as the export's. (The reply is addressed to it.)
+      const std::string requester = MacAddress::Load(command.buffer, 0).ToString();
+      const std::string why = result < 0 ? std::system_category().message(static_cast<int>(-result))
+                                         : fmt::format("short transfer of {} bytes", result);
+      if (pending == PendingIo::kFlush) {
+        log_.Warn(e.name(), "flush by {} failed: {}", requester, why);
+      } else {
+        log_.Warn(e.name(), "{} of {} by {} failed: {}", what, SectorRange(command), requester,
+                  why);
+      }
     }
     // UNC tells the initiator the medium failed; ABRT covers writes and flushes.
     uint8_t error =

@@ -233,7 +233,12 @@ bool Target::AdmitStateCommand(Command& command, Export& e, const MacAddress& re
   }
   SourceRateLimiter& limiter = change ? change_limiter_ : read_limiter_;
   SourceRateLimiter::Decision decision = limiter.Take(requester, clock_.Now());
-  if (decision.report_dropped > 0) {
+  // Reports are already at most one per source per interval, but forged source addresses
+  // multiply them: per export and kind, a burst of them is logged, then counted.
+  if (decision.report_dropped > 0 &&
+      log_limit_.Admit(LogLevel::kWarn, e.name(),
+                       change ? "config/mask/reserve changes rate-limited"
+                              : "config/mask/reserve reads rate-limited")) {
     const SourceRateLimiter::Limits& limits = limiter.limits();
     std::string who = decision.overflow
                           ? fmt::format(

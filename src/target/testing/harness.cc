@@ -345,4 +345,12 @@ bool Harness::LogContains(std::string_view text) const {
   return false;
 }
 
+std::vector<std::string> Harness::LogLinesWith(std::string_view text) const {
+  std::lock_guard lock(log_mutex_);
+  std::vector<std::string> found;
+  for (const auto& line : log_lines_)
+    if (line.find(text) != std::string::npos) found.push_back(line);
+  return found;
+}
+
 }  // namespace aoe::target::testkit

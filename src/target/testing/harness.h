@@ -305,6 +305,8 @@ class Harness {
 
   const std::vector<std::string>& log_lines() const { return log_lines_; }
   bool LogContains(std::string_view text) const;
+  // The lines logged so far that contain `text` (other event loops may be logging meanwhile).
+  std::vector<std::string> LogLinesWith(std::string_view text) const;
 
  private:
   struct InterfaceSpec {
