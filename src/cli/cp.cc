@@ -505,10 +505,9 @@ int CpMain(const std::vector<std::string>& arguments) {
                 "holes anyway");
   }
 
-  if (src_disk) {
-    if (std::optional<std::string> bad = LocalFile::DestinationProblem(local_path)) {
-      return Fail(kName, kExitUsage, *bad);
-    }
+  if (std::optional<std::string> bad = src_disk ? LocalFile::DestinationProblem(local_path)
+                                                : LocalFile::SourceProblem(local_path)) {
+    return Fail(kName, kExitUsage, *bad);
   }
   // Open the local side first: a typo in a path should not cost a network round trip.
   ParseResult<LocalFile> local =

@@ -84,11 +84,32 @@ LocalFile::~LocalFile() {
   if (!new_path_.empty()) Discard(/*wrote_nothing=*/false);
 }
 
+namespace {
+
+// A pipe or socket: cp reads and writes at offsets, which neither takes ('-' is refused alike).
+std::optional<std::string> PipeProblem(const std::string& path, const struct stat& st,
+                                       std::string_view instead) {
+  if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) return std::nullopt;
+  return fmt::format("{} is a {}, which cannot take cp's {} at offsets; give a file name", path,
+                     S_ISFIFO(st.st_mode) ? "FIFO (a named pipe)" : "socket", instead);
+}
+
+}  // namespace
+
+std::optional<std::string> LocalFile::SourceProblem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;  // OpenSource says why
+  return PipeProblem(path, st, "reads");
+}
+
 ParseResult<LocalFile> LocalFile::OpenSource(const std::string& path) {
   LocalFile l;
   l.path_ = path;
-  l.fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put in place of the file since SourceProblem must not make the open wait
+  // for a writer; fstat below refuses it. Cleared again for the reads.
+  l.fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!l.fd_) return ParseError{Errno("cannot open", path)};
+  if (::fcntl(l.fd_.get(), F_SETFL, 0) != 0) return ParseError{Errno("cannot open", path)};
   struct stat st {};
   if (fstat(l.fd_.get(), &st) != 0) return ParseError{Errno("cannot stat", path)};
   if (S_ISREG(st.st_mode)) {
@@ -113,6 +134,9 @@ std::optional<std::string> LocalFile::DestinationProblem(const std::string& path
   const bool exists = ::stat(path.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) {
     return fmt::format("{} is a directory; give the file name to write", path);
+  }
+  if (exists) {
+    if (std::optional<std::string> pipe = PipeProblem(path, st, "writes")) return pipe;
   }
   struct stat link {};
   if (!exists && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {

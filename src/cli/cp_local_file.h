@@ -26,8 +26,11 @@ class LocalFile {
  public:
   // A source: a regular file or a block device (cp must know its size).
   static ParseResult<LocalFile> OpenSource(const std::string& path);
-  // What makes `path` no destination at all (a directory, a symbolic link to nothing): a bad
-  // argument, checked before OpenDestination.
+  // What makes `path` no source at all (a FIFO or socket: cp reads at offsets, and opening a
+  // FIFO would wait for a writer): a bad argument, checked before OpenSource.
+  static std::optional<std::string> SourceProblem(const std::string& path);
+  // What makes `path` no destination at all (a directory, a symbolic link to nothing, a FIFO or
+  // socket): a bad argument, checked before OpenDestination.
   static std::optional<std::string> DestinationProblem(const std::string& path);
   // A destination. `whole_new_file`: the copy makes the file anew (no --seek-sectors), so a
   // regular file is written beside it and renamed over it (above); one this user may not write,

@@ -29,19 +29,22 @@ expect_help() {
   done
 }
 
-# expect_usage_error NAME PATTERN ARGS...
+# expect_usage_error NAME PATTERN ARGS... A usage error is immediate: a command still running
+# after 20 s (exit 124) has hung, e.g. opening a FIFO.
 expect_usage_error() {
   name=$1
   pattern=$2
   shift 2
-  "$aoe" "$@" >"$tmp/out" 2>"$tmp/err"
+  failures_before=$failures
+  timeout 20 "$aoe" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
   rc=$?
   lines=$(wc -l <"$tmp/err")
   [ "$rc" -eq 2 ] || fail "$name: exit $rc, want 2"
   [ "$lines" -eq 1 ] || fail "$name: $lines lines on stderr, want 1: $(cat "$tmp/err")"
   [ -s "$tmp/out" ] && fail "$name: unexpected stdout: $(cat "$tmp/out")"
   grep -q -e "$pattern" "$tmp/err" || fail "$name: stderr '$(cat "$tmp/err")' lacks '$pattern'"
-  echo "ok: $name: $(cat "$tmp/err")"
+  [ "$failures" -eq "$failures_before" ] && echo "ok: $name: $(cat "$tmp/err")"
+  return 0
 }
 
 expect_help scan -i --timeout --json
@@ -85,6 +88,12 @@ expect_usage_error "cp two files" "neither 'a.img' nor 'b.img' is an AoE disk" c
 expect_usage_error "cp two disks" "both SRC and DST are AoE disks" cp -i vc0 e0.1 e0.2
 expect_usage_error "cp to stdout" "^aoe cp: '-' (standard output) is not supported" cp -i vc0 e0.1 -
 expect_usage_error "cp from stdin" "^aoe cp: '-' (standard input) is not supported" cp -i vc0 - e0.1
+# A FIFO no process has open would make the open wait for ever (and a pipe takes no offsets).
+mkfifo "$tmp/fifo"
+expect_usage_error "cp to a FIFO" "fifo is a FIFO (a named pipe), which cannot take cp.s writes at offsets" \
+    cp -i vc0 e0.1 "$tmp/fifo"
+expect_usage_error "cp from a FIFO" "fifo is a FIFO (a named pipe), which cannot take cp.s reads at offsets" \
+    cp -i vc0 "$tmp/fifo" e0.1
 expect_usage_error "cp without -i" "^aoe cp: no interface given" cp e0.1 disk.img
 expect_usage_error "cp --sparse-upload on a download" "sparse-upload is for uploads" \
     cp -i vc0 --sparse-upload e0.1 disk.img
