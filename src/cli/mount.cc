@@ -2,7 +2,6 @@
 // background daemon (or in the foreground with --foreground). The machinery is in src/os/
 // (mount_daemon.h); this file parses the arguments, checks what can be checked before touching
 // the network, sets up logging, and daemonizes once the mount exists.
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,19 +10,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
-#include "base/unique_fd.h"
 #include "cli/command.h"
 #include "cli/initiator_args.h"
 #include "os/daemonize.h"
 #include "os/mount_daemon.h"
 #include "os/mount_lock.h"
+#include "os/mount_log.h"
 #include "os/mount_status.h"
 #include "os/mount_table.h"
 
@@ -58,55 +55,6 @@ Logs go to --log, by default /var/log/aoekit/mount-eSHELF.SLOT.log (stderr with
 --foreground). Status files live in $AOE_RUN_DIR, by default /run/aoekit/mounts.
 Exit status: 0 mounted (with --foreground: unmounted cleanly), 1 runtime failure (no
 target answered, interface, mount point, final flush), 2 bad arguments.)"};
-
-// Log lines go to a file with one write(2) each: no stdio buffer that fork() could duplicate,
-// and lines of concurrent writers (two daemons sharing a log) do not interleave.
-// The default file's directory (/var/log/aoekit) is created when missing; a --log FILE's is
-// not: a typo in it must not leave directories behind.
-class LogFile {
- public:
-  LogFile(std::string path, bool create_directory)
-      : path_(std::move(path)), create_directory_(create_directory) {}
-  Result<void> Open() {
-    if (create_directory_) {
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
-    }
-    // O_EXCL first, to know whether this run made the file (RemoveIfCreated removes only that).
-    bool created = true;
-    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640));
-    if (!fd && errno == EEXIST) {
-      created = false;
-      fd = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-    }
-    if (!fd) return Errno();
-    std::lock_guard lock(mutex_);
-    fd_ = std::move(fd);
-    created_ = created_ || created;  // SIGHUP reopens: the first open decides
-    return {};
-  }
-  // For a mount that failed before its daemon served, whose error is on stderr already: a file
-  // this run created goes. False if the file was there before (the caller logs the failure
-  // into it, for whoever reads it later).
-  bool RemoveIfCreated() {
-    if (!created_) return false;
-    (void)::unlink(path_.c_str());
-    return true;
-  }
-  void Write(std::string_view line) {
-    std::string out(line);
-    out.push_back('\n');
-    std::lock_guard lock(mutex_);
-    (void)!::write(fd_.get(), out.data(), out.size());
-  }
-
- private:
-  std::string path_;
-  bool create_directory_;
-  std::mutex mutex_;
-  UniqueFd fd_;
-  bool created_ = false;
-};
 
 // --dead-timeout: seconds, or 0 to retry for ever.
 ParseResult<Duration> ParseDeadTimeout(std::string_view text) {
@@ -256,12 +204,12 @@ int MountMain(const std::vector<std::string>& args) {
   }
 
   // The daemon logs to a file; in the foreground stderr is the natural place unless --log.
-  std::unique_ptr<LogFile> log_file;
+  std::unique_ptr<os::MountLogFile> log_file;
   if (!log_path.empty() || !foreground) {
     const bool given = !log_path.empty();
     if (!given) log_path = DefaultLogPath(disk);
     log_path = os::NormalizePath(log_path);
-    log_file = std::make_unique<LogFile>(log_path, /*create_directory=*/!given);
+    log_file = std::make_unique<os::MountLogFile>(log_path, given);
     if (Result<void> r = log_file->Open(); !r) {
       return Fail(kName, given ? kExitUsage : kExitFailure,
                   fmt::format("cannot open the log file {}: {}; choose another with --log FILE",
@@ -277,8 +225,9 @@ int MountMain(const std::vector<std::string>& args) {
 
   auto daemon = os::MountDaemon::Start(options, log);
   if (!daemon) {
-    // Into the log file too, for whoever reads it later; never twice on stderr.
-    if (log_file && !log_file->RemoveIfCreated()) {
+    // Into the log file too (unless it went, mount_log.h), for whoever reads it later; never
+    // twice on stderr.
+    if (log_file && !log_file->RemoveIfOurs()) {
       log.Error(disk, "not mounted: {}", daemon.error().message);
     }
     return Fail(kName, kExitFailure, daemon.error().message);
@@ -298,7 +247,7 @@ int MountMain(const std::vector<std::string>& args) {
   auto startup = os::DaemonStartup::Fork();
   if (!startup) {
     (*daemon)->Abandon();
-    if (log_file) (void)log_file->RemoveIfCreated();
+    if (log_file) (void)log_file->RemoveIfOurs();
     return Fail(kName, kExitFailure, startup.error().message);
   }
   if (!startup->is_child()) {

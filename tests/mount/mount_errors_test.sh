@@ -44,7 +44,8 @@ mt_expect_one_line_error "mount with no target answering" 1 "did not answer" \
 mt_no_mount_left "$MNT"
 compgen -G "$AOE_RUN_DIR/*.json" >/dev/null && t_fail "status file left: $(ls "$AOE_RUN_DIR")"
 t_check "a refused mount leaves no lock file" no_lock_files
-t_check "nor the log file it created" test ! -e "$T_TMP/e0.9.log"
+t_check "but keeps the --log FILE it was given, the failure logged in it" \
+    grep -q "not mounted: .*did not answer" "$T_TMP/e0.9.log"
 echo "earlier line" >"$T_TMP/kept.log"
 mt_aoe mount -i vi0 e0.9 "$MNT" --timeout 1 --log "$T_TMP/kept.log" 2>/dev/null
 t_check "a log file that was there before is kept, the failure logged in it" \
@@ -81,6 +82,29 @@ t_check "the refused mount left only the mounted one's 2 lock files ($lock_files
     test "$lock_files" -eq 2
 mt_aoe umount "$MNT" || t_fail "aoe umount $MNT failed"
 t_check "a daemon that exits removes its lock files" no_lock_files
+
+# Two mounts given one --log FILE: the first (of a disk no target serves) creates it, the second
+# mounts and writes to it, then the first gives up. It used to remove the file as "the log it
+# created", from under the running daemon; now it leaves it, with its failure logged in it.
+SHARED_LOG=$T_TMP/shared.log
+mkdir -p "$T_TMP/shared1" "$T_TMP/shared2"
+mt_aoe mount -i vi0 e0.9 "$T_TMP/shared1" --timeout 5 --log "$SHARED_LOG" \
+    2>"$T_TMP/shared1.err" &
+refused=$!
+for (( i = 0; i < 50; i++ )); do
+    [[ -e "$SHARED_LOG" ]] && break
+    sleep 0.1
+done
+t_check "(the mount of e0.9 has created the shared log)" test -e "$SHARED_LOG"
+mt_aoe mount -i vi0 e0.1 "$T_TMP/shared2" --log "$SHARED_LOG" >/dev/null \
+    || t_fail "aoe mount e0.1 with the shared log failed"
+t_defer "mountpoint -q '$T_TMP/shared2' && umount -l '$T_TMP/shared2'; t_stop_pid $(mt_daemon_pid e0.1)"
+wait "$refused"
+t_expect "(the mount of e0.9 is refused)" "$?" 1 "did not answer" "$T_TMP/shared1.err"
+t_check "a refused mount leaves the log file another mount writes to" \
+    grep -q "not mounted: .*did not answer" "$SHARED_LOG"
+mt_aoe umount "$T_TMP/shared2" || t_fail "aoe umount $T_TMP/shared2 failed"
+t_check "and the running mount's lines still reach it" grep -q "e0.1.*stopped after" "$SHARED_LOG"
 
 # Two mounts of one disk started together: the status files show neither yet (a daemon writes
 # its own once it serves), so only the run directory's lock keeps the second out.
