@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 namespace aoe::os {
@@ -19,8 +20,8 @@ std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
   return fmt::format("{}/locks/{}.lock", run_dir, disk);
 }
 
-// A taker starts again only when a holder unlinked the file between its open and its flock;
-// each round means another mount came and went meanwhile, so a few are plenty.
+// A taker starts again only when a holder let go of the file between the taker's finding it
+// and its flock; each round means another mount came and went meanwhile, so a few are plenty.
 constexpr int kMaxLockAttempts = 100;
 
 // FNV-1a: a stable name for a path of any length (a lock file's name is at most 255 bytes).
@@ -33,12 +34,40 @@ uint64_t PathHash(const std::string& path) {
   return hash;
 }
 
-// Open (creating if needed), flock, then check that the locked file is still the one at
-// `path`: see the header for why the check makes unlinking on release safe.
+// Makes the lock file under a name of this thread's own, locks it, and only then links it at
+// `path`. A lock file thus appears at its path locked by its maker, who holds it with no check
+// (nobody can have locked it first, and only a holder unlinks it), and a failure on the way
+// leaves nothing: the private name goes whatever happens. std::nullopt if a file is at `path`.
+Result<std::optional<HeldLock>> CreateLocked(const std::string& path) {
+  // The pid and thread id make the name unique among live threads: a file there was left by a
+  // process killed in between, whose ids were since reused.
+  const std::string own = fmt::format("{}.{}-{}.new", path, ::getpid(), ::gettid());
+  (void)::unlink(own.c_str());
+  UniqueFd fd(::open(own.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) return Errno();
+  int error = 0;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 || ::link(own.c_str(), path.c_str()) != 0) {
+    error = errno;
+  }
+  (void)::unlink(own.c_str());
+  if (error == EEXIST) return std::optional<HeldLock>();
+  if (error != 0) return Errno(error);
+  return std::optional<HeldLock>(HeldLock(path, std::move(fd)));
+}
+
+// Creates the lock file locked (CreateLocked), or else opens the one there, flocks it, then
+// checks that it is still the one at `path`: see the header for why the check makes unlinking
+// on release safe. A file found there is not this call's, so failing leaves it as it was.
 Result<HeldLock> TakeLock(const std::string& path) {
   for (int attempt = 0; attempt < kMaxLockAttempts; ++attempt) {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd) return Errno();
+    Result<std::optional<HeldLock>> created = CreateLocked(path);
+    if (!created) return Unexpected{created.error()};
+    if (*created) return std::move(**created);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) continue;  // its holder let go of it since
+      return Errno();
+    }
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Errno();
     struct stat locked {};
     struct stat linked {};

@@ -4,17 +4,20 @@
 // serves (seconds later). The locks live in <run_dir>/locks, one file per disk and per mount
 // point (named by a hash of its path).
 //
-// A lock file exists only while it is, or is about to be, locked: its holder unlinks it when it
-// lets go (a mount refused after taking it, a daemon that exits), so none are left behind. A
-// daemon that is killed leaves its file, unlocked; the next mount takes it over and removes it
-// in turn.
+// A lock file exists only while it is locked: it is made under a private name, locked, and then
+// linked at its path (link(2) fails if a file is there), and its holder unlinks it when it lets
+// go (a mount refused after taking it, a daemon that exits), so none are left behind, also by a
+// mount that fails while taking it. A daemon that is killed leaves its file, unlocked; the next
+// mount takes it over and removes it in turn. (The run directory must support hard links, as
+// tmpfs and the local Linux filesystems do.)
 //
-// Unlinking a lock file is safe only because the taking side checks, after flock, that the file
-// it locked is still the one linked at the path (same device and inode), and starts again if
-// not. Without that check a taker that opened the file just before its holder unlinked it would
-// lock the orphan, while a third process creates and locks a new file at the path: two holders
-// of "one" lock. Only a holder unlinks, and it does so before it closes, so once a taker has
-// seen its locked file still linked, nobody can unlink it until the taker lets go.
+// Unlinking a lock file is safe only because a taker that finds the file there checks, after
+// flock, that the file it locked is still the one linked at the path (same device and inode),
+// and starts again if not. Without that check a taker that opened the file just before its
+// holder unlinked it would lock the orphan, while a third process makes and locks a new file at
+// the path: two holders of "one" lock. Only a holder unlinks, and it does so before it closes,
+// so once a taker has seen its locked file still linked, nobody can unlink it until the taker
+// lets go. The maker of a file needs no check: it held the lock before the file had its name.
 //
 // Value types and free functions; no shared state.
 #pragma once
@@ -52,8 +55,8 @@ struct MountLocks {
 };
 
 // EWOULDBLOCK (in the error) and `holder` set to "disk" or "mountpoint" when another process
-// holds one of them; other errors are the errno of mkdir, open, flock or stat. On an error,
-// nothing this call took or created is left.
+// holds one of them; other errors are the errno of mkdir, open, flock, link or stat. On an
+// error, nothing this call took or created is left.
 Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
                              const std::string& mountpoint, std::string& holder);
 

@@ -1,9 +1,17 @@
 #include "os/mount_lock.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -57,6 +65,64 @@ TEST(MountLockTest, ARefusedLockMountLeavesNothingOfItsOwn) {
   EXPECT_EQ(LockFiles(dir), 2u) << "the first mount's files stay";
   std::filesystem::remove_all(dir);
 }
+
+#if defined(__NR_newfstatat) && defined(__NR_statx)
+// From here on, this process's fstat() fails with ENOMEM (the fstat syscall, and newfstatat and
+// statx of an fd: AT_EMPTY_PATH); stat() of a path still works. For a forked child only.
+bool FailFstatFromNowOn() {
+  constexpr uint32_t kEnomem = SECCOMP_RET_ERRNO | ENOMEM;
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+#ifdef __NR_fstat
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fstat, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, kEnomem),
+#endif
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_newfstatat, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[3])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, kEnomem),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_statx, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, kEnomem),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) == 0;
+}
+
+// A mount that creates its lock file and then fails (here: fstat fails, as it may under memory
+// pressure) must not leave the file behind. It used to: TakeLock returned the error after
+// flock, leaving the file it had made.
+TEST(MountLockTest, ALockFileIsNotLeftBehindWhenFstatFails) {
+  const std::string dir = FreshDir("aoe_lock_fstat");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!FailFstatFromNowOn()) ::_exit(3);
+    struct stat st {};
+    if (::fstat(0, &st) == 0 || errno != ENOMEM) ::_exit(4);  // the filter works
+    bool taken = false;
+    {
+      std::string holder;
+      Result<MountLocks> locks = LockMount(dir, "e1.2", "/mnt/a", holder);
+      taken = locks.has_value();
+    }
+    ::_exit(taken ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_NE(WEXITSTATUS(status), 3) << "cannot install a seccomp filter";
+  ASSERT_NE(WEXITSTATUS(status), 4) << "the filter does not make fstat fail";
+  EXPECT_EQ(LockFiles(dir), 0u) << (WEXITSTATUS(status) == 0 ? "took and let go of the locks"
+                                                             : "failed to take the locks")
+                                << ", and left a file behind";
+  std::filesystem::remove_all(dir);
+}
+#endif
 
 // Taking a lock while its holder lets go (unlinking the file) must never give two holders: a
 // taker that opened the file just before it was unlinked would otherwise lock the orphan while
