@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <system_error>
+#include <thread>
 
 namespace aoe::os {
 
@@ -23,6 +25,9 @@ std::string DiskLockPath(const std::string& run_dir, const std::string& disk) {
 // A taker starts again only when a holder let go of the file between the taker's finding it
 // and its flock; each round means another mount came and went meanwhile, so a few are plenty.
 constexpr int kMaxLockAttempts = 100;
+
+// How long a taker waits out probes' shared locks (LockWaitingOutProbes), in 1 ms rounds.
+constexpr int kMaxProbeWaits = 1000;
 
 // FNV-1a: a stable name for a path of any length (a lock file's name is at most 255 bytes).
 uint64_t PathHash(const std::string& path) {
@@ -55,6 +60,27 @@ Result<std::optional<HeldLock>> CreateLocked(const std::string& path) {
   return std::optional<HeldLock>(HeldLock(path, std::move(fd)));
 }
 
+// flock(LOCK_EX | LOCK_NB) that waits out probes. DiskLockHeld (aoe show, aoe umount, aoe mount's
+// look at the status files) takes a shared lock for the moment between its open and its close,
+// and a mount trying the lock just then would be refused as if another mount held it. A mount
+// holds the lock exclusively, so a shared lock of our own is granted exactly when no mount holds
+// it: then only probes are in the way, and they are gone within microseconds; otherwise the
+// refusal is immediate. The bound (a second) only matters if a probe is stopped between flock
+// and close. The probe keeps its flock rather than testing without locking (F_OFD_GETLK,
+// /proc/locks): the locks must stay flocks, so that daemons started by an earlier version, which
+// an upgrade leaves running, keep both excluding new mounts and being seen by the probe, and
+// fcntl's lock tests do not see flocks.
+Result<void> LockWaitingOutProbes(int fd) {
+  for (int wait = 0;; ++wait) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return {};
+    if (errno != EWOULDBLOCK) return Errno();
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) return Errno();  // EWOULDBLOCK: a mount holds it
+    (void)::flock(fd, LOCK_UN);
+    if (wait == kMaxProbeWaits) return Errno(EWOULDBLOCK);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // Creates the lock file locked (CreateLocked), or else opens the one there, flocks it, then
 // checks that it is still the one at `path`: see the header for why the check makes unlinking
 // on release safe. A file found there is not this call's, so failing leaves it as it was.
@@ -68,7 +94,7 @@ Result<HeldLock> TakeLock(const std::string& path) {
       if (errno == ENOENT) continue;  // its holder let go of it since
       return Errno();
     }
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Errno();
+    if (Result<void> r = LockWaitingOutProbes(fd.get()); !r) return Unexpected{r.error()};
     struct stat locked {};
     struct stat linked {};
     if (::fstat(fd.get(), &locked) != 0) return Errno();
@@ -127,6 +153,8 @@ Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk
   return locks;
 }
 
+// The shared lock is held only until `fd` closes; a mount taking the lock meanwhile waits it
+// out (LockWaitingOutProbes).
 DiskLockState DiskLockHeld(const std::string& run_dir, const std::string& disk) {
   UniqueFd fd(::open(DiskLockPath(run_dir, disk).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errno == ENOENT ? DiskLockState::kNoFile : DiskLockState::kUnknown;

@@ -60,9 +60,11 @@ struct MountLocks {
 Result<MountLocks> LockMount(const std::string& run_dir, const std::string& disk,
                              const std::string& mountpoint, std::string& holder);
 
-// Whether some process holds the disk's lock. kNoFile: its lock file is missing, so nobody
-// holds it (a held lock file stays linked, see above) unless the file was removed by hand under
-// its holder. kUnknown: the file is unreadable to us (another user's).
+// Whether some process holds the disk's lock: a shared flock for a moment, which a mount taking
+// the lock waits out rather than being refused, so probing never makes a mount fail. kNoFile: its
+// lock file is missing, so nobody holds it (a held lock file stays linked, see above) unless the
+// file was removed by hand under its holder. kUnknown: the file is unreadable to us (another
+// user's).
 enum class DiskLockState { kHeld, kFree, kNoFile, kUnknown };
 DiskLockState DiskLockHeld(const std::string& run_dir, const std::string& disk);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -63,6 +65,46 @@ TEST(MountLockTest, ARefusedLockMountLeavesNothingOfItsOwn) {
   EXPECT_EQ(holder, "mountpoint");
   EXPECT_FALSE(std::filesystem::exists(dir + "/locks/e1.3.lock"));
   EXPECT_EQ(LockFiles(dir), 2u) << "the first mount's files stay";
+  std::filesystem::remove_all(dir);
+}
+
+// A probe (DiskLockHeld: aoe show, aoe umount, and aoe mount's own look at the status files)
+// holds a shared lock on a disk's lock file for a moment. A mount taking the lock at that moment
+// used to fail as "being mounted or mounted already". Here the probe holds it for 50 ms, on a
+// file a killed daemon left (where aoe show looks while the disk is mounted again).
+TEST(MountLockTest, AProbesSharedLockDoesNotMakeAMountFail) {
+  const std::string dir = FreshDir("aoe_lock_probe");
+  std::filesystem::create_directories(dir + "/locks");
+  const std::string path = dir + "/locks/e1.2.lock";
+  UniqueFd probe(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(probe);
+  ASSERT_EQ(::flock(probe.get(), LOCK_SH | LOCK_NB), 0);
+  std::thread probe_ends([&probe] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    probe.reset();
+  });
+  std::string holder;
+  Result<MountLocks> locks = LockMount(dir, "e1.2", "/mnt/a", holder);
+  probe_ends.join();
+  ASSERT_TRUE(locks) << holder << ": " << locks.error().message();
+  EXPECT_EQ(DiskLockHeld(dir, "e1.2"), DiskLockState::kHeld);
+  std::filesystem::remove_all(dir);
+}
+
+// Waiting out probes must not delay the refusal of a mount whose disk another mount holds.
+TEST(MountLockTest, AMountHeldLockIsRefusedWithoutWaiting) {
+  const std::string dir = FreshDir("aoe_lock_held");
+  std::string holder;
+  Result<MountLocks> first = LockMount(dir, "e1.2", "/mnt/a", holder);
+  ASSERT_TRUE(first);
+  const auto start = std::chrono::steady_clock::now();
+  Result<MountLocks> second = LockMount(dir, "e1.2", "/mnt/b", holder);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().value(), EWOULDBLOCK);
+  EXPECT_EQ(holder, "disk");
+  // Probes are waited out for up to a second; a refusal takes a few system calls.
+  EXPECT_LT(took, std::chrono::milliseconds(500));
   std::filesystem::remove_all(dir);
 }
 
