@@ -204,9 +204,9 @@ std::optional<std::string> Copy::Download() {
         written += len;
       });
       hole_bytes += op.buffer.size() - written;
-      if (!ok) write_error = Errno("cannot write", local.path());
+      if (!ok) write_error = local.WriteFailure(errno);
     } else if (!PwriteAll(local.fd(), op.buffer.data(), op.buffer.size(), offset)) {
-      write_error = Errno("cannot write", local.path());
+      write_error = local.WriteFailure(errno);
     }
     if (!write_error.empty()) {
       return initiator::Error(initiator::InitiatorErrc::kCancelled, write_error);
@@ -390,6 +390,13 @@ ParseResult<std::string> Copy::Verify() {
   std::string local_hex = local_sum.HexFinal();
   std::string disk_hex = disk_sum.HexFinal();
   if (local_hex != disk_hex) {
+    if (download) {
+      // The bytes compared are the new file's, which is removed: the destination keeps its own.
+      return ParseError{fmt::format(
+          "verify failed: the copy of {} has SHA-256 {} but {} reads back {} (did it change "
+          "during the copy?); {} was left as it was",
+          disk_name(), local_hex, disk_name(), disk_hex, local.path())};
+    }
     return ParseError{fmt::format("verify failed: SHA-256 of {} is {} but {} reads back {}",
                                   local.path(), local_hex, disk_name(), disk_hex)};
   }
@@ -586,7 +593,9 @@ int CpMain(const std::vector<std::string>& arguments) {
     summary += fmt::format("; {} of zeros trimmed", HumanBytes(copy.trimmed_bytes));
   }
   if (!src_disk) summary += "; flushed";
-  if (!args.json) fmt::print(stderr, "{}\n", summary);
+  // A download's destination is replaced only after --verify: until then "copied to" would be
+  // untrue, and is not printed.
+  if (!args.json && !src_disk) fmt::print(stderr, "{}\n", summary);
 
   std::optional<std::string> digest;
   if (args.verify) {
@@ -604,6 +613,7 @@ int CpMain(const std::vector<std::string>& arguments) {
     if (std::optional<std::string> error = copy.local.Commit()) {
       return Fail(kName, kExitFailure, *error);
     }
+    if (!args.json) fmt::print(stderr, "{}\n", summary);
   }
   if (args.verbose) PrintPathStats(kName, copy.disk.path_stats());
   if (args.json) {

@@ -77,6 +77,7 @@ LocalFile::LocalFile(LocalFile&& other) noexcept
       block_device_(other.block_device_),
       size_bytes_(other.size_bytes_),
       created_(other.created_),
+      replaces_(other.replaces_),
       new_path_(std::exchange(other.new_path_, {})),
       final_path_(std::move(other.final_path_)) {}
 
@@ -143,6 +144,12 @@ std::optional<std::string> LocalFile::DestinationProblem(const std::string& path
     return fmt::format(
         "{} is a symbolic link to a file that does not exist; give the file name to write", path);
   }
+  struct stat dir {};
+  if (const std::string directory = DirectoryOf(path);
+      !exists && (::stat(directory.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode))) {
+    return fmt::format("the directory of {} does not exist; create it first (mkdir -p {})", path,
+                       directory);
+  }
   return std::nullopt;
 }
 
@@ -179,12 +186,20 @@ ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool 
         fmt::format("{}/.{}.aoe-cp-XXXXXX", DirectoryOf(l.final_path_), BaseNameOf(l.final_path_));
     l.fd_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
     if (!l.fd_) {
+      const int err = errno;
+      // Writing in place needs the file, and a file system that takes writes.
+      const bool in_place_helps = exists && err != EROFS;
       return ParseError{fmt::format(
           "cannot create a new file beside {} ({}); cp writes the copy there and renames it "
-          "over {} once complete. Make the directory writable, or give --seek-sectors 0 to "
-          "write into the file in place",
-          l.final_path_, std::strerror(errno), path)};
+          "over {} once complete{}",
+          l.final_path_, std::strerror(err), path,
+          err == EROFS ? ""
+          : in_place_helps
+              ? ". Make the directory writable, or give --seek-sectors 0 to write into the "
+                "file in place"
+              : ". Make the directory writable")};
     }
+    l.replaces_ = exists;
     l.new_path_ = name;
     ArmRemovalOnSignal(l.new_path_);
     // The copy takes the old file's place: its permissions and (where we may) owner, or those a
@@ -235,6 +250,17 @@ std::optional<std::string> LocalFile::Finish(uint64_t end_bytes) {
   }
   if (error) Discard(/*wrote_nothing=*/false);
   return error;
+}
+
+std::string LocalFile::WriteFailure(int err) const {
+  std::string message = fmt::format("cannot write {}: {}", path_, std::strerror(err));
+  if ((err == ENOSPC || err == EDQUOT) && replaces_) {
+    message += fmt::format(
+        "; the copy is written beside {} and takes its place once complete, so both need room "
+        "until then: free some, or give --seek-sectors 0 to write into the file in place",
+        final_path_);
+  }
+  return message;
 }
 
 std::optional<std::string> LocalFile::Commit() {

@@ -49,6 +49,9 @@ class LocalFile {
   // A new file: every byte not written reads as zero, so zero blocks may be left as holes.
   bool starts_empty() const { return !new_path_.empty(); }
 
+  // What to say when writing the destination failed with `err`: "cannot write PATH: ...", and
+  // for a full disk under a new file beside an existing one, that both need room until the end.
+  std::string WriteFailure(int err) const;
   // A download's data is all written: the file gets its full size `end_bytes` (its last blocks
   // may be holes) and is fsync'ed. Returns one line on error, having removed the new file.
   std::optional<std::string> Finish(uint64_t end_bytes);
@@ -68,6 +71,7 @@ class LocalFile {
   bool block_device_ = false;  // size_bytes_ is the size of the device
   uint64_t size_bytes_ = 0;
   bool created_ = false;    // did not exist: made by OpenDestination
+  bool replaces_ = false;   // the new file takes the place of an existing one
   std::string new_path_;    // the new file renamed over path_ by Commit, or ""
   std::string final_path_;  // what the new file replaces: path_, or the file it links to
 };

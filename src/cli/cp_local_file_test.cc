@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,38 @@ class LocalFileTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+// A full disk under a copy that replaces a file: both take room until the rename, which is what
+// the message must say (the fix: room, or writing in place). A new file's message says no more.
+TEST_F(LocalFileTest, AFullDiskUnderAReplacementSaysBothNeedRoom) {
+  const std::string path = PathOf("disk.img");
+  WriteText(path, "precious");
+  auto replacing = LocalFile::OpenDestination(path, /*whole_new_file=*/true, /*read_back=*/false);
+  ASSERT_TRUE(replacing) << replacing.error().message;
+  const std::string full = replacing->WriteFailure(ENOSPC);
+  EXPECT_NE(full.find("cannot write " + path + ": No space left on device"), std::string::npos);
+  EXPECT_NE(full.find("both need room until then: free some, or give --seek-sectors 0"),
+            std::string::npos)
+      << full;
+
+  auto fresh = LocalFile::OpenDestination(PathOf("new.img"), true, false);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->WriteFailure(ENOSPC),
+            "cannot write " + PathOf("new.img") + ": No space left on device");
+  EXPECT_EQ(replacing->WriteFailure(EIO), "cannot write " + path + ": Input/output error");
+}
+
+TEST_F(LocalFileTest, ADestinationInADirectoryThatDoesNotExistIsABadArgument) {
+  const std::string path = PathOf("missing/disk.img");
+  std::optional<std::string> problem = LocalFile::DestinationProblem(path);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(*problem, "the directory of " + path + " does not exist; create it first (mkdir -p " +
+                          PathOf("missing") + ")");
+  WriteText(PathOf("file"), "x");
+  EXPECT_TRUE(LocalFile::DestinationProblem(PathOf("file/disk.img")));
+  EXPECT_FALSE(LocalFile::DestinationProblem(PathOf("disk.img")));
+  EXPECT_FALSE(LocalFile::DestinationProblem("relative-name-in-the-current-directory.img"));
+}
 
 TEST_F(LocalFileTest, AFailedDownloadLeavesTheOldFileAsItWas) {
   const std::string path = PathOf("disk.img");

@@ -107,6 +107,27 @@ if ini_aoe client cp -i vc0 --count-sectors 65536 e0.1 "$VERIFIED" --verify 2>"$
 else
     t_fail "download --verify: $(cat "$out")"
 fi
+# A disk that changes during the copy fails the verify. The message names the copy it compared
+# (which is removed), not the destination, which keeps its bytes; and cp does not say it copied.
+echo "an older file" >"$VERIFIED"
+(
+    for _ in $(seq 5000); do
+        dd if=/dev/urandom of="$IMAGE" bs=512 seek=$(( RANDOM % 65536 )) count=1 conv=notrunc \
+            status=none
+        sleep 0.002
+    done
+) &
+writer=$!
+ini_aoe client cp -i vc0 --count-sectors 65536 e0.1 "$VERIFIED" --verify 2>"$out"
+rc=$?
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+t_check "download --verify of a changing disk: exit 1" test "$rc" -eq 1
+t_check "... the message names the copy and keeps the destination" grep -q \
+    "verify failed: the copy of e0.1 has SHA-256 .* (did it change during the copy?); $VERIFIED was left as it was" "$out"
+t_check "... which still holds its bytes" test "$(cat "$VERIFIED")" = "an older file"
+t_check "... and cp did not say it copied to it" bash -c "! grep -q 'copied from' '$out'"
+dd if="$DOWN" of="$IMAGE" conv=notrunc status=none  # the image as it was, for what follows
 
 # --- cp upload (sparse source, --verify) -------------------------------------------------------
 UP=$T_TMP/up.img
