@@ -213,6 +213,14 @@ expect_usage_error "overlay check without a directory" "check takes the overlay 
 expect_usage_error "overlay check of an empty path" "check takes the overlay directory" overlay check ''
 expect_usage_error "overlay check of a directory that never held overlays" \
     "$tmp is not an overlay directory (no lock or versions.json)" overlay check "$tmp"
+# A path that is no directory at all is as wrong an argument (it was exit 1, "cannot read").
+expect_usage_error "overlay check of a path that does not exist" \
+    "$tmp/none does not exist; give an export's overlay=DIR" overlay check "$tmp/none"
+: >"$tmp/a-file"
+expect_usage_error "overlay check of a file" \
+    "$tmp/a-file is not a directory; give an export's overlay=DIR" overlay check "$tmp/a-file"
+expect_usage_error "overlay check of a path under a file" \
+    "$tmp/a-file/x does not exist; give an export's overlay=DIR" overlay check "$tmp/a-file/x"
 # One this user cannot read is not called "not an overlay directory": the check says why.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   chmod 711 "$tmp"  # nobody may pass through to it, not read it

@@ -3,7 +3,9 @@
 // `check`, which reads an overlay directory directly (no server needed) and reports anything
 // that could make an overlay return data that was never written.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -133,6 +135,17 @@ bool NeverAnOverlayDirectory(const std::string& dir) {
 int Check(const ControlCliArgs& cli, const std::string& dir) {
   if (dir.empty()) {
     return ControlUsage("overlay", "check takes the overlay directory (an export's overlay=DIR)");
+  }
+  // A path that is no directory is a mistyped argument, like one that never held overlays. One
+  // that cannot be looked at (EACCES on the way) is left to the check, which says why.
+  if (struct stat st{}; ::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return ControlUsage("overlay",
+                          fmt::format("{} does not exist; give an export's overlay=DIR", dir));
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return ControlUsage("overlay",
+                        fmt::format("{} is not a directory; give an export's overlay=DIR", dir));
   }
   if (NeverAnOverlayDirectory(dir)) {
     return ControlUsage("overlay",
