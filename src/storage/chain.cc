@@ -86,8 +86,12 @@ Expected<StorageChain, OpenFailure> BuildStorageChain(const ChainOptions& option
     auto overlay =
         overlay::OverlayFilter::Open(std::move(chain), *options.overlay, *engine, result.warnings);
     if (!overlay) {
-      return OpenFailure{overlay.error(),
-                         fmt::format("overlay directory {}", options.overlay->dir)};
+      // "overlay directory DIR: DIR/v2.img is 4096 bytes, the image is 1048576: truncated...":
+      // the directory, and the file in it to restore when one is at fault.
+      const overlay::OpenError& e = overlay.error();
+      std::string what = fmt::format("overlay directory {}", options.overlay->dir);
+      if (!e.about.empty()) what += ": " + e.about;
+      return OpenFailure{e.code, std::move(what)};
     }
     result.overlay = overlay->get();
     chain = std::move(*overlay);

@@ -84,7 +84,9 @@ Result<OpenedBackend> OpenBase(StorageServices& services, const BackendSpec& spe
 // points at the right thing ("overlay directory /srv/ov", not the image).
 struct OpenFailure {
   std::error_code code;
-  std::string what;  // "image PATH", "window offset=... of image PATH (N sectors)", ...
+  // "image PATH", "window offset=... of image PATH (N sectors)", "overlay directory DIR" (with
+  // the file in it at fault: "overlay directory DIR: DIR/v2.img is N bytes, the image is M"), ...
+  std::string what;
 };
 
 // `engine` drives an overlay's own files; needed only with options.overlay.

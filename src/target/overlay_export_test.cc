@@ -2,8 +2,10 @@
 // changes. Every test runs with one event loop and with two (`aoe serve --loops 2`), where
 // kHostB's MAC would send its ATA requests to loop 1 but the fanout selector sends an overlay
 // export's to loop 0, which alone holds the overlays.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "storage/overlay/overlay_error.h"
+#include "storage/overlay/versions.h"
 #include "target/testing/target_fixture.h"
 
 namespace aoe::target::testkit {
@@ -113,6 +116,57 @@ TEST_P(OverlayExport, AnExportThatCannotBeAddedNamesWhatFailed) {
   EXPECT_EQ(
       error.rfind("cannot open export e1.9: overlay directory " + added.overlay_dir + ": ", 0), 0u)
       << error;
+}
+
+// An admin's finding: a truncated version file was reported as "versions.json in the overlay
+// directory is malformed", and a missing one as "a base version listed in versions.json has no
+// file": neither said which file, nor what was wrong with it. The export is still refused (a
+// client would read a different disk), and nothing in the directory is touched: not even the
+// leftover a successful start would remove.
+TEST_P(OverlayExport, AVersionFileOfTheWrongSizeOrMissingIsNamedAndNothingIsTouched) {
+  namespace fs = std::filesystem;
+  ASSERT_TRUE(h_.Start());
+  const std::string dir = h_.state_dir() + "-overlay9";
+  fs::create_directories(dir);
+  overlay::VersionRegistry versions(kDiskSectors * kSector);
+  versions.Add(1, 1700000000, "52:54:00:a0:e0:01");
+  std::ofstream(dir + "/versions.json") << versions.Serialize();
+  std::ofstream(dir + "/lock").close();
+  std::ofstream(dir + "/v2.img") << std::string(4096, 'x');  // the copy cut short
+  std::ofstream(dir + "/v7.img.tmp") << "a commit's leftover";
+  auto listing = [&] {
+    std::vector<std::string> entries;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      entries.push_back(fmt::format("{} {}", e.path().filename().string(), fs::file_size(e)));
+    }
+    std::sort(entries.begin(), entries.end());
+    return entries;
+  };
+  const std::vector<std::string> before = listing();
+  ExportOptions added = export_options();
+  added.address.slot = 9;
+  added.overlay_dir = dir;
+
+  const std::string wrong_size = h_.server().AddExport(added);
+  EXPECT_EQ(wrong_size.rfind(fmt::format("cannot open export e1.9: overlay directory {}: {}/v2.img "
+                                         "is 4096 bytes, the image is 1048576: truncated, or not "
+                                         "a version of this image",
+                                         dir, dir),
+                             0),
+            0u)
+      << wrong_size;
+  EXPECT_EQ(listing(), before);
+
+  fs::remove(dir + "/v2.img");
+  const std::vector<std::string> without_v2 = listing();
+  const std::string missing = h_.server().AddExport(added);
+  EXPECT_EQ(missing.rfind(fmt::format("cannot open export e1.9: overlay directory {}: {}/v2.img: "
+                                      "a version file versions.json lists is missing",
+                                      dir, dir),
+                          0),
+            0u)
+      << missing;
+  EXPECT_EQ(listing(), without_v2);
 }
 
 // A stop while a commit copies (aoe serve got SIGTERM): the commit is abandoned and its caller

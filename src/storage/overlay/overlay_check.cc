@@ -167,15 +167,23 @@ Result<CheckReport> CheckOverlayDirectory(const std::string& dir) {
   }
   std::set<std::string> listed;
   if (registry) {
+    // In the words of the start these would refuse (OverlayFilter::Load), naming the file.
     for (const VersionRecord& v : registry->versions()) {
       if (v.id == 1) continue;
       listed.insert(v.file);
-      auto st = Stat(dir + "/" + v.file);
+      const std::string path = dir + "/" + v.file;
+      auto st = Stat(path);
       if (!st) {
-        report.problems.push_back(fmt::format("version {}: {} is missing", v.id, v.file));
+        const int why = errno;
+        report.problems.push_back(
+            why == ENOENT ? fmt::format("{}: a version file versions.json lists is missing", path)
+                          : fmt::format("{}: a version file versions.json lists cannot be read: {}",
+                                        path, std::strerror(why)));
       } else if (uint64_t(st->st_size) != registry->size_bytes()) {
-        report.problems.push_back(fmt::format("version {}: {} has {} bytes, {} expected", v.id,
-                                              v.file, st->st_size, registry->size_bytes()));
+        report.problems.push_back(
+            fmt::format("{} is {} bytes, the image is {}: truncated, or not a version of this "
+                        "image",
+                        path, st->st_size, registry->size_bytes()));
       }
     }
   }

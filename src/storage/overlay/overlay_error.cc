@@ -18,7 +18,11 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kBadVersionsFile:
         return "versions.json in the overlay directory is malformed";
       case OverlayErrc::kMissingVersionFile:
-        return "a base version listed in versions.json has no file";
+        return "a version file versions.json lists is missing (nothing was changed): restore it, "
+               "or move the overlay directory away to start afresh";
+      case OverlayErrc::kBadVersionFileSize:
+        return "truncated, or not a version of this image (nothing was changed): restore the "
+               "version file, or move the overlay directory away to start afresh";
       case OverlayErrc::kNoVersionsFile:
         return "the directory holds version files or client overlays but no versions.json, so "
                "it is not as aoe serve leaves it (nothing there was touched); restore "

@@ -149,12 +149,11 @@ bool OverlayFilter::busy() const {
 
 bool OverlayFilter::AbandonCommit() { return commit_running_ && commit_ && commit_->Cancel(); }
 
-Result<std::unique_ptr<OverlayFilter>> OverlayFilter::Open(std::unique_ptr<BlockBackend> base,
-                                                           const OverlaySettings& settings,
-                                                           IoEngine& engine,
-                                                           std::vector<std::string>& warnings) {
+Expected<std::unique_ptr<OverlayFilter>, OpenError> OverlayFilter::Open(
+    std::unique_ptr<BlockBackend> base, const OverlaySettings& settings, IoEngine& engine,
+    std::vector<std::string>& warnings) {
   std::unique_ptr<OverlayFilter> filter(new OverlayFilter(std::move(base), settings, engine));
-  AOE_TRY(filter->Load(warnings));
+  if (auto loaded = filter->Load(warnings); !loaded) return loaded.error();
   return filter;
 }
 
@@ -184,7 +183,7 @@ bool OverlayFilter::LoadWouldTouch(const std::string& name) {
   return false;
 }
 
-Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
+Expected<void, OpenError> OverlayFilter::Load(std::vector<std::string>& warnings) {
   const std::string& dir = settings_.dir;
   auto dir_fd = OpenDirectory(dir);
   if (!dir_fd) return Unexpected{dir_fd.error()};
@@ -208,10 +207,11 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   // another program's files by those names); starting afresh there would throw away committed
   // versions and every overlay. Checked before the lock file is made, to touch nothing; an
   // unreadable versions.json or directory is an error, never a new directory.
+  const std::string versions_path = fmt::format("{}/{}", dir, kVersionsFile);
   UniqueFd versions_fd(
       ::openat(dir_fd_.get(), std::string(kVersionsFile).c_str(), O_RDONLY | O_CLOEXEC));
   if (!versions_fd) {
-    if (errno != ENOENT) return Errno();
+    if (errno != ENOENT) return OpenError(Errno().error, versions_path);
     auto entries = ReadDirectoryEntries(dir);
     if (!entries) return Unexpected{entries.error()};
     for (const std::string& name : *entries) {
@@ -220,7 +220,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   }
 
   lock_fd_ = UniqueFd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock_fd_) return Errno();
+  if (!lock_fd_) return OpenError(Errno().error, dir + "/lock");
   if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return OverlayError(OverlayErrc::kDirectoryInUse);
     return Errno();
@@ -228,7 +228,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
 
   if (versions_fd) {
     auto text = ReadAll(versions_fd.get());
-    if (!text) return Unexpected{text.error()};
+    if (!text) return OpenError(text.error(), versions_path);
     auto parsed = VersionRegistry::Parse(*text);
     if (!parsed) return Unexpected{parsed.error()};
     registry_ = std::move(*parsed);
@@ -241,22 +241,26 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   ::unlink(fmt::format("{}/{}.tmp", dir, kVersionsFile).c_str());
 
   // Version files: the listed ones are opened; any other vN.img(.tmp) is a leftover of an
-  // interrupted commit or collection.
+  // interrupted commit or collection. A listed one that is missing or of another size refuses
+  // the start before anything is removed, naming the file: that one file is what to restore.
   version_backends_[1] = base_;
   std::set<std::string> listed;
   for (const VersionRecord& v : registry_.versions()) {
     if (v.id == 1) continue;
     listed.insert(v.file);
-    auto opened = OpenFileBackend(engine_, dir + "/" + v.file,
-                                  FileOptions{.read_only = true, .direct = settings_.direct});
+    const std::string path = dir + "/" + v.file;
+    auto opened =
+        OpenFileBackend(engine_, path, FileOptions{.read_only = true, .direct = settings_.direct});
     if (!opened) {
-      if (opened.error() == std::errc::no_such_file_or_directory) {
-        return OverlayError(OverlayErrc::kMissingVersionFile);
-      }
-      return Unexpected{opened.error()};
+      return OpenError(opened.error() == std::errc::no_such_file_or_directory
+                           ? make_error_code(OverlayErrc::kMissingVersionFile)
+                           : opened.error(),
+                       path);
     }
-    if (opened->backend->size_bytes() != base_->size_bytes()) {
-      return OverlayError(OverlayErrc::kBadVersionsFile);
+    if (const uint64_t size = opened->backend->size_bytes(); size != base_->size_bytes()) {
+      return OpenError(
+          make_error_code(OverlayErrc::kBadVersionFileSize),
+          fmt::format("{} is {} bytes, the image is {}", path, size, base_->size_bytes()));
     }
     version_backends_[v.id] = std::move(opened->backend);
   }
@@ -265,7 +269,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
     ::unlinkat(dir_fd_.get(), name.c_str(), 0);
     warnings.push_back(fmt::format("{}/{}: removed, no version uses it", dir, name));
   }
-  AOE_TRY(LoadClients(warnings));
+  if (auto clients = LoadClients(warnings); !clients) return clients.error();
 
   // Versions only overlays that are gone needed (removed while stopped). An overlay set aside
   // (*.corrupt-*) keeps its base: without it, what it holds could never be read again. One
@@ -288,7 +292,7 @@ Result<void> OverlayFilter::Load(std::vector<std::string>& warnings) {
   return {};
 }
 
-Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
+Expected<void, OpenError> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
   const std::string& clients_dir = settings_.dir;
   std::set<std::string> with_map;
   auto set_aside = [&](const std::string& name, std::string_view why) {
@@ -308,7 +312,7 @@ Result<void> OverlayFilter::LoadClients(std::vector<std::string>& warnings) {
     with_map.insert(name);
     const ClientPaths paths = PathsFor(*mac);
     auto map = ReadMapFile(paths.map);
-    if (!map) return Unexpected{map.error()};
+    if (!map) return OpenError(map.error(), paths.map);
     const HeaderProblem problem = map->header.problem;
     if (problem == HeaderProblem::kNeverWritten) {
       // Created, but no flush ever completed: it holds nothing anyone was promised.

@@ -35,6 +35,7 @@
 #include "storage/overlay/atomic_file.h"
 #include "storage/overlay/client_overlay.h"
 #include "storage/overlay/overlay_commit.h"
+#include "storage/overlay/overlay_error.h"
 #include "storage/overlay/versions.h"
 
 namespace aoe::overlay {
@@ -93,11 +94,12 @@ class OverlayFilter final : public BlockBackend {
   // Opens (creating if needed) the overlay directory over `base` (version 1). Loads every
   // overlay; one that was never flushed is removed, one that is damaged is moved aside as
   // NAME.corrupt; both are reported in `warnings`. Errors: errno of the directory operations,
-  // OverlayErrc::kDirectoryInUse, kBaseSizeChanged, kBadVersionsFile, kMissingVersionFile.
-  static Result<std::unique_ptr<OverlayFilter>> Open(std::unique_ptr<BlockBackend> base,
-                                                     const OverlaySettings& settings,
-                                                     IoEngine& engine,
-                                                     std::vector<std::string>& warnings);
+  // OverlayErrc::kDirectoryInUse, kBaseSizeChanged, kBadVersionsFile, kNoVersionsFile; a
+  // version file that is missing (kMissingVersionFile), of another size than the base
+  // (kBadVersionFileSize) or cannot be opened (its errno) is named in OpenError::about.
+  static Expected<std::unique_ptr<OverlayFilter>, OpenError> Open(
+      std::unique_ptr<BlockBackend> base, const OverlaySettings& settings, IoEngine& engine,
+      std::vector<std::string>& warnings);
   ~OverlayFilter() override;
 
   uint64_t size_bytes() const override { return base_->size_bytes(); }
@@ -155,8 +157,8 @@ class OverlayFilter final : public BlockBackend {
     int64_t first_error = 0;
   };
 
-  Result<void> Load(std::vector<std::string>& warnings);
-  Result<void> LoadClients(std::vector<std::string>& warnings);
+  Expected<void, OpenError> Load(std::vector<std::string>& warnings);
+  Expected<void, OpenError> LoadClients(std::vector<std::string>& warnings);
   // The base versions that overlays set aside as damaged (*.map.corrupt-*) were made on;
   // nullopt when the header of one of them cannot say.
   std::optional<std::set<uint64_t>> BasesOfSetAsideOverlays() const;

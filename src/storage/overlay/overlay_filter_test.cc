@@ -1,6 +1,7 @@
 #include "storage/overlay/overlay_filter.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/falloc.h>
 #include <sys/resource.h>
@@ -83,7 +84,7 @@ class OverlayFilterTest : public ::testing::Test {
     base_ = base.get();
     warnings_.clear();
     auto opened = OverlayFilter::Open(std::move(base), settings_, *engine_, warnings_);
-    ASSERT_TRUE(opened) << opened.error().message();
+    ASSERT_TRUE(opened) << opened.error().code.message();
     filter_ = std::move(*opened);
   }
 
@@ -777,13 +778,13 @@ TEST_F(OverlayFilterTest, OneTargetPerDirectory) {
   auto second = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
                                     *engine_, warnings);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error(), make_error_code(OverlayErrc::kDirectoryInUse));
+  EXPECT_EQ(second.error().code, make_error_code(OverlayErrc::kDirectoryInUse));
   // An admin's finding: with the lock file removed by hand, a second target took the directory.
   std::filesystem::remove(settings_.dir + "/lock");
   auto third = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_, *engine_,
                                    warnings);
   ASSERT_FALSE(third);
-  EXPECT_EQ(third.error(), make_error_code(OverlayErrc::kDirectoryInUse));
+  EXPECT_EQ(third.error().code, make_error_code(OverlayErrc::kDirectoryInUse));
 }
 
 // An admin's finding: a directory without versions.json was taken for a new one, and its
@@ -798,7 +799,7 @@ TEST_F(OverlayFilterTest, ADirectoryWithFilesButNoVersionsFileIsRefusedAndLeftAl
   auto opened = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
                                     *engine_, warnings);
   ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error(), make_error_code(OverlayErrc::kNoVersionsFile));
+  EXPECT_EQ(opened.error().code, make_error_code(OverlayErrc::kNoVersionsFile));
   EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
   EXPECT_TRUE(fs::exists(settings_.dir + "/notes.txt"));
   EXPECT_FALSE(fs::exists(settings_.dir + "/lock")) << "nothing is made in such a directory";
@@ -837,7 +838,7 @@ TEST_F(OverlayFilterTest, ALostVersionsFileRefusesTheStartAndKeepsEveryVersion) 
   auto opened = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes), settings_,
                                     *engine_, warnings);
   ASSERT_FALSE(opened);
-  EXPECT_EQ(opened.error(), make_error_code(OverlayErrc::kNoVersionsFile));
+  EXPECT_EQ(opened.error().code, make_error_code(OverlayErrc::kNoVersionsFile));
   EXPECT_TRUE(fs::exists(settings_.dir + "/v2.img"));
   EXPECT_TRUE(fs::exists(MapPath(kB)));
 
@@ -929,7 +930,7 @@ TEST_F(OverlayFilterTest, ABaseOfAnotherSizeIsRefused) {
   auto other = OverlayFilter::Open(std::make_unique<MemoryBackend>(kBaseBytes + 512), settings_,
                                    *engine_, warnings);
   ASSERT_FALSE(other);
-  EXPECT_EQ(other.error(), make_error_code(OverlayErrc::kBaseSizeChanged));
+  EXPECT_EQ(other.error().code, make_error_code(OverlayErrc::kBaseSizeChanged));
 }
 
 TEST_F(OverlayFilterTest, WritesWithoutAnInitiatorAreRefused) {
@@ -997,6 +998,30 @@ TEST_F(OverlayFilterTest, TheCheckerPassesAConsistentDirectoryAndCatchesAMappedH
   EXPECT_NE(broken->problems[0].find("1 mapped block(s) have no data (first: block 2"),
             std::string::npos)
       << broken->problems[0];
+}
+
+// The checker names a version file of the wrong size or a missing one by its path, in the words
+// a refused start uses (OverlayExport.AVersionFileOfTheWrongSizeOrMissingIsNamed...).
+TEST_F(OverlayFilterTest, TheCheckerNamesAVersionFileOfTheWrongSizeAndAMissingOne) {
+  namespace fs = std::filesystem;
+  Open();
+  ASSERT_EQ(Write(kA, 4096, Filled(4096, 0xc1)), 4096);
+  ASSERT_TRUE(Commit(kA));  // version 2
+  ASSERT_EQ(Write(kC, 0, Filled(4096, 0xc3)), 4096);
+  ASSERT_TRUE(Commit(kC));  // version 3; version 2 stays as its parent
+  filter_.reset();
+  fs::resize_file(settings_.dir + "/v2.img", 4096);
+  fs::remove(settings_.dir + "/v3.img");
+
+  auto report = CheckOverlayDirectory(settings_.dir);
+  ASSERT_TRUE(report) << report.error().message();
+  ASSERT_EQ(report->problems.size(), 2u);
+  EXPECT_EQ(report->problems[0],
+            fmt::format("{}/v2.img is 4096 bytes, the image is {}: truncated, or not a version of "
+                        "this image",
+                        settings_.dir, kBaseBytes));
+  EXPECT_EQ(report->problems[1],
+            fmt::format("{}/v3.img: a version file versions.json lists is missing", settings_.dir));
 }
 
 }  // namespace
