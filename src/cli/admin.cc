@@ -200,6 +200,18 @@ int ConfigMainImpl(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// A list (mask or reserve) that holds no MAC of this host shuts it out: say so on stderr, since
+// the admin's next command from here will get no reply (mask) or be refused (reserve).
+void NoteIfLockedOut(std::string_view name, initiator::Client& c,
+                     const std::vector<MacAddress>& list, const std::string& disk,
+                     std::string_view consequence) {
+  for (const MacAddress& m : c.local_macs()) {
+    if (std::find(list.begin(), list.end(), m) != list.end()) return;
+  }
+  fmt::print(stderr, "aoe {}: note: no MAC of this host ({}) is on the list, so {} now {}\n", name,
+             MacList(c.local_macs()), disk, consequence);
+}
+
 // --- aoe mask --------------------------------------------------------------------------------
 
 constexpr CommandHelp kMaskHelp{
@@ -265,15 +277,7 @@ int MaskMainImpl(const std::vector<std::string>& args) {
     fmt::print("{} mask list: empty (every host may use the disk)\n", name);
   } else {
     fmt::print("{} mask list: {}\n", name, MacList(reply->macs));
-    bool us = false;
-    for (const MacAddress& m : c.local_macs()) {
-      us = us || std::find(reply->macs.begin(), reply->macs.end(), m) != reply->macs.end();
-    }
-    if (!us) {
-      fmt::print(stderr,
-                 "aoe mask: note: no MAC of this host ({}) is on the list, so {} now ignores it\n",
-                 MacList(c.local_macs()), name);
-    }
+    NoteIfLockedOut("mask", c, reply->macs, name, "ignores it");
   }
   return kExitOk;
 }
@@ -286,8 +290,9 @@ constexpr CommandHelp kReserveHelp{
         "Usage: aoe reserve -i IFACE eSHELF.SLOT [--force] [MAC...] [--timeout S]\n"
         "       aoe reserve -i IFACE eSHELF.SLOT --list\n",
     .description =
-        "Reserve an AoE disk: while the reserve list is not empty, the target refuses ATA\n"
-        "commands (reads, writes) from every MAC not on it. With no MAC the list becomes the\n"
+        "Reserve an AoE disk: while the reserve list is not empty, the target refuses every ATA\n"
+        "command but IDENTIFY (reads, writes, flushes) from every MAC not on it. With no MAC the "
+        "list becomes the\n"
         "MACs of the given interfaces, so every path of this host keeps working. Refused when\n"
         "another host holds the reservation, unless --force.",
     .footer = R"txt(Examples:
@@ -349,7 +354,8 @@ int ReserveMainImpl(const std::vector<std::string>& args) {
   for (size_t i = 1; i < words.size(); ++i) {
     ParseResult<MacAddress> mac = ParseMac("MAC", words[i]);
     if (!mac) return Fail(kName, kExitUsage, mac.error().message);
-    macs.push_back(*mac);
+    // A MAC given twice is one host: the list holds it once.
+    if (std::find(macs.begin(), macs.end(), *mac) == macs.end()) macs.push_back(*mac);
   }
   if (list && (force || !macs.empty())) {
     return Fail(kName, kExitUsage, "--list only reads the list; drop --force and the MACs");
@@ -373,6 +379,7 @@ int ReserveMainImpl(const std::vector<std::string>& args) {
     fmt::print("{} is not reserved\n", name);
   } else {
     fmt::print("{} reserved for {}\n", name, MacList(reply->macs));
+    if (!list) NoteIfLockedOut("reserve", c, reply->macs, name, "refuses its reads and writes");
   }
   return kExitOk;
 }

@@ -332,9 +332,13 @@ void Initiator::Reserve(DiskAddress address, proto::ReserveCommand command,
               Error(InitiatorErrc::kInvalidArgument, "at most 255 MACs in a reserve list"));
     return;
   }
-  std::string what = command == proto::ReserveCommand::kRead  ? "reserve read"
-                     : command == proto::ReserveCommand::kSet ? "reserve set"
-                                                              : "reserve force-set";
+  // A set of an empty list is a release, and is named so in messages ("no reply from e0.9 to
+  // release within 1 s").
+  const bool set = command == proto::ReserveCommand::kSet;
+  std::string what = command == proto::ReserveCommand::kRead ? "reserve read"
+                     : macs.empty()                          ? (set ? "release" : "forced release")
+                     : set                                   ? "reserve set"
+                                                             : "reserve force-set";
   AdminExchange(address, static_cast<uint8_t>(proto::Command::kReserve),
                 ConstByteSpan(frame).subspan(proto::kHeaderSize), options, what,
                 [address, what, done = std::move(done)](Outcome<std::vector<std::byte>> r) {

@@ -207,6 +207,7 @@ t_check "mask read: empty" grep -q 'mask list: empty' "$out"
 MY_MAC=$(ip -n "$(t_ns client)" link show vc0 | awk '/link\/ether/ {print $2}')
 ini_aoe client mask -i vc0 e0.1 --add "$MY_MAC" --add 02:00:00:00:00:42 >"$out" 2>&1
 t_check "mask --add" grep -q "mask list: .*02:00:00:00:00:42" "$out"
+t_check "mask --add with this host on the list: no lock-out note" bash -c "! grep -q 'note:' '$out'"
 # vblade 25 dies ("buffer overflow detected") on any mask delete, so only aoekit is asked.
 if [[ $TARGET == aoekit ]]; then
     ini_aoe client mask -i vc0 e0.1 --del "$MY_MAC" --del 02:00:00:00:00:42 >"$out" 2>&1
@@ -218,8 +219,13 @@ if [[ $TARGET == aoekit ]]; then
     t_check "reserve for this host" grep -q "e0.1 reserved for $MY_MAC" "$out"
     ini_aoe client release -i vc0 e0.1 >"$out" 2>&1
     t_check "release" grep -q 'e0.1 released' "$out"
-    # Another host's reservation: our reads and our release are refused, with its MAC named.
-    ini_aoe client reserve -i vc0 e0.1 02:00:00:00:00:99 >/dev/null 2>&1
+    # Another host's reservation: our reads and our release are refused, with its MAC named. A
+    # MAC given twice is listed once, and the command notes that this host is shut out.
+    ini_aoe client reserve -i vc0 e0.1 02:00:00:00:00:99 02:00:00:00:00:99 >"$out" 2>&1
+    t_check "reserve for another host: listed once" \
+        grep -q "e0.1 reserved for 02:00:00:00:00:99$" "$out"
+    t_check "... with a note that this host is shut out" grep -q \
+        "aoe reserve: note: no MAC of this host ($MY_MAC) is on the list, so e0.1 now refuses its reads and writes" "$out"
     ini_aoe client cp -i vc0 --count-sectors 8 e0.1 "$T_TMP/x.img" 2>"$out"
     rc=$?
     t_expect "cp from a disk reserved by another host fails naming it" \
@@ -238,6 +244,8 @@ if [[ $TARGET == aoekit ]]; then
         "$rc" 1 'reserved by another host (02:00:00:00:00:99); use --force' "$out"
     ini_aoe client release -i vc0 e0.1 --force >"$out" 2>&1
     t_check "release --force" grep -q 'e0.1 released' "$out"
+    ini_aoe client release -i vc0 e0.9 --timeout 0.3 >"$out" 2>&1
+    t_check "release of an absent disk says release" grep -q "no reply from e0.9 to release within" "$out"
 fi
 
 t_finish
