@@ -190,6 +190,7 @@ int BenchMain(const std::vector<std::string>& args) {
 
   initiator::ClientOptions options;
   options.initiator.dead_timeout = *timeout;
+  PrintNotices(kName, options);
   auto client = initiator::Client::Open(interfaces, options);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   auto disk = (*client)->OpenDisk(*address);

@@ -608,6 +608,7 @@ int CpMain(const std::vector<std::string>& arguments) {
   initiator::ClientOptions options;
   options.initiator.dead_timeout = *timeout;
   if (args.verbose) options.initiator.logger = &log;
+  PrintNotices(kName, options);
   auto client = initiator::Client::Open(args.interfaces, options);
   if (!client) return fail_before_copy(client.error().message);
   auto disk = (*client)->OpenDisk(*address);

@@ -87,6 +87,13 @@ int Fail(std::string_view name, int status, std::string_view message) {
   return status;
 }
 
+void PrintNotices(std::string_view name, initiator::ClientOptions& options) {
+  options.initiator.on_notice = [name = std::string(name)](proto::DiskAddress,
+                                                           const std::string& message) {
+    fmt::print(stderr, "aoe {}: {}\n", name, message);
+  };
+}
+
 ParseResult<proto::DiskAddress> ParseDiskName(std::string_view text) {
   ParseResult<proto::DiskAddress> a = ParseTargetAddress(text);
   if (!a) return ParseError{a.error()};

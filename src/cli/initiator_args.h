@@ -49,6 +49,10 @@ std::optional<int> ParseCommand(CLI::App& app, std::string_view name,
 // Prints "aoe NAME: MESSAGE" on stderr and returns `status`.
 int Fail(std::string_view name, int status, std::string_view message);
 
+// Makes the engine's notices (a second MAC answering a disk's shelf.slot with another disk, or
+// under another serial: InitiatorOptions::on_notice) lines "aoe NAME: MESSAGE" on stderr.
+void PrintNotices(std::string_view name, initiator::ClientOptions& options);
+
 // "e0.1": one disk; wildcard shelf (65535) or slot (255) are refused with a hint.
 ParseResult<proto::DiskAddress> ParseDiskName(std::string_view text);
 // True when `text` has the shape of a disk name ("e" digits "." digits), valid or not: how cp

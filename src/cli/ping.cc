@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
+#include <memory>
 #include <vector>
 
 #include "cli/command.h"
@@ -93,6 +93,7 @@ int PingMain(const std::vector<std::string>& args) {
   initiator::ClientOptions options;
   // An IDENTIFY that waited the whole --timeout counts as lost, like a config query.
   options.initiator.dead_timeout = *timeout;
+  PrintNotices(kName, options);
   auto client = initiator::Client::Open(interfaces, options);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   initiator::Client& c = **client;
@@ -102,23 +103,47 @@ int PingMain(const std::vector<std::string>& args) {
              JoinNames(interfaces), *count);
   std::fflush(stdout);
   RttStats config_stats, identify_stats;
-  initiator::ExchangeOptions exchange;
-  exchange.timeout = *timeout;
-  exchange.resend_interval = Duration::zero();  // one query per round, as aoeping sends
+  // Every MAC that answered a round so far. Each round's query is broadcast and every reply is
+  // printed, so a second target claiming the same address shows up (two disks under one
+  // shelf.slot, or a multipath target) instead of hiding behind the first reply.
+  struct Round {
+    uint64_t seq = 0;
+    TimePoint start{};
+    std::vector<MacAddress> answered;
+    bool ended = false;
+  };
+  auto known = std::make_shared<std::vector<MacAddress>>();
   for (uint64_t seq = 1; seq <= *count; ++seq) {
     const TimePoint round_start = std::chrono::steady_clock::now();
-
     ++config_stats.sent;
-    auto reply = c.Config(*address, proto::ConfigCommand::kRead, {}, exchange);
-    Duration rtt = std::chrono::steady_clock::now() - round_start;
-    if (reply) {
-      config_stats.samples.push_back(rtt);
-      fmt::print("config reply from {} ({}): seq={} time={} ms\n", name,
-                 reply->target_mac.ToString(), seq, Milliseconds(rtt));
-    } else {
-      fmt::print("config: {} (seq={})\n", reply.error().message, seq);
+    auto round = std::make_shared<Round>(Round{seq, round_start, {}, false});
+    c.initiator().QueryEveryMac(
+        *address, *timeout,
+        [round, known, &config_stats, &name](const initiator::ConfigReply& reply) {
+          const Duration rtt = std::chrono::steady_clock::now() - round->start;
+          if (round->answered.empty()) config_stats.samples.push_back(rtt);
+          round->answered.push_back(reply.target_mac);
+          if (std::find(known->begin(), known->end(), reply.target_mac) == known->end()) {
+            known->push_back(reply.target_mac);
+          }
+          fmt::print("config reply from {} ({}): seq={} time={} ms\n", name,
+                     reply.target_mac.ToString(), round->seq, Milliseconds(rtt));
+          std::fflush(stdout);
+        },
+        [round] { round->ended = true; });
+    // Until every MAC seen before has answered this round too (a late one still prints while
+    // the round's query collects), or the timeout.
+    c.RunUntil([&] {
+      return round->ended || (!round->answered.empty() &&
+                              std::all_of(known->begin(), known->end(), [&](const MacAddress& m) {
+                                return std::find(round->answered.begin(), round->answered.end(),
+                                                 m) != round->answered.end();
+                              }));
+    });
+    if (round->answered.empty()) {
+      fmt::print("config: no reply from {} to config query within {} (seq={})\n", name,
+                 HumanSeconds(*timeout), seq);
     }
-
     // IDENTIFY needs a path to the disk, which a config reply (this one or an earlier one)
     // taught the engine.
     if (initiator::Disk* disk = c.initiator().disk(*address)) {
@@ -126,7 +151,7 @@ int PingMain(const std::vector<std::string>& args) {
       initiator::SyncDisk sync(c, *disk);
       const TimePoint start = std::chrono::steady_clock::now();
       auto id = sync.Identify();
-      rtt = std::chrono::steady_clock::now() - start;
+      Duration rtt = std::chrono::steady_clock::now() - start;
       if (id) {
         identify_stats.samples.push_back(rtt);
         fmt::print("identify reply from {}: seq={} time={} ms ({} sectors)\n", name, seq,
@@ -141,14 +166,19 @@ int PingMain(const std::vector<std::string>& args) {
     std::fflush(stdout);
 
     if (seq < *count) {
-      Duration spent = std::chrono::steady_clock::now() - round_start;
-      if (spent < *interval) std::this_thread::sleep_for(*interval - spent);
+      // The engine keeps running meanwhile, so a late reply of this round is still printed.
+      c.RunUntil([] { return false; }, round_start + *interval);
     }
   }
 
   fmt::print("--- {} ping statistics ---\n", name);
   config_stats.Print("config");
   identify_stats.Print("identify");
+  if (known->size() > 1) {
+    std::vector<std::string> macs;
+    for (const MacAddress& m : *known) macs.push_back(m.ToString());
+    fmt::print("{} answered from {} MACs: {}\n", name, known->size(), JoinNames(macs));
+  }
   if (config_stats.samples.empty() && identify_stats.samples.empty()) {
     return Fail(
         kName, kExitFailure,

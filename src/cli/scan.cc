@@ -94,14 +94,25 @@ void PrintJson(const std::vector<initiator::TargetInfo>& targets) {
     j["buffer_count"] = t.buffer_count;
     j["firmware_version"] = t.firmware_version;
     j["sectors_per_frame"] = t.sectors_per_frame;
+    auto path_json = [](const initiator::PathInfo& p) {
+      nlohmann::json path{{"interface", p.port},
+                         {"local_mac", p.local_mac.ToString()},
+                         {"target_mac", p.target_mac.ToString()},
+                         {"buffer_count", p.buffer_count},
+                         {"sectors_per_frame", p.advertised_sectors}};
+      // Asked only of a disk with several MACs: what tells them apart.
+      if (p.identity) {
+        path["identity"] = {{"sectors", p.identity->sector_count},
+                           {"model", p.identity->model},
+                           {"serial", p.identity->serial}};
+      }
+      return path;
+    };
     j["paths"] = nlohmann::json::array();
-    for (const auto& p : t.paths) {
-      j["paths"].push_back({{"interface", p.port},
-                            {"local_mac", p.local_mac.ToString()},
-                            {"target_mac", p.target_mac.ToString()},
-                            {"buffer_count", p.buffer_count},
-                            {"sectors_per_frame", p.advertised_sectors}});
-    }
+    for (const auto& p : t.paths) j["paths"].push_back(path_json(p));
+    // MACs that answer this address with another disk: not used (a notice on stderr says so).
+    j["conflicting"] = nlohmann::json::array();
+    for (const auto& p : t.conflicting) j["conflicting"].push_back(path_json(p));
     out.push_back(std::move(j));
   }
   fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -131,7 +142,9 @@ int ScanMain(const std::vector<std::string>& args) {
                 "is a broadcast, so it is never sent on every interface by default)");
   }
 
-  auto client = initiator::Client::Open(interfaces);
+  initiator::ClientOptions options;
+  PrintNotices(kName, options);
+  auto client = initiator::Client::Open(interfaces, options);
   if (!client) return Fail(kName, kExitFailure, client.error().message);
   auto targets = (*client)->Discover(*timeout);
   if (!targets) return Fail(kName, kExitFailure, targets.error().message);

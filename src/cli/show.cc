@@ -99,6 +99,9 @@ void PrintText(const std::vector<os::MountStatus>& mounts, const std::vector<os:
           p.interface, p.local_mac, p.target_mac, p.up ? "up" : "down", p.in_flight, p.sent,
           p.retransmits, p.timeouts, Rtt(p.rtt_us));
     }
+    for (const std::string& c : s.conflicting) {
+      fmt::print("  not used, another disk at the same address: {}\n", c);
+    }
   }
 }
 

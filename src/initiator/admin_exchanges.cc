@@ -46,7 +46,7 @@ void Initiator::RouteExchange(DiskAddress address, const ExchangeOptions& option
     ex.destination = options.target_mac.value_or(MacAddress::Broadcast());
     if (!options.target_mac && d != nullptr) {
       for (const Disk::Path& p : d->paths_) {
-        if (p.port == *options.port) {
+        if (p.port == *options.port && p.verdict != Disk::Path::Verdict::kOther) {
           ex.destination = p.target_mac;
           break;
         }
@@ -56,13 +56,16 @@ void Initiator::RouteExchange(DiskAddress address, const ExchangeOptions& option
   }
   if (d != nullptr && !d->paths_.empty()) {
     // The first path that is up and whose link carries the request (a long mask edit may fit a
-    // jumbo-frame path only); else the first that is up; else the first.
+    // jumbo-frame path only); else the first that is up; else the first. Never a MAC that
+    // serves another disk under this address.
     const auto& paths = d->paths_;
     auto chosen = std::find_if(paths.begin(), paths.end(), [&](const Disk::Path& p) {
-      return p.up && ex.frame.size() <= ports_[p.port]->mtu() + proto::kEthernetHeaderSize;
+      return p.up && d->Usable(p) &&
+             ex.frame.size() <= ports_[p.port]->mtu() + proto::kEthernetHeaderSize;
     });
     if (chosen == paths.end()) {
-      chosen = std::find_if(paths.begin(), paths.end(), [](const Disk::Path& p) { return p.up; });
+      chosen = std::find_if(paths.begin(), paths.end(),
+                            [&](const Disk::Path& p) { return p.up && d->Usable(p); });
     }
     if (chosen == paths.end()) chosen = paths.begin();
     ex.ports = {chosen->port};
@@ -210,6 +213,39 @@ void Initiator::Discover(DiskAddress where, Duration timeout,
     std::sort(found->begin(), found->end());
     done(std::move(*found));
   };
+  StartExchange(std::move(ex));
+  DrainCompletions();
+}
+
+void Initiator::QueryEveryMac(DiskAddress address, Duration timeout,
+                              std::function<void(const ConfigReply&)> on_reply,
+                              std::function<void()> done) {
+  ExchangeState ex;
+  ex.collect = true;
+  ex.address = address;
+  ex.command = static_cast<uint8_t>(proto::Command::kConfig);
+  ex.frame = NewFrame(address, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
+  proto::EncodeConfig(proto::ConfigArg{}, ex.frame);
+  for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
+  ex.destination = MacAddress::Broadcast();
+  ex.timeout = timeout;
+  ex.resend_interval = Duration::zero();  // one query, as aoeping sends per round
+  ex.what = "config query";
+  ex.on_reply = [this, on_reply = std::move(on_reply)](size_t, ConstByteSpan frame) {
+    std::optional<proto::Header> h = proto::DecodeHeader(frame);
+    std::optional<proto::ConfigArg> c = proto::DecodeConfig(frame);
+    if (!h || h->is_error() || !c) return;
+    ConfigReply out;
+    out.target_mac = h->source;
+    out.address = DiskAddress{h->shelf, h->slot};
+    out.buffer_count = c->buffer_count;
+    out.firmware_version = c->firmware_version;
+    out.sector_count = c->sector_count;
+    out.command = c->command;
+    out.config_string.assign(reinterpret_cast<const char*>(c->string.data()), c->string.size());
+    Defer([on_reply, out = std::move(out)] { on_reply(out); });
+  };
+  ex.on_end = std::move(done);
   StartExchange(std::move(ex));
   DrainCompletions();
 }

@@ -115,7 +115,15 @@ Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, DiskAddress 
     ++*pending;
     d->Identify([pending](const Outcome<IdentifyData>&) { --*pending; });
   }
-  RunUntil([&] { return *pending == 0; }, clock_.Now() + timeout);
+  // Also the IDENTIFYs that tell a disk's other MACs apart, so that the listing shows which
+  // of them serve another disk.
+  auto identifying = [&] {
+    return std::any_of((*found)->begin(), (*found)->end(), [&](DiskAddress a) {
+      const Disk* d = initiator_->disk(a);
+      return d != nullptr && d->identifying_paths();
+    });
+  };
+  RunUntil([&] { return *pending == 0 && !identifying(); }, clock_.Now() + timeout);
   std::vector<TargetInfo> out;
   for (DiskAddress a : **found) {
     if (Disk* d = initiator_->disk(a)) out.push_back(d->info());
@@ -150,6 +158,10 @@ Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
   if (!d->info().identify) {
     if (auto id = disk.Identify(); !id) return id.error();
   }
+  // The other MACs that answered meanwhile are being told apart: wait for that (one round
+  // trip), so that a second disk under this address is reported before any I/O, not midway.
+  // I/O never goes to such a MAC either way.
+  RunUntil([&] { return !d->identifying_paths(); }, clock_.Now() + options_.open_timeout);
   return disk;
 }
 

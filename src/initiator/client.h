@@ -114,8 +114,8 @@ class Client {
   Initiator& initiator() { return *initiator_; }
 
   // Broadcasts a config query for `where`, collects replies for `timeout`, then IDENTIFYs every
-  // target that answered (waiting at most `timeout` more). Targets whose IDENTIFY did not finish
-  // have no `identify`.
+  // target that answered, and each MAC of a target that answered from several (waiting at most
+  // `timeout` more). Targets whose IDENTIFY did not finish have no `identify`.
   Outcome<std::vector<TargetInfo>> Discover(Duration timeout, DiskAddress where = proto::kAnyDisk);
   // The disk at shelf.slot: discovered first if unknown, IDENTIFYed if not yet.
   Outcome<SyncDisk> OpenDisk(DiskAddress address);

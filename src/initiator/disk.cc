@@ -18,9 +18,6 @@ namespace {
 
 // A frame that timed out this many times backs off even when the path works for others.
 constexpr uint32_t kBackoffAfterRetries = 4;
-// Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
-constexpr uint8_t kAtaFailureBits =
-    proto::kAtaStatusBusy | proto::kAtaStatusFault | proto::kAtaStatusDrq | proto::kAtaStatusError;
 // ATA IDENTIFY word numbers (see proto/identify.h).
 constexpr size_t kWordSerial = 10, kSerialWords = 10;
 constexpr size_t kWordFirmware = 23, kFirmwareWords = 4;
@@ -338,7 +335,9 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   Path& p = paths_[t.path];
   // Only accept the reply on the port we sent on, and from the MAC we sent to or another MAC
   // of this target on the same segment (multiport targets may answer from any port).
-  if (p.port != port || (source != p.target_mac && !FindPath(port, source))) {
+  // Never from a MAC that serves another disk under this shelf.slot.
+  std::optional<uint32_t> from = FindPath(port, source);
+  if (p.port != port || (source != p.target_mac && (!from || !Usable(paths_[*from])))) {
     ++owner_.unmatched_replies_;
     return;
   }
@@ -453,7 +452,8 @@ void Disk::ForgetTransmission(const Frame& f, const Transmission& t) {
 
 void Disk::OnCopyReply(uint32_t index, uint32_t tag, size_t port, const MacAddress& source) {
   // Only a reply from this target on the port the copy went out on settles it, as for frames.
-  if (!FindPath(port, source) || !unsettled_.Settle(index, tag)) {
+  std::optional<uint32_t> from = FindPath(port, source);
+  if (!from || !Usable(paths_[*from]) || !unsettled_.Settle(index, tag)) {
     ++owner_.unmatched_replies_;
     return;
   }
@@ -508,9 +508,10 @@ void Disk::MaybeComplete(Request& r) {
     } else {
       ConstByteSpan page(r.identify_page->data(), r.identify_page->size());
       IdentifyData d;
-      d.sector_count = proto::ReadIdentifyCapacity(page);
-      d.model = proto::ReadIdentifyString(page, kWordModel, kModelWords);
-      d.serial = proto::ReadIdentifyString(page, kWordSerial, kSerialWords);
+      DiskIdentity id = IdentityOf(page);
+      d.sector_count = id.sector_count;
+      d.model = std::move(id.model);
+      d.serial = std::move(id.serial);
       d.firmware = proto::ReadIdentifyString(page, kWordFirmware, kFirmwareWords);
       d.page = *r.identify_page;
       info_.identify = d;
@@ -525,6 +526,12 @@ void Disk::MaybeComplete(Request& r) {
     }
   }
   requests_.erase(r.self);
+}
+
+DiskIdentity Disk::IdentityOf(ConstByteSpan page) {
+  return DiskIdentity{proto::ReadIdentifyCapacity(page),
+                      proto::ReadIdentifyString(page, kWordModel, kModelWords),
+                      proto::ReadIdentifyString(page, kWordSerial, kSerialWords)};
 }
 
 void Disk::FailAll(InitiatorErrc code, const std::string& why) {
@@ -608,6 +615,7 @@ void Disk::OnTimer(TimePoint now) {
     Path& p = paths_[i];
     if (!p.up && !p.probe_pending && now >= p.next_probe) SendProbe(i, now);
   }
+  IdentifyPaths(now);
   const Duration rediscover = owner_.options_.rediscover_interval;
   if (rediscover > Duration::zero() && now >= next_rediscover_) {
     next_rediscover_ = now + rediscover;
@@ -629,6 +637,7 @@ std::optional<TimePoint> Disk::NextDeadline() const {
   }
   for (const Path& p : paths_) {
     if (!p.up && !p.probe_pending) consider(p.next_probe);
+    if (paths_.size() > 1 && !p.identity && !p.identify_pending) consider(p.next_identify);
   }
   if (std::optional<TimePoint> t = unsettled_.NextExpiry()) consider(*t);
   if (!stale_tags_.empty()) consider(stale_tags_.front().gone_at);

@@ -72,6 +72,9 @@ class Disk {
   const TargetInfo& info() const { return info_; }
   DiskAddress address() const { return info_.address; }
   std::vector<PathStats> path_stats() const;
+  // True while an IDENTIFY is out to a path whose identity is not known yet (Client::Discover
+  // waits for these, so that a listing shows which MACs serve another disk).
+  bool identifying_paths() const;
   // Requests submitted and not yet completed.
   size_t pending_requests() const { return requests_.size(); }
   // True once the target aborted FLUSH CACHE EXT and flushes use FLUSH CACHE (0xE7).
@@ -133,6 +136,14 @@ class Disk {
     bool up = true;
     TimePoint next_probe{};
     bool probe_pending = false;
+    // Whether this MAC serves the disk of the first path (the reference): only kSame paths
+    // carry I/O. The first path is kSame by definition; every other one is kUnknown until its
+    // own IDENTIFY shows the reference's capacity and model (kSame) or not (kOther, never used).
+    enum class Verdict : uint8_t { kUnknown, kSame, kOther };
+    Verdict verdict = Verdict::kUnknown;
+    std::optional<DiskIdentity> identity;  // this MAC's IDENTIFY, once it answered
+    bool identify_pending = false;
+    TimePoint next_identify{};  // a failed IDENTIFY is asked again from then on
   };
 
   // One transmission of a frame. A frame keeps its last few transmissions live so that a late
@@ -148,6 +159,10 @@ class Disk {
     bool answered = false;  // its reply arrived: the target has executed this copy
   };
   static constexpr size_t kMaxTransmissions = 4;
+  // Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
+  static constexpr uint8_t kAtaFailureBits = proto::kAtaStatusBusy | proto::kAtaStatusFault |
+                                             proto::kAtaStatusDrq | proto::kAtaStatusError;
+  static DiskIdentity IdentityOf(ConstByteSpan identify_page);
 
   struct Frame {
     enum class State : uint8_t { kFree, kInFlight, kAwaitingResend };
@@ -226,6 +241,16 @@ class Disk {
   // `announced`: an unsolicited announcement (tag 0), which a target sends when it starts.
   void LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config,
                  bool announced = false);
+  bool Usable(const Path& p) const { return p.verdict == Path::Verdict::kSame; }
+  // Once the disk has two paths: sends an IDENTIFY (an admin exchange, to that MAC only) to each
+  // path whose identity is unknown, and is not being asked or asked too recently.
+  void IdentifyPaths(TimePoint now);
+  void OnPathIdentify(uint32_t path, Outcome<std::vector<std::byte>> reply);
+  // Compares the paths whose identity is known with the first path's; says so (once per MAC)
+  // when another MAC has another disk, or the same disk under another serial.
+  void JudgePaths();
+  void Notice(const MacAddress& mac, std::string message);
+  void RefreshPathInfo();
   std::optional<uint32_t> FindPath(size_t port, const MacAddress& mac) const;
 
   Initiator& owner_;
@@ -248,8 +273,9 @@ class Disk {
   uint64_t writes_held_back_ = 0;
   uint64_t interruptions_ = 0;
   Duration last_interruption_silence_{};
-  bool flush_ext_refused_ = false;  // the target aborted 0xEA: flush with 0xE7
-  TimePoint next_rediscover_{};     // see InitiatorOptions::rediscover_interval
+  bool flush_ext_refused_ = false;   // the target aborted 0xEA: flush with 0xE7
+  TimePoint next_rediscover_{};      // see InitiatorOptions::rediscover_interval
+  std::vector<MacAddress> noticed_;  // MACs already reported by Notice
 };
 
 }  // namespace aoe::initiator

@@ -1,12 +1,15 @@
 // Disk's paths (disk.h): a path is one (local port, target MAC) pair, learnt from a config
 // reply. Frames go to the path with the most room in its window; a path that keeps losing
-// frames is marked down and probed with unicast config reads until it answers again.
+// frames is marked down and probed with unicast config reads until it answers again. A MAC
+// carries I/O only once its own IDENTIFY shows the first path's disk (README.md, "Multipath").
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "base/log.h"
 #include "initiator/disk.h"
 #include "initiator/initiator.h"
+#include "proto/identify.h"
 
 namespace aoe::initiator {
 
@@ -19,7 +22,7 @@ std::optional<uint32_t> Disk::ChoosePath(std::optional<uint32_t> avoid) const {
   bool any_up = false;
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     const Path& p = paths_[i];
-    if (!p.up) continue;
+    if (!p.up || !Usable(p)) continue;
     any_up = true;
     if (p.in_flight >= p.window.size()) continue;
     uint32_t free = p.window.size() - p.in_flight;
@@ -34,6 +37,7 @@ std::optional<uint32_t> Disk::ChoosePath(std::optional<uint32_t> avoid) const {
   // Every path is down: keep the I/O going with one frame at a time per path, which also
   // serves as the probe that brings a path back.
   for (uint32_t i = 0; i < paths_.size(); ++i) {
+    if (!Usable(paths_[i])) continue;
     if (paths_[i].in_flight == 0 && (!best || (avoid && *best == *avoid))) best = i;
   }
   return best;
@@ -107,6 +111,9 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
     p.last_reply = owner_.clock_.Now();
     p.window = CongestionWindow(limit);
     p.rtt = RttEstimator(owner_.options_.flow);
+    // The first MAC that answers defines the disk; any other may be a second disk that was
+    // given the same shelf.slot by mistake, and mixing the two would corrupt every copy.
+    p.verdict = paths_.empty() ? Path::Verdict::kSame : Path::Verdict::kUnknown;
     paths_.push_back(std::move(p));
     idx = static_cast<uint32_t>(paths_.size() - 1);
   } else {
@@ -114,9 +121,10 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
     if (p.window.limit() != limit) p.window.SetLimit(limit);
     if (!p.up) {
       MarkPathUp(*idx);
-    } else if (announced) {
+    } else if (announced && Usable(p)) {
       // A target announces itself when it starts: it restarted, perhaps faster than the path
-      // could go down, and what it acknowledged from its cache is gone.
+      // could go down, and what it acknowledged from its cache is gone. (Another disk under
+      // this address restarting is not this disk's concern.)
       ++interruptions_;
       last_interruption_silence_ = Duration::zero();
       if (owner_.options_.logger) {
@@ -128,21 +136,142 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
   Path& p = paths_[*idx];
   p.buffer_count = config.buffer_count;
   p.advertised_sectors = config.sector_count == 0 ? 2 : config.sector_count;
-  info_.buffer_count = config.buffer_count;
-  info_.firmware_version = config.firmware_version;
-  if (config.string_complete) {
-    info_.config_string.assign(reinterpret_cast<const char*>(config.string.data()),
-                               config.string.size());
+  // Only the disk's own MACs describe it: another disk's config string is not this one's.
+  if (Usable(p)) {
+    info_.buffer_count = config.buffer_count;
+    info_.firmware_version = config.firmware_version;
+    if (config.string_complete) {
+      info_.config_string.assign(reinterpret_cast<const char*>(config.string.data()),
+                                 config.string.size());
+    }
   }
   RecomputeSectorsPerFrame();
-  info_.paths.clear();
-  for (const Path& q : paths_) info_.paths.push_back(MakePathInfo(q));
+  RefreshPathInfo();
+  IdentifyPaths(owner_.clock_.Now());
   Pump();
+}
+
+void Disk::RefreshPathInfo() {
+  info_.paths.clear();
+  info_.conflicting.clear();
+  for (const Path& q : paths_) {
+    (q.verdict == Path::Verdict::kOther ? info_.conflicting : info_.paths)
+        .push_back(MakePathInfo(q));
+  }
+}
+
+bool Disk::identifying_paths() const {
+  return std::any_of(paths_.begin(), paths_.end(), [](const Path& p) {
+    return p.identify_pending && p.verdict == Path::Verdict::kUnknown;
+  });
+}
+
+void Disk::IdentifyPaths(TimePoint now) {
+  // A disk with one MAC has nothing to compare: no extra frame for the common case.
+  if (paths_.size() < 2) return;
+  for (uint32_t i = 0; i < paths_.size(); ++i) {
+    Path& p = paths_[i];
+    if (p.identity || p.identify_pending || now < p.next_identify) continue;
+    p.identify_pending = true;
+    // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
+    // never gets a frame of a request) and is resent with the same tag until it is answered.
+    std::array<std::byte, proto::kAtaHeaderSize> frame{};
+    proto::AtaArg arg;
+    arg.sector_count = 1;
+    arg.cmd_status = proto::ata_op::kIdentifyDevice;
+    proto::EncodeAta(arg, frame);
+    ExchangeOptions o;
+    o.port = p.port;
+    o.target_mac = p.target_mac;
+    owner_.AdminExchange(
+        info_.address, static_cast<uint8_t>(proto::Command::kAta),
+        ConstByteSpan(frame).subspan(proto::kHeaderSize), o, "path IDENTIFY",
+        [this, i](Outcome<std::vector<std::byte>> r) { OnPathIdentify(i, std::move(r)); });
+  }
+}
+
+void Disk::OnPathIdentify(uint32_t path, Outcome<std::vector<std::byte>> reply) {
+  Path& p = paths_[path];
+  p.identify_pending = false;
+  std::optional<proto::Header> h;
+  std::optional<proto::AtaArg> ata;
+  if (reply) {
+    h = proto::DecodeHeader(*reply);
+    ata = proto::DecodeAta(*reply);
+  }
+  if (!h || h->is_error() || !ata || (ata->cmd_status & kAtaFailureBits) != 0 ||
+      reply->size() < proto::kAtaHeaderSize + proto::kIdentifyPageSize) {
+    // Silent or refused (a reservation, a busy disk): the path stays unused and is asked again.
+    p.next_identify = owner_.clock_.Now() + owner_.options_.probe_interval;
+    if (owner_.options_.logger) {
+      owner_.options_.logger->Debug(info_.address.ToString(), "IDENTIFY of path {} failed: {}",
+                                    PathName(path),
+                                    reply ? "refused or short reply" : reply.error().message);
+    }
+    return;
+  }
+  p.identity =
+      IdentityOf(ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, proto::kIdentifyPageSize));
+  JudgePaths();
+  Pump();
+}
+
+void Disk::JudgePaths() {
+  const std::optional<DiskIdentity>& ref = paths_[0].identity;
+  if (!ref) return;
+  const std::string name = info_.address.ToString();
+  const std::string first = paths_[0].target_mac.ToString();
+  bool changed = false;
+  for (uint32_t i = 1; i < paths_.size(); ++i) {
+    Path& p = paths_[i];
+    if (p.verdict != Path::Verdict::kUnknown || !p.identity) continue;
+    const DiskIdentity& id = *p.identity;
+    changed = true;
+    if (id.sector_count != ref->sector_count || id.model != ref->model) {
+      p.verdict = Path::Verdict::kOther;
+      Notice(p.target_mac,
+             fmt::format("{} is also answered by {} with another disk ({} sectors, model \"{}\" "
+                         "against {}, \"{}\" from {}); not using it: give each disk its own "
+                         "shelf.slot",
+                         name, p.target_mac.ToString(), id.sector_count, Printable(id.model),
+                         ref->sector_count, Printable(ref->model), first));
+      continue;
+    }
+    p.verdict = Path::Verdict::kSame;
+    p.last_reply = owner_.clock_.Now();
+    if (id.serial != ref->serial) {
+      // aoe serve and vblade put their host's name in the serial: two hosts serving one shared
+      // image (Ceph RBD) differ only there, so the path is used; but two different disks of
+      // one size and model look just the same.
+      Notice(p.target_mac,
+             fmt::format("{} is also answered by {} with serial \"{}\" against \"{}\" from {} "
+                         "(same size and model): using both as paths to one shared disk; if they "
+                         "are two different disks, give each its own shelf.slot, or a copy "
+                         "would mix them",
+                         name, p.target_mac.ToString(), Printable(id.serial),
+                         Printable(ref->serial), first));
+    }
+  }
+  if (!changed) return;
+  RecomputeSectorsPerFrame();
+  RefreshPathInfo();
+}
+
+void Disk::Notice(const MacAddress& mac, std::string message) {
+  if (std::find(noticed_.begin(), noticed_.end(), mac) != noticed_.end()) return;
+  noticed_.push_back(mac);
+  if (owner_.options_.on_notice) {
+    owner_.Defer([fn = owner_.options_.on_notice, address = info_.address,
+                  message = std::move(message)] { fn(address, message); });
+  } else if (owner_.options_.logger) {
+    owner_.options_.logger->Warn(info_.address.ToString(), "{}", message);
+  }
 }
 
 void Disk::RecomputeSectorsPerFrame() {
   uint8_t n = 255;
   for (const Path& p : paths_) {
+    if (p.verdict == Path::Verdict::kOther) continue;
     n = std::min(n, p.advertised_sectors);
     n = std::min(n, proto::SectorsPerFrame(owner_.ports_[p.port]->mtu()));
   }
@@ -151,12 +280,14 @@ void Disk::RecomputeSectorsPerFrame() {
 
 PathInfo Disk::MakePathInfo(const Path& p) const {
   const Port& port = *owner_.ports_[p.port];
-  return PathInfo{port.name(), port.mac(), p.target_mac, p.buffer_count, p.advertised_sectors};
+  return PathInfo{port.name(),    port.mac(),           p.target_mac,
+                  p.buffer_count, p.advertised_sectors, p.identity};
 }
 
 std::vector<PathStats> Disk::path_stats() const {
   std::vector<PathStats> out;
   for (const Path& p : paths_) {
+    if (p.verdict == Path::Verdict::kOther) continue;  // not a path of this disk
     const Port& port = *owner_.ports_[p.port];
     PathStats s;
     s.port = port.name();
@@ -186,7 +317,7 @@ std::string Disk::PathName(uint32_t path) const {
 
 void Disk::NoteReply(size_t port, const MacAddress& mac) {
   std::optional<uint32_t> path = FindPath(port, mac);
-  if (!path) return;
+  if (!path || !Usable(paths_[*path])) return;
   paths_[*path].consecutive_timeouts = 0;
   paths_[*path].last_reply = owner_.clock_.Now();
   if (!paths_[*path].up) MarkPathUp(*path);

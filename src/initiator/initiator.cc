@@ -155,17 +155,21 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
       return;
     }
     uint32_t slot = *owner & 0xFFFF;
-    ExchangeState& ex = exchanges_[slot];
-    bool port_ok = std::find(ex.ports.begin(), ex.ports.end(), port) != ex.ports.end();
-    bool address_ok = (ex.address.shelf == proto::kWildcardShelf || ex.address.shelf == h->shelf) &&
-                      (ex.address.slot == proto::kWildcardSlot || ex.address.slot == h->slot);
-    bool source_ok = ex.destination.is_broadcast() || ex.destination == h->source;
-    if (!ex.live || !port_ok || !address_ok || !source_ok || h->command != ex.command) {
+    const ExchangeState& sent = exchanges_[slot];
+    bool port_ok = std::find(sent.ports.begin(), sent.ports.end(), port) != sent.ports.end();
+    bool address_ok =
+        (sent.address.shelf == proto::kWildcardShelf || sent.address.shelf == h->shelf) &&
+        (sent.address.slot == proto::kWildcardSlot || sent.address.slot == h->slot);
+    bool source_ok = sent.destination.is_broadcast() || sent.destination == h->source;
+    if (!sent.live || !port_ok || !address_ok || !source_ok || h->command != sent.command) {
       ++unmatched_replies_;
       return;
     }
-    if (h->command == static_cast<uint8_t>(proto::Command::kConfig))
+    if (h->command == static_cast<uint8_t>(proto::Command::kConfig)) {
       HandleConfigReply(port, *h, frame);
+    }
+    // Learning a path may start exchanges (a new path's IDENTIFY), which can move exchanges_.
+    ExchangeState& ex = exchanges_[slot];
     if (ex.collect) {
       if (ex.on_reply) ex.on_reply(port, frame);
       return;

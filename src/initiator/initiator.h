@@ -76,6 +76,11 @@ struct InitiatorOptions {
   // Tag session id (bits 30..16); random per Initiator when unset. Tests pin it.
   std::optional<uint16_t> tag_session{};
   Logger* logger = nullptr;  // optional; debug/warn lines about paths and retransmits
+  // Told, once per target MAC, when a second MAC answers a disk's shelf.slot with another disk
+  // (not used), or with the same capacity and model under another serial (used: shared
+  // storage, but possibly two disks). `message` is one line, ready to print after a program
+  // name. Runs like the other callbacks. Unset: the line goes to `logger` as a warning.
+  std::function<void(DiskAddress address, const std::string& message)> on_notice{};
 };
 
 // Which exchange options an admin command uses.
@@ -118,6 +123,11 @@ class Initiator {
   // updating the target table (targets(), disk()) whether or not anyone waits.
   void Discover(DiskAddress where, Duration timeout,
                 std::function<void(std::vector<DiskAddress>)> done);
+  // Broadcasts one Query Config (ccmd read) for the disk `address` on every port and calls
+  // `on_reply` for every reply, from any MAC, that comes within `timeout`; then `done`. For
+  // `aoe ping`, which reports each MAC that answers an address, not only the first.
+  void QueryEveryMac(DiskAddress address, Duration timeout,
+                     std::function<void(const ConfigReply&)> on_reply, std::function<void()> done);
   std::vector<TargetInfo> targets() const;
   // The disk for a discovered shelf.slot; nullptr if no config reply came from it yet.
   Disk* disk(DiskAddress address);

@@ -146,6 +146,106 @@ TEST_F(InitiatorTest, LoadIsSpreadOverBothPaths) {
   EXPECT_TRUE(paths[0].up && paths[1].up);
 }
 
+// Two disks given one shelf.slot by mistake (an `aoe serve` and a vblade both exporting e0.1
+// on one segment): the second MAC to answer serves another disk. Before, it became a second
+// path, and a copy took some frames from each disk.
+TEST_F(InitiatorTest, AMacWithAnotherDiskUnderTheSameAddressIsNeverSentARequest) {
+  FakeTarget& first = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, /*two_paths=*/false);
+  FakeTarget& other = AddTarget(
+      {.shelf = 0, .slot = 1, .sectors = 4096, .model = "EtherDrive vblade", .serial = "other"},
+      /*two_paths=*/false);
+  first.data() = RandomBytes(first.data().size(), 1);
+  other.data() = RandomBytes(other.data().size(), 2);
+  std::vector<std::string> notices;
+  InitiatorOptions options;
+  options.on_notice = [&](DiskAddress, const std::string& m) { notices.push_back(m); };
+  Client& client = MakeClient(options, /*two_ports=*/false);
+
+  Outcome<std::vector<TargetInfo>> found = client.Discover(milliseconds(500));
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), 1u);
+  const TargetInfo& t = (*found)[0];
+  ASSERT_EQ(t.paths.size(), 1u);
+  EXPECT_EQ(t.paths[0].target_mac, TargetMac(1, 0xA));
+  ASSERT_EQ(t.conflicting.size(), 1u);
+  EXPECT_EQ(t.conflicting[0].target_mac, TargetMac(2, 0xA));
+  ASSERT_TRUE(t.conflicting[0].identity.has_value());
+  EXPECT_EQ(t.conflicting[0].identity->sector_count, 4096u);
+  ASSERT_TRUE(t.identify.has_value());
+  EXPECT_EQ(t.identify->sector_count, 8192u);
+
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(4 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_TRUE(std::equal(buf.begin(), buf.end(), first.data().begin()));
+  std::vector<std::byte> data = RandomBytes(1 << 20, 3);
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), first.data().begin()));
+  // The other disk got config queries and the one IDENTIFY that told it apart, nothing else.
+  EXPECT_EQ(other.stats().reads, 0u);
+  EXPECT_EQ(other.stats().writes, 0u);
+  EXPECT_EQ(other.stats().flushes, 0u);
+  EXPECT_EQ(other.stats().ata, other.stats().identifies);
+  EXPECT_EQ(disk.path_stats().size(), 1u);
+  ASSERT_EQ(notices.size(), 1u);  // once, however often it answers
+  EXPECT_EQ(notices[0],
+            "e0.1 is also answered by 02:00:00:07:02:0a with another disk (4096 sectors, model "
+            "\"EtherDrive vblade\" against 8192, \"aoekit fake target\" from 02:00:00:07:01:0a); "
+            "not using it: give each disk its own shelf.slot");
+}
+
+// Two hosts serving one shared image (aoe serve on one Ceph RBD image on each): same size and
+// model, and the serial names each host. Both MACs carry I/O, with one warning.
+TEST_F(InitiatorTest, AMacWithTheSameSizeAndModelButAnotherSerialIsUsedWithAWarning) {
+  FakeTarget& first = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .serial = "0.1:hostA"},
+                                /*two_paths=*/false);
+  FakeTarget& second = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .serial = "0.1:hostB"},
+                                 /*two_paths=*/false);
+  std::vector<std::string> notices;
+  InitiatorOptions options;
+  options.on_notice = [&](DiskAddress, const std::string& m) { notices.push_back(m); };
+  MakeClient(options, /*two_ports=*/false);
+  SyncDisk disk = Open(0, 1);
+  ASSERT_TRUE(client_->RunUntil([&] { return !disk.async().identifying_paths(); }));
+  std::vector<std::byte> buf(4 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_GT(first.stats().reads, 100u);
+  EXPECT_GT(second.stats().reads, 100u);
+  EXPECT_EQ(disk.info().paths.size(), 2u);
+  EXPECT_TRUE(disk.info().conflicting.empty());
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("serial \"0.1:hostB\" against \"0.1:hostA\""), std::string::npos)
+      << notices[0];
+  EXPECT_NE(notices[0].find("a copy would mix them"), std::string::npos) << notices[0];
+}
+
+// Until a second MAC's IDENTIFY has answered it gets no request; when it has (same disk), it
+// shares the load.
+TEST_F(InitiatorTest, ASecondMacCarriesIoOnlyOnceItsIdentifyShowsTheSameDisk) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  std::vector<std::string> notices;
+  InitiatorOptions options;
+  options.on_notice = [&](DiskAddress, const std::string& m) { notices.push_back(m); };
+  MakeClient(options);
+  target.set_silent(1, true);  // the MAC on wire B answers config queries only once unsilenced
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(1 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_EQ(target.stats().per_port_requests[1], 0u);
+  target.set_silent(1, false);
+  ASSERT_TRUE(
+      client_->RunUntil([&] { return disk.path_stats().size() == 2; }, clock_.Now() + seconds(70)));
+  ASSERT_TRUE(client_->RunUntil([&] {
+    const auto& paths = disk.info().paths;
+    return paths.size() == 2 && paths[0].identity && paths[1].identity &&
+           !disk.async().identifying_paths();
+  }));
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_GT(disk.path_stats()[1].sent, 0u);
+  EXPECT_TRUE(notices.empty());
+}
+
 TEST_F(InitiatorTest, WindowGrowsToTheBufferCountAndCollapsesOnTimeout) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, /*two_paths=*/false);
   Client& client = MakeClient({}, /*two_ports=*/false);
@@ -237,8 +337,9 @@ TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
   init_port_b_->set_mtu(9000);
   target_ports_.push_back(MakePort(wire_b_, "tb", TargetMac(1, 0xB), PortRole::kTarget));
   target_ports_.back()->set_mtu(9000);
-  targets_.push_back(std::make_unique<FakeTarget>(FakeTargetOptions{.shelf = 0, .slot = 1},
-                                                  std::vector<Port*>{target_ports_.back().get()}));
+  targets_.push_back(
+      std::make_unique<FakeTarget>(FakeTargetOptions{.shelf = 0, .slot = 1, .sectors = 8192},
+                                   std::vector<Port*>{target_ports_.back().get()}));
   EXPECT_FALSE(client.RunUntil([&] { return disk.info().paths.size() == 2; }, start + seconds(59)));
   ASSERT_TRUE(client.RunUntil([&] { return disk.info().paths.size() == 2; }, start + seconds(62)));
   EXPECT_EQ(disk.info().sectors_per_frame, 17);  // (9000 - 36) / 512

@@ -31,6 +31,14 @@ struct IdentifyData {
   std::array<std::byte, 512> page{};
 };
 
+// What the IDENTIFY of one target MAC says about the disk behind it: what tells two disks that
+// claim one shelf.slot apart (README.md, "Multipath").
+struct DiskIdentity {
+  uint64_t sector_count = 0;
+  std::string model;
+  std::string serial;
+};
+
 // One way to reach a target: a local port and one of the target's MACs.
 struct PathInfo {
   std::string port;  // local interface name
@@ -38,6 +46,8 @@ struct PathInfo {
   MacAddress target_mac;
   uint16_t buffer_count = 0;       // as advertised in this MAC's config reply
   uint8_t advertised_sectors = 0;  // scnt from the config reply, 0 already mapped to 2
+  // From an IDENTIFY sent to this MAC; asked only once the disk has a second path.
+  std::optional<DiskIdentity> identity;
 };
 
 // Everything discovery knows about one shelf.slot.
@@ -49,7 +59,14 @@ struct TargetInfo {
   // (port MTU - 36) / 512, so that any frame may be retransmitted on any path.
   uint8_t sectors_per_frame = 0;
   std::string config_string;
+  // The paths I/O may use: the first MAC that answered, and every other one whose IDENTIFY
+  // gives the same capacity and model (while that IDENTIFY is outstanding the path is listed
+  // but not used).
   std::vector<PathInfo> paths;
+  // MACs that answer this shelf.slot with another disk (another capacity or model): a second
+  // disk given the same address by mistake. Nothing is ever sent to them but config queries
+  // and the IDENTIFY that told them apart.
+  std::vector<PathInfo> conflicting;
   std::optional<IdentifyData> identify;  // filled by Client::Discover / Open
 };
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/log.h"
 #include "base/unique_fd.h"
 #include "os/mount_table.h"
 
@@ -144,6 +145,15 @@ void MountDaemon::UpdateStatus() {
     out.rtt_us = static_cast<uint64_t>(duration_cast<microseconds>(p.rtt_avg).count());
     out.rto_us = static_cast<uint64_t>(duration_cast<microseconds>(p.rto).count());
     status_.paths.push_back(std::move(out));
+  }
+  status_.conflicting.clear();
+  for (const initiator::PathInfo& p : disk_->info().conflicting) {
+    std::string line = fmt::format("{} on {}", p.target_mac.ToString(), p.port);
+    if (p.identity) {
+      line += fmt::format(": {} sectors, model '{}'", p.identity->sector_count,
+                          Printable(p.identity->model));
+    }
+    status_.conflicting.push_back(std::move(line));
   }
 }
 

@@ -94,7 +94,8 @@ nlohmann::json StatusToJson(const MountStatus& s) {
               {"errors", s.errors},
               {"bytes_read", s.bytes_read},
               {"bytes_written", s.bytes_written},
-              {"paths", std::move(paths)}};
+              {"paths", std::move(paths)},
+              {"conflicting", s.conflicting}};
 }
 
 std::string ToJson(const MountStatus& s, int indent) { return StatusToJson(s).dump(indent); }
@@ -128,6 +129,9 @@ Result<MountStatus> StatusFromJson(const std::string& text) {
     s.bytes_read = j.value("bytes_read", uint64_t{0});
     s.bytes_written = j.value("bytes_written", uint64_t{0});
     for (const json& p : j.value("paths", json::array())) s.paths.push_back(PathFromJson(p));
+    for (const json& c : j.value("conflicting", json::array())) {
+      s.conflicting.push_back(c.get<std::string>());
+    }
     return s;
   } catch (const json::exception&) {
     // A file we did not write (or a future format): not ours to interpret.

@@ -60,6 +60,9 @@ struct MountStatus {
   uint64_t reads = 0, writes = 0, flushes = 0, errors = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   std::vector<MountPathStatus> paths;
+  // Target MACs that answer the disk's shelf.slot with another disk (TargetInfo::conflicting):
+  // never used. One line each, e.g. "02:00:00:00:00:02 on veth0: 81920 sectors, model 'X'".
+  std::vector<std::string> conflicting;
 };
 
 std::string RunDirectory();
