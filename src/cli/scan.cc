@@ -96,15 +96,15 @@ void PrintJson(const std::vector<initiator::TargetInfo>& targets) {
     j["sectors_per_frame"] = t.sectors_per_frame;
     auto path_json = [](const initiator::PathInfo& p) {
       nlohmann::json path{{"interface", p.port},
-                         {"local_mac", p.local_mac.ToString()},
-                         {"target_mac", p.target_mac.ToString()},
-                         {"buffer_count", p.buffer_count},
-                         {"sectors_per_frame", p.advertised_sectors}};
+                          {"local_mac", p.local_mac.ToString()},
+                          {"target_mac", p.target_mac.ToString()},
+                          {"buffer_count", p.buffer_count},
+                          {"sectors_per_frame", p.advertised_sectors}};
       // Asked only of a disk with several MACs: what tells them apart.
       if (p.identity) {
         path["identity"] = {{"sectors", p.identity->sector_count},
-                           {"model", p.identity->model},
-                           {"serial", p.identity->serial}};
+                            {"model", p.identity->model},
+                            {"serial", p.identity->serial}};
       }
       return path;
     };
