@@ -44,13 +44,6 @@ constexpr uint64_t kChunkSectors = 128;          // 64 KiB per request
 constexpr size_t kHoleBlock = 4096;              // granularity of holes in a downloaded file
 constexpr uint64_t kVerifyBatchSectors = 32768;  // 16 MiB read back, then hashed in order
 constexpr uint64_t kNoSlot = UINT64_MAX;         // a trim uses no buffer
-// An upload flushes every 256 MiB: what a target restart can lose, and cp then writes again,
-// is at most that much. One flush per 256 MiB costs a pause of the pipeline and the target's
-// sync of data that the final flush would have had to sync anyway.
-constexpr uint64_t kFlushEverySectors = 524288;
-// A target that keeps restarting (or a path that keeps going down) while one segment is
-// written fails the copy rather than writing it forever.
-constexpr int kMaxRewritesInARow = 5;
 
 constexpr CommandHelp kHelp{
     .name = kName,
@@ -71,9 +64,6 @@ A download writes a new file beside DST and renames it over DST once complete: a
 fails or is interrupted leaves DST as it was (--seek-sectors writes in place instead).
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
-An upload flushes every 256 MiB. If the disk stops answering for a while and comes back, or
-announces itself again (a restart: what it had not flushed may be lost), cp says so and
-writes everything since its last flush again, so success still means the data is durable.
 Exit status: 0 copied, 1 failed (no reply, I/O error, sizes), 2 bad arguments.)txt"};
 
 struct CpArgs {
@@ -172,8 +162,6 @@ struct Copy {
   // sectors as zeroes); trimmed_bytes counts them.
   bool trim_zeros = false;
   uint64_t trimmed_bytes = 0;
-  // Upload: bytes written again because the target may have restarted and lost them.
-  uint64_t rewritten_bytes = 0;
 
   const std::string& disk_name() const { return download ? args.files[0] : args.files[1]; }
 
@@ -247,8 +235,7 @@ std::optional<std::string> Copy::Download() {
 }
 
 std::optional<std::string> Copy::Upload() {
-  // cp flushes along the way and at its end; a durability=auto target then acknowledges from
-  // its cache.
+  // cp flushes at its end; a durability=auto target then acknowledges from its cache.
   if (auto declared = disk.DeclareSelfFlushing(); !declared) return declared.error().message;
   const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
   std::vector<std::byte> pool(depth * chunk_bytes);
@@ -256,24 +243,14 @@ std::optional<std::string> Copy::Upload() {
   std::vector<size_t> free_slots;
   for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
   uint64_t next_sector = 0, done_bytes = 0;
-  // Sectors [0, flushed) were acknowledged and then flushed by one and the same target process:
-  // durable. A target that restarts loses what it acknowledged from its cache since its last
-  // FLUSH, so everything from `flushed` on is written again after an interruption.
-  uint64_t flushed = 0, flushed_trimmed_bytes = 0;
-  uint64_t interruptions_seen = disk.async().interruptions();
-  int rewrites_in_a_row = 0;
   std::string read_error;
   HoleFinder holes(local.fd(), local.regular(), local.size_bytes());
   Progress bar(range.sectors * kSectorBytes, progress);
-  uint64_t segment_end = 0;
 
-  auto interrupted = [&] { return disk.async().interruptions() != interruptions_seen; };
   auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
-    if (next_sector >= segment_end || !read_error.empty()) return std::nullopt;
-    // The target may have restarted: what follows is sent again anyway, so stop here.
-    if (interrupted()) return std::nullopt;
+    if (next_sector >= range.sectors || !read_error.empty()) return std::nullopt;
     const size_t slot = free_slots.back();
-    const uint64_t sectors = std::min(kChunkSectors, segment_end - next_sector);
+    const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
     const uint64_t offset = (range.src_sector + next_sector) * kSectorBytes;
     const size_t bytes = sectors * kSectorBytes;
     const uint64_t lba = range.dst_sector + next_sector;
@@ -282,9 +259,9 @@ std::optional<std::string> Copy::Upload() {
       if (trim_zeros) {
         // One trim for the whole run of holes (up to one command's worth).
         uint64_t run = sectors;
-        while (next_sector + run < segment_end &&
+        while (next_sector + run < range.sectors &&
                run + kChunkSectors <= initiator::Disk::kMaxTrimSectors) {
-          const uint64_t more = std::min(kChunkSectors, segment_end - next_sector - run);
+          const uint64_t more = std::min(kChunkSectors, range.sectors - next_sector - run);
           if (!holes.IsHole(offset + run * kSectorBytes, more * kSectorBytes)) break;
           run += more;
         }
@@ -329,81 +306,28 @@ std::optional<std::string> Copy::Upload() {
     bar.Update(done_bytes);
     return {};
   };
-
-  // In segments of kFlushEverySectors, each ending with FLUSH CACHE EXT (or FLUSH CACHE, which
-  // the engine falls back to): the target may cache writes (aoe serve without --sync, a disk's
-  // write cache), and the flush makes them durable before we say the copy is done. The
-  // segments bound what a target restart makes us send again.
-  while (flushed < range.sectors) {
-    segment_end = std::min(flushed + kFlushEverySectors, range.sectors);
-    initiator::SyncDisk::IoOp failed;
-    auto result = disk.Pipeline(depth, next, done, &failed);
-    if (!result) {
-      bar.Finish();
-      if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
-        return fmt::format("trimming sectors {}-{} of {} failed: {}", failed.lba,
-                           failed.lba + failed.trim_sectors - 1, disk_name(),
-                           ExplainError(client, disk.address(), result.error()));
-      }
-      return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
-                             ExplainError(client, disk.address(), result.error()));
-    }
-    if (!read_error.empty()) {
-      bar.Finish();
-      return read_error;
-    }
-    std::optional<initiator::Outcome<void>> flush_result;
-    if (!interrupted()) flush_result = disk.Flush();
-    if (flush_result && !*flush_result) {
-      bar.Finish();
-      return fmt::format(
-          "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
-          "durable: {}",
-          disk_name(), ExplainError(client, disk.address(), flush_result->error()));
-    }
-    // Checked after the flush's reply: a target that restarted before it answered flushed
-    // only what it got after its start.
-    if (!interrupted()) {
-      flushed = segment_end;
-      flushed_trimmed_bytes = trimmed_bytes;
-      rewrites_in_a_row = 0;
-      continue;
-    }
-    interruptions_seen = disk.async().interruptions();
-    const Duration silence = disk.async().last_interruption_silence();
-    const std::string what =
-        silence > Duration::zero()
-            ? fmt::format("{} stopped answering for {:.1f} s (a restart?)", disk_name(),
-                          std::chrono::duration<double>(silence).count())
-            : fmt::format("{} announced itself again (a restart?)", disk_name());
-    if (++rewrites_in_a_row > kMaxRewritesInARow) {
-      bar.Finish();
-      return fmt::format(
-          "{}, {} times in a row while writing from sector {} of it on: it may have lost "
-          "writes it acknowledged, so the copy is incomplete; copy again once it answers "
-          "steadily",
-          what, rewrites_in_a_row, range.dst_sector + flushed);
-    }
-    const uint64_t again_bytes = (next_sector - flushed) * kSectorBytes;
-    rewritten_bytes += again_bytes;
-    bar.Finish();
-    fmt::print(stderr, "aoe cp: {}; writing {} again, which it may have lost\n", what,
-               again_bytes == 0 ? std::string("nothing")
-               : flushed == 0
-                   ? fmt::format("the first {}", HumanBytes(again_bytes))
-                   : fmt::format("the {} after the first {} (flushed before)",
-                                 HumanBytes(again_bytes), HumanBytes(flushed * kSectorBytes)));
-    // A restarted target no longer knows that we flush: tell it again, or durability=auto
-    // makes each of our writes durable before its reply (many times slower).
-    if (auto declared = disk.DeclareSelfFlushing(); !declared) {
-      return fmt::format("{}; then: {}", what, declared.error().message);
-    }
-    next_sector = flushed;
-    holes = HoleFinder(local.fd(), local.regular(), local.size_bytes());  // it only looks ahead
-    trimmed_bytes = flushed_trimmed_bytes;
-    done_bytes = flushed * kSectorBytes;
-  }
+  initiator::SyncDisk::IoOp failed;
+  auto result = disk.Pipeline(depth, next, done, &failed);
   bar.Finish();
+  if (!result) {
+    if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
+      return fmt::format("trimming sectors {}-{} of {} failed: {}", failed.lba,
+                         failed.lba + failed.trim_sectors - 1, disk_name(),
+                         ExplainError(client, disk.address(), result.error()));
+    }
+    return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
+                           ExplainError(client, disk.address(), result.error()));
+  }
+  if (!read_error.empty()) return read_error;
+  // The target may cache writes (aoe serve without --sync, a disk's write cache): FLUSH CACHE
+  // EXT (or FLUSH CACHE, which the engine falls back to) makes them durable before we say the
+  // copy is done.
+  if (auto flushed = disk.Flush(); !flushed) {
+    return fmt::format(
+        "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
+        "durable: {}",
+        disk_name(), ExplainError(client, disk.address(), flushed.error()));
+  }
   return std::nullopt;
 }
 
@@ -669,10 +593,6 @@ int CpMain(const std::vector<std::string>& arguments) {
   if (!src_disk && copy.trimmed_bytes > 0) {
     summary += fmt::format("; {} of zeros trimmed", HumanBytes(copy.trimmed_bytes));
   }
-  if (!src_disk && copy.rewritten_bytes > 0) {
-    summary += fmt::format("; {} written again after {} may have restarted",
-                           HumanBytes(copy.rewritten_bytes), args.files[1]);
-  }
   if (!src_disk) summary += "; flushed";
   // A download's destination is replaced only after --verify: until then "copied to" would be
   // untrue, and is not printed.
@@ -707,7 +627,6 @@ int CpMain(const std::vector<std::string>& arguments) {
     j["mb_per_s"] = mb_per_s;
     j["hole_bytes"] = copy.hole_bytes;
     j["trimmed_bytes"] = copy.trimmed_bytes;
-    j["rewritten_bytes"] = copy.rewritten_bytes;
     j["flushed"] = !src_disk;
     j["verified"] = digest.has_value();
     if (digest) j["sha256"] = *digest;

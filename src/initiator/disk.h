@@ -83,17 +83,6 @@ class Disk {
   // many write requests had to wait for such a copy before (part of) them could be sent.
   size_t unsettled_write_copies() const { return unsettled_.size(); }
   uint64_t writes_held_back() const { return writes_held_back_; }
-  // Times the target may have restarted since this disk was learnt: a path came back up after
-  // it had been marked down (no reply for at least down_after_silence, after repeated loss:
-  // random loss alone does not do that), or the target announced itself again (aoe serve and
-  // vblade broadcast a config reply with tag 0 when they start). A target that restarted lost
-  // whatever it had acknowledged from a volatile cache and not yet flushed, so a writer that
-  // relies on FLUSH (aoe cp) must write again what it sent before the last of these
-  // (README.md, "A target that restarts").
-  uint64_t interruptions() const { return interruptions_; }
-  // How long the target had been silent on the path that came back, at the last interruption
-  // (zero when it was an announcement on a path that was up).
-  Duration last_interruption_silence() const { return last_interruption_silence_; }
 
  private:
   friend class Initiator;
@@ -131,7 +120,6 @@ class Disk {
     uint64_t sent = 0, retransmits = 0, timeouts = 0, replies = 0, spurious_timeouts = 0;
     uint32_t consecutive_timeouts = 0;  // loss events since the last reply on this path
     TimePoint last_reply{};             // or since the path was learnt or came back up
-    TimePoint silent_since{};           // last_reply when the path was marked down
     uint64_t loss_counted_seq = 0;      // transmissions up to here belong to a counted event
     bool up = true;
     TimePoint next_probe{};
@@ -238,9 +226,7 @@ class Disk {
   Error AoeErrorFor(const Frame& f, proto::AoeError code) const;
   PathInfo MakePathInfo(const Path& p) const;
   // Registers or refreshes a path from a config reply.
-  // `announced`: an unsolicited announcement (tag 0), which a target sends when it starts.
-  void LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config,
-                 bool announced = false);
+  void LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config);
   bool Usable(const Path& p) const { return p.verdict == Path::Verdict::kSame; }
   // Once the disk has two paths: sends an IDENTIFY (an admin exchange, to that MAC only) to each
   // path whose identity is unknown, and is not being asked or asked too recently.
@@ -271,8 +257,6 @@ class Disk {
   };
   std::deque<StaleTag> stale_tags_;
   uint64_t writes_held_back_ = 0;
-  uint64_t interruptions_ = 0;
-  Duration last_interruption_silence_{};
   bool flush_ext_refused_ = false;   // the target aborted 0xEA: flush with 0xE7
   TimePoint next_rediscover_{};      // see InitiatorOptions::rediscover_interval
   std::vector<MacAddress> noticed_;  // MACs already reported by Notice

@@ -53,7 +53,6 @@ std::optional<uint32_t> Disk::FindPath(size_t port, const MacAddress& mac) const
 void Disk::MarkPathDown(uint32_t path) {
   Path& p = paths_[path];
   p.up = false;
-  p.silent_since = p.last_reply;
   p.next_probe = owner_.clock_.Now() + owner_.options_.probe_interval;
   // The target may have moved to another port or MAC: look for it everywhere soon.
   next_rediscover_ = std::min(next_rediscover_, owner_.clock_.Now());
@@ -70,14 +69,8 @@ void Disk::MarkPathUp(uint32_t path) {
   p.consecutive_timeouts = 0;
   p.last_reply = owner_.clock_.Now();
   p.window.Restart();
-  // Down means silent for at least down_after_silence after repeated loss: long enough for the
-  // target to have restarted in between, losing what it had not flushed (interruptions()).
-  ++interruptions_;
-  last_interruption_silence_ = p.last_reply - p.silent_since;
   if (owner_.options_.logger) {
-    owner_.options_.logger->Info(
-        info_.address.ToString(), "path {} answers again after {} ms", PathName(path),
-        std::chrono::duration_cast<std::chrono::milliseconds>(last_interruption_silence_).count());
+    owner_.options_.logger->Info(info_.address.ToString(), "path {} answers again", PathName(path));
   }
 }
 
@@ -100,8 +93,7 @@ void Disk::SendProbe(uint32_t path, TimePoint now) {
                 });
 }
 
-void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config,
-                     bool announced) {
+void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg& config) {
   uint32_t limit = std::clamp<uint32_t>(config.buffer_count, 1, owner_.options_.max_window);
   std::optional<uint32_t> idx = FindPath(port, mac);
   if (!idx) {
@@ -119,19 +111,7 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
   } else {
     Path& p = paths_[*idx];
     if (p.window.limit() != limit) p.window.SetLimit(limit);
-    if (!p.up) {
-      MarkPathUp(*idx);
-    } else if (announced && Usable(p)) {
-      // A target announces itself when it starts: it restarted, perhaps faster than the path
-      // could go down, and what it acknowledged from its cache is gone. (Another disk under
-      // this address restarting is not this disk's concern.)
-      ++interruptions_;
-      last_interruption_silence_ = Duration::zero();
-      if (owner_.options_.logger) {
-        owner_.options_.logger->Info(info_.address.ToString(), "path {} announced itself again",
-                                     PathName(*idx));
-      }
-    }
+    if (!p.up) MarkPathUp(*idx);
   }
   Path& p = paths_[*idx];
   p.buffer_count = config.buffer_count;

@@ -197,7 +197,7 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
   // Unsolicited announcements (vblade and `aoe serve` broadcast one at start, tag 0) teach us
   // about targets just like replies to our own queries.
   if (h->tag == 0 && h->command == static_cast<uint8_t>(proto::Command::kConfig)) {
-    HandleConfigReply(port, *h, frame, /*announced=*/true);
+    HandleConfigReply(port, *h, frame);
     return;
   }
   // A late or duplicate reply to one of our frames still proves the path works.
@@ -222,13 +222,12 @@ void Initiator::Rediscover(DiskAddress address) {
   StartExchange(std::move(ex));
 }
 
-void Initiator::HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame,
-                                  bool announced) {
+void Initiator::HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame) {
   if (header.is_error()) return;
   std::optional<proto::ConfigArg> config = proto::DecodeConfig(frame);
   if (!config) return;
   Disk* d = GetOrCreateDisk(DiskAddress{header.shelf, header.slot});
-  if (d != nullptr) d->LearnPath(port, header.source, *config, announced);
+  if (d != nullptr) d->LearnPath(port, header.source, *config);
 }
 
 Disk* Initiator::GetOrCreateDisk(DiskAddress address) {

@@ -199,9 +199,7 @@ class Initiator {
   std::vector<std::byte> NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const;
 
   void HandleFrame(size_t port, ConstByteSpan frame);
-  // `announced`: tag 0, an announcement the target sent on its own (at its start).
-  void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame,
-                         bool announced = false);
+  void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
   // Broadcasts a config query for one disk on every port (periodic re-discovery).
   void Rediscover(DiskAddress address);
   Disk* GetOrCreateDisk(DiskAddress address);

@@ -57,8 +57,6 @@ TEST_F(InitiatorTest, TwentyPercentLossEachWayCostsLittleTime) {
   EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin()));
   PathStats s = disk.path_stats()[0];
   EXPECT_GT(s.retransmits, 500u);
-  // Random loss is not a target restart: aoe cp would write everything again for nothing.
-  EXPECT_EQ(disk.async().interruptions(), 0u);
   EXPECT_LT(took, milliseconds(1000))
       << std::chrono::duration<double>(took).count() << " window " << s.window << " ssthresh "
       << s.ssthresh << " timeouts " << s.timeouts << " spurious " << s.spurious_timeouts
@@ -343,7 +341,6 @@ TEST_F(InitiatorTest, EveryRequestCompletesWhenTheTargetComesBackAfterARestart) 
     return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
   };
   ASSERT_FALSE(done()) << "the target was killed too late to matter";
-  EXPECT_EQ(disk.async().interruptions(), 0u);
   target_ports_[0]->set_link_up(false);
   EXPECT_FALSE(client.RunUntil([] { return false; }, clock_.Now() + seconds(3)));
   EXPECT_FALSE(disk.path_stats()[0].up);
@@ -356,10 +353,6 @@ TEST_F(InitiatorTest, EveryRequestCompletesWhenTheTargetComesBackAfterARestart) 
   EXPECT_EQ(disk.async().pending_requests(), 0u);
   EXPECT_EQ(disk.path_stats()[0].in_flight, 0u);
   EXPECT_TRUE(disk.path_stats()[0].up);
-  // What a restarted target acknowledged before it may be gone: the disk says it was silent,
-  // and for how long (the 3 s the link was down, less the time the path took to go down).
-  EXPECT_EQ(disk.async().interruptions(), 1u);
-  EXPECT_GE(disk.async().last_interruption_silence(), milliseconds(2500));
 }
 
 // Regression (issue 8): a request waiting for a target that is gone could end only by the
