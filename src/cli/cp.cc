@@ -537,6 +537,19 @@ int CpMain(const std::vector<std::string>& arguments) {
   if (!client) return fail_before_copy(client.error().message);
   auto disk = (*client)->OpenDisk(*address);
   if (!disk) return fail_before_copy(ExplainError(**client, *address, disk.error()));
+  // Another disk under the same address: which of the two answered first, and so is used, can
+  // change from one run to the next. A download says so and copies one whole disk; an upload
+  // could overwrite the wrong one, so it is refused.
+  if (!src_disk && !disk->info().conflicting.empty()) {
+    std::string others;
+    for (const initiator::PathInfo& p : disk->info().conflicting) {
+      others += (others.empty() ? "" : ", ") + p.target_mac.ToString();
+    }
+    return fail_before_copy(fmt::format(
+        "{} is answered by another disk too ({}), so which one this copy would write to can "
+        "change from run to run; nothing was written: give each disk its own shelf.slot",
+        address->ToString(), others));
+  }
 
   CopyRequest request;
   request.src_name = args.files[0];

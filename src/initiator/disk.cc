@@ -509,6 +509,13 @@ void Disk::MaybeComplete(Request& r) {
       ConstByteSpan page(r.identify_page->data(), r.identify_page->size());
       IdentifyData d;
       DiskIdentity id = IdentityOf(page);
+      // The request went over a path of this disk (verdict kSame, as the first path is): its
+      // identity is the one other MACs are judged by, even if the first path dies before it is
+      // asked on its own (it is asked only once a second MAC answers).
+      if (!paths_.empty() && !paths_[0].identity) {
+        paths_[0].identity = id;
+        JudgePaths();
+      }
       d.sector_count = id.sector_count;
       d.model = std::move(id.model);
       d.serial = std::move(id.serial);

@@ -246,6 +246,26 @@ TEST_F(InitiatorTest, ASecondMacCarriesIoOnlyOnceItsIdentifyShowsTheSameDisk) {
   EXPECT_TRUE(notices.empty());
 }
 
+// A disk opened over one MAC, whose MAC dies before a second one answers: the second is judged by
+// the disk's own IDENTIFY (the first can no longer be asked) and takes over. Without that it stayed
+// unjudged, so unused, and the disk failed at the dead timeout.
+TEST_F(InitiatorTest, ASecondMacTakesOverWhenTheFirstDiesBeforeItWasAskedOnItsOwn) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192});
+  MakeClient({});
+  target.set_silent(1, true);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> buf(1 << 20);
+  ASSERT_TRUE(disk.Read(0, buf));
+  target.set_silent(0, true);
+  target.set_silent(1, false);
+  ASSERT_TRUE(
+      client_->RunUntil([&] { return disk.path_stats().size() == 2; }, clock_.Now() + seconds(70)));
+  ASSERT_TRUE(disk.Read(0, buf));
+  EXPECT_GT(disk.path_stats()[1].sent, 0u);
+  EXPECT_EQ(disk.info().paths.size(), 2u);
+  EXPECT_TRUE(disk.info().conflicting.empty());
+}
+
 TEST_F(InitiatorTest, WindowGrowsToTheBufferCountAndCollapsesOnTimeout) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, /*two_paths=*/false);
   Client& client = MakeClient({}, /*two_ports=*/false);
