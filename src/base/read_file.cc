@@ -1,6 +1,7 @@
 #include "base/read_file.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,19 +16,24 @@ class ReadFileCategoryImpl final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<ReadFileErrc>(value)) {
       case ReadFileErrc::kNotARegularFile:
-        return "not a regular file (a FIFO, socket or device)";
+        return "not a regular file (a socket or device)";
       case ReadFileErrc::kTooLarge:
         return "file too large";
+      case ReadFileErrc::kPipeSilent:
+        return "a pipe or FIFO from which nothing came (no process writes to it?)";
     }
     return "unknown error";
   }
 };
 
-Result<std::string> ReadOpened(int fd, size_t max_bytes) {
+Result<std::string> ReadOpened(int fd, size_t max_bytes, std::chrono::milliseconds pipe_wait) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Errno();
   if (S_ISDIR(st.st_mode)) return Errno(EISDIR);
-  if (!S_ISREG(st.st_mode)) return Unexpected{make_error_code(ReadFileErrc::kNotARegularFile)};
+  const bool pipe = S_ISFIFO(st.st_mode);
+  if (!S_ISREG(st.st_mode) && !pipe) {
+    return Unexpected{make_error_code(ReadFileErrc::kNotARegularFile)};
+  }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     return Unexpected{make_error_code(ReadFileErrc::kTooLarge)};
   }
@@ -35,8 +41,20 @@ Result<std::string> ReadOpened(int fd, size_t max_bytes) {
   text.reserve(static_cast<size_t>(st.st_size));
   char buffer[4096];
   for (;;) {
+    if (pipe) {
+      // Opened without blocking, a pipe reads as ended (0) whenever no writer has it open, also
+      // before a writer came; poll waits for data or for the writer's close (a FIFO never
+      // opened for writing reports neither).
+      struct pollfd p {
+        .fd = fd, .events = POLLIN, .revents = 0
+      };
+      const int ready = ::poll(&p, 1, static_cast<int>(pipe_wait.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) return Errno();
+      if (ready == 0) return Unexpected{make_error_code(ReadFileErrc::kPipeSilent)};
+    }
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || (pipe && errno == EAGAIN))) continue;
     if (n < 0) return Errno();
     if (n == 0) return text;
     // The file may grow while it is read.
@@ -54,12 +72,13 @@ const std::error_category& ReadFileCategory() {
   return category;
 }
 
-Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, before fstat
-  // could tell it is one. It changes nothing for a regular file's reads.
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes,
+                                  std::chrono::milliseconds pipe_wait) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait, without bound, for a writer.
+  // It changes nothing for a regular file's reads.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return Errno();
-  return ReadOpened(fd.get(), max_bytes);
+  return ReadOpened(fd.get(), max_bytes, pipe_wait);
 }
 
 Result<std::optional<std::string>> ReadSmallFileIfPresent(const std::string& path,

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace aoe {
 namespace {
@@ -51,16 +53,37 @@ TEST_F(ReadSmallFileTest, AMissingFileIsEnoentOrNothing) {
   EXPECT_EQ(present->value_or(""), "a");
 }
 
-// Without O_NONBLOCK the open waits for a writer and this test hangs until ctest's timeout.
-TEST_F(ReadSmallFileTest, AFifoIsRefusedWithoutWaitingForAWriter) {
+// Without O_NONBLOCK the open waits for a writer and this test hangs until ctest's timeout;
+// without the poll, the FIFO reads as empty.
+TEST_F(ReadSmallFileTest, AFifoNobodyWritesIsAnErrorOnceTheWaitHasPassed) {
   const std::string fifo = dir_ + "/fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  Result<std::string> read = ReadSmallFile(fifo);
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::string> read =
+      ReadSmallFile(fifo, kSmallFileMaxBytes, std::chrono::milliseconds(200));
   ASSERT_FALSE(read);
-  EXPECT_EQ(read.error(), ReadFileErrc::kNotARegularFile);
-  EXPECT_EQ(read.error().message(), "not a regular file (a FIFO, socket or device)");
-  // Nor is "not there" what IfPresent makes of it.
-  EXPECT_FALSE(ReadSmallFileIfPresent(fifo));
+  EXPECT_EQ(read.error(), ReadFileErrc::kPipeSilent);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_EQ(read.error().message(),
+            "a pipe or FIFO from which nothing came (no process writes to it?)");
+}
+
+// `aoe serve --config <(generate-config)`: a pipe whose writer takes a moment.
+TEST_F(ReadSmallFileTest, APipeIsReadToItsEnd) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::thread writer([w = fds[1]] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(::write(w, "first ", 6), 6);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(::write(w, "second", 6), 6);
+    ::close(w);
+  });
+  Result<std::string> read = ReadSmallFile("/dev/fd/" + std::to_string(fds[0]));
+  writer.join();
+  ::close(fds[0]);
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(*read, "first second");
 }
 
 TEST_F(ReadSmallFileTest, ADeviceOrDirectoryIsRefused) {

@@ -111,14 +111,23 @@ expect_usage_error "export iface not served" "not among the served interfaces" \
 expect_usage_error "unreadable config file" "cannot read config file $tmp/missing.toml" \
   serve --config "$tmp/missing.toml"
 expect_usage_error "config file is a directory" "cannot read config file" serve --config "$tmp"
-# A FIFO would block the open until a writer came; a device such as /dev/zero never ends.
+# A FIFO nobody writes used to block the open for ever: now an error after 5 s. A device such as
+# /dev/zero never ends. A pipe with a writer (/dev/stdin, bash's <(...)) is read.
 mkfifo "$tmp/fifo.toml"
 for command in serve netboot; do
-  expect_usage_error "$command config file is a FIFO" \
-    "cannot read config file $tmp/fifo.toml: not a regular file" $command --config "$tmp/fifo.toml"
+  expect_usage_error "$command config file is a FIFO nobody writes" \
+    "cannot read config file $tmp/fifo.toml: a pipe or FIFO from which nothing came" \
+    $command --config "$tmp/fifo.toml"
   expect_usage_error "$command config file is a device" \
     "cannot read config file /dev/zero: not a regular file" $command --config /dev/zero
 done
+printf 'interfaces = ["vt0"]\npth = 1\n' | timeout 20 "$aoe" serve --config /dev/stdin >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "^aoe serve: /dev/stdin:2: unknown key 'pth'" "$tmp/err"; then
+  echo "ok: serve config from a pipe is read: $(cat "$tmp/err")"
+else
+  fail "serve config from a pipe: exit $rc, want 2 and the file's line 2: $(cat "$tmp/err")"
+fi
 expect_usage_error "config mixed with -i" "--interface cannot be combined with --config" \
   serve --config "$tmp/typo.toml" -i vt0
 expect_usage_error "config key typo" "typo.toml:4: unknown key 'pth'" \
