@@ -134,6 +134,7 @@ TEST_P(OverlayExport, AVersionFileOfTheWrongSizeOrMissingIsNamedAndNothingIsTouc
   std::ofstream(dir + "/lock").close();
   std::ofstream(dir + "/v2.img") << std::string(4096, 'x');  // the copy cut short
   std::ofstream(dir + "/v7.img.tmp") << "a commit's leftover";
+  std::ofstream(dir + "/versions.json.tmp") << "a save's leftover";
   auto listing = [&] {
     std::vector<std::string> entries;
     for (const auto& e : fs::directory_iterator(dir)) {

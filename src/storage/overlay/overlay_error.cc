@@ -18,10 +18,10 @@ class OverlayCategoryImpl final : public std::error_category {
       case OverlayErrc::kBadVersionsFile:
         return "versions.json in the overlay directory is malformed";
       case OverlayErrc::kMissingVersionFile:
-        return "a version file versions.json lists is missing (nothing was changed): restore it, "
+        return "a version file versions.json lists is missing (no version or overlay was touched): restore it, "
                "or move the overlay directory away to start afresh";
       case OverlayErrc::kBadVersionFileSize:
-        return "truncated, or not a version of this image (nothing was changed): restore the "
+        return "truncated, or not a version of this image (no version or overlay was touched): restore the "
                "version file, or move the overlay directory away to start afresh";
       case OverlayErrc::kNoVersionsFile:
         return "the directory holds version files or client overlays but no versions.json, so "

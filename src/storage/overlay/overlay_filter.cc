@@ -238,7 +238,6 @@ Expected<void, OpenError> OverlayFilter::Load(std::vector<std::string>& warnings
   } else {
     AOE_TRY(WriteFileNow(dir, dir_fd_.get(), kVersionsFile, registry_.Serialize()));
   }
-  ::unlink(fmt::format("{}/{}.tmp", dir, kVersionsFile).c_str());
 
   // Version files: the listed ones are opened; any other vN.img(.tmp) is a leftover of an
   // interrupted commit or collection. A listed one that is missing or of another size refuses
@@ -264,6 +263,8 @@ Expected<void, OpenError> OverlayFilter::Load(std::vector<std::string>& warnings
     }
     version_backends_[v.id] = std::move(opened->backend);
   }
+  // Leftovers go only now that the versions are known good: a refused start removes nothing.
+  ::unlink(fmt::format("{}/{}.tmp", dir, kVersionsFile).c_str());
   for (const std::string& name : SortedDirectoryEntries(dir)) {
     if (!VersionRegistry::IsVersionFileName(name) || listed.contains(name)) continue;
     ::unlinkat(dir_fd_.get(), name.c_str(), 0);
