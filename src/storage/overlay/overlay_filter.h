@@ -84,7 +84,7 @@ struct VersionInfo {
 enum class BootAction {
   kNone,       // no overlay, or one that is kept
   kDiscarded,  // discard-on-boot: the overlay was dropped
-  kMoved,      // the overlay was based on an older version: dropped, the client reads the current
+  kMoved,      // the overlay was based on another version: dropped, the client reads the current
 };
 
 class OverlayFilter final : public BlockBackend {
