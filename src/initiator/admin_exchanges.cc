@@ -187,22 +187,30 @@ void Initiator::SendRaw(size_t port, ConstByteSpan frame, Duration timeout, Fram
   DrainCompletions();
 }
 
-void Initiator::Discover(DiskAddress where, Duration timeout,
-                         std::function<void(std::vector<DiskAddress>)> done) {
-  auto found = std::make_shared<std::vector<DiskAddress>>();
+Initiator::ExchangeState Initiator::BroadcastConfigQuery(DiskAddress address, Duration timeout,
+                                                         Duration resend_interval,
+                                                         std::string what) const {
   ExchangeState ex;
   ex.collect = true;
-  ex.address = where;
+  ex.address = address;
   ex.command = static_cast<uint8_t>(proto::Command::kConfig);
-  ex.frame = NewFrame(where, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
+  ex.frame = NewFrame(address, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
   proto::EncodeConfig(proto::ConfigArg{}, ex.frame);
   for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
   ex.destination = MacAddress::Broadcast();
   ex.timeout = timeout;
+  ex.resend_interval = resend_interval;
+  ex.what = std::move(what);
+  return ex;
+}
+
+void Initiator::Discover(DiskAddress where, Duration timeout,
+                         std::function<void(std::vector<DiskAddress>)> done) {
+  auto found = std::make_shared<std::vector<DiskAddress>>();
   // One broadcast lost on a lossy link would hide every target: ask again a few times while
   // collecting (the same targets answering twice are counted once).
-  ex.resend_interval = std::max<Duration>(timeout / 4, std::chrono::milliseconds(250));
-  ex.what = "discovery";
+  ExchangeState ex = BroadcastConfigQuery(
+      where, timeout, std::max<Duration>(timeout / 4, std::chrono::milliseconds(250)), "discovery");
   ex.on_reply = [found](size_t, ConstByteSpan frame) {
     std::optional<proto::Header> h = proto::DecodeHeader(frame);
     if (!h || h->is_error()) return;
@@ -220,17 +228,8 @@ void Initiator::Discover(DiskAddress where, Duration timeout,
 void Initiator::QueryEveryMac(DiskAddress address, Duration timeout,
                               std::function<void(const ConfigReply&)> on_reply,
                               std::function<void()> done) {
-  ExchangeState ex;
-  ex.collect = true;
-  ex.address = address;
-  ex.command = static_cast<uint8_t>(proto::Command::kConfig);
-  ex.frame = NewFrame(address, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
-  proto::EncodeConfig(proto::ConfigArg{}, ex.frame);
-  for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
-  ex.destination = MacAddress::Broadcast();
-  ex.timeout = timeout;
-  ex.resend_interval = Duration::zero();  // one query, as aoeping sends per round
-  ex.what = "config query";
+  // One query, as aoeping sends per round.
+  ExchangeState ex = BroadcastConfigQuery(address, timeout, Duration::zero(), "config query");
   ex.on_reply = [this, on_reply = std::move(on_reply)](size_t, ConstByteSpan frame) {
     std::optional<proto::Header> h = proto::DecodeHeader(frame);
     std::optional<proto::ConfigArg> c = proto::DecodeConfig(frame);

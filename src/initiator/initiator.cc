@@ -208,17 +208,9 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
 }
 
 void Initiator::Rediscover(DiskAddress address) {
-  ExchangeState ex;
-  ex.collect = true;
-  ex.address = address;
-  ex.command = static_cast<uint8_t>(proto::Command::kConfig);
-  ex.frame = NewFrame(address, ex.command, proto::kConfigHeaderSize - proto::kHeaderSize);
-  proto::EncodeConfig(proto::ConfigArg{}, ex.frame);
-  for (size_t i = 0; i < ports_.size(); ++i) ex.ports.push_back(i);
-  ex.destination = MacAddress::Broadcast();
-  ex.timeout = std::chrono::seconds(1);  // replies update the disk in HandleFrame
-  ex.resend_interval = Duration::zero();
-  ex.what = "re-discovery";
+  // Replies update the disk in HandleFrame.
+  ExchangeState ex =
+      BroadcastConfigQuery(address, std::chrono::seconds(1), Duration::zero(), "re-discovery");
   StartExchange(std::move(ex));
 }
 

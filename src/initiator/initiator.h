@@ -197,6 +197,10 @@ class Initiator {
   // known disk's first path that is up and carries the frame.
   void RouteExchange(DiskAddress address, const ExchangeOptions& options, ExchangeState& ex) const;
   std::vector<std::byte> NewFrame(DiskAddress address, uint8_t command, size_t arg_size) const;
+  // A config query for `address` broadcast on every port, collecting replies until `timeout`,
+  // sent again every `resend_interval` (zero: once). Discovery, re-discovery and ping use it.
+  ExchangeState BroadcastConfigQuery(DiskAddress address, Duration timeout,
+                                     Duration resend_interval, std::string what) const;
 
   void HandleFrame(size_t port, ConstByteSpan frame);
   void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
