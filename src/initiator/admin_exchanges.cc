@@ -13,6 +13,19 @@
 namespace aoe::initiator {
 namespace {
 
+// A config reply as the commands see it (aoe config, ping's per-MAC rounds).
+ConfigReply ConfigReplyOf(const proto::Header& h, const proto::ConfigArg& c) {
+  ConfigReply out;
+  out.target_mac = h.source;
+  out.address = DiskAddress{h.shelf, h.slot};
+  out.buffer_count = c.buffer_count;
+  out.firmware_version = c.firmware_version;
+  out.sector_count = c.sector_count;
+  out.command = c.command;
+  out.config_string.assign(reinterpret_cast<const char*>(c.string.data()), c.string.size());
+  return out;
+}
+
 ConstByteSpan AsBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
@@ -234,15 +247,7 @@ void Initiator::QueryEveryMac(DiskAddress address, Duration timeout,
     std::optional<proto::Header> h = proto::DecodeHeader(frame);
     std::optional<proto::ConfigArg> c = proto::DecodeConfig(frame);
     if (!h || h->is_error() || !c) return;
-    ConfigReply out;
-    out.target_mac = h->source;
-    out.address = DiskAddress{h->shelf, h->slot};
-    out.buffer_count = c->buffer_count;
-    out.firmware_version = c->firmware_version;
-    out.sector_count = c->sector_count;
-    out.command = c->command;
-    out.config_string.assign(reinterpret_cast<const char*>(c->string.data()), c->string.size());
-    Defer([on_reply, out = std::move(out)] { on_reply(out); });
+    Defer([on_reply, out = ConfigReplyOf(*h, *c)] { on_reply(out); });
   };
   ex.on_end = std::move(done);
   StartExchange(std::move(ex));
@@ -290,15 +295,7 @@ void Initiator::Config(DiskAddress address, proto::ConfigCommand command, std::s
         if (!c) {
           return done(ShortReply(address, "config"));
         }
-        ConfigReply out;
-        out.target_mac = h->source;
-        out.address = DiskAddress{h->shelf, h->slot};
-        out.buffer_count = c->buffer_count;
-        out.firmware_version = c->firmware_version;
-        out.sector_count = c->sector_count;
-        out.command = c->command;
-        out.config_string.assign(reinterpret_cast<const char*>(c->string.data()), c->string.size());
-        done(std::move(out));
+        done(ConfigReplyOf(*h, *c));
       });
 }
 
