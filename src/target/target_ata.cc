@@ -266,11 +266,9 @@ void Target::Complete(Command& command, int64_t result) {
     // One line per failed command would let a host that keeps writing to a full overlay, or
     // storage that fails for a while, fill the log and the disk under it: per export and kind,
     // the first lines of a burst are logged in full and the rest counted (LogRateLimiter).
-    if (log_limit_.Admit(LogLevel::kWarn, e.name(), FailureKind(pending))) {
-      std::string_view what = pending == PendingIo::kRead    ? "read"
-                              : pending == PendingIo::kWrite ? "write"
-                              : pending == PendingIo::kTrim  ? "trim"
-                                                             : "flush";
+    const std::string_view kind = FailureKind(pending);
+    if (log_limit_.Admit(LogLevel::kWarn, e.name(), kind)) {
+      const std::string_view what = kind.substr(0, kind.find(' '));  // "read failed": "read"
       // Named by initiator: on an overlay export each has storage of its own, and one client's
       // full or failed overlay must not read as the export's. (The reply is addressed to it.)
       const std::string requester = MacAddress::Load(command.buffer, 0).ToString();
