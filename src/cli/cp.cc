@@ -44,6 +44,9 @@ constexpr uint64_t kChunkSectors = 128;          // 64 KiB per request
 constexpr size_t kHoleBlock = 4096;              // granularity of holes in a downloaded file
 constexpr uint64_t kVerifyBatchSectors = 32768;  // 16 MiB read back, then hashed in order
 constexpr uint64_t kNoSlot = UINT64_MAX;         // a trim uses no buffer
+// How long an upload listens for a second target answering its address before writing: past
+// discovery's first resend (at 500 ms), so one lost broadcast does not hide the other target.
+constexpr int kHearOthersMs = 750;
 
 constexpr CommandHelp kHelp{
     .name = kName,
@@ -535,7 +538,10 @@ int CpMain(const std::vector<std::string>& arguments) {
   PrintNotices(kName, options);
   auto client = initiator::Client::Open(args.interfaces, options);
   if (!client) return fail_before_copy(client.error().message);
-  auto disk = (*client)->OpenDisk(*address);
+  // An upload listens a little longer for other answers: it must not start writing to one of
+  // two disks under one address (see below).
+  auto disk = (*client)->OpenDisk(
+      *address, src_disk ? Duration::zero() : std::chrono::milliseconds(kHearOthersMs));
   if (!disk) return fail_before_copy(ExplainError(**client, *address, disk.error()));
   // Another disk under the same address: which of the two answered first, and so is used, can
   // change from one run to the next. A download says so and copies one whole disk; an upload

@@ -131,7 +131,7 @@ Outcome<std::vector<TargetInfo>> Client::Discover(Duration timeout, DiskAddress 
   return out;
 }
 
-Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
+Outcome<SyncDisk> Client::OpenDisk(DiskAddress address, Duration hear_others) {
   if (address.is_wildcard()) {
     return Error(InitiatorErrc::kInvalidArgument,
                  fmt::format("{} is not a single disk: give shelf and slot", address.ToString()));
@@ -143,6 +143,11 @@ Outcome<SyncDisk> Client::OpenDisk(DiskAddress address) {
                          [finished](std::vector<DiskAddress>) { *finished = true; });
     RunUntil([&] { return *finished || initiator_->disk(address) != nullptr; });
     d = initiator_->disk(address);
+    // The first answer opens the disk; another target on the LAN answers the same broadcast
+    // a moment later (a busy vblade, say, after the first one's IDENTIFY is already done).
+    if (d != nullptr && hear_others > Duration::zero()) {
+      RunUntil([&] { return *finished; }, clock_.Now() + hear_others);
+    }
   }
   if (d == nullptr) {
     std::string names;

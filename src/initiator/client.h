@@ -117,8 +117,11 @@ class Client {
   // target that answered, and each MAC of a target that answered from several (waiting at most
   // `timeout` more). Targets whose IDENTIFY did not finish have no `identify`.
   Outcome<std::vector<TargetInfo>> Discover(Duration timeout, DiskAddress where = proto::kAnyDisk);
-  // The disk at shelf.slot: discovered first if unknown, IDENTIFYed if not yet.
-  Outcome<SyncDisk> OpenDisk(DiskAddress address);
+  // The disk at shelf.slot: discovered first if unknown, IDENTIFYed if not yet. Opening
+  // returns once the first MAC has answered; with `hear_others` > 0 it also listens that long
+  // (or until discovery ends) for other MACs answering the same address, so that a second disk
+  // under it is in info().conflicting before anything is written, not found midway.
+  Outcome<SyncDisk> OpenDisk(DiskAddress address, Duration hear_others = Duration::zero());
   Outcome<SyncDisk> OpenDisk(uint16_t shelf, uint8_t slot) {
     return OpenDisk(DiskAddress{shelf, slot});
   }

@@ -11,7 +11,9 @@
 #   - ping: a config reply from each MAC, and both MACs named in the summary;
 #   - cp download, three times: exactly the bytes and size of the disk it used, a warning once;
 #   - cp upload: refused (exit 1): which disk it would write to can change from run to run; both
-#     images keep their bytes.
+#     images keep their bytes. Also when vblade answers 0.3 s late (stopped, then continued):
+#     an upload listens for other answers before writing (the first version checked only what
+#     had answered when the first IDENTIFY was done, and a busy CI machine wrote the upload).
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, or vblade missing).
 set -uo pipefail
@@ -44,6 +46,8 @@ for port in p1 p2 pc; do ip -n "$SW" link set "$port" master br0; done
 
 ini_serve t1 -i vt0 "e0.1=$IMG_SERVE"
 ini_vblade t2 0 1 vt0 "$IMG_VBLADE"
+VBLADE_PID=$(t_child_of "$INI_TARGET_PID")  # vblade itself, not its `timeout`
+t_check "vblade runs (pid ${VBLADE_PID:-none})" test -n "$VBLADE_PID"
 ini_wait_target client vc0 e0.1
 # Both answer (scan --json names every MAC it heard from, whichever list it is in).
 both_answer() {
@@ -106,5 +110,19 @@ t_expect "upload: refused, exit 1" "$?" 1 \
     "^aoe cp: e0.1 is answered by another disk too (.*), so which one this copy would write to can change from run to run; nothing was written" "$err"
 t_check "upload: vblade's image keeps its bytes" test "$(t_sha "$IMG_VBLADE")" == "$VBLADE_SHA"
 t_check "upload: aoe serve's image keeps its bytes" test "$(t_sha "$IMG_SERVE")" == "$SERVE_SHA"
+
+# vblade answers late: aoe serve's answer and IDENTIFY come first, vblade's 0.3 s later.
+kill -STOP "$VBLADE_PID"
+ini_aoe client cp -i vc0 --no-progress "$UP" e0.1 2>"$err" &
+cp_pid=$!
+sleep 0.3
+kill -CONT "$VBLADE_PID"
+wait "$cp_pid"
+t_expect "upload with vblade 0.3 s late: refused, exit 1" "$?" 1 \
+    "^aoe cp: e0.1 is answered by another disk too ($MAC_VBLADE)" "$err"
+t_check "upload with vblade late: aoe serve's image keeps its bytes" \
+    test "$(t_sha "$IMG_SERVE")" == "$SERVE_SHA"
+t_check "upload with vblade late: vblade's image keeps its bytes" \
+    test "$(t_sha "$IMG_VBLADE")" == "$VBLADE_SHA"
 
 t_finish
