@@ -47,6 +47,15 @@ constexpr uint64_t kNoSlot = UINT64_MAX;         // a trim uses no buffer
 // How long an upload listens for a second target answering its address before writing: past
 // discovery's first resend (at 500 ms), so one lost broadcast does not hide the other target.
 constexpr int kHearOthersMs = 750;
+// An upload flushes every 128 MiB and then checks that the target did not restart meanwhile
+// (Copy::Upload): what a restart makes cp write again is at most that much. A flush costs a
+// pause of the pipeline and the sync of data the final flush would have synced anyway.
+constexpr uint64_t kFlushEverySectors = 262144;
+// A target that keeps restarting while one segment is written fails the copy rather than
+// having it written for ever.
+constexpr int kMaxRewritesInARow = 5;
+// How long the IDENTIFY after a flush waits for the target, which has just answered the flush.
+constexpr int kRestartCheckSeconds = 3;
 
 constexpr CommandHelp kHelp{
     .name = kName,
@@ -67,6 +76,8 @@ A download writes a new file beside DST and renames it over DST once complete: a
 fails or is interrupted leaves DST as it was (--seek-sectors writes in place instead).
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
+An upload flushes every 128 MiB; if the target restarted meanwhile (aoe serve tells from its
+IDENTIFY), what it may have lost is written again, so success still means durable data.
 Exit status: 0 copied, 1 failed (no reply, I/O error, sizes), 2 bad arguments.)txt"};
 
 struct CpArgs {
@@ -165,6 +176,8 @@ struct Copy {
   // sectors as zeroes); trimmed_bytes counts them.
   bool trim_zeros = false;
   uint64_t trimmed_bytes = 0;
+  // Upload: bytes written again because the target restarted and may have lost them.
+  uint64_t rewritten_bytes = 0;
 
   const std::string& disk_name() const { return download ? args.files[0] : args.files[1]; }
 
@@ -238,22 +251,24 @@ std::optional<std::string> Copy::Download() {
 }
 
 std::optional<std::string> Copy::Upload() {
-  // cp flushes at its end; a durability=auto target then acknowledges from its cache.
-  if (auto declared = disk.DeclareSelfFlushing(); !declared) return declared.error().message;
   const uint64_t chunk_bytes = kChunkSectors * kSectorBytes;
   std::vector<std::byte> pool(depth * chunk_bytes);
   std::vector<std::byte> zeros(chunk_bytes);  // the source of every hole; never written to
   std::vector<size_t> free_slots;
   for (size_t i = depth; i-- > 0;) free_slots.push_back(i);
+  // Sectors [0, flushed) were acknowledged, flushed, and the process that flushed them is the
+  // one that acknowledged them: durable. [flushed, segment_end) is being written.
+  uint64_t flushed = 0, flushed_trimmed_bytes = 0, segment_end = 0;
   uint64_t next_sector = 0, done_bytes = 0;
+  int rewrites_in_a_row = 0;
   std::string read_error;
   HoleFinder holes(local.fd(), local.regular(), local.size_bytes());
   Progress bar(range.sectors * kSectorBytes, progress);
 
   auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
-    if (next_sector >= range.sectors || !read_error.empty()) return std::nullopt;
+    if (next_sector >= segment_end || !read_error.empty()) return std::nullopt;
     const size_t slot = free_slots.back();
-    const uint64_t sectors = std::min(kChunkSectors, range.sectors - next_sector);
+    const uint64_t sectors = std::min(kChunkSectors, segment_end - next_sector);
     const uint64_t offset = (range.src_sector + next_sector) * kSectorBytes;
     const size_t bytes = sectors * kSectorBytes;
     const uint64_t lba = range.dst_sector + next_sector;
@@ -262,9 +277,9 @@ std::optional<std::string> Copy::Upload() {
       if (trim_zeros) {
         // One trim for the whole run of holes (up to one command's worth).
         uint64_t run = sectors;
-        while (next_sector + run < range.sectors &&
+        while (next_sector + run < segment_end &&
                run + kChunkSectors <= initiator::Disk::kMaxTrimSectors) {
-          const uint64_t more = std::min(kChunkSectors, range.sectors - next_sector - run);
+          const uint64_t more = std::min(kChunkSectors, segment_end - next_sector - run);
           if (!holes.IsHole(offset + run * kSectorBytes, more * kSectorBytes)) break;
           run += more;
         }
@@ -309,28 +324,80 @@ std::optional<std::string> Copy::Upload() {
     bar.Update(done_bytes);
     return {};
   };
-  initiator::SyncDisk::IoOp failed;
-  auto result = disk.Pipeline(depth, next, done, &failed);
-  bar.Finish();
-  if (!result) {
-    if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
-      return fmt::format("trimming sectors {}-{} of {} failed: {}", failed.lba,
-                         failed.lba + failed.trim_sectors - 1, disk_name(),
-                         ExplainError(client, disk.address(), result.error()));
+
+  // In segments, each ended by FLUSH CACHE EXT (or FLUSH CACHE, which the engine falls back
+  // to): the target may acknowledge writes from a cache (aoe serve without --sync, a disk's
+  // write cache), and the flush makes them durable before the copy is called done. After each
+  // flush the target's incarnation tells whether the process that flushed is the one that
+  // acknowledged the segment; if it restarted meanwhile, the segment is written again.
+  while (flushed < range.sectors) {
+    segment_end = std::min(flushed + kFlushEverySectors, range.sectors);
+    // Before the segment's writes: a durability=auto target then acknowledges them from its
+    // cache. Again for each segment, since the check's IDENTIFY starts a new session there.
+    if (auto declared = disk.DeclareSelfFlushing(); !declared) {
+      bar.Finish();
+      return declared.error().message;
     }
-    return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
+    initiator::SyncDisk::IoOp failed;
+    auto result = disk.Pipeline(depth, next, done, &failed);
+    if (!result) {
+      bar.Finish();
+      if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {
+        return fmt::format("trimming sectors {}-{} of {} failed: {}", failed.lba,
+                           failed.lba + failed.trim_sectors - 1, disk_name(),
                            ExplainError(client, disk.address(), result.error()));
+      }
+      return DescribeFailure("writing", disk_name(), failed, args.interfaces, result.error(),
+                             ExplainError(client, disk.address(), result.error()));
+    }
+    if (!read_error.empty()) {
+      bar.Finish();
+      return read_error;
+    }
+    if (auto flush = disk.Flush(); !flush) {
+      bar.Finish();
+      return fmt::format(
+          "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
+          "durable: {}",
+          disk_name(), ExplainError(client, disk.address(), flush.error()));
+    }
+    auto restarts = disk.CheckForRestarts(std::chrono::seconds(kRestartCheckSeconds));
+    if (!restarts) {
+      bar.Finish();
+      return ExplainError(client, disk.address(), restarts.error());
+    }
+    if (restarts->empty()) {
+      flushed = segment_end;
+      flushed_trimmed_bytes = trimmed_bytes;
+      rewrites_in_a_row = 0;
+      continue;
+    }
+    std::string what;
+    for (const initiator::TargetRestart& r : *restarts) {
+      what += fmt::format("{}{} {}", what.empty() ? "" : ", ", r.target_mac.ToString(),
+                          r.answered ? "restarted (another incarnation of the target)"
+                                     : "did not answer an IDENTIFY after the flush");
+    }
+    bar.Finish();
+    if (++rewrites_in_a_row > kMaxRewritesInARow) {
+      return fmt::format(
+          "{}: {}, {} times in a row while writing from sector {} on: it may have lost writes "
+          "it acknowledged, so the copy is incomplete; copy again once the target runs steadily",
+          disk_name(), what, rewrites_in_a_row, range.dst_sector + flushed);
+    }
+    const uint64_t again_bytes = (segment_end - flushed) * kSectorBytes;
+    rewritten_bytes += again_bytes;
+    fmt::print(
+        stderr, "aoe cp: {}: {}; writing {} again, which it may have lost\n", disk_name(), what,
+        flushed == 0 ? fmt::format("the first {}", HumanBytes(again_bytes))
+                     : fmt::format("the {} after the first {} (flushed before)",
+                                   HumanBytes(again_bytes), HumanBytes(flushed * kSectorBytes)));
+    next_sector = flushed;
+    holes = HoleFinder(local.fd(), local.regular(), local.size_bytes());  // it only looks ahead
+    trimmed_bytes = flushed_trimmed_bytes;
+    done_bytes = flushed * kSectorBytes;
   }
-  if (!read_error.empty()) return read_error;
-  // The target may cache writes (aoe serve without --sync, a disk's write cache): FLUSH CACHE
-  // EXT (or FLUSH CACHE, which the engine falls back to) makes them durable before we say the
-  // copy is done.
-  if (auto flushed = disk.Flush(); !flushed) {
-    return fmt::format(
-        "the data was sent but FLUSH CACHE EXT on {} failed, so it may not be "
-        "durable: {}",
-        disk_name(), ExplainError(client, disk.address(), flushed.error()));
-  }
+  bar.Finish();
   return std::nullopt;
 }
 
@@ -612,6 +679,10 @@ int CpMain(const std::vector<std::string>& arguments) {
   if (!src_disk && copy.trimmed_bytes > 0) {
     summary += fmt::format("; {} of zeros trimmed", HumanBytes(copy.trimmed_bytes));
   }
+  if (!src_disk && copy.rewritten_bytes > 0) {
+    summary += fmt::format("; {} written again after the target restarted",
+                           HumanBytes(copy.rewritten_bytes));
+  }
   if (!src_disk) summary += "; flushed";
   // A download's destination is replaced only after --verify: until then "copied to" would be
   // untrue, and is not printed.
@@ -646,6 +717,7 @@ int CpMain(const std::vector<std::string>& arguments) {
     j["mb_per_s"] = mb_per_s;
     j["hole_bytes"] = copy.hole_bytes;
     j["trimmed_bytes"] = copy.trimmed_bytes;
+    j["rewritten_bytes"] = copy.rewritten_bytes;
     j["flushed"] = !src_disk;
     j["verified"] = digest.has_value();
     if (digest) j["sha256"] = *digest;

@@ -305,6 +305,14 @@ Outcome<IdentifyData> SyncDisk::Identify() {
   return std::move(*result);
 }
 
+Outcome<std::vector<TargetRestart>> SyncDisk::CheckForRestarts(Duration timeout) {
+  std::optional<Outcome<std::vector<TargetRestart>>> result;
+  disk_->CheckForRestarts(
+      timeout, [&](Outcome<std::vector<TargetRestart>> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
+}
+
 Outcome<void> SyncDisk::Pipeline(size_t queue_depth,
                                  const std::function<std::optional<IoOp>()>& next,
                                  const std::function<Outcome<void>(const IoOp&)>& done,

@@ -62,6 +62,9 @@ class SyncDisk {
   Outcome<void> Write(uint64_t lba, ConstByteSpan data);
   Outcome<void> Flush();
   Outcome<IdentifyData> Identify();
+  // Disk::CheckForRestarts: the target MACs that may have lost writes they acknowledged since
+  // the last check (restarted, or silent for `timeout`). Call it after a FLUSH.
+  Outcome<std::vector<TargetRestart>> CheckForRestarts(Duration timeout);
   // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
   Outcome<void> Trim(uint64_t lba, uint64_t sectors);
   // For a writer that flushes its own writes (cp at its end, mount on fsync): when IDENTIFY

@@ -538,7 +538,8 @@ void Disk::MaybeComplete(Request& r) {
 DiskIdentity Disk::IdentityOf(ConstByteSpan page) {
   return DiskIdentity{proto::ReadIdentifyCapacity(page),
                       proto::ReadIdentifyString(page, kWordModel, kModelWords),
-                      proto::ReadIdentifyString(page, kWordSerial, kSerialWords)};
+                      proto::ReadIdentifyString(page, kWordSerial, kSerialWords),
+                      proto::ReadIdentifyFeatures(page).incarnation};
 }
 
 void Disk::FailAll(InitiatorErrc code, const std::string& why) {

@@ -55,6 +55,16 @@ class Disk {
   void Flush(IoCallback done);
   // IDENTIFY DEVICE (0xEC); also updates info().identify.
   void Identify(IdentifyCallback done);
+  // For a writer that flushes, after its FLUSH: which target processes may have lost writes
+  // they acknowledged since the last check. Each target MAC that answered a request of this
+  // disk since then is sent an IDENTIFY (on each of its paths, waiting up to `timeout`), and
+  // its incarnation is compared with the one it had (disk_restarts.cc). A MAC that restarted,
+  // or did not answer, is listed: the FLUSH may have been answered by a process that never
+  // held those writes. A target without an incarnation (vblade) is never listed: nothing can be
+  // told. Note that aoe serve takes an IDENTIFY as a new session and serves the initiator as
+  // not flushing until its next FLUSH (SyncDisk::DeclareSelfFlushing).
+  void CheckForRestarts(Duration timeout,
+                        std::function<void(Outcome<std::vector<TargetRestart>>)> done);
   // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
   // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
   // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in
@@ -130,6 +140,7 @@ class Disk {
     enum class Verdict : uint8_t { kUnknown, kSame, kOther };
     Verdict verdict = Verdict::kUnknown;
     std::optional<DiskIdentity> identity;  // this MAC's IDENTIFY, once it answered
+    uint64_t replies_at_check = 0;         // `replies` when CheckForRestarts last looked
     bool identify_pending = false;
     TimePoint next_identify{};  // a failed IDENTIFY is asked again from then on
   };
@@ -231,7 +242,11 @@ class Disk {
   // Once the disk has two paths: sends an IDENTIFY (an admin exchange, to that MAC only) to each
   // path whose identity is unknown, and is not being asked or asked too recently.
   void IdentifyPaths(TimePoint now);
-  void OnPathIdentify(uint32_t path, Outcome<std::vector<std::byte>> reply);
+  // An IDENTIFY to this path's MAC on its port only, as an admin exchange; `done` gets the
+  // identity, or nullopt for silence, a refusal or a short page.
+  void SendPathIdentify(uint32_t path, Duration timeout,
+                        std::function<void(std::optional<DiskIdentity>)> done);
+  void OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity);
   // Compares the paths whose identity is known with the first path's; says so (once per MAC)
   // when another MAC has another disk, or the same disk under another serial.
   void JudgePaths();

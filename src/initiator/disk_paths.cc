@@ -153,45 +153,59 @@ void Disk::IdentifyPaths(TimePoint now) {
     Path& p = paths_[i];
     if (p.identity || p.identify_pending || now < p.next_identify) continue;
     p.identify_pending = true;
-    // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
-    // never gets a frame of a request) and is resent with the same tag until it is answered.
-    std::array<std::byte, proto::kAtaHeaderSize> frame{};
-    proto::AtaArg arg;
-    arg.sector_count = 1;
-    arg.cmd_status = proto::ata_op::kIdentifyDevice;
-    proto::EncodeAta(arg, frame);
-    ExchangeOptions o;
-    o.port = p.port;
-    o.target_mac = p.target_mac;
-    owner_.AdminExchange(
-        info_.address, static_cast<uint8_t>(proto::Command::kAta),
-        ConstByteSpan(frame).subspan(proto::kHeaderSize), o, "path IDENTIFY",
-        [this, i](Outcome<std::vector<std::byte>> r) { OnPathIdentify(i, std::move(r)); });
+    SendPathIdentify(i, ExchangeOptions{}.timeout, [this, i](std::optional<DiskIdentity> id) {
+      OnPathIdentify(i, std::move(id));
+    });
   }
 }
 
-void Disk::OnPathIdentify(uint32_t path, Outcome<std::vector<std::byte>> reply) {
+void Disk::SendPathIdentify(uint32_t path, Duration timeout,
+                            std::function<void(std::optional<DiskIdentity>)> done) {
+  const Path& p = paths_[path];
+  // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
+  // never gets a frame of a request) and is resent with the same tag until it is answered.
+  std::array<std::byte, proto::kAtaHeaderSize> frame{};
+  proto::AtaArg arg;
+  arg.sector_count = 1;
+  arg.cmd_status = proto::ata_op::kIdentifyDevice;
+  proto::EncodeAta(arg, frame);
+  ExchangeOptions o;
+  o.port = p.port;
+  o.target_mac = p.target_mac;
+  o.timeout = timeout;
+  owner_.AdminExchange(
+      info_.address, static_cast<uint8_t>(proto::Command::kAta),
+      ConstByteSpan(frame).subspan(proto::kHeaderSize), o, "path IDENTIFY",
+      [this, path, done = std::move(done)](Outcome<std::vector<std::byte>> reply) {
+        std::optional<proto::Header> h;
+        std::optional<proto::AtaArg> ata;
+        if (reply) {
+          h = proto::DecodeHeader(*reply);
+          ata = proto::DecodeAta(*reply);
+        }
+        if (!h || h->is_error() || !ata || (ata->cmd_status & kAtaFailureBits) != 0 ||
+            reply->size() < proto::kAtaHeaderSize + proto::kIdentifyPageSize) {
+          if (owner_.options_.logger) {
+            owner_.options_.logger->Debug(info_.address.ToString(),
+                                          "IDENTIFY of path {} failed: {}", PathName(path),
+                                          reply ? "refused or short reply" : reply.error().message);
+          }
+          return done(std::nullopt);
+        }
+        done(IdentityOf(
+            ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, proto::kIdentifyPageSize)));
+      });
+}
+
+void Disk::OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity) {
   Path& p = paths_[path];
   p.identify_pending = false;
-  std::optional<proto::Header> h;
-  std::optional<proto::AtaArg> ata;
-  if (reply) {
-    h = proto::DecodeHeader(*reply);
-    ata = proto::DecodeAta(*reply);
-  }
-  if (!h || h->is_error() || !ata || (ata->cmd_status & kAtaFailureBits) != 0 ||
-      reply->size() < proto::kAtaHeaderSize + proto::kIdentifyPageSize) {
+  if (!identity) {
     // Silent or refused (a reservation, a busy disk): the path stays unused and is asked again.
     p.next_identify = owner_.clock_.Now() + owner_.options_.probe_interval;
-    if (owner_.options_.logger) {
-      owner_.options_.logger->Debug(info_.address.ToString(), "IDENTIFY of path {} failed: {}",
-                                    PathName(path),
-                                    reply ? "refused or short reply" : reply.error().message);
-    }
     return;
   }
-  p.identity =
-      IdentityOf(ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, proto::kIdentifyPageSize));
+  p.identity = std::move(identity);
   JudgePaths();
   Pump();
 }

@@ -37,6 +37,16 @@ struct DiskIdentity {
   uint64_t sector_count = 0;
   std::string model;
   std::string serial;
+  // The target process's incarnation (proto::IdentifyFeatures::incarnation): not part of what
+  // tells disks apart (two hosts on one RBD image differ in it), but what tells a restart.
+  std::optional<uint64_t> incarnation;
+};
+
+// A target MAC that may have lost writes it acknowledged (Disk::CheckForRestarts): its process
+// restarted (another incarnation) or it did not answer.
+struct TargetRestart {
+  MacAddress target_mac;
+  bool answered = false;  // true: it answered with another incarnation
 };
 
 // One way to reach a target: a local port and one of the target's MACs.

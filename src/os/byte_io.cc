@@ -13,6 +13,9 @@ namespace aoe::os {
 
 namespace {
 
+// How long the IDENTIFY after a flush waits for the target, which has just answered the flush.
+constexpr Duration kRestartCheckTimeout = std::chrono::seconds(3);
+
 // Fills in the sector range an op covers.
 void Cover(uint64_t offset, size_t size, uint64_t& first_lba, uint64_t& sectors) {
   first_lba = offset / kSectorBytes;
@@ -32,7 +35,38 @@ AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
     const proto::IdentifyFeatures f = proto::ReadIdentifyFeatures(disk.info().identify->page);
     trim_reads_zeroes_ = f.trim && f.trim_reads_zeroes;
     read_only_ = f.write_protected;
+    volatile_write_cache_ = f.volatile_write_cache;
   }
+}
+
+void AoeSectorDevice::Flush(IoCallback done) {
+  disk_.Flush([this, done](Outcome<void> flushed) {
+    if (!flushed) return done(std::move(flushed));
+    disk_.CheckForRestarts(
+        kRestartCheckTimeout,
+        [this, done](Outcome<std::vector<initiator::TargetRestart>> restarts) {
+          Outcome<void> result;
+          if (!restarts) {
+            result = restarts.error();
+          } else if (!restarts->empty()) {
+            std::string macs;
+            for (const initiator::TargetRestart& r : *restarts) {
+              macs += fmt::format("{}{} ({})", macs.empty() ? "" : ", ", r.target_mac.ToString(),
+                                  r.answered ? "restarted" : "silent after the flush");
+            }
+            result = Error(std::make_error_code(std::errc::io_error),
+                           fmt::format("the target may have lost writes it acknowledged since the "
+                                       "last flush: {}",
+                                       macs));
+          }
+          // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
+          // writes durable before its reply: one more FLUSH says again that we flush.
+          if (!volatile_write_cache_) return done(std::move(result));
+          disk_.Flush([done, result](Outcome<void> again) {
+            done(result && !again ? std::move(again) : result);
+          });
+        });
+  });
 }
 
 void ByteIo::Discard(uint64_t offset, uint64_t size, DiscardDone done) {

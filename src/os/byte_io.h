@@ -74,7 +74,10 @@ class AoeSectorDevice final : public SectorDevice {
   void Write(uint64_t lba, ConstByteSpan data, IoCallback done) override {
     disk_.Write(lba, data, std::move(done));
   }
-  void Flush(IoCallback done) override { disk_.Flush(std::move(done)); }
+  // FLUSH CACHE EXT, then Disk::CheckForRestarts: a target process that restarted since the
+  // last flush may have lost writes it acknowledged, and the flush then fails (EIO for fsync),
+  // as a disk that lost its volatile cache would report.
+  void Flush(IoCallback done) override;
   bool trim_reads_zeroes() const override { return trim_reads_zeroes_; }
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done) override {
     disk_.Trim(lba, sectors, std::move(done));
@@ -86,6 +89,7 @@ class AoeSectorDevice final : public SectorDevice {
   uint64_t sector_count_;
   bool trim_reads_zeroes_ = false;
   bool read_only_ = false;
+  bool volatile_write_cache_ = false;
 };
 
 class ByteIo {

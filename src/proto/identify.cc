@@ -226,8 +226,12 @@ void BuildIdentifyPage(const IdentifyInfo& info, ByteSpan page) {
     }
   }
 
-  if (info.write_protected) {
-    SetWord(page, kIdentifyWordAoekit, kIdentifyAoekitSignature | kIdentifyAoekitWriteProtected);
+  const uint16_t aoekit = (info.write_protected ? kIdentifyAoekitWriteProtected : 0) |
+                          (info.incarnation != 0 ? kIdentifyAoekitIncarnation : 0);
+  if (aoekit != 0) SetWord(page, kIdentifyWordAoekit, kIdentifyAoekitSignature | aoekit);
+  for (size_t i = 0; i < 4; ++i) {
+    SetWord(page, kIdentifyWordIncarnation + i,
+            static_cast<uint16_t>(info.incarnation >> (16 * i)));
   }
 
   // Word 106 (sector size) stays 0, "not reported", which means 512-byte logical and physical
@@ -274,8 +278,16 @@ IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page) {
                                       (kDeterministicReadAfterTrim | kReadZeroesAfterTrim);
   f.max_dsm_blocks = Word(page, kWordMaxDsmBlocks);
   const uint16_t aoekit = Word(page, kIdentifyWordAoekit);
-  f.write_protected = (aoekit & 0xFF00) == kIdentifyAoekitSignature &&
-                      (aoekit & kIdentifyAoekitWriteProtected) != 0;
+  if ((aoekit & 0xFF00) == kIdentifyAoekitSignature) {
+    f.write_protected = (aoekit & kIdentifyAoekitWriteProtected) != 0;
+    if ((aoekit & kIdentifyAoekitIncarnation) != 0) {
+      uint64_t incarnation = 0;
+      for (size_t i = 0; i < 4; ++i) {
+        incarnation |= uint64_t{Word(page, kIdentifyWordIncarnation + i)} << (16 * i);
+      }
+      f.incarnation = incarnation;
+    }
+  }
   return f;
 }
 

@@ -3,12 +3,14 @@
 // serial (10-19), firmware (23-26), model (27-46), capabilities, LBA28 capacity (60-61),
 // feature words 82-87 (LBA48, FLUSH CACHE, FLUSH CACHE EXT, volatile write cache), LBA48
 // capacity (100-103), DATA SET MANAGEMENT / TRIM (69, 105, 169), the legacy CHS geometry
-// words (1, 3, 6, 54-58), and for a read-only export aoekit's vendor-specific word 129.
+// words (1, 3, 6, 54-58), and aoekit's vendor-specific words 129-133 (write protection, and the
+// target process's incarnation).
 //
 // Pure functions: no allocation, no I/O.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,28 +54,36 @@ struct IdentifyInfo {
   // goes in vendor-specific word 129 (kIdentifyWordAoekit); initiators that do not know it see
   // a writable disk whose writes fail, as before.
   bool write_protected = false;
+  // A number the target process picked at random when it started (0: none), in vendor-specific
+  // words 130-133. Writes acknowledged from a volatile cache and not yet flushed are lost when
+  // the process goes away; an initiator that finds another incarnation after its FLUSH knows
+  // that this FLUSH did not cover them, and writes them again.
+  uint64_t incarnation = 0;
 };
 
 // Word numbers and bits an initiator checks, for IdentifyFeatures and for tests.
 inline constexpr size_t kIdentifyWordTrimSupport = 169;
 inline constexpr size_t kIdentifyWordMaxDsmBlocks = 105;
 // Word 129 (vendor specific in ATA/ATAPI-6 and ACS): bits 15:8 = 0xAE mark it as aoekit's,
-// bit 0 = write protected. Only a write-protected export sets it, so the page of any other
-// export is what it always was. The signature keeps another vendor's word 129 from reading as
-// write protected unless its high byte is 0xAE; then the worst case is a mount that refuses
-// writes the target would have taken.
+// bit 0 = write protected, bit 1 = words 130-133 hold the incarnation (least significant word
+// first). The signature keeps another vendor's words from reading as ours unless its high byte
+// is 0xAE; then the worst case is a mount that refuses writes the target would have taken, or
+// an upload that writes a segment twice.
 inline constexpr size_t kIdentifyWordAoekit = 129;
+inline constexpr size_t kIdentifyWordIncarnation = 130;
 inline constexpr uint16_t kIdentifyAoekitSignature = 0xAE00;
 inline constexpr uint16_t kIdentifyAoekitWriteProtected = 1 << 0;
+inline constexpr uint16_t kIdentifyAoekitIncarnation = 1 << 1;
 
 // The features of an IDENTIFY page that change how an initiator talks to the disk.
 struct IdentifyFeatures {
-  bool flush = false;                 // FLUSH CACHE (EXT) is implemented
-  bool volatile_write_cache = false;  // writes need a FLUSH to be durable
-  bool trim = false;                  // DATA SET MANAGEMENT / TRIM
-  bool trim_reads_zeroes = false;     // a trimmed range then reads as zeroes
-  uint16_t max_dsm_blocks = 0;        // 512-byte blocks of ranges per DSM command (0: one)
-  bool write_protected = false;       // aoekit's word 129: writes and TRIM are refused
+  bool flush = false;                   // FLUSH CACHE (EXT) is implemented
+  bool volatile_write_cache = false;    // writes need a FLUSH to be durable
+  bool trim = false;                    // DATA SET MANAGEMENT / TRIM
+  bool trim_reads_zeroes = false;       // a trimmed range then reads as zeroes
+  uint16_t max_dsm_blocks = 0;          // 512-byte blocks of ranges per DSM command (0: one)
+  bool write_protected = false;         // aoekit's word 129: writes and TRIM are refused
+  std::optional<uint64_t> incarnation;  // aoekit's words 130-133 (IdentifyInfo::incarnation)
 };
 IdentifyFeatures ReadIdentifyFeatures(ConstByteSpan page);
 

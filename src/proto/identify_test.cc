@@ -196,8 +196,30 @@ TEST(IdentifyPage, WriteProtectedExportSetsAoekitWord129) {
 
 TEST(IdentifyFeatures, AnotherVendorsWord129IsNotWriteProtection) {
   Page page = Build(Disk(kOneGibSectors));
-  StoreLe16(page, 2 * 129, 0x1201);
+  StoreLe16(page, 2 * 129, 0x1203);
+  StoreLe16(page, 2 * 130, 0x4444);
   EXPECT_FALSE(ReadIdentifyFeatures(page).write_protected);
+  EXPECT_FALSE(ReadIdentifyFeatures(page).incarnation) << "another vendor's words 130-133";
+}
+
+// An initiator that flushes tells from the incarnation whether the process that answered its
+// FLUSH is the one that acknowledged its writes (a restart loses what it had not flushed).
+TEST(IdentifyPage, TheIncarnationGoesInWords130To133AndIsReadBack) {
+  IdentifyInfo info = Disk(kOneGibSectors);
+  info.incarnation = 0x0123456789ABCDEF;
+  const Page page = Build(info);
+  EXPECT_EQ(Word(page, 129), 0xAE02);
+  EXPECT_EQ(Word(page, 130), 0xCDEF);
+  EXPECT_EQ(Word(page, 133), 0x0123);
+  EXPECT_EQ(ReadIdentifyFeatures(page).incarnation, std::optional<uint64_t>(0x0123456789ABCDEF));
+  EXPECT_FALSE(ReadIdentifyFeatures(page).write_protected);
+
+  info.write_protected = true;
+  EXPECT_EQ(Word(Build(info), 129), 0xAE03);
+  EXPECT_TRUE(ReadIdentifyFeatures(Build(info)).write_protected);
+
+  EXPECT_FALSE(ReadIdentifyFeatures(Build(Disk(kOneGibSectors))).incarnation)
+      << "none without one (vblade's page, an old aoe serve)";
 }
 
 TEST(IdentifyPage, LeavesSmartUnadvertised) {

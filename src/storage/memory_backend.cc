@@ -21,7 +21,8 @@ BackendCapabilities MemoryBackend::capabilities() const {
           .can_trim = !read_only_,
           .trim_reads_zeroes = true,
           .no_wait_reads = true,
-          .copies_write_data_in_turn = true};
+          .copies_write_data_in_turn = true,
+          .process_holds_unflushed_writes = true};
 }
 
 bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "target/incarnation.h"
 #include "target/testing/target_fixture.h"
 
 namespace aoe::target::testkit {
@@ -44,6 +45,19 @@ TEST_F(Ata, IdentifySerialNamesShelfSlotAndHost) {
   ExpectAtaOk(r);
   EXPECT_EQ(IdentifyString(*r, 10, 10), "1.2:testhost");
   EXPECT_EQ(IdentifyString(*r, 27, 20), "aoekit e1.2");
+}
+
+// An initiator that flushes compares it before its writes and after its FLUSH: another value
+// means another process, which may not have held the writes (target/incarnation.h).
+TEST_F(Ata, IdentifyCarriesTheProcessIncarnation) {
+  StartServer();
+  auto r = Identify();
+  ExpectAtaOk(r);
+  EXPECT_EQ(IdentifyWord(*r, 129), 0xAE02) << "aoekit's signature, incarnation present";
+  uint64_t incarnation = 0;
+  for (size_t i = 0; i < 4; ++i) incarnation |= uint64_t{IdentifyWord(*r, 130 + i)} << (16 * i);
+  EXPECT_NE(incarnation, 0u);
+  EXPECT_EQ(incarnation, ProcessIncarnation());
 }
 
 TEST_F(Ata, IdentifyWithSectorCountOtherThanOneIsBadArgument) {

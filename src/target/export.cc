@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "proto/header.h"
+#include "target/incarnation.h"
 
 namespace aoe::target {
 
@@ -121,6 +122,7 @@ void Export::BuildIdentify(proto::ChsGeometry geometry) {
   info.trim = can.can_trim;
   info.trim_reads_zeroes = can.can_trim && can.trim_reads_zeroes;
   info.write_protected = backend_->read_only();
+  info.incarnation = IncarnationFor(can.process_holds_unflushed_writes);
   proto::BuildIdentifyPage(info, identify_page_);
 }
 

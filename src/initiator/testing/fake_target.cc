@@ -119,6 +119,7 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
       info.trim = options_.trim;
       info.trim_reads_zeroes = options_.trim;
       info.volatile_write_cache = options_.volatile_write_cache;
+      info.incarnation = options_.incarnation;
       proto::BuildIdentifyPage(info, ByteSpan(frame).subspan(proto::kAtaHeaderSize, 512));
       reply.sector_count = 0;
       data_bytes = 512;

@@ -38,6 +38,8 @@ struct FakeTargetOptions {
   bool trim = true;
   // IDENTIFY words 82/85 bit 5: writes need a FLUSH to be durable.
   bool volatile_write_cache = true;
+  // aoe serve's process incarnation in IDENTIFY words 130-133; 0: none (vblade).
+  uint64_t incarnation = 0;
 };
 
 struct FakeTargetStats {
@@ -68,6 +70,8 @@ class FakeTarget {
   void set_bad_sector(std::optional<uint64_t> lba) { bad_sector_ = lba; }
   // Reads or writes reaching this sector or any after it are never answered (stuck storage).
   void set_stuck_from(std::optional<uint64_t> lba) { stuck_from_ = lba; }
+  // A restart of the target process, as far as IDENTIFY tells (the data stays).
+  void set_incarnation(uint64_t incarnation) { options_.incarnation = incarnation; }
 
   std::vector<std::byte>& data() { return data_; }
   std::string& config_string() { return config_string_; }

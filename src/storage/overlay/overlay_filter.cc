@@ -380,7 +380,12 @@ ClientPaths OverlayFilter::PathsFor(const MacAddress& mac) const {
 // The data path
 
 BackendCapabilities OverlayFilter::capabilities() const {
-  return {.read_only = false, .can_trim = true, .trim_reads_zeroes = false};
+  // A client's block map is made durable at its flush: until then a crash of the process
+  // forgets where the blocks written since are.
+  return {.read_only = false,
+          .can_trim = true,
+          .trim_reads_zeroes = false,
+          .process_holds_unflushed_writes = true};
 }
 
 std::string OverlayFilter::Describe() const {

@@ -159,7 +159,10 @@ TEST_F(OverlayFilterTest, EachClientReadsItsOwnWritesAndOthersTheBase) {
   Open();
   EXPECT_EQ(
       filter_->capabilities(),
-      (BackendCapabilities{.read_only = false, .can_trim = true, .trim_reads_zeroes = false}));
+      (BackendCapabilities{.read_only = false,
+                           .can_trim = true,
+                           .trim_reads_zeroes = false,
+                           .process_holds_unflushed_writes = true}));
   const uint64_t at = 8192 + 512;
   ASSERT_EQ(Write(kA, at, Filled(1024, 0xaa)), 1024);
   ASSERT_EQ(Write(kB, at, Filled(1024, 0xbb)), 1024);

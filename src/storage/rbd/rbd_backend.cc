@@ -18,6 +18,8 @@ RbdBackend::~RbdBackend() {
 
 BackendCapabilities RbdBackend::capabilities() const {
   const bool read_only = image_->read_only();
+  // librbd's cache is off (CephCluster::Connect): a write is acknowledged once the OSDs have
+  // it, so this process holds nothing that a crash of it could lose.
   return BackendCapabilities{
       .read_only = read_only, .can_trim = !read_only, .trim_reads_zeroes = !read_only};
 }

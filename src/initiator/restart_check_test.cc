@@ -1,0 +1,99 @@
+// Disk::CheckForRestarts (disk_restarts.cc): after a flush, which target MACs may have lost
+// writes they acknowledged, told by the incarnation in their IDENTIFY; over MemoryWires against
+// FakeTargets (testing/initiator_fixture.h).
+#include <gtest/gtest.h>
+
+#include "initiator/testing/initiator_fixture.h"
+
+namespace aoe::initiator::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::vector<TargetRestart> Check(SyncDisk& disk) {
+  Outcome<std::vector<TargetRestart>> r = disk.CheckForRestarts(seconds(1));
+  EXPECT_TRUE(r);
+  return r ? *r : std::vector<TargetRestart>{};
+}
+
+TEST_F(InitiatorTest, ATargetThatRestartedSinceTheLastCheckIsListed) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(Check(disk).empty()) << "the process that flushed is the one that acknowledged";
+
+  target.set_incarnation(8);
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  std::vector<TargetRestart> restarts = Check(disk);
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_EQ(restarts[0].target_mac, TargetMac(1, 0xA));
+  EXPECT_TRUE(restarts[0].answered);
+
+  // Nothing was acknowledged since: nothing to ask, nothing lost.
+  const uint64_t identifies = target.stats().identifies;
+  EXPECT_TRUE(Check(disk).empty());
+  EXPECT_EQ(target.stats().identifies, identifies);
+
+  // The new process is the reference from now on.
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(Check(disk).empty());
+}
+
+TEST_F(InitiatorTest, ATargetSilentAfterTheFlushIsListedAsNotAnswering) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  target.set_silent(0, true);
+  std::vector<TargetRestart> restarts = Check(disk);
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_FALSE(restarts[0].answered);
+}
+
+TEST_F(InitiatorTest, ATargetWithoutAnIncarnationIsNeverListed) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1}, false);  // as vblade
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(Check(disk).empty());
+  EXPECT_GT(target.stats().identifies, 1u) << "it was asked";
+}
+
+// Two hosts serving one disk (RBD): one dies. Its MAC is listed once, for what it acknowledged
+// before it died; after that it carries nothing, so it does not fail every later check.
+TEST_F(InitiatorTest, OnlyMacsThatAnsweredSinceTheLastCheckAreAsked) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .incarnation = 7});
+  MakeClient();
+  SyncDisk disk = Open(0, 1);
+  ASSERT_TRUE(client_->RunUntil(
+      [&] { return disk.info().paths.size() == 2 && !disk.async().identifying_paths(); },
+      clock_.Now() + seconds(5)));
+  std::vector<std::byte> data(1 << 20, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  ASSERT_GT(disk.path_stats()[1].replies, 0u) << "both paths carried writes";
+  EXPECT_TRUE(Check(disk).empty());
+
+  ASSERT_TRUE(disk.Write(0, data));
+  target.set_silent(1, true);
+  std::vector<TargetRestart> restarts = Check(disk);
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_EQ(restarts[0].target_mac, TargetMac(1, 0xB));
+  EXPECT_FALSE(restarts[0].answered);
+
+  ASSERT_TRUE(disk.Write(0, data));  // through the other path once the silent one times out
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(Check(disk).empty());
+}
+
+}  // namespace
+}  // namespace aoe::initiator::testing
