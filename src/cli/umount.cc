@@ -84,6 +84,22 @@ std::string BusyMessage(const std::string& mountpoint, const std::string& file) 
       mountpoint, mountpoint);
 }
 
+// `losetup -d DEV && aoe umount` must work, but the kernel detaches a device that is still
+// open (udev probing its partitions right after their filesystem was unmounted) only at its
+// last close, a moment later. While every loop device on the file is set to detach so, wait
+// for that, up to 2 s (a `mount -o loop` one, set so too, then still refuses, only later).
+void WaitForDetachingLoops(const std::string& file) {
+  using namespace std::chrono_literals;
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::vector<std::string> loops = os::LoopDevicesBackedBy(file);
+    if (loops.empty() || !std::all_of(loops.begin(), loops.end(), os::LoopDetachesAtLastClose)) {
+      return;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 // Whether a process has the file open, asked before the flush: the flush's own open file would
 // make the later unmount's answer yes, and a target slow to answer it must not turn a file in
 // use into one detached under its user. umount2(MNT_EXPIRE) says EBUSY for a mount in use and
@@ -216,6 +232,7 @@ int Umount(const std::vector<std::string>& args) {
   // will not answer the flush either, which then waits out the rest of that half.
   if (!lazy) {
     InBackground<bool> check([mountpoint, file] {
+      WaitForDetachingLoops(file);
       return !os::LoopDevicesBackedBy(file).empty() || InUse(mountpoint, file);
     });
     if (check.Wait(*timeout / 2).value_or(false)) {

@@ -96,6 +96,13 @@ std::vector<std::string> LoopDevicesBackedBy(const std::string& file) {
   return out;
 }
 
+bool LoopDetachesAtLastClose(const std::string& device) {
+  const std::string name = fs::path(device).filename().string();
+  std::ifstream in(fs::path("/sys/block") / name / "loop" / "autoclear");
+  std::string value;
+  return std::getline(in, value) && value == "1";
+}
+
 std::string NormalizePath(const std::string& path) {
   std::error_code ec;
   fs::path p = fs::absolute(path, ec).lexically_normal();

@@ -33,6 +33,11 @@ bool IsDeadFuseMount(const std::string& mountpoint);
 // Loop devices ("/dev/loop0", ...) whose backing file is `file` or lies under `file` + "/".
 std::vector<std::string> LoopDevicesBackedBy(const std::string& file);
 
+// Whether the loop device ("/dev/loop0") is set to detach at its last close (autoclear):
+// `losetup -d` of a device that something still has open (udev probes its partitions for a
+// moment after their filesystem is unmounted) leaves it so, as does `mount -o loop`.
+bool LoopDetachesAtLastClose(const std::string& device);
+
 // Absolute, lexically normalized, no trailing slash; resolves symlinks when the path can be
 // stat'ed (a dead FUSE mount cannot, and must still be found for `aoe umount`).
 std::string NormalizePath(const std::string& path);

@@ -7,7 +7,9 @@
 #      mkfs.ext4 the partition, mount it, write files, record their checksums;
 #   2. aoe umount must refuse while the loop device is attached (and say losetup -d);
 #   3. unmount, losetup -d, aoe umount (which flushes), aoe mount again, attach again;
-#   4. e2fsck -fn on the partition is clean and every file has its checksum;
+#   4. e2fsck -fn on the partition is clean and every file has its checksum; then unmount and
+#      `losetup -d` while something still holds the loop device for 0.7 s (as udev may): the
+#      kernel detaches it at that last close, and aoe umount waits for it instead of refusing;
 #   5. the target's image itself, read without AoE, holds the same clean filesystem.
 #
 # Exit: 0 pass, 1 fail, 77 skipped (not root, missing tool).
@@ -78,8 +80,13 @@ else
 fi
 umount "$FS"
 partx -d "$LOOP" 2>/dev/null
+# Something still has the device open for a moment, as udev does after an umount (CI once caught
+# exactly that): `losetup -d` then detaches it only at its last close, which aoe umount waits for.
+sleep 0.7 <"$LOOP" &
+holder=$!
 losetup -d "$LOOP"
-mt_aoe umount "$MNT" || t_fail "second aoe umount failed"
+mt_aoe umount "$MNT" || t_fail "second aoe umount failed (the loop device detached 0.7 s after losetup -d)"
+wait "$holder"
 
 # --- 5. the target's own copy ---------------------------------------------------------------
 RAW=$(losetup --find --show --read-only --offset $((2048 * 512)) "$IMAGE") || t_die "losetup of the image failed"
