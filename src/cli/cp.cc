@@ -7,8 +7,9 @@
 //   upload (file -> eX.Y): every byte is written, zeros included; holes of a sparse source are
 //     found with SEEK_DATA and sent from a zero buffer without reading them. With
 //     --sparse-upload, holes and all-zero 64 KiB chunks are trimmed (DATA SET MANAGEMENT)
-//     instead, where IDENTIFY says trimmed sectors read as zeroes. The copy ends with FLUSH
-//     CACHE EXT, so the data is durable on the target when cp returns.
+//     instead, where IDENTIFY says trimmed sectors read as zeroes. Every 128 MiB and at the end
+//     comes a FLUSH CACHE EXT, then a check that the target did not restart meanwhile (else
+//     that stretch is written again), so the data is durable on the target when cp returns.
 //
 // Both directions keep --depth requests of 64 KiB in flight through SyncDisk::Pipeline; the
 // engine splits them into frames and spreads those over every path (trunking).
@@ -330,7 +331,8 @@ std::optional<std::string> Copy::Upload() {
   // write cache), and the flush makes them durable before the copy is called done. After each
   // flush the target's incarnation tells whether the process that flushed is the one that
   // acknowledged the segment; if it restarted meanwhile, the segment is written again.
-  while (flushed < range.sectors) {
+  // At least once: an empty upload still ends with a FLUSH, as "flushed" says.
+  do {
     segment_end = std::min(flushed + kFlushEverySectors, range.sectors);
     // Before the segment's writes: a durability=auto target then acknowledges them from its
     // cache. Again for each segment, since the check's IDENTIFY starts a new session there.
@@ -361,19 +363,19 @@ std::optional<std::string> Copy::Upload() {
           "durable: {}",
           disk_name(), ExplainError(client, disk.address(), flush.error()));
     }
-    auto restarts = disk.CheckForRestarts(std::chrono::seconds(kRestartCheckSeconds));
-    if (!restarts) {
+    auto check = disk.CheckForRestarts(std::chrono::seconds(kRestartCheckSeconds));
+    if (!check) {
       bar.Finish();
-      return ExplainError(client, disk.address(), restarts.error());
+      return ExplainError(client, disk.address(), check.error());
     }
-    if (restarts->empty()) {
+    if (check->restarts.empty()) {
       flushed = segment_end;
       flushed_trimmed_bytes = trimmed_bytes;
       rewrites_in_a_row = 0;
       continue;
     }
     std::string what;
-    for (const initiator::TargetRestart& r : *restarts) {
+    for (const initiator::TargetRestart& r : check->restarts) {
       what += fmt::format("{}{} {}", what.empty() ? "" : ", ", r.target_mac.ToString(),
                           r.answered ? "restarted (another incarnation of the target)"
                                      : "did not answer an IDENTIFY after the flush");
@@ -396,7 +398,7 @@ std::optional<std::string> Copy::Upload() {
     holes = HoleFinder(local.fd(), local.regular(), local.size_bytes());  // it only looks ahead
     trimmed_bytes = flushed_trimmed_bytes;
     done_bytes = flushed * kSectorBytes;
-  }
+  } while (flushed < range.sectors);
   bar.Finish();
   return std::nullopt;
 }

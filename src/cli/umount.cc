@@ -87,10 +87,10 @@ std::string BusyMessage(const std::string& mountpoint, const std::string& file) 
 // `losetup -d DEV && aoe umount` must work, but the kernel detaches a device that is still
 // open (udev probing its partitions right after their filesystem was unmounted) only at its
 // last close, a moment later. While every loop device on the file is set to detach so, wait
-// for that, up to 2 s (a `mount -o loop` one, set so too, then still refuses, only later).
-void WaitForDetachingLoops(const std::string& file) {
+// for that, up to `wait` (a `mount -o loop` one, set so too, then still refuses, only later).
+void WaitForDetachingLoops(const std::string& file, std::chrono::steady_clock::duration wait) {
   using namespace std::chrono_literals;
-  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
     const std::vector<std::string> loops = os::LoopDevicesBackedBy(file);
     if (loops.empty() || !std::all_of(loops.begin(), loops.end(), os::LoopDetachesAtLastClose)) {
@@ -231,8 +231,12 @@ int Umount(const std::vector<std::string>& args) {
   // Both checks look the file up. A daemon that does not answer them within half the timeout
   // will not answer the flush either, which then waits out the rest of that half.
   if (!lazy) {
-    InBackground<bool> check([mountpoint, file] {
-      WaitForDetachingLoops(file);
+    // At most 2 s, and well within the half of --timeout the check may take: a check that does
+    // not finish in time counts as "not in use" (a stopped daemon makes it hang).
+    const auto loop_wait =
+        std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(2), *timeout / 4);
+    InBackground<bool> check([mountpoint, file, loop_wait] {
+      WaitForDetachingLoops(file, loop_wait);
       return !os::LoopDevicesBackedBy(file).empty() || InUse(mountpoint, file);
     });
     if (check.Wait(*timeout / 2).value_or(false)) {

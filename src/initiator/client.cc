@@ -305,10 +305,9 @@ Outcome<IdentifyData> SyncDisk::Identify() {
   return std::move(*result);
 }
 
-Outcome<std::vector<TargetRestart>> SyncDisk::CheckForRestarts(Duration timeout) {
-  std::optional<Outcome<std::vector<TargetRestart>>> result;
-  disk_->CheckForRestarts(
-      timeout, [&](Outcome<std::vector<TargetRestart>> r) { result.emplace(std::move(r)); });
+Outcome<RestartCheck> SyncDisk::CheckForRestarts(Duration timeout) {
+  std::optional<Outcome<RestartCheck>> result;
+  disk_->CheckForRestarts(timeout, [&](Outcome<RestartCheck> r) { result.emplace(std::move(r)); });
   client_->RunUntil([&] { return result.has_value(); });
   return std::move(*result);
 }

@@ -64,10 +64,10 @@ class SyncDisk {
   Outcome<IdentifyData> Identify();
   // Disk::CheckForRestarts: the target MACs that may have lost writes they acknowledged since
   // the last check (restarted, or silent for `timeout`). Call it after a FLUSH.
-  Outcome<std::vector<TargetRestart>> CheckForRestarts(Duration timeout);
+  Outcome<RestartCheck> CheckForRestarts(Duration timeout);
   // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
   Outcome<void> Trim(uint64_t lba, uint64_t sectors);
-  // For a writer that flushes its own writes (cp at its end, mount on fsync): when IDENTIFY
+  // For a writer that flushes its own writes (cp per 128 MiB, mount on fsync): when IDENTIFY
   // reports a volatile write cache, sends one FLUSH CACHE EXT before any write. An aoekit
   // target under durability=auto then knows this initiator flushes and acknowledges its
   // writes from its cache, instead of making each one durable before its reply (the safe

@@ -345,6 +345,8 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   t.answered = true;
   p.rtt.AddSample(now - t.sent_at);
   ++p.replies;
+  // What a restart of the target could lose (CheckForRestarts): a write or trim it acknowledged.
+  if (f.request->op == Op::kWrite || f.request->op == Op::kTrim) ++p.writes_acked;
   p.consecutive_timeouts = 0;
   p.last_reply = now;
   if (t.counted) {

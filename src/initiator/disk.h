@@ -55,16 +55,17 @@ class Disk {
   void Flush(IoCallback done);
   // IDENTIFY DEVICE (0xEC); also updates info().identify.
   void Identify(IdentifyCallback done);
-  // For a writer that flushes, after its FLUSH: which target processes may have lost writes
-  // they acknowledged since the last check. Each target MAC that answered a request of this
-  // disk since then is sent an IDENTIFY (on each of its paths, waiting up to `timeout`), and
-  // its incarnation is compared with the one it had (disk_restarts.cc). A MAC that restarted,
-  // or did not answer, is listed: the FLUSH may have been answered by a process that never
-  // held those writes. A target without an incarnation (vblade) is never listed: nothing can be
-  // told. Note that aoe serve takes an IDENTIFY as a new session and serves the initiator as
-  // not flushing until its next FLUSH (SyncDisk::DeclareSelfFlushing).
-  void CheckForRestarts(Duration timeout,
-                        std::function<void(Outcome<std::vector<TargetRestart>>)> done);
+  // For a writer that flushes, after its FLUSH: which target MACs may have lost writes they
+  // acknowledged since the last check (disk_restarts.cc). Each MAC that acknowledged a write or
+  // trim since then, and reports an incarnation, is sent an IDENTIFY (on each of its paths,
+  // waiting up to `timeout`), and its incarnation is compared with the one it had. A MAC that
+  // restarted is listed; so is one that did not answer, unless another MAC of the same disk
+  // with its serial answered with its incarnation (the same target, reached another way). A
+  // target without an incarnation is never asked: vblade (nothing can be told), or an aoe
+  // serve export whose acknowledged writes are durable (durability=sync, RBD). Note that aoe
+  // serve takes an IDENTIFY as a new session and serves the initiator as not flushing until
+  // its next FLUSH (SyncDisk::DeclareSelfFlushing): `asked` says whether one was sent.
+  void CheckForRestarts(Duration timeout, std::function<void(Outcome<RestartCheck>)> done);
   // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
   // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
   // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in
@@ -140,7 +141,8 @@ class Disk {
     enum class Verdict : uint8_t { kUnknown, kSame, kOther };
     Verdict verdict = Verdict::kUnknown;
     std::optional<DiskIdentity> identity;  // this MAC's IDENTIFY, once it answered
-    uint64_t replies_at_check = 0;         // `replies` when CheckForRestarts last looked
+    uint64_t writes_acked = 0;             // replies to WRITE and TRIM frames
+    uint64_t writes_acked_at_check = 0;    // `writes_acked` when CheckForRestarts last looked
     bool identify_pending = false;
     TimePoint next_identify{};  // a failed IDENTIFY is asked again from then on
   };

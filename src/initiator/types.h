@@ -37,16 +37,23 @@ struct DiskIdentity {
   uint64_t sector_count = 0;
   std::string model;
   std::string serial;
-  // The target process's incarnation (proto::IdentifyFeatures::incarnation): not part of what
-  // tells disks apart (two hosts on one RBD image differ in it), but what tells a restart.
+  // The target's incarnation (proto::IdentifyFeatures::incarnation): not part of what tells
+  // disks apart (two hosts on one image differ in it), but what tells a restart that may have
+  // lost acknowledged writes.
   std::optional<uint64_t> incarnation;
 };
 
-// A target MAC that may have lost writes it acknowledged (Disk::CheckForRestarts): its process
+// A target MAC that may have lost writes it acknowledged (Disk::CheckForRestarts): it
 // restarted (another incarnation) or it did not answer.
 struct TargetRestart {
   MacAddress target_mac;
   bool answered = false;  // true: it answered with another incarnation
+};
+
+// What Disk::CheckForRestarts found.
+struct RestartCheck {
+  std::vector<TargetRestart> restarts;
+  bool asked = false;  // an IDENTIFY was sent (aoe serve then no longer counts us as flushing)
 };
 
 // One way to reach a target: a local port and one of the target's MACs.

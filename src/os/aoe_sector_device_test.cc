@@ -54,6 +54,13 @@ TEST_F(AoeSectorDeviceTest, AFlushAfterTheTargetRestartedFailsOnceWithEio) {
   // Said once, as Linux reports a writeback error once: nothing was lost since.
   ASSERT_TRUE(write());
   EXPECT_TRUE(flush());
+
+  // Nothing written since the last flush: no IDENTIFY, so no second FLUSH either.
+  const uint64_t identifies = target.stats().identifies;
+  const uint64_t before = target.stats().flushes;
+  EXPECT_TRUE(flush());
+  EXPECT_EQ(target.stats().identifies, identifies);
+  EXPECT_EQ(target.stats().flushes - before, 1u);
 }
 
 }  // namespace

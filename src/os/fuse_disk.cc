@@ -233,8 +233,9 @@ struct FuseDisk::Ops {
   static void FlushDisk(FuseDisk& self, fuse_req_t req, const char* why) {
     self.io_.Flush([&self, req, why](Outcome<void> status) {
       if (!status) {
-        self.log_.Error(self.options_.file_name, "{}: FLUSH CACHE EXT failed: {}", why,
-                        status.error().message);
+        // The message says what failed: the FLUSH ("flushing e0.1: ..."), or the check after
+        // it ("the flush was answered, but the target may have lost ...").
+        self.log_.Error(self.options_.file_name, "{}: {}", why, status.error().message);
         fuse_reply_err(req, EIO);
         return;
       }

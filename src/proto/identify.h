@@ -54,10 +54,10 @@ struct IdentifyInfo {
   // goes in vendor-specific word 129 (kIdentifyWordAoekit); initiators that do not know it see
   // a writable disk whose writes fail, as before.
   bool write_protected = false;
-  // A number the target process picked at random when it started (0: none), in vendor-specific
-  // words 130-133. Writes acknowledged from a volatile cache and not yet flushed are lost when
-  // the process goes away; an initiator that finds another incarnation after its FLUSH knows
-  // that this FLUSH did not cover them, and writes them again.
+  // A number that changes whenever writes acknowledged from a volatile cache and not yet
+  // flushed may have been lost (the target's boot or process: target/incarnation.h); 0: none.
+  // In vendor-specific words 130-133. An initiator that finds another incarnation after its
+  // FLUSH than before its writes knows that this FLUSH did not cover them.
   uint64_t incarnation = 0;
 };
 

@@ -184,7 +184,7 @@ TEST(IdentifyPage, TrimWordsFollowTheBackend) {
 // write bits and answer EROFS; ATA has no write-protect bit for a fixed disk.
 TEST(IdentifyPage, WriteProtectedExportSetsAoekitWord129) {
   const Page writable = Build(Disk(kOneGibSectors));
-  EXPECT_EQ(Word(writable, 129), 0) << "a writable export's page is unchanged";
+  EXPECT_EQ(Word(writable, 129), 0) << "nothing of aoekit's to say: no signature";
   EXPECT_FALSE(ReadIdentifyFeatures(writable).write_protected);
 
   IdentifyInfo ro = Disk(kOneGibSectors);

@@ -86,11 +86,13 @@ struct BackendCapabilities {
   // where every lost write fails its own request (RBD) or a layer keeps its own account (an
   // overlay, per client). Filters that pass flushes on unchanged pass it on.
   bool failed_flush_loses_data = false;
-  // Writes acknowledged since the last Flush may live only in this process (a write-back cache, an
-  // overlay's block map): a crash of the process loses them, not only a crash of the host. The
-  // export then tells initiators a new incarnation per process rather than per boot
-  // (target/incarnation.h). Filters that keep nothing of their own pass it on.
-  bool process_holds_unflushed_writes = false;
+  // Where writes acknowledged since the last Flush are until then: what loses them is a power
+  // cut of the host (kHostCache: the page cache, a device's write cache), a crash of this
+  // process too (kProcess: an overlay's block map, made durable at Flush), or nothing (kNone:
+  // RBD, which acknowledges a write once the OSDs have it). The export's IDENTIFY incarnation
+  // follows it (target/incarnation.h). Filters that keep nothing of their own pass it on.
+  enum class UnflushedWrites : uint8_t { kHostCache, kProcess, kNone };
+  UnflushedWrites unflushed_writes = UnflushedWrites::kHostCache;
 
   bool operator==(const BackendCapabilities&) const = default;
 };

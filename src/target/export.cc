@@ -122,7 +122,8 @@ void Export::BuildIdentify(proto::ChsGeometry geometry) {
   info.trim = can.can_trim;
   info.trim_reads_zeroes = can.can_trim && can.trim_reads_zeroes;
   info.write_protected = backend_->read_only();
-  info.incarnation = IncarnationFor(can.process_holds_unflushed_writes);
+  // No incarnation where nothing acknowledged can be lost: initiators then do not check.
+  info.incarnation = info.volatile_write_cache ? IncarnationFor(can.unflushed_writes) : uint64_t{0};
   proto::BuildIdentifyPage(info, identify_page_);
 }
 

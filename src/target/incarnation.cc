@@ -36,6 +36,18 @@ uint64_t HostIncarnation() {
   return incarnation;
 }
 
+uint64_t IncarnationFor(BackendCapabilities::UnflushedWrites where) {
+  switch (where) {
+    case BackendCapabilities::UnflushedWrites::kHostCache:
+      return HostIncarnation();
+    case BackendCapabilities::UnflushedWrites::kProcess:
+      return ProcessIncarnation();
+    case BackendCapabilities::UnflushedWrites::kNone:
+      break;
+  }
+  return 0;
+}
+
 uint64_t ProcessIncarnation() {
   static const uint64_t incarnation = [] {
     std::random_device random;

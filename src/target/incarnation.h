@@ -10,13 +10,16 @@
 // Where the cache lives decides what changes it:
 //   - the host's page cache (a file or block device export): the host's boot. A crash or
 //     SIGKILL of aoe serve loses nothing there, so a mount's fsync rides through a restart.
-//     So for RBD, which holds nothing (librbd's cache is off): a write is on the OSDs when
-//     acknowledged;
-//   - this process (BackendCapabilities::process_holds_unflushed_writes: an overlay's block
-//     map, made durable at FLUSH): each start of aoe serve.
+//     (The initiator cannot tell a clean reboot from a power cut: both change it.)
+//   - this process (BackendCapabilities::UnflushedWrites::kProcess: an overlay's block map,
+//     made durable at FLUSH): each start of aoe serve;
+//   - nowhere (kNone, or an export under durability=sync, which reports no volatile cache):
+//     no incarnation at all, and initiators do not check.
 #pragma once
 
 #include <cstdint>
+
+#include "storage/block_backend.h"
 
 namespace aoe::target {
 
@@ -30,8 +33,8 @@ uint64_t HostIncarnation();
 uint64_t ProcessIncarnation();
 
 // Both are never 0 (0 means "none" in the page), and the same for every export and loop.
-inline uint64_t IncarnationFor(bool process_holds_unflushed_writes) {
-  return process_holds_unflushed_writes ? ProcessIncarnation() : HostIncarnation();
-}
+// IncarnationFor: the one for where a backend keeps unflushed writes; 0 (none) where nothing
+// acknowledged can be lost, so that initiators do not ask.
+uint64_t IncarnationFor(BackendCapabilities::UnflushedWrites where);
 
 }  // namespace aoe::target

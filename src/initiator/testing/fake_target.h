@@ -38,7 +38,7 @@ struct FakeTargetOptions {
   bool trim = true;
   // IDENTIFY words 82/85 bit 5: writes need a FLUSH to be durable.
   bool volatile_write_cache = true;
-  // aoe serve's process incarnation in IDENTIFY words 130-133; 0: none (vblade).
+  // aoe serve's incarnation in IDENTIFY words 130-133; 0: none (vblade, durability=sync).
   uint64_t incarnation = 0;
 };
 

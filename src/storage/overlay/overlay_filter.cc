@@ -385,7 +385,7 @@ BackendCapabilities OverlayFilter::capabilities() const {
   return {.read_only = false,
           .can_trim = true,
           .trim_reads_zeroes = false,
-          .process_holds_unflushed_writes = true};
+          .unflushed_writes = BackendCapabilities::UnflushedWrites::kProcess};
 }
 
 std::string OverlayFilter::Describe() const {

@@ -162,7 +162,7 @@ TEST_F(OverlayFilterTest, EachClientReadsItsOwnWritesAndOthersTheBase) {
       (BackendCapabilities{.read_only = false,
                            .can_trim = true,
                            .trim_reads_zeroes = false,
-                           .process_holds_unflushed_writes = true}));
+                           .unflushed_writes = BackendCapabilities::UnflushedWrites::kProcess}));
   const uint64_t at = 8192 + 512;
   ASSERT_EQ(Write(kA, at, Filled(1024, 0xaa)), 1024);
   ASSERT_EQ(Write(kB, at, Filled(1024, 0xbb)), 1024);

@@ -19,9 +19,11 @@ RbdBackend::~RbdBackend() {
 BackendCapabilities RbdBackend::capabilities() const {
   const bool read_only = image_->read_only();
   // librbd's cache is off (CephCluster::Connect): a write is acknowledged once the OSDs have
-  // it, so this process holds nothing that a crash of it could lose.
-  return BackendCapabilities{
-      .read_only = read_only, .can_trim = !read_only, .trim_reads_zeroes = !read_only};
+  // it, so neither a crash of this process nor a power cut of its host can lose it.
+  return BackendCapabilities{.read_only = read_only,
+                             .can_trim = !read_only,
+                             .trim_reads_zeroes = !read_only,
+                             .unflushed_writes = BackendCapabilities::UnflushedWrites::kNone};
 }
 
 std::unique_ptr<BlockBackend> RbdBackend::ShareWithThread(StorageServices& services) {
