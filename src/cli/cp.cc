@@ -55,8 +55,6 @@ constexpr uint64_t kFlushEverySectors = 262144;
 // A target that keeps restarting while one segment is written fails the copy rather than
 // having it written for ever.
 constexpr int kMaxRewritesInARow = 5;
-// How long the IDENTIFY after a flush waits for the target, which has just answered the flush.
-constexpr int kRestartCheckSeconds = 3;
 
 constexpr CommandHelp kHelp{
     .name = kName,
@@ -363,7 +361,7 @@ std::optional<std::string> Copy::Upload() {
           "durable: {}",
           disk_name(), ExplainError(client, disk.address(), flush.error()));
     }
-    auto check = disk.CheckForRestarts(std::chrono::seconds(kRestartCheckSeconds));
+    auto check = disk.CheckForRestarts(initiator::Disk::kRestartCheckTimeout);
     if (!check) {
       bar.Finish();
       return ExplainError(client, disk.address(), check.error());

@@ -66,6 +66,8 @@ class Disk {
   // serve takes an IDENTIFY as a new session and serves the initiator as not flushing until
   // its next FLUSH (SyncDisk::DeclareSelfFlushing): `asked` says whether one was sent.
   void CheckForRestarts(Duration timeout, std::function<void(Outcome<RestartCheck>)> done);
+  // The `timeout` for it that its callers use: the target has just answered their FLUSH.
+  static constexpr Duration kRestartCheckTimeout = std::chrono::seconds(3);
   // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
   // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
   // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in

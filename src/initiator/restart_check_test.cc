@@ -10,6 +10,18 @@ namespace {
 
 using std::chrono::seconds;
 
+// Waits until both paths of the disk are judged usable, then writes 1 MiB and flushes, so that
+// each path carried writes.
+void WriteOverBothPaths(Client& client, FakeClock& clock, SyncDisk& disk) {
+  ASSERT_TRUE(client.RunUntil(
+      [&] { return disk.info().paths.size() == 2 && !disk.async().identifying_paths(); },
+      clock.Now() + seconds(5)));
+  std::vector<std::byte> data(1 << 20, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  ASSERT_GT(disk.path_stats()[1].replies, 0u) << "both paths carried writes";
+}
+
 std::vector<TargetRestart> Check(SyncDisk& disk) {
   Outcome<RestartCheck> r = disk.CheckForRestarts(seconds(1));
   EXPECT_TRUE(r);
@@ -87,13 +99,7 @@ TEST_F(InitiatorTest, ASilentMacIsVouchedForByAnotherMacOfTheSameTarget) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .incarnation = 7});
   MakeClient();
   SyncDisk disk = Open(0, 1);
-  ASSERT_TRUE(client_->RunUntil(
-      [&] { return disk.info().paths.size() == 2 && !disk.async().identifying_paths(); },
-      clock_.Now() + seconds(5)));
-  std::vector<std::byte> data(1 << 20, std::byte{1});
-  ASSERT_TRUE(disk.Write(0, data));
-  ASSERT_TRUE(disk.Flush());
-  ASSERT_GT(disk.path_stats()[1].replies, 0u) << "both paths carried writes";
+  ASSERT_NO_FATAL_FAILURE(WriteOverBothPaths(*client_, clock_, disk));
   target.set_silent(1, true);
   EXPECT_TRUE(Check(disk).empty());
 }
@@ -108,14 +114,9 @@ TEST_F(InitiatorTest, OnlyMacsThatAcknowledgedWritesSinceTheLastCheckAreAsked) {
       {.shelf = 0, .slot = 1, .sectors = 8192, .serial = "0.1:host-b", .incarnation = 9}, false);
   MakeClient({}, false);
   SyncDisk disk = Open(0, 1);
-  ASSERT_TRUE(client_->RunUntil(
-      [&] { return disk.info().paths.size() == 2 && !disk.async().identifying_paths(); },
-      clock_.Now() + seconds(5)));
-  std::vector<std::byte> data(1 << 20, std::byte{1});
-  ASSERT_TRUE(disk.Write(0, data));
-  ASSERT_TRUE(disk.Flush());
-  ASSERT_GT(disk.path_stats()[1].replies, 0u) << "both hosts carried writes";
+  ASSERT_NO_FATAL_FAILURE(WriteOverBothPaths(*client_, clock_, disk));
   EXPECT_TRUE(Check(disk).empty());
+  std::vector<std::byte> data(1 << 20, std::byte{1});
 
   ASSERT_TRUE(disk.Write(0, data));
   b.set_silent(0, true);

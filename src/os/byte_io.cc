@@ -13,9 +13,6 @@ namespace aoe::os {
 
 namespace {
 
-// How long the IDENTIFY after a flush waits for the target, which has just answered the flush.
-constexpr Duration kRestartCheckTimeout = std::chrono::seconds(3);
-
 // Fills in the sector range an op covers.
 void Cover(uint64_t offset, size_t size, uint64_t& first_lba, uint64_t& sectors) {
   first_lba = offset / kSectorBytes;
@@ -42,29 +39,31 @@ AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
 void AoeSectorDevice::Flush(IoCallback done) {
   disk_.Flush([this, done](Outcome<void> flushed) {
     if (!flushed) return done(std::move(flushed));
-    disk_.CheckForRestarts(kRestartCheckTimeout, [this,
-                                                  done](Outcome<initiator::RestartCheck> check) {
-      Outcome<void> result;
-      if (!check) {
-        result = check.error();
-      } else if (!check->restarts.empty()) {
-        std::string macs;
-        for (const initiator::TargetRestart& r : check->restarts) {
-          macs += fmt::format("{}{} ({})", macs.empty() ? "" : ", ", r.target_mac.ToString(),
-                              r.answered ? "restarted" : "silent after the flush");
-        }
-        result = Error(std::make_error_code(std::errc::io_error),
-                       fmt::format("the flush was answered, but the target may have lost writes it "
-                                   "acknowledged since the last one: {}",
-                                   macs));
-      }
-      // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
-      // writes durable before its reply: one more FLUSH says again that we flush.
-      if (!volatile_write_cache_ || !check || !check->asked) return done(std::move(result));
-      disk_.Flush([done, result](Outcome<void> again) {
-        done(result && !again ? std::move(again) : result);
-      });
-    });
+    disk_.CheckForRestarts(
+        initiator::Disk::kRestartCheckTimeout,
+        [this, done](Outcome<initiator::RestartCheck> check) {
+          Outcome<void> result;
+          if (!check) {
+            result = check.error();
+          } else if (!check->restarts.empty()) {
+            std::string macs;
+            for (const initiator::TargetRestart& r : check->restarts) {
+              macs += fmt::format("{}{} ({})", macs.empty() ? "" : ", ", r.target_mac.ToString(),
+                                  r.answered ? "restarted" : "silent after the flush");
+            }
+            result =
+                Error(std::make_error_code(std::errc::io_error),
+                      fmt::format("the flush was answered, but the target may have lost writes it "
+                                  "acknowledged since the last one: {}",
+                                  macs));
+          }
+          // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
+          // writes durable before its reply: one more FLUSH says again that we flush.
+          if (!volatile_write_cache_ || !check || !check->asked) return done(std::move(result));
+          disk_.Flush([done, result](Outcome<void> again) {
+            done(result && !again ? std::move(again) : result);
+          });
+        });
   });
 }
 
