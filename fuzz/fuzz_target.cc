@@ -156,7 +156,8 @@ Disk MakeDisk(const DiskSpec& spec) {
   FUZZ_CHECK(opened.has_value());
   auto chain = std::make_unique<CheckingBackend>(std::move(opened->backend));
   ConstByteSpan mbr = d.initial.subspan(spec.window_start * kSector, kSector);
-  d.exported = std::make_shared<Export>(options, std::move(chain), ExportState(), "fuzz", mbr);
+  d.exported = std::make_shared<Export>(options, std::move(chain), ExportState(), "fuzz", mbr,
+                                        /*incarnation=*/1);
   return d;
 }
 

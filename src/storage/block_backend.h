@@ -88,10 +88,11 @@ struct BackendCapabilities {
   bool failed_flush_loses_data = false;
   // Where writes acknowledged since the last Flush are until then: what loses them is a power
   // cut of the host (kHostCache: the page cache, a device's write cache), a crash of this
-  // process too (kProcess: an overlay's block map, made durable at Flush), or nothing (kNone:
-  // RBD, which acknowledges a write once the OSDs have it). The export's IDENTIFY incarnation
-  // follows it (target/incarnation.h). Filters that keep nothing of their own pass it on.
-  enum class UnflushedWrites : uint8_t { kHostCache, kProcess, kNone };
+  // process too (kProcess: an overlay's block map, made durable at Flush), any end of this
+  // backend, flushed or not (kNotKept: memory), or nothing (kNone: RBD, which acknowledges a
+  // write once the OSDs have it). The export's IDENTIFY incarnation follows it
+  // (target/incarnation.h). Filters that keep nothing of their own pass it on.
+  enum class UnflushedWrites : uint8_t { kHostCache, kProcess, kNotKept, kNone };
   UnflushedWrites unflushed_writes = UnflushedWrites::kHostCache;
 
   bool operator==(const BackendCapabilities&) const = default;

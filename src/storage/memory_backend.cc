@@ -22,7 +22,7 @@ BackendCapabilities MemoryBackend::capabilities() const {
           .trim_reads_zeroes = true,
           .no_wait_reads = true,
           .copies_write_data_in_turn = true,
-          .unflushed_writes = BackendCapabilities::UnflushedWrites::kProcess};
+          .unflushed_writes = BackendCapabilities::UnflushedWrites::kNotKept};
 }
 
 bool MemoryBackend::Contains(uint64_t offset_bytes, uint64_t length) const {

@@ -5,7 +5,6 @@
 #include <cassert>
 
 #include "proto/header.h"
-#include "target/incarnation.h"
 
 namespace aoe::target {
 
@@ -14,7 +13,8 @@ constexpr std::string_view kFirmwareRevision = "aoekit01";
 }  // namespace
 
 Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
-               std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay)
+               std::string_view host_name, ConstByteSpan mbr, uint64_t incarnation,
+               overlay::OverlayFilter* overlay)
     : options_(std::move(options)),
       name_(options_.name()),
       backend_(std::move(backend)),
@@ -28,7 +28,8 @@ Export::Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, Exp
       // Like vblade: "shelf.slot:host", so a disk is recognisable on the initiator.
       serial_(std::to_string(shelf()) + "." + std::to_string(slot()) + ":" +
               std::string(host_name)),
-      geometry_(std::make_shared<std::atomic<proto::ChsGeometry>>(proto::GeometryFromMbr(mbr))) {
+      geometry_(std::make_shared<std::atomic<proto::ChsGeometry>>(proto::GeometryFromMbr(mbr))),
+      incarnation_(incarnation) {
   BuildIdentify(geometry_->load(std::memory_order_relaxed));
 }
 
@@ -47,6 +48,7 @@ Export::Export(const Export& owner, std::unique_ptr<BlockBackend> backend,
       serial_(owner.serial_),
       geometry_(owner.geometry_),
       page_geometry_(owner.page_geometry_),
+      incarnation_(owner.incarnation_),
       identify_page_(owner.identify_page_) {
   // The same disk: the owner's IDENTIFY page (its size, its geometry) holds for this chain, and
   // only an overlay export's copy has overlays (UpdateGeometry keeps their pages apart).
@@ -123,7 +125,7 @@ void Export::BuildIdentify(proto::ChsGeometry geometry) {
   info.trim_reads_zeroes = can.can_trim && can.trim_reads_zeroes;
   info.write_protected = backend_->read_only();
   // No incarnation where nothing acknowledged can be lost: initiators then do not check.
-  info.incarnation = info.volatile_write_cache ? IncarnationFor(can.unflushed_writes) : uint64_t{0};
+  info.incarnation = info.volatile_write_cache ? incarnation_ : uint64_t{0};
   proto::BuildIdentifyPage(info, identify_page_);
 }
 

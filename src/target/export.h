@@ -41,9 +41,12 @@ class Export {
  public:
   // `mbr`: the first sector of the export (may be empty) for the IDENTIFY geometry.
   // `state`: as loaded at start, hence durable.
+  // `incarnation`: what IDENTIFY reports (IncarnationBook::Pick, target/incarnation.h; 0 for
+  // none). Left out of the page under durability=sync, where nothing can be lost.
   // `overlay`: the chain's overlay layer (owned by `backend`), or null.
   Export(ExportOptions options, std::unique_ptr<BlockBackend> backend, ExportState state,
-         std::string_view host_name, ConstByteSpan mbr, overlay::OverlayFilter* overlay = nullptr);
+         std::string_view host_name, ConstByteSpan mbr, uint64_t incarnation,
+         overlay::OverlayFilter* overlay = nullptr);
 
   // The same disk for another event loop, served from `backend` (that loop's own chain on the
   // same storage, of the same size) with `owner`'s IDENTIFY page. It owns no state: it reads
@@ -156,6 +159,7 @@ class Export {
   // and its copies (a write to sector 0 may reach any loop, an IDENTIFY any other).
   std::shared_ptr<std::atomic<proto::ChsGeometry>> geometry_;
   proto::ChsGeometry page_geometry_;  // the one identify_page_ was built with
+  uint64_t incarnation_ = 0;
   std::array<std::byte, proto::kIdentifyPageSize> identify_page_{};
 };
 

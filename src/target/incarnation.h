@@ -7,34 +7,78 @@
 // again after its FLUSH knows whether one cache held them all along (Disk::CheckForRestarts;
 // docs/initiator.md, "Across a target restart").
 //
-// Where the cache lives decides what changes it:
-//   - the host's page cache (a file or block device export): the host's boot. A crash or
-//     SIGKILL of aoe serve loses nothing there, so a mount's fsync rides through a restart.
-//     (The initiator cannot tell a clean reboot from a power cut: both change it.)
-//   - this process (BackendCapabilities::UnflushedWrites::kProcess: an overlay's block map,
-//     made durable at FLUSH): each start of aoe serve;
-//   - nowhere (kNone, or an export under durability=sync, which reports no volatile cache):
-//     no incarnation at all, and initiators do not check.
+// Where the cache lives (BackendCapabilities::UnflushedWrites) decides what changes it:
+//   - kHostCache (a file or block device export: the host's page cache): a start of aoe serve
+//     after the host booted, unless aoe serve had stopped cleanly before. A crash or SIGKILL of
+//     aoe serve loses nothing there, so a mount's fsync rides through that restart.
+//   - kProcess (an overlay's block map, made durable at FLUSH): a start of aoe serve, unless
+//     the one before stopped cleanly.
+//   - kNotKept (a memory export): every opening; nothing outlives it, flushed or not.
+//   - kNone, or an export under durability=sync (no volatile cache in its page): no
+//     incarnation at all (0), and initiators do not check.
+// A clean stop is one whose final flush of the export succeeded: nothing acknowledged is left
+// to lose, so a restart, or a clean reboot of the host, is not taken for a power cut (which
+// would make cp write a segment again and fail a mount's next fsync with EIO).
+//
+// IncarnationBook keeps, per export, the file <state directory>/<export>.incarnation (JSON:
+// the incarnation in hex, the boot id it was last served under, and whether that serving ended
+// in a clean stop). It is rewritten, durably, when an export is first opened ("not stopped
+// cleanly", before any write is acknowledged under it) and at a clean stop. Where it cannot be
+// written, the export falls back to an incarnation kept by nothing (the boot id's hash for
+// kHostCache, a random number per process for kProcess), with one warning: safe, but every
+// restart then looks like a power cut for kProcess and every reboot for kHostCache.
+//
+// Not thread-safe: the server's main loop uses it (exports are opened and stopped there).
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 
+#include "base/log.h"
 #include "storage/block_backend.h"
 
 namespace aoe::target {
 
-// The incarnation of the host's caches: derived from the kernel's boot id, read once. Test
-// seam: AOE_BOOT_ID_FILE names another file to read it from, so that a test that cuts the
-// power of simulated storage (tests/powercut) can also make the "host" boot again. Falls back
-// to ProcessIncarnation() when the boot id cannot be read (the safe side: more rewrites).
-uint64_t HostIncarnation();
+class IncarnationBook {
+ public:
+  // `boot_id`: this boot of the host (BootId()); a parameter so that tests can boot again.
+  IncarnationBook(std::string directory, std::string boot_id, Logger& log);
 
-// A random number picked once per process.
-uint64_t ProcessIncarnation();
+  // The incarnation of export `name`, opened over storage that keeps unflushed writes `where`
+  // (never 0, except 0 for kNone). The first call for a name in this process decides it (see
+  // above) and records it before returning; later calls (the export re-opened by a reload,
+  // which flushed it first) return the same, except for kNotKept.
+  uint64_t Pick(const std::string& name, BackendCapabilities::UnflushedWrites where);
 
-// Both are never 0 (0 means "none" in the page), and the same for every export and loop.
-// IncarnationFor: the one for where a backend keeps unflushed writes; 0 (none) where nothing
-// acknowledged can be lost, so that initiators do not ask.
-uint64_t IncarnationFor(BackendCapabilities::UnflushedWrites where);
+  // The export's writes are durable and it serves no more (its final flush succeeded at a
+  // stop): the next start keeps its incarnation. Nothing for an export with no record.
+  void StoppedCleanly(const std::string& name);
+
+  // Where the record of export `name` is kept.
+  std::string RecordPath(const std::string& name) const;
+
+ private:
+  struct Record {
+    uint64_t incarnation = 0;
+    std::string boot_id;
+    bool stopped_cleanly = false;
+  };
+  // The record on disk; nullopt if there is none or it cannot be read (said in the log).
+  std::optional<Record> Load(const std::string& name);
+  bool Save(const std::string& name, const Record& record);
+
+  std::string directory_;
+  std::string boot_id_;
+  Logger& log_;
+  std::map<std::string, uint64_t> recorded_;  // picked and recorded in this process
+};
+
+// The kernel's id of this boot of the host (/proc/sys/kernel/random/boot_id), read once; empty
+// if it cannot be read. Test seam: AOE_BOOT_ID_FILE names another file to read it from, so that
+// a test that cuts the power of simulated storage (tests/powercut) can also make the "host"
+// boot again.
+const std::string& BootId();
 
 }  // namespace aoe::target

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <span>
 #include <system_error>
 
@@ -221,10 +222,13 @@ void ServerImpl::Shutdown() {
   shut_down_ = true;
   loop_->StopReceiving();
   // The other loops finish their commands and make their copies' writes durable.
-  OnOtherLoops([this](DataLoop& loop, size_t) {
+  std::set<std::string> copy_flush_failed;
+  OnOtherLoops([&](DataLoop& loop, size_t) {
     loop.StopReceiving();
     loop.RunStorageUntil([&] { return loop.Idle(); });
-    for (const auto& copy : loop.target().exports()) FlushExport(loop, *copy);
+    for (const auto& copy : loop.target().exports()) {
+      if (!FlushExport(loop, *copy)) copy_flush_failed.insert(copy->name());
+    }
   });
   // An overlay commit still copying is abandoned (it may have gigabytes to go, and a service
   // manager kills a target that takes long to stop); whoever asked is told so. Then every
@@ -253,7 +257,13 @@ void ServerImpl::Shutdown() {
   SettleState();  // held replies whose state is saved go out too
   for (const auto& e : target().exports()) AbandonUnsavedState(*e);
   loop_->FlushTx();
-  for (const auto& e : target().exports()) FlushExport(*loop_, *e);
+  // An export every loop flushed has nothing acknowledged left to lose: the next start keeps
+  // its incarnation, so that initiators do not take this stop for a power cut.
+  for (const auto& e : target().exports()) {
+    if (FlushExport(*loop_, *e) && !copy_flush_failed.contains(e->name())) {
+      incarnations_.StoppedCleanly(e->name());
+    }
+  }
 }
 
 ServerEnvironment RealEnvironment(PacketIo packet_io, Logger& log) {

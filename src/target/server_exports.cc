@@ -447,9 +447,14 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
     }
     std::free(sector);
   }
+  // Recorded before the export can acknowledge a write under it.
+  const uint64_t incarnation =
+      options.durability == Durability::kSync
+          ? 0
+          : incarnations_.Pick(name, storage->backend->capabilities().unflushed_writes);
   OpenedExport opened;
   opened.owner = std::make_shared<Export>(options, std::move(storage->backend), std::move(state),
-                                          env_.host_name, mbr, storage->overlay);
+                                          env_.host_name, mbr, incarnation, storage->overlay);
   std::optional<OpenFailure> failed;
   if (FirstLoopOnly(options)) {
     opened.copies.resize(other_loops_.size());  // none: loop 0 alone serves it
@@ -566,14 +571,16 @@ void ServerImpl::AbandonUnsavedState(const Export& e) {
   }
 }
 
-void ServerImpl::FlushExport(DataLoop& loop, Export& e) {
+bool ServerImpl::FlushExport(DataLoop& loop, Export& e) {
   BlockingIo io;
   e.backend().Flush(IoContext{}, &io);
   loop.RunStorageUntil([&] { return io.result.has_value(); });
   if (*io.result < 0) {
     log_.Error(e.name(), "flush failed: {}",
                std::system_category().message(static_cast<int>(-*io.result)));
+    return false;
   }
+  return true;
 }
 
 }  // namespace aoe::target

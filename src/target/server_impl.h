@@ -29,6 +29,7 @@
 #include "target/data_loop.h"
 #include "target/export.h"
 #include "target/file_state_store.h"
+#include "target/incarnation.h"
 #include "target/loop_thread.h"
 #include "target/server.h"
 #include "target/state_store.h"
@@ -66,6 +67,7 @@ class ServerImpl final : public Server {
         options_(std::move(options)),
         env_(std::move(env)),
         store_(std::move(store)),
+        incarnations_(options_.state_dir, BootId(), log),
         loop_(std::move(loop)),
         other_loops_(std::move(other_loops)),
         loops_answering_(other_loops_.size(), true) {}
@@ -220,14 +222,16 @@ class ServerImpl final : public Server {
 
   // Shutdown ---------------------------------------------------------------------------------
 
-  void FlushExport(DataLoop& loop, Export& e);
+  // Makes the writes of `e` (on `loop`) durable; false (logged) if that failed.
+  bool FlushExport(DataLoop& loop, Export& e);
   void Shutdown();
 
   Logger& log_;
   ServerOptions options_;
   ServerEnvironment env_;
   std::unique_ptr<FileStateStore> store_;  // before the loops, whose Targets save through it
-  std::unique_ptr<DataLoop> loop_;         // loop 0, run by the thread that calls Poll()
+  IncarnationBook incarnations_;
+  std::unique_ptr<DataLoop> loop_;  // loop 0, run by the thread that calls Poll()
   std::vector<std::unique_ptr<LoopThread>> other_loops_;  // loops 1 .. N-1
   std::vector<bool> loops_answering_;  // as AskLoop last found each of other_loops_
   // By port index: the first-member disks UpdateFanout last gave that interface's fanout group

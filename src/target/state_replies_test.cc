@@ -47,7 +47,8 @@ class StateReplies : public ::testing::Test {
     options.address = {1, 1};
     options.backend.path = "mem:e1.1";
     export_ = std::make_shared<Export>(options, std::make_unique<MemoryBackend>(64 * 512),
-                                       ExportState{}, "test", ConstByteSpan());
+                                       ExportState{}, "test", ConstByteSpan(),
+                                       /*incarnation=*/1);
     target_->AddExport(export_);
   }
 

@@ -78,7 +78,8 @@ class TwoLoops : public ::testing::Test {
     options.address = {1, 1};
     options.backend.path = "mem:e1.1";
     auto owner = std::make_shared<Export>(options, std::make_unique<MemoryBackend>(kDiskBytes),
-                                          ExportState{}, "test", ConstByteSpan());
+                                          ExportState{}, "test", ConstByteSpan(),
+                                          /*incarnation=*/1);
     auto copy = Export::CopyForLoop(*owner, std::make_unique<MemoryBackend>(kDiskBytes));
     owner_ = owner.get();
     copy_ = copy.get();

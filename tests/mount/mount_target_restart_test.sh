@@ -12,6 +12,11 @@
 #      after 60 s and the daemon ran on.
 # Also: `aoe mount --dead-timeout` is shown by `aoe show`.
 #
+# Then a restart that loses nothing must not fail an fsync: `aoe serve` over an overlay export
+# is stopped with SIGTERM (it flushes the overlay's block map and records a clean stop) between
+# writes and their fsync, and started again. The fsync must succeed (before, the restarted
+# target reported another incarnation and it failed with EIO), and all reads back.
+#
 # Exit: 0 pass, 1 fail, 77 skipped.
 set -u
 # shellcheck source=lib.sh
@@ -86,4 +91,32 @@ grep -q 'stopped after' "$T_TMP/mount-e0.1.log" || t_fail "daemon log lacks its 
 grep -q 'final FLUSH CACHE EXT failed' "$T_TMP/mount-e0.1.log" \
     && t_fail "the final flush failed: $(grep 'final FLUSH' "$T_TMP/mount-e0.1.log")"
 mt_no_mount_left "$MNT"
+
+# --- a clean restart of an overlay export between writes and their fsync --------------------
+in_stop_target
+BASE=$T_TMP/base.img
+truncate -s 128M "$BASE"
+OVERLAY="e0.2=$BASE,overlay=$T_TMP/overlays"
+in_serve "$OVERLAY"
+MNT2=$T_TMP/aoe2
+in_mount e0.2 "$MNT2"
+# The first half is written and acknowledged (from the cache: the mount flushes) but not
+# flushed when the target stops; the second half ends with the fsync that must succeed.
+timeout 120 dd if="$T_TMP/src" of="$MNT2/e0.2" bs=1M count=32 oflag=direct conv=notrunc \
+    status=none || t_die "dd of the first half failed"
+in_stop_target
+t_log "target stopped (SIGTERM) with 32 MiB written and not flushed; starting it again"
+in_serve "$OVERLAY"
+timeout 120 dd if="$T_TMP/src" of="$MNT2/e0.2" bs=1M skip=32 seek=32 count=32 oflag=direct \
+    conv=fsync,notrunc status=none 2>"$T_TMP/dd2.err"
+rc=$?
+[[ $rc -eq 0 ]] && t_pass "dd's fsync after a clean restart of an overlay export succeeded" \
+    || t_fail "dd exit $rc across a clean restart: $(cat "$T_TMP/dd2.err")"
+cmp -s <(dd if="$MNT2/e0.2" iflag=direct bs=1M count=64 status=none) "$T_TMP/src" \
+    && t_pass "the overlay export reads back what dd wrote" \
+    || t_fail "the overlay export reads back something else than dd wrote"
+grep -q "restarted" "$T_TMP/mount-e0.2.log" \
+    && t_fail "the mount took the clean restart for a lost cache: $(grep restarted "$T_TMP/mount-e0.2.log")"
+timeout 30 nsenter --net="/run/netns/$MT_NS" "$AOE_BIN" umount "$MNT2" 2>"$T_TMP/umount2.err" \
+    || t_fail "aoe umount of the overlay export: $(cat "$T_TMP/umount2.err")"
 t_finish

@@ -42,6 +42,13 @@ in_crash_target() {
     t_die "target $IN_SERVE_PID survived SIGKILL"
 }
 
+# in_stop_target: SIGTERM, as a service manager stops the target; it flushes every export
+# and exits (bounded: 30 s).
+in_stop_target() {
+    kill -TERM "$IN_SERVE_PID" 2>/dev/null
+    in_wait_gone "$IN_SERVE_PID" 30 || t_die "target $IN_SERVE_PID still runs 30 s after SIGTERM"
+}
+
 # in_mount DISK DIR [ARGS...]: `aoe mount -i vi0 DISK DIR ARGS...`, undone like mt_mount (lib.sh).
 in_mount() {
     local disk=$1 dir=$2 pid

@@ -25,6 +25,15 @@
 # are in the host's page cache, which survives, and its incarnation is the host's boot, so cp
 # must carry on without writing anything again (and the image must still equal the source).
 #
+# Stops that lose nothing must not look like a power cut (target/incarnation.h): cp carries on
+# without writing anything again, and the result equals the source, in
+#   - a clean reboot: `aoe serve` stopped with SIGTERM (it flushes every export and records
+#     that in its state directory), then the power cut, then a new boot id. Had the stop not
+#     synced the image, the cut would lose writes that cp is then not told about.
+#   - a restart (SIGTERM) of `aoe serve` over an overlay export.
+# And over an overlay export a SIGKILL of `aoe serve` alone does lose what the process held
+# (the block map since the last FLUSH): cp must write it again.
+#
 # A power cut here is the harness's SIGKILL; the "host" boots again in that the file that
 # AOE_BOOT_ID_FILE names (target/incarnation.h) gets a new boot id.
 set -uo pipefail
@@ -49,9 +58,12 @@ case_number=0
 export AOE_BOOT_ID_FILE=$T_TMP/boot_id
 cat /proc/sys/kernel/random/uuid >"$AOE_BOOT_ID_FILE"
 
-start_target() {  # start_target SERVE_ARGS...: exports $mnt/$IMAGE as e1.1 on vt
+# start_target SERVE_ARGS...: exports $mnt/$IMAGE as e1.1 on vt, into the per-client overlays
+# of $OVERLAY if that is set. (The state directory is not on the harness, which has no
+# directories or renames; WriteFileAtomically's tests cover its records' syncs.)
+start_target() {
     t_serve "$NT" -i vt --state-dir "$T_TMP/state" --control-socket "$T_TMP/ctl.sock" "$@" \
-        "e1.1=$mnt/$IMAGE"
+        "e1.1=$mnt/$IMAGE${OVERLAY:+,overlay=$OVERLAY}"
     t_wait_target "$NC" vc e1.1 "$SERVE_WRAPPER"
 }
 
@@ -72,13 +84,42 @@ cut_power() {  # the target dies with the host, and the harness loses what was n
 
 wrote_nothing_again() { ! grep -qE "restarted|written again" "$1"; }
 
-upload_across_a_cut() {  # upload_across_a_cut power|crash OUTAGE_SECONDS SERVE_ARGS...
+stop_cleanly() {  # SIGTERM, as a service manager stops it; exit 0 within 30 s
+    local rc
+    kill -TERM "$SERVE_PID"
+    timeout 30 tail --pid="$SERVE_PID" -f /dev/null
+    wait "$SERVE_WRAPPER"
+    rc=$?
+    [[ $rc -eq 0 ]] || { cat "$SERVE_LOG" >&2; t_die "aoe serve exited $rc on SIGTERM"; }
+    t_log "aoe serve pid $SERVE_PID stopped with SIGTERM"
+}
+
+# The result equals the source after one more cut: the image file, or over an overlay export
+# what the client reads back from the target started again.
+result_equals_source() {
+    if [[ -z "${OVERLAY:-}" ]]; then
+        cmp -s "$src" "$mnt/$IMAGE"
+        return
+    fi
+    start_target "$@"
+    rm -f "$T_TMP/read-back.img"
+    t_in "$NC" "$AOE_BIN" cp -i vc --no-progress e1.1 "$T_TMP/read-back.img" >&2 || return 1
+    t_serve_kill9
+    cmp -s "$src" "$T_TMP/read-back.img"
+}
+
+said_what_it_writes_again() {
+    grep -qE "^aoe cp: e1.1: [0-9a-f:]{17} restarted \(another incarnation of the target\); writing the first [0-9.]+ [KMG]iB again, which it may have lost" "$1"
+}
+# upload_across_a_cut power|crash|clean-reboot|restart OUTAGE_SECONDS SERVE_ARGS...
+upload_across_a_cut() {
     local kind=$1 outage=$2 i rc syncs_before largest
     shift 2
     case_number=$((case_number + 1))
     IMAGE=case$case_number.img
     truncate -s "${MIB}M" "$backing/$IMAGE"
-    local case="case $case_number ($kind, outage ${outage} s${*:+, aoe serve $*})"
+    [[ -n "${OVERLAY:-}" ]] && OVERLAY=$T_TMP/overlay.$case_number
+    local case="case $case_number ($kind${OVERLAY:+ over an overlay export}, outage ${outage} s${*:+, aoe serve $*})"
     start_target "$@"
     t_bg "$T_TMP/cp.$case_number.log" ip netns exec "$NC" "$AOE_BIN" cp -i vc -v --no-progress \
         "$src" e1.1
@@ -89,7 +130,12 @@ upload_across_a_cut() {  # upload_across_a_cut power|crash OUTAGE_SECONDS SERVE_
         sleep 0.05
     done
     t_alive "$cp_wrapper" || t_die "$case: the upload ended before the power cut"
-    if [[ $kind == power ]]; then cut_power; else t_serve_kill9; fi
+    case $kind in
+        power) cut_power ;;
+        crash) t_serve_kill9 ;;
+        clean-reboot) stop_cleanly; cut_power ;;
+        restart) stop_cleanly ;;
+    esac
     syncs_before=$(wc -l <"$POWERCUT_LOG")
     sleep "$outage"
     start_target "$@"
@@ -102,24 +148,29 @@ upload_across_a_cut() {  # upload_across_a_cut power|crash OUTAGE_SECONDS SERVE_
             if ($(i + 1) == "dirty") n = $i; if (n > max) max = n } END { print max + 0 }')
     # What the target acknowledged and cp's final FLUSH made durable must survive another cut.
     cut_power
-    if [[ $rc -eq 0 && $kind == crash ]]; then
-        t_check "$case: cp succeeded, so the image equals the source" cmp -s "$src" "$mnt/$IMAGE"
-        t_check "$case: cp wrote nothing again (the page cache survived the crash)" \
-            wrote_nothing_again "$T_TMP/cp.$case_number.log"
-    elif [[ $rc -eq 0 ]]; then
-        t_check "$case: cp succeeded, so the image equals the source" cmp -s "$src" "$mnt/$IMAGE"
+    if [[ $rc -ne 0 ]]; then
+        t_fail "$case: cp failed (exit $rc) instead of writing again what the target lost"
+        return
+    fi
+    t_check "$case: cp succeeded, so the result equals the source" result_equals_source "$@"
+    if [[ $kind == power || ( $kind == crash && -n "${OVERLAY:-}" ) ]]; then
         t_check "$case: cp said what it writes again" \
-            grep -qE "^aoe cp: e1.1: [0-9a-f:]{17} restarted \(another incarnation of the target\); writing the first [0-9.]+ [KMG]iB again, which it may have lost" \
-            "$T_TMP/cp.$case_number.log"
+            said_what_it_writes_again "$T_TMP/cp.$case_number.log"
+    else
+        t_check "$case: cp wrote nothing again (nothing acknowledged was lost)" \
+            wrote_nothing_again "$T_TMP/cp.$case_number.log"
+    fi
+    if [[ $kind == power ]]; then
         t_check "$case: the restarted target acknowledged cp's writes from its cache (largest sync after the restart: $largest bytes)" \
             [ "$largest" -ge $(( MIB << 19 )) ]
-    else
-        t_fail "$case: cp failed (exit $rc) instead of writing again what the target lost"
     fi
-    t_serve_kill9
 }
 
 upload_across_a_cut power 2 --no-announce
 upload_across_a_cut power 0
+upload_across_a_cut crash 0
+upload_across_a_cut clean-reboot 0
+OVERLAY=set  # each case's own directory from here on
+upload_across_a_cut restart 0
 upload_across_a_cut crash 0
 t_finish

@@ -266,6 +266,14 @@ void Harness::Stop() {
   faults_.clear();
 }
 
+::testing::AssertionResult Harness::StopCleanly() {
+  server_->RequestStop();
+  auto ran = server_->Run();  // returns at once, after the shutdown
+  Stop();
+  if (!ran) return ::testing::AssertionFailure() << "Run failed: " << ran.error().message();
+  return ::testing::AssertionSuccess();
+}
+
 ::testing::AssertionResult Harness::Restart() {
   Stop();
   return Start();

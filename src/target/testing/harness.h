@@ -270,7 +270,10 @@ class Harness {
 
   // Creates the server (Server::Create with the harness environment).
   ::testing::AssertionResult Start();
+  // Stop() destroys the server as a crash would: nothing is flushed. StopCleanly() stops it as
+  // aoe serve does on SIGTERM (Server::Run's shutdown flushes every export), then Stop()s.
   void Stop();
+  ::testing::AssertionResult StopCleanly();
   ::testing::AssertionResult Restart();
   Server& server() { return *server_; }
   bool running() const { return server_ != nullptr; }

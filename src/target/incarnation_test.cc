@@ -1,0 +1,168 @@
+// IncarnationBook (target/incarnation.h): when an export's incarnation changes, and that a
+// clean stop of aoe serve keeps it. The book's cases run on a temporary state directory, a
+// "boot" being the boot id the book is given; the server's cases run the harness's server over
+// a file export.
+#include "target/incarnation.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/read_file.h"
+#include "target/testing/target_fixture.h"
+
+namespace aoe::target {
+namespace {
+
+using Where = BackendCapabilities::UnflushedWrites;
+namespace fs = std::filesystem;
+
+class IncarnationBookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("aoekit-incarnation-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    dir_ = (root_ / "state").string();  // created by the book
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // A start of aoe serve during boot `boot`.
+  IncarnationBook Start(const std::string& boot) { return IncarnationBook(dir_, boot, log_); }
+  std::string Record() const {
+    auto text = ReadSmallFile(dir_ + "/e1.1.incarnation");
+    return text ? *text : std::string("(none)");
+  }
+
+  fs::path root_;
+  std::string dir_;
+  std::vector<std::string> warnings_;
+  Logger log_{LogLevel::kWarn,
+              [this](LogLevel, std::string_view line) { warnings_.emplace_back(line); }};
+};
+
+TEST_F(IncarnationBookTest, APageCacheIncarnationOutlivesACrashOfAoeServeButNotABoot) {
+  const uint64_t first = Start("boot-a").Pick("e1.1", Where::kHostCache);
+  EXPECT_NE(first, 0u);
+  EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kHostCache), first)
+      << "the page cache still holds what the crashed process acknowledged";
+  EXPECT_NE(Start("boot-b").Pick("e1.1", Where::kHostCache), first)
+      << "the host booted without a clean stop: the cache may be lost";
+  EXPECT_TRUE(warnings_.empty()) << warnings_.front();
+}
+
+TEST_F(IncarnationBookTest, ACleanStopKeepsItAcrossABootUntilTheNextUncleanOne) {
+  IncarnationBook before = Start("boot-a");
+  const uint64_t kept = before.Pick("e1.1", Where::kHostCache);
+  before.StoppedCleanly("e1.1");
+  EXPECT_NE(Record().find("\"stopped_cleanly\":true"), std::string::npos) << Record();
+  IncarnationBook after_reboot = Start("boot-b");
+  EXPECT_EQ(after_reboot.Pick("e1.1", Where::kHostCache), kept);
+  // Serving again is recorded before the first write: a power cut now is not a clean stop.
+  EXPECT_NE(Record().find("\"stopped_cleanly\":false"), std::string::npos) << Record();
+  EXPECT_NE(Start("boot-c").Pick("e1.1", Where::kHostCache), kept);
+}
+
+TEST_F(IncarnationBookTest, AnOverlayIncarnationChangesAtEveryCrashAndNotAtACleanStop) {
+  const uint64_t first = Start("boot-a").Pick("e1.1", Where::kProcess);
+  IncarnationBook after_crash = Start("boot-a");
+  const uint64_t second = after_crash.Pick("e1.1", Where::kProcess);
+  EXPECT_NE(second, first) << "the crashed process held the block map";
+  after_crash.StoppedCleanly("e1.1");
+  EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kProcess), second);
+}
+
+TEST_F(IncarnationBookTest, AReopenedExportKeepsItsIncarnationInOneProcess) {
+  IncarnationBook book = Start("boot-a");
+  const uint64_t first = book.Pick("e1.1", Where::kProcess);
+  EXPECT_EQ(book.Pick("e1.1", Where::kProcess), first) << "a reload flushed it before";
+  EXPECT_NE(book.Pick("e1.2", Where::kProcess), first) << "each export has its own";
+}
+
+TEST_F(IncarnationBookTest, AMemoryExportGetsANewOneAtEveryOpeningAndNoRecord) {
+  IncarnationBook book = Start("boot-a");
+  const uint64_t first = book.Pick("e1.1", Where::kNotKept);
+  EXPECT_NE(first, 0u);
+  EXPECT_NE(book.Pick("e1.1", Where::kNotKept), first);
+  book.StoppedCleanly("e1.1");
+  EXPECT_FALSE(fs::exists(dir_ + "/e1.1.incarnation"));
+}
+
+TEST_F(IncarnationBookTest, StorageThatLosesNothingHasNone) {
+  EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kNone), 0u);
+  EXPECT_FALSE(fs::exists(dir_ + "/e1.1.incarnation"));
+}
+
+TEST_F(IncarnationBookTest, AGarbledRecordIsReplacedWithANewIncarnation) {
+  Start("boot-a").Pick("e1.1", Where::kHostCache);
+  std::ofstream(dir_ + "/e1.1.incarnation") << "{\"incarnation\": 7}";
+  EXPECT_NE(Start("boot-a").Pick("e1.1", Where::kHostCache), 0u);
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("is not an incarnation record"), std::string::npos) << warnings_[0];
+  EXPECT_NE(Record().find("\"stopped_cleanly\":false"), std::string::npos) << Record();
+}
+
+TEST_F(IncarnationBookTest, WithoutAWritableStateDirectoryItWarnsAndStillServes) {
+  std::ofstream(root_ / "file") << "x";
+  dir_ = (root_ / "file" / "state").string();  // under a regular file: cannot be created
+  IncarnationBook book = Start("boot-a");
+  const uint64_t picked = book.Pick("e1.1", Where::kHostCache);
+  EXPECT_NE(picked, 0u);
+  EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kHostCache), picked)
+      << "the fallback for the page cache is the boot's";
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_NE(warnings_.back().find("its incarnation is not kept across restarts"), std::string::npos)
+      << warnings_.back();
+  const size_t warned = warnings_.size();
+  book.StoppedCleanly("e1.1");  // nothing recorded: nothing to write, no other warning
+  EXPECT_EQ(warnings_.size(), warned);
+}
+
+// The server: a file export's incarnation, in its IDENTIFY page, across stops of aoe serve.
+class ServerIncarnationTest : public testkit::TargetFixture {
+ protected:
+  void SetUp() override {
+    h_.AddFileExport(testkit::kShelf, testkit::kSlot, testkit::kDiskSectors * testkit::kSector);
+  }
+  uint64_t IdentifiedIncarnation() {
+    auto r = Identify();
+    if (!r) return 0;
+    uint64_t incarnation = 0;
+    for (size_t i = 0; i < 4; ++i) {
+      incarnation |= uint64_t{testkit::IdentifyWord(*r, 130 + i)} << (16 * i);
+    }
+    return incarnation;
+  }
+  std::string Record() {
+    auto text = ReadSmallFile(h_.state_dir() + "/" + export_options().name() + ".incarnation");
+    return text ? *text : std::string("(none)");
+  }
+};
+
+TEST_F(ServerIncarnationTest, ACleanStopRecordsItAndTheNextStartKeepsIt) {
+  StartServer();
+  const uint64_t first = IdentifiedIncarnation();
+  ASSERT_NE(first, 0u);
+  EXPECT_NE(Record().find("\"stopped_cleanly\":false"), std::string::npos) << Record();
+  ASSERT_TRUE(h_.StopCleanly());
+  EXPECT_NE(Record().find("\"stopped_cleanly\":true"), std::string::npos) << Record();
+  StartServer();
+  EXPECT_EQ(IdentifiedIncarnation(), first);
+}
+
+TEST_F(ServerIncarnationTest, UnderDurabilitySyncThereIsNone) {
+  export_options().durability = Durability::kSync;
+  StartServer();
+  auto r = Identify();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(testkit::IdentifyWord(*r, 129), 0) << "no aoekit word: no incarnation";
+  EXPECT_EQ(Record(), "(none)");
+}
+
+}  // namespace
+}  // namespace aoe::target
