@@ -293,9 +293,10 @@ Outcome<void> SyncDisk::Trim(uint64_t lba, uint64_t sectors) {
 }
 
 Outcome<void> SyncDisk::DeclareSelfFlushing() {
-  const std::optional<IdentifyData>& id = info().identify;
-  if (!id || !proto::ReadIdentifyFeatures(id->page).volatile_write_cache) return {};
-  return Flush();
+  std::optional<Outcome<void>> result;
+  disk_->DeclareFlushing([&](Outcome<void> r) { result.emplace(std::move(r)); });
+  client_->RunUntil([&] { return result.has_value(); });
+  return std::move(*result);
 }
 
 Outcome<IdentifyData> SyncDisk::Identify() {

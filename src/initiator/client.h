@@ -68,10 +68,11 @@ class SyncDisk {
   // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
   Outcome<void> Trim(uint64_t lba, uint64_t sectors);
   // For a writer that flushes its own writes (cp per 128 MiB, mount on fsync): when IDENTIFY
-  // reports a volatile write cache, sends one FLUSH CACHE EXT before any write. An aoekit
-  // target under durability=auto then knows this initiator flushes and acknowledges its
-  // writes from its cache, instead of making each one durable before its reply (the safe
-  // default for initiators that never flush, like Linux's). Nothing is sent otherwise.
+  // reports a volatile write cache, sends FLUSH CACHE EXT before any write, on each local port
+  // (Disk::DeclareFlushing). An aoekit target under durability=auto then knows this initiator
+  // flushes and acknowledges its writes from its cache, instead of making each one durable
+  // before its reply (the safe default for initiators that never flush, like Linux's). Nothing
+  // is sent otherwise.
   Outcome<void> DeclareSelfFlushing();
 
   // Queue-depth driven I/O for cp and bench. `next` is called while fewer than `queue_depth`

@@ -64,10 +64,20 @@ class Disk {
   // target without an incarnation is never asked: vblade (nothing can be told), or an aoe
   // serve export whose acknowledged writes are durable (durability=sync, RBD). Note that aoe
   // serve takes an IDENTIFY as a new session and serves the initiator as not flushing until
-  // its next FLUSH (SyncDisk::DeclareSelfFlushing): `asked` says whether one was sent.
+  // its next FLUSH (DeclareFlushing): `asked` says whether one was sent.
   void CheckForRestarts(Duration timeout, std::function<void(Outcome<RestartCheck>)> done);
   // The `timeout` for it that its callers use: the target has just answered their FLUSH.
   static constexpr Duration kRestartCheckTimeout = std::chrono::seconds(3);
+  // For a writer that flushes: tells the target so, where its IDENTIFY reports a volatile write
+  // cache (else `done` gets success at once). aoe serve (durability=auto) acknowledges a host's
+  // writes from its cache only once that MAC has sent a FLUSH, and makes every other write
+  // durable before its reply (target/export.h). Each local port has its own MAC, so this is a
+  // Flush and then, when the disk is reached through several local ports, a FLUSH on one path
+  // of each (an admin exchange, waiting up to kPortFlushTimeout). `done` gets the Flush's
+  // outcome: a port that misses its FLUSH only has its writes made durable one by one.
+  void DeclareFlushing(IoCallback done);
+  // Long enough for a target's fdatasync of what other hosts left in its cache.
+  static constexpr Duration kPortFlushTimeout = std::chrono::seconds(5);
   // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
   // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
   // Whether the target can trim, and whether trimmed sectors then read as zeroes, is in
@@ -246,8 +256,14 @@ class Disk {
   // Once the disk has two paths: sends an IDENTIFY (an admin exchange, to that MAC only) to each
   // path whose identity is unknown, and is not being asked or asked too recently.
   void IdentifyPaths(TimePoint now);
-  // An IDENTIFY to this path's MAC on its port only, as an admin exchange; `done` gets the
-  // identity, or nullopt for silence, a refusal or a short page.
+  // An ATA command to this path's MAC on its port only, as an admin exchange (resent with the
+  // same tag until answered or `timeout`); `done` gets the reply's ATA header and data, or
+  // nullopt for silence, an AoE error, an ATA failure or a reply shorter than `reply_bytes`.
+  // `what` names it in the debug log.
+  void SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes, Duration timeout,
+                   std::string_view what, std::function<void(std::optional<ConstByteSpan>)> done);
+  // An IDENTIFY to this path's MAC on its port only; `done` gets the identity, or nullopt for
+  // silence, a refusal or a short page.
   void SendPathIdentify(uint32_t path, Duration timeout,
                         std::function<void(std::optional<DiskIdentity>)> done);
   void OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity);

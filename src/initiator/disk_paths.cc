@@ -159,15 +159,13 @@ void Disk::IdentifyPaths(TimePoint now) {
   }
 }
 
-void Disk::SendPathIdentify(uint32_t path, Duration timeout,
-                            std::function<void(std::optional<DiskIdentity>)> done) {
+void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes,
+                       Duration timeout, std::string_view what,
+                       std::function<void(std::optional<ConstByteSpan>)> done) {
   const Path& p = paths_[path];
   // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
   // never gets a frame of a request) and is resent with the same tag until it is answered.
   std::array<std::byte, proto::kAtaHeaderSize> frame{};
-  proto::AtaArg arg;
-  arg.sector_count = 1;
-  arg.cmd_status = proto::ata_op::kIdentifyDevice;
   proto::EncodeAta(arg, frame);
   ExchangeOptions o;
   o.port = p.port;
@@ -175,8 +173,9 @@ void Disk::SendPathIdentify(uint32_t path, Duration timeout,
   o.timeout = timeout;
   owner_.AdminExchange(
       info_.address, static_cast<uint8_t>(proto::Command::kAta),
-      ConstByteSpan(frame).subspan(proto::kHeaderSize), o, "path IDENTIFY",
-      [this, path, done = std::move(done)](Outcome<std::vector<std::byte>> reply) {
+      ConstByteSpan(frame).subspan(proto::kHeaderSize), o, fmt::format("path {}", what),
+      [this, path, reply_bytes, what = std::string(what),
+       done = std::move(done)](Outcome<std::vector<std::byte>> reply) {
         std::optional<proto::Header> h;
         std::optional<proto::AtaArg> ata;
         if (reply) {
@@ -184,17 +183,63 @@ void Disk::SendPathIdentify(uint32_t path, Duration timeout,
           ata = proto::DecodeAta(*reply);
         }
         if (!h || h->is_error() || !ata || (ata->cmd_status & kAtaFailureBits) != 0 ||
-            reply->size() < proto::kAtaHeaderSize + proto::kIdentifyPageSize) {
+            reply->size() < proto::kAtaHeaderSize + reply_bytes) {
           if (owner_.options_.logger) {
-            owner_.options_.logger->Debug(info_.address.ToString(),
-                                          "IDENTIFY of path {} failed: {}", PathName(path),
+            owner_.options_.logger->Debug(info_.address.ToString(), "{} of path {} failed: {}",
+                                          what, PathName(path),
                                           reply ? "refused or short reply" : reply.error().message);
           }
           return done(std::nullopt);
         }
-        done(IdentityOf(
-            ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, proto::kIdentifyPageSize)));
+        done(ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, reply_bytes));
       });
+}
+
+void Disk::SendPathIdentify(uint32_t path, Duration timeout,
+                            std::function<void(std::optional<DiskIdentity>)> done) {
+  proto::AtaArg arg;
+  arg.sector_count = 1;
+  arg.cmd_status = proto::ata_op::kIdentifyDevice;
+  SendPathAta(path, arg, proto::kIdentifyPageSize, timeout, "IDENTIFY",
+              [done = std::move(done)](std::optional<ConstByteSpan> page) {
+                done(page ? std::optional(IdentityOf(*page)) : std::nullopt);
+              });
+}
+
+void Disk::DeclareFlushing(IoCallback done) {
+  const bool volatile_cache =
+      info_.identify && proto::ReadIdentifyFeatures(info_.identify->page).volatile_write_cache;
+  if (!volatile_cache) {
+    owner_.Defer([done = std::move(done)] { done({}); });
+    return;
+  }
+  Flush([this, done = std::move(done)](Outcome<void> flushed) mutable {
+    // One path that is up on each local port (each has its own MAC).
+    std::vector<uint32_t> ask;
+    for (uint32_t i = 0; i < paths_.size(); ++i) {
+      const Path& p = paths_[i];
+      if (!p.up || !Usable(p)) continue;
+      if (std::none_of(ask.begin(), ask.end(),
+                       [&](uint32_t a) { return paths_[a].port == p.port; }))
+        ask.push_back(i);
+    }
+    if (!flushed || ask.size() < 2) return done(std::move(flushed));
+    struct Declaring {
+      size_t pending;
+      IoCallback done;
+    };
+    auto declaring = std::make_shared<Declaring>(Declaring{ask.size(), std::move(done)});
+    proto::AtaArg arg;
+    arg.cmd_status =
+        flush_ext_refused_ ? proto::ata_op::kFlushCache : proto::ata_op::kFlushCacheExt;
+    for (uint32_t i : ask) {
+      SendPathAta(i, arg, 0, kPortFlushTimeout, "FLUSH",
+                  [this, declaring](std::optional<ConstByteSpan>) {
+                    if (--declaring->pending > 0) return;
+                    owner_.Defer([declaring] { declaring->done({}); });
+                  });
+    }
+  });
 }
 
 void Disk::OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity) {

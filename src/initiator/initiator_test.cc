@@ -329,15 +329,20 @@ TEST_F(InitiatorTest, FlushUsesFlushCacheExtWhenTheTargetHasIt) {
   EXPECT_FALSE(disk.async().uses_flush_cache());
 }
 
-TEST_F(InitiatorTest, DeclareSelfFlushingFlushesOnceOnlyWhenTheWriteCacheIsVolatile) {
+// The client has two local ports (wires A and B), each with its own MAC, and aoe serve
+// acknowledges from its cache only the writes of a MAC that flushed: a Flush, then one FLUSH on
+// each port.
+TEST_F(InitiatorTest, DeclareSelfFlushingFlushesOnEachPortOnlyWhenTheWriteCacheIsVolatile) {
   FakeTarget& cached = AddTarget({.shelf = 0, .slot = 1});
   FakeTarget& write_through = AddTarget({.shelf = 0, .slot = 2, .volatile_write_cache = false});
   MakeClient();
   SyncDisk a = Open(0, 1);
   SyncDisk b = Open(0, 2);
+  ASSERT_EQ(a.info().paths.size(), 2u);
+  ASSERT_NE(a.info().paths[0].port, a.info().paths[1].port);
   ASSERT_TRUE(a.DeclareSelfFlushing());
   ASSERT_TRUE(b.DeclareSelfFlushing());
-  EXPECT_EQ(cached.stats().flushes, 1u);
+  EXPECT_EQ(cached.stats().flushes, 3u);
   EXPECT_EQ(write_through.stats().flushes, 0u);
   EXPECT_EQ(cached.stats().writes, 0u);
 }

@@ -58,9 +58,10 @@ void AoeSectorDevice::Flush(IoCallback done) {
                                   macs));
           }
           // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
-          // writes durable before its reply: one more FLUSH says again that we flush.
+          // writes durable before its reply: one more FLUSH (on each port) says again that we
+          // flush.
           if (!volatile_write_cache_ || !check || !check->asked) return done(std::move(result));
-          disk_.Flush([done, result](Outcome<void> again) {
+          disk_.DeclareFlushing([done, result](Outcome<void> again) {
             done(result && !again ? std::move(again) : result);
           });
         });
