@@ -1,6 +1,8 @@
 #include "target/incarnation.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -67,9 +69,7 @@ std::string IncarnationBook::RecordPath(const std::string& name) const {
   return directory_ + "/" + name + ".incarnation";
 }
 
-uint64_t IncarnationBook::Pick(const std::string& name,
-                               BackendCapabilities::UnflushedWrites where) {
-  using Where = BackendCapabilities::UnflushedWrites;
+uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
   switch (where) {
     case Where::kNone:
       return 0;
@@ -79,51 +79,115 @@ uint64_t IncarnationBook::Pick(const std::string& name,
     case Where::kProcess:
       break;
   }
-  if (auto it = recorded_.find(name); it != recorded_.end()) return it->second;
+  if (auto it = recorded_.find(name); it != recorded_.end()) {
+    // Re-opened in this process (a reload, which flushed it): the same one. What holds its
+    // unflushed writes from now on may have changed (a file export re-opened as an overlay):
+    // recorded first, for the next start to judge by.
+    Record& record = it->second;
+    if (record.held_by != where) {
+      Record next = record;
+      next.held_by = where;
+      if (!Save(name, next)) {
+        recorded_.erase(it);
+        return UnrecordedIncarnation(where);
+      }
+      record = next;
+    }
+    return record.incarnation;
+  }
+  if (!Lock(name)) return UnrecordedIncarnation(where);
 
-  Record record{.incarnation = 0, .boot_id = boot_id_, .stopped_cleanly = false};
+  Record record{.incarnation = 0, .held_by = where, .boot_id = boot_id_, .stopped_cleanly = false};
   if (std::optional<Record> last = Load(name)) {
-    // The page cache outlives aoe serve, not the host's boot.
-    const bool cache_held =
-        where == Where::kHostCache && !boot_id_.empty() && last->boot_id == boot_id_;
+    // The page cache outlives aoe serve, not the host's boot, and holds nothing of an overlay.
+    const bool cache_held = where == Where::kHostCache && last->held_by == Where::kHostCache &&
+                            !boot_id_.empty() && last->boot_id == boot_id_;
     if (last->stopped_cleanly || cache_held) record.incarnation = last->incarnation;
   }
   if (record.incarnation == 0) record.incarnation = RandomIncarnation();
   if (!Save(name, record)) return UnrecordedIncarnation(where);
-  recorded_[name] = record.incarnation;
+  recorded_[name] = record;
   return record.incarnation;
 }
 
 void IncarnationBook::StoppedCleanly(const std::string& name) {
   auto it = recorded_.find(name);
   if (it == recorded_.end()) return;
-  Save(name, Record{.incarnation = it->second, .boot_id = boot_id_, .stopped_cleanly = true});
+  Record record = it->second;
+  record.stopped_cleanly = true;
+  Save(name, record);
   // A later Pick in this process records "not stopped cleanly" again before serving.
   recorded_.erase(it);
+}
+
+void IncarnationBook::Lost(const std::string& name) {
+  auto it = recorded_.find(name);
+  if (it == recorded_.end()) return;
+  // A number nobody was served, not stopped cleanly: whatever the next opening decides, it
+  // differs from the one initiators hold. Should this save fail, the record still says "not
+  // stopped cleanly", and only a page-cache export in this boot would keep it: said in the log.
+  Record record = it->second;
+  record.incarnation = RandomIncarnation();
+  record.stopped_cleanly = false;
+  if (!Save(name, record)) {
+    log_.Error(name,
+               "the final flush failed and {} cannot record it: delete that file before "
+               "serving this export again, or initiators may not learn that writes were lost",
+               RecordPath(name));
+  }
+  recorded_.erase(it);
+}
+
+bool IncarnationBook::Lock(const std::string& name) {
+  if (locks_.contains(name)) return true;
+  const std::string path = RecordPath(name) + ".lock";
+  std::error_code failed;
+  UniqueFd fd;
+  if (::mkdir(directory_.c_str(), kDirectoryMode) != 0 && errno != EEXIST) {
+    failed = std::error_code(errno, std::system_category());
+  } else {
+    fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd) failed = std::error_code(errno, std::system_category());
+  }
+  if (failed) {
+    WarnOnce(name, fmt::format("cannot open {}: {}", path, failed.message()));
+    return false;
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    WarnOnce(name, fmt::format("another aoe serve with this state directory serves an export "
+                               "named {} ({} is locked; give each aoe serve its own --state-dir)",
+                               name, path));
+    return false;
+  }
+  locks_.emplace(name, std::move(fd));
+  return true;
 }
 
 std::optional<IncarnationBook::Record> IncarnationBook::Load(const std::string& name) {
   const std::string path = RecordPath(name);
   auto text = ReadSmallFileIfPresent(path);
   if (!text) {
-    log_.Warn(name,
-              "cannot read {}: {}; taking a new incarnation (initiators that flush will "
-              "write again what they wrote last)",
-              path, text.error().message());
+    log_.Warn(name, "cannot read {}: {}; taking a new incarnation", path, text.error().message());
     return std::nullopt;
   }
   if (!text->has_value()) return std::nullopt;
   const nlohmann::json json = nlohmann::json::parse(**text, nullptr, /*allow_exceptions=*/false);
+  auto string_at = [&](const char* key) -> std::optional<std::string> {
+    if (!json.is_object() || !json.contains(key) || !json[key].is_string()) return std::nullopt;
+    return json[key].get<std::string>();
+  };
+  const std::optional<std::string> hex = string_at("incarnation");
+  const std::optional<std::string> held_by = string_at("held_by");
+  const std::optional<std::string> boot_id = string_at("boot_id");
   Record record;
-  if (json.is_object() && json.value("incarnation", nlohmann::json()).is_string() &&
-      json.value("boot_id", nlohmann::json()).is_string() &&
-      json.value("stopped_cleanly", nlohmann::json()).is_boolean()) {
-    const std::string hex = json["incarnation"].get<std::string>();
+  if (hex && !hex->empty() && held_by && (*held_by == "page cache" || *held_by == "process") &&
+      boot_id && json.contains("stopped_cleanly") && json["stopped_cleanly"].is_boolean()) {
     char* end = nullptr;
-    record.incarnation = std::strtoull(hex.c_str(), &end, 16);
-    record.boot_id = json["boot_id"].get<std::string>();
+    record.incarnation = std::strtoull(hex->c_str(), &end, 16);
+    record.held_by = *held_by == "page cache" ? Where::kHostCache : Where::kProcess;
+    record.boot_id = *boot_id;
     record.stopped_cleanly = json["stopped_cleanly"].get<bool>();
-    if (!hex.empty() && *end == '\0' && record.incarnation != 0) return record;
+    if (*end == '\0' && record.incarnation != 0) return record;
   }
   log_.Warn(name, "{} is not an incarnation record; taking a new incarnation", path);
   return std::nullopt;
@@ -131,21 +195,24 @@ std::optional<IncarnationBook::Record> IncarnationBook::Load(const std::string& 
 
 bool IncarnationBook::Save(const std::string& name, const Record& record) {
   const std::string path = RecordPath(name);
-  const nlohmann::json json = {{"incarnation", fmt::format("{:016x}", record.incarnation)},
-                               {"boot_id", record.boot_id},
-                               {"stopped_cleanly", record.stopped_cleanly}};
-  std::error_code failed;
-  if (::mkdir(directory_.c_str(), kDirectoryMode) != 0 && errno != EEXIST) {
-    failed = std::error_code(errno, std::system_category());
-  } else if (auto written = WriteFileAtomically(path, json.dump() + "\n"); !written) {
-    failed = written.error();
+  const nlohmann::json json = {
+      {"incarnation", fmt::format("{:016x}", record.incarnation)},
+      {"held_by", record.held_by == Where::kHostCache ? "page cache" : "process"},
+      {"boot_id", record.boot_id},
+      {"stopped_cleanly", record.stopped_cleanly}};
+  if (auto written = WriteFileAtomically(path, json.dump() + "\n"); !written) {
+    WarnOnce(name, fmt::format("cannot write {}: {}", path, written.error().message()));
+    return false;
   }
-  if (!failed) return true;
+  return true;
+}
+
+void IncarnationBook::WarnOnce(const std::string& name, const std::string& why) {
+  if (!warned_.insert(name).second) return;
   log_.Warn(name,
-            "cannot write {}: {}; its incarnation is not kept across restarts (after a restart "
-            "that lost nothing, initiators that flush may write again or fail an fsync)",
-            path, failed.message());
-  return false;
+            "{}; its incarnation is not kept across restarts (after a restart that lost "
+            "nothing, initiators that flush may write again or fail an fsync)",
+            why);
 }
 
 }  // namespace aoe::target

@@ -14,19 +14,26 @@
 //   - kProcess (an overlay's block map, made durable at FLUSH): a start of aoe serve, unless
 //     the one before stopped cleanly.
 //   - kNotKept (a memory export): every opening; nothing outlives it, flushed or not.
-//   - kNone, or an export under durability=sync (no volatile cache in its page): no
-//     incarnation at all (0), and initiators do not check.
-// A clean stop is one whose final flush of the export succeeded: nothing acknowledged is left
-// to lose, so a restart, or a clean reboot of the host, is not taken for a power cut (which
-// would make cp write a segment again and fail a mount's next fsync with EIO).
+//   - kNone, a read-only export, or one under durability=sync (no volatile cache in its page):
+//     no incarnation at all (0), and initiators do not check.
+// A clean stop of an export is one whose final flush succeeded: nothing acknowledged is left to
+// lose, so a restart, or a clean reboot of the host, is not taken for a power cut (which would
+// make cp write a segment again and fail a mount's next fsync with EIO). A final flush that
+// failed (Lost) is the opposite: the page cache may have dropped the writes while the host
+// lives on (Linux reports a writeback error once), so the next opening takes a new one even in
+// the same boot.
 //
 // IncarnationBook keeps, per export, the file <state directory>/<export>.incarnation (JSON:
-// the incarnation in hex, the boot id it was last served under, and whether that serving ended
-// in a clean stop). It is rewritten, durably, when an export is first opened ("not stopped
-// cleanly", before any write is acknowledged under it) and at a clean stop. Where it cannot be
-// written, the export falls back to an incarnation kept by nothing (the boot id's hash for
-// kHostCache, a random number per process for kProcess), with one warning: safe, but every
-// restart then looks like a power cut for kProcess and every reboot for kHostCache.
+// the incarnation in hex, what held its unflushed writes, the boot id it was last served under,
+// and whether that serving ended in a clean stop). It is rewritten, durably, when an export is
+// first opened ("not stopped cleanly", before any write is acknowledged under it), at a clean
+// stop, and when a flush is lost. While an export is open its process holds a lock on
+// <export>.incarnation.lock, so that a second aoe serve with the same state directory and an
+// export of the same name cannot take or record the same incarnation. Where the record cannot
+// be kept (the lock is held, the directory is not writable), the export falls back to an
+// incarnation kept by nothing (the boot id's hash for kHostCache, a random number per process
+// for kProcess), with one warning: safe, but every restart then looks like a power cut for
+// kProcess and every reboot for kHostCache.
 //
 // Not thread-safe: the server's main loop uses it (exports are opened and stopped there).
 #pragma once
@@ -34,9 +41,11 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "storage/block_backend.h"
 
 namespace aoe::target {
@@ -49,30 +58,40 @@ class IncarnationBook {
   // The incarnation of export `name`, opened over storage that keeps unflushed writes `where`
   // (never 0, except 0 for kNone). The first call for a name in this process decides it (see
   // above) and records it before returning; later calls (the export re-opened by a reload,
-  // which flushed it first) return the same, except for kNotKept.
+  // whose closing flushed it) return the same, except for kNotKept and after Lost().
   uint64_t Pick(const std::string& name, BackendCapabilities::UnflushedWrites where);
 
   // The export's writes are durable and it serves no more (its final flush succeeded at a
   // stop): the next start keeps its incarnation. Nothing for an export with no record.
   void StoppedCleanly(const std::string& name);
+  // The export was closed without its final flush succeeding (or with commands still in
+  // flight): its next opening, in this process or another, takes a new incarnation.
+  void Lost(const std::string& name);
 
   // Where the record of export `name` is kept.
   std::string RecordPath(const std::string& name) const;
 
  private:
+  using Where = BackendCapabilities::UnflushedWrites;
   struct Record {
     uint64_t incarnation = 0;
+    Where held_by = Where::kHostCache;  // kHostCache or kProcess
     std::string boot_id;
     bool stopped_cleanly = false;
   };
+  // Takes the export's lock (kept until this book goes); false if another process holds it.
+  bool Lock(const std::string& name);
   // The record on disk; nullopt if there is none or it cannot be read (said in the log).
   std::optional<Record> Load(const std::string& name);
   bool Save(const std::string& name, const Record& record);
+  void WarnOnce(const std::string& name, const std::string& why);
 
   std::string directory_;
   std::string boot_id_;
   Logger& log_;
-  std::map<std::string, uint64_t> recorded_;  // picked and recorded in this process
+  std::map<std::string, Record> recorded_;  // picked and recorded in this process
+  std::map<std::string, UniqueFd> locks_;
+  std::set<std::string> warned_;
 };
 
 // The kernel's id of this boot of the host (/proc/sys/kernel/random/boot_id), read once; empty

@@ -258,10 +258,13 @@ void ServerImpl::Shutdown() {
   for (const auto& e : target().exports()) AbandonUnsavedState(*e);
   loop_->FlushTx();
   // An export every loop flushed has nothing acknowledged left to lose: the next start keeps
-  // its incarnation, so that initiators do not take this stop for a power cut.
+  // its incarnation, so that initiators do not take this stop for a power cut. One whose
+  // flush failed may have lost writes even if the host lives on: the next start takes another.
   for (const auto& e : target().exports()) {
     if (FlushExport(*loop_, *e) && !copy_flush_failed.contains(e->name())) {
       incarnations_.StoppedCleanly(e->name());
+    } else {
+      incarnations_.Lost(e->name());
     }
   }
 }

@@ -339,16 +339,20 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   std::vector<std::shared_ptr<Export>> copies(other_loops_.size());
   OnOtherLoops([&](DataLoop& loop, size_t k) { copies[k] = loop.target().RemoveExport(name); });
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool flushed = true;  // every loop's commands done and its writes durable
   auto close = [&](DataLoop& loop, std::shared_ptr<Export>& e) {
     if (!e) return;
     loop.RunStorageUntil(
         [&] { return e.use_count() == 1 || std::chrono::steady_clock::now() > give_up; });
-    FlushExport(loop, *e);
+    // A command still in flight may yet acknowledge a write that this flush does not cover.
+    if (e.use_count() != 1) flushed = false;
+    if (!FlushExport(loop, *e)) flushed = false;
     e.reset();  // on the loop that opened it
   };
   OnOtherLoops([&](DataLoop& loop, size_t k) { close(loop, copies[k]); });
   AbandonUnsavedState(*removed);
   close(*loop_, removed);
+  if (!flushed) incarnations_.Lost(name);
   UpdateFanout();
   log_.Info(name, "{}", why);
 }
@@ -447,9 +451,10 @@ Expected<OpenedExport, OpenFailure> ServerImpl::OpenExport(const ExportOptions& 
     }
     std::free(sector);
   }
-  // Recorded before the export can acknowledge a write under it.
+  // Recorded before the export can acknowledge a write under it; none where no write can be
+  // acknowledged before it is durable.
   const uint64_t incarnation =
-      options.durability == Durability::kSync
+      options.durability == Durability::kSync || storage->backend->read_only()
           ? 0
           : incarnations_.Pick(name, storage->backend->capabilities().unflushed_writes);
   OpenedExport opened;

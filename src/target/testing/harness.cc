@@ -232,7 +232,12 @@ ServerEnvironment Harness::Environment() {
         return !dir.empty() && spec.path.rfind(dir + "/", 0) == 0;
       };
       if (!under(temp_dir_) && !under(tmpfs_dir_)) return Errno(ENOENT);
-      return OpenBase(services, spec, base);
+      auto file = OpenBase(services, spec, base);
+      if (!file || !fault_file_exports_) return file;
+      auto fault = std::make_unique<FaultFilter>(std::move(file->backend));
+      faults_[spec.path] = fault.get();
+      file->backend = std::move(fault);
+      return file;
     }
     auto counting = std::make_unique<CountingBackend>(*found->second);
     counters_[spec.path] = counting.get();

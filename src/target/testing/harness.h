@@ -237,6 +237,9 @@ class Harness {
   MemoryBackend& disk(uint16_t shelf, uint8_t slot) { return disk(DiskPath(shelf, slot)); }
   CountingBackend& counter(const std::string& path);
   FaultFilter& faults(const std::string& path);
+  // File exports get a FaultFilter too from the next Start() (off by default: the filter does
+  // not share its file with other event loops, as the file backend does).
+  void FaultFileExports() { fault_file_exports_ = true; }
   static std::string DiskPath(uint16_t shelf, uint8_t slot);
 
   // What the target's ports did with lent TX frames (Port::LendTxFrame), once enabled before
@@ -334,6 +337,7 @@ class Harness {
   std::map<std::string, std::shared_ptr<MemorySharedMetadata>> shared_metadata_;  // by disk
   std::map<std::string, CountingBackend*> counters_;
   std::map<std::string, FaultFilter*> faults_;
+  bool fault_file_exports_ = false;
   std::map<std::string, InterfaceSpec> interfaces_;
   // The server's ports by interface: one per event loop, loop 0's first.
   std::multimap<std::string, MemoryPort*> target_ports_;
