@@ -46,26 +46,6 @@ TEST_F(Ata, IdentifySerialNamesShelfSlotAndHost) {
   EXPECT_EQ(IdentifyString(*r, 27, 20), "aoekit e1.2");
 }
 
-// An initiator that flushes compares it before its writes and after its FLUSH: another value
-// means the writes may have been lost (target/incarnation.h; incarnation_test.cc has when it
-// changes). A memory disk loses them whenever it is opened again.
-TEST_F(Ata, IdentifyCarriesAnIncarnationThatChangesWhenAMemoryDiskIsOpenedAgain) {
-  auto incarnation = [this] {
-    auto r = Identify();
-    ExpectAtaOk(r);
-    EXPECT_EQ(IdentifyWord(*r, 129), 0xAE02) << "aoekit's signature, incarnation present";
-    uint64_t value = 0;
-    for (size_t i = 0; i < 4; ++i) value |= uint64_t{IdentifyWord(*r, 130 + i)} << (16 * i);
-    return value;
-  };
-  StartServer();
-  const uint64_t first = incarnation();
-  EXPECT_NE(first, 0u);
-  ASSERT_TRUE(h_.StopCleanly());
-  StartServer();
-  EXPECT_NE(incarnation(), first);
-}
-
 TEST_F(Ata, IdentifyWithSectorCountOtherThanOneIsBadArgument) {
   StartServer();
   for (uint8_t count : std::initializer_list<uint8_t>{0, 2, 255}) {

@@ -192,11 +192,13 @@ class ServerIncarnationTest : public testkit::TargetFixture {
   uint64_t IdentifiedIncarnation() {
     auto r = Identify();
     if (!r) return 0;
-    uint64_t incarnation = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      incarnation |= uint64_t{testkit::IdentifyWord(*r, 130 + i)} << (16 * i);
-    }
-    return incarnation;
+    EXPECT_EQ(testkit::IdentifyWord(*r, 129), 0xAE02) << "aoekit's signature, incarnation present";
+    return testkit::IdentifyIncarnation(*r);
+  }
+  // A memory disk instead of the file.
+  void UseAMemoryDisk() {
+    h_.options().exports.clear();
+    h_.AddExport(testkit::kShelf, testkit::kSlot, testkit::kDiskSectors * testkit::kSector);
   }
   std::string Record() {
     auto text = ReadSmallFile(h_.state_dir() + "/" + export_options().name() + ".incarnation");
@@ -230,8 +232,7 @@ TEST_F(ServerIncarnationTest, AStopWhoseFlushFailedIsNotClean) {
 }
 
 TEST_F(ServerIncarnationTest, AnOverlayExportKeepsItAcrossACleanStopOnly) {
-  h_.options().exports.clear();  // a memory disk under the overlays instead
-  h_.AddExport(testkit::kShelf, testkit::kSlot, testkit::kDiskSectors * testkit::kSector);
+  UseAMemoryDisk();  // under the overlays
   export_options().overlay_dir = h_.state_dir() + "-overlay";
   StartServer();
   const uint64_t first = IdentifiedIncarnation();
@@ -242,6 +243,18 @@ TEST_F(ServerIncarnationTest, AnOverlayExportKeepsItAcrossACleanStopOnly) {
   h_.Stop();  // a crash: the block map since the last FLUSH is gone
   StartServer();
   EXPECT_NE(IdentifiedIncarnation(), first);
+}
+
+// A memory disk loses everything whenever it is opened again, flushed or not.
+TEST_F(ServerIncarnationTest, AMemoryExportTakesANewOneAtEveryStart) {
+  UseAMemoryDisk();
+  StartServer();
+  const uint64_t first = IdentifiedIncarnation();
+  EXPECT_NE(first, 0u);
+  ASSERT_TRUE(h_.StopCleanly());
+  StartServer();
+  EXPECT_NE(IdentifiedIncarnation(), first);
+  EXPECT_EQ(Record(), "(none)");
 }
 
 TEST_F(ServerIncarnationTest, UnderDurabilitySyncThereIsNone) {

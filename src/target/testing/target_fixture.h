@@ -53,6 +53,13 @@ inline uint16_t IdentifyWord(const Reply& r, size_t word) {
   return static_cast<uint16_t>(r.U8(36 + 2 * word) | (r.U8(36 + 2 * word + 1) << 8));
 }
 
+// aoekit's incarnation (words 130-133; target/incarnation.h), 0 for none.
+inline uint64_t IdentifyIncarnation(const Reply& r) {
+  uint64_t incarnation = 0;
+  for (size_t i = 0; i < 4; ++i) incarnation |= uint64_t{IdentifyWord(r, 130 + i)} << (16 * i);
+  return incarnation;
+}
+
 inline uint64_t IdentifyLba48Capacity(const Reply& r) {
   uint64_t sectors = 0;
   for (size_t i = 0; i < 4; ++i) sectors |= uint64_t{IdentifyWord(r, 100 + i)} << (16 * i);
