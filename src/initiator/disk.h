@@ -156,7 +156,8 @@ class Disk {
     uint64_t writes_acked = 0;             // replies to WRITE and TRIM frames
     uint64_t writes_acked_at_check = 0;    // `writes_acked` when CheckForRestarts last looked
     bool identify_pending = false;
-    TimePoint next_identify{};  // a failed IDENTIFY is asked again from then on
+    bool redeclare_pending = false;  // a FLUSH out to say again that we flush (Redeclare)
+    TimePoint next_identify{};       // a failed IDENTIFY is asked again from then on
   };
 
   // One transmission of a frame. A frame keeps its last few transmissions live so that a late
@@ -242,6 +243,13 @@ class Disk {
   // Any reply of ours on (port, mac), even one too late to match a frame: the path works.
   void NoteReply(size_t port, const MacAddress& mac);
   void MarkPathUp(uint32_t path);
+  // The target behind `path` may be a new process that serves us as not flushing (aoe serve
+  // forgets at a restart): a path back up, an announcement (TargetAnnounced). If this writer
+  // declared that it flushes, one FLUSH on that path says so again; otherwise its writes would
+  // each be made durable before their reply until its next flush.
+  void Redeclare(uint32_t path);
+  void TargetAnnounced(size_t port, const MacAddress& mac);
+  proto::AtaArg FlushArg() const;
   void MarkPathDown(uint32_t path);
   void SendProbe(uint32_t path, TimePoint now);
   void RecomputeSectorsPerFrame();
@@ -293,6 +301,7 @@ class Disk {
   std::deque<StaleTag> stale_tags_;
   uint64_t writes_held_back_ = 0;
   bool flush_ext_refused_ = false;   // the target aborted 0xEA: flush with 0xE7
+  bool declared_flushing_ = false;   // DeclareFlushing ran on a target with a volatile cache
   TimePoint next_rediscover_{};      // see InitiatorOptions::rediscover_interval
   std::vector<MacAddress> noticed_;  // MACs already reported by Notice
 };

@@ -72,6 +72,26 @@ void Disk::MarkPathUp(uint32_t path) {
   if (owner_.options_.logger) {
     owner_.options_.logger->Info(info_.address.ToString(), "path {} answers again", PathName(path));
   }
+  Redeclare(path);
+}
+
+void Disk::Redeclare(uint32_t path) {
+  Path& p = paths_[path];
+  if (!declared_flushing_ || !Usable(p) || p.redeclare_pending) return;
+  p.redeclare_pending = true;
+  SendPathAta(
+      path, FlushArg(), 0, kPortFlushTimeout, "FLUSH (we flush)",
+      [this, path](std::optional<ConstByteSpan>) { paths_[path].redeclare_pending = false; });
+}
+
+void Disk::TargetAnnounced(size_t port, const MacAddress& mac) {
+  if (std::optional<uint32_t> path = FindPath(port, mac)) Redeclare(*path);
+}
+
+proto::AtaArg Disk::FlushArg() const {
+  proto::AtaArg arg;
+  arg.cmd_status = flush_ext_refused_ ? proto::ata_op::kFlushCache : proto::ata_op::kFlushCacheExt;
+  return arg;
 }
 
 void Disk::SendProbe(uint32_t path, TimePoint now) {
@@ -213,6 +233,7 @@ void Disk::DeclareFlushing(IoCallback done) {
     owner_.Defer([done = std::move(done)] { done({}); });
     return;
   }
+  declared_flushing_ = true;
   Flush([this, done = std::move(done)](Outcome<void> flushed) mutable {
     // One path that is up on each local port (each has its own MAC).
     std::vector<uint32_t> ask;
@@ -229,11 +250,8 @@ void Disk::DeclareFlushing(IoCallback done) {
       IoCallback done;
     };
     auto declaring = std::make_shared<Declaring>(Declaring{ask.size(), std::move(done)});
-    proto::AtaArg arg;
-    arg.cmd_status =
-        flush_ext_refused_ ? proto::ata_op::kFlushCache : proto::ata_op::kFlushCacheExt;
     for (uint32_t i : ask) {
-      SendPathAta(i, arg, 0, kPortFlushTimeout, "FLUSH",
+      SendPathAta(i, FlushArg(), 0, kPortFlushTimeout, "FLUSH",
                   [this, declaring](std::optional<ConstByteSpan>) {
                     if (--declaring->pending > 0) return;
                     owner_.Defer([declaring] { declaring->done({}); });

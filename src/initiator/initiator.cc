@@ -198,6 +198,8 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
   // about targets just like replies to our own queries.
   if (h->tag == 0 && h->command == static_cast<uint8_t>(proto::Command::kConfig)) {
     HandleConfigReply(port, *h, frame);
+    // A target announces itself at start: it may be a new process that forgot that we flush.
+    if (Disk* d = disk(address)) d->TargetAnnounced(port, h->source);
     return;
   }
   // A late or duplicate reply to one of our frames still proves the path works.

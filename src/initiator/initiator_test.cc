@@ -347,6 +347,32 @@ TEST_F(InitiatorTest, DeclareSelfFlushingFlushesOnEachPortOnlyWhenTheWriteCacheI
   EXPECT_EQ(cached.stats().writes, 0u);
 }
 
+// aoe serve forgets at a restart that an initiator flushes, and would make each of its writes
+// durable before the reply until its next FLUSH. A path that comes back up (the target
+// answering again) gets one FLUSH to say so again, from a writer that declared it only.
+TEST_F(InitiatorTest, AWriterThatFlushesSaysSoAgainWhenAPathComesBack) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  Client& client = MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  auto outage = [&] {
+    target.set_silent(0, true);
+    std::vector<std::byte> buf(4096);
+    std::optional<Outcome<void>> written;
+    disk.async().Write(0, buf, [&](Outcome<void> r) { written.emplace(std::move(r)); });
+    EXPECT_TRUE(client.RunUntil([&] { return !disk.path_stats()[0].up; }));
+    target.set_silent(0, false);
+    EXPECT_TRUE(client.RunUntil([&] { return written.has_value(); }));
+    EXPECT_TRUE(written && *written);
+    client.RunUntil([] { return false; }, clock_.Now() + seconds(1));  // what follows, if any
+  };
+  outage();
+  EXPECT_EQ(target.stats().flushes, 0u) << "not declared: nothing to say again";
+  ASSERT_TRUE(disk.DeclareSelfFlushing());
+  ASSERT_EQ(target.stats().flushes, 1u);
+  outage();
+  EXPECT_EQ(target.stats().flushes, 2u);
+}
+
 TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
   AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
   Client& client = MakeClient({}, true);

@@ -14,7 +14,9 @@
 #   - the restarted target treats cp as a flushing client again: its writes are acknowledged
 #     from the cache and made durable by cp's FLUSH, so one sync of the image after the restart
 #     makes at least half of the upload durable at once. (Before the fix the new target did
-#     not know cp flushes and synced its writes a group commit at a time: ~8x slower.)
+#     not know cp flushes and synced its writes a group commit at a time: ~8x slower.) Where
+#     cp writes nothing again (a crash, a clean reboot), the restarted target's announcement,
+#     or the path coming back up, makes cp say again that it flushes (Disk::Redeclare).
 #
 # Cases: `--no-announce` with a 2 s outage (the path goes down and comes back), and the default
 # announcement with the target back as fast as it restarts (the path may never go down). Neither
@@ -160,7 +162,8 @@ upload_across_a_cut() {
         t_check "$case: cp wrote nothing again (nothing acknowledged was lost)" \
             wrote_nothing_again "$T_TMP/cp.$case_number.log"
     fi
-    if [[ $kind == power ]]; then
+    # (An overlay keeps cp's writes in files off the harness: nothing to see there.)
+    if [[ -z "${OVERLAY:-}" ]]; then
         t_check "$case: the restarted target acknowledged cp's writes from its cache (largest sync after the restart: $largest bytes)" \
             [ "$largest" -ge $(( MIB << 19 )) ]
     fi
