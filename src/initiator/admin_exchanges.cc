@@ -127,7 +127,14 @@ void Initiator::SendExchange(ExchangeState& ex) {
 
 void Initiator::FinishExchange(uint32_t slot) {
   ExchangeState& ex = exchanges_[slot];
-  if (ex.ours) tags_.Release(ex.tag);
+  if (ex.ours) {
+    if (lingering_tags_.size() >= kMaxLingeringTags) {
+      tags_.Release(lingering_tags_.front().tag);
+      lingering_tags_.pop_front();
+    }
+    tags_.Rebind(ex.tag, kLingeringExchange);
+    lingering_tags_.push_back(LingeringTag{clock_.Now() + kExchangeLinger, ex.tag});
+  }
   ex = ExchangeState{};
 }
 

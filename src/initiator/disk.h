@@ -76,7 +76,9 @@ class Disk {
   // of each (an admin exchange, waiting up to kPortFlushTimeout). `done` gets the Flush's
   // outcome: a port that misses its FLUSH only has its writes made durable one by one.
   void DeclareFlushing(IoCallback done);
-  // Long enough for a target's fdatasync of what other hosts left in its cache.
+  // Long enough for a target's fdatasync of what other hosts left in its cache. Such a FLUSH
+  // is sent once (every copy would be another fdatasync), and a path gets one at most this
+  // often.
   static constexpr Duration kPortFlushTimeout = std::chrono::seconds(5);
   // DATA SET MANAGEMENT with TRIM (0x06, feature 1) of sectors [lba, lba + sectors): one command
   // carrying up to 64 ranges of 65535 sectors, so `sectors` may be at most kMaxTrimSectors.
@@ -157,7 +159,8 @@ class Disk {
     uint64_t writes_acked_at_check = 0;    // `writes_acked` when CheckForRestarts last looked
     bool identify_pending = false;
     bool redeclare_pending = false;  // a FLUSH out to say again that we flush (Redeclare)
-    TimePoint next_identify{};       // a failed IDENTIFY is asked again from then on
+    std::optional<TimePoint> last_redeclare{};
+    TimePoint next_identify{};  // a failed IDENTIFY is asked again from then on
   };
 
   // One transmission of a frame. A frame keeps its last few transmissions live so that a late
@@ -264,12 +267,13 @@ class Disk {
   // Once the disk has two paths: sends an IDENTIFY (an admin exchange, to that MAC only) to each
   // path whose identity is unknown, and is not being asked or asked too recently.
   void IdentifyPaths(TimePoint now);
-  // An ATA command to this path's MAC on its port only, as an admin exchange (resent with the
-  // same tag until answered or `timeout`); `done` gets the reply's ATA header and data, or
-  // nullopt for silence, an AoE error, an ATA failure or a reply shorter than `reply_bytes`.
-  // `what` names it in the debug log.
+  // An ATA command to this path's MAC on its port only, as an admin exchange, waiting up to
+  // `timeout`; resent (same tag) every `resend_interval`, or sent once if that is zero. `done`
+  // gets the reply's data, or nullopt for silence, an AoE error, an ATA failure or a reply
+  // shorter than `reply_bytes`. `what` names it in the debug log.
   void SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes, Duration timeout,
-                   std::string_view what, std::function<void(std::optional<ConstByteSpan>)> done);
+                   Duration resend_interval, std::string_view what,
+                   std::function<void(std::optional<ConstByteSpan>)> done);
   // An IDENTIFY to this path's MAC on its port only; `done` gets the identity, or nullopt for
   // silence, a refusal or a short page.
   void SendPathIdentify(uint32_t path, Duration timeout,

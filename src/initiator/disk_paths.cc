@@ -77,10 +77,15 @@ void Disk::MarkPathUp(uint32_t path) {
 
 void Disk::Redeclare(uint32_t path) {
   Path& p = paths_[path];
-  if (!declared_flushing_ || !Usable(p) || p.redeclare_pending) return;
+  const TimePoint now = owner_.clock_.Now();
+  if (!declared_flushing_ || !Usable(p) || p.redeclare_pending ||
+      (p.last_redeclare && now < *p.last_redeclare + kPortFlushTimeout)) {
+    return;
+  }
   p.redeclare_pending = true;
+  p.last_redeclare = now;
   SendPathAta(
-      path, FlushArg(), 0, kPortFlushTimeout, "FLUSH (we flush)",
+      path, FlushArg(), 0, kPortFlushTimeout, Duration::zero(), "FLUSH (we flush)",
       [this, path](std::optional<ConstByteSpan>) { paths_[path].redeclare_pending = false; });
 }
 
@@ -89,7 +94,8 @@ void Disk::TargetAnnounced(size_t port, const MacAddress& mac) {
 }
 
 proto::AtaArg Disk::FlushArg() const {
-  proto::AtaArg arg;
+  proto::AtaArg arg;  // as BuildFrame's
+  arg.aflags = flush_ext_refused_ ? uint8_t{0} : proto::kAtaFlagExtended;
   arg.cmd_status = flush_ext_refused_ ? proto::ata_op::kFlushCache : proto::ata_op::kFlushCacheExt;
   return arg;
 }
@@ -180,7 +186,7 @@ void Disk::IdentifyPaths(TimePoint now) {
 }
 
 void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes,
-                       Duration timeout, std::string_view what,
+                       Duration timeout, Duration resend_interval, std::string_view what,
                        std::function<void(std::optional<ConstByteSpan>)> done) {
   const Path& p = paths_[path];
   // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
@@ -191,6 +197,7 @@ void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_byt
   o.port = p.port;
   o.target_mac = p.target_mac;
   o.timeout = timeout;
+  o.resend_interval = resend_interval;
   owner_.AdminExchange(
       info_.address, static_cast<uint8_t>(proto::Command::kAta),
       ConstByteSpan(frame).subspan(proto::kHeaderSize), o, fmt::format("path {}", what),
@@ -220,8 +227,8 @@ void Disk::SendPathIdentify(uint32_t path, Duration timeout,
   proto::AtaArg arg;
   arg.sector_count = 1;
   arg.cmd_status = proto::ata_op::kIdentifyDevice;
-  SendPathAta(path, arg, proto::kIdentifyPageSize, timeout, "IDENTIFY",
-              [done = std::move(done)](std::optional<ConstByteSpan> page) {
+  SendPathAta(path, arg, proto::kIdentifyPageSize, timeout, ExchangeOptions{}.resend_interval,
+              "IDENTIFY", [done = std::move(done)](std::optional<ConstByteSpan> page) {
                 done(page ? std::optional(IdentityOf(*page)) : std::nullopt);
               });
 }
@@ -251,7 +258,7 @@ void Disk::DeclareFlushing(IoCallback done) {
     };
     auto declaring = std::make_shared<Declaring>(Declaring{ask.size(), std::move(done)});
     for (uint32_t i : ask) {
-      SendPathAta(i, FlushArg(), 0, kPortFlushTimeout, "FLUSH",
+      SendPathAta(i, FlushArg(), 0, kPortFlushTimeout, Duration::zero(), "FLUSH",
                   [this, declaring](std::optional<ConstByteSpan>) {
                     if (--declaring->pending > 0) return;
                     owner_.Defer([declaring] { declaring->done({}); });
@@ -296,6 +303,8 @@ void Disk::JudgePaths() {
     }
     p.verdict = Path::Verdict::kSame;
     p.last_reply = owner_.clock_.Now();
+    // Its IDENTIFY made aoe serve forget that we flush, if we do.
+    Redeclare(i);
     if (id.serial != ref->serial) {
       // aoe serve and vblade put their host's name in the serial: two hosts serving one shared
       // image (Ceph RBD) differ only there, so the path is used; but two different disks of

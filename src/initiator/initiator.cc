@@ -56,6 +56,7 @@ std::optional<TimePoint> Initiator::NextDeadline() const {
   for (const auto& d : disks_) {
     if (auto t = d->NextDeadline()) consider(*t);
   }
+  if (!lingering_tags_.empty()) consider(lingering_tags_.front().gone_at);
   for (const ExchangeState& ex : exchanges_) {
     if (!ex.live) continue;
     consider(ex.deadline);
@@ -113,6 +114,10 @@ size_t Initiator::OnTimer() {
       SendExchange(ex);
     }
   }
+  while (!lingering_tags_.empty() && lingering_tags_.front().gone_at <= now) {
+    tags_.Release(lingering_tags_.front().tag);
+    lingering_tags_.pop_front();
+  }
   for (size_t i = 0; i < disks_.size(); ++i) {
     std::optional<TimePoint> t = disks_[i]->NextDeadline();
     if (t && *t <= now) {
@@ -143,6 +148,10 @@ void Initiator::HandleFrame(size_t port, ConstByteSpan frame) {
   }
   DiskAddress address{h->shelf, h->slot};
   if (std::optional<uint32_t> owner = tags_.Find(h->tag)) {
+    if (*owner == kLingeringExchange) {  // late or duplicate: its exchange is over
+      ++unmatched_replies_;
+      return;
+    }
     uint32_t kind = *owner & 0xC000'0000;
     if (kind == kKindFrame) {
       uint32_t disk_id = (*owner >> 16) & 0x3FFF;

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -108,7 +109,8 @@ class Initiator {
   // --- Event-loop interface -------------------------------------------------------------
   std::vector<int> fds() const;
   // The earliest time OnTimer() has work; nullopt when nothing is waiting on time. While any
-  // disk is known this includes its next periodic re-discovery (rediscover_interval).
+  // disk is known this includes its next periodic re-discovery (rediscover_interval), and for
+  // kExchangeLinger after an exchange the release of its tag.
   std::optional<TimePoint> NextDeadline() const;
   // Drains the port with this fd. Returns the frames received.
   size_t OnReadable(int fd);
@@ -166,6 +168,15 @@ class Initiator {
   // Owner cookies stored in the TagTable: kind in bits 31..30.
   static constexpr uint32_t kKindFrame = 1u << 30;     // | disk id << 16 | frame slot
   static constexpr uint32_t kKindExchange = 2u << 30;  // | exchange slot
+  // The owner of a finished exchange's tag while a late or duplicate reply may still come
+  // (lingering_tags_): such a reply is dropped, not taken for the reply to a frame that got
+  // the tag again (a late FLUSH reply would otherwise complete a WRITE that was lost).
+  static constexpr uint32_t kLingeringExchange = kKindExchange | 0x3FFF'FFFF;
+  // How long: past any resend of the exchange's own, and past a FLUSH answered after its
+  // timeout. At most kMaxLingeringTags at once (the oldest go first), so that a flood of
+  // exchanges never runs out of tags.
+  static constexpr Duration kExchangeLinger = std::chrono::seconds(10);
+  static constexpr size_t kMaxLingeringTags = 16384;
 
   struct ExchangeState {
     bool live = false;
@@ -247,6 +258,11 @@ class Initiator {
   std::map<DiskAddress, uint16_t> disk_ids_;
   std::vector<std::unique_ptr<Disk>> disks_;  // by id
   std::vector<ExchangeState> exchanges_;      // by slot
+  struct LingeringTag {
+    TimePoint gone_at;
+    uint32_t tag;
+  };
+  std::deque<LingeringTag> lingering_tags_;  // by gone_at (one linger for all)
   // Receive buffers, one batch per call, sized for the largest MTU of any port.
   std::vector<std::byte> rx_storage_;
   std::vector<RxSlot> rx_slots_;

@@ -400,7 +400,8 @@ TEST_F(InitiatorTest, RediscoveryCanBeTurnedOff) {
   AddTarget({.shelf = 0, .slot = 1}, false);
   Client& client = MakeClient({.rediscover_interval = Duration::zero()}, false);
   Open(0, 1);
-  client.RunUntil([] { return false; }, clock_.Now() + seconds(3));  // discovery ends
+  // Discovery ends, and its tags are released 10 s later (Initiator::kExchangeLinger).
+  client.RunUntil([] { return false; }, clock_.Now() + seconds(15));
   EXPECT_FALSE(client.initiator().NextDeadline().has_value());
 }
 
