@@ -87,6 +87,12 @@ t_check "no destination file is left behind" test ! -e "$T_TMP/new.img"
 # With the link up (above), nothing is said about links. Once the peer's end is down, vc0 has no
 # carrier: the no-answer messages say so, as the likelier cause than a dead target.
 ip -n "$(t_ns target)" link set vt0 down
+# The kernel tells vc0 of its lost carrier asynchronously (linkwatch, up to a second later
+# under load): wait for it, bounded, or the first check may still see the link up.
+for (( i = 0; i < 50; i++ )); do
+    ip -n "$(t_ns client)" link show vc0 | grep NO-CARRIER >/dev/null && break
+    sleep 0.1
+done
 no_link='(no link on vc0: bring it up with `ip link set vc0 up` if it is down, else check its cable or peer)$'
 ini_aoe client scan -i vc0 --timeout 0.5 >/dev/null 2>"$err"
 t_expect "scan on a link without carrier says so" "$?" 1 "within 0.5 s $no_link" "$err"
