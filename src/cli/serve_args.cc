@@ -118,8 +118,9 @@ void DefineOptions(CLI::App& app, RawArgs& raw) {
                "Open every export with O_DIRECT, bypassing the page cache.\n"
                "Example: --direct");
   app.add_option("--state-dir", raw.state_dir,
-                 "Where config strings, mask lists and reservations survive restarts\n"
-                 "(default /var/lib/aoekit). Example: --state-dir /srv/aoe-state")
+                 "Where config strings, mask lists, reservations and incarnations survive\n"
+                 "restarts; one per aoe serve (default /var/lib/aoekit).\n"
+                 "Example: --state-dir /srv/aoe-state")
       ->type_name("DIR");
   app.add_option("--log-level", raw.log_level,
                  "error, warn, info (default) or debug. With --config it overrides\n"
