@@ -259,33 +259,22 @@ uint64_t SyncDisk::sector_count() const {
 // I/O waits for its callback however long it takes (bounded by the dead-target timeout): the
 // engine may write into `buffer` until then, so giving up early would be unsafe.
 Outcome<void> SyncDisk::Read(uint64_t lba, ByteSpan buffer) {
-  std::optional<Outcome<void>> result;
-  disk_->Read(lba, buffer, [&](Outcome<void> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<void>([&](auto done) { disk_->Read(lba, buffer, done); });
 }
 
 Outcome<void> SyncDisk::Write(uint64_t lba, ConstByteSpan data) {
-  std::optional<Outcome<void>> result;
-  disk_->Write(lba, data, [&](Outcome<void> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<void>([&](auto done) { disk_->Write(lba, data, done); });
 }
 
 Outcome<void> SyncDisk::Flush() {
-  std::optional<Outcome<void>> result;
-  disk_->Flush([&](Outcome<void> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<void>([&](auto done) { disk_->Flush(done); });
 }
 
 Outcome<void> SyncDisk::Trim(uint64_t lba, uint64_t sectors) {
   while (sectors > 0) {
     const uint64_t n = std::min(sectors, Disk::kMaxTrimSectors);
-    std::optional<Outcome<void>> result;
-    disk_->Trim(lba, n, [&](Outcome<void> r) { result.emplace(std::move(r)); });
-    client_->RunUntil([&] { return result.has_value(); });
-    if (!*result) return std::move(*result);
+    Outcome<void> trimmed = client_->Await<void>([&](auto done) { disk_->Trim(lba, n, done); });
+    if (!trimmed) return trimmed;
     lba += n;
     sectors -= n;
   }
@@ -293,24 +282,15 @@ Outcome<void> SyncDisk::Trim(uint64_t lba, uint64_t sectors) {
 }
 
 Outcome<void> SyncDisk::DeclareSelfFlushing() {
-  std::optional<Outcome<void>> result;
-  disk_->DeclareFlushing([&](Outcome<void> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<void>([&](auto done) { disk_->DeclareFlushing(done); });
 }
 
 Outcome<IdentifyData> SyncDisk::Identify() {
-  std::optional<Outcome<IdentifyData>> result;
-  disk_->Identify([&](Outcome<IdentifyData> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<IdentifyData>([&](auto done) { disk_->Identify(done); });
 }
 
 Outcome<RestartCheck> SyncDisk::CheckForRestarts(Duration timeout) {
-  std::optional<Outcome<RestartCheck>> result;
-  disk_->CheckForRestarts(timeout, [&](Outcome<RestartCheck> r) { result.emplace(std::move(r)); });
-  client_->RunUntil([&] { return result.has_value(); });
-  return std::move(*result);
+  return client_->Await<RestartCheck>([&](auto done) { disk_->CheckForRestarts(timeout, done); });
 }
 
 Outcome<void> SyncDisk::Pipeline(size_t queue_depth,

@@ -165,6 +165,8 @@ class Client {
   Client(std::vector<std::unique_ptr<Port>> owned_ports, std::unique_ptr<Clock> owned_clock,
          std::vector<Port*> ports, Clock& clock, ClientOptions options);
   Outcome<void> RegisterFds();
+  // Starts an operation with a callback and runs the engine until it has run (SyncDisk's too).
+  friend class SyncDisk;
   template <typename T, typename Start>
   Outcome<T> Await(Start start);
 

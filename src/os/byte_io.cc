@@ -32,7 +32,6 @@ AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
     const proto::IdentifyFeatures f = proto::ReadIdentifyFeatures(disk.info().identify->page);
     trim_reads_zeroes_ = f.trim && f.trim_reads_zeroes;
     read_only_ = f.write_protected;
-    volatile_write_cache_ = f.volatile_write_cache;
   }
 }
 
@@ -59,8 +58,8 @@ void AoeSectorDevice::Flush(IoCallback done) {
           }
           // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
           // writes durable before its reply: one more FLUSH (on each port) says again that we
-          // flush.
-          if (!volatile_write_cache_ || !check || !check->asked) return done(std::move(result));
+          // flush (DeclareFlushing sends nothing to a target without a volatile cache).
+          if (!check || !check->asked) return done(std::move(result));
           disk_.DeclareFlushing([done, result](Outcome<void> again) {
             done(result && !again ? std::move(again) : result);
           });

@@ -89,7 +89,6 @@ class AoeSectorDevice final : public SectorDevice {
   uint64_t sector_count_;
   bool trim_reads_zeroes_ = false;
   bool read_only_ = false;
-  bool volatile_write_cache_ = false;
 };
 
 class ByteIo {
