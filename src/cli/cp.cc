@@ -361,7 +361,7 @@ std::optional<std::string> Copy::Upload() {
           "durable: {}",
           disk_name(), ExplainError(client, disk.address(), flush.error()));
     }
-    auto check = disk.CheckForRestarts(initiator::Disk::kRestartCheckTimeout);
+    auto check = disk.CheckForRestarts();
     if (!check) {
       bar.Finish();
       return ExplainError(client, disk.address(), check.error());

@@ -289,8 +289,8 @@ Outcome<IdentifyData> SyncDisk::Identify() {
   return client_->Await<IdentifyData>([&](auto done) { disk_->Identify(done); });
 }
 
-Outcome<RestartCheck> SyncDisk::CheckForRestarts(Duration timeout) {
-  return client_->Await<RestartCheck>([&](auto done) { disk_->CheckForRestarts(timeout, done); });
+Outcome<RestartCheck> SyncDisk::CheckForRestarts() {
+  return client_->Await<RestartCheck>([&](auto done) { disk_->CheckForRestarts(done); });
 }
 
 Outcome<void> SyncDisk::Pipeline(size_t queue_depth,

@@ -63,8 +63,8 @@ class SyncDisk {
   Outcome<void> Flush();
   Outcome<IdentifyData> Identify();
   // Disk::CheckForRestarts: the target MACs that may have lost writes they acknowledged since
-  // the last check (restarted, or silent for `timeout`). Call it after a FLUSH.
-  Outcome<RestartCheck> CheckForRestarts(Duration timeout);
+  // the last check (restarted, or silent for the dead-target timeout). Call it after a FLUSH.
+  Outcome<RestartCheck> CheckForRestarts();
   // DATA SET MANAGEMENT / TRIM of [lba, lba + sectors), in as many commands as it takes.
   Outcome<void> Trim(uint64_t lba, uint64_t sectors);
   // For a writer that flushes its own writes (cp per 128 MiB, mount on fsync): when IDENTIFY

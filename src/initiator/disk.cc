@@ -94,6 +94,7 @@ void Disk::Trim(uint64_t lba, uint64_t sectors, IoCallback done) {
 
 void Disk::Abort(const std::string& why) {
   FailAll(InitiatorErrc::kCancelled, why);
+  CancelRestartChecks(why);
   owner_.DrainCompletions();
 }
 

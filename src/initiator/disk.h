@@ -57,17 +57,16 @@ class Disk {
   void Identify(IdentifyCallback done);
   // For a writer that flushes, after its FLUSH: which target MACs may have lost writes they
   // acknowledged since the last check (disk_restarts.cc). Each MAC that acknowledged a write or
-  // trim since then, and reports an incarnation, is sent an IDENTIFY (on each of its paths,
-  // waiting up to `timeout`), and its incarnation is compared with the one it had. A MAC that
-  // restarted is listed; so is one that did not answer, unless another MAC of the same disk
-  // with its serial answered with its incarnation (the same target, reached another way). A
+  // trim since then, and reports an incarnation, is sent an IDENTIFY on each of its paths, and
+  // its incarnation is compared with the one it had. A MAC that restarted is listed; so is one
+  // that did not answer within the dead-target timeout (for ever when that is off), unless
+  // another MAC of the same disk with its serial answered with its incarnation (the same
+  // target, reached another way; the check then ends without waiting for the silent one). A
   // target without an incarnation is never asked: vblade (nothing can be told), or an aoe
   // serve export whose acknowledged writes are durable (durability=sync, RBD). Note that aoe
   // serve takes an IDENTIFY as a new session and serves the initiator as not flushing until
   // its next FLUSH (DeclareFlushing): `asked` says whether one was sent.
-  void CheckForRestarts(Duration timeout, std::function<void(Outcome<RestartCheck>)> done);
-  // The `timeout` for it that its callers use: the target has just answered their FLUSH.
-  static constexpr Duration kRestartCheckTimeout = std::chrono::seconds(3);
+  void CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done);
   // For a writer that flushes: tells the target so, where its IDENTIFY reports a volatile write
   // cache (else `done` gets success at once). aoe serve (durability=auto) acknowledges a host's
   // writes from its cache only once that MAC has sent a FLUSH, and makes every other write
@@ -87,11 +86,11 @@ class Disk {
   static constexpr uint64_t kMaxTrimSectors =
       uint64_t{proto::kDsmRangesPerBlock} * proto::kDsmMaxRangeSectors;
   void Trim(uint64_t lba, uint64_t sectors, IoCallback done);
-  // Fails every pending request now with kCancelled ("<request>: <why>"), as the dead-target
-  // timeout would, and sends nothing more for them (frames already queued in the current engine
-  // pass still leave, before the callbacks run): for an owner that must stop while the target
-  // does not answer. Callbacks run before this returns (unless called from inside one). The
-  // disk stays usable; copies of aborted writes still hold back overlapping new writes.
+  // Fails every pending request and restart check now with kCancelled ("<request>: <why>"), as
+  // the dead-target timeout would, and sends nothing more for them (frames already queued in the
+  // current engine pass still leave, before the callbacks run): for an owner that must stop while
+  // the target does not answer. Callbacks run before this returns (unless called from inside one).
+  // The disk stays usable; copies of aborted writes still hold back overlapping new writes.
   void Abort(const std::string& why);
 
   const TargetInfo& info() const { return info_; }
@@ -241,6 +240,12 @@ class Disk {
   void MaybeComplete(Request& r);
   // Fails every pending request with `code`; each message is "<what the request was>: <why>".
   void FailAll(InitiatorErrc code, const std::string& why);
+  // CheckForRestarts' state, kept here so that Abort can end it.
+  struct RestartCheckState;
+  void FinishRestartCheck(RestartCheckState& check);
+  void CancelRestartChecks(const std::string& why);
+  // How long a restart check waits when the dead-target timeout is off: a year stands for ever.
+  static constexpr Duration kCheckWaitsForEver = std::chrono::hours(24 * 365);
   // "reading e0.1 sectors 8-15", "flushing e0.1" ...
   std::string DescribeRequest(const Request& r) const;
   // Any reply of ours on (port, mac), even one too late to match a frame: the path works.
@@ -308,6 +313,7 @@ class Disk {
   bool declared_flushing_ = false;   // DeclareFlushing ran on a target with a volatile cache
   TimePoint next_rediscover_{};      // see InitiatorOptions::rediscover_interval
   std::vector<MacAddress> noticed_;  // MACs already reported by Notice
+  std::vector<std::shared_ptr<RestartCheckState>> restart_checks_;  // not finished yet
 };
 
 }  // namespace aoe::initiator

@@ -22,21 +22,37 @@ namespace {
 struct MacCheck {
   MacAddress mac;
   DiskIdentity before;  // its identity at the last check (with the incarnation then)
+  size_t asking = 0;    // its paths whose IDENTIFY is still out
   bool same = false;    // a path answered with the incarnation it had
   bool other = false;   // a path answered with another incarnation: a restart
   std::optional<uint64_t> incarnation{};  // the new one
 };
 
-struct CheckState {
-  std::vector<MacCheck> macs;
-  size_t pending = 0;
-  std::function<void(Outcome<RestartCheck>)> done;
-};
+// A path that answered after the FLUSH with the incarnation it had before the writes: the
+// process that held them answered the FLUSH, so they are durable, whatever its other paths
+// (a dead link) say or do not say.
+bool Kept(const MacCheck& m) { return m.same && !m.other; }
+
+// Silent, but another MAC of the same target (same serial: aoe serve and vblade put their host
+// in it) answered with the incarnation this one had: the FLUSH went to the process that held
+// these writes, over another link.
+bool Vouched(const MacCheck& m, const std::vector<MacCheck>& all) {
+  return !m.other && std::any_of(all.begin(), all.end(), [&](const MacCheck& o) {
+    return Kept(o) && o.before.serial == m.before.serial &&
+           o.before.incarnation == m.before.incarnation;
+  });
+}
 
 }  // namespace
 
-void Disk::CheckForRestarts(Duration timeout, std::function<void(Outcome<RestartCheck>)> done) {
-  auto check = std::make_shared<CheckState>();
+struct Disk::RestartCheckState {
+  std::vector<MacCheck> macs;
+  bool finished = false;  // reported: later answers are ignored
+  std::function<void(Outcome<RestartCheck>)> done;
+};
+
+void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
+  auto check = std::make_shared<RestartCheckState>();
   check->done = std::move(done);
   auto find = [&](const MacAddress& mac) {
     return std::find_if(check->macs.begin(), check->macs.end(),
@@ -56,20 +72,29 @@ void Disk::CheckForRestarts(Duration timeout, std::function<void(Outcome<Restart
   // Each path of such a MAC is asked (one of them may have lost its link).
   std::vector<uint32_t> ask;
   for (uint32_t i = 0; i < paths_.size(); ++i) {
-    if (Usable(paths_[i]) && tells(paths_[i]) && find(paths_[i].target_mac) != check->macs.end()) {
+    auto m = find(paths_[i].target_mac);
+    if (Usable(paths_[i]) && tells(paths_[i]) && m != check->macs.end()) {
       ask.push_back(i);
+      ++m->asking;
     }
   }
-  check->pending = ask.size();
   if (ask.empty()) {
     owner_.Defer([check] { check->done(RestartCheck{}); });
     return;
   }
+  restart_checks_.push_back(check);
+  // As long as a request waits for a silent target: a target killed just after its FLUSH
+  // reply and started again at once (the same incarnation, its page cache intact) lost
+  // nothing, and must not fail the fsync.
+  const Duration dead = owner_.options_.dead_timeout;
+  const Duration timeout = dead > Duration::zero() ? dead : kCheckWaitsForEver;
   for (uint32_t i : ask) {
     SendPathIdentify(i, timeout, [this, check, i](std::optional<DiskIdentity> id) {
+      if (check->finished) return;
       Path& p = paths_[i];
       auto m = std::find_if(check->macs.begin(), check->macs.end(),
                             [&](const MacCheck& c) { return c.mac == p.target_mac; });
+      --m->asking;
       if (id) {
         if (p.identity->incarnation == id->incarnation) {
           m->same = true;
@@ -79,35 +104,46 @@ void Disk::CheckForRestarts(Duration timeout, std::function<void(Outcome<Restart
         }
         p.identity->incarnation = id->incarnation;
       }
-      if (--check->pending > 0) return;
-      RestartCheck result{.restarts = {}, .asked = true};
-      for (const MacCheck& c : check->macs) {
-        if (c.same && !c.other) continue;
-        // Silent, but another MAC of the same target (same serial: aoe serve and vblade put
-        // their host in it) answered with the incarnation this one had: the FLUSH went to the
-        // process that held these writes, over another link.
-        const bool vouched =
-            !c.other && std::any_of(check->macs.begin(), check->macs.end(), [&](const MacCheck& o) {
-              return o.same && !o.other && o.before.serial == c.before.serial &&
-                     o.before.incarnation == c.before.incarnation;
-            });
-        if (vouched) continue;
-        result.restarts.push_back(TargetRestart{c.mac, c.other});
-        // Every path of a restarted MAC compares with the new process from now on.
-        for (Path& q : paths_) {
-          if (c.other && q.target_mac == c.mac && q.identity)
-            q.identity->incarnation = c.incarnation;
-        }
-        if (owner_.options_.logger) {
-          owner_.options_.logger->Warn(
-              info_.address.ToString(),
-              "{} {} since the last check: writes it acknowledged may be lost", c.mac.ToString(),
-              c.other ? "restarted (another incarnation)" : "did not answer IDENTIFY");
-        }
-      }
-      owner_.Defer([check, result = std::move(result)] { check->done(result); });
+      // Done once each MAC has answered on every path, or is known to have kept its writes
+      // (by its own answer or another MAC's): a dead link does not hold up the fsync.
+      const bool settled = std::all_of(
+          check->macs.begin(), check->macs.end(),
+          [&](const MacCheck& c) { return c.asking == 0 || Kept(c) || Vouched(c, check->macs); });
+      if (settled) FinishRestartCheck(*check);
     });
   }
+}
+
+void Disk::FinishRestartCheck(RestartCheckState& check) {
+  check.finished = true;
+  std::erase_if(restart_checks_, [&](const auto& c) { return c.get() == &check; });
+  RestartCheck result{.restarts = {}, .asked = true};
+  for (const MacCheck& c : check.macs) {
+    if (Kept(c) || Vouched(c, check.macs)) continue;
+    result.restarts.push_back(TargetRestart{c.mac, c.other});
+    // Every path of a restarted MAC compares with the new process from now on.
+    for (Path& q : paths_) {
+      if (c.other && q.target_mac == c.mac && q.identity) q.identity->incarnation = c.incarnation;
+    }
+    if (owner_.options_.logger) {
+      owner_.options_.logger->Warn(
+          info_.address.ToString(),
+          "{} {} since the last check: writes it acknowledged may be lost", c.mac.ToString(),
+          c.other ? "restarted (another incarnation)" : "did not answer IDENTIFY");
+    }
+  }
+  owner_.Defer([done = std::move(check.done), result = std::move(result)] { done(result); });
+}
+
+void Disk::CancelRestartChecks(const std::string& why) {
+  for (const std::shared_ptr<RestartCheckState>& check : restart_checks_) {
+    check->finished = true;
+    owner_.Defer([done = std::move(check->done),
+                  error = Error(InitiatorErrc::kCancelled,
+                                fmt::format("checking {} for restarts: {}",
+                                            info_.address.ToString(), why))] { done(error); });
+  }
+  restart_checks_.clear();
 }
 
 }  // namespace aoe::initiator

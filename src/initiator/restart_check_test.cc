@@ -23,7 +23,7 @@ void WriteOverBothPaths(Client& client, FakeClock& clock, SyncDisk& disk) {
 }
 
 std::vector<TargetRestart> Check(SyncDisk& disk) {
-  Outcome<RestartCheck> r = disk.CheckForRestarts(seconds(1));
+  Outcome<RestartCheck> r = disk.CheckForRestarts();
   EXPECT_TRUE(r);
   return r ? r->restarts : std::vector<TargetRestart>{};
 }
@@ -71,6 +71,64 @@ TEST_F(InitiatorTest, ATargetSilentAfterTheFlushIsListedAsNotAnswering) {
   EXPECT_FALSE(restarts[0].answered);
 }
 
+// The target was killed just after its FLUSH reply and came back at once with the same
+// incarnation (its page cache held the writes): the check waits for it as long as a request
+// would, and finds nothing lost.
+TEST_F(InitiatorTest, ATargetBackWithinTheDeadTimeoutWithTheSameIncarnationLostNothing) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({.dead_timeout = seconds(30)}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  target.set_silent(0, true);
+  std::optional<Outcome<RestartCheck>> result;
+  disk.async().CheckForRestarts([&](Outcome<RestartCheck> r) { result = std::move(r); });
+  const TimePoint back = clock_.Now() + seconds(10);
+  ASSERT_FALSE(client_->RunUntil([&] { return result.has_value(); }, back));
+  target.set_silent(0, false);
+  ASSERT_TRUE(client_->RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(*result);
+  EXPECT_TRUE((*result)->restarts.empty());
+}
+
+// ... and lists it once the dead-target timeout has passed.
+TEST_F(InitiatorTest, ASilentTargetIsListedAfterTheDeadTimeout) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({.dead_timeout = seconds(20)}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  target.set_silent(0, true);
+  const TimePoint start = clock_.Now();
+  std::vector<TargetRestart> restarts = Check(disk);
+  EXPECT_GE(clock_.Now() - start, seconds(20));
+  EXPECT_LT(clock_.Now() - start, seconds(21));
+  ASSERT_EQ(restarts.size(), 1u);
+  EXPECT_FALSE(restarts[0].answered);
+}
+
+// A mount stopped by force while its fsync's check waits for a silent target: Abort ends the
+// check too, so the stop does not wait out the dead-target timeout.
+TEST_F(InitiatorTest, AbortEndsARestartCheck) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({.dead_timeout = seconds(30)}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  target.set_silent(0, true);
+  std::optional<Outcome<RestartCheck>> result;
+  disk.async().CheckForRestarts([&](Outcome<RestartCheck> r) { result = std::move(r); });
+  ASSERT_FALSE(client_->RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(1)));
+  disk.async().Abort("stopping");
+  ASSERT_TRUE(result.has_value()) << "Abort runs the callback before it returns";
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error().code, InitiatorErrc::kCancelled);
+  EXPECT_EQ(result->error().message, "checking e0.1 for restarts: stopping");
+}
+
 // vblade, or an aoe serve export whose acknowledged writes are durable (durability=sync, RBD):
 // nothing to tell or nothing to lose, so not even asked (no IDENTIFY, which would end aoe
 // serve's count of us as a flushing initiator), not even when it goes silent.
@@ -82,7 +140,7 @@ TEST_F(InitiatorTest, ATargetWithoutAnIncarnationIsNeverAsked) {
   std::vector<std::byte> data(64 * 1024, std::byte{1});
   ASSERT_TRUE(disk.Write(0, data));
   ASSERT_TRUE(disk.Flush());
-  Outcome<RestartCheck> r = disk.CheckForRestarts(seconds(1));
+  Outcome<RestartCheck> r = disk.CheckForRestarts();
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->restarts.empty());
   EXPECT_FALSE(r->asked);
@@ -101,7 +159,9 @@ TEST_F(InitiatorTest, ASilentMacIsVouchedForByAnotherMacOfTheSameTarget) {
   SyncDisk disk = Open(0, 1);
   ASSERT_NO_FATAL_FAILURE(WriteOverBothPaths(*client_, clock_, disk));
   target.set_silent(1, true);
+  const TimePoint start = clock_.Now();
   EXPECT_TRUE(Check(disk).empty());
+  EXPECT_LT(clock_.Now() - start, seconds(1)) << "the dead link does not hold up the check";
 }
 
 // Two hosts serving one disk (one image, another serial and incarnation each): one dies. Its

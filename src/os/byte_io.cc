@@ -38,32 +38,29 @@ AoeSectorDevice::AoeSectorDevice(initiator::Disk& disk, uint64_t sector_count)
 void AoeSectorDevice::Flush(IoCallback done) {
   disk_.Flush([this, done](Outcome<void> flushed) {
     if (!flushed) return done(std::move(flushed));
-    disk_.CheckForRestarts(
-        initiator::Disk::kRestartCheckTimeout,
-        [this, done](Outcome<initiator::RestartCheck> check) {
-          Outcome<void> result;
-          if (!check) {
-            result = check.error();
-          } else if (!check->restarts.empty()) {
-            std::string macs;
-            for (const initiator::TargetRestart& r : check->restarts) {
-              macs += fmt::format("{}{} ({})", macs.empty() ? "" : ", ", r.target_mac.ToString(),
-                                  r.answered ? "restarted" : "silent after the flush");
-            }
-            result =
-                Error(std::make_error_code(std::errc::io_error),
-                      fmt::format("the flush was answered, but the target may have lost writes it "
-                                  "acknowledged since the last one: {}",
-                                  macs));
-          }
-          // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
-          // writes durable before its reply: one more FLUSH (on each port) says again that we
-          // flush (DeclareFlushing sends nothing to a target without a volatile cache).
-          if (!check || !check->asked) return done(std::move(result));
-          disk_.DeclareFlushing([done, result](Outcome<void> again) {
-            done(result && !again ? std::move(again) : result);
-          });
-        });
+    disk_.CheckForRestarts([this, done](Outcome<initiator::RestartCheck> check) {
+      Outcome<void> result;
+      if (!check) {
+        result = check.error();
+      } else if (!check->restarts.empty()) {
+        std::string macs;
+        for (const initiator::TargetRestart& r : check->restarts) {
+          macs += fmt::format("{}{} ({})", macs.empty() ? "" : ", ", r.target_mac.ToString(),
+                              r.answered ? "restarted" : "silent after the flush");
+        }
+        result = Error(std::make_error_code(std::errc::io_error),
+                       fmt::format("the flush was answered, but the target may have lost writes it "
+                                   "acknowledged since the last one: {}",
+                                   macs));
+      }
+      // The check's IDENTIFY starts a new session at aoe serve, which then makes each of our
+      // writes durable before its reply: one more FLUSH (on each port) says again that we
+      // flush (DeclareFlushing sends nothing to a target without a volatile cache).
+      if (!check || !check->asked) return done(std::move(result));
+      disk_.DeclareFlushing([done, result](Outcome<void> again) {
+        done(result && !again ? std::move(again) : result);
+      });
+    });
   });
 }
 
