@@ -86,6 +86,11 @@ void Export::UpdateGeometry(ConstByteSpan mbr) {
   geometry_->store(proto::GeometryFromMbr(mbr), std::memory_order_relaxed);
 }
 
+void Export::Renumber(uint64_t incarnation) {
+  incarnation_ = incarnation;
+  BuildIdentify(page_geometry_);
+}
+
 ConstByteSpan Export::identify_page() {
   const proto::ChsGeometry latest = geometry_->load(std::memory_order_relaxed);
   if (latest != page_geometry_) BuildIdentify(latest);

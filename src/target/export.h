@@ -64,6 +64,9 @@ class Export {
   uint8_t slot() const { return options_.address.slot; }
   bool read_only() const { return backend_->read_only(); }
   uint64_t sector_count() const { return sector_count_; }
+  uint64_t incarnation() const { return incarnation_; }
+  // Another incarnation, before the export serves (its predecessor lost writes at a reload).
+  void Renumber(uint64_t incarnation);
   BlockBackend& backend() { return *backend_; }
   // The per-client overlays of an `overlay=` export; null for other exports.
   overlay::OverlayFilter* overlay() { return overlay_; }

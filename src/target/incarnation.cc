@@ -98,7 +98,8 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
   if (!Lock(name)) return UnrecordedIncarnation(where);
 
   Record record{.incarnation = 0, .held_by = where, .boot_id = boot_id_, .stopped_cleanly = false};
-  if (std::optional<Record> last = Load(name)) {
+  const std::optional<Record> last = Load(name);
+  if (last) {
     // The page cache outlives aoe serve, not the host's boot, and holds nothing of an overlay.
     const bool cache_held = where == Where::kHostCache && last->held_by == Where::kHostCache &&
                             !boot_id_.empty() && last->boot_id == boot_id_;
@@ -107,7 +108,21 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
   if (record.incarnation == 0) record.incarnation = RandomIncarnation();
   if (!Save(name, record)) return UnrecordedIncarnation(where);
   recorded_[name] = record;
+  before_serving_[name] = last;
   return record.incarnation;
+}
+
+void IncarnationBook::Serving(const std::string& name) { before_serving_.erase(name); }
+
+void IncarnationBook::NeverServed(const std::string& name) {
+  auto it = before_serving_.find(name);
+  if (it == before_serving_.end()) return;
+  // Without a record before, the one Pick wrote says "not stopped cleanly" under a number no
+  // initiator was given: the next start takes a new one, as it would have.
+  if (it->second) Save(name, *it->second);
+  before_serving_.erase(it);
+  recorded_.erase(name);
+  locks_.erase(name);
 }
 
 void IncarnationBook::StoppedCleanly(const std::string& name) {

@@ -68,6 +68,14 @@ class IncarnationBook {
   // flight): its next opening, in this process or another, takes a new incarnation.
   void Lost(const std::string& name);
 
+  // The export opened under Pick now serves. Until then, NeverServed can undo its Pick.
+  void Serving(const std::string& name);
+  // The export was opened and then dropped before it served anything (a start or reload that
+  // failed on a later export): its record goes back to what it was before this process's first
+  // Pick, so that a clean stop before a start that failed still counts as clean. Nothing for an
+  // export that already serves, or was re-opened while another instance of it served.
+  void NeverServed(const std::string& name);
+
   // Where the record of export `name` is kept.
   std::string RecordPath(const std::string& name) const;
 
@@ -90,6 +98,9 @@ class IncarnationBook {
   std::string boot_id_;
   Logger& log_;
   std::map<std::string, Record> recorded_;  // picked and recorded in this process
+  // For an export picked for the first time and not serving yet: its record before (nullopt:
+  // none), for NeverServed.
+  std::map<std::string, std::optional<Record>> before_serving_;
   std::map<std::string, UniqueFd> locks_;
   std::set<std::string> warned_;
 };

@@ -72,6 +72,31 @@ TEST_F(IncarnationBookTest, ACleanStopKeepsItAcrossABootUntilTheNextUncleanOne) 
   EXPECT_NE(Start("boot-c").Pick("e1.1", Where::kHostCache), kept);
 }
 
+// A start that opened the export and failed before serving it: the record is as before, and
+// the lock is free for the next start. Once it serves, there is nothing to undo.
+TEST_F(IncarnationBookTest, NeverServedUndoesThePickOfAnExportThatDidNotServe) {
+  uint64_t kept = 0;
+  {
+    IncarnationBook before = Start("boot-a");
+    kept = before.Pick("e1.1", Where::kProcess);
+    before.StoppedCleanly("e1.1");
+  }
+  const std::string clean = Record();
+  {
+    IncarnationBook failed = Start("boot-a");
+    EXPECT_EQ(failed.Pick("e1.1", Where::kProcess), kept);
+    failed.NeverServed("e1.1");
+    EXPECT_EQ(Record(), clean);
+    EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kProcess), kept) << "the lock was let go";
+  }
+  IncarnationBook served = Start("boot-a");
+  EXPECT_NE(served.Pick("e1.1", Where::kProcess), kept) << "the start above crashed";
+  served.Serving("e1.1");
+  const std::string serving = Record();
+  served.NeverServed("e1.1");
+  EXPECT_EQ(Record(), serving);
+}
+
 TEST_F(IncarnationBookTest, AnOverlayIncarnationChangesAtEveryCrashAndNotAtACleanStop) {
   const uint64_t first = Start("boot-a").Pick("e1.1", Where::kProcess);
   uint64_t second = 0;
@@ -243,6 +268,42 @@ TEST_F(ServerIncarnationTest, AnOverlayExportKeepsItAcrossACleanStopOnly) {
   h_.Stop();  // a crash: the block map since the last FLUSH is gone
   StartServer();
   EXPECT_NE(IdentifiedIncarnation(), first);
+}
+
+// A start that fails on a later export opened the first one without serving it: its clean stop
+// before still counts (else the next start takes a new incarnation, and a mounted initiator's
+// next fsync fails with EIO for nothing).
+TEST_F(ServerIncarnationTest, AStartThatFailsOnALaterExportLeavesACleanStopClean) {
+  UseAMemoryDisk();  // under the overlays: only a clean stop keeps theirs
+  export_options().overlay_dir = h_.state_dir() + "-overlay";
+  StartServer();
+  const uint64_t first = IdentifiedIncarnation();
+  ASSERT_TRUE(h_.StopCleanly());
+  ExportOptions missing;
+  missing.address = {testkit::kShelf, static_cast<uint8_t>(testkit::kSlot + 1)};
+  missing.backend.path = h_.state_dir() + "-no-such-image";
+  h_.options().exports.push_back(missing);
+  ASSERT_FALSE(h_.Start());
+  EXPECT_NE(Record().find("\"stopped_cleanly\":true"), std::string::npos) << Record();
+  h_.options().exports.pop_back();
+  StartServer();
+  EXPECT_EQ(IdentifiedIncarnation(), first);
+}
+
+// A reload re-opens an export (new options) before it closes the old one; the old one's final
+// flush fails. The new one was opened under the incarnation initiators hold for the lost
+// writes: it must serve under another.
+TEST_F(ServerIncarnationTest, AReloadWhoseCloseLostWritesServesUnderAnotherIncarnation) {
+  h_.FaultFileExports();
+  StartServer();
+  const uint64_t first = IdentifiedIncarnation();
+  h_.faults(image_).set_flush_error(EIO);
+  ServerOptions next = h_.options();
+  next.exports[0].fail.push_back(InjectedFault{.first_sector = 100, .last_sector = 100});
+  ASSERT_TRUE(h_.server().Reconfigure(next));
+  const uint64_t after = IdentifiedIncarnation();
+  EXPECT_NE(after, 0u);
+  EXPECT_NE(after, first);
 }
 
 // A memory disk loses everything whenever it is opened again, flushed or not.

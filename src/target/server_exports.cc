@@ -54,6 +54,7 @@ void ServerImpl::AddExports(std::vector<OpenedExport> exports) {
               DurabilityName(e->options().durability),
               e->state().mask.empty() ? "" : fmt::format(", mask of {}", e->state().mask.size()));
     Export& added = *e;
+    incarnations_.Serving(added.name());
     target().AddExport(std::move(e));
     OnOtherLoops([&](DataLoop& loop, size_t k) {
       if (copies[k]) loop.target().AddExport(std::move(copies[k]));
@@ -172,7 +173,9 @@ Result<void> ServerImpl::Reconfigure(const ServerOptions& options) {
                 ? "re-opening (an rbd: image is opened again at every reload, for its size)"
                 : "re-opening with new options";
     }
-    CloseExport(name, why);
+    auto successor = std::find_if(opened->begin(), opened->end(),
+                                  [&](const OpenedExport& e) { return e.owner->name() == name; });
+    CloseExport(name, why, successor != opened->end() ? &*successor : nullptr);
     if (wanted == nullptr) store_->UseSharedMetadata(name, nullptr);
   }
   // Interfaces no longer listed stop being served (their slot stays, empty, so port indexes
@@ -274,7 +277,7 @@ std::string ServerImpl::ReloadExport(const ExportOptions& options) {
     return OpenError(options, opened.error());
   }
   HoldOtherLoops(true);  // until the new copies are in (Reconfigure says why)
-  if (!close_first) CloseExport(options.name(), "reloading");
+  if (!close_first) CloseExport(options.name(), "reloading", &*opened);
   options_.exports = next.exports;
   AddExports({std::move(*opened)});
   HoldOtherLoops(false);
@@ -329,7 +332,8 @@ std::string ServerImpl::OpenError(const ExportOptions& options, const OpenFailur
                      failure.code.message());
 }
 
-void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
+void ServerImpl::CloseExport(const std::string& name, std::string_view why,
+                             OpenedExport* successor) {
   SettleState();
   std::shared_ptr<Export> removed = target().RemoveExport(name);
   if (!removed) return;
@@ -352,7 +356,18 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why) {
   OnOtherLoops([&](DataLoop& loop, size_t k) { close(loop, copies[k]); });
   AbandonUnsavedState(*removed);
   close(*loop_, removed);
-  if (!flushed) incarnations_.Lost(name);
+  if (!flushed) {
+    incarnations_.Lost(name);
+    // Opened under the incarnation initiators hold for the writes just lost.
+    if (successor && successor->owner->incarnation() != 0) {
+      const uint64_t next =
+          incarnations_.Pick(name, successor->owner->backend().capabilities().unflushed_writes);
+      successor->owner->Renumber(next);
+      for (const std::shared_ptr<Export>& copy : successor->copies) {
+        if (copy) copy->Renumber(next);
+      }
+    }
+  }
   UpdateFanout();
   log_.Info(name, "{}", why);
 }
@@ -361,6 +376,7 @@ void ServerImpl::Discard(OpenedExport& e) {
   OnOtherLoops([&](DataLoop&, size_t k) {
     if (k < e.copies.size()) e.copies[k].reset();
   });
+  if (e.owner) incarnations_.NeverServed(e.owner->name());
   e.owner.reset();
 }
 

@@ -154,8 +154,11 @@ class ServerImpl final : public Server {
   // Takes the export out of every loop's table once its state is saved (a state that cannot be
   // saved is given up, with its held replies), makes its writes durable and waits (bounded)
   // until the commands in flight on it are done, so that its storage is released when this
-  // returns.
-  void CloseExport(const std::string& name, std::string_view why);
+  // returns. Where its writes could not all be made durable, its next opening takes another
+  // incarnation (IncarnationBook::Lost), and so does `successor`: the export that replaces it
+  // at a reload, opened already (over the same storage) and not serving yet.
+  void CloseExport(const std::string& name, std::string_view why,
+                   OpenedExport* successor = nullptr);
 
   // An RBD image may have been resized since it was opened (`rbd resize`), and its size is read
   // when it is opened: a reload opens it again, unchanged or not (docs/ceph.md).
