@@ -138,15 +138,22 @@ void Initiator::FinishExchange(uint32_t slot) {
   ex = ExchangeState{};
 }
 
+void Initiator::CancelExchange(ExchangeHandle handle) {
+  if (handle.slot >= exchanges_.size()) return;
+  const ExchangeState& ex = exchanges_[handle.slot];
+  if (ex.live && ex.ours && ex.tag == handle.tag) FinishExchange(handle.slot);
+}
+
 void Initiator::Exchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
                          const ExchangeOptions& options, FrameCallback done) {
   AdminExchange(address, command, arg, options, fmt::format("command {}", command),
                 std::move(done));
 }
 
-void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
-                              const ExchangeOptions& options, std::string what,
-                              FrameCallback done) {
+std::optional<ExchangeHandle> Initiator::AdminExchange(DiskAddress address, uint8_t command,
+                                                       ConstByteSpan arg,
+                                                       const ExchangeOptions& options,
+                                                       std::string what, FrameCallback done) {
   ExchangeState ex;
   ex.address = address;
   ex.command = command;
@@ -160,7 +167,7 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
   if (ex.ports.empty() || ex.ports.front() >= ports_.size()) {
     FailLater(std::move(ex.on_done),
               Error(InitiatorErrc::kNoPorts, "no usable network interface for the request"));
-    return;
+    return std::nullopt;
   }
   // A frame longer than a link carries is refused by the kernel (EMSGSIZE) and would look like
   // a target that does not answer: it goes only on the ports that carry it, and if none does,
@@ -177,10 +184,12 @@ void Initiator::AdminExchange(DiskAddress address, uint8_t command, ConstByteSpa
                     fmt::format("the {} needs a {}-byte frame, more than {} carries (MTU {}); "
                                 "send fewer entries per request",
                                 ex.what, ex.frame.size(), largest->name(), largest->mtu())));
-    return;
+    return std::nullopt;
   }
-  StartExchange(std::move(ex));
+  const uint32_t slot = StartExchange(std::move(ex));
+  const ExchangeHandle handle{slot, exchanges_[slot].tag};
   DrainCompletions();
+  return handle;
 }
 
 void Initiator::SendRaw(size_t port, ConstByteSpan frame, Duration timeout, FrameCallback done) {

@@ -99,8 +99,8 @@ class Disk {
   // True while an IDENTIFY is out to a path whose identity is not known yet (Client::Discover
   // waits for these, so that a listing shows which MACs serve another disk).
   bool identifying_paths() const;
-  // Requests submitted and not yet completed.
-  size_t pending_requests() const { return requests_.size(); }
+  // Requests submitted and not yet completed, restart checks included (Abort ends both).
+  size_t pending_requests() const { return requests_.size() + restart_checks_.size(); }
   // True once the target aborted FLUSH CACHE EXT and flushes use FLUSH CACHE (0xE7).
   bool uses_flush_cache() const { return flush_ext_refused_; }
   // Copies of finished WRITE frames that may still reach the target (UnsettledWrites), and how
@@ -242,7 +242,10 @@ class Disk {
   void FailAll(InitiatorErrc code, const std::string& why);
   // CheckForRestarts' state, kept here so that Abort can end it.
   struct RestartCheckState;
+  // Reports what the check found (the callback runs deferred); EndRestartCheck cancels the
+  // IDENTIFYs still out, for both.
   void FinishRestartCheck(RestartCheckState& check);
+  void EndRestartCheck(RestartCheckState& check);
   void CancelRestartChecks(const std::string& why);
   // How long a restart check waits when the dead-target timeout is off: a year stands for ever.
   static constexpr Duration kCheckWaitsForEver = std::chrono::hours(24 * 365);
@@ -276,13 +279,14 @@ class Disk {
   // `timeout`; resent (same tag) every `resend_interval`, or sent once if that is zero. `done`
   // gets the reply's data, or nullopt for silence, an AoE error, an ATA failure or a reply
   // shorter than `reply_bytes`. `what` names it in the debug log.
-  void SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes, Duration timeout,
-                   Duration resend_interval, std::string_view what,
-                   std::function<void(std::optional<ConstByteSpan>)> done);
+  std::optional<ExchangeHandle> SendPathAta(uint32_t path, const proto::AtaArg& arg,
+                                            size_t reply_bytes, Duration timeout,
+                                            Duration resend_interval, std::string_view what,
+                                            std::function<void(std::optional<ConstByteSpan>)> done);
   // An IDENTIFY to this path's MAC on its port only; `done` gets the identity, or nullopt for
   // silence, a refusal or a short page.
-  void SendPathIdentify(uint32_t path, Duration timeout,
-                        std::function<void(std::optional<DiskIdentity>)> done);
+  std::optional<ExchangeHandle> SendPathIdentify(
+      uint32_t path, Duration timeout, std::function<void(std::optional<DiskIdentity>)> done);
   void OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity);
   // Compares the paths whose identity is known with the first path's; says so (once per MAC)
   // when another MAC has another disk, or the same disk under another serial.

@@ -185,9 +185,10 @@ void Disk::IdentifyPaths(TimePoint now) {
   }
 }
 
-void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_bytes,
-                       Duration timeout, Duration resend_interval, std::string_view what,
-                       std::function<void(std::optional<ConstByteSpan>)> done) {
+std::optional<ExchangeHandle> Disk::SendPathAta(
+    uint32_t path, const proto::AtaArg& arg, size_t reply_bytes, Duration timeout,
+    Duration resend_interval, std::string_view what,
+    std::function<void(std::optional<ConstByteSpan>)> done) {
   const Path& p = paths_[path];
   // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
   // never gets a frame of a request) and is resent with the same tag until it is answered.
@@ -198,7 +199,7 @@ void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_byt
   o.target_mac = p.target_mac;
   o.timeout = timeout;
   o.resend_interval = resend_interval;
-  owner_.AdminExchange(
+  return owner_.AdminExchange(
       info_.address, static_cast<uint8_t>(proto::Command::kAta),
       ConstByteSpan(frame).subspan(proto::kHeaderSize), o, fmt::format("path {}", what),
       [this, path, reply_bytes, what = std::string(what),
@@ -222,15 +223,16 @@ void Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg, size_t reply_byt
       });
 }
 
-void Disk::SendPathIdentify(uint32_t path, Duration timeout,
-                            std::function<void(std::optional<DiskIdentity>)> done) {
+std::optional<ExchangeHandle> Disk::SendPathIdentify(
+    uint32_t path, Duration timeout, std::function<void(std::optional<DiskIdentity>)> done) {
   proto::AtaArg arg;
   arg.sector_count = 1;
   arg.cmd_status = proto::ata_op::kIdentifyDevice;
-  SendPathAta(path, arg, proto::kIdentifyPageSize, timeout, ExchangeOptions{}.resend_interval,
-              "IDENTIFY", [done = std::move(done)](std::optional<ConstByteSpan> page) {
-                done(page ? std::optional(IdentityOf(*page)) : std::nullopt);
-              });
+  return SendPathAta(path, arg, proto::kIdentifyPageSize, timeout,
+                     ExchangeOptions{}.resend_interval, "IDENTIFY",
+                     [done = std::move(done)](std::optional<ConstByteSpan> page) {
+                       done(page ? std::optional(IdentityOf(*page)) : std::nullopt);
+                     });
 }
 
 void Disk::DeclareFlushing(IoCallback done) {

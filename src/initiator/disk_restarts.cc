@@ -47,6 +47,9 @@ bool Vouched(const MacCheck& m, const std::vector<MacCheck>& all) {
 
 struct Disk::RestartCheckState {
   std::vector<MacCheck> macs;
+  // Its IDENTIFYs: those still out when it ends are cancelled (a dead link's would be resent
+  // until the dead-target timeout, and reach aoe serve after our FLUSH as a new session).
+  std::vector<ExchangeHandle> exchanges;
   bool finished = false;  // reported: later answers are ignored
   std::function<void(Outcome<RestartCheck>)> done;
 };
@@ -89,41 +92,54 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
   const Duration dead = owner_.options_.dead_timeout;
   const Duration timeout = dead > Duration::zero() ? dead : kCheckWaitsForEver;
   for (uint32_t i : ask) {
-    SendPathIdentify(i, timeout, [this, check, i](std::optional<DiskIdentity> id) {
-      if (check->finished) return;
-      Path& p = paths_[i];
-      auto m = std::find_if(check->macs.begin(), check->macs.end(),
-                            [&](const MacCheck& c) { return c.mac == p.target_mac; });
-      --m->asking;
-      if (id) {
-        if (p.identity->incarnation == id->incarnation) {
-          m->same = true;
-        } else {
-          m->other = true;
-          m->incarnation = id->incarnation;
-        }
-        p.identity->incarnation = id->incarnation;
-      }
-      // Done once each MAC has answered on every path, or is known to have kept its writes
-      // (by its own answer or another MAC's): a dead link does not hold up the fsync.
-      const bool settled = std::all_of(
-          check->macs.begin(), check->macs.end(),
-          [&](const MacCheck& c) { return c.asking == 0 || Kept(c) || Vouched(c, check->macs); });
-      if (settled) FinishRestartCheck(*check);
-    });
+    std::optional<ExchangeHandle> sent =
+        SendPathIdentify(i, timeout, [this, check, i](std::optional<DiskIdentity> id) {
+          if (check->finished) return;
+          Path& p = paths_[i];
+          auto m = std::find_if(check->macs.begin(), check->macs.end(),
+                                [&](const MacCheck& c) { return c.mac == p.target_mac; });
+          --m->asking;
+          if (id) {
+            if (p.identity->incarnation == id->incarnation) {
+              m->same = true;
+            } else {
+              m->other = true;
+              m->incarnation = id->incarnation;
+            }
+          }
+          // Done once each MAC has answered on every path, or is known to have kept its writes
+          // (by its own answer or another MAC's): a dead link does not hold up the fsync.
+          const bool settled =
+              std::all_of(check->macs.begin(), check->macs.end(), [&](const MacCheck& c) {
+                return c.asking == 0 || Kept(c) || Vouched(c, check->macs);
+              });
+          if (settled) FinishRestartCheck(*check);
+        });
+    if (sent) check->exchanges.push_back(*sent);
   }
 }
 
-void Disk::FinishRestartCheck(RestartCheckState& check) {
+void Disk::EndRestartCheck(RestartCheckState& check) {
   check.finished = true;
+  for (const ExchangeHandle& exchange : check.exchanges) owner_.CancelExchange(exchange);
+  check.exchanges.clear();
+}
+
+void Disk::FinishRestartCheck(RestartCheckState& check) {
+  EndRestartCheck(check);
   std::erase_if(restart_checks_, [&](const auto& c) { return c.get() == &check; });
   RestartCheck result{.restarts = {}, .asked = true};
   for (const MacCheck& c : check.macs) {
     if (Kept(c) || Vouched(c, check.macs)) continue;
     result.restarts.push_back(TargetRestart{c.mac, c.other});
-    // Every path of a restarted MAC compares with the new process from now on.
+    // Every path of a restarted MAC compares with the new process from now on, except one
+    // that carried writes acknowledged while the check was out: the old process may have
+    // acknowledged them before it died, so the next check must report it again.
     for (Path& q : paths_) {
-      if (c.other && q.target_mac == c.mac && q.identity) q.identity->incarnation = c.incarnation;
+      if (c.other && q.target_mac == c.mac && q.identity &&
+          q.writes_acked == q.writes_acked_at_check) {
+        q.identity->incarnation = c.incarnation;
+      }
     }
     if (owner_.options_.logger) {
       owner_.options_.logger->Warn(
@@ -137,7 +153,7 @@ void Disk::FinishRestartCheck(RestartCheckState& check) {
 
 void Disk::CancelRestartChecks(const std::string& why) {
   for (const std::shared_ptr<RestartCheckState>& check : restart_checks_) {
-    check->finished = true;
+    EndRestartCheck(*check);
     owner_.Defer([done = std::move(check->done),
                   error = Error(InitiatorErrc::kCancelled,
                                 fmt::format("checking {} for restarts: {}",

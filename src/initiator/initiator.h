@@ -198,8 +198,12 @@ class Initiator {
     std::function<void()> on_end;                                    // collect mode end
   };
 
-  void AdminExchange(DiskAddress address, uint8_t command, ConstByteSpan arg,
-                     const ExchangeOptions& options, std::string what, FrameCallback done);
+  // nullopt when it failed at once (`done` then runs later with the error).
+  std::optional<ExchangeHandle> AdminExchange(DiskAddress address, uint8_t command,
+                                              ConstByteSpan arg, const ExchangeOptions& options,
+                                              std::string what, FrameCallback done);
+  // Ends the exchange if it still waits, sending nothing more; its callback is dropped, not run.
+  void CancelExchange(ExchangeHandle handle);
   // Starts an exchange; returns its slot. `frame` is complete except for MACs and the tag.
   uint32_t StartExchange(ExchangeState state);
   void FinishExchange(uint32_t slot);

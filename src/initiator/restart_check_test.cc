@@ -8,6 +8,7 @@
 namespace aoe::initiator::testing {
 namespace {
 
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Waits until both paths of the disk are judged usable, then writes 1 MiB and flushes, so that
@@ -122,11 +123,19 @@ TEST_F(InitiatorTest, AbortEndsARestartCheck) {
   std::optional<Outcome<RestartCheck>> result;
   disk.async().CheckForRestarts([&](Outcome<RestartCheck> r) { result = std::move(r); });
   ASSERT_FALSE(client_->RunUntil([&] { return result.has_value(); }, clock_.Now() + seconds(1)));
+  EXPECT_EQ(disk.async().pending_requests(), 1u) << "what a mount's stop aborts";
   disk.async().Abort("stopping");
   ASSERT_TRUE(result.has_value()) << "Abort runs the callback before it returns";
   ASSERT_FALSE(*result);
   EXPECT_EQ(result->error().code, InitiatorErrc::kCancelled);
   EXPECT_EQ(result->error().message, "checking e0.1 for restarts: stopping");
+  EXPECT_EQ(disk.async().pending_requests(), 0u);
+  client_->RunUntil([] { return false; }, clock_.Now() + milliseconds(10));  // what was on the wire
+  const uint64_t asked = target.stats().per_port_requests.at(0);  // ATA requests
+  target.set_silent(0, false);
+  client_->RunUntil([] { return false; }, clock_.Now() + seconds(3));
+  EXPECT_EQ(target.stats().per_port_requests.at(0), asked)
+      << "the check's IDENTIFY is not sent again";
 }
 
 // vblade, or an aoe serve export whose acknowledged writes are durable (durability=sync, RBD):
@@ -162,6 +171,35 @@ TEST_F(InitiatorTest, ASilentMacIsVouchedForByAnotherMacOfTheSameTarget) {
   const TimePoint start = clock_.Now();
   EXPECT_TRUE(Check(disk).empty());
   EXPECT_LT(clock_.Now() - start, seconds(1)) << "the dead link does not hold up the check";
+  // Its IDENTIFY on the dead link is not resent after the check ended.
+  const uint64_t asked = target.stats().per_port_requests.at(1);
+  client_->RunUntil([] { return false; }, clock_.Now() + seconds(3));
+  EXPECT_EQ(target.stats().per_port_requests.at(1), asked);
+}
+
+// Writes acknowledged while a check is out may come from the process that then died: after a
+// check that found a restart, the next one reports it again rather than trust the new process
+// with them.
+TEST_F(InitiatorTest, WritesAcknowledgedDuringACheckThatFoundARestartAreCheckedAgain) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .incarnation = 7}, false);
+  MakeClient({}, false);
+  SyncDisk disk = Open(0, 1);
+  std::vector<std::byte> data(64 * 1024, std::byte{1});
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  target.set_incarnation(8);
+  std::optional<Outcome<RestartCheck>> check;
+  std::optional<Outcome<void>> write;
+  disk.async().CheckForRestarts([&](Outcome<RestartCheck> r) { check = std::move(r); });
+  disk.async().Write(0, data, [&](Outcome<void> r) { write = std::move(r); });
+  ASSERT_TRUE(client_->RunUntil([&] { return check && write; }, clock_.Now() + seconds(5)));
+  ASSERT_TRUE(*check && *write);
+  ASSERT_EQ((*check)->restarts.size(), 1u);
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_EQ(Check(disk).size(), 1u) << "the write may have been acknowledged by the old process";
+  ASSERT_TRUE(disk.Write(0, data));
+  ASSERT_TRUE(disk.Flush());
+  EXPECT_TRUE(Check(disk).empty()) << "from then on the new process is the reference";
 }
 
 // Two hosts serving one disk (one image, another serial and incarnation each): one dies. Its

@@ -43,6 +43,13 @@ struct DiskIdentity {
   std::optional<uint64_t> incarnation;
 };
 
+// An admin exchange in flight (Initiator::AdminExchange), for Initiator::CancelExchange: its
+// slot, and its tag (the slot is reused once the exchange ends).
+struct ExchangeHandle {
+  uint32_t slot = 0;
+  uint32_t tag = 0;
+};
+
 // A target MAC that may have lost writes it acknowledged (Disk::CheckForRestarts): it
 // restarted (another incarnation) or it did not answer.
 struct TargetRestart {

@@ -91,6 +91,7 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
         recorded_.erase(it);
         return UnrecordedIncarnation(where);
       }
+      before_serving_.try_emplace(name, BeforeServing{.record = record, .first_pick = false});
       record = next;
     }
     return record.incarnation;
@@ -108,8 +109,13 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
   if (record.incarnation == 0) record.incarnation = RandomIncarnation();
   if (!Save(name, record)) return UnrecordedIncarnation(where);
   recorded_[name] = record;
-  before_serving_[name] = last;
+  before_serving_[name] = BeforeServing{.record = last, .first_pick = true};
   return record.incarnation;
+}
+
+uint64_t IncarnationBook::PickAfterLoss(const std::string& name, Where where, uint64_t lost) {
+  const uint64_t next = Pick(name, where);
+  return next != lost ? next : RandomIncarnation();
 }
 
 void IncarnationBook::Serving(const std::string& name) { before_serving_.erase(name); }
@@ -117,10 +123,16 @@ void IncarnationBook::Serving(const std::string& name) { before_serving_.erase(n
 void IncarnationBook::NeverServed(const std::string& name) {
   auto it = before_serving_.find(name);
   if (it == before_serving_.end()) return;
+  const BeforeServing before = std::move(it->second);
+  before_serving_.erase(it);
+  if (!before.first_pick) {
+    // Re-opened with other storage while the first instance serves on: as it was.
+    if (before.record && Save(name, *before.record)) recorded_[name] = *before.record;
+    return;
+  }
   // Without a record before, the one Pick wrote says "not stopped cleanly" under a number no
   // initiator was given: the next start takes a new one, as it would have.
-  if (it->second) Save(name, *it->second);
-  before_serving_.erase(it);
+  if (before.record) Save(name, *before.record);
   recorded_.erase(name);
   locks_.erase(name);
 }
@@ -136,6 +148,7 @@ void IncarnationBook::StoppedCleanly(const std::string& name) {
 }
 
 void IncarnationBook::Lost(const std::string& name) {
+  before_serving_.erase(name);  // a loss is not undone
   auto it = recorded_.find(name);
   if (it == recorded_.end()) return;
   // A number nobody was served, not stopped cleanly: whatever the next opening decides, it

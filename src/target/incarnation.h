@@ -68,6 +68,12 @@ class IncarnationBook {
   // flight): its next opening, in this process or another, takes a new incarnation.
   void Lost(const std::string& name);
 
+  // For an export re-opened (not serving yet) while the instance it replaces lost writes under
+  // `lost` (Lost was called for it): Pick's, or where that is still `lost` (the record could
+  // not be changed, or none is kept), a random one kept by nothing.
+  uint64_t PickAfterLoss(const std::string& name, BackendCapabilities::UnflushedWrites where,
+                         uint64_t lost);
+
   // The export opened under Pick now serves. Until then, NeverServed can undo its Pick.
   void Serving(const std::string& name);
   // The export was opened and then dropped before it served anything (a start or reload that
@@ -98,9 +104,14 @@ class IncarnationBook {
   std::string boot_id_;
   Logger& log_;
   std::map<std::string, Record> recorded_;  // picked and recorded in this process
-  // For an export picked for the first time and not serving yet: its record before (nullopt:
-  // none), for NeverServed.
-  std::map<std::string, std::optional<Record>> before_serving_;
+  // For an export picked and not serving yet, what NeverServed puts back: the record before
+  // (nullopt: none), and whether that Pick was this process's first for the name (else another
+  // instance of the export serves, and keeps its lock).
+  struct BeforeServing {
+    std::optional<Record> record;
+    bool first_pick = true;
+  };
+  std::map<std::string, BeforeServing> before_serving_;
   std::map<std::string, UniqueFd> locks_;
   std::set<std::string> warned_;
 };

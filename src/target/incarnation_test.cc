@@ -206,6 +206,37 @@ TEST_F(IncarnationBookTest, WithoutAWritableStateDirectoryItWarnsAndStillServes)
       << "the fallback for the page cache is the boot's";
 }
 
+// A reload re-opens an export whose old instance then loses writes, where nothing can be
+// recorded: the new instance must still get another number than the one initiators hold.
+TEST_F(IncarnationBookTest, AfterALossWithoutARecordTheReopenedExportGetsAnotherOne) {
+  std::ofstream(root_ / "file") << "x";
+  dir_ = (root_ / "file" / "state").string();  // cannot be created
+  IncarnationBook book = Start("boot-a");
+  const uint64_t served = book.Pick("e1.1", Where::kHostCache);
+  book.Lost("e1.1");
+  const uint64_t next = book.PickAfterLoss("e1.1", Where::kHostCache, served);
+  EXPECT_NE(next, 0u);
+  EXPECT_NE(next, served);
+}
+
+// A reload re-opens a file export as an overlay, and fails on another export: the file export
+// serves on, and its record says the page cache holds its writes, as before the reload (else
+// a crash in this boot would look like a loss).
+TEST_F(IncarnationBookTest, NeverServedPutsBackWhatAReopeningChanged) {
+  uint64_t served = 0;
+  {
+    IncarnationBook book = Start("boot-a");
+    served = book.Pick("e1.1", Where::kHostCache);
+    book.Serving("e1.1");
+    const std::string before = Record();
+    EXPECT_EQ(book.Pick("e1.1", Where::kProcess), served);
+    EXPECT_NE(Record().find("\"held_by\":\"process\""), std::string::npos) << Record();
+    book.NeverServed("e1.1");
+    EXPECT_EQ(Record(), before);
+  }
+  EXPECT_EQ(Start("boot-a").Pick("e1.1", Where::kHostCache), served) << "a crash in one boot";
+}
+
 // The server: an export's incarnation, in its IDENTIFY page, across stops of aoe serve: Stop()
 // is a crash, StopCleanly() a SIGTERM. Over a file export unless the test says otherwise.
 class ServerIncarnationTest : public testkit::TargetFixture {

@@ -360,8 +360,9 @@ void ServerImpl::CloseExport(const std::string& name, std::string_view why,
     incarnations_.Lost(name);
     // Opened under the incarnation initiators hold for the writes just lost.
     if (successor && successor->owner->incarnation() != 0) {
-      const uint64_t next =
-          incarnations_.Pick(name, successor->owner->backend().capabilities().unflushed_writes);
+      const uint64_t next = incarnations_.PickAfterLoss(
+          name, successor->owner->backend().capabilities().unflushed_writes,
+          successor->owner->incarnation());
       successor->owner->Renumber(next);
       for (const std::shared_ptr<Export>& copy : successor->copies) {
         if (copy) copy->Renumber(next);

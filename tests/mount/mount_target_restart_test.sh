@@ -176,7 +176,8 @@ for (( i = 0; i < 600; i++ )); do
     sleep 0.05
 done
 [[ -e "$T_TMP/ready" ]] || t_die "the writer did not write its first half: $(cat "$T_TMP/dd3.err")"
-# Requests (flag byte 14+5 is 0) of ATA IDENTIFY DEVICE (command byte 14+10+3 is 0xEC).
+# ATA commands (AoE command byte 14+5 is 0) of IDENTIFY DEVICE (ATA command byte 14+10+3 is
+# 0xEC; a reply has its status there instead, so replies pass).
 ip netns exec "$MT_NS" nft add table netdev check || t_die "nft: cannot add a table"
 ip netns exec "$MT_NS" nft add chain netdev check in_vt0 \
     "{ type filter hook ingress device vt0 priority 0; }" || t_die "nft: cannot hook vt0"
