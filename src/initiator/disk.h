@@ -156,6 +156,9 @@ class Disk {
     std::optional<DiskIdentity> identity;  // this MAC's IDENTIFY, once it answered
     uint64_t writes_acked = 0;             // replies to WRITE and TRIM frames
     uint64_t writes_acked_at_check = 0;    // `writes_acked` when CheckForRestarts last looked
+    // Writes were acknowledged here while a check that found a restart was out: the next
+    // check reports this MAC whatever it answers (disk_restarts.cc).
+    bool restart_owed = false;
     bool identify_pending = false;
     bool redeclare_pending = false;  // a FLUSH out to say again that we flush (Redeclare)
     std::optional<TimePoint> last_redeclare{};

@@ -25,19 +25,24 @@ struct MacCheck {
   size_t asking = 0;    // its paths whose IDENTIFY is still out
   bool same = false;    // a path answered with the incarnation it had
   bool other = false;   // a path answered with another incarnation: a restart
+  // Reported whatever its paths say: writes were acknowledged on it while the last check, which
+  // found a restart, was out, perhaps by the process that had died (Path::restart_owed).
+  bool owed = false;
   std::optional<uint64_t> incarnation{};  // the new one
 };
+
+bool Restarted(const MacCheck& m) { return m.other || m.owed; }
 
 // A path that answered after the FLUSH with the incarnation it had before the writes: the
 // process that held them answered the FLUSH, so they are durable, whatever its other paths
 // (a dead link) say or do not say.
-bool Kept(const MacCheck& m) { return m.same && !m.other; }
+bool Kept(const MacCheck& m) { return m.same && !Restarted(m); }
 
 // Silent, but another MAC of the same target (same serial: aoe serve and vblade put their host
 // in it) answered with the incarnation this one had: the FLUSH went to the process that held
 // these writes, over another link.
 bool Vouched(const MacCheck& m, const std::vector<MacCheck>& all) {
-  return !m.other && std::any_of(all.begin(), all.end(), [&](const MacCheck& o) {
+  return !Restarted(m) && std::any_of(all.begin(), all.end(), [&](const MacCheck& o) {
     return Kept(o) && o.before.serial == m.before.serial &&
            o.before.incarnation == m.before.incarnation;
   });
@@ -47,9 +52,9 @@ bool Vouched(const MacCheck& m, const std::vector<MacCheck>& all) {
 
 struct Disk::RestartCheckState {
   std::vector<MacCheck> macs;
-  // Its IDENTIFYs: those still out when it ends are cancelled (a dead link's would be resent
+  // Its IDENTIFYs still out, by path: cancelled when it ends (a dead link's would be resent
   // until the dead-target timeout, and reach aoe serve after our FLUSH as a new session).
-  std::vector<ExchangeHandle> exchanges;
+  std::vector<std::pair<uint32_t, ExchangeHandle>> exchanges;
   bool finished = false;  // reported: later answers are ignored
   std::function<void(Outcome<RestartCheck>)> done;
 };
@@ -66,11 +71,16 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
   auto tells = [](const Path& p) { return p.identity && p.identity->incarnation.has_value(); };
   // From now on: a write acknowledged while the IDENTIFYs are out counts for the next check.
   for (Path& p : paths_) {
-    if (!Usable(p) || !tells(p) || p.writes_acked == p.writes_acked_at_check) continue;
+    if (!Usable(p) || !tells(p)) continue;
+    if (p.writes_acked == p.writes_acked_at_check && !p.restart_owed) continue;
     p.writes_acked_at_check = p.writes_acked;
-    if (find(p.target_mac) == check->macs.end()) {
-      check->macs.push_back(MacCheck{.mac = p.target_mac, .before = *p.identity});
+    auto m = find(p.target_mac);
+    if (m == check->macs.end()) {
+      m = check->macs.insert(check->macs.end(),
+                             MacCheck{.mac = p.target_mac, .before = *p.identity});
     }
+    m->owed = m->owed || p.restart_owed;
+    p.restart_owed = false;
   }
   // Each path of such a MAC is asked (one of them may have lost its link).
   std::vector<uint32_t> ask;
@@ -95,6 +105,7 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
     std::optional<ExchangeHandle> sent =
         SendPathIdentify(i, timeout, [this, check, i](std::optional<DiskIdentity> id) {
           if (check->finished) return;
+          std::erase_if(check->exchanges, [i](const auto& e) { return e.first == i; });
           Path& p = paths_[i];
           auto m = std::find_if(check->macs.begin(), check->macs.end(),
                                 [&](const MacCheck& c) { return c.mac == p.target_mac; });
@@ -115,13 +126,18 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
               });
           if (settled) FinishRestartCheck(*check);
         });
-    if (sent) check->exchanges.push_back(*sent);
+    if (!sent) continue;
+    if (check->finished) {
+      owner_.CancelExchange(*sent);  // ended by a completion this send ran (Abort)
+    } else {
+      check->exchanges.emplace_back(i, *sent);
+    }
   }
 }
 
 void Disk::EndRestartCheck(RestartCheckState& check) {
   check.finished = true;
-  for (const ExchangeHandle& exchange : check.exchanges) owner_.CancelExchange(exchange);
+  for (const auto& [path, exchange] : check.exchanges) owner_.CancelExchange(exchange);
   check.exchanges.clear();
 }
 
@@ -131,21 +147,20 @@ void Disk::FinishRestartCheck(RestartCheckState& check) {
   RestartCheck result{.restarts = {}, .asked = true};
   for (const MacCheck& c : check.macs) {
     if (Kept(c) || Vouched(c, check.macs)) continue;
-    result.restarts.push_back(TargetRestart{c.mac, c.other});
-    // Every path of a restarted MAC compares with the new process from now on, except one
-    // that carried writes acknowledged while the check was out: the old process may have
-    // acknowledged them before it died, so the next check must report it again.
+    result.restarts.push_back(TargetRestart{c.mac, Restarted(c)});
+    // Every path of a restarted MAC compares with the new process from now on. One that
+    // carried writes acknowledged while the check was out owes the next check a report: the
+    // old process may have acknowledged them before it died.
     for (Path& q : paths_) {
-      if (c.other && q.target_mac == c.mac && q.identity &&
-          q.writes_acked == q.writes_acked_at_check) {
-        q.identity->incarnation = c.incarnation;
-      }
+      if (q.target_mac != c.mac || !q.identity) continue;
+      if (c.incarnation) q.identity->incarnation = c.incarnation;
+      if (c.other && q.writes_acked != q.writes_acked_at_check) q.restart_owed = true;
     }
     if (owner_.options_.logger) {
       owner_.options_.logger->Warn(
           info_.address.ToString(),
           "{} {} since the last check: writes it acknowledged may be lost", c.mac.ToString(),
-          c.other ? "restarted (another incarnation)" : "did not answer IDENTIFY");
+          Restarted(c) ? "restarted (another incarnation)" : "did not answer IDENTIFY");
     }
   }
   owner_.Defer([done = std::move(check.done), result = std::move(result)] { done(result); });

@@ -79,6 +79,10 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
     case Where::kProcess:
       break;
   }
+  // Given after a loss that could not be recorded: kept for this process's later openings.
+  if (auto it = unrecorded_after_loss_.find(name); it != unrecorded_after_loss_.end()) {
+    return it->second;
+  }
   if (auto it = recorded_.find(name); it != recorded_.end()) {
     // Re-opened in this process (a reload, which flushed it): the same one. What holds its
     // unflushed writes from now on may have changed (a file export re-opened as an overlay):
@@ -115,7 +119,10 @@ uint64_t IncarnationBook::Pick(const std::string& name, Where where) {
 
 uint64_t IncarnationBook::PickAfterLoss(const std::string& name, Where where, uint64_t lost) {
   const uint64_t next = Pick(name, where);
-  return next != lost ? next : RandomIncarnation();
+  if (next != lost) return next;
+  const uint64_t random = RandomIncarnation();
+  unrecorded_after_loss_[name] = random;
+  return random;
 }
 
 void IncarnationBook::Serving(const std::string& name) { before_serving_.erase(name); }
@@ -149,8 +156,15 @@ void IncarnationBook::StoppedCleanly(const std::string& name) {
 
 void IncarnationBook::Lost(const std::string& name) {
   before_serving_.erase(name);  // a loss is not undone
+  unrecorded_after_loss_.erase(name);
   auto it = recorded_.find(name);
-  if (it == recorded_.end()) return;
+  if (it == recorded_.end()) {
+    log_.Warn(name,
+              "writes may have been lost, and no incarnation record is kept for this export: "
+              "initiators learn of it only if it is served again under another number (a "
+              "reload does that; a restart does for an overlay, and for a file after a reboot)");
+    return;
+  }
   // A number nobody was served, not stopped cleanly: whatever the next opening decides, it
   // differs from the one initiators hold. Should this save fail, the record still says "not
   // stopped cleanly", and only a page-cache export in this boot would keep it: said in the log.

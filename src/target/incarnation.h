@@ -112,6 +112,8 @@ class IncarnationBook {
     bool first_pick = true;
   };
   std::map<std::string, BeforeServing> before_serving_;
+  // What PickAfterLoss gave where no record could say it, for later Picks in this process.
+  std::map<std::string, uint64_t> unrecorded_after_loss_;
   std::map<std::string, UniqueFd> locks_;
   std::set<std::string> warned_;
 };

@@ -217,6 +217,7 @@ TEST_F(IncarnationBookTest, AfterALossWithoutARecordTheReopenedExportGetsAnother
   const uint64_t next = book.PickAfterLoss("e1.1", Where::kHostCache, served);
   EXPECT_NE(next, 0u);
   EXPECT_NE(next, served);
+  EXPECT_EQ(book.Pick("e1.1", Where::kHostCache), next) << "a later reload keeps the new one";
 }
 
 // A reload re-opens a file export as an overlay, and fails on another export: the file export
