@@ -9,6 +9,11 @@
 #      (not a hang), the daemon logs it and exits within a few seconds. Before, SIGTERM was
 #      refused because the file was in use, and ignored while stopping.
 #   3. `aoe mount --dead-timeout 2`: a write to the gone target fails with EIO by itself.
+#   4. The target dies between an fsync's FLUSH reply and the IDENTIFY of its restart check
+#      (nftables drops the IDENTIFY), so the check waits out the dead-target timeout (30 s):
+#      a forced stop (SIGTERM twice) ends the wait after its 3 s grace, the fsync fails with
+#      EIO and the daemon exits. Before, the stop aborted only requests, not the check, and
+#      waited for it.
 #
 # Exit: 0 pass, 1 fail, 77 skipped.
 set -u
@@ -18,6 +23,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/target_restart.sh"
 mt_init "$@"
 command -v python3 >/dev/null || t_skip "missing prerequisite: python3"
+t_require_cmds nft
 
 mt_netns
 IMAGE=$T_TMP/disk.img
@@ -91,5 +97,50 @@ fi
 grep -q 'no reply from e0.1 for 2 s' "$LOG" && t_pass "the log names the 2 s dead timeout" \
     || t_fail "no dead-timeout line in $LOG"
 mt_aoe umount "$MNT" >/dev/null 2>&1  # the target is gone: exit 1 is expected here
+mt_no_mount_left "$MNT"
+
+# --- 4. a forced stop during an fsync's restart check ------------------------------------------
+in_serve "e0.1=$IMAGE"
+in_mount e0.1 "$MNT"
+PID=$(mt_daemon_pid e0.1)
+# ATA commands (AoE command byte 14+5 is 0) of IDENTIFY DEVICE (ATA command byte 14+10+3).
+ip netns exec "$MT_NS" nft add table netdev check || t_die "nft: cannot add a table"
+ip netns exec "$MT_NS" nft add chain netdev check in_vt0 \
+    "{ type filter hook ingress device vt0 priority 0; }" || t_die "nft: cannot hook vt0"
+ip netns exec "$MT_NS" nft add rule netdev check in_vt0 ether type 0x88a2 \
+    @ll,152,8 0 @ll,216,8 0xec counter drop || t_die "nft: rule refused"
+# Writes (acknowledged from the target's cache), then fsync on the same descriptor: a close
+# would flush and check first.
+timeout 60 python3 -c 'import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_DIRECT)
+block = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+for i in range(4):
+    os.pwrite(fd, block, i << 20)
+try:
+    os.fsync(fd)
+except OSError as e:
+    sys.exit(f"fsync: {e}")' "$MNT/e0.1" 2>"$T_TMP/fsync.err" &
+SYNC=$!
+t_defer "kill $SYNC 2>/dev/null"
+dropped=0
+for (( i = 0; i < 100; i++ )); do
+    dropped=$(ip netns exec "$MT_NS" nft list chain netdev check in_vt0 |
+        awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+    [[ ${dropped:-0} -gt 0 ]] && break
+    sleep 0.1
+done
+[[ ${dropped:-0} -gt 0 ]] || t_die "the fsync's restart check sent no IDENTIFY"
+in_crash_target
+kill -TERM "$PID"  # refused: the file is in use and the target still looks alive
+sleep 0.5
+kill -TERM "$PID"  # forced: detach, and abort what is pending after the 3 s grace
+in_wait_gone "$PID" 10 && t_pass "a forced stop during a restart check ended the daemon" \
+    || t_fail "daemon $PID still running 10 s after the forced stop (waiting for the check)"
+wait "$SYNC"
+rc=$?
+[[ $rc -ne 0 ]] && grep -E "Input/output error|connection abort|not connected" "$T_TMP/fsync.err" >/dev/null \
+    && t_pass "the fsync failed: $(cat "$T_TMP/fsync.err")" \
+    || t_fail "the fsync: exit $rc, $(cat "$T_TMP/fsync.err")"
+ip netns exec "$MT_NS" nft delete table netdev check
 mt_no_mount_left "$MNT"
 t_finish
