@@ -33,6 +33,10 @@ struct MacCheck {
 
 bool Restarted(const MacCheck& m) { return m.other || m.owed; }
 
+std::vector<MacCheck>::iterator FindMac(std::vector<MacCheck>& macs, const MacAddress& mac) {
+  return std::find_if(macs.begin(), macs.end(), [&](const MacCheck& m) { return m.mac == mac; });
+}
+
 // A path that answered after the FLUSH with the incarnation it had before the writes: the
 // process that held them answered the FLUSH, so they are durable, whatever its other paths
 // (a dead link) say or do not say.
@@ -62,10 +66,6 @@ struct Disk::RestartCheckState {
 void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
   auto check = std::make_shared<RestartCheckState>();
   check->done = std::move(done);
-  auto find = [&](const MacAddress& mac) {
-    return std::find_if(check->macs.begin(), check->macs.end(),
-                        [&](const MacCheck& m) { return m.mac == mac; });
-  };
   // A path whose target reports no incarnation cannot tell (vblade), or has nothing to lose
   // (aoe serve with durable acknowledgements): it is not asked.
   auto tells = [](const Path& p) { return p.identity && p.identity->incarnation.has_value(); };
@@ -74,7 +74,7 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
     if (!Usable(p) || !tells(p)) continue;
     if (p.writes_acked == p.writes_acked_at_check && !p.restart_owed) continue;
     p.writes_acked_at_check = p.writes_acked;
-    auto m = find(p.target_mac);
+    auto m = FindMac(check->macs, p.target_mac);
     if (m == check->macs.end()) {
       m = check->macs.insert(check->macs.end(),
                              MacCheck{.mac = p.target_mac, .before = *p.identity});
@@ -85,7 +85,7 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
   // Each path of such a MAC is asked (one of them may have lost its link).
   std::vector<uint32_t> ask;
   for (uint32_t i = 0; i < paths_.size(); ++i) {
-    auto m = find(paths_[i].target_mac);
+    auto m = FindMac(check->macs, paths_[i].target_mac);
     if (Usable(paths_[i]) && tells(paths_[i]) && m != check->macs.end()) {
       ask.push_back(i);
       ++m->asking;
@@ -107,8 +107,7 @@ void Disk::CheckForRestarts(std::function<void(Outcome<RestartCheck>)> done) {
           if (check->finished) return;
           std::erase_if(check->exchanges, [i](const auto& e) { return e.first == i; });
           Path& p = paths_[i];
-          auto m = std::find_if(check->macs.begin(), check->macs.end(),
-                                [&](const MacCheck& c) { return c.mac == p.target_mac; });
+          auto m = FindMac(check->macs, p.target_mac);
           --m->asking;
           if (id) {
             if (p.identity->incarnation == id->incarnation) {

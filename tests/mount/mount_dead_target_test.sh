@@ -103,12 +103,7 @@ mt_no_mount_left "$MNT"
 in_serve "e0.1=$IMAGE"
 in_mount e0.1 "$MNT"
 PID=$(mt_daemon_pid e0.1)
-# ATA commands (AoE command byte 14+5 is 0) of IDENTIFY DEVICE (ATA command byte 14+10+3).
-ip netns exec "$MT_NS" nft add table netdev check || t_die "nft: cannot add a table"
-ip netns exec "$MT_NS" nft add chain netdev check in_vt0 \
-    "{ type filter hook ingress device vt0 priority 0; }" || t_die "nft: cannot hook vt0"
-ip netns exec "$MT_NS" nft add rule netdev check in_vt0 ether type 0x88a2 \
-    @ll,152,8 0 @ll,216,8 0xec counter drop || t_die "nft: rule refused"
+in_drop_identify
 # Writes (acknowledged from the target's cache), then fsync on the same descriptor: a close
 # would flush and check first.
 timeout 60 python3 -c 'import mmap, os, sys
@@ -122,14 +117,7 @@ except OSError as e:
     sys.exit(f"fsync: {e}")' "$MNT/e0.1" 2>"$T_TMP/fsync.err" &
 SYNC=$!
 t_defer "kill $SYNC 2>/dev/null"
-dropped=0
-for (( i = 0; i < 100; i++ )); do
-    dropped=$(ip netns exec "$MT_NS" nft list chain netdev check in_vt0 |
-        awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
-    [[ ${dropped:-0} -gt 0 ]] && break
-    sleep 0.1
-done
-[[ ${dropped:-0} -gt 0 ]] || t_die "the fsync's restart check sent no IDENTIFY"
+in_wait_identify_dropped "$SYNC" 10 || t_die "the fsync's restart check sent no IDENTIFY"
 in_crash_target
 kill -TERM "$PID"  # refused: the file is in use and the target still looks alive
 sleep 0.5
@@ -141,6 +129,6 @@ rc=$?
 [[ $rc -ne 0 ]] && grep -E "Input/output error|connection abort|not connected" "$T_TMP/fsync.err" >/dev/null \
     && t_pass "the fsync failed: $(cat "$T_TMP/fsync.err")" \
     || t_fail "the fsync: exit $rc, $(cat "$T_TMP/fsync.err")"
-ip netns exec "$MT_NS" nft delete table netdev check
+in_pass_identify
 mt_no_mount_left "$MNT"
 t_finish

@@ -136,12 +136,8 @@ timeout 120 python3 "$T_TMP/writer.py" "$MNT2/e0.2" "$T_TMP/src" "$T_TMP/ready" 
     2>"$T_TMP/dd2.err" &
 WRITER=$!
 t_defer "kill $WRITER 2>/dev/null"
-for (( i = 0; i < 600; i++ )); do
-    [[ -e "$T_TMP/ready" ]] && break
-    t_alive "$WRITER" || break
-    sleep 0.05
-done
-[[ -e "$T_TMP/ready" ]] || t_die "the writer did not write its first half: $(cat "$T_TMP/dd2.err")"
+in_wait_file "$WRITER" "$T_TMP/ready" 30 \
+    || t_die "the writer did not write its first half: $(cat "$T_TMP/dd2.err")"
 in_stop_target
 t_log "target stopped (SIGTERM) with 32 MiB written and not flushed; starting it again"
 in_serve "$OVERLAY"
@@ -170,36 +166,17 @@ timeout 120 python3 "$T_TMP/writer.py" "$MNT3/e0.3" "$T_TMP/src" "$T_TMP/ready" 
     2>"$T_TMP/dd3.err" &
 WRITER=$!
 t_defer "kill $WRITER 2>/dev/null"
-for (( i = 0; i < 600; i++ )); do
-    [[ -e "$T_TMP/ready" ]] && break
-    t_alive "$WRITER" || break
-    sleep 0.05
-done
-[[ -e "$T_TMP/ready" ]] || t_die "the writer did not write its first half: $(cat "$T_TMP/dd3.err")"
-# ATA commands (AoE command byte 14+5 is 0) of IDENTIFY DEVICE (ATA command byte 14+10+3 is
-# 0xEC; a reply has its status there instead, so replies pass).
-ip netns exec "$MT_NS" nft add table netdev check || t_die "nft: cannot add a table"
-ip netns exec "$MT_NS" nft add chain netdev check in_vt0 \
-    "{ type filter hook ingress device vt0 priority 0; }" || t_die "nft: cannot hook vt0"
-ip netns exec "$MT_NS" nft add rule netdev check in_vt0 ether type 0x88a2 \
-    @ll,152,8 0 @ll,216,8 0xec counter drop || t_die "nft: rule refused"
-identifies_dropped() {
-    ip netns exec "$MT_NS" nft list chain netdev check in_vt0 | awk '/counter/ {
-        for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
-}
+in_wait_file "$WRITER" "$T_TMP/ready" 30 \
+    || t_die "the writer did not write its first half: $(cat "$T_TMP/dd3.err")"
+in_drop_identify
 touch "$T_TMP/go"
-for (( i = 0; i < 600; i++ )); do
-    [[ $(identifies_dropped) -gt 0 ]] && break
-    t_alive "$WRITER" || break
-    sleep 0.05
-done
-[[ $(identifies_dropped) -gt 0 ]] \
+in_wait_identify_dropped "$WRITER" 30 \
     || t_die "the fsync's restart check sent no IDENTIFY: $(cat "$T_TMP/dd3.err")"
 in_crash_target
 in_serve "e0.3=$IMAGE3"
 sleep 5
-t_log "$(identifies_dropped) IDENTIFY frames dropped over 5 s; letting them through"
-ip netns exec "$MT_NS" nft delete table netdev check
+t_log "$(in_identifies_dropped) IDENTIFY frames dropped over 5 s; letting them through"
+in_pass_identify
 wait "$WRITER"
 rc=$?
 [[ $rc -eq 0 ]] \
