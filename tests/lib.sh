@@ -270,6 +270,42 @@ t_netns_pair() {
     t_veth "$1" "$2" "$3" "$4" "${5:-1500}"
 }
 
+# t_nft_rule NS TABLE HOOK DEV RULE...: adds RULE, for AoE frames (ethertype 0x88a2) only, to
+# DEV's HOOK chain (ingress or egress) in NS: netdev table TABLE, chain in_DEV or out_DEV, made
+# on first use. The table goes with the namespace, or with t_nft_delete NS TABLE.
+t_nft_rule() {
+    local ns=$1 table=$2 hook=$3 dev=$4 chain
+    shift 4
+    chain=$([[ $hook == ingress ]] && echo "in_$dev" || echo "out_$dev")
+    ip netns exec "$ns" nft add table netdev "$table" || t_die "nft: cannot add a table in $ns"
+    ip netns exec "$ns" nft add chain netdev "$table" "$chain" \
+        "{ type filter hook $hook device $dev priority 0; }" ||
+        t_die "nft: cannot hook $hook on $dev in $ns"
+    ip netns exec "$ns" nft add rule netdev "$table" "$chain" ether type 0x88a2 "$@" ||
+        t_die "nft: rule '$*' refused"
+}
+
+t_nft_delete() { ip netns exec "$1" nft delete table netdev "$2"; }  # NS TABLE
+
+# t_nft_counted NS TABLE CHAIN: the packets the chain's `counter` rules have counted, summed.
+t_nft_counted() {
+    ip netns exec "$1" nft list chain netdev "$2" "$3" | awk '/counter/ {
+        for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
+}
+
+# t_wait_for PID SECONDS CMD...: waits (bounded, and while PID lives) until CMD succeeds; fails
+# if it did not.
+t_wait_for() {
+    local pid=$1 limit=$2 i
+    shift 2
+    for (( i = 0; i < limit * 20; i++ )); do
+        "$@" && return 0
+        t_alive "$pid" || break
+        sleep 0.05
+    done
+    "$@"
+}
+
 # t_in NS CMD...: CMD in namespace NS, bounded (T_CMD_SECONDS, default 600).
 t_in() {
     local ns=$1

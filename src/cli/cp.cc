@@ -263,6 +263,15 @@ std::optional<std::string> Copy::Upload() {
   std::string read_error;
   HoleFinder holes(local.fd(), local.regular(), local.size_bytes());
   Progress bar(range.sectors * kSectorBytes, progress);
+  // A source cut short during the copy: what was sent past its new end is not its data.
+  auto shrank = [&]() -> std::optional<std::string> {
+    std::optional<uint64_t> now = local.ShrunkTo();
+    if (!now) return std::nullopt;
+    return fmt::format(
+        "{} shrank from {} to {} bytes during the copy, so {} does not hold a copy of it; copy "
+        "again once nothing writes to it",
+        local.path(), local.size_bytes(), *now, disk_name());
+  };
 
   auto next = [&]() -> std::optional<initiator::SyncDisk::IoOp> {
     if (next_sector >= segment_end || !read_error.empty()) return std::nullopt;
@@ -340,6 +349,10 @@ std::optional<std::string> Copy::Upload() {
     }
     initiator::SyncDisk::IoOp failed;
     auto result = disk.Pipeline(depth, next, done, &failed);
+    if (std::optional<std::string> cut = shrank()) {
+      bar.Finish();
+      return cut;
+    }
     if (!result) {
       bar.Finish();
       if (failed.kind == initiator::SyncDisk::IoOp::Kind::kTrim) {

@@ -296,6 +296,14 @@ void LocalFile::Discard(bool wrote_nothing) {
   }
 }
 
+std::optional<uint64_t> LocalFile::ShrunkTo() const {
+  struct stat st {};
+  if (!regular_ || fstat(fd_.get(), &st) != 0) return std::nullopt;
+  const auto now = static_cast<uint64_t>(st.st_size);
+  if (now >= size_bytes_) return std::nullopt;
+  return now;
+}
+
 bool PwriteAll(int fd, const std::byte* data, size_t length, uint64_t offset) {
   while (length > 0) {
     ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));

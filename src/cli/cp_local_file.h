@@ -46,6 +46,9 @@ class LocalFile {
   bool regular() const { return regular_; }
   bool block_device() const { return block_device_; }
   uint64_t size_bytes() const { return size_bytes_; }  // a source's, or a block device's
+  // A regular source's size now, if it is smaller than when it was opened (something truncated
+  // it during the copy); nullopt otherwise, and for a device.
+  std::optional<uint64_t> ShrunkTo() const;
   // A new file: every byte not written reads as zero, so zero blocks may be left as holes.
   bool starts_empty() const { return !new_path_.empty(); }
 

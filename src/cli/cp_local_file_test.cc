@@ -57,6 +57,18 @@ class LocalFileTest : public ::testing::Test {
 
 // A full disk under a copy that replaces a file: both take room until the rename, which is what
 // the message must say (the fix: room, or writing in place). A new file's message says no more.
+TEST_F(LocalFileTest, ASourceCutShortSaysItsNewSizeAndOneThatGrewDoesNot) {
+  const std::string path = PathOf("source.img");
+  WriteText(path, std::string(4096, 'a'));
+  ParseResult<LocalFile> source = LocalFile::OpenSource(path);
+  ASSERT_TRUE(source) << source.error().message;
+  EXPECT_EQ(source->ShrunkTo(), std::nullopt);
+  fs::resize_file(path, 8192);  // grew: cp copies the size it started with, as dd would
+  EXPECT_EQ(source->ShrunkTo(), std::nullopt);
+  fs::resize_file(path, 1000);
+  EXPECT_EQ(source->ShrunkTo(), std::optional<uint64_t>(1000));
+}
+
 TEST_F(LocalFileTest, AFullDiskUnderAReplacementSaysBothNeedRoom) {
   const std::string path = PathOf("disk.img");
   WriteText(path, "precious");

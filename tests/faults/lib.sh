@@ -76,30 +76,12 @@ faults_target_link_delete() { ip -n "$FT" link del vt; }
 # Link faults with nftables netdev rules (inside the namespaces)
 # ---------------------------------------------------------------------------------------------
 
-# faults_nft_rule NS DEV RULE...: adds RULE to an ingress chain on DEV, creating table
-# "netdev faults" and chain "in_DEV" on first use. Only AoE frames (ethertype 0x88a2) are hit.
-faults_nft_rule() {
-    local ns=$1 dev=$2
-    shift 2
-    ip netns exec "$ns" nft add table netdev faults || t_die "nft: cannot add a table in $ns"
-    ip netns exec "$ns" nft add chain netdev faults "in_$dev" \
-        "{ type filter hook ingress device $dev priority 0; }" ||
-        t_die "nft: cannot hook ingress on $dev in $ns"
-    ip netns exec "$ns" nft add rule netdev faults "in_$dev" ether type 0x88a2 "$@" ||
-        t_die "nft: rule '$*' refused"
-}
+# faults_nft_rule NS DEV RULE...: adds RULE to an ingress chain on DEV (t_nft_rule, table
+# "netdev faults", chain "in_DEV"). Only AoE frames (ethertype 0x88a2) are hit.
+faults_nft_rule() { t_nft_rule "$1" faults ingress "$2" "${@:3}"; }
 
 # faults_nft_egress_rule NS DEV RULE...: like faults_nft_rule, on egress (chain "out_DEV").
-faults_nft_egress_rule() {
-    local ns=$1 dev=$2
-    shift 2
-    ip netns exec "$ns" nft add table netdev faults || t_die "nft: cannot add a table in $ns"
-    ip netns exec "$ns" nft add chain netdev faults "out_$dev" \
-        "{ type filter hook egress device $dev priority 0; }" ||
-        t_die "nft: cannot hook egress on $dev in $ns"
-    ip netns exec "$ns" nft add rule netdev faults "out_$dev" ether type 0x88a2 "$@" ||
-        t_die "nft: rule '$*' refused"
-}
+faults_nft_egress_rule() { t_nft_rule "$1" faults egress "$2" "${@:3}"; }
 
 # The AoE command byte (header byte 5, after the 14-byte Ethernet header: bit 152 of the frame)
 # is 0 for ATA. Loss is applied to ATA frames only, which the initiator retransmits with its

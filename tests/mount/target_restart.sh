@@ -54,43 +54,21 @@ in_stop_target() {
 # (ATA command byte 14+10+3 is 0xEC; a reply has its status there instead, so replies pass).
 # in_pass_identify removes the rule; the test's namespace goes at exit anyway.
 in_drop_identify() {
-    ip netns exec "$MT_NS" nft add table netdev check || t_die "nft: cannot add a table"
-    ip netns exec "$MT_NS" nft add chain netdev check in_vt0 \
-        "{ type filter hook ingress device vt0 priority 0; }" || t_die "nft: cannot hook vt0"
-    ip netns exec "$MT_NS" nft add rule netdev check in_vt0 ether type 0x88a2 \
-        @ll,152,8 0 @ll,216,8 0xec counter drop || t_die "nft: rule refused"
+    t_nft_rule "$MT_NS" check ingress vt0 @ll,152,8 0 @ll,216,8 0xec counter drop
 }
-in_pass_identify() { ip netns exec "$MT_NS" nft delete table netdev check; }
+in_pass_identify() { t_nft_delete "$MT_NS" check; }
 
 # in_identifies_dropped: how many IDENTIFY requests in_drop_identify's rule has dropped.
-in_identifies_dropped() {
-    ip netns exec "$MT_NS" nft list chain netdev check in_vt0 | awk '/counter/ {
-        for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
-}
+in_identifies_dropped() { t_nft_counted "$MT_NS" check in_vt0; }
+in_some_identify_dropped() { [[ $(in_identifies_dropped) -gt 0 ]]; }
 
 # in_wait_identify_dropped PID SECONDS: waits (bounded, and while PID lives) until an IDENTIFY
 # was dropped; fails if none was.
-in_wait_identify_dropped() {
-    local pid=$1 limit=$2 i
-    for (( i = 0; i < limit * 10; i++ )); do
-        [[ $(in_identifies_dropped) -gt 0 ]] && return 0
-        t_alive "$pid" || break
-        sleep 0.1
-    done
-    [[ $(in_identifies_dropped) -gt 0 ]]
-}
+in_wait_identify_dropped() { t_wait_for "$1" "$2" in_some_identify_dropped; }
 
 # in_wait_file PID FILE SECONDS: waits (bounded, and while PID lives) until FILE exists; fails
 # if it does not.
-in_wait_file() {
-    local pid=$1 file=$2 limit=$3 i
-    for (( i = 0; i < limit * 20; i++ )); do
-        [[ -e "$file" ]] && return 0
-        t_alive "$pid" || break
-        sleep 0.05
-    done
-    [[ -e "$file" ]]
-}
+in_wait_file() { t_wait_for "$1" "$3" test -e "$2"; }
 
 # in_mount DISK DIR [ARGS...]: `aoe mount -i vi0 DISK DIR ARGS...`, undone like mt_mount (lib.sh).
 in_mount() {
