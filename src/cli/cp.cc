@@ -72,7 +72,8 @@ constexpr CommandHelp kHelp{
   aoe cp -i enp1s0 sparse.img e0.1 --sparse-upload    trim zeros instead of sending them
 
 A download writes a new file beside DST and renames it over DST once complete: a copy that
-fails or is interrupted leaves DST as it was (--seek-sectors writes in place instead).
+fails or is interrupted leaves DST as it was (--seek-sectors writes in place instead); the
+new file of one killed outright (SIGKILL) is removed by the next download to DST.
 The progress bar is shown only when stderr is a terminal. A request that gets no reply for
 --timeout seconds (default 30) fails the copy with the sector range and paths involved.
 An upload flushes every 128 MiB; if the target restarted meanwhile (aoe serve tells from its
@@ -605,6 +606,12 @@ int CpMain(const std::vector<std::string>& arguments) {
           ? LocalFile::OpenDestination(local_path, app.count("--seek-sectors") == 0, args.verify)
           : LocalFile::OpenSource(local_path);
   if (!local) return Fail(kName, kExitFailure, local.error().message);
+  for (const std::string& leftover : local->removed_leftovers()) {
+    fmt::print(stderr,
+               "aoe cp: removed {}, the partial copy of an earlier download to {} that was "
+               "killed before it could remove it\n",
+               leftover, local_path);
+  }
   // Until the copy starts, a failure leaves the local side as it was.
   auto fail_before_copy = [&](const std::string& message) {
     if (src_disk) local->Discard(/*wrote_nothing=*/true);

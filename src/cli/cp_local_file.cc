@@ -1,14 +1,18 @@
 #include "cli/cp_local_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/fs.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -64,6 +68,34 @@ std::string BaseNameOf(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The partial copies in `directory` that earlier downloads to `base` left behind when they were
+// killed outright: .BASE.aoe-cp-XXXXXX files that no cp holds locked. Each is removed while
+// locked, so a cp starting meanwhile cannot be writing it (its own name is new). Returns their
+// paths. Errors are not reported: a leftover that stays is what there was before.
+std::vector<std::string> RemoveLeftovers(const std::string& directory, const std::string& base) {
+  std::vector<std::string> removed;
+  DIR* dir = ::opendir(directory.c_str());
+  if (dir == nullptr) return removed;
+  const std::string prefix = fmt::format(".{}.aoe-cp-", base);
+  while (const struct dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    // mkostemp's six characters are letters and digits.
+    if (!name.starts_with(prefix) || name.size() != prefix.size() + 6 ||
+        !std::all_of(name.begin() + static_cast<ptrdiff_t>(prefix.size()), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; })) {
+      continue;
+    }
+    const std::string path = fmt::format("{}/{}", directory, name);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // a cp is writing it
+    if (::unlink(path.c_str()) == 0) removed.push_back(path);
+  }
+  ::closedir(dir);
+  return removed;
+}
+
 }  // namespace
 
 std::string Errno(std::string_view what, const std::string& path) {
@@ -79,7 +111,8 @@ LocalFile::LocalFile(LocalFile&& other) noexcept
       created_(other.created_),
       replaces_(other.replaces_),
       new_path_(std::exchange(other.new_path_, {})),
-      final_path_(std::move(other.final_path_)) {}
+      final_path_(std::move(other.final_path_)),
+      removed_leftovers_(std::move(other.removed_leftovers_)) {}
 
 LocalFile::~LocalFile() {
   if (!new_path_.empty()) Discard(/*wrote_nothing=*/false);
@@ -182,9 +215,23 @@ ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool 
       }
       l.final_path_ = resolved;
     }
-    std::string name =
-        fmt::format("{}/.{}.aoe-cp-XXXXXX", DirectoryOf(l.final_path_), BaseNameOf(l.final_path_));
-    l.fd_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
+    l.removed_leftovers_ = RemoveLeftovers(DirectoryOf(l.final_path_), BaseNameOf(l.final_path_));
+    std::string name;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      name = fmt::format("{}/.{}.aoe-cp-XXXXXX", DirectoryOf(l.final_path_),
+                         BaseNameOf(l.final_path_));
+      l.fd_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
+      if (!l.fd_) break;
+      // The lock is held until cp exits, however it exits: the mark of a new file still being
+      // written. Another cp's RemoveLeftovers may have taken the file between its creation and
+      // the lock (and removed it): then make another. A file system without flock (ENOLCK,
+      // EOPNOTSUPP) keeps its leftovers, as RemoveLeftovers cannot lock them either.
+      const bool taken = ::flock(l.fd_.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+      struct stat created {};
+      if (!taken && fstat(l.fd_.get(), &created) == 0 && created.st_nlink > 0) break;
+      l.fd_ = UniqueFd();
+      errno = EEXIST;
+    }
     if (!l.fd_) {
       const int err = errno;
       // Writing in place needs the file, and a file system that takes writes.

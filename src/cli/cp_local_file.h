@@ -6,9 +6,11 @@
 // (.NAME.aoe-cp-XXXXXX in the same directory, so that it starts empty and zero blocks stay
 // holes) and renames that over NAME at the end (Commit), as rsync does. A copy that fails, or
 // is interrupted by SIGINT, SIGTERM or SIGHUP (unless they are ignored, as under nohup),
-// removes the new file and leaves NAME as it was. The price is room for both until the end,
-// and what a new file cannot keep of the old: other hard links (refused), ACLs and extended
-// attributes; --seek-sectors 0 writes into NAME in place instead.
+// removes the new file and leaves NAME as it was. One killed outright (SIGKILL, the OOM killer,
+// a power cut) cannot, so the next download to NAME removes it: cp holds a lock (flock) on its
+// new file while it writes, and a .NAME.aoe-cp-XXXXXX that nobody holds is left over. The price is
+// room for both until the end, and what a new file cannot keep of the old: other hard links
+// (refused), ACLs and extended attributes; --seek-sectors 0 writes into NAME in place instead.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "cli/parse_result.h"
@@ -64,6 +67,9 @@ class LocalFile {
   // A download failed: removes the new file, or a file this call created and `wrote_nothing`
   // to; an existing file written in place keeps what was written.
   void Discard(bool wrote_nothing);
+  // The partial copies of earlier downloads to this destination that were killed before they
+  // could remove them, removed by OpenDestination (their paths), for cp to say so.
+  const std::vector<std::string>& removed_leftovers() const { return removed_leftovers_; }
 
  private:
   LocalFile() = default;
@@ -77,6 +83,7 @@ class LocalFile {
   bool replaces_ = false;   // the new file takes the place of an existing one
   std::string new_path_;    // the new file renamed over path_ by Commit, or ""
   std::string final_path_;  // what the new file replaces: path_, or the file it links to
+  std::vector<std::string> removed_leftovers_;
 };
 
 // "what PATH: strerror(errno)".

@@ -284,6 +284,26 @@ TEST_F(LocalFileTest, AnIgnoredHangupStaysIgnored) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// A download killed outright (SIGKILL) leaves its partial copy; the next download to the same
+// file removes it, but not the one a running download holds, nor other files.
+TEST_F(LocalFileTest, TheNextDownloadRemovesThePartialCopyOfOneThatWasKilled) {
+  const std::string path = PathOf("disk.img");
+  WriteText(path, "precious");
+  WriteText(PathOf(".disk.img.aoe-cp-Ab12Cd"), "left by a cp killed with SIGKILL");
+  WriteText(PathOf(".disk.img.aoe-cp-Ab12C"), "not a name cp makes");
+  WriteText(PathOf(".other.img.aoe-cp-Ab12Cd"), "another destination's");
+  auto running = LocalFile::OpenDestination(path, true, false);  // holds its new file's lock
+  ASSERT_TRUE(running) << running.error().message;
+  ASSERT_EQ(running->removed_leftovers(),
+            std::vector<std::string>{PathOf(".disk.img.aoe-cp-Ab12Cd")});
+
+  auto next = LocalFile::OpenDestination(path, true, false);
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_TRUE(next->removed_leftovers().empty()) << "the running download's file was removed";
+  EXPECT_EQ(Names(dir_).size(), 5u);  // the two new files, disk.img and the two others
+  EXPECT_EQ(ReadText(path), "precious");
+}
+
 // ^C in the middle of a download: the partial copy goes with the process.
 TEST_F(LocalFileTest, AnInterruptRemovesThePartialCopy) {
   const std::string path = PathOf("disk.img");
