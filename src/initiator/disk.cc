@@ -158,7 +158,8 @@ void Disk::Pump() {
     }
     if (!resend_queue_.empty()) {
       uint32_t slot = resend_queue_.front();
-      const Frame& f = frames_[slot];
+      Frame& f = frames_[slot];
+      CutToFrameSize(f);
       std::optional<uint32_t> avoid;
       if (f.tx_count > 0) avoid = f.tx[f.tx_count - 1].path;
       std::optional<uint32_t> path = ChoosePath(avoid);
@@ -181,18 +182,18 @@ void Disk::Pump() {
     f->paths_tried = 0;
     f->tx_count = 0;
     if (r.op == Op::kRead || r.op == Op::kWrite) {
-      uint64_t n = std::min<uint64_t>(r.sectors - r.framed, info_.sectors_per_frame);
-      f->lba = r.lba + r.framed;
-      f->sectors = static_cast<uint8_t>(n);
-      f->data_offset = r.framed * proto::kSectorSize;
-      r.framed += n;
+      const Request::Range piece = NextPiece(r, info_.sectors_per_frame);
+      f->lba = r.lba + piece.offset;
+      f->sectors = static_cast<uint8_t>(piece.sectors);
+      f->data_offset = piece.offset * proto::kSectorSize;
+      TakePiece(r, piece);
     } else {
       f->lba = 0;
       f->sectors = r.op == Op::kIdentify || r.op == Op::kTrim ? 1 : 0;
       f->data_offset = 0;
       r.framed = r.sectors;
     }
-    if (r.framed >= r.sectors) {
+    if (r.framed >= r.sectors && r.taken_back.empty()) {
       r.fully_framed = true;
       unframed_.erase(std::find(unframed_.begin(), unframed_.end(), &r));
     }
@@ -212,8 +213,8 @@ Disk::Request* Disk::NextRequestToFrame() {
     } else if (r->op != Op::kWrite) {
       return r;
     } else {
-      uint64_t n = std::min<uint64_t>(r->sectors - r->framed, info_.sectors_per_frame);
-      if (!unsettled_.HoldsBack(r->lba + r->framed, n, now)) return r;
+      const Request::Range piece = NextPiece(*r, info_.sectors_per_frame);
+      if (!unsettled_.HoldsBack(r->lba + piece.offset, piece.sectors, now)) return r;
     }
     if (!r->held_back) {
       r->held_back = true;
@@ -221,6 +222,42 @@ Disk::Request* Disk::NextRequestToFrame() {
     }
   }
   return nullptr;
+}
+
+Disk::Request::Range Disk::NextPiece(const Request& r, uint64_t max) {
+  if (!r.taken_back.empty()) {
+    return {r.taken_back.front().offset, std::min(r.taken_back.front().sectors, max)};
+  }
+  return {r.framed, std::min(r.sectors - r.framed, max)};
+}
+
+void Disk::TakePiece(Request& r, const Request::Range& piece) {
+  if (r.taken_back.empty()) {
+    r.framed += piece.sectors;
+    return;
+  }
+  Request::Range& front = r.taken_back.front();
+  front.offset += piece.sectors;
+  front.sectors -= piece.sectors;
+  if (front.sectors == 0) r.taken_back.erase(r.taken_back.begin());
+}
+
+void Disk::CutToFrameSize(Frame& f) {
+  Request& r = *f.request;
+  if ((r.op != Op::kRead && r.op != Op::kWrite) || f.sectors <= info_.sectors_per_frame) return;
+  // A late reply to a longer copy, should one have left, no longer completes the frame; an
+  // unanswered write copy stays tracked over its whole range (UnsettledWrites), so what is
+  // written after it is held back until it can no longer land.
+  RetireTransmissions(f);
+  const uint64_t keep = info_.sectors_per_frame;
+  r.taken_back.push_back({f.data_offset / proto::kSectorSize + keep, f.sectors - keep});
+  f.sectors = static_cast<uint8_t>(keep);
+  if (r.fully_framed) {
+    // First: the rest of a request already partly sent.
+    r.fully_framed = false;
+    unframed_.push_front(&r);
+  }
+  BuildFrame(f);
 }
 
 void Disk::SendIfQueued(const Frame& f) {
@@ -383,6 +420,29 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     f.paths_tried = 0;
     BuildFrame(f);
     Transmit(slot, path);
+    Pump();
+    return;
+  }
+  if ((r.op == Op::kRead || r.op == Op::kWrite) && h->is_error() &&
+      h->error == proto::AoeError::kBadArgument && f.sectors > 1) {
+    // The target takes fewer sectors a command than this frame has (aoe-protocol.md, section 8;
+    // its MTU was lowered, or the link's) and did nothing. Frames on this path get at most half
+    // as many (Path::refusal_cap) until a config reply says how many (re-discovery is asked for
+    // at once), and this one is cut and sent again (CutToFrameSize). A one-sector frame refused
+    // so fails.
+    const auto cap = static_cast<uint8_t>(f.sectors / 2);
+    p.refusal_cap = p.refusal_cap == 0 ? cap : std::min(p.refusal_cap, cap);
+    p.advertised_at_refusal = p.advertised_sectors;
+    RecomputeSectorsPerFrame();
+    RefreshPathInfo();
+    next_rediscover_ = std::min(next_rediscover_, now);
+    owner_.RefreshPorts(now);
+    RetireTransmissions(f);
+    ++f.retries;  // a retransmission: the dead-target timeout still counts from the first
+    if (f.state != Frame::State::kAwaitingResend) {  // not queued already by a timeout
+      f.state = Frame::State::kAwaitingResend;
+      resend_queue_.push_back(slot);
+    }
     Pump();
     return;
   }
@@ -621,6 +681,7 @@ void Disk::OnTimer(TimePoint now) {
     ++f.retries;
     f.state = Frame::State::kAwaitingResend;
     resend_queue_.push_back(slot);
+    owner_.RefreshPorts(now);  // the MTU may have been lowered under the frame
   }
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     Path& p = paths_[i];

@@ -119,6 +119,13 @@ class Disk {
     uint64_t sectors = 0;       // total to transfer (1 page for IDENTIFY, 0 for FLUSH), or trimmed
     std::byte* data = nullptr;  // read destination or write source (caller-owned)
     uint64_t framed = 0;        // sectors already put into frames
+    // Ranges of sectors taken back from frames cut to a lowered MTU (CutToFrameSize), framed
+    // again before the rest.
+    struct Range {
+      uint64_t offset = 0;  // sectors into the request
+      uint64_t sectors = 0;
+    };
+    std::vector<Range> taken_back;  // empty but on an MTU change, so no allocation
     // SendQueue batch of the last transmission of any of its frames: a frame that waits there
     // still points into the request's data, so the request must not complete before it leaves.
     uint64_t queued_batch = 0;
@@ -138,6 +145,12 @@ class Disk {
     MacAddress target_mac;
     uint16_t buffer_count = 0;
     uint8_t advertised_sectors = 2;
+    // A READ or WRITE frame was refused with AoE error 2 (too many sectors) while the target
+    // advertised `advertised_at_refusal`: frames stay at `refusal_cap` sectors at most (0: no
+    // cap) until the target advertises another count (its MTU changed again), so that a target
+    // advertising more than it takes is not sent refused frames for ever.
+    uint8_t refusal_cap = 0;
+    uint8_t advertised_at_refusal = 0;
     CongestionWindow window{1};
     RttEstimator rtt;
     uint32_t in_flight = 0;
@@ -218,6 +231,14 @@ class Disk {
               IdentifyCallback identify_done);
   // Sends as many frames (retransmissions first) as windows and frame slots allow.
   void Pump();
+  // The next sectors of a read or write to put into a frame, at most `max`: a range taken back
+  // first, else the next unframed ones. TakePiece marks them framed.
+  static Request::Range NextPiece(const Request& r, uint64_t max);
+  void TakePiece(Request& r, const Request::Range& piece);
+  // A frame longer than frames now are (the MTU was lowered: the kernel refuses it) keeps its
+  // first sectors_per_frame sectors and gives the rest back to its request. Its transmissions
+  // are forgotten first, a write's copy over the range it had.
+  void CutToFrameSize(Frame& f);
   std::optional<uint32_t> ChoosePath(std::optional<uint32_t> avoid) const;
   Frame* AcquireFrameSlot();
   void BuildFrame(Frame& f);
@@ -267,6 +288,8 @@ class Disk {
   void MarkPathDown(uint32_t path);
   void SendProbe(uint32_t path, TimePoint now);
   void RecomputeSectorsPerFrame();
+  // A port's FrameMtu changed (Initiator::RefreshPorts): frames are sized again.
+  void PortsChanged();
   std::string PathName(uint32_t path) const;
   std::string DescribeRange(const Frame& f) const;
   Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;

@@ -142,6 +142,9 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
   Path& p = paths_[*idx];
   p.buffer_count = config.buffer_count;
   p.advertised_sectors = config.sector_count == 0 ? 2 : config.sector_count;
+  if (p.refusal_cap != 0 && p.advertised_sectors != p.advertised_at_refusal) {
+    p.refusal_cap = 0;  // the target's count changed since it refused: it is believed again
+  }
   // Only the disk's own MACs describe it: another disk's config string is not this one's.
   if (Usable(p)) {
     info_.buffer_count = config.buffer_count;
@@ -341,9 +344,15 @@ void Disk::RecomputeSectorsPerFrame() {
   for (const Path& p : paths_) {
     if (p.verdict == Path::Verdict::kOther) continue;
     n = std::min(n, p.advertised_sectors);
-    n = std::min(n, proto::SectorsPerFrame(owner_.ports_[p.port]->mtu()));
+    if (p.refusal_cap != 0) n = std::min(n, p.refusal_cap);
+    n = std::min(n, proto::SectorsPerFrame(owner_.FrameMtu(p.port)));
   }
   info_.sectors_per_frame = std::max<uint8_t>(n, 1);
+}
+
+void Disk::PortsChanged() {
+  RecomputeSectorsPerFrame();
+  RefreshPathInfo();
 }
 
 PathInfo Disk::MakePathInfo(const Path& p) const {

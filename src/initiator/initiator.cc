@@ -20,6 +20,10 @@ constexpr size_t kRxBatch = 64;
 // Receive batches one OnReadable handles before it returns (1,024 frames).
 constexpr int kRxRounds = 16;
 constexpr size_t kMinRxSlotBytes = 9216 + proto::kEthernetHeaderSize;
+// An MTU raised while the initiator runs is used up to this (FrameMtu): the receive slots above
+// and a ring port's frames (RingPacketPort) take frames of it.
+constexpr size_t kJumboMtu = 9000;
+constexpr Duration kPortRefreshInterval = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -29,8 +33,11 @@ Initiator::Initiator(Clock& clock, std::vector<Port*> ports, InitiatorOptions op
       options_(std::move(options)),
       tags_(options_.tag_session.value_or(TagTable::RandomSession())) {
   size_t slot_bytes = kMinRxSlotBytes;
-  for (const Port* p : ports_)
+  for (const Port* p : ports_) {
     slot_bytes = std::max(slot_bytes, p->mtu() + proto::kEthernetHeaderSize);
+    open_mtus_.push_back(p->mtu());
+    frame_mtus_.push_back(p->mtu());
+  }
   rx_storage_.resize(slot_bytes * kRxBatch);
   rx_slots_.resize(kRxBatch);
   for (size_t i = 0; i < kRxBatch; ++i) {
@@ -126,6 +133,27 @@ size_t Initiator::OnTimer() {
     }
   }
   return fired;
+}
+
+size_t Initiator::FrameMtu(size_t port) const {
+  return std::min(ports_[port]->mtu(), std::max(open_mtus_[port], kJumboMtu));
+}
+
+void Initiator::RefreshPorts(TimePoint now) {
+  if (ports_refreshed_at_ && now - *ports_refreshed_at_ < kPortRefreshInterval) return;
+  ports_refreshed_at_ = now;
+  for (size_t port = 0; port < ports_.size(); ++port) {
+    (void)ports_[port]->Refresh();  // a missing interface keeps its last MTU
+    const size_t mtu = FrameMtu(port);
+    if (mtu != frame_mtus_[port] && options_.logger) {
+      options_.logger->Info(ports_[port]->name(), "MTU {} (was {}): frames are sized again", mtu,
+                            frame_mtus_[port]);
+    }
+    frame_mtus_[port] = mtu;
+  }
+  // Every time, not only on a change seen here: a port whose MTU() is read live (MemoryPort)
+  // may have changed since the disk last sized its frames.
+  for (const auto& d : disks_) d->PortsChanged();
 }
 
 size_t Initiator::Poll() {

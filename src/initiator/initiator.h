@@ -221,6 +221,14 @@ class Initiator {
   void HandleConfigReply(size_t port, const proto::Header& header, ConstByteSpan frame);
   // Broadcasts a config query for one disk on every port (periodic re-discovery).
   void Rediscover(DiskAddress address);
+  // The MTU frames on `port` are sized for: the interface's, as of the last RefreshPorts, up to
+  // what the receive buffers take (those of the Initiator and of a ring port hold 9000-byte
+  // frames at least, and frames of the MTU the port was opened with).
+  size_t FrameMtu(size_t port) const;
+  // Frames went unanswered: re-reads each port's interface (its MTU may have been lowered, and
+  // the kernel then refuses our frames as too long), at most once a second, and has every disk
+  // size its frames again (Disk::PortsChanged).
+  void RefreshPorts(TimePoint now);
   Disk* GetOrCreateDisk(DiskAddress address);
   // Hands every frame queued in this pass to the ports (SendQueue::Flush).
   void FlushSends();
@@ -267,6 +275,9 @@ class Initiator {
     uint32_t tag;
   };
   std::deque<LingeringTag> lingering_tags_;  // by gone_at (one linger for all)
+  std::vector<size_t> open_mtus_;            // each port's MTU when the Initiator was made
+  std::vector<size_t> frame_mtus_;           // each port's FrameMtu as of the last RefreshPorts
+  std::optional<TimePoint> ports_refreshed_at_;
   // Receive buffers, one batch per call, sized for the largest MTU of any port.
   std::vector<std::byte> rx_storage_;
   std::vector<RxSlot> rx_slots_;

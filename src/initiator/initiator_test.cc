@@ -396,6 +396,84 @@ TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
   EXPECT_EQ(disk.info().sectors_per_frame, 17);  // (9000 - 36) / 512
 }
 
+// The MTU of the initiator's interface is lowered after the disk was opened with jumbo frames:
+// its 17-sector frames are refused by the port (as the kernel refuses them with EMSGSIZE). The
+// engine re-reads its ports once frames go unanswered, cuts the frames it had built to the new
+// size and completes the write, exactly, in 2-sector frames. Without the cut the write fails at
+// the dead-target timeout; without the re-reading it waits for its path to go down (500 ms of
+// silence) and a config reply. (The write also waits out the lifetime of its refused frames'
+// copies, which the engine cannot tell from copies that left: 100 ms here.)
+TEST_F(InitiatorTest, AWriteGoesOnInSmallerFramesAfterTheMtuWasLowered) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  for (auto& p : target_ports_) p->set_mtu(9000);
+  Client& client =
+      MakeClient({.dead_timeout = seconds(10), .write_copy_lifetime = milliseconds(100)}, false);
+  init_port_a_->set_mtu(9000);
+  SyncDisk disk = Open(0, 1);
+  ASSERT_EQ(disk.info().sectors_per_frame, 17);
+  init_port_a_->set_mtu(1500);
+  const std::vector<std::byte> data = RandomBytes(128 * 512, 31);
+  const TimePoint start = clock_.Now();
+  ASSERT_TRUE(disk.Write(100, data));
+  EXPECT_LT(clock_.Now() - start, milliseconds(300));
+  EXPECT_EQ(disk.info().sectors_per_frame, 2);  // (1500 - 36) / 512
+  EXPECT_GT(init_port_a_->stats().tx_oversize, 0u) << "no frame was too long for the new MTU";
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), target.data().begin() + 100 * 512));
+  // Reads are sized for the new MTU from the start.
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(100, back));
+  EXPECT_EQ(back, data);
+  (void)client;
+}
+
+// The target's MTU is lowered instead: it refuses requests for more sectors than a frame now
+// carries with AoE error 2 (aoe-protocol.md, section 8). The engine asks for fewer, and a config
+// reply tells it how many the target takes; the read completes. Without it the read fails with
+// the refusal.
+TEST_F(InitiatorTest, AReadGoesOnInSmallerFramesWhenTheTargetRefusesTheirSize) {
+  FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
+  for (auto& p : target_ports_) p->set_mtu(9000);
+  Client& client = MakeClient({.dead_timeout = seconds(10)}, false);
+  init_port_a_->set_mtu(9000);
+  SyncDisk disk = Open(0, 1);
+  ASSERT_EQ(disk.info().sectors_per_frame, 17);
+  const std::vector<std::byte> data = RandomBytes(128 * 512, 32);
+  std::copy(data.begin(), data.end(), target.data().begin() + 200 * 512);
+  for (auto& p : target_ports_) p->set_mtu(1500);
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(200, back));
+  EXPECT_EQ(back, data);
+  ASSERT_TRUE(client.RunUntil([&] { return disk.info().sectors_per_frame == 2; },
+                              clock_.Now() + seconds(2)))
+      << "sectors per frame: " << int{disk.info().sectors_per_frame};
+}
+
+// A target that advertises 17 sectors a frame but takes 4: each refusal halves the frames on
+// that path, and its config replies (still saying 17) do not undo that, so after the first
+// read's refusals no frame is refused again.
+TEST_F(InitiatorTest, ATargetThatTakesFewerSectorsThanItAdvertisesIsSentFramesItTakes) {
+  FakeTarget& target =
+      AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .accepted_sectors = 4}, false);
+  for (auto& p : target_ports_) p->set_mtu(9000);
+  Client& client = MakeClient({.dead_timeout = seconds(10)}, false);
+  init_port_a_->set_mtu(9000);
+  SyncDisk disk = Open(0, 1);
+  ASSERT_EQ(disk.info().sectors_per_frame, 17);
+  const std::vector<std::byte> data = RandomBytes(128 * 512, 33);
+  std::copy(data.begin(), data.end(), target.data().begin() + 300 * 512);
+  std::vector<std::byte> back(data.size());
+  ASSERT_TRUE(disk.Read(300, back));
+  EXPECT_EQ(back, data);
+  EXPECT_GT(target.stats().refused_too_long, 0u);
+  // The re-discovery the refusals asked for has been answered (17 again), and more.
+  client.RunUntil([] { return false; }, clock_.Now() + seconds(2));
+  EXPECT_EQ(disk.info().sectors_per_frame, 4);
+  const uint64_t refused = target.stats().refused_too_long;
+  ASSERT_TRUE(disk.Read(300, back));
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(target.stats().refused_too_long, refused);
+}
+
 TEST_F(InitiatorTest, RediscoveryCanBeTurnedOff) {
   AddTarget({.shelf = 0, .slot = 1}, false);
   Client& client = MakeClient({.rediscover_interval = Duration::zero()}, false);

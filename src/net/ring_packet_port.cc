@@ -245,8 +245,9 @@ Result<size_t> RingPacketPort::Send(std::span<const TxFrame> frames) {
   const size_t lent_sent = CommitLent(frames);
   // Only a missing interface is decided here. Whether the link is down is left to the kernel
   // (the kick and sendmmsg fail with ENETDOWN, below), as in PacketPort: link_up() is as old as
-  // the last Refresh(), and a caller that never refreshes (the initiator) would otherwise drop
-  // every frame for good after opening the port while the link was still coming up.
+  // the last Refresh(), and a caller that refreshes seldom (the initiator: only when frames go
+  // unanswered) would otherwise drop every frame after opening the port while the link was
+  // still coming up.
   if (socket_.ifindex() == 0) {
     // Documented choice, as in PacketPort: drop while the interface is missing. The lent slots
     // just made ready are taken back, as after a failed kick.

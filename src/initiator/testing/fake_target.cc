@@ -133,7 +133,9 @@ size_t FakeTarget::Ata(size_t port, std::vector<std::byte>& frame, size_t length
                    a->cmd_status == proto::ata_op::kWriteSectorsExt;
       uint64_t lba = proto::AddressedLba(*a);
       uint64_t n = a->sector_count;
-      if (n > MaxSectors(port)) {
+      if (n > MaxSectors(port) ||
+          (options_.accepted_sectors != 0 && n > options_.accepted_sectors)) {
+        ++stats_.refused_too_long;
         proto::SetError(frame, proto::AoeError::kBadArgument);
         return proto::kAtaHeaderSize;
       }

@@ -27,6 +27,9 @@ struct FakeTargetOptions {
   uint64_t sectors = 2048;  // capacity
   uint16_t buffer_count = 16;
   uint8_t max_sectors = 0;  // advertised scnt; 0 = (MTU - 36) / 512 of the port
+  // Takes at most this many sectors a command, whatever it advertises (0: what it advertises):
+  // a target that advertises more than it takes refuses the rest with AoE error 2.
+  uint8_t accepted_sectors = 0;
   uint16_t firmware_version = 0x4019;
   std::string model = "aoekit fake target";
   std::string serial = "fake-serial";
@@ -53,6 +56,7 @@ struct FakeTargetStats {
   uint64_t trims = 0;  // DSM TRIM commands carried out
   uint64_t trimmed_sectors = 0;
   uint64_t config = 0;
+  uint64_t refused_too_long = 0;  // READ/WRITE refused with AoE error 2 for their sector count
   uint64_t replies = 0;
   std::vector<uint64_t> per_port_requests;  // ATA requests per port index
 };
