@@ -68,6 +68,10 @@ std::string BaseNameOf(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The start of the name of a download's new file beside `base`: .BASE.aoe-cp- and mkostemp's
+// six letters and digits.
+std::string NewFilePrefix(const std::string& base) { return fmt::format(".{}.aoe-cp-", base); }
+
 // The partial copies in `directory` that earlier downloads to `base` left behind when they were
 // killed outright: .BASE.aoe-cp-XXXXXX files that no cp holds locked. Each is removed while
 // locked, so a cp starting meanwhile cannot be writing it (its own name is new). Returns their
@@ -76,7 +80,7 @@ std::vector<std::string> RemoveLeftovers(const std::string& directory, const std
   std::vector<std::string> removed;
   DIR* dir = ::opendir(directory.c_str());
   if (dir == nullptr) return removed;
-  const std::string prefix = fmt::format(".{}.aoe-cp-", base);
+  const std::string prefix = NewFilePrefix(base);
   while (const struct dirent* entry = ::readdir(dir)) {
     const std::string_view name = entry->d_name;
     // mkostemp's six characters are letters and digits.
@@ -215,11 +219,12 @@ ParseResult<LocalFile> LocalFile::OpenDestination(const std::string& path, bool 
       }
       l.final_path_ = resolved;
     }
-    l.removed_leftovers_ = RemoveLeftovers(DirectoryOf(l.final_path_), BaseNameOf(l.final_path_));
+    const std::string directory = DirectoryOf(l.final_path_);
+    const std::string base = BaseNameOf(l.final_path_);
+    l.removed_leftovers_ = RemoveLeftovers(directory, base);
     std::string name;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      name = fmt::format("{}/.{}.aoe-cp-XXXXXX", DirectoryOf(l.final_path_),
-                         BaseNameOf(l.final_path_));
+      name = fmt::format("{}/{}XXXXXX", directory, NewFilePrefix(base));
       l.fd_ = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
       if (!l.fd_) break;
       // The lock is held until cp exits, however it exits: the mark of a new file still being

@@ -55,8 +55,7 @@ class LocalFileTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// A full disk under a copy that replaces a file: both take room until the rename, which is what
-// the message must say (the fix: room, or writing in place). A new file's message says no more.
+// A source truncated during an upload says how short it is now; one that grew does not count.
 TEST_F(LocalFileTest, ASourceCutShortSaysItsNewSizeAndOneThatGrewDoesNot) {
   const std::string path = PathOf("source.img");
   WriteText(path, std::string(4096, 'a'));
@@ -69,6 +68,8 @@ TEST_F(LocalFileTest, ASourceCutShortSaysItsNewSizeAndOneThatGrewDoesNot) {
   EXPECT_EQ(source->ShrunkTo(), std::optional<uint64_t>(1000));
 }
 
+// A full disk under a copy that replaces a file: both take room until the rename, which is what
+// the message must say (the fix: room, or writing in place). A new file's message says no more.
 TEST_F(LocalFileTest, AFullDiskUnderAReplacementSaysBothNeedRoom) {
   const std::string path = PathOf("disk.img");
   WriteText(path, "precious");

@@ -434,7 +434,6 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
     p.refusal_cap = p.refusal_cap == 0 ? cap : std::min(p.refusal_cap, cap);
     p.advertised_at_refusal = p.advertised_sectors;
     RecomputeSectorsPerFrame();
-    RefreshPathInfo();
     next_rediscover_ = std::min(next_rediscover_, now);
     owner_.RefreshPorts(now);
     RetireTransmissions(f);

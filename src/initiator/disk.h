@@ -287,9 +287,9 @@ class Disk {
   proto::AtaArg FlushArg() const;
   void MarkPathDown(uint32_t path);
   void SendProbe(uint32_t path, TimePoint now);
+  // Sectors per frame from the paths' counts and the ports' FrameMtu, and info().paths again:
+  // after a config reply, a path's verdict, a refusal or a port's MTU changed.
   void RecomputeSectorsPerFrame();
-  // A port's FrameMtu changed (Initiator::RefreshPorts): frames are sized again.
-  void PortsChanged();
   std::string PathName(uint32_t path) const;
   std::string DescribeRange(const Frame& f) const;
   Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;

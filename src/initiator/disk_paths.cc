@@ -155,7 +155,6 @@ void Disk::LearnPath(size_t port, const MacAddress& mac, const proto::ConfigArg&
     }
   }
   RecomputeSectorsPerFrame();
-  RefreshPathInfo();
   IdentifyPaths(owner_.clock_.Now());
   Pump();
 }
@@ -325,7 +324,6 @@ void Disk::JudgePaths() {
   }
   if (!changed) return;
   RecomputeSectorsPerFrame();
-  RefreshPathInfo();
 }
 
 void Disk::Notice(const MacAddress& mac, std::string message) {
@@ -348,10 +346,6 @@ void Disk::RecomputeSectorsPerFrame() {
     n = std::min(n, proto::SectorsPerFrame(owner_.FrameMtu(p.port)));
   }
   info_.sectors_per_frame = std::max<uint8_t>(n, 1);
-}
-
-void Disk::PortsChanged() {
-  RecomputeSectorsPerFrame();
   RefreshPathInfo();
 }
 

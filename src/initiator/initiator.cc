@@ -153,7 +153,7 @@ void Initiator::RefreshPorts(TimePoint now) {
   }
   // Every time, not only on a change seen here: a port whose MTU() is read live (MemoryPort)
   // may have changed since the disk last sized its frames.
-  for (const auto& d : disks_) d->PortsChanged();
+  for (const auto& d : disks_) d->RecomputeSectorsPerFrame();
 }
 
 size_t Initiator::Poll() {

@@ -227,7 +227,7 @@ class Initiator {
   size_t FrameMtu(size_t port) const;
   // Frames went unanswered: re-reads each port's interface (its MTU may have been lowered, and
   // the kernel then refuses our frames as too long), at most once a second, and has every disk
-  // size its frames again (Disk::PortsChanged).
+  // size its frames again (Disk::RecomputeSectorsPerFrame).
   void RefreshPorts(TimePoint now);
   Disk* GetOrCreateDisk(DiskAddress address);
   // Hands every frame queued in this pass to the ports (SendQueue::Flush).

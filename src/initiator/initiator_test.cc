@@ -405,11 +405,8 @@ TEST_F(InitiatorTest, PeriodicRediscoveryPicksUpMtuChangesAndNewTargetPorts) {
 // copies, which the engine cannot tell from copies that left: 100 ms here.)
 TEST_F(InitiatorTest, AWriteGoesOnInSmallerFramesAfterTheMtuWasLowered) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
-  for (auto& p : target_ports_) p->set_mtu(9000);
-  Client& client =
-      MakeClient({.dead_timeout = seconds(10), .write_copy_lifetime = milliseconds(100)}, false);
-  init_port_a_->set_mtu(9000);
-  SyncDisk disk = Open(0, 1);
+  MakeClient({.dead_timeout = seconds(10), .write_copy_lifetime = milliseconds(100)}, false);
+  SyncDisk disk = OpenOverJumboFrames(0, 1);
   ASSERT_EQ(disk.info().sectors_per_frame, 17);
   init_port_a_->set_mtu(1500);
   const std::vector<std::byte> data = RandomBytes(128 * 512, 31);
@@ -423,7 +420,6 @@ TEST_F(InitiatorTest, AWriteGoesOnInSmallerFramesAfterTheMtuWasLowered) {
   std::vector<std::byte> back(data.size());
   ASSERT_TRUE(disk.Read(100, back));
   EXPECT_EQ(back, data);
-  (void)client;
 }
 
 // The target's MTU is lowered instead: it refuses requests for more sectors than a frame now
@@ -432,10 +428,8 @@ TEST_F(InitiatorTest, AWriteGoesOnInSmallerFramesAfterTheMtuWasLowered) {
 // the refusal.
 TEST_F(InitiatorTest, AReadGoesOnInSmallerFramesWhenTheTargetRefusesTheirSize) {
   FakeTarget& target = AddTarget({.shelf = 0, .slot = 1, .sectors = 8192}, false);
-  for (auto& p : target_ports_) p->set_mtu(9000);
   Client& client = MakeClient({.dead_timeout = seconds(10)}, false);
-  init_port_a_->set_mtu(9000);
-  SyncDisk disk = Open(0, 1);
+  SyncDisk disk = OpenOverJumboFrames(0, 1);
   ASSERT_EQ(disk.info().sectors_per_frame, 17);
   const std::vector<std::byte> data = RandomBytes(128 * 512, 32);
   std::copy(data.begin(), data.end(), target.data().begin() + 200 * 512);
@@ -454,10 +448,8 @@ TEST_F(InitiatorTest, AReadGoesOnInSmallerFramesWhenTheTargetRefusesTheirSize) {
 TEST_F(InitiatorTest, ATargetThatTakesFewerSectorsThanItAdvertisesIsSentFramesItTakes) {
   FakeTarget& target =
       AddTarget({.shelf = 0, .slot = 1, .sectors = 8192, .accepted_sectors = 4}, false);
-  for (auto& p : target_ports_) p->set_mtu(9000);
   Client& client = MakeClient({.dead_timeout = seconds(10)}, false);
-  init_port_a_->set_mtu(9000);
-  SyncDisk disk = Open(0, 1);
+  SyncDisk disk = OpenOverJumboFrames(0, 1);
   ASSERT_EQ(disk.info().sectors_per_frame, 17);
   const std::vector<std::byte> data = RandomBytes(128 * 512, 33);
   std::copy(data.begin(), data.end(), target.data().begin() + 300 * 512);

@@ -133,6 +133,14 @@ class InitiatorTest : public ::testing::Test {
     return *d;
   }
 
+  // Open over jumbo frames: MTU 9000 on every target port and the client's wire A port (17
+  // sectors a frame), for the tests that lower an MTU afterwards. After MakeClient.
+  SyncDisk OpenOverJumboFrames(uint16_t shelf, uint8_t slot) {
+    for (auto& p : target_ports_) p->set_mtu(9000);
+    init_port_a_->set_mtu(9000);
+    return Open(shelf, slot);
+  }
+
   // Reads 1 MiB so that the path's window grows to its limit (16, the fake target's buffer
   // count) and its RTT estimate settles: the start of the tests of stalls and batches.
   static void WarmUp(SyncDisk& disk) {
