@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <set>
 #include <span>
@@ -43,8 +44,33 @@ Result<std::unique_ptr<Port>> OpenPort(const ServerEnvironment& env, Logger& log
   return port;
 }
 
+// Drops every frame waiting on `port`; returns how many. Bounded: frames go on arriving while
+// it runs.
+size_t DiscardWaitingFrames(Port& port) {
+  constexpr size_t kBatch = 32;
+  constexpr size_t kMostFrames = 65536;        // more than any receive queue holds
+  std::array<std::byte, kBatch * 64> scratch;  // frames are cut short: only their count matters
+  std::array<RxSlot, kBatch> slots;
+  for (size_t i = 0; i < kBatch; ++i) slots[i].buffer = ByteSpan(scratch).subspan(i * 64, 64);
+  size_t dropped = 0;
+  while (dropped < kMostFrames) {
+    Result<size_t> got = port.Receive(slots);
+    if (!got || *got == 0) break;
+    dropped += *got;
+  }
+  return dropped;
+}
+
 // One port per loop on each interface of `names`; with several loops, joined to one fanout
 // group per interface.
+//
+// A group is only sticky (each initiator's frames on one loop, in order) once every member has
+// joined. Before that, the first member takes every frame (the group hands all to its only
+// member) and a later one every frame since its bind (a bound socket receives on its own until
+// it joins), so one request could be waiting on two loops, or an initiator's older frames on
+// one loop and its newer ones on another: served twice, or out of order, an old write could land
+// over a newer one. So what the members took in while the group formed is dropped; the
+// initiators send it again.
 Result<PortSets> OpenPortSets(const ServerEnvironment& env, Logger& log,
                               const std::vector<std::string>& names, size_t loops) {
   PortSets opened;
@@ -65,6 +91,16 @@ Result<PortSets> OpenPortSets(const ServerEnvironment& env, Logger& log,
         group = *joined;
       }
       per_loop.push_back(std::move(*port));
+    }
+    if (loops > 1) {
+      size_t dropped = 0;
+      for (auto& port : per_loop) dropped += DiscardWaitingFrames(*port);
+      if (dropped > 0) {
+        log.Debug(name,
+                  "dropped {} frames that arrived while the event loops joined their "
+                  "group (initiators send them again)",
+                  dropped);
+      }
     }
     opened.push_back(std::move(per_loop));
   }

@@ -180,6 +180,36 @@ TEST(ServerLoopsStart, TheOtherLoopsServeNothingBeforeTheFirstPoll) {
   EXPECT_EQ(h.Await(h.host_b(), 1).size(), 1u);  // the first Poll() starts it
 }
 
+// A frame that reaches the interface while its sockets form their fanout group waits on two
+// loops (loop 0's socket takes every frame while it is alone in the group, loop 1's every frame
+// since its bind), so both would serve it; and an initiator's older frames on loop 0 with its
+// newer ones on loop 1 could be served out of order. The server drops what its sockets took in
+// before the group was whole: the initiator sends it again, and that is served once, by the
+// loop its MAC is spread to.
+TEST(ServerLoopsStart, AFrameThatArrivesWhileTheLoopsFormTheirGroupIsServedOnlyWhenSentAgain) {
+  Harness h;
+  h.AddFileExport(kShelf, kSlot, kDiskSectors * kSector);
+  h.options().loops = 2;
+  h.options().announce = false;
+  const Frame write =
+      BuildAta(Harness::To(kShelf, kSlot, kHostB, 0x80000042),
+               AtaOp(kWrite48).Flags(0x41).Count(1).Lba(5).Data(Pattern(kSector, 7)));
+  h.OnPortOpened([&](const std::string&, size_t count) {
+    if (count == 2) h.Send(write, h.host_b());  // loop 1's socket is bound, not yet a member
+  });
+  ASSERT_TRUE(h.Start());
+  std::vector<Reply> early = h.Await(h.host_b(), 2, std::chrono::milliseconds(500));
+  EXPECT_TRUE(early.empty()) << early.size() << " replies to a frame sent while the group formed";
+  h.Send(write, h.host_b());
+  std::vector<Reply> replies = h.Await(h.host_b(), 2, std::chrono::milliseconds(500));
+  ASSERT_EQ(replies.size(), 1u);
+  ExpectAtaOk(replies.front());
+  std::vector<std::optional<Stats>> stats = h.server().loop_stats();
+  ASSERT_TRUE(stats.at(0) && stats.at(1));
+  EXPECT_EQ(stats[0]->ata_commands, 0u);
+  EXPECT_EQ(stats[1]->ata_commands, 1u);
+}
+
 // A reload keeps the loops the server started with, so what they cannot serve is refused even
 // when the new file asks for one loop (a count that would apply only after a restart).
 TEST_F(ServerLoops, AReloadIsCheckedAgainstTheLoopsItRunsWith) {

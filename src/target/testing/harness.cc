@@ -221,6 +221,7 @@ ServerEnvironment Harness::Environment() {
     auto port = MemoryPort::Create(wire_, o);
     if (!port) return Unexpected{port.error()};
     target_ports_.emplace(name, port->get());  // one per event loop
+    if (on_port_opened_) on_port_opened_(name, target_ports_.count(name));
     return std::unique_ptr<Port>(std::make_unique<ServedPort>(*this, std::move(*port)));
   };
   env.open_base = [this](StorageServices& services, const BackendSpec& spec,

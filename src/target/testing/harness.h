@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -270,6 +271,11 @@ class Harness {
 
   // Target-side interfaces the environment can open (besides "mem0", MAC kTargetMac).
   void AddInterface(const std::string& name, MacAddress mac, size_t mtu = 1500);
+  // Runs each time the server opens a port, once the port is on the wire and before it joins
+  // its fanout group; `count` is how many ports of that interface the server has opened so far.
+  // For frames that arrive while a group forms.
+  using PortOpenedHook = std::function<void(const std::string& name, size_t count)>;
+  void OnPortOpened(PortOpenedHook hook) { on_port_opened_ = std::move(hook); }
 
   // Creates the server (Server::Create with the harness environment).
   ::testing::AssertionResult Start();
@@ -341,6 +347,7 @@ class Harness {
   std::map<std::string, InterfaceSpec> interfaces_;
   // The server's ports by interface: one per event loop, loop 0's first.
   std::multimap<std::string, MemoryPort*> target_ports_;
+  PortOpenedHook on_port_opened_;
   ServerOptions options_;
   // The target's ports count into these from every event loop's thread (options().loops), under
   // port_counters_mutex_; tests read them once the loops are idle.
