@@ -47,30 +47,40 @@ faults_netns_pair() {
 }
 
 # faults_netns_bridged: $FT (vt) and $FC (vc) joined through a bridge in a third namespace $FB
-# (vt===bt-[br0]-bc===vc), so the target's interface can be deleted and re-created while the
-# client's stays. FAULTS_VT_MAC is the target interface's MAC, kept across re-creation.
+# (vt===bt-[br0]-bc===vc), so that either end's interface can be deleted and re-created while
+# the other's stays. Each keeps its MAC across re-creation (FAULTS_MAC_t, FAULTS_MAC_c), as a
+# re-plugged NIC does.
 faults_netns_bridged() {
     FT=$(t_ns t)
     FC=$(t_ns c)
     FB=$(t_ns b)
-    FAULTS_VT_MAC=02:ae:0f:00:00:01
+    FAULTS_MAC_t=02:ae:0f:00:00:01
+    FAULTS_MAC_c=02:ae:0f:00:00:02
     t_netns_add "$FT"
     t_netns_add "$FC"
     t_netns_add "$FB"
     ip -n "$FB" link add br0 type bridge stp_state 0 forward_delay 0
     ip -n "$FB" link set br0 up
-    t_veth "$FC" vc "$FB" bc
-    ip -n "$FB" link set bc master br0
-    faults_target_link_create
+    faults_link_create c
+    faults_link_create t
 }
 
-# The target's end of the bridged topology (again after faults_target_link_delete).
-faults_target_link_create() {
-    t_veth "$FT" vt "$FB" bt 1500 "$FAULTS_VT_MAC"
-    ip -n "$FB" link set bt master br0
+# faults_link_create t|c: the target's (t: vt) or the client's (c: vc) end of the bridged
+# topology, with its MAC; again after faults_link_delete.
+faults_link_create() {
+    local ns mac
+    ns=$(t_ns "$1")
+    case $1 in
+        t) mac=$FAULTS_MAC_t ;;
+        c) mac=$FAULTS_MAC_c ;;
+        *) t_die "faults_link_create: no end '$1' (t or c)" ;;
+    esac
+    t_veth "$ns" "v$1" "$FB" "b$1" 1500 "$mac"
+    ip -n "$FB" link set "b$1" master br0
 }
 
-faults_target_link_delete() { ip -n "$FT" link del vt; }
+# faults_link_delete t|c: deletes vt or vc (and its peer on the bridge).
+faults_link_delete() { ip -n "$(t_ns "$1")" link del "v$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Link faults with nftables netdev rules (inside the namespaces)

@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# The target's link goes down and up during I/O, then its interface disappears (the veth is
-# deleted) and comes back (re-created with the same name and MAC, as a re-plugged NIC would).
-# The client sits behind a bridge (vc===bc-[br0]-bt===vt) so that its own interface stays.
-# Throughout, faults_soak_client runs random reads and writes checking every byte: the target
-# must keep running, re-bind to the re-created interface, serve again, and nothing written may
-# be lost or corrupted. The outages are far shorter than the initiator's dead timeout.
+# A link goes down and up during I/O, then its interface disappears (the veth is deleted) and
+# comes back (re-created with the same name and MAC, as a re-plugged NIC would). The client
+# and the target sit on either side of a bridge (vc===bc-[br0]-bt===vt), so that one end's
+# interface goes while the other's stays.
 #
-# --loops 2: the same over two event loops, with the client's MAC made odd so that its I/O is
-# served by loop 1 (its discovery by loop 0). Their sockets are members of a fanout group, which
-# the kernel will not let bind again: the re-created interface gets new sockets on every loop.
+# --side target (the default): the target's interface. `aoe serve` must keep running, re-bind
+# to the re-created interface and serve again.
+# --side client: the initiator's. Its engine re-reads its interfaces when frames go unanswered
+# and re-binds its socket to the re-created one; then an `aoe cp` is made to ride through the
+# same (its link deleted while the target holds its requests), and must copy exactly.
+# Throughout, faults_soak_client runs random reads and writes checking every byte: nothing
+# written may be lost or corrupted. The outages are far shorter than the initiator's dead
+# timeout.
+#
+# --loops 2 (target side): the same over two event loops, with the client's MAC made odd so
+# that its I/O is served by loop 1 (its discovery by loop 0). Their sockets are members of a
+# fanout group, which the kernel will not let bind again: the re-created interface gets new
+# sockets on every loop.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
 loops=1
-[ "${1:-}" = --loops ] && loops=$2
+side=target
+while [ $# -gt 0 ]; do
+    case $1 in
+        --loops) loops=$2; shift 2 ;;
+        --side) side=$2; shift 2 ;;
+        *) t_die "usage: $0 [--side target|client] [--loops N]" ;;
+    esac
+done
+end=${side:0:1}   # t or c: faults_link_create's name for that end
+iface=v$end
 
 faults_init
 faults_netns_bridged
-[ "$loops" -gt 1 ] && ip -n "$FC" link set vc address 02:ae:0f:00:00:0b
+if [ "$loops" -gt 1 ]; then
+    FAULTS_MAC_c=02:ae:0f:00:00:0b
+    ip -n "$FC" link set vc address "$FAULTS_MAC_c"
+fi
 
 image=$T_TMP/disk.img
 truncate -s 64M "$image"
@@ -31,31 +51,35 @@ t_defer "t_kill_pid $soak_pid"
 t_wait_log "$T_TMP/soak.out" 'prepared' 1 60 || t_die "the soak client did not start"
 
 sleep 3
-t_log "link down for 3 s"
-ip -n "$FT" link set vt down
+t_log "$side link down for 3 s"
+ip -n "$(t_ns "$end")" link set "$iface" down
 sleep 3
-ip -n "$FT" link set vt up
-t_check "the target noticed the link going down" \
-    t_wait_log "$SERVE_LOG" 'link down or interface gone' 1 5
-t_check "and coming back" t_wait_log "$SERVE_LOG" 'link up; announcing' 1 5
+ip -n "$(t_ns "$end")" link set "$iface" up
+if [ "$side" = target ]; then
+    t_check "the target noticed the link going down" \
+        t_wait_log "$SERVE_LOG" 'link down or interface gone' 1 5
+    t_check "and coming back" t_wait_log "$SERVE_LOG" 'link up; announcing' 1 5
+fi
 
 sleep 3
-t_log "interface deleted for 3 s"
-faults_target_link_delete
+t_log "$side interface deleted for 3 s"
+faults_link_delete "$end"
 sleep 3
-t_check "the target is still running without its interface" t_serve_alive
-faults_target_link_create
-t_check "the target re-bound to the re-created interface" \
-    t_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
-if [ "$loops" -gt 1 ]; then
-    t_check "with new sockets on every loop" t_wait_log "$SERVE_LOG" 'was re-created' 1 1
+t_check "the target is still running" t_serve_alive
+faults_link_create "$end"
+if [ "$side" = target ]; then
+    t_check "the target re-bound to the re-created interface" \
+        t_wait_log "$SERVE_LOG" 'link up; announcing' 2 5
+    if [ "$loops" -gt 1 ]; then
+        t_check "with new sockets on every loop" t_wait_log "$SERVE_LOG" 'was re-created' 1 1
+    fi
 fi
 
 wait "$soak_pid"
 rc=$?
 cat "$T_TMP/soak.out"
 t_check "the I/O rode through both outages (exit $rc)" [ "$rc" -eq 0 ]
-t_check "no byte was lost or corrupted" grep -q '^soak: .* 0 mismatched sectors' "$T_TMP/soak.out"
+t_check "no byte was lost or corrupted" grep -q '^soak: [0-9]* ops.*, 0 mismatched sectors' "$T_TMP/soak.out"
 rexmit=$(sed -n 's/^soak: .* \([0-9]*\) retransmits.*/\1/p' "$T_TMP/soak.out")
 t_check "the outages really hit the I/O (${rexmit:-0} retransmits)" [ "${rexmit:-0}" -gt 0 ]
 t_check "the target is the same process" t_serve_alive
@@ -66,4 +90,33 @@ if [ "$loops" -gt 1 ]; then
 fi
 t_check "a new client is served on the re-created interface" \
     faults_soak_client -i vc -t e1.1 --seconds 2 --depth 8
+
+if [ "$side" = client ]; then
+    # aoe cp: the target's ATA requests are held (dropped on vt) from the moment the upload is
+    # under way, the client's interface is deleted and re-created, and 1.5 s later they pass.
+    source=$T_TMP/source.img
+    t_make_image "$source" 64
+    ata=('@ll,152,8' 0)
+    t_nft_rule "$FT" seen ingress vt "${ata[@]}" counter
+    under_way() { (( $(t_nft_counted "$FT" seen in_vt) >= 200 )); }
+    T_BG_SECONDS=60 t_bg "$T_TMP/cp.log" ip netns exec "$FC" "$AOE_BIN" cp -i vc --depth 2 \
+        --timeout 20 "$source" e1.1
+    cp_pid=$(t_child_of "$T_BG_PID")
+    if t_wait_for "$cp_pid" 20 under_way; then
+        t_nft_rule "$FT" hold ingress vt "${ata[@]}" drop
+        faults_link_delete c
+        faults_link_create c
+        t_log "cp: requests held, the client's interface deleted and re-created"
+        sleep 1.5
+        t_nft_delete "$FT" hold
+    else
+        t_fail "the upload did not get under way within 20 s"
+    fi
+    wait "$T_BG_PID"
+    rc=$?
+    t_log "cp exit $rc: $(cat "$T_TMP/cp.log")"
+    t_check "aoe cp rode through the re-created interface (exit $rc)" [ "$rc" -eq 0 ]
+    t_check "the disk holds the source" \
+        test "$(t_sha_range "$image" 0 131072)" = "$(t_sha "$source")"
+fi
 t_finish
