@@ -624,6 +624,28 @@ TEST_P(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
   EXPECT_TRUE(ReceiveRest(*target_).empty());
 }
 
+// A unicast frame for another host reaches the socket on a veth (as on any promiscuous or
+// flooded port); the kernel's filter drops it. Broadcasts still pass.
+TEST_P(PacketPortNetnsTest, NeitherRoleSeesFramesForAnotherHost) {
+  const MacAddress other({0x02, 0x00, 0x00, 0x00, 0x00, 0x99});
+  SendAll(*initiator_, {
+                           Request(*initiator_, other, 1),
+                           Request(*initiator_, MacAddress::Broadcast(), 2),
+                           Request(*initiator_, target_->mac(), 3),
+                       });
+  auto got = ReceiveFrames(*target_, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(TagOf(got[0]), 2u);
+  EXPECT_EQ(TagOf(got[1]), 3u);
+  EXPECT_TRUE(ReceiveRest(*target_).empty());
+
+  SendAll(*target_, {Response(*target_, other, 4), Response(*target_, initiator_->mac(), 5)});
+  got = ReceiveFrames(*initiator_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(TagOf(got[0]), 5u);
+  EXPECT_TRUE(ReceiveRest(*initiator_).empty());
+}
+
 TEST_P(PacketPortNetnsTest, InitiatorSeesOnlyAoeResponses) {
   MacAddress to = initiator_->mac();
   SendAll(*target_, {

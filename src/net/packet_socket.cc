@@ -23,11 +23,18 @@ namespace {
 // Frames shorter than 15 bytes fail the byte load at offset 14, which drops them.
 //   0: A = frame[12..13]
 //   1: if A != 0x88A2 goto drop
-//   2: A = frame[14]
-//   3: if A & 0x08 (response) goto <role-specific: accept or drop>
-//   4: accept (keep the whole frame)
-//   5: drop
-constexpr uint8_t kAcceptAt = 0;  // jump offsets are relative to the next instruction (4)
+//   2: A = the kernel's class of the frame by its destination (skb->pkt_type)
+//   3: if A == PACKET_OTHERHOST goto drop, except for kAny (monitors)
+//   4: A = frame[14]
+//   5: if A & 0x08 (response) goto <role-specific: accept or drop>
+//   6: accept (keep the whole frame)
+//   7: drop
+// Why step 3: a unicast frame for another host reaches our socket wherever the interface is
+// promiscuous (a bridge port, a veth, tcpdump running) or a switch floods it (its table aged
+// out). A target must not serve a request meant for another target that has the same shelf and
+// slot (that host's writes would land on our disk), nor an initiator take another initiator's
+// reply. Broadcasts (discovery, announcements) and our own MAC pass; MemoryWire delivers the same.
+constexpr uint8_t kAcceptAt = 0;  // jump offsets are relative to the next instruction (6)
 constexpr uint8_t kDropAt = 1;
 
 Result<void> AttachRoleFilter(int fd, PortRole role) {
@@ -35,9 +42,12 @@ Result<void> AttachRoleFilter(int fd, PortRole role) {
   uint8_t if_request = kAcceptAt;
   if (role == PortRole::kTarget) if_response = kDropAt;
   if (role == PortRole::kInitiator) if_request = kDropAt;
+  const uint8_t if_other_host = role == PortRole::kAny ? 0 : 3;  // on to 4, or to drop
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_H | BPF_ABS, kEtherTypeOffset),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeEtherType, 0, 3),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAoeEtherType, 0, 5),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OTHERHOST, if_other_host, 0),
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kAoeVerFlagsOffset),
       BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, kAoeResponseFlag, if_response, if_request),
       BPF_STMT(BPF_RET | BPF_K, UINT32_MAX),

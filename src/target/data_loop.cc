@@ -315,6 +315,7 @@ DataLoop::PortChanges DataLoop::RefreshPorts(bool log_changes) {
     PortEntry& entry = ports_[i];
     if (!entry.port) continue;
     size_t old_mtu = entry.port->mtu();
+    const MacAddress old_mac = entry.port->mac();
     auto refreshed = entry.port->Refresh();
     bool up = refreshed && entry.port->link_up();
     if (entry.watched_fd != entry.port->fd()) {
@@ -329,6 +330,12 @@ DataLoop::PortChanges DataLoop::RefreshPorts(bool log_changes) {
     }
     if (up && !entry.was_up) {
       changes.came_up.push_back(i);
+    } else if (up && entry.port->mac() != old_mac) {
+      if (log_changes) {
+        log_.Info(entry.port->name(), "mac changed from {} to {}", old_mac.ToString(),
+                  entry.port->mac().ToString());
+      }
+      changes.new_mac.push_back(i);
     } else if (log_changes && !up && entry.was_up) {
       log_.Warn(entry.port->name(), "link down or interface gone ({}); waiting for it",
                 refreshed ? "no carrier" : refreshed.error().message());

@@ -97,6 +97,9 @@ class DataLoop final : private Transmitter {
   // all).
   struct PortChanges {
     std::vector<size_t> came_up;  // ports whose link came (back) up
+    // Ports whose link stayed up under a new MAC (`ip link set address`): initiators go on
+    // sending to the old one, which the port no longer takes, until they hear the new one.
+    std::vector<size_t> new_mac;
     // Ports whose interface was re-created but that cannot bind to it again: a member of a
     // fanout group (net/fanout.h) cannot be bound twice, so the ports of every loop on that
     // interface must be opened again, with a new group (ReplacePort).

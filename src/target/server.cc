@@ -230,12 +230,14 @@ void ServerImpl::Housekeeping() {
   target().ReportSuppressedLogs();
   RefreshSharedState();
   const DataLoop::PortChanges changes = loop_->RefreshPorts(/*log_changes=*/true);
-  for (size_t i : changes.came_up) {
+  auto announce = [this](size_t i, std::string_view why) {
     Port& port = *loop_->port(i);
-    log_.Info(port.name(), "link up; announcing exports");
+    log_.Info(port.name(), "{}; announcing exports", why);
     for (const auto& e : target().exports())
       if (e->ServesInterface(port.name())) target().Announce(*e, i);
-  }
+  };
+  for (size_t i : changes.came_up) announce(i, "link up");
+  for (size_t i : changes.new_mac) announce(i, "new mac");
   for (size_t i : changes.cannot_rebind) ReopenPorts(i);
   loop_->FlushTx();
 }

@@ -13,6 +13,11 @@
 # written may be lost or corrupted. The outages are far shorter than the initiator's dead
 # timeout.
 #
+# --new-mac (target side): the interface comes back with a new MAC (a replaced NIC), and later
+# its MAC changes while its link stays up (`ip link set address`). A port takes no frame sent to
+# another host's MAC, so the initiator must learn the new one: the target announces its exports
+# on each.
+#
 # --loops 2 (target side): the same over two event loops, with the client's MAC made odd so
 # that its I/O is served by loop 1 (its discovery by loop 0). Their sockets are members of a
 # fanout group, which the kernel will not let bind again: the re-created interface gets new
@@ -22,11 +27,13 @@ source "$(dirname "$0")/lib.sh"
 
 loops=1
 side=target
+new_mac=0
 while [ $# -gt 0 ]; do
     case $1 in
         --loops) loops=$2; shift 2 ;;
         --side) side=$2; shift 2 ;;
-        *) t_die "usage: $0 [--side target|client] [--loops N]" ;;
+        --new-mac) new_mac=1; shift ;;  # target side
+        *) t_die "usage: $0 [--side target|client] [--new-mac] [--loops N]" ;;
     esac
 done
 end=${side:0:1}   # t or c: faults_link_create's name for that end
@@ -66,6 +73,8 @@ t_log "$side interface deleted for 3 s"
 faults_link_delete "$end"
 sleep 3
 t_check "the target is still running" t_serve_alive
+# shellcheck disable=SC2034  # read by faults_link_create
+[ "$new_mac" = 1 ] && FAULTS_MAC_t=02:ae:0f:00:01:01  # a replaced NIC
 faults_link_create "$end"
 if [ "$side" = target ]; then
     t_check "the target re-bound to the re-created interface" \
@@ -73,6 +82,14 @@ if [ "$side" = target ]; then
     if [ "$loops" -gt 1 ]; then
         t_check "with new sockets on every loop" t_wait_log "$SERVE_LOG" 'was re-created' 1 1
     fi
+fi
+
+if [ "$new_mac" = 1 ]; then
+    sleep 3
+    t_log "the target's MAC changed while its link stays up"
+    ip -n "$FT" link set vt address 02:ae:0f:00:02:01
+    t_check "the target announced its new MAC" \
+        t_wait_log "$SERVE_LOG" 'new mac; announcing exports' 1 5
 fi
 
 wait "$soak_pid"

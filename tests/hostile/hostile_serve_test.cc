@@ -135,7 +135,9 @@ class HostileServe : public ::testing::Test {
     WriteFile(window_, window_before_);
 
     ASSERT_TRUE(client_ns_->Run([&] {
-      auto port = PacketPort::Open("vc", PacketPortOptions{.role = PortRole::kInitiator});
+      // kAny: the peer sends from MACs not its own (spoofed sources), and takes the replies
+      // addressed to them, which an initiator port drops as another host's.
+      auto port = PacketPort::Open("vc", PacketPortOptions{.role = PortRole::kAny});
       if (port) port_ = std::move(*port);
     }));
     ASSERT_TRUE(port_) << "cannot open the client packet socket";
@@ -535,6 +537,19 @@ TEST_F(HostileServe, ResponsesRuntsAndForeignFramesGetSilence) {
   std::vector<Bytes> tiny;
   for (size_t n = 0; n < 14; ++n) tiny.push_back(Slice(ata, 0, n));
   for (const auto& f : tiny) SendAll({f});
+  ExpectNoImageChanged();
+  ExpectStillServing();
+}
+
+// A request sent to another host's MAC reaches the server's socket here (a veth delivers every
+// frame, as a bridge port, a promiscuous NIC or a flooding switch does); it is another target's,
+// which may have this same shelf.slot, and must not be written here.
+TEST_F(HostileServe, RequestsForAnotherHostGetSilenceAndWriteNothing) {
+  const MacAddress other({0x02, 0x00, 0x00, 0x00, 0x00, 0x99});
+  std::vector<Bytes> silent = {Ata(1, kWrite48, 0, 1, RandomBytes(512, 11)),
+                               Ata(1, kIdentify, 0, 1), Config(1, 0, "")};
+  for (Bytes& f : silent) other.Store(f, 0);
+  ExpectSilence(silent);
   ExpectNoImageChanged();
   ExpectStillServing();
 }
