@@ -3,7 +3,10 @@
 // A target only ever needs requests and an initiator only responses, so each port drops the other
 // direction (and every non-AoE frame) before the frame reaches user code. PacketPort compiles this
 // rule into a kernel classic-BPF program; MemoryPort calls AcceptsFrame() directly. Both must
-// agree, so the rule lives here once. Pure functions, no state: thread-safe.
+// agree, so the rule lives here once. (Which host a frame is for is the other half of what a
+// port takes: the kernel program drops unicast frames for another MAC except on kAny ports,
+// packet_socket.cc; MemoryWire delivers only to the destination MAC and broadcasts, for every
+// role.) Pure functions, no state: thread-safe.
 //
 // The few wire constants below are duplicated from proto/ on purpose: net/ may depend only on
 // base/, and the filter needs just these three facts about the frame.

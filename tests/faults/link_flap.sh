@@ -51,7 +51,9 @@ truncate -s 64M "$image"
 t_serve "$FT" -i vt --state-dir "$T_TMP/state" --loops "$loops" \
     --control-socket "$T_TMP/ctl.sock" e1.1="$image"
 
-faults_soak_client -i vc -t e1.1 --seconds 24 --depth 16 --dead-timeout 30 \
+# 24 s covers both outages; with --new-mac the live change comes some 17 s in, so 30.
+soak_seconds=$(( new_mac ? 30 : 24 ))
+faults_soak_client -i vc -t e1.1 --seconds "$soak_seconds" --depth 16 --dead-timeout 30 \
     >"$T_TMP/soak.out" 2>&1 &
 soak_pid=$!
 t_defer "t_kill_pid $soak_pid"
@@ -87,6 +89,7 @@ fi
 if [ "$new_mac" = 1 ]; then
     sleep 3
     t_log "the target's MAC changed while its link stays up"
+    t_check "the I/O is still running when the MAC changes" t_alive "$soak_pid"
     ip -n "$FT" link set vt address 02:ae:0f:00:02:01
     t_check "the target announced its new MAC" \
         t_wait_log "$SERVE_LOG" 'new mac; announcing exports' 1 5

@@ -112,7 +112,9 @@ class ServeNetns : public ::testing::TestWithParam<std::tuple<size_t, PacketIo, 
     WriteFile(window_file_, RandomBytes(kWindowFileSectors * 512, 3));
 
     ASSERT_TRUE(client_ns_->Run([&] {
-      auto port = PacketPort::Open("vc", PacketPortOptions{.role = PortRole::kInitiator});
+      // kAny: the tests also play other hosts (requests from MACs not the port's own) and
+      // take the replies addressed to them, which an initiator port drops as another host's.
+      auto port = PacketPort::Open("vc", PacketPortOptions{.role = PortRole::kAny});
       if (port) port_ = std::move(*port);
     }));
     ASSERT_TRUE(port_) << "cannot open the client packet socket";
