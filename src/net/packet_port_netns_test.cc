@@ -625,9 +625,12 @@ TEST_P(PacketPortNetnsTest, TargetSeesOnlyAoeRequests) {
 }
 
 // A unicast frame for another host reaches the socket on a veth (as on any promiscuous or
-// flooded port); the kernel's filter drops it. Broadcasts still pass.
+// flooded port); the kernel's filter drops it. Broadcasts still pass, and a monitor (kAny) sees
+// everything.
 TEST_P(PacketPortNetnsTest, NeitherRoleSeesFramesForAnotherHost) {
   const MacAddress other({0x02, 0x00, 0x00, 0x00, 0x00, 0x99});
+  auto monitor = OpenIn(*ns_b_, kIfB, PortRole::kAny);
+  ASSERT_TRUE(monitor);
   SendAll(*initiator_, {
                            Request(*initiator_, other, 1),
                            Request(*initiator_, MacAddress::Broadcast(), 2),
@@ -638,6 +641,9 @@ TEST_P(PacketPortNetnsTest, NeitherRoleSeesFramesForAnotherHost) {
   EXPECT_EQ(TagOf(got[0]), 2u);
   EXPECT_EQ(TagOf(got[1]), 3u);
   EXPECT_TRUE(ReceiveRest(*target_).empty());
+  got = ReceiveFrames(*monitor, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(TagOf(got[0]), 1u);
 
   SendAll(*target_, {Response(*target_, other, 4), Response(*target_, initiator_->mac(), 5)});
   got = ReceiveFrames(*initiator_, 1);
