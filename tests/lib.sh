@@ -287,6 +287,11 @@ t_nft_rule() {
 
 t_nft_delete() { ip netns exec "$1" nft delete table netdev "$2"; }  # NS TABLE
 
+# The AoE command byte (header byte 5, after the 14-byte Ethernet header: bit 152 of the frame)
+# is 0 for ATA: the match of ATA frames, for t_nft_rule.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+readonly T_ATA_ONLY=('@ll,152,8' 0)
+
 # t_nft_counted NS TABLE CHAIN: the packets the chain's `counter` rules have counted, summed.
 t_nft_counted() {
     ip netns exec "$1" nft list chain netdev "$2" "$3" | awk '/counter/ {
@@ -305,6 +310,29 @@ t_wait_for() {
     done
     "$@"
 }
+
+# t_hold_ata_around NS DEV PID CMD...: once 200 ATA requests have reached DEV in NS (waiting at
+# most 20 s, while PID lives), holds them (drops them on DEV's ingress), runs CMD, waits 1.5 s
+# and lets them pass again; so that the change CMD makes lands while PID's requests certainly
+# wait on it. Fails if PID's requests never got that far (CMD not run). Uses the nftables
+# tables "seen" and "hold" in NS.
+t_hold_ata_around() {
+    local ns=$1 dev=$2 pid=$3 rc=1
+    shift 3
+    t_nft_rule "$ns" seen ingress "$dev" "${T_ATA_ONLY[@]}" counter
+    if t_wait_for "$pid" 20 t_nft_counted_reaches "$ns" seen "in_$dev" 200; then
+        t_nft_rule "$ns" hold ingress "$dev" "${T_ATA_ONLY[@]}" drop
+        "$@"
+        rc=0
+        sleep 1.5
+        t_nft_delete "$ns" hold
+    fi
+    t_nft_delete "$ns" seen
+    return "$rc"
+}
+
+# t_nft_counted_reaches NS TABLE CHAIN N: whether the chain has counted N packets or more.
+t_nft_counted_reaches() { (( $(t_nft_counted "$1" "$2" "$3") >= $4 )); }
 
 # t_in NS CMD...: CMD in namespace NS, bounded (T_CMD_SECONDS, default 600).
 t_in() {

@@ -93,17 +93,13 @@ faults_nft_rule() { t_nft_rule "$1" faults ingress "$2" "${@:3}"; }
 # faults_nft_egress_rule NS DEV RULE...: like faults_nft_rule, on egress (chain "out_DEV").
 faults_nft_egress_rule() { t_nft_rule "$1" faults egress "$2" "${@:3}"; }
 
-# The AoE command byte (header byte 5, after the 14-byte Ethernet header: bit 152 of the frame)
-# is 0 for ATA. Loss is applied to ATA frames only, which the initiator retransmits with its
-# RTO; discovery (Query Config, command 1) has its own deterministic test
-# (lost_discovery.sh), so a random loss of every discovery attempt cannot make a loss test
-# fail by chance.
-readonly FAULTS_ATA_ONLY=('@ll,152,8' 0)
-
+# Loss is applied to ATA frames only (T_ATA_ONLY), which the initiator retransmits with its RTO;
+# discovery (Query Config, command 1) has its own deterministic test (lost_discovery.sh), so a
+# random loss of every discovery attempt cannot make a loss test fail by chance.
 # faults_loss PERCENT: drops PERCENT % of ATA frames in each direction (ingress of vt and vc).
 faults_loss() {
-    faults_nft_rule "$FT" vt "${FAULTS_ATA_ONLY[@]}" numgen random mod 100 "<" "$1" counter drop
-    faults_nft_rule "$FC" vc "${FAULTS_ATA_ONLY[@]}" numgen random mod 100 "<" "$1" counter drop
+    faults_nft_rule "$FT" vt "${T_ATA_ONLY[@]}" numgen random mod 100 "<" "$1" counter drop
+    faults_nft_rule "$FC" vc "${T_ATA_ONLY[@]}" numgen random mod 100 "<" "$1" counter drop
 }
 
 # faults_dup PERCENT: sends PERCENT % of AoE frames twice, in each direction. The copy is made

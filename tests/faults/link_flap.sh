@@ -116,19 +116,14 @@ if [ "$side" = client ]; then
     # under way, the client's interface is deleted and re-created, and 1.5 s later they pass.
     source=$T_TMP/source.img
     t_make_image "$source" 64
-    ata=('@ll,152,8' 0)
-    t_nft_rule "$FT" seen ingress vt "${ata[@]}" counter
-    under_way() { (( $(t_nft_counted "$FT" seen in_vt) >= 200 )); }
-    T_BG_SECONDS=60 t_bg "$T_TMP/cp.log" ip netns exec "$FC" "$AOE_BIN" cp -i vc --depth 2 \
-        --timeout 20 "$source" e1.1
-    cp_pid=$(t_child_of "$T_BG_PID")
-    if t_wait_for "$cp_pid" 20 under_way; then
-        t_nft_rule "$FT" hold ingress vt "${ata[@]}" drop
+    recreate_client_link() {
         faults_link_delete c
         faults_link_create c
-        t_log "cp: requests held, the client's interface deleted and re-created"
-        sleep 1.5
-        t_nft_delete "$FT" hold
+    }
+    T_BG_SECONDS=60 t_bg "$T_TMP/cp.log" ip netns exec "$FC" "$AOE_BIN" cp -i vc --depth 2 \
+        --timeout 20 "$source" e1.1
+    if t_hold_ata_around "$FT" vt "$(t_child_of "$T_BG_PID")" recreate_client_link; then
+        t_log "cp: requests held while the client's interface was deleted and re-created"
     else
         t_fail "the upload did not get under way within 20 s"
     fi

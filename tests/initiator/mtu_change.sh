@@ -39,28 +39,16 @@ both_ends_1500() {
 }
 target_end_1500() { ip -n "$(t_ns target)" link set vt0 mtu 1500; }
 
-# ATA requests reaching the target (AoE command byte 14+5 is 0), counted, and when `hold` is
-# set dropped too.
-ATA=('@ll,152,8' 0)
-t_nft_rule "$(t_ns target)" seen ingress vt0 "${ATA[@]}" counter
-requests_seen() { (( $(t_nft_counted "$(t_ns target)" seen in_vt0) >= 200 )); }
-hold() { t_nft_rule "$(t_ns target)" hold ingress vt0 "${ATA[@]}" drop; }
-release() { t_nft_delete "$(t_ns target)" hold; }
-
 # run_cp NAME LOWER CP_ARGS...: cp in the background (--depth 2, --timeout 10); once the target
-# has seen 200 requests, holds them, runs LOWER, waits 1.5 s and lets them pass again.
+# has seen 200 requests, holds them, runs LOWER, waits 1.5 s and lets them pass again
+# (t_hold_ata_around).
 run_cp() {
-    local name=$1 lower=$2 pid rc
+    local name=$1 lower=$2 rc
     shift 2
     T_BG_SECONDS=60 t_bg "$T_TMP/$name.log" ip netns exec "$(t_ns client)" "$AOE_BIN" cp \
         -i vc0 --depth 2 --timeout 10 "$@"
-    pid=$(t_child_of "$T_BG_PID")
-    if t_wait_for "$pid" 20 requests_seen; then
-        hold
-        "$lower"
-        t_log "$name: requests held, $lower"
-        sleep 1.5
-        release
+    if t_hold_ata_around "$(t_ns target)" vt0 "$(t_child_of "$T_BG_PID")" "$lower"; then
+        t_log "$name: requests held around $lower"
     else
         t_fail "$name: the copy did not get under way within 20 s"
     fi
@@ -81,8 +69,6 @@ ip -n "$(t_ns target)" link set vt0 mtu 9000
 # The download must start with 9000-byte frames: once aoe serve has seen its MTU back.
 t_wait_log "$SERVE_LOG" 'mtu changed from 1500 to 9000' 1 5 "$SERVE_PID" ||
     t_die "aoe serve did not see its MTU raised again within 5 s"
-t_nft_delete "$(t_ns target)" seen
-t_nft_rule "$(t_ns target)" seen ingress vt0 "${ATA[@]}" counter
 run_cp download target_end_1500 e0.1 "$DEST"
 t_check "download: the copy is exact" test "$(t_sha "$DEST")" = "$(t_sha "$IMAGE")"
 

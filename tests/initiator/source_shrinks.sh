@@ -31,7 +31,7 @@ ini_wait_target client vc0 e0.1
 
 # ATA requests (AoE command byte 14+5 is 0) whose ATA command (byte 14+10+3) is a write:
 # WRITE SECTORS (EXT), WRITE DMA (EXT).
-writes=('@ll,152,8' 0 '@ll,216,8' '{ 0x30, 0x34, 0x35, 0xca }')
+writes=("${T_ATA_ONLY[@]}" '@ll,216,8' '{ 0x30, 0x34, 0x35, 0xca }')
 t_nft_rule "$(t_ns target)" hold ingress vt0 "${writes[@]}" counter drop
 some_write_held() { [[ $(t_nft_counted "$(t_ns target)" hold in_vt0) -gt 0 ]]; }
 

@@ -54,7 +54,7 @@ in_stop_target() {
 # (ATA command byte 14+10+3 is 0xEC; a reply has its status there instead, so replies pass).
 # in_pass_identify removes the rule; the test's namespace goes at exit anyway.
 in_drop_identify() {
-    t_nft_rule "$MT_NS" check ingress vt0 @ll,152,8 0 @ll,216,8 0xec counter drop
+    t_nft_rule "$MT_NS" check ingress vt0 "${T_ATA_ONLY[@]}" @ll,216,8 0xec counter drop
 }
 in_pass_identify() { t_nft_delete "$MT_NS" check; }
 
