@@ -33,7 +33,8 @@ namespace {
 // promiscuous (a bridge port, a veth, tcpdump running) or a switch floods it (its table aged
 // out). A target must not serve a request meant for another target that has the same shelf and
 // slot (that host's writes would land on our disk), nor an initiator take another initiator's
-// reply. Broadcasts (discovery, announcements) and our own MAC pass; MemoryWire delivers the same.
+// reply. Broadcasts (discovery, announcements) and our own MAC pass. (MemoryWire delivers only
+// to the destination MAC and broadcasts, for kAny too: role_filter.h.)
 constexpr uint8_t kAcceptAt = 0;  // jump offsets are relative to the next instruction (6)
 constexpr uint8_t kDropAt = 1;
 
