@@ -243,6 +243,7 @@ nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths) {
                    {"timeouts", p.timeouts},
                    {"spurious_timeouts", p.spurious_timeouts},
                    {"window", p.window},
+                   {"frame_sectors_cap", p.frame_sectors_cap},
                    {"rtt_ms", std::chrono::duration<double, std::milli>(p.rtt_avg).count()}});
   }
   return out;
@@ -252,9 +253,13 @@ void PrintPathStats(std::string_view name, const std::vector<initiator::PathStat
   for (const initiator::PathStats& p : paths) {
     fmt::print(stderr,
                "aoe {}: path {} -> {}: {}, {} sent, {} replies, {} retransmits, {} timeouts "
-               "({} late, not lost), rtt {} ms\n",
+               "({} late, not lost), rtt {} ms{}\n",
                name, p.port, p.target_mac.ToString(), p.up ? "up" : "DOWN", p.sent, p.replies,
-               p.retransmits, p.timeouts, p.spurious_timeouts, Milliseconds(p.rtt_avg));
+               p.retransmits, p.timeouts, p.spurious_timeouts, Milliseconds(p.rtt_avg),
+               p.frame_sectors_cap == 0
+                   ? std::string()
+                   : fmt::format(", frames cut to {} sectors (longer ones were lost)",
+                                 p.frame_sectors_cap));
   }
 }
 

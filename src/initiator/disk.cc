@@ -681,10 +681,25 @@ void Disk::OnTimer(TimePoint now) {
     f.state = Frame::State::kAwaitingResend;
     resend_queue_.push_back(slot);
     owner_.RefreshPorts(now);  // the MTU may have been lowered under the frame
+    // A long frame lost twice: a link between may drop frames that long (jumbo frames on the
+    // hosts, not on a switch), which would stall the disk for good.
+    const Op op = f.request->op;
+    if ((op == Op::kRead || op == Op::kWrite) && f.retries >= 2 &&
+        f.sectors > kStandardFrameSectors && p.size_cap == 0) {
+      ProbeFrameSize(t.path, f.sectors);
+    }
   }
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     Path& p = paths_[i];
     if (!p.up && !p.probe_pending && now >= p.next_probe) SendProbe(i, now);
+    if (p.size_cap != 0 && !p.size_probe_pending && now >= p.next_size_probe) {
+      p.next_size_probe = now + p.size_probe_interval;  // the next look, should this one not go
+      if (PathSectors(p) > kStandardFrameSectors) {
+        ProbeFrameSize(i, PathSectors(p));
+      } else {
+        p.size_cap = 0;  // frames are standard-size anyway now (a lowered MTU, a new count)
+      }
+    }
   }
   IdentifyPaths(now);
   const Duration rediscover = owner_.options_.rediscover_interval;
@@ -708,6 +723,7 @@ std::optional<TimePoint> Disk::NextDeadline() const {
   }
   for (const Path& p : paths_) {
     if (!p.up && !p.probe_pending) consider(p.next_probe);
+    if (p.size_cap != 0 && !p.size_probe_pending) consider(p.next_size_probe);
     if (paths_.size() > 1 && !p.identity && !p.identify_pending) consider(p.next_identify);
   }
   if (std::optional<TimePoint> t = unsettled_.NextExpiry()) consider(*t);

@@ -151,6 +151,16 @@ class Disk {
     // advertising more than it takes is not sent refused frames for ever.
     uint8_t refusal_cap = 0;
     uint8_t advertised_at_refusal = 0;
+    // Frames longer than a standard 1500-byte frame went unanswered here while standard ones
+    // were answered (ProbeFrameSize): a switch or link between does not carry the interfaces'
+    // jumbo MTU. Frames stay at `size_cap` sectors (0: no cap) until a later probe finds the
+    // longer frames answered again, `size_probe_interval` after the last (doubling each time).
+    uint8_t size_cap = 0;
+    bool size_probe_pending = false;
+    // A probe got no reply at all then: none is sent again before the path answers anything.
+    std::optional<TimePoint> size_probe_unanswered_at;
+    TimePoint next_size_probe{};
+    Duration size_probe_interval{};
     CongestionWindow window{1};
     RttEstimator rtt;
     uint32_t in_flight = 0;
@@ -191,6 +201,14 @@ class Disk {
     bool answered = false;  // its reply arrived: the target has executed this copy
   };
   static constexpr size_t kMaxTransmissions = 4;
+  // Frame size probes (ProbeFrameSize): the sectors a standard 1500-byte Ethernet frame
+  // carries, how long a probe waits and resends, and how often a capped path tries long frames
+  // again (doubling from the first interval up to the most).
+  static constexpr uint8_t kStandardFrameSectors = 2;
+  static constexpr Duration kSizeProbeTimeout = std::chrono::seconds(1);
+  static constexpr Duration kSizeProbeResend = std::chrono::milliseconds(250);
+  static constexpr Duration kFirstSizeReprobe = std::chrono::seconds(10);
+  static constexpr Duration kMostSizeReprobe = std::chrono::minutes(10);
   // Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
   static constexpr uint8_t kAtaFailureBits = proto::kAtaStatusBusy | proto::kAtaStatusFault |
                                              proto::kAtaStatusDrq | proto::kAtaStatusError;
@@ -287,9 +305,20 @@ class Disk {
   proto::AtaArg FlushArg() const;
   void MarkPathDown(uint32_t path);
   void SendProbe(uint32_t path, TimePoint now);
-  // Sectors per frame from the paths' counts and the ports' FrameMtu, and info().paths again:
-  // after a config reply, a path's verdict, a refusal or a port's MTU changed.
+  // Sectors per frame from the paths' counts, caps and the ports' FrameMtu, and info().paths
+  // again: after a config reply, a path's verdict, a refusal, a size probe or a port's MTU
+  // changed.
   void RecomputeSectorsPerFrame();
+  // The most sectors a frame on this path may carry by the target's count, its refusals and the
+  // local MTU; the size cap (size_cap) is not applied.
+  uint8_t PathSectors(const Path& p) const;
+  // Long frames (of `sectors`) keep timing out on `path`: sends two READs of LBA 0 there, one
+  // of `sectors` and one that fits a standard 1500-byte frame. If only the short one is
+  // answered, a link between drops long frames, and the path's frames are capped to the short
+  // size (OnFrameSizeProbe); if the long one is, a capped path is uncapped. Once at a time per
+  // path, and not on a disk smaller than the probe.
+  void ProbeFrameSize(uint32_t path, uint8_t sectors);
+  void OnFrameSizeProbe(uint32_t path, uint8_t sectors, bool short_answered, bool long_answered);
   std::string PathName(uint32_t path) const;
   std::string DescribeRange(const Frame& f) const;
   Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;
@@ -317,7 +346,8 @@ class Disk {
   // Compares the paths whose identity is known with the first path's; says so (once per MAC)
   // when another MAC has another disk, or the same disk under another serial.
   void JudgePaths();
-  void Notice(const MacAddress& mac, std::string message);
+  // Tells the user (InitiatorOptions::on_notice, else the log's warning), once per message.
+  void Notice(std::string message);
   void RefreshPathInfo();
   std::optional<uint32_t> FindPath(size_t port, const MacAddress& mac) const;
 
@@ -339,10 +369,10 @@ class Disk {
   };
   std::deque<StaleTag> stale_tags_;
   uint64_t writes_held_back_ = 0;
-  bool flush_ext_refused_ = false;   // the target aborted 0xEA: flush with 0xE7
-  bool declared_flushing_ = false;   // DeclareFlushing ran on a target with a volatile cache
-  TimePoint next_rediscover_{};      // see InitiatorOptions::rediscover_interval
-  std::vector<MacAddress> noticed_;  // MACs already reported by Notice
+  bool flush_ext_refused_ = false;    // the target aborted 0xEA: flush with 0xE7
+  bool declared_flushing_ = false;    // DeclareFlushing ran on a target with a volatile cache
+  TimePoint next_rediscover_{};       // see InitiatorOptions::rediscover_interval
+  std::vector<std::string> noticed_;  // what Notice has said (each is said once)
   std::vector<std::shared_ptr<RestartCheckState>> restart_checks_;  // not finished yet
 };
 

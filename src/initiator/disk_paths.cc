@@ -297,12 +297,12 @@ void Disk::JudgePaths() {
     changed = true;
     if (id.sector_count != ref->sector_count || id.model != ref->model) {
       p.verdict = Path::Verdict::kOther;
-      Notice(p.target_mac,
-             fmt::format("{} is also answered by {} with another disk ({} sectors, model \"{}\" "
-                         "against {}, \"{}\" from {}); not using it: give each disk its own "
-                         "shelf.slot",
-                         name, p.target_mac.ToString(), id.sector_count, Printable(id.model),
-                         ref->sector_count, Printable(ref->model), first));
+      Notice(
+          fmt::format("{} is also answered by {} with another disk ({} sectors, model \"{}\" "
+                      "against {}, \"{}\" from {}); not using it: give each disk its own "
+                      "shelf.slot",
+                      name, p.target_mac.ToString(), id.sector_count, Printable(id.model),
+                      ref->sector_count, Printable(ref->model), first));
       continue;
     }
     p.verdict = Path::Verdict::kSame;
@@ -313,22 +313,21 @@ void Disk::JudgePaths() {
       // aoe serve and vblade put their host's name in the serial: two hosts serving one shared
       // image (Ceph RBD) differ only there, so the path is used; but two different disks of
       // one size and model look just the same.
-      Notice(p.target_mac,
-             fmt::format("{} is also answered by {} with serial \"{}\" against \"{}\" from {} "
-                         "(same size and model): using both as paths to one shared disk; if they "
-                         "are two different disks, give each its own shelf.slot, or a copy "
-                         "would mix them",
-                         name, p.target_mac.ToString(), Printable(id.serial),
-                         Printable(ref->serial), first));
+      Notice(fmt::format(
+          "{} is also answered by {} with serial \"{}\" against \"{}\" from {} "
+          "(same size and model): using both as paths to one shared disk; if they "
+          "are two different disks, give each its own shelf.slot, or a copy "
+          "would mix them",
+          name, p.target_mac.ToString(), Printable(id.serial), Printable(ref->serial), first));
     }
   }
   if (!changed) return;
   RecomputeSectorsPerFrame();
 }
 
-void Disk::Notice(const MacAddress& mac, std::string message) {
-  if (std::find(noticed_.begin(), noticed_.end(), mac) != noticed_.end()) return;
-  noticed_.push_back(mac);
+void Disk::Notice(std::string message) {
+  if (std::find(noticed_.begin(), noticed_.end(), message) != noticed_.end()) return;
+  noticed_.push_back(message);
   if (owner_.options_.on_notice) {
     owner_.Defer([fn = owner_.options_.on_notice, address = info_.address,
                   message = std::move(message)] { fn(address, message); });
@@ -337,16 +336,96 @@ void Disk::Notice(const MacAddress& mac, std::string message) {
   }
 }
 
+uint8_t Disk::PathSectors(const Path& p) const {
+  uint8_t n = std::min(p.advertised_sectors, proto::SectorsPerFrame(owner_.FrameMtu(p.port)));
+  if (p.refusal_cap != 0) n = std::min(n, p.refusal_cap);
+  return n;
+}
+
 void Disk::RecomputeSectorsPerFrame() {
   uint8_t n = 255;
   for (const Path& p : paths_) {
     if (p.verdict == Path::Verdict::kOther) continue;
-    n = std::min(n, p.advertised_sectors);
-    if (p.refusal_cap != 0) n = std::min(n, p.refusal_cap);
-    n = std::min(n, proto::SectorsPerFrame(owner_.FrameMtu(p.port)));
+    n = std::min(n, PathSectors(p));
+    if (p.size_cap != 0) n = std::min(n, p.size_cap);
   }
   info_.sectors_per_frame = std::max<uint8_t>(n, 1);
   RefreshPathInfo();
+}
+
+void Disk::ProbeFrameSize(uint32_t path, uint8_t sectors) {
+  Path& p = paths_[path];
+  if (p.size_probe_pending || sectors <= kStandardFrameSectors) return;
+  if (p.size_probe_unanswered_at && p.last_reply <= *p.size_probe_unanswered_at) return;
+  if (info_.identify && info_.identify->sector_count < sectors) return;  // too small to tell
+  p.size_probe_pending = true;
+  struct Answers {
+    int waiting = 2;
+    bool short_one = false;
+    bool long_one = false;
+  };
+  auto answers = std::make_shared<Answers>();
+  for (const uint8_t n : {kStandardFrameSectors, sectors}) {
+    proto::AtaArg read;
+    read.aflags = proto::kAtaFlagExtended;
+    read.cmd_status = proto::ata_op::kReadSectorsExt;
+    read.sector_count = n;
+    // Sent again (same tag) every kSizeProbeResend: an ordinary loss does not pass for a size
+    // the link drops.
+    SendPathAta(path, read, size_t{n} * proto::kSectorSize, kSizeProbeTimeout, kSizeProbeResend,
+                fmt::format("{}-sector size probe", n),
+                [this, path, sectors, n, answers](std::optional<ConstByteSpan> data) {
+                  (n == sectors ? answers->long_one : answers->short_one) = data.has_value();
+                  if (--answers->waiting == 0) {
+                    OnFrameSizeProbe(path, sectors, answers->short_one, answers->long_one);
+                  }
+                });
+  }
+}
+
+void Disk::OnFrameSizeProbe(uint32_t path, uint8_t sectors, bool short_answered,
+                            bool long_answered) {
+  Path& p = paths_[path];
+  p.size_probe_pending = false;
+  const TimePoint now = owner_.clock_.Now();
+  auto* log = owner_.options_.logger;
+  const size_t long_bytes = proto::kAtaHeaderSize + size_t{sectors} * proto::kSectorSize;
+  if (long_answered) {
+    // Long frames arrive (the losses were ordinary, or the link was mended): uncapped.
+    if (p.size_cap == 0) return;
+    p.size_cap = 0;
+    if (log) {
+      log->Info(info_.address.ToString(),
+                "path {}: {}-byte frames are answered again; frames of {} sectors from now on",
+                PathName(path), long_bytes, sectors);
+    }
+    RecomputeSectorsPerFrame();
+    Pump();
+    return;
+  }
+  if (!short_answered) {
+    // Neither answered: the path itself is silent, which says nothing about frame sizes.
+    p.size_probe_unanswered_at = now;
+    if (p.size_cap != 0) p.next_size_probe = now + p.size_probe_interval;
+    return;
+  }
+  if (p.size_cap == 0) {
+    p.size_cap = kStandardFrameSectors;
+    p.size_probe_interval = kFirstSizeReprobe;
+    // Said once (Notice): `aoe cp` prints it, a mount logs it. The copy goes on, slower.
+    Notice(fmt::format(
+        "{}: {}-byte frames get no reply on {} while {}-byte ones do: a switch or link between "
+        "does not carry MTU {}; using {}-sector frames (set the MTU to 1500, or enable jumbo "
+        "frames on every hop)",
+        info_.address.ToString(), long_bytes, PathName(path),
+        proto::kAtaHeaderSize + size_t{kStandardFrameSectors} * proto::kSectorSize,
+        owner_.FrameMtu(p.port), kStandardFrameSectors));
+    RecomputeSectorsPerFrame();
+  } else {
+    p.size_probe_interval = std::min<Duration>(2 * p.size_probe_interval, kMostSizeReprobe);
+  }
+  p.next_size_probe = now + p.size_probe_interval;
+  Pump();
 }
 
 PathInfo Disk::MakePathInfo(const Path& p) const {
@@ -376,6 +455,7 @@ std::vector<PathStats> Disk::path_stats() const {
     s.rtt_avg = p.rtt.srtt();
     s.rto = p.rtt.Rto();
     s.up = p.up;
+    s.frame_sectors_cap = p.size_cap;
     out.push_back(std::move(s));
   }
   return out;

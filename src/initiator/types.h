@@ -111,6 +111,9 @@ struct PathStats {
   Duration rtt_avg{};  // smoothed RTT (0 before the first sample)
   Duration rto{};
   bool up = true;
+  // Nonzero: frames are kept at this many sectors because longer ones went unanswered on this
+  // path while standard-size ones were answered (a link between without jumbo frames).
+  uint8_t frame_sectors_cap = 0;
 };
 
 // A decoded Query Config reply (any ccmd).

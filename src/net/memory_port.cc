@@ -129,7 +129,9 @@ void MemoryWire::TransmitLocked(const MemoryPort* sender, ConstByteSpan frame) {
   std::optional<Frame> previously_held = std::move(held_);
   held_.reset();
 
-  if (delay_this) {
+  if (faults_.max_frame_bytes != 0 && frame.size() > faults_.max_frame_bytes) {
+    ++stats_.dropped;
+  } else if (delay_this) {
     Duration delay = delay_next_->delay;
     delay_next_.reset();
     DelayLocked(sender, frame, delay);

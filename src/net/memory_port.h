@@ -61,6 +61,9 @@ struct FaultConfig {
   double delay_probability = 0;
   Duration delay{};
   uint64_t seed = 1;
+  // Frames longer than this many bytes vanish (0: any length passes), whatever the draws: a
+  // switch between two jumbo-frame hosts that carries only standard frames. Counted as dropped.
+  size_t max_frame_bytes = 0;
 };
 
 struct WireStats {

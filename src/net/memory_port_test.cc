@@ -296,6 +296,17 @@ TEST_F(FaultInjectorTest, HeldFrameWaitsForFlush) {
   EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{9});
 }
 
+TEST_F(FaultInjectorTest, FramesLongerThanTheWireCarriesVanish) {
+  initiator_->set_mtu(9000);
+  target_->set_mtu(9000);
+  wire_.SetFaults({.max_frame_bytes = 1514});
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 1, 1514));
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 2, 1515));
+  SendOne(*initiator_, AoeFrame(kTargetMac, kInitiatorMac, false, 3, 9014));
+  EXPECT_EQ(DrainTags(*target_), std::vector<uint32_t>{1});
+  EXPECT_EQ(wire_.stats().dropped, 2u);
+}
+
 TEST_F(FaultInjectorTest, SameSeedGivesSameFaults) {
   FaultConfig faults{.drop_probability = 0.2,
                      .duplicate_probability = 0.1,
