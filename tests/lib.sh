@@ -193,6 +193,19 @@ t_bg() {
     t_defer "t_kill_pid $T_BG_PID"
 }
 
+# t_answer_router_solicitations NS IFACE SECONDS: answers the IPv6 router solicitations of QEMU
+# guests on IFACE in NS for SECONDS (tests/netboot/ra_responder.py), so that iPXE ends its IPv6
+# set-up at once instead of waiting ~16 s for a router the test segment does not have. Stopped
+# at exit; sets T_RA_PID and leaves T_BG_PID as it was (callers keep theirs); its log is
+# $T_TMP/ra-IFACE.log.
+t_answer_router_solicitations() {
+    local caller_bg_pid=${T_BG_PID:-}
+    T_BG_SECONDS=$(( $3 + 10 )) t_bg "$T_TMP/ra-$2.log" ip netns exec "$1" python3 \
+        "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netboot/ra_responder.py" "$2" "$3"
+    T_RA_PID=$T_BG_PID
+    T_BG_PID=$caller_bg_pid
+}
+
 # t_child_of PID: the process `timeout` PID runs (`ip netns exec` execs its command, so this is
 # the command itself); waits up to 5 s for it to appear.
 t_child_of() {

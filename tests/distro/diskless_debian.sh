@@ -83,6 +83,7 @@ else
     -netdev "tap,id=n0,ifname=$INTEROP_TAP,script=no,downscript=no"
     -device "virtio-net-pci,netdev=n0,mac=$GUEST_MAC,romfile=,bootindex=1"
   )
+  t_answer_router_solicitations "$INTEROP_NS" "$INTEROP_TAP" "$QEMU_TIMEOUT"
   t_log "qemu (timeout ${QEMU_TIMEOUT}s): qemu-system-x86_64 ${args[*]}"
   timeout -k 5 "$QEMU_TIMEOUT" ip netns exec "$INTEROP_NS" qemu-system-x86_64 "${args[@]}" \
     >"$T_TMP/qemu.out" 2>&1 &

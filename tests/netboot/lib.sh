@@ -98,6 +98,8 @@ netboot_qemu_run() {
   local log=$1 secs=$2 rom=$3 rc=0 done_early=0 pid
   shift 3
   : >"$log"
+  t_answer_router_solicitations "$INTEROP_NS" "$INTEROP_TAP" "$secs"
+  local ra_pid=$T_RA_PID
   local -a args=(
     -accel tcg -nodefaults -display none -monitor none -no-reboot
     -serial "file:$log"
@@ -120,6 +122,7 @@ netboot_qemu_run() {
     sleep 0.5
   done
   wait "$pid" 2>/dev/null || rc=$?
+  t_kill_pid "$ra_pid"
   [[ $done_early -eq 1 ]] && rc=0
   [[ -s $T_TMP/qemu.out ]] && sed 's/^/  qemu: /' "$T_TMP/qemu.out" >&2
   return "$rc"

@@ -134,6 +134,7 @@ DONE_RE='GRUB: done|aoekit: sanboot aoe:e0\.0 failed|Shell> |PXEv6'
 secs=${INTEROP_QEMU_TIMEOUT:-150}
 start=$SECONDS
 qemu_rc=0
+t_answer_router_solicitations "$INTEROP_NS" "$INTEROP_TAP" "$secs"
 t_log "qemu (timeout ${secs}s): qemu-system-x86_64 ${QEMU_ARGS[*]}"
 timeout -k 5 "$secs" ip netns exec "$INTEROP_NS" \
   qemu-system-x86_64 "${QEMU_ARGS[@]}" >"$T_TMP/qemu.out" 2>&1 &

@@ -96,6 +96,8 @@ done
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.ovbr0.disable_ipv6=1 2>/dev/null || true
 ip -n "$NS" link set ovbr0 up
 ip -n "$NS" addr add 10.77.0.1/24 dev ovbr0
+# Every boot of either guest, for the whole test.
+t_answer_router_solicitations "$NS" ovbr0 1800
 
 SOCKET=$T_TMP/control.sock
 CONFIG=$T_TMP/serve.toml
