@@ -202,6 +202,7 @@ t_answer_router_solicitations() {
     local caller_bg_pid=${T_BG_PID:-}
     T_BG_SECONDS=$(( $3 + 10 )) t_bg "$T_TMP/ra-$2.log" ip netns exec "$1" python3 \
         "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netboot/ra_responder.py" "$2" "$3"
+    # shellcheck disable=SC2034  # read by the callers
     T_RA_PID=$T_BG_PID
     T_BG_PID=$caller_bg_pid
 }

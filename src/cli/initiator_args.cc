@@ -244,6 +244,7 @@ nlohmann::json PathStatsJson(const std::vector<initiator::PathStats>& paths) {
                    {"spurious_timeouts", p.spurious_timeouts},
                    {"window", p.window},
                    {"frame_sectors_cap", p.frame_sectors_cap},
+                   {"frame_size_probes", p.frame_size_probes},
                    {"rtt_ms", std::chrono::duration<double, std::milli>(p.rtt_avg).count()}});
   }
   return out;

@@ -387,6 +387,7 @@ void Disk::OnReply(uint32_t slot, uint32_t tag, size_t port, const MacAddress& s
   if (f.request->op == Op::kWrite || f.request->op == Op::kTrim) ++p.writes_acked;
   p.consecutive_timeouts = 0;
   p.last_reply = now;
+  NoteFrameAnswered(t.path, f.sectors);
   if (t.counted) {
     --p.in_flight;
     t.counted = false;
@@ -681,26 +682,16 @@ void Disk::OnTimer(TimePoint now) {
     f.state = Frame::State::kAwaitingResend;
     resend_queue_.push_back(slot);
     owner_.RefreshPorts(now);  // the MTU may have been lowered under the frame
-    // A long frame lost twice: a link between may drop frames that long (jumbo frames on the
-    // hosts, not on a switch), which would stall the disk for good.
-    const Op op = f.request->op;
-    if ((op == Op::kRead || op == Op::kWrite) && f.retries >= 2 &&
-        f.sectors > kStandardFrameSectors && p.size_cap == 0) {
-      ProbeFrameSize(t.path, f.sectors);
-    }
+    // A link between may drop frames this long (jumbo frames on the hosts, not on a switch).
+    // Safe inside this loop: a probe's exchange runs no callback before OnTimer returns (the
+    // Initiator batches them), and touches neither frames_ nor paths_.
+    if (f.request->op == Op::kRead || f.request->op == Op::kWrite) NoteFrameLost(t.path, f.sectors);
   }
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     Path& p = paths_[i];
     if (!p.up && !p.probe_pending && now >= p.next_probe) SendProbe(i, now);
-    if (p.size_cap != 0 && !p.size_probe_pending && now >= p.next_size_probe) {
-      p.next_size_probe = now + p.size_probe_interval;  // the next look, should this one not go
-      if (PathSectors(p) > kStandardFrameSectors) {
-        ProbeFrameSize(i, PathSectors(p));
-      } else {
-        p.size_cap = 0;  // frames are standard-size anyway now (a lowered MTU, a new count)
-      }
-    }
   }
+  ReprobeFrameSizes(now);
   IdentifyPaths(now);
   const Duration rediscover = owner_.options_.rediscover_interval;
   if (rediscover > Duration::zero() && now >= next_rediscover_) {

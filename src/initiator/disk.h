@@ -140,6 +140,14 @@ class Disk {
     std::list<Request>::iterator self;
   };
 
+  // What an ATA command sent to one path got back.
+  struct PathAtaReply {
+    bool answered = false;  // a reply came, even an AoE error or an ATA failure
+    // A successful reply's data (as many bytes as SendPathAta was told to expect); nullopt for
+    // silence, an AoE error, an ATA failure or a shorter reply.
+    std::optional<ConstByteSpan> data;
+  };
+
   struct Path {
     size_t port = 0;
     MacAddress target_mac;
@@ -151,16 +159,20 @@ class Disk {
     // advertising more than it takes is not sent refused frames for ever.
     uint8_t refusal_cap = 0;
     uint8_t advertised_at_refusal = 0;
-    // Frames longer than a standard 1500-byte frame went unanswered here while standard ones
-    // were answered (ProbeFrameSize): a switch or link between does not carry the interfaces'
-    // jumbo MTU. Frames stay at `size_cap` sectors (0: no cap) until a later probe finds the
-    // longer frames answered again, `size_probe_interval` after the last (doubling each time).
+    // Frame size probes (disk_frame_size.cc). Frames longer than a standard 1500-byte frame
+    // went unanswered here while standard ones were answered: a switch or link between does
+    // not carry the interfaces' jumbo MTU. Frames stay at `size_cap` sectors (0: no cap) until
+    // a later probe finds the longer frames answered again, `size_probe_interval` after the
+    // last (doubling each time).
     uint8_t size_cap = 0;
+    uint32_t long_frame_losses = 0;  // timeouts of long frames since a long frame's last reply
     bool size_probe_pending = false;
-    // A probe got no reply at all then: none is sent again before the path answers anything.
-    std::optional<TimePoint> size_probe_unanswered_at;
+    TimePoint size_probe_sent_at{};
+    // A probe sent then got no reply at all: none is sent again before the path answers.
+    std::optional<TimePoint> size_probe_unanswered_since;
     TimePoint next_size_probe{};
     Duration size_probe_interval{};
+    uint64_t size_probes = 0;
     CongestionWindow window{1};
     RttEstimator rtt;
     uint32_t in_flight = 0;
@@ -312,13 +324,24 @@ class Disk {
   // The most sectors a frame on this path may carry by the target's count, its refusals and the
   // local MTU; the size cap (size_cap) is not applied.
   uint8_t PathSectors(const Path& p) const;
-  // Long frames (of `sectors`) keep timing out on `path`: sends two READs of LBA 0 there, one
-  // of `sectors` and one that fits a standard 1500-byte frame. If only the short one is
-  // answered, a link between drops long frames, and the path's frames are capped to the short
-  // size (OnFrameSizeProbe); if the long one is, a capped path is uncapped. Once at a time per
-  // path, and not on a disk smaller than the probe.
+  // Frame size probes (disk_frame_size.cc) ------------------------------------------------
+  // A frame of `sectors` timed out on `path` (a reply to one came: NoteFrameSizeAnswered): two
+  // long ones lost in a row with no long reply between start a probe.
+  void NoteFrameLost(uint32_t path, uint8_t sectors);
+  void NoteFrameAnswered(uint32_t path, uint8_t sectors);
+  // Sends two READs of LBA 0 on `path`, one of `sectors` and one that fits a standard
+  // 1500-byte frame. Only the short one answered: a link between drops long frames, and the
+  // path's frames are capped to the short size; the long one answered: a capped path is
+  // uncapped (OnFrameSizeProbe). Once at a time per path, not on a disk smaller than the probe,
+  // and not again on a path silent since a probe nobody answered.
   void ProbeFrameSize(uint32_t path, uint8_t sectors);
-  void OnFrameSizeProbe(uint32_t path, uint8_t sectors, bool short_answered, bool long_answered);
+  struct ProbeRead {
+    bool answered = false;   // any reply, an error too
+    bool with_data = false;  // a successful reply with all its data
+  };
+  void OnFrameSizeProbe(uint32_t path, uint8_t sectors, ProbeRead short_read, ProbeRead long_read);
+  // A capped path whose time to look again has come: probes it (OnTimer).
+  void ReprobeFrameSizes(TimePoint now);
   std::string PathName(uint32_t path) const;
   std::string DescribeRange(const Frame& f) const;
   Error AtaError(const Frame& f, uint8_t status, uint8_t error) const;
@@ -331,20 +354,19 @@ class Disk {
   // path whose identity is unknown, and is not being asked or asked too recently.
   void IdentifyPaths(TimePoint now);
   // An ATA command to this path's MAC on its port only, as an admin exchange, waiting up to
-  // `timeout`; resent (same tag) every `resend_interval`, or sent once if that is zero. `done`
-  // gets the reply's data, or nullopt for silence, an AoE error, an ATA failure or a reply
-  // shorter than `reply_bytes`. `what` names it in the debug log.
+  // `timeout`; resent (same tag) every `resend_interval`, or sent once if that is zero. `what`
+  // names it in the debug log.
   std::optional<ExchangeHandle> SendPathAta(uint32_t path, const proto::AtaArg& arg,
                                             size_t reply_bytes, Duration timeout,
                                             Duration resend_interval, std::string_view what,
-                                            std::function<void(std::optional<ConstByteSpan>)> done);
+                                            std::function<void(const PathAtaReply&)> done);
   // An IDENTIFY to this path's MAC on its port only; `done` gets the identity, or nullopt for
   // silence, a refusal or a short page.
   std::optional<ExchangeHandle> SendPathIdentify(
       uint32_t path, Duration timeout, std::function<void(std::optional<DiskIdentity>)> done);
   void OnPathIdentify(uint32_t path, std::optional<DiskIdentity> identity);
-  // Compares the paths whose identity is known with the first path's; says so (once per MAC)
-  // when another MAC has another disk, or the same disk under another serial.
+  // Compares the paths whose identity is known with the first path's; says so (Notice) when
+  // another MAC has another disk, or the same disk under another serial.
   void JudgePaths();
   // Tells the user (InitiatorOptions::on_notice, else the log's warning), once per message.
   void Notice(std::string message);

@@ -84,9 +84,8 @@ void Disk::Redeclare(uint32_t path) {
   }
   p.redeclare_pending = true;
   p.last_redeclare = now;
-  SendPathAta(
-      path, FlushArg(), 0, kPortFlushTimeout, Duration::zero(), "FLUSH (we flush)",
-      [this, path](std::optional<ConstByteSpan>) { paths_[path].redeclare_pending = false; });
+  SendPathAta(path, FlushArg(), 0, kPortFlushTimeout, Duration::zero(), "FLUSH (we flush)",
+              [this, path](const PathAtaReply&) { paths_[path].redeclare_pending = false; });
 }
 
 void Disk::TargetAnnounced(size_t port, const MacAddress& mac) {
@@ -187,10 +186,10 @@ void Disk::IdentifyPaths(TimePoint now) {
   }
 }
 
-std::optional<ExchangeHandle> Disk::SendPathAta(
-    uint32_t path, const proto::AtaArg& arg, size_t reply_bytes, Duration timeout,
-    Duration resend_interval, std::string_view what,
-    std::function<void(std::optional<ConstByteSpan>)> done) {
+std::optional<ExchangeHandle> Disk::SendPathAta(uint32_t path, const proto::AtaArg& arg,
+                                                size_t reply_bytes, Duration timeout,
+                                                Duration resend_interval, std::string_view what,
+                                                std::function<void(const PathAtaReply&)> done) {
   const Path& p = paths_[path];
   // An admin exchange rather than a data frame: it goes to this MAC only (an unverified path
   // never gets a frame of a request) and is resent with the same tag until it is answered.
@@ -219,9 +218,11 @@ std::optional<ExchangeHandle> Disk::SendPathAta(
                                           what, PathName(path),
                                           reply ? "refused or short reply" : reply.error().message);
           }
-          return done(std::nullopt);
+          return done(PathAtaReply{.answered = reply.has_value(), .data = std::nullopt});
         }
-        done(ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, reply_bytes));
+        done(PathAtaReply{
+            .answered = true,
+            .data = ConstByteSpan(*reply).subspan(proto::kAtaHeaderSize, reply_bytes)});
       });
 }
 
@@ -232,8 +233,8 @@ std::optional<ExchangeHandle> Disk::SendPathIdentify(
   arg.cmd_status = proto::ata_op::kIdentifyDevice;
   return SendPathAta(path, arg, proto::kIdentifyPageSize, timeout,
                      ExchangeOptions{}.resend_interval, "IDENTIFY",
-                     [done = std::move(done)](std::optional<ConstByteSpan> page) {
-                       done(page ? std::optional(IdentityOf(*page)) : std::nullopt);
+                     [done = std::move(done)](const PathAtaReply& reply) {
+                       done(reply.data ? std::optional(IdentityOf(*reply.data)) : std::nullopt);
                      });
 }
 
@@ -263,7 +264,7 @@ void Disk::DeclareFlushing(IoCallback done) {
     auto declaring = std::make_shared<Declaring>(Declaring{ask.size(), std::move(done)});
     for (uint32_t i : ask) {
       SendPathAta(i, FlushArg(), 0, kPortFlushTimeout, Duration::zero(), "FLUSH",
-                  [this, declaring](std::optional<ConstByteSpan>) {
+                  [this, declaring](const PathAtaReply&) {
                     if (--declaring->pending > 0) return;
                     owner_.Defer([declaring] { declaring->done({}); });
                   });
@@ -353,81 +354,6 @@ void Disk::RecomputeSectorsPerFrame() {
   RefreshPathInfo();
 }
 
-void Disk::ProbeFrameSize(uint32_t path, uint8_t sectors) {
-  Path& p = paths_[path];
-  if (p.size_probe_pending || sectors <= kStandardFrameSectors) return;
-  if (p.size_probe_unanswered_at && p.last_reply <= *p.size_probe_unanswered_at) return;
-  if (info_.identify && info_.identify->sector_count < sectors) return;  // too small to tell
-  p.size_probe_pending = true;
-  struct Answers {
-    int waiting = 2;
-    bool short_one = false;
-    bool long_one = false;
-  };
-  auto answers = std::make_shared<Answers>();
-  for (const uint8_t n : {kStandardFrameSectors, sectors}) {
-    proto::AtaArg read;
-    read.aflags = proto::kAtaFlagExtended;
-    read.cmd_status = proto::ata_op::kReadSectorsExt;
-    read.sector_count = n;
-    // Sent again (same tag) every kSizeProbeResend: an ordinary loss does not pass for a size
-    // the link drops.
-    SendPathAta(path, read, size_t{n} * proto::kSectorSize, kSizeProbeTimeout, kSizeProbeResend,
-                fmt::format("{}-sector size probe", n),
-                [this, path, sectors, n, answers](std::optional<ConstByteSpan> data) {
-                  (n == sectors ? answers->long_one : answers->short_one) = data.has_value();
-                  if (--answers->waiting == 0) {
-                    OnFrameSizeProbe(path, sectors, answers->short_one, answers->long_one);
-                  }
-                });
-  }
-}
-
-void Disk::OnFrameSizeProbe(uint32_t path, uint8_t sectors, bool short_answered,
-                            bool long_answered) {
-  Path& p = paths_[path];
-  p.size_probe_pending = false;
-  const TimePoint now = owner_.clock_.Now();
-  auto* log = owner_.options_.logger;
-  const size_t long_bytes = proto::kAtaHeaderSize + size_t{sectors} * proto::kSectorSize;
-  if (long_answered) {
-    // Long frames arrive (the losses were ordinary, or the link was mended): uncapped.
-    if (p.size_cap == 0) return;
-    p.size_cap = 0;
-    if (log) {
-      log->Info(info_.address.ToString(),
-                "path {}: {}-byte frames are answered again; frames of {} sectors from now on",
-                PathName(path), long_bytes, sectors);
-    }
-    RecomputeSectorsPerFrame();
-    Pump();
-    return;
-  }
-  if (!short_answered) {
-    // Neither answered: the path itself is silent, which says nothing about frame sizes.
-    p.size_probe_unanswered_at = now;
-    if (p.size_cap != 0) p.next_size_probe = now + p.size_probe_interval;
-    return;
-  }
-  if (p.size_cap == 0) {
-    p.size_cap = kStandardFrameSectors;
-    p.size_probe_interval = kFirstSizeReprobe;
-    // Said once (Notice): `aoe cp` prints it, a mount logs it. The copy goes on, slower.
-    Notice(fmt::format(
-        "{}: {}-byte frames get no reply on {} while {}-byte ones do: a switch or link between "
-        "does not carry MTU {}; using {}-sector frames (set the MTU to 1500, or enable jumbo "
-        "frames on every hop)",
-        info_.address.ToString(), long_bytes, PathName(path),
-        proto::kAtaHeaderSize + size_t{kStandardFrameSectors} * proto::kSectorSize,
-        owner_.FrameMtu(p.port), kStandardFrameSectors));
-    RecomputeSectorsPerFrame();
-  } else {
-    p.size_probe_interval = std::min<Duration>(2 * p.size_probe_interval, kMostSizeReprobe);
-  }
-  p.next_size_probe = now + p.size_probe_interval;
-  Pump();
-}
-
 PathInfo Disk::MakePathInfo(const Path& p) const {
   const Port& port = *owner_.ports_[p.port];
   return PathInfo{port.name(),    port.mac(),           p.target_mac,
@@ -456,6 +382,7 @@ std::vector<PathStats> Disk::path_stats() const {
     s.rto = p.rtt.Rto();
     s.up = p.up;
     s.frame_sectors_cap = p.size_cap;
+    s.frame_size_probes = p.size_probes;
     out.push_back(std::move(s));
   }
   return out;

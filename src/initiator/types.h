@@ -114,6 +114,7 @@ struct PathStats {
   // Nonzero: frames are kept at this many sectors because longer ones went unanswered on this
   // path while standard-size ones were answered (a link between without jumbo frames).
   uint8_t frame_sectors_cap = 0;
+  uint64_t frame_size_probes = 0;  // frame size probes sent on this path (pairs of READs)
 };
 
 // A decoded Query Config reply (any ccmd).

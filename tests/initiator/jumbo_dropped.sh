@@ -4,7 +4,9 @@
 #
 # Jumbo frames on both hosts (MTU 9000), a link between that carries only standard frames: a
 # switch without jumbo frames, played by nftables dropping every AoE frame over 1514 bytes at
-# both ends' ingress. Config queries and short replies pass, every 17-sector frame is lost.
+# both ends' ingress (`meta length` there leaves out the 14-byte Ethernet header, so
+# `gt 1500` is what a 1500-byte switch port drops). Config queries and short replies pass, every
+# 17-sector frame is lost.
 # `aoe cp` must notice, say so once, go on in 2-sector frames and copy exactly, with exit 0:
 #   - a download from `aoe serve` (its long replies are lost);
 #   - an upload to `aoe serve` (its long requests are lost);
@@ -28,8 +30,8 @@ ini_netns target
 ini_netns client
 ini_link target vt0 client vc0 9000
 # The switch: frames longer than a 1500-byte MTU carries vanish, both ways.
-t_nft_rule "$(t_ns target)" switch ingress vt0 meta length gt 1514 counter drop
-t_nft_rule "$(t_ns client)" switch ingress vc0 meta length gt 1514 counter drop
+t_nft_rule "$(t_ns target)" switch ingress vt0 meta length gt 1500 counter drop
+t_nft_rule "$(t_ns client)" switch ingress vc0 meta length gt 1500 counter drop
 
 NOTICE='frames get no reply on vc0 .* while 1060-byte ones do: a switch or link between does not carry MTU 9000; using 2-sector frames'
 

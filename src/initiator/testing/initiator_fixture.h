@@ -1,5 +1,6 @@
 // InitiatorTest: the fixture of the initiator engine's unit tests (initiator_test.cc,
-// loss_test.cc, admin_commands_test.cc, write_copies_test.cc, send_batch_test.cc). Two
+// loss_test.cc, admin_commands_test.cc, write_copies_test.cc, send_batch_test.cc,
+// frame_size_probe_test.cc). Two
 // MemoryWires (segments A and B) and a FakeClock: the initiator has a port on each wire, and so
 // does every FakeTarget, so each target is reachable over two paths; retransmission, dead
 // targets and path failover are tested without sleeping. Tests only.
