@@ -77,22 +77,24 @@ t_check "target A serves with rbd_cache = false although ceph.conf says true" te
 
 # Each round reads a 1.5 MiB window through one target (so a cache there would hold it), writes
 # 1 MiB inside it through the other, and reads the window again through the first: it must show
-# the new bytes. Windows move by 350 KiB a round, so they overlap earlier rounds' too.
+# the new bytes. Windows move by 350 KiB a round, so they overlap earlier rounds' too. The two
+# disks are checked at once (each upload waits 0.75 s for a second disk answering its address).
 coherent() {
-    local disk=$1 rounds=$2 r from to seek chunk="$T_TMP/chunk" window=$((3 * 1024)) stale=0
+    local disk=$1 rounds=$2 r from to seek chunk="$T_TMP/$1-chunk" read="$T_TMP/$1-read"
+    local window=$((3 * 1024)) stale=0
     for (( r = 0; r < rounds; r++ )); do
         if (( r % 2 == 0 )); then from=vc0 to=vc1; else from=vc1 to=vc0; fi
         seek=$(( (r * 700) % (8 * 2048) + 1024 ))
         read_window() {
             rbd_aoe cp -i "$to" --no-progress --skip-sectors $((seek - 512)) \
-                --count-sectors "$window" "$disk" "$T_TMP/read" >/dev/null 2>&1
+                --count-sectors "$window" "$disk" "$read" >/dev/null 2>&1
         }
         read_window || { t_log "round $r: read through $to failed"; return 1; }
         head -c $((1 << 20)) /dev/urandom >"$chunk"
         rbd_aoe cp -i "$from" --no-progress --seek-sectors "$seek" "$chunk" "$disk" >/dev/null 2>&1 ||
             { t_log "round $r: write through $from failed"; return 1; }
         read_window || { t_log "round $r: read through $to failed"; return 1; }
-        if ! cmp -s <(dd if="$T_TMP/read" bs=512 skip=512 count=2048 status=none) "$chunk"; then
+        if ! cmp -s <(dd if="$read" bs=512 skip=512 count=2048 status=none) "$chunk"; then
             t_log "round $r: stale data read through $to after a write through $from"
             stale=$((stale + 1))
         fi
@@ -100,8 +102,14 @@ coherent() {
     t_log "$disk: $stale of $rounds rounds stale"
     [[ $stale -eq 0 ]]
 }
-t_check "coherence with exclusive-lock: 20 rounds, never stale" coherent e1.1 20
-t_check "coherence without exclusive-lock: 20 rounds, never stale" coherent e1.2 20
+coherent e1.1 20 &
+with_lock=$!
+coherent e1.2 20 &
+without_lock=$!
+wait "$with_lock"
+t_check "coherence with exclusive-lock: 20 rounds, never stale" test $? -eq 0
+wait "$without_lock"
+t_check "coherence without exclusive-lock: 20 rounds, never stale" test $? -eq 0
 
 # --- Failover: download while B is killed ----------------------------------------------------
 t_make_image "$T_TMP/full.img" "$MIB"
