@@ -325,7 +325,7 @@ class Disk {
   // local MTU; the size cap (size_cap) is not applied.
   uint8_t PathSectors(const Path& p) const;
   // Frame size probes (disk_frame_size.cc) ------------------------------------------------
-  // A frame of `sectors` timed out on `path` (a reply to one came: NoteFrameSizeAnswered): two
+  // A frame of `sectors` timed out on `path` (a reply to one came: NoteFrameAnswered): two
   // long ones lost in a row with no long reply between start a probe.
   void NoteFrameLost(uint32_t path, uint8_t sectors);
   void NoteFrameAnswered(uint32_t path, uint8_t sectors);
