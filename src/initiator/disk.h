@@ -217,8 +217,11 @@ class Disk {
   // carries, how long a probe waits and resends, and how often a capped path tries long frames
   // again (doubling from the first interval up to the most).
   static constexpr uint8_t kStandardFrameSectors = 2;
-  static constexpr Duration kSizeProbeTimeout = std::chrono::seconds(1);
-  static constexpr Duration kSizeProbeResend = std::chrono::milliseconds(250);
+  // 3 s: a busy target's storage may answer the long READ (sectors the short one did not read,
+  // perhaps not in its cache) well after the short one, and a slow disk must not pass for a
+  // link that drops long frames; a stall for a probe stays well inside the dead-target timeout.
+  static constexpr Duration kSizeProbeTimeout = std::chrono::seconds(3);
+  static constexpr Duration kSizeProbeResend = std::chrono::milliseconds(500);
   static constexpr Duration kFirstSizeReprobe = std::chrono::seconds(10);
   static constexpr Duration kMostSizeReprobe = std::chrono::minutes(10);
   // Any of these ATA status bits means the command failed (as the Linux driver checks, 0xA9).
